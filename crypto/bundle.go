@@ -1,0 +1,356 @@
+package crypto
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto/cryptopb"
+)
+
+// BundleVersion is the trust bundle format version this build writes.
+const BundleVersion = 1
+
+// PayloadBundle is the envelope payload type of a trust bundle.
+const PayloadBundle = "courtmesh/trust-bundle/v1"
+
+// MaxBundleSize bounds an encoded bundle: 3,500 courts with a few nodes
+// each at about 1.6 KiB per certificate, with room to spare.
+const MaxBundleSize = 32 << 20
+
+// The bundle lifetime rules. A node warns from BundleWarnBefore ahead of
+// expiry; after expiry it keeps admitting peers for BundleGrace (so that a
+// late national re-signing does not stop the courts), then fails closed:
+// it admits no one until a newer bundle arrives.
+const (
+	BundleWarnBefore = 7 * 24 * time.Hour
+	BundleGrace      = 3 * 24 * time.Hour
+)
+
+// Revocation withdraws a certificate.
+type Revocation struct {
+	Serial    uint64
+	RevokedAt time.Time
+	Reason    string
+}
+
+// Bundle is a decoded, verified trust bundle.
+type Bundle struct {
+	Sequence    uint64
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+	Certs       []*Certificate // root first
+	Revocations []Revocation
+	// Envelope is the bundle exactly as signed; Raw its encoding.
+	Envelope *Envelope
+	Raw      []byte
+}
+
+// Hash is the SHA-256 of the encoded bundle.
+func (b *Bundle) Hash() [32]byte { return sha256.Sum256(b.Raw) }
+
+// BuildBundle signs a bundle with the root key. Every certificate must
+// chain to root; revoked serials may still be listed so that old records
+// can be checked, but they are never admitted.
+func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires time.Time, certs []*Certificate, revs []Revocation) (*Bundle, error) {
+	p := &cryptopb.TrustBundle{
+		Version:   BundleVersion,
+		Sequence:  seq,
+		IssuedAt:  issued.Unix(),
+		ExpiresAt: expires.Unix(),
+	}
+	p.Certificates = append(p.Certificates, root.Envelope.Proto())
+	for _, c := range certs {
+		if c.Serial == root.Serial {
+			continue
+		}
+		p.Certificates = append(p.Certificates, c.Envelope.Proto())
+	}
+	for _, r := range revs {
+		p.Revocations = append(p.Revocations, &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason})
+	}
+	env, err := SealMessage(rootKey, root.Serial, PayloadBundle, p)
+	if err != nil {
+		return nil, fmt.Errorf("build bundle %d: %w", seq, err)
+	}
+	raw, err := env.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return OpenBundle(root, raw)
+}
+
+// OpenBundle decodes raw, checks the root's signature and every
+// certificate's chain and constraints. It does not compare with the bundle
+// in force (see Trust.Replace) nor check expiry (see Bundle.Status).
+func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
+	env, err := UnmarshalEnvelope(raw, MaxBundleSize)
+	if err != nil {
+		return nil, fmt.Errorf("trust bundle: %w", err)
+	}
+	if env.SignerSerial != root.Serial {
+		return nil, fmt.Errorf("trust bundle signed by serial %d, not the national root %d: %w", env.SignerSerial, root.Serial, ErrUnknownSigner)
+	}
+	if err := env.VerifyWith(root.SigningKey, PayloadBundle); err != nil {
+		return nil, fmt.Errorf("trust bundle: %w", err)
+	}
+	var p cryptopb.TrustBundle
+	if err := proto.Unmarshal(env.Payload, &p); err != nil {
+		return nil, fmt.Errorf("trust bundle: %w: %v", ErrMalformed, err)
+	}
+	if p.GetVersion() != BundleVersion {
+		return nil, fmt.Errorf("trust bundle: %w: version %d", ErrMalformed, p.GetVersion())
+	}
+	b := &Bundle{
+		Sequence:  p.GetSequence(),
+		IssuedAt:  time.Unix(p.GetIssuedAt(), 0),
+		ExpiresAt: time.Unix(p.GetExpiresAt(), 0),
+		Envelope:  env,
+		Raw:       raw,
+	}
+	if b.Sequence == 0 || !b.ExpiresAt.After(b.IssuedAt) {
+		return nil, fmt.Errorf("trust bundle %d: %w: bad sequence or lifetime", b.Sequence, ErrMalformed)
+	}
+	revoked := make(map[uint64]bool)
+	for _, r := range p.GetRevocations() {
+		if r.GetSerial() == root.Serial {
+			return nil, fmt.Errorf("trust bundle %d: %w: revokes the root itself", b.Sequence, ErrMalformed)
+		}
+		revoked[r.GetSerial()] = true
+		b.Revocations = append(b.Revocations, Revocation{Serial: r.GetSerial(), RevokedAt: time.Unix(r.GetRevokedAt(), 0), Reason: r.GetReason()})
+	}
+	bySerial := map[uint64]*Certificate{}
+	for i, pe := range p.GetCertificates() {
+		e, err := EnvelopeFromProto(pe)
+		if err != nil {
+			return nil, fmt.Errorf("trust bundle %d, certificate #%d: %w", b.Sequence, i, err)
+		}
+		c, err := ParseCertificate(e)
+		if err != nil {
+			return nil, fmt.Errorf("trust bundle %d, certificate #%d: %w", b.Sequence, i, err)
+		}
+		if _, dup := bySerial[c.Serial]; dup {
+			return nil, fmt.Errorf("trust bundle %d: %w: serial %d twice", b.Sequence, ErrMalformed, c.Serial)
+		}
+		bySerial[c.Serial] = c
+		b.Certs = append(b.Certs, c)
+	}
+	if len(b.Certs) == 0 || b.Certs[0].Serial != root.Serial || !slices.Equal(b.Certs[0].Envelope.Signature, root.Envelope.Signature) {
+		return nil, fmt.Errorf("trust bundle %d: %w: the first certificate is not the pinned national root", b.Sequence, ErrUnknownSigner)
+	}
+	peers := map[peer.ID]uint64{}
+	for _, c := range b.Certs[1:] {
+		issuer, ok := bySerial[c.IssuerSerial]
+		if !ok || c.SelfSigned() {
+			return nil, fmt.Errorf("trust bundle %d: certificate %d (%s): issuer %d not in bundle: %w", b.Sequence, c.Serial, c.Code, c.IssuerSerial, ErrUnknownSigner)
+		}
+		if issuer.Serial != root.Serial && issuer.IssuerSerial != root.Serial {
+			return nil, fmt.Errorf("trust bundle %d: certificate %d (%s): chain longer than root -> issuer -> court: %w", b.Sequence, c.Serial, c.Code, ErrNotAuthorised)
+		}
+		if err := c.VerifyIssuedBy(issuer); err != nil {
+			return nil, fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
+		}
+		if c.PeerID != "" && !revoked[c.Serial] {
+			if other, dup := peers[c.PeerID]; dup && !revoked[other] {
+				return nil, fmt.Errorf("trust bundle %d: %w: peer %s certified twice (serials %d and %d)", b.Sequence, ErrMalformed, c.PeerID, other, c.Serial)
+			}
+			peers[c.PeerID] = c.Serial
+		}
+	}
+	return b, nil
+}
+
+// BundleState says where a bundle stands in its lifetime.
+type BundleState int
+
+// The bundle lifetime states.
+const (
+	BundleValid    BundleState = iota // in force, more than BundleWarnBefore left
+	BundleExpiring                    // in force, expires within BundleWarnBefore
+	BundleGraced                      // expired, within BundleGrace: still admits
+	BundleDead                        // past the grace period: admits no one
+)
+
+// String names the state for operators.
+func (s BundleState) String() string {
+	return [...]string{"valid", "expiring", "expired-grace", "expired"}[s]
+}
+
+// Status reports the bundle's state at now.
+func (b *Bundle) Status(now time.Time) BundleState {
+	switch {
+	case now.After(b.ExpiresAt.Add(BundleGrace)):
+		return BundleDead
+	case !now.Before(b.ExpiresAt):
+		return BundleGraced
+	case now.Add(BundleWarnBefore).After(b.ExpiresAt):
+		return BundleExpiring
+	}
+	return BundleValid
+}
+
+// Trust is an immutable view of the bundle in force, answering who is
+// certified. It is safe for concurrent use; replace it wholesale when a
+// newer bundle arrives.
+type Trust struct {
+	root     *Certificate
+	bundle   *Bundle
+	bySerial map[uint64]*Certificate
+	byPeer   map[peer.ID]*Certificate
+	byCode   map[court.CourtCode]*Certificate
+	revoked  map[uint64]Revocation
+}
+
+// NewTrust builds the view of a verified bundle.
+func NewTrust(root *Certificate, b *Bundle) *Trust {
+	t := &Trust{
+		root: root, bundle: b,
+		bySerial: make(map[uint64]*Certificate, len(b.Certs)),
+		byPeer:   make(map[peer.ID]*Certificate, len(b.Certs)),
+		byCode:   make(map[court.CourtCode]*Certificate, len(b.Certs)),
+		revoked:  make(map[uint64]Revocation, len(b.Revocations)),
+	}
+	for _, r := range b.Revocations {
+		t.revoked[r.Serial] = r
+	}
+	for _, c := range b.Certs {
+		t.bySerial[c.Serial] = c
+		if _, rev := t.revoked[c.Serial]; rev {
+			continue
+		}
+		if c.PeerID != "" {
+			t.byPeer[c.PeerID] = c
+		}
+		if c.HasRole(RoleCourt) || c.Code == court.Supreme {
+			if prev, ok := t.byCode[c.Code]; !ok || prev.NotBefore.Before(c.NotBefore) {
+				t.byCode[c.Code] = c
+			}
+		}
+	}
+	return t
+}
+
+// Bundle returns the bundle in force.
+func (t *Trust) Bundle() *Bundle { return t.bundle }
+
+// Root returns the pinned national root certificate.
+func (t *Trust) Root() *Certificate { return t.root }
+
+// Replace checks that nb may replace the bundle in force: it must be newer.
+func (t *Trust) Replace(nb *Bundle) (*Trust, error) {
+	if nb.Sequence <= t.bundle.Sequence {
+		return nil, fmt.Errorf("trust bundle %d is not newer than %d in force: %w", nb.Sequence, t.bundle.Sequence, ErrStale)
+	}
+	return NewTrust(t.root, nb), nil
+}
+
+// check applies revocation, the certificate's validity, the chain's
+// validity and the bundle's own lifetime at now.
+func (t *Trust) check(c *Certificate, now time.Time) (*Certificate, error) {
+	if t.bundle.Status(now) == BundleDead {
+		return nil, fmt.Errorf("trust bundle %d expired on %s and its grace period is over: %w", t.bundle.Sequence, t.bundle.ExpiresAt.UTC().Format(time.DateOnly), ErrExpired)
+	}
+	for i := 0; i < 3 && c != nil; i++ {
+		if r, ok := t.revoked[c.Serial]; ok {
+			return nil, fmt.Errorf("%s revoked on %s: %w", c, r.RevokedAt.UTC().Format(time.RFC3339), ErrRevoked)
+		}
+		if err := c.ValidAt(now); err != nil {
+			return nil, err
+		}
+		if c.SelfSigned() {
+			break
+		}
+		c = t.bySerial[c.IssuerSerial]
+	}
+	return nil, nil
+}
+
+// ByPeer returns the certificate admitting peer p at now, or an error
+// saying why p is not admitted.
+func (t *Trust) ByPeer(p peer.ID, now time.Time) (*Certificate, error) {
+	c, ok := t.byPeer[p]
+	if !ok {
+		for _, cc := range t.bundle.Certs {
+			if cc.PeerID == p {
+				_, err := t.check(cc, now)
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+		return nil, fmt.Errorf("peer %s: %w", p, ErrUnknownSigner)
+	}
+	if _, err := t.check(c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// BySerial returns the certificate with that serial if it is in force.
+func (t *Trust) BySerial(serial uint64, now time.Time) (*Certificate, error) {
+	c, ok := t.bySerial[serial]
+	if !ok {
+		return nil, fmt.Errorf("certificate serial %d: %w", serial, ErrUnknownSigner)
+	}
+	if _, err := t.check(c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Court returns the newest certificate in force for a court code.
+func (t *Trust) Court(code court.CourtCode, now time.Time) (*Certificate, error) {
+	c, ok := t.byCode[code]
+	if !ok {
+		return nil, fmt.Errorf("court %s: %w", code, ErrUnknownSigner)
+	}
+	if _, err := t.check(c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parent implements court.Hierarchy from the certified parent fields,
+// falling back to derivation from the code for courts not in the bundle.
+func (t *Trust) Parent(code court.CourtCode) (court.CourtCode, bool) {
+	if c, ok := t.byCode[code]; ok {
+		return c.Parent, c.Parent != ""
+	}
+	return code.DerivedParent()
+}
+
+var _ court.Hierarchy = (*Trust)(nil)
+
+// Peers lists the peer IDs admitted at now.
+func (t *Trust) Peers(now time.Time) []peer.ID {
+	out := make([]peer.ID, 0, len(t.byPeer))
+	for p, c := range t.byPeer {
+		if _, err := t.check(c, now); err == nil {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Open verifies a record envelope: its signer is certified and in force at
+// now, holds the court or operator role, and signed it; the payload type is
+// the one expected. It returns the signer's certificate.
+func (t *Trust) Open(env *Envelope, wantType string, now time.Time) (*Certificate, error) {
+	c, err := t.BySerial(env.SignerSerial, now)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", wantType, err)
+	}
+	if c.PeerID == "" {
+		return nil, fmt.Errorf("%s signed by issuing key %s: %w", wantType, c, ErrNotAuthorised)
+	}
+	if err := env.VerifyWith(c.SigningKey, wantType); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
