@@ -6,7 +6,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: crypto/cryptopb/crypto.proto
+// source: cryptopb/crypto.proto
 
 package cryptopb
 
@@ -42,7 +42,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[0]
+	mi := &file_cryptopb_crypto_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +54,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[0]
+	mi := &file_cryptopb_crypto_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +67,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_crypto_cryptopb_crypto_proto_rawDescGZIP(), []int{0}
+	return file_cryptopb_crypto_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Envelope) GetVersion() uint32 {
@@ -137,7 +137,7 @@ type Certificate struct {
 
 func (x *Certificate) Reset() {
 	*x = Certificate{}
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[1]
+	mi := &file_cryptopb_crypto_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -149,7 +149,7 @@ func (x *Certificate) String() string {
 func (*Certificate) ProtoMessage() {}
 
 func (x *Certificate) ProtoReflect() protoreflect.Message {
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[1]
+	mi := &file_cryptopb_crypto_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -162,7 +162,7 @@ func (x *Certificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Certificate.ProtoReflect.Descriptor instead.
 func (*Certificate) Descriptor() ([]byte, []int) {
-	return file_crypto_cryptopb_crypto_proto_rawDescGZIP(), []int{1}
+	return file_cryptopb_crypto_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Certificate) GetVersion() uint32 {
@@ -289,7 +289,7 @@ type Revocation struct {
 
 func (x *Revocation) Reset() {
 	*x = Revocation{}
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[2]
+	mi := &file_cryptopb_crypto_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +301,7 @@ func (x *Revocation) String() string {
 func (*Revocation) ProtoMessage() {}
 
 func (x *Revocation) ProtoReflect() protoreflect.Message {
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[2]
+	mi := &file_cryptopb_crypto_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +314,7 @@ func (x *Revocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
 func (*Revocation) Descriptor() ([]byte, []int) {
-	return file_crypto_cryptopb_crypto_proto_rawDescGZIP(), []int{2}
+	return file_cryptopb_crypto_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Revocation) GetSerial() uint64 {
@@ -353,7 +353,7 @@ type TrustBundle struct {
 
 func (x *TrustBundle) Reset() {
 	*x = TrustBundle{}
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[3]
+	mi := &file_cryptopb_crypto_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +365,7 @@ func (x *TrustBundle) String() string {
 func (*TrustBundle) ProtoMessage() {}
 
 func (x *TrustBundle) ProtoReflect() protoreflect.Message {
-	mi := &file_crypto_cryptopb_crypto_proto_msgTypes[3]
+	mi := &file_cryptopb_crypto_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +378,7 @@ func (x *TrustBundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrustBundle.ProtoReflect.Descriptor instead.
 func (*TrustBundle) Descriptor() ([]byte, []int) {
-	return file_crypto_cryptopb_crypto_proto_rawDescGZIP(), []int{3}
+	return file_cryptopb_crypto_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TrustBundle) GetVersion() uint32 {
@@ -423,11 +423,11 @@ func (x *TrustBundle) GetRevocations() []*Revocation {
 	return nil
 }
 
-var File_crypto_cryptopb_crypto_proto protoreflect.FileDescriptor
+var File_cryptopb_crypto_proto protoreflect.FileDescriptor
 
-const file_crypto_cryptopb_crypto_proto_rawDesc = "" +
+const file_cryptopb_crypto_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccrypto/cryptopb/crypto.proto\x12\x13courtmesh.crypto.v1\"\xba\x01\n" +
+	"\x15cryptopb/crypto.proto\x12\x13courtmesh.crypto.v1\"\xba\x01\n" +
 	"\bEnvelope\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05suite\x18\x02 \x01(\rR\x05suite\x12!\n" +
@@ -475,25 +475,25 @@ const file_crypto_cryptopb_crypto_proto_rawDesc = "" +
 	"\vrevocations\x18\x06 \x03(\v2\x1f.courtmesh.crypto.v1.RevocationR\vrevocationsB)Z'courtmesh.dev/courtmesh/crypto/cryptopbb\x06proto3"
 
 var (
-	file_crypto_cryptopb_crypto_proto_rawDescOnce sync.Once
-	file_crypto_cryptopb_crypto_proto_rawDescData []byte
+	file_cryptopb_crypto_proto_rawDescOnce sync.Once
+	file_cryptopb_crypto_proto_rawDescData []byte
 )
 
-func file_crypto_cryptopb_crypto_proto_rawDescGZIP() []byte {
-	file_crypto_cryptopb_crypto_proto_rawDescOnce.Do(func() {
-		file_crypto_cryptopb_crypto_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_crypto_cryptopb_crypto_proto_rawDesc), len(file_crypto_cryptopb_crypto_proto_rawDesc)))
+func file_cryptopb_crypto_proto_rawDescGZIP() []byte {
+	file_cryptopb_crypto_proto_rawDescOnce.Do(func() {
+		file_cryptopb_crypto_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_cryptopb_crypto_proto_rawDesc), len(file_cryptopb_crypto_proto_rawDesc)))
 	})
-	return file_crypto_cryptopb_crypto_proto_rawDescData
+	return file_cryptopb_crypto_proto_rawDescData
 }
 
-var file_crypto_cryptopb_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
-var file_crypto_cryptopb_crypto_proto_goTypes = []any{
+var file_cryptopb_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cryptopb_crypto_proto_goTypes = []any{
 	(*Envelope)(nil),    // 0: courtmesh.crypto.v1.Envelope
 	(*Certificate)(nil), // 1: courtmesh.crypto.v1.Certificate
 	(*Revocation)(nil),  // 2: courtmesh.crypto.v1.Revocation
 	(*TrustBundle)(nil), // 3: courtmesh.crypto.v1.TrustBundle
 }
-var file_crypto_cryptopb_crypto_proto_depIdxs = []int32{
+var file_cryptopb_crypto_proto_depIdxs = []int32{
 	0, // 0: courtmesh.crypto.v1.TrustBundle.certificates:type_name -> courtmesh.crypto.v1.Envelope
 	2, // 1: courtmesh.crypto.v1.TrustBundle.revocations:type_name -> courtmesh.crypto.v1.Revocation
 	2, // [2:2] is the sub-list for method output_type
@@ -503,26 +503,26 @@ var file_crypto_cryptopb_crypto_proto_depIdxs = []int32{
 	0, // [0:2] is the sub-list for field type_name
 }
 
-func init() { file_crypto_cryptopb_crypto_proto_init() }
-func file_crypto_cryptopb_crypto_proto_init() {
-	if File_crypto_cryptopb_crypto_proto != nil {
+func init() { file_cryptopb_crypto_proto_init() }
+func file_cryptopb_crypto_proto_init() {
+	if File_cryptopb_crypto_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_crypto_cryptopb_crypto_proto_rawDesc), len(file_crypto_cryptopb_crypto_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cryptopb_crypto_proto_rawDesc), len(file_cryptopb_crypto_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_crypto_cryptopb_crypto_proto_goTypes,
-		DependencyIndexes: file_crypto_cryptopb_crypto_proto_depIdxs,
-		MessageInfos:      file_crypto_cryptopb_crypto_proto_msgTypes,
+		GoTypes:           file_cryptopb_crypto_proto_goTypes,
+		DependencyIndexes: file_cryptopb_crypto_proto_depIdxs,
+		MessageInfos:      file_cryptopb_crypto_proto_msgTypes,
 	}.Build()
-	File_crypto_cryptopb_crypto_proto = out.File
-	file_crypto_cryptopb_crypto_proto_goTypes = nil
-	file_crypto_cryptopb_crypto_proto_depIdxs = nil
+	File_cryptopb_crypto_proto = out.File
+	file_cryptopb_crypto_proto_goTypes = nil
+	file_cryptopb_crypto_proto_depIdxs = nil
 }
