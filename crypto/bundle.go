@@ -346,8 +346,8 @@ func (t *Trust) Open(env *Envelope, wantType string, now time.Time) (*Certificat
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", wantType, err)
 	}
-	if c.PeerID == "" {
-		return nil, fmt.Errorf("%s signed by issuing key %s: %w", wantType, c, ErrNotAuthorised)
+	if c.PeerID == "" || (!c.HasRole(RoleCourt) && !c.HasRole(RoleOperator)) {
+		return nil, fmt.Errorf("%s signed by %s, which is not a court or operator node: %w", wantType, c, ErrNotAuthorised)
 	}
 	if err := env.VerifyWith(c.SigningKey, wantType); err != nil {
 		return nil, err

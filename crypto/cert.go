@@ -298,16 +298,16 @@ func (c *Certificate) VerifyIssuedBy(issuer *Certificate) error {
 
 // Template is what an issuer fills in to certify a court or an issuer.
 type Template struct {
-	Code       court.CourtCode
-	Name       string
-	Level      court.Level     // zero: derived from the code
-	Parent     court.CourtCode // empty: derived from the code
-	Identity   *Identity       // the subject's public keys
-	Roles      []Role
-	Scope      court.CourtCode // issuers only
-	NotBefore  time.Time
-	NotAfter   time.Time
-	Serial     uint64 // zero: random
+	Code      court.CourtCode
+	Name      string
+	Level     court.Level     // zero: derived from the code
+	Parent    court.CourtCode // empty: derived from the code
+	Identity  *Identity       // the subject's public keys
+	Roles     []Role
+	Scope     court.CourtCode // issuers only
+	NotBefore time.Time
+	NotAfter  time.Time
+	Serial    uint64 // zero: random
 }
 
 // Issue certifies t, signed by signer as issuer. For the self-signed root,
@@ -318,9 +318,14 @@ func Issue(signer Signer, issuer *Certificate, t Template) (*Certificate, error)
 	}
 	c := &Certificate{
 		Serial: t.Serial, Code: t.Code, Name: t.Name, Level: t.Level, Parent: t.Parent,
-		PeerID: t.Identity.PeerID, SigningKey: t.Identity.SigningKey,
-		EncKEM: t.Identity.EncKEM, EncKey: t.Identity.EncKey,
-		Roles: t.Roles, NotBefore: t.NotBefore.Truncate(time.Second), NotAfter: t.NotAfter.Truncate(time.Second), Scope: t.Scope,
+		SigningKey: t.Identity.SigningKey,
+		Roles:      t.Roles, NotBefore: t.NotBefore.Truncate(time.Second), NotAfter: t.NotAfter.Truncate(time.Second), Scope: t.Scope,
+	}
+	// Only a node (court or operator role) has a peer ID and an
+	// encryption key; an offline issuing key must never be admitted as a
+	// peer nor sign records.
+	if slices.Contains(t.Roles, RoleCourt) || slices.Contains(t.Roles, RoleOperator) {
+		c.PeerID, c.EncKEM, c.EncKey = t.Identity.PeerID, t.Identity.EncKEM, t.Identity.EncKey
 	}
 	if c.Serial == 0 {
 		c.Serial = NewSerial()

@@ -10,8 +10,10 @@ import (
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
 
-// Gossipsub protocol IDs with courtmesh's private prefix.
-var GossipSubProtocols = []protocol.ID{"/courtmesh/meshsub/1.1.0"}
+// GossipSubProtocols are the gossipsub protocol IDs with courtmesh's
+// private prefix; they speak gossipsub v1.2 (mesh, peer exchange,
+// IDONTWANT).
+var GossipSubProtocols = []protocol.ID{"/courtmesh/meshsub/1.2.0"}
 
 // Topics. Transfers and trust are national; heartbeats are per province.
 const (

@@ -33,7 +33,8 @@ type BundleAnnounce struct {
 	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	Sequence      uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	Sha256        []byte                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	ExpiresAt     int64                  `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"` // unix seconds
+	ExpiresAt     int64                  `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`       // unix seconds
+	AnnouncedAt   int64                  `protobuf:"varint,5,opt,name=announced_at,json=announcedAt,proto3" json:"announced_at,omitempty"` // unix milliseconds; makes each announcement a distinct gossip message
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -96,6 +97,13 @@ func (x *BundleAnnounce) GetExpiresAt() int64 {
 	return 0
 }
 
+func (x *BundleAnnounce) GetAnnouncedAt() int64 {
+	if x != nil {
+		return x.AnnouncedAt
+	}
+	return 0
+}
+
 // BundleRequest asks a peer for its trust bundle if newer than `have`.
 type BundleRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -153,13 +161,14 @@ var File_pb_protocol_proto protoreflect.FileDescriptor
 
 const file_pb_protocol_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/protocol.proto\x12\x15courtmesh.protocol.v1\"}\n" +
+	"\x11pb/protocol.proto\x12\x15courtmesh.protocol.v1\"\xa0\x01\n" +
 	"\x0eBundleAnnounce\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x16\n" +
 	"\x06sha256\x18\x03 \x01(\fR\x06sha256\x12\x1d\n" +
 	"\n" +
-	"expires_at\x18\x04 \x01(\x03R\texpiresAt\"=\n" +
+	"expires_at\x18\x04 \x01(\x03R\texpiresAt\x12!\n" +
+	"\fannounced_at\x18\x05 \x01(\x03R\vannouncedAt\"=\n" +
 	"\rBundleRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
 	"\x04have\x18\x02 \x01(\x04R\x04haveB%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"

@@ -1,0 +1,335 @@
+// Package ca keeps a certificate authority's directory: the national
+// root's (or a province issuer's) signing key, its certificate, the
+// certificates it issued, its revocations and, for the root, the trust
+// bundle sequence.
+//
+//	ca.key        Ed25519 signing key (0600)
+//	ca.cert       this authority's certificate (self-signed for the root)
+//	root.cert     the national root certificate (same as ca.cert for the root)
+//	identity.json the public identity (an issuer sends it to the root)
+//	state.json    bundle sequence and revocations (root only)
+//	issued/       every certificate issued, one file per serial
+//
+// The root key is meant to live on an offline machine; the commands here
+// never need a network.
+package ca
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+// File names in a CA directory.
+const (
+	KeyFile      = "ca.key"
+	CertFile     = "ca.cert"
+	RootFile     = "root.cert"
+	IdentityFile = "identity.json"
+	StateFile    = "state.json"
+	IssuedDir    = "issued"
+)
+
+// State is the root's mutable state.
+type State struct {
+	Version        int          `json:"version"`
+	BundleSequence uint64       `json:"bundle_sequence"`
+	Revocations    []Revocation `json:"revocations"`
+}
+
+// Revocation is a revocation as kept in state.json.
+type Revocation struct {
+	Serial    uint64    `json:"serial"`
+	RevokedAt time.Time `json:"revoked_at"`
+	Reason    string    `json:"reason"`
+}
+
+// CA is an opened authority directory.
+type CA struct {
+	dir  string
+	key  *crypto.NodeKey
+	Cert *crypto.Certificate // this authority
+	Root *crypto.Certificate // the national root
+}
+
+// ErrNotReady: the directory has a key but no certificate yet.
+var ErrNotReady = errors.New("authority has no certificate yet")
+
+// InitRoot creates a national root in an empty directory.
+func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*CA, error) {
+	key, err := initKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.NewIdentity(key, nil)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := crypto.Issue(key, nil, crypto.Template{
+		Code: court.Supreme, Name: name, Identity: &crypto.Identity{SigningKey: id.SigningKey},
+		Roles: []crypto.Role{crypto.RoleRoot, crypto.RoleIssuer}, Scope: court.Supreme,
+		NotBefore: notBefore, NotAfter: notBefore.Add(validity),
+	})
+	if err != nil {
+		return nil, err
+	}
+	raw, err := cert.Envelope.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []string{CertFile, RootFile} {
+		if err := os.WriteFile(filepath.Join(dir, f), raw, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := saveState(dir, State{Version: 1}); err != nil {
+		return nil, err
+	}
+	return &CA{dir: dir, key: key, Cert: cert, Root: cert}, nil
+}
+
+// InitIssuer creates a signing key for a province issuer and returns its
+// identity, to be certified by the root (Issue with RoleIssuer) and then
+// installed with InstallCert.
+func InitIssuer(dir string) (*crypto.Identity, error) {
+	key, err := initKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewIdentity(key, nil)
+}
+
+func initKey(dir string) (*crypto.NodeKey, error) {
+	if err := os.MkdirAll(filepath.Join(dir, IssuedDir), 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds an authority key; refusing to replace it", dir)
+	}
+	key, err := crypto.GenerateNodeKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveNodeKey(filepath.Join(dir, KeyFile), key); err != nil {
+		return nil, err
+	}
+	id, err := crypto.NewIdentity(key, nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
+}
+
+// InstallCert installs the issuer certificate the root issued for this
+// directory's key, with the root certificate it chains to.
+func InstallCert(dir string, certRaw, rootRaw []byte) error {
+	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return err
+	}
+	root, err := parseCert(rootRaw)
+	if err != nil {
+		return fmt.Errorf("root certificate: %w", err)
+	}
+	if err := root.VerifyIssuedBy(root); err != nil || !root.HasRole(crypto.RoleRoot) {
+		return fmt.Errorf("root certificate is not a self-signed national root: %v", err)
+	}
+	cert, err := parseCert(certRaw)
+	if err != nil {
+		return err
+	}
+	if !cert.SigningKey.Equals(key.Public()) {
+		return fmt.Errorf("certificate %d does not certify this directory's key", cert.Serial)
+	}
+	if err := cert.VerifyIssuedBy(root); err != nil {
+		return err
+	}
+	if !cert.HasRole(crypto.RoleIssuer) {
+		return fmt.Errorf("certificate %d has no issuer role", cert.Serial)
+	}
+	if err := os.WriteFile(filepath.Join(dir, RootFile), rootRaw, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, CertFile), certRaw, 0o644)
+}
+
+// Open opens an authority directory.
+func Open(dir string) (*CA, error) {
+	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	certRaw, err := os.ReadFile(filepath.Join(dir, CertFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w; have the root issue a certificate for %s and install it", dir, ErrNotReady, filepath.Join(dir, IdentityFile))
+	}
+	if err != nil {
+		return nil, err
+	}
+	cert, err := parseCert(certRaw)
+	if err != nil {
+		return nil, err
+	}
+	rootRaw, err := os.ReadFile(filepath.Join(dir, RootFile))
+	if err != nil {
+		return nil, err
+	}
+	root, err := parseCert(rootRaw)
+	if err != nil {
+		return nil, err
+	}
+	if !cert.SigningKey.Equals(key.Public()) {
+		return nil, fmt.Errorf("%s: certificate and key do not match", dir)
+	}
+	return &CA{dir: dir, key: key, Cert: cert, Root: root}, nil
+}
+
+// IsRoot reports whether this is the national root.
+func (ca *CA) IsRoot() bool { return ca.Cert.HasRole(crypto.RoleRoot) }
+
+// Issue certifies t, keeps a copy in issued/ and returns the certificate.
+func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
+	c, err := crypto.Issue(ca.key, ca.Cert, t)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := c.Envelope.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(ca.dir, IssuedDir, fmt.Sprintf("%d.cert", c.Serial)), raw, 0o644); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Issued lists the certificates in issued/.
+func (ca *CA) Issued() ([]*crypto.Certificate, error) {
+	ents, err := os.ReadDir(filepath.Join(ca.dir, IssuedDir))
+	if err != nil {
+		return nil, err
+	}
+	var out []*crypto.Certificate
+	for _, e := range ents {
+		raw, err := os.ReadFile(filepath.Join(ca.dir, IssuedDir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		c, err := parseCert(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Serial < out[j].Serial })
+	return out, nil
+}
+
+// Revoke records a revocation; the next bundle carries it. Root only.
+func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
+	if !ca.IsRoot() {
+		return fmt.Errorf("only the national root revokes; send the serial %d to the national operator", serial)
+	}
+	if serial == ca.Cert.Serial {
+		return fmt.Errorf("the root cannot revoke itself")
+	}
+	st, err := loadState(ca.dir)
+	if err != nil {
+		return err
+	}
+	for _, r := range st.Revocations {
+		if r.Serial == serial {
+			return nil
+		}
+	}
+	st.Revocations = append(st.Revocations, Revocation{Serial: serial, RevokedAt: at.UTC().Truncate(time.Second), Reason: reason})
+	return saveState(ca.dir, st)
+}
+
+// Bundle signs the next trust bundle: every certificate issued here that
+// has not expired, plus extra (certificates issued by province issuers,
+// checked against the chain), and every revocation. Root only.
+func (ca *CA) Bundle(now time.Time, validity time.Duration, extra []*crypto.Certificate) (*crypto.Bundle, error) {
+	if !ca.IsRoot() {
+		return nil, fmt.Errorf("only the national root signs trust bundles")
+	}
+	st, err := loadState(ca.dir)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := ca.Issued()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[uint64]bool{}
+	var certs []*crypto.Certificate
+	for _, c := range append(issued, extra...) {
+		if seen[c.Serial] || !now.Before(c.NotAfter) {
+			continue
+		}
+		seen[c.Serial] = true
+		certs = append(certs, c)
+	}
+	revs := make([]crypto.Revocation, len(st.Revocations))
+	for i, r := range st.Revocations {
+		revs[i] = crypto.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason}
+	}
+	b, err := crypto.BuildBundle(ca.key, ca.Cert, st.BundleSequence+1, now, now.Add(validity), certs, revs)
+	if err != nil {
+		return nil, err
+	}
+	st.BundleSequence = b.Sequence
+	if err := saveState(ca.dir, st); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ParseCertFile decodes a certificate file (without chain checks).
+func ParseCertFile(raw []byte) (*crypto.Certificate, error) { return parseCert(raw) }
+
+func parseCert(raw []byte) (*crypto.Certificate, error) {
+	env, err := crypto.UnmarshalEnvelope(raw, crypto.MaxEnvelopeSize)
+	if err != nil {
+		return nil, err
+	}
+	return crypto.ParseCertificate(env)
+}
+
+func loadState(dir string) (State, error) {
+	var st State
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return st, fmt.Errorf("CA state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("CA state %s: %w", filepath.Join(dir, StateFile), err)
+	}
+	if st.Version != 1 {
+		return st, fmt.Errorf("CA state: version %d", st.Version)
+	}
+	return st, nil
+}
+
+func saveState(dir string, st State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, StateFile))
+}

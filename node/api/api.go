@@ -1,0 +1,224 @@
+// Package api is the node's local control channel: HTTP+JSON on a
+// loopback TCP address and on a Unix socket in the data directory, behind
+// a bearer token kept 0600 beside it. The CLI and the court's
+// case-management system both use it; nothing else writes to a running
+// node's store.
+//
+// Errors are JSON objects {"error": {"code", "message"}} with a stable
+// code (see the Code constants) and a message a clerk can act on.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Stable error codes.
+const (
+	CodeUnauthorised = "unauthorised"
+	CodeInvalid      = "invalid"
+	CodeNotFound     = "not_found"
+	CodeConflict     = "conflict"
+	CodeForbidden    = "forbidden"
+	CodeUnavailable  = "unavailable"
+	CodeInternal     = "internal"
+	CodeTooLarge     = "too_large"
+)
+
+// Error is the JSON error body.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Status  int    `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf makes an API error with a status and stable code.
+func Errorf(status int, code, format string, a ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// Status is the node's state as /v1/status reports it.
+type Status struct {
+	Version     string    `json:"version"`
+	CourtCode   string    `json:"court_code"`
+	CourtName   string    `json:"court_name"`
+	Roles       []string  `json:"roles"`
+	PeerID      string    `json:"peer_id"`
+	Serial      uint64    `json:"certificate_serial"`
+	CertExpires time.Time `json:"certificate_expires"`
+	ListenAddrs []string  `json:"listen_addrs"`
+	Peers       int       `json:"peers"`
+	Started     time.Time `json:"started"`
+	Bundle      Bundle    `json:"bundle"`
+}
+
+// Bundle describes the trust bundle in force.
+type Bundle struct {
+	Sequence     uint64    `json:"sequence"`
+	IssuedAt     time.Time `json:"issued_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	State        string    `json:"state"`
+	DaysLeft     int       `json:"days_left"`
+	Certificates int       `json:"certificates"`
+	Revocations  int       `json:"revocations"`
+}
+
+// Peer is one connected, admitted peer.
+type Peer struct {
+	PeerID    string   `json:"peer_id"`
+	CourtCode string   `json:"court_code"`
+	CourtName string   `json:"court_name"`
+	Level     string   `json:"level"`
+	Roles     []string `json:"roles"`
+	Addrs     []string `json:"addrs"`
+}
+
+// InstallResult answers a bundle push.
+type InstallResult struct {
+	Installed bool   `json:"installed"`
+	Sequence  uint64 `json:"sequence"`
+}
+
+// Backend is what the API serves; the node implements it. Methods must be
+// safe for concurrent use and return *Error for failures the caller can
+// act on.
+type Backend interface {
+	Status() Status
+	Peers() []Peer
+	InstallBundle(raw []byte) (InstallResult, error)
+}
+
+// MaxBundleBody bounds a pushed bundle.
+const MaxBundleBody = 32 << 20
+
+// Server serves the API.
+type Server struct {
+	be    Backend
+	token string
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// NewServer builds the handler set around be.
+func NewServer(be Backend, token string, log *slog.Logger) *Server {
+	s := &Server{be: be, token: token, log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Status()) })
+	s.mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Peers()) })
+	s.mux.HandleFunc("POST /v1/trust/bundle", s.postBundle)
+	return s
+}
+
+// Handle registers a further endpoint; later services add theirs here.
+func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBundleBody))
+	if err != nil {
+		WriteError(w, Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "trust bundle larger than %d bytes", MaxBundleBody))
+		return
+	}
+	res, err := s.be.InstallBundle(raw)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// ServeHTTP checks the bearer token on every request, then dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "missing or wrong bearer token; the token is in the node's data directory (api.token)"))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve listens on the Unix socket (always) and on tcpAddr unless it is
+// "off", until ctx ends. tcpAddr must be a loopback address. ready, if
+// not nil, receives the bound TCP address ("" if off).
+func (s *Server) Serve(ctx context.Context, socket, tcpAddr string, ready func(tcp string)) error {
+	os.Remove(socket)
+	ul, err := net.Listen("unix", socket)
+	if err != nil {
+		return fmt.Errorf("local API socket %s: %w", socket, err)
+	}
+	os.Chmod(socket, 0o600)
+	listeners := []net.Listener{ul}
+	bound := ""
+	if tcpAddr != "off" {
+		host, _, err := net.SplitHostPort(tcpAddr)
+		if err != nil {
+			ul.Close()
+			return fmt.Errorf("local API address %q: %w", tcpAddr, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			ul.Close()
+			return fmt.Errorf("local API address %q is not a loopback address; the API must not be reachable from the network", tcpAddr)
+		}
+		tl, err := net.Listen("tcp", tcpAddr)
+		if err != nil {
+			ul.Close()
+			return fmt.Errorf("local API address %s: %w", tcpAddr, err)
+		}
+		listeners = append(listeners, tl)
+		bound = tl.Addr().String()
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errc <- srv.Serve(l) }()
+	}
+	if ready != nil {
+		ready(bound)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			srv.Close()
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	os.Remove(socket)
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// WriteJSON writes v as a JSON response.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError writes err as a JSON error; an error that is not an *Error
+// becomes a 500 whose message does not leak internals beyond its text.
+func WriteError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = Errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
+	}
+	writeJSON(w, e.Status, struct {
+		Error *Error `json:"error"`
+	}{e})
+}

@@ -1,0 +1,131 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ConfigVersion is the config file format version this build reads.
+const ConfigVersion = 1
+
+// Config is a node's configuration. The zero value of each field means
+// the documented default.
+type Config struct {
+	// Version of the file format; must be 1.
+	Version int `toml:"version"`
+	// Listen is the libp2p listen addresses. Default: /ip4/0.0.0.0/tcp/4701.
+	Listen []string `toml:"listen"`
+	// Bootstrap is the multiaddrs (with /p2p/ID) of peers to keep
+	// connected to, usually the province's high court and the national
+	// operator. Default: none.
+	Bootstrap []string `toml:"bootstrap"`
+	// APIListen is the local API TCP address; it must be a loopback
+	// address. Default: 127.0.0.1:4780. "off" disables TCP (the Unix socket
+	// stays).
+	APIListen string `toml:"api_listen"`
+	// PSKFile names a libp2p pre-shared key file (pnet) that closes the
+	// mesh at the transport. Default: none.
+	PSKFile string `toml:"psk_file"`
+	// ReconnectInterval is how often bootstrap peers are redialled.
+	// Default: 10s.
+	ReconnectInterval Duration `toml:"reconnect_interval"`
+	// LogFormat is "text" or "json". Default: text.
+	LogFormat string `toml:"log_format"`
+}
+
+// Duration is a time.Duration written as "10s" in the file.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultConfigText is what `courtmesh init` writes.
+const DefaultConfigText = `# courtmesh node configuration. Every field is optional; the default is
+# given in the comment. Unknown keys are an error.
+version = 1
+
+# libp2p listen addresses (default ["/ip4/0.0.0.0/tcp/4701"])
+# listen = ["/ip4/0.0.0.0/tcp/4701"]
+
+# peers to keep connected to, with /p2p/<peer id> (default none)
+# bootstrap = ["/ip4/10.1.2.3/tcp/4701/p2p/12D3Koo..."]
+
+# local API on loopback (default "127.0.0.1:4780"; "off" leaves only the Unix socket)
+# api_listen = "127.0.0.1:4780"
+
+# libp2p private-network pre-shared key file (default none)
+# psk_file = "/etc/courtmesh/mesh.psk"
+
+# how often bootstrap peers are redialled (default "10s")
+# reconnect_interval = "10s"
+
+# "text" or "json" (default "text")
+# log_format = "text"
+`
+
+// ErrConfig marks a configuration error.
+var ErrConfig = errors.New("bad configuration")
+
+// LoadConfig reads the config file of d. A missing file is the default
+// configuration; a file with unknown keys or a wrong version is an error.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		c.Version = ConfigVersion
+		return c.withDefaults(), nil
+	}
+	if err != nil {
+		return c, err
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	if err != nil {
+		return c, fmt.Errorf("%s: %w: %v", path, ErrConfig, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("%s: %w: unknown key(s) %s", path, ErrConfig, strings.Join(keys, ", "))
+	}
+	if c.Version != ConfigVersion {
+		return c, fmt.Errorf("%s: %w: version %d, this build reads version %d", path, ErrConfig, c.Version, ConfigVersion)
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("%s: %w: log_format %q is neither text nor json", path, ErrConfig, c.LogFormat)
+	}
+	return c.withDefaults(), nil
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Listen) == 0 {
+		c.Listen = []string{"/ip4/0.0.0.0/tcp/4701"}
+	}
+	if c.APIListen == "" {
+		c.APIListen = "127.0.0.1:4780"
+	}
+	if c.ReconnectInterval.Duration == 0 {
+		c.ReconnectInterval.Duration = 10 * time.Second
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	return c
+}

@@ -1,0 +1,226 @@
+package node
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+// DataDir is a node's data directory. It holds, all private to the
+// node's user:
+//
+//	config.toml    the node's configuration (see Config)
+//	node.key       Ed25519 node key (0600)
+//	enc.key        HPKE encryption key (0600)
+//	identity.json  the public identity sent to the certificate authority
+//	root.cert      the pinned national root certificate
+//	bundle.pb      the newest valid trust bundle
+//	api.token      the local API bearer token (0600)
+//	api.sock       the local API Unix socket, while the node runs
+//	api.addr       the local API TCP address, while the node runs
+//	store/         the Badger store
+type DataDir string
+
+// File names inside a data directory.
+const (
+	ConfigFile   = "config.toml"
+	IdentityFile = "identity.json"
+	RootFile     = "root.cert"
+	BundleFile   = "bundle.pb"
+	TokenFile    = "api.token"
+	SocketFile   = "api.sock"
+	AddrFile     = "api.addr"
+	StoreDir     = "store"
+)
+
+// Path joins name to the directory.
+func (d DataDir) Path(name string) string { return filepath.Join(string(d), name) }
+
+// ErrNotInitialised: the data directory has no node keys.
+var ErrNotInitialised = errors.New("data directory not initialised")
+
+// Keys loads the node's private keys.
+func (d DataDir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
+	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s: %w: run `courtmesh init --data %s`", d, ErrNotInitialised, d)
+	}
+	nk, err := crypto.LoadNodeKey(d.Path(crypto.NodeKeyFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	ek, err := crypto.LoadEncKey(d.Path(crypto.EncKeyFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	return nk, ek, nil
+}
+
+// Token returns the local API bearer token, creating it (0600) if absent.
+func (d DataDir) Token() (string, error) {
+	b, err := os.ReadFile(d.Path(TokenFile))
+	if err == nil {
+		st, err := os.Stat(d.Path(TokenFile))
+		if err != nil {
+			return "", err
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("%s has mode %v: %w; run chmod 600 %s", d.Path(TokenFile), st.Mode().Perm(), crypto.ErrKeyPermissions, d.Path(TokenFile))
+		}
+		tok := strings.TrimSpace(string(b))
+		if len(tok) < 32 {
+			return "", fmt.Errorf("%s: token too short; delete the file and restart the node to make a new one", d.Path(TokenFile))
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw[:])
+	if err := WriteFileAtomic(d.Path(TokenFile), []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file, fsync and
+// rename, so that a crash leaves either the old or the new content.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Init creates a data directory with fresh keys and the identity file. It
+// refuses a directory that already has keys.
+func Init(d DataDir) (*crypto.Identity, error) {
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a node key; refusing to replace it (a new key is a new identity that needs a new certificate)", d)
+	}
+	nk, err := crypto.GenerateNodeKey()
+	if err != nil {
+		return nil, err
+	}
+	ek, err := crypto.GenerateEncKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveNodeKey(d.Path(crypto.NodeKeyFile), nk); err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveEncKey(d.Path(crypto.EncKeyFile), ek); err != nil {
+		return nil, err
+	}
+	id, err := crypto.NewIdentity(nk, ek)
+	if err != nil {
+		return nil, err
+	}
+	b, err := id.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(d.Path(IdentityFile), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(ConfigFile)); errors.Is(err, os.ErrNotExist) {
+		if err := WriteFileAtomic(d.Path(ConfigFile), []byte(DefaultConfigText), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
+}
+
+// InstallTrust pins the national root certificate and installs a first
+// trust bundle, for a node that is not running. The bundle must verify
+// under the root and certify this node.
+func InstallTrust(d DataDir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Certificate, error) {
+	root, err := ParseRoot(rootRaw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if old, err := os.ReadFile(d.Path(RootFile)); err == nil && string(old) != string(rootRaw) {
+		return nil, nil, fmt.Errorf("%s pins a different national root; remove it by hand only if the national operator has told you to re-pin", d.Path(RootFile))
+	}
+	b, err := crypto.OpenBundle(root, bundleRaw)
+	if err != nil {
+		return nil, nil, err
+	}
+	nk, _, err := d.Keys()
+	if err != nil {
+		return nil, nil, err
+	}
+	self, err := crypto.NewTrust(root, b).ByPeer(nk.PeerID(), b.IssuedAt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the bundle does not certify this node (%s): %w; send %s to the certificate authority", nk.PeerID(), err, d.Path(IdentityFile))
+	}
+	if raw, err := os.ReadFile(d.Path(BundleFile)); err == nil {
+		if cur, err := crypto.OpenBundle(root, raw); err == nil && cur.Sequence > b.Sequence {
+			return nil, nil, fmt.Errorf("bundle %d is older than the installed bundle %d: %w", b.Sequence, cur.Sequence, crypto.ErrStale)
+		}
+	}
+	if err := WriteFileAtomic(d.Path(RootFile), rootRaw, 0o644); err != nil {
+		return nil, nil, err
+	}
+	if err := WriteFileAtomic(d.Path(BundleFile), bundleRaw, 0o644); err != nil {
+		return nil, nil, err
+	}
+	return b, self, nil
+}
+
+// ParseRoot decodes a self-signed national root certificate.
+func ParseRoot(raw []byte) (*crypto.Certificate, error) {
+	env, err := crypto.UnmarshalEnvelope(raw, crypto.MaxEnvelopeSize)
+	if err != nil {
+		return nil, fmt.Errorf("root certificate: %w", err)
+	}
+	root, err := crypto.ParseCertificate(env)
+	if err != nil {
+		return nil, fmt.Errorf("root certificate: %w", err)
+	}
+	if !root.SelfSigned() || !root.HasRole(crypto.RoleRoot) {
+		return nil, fmt.Errorf("root certificate: %w: not a self-signed root", crypto.ErrNotAuthorised)
+	}
+	if err := root.VerifyIssuedBy(root); err != nil {
+		return nil, fmt.Errorf("root certificate: %w", err)
+	}
+	return root, nil
+}

@@ -1,0 +1,115 @@
+// Package devmesh builds a complete mesh of courts on one machine, for
+// the demo and for tests: a national root, a data directory per court
+// with fresh keys, certificates, and a signed trust bundle installed in
+// each. It uses the same code paths as the `courtmesh ca` and `init`
+// commands; nothing here is a shortcut around the trust checks.
+package devmesh
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/crypto/ca"
+	"courtmesh.dev/courtmesh/node"
+)
+
+// Court is one court of the mesh.
+type Court struct {
+	Code   court.CourtCode
+	Parent court.CourtCode // empty: derived from the code
+	Roles  []crypto.Role
+}
+
+// DefaultCourts is the demo mesh: the national operator at the SPC, the
+// Beijing high court, an intermediate court and two basic courts.
+func DefaultCourts() []Court {
+	return []Court{
+		{Code: court.Supreme, Roles: []crypto.Role{crypto.RoleCourt, crypto.RoleOperator}},
+		{Code: "京", Roles: []crypto.Role{crypto.RoleCourt}},
+		{Code: "京01", Roles: []crypto.Role{crypto.RoleCourt}},
+		{Code: "京0105", Roles: []crypto.Role{crypto.RoleCourt}},
+		{Code: "京0108", Roles: []crypto.Role{crypto.RoleCourt}},
+	}
+}
+
+// Mesh is a built mesh on disk.
+type Mesh struct {
+	Dir    string
+	CA     *ca.CA
+	Courts []Court
+	Dirs   []node.DataDir
+	Certs  []*crypto.Certificate
+	Bundle *crypto.Bundle
+}
+
+// Build creates dir/ca and dir/<n>-<code> for each court, and installs a
+// bundle valid for a year from now.
+func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
+	m := &Mesh{Dir: dir, Courts: courts}
+	var err error
+	if m.CA, err = ca.InitRoot(filepath.Join(dir, "ca"), "最高人民法院 国家根证书 (demo)", now.Add(-time.Hour), 10*365*24*time.Hour); err != nil {
+		return nil, err
+	}
+	for i, c := range courts {
+		d := node.DataDir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
+		id, err := node.Init(d)
+		if err != nil {
+			return nil, err
+		}
+		name, ok := court.KnownCourtName(c.Code)
+		if !ok {
+			name = string(c.Code) + " 法院"
+		}
+		cert, err := m.CA.Issue(crypto.Template{
+			Code: c.Code, Name: name, Parent: c.Parent, Identity: id, Roles: c.Roles,
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("certify %s: %w", c.Code, err)
+		}
+		m.Dirs = append(m.Dirs, d)
+		m.Certs = append(m.Certs, cert)
+	}
+	b, err := m.CA.Bundle(now, 30*24*time.Hour, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.Bundle = b
+	rootRaw, err := m.CA.Root.Envelope.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range m.Dirs {
+		if _, _, err := node.InstallTrust(d, rootRaw, b.Raw); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(d.Path(node.ConfigFile), []byte(LoopbackConfig), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// LoopbackConfig listens on loopback only, on ports the kernel picks.
+const LoopbackConfig = `version = 1
+listen = ["/ip4/127.0.0.1/tcp/0"]
+api_listen = "127.0.0.1:0"
+reconnect_interval = "2s"
+`
+
+// Revoke revokes court i's certificate and signs the next bundle.
+func (m *Mesh) Revoke(i int, reason string, now time.Time) (*crypto.Bundle, error) {
+	if err := m.CA.Revoke(m.Certs[i].Serial, reason, now); err != nil {
+		return nil, err
+	}
+	b, err := m.CA.Bundle(now, 30*24*time.Hour, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.Bundle = b
+	return b, nil
+}

@@ -1,0 +1,171 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/control"
+	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	cmproto "courtmesh.dev/courtmesh/protocol"
+)
+
+// admission answers whether a peer may talk to this node now. The trust
+// service implements it from the bundle in force.
+type admission interface {
+	Admit(p peer.ID) error
+}
+
+// gater is the libp2p connection gater: it admits only peers certified by
+// the bundle in force, on dial and on the secured inbound connection.
+type gater struct {
+	adm     admission
+	log     *slog.Logger
+	refused atomic.Uint64
+	bypass  bool // tests only: let everything through to exercise the stream checks
+}
+
+var _ connmgr.ConnectionGater = (*gater)(nil)
+
+func (g *gater) allow(p peer.ID, what string) bool {
+	if g.bypass {
+		return true
+	}
+	if err := g.adm.Admit(p); err != nil {
+		g.refused.Add(1)
+		g.log.Info("connection refused", "peer", p, "stage", what, "reason", err)
+		return false
+	}
+	return true
+}
+
+func (g *gater) InterceptPeerDial(p peer.ID) bool { return g.allow(p, "dial") }
+
+func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allow(p, "dial") }
+
+func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return g.allow(p, "secured-"+dir.String())
+}
+
+func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// admittingRM wraps the resource manager so that every stream, of every
+// protocol including libp2p's own (identify, ping, gossipsub), is refused
+// to a peer that is not admitted at the moment it is opened. A gated
+// connect() can appear to succeed on the dialling side; and a revocation
+// can land while a connection is up: this check runs on every stream.
+type admittingRM struct {
+	network.ResourceManager
+	adm admission
+}
+
+func (r *admittingRM) OpenStream(p peer.ID, dir network.Direction) (network.StreamManagementScope, error) {
+	if err := r.adm.Admit(p); err != nil {
+		return nil, fmt.Errorf("stream refused: %w", err)
+	}
+	return r.ResourceManager.OpenStream(p, dir)
+}
+
+// guardedHost is the host handed to subsystems (gossipsub, our stream
+// services): every stream handler they register is wrapped with the
+// admission check, so that no handler runs for an unadmitted peer even if
+// the layers below let a stream through.
+type guardedHost struct {
+	host.Host
+	adm admission
+	log *slog.Logger
+}
+
+func (h *guardedHost) guard(proto protocol.ID, handler network.StreamHandler) network.StreamHandler {
+	return func(s network.Stream) {
+		p := s.Conn().RemotePeer()
+		if err := h.adm.Admit(p); err != nil {
+			h.log.Warn("stream refused", "peer", p, "protocol", proto, "reason", err)
+			s.Reset()
+			return
+		}
+		handler(s)
+	}
+}
+
+func (h *guardedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.Host.SetStreamHandler(pid, h.guard(pid, handler))
+}
+
+func (h *guardedHost) SetStreamHandlerMatch(pid protocol.ID, m func(protocol.ID) bool, handler network.StreamHandler) {
+	h.Host.SetStreamHandlerMatch(pid, m, h.guard(pid, handler))
+}
+
+// limits returns the resource-manager limits: libp2p's auto-scaled
+// defaults, widened at the system level for a national mesh of about
+// 3,500 courts, and explicit for courtmesh's own protocols.
+func limits() rcmgr.ConcreteLimitConfig {
+	base := rcmgr.DefaultLimits.AutoScale()
+	p := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns: 8192, ConnsInbound: 4096, ConnsOutbound: 4096,
+			Streams: 65536, StreamsInbound: 32768, StreamsOutbound: 32768,
+			FD: 8192,
+		},
+		Protocol: map[protocol.ID]rcmgr.ResourceLimits{
+			cmproto.ProtoBundle: {Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 64 << 20},
+		},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
+			cmproto.ProtoBundle: {Streams: 2, StreamsInbound: 1, StreamsOutbound: 1, Memory: 34 << 20},
+		},
+	}
+	return p.Build(base)
+}
+
+func newHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *gater, adm admission) (host.Host, error) {
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits()))
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionGater(g),
+		libp2p.ResourceManager(&admittingRM{ResourceManager: rm, adm: adm}),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	}
+	if pskFile != "" {
+		f, err := os.Open(pskFile)
+		if err != nil {
+			return nil, fmt.Errorf("pre-shared key: %w", err)
+		}
+		psk, err := pnet.DecodeV1PSK(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("pre-shared key %s: %w", pskFile, err)
+		}
+		opts = append(opts, libp2p.PrivateNetwork(psk))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	return h, nil
+}

@@ -1,0 +1,400 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+)
+
+// Version is the courtmesh version reported in status and heartbeats.
+var Version = "0.1.0-dev"
+
+// Options configure a Node.
+type Options struct {
+	// Dir is the data directory (required).
+	Dir DataDir
+	// Config is the configuration; zero means LoadConfig(Dir/config.toml).
+	Config *Config
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// bypassGater lets every connection through the gater, so that tests
+	// can show that the stream-level checks hold on their own.
+	bypassGater bool
+}
+
+// Node is one court's courtmesh daemon: host, pubsub, trust, API.
+type Node struct {
+	dir     DataDir
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	key     *crypto.NodeKey
+	enc     *crypto.EncKey
+	trust   *trustService
+	gater   *gater
+	h       host.Host
+	gh      *guardedHost
+	ps      *pubsub.PubSub
+	started time.Time
+	api     *api.Server
+
+	connected chan peer.ID
+	apiAddr   string
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// New loads the data directory and builds the node. It listens at once;
+// Serve runs it.
+func New(opts Options) (*Node, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("node: no data directory")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	var cfg Config
+	if opts.Config != nil {
+		cfg = opts.Config.withDefaults()
+	} else {
+		var err error
+		if cfg, err = LoadConfig(opts.Dir.Path(ConfigFile)); err != nil {
+			return nil, err
+		}
+	}
+	nk, ek, err := opts.Dir.Keys()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := newTrustService(opts.Dir, nk.PeerID(), log, now)
+	if err != nil {
+		return nil, err
+	}
+	self, err := ts.Trust().ByPeer(nk.PeerID(), now())
+	if err != nil {
+		return nil, fmt.Errorf("this node (%s) is not certified by the trust bundle in force: %w", nk.PeerID(), err)
+	}
+	log = log.With("court", string(self.Code))
+	ts.log = log
+	n := &Node{
+		dir: opts.Dir, cfg: cfg, log: log, now: now, key: nk, enc: ek, trust: ts,
+		connected: make(chan peer.ID, 64), ready: make(chan struct{}),
+	}
+	n.gater = &gater{adm: ts, log: log, bypass: opts.bypassGater}
+	h, err := newHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts)
+	if err != nil {
+		return nil, err
+	}
+	n.h = h
+	n.gh = &guardedHost{Host: h, adm: ts, log: log}
+	ts.h, ts.signer = h, nk
+	if err := n.setupPubSub(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	n.gh.SetStreamHandler(cmproto.ProtoBundle, ts.serveBundle)
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		// Exchange bundle sequences with every new peer: whoever is behind
+		// pulls. Outbound side only, so one exchange per connection.
+		if c.Stat().Direction == network.DirOutbound {
+			go n.trust.poke(context.Background(), c.RemotePeer())
+		}
+	}})
+	token, err := opts.Dir.Token()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	n.api = api.NewServer(n, token, log)
+	return n, nil
+}
+
+func (n *Node) setupPubSub() error {
+	ps, err := pubsub.NewGossipSub(context.Background(), n.gh,
+		pubsub.WithGossipSubProtocols(cmproto.GossipSubProtocols, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
+			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
+		}),
+		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string {
+			h := sha256.Sum256(m.Data)
+			return string(h[:])
+		}),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMaxMessageSize(4*cmproto.MaxGossipMessage),
+		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return n.trust.Admit(p) == nil }),
+	)
+	if err != nil {
+		return fmt.Errorf("gossipsub: %w", err)
+	}
+	n.ps = ps
+	if err := ps.RegisterTopicValidator(cmproto.TopicTrust, n.trust.validate, pubsub.WithValidatorInline(true)); err != nil {
+		return err
+	}
+	t, err := ps.Join(cmproto.TopicTrust)
+	if err != nil {
+		return err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return err
+	}
+	n.trust.topic, n.trust.sub, n.trust.behind = t, sub, n.connected
+	return nil
+}
+
+// Host returns the libp2p host (for tests and the demo).
+func (n *Node) Host() host.Host { return n.h }
+
+// PeerID is the node's peer ID.
+func (n *Node) PeerID() peer.ID { return n.key.PeerID() }
+
+// Addrs returns the node's full p2p addresses.
+func (n *Node) Addrs() []ma.Multiaddr {
+	info := peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()}
+	out, _ := peer.AddrInfoToP2pAddrs(&info)
+	return out
+}
+
+// Trust returns the trust view in force.
+func (n *Node) Trust() *crypto.Trust { return n.trust.Trust() }
+
+// InstallBundleRaw installs a bundle as if pushed by an operator, and
+// announces it to the mesh if it is newer.
+func (n *Node) InstallBundleRaw(ctx context.Context, raw []byte) (bool, error) {
+	ok, err := n.trust.Install(raw, "local operator")
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, n.trust.announce(ctx)
+}
+
+// Ready is closed when Serve has started every service.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// APIAddr is the bound local API TCP address once Ready.
+func (n *Node) APIAddr() string { return n.apiAddr }
+
+// Serve runs the node until ctx ends, then closes it.
+func (n *Node) Serve(ctx context.Context) error {
+	n.started = n.now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("trust", n.trust.Serve)
+	start("bootstrap", n.serveBootstrap)
+	start("announce", n.serveAnnounce)
+	apiReady := make(chan struct{})
+	start("api", func(ctx context.Context) error {
+		return n.api.Serve(ctx, n.dir.Path(SocketFile), n.cfg.APIListen, func(tcp string) {
+			n.apiAddr = tcp
+			if tcp != "" {
+				WriteFileAtomic(n.dir.Path(AddrFile), []byte(tcp+"\n"), 0o644)
+			}
+			close(apiReady)
+		})
+	})
+	select {
+	case <-apiReady:
+		n.log.Info("node running", "peer", n.h.ID(), "addrs", n.h.Addrs(), "api", n.apiAddr)
+		n.readyOnce.Do(func() { close(n.ready) })
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	wg.Wait()
+	n.ps = nil
+	err := n.h.Close()
+	os.Remove(n.dir.Path(AddrFile))
+	select {
+	case e := <-errc:
+		return e
+	default:
+	}
+	return err
+}
+
+// serveBootstrap keeps the configured bootstrap peers connected.
+func (n *Node) serveBootstrap(ctx context.Context) error {
+	var infos []peer.AddrInfo
+	for _, s := range n.cfg.Bootstrap {
+		ai, err := peer.AddrInfoFromString(s)
+		if err != nil {
+			return fmt.Errorf("bootstrap address %q: %w", s, err)
+		}
+		if ai.ID != n.h.ID() {
+			infos = append(infos, *ai)
+		}
+	}
+	if len(infos) == 0 {
+		return nil
+	}
+	t := time.NewTicker(n.cfg.ReconnectInterval.Duration)
+	defer t.Stop()
+	for {
+		for _, ai := range infos {
+			if n.h.Network().Connectedness(ai.ID) == network.Connected || n.trust.Admit(ai.ID) != nil {
+				continue
+			}
+			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := n.h.Connect(dctx, ai); err != nil {
+				n.log.Debug("bootstrap dial failed", "peer", ai.ID, "reason", err)
+			}
+			cancel()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// serveAnnounce announces the bundle in force when a peer joins the trust
+// topic (so that a peer that was away catches up at once) or announces an
+// older bundle, after a debounce, and every announceEvery in any case.
+func (n *Node) serveAnnounce(ctx context.Context) error {
+	const debounce, announceEvery = 100 * time.Millisecond, 10 * time.Minute
+	ev, err := n.trust.topic.EventHandler()
+	if err != nil {
+		return err
+	}
+	defer ev.Cancel()
+	go func() {
+		for {
+			e, err := ev.NextPeerEvent(ctx)
+			if err != nil {
+				return
+			}
+			if e.Type == pubsub.PeerJoin {
+				select {
+				case n.connected <- e.Peer:
+				default:
+				}
+			}
+		}
+	}()
+	t := time.NewTicker(announceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.connected:
+		case <-t.C:
+		}
+		// Let a burst of joins settle, then announce once.
+		timer := time.NewTimer(debounce)
+	settle:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return nil
+			case <-n.connected:
+			case <-timer.C:
+				break settle
+			}
+		}
+		if err := n.trust.announce(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("bundle announce failed", "reason", err)
+		}
+	}
+}
+
+// Status implements api.Backend.
+func (n *Node) Status() api.Status {
+	t := n.trust.Trust()
+	b := t.Bundle()
+	now := n.now()
+	st := api.Status{
+		Version: Version, PeerID: n.h.ID().String(), Started: n.started,
+		Peers: len(n.h.Network().Peers()),
+		Bundle: api.Bundle{
+			Sequence: b.Sequence, IssuedAt: b.IssuedAt.UTC(), ExpiresAt: b.ExpiresAt.UTC(), State: b.Status(now).String(),
+			DaysLeft: int(b.ExpiresAt.Sub(now).Hours() / 24), Certificates: len(b.Certs), Revocations: len(b.Revocations),
+		},
+	}
+	for _, a := range n.h.Addrs() {
+		st.ListenAddrs = append(st.ListenAddrs, a.String())
+	}
+	if c, err := t.ByPeer(n.h.ID(), now); err == nil {
+		st.CourtCode, st.CourtName, st.Serial, st.CertExpires = string(c.Code), c.Name, c.Serial, c.NotAfter.UTC()
+		for _, r := range c.Roles {
+			st.Roles = append(st.Roles, string(r))
+		}
+	}
+	return st
+}
+
+// Peers implements api.Backend.
+func (n *Node) Peers() []api.Peer {
+	t := n.trust.Trust()
+	out := []api.Peer{}
+	for _, p := range n.h.Network().Peers() {
+		ap := api.Peer{PeerID: p.String()}
+		if c, err := t.ByPeer(p, n.now()); err == nil {
+			ap.CourtCode, ap.CourtName, ap.Level = string(c.Code), c.Name, c.Level.String()
+			for _, r := range c.Roles {
+				ap.Roles = append(ap.Roles, string(r))
+			}
+		}
+		for _, c := range n.h.Network().ConnsToPeer(p) {
+			ap.Addrs = append(ap.Addrs, c.RemoteMultiaddr().String())
+		}
+		out = append(out, ap)
+	}
+	return out
+}
+
+// InstallBundle implements api.Backend.
+func (n *Node) InstallBundle(raw []byte) (api.InstallResult, error) {
+	ok, err := n.InstallBundleRaw(context.Background(), raw)
+	if err != nil {
+		switch {
+		case errors.Is(err, crypto.ErrExpired):
+			return api.InstallResult{}, api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalid, "trust bundle refused: %v", err)
+		case errors.Is(err, crypto.ErrBadSignature), errors.Is(err, crypto.ErrMalformed), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrNotAuthorised):
+			return api.InstallResult{}, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "trust bundle refused: %v", err)
+		}
+		return api.InstallResult{}, err
+	}
+	return api.InstallResult{Installed: ok, Sequence: n.trust.Trust().Bundle().Sequence}, nil
+}
+
+var _ api.Backend = (*Node)(nil)
