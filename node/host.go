@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -168,4 +169,18 @@ func newHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *gater, ad
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	return h, nil
+}
+
+// NewBareHost builds a host with courtmesh's transports and no admission
+// control at all: the demo uses it to play an uncertified outsider.
+func NewBareHost(key *crypto.NodeKey, listen []string) (host.Host, error) {
+	return libp2p.New(
+		libp2p.Identity(key.Libp2p()),
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableRelay(),
+	)
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+)
+
+func init() {
+	register(&command{name: "backup", summary: "write a full backup of the store (Badger backup format)", run: runBackup})
+	register(&command{name: "restore", summary: "restore a backup into an empty store", run: runRestore})
+}
+
+// newFlagSet is newFlags without --data.
+func newFlagSet(c *cli, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("courtmesh "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+func runBackup(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "backup")
+	out := fs.String("out", "", "backup file to create (must not exist)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		fmt.Fprintln(c.stderr, "usage: courtmesh backup --data DIR --out FILE")
+		return errUsage
+	}
+	db, err := openStore(*data, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	_, err = db.Backup(ctx, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return err
+	}
+	st, _ := os.Stat(*out)
+	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes); keep it with the data directory's keys (enc.key)\n", *out, st.Size())
+	return nil
+}
+
+func runRestore(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "restore")
+	in := fs.String("in", "", "backup file written by courtmesh backup")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		fmt.Fprintln(c.stderr, "usage: courtmesh restore --data DIR --in FILE")
+		return errUsage
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	db, err := openStore(*data, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Restore(ctx, bufio.NewReaderSize(f, 1<<20)); err != nil {
+		return err
+	}
+	cases, err := db.Cases(ctx, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "restored %d cases into %s\n", len(cases), *data)
+	return nil
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/crypto/ca"
+)
+
+func init() {
+	register(&command{name: "ca", summary: "the certificate authority: national root and province issuers", subs: []*command{
+		{name: "init", summary: "create the national root (or, with --issuer, a province issuer's key)", run: runCAInit},
+		{name: "issue", summary: "certify a court node (or a province issuer) from its identity file", run: runCAIssue},
+		{name: "install", summary: "install the issuer certificate the root issued for this directory", run: runCAInstall},
+		{name: "revoke", summary: "revoke a certificate (root); the next bundle carries it", run: runCARevoke},
+		{name: "bundle", summary: "sign the next trust bundle (root)", run: runCABundle},
+		{name: "list", summary: "list the certificates this authority issued", run: runCAList},
+	}})
+}
+
+func caFlags(c *cli, name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("courtmesh ca "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs, fs.String("dir", "", "the authority's directory (keep the root's offline)")
+}
+
+func runCAInit(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "init")
+	issuer := fs.Bool("issuer", false, "create a province issuer's key instead of the national root")
+	name := fs.String("name", "最高人民法院 国家根证书", "the root certificate's name")
+	years := fs.Int("years", 10, "root validity in years")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("--dir is required")
+	}
+	if *issuer {
+		id, err := ca.InitIssuer(*dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Issuer key created in %s. Send %s to the national root, then run `courtmesh ca install`.\n", *dir, filepath.Join(*dir, ca.IdentityFile))
+		_ = id
+		return nil
+	}
+	now := time.Now()
+	r, err := ca.InitRoot(*dir, *name, now, time.Duration(*years)*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	fp := r.Cert.Envelope.Signature
+	fmt.Fprintf(c.stdout, "National root created in %s (serial %d, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
+		*dir, r.Cert.Serial, r.Cert.NotAfter.Format(time.DateOnly), filepath.Join(*dir, ca.RootFile), fp[:8])
+	return nil
+}
+
+func runCAIssue(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "issue")
+	idFile := fs.String("identity", "", "the node's identity.json (from `courtmesh init`)")
+	code := fs.String("code", "", "court code (法院代字), e.g. 京0105")
+	name := fs.String("name", "", "court name (default: the known name of the code)")
+	parent := fs.String("parent", "", "parent court code (default: derived from the code)")
+	roles := fs.String("roles", "court", "comma-separated roles: court, operator, issuer")
+	scope := fs.String("scope", "", "for an issuer: the code prefix it may certify (default: its own code)")
+	days := fs.Int("days", 365, "validity in days")
+	out := fs.String("out", "", "write the certificate here (default: stdout path in the CA's issued/ directory)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *idFile == "" || *code == "" {
+		return errors.New("--dir, --identity and --code are required")
+	}
+	a, err := ca.Open(*dir)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(*idFile)
+	if err != nil {
+		return err
+	}
+	var id crypto.Identity
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return fmt.Errorf("%s: %w", *idFile, err)
+	}
+	cc, err := court.ParseCourtCode(*code)
+	if err != nil {
+		return err
+	}
+	t := crypto.Template{Code: cc, Name: *name, Identity: &id, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Duration(*days) * 24 * time.Hour)}
+	if t.Name == "" {
+		n, ok := court.KnownCourtName(cc)
+		if !ok {
+			return fmt.Errorf("no known name for %s: give --name", cc)
+		}
+		t.Name = n
+	}
+	if *parent != "" {
+		if t.Parent, err = court.ParseCourtCode(*parent); err != nil {
+			return err
+		}
+	}
+	for _, r := range strings.Split(*roles, ",") {
+		t.Roles = append(t.Roles, crypto.Role(strings.TrimSpace(r)))
+	}
+	for _, r := range t.Roles {
+		if r == crypto.RoleIssuer {
+			t.Scope = cc
+			if *scope != "" {
+				if t.Scope, err = court.ParseCourtCode(*scope); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if t.NotAfter.After(a.Cert.NotAfter) {
+		t.NotAfter = a.Cert.NotAfter
+	}
+	cert, err := a.Issue(t)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(*dir, ca.IssuedDir, fmt.Sprintf("%d.cert", cert.Serial))
+	if *out != "" {
+		raw, _ := cert.Envelope.Marshal()
+		if err := os.WriteFile(*out, raw, 0o644); err != nil {
+			return err
+		}
+		path = *out
+	}
+	fmt.Fprintf(c.stdout, "Certified %s %s (serial %d, roles %v, parent %s, valid until %s): %s\n",
+		cert.Code, cert.Name, cert.Serial, cert.Roles, cert.Parent, cert.NotAfter.Format(time.DateOnly), path)
+	return nil
+}
+
+func runCAInstall(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "install")
+	certFile := fs.String("cert", "", "the issuer certificate the root issued")
+	rootFile := fs.String("root", "", "the national root certificate")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *certFile == "" || *rootFile == "" {
+		return errors.New("--dir, --cert and --root are required")
+	}
+	cr, err := os.ReadFile(*certFile)
+	if err != nil {
+		return err
+	}
+	rr, err := os.ReadFile(*rootFile)
+	if err != nil {
+		return err
+	}
+	if err := ca.InstallCert(*dir, cr, rr); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Issuer certificate installed in %s.\n", *dir)
+	return nil
+}
+
+func runCARevoke(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "revoke")
+	serial := fs.String("serial", "", "serial of the certificate to revoke")
+	reason := fs.String("reason", "", "reason, for operators (no personal data)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	s, err := strconv.ParseUint(*serial, 10, 64)
+	if err != nil || s == 0 || *reason == "" {
+		return errors.New("--serial (a certificate serial) and --reason are required")
+	}
+	a, err := ca.Open(*dir)
+	if err != nil {
+		return err
+	}
+	if err := a.Revoke(s, *reason, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Certificate %d revoked. Sign a new bundle (`courtmesh ca bundle`) and push it to a node (`courtmesh trust push`).\n", s)
+	return nil
+}
+
+func runCABundle(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "bundle")
+	out := fs.String("out", "", "write the bundle here")
+	days := fs.Int("days", 30, "bundle validity in days")
+	include := fs.String("include", "", "comma-separated certificate files issued by province issuers to include")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *out == "" {
+		return errors.New("--dir and --out are required")
+	}
+	a, err := ca.Open(*dir)
+	if err != nil {
+		return err
+	}
+	var extra []*crypto.Certificate
+	if *include != "" {
+		for _, f := range strings.Split(*include, ",") {
+			raw, err := os.ReadFile(strings.TrimSpace(f))
+			if err != nil {
+				return err
+			}
+			cert, err := ca.ParseCertFile(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			extra = append(extra, cert)
+		}
+	}
+	b, err := a.Bundle(time.Now(), time.Duration(*days)*24*time.Hour, extra)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, b.Raw, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Trust bundle %d signed: %d certificates, %d revocations, expires %s: %s\n",
+		b.Sequence, len(b.Certs), len(b.Revocations), b.ExpiresAt.Format(time.DateOnly), *out)
+	return nil
+}
+
+func runCAList(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "list")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	a, err := ca.Open(*dir)
+	if err != nil {
+		return err
+	}
+	certs, err := a.Issued()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tPEER ID")
+	for _, ct := range certs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\n", ct.Serial, ct.Code, ct.Name, ct.Roles, ct.Parent, ct.NotAfter.Format(time.DateOnly), ct.PeerID)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+)
+
+func init() {
+	register(&command{name: "measures", summary: "watch enforcement measures", subs: []*command{
+		{name: "expiring", summary: "list active measures by days to expiry", run: runMeasuresExpiring},
+	}})
+}
+
+// refDate parses a YYYY-MM-DD flag, defaulting to today in China time.
+func refDate(s string) (court.Date, error) {
+	if s == "" {
+		return court.DateOf(time.Now()), nil
+	}
+	return court.ParseDate(s)
+}
+
+func runMeasuresExpiring(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "measures expiring")
+	within := fs.Int("within", 30, "days ahead to look")
+	asOf := fs.String("today", "", "reference date (YYYY-MM-DD; default today in China time)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *within < 0 {
+		return fmt.Errorf("--within %d: want 0 or more days", *within)
+	}
+	today, err := refDate(*asOf)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(*data, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ms, err := db.ExpiringMeasures(ctx, today, *within)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAYS LEFT\tEXPIRY\tCASE\tMEASURE\tKIND\tASSET CLASS\tCOURT")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.DaysLeft, m.Measure.Expiry, m.Case, m.Measure.ID, m.Measure.Kind.Label(), m.AssetClass.Label(), m.Measure.Court)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "%d active measure(s) expire by %s\n", len(ms), today.AddDate(0, 0, *within))
+	return nil
+}

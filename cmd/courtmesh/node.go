@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
+)
+
+func init() {
+	register(&command{name: "init", summary: "create a node's keys and data directory; prints its identity for the certificate authority", run: runInit})
+	register(&command{name: "run", summary: "run the node (the daemon)", run: runNode})
+	register(&command{name: "status", summary: "show a running node's status", run: runStatus})
+	register(&command{name: "peers", summary: "list a running node's connected courts", run: runPeers})
+	register(&command{name: "trust", summary: "install or push trust bundles", subs: []*command{
+		{name: "install", summary: "pin the national root and install a first bundle (node stopped)", run: runTrustInstall},
+		{name: "push", summary: "push a newer bundle to a running node, which spreads it to the mesh", run: runTrustPush},
+	}})
+}
+
+func runInit(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "init")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return errors.New("--data is required: the directory to create")
+	}
+	id, err := node.Init(node.DataDir(*data))
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
+	fmt.Fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
+	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n", filepath.Join(*data, node.IdentityFile), b)
+	return nil
+}
+
+func runTrustInstall(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "trust install")
+	root := fs.String("root", "", "the national root certificate file (check its fingerprint with the national operator)")
+	bundle := fs.String("bundle", "", "the trust bundle file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" || *root == "" || *bundle == "" {
+		return errors.New("--data, --root and --bundle are required")
+	}
+	rootRaw, err := os.ReadFile(*root)
+	if err != nil {
+		return err
+	}
+	bRaw, err := os.ReadFile(*bundle)
+	if err != nil {
+		return err
+	}
+	b, self, err := node.InstallTrust(node.DataDir(*data), rootRaw, bRaw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Installed trust bundle %d (%d certificates, expires %s).\nThis node is certified as %s %s (serial %d, valid until %s).\n",
+		b.Sequence, len(b.Certs), b.ExpiresAt.Format(time.DateOnly), self.Code, self.Name, self.Serial, self.NotAfter.Format(time.DateOnly))
+	return nil
+}
+
+// client returns an API client for the node in data.
+func client(data string) (*api.Client, error) {
+	if data == "" {
+		return nil, errors.New("--data is required: the node's data directory")
+	}
+	d := node.DataDir(data)
+	tok, err := os.ReadFile(d.Path(node.TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: no API token in %s (has the node been started?)", api.ErrNodeNotRunning, data)
+	}
+	return api.NewClient(d.Path(node.SocketFile), strings.TrimSpace(string(tok))), nil
+}
+
+func runTrustPush(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "trust push")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: courtmesh trust push --data DIR BUNDLE")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	var res api.InstallResult
+	if err := cl.Do(ctx, "POST", "/v1/trust/bundle", raw, &res); err != nil {
+		return err
+	}
+	if res.Installed {
+		fmt.Fprintf(c.stdout, "Trust bundle %d installed and announced to the mesh.\n", res.Sequence)
+	} else {
+		fmt.Fprintf(c.stdout, "The node already holds bundle %d or newer; nothing changed.\n", res.Sequence)
+	}
+	return nil
+}
+
+func runStatus(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	var st api.Status
+	if err := cl.Do(ctx, "GET", "/v1/status", nil, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, st)
+	}
+	printStatus(c.stdout, st)
+	return nil
+}
+
+func printStatus(w io.Writer, st api.Status) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(tw, "Court\t%s %s\n", st.CourtCode, st.CourtName)
+	fmt.Fprintf(tw, "Roles\t%s\n", strings.Join(st.Roles, ", "))
+	fmt.Fprintf(tw, "Peer ID\t%s\n", st.PeerID)
+	fmt.Fprintf(tw, "Certificate\tserial %d, valid until %s\n", st.Serial, st.CertExpires.Format(time.DateOnly))
+	fmt.Fprintf(tw, "Listening\t%s\n", strings.Join(st.ListenAddrs, " "))
+	fmt.Fprintf(tw, "Peers\t%d connected\n", st.Peers)
+	fmt.Fprintf(tw, "Trust bundle\t#%d, %s, expires %s (%d days), %d certificates, %d revocations\n",
+		st.Bundle.Sequence, st.Bundle.State, st.Bundle.ExpiresAt.Format(time.DateOnly), st.Bundle.DaysLeft, st.Bundle.Certificates, st.Bundle.Revocations)
+	fmt.Fprintf(tw, "Version\t%s, up since %s\n", st.Version, st.Started.Format(time.RFC3339))
+	tw.Flush()
+}
+
+func runPeers(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "peers")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	var ps []api.Peer
+	if err := cl.Do(ctx, "GET", "/v1/peers", nil, &ps); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, ps)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "COURT\tNAME\tLEVEL\tROLES\tPEER ID\tADDRESS")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.CourtCode, p.CourtName, p.Level, strings.Join(p.Roles, ","), p.PeerID, strings.Join(p.Addrs, " "))
+	}
+	return tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// newLogger builds the daemon's logger.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runNode(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "run")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return errors.New("--data is required: the node's data directory")
+	}
+	d := node.DataDir(*data)
+	cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := newLogger(c.stderr, cfg.LogFormat, level)
+	n, err := node.New(node.Options{Dir: d, Config: &cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	return n.Serve(ctx)
+}

@@ -1,0 +1,257 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+// File names inside a node's data directory.
+const (
+	StoreDir     = "store"     // the Badger directory
+	StoreKeyFile = "store.key" // the Badger encryption-at-rest key
+)
+
+// Options configures Open. The zero value of every field is usable except
+// Decrypter, which reads and writes of dossiers need.
+type Options struct {
+	// Decrypter is the court's own encryption key: it unwraps dossier
+	// data keys. Nil opens the store for metadata only (listing, expiry
+	// watch, backup); sealing or reading documents then fails.
+	Decrypter crypto.Decrypter
+	// Logger receives Badger's warnings and the store's own events. Nil
+	// discards them. Nothing logged carries keys or personal data.
+	Logger *slog.Logger
+	// ChunkSize is the plaintext chunk size for new documents; zero means
+	// crypto.DefaultChunkSize (1 MiB). It must be 256 KiB..1 MiB.
+	ChunkSize int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// SyncWrites makes Badger fsync every write. False (the default)
+	// still syncs twice per import (after the chunks, after the commit),
+	// which is what crash consistency needs.
+	SyncWrites bool
+}
+
+// DB is a court's store. It is safe for concurrent use.
+type DB struct {
+	bdb       *badger.DB
+	dec       crypto.Decrypter
+	log       *slog.Logger
+	chunkSize int
+	now       func() time.Time
+	// gcMu orders garbage collection of unreferenced chunks against
+	// imports, which write chunks before the commit that references them:
+	// imports hold it shared, collection exclusively.
+	gcMu sync.RWMutex
+}
+
+// BadgerOptions returns the Badger options the store uses for a directory
+// and encryption key. The benchmark's raw baseline uses the same.
+func BadgerOptions(dir string, key []byte, log *slog.Logger, syncWrites bool) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithEncryptionKey(key).
+		// Badger requires an index cache when encryption is on.
+		WithIndexCacheSize(64 << 20).
+		// Chunks (>= 256 KiB) go to the value log, keeping the LSM tree
+		// small and transactions far under the size limit.
+		WithValueThreshold(64 << 10).
+		WithNumVersionsToKeep(1).
+		WithSyncWrites(syncWrites).
+		WithLogger(badgerLogger{log})
+}
+
+// Open opens (creating if needed) the store of the data directory dir:
+// dir/store, encrypted with the key in dir/store.key (created with mode
+// 0600 on first use). It runs pending schema migrations and, if a previous
+// import was interrupted, removes the chunks it left behind.
+func Open(dir string, o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ChunkSize == 0 {
+		o.ChunkSize = crypto.DefaultChunkSize
+	}
+	if err := crypto.CheckChunkSize(o.ChunkSize); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	storeDir := filepath.Join(dir, StoreDir)
+	key, err := loadOrCreateStoreKey(dir, storeDir)
+	if err != nil {
+		return nil, err
+	}
+	bdb, err := badger.Open(BadgerOptions(storeDir, key, o.Logger, o.SyncWrites))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, ErrUnavailable, err)
+	}
+	db := &DB{bdb: bdb, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now}
+	if err := db.migrate(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	pending, err := db.hasPrefix([]byte(prefixPending))
+	if err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	if pending {
+		n, err := db.CollectGarbage(context.Background())
+		if err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store: clean up interrupted import: %w", err)
+		}
+		db.log.Info("removed chunks of an interrupted import", "chunks", n)
+	}
+	return db, nil
+}
+
+// Close closes the store.
+func (db *DB) Close() error {
+	if err := db.bdb.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// Badger returns the underlying Badger database, for tests and tools that
+// inspect raw keys. Writers must go through DB's methods.
+func (db *DB) Badger() *badger.DB { return db.bdb }
+
+// storeKeyFile is the versioned on-disk form of the store key.
+type storeKeyFile struct {
+	Version int    `json:"version"`
+	Type    string `json:"type"`
+	Key     string `json:"key"`
+}
+
+const storeKeyType = "badger-aes-256"
+
+// loadOrCreateStoreKey reads dir/store.key, creating it when neither it
+// nor the store exists yet.
+func loadOrCreateStoreKey(dir, storeDir string) ([]byte, error) {
+	path := filepath.Join(dir, StoreKeyFile)
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if ents, _ := os.ReadDir(storeDir); len(ents) > 0 {
+			return nil, fmt.Errorf("store %s exists but its key %s is missing: %w; restore the key from the backup of the data directory", storeDir, path, ErrUnavailable)
+		}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		b, _ := json.Marshal(storeKeyFile{Version: 1, Type: storeKeyType, Key: base64.StdEncoding.EncodeToString(key)})
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create store key: %w", err)
+		}
+		_, err = f.Write(append(b, '\n'))
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create store key: %w", err)
+		}
+		return key, nil
+	case err != nil:
+		return nil, fmt.Errorf("store key: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("store key %s has mode %v: %w; run chmod 600 %s", path, st.Mode().Perm(), crypto.ErrKeyPermissions, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("store key: %w", err)
+	}
+	var kf storeKeyFile
+	if err := json.Unmarshal(b, &kf); err != nil || kf.Version != 1 || kf.Type != storeKeyType {
+		return nil, fmt.Errorf("store key %s: %w: want version 1 of type %s", path, crypto.ErrMalformed, storeKeyType)
+	}
+	key, err := base64.StdEncoding.DecodeString(kf.Key)
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("store key %s: %w: want 32 bytes", path, crypto.ErrMalformed)
+	}
+	return key, nil
+}
+
+// badgerLogger routes Badger's log lines to slog: errors and warnings as
+// warnings, the rest as debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) log(level slog.Level, format string, args ...any) {
+	if b.l == nil {
+		return
+	}
+	b.l.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
+}
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelWarn, f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a...) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a...) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a...) }
+
+// hasPrefix reports whether any key starts with p.
+func (db *DB) hasPrefix(p []byte) (bool, error) {
+	found := false
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		it.Rewind()
+		found = it.Valid()
+		return nil
+	})
+	return found, err
+}
+
+// getJSON reads and decodes the record at key; ErrNotFound if absent.
+func getJSON(txn *badger.Txn, key []byte, v any) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(b []byte) error {
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("record %q: %w: %v", key, ErrCorrupt, err)
+		}
+		return nil
+	})
+}
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: record does not decode: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
+func setJSON(txn *badger.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set(key, b)
+}

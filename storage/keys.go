@@ -1,0 +1,53 @@
+package storage
+
+import (
+	"fmt"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+// Key prefixes. Every key starts with its kind; the rest is built from
+// normalised case numbers (which contain no '/') and ids checked by import
+// to be [A-Za-z0-9._-].
+const (
+	prefixCase     = "c/"        // c/<case>                     CaseRecord
+	prefixVersion  = "v/"        // v/<case>/<%08d version>       CaseVersion
+	prefixChunk    = "k/"        // k/<32-byte chunk id>          sealed chunk
+	prefixAsset    = "a/"        // a/<case>/<asset>              Asset (current version)
+	prefixMeasure  = "m/"        // m/<case>/<measure>            Measure (current version)
+	prefixMeasExp  = "ix/mexp/"  // ix/mexp/<yyyymmdd>/<case>/<measure>  active measures by expiry
+	prefixCaseStat = "ix/cstat/" // ix/cstat/<status>/<case>      cases by status
+	prefixPending  = "meta/pending/"
+	keySchema      = "meta/schema"
+)
+
+func caseKey(n court.CaseNumber) []byte { return []byte(prefixCase + n.String()) }
+
+func versionPrefix(n court.CaseNumber) []byte { return []byte(prefixVersion + n.String() + "/") }
+
+func versionKey(n court.CaseNumber, v int) []byte {
+	return fmt.Appendf(nil, "%s%s/%08d", prefixVersion, n, v)
+}
+
+func chunkKey(id crypto.ChunkID) []byte { return append([]byte(prefixChunk), id[:]...) }
+
+func assetPrefix(n court.CaseNumber) []byte { return []byte(prefixAsset + n.String() + "/") }
+
+func assetKey(n court.CaseNumber, id string) []byte { return append(assetPrefix(n), id...) }
+
+func measurePrefix(n court.CaseNumber) []byte { return []byte(prefixMeasure + n.String() + "/") }
+
+func measureKey(n court.CaseNumber, id string) []byte { return append(measurePrefix(n), id...) }
+
+func dateKey(d court.Date) string {
+	return fmt.Sprintf("%04d%02d%02d", d.Year, int(d.Month), d.Day)
+}
+
+func measureExpiryKey(d court.Date, n court.CaseNumber, id string) []byte {
+	return []byte(prefixMeasExp + dateKey(d) + "/" + n.String() + "/" + id)
+}
+
+func caseStatusKey(s CaseStatus, n court.CaseNumber) []byte {
+	return []byte(prefixCaseStat + string(s) + "/" + n.String())
+}

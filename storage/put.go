@@ -1,0 +1,438 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+// DocumentSource supplies one document's plaintext to PutCase. Open may
+// be called more than once; the bytes must hash to Hash each time.
+type DocumentSource struct {
+	Open func() (io.ReadCloser, error)
+	Size int64
+	Hash crypto.DocumentID
+}
+
+// NewCase is a validated case ready to be stored. Import builds it; the
+// store trusts its validation and only seals and writes.
+type NewCase struct {
+	// Version holds the case's data. Its Documents carry ID, Kind, Title,
+	// File, Size and Hash; PutCase fills the chunk fields, the version
+	// number and the timestamps. Parties and assets carry masked forms
+	// only.
+	Version CaseVersion
+	// Sources holds the plaintext of Version.Documents, in the same order.
+	Sources []DocumentSource
+	// CaseJSON is the original case.json; it is stored sealed.
+	CaseJSON []byte
+	// PartyIDs maps party id to identity number and AssetAccounts asset
+	// id to account number; both are sealed under the data key.
+	PartyIDs      map[string]string
+	AssetAccounts map[string]string
+}
+
+// PutResult says what PutCase did.
+type PutResult struct {
+	Number    court.CaseNumber
+	Version   int   // the version now current
+	Unchanged bool  // the same content was already stored; nothing written
+	Documents int   // documents in the version
+	Bytes     int64 // plaintext bytes of the documents
+	Chunks    int   // chunks of the version
+	NewChunks int   // chunks written (others were already stored)
+}
+
+// PutCase stores a case: a new case as version 1, a changed case as a new
+// version (older versions are kept), an unchanged case not at all.
+//
+// It first writes the sealed chunks, which are content-addressed and
+// unreachable until referenced, then commits every record of the case (head
+// record, version, assets, measures and their indexes) in one small
+// transaction. A crash before that commit leaves only unreferenced chunks,
+// which the next Open removes; see the package documentation.
+func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
+	n := in.Version.Number
+	res := PutResult{Number: n}
+	if db.dec == nil {
+		return res, fmt.Errorf("store case %s: %w: no decryption key configured", n, ErrUnavailable)
+	}
+	if len(in.Sources) != len(in.Version.Documents) {
+		return res, fmt.Errorf("store case %s: %d documents but %d sources", n, len(in.Version.Documents), len(in.Sources))
+	}
+	hashes := make([]crypto.DocumentID, len(in.Sources))
+	for i, s := range in.Sources {
+		hashes[i] = s.Hash
+	}
+	contentHash := ContentHash(in.CaseJSON, hashes)
+
+	db.gcMu.RLock()
+	defer db.gcMu.RUnlock()
+
+	var head CaseRecord
+	err := db.bdb.View(func(txn *badger.Txn) error { return getJSON(txn, caseKey(n), &head) })
+	exists := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return res, fmt.Errorf("store case %s: %w", n, err)
+	}
+	if exists && head.ContentHash == contentHash {
+		res.Version, res.Unchanged = head.Version, true
+		return res, nil
+	}
+
+	var dk crypto.DataKey
+	if exists {
+		dk, err = crypto.UnwrapDataKey(db.dec, crypto.PurposeDossier, n.String(), head.WrappedKey)
+		if err != nil {
+			return res, fmt.Errorf("store case %s: %w", n, err)
+		}
+	} else {
+		if dk, err = crypto.NewDataKey(); err != nil {
+			return res, err
+		}
+		head.WrappedKey, err = crypto.WrapDataKey(db.dec.KEM(), db.dec.PublicKey(), crypto.PurposeDossier, n.String(), dk)
+		if err != nil {
+			return res, fmt.Errorf("store case %s: %w", n, err)
+		}
+	}
+
+	v := in.Version
+	v.V = RecordVersion
+	v.ContentHash = contentHash
+	v.Version = head.Version + 1
+	now := db.now().UTC().Format(time.RFC3339)
+	v.Imported = now
+	v.Parties = append([]Party(nil), v.Parties...)
+	for i := range v.Parties {
+		p := &v.Parties[i]
+		if id, ok := in.PartyIDs[p.ID]; ok && id != "" {
+			if p.IDSealed, err = dk.SealField(FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
+				return res, err
+			}
+		}
+	}
+	v.Assets = append([]Asset(nil), v.Assets...)
+	for i := range v.Assets {
+		a := &v.Assets[i]
+		if acct, ok := in.AssetAccounts[a.ID]; ok && acct != "" {
+			if a.AccountSealed, err = dk.SealField(FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
+				return res, err
+			}
+		}
+	}
+
+	// Mark the import pending so that a crash is cleaned up at next open.
+	var pid [16]byte
+	rand.Read(pid[:])
+	pendingKey := []byte(prefixPending + hex.EncodeToString(pid[:]))
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(pendingKey, []byte(n.String())) }); err != nil {
+		return res, fmt.Errorf("store case %s: %w", n, err)
+	}
+	// From here on, a failure leaves the marker: the chunks already
+	// written are collected at the next Open or CollectGarbage.
+
+	w := newChunkWriter(db.bdb)
+	v.Documents = append([]Document(nil), v.Documents...)
+	for i := range v.Documents {
+		d := &v.Documents[i]
+		if err := db.sealDocument(ctx, w, dk, d, in.Sources[i], &res); err != nil {
+			w.abort()
+			return res, fmt.Errorf("store case %s: document %s (%s): %w", n, d.ID, d.File, err)
+		}
+	}
+	src := Document{ID: "case.json", Kind: "case_json", File: "case.json", Internal: true}
+	caseJSON := in.CaseJSON
+	srcSource := DocumentSource{
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(caseJSON)), nil },
+		Size: int64(len(caseJSON)), Hash: crypto.DocumentIDOf(caseJSON),
+	}
+	if err := db.sealDocument(ctx, w, dk, &src, srcSource, &PutResult{}); err != nil {
+		w.abort()
+		return res, fmt.Errorf("store case %s: case.json: %w", n, err)
+	}
+	v.Source = src
+	if err := w.flush(); err != nil {
+		return res, fmt.Errorf("store case %s: write chunks: %w", n, err)
+	}
+	// The chunks must be durable before the record that references them.
+	if err := db.bdb.Sync(); err != nil {
+		return res, fmt.Errorf("store case %s: %w", n, err)
+	}
+
+	oldVersion := head.Version
+	head.V = RecordVersion
+	head.Number = n
+	head.Court = v.Court
+	oldStatus := head.Status
+	head.Status = v.Status
+	head.Version = v.Version
+	head.ContentHash = contentHash
+	if head.Created == "" {
+		head.Created = now
+	}
+	head.Updated = now
+	head.Respondents = nil
+	for _, p := range v.Parties {
+		if p.Role == RoleRespondent {
+			head.Respondents = append(head.Respondents, p.Name)
+		}
+	}
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		var cur CaseRecord
+		err := getJSON(txn, caseKey(n), &cur)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if exists {
+				return fmt.Errorf("%w: case %s was removed during the import; import again", ErrConflict, n)
+			}
+		case err != nil:
+			return err
+		case cur.Version != oldVersion:
+			return fmt.Errorf("%w: case %s changed to version %d during the import; import again", ErrConflict, n, cur.Version)
+		}
+		if err := db.clearCurrent(txn, n, oldStatus); err != nil {
+			return err
+		}
+		if err := setJSON(txn, versionKey(n, v.Version), v); err != nil {
+			return err
+		}
+		if err := setJSON(txn, caseKey(n), head); err != nil {
+			return err
+		}
+		if err := txn.Set(caseStatusKey(v.Status, n), nil); err != nil {
+			return err
+		}
+		for _, a := range v.Assets {
+			if err := setJSON(txn, assetKey(n, a.ID), a); err != nil {
+				return err
+			}
+		}
+		for _, m := range v.Measures {
+			if err := setJSON(txn, measureKey(n, m.ID), m); err != nil {
+				return err
+			}
+			if indexed(m) {
+				if err := txn.Set(measureExpiryKey(m.Expiry, n, m.ID), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return txn.Delete(pendingKey)
+	})
+	if errors.Is(err, badger.ErrConflict) {
+		err = fmt.Errorf("%w: case %s was written concurrently; import again", ErrConflict, n)
+	}
+	if err != nil {
+		return res, fmt.Errorf("store case %s: commit: %w", n, err)
+	}
+	if err := db.bdb.Sync(); err != nil {
+		return res, fmt.Errorf("store case %s: sync after commit: %w", n, err)
+	}
+	res.Version = v.Version
+	res.Documents = len(v.Documents)
+	return res, nil
+}
+
+// indexed reports whether a measure belongs in the expiry index: an
+// active measure with a term.
+func indexed(m Measure) bool {
+	return m.Status == MeasureActive && m.Kind.HasTerm() && !m.Expiry.IsZero()
+}
+
+// clearCurrent removes a case's current assets, measures and index
+// entries, before the records of a new version are written.
+func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status CaseStatus) error {
+	if status != "" {
+		if err := txn.Delete(caseStatusKey(status, n)); err != nil {
+			return err
+		}
+	}
+	var del [][]byte
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: assetPrefix(n)})
+	for it.Rewind(); it.Valid(); it.Next() {
+		del = append(del, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	it = txn.NewIterator(badger.IteratorOptions{Prefix: measurePrefix(n), PrefetchValues: true})
+	for it.Rewind(); it.Valid(); it.Next() {
+		del = append(del, it.Item().KeyCopy(nil))
+		var m Measure
+		if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &m) }); err != nil {
+			it.Close()
+			return err
+		}
+		if indexed(m) {
+			del = append(del, measureExpiryKey(m.Expiry, n, m.ID))
+		}
+	}
+	it.Close()
+	for _, k := range del {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sealDocument reads a document chunk by chunk, checks it against its
+// declared size and hash, and writes its sealed chunks.
+func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, dk crypto.DataKey, d *Document, src DocumentSource, res *PutResult) error {
+	sealer, err := dk.Document(src.Hash)
+	if err != nil {
+		return err
+	}
+	r, err := src.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	size := db.chunkSize
+	count := crypto.ChunkCount(src.Size, size)
+	d.Size, d.Hash, d.ChunkSize, d.Suite = src.Size, src.Hash, size, crypto.SuiteV1
+	d.Chunks = make([]crypto.ChunkID, 0, count)
+	h := sha256.New()
+	buf := make([]byte, size)
+	var total int64
+	for i := uint32(0); i < count; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		want := min(int64(size), src.Size-total)
+		m, err := io.ReadFull(r, buf[:want])
+		if err != nil {
+			return fmt.Errorf("read: %w (the file changed or shrank during the import)", err)
+		}
+		total += int64(m)
+		h.Write(buf[:m])
+		sealed, id, err := sealer.Seal(make([]byte, 0, m+crypto.ChunkOverhead), i, count, buf[:m])
+		if err != nil {
+			return err
+		}
+		d.Chunks = append(d.Chunks, id)
+		res.Chunks++
+		res.Bytes += int64(m)
+		wrote, err := w.put(chunkKey(id), sealed)
+		if err != nil {
+			return err
+		}
+		if wrote {
+			res.NewChunks++
+		}
+	}
+	if extra, _ := r.Read(buf[:1]); extra > 0 {
+		return fmt.Errorf("%w: the file grew during the import", ErrConflict)
+	}
+	if crypto.DocumentID(h.Sum(nil)) != src.Hash {
+		return fmt.Errorf("%w: the file changed during the import (hash differs)", ErrConflict)
+	}
+	root := crypto.MerkleRoot(d.Chunks)
+	d.Root = hex.EncodeToString(root[:])
+	return nil
+}
+
+// chunkWriter writes sealed chunks in transactions of about batchBytes,
+// committing asynchronously with a bounded number in flight. Chunks
+// already stored are skipped.
+type chunkWriter struct {
+	db       *badger.DB
+	txn      *badger.Txn
+	pending  int
+	inflight chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	err      error
+}
+
+const chunkBatchBytes = 16 << 20
+
+func newChunkWriter(db *badger.DB) *chunkWriter {
+	return &chunkWriter{db: db, inflight: make(chan struct{}, 2)}
+}
+
+func (w *chunkWriter) firstErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *chunkWriter) put(key, val []byte) (bool, error) {
+	if err := w.firstErr(); err != nil {
+		return false, err
+	}
+	// Look up outside the write transaction, so that the chunk batches
+	// carry no reads and never conflict.
+	err := w.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(key)
+		return err
+	})
+	if err == nil {
+		return false, nil // content-addressed: same bytes already stored
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return false, err
+	}
+	if w.txn == nil {
+		w.txn = w.db.NewTransaction(true)
+	}
+	err = w.txn.Set(key, val)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		w.commit()
+		w.txn = w.db.NewTransaction(true)
+		err = w.txn.Set(key, val)
+	}
+	if err != nil {
+		return false, err
+	}
+	w.pending += len(val)
+	if w.pending >= chunkBatchBytes {
+		w.commit()
+	}
+	return true, nil
+}
+
+func (w *chunkWriter) commit() {
+	if w.txn == nil {
+		return
+	}
+	txn := w.txn
+	w.txn, w.pending = nil, 0
+	w.inflight <- struct{}{}
+	w.wg.Add(1)
+	txn.CommitWith(func(err error) {
+		if err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = err
+			}
+			w.mu.Unlock()
+		}
+		<-w.inflight
+		w.wg.Done()
+	})
+}
+
+func (w *chunkWriter) flush() error {
+	w.commit()
+	w.wg.Wait()
+	return w.firstErr()
+}
+
+func (w *chunkWriter) abort() {
+	if w.txn != nil {
+		w.txn.Discard()
+		w.txn = nil
+	}
+	w.wg.Wait()
+}

@@ -1,0 +1,220 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+func testStore(t *testing.T) (*DB, string, *crypto.EncKey) {
+	t.Helper()
+	dir := t.TempDir()
+	k, err := crypto.GenerateEncKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, Options{Decrypter: k, ChunkSize: crypto.MinChunkSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, dir, k
+}
+
+func sampleCase(doc []byte) NewCase {
+	n := court.MustParseCaseNumber("（2024）京0105执7号")
+	eff := court.Date{Year: 2025, Month: 3, Day: 1}
+	return NewCase{
+		Version: CaseVersion{Number: n, Court: n.Court, Status: StatusActive,
+			Parties:   []Party{{ID: "p1", Role: RoleApplicant, Kind: PartyNatural, Name: "张某甲"}, {ID: "p2", Role: RoleRespondent, Kind: PartyLegal, Name: "某某科技有限公司"}},
+			Assets:    []Asset{{ID: "a1", Class: court.AssetDeposit, Owner: "p2"}},
+			Measures:  []Measure{{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: eff, Expiry: court.LegalExpiry(court.AssetDeposit, eff), Status: MeasureActive, Court: n.Court}},
+			Documents: []Document{{ID: "d1", Kind: "title", File: "docs/d1.pdf"}}},
+		Sources: []DocumentSource{{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil },
+			Size: int64(len(doc)), Hash: crypto.DocumentIDOf(doc)}},
+		CaseJSON: []byte(`{"case":"json"}`),
+		PartyIDs: map[string]string{"p1": "990101199003070015"},
+	}
+}
+
+func TestPutReadTamper(t *testing.T) {
+	ctx := context.Background()
+	db, _, _ := testStore(t)
+	defer db.Close()
+	doc := bytes.Repeat([]byte("page "), crypto.MinChunkSize) // 5 chunks of 256 KiB
+	in := sampleCase(doc)
+	res, err := db.PutCase(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Chunks != 5 || res.Version != 1 {
+		t.Fatalf("%+v", res)
+	}
+	var out bytes.Buffer
+	if err := db.ReadDocument(ctx, in.Version.Number, "d1", &out); err != nil || !bytes.Equal(out.Bytes(), doc) {
+		t.Fatalf("read back: %v", err)
+	}
+	if id, err := db.PartyID(in.Version.Number, "p1"); err != nil || id != "990101199003070015" {
+		t.Fatalf("PartyID = %q, %v", id, err)
+	}
+	// Swap two stored chunks: reading must fail as corrupt.
+	_, v, _ := db.Case(in.Version.Number)
+	c := v.Documents[0].Chunks
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		a, _ := txn.Get(chunkKey(c[1]))
+		av, _ := a.ValueCopy(nil)
+		b, _ := txn.Get(chunkKey(c[2]))
+		bv, _ := b.ValueCopy(nil)
+		txn.Set(chunkKey(c[1]), bv)
+		return txn.Set(chunkKey(c[2]), av)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.VerifyCase(ctx, in.Version.Number); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("verify after swapping chunks: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestInterruptedImportCollected: chunks of an import that never
+// committed are removed at the next open; committed chunks stay.
+func TestInterruptedImportCollected(t *testing.T) {
+	ctx := context.Background()
+	db, dir, k := testStore(t)
+	if _, err := db.PutCase(ctx, sampleCase([]byte("kept document"))); err != nil {
+		t.Fatal(err)
+	}
+	// Larger than one chunk batch (16 MiB), so chunks are committed
+	// before the failure is found.
+	const size = 20 << 20
+	bad := sampleCase(bytes.Repeat([]byte("x"), size))
+	bad.Version.Number = court.MustParseCaseNumber("（2024）京0105执8号")
+	bad.Sources[0].Open = func() (io.ReadCloser, error) {
+		// The file changes under the import: its last byte differs.
+		b := bytes.Repeat([]byte("x"), size)
+		b[len(b)-1] = 'y'
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}
+	if _, err := db.PutCase(ctx, bad); !errors.Is(err, ErrConflict) {
+		t.Fatalf("import of a changing file: %v, want ErrConflict", err)
+	}
+	count := func(db *DB) (chunks, pending int) {
+		ks, _ := db.Keys()
+		for _, k := range ks {
+			chunks += b2i(strings.HasPrefix(k, prefixChunk))
+			pending += b2i(strings.HasPrefix(k, prefixPending))
+		}
+		return
+	}
+	if ch, p := count(db); ch <= 2 || p != 1 {
+		t.Fatalf("after the failed import: %d chunks, %d markers; want leftovers and a marker", ch, p)
+	}
+	db.Close()
+	db, err := Open(dir, Options{Decrypter: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if ch, p := count(db); ch != 2 || p != 0 {
+		t.Fatalf("after reopen: %d chunks, %d markers; want 2 (document + case.json) and 0", ch, p)
+	}
+	if _, err := db.VerifyCase(ctx, court.MustParseCaseNumber("（2024）京0105执7号")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestMigrationHook(t *testing.T) {
+	db, dir, k := testStore(t)
+	db.Close()
+	saved := migrations
+	defer func() { migrations = saved }()
+	ran := 0
+	migrations = append(append([]migration(nil), saved...), migration{from: len(saved) + 1, name: "test", run: func(txn *badger.Txn) error {
+		ran++
+		return txn.Set([]byte("meta/test-migrated"), nil)
+	}})
+	db, err := Open(dir, Options{Decrypter: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, _ := db.Keys()
+	db.Close()
+	if ran != 1 || !strings.Contains(strings.Join(ks, " "), "meta/test-migrated") {
+		t.Fatalf("migration ran %d times; keys %v", ran, ks)
+	}
+	// Back to the old binary: the store is newer and refused.
+	migrations = saved
+	if _, err := Open(dir, Options{Decrypter: k}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("open of a newer store: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestStoreKeyFile(t *testing.T) {
+	db, dir, _ := testStore(t)
+	db.Close()
+	p := filepath.Join(dir, StoreKeyFile)
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("store.key: %v %v", st.Mode(), err)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := Open(dir, Options{}); !errors.Is(err, crypto.ErrKeyPermissions) {
+		t.Fatalf("open with a readable key: %v", err)
+	}
+	os.Remove(p)
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("open with the key missing: %v", err)
+	}
+}
+
+func TestIdentityNumbers(t *testing.T) {
+	for _, id := range []string{"11010519491231002X", "990101199003070015"} {
+		if !ValidResidentID(id) {
+			t.Errorf("%s rejected", id)
+		}
+	}
+	for _, id := range []string{"110105194912310021", "11010519491331002X", "1101051949123100"} {
+		if ValidResidentID(id) {
+			t.Errorf("%s accepted", id)
+		}
+	}
+	if !ValidCreditCode("91350100M000100Y43") || ValidCreditCode("91350100M000100Y44") {
+		t.Error("credit code check")
+	}
+	if got := MaskNumber("110105194912310021"); got != "110***********0021" {
+		t.Errorf("MaskNumber = %s", got)
+	}
+}
+
+// TestDependencies: storage and its subpackages depend inward only (on
+// crypto and court), never on node, protocol or cmd.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, bad := range []string{"courtmesh.dev/courtmesh/node", "courtmesh.dev/courtmesh/cmd", "courtmesh.dev/courtmesh/protocol"} {
+			if strings.HasPrefix(dep, bad) {
+				t.Errorf("storage depends on %s", dep)
+			}
+		}
+	}
+}
