@@ -1,0 +1,91 @@
+// Package courtmesh_test holds repository-wide checks.
+package courtmesh_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "courtmesh.dev/courtmesh"
+
+// layers lists, for each top-level package, the top-level packages of
+// ours it may import. Dependencies point inward: cmd -> node ->
+// {protocol, storage} -> crypto -> court; court imports nothing of ours.
+var layers = map[string][]string{
+	"court":    {},
+	"crypto":   {"court"},
+	"protocol": {"crypto", "court"},
+	"storage":  {"crypto", "court"},
+	"node":     {"protocol", "storage", "crypto", "court"},
+	"cmd":      {"node", "protocol", "storage", "crypto", "court"},
+}
+
+func top(path string) string {
+	first, _, _ := strings.Cut(filepath.ToSlash(path), "/")
+	return first
+}
+
+// TestDependenciesPointInward parses the imports of every Go file (tests
+// included) so that the test cache is invalidated by any change to them.
+func TestDependenciesPointInward(t *testing.T) {
+	fset := token.NewFileSet()
+	files := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || filepath.Dir(path) == "." {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		files++
+		from := top(path)
+		allowed, ok := layers[from]
+		if !ok {
+			t.Errorf("%s is in an unknown top-level directory %q; add it to the layers", path, from)
+			return nil
+		}
+		for _, is := range f.Imports {
+			imp, _ := strconv.Unquote(is.Path.Value)
+			rest, ours := strings.CutPrefix(imp, module+"/")
+			if !ours {
+				continue
+			}
+			to := top(rest)
+			if to == from || contains(allowed, to) {
+				continue
+			}
+			t.Errorf("%s imports %s: %s may not depend on %s", path, imp, from, to)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 20 {
+		t.Fatalf("only %d Go files found", files)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
