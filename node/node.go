@@ -22,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // Version is the courtmesh version reported in status and heartbeats.
@@ -58,6 +59,7 @@ type Node struct {
 	ps      *pubsub.PubSub
 	started time.Time
 	api     *api.Server
+	db      *storage.DB
 
 	connected chan peer.ID
 	apiAddr   string
@@ -131,6 +133,12 @@ func New(opts Options) (*Node, error) {
 		h.Close()
 		return nil, err
 	}
+	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now})
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("open the store: %w", err)
+	}
+	n.db = db
 	n.api = api.NewServer(n, token, log)
 	return n, nil
 }
@@ -167,6 +175,10 @@ func (n *Node) setupPubSub() error {
 	n.trust.topic, n.trust.sub, n.trust.behind = t, sub, n.connected
 	return nil
 }
+
+// Store returns the node's store. While the node runs, it is the only
+// way to the store: Badger allows one process per directory.
+func (n *Node) Store() *storage.DB { return n.db }
 
 // Host returns the libp2p host (for tests and the demo).
 func (n *Node) Host() host.Host { return n.h }
@@ -240,6 +252,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	wg.Wait()
 	n.ps = nil
 	err := n.h.Close()
+	if cerr := n.db.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
 	os.Remove(n.dir.Path(AddrFile))
 	select {
 	case e := <-errc:
