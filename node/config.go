@@ -37,6 +37,17 @@ type Config struct {
 	ReconnectInterval Duration `toml:"reconnect_interval"`
 	// LogFormat is "text" or "json". Default: text.
 	LogFormat string `toml:"log_format"`
+	// SyncInterval is how often the node announces its record log head
+	// and compares logs with a random peer; a node that was away has every
+	// record within one interval of reconnecting. Default: 30s.
+	SyncInterval Duration `toml:"sync_interval"`
+	// AcceptanceDays is the default time a designated court has to accept
+	// a transfer after the decision. Default: 7.
+	AcceptanceDays int `toml:"acceptance_days"`
+	// HandoverGuardDays refuses a handover while an active measure of the
+	// case expires within this many days (a measure must be renewed by the
+	// sender first). Default: 30.
+	HandoverGuardDays int `toml:"handover_guard_days"`
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -77,6 +88,15 @@ version = 1
 
 # "text" or "json" (default "text")
 # log_format = "text"
+
+# how often the record log head is announced and compared (default "30s")
+# sync_interval = "30s"
+
+# days a designated court has to accept after the decision (default 7)
+# acceptance_days = 7
+
+# refuse a handover while an active measure expires within this many days (default 30)
+# handover_guard_days = 30
 `
 
 // ErrConfig marks a configuration error.
@@ -126,6 +146,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
+	}
+	if c.SyncInterval.Duration == 0 {
+		c.SyncInterval.Duration = 30 * time.Second
+	}
+	if c.AcceptanceDays == 0 {
+		c.AcceptanceDays = 7
+	}
+	if c.HandoverGuardDays == 0 {
+		c.HandoverGuardDays = 30
 	}
 	return c
 }

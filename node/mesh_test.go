@@ -37,7 +37,14 @@ func testLogger(t *testing.T) *slog.Logger {
 // connects them all to each other.
 func startMesh(t *testing.T, opts ...func(i int, o *node.Options)) *testMesh {
 	t.Helper()
-	m, err := devmesh.Build(t.TempDir(), devmesh.DefaultCourts(), time.Now())
+	return startCourts(t, devmesh.DefaultCourts(), opts...)
+}
+
+// startCourts builds a mesh of the given courts, starts every node and
+// connects them all to each other.
+func startCourts(t *testing.T, courts []devmesh.Court, opts ...func(i int, o *node.Options)) *testMesh {
+	t.Helper()
+	m, err := devmesh.Build(t.TempDir(), courts, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,7 @@ type Node struct {
 	started time.Time
 	api     *api.Server
 	db      *storage.DB
+	xfer    *transferService
 
 	connected chan peer.ID
 	apiAddr   string
@@ -140,6 +141,14 @@ func New(opts Options) (*Node, error) {
 	}
 	n.db = db
 	n.api = api.NewServer(n, token, log)
+	n.xfer = newTransferService(n, cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, cfg.SyncInterval.Duration)
+	if err := n.xfer.setup(); err != nil {
+		db.Close()
+		h.Close()
+		return nil, err
+	}
+	n.registerTransferAPI()
+	n.registerCaseAPI()
 	return n, nil
 }
 
@@ -232,6 +241,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	start("trust", n.trust.Serve)
 	start("bootstrap", n.serveBootstrap)
 	start("announce", n.serveAnnounce)
+	start("transfers", n.xfer.Serve)
 	apiReady := make(chan struct{})
 	start("api", func(ctx context.Context) error {
 		return n.api.Serve(ctx, n.dir.Path(SocketFile), n.cfg.APIListen, func(tcp string) {

@@ -1,0 +1,548 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/storage"
+	"courtmesh.dev/courtmesh/storage/importer"
+)
+
+// Cases is the case service: import, listing, display, verification,
+// export, the expiry watch and backup of a court's store, answered in the
+// local API's wire types. The node serves it over the API; the command
+// line uses it directly when the node is stopped, so that both give the
+// same answers. It is safe for concurrent use, as the store is.
+//
+// Errors are the store's and the importer's (storage.ErrNotFound,
+// storage.ErrInvalid with *importer.ValidationError, storage.ErrConflict,
+// ...), each naming the case; the API maps them with apiError.
+type Cases struct {
+	db  *storage.DB
+	now func() time.Time
+	log *slog.Logger
+}
+
+// NewCases returns the case service over db. now is the clock (nil:
+// time.Now) and log receives the service's events (nil: discarded); no
+// personal data is logged.
+func NewCases(db *storage.DB, now func() time.Time, log *slog.Logger) *Cases {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Cases{db: db, now: now, log: log}
+}
+
+// Today is the service's reference date: today in China time.
+func (c *Cases) Today() court.Date { return court.DateOf(c.now()) }
+
+// checkAbs refuses a path that is empty or relative: the node resolves
+// paths itself, in its own working directory, which is not the caller's.
+func checkAbs(field, path string) error {
+	if path == "" {
+		return fmt.Errorf("%w: %s is required: an absolute path on the node's machine", storage.ErrInvalid, field)
+	}
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("%w: %s %q is not an absolute path; give the full path (the node does not share your working directory)", storage.ErrInvalid, field, path)
+	}
+	return nil
+}
+
+// Import validates the case folder or .zip at path and stores it whole,
+// or nothing (see importer.Import). maxDoc is the largest document
+// accepted (0: the importer's default). If the store fails after writing
+// chunks, they are collected at once rather than at the next start.
+func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error) {
+	if err := checkAbs("path", path); err != nil {
+		return api.ImportResult{}, err
+	}
+	p, err := importer.Prepare(ctx, path, importer.Options{MaxDocumentSize: maxDoc})
+	if err != nil {
+		return api.ImportResult{}, err
+	}
+	defer p.Close()
+	res, err := c.db.PutCase(ctx, p.Case)
+	if err != nil {
+		n, gerr := c.db.CollectGarbage(context.WithoutCancel(ctx))
+		if gerr != nil {
+			c.log.Warn("collecting the chunks of a failed import failed; they go at the next start", "case", p.Case.Version.Number, "reason", gerr)
+		} else {
+			c.log.Info("removed the chunks of a failed import", "case", p.Case.Version.Number, "chunks", n)
+		}
+		return api.ImportResult{}, fmt.Errorf("import %s: %w", path, err)
+	}
+	c.log.Info("case imported", "case", res.Number, "version", res.Version, "unchanged", res.Unchanged, "bytes", res.Bytes)
+	return api.ImportResult{
+		Case: res.Number.String(), Version: res.Version, Unchanged: res.Unchanged,
+		Documents: res.Documents, Bytes: res.Bytes, Chunks: res.Chunks, NewChunks: res.NewChunks,
+		Warnings: p.Warnings,
+	}, nil
+}
+
+// List returns the cases in the store, all or those in one status.
+func (c *Cases) List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error) {
+	if status != "" && !status.Valid() {
+		return nil, fmt.Errorf("%w: status %q: want active, terminated, concluded or transferred", storage.ErrInvalid, status)
+	}
+	hs, err := c.db.Cases(ctx, status)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.CaseSummary, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, api.CaseSummary{
+			Case: h.Number.String(), Court: string(h.Court), Status: string(h.Status), Version: h.Version,
+			Respondents: nonNil(h.Respondents), Created: h.Created, Updated: h.Updated,
+		})
+	}
+	return out, nil
+}
+
+// Show returns the current version of case n with personal data masked;
+// days to expiry are counted from asOf.
+func (c *Cases) Show(n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
+	head, v, err := c.db.Case(n)
+	if err != nil {
+		return api.CaseDetail{}, err
+	}
+	name, _ := court.KnownCourtName(v.Court)
+	d := api.CaseDetail{
+		Case: v.Number.String(), Court: string(v.Court), CourtName: name, Status: string(v.Status),
+		Version: head.Version, Imported: v.Imported,
+		Filed: v.Filed.String(), Applied: v.Applied.String(), Noticed: dateOrEmpty(v.Noticed),
+		ClaimFen: v.ClaimFen, AsOf: asOf.String(),
+		Title:   api.TitleInfo{Kind: v.Title.Kind, CaseNumber: v.Title.CaseNumber.String(), Issuer: v.Title.Issuer, Effective: v.Title.Effective.String()},
+		Parties: []api.PartyInfo{}, Assets: []api.AssetInfo{}, Measures: []api.MeasureInfo{}, Documents: []api.DocInfo{},
+	}
+	for _, p := range v.Parties {
+		// Never IDSealed: the identity number stays sealed in the store.
+		d.Parties = append(d.Parties, api.PartyInfo{
+			ID: p.ID, Role: string(p.Role), Kind: string(p.Kind), Name: p.Name,
+			IDType: string(p.IDType), IDMasked: p.IDMasked, Phone: p.Phone,
+		})
+	}
+	for _, a := range v.Assets {
+		d.Assets = append(d.Assets, api.AssetInfo{
+			ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: a.Description,
+			Owner: a.Owner, Source: a.Source, AccountMasked: a.AccountMasked, ValueFen: a.ValueFen,
+		})
+	}
+	for _, m := range v.Measures {
+		mi := api.MeasureInfo{
+			ID: m.ID, Kind: string(m.Kind), KindLabel: m.Kind.Label(), Asset: m.Asset,
+			Effective: m.Effective.String(), Expiry: dateOrEmpty(m.Expiry), Status: string(m.Status),
+			Court: string(m.Court), Rank: m.Rank, Renews: m.Renews, Releases: m.Releases, Document: m.Document,
+		}
+		if !m.Expiry.IsZero() && m.Status == storage.MeasureActive {
+			left := asOf.DaysUntil(m.Expiry)
+			mi.DaysLeft = &left
+		}
+		d.Measures = append(d.Measures, mi)
+	}
+	for _, doc := range v.Documents {
+		d.Documents = append(d.Documents, api.DocInfo{
+			ID: doc.ID, Kind: doc.Kind, Title: doc.Title, File: doc.File, Size: doc.Size,
+			Chunks: len(doc.Chunks), Hash: doc.Hash.String(),
+		})
+	}
+	return d, nil
+}
+
+// Verify reads back every chunk of the current version of case n and
+// checks it.
+func (c *Cases) Verify(ctx context.Context, n court.CaseNumber) (api.VerifyResult, error) {
+	head, _, err := c.db.Case(n)
+	if err != nil {
+		return api.VerifyResult{}, err
+	}
+	rep, err := c.db.VerifyCase(ctx, n)
+	if err != nil {
+		return api.VerifyResult{}, err
+	}
+	return api.VerifyResult{Case: n.String(), Version: head.Version, Documents: rep.Documents, Chunks: rep.Chunks, Bytes: rep.Bytes}, nil
+}
+
+// Export writes the current version of case n to the folder out (absent
+// or empty), every chunk verified.
+func (c *Cases) Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error) {
+	if err := checkAbs("out", out); err != nil {
+		return api.ExportResult{}, err
+	}
+	rep, err := c.db.ExportCase(ctx, n, out)
+	if err != nil {
+		return api.ExportResult{}, err
+	}
+	c.log.Info("case exported", "case", n, "documents", rep.Documents)
+	return api.ExportResult{Case: n.String(), Out: out, Documents: rep.Documents, Chunks: rep.Chunks, Bytes: rep.Bytes}, nil
+}
+
+// MaxWithin bounds the look-ahead of the expiry watch: ten years, longer
+// than any legal term.
+const MaxWithin = 3660
+
+// Expiring lists the active measures expiring within days of asOf (see
+// storage.DB.ExpiringMeasures).
+func (c *Cases) Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error) {
+	if within < 0 || within > MaxWithin {
+		return api.ExpiringResult{}, fmt.Errorf("%w: within %d: want 0 to %d days", storage.ErrInvalid, within, MaxWithin)
+	}
+	ms, err := c.db.ExpiringMeasures(ctx, asOf, within)
+	if err != nil {
+		return api.ExpiringResult{}, err
+	}
+	out := api.ExpiringResult{AsOf: asOf.String(), Within: within, Until: asOf.AddDate(0, 0, within).String(), Measures: []api.ExpiringMeasure{}}
+	for _, m := range ms {
+		out.Measures = append(out.Measures, api.ExpiringMeasure{
+			Case: m.Case.String(), Measure: m.Measure.ID, Kind: string(m.Measure.Kind), KindLabel: m.Measure.Kind.Label(),
+			AssetClass: string(m.AssetClass), AssetClassLabel: m.AssetClass.Label(),
+			Effective: m.Measure.Effective.String(), Expiry: m.Measure.Expiry.String(), DaysLeft: m.DaysLeft, Court: string(m.Measure.Court),
+		})
+	}
+	return out, nil
+}
+
+// Backup writes a full backup of the store to the new file out.
+func (c *Cases) Backup(ctx context.Context, out string) (api.BackupResult, error) {
+	if err := checkAbs("out", out); err != nil {
+		return api.BackupResult{}, err
+	}
+	size, err := c.db.BackupFile(ctx, out)
+	if err != nil {
+		return api.BackupResult{}, err
+	}
+	c.log.Info("store backed up", "bytes", size)
+	return api.BackupResult{Out: out, Bytes: size}, nil
+}
+
+func dateOrEmpty(d court.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// registerCaseAPI adds the case endpoints (see node/api/cases.go) to the
+// local API.
+func (n *Node) registerCaseAPI() {
+	c := NewCases(n.db, n.now, n.log)
+	n.api.Handle("POST /v1/cases/import", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ImportRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if req.MaxDocumentSize < 0 {
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "max_document_size %d: want a positive number of bytes, or 0 for the default", req.MaxDocumentSize))
+			return
+		}
+		res, err := c.Import(r.Context(), req.Path, req.MaxDocumentSize)
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		status := http.StatusCreated
+		if res.Unchanged {
+			status = http.StatusOK
+		}
+		api.WriteJSON(w, status, res)
+	})
+	n.api.Handle("GET /v1/cases", func(w http.ResponseWriter, r *http.Request) {
+		if !checkQuery(w, r, "status") {
+			return
+		}
+		res, err := c.List(r.Context(), storage.CaseStatus(r.URL.Query().Get("status")))
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+	})
+	n.api.Handle("GET /v1/cases/{number}", func(w http.ResponseWriter, r *http.Request) {
+		num, ok := caseNumber(w, r)
+		if !ok || !checkQuery(w, r, "as_of") {
+			return
+		}
+		asOf, ok := dateParam(w, r, "as_of", c.Today())
+		if !ok {
+			return
+		}
+		res, err := c.Show(num, asOf)
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+	})
+	n.api.Handle("GET /v1/cases/{number}/verify", func(w http.ResponseWriter, r *http.Request) {
+		num, ok := caseNumber(w, r)
+		if !ok || !checkQuery(w, r) {
+			return
+		}
+		res, err := c.Verify(r.Context(), num)
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+	})
+	n.api.Handle("POST /v1/cases/{number}/export", func(w http.ResponseWriter, r *http.Request) {
+		num, ok := caseNumber(w, r)
+		if !ok {
+			return
+		}
+		var req api.ExportRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		res, err := c.Export(r.Context(), num, req.Out)
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+	})
+	n.api.Handle("GET /v1/measures/expiring", func(w http.ResponseWriter, r *http.Request) {
+		if !checkQuery(w, r, "within", "as_of") {
+			return
+		}
+		asOf, ok := dateParam(w, r, "as_of", c.Today())
+		if !ok {
+			return
+		}
+		within := 30
+		if s := r.URL.Query().Get("within"); s != "" {
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query parameter within=%q: want a whole number of days (0 to %d)", s, MaxWithin))
+				return
+			}
+			within = v
+		}
+		res, err := c.Expiring(r.Context(), asOf, within)
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+	})
+	n.api.Handle("POST /v1/backup", func(w http.ResponseWriter, r *http.Request) {
+		var req api.BackupRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		res, err := c.Backup(r.Context(), req.Out)
+		if err != nil {
+			writeCaseError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusCreated, res)
+	})
+}
+
+// apiError maps an error of the store or the importer to an API error
+// with a stable code. The message is the error's own text, which names
+// the case (or path) and what to do next; it holds no personal data
+// (stored records carry masked forms only).
+func apiError(err error) *api.Error {
+	var ae *api.Error
+	var ve *importer.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ve):
+		return api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalid, "%s", ve.Error())
+	case errors.As(err, &mbe):
+		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%v", err)
+	case errors.Is(err, storage.ErrInvalid):
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err)
+	case errors.Is(err, storage.ErrConflict), errors.Is(err, fs.ErrExist):
+		return api.Errorf(http.StatusConflict, api.CodeConflict, "%v", err)
+	case errors.Is(err, fs.ErrPermission):
+		return api.Errorf(http.StatusForbidden, api.CodeForbidden, "%v (the node's own user must be able to read or write it)", err)
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "%v", err)
+	}
+	return api.Errorf(http.StatusInternalServerError, api.CodeInternal, "%v", err)
+}
+
+// writeCaseError writes err as an API error. A refused import also lists
+// its field problems (api.ValidationProblem) beside the usual code and
+// message.
+func writeCaseError(w http.ResponseWriter, err error) {
+	var ve *importer.ValidationError
+	if errors.As(err, &ve) {
+		p := api.ValidationProblem{Code: api.CodeInvalid, Message: ve.Error(), Source: ve.Source, Fields: []api.FieldProblem{}}
+		for _, fe := range ve.Errs {
+			p.Fields = append(p.Fields, api.FieldProblem{Path: fe.Path, Message: fe.Msg})
+		}
+		api.WriteJSON(w, http.StatusUnprocessableEntity, struct {
+			Error api.ValidationProblem `json:"error"`
+		}{p})
+		return
+	}
+	api.WriteError(w, apiError(err))
+}
+
+// decodeBody decodes a size-limited JSON request body into v, refusing
+// unknown fields, wrong types and trailing data with a 400 that names the
+// field. It reports whether v was decoded; if not, the answer is written.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, api.MaxCaseRequestBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	if err == nil {
+		return true
+	}
+	api.WriteError(w, bodyError(err, v))
+	return false
+}
+
+var errTrailing = errors.New("trailing data")
+
+// bodyError explains why a request body did not decode into v.
+func bodyError(err error, v any) *api.Error {
+	bad := func(format string, a ...any) *api.Error {
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalid, "request body: "+format, a...)
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return bad("empty; send a JSON object with the fields %s", strings.Join(jsonFields(v), ", "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return bad("not valid JSON: it ends early")
+	case errors.Is(err, errTrailing):
+		return bad("extra data after the JSON object; send one object")
+	case errors.As(err, &se):
+		return bad("not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return bad("want a JSON object, got %s", te.Value)
+		}
+		return bad("field %q: want %s, got %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return bad("unknown field %s; known fields: %s", f, strings.Join(jsonFields(v), ", "))
+	}
+	return bad("%v", err)
+}
+
+// jsonType names a Go kind as JSON does.
+func jsonType(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case kind == "slice", kind == "array":
+		return "an array"
+	}
+	return "an object"
+}
+
+// jsonFields lists the JSON field names of the struct v points to.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	if t.Kind() != reflect.Struct {
+		return names
+	}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// checkQuery refuses query parameters other than those allowed (a typo
+// must not silently widen a listing). It reports whether the query is
+// acceptable; if not, the answer is written.
+func checkQuery(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query string does not parse: %v", err))
+		return false
+	}
+	for k, vs := range q {
+		if !slices.Contains(allowed, k) {
+			known := "none"
+			if len(allowed) > 0 {
+				known = strings.Join(allowed, ", ")
+			}
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "unknown query parameter %q; known here: %s", k, known))
+			return false
+		}
+		if len(vs) > 1 {
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query parameter %q given %d times; give it once", k, len(vs)))
+			return false
+		}
+	}
+	return true
+}
+
+// caseNumber parses the {number} path segment (URL-escaped 案号).
+func caseNumber(w http.ResponseWriter, r *http.Request) (court.CaseNumber, bool) {
+	s := r.PathValue("number")
+	n, err := court.ParseCaseNumber(s)
+	if err != nil {
+		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "case number %q in the path: %v", s, err))
+		return court.CaseNumber{}, false
+	}
+	return n, true
+}
+
+// dateParam parses a YYYY-MM-DD query parameter, def if absent.
+func dateParam(w http.ResponseWriter, r *http.Request, name string, def court.Date) (court.Date, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, true
+	}
+	d, err := court.ParseDate(s)
+	if err != nil {
+		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query parameter %s=%q: %v (want YYYY-MM-DD)", name, s, err))
+		return court.Date{}, false
+	}
+	return d, true
+}

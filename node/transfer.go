@@ -1,0 +1,582 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"courtmesh.dev/courtmesh/crypto"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// transferService carries the transfer records: it validates and applies
+// records from gossip and from sync, issues this court's own records into
+// its sequence-numbered log, announces its log head, and pulls what it
+// lacks from peers. Gossip is the fast path; the logs make it lossless.
+type transferService struct {
+	n     *Node
+	log   *slog.Logger
+	rules cmproto.Rules
+	every time.Duration // sync interval
+
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+
+	mu    sync.Mutex // serialises applying records (and issuing our own)
+	pulls chan pullJob
+	busy  sync.Map // issuer -> struct{}: a pull in progress
+	// onChange is called after a transfer's state changed (tests, dashboard).
+	onChange func(*cmproto.Transfer)
+}
+
+type pullJob struct {
+	from   peer.ID // the peer to pull from
+	issuer peer.ID // whose log; "" for a full heads exchange
+	upto   uint64
+}
+
+// maxRangePerRequest bounds one sync response.
+const maxRangePerRequest = 512
+
+func newTransferService(n *Node, rules cmproto.Rules, every time.Duration) *transferService {
+	return &transferService{n: n, log: n.log, rules: rules, every: every, pulls: make(chan pullJob, 1024)}
+}
+
+func (s *transferService) setup() error {
+	ps := s.n.ps
+	if err := ps.RegisterTopicValidator(cmproto.TopicTransfers, s.validate, pubsub.WithValidatorInline(true)); err != nil {
+		return err
+	}
+	t, err := ps.Join(cmproto.TopicTransfers)
+	if err != nil {
+		return err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return err
+	}
+	s.topic, s.sub = t, sub
+	s.n.gh.SetStreamHandler(cmproto.ProtoSync, s.serveSync)
+	s.n.h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		s.enqueue(pullJob{from: c.RemotePeer()})
+	}})
+	return nil
+}
+
+func (s *transferService) enqueue(j pullJob) {
+	select {
+	case s.pulls <- j:
+	default:
+		s.log.Warn("sync queue full; the next sync interval will catch up", "peer", j.from)
+	}
+}
+
+// outcome classifies an ingest error for gossipsub.
+func outcome(err error) pubsub.ValidationResult {
+	switch {
+	case err == nil, errors.Is(err, cmproto.ErrHeld):
+		return pubsub.ValidationAccept
+	case errors.Is(err, cmproto.ErrDuplicate), errors.Is(err, cmproto.ErrStale):
+		return pubsub.ValidationIgnore
+	}
+	return pubsub.ValidationReject
+}
+
+// validate is the inline gossipsub validator of the transfers topic.
+func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	if from == s.n.h.ID() {
+		return pubsub.ValidationAccept // our own, applied before publishing
+	}
+	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
+	if err != nil {
+		s.reject(from, "", err)
+		return pubsub.ValidationReject
+	}
+	switch env.PayloadType {
+	case cmproto.PayloadRecord:
+		err := s.ingest(msg.Data, from)
+		if outcome(err) == pubsub.ValidationReject {
+			s.reject(from, "", err)
+		}
+		return outcome(err)
+	case cmproto.PayloadLogHeads:
+		signer, err := s.n.trust.Trust().Open(env, cmproto.PayloadLogHeads, s.n.now())
+		if err != nil {
+			s.reject(from, "", err)
+			return pubsub.ValidationReject
+		}
+		var lh pb.LogHeads
+		if err := proto.Unmarshal(env.Payload, &lh); err != nil || lh.GetVersion() != 1 {
+			s.reject(from, "", fmt.Errorf("log heads: %w", crypto.ErrMalformed))
+			return pubsub.ValidationReject
+		}
+		newer := false
+		for _, h := range lh.GetHeads() {
+			issuer, err := peer.IDFromBytes(h.GetIssuer())
+			if err != nil {
+				s.reject(from, "", fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
+				return pubsub.ValidationReject
+			}
+			have, err := s.n.db.LogHead(issuer.String())
+			if err != nil {
+				return pubsub.ValidationIgnore
+			}
+			if h.GetSequence() > have {
+				newer = true
+				s.enqueue(pullJob{from: signer.PeerID, issuer: issuer, upto: h.GetSequence()})
+			}
+		}
+		if !newer {
+			return pubsub.ValidationIgnore
+		}
+		return pubsub.ValidationAccept
+	}
+	s.reject(from, "", fmt.Errorf("%w: payload type %q on the transfers topic", crypto.ErrMalformed, env.PayloadType))
+	return pubsub.ValidationReject
+}
+
+// reject logs and audits a refused record or message.
+func (s *transferService) reject(from peer.ID, transfer string, err error) {
+	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
+	court := ""
+	if c, cerr := s.n.trust.Trust().ByPeer(from, s.n.now()); cerr == nil {
+		court = string(c.Code)
+	}
+	s.n.db.Audit(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
+}
+
+// load returns the stored state of a transfer, or nil.
+func (s *transferService) load(id cmproto.TransferID) (*cmproto.Transfer, error) {
+	b, err := s.n.db.Transfer(string(id))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t cmproto.Transfer
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrCorrupt)
+	}
+	return &t, nil
+}
+
+func transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error) {
+	b, err := json.Marshal(next)
+	if err != nil {
+		return nil, err
+	}
+	w := &storage.TransferWrite{ID: string(next.ID), State: string(next.State), Data: b}
+	if prev != nil {
+		w.PrevState = string(prev.State)
+	}
+	return w, nil
+}
+
+// ingest verifies a record from the network, keeps it in its signer's
+// log, and applies it to its transfer (or holds it until its predecessor
+// arrives). It is idempotent: a record already in the log returns
+// ErrDuplicate and changes nothing.
+func (s *transferService) ingest(raw []byte, from peer.ID) error {
+	r, err := cmproto.DecodeRecord(raw, s.n.trust.Trust(), s.n.now())
+	if r == nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lr := &storage.LogRecord{Issuer: r.SignerPeer().String(), Seq: r.Seq, Raw: raw}
+	have, herr := s.n.db.HasRecord(lr.Issuer, lr.Seq, raw)
+	if herr != nil {
+		if errors.Is(herr, storage.ErrEquivocation) {
+			s.n.db.Audit(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
+				Detail: fmt.Sprintf("%s signed two different records at position %d of its log", r.Issuer, r.Seq)})
+			return fmt.Errorf("%s from %s: %w", r.Kind, r.Issuer, herr)
+		}
+		return herr
+	}
+	if have {
+		return cmproto.ErrDuplicate
+	}
+	if err != nil {
+		// Authentic but invalid: keep it as evidence, act on nothing.
+		if cerr := s.n.db.Apply(storage.Commit{Record: lr}); cerr != nil {
+			return cerr
+		}
+		return err
+	}
+	return s.apply(r, lr)
+}
+
+// apply applies a decoded record under s.mu, committing it with its log
+// entry (lr may be nil for a held record already logged).
+func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error {
+	cur, err := s.load(r.Transfer)
+	if err != nil {
+		return err
+	}
+	next, aerr := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
+	switch {
+	case aerr == nil:
+		w, err := transferWrite(cur, next)
+		if err != nil {
+			return err
+		}
+		if err := s.n.db.Apply(storage.Commit{Record: lr, Transfer: w}); err != nil {
+			return err
+		}
+		s.log.Info("transfer record applied", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
+		if s.onChange != nil {
+			s.onChange(next)
+		}
+		s.releaseHeld(r.Transfer)
+		return nil
+	case errors.Is(aerr, cmproto.ErrHeld):
+		if err := s.n.db.Apply(storage.Commit{Record: lr, Hold: &storage.Held{Transfer: string(r.Transfer), Hash: r.HashHex(), Raw: r.Raw}}); err != nil {
+			return err
+		}
+		s.log.Info("transfer record held until its predecessor arrives", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer)
+		return aerr
+	default:
+		if err := s.n.db.Apply(storage.Commit{Record: lr}); err != nil {
+			return err
+		}
+		return aerr
+	}
+}
+
+// releaseHeld retries the records held for a transfer after its state
+// moved (under s.mu).
+func (s *transferService) releaseHeld(id cmproto.TransferID) {
+	held, err := s.n.db.HeldRecords(string(id))
+	if err != nil || len(held) == 0 {
+		return
+	}
+	for _, h := range held {
+		r, err := cmproto.DecodeRecord(h.Raw, s.n.trust.Trust(), s.n.now())
+		if err != nil {
+			s.n.db.Apply(storage.Commit{Unhold: &h})
+			continue
+		}
+		cur, err := s.load(id)
+		if err != nil {
+			return
+		}
+		next, aerr := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
+		switch {
+		case errors.Is(aerr, cmproto.ErrHeld):
+			continue
+		case aerr != nil:
+			s.n.db.Apply(storage.Commit{Unhold: &h})
+			s.reject(r.SignerPeer(), string(id), aerr)
+			continue
+		}
+		w, err := transferWrite(cur, next)
+		if err != nil {
+			return
+		}
+		if err := s.n.db.Apply(storage.Commit{Transfer: w, Unhold: &h}); err != nil {
+			return
+		}
+		s.log.Info("held transfer record applied", "transfer", id, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
+		if s.onChange != nil {
+			s.onChange(next)
+		}
+		s.releaseHeld(id) // the new state may release others
+		return
+	}
+}
+
+// issue signs a record of this court as the next entry of its log,
+// applies it locally (refusing it, and consuming no sequence, if the
+// state machine refuses it) and publishes it.
+func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error) {
+	now := s.n.now()
+	self, err := s.n.trust.Trust().ByPeer(s.n.h.ID(), now)
+	if err != nil {
+		return nil, fmt.Errorf("this node is not certified: %w", err)
+	}
+	s.mu.Lock()
+	head, err := s.n.db.LogHead(s.n.h.ID().String())
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	raw, err := cmproto.SealRecord(s.n.key, self, head+1, now, id, body)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	r, err := cmproto.DecodeRecord(raw, s.n.trust.Trust(), now)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	cur, err := s.load(id)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	next, err := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	w, err := transferWrite(cur, next)
+	if err == nil {
+		err = s.n.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: s.n.h.ID().String(), Seq: head + 1, Raw: raw}, Transfer: w})
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("transfer record issued", "transfer", id, "kind", r.Kind, "sequence", head+1, "state", next.State)
+	if s.onChange != nil {
+		s.onChange(next)
+	}
+	if err := s.topic.Publish(ctx, raw); err != nil {
+		// The record is in our log; peers will pull it at the next sync.
+		s.log.Warn("publish failed; peers will sync it", "transfer", id, "reason", err)
+	}
+	return next, nil
+}
+
+// serveSync answers a sync request: our log heads, or a range of one
+// issuer's log, as frames ending with an empty one.
+func (s *transferService) serveSync(st network.Stream) {
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(time.Minute))
+	var req pb.SyncRequest
+	if err := readDelimited(st, &req, 1024); err != nil || req.GetVersion() != 1 {
+		st.Reset()
+		return
+	}
+	if len(req.GetIssuer()) == 0 {
+		heads, err := s.n.db.LogHeads()
+		if err != nil {
+			st.Reset()
+			return
+		}
+		lh := &pb.LogHeads{Version: 1}
+		for issuer, seq := range heads {
+			id, err := peer.Decode(issuer)
+			if err != nil {
+				continue
+			}
+			lh.Heads = append(lh.Heads, &pb.LogHead{Issuer: []byte(id), Sequence: seq})
+		}
+		if err := writeDelimited(st, lh); err != nil {
+			st.Reset()
+		}
+		return
+	}
+	issuer, err := peer.IDFromBytes(req.GetIssuer())
+	if err != nil || req.GetFrom() == 0 || req.GetTo() < req.GetFrom() {
+		st.Reset()
+		return
+	}
+	recs, err := s.n.db.LogRange(issuer.String(), req.GetFrom(), req.GetTo(), maxRangePerRequest)
+	if err != nil {
+		st.Reset()
+		return
+	}
+	for _, r := range recs {
+		if err := writeFrame(st, r); err != nil {
+			st.Reset()
+			return
+		}
+	}
+	writeFrame(st, nil)
+}
+
+// pullHeads asks p for its log heads and pulls every range we lack.
+func (s *transferService) pullHeads(ctx context.Context, p peer.ID) error {
+	st, err := s.n.h.NewStream(ctx, p, cmproto.ProtoSync)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := writeDelimited(st, &pb.SyncRequest{Version: 1}); err != nil {
+		st.Reset()
+		return err
+	}
+	var lh pb.LogHeads
+	if err := readDelimited(st, &lh, 16<<20); err != nil {
+		st.Reset()
+		return err
+	}
+	for _, h := range lh.GetHeads() {
+		issuer, err := peer.IDFromBytes(h.GetIssuer())
+		if err != nil {
+			continue
+		}
+		if err := s.pullRange(ctx, p, issuer, h.GetSequence()); err != nil {
+			s.log.Debug("sync pull failed", "peer", p, "issuer", issuer, "reason", err)
+		}
+	}
+	return nil
+}
+
+// pullRange pulls issuer's log from our head up to upto from peer p.
+func (s *transferService) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64) error {
+	if _, busy := s.busy.LoadOrStore(issuer, struct{}{}); busy {
+		return nil
+	}
+	defer s.busy.Delete(issuer)
+	for {
+		have, err := s.n.db.LogHead(issuer.String())
+		if err != nil || have >= upto {
+			return err
+		}
+		got, err := s.pullOnce(ctx, p, issuer, have+1, upto)
+		if err != nil {
+			return err
+		}
+		if got == 0 {
+			return nil // the peer has a gap too
+		}
+		after, err := s.n.db.LogHead(issuer.String())
+		if err != nil || after == have {
+			return err // nothing usable came back
+		}
+	}
+}
+
+func (s *transferService) pullOnce(ctx context.Context, p, issuer peer.ID, from, to uint64) (int, error) {
+	st, err := s.n.h.NewStream(ctx, p, cmproto.ProtoSync)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(time.Minute))
+	if err := writeDelimited(st, &pb.SyncRequest{Version: 1, Issuer: []byte(issuer), From: from, To: to}); err != nil {
+		st.Reset()
+		return 0, err
+	}
+	n := 0
+	for {
+		raw, err := readFrame(st, cmproto.MaxGossipMessage)
+		if err != nil {
+			st.Reset()
+			return n, err
+		}
+		if len(raw) == 0 {
+			return n, nil
+		}
+		n++
+		if err := s.ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
+			s.reject(p, "", err)
+		}
+	}
+}
+
+// announce publishes our own log head on the transfers topic.
+func (s *transferService) announce(ctx context.Context) error {
+	self, err := s.n.trust.Trust().ByPeer(s.n.h.ID(), s.n.now())
+	if err != nil {
+		return err
+	}
+	head, err := s.n.db.LogHead(s.n.h.ID().String())
+	if err != nil || head == 0 {
+		return err
+	}
+	env, err := crypto.SealMessage(s.n.key, self.Serial, cmproto.PayloadLogHeads,
+		&pb.LogHeads{Version: 1, Heads: []*pb.LogHead{{Issuer: []byte(s.n.h.ID()), Sequence: head}}})
+	if err != nil {
+		return err
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		return err
+	}
+	return s.topic.Publish(ctx, b)
+}
+
+// Serve runs the sync worker, the periodic announcement and the periodic
+// anti-entropy exchange with one random peer, until ctx ends.
+func (s *transferService) Serve(ctx context.Context) error {
+	go func() {
+		for {
+			if _, err := s.sub.Next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	defer s.sub.Cancel()
+	workers := 4
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-s.pulls:
+					if s.n.trust.Admit(j.from) != nil || j.from == s.n.h.ID() {
+						continue
+					}
+					jctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+					var err error
+					if j.issuer == "" {
+						err = s.pullHeads(jctx, j.from)
+					} else {
+						err = s.pullRange(jctx, j.from, j.issuer, j.upto)
+					}
+					cancel()
+					if err != nil && ctx.Err() == nil {
+						s.log.Debug("sync failed", "peer", j.from, "reason", err)
+					}
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-t.C:
+			if err := s.announce(ctx); err != nil && ctx.Err() == nil {
+				s.log.Debug("log head announce failed", "reason", err)
+			}
+			if ps := s.n.h.Network().Peers(); len(ps) > 0 {
+				s.enqueue(pullJob{from: ps[rand.IntN(len(ps))]})
+			}
+		}
+	}
+}
+
+// Transfers lists the stored transfers, newest offer first.
+func (s *transferService) list(state string) ([]*cmproto.Transfer, error) {
+	raws, err := s.n.db.Transfers(state)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*cmproto.Transfer, 0, len(raws))
+	for _, b := range raws {
+		var t cmproto.Transfer
+		if err := json.Unmarshal(b, &t); err != nil {
+			return nil, fmt.Errorf("%w: transfer record", storage.ErrCorrupt)
+		}
+		out = append(out, &t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OfferedAt.After(out[j].OfferedAt) })
+	return out, nil
+}

@@ -1,0 +1,396 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// ErrHandoverBlocked: an active measure of the case expires too soon.
+var ErrHandoverBlocked = errors.New("handover refused: measures expire too soon")
+
+// self returns this node's certificate.
+func (n *Node) self() (*crypto.Certificate, error) {
+	return n.trust.Trust().ByPeer(n.h.ID(), n.now())
+}
+
+// Offer offers one of this court's cases for transfer.
+func (n *Node) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transfer, error) {
+	self, err := n.self()
+	if err != nil {
+		return nil, err
+	}
+	cn, err := cmproto.EnforcementCase("case_number", req.CaseNumber, self.Code)
+	if err != nil {
+		return nil, err
+	}
+	head, v, err := n.db.Case(cn)
+	if err != nil {
+		return nil, err
+	}
+	if head.Status != storage.StatusActive {
+		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", cmproto.ErrInvalid, cn, head.Status)
+	}
+	sup, err := court.ParseCourtCode(req.Superior)
+	if err != nil {
+		return nil, fmt.Errorf("%w: superior: %v", cmproto.ErrInvalid, err)
+	}
+	o := &pb.TransferOffer{CaseNumber: cn.String(), OriginCourt: string(self.Code), SuperiorCourt: string(sup), FiledOn: v.Filed.String()}
+	for _, g := range req.Grounds {
+		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
+		if !ok {
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases or capacity", cmproto.ErrInvalid, g)
+		}
+		o.Grounds = append(o.Grounds, pb.Ground(val))
+	}
+	if req.AmountRecoveredFen != nil {
+		o.AmountRecoveredFen = *req.AmountRecoveredFen
+	}
+	o.AmountOutstandingFen = v.ClaimFen - o.AmountRecoveredFen
+	counts := map[court.AssetClass]uint32{}
+	for _, a := range v.Assets {
+		counts[a.Class]++
+	}
+	for _, c := range court.AssetClasses() {
+		if counts[c] > 0 {
+			o.Assets = append(o.Assets, &pb.AssetCount{AssetClass: string(c), Count: counts[c]})
+		}
+	}
+	var earliest court.Date
+	for _, m := range v.Measures {
+		if m.Status == storage.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
+			earliest = m.Expiry
+		}
+	}
+	if !earliest.IsZero() {
+		o.EarliestMeasureExpiry = earliest.String()
+	}
+	for _, t := range n.mustList("") {
+		if t.CaseNumber == cn.String() && t.Origin == self.Code && !t.State.Terminal() {
+			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", cmproto.ErrConflict, cn, t.ID, t.State)
+		}
+	}
+	return n.xfer.issue(ctx, cmproto.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+}
+
+func (n *Node) mustList(state string) []*cmproto.Transfer {
+	ts, _ := n.xfer.list(state)
+	return ts
+}
+
+// Decide decides an offered transfer as a superior court.
+func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.DecideRequest) (*cmproto.Transfer, error) {
+	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy}
+	switch req.Mode {
+	case "designated", "指令执行":
+		d.Mode = pb.Mode_MODE_DESIGNATED
+	case "elevated", "提级执行":
+		d.Mode = pb.Mode_MODE_ELEVATED
+		if d.ReceiverCourt == "" {
+			self, err := n.self()
+			if err != nil {
+				return nil, err
+			}
+			d.ReceiverCourt = string(self.Code)
+		}
+	default:
+		return nil, fmt.Errorf("%w: mode %q: want designated (指令执行) or elevated (提级执行)", cmproto.ErrInvalid, req.Mode)
+	}
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
+}
+
+// Accept accepts a transfer designated to this court.
+func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.AcceptRequest) (*cmproto.Transfer, error) {
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: req.NewCaseNumber}}})
+}
+
+// Reject declines an offer (as the decider) or a designation (as the receiver).
+func (n *Node) Reject(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
+}
+
+// Withdraw withdraws this court's offer before handover.
+func (n *Node) Withdraw(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
+}
+
+// Progress reports progress as the receiving court.
+func (n *Node) Progress(ctx context.Context, id cmproto.TransferID, req api.ProgressRequest) (*cmproto.Transfer, error) {
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
+}
+
+// CloseTransfer concludes a received case as the receiving court.
+func (n *Node) CloseTransfer(ctx context.Context, id cmproto.TransferID, req api.CloseRequest) (*cmproto.Transfer, error) {
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
+}
+
+// Handover hands the dossier of an accepted transfer over: it refuses while
+// an active measure expires within the guard period unless an override
+// reason is given, wraps the data key for the receiver and the decider,
+// and publishes the manifest.
+func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+	t, err := n.xfer.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+	}
+	if t.State != cmproto.StateAccepted {
+		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", cmproto.ErrConflict, id, t.State)
+	}
+	cn, err := court.ParseCaseNumber(t.CaseNumber)
+	if err != nil {
+		return nil, err
+	}
+	dos, err := n.db.Dossier(cn)
+	if err != nil {
+		return nil, err
+	}
+	today := court.DateOf(n.now())
+	var blocking []string
+	var ids []string
+	active := 0
+	for _, m := range dos.Version.Measures {
+		if m.Status != storage.MeasureActive || m.Expiry.IsZero() {
+			continue
+		}
+		active++
+		if days := today.DaysUntil(m.Expiry); days <= n.cfg.HandoverGuardDays {
+			class := ""
+			for _, a := range dos.Version.Assets {
+				if a.ID == m.Asset {
+					class = a.Class.Label()
+				}
+			}
+			blocking = append(blocking, fmt.Sprintf("measure %s (%s of %s asset %s) expires %s, in %d days", m.ID, m.Kind.Label(), class, m.Asset, m.Expiry, days))
+			ids = append(ids, m.ID)
+		}
+	}
+	reason := strings.TrimSpace(req.OverrideReason)
+	if len(blocking) > 0 && reason == "" {
+		return nil, fmt.Errorf("%w: case %s: %s. Renew these measures (续行) before handing over, or give an override reason", ErrHandoverBlocked, cn, strings.Join(blocking, "; "))
+	}
+	if len(blocking) == 0 {
+		ids, reason = nil, ""
+	}
+	m := &pb.HandoverManifest{
+		ChunkCount: uint32(len(dos.Chunks)), SealedBytes: dos.Bytes, DocumentCount: uint32(len(dos.Documents)),
+		OverrideReason: reason, OverriddenMeasures: ids, ActiveMeasures: uint32(active),
+	}
+	root, snap := dos.Root(), dos.SnapshotHash()
+	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
+	readers := []court.CourtCode{t.Receiver}
+	if t.Decider != t.Receiver {
+		readers = append(readers, t.Decider)
+	}
+	for _, c := range readers {
+		cert, err := n.trust.Trust().Court(c, n.now())
+		if err != nil {
+			return nil, fmt.Errorf("handover %s: no certificate in force for %s: %w", id, c, err)
+		}
+		w, err := crypto.WrapDataKey(cert.EncKEM, cert.EncKey, "handover", string(id), dos.Key)
+		if err != nil {
+			return nil, fmt.Errorf("handover %s: wrap the data key for %s: %w", id, c, err)
+		}
+		m.Keys = append(m.Keys, &pb.WrappedKey{Court: string(c), CertificateSerial: cert.Serial, Wrapped: w})
+	}
+	detail, err := json.Marshal(struct {
+		Case      string          `json:"case"`
+		Documents []string        `json:"documents"`
+		Snapshot  json.RawMessage `json:"snapshot"`
+	}{cn.String(), dos.Documents, dos.Snapshot})
+	if err != nil {
+		return nil, err
+	}
+	if m.SealedDetail, err = dos.Key.SealField("handover/"+string(id)+"/detail", detail); err != nil {
+		return nil, err
+	}
+	next, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Handover{Handover: m}})
+	if err != nil {
+		return nil, err
+	}
+	if reason != "" {
+		n.db.Audit(storage.AuditEntry{Event: "handover.override", Outcome: "ok", Transfer: string(id), Case: cn.String(),
+			Detail: fmt.Sprintf("handover despite %d measure(s) expiring within %d days: %s; reason: %s", len(ids), n.cfg.HandoverGuardDays, strings.Join(ids, ", "), reason)})
+	}
+	return next, nil
+}
+
+// TransferView decorates a transfer for the API.
+func (n *Node) TransferView(t *cmproto.Transfer) api.Transfer {
+	on, what := t.WaitingOn()
+	return api.Transfer{Transfer: t, Overdue: t.Overdue(n.now()), WaitingOn: string(on), WaitingFor: what}
+}
+
+// Transfers lists transfers (state "" for all; overdue only if asked).
+func (n *Node) Transfers(state string, overdueOnly bool) ([]api.Transfer, error) {
+	ts, err := n.xfer.list(state)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.Transfer{}
+	for _, t := range ts {
+		v := n.TransferView(t)
+		if overdueOnly && !v.Overdue {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Transfer returns one transfer.
+func (n *Node) Transfer(id cmproto.TransferID) (api.Transfer, error) {
+	t, err := n.xfer.load(id)
+	if err != nil {
+		return api.Transfer{}, err
+	}
+	if t == nil {
+		return api.Transfer{}, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+	}
+	return n.TransferView(t), nil
+}
+
+// transferError maps the transfer workflow's errors to stable API codes
+// with messages a clerk can act on; the rest goes to apiError.
+func transferError(err error) *api.Error {
+	switch {
+	case errors.Is(err, ErrHandoverBlocked):
+		return api.Errorf(http.StatusConflict, "handover_blocked", "%v", err)
+	case errors.Is(err, cmproto.ErrHeld):
+		return api.Errorf(http.StatusConflict, api.CodeConflict, "%v (this node has not yet seen the step before; wait for the mesh to sync and try again)", err)
+	case errors.Is(err, cmproto.ErrConflict), errors.Is(err, cmproto.ErrDuplicate):
+		return api.Errorf(http.StatusConflict, api.CodeConflict, "%v", err)
+	case errors.Is(err, cmproto.ErrInvalid), errors.Is(err, crypto.ErrMalformed):
+		return api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalid, "%v", err)
+	case errors.Is(err, crypto.ErrNotAuthorised), errors.Is(err, crypto.ErrRevoked), errors.Is(err, crypto.ErrExpired), errors.Is(err, crypto.ErrUnknownSigner):
+		return api.Errorf(http.StatusForbidden, api.CodeForbidden, "%v", err)
+	}
+	return apiError(err)
+}
+
+// errAnswered: the handler already wrote the answer (a bad request body).
+var errAnswered = errors.New("answered")
+
+// registerTransferAPI adds the transfer endpoints.
+func (n *Node) registerTransferAPI() {
+	type action func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error)
+	respond := func(w http.ResponseWriter, t *cmproto.Transfer, err error) {
+		if errors.Is(err, errAnswered) {
+			return
+		}
+		if err != nil {
+			api.WriteError(w, transferError(err))
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, n.TransferView(t))
+	}
+	withID := func(f action) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			id, err := cmproto.ParseTransferID(r.PathValue("id"))
+			if err != nil {
+				api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err))
+				return
+			}
+			t, err := f(r.Context(), id, r, w)
+			respond(w, t, err)
+		}
+	}
+	body := func(w http.ResponseWriter, r *http.Request, v any) error {
+		if !decodeBody(w, r, v) {
+			return errAnswered
+		}
+		return nil
+	}
+	n.api.Handle("POST /v1/transfers", func(w http.ResponseWriter, r *http.Request) {
+		var req api.OfferRequest
+		if err := body(w, r, &req); err != nil {
+			return
+		}
+		t, err := n.Offer(r.Context(), req)
+		respond(w, t, err)
+	})
+	n.api.Handle("POST /v1/transfers/{id}/decide", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.DecideRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.Decide(ctx, id, req)
+	}))
+	n.api.Handle("POST /v1/transfers/{id}/accept", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.AcceptRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.Accept(ctx, id, req)
+	}))
+	n.api.Handle("POST /v1/transfers/{id}/reject", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.ReasonRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.Reject(ctx, id, req.Reason)
+	}))
+	n.api.Handle("POST /v1/transfers/{id}/withdraw", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.ReasonRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.Withdraw(ctx, id, req.Reason)
+	}))
+	n.api.Handle("POST /v1/transfers/{id}/handover", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.HandoverRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.Handover(ctx, id, req)
+	}))
+	n.api.Handle("POST /v1/transfers/{id}/progress", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.ProgressRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.Progress(ctx, id, req)
+	}))
+	n.api.Handle("POST /v1/transfers/{id}/close", withID(func(ctx context.Context, id cmproto.TransferID, r *http.Request, w http.ResponseWriter) (*cmproto.Transfer, error) {
+		var req api.CloseRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return n.CloseTransfer(ctx, id, req)
+	}))
+	n.api.Handle("GET /v1/transfers", func(w http.ResponseWriter, r *http.Request) {
+		ts, err := n.Transfers(r.URL.Query().Get("state"), r.URL.Query().Get("overdue") == "1")
+		if err != nil {
+			api.WriteError(w, transferError(err))
+			return
+		}
+		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Overdue && !ts[j].Overdue })
+		api.WriteJSON(w, http.StatusOK, ts)
+	})
+	n.api.Handle("GET /v1/transfers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := cmproto.ParseTransferID(r.PathValue("id"))
+		if err != nil {
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err))
+			return
+		}
+		t, err := n.Transfer(id)
+		if err != nil {
+			api.WriteError(w, transferError(err))
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, t)
+	})
+}

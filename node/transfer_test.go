@@ -1,0 +1,401 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/devmesh"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
+	"courtmesh.dev/courtmesh/storage/gen"
+	"courtmesh.dev/courtmesh/storage/importer"
+)
+
+// The courts of the transfer scenarios: the Beijing high court, two
+// intermediate courts and basic courts under each. 京0102 sits under 京02
+// by its certificate's explicit parent (as it does in reality).
+func scenarioCourts() []devmesh.Court {
+	c := func(code, parent string) devmesh.Court {
+		return devmesh.Court{Code: court.CourtCode(code), Parent: court.CourtCode(parent), Roles: []crypto.Role{crypto.RoleCourt}}
+	}
+	return []devmesh.Court{
+		{Code: court.Supreme, Roles: []crypto.Role{crypto.RoleCourt, crypto.RoleOperator}},
+		c("京", ""), c("京01", ""), c("京02", ""), c("京0105", ""), c("京0108", ""), c("京0102", "京02"),
+	}
+}
+
+// scenario drives a mesh the way the story is told: as a court, do.
+type scenario struct {
+	t  *testing.T
+	tm *testMesh
+	by map[court.CourtCode]*node.Node
+}
+
+func newScenario(t *testing.T) *scenario {
+	t.Helper()
+	tm := startCourts(t, scenarioCourts(), func(i int, o *node.Options) {
+		cfg, err := node.LoadConfig(o.Dir.Path(node.ConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.SyncInterval.Duration = time.Second
+		o.Config = &cfg
+	})
+	s := &scenario{t: t, tm: tm, by: map[court.CourtCode]*node.Node{}}
+	for i, c := range tm.Courts {
+		s.by[c.Code] = tm.nodes[i]
+	}
+	return s
+}
+
+// as returns the node of a court.
+func (s *scenario) as(code court.CourtCode) *node.Node {
+	n, ok := s.by[code]
+	if !ok {
+		s.t.Fatalf("no court %s in the scenario", code)
+	}
+	return n
+}
+
+// cases imports generated cases into a court's store and returns the case
+// numbers, split into those with an active measure expiring within 30
+// days and those without.
+func (s *scenario) cases(code court.CourtCode, count int) (safe, expiring []court.CaseNumber) {
+	s.t.Helper()
+	dir := filepath.Join(s.t.TempDir(), "cases")
+	cs, err := gen.Generate(dir, gen.Options{Cases: count, Seed: 7, Court: code})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	db := s.as(code).Store()
+	today := court.DateOf(time.Now())
+	for _, c := range cs {
+		if _, err := importer.Import(context.Background(), db, c.Dir, importer.Options{}); err != nil {
+			s.t.Fatal(err)
+		}
+		ms, err := db.Measures(c.Number)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		near := false
+		for _, m := range ms {
+			if m.Status == storage.MeasureActive && !m.Expiry.IsZero() && today.DaysUntil(m.Expiry) <= 30 {
+				near = true
+			}
+		}
+		if near {
+			expiring = append(expiring, c.Number)
+		} else {
+			safe = append(safe, c.Number)
+		}
+	}
+	return safe, expiring
+}
+
+// expectEverywhere waits until every node holds the transfer in state.
+func (s *scenario) expectEverywhere(id cmproto.TransferID, state cmproto.State) {
+	s.t.Helper()
+	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on every node", id, state), func() bool {
+		for _, n := range s.tm.nodes {
+			tr, err := n.Transfer(id)
+			if err != nil || tr.State != state {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// must fails the test on an error: must(t)(n.Offer(...)).
+func must(t *testing.T) func(*cmproto.Transfer, error) *cmproto.Transfer {
+	return func(tr *cmproto.Transfer, err error) *cmproto.Transfer {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+}
+
+func TestTransferStory(t *testing.T) {
+	s := newScenario(t)
+	ctx := context.Background()
+	safe, _ := s.cases("京0105", 8)
+	if len(safe) == 0 {
+		t.Fatal("the generator made no case without a near-expiry measure")
+	}
+
+	// As 京0105, offer a long-stalled case to 京01.
+	tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}}))
+	id := tr.ID
+	s.expectEverywhere(id, cmproto.StateOffered)
+
+	// As 京01, decide: 指令执行 to 京0108.
+	must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}))
+	s.expectEverywhere(id, cmproto.StateDecided)
+
+	// As 京0108, accept under a new case number.
+	must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}))
+	s.expectEverywhere(id, cmproto.StateAccepted)
+
+	// As 京0105, hand the dossier over.
+	must(t)(s.as("京0105").Handover(ctx, id, api.HandoverRequest{}))
+	s.expectEverywhere(id, cmproto.StateHandedOver)
+
+	// As 京0108, report progress.
+	must(t)(s.as("京0108").Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "查封房产已进入拍卖程序"}))
+	waitFor(t, 20*time.Second, "progress everywhere", func() bool {
+		for _, n := range s.tm.nodes {
+			tr, err := n.Transfer(id)
+			if err != nil || tr.AmountRecovered != 1_250_000_00 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Every node agrees on everything about the transfer.
+	want, _ := s.as("京").Transfer(id)
+	for _, n := range s.tm.nodes {
+		got, _ := n.Transfer(id)
+		if got.State != want.State || got.Receiver != "京0108" || got.Decider != "京01" || got.Mode != "指令执行" ||
+			got.NewCaseNumber != "（2026）京0108执1201号" || len(got.Records) != 5 || got.ChunkCount == 0 {
+			t.Errorf("%s disagrees: %+v", n.Status().CourtCode, got.Transfer)
+		}
+	}
+
+	// 提级执行: as 京0105, offer another case; as 京01, take it itself.
+	tr2 := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}}))
+	s.expectEverywhere(tr2.ID, cmproto.StateOffered)
+	must(t)(s.as("京01").Decide(ctx, tr2.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监8号"}))
+	must(t)(s.as("京01").Accept(ctx, tr2.ID, api.AcceptRequest{NewCaseNumber: "（2026）京01执88号"}))
+	s.expectEverywhere(tr2.ID, cmproto.StateAccepted)
+}
+
+func TestTransferRefusals(t *testing.T) {
+	s := newScenario(t)
+	ctx := context.Background()
+	safe, expiring := s.cases("京0105", 12)
+	if len(safe) < 2 || len(expiring) == 0 {
+		t.Fatalf("generator gave %d safe and %d expiring cases; need 2 and 1", len(safe), len(expiring))
+	}
+	offer := func(cn court.CaseNumber) cmproto.TransferID {
+		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+		s.expectEverywhere(tr.ID, cmproto.StateOffered)
+		return tr.ID
+	}
+
+	t.Run("decision by a court that is not a superior of both", func(t *testing.T) {
+		id := offer(safe[0])
+		// 京02 is superior of 京0102 but not of the origin 京0105.
+		_, err := s.as("京02").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京02执监1号"})
+		if !errors.Is(err, cmproto.ErrInvalid) {
+			t.Fatalf("err = %v, want ErrInvalid", err)
+		}
+		// 京01 may not designate 京0102, which is not below it.
+		_, err = s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京01执监2号"})
+		if !errors.Is(err, cmproto.ErrInvalid) {
+			t.Fatalf("err = %v, want ErrInvalid", err)
+		}
+		// The high court is superior of both.
+		must(t)(s.as("京").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京执监3号"}))
+		s.expectEverywhere(id, cmproto.StateDecided)
+
+		t.Run("acceptance by a court that was not designated", func(t *testing.T) {
+			_, err := s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执9号"})
+			if !errors.Is(err, cmproto.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
+		t.Run("a step out of order", func(t *testing.T) {
+			// Handover before acceptance.
+			_, err := s.as("京0105").Handover(ctx, id, api.HandoverRequest{})
+			if !errors.Is(err, cmproto.ErrConflict) {
+				t.Fatalf("err = %v, want ErrConflict", err)
+			}
+		})
+	})
+
+	t.Run("handover blocked by a measure expiring soon, then overridden", func(t *testing.T) {
+		id := offer(expiring[0])
+		must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监4号"}))
+		s.expectEverywhere(id, cmproto.StateDecided)
+		must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执10号"}))
+		s.expectEverywhere(id, cmproto.StateAccepted)
+		_, err := s.as("京0105").Handover(ctx, id, api.HandoverRequest{})
+		if !errors.Is(err, node.ErrHandoverBlocked) {
+			t.Fatalf("err = %v, want ErrHandoverBlocked", err)
+		}
+		t.Logf("refusal: %v", err)
+		tr := must(t)(s.as("京0105").Handover(ctx, id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"}))
+		if tr.OverrideReason == "" || len(tr.Overridden) == 0 {
+			t.Fatalf("override not recorded: %+v", tr)
+		}
+		s.expectEverywhere(id, cmproto.StateHandedOver)
+		got, _ := s.as("京").Transfer(id)
+		if got.OverrideReason != tr.OverrideReason {
+			t.Errorf("the override reason did not travel: %q", got.OverrideReason)
+		}
+		entries, err := s.as("京0105").Store().AuditEntries(1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range entries {
+			found = found || (e.Event == "handover.override" && e.Transfer == string(id))
+		}
+		if !found {
+			t.Error("the override is not in the audit log")
+		}
+	})
+}
+
+// TestCatchUp stops a node, publishes 50 offers, starts it again, and
+// expects it to have all 50 within one sync interval of reconnecting.
+func TestCatchUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("catch-up test skipped with -short")
+	}
+	courts := scenarioCourts()
+	m, err := devmesh.Build(t.TempDir(), courts, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFor := func(d node.DataDir) *node.Config {
+		cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.SyncInterval.Duration = time.Second
+		return &cfg
+	}
+	var nodes []*node.Node
+	stops := map[int]func(){}
+	for i, d := range m.Dirs {
+		n, stop := startStoppable(t, node.Options{Dir: d, Config: cfgFor(d), Logger: testLogger(t)})
+		nodes = append(nodes, n)
+		stops[i] = stop
+	}
+	connectAll(t, nodes)
+	const late = 5 // 京0108 goes down
+	stops[late]()
+
+	origin := nodes[4] // 京0105
+	dir := filepath.Join(t.TempDir(), "cases")
+	cs, err := gen.Generate(dir, gen.Options{Cases: 50, Seed: 11, Court: "京0105"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []cmproto.TransferID
+	for _, c := range cs {
+		if _, err := importer.Import(context.Background(), origin.Store(), c.Dir, importer.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := origin.Offer(context.Background(), api.OfferRequest{CaseNumber: c.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tr.ID)
+	}
+
+	// Restart the node that was down.
+	restarted, _ := startStoppable(t, node.Options{Dir: m.Dirs[late], Config: cfgFor(m.Dirs[late]), Logger: testLogger(t)})
+	start := time.Now()
+	connectAll(t, append([]*node.Node{restarted}, nodes[:late]...))
+	elapsed := waitFor(t, 20*time.Second, "all 50 offers on the restarted node", func() bool {
+		ts, err := restarted.Transfers("", false)
+		return err == nil && len(ts) == len(ids)
+	})
+	t.Logf("restarted node had all %d offers %v after reconnecting (sync interval 1s)", len(ids), elapsed)
+	_ = start
+
+	// Partition: cut the mesh into two halves, publish, heal.
+	left, right := []*node.Node{nodes[0], nodes[1], nodes[2]}, []*node.Node{nodes[3], nodes[4], restarted}
+	for _, a := range left {
+		for _, b := range right {
+			a.Host().Network().ClosePeer(b.PeerID())
+			b.Host().Network().ClosePeer(a.PeerID())
+		}
+	}
+	var decided []cmproto.TransferID
+	for _, id := range ids[:10] {
+		// 京01 (left) decides while the right half cannot hear it.
+		if _, err := nodes[2].Decide(context.Background(), id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监99号"}); err != nil {
+			t.Fatal(err)
+		}
+		decided = append(decided, id)
+	}
+	// The partition is real: the right half has not heard the decisions.
+	for _, n := range right {
+		if tr, err := n.Transfer(decided[0]); err != nil || tr.State != cmproto.StateOffered {
+			t.Fatalf("%s learned of a decision across the partition: %v %v", n.Status().CourtCode, tr.State, err)
+		}
+	}
+	connectAll(t, append(left, right...))
+	elapsed = waitFor(t, 20*time.Second, "decisions across the healed partition", func() bool {
+		for _, n := range right {
+			for _, id := range decided {
+				tr, err := n.Transfer(id)
+				if err != nil || tr.State != cmproto.StateDecided {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	t.Logf("after the partition healed, the other half had all %d decisions in %v", len(decided), elapsed)
+}
+
+func startStoppable(t *testing.T, o node.Options) (*node.Node, func()) {
+	t.Helper()
+	n, err := node.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case <-n.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("node not ready")
+	}
+	return n, stop
+}
+
+func connectAll(t *testing.T, nodes []*node.Node) {
+	t.Helper()
+	for i, a := range nodes {
+		for _, b := range nodes[i+1:] {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := a.Host().Connect(ctx, peer.AddrInfo{ID: b.PeerID(), Addrs: b.Host().Addrs()})
+			cancel()
+			if err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+		}
+	}
+}
+

@@ -1,0 +1,355 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/protocol/pb"
+)
+
+// Transfer topics, stream protocols and payload types.
+const (
+	// TopicTransfers carries transfer records and log-head announcements.
+	TopicTransfers = "/courtmesh/transfers/1"
+	// ProtoSync serves ranges of record logs and log heads.
+	ProtoSync = "/courtmesh/sync/1.0.0"
+	// PayloadRecord is the envelope payload type of a transfer record.
+	PayloadRecord = "courtmesh/record/v1"
+	// PayloadLogHeads is the envelope payload type of a log-heads message.
+	PayloadLogHeads = "courtmesh/log-heads/v1"
+	// RecordVersion is the Record version this build writes.
+	RecordVersion = 1
+)
+
+// Errors of record validation and the transfer state machine. The
+// gossipsub validators map ErrInvalid and ErrConflict to Reject,
+// ErrDuplicate and ErrStale to Ignore; ErrHeld means "keep it until its
+// predecessor arrives".
+var (
+	ErrInvalid   = court.ErrInvalid
+	ErrConflict  = errors.New("conflicts with the transfer's records")
+	ErrDuplicate = errors.New("duplicate record")
+	ErrStale     = errors.New("stale record")
+	ErrHeld      = errors.New("held until its predecessor arrives")
+)
+
+// TransferID names a transfer: 16 random bytes in hex, chosen by the
+// origin court when it offers.
+type TransferID string
+
+// NewTransferID returns a fresh random ID.
+func NewTransferID() TransferID {
+	var b [16]byte
+	rand.Read(b[:])
+	return TransferID(hex.EncodeToString(b[:]))
+}
+
+// ParseTransferID checks the form of an ID.
+func ParseTransferID(s string) (TransferID, error) {
+	if len(s) != 32 {
+		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", ErrInvalid, s)
+	}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", ErrInvalid, s)
+	}
+	return TransferID(s), nil
+}
+
+// Kind is the kind of a transfer record.
+type Kind string
+
+// The record kinds.
+const (
+	KindOffer      Kind = "offer"
+	KindDecision   Kind = "decision"
+	KindAcceptance Kind = "acceptance"
+	KindRejection  Kind = "rejection"
+	KindWithdrawal Kind = "withdrawal"
+	KindHandover   Kind = "handover"
+	KindReceipt    Kind = "receipt"
+	KindProgress   Kind = "progress"
+	KindClosure    Kind = "closure"
+)
+
+func kindOf(r *pb.Record) Kind {
+	switch r.GetBody().(type) {
+	case *pb.Record_Offer:
+		return KindOffer
+	case *pb.Record_Decision:
+		return KindDecision
+	case *pb.Record_Acceptance:
+		return KindAcceptance
+	case *pb.Record_Rejection:
+		return KindRejection
+	case *pb.Record_Withdrawal:
+		return KindWithdrawal
+	case *pb.Record_Handover:
+		return KindHandover
+	case *pb.Record_Receipt:
+		return KindReceipt
+	case *pb.Record_Progress:
+		return KindProgress
+	case *pb.Record_Closure:
+		return KindClosure
+	}
+	return ""
+}
+
+// Record is a decoded, signature-checked transfer record.
+type Record struct {
+	Raw      []byte   // the envelope exactly as signed and received
+	Hash     [32]byte // SHA-256 of Raw
+	Env      *crypto.Envelope
+	Signer   *crypto.Certificate
+	PB       *pb.Record
+	Kind     Kind
+	Issuer   court.CourtCode
+	Seq      uint64
+	IssuedAt time.Time
+	Transfer TransferID
+}
+
+// SignerPeer is the peer ID of the node that signed (its log's name).
+func (r *Record) SignerPeer() peer.ID { return r.Signer.PeerID }
+
+// HashHex is the record's hash in hex.
+func (r *Record) HashHex() string { return hex.EncodeToString(r.Hash[:]) }
+
+// MaxAmountFen bounds amounts: one trillion yuan, in fen.
+const MaxAmountFen = 1_000_000_000_000 * 100
+
+// SealRecord signs a record body as the given certificate.
+func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id TransferID, body *pb.Record) ([]byte, error) {
+	body.Version = RecordVersion
+	body.IssuerCourt = string(cert.Code)
+	body.Sequence = seq
+	body.IssuedAt = at.UnixMilli()
+	body.TransferId = string(id)
+	env, err := crypto.SealMessage(s, cert.Serial, PayloadRecord, body)
+	if err != nil {
+		return nil, err
+	}
+	return env.Marshal()
+}
+
+// DecodeRecord decodes raw, checks that a court certified and in force at
+// now signed it, and checks every field that needs no transfer state. When
+// the envelope is authentic but the body is invalid it returns both the
+// record and the error.
+func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
+	env, err := crypto.UnmarshalEnvelope(raw, MaxGossipMessage)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := t.Open(env, PayloadRecord, now)
+	if err != nil {
+		return nil, err
+	}
+	if !signer.HasRole(crypto.RoleCourt) {
+		return nil, fmt.Errorf("record signed by %s, which has no court role: %w", signer.Code, crypto.ErrNotAuthorised)
+	}
+	var p pb.Record
+	if err := proto.Unmarshal(env.Payload, &p); err != nil {
+		return nil, fmt.Errorf("record: %w: %v", crypto.ErrMalformed, err)
+	}
+	r := &Record{Raw: raw, Hash: sha256.Sum256(raw), Env: env, Signer: signer, PB: &p, Kind: kindOf(&p),
+		Issuer: court.CourtCode(p.GetIssuerCourt()), Seq: p.GetSequence(), IssuedAt: time.UnixMilli(p.GetIssuedAt())}
+	if p.GetVersion() != RecordVersion {
+		return nil, fmt.Errorf("record: %w: version %d", crypto.ErrMalformed, p.GetVersion())
+	}
+	if r.Issuer != signer.Code {
+		return nil, fmt.Errorf("record claims issuer %s but %s signed it: %w", r.Issuer, signer.Code, crypto.ErrNotAuthorised)
+	}
+	if r.Seq == 0 {
+		return nil, fmt.Errorf("record: %w: sequence 0", crypto.ErrMalformed)
+	}
+	if r.Transfer, err = ParseTransferID(p.GetTransferId()); err != nil {
+		return nil, err
+	}
+	if r.Kind == "" {
+		return nil, fmt.Errorf("record %s: %w: no body", r.Transfer, crypto.ErrMalformed)
+	}
+	if err := checkBody(r, t); err != nil {
+		// Authentic but invalid: return the record too, so that the node
+		// can keep it in the signer's log as evidence (and so its log has
+		// no gap), while refusing to act on it.
+		return r, fmt.Errorf("%s %s from %s: %w", r.Kind, r.Transfer, r.Issuer, err)
+	}
+	return r, nil
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+func checkText(field, s string, max int, required bool) error {
+	if required && s == "" {
+		return invalid("%s is required", field)
+	}
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return invalid("%s must be valid text of at most %d characters", field, max)
+	}
+	return nil
+}
+
+func checkAmount(field string, v int64) error {
+	if v < 0 || v > MaxAmountFen {
+		return invalid("%s %d fen is out of range (0 to one trillion yuan)", field, v)
+	}
+	return nil
+}
+
+func optDate(field, s string) (court.Date, error) {
+	if s == "" {
+		return court.Date{}, nil
+	}
+	d, err := court.ParseDate(s)
+	if err != nil {
+		return d, invalid("%s: %v", field, err)
+	}
+	return d, nil
+}
+
+// EnforcementCase parses a case number that must be an enforcement case
+// (执 or 执恢) of court c.
+func EnforcementCase(field, s string, c court.CourtCode) (court.CaseNumber, error) {
+	n, err := court.ParseCaseNumber(s)
+	if err != nil {
+		return n, invalid("%s: %v", field, err)
+	}
+	if n.Type != court.TypeEnforcement && n.Type != court.TypeResumed {
+		return n, invalid("%s %s is a %s case, not an enforcement case (执 or 执恢)", field, n, n.Type)
+	}
+	if n.Court != c {
+		return n, invalid("%s %s belongs to %s, not %s", field, n, n.Court, c)
+	}
+	return n, nil
+}
+
+// checkBody checks what each kind of record carries, without state.
+func checkBody(r *Record, h court.Hierarchy) error {
+	switch b := r.PB.GetBody().(type) {
+	case *pb.Record_Offer:
+		o := b.Offer
+		origin, err := court.ParseCourtCode(o.GetOriginCourt())
+		if err != nil {
+			return invalid("origin court: %v", err)
+		}
+		if origin != r.Issuer {
+			return invalid("offer for origin %s signed by %s", origin, r.Issuer)
+		}
+		if _, err := EnforcementCase("case number", o.GetCaseNumber(), origin); err != nil {
+			return err
+		}
+		sup, err := court.ParseCourtCode(o.GetSuperiorCourt())
+		if err != nil {
+			return invalid("superior court: %v", err)
+		}
+		if !court.IsSuperior(h, sup, origin) {
+			return invalid("%s is not a superior court of %s", sup, origin)
+		}
+		if len(o.GetGrounds()) == 0 {
+			return invalid("an offer needs at least one ground")
+		}
+		for _, g := range o.GetGrounds() {
+			if _, ok := pb.Ground_name[int32(g)]; !ok || g == pb.Ground_GROUND_UNSPECIFIED {
+				return invalid("unknown ground %d", g)
+			}
+		}
+		if err := checkAmount("amount outstanding", o.GetAmountOutstandingFen()); err != nil {
+			return err
+		}
+		if err := checkAmount("amount recovered", o.GetAmountRecoveredFen()); err != nil {
+			return err
+		}
+		if o.GetAmountOutstandingFen() == 0 {
+			return invalid("nothing outstanding: a case with no amount left is concluded, not transferred")
+		}
+		for _, a := range o.GetAssets() {
+			if _, err := court.ParseAssetClass(a.GetAssetClass()); err != nil {
+				return invalid("asset class: %v", err)
+			}
+		}
+		if _, err := optDate("earliest measure expiry", o.GetEarliestMeasureExpiry()); err != nil {
+			return err
+		}
+		filed, err := optDate("filed on", o.GetFiledOn())
+		if err != nil {
+			return err
+		}
+		if filed.IsZero() {
+			return invalid("filed_on is required")
+		}
+		if limit := court.DateOf(r.IssuedAt).AddDate(0, -6, 0); filed.After(limit) {
+			return invalid("case filed on %s is not yet 6 months old (民诉法 art. 237: after %s)", filed, limit)
+		}
+	case *pb.Record_Decision:
+		d := b.Decision
+		if d.GetMode() != pb.Mode_MODE_DESIGNATED && d.GetMode() != pb.Mode_MODE_ELEVATED {
+			return invalid("unknown mode %d", d.GetMode())
+		}
+		if _, err := court.ParseCourtCode(d.GetReceiverCourt()); err != nil {
+			return invalid("receiver court: %v", err)
+		}
+		if err := checkText("decision number", d.GetDecisionNumber(), 64, true); err != nil {
+			return err
+		}
+		if _, err := optDate("accept by", d.GetAcceptBy()); err != nil {
+			return err
+		}
+	case *pb.Record_Acceptance:
+		if _, err := EnforcementCase("new case number", b.Acceptance.GetNewCaseNumber(), r.Issuer); err != nil {
+			return err
+		}
+	case *pb.Record_Rejection:
+		return checkText("reason", b.Rejection.GetReason(), 500, true)
+	case *pb.Record_Withdrawal:
+		return checkText("reason", b.Withdrawal.GetReason(), 500, true)
+	case *pb.Record_Handover:
+		m := b.Handover
+		if len(m.GetMerkleRoot()) != 32 || m.GetChunkCount() == 0 {
+			return invalid("handover needs a 32-byte Merkle root and at least one chunk")
+		}
+		if len(m.GetSnapshotHash()) != 32 {
+			return invalid("handover needs a 32-byte snapshot hash")
+		}
+		if len(m.GetKeys()) == 0 {
+			return invalid("handover wraps the data key for nobody")
+		}
+		for _, k := range m.GetKeys() {
+			if _, err := court.ParseCourtCode(k.GetCourt()); err != nil || len(k.GetWrapped()) == 0 {
+				return invalid("wrapped key for %q is malformed", k.GetCourt())
+			}
+		}
+		if err := checkText("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
+			return err
+		}
+	case *pb.Record_Receipt:
+		if len(b.Receipt.GetMerkleRoot()) != 32 {
+			return invalid("receipt needs the 32-byte Merkle root")
+		}
+	case *pb.Record_Progress:
+		if err := checkAmount("amount recovered", b.Progress.GetAmountRecoveredFen()); err != nil {
+			return err
+		}
+		return checkText("status", b.Progress.GetStatus(), 200, false)
+	case *pb.Record_Closure:
+		switch b.Closure.GetOutcome() {
+		case "concluded", "terminated", "settled":
+		default:
+			return invalid("closure outcome %q: want concluded, terminated or settled", b.Closure.GetOutcome())
+		}
+		return checkAmount("amount recovered", b.Closure.GetAmountRecoveredFen())
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package protocol
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/protocol/pb"
+)
+
+// State is where a transfer stands.
+type State string
+
+// The transfer states, in the order a transfer normally passes them.
+const (
+	StateOffered    State = "offered"     // waiting for the superior's decision
+	StateDecided    State = "decided"     // waiting for the receiver's acceptance
+	StateAccepted   State = "accepted"    // waiting for the origin's handover
+	StateHandedOver State = "handed_over" // waiting for the receiver's fetch and receipt
+	StateReceived   State = "received"    // the receiver enforces; progress until closure
+	StateClosed     State = "closed"      // concluded at the receiver
+	StateRejected   State = "rejected"    // declined by the decider or the receiver
+	StateWithdrawn  State = "withdrawn"   // withdrawn by the origin
+)
+
+// Terminal reports whether no further step may follow.
+func (s State) Terminal() bool {
+	return s == StateClosed || s == StateRejected || s == StateWithdrawn
+}
+
+// Rules are the configurable deadlines of the state machine.
+type Rules struct {
+	// AcceptanceDays is the time the receiver has to accept after the
+	// decision when the decision names no date. Default 7.
+	AcceptanceDays int
+}
+
+func (r Rules) acceptanceDays() int {
+	if r.AcceptanceDays <= 0 {
+		return 7
+	}
+	return r.AcceptanceDays
+}
+
+// RecordRef is an applied record, as kept in the transfer's history.
+type RecordRef struct {
+	Kind     Kind            `json:"kind"`
+	Issuer   court.CourtCode `json:"issuer"`
+	Hash     string          `json:"hash"`
+	IssuedAt time.Time       `json:"issued_at"`
+}
+
+// Transfer is the state of one transfer, derived only from its records.
+// It carries no personal data.
+type Transfer struct {
+	ID                TransferID      `json:"id"`
+	State             State           `json:"state"`
+	CaseNumber        string          `json:"case_number"`
+	Origin            court.CourtCode `json:"origin"`
+	Superior          court.CourtCode `json:"superior"`
+	Grounds           []string        `json:"grounds"`
+	AmountOutstanding int64           `json:"amount_outstanding_fen"`
+	AmountOrigin      int64           `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry    string          `json:"earliest_measure_expiry,omitempty"`
+	Decider           court.CourtCode `json:"decider,omitempty"`
+	Mode              string          `json:"mode,omitempty"`
+	Receiver          court.CourtCode `json:"receiver,omitempty"`
+	DecisionNumber    string          `json:"decision_number,omitempty"`
+	AcceptBy          string          `json:"accept_by,omitempty"`
+	NewCaseNumber     string          `json:"new_case_number,omitempty"`
+	MerkleRoot        []byte          `json:"merkle_root,omitempty"`
+	ChunkCount        uint32          `json:"chunk_count,omitempty"`
+	SealedBytes       uint64          `json:"sealed_bytes,omitempty"`
+	OverrideReason    string          `json:"override_reason,omitempty"`
+	Overridden        []string        `json:"overridden_measures,omitempty"`
+	AmountRecovered   int64           `json:"amount_recovered_fen"`
+	ProgressStatus    string          `json:"progress_status,omitempty"`
+	Outcome           string          `json:"outcome,omitempty"`
+	Reason            string          `json:"reason,omitempty"` // of a rejection or withdrawal
+	OfferedAt         time.Time       `json:"offered_at"`
+	DecidedAt         time.Time       `json:"decided_at,omitzero"`
+	AcceptedAt        time.Time       `json:"accepted_at,omitzero"`
+	HandedOverAt      time.Time       `json:"handed_over_at,omitzero"`
+	ReceivedAt        time.Time       `json:"received_at,omitzero"`
+	ClosedAt          time.Time       `json:"closed_at,omitzero"`
+	Records           []RecordRef     `json:"records"`
+}
+
+// Applied reports whether the record with this hash is part of t.
+func (t *Transfer) Applied(hash string) bool {
+	return slices.ContainsFunc(t.Records, func(r RecordRef) bool { return r.Hash == hash })
+}
+
+// Overdue reports whether the receiver has let the acceptance deadline
+// pass (checked against the civil date in China).
+func (t *Transfer) Overdue(now time.Time) bool {
+	if t.State != StateDecided || t.AcceptBy == "" {
+		return false
+	}
+	by, err := court.ParseDate(t.AcceptBy)
+	return err == nil && court.DateOf(now).After(by)
+}
+
+// WaitingOn says which court must act next and what it must do.
+func (t *Transfer) WaitingOn() (court.CourtCode, string) {
+	switch t.State {
+	case StateOffered:
+		return t.Superior, "decide (指令执行 or 提级执行)"
+	case StateDecided:
+		return t.Receiver, "accept and file the case"
+	case StateAccepted:
+		return t.Origin, "hand the dossier over"
+	case StateHandedOver:
+		return t.Receiver, "fetch the dossier and confirm receipt"
+	case StateReceived:
+		return t.Receiver, "enforce; report progress until closure"
+	}
+	return "", ""
+}
+
+// Apply applies r to t (nil when no record of the transfer is known yet)
+// and returns the new state; t is not modified. It returns ErrHeld when a
+// predecessor is missing, ErrDuplicate for a record already applied,
+// ErrStale for an outdated progress report, and ErrConflict or ErrInvalid
+// for a record that contradicts the transfer. h is the certified court
+// hierarchy.
+func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
+	if t != nil && t.Applied(r.HashHex()) {
+		return nil, ErrDuplicate
+	}
+	if t == nil {
+		if r.Kind != KindOffer {
+			return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
+		}
+		return applyOffer(r), nil
+	}
+	n := *t
+	n.Records = append(slices.Clone(t.Records), RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt})
+	conflict := func(format string, a ...any) (*Transfer, error) {
+		return nil, fmt.Errorf("%s %s from %s: %s: %w", r.Kind, r.Transfer, r.Issuer, fmt.Sprintf(format, a...), ErrConflict)
+	}
+	held := func() (*Transfer, error) {
+		return nil, fmt.Errorf("%s %s from %s while the transfer is %s: %w", r.Kind, r.Transfer, r.Issuer, t.State, ErrHeld)
+	}
+	if t.State.Terminal() {
+		return conflict("the transfer is already %s", t.State)
+	}
+	switch b := r.PB.GetBody().(type) {
+	case *pb.Record_Offer:
+		return conflict("the transfer already has an offer")
+	case *pb.Record_Decision:
+		if t.State != StateOffered {
+			return conflict("the transfer was already decided by %s", t.Decider)
+		}
+		d := b.Decision
+		recv := court.CourtCode(d.GetReceiverCourt())
+		if !court.IsSuperior(h, r.Issuer, t.Origin) || (recv != r.Issuer && !court.IsSuperior(h, r.Issuer, recv)) {
+			return nil, fmt.Errorf("decision %s: %s is not a superior court of both %s and %s: %w", r.Transfer, r.Issuer, t.Origin, recv, ErrInvalid)
+		}
+		if recv == t.Origin {
+			return nil, fmt.Errorf("decision %s: the receiving court must differ from the origin %s: %w", r.Transfer, t.Origin, ErrInvalid)
+		}
+		switch d.GetMode() {
+		case pb.Mode_MODE_ELEVATED:
+			if recv != r.Issuer {
+				return nil, fmt.Errorf("decision %s: 提级执行 moves the case to the decider itself, not to %s: %w", r.Transfer, recv, ErrInvalid)
+			}
+			n.Mode = "提级执行"
+		default:
+			if recv == r.Issuer {
+				return nil, fmt.Errorf("decision %s: a superior taking the case itself decides 提级执行, not 指令执行: %w", r.Transfer, ErrInvalid)
+			}
+			n.Mode = "指令执行"
+		}
+		n.State, n.Decider, n.Receiver, n.DecisionNumber, n.DecidedAt = StateDecided, r.Issuer, recv, d.GetDecisionNumber(), r.IssuedAt
+		n.AcceptBy = d.GetAcceptBy()
+		if n.AcceptBy == "" {
+			n.AcceptBy = court.DateOf(r.IssuedAt).AddDate(0, 0, rules.acceptanceDays()).String()
+		}
+	case *pb.Record_Acceptance:
+		switch {
+		case t.State == StateOffered:
+			return held()
+		case t.State != StateDecided:
+			return conflict("the transfer was already accepted")
+		case r.Issuer != t.Receiver:
+			return nil, fmt.Errorf("acceptance %s by %s, but %s designated %s: %w", r.Transfer, r.Issuer, t.Decider, t.Receiver, ErrInvalid)
+		}
+		n.State, n.NewCaseNumber, n.AcceptedAt = StateAccepted, b.Acceptance.GetNewCaseNumber(), r.IssuedAt
+	case *pb.Record_Rejection:
+		switch {
+		case t.State == StateOffered && court.IsSuperior(h, r.Issuer, t.Origin):
+		case t.State == StateDecided && r.Issuer == t.Receiver:
+		case t.State == StateOffered && r.Issuer != t.Origin:
+			return held() // perhaps the receiver, declining a decision we have not seen yet
+		default:
+			return nil, fmt.Errorf("rejection %s by %s, which may not decline it while it is %s: %w", r.Transfer, r.Issuer, t.State, ErrInvalid)
+		}
+		n.State, n.Reason = StateRejected, b.Rejection.GetReason()
+	case *pb.Record_Withdrawal:
+		if r.Issuer != t.Origin {
+			return nil, fmt.Errorf("withdrawal %s by %s; only the origin %s may withdraw: %w", r.Transfer, r.Issuer, t.Origin, ErrInvalid)
+		}
+		if t.State != StateOffered && t.State != StateDecided && t.State != StateAccepted {
+			return conflict("the dossier was already handed over")
+		}
+		n.State, n.Reason = StateWithdrawn, b.Withdrawal.GetReason()
+	case *pb.Record_Handover:
+		if r.Issuer != t.Origin {
+			return nil, fmt.Errorf("handover %s by %s; only the origin %s hands over: %w", r.Transfer, r.Issuer, t.Origin, ErrInvalid)
+		}
+		switch t.State {
+		case StateOffered, StateDecided:
+			return held()
+		case StateAccepted:
+		default:
+			return conflict("the dossier was already handed over")
+		}
+		m := b.Handover
+		if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
+			return nil, fmt.Errorf("handover %s wraps no key for the receiver %s: %w", r.Transfer, t.Receiver, ErrInvalid)
+		}
+		n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
+		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
+		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
+	case *pb.Record_Receipt:
+		if err := byReceiver(r, t); err != nil {
+			return nil, err
+		}
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted:
+			return held()
+		case StateHandedOver:
+		default:
+			return conflict("receipt already confirmed")
+		}
+		if !bytes.Equal(b.Receipt.GetMerkleRoot(), t.MerkleRoot) {
+			return conflict("the receipt's Merkle root does not match the handover manifest")
+		}
+		n.State, n.ReceivedAt = StateReceived, r.IssuedAt
+	case *pb.Record_Progress:
+		if err := byReceiver(r, t); err != nil {
+			return nil, err
+		}
+		if t.State == StateOffered || t.State == StateDecided {
+			return held()
+		}
+		if !r.IssuedAt.After(t.lastProgressAt()) {
+			return nil, fmt.Errorf("progress %s from %s older than the last report: %w", r.Transfer, r.Issuer, ErrStale)
+		}
+		n.AmountRecovered, n.ProgressStatus = b.Progress.GetAmountRecoveredFen(), b.Progress.GetStatus()
+	case *pb.Record_Closure:
+		if err := byReceiver(r, t); err != nil {
+			return nil, err
+		}
+		if t.State != StateReceived {
+			return held()
+		}
+		n.State, n.Outcome, n.ClosedAt = StateClosed, b.Closure.GetOutcome(), r.IssuedAt
+		n.AmountRecovered = b.Closure.GetAmountRecoveredFen()
+	default:
+		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, ErrInvalid)
+	}
+	return &n, nil
+}
+
+func byReceiver(r *Record, t *Transfer) error {
+	if t.Receiver != "" && r.Issuer != t.Receiver {
+		return fmt.Errorf("%s %s by %s; only the receiver %s may send it: %w", r.Kind, r.Transfer, r.Issuer, t.Receiver, ErrInvalid)
+	}
+	if t.Receiver == "" && r.Issuer == t.Origin {
+		return fmt.Errorf("%s %s by the origin %s: %w", r.Kind, r.Transfer, r.Issuer, ErrInvalid)
+	}
+	return nil
+}
+
+// lastProgressAt is the time of the newest progress record applied.
+func (t *Transfer) lastProgressAt() time.Time {
+	var last time.Time
+	for _, r := range t.Records {
+		if r.Kind == KindProgress && r.IssuedAt.After(last) {
+			last = r.IssuedAt
+		}
+	}
+	return last
+}
+
+func applyOffer(r *Record) *Transfer {
+	o := r.PB.GetOffer()
+	t := &Transfer{
+		ID: r.Transfer, State: StateOffered, CaseNumber: o.GetCaseNumber(),
+		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
+		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
+		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt,
+		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
+	}
+	if n, err := court.ParseCaseNumber(t.CaseNumber); err == nil {
+		t.CaseNumber = n.String()
+	}
+	for _, g := range o.GetGrounds() {
+		t.Grounds = append(t.Grounds, g.String())
+	}
+	return t
+}

@@ -1,0 +1,321 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The record log and the transfer states.
+//
+// Every signed transfer record a node accepts is kept, exactly as
+// received, in its signer's log: rl/<issuer peer ID>/<sequence, 8 bytes
+// big-endian>. rh/<issuer> holds the highest sequence up to which the log
+// is complete (no gaps), which is what the node announces and what a peer
+// compares to find what it lacks. A second, different record at a
+// sequence already filled is equivocation and is refused with
+// ErrConflict (and kept out of the log: the first one stands).
+//
+// Transfer states are kept as opaque JSON (their shape belongs to the
+// protocol package) at x/<transfer id>, indexed by state at
+// ix/xstate/<state>/<id> in the same transaction. Records that arrived
+// before their predecessor wait at xh/<transfer id>/<record hash>.
+const (
+	prefixLog      = "rl/"
+	prefixLogHead  = "rh/"
+	prefixTransfer = "x/"
+	prefixXState   = "ix/xstate/"
+	prefixHeld     = "xh/"
+)
+
+func logKey(issuer string, seq uint64) []byte {
+	k := []byte(prefixLog + issuer + "/")
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// LogRecord is one record in its issuer's log.
+type LogRecord struct {
+	Issuer string // peer ID of the signing node
+	Seq    uint64
+	Raw    []byte
+}
+
+// TransferWrite is a transfer state to store with a record.
+type TransferWrite struct {
+	ID        string
+	State     string
+	PrevState string // "" for a new transfer
+	Data      []byte
+}
+
+// Commit is what one accepted record changes, written in one transaction.
+type Commit struct {
+	Record   *LogRecord     // the record to append to its log (nil: none)
+	Transfer *TransferWrite // the new transfer state (nil: unchanged)
+	Hold     *Held          // park the record until its predecessor arrives
+	Unhold   *Held          // a parked record now applied or refused
+}
+
+// Held is a record waiting for its predecessor.
+type Held struct {
+	Transfer string
+	Hash     string
+	Raw      []byte
+}
+
+// ErrEquivocation marks a second, different record at a filled position
+// of an issuer's log.
+var ErrEquivocation = fmt.Errorf("%w: another record already holds this log position", ErrConflict)
+
+// HasRecord reports whether the log holds exactly raw at (issuer, seq).
+func (db *DB) HasRecord(issuer string, seq uint64, raw []byte) (bool, error) {
+	var found bool
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(logKey(issuer, seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if !bytes.Equal(v, raw) {
+				return ErrEquivocation
+			}
+			found = true
+			return nil
+		})
+	})
+	return found, err
+}
+
+// Apply writes c in one transaction. Appending a record already in its
+// log is a no-op for that part; a different record at the same position
+// fails the whole commit with ErrEquivocation.
+func (db *DB) Apply(c Commit) error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		if r := c.Record; r != nil {
+			if err := appendLog(txn, r); err != nil {
+				return err
+			}
+		}
+		if t := c.Transfer; t != nil {
+			if t.PrevState != "" && t.PrevState != t.State {
+				if err := txn.Delete([]byte(prefixXState + t.PrevState + "/" + t.ID)); err != nil {
+					return err
+				}
+			}
+			if err := txn.Set([]byte(prefixTransfer+t.ID), t.Data); err != nil {
+				return err
+			}
+			if err := txn.Set([]byte(prefixXState+t.State+"/"+t.ID), nil); err != nil {
+				return err
+			}
+		}
+		if h := c.Hold; h != nil {
+			if err := txn.Set([]byte(prefixHeld+h.Transfer+"/"+h.Hash), h.Raw); err != nil {
+				return err
+			}
+		}
+		if h := c.Unhold; h != nil {
+			if err := txn.Delete([]byte(prefixHeld + h.Transfer + "/" + h.Hash)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func appendLog(txn *badger.Txn, r *LogRecord) error {
+	if r.Seq == 0 || r.Issuer == "" {
+		return fmt.Errorf("%w: log record needs an issuer and a sequence from 1", ErrInvalid)
+	}
+	k := logKey(r.Issuer, r.Seq)
+	item, err := txn.Get(k)
+	switch {
+	case err == nil:
+		return item.Value(func(v []byte) error {
+			if !bytes.Equal(v, r.Raw) {
+				return ErrEquivocation
+			}
+			return nil
+		})
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return err
+	}
+	if err := txn.Set(k, r.Raw); err != nil {
+		return err
+	}
+	head, err := getUint(txn, []byte(prefixLogHead+r.Issuer))
+	if err != nil {
+		return err
+	}
+	if r.Seq != head+1 {
+		return nil // a gap remains below; the head moves when it is filled
+	}
+	for {
+		_, err := txn.Get(logKey(r.Issuer, head+1))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		head++
+	}
+	return txn.Set([]byte(prefixLogHead+r.Issuer), binary.BigEndian.AppendUint64(nil, head))
+}
+
+func getUint(txn *badger.Txn, k []byte) (uint64, error) {
+	item, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	err = item.Value(func(b []byte) error {
+		if len(b) != 8 {
+			return fmt.Errorf("%w: log head %q", ErrCorrupt, k)
+		}
+		v = binary.BigEndian.Uint64(b)
+		return nil
+	})
+	return v, err
+}
+
+// LogHead returns the sequence up to which issuer's log is complete.
+func (db *DB) LogHead(issuer string) (uint64, error) {
+	var h uint64
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		var err error
+		h, err = getUint(txn, []byte(prefixLogHead+issuer))
+		return err
+	})
+	return h, err
+}
+
+// LogHeads returns every issuer's complete-log head.
+func (db *DB) LogHeads() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixLogHead), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := string(it.Item().Key()[len(prefixLogHead):])
+			err := it.Item().Value(func(b []byte) error {
+				if len(b) != 8 {
+					return fmt.Errorf("%w: log head of %s", ErrCorrupt, k)
+				}
+				out[k] = binary.BigEndian.Uint64(b)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LogRange returns the records of issuer's log from..to (inclusive), at
+// most max of them, stopping at the first gap.
+func (db *DB) LogRange(issuer string, from, to uint64, max int) ([][]byte, error) {
+	var out [][]byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		for s := from; s <= to && len(out) < max; s++ {
+			item, err := txn.Get(logKey(issuer, s))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Transfer returns the stored state of a transfer.
+func (db *DB) Transfer(id string) ([]byte, error) {
+	var out []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefixTransfer + id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("transfer %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+// Transfers returns the stored states of every transfer in state (all
+// transfers when state is "").
+func (db *DB) Transfers(state string) ([][]byte, error) {
+	var out [][]byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		if state == "" {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixTransfer), PrefetchValues: true})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				out = append(out, v)
+			}
+			return nil
+		}
+		p := []byte(prefixXState + state + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			id := string(it.Item().Key()[len(p):])
+			item, err := txn.Get([]byte(prefixTransfer + id))
+			if err != nil {
+				return fmt.Errorf("transfer index names %s: %w", id, err)
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// HeldRecords returns the records waiting for a predecessor in a transfer.
+func (db *DB) HeldRecords(transfer string) ([]Held, error) {
+	var out []Held
+	p := []byte(prefixHeld + transfer + "/")
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, Held{Transfer: transfer, Hash: string(it.Item().Key()[len(p):]), Raw: v})
+		}
+		return nil
+	})
+	return out, err
+}
