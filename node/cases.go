@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -54,14 +55,28 @@ func NewCases(db *storage.DB, now func() time.Time, log *slog.Logger) *Cases {
 // Today is the service's reference date: today in China time.
 func (c *Cases) Today() court.Date { return court.DateOf(c.now()) }
 
+// kindError is an error of one of the store's kinds (errors.Is(err,
+// kind)) whose text is only its message.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func kindErrorf(kind error, format string, a ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, a...)}
+}
+
 // checkAbs refuses a path that is empty or relative: the node resolves
 // paths itself, in its own working directory, which is not the caller's.
 func checkAbs(field, path string) error {
 	if path == "" {
-		return fmt.Errorf("%w: %s is required: an absolute path on the node's machine", storage.ErrInvalid, field)
+		return kindErrorf(storage.ErrInvalid, "%s is required: an absolute path on the node's machine", field)
 	}
 	if !filepath.IsAbs(path) {
-		return fmt.Errorf("%w: %s %q is not an absolute path; give the full path (the node does not share your working directory)", storage.ErrInvalid, field, path)
+		return kindErrorf(storage.ErrInvalid, "%s %q is not an absolute path; give the full path (the node does not share your working directory)", field, path)
 	}
 	return nil
 }
@@ -73,6 +88,9 @@ func checkAbs(field, path string) error {
 func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error) {
 	if err := checkAbs("path", path); err != nil {
 		return api.ImportResult{}, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return api.ImportResult{}, kindErrorf(storage.ErrNotFound, "import: %s does not exist on the node's machine; check the path of the case folder or .zip", path)
 	}
 	p, err := importer.Prepare(ctx, path, importer.Options{MaxDocumentSize: maxDoc})
 	if err != nil {
@@ -100,7 +118,7 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 // List returns the cases in the store, all or those in one status.
 func (c *Cases) List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error) {
 	if status != "" && !status.Valid() {
-		return nil, fmt.Errorf("%w: status %q: want active, terminated, concluded or transferred", storage.ErrInvalid, status)
+		return nil, kindErrorf(storage.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
 	}
 	hs, err := c.db.Cases(ctx, status)
 	if err != nil {
@@ -202,7 +220,7 @@ const MaxWithin = 3660
 // storage.DB.ExpiringMeasures).
 func (c *Cases) Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error) {
 	if within < 0 || within > MaxWithin {
-		return api.ExpiringResult{}, fmt.Errorf("%w: within %d: want 0 to %d days", storage.ErrInvalid, within, MaxWithin)
+		return api.ExpiringResult{}, kindErrorf(storage.ErrInvalid, "within %d: want 0 to %d days", within, MaxWithin)
 	}
 	ms, err := c.db.ExpiringMeasures(ctx, asOf, within)
 	if err != nil {

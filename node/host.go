@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p"
@@ -39,11 +40,17 @@ type gater struct {
 	log     *slog.Logger
 	refused atomic.Uint64
 	bypass  bool // tests only: let everything through to exercise the stream checks
+	// blocked peers are refused as if the network between us were cut
+	// (tests only: partitions).
+	blocked sync.Map
 }
 
 var _ connmgr.ConnectionGater = (*gater)(nil)
 
 func (g *gater) allow(p peer.ID, what string) bool {
+	if _, cut := g.blocked.Load(p); cut {
+		return false
+	}
 	if g.bypass {
 		return true
 	}
