@@ -2,19 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
+	"courtmesh.dev/courtmesh/storage/gen"
+	"courtmesh.dev/courtmesh/storage/importer"
 )
 
 func init() {
@@ -125,6 +133,10 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return errors.New("an uncertified node was admitted")
 	}
 
+	if err := demoTransfer(ctx, d, *dir, courts, nodes); err != nil {
+		return err
+	}
+
 	victim := len(nodes) - 1
 	d.say("国家根吊销 %s 的证书，运营节点推送新信任包。", "The national root revokes %s; the operator node pushes the new bundle.", courts[victim].Code)
 	b, err := m.Revoke(victim, "demo: key-compromise drill", time.Now())
@@ -217,4 +229,185 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) err
 		}
 	}
 	return nil
+}
+
+// demoTransfer plays a whole transfer between the demo courts.
+func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Court, nodes []*node.Node) error {
+	by := map[court.CourtCode]*node.Node{}
+	for i, c := range courts {
+		by[c.Code] = nodes[i]
+	}
+	origin, decider, receiver := by["京0105"], by["京01"], by["京0108"]
+
+	d.say("朝阳法院（京0105）从案件管理系统导入合成的执行案件。", "京0105 (朝阳) imports synthetic enforcement cases from its case-management system.")
+	casesDir := filepath.Join(dir, "cases-京0105")
+	cs, err := gen.Generate(casesDir, gen.Options{Cases: 6, Seed: 2024, Court: "京0105"})
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if _, err := importer.Import(ctx, origin.Store(), c.Dir, importer.Options{}); err != nil {
+			return err
+		}
+	}
+	// The case to move: the one with a freeze close to expiry.
+	var pick gen.Case
+	var near storage.Measure
+	today := court.DateOf(time.Now())
+	for _, c := range cs {
+		ms, err := origin.Store().Measures(c.Number)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.Status == storage.MeasureActive && !m.Expiry.IsZero() && today.DaysUntil(m.Expiry) <= 30 {
+				pick, near = c, m
+			}
+		}
+		if pick.Dir != "" {
+			break
+		}
+	}
+	if pick.Dir == "" {
+		return errors.New("demo: the generator made no case with a measure near expiry")
+	}
+	d.ok("%d cases imported; %s has been stalled for over 6 months", len(cs), pick.Number)
+
+	d.say("京0105 将 %s 报请北京一中院（京01）交叉执行。", "京0105 offers %s to its superior court 京01 for cross-execution.", pick.Number)
+	tr, err := origin.Offer(ctx, api.OfferRequest{CaseNumber: pick.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}})
+	if err != nil {
+		return err
+	}
+	id := tr.ID
+	if err := demoEverywhere(ctx, nodes, id, cmproto.StateOffered); err != nil {
+		return err
+	}
+	d.ok("offer %s reached all %d courts (outstanding %s)", id, len(nodes), yuan(tr.AmountOutstanding))
+
+	d.say("京01 作出指令执行决定：由海淀法院（京0108）执行。", "京01 decides 指令执行: 京0108 (海淀) is to enforce the case.")
+	if _, err := decider.Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}); err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, id, cmproto.StateDecided); err != nil {
+		return err
+	}
+	t, _ := receiver.Transfer(id)
+	d.ok("every court sees the decision; 京0108 must accept by %s", t.AcceptBy)
+
+	d.say("京0108 立案受理，新案号（2026）京0108执1201号。", "京0108 accepts and files the case as （2026）京0108执1201号.")
+	if _, err := receiver.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}); err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, id, cmproto.StateAccepted); err != nil {
+		return err
+	}
+	d.ok("accepted everywhere")
+
+	d.say("京0105 移交案卷：被拒绝，因为有查控措施将在30日内到期。", "京0105 tries to hand the dossier over: refused, a measure expires within 30 days.")
+	_, err = origin.Handover(ctx, id, api.HandoverRequest{})
+	if !errors.Is(err, node.ErrHandoverBlocked) {
+		return fmt.Errorf("demo: handover should have been refused, got %v", err)
+	}
+	d.ok("%v", err)
+
+	d.say("京0105 先行续行冻结（%s），更新案件后再次移交。", "京0105 renews the freeze (%s) first, updates the case, and hands over again.", near.ID)
+	if err := renewMeasure(pick.Dir, near, today); err != nil {
+		return err
+	}
+	res, err := importer.Import(ctx, origin.Store(), pick.Dir, importer.Options{})
+	if err != nil {
+		return err
+	}
+	d.ok("case updated to version %d: 续行 until %s", res.Version, court.LegalExpiry(assetClassOf(origin, pick.Number, near.Asset), today))
+	tr, err = origin.Handover(ctx, id, api.HandoverRequest{})
+	if err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, id, cmproto.StateHandedOver); err != nil {
+		return err
+	}
+	d.ok("handover manifest: %d sealed chunks, Merkle root %x…, data key wrapped for 京0108 and 京01", tr.ChunkCount, tr.MerkleRoot[:8])
+
+	d.say("京0108 报告执行进展。", "京0108 reports progress.")
+	if _, err := receiver.Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
+		return err
+	}
+	if err := waitUntil(ctx, 15*time.Second, func() bool {
+		for _, n := range nodes {
+			if t, err := n.Transfer(id); err != nil || t.AmountRecovered != 1_250_000_00 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("progress did not reach every court: %w", err)
+	}
+	d.ok("every court records %s recovered by the receiver", yuan(1_250_000_00))
+	return nil
+}
+
+// demoEverywhere waits until every node holds the transfer in state.
+func demoEverywhere(ctx context.Context, nodes []*node.Node, id cmproto.TransferID, state cmproto.State) error {
+	err := waitUntil(ctx, 15*time.Second, func() bool {
+		for _, n := range nodes {
+			if t, err := n.Transfer(id); err != nil || t.State != state {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("transfer %s did not reach %s on every court: %w", id, state, err)
+	}
+	return nil
+}
+
+func assetClassOf(n *node.Node, cn court.CaseNumber, asset string) court.AssetClass {
+	if _, v, err := n.Store().Case(cn); err == nil {
+		for _, a := range v.Assets {
+			if a.ID == asset {
+				return a.Class
+			}
+		}
+	}
+	return court.AssetOther
+}
+
+// renewMeasure edits a case folder's case.json as the court's
+// case-management system would after a renewal ruling (续行): the old
+// measure is marked renewed and a renewal carries the term on.
+func renewMeasure(caseDir string, m storage.Measure, today court.Date) error {
+	p := filepath.Join(caseDir, "case.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	ms, _ := doc["measures"].([]any)
+	var class court.AssetClass
+	if assets, ok := doc["assets"].([]any); ok {
+		for _, a := range assets {
+			if am, ok := a.(map[string]any); ok && am["id"] == m.Asset {
+				class = court.AssetClass(fmt.Sprint(am["class"]))
+			}
+		}
+	}
+	for _, x := range ms {
+		if mm, ok := x.(map[string]any); ok && mm["id"] == m.ID {
+			mm["status"] = "renewed"
+		}
+	}
+	ms = append(ms, map[string]any{
+		"id": m.ID + "r", "kind": "renewal", "asset": m.Asset, "effective": today.String(),
+		"expiry": court.LegalExpiry(class, today).String(), "renews": m.ID, "status": "active", "court": string(m.Court),
+	})
+	doc["measures"] = ms
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p, out, 0o644)
 }

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"courtmesh.dev/courtmesh/node/api"
+)
+
+func init() {
+	register(&command{name: "transfer", summary: "offer, decide, accept, hand over and follow case transfers (交叉执行)", subs: []*command{
+		{name: "offer", summary: "offer one of this court's cases to a superior court", run: runTransferOffer},
+		{name: "decide", summary: "decide an offer as a superior court (指令执行 or 提级执行)", run: runTransferDecide},
+		{name: "accept", summary: "accept a designated transfer under a new case number", run: runTransferAccept},
+		{name: "reject", summary: "decline an offer (decider) or a designation (receiver)", run: runTransferReason("reject")},
+		{name: "withdraw", summary: "withdraw this court's offer before handover", run: runTransferReason("withdraw")},
+		{name: "handover", summary: "hand the dossier over (refused while measures expire within 30 days)", run: runTransferHandover},
+		{name: "progress", summary: "report progress as the receiving court", run: runTransferProgress},
+		{name: "close", summary: "conclude a received case", run: runTransferClose},
+		{name: "list", summary: "list transfers: state, who must act, what is overdue", run: runTransferList},
+		{name: "show", summary: "show one transfer and its records", run: runTransferShow},
+	}})
+}
+
+// transferCall posts body to a transfer endpoint and prints the result.
+func transferCall(ctx context.Context, c *cli, data, path string, body any, asJSON bool) error {
+	cl, err := client(data)
+	if err != nil {
+		return err
+	}
+	var t api.Transfer
+	if err := cl.Do(ctx, "POST", path, body, &t); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.stdout, t)
+	}
+	printTransfer(c.stdout, t)
+	return nil
+}
+
+func idArg(fs interface {
+	NArg() int
+	Arg(int) string
+}, usage string) (string, error) {
+	if fs.NArg() != 1 {
+		return "", fmt.Errorf("usage: courtmesh transfer %s", usage)
+	}
+	return url.PathEscape(fs.Arg(0)), nil
+}
+
+func runTransferOffer(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer offer")
+	caseNo := fs.String("case", "", "the case number (案号) to offer, e.g. （2024）京0105执1234号")
+	sup := fs.String("superior", "", "the superior court asked to decide, e.g. 京01")
+	grounds := fs.String("grounds", "long_unexecuted", "comma-separated: long_unexecuted, interference, serial_cases, capacity")
+	recovered := fs.Int64("recovered-fen", -1, "amount already recovered, in fen (default: 0)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *caseNo == "" || *sup == "" {
+		return errors.New("--case and --superior are required")
+	}
+	req := api.OfferRequest{CaseNumber: *caseNo, Superior: *sup, Grounds: strings.Split(*grounds, ",")}
+	if *recovered >= 0 {
+		req.AmountRecoveredFen = recovered
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers", req, *asJSON)
+}
+
+func runTransferDecide(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer decide")
+	mode := fs.String("mode", "designated", "designated (指令执行) or elevated (提级执行)")
+	recv := fs.String("to", "", "the designated receiving court (not for elevated)")
+	number := fs.String("decision", "", "the decision document's number, e.g. （2026）京01执监7号")
+	by := fs.String("accept-by", "", "acceptance deadline YYYY-MM-DD (default: 7 days)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "decide --data DIR --mode designated --to COURT --decision NUMBER TRANSFER")
+	if err != nil {
+		return err
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/decide", api.DecideRequest{Mode: *mode, Receiver: *recv, DecisionNumber: *number, AcceptBy: *by}, *asJSON)
+}
+
+func runTransferAccept(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer accept")
+	number := fs.String("case", "", "this court's new case number, e.g. （2026）京0108执1201号")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "accept --data DIR --case NEW_NUMBER TRANSFER")
+	if err != nil {
+		return err
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/accept", api.AcceptRequest{NewCaseNumber: *number}, *asJSON)
+}
+
+func runTransferReason(verb string) func(context.Context, *cli, []string) error {
+	return func(ctx context.Context, c *cli, args []string) error {
+		fs, data := newFlags(c, "transfer "+verb)
+		reason := fs.String("reason", "", "the reason (no personal data: it is broadcast)")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		id, err := idArg(fs, verb+" --data DIR --reason TEXT TRANSFER")
+		if err != nil {
+			return err
+		}
+		return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/"+verb, api.ReasonRequest{Reason: *reason}, *asJSON)
+	}
+}
+
+func runTransferHandover(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer handover")
+	override := fs.String("override", "", "hand over although measures expire within 30 days, for this reason (recorded and audited)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "handover --data DIR [--override REASON] TRANSFER")
+	if err != nil {
+		return err
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/handover", api.HandoverRequest{OverrideReason: *override}, *asJSON)
+}
+
+func runTransferProgress(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer progress")
+	amount := fs.Int64("recovered-fen", 0, "total amount recovered so far, in fen")
+	status := fs.String("status", "", "short status for supervisors (no personal data)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "progress --data DIR --recovered-fen N TRANSFER")
+	if err != nil {
+		return err
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/progress", api.ProgressRequest{AmountRecoveredFen: *amount, Status: *status}, *asJSON)
+}
+
+func runTransferClose(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer close")
+	outcome := fs.String("outcome", "concluded", "concluded, terminated (终本) or settled")
+	amount := fs.Int64("recovered-fen", 0, "total amount recovered, in fen")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "close --data DIR --outcome concluded --recovered-fen N TRANSFER")
+	if err != nil {
+		return err
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/close", api.CloseRequest{Outcome: *outcome, AmountRecoveredFen: *amount}, *asJSON)
+}
+
+func runTransferList(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer list")
+	state := fs.String("state", "", "only transfers in this state (offered, decided, accepted, handed_over, received, closed, rejected, withdrawn)")
+	overdue := fs.Bool("overdue", false, "only overdue transfers")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *state != "" {
+		q.Set("state", *state)
+	}
+	if *overdue {
+		q.Set("overdue", "1")
+	}
+	path := "/v1/transfers"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var ts []api.Transfer
+	if err := cl.Do(ctx, "GET", path, nil, &ts); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, ts)
+	}
+	if len(ts) == 0 {
+		fmt.Fprintln(c.stdout, "No transfers.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "TRANSFER\tCASE\tFROM -> TO\tSTATE\tWAITING ON\tOFFERED")
+	for _, t := range ts {
+		to := string(t.Receiver)
+		if to == "" {
+			to = "?"
+		}
+		st := string(t.State)
+		if t.Overdue {
+			st += " (OVERDUE: accept by " + t.AcceptBy + ")"
+		}
+		waiting := ""
+		if t.WaitingOn != "" {
+			waiting = t.WaitingOn + ": " + t.WaitingFor
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\n", t.ID, t.CaseNumber, t.Origin, to, st, waiting, t.OfferedAt.Local().Format(time.DateOnly))
+	}
+	return tw.Flush()
+}
+
+func runTransferShow(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer show")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "show --data DIR TRANSFER")
+	if err != nil {
+		return err
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	var t api.Transfer
+	if err := cl.Do(ctx, "GET", "/v1/transfers/"+id, nil, &t); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, t)
+	}
+	printTransfer(c.stdout, t)
+	return nil
+}
+
+func yuan(fen int64) string { return fmt.Sprintf("%d.%02d 元", fen/100, fen%100) }
+
+func printTransfer(w io.Writer, t api.Transfer) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(tw, "Transfer\t%s\n", t.ID)
+	fmt.Fprintf(tw, "Case\t%s (origin %s)\n", t.CaseNumber, t.Origin)
+	st := string(t.State)
+	if t.Overdue {
+		st += "  OVERDUE"
+	}
+	fmt.Fprintf(tw, "State\t%s\n", st)
+	if t.WaitingOn != "" {
+		fmt.Fprintf(tw, "Waiting on\t%s to %s\n", t.WaitingOn, t.WaitingFor)
+	}
+	fmt.Fprintf(tw, "Asked\t%s; grounds %s\n", t.Superior, strings.Join(t.Grounds, ", "))
+	fmt.Fprintf(tw, "Outstanding\t%s (origin recovered %s)\n", yuan(t.AmountOutstanding), yuan(t.AmountOrigin))
+	if t.Decider != "" {
+		fmt.Fprintf(tw, "Decision\t%s by %s, %s -> %s; accept by %s\n", t.DecisionNumber, t.Decider, t.Mode, t.Receiver, t.AcceptBy)
+	}
+	if t.NewCaseNumber != "" {
+		fmt.Fprintf(tw, "New case\t%s\n", t.NewCaseNumber)
+	}
+	if t.ChunkCount > 0 {
+		fmt.Fprintf(tw, "Dossier\t%d chunks, %d bytes, Merkle root %x\n", t.ChunkCount, t.SealedBytes, t.MerkleRoot)
+	}
+	if t.OverrideReason != "" {
+		fmt.Fprintf(tw, "Override\t%s (measures %s)\n", t.OverrideReason, strings.Join(t.Overridden, ", "))
+	}
+	if t.AmountRecovered > 0 || t.ProgressStatus != "" {
+		fmt.Fprintf(tw, "Recovered\t%s %s\n", yuan(t.AmountRecovered), t.ProgressStatus)
+	}
+	if t.Reason != "" {
+		fmt.Fprintf(tw, "Reason\t%s\n", t.Reason)
+	}
+	fmt.Fprintf(tw, "Records\t\n")
+	for _, r := range t.Records {
+		fmt.Fprintf(tw, "  %s\t%s by %s, record %s…\n", r.IssuedAt.Local().Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
+	}
+	tw.Flush()
+}
