@@ -61,6 +61,10 @@ type Node struct {
 	api     *api.Server
 	db      *storage.DB
 	xfer    *transferService
+	fetch   *fetchService
+	// ctx bounds background jobs (fetches); cancelled when Serve returns.
+	ctx       context.Context
+	cancelCtx context.CancelFunc
 
 	connected chan peer.ID
 	apiAddr   string
@@ -148,6 +152,8 @@ func New(opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.registerTransferAPI()
+	n.ctx, n.cancelCtx = context.WithCancel(context.Background())
+	n.fetch = newFetchService(n)
 	n.registerCaseAPI()
 	return n, nil
 }
@@ -259,6 +265,8 @@ func (n *Node) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	<-ctx.Done()
+	n.cancelCtx()
+	n.fetch.wait()
 	wg.Wait()
 	n.ps = nil
 	err := n.h.Close()

@@ -39,6 +39,8 @@ type scenario struct {
 	t  *testing.T
 	tm *testMesh
 	by map[court.CourtCode]*node.Node
+	// accepted counts acceptances, for distinct new case numbers.
+	accepted int
 }
 
 func newScenario(t *testing.T) *scenario {

@@ -70,15 +70,17 @@ type Kind string
 
 // The record kinds.
 const (
-	KindOffer      Kind = "offer"
-	KindDecision   Kind = "decision"
-	KindAcceptance Kind = "acceptance"
-	KindRejection  Kind = "rejection"
-	KindWithdrawal Kind = "withdrawal"
-	KindHandover   Kind = "handover"
-	KindReceipt    Kind = "receipt"
-	KindProgress   Kind = "progress"
-	KindClosure    Kind = "closure"
+	KindOffer       Kind = "offer"
+	KindDecision    Kind = "decision"
+	KindAcceptance  Kind = "acceptance"
+	KindRejection   Kind = "rejection"
+	KindWithdrawal  Kind = "withdrawal"
+	KindHandover    Kind = "handover"
+	KindReceipt     Kind = "receipt"
+	KindProgress    Kind = "progress"
+	KindClosure     Kind = "closure"
+	KindRevokeGrant Kind = "grant_revocation"
+	KindAssetUpdate Kind = "asset_update"
 )
 
 func kindOf(r *pb.Record) Kind {
@@ -101,6 +103,10 @@ func kindOf(r *pb.Record) Kind {
 		return KindProgress
 	case *pb.Record_Closure:
 		return KindClosure
+	case *pb.Record_GrantRevocation:
+		return KindRevokeGrant
+	case *pb.Record_AssetUpdate:
+		return KindAssetUpdate
 	}
 	return ""
 }
@@ -350,6 +356,27 @@ func checkBody(r *Record, h court.Hierarchy) error {
 			return invalid("closure outcome %q: want concluded, terminated or settled", b.Closure.GetOutcome())
 		}
 		return checkAmount("amount recovered", b.Closure.GetAmountRecoveredFen())
+	case *pb.Record_GrantRevocation:
+		if _, err := court.ParseCourtCode(b.GrantRevocation.GetCourt()); err != nil {
+			return invalid("grant revocation court: %v", err)
+		}
+		return checkText("reason", b.GrantRevocation.GetReason(), 500, true)
+	case *pb.Record_AssetUpdate:
+		u := b.AssetUpdate
+		if u.GetNumber() == 0 {
+			return invalid("asset update number 0")
+		}
+		switch u.GetKind() {
+		case "search_result", "renewal", "release", "disposal", "lapse", "other":
+		default:
+			return invalid("asset update kind %q: want search_result, renewal, release, disposal, lapse or other", u.GetKind())
+		}
+		if len(u.GetSealed()) == 0 || len(u.GetSealed()) > MaxGossipMessage/2 {
+			return invalid("asset update must carry a sealed change of at most %d bytes", MaxGossipMessage/2)
+		}
+		if _, err := optDate("earliest expiry", u.GetEarliestExpiry()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

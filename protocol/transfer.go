@@ -52,40 +52,53 @@ type RecordRef struct {
 	IssuedAt time.Time       `json:"issued_at"`
 }
 
+// WrappedKey is the dossier's data key wrapped (HPKE) for one reader.
+type WrappedKey struct {
+	Court   court.CourtCode `json:"court"`
+	Serial  uint64          `json:"certificate_serial"`
+	Wrapped []byte          `json:"wrapped"`
+}
+
 // Transfer is the state of one transfer, derived only from its records.
 // It carries no personal data.
 type Transfer struct {
-	ID                TransferID      `json:"id"`
-	State             State           `json:"state"`
-	CaseNumber        string          `json:"case_number"`
-	Origin            court.CourtCode `json:"origin"`
-	Superior          court.CourtCode `json:"superior"`
-	Grounds           []string        `json:"grounds"`
-	AmountOutstanding int64           `json:"amount_outstanding_fen"`
-	AmountOrigin      int64           `json:"amount_recovered_by_origin_fen"`
-	EarliestExpiry    string          `json:"earliest_measure_expiry,omitempty"`
-	Decider           court.CourtCode `json:"decider,omitempty"`
-	Mode              string          `json:"mode,omitempty"`
-	Receiver          court.CourtCode `json:"receiver,omitempty"`
-	DecisionNumber    string          `json:"decision_number,omitempty"`
-	AcceptBy          string          `json:"accept_by,omitempty"`
-	NewCaseNumber     string          `json:"new_case_number,omitempty"`
-	MerkleRoot        []byte          `json:"merkle_root,omitempty"`
-	ChunkCount        uint32          `json:"chunk_count,omitempty"`
-	SealedBytes       uint64          `json:"sealed_bytes,omitempty"`
-	OverrideReason    string          `json:"override_reason,omitempty"`
-	Overridden        []string        `json:"overridden_measures,omitempty"`
-	AmountRecovered   int64           `json:"amount_recovered_fen"`
-	ProgressStatus    string          `json:"progress_status,omitempty"`
-	Outcome           string          `json:"outcome,omitempty"`
-	Reason            string          `json:"reason,omitempty"` // of a rejection or withdrawal
-	OfferedAt         time.Time       `json:"offered_at"`
-	DecidedAt         time.Time       `json:"decided_at,omitzero"`
-	AcceptedAt        time.Time       `json:"accepted_at,omitzero"`
-	HandedOverAt      time.Time       `json:"handed_over_at,omitzero"`
-	ReceivedAt        time.Time       `json:"received_at,omitzero"`
-	ClosedAt          time.Time       `json:"closed_at,omitzero"`
-	Records           []RecordRef     `json:"records"`
+	ID                TransferID        `json:"id"`
+	State             State             `json:"state"`
+	CaseNumber        string            `json:"case_number"`
+	Origin            court.CourtCode   `json:"origin"`
+	Superior          court.CourtCode   `json:"superior"`
+	Grounds           []string          `json:"grounds"`
+	AmountOutstanding int64             `json:"amount_outstanding_fen"`
+	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
+	Decider           court.CourtCode   `json:"decider,omitempty"`
+	Mode              string            `json:"mode,omitempty"`
+	Receiver          court.CourtCode   `json:"receiver,omitempty"`
+	DecisionNumber    string            `json:"decision_number,omitempty"`
+	AcceptBy          string            `json:"accept_by,omitempty"`
+	NewCaseNumber     string            `json:"new_case_number,omitempty"`
+	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
+	ChunkCount        uint32            `json:"chunk_count,omitempty"`
+	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
+	OverrideReason    string            `json:"override_reason,omitempty"`
+	Overridden        []string          `json:"overridden_measures,omitempty"`
+	AmountRecovered   int64             `json:"amount_recovered_fen"`
+	ProgressStatus    string            `json:"progress_status,omitempty"`
+	Outcome           string            `json:"outcome,omitempty"`
+	Readers           []court.CourtCode `json:"readers,omitempty"`        // courts the data key was wrapped for
+	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`   // the data key, wrapped for each reader
+	GrantUntil        int64             `json:"grant_until,omitempty"`    // unix seconds; 0: until revoked or closed
+	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"` // readers whose grant the origin revoked
+	AssetUpdates      int               `json:"asset_updates"`
+	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
+	Reason            string            `json:"reason,omitempty"` // of a rejection or withdrawal
+	OfferedAt         time.Time         `json:"offered_at"`
+	DecidedAt         time.Time         `json:"decided_at,omitzero"`
+	AcceptedAt        time.Time         `json:"accepted_at,omitzero"`
+	HandedOverAt      time.Time         `json:"handed_over_at,omitzero"`
+	ReceivedAt        time.Time         `json:"received_at,omitzero"`
+	ClosedAt          time.Time         `json:"closed_at,omitzero"`
+	Records           []RecordRef       `json:"records"`
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -225,6 +238,12 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
 		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
 		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
+		n.GrantUntil = m.GetGrantUntil()
+		n.Readers, n.WrappedKeys = nil, nil
+		for _, k := range m.GetKeys() {
+			n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))
+			n.WrappedKeys = append(n.WrappedKeys, WrappedKey{Court: court.CourtCode(k.GetCourt()), Serial: k.GetCertificateSerial(), Wrapped: k.GetWrapped()})
+		}
 	case *pb.Record_Receipt:
 		if err := byReceiver(r, t); err != nil {
 			return nil, err
@@ -260,10 +279,59 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		}
 		n.State, n.Outcome, n.ClosedAt = StateClosed, b.Closure.GetOutcome(), r.IssuedAt
 		n.AmountRecovered = b.Closure.GetAmountRecoveredFen()
+	case *pb.Record_GrantRevocation:
+		if r.Issuer != t.Origin {
+			return nil, fmt.Errorf("grant revocation %s by %s; only the origin %s grants: %w", r.Transfer, r.Issuer, t.Origin, ErrInvalid)
+		}
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted:
+			return held()
+		}
+		c := court.CourtCode(b.GrantRevocation.GetCourt())
+		if !slices.Contains(t.Readers, c) {
+			return nil, fmt.Errorf("grant revocation %s: %s holds no grant: %w", r.Transfer, c, ErrInvalid)
+		}
+		if slices.Contains(t.RevokedGrants, c) {
+			return nil, fmt.Errorf("grant of %s in %s already revoked: %w", c, r.Transfer, ErrStale)
+		}
+		n.RevokedGrants = append(slices.Clone(t.RevokedGrants), c)
+	case *pb.Record_AssetUpdate:
+		if r.Issuer != t.Origin && r.Issuer != t.Receiver {
+			return nil, fmt.Errorf("asset update %s by %s; only %s and %s exchange asset updates: %w", r.Transfer, r.Issuer, t.Origin, t.Receiver, ErrInvalid)
+		}
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted:
+			return held()
+		}
+		n.AssetUpdates++
+		if e := b.AssetUpdate.GetEarliestExpiry(); e != "" {
+			n.LatestExpiryNote = e
+		}
 	default:
 		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, ErrInvalid)
 	}
 	return &n, nil
+}
+
+// MayFetch reports whether court c may fetch the transfer's dossier at
+// now: the data key was wrapped for it at handover, the origin has not
+// revoked its grant, the grant has not run out and the case is not
+// closed. The origin itself always may.
+func (t *Transfer) MayFetch(c court.CourtCode, now time.Time) error {
+	if c == t.Origin {
+		return nil
+	}
+	switch {
+	case t.State != StateHandedOver && t.State != StateReceived:
+		return fmt.Errorf("transfer %s is %s: there is no dossier to fetch: %w", t.ID, t.State, ErrInvalid)
+	case !slices.Contains(t.Readers, c):
+		return fmt.Errorf("%s holds no grant in transfer %s (the dossier was handed over to %v)", c, t.ID, t.Readers)
+	case slices.Contains(t.RevokedGrants, c):
+		return fmt.Errorf("the origin %s revoked the grant of %s in transfer %s", t.Origin, c, t.ID)
+	case t.GrantUntil != 0 && now.Unix() > t.GrantUntil:
+		return fmt.Errorf("the grant of %s in transfer %s ended on %s", c, t.ID, time.Unix(t.GrantUntil, 0).UTC().Format(time.DateOnly))
+	}
+	return nil
 }
 
 func byReceiver(r *Record, t *Transfer) error {

@@ -157,6 +157,227 @@ func (x *BundleRequest) GetHave() uint64 {
 	return 0
 }
 
+// FetchRequest is one request on the fetch stream: the manifest of a
+// transfer's dossier, or a batch of its chunks. A stream carries many
+// requests (pipelined); every request is authorised and audited.
+type FetchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	TransferId    string                 `protobuf:"bytes,2,opt,name=transfer_id,json=transferId,proto3" json:"transfer_id,omitempty"`
+	Manifest      bool                   `protobuf:"varint,3,opt,name=manifest,proto3" json:"manifest,omitempty"`                // ask for the manifest
+	ChunkIds      [][]byte               `protobuf:"bytes,4,rep,name=chunk_ids,json=chunkIds,proto3" json:"chunk_ids,omitempty"` // ask for these chunks (32 bytes each)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchRequest) Reset() {
+	*x = FetchRequest{}
+	mi := &file_pb_protocol_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchRequest) ProtoMessage() {}
+
+func (x *FetchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_protocol_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
+func (*FetchRequest) Descriptor() ([]byte, []int) {
+	return file_pb_protocol_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FetchRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FetchRequest) GetTransferId() string {
+	if x != nil {
+		return x.TransferId
+	}
+	return ""
+}
+
+func (x *FetchRequest) GetManifest() bool {
+	if x != nil {
+		return x.Manifest
+	}
+	return false
+}
+
+func (x *FetchRequest) GetChunkIds() [][]byte {
+	if x != nil {
+		return x.ChunkIds
+	}
+	return nil
+}
+
+// FetchManifest lists a dossier's sealed chunks in order, with the case
+// and document table sealed with the dossier's data key.
+type FetchManifest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	TransferId    string                 `protobuf:"bytes,2,opt,name=transfer_id,json=transferId,proto3" json:"transfer_id,omitempty"`
+	ChunkIds      [][]byte               `protobuf:"bytes,3,rep,name=chunk_ids,json=chunkIds,proto3" json:"chunk_ids,omitempty"`
+	ChunkSizes    []uint32               `protobuf:"varint,4,rep,packed,name=chunk_sizes,json=chunkSizes,proto3" json:"chunk_sizes,omitempty"` // sealed sizes
+	SealedCase    []byte                 `protobuf:"bytes,5,opt,name=sealed_case,json=sealedCase,proto3" json:"sealed_case,omitempty"`         // the case version (JSON), sealed with the data key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchManifest) Reset() {
+	*x = FetchManifest{}
+	mi := &file_pb_protocol_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchManifest) ProtoMessage() {}
+
+func (x *FetchManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_protocol_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchManifest.ProtoReflect.Descriptor instead.
+func (*FetchManifest) Descriptor() ([]byte, []int) {
+	return file_pb_protocol_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FetchManifest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FetchManifest) GetTransferId() string {
+	if x != nil {
+		return x.TransferId
+	}
+	return ""
+}
+
+func (x *FetchManifest) GetChunkIds() [][]byte {
+	if x != nil {
+		return x.ChunkIds
+	}
+	return nil
+}
+
+func (x *FetchManifest) GetChunkSizes() []uint32 {
+	if x != nil {
+		return x.ChunkSizes
+	}
+	return nil
+}
+
+func (x *FetchManifest) GetSealedCase() []byte {
+	if x != nil {
+		return x.SealedCase
+	}
+	return nil
+}
+
+// FetchResponse answers one request: an error, the manifest, or the
+// number of chunk frames that follow it on the stream (each a
+// length-prefixed sealed chunk, in the order asked; empty if this peer
+// does not hold it).
+type FetchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"` // refusal or failure, for the operator; empty on success
+	Manifest      *FetchManifest         `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	ChunkCount    uint32                 `protobuf:"varint,4,opt,name=chunk_count,json=chunkCount,proto3" json:"chunk_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchResponse) Reset() {
+	*x = FetchResponse{}
+	mi := &file_pb_protocol_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchResponse) ProtoMessage() {}
+
+func (x *FetchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_protocol_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
+func (*FetchResponse) Descriptor() ([]byte, []int) {
+	return file_pb_protocol_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FetchResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FetchResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *FetchResponse) GetManifest() *FetchManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *FetchResponse) GetChunkCount() uint32 {
+	if x != nil {
+		return x.ChunkCount
+	}
+	return 0
+}
+
 var File_pb_protocol_proto protoreflect.FileDescriptor
 
 const file_pb_protocol_proto_rawDesc = "" +
@@ -171,7 +392,28 @@ const file_pb_protocol_proto_rawDesc = "" +
 	"\fannounced_at\x18\x05 \x01(\x03R\vannouncedAt\"=\n" +
 	"\rBundleRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
-	"\x04have\x18\x02 \x01(\x04R\x04haveB%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
+	"\x04have\x18\x02 \x01(\x04R\x04have\"\x82\x01\n" +
+	"\fFetchRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1f\n" +
+	"\vtransfer_id\x18\x02 \x01(\tR\n" +
+	"transferId\x12\x1a\n" +
+	"\bmanifest\x18\x03 \x01(\bR\bmanifest\x12\x1b\n" +
+	"\tchunk_ids\x18\x04 \x03(\fR\bchunkIds\"\xa9\x01\n" +
+	"\rFetchManifest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1f\n" +
+	"\vtransfer_id\x18\x02 \x01(\tR\n" +
+	"transferId\x12\x1b\n" +
+	"\tchunk_ids\x18\x03 \x03(\fR\bchunkIds\x12\x1f\n" +
+	"\vchunk_sizes\x18\x04 \x03(\rR\n" +
+	"chunkSizes\x12\x1f\n" +
+	"\vsealed_case\x18\x05 \x01(\fR\n" +
+	"sealedCase\"\xa2\x01\n" +
+	"\rFetchResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12@\n" +
+	"\bmanifest\x18\x03 \x01(\v2$.courtmesh.protocol.v1.FetchManifestR\bmanifest\x12\x1f\n" +
+	"\vchunk_count\x18\x04 \x01(\rR\n" +
+	"chunkCountB%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
 
 var (
 	file_pb_protocol_proto_rawDescOnce sync.Once
@@ -185,17 +427,21 @@ func file_pb_protocol_proto_rawDescGZIP() []byte {
 	return file_pb_protocol_proto_rawDescData
 }
 
-var file_pb_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_pb_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_pb_protocol_proto_goTypes = []any{
 	(*BundleAnnounce)(nil), // 0: courtmesh.protocol.v1.BundleAnnounce
 	(*BundleRequest)(nil),  // 1: courtmesh.protocol.v1.BundleRequest
+	(*FetchRequest)(nil),   // 2: courtmesh.protocol.v1.FetchRequest
+	(*FetchManifest)(nil),  // 3: courtmesh.protocol.v1.FetchManifest
+	(*FetchResponse)(nil),  // 4: courtmesh.protocol.v1.FetchResponse
 }
 var file_pb_protocol_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: courtmesh.protocol.v1.FetchResponse.manifest:type_name -> courtmesh.protocol.v1.FetchManifest
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_pb_protocol_proto_init() }
@@ -209,7 +455,7 @@ func file_pb_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_protocol_proto_rawDesc), len(file_pb_protocol_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -151,6 +151,8 @@ type Record struct {
 	//	*Record_Receipt
 	//	*Record_Progress
 	//	*Record_Closure
+	//	*Record_GrantRevocation
+	//	*Record_AssetUpdate
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -309,6 +311,24 @@ func (x *Record) GetClosure() *Closure {
 	return nil
 }
 
+func (x *Record) GetGrantRevocation() *GrantRevocation {
+	if x != nil {
+		if x, ok := x.Body.(*Record_GrantRevocation); ok {
+			return x.GrantRevocation
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAssetUpdate() *AssetUpdate {
+	if x != nil {
+		if x, ok := x.Body.(*Record_AssetUpdate); ok {
+			return x.AssetUpdate
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -349,6 +369,14 @@ type Record_Closure struct {
 	Closure *Closure `protobuf:"bytes,18,opt,name=closure,proto3,oneof"`
 }
 
+type Record_GrantRevocation struct {
+	GrantRevocation *GrantRevocation `protobuf:"bytes,19,opt,name=grant_revocation,json=grantRevocation,proto3,oneof"`
+}
+
+type Record_AssetUpdate struct {
+	AssetUpdate *AssetUpdate `protobuf:"bytes,20,opt,name=asset_update,json=assetUpdate,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -366,6 +394,10 @@ func (*Record_Receipt) isRecord_Body() {}
 func (*Record_Progress) isRecord_Body() {}
 
 func (*Record_Closure) isRecord_Body() {}
+
+func (*Record_GrantRevocation) isRecord_Body() {}
+
+func (*Record_AssetUpdate) isRecord_Body() {}
 
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
@@ -808,6 +840,8 @@ type HandoverManifest struct {
 	OverrideReason     string                 `protobuf:"bytes,8,opt,name=override_reason,json=overrideReason,proto3" json:"override_reason,omitempty"`             // set when measures near expiry were overridden
 	OverriddenMeasures []string               `protobuf:"bytes,9,rep,name=overridden_measures,json=overriddenMeasures,proto3" json:"overridden_measures,omitempty"` // measure ids overridden
 	ActiveMeasures     uint32                 `protobuf:"varint,10,opt,name=active_measures,json=activeMeasures,proto3" json:"active_measures,omitempty"`
+	GrantUntil         int64                  `protobuf:"varint,11,opt,name=grant_until,json=grantUntil,proto3" json:"grant_until,omitempty"` // unix seconds; 0: the grant runs until revoked or the case closes
+	GrantScope         []string               `protobuf:"bytes,12,rep,name=grant_scope,json=grantScope,proto3" json:"grant_scope,omitempty"`  // "documents", "assets"
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -912,6 +946,146 @@ func (x *HandoverManifest) GetActiveMeasures() uint32 {
 	return 0
 }
 
+func (x *HandoverManifest) GetGrantUntil() int64 {
+	if x != nil {
+		return x.GrantUntil
+	}
+	return 0
+}
+
+func (x *HandoverManifest) GetGrantScope() []string {
+	if x != nil {
+		return x.GrantScope
+	}
+	return nil
+}
+
+// GrantRevocation: the origin stops further fetches by a court. What the
+// court already fetched stays fetched.
+type GrantRevocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Court         string                 `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantRevocation) Reset() {
+	*x = GrantRevocation{}
+	mi := &file_pb_transfer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantRevocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantRevocation) ProtoMessage() {}
+
+func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
+func (*GrantRevocation) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GrantRevocation) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *GrantRevocation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// AssetUpdate: a change to the transferred case's assets or measures (new
+// search results, renewal, release, disposal, a measure lapsing), sealed
+// with the dossier's data key so that only the courts holding it can read
+// it. Numbered per transfer and issuer from 1.
+type AssetUpdate struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Number         uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Kind           string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`                                           // search_result | renewal | release | disposal | lapse | other
+	Sealed         []byte                 `protobuf:"bytes,3,opt,name=sealed,proto3" json:"sealed,omitempty"`                                       // the change, sealed with the data key
+	EarliestExpiry string                 `protobuf:"bytes,4,opt,name=earliest_expiry,json=earliestExpiry,proto3" json:"earliest_expiry,omitempty"` // YYYY-MM-DD after the change, for alerts; empty if none
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AssetUpdate) Reset() {
+	*x = AssetUpdate{}
+	mi := &file_pb_transfer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssetUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssetUpdate) ProtoMessage() {}
+
+func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
+func (*AssetUpdate) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AssetUpdate) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AssetUpdate) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AssetUpdate) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *AssetUpdate) GetEarliestExpiry() string {
+	if x != nil {
+		return x.EarliestExpiry
+	}
+	return ""
+}
+
 // Receipt: the receiver verified every chunk.
 type Receipt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -923,7 +1097,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1109,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1122,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -976,7 +1150,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1162,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1175,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1029,7 +1203,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1215,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1228,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1084,7 +1258,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1270,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1283,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1136,7 +1310,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1322,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1335,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1192,7 +1366,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1378,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1391,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1252,7 +1426,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xf6\x05\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x94\a\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1273,7 +1447,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bhandover\x18\x0f \x01(\v2'.courtmesh.protocol.v1.HandoverManifestH\x00R\bhandover\x12:\n" +
 	"\areceipt\x18\x10 \x01(\v2\x1e.courtmesh.protocol.v1.ReceiptH\x00R\areceipt\x12=\n" +
 	"\bprogress\x18\x11 \x01(\v2\x1f.courtmesh.protocol.v1.ProgressH\x00R\bprogress\x12:\n" +
-	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosureB\x06\n" +
+	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosure\x12S\n" +
+	"\x10grant_revocation\x18\x13 \x01(\v2&.courtmesh.protocol.v1.GrantRevocationH\x00R\x0fgrantRevocation\x12G\n" +
+	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdateB\x06\n" +
 	"\x04body\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
@@ -1308,7 +1484,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xa2\x03\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xe4\x03\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -1322,7 +1498,19 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x0foverride_reason\x18\b \x01(\tR\x0eoverrideReason\x12/\n" +
 	"\x13overridden_measures\x18\t \x03(\tR\x12overriddenMeasures\x12'\n" +
 	"\x0factive_measures\x18\n" +
-	" \x01(\rR\x0eactiveMeasures\"S\n" +
+	" \x01(\rR\x0eactiveMeasures\x12\x1f\n" +
+	"\vgrant_until\x18\v \x01(\x03R\n" +
+	"grantUntil\x12\x1f\n" +
+	"\vgrant_scope\x18\f \x03(\tR\n" +
+	"grantScope\"?\n" +
+	"\x0fGrantRevocation\x12\x14\n" +
+	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
+	"\vAssetUpdate\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06sealed\x18\x03 \x01(\fR\x06sealed\x12'\n" +
+	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"S\n" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
@@ -1368,7 +1556,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
@@ -1381,12 +1569,14 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Withdrawal)(nil),       // 8: courtmesh.protocol.v1.Withdrawal
 	(*WrappedKey)(nil),       // 9: courtmesh.protocol.v1.WrappedKey
 	(*HandoverManifest)(nil), // 10: courtmesh.protocol.v1.HandoverManifest
-	(*Receipt)(nil),          // 11: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 12: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 13: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 14: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 15: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 16: courtmesh.protocol.v1.SyncRequest
+	(*GrantRevocation)(nil),  // 11: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 12: courtmesh.protocol.v1.AssetUpdate
+	(*Receipt)(nil),          // 13: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 14: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 15: courtmesh.protocol.v1.Closure
+	(*LogHeads)(nil),         // 16: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 17: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 18: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -1395,19 +1585,21 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	7,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
 	8,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
 	10, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	11, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	12, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	13, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	0,  // 9: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 10: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 11: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	9,  // 12: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	15, // 13: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	13, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	14, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	15, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	11, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	12, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	0,  // 11: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	3,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	1,  // 13: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	9,  // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	17, // 15: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1425,6 +1617,8 @@ func file_pb_transfer_proto_init() {
 		(*Record_Receipt)(nil),
 		(*Record_Progress)(nil),
 		(*Record_Closure)(nil),
+		(*Record_GrantRevocation)(nil),
+		(*Record_AssetUpdate)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1432,7 +1626,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,826 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// The fetch protocol: the receiver (or the decider) asks any node holding
+// a handed-over dossier for its manifest, then for its sealed chunks by
+// ID. Every request on a stream is authorised against the transfer's
+// state (the data key was wrapped for the asker at handover, the origin
+// has not revoked the grant) and audited, served or refused.
+
+// Fetch tuning. A stream carries up to fetchPipeline requests in flight,
+// each of up to fetchBatch chunks; a peer gets fetchStreams streams and at
+// most fetchWindow bytes in flight.
+const (
+	fetchBatch    = 8
+	fetchPipeline = 4
+	fetchStreams  = 2
+	fetchWindow   = 64 << 20
+	maxChunkFrame = crypto.MaxChunkSize + 1024
+	// badSourceLimit drops a source after this many chunks that failed
+	// verification.
+	badSourceLimit = 3
+)
+
+// ProtoFetch is the fetch stream protocol.
+const ProtoFetch = "/courtmesh/fetch/1.0.0"
+
+// dossierIndex is what a serving node knows about a dossier.
+type dossierIndex struct {
+	ids    map[crypto.ChunkID]bool
+	origin *pb.FetchManifest // only on the origin: the manifest it serves
+}
+
+// fetchService serves dossiers and fetches them.
+type fetchService struct {
+	n     *Node
+	mu    sync.Mutex
+	cache map[cmproto.TransferID]*dossierIndex
+	jobs  map[cmproto.TransferID]*fetchJob
+}
+
+func newFetchService(n *Node) *fetchService {
+	f := &fetchService{n: n, cache: map[cmproto.TransferID]*dossierIndex{}, jobs: map[cmproto.TransferID]*fetchJob{}}
+	n.gh.SetStreamHandler(ProtoFetch, f.serve)
+	return f
+}
+
+// index returns the chunk set (and, on the origin, the manifest) of a
+// transfer's dossier as this node holds it.
+func (f *fetchService) index(t *cmproto.Transfer) (*dossierIndex, error) {
+	f.mu.Lock()
+	if ix, ok := f.cache[t.ID]; ok {
+		f.mu.Unlock()
+		return ix, nil
+	}
+	f.mu.Unlock()
+	self, err := f.n.self()
+	if err != nil {
+		return nil, err
+	}
+	ix := &dossierIndex{ids: map[crypto.ChunkID]bool{}}
+	switch {
+	case self.Code == t.Origin:
+		cn, err := court.ParseCaseNumber(t.CaseNumber)
+		if err != nil {
+			return nil, err
+		}
+		dos, err := f.n.db.Dossier(cn)
+		if err != nil {
+			return nil, err
+		}
+		if root := dos.Root(); !bytes.Equal(root[:], t.MerkleRoot) {
+			return nil, fmt.Errorf("case %s changed since the handover of %s (Merkle root differs); hand over again", cn, t.ID)
+		}
+		caseJSON, err := json.Marshal(dos.Version)
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := dos.Key.SealField(fetchCaseLabel(t.ID), caseJSON)
+		if err != nil {
+			return nil, err
+		}
+		ix.origin = &pb.FetchManifest{Version: 1, TransferId: string(t.ID), SealedCase: sealed}
+		for _, id := range dos.Chunks {
+			ix.origin.ChunkIds = append(ix.origin.ChunkIds, append([]byte(nil), id[:]...))
+			ix.ids[id] = true
+		}
+	default:
+		m, err := f.savedManifest(t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("this node holds no dossier of transfer %s", t.ID)
+		}
+		for _, b := range m.GetChunkIds() {
+			ix.ids[crypto.ChunkID(b)] = true
+		}
+		ix.origin = m // a complete copy may serve the manifest too
+	}
+	f.mu.Lock()
+	f.cache[t.ID] = ix
+	f.mu.Unlock()
+	return ix, nil
+}
+
+func fetchCaseLabel(id cmproto.TransferID) string { return "fetch/" + string(id) + "/case" }
+
+func (f *fetchService) savedManifest(id cmproto.TransferID) (*pb.FetchManifest, error) {
+	b, err := f.n.db.FetchManifest(string(id))
+	if err != nil {
+		return nil, err
+	}
+	var m pb.FetchManifest
+	if err := unmarshalPB(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// serve answers fetch requests on one stream until the asker closes it.
+func (f *fetchService) serve(st network.Stream) {
+	defer st.Close()
+	remote := st.Conn().RemotePeer()
+	for {
+		st.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		var req pb.FetchRequest
+		if err := readDelimited(st, &req, 64<<10); err != nil {
+			return // closed, or garbage: end the stream
+		}
+		st.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+		if err := f.answer(st, remote, &req); err != nil {
+			st.Reset()
+			return
+		}
+	}
+}
+
+// answer authorises one request, audits it, and writes the response.
+func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest) error {
+	now := f.n.now()
+	audit := storage.AuditEntry{Peer: remote.String(), Transfer: req.GetTransferId(), Event: "dossier.chunks"}
+	if req.GetManifest() {
+		audit.Event = "dossier.manifest"
+	}
+	refuse := func(msg string) error {
+		audit.Outcome, audit.Detail = "refused", msg
+		f.n.db.Audit(audit)
+		f.n.log.Info("fetch refused", "peer", remote, "transfer", req.GetTransferId(), "reason", msg)
+		return writeDelimited(st, &pb.FetchResponse{Version: 1, Error: msg})
+	}
+	// Checked on every request: the peer's certificate is in force now.
+	cert, err := f.n.trust.Trust().ByPeer(remote, now)
+	if err != nil {
+		return refuse(fmt.Sprintf("not admitted: %v", err))
+	}
+	audit.Court = string(cert.Code)
+	id, err := cmproto.ParseTransferID(req.GetTransferId())
+	if err != nil || req.GetVersion() != 1 {
+		return refuse("malformed request")
+	}
+	t, err := f.n.xfer.load(id)
+	if err != nil || t == nil {
+		return refuse(fmt.Sprintf("unknown transfer %s", id))
+	}
+	if err := t.MayFetch(cert.Code, now); err != nil {
+		return refuse(err.Error())
+	}
+	ix, err := f.index(t)
+	if err != nil {
+		return refuse(err.Error())
+	}
+	if req.GetManifest() {
+		if ix.origin == nil {
+			return refuse("this node cannot serve the manifest")
+		}
+		audit.Outcome, audit.Detail = "ok", fmt.Sprintf("manifest of %d chunks", len(ix.origin.GetChunkIds()))
+		f.n.db.Audit(audit)
+		return writeDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin})
+	}
+	ids := req.GetChunkIds()
+	if len(ids) == 0 || len(ids) > 4*fetchBatch {
+		return refuse(fmt.Sprintf("a request asks for 1 to %d chunks", 4*fetchBatch))
+	}
+	chunks := make([][]byte, len(ids))
+	var served int
+	var bytes int
+	for i, b := range ids {
+		if len(b) != 32 {
+			return refuse("malformed chunk id")
+		}
+		cid := crypto.ChunkID(b)
+		if !ix.ids[cid] {
+			return refuse(fmt.Sprintf("chunk %s is not part of transfer %s", cid, id))
+		}
+		c, err := f.n.db.SealedChunk(cid)
+		if err == nil {
+			chunks[i] = c
+			served++
+			bytes += len(c)
+		}
+	}
+	audit.Outcome, audit.Detail = "ok", fmt.Sprintf("%d of %d chunks, %d bytes", served, len(ids), bytes)
+	f.n.db.Audit(audit)
+	if err := writeDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(chunks))}); err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		if err := writeFrame(st, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FetchProgress reports a fetch.
+type FetchProgress struct {
+	Transfer  cmproto.TransferID `json:"transfer"`
+	State     string             `json:"state"` // running, verifying, done, failed, cancelled
+	Chunks    int                `json:"chunks"`
+	Verified  int                `json:"verified"`
+	Resumed   int                `json:"resumed"` // verified before this run (not fetched again)
+	Fetched   int                `json:"fetched"` // fetched in this run
+	Bytes     int64              `json:"bytes"`   // fetched in this run
+	Rejected  int                `json:"rejected_chunks"`
+	Sources   map[string]int     `json:"sources"` // court -> chunks from it
+	Started   time.Time          `json:"started"`
+	Finished  time.Time          `json:"finished,omitzero"`
+	Error     string             `json:"error,omitempty"`
+	NewCase   string             `json:"new_case,omitempty"`
+	BytesPerS float64            `json:"bytes_per_second"`
+}
+
+// fetchJob is a fetch in progress.
+type fetchJob struct {
+	mu     sync.Mutex
+	p      FetchProgress
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (j *fetchJob) snapshot() FetchProgress {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	p := j.p
+	p.Sources = map[string]int{}
+	for k, v := range j.p.Sources {
+		p.Sources[k] = v
+	}
+	end := p.Finished
+	if end.IsZero() {
+		end = time.Now()
+	}
+	if d := end.Sub(p.Started).Seconds(); d > 0 {
+		p.BytesPerS = float64(p.Bytes) / d
+	}
+	return p
+}
+
+// StartFetch starts (or joins) the fetch of a transfer's dossier in the
+// background and returns its progress.
+func (n *Node) StartFetch(id cmproto.TransferID) (FetchProgress, error) {
+	f := n.fetch
+	f.mu.Lock()
+	if j, ok := f.jobs[id]; ok {
+		select {
+		case <-j.done:
+		default:
+			f.mu.Unlock()
+			return j.snapshot(), nil
+		}
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	j := &fetchJob{cancel: cancel, done: make(chan struct{}), p: FetchProgress{Transfer: id, State: "running", Started: time.Now(), Sources: map[string]int{}}}
+	f.jobs[id] = j
+	f.mu.Unlock()
+	go func() {
+		defer close(j.done)
+		defer cancel()
+		err := f.run(ctx, id, j)
+		j.mu.Lock()
+		j.p.Finished = time.Now()
+		switch {
+		case err == nil:
+			j.p.State = "done"
+		case errors.Is(err, context.Canceled):
+			j.p.State, j.p.Error = "cancelled", "cancelled; verified chunks are kept and a new fetch resumes from them"
+		default:
+			j.p.State, j.p.Error = "failed", err.Error()
+		}
+		j.mu.Unlock()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Warn("dossier fetch failed", "transfer", id, "reason", err)
+		}
+	}()
+	return j.snapshot(), nil
+}
+
+// wait waits for every fetch job to stop (they stop when n.ctx ends; what
+// they verified is committed chunk by chunk).
+func (f *fetchService) wait() {
+	f.mu.Lock()
+	var js []*fetchJob
+	for _, j := range f.jobs {
+		js = append(js, j)
+	}
+	f.mu.Unlock()
+	for _, j := range js {
+		<-j.done
+	}
+}
+
+// FetchStatus returns the progress of the latest fetch of a transfer.
+func (n *Node) FetchStatus(id cmproto.TransferID) (FetchProgress, bool) {
+	n.fetch.mu.Lock()
+	j, ok := n.fetch.jobs[id]
+	n.fetch.mu.Unlock()
+	if !ok {
+		return FetchProgress{}, false
+	}
+	return j.snapshot(), true
+}
+
+// CancelFetch stops a fetch; what was verified stays.
+func (n *Node) CancelFetch(id cmproto.TransferID) bool {
+	n.fetch.mu.Lock()
+	j, ok := n.fetch.jobs[id]
+	n.fetch.mu.Unlock()
+	if ok {
+		j.cancel()
+	}
+	return ok
+}
+
+// Fetch runs a fetch to its end (tests and the demo).
+func (n *Node) Fetch(ctx context.Context, id cmproto.TransferID) (FetchProgress, error) {
+	if _, err := n.StartFetch(id); err != nil {
+		return FetchProgress{}, err
+	}
+	n.fetch.mu.Lock()
+	j := n.fetch.jobs[id]
+	n.fetch.mu.Unlock()
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		j.cancel()
+		<-j.done
+	}
+	p := j.snapshot()
+	if p.State != "done" {
+		return p, fmt.Errorf("fetch %s %s: %s", id, p.State, p.Error)
+	}
+	return p, nil
+}
+
+// sources returns the peers that may hold the dossier: the origin first,
+// then the other readers.
+func (f *fetchService) sources(t *cmproto.Transfer, self court.CourtCode) []*source {
+	var out []*source
+	add := func(c court.CourtCode) {
+		if c == self {
+			return
+		}
+		cert, err := f.n.trust.Trust().Court(c, f.n.now())
+		if err != nil || cert.PeerID == "" {
+			return
+		}
+		for _, s := range out {
+			if s.peer == cert.PeerID {
+				return
+			}
+		}
+		out = append(out, &source{court: c, peer: cert.PeerID})
+	}
+	add(t.Origin)
+	for _, r := range t.Readers {
+		add(r)
+	}
+	return out
+}
+
+type source struct {
+	court court.CourtCode
+	peer  peer.ID
+	bad   atomic.Int32
+}
+
+// run fetches, verifies and files a dossier.
+func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJob) error {
+	n := f.n
+	t, err := n.xfer.load(id)
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+	}
+	self, err := n.self()
+	if err != nil {
+		return err
+	}
+	if err := t.MayFetch(self.Code, n.now()); err != nil {
+		return err
+	}
+	if self.Code == t.Origin {
+		return fmt.Errorf("transfer %s: this court is the origin and holds the dossier", id)
+	}
+	var wrapped []byte
+	for _, k := range t.WrappedKeys {
+		if k.Court == self.Code {
+			wrapped = k.Wrapped
+		}
+	}
+	key, err := crypto.UnwrapDataKey(n.enc, "handover", string(id), wrapped)
+	if err != nil {
+		return fmt.Errorf("transfer %s: the data key wrapped for %s does not open with this node's key: %w", id, self.Code, err)
+	}
+	srcs := f.sources(t, self.Code)
+	if len(srcs) == 0 {
+		return fmt.Errorf("transfer %s: no node to fetch from", id)
+	}
+	// 1. The manifest: saved from an earlier run, or asked for.
+	m, err := f.savedManifest(id)
+	if err != nil {
+		for _, s := range srcs {
+			if m, err = f.askManifest(ctx, s.peer, id); err == nil {
+				break
+			}
+			n.log.Info("manifest not available from source", "court", s.court, "reason", err)
+		}
+		if m == nil {
+			return fmt.Errorf("transfer %s: no source served the manifest: %w", id, err)
+		}
+	}
+	ids := make([]crypto.ChunkID, len(m.GetChunkIds()))
+	for i, b := range m.GetChunkIds() {
+		if len(b) != 32 {
+			return fmt.Errorf("transfer %s: manifest has a malformed chunk id", id)
+		}
+		ids[i] = crypto.ChunkID(b)
+	}
+	// Checked before anything is fetched: the manifest is the one the
+	// signed handover record names.
+	if root := crypto.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) || uint32(len(ids)) != t.ChunkCount {
+		return fmt.Errorf("transfer %s: the manifest does not match the handover's Merkle root; refusing it", id)
+	}
+	caseJSON, err := key.OpenField(fetchCaseLabel(id), m.GetSealedCase())
+	if err != nil {
+		return fmt.Errorf("transfer %s: the sealed case does not open: %w", id, err)
+	}
+	var v storage.CaseVersion
+	if err := json.Unmarshal(caseJSON, &v); err != nil {
+		return fmt.Errorf("transfer %s: sealed case: %w", id, err)
+	}
+	var docChunks []crypto.ChunkID
+	for _, d := range append(append([]storage.Document(nil), v.Documents...), v.Source) {
+		docChunks = append(docChunks, d.Chunks...)
+	}
+	if len(docChunks) != len(ids) {
+		return fmt.Errorf("transfer %s: the case's documents do not cover the manifest", id)
+	}
+	for i := range ids {
+		if docChunks[i] != ids[i] {
+			return fmt.Errorf("transfer %s: document chunk %d differs from the manifest", id, i)
+		}
+	}
+	mb, err := marshalPB(m)
+	if err != nil {
+		return err
+	}
+	if err := n.db.SaveFetchManifest(string(id), mb); err != nil {
+		return err
+	}
+	// 2. What is already verified (an earlier run, or chunks this store
+	// holds anyway) is not fetched again.
+	done, err := n.db.FetchedChunks(string(id))
+	if err != nil {
+		return err
+	}
+	var todo []uint32
+	resumed := 0
+	for i, cid := range ids {
+		if done[uint32(i)] {
+			resumed++
+			continue
+		}
+		if ok, _ := n.db.HasChunk(cid); ok {
+			if err := n.db.PutFetchedChunk(string(id), uint32(i), cid, nil); err != nil {
+				return err
+			}
+			resumed++
+			continue
+		}
+		todo = append(todo, uint32(i))
+	}
+	j.mu.Lock()
+	j.p.Chunks, j.p.Verified, j.p.Resumed = len(ids), resumed, resumed
+	j.mu.Unlock()
+	n.log.Info("dossier fetch", "transfer", id, "chunks", len(ids), "already_verified", resumed, "to_fetch", len(todo), "sources", len(srcs))
+	// 3. Fetch the rest from every source at once.
+	if len(todo) > 0 {
+		if err := f.fetchChunks(ctx, id, ids, todo, srcs, j); err != nil {
+			return err
+		}
+	}
+	// 4. File the case (the receiver) or keep the copy (the decider).
+	j.mu.Lock()
+	j.p.State = "verifying"
+	j.mu.Unlock()
+	f.mu.Lock()
+	delete(f.cache, id)
+	f.mu.Unlock()
+	if self.Code != t.Receiver {
+		n.log.Info("dossier copy complete", "transfer", id, "chunks", len(ids))
+		return nil
+	}
+	newNo, err := court.ParseCaseNumber(t.NewCaseNumber)
+	if err != nil {
+		return err
+	}
+	if _, err := n.db.FileReceived(string(id), newNo, self.Code, v, key); err != nil {
+		return err
+	}
+	rep, err := n.db.VerifyCase(ctx, newNo)
+	if err != nil {
+		return fmt.Errorf("transfer %s: the filed case %s does not verify: %w", id, newNo, err)
+	}
+	root := crypto.MerkleRoot(ids)
+	if _, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Receipt{Receipt: &pb.Receipt{MerkleRoot: root[:], ChunksVerified: uint32(len(ids))}}}); err != nil {
+		return fmt.Errorf("transfer %s: publish the receipt: %w", id, err)
+	}
+	n.db.Audit(storage.AuditEntry{Event: "dossier.received", Outcome: "ok", Transfer: string(id), Case: newNo.String(),
+		Detail: fmt.Sprintf("%d documents, %d chunks, %d bytes verified; filed as %s", rep.Documents, rep.Chunks, rep.Bytes, newNo)})
+	j.mu.Lock()
+	j.p.NewCase = newNo.String()
+	j.mu.Unlock()
+	return nil
+}
+
+func (f *fetchService) askManifest(ctx context.Context, p peer.ID, id cmproto.TransferID) (*pb.FetchManifest, error) {
+	st, err := f.n.h.NewStream(ctx, p, ProtoFetch)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(time.Minute))
+	if err := writeDelimited(st, &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true}); err != nil {
+		st.Reset()
+		return nil, err
+	}
+	var resp pb.FetchResponse
+	if err := readDelimited(st, &resp, 64<<20); err != nil {
+		st.Reset()
+		return nil, err
+	}
+	if resp.GetError() != "" {
+		return nil, errors.New(resp.GetError())
+	}
+	if resp.GetManifest() == nil {
+		return nil, fmt.Errorf("%w: empty manifest", crypto.ErrMalformed)
+	}
+	return resp.GetManifest(), nil
+}
+
+// work is the shared queue of chunk indexes still to fetch.
+type work struct {
+	mu      sync.Mutex
+	queue   []uint32
+	left    int                         // chunks not yet verified
+	avoid   map[uint32]map[peer.ID]bool // sources that failed a chunk
+	changed chan struct{}
+}
+
+func (w *work) take(p peer.ID, max int) []uint32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out, keep []uint32
+	for _, i := range w.queue {
+		if len(out) < max && !w.avoid[i][p] {
+			out = append(out, i)
+		} else {
+			keep = append(keep, i)
+		}
+	}
+	w.queue = keep
+	return out
+}
+
+func (w *work) retry(i uint32, bad peer.ID) {
+	w.mu.Lock()
+	if w.avoid[i] == nil {
+		w.avoid[i] = map[peer.ID]bool{}
+	}
+	w.avoid[i][bad] = true
+	w.queue = append(w.queue, i)
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *work) finish() {
+	w.mu.Lock()
+	w.left--
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *work) signal() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (w *work) state() (queued, left int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue), w.left
+}
+
+// fetchChunks fetches the todo chunks from all sources, several streams
+// each, verifying every chunk against the manifest before storing it.
+func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, todo []uint32, srcs []*source, j *fetchJob) error {
+	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range srcs {
+		window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
+		for range fetchStreams {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.streamWorker(ctx, id, ids, s, w, window, j)
+			}()
+		}
+	}
+	workersDone := make(chan struct{})
+	go func() { wg.Wait(); close(workersDone) }()
+	for {
+		if _, left := w.state(); left == 0 {
+			cancel()
+			<-workersDone
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			<-workersDone
+			return ctx.Err()
+		case <-w.changed:
+		case <-workersDone:
+			if _, left := w.state(); left > 0 {
+				return fmt.Errorf("transfer %s: %d chunks could not be fetched from any source; verified chunks are kept and the next fetch resumes", id, left)
+			}
+			return nil
+		}
+	}
+}
+
+// streamWorker runs one stream to a source: it keeps up to fetchPipeline
+// requests in flight and verifies what comes back.
+func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob) {
+	n := f.n
+	var st network.Stream
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	inflight := make(chan []uint32, fetchPipeline)
+	readerDone := make(chan error, 1)
+	reader := func() {
+		for batch := range inflight {
+			err := f.readBatch(st, id, ids, s, w, batch, j)
+			for range batch {
+				<-window
+			}
+			if err != nil {
+				// Give the rest back and stop this stream.
+				for b := range inflight {
+					for _, i := range b {
+						w.retry(i, "")
+						<-window
+					}
+				}
+				readerDone <- err
+				return
+			}
+		}
+		readerDone <- nil
+	}
+	idleSince := time.Now()
+	for ctx.Err() == nil && s.bad.Load() < badSourceLimit {
+		batch := w.take(s.peer, fetchBatch)
+		if len(batch) == 0 {
+			// Nothing this source may serve now; others may still fail
+			// chunks back to us, so wait a while before giving up.
+			if _, left := w.state(); left == 0 || time.Since(idleSince) > 2*time.Second {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+			continue
+		}
+		idleSince = time.Now()
+		if st == nil {
+			var err error
+			if st, err = n.h.NewStream(ctx, s.peer, ProtoFetch); err != nil {
+				for _, i := range batch {
+					w.retry(i, s.peer)
+				}
+				s.bad.Add(1)
+				return
+			}
+			go reader()
+		}
+		for range batch {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		req := &pb.FetchRequest{Version: 1, TransferId: string(id)}
+		for _, i := range batch {
+			req.ChunkIds = append(req.ChunkIds, ids[i][:])
+		}
+		st.SetWriteDeadline(time.Now().Add(time.Minute))
+		if err := writeDelimited(st, req); err != nil {
+			for _, i := range batch {
+				w.retry(i, "")
+				<-window
+			}
+			break
+		}
+		select {
+		case inflight <- batch:
+		case err := <-readerDone:
+			for _, i := range batch {
+				w.retry(i, "")
+				<-window
+			}
+			if err != nil {
+				n.log.Info("fetch stream ended", "court", s.court, "reason", err)
+			}
+			return
+		}
+	}
+	if st != nil {
+		close(inflight)
+		if err := <-readerDone; err != nil && ctx.Err() == nil {
+			n.log.Info("fetch stream ended", "court", s.court, "reason", err)
+		}
+	}
+}
+
+// readBatch reads the answer to one request and stores what verifies.
+func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob) error {
+	st.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	var resp pb.FetchResponse
+	if err := readDelimited(st, &resp, 64<<10); err != nil {
+		return err
+	}
+	if resp.GetError() != "" {
+		for _, i := range batch {
+			w.retry(i, s.peer)
+		}
+		s.bad.Store(badSourceLimit) // refused: do not ask this source again
+		return fmt.Errorf("%s refused: %s", s.court, resp.GetError())
+	}
+	if int(resp.GetChunkCount()) != len(batch) {
+		return fmt.Errorf("%s answered %d chunks for %d asked", s.court, resp.GetChunkCount(), len(batch))
+	}
+	for k, i := range batch {
+		sealed, err := readFrame(st, maxChunkFrame)
+		if err != nil {
+			for _, r := range batch[k:] {
+				w.retry(r, "")
+			}
+			return err
+		}
+		if len(sealed) == 0 {
+			w.retry(i, s.peer) // this source does not hold it
+			continue
+		}
+		// Verified against the manifest before anything else happens.
+		if crypto.ChunkIDOf(sealed) != ids[i] {
+			s.bad.Add(1)
+			f.n.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
+			f.n.db.Audit(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
+				Detail: fmt.Sprintf("chunk %d does not match the manifest", i)})
+			j.mu.Lock()
+			j.p.Rejected++
+			j.mu.Unlock()
+			w.retry(i, s.peer)
+			continue
+		}
+		if err := f.n.db.PutFetchedChunk(string(id), i, ids[i], sealed); err != nil {
+			w.retry(i, "")
+			return err
+		}
+		j.mu.Lock()
+		j.p.Verified++
+		j.p.Fetched++
+		j.p.Bytes += int64(len(sealed))
+		j.p.Sources[string(s.court)]++
+		j.mu.Unlock()
+		w.finish()
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+)
+
+// The receiving side of a dossier fetch.
+//
+// fm/<transfer> holds the manifest of a fetch in progress (its chunk IDs
+// are live for garbage collection); each verified chunk is stored under
+// its content address k/<id> together with its bit fb/<transfer>/<index>
+// in one transaction, so that a fetch cut by a crash or a dropped
+// connection resumes without fetching a verified chunk again.
+const (
+	prefixFetchManifest = "fm/"
+	prefixFetchBit      = "fb/"
+)
+
+func fetchBitKey(transfer string, index uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte(prefixFetchBit+transfer+"/"), index)
+}
+
+// SaveFetchManifest keeps the manifest of a fetch in progress.
+func (db *DB) SaveFetchManifest(transfer string, manifest []byte) error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Set([]byte(prefixFetchManifest+transfer), manifest)
+	})
+}
+
+// FetchManifest returns the saved manifest of a fetch, or ErrNotFound.
+func (db *DB) FetchManifest(transfer string) ([]byte, error) {
+	var out []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefixFetchManifest + transfer))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+// PutFetchedChunk stores a verified sealed chunk and marks index done.
+// The caller has checked that sealed hashes to id and that id is the
+// manifest's chunk at index.
+func (db *DB) PutFetchedChunk(transfer string, index uint32, id crypto.ChunkID, sealed []byte) error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(chunkKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
+			if err := txn.Set(chunkKey(id), sealed); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		return txn.Set(fetchBitKey(transfer, index), nil)
+	})
+}
+
+// FetchedChunks returns the indexes of the chunks already verified.
+func (db *DB) FetchedChunks(transfer string) (map[uint32]bool, error) {
+	out := map[uint32]bool{}
+	p := []byte(prefixFetchBit + transfer + "/")
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()[len(p):]
+			if len(k) != 4 {
+				return fmt.Errorf("%w: fetch bit key", ErrCorrupt)
+			}
+			out[binary.BigEndian.Uint32(k)] = true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SealedChunk returns a stored sealed chunk, or ErrNotFound.
+func (db *DB) SealedChunk(id crypto.ChunkID) ([]byte, error) {
+	var out []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(chunkKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+// HasChunk reports whether a sealed chunk is stored.
+func (db *DB) HasChunk(id crypto.ChunkID) (bool, error) {
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(chunkKey(id))
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// FileReceived files a fetched dossier as a new case of this court: the
+// origin's case version v under the receiver's new number, measures now
+// held by this court with their priority (rank) kept, the data key
+// wrapped for this court's own key. Every chunk must already be stored;
+// the fetch's manifest and bits are removed in the same transaction.
+func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self court.CourtCode, v CaseVersion, key crypto.DataKey) (CaseRecord, error) {
+	if db.dec == nil {
+		return CaseRecord{}, fmt.Errorf("file %s: %w: no encryption key", newNumber, ErrUnavailable)
+	}
+	for _, d := range append(append([]Document(nil), v.Documents...), v.Source) {
+		for _, c := range d.Chunks {
+			ok, err := db.HasChunk(c)
+			if err != nil {
+				return CaseRecord{}, err
+			}
+			if !ok {
+				return CaseRecord{}, fmt.Errorf("file %s: %w: chunk %s of document %s is missing", newNumber, ErrInvalid, c, d.ID)
+			}
+		}
+	}
+	wrapped, err := crypto.WrapDataKey(db.dec.KEM(), db.dec.PublicKey(), crypto.PurposeDossier, newNumber.String(), key)
+	if err != nil {
+		return CaseRecord{}, err
+	}
+	now := db.now().UTC().Format(time.RFC3339)
+	v.Number, v.Court, v.Version, v.Status, v.Imported = newNumber, self, 1, StatusActive, now
+	for i := range v.Measures {
+		if v.Measures[i].Status == MeasureActive {
+			v.Measures[i].Court = self
+		}
+	}
+	head := CaseRecord{V: RecordVersion, Number: newNumber, Court: self, Status: StatusActive, Version: 1,
+		ContentHash: v.ContentHash, WrappedKey: wrapped, Created: now, Updated: now}
+	for _, p := range v.Parties {
+		if p.Role == RoleRespondent {
+			head.Respondents = append(head.Respondents, p.Name)
+		}
+	}
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(caseKey(newNumber)); err == nil {
+			return fmt.Errorf("%w: case %s already exists in this court", ErrConflict, newNumber)
+		}
+		if err := setJSON(txn, versionKey(newNumber, 1), v); err != nil {
+			return err
+		}
+		if err := setJSON(txn, caseKey(newNumber), head); err != nil {
+			return err
+		}
+		if err := txn.Set(caseStatusKey(StatusActive, newNumber), nil); err != nil {
+			return err
+		}
+		for _, a := range v.Assets {
+			if err := setJSON(txn, assetKey(newNumber, a.ID), a); err != nil {
+				return err
+			}
+		}
+		for _, m := range v.Measures {
+			if err := setJSON(txn, measureKey(newNumber, m.ID), m); err != nil {
+				return err
+			}
+			if indexed(m) {
+				if err := txn.Set(measureExpiryKey(m.Expiry, newNumber, m.ID), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return txn.Delete([]byte(prefixFetchManifest + transfer))
+	})
+	if err != nil {
+		return CaseRecord{}, fmt.Errorf("file %s: %w", newNumber, err)
+	}
+	// The bits are no longer needed once the case is filed.
+	bits, _ := db.FetchedChunks(transfer)
+	wb := db.bdb.NewWriteBatch()
+	for i := range bits {
+		wb.Delete(fetchBitKey(transfer, i))
+	}
+	wb.Flush()
+	return head, nil
+}
+
+// DataKey unwraps the data key of a stored case.
+func (db *DB) DataKey(n court.CaseNumber) (crypto.DataKey, error) {
+	head, _, err := db.Case(n)
+	if err != nil {
+		return crypto.DataKey{}, err
+	}
+	return db.dataKey(head)
+}
