@@ -154,6 +154,7 @@ func New(opts Options) (*Node, error) {
 	n.registerTransferAPI()
 	n.ctx, n.cancelCtx = context.WithCancel(context.Background())
 	n.fetch = newFetchService(n)
+	n.registerFetchAPI()
 	n.registerCaseAPI()
 	return n, nil
 }

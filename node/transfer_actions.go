@@ -394,3 +394,87 @@ func (n *Node) registerTransferAPI() {
 		api.WriteJSON(w, http.StatusOK, t)
 	})
 }
+
+// RevokeGrant stops further fetches of a handed-over dossier by a court.
+// What that court already fetched stays fetched: revocation cannot unsee.
+func (n *Node) RevokeGrant(ctx context.Context, id cmproto.TransferID, c court.CourtCode, reason string) (*cmproto.Transfer, error) {
+	t, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{Court: string(c), Reason: reason}}})
+	if err != nil {
+		return nil, err
+	}
+	n.db.Audit(storage.AuditEntry{Event: "grant.revoked", Outcome: "ok", Transfer: string(id), Court: string(c), Detail: reason})
+	return t, nil
+}
+
+// registerFetchAPI adds the fetch and grant endpoints.
+func (n *Node) registerFetchAPI() {
+	id := func(w http.ResponseWriter, r *http.Request) (cmproto.TransferID, bool) {
+		id, err := cmproto.ParseTransferID(r.PathValue("id"))
+		if err != nil {
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err))
+			return "", false
+		}
+		return id, true
+	}
+	n.api.Handle("POST /v1/transfers/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
+		tid, ok := id(w, r)
+		if !ok {
+			return
+		}
+		if _, err := n.Transfer(tid); err != nil {
+			api.WriteError(w, transferError(err))
+			return
+		}
+		p, err := n.StartFetch(tid)
+		if err != nil {
+			api.WriteError(w, transferError(err))
+			return
+		}
+		api.WriteJSON(w, http.StatusAccepted, p)
+	})
+	n.api.Handle("GET /v1/transfers/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
+		tid, ok := id(w, r)
+		if !ok {
+			return
+		}
+		p, ok := n.FetchStatus(tid)
+		if !ok {
+			api.WriteError(w, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no fetch of transfer %s has been started on this node; start one with POST /v1/transfers/%s/fetch", tid, tid))
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, p)
+	})
+	n.api.Handle("DELETE /v1/transfers/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
+		tid, ok := id(w, r)
+		if !ok {
+			return
+		}
+		if !n.CancelFetch(tid) {
+			api.WriteError(w, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no fetch of transfer %s is running", tid))
+			return
+		}
+		p, _ := n.FetchStatus(tid)
+		api.WriteJSON(w, http.StatusOK, p)
+	})
+	n.api.Handle("POST /v1/transfers/{id}/grants/{court}/revoke", func(w http.ResponseWriter, r *http.Request) {
+		tid, ok := id(w, r)
+		if !ok {
+			return
+		}
+		c, err := court.ParseCourtCode(r.PathValue("court"))
+		if err != nil {
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err))
+			return
+		}
+		var req api.ReasonRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		t, err := n.RevokeGrant(r.Context(), tid, c, req.Reason)
+		if err != nil {
+			api.WriteError(w, transferError(err))
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, n.TransferView(t))
+	})
+}
