@@ -1,9 +1,13 @@
 package storage
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -24,6 +28,42 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
 	return since, nil
+}
+
+// BackupFile writes a full backup (see Backup) to a new file at path,
+// mode 0600, synced; it returns the file's size. An existing file is
+// never overwritten (ErrConflict); on failure the partial file is removed.
+func (db *DB) BackupFile(ctx context.Context, path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return 0, fmt.Errorf("backup: %w: %s already exists; choose a new file name", ErrConflict, path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	_, err = db.Backup(ctx, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	var size int64
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil {
+			size = st.Size()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return 0, fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return size, nil
 }
 
 // Restore loads a backup made by Backup into this store, which must hold

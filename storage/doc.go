@@ -41,7 +41,11 @@
 // (1 MiB default) and sealed by crypto.DocumentSealer, the chunk index
 // bound into nonce and associated data; a chunk's key is its SHA-256 over
 // the sealed bytes, so identical chunks (an unchanged document in a new
-// version) are stored once. Identity and account numbers are sealed with
+// version) are stored once. Sealing runs on a pool of GOMAXPROCS workers
+// while the import reads, hashes and writes the chunks in order on its own
+// goroutine; a chunk's seal depends only on the data key, the document
+// hash and its index, so the stored bytes are those of sealing one chunk
+// after another. Identity and account numbers are sealed with
 // DataKey.SealField; only masked forms (110***********1234) are in clear.
 // The original case.json, which holds them in clear, is stored as a sealed
 // internal document so that export writes it back byte for byte.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -144,10 +145,12 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	// written are collected at the next Open or CollectGarbage.
 
 	w := newChunkWriter(db.bdb)
+	pool := newSealPool(runtime.GOMAXPROCS(0))
+	defer pool.close()
 	v.Documents = append([]Document(nil), v.Documents...)
 	for i := range v.Documents {
 		d := &v.Documents[i]
-		if err := db.sealDocument(ctx, w, dk, d, in.Sources[i], &res); err != nil {
+		if err := db.sealDocument(ctx, w, pool, dk, d, in.Sources[i], &res); err != nil {
 			w.abort()
 			return res, fmt.Errorf("store case %s: document %s (%s): %w", n, d.ID, d.File, err)
 		}
@@ -158,7 +161,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(caseJSON)), nil },
 		Size: int64(len(caseJSON)), Hash: crypto.DocumentIDOf(caseJSON),
 	}
-	if err := db.sealDocument(ctx, w, dk, &src, srcSource, &PutResult{}); err != nil {
+	if err := db.sealDocument(ctx, w, pool, dk, &src, srcSource, &PutResult{}); err != nil {
 		w.abort()
 		return res, fmt.Errorf("store case %s: case.json: %w", n, err)
 	}
@@ -287,8 +290,13 @@ func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status CaseStatu
 }
 
 // sealDocument reads a document chunk by chunk, checks it against its
-// declared size and hash, and writes its sealed chunks.
-func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, dk crypto.DataKey, d *Document, src DocumentSource, res *PutResult) error {
+// declared size and hash, and writes its sealed chunks. Reading, hashing
+// the plaintext and writing stay on the calling goroutine, in chunk order;
+// only the sealing (AES-GCM and the hash of the sealed bytes) runs on the
+// pool's workers. Each chunk's seal depends only on the data key, the
+// document hash and the chunk index, so the result is the same as sealing
+// one chunk after another.
+func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, dk crypto.DataKey, d *Document, src DocumentSource, res *PutResult) error {
 	sealer, err := dk.Document(src.Hash)
 	if err != nil {
 		return err
@@ -303,35 +311,72 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, dk crypto.DataKe
 	d.Size, d.Hash, d.ChunkSize, d.Suite = src.Size, src.Hash, size, crypto.SuiteV1
 	d.Chunks = make([]crypto.ChunkID, 0, count)
 	h := sha256.New()
-	buf := make([]byte, size)
-	var total int64
-	for i := uint32(0); i < count; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
+
+	// queue holds the chunks handed to the pool and not yet written, in
+	// index order; at most pool.window of them.
+	var queue []*sealJob
+	// write waits for the oldest chunk and writes it.
+	write := func() error {
+		j := queue[0]
+		queue = queue[1:]
+		<-j.done
+		n := len(j.plain)
+		pool.put(j.plain)
+		if j.err != nil {
+			return j.err
 		}
-		want := min(int64(size), src.Size-total)
-		m, err := io.ReadFull(r, buf[:want])
-		if err != nil {
-			return fmt.Errorf("read: %w (the file changed or shrank during the import)", err)
-		}
-		total += int64(m)
-		h.Write(buf[:m])
-		sealed, id, err := sealer.Seal(make([]byte, 0, m+crypto.ChunkOverhead), i, count, buf[:m])
-		if err != nil {
-			return err
-		}
-		d.Chunks = append(d.Chunks, id)
+		d.Chunks = append(d.Chunks, j.id)
 		res.Chunks++
-		res.Bytes += int64(m)
-		wrote, err := w.put(chunkKey(id), sealed)
+		res.Bytes += int64(n)
+		wrote, err := w.put(chunkKey(j.id), j.sealed)
 		if err != nil {
 			return err
 		}
 		if wrote {
 			res.NewChunks++
 		}
+		return nil
 	}
-	if extra, _ := r.Read(buf[:1]); extra > 0 {
+	// abandon waits for the chunks in flight, so that no worker still
+	// reads a buffer when this returns, and drops them.
+	abandon := func(err error) error {
+		for _, j := range queue {
+			<-j.done
+			pool.put(j.plain)
+		}
+		queue = nil
+		return err
+	}
+	var total int64
+	for i := uint32(0); i < count; i++ {
+		if err := ctx.Err(); err != nil {
+			return abandon(err)
+		}
+		if len(queue) == pool.window {
+			if err := write(); err != nil {
+				return abandon(err)
+			}
+		}
+		buf := pool.get(size)
+		want := min(int64(size), src.Size-total)
+		m, err := io.ReadFull(r, buf[:want])
+		if err != nil {
+			pool.put(buf)
+			return abandon(fmt.Errorf("read: %w (the file changed or shrank during the import)", err))
+		}
+		total += int64(m)
+		h.Write(buf[:m])
+		j := &sealJob{sealer: sealer, index: i, count: count, plain: buf[:m], done: make(chan struct{})}
+		pool.jobs <- j
+		queue = append(queue, j)
+	}
+	for len(queue) > 0 {
+		if err := write(); err != nil {
+			return abandon(err)
+		}
+	}
+	var one [1]byte
+	if extra, _ := r.Read(one[:]); extra > 0 {
 		return fmt.Errorf("%w: the file grew during the import", ErrConflict)
 	}
 	if crypto.DocumentID(h.Sum(nil)) != src.Hash {
@@ -340,6 +385,75 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, dk crypto.DataKe
 	root := crypto.MerkleRoot(d.Chunks)
 	d.Root = hex.EncodeToString(root[:])
 	return nil
+}
+
+// sealPool seals chunks on a fixed set of worker goroutines, owned by the
+// PutCase that starts it and stopped by close. The caller keeps at most
+// window chunks in flight and collects them in order; plaintext buffers
+// are recycled through free, so an import holds about window chunks of
+// plaintext and of sealed bytes at a time.
+type sealPool struct {
+	jobs   chan *sealJob
+	free   chan []byte
+	window int
+	wg     sync.WaitGroup
+}
+
+// sealJob is one chunk to seal. The worker fills sealed, id and err, then
+// closes done.
+type sealJob struct {
+	sealer       *crypto.DocumentSealer
+	index, count uint32
+	plain        []byte
+	sealed       []byte
+	id           crypto.ChunkID
+	err          error
+	done         chan struct{}
+}
+
+// newSealPool starts workers sealing goroutines (at least one).
+func newSealPool(workers int) *sealPool {
+	workers = max(workers, 1)
+	window := 2 * workers
+	p := &sealPool{jobs: make(chan *sealJob, window), free: make(chan []byte, window), window: window}
+	p.wg.Add(workers)
+	for range workers {
+		go func() {
+			defer p.wg.Done()
+			for j := range p.jobs {
+				j.sealed, j.id, j.err = j.sealer.Seal(make([]byte, 0, len(j.plain)+crypto.ChunkOverhead), j.index, j.count, j.plain)
+				close(j.done)
+			}
+		}()
+	}
+	return p
+}
+
+// get returns a plaintext buffer of size bytes.
+func (p *sealPool) get(size int) []byte {
+	select {
+	case b := <-p.free:
+		if cap(b) >= size {
+			return b[:size]
+		}
+	default:
+	}
+	return make([]byte, size)
+}
+
+// put recycles a buffer that no worker uses any more.
+func (p *sealPool) put(b []byte) {
+	select {
+	case p.free <- b[:cap(b)]:
+	default:
+	}
+}
+
+// close stops the workers once they are idle; the caller must have
+// collected or abandoned every job first.
+func (p *sealPool) close() {
+	close(p.jobs)
+	p.wg.Wait()
 }
 
 // chunkWriter writes sealed chunks in transactions of about batchBytes,

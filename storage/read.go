@@ -28,6 +28,9 @@ func (db *DB) Case(n court.CaseNumber) (CaseRecord, CaseVersion, error) {
 		}
 		return getJSON(txn, versionKey(n, head.Version), &v)
 	})
+	if errors.Is(err, ErrNotFound) && head.Number.IsZero() {
+		return head, v, fmt.Errorf("case %s: %w in this court's store; check the case number (courtmesh case list shows the cases held) or import the case first", n, err)
+	}
 	if err != nil {
 		return head, v, fmt.Errorf("case %s: %w", n, err)
 	}
@@ -240,7 +243,7 @@ func (db *DB) ExportCase(ctx context.Context, n court.CaseNumber, out string) (V
 		return rep, err
 	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return rep, fmt.Errorf("export case %s: %s is not empty: %w", n, out, ErrConflict)
+		return rep, fmt.Errorf("export case %s: %w: %s is not empty; export into a new or empty folder", n, ErrConflict, out)
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return rep, fmt.Errorf("export case %s: %w", n, err)

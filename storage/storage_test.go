@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,4 +219,109 @@ func TestDependencies(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestParallelSealingDeterministic: sealing on a pool of workers gives
+// exactly the chunks that sealing one chunk after another gives (computed
+// here directly with the sealer), in the same order, whatever the number
+// of workers; a source that shrinks, or a cancelled context, stops the
+// pipeline with an error and no worker left running.
+func TestParallelSealingDeterministic(t *testing.T) {
+	ctx := context.Background()
+	db, _, _ := testStore(t)
+	defer db.Close()
+	dk, err := crypto.NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := make([]byte, 11*crypto.MinChunkSize+12345)
+	for i := range doc {
+		doc[i] = byte(i*7 + i>>11)
+	}
+	src := DocumentSource{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil },
+		Size: int64(len(doc)), Hash: crypto.DocumentIDOf(doc)}
+
+	sealer, err := dk.Document(src.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := crypto.ChunkCount(src.Size, crypto.MinChunkSize)
+	var want []crypto.ChunkID
+	for i := uint32(0); i < count; i++ {
+		pt := doc[int(i)*crypto.MinChunkSize : min(len(doc), int(i+1)*crypto.MinChunkSize)]
+		_, id, err := sealer.Seal(nil, i, count, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+
+	for _, workers := range []int{1, 2, 4, 16} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			pool := newSealPool(workers)
+			defer pool.close()
+			w := newChunkWriter(db.bdb)
+			var d Document
+			var res PutResult
+			if err := db.sealDocument(ctx, w, pool, dk, &d, src, &res); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(d.Chunks, want) {
+				t.Fatalf("chunks differ from serial sealing:\n got %v\nwant %v", d.Chunks, want)
+			}
+			if res.Bytes != int64(len(doc)) || res.Chunks != int(count) {
+				t.Fatalf("result %+v, want %d bytes in %d chunks", res, len(doc), count)
+			}
+			var out bytes.Buffer
+			if err := db.readDocument(ctx, dk, d, &out); err != nil || !bytes.Equal(out.Bytes(), doc) {
+				t.Fatalf("read back: %v", err)
+			}
+		})
+	}
+
+	t.Run("shrinking source", func(t *testing.T) {
+		pool := newSealPool(4)
+		defer pool.close()
+		short := src
+		short.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc[:len(doc)/2])), nil }
+		w := newChunkWriter(db.bdb)
+		defer w.abort()
+		var d Document
+		if err := db.sealDocument(ctx, w, pool, dk, &d, short, &PutResult{}); err == nil || !strings.Contains(err.Error(), "shrank") {
+			t.Fatalf("shrinking source: %v, want a read error", err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		pool := newSealPool(4)
+		defer pool.close()
+		cctx, cancel := context.WithCancel(ctx)
+		slow := src
+		slow.Open = func() (io.ReadCloser, error) {
+			return io.NopCloser(&cancelAfter{r: bytes.NewReader(doc), n: 3 * crypto.MinChunkSize, cancel: cancel}), nil
+		}
+		w := newChunkWriter(db.bdb)
+		defer w.abort()
+		var d Document
+		if err := db.sealDocument(cctx, w, pool, dk, &d, slow, &PutResult{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled import: %v, want context.Canceled", err)
+		}
+	})
+}
+
+// cancelAfter calls cancel once n bytes have been read.
+type cancelAfter struct {
+	r      io.Reader
+	n      int
+	cancel func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	m, err := c.r.Read(p)
+	if c.n -= m; c.n <= 0 {
+		c.cancel()
+	}
+	return m, err
 }

@@ -30,32 +30,20 @@ func runBackup(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.stderr, "usage: courtmesh backup --data DIR --out FILE")
 		return errUsage
 	}
-	db, err := openStore(*data, false)
+	path, err := absPath(*out)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	st, err := openCases(*data, false)
 	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	_, err = db.Backup(ctx, bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(*out)
 		return err
 	}
-	st, _ := os.Stat(*out)
-	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes); keep it with the data directory's keys (enc.key)\n", *out, st.Size())
+	defer st.Close()
+	res, err := st.Backup(ctx, path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes); keep it with the data directory's keys (enc.key)\n", res.Out, res.Bytes)
 	return nil
 }
 
@@ -68,6 +56,9 @@ func runRestore(ctx context.Context, c *cli, args []string) error {
 	if *in == "" {
 		fmt.Fprintln(c.stderr, "usage: courtmesh restore --data DIR --in FILE")
 		return errUsage
+	}
+	if *data != "" && nodeRunning(*data) {
+		return fmt.Errorf("the node of %s is running: restore writes the store directly and only into a new, empty one; stop the node (or restore into a new data directory) and run restore again", *data)
 	}
 	f, err := os.Open(*in)
 	if err != nil {

@@ -5,12 +5,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -33,10 +39,17 @@ func newFlags(c *cli, name string) (*flag.FlagSet, *string) {
 	return fs, data
 }
 
+// errHelp is returned by parseFlags after -h or --help printed a
+// command's flags: the caller must stop, and main exits 0.
+var errHelp = errors.New("help shown")
+
+// parseFlags parses args into fs. It returns errHelp after -h (usage
+// printed), errUsage after a bad flag (message and usage printed), and
+// nil otherwise; callers return any error unchanged.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return errHelp
 		}
 		return errUsage
 	}
@@ -44,7 +57,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // openStore opens the store of a data directory with the node's
-// encryption key (optional when needKey is false).
+// encryption key (optional when needKey is false). Only for a stopped
+// node: see openCases.
 func openStore(data string, needKey bool) (*storage.DB, error) {
 	if data == "" {
 		return nil, fmt.Errorf("--data is required: the node's data directory")
@@ -57,25 +71,181 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 	case needKey:
 		return nil, fmt.Errorf("%w (run courtmesh init first)", err)
 	}
-	return storage.Open(data, storage.Options{Decrypter: dec})
+	db, err := storage.Open(data, storage.Options{Decrypter: dec})
+	if err != nil && strings.Contains(err.Error(), "directory lock") {
+		return nil, fmt.Errorf("%w\nAnother process holds the store: if the node of %s is starting, wait until `courtmesh status --data %s` answers and run the command again (it then goes through the node)", err, data, data)
+	}
+	return db, err
+}
+
+// nodeRunning reports whether the node of the data directory answers on
+// its API socket.
+func nodeRunning(data string) bool {
+	conn, err := net.DialTimeout("unix", node.DataDir(data).Path(node.SocketFile), 2*time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// caseStore is how a store command reaches the court's store: through the
+// running node's local API (Badger allows one process per store, and the
+// node holds it), or, with the node stopped, by opening the store here.
+// Both give the same answers and the same errors (node.Cases serves
+// both); Close releases the store or the client.
+type caseStore interface {
+	Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error)
+	List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error)
+	Show(ctx context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error)
+	Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error)
+	Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error)
+	Backup(ctx context.Context, out string) (api.BackupResult, error)
+	Close() error
+}
+
+// openCases returns the API of the node of data if it runs, else the
+// store opened directly (with the encryption key if needKey).
+func openCases(data string, needKey bool) (caseStore, error) {
+	if data == "" {
+		return nil, fmt.Errorf("--data is required: the node's data directory")
+	}
+	if nodeRunning(data) {
+		cl, err := client(data)
+		if err != nil {
+			return nil, err
+		}
+		return remoteCases{cl}, nil
+	}
+	db, err := openStore(data, needKey)
+	if err != nil {
+		return nil, err
+	}
+	return localCases{node.NewCases(db, nil, nil), db}, nil
+}
+
+// localCases is the store opened in this process.
+type localCases struct {
+	*node.Cases
+	db *storage.DB
+}
+
+func (l localCases) Show(_ context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
+	return l.Cases.Show(n, asOf)
+}
+
+func (l localCases) Close() error { return l.db.Close() }
+
+// remoteCases is the running node's API.
+type remoteCases struct{ cl *api.Client }
+
+func (r remoteCases) do(ctx context.Context, method, path string, body, out any) error {
+	return fromAPI(r.cl.Do(ctx, method, path, body, out))
+}
+
+func (r remoteCases) Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error) {
+	var res api.ImportResult
+	err := r.do(ctx, "POST", "/v1/cases/import", api.ImportRequest{Path: path, MaxDocumentSize: maxDoc}, &res)
+	return res, err
+}
+
+func (r remoteCases) List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error) {
+	var res []api.CaseSummary
+	p := "/v1/cases"
+	if status != "" {
+		p += "?" + url.Values{"status": {string(status)}}.Encode()
+	}
+	err := r.do(ctx, "GET", p, nil, &res)
+	return res, err
+}
+
+func (r remoteCases) Show(ctx context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
+	var res api.CaseDetail
+	err := r.do(ctx, "GET", "/v1/cases/"+url.PathEscape(n.String())+"?"+url.Values{"as_of": {asOf.String()}}.Encode(), nil, &res)
+	return res, err
+}
+
+func (r remoteCases) Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error) {
+	var res api.ExportResult
+	err := r.do(ctx, "POST", "/v1/cases/"+url.PathEscape(n.String())+"/export", api.ExportRequest{Out: out}, &res)
+	return res, err
+}
+
+func (r remoteCases) Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error) {
+	var res api.ExpiringResult
+	q := url.Values{"as_of": {asOf.String()}, "within": {fmt.Sprint(within)}}
+	err := r.do(ctx, "GET", "/v1/measures/expiring?"+q.Encode(), nil, &res)
+	return res, err
+}
+
+func (r remoteCases) Backup(ctx context.Context, out string) (api.BackupResult, error) {
+	var res api.BackupResult
+	err := r.do(ctx, "POST", "/v1/backup", api.BackupRequest{Out: out}, &res)
+	return res, err
+}
+
+func (r remoteCases) Close() error { return nil }
+
+// remoteError is an API error as the command line reports it: the
+// node's message, which is the text the store gives when opened here,
+// and the store's error kind, so that errors.Is works alike either way.
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+// fromAPI turns an *api.Error into a remoteError; other errors pass.
+func fromAPI(err error) error {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		return err
+	}
+	var kind error
+	switch ae.Code {
+	case api.CodeNotFound:
+		kind = storage.ErrNotFound
+	case api.CodeInvalid:
+		kind = storage.ErrInvalid
+	case api.CodeConflict:
+		kind = storage.ErrConflict
+	case api.CodeUnavailable:
+		kind = storage.ErrUnavailable
+	}
+	return &remoteError{msg: ae.Message, kind: kind}
+}
+
+// absPath makes a path flag absolute: the node, which may be the one
+// reading or writing it, does not share this working directory.
+func absPath(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	return filepath.Abs(p)
 }
 
 func runCaseImport(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case import")
 	maxDoc := fs.Int64("max-doc-size", importer.DefaultMaxDocumentSize, "largest document accepted, in bytes")
-	if err := parseFlags(fs, args); err != nil || fs.NArg() != 1 {
-		if err == nil {
-			fmt.Fprintln(c.stderr, "usage: courtmesh case import --data DIR PATH")
-			err = errUsage
-		}
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openStore(*data, true)
+	if fs.NArg() != 1 {
+		fmt.Fprintln(c.stderr, "usage: courtmesh case import --data DIR PATH")
+		return errUsage
+	}
+	path, err := absPath(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	res, err := importer.Import(ctx, db, fs.Arg(0), importer.Options{MaxDocumentSize: *maxDoc})
+	st, err := openCases(*data, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.Import(ctx, path, *maxDoc)
 	if err != nil {
 		return err
 	}
@@ -83,36 +253,40 @@ func runCaseImport(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.stderr, "warning:", w)
 	}
 	if res.Unchanged {
-		fmt.Fprintf(c.stdout, "%s unchanged (version %d); nothing imported\n", res.Number, res.Version)
+		fmt.Fprintf(c.stdout, "%s unchanged (version %d); nothing imported\n", res.Case, res.Version)
 		return nil
 	}
 	fmt.Fprintf(c.stdout, "%s imported as version %d: %d documents, %d bytes, %d chunks (%d new)\n",
-		res.Number, res.Version, res.Documents, res.Bytes, res.Chunks, res.NewChunks)
+		res.Case, res.Version, res.Documents, res.Bytes, res.Chunks, res.NewChunks)
 	return nil
 }
 
 func runCaseList(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case list")
 	status := fs.String("status", "", "only cases in this status (active, terminated, concluded, transferred)")
+	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *status != "" && !storage.CaseStatus(*status).Valid() {
 		return fmt.Errorf("--status %q: want active, terminated, concluded or transferred", *status)
 	}
-	db, err := openStore(*data, false)
+	st, err := openCases(*data, false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	cases, err := db.Cases(ctx, storage.CaseStatus(*status))
+	defer st.Close()
+	cases, err := st.List(ctx, storage.CaseStatus(*status))
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, cases)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSTATUS\tVERSION\tRESPONDENTS\tUPDATED")
 	for _, h := range cases {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.Number, h.Status, h.Version, strings.Join(h.Respondents, "、"), h.Updated)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.Case, h.Status, h.Version, strings.Join(h.Respondents, "、"), h.Updated)
 	}
 	return tw.Flush()
 }
@@ -120,12 +294,13 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 func runCaseShow(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case show")
 	asOf := fs.String("today", "", "reference date for days to expiry (YYYY-MM-DD; default today in China time)")
-	if err := parseFlags(fs, args); err != nil || fs.NArg() != 1 {
-		if err == nil {
-			fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR CASE-NUMBER")
-			err = errUsage
-		}
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR CASE-NUMBER")
+		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
 	if err != nil {
@@ -135,74 +310,87 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(*data, false)
+	st, err := openCases(*data, false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	head, v, err := db.Case(n)
+	defer st.Close()
+	d, err := st.Show(ctx, n, today)
 	if err != nil {
 		return err
 	}
-	w := c.stdout
-	name, _ := court.KnownCourtName(v.Court)
-	fmt.Fprintf(w, "案号 %s   court %s %s   status %s   version %d (imported %s)\n", v.Number, v.Court, name, v.Status, head.Version, v.Imported)
-	fmt.Fprintf(w, "filed %s  applied %s  noticed %s  claim %d.%02d yuan\n", v.Filed, v.Applied, v.Noticed, v.ClaimFen/100, v.ClaimFen%100)
-	fmt.Fprintf(w, "title: %s %s by %s, effective %s\n", v.Title.Kind, v.Title.CaseNumber, v.Title.Issuer, v.Title.Effective)
+	if *asJSON {
+		return printJSON(c.stdout, d)
+	}
+	return printCase(c.stdout, d)
+}
+
+// printCase prints a case for a clerk: personal data masked.
+func printCase(w io.Writer, d api.CaseDetail) error {
+	fmt.Fprintf(w, "案号 %s   court %s %s   status %s   version %d (imported %s)\n", d.Case, d.Court, d.CourtName, d.Status, d.Version, d.Imported)
+	fmt.Fprintf(w, "filed %s  applied %s  noticed %s  claim %d.%02d yuan\n", d.Filed, d.Applied, dash(d.Noticed), d.ClaimFen/100, d.ClaimFen%100)
+	fmt.Fprintf(w, "title: %s %s by %s, effective %s\n", d.Title.Kind, d.Title.CaseNumber, d.Title.Issuer, d.Title.Effective)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME\tID (masked)\tPHONE")
-	for _, p := range v.Parties {
+	for _, p := range d.Parties {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Kind, p.Name, p.IDMasked, p.Phone)
 	}
 	fmt.Fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION\tACCOUNT (masked)\tOWNER")
-	for _, a := range v.Assets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Class.Label(), a.Description, a.AccountMasked, a.Owner)
+	for _, a := range d.Assets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Description, a.AccountMasked, a.Owner)
 	}
 	fmt.Fprintln(tw, "\nMEASURE\tKIND\tASSET\tEFFECTIVE\tEXPIRY\tDAYS LEFT\tSTATUS\tCOURT\tRANK\tRENEWS")
-	for _, m := range v.Measures {
-		exp, left := "-", "-"
-		if !m.Expiry.IsZero() {
-			exp = m.Expiry.String()
-			if m.Status == storage.MeasureActive {
-				left = fmt.Sprint(today.DaysUntil(m.Expiry))
-			}
+	for _, m := range d.Measures {
+		left, rank := "-", ""
+		if m.DaysLeft != nil {
+			left = fmt.Sprint(*m.DaysLeft)
 		}
-		rank := ""
 		if m.Rank > 0 {
 			rank = fmt.Sprint(m.Rank)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Kind.Label(), m.Asset, m.Effective, exp, left, m.Status, m.Court, rank, m.Renews)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.KindLabel, m.Asset, m.Effective, dash(m.Expiry), left, m.Status, m.Court, rank, m.Renews)
 	}
 	fmt.Fprintln(tw, "\nDOCUMENT\tKIND\tTITLE\tFILE\tBYTES\tCHUNKS")
-	for _, d := range v.Documents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", d.ID, d.Kind, d.Title, d.File, d.Size, len(d.Chunks))
+	for _, doc := range d.Documents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", doc.ID, doc.Kind, doc.Title, doc.File, doc.Size, doc.Chunks)
 	}
 	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func runCaseExport(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case export")
 	out := fs.String("out", "", "directory to write the case folder to (must be empty or absent)")
-	if err := parseFlags(fs, args); err != nil || fs.NArg() != 1 || *out == "" {
-		if err == nil {
-			fmt.Fprintln(c.stderr, "usage: courtmesh case export --data DIR --out FOLDER CASE-NUMBER")
-			err = errUsage
-		}
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 1 || *out == "" {
+		fmt.Fprintln(c.stderr, "usage: courtmesh case export --data DIR --out FOLDER CASE-NUMBER")
+		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	db, err := openStore(*data, true)
+	dir, err := absPath(*out)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rep, err := db.ExportCase(ctx, n, *out)
+	st, err := openCases(*data, true)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%s exported to %s: %d files, %d bytes, %d chunks verified\n", n, *out, rep.Documents, rep.Bytes, rep.Chunks)
+	defer st.Close()
+	rep, err := st.Export(ctx, n, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s exported to %s: %d files, %d bytes, %d chunks verified\n", rep.Case, rep.Out, rep.Documents, rep.Bytes, rep.Chunks)
 	return nil
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +20,9 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -328,5 +334,210 @@ func TestBackupRestore(t *testing.T) {
 	eb, _ := b.ExpiringMeasures(ctx, testRef, 365)
 	if len(ea) == 0 || len(ea) != len(eb) {
 		t.Errorf("expiry index: %d measures before, %d after restore", len(ea), len(eb))
+	}
+}
+
+// startCaseNode starts a one-court node (京0105) in this process and
+// returns its data directory once its local API answers.
+func startCaseNode(t *testing.T) string {
+	t.Helper()
+	m, err := devmesh.Build(t.TempDir(), []devmesh.Court{{Code: "京0105", Roles: []crypto.Role{crypto.RoleCourt}}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(node.Options{Dir: m.Dirs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case <-n.Ready():
+	case err := <-done:
+		t.Fatalf("node stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("node not ready after 30s")
+	}
+	return string(m.Dirs[0])
+}
+
+// timestamps matches the RFC 3339 times of imports, which differ between
+// two stores.
+var timestamps = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+
+// TestCaseCommandsThroughNode runs the store commands against a running
+// node (which holds the store, so they must go through its API) and the
+// same commands against a stopped node's store opened directly: the
+// output is the same, and so are the errors.
+func TestCaseCommandsThroughNode(t *testing.T) {
+	running := startCaseNode(t)
+	direct := newDataDir(t, nil)
+	if db, err := storage.Open(running, storage.Options{}); err == nil {
+		db.Close()
+		t.Fatal("the running node's store opens from a second place; the test could not tell the API path from the direct one")
+	}
+	cases := filepath.Join(t.TempDir(), "cases")
+	if out, err := runCLI(t, "gen", "--out", cases, "--cases", "3", "--seed", "5", "--today", "2025-06-01"); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	// both runs a two-word command (case list, measures expiring) with
+	// --data of each store and returns its output, the same for both.
+	both := func(args ...string) string {
+		t.Helper()
+		var outs [2]string
+		for i, data := range []string{running, direct} {
+			a := slices.Insert(slices.Clone(args), 2, "--data", data) // after "case list" and the like
+			out, err := runCLI(t, a...)
+			if err != nil {
+				t.Fatalf("%s (data %s): %v\n%s", strings.Join(a, " "), data, err, out)
+			}
+			outs[i] = timestamps.ReplaceAllString(out, "TIME")
+		}
+		if outs[0] != outs[1] {
+			t.Fatalf("%s: through the node:\n%s\nstore opened directly:\n%s", strings.Join(args, " "), outs[0], outs[1])
+		}
+		return outs[0]
+	}
+	for i := 1; i <= 3; i++ {
+		if out := both("case", "import", "--max-doc-size", "1000000", filepath.Join(cases, fmt.Sprintf("case-%04d", i))); !strings.Contains(out, "imported as version 1") {
+			t.Fatalf("import: %s", out)
+		}
+	}
+	if out := both("case", "import", filepath.Join(cases, "case-0001")); !strings.Contains(out, "unchanged") {
+		t.Fatalf("re-import: %s", out)
+	}
+	if out := both("case", "list", "--status", "active"); !strings.Contains(out, "执") {
+		t.Fatalf("list: %s", out)
+	}
+	out := both("case", "list")
+	if strings.Count(out, "执") != 3 {
+		t.Fatalf("list: %s", out)
+	}
+	n := strings.Fields(strings.Split(out, "\n")[1])[0]
+	if out := both("case", "show", "--today", "2025-06-01", n); !strings.Contains(out, "案号 "+n) || !strings.Contains(out, "*******") {
+		t.Fatalf("show: %s", out)
+	}
+	if out := both("measures", "expiring", "--within", "30", "--today", "2025-06-01"); !strings.Contains(out, "\n20 ") {
+		t.Fatalf("measures expiring (want the freeze 20 days out): %s", out)
+	}
+
+	// --json gives the API's types, the same either way.
+	var list []api.CaseSummary
+	var detail api.CaseDetail
+	var exp api.ExpiringResult
+	for _, j := range []struct {
+		args []string
+		into any
+	}{
+		{[]string{"case", "list", "--json"}, &list},
+		{[]string{"case", "show", "--json", "--today", "2025-06-01", n}, &detail},
+		{[]string{"measures", "expiring", "--json", "--today", "2025-06-01"}, &exp},
+	} {
+		if err := json.Unmarshal([]byte(both(j.args...)), j.into); err != nil {
+			t.Fatalf("%s: %v", strings.Join(j.args, " "), err)
+		}
+	}
+	if len(list) != 3 || detail.Case != n || detail.AsOf != "2025-06-01" || len(exp.Measures) == 0 {
+		t.Fatalf("--json: %d cases, detail of %q, %d expiring", len(list), detail.Case, len(exp.Measures))
+	}
+
+	// Export and backup write where asked, through the node too.
+	for i, data := range []string{running, direct} {
+		exp := filepath.Join(t.TempDir(), fmt.Sprint("export", i))
+		if out, err := runCLI(t, "case", "export", "--data", data, "--out", exp, n); err != nil || !strings.Contains(out, "verified") {
+			t.Fatalf("export (data %s): %v\n%s", data, err, out)
+		}
+		bak := filepath.Join(t.TempDir(), "store.bak")
+		if out, err := runCLI(t, "backup", "--data", data, "--out", bak); err != nil || !strings.Contains(out, "backup written to "+bak) {
+			t.Fatalf("backup (data %s): %v\n%s", data, err, out)
+		}
+		if out, err := runCLI(t, "backup", "--data", data, "--out", bak); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("backup over an existing file (data %s): %v\n%s", data, err, out)
+		}
+	}
+
+	// Errors: the same text and the same kind either way.
+	var msgs [2]string
+	for i, data := range []string{running, direct} {
+		out, err := runCLI(t, "case", "show", "--data", data, "（2024）京0105执999999号")
+		if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "（2024）京0105执999999号") {
+			t.Fatalf("show of a missing case (data %s): %v\n%s", data, err, out)
+		}
+		msgs[i] = err.Error()
+	}
+	if msgs[0] != msgs[1] {
+		t.Fatalf("not-found errors differ:\n%s\n%s", msgs[0], msgs[1])
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.CopyFS(bad, os.DirFS(filepath.Join(cases, "case-0002"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(bad, "docs", "d1.pdf")); err != nil {
+		t.Fatal(err)
+	}
+	for i, data := range []string{running, direct} {
+		_, err := runCLI(t, "case", "import", "--data", data, bad)
+		if !errors.Is(err, storage.ErrInvalid) || !strings.Contains(err.Error(), "nothing was imported") || !strings.Contains(err.Error(), "documents[0].file") {
+			t.Fatalf("import of a case with a missing document (data %s): %v", data, err)
+		}
+		msgs[i] = err.Error()
+	}
+	if msgs[0] != msgs[1] {
+		t.Fatalf("validation errors differ:\n%s\n%s", msgs[0], msgs[1])
+	}
+
+	// Restore never goes behind a running node's back.
+	bak := filepath.Join(t.TempDir(), "store.bak")
+	if out, err := runCLI(t, "backup", "--data", direct, "--out", bak); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "restore", "--data", running, "--in", bak); err == nil || !strings.Contains(err.Error(), "is running") {
+		t.Fatalf("restore into a running node: %v\n%s", err, out)
+	}
+}
+
+// TestHelpStops: -h prints a command's flags and stops it (errHelp, which
+// main turns into exit status 0), whatever else is on the line.
+func TestHelpStops(t *testing.T) {
+	data := newDataDir(t, nil)
+	cases := filepath.Join(t.TempDir(), "cases")
+	if _, err := runCLI(t, "gen", "--out", cases, "--cases", "1", "--seed", "5", "--today", "2025-06-01"); err != nil {
+		t.Fatal(err)
+	}
+	bak := filepath.Join(t.TempDir(), "store.bak")
+	for _, args := range [][]string{
+		{"case", "list", "--data", data, "-h"},
+		{"case", "import", "--data", data, "-h", filepath.Join(cases, "case-0001")},
+		{"case", "show", "--data", data, "--help"},
+		{"measures", "expiring", "--data", data, "-h"},
+		{"backup", "--data", data, "--out", bak, "-h"},
+		{"gen", "--out", filepath.Join(t.TempDir(), "g"), "-h"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if !errors.Is(err, errHelp) {
+			t.Errorf("%s: %v, want errHelp", strings.Join(args, " "), err)
+		}
+		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "Usage of courtmesh "+args[0]) {
+			t.Errorf("%s: the command ran or printed no usage:\nstdout: %s\nstderr: %s", strings.Join(args, " "), stdout.String(), stderr.String())
+		}
+	}
+	if _, err := os.Stat(bak); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("backup -h wrote a backup: %v", err)
+	}
+	db, err := storage.Open(data, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if cs, err := db.Cases(context.Background(), ""); err != nil || len(cs) != 0 {
+		t.Errorf("case import -h imported %d cases (%v)", len(cs), err)
 	}
 }

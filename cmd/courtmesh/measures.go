@@ -27,6 +27,7 @@ func runMeasuresExpiring(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "measures expiring")
 	within := fs.Int("within", 30, "days ahead to look")
 	asOf := fs.String("today", "", "reference date (YYYY-MM-DD; default today in China time)")
+	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,23 +38,26 @@ func runMeasuresExpiring(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(*data, false)
+	st, err := openCases(*data, false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	ms, err := db.ExpiringMeasures(ctx, today, *within)
+	defer st.Close()
+	res, err := st.Expiring(ctx, today, *within)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, res)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DAYS LEFT\tEXPIRY\tCASE\tMEASURE\tKIND\tASSET CLASS\tCOURT")
-	for _, m := range ms {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.DaysLeft, m.Measure.Expiry, m.Case, m.Measure.ID, m.Measure.Kind.Label(), m.AssetClass.Label(), m.Measure.Court)
+	for _, m := range res.Measures {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.DaysLeft, m.Expiry, m.Case, m.Measure, m.KindLabel, m.AssetClassLabel, m.Court)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "%d active measure(s) expire by %s\n", len(ms), today.AddDate(0, 0, *within))
+	fmt.Fprintf(c.stderr, "%d active measure(s) expire by %s\n", len(res.Measures), res.Until)
 	return nil
 }
