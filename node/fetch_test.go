@@ -73,6 +73,10 @@ func TestFetchFilesTheCaseAndReceipts(t *testing.T) {
 			t.Errorf("measure %s lost its priority or term", m.ID)
 		}
 	}
+	waitFor(t, 10*time.Second, "the origin closes its case by 销案", func() bool {
+		head, _, err := s.as("京0105").Store().Case(cn)
+		return err == nil && head.Status == storage.StatusTransferred
+	})
 	entries, _ := s.as("京0105").Store().AuditEntries(1, 0)
 	served := 0
 	for _, e := range entries {

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -238,9 +239,7 @@ func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error 
 			return err
 		}
 		s.log.Info("transfer record applied", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
-		if s.onChange != nil {
-			s.onChange(next)
-		}
+		s.changed(next)
 		s.releaseHeld(r.Transfer)
 		return nil
 	case errors.Is(aerr, cmproto.ErrHeld):
@@ -291,11 +290,26 @@ func (s *transferService) releaseHeld(id cmproto.TransferID) {
 			return
 		}
 		s.log.Info("held transfer record applied", "transfer", id, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
-		if s.onChange != nil {
-			s.onChange(next)
-		}
+		s.changed(next)
 		s.releaseHeld(id) // the new state may release others
 		return
+	}
+}
+
+// changed runs what follows a state change: on the origin, a confirmed
+// receipt closes its own case by 销案 (the receiver now holds it).
+func (s *transferService) changed(t *cmproto.Transfer) {
+	if t.State == cmproto.StateReceived {
+		if self, err := s.n.self(); err == nil && self.Code == t.Origin {
+			if cn, err := court.ParseCaseNumber(t.CaseNumber); err == nil {
+				if err := s.n.db.SetCaseStatus(cn, storage.StatusTransferred); err != nil && !errors.Is(err, storage.ErrNotFound) {
+					s.log.Warn("could not mark the case transferred", "case", cn.String(), "reason", err)
+				}
+			}
+		}
+	}
+	if s.onChange != nil {
+		s.onChange(t)
 	}
 }
 
@@ -343,9 +357,7 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 		return nil, err
 	}
 	s.log.Info("transfer record issued", "transfer", id, "kind", r.Kind, "sequence", head+1, "state", next.State)
-	if s.onChange != nil {
-		s.onChange(next)
-	}
+	s.changed(next)
 	if err := s.topic.Publish(ctx, raw); err != nil {
 		// The record is in our log; peers will pull it at the next sync.
 		s.log.Warn("publish failed; peers will sync it", "transfer", id, "reason", err)

@@ -205,3 +205,29 @@ func (db *DB) DataKey(n court.CaseNumber) (crypto.DataKey, error) {
 	}
 	return db.dataKey(head)
 }
+
+// SetCaseStatus changes a case's status (e.g. to StatusTransferred, 销案,
+// once the receiving court confirmed receipt), keeping the status index.
+func (db *DB) SetCaseStatus(n court.CaseNumber, s CaseStatus) error {
+	if !s.Valid() {
+		return fmt.Errorf("%w: case status %q", ErrInvalid, s)
+	}
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		var head CaseRecord
+		if err := getJSON(txn, caseKey(n), &head); err != nil {
+			return fmt.Errorf("case %s: %w", n, err)
+		}
+		if head.Status == s {
+			return nil
+		}
+		if err := txn.Delete(caseStatusKey(head.Status, n)); err != nil {
+			return err
+		}
+		head.Status = s
+		head.Updated = db.now().UTC().Format(time.RFC3339)
+		if err := setJSON(txn, caseKey(n), head); err != nil {
+			return err
+		}
+		return txn.Set(caseStatusKey(s, n), nil)
+	})
+}
