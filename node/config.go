@@ -44,6 +44,10 @@ type Config struct {
 	// AcceptanceDays is the default time a designated court has to accept
 	// a transfer after the decision. Default: 7.
 	AcceptanceDays int `toml:"acceptance_days"`
+	// MetricsListen is where Prometheus scrapes /metrics (no personal
+	// data, no case-level labels). Default: 127.0.0.1:4790; "off" disables
+	// it (the metrics stay on the local API at /v1/metrics).
+	MetricsListen string `toml:"metrics_listen"`
 	// HandoverGuardDays refuses a handover while an active measure of the
 	// case expires within this many days (a measure must be renewed by the
 	// sender first). Default: 30.
@@ -94,6 +98,9 @@ version = 1
 
 # days a designated court has to accept after the decision (default 7)
 # acceptance_days = 7
+
+# Prometheus metrics listener (default "127.0.0.1:4790"; "off" to disable)
+# metrics_listen = "127.0.0.1:4790"
 
 # refuse a handover while an active measure expires within this many days (default 30)
 # handover_guard_days = 30
@@ -152,6 +159,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AcceptanceDays == 0 {
 		c.AcceptanceDays = 7
+	}
+	if c.MetricsListen == "" {
+		c.MetricsListen = "127.0.0.1:4790"
 	}
 	if c.HandoverGuardDays == 0 {
 		c.HandoverGuardDays = 30

@@ -55,6 +55,10 @@ type fetchService struct {
 	mu    sync.Mutex
 	cache map[cmproto.TransferID]*dossierIndex
 	jobs  map[cmproto.TransferID]*fetchJob
+	// tamper, tests only (set under mu), sees every sealed chunk this
+	// node serves and returns what is sent: a test counts, delays or
+	// corrupts chunks with it.
+	tamper func(remote peer.ID, id crypto.ChunkID, sealed []byte) []byte
 }
 
 func newFetchService(n *Node) *fetchService {
@@ -161,6 +165,7 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	refuse := func(msg string) error {
 		audit.Outcome, audit.Detail = "refused", msg
 		f.n.db.Audit(audit)
+		f.n.metrics.servedRequests.WithLabelValues("refused").Inc()
 		f.n.log.Info("fetch refused", "peer", remote, "transfer", req.GetTransferId(), "reason", msg)
 		return writeDelimited(st, &pb.FetchResponse{Version: 1, Error: msg})
 	}
@@ -197,6 +202,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	if len(ids) == 0 || len(ids) > 4*fetchBatch {
 		return refuse(fmt.Sprintf("a request asks for 1 to %d chunks", 4*fetchBatch))
 	}
+	f.mu.Lock()
+	tamper := f.tamper
+	f.mu.Unlock()
 	chunks := make([][]byte, len(ids))
 	var served int
 	var bytes int
@@ -210,6 +218,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		}
 		c, err := f.n.db.SealedChunk(cid)
 		if err == nil {
+			if tamper != nil {
+				c = tamper(remote, cid, c)
+			}
 			chunks[i] = c
 			served++
 			bytes += len(c)
@@ -217,6 +228,8 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	}
 	audit.Outcome, audit.Detail = "ok", fmt.Sprintf("%d of %d chunks, %d bytes", served, len(ids), bytes)
 	f.n.db.Audit(audit)
+	f.n.metrics.servedRequests.WithLabelValues("served").Inc()
+	f.n.metrics.servedBytes.Add(float64(bytes))
 	if err := writeDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(chunks))}); err != nil {
 		return err
 	}
@@ -536,6 +549,7 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	if _, err := n.db.FileReceived(string(id), newNo, self.Code, v, key); err != nil {
 		return err
 	}
+	n.xfer.assets.poke() // asset updates that waited for the filing
 	rep, err := n.db.VerifyCase(ctx, newNo)
 	if err != nil {
 		return fmt.Errorf("transfer %s: the filed case %s does not verify: %w", id, newNo, err)
@@ -730,11 +744,15 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 			}
 			go reader()
 		}
-		for range batch {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
+		// One window token per chunk; the reader gives them back as the
+		// chunks arrive. Cancelled while waiting for room: return the
+		// tokens taken and the batch, and send nothing (a batch sent
+		// without its tokens would block the reader forever).
+		if !acquire(ctx, window, len(batch)) {
+			for _, i := range batch {
+				w.retry(i, "")
 			}
+			break
 		}
 		req := &pb.FetchRequest{Version: 1, TransferId: string(id)}
 		for _, i := range batch {
@@ -767,6 +785,21 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 			n.log.Info("fetch stream ended", "court", s.court, "reason", err)
 		}
 	}
+}
+
+// acquire takes n tokens of window, or none if ctx ends first.
+func acquire(ctx context.Context, window chan struct{}, n int) bool {
+	for k := range n {
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+			for range k {
+				<-window
+			}
+			return false
+		}
+	}
+	return true
 }
 
 // readBatch reads the answer to one request and stores what verifies.
@@ -807,6 +840,7 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 			j.mu.Lock()
 			j.p.Rejected++
 			j.mu.Unlock()
+			f.n.metrics.fetchRejected.Inc()
 			w.retry(i, s.peer)
 			continue
 		}
@@ -814,6 +848,8 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 			w.retry(i, "")
 			return err
 		}
+		f.n.metrics.fetchVerified.Inc()
+		f.n.metrics.fetchBytes.Add(float64(len(sealed)))
 		j.mu.Lock()
 		j.p.Verified++
 		j.p.Fetched++

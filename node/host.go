@@ -39,6 +39,7 @@ type gater struct {
 	adm     admission
 	log     *slog.Logger
 	refused atomic.Uint64
+	metrics *metrics
 	bypass  bool // tests only: let everything through to exercise the stream checks
 	// blocked peers are refused as if the network between us were cut
 	// (tests only: partitions).
@@ -56,6 +57,9 @@ func (g *gater) allow(p peer.ID, what string) bool {
 	}
 	if err := g.adm.Admit(p); err != nil {
 		g.refused.Add(1)
+		if g.metrics != nil {
+			g.metrics.connsRefused.Inc()
+		}
 		g.log.Info("connection refused", "peer", p, "stage", what, "reason", err)
 		return false
 	}
@@ -69,7 +73,11 @@ func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.all
 func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
 func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.allow(p, "secured-"+dir.String())
+	ok := g.allow(p, "secured-"+dir.String())
+	if ok && g.metrics != nil {
+		g.metrics.connsAdmitted.Inc()
+	}
+	return ok
 }
 
 func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

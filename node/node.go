@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -62,14 +64,16 @@ type Node struct {
 	db      *storage.DB
 	xfer    *transferService
 	fetch   *fetchService
+	metrics *metrics
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 
-	connected chan peer.ID
-	apiAddr   string
-	ready     chan struct{}
-	readyOnce sync.Once
+	connected   chan peer.ID
+	metricsAddr atomic.Value
+	apiAddr     string
+	ready       chan struct{}
+	readyOnce   sync.Once
 }
 
 // New loads the data directory and builds the node. It listens at once;
@@ -113,7 +117,9 @@ func New(opts Options) (*Node, error) {
 		dir: opts.Dir, cfg: cfg, log: log, now: now, key: nk, enc: ek, trust: ts,
 		connected: make(chan peer.ID, 64), ready: make(chan struct{}),
 	}
-	n.gater = &gater{adm: ts, log: log, bypass: opts.bypassGater}
+	n.metrics = newMetrics(n)
+	ts.metrics = n.metrics
+	n.gater = &gater{adm: ts, log: log, bypass: opts.bypassGater, metrics: n.metrics}
 	h, err := newHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts)
 	if err != nil {
 		return nil, err
@@ -155,6 +161,8 @@ func New(opts Options) (*Node, error) {
 	n.ctx, n.cancelCtx = context.WithCancel(context.Background())
 	n.fetch = newFetchService(n)
 	n.registerFetchAPI()
+	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.handler().ServeHTTP(w, r) })
+	n.registerAssetAPI()
 	n.registerCaseAPI()
 	return n, nil
 }
@@ -177,7 +185,7 @@ func (n *Node) setupPubSub() error {
 		return fmt.Errorf("gossipsub: %w", err)
 	}
 	n.ps = ps
-	if err := ps.RegisterTopicValidator(cmproto.TopicTrust, n.trust.validate, pubsub.WithValidatorInline(true)); err != nil {
+	if err := ps.RegisterTopicValidator(cmproto.TopicTrust, n.metrics.metered(cmproto.TopicTrust, n.trust.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return err
 	}
 	t, err := ps.Join(cmproto.TopicTrust)
@@ -249,6 +257,8 @@ func (n *Node) Serve(ctx context.Context) error {
 	start("bootstrap", n.serveBootstrap)
 	start("announce", n.serveAnnounce)
 	start("transfers", n.xfer.Serve)
+	start("metrics", n.serveMetrics)
+	start("assets", n.serveAssetWatch)
 	apiReady := make(chan struct{})
 	start("api", func(ctx context.Context) error {
 		return n.api.Serve(ctx, n.dir.Path(SocketFile), n.cfg.APIListen, func(tcp string) {
@@ -369,6 +379,35 @@ func (n *Node) serveAnnounce(ctx context.Context) error {
 			n.log.Warn("bundle announce failed", "reason", err)
 		}
 	}
+}
+
+// serveMetrics serves /metrics on the configured listener until ctx ends.
+func (n *Node) serveMetrics(ctx context.Context) error {
+	if n.cfg.MetricsListen == "off" {
+		return nil
+	}
+	l, err := net.Listen("tcp", n.cfg.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("metrics listener %s: %w", n.cfg.MetricsListen, err)
+	}
+	n.metricsAddr.Store(l.Addr().String())
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", n.metrics.handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// MetricsAddr is the bound metrics address ("" until Serve binds it).
+func (n *Node) MetricsAddr() string {
+	a, _ := n.metricsAddr.Load().(string)
+	return a
 }
 
 // Status implements api.Backend.

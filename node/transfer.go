@@ -41,6 +41,9 @@ type transferService struct {
 	busy  sync.Map // issuer -> struct{}: a pull in progress
 	// onChange is called after a transfer's state changed (tests, dashboard).
 	onChange func(*cmproto.Transfer)
+	// assets keeps asset updates from the other court (node/assets.go);
+	// set under mu.
+	assets *assetService
 }
 
 type pullJob struct {
@@ -58,7 +61,7 @@ func newTransferService(n *Node, rules cmproto.Rules, every time.Duration) *tran
 
 func (s *transferService) setup() error {
 	ps := s.n.ps
-	if err := ps.RegisterTopicValidator(cmproto.TopicTransfers, s.validate, pubsub.WithValidatorInline(true)); err != nil {
+	if err := ps.RegisterTopicValidator(cmproto.TopicTransfers, s.n.metrics.metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return err
 	}
 	t, err := ps.Join(cmproto.TopicTransfers)
@@ -152,6 +155,7 @@ func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsu
 // reject logs and audits a refused record or message.
 func (s *transferService) reject(from peer.ID, transfer string, err error) {
 	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
+	s.n.metrics.gossipRejected.WithLabelValues(cmproto.TopicTransfers, rejectReason(err)).Inc()
 	court := ""
 	if c, cerr := s.n.trust.Trust().ByPeer(from, s.n.now()); cerr == nil {
 		court = string(c.Code)
@@ -209,6 +213,7 @@ func (s *transferService) ingest(raw []byte, from peer.ID) error {
 		return herr
 	}
 	if have {
+		s.n.metrics.records.WithLabelValues(string(r.Kind), "duplicate").Inc()
 		return cmproto.ErrDuplicate
 	}
 	if err != nil {
@@ -239,7 +244,9 @@ func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error 
 			return err
 		}
 		s.log.Info("transfer record applied", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
+		s.n.metrics.records.WithLabelValues(string(r.Kind), "applied").Inc()
 		s.changed(next)
+		s.assets.applied(r, next)
 		s.releaseHeld(r.Transfer)
 		return nil
 	case errors.Is(aerr, cmproto.ErrHeld):
@@ -247,11 +254,13 @@ func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error 
 			return err
 		}
 		s.log.Info("transfer record held until its predecessor arrives", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer)
+		s.n.metrics.records.WithLabelValues(string(r.Kind), "held").Inc()
 		return aerr
 	default:
 		if err := s.n.db.Apply(storage.Commit{Record: lr}); err != nil {
 			return err
 		}
+		s.n.metrics.records.WithLabelValues(string(r.Kind), "refused").Inc()
 		return aerr
 	}
 }
@@ -291,6 +300,7 @@ func (s *transferService) releaseHeld(id cmproto.TransferID) {
 		}
 		s.log.Info("held transfer record applied", "transfer", id, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
 		s.changed(next)
+		s.assets.applied(r, next)
 		s.releaseHeld(id) // the new state may release others
 		return
 	}
@@ -357,6 +367,7 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 		return nil, err
 	}
 	s.log.Info("transfer record issued", "transfer", id, "kind", r.Kind, "sequence", head+1, "state", next.State)
+	s.n.metrics.records.WithLabelValues(string(r.Kind), "issued").Inc()
 	s.changed(next)
 	if err := s.topic.Publish(ctx, raw); err != nil {
 		// The record is in our log; peers will pull it at the next sync.

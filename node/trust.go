@@ -37,12 +37,13 @@ type trustService struct {
 	cur atomic.Pointer[crypto.Trust]
 	mu  sync.Mutex // serialises installs
 
-	h      host.Host
-	signer crypto.Signer
-	topic  *pubsub.Topic
-	sub    *pubsub.Subscription // validated messages are acted on in validate; this only drains
-	pulls  chan pullRequest
-	behind chan peer.ID // peers seen announcing an older bundle
+	h       host.Host
+	signer  crypto.Signer
+	metrics *metrics
+	topic   *pubsub.Topic
+	sub     *pubsub.Subscription // validated messages are acted on in validate; this only drains
+	pulls   chan pullRequest
+	behind  chan peer.ID // peers seen announcing an older bundle
 	// onInstall is called, without locks held, after a new bundle is in force.
 	onInstall []func(*crypto.Trust)
 }
@@ -118,6 +119,9 @@ func (s *trustService) Install(raw []byte, source string) (bool, error) {
 	}
 	s.cur.Store(next)
 	s.mu.Unlock()
+	if s.metrics != nil {
+		s.metrics.bundleInstalled.Inc()
+	}
 	s.log.Info("trust bundle installed", "sequence", nb.Sequence, "previous", cur.Bundle().Sequence, "source", source,
 		"certificates", len(nb.Certs), "revocations", len(nb.Revocations), "expires", nb.ExpiresAt.UTC().Format(time.RFC3339))
 	s.enforce()
@@ -204,18 +208,18 @@ func (s *trustService) announce(ctx context.Context) error {
 func (s *trustService) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
 	if err != nil {
-		s.log.Info("gossip rejected", "topic", cmproto.TopicTrust, "from", from, "reason", err)
+		s.rejected(from, err)
 		return pubsub.ValidationReject
 	}
 	t := s.cur.Load()
 	signer, err := t.Open(env, cmproto.PayloadBundleAnnounce, s.now())
 	if err != nil {
-		s.log.Info("gossip rejected", "topic", cmproto.TopicTrust, "from", from, "reason", err)
+		s.rejected(from, err)
 		return pubsub.ValidationReject
 	}
 	a, err := cmproto.DecodeBundleAnnounce(env.Payload)
 	if err != nil {
-		s.log.Info("gossip rejected", "topic", cmproto.TopicTrust, "from", from, "reason", err)
+		s.rejected(from, err)
 		return pubsub.ValidationReject
 	}
 	s.log.Debug("bundle announce received", "from", from, "sequence", a.GetSequence(), "have", t.Bundle().Sequence)
@@ -239,6 +243,13 @@ func (s *trustService) validate(ctx context.Context, from peer.ID, msg *pubsub.M
 	default:
 	}
 	return pubsub.ValidationAccept
+}
+
+func (s *trustService) rejected(from peer.ID, err error) {
+	s.log.Info("gossip rejected", "topic", cmproto.TopicTrust, "from", from, "reason", err)
+	if s.metrics != nil {
+		s.metrics.gossipRejected.WithLabelValues(cmproto.TopicTrust, rejectReason(err)).Inc()
+	}
 }
 
 // serveBundle answers a bundle request: the bundle in force if newer than

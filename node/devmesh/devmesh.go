@@ -98,6 +98,7 @@ func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
 const LoopbackConfig = `version = 1
 listen = ["/ip4/127.0.0.1/tcp/0"]
 api_listen = "127.0.0.1:0"
+metrics_listen = "127.0.0.1:0"
 reconnect_interval = "2s"
 `
 
