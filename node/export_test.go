@@ -2,10 +2,18 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"time"
 
+	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
 )
 
 // BypassGaterForTest lets every connection through the gater so that a
@@ -42,3 +50,67 @@ func IngestForTest(n *Node, raw []byte) error { return n.xfer.ingest(raw, "") }
 func PublishForTest(ctx context.Context, n *Node, raw []byte) error {
 	return n.xfer.topic.Publish(ctx, raw)
 }
+
+// admitAllForTest admits every peer.
+type admitAllForTest struct{}
+
+func (admitAllForTest) Admit(peer.ID) error { return nil }
+
+// NewHostForTest builds a libp2p host exactly as a node does (newHost:
+// TCP, TLS then Noise, yamux, courtmesh's resource-manager limits) but
+// admitting every peer: the fetch benchmark's raw-stream baseline.
+func NewHostForTest(priv lcrypto.PrivKey, listen []string) (host.Host, error) {
+	g := &gater{adm: admitAllForTest{}, log: slog.New(slog.DiscardHandler), bypass: true}
+	return newHost(priv, listen, "", g, admitAllForTest{})
+}
+
+// SetFetchTamperForTest sets a function that sees every sealed chunk n
+// serves on the fetch protocol, with the peer asking, and returns what is
+// sent instead: tests count, hold back or corrupt chunks with it. nil
+// removes it.
+func SetFetchTamperForTest(n *Node, f func(remote peer.ID, id crypto.ChunkID, sealed []byte) []byte) {
+	n.fetch.mu.Lock()
+	n.fetch.tamper = f
+	n.fetch.mu.Unlock()
+}
+
+// FetchStreamForTest is a raw fetch-protocol stream from a node to a
+// peer, for requests the node's own fetch would never send.
+type FetchStreamForTest struct{ st network.Stream }
+
+// OpenFetchStreamForTest opens a fetch stream from n to p.
+func OpenFetchStreamForTest(ctx context.Context, n *Node, p peer.ID) (*FetchStreamForTest, error) {
+	st, err := n.h.NewStream(ctx, p, ProtoFetch)
+	if err != nil {
+		return nil, err
+	}
+	return &FetchStreamForTest{st: st}, nil
+}
+
+// Ask sends one request and reads its answer: the response and, for a
+// chunk request that was served, the chunks (empty if not held).
+func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]byte, error) {
+	s.st.SetDeadline(time.Now().Add(time.Minute))
+	if err := writeDelimited(s.st, req); err != nil {
+		return nil, nil, err
+	}
+	var resp pb.FetchResponse
+	if err := readDelimited(s.st, &resp, 64<<20); err != nil {
+		return nil, nil, err
+	}
+	if resp.GetError() != "" || req.GetManifest() {
+		return &resp, nil, nil
+	}
+	var chunks [][]byte
+	for range resp.GetChunkCount() {
+		c, err := readFrame(s.st, maxChunkFrame)
+		if err != nil {
+			return &resp, chunks, fmt.Errorf("chunk %d of %d: %w", len(chunks), resp.GetChunkCount(), err)
+		}
+		chunks = append(chunks, c)
+	}
+	return &resp, chunks, nil
+}
+
+// Close closes the stream.
+func (s *FetchStreamForTest) Close() error { return s.st.Close() }
