@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
+)
+
+func init() {
+	register(&command{name: "doctor", summary: "check a node's setup and say what to fix", run: runDoctor})
+}
+
+// checkup collects the findings of doctor.
+type checkup struct {
+	c        *cli
+	failures int
+	warnings int
+}
+
+func (k *checkup) ok(format string, a ...any) { fmt.Fprintf(k.c.stdout, "  ✓ "+format+"\n", a...) }
+
+func (k *checkup) warn(fix, format string, a ...any) {
+	k.warnings++
+	fmt.Fprintf(k.c.stdout, "  ! "+format+"\n      → %s\n", append(a, fix)...)
+}
+
+func (k *checkup) fail(fix, format string, a ...any) {
+	k.failures++
+	fmt.Fprintf(k.c.stdout, "  ✗ "+format+"\n      → %s\n", append(a, fix)...)
+}
+
+func runDoctor(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "doctor")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return errors.New("--data is required: the node's data directory")
+	}
+	d := node.DataDir(*data)
+	k := &checkup{c: c}
+	now := time.Now()
+	fmt.Fprintf(c.stdout, "Checking %s\n", *data)
+
+	// Directory and keys.
+	if st, err := os.Stat(*data); err != nil {
+		k.fail("run `courtmesh init --data "+*data+"`", "data directory: %v", err)
+		return k.result()
+	} else if st.Mode().Perm()&0o077 != 0 {
+		k.warn("chmod 700 "+*data, "data directory has mode %v: other users can list it", st.Mode().Perm())
+	} else {
+		k.ok("data directory private (%v)", st.Mode().Perm())
+	}
+	nk, ek, err := d.Keys()
+	if err != nil {
+		k.fail("check the key files' owner and mode (0600); if they are lost, init a new identity and ask the national operator for a new certificate", "node keys: %v", err)
+	} else {
+		k.ok("node key %s and encryption key (KEM %#04x) load, mode 0600", nk.PeerID(), ek.KEM())
+	}
+	if st, err := os.Stat(d.Path(node.TokenFile)); err == nil {
+		if st.Mode().Perm()&0o077 != 0 {
+			k.fail("chmod 600 "+d.Path(node.TokenFile), "API token readable by others (mode %v)", st.Mode().Perm())
+		} else {
+			k.ok("API token private")
+		}
+	}
+
+	// Configuration.
+	cfg, cfgErr := node.LoadConfig(d.Path(node.ConfigFile))
+	if err := cfgErr; err != nil {
+		k.fail("fix the file; every key is documented in the file `courtmesh init` writes", "configuration: %v", err)
+	} else {
+		k.ok("configuration valid (listen %v, API %s, metrics %s)", cfg.Listen, cfg.APIListen, cfg.MetricsListen)
+	}
+
+	// Trust: root, bundle, certificate.
+	rootRaw, err := os.ReadFile(d.Path(node.RootFile))
+	var root *crypto.Certificate
+	if err == nil {
+		root, err = node.ParseRoot(rootRaw)
+	}
+	if err != nil {
+		k.fail("run `courtmesh trust install --root root.cert --bundle bundle.pb` with the files from the national operator", "national root: %v", err)
+	} else {
+		k.ok("national root pinned (serial %d, fingerprint %x)", root.Serial, root.Envelope.Signature[:8])
+	}
+	if root != nil {
+		raw, err := os.ReadFile(d.Path(node.BundleFile))
+		var b *crypto.Bundle
+		if err == nil {
+			b, err = crypto.OpenBundle(root, raw)
+		}
+		switch {
+		case err != nil:
+			k.fail("ask the national operator for a current bundle and install or push it", "trust bundle: %v", err)
+		default:
+			days := int(b.ExpiresAt.Sub(now).Hours() / 24)
+			switch b.Status(now) {
+			case crypto.BundleValid:
+				k.ok("trust bundle #%d valid, expires %s (%d days), %d certificates", b.Sequence, b.ExpiresAt.Format(time.DateOnly), days, len(b.Certs))
+			case crypto.BundleExpiring:
+				k.warn("ask the national operator for the next bundle", "trust bundle #%d expires in %d days (%s)", b.Sequence, days, b.ExpiresAt.Format(time.DateOnly))
+			case crypto.BundleGraced:
+				k.fail("install a newer bundle now: the grace period ends "+b.ExpiresAt.Add(crypto.BundleGrace).Format(time.DateOnly), "trust bundle #%d expired on %s", b.Sequence, b.ExpiresAt.Format(time.DateOnly))
+			default:
+				k.fail("install a newer bundle: the node admits no peer until then", "trust bundle #%d expired and its grace period is over", b.Sequence)
+			}
+			if b.IssuedAt.After(now.Add(5 * time.Minute)) {
+				k.fail("set the system clock (chrony/NTP against the court network's time source)", "clock: the bundle was issued at %s, in this machine's future", b.IssuedAt.Format(time.RFC3339))
+			} else {
+				k.ok("clock plausible (bundle issued %s ago)", now.Sub(b.IssuedAt).Round(time.Minute))
+			}
+			if nk != nil {
+				cert, err := crypto.NewTrust(root, b).ByPeer(nk.PeerID(), now)
+				if err != nil {
+					k.fail("send identity.json to the national operator and install the bundle that certifies it", "certificate: %v", err)
+				} else {
+					days := int(cert.NotAfter.Sub(now).Hours() / 24)
+					if days < 30 {
+						k.warn("ask for a renewed certificate (same identity.json)", "certificate of %s %s expires in %d days", cert.Code, cert.Name, days)
+					} else {
+						k.ok("certified as %s %s, roles %v, %d days left", cert.Code, cert.Name, cert.Roles, days)
+					}
+				}
+			}
+		}
+	}
+
+	// Disk.
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(*data, &sfs); err == nil {
+		free := int64(sfs.Bavail) * int64(sfs.Bsize)
+		if free < 5<<30 {
+			k.warn("free space: dossiers take tens to hundreds of MB each", "only %s free on the data directory's disk", humanBytes(free))
+		} else {
+			k.ok("%s free on the data directory's disk", humanBytes(free))
+		}
+	}
+
+	// Bootstrap peers.
+	if cfgErr == nil {
+		for _, s := range cfg.Bootstrap {
+			k.dial(s)
+		}
+		if len(cfg.Bootstrap) == 0 {
+			k.warn("add the province's high court and the national operator to bootstrap in config.toml", "no bootstrap peers configured")
+		}
+	}
+
+	// The running node.
+	if cl, err := client(*data); err == nil {
+		var st api.Status
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := cl.Do(cctx, "GET", "/v1/status", nil, &st)
+		cancel()
+		switch {
+		case errors.Is(err, api.ErrNodeNotRunning):
+			k.warn("start it: `courtmesh run --data "+*data+"` or `systemctl start courtmesh`", "the node is not running")
+		case err != nil:
+			k.fail("check the token file and the socket "+filepath.Join(*data, node.SocketFile), "local API: %v", err)
+		default:
+			k.ok("node running: %d peers, bundle #%d", st.Peers, st.Bundle.Sequence)
+		}
+	}
+	return k.result()
+}
+
+// dial checks that a bootstrap address answers on TCP.
+func (k *checkup) dial(s string) {
+	m, err := ma.NewMultiaddr(s)
+	if err != nil {
+		k.fail("fix the multiaddr in config.toml", "bootstrap %q: %v", s, err)
+		return
+	}
+	tr, _ := ma.SplitFunc(m, func(c ma.Component) bool { return c.Protocol().Code == ma.P_P2P })
+	na, err := manet.ToNetAddr(tr)
+	if err != nil {
+		k.fail("use a /ip4|ip6|dns/.../tcp/PORT/p2p/ID address", "bootstrap %s: %v", s, err)
+		return
+	}
+	conn, err := net.DialTimeout(na.Network(), na.String(), 3*time.Second)
+	if err != nil {
+		k.warn("check the court network route and the peer's firewall", "bootstrap %s unreachable: %v", na, err)
+		return
+	}
+	conn.Close()
+	k.ok("bootstrap %s reachable", na)
+}
+
+func (k *checkup) result() error {
+	fmt.Fprintf(k.c.stdout, "%d problem(s), %d warning(s).\n", k.failures, k.warnings)
+	if k.failures > 0 {
+		return fmt.Errorf("doctor found %d problem(s)", k.failures)
+	}
+	return nil
+}
