@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -456,6 +457,18 @@ func TestTrustInstall(t *testing.T) {
 		t.Fatalf("install bundle 2 = %v, %v; want true, nil", ok, err)
 	}
 	unchanged(t, b2)
+	// Install writes through a new file and a rename: a refused install
+	// leaves the very same file (inode) in place.
+	installed, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untouched := func(t *testing.T) {
+		t.Helper()
+		if fi, err := os.Stat(path); err != nil || !os.SameFile(fi, installed) {
+			t.Errorf("%s was rewritten (%v)", path, err)
+		}
+	}
 
 	t.Run("older bundle replayed", func(t *testing.T) {
 		ok, err := s.Install(m.b1.Raw, "test")
@@ -463,6 +476,7 @@ func TestTrustInstall(t *testing.T) {
 			t.Errorf("install bundle 1 over 2 = %v, %v; want false, nil", ok, err)
 		}
 		unchanged(t, b2)
+		untouched(t)
 	})
 	t.Run("same bundle replayed", func(t *testing.T) {
 		ok, err := s.Install(b2.Raw, "test")
@@ -470,6 +484,7 @@ func TestTrustInstall(t *testing.T) {
 			t.Errorf("install bundle 2 again = %v, %v; want false, nil", ok, err)
 		}
 		unchanged(t, b2)
+		untouched(t)
 	})
 	t.Run("bundle of another root", func(t *testing.T) {
 		other, err := ca.InitRoot(t.TempDir(), "another root", now.Add(-time.Hour), 365*24*time.Hour)
@@ -487,6 +502,7 @@ func TestTrustInstall(t *testing.T) {
 			t.Errorf("install = %v, %v; want an unknown-signer error", ok, err)
 		}
 		unchanged(t, b2)
+		untouched(t)
 	})
 	t.Run("another root impersonating the pinned serial", func(t *testing.T) {
 		key, err := crypto.GenerateNodeKey()
@@ -513,6 +529,7 @@ func TestTrustInstall(t *testing.T) {
 			t.Errorf("install = %v, %v; want a bad-signature error", ok, err)
 		}
 		unchanged(t, b2)
+		untouched(t)
 	})
 	t.Run("tampered bundle", func(t *testing.T) {
 		b, err := m.ca.Bundle(now, 30*24*time.Hour, nil)
@@ -531,6 +548,7 @@ func TestTrustInstall(t *testing.T) {
 			}
 		}
 		unchanged(t, b2)
+		untouched(t)
 	})
 	t.Run("expired beyond grace", func(t *testing.T) {
 		// Issued 40 days ago for 30 days: 10 days past expiry, 7 past grace.
@@ -543,6 +561,7 @@ func TestTrustInstall(t *testing.T) {
 			t.Errorf("install = %v, %v; want an expired error", ok, err)
 		}
 		unchanged(t, b2)
+		untouched(t)
 		// Control: expired 2 days ago, within the 3-day grace: installed.
 		graced, err := m.ca.Bundle(now.Add(-32*24*time.Hour), 30*24*time.Hour, nil)
 		if err != nil {
@@ -705,6 +724,9 @@ func TestTrustGossipDuplicateDeliveredOnce(t *testing.T) {
 				t.Fatalf("waiting for messages: %v (seen %d)", err, len(seen))
 			}
 			seen[string(m.Data)]++
+			if id := sha256.Sum256(m.Data); m.ID != string(id[:]) {
+				t.Errorf("message id %x, want the SHA-256 of the payload %x", m.ID, id)
+			}
 		}
 	}
 	count(subC, msg, sentinelA)

@@ -134,6 +134,10 @@ func (r *Record) HashHex() string { return hex.EncodeToString(r.Hash[:]) }
 // MaxAmountFen bounds amounts: one trillion yuan, in fen.
 const MaxAmountFen = 1_000_000_000_000 * 100
 
+// MaxClockSkew is how far ahead of the checking node's clock a record may
+// be dated.
+const MaxClockSkew = 5 * time.Minute
+
 // SealRecord signs a record body as the given certificate.
 func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id TransferID, body *pb.Record) ([]byte, error) {
 	body.Version = RecordVersion
@@ -178,6 +182,13 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	}
 	if r.Seq == 0 {
 		return nil, fmt.Errorf("record: %w: sequence 0", crypto.ErrMalformed)
+	}
+	if r.IssuedAt.After(now.Add(MaxClockSkew)) {
+		// Refused without keeping it: it may be accepted once its time
+		// has come, but a record dated ahead must not act now (an offer
+		// dated a year ahead would pass the 6-month rule today).
+		return nil, fmt.Errorf("record %d from %s is dated %s, after now (%s): %w", r.Seq, r.Issuer,
+			r.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), crypto.ErrNotYetValid)
 	}
 	if r.Transfer, err = ParseTransferID(p.GetTransferId()); err != nil {
 		return nil, err

@@ -34,6 +34,8 @@ type fixture struct {
 	revoked party
 	// issuer is an offline issuing key for 京: certified, but no node.
 	issuer party
+	// operator is a national operator's node: certified, but no court.
+	operator party
 }
 
 // revokedCode is the court whose certificate the fixture revokes.
@@ -45,7 +47,7 @@ func newFixture(tb testing.TB, dir string) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	node := func(code, parent court.CourtCode) party {
+	node := func(code, parent court.CourtCode, roles ...crypto.Role) party {
 		tb.Helper()
 		key, err := crypto.GenerateNodeKey()
 		if err != nil {
@@ -60,7 +62,7 @@ func newFixture(tb testing.TB, dir string) *fixture {
 			tb.Fatal(err)
 		}
 		cert, err := root.Issue(crypto.Template{
-			Code: code, Name: string(code) + " 人民法院", Parent: parent, Identity: id, Roles: []crypto.Role{crypto.RoleCourt},
+			Code: code, Name: string(code) + " 人民法院", Parent: parent, Identity: id, Roles: roles,
 			NotBefore: fixNow.AddDate(0, -1, 0), NotAfter: fixNow.AddDate(1, 0, 0),
 		})
 		if err != nil {
@@ -72,9 +74,10 @@ func newFixture(tb testing.TB, dir string) *fixture {
 	for _, c := range []struct{ code, parent court.CourtCode }{
 		{"京", ""}, {"京01", ""}, {"京02", ""}, {"京0105", ""}, {"京0108", ""}, {"京0102", "京02"},
 	} {
-		f.courts[c.code] = node(c.code, c.parent)
+		f.courts[c.code] = node(c.code, c.parent, crypto.RoleCourt)
 	}
-	f.revoked = node(revokedCode, "")
+	f.operator = node(court.Supreme, "", crypto.RoleOperator)
+	f.revoked = node(revokedCode, "", crypto.RoleCourt)
 	if err := root.Revoke(f.revoked.cert.Serial, "key lost (test)", fixNow.Add(-time.Hour)); err != nil {
 		tb.Fatal(err)
 	}
@@ -203,6 +206,14 @@ func closureBody(outcome string) *pb.Record {
 	return &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: outcome, AmountRecoveredFen: 1_000_000_00}}}
 }
 
+func grantRevocationBody() *pb.Record {
+	return &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{Court: "京0108", Reason: "已完成移交"}}}
+}
+
+func assetUpdateBody() *pb.Record {
+	return &pb.Record{Body: &pb.Record_AssetUpdate{AssetUpdate: &pb.AssetUpdate{Number: 1, Kind: "renewal", Sealed: []byte("sealed change"), EarliestExpiry: "2027-03-01"}}}
+}
+
 // validBodies is one valid record of every kind, with the court that
 // issues it in the test transfer.
 func validBodies() []struct {
@@ -224,6 +235,8 @@ func validBodies() []struct {
 		{protocol.KindReceipt, "京0108", func() *pb.Record { return receiptBody(testRoot) }},
 		{protocol.KindProgress, "京0108", func() *pb.Record { return progressBody(5_000_00) }},
 		{protocol.KindClosure, "京0108", func() *pb.Record { return closureBody("concluded") }},
+		{protocol.KindRevokeGrant, "京0105", grantRevocationBody},
+		{protocol.KindAssetUpdate, "京0108", assetUpdateBody},
 	}
 }
 
@@ -335,6 +348,9 @@ func TestDecodeRecordRefuses(t *testing.T) {
 		}, want: crypto.ErrRevoked},
 		{name: "record signed by an issuer-only key", raw: func(t *testing.T) []byte {
 			return seal(t, f.issuer, 1, at, testID, decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", ""))
+		}, want: crypto.ErrNotAuthorised},
+		{name: "record signed by an operator node that is no court", raw: func(t *testing.T) []byte {
+			return seal(t, f.operator, 1, at, testID, decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", ""))
 		}, want: crypto.ErrNotAuthorised},
 		{name: "record signed by an uncertified key", raw: func(t *testing.T) []byte {
 			key, err := crypto.GenerateNodeKey()
@@ -457,6 +473,22 @@ func TestDecodeRecordRefuses(t *testing.T) {
 			mod: func(r *pb.Record) { r.GetClosure().Outcome = "" }, want: protocol.ErrInvalid, authentic: true},
 		{name: "closure with a negative amount", kind: protocol.KindClosure,
 			mod: func(r *pb.Record) { r.GetClosure().AmountRecoveredFen = -5 }, want: protocol.ErrInvalid, authentic: true},
+
+		// Grant revocations and asset updates.
+		{name: "grant revocation of a malformed court", kind: protocol.KindRevokeGrant,
+			mod: func(r *pb.Record) { r.GetGrantRevocation().Court = "somewhere" }, want: protocol.ErrInvalid, authentic: true},
+		{name: "grant revocation without reason", kind: protocol.KindRevokeGrant,
+			mod: func(r *pb.Record) { r.GetGrantRevocation().Reason = "" }, want: protocol.ErrInvalid, authentic: true},
+		{name: "asset update number 0", kind: protocol.KindAssetUpdate,
+			mod: func(r *pb.Record) { r.GetAssetUpdate().Number = 0 }, want: protocol.ErrInvalid, authentic: true},
+		{name: "asset update of an unknown kind", kind: protocol.KindAssetUpdate,
+			mod: func(r *pb.Record) { r.GetAssetUpdate().Kind = "rumour" }, want: protocol.ErrInvalid, authentic: true},
+		{name: "asset update with nothing sealed", kind: protocol.KindAssetUpdate,
+			mod: func(r *pb.Record) { r.GetAssetUpdate().Sealed = nil }, want: protocol.ErrInvalid, authentic: true},
+		{name: "asset update too large", kind: protocol.KindAssetUpdate,
+			mod: func(r *pb.Record) { r.GetAssetUpdate().Sealed = make([]byte, protocol.MaxGossipMessage/2+1) }, want: protocol.ErrInvalid, authentic: true},
+		{name: "asset update with a malformed expiry", kind: protocol.KindAssetUpdate,
+			mod: func(r *pb.Record) { r.GetAssetUpdate().EarliestExpiry = "soon" }, want: protocol.ErrInvalid, authentic: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -505,6 +537,46 @@ func TestDecodeRecordSixMonthBoundary(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("filed %s: err = %v, want ok %v", c.filed, err, c.ok)
 		}
+	}
+}
+
+// A record dated ahead of the checker's clock (beyond the clock skew) is
+// refused, and not kept: an offer dated a year ahead must not pass the
+// 6-month rule today.
+func TestDecodeRecordDatedAhead(t *testing.T) {
+	f := newFixture(t, t.TempDir())
+	recent := offerBody()
+	recent.GetOffer().FiledOn = "2026-02-01" // six weeks before fixNow
+	for _, c := range []struct {
+		name string
+		at   time.Time
+		body *pb.Record
+		want error
+		// goodLater: checked at its own date, the record is good.
+		goodLater bool
+	}{
+		{"within the clock skew", fixNow.Add(protocol.MaxClockSkew), offerBody(), nil, true},
+		{"just beyond the clock skew", fixNow.Add(protocol.MaxClockSkew + time.Millisecond), offerBody(), crypto.ErrNotYetValid, true},
+		{"a year ahead", fixNow.AddDate(1, 0, 0), offerBody(), crypto.ErrNotYetValid, false},
+		{"a recent case, dated ahead past the 6-month rule", fixNow.AddDate(0, 7, 0), recent, crypto.ErrNotYetValid, false},
+		{"the same recent case, dated now", fixNow, recent, protocol.ErrInvalid, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw := seal(t, f.as(t, "京0105"), 1, c.at, testID, proto.Clone(c.body).(*pb.Record))
+			r, err := protocol.DecodeRecord(raw, f.trust, fixNow)
+			if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if errors.Is(c.want, crypto.ErrNotYetValid) && r != nil {
+				t.Error("a record dated ahead is returned (and would be kept in the log)")
+			}
+			if c.goodLater {
+				// Once its time has come, the same bytes are good.
+				if _, err := protocol.DecodeRecord(raw, f.trust, c.at); err != nil {
+					t.Errorf("at its date: %v", err)
+				}
+			}
+		})
 	}
 }
 

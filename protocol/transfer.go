@@ -296,7 +296,10 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		}
 		n.RevokedGrants = append(slices.Clone(t.RevokedGrants), c)
 	case *pb.Record_AssetUpdate:
-		if r.Issuer != t.Origin && r.Issuer != t.Receiver {
+		// Before the decision the receiver is unknown: hold the update
+		// (below) rather than refuse what may be the receiver's, as for
+		// its receipt; records of different issuers arrive in any order.
+		if r.Issuer != t.Origin && t.Receiver != "" && r.Issuer != t.Receiver {
 			return nil, fmt.Errorf("asset update %s by %s; only %s and %s exchange asset updates: %w", r.Transfer, r.Issuer, t.Origin, t.Receiver, ErrInvalid)
 		}
 		switch t.State {

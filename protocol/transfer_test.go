@@ -18,6 +18,7 @@ type story struct {
 	f     *fixture
 	seq   map[court.CourtCode]uint64
 	rules protocol.Rules
+	now   time.Time // when records are checked; zero: fixNow
 }
 
 func newStory(t *testing.T) *story {
@@ -29,7 +30,11 @@ func newStory(t *testing.T) *story {
 func (s *story) rec(by court.CourtCode, at time.Time, body *pb.Record) *protocol.Record {
 	s.t.Helper()
 	s.seq[by]++
-	r, err := protocol.DecodeRecord(seal(s.t, s.f.as(s.t, by), s.seq[by], at, testID, body), s.f.trust, fixNow)
+	now := fixNow
+	if !s.now.IsZero() {
+		now = s.now
+	}
+	r, err := protocol.DecodeRecord(seal(s.t, s.f.as(s.t, by), s.seq[by], at, testID, body), s.f.trust, now)
 	if err != nil {
 		s.t.Fatalf("%s by %s does not decode: %v", kindName(body), by, err)
 	}
@@ -119,6 +124,8 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 		body func() *pb.Record
 		want [9]string
 	}
+	// Each row lists the first six states; every kind is a conflict after
+	// the three terminal ones.
 	terminal := [3]string{conflict, conflict, conflict}
 	rows := []row{
 		{protocol.KindOffer, "京0105", func() *pb.Record {
@@ -142,6 +149,14 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 			[9]string{held, held, held, "accepted", "handed_over", "received"}},
 		{protocol.KindClosure, "京0108", func() *pb.Record { return closureBody("terminated") },
 			[9]string{held, held, held, held, held, "closed"}},
+		{protocol.KindRevokeGrant, "京0105", grantRevocationBody,
+			[9]string{held, held, held, held, "handed_over", "received"}},
+		// Before the decision nobody knows the receiver: its update is
+		// held, as its receipt is, until the decision arrives.
+		{protocol.KindAssetUpdate, "京0108", assetUpdateBody,
+			[9]string{held, held, held, held, "handed_over", "received"}},
+		{protocol.KindAssetUpdate, "京0105", assetUpdateBody,
+			[9]string{held, held, held, held, "handed_over", "received"}},
 	}
 	errOf := map[string]error{held: protocol.ErrHeld, conflict: protocol.ErrConflict, invalid: protocol.ErrInvalid}
 	for _, rw := range rows {
@@ -151,7 +166,7 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 			if name == "" {
 				name = "unknown"
 			}
-			t.Run(fmt.Sprintf("%s/%s", rw.kind, name), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s by %s/%s", rw.kind, rw.by, name), func(t *testing.T) {
 				s := newStory(t)
 				cur := s.in(state)
 				var before protocol.Transfer
@@ -305,6 +320,8 @@ func TestApplyWrongCourt(t *testing.T) {
 		{"progress", protocol.StateReceived, func() *pb.Record { return progressBody(1) }, "京0108", []court.CourtCode{"京0105", "京01", "京0102"}},
 		{"closure", protocol.StateReceived, func() *pb.Record { return closureBody("settled") }, "京0108", []court.CourtCode{"京0105", "京01", "京0102"}},
 		{"withdrawal while offered", protocol.StateOffered, withdrawalBody, "京0105", []court.CourtCode{"京01", "京0108", "京"}},
+		{"grant revocation", protocol.StateHandedOver, grantRevocationBody, "京0105", []court.CourtCode{"京0108", "京01"}},
+		{"asset update", protocol.StateReceived, assetUpdateBody, "京0108", []court.CourtCode{"京01", "京0102", "京"}},
 		{"withdrawal while decided", protocol.StateDecided, withdrawalBody, "京0105", []court.CourtCode{"京01", "京0108"}},
 		{"rejection while decided", protocol.StateDecided, rejectionBody, "京0108", []court.CourtCode{"京0105", "京01", "京0102"}},
 		{"rejection while offered", protocol.StateOffered, rejectionBody, "京01", []court.CourtCode{"京0105"}},
@@ -333,6 +350,20 @@ func TestApplyWrongCourt(t *testing.T) {
 		})
 	}
 
+	t.Run("the receiver's steps by the origin before any decision", func(t *testing.T) {
+		// Nobody is designated yet, so the receiver's steps are held: but
+		// the origin can never be the receiver.
+		s := newStory(t)
+		cur := s.in(protocol.StateOffered)
+		for _, body := range []func() *pb.Record{func() *pb.Record { return receiptBody(testRoot) }, func() *pb.Record { return progressBody(1) }, func() *pb.Record { return closureBody("settled") }} {
+			if _, err := protocol.Apply(cur, s.rec("京0108", step(8), body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrHeld) {
+				t.Errorf("%s by 京0108: %v, want ErrHeld", kindName(body()), err)
+			}
+			if _, err := protocol.Apply(cur, s.rec("京0105", step(8), body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
+				t.Errorf("%s by the origin: %v, want ErrInvalid", kindName(body()), err)
+			}
+		}
+	})
 	t.Run("handover wraps no key for the receiver", func(t *testing.T) {
 		s := newStory(t)
 		cur := s.in(protocol.StateAccepted)
@@ -464,7 +495,8 @@ func TestOverdue(t *testing.T) {
 				t.Errorf("not overdue the day after %s", c.want)
 			}
 			// Accepted late, the transfer is no longer overdue.
-			acc := s.apply(tr, s.rec("京0108", decidedAt.AddDate(0, 1, 0), acceptanceBody(testNewCase)))
+			s.now = decidedAt.AddDate(0, 0, 10)
+			acc := s.apply(tr, s.rec("京0108", decidedAt.AddDate(0, 0, 9), acceptanceBody(testNewCase)))
 			if acc.Overdue(lastMoment.AddDate(1, 0, 0)) {
 				t.Error("an accepted transfer is overdue")
 			}
