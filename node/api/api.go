@@ -105,23 +105,30 @@ const MaxBundleBody = 32 << 20
 
 // Server serves the API.
 type Server struct {
-	be    Backend
-	token string
-	log   *slog.Logger
-	mux   *http.ServeMux
+	be     Backend
+	token  string
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []string // every pattern registered, for the OpenAPI check
 }
 
 // NewServer builds the handler set around be.
 func NewServer(be Backend, token string, log *slog.Logger) *Server {
 	s := &Server{be: be, token: token, log: log, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Status()) })
-	s.mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Peers()) })
-	s.mux.HandleFunc("POST /v1/trust/bundle", s.postBundle)
+	s.Handle("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Status()) })
+	s.Handle("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Peers()) })
+	s.Handle("POST /v1/trust/bundle", s.postBundle)
 	return s
 }
 
 // Handle registers a further endpoint; later services add theirs here.
-func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+func (s *Server) Handle(pattern string, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.HandleFunc(pattern, h)
+}
+
+// Routes lists the registered patterns ("METHOD /path/{param}").
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
 func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBundleBody))
