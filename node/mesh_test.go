@@ -87,6 +87,7 @@ func startNode(t *testing.T, o node.Options) *node.Node {
 	select {
 	case <-n.Ready():
 	case err := <-done:
+		done <- err // for the cleanup
 		t.Fatalf("node stopped: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("node not ready")

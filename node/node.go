@@ -65,6 +65,7 @@ type Node struct {
 	xfer    *transferService
 	fetch   *fetchService
 	metrics *metrics
+	hb      *heartbeatService
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
@@ -161,6 +162,13 @@ func New(opts Options) (*Node, error) {
 	n.ctx, n.cancelCtx = context.WithCancel(context.Background())
 	n.fetch = newFetchService(n)
 	n.registerFetchAPI()
+	n.registerDashboardAPI()
+	if n.hb, err = newHeartbeatService(n); err != nil {
+		db.Close()
+		h.Close()
+		return nil, err
+	}
+	n.registerAuditAPI()
 	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.handler().ServeHTTP(w, r) })
 	n.registerAssetAPI()
 	n.registerCaseAPI()
@@ -180,6 +188,10 @@ func (n *Node) setupPubSub() error {
 		pubsub.WithNoAuthor(),
 		pubsub.WithMaxMessageSize(4*cmproto.MaxGossipMessage),
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return n.trust.Admit(p) == nil }),
+		// Our own records go to every subscribed peer at once, not only to
+		// the mesh: a peer that joined since the last heartbeat still hears
+		// them. Records are rare and small; relaying stays on the mesh.
+		pubsub.WithFloodPublish(true),
 	)
 	if err != nil {
 		return fmt.Errorf("gossipsub: %w", err)
@@ -259,6 +271,8 @@ func (n *Node) Serve(ctx context.Context) error {
 	start("transfers", n.xfer.Serve)
 	start("metrics", n.serveMetrics)
 	start("assets", n.serveAssetWatch)
+	start("heartbeat", n.hb.Serve)
+	start("alerts", n.serveAlerts)
 	apiReady := make(chan struct{})
 	start("api", func(ctx context.Context) error {
 		return n.api.Serve(ctx, n.dir.Path(SocketFile), n.cfg.APIListen, func(tcp string) {

@@ -256,7 +256,7 @@ func (s *trustService) rejected(from peer.ID, err error) {
 // what the peer has, else an empty answer.
 func (s *trustService) serveBundle(st network.Stream) {
 	defer st.Close()
-	st.SetDeadline(s.now().Add(30 * time.Second))
+	st.SetDeadline(time.Now().Add(30 * time.Second))
 	var req pb.BundleRequest
 	if err := readDelimited(st, &req, 1024); err != nil {
 		st.Reset()

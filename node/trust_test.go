@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,16 +125,29 @@ func trustTestLogger() *slog.Logger {
 	return nil
 }
 
-func loopbackConfig() *Config {
-	return &Config{Version: ConfigVersion, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, APIListen: "127.0.0.1:0",
-		ReconnectInterval: Duration{time.Second}}
+// writeLoopbackConfig writes a config that listens on loopback only, on
+// ports the kernel picks.
+func writeLoopbackConfig(t *testing.T, d DataDir) {
+	t.Helper()
+	cfg := `version = 1
+listen = ["/ip4/127.0.0.1/tcp/0"]
+api_listen = "127.0.0.1:0"
+reconnect_interval = "1s"
+`
+	if strings.Contains(DefaultConfigText, "metrics_listen") {
+		cfg += "metrics_listen = \"off\"\n" // several nodes cannot share the default port
+	}
+	if err := os.WriteFile(d.Path(ConfigFile), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newStoppedNode builds a node that is not served: its validator and
 // install path work without Serve. Cleanup closes the host and store.
 func newStoppedNode(t *testing.T, d DataDir) *Node {
 	t.Helper()
-	n, err := New(Options{Dir: d, Config: loopbackConfig(), Logger: trustTestLogger()})
+	writeLoopbackConfig(t, d)
+	n, err := New(Options{Dir: d, Logger: trustTestLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +161,8 @@ func newStoppedNode(t *testing.T, d DataDir) *Node {
 // serveNode builds and serves a node until the test ends.
 func serveNode(t *testing.T, d DataDir) *Node {
 	t.Helper()
-	n, err := New(Options{Dir: d, Config: loopbackConfig(), Logger: trustTestLogger()})
+	writeLoopbackConfig(t, d)
+	n, err := New(Options{Dir: d, Logger: trustTestLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +178,7 @@ func serveNode(t *testing.T, d DataDir) *Node {
 	select {
 	case <-n.Ready():
 	case err := <-done:
+		done <- err // for the cleanup
 		t.Fatalf("node stopped: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("node not ready after 20s")

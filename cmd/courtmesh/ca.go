@@ -184,6 +184,15 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	known := false
+	if issued, err := a.Issued(); err == nil {
+		for _, ct := range issued {
+			known = known || ct.Serial == s
+		}
+	}
+	if !known {
+		fmt.Fprintf(c.stderr, "warning: serial %d was not issued by this authority; check it (a province issuer's certificate is fine to revoke here)\n", s)
+	}
 	if err := a.Revoke(s, *reason, time.Now()); err != nil {
 		return err
 	}

@@ -10,7 +10,10 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -132,8 +136,13 @@ func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
 func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBundleBody))
-	if err != nil {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
 		WriteError(w, Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "trust bundle larger than %d bytes", MaxBundleBody))
+		return
+	case err != nil:
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "reading the request body: %v", err))
 		return
 	}
 	res, err := s.be.InstallBundle(raw)
@@ -144,14 +153,71 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// ServeHTTP checks the bearer token on every request, then dispatches.
+// SessionCookie is the cookie a browser shows instead of the bearer
+// token, which browsers cannot send by themselves. GET /dashboard?token=T
+// with the right token sets it (HttpOnly, SameSite=Strict) and redirects
+// to the same page without the token. Its value is derived from the token
+// (HMAC-SHA-256), so it is not the token and dies with it; it is good for
+// reading the dashboard only (GET or HEAD of SessionPaths), never for
+// changing anything.
+const SessionCookie = "courtmesh_session"
+
+// SessionPaths are the paths the session cookie opens: the dashboard
+// page and its JSON, metadata only.
+var SessionPaths = []string{"/dashboard", "/v1/dashboard"}
+
+// ServeHTTP checks the bearer token (or, for the dashboard, the session
+// cookie) on every request, then dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "missing or wrong bearer token; the token is in the node's data directory (api.token)"))
+	if r.URL.Path == "/dashboard" && r.URL.Query().Has("token") {
+		s.login(w, r)
+		return
+	}
+	if !s.authorised(r) {
+		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "missing or wrong bearer token; the token is in the node's data directory (api.token); a browser opens /dashboard?token=<that token>"))
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// authorised checks the bearer token, or the session cookie for reading
+// the dashboard; both in constant time.
+func (s *Server) authorised(r *http.Request) bool {
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+	}
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !slices.Contains(SessionPaths, r.URL.Path) {
+		return false
+	}
+	c, err := r.Cookie(SessionCookie)
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session())) == 1
+}
+
+// session is the session cookie's value for the token in force.
+func (s *Server) session() string {
+	m := hmac.New(sha256.New, []byte(s.token))
+	m.Write([]byte("courtmesh dashboard session v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// login trades ?token= for the session cookie and redirects to the page
+// without the token (other query parameters kept). The token is never
+// echoed.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	q := r.URL.Query()
+	if r.Method != http.MethodGet || subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(s.token)) != 1 {
+		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "wrong dashboard token; open /dashboard?token=<the contents of api.token in the node's data directory>"))
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.session(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	q.Del("token")
+	target := "/dashboard"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // Serve listens on the Unix socket (always) and on tcpAddr unless it is
