@@ -123,6 +123,8 @@ func outsider(t *testing.T) host.Host {
 // libp2p's own.
 var everyProtocol = []protocol.ID{
 	cmproto.ProtoBundle,
+	cmproto.ProtoSync,
+	node.ProtoFetch,
 	cmproto.GossipSubProtocols[0],
 	identify.ID,
 	ping.ID,
