@@ -193,9 +193,18 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// setFlags collects repeated --set key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ",") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
 func runNode(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "run")
 	debug := fs.Bool("debug", false, "log at debug level")
+	configFile := fs.String("config", "", "configuration file (default: DATA/config.toml)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a configuration key, e.g. --set api_listen=127.0.0.1:4781 (repeatable; wins over COURTMESH_<KEY> environment variables, which win over the file)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -203,8 +212,14 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 		return errors.New("--data is required: the node's data directory")
 	}
 	d := node.DataDir(*data)
-	cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+	if *configFile == "" {
+		*configFile = d.Path(node.ConfigFile)
+	}
+	cfg, err := node.LoadConfig(*configFile)
 	if err != nil {
+		return err
+	}
+	if err := cfg.Override(os.Getenv, sets); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
