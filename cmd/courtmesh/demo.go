@@ -328,6 +328,54 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	d.ok("handover manifest: %d sealed chunks, Merkle root %x…, data key wrapped for 京0108 and 京01", tr.ChunkCount, tr.MerkleRoot[:8])
 
+	d.say("京0108 获取并校验电子案卷（多源、可断点续传）。", "京0108 fetches the sealed dossier, verifying every chunk against the manifest.")
+	if _, err := decider.Fetch(ctx, id); err != nil { // the decider keeps a copy for supervision: a second source
+		return fmt.Errorf("decider fetch: %w", err)
+	}
+	fp, err := receiver.Fetch(ctx, id)
+	if err != nil {
+		return err
+	}
+	d.ok("%d chunks verified (%s) from %v; filed as %s", fp.Verified, humanBytes(fp.Bytes), fp.Sources, fp.NewCase)
+	if err := demoEverywhere(ctx, nodes, id, cmproto.StateReceived); err != nil {
+		return err
+	}
+	newNo, err := court.ParseCaseNumber(fp.NewCase)
+	if err != nil {
+		return err
+	}
+	if _, err := receiver.Store().VerifyCase(ctx, newNo); err != nil {
+		return fmt.Errorf("demo: the received case does not verify: %w", err)
+	}
+	if err := waitUntil(ctx, 10*time.Second, func() bool {
+		head, _, err := origin.Store().Case(pick.Number)
+		return err == nil && head.Status == storage.StatusTransferred
+	}); err != nil {
+		return fmt.Errorf("demo: the origin did not close its case: %w", err)
+	}
+	d.ok("receipt published: every court shows the transfer received; 京0105 closed %s by 销案", pick.Number)
+
+	d.say("京0105 新查询到一辆车辆，查控更新推送至京0108。", "京0105 finds a vehicle in a new search; the sealed asset update reaches 京0108.")
+	if _, err := origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "seal",
+		Asset: &api.NewAsset{ID: "a90", Class: "vehicle", Description: "小型轿车一辆（总对总查询）", Source: "national_search", Account: "京A·99999", ValueFen: 8_500_000}}); err != nil {
+		return err
+	}
+	if err := waitUntil(ctx, 15*time.Second, func() bool {
+		ta, err := receiver.TransferAssets(id, today)
+		if err != nil {
+			return false
+		}
+		for _, a := range ta.Assets {
+			if a.ID == "a90" {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("demo: the asset update did not reach the receiver: %w", err)
+	}
+	d.ok("京0108's case now holds the vehicle and its 查封 (2-year term); the plate stays sealed")
+
 	d.say("京0108 报告执行进展。", "京0108 reports progress.")
 	if _, err := receiver.Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
 		return err
