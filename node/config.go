@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"courtmesh.dev/courtmesh/node/dashboard"
 )
 
 // ConfigVersion is the config file format version this build reads.
@@ -52,6 +54,16 @@ type Config struct {
 	// case expires within this many days (a measure must be renewed by the
 	// sender first). Default: 30.
 	HandoverGuardDays int `toml:"handover_guard_days"`
+	// HeartbeatInterval is how often the node publishes its signed
+	// heartbeat on its province's topic; a court is reported silent after
+	// three intervals without one. Default: 30s.
+	HeartbeatInterval Duration `toml:"heartbeat_interval"`
+	// WebhookURL, if set, receives every new alert this node raises (the
+	// alerts of GET /v1/alerts and the dashboard) as a JSON POST, one alert
+	// per request, deduplicated while it stays raised and retried with
+	// backoff; alerts are evaluated every sync_interval. An absolute http or
+	// https URL on the court network. Default: none (no webhook).
+	WebhookURL string `toml:"webhook_url"`
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -104,6 +116,14 @@ version = 1
 
 # refuse a handover while an active measure expires within this many days (default 30)
 # handover_guard_days = 30
+
+# how often the signed heartbeat (version, peers, bundle, audit log head,
+# transfer counts) is published; silent after three intervals (default "30s")
+# heartbeat_interval = "30s"
+
+# post every new alert as JSON to this URL, e.g. the operators' ticketing
+# system (default none)
+# webhook_url = "https://ops.example.court/courtmesh/alerts"
 `
 
 // ErrConfig marks a configuration error.
@@ -138,6 +158,14 @@ func LoadConfig(path string) (Config, error) {
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("%s: %w: log_format %q is neither text nor json", path, ErrConfig, c.LogFormat)
 	}
+	if c.WebhookURL != "" {
+		if _, err := dashboard.ParseWebhookURL(c.WebhookURL); err != nil {
+			return c, fmt.Errorf("%s: %w: %v", path, ErrConfig, err)
+		}
+	}
+	if c.HeartbeatInterval.Duration < 0 {
+		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)
+	}
 	return c.withDefaults(), nil
 }
 
@@ -165,6 +193,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandoverGuardDays == 0 {
 		c.HandoverGuardDays = 30
+	}
+	if c.HeartbeatInterval.Duration == 0 {
+		c.HeartbeatInterval.Duration = 30 * time.Second
 	}
 	return c
 }

@@ -3,9 +3,11 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +143,7 @@ func (f *fetchService) savedManifest(id cmproto.TransferID) (*pb.FetchManifest, 
 func (f *fetchService) serve(st network.Stream) {
 	defer st.Close()
 	remote := st.Conn().RemotePeer()
+	var bufs [][]byte // chunk buffers, reused from request to request
 	for {
 		st.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		var req pb.FetchRequest
@@ -148,7 +151,7 @@ func (f *fetchService) serve(st network.Stream) {
 			return // closed, or garbage: end the stream
 		}
 		st.SetWriteDeadline(time.Now().Add(2 * time.Minute))
-		if err := f.answer(st, remote, &req); err != nil {
+		if err := f.answer(st, remote, &req, &bufs); err != nil {
 			st.Reset()
 			return
 		}
@@ -156,7 +159,7 @@ func (f *fetchService) serve(st network.Stream) {
 }
 
 // answer authorises one request, audits it, and writes the response.
-func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest) error {
+func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest, bufs *[][]byte) error {
 	now := f.n.now()
 	audit := storage.AuditEntry{Peer: remote.String(), Transfer: req.GetTransferId(), Event: "dossier.chunks"}
 	if req.GetManifest() {
@@ -206,6 +209,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	tamper := f.tamper
 	f.mu.Unlock()
 	chunks := make([][]byte, len(ids))
+	for len(*bufs) < len(ids) {
+		*bufs = append(*bufs, nil)
+	}
 	var served int
 	var bytes int
 	for i, b := range ids {
@@ -216,8 +222,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		if !ix.ids[cid] {
 			return refuse(fmt.Sprintf("chunk %s is not part of transfer %s", cid, id))
 		}
-		c, err := f.n.db.SealedChunk(cid)
+		c, err := f.n.db.AppendSealedChunk((*bufs)[i][:0], cid)
 		if err == nil {
+			(*bufs)[i] = c
 			if tamper != nil {
 				c = tamper(remote, cid, c)
 			}
@@ -496,7 +503,7 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	if err != nil {
 		return err
 	}
-	if err := n.db.SaveFetchManifest(string(id), mb); err != nil {
+	if err := n.db.SaveFetchManifest(string(id), mb, ids); err != nil {
 		return err
 	}
 	// 2. What is already verified (an earlier run, or chunks this store
@@ -652,6 +659,8 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchCommitMax), done: make(chan struct{}), failed: make(chan struct{})}
+	go c.run()
 	var wg sync.WaitGroup
 	for _, s := range srcs {
 		window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
@@ -659,12 +668,13 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.streamWorker(ctx, id, ids, s, w, window, j)
+				f.streamWorker(ctx, id, ids, s, w, window, j, c)
 			}()
 		}
 	}
 	workersDone := make(chan struct{})
-	go func() { wg.Wait(); close(workersDone) }()
+	// The committer stops once every reader has stopped handing it chunks.
+	go func() { wg.Wait(); close(c.in); <-c.done; close(workersDone) }()
 	for {
 		if _, left := w.state(); left == 0 {
 			cancel()
@@ -675,8 +685,17 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 		case <-ctx.Done():
 			<-workersDone
 			return ctx.Err()
+		case <-c.failed:
+			cancel()
+			<-workersDone
+			return c.err
 		case <-w.changed:
 		case <-workersDone:
+			select {
+			case <-c.failed:
+				return c.err
+			default:
+			}
 			if _, left := w.state(); left > 0 {
 				return fmt.Errorf("transfer %s: %d chunks could not be fetched from any source; verified chunks are kept and the next fetch resumes", id, left)
 			}
@@ -687,7 +706,7 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 
 // streamWorker runs one stream to a source: it keeps up to fetchPipeline
 // requests in flight and verifies what comes back.
-func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob) {
+func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) {
 	n := f.n
 	var st network.Stream
 	defer func() {
@@ -699,7 +718,7 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 	readerDone := make(chan error, 1)
 	reader := func() {
 		for batch := range inflight {
-			err := f.readBatch(st, id, ids, s, w, batch, j)
+			err := f.readBatch(st, id, ids, s, w, batch, j, c)
 			for range batch {
 				<-window
 			}
@@ -803,7 +822,7 @@ func acquire(ctx context.Context, window chan struct{}, n int) bool {
 }
 
 // readBatch reads the answer to one request and stores what verifies.
-func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob) error {
+func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer) error {
 	st.SetReadDeadline(time.Now().Add(2 * time.Minute))
 	var resp pb.FetchResponse
 	if err := readDelimited(st, &resp, 64<<10); err != nil {
@@ -820,14 +839,17 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 		return fmt.Errorf("%s answered %d chunks for %d asked", s.court, resp.GetChunkCount(), len(batch))
 	}
 	for k, i := range batch {
-		sealed, err := readFrame(st, maxChunkFrame)
+		buf := c.buffer()
+		sealed, err := readFrameInto(st, buf, maxChunkFrame)
 		if err != nil {
+			c.release(buf)
 			for _, r := range batch[k:] {
 				w.retry(r, "")
 			}
 			return err
 		}
 		if len(sealed) == 0 {
+			c.release(buf)
 			w.retry(i, s.peer) // this source does not hold it
 			continue
 		}
@@ -841,22 +863,119 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 			j.p.Rejected++
 			j.mu.Unlock()
 			f.n.metrics.fetchRejected.Inc()
+			c.release(buf)
 			w.retry(i, s.peer)
 			continue
 		}
-		if err := f.n.db.PutFetchedChunk(string(id), i, ids[i], sealed); err != nil {
-			w.retry(i, "")
-			return err
-		}
-		f.n.metrics.fetchVerified.Inc()
-		f.n.metrics.fetchBytes.Add(float64(len(sealed)))
-		j.mu.Lock()
-		j.p.Verified++
-		j.p.Fetched++
-		j.p.Bytes += int64(len(sealed))
-		j.p.Sources[string(s.court)]++
-		j.mu.Unlock()
-		w.finish()
+		// Stored by the committer, which marks it done once committed.
+		c.in <- verifiedChunk{FetchedChunk: storage.FetchedChunk{Index: i, ID: ids[i], Sealed: sealed}, src: s}
 	}
 	return nil
+}
+
+// readFrameInto is readFrame reading into buf's storage when it fits.
+func readFrameInto(r io.Reader, buf []byte, max int) ([]byte, error) {
+	br := byteReader{r: r}
+	n, err := binary.ReadUvarint(&br)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(max) {
+		return nil, fmt.Errorf("frame of %d bytes exceeds the limit of %d: %w", n, max, crypto.ErrMalformed)
+	}
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	b := buf[:n]
+	_, err = io.ReadFull(r, b)
+	return b, err
+}
+
+// verifiedChunk is a chunk that matched the manifest, on its way to the
+// store.
+type verifiedChunk struct {
+	storage.FetchedChunk
+	src *source
+}
+
+// committer stores verified chunks in group commits: it takes whatever the
+// stream readers verified since its last commit and stores it in one
+// transaction, so that the readers go on reading the network while the
+// store writes, and the store writes several chunks per value-log write.
+// A chunk counts as verified (bitmap, progress, work.finish) only once its
+// commit returned.
+type committer struct {
+	f    *fetchService
+	id   cmproto.TransferID
+	w    *work
+	j    *fetchJob
+	in   chan verifiedChunk
+	done chan struct{}
+	// failed is closed when a commit failed; err (set before) says why.
+	failed chan struct{}
+	err    error
+	pool   sync.Pool // *[]byte read buffers of maxChunkFrame capacity
+}
+
+// fetchCommitMax bounds a group commit (chunks); a commit fsyncs its
+// chunk files together, so larger groups amortise the fsyncs.
+const fetchCommitMax = 32
+
+func (c *committer) buffer() []byte {
+	if b, ok := c.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 0, maxChunkFrame)
+}
+
+func (c *committer) release(b []byte) {
+	b = b[:0]
+	c.pool.Put(&b)
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	var group []verifiedChunk
+	var chunks []storage.FetchedChunk
+	for v := range c.in {
+		group = append(group[:0], v)
+	more:
+		for len(group) < fetchCommitMax {
+			select {
+			case v, ok := <-c.in:
+				if !ok {
+					break more
+				}
+				group = append(group, v)
+			default:
+				break more
+			}
+		}
+		chunks = chunks[:0]
+		for _, v := range group {
+			chunks = append(chunks, v.FetchedChunk)
+		}
+		if c.err == nil {
+			if err := c.f.n.db.PutFetchedChunks(string(c.id), chunks); err != nil {
+				c.err = fmt.Errorf("transfer %s: store verified chunks: %w", c.id, err)
+				close(c.failed)
+			}
+		}
+		for _, v := range group {
+			if c.err != nil {
+				c.w.retry(v.Index, "")
+			} else {
+				c.f.n.metrics.fetchVerified.Inc()
+				c.f.n.metrics.fetchBytes.Add(float64(len(v.Sealed)))
+				c.j.mu.Lock()
+				c.j.p.Verified++
+				c.j.p.Fetched++
+				c.j.p.Bytes += int64(len(v.Sealed))
+				c.j.p.Sources[string(v.src.court)]++
+				c.j.mu.Unlock()
+				c.w.finish()
+			}
+			c.release(v.Sealed)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"sync"
 
 	"errors"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,6 +36,33 @@ type metrics struct {
 	servedBytes     prometheus.Counter
 	servedRequests  *prometheus.CounterVec // outcome
 	bundleInstalled prometheus.Counter
+	// gate stops validators before the store closes.
+	gate closeGate
+}
+
+// closeGate lets work in while open and, once shut, waits for the work
+// inside to leave.
+type closeGate struct {
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (g *closeGate) enter() bool {
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (g *closeGate) leave() { g.mu.RUnlock() }
+
+// shut waits for the work inside and lets no more in.
+func (g *closeGate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 func newMetrics(n *Node) *metrics {
@@ -88,7 +116,12 @@ func rejectReason(err error) string {
 // metered wraps a topic validator to count its results.
 func (m *metrics) metered(topic string, v func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult) func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult {
 	return func(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		// Validators touch the store: none may run once the node closes it.
+		if !m.gate.enter() {
+			return pubsub.ValidationIgnore
+		}
 		r := v(ctx, from, msg)
+		m.gate.leave()
 		res := "accepted"
 		switch r {
 		case pubsub.ValidationReject:

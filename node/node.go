@@ -257,7 +257,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 16) // at least one slot per service
 	start := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -296,6 +296,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	n.cancelCtx()
 	n.fetch.wait()
 	wg.Wait()
+	n.metrics.gate.shut() // no validator runs past this point
 	n.ps = nil
 	err := n.h.Close()
 	if cerr := n.db.Close(); cerr != nil && err == nil {

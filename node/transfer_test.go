@@ -191,21 +191,22 @@ func TestTransferRefusals(t *testing.T) {
 	if len(safe) < 2 || len(expiring) == 0 {
 		t.Fatalf("generator gave %d safe and %d expiring cases; need 2 and 1", len(safe), len(expiring))
 	}
-	offer := func(cn court.CaseNumber) cmproto.TransferID {
-		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	offerTo := func(cn court.CaseNumber, sup court.CourtCode) cmproto.TransferID {
+		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: string(sup), Grounds: []string{"long_unexecuted"}}))
 		s.expectEverywhere(tr.ID, cmproto.StateOffered)
 		return tr.ID
 	}
+	offer := func(cn court.CaseNumber) cmproto.TransferID { return offerTo(cn, "京01") }
 
 	t.Run("decision by a court that is not a superior of both", func(t *testing.T) {
-		id := offer(safe[0])
+		id := offerTo(safe[0], "京")
 		// 京02 is superior of 京0102 but not of the origin 京0105.
 		_, err := s.as("京02").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京02执监1号"})
 		if !errors.Is(err, cmproto.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}
-		// 京01 may not designate 京0102, which is not below it.
-		_, err = s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京01执监2号"})
+		// 京01 is superior of both 京0105 and 京0108, but the offer asked 京.
+		_, err = s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监2号"})
 		if !errors.Is(err, cmproto.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}

@@ -2,10 +2,12 @@ package protocol
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/proto"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -29,6 +31,8 @@ const (
 // Payload types of the records that travel on the topics.
 const (
 	PayloadBundleAnnounce = "courtmesh/bundle-announce/v1"
+	// PayloadHeartbeat is a node's signed Heartbeat.
+	PayloadHeartbeat = "courtmesh/heartbeat/v1"
 )
 
 // MaxGossipMessage bounds a gossip message. Gossip carries signalling
@@ -52,4 +56,73 @@ func DecodeBundleAnnounce(b []byte) (*pb.BundleAnnounce, error) {
 		return nil, fmt.Errorf("bundle announce: %w: missing sequence or hash", crypto.ErrMalformed)
 	}
 	return &a, nil
+}
+
+// TopicHeartbeat is the heartbeat topic of a province, named by its high
+// court's code (京; 最高法 for the Supreme People's Court and the national
+// operators): /courtmesh/heartbeat/京/1. 3,500 nodes every 30 s is too much
+// for one national topic; each node joins its own province's, operators
+// join them all.
+func TopicHeartbeat(province court.CourtCode) string {
+	return "/courtmesh/heartbeat/" + string(province) + "/1"
+}
+
+// HeartbeatVersion is the version of Heartbeat this build writes.
+const HeartbeatVersion = 1
+
+// Bounds on a Heartbeat's fields.
+const (
+	maxHeartbeatCheckpoints = 128
+	maxHeartbeatStates      = 32
+	maxHeartbeatString      = 64
+	// MaxPeerRecord bounds the signed peer record carried in a heartbeat.
+	MaxPeerRecord = 4 << 10
+)
+
+// DecodeHeartbeat decodes and checks a Heartbeat payload: version, a
+// court code, a 32-byte head exactly when the log is not empty,
+// checkpoints within the log, bounded sizes.
+func DecodeHeartbeat(b []byte) (*pb.Heartbeat, error) {
+	var h pb.Heartbeat
+	if err := proto.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w: %v", crypto.ErrMalformed, err)
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("heartbeat: %w: "+format, append([]any{crypto.ErrMalformed}, a...)...)
+	}
+	if h.GetVersion() != HeartbeatVersion {
+		return nil, bad("version %d", h.GetVersion())
+	}
+	if err := court.CourtCode(h.GetCourt()).Validate(); err != nil {
+		return nil, bad("court %q", h.GetCourt())
+	}
+	if h.GetSentAt() <= 0 || h.GetIntervalMs() == 0 || h.GetUptimeSeconds() < 0 {
+		return nil, bad("missing time, interval or uptime")
+	}
+	if (h.GetAuditLength() == 0) != (len(h.GetAuditHead()) == 0) || (len(h.GetAuditHead()) != 0 && len(h.GetAuditHead()) != 32) {
+		return nil, bad("audit head of %d bytes for a log of %d entries", len(h.GetAuditHead()), h.GetAuditLength())
+	}
+	if len(h.GetAuditCheckpoints()) > maxHeartbeatCheckpoints {
+		return nil, bad("%d audit checkpoints", len(h.GetAuditCheckpoints()))
+	}
+	for _, c := range h.GetAuditCheckpoints() {
+		if c.GetLength() == 0 || c.GetLength() > h.GetAuditLength() || len(c.GetHash()) != 32 {
+			return nil, bad("audit checkpoint at %d of a log of %d entries", c.GetLength(), h.GetAuditLength())
+		}
+	}
+	if len(h.GetTransferStates()) > maxHeartbeatStates {
+		return nil, bad("%d transfer states", len(h.GetTransferStates()))
+	}
+	for s := range h.GetTransferStates() {
+		if len(s) > maxHeartbeatString || !utf8.ValidString(s) {
+			return nil, bad("transfer state name")
+		}
+	}
+	if v := h.GetSoftwareVersion(); len(v) > maxHeartbeatString || !utf8.ValidString(v) {
+		return nil, bad("software version")
+	}
+	if len(h.GetPeerRecord()) > MaxPeerRecord {
+		return nil, bad("peer record of %d bytes", len(h.GetPeerRecord()))
+	}
+	return &h, nil
 }

@@ -169,6 +169,12 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		}
 		d := b.Decision
 		recv := court.CourtCode(d.GetReceiverCourt())
+		if r.Issuer != t.Superior {
+			// One court decides: the superior the offer asked. Two
+			// superiors deciding at once would leave nodes disagreeing on
+			// which decision came first.
+			return nil, fmt.Errorf("decision %s by %s: the offer asked %s to decide: %w", r.Transfer, r.Issuer, t.Superior, ErrInvalid)
+		}
 		if !court.IsSuperior(h, r.Issuer, t.Origin) || (recv != r.Issuer && !court.IsSuperior(h, r.Issuer, recv)) {
 			return nil, fmt.Errorf("decision %s: %s is not a superior court of both %s and %s: %w", r.Transfer, r.Issuer, t.Origin, recv, ErrInvalid)
 		}
@@ -204,7 +210,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		n.State, n.NewCaseNumber, n.AcceptedAt = StateAccepted, b.Acceptance.GetNewCaseNumber(), r.IssuedAt
 	case *pb.Record_Rejection:
 		switch {
-		case t.State == StateOffered && court.IsSuperior(h, r.Issuer, t.Origin):
+		case t.State == StateOffered && r.Issuer == t.Superior:
 		case t.State == StateDecided && r.Issuer == t.Receiver:
 		case t.State == StateOffered && r.Issuer != t.Origin:
 			return held() // perhaps the receiver, declining a decision we have not seen yet

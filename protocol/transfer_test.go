@@ -233,6 +233,7 @@ func TestApplyDecision(t *testing.T) {
 	type tc struct {
 		name      string
 		by        court.CourtCode
+		asked     court.CourtCode // the superior the offer asked; default by
 		mode      pb.Mode
 		receiver  court.CourtCode
 		want      error
@@ -260,10 +261,18 @@ func TestApplyDecision(t *testing.T) {
 		{name: "elevated to another court", by: "京01", mode: pb.Mode_MODE_ELEVATED, receiver: "京0108", want: protocol.ErrInvalid},
 		{name: "high court elevates to an intermediate court", by: "京", mode: pb.Mode_MODE_ELEVATED, receiver: "京01", want: protocol.ErrInvalid},
 		{name: "designated to the decider itself", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京01", want: protocol.ErrInvalid},
+		// A superior of both, but not the one the offer asked.
+		{name: "a superior the offer did not ask", by: "京", asked: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: protocol.ErrInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStory(t)
 			cur := s.in(protocol.StateOffered)
+			// The offer asked the decider, unless the case says otherwise:
+			// these cases test the hierarchy, not who was asked.
+			cur.Superior = c.by
+			if c.asked != "" {
+				cur.Superior = c.asked
+			}
 			r := s.rec(c.by, step(3), decisionBody(c.mode, c.receiver, ""))
 			next, err := protocol.Apply(cur, r, s.f.trust, s.rules)
 			if c.want != nil {
@@ -378,7 +387,9 @@ func TestApplyWrongCourt(t *testing.T) {
 		if _, err := protocol.Apply(cur, rej, s.f.trust, s.rules); !errors.Is(err, protocol.ErrHeld) {
 			t.Fatalf("rejection by a court not yet designated: %v, want ErrHeld", err)
 		}
-		to0102 := s.apply(cur, s.rec("京", step(2), decisionBody(pb.Mode_MODE_DESIGNATED, "京0102", "")))
+		askedHigh := *cur
+		askedHigh.Superior = "京"
+		to0102 := s.apply(&askedHigh, s.rec("京", step(2), decisionBody(pb.Mode_MODE_DESIGNATED, "京0102", "")))
 		if next, err := protocol.Apply(to0102, rej, s.f.trust, s.rules); err != nil || next.State != protocol.StateRejected {
 			t.Errorf("once designated: %v, %v; want rejected", next, err)
 		}

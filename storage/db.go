@@ -21,7 +21,7 @@ import (
 
 // File names inside a node's data directory.
 const (
-	StoreDir     = "store"     // the Badger directory
+	StoreDir     = "store"     // the Badger directory, and the chunk store in store/chunks
 	StoreKeyFile = "store.key" // the Badger encryption-at-rest key
 )
 
@@ -44,11 +44,16 @@ type Options struct {
 	// still syncs twice per import (after the chunks, after the commit),
 	// which is what crash consistency needs.
 	SyncWrites bool
+	// Chunks is where sealed chunks are kept; nil means files under
+	// store/chunks (FileChunks). Tests may pass NewMemChunks(). DB closes
+	// it.
+	Chunks ChunkStore
 }
 
 // DB is a court's store. It is safe for concurrent use.
 type DB struct {
 	bdb       *badger.DB
+	chunks    ChunkStore
 	dec       crypto.Decrypter
 	log       *slog.Logger
 	chunkSize int
@@ -100,20 +105,27 @@ func Open(dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, ErrUnavailable, err)
 	}
-	db := &DB{bdb: bdb, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now}
+	chunks := o.Chunks
+	if chunks == nil {
+		if chunks, err = OpenFileChunks(filepath.Join(storeDir, ChunkDir)); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now}
 	if err := db.migrate(); err != nil {
-		bdb.Close()
+		db.Close()
 		return nil, err
 	}
 	pending, err := db.hasPrefix([]byte(prefixPending))
 	if err != nil {
-		bdb.Close()
+		db.Close()
 		return nil, err
 	}
 	if pending {
 		n, err := db.CollectGarbage(context.Background())
 		if err != nil {
-			bdb.Close()
+			db.Close()
 			return nil, fmt.Errorf("open store: clean up interrupted import: %w", err)
 		}
 		db.log.Info("removed chunks of an interrupted import", "chunks", n)
@@ -123,11 +135,19 @@ func Open(dir string, o Options) (*DB, error) {
 
 // Close closes the store.
 func (db *DB) Close() error {
+	cerr := db.chunks.Close()
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
+	if cerr != nil {
+		return fmt.Errorf("close chunk store: %w", cerr)
+	}
 	return nil
 }
+
+// Chunks returns the chunk store, for tests and tools. Writers must go
+// through DB's methods.
+func (db *DB) Chunks() ChunkStore { return db.chunks }
 
 // Badger returns the underlying Badger database, for tests and tools that
 // inspect raw keys. Writers must go through DB's methods.

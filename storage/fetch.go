@@ -14,25 +14,65 @@ import (
 
 // The receiving side of a dossier fetch.
 //
-// fm/<transfer> holds the manifest of a fetch in progress (its chunk IDs
-// are live for garbage collection); each verified chunk is stored under
-// its content address k/<id> together with its bit fb/<transfer>/<index>
-// in one transaction, so that a fetch cut by a crash or a dropped
-// connection resumes without fetching a verified chunk again.
+// fm/<transfer> holds the manifest of a fetch in progress and
+// fc/<transfer> its chunk IDs (written together; the chunks listed there
+// are live for garbage collection, since no case refers to them yet, and
+// a decider's copy never gets a case); each verified chunk is committed to
+// the chunk store and only then is its bit fb/<transfer>/<index> set, so
+// that a fetch cut by a crash or a dropped connection resumes without
+// fetching a verified chunk again, and a bit never stands for a chunk
+// that is not durable.
 const (
 	prefixFetchManifest = "fm/"
+	prefixFetchChunks   = "fc/"
 	prefixFetchBit      = "fb/"
 )
+
+// chunkListVersion is the format version of an fc/ value: the version
+// byte, then the 32-byte chunk IDs in manifest order.
+const chunkListVersion = 1
+
+func encodeChunkList(ids []crypto.ChunkID) []byte {
+	b := make([]byte, 1, 1+32*len(ids))
+	b[0] = chunkListVersion
+	for _, id := range ids {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+func decodeChunkList(b []byte) ([]crypto.ChunkID, error) {
+	if len(b) < 1 || b[0] != chunkListVersion || (len(b)-1)%32 != 0 {
+		return nil, fmt.Errorf("%w: chunk list", ErrCorrupt)
+	}
+	ids := make([]crypto.ChunkID, (len(b)-1)/32)
+	for i := range ids {
+		copy(ids[i][:], b[1+32*i:])
+	}
+	return ids, nil
+}
 
 func fetchBitKey(transfer string, index uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte(prefixFetchBit+transfer+"/"), index)
 }
 
-// SaveFetchManifest keeps the manifest of a fetch in progress.
-func (db *DB) SaveFetchManifest(transfer string, manifest []byte) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
-		return txn.Set([]byte(prefixFetchManifest+transfer), manifest)
+// SaveFetchManifest keeps the manifest of a fetch in progress and the
+// chunk IDs it lists (which garbage collection then keeps), durably,
+// before any of its chunks is stored.
+func (db *DB) SaveFetchManifest(transfer string, manifest []byte, chunks []crypto.ChunkID) error {
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		if err := txn.Set([]byte(prefixFetchManifest+transfer), manifest); err != nil {
+			return err
+		}
+		return txn.Set([]byte(prefixFetchChunks+transfer), encodeChunkList(chunks))
 	})
+	if err == nil {
+		err = db.bdb.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("transfer %s: save the fetch manifest: %w", transfer, err)
+	}
+	return nil
 }
 
 // FetchManifest returns the saved manifest of a fetch, or ErrNotFound.
@@ -52,20 +92,61 @@ func (db *DB) FetchManifest(transfer string) ([]byte, error) {
 	return out, err
 }
 
+// FetchedChunk is one verified chunk of a fetch: the manifest index, its
+// content address and its sealed bytes (nil for a chunk the store
+// already holds).
+type FetchedChunk struct {
+	Index  uint32
+	ID     crypto.ChunkID
+	Sealed []byte
+}
+
 // PutFetchedChunk stores a verified sealed chunk and marks index done.
 // The caller has checked that sealed hashes to id and that id is the
-// manifest's chunk at index.
+// manifest's chunk at index. With sealed nil, the chunk must already be
+// stored and only the bit is set.
 func (db *DB) PutFetchedChunk(transfer string, index uint32, id crypto.ChunkID, sealed []byte) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
-		if _, err := txn.Get(chunkKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
-			if err := txn.Set(chunkKey(id), sealed); err != nil {
+	return db.PutFetchedChunks(transfer, []FetchedChunk{{Index: index, ID: id, Sealed: sealed}})
+}
+
+// PutFetchedChunks stores verified sealed chunks in one group commit and
+// then marks their indexes done in one transaction: the chunks are
+// durable in the chunk store before any bit is set. The caller has checked
+// every chunk as for PutFetchedChunk. The sealed slices may be reused once
+// it returns.
+func (db *DB) PutFetchedChunks(transfer string, cs []FetchedChunk) error {
+	b := db.chunks.NewBatch()
+	defer b.Discard()
+	for _, c := range cs {
+		if c.Sealed == nil {
+			ok, err := db.chunks.Has(c.ID)
+			if err != nil {
+				return fmt.Errorf("transfer %s: chunk %s: %w", transfer, c.ID, err)
+			}
+			if !ok {
+				return fmt.Errorf("transfer %s: chunk %s: %w", transfer, c.ID, ErrNotFound)
+			}
+			continue
+		}
+		if _, err := b.Put(c.ID, c.Sealed); err != nil {
+			return fmt.Errorf("transfer %s: store chunk %s: %w", transfer, c.ID, err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return fmt.Errorf("transfer %s: store chunks: %w", transfer, err)
+	}
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		for _, c := range cs {
+			if err := txn.Set(fetchBitKey(transfer, c.Index), nil); err != nil {
 				return err
 			}
-		} else if err != nil {
-			return err
 		}
-		return txn.Set(fetchBitKey(transfer, index), nil)
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("transfer %s: mark chunks verified: %w", transfer, err)
+	}
+	return nil
 }
 
 // FetchedChunks returns the indexes of the chunks already verified.
@@ -89,31 +170,18 @@ func (db *DB) FetchedChunks(transfer string) (map[uint32]bool, error) {
 
 // SealedChunk returns a stored sealed chunk, or ErrNotFound.
 func (db *DB) SealedChunk(id crypto.ChunkID) ([]byte, error) {
-	var out []byte
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(chunkKey(id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		out, err = item.ValueCopy(nil)
-		return err
-	})
-	return out, err
+	return db.chunks.Append(nil, id)
+}
+
+// AppendSealedChunk appends a stored sealed chunk to dst (reusing its
+// capacity), or returns ErrNotFound.
+func (db *DB) AppendSealedChunk(dst []byte, id crypto.ChunkID) ([]byte, error) {
+	return db.chunks.Append(dst, id)
 }
 
 // HasChunk reports whether a sealed chunk is stored.
 func (db *DB) HasChunk(id crypto.ChunkID) (bool, error) {
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(chunkKey(id))
-		return err
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	return db.chunks.Has(id)
 }
 
 // FileReceived files a fetched dossier as a new case of this court: the
@@ -181,6 +249,9 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 					return err
 				}
 			}
+		}
+		if err := txn.Delete([]byte(prefixFetchChunks + transfer)); err != nil {
+			return err
 		}
 		return txn.Delete([]byte(prefixFetchManifest + transfer))
 	})

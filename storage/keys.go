@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/crypto"
 )
 
 // Key prefixes. Every key starts with its kind; the rest is built from
@@ -13,7 +12,7 @@ import (
 const (
 	prefixCase     = "c/"        // c/<case>                     CaseRecord
 	prefixVersion  = "v/"        // v/<case>/<%08d version>       CaseVersion
-	prefixChunk    = "k/"        // k/<32-byte chunk id>          sealed chunk
+	prefixChunk    = "k/"        // k/<hex chunk id>: how Keys lists chunk-store entries (schema 1 kept chunks in Badger under k/<32-byte id>)
 	prefixAsset    = "a/"        // a/<case>/<asset>              Asset (current version)
 	prefixMeasure  = "m/"        // m/<case>/<measure>            Measure (current version)
 	prefixMeasExp  = "ix/mexp/"  // ix/mexp/<yyyymmdd>/<case>/<measure>  active measures by expiry
@@ -29,8 +28,6 @@ func versionPrefix(n court.CaseNumber) []byte { return []byte(prefixVersion + n.
 func versionKey(n court.CaseNumber, v int) []byte {
 	return fmt.Appendf(nil, "%s%s/%08d", prefixVersion, n, v)
 }
-
-func chunkKey(id crypto.ChunkID) []byte { return append([]byte(prefixChunk), id[:]...) }
 
 func assetPrefix(n court.CaseNumber) []byte { return []byte(prefixAsset + n.String() + "/") }
 

@@ -59,8 +59,8 @@ type PutResult struct {
 // PutCase stores a case: a new case as version 1, a changed case as a new
 // version (older versions are kept), an unchanged case not at all.
 //
-// It first writes the sealed chunks, which are content-addressed and
-// unreachable until referenced, then commits every record of the case (head
+// It first writes the sealed chunks to the chunk store, where they are
+// content-addressed and unreachable until referenced, then commits every record of the case (head
 // record, version, assets, measures and their indexes) in one small
 // transaction. A crash before that commit leaves only unreferenced chunks,
 // which the next Open removes; see the package documentation.
@@ -141,10 +141,15 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(pendingKey, []byte(n.String())) }); err != nil {
 		return res, fmt.Errorf("store case %s: %w", n, err)
 	}
+	// The marker must be durable before the first chunk file is: the
+	// chunk store and Badger are synced separately.
+	if err := db.bdb.Sync(); err != nil {
+		return res, fmt.Errorf("store case %s: %w", n, err)
+	}
 	// From here on, a failure leaves the marker: the chunks already
 	// written are collected at the next Open or CollectGarbage.
 
-	w := newChunkWriter(db.bdb)
+	w := newChunkWriter(db.chunks)
 	pool := newSealPool(runtime.GOMAXPROCS(0))
 	defer pool.close()
 	v.Documents = append([]Document(nil), v.Documents...)
@@ -166,12 +171,10 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 		return res, fmt.Errorf("store case %s: case.json: %w", n, err)
 	}
 	v.Source = src
+	// The chunks must be durable before the record that references them:
+	// flush returns once every batch is committed (fsynced).
 	if err := w.flush(); err != nil {
 		return res, fmt.Errorf("store case %s: write chunks: %w", n, err)
-	}
-	// The chunks must be durable before the record that references them.
-	if err := db.bdb.Sync(); err != nil {
-		return res, fmt.Errorf("store case %s: %w", n, err)
 	}
 
 	oldVersion := head.Version
@@ -328,7 +331,7 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, 
 		d.Chunks = append(d.Chunks, j.id)
 		res.Chunks++
 		res.Bytes += int64(n)
-		wrote, err := w.put(chunkKey(j.id), j.sealed)
+		wrote, err := w.put(j.id, j.sealed)
 		if err != nil {
 			return err
 		}
@@ -456,13 +459,15 @@ func (p *sealPool) close() {
 	p.wg.Wait()
 }
 
-// chunkWriter writes sealed chunks in transactions of about batchBytes,
-// committing asynchronously with a bounded number in flight. Chunks
-// already stored are skipped.
+// chunkWriter writes sealed chunks to the chunk store in batches of about
+// chunkBatchBytes, committing (fsync) asynchronously with a bounded number
+// of batches in flight, so that sealing goes on while the disk syncs.
+// Chunks already stored, or already written by this import, are skipped.
 type chunkWriter struct {
-	db       *badger.DB
-	txn      *badger.Txn
+	cs       ChunkStore
+	batch    ChunkBatch
 	pending  int
+	seen     map[crypto.ChunkID]bool
 	inflight chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -471,8 +476,8 @@ type chunkWriter struct {
 
 const chunkBatchBytes = 16 << 20
 
-func newChunkWriter(db *badger.DB) *chunkWriter {
-	return &chunkWriter{db: db, inflight: make(chan struct{}, 2)}
+func newChunkWriter(cs ChunkStore) *chunkWriter {
+	return &chunkWriter{cs: cs, seen: map[crypto.ChunkID]bool{}, inflight: make(chan struct{}, 2)}
 }
 
 func (w *chunkWriter) firstErr() error {
@@ -481,51 +486,42 @@ func (w *chunkWriter) firstErr() error {
 	return w.err
 }
 
-func (w *chunkWriter) put(key, val []byte) (bool, error) {
+func (w *chunkWriter) put(id crypto.ChunkID, sealed []byte) (bool, error) {
 	if err := w.firstErr(); err != nil {
 		return false, err
 	}
-	// Look up outside the write transaction, so that the chunk batches
-	// carry no reads and never conflict.
-	err := w.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(key)
-		return err
-	})
-	if err == nil {
-		return false, nil // content-addressed: same bytes already stored
+	if w.seen[id] {
+		return false, nil
 	}
-	if !errors.Is(err, badger.ErrKeyNotFound) {
-		return false, err
+	if w.batch == nil {
+		w.batch = w.cs.NewBatch()
 	}
-	if w.txn == nil {
-		w.txn = w.db.NewTransaction(true)
-	}
-	err = w.txn.Set(key, val)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		w.commit()
-		w.txn = w.db.NewTransaction(true)
-		err = w.txn.Set(key, val)
-	}
+	wrote, err := w.batch.Put(id, sealed)
 	if err != nil {
 		return false, err
 	}
-	w.pending += len(val)
-	if w.pending >= chunkBatchBytes {
-		w.commit()
+	w.seen[id] = true
+	if wrote {
+		w.pending += len(sealed)
+		if w.pending >= chunkBatchBytes {
+			w.commit()
+		}
 	}
-	return true, nil
+	return wrote, nil
 }
 
+// commit hands the current batch to a goroutine that commits it.
 func (w *chunkWriter) commit() {
-	if w.txn == nil {
+	if w.batch == nil {
 		return
 	}
-	txn := w.txn
-	w.txn, w.pending = nil, 0
+	b := w.batch
+	w.batch, w.pending = nil, 0
 	w.inflight <- struct{}{}
 	w.wg.Add(1)
-	txn.CommitWith(func(err error) {
-		if err != nil {
+	go func() {
+		defer w.wg.Done()
+		if err := b.Commit(); err != nil {
 			w.mu.Lock()
 			if w.err == nil {
 				w.err = err
@@ -533,10 +529,11 @@ func (w *chunkWriter) commit() {
 			w.mu.Unlock()
 		}
 		<-w.inflight
-		w.wg.Done()
-	})
+	}()
 }
 
+// flush commits what is left and waits: on success every chunk written is
+// durable.
 func (w *chunkWriter) flush() error {
 	w.commit()
 	w.wg.Wait()
@@ -544,9 +541,9 @@ func (w *chunkWriter) flush() error {
 }
 
 func (w *chunkWriter) abort() {
-	if w.txn != nil {
-		w.txn.Discard()
-		w.txn = nil
+	if w.batch != nil {
+		w.batch.Discard()
+		w.batch = nil
 	}
 	w.wg.Wait()
 }

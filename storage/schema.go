@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"courtmesh.dev/courtmesh/crypto"
 )
 
 // schemaRecord is the value at meta/schema.
@@ -20,12 +22,17 @@ type schemaRecord struct {
 type migration struct {
 	from int
 	name string
-	run  func(txn *badger.Txn) error
+	// prepare, if set, runs before the transaction, for work too large
+	// for one; it must be re-runnable (a crash may repeat it).
+	prepare func(db *DB) error
+	run     func(txn *badger.Txn) error
 }
 
 // migrations lists every migration in order: migrations[i].from == i+1.
 // The schema version of a new store is len(migrations)+1.
-var migrations = []migration{}
+var migrations = []migration{
+	{from: 1, name: "move sealed chunks from Badger to the chunk store", prepare: moveChunksOut, run: func(*badger.Txn) error { return nil }},
+}
 
 // SchemaVersion returns the schema version this build writes.
 func SchemaVersion() int { return len(migrations) + 1 }
@@ -60,6 +67,11 @@ func (db *DB) migrate() error {
 		if m.from != cur.Schema {
 			return fmt.Errorf("migration table out of order at %d", cur.Schema)
 		}
+		if m.prepare != nil {
+			if err := m.prepare(db); err != nil {
+				return fmt.Errorf("migrate store from schema %d (%s): %w", cur.Schema, m.name, err)
+			}
+		}
 		err = db.bdb.Update(func(txn *badger.Txn) error {
 			if err := m.run(txn); err != nil {
 				return err
@@ -71,4 +83,72 @@ func (db *DB) migrate() error {
 		}
 		db.log.Info("migrated store", "from", cur.Schema, "to", cur.Schema+1, "migration", m.name)
 	}
+}
+
+// moveChunksOut (schema 1 to 2) copies every chunk stored in Badger under
+// k/<id> (schema 1) to the chunk store, makes the copies durable, then
+// deletes the Badger keys. Re-runnable: a chunk already in the chunk
+// store is not written again, and the keys are deleted only after.
+func moveChunksOut(db *DB) error {
+	const legacyChunkPrefix = "k/"
+	var ids []crypto.ChunkID
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(legacyChunkPrefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			var id crypto.ChunkID
+			if len(k) != len(legacyChunkPrefix)+len(id) {
+				return fmt.Errorf("%w: chunk key of length %d", ErrCorrupt, len(k))
+			}
+			copy(id[:], k[len(legacyChunkPrefix):])
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b := db.chunks.NewBatch()
+	defer b.Discard()
+	for _, id := range ids {
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(append([]byte(legacyChunkPrefix), id[:]...))
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error {
+				if crypto.ChunkIDOf(v) != id {
+					return fmt.Errorf("%w: chunk %s does not match its address", ErrCorrupt, id)
+				}
+				_, err := b.Put(id, v)
+				return err
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if b.Len() >= 64 {
+			if err := b.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	wb := db.bdb.NewWriteBatch()
+	for _, id := range ids {
+		if err := wb.Delete(append([]byte(legacyChunkPrefix), id[:]...)); err != nil {
+			wb.Cancel()
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		db.log.Info("moved chunks out of Badger", "chunks", len(ids))
+	}
+	return db.bdb.Sync()
 }

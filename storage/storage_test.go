@@ -72,15 +72,10 @@ func TestPutReadTamper(t *testing.T) {
 	// Swap two stored chunks: reading must fail as corrupt.
 	_, v, _ := db.Case(in.Version.Number)
 	c := v.Documents[0].Chunks
-	err = db.bdb.Update(func(txn *badger.Txn) error {
-		a, _ := txn.Get(chunkKey(c[1]))
-		av, _ := a.ValueCopy(nil)
-		b, _ := txn.Get(chunkKey(c[2]))
-		bv, _ := b.ValueCopy(nil)
-		txn.Set(chunkKey(c[1]), bv)
-		return txn.Set(chunkKey(c[2]), av)
-	})
-	if err != nil {
+	fc := db.chunks.(*FileChunks)
+	av, err1 := db.SealedChunk(c[1])
+	bv, err2 := db.SealedChunk(c[2])
+	if err := errors.Join(err1, err2, os.WriteFile(fc.path(c[1]), bv, 0o600), os.WriteFile(fc.path(c[2]), av, 0o600)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.VerifyCase(ctx, in.Version.Number); !errors.Is(err, ErrCorrupt) {
@@ -260,7 +255,7 @@ func TestParallelSealingDeterministic(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			pool := newSealPool(workers)
 			defer pool.close()
-			w := newChunkWriter(db.bdb)
+			w := newChunkWriter(db.chunks)
 			var d Document
 			var res PutResult
 			if err := db.sealDocument(ctx, w, pool, dk, &d, src, &res); err != nil {
@@ -287,7 +282,7 @@ func TestParallelSealingDeterministic(t *testing.T) {
 		defer pool.close()
 		short := src
 		short.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc[:len(doc)/2])), nil }
-		w := newChunkWriter(db.bdb)
+		w := newChunkWriter(db.chunks)
 		defer w.abort()
 		var d Document
 		if err := db.sealDocument(ctx, w, pool, dk, &d, short, &PutResult{}); err == nil || !strings.Contains(err.Error(), "shrank") {
@@ -302,7 +297,7 @@ func TestParallelSealingDeterministic(t *testing.T) {
 		slow.Open = func() (io.ReadCloser, error) {
 			return io.NopCloser(&cancelAfter{r: bytes.NewReader(doc), n: 3 * crypto.MinChunkSize, cancel: cancel}), nil
 		}
-		w := newChunkWriter(db.bdb)
+		w := newChunkWriter(db.chunks)
 		defer w.abort()
 		var d Document
 		if err := db.sealDocument(cctx, w, pool, dk, &d, slow, &PutResult{}); !errors.Is(err, context.Canceled) {

@@ -122,6 +122,7 @@ func NewServer(be Backend, token string, log *slog.Logger) *Server {
 	s.Handle("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Status()) })
 	s.Handle("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.be.Peers()) })
 	s.Handle("POST /v1/trust/bundle", s.postBundle)
+	s.Handle("GET /v1/openapi.json", serveOpenAPI)
 	return s
 }
 

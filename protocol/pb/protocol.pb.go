@@ -378,6 +378,210 @@ func (x *FetchResponse) GetChunkCount() uint32 {
 	return 0
 }
 
+// Heartbeat is a node's signed report of its state, published every
+// heartbeat_interval on its province's topic /courtmesh/heartbeat/<province
+// code>/1 (operators subscribe to every province). Payload type:
+// courtmesh/heartbeat/v1. Metadata only: no case, party or document.
+//
+// The audit log head (length and hash) is signed here so that peers and
+// operators witness it; audit_checkpoints give the hashes of the entries at
+// fixed positions (for each power of two 2^k <= audit_length, the largest
+// multiple of 2^k not above audit_length and the multiple before it), so
+// that two heartbeats at different lengths share positions a witness can
+// compare: a log rewritten before a shared position shows another hash.
+type Heartbeat struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Version          uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Court            string                 `protobuf:"bytes,2,opt,name=court,proto3" json:"court,omitempty"`                              // the court code of the signer's certificate
+	SentAt           int64                  `protobuf:"varint,3,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`             // unix milliseconds; a later heartbeat supersedes an earlier one
+	IntervalMs       uint32                 `protobuf:"varint,4,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"` // the sender's heartbeat interval
+	UptimeSeconds    int64                  `protobuf:"varint,5,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
+	Peers            uint32                 `protobuf:"varint,6,opt,name=peers,proto3" json:"peers,omitempty"`                                         // connected, admitted peers
+	BundleSequence   uint64                 `protobuf:"varint,7,opt,name=bundle_sequence,json=bundleSequence,proto3" json:"bundle_sequence,omitempty"` // the trust bundle in force
+	AuditLength      uint64                 `protobuf:"varint,8,opt,name=audit_length,json=auditLength,proto3" json:"audit_length,omitempty"`          // sequence of the newest audit entry (0: empty log)
+	AuditHead        []byte                 `protobuf:"bytes,9,opt,name=audit_head,json=auditHead,proto3" json:"audit_head,omitempty"`                 // SHA-256 hash of that entry (32 bytes; empty for an empty log)
+	AuditCheckpoints []*AuditCheckpoint     `protobuf:"bytes,10,rep,name=audit_checkpoints,json=auditCheckpoints,proto3" json:"audit_checkpoints,omitempty"`
+	TransferStates   map[string]uint32      `protobuf:"bytes,11,rep,name=transfer_states,json=transferStates,proto3" json:"transfer_states,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // transfers known to the node, by state
+	SoftwareVersion  string                 `protobuf:"bytes,12,opt,name=software_version,json=softwareVersion,proto3" json:"software_version,omitempty"`
+	PeerRecord       []byte                 `protobuf:"bytes,13,opt,name=peer_record,json=peerRecord,proto3" json:"peer_record,omitempty"` // libp2p signed peer record (a core/record envelope) of the node's addresses
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_pb_protocol_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_protocol_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_pb_protocol_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Heartbeat) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *Heartbeat) GetSentAt() int64 {
+	if x != nil {
+		return x.SentAt
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetIntervalMs() uint32 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetUptimeSeconds() int64 {
+	if x != nil {
+		return x.UptimeSeconds
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetPeers() uint32 {
+	if x != nil {
+		return x.Peers
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetBundleSequence() uint64 {
+	if x != nil {
+		return x.BundleSequence
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetAuditLength() uint64 {
+	if x != nil {
+		return x.AuditLength
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetAuditHead() []byte {
+	if x != nil {
+		return x.AuditHead
+	}
+	return nil
+}
+
+func (x *Heartbeat) GetAuditCheckpoints() []*AuditCheckpoint {
+	if x != nil {
+		return x.AuditCheckpoints
+	}
+	return nil
+}
+
+func (x *Heartbeat) GetTransferStates() map[string]uint32 {
+	if x != nil {
+		return x.TransferStates
+	}
+	return nil
+}
+
+func (x *Heartbeat) GetSoftwareVersion() string {
+	if x != nil {
+		return x.SoftwareVersion
+	}
+	return ""
+}
+
+func (x *Heartbeat) GetPeerRecord() []byte {
+	if x != nil {
+		return x.PeerRecord
+	}
+	return nil
+}
+
+// AuditCheckpoint is the hash of audit entry `length`.
+type AuditCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Length        uint64                 `protobuf:"varint,1,opt,name=length,proto3" json:"length,omitempty"`
+	Hash          []byte                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditCheckpoint) Reset() {
+	*x = AuditCheckpoint{}
+	mi := &file_pb_protocol_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditCheckpoint) ProtoMessage() {}
+
+func (x *AuditCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_protocol_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditCheckpoint.ProtoReflect.Descriptor instead.
+func (*AuditCheckpoint) Descriptor() ([]byte, []int) {
+	return file_pb_protocol_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AuditCheckpoint) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *AuditCheckpoint) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
 var File_pb_protocol_proto protoreflect.FileDescriptor
 
 const file_pb_protocol_proto_rawDesc = "" +
@@ -413,7 +617,31 @@ const file_pb_protocol_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12@\n" +
 	"\bmanifest\x18\x03 \x01(\v2$.courtmesh.protocol.v1.FetchManifestR\bmanifest\x12\x1f\n" +
 	"\vchunk_count\x18\x04 \x01(\rR\n" +
-	"chunkCountB%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
+	"chunkCount\"\xe0\x04\n" +
+	"\tHeartbeat\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
+	"\x05court\x18\x02 \x01(\tR\x05court\x12\x17\n" +
+	"\asent_at\x18\x03 \x01(\x03R\x06sentAt\x12\x1f\n" +
+	"\vinterval_ms\x18\x04 \x01(\rR\n" +
+	"intervalMs\x12%\n" +
+	"\x0euptime_seconds\x18\x05 \x01(\x03R\ruptimeSeconds\x12\x14\n" +
+	"\x05peers\x18\x06 \x01(\rR\x05peers\x12'\n" +
+	"\x0fbundle_sequence\x18\a \x01(\x04R\x0ebundleSequence\x12!\n" +
+	"\faudit_length\x18\b \x01(\x04R\vauditLength\x12\x1d\n" +
+	"\n" +
+	"audit_head\x18\t \x01(\fR\tauditHead\x12S\n" +
+	"\x11audit_checkpoints\x18\n" +
+	" \x03(\v2&.courtmesh.protocol.v1.AuditCheckpointR\x10auditCheckpoints\x12]\n" +
+	"\x0ftransfer_states\x18\v \x03(\v24.courtmesh.protocol.v1.Heartbeat.TransferStatesEntryR\x0etransferStates\x12)\n" +
+	"\x10software_version\x18\f \x01(\tR\x0fsoftwareVersion\x12\x1f\n" +
+	"\vpeer_record\x18\r \x01(\fR\n" +
+	"peerRecord\x1aA\n" +
+	"\x13TransferStatesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"=\n" +
+	"\x0fAuditCheckpoint\x12\x16\n" +
+	"\x06length\x18\x01 \x01(\x04R\x06length\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\fR\x04hashB%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
 
 var (
 	file_pb_protocol_proto_rawDescOnce sync.Once
@@ -427,21 +655,26 @@ func file_pb_protocol_proto_rawDescGZIP() []byte {
 	return file_pb_protocol_proto_rawDescData
 }
 
-var file_pb_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_pb_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_pb_protocol_proto_goTypes = []any{
-	(*BundleAnnounce)(nil), // 0: courtmesh.protocol.v1.BundleAnnounce
-	(*BundleRequest)(nil),  // 1: courtmesh.protocol.v1.BundleRequest
-	(*FetchRequest)(nil),   // 2: courtmesh.protocol.v1.FetchRequest
-	(*FetchManifest)(nil),  // 3: courtmesh.protocol.v1.FetchManifest
-	(*FetchResponse)(nil),  // 4: courtmesh.protocol.v1.FetchResponse
+	(*BundleAnnounce)(nil),  // 0: courtmesh.protocol.v1.BundleAnnounce
+	(*BundleRequest)(nil),   // 1: courtmesh.protocol.v1.BundleRequest
+	(*FetchRequest)(nil),    // 2: courtmesh.protocol.v1.FetchRequest
+	(*FetchManifest)(nil),   // 3: courtmesh.protocol.v1.FetchManifest
+	(*FetchResponse)(nil),   // 4: courtmesh.protocol.v1.FetchResponse
+	(*Heartbeat)(nil),       // 5: courtmesh.protocol.v1.Heartbeat
+	(*AuditCheckpoint)(nil), // 6: courtmesh.protocol.v1.AuditCheckpoint
+	nil,                     // 7: courtmesh.protocol.v1.Heartbeat.TransferStatesEntry
 }
 var file_pb_protocol_proto_depIdxs = []int32{
 	3, // 0: courtmesh.protocol.v1.FetchResponse.manifest:type_name -> courtmesh.protocol.v1.FetchManifest
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6, // 1: courtmesh.protocol.v1.Heartbeat.audit_checkpoints:type_name -> courtmesh.protocol.v1.AuditCheckpoint
+	7, // 2: courtmesh.protocol.v1.Heartbeat.transfer_states:type_name -> courtmesh.protocol.v1.Heartbeat.TransferStatesEntry
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_pb_protocol_proto_init() }
@@ -455,7 +688,7 @@ func file_pb_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_protocol_proto_rawDesc), len(file_pb_protocol_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,382 @@
+package dashboard
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/api"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+)
+
+// Version is the version of the Dashboard JSON format.
+const Version = 1
+
+// The scopes of a dashboard.
+const (
+	ScopeMesh  = "mesh"  // an operator node: every transfer and court
+	ScopeCourt = "court" // any other node: what concerns this court
+)
+
+// Dashboard is everything the dashboard shows, as GET /v1/dashboard
+// returns it.
+type Dashboard struct {
+	Version     int       `json:"version"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// AsOf is the civil date in China the indicators were computed for.
+	AsOf      string `json:"as_of"`
+	Court     string `json:"court"`
+	CourtName string `json:"court_name"`
+	Scope     string `json:"scope"`
+	// GuardDays is the handover guard (handover_guard_days) the lapse
+	// indicator assumes.
+	GuardDays int               `json:"guard_days"`
+	Pipeline  Pipeline          `json:"pipeline"`
+	Modes     []ModeCount       `json:"modes"`
+	Courts    []CourtIndicators `json:"courts"`
+	Mesh      Mesh              `json:"mesh"`
+	Alerts    []api.Alert       `json:"alerts"`
+	// AlertCounts counts the alerts by severity (warning, critical).
+	AlertCounts map[string]int `json:"alert_counts"`
+}
+
+// Pipeline is the transfer pipeline.
+type Pipeline struct {
+	Total  int          `json:"total"`
+	States []StateCount `json:"states"` // every state, in workflow order
+	// Overdue counts decided transfers whose receiver let the acceptance
+	// deadline pass.
+	Overdue int `json:"overdue"`
+	// AvgDaysDecisionToAcceptance is the mean time, in days (one decimal),
+	// from the superior's decision to the receiver's acceptance, over the
+	// AcceptanceSamples transfers accepted; 0 when there is none.
+	AvgDaysDecisionToAcceptance float64 `json:"avg_days_decision_to_acceptance"`
+	AcceptanceSamples           int     `json:"acceptance_samples"`
+	// AvgDaysDecisionToReceipt is the mean time from the decision to the
+	// receiver's confirmed receipt of the dossier, over ReceiptSamples.
+	AvgDaysDecisionToReceipt float64 `json:"avg_days_decision_to_receipt"`
+	ReceiptSamples           int     `json:"receipt_samples"`
+}
+
+// StateCount is the number of transfers in one state.
+type StateCount struct {
+	State string `json:"state"`
+	Count int    `json:"count"`
+}
+
+// ModeCount is the number of decided transfers of one mode (指令执行 or
+// 提级执行).
+type ModeCount struct {
+	Mode  string `json:"mode"`
+	Count int    `json:"count"`
+}
+
+// CourtIndicators are the indicators of one receiving court for the cases
+// transferred to it.
+type CourtIndicators struct {
+	Court string `json:"court"`
+	Name  string `json:"name"`
+	// Designated counts the transfers decided with this court as receiver.
+	Designated int `json:"designated"`
+	// Accepted counts those it accepted; AcceptedInTime those accepted on
+	// or before the AcceptBy date (civil date in China).
+	Accepted       int `json:"accepted"`
+	AcceptedInTime int `json:"accepted_in_time"`
+	// Received counts the dossiers whose receipt it confirmed.
+	Received int `json:"received"`
+	// Concluded counts the transferred cases it closed.
+	Concluded int `json:"concluded"`
+	// RecoveredFen is what this court recovered in the accepted cases (the
+	// last progress or closure report of each); OriginFen what the origin
+	// courts had recovered in the same cases before the transfer.
+	RecoveredFen int64 `json:"recovered_fen"`
+	OriginFen    int64 `json:"origin_recovered_fen"`
+	// MeasuresLapsed counts the transfers to this court during whose
+	// handover a measure may have lapsed (see LapsedDuringHandover).
+	// Target: 0.
+	MeasuresLapsed int `json:"measures_lapsed"`
+}
+
+// Mesh is the mesh as heartbeats show it.
+type Mesh struct {
+	Online    int               `json:"online"`
+	Total     int               `json:"total"`
+	Provinces []ProvinceCount   `json:"provinces"`
+	Courts    []api.CourtHealth `json:"courts"`
+}
+
+// ProvinceCount is the number of nodes of one province, and how many are
+// online. Province is the high court's code (京), or 最高法.
+type ProvinceCount struct {
+	Province string `json:"province"`
+	Online   int    `json:"online"`
+	Total    int    `json:"total"`
+}
+
+// Input is what Compute needs; the node assembles it.
+type Input struct {
+	Now       time.Time
+	Self      court.CourtCode
+	SelfName  string
+	Operator  bool // the node holds the operator role: scope mesh
+	GuardDays int  // handover_guard_days
+	Transfers []*cmproto.Transfer
+	Mesh      []api.CourtHealth
+	Alerts    []api.Alert
+	// Name returns a court's name ("" if unknown).
+	Name func(court.CourtCode) string
+}
+
+// States lists the transfer states in workflow order.
+var States = []cmproto.State{
+	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver,
+	cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
+}
+
+// Modes lists the transfer modes.
+var Modes = []string{"指令执行", "提级执行"}
+
+// Compute builds the dashboard from in. It does not modify in.
+func Compute(in Input) Dashboard {
+	scope := ScopeCourt
+	if in.Operator {
+		scope = ScopeMesh
+	}
+	name := in.Name
+	if name == nil {
+		name = func(court.CourtCode) string { return "" }
+	}
+	d := Dashboard{
+		Version: Version, GeneratedAt: in.Now.UTC(), AsOf: court.DateOf(in.Now).String(),
+		Court: string(in.Self), CourtName: in.SelfName, Scope: scope, GuardDays: in.GuardDays,
+		Modes: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
+		AlertCounts: map[string]int{"warning": 0, "critical": 0},
+	}
+	mine := map[cmproto.TransferID]bool{}
+	var ts []*cmproto.Transfer
+	for _, t := range in.Transfers {
+		if in.Operator || involves(t, in.Self) {
+			ts = append(ts, t)
+			mine[t.ID] = true
+		}
+	}
+	d.Pipeline = pipeline(ts, in.Now)
+	modes := map[string]int{}
+	for _, t := range ts {
+		if t.Mode != "" {
+			modes[t.Mode]++
+		}
+	}
+	for _, m := range Modes {
+		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: modes[m]})
+	}
+	d.Courts = courts(ts, in.Now, in.GuardDays, name)
+	d.Mesh = mesh(in.Mesh)
+	for _, a := range in.Alerts {
+		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[cmproto.TransferID(a.Transfer)] {
+			d.Alerts = append(d.Alerts, a)
+			d.AlertCounts[a.Severity]++
+		}
+	}
+	SortAlerts(d.Alerts)
+	return d
+}
+
+// involves reports whether court c takes part in t.
+func involves(t *cmproto.Transfer, c court.CourtCode) bool {
+	return c == t.Origin || c == t.Superior || c == t.Decider || c == t.Receiver
+}
+
+func pipeline(ts []*cmproto.Transfer, now time.Time) Pipeline {
+	p := Pipeline{Total: len(ts), States: []StateCount{}}
+	counts := map[cmproto.State]int{}
+	var toAccept, toReceipt float64
+	for _, t := range ts {
+		counts[t.State]++
+		if t.Overdue(now) {
+			p.Overdue++
+		}
+		if t.DecidedAt.IsZero() {
+			continue
+		}
+		if !t.AcceptedAt.IsZero() {
+			toAccept += days(t.AcceptedAt.Sub(t.DecidedAt))
+			p.AcceptanceSamples++
+		}
+		if !t.ReceivedAt.IsZero() {
+			toReceipt += days(t.ReceivedAt.Sub(t.DecidedAt))
+			p.ReceiptSamples++
+		}
+	}
+	for _, s := range States {
+		p.States = append(p.States, StateCount{State: string(s), Count: counts[s]})
+	}
+	if p.AcceptanceSamples > 0 {
+		p.AvgDaysDecisionToAcceptance = round1(toAccept / float64(p.AcceptanceSamples))
+	}
+	if p.ReceiptSamples > 0 {
+		p.AvgDaysDecisionToReceipt = round1(toReceipt / float64(p.ReceiptSamples))
+	}
+	return p
+}
+
+func days(d time.Duration) float64 { return max(0, d.Hours()/24) }
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+func courts(ts []*cmproto.Transfer, now time.Time, guardDays int, name func(court.CourtCode) string) []CourtIndicators {
+	by := map[court.CourtCode]*CourtIndicators{}
+	for _, t := range ts {
+		if t.Receiver == "" {
+			continue
+		}
+		ci := by[t.Receiver]
+		if ci == nil {
+			ci = &CourtIndicators{Court: string(t.Receiver), Name: name(t.Receiver)}
+			by[t.Receiver] = ci
+		}
+		ci.Designated++
+		if !t.AcceptedAt.IsZero() {
+			ci.Accepted++
+			if AcceptedInTime(t) {
+				ci.AcceptedInTime++
+			}
+			ci.RecoveredFen += t.AmountRecovered
+			ci.OriginFen += t.AmountOrigin
+		}
+		if !t.ReceivedAt.IsZero() {
+			ci.Received++
+		}
+		if t.State == cmproto.StateClosed {
+			ci.Concluded++
+		}
+		if LapsedDuringHandover(t, now, guardDays) {
+			ci.MeasuresLapsed++
+		}
+	}
+	out := make([]CourtIndicators, 0, len(by))
+	for _, ci := range by {
+		out = append(out, *ci)
+	}
+	slices.SortFunc(out, func(a, b CourtIndicators) int { return strings.Compare(a.Court, b.Court) })
+	return out
+}
+
+// AcceptedInTime reports whether t was accepted on or before its AcceptBy
+// date (civil dates in China). A transfer with no AcceptBy date was
+// accepted in time if it was accepted at all.
+func AcceptedInTime(t *cmproto.Transfer) bool {
+	if t.AcceptedAt.IsZero() {
+		return false
+	}
+	by, err := court.ParseDate(t.AcceptBy)
+	if err != nil {
+		return true
+	}
+	return !court.DateOf(t.AcceptedAt).After(by)
+}
+
+// LapsedDuringHandover reports whether a measure of transfer t may have
+// lapsed while the case was between the courts: after the origin handed
+// the dossier over and before the receiver confirmed its receipt (and so
+// could renew the measure). It is decided from the transfer records
+// alone, as every node holds them, with civil dates in China:
+//
+//   - the window runs from the handover day H to the receipt day R, or
+//     to today while the receipt is still outstanding;
+//   - the handover overrode the expiry guard (the manifest lists
+//     overridden measures: measures that expired within guardDays and
+//     were not renewed first) and the earliest measure expiry the offer
+//     announced, E, fell in the window: H <= E < R. The offer's E is the
+//     only expiry date the records carry; it is a lower bound for the
+//     overridden measures' expiries, so the indicator errs towards
+//     flagging;
+//   - or the window is longer than guardDays+1 days: a measure that was
+//     not overridden expired at least guardDays+1 days after the handover,
+//     so it can have lapsed only in so long a window.
+//
+// A measure that expired before the handover lapsed at the origin and is
+// not counted here. The target is 0.
+func LapsedDuringHandover(t *cmproto.Transfer, now time.Time, guardDays int) bool {
+	if t.HandedOverAt.IsZero() {
+		return false
+	}
+	h := court.DateOf(t.HandedOverAt)
+	r := court.DateOf(now)
+	if !t.ReceivedAt.IsZero() {
+		r = court.DateOf(t.ReceivedAt)
+	}
+	if len(t.Overridden) > 0 {
+		if e, err := court.ParseDate(t.EarliestExpiry); err == nil && !e.Before(h) && e.Before(r) {
+			return true
+		}
+	}
+	return h.DaysUntil(r) > guardDays+1
+}
+
+func mesh(chs []api.CourtHealth) Mesh {
+	m := Mesh{Provinces: []ProvinceCount{}, Courts: []api.CourtHealth{}}
+	by := map[string]*ProvinceCount{}
+	for _, ch := range chs {
+		m.Courts = append(m.Courts, ch)
+		m.Total++
+		pc := by[ch.Province]
+		if pc == nil {
+			pc = &ProvinceCount{Province: ch.Province}
+			by[ch.Province] = pc
+		}
+		pc.Total++
+		if ch.Online {
+			m.Online++
+			pc.Online++
+		}
+	}
+	for _, pc := range by {
+		m.Provinces = append(m.Provinces, *pc)
+	}
+	slices.SortFunc(m.Provinces, func(a, b ProvinceCount) int {
+		// 最高法 first, then the provinces by code.
+		return cmp.Or(cmp.Compare(rankProvince(a.Province), rankProvince(b.Province)), strings.Compare(a.Province, b.Province))
+	})
+	slices.SortStableFunc(m.Courts, func(a, b api.CourtHealth) int {
+		return cmp.Or(cmp.Compare(rankProvince(a.Province), rankProvince(b.Province)),
+			strings.Compare(a.Province, b.Province), strings.Compare(a.Court, b.Court))
+	})
+	return m
+}
+
+func rankProvince(p string) int {
+	if p == string(court.Supreme) {
+		return 0
+	}
+	return 1
+}
+
+// SortAlerts orders alerts critical first, then oldest first, then by
+// kind, court and transfer.
+func SortAlerts(as []api.Alert) {
+	sev := func(s string) int {
+		if s == "critical" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(as, func(a, b api.Alert) int {
+		return cmp.Or(cmp.Compare(sev(a.Severity), sev(b.Severity)), a.Since.Compare(b.Since),
+			strings.Compare(a.Kind, b.Kind), strings.Compare(a.Court, b.Court), strings.Compare(a.Transfer, b.Transfer))
+	})
+}
+
+// AlertKey identifies an alert for deduplication: the same problem keeps
+// its key while it lasts; a new severity or message is a new alert.
+func AlertKey(a api.Alert) string {
+	var since string
+	if !a.Since.IsZero() {
+		since = strconv.FormatInt(a.Since.Unix(), 10)
+	}
+	return strings.Join([]string{a.Kind, a.Severity, a.Court, a.Transfer, since, a.Message}, "|")
+}
