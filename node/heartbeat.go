@@ -59,6 +59,10 @@ type hbTopic struct {
 // top of the checkpoints of the newest heartbeat.
 const recentHeads = 16
 
+// maxClaimedInterval caps the heartbeat interval a node's heartbeat
+// claims when judging whether it has gone silent.
+const maxClaimedInterval = 5 * time.Minute
+
 // maxWitnessed bounds the (length, hash) pairs kept per peer.
 const maxWitnessed = 2*64 + recentHeads + 1
 
@@ -533,7 +537,10 @@ func (s *heartbeatService) mesh() []api.CourtHealth {
 		every := s.every
 		if ph != nil {
 			hb := ph.hb
-			every = time.Duration(hb.GetIntervalMs()) * time.Millisecond
+			// The sender's interval, but no node stays "online" for longer
+			// than three of ours or of maxClaimedInterval by claiming a
+			// long one.
+			every = min(time.Duration(hb.GetIntervalMs())*time.Millisecond, max(s.every, maxClaimedInterval))
 			ch.LastHeartbeat = ph.received.UTC()
 			ch.Online = now.Sub(ph.received) <= 3*every
 			ch.Version, ch.UptimeSeconds, ch.Peers = hb.GetSoftwareVersion(), hb.GetUptimeSeconds(), int(hb.GetPeers())
