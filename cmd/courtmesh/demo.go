@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -169,6 +170,12 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	d.say("演示完成（%s）。", "Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
 	if *once {
 		return nil
+	}
+	if tok, err := os.ReadFile(m.Dirs[0].Path(node.TokenFile)); err == nil {
+		fmt.Fprintf(c.stdout, "\n监管看板 Operator dashboard (%s): http://%s/dashboard?token=%s\n", courts[0].Code, nodes[0].APIAddr(), strings.TrimSpace(string(tok)))
+	}
+	for i, n := range nodes {
+		fmt.Fprintf(c.stdout, "  %-6s dashboard http://%s/dashboard  metrics http://%s/metrics\n", courts[i].Code, n.APIAddr(), n.MetricsAddr())
 	}
 	fmt.Fprintf(c.stdout, "\nThe nodes keep running. Try, in another terminal:\n")
 	for i, n := range nodes {
