@@ -96,8 +96,10 @@ func zipOf(t *testing.T, dir string, extra ...zipEntry) string {
 func list(m map[string]any, key string) []any { return m[key].([]any) }
 func obj(v any) map[string]any                { return v.(map[string]any) }
 
-// depositFreeze returns the first freeze measure on a deposit.
-func depositFreeze(m map[string]any) map[string]any {
+// depositFreeze returns the first freeze measure on a deposit; the
+// generated fixture always has one, and the test fails if it does not.
+func depositFreeze(t *testing.T, m map[string]any) map[string]any {
+	t.Helper()
 	classes := map[string]string{}
 	for _, a := range list(m, "assets") {
 		classes[obj(a)["id"].(string)] = obj(a)["class"].(string)
@@ -107,7 +109,8 @@ func depositFreeze(m map[string]any) map[string]any {
 			return obj(x)
 		}
 	}
-	panic("no deposit freeze in the generated case")
+	t.Fatal("the generated case has no freeze on a deposit; the fixture changed")
+	return nil
 }
 
 func measureIndex(m map[string]any, want map[string]any) int {
@@ -158,7 +161,7 @@ func TestBadInput(t *testing.T) {
 		}, importer.Options{}, "assets[0].class", "unknown asset class"},
 		{"expiry beyond the legal limit", func(t *testing.T) string {
 			return mutate(t, good, func(m map[string]any) {
-				f := depositFreeze(m)
+				f := depositFreeze(t, m)
 				freezeIdx = measureIndex(m, f)
 				eff, _ := court.ParseDate(f["effective"].(string))
 				f["expiry"] = eff.AddDate(1, 0, 10).String()
@@ -166,7 +169,7 @@ func TestBadInput(t *testing.T) {
 		}, importer.Options{}, "measures[*].expiry", "beyond the legal limit of 1 year(s) for 银行存款 (latest"},
 		{"measure kind not applicable to the asset class", func(t *testing.T) string {
 			return mutate(t, good, func(m map[string]any) {
-				f := depositFreeze(m)
+				f := depositFreeze(t, m)
 				freezeIdx = measureIndex(m, f)
 				f["kind"] = "seal"
 			})
