@@ -203,6 +203,7 @@ type Trust struct {
 	bySerial map[uint64]*Certificate
 	byPeer   map[peer.ID]*Certificate
 	byCode   map[court.CourtCode]*Certificate
+	parentOf map[court.CourtCode]court.CourtCode // from every court certificate, revoked ones too
 	revoked  map[uint64]Revocation
 }
 
@@ -213,6 +214,7 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 		bySerial: make(map[uint64]*Certificate, len(b.Certs)),
 		byPeer:   make(map[peer.ID]*Certificate, len(b.Certs)),
 		byCode:   make(map[court.CourtCode]*Certificate, len(b.Certs)),
+		parentOf: make(map[court.CourtCode]court.CourtCode, len(b.Certs)),
 		revoked:  make(map[uint64]Revocation, len(b.Revocations)),
 	}
 	for _, r := range b.Revocations {
@@ -220,6 +222,12 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 	}
 	for _, c := range b.Certs {
 		t.bySerial[c.Serial] = c
+		// The hierarchy does not change when a node's certificate is
+		// revoked: keep its certified parent (derivation from the code is
+		// wrong for courts with an explicit parent).
+		if c.HasRole(RoleCourt) && c.Parent != "" {
+			t.parentOf[c.Code] = c.Parent
+		}
 		if _, rev := t.revoked[c.Serial]; rev {
 			continue
 		}
@@ -320,6 +328,9 @@ func (t *Trust) Court(code court.CourtCode, now time.Time) (*Certificate, error)
 func (t *Trust) Parent(code court.CourtCode) (court.CourtCode, bool) {
 	if c, ok := t.byCode[code]; ok {
 		return c.Parent, c.Parent != ""
+	}
+	if p, ok := t.parentOf[code]; ok {
+		return p, true
 	}
 	return code.DerivedParent()
 }

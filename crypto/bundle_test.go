@@ -567,3 +567,22 @@ func TestTrustOpen(t *testing.T) {
 		})
 	}
 }
+
+// A revoked court keeps its place in the certified hierarchy: its
+// explicit parent still answers, not the parent its code suggests.
+func TestTrustParentOfRevokedCourt(t *testing.T) {
+	f := newFixture(t)
+	jing := f.issuer("京")
+	xicheng := f.node("京0102", jing, func(t *Template) { t.Parent = "京02" })
+	other := f.node("京0105", jing)
+	tr := f.trust([]Revocation{{Serial: xicheng.cert.Serial, RevokedAt: fixNow}}, jing, xicheng, other)
+	if _, err := tr.ByPeer(xicheng.cert.PeerID, fixNow.Add(time.Hour)); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("control: 京0102 should be revoked, got %v", err)
+	}
+	if p, ok := tr.Parent("京0102"); !ok || p != "京02" {
+		t.Errorf("Parent(京0102) = %s, %v; want the certified 京02 (derivation would say 京01)", p, ok)
+	}
+	if court.IsSuperior(tr, "京01", "京0102") {
+		t.Error("京01 must not count as a superior of 京0102")
+	}
+}
