@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/storage"
@@ -49,33 +48,7 @@ func TestE2ETransferCLIAndHTTP(t *testing.T) {
 		{code: "京0108", roles: "court"},
 	}
 	dec, origin, recv := courts[2], courts[3], courts[4]
-	for i, c := range courts {
-		c.dir = filepath.Join(base, fmt.Sprintf("n%d", i))
-		c.log = filepath.Join(base, fmt.Sprintf("n%d.log", i))
-		e.must(t, "init", "--data", c.dir)
-		raw, err := os.ReadFile(filepath.Join(c.dir, node.IdentityFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id crypto.Identity
-		if err := json.Unmarshal(raw, &id); err != nil {
-			t.Fatal(err)
-		}
-		c.peer = id.PeerID.String()
-		c.serial = certSerial(t, e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, node.IdentityFile), "--code", c.code, "--roles", c.roles))
-	}
-	bundle := filepath.Join(base, "bundle.pb")
-	e.must(t, "ca", "bundle", "--dir", root, "--out", bundle)
-	for _, c := range courts {
-		e.must(t, "trust", "install", "--data", c.dir, "--root", filepath.Join(root, "root.cert"), "--bundle", bundle)
-	}
-	var bootstrap []string
-	for _, c := range courts {
-		st := e.start(t, c, bootstrap)
-		for _, a := range st.ListenAddrs {
-			bootstrap = append(bootstrap, a+"/p2p/"+st.PeerID)
-		}
-	}
+	e.certifyAndStart(t, base, root, courts)
 	for _, c := range courts {
 		poll(t, 30*time.Second, c.code+" sees the other four courts", func() bool {
 			ps, err := c.apiPeers(t)

@@ -46,33 +46,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 		{code: "京0108", roles: "court"}, // receives
 	}
 	dec, origin, recv := courts[0], courts[1], courts[2]
-	for i, c := range courts {
-		c.dir = filepath.Join(base, fmt.Sprintf("n%d", i))
-		c.log = filepath.Join(base, fmt.Sprintf("n%d.log", i))
-		e.must(t, "init", "--data", c.dir)
-		raw, err := os.ReadFile(filepath.Join(c.dir, node.IdentityFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id crypto.Identity
-		if err := json.Unmarshal(raw, &id); err != nil {
-			t.Fatal(err)
-		}
-		c.peer = id.PeerID.String()
-		c.serial = certSerial(t, e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, node.IdentityFile), "--code", c.code, "--roles", c.roles))
-	}
-	bundle := filepath.Join(base, "bundle.pb")
-	e.must(t, "ca", "bundle", "--dir", root, "--out", bundle)
-	for _, c := range courts {
-		e.must(t, "trust", "install", "--data", c.dir, "--root", filepath.Join(root, "root.cert"), "--bundle", bundle)
-	}
-	var bootstrap []string
-	for _, c := range courts {
-		st := e.start(t, c, bootstrap)
-		for _, a := range st.ListenAddrs {
-			bootstrap = append(bootstrap, a+"/p2p/"+st.PeerID)
-		}
-	}
+	bootstrap := e.certifyAndStart(t, base, root, courts)
 	meshed := func(c *e2eCourt) func() bool {
 		return func() bool {
 			ps, err := c.apiPeers(t)
@@ -371,4 +345,40 @@ func sameFile(t *testing.T, a, b string) bool {
 			return (ea == io.EOF || ea == io.ErrUnexpectedEOF) && (eb == io.EOF || eb == io.ErrUnexpectedEOF)
 		}
 	}
+}
+
+// certifyAndStart inits each court's node through the CLI, has the root
+// in root certify it, installs one bundle everywhere, and starts the nodes
+// in order, each bootstrapping to those already running. It returns every
+// node's p2p addresses.
+func (e *e2e) certifyAndStart(t *testing.T, base, root string, courts []*e2eCourt) []string {
+	t.Helper()
+	for i, c := range courts {
+		c.dir = filepath.Join(base, fmt.Sprintf("n%d", i))
+		c.log = filepath.Join(base, fmt.Sprintf("n%d.log", i))
+		e.must(t, "init", "--data", c.dir)
+		raw, err := os.ReadFile(filepath.Join(c.dir, node.IdentityFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id crypto.Identity
+		if err := json.Unmarshal(raw, &id); err != nil {
+			t.Fatal(err)
+		}
+		c.peer = id.PeerID.String()
+		c.serial = certSerial(t, e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, node.IdentityFile), "--code", c.code, "--roles", c.roles))
+	}
+	bundle := filepath.Join(base, "bundle.pb")
+	e.must(t, "ca", "bundle", "--dir", root, "--out", bundle)
+	for _, c := range courts {
+		e.must(t, "trust", "install", "--data", c.dir, "--root", filepath.Join(root, "root.cert"), "--bundle", bundle)
+	}
+	var bootstrap []string
+	for _, c := range courts {
+		st := e.start(t, c, bootstrap)
+		for _, a := range st.ListenAddrs {
+			bootstrap = append(bootstrap, a+"/p2p/"+st.PeerID)
+		}
+	}
+	return bootstrap
 }
