@@ -3,11 +3,13 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,14 @@ const (
 	// badSourceLimit drops a source after this many chunks that failed
 	// verification.
 	badSourceLimit = 3
+	// fetchStall is how long a stream may go without a byte while an
+	// answer is due before it is given up (its chunks go to the other
+	// streams and sources).
+	fetchStall = 20 * time.Second
+	// fetchCopyBuf is the piece in which chunk bytes move between the
+	// network and the chunk files: small enough to stay in the CPU cache
+	// between the read, the hash and the write.
+	fetchCopyBuf = 256 << 10
 )
 
 // ProtoFetch is the fetch stream protocol.
@@ -143,7 +153,7 @@ func (f *fetchService) savedManifest(id cmproto.TransferID) (*pb.FetchManifest, 
 func (f *fetchService) serve(st network.Stream) {
 	defer st.Close()
 	remote := st.Conn().RemotePeer()
-	var bufs [][]byte // chunk buffers, reused from request to request
+	buf := make([]byte, fetchCopyBuf) // reused from request to request
 	for {
 		st.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		var req pb.FetchRequest
@@ -151,15 +161,16 @@ func (f *fetchService) serve(st network.Stream) {
 			return // closed, or garbage: end the stream
 		}
 		st.SetWriteDeadline(time.Now().Add(2 * time.Minute))
-		if err := f.answer(st, remote, &req, &bufs); err != nil {
+		if err := f.answer(st, remote, &req, buf); err != nil {
 			st.Reset()
 			return
 		}
 	}
 }
 
-// answer authorises one request, audits it, and writes the response.
-func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest, bufs *[][]byte) error {
+// answer authorises one request, audits it, and writes the response. buf
+// is scratch space for copying chunks from their files to the stream.
+func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest, buf []byte) error {
 	now := f.n.now()
 	audit := storage.AuditEntry{Peer: remote.String(), Transfer: req.GetTransferId(), Event: "dossier.chunks"}
 	if req.GetManifest() {
@@ -208,12 +219,24 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	f.mu.Lock()
 	tamper := f.tamper
 	f.mu.Unlock()
-	chunks := make([][]byte, len(ids))
-	for len(*bufs) < len(ids) {
-		*bufs = append(*bufs, nil)
+	// Every chunk is checked and opened before anything is sent, so that
+	// the audit says what is served; a chunk this node lacks goes out as
+	// an empty frame (the asker fetches it elsewhere).
+	type chunkFile struct {
+		id   crypto.ChunkID
+		r    io.ReadCloser
+		size int64
 	}
+	files := make([]chunkFile, len(ids))
+	defer func() {
+		for _, c := range files {
+			if c.r != nil {
+				c.r.Close()
+			}
+		}
+	}()
 	var served int
-	var bytes int
+	var bytes int64
 	for i, b := range ids {
 		if len(b) != 32 {
 			return refuse("malformed chunk id")
@@ -222,28 +245,58 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		if !ix.ids[cid] {
 			return refuse(fmt.Sprintf("chunk %s is not part of transfer %s", cid, id))
 		}
-		c, err := f.n.db.AppendSealedChunk((*bufs)[i][:0], cid)
-		if err == nil {
-			(*bufs)[i] = c
-			if tamper != nil {
-				c = tamper(remote, cid, c)
-			}
-			chunks[i] = c
+		files[i].id = cid
+		if r, size, err := f.n.db.OpenSealedChunk(cid); err == nil {
+			files[i].r, files[i].size = r, size
 			served++
-			bytes += len(c)
+			bytes += size
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			f.n.log.Warn("stored chunk does not open", "transfer", id, "chunk", cid, "reason", err)
 		}
 	}
 	audit.Outcome, audit.Detail = "ok", fmt.Sprintf("%d of %d chunks, %d bytes", served, len(ids), bytes)
 	f.n.db.Audit(audit)
 	f.n.metrics.servedRequests.WithLabelValues("served").Inc()
 	f.n.metrics.servedBytes.Add(float64(bytes))
-	if err := writeDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(chunks))}); err != nil {
+	if err := writeDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(files))}); err != nil {
 		return err
 	}
-	for _, c := range chunks {
-		if err := writeFrame(st, c); err != nil {
+	for _, c := range files {
+		var err error
+		switch {
+		case c.r == nil:
+			err = writeFrame(st, nil)
+		case tamper != nil:
+			var sealed []byte
+			if sealed, err = io.ReadAll(io.LimitReader(c.r, c.size)); err == nil {
+				err = writeFrame(st, tamper(remote, c.id, sealed))
+			}
+		default:
+			err = copyFrame(st, c.r, c.size, buf)
+		}
+		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// copyFrame writes a frame of exactly size bytes read from r, through buf
+// (the length prefix goes out with the first piece). A file that ends
+// early is an error: the frame is then broken and the stream must be
+// reset.
+func copyFrame(w io.Writer, r io.Reader, size int64, buf []byte) error {
+	k := binary.PutUvarint(buf, uint64(size))
+	for left := size; left > 0 || k > 0; {
+		n := min(int64(len(buf)-k), left)
+		if _, err := io.ReadFull(r, buf[k:k+int(n)]); err != nil {
+			return fmt.Errorf("chunk file: %w", err)
+		}
+		if _, err := w.Write(buf[:k+int(n)]); err != nil {
+			return err
+		}
+		left -= n
+		k = 0
 	}
 	return nil
 }
@@ -389,7 +442,8 @@ func (n *Node) Fetch(ctx context.Context, id cmproto.TransferID) (FetchProgress,
 }
 
 // sources returns the peers that may hold the dossier: the origin first,
-// then the other readers.
+// then the other readers still holding their grant (a court whose grant
+// was revoked is not asked: its copy is no longer part of the transfer).
 func (f *fetchService) sources(t *cmproto.Transfer, self court.CourtCode) []*source {
 	var out []*source
 	add := func(c court.CourtCode) {
@@ -409,7 +463,9 @@ func (f *fetchService) sources(t *cmproto.Transfer, self court.CourtCode) []*sou
 	}
 	add(t.Origin)
 	for _, r := range t.Readers {
-		add(r)
+		if !slices.Contains(t.RevokedGrants, r) {
+			add(r)
+		}
 	}
 	return out
 }
@@ -659,7 +715,7 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchCommitMax), done: make(chan struct{}), failed: make(chan struct{})}
+	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchQueue), done: make(chan struct{}), failed: make(chan struct{})}
 	go c.run()
 	var wg sync.WaitGroup
 	for _, s := range srcs {
@@ -705,7 +761,10 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 }
 
 // streamWorker runs one stream to a source: it keeps up to fetchPipeline
-// requests in flight and verifies what comes back.
+// requests in flight and verifies what comes back. When the stream breaks
+// (an error, a source silent for fetchStall) the reader resets it at once
+// and the requests still in flight go back to the queue for the other
+// streams and sources.
 func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) {
 	n := f.n
 	var st network.Stream
@@ -715,29 +774,45 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 		}
 	}()
 	inflight := make(chan []uint32, fetchPipeline)
-	readerDone := make(chan error, 1)
+	dead := make(chan struct{}) // closed by the reader when the stream broke
+	readerDone := make(chan struct{})
+	var readErr error // set by the reader before it closes dead
 	reader := func() {
+		defer close(readerDone)
+		buf := make([]byte, fetchCopyBuf)
 		for batch := range inflight {
-			err := f.readBatch(st, id, ids, s, w, batch, j, c)
+			if readErr == nil {
+				if err := f.readBatch(st, id, ids, s, w, batch, j, c, buf); err != nil {
+					readErr = err
+					st.Reset()
+					close(dead)
+				}
+			} else {
+				for _, i := range batch {
+					w.retry(i, "")
+				}
+			}
 			for range batch {
 				<-window
 			}
-			if err != nil {
-				// Give the rest back and stop this stream.
-				for b := range inflight {
-					for _, i := range b {
-						w.retry(i, "")
-						<-window
-					}
-				}
-				readerDone <- err
-				return
+		}
+	}
+	giveBack := func(batch []uint32, tokens bool) {
+		for _, i := range batch {
+			w.retry(i, "")
+			if tokens {
+				<-window
 			}
 		}
-		readerDone <- nil
 	}
 	idleSince := time.Now()
+loop:
 	for ctx.Err() == nil && s.bad.Load() < badSourceLimit {
+		select {
+		case <-dead:
+			break loop
+		default:
+		}
 		batch := w.take(s.peer, fetchBatch)
 		if len(batch) == 0 {
 			// Nothing this source may serve now; others may still fail
@@ -747,6 +822,7 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 			}
 			select {
 			case <-ctx.Done():
+			case <-dead:
 			case <-time.After(5 * time.Millisecond):
 			}
 			continue
@@ -764,68 +840,67 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 			go reader()
 		}
 		// One window token per chunk; the reader gives them back as the
-		// chunks arrive. Cancelled while waiting for room: return the
+		// chunks arrive. Stopped while waiting for room: return the
 		// tokens taken and the batch, and send nothing (a batch sent
 		// without its tokens would block the reader forever).
-		if !acquire(ctx, window, len(batch)) {
-			for _, i := range batch {
-				w.retry(i, "")
-			}
+		if !acquire(ctx, dead, window, len(batch)) {
+			giveBack(batch, false)
 			break
 		}
 		req := &pb.FetchRequest{Version: 1, TransferId: string(id)}
 		for _, i := range batch {
 			req.ChunkIds = append(req.ChunkIds, ids[i][:])
 		}
-		st.SetWriteDeadline(time.Now().Add(time.Minute))
+		st.SetWriteDeadline(time.Now().Add(fetchStall))
 		if err := writeDelimited(st, req); err != nil {
-			for _, i := range batch {
-				w.retry(i, "")
-				<-window
-			}
+			giveBack(batch, true)
 			break
 		}
 		select {
 		case inflight <- batch:
-		case err := <-readerDone:
-			for _, i := range batch {
-				w.retry(i, "")
-				<-window
-			}
-			if err != nil {
-				n.log.Info("fetch stream ended", "court", s.court, "reason", err)
-			}
-			return
+		case <-dead:
+			giveBack(batch, true)
+			break loop
 		}
 	}
 	if st != nil {
 		close(inflight)
-		if err := <-readerDone; err != nil && ctx.Err() == nil {
-			n.log.Info("fetch stream ended", "court", s.court, "reason", err)
+		<-readerDone
+		if readErr != nil && ctx.Err() == nil {
+			n.log.Info("fetch stream ended; its chunks go to the other streams", "court", s.court, "reason", readErr)
 		}
 	}
 }
 
-// acquire takes n tokens of window, or none if ctx ends first.
-func acquire(ctx context.Context, window chan struct{}, n int) bool {
+// acquire takes n tokens of window, or none if ctx ends or stop closes
+// first.
+func acquire(ctx context.Context, stop <-chan struct{}, window chan struct{}, n int) bool {
 	for k := range n {
 		select {
 		case window <- struct{}{}:
+			continue
 		case <-ctx.Done():
-			for range k {
-				<-window
-			}
-			return false
+		case <-stop:
 		}
+		for range k {
+			<-window
+		}
+		return false
 	}
 	return true
 }
 
 // readBatch reads the answer to one request and stores what verifies.
-func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer) error {
-	st.SetReadDeadline(time.Now().Add(2 * time.Minute))
+// buf is the reader's scratch space.
+func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer, buf []byte) error {
+	// A source that stops sending (and does not close the stream) is given
+	// up after fetchStall without a new frame.
+	st.SetReadDeadline(time.Now().Add(fetchStall))
 	var resp pb.FetchResponse
 	if err := readDelimited(st, &resp, 64<<10); err != nil {
+		for _, i := range batch {
+			w.retry(i, "")
+		}
 		return err
 	}
 	if resp.GetError() != "" {
@@ -836,74 +911,109 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 		return fmt.Errorf("%s refused: %s", s.court, resp.GetError())
 	}
 	if int(resp.GetChunkCount()) != len(batch) {
+		for _, i := range batch {
+			w.retry(i, s.peer)
+		}
+		s.bad.Add(1)
 		return fmt.Errorf("%s answered %d chunks for %d asked", s.court, resp.GetChunkCount(), len(batch))
 	}
 	for k, i := range batch {
-		buf := c.buffer()
-		sealed, err := readFrameInto(st, buf, maxChunkFrame)
-		if err != nil {
-			c.release(buf)
+		st.SetReadDeadline(time.Now().Add(fetchStall))
+		if err := f.readChunk(st, id, ids[i], i, s, w, j, c, buf); err != nil {
 			for _, r := range batch[k:] {
 				w.retry(r, "")
 			}
 			return err
 		}
-		if len(sealed) == 0 {
-			c.release(buf)
-			w.retry(i, s.peer) // this source does not hold it
-			continue
-		}
-		// Verified against the manifest before anything else happens.
-		if crypto.ChunkIDOf(sealed) != ids[i] {
-			s.bad.Add(1)
-			f.n.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
-			f.n.db.Audit(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
-				Detail: fmt.Sprintf("chunk %d does not match the manifest", i)})
-			j.mu.Lock()
-			j.p.Rejected++
-			j.mu.Unlock()
-			f.n.metrics.fetchRejected.Inc()
-			c.release(buf)
-			w.retry(i, s.peer)
-			continue
-		}
-		// Stored by the committer, which marks it done once committed.
-		c.in <- verifiedChunk{FetchedChunk: storage.FetchedChunk{Index: i, ID: ids[i], Sealed: sealed}, src: s}
 	}
 	return nil
 }
 
-// readFrameInto is readFrame reading into buf's storage when it fits.
-func readFrameInto(r io.Reader, buf []byte, max int) ([]byte, error) {
-	br := byteReader{r: r}
-	n, err := binary.ReadUvarint(&br)
+// readChunk reads one chunk frame. Its bytes go straight to a staged
+// chunk file while they are hashed; a chunk that matches the manifest
+// goes on to the committer, one that does not is dropped and asked of
+// another source. An error means the stream is broken (or the local store
+// failed, which the committer is told).
+func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer, buf []byte) error {
+	size, err := binary.ReadUvarint(&byteReader{r: st})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if n > uint64(max) {
-		return nil, fmt.Errorf("frame of %d bytes exceeds the limit of %d: %w", n, max, crypto.ErrMalformed)
+	if size > maxChunkFrame {
+		return fmt.Errorf("%s sent a frame of %d bytes, above the limit of %d: %w", s.court, size, maxChunkFrame, crypto.ErrMalformed)
 	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
+	if size == 0 {
+		w.retry(i, s.peer) // this source does not hold it
+		return nil
 	}
-	b := buf[:n]
-	_, err = io.ReadFull(r, b)
-	return b, err
+	staged, err := f.n.db.StageChunk()
+	if err != nil {
+		return c.fail(fmt.Errorf("transfer %s: stage a chunk: %w", id, err))
+	}
+	h := sha256.New()
+	sw := &storeWriter{w: staged}
+	got, err := io.CopyBuffer(io.MultiWriter(h, sw), io.LimitReader(st, int64(size)), buf)
+	switch {
+	case sw.err != nil:
+		staged.Abort()
+		return c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, sw.err))
+	case err == nil && got < int64(size):
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		staged.Abort()
+		return err
+	}
+	// Verified against the manifest before anything else happens.
+	var sum crypto.ChunkID
+	h.Sum(sum[:0])
+	if sum != want {
+		staged.Abort()
+		s.bad.Add(1)
+		f.n.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
+		f.n.db.Audit(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
+			Detail: fmt.Sprintf("chunk %d does not match the manifest", i)})
+		j.mu.Lock()
+		j.p.Rejected++
+		j.mu.Unlock()
+		f.n.metrics.fetchRejected.Inc()
+		w.retry(i, s.peer)
+		return nil
+	}
+	// Stored by the committer, which marks it done once committed.
+	c.in <- verifiedChunk{FetchedChunk: storage.FetchedChunk{Index: i, ID: want, Staged: staged}, src: s, size: int64(size)}
+	return nil
 }
 
-// verifiedChunk is a chunk that matched the manifest, on its way to the
-// store.
+// storeWriter remembers a write error of the local store, to tell it
+// from a network error.
+type storeWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *storeWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// verifiedChunk is a chunk that matched the manifest, staged in the chunk
+// store, on its way to its commit.
 type verifiedChunk struct {
 	storage.FetchedChunk
-	src *source
+	src  *source
+	size int64
 }
 
 // committer stores verified chunks in group commits: it takes whatever the
-// stream readers verified since its last commit and stores it in one
-// transaction, so that the readers go on reading the network while the
-// store writes, and the store writes several chunks per value-log write.
-// A chunk counts as verified (bitmap, progress, work.finish) only once its
-// commit returned.
+// stream readers verified since its last commit and commits it at once
+// (the fsyncs of a group run together), while the readers go on reading
+// the network into new staged chunks. A chunk counts as verified (bitmap,
+// progress, work.finish) only once its commit returned, so a bit never
+// stands for a chunk that is not durable.
 type committer struct {
 	f    *fetchService
 	id   cmproto.TransferID
@@ -911,71 +1021,103 @@ type committer struct {
 	j    *fetchJob
 	in   chan verifiedChunk
 	done chan struct{}
-	// failed is closed when a commit failed; err (set before) says why.
-	failed chan struct{}
-	err    error
-	pool   sync.Pool // *[]byte read buffers of maxChunkFrame capacity
+	// failed is closed when storing failed; err (set before) says why.
+	failOnce sync.Once
+	failed   chan struct{}
+	err      error
 }
 
-// fetchCommitMax bounds a group commit (chunks); a commit fsyncs its
-// chunk files together, so larger groups amortise the fsyncs.
-const fetchCommitMax = 32
+// fetchCommitMax bounds a group commit (chunks); a commit fsyncs its chunk
+// files together, so larger groups amortise the fsyncs and the journal
+// commits behind them. Up to fetchCommits groups commit at once, so that
+// the disk has the next group to write while a group waits for its
+// journal commit. fetchQueue more verified chunks may wait for a group:
+// at most fetchCommits*fetchCommitMax+fetchQueue staged chunks (open
+// files) at a time.
+const (
+	fetchCommitMax = 32
+	fetchCommits   = 2
+	fetchQueue     = 64
+)
 
-func (c *committer) buffer() []byte {
-	if b, ok := c.pool.Get().(*[]byte); ok {
-		return *b
-	}
-	return make([]byte, 0, maxChunkFrame)
-}
-
-func (c *committer) release(b []byte) {
-	b = b[:0]
-	c.pool.Put(&b)
+// fail records that the local store failed (the fetch stops) and returns
+// err.
+func (c *committer) fail(err error) error {
+	c.failOnce.Do(func() {
+		c.err = err
+		close(c.failed)
+	})
+	return err
 }
 
 func (c *committer) run() {
 	defer close(c.done)
 	var group []verifiedChunk
-	var chunks []storage.FetchedChunk
-	for v := range c.in {
-		group = append(group[:0], v)
-	more:
-		for len(group) < fetchCommitMax {
-			select {
-			case v, ok := <-c.in:
-				if !ok {
-					break more
-				}
-				group = append(group, v)
-			default:
-				break more
-			}
+	inflight := 0
+	finished := make(chan struct{}, fetchCommits)
+	in := c.in
+	for in != nil || len(group) > 0 || inflight > 0 {
+		// A group goes to the disk when it is full, or at once when the
+		// disk is idle; while commits run, chunks gather into the next
+		// group, so that a slow disk gets larger groups.
+		if len(group) > 0 && inflight < fetchCommits && (len(group) >= fetchCommitMax || inflight == 0 || in == nil) {
+			g := group
+			group = nil
+			inflight++
+			go func() {
+				c.commit(g)
+				finished <- struct{}{}
+			}()
+			continue
 		}
-		chunks = chunks[:0]
+		recv := in
+		if len(group) >= fetchCommitMax {
+			recv = nil // full: wait for a commit to finish
+		}
+		select {
+		case v, ok := <-recv:
+			if !ok {
+				in = nil
+				continue
+			}
+			group = append(group, v)
+		case <-finished:
+			inflight--
+		}
+	}
+}
+
+// commit stores one group of verified chunks and counts them done.
+func (c *committer) commit(group []verifiedChunk) {
+	chunks := make([]storage.FetchedChunk, len(group))
+	for i, v := range group {
+		chunks[i] = v.FetchedChunk
+	}
+	var err error
+	select {
+	case <-c.failed:
+		err = c.err
 		for _, v := range group {
-			chunks = append(chunks, v.FetchedChunk)
+			v.Staged.Abort()
 		}
-		if c.err == nil {
-			if err := c.f.n.db.PutFetchedChunks(string(c.id), chunks); err != nil {
-				c.err = fmt.Errorf("transfer %s: store verified chunks: %w", c.id, err)
-				close(c.failed)
-			}
+	default:
+		if err = c.f.n.db.PutFetchedChunks(string(c.id), chunks); err != nil {
+			c.fail(fmt.Errorf("transfer %s: store verified chunks: %w", c.id, err))
 		}
-		for _, v := range group {
-			if c.err != nil {
-				c.w.retry(v.Index, "")
-			} else {
-				c.f.n.metrics.fetchVerified.Inc()
-				c.f.n.metrics.fetchBytes.Add(float64(len(v.Sealed)))
-				c.j.mu.Lock()
-				c.j.p.Verified++
-				c.j.p.Fetched++
-				c.j.p.Bytes += int64(len(v.Sealed))
-				c.j.p.Sources[string(v.src.court)]++
-				c.j.mu.Unlock()
-				c.w.finish()
-			}
-			c.release(v.Sealed)
+	}
+	for _, v := range group {
+		if err != nil {
+			c.w.retry(v.Index, "")
+			continue
 		}
+		c.f.n.metrics.fetchVerified.Inc()
+		c.f.n.metrics.fetchBytes.Add(float64(v.size))
+		c.j.mu.Lock()
+		c.j.p.Verified++
+		c.j.p.Fetched++
+		c.j.p.Bytes += v.size
+		c.j.p.Sources[string(v.src.court)]++
+		c.j.mu.Unlock()
+		c.w.finish()
 	}
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +34,15 @@ type ChunkStore interface {
 	// Append appends the sealed bytes of chunk id to dst and returns the
 	// extended slice, or ErrNotFound.
 	Append(dst []byte, id crypto.ChunkID) ([]byte, error)
+	// Open opens chunk id for reading and returns its size, or
+	// ErrNotFound. The caller closes the reader.
+	Open(id crypto.ChunkID) (io.ReadCloser, int64, error)
+	// Stage starts writing a chunk whose content address the caller is
+	// still computing: the bytes go to the store as they arrive, with no
+	// copy held in memory. A batch's PutStaged then commits it, or Abort
+	// drops it. A staged chunk is invisible until committed, and gone
+	// after a crash.
+	Stage() (StagedChunk, error)
 	// NewBatch starts a batch of writes. A batch is used by one goroutine.
 	NewBatch() ChunkBatch
 	// Delete removes chunk id; an absent chunk is not an error.
@@ -51,12 +61,26 @@ type ChunkBatch interface {
 	// Put adds a chunk; it reports false when the chunk is already stored
 	// (or already in the batch), in which case nothing is written.
 	Put(id crypto.ChunkID, sealed []byte) (bool, error)
+	// PutStaged adds a staged chunk, whose bytes the caller has checked
+	// hash to id, and takes it over: it reports false (and drops the
+	// staged bytes) when the chunk is already stored or in the batch. A
+	// chunk staged by another store is an error.
+	PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error)
 	// Len is the number of chunks put and not yet committed.
 	Len() int
 	// Commit makes the chunks durable and visible.
 	Commit() error
 	// Discard drops the uncommitted chunks.
 	Discard()
+}
+
+// StagedChunk is a chunk being written before it is committed; see
+// ChunkStore.Stage. It is used by one goroutine at a time.
+type StagedChunk interface {
+	io.Writer
+	// Abort drops the staged bytes. It may be called more than once, and
+	// after the chunk was handed to PutStaged (then it does nothing).
+	Abort()
 }
 
 // ChunkDir is the chunk directory inside the store directory.
@@ -148,6 +172,57 @@ func (c *FileChunks) Append(dst []byte, id crypto.ChunkID) ([]byte, error) {
 	return dst, nil
 }
 
+// Open implements ChunkStore.
+func (c *FileChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
+	f, err := os.Open(c.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if n := st.Size(); n > crypto.MaxChunkSize+crypto.ChunkOverhead {
+		f.Close()
+		return nil, 0, fmt.Errorf("chunk %s: %w: file of %d bytes", id, ErrCorrupt, n)
+	}
+	return f, st.Size(), nil
+}
+
+// Stage implements ChunkStore: the bytes go to a new file in chunks/tmp/.
+func (c *FileChunks) Stage() (StagedChunk, error) {
+	var r [12]byte
+	rand.Read(r[:])
+	tmp := filepath.Join(c.dir, "tmp", "staged."+hex.EncodeToString(r[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &fileStaged{c: c, f: f, tmp: tmp}, nil
+}
+
+type fileStaged struct {
+	c     *FileChunks
+	f     *os.File
+	tmp   string
+	taken bool // handed to a batch
+}
+
+func (s *fileStaged) Write(p []byte) (int, error) { return s.f.Write(p) }
+
+func (s *fileStaged) Abort() {
+	if s.taken || s.f == nil {
+		return
+	}
+	s.f.Close()
+	os.Remove(s.tmp)
+	s.f = nil
+}
+
 // Delete implements ChunkStore.
 func (c *FileChunks) Delete(id crypto.ChunkID) error {
 	if err := os.Remove(c.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -227,6 +302,23 @@ func (b *fileBatch) Put(id crypto.ChunkID, sealed []byte) (bool, error) {
 	}
 	b.seen[id] = true
 	b.pending = append(b.pending, pendingChunk{f: f, tmp: tmp, fin: fin})
+	return true, nil
+}
+
+func (b *fileBatch) PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error) {
+	fs, ok := s.(*fileStaged)
+	if !ok || fs.c != b.c || fs.f == nil || fs.taken {
+		s.Abort()
+		return false, fmt.Errorf("chunk %s: %w: staged by another store, or already used", id, ErrInvalid)
+	}
+	fin := b.c.path(id)
+	if _, err := os.Stat(fin); err == nil || b.seen[id] {
+		fs.Abort()
+		return false, nil // content-addressed: the same bytes are stored
+	}
+	fs.taken = true
+	b.seen[id] = true
+	b.pending = append(b.pending, pendingChunk{f: fs.f, tmp: fs.tmp, fin: fin})
 	return true, nil
 }
 
@@ -389,6 +481,28 @@ func (c *MemChunks) Set(id crypto.ChunkID, sealed []byte) {
 	c.m[id] = append([]byte(nil), sealed...)
 }
 
+// Open implements ChunkStore.
+func (c *MemChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.m[id]
+	if !ok {
+		return nil, 0, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+// Stage implements ChunkStore: the bytes are kept in memory.
+func (c *MemChunks) Stage() (StagedChunk, error) { return &memStaged{c: c}, nil }
+
+type memStaged struct {
+	c   *MemChunks
+	buf bytes.Buffer
+}
+
+func (s *memStaged) Write(p []byte) (int, error) { return s.buf.Write(p) }
+func (s *memStaged) Abort()                      { s.buf.Reset() }
+
 // NewBatch implements ChunkStore.
 func (c *MemChunks) NewBatch() ChunkBatch {
 	return &memBatch{c: c, m: map[crypto.ChunkID][]byte{}}
@@ -410,6 +524,15 @@ func (b *memBatch) Put(id crypto.ChunkID, sealed []byte) (bool, error) {
 	}
 	b.m[id] = append([]byte(nil), sealed...)
 	return true, nil
+}
+
+func (b *memBatch) PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error) {
+	ms, ok := s.(*memStaged)
+	if !ok || ms.c != b.c {
+		s.Abort()
+		return false, fmt.Errorf("chunk %s: %w: staged by another store", id, ErrInvalid)
+	}
+	return b.Put(id, ms.buf.Bytes())
 }
 
 func (b *memBatch) Commit() error {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -93,12 +94,25 @@ func (db *DB) FetchManifest(transfer string) ([]byte, error) {
 }
 
 // FetchedChunk is one verified chunk of a fetch: the manifest index, its
-// content address and its sealed bytes (nil for a chunk the store
-// already holds).
+// content address and its sealed bytes, either in memory (Sealed) or
+// already written to the chunk store (Staged). With neither, the store
+// must already hold the chunk.
 type FetchedChunk struct {
 	Index  uint32
 	ID     crypto.ChunkID
 	Sealed []byte
+	Staged StagedChunk
+}
+
+// StageChunk starts writing a fetched chunk straight to the chunk store
+// while the caller reads and hashes it; see ChunkStore.Stage. Hand it to
+// PutFetchedChunks once it verified, or Abort it.
+func (db *DB) StageChunk() (StagedChunk, error) { return db.chunks.Stage() }
+
+// OpenSealedChunk opens a stored sealed chunk for reading and returns its
+// size, or ErrNotFound. The caller closes it.
+func (db *DB) OpenSealedChunk(id crypto.ChunkID) (io.ReadCloser, int64, error) {
+	return db.chunks.Open(id)
 }
 
 // PutFetchedChunk stores a verified sealed chunk and marks index done.
@@ -113,11 +127,25 @@ func (db *DB) PutFetchedChunk(transfer string, index uint32, id crypto.ChunkID, 
 // then marks their indexes done in one transaction: the chunks are
 // durable in the chunk store before any bit is set. The caller has checked
 // every chunk as for PutFetchedChunk. The sealed slices may be reused once
-// it returns.
+// it returns; staged chunks are taken over (committed, or dropped on
+// error).
 func (db *DB) PutFetchedChunks(transfer string, cs []FetchedChunk) error {
 	b := db.chunks.NewBatch()
 	defer b.Discard()
+	defer func() {
+		for _, c := range cs {
+			if c.Staged != nil {
+				c.Staged.Abort() // a no-op for those the batch took
+			}
+		}
+	}()
 	for _, c := range cs {
+		if c.Staged != nil {
+			if _, err := b.PutStaged(c.ID, c.Staged); err != nil {
+				return fmt.Errorf("transfer %s: store chunk %s: %w", transfer, c.ID, err)
+			}
+			continue
+		}
 		if c.Sealed == nil {
 			ok, err := db.chunks.Has(c.ID)
 			if err != nil {
