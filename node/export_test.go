@@ -114,3 +114,11 @@ func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]b
 
 // Close closes the stream.
 func (s *FetchStreamForTest) Close() error { return s.st.Close() }
+
+// SetFetchStallForTest sets how long a fetch stream may stay silent
+// before it is given up, and returns a function restoring it.
+func SetFetchStallForTest(d time.Duration) func() {
+	old := fetchStall
+	fetchStall = d
+	return func() { fetchStall = old }
+}

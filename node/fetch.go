@@ -42,15 +42,16 @@ const (
 	// badSourceLimit drops a source after this many chunks that failed
 	// verification.
 	badSourceLimit = 3
-	// fetchStall is how long a stream may go without a byte while an
-	// answer is due before it is given up (its chunks go to the other
-	// streams and sources).
-	fetchStall = 20 * time.Second
 	// fetchCopyBuf is the piece in which chunk bytes move between the
 	// network and the chunk files: small enough to stay in the CPU cache
 	// between the read, the hash and the write.
 	fetchCopyBuf = 256 << 10
 )
+
+// fetchStall is how long a stream may go without a new frame while an
+// answer is due before it is given up (its chunks go to the other streams
+// and sources). A variable for tests.
+var fetchStall = 20 * time.Second
 
 // ProtoFetch is the fetch stream protocol.
 const ProtoFetch = "/courtmesh/fetch/1.0.0"

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -617,4 +618,63 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 		t.Fatalf("the filed case does not verify: %v", err)
 	}
 	ss.expectEverywhere(id, cmproto.StateReceived)
+}
+
+// TestFetchStalledSourceGivenUp: a source that goes silent in the middle
+// of its answers (it neither sends nor closes the stream) is given up
+// after the stall limit, and the chunks it was asked for come from
+// another source. The silent source is only released after the fetch
+// returned, so the fetch cannot finish by waiting it out.
+func TestFetchStalledSourceGivenUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fetches a dossier twice; skipped with -short")
+	}
+	defer node.SetFetchStallForTest(time.Second)()
+	s := newScenario(t)
+	cn, chunks := s.bigCase("京0105", 9, 4<<20)
+	id := s.handedOver(t, cn)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := s.as("京01").Fetch(ctx, id); err != nil {
+		t.Fatalf("the decider's fetch: %v", err)
+	}
+	receiver := s.as("京0108").PeerID()
+	release := make(chan struct{})
+	defer close(release)
+	var stalled atomic.Int32
+	// The decider answers its first chunk for the receiver, then goes
+	// silent on every stream; the origin holds back until the decider has stalled, so
+	// that the decider is surely asked.
+	stalledNow := make(chan struct{})
+	var stallOnce sync.Once
+	node.SetFetchTamperForTest(s.as("京01"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+		if p == receiver && stalled.Add(1) >= 2 {
+			stallOnce.Do(func() { close(stalledNow) })
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return sealed
+	})
+	node.SetFetchTamperForTest(s.as("京0105"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+		if p == receiver {
+			select {
+			case <-stalledNow:
+			case <-ctx.Done():
+			}
+		}
+		return sealed
+	})
+	p, err := s.as("京0108").Fetch(ctx, id)
+	if err != nil {
+		t.Fatalf("the receiver's fetch with a silent source: %v", err)
+	}
+	t.Logf("receiver: %d chunks from %v; the decider went silent after its first chunk", p.Fetched, p.Sources)
+	if p.Verified != chunks || p.Sources["京0105"] == 0 {
+		t.Fatalf("verified %d of %d chunks, sources %v", p.Verified, chunks, p.Sources)
+	}
+	if p.Sources["京01"] > 1 {
+		t.Fatalf("the silent decider is counted for %d chunks, want at most 1", p.Sources["京01"])
+	}
 }
