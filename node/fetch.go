@@ -660,6 +660,7 @@ type work struct {
 	mu      sync.Mutex
 	queue   []uint32
 	left    int                         // chunks not yet verified
+	taken   int                         // chunks taken by a stream and not yet verified or given back
 	avoid   map[uint32]map[peer.ID]bool // sources that failed a chunk
 	changed chan struct{}
 }
@@ -676,6 +677,7 @@ func (w *work) take(p peer.ID, max int) []uint32 {
 		}
 	}
 	w.queue = keep
+	w.taken += len(out)
 	return out
 }
 
@@ -686,6 +688,7 @@ func (w *work) retry(i uint32, bad peer.ID) {
 	}
 	w.avoid[i][bad] = true
 	w.queue = append(w.queue, i)
+	w.taken--
 	w.mu.Unlock()
 	w.signal()
 }
@@ -693,6 +696,7 @@ func (w *work) retry(i uint32, bad peer.ID) {
 func (w *work) finish() {
 	w.mu.Lock()
 	w.left--
+	w.taken--
 	w.mu.Unlock()
 	w.signal()
 }
@@ -704,10 +708,12 @@ func (w *work) signal() {
 	}
 }
 
-func (w *work) state() (queued, left int) {
+// state returns the chunks not yet verified and, of those, the ones a
+// stream holds (asked for, or verified and waiting for their commit).
+func (w *work) state() (left, taken int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.queue), w.left
+	return w.left, w.taken
 }
 
 // fetchChunks fetches the todo chunks from all sources, several streams
@@ -733,7 +739,7 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	// The committer stops once every reader has stopped handing it chunks.
 	go func() { wg.Wait(); close(c.in); <-c.done; close(workersDone) }()
 	for {
-		if _, left := w.state(); left == 0 {
+		if left, _ := w.state(); left == 0 {
 			cancel()
 			<-workersDone
 			return nil
@@ -753,7 +759,7 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 				return c.err
 			default:
 			}
-			if _, left := w.state(); left > 0 {
+			if left, _ := w.state(); left > 0 {
 				return fmt.Errorf("transfer %s: %d chunks could not be fetched from any source; verified chunks are kept and the next fetch resumes", id, left)
 			}
 			return nil
@@ -806,7 +812,6 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 			}
 		}
 	}
-	idleSince := time.Now()
 loop:
 	for ctx.Err() == nil && s.bad.Load() < badSourceLimit {
 		select {
@@ -816,9 +821,11 @@ loop:
 		}
 		batch := w.take(s.peer, fetchBatch)
 		if len(batch) == 0 {
-			// Nothing this source may serve now; others may still fail
-			// chunks back to us, so wait a while before giving up.
-			if _, left := w.state(); left == 0 || time.Since(idleSince) > 2*time.Second {
+			// Nothing this source may serve now. While other streams
+			// hold chunks they may still give back (a source that
+			// refuses, sends a bad chunk or goes silent), wait for them;
+			// stop once nothing is left or nothing can come back.
+			if left, taken := w.state(); left == 0 || taken == 0 {
 				break
 			}
 			select {
@@ -828,7 +835,6 @@ loop:
 			}
 			continue
 		}
-		idleSince = time.Now()
 		if st == nil {
 			var err error
 			if st, err = n.h.NewStream(ctx, s.peer, ProtoFetch); err != nil {
