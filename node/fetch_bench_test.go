@@ -15,6 +15,10 @@ package node_test
 //     yamux, courtmesh's resource-manager limits), one stream, the server
 //     writing the bytes (1 MiB writes from a random buffer), the client
 //     reading and discarding them.
+//   - raw libp2p -> chunk files: the same stream, the reader storing the
+//     bytes the way a fetch does (1 MiB chunks named by their SHA-256, in
+//     storage.FileChunks, committed 32 at a time with fsync), without
+//     the fetch protocol: it separates the protocol's cost from the disk's.
 //   - HTTPS: Go net/http over TLS 1.3 only (self-signed ECDSA P-256
 //     certificate), HTTP/1.1, downloading a file of the same size from the
 //     server's disk (page cache): once read and discarded, once written to
@@ -63,10 +67,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -176,8 +182,10 @@ func fbRun(b *testing.B, size int64) {
 	fm.stop()
 	runtime.GC()
 
-	// ---- (2) raw libp2p stream, same transport
-	rows = append(rows, fbRawLibp2p(b, p.Bytes))
+	// ---- (2) raw libp2p stream, same transport: discarded, then stored
+	rows = append(rows, fbRawLibp2p(b, p.Bytes, false))
+	runtime.GC()
+	rows = append(rows, fbRawLibp2p(b, p.Bytes, true))
 	runtime.GC()
 
 	// ---- (3) HTTPS download of a file of the same size
@@ -423,7 +431,14 @@ func fbDrain(r io.Reader, w io.Writer, n int64) (int64, error) {
 
 const fbRawProto = "/courtmesh/bench-raw/1.0.0"
 
-func fbRawLibp2p(b *testing.B, n int64) fbRow {
+// fbRawLibp2p copies n bytes over a raw stream. With store, the reader
+// keeps them as the fetch does, without the fetch protocol: 1 MiB pieces
+// named by their SHA-256, written to a chunk store (storage.FileChunks in
+// a temporary directory) and committed (fsync, rename, directory fsync)
+// 32 at a time by a second goroutine while the next ones are read. The
+// difference between this row and the fetch is the protocol's cost; the
+// difference between this row and the discarding one is the disk's.
+func fbRawLibp2p(b *testing.B, n int64, store bool) fbRow {
 	src := fbRandom()
 	k1, _, _ := lcrypto.GenerateEd25519Key(rand.Reader)
 	k2, _, _ := lcrypto.GenerateEd25519Key(rand.Reader)
@@ -463,7 +478,12 @@ func fbRawLibp2p(b *testing.B, n int64) fbRow {
 	if _, err := s.Write(hdr[:]); err != nil {
 		b.Fatal(err)
 	}
-	got, err := fbDrain(s, nil, n)
+	var got int64
+	if store {
+		got, err = fbDrainToStore(b, s, n)
+	} else {
+		got, err = fbDrain(s, nil, n)
+	}
 	dur, cpu := time.Since(start), fbCPU()-cpu0
 	b.StopTimer()
 	if err != nil || got != n {
@@ -471,7 +491,55 @@ func fbRawLibp2p(b *testing.B, n int64) fbRow {
 	}
 	st := s.Conn().ConnState()
 	s.Close()
+	if store {
+		return fbRow{"raw libp2p stream -> chunk files (hash, fsync)", n, dur, cpu, fmt.Sprintf("%s+%s, one stream, 1 MiB chunks committed 32 at a time", st.Security, st.StreamMultiplexer)}
+	}
 	return fbRow{"raw libp2p stream (same host options)", n, dur, cpu, fmt.Sprintf("%s+%s, one stream", st.Security, st.StreamMultiplexer)}
+}
+
+// fbDrainToStore reads n bytes from r in 1 MiB chunks into a fresh chunk
+// store, committing groups of 32 in the background.
+func fbDrainToStore(b *testing.B, r io.Reader, n int64) (int64, error) {
+	cs, err := storage.OpenFileChunks(filepath.Join(b.TempDir(), "chunks"))
+	if err != nil {
+		return 0, err
+	}
+	defer cs.Close()
+	groups := make(chan storage.ChunkBatch, 1)
+	commitErr := make(chan error, 1)
+	go func() {
+		var first error
+		for g := range groups {
+			if err := g.Commit(); err != nil && first == nil {
+				first = err
+			}
+		}
+		commitErr <- first
+	}()
+	buf := make([]byte, 1<<20)
+	batch := cs.NewBatch()
+	var got int64
+	for got < n {
+		k := min(int64(len(buf)), n-got)
+		if _, err := io.ReadFull(r, buf[:k]); err != nil {
+			close(groups)
+			<-commitErr
+			return got, err
+		}
+		if _, err := batch.Put(crypto.ChunkIDOf(buf[:k]), buf[:k]); err != nil {
+			close(groups)
+			<-commitErr
+			return got, err
+		}
+		got += k
+		if batch.Len() == 32 {
+			groups <- batch
+			batch = cs.NewBatch()
+		}
+	}
+	groups <- batch
+	close(groups)
+	return got, <-commitErr
 }
 
 func fbCert(b testing.TB) (tls.Certificate, *x509.CertPool) {
