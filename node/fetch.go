@@ -16,6 +16,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -35,8 +36,11 @@ import (
 // most fetchWindow bytes in flight.
 const (
 	fetchBatch    = 8
-	fetchPipeline = 4
+	fetchPipeline = 8
 	fetchStreams  = 2
+	// fetchLongLink is the round trip from which a source gets
+	// fetchStreams streams instead of one.
+	fetchLongLink = 10 * time.Millisecond
 	fetchWindow   = 64 << 20
 	maxChunkFrame = crypto.MaxChunkSize + 1024
 	// badSourceLimit drops a source after this many chunks that failed
@@ -727,7 +731,7 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	var wg sync.WaitGroup
 	for _, s := range srcs {
 		window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
-		for range fetchStreams {
+		for range f.streamsFor(ctx, s.peer) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -765,6 +769,30 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 			return nil
 		}
 	}
+}
+
+// streamsFor returns how many streams to open to a source: one on a short
+// link (a LAN, loopback), where a yamux stream's window never limits its
+// rate and a second stream only adds contention, fetchStreams on a long
+// one, where one stream's window (at most 16 MiB) over the round trip
+// would.
+func (f *fetchService) streamsFor(ctx context.Context, p peer.ID) int {
+	rtt := f.n.h.Peerstore().LatencyEWMA(p)
+	if rtt == 0 {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		select {
+		case r := <-ping.Ping(pctx, f.n.h, p):
+			if r.Error == nil {
+				rtt = r.RTT
+			}
+		case <-pctx.Done():
+		}
+	}
+	if rtt > 0 && rtt < fetchLongLink {
+		return 1
+	}
+	return fetchStreams
 }
 
 // streamWorker runs one stream to a source: it keeps up to fetchPipeline
