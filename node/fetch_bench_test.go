@@ -35,7 +35,8 @@ package node_test
 // Knobs (environment): COURTMESH_BENCH_MB (dossier size, MiB; default
 // 1024), COURTMESH_BENCH_HTTPS=0 (skip the HTTPS rows, when tuning),
 // COURTMESH_BENCH_PROFILE=dir (CPU profile and execution trace of the
-// fetch alone, in dir/fetch.cpu.pprof and dir/fetch.trace).
+// fetch alone, in dir/fetch.cpu.pprof and dir/fetch.trace, and of the raw
+// stream to chunk files, in dir/raw-store.*).
 
 import (
 	"context"
@@ -137,7 +138,7 @@ func fbRun(b *testing.B, size int64) {
 	stopPoll := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	stopProf := fbProfile(b)
+	stopProf := fbProfile(b, "fetch")
 	b.StartTimer()
 	cpu0, start := fbCPU(), time.Now()
 	go func() {
@@ -219,13 +220,13 @@ func fbRun(b *testing.B, size int64) {
 // fbProfile starts, if COURTMESH_BENCH_PROFILE names a directory, a CPU
 // profile (fetch.cpu.pprof; not with -cpuprofile) and an execution trace
 // (fetch.trace) of the fetch alone.
-func fbProfile(b testing.TB) (stop func()) {
+func fbProfile(b testing.TB, name string) (stop func()) {
 	dir := os.Getenv("COURTMESH_BENCH_PROFILE")
 	if dir == "" {
 		return func() {}
 	}
 	var stops []func()
-	if f, err := os.Create(filepath.Join(dir, "fetch.cpu.pprof")); err == nil {
+	if f, err := os.Create(filepath.Join(dir, name+".cpu.pprof")); err == nil {
 		if err := pprof.StartCPUProfile(f); err == nil {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 		} else {
@@ -233,7 +234,7 @@ func fbProfile(b testing.TB) (stop func()) {
 			f.Close()
 		}
 	}
-	if f, err := os.Create(filepath.Join(dir, "fetch.trace")); err == nil {
+	if f, err := os.Create(filepath.Join(dir, name+".trace")); err == nil {
 		if err := trace.Start(f); err == nil {
 			stops = append(stops, func() { trace.Stop(); f.Close() })
 		} else {
@@ -466,6 +467,9 @@ func fbRawLibp2p(b *testing.B, n int64, store bool) fbRow {
 	ctx := context.Background()
 	if err := cli.Connect(ctx, peer.AddrInfo{ID: srv.ID(), Addrs: srv.Addrs()}); err != nil {
 		b.Fatal(err)
+	}
+	if store {
+		defer fbProfile(b, "raw-store")()
 	}
 	b.StartTimer()
 	cpu0, start := fbCPU(), time.Now()
