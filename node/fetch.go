@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -46,9 +45,8 @@ const (
 	// badSourceLimit drops a source after this many chunks that failed
 	// verification.
 	badSourceLimit = 3
-	// fetchCopyBuf is the piece in which chunk bytes move between the
-	// network and the chunk files: small enough to stay in the CPU cache
-	// between the read, the hash and the write.
+	// fetchCopyBuf is the piece in which a serving node copies a chunk
+	// from its file to the stream.
 	fetchCopyBuf = 256 << 10
 )
 
@@ -814,7 +812,7 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 	var readErr error // set by the reader before it closes dead
 	reader := func() {
 		defer close(readerDone)
-		buf := make([]byte, fetchCopyBuf)
+		buf := make([]byte, maxChunkFrame)
 		for batch := range inflight {
 			if readErr == nil {
 				if err := f.readBatch(st, id, ids, s, w, batch, j, c, buf); err != nil {
@@ -964,11 +962,12 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 	return nil
 }
 
-// readChunk reads one chunk frame. Its bytes go straight to a staged
-// chunk file while they are hashed; a chunk that matches the manifest
-// goes on to the committer, one that does not is dropped and asked of
-// another source. An error means the stream is broken (or the local store
-// failed, which the committer is told).
+// readChunk reads one chunk frame into buf (maxChunkFrame bytes) and
+// checks it against the manifest; a chunk that matches is written to a
+// staged chunk file and goes on to the committer, one that does not is
+// dropped, audited and asked of another source, and never touches the
+// disk. An error means the stream is broken (or the local store failed,
+// which the committer is told).
 func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer, buf []byte) error {
 	size, err := binary.ReadUvarint(&byteReader{r: st})
 	if err != nil {
@@ -981,29 +980,15 @@ func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want 
 		w.retry(i, s.peer) // this source does not hold it
 		return nil
 	}
-	staged, err := f.n.db.StageChunk()
-	if err != nil {
-		return c.fail(fmt.Errorf("transfer %s: stage a chunk: %w", id, err))
-	}
-	h := sha256.New()
-	sw := &storeWriter{w: staged}
-	got, err := io.CopyBuffer(io.MultiWriter(h, sw), io.LimitReader(st, int64(size)), buf)
-	switch {
-	case sw.err != nil:
-		staged.Abort()
-		return c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, sw.err))
-	case err == nil && got < int64(size):
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		staged.Abort()
+	// The whole chunk is read and checked before anything is written:
+	// a bad chunk never reaches the disk, and a good one goes to its file
+	// in one write.
+	sealed := buf[:size]
+	if _, err := io.ReadFull(st, sealed); err != nil {
 		return err
 	}
 	// Verified against the manifest before anything else happens.
-	var sum crypto.ChunkID
-	h.Sum(sum[:0])
-	if sum != want {
-		staged.Abort()
+	if crypto.ChunkIDOf(sealed) != want {
 		s.bad.Add(1)
 		f.n.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
 		f.n.db.Audit(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
@@ -1014,6 +999,14 @@ func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want 
 		f.n.metrics.fetchRejected.Inc()
 		w.retry(i, s.peer)
 		return nil
+	}
+	staged, err := f.n.db.StageChunk()
+	if err != nil {
+		return c.fail(fmt.Errorf("transfer %s: stage a chunk: %w", id, err))
+	}
+	if _, err := staged.Write(sealed); err != nil {
+		staged.Abort()
+		return c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, err))
 	}
 	// Stored by the committer, which marks it done once committed.
 	c.in <- verifiedChunk{FetchedChunk: storage.FetchedChunk{Index: i, ID: want, Staged: staged}, src: s, size: int64(size)}
