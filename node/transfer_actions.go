@@ -107,6 +107,15 @@ func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.Decide
 	default:
 		return nil, fmt.Errorf("%w: mode %q: want designated (指令执行) or elevated (提级执行)", cmproto.ErrInvalid, req.Mode)
 	}
+	// A court without a certificate in force could neither accept nor
+	// fetch: the transfer would only wait until it is overdue. (Other
+	// nodes cannot check this the same way, since their bundles may
+	// differ for a moment; the deciding court checks it here.)
+	if c, err := court.ParseCourtCode(d.ReceiverCourt); err == nil {
+		if _, err := n.trust.Trust().Court(c, n.now()); err != nil {
+			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", cmproto.ErrInvalid, c, err)
+		}
+	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
 }
 

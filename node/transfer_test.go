@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,6 +198,16 @@ func TestTransferRefusals(t *testing.T) {
 		return tr.ID
 	}
 	offer := func(cn court.CaseNumber) cmproto.TransferID { return offerTo(cn, "京01") }
+
+	t.Run("decision designating a court with no certificate", func(t *testing.T) {
+		id := offer(safe[1])
+		// 京0106 is a valid basic court under 京01, but not on the mesh.
+		_, err := s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0106", DecisionNumber: "（2026）京01执监7号"})
+		if !errors.Is(err, cmproto.ErrInvalid) || !strings.Contains(err.Error(), "no certificate") {
+			t.Fatalf("err = %v, want ErrInvalid naming the missing certificate", err)
+		}
+		s.expectEverywhere(id, cmproto.StateOffered)
+	})
 
 	t.Run("decision by a court that is not a superior of both", func(t *testing.T) {
 		id := offerTo(safe[0], "京")
