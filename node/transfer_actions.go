@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -381,7 +382,12 @@ func (n *Node) registerTransferAPI() {
 		return n.CloseTransfer(ctx, id, req)
 	}))
 	n.api.Handle("GET /v1/transfers", func(w http.ResponseWriter, r *http.Request) {
-		ts, err := n.Transfers(r.URL.Query().Get("state"), r.URL.Query().Get("overdue") == "1")
+		state, overdue, err := transferListQuery(r.URL.Query())
+		if err != nil {
+			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err))
+			return
+		}
+		ts, err := n.Transfers(state, overdue)
 		if err != nil {
 			api.WriteError(w, transferError(err))
 			return
@@ -486,4 +492,35 @@ func (n *Node) registerFetchAPI() {
 		}
 		api.WriteJSON(w, http.StatusOK, n.TransferView(t))
 	})
+}
+
+// transferListQuery checks the query of GET /v1/transfers: a misspelt
+// filter is an error, not a silently unfiltered list.
+func transferListQuery(q url.Values) (state string, overdue bool, err error) {
+	for k, v := range q {
+		if len(v) != 1 {
+			return "", false, fmt.Errorf("query parameter %q given %d times; give it once", k, len(v))
+		}
+		switch k {
+		case "state":
+			switch s := cmproto.State(v[0]); s {
+			case cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver,
+				cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn:
+				state = v[0]
+			default:
+				return "", false, fmt.Errorf("state %q: want offered, decided, accepted, handed_over, received, closed, rejected or withdrawn", v[0])
+			}
+		case "overdue":
+			switch v[0] {
+			case "1":
+				overdue = true
+			case "0":
+			default:
+				return "", false, fmt.Errorf("overdue %q: want 1 (only overdue transfers) or 0", v[0])
+			}
+		default:
+			return "", false, fmt.Errorf("unknown query parameter %q: GET /v1/transfers takes state and overdue", k)
+		}
+	}
+	return state, overdue, nil
 }

@@ -227,6 +227,12 @@ func TestTransferAPIRefusals(t *testing.T) {
 		{name: "oversized body", c: origin, method: "POST", path: tp(t2, "withdraw"), body: big, status: 413, code: api.CodeTooLarge, msg: []string{"larger than 65536 bytes"}},
 		{name: "oversized body on revoke", c: origin, method: "POST", path: tp(t1, "grants/"+url.PathEscape("京0108")+"/revoke"), body: big, status: 413, code: api.CodeTooLarge, msg: []string{"larger than"}},
 
+		// List filters.
+		{name: "unknown list state", c: origin, method: "GET", path: "/v1/transfers?state=pending", status: 400, code: api.CodeInvalid, msg: []string{`state "pending"`, "handed_over"}},
+		{name: "misspelt list filter", c: origin, method: "GET", path: "/v1/transfers?stat=offered", status: 400, code: api.CodeInvalid, msg: []string{`unknown query parameter "stat"`}},
+		{name: "bad overdue value", c: origin, method: "GET", path: "/v1/transfers?overdue=yes", status: 400, code: api.CodeInvalid, msg: []string{`overdue "yes"`}},
+		{name: "list filter twice", c: origin, method: "GET", path: "/v1/transfers?state=offered&state=decided", status: 400, code: api.CodeInvalid, msg: []string{`"state" given 2 times`}},
+
 		// Paths.
 		{name: "transfer id too short", c: origin, method: "GET", path: tp("abc123", ""), status: 400, code: api.CodeInvalid, msg: []string{"abc123", "32 hex digits"}},
 		{name: "transfer id not hex", c: decider, method: "POST", path: tp(cmproto.TransferID(strings.Repeat("z", 32)), "decide"), body: j(api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "x"}), status: 400, code: api.CodeInvalid, msg: []string{"32 hex digits"}},
