@@ -37,11 +37,12 @@ type ChunkStore interface {
 	// Open opens chunk id for reading and returns its size, or
 	// ErrNotFound. The caller closes the reader.
 	Open(id crypto.ChunkID) (io.ReadCloser, int64, error)
-	// Stage starts writing a chunk whose content address the caller is
-	// still computing: the bytes go to the store as they arrive, with no
-	// copy held in memory. A batch's PutStaged then commits it, or Abort
-	// drops it. A staged chunk is invisible until committed, and gone
-	// after a crash.
+	// Stage starts writing a chunk outside any batch: the bytes go to the
+	// store at once, so the caller need not hold them until a batch
+	// commits (a fetch keeps reading the network while earlier chunks
+	// wait for their commit). A batch's PutStaged then commits it, or
+	// Abort drops it. A staged chunk is invisible until committed, and
+	// gone after a crash.
 	Stage() (StagedChunk, error)
 	// NewBatch starts a batch of writes. A batch is used by one goroutine.
 	NewBatch() ChunkBatch

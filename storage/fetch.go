@@ -104,9 +104,9 @@ type FetchedChunk struct {
 	Staged StagedChunk
 }
 
-// StageChunk starts writing a fetched chunk straight to the chunk store
-// while the caller reads and hashes it; see ChunkStore.Stage. Hand it to
-// PutFetchedChunks once it verified, or Abort it.
+// StageChunk starts writing a verified fetched chunk to the chunk store
+// ahead of its commit; see ChunkStore.Stage. Hand it to PutFetchedChunks,
+// or Abort it.
 func (db *DB) StageChunk() (StagedChunk, error) { return db.chunks.Stage() }
 
 // OpenSealedChunk opens a stored sealed chunk for reading and returns its
