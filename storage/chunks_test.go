@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +90,60 @@ func TestChunkStores(t *testing.T) {
 			cs.Walk(ctx, func(id crypto.ChunkID) error { ids = append(ids, id); return nil })
 			if !slices.Equal(ids, []crypto.ChunkID{a}) {
 				t.Fatalf("walk: %v", ids)
+			}
+			// Open reads a stored chunk whole, and names an absent one.
+			if r, n, err := cs.Open(a); err != nil || n != int64(len(av)) {
+				t.Fatalf("open: %d bytes, %v", n, err)
+			} else {
+				got, _ := io.ReadAll(r)
+				r.Close()
+				if !bytes.Equal(got, av) {
+					t.Fatalf("open read %q", got)
+				}
+			}
+			if _, _, err := cs.Open(b); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("open of an absent chunk: %v, want ErrNotFound", err)
+			}
+			// Staged chunks: invisible until their batch commits; a chunk
+			// already stored is dropped; an aborted one leaves nothing.
+			stage := func(v []byte) StagedChunk {
+				st, err := cs.Stage()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.Write(v[:3]); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.Write(v[3:]); err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+			sb, dup, gone := stage(bv), stage(av), stage(bv)
+			gone.Abort()
+			gone.Abort() // twice is harmless
+			batch = cs.NewBatch()
+			if wrote, err := batch.PutStaged(b, sb); err != nil || !wrote {
+				t.Fatalf("put staged: %v, %v", wrote, err)
+			}
+			if wrote, err := batch.PutStaged(a, dup); err != nil || wrote {
+				t.Fatalf("put staged of a stored chunk: %v, %v; want not written", wrote, err)
+			}
+			if ok, _ := cs.Has(b); ok {
+				t.Fatal("staged chunk visible before commit")
+			}
+			if err := batch.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := cs.Append(nil, b); err != nil || !bytes.Equal(got, bv) {
+				t.Fatalf("staged chunk after commit: %q, %v", got, err)
+			}
+			sb.Abort() // after commit: does nothing
+			if ok, _ := cs.Has(b); !ok {
+				t.Fatal("abort after commit removed the chunk")
+			}
+			if err := cs.Delete(b); err != nil {
+				t.Fatal(err)
 			}
 			if err := cs.Delete(a); err != nil {
 				t.Fatal(err)
