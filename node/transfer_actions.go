@@ -137,6 +137,13 @@ func (n *Node) Withdraw(ctx context.Context, id cmproto.TransferID, reason strin
 
 // Progress reports progress as the receiving court.
 func (n *Node) Progress(ctx context.Context, id cmproto.TransferID, req api.ProgressRequest) (*cmproto.Transfer, error) {
+	// Recovery counts for the receiver only once it holds the case: a
+	// report before the receipt would credit it with what the origin
+	// still enforces. (Other nodes accept such a report from older
+	// nodes; this node does not issue one.)
+	if t, err := n.xfer.load(id); err == nil && t != nil && (t.State == cmproto.StateAccepted || t.State == cmproto.StateHandedOver) {
+		return nil, fmt.Errorf("%w: transfer %s is %s: report progress once the dossier is received and the case filed here (courtmesh dossier fetch)", cmproto.ErrConflict, id, t.State)
+	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
 }
 

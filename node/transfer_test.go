@@ -155,6 +155,12 @@ func TestTransferStory(t *testing.T) {
 	must(t)(s.as("京0105").Handover(ctx, id, api.HandoverRequest{}))
 	s.expectEverywhere(id, cmproto.StateHandedOver)
 
+	// As 京0108, fetch the dossier; its receipt reaches every court.
+	if _, err := s.as("京0108").Fetch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	s.expectEverywhere(id, cmproto.StateReceived)
+
 	// As 京0108, report progress.
 	must(t)(s.as("京0108").Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "查封房产已进入拍卖程序"}))
 	waitFor(t, 20*time.Second, "progress everywhere", func() bool {
@@ -172,7 +178,7 @@ func TestTransferStory(t *testing.T) {
 	for _, n := range s.tm.nodes {
 		got, _ := n.Transfer(id)
 		if got.State != want.State || got.Receiver != "京0108" || got.Decider != "京01" || got.Mode != "指令执行" ||
-			got.NewCaseNumber != "（2026）京0108执1201号" || len(got.Records) != 5 || got.ChunkCount == 0 {
+			got.NewCaseNumber != "（2026）京0108执1201号" || len(got.Records) != 6 || got.ChunkCount == 0 {
 			t.Errorf("%s disagrees: %+v", n.Status().CourtCode, got.Transfer)
 		}
 	}
@@ -207,6 +213,22 @@ func TestTransferRefusals(t *testing.T) {
 			t.Fatalf("err = %v, want ErrInvalid naming the missing certificate", err)
 		}
 		s.expectEverywhere(id, cmproto.StateOffered)
+	})
+
+	t.Run("progress before the receipt", func(t *testing.T) {
+		id := offer(safe[2])
+		must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监8号"}))
+		s.expectEverywhere(id, cmproto.StateDecided)
+		must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执808号"}))
+		s.expectEverywhere(id, cmproto.StateAccepted)
+		_, err := s.as("京0108").Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 100_00, Status: "已扣划存款"})
+		if !errors.Is(err, cmproto.ErrConflict) || !strings.Contains(err.Error(), "once the dossier is received") {
+			t.Fatalf("err = %v, want ErrConflict asking for the receipt first", err)
+		}
+		tr, err := s.as("京0105").Transfer(id)
+		if err != nil || tr.AmountRecovered != 0 {
+			t.Fatalf("the origin records %d fen recovered by the receiver (%v)", tr.AmountRecovered, err)
+		}
 	})
 
 	t.Run("decision by a court that is not a superior of both", func(t *testing.T) {
