@@ -201,12 +201,6 @@ func (db *DB) SealedChunk(id crypto.ChunkID) ([]byte, error) {
 	return db.chunks.Append(nil, id)
 }
 
-// AppendSealedChunk appends a stored sealed chunk to dst (reusing its
-// capacity), or returns ErrNotFound.
-func (db *DB) AppendSealedChunk(dst []byte, id crypto.ChunkID) ([]byte, error) {
-	return db.chunks.Append(dst, id)
-}
-
 // HasChunk reports whether a sealed chunk is stored.
 func (db *DB) HasChunk(id crypto.ChunkID) (bool, error) {
 	return db.chunks.Has(id)
