@@ -31,8 +31,9 @@ import (
 // has not revoked the grant) and audited, served or refused.
 
 // Fetch tuning. A stream carries up to fetchPipeline requests in flight,
-// each of up to fetchBatch chunks; a peer gets fetchStreams streams and at
-// most fetchWindow bytes in flight.
+// each of up to fetchBatch chunks; a peer gets one stream on a short link
+// and fetchStreams on a long one, and at most fetchWindow bytes in flight
+// (one stream's pipeline, 8 requests of 8 chunks, fills the window).
 const (
 	fetchBatch    = 8
 	fetchPipeline = 8
