@@ -725,8 +725,16 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchQueue), done: make(chan struct{}), failed: make(chan struct{})}
+	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchQueue), done: make(chan struct{}), failed: make(chan struct{}),
+		check: make(chan checkJob, fetchCheckers), free: make(chan []byte, fetchBuffers)}
+	for range fetchBuffers {
+		c.free <- make([]byte, maxChunkFrame)
+	}
 	go c.run()
+	var checkers sync.WaitGroup
+	for range fetchCheckers {
+		checkers.Go(c.checkLoop)
+	}
 	var wg sync.WaitGroup
 	for _, s := range srcs {
 		window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
@@ -740,7 +748,14 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	}
 	workersDone := make(chan struct{})
 	// The committer stops once every reader has stopped handing it chunks.
-	go func() { wg.Wait(); close(c.in); <-c.done; close(workersDone) }()
+	go func() {
+		wg.Wait()
+		close(c.check)
+		checkers.Wait()
+		close(c.in)
+		<-c.done
+		close(workersDone)
+	}()
 	for {
 		if left, _ := w.state(); left == 0 {
 			cancel()
@@ -813,10 +828,9 @@ func (f *fetchService) streamWorker(ctx context.Context, id cmproto.TransferID, 
 	var readErr error // set by the reader before it closes dead
 	reader := func() {
 		defer close(readerDone)
-		buf := make([]byte, maxChunkFrame)
 		for batch := range inflight {
 			if readErr == nil {
-				if err := f.readBatch(st, id, ids, s, w, batch, j, c, buf); err != nil {
+				if err := f.readBatch(st, id, ids, s, w, batch, j, c); err != nil {
 					readErr = err
 					st.Reset()
 					close(dead)
@@ -926,7 +940,7 @@ func acquire(ctx context.Context, stop <-chan struct{}, window chan struct{}, n 
 
 // readBatch reads the answer to one request and stores what verifies.
 // buf is the reader's scratch space.
-func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer, buf []byte) error {
+func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer) error {
 	// A source that stops sending (and does not close the stream) is given
 	// up after fetchStall without a new frame.
 	st.SetReadDeadline(time.Now().Add(fetchStall))
@@ -953,7 +967,7 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 	}
 	for k, i := range batch {
 		st.SetReadDeadline(time.Now().Add(fetchStall))
-		if err := f.readChunk(st, id, ids[i], i, s, w, j, c, buf); err != nil {
+		if err := f.readChunk(st, id, ids[i], i, s, w, j, c); err != nil {
 			for _, r := range batch[k:] {
 				w.retry(r, "")
 			}
@@ -963,13 +977,11 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 	return nil
 }
 
-// readChunk reads one chunk frame into buf (maxChunkFrame bytes) and
-// checks it against the manifest; a chunk that matches is written to a
-// staged chunk file and goes on to the committer, one that does not is
-// dropped, audited and asked of another source, and never touches the
-// disk. An error means the stream is broken (or the local store failed,
-// which the committer is told).
-func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer, buf []byte) error {
+// readChunk reads one chunk frame into a buffer of the checker pool and
+// hands it to the checkers (see checkLoop), so that the stream is read again
+// while earlier chunks are hashed and written. An error means the stream
+// is broken.
+func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer) error {
 	size, err := binary.ReadUvarint(&byteReader{r: st})
 	if err != nil {
 		return err
@@ -981,37 +993,55 @@ func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want 
 		w.retry(i, s.peer) // this source does not hold it
 		return nil
 	}
-	// The whole chunk is read and checked before anything is written:
-	// a bad chunk never reaches the disk, and a good one goes to its file
-	// in one write.
-	sealed := buf[:size]
-	if _, err := io.ReadFull(st, sealed); err != nil {
+	buf := <-c.free
+	if _, err := io.ReadFull(st, buf[:size]); err != nil {
+		c.free <- buf
 		return err
 	}
-	// Verified against the manifest before anything else happens.
-	if crypto.ChunkIDOf(sealed) != want {
-		s.bad.Add(1)
-		f.n.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
-		f.n.db.Audit(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
-			Detail: fmt.Sprintf("chunk %d does not match the manifest", i)})
-		j.mu.Lock()
-		j.p.Rejected++
-		j.mu.Unlock()
-		f.n.metrics.fetchRejected.Inc()
-		w.retry(i, s.peer)
-		return nil
-	}
-	staged, err := f.n.db.StageChunk()
-	if err != nil {
-		return c.fail(fmt.Errorf("transfer %s: stage a chunk: %w", id, err))
-	}
-	if _, err := staged.Write(sealed); err != nil {
-		staged.Abort()
-		return c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, err))
-	}
-	// Stored by the committer, which marks it done once committed.
-	c.in <- verifiedChunk{FetchedChunk: storage.FetchedChunk{Index: i, ID: want, Staged: staged}, src: s, size: int64(size)}
+	c.check <- checkJob{sealed: buf[:size], want: want, index: i, src: s}
 	return nil
+}
+
+// checkJob is a chunk read whole from a source, to be checked.
+type checkJob struct {
+	sealed []byte // a buffer of the pool: back to c.free when done
+	want   crypto.ChunkID
+	index  uint32
+	src    *source
+}
+
+// checkLoop runs on fetchCheckers goroutines. Each chunk is checked against
+// the manifest before anything else happens: one that matches is written
+// to the store (staged) and goes on to the committer; one that does not is
+// dropped, audited and asked of another source, and never touches the
+// disk.
+func (c *committer) checkLoop() {
+	f, id, w, j := c.f, c.id, c.w, c.j
+	for job := range c.check {
+		s, i := job.src, job.index
+		switch {
+		case crypto.ChunkIDOf(job.sealed) != job.want:
+			s.bad.Add(1)
+			f.n.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
+			f.n.db.Audit(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
+				Detail: fmt.Sprintf("chunk %d does not match the manifest", i)})
+			j.mu.Lock()
+			j.p.Rejected++
+			j.mu.Unlock()
+			f.n.metrics.fetchRejected.Inc()
+			w.retry(i, s.peer)
+		default:
+			staged, err := f.n.db.StageChunk(job.sealed)
+			if err != nil {
+				c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, err))
+				w.retry(i, "")
+				break
+			}
+			// Stored by the committer, which marks it done once committed.
+			c.in <- verifiedChunk{FetchedChunk: storage.FetchedChunk{Index: i, ID: job.want, Staged: staged}, src: s, size: int64(len(job.sealed))}
+		}
+		c.free <- job.sealed[:cap(job.sealed)]
+	}
 }
 
 // storeWriter remembers a write error of the local store, to tell it
@@ -1050,6 +1080,10 @@ type committer struct {
 	j    *fetchJob
 	in   chan verifiedChunk
 	done chan struct{}
+	// check carries chunks read from the streams to the checkers; free
+	// holds the buffers they are read into.
+	check chan checkJob
+	free  chan []byte
 	// failed is closed when storing failed; err (set before) says why.
 	failOnce sync.Once
 	failed   chan struct{}
@@ -1067,6 +1101,10 @@ const (
 	fetchCommitMax = 32
 	fetchCommits   = 2
 	fetchQueue     = 64
+	// fetchCheckers goroutines hash and write the chunks the streams read,
+	// from fetchBuffers buffers of maxChunkFrame bytes.
+	fetchCheckers = 2
+	fetchBuffers  = 2*fetchCheckers + 2
 )
 
 // fail records that the local store failed (the fetch stops) and returns

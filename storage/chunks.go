@@ -37,13 +37,12 @@ type ChunkStore interface {
 	// Open opens chunk id for reading and returns its size, or
 	// ErrNotFound. The caller closes the reader.
 	Open(id crypto.ChunkID) (io.ReadCloser, int64, error)
-	// Stage starts writing a chunk outside any batch: the bytes go to the
-	// store at once, so the caller need not hold them until a batch
-	// commits (a fetch keeps reading the network while earlier chunks
-	// wait for their commit). A batch's PutStaged then commits it, or
-	// Abort drops it. A staged chunk is invisible until committed, and
-	// gone after a crash.
-	Stage() (StagedChunk, error)
+	// Stage writes a chunk outside any batch: the bytes go to the store at
+	// once, so the caller need not hold them until a batch commits (a
+	// fetch keeps reading the network while earlier chunks wait for their
+	// commit). A batch's PutStaged then commits it, or Abort drops it. A
+	// staged chunk is invisible until committed, and gone after a crash.
+	Stage(sealed []byte) (StagedChunk, error)
 	// NewBatch starts a batch of writes. A batch is used by one goroutine.
 	NewBatch() ChunkBatch
 	// Delete removes chunk id; an absent chunk is not an error.
@@ -75,10 +74,9 @@ type ChunkBatch interface {
 	Discard()
 }
 
-// StagedChunk is a chunk being written before it is committed; see
-// ChunkStore.Stage. It is used by one goroutine at a time.
+// StagedChunk is a chunk written by ChunkStore.Stage and not yet
+// committed. It is used by one goroutine at a time.
 type StagedChunk interface {
-	io.Writer
 	// Abort drops the staged bytes. It may be called more than once, and
 	// after the chunk was handed to PutStaged (then it does nothing).
 	Abort()
@@ -87,14 +85,24 @@ type StagedChunk interface {
 // ChunkDir is the chunk directory inside the store directory.
 const ChunkDir = "chunks"
 
-// FileChunks stores each chunk in its own file, named by the hex of its
+// FileChunks stores chunks in files under the chunk directory, in two
+// ways. A chunk put in a batch gets its own file, named by the hex of its
 // id under a directory per first byte: chunks/ab/ab01...ef. A batch
-// writes each chunk to chunks/tmp/ as it is put; Commit fsyncs those
-// files, renames them into place and fsyncs the directories they went to,
-// so a chunk under its final name is always complete and durable.
-// Leftovers in chunks/tmp/ (a crash before a commit) are removed at open.
+// writes each to chunks/tmp/ as it is put; Commit fsyncs those files,
+// renames them into place and fsyncs the directories they went to, so a
+// chunk under its final name is always complete and durable. Leftovers in
+// chunks/tmp/ (a crash before a commit) are removed at open. A staged
+// chunk (a fetch's) goes to a pack instead; see packs.go.
 type FileChunks struct {
 	dir string
+
+	mu         sync.RWMutex
+	index      map[crypto.ChunkID]packLoc // committed pack chunks
+	committing map[crypto.ChunkID]bool    // pack chunks being named by a commit
+	packs      map[uint32]*pack
+	active     *pack // where chunks are staged; nil until the first
+	next       uint32
+	closed     bool
 }
 
 var _ ChunkStore = (*FileChunks)(nil)
@@ -127,7 +135,12 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 			return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
 		}
 	}
-	return &FileChunks{dir: dir}, nil
+	c := &FileChunks{dir: dir}
+	if err := c.openPacks(); err != nil {
+		c.closePacks()
+		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
+	}
+	return c, nil
 }
 
 func (c *FileChunks) path(id crypto.ChunkID) string {
@@ -137,6 +150,12 @@ func (c *FileChunks) path(id crypto.ChunkID) string {
 
 // Has implements ChunkStore.
 func (c *FileChunks) Has(id crypto.ChunkID) (bool, error) {
+	c.mu.RLock()
+	_, ok := c.index[id]
+	c.mu.RUnlock()
+	if ok {
+		return true, nil
+	}
 	_, err := os.Stat(c.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -146,28 +165,18 @@ func (c *FileChunks) Has(id crypto.ChunkID) (bool, error) {
 
 // Append implements ChunkStore.
 func (c *FileChunks) Append(dst []byte, id crypto.ChunkID) ([]byte, error) {
-	f, err := os.Open(c.path(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return dst, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
-	}
+	r, size, err := c.Open(id)
 	if err != nil {
 		return dst, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return dst, err
-	}
-	n := int(st.Size())
-	if n > crypto.MaxChunkSize+crypto.ChunkOverhead {
-		return dst, fmt.Errorf("chunk %s: %w: file of %d bytes", id, ErrCorrupt, n)
-	}
+	defer r.Close()
+	n := int(size)
 	l := len(dst)
 	if cap(dst)-l < n {
 		dst = append(dst[:cap(dst)], make([]byte, l+n-cap(dst))...)
 	}
 	dst = dst[:l+n]
-	if _, err := io.ReadFull(f, dst[l:]); err != nil {
+	if _, err := io.ReadFull(r, dst[l:]); err != nil {
 		return dst[:l], fmt.Errorf("chunk %s: %w", id, err)
 	}
 	return dst, nil
@@ -175,6 +184,9 @@ func (c *FileChunks) Append(dst []byte, id crypto.ChunkID) ([]byte, error) {
 
 // Open implements ChunkStore.
 func (c *FileChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
+	if r, size, ok, err := c.openPacked(id); ok {
+		return r, size, err
+	}
 	f, err := os.Open(c.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
@@ -194,38 +206,17 @@ func (c *FileChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
 	return f, st.Size(), nil
 }
 
-// Stage implements ChunkStore: the bytes go to a new file in chunks/tmp/.
-func (c *FileChunks) Stage() (StagedChunk, error) {
-	var r [12]byte
-	rand.Read(r[:])
-	tmp := filepath.Join(c.dir, "tmp", "staged."+hex.EncodeToString(r[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	return &fileStaged{c: c, f: f, tmp: tmp}, nil
-}
-
-type fileStaged struct {
-	c     *FileChunks
-	f     *os.File
-	tmp   string
-	taken bool // handed to a batch
-}
-
-func (s *fileStaged) Write(p []byte) (int, error) { return s.f.Write(p) }
-
-func (s *fileStaged) Abort() {
-	if s.taken || s.f == nil {
-		return
-	}
-	s.f.Close()
-	os.Remove(s.tmp)
-	s.f = nil
-}
+// Stage implements ChunkStore: the bytes go to the active pack.
+func (c *FileChunks) Stage(sealed []byte) (StagedChunk, error) { return c.stage(sealed) }
 
 // Delete implements ChunkStore.
 func (c *FileChunks) Delete(id crypto.ChunkID) error {
+	c.mu.Lock()
+	packed, err := c.deletePacked(id)
+	c.mu.Unlock()
+	if packed {
+		return err
+	}
 	if err := os.Remove(c.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -234,6 +225,14 @@ func (c *FileChunks) Delete(id crypto.ChunkID) error {
 
 // Walk implements ChunkStore.
 func (c *FileChunks) Walk(ctx context.Context, fn func(crypto.ChunkID) error) error {
+	for _, id := range c.packedIDs() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
 	for i := range 256 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -261,7 +260,14 @@ func (c *FileChunks) Walk(ctx context.Context, fn func(crypto.ChunkID) error) er
 }
 
 // Close implements ChunkStore.
-func (c *FileChunks) Close() error { return nil }
+func (c *FileChunks) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	return c.closePacks()
+}
 
 // NewBatch implements ChunkStore.
 func (c *FileChunks) NewBatch() ChunkBatch {
@@ -272,6 +278,9 @@ type fileBatch struct {
 	c       *FileChunks
 	seen    map[crypto.ChunkID]bool
 	pending []pendingChunk
+	// staged chunks (in packs) and their ids
+	packed    []*packStaged
+	packedIDs []crypto.ChunkID
 }
 
 type pendingChunk struct {
@@ -279,7 +288,7 @@ type pendingChunk struct {
 	tmp, fin string
 }
 
-func (b *fileBatch) Len() int { return len(b.pending) }
+func (b *fileBatch) Len() int { return len(b.pending) + len(b.packed) }
 
 func (b *fileBatch) Put(id crypto.ChunkID, sealed []byte) (bool, error) {
 	if b.seen[id] {
@@ -307,27 +316,33 @@ func (b *fileBatch) Put(id crypto.ChunkID, sealed []byte) (bool, error) {
 }
 
 func (b *fileBatch) PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error) {
-	fs, ok := s.(*fileStaged)
-	if !ok || fs.c != b.c || fs.f == nil || fs.taken {
+	ps, ok := s.(*packStaged)
+	if !ok || ps.c != b.c || ps.taken || ps.done {
 		s.Abort()
 		return false, fmt.Errorf("chunk %s: %w: staged by another store, or already used", id, ErrInvalid)
 	}
-	fin := b.c.path(id)
-	if _, err := os.Stat(fin); err == nil || b.seen[id] {
-		fs.Abort()
-		return false, nil // content-addressed: the same bytes are stored
+	if ok, err := b.c.Has(id); err != nil || ok || b.seen[id] {
+		ps.Abort()
+		return false, err // content-addressed: the same bytes are stored
 	}
-	fs.taken = true
+	ps.taken = true
 	b.seen[id] = true
-	b.pending = append(b.pending, pendingChunk{f: fs.f, tmp: fs.tmp, fin: fin})
+	b.packed = append(b.packed, ps)
+	b.packedIDs = append(b.packedIDs, id)
 	return true, nil
 }
 
 func (b *fileBatch) Commit() error {
+	defer b.Discard()
+	if len(b.packed) > 0 {
+		if err := b.c.commitPacked(b.packed, b.packedIDs); err != nil {
+			return err
+		}
+		b.packed, b.packedIDs = nil, nil
+	}
 	if len(b.pending) == 0 {
 		return nil
 	}
-	defer b.Discard()
 	// 1. The bytes, before any chunk gets its final name.
 	files := make([]*os.File, len(b.pending))
 	for i, p := range b.pending {
@@ -361,6 +376,10 @@ func (b *fileBatch) Discard() {
 		os.Remove(p.tmp)
 	}
 	b.pending = nil
+	for _, s := range b.packed {
+		s.release()
+	}
+	b.packed, b.packedIDs = nil, nil
 	b.seen = map[crypto.ChunkID]bool{}
 }
 
@@ -494,15 +513,16 @@ func (c *MemChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
 }
 
 // Stage implements ChunkStore: the bytes are kept in memory.
-func (c *MemChunks) Stage() (StagedChunk, error) { return &memStaged{c: c}, nil }
-
-type memStaged struct {
-	c   *MemChunks
-	buf bytes.Buffer
+func (c *MemChunks) Stage(sealed []byte) (StagedChunk, error) {
+	return &memStaged{c: c, b: append([]byte(nil), sealed...)}, nil
 }
 
-func (s *memStaged) Write(p []byte) (int, error) { return s.buf.Write(p) }
-func (s *memStaged) Abort()                      { s.buf.Reset() }
+type memStaged struct {
+	c *MemChunks
+	b []byte
+}
+
+func (s *memStaged) Abort() { s.b = nil }
 
 // NewBatch implements ChunkStore.
 func (c *MemChunks) NewBatch() ChunkBatch {
@@ -533,7 +553,7 @@ func (b *memBatch) PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error) {
 		s.Abort()
 		return false, fmt.Errorf("chunk %s: %w: staged by another store", id, ErrInvalid)
 	}
-	return b.Put(id, ms.buf.Bytes())
+	return b.Put(id, ms.b)
 }
 
 func (b *memBatch) Commit() error {

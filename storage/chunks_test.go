@@ -107,16 +107,12 @@ func TestChunkStores(t *testing.T) {
 			// Staged chunks: invisible until their batch commits; a chunk
 			// already stored is dropped; an aborted one leaves nothing.
 			stage := func(v []byte) StagedChunk {
-				st, err := cs.Stage()
+				buf := append([]byte(nil), v...)
+				st, err := cs.Stage(buf)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := st.Write(v[:3]); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := st.Write(v[3:]); err != nil {
-					t.Fatal(err)
-				}
+				clear(buf) // the store keeps its own copy
 				return st
 			}
 			sb, dup, gone := stage(bv), stage(av), stage(bv)

@@ -104,10 +104,10 @@ type FetchedChunk struct {
 	Staged StagedChunk
 }
 
-// StageChunk starts writing a verified fetched chunk to the chunk store
-// ahead of its commit; see ChunkStore.Stage. Hand it to PutFetchedChunks,
-// or Abort it.
-func (db *DB) StageChunk() (StagedChunk, error) { return db.chunks.Stage() }
+// StageChunk writes a verified fetched chunk to the chunk store ahead of
+// its commit; see ChunkStore.Stage. Hand it to PutFetchedChunks, or Abort
+// it. sealed may be reused once it returns.
+func (db *DB) StageChunk(sealed []byte) (StagedChunk, error) { return db.chunks.Stage(sealed) }
 
 // OpenSealedChunk opens a stored sealed chunk for reading and returns its
 // size, or ErrNotFound. The caller closes it.
