@@ -16,8 +16,9 @@ package node_test
 //     writing the bytes (1 MiB writes from a random buffer), the client
 //     reading and discarding them.
 //   - raw libp2p -> chunk files: the same stream, the reader storing the
-//     bytes the way a fetch does (1 MiB chunks named by their SHA-256, in
-//     storage.FileChunks, committed 32 at a time with fsync), without
+//     bytes the way a fetch does (1 MiB chunks named by their SHA-256,
+//     staged in storage.FileChunks's packs, committed 32 at a time with
+//     fsync), on the reading goroutine, without
 //     the fetch protocol: it separates the protocol's cost from the disk's.
 //   - HTTPS: Go net/http over TLS 1.3 only (self-signed ECDSA P-256
 //     certificate), HTTP/1.1, downloading a file of the same size from the
@@ -502,7 +503,8 @@ func fbRawLibp2p(b *testing.B, n int64, store bool) fbRow {
 }
 
 // fbDrainToStore reads n bytes from r in 1 MiB chunks into a fresh chunk
-// store, committing groups of 32 in the background.
+// store, staged (in packs) as a fetch stores them and committed in groups
+// of 32 in the background.
 func fbDrainToStore(b *testing.B, r io.Reader, n int64) (int64, error) {
 	cs, err := storage.OpenFileChunks(filepath.Join(b.TempDir(), "chunks"))
 	if err != nil {
@@ -530,7 +532,11 @@ func fbDrainToStore(b *testing.B, r io.Reader, n int64) (int64, error) {
 			<-commitErr
 			return got, err
 		}
-		if _, err := batch.Put(crypto.ChunkIDOf(buf[:k]), buf[:k]); err != nil {
+		st, err := cs.Stage(buf[:k])
+		if err == nil {
+			_, err = batch.PutStaged(crypto.ChunkIDOf(buf[:k]), st)
+		}
+		if err != nil {
 			close(groups)
 			<-commitErr
 			return got, err

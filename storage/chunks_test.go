@@ -216,7 +216,14 @@ func TestFetchChunksSurviveGC(t *testing.T) {
 	for i, s := range []string{"fetched 0", "fetched 1", "not yet fetched"} {
 		id, v := chunkOf(s)
 		ids = append(ids, id)
-		if i < 2 {
+		switch i {
+		case 0: // as a fetch stores them: staged in a pack
+			st, err := db.StageChunk(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fetched = append(fetched, FetchedChunk{Index: uint32(i), ID: id, Staged: st})
+		case 1:
 			fetched = append(fetched, FetchedChunk{Index: uint32(i), ID: id, Sealed: v})
 		}
 	}
@@ -234,6 +241,12 @@ func TestFetchChunksSurviveGC(t *testing.T) {
 	b := db.chunks.NewBatch()
 	b.Put(orphan, ov)
 	b.Commit()
+	// A fetched chunk committed, its bit never set (a crash in between).
+	packed, pv := chunkOf("packed, never marked")
+	st, _ := db.StageChunk(pv)
+	b = db.chunks.NewBatch()
+	b.PutStaged(packed, st)
+	b.Commit()
 	db.bdb.Update(func(txn *badger.Txn) error { return txn.Set([]byte(prefixPending+"crashed"), nil) })
 	db.Close()
 
@@ -249,6 +262,9 @@ func TestFetchChunksSurviveGC(t *testing.T) {
 	}
 	if ok, _ := db.HasChunk(orphan); ok {
 		t.Fatal("orphan chunk survived the collection")
+	}
+	if ok, _ := db.HasChunk(packed); ok {
+		t.Fatal("orphan chunk in a pack survived the collection")
 	}
 	bits, _ := db.FetchedChunks("t1")
 	if len(bits) != 2 || !bits[0] || !bits[1] {
@@ -278,7 +294,11 @@ func TestBackupRestoreChunks(t *testing.T) {
 	// A fetch in progress: its chunks are in the backup too.
 	fid, fv := chunkOf("fetched chunk")
 	db.SaveFetchManifest("t1", []byte("manifest"), []crypto.ChunkID{fid})
-	if err := db.PutFetchedChunk("t1", 0, fid, fv); err != nil {
+	st, err := db.StageChunk(fv) // in a pack, as a fetch stores it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutFetchedChunks("t1", []FetchedChunk{{Index: 0, ID: fid, Staged: st}}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := db.Keys()
