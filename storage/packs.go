@@ -405,6 +405,9 @@ func (c *FileChunks) openPacked(id crypto.ChunkID) (r io.ReadCloser, size int64,
 		return nil, 0, false, nil
 	}
 	f, err := os.Open(c.packPath(l.pack, "pack"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, true, fmt.Errorf("chunk %s: %w", id, ErrNotFound) // deleted meanwhile
+	}
 	if err != nil {
 		return nil, 0, true, fmt.Errorf("chunk %s: %w", id, err)
 	}
