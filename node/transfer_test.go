@@ -195,8 +195,8 @@ func TestTransferRefusals(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()
 	safe, expiring := s.cases("京0105", 12)
-	if len(safe) < 2 || len(expiring) == 0 {
-		t.Fatalf("generator gave %d safe and %d expiring cases; need 2 and 1", len(safe), len(expiring))
+	if len(safe) < 5 || len(expiring) == 0 {
+		t.Fatalf("generator gave %d safe and %d expiring cases; need 5 and 1", len(safe), len(expiring))
 	}
 	offerTo := func(cn court.CaseNumber, sup court.CourtCode) cmproto.TransferID {
 		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: string(sup), Grounds: []string{"long_unexecuted"}}))
@@ -213,6 +213,68 @@ func TestTransferRefusals(t *testing.T) {
 			t.Fatalf("err = %v, want ErrInvalid naming the missing certificate", err)
 		}
 		s.expectEverywhere(id, cmproto.StateOffered)
+	})
+
+	t.Run("withdrawal racing a rejection", func(t *testing.T) {
+		// The origin, cut off from the mesh, withdraws while the superior
+		// (before deciding) or the designated receiver (before accepting)
+		// rejects. Once the mesh heals every node ends withdrawn, with
+		// both records, in the same order.
+		for i, rejecter := range []court.CourtCode{"京01", "京0108"} {
+			id := offer(safe[3+i])
+			if rejecter == "京0108" {
+				must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: fmt.Sprintf("（2026）京01执监%d号", 20+i)}))
+				s.expectEverywhere(id, cmproto.StateDecided)
+			}
+			origin := s.as("京0105")
+			cut := func(on bool) {
+				for _, n := range s.tm.nodes {
+					if n != origin {
+						node.PartitionForTest(origin, n.PeerID(), on)
+						node.PartitionForTest(n, origin.PeerID(), on)
+					}
+				}
+			}
+			cut(true)
+			must(t)(origin.Withdraw(ctx, id, "被执行人已主动履行"))
+			must(t)(s.as(rejecter).Reject(ctx, id, "本院执行力量不足"))
+			for _, n := range s.tm.nodes {
+				if n != origin {
+					waitFor(t, 20*time.Second, "the rejection on the connected half", func() bool {
+						tr, err := n.Transfer(id)
+						return err == nil && tr.State == cmproto.StateRejected
+					})
+				}
+			}
+			cut(false)
+			connectAll(t, s.tm.nodes)
+			s.expectEverywhere(id, cmproto.StateWithdrawn)
+			want, err := origin.Transfer(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 20*time.Second, "the same two endings on every node", func() bool {
+				for _, n := range s.tm.nodes {
+					tr, err := n.Transfer(id)
+					if err != nil || len(tr.Records) != len(want.Records) || tr.Reason != "被执行人已主动履行" {
+						return false
+					}
+					for k := range tr.Records {
+						if tr.Records[k] != want.Records[k] {
+							return false
+						}
+					}
+				}
+				return true
+			})
+			// A court that knows the transfer ended does not end it again.
+			if _, err := s.as(rejecter).Reject(ctx, id, "再次拒绝"); !errors.Is(err, cmproto.ErrConflict) {
+				t.Fatalf("rejecting a withdrawn transfer: %v, want ErrConflict", err)
+			}
+			if _, err := origin.Withdraw(ctx, id, "再次撤回"); !errors.Is(err, cmproto.ErrConflict) {
+				t.Fatalf("withdrawing a withdrawn transfer: %v, want ErrConflict", err)
+			}
+		}
 	})
 
 	t.Run("progress before the receipt", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -158,6 +159,19 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return nil, fmt.Errorf("%s %s from %s while the transfer is %s: %w", r.Kind, r.Transfer, r.Issuer, t.State, ErrHeld)
 	}
 	if t.State.Terminal() {
+		if raced(t, r) {
+			// A withdrawal and a rejection answered the same open
+			// transfer at once, and nodes see them in either order. The
+			// withdrawal wins on every node, whatever the order: the case
+			// stays with the origin in both outcomes, and the origin is
+			// the court that must know where its case stands. Both
+			// records are kept, in a canonical order.
+			if w, ok := r.PB.GetBody().(*pb.Record_Withdrawal); ok {
+				n.State, n.Reason = StateWithdrawn, w.Withdrawal.GetReason()
+			}
+			sortTail(n.Records, 2)
+			return &n, nil
+		}
 		return conflict("the transfer is already %s", t.State)
 	}
 	switch b := r.PB.GetBody().(type) {
@@ -320,6 +334,46 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, ErrInvalid)
 	}
 	return &n, nil
+}
+
+// raced reports whether r, arriving at a withdrawn or rejected transfer,
+// is the other half of a race between the origin's withdrawal and a
+// rejection: each was valid in the state the other ended. A rejection
+// was valid before a withdrawal if it is the superior's and nothing was
+// decided yet, or the designated receiver's and nothing accepted yet; a
+// withdrawal is valid in every state a rejection ends (offered, decided).
+// Only one such pair: a third record still conflicts.
+func raced(t *Transfer, r *Record) bool {
+	ends := 0
+	for _, x := range t.Records {
+		if x.Kind == KindRejection || x.Kind == KindWithdrawal {
+			ends++
+		}
+	}
+	if ends != 1 {
+		return false
+	}
+	switch {
+	case t.State == StateRejected && r.Kind == KindWithdrawal:
+		return r.Issuer == t.Origin
+	case t.State == StateWithdrawn && r.Kind == KindRejection:
+		if t.Decider == "" {
+			return r.Issuer == t.Superior
+		}
+		return r.Issuer == t.Receiver && t.AcceptedAt.IsZero()
+	}
+	return false
+}
+
+// sortTail puts the last k records in canonical order (issue time, then
+// hash), so that records applied in either order leave the same list.
+func sortTail(rs []RecordRef, k int) {
+	slices.SortFunc(rs[len(rs)-k:], func(a, b RecordRef) int {
+		if c := a.IssuedAt.Compare(b.IssuedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Hash, b.Hash)
+	})
 }
 
 // MayFetch reports whether court c may fetch the transfer's dossier at

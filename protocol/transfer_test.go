@@ -1,6 +1,8 @@
 package protocol_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -161,6 +163,11 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 	errOf := map[string]error{held: protocol.ErrHeld, conflict: protocol.ErrConflict, invalid: protocol.ErrInvalid}
 	for _, rw := range rows {
 		copy(rw.want[6:], terminal[:])
+		if rw.kind == protocol.KindWithdrawal {
+			// After a rejection: the two raced, and the withdrawal wins
+			// (TestApplyWithdrawalRejectionRace).
+			rw.want[7] = "withdrawn"
+		}
 		for i, state := range allStates {
 			name := string(state)
 			if name == "" {
@@ -432,12 +439,87 @@ func TestApplyConflicts(t *testing.T) {
 			s := newStory(t)
 			cur := s.in(state)
 			for _, v := range validBodies() {
+				if state == protocol.StateRejected && v.kind == protocol.KindWithdrawal {
+					continue // a race the withdrawal wins: TestApplyWithdrawalRejectionRace
+				}
 				if _, err := protocol.Apply(cur, s.rec(v.issuer, step(9), v.body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
 					t.Errorf("%s by %s: %v, want ErrConflict", v.kind, v.issuer, err)
 				}
 			}
 		})
 	}
+}
+
+// TestApplyWithdrawalRejectionRace: the origin withdraws while the
+// superior (before a decision) or the designated receiver (before its
+// acceptance) rejects. Nodes see the two in either order and must end in
+// the same state: withdrawn, with both records, whatever the order.
+func TestApplyWithdrawalRejectionRace(t *testing.T) {
+	for _, tc := range []struct {
+		from     protocol.State
+		rejecter court.CourtCode
+	}{
+		{protocol.StateOffered, "京01"},
+		{protocol.StateDecided, "京0108"},
+	} {
+		t.Run(string(tc.from), func(t *testing.T) {
+			s := newStory(t)
+			base := s.in(tc.from)
+			w := s.rec("京0105", step(5), withdrawalBody())
+			r := s.rec(tc.rejecter, step(6), rejectionBody())
+			end := func(first, second *protocol.Record) *protocol.Transfer {
+				t.Helper()
+				mid, err := protocol.Apply(base, first, s.f.trust, s.rules)
+				if err != nil {
+					t.Fatalf("%s first: %v", first.Kind, err)
+				}
+				out, err := protocol.Apply(mid, second, s.f.trust, s.rules)
+				if err != nil {
+					t.Fatalf("%s after %s: %v", second.Kind, first.Kind, err)
+				}
+				return out
+			}
+			a, b := end(w, r), end(r, w)
+			if a.State != protocol.StateWithdrawn || a.Reason != "被执行人已主动履行" {
+				t.Fatalf("withdrawal first: %s (%q), want withdrawn with its reason", a.State, a.Reason)
+			}
+			ja, _ := json.Marshal(a)
+			jb, _ := json.Marshal(b)
+			if !bytes.Equal(ja, jb) {
+				t.Fatalf("the two orders disagree:\n%s\n%s", ja, jb)
+			}
+			if !a.Applied(w.HashHex()) || !a.Applied(r.HashHex()) {
+				t.Fatal("one of the two records is not kept")
+			}
+			// Only the pair: a third ending still conflicts.
+			again := s.rec(tc.rejecter, step(7), &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: "另一理由"}}})
+			if _, err := protocol.Apply(a, again, s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
+				t.Fatalf("a second rejection: %v, want ErrConflict", err)
+			}
+		})
+	}
+	t.Run("no race once accepted", func(t *testing.T) {
+		// A withdrawal after the acceptance: the receiver may no longer
+		// reject, so its rejection is not the other half of a race.
+		s := newStory(t)
+		out, err := protocol.Apply(s.in(protocol.StateAccepted), s.rec("京0105", step(5), withdrawalBody()), s.f.trust, s.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := protocol.Apply(out, s.rec("京0108", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
+			t.Fatalf("rejection after an accepted transfer was withdrawn: %v, want ErrConflict", err)
+		}
+	})
+	t.Run("not the superior after its decision", func(t *testing.T) {
+		s := newStory(t)
+		out, err := protocol.Apply(s.in(protocol.StateDecided), s.rec("京0105", step(5), withdrawalBody()), s.f.trust, s.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := protocol.Apply(out, s.rec("京01", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
+			t.Fatalf("the superior's rejection after its own decision: %v, want ErrConflict", err)
+		}
+	})
 }
 
 func TestApplyProgress(t *testing.T) {
