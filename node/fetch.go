@@ -1044,21 +1044,6 @@ func (c *committer) checkLoop() {
 	}
 }
 
-// storeWriter remembers a write error of the local store, to tell it
-// from a network error.
-type storeWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (s *storeWriter) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	if err != nil {
-		s.err = err
-	}
-	return n, err
-}
-
 // verifiedChunk is a chunk that matched the manifest, staged in the chunk
 // store, on its way to its commit.
 type verifiedChunk struct {
