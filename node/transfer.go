@@ -353,6 +353,13 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 		s.mu.Unlock()
 		return nil, err
 	}
+	if cur != nil && cur.State.Terminal() {
+		// The state machine takes some records after a withdrawal (they
+		// crossed it in flight; see protocol.Apply); a court that knows
+		// the transfer ended issues none.
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: transfer %s is already %s", cmproto.ErrConflict, id, cur.State)
+	}
 	next, err := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
 	if err != nil {
 		s.mu.Unlock()

@@ -127,30 +127,12 @@ func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.Accept
 
 // Reject declines an offer (as the decider) or a designation (as the receiver).
 func (n *Node) Reject(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
-	if err := n.stillOpen(id); err != nil {
-		return nil, err
-	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
 }
 
 // Withdraw withdraws this court's offer before handover.
 func (n *Node) Withdraw(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
-	if err := n.stillOpen(id); err != nil {
-		return nil, err
-	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
-}
-
-// stillOpen refuses to end a transfer this node already knows ended. The
-// state machine accepts a withdrawal after a rejection (and the reverse)
-// as the two halves of a race, which the withdrawal wins on every node;
-// a court that has seen the other ending does not issue its own.
-func (n *Node) stillOpen(id cmproto.TransferID) error {
-	t, err := n.xfer.load(id)
-	if err == nil && t != nil && t.State.Terminal() {
-		return fmt.Errorf("%w: transfer %s is already %s", cmproto.ErrConflict, id, t.State)
-	}
-	return err
 }
 
 // Progress reports progress as the receiving court.

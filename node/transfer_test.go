@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -119,6 +121,21 @@ func (s *scenario) expectEverywhere(id cmproto.TransferID, state cmproto.State) 
 	})
 }
 
+// expectOn waits until the nodes of the courts given hold the transfer in
+// state.
+func (s *scenario) expectOn(id cmproto.TransferID, state cmproto.State, codes ...court.CourtCode) {
+	s.t.Helper()
+	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %v", id, state, codes), func() bool {
+		for _, c := range codes {
+			tr, err := s.as(c).Transfer(id)
+			if err != nil || tr.State != state {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // must fails the test on an error: must(t)(n.Offer(...)).
 func must(t *testing.T) func(*cmproto.Transfer, error) *cmproto.Transfer {
 	return func(tr *cmproto.Transfer, err error) *cmproto.Transfer {
@@ -195,8 +212,8 @@ func TestTransferRefusals(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()
 	safe, expiring := s.cases("京0105", 12)
-	if len(safe) < 5 || len(expiring) == 0 {
-		t.Fatalf("generator gave %d safe and %d expiring cases; need 5 and 1", len(safe), len(expiring))
+	if len(safe) < 6 || len(expiring) == 0 {
+		t.Fatalf("generator gave %d safe and %d expiring cases; need 6 and 1", len(safe), len(expiring))
 	}
 	offerTo := func(cn court.CaseNumber, sup court.CourtCode) cmproto.TransferID {
 		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: string(sup), Grounds: []string{"long_unexecuted"}}))
@@ -215,65 +232,82 @@ func TestTransferRefusals(t *testing.T) {
 		s.expectEverywhere(id, cmproto.StateOffered)
 	})
 
-	t.Run("withdrawal racing a rejection", func(t *testing.T) {
-		// The origin, cut off from the mesh, withdraws while the superior
-		// (before deciding) or the designated receiver (before accepting)
-		// rejects. Once the mesh heals every node ends withdrawn, with
-		// both records, in the same order.
-		for i, rejecter := range []court.CourtCode{"京01", "京0108"} {
-			id := offer(safe[3+i])
-			if rejecter == "京0108" {
-				must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: fmt.Sprintf("（2026）京01执监%d号", 20+i)}))
-				s.expectEverywhere(id, cmproto.StateDecided)
-			}
-			origin := s.as("京0105")
-			cut := func(on bool) {
-				for _, n := range s.tm.nodes {
-					if n != origin {
-						node.PartitionForTest(origin, n.PeerID(), on)
-						node.PartitionForTest(n, origin.PeerID(), on)
-					}
-				}
-			}
-			cut(true)
-			must(t)(origin.Withdraw(ctx, id, "被执行人已主动履行"))
-			must(t)(s.as(rejecter).Reject(ctx, id, "本院执行力量不足"))
-			for _, n := range s.tm.nodes {
-				if n != origin {
-					waitFor(t, 20*time.Second, "the rejection on the connected half", func() bool {
-						tr, err := n.Transfer(id)
-						return err == nil && tr.State == cmproto.StateRejected
-					})
-				}
-			}
-			cut(false)
-			connectAll(t, s.tm.nodes)
-			s.expectEverywhere(id, cmproto.StateWithdrawn)
-			want, err := origin.Transfer(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, 20*time.Second, "the same two endings on every node", func() bool {
-				for _, n := range s.tm.nodes {
-					tr, err := n.Transfer(id)
-					if err != nil || len(tr.Records) != len(want.Records) || tr.Reason != "被执行人已主动履行" {
-						return false
-					}
-					for k := range tr.Records {
-						if tr.Records[k] != want.Records[k] {
-							return false
+	t.Run("records crossing a withdrawal", func(t *testing.T) {
+		// The origin, cut off from the mesh, withdraws while the other
+		// courts act on the offer: the superior rejects; or decides and
+		// the receiver rejects; or decides and the receiver accepts. Once
+		// the mesh heals every node ends withdrawn, with the same records
+		// and fields.
+		decide := func(t *testing.T, id cmproto.TransferID, k int) {
+			must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: fmt.Sprintf("（2026）京01执监%d号", 20+k)}))
+		}
+		for k, other := range []struct {
+			name string
+			act  func(t *testing.T, id cmproto.TransferID)
+		}{
+			{"the superior rejects", func(t *testing.T, id cmproto.TransferID) {
+				must(t)(s.as("京01").Reject(ctx, id, "本院执行力量不足"))
+			}},
+			{"the receiver rejects", func(t *testing.T, id cmproto.TransferID) {
+				decide(t, id, 1)
+				s.expectOn(id, cmproto.StateDecided, "京0108")
+				must(t)(s.as("京0108").Reject(ctx, id, "本院执行力量不足"))
+			}},
+			{"the receiver accepts", func(t *testing.T, id cmproto.TransferID) {
+				decide(t, id, 2)
+				s.expectOn(id, cmproto.StateDecided, "京0108")
+				must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执822号"}))
+			}},
+		} {
+			t.Run(other.name, func(t *testing.T) {
+				id := offer(safe[3+k])
+				origin := s.as("京0105")
+				cut := func(on bool) {
+					for _, n := range s.tm.nodes {
+						if n != origin {
+							node.PartitionForTest(origin, n.PeerID(), on)
+							node.PartitionForTest(n, origin.PeerID(), on)
 						}
 					}
 				}
-				return true
+				cut(true)
+				must(t)(origin.Withdraw(ctx, id, "被执行人已主动履行"))
+				other.act(t, id)
+				if tr, err := s.as("京01").Transfer(id); err != nil || tr.State == cmproto.StateWithdrawn {
+					t.Fatalf("the withdrawal crossed the partition: %v %v", tr.State, err)
+				}
+				cut(false)
+				connectAll(t, s.tm.nodes)
+				s.expectEverywhere(id, cmproto.StateWithdrawn)
+				want, err := origin.Transfer(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 20*time.Second, "the same records and fields on every node", func() bool {
+					w, _ := json.Marshal(want.Transfer)
+					for _, n := range s.tm.nodes {
+						tr, err := n.Transfer(id)
+						if err != nil {
+							return false
+						}
+						if g, _ := json.Marshal(tr.Transfer); !bytes.Equal(g, w) {
+							want = tr // the origin may still be catching up: compare again
+							return false
+						}
+					}
+					return true
+				})
+				if want.Reason != "被执行人已主动履行" || want.Decider == "" && k > 0 {
+					t.Fatalf("withdrawn with reason %q, decider %q", want.Reason, want.Decider)
+				}
+				// A court that knows the transfer ended does not act on it.
+				if _, err := s.as("京01").Reject(ctx, id, "再次拒绝"); !errors.Is(err, cmproto.ErrConflict) {
+					t.Fatalf("rejecting a withdrawn transfer: %v, want ErrConflict", err)
+				}
+				if _, err := origin.Withdraw(ctx, id, "再次撤回"); !errors.Is(err, cmproto.ErrConflict) {
+					t.Fatalf("withdrawing a withdrawn transfer: %v, want ErrConflict", err)
+				}
 			})
-			// A court that knows the transfer ended does not end it again.
-			if _, err := s.as(rejecter).Reject(ctx, id, "再次拒绝"); !errors.Is(err, cmproto.ErrConflict) {
-				t.Fatalf("rejecting a withdrawn transfer: %v, want ErrConflict", err)
-			}
-			if _, err := origin.Withdraw(ctx, id, "再次撤回"); !errors.Is(err, cmproto.ErrConflict) {
-				t.Fatalf("withdrawing a withdrawn transfer: %v, want ErrConflict", err)
-			}
 		}
 	})
 

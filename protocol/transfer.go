@@ -151,7 +151,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return applyOffer(r), nil
 	}
 	n := *t
-	n.Records = append(slices.Clone(t.Records), RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt})
+	n.Records = insertRef(t.Records, RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt})
 	conflict := func(format string, a ...any) (*Transfer, error) {
 		return nil, fmt.Errorf("%s %s from %s: %s: %w", r.Kind, r.Transfer, r.Issuer, fmt.Sprintf(format, a...), ErrConflict)
 	}
@@ -159,20 +159,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return nil, fmt.Errorf("%s %s from %s while the transfer is %s: %w", r.Kind, r.Transfer, r.Issuer, t.State, ErrHeld)
 	}
 	if t.State.Terminal() {
-		if raced(t, r) {
-			// A withdrawal and a rejection answered the same open
-			// transfer at once, and nodes see them in either order. The
-			// withdrawal wins on every node, whatever the order: the case
-			// stays with the origin in both outcomes, and the origin is
-			// the court that must know where its case stands. Both
-			// records are kept, in a canonical order.
-			if w, ok := r.PB.GetBody().(*pb.Record_Withdrawal); ok {
-				n.State, n.Reason = StateWithdrawn, w.Withdrawal.GetReason()
-			}
-			sortTail(n.Records, 2)
-			return &n, nil
-		}
-		return conflict("the transfer is already %s", t.State)
+		return afterEnd(t, r, &n, h, rules, conflict)
 	}
 	switch b := r.PB.GetBody().(type) {
 	case *pb.Record_Offer:
@@ -336,44 +323,73 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	return &n, nil
 }
 
-// raced reports whether r, arriving at a withdrawn or rejected transfer,
-// is the other half of a race between the origin's withdrawal and a
-// rejection: each was valid in the state the other ended. A rejection
-// was valid before a withdrawal if it is the superior's and nothing was
-// decided yet, or the designated receiver's and nothing accepted yet; a
-// withdrawal is valid in every state a rejection ends (offered, decided).
-// Only one such pair: a third record still conflicts.
-func raced(t *Transfer, r *Record) bool {
+// afterEnd applies r to a transfer that already ended (n is t with r's
+// reference added). The origin's withdrawal can cross other courts'
+// records in flight: the superior decides or rejects, the designated
+// receiver accepts or rejects, while the withdrawal travels. Nodes see
+// them in either order and must end alike, so the withdrawal wins
+// whatever the order:
+//
+//   - a withdrawal arriving at a transfer rejected (the rejection was its
+//     only ending) ends it withdrawn: a withdrawal is valid in every state
+//     a rejection ends;
+//   - a record of another court arriving at a transfer withdrawn (its
+//     only ending) is applied to the state the withdrawal ended (offered,
+//     decided or accepted: derived from the decision and acceptance
+//     applied), with the outcome it has there (applied, held, refused),
+//     and the transfer stays withdrawn, with the withdrawal's reason.
+//
+// Anything else conflicts, as does a third ending. The records are kept
+// in canonical order (see insertRef), so every node holds the same list.
+func afterEnd(t *Transfer, r *Record, n *Transfer, h court.Hierarchy, rules Rules, conflict func(string, ...any) (*Transfer, error)) (*Transfer, error) {
 	ends := 0
 	for _, x := range t.Records {
 		if x.Kind == KindRejection || x.Kind == KindWithdrawal {
 			ends++
 		}
 	}
-	if ends != 1 {
-		return false
-	}
 	switch {
-	case t.State == StateRejected && r.Kind == KindWithdrawal:
-		return r.Issuer == t.Origin
-	case t.State == StateWithdrawn && r.Kind == KindRejection:
-		if t.Decider == "" {
-			return r.Issuer == t.Superior
+	case ends != 1:
+	case t.State == StateRejected && r.Kind == KindWithdrawal && r.Issuer == t.Origin:
+		n.State, n.Reason = StateWithdrawn, r.PB.GetWithdrawal().GetReason()
+		return n, nil
+	case t.State == StateWithdrawn && slices.Contains(crossing, r.Kind):
+		before := *t
+		switch {
+		case t.Decider == "":
+			before.State = StateOffered
+		case t.AcceptedAt.IsZero():
+			before.State = StateDecided
+		default:
+			before.State = StateAccepted
 		}
-		return r.Issuer == t.Receiver && t.AcceptedAt.IsZero()
+		next, err := Apply(&before, r, h, rules)
+		if err != nil {
+			return nil, err
+		}
+		next.State, next.Reason = StateWithdrawn, t.Reason
+		return next, nil
 	}
-	return false
+	return conflict("the transfer is already %s", t.State)
 }
 
-// sortTail puts the last k records in canonical order (issue time, then
-// hash), so that records applied in either order leave the same list.
-func sortTail(rs []RecordRef, k int) {
-	slices.SortFunc(rs[len(rs)-k:], func(a, b RecordRef) int {
+// crossing lists the kinds of record another court may have issued
+// before it heard of a withdrawal: the superior's decision or rejection,
+// the receiver's acceptance, rejection or (from an older node) progress.
+// Everything else after a withdrawal can only follow it, and conflicts.
+var crossing = []Kind{KindDecision, KindAcceptance, KindRejection, KindProgress}
+
+// insertRef returns rs with ref inserted in canonical order: by issue
+// time, then hash. Records usually arrive in that order; when they cross
+// (see afterEnd), every node still holds the same list.
+func insertRef(rs []RecordRef, ref RecordRef) []RecordRef {
+	i, _ := slices.BinarySearchFunc(rs, ref, func(a, b RecordRef) int {
 		if c := a.IssuedAt.Compare(b.IssuedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Hash, b.Hash)
 	})
+	return slices.Insert(slices.Clone(rs), i, ref)
 }
 
 // MayFetch reports whether court c may fetch the transfer's dossier at

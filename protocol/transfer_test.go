@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -163,10 +164,17 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 	errOf := map[string]error{held: protocol.ErrHeld, conflict: protocol.ErrConflict, invalid: protocol.ErrInvalid}
 	for _, rw := range rows {
 		copy(rw.want[6:], terminal[:])
-		if rw.kind == protocol.KindWithdrawal {
-			// After a rejection: the two raced, and the withdrawal wins
-			// (TestApplyWithdrawalRejectionRace).
-			rw.want[7] = "withdrawn"
+		// A withdrawal and another court's record cross in flight: the
+		// withdrawal wins whatever the order (TestApplyCrossingWithdrawal).
+		// The withdrawn transfer of the matrix was withdrawn while
+		// offered, so a record crossing it has the outcome it has there.
+		switch rw.kind {
+		case protocol.KindWithdrawal:
+			rw.want[7] = "withdrawn" // after a rejection
+		case protocol.KindDecision:
+			rw.want[8] = "withdrawn"
+		case protocol.KindAcceptance, protocol.KindRejection, protocol.KindProgress:
+			rw.want[8] = held // the decision may be on its way
 		}
 		for i, state := range allStates {
 			name := string(state)
@@ -439,8 +447,9 @@ func TestApplyConflicts(t *testing.T) {
 			s := newStory(t)
 			cur := s.in(state)
 			for _, v := range validBodies() {
-				if state == protocol.StateRejected && v.kind == protocol.KindWithdrawal {
-					continue // a race the withdrawal wins: TestApplyWithdrawalRejectionRace
+				if state == protocol.StateRejected && v.kind == protocol.KindWithdrawal ||
+					state == protocol.StateWithdrawn && slices.Contains([]protocol.Kind{protocol.KindDecision, protocol.KindAcceptance, protocol.KindRejection, protocol.KindProgress}, v.kind) {
+					continue // crossing a withdrawal: TestApplyCrossingWithdrawal
 				}
 				if _, err := protocol.Apply(cur, s.rec(v.issuer, step(9), v.body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
 					t.Errorf("%s by %s: %v, want ErrConflict", v.kind, v.issuer, err)
@@ -450,11 +459,12 @@ func TestApplyConflicts(t *testing.T) {
 	}
 }
 
-// TestApplyWithdrawalRejectionRace: the origin withdraws while the
-// superior (before a decision) or the designated receiver (before its
-// acceptance) rejects. Nodes see the two in either order and must end in
-// the same state: withdrawn, with both records, whatever the order.
-func TestApplyWithdrawalRejectionRace(t *testing.T) {
+// TestApplyCrossingWithdrawal: the origin withdraws while the superior
+// (before a decision) or the designated receiver (before its acceptance)
+// rejects, or while the superior decides and the receiver accepts. Nodes
+// see the records in any order and must end alike: withdrawn, with every
+// record and every field the same.
+func TestApplyCrossingWithdrawal(t *testing.T) {
 	for _, tc := range []struct {
 		from     protocol.State
 		rejecter court.CourtCode
@@ -498,6 +508,63 @@ func TestApplyWithdrawalRejectionRace(t *testing.T) {
 			}
 		})
 	}
+	t.Run("decision and acceptance in every order", func(t *testing.T) {
+		// What a node does: a held record waits and is retried after
+		// every record applied.
+		applyAll := func(s *story, cur *protocol.Transfer, rs []*protocol.Record) *protocol.Transfer {
+			t.Helper()
+			var held []*protocol.Record
+			for _, r := range rs {
+				next, err := protocol.Apply(cur, r, s.f.trust, s.rules)
+				if errors.Is(err, protocol.ErrHeld) {
+					held = append(held, r)
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", r.Kind, err)
+				}
+				cur = next
+				for retry := true; retry; {
+					retry = false
+					for i, h := range held {
+						if next, err := protocol.Apply(cur, h, s.f.trust, s.rules); err == nil {
+							cur, held, retry = next, slices.Delete(held, i, i+1), true
+							break
+						}
+					}
+				}
+			}
+			if len(held) > 0 {
+				t.Fatalf("%d records still held", len(held))
+			}
+			return cur
+		}
+		for _, last := range []string{"acceptance", "rejection"} {
+			s := newStory(t)
+			base := s.in(protocol.StateOffered)
+			rs := []*protocol.Record{
+				s.rec("京0105", step(3), withdrawalBody()),
+				s.rec("京01", step(4), decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", "")),
+				s.rec("京0108", step(5), acceptanceBody(testNewCase)),
+			}
+			if last == "rejection" {
+				rs[2] = s.rec("京0108", step(5), rejectionBody())
+			}
+			var first []byte
+			for _, order := range [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}} {
+				end := applyAll(s, base, []*protocol.Record{rs[order[0]], rs[order[1]], rs[order[2]]})
+				if end.State != protocol.StateWithdrawn || end.Decider != "京01" || end.Receiver != "京0108" || len(end.Records) != 4 {
+					t.Fatalf("%s, order %v: %s, decider %q, receiver %q, %d records", last, order, end.State, end.Decider, end.Receiver, len(end.Records))
+				}
+				j, _ := json.Marshal(end)
+				if first == nil {
+					first = j
+				} else if !bytes.Equal(j, first) {
+					t.Fatalf("%s, order %v disagrees with order [0 1 2]:\n%s\n%s", last, order, j, first)
+				}
+			}
+		}
+	})
 	t.Run("no race once accepted", func(t *testing.T) {
 		// A withdrawal after the acceptance: the receiver may no longer
 		// reject, so its rejection is not the other half of a race.
@@ -506,8 +573,8 @@ func TestApplyWithdrawalRejectionRace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := protocol.Apply(out, s.rec("京0108", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-			t.Fatalf("rejection after an accepted transfer was withdrawn: %v, want ErrConflict", err)
+		if _, err := protocol.Apply(out, s.rec("京0108", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
+			t.Fatalf("rejection after an accepted transfer was withdrawn: %v, want ErrInvalid (as before the withdrawal)", err)
 		}
 	})
 	t.Run("not the superior after its decision", func(t *testing.T) {
@@ -516,8 +583,8 @@ func TestApplyWithdrawalRejectionRace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := protocol.Apply(out, s.rec("京01", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-			t.Fatalf("the superior's rejection after its own decision: %v, want ErrConflict", err)
+		if _, err := protocol.Apply(out, s.rec("京01", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
+			t.Fatalf("the superior's rejection after its own decision: %v, want ErrInvalid (as before the withdrawal)", err)
 		}
 	})
 }
