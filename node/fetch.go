@@ -737,14 +737,16 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	}
 	var wg sync.WaitGroup
 	for _, s := range srcs {
-		window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
-		for range f.streamsFor(ctx, s.peer) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f.streamWorker(ctx, id, ids, s, w, window, j, c)
-			}()
-		}
+		// Each source starts on its own: choosing its stream count may
+		// take a ping, which a silent source answers only by timing out.
+		wg.Go(func() {
+			window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
+			var streams sync.WaitGroup
+			for range f.streamsFor(ctx, s.peer) {
+				streams.Go(func() { f.streamWorker(ctx, id, ids, s, w, window, j, c) })
+			}
+			streams.Wait()
+		})
 	}
 	workersDone := make(chan struct{})
 	// The committer stops once every reader has stopped handing it chunks.
