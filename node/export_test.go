@@ -122,3 +122,8 @@ func SetFetchStallForTest(d time.Duration) func() {
 	fetchStall = d
 	return func() { fetchStall = old }
 }
+
+// SetAfterFilingForTest sets a function run between a fetch's filing and
+// its receipt (nil: none); an error stops the fetch there, as a crash
+// would. Call it while no fetch runs.
+func SetAfterFilingForTest(f func() error) { testAfterFiling = f }

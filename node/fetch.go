@@ -500,6 +500,18 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	if self.Code == t.Origin {
 		return fmt.Errorf("transfer %s: this court is the origin and holds the dossier", id)
 	}
+	if self.Code == t.Receiver {
+		if newNo, err := court.ParseCaseNumber(t.NewCaseNumber); err == nil {
+			if dos, err := n.db.Dossier(newNo); err == nil {
+				// Filed by an earlier run, which stopped (a crash, a
+				// restart) before its receipt: nothing to fetch again.
+				if root := dos.Root(); !bytes.Equal(root[:], t.MerkleRoot) {
+					return fmt.Errorf("transfer %s: case %s is already filed here with other contents (Merkle root differs)", id, newNo)
+				}
+				return f.confirm(ctx, t, newNo, dos.Chunks, j)
+			}
+		}
+	}
 	var wrapped []byte
 	for _, k := range t.WrappedKeys {
 		if k.Court == self.Code {
@@ -617,9 +629,34 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 		return err
 	}
 	n.xfer.assets.poke() // asset updates that waited for the filing
+	if testAfterFiling != nil {
+		if err := testAfterFiling(); err != nil {
+			return err
+		}
+	}
+	return f.confirm(ctx, t, newNo, ids, j)
+}
+
+// testAfterFiling, when set by a test, runs between the filing and the
+// receipt; an error stops the fetch there, as a crash would.
+var testAfterFiling func() error
+
+// confirm verifies the filed case and publishes the receipt (once: a
+// receipt already applied is not issued again).
+func (f *fetchService) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.CaseNumber, ids []crypto.ChunkID, j *fetchJob) error {
+	n, id := f.n, t.ID
+	j.mu.Lock()
+	j.p.State, j.p.Chunks, j.p.NewCase = "verifying", len(ids), newNo.String()
+	j.mu.Unlock()
 	rep, err := n.db.VerifyCase(ctx, newNo)
 	if err != nil {
 		return fmt.Errorf("transfer %s: the filed case %s does not verify: %w", id, newNo, err)
+	}
+	j.mu.Lock()
+	j.p.Verified = len(ids)
+	j.mu.Unlock()
+	if t.State != cmproto.StateHandedOver {
+		return nil // received before: the receipt is out
 	}
 	root := crypto.MerkleRoot(ids)
 	if _, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Receipt{Receipt: &pb.Receipt{MerkleRoot: root[:], ChunksVerified: uint32(len(ids))}}}); err != nil {
@@ -627,9 +664,6 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	}
 	n.db.Audit(storage.AuditEntry{Event: "dossier.received", Outcome: "ok", Transfer: string(id), Case: newNo.String(),
 		Detail: fmt.Sprintf("%d documents, %d chunks, %d bytes verified; filed as %s", rep.Documents, rep.Chunks, rep.Bytes, newNo)})
-	j.mu.Lock()
-	j.p.NewCase = newNo.String()
-	j.mu.Unlock()
 	return nil
 }
 

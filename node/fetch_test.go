@@ -2,11 +2,14 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -86,5 +89,66 @@ func TestFetchFilesTheCaseAndReceipts(t *testing.T) {
 	}
 	if served == 0 {
 		t.Error("the origin audited no served request")
+	}
+}
+
+// TestFetchStoppedBetweenFilingAndReceipt: a fetch that filed the case and
+// stopped before its receipt (a crash, a restart) is finished by the next
+// run without fetching a chunk again; a run after the receipt only
+// verifies. Before, the next run fetched the whole dossier again and then
+// failed for ever on the case already filed, and no receipt went out.
+func TestFetchStoppedBetweenFilingAndReceipt(t *testing.T) {
+	s := newScenario(t)
+	safe, _ := s.cases("京0105", 4)
+	id := s.handedOver(t, safe[0])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	recv := s.as("京0108")
+
+	node.SetAfterFilingForTest(func() error { return errors.New("stopped after the filing") })
+	_, err := recv.Fetch(ctx, id)
+	node.SetAfterFilingForTest(nil)
+	if err == nil || !strings.Contains(err.Error(), "stopped after the filing") {
+		t.Fatalf("first run: %v, want the stop", err)
+	}
+	if tr, _ := recv.Transfer(id); tr.State != cmproto.StateHandedOver {
+		t.Fatalf("after the stop the transfer is %s, want handed_over (no receipt yet)", tr.State)
+	}
+	p, err := recv.Fetch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fetched != 0 || p.Bytes != 0 || p.NewCase == "" || p.Verified != p.Chunks || p.Chunks == 0 {
+		t.Fatalf("second run: %+v; want nothing fetched and every chunk verified", p)
+	}
+	s.expectEverywhere(id, cmproto.StateReceived)
+	p, err = recv.Fetch(ctx, id)
+	if err != nil || p.Fetched != 0 {
+		t.Fatalf("a run after the receipt: %+v, %v", p, err)
+	}
+}
+
+// TestFetchFromTheFiledCopy: once the receiver filed the case, its copy
+// serves the dossier to another court holding a grant (here the decider,
+// with the origin unreachable).
+func TestFetchFromTheFiledCopy(t *testing.T) {
+	s := newScenario(t)
+	safe, _ := s.cases("京0105", 4)
+	id := s.handedOver(t, safe[0])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.as("京0108").Fetch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	s.expectEverywhere(id, cmproto.StateReceived)
+	origin, decider := s.as("京0105"), s.as("京01")
+	node.PartitionForTest(origin, decider.PeerID(), true)
+	node.PartitionForTest(decider, origin.PeerID(), true)
+	p, err := decider.Fetch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fetched == 0 || p.Sources["京0108"] != p.Fetched {
+		t.Fatalf("decider fetched %d chunks from %v; want all from 京0108", p.Fetched, p.Sources)
 	}
 }

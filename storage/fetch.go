@@ -210,7 +210,8 @@ func (db *DB) HasChunk(id crypto.ChunkID) (bool, error) {
 // origin's case version v under the receiver's new number, measures now
 // held by this court with their priority (rank) kept, the data key
 // wrapped for this court's own key. Every chunk must already be stored;
-// the fetch's manifest and bits are removed in the same transaction.
+// the fetch's chunk list is removed in the same transaction and its bits
+// after it; its manifest is kept, for serving the copy.
 func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self court.CourtCode, v CaseVersion, key crypto.DataKey) (CaseRecord, error) {
 	if db.dec == nil {
 		return CaseRecord{}, fmt.Errorf("file %s: %w: no encryption key", newNumber, ErrUnavailable)
@@ -272,10 +273,10 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 				}
 			}
 		}
-		if err := txn.Delete([]byte(prefixFetchChunks + transfer)); err != nil {
-			return err
-		}
-		return txn.Delete([]byte(prefixFetchManifest + transfer))
+		// The manifest stays: the filed copy may serve the dossier to the
+		// other courts holding a grant. The chunk list, which kept the
+		// chunks from collection while no case referenced them, goes.
+		return txn.Delete([]byte(prefixFetchChunks + transfer))
 	})
 	if err != nil {
 		return CaseRecord{}, fmt.Errorf("file %s: %w", newNumber, err)
