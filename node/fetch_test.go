@@ -142,8 +142,7 @@ func TestFetchFromTheFiledCopy(t *testing.T) {
 	}
 	s.expectEverywhere(id, cmproto.StateReceived)
 	origin, decider := s.as("京0105"), s.as("京01")
-	node.PartitionForTest(origin, decider.PeerID(), true)
-	node.PartitionForTest(decider, origin.PeerID(), true)
+	cutOff([]*node.Node{origin}, []*node.Node{decider}, true)
 	p, err := decider.Fetch(ctx, id)
 	if err != nil {
 		t.Fatal(err)

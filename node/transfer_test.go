@@ -110,8 +110,15 @@ func (s *scenario) cases(code court.CourtCode, count int) (safe, expiring []cour
 // expectEverywhere waits until every node holds the transfer in state.
 func (s *scenario) expectEverywhere(id cmproto.TransferID, state cmproto.State) {
 	s.t.Helper()
-	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on every node", id, state), func() bool {
-		for _, n := range s.tm.nodes {
+	s.expectOn(id, state, s.tm.nodes, "every node")
+}
+
+// expectOn waits until the nodes given (named by what) hold the transfer
+// in state.
+func (s *scenario) expectOn(id cmproto.TransferID, state cmproto.State, nodes []*node.Node, what string) {
+	s.t.Helper()
+	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %s", id, state, what), func() bool {
+		for _, n := range nodes {
 			tr, err := n.Transfer(id)
 			if err != nil || tr.State != state {
 				return false
@@ -121,19 +128,17 @@ func (s *scenario) expectEverywhere(id cmproto.TransferID, state cmproto.State) 
 	})
 }
 
-// expectOn waits until the nodes of the courts given hold the transfer in
-// state.
-func (s *scenario) expectOn(id cmproto.TransferID, state cmproto.State, codes ...court.CourtCode) {
-	s.t.Helper()
-	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %v", id, state, codes), func() bool {
-		for _, c := range codes {
-			tr, err := s.as(c).Transfer(id)
-			if err != nil || tr.State != state {
-				return false
+// cutOff cuts (or, with cut false, restores) the network between every
+// node of left and every node of right, both ways.
+func cutOff(left, right []*node.Node, cut bool) {
+	for _, a := range left {
+		for _, b := range right {
+			if a != b {
+				node.PartitionForTest(a, b.PeerID(), cut)
+				node.PartitionForTest(b, a.PeerID(), cut)
 			}
 		}
-		return true
-	})
+	}
 }
 
 // must fails the test on an error: must(t)(n.Offer(...)).
@@ -250,33 +255,25 @@ func TestTransferRefusals(t *testing.T) {
 			}},
 			{"the receiver rejects", func(t *testing.T, id cmproto.TransferID) {
 				decide(t, id, 1)
-				s.expectOn(id, cmproto.StateDecided, "京0108")
+				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
 				must(t)(s.as("京0108").Reject(ctx, id, "本院执行力量不足"))
 			}},
 			{"the receiver accepts", func(t *testing.T, id cmproto.TransferID) {
 				decide(t, id, 2)
-				s.expectOn(id, cmproto.StateDecided, "京0108")
+				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
 				must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执822号"}))
 			}},
 		} {
 			t.Run(other.name, func(t *testing.T) {
 				id := offer(safe[3+k])
 				origin := s.as("京0105")
-				cut := func(on bool) {
-					for _, n := range s.tm.nodes {
-						if n != origin {
-							node.PartitionForTest(origin, n.PeerID(), on)
-							node.PartitionForTest(n, origin.PeerID(), on)
-						}
-					}
-				}
-				cut(true)
+				cutOff([]*node.Node{origin}, s.tm.nodes, true)
 				must(t)(origin.Withdraw(ctx, id, "被执行人已主动履行"))
 				other.act(t, id)
 				if tr, err := s.as("京01").Transfer(id); err != nil || tr.State == cmproto.StateWithdrawn {
 					t.Fatalf("the withdrawal crossed the partition: %v %v", tr.State, err)
 				}
-				cut(false)
+				cutOff([]*node.Node{origin}, s.tm.nodes, false)
 				connectAll(t, s.tm.nodes)
 				s.expectEverywhere(id, cmproto.StateWithdrawn)
 				want, err := origin.Transfer(id)
@@ -452,15 +449,7 @@ func TestCatchUp(t *testing.T) {
 
 	// Partition: cut the mesh into two halves, publish, heal.
 	left, right := []*node.Node{nodes[0], nodes[1], nodes[2]}, []*node.Node{nodes[3], nodes[4], restarted, nodes[6]}
-	partition := func(cut bool) {
-		for _, a := range left {
-			for _, b := range right {
-				node.PartitionForTest(a, b.PeerID(), cut)
-				node.PartitionForTest(b, a.PeerID(), cut)
-			}
-		}
-	}
-	partition(true)
+	cutOff(left, right, true)
 	var decided []cmproto.TransferID
 	for _, id := range ids[:10] {
 		// 京01 (left) decides while the right half cannot hear it.
@@ -475,7 +464,7 @@ func TestCatchUp(t *testing.T) {
 			t.Fatalf("%s learned of a decision across the partition: %v %v", n.Status().CourtCode, tr.State, err)
 		}
 	}
-	partition(false)
+	cutOff(left, right, false)
 	healed := time.Now()
 	connectAll(t, append(left, right...))
 	elapsed = waitFor(t, 20*time.Second, "decisions across the healed partition", func() bool {
