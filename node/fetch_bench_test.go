@@ -1,7 +1,7 @@
 package node_test
 
 // BenchmarkFetch measures, in one run on loopback, the dossier fetch
-// against two baselines moving the same number of bytes:
+// against baselines moving the same number of bytes:
 //
 //   - courtmesh fetch: a generated case of about COURTMESH_BENCH_MB MiB of
 //     documents (default 1024) imported at 京0105, offered, decided,
@@ -24,6 +24,9 @@ package node_test
 //     staged in storage.FileChunks's packs, committed 32 at a time with
 //     fsync), on the reading goroutine, without
 //     the fetch protocol: it separates the protocol's cost from the disk's.
+//   - disk alone: the same bytes written to a file and fsynced every
+//     32 MiB by a second goroutine, without network or hashing: what
+//     this disk takes when the bytes must be durable.
 //   - HTTPS: Go net/http over TLS 1.3 only (self-signed ECDSA P-256
 //     certificate), HTTP/1.1, downloading a file of the same size from the
 //     server's disk (page cache): once read and discarded, once written to
@@ -203,6 +206,8 @@ func fbRun(b *testing.B, size int64) {
 	rows = append(rows, rawBefore, rawAfter)
 	runtime.GC()
 	rows = append(rows, fbRawLibp2p(b, p.Bytes, true))
+	runtime.GC()
+	rows = append(rows, fbDisk(b, p.Bytes))
 	runtime.GC()
 
 	// ---- (3) HTTPS download of a file of the same size
@@ -566,6 +571,52 @@ func fbDrainToStore(b *testing.B, r io.Reader, n int64) (int64, error) {
 	groups <- batch
 	close(groups)
 	return got, <-commitErr
+}
+
+// fbDisk writes n bytes to a new file in the test's directory in 1 MiB
+// writes while a second goroutine fsyncs it after every 32 MiB (at most
+// two groups waiting, as a fetch's committer does), and once at the end:
+// the disk alone, no network and no hashing.
+func fbDisk(b *testing.B, n int64) fbRow {
+	src := fbRandom()
+	f, err := os.Create(filepath.Join(b.TempDir(), "disk"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const block, group = 1 << 20, 32
+	b.StartTimer()
+	cpu0, start := fbCPU(), time.Now()
+	syncs := make(chan struct{}, 2)
+	synced := make(chan error, 1)
+	go func() {
+		var first error
+		for range syncs {
+			if err := f.Sync(); err != nil && first == nil {
+				first = err
+			}
+		}
+		synced <- first
+	}()
+	var off int64
+	for k := 1; off < n; k++ {
+		m := min(int64(block), n-off)
+		at := off % int64(len(src)-block)
+		if _, err := f.Write(src[at : at+m]); err != nil {
+			b.Fatal(err)
+		}
+		off += m
+		if k%group == 0 || off == n {
+			syncs <- struct{}{}
+		}
+	}
+	close(syncs)
+	if err := <-synced; err != nil {
+		b.Fatal(err)
+	}
+	dur, cpu := time.Since(start), fbCPU()-cpu0
+	b.StopTimer()
+	return fbRow{"disk alone: write, fsync every 32 MiB", n, dur, cpu, "no network, no hash; fsyncs overlap the writes as a fetch's commits do"}
 }
 
 func fbCert(b testing.TB) (tls.Certificate, *x509.CertPool) {
