@@ -17,8 +17,8 @@ package node_test
 //     reading and discarding them. It runs just before the fetch (the
 //     mesh up and idle) and just after it (the mesh stopped); the ratio
 //     "x raw" is against both runs together, since on a shared machine
-//     the speed of the same copy drifts by a third from one minute to the
-//     next.
+//     the speed of the same copy can change by a factor of two from one
+//     minute to the next.
 //   - raw libp2p -> chunk files: the same stream, the reader storing the
 //     bytes the way a fetch does (1 MiB chunks named by their SHA-256,
 //     staged in storage.FileChunks's packs, committed 32 at a time with
@@ -140,8 +140,7 @@ func fbRun(b *testing.B, size int64) {
 	idle := float64(fbCPU()-c0) / float64(time.Since(w0))
 
 	// ---- (0) the raw stream just before the fetch: with the one after
-	// it, the baseline brackets the fetch (this machine's speed drifts
-	// from second to second).
+	// it, the baseline brackets the fetch.
 	rawBefore := fbRawLibp2p(b, size, false)
 	rawBefore.path = "raw libp2p stream, just before the fetch"
 	runtime.GC()
