@@ -31,6 +31,17 @@ package node_test
 //     certificate), HTTP/1.1, downloading a file of the same size from the
 //     server's disk (page cache): once read and discarded, once written to
 //     a file (no fsync).
+//   - SHA-256 alone: the chunk check over the same bytes, one goroutine.
+//     With the raw copy's CPU it gives the ceiling printed under the
+//     table: when the raw copy keeps every core busy (as on a 2-core
+//     machine running both ends), a fetch moving the same bytes and
+//     hashing each chunk reaches at most raw CPU / (raw CPU + hash CPU),
+//     before it stores anything.
+//
+// Each row's files are removed once the row is done (the mesh's stores
+// when the mesh stops), so that a later row does not pay for page cache
+// an earlier one still holds: on a VM, pages the guest has not touched
+// lately can cost ten times more to fill than recycled ones.
 //
 // CPU is getrusage(RUSAGE_SELF) user+sys over the timed section: the whole
 // process, so a row counts both ends (server and client) and, for the
@@ -44,11 +55,17 @@ package node_test
 // Knobs (environment): COURTMESH_BENCH_MB (dossier size, MiB; default
 // 1024), COURTMESH_BENCH_HTTPS=0 (skip the HTTPS rows, when tuning),
 // TMPDIR=/dev/shm (every store in memory: the fetch without the disk),
+// COURTMESH_BENCH_LINK=rate (e.g. 1gbit, 4gbit: the benchmark re-runs
+// itself in a child process with a network namespace of its own, whose
+// loopback tc shapes to that rate, so every row crosses a link of a known
+// speed instead of a loopback bounded only by the CPU; needs root, ip
+// and tc; nothing outside the namespace is touched),
 // COURTMESH_BENCH_PROFILE=dir (CPU profile and execution trace of the
 // fetch alone, in dir/fetch.cpu.pprof and dir/fetch.trace, and of the raw
 // stream to chunk files, in dir/raw-store.*).
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -64,6 +81,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -113,10 +131,61 @@ func fbEnvInt(name string, def int) int {
 
 func BenchmarkFetch(b *testing.B) {
 	size := int64(fbEnvInt("COURTMESH_BENCH_MB", 1024)) << 20
+	if link := os.Getenv("COURTMESH_BENCH_LINK"); link != "" {
+		if os.Getenv(fbInNetns) == "" {
+			fbInPrivateNetns(b, link)
+			return
+		}
+		fbShapeLoopback(b, link)
+	}
 	for range b.N {
 		fbRun(b, size)
 	}
 }
+
+// fbInNetns marks the benchmark's own re-run inside the network namespace
+// it made.
+const fbInNetns = "COURTMESH_BENCH_IN_NETNS"
+
+// fbInPrivateNetns runs this benchmark again in a child process that has
+// a network namespace of its own (so root, ip and tc are needed), whose
+// loopback the child shapes to link: every row then crosses a link of
+// that rate, and nothing outside the namespace is touched.
+func fbInPrivateNetns(b *testing.B, link string) {
+	b.StopTimer()
+	for _, tool := range []string{"ip", "tc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("COURTMESH_BENCH_LINK needs %s (iproute2): %v", tool, err)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkFetch$", "-test.benchtime=1x")
+	cmd.Env = append(os.Environ(), fbInNetns+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("the benchmark in a private network namespace: %v", err)
+	}
+	b.Skip("ran in a private network namespace: its table is above")
+}
+
+// fbShapeLoopback brings up the namespace's loopback and limits it to
+// link with a token bucket (tbf: what every kernel has; netem, which
+// would add delay, often is not built).
+func fbShapeLoopback(b *testing.B, link string) {
+	for _, args := range [][]string{
+		{"ip", "link", "set", "lo", "up"},
+		{"tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", link, "burst", "4mb", "latency", "100ms"},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	out, _ := exec.Command("tc", "qdisc", "show", "dev", "lo").CombinedOutput()
+	fbLink = fmt.Sprintf("loopback of a private network namespace, shaped to %s (%s)", link, bytes.TrimSpace(out))
+}
+
+// fbLink says what the rows run over.
+var fbLink = "loopback"
 
 func fbRun(b *testing.B, size int64) {
 	b.StopTimer()
@@ -208,6 +277,8 @@ func fbRun(b *testing.B, size int64) {
 	runtime.GC()
 	rows = append(rows, fbDisk(b, p.Bytes))
 	runtime.GC()
+	hash := fbHash(b, p.Bytes)
+	rows = append(rows, hash)
 
 	// ---- (3) HTTPS download of a file of the same size
 	if os.Getenv("COURTMESH_BENCH_HTTPS") != "0" {
@@ -220,8 +291,8 @@ func fbRun(b *testing.B, size int64) {
 	b.ReportMetric((float64(p.Bytes)/cd.at.Sub(start).Seconds())/rawRate, "fetch/raw")
 
 	w := os.Stdout
-	fmt.Fprintf(w, "\nBenchmarkFetch: %d MiB dossier, loopback, GOMAXPROCS=%d, %d CPUs; mesh idle CPU %.3f cores (included in the fetch rows)\n",
-		size>>20, runtime.GOMAXPROCS(0), runtime.NumCPU(), idle)
+	fmt.Fprintf(w, "\nBenchmarkFetch: %d MiB dossier, %s, GOMAXPROCS=%d, %d CPUs; mesh idle CPU %.3f cores (included in the fetch rows)\n",
+		size>>20, fbLink, runtime.GOMAXPROCS(0), runtime.NumCPU(), idle)
 	fmt.Fprintf(w, "x raw: against both raw runs together (%.1f MB/s), which bracket the fetch\n", rawRate/1e6)
 	fmt.Fprintf(w, "%-54s | %13s | %8s | %8s | %8s | %9s\n", "path", "bytes", "seconds", "MB/s", "x raw", "CPU s/GiB")
 	fmt.Fprintf(w, "%s\n", "-------------------------------------------------------+---------------+----------+----------+----------+----------")
@@ -235,6 +306,16 @@ func fbRun(b *testing.B, size int64) {
 			fmt.Fprintf(w, "  %s: %s\n", r.path, r.note)
 		}
 	}
+	// The ceiling the required work sets when the raw copy is CPU-bound:
+	// a fetch moves the same bytes over the same transport (the raw
+	// copy's CPU) and must hash every chunk before storing it (the SHA-256
+	// row's CPU), so it can reach at most their ratio, before it writes a
+	// byte.
+	perGiB := func(r fbRow) float64 { return r.cpu.Seconds() / (float64(r.bytes) / (1 << 30)) }
+	rawCPU := (rawBefore.cpu + rawAfter.cpu).Seconds() / (float64(rawBefore.bytes+rawAfter.bytes) / (1 << 30))
+	fmt.Fprintf(w, "the raw copy kept %.2f of %d cores busy (CPU s/GiB x GiB/s); if that is all of them, a fetch that also hashes each chunk\n"+
+		"  can reach at most raw CPU / (raw CPU + SHA-256 CPU) = %.3f / (%.3f + %.3f) = %.2fx raw, before it stores a byte\n",
+		rawCPU*rawRate/(1<<30), runtime.GOMAXPROCS(0), rawCPU, rawCPU, perGiB(hash), rawCPU/(rawCPU+perGiB(hash)))
 	fmt.Fprintln(w)
 }
 
@@ -272,6 +353,7 @@ func fbProfile(b testing.TB, name string) (stop func()) {
 // ---------------------------------------------------------------- mesh
 
 type fbMesh struct {
+	dir   string // removed by stop: its page cache is freed for the next rows
 	nodes []*node.Node
 	by    map[court.CourtCode]*node.Node
 	stops []func()
@@ -286,21 +368,24 @@ func (m *fbMesh) as(b testing.TB, c court.CourtCode) *node.Node {
 	return n
 }
 
-// stop stops every node (idempotent); Cleanup calls it too.
+// stop stops every node and removes their stores (idempotent); Cleanup
+// calls it too.
 func (m *fbMesh) stop() {
 	for _, s := range m.stops {
 		s()
 	}
 	m.stops = nil
+	os.RemoveAll(m.dir)
 }
 
 // fbStartMesh is startCourts(scenarioCourts()) for a testing.TB.
 func fbStartMesh(b testing.TB) *fbMesh {
-	m, err := devmesh.Build(b.TempDir(), scenarioCourts(), time.Now())
+	dir := b.TempDir()
+	m, err := devmesh.Build(dir, scenarioCourts(), time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
-	fm := &fbMesh{by: map[court.CourtCode]*node.Node{}}
+	fm := &fbMesh{by: map[court.CourtCode]*node.Node{}, dir: dir}
 	b.Cleanup(fm.stop)
 	for i, d := range m.Dirs {
 		cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
@@ -526,10 +611,12 @@ func fbRawLibp2p(b *testing.B, n int64, store bool) fbRow {
 // store, staged (in packs) as a fetch stores them and committed in groups
 // of 32 in the background.
 func fbDrainToStore(b *testing.B, r io.Reader, n int64) (int64, error) {
-	cs, err := storage.OpenFileChunks(filepath.Join(b.TempDir(), "chunks"))
+	dir := b.TempDir()
+	cs, err := storage.OpenFileChunks(filepath.Join(dir, "chunks"))
 	if err != nil {
 		return 0, err
 	}
+	defer os.RemoveAll(dir)
 	defer cs.Close()
 	groups := make(chan storage.ChunkBatch, 1)
 	commitErr := make(chan error, 1)
@@ -582,6 +669,7 @@ func fbDisk(b *testing.B, n int64) fbRow {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer os.Remove(f.Name())
 	defer f.Close()
 	const block, group = 1 << 20, 32
 	b.StartTimer()
@@ -617,6 +705,27 @@ func fbDisk(b *testing.B, n int64) fbRow {
 	b.StopTimer()
 	return fbRow{"disk alone: write, fsync every 32 MiB", n, dur, cpu, "no network, no hash; fsyncs overlap the writes as a fetch's commits do"}
 }
+
+// fbHash hashes n bytes (1 MiB chunks, as a fetch checks them) on one
+// goroutine: the CPU the check against the manifest needs, alone.
+func fbHash(b *testing.B, n int64) fbRow {
+	src := fbRandom()
+	const block = 1 << 20
+	var sink byte
+	b.StartTimer()
+	cpu0, start := fbCPU(), time.Now()
+	for off := int64(0); off < n; off += block {
+		at := off % int64(len(src)-block)
+		id := crypto.ChunkIDOf(src[at : at+min(int64(block), n-off)])
+		sink ^= id[0]
+	}
+	dur, cpu := time.Since(start), fbCPU()-cpu0
+	b.StopTimer()
+	fbSink = sink
+	return fbRow{"SHA-256 alone (the chunk check), one goroutine", n, dur, cpu, "crypto.ChunkIDOf over 1 MiB pieces"}
+}
+
+var fbSink byte
 
 func fbCert(b testing.TB) (tls.Certificate, *x509.CertPool) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
