@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
+	"courtmesh.dev/courtmesh/storage/gen"
 )
 
 // assetMesh is the transfer scenario with nodes that a test can stop and
@@ -602,3 +605,112 @@ func logSeq(t *testing.T, raw []byte) uint64 {
 	}
 	return r.GetSequence()
 }
+
+// TestReimportOfATransferredCase: a re-import cannot undo a handover. At
+// the origin a handed-over case takes no new version; at the receiver, the
+// filed copy takes one that keeps its assets and measures, and refuses one
+// that would drop an asset update the origin sent.
+func TestReimportOfATransferredCase(t *testing.T) {
+	am := newAssetMesh(t)
+	ctx := context.Background()
+	id, cn, newNo, ms := am.received(t)
+	origin, recv := am.as("京0105"), am.as("京0108")
+
+	// The origin's case folder, generated again as scenario.cases made it.
+	cs, err := gen.Generate(filepath.Join(t.TempDir(), "again"), gen.Options{Cases: 6, Seed: 7, Court: "京0105"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folder string
+	for _, c := range cs {
+		if c.Number == cn {
+			folder = c.Dir
+		}
+	}
+	if folder == "" {
+		t.Fatalf("case %s not generated again", cn)
+	}
+	atOrigin := node.NewCases(origin.Store(), nil, nil)
+	if res, err := atOrigin.Import(ctx, folder, 0); err != nil || !res.Unchanged {
+		t.Fatalf("the same folder again at the origin: %+v, %v; want unchanged", res, err)
+	}
+	touch := func(dir string) { // a new version, the same data
+		f, err := os.OpenFile(filepath.Join(dir, "case.json"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("\n")
+		f.Close()
+	}
+	touch(folder)
+	head, _, err := origin.Store().Case(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = atOrigin.Import(ctx, folder, 0)
+	if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), "handed over to 京0108") {
+		t.Fatalf("a changed re-import at the origin after the handover: %v; want a conflict naming the receiver", err)
+	}
+	if after, _, _ := origin.Store().Case(cn); after.Version != head.Version || after.Status != storage.StatusTransferred {
+		t.Fatalf("origin's case after the refused import: version %d status %s; want %d transferred", after.Version, after.Status, head.Version)
+	}
+
+	// At the receiver: its filed copy, exported, renumbered as the
+	// receiver's own system would file it, its measures as held here.
+	atRecv := node.NewCases(recv.Store(), nil, nil)
+	out := filepath.Join(t.TempDir(), "filed")
+	if _, err := atRecv.Export(ctx, newNo, out); err != nil {
+		t.Fatal(err)
+	}
+	_, filed, err := recv.Store().Case(newNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	b, err := os.ReadFile(filepath.Join(out, "case.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc["case_number"], doc["court"] = newNo.String(), "京0108"
+	doc["measures"] = filed.Measures
+	if b, err = json.MarshalIndent(doc, "", "  "); err == nil {
+		err = os.WriteFile(filepath.Join(out, "case.json"), b, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := atRecv.Import(ctx, out, 0)
+	if err != nil || res.Unchanged || res.Version != filed.Version+1 {
+		t.Fatalf("the receiver's own version of its filed copy, assets and measures kept: %+v, %v; want version %d", res, err, filed.Version+1)
+	}
+
+	// The origin renews (续行) a measure; the receiver's copy follows.
+	renewed := ms[0]
+	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
+	var renewal storage.Measure
+	waitFor(t, 20*time.Second, "the renewal at the receiver", func() bool {
+		var ok bool
+		renewal, ok = successor(recv, newNo, renewed.ID)
+		return ok
+	})
+	// The same folder again, now without the renewal: refused, and the
+	// receiver keeps it.
+	touch(out)
+	_, err = atRecv.Import(ctx, out, 0)
+	if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), "measure "+renewal.ID+" missing") ||
+		!strings.Contains(err.Error(), "measure "+renewed.ID+" changed") {
+		t.Fatalf("a re-import at the receiver that drops the origin's renewal: %v; want a conflict naming %s and %s", err, renewal.ID, renewed.ID)
+	}
+	if m, ok := successor(recv, newNo, renewed.ID); !ok || m != renewal {
+		t.Fatalf("the receiver's renewal after the refused import: %+v %v; want %+v", m, ok, renewal)
+	}
+	// The origin's copy still has its own update, too: nothing there took
+	// a new version.
+	if m, ok := successor(origin, cn, renewed.ID); !ok || m.ID != renewal.ID {
+		t.Fatalf("the origin's renewal: %+v %v", m, ok)
+	}
+}
+

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,7 +20,9 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -97,6 +100,9 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 		return api.ImportResult{}, err
 	}
 	defer p.Close()
+	if err := c.checkTransferred(p.Case); err != nil {
+		return api.ImportResult{}, fmt.Errorf("import %s: %w", path, err)
+	}
 	res, err := c.db.PutCase(ctx, p.Case)
 	if err != nil {
 		n, gerr := c.db.CollectGarbage(context.WithoutCancel(ctx))
@@ -113,6 +119,131 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 		Documents: res.Documents, Bytes: res.Bytes, Chunks: res.Chunks, NewChunks: res.NewChunks,
 		Warnings: p.Warnings,
 	}, nil
+}
+
+// checkTransferred refuses a new version of a case that a transfer has
+// taken out of this court's hands, or whose asset updates flow between
+// two courts:
+//
+//   - at the origin, a case handed over (the transfer handed over,
+//     received or closed): the receiver enforces it now. A new version
+//     here would reach neither the dossier it fetched (fixed by the
+//     handover's Merkle root) nor its copy of the assets, would drop the
+//     asset updates already made, and would set the status back from
+//     transferred (销案) to the file's;
+//   - at the receiver, its filed copy while the transfer is received (not
+//     yet closed), if the import would change the assets or measures:
+//     those change only through asset updates (Node.UpdateAssets), which
+//     reach the origin too. Documents and other fields may change.
+//
+// A re-import that changes nothing goes ahead (PutCase writes nothing).
+// Account numbers are compared by their masked form (the sealed ones are
+// randomised).
+func (c *Cases) checkTransferred(in storage.NewCase) error {
+	n := in.Version.Number
+	head, cur, err := c.db.Case(n)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	hashes := make([]crypto.DocumentID, len(in.Sources))
+	for i, src := range in.Sources {
+		hashes[i] = src.Hash
+	}
+	if head.ContentHash == storage.ContentHash(in.CaseJSON, hashes) {
+		return nil
+	}
+	out, in2, err := c.transfersOf(n)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		return kindErrorf(storage.ErrConflict, "case %s was handed over to %s in transfer %s (%s): %s enforces it now, and a new version here would reach "+
+			"neither the dossier it fetched nor its copy of the assets. Change the assets and measures with `courtmesh assets update %s`; nothing was imported",
+			n, out.Receiver, out.ID, out.State, out.Receiver, out.ID)
+	}
+	if in2 == nil {
+		return nil
+	}
+	changed := assetChanges(cur.Assets, cur.Measures, in.Version.Assets, in.Version.Measures)
+	if len(changed) == 0 {
+		return nil
+	}
+	if len(changed) > 5 {
+		changed = append(changed[:5], fmt.Sprintf("and %d more", len(changed)-5))
+	}
+	return kindErrorf(storage.ErrConflict, "case %s came from %s in transfer %s (%s): until the transfer is closed its assets and measures change only "+
+		"through asset updates, which also reach %s, and this import would change them (%s). Record the changes with "+
+		"`courtmesh assets update %s`, or import a case.json whose assets and measures match this court's copy (`courtmesh assets show %s`); nothing was imported",
+		n, in2.Origin, in2.ID, in2.State, in2.Origin, strings.Join(changed, ", "), in2.ID, in2.ID)
+}
+
+// transfersOf finds the transfer that handed case n over from this court
+// (out: handed over, received or closed) and the one that brought it
+// here and is received but not closed (in). Case numbers carry their
+// court, so n is the origin's number of one and the receiver's of the
+// other.
+func (c *Cases) transfersOf(n court.CaseNumber) (out, in *cmproto.Transfer, err error) {
+	for _, st := range []cmproto.State{cmproto.StateHandedOver, cmproto.StateReceived, cmproto.StateClosed} {
+		raws, err := c.db.Transfers(string(st))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, b := range raws {
+			var t cmproto.Transfer
+			if err := json.Unmarshal(b, &t); err != nil {
+				return nil, nil, fmt.Errorf("a stored transfer: %w", storage.ErrCorrupt)
+			}
+			switch {
+			case t.CaseNumber == n.String():
+				out = &t
+			case t.NewCaseNumber == n.String() && t.State == cmproto.StateReceived:
+				in = &t
+			}
+		}
+	}
+	return out, in, nil
+}
+
+// assetChanges names the assets and measures that differ between the
+// current copy (a) and an import (b): added, removed or changed.
+func assetChanges(aAssets []storage.Asset, aMeasures []storage.Measure, bAssets []storage.Asset, bMeasures []storage.Measure) []string {
+	bare := func(as []storage.Asset) map[string]storage.Asset {
+		m := make(map[string]storage.Asset, len(as))
+		for _, a := range as {
+			a.AccountSealed = nil
+			m[a.ID] = a
+		}
+		return m
+	}
+	byID := func(ms []storage.Measure) map[string]storage.Measure {
+		m := make(map[string]storage.Measure, len(ms))
+		for _, x := range ms {
+			m[x.ID] = x
+		}
+		return m
+	}
+	var out []string
+	diff := func(what string, inA, inB []string, same func(id string) bool) {
+		for _, id := range inA {
+			if !slices.Contains(inB, id) {
+				out = append(out, fmt.Sprintf("%s %s missing", what, id))
+			} else if !same(id) {
+				out = append(out, fmt.Sprintf("%s %s changed", what, id))
+			}
+		}
+		for _, id := range inB {
+			if !slices.Contains(inA, id) {
+				out = append(out, fmt.Sprintf("%s %s added", what, id))
+			}
+		}
+	}
+	aa, ba, am, bm := bare(aAssets), bare(bAssets), byID(aMeasures), byID(bMeasures)
+	diff("asset", slices.Sorted(maps.Keys(aa)), slices.Sorted(maps.Keys(ba)), func(id string) bool { return reflect.DeepEqual(aa[id], ba[id]) })
+	diff("measure", slices.Sorted(maps.Keys(am)), slices.Sorted(maps.Keys(bm)), func(id string) bool { return am[id] == bm[id] })
+	return out
 }
 
 // List returns the cases in the store, all or those in one status.
