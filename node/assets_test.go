@@ -713,4 +713,3 @@ func TestReimportOfATransferredCase(t *testing.T) {
 		t.Fatalf("the origin's renewal: %+v %v", m, ok)
 	}
 }
-
