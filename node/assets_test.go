@@ -630,7 +630,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	if folder == "" {
 		t.Fatalf("case %s not generated again", cn)
 	}
-	atOrigin := node.NewCases(origin.Store(), nil, nil)
+	atOrigin := node.NewCases(origin.Store(), nil, nil).OfCourt("京0105")
 	if res, err := atOrigin.Import(ctx, folder, 0); err != nil || !res.Unchanged {
 		t.Fatalf("the same folder again at the origin: %+v, %v; want unchanged", res, err)
 	}
@@ -651,13 +651,28 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), "handed over to 京0108") {
 		t.Fatalf("a changed re-import at the origin after the handover: %v; want a conflict naming the receiver", err)
 	}
+	// The same through the origin's API: 409, the error's code "conflict".
+	body, _ := json.Marshal(api.ImportRequest{Path: folder})
+	oc := am.conn(t, "京0105")
+	if code, b := oc.send(t, "POST", "/v1/cases/import", "Bearer "+oc.token, body); code != 409 || !strings.Contains(string(b), `"conflict"`) {
+		t.Fatalf("the changed re-import through the origin's API: %d %s; want 409 conflict", code, b)
+	}
 	if after, _, _ := origin.Store().Case(cn); after.Version != head.Version || after.Status != storage.StatusTransferred {
 		t.Fatalf("origin's case after the refused import: version %d status %s; want %d transferred", after.Version, after.Status, head.Version)
+	}
+	// The receiver does not take the origin's case folder as a case of
+	// its own: a transferred case arrives by fetch.
+	rc := am.conn(t, "京0108")
+	if code, b := rc.send(t, "POST", "/v1/cases/import", "Bearer "+rc.token, body); code != 400 || !strings.Contains(string(b), "a case of 京0105") {
+		t.Fatalf("the origin's case folder imported at the receiver: %d %s; want 400 naming 京0105", code, b)
+	}
+	if _, _, err := recv.Store().Case(cn); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the receiver's store holds the origin's case number after a refused import: %v", err)
 	}
 
 	// At the receiver: its filed copy, exported, renumbered as the
 	// receiver's own system would file it, its measures as held here.
-	atRecv := node.NewCases(recv.Store(), nil, nil)
+	atRecv := node.NewCases(recv.Store(), nil, nil).OfCourt("京0108")
 	out := filepath.Join(t.TempDir(), "filed")
 	if _, err := atRecv.Export(ctx, newNo, out); err != nil {
 		t.Fatal(err)

@@ -37,9 +37,12 @@ import (
 // storage.ErrInvalid with *importer.ValidationError, storage.ErrConflict,
 // ...), each naming the case; the API maps them with apiError.
 type Cases struct {
-	db  *storage.DB
-	now func() time.Time
-	log *slog.Logger
+	// court is the court whose store this is ("" when not known: an
+	// uncertified data directory); it imports only its own cases.
+	court court.CourtCode
+	db    *storage.DB
+	now   func() time.Time
+	log   *slog.Logger
 }
 
 // NewCases returns the case service over db. now is the clock (nil:
@@ -53,6 +56,13 @@ func NewCases(db *storage.DB, now func() time.Time, log *slog.Logger) *Cases {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Cases{db: db, now: now, log: log}
+}
+
+// OfCourt sets the court whose store this is: Import then refuses
+// another court's case. It returns c.
+func (c *Cases) OfCourt(code court.CourtCode) *Cases {
+	c.court = code
+	return c
 }
 
 // Today is the service's reference date: today in China time.
@@ -100,6 +110,10 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 		return api.ImportResult{}, err
 	}
 	defer p.Close()
+	if n := p.Case.Version.Number; c.court != "" && n.Court != c.court {
+		return api.ImportResult{}, kindErrorf(storage.ErrInvalid, "import %s: case %s is a case of %s and this is the store of %s: a court imports only its own cases. "+
+			"A case transferred here arrives with `courtmesh dossier fetch TRANSFER` and is filed under the number given at acceptance; nothing was imported", path, n, n.Court, c.court)
+	}
 	if err := c.checkTransferred(p.Case); err != nil {
 		return api.ImportResult{}, fmt.Errorf("import %s: %w", path, err)
 	}
@@ -398,7 +412,7 @@ func nonNil(s []string) []string {
 // registerCaseAPI adds the case endpoints (see node/api/cases.go) to the
 // local API.
 func (n *Node) registerCaseAPI() {
-	c := NewCases(n.db, n.now, n.log)
+	c := NewCases(n.db, n.now, n.log).OfCourt(n.court)
 	n.api.Handle("POST /v1/cases/import", func(w http.ResponseWriter, r *http.Request) {
 		var req api.ImportRequest
 		if !decodeBody(w, r, &req) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -59,6 +60,38 @@ func (d DataDir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
 		return nil, nil, err
 	}
 	return nk, ek, nil
+}
+
+// Court returns the court the installed trust bundle certifies this
+// node as (read at the bundle's issue, so an expired certificate still
+// names its court). It fails when the directory has no keys, pinned root
+// or bundle yet.
+func (d DataDir) Court() (court.CourtCode, error) {
+	nk, _, err := d.Keys()
+	if err != nil {
+		return "", err
+	}
+	rootRaw, err := os.ReadFile(d.Path(RootFile))
+	if err != nil {
+		return "", err
+	}
+	root, err := ParseRoot(rootRaw)
+	if err != nil {
+		return "", err
+	}
+	raw, err := os.ReadFile(d.Path(BundleFile))
+	if err != nil {
+		return "", err
+	}
+	b, err := crypto.OpenBundle(root, raw)
+	if err != nil {
+		return "", err
+	}
+	cert, err := crypto.NewTrust(root, b).ByPeer(nk.PeerID(), b.IssuedAt)
+	if err != nil {
+		return "", err
+	}
+	return cert.Code, nil
 }
 
 // Token returns the local API bearer token, creating it (0600) if absent.

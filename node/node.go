@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
@@ -48,6 +49,7 @@ type Options struct {
 
 // Node is one court's courtmesh daemon: host, pubsub, trust, API.
 type Node struct {
+	court   court.CourtCode // this node's court, from its certificate (a code never changes)
 	dir     DataDir
 	cfg     Config
 	log     *slog.Logger
@@ -115,7 +117,7 @@ func New(opts Options) (*Node, error) {
 	log = log.With("court", string(self.Code))
 	ts.log = log
 	n := &Node{
-		dir: opts.Dir, cfg: cfg, log: log, now: now, key: nk, enc: ek, trust: ts,
+		dir: opts.Dir, cfg: cfg, log: log, now: now, key: nk, enc: ek, trust: ts, court: self.Code,
 		connected: make(chan peer.ID, 64), ready: make(chan struct{}),
 	}
 	n.metrics = newMetrics(n)

@@ -121,7 +121,11 @@ func openCases(data string, needKey bool) (caseStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return localCases{node.NewCases(db, nil, nil), db}, nil
+	cs := node.NewCases(db, nil, nil)
+	if code, err := node.DataDir(data).Court(); err == nil {
+		cs.OfCourt(code) // not yet certified: no court to hold imports to
+	}
+	return localCases{cs, db}, nil
 }
 
 // localCases is the store opened in this process.

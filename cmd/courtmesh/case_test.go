@@ -541,3 +541,31 @@ func TestHelpStops(t *testing.T) {
 		t.Errorf("case import -h imported %d cases (%v)", len(cs), err)
 	}
 }
+
+// TestCaseImportOfAnotherCourt: a court's store takes only its own cases,
+// whether the node runs (the API) or not (the store opened directly, the
+// court read from the installed bundle); an uncertified directory has no
+// court to hold imports to.
+func TestCaseImportOfAnotherCourt(t *testing.T) {
+	cases := filepath.Join(t.TempDir(), "cases")
+	if out, err := runCLI(t, "gen", "--out", cases, "--cases", "1", "--seed", "5", "--court", "京0108", "--today", "2025-06-01"); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	folder := filepath.Join(cases, "case-0001")
+	m, err := devmesh.Build(t.TempDir(), []devmesh.Court{{Code: "京0105", Roles: []crypto.Role{crypto.RoleCourt}}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range []string{string(m.Dirs[0]), startCaseNode(t)} {
+		out, err := runCLI(t, "case", "import", "--data", data, folder)
+		if err == nil || !strings.Contains(out+err.Error(), "a case of 京0108 and this is the store of 京0105") {
+			t.Fatalf("a 京0108 case imported at 京0105 (%s): %v\n%s", data, err, out)
+		}
+		if out, err := runCLI(t, "case", "list", "--data", data); err != nil || strings.Contains(out, "执") {
+			t.Fatalf("case list after the refused import: %v\n%s", err, out)
+		}
+	}
+	if out, err := runCLI(t, "case", "import", "--data", newDataDir(t, nil), folder); err != nil {
+		t.Fatalf("the same case in an uncertified store: %v\n%s", err, out)
+	}
+}
