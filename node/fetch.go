@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -110,13 +111,22 @@ func (f *fetchService) index(t *cmproto.Transfer) (*dossierIndex, error) {
 		if root := dos.Root(); !bytes.Equal(root[:], t.MerkleRoot) {
 			return nil, fmt.Errorf("case %s changed since the handover of %s (Merkle root differs); hand over again", cn, t.ID)
 		}
-		caseJSON, err := json.Marshal(dos.Version)
-		if err != nil {
-			return nil, err
-		}
-		sealed, err := dos.Key.SealField(fetchCaseLabel(t.ID), caseJSON)
-		if err != nil {
-			return nil, err
+		var sealed []byte
+		if len(t.SealedCaseHash) > 0 {
+			// The record the handover names, as it was then.
+			if sealed, err = f.n.db.HandoverCase(string(t.ID), t.SealedCaseHash); err != nil {
+				return nil, err
+			}
+		} else {
+			// A handover by an older build named no record: the
+			// current one (asset updates included) is served.
+			caseJSON, err := json.Marshal(dos.Version)
+			if err != nil {
+				return nil, err
+			}
+			if sealed, err = dos.Key.SealField(fetchCaseLabel(t.ID), caseJSON); err != nil {
+				return nil, err
+			}
 		}
 		ix.origin = &pb.FetchManifest{Version: 1, TransferId: string(t.ID), SealedCase: sealed}
 		for _, id := range dos.Chunks {
@@ -526,49 +536,35 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	if len(srcs) == 0 {
 		return fmt.Errorf("transfer %s: no node to fetch from", id)
 	}
-	// 1. The manifest: saved from an earlier run, or asked for.
+	// 1. The manifest: saved from an earlier run, or asked for. Each is
+	// checked against the signed handover before anything is fetched; a
+	// source whose manifest fails is passed over for the next.
+	var ids []crypto.ChunkID
+	var v storage.CaseVersion
 	m, err := f.savedManifest(id)
-	if err != nil {
+	if err == nil {
+		if ids, v, err = checkManifest(t, key, m); err != nil {
+			n.log.Warn("the saved fetch manifest fails its check; asking the sources again", "transfer", id, "reason", err)
+			m = nil
+		}
+	}
+	if m == nil {
 		for _, s := range srcs {
-			if m, err = f.askManifest(ctx, s.peer, id); err == nil {
+			got, aerr := f.askManifest(ctx, s.peer, id)
+			if aerr == nil {
+				if ids, v, aerr = checkManifest(t, key, got); aerr != nil {
+					n.db.Audit(storage.AuditEntry{Event: "dossier.bad_manifest", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id), Detail: aerr.Error()})
+				}
+			}
+			if aerr == nil {
+				m = got
 				break
 			}
-			n.log.Info("manifest not available from source", "court", s.court, "reason", err)
+			err = aerr
+			n.log.Info("manifest not available from source", "court", s.court, "reason", aerr)
 		}
 		if m == nil {
 			return fmt.Errorf("transfer %s: no source served the manifest: %w", id, err)
-		}
-	}
-	ids := make([]crypto.ChunkID, len(m.GetChunkIds()))
-	for i, b := range m.GetChunkIds() {
-		if len(b) != 32 {
-			return fmt.Errorf("transfer %s: manifest has a malformed chunk id", id)
-		}
-		ids[i] = crypto.ChunkID(b)
-	}
-	// Checked before anything is fetched: the manifest is the one the
-	// signed handover record names.
-	if root := crypto.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) || uint32(len(ids)) != t.ChunkCount {
-		return fmt.Errorf("transfer %s: the manifest does not match the handover's Merkle root; refusing it", id)
-	}
-	caseJSON, err := key.OpenField(fetchCaseLabel(id), m.GetSealedCase())
-	if err != nil {
-		return fmt.Errorf("transfer %s: the sealed case does not open: %w", id, err)
-	}
-	var v storage.CaseVersion
-	if err := json.Unmarshal(caseJSON, &v); err != nil {
-		return fmt.Errorf("transfer %s: sealed case: %w", id, err)
-	}
-	var docChunks []crypto.ChunkID
-	for _, d := range append(append([]storage.Document(nil), v.Documents...), v.Source) {
-		docChunks = append(docChunks, d.Chunks...)
-	}
-	if len(docChunks) != len(ids) {
-		return fmt.Errorf("transfer %s: the case's documents do not cover the manifest", id)
-	}
-	for i := range ids {
-		if docChunks[i] != ids[i] {
-			return fmt.Errorf("transfer %s: document chunk %d differs from the manifest", id, i)
 		}
 	}
 	mb, err := marshalPB(m)
@@ -635,6 +631,50 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 		}
 	}
 	return f.confirm(ctx, t, newNo, ids, j)
+}
+
+// checkManifest checks a fetch manifest against the signed handover of
+// t: its chunk list has the handover's Merkle root and count, its sealed
+// case record is the one the handover names (when it names one) and
+// opens with the data key, and that record's documents are exactly the
+// chunk list. It returns the chunk IDs and the case record.
+func checkManifest(t *cmproto.Transfer, key crypto.DataKey, m *pb.FetchManifest) ([]crypto.ChunkID, storage.CaseVersion, error) {
+	var v storage.CaseVersion
+	ids := make([]crypto.ChunkID, len(m.GetChunkIds()))
+	for i, b := range m.GetChunkIds() {
+		if len(b) != 32 {
+			return nil, v, fmt.Errorf("transfer %s: manifest has a malformed chunk id", t.ID)
+		}
+		ids[i] = crypto.ChunkID(b)
+	}
+	if root := crypto.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) || uint32(len(ids)) != t.ChunkCount {
+		return nil, v, fmt.Errorf("transfer %s: the manifest does not match the handover's Merkle root; refusing it", t.ID)
+	}
+	if len(t.SealedCaseHash) > 0 {
+		if h := sha256.Sum256(m.GetSealedCase()); !bytes.Equal(h[:], t.SealedCaseHash) {
+			return nil, v, fmt.Errorf("transfer %s: the manifest's case record is not the one the handover names; refusing it", t.ID)
+		}
+	}
+	caseJSON, err := key.OpenField(fetchCaseLabel(t.ID), m.GetSealedCase())
+	if err != nil {
+		return nil, v, fmt.Errorf("transfer %s: the sealed case does not open: %w", t.ID, err)
+	}
+	if err := json.Unmarshal(caseJSON, &v); err != nil {
+		return nil, v, fmt.Errorf("transfer %s: sealed case: %w", t.ID, err)
+	}
+	var docChunks []crypto.ChunkID
+	for _, d := range append(append([]storage.Document(nil), v.Documents...), v.Source) {
+		docChunks = append(docChunks, d.Chunks...)
+	}
+	if len(docChunks) != len(ids) {
+		return nil, v, fmt.Errorf("transfer %s: the case's documents do not cover the manifest", t.ID)
+	}
+	for i := range ids {
+		if docChunks[i] != ids[i] {
+			return nil, v, fmt.Errorf("transfer %s: document chunk %d differs from the manifest", t.ID, i)
+		}
+	}
+	return ids, v, nil
 }
 
 // testAfterFiling, when set by a test, runs between the filing and the

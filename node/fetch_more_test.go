@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -681,5 +683,101 @@ func TestFetchStalledSourceGivenUp(t *testing.T) {
 	}
 	if p.Verified != chunks || p.Sources["京0105"] != chunks || p.Sources["京01"] != 0 {
 		t.Fatalf("verified %d of %d chunks, sources %v; want all from the origin", p.Verified, chunks, p.Sources)
+	}
+}
+
+// TestFetchRefusesAForgedCaseRecord: another holder of the data key (here
+// the decider, after its own fetch) re-seals the case record in the
+// manifest it serves, keeping the chunk list: the claim lowered, every
+// measure released. The receiver checks the record against the hash in
+// the origin's signed handover, refuses it and audits it, and files the
+// true record from the origin once it is reachable.
+func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
+	s := newScenario(t)
+	safe, _ := s.cases("京0105", 4)
+	cn := safe[0]
+	id := s.handedOver(t, cn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.as("京01").Fetch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	dec := s.as("京01").Store()
+	b, err := dec.FetchManifest(string(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pb.FetchManifest
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	key, err := s.as("京0105").Store().DataKey(cn) // the decider's key is the same
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := "fetch/" + string(id) + "/case"
+	plain, err := key.OpenField(label, m.SealedCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v storage.CaseVersion
+	if err := json.Unmarshal(plain, &v); err != nil {
+		t.Fatal(err)
+	}
+	claim := v.ClaimFen
+	v.ClaimFen = 1
+	for i := range v.Measures {
+		v.Measures[i].Status = storage.MeasureReleased
+	}
+	forged, err := json.Marshal(v)
+	if err == nil {
+		m.SealedCase, err = key.SealField(label, forged)
+	}
+	if err == nil {
+		b, err = proto.Marshal(&m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []crypto.ChunkID
+	for _, c := range m.ChunkIds {
+		ids = append(ids, crypto.ChunkID(c))
+	}
+	if err := dec.SaveFetchManifest(string(id), b, ids); err != nil {
+		t.Fatal(err)
+	}
+
+	// Only the decider is reachable: its manifest is refused, and so is
+	// the fetch; nothing is filed.
+	recv := s.as("京0108")
+	cutOff([]*node.Node{s.as("京0105")}, []*node.Node{recv}, true)
+	if _, err := recv.Fetch(ctx, id); err == nil || !strings.Contains(err.Error(), "not the one the handover names") {
+		t.Fatalf("fetch with only the forging source: %v; want the case record refused", err)
+	}
+	if n := assetAudits(t, recv, "dossier.bad_manifest", id); n == 0 {
+		t.Error("the refused manifest is not in the receiver's audit log")
+	}
+	// The origin back: the true record is filed.
+	cutOff([]*node.Node{s.as("京0105")}, []*node.Node{recv}, false)
+	connectAll(t, s.tm.nodes)
+	p, err := recv.Fetch(ctx, id)
+	if err != nil {
+		t.Fatalf("fetch with the origin back: %v", err)
+	}
+	newNo, err := court.ParseCaseNumber(p.NewCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := recv.Store().Case(newNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ClaimFen != claim {
+		t.Fatalf("filed claim %d, the origin's %d", got.ClaimFen, claim)
+	}
+	for _, ms := range got.Measures {
+		if ms.Status == storage.MeasureReleased {
+			t.Fatalf("filed measure %s released, as the forged record said", ms.ID)
+		}
 	}
 }

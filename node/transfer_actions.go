@@ -208,6 +208,24 @@ func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.Hand
 	}
 	root, snap := dos.Root(), dos.SnapshotHash()
 	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
+	// The case record every source will serve in the fetch manifest,
+	// fixed now and named in the signed record: the receiver files
+	// nothing else (not a record re-sealed by another key holder, nor the
+	// origin's copy as later asset updates change it; those arrive as
+	// their own records).
+	caseJSON, err := json.Marshal(dos.Version)
+	if err != nil {
+		return nil, err
+	}
+	sealedCase, err := dos.Key.SealField(fetchCaseLabel(id), caseJSON)
+	if err != nil {
+		return nil, err
+	}
+	caseHash, err := n.db.SaveHandoverCase(string(id), sealedCase)
+	if err != nil {
+		return nil, err
+	}
+	m.SealedCaseHash = caseHash[:]
 	readers := []court.CourtCode{t.Receiver}
 	if t.Decider != t.Receiver {
 		readers = append(readers, t.Decider)

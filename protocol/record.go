@@ -340,6 +340,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if len(m.GetSnapshotHash()) != 32 {
 			return invalid("handover needs a 32-byte snapshot hash")
 		}
+		if h := m.GetSealedCaseHash(); len(h) != 0 && len(h) != 32 {
+			return invalid("handover's sealed case hash must be 32 bytes (or absent)")
+		}
 		if len(m.GetKeys()) == 0 {
 			return invalid("handover wraps the data key for nobody")
 		}

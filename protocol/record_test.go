@@ -455,6 +455,8 @@ func TestDecodeRecordRefuses(t *testing.T) {
 			mod: func(r *pb.Record) { r.GetHandover().ChunkCount = 0 }, want: protocol.ErrInvalid, authentic: true},
 		{name: "handover with a bad snapshot hash", kind: protocol.KindHandover,
 			mod: func(r *pb.Record) { r.GetHandover().SnapshotHash = []byte{1} }, want: protocol.ErrInvalid, authentic: true},
+		{name: "handover with a bad sealed case hash", kind: protocol.KindHandover,
+			mod: func(r *pb.Record) { r.GetHandover().SealedCaseHash = []byte{1} }, want: protocol.ErrInvalid, authentic: true},
 		{name: "handover overriding measures without a reason", kind: protocol.KindHandover,
 			mod: func(r *pb.Record) { r.GetHandover().OverriddenMeasures = []string{"m1"} }, want: protocol.ErrInvalid, authentic: true},
 

@@ -79,6 +79,7 @@ type Transfer struct {
 	AcceptBy          string            `json:"accept_by,omitempty"`
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
+	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"` // the case record every source serves; empty from older builds
 	ChunkCount        uint32            `json:"chunk_count,omitempty"`
 	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
 	OverrideReason    string            `json:"override_reason,omitempty"`
@@ -246,6 +247,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
 		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
 		n.GrantUntil = m.GetGrantUntil()
+		n.SealedCaseHash = m.GetSealedCaseHash()
 		n.Readers, n.WrappedKeys = nil, nil
 		for _, k := range m.GetKeys() {
 			n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +29,47 @@ const (
 	prefixFetchManifest = "fm/"
 	prefixFetchChunks   = "fc/"
 	prefixFetchBit      = "fb/"
+	// hc/<transfer>/<hex SHA-256>: on the origin, the sealed case record
+	// a handover named by its hash; every fetch of the transfer is served
+	// exactly these bytes.
+	prefixHandoverCase = "hc/"
 )
+
+// SaveHandoverCase keeps, durably, the sealed case record a handover is
+// about to name by its SHA-256. It is keyed by the hash, so that a
+// handover that is then refused (another won) never replaces the record
+// the issued one names.
+func (db *DB) SaveHandoverCase(transfer string, sealed []byte) ([32]byte, error) {
+	h := sha256.Sum256(sealed)
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Set([]byte(prefixHandoverCase+transfer+"/"+hex.EncodeToString(h[:])), sealed)
+	})
+	if err == nil {
+		err = db.bdb.Sync()
+	}
+	if err != nil {
+		return h, fmt.Errorf("transfer %s: save the handed-over case: %w", transfer, err)
+	}
+	return h, nil
+}
+
+// HandoverCase returns the sealed case record of transfer whose SHA-256
+// is hash, or ErrNotFound.
+func (db *DB) HandoverCase(transfer string, hash []byte) ([]byte, error) {
+	var out []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefixHandoverCase + transfer + "/" + hex.EncodeToString(hash)))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("transfer %s: the handed-over case record: %w", transfer, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
 
 // chunkListVersion is the format version of an fc/ value: the version
 // byte, then the 32-byte chunk IDs in manifest order.

@@ -842,8 +842,13 @@ type HandoverManifest struct {
 	ActiveMeasures     uint32                 `protobuf:"varint,10,opt,name=active_measures,json=activeMeasures,proto3" json:"active_measures,omitempty"`
 	GrantUntil         int64                  `protobuf:"varint,11,opt,name=grant_until,json=grantUntil,proto3" json:"grant_until,omitempty"` // unix seconds; 0: the grant runs until revoked or the case closes
 	GrantScope         []string               `protobuf:"bytes,12,rep,name=grant_scope,json=grantScope,proto3" json:"grant_scope,omitempty"`  // "documents", "assets"
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// SHA-256 of the sealed case record (the case as handed over: parties,
+	// claim, assets, measures, documents) that every source serves in the
+	// fetch manifest: the receiver files only that record. Empty in
+	// handovers by builds before it existed.
+	SealedCaseHash []byte `protobuf:"bytes,13,opt,name=sealed_case_hash,json=sealedCaseHash,proto3" json:"sealed_case_hash,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HandoverManifest) Reset() {
@@ -956,6 +961,13 @@ func (x *HandoverManifest) GetGrantUntil() int64 {
 func (x *HandoverManifest) GetGrantScope() []string {
 	if x != nil {
 		return x.GrantScope
+	}
+	return nil
+}
+
+func (x *HandoverManifest) GetSealedCaseHash() []byte {
+	if x != nil {
+		return x.SealedCaseHash
 	}
 	return nil
 }
@@ -1484,7 +1496,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xe4\x03\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\x8e\x04\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -1502,7 +1514,8 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\vgrant_until\x18\v \x01(\x03R\n" +
 	"grantUntil\x12\x1f\n" +
 	"\vgrant_scope\x18\f \x03(\tR\n" +
-	"grantScope\"?\n" +
+	"grantScope\x12(\n" +
+	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\"?\n" +
 	"\x0fGrantRevocation\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
