@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,34 +169,80 @@ func (f *fetchService) serve(st network.Stream) {
 	defer st.Close()
 	remote := st.Conn().RemotePeer()
 	buf := make([]byte, fetchCopyBuf) // reused from request to request
+	refused := 0
 	for {
 		st.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		var req pb.FetchRequest
-		if err := readDelimited(st, &req, 64<<10); err != nil {
-			return // closed, or garbage: end the stream
+		b, err := readFrame(st, 64<<10)
+		if err == nil {
+			if err = unmarshalPB(b, &req); err != nil {
+				err = fmt.Errorf("%w: %v", crypto.ErrMalformed, err)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, crypto.ErrMalformed) { // not a closed or cut stream: garbage
+				f.n.db.Audit(storage.AuditEntry{Peer: remote.String(), Event: "dossier.request", Outcome: "refused", Detail: fmt.Sprintf("malformed request, stream closed: %v", err)})
+			}
+			st.Reset()
+			return
 		}
 		st.SetWriteDeadline(time.Now().Add(2 * time.Minute))
-		if err := f.answer(st, remote, &req, buf); err != nil {
+		err = f.answer(st, remote, &req, buf)
+		if errors.Is(err, errRefused) {
+			// A refusal is answered, and the stream stays for a retry;
+			// a peer refused again and again is not given the stream to
+			// fill the audit log with.
+			if refused++; refused < maxRefusalsPerStream {
+				continue
+			}
+			st.Close()
+			return
+		}
+		if err != nil {
 			st.Reset()
 			return
 		}
 	}
 }
 
+// errRefused: answer refused the request (and told the asker why).
+var errRefused = errors.New("fetch request refused")
+
+// maxRefusalsPerStream is how many refused requests one stream may carry
+// before the serving node closes it.
+const maxRefusalsPerStream = 8
+
 // answer authorises one request, audits it, and writes the response. buf
 // is scratch space for copying chunks from their files to the stream.
 func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest, buf []byte) error {
 	now := f.n.now()
-	audit := storage.AuditEntry{Peer: remote.String(), Transfer: req.GetTransferId(), Event: "dossier.chunks"}
+	tid := req.GetTransferId()
+	if len(tid) > 64 { // a transfer id is 32 hex digits: the audit keeps a bounded prefix of anything else
+		tid = strings.ToValidUTF8(tid[:64], "") + "…"
+	}
+	audit := storage.AuditEntry{Peer: remote.String(), Transfer: tid, Event: "dossier.chunks"}
 	if req.GetManifest() {
 		audit.Event = "dossier.manifest"
 	}
 	refuse := func(msg string) error {
 		audit.Outcome, audit.Detail = "refused", msg
-		f.n.db.Audit(audit)
+		if _, err := f.n.db.Audit(audit); err != nil {
+			f.n.log.Error("a refused fetch request could not be audited", "peer", remote, "reason", err)
+		}
 		f.n.metrics.servedRequests.WithLabelValues("refused").Inc()
-		f.n.log.Info("fetch refused", "peer", remote, "transfer", req.GetTransferId(), "reason", msg)
-		return writeDelimited(st, &pb.FetchResponse{Version: 1, Error: msg})
+		f.n.log.Info("fetch refused", "peer", remote, "transfer", tid, "reason", msg)
+		if err := writeDelimited(st, &pb.FetchResponse{Version: 1, Error: msg}); err != nil {
+			return err
+		}
+		return errRefused
+	}
+	// Nothing is served that the audit log does not record.
+	audited := func() error {
+		if _, err := f.n.db.Audit(audit); err != nil {
+			f.n.log.Error("fetch request not served: the audit log cannot be written", "peer", remote, "transfer", tid, "reason", err)
+			return refuse("the serving court cannot record the access now; try later")
+		}
+		return nil
 	}
 	// Checked on every request: the peer's certificate is in force now.
 	cert, err := f.n.trust.Trust().ByPeer(remote, now)
@@ -223,7 +270,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 			return refuse("this node cannot serve the manifest")
 		}
 		audit.Outcome, audit.Detail = "ok", fmt.Sprintf("manifest of %d chunks", len(ix.origin.GetChunkIds()))
-		f.n.db.Audit(audit)
+		if err := audited(); err != nil {
+			return err
+		}
 		return writeDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin})
 	}
 	ids := req.GetChunkIds()
@@ -269,7 +318,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		}
 	}
 	audit.Outcome, audit.Detail = "ok", fmt.Sprintf("%d of %d chunks, %d bytes", served, len(ids), bytes)
-	f.n.db.Audit(audit)
+	if err := audited(); err != nil {
+		return err
+	}
 	f.n.metrics.servedRequests.WithLabelValues("served").Inc()
 	f.n.metrics.servedBytes.Add(float64(bytes))
 	if err := writeDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(files))}); err != nil {
@@ -582,12 +633,16 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	}
 	var todo []uint32
 	resumed := 0
+	lost := 0
 	for i, cid := range ids {
-		if done[uint32(i)] {
+		ok, _ := n.db.HasChunk(cid)
+		if done[uint32(i)] && ok {
 			resumed++
 			continue
 		}
-		if ok, _ := n.db.HasChunk(cid); ok {
+		if done[uint32(i)] {
+			lost++ // its bit outlived it (a store that failed under it): fetched again
+		} else if ok {
 			if err := n.db.PutFetchedChunk(string(id), uint32(i), cid, nil); err != nil {
 				return err
 			}
@@ -595,6 +650,9 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 			continue
 		}
 		todo = append(todo, uint32(i))
+	}
+	if lost > 0 {
+		n.log.Warn("chunks marked verified are missing from the store; fetching them again", "transfer", id, "chunks", lost)
 	}
 	j.mu.Lock()
 	j.p.Chunks, j.p.Verified, j.p.Resumed = len(ids), resumed, resumed

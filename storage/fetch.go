@@ -103,6 +103,11 @@ func fetchBitKey(transfer string, index uint32) []byte {
 // chunk IDs it lists (which garbage collection then keeps), durably,
 // before any of its chunks is stored.
 func (db *DB) SaveFetchManifest(transfer string, manifest []byte, chunks []crypto.ChunkID) error {
+	// Not while garbage is collected: a chunk list saved after the
+	// collection read the live set, and its chunks committed before the
+	// collection walked the store, would be taken for garbage.
+	db.gcMu.RLock()
+	defer db.gcMu.RUnlock()
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		if err := txn.Set([]byte(prefixFetchManifest+transfer), manifest); err != nil {
 			return err

@@ -59,6 +59,15 @@ type pack struct {
 	idx  *os.File // the index, appended under FileChunks.mu
 	end  int64    // where the next staged chunk goes
 	live int      // committed chunks not deleted
+	// idxEnd is the length of the index's valid entries: the next entry
+	// is written there, and a failed write is cut back to it.
+	idxEnd int64
+	// broken is set (under FileChunks.mu) when an fsync of the pack or a
+	// write or fsync of its index failed: bytes staged before it may not
+	// be on disk, and an entry after a torn one would be cut at the next
+	// open. A broken pack takes no more chunks and commits none; what it
+	// already committed stays readable.
+	broken error
 	// staged counts chunks staged here and neither committed nor
 	// dropped: a pack is not removed under them.
 	staged int
@@ -146,6 +155,7 @@ func (c *FileChunks) loadPack(n uint32) error {
 			return err
 		}
 	}
+	p.idxEnd = valid
 	if len(locs) == 0 {
 		idx.Close()
 		return c.removePack(n)
@@ -163,11 +173,6 @@ func (c *FileChunks) loadPack(n uint32) error {
 		err = f.Truncate(end) // staged, never committed
 	}
 	if err != nil {
-		f.Close()
-		idx.Close()
-		return err
-	}
-	if _, err := idx.Seek(0, io.SeekEnd); err != nil {
 		f.Close()
 		idx.Close()
 		return err
@@ -204,7 +209,7 @@ func (c *FileChunks) stage(sealed []byte) (*packStaged, error) {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("chunk store %s: %w: closed", c.dir, ErrUnavailable)
 	}
-	if c.active == nil || c.active.end+int64(len(sealed)) > packMaxBytes {
+	if c.active == nil || c.active.broken != nil || c.active.end+int64(len(sealed)) > packMaxBytes {
 		p, err := c.newPack()
 		if err != nil {
 			c.mu.Unlock()
@@ -307,8 +312,23 @@ func (c *FileChunks) commitPacked(staged []*packStaged, ids []crypto.ChunkID) er
 	for p := range byPack {
 		packs = append(packs, p)
 	}
-	// 1. The bytes.
-	if err := parallel(len(packs), func(i int) error { return packs[i].f.Sync() }); err != nil {
+	// 1. The bytes. A pack that broke (here or in another group) commits
+	// nothing more: what was staged in it is dropped and fetched again.
+	c.mu.Lock()
+	for _, p := range packs {
+		if p.broken != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("chunk pack %08d: %w", p.n, p.broken)
+		}
+	}
+	c.mu.Unlock()
+	if err := parallel(len(packs), func(i int) error {
+		if err := packs[i].f.Sync(); err != nil {
+			c.breakPack(packs[i], err)
+			return err
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	// 2. The index entries, each after its bytes. A chunk stored or
@@ -316,6 +336,11 @@ func (c *FileChunks) commitPacked(staged []*packStaged, ids []crypto.ChunkID) er
 	c.mu.Lock()
 	named := make([]bool, len(staged))
 	for _, p := range packs {
+		if p.broken != nil { // broke in another group since step 1
+			c.unmark(ids, named)
+			c.mu.Unlock()
+			return fmt.Errorf("chunk pack %08d: %w", p.n, p.broken)
+		}
 		buf := make([]byte, 0, packEntry*len(byPack[p]))
 		for _, i := range byPack[p] {
 			if _, ok := c.index[ids[i]]; ok || c.committing[ids[i]] {
@@ -325,14 +350,21 @@ func (c *FileChunks) commitPacked(staged []*packStaged, ids []crypto.ChunkID) er
 			named[i] = true
 			buf = appendPackEntry(buf, ids[i], staged[i].off, staged[i].size)
 		}
-		if _, err := p.idx.Write(buf); err != nil {
+		if err := p.appendIndex(buf); err != nil {
+			p.broken = err
 			c.unmark(ids, named)
 			c.mu.Unlock()
 			return err
 		}
 	}
 	c.mu.Unlock()
-	if err := parallel(len(packs), func(i int) error { return packs[i].idx.Sync() }); err != nil {
+	if err := parallel(len(packs), func(i int) error {
+		if err := packs[i].idx.Sync(); err != nil {
+			c.breakPack(packs[i], err)
+			return err
+		}
+		return nil
+	}); err != nil {
 		c.mu.Lock()
 		c.unmark(ids, named)
 		c.mu.Unlock()
@@ -388,10 +420,43 @@ func (c *FileChunks) deletePacked(id crypto.ChunkID) (bool, error) {
 		return true, nil
 	}
 	p.live--
-	if _, err := p.idx.Write(appendPackEntry(nil, id, l.off, l.size|packDeleted)); err != nil {
-		return true, err
+	if p.broken == nil {
+		// Not synced: a deletion need not be durable. On a broken pack
+		// none is written (the chunk may come back at the next open,
+		// and is then deleted again by the next garbage collection).
+		if err := p.appendIndex(appendPackEntry(nil, id, l.off, l.size|packDeleted)); err != nil {
+			p.broken = err
+			return true, err
+		}
 	}
 	return true, c.dropIfEmpty(p)
+}
+
+// appendIndex writes entries at the end of the index's valid entries. A
+// failed or short write is cut back, so that no torn entry stays in front
+// of later ones; the caller marks the pack broken. Called with c.mu held.
+func (p *pack) appendIndex(entries []byte) error {
+	k, err := p.idx.WriteAt(entries, p.idxEnd)
+	if err == nil && k != len(entries) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if terr := p.idx.Truncate(p.idxEnd); terr != nil {
+			err = fmt.Errorf("%w (and cutting the torn entry failed: %v)", err, terr)
+		}
+		return fmt.Errorf("chunk pack %08d index: %w", p.n, err)
+	}
+	p.idxEnd += int64(k)
+	return nil
+}
+
+// breakPack marks p broken after a failed fsync, and stops staging into it.
+func (c *FileChunks) breakPack(p *pack, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.broken == nil {
+		p.broken = fmt.Errorf("chunk pack %08d: fsync failed, later commits refused: %w", p.n, err)
+	}
 }
 
 // openPacked opens a pack chunk for reading; ok is false if id is not in a

@@ -184,3 +184,67 @@ func TestPackRotationAndConcurrency(t *testing.T) {
 		t.Fatalf("packs left after every chunk was deleted: %v", got)
 	}
 }
+
+// TestPackIndexWriteFailure: when an index write fails (here the index
+// descriptor is swapped for a read-only one, as a full disk or an I/O
+// error would fail it), the commit fails, the pack takes nothing more,
+// no torn entry is left in front of later ones, and the chunks committed
+// before and after it are all there after a crash and reopen.
+func TestPackIndexWriteFailure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "chunks")
+	c, err := OpenFileChunks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := stageCommit(t, c, "committed before the failure")
+	p := c.active
+	good := p.idx
+	ro, err := os.Open(good.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	p.idx = ro
+	c.mu.Unlock()
+	id, v := chunkOf("its index entry cannot be written")
+	st, err := c.Stage(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := c.NewBatch()
+	if _, err := batch.PutStaged(id, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Commit(); err == nil {
+		t.Fatal("a commit whose index write failed reported success")
+	}
+	if ok, _ := c.Has(id); ok {
+		t.Fatal("a chunk whose index write failed is visible")
+	}
+	c.mu.Lock()
+	p.idx = good
+	broken := p.broken
+	c.mu.Unlock()
+	ro.Close()
+	if broken == nil {
+		t.Fatal("the pack is not marked broken")
+	}
+	after := stageCommit(t, c, "committed after the failure")
+	if c.active == p {
+		t.Fatal("a broken pack still takes chunks")
+	}
+	// A crash: reopen without closing.
+	c2, err := OpenFileChunks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	for _, want := range []crypto.ChunkID{a[0], after[0]} {
+		if ok, _ := c2.Has(want); !ok {
+			t.Errorf("committed chunk %s lost at reopen", want)
+		}
+	}
+	if ok, _ := c2.Has(id); ok {
+		t.Error("the chunk whose commit failed is there after reopen")
+	}
+}
