@@ -178,12 +178,15 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := n.db.Case(cn)
+	head, v, err := n.db.Case(cn)
 	if errors.Is(err, storage.ErrNotFound) && role == "receiver" {
 		return nil, fmt.Errorf("transfer %s: case %s is not filed here yet; fetch the dossier first (courtmesh dossier fetch %s): %w", id, cn, id, storage.ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if role == "receiver" && !n.filedFrom(head, t) {
+		return nil, fmt.Errorf("%w: case %s in this court's store was not filed from transfer %s; its updates cannot speak for it", cmproto.ErrConflict, cn, id)
 	}
 	key, err := n.db.DataKey(cn)
 	if err != nil {
@@ -418,11 +421,16 @@ func (a *assetService) apply(u storage.PendingAssetUpdate) bool {
 	}
 	var key crypto.DataKey
 	if role == "receiver" {
-		if _, _, err := n.db.Case(cn); err != nil {
+		head, _, err := n.db.Case(cn)
+		if err != nil {
 			if !errors.Is(err, storage.ErrNotFound) {
 				n.log.Warn("asset update waits: the case cannot be read", "transfer", id, "case", cn.String(), "reason", err)
 			}
 			return false // applied right after the dossier is filed
+		}
+		if !n.filedFrom(head, t) {
+			n.log.Warn("asset update waits: the case under the transfer's new number was not filed from this transfer; renumber one of them", "transfer", id, "case", cn.String())
+			return false
 		}
 		var wrapped []byte
 		for _, k := range t.WrappedKeys {
@@ -476,6 +484,21 @@ func (a *assetService) apply(u storage.PendingAssetUpdate) bool {
 	n.db.Audit(audit)
 	n.log.Info("asset update applied", "transfer", id, "case", cn.String(), "issuer", u.Issuer, "number", u.Number, "kind", d.Kind)
 	return true
+}
+
+// filedFrom reports whether the receiver's case head was filed from
+// transfer t's dossier: it says so, or (filed by an older build, which
+// did not record it) its documents have the handover's Merkle root.
+func (n *Node) filedFrom(head storage.CaseRecord, t *cmproto.Transfer) bool {
+	if head.Transfer != "" {
+		return head.Transfer == string(t.ID)
+	}
+	dos, err := n.db.Dossier(head.Number)
+	if err != nil {
+		return false
+	}
+	root := dos.Root()
+	return bytes.Equal(root[:], t.MerkleRoot)
 }
 
 func listOrNone(s []string) string {

@@ -157,7 +157,15 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 	n := in.Version.Number
 	head, cur, err := c.db.Case(n)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil
+		// A new case: its number must not be the one a transfer gives
+		// the case it is bringing here.
+		_, _, reserved, err := c.transfersOf(n)
+		if err != nil || reserved == nil {
+			return err
+		}
+		return kindErrorf(storage.ErrConflict, "case number %s is the number this court gave, accepting transfer %s (%s), to the case it brings from %s; "+
+			"that case is filed by `courtmesh dossier fetch %s`. Import this case under another number; nothing was imported",
+			n, reserved.ID, reserved.State, reserved.Origin, reserved.ID)
 	}
 	if err != nil {
 		return err
@@ -169,7 +177,7 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 	if head.ContentHash == storage.ContentHash(in.CaseJSON, hashes) {
 		return nil
 	}
-	out, in2, err := c.transfersOf(n)
+	out, in2, _, err := c.transfersOf(n)
 	if err != nil {
 		return err
 	}
@@ -194,31 +202,41 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 		n, in2.Origin, in2.ID, in2.State, in2.Origin, strings.Join(changed, ", "), in2.ID, in2.ID)
 }
 
-// transfersOf finds the transfer that handed case n over from this court
-// (out: handed over, received or closed) and the one that brought it
-// here and is received but not closed (in). Case numbers carry their
-// court, so n is the origin's number of one and the receiver's of the
-// other.
-func (c *Cases) transfersOf(n court.CaseNumber) (out, in *cmproto.Transfer, err error) {
-	for _, st := range []cmproto.State{cmproto.StateHandedOver, cmproto.StateReceived, cmproto.StateClosed} {
+// transfersOf finds the transfers that concern case number n here: out
+// handed it over from this court (handed over, received or closed); in
+// brought it here and is not closed (handed over or received: the
+// receiver may have filed it before its receipt); reserved gave n to a
+// case still to come (accepted, or handed over and not yet filed). Case
+// numbers carry their court, so n is the origin's number of one and the
+// receiver's of the others. Numbers are compared in their normal form
+// (a record may carry ASCII brackets).
+func (c *Cases) transfersOf(n court.CaseNumber) (out, in, reserved *cmproto.Transfer, err error) {
+	same := func(s string) bool {
+		m, err := court.ParseCaseNumber(s)
+		return err == nil && m == n
+	}
+	for _, st := range []cmproto.State{cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived, cmproto.StateClosed} {
 		raws, err := c.db.Transfers(string(st))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, b := range raws {
 			var t cmproto.Transfer
 			if err := json.Unmarshal(b, &t); err != nil {
-				return nil, nil, fmt.Errorf("a stored transfer: %w", storage.ErrCorrupt)
+				return nil, nil, nil, fmt.Errorf("a stored transfer: %w", storage.ErrCorrupt)
 			}
 			switch {
-			case t.CaseNumber == n.String():
+			case st != cmproto.StateAccepted && same(t.CaseNumber):
 				out = &t
-			case t.NewCaseNumber == n.String() && t.State == cmproto.StateReceived:
-				in = &t
+			case same(t.NewCaseNumber) && st != cmproto.StateClosed:
+				if st != cmproto.StateAccepted {
+					in = &t
+				}
+				reserved = &t
 			}
 		}
 	}
-	return out, in, nil
+	return out, in, reserved, nil
 }
 
 // assetChanges names the assets and measures that differ between the

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,7 +123,24 @@ func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.Decide
 
 // Accept accepts a transfer designated to this court.
 func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.AcceptRequest) (*cmproto.Transfer, error) {
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: req.NewCaseNumber}}})
+	// The new number goes out in its normal form, and must be free here:
+	// the case arrives under it, and the other court's asset updates
+	// follow it.
+	newNo, err := cmproto.EnforcementCase("new case number", req.NewCaseNumber, n.court)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := n.db.Case(newNo); err == nil {
+		return nil, fmt.Errorf("%w: case number %s is already used by a case in this court's store; accept under a new number", cmproto.ErrConflict, newNo)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	if _, in, reserved, err := NewCases(n.db, n.now, n.log).transfersOf(newNo); err != nil {
+		return nil, err
+	} else if t := cmp.Or(in, reserved); t != nil && t.ID != id {
+		return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", cmproto.ErrConflict, newNo, t.ID)
+	}
+	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})
 }
 
 // Reject declines an offer (as the decider) or a designation (as the receiver).

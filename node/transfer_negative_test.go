@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
+	"courtmesh.dev/courtmesh/storage/gen"
 )
 
 // signer is a court's node key and certificate, taken from its data
@@ -521,4 +523,40 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 			t.Errorf("%d rejections audited for %s, want %d", got, id, rejected+1)
 		}
 	})
+}
+
+// TestAcceptanceNumber: the receiver's new case number goes out in its
+// normal form (whatever brackets the clerk typed), must not be a case
+// this court already holds, and is kept for the case to come: an import
+// under it is refused until the transfer is done with it.
+func TestAcceptanceNumber(t *testing.T) {
+	s := newScenario(t)
+	ctx := context.Background()
+	id := s.decided()
+	recv := s.as("京0108")
+	cs, err := gen.Generate(filepath.Join(t.TempDir(), "own"), gen.Options{Cases: 2, Seed: 9, Court: "京0108"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := node.NewCases(recv.Store(), nil, nil).OfCourt("京0108")
+	if _, err := local.Import(ctx, cs[0].Dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	ascii := func(n court.CaseNumber) string {
+		return strings.NewReplacer("（", "(", "）", ")").Replace(n.String())
+	}
+	if _, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[0].Number)}); !errors.Is(err, cmproto.ErrConflict) {
+		t.Fatalf("acceptance under the number of a case held here: %v; want a conflict", err)
+	}
+	tr, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[1].Number)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.NewCaseNumber != cs[1].Number.String() {
+		t.Fatalf("the acceptance carries %q; want the normal form %q", tr.NewCaseNumber, cs[1].Number)
+	}
+	s.expectEverywhere(id, cmproto.StateAccepted)
+	if _, err := local.Import(ctx, cs[1].Dir, 0); !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), string(id)) {
+		t.Fatalf("an import under the number kept for transfer %s: %v; want a conflict naming it", id, err)
+	}
 }

@@ -598,6 +598,7 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d AssetDelta, o DeltaOptions) 
 				return err
 			}
 			head.Updated = db.now().UTC().Format(time.RFC3339)
+			head.Revision++
 			if err := setJSON(txn, caseKey(n), head); err != nil {
 				return err
 			}
@@ -820,6 +821,7 @@ func (db *DB) RevertAssetDelta(n court.CaseNumber, d AssetDelta) error {
 			return err
 		}
 		head.Updated = db.now().UTC().Format(time.RFC3339)
+		head.Revision++
 		return setJSON(txn, caseKey(n), head)
 	})
 	if errors.Is(err, badger.ErrConflict) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -370,4 +371,43 @@ func FuzzApplyAssetDelta(f *testing.F) {
 		}
 		checkConsistent(t, db, n)
 	})
+}
+
+// TestImportDuringAnAssetUpdate: an asset update applied while an import
+// of the same case seals its documents is not overwritten: the import is
+// refused at its commit (the case's revision moved), the update stays,
+// and the import, run again, sees it.
+func TestImportDuringAnAssetUpdate(t *testing.T) {
+	db, n := assetCase(t)
+	_, v0, err := db.Case(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := PlanAssetChange(v0, AssetChange{Kind: ChangeRenewal, Measure: "m1"}, day("2026-02-01"), "京0105")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sampleCase(bytes.Repeat([]byte("a new document "), 1000))
+	in.Version.Assets, in.Version.Measures = v0.Assets, v0.Measures
+	open := in.Sources[0].Open
+	applied := false
+	in.Sources[0].Open = func() (io.ReadCloser, error) {
+		if !applied { // while the import reads its first document
+			applied = true
+			if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+				t.Errorf("the update during the import: %v", err)
+			}
+		}
+		return open()
+	}
+	if _, err := db.PutCase(context.Background(), in); !errors.Is(err, ErrConflict) {
+		t.Fatalf("an import across an asset update: %v; want a conflict", err)
+	}
+	_, v, err := db.Case(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != v0.Version || len(v.Measures) != len(v0.Measures)+1 {
+		t.Fatalf("after the refused import: version %d with %d measures; want version %d with the renewal (%d)", v.Version, len(v.Measures), v0.Version, len(v0.Measures)+1)
+	}
 }

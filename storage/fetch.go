@@ -286,7 +286,7 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 		}
 	}
 	head := CaseRecord{V: RecordVersion, Number: newNumber, Court: self, Status: StatusActive, Version: 1,
-		ContentHash: v.ContentHash, WrappedKey: wrapped, Created: now, Updated: now}
+		ContentHash: v.ContentHash, WrappedKey: wrapped, Created: now, Updated: now, Transfer: transfer}
 	for _, p := range v.Parties {
 		if p.Role == RoleRespondent {
 			head.Respondents = append(head.Respondents, p.Name)
@@ -366,6 +366,7 @@ func (db *DB) SetCaseStatus(n court.CaseNumber, s CaseStatus) error {
 		}
 		head.Status = s
 		head.Updated = db.now().UTC().Format(time.RFC3339)
+		head.Revision++
 		if err := setJSON(txn, caseKey(n), head); err != nil {
 			return err
 		}

@@ -184,6 +184,14 @@ type CaseRecord struct {
 	Created     string           `json:"created"`
 	Updated     string           `json:"updated"`
 	Respondents []string         `json:"respondents"` // display names, for listings
+	// Transfer is, for a case filed from a fetched dossier, the transfer
+	// it came by: asset updates of that transfer apply to it, none other.
+	Transfer string `json:"transfer,omitempty"`
+	// Revision counts the changes made in place to the current version
+	// (asset updates, their reverts, status changes): an import checks at
+	// its commit that neither the version nor the revision moved while it
+	// sealed the documents, and refuses rather than overwrite the change.
+	Revision int `json:"revision,omitempty"`
 }
 
 // FieldLabel is the label under which a confidential field is sealed.

@@ -177,7 +177,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 		return res, fmt.Errorf("store case %s: write chunks: %w", n, err)
 	}
 
-	oldVersion := head.Version
+	oldVersion, oldRevision := head.Version, head.Revision
 	head.V = RecordVersion
 	head.Number = n
 	head.Court = v.Court
@@ -207,6 +207,8 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 			return err
 		case cur.Version != oldVersion:
 			return fmt.Errorf("%w: case %s changed to version %d during the import; import again", ErrConflict, n, cur.Version)
+		case cur.Revision != oldRevision:
+			return fmt.Errorf("%w: case %s changed during the import (an asset update or a status change); import again", ErrConflict, n)
 		}
 		if err := db.clearCurrent(txn, n, oldStatus); err != nil {
 			return err
