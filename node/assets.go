@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,6 +193,36 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	if err != nil {
 		return nil, err
 	}
+	number := uint64(1)
+	for _, r := range t.Records {
+		if r.Kind == cmproto.KindAssetUpdate && r.Issuer == self.Code {
+			number++
+		}
+	}
+	// Ids the change creates and the clerk left to us are scoped to this
+	// court's role and the update's number (m-o3: the measure of the
+	// origin's update 3), so that the two courts, each numbering on its
+	// own copy, never create the same id at once.
+	scoped := func(prefix string, taken func(string) bool) string {
+		letter := map[string]string{"origin": "o", "receiver": "r"}[role]
+		id := fmt.Sprintf("%s-%s%d", prefix, letter, number)
+		for k := 2; taken(id); k++ {
+			id = fmt.Sprintf("%s-%s%d.%d", prefix, letter, number, k)
+		}
+		return id
+	}
+	if change.NewMeasure == "" {
+		change.NewMeasure = scoped("m", func(id string) bool {
+			return slices.ContainsFunc(v.Measures, func(m storage.Measure) bool { return m.ID == id })
+		})
+	}
+	if change.Asset != nil && change.Asset.ID == "" {
+		a := *change.Asset
+		a.ID = scoped("a", func(id string) bool {
+			return slices.ContainsFunc(v.Assets, func(x storage.Asset) bool { return x.ID == id })
+		})
+		change.Asset = &a
+	}
 	sc, err := storageChange(change, key)
 	if err != nil {
 		return nil, err
@@ -200,12 +231,6 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	delta, err := storage.PlanAssetChange(v, sc, today, self.Code)
 	if err != nil {
 		return nil, err
-	}
-	number := uint64(1)
-	for _, r := range t.Records {
-		if r.Kind == cmproto.KindAssetUpdate && r.Issuer == self.Code {
-			number++
-		}
 	}
 	plain, err := json.Marshal(delta)
 	if err != nil {
@@ -477,6 +502,7 @@ func (a *assetService) apply(u storage.PendingAssetUpdate) bool {
 		audit.Detail += "; already so " + strings.Join(res.Already, ", ")
 	}
 	if len(res.Conflicts) > 0 {
+		audit.Event, audit.Outcome = "asset_update.conflict", "rejected"
 		audit.Detail += "; nothing written: this court's copy differs at " + strings.Join(res.Conflicts, ", ") +
 			" (changed here, or by a later update already in the dossier as fetched); compare with " + string(u.Issuer)
 		n.log.Warn("asset update not applied: this court's copy differs", "transfer", id, "case", cn.String(), "number", u.Number, "items", strings.Join(res.Conflicts, ", "))

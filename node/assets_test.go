@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -726,5 +727,41 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	// a new version.
 	if m, ok := successor(origin, cn, renewed.ID); !ok || m.ID != renewal.ID {
 		t.Fatalf("the origin's renewal: %+v %v", m, ok)
+	}
+}
+
+// TestAssetUpdatesFromBothCourtsAtOnce: while the two courts cannot reach
+// each other, each records a change that creates a measure (the receiver
+// renews one, the origin finds an asset and freezes it), leaving the ids
+// to the node. Once they meet again each has applied the other's change
+// in full: the ids the nodes chose cannot clash, so nothing is dropped as
+// a conflict.
+func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
+	am := newAssetMesh(t)
+	ctx := context.Background()
+	id, cn, newNo, ms := am.received(t)
+	origin, recv := am.as("京0105"), am.as("京0108")
+	cutOff([]*node.Node{origin}, []*node.Node{recv}, true)
+	must(t)(recv.UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[0].ID}))
+	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "freeze",
+		Asset: &api.NewAsset{Class: "deposit", Description: "某银行账户", Owner: "p2", Source: "national_search", ValueFen: 50000}}))
+	cutOff([]*node.Node{origin}, []*node.Node{recv}, false)
+	connectAll(t, am.tm.nodes)
+	has := func(n *node.Node, c court.CaseNumber, measure, asset string) bool {
+		_, v, err := n.Store().Case(c)
+		if err != nil {
+			return false
+		}
+		okM := slices.ContainsFunc(v.Measures, func(m storage.Measure) bool { return m.ID == measure })
+		okA := asset == "" || slices.ContainsFunc(v.Assets, func(a storage.Asset) bool { return a.ID == asset })
+		return okM && okA
+	}
+	waitFor(t, 30*time.Second, "both changes at both courts", func() bool {
+		return has(origin, cn, "m-r1", "") && has(origin, cn, "m-o1", "a-o1") && has(recv, newNo, "m-r1", "") && has(recv, newNo, "m-o1", "a-o1")
+	})
+	for _, n := range []*node.Node{origin, recv} {
+		if c := assetAudits(t, n, "asset_update.conflict", id); c != 0 {
+			t.Errorf("%d asset updates in conflict", c)
+		}
 	}
 }

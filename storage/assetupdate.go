@@ -297,6 +297,9 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 		if err != nil {
 			return d, err
 		}
+		if !exp.After(old.Expiry) {
+			return d, fmt.Errorf("%w: renewal expiring %s adds no time to measure %s, which runs to %s; a renewal (续行) must end later", ErrInvalid, exp, old.ID, old.Expiry)
+		}
 		id, err := newID()
 		if err != nil {
 			return d, err

@@ -240,6 +240,16 @@ func TestAssetChangeRefusals(t *testing.T) {
 			}
 		})
 	}
+	// A renewal that starts where the renewed measure started ends where
+	// it ends: it adds no time and is refused.
+	for _, m := range v.Measures {
+		if m.ID == "m1" {
+			_, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "m1", Effective: m.Effective}, day("2026-02-01"), "京0105")
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "adds no time") {
+				t.Errorf("a renewal adding no time: %v", err)
+			}
+		}
+	}
 	// A measure released can be neither released nor renewed again.
 	d, err := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "m2"}, day("2025-06-01"), "京0105")
 	if err != nil {

@@ -232,7 +232,7 @@ func runAssetsUpdate(ctx context.Context, c *cli, args []string) error {
 	var req api.AssetChange
 	fs.StringVar(&req.Kind, "kind", "", "search_result, renewal (续行), release (解除), disposal (扣划/auction), lapse, or other (a new measure on an asset held)")
 	fs.StringVar(&req.Measure, "measure", "", "the measure renewed, released, carried out or lapsed")
-	fs.StringVar(&req.NewMeasure, "new-measure", "", "id of the measure the change creates (default: the next free mN)")
+	fs.StringVar(&req.NewMeasure, "new-measure", "", "id of the measure the change creates (default: scoped to this court and the update, e.g. m-o3)")
 	fs.StringVar(&req.MeasureKind, "measure-kind", "", "the measure taken: seal, detain, freeze, waiting (other; search_result optionally)")
 	fs.StringVar(&req.AssetID, "asset", "", "other: the asset the new measure is on")
 	fs.StringVar(&req.Effective, "effective", "", "YYYY-MM-DD the new measure takes effect (default today; renewal: the day after the old expiry)")

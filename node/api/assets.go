@@ -24,8 +24,9 @@ type AssetChange struct {
 	// Measure is the measure renewed, released, carried out or lapsed
 	// (renewal, release, disposal, lapse).
 	Measure string `json:"measure,omitempty"`
-	// NewMeasure is the id of the measure the change creates; empty picks
-	// the next free mN.
+	// NewMeasure is the id of the measure the change creates; empty gives
+	// one scoped to this court's role and the update's number (m-o3, m-r1),
+	// which the other court cannot create at the same time.
 	NewMeasure string `json:"new_measure,omitempty"`
 	// MeasureKind is the measure taken (seal, detain, freeze, waiting):
 	// required for other, optional for search_result.
@@ -47,8 +48,8 @@ type AssetChange struct {
 
 // NewAsset is an asset found after the handover.
 type NewAsset struct {
-	ID          string `json:"id"`
-	Class       string `json:"class"` // deposit, real_estate, ... or 银行存款, 不动产, ...
+	ID          string `json:"id,omitempty"` // empty: scoped like NewMeasure (a-o3)
+	Class       string `json:"class"`        // deposit, real_estate, ... or 银行存款, 不动产, ...
 	Description string `json:"description"`
 	Owner       string `json:"owner,omitempty"` // party id
 	Source      string `json:"source"`          // national_search, local_link, debtor_report, applicant_lead, other

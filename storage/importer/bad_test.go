@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -156,6 +157,9 @@ func TestBadInput(t *testing.T) {
 		{"court does not match case number", func(t *testing.T) string {
 			return mutate(t, good, func(m map[string]any) { m["court"] = "京0106" })
 		}, importer.Options{}, "court", "does not match"},
+		{"malformed phone (not repeated in the error)", func(t *testing.T) string {
+			return mutate(t, good, func(m map[string]any) { obj(list(m, "parties")[0])["phone"] = "138 1234 5678" })
+		}, importer.Options{}, "parties[0].phone", "value not shown"},
 		{"unknown asset class", func(t *testing.T) string {
 			return mutate(t, good, func(m map[string]any) { obj(list(m, "assets")[0])["class"] = "gold bars" })
 		}, importer.Options{}, "assets[0].class", "unknown asset class"},
@@ -251,6 +255,38 @@ func TestBadInput(t *testing.T) {
 			d := mutate(t, good, nil)
 			os.Remove(filepath.Join(d, "docs", "d1.pdf"))
 			return zipOf(t, d, zipEntry{name: "docs/d1.pdf", data: make([]byte, 32<<20)})
+		}, importer.Options{}, "documents[0].file", "zip bomb"},
+		{"zip bomb whose directory lies about its compressed size", func(t *testing.T) string {
+			d := mutate(t, good, nil)
+			os.Remove(filepath.Join(d, "docs", "d1.pdf"))
+			path := zipOf(t, d, zipEntry{name: "docs/d1.pdf", data: make([]byte, 32<<20)})
+			z, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The central directory entry of the bomb claims 100 MiB of
+			// compressed data: by the directory, the ratio looks harmless.
+			patched := false
+			for i := bytes.Index(z, []byte("PK\x01\x02")); i >= 0 && i+46 < len(z); {
+				nl := int(binary.LittleEndian.Uint16(z[i+28:]))
+				if string(z[i+46:i+46+nl]) == "docs/d1.pdf" {
+					binary.LittleEndian.PutUint32(z[i+20:], 100<<20)
+					patched = true
+					break
+				}
+				j := bytes.Index(z[i+4:], []byte("PK\x01\x02"))
+				if j < 0 {
+					break
+				}
+				i += 4 + j
+			}
+			if !patched {
+				t.Fatal("no central directory entry for docs/d1.pdf")
+			}
+			if err := os.WriteFile(path, z, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return path
 		}, importer.Options{}, "documents[0].file", "zip bomb"},
 		{"symlink in folder", func(t *testing.T) string {
 			d := mutate(t, good, nil)

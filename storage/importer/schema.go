@@ -183,7 +183,11 @@ func (s *schema) validate(root *schema, path string, v any, errs *[]FieldError) 
 			add("%q is not allowed; want one of %s", str, strings.Join(s.Enum, ", "))
 		}
 		if s.re != nil && !s.re.MatchString(str) {
-			add("%q does not have the required form %s", str, s.Pattern)
+			if personalField(path) { // never echoed: errors reach logs and API answers
+				add("does not have the required form %s (value not shown: personal data)", s.Pattern)
+			} else {
+				add("%q does not have the required form %s", str, s.Pattern)
+			}
 		}
 	case "integer":
 		num, ok := v.(json.Number)
@@ -234,4 +238,15 @@ func jsonType(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// personalField reports whether the value at path is personal data that
+// an error message must not repeat (identity, phone and account numbers).
+func personalField(path string) bool {
+	for _, f := range []string{"id_number", "phone", "account"} {
+		if path == f || strings.HasSuffix(path, "."+f) || strings.HasSuffix(path, "/"+f) {
+			return true
+		}
+	}
+	return false
 }

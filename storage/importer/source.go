@@ -2,8 +2,11 @@ package importer
 
 import (
 	"archive/zip"
+	"compress/flate"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -25,8 +28,8 @@ type limitedReader struct {
 	r     io.ReadCloser
 	n     int64
 	max   int64
-	ratio int64 // 0, or the largest output/input ratio allowed
-	in    int64 // compressed size, for the ratio check
+	ratio int64  // 0, or the largest output/input ratio allowed
+	in    *int64 // compressed bytes read so far (nil: not compressed), for the ratio check
 }
 
 var errTooLarge = errors.New("too large")
@@ -38,7 +41,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.n > l.max {
 		return n, errTooLarge
 	}
-	if l.ratio > 0 && l.n > 1<<20 && l.n > l.ratio*max(l.in, 1) {
+	if l.ratio > 0 && l.in != nil && l.n > 1<<20 && l.n > l.ratio*max(*l.in, 1) {
 		return n, errBomb
 	}
 	return n, err
@@ -140,11 +143,61 @@ func (z *zipSource) open(name string, max int64) (io.ReadCloser, error) {
 	if f.UncompressedSize64 > uint64(max) {
 		return nil, errTooLarge
 	}
-	rc, err := f.Open()
+	// The entry is inflated here from its raw bytes, so that the ratio is
+	// checked against the compressed bytes actually read: the sizes in
+	// the archive's directory are the sender's word and can lie.
+	raw, err := f.OpenRaw()
 	if err != nil {
 		return nil, err
 	}
-	return &limitedReader{r: rc, max: max, ratio: z.ratio, in: int64(f.CompressedSize64)}, nil
+	cr := &countingReader{r: raw}
+	var rc io.ReadCloser
+	switch f.Method {
+	case zip.Store:
+		rc = io.NopCloser(cr)
+	case zip.Deflate:
+		rc = flate.NewReader(cr)
+	default:
+		return nil, fmt.Errorf("compression method %d is not supported (use deflate or store)", f.Method)
+	}
+	return &limitedReader{r: &checkedEntry{r: rc, f: f, crc: crc32.NewIEEE()}, max: max, ratio: z.ratio, in: &cr.n}, nil
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
+}
+
+// checkedEntry checks, at the end of an entry inflated from its raw
+// bytes, its size and CRC-32 against the archive's directory, as
+// zip.File.Open does.
+type checkedEntry struct {
+	r   io.ReadCloser
+	f   *zip.File
+	crc hash.Hash32
+	n   uint64
+}
+
+func (c *checkedEntry) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.crc.Write(p[:k])
+	c.n += uint64(k)
+	if c.n > c.f.UncompressedSize64 {
+		return k, zip.ErrFormat
+	}
+	if err == io.EOF && (c.n != c.f.UncompressedSize64 || c.crc.Sum32() != c.f.CRC32) {
+		return k, zip.ErrChecksum
+	}
+	return k, err
+}
+
+func (c *checkedEntry) Close() error { return c.r.Close() }
 
 func (z *zipSource) close() error { return z.zr.Close() }
