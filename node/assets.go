@@ -247,14 +247,30 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	if e := storage.EarliestExpiry(delta.Preview(v.Measures)); !e.IsZero() {
 		u.EarliestExpiry = e.String()
 	}
-	// Our copy first, then the record; if the record cannot be issued,
-	// our copy goes back as it was.
-	if _, err := n.db.ApplyAssetDelta(cn, delta, storage.DeltaOptions{Strict: true}); err != nil {
+	// Our copy first, with the update in the outbox; then the record. If
+	// the record cannot be issued, our copy goes back as it was; if the
+	// node stops in between, the outbox sends it at the next start.
+	ub, err := marshalPB(u)
+	if err != nil {
 		return nil, err
 	}
+	outbox := &storage.OutboxAssetUpdate{Transfer: string(id), Number: number, Record: ub}
+	if _, err := n.db.ApplyAssetDelta(cn, delta, storage.DeltaOptions{Strict: true, Outbox: outbox}); err != nil {
+		return nil, err
+	}
+	if testBeforeAssetIssue != nil {
+		if err := testBeforeAssetIssue(); err != nil {
+			return nil, err // as a crash here would: the change applied, no record
+		}
+	}
 	next, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_AssetUpdate{AssetUpdate: u}})
+	if err == nil {
+		if derr := n.db.DoneOutboxAssetUpdate(string(id), number); derr != nil {
+			n.log.Warn("asset update issued; its outbox entry stays until the next start", "transfer", id, "number", number, "reason", derr)
+		}
+	}
 	if err != nil {
-		if rerr := n.db.RevertAssetDelta(cn, delta); rerr != nil {
+		if rerr := n.db.RevertAssetDelta(cn, delta, outbox); rerr != nil {
 			n.log.Error("asset update not sent, and this court's copy could not be put back; check the case", "transfer", id, "case", cn.String(), "reason", rerr)
 			n.db.Audit(storage.AuditEntry{Event: "asset_update.revert_failed", Outcome: "rejected", Transfer: string(id), Case: cn.String(),
 				Detail: fmt.Sprintf("update %d (%s) was applied here but not sent (%v), and could not be undone: %v", number, delta.Summary(), err, rerr)})
@@ -315,11 +331,70 @@ func storageChange(c api.AssetChange, key crypto.DataKey) (storage.AssetChange, 
 	return sc, nil
 }
 
+// testBeforeAssetIssue, when set by a test, runs between an update's
+// change to this court's copy and its record; an error stops UpdateAssets
+// there, as a crash would.
+var testBeforeAssetIssue func() error
+
+// sendOutbox issues the records of this court's asset updates that were
+// applied to its copy but not sent (the node stopped in between), in
+// number order; an update whose record is already out leaves the outbox.
+func (a *assetService) sendOutbox(ctx context.Context) {
+	n := a.n
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pending, err := n.db.OutboxAssetUpdates()
+	if err != nil {
+		n.log.Warn("asset updates: cannot read the outbox", "reason", err)
+		return
+	}
+	self, err := n.self()
+	if err != nil {
+		return
+	}
+	for _, o := range pending {
+		id := cmproto.TransferID(o.Transfer)
+		t, err := n.xfer.load(id)
+		if err != nil || t == nil {
+			n.log.Warn("asset update in the outbox for an unknown transfer; kept", "transfer", id, "number", o.Number)
+			continue
+		}
+		issued := uint64(0)
+		for _, r := range t.Records {
+			if r.Kind == cmproto.KindAssetUpdate && r.Issuer == self.Code {
+				issued++
+			}
+		}
+		switch {
+		case issued >= o.Number: // out before the stop
+		case issued+1 == o.Number:
+			var u pb.AssetUpdate
+			if err := unmarshalPB(o.Record, &u); err != nil || u.GetNumber() != o.Number {
+				n.log.Error("asset update in the outbox does not decode; kept for an operator", "transfer", id, "number", o.Number)
+				continue
+			}
+			if _, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_AssetUpdate{AssetUpdate: &u}}); err != nil {
+				n.log.Warn("asset update from the outbox not sent; retried at the next start", "transfer", id, "number", o.Number, "reason", err)
+				continue
+			}
+			n.log.Info("asset update sent from the outbox (the node had stopped before its record)", "transfer", id, "number", o.Number)
+			n.db.Audit(storage.AuditEntry{Event: "asset_update.issued", Outcome: "ok", Transfer: string(id), Detail: fmt.Sprintf("update %d, sent at start from the outbox", o.Number)})
+		default:
+			n.log.Error("asset update in the outbox follows a gap; kept for an operator", "transfer", id, "number", o.Number, "issued", issued)
+			continue
+		}
+		if err := n.db.DoneOutboxAssetUpdate(o.Transfer, o.Number); err != nil {
+			n.log.Warn("asset update outbox entry not removed", "transfer", id, "number", o.Number, "reason", err)
+		}
+	}
+}
+
 // serveAssetWatch applies the asset updates received from other courts
 // in order, and warns once a day about each measure of a transferred case
 // that nears its expiry, until ctx ends.
 func (n *Node) serveAssetWatch(ctx context.Context) error {
 	a := n.xfer.assets
+	a.sendOutbox(ctx)
 	a.recover(ctx)
 	a.drain(ctx)
 	a.warn(ctx)

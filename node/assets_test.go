@@ -765,3 +765,46 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAssetUpdateOutboxAfterACrash: the origin's node stops between
+// applying a renewal to its own copy and issuing the record. At its next
+// start it sends the record from its outbox, so the receiver gets the
+// renewal and the two copies agree.
+func TestAssetUpdateOutboxAfterACrash(t *testing.T) {
+	am := newAssetMesh(t)
+	ctx := context.Background()
+	id, cn, newNo, ms := am.received(t)
+	crash := errors.New("the node stops here")
+	node.SetBeforeAssetIssueForTest(func() error { return crash })
+	_, err := am.as("京0105").UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[0].ID})
+	node.SetBeforeAssetIssueForTest(nil)
+	if !errors.Is(err, crash) {
+		t.Fatalf("the update with a stop before its record: %v", err)
+	}
+	renewal, ok := successor(am.as("京0105"), cn, ms[0].ID)
+	if !ok {
+		t.Fatal("the origin's copy lacks the renewal it applied before stopping")
+	}
+	if tr, _ := am.as("京0105").Transfer(id); tr.AssetUpdates != 0 {
+		t.Fatalf("a record was issued before the stop: %d", tr.AssetUpdates)
+	}
+	am.stops["京0105"]()
+	origin := am.restart("京0105")
+	waitFor(t, 30*time.Second, "the renewal at the receiver, sent from the outbox", func() bool {
+		m, ok := successor(am.as("京0108"), newNo, ms[0].ID)
+		return ok && m.ID == renewal.ID && m.Expiry == renewal.Expiry
+	})
+	if tr, _ := origin.Transfer(id); tr.AssetUpdates != 1 {
+		t.Errorf("asset updates on the transfer after the restart: %d, want 1", tr.AssetUpdates)
+	}
+	if left, err := origin.Store().OutboxAssetUpdates(); err != nil || len(left) != 0 {
+		t.Errorf("outbox after the restart: %v %v; want empty", left, err)
+	}
+	// A second restart sends nothing again.
+	am.stops["京0105"]()
+	origin = am.restart("京0105")
+	time.Sleep(time.Second)
+	if tr, _ := origin.Transfer(id); tr.AssetUpdates != 1 {
+		t.Errorf("asset updates after a second restart: %d, want 1", tr.AssetUpdates)
+	}
+}

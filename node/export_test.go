@@ -127,3 +127,7 @@ func SetFetchStallForTest(d time.Duration) func() {
 // its receipt (nil: none); an error stops the fetch there, as a crash
 // would. Call it while no fetch runs.
 func SetAfterFilingForTest(f func() error) { testAfterFiling = f }
+
+// SetBeforeAssetIssueForTest sets a function run between an asset
+// update's change to the court's copy and its record (nil: none).
+func SetBeforeAssetIssueForTest(f func() error) { testBeforeAssetIssue = f }

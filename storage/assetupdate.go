@@ -42,6 +42,10 @@ import (
 const (
 	prefixAssetPending = "xu/"
 	prefixAssetApplied = "xn/"
+	// xo/<transfer>/<number, 8 bytes big-endian>: an update this court
+	// applied to its own copy and has not yet seen issued as a record
+	// (written with the change, removed once the record is out).
+	prefixAssetOutbox = "xo/"
 	// AssetDeltaVersion is the version of the AssetDelta encoding.
 	AssetDeltaVersion = 1
 )
@@ -488,6 +492,50 @@ type DeltaOptions struct {
 	// (it must be the next one) and removes it from the pending updates,
 	// in the same transaction.
 	Mark *AssetUpdateMark
+	// Outbox, if set, is this court's own update whose record is still
+	// to be issued: kept with the change in the same transaction, so
+	// that a crash before the record is out leaves it to be sent at the
+	// next start (OutboxAssetUpdates) rather than a change no record
+	// speaks for.
+	Outbox *OutboxAssetUpdate
+}
+
+// OutboxAssetUpdate is an asset update this court applied to its copy
+// whose record is not yet known to be issued. Record is the update as it
+// goes out (the encoded AssetUpdate record body).
+type OutboxAssetUpdate struct {
+	Transfer string `json:"transfer"`
+	Number   uint64 `json:"number"`
+	Record   []byte `json:"record"`
+}
+
+func outboxKey(transfer string, number uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixAssetOutbox+transfer+"/"), number)
+}
+
+// OutboxAssetUpdates lists the updates still to be issued, by transfer
+// and number.
+func (db *DB) OutboxAssetUpdates() ([]OutboxAssetUpdate, error) {
+	var out []OutboxAssetUpdate
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixAssetOutbox), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var o OutboxAssetUpdate
+			if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &o) }); err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DoneOutboxAssetUpdate removes an update from the outbox: its record is
+// issued.
+func (db *DB) DoneOutboxAssetUpdate(transfer string, number uint64) error {
+	return db.bdb.Update(func(txn *badger.Txn) error { return txn.Delete(outboxKey(transfer, number)) })
 }
 
 // DeltaResult says what ApplyAssetDelta did, by item id (assets as
@@ -603,6 +651,11 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d AssetDelta, o DeltaOptions) 
 			head.Updated = db.now().UTC().Format(time.RFC3339)
 			head.Revision++
 			if err := setJSON(txn, caseKey(n), head); err != nil {
+				return err
+			}
+		}
+		if o.Outbox != nil {
+			if err := setJSON(txn, outboxKey(o.Outbox.Transfer, o.Outbox.Number), *o.Outbox); err != nil {
 				return err
 			}
 		}
@@ -756,13 +809,19 @@ func (db *DB) SkipAssetUpdate(m AssetUpdateMark) error {
 
 // RevertAssetDelta undoes d on case n, which must hold every item of d in
 // its after state (ErrConflict otherwise, nothing written): changed items
-// go back to their before state, added ones are removed. The issuing
-// court uses it when the update it applied could not be sent.
-func (db *DB) RevertAssetDelta(n court.CaseNumber, d AssetDelta) error {
+// go back to their before state, added ones are removed, and outbox (if
+// set) leaves the outbox in the same transaction. The issuing court uses
+// it when the update it applied could not be sent.
+func (db *DB) RevertAssetDelta(n court.CaseNumber, d AssetDelta, outbox *OutboxAssetUpdate) error {
 	if err := d.check(); err != nil {
 		return fmt.Errorf("revert asset update of case %s: %w", n, err)
 	}
 	err := db.bdb.Update(func(txn *badger.Txn) error {
+		if outbox != nil { // the update that will not go out leaves the outbox with its change
+			if err := txn.Delete(outboxKey(outbox.Transfer, outbox.Number)); err != nil {
+				return err
+			}
+		}
 		var head CaseRecord
 		if err := getJSON(txn, caseKey(n), &head); err != nil {
 			return fmt.Errorf("case %s: %w", n, err)

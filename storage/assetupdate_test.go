@@ -160,7 +160,7 @@ func TestRenewalAppliedInPlace(t *testing.T) {
 	}
 
 	// Undone: back as before, index included.
-	if err := db.RevertAssetDelta(n, d); err != nil {
+	if err := db.RevertAssetDelta(n, d, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, v, _ := db.Case(n); !sameJSON(v.Measures, v0.Measures) {
