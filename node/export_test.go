@@ -131,3 +131,11 @@ func SetAfterFilingForTest(f func() error) { testAfterFiling = f }
 // SetBeforeAssetIssueForTest sets a function run between an asset
 // update's change to the court's copy and its record (nil: none).
 func SetBeforeAssetIssueForTest(f func() error) { testBeforeAssetIssue = f }
+
+// SetFetchRetryPauseForTest sets the pause before a broken fetch stream
+// is opened again, and returns a function restoring it.
+func SetFetchRetryPauseForTest(d time.Duration) func() {
+	old := fetchRetryPause
+	fetchRetryPause = d
+	return func() { fetchRetryPause = old }
+}

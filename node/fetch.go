@@ -51,7 +51,14 @@ const (
 	// fetchCopyBuf is the piece in which a serving node copies a chunk
 	// from its file to the stream.
 	fetchCopyBuf = 256 << 10
+	// fetchStreamTries is how many times a stream to a source is opened
+	// in one fetch; the pauses between grow by fetchRetryPause.
+	fetchStreamTries = 4
 )
+
+// fetchRetryPause is the pause before a broken stream is opened again
+// (twice that before the next time, and so on). A variable for tests.
+var fetchRetryPause = time.Second
 
 // fetchStall is how long a stream may go without a new frame while an
 // answer is due before it is given up (its chunks go to the other streams
@@ -875,7 +882,23 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 			window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
 			var streams sync.WaitGroup
 			for range f.streamsFor(ctx, s.peer) {
-				streams.Go(func() { f.streamWorker(ctx, id, ids, s, w, window, j, c) })
+				streams.Go(func() {
+					// A stream that broke (a stall, a reset) is opened
+					// again, a few times, after a pause: on a short link
+					// a source has one stream, and one bad moment must
+					// not end the fetch when it is the only source.
+					for attempt := 1; ; attempt++ {
+						f.streamWorker(ctx, id, ids, s, w, window, j, c)
+						if left, _ := w.state(); left == 0 || ctx.Err() != nil || s.bad.Load() >= badSourceLimit || attempt >= fetchStreamTries {
+							return
+						}
+						select {
+						case <-ctx.Done():
+							return
+						case <-time.After(time.Duration(attempt) * fetchRetryPause):
+						}
+					}
+				})
 			}
 			streams.Wait()
 		})
