@@ -378,8 +378,12 @@ func readFrame(r io.Reader, max int) ([]byte, error) {
 	if n > uint64(max) {
 		return nil, fmt.Errorf("frame of %d bytes exceeds the limit of %d: %w", n, max, crypto.ErrMalformed)
 	}
-	b := make([]byte, n)
-	_, err = io.ReadFull(r, b)
+	// Read as it arrives rather than allocated up front: the length is
+	// the sender's word, and a frame that never comes costs nothing.
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err == nil && uint64(len(b)) != n {
+		err = io.ErrUnexpectedEOF
+	}
 	return b, err
 }
 
