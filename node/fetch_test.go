@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,64 @@ func TestFetchFromTheFiledCopy(t *testing.T) {
 	}
 	if p.Fetched == 0 || p.Sources["京0108"] != p.Fetched {
 		t.Fatalf("decider fetched %d chunks from %v; want all from 京0108", p.Fetched, p.Sources)
+	}
+}
+
+// TestFetchKeepsThirdCourtsSeizures: a case whose asset carries a
+// waiting line across three courts (another court's seizure first, the
+// origin waiting first, a third court second) is filed at the receiver
+// with the origin's measures now its own and the other courts' seizures
+// still theirs; a waiting seizure has no term while it waits.
+func TestFetchKeepsThirdCourtsSeizures(t *testing.T) {
+	s := newScenario(t)
+	safe, expiring := s.cases("京0105", 6)
+	var cn court.CaseNumber
+	var before []storage.Measure
+	for _, c := range append(safe, expiring...) {
+		ms, err := s.as("京0105").Store().Measures(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(ms, func(m storage.Measure) bool { return m.Status == storage.MeasureActive && m.Court != "京0105" }) {
+			cn, before = c, ms
+			break
+		}
+	}
+	if cn.IsZero() {
+		t.Fatal("the generator made no case with another court's seizure")
+	}
+	id := s.handedOver(t, cn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := s.as("京0108").Fetch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newNo, err := court.ParseCaseNumber(p.NewCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.as("京0108").Store().Measures(newNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]court.CourtCode{}
+	for _, m := range after {
+		held[m.ID] = m.Court
+	}
+	for _, m := range before {
+		if m.Status != storage.MeasureActive {
+			continue
+		}
+		want := m.Court
+		if m.Court == "京0105" {
+			want = "京0108"
+		}
+		if held[m.ID] != want {
+			t.Errorf("measure %s (%s, rank %d) held by %s at the origin is held by %s at the receiver; want %s", m.ID, m.Kind, m.Rank, m.Court, held[m.ID], want)
+		}
+		if m.Kind == court.MeasureWaiting && !m.Expiry.IsZero() {
+			t.Errorf("waiting seizure %s has a term (%s) before it took effect", m.ID, m.Expiry)
+		}
 	}
 }

@@ -247,7 +247,13 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 			return Measure{}, err
 		}
 		m := Measure{ID: id, Kind: k, Asset: a.ID, Effective: effective(today), Status: MeasureActive, Court: holder}
-		if m.Expiry, err = term(a.Class, m.Effective); err != nil {
+		if k == court.MeasureWaiting {
+			// Its term runs from the day it takes effect (the seizure
+			// ahead of it ends), not from its registration.
+			if !c.Expiry.IsZero() {
+				return Measure{}, fmt.Errorf("%w: a waiting-line seizure (轮候) has no term until it takes effect; give no expiry", ErrInvalid)
+			}
+		} else if m.Expiry, err = term(a.Class, m.Effective); err != nil {
 			return Measure{}, err
 		}
 		if k == court.MeasureWaiting {
@@ -269,6 +275,65 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 		before := m
 		m.Status = s
 		return MeasureEdit{Before: &before, After: m}
+	}
+	// rootKind is the kind of seizure a measure is, through its renewals.
+	rootKind := func(m Measure) court.MeasureKind {
+		for range len(v.Measures) {
+			if m.Kind != court.MeasureRenewal {
+				break
+			}
+			prev, err := findM(m.Renews)
+			if err != nil {
+				break
+			}
+			m = prev
+		}
+		return m.Kind
+	}
+	// waitingLine moves the line on asset ended.Asset once ended (a
+	// seizure with a term) stops on day end, if no other seizure on the
+	// asset is still in force: the first waiting seizure (轮候) takes
+	// effect that day as the seizure it waited to be, with its own term
+	// from then, and every other one moves up a place.
+	waitingLine := func(ended Measure, end court.Date) {
+		if ended.Kind == court.MeasureWaiting || !ended.Kind.HasTerm() {
+			return
+		}
+		var line []Measure
+		for _, m := range v.Measures {
+			if m.Asset != ended.Asset || m.ID == ended.ID || m.Status != MeasureActive {
+				continue
+			}
+			if m.Kind == court.MeasureWaiting {
+				line = append(line, m)
+			} else if m.Kind.HasTerm() {
+				return // another seizure still holds the asset
+			}
+		}
+		if len(line) == 0 {
+			return
+		}
+		a, ok := findA(ended.Asset)
+		if !ok {
+			return
+		}
+		slices.SortFunc(line, func(x, y Measure) int { return x.Rank - y.Rank })
+		kind := rootKind(ended)
+		if court.Applies(kind, a.Class) != nil {
+			kind = court.MeasureSeal
+			if court.Applies(court.MeasureFreeze, a.Class) == nil {
+				kind = court.MeasureFreeze
+			}
+		}
+		for i, m := range line {
+			before := m
+			if i == 0 {
+				m.Kind, m.Effective, m.Expiry, m.Rank = kind, end, court.LegalExpiry(a.Class, end), 0
+			} else {
+				m.Rank = max(m.Rank-1, 1)
+			}
+			d.Measures = append(d.Measures, MeasureEdit{Before: &before, After: m})
+		}
 	}
 
 	switch c.Kind {
@@ -328,6 +393,7 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 		}
 		r := Measure{ID: id, Kind: court.MeasureRelease, Asset: old.Asset, Effective: effective(today), Releases: old.ID, Status: MeasureExecuted, Court: holder}
 		d.Measures = append(d.Measures, change(old, MeasureReleased), MeasureEdit{After: r})
+		waitingLine(old, r.Effective)
 	case ChangeDisposal:
 		old, err := findM(c.Measure)
 		if err != nil {
@@ -358,6 +424,7 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 			return d, fmt.Errorf("%w: measure %s of case %s runs until %s; it has not lapsed (renew it before then)", ErrConflict, old.ID, n, dateText(old.Expiry))
 		}
 		d.Measures = append(d.Measures, change(old, MeasureLapsed))
+		waitingLine(old, old.Expiry.AddDate(0, 0, 1))
 	case ChangeSearchResult:
 		if c.Asset == nil {
 			return d, fmt.Errorf("%w: a search result names the asset found", ErrInvalid)
@@ -450,7 +517,7 @@ func (d AssetDelta) check() error {
 		if !m.Kind.Valid() || !m.Status.Valid() || seen["m/"+m.ID] {
 			return fmt.Errorf("%w: measure %s: bad kind or status, or listed twice", ErrInvalid, m.ID)
 		}
-		if m.Kind.HasTerm() && m.Status == MeasureActive && m.Expiry.IsZero() {
+		if m.Kind.HasTerm() && m.Kind != court.MeasureWaiting && m.Status == MeasureActive && m.Expiry.IsZero() {
 			return fmt.Errorf("%w: active measure %s has no expiry", ErrInvalid, m.ID)
 		}
 		seen["m/"+m.ID] = true
@@ -486,7 +553,8 @@ type DeltaOptions struct {
 	// then (but Mark is recorded: the update was dealt with).
 	Strict bool
 	// Holder, if set, becomes the court of every active measure written
-	// (the receiving court holds the measures of a case it filed).
+	// that the issuing court (Mark.Issuer) held: the receiving court holds
+	// the measures of a case it filed, not those of third courts.
 	Holder court.CourtCode
 	// Mark, if set, records update Mark.Number of its issuer as applied
 	// (it must be the next one) and removes it from the pending updates,
@@ -595,7 +663,9 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d AssetDelta, o DeltaOptions) 
 		}
 		for _, e := range d.Measures {
 			m := e.After
-			if o.Holder != "" && m.Status == MeasureActive {
+			// The receiving court holds what the issuing court held, not
+			// the seizures of third courts in the waiting line.
+			if o.Holder != "" && m.Status == MeasureActive && (o.Mark == nil || m.Court == o.Mark.Issuer || m.Court == "") {
 				m.Court = o.Holder
 			}
 			i := slices.IndexFunc(v.Measures, func(x Measure) bool { return x.ID == m.ID })

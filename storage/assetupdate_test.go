@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -182,8 +183,8 @@ func TestAssetChangesKeepTheIndex(t *testing.T) {
 		{"search result with a freeze", "2025-06-01", AssetChange{Kind: ChangeSearchResult, MeasureKind: court.MeasureFreeze,
 			Asset: &Asset{ID: "a3", Class: court.AssetSecurities, Owner: "p2", Source: "national_search", AccountMasked: "A12****6789"}},
 			[]string{"m1@2026-02-28", "m2@2027-05-31", "m3@2028-05-31"}},
-		{"waiting-line seizure", "2025-06-01", AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1, Expiry: day("2026-05-31")},
-			[]string{"m1@2026-02-28", "m2@2027-05-31", "m3@2026-05-31"}},
+		{"waiting-line seizure (no term until it takes effect)", "2025-06-01", AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1},
+			[]string{"m1@2026-02-28", "m2@2027-05-31"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, n := assetCase(t)
@@ -419,5 +420,64 @@ func TestImportDuringAnAssetUpdate(t *testing.T) {
 	}
 	if v.Version != v0.Version || len(v.Measures) != len(v0.Measures)+1 {
 		t.Fatalf("after the refused import: version %d with %d measures; want version %d with the renewal (%d)", v.Version, len(v.Measures), v0.Version, len(v0.Measures)+1)
+	}
+}
+
+// TestWaitingLineMovesOn: when the seizure holding an asset ends (released,
+// or lapsed), the first waiting seizure (轮候) takes effect that day as the
+// same kind of seizure, with its own legal term from then; the next one
+// moves up. A waiting seizure is given no term of its own while it waits.
+func TestWaitingLineMovesOn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		today  string
+		change AssetChange
+		from   string // the day the first waiting seizure takes effect
+	}{
+		{"release", "2025-06-01", AssetChange{Kind: ChangeRelease, Measure: "m2"}, "2025-06-01"},
+		{"lapse", "2027-06-02", AssetChange{Kind: ChangeLapse, Measure: "m2"}, "2027-06-01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, n := assetCase(t)
+			for rank := 1; rank <= 2; rank++ {
+				_, v, _ := db.Case(n)
+				d, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"), "京0105")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, v, _ := db.Case(n)
+			if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3, Expiry: day("2026-01-01")}, day("2025-01-10"), "京0105"); !errors.Is(err, ErrInvalid) {
+				t.Errorf("a waiting seizure with a term of its own: %v", err)
+			}
+			d, err := PlanAssetChange(v, tc.change, day(tc.today), "京0105")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+				t.Fatal(err)
+			}
+			checkConsistent(t, db, n)
+			_, v, _ = db.Case(n)
+			byID := map[string]Measure{}
+			for _, m := range v.Measures {
+				byID[m.ID] = m
+			}
+			from := day(tc.from)
+			w1, w2 := byID["w1"], byID["w2"]
+			if w1.Kind != court.MeasureSeal || w1.Status != MeasureActive || w1.Effective != from || w1.Expiry != court.LegalExpiry(court.AssetRealEstate, from) || w1.Rank != 0 {
+				t.Errorf("the first waiting seizure after the line moved: %+v; want a seal in force from %s for the legal term", w1, from)
+			}
+			if w2.Kind != court.MeasureWaiting || w2.Rank != 1 || !w2.Expiry.IsZero() {
+				t.Errorf("the second waiting seizure: %+v; want first in line, still waiting", w2)
+			}
+			want := fmt.Sprintf("w1@%s", w1.Expiry)
+			if got := indexedIDs(t, db); !slices.Contains(got, want) {
+				t.Errorf("expiry index %v lacks %s", got, want)
+			}
+		})
 	}
 }

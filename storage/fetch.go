@@ -279,10 +279,14 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 		return CaseRecord{}, err
 	}
 	now := db.now().UTC().Format(time.RFC3339)
+	origin := v.Court
 	v.Number, v.Court, v.Version, v.Status, v.Imported = newNumber, self, 1, StatusActive, now
 	for i := range v.Measures {
-		if v.Measures[i].Status == MeasureActive {
-			v.Measures[i].Court = self
+		// The origin's measures become the receiver's, their priority
+		// kept; a seizure of a third court (ahead or behind in a waiting
+		// line) stays that court's.
+		if m := &v.Measures[i]; m.Status == MeasureActive && (m.Court == origin || m.Court == "") {
+			m.Court = self
 		}
 	}
 	head := CaseRecord{V: RecordVersion, Number: newNumber, Court: self, Status: StatusActive, Version: 1,

@@ -399,7 +399,13 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			c.add(at+".document", "no document with id %q", mf.Document)
 		}
 		if kerr == nil {
-			if kind.HasTerm() {
+			if kind == court.MeasureWaiting && m.Status == storage.MeasureActive {
+				// Its term runs from the day it takes effect, when the
+				// seizure ahead of it ends; until then it has none.
+				if mf.Expiry != "" {
+					c.add(at+".expiry", "a waiting-line seizure (轮候) has no term until it takes effect; remove the expiry (record it as a seal or freeze once it does)")
+				}
+			} else if kind.HasTerm() {
 				m.Expiry = c.expiry(at+".expiry", asset, aok, m.Effective, mf.Expiry)
 			} else if mf.Expiry != "" {
 				c.add(at+".expiry", "a %s (%s) has no term; remove the expiry", kind.Label(), kind)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -47,8 +49,12 @@ func FuzzParseCase(f *testing.F) {
 			t.Fatalf("accepted case with number %s court %s", v.Number, v.Court)
 		}
 		for _, m := range v.Measures {
-			if m.Kind.HasTerm() && m.Expiry.IsZero() {
+			waiting := m.Kind == court.MeasureWaiting && m.Status == storage.MeasureActive
+			if m.Kind.HasTerm() && !waiting && m.Expiry.IsZero() {
 				t.Fatalf("accepted measure %s (%s) without expiry", m.ID, m.Kind)
+			}
+			if waiting && !m.Expiry.IsZero() {
+				t.Fatalf("accepted a waiting seizure %s with a term before it took effect", m.ID)
 			}
 		}
 		for _, pt := range v.Parties {
