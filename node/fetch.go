@@ -289,22 +289,17 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	f.mu.Lock()
 	tamper := f.tamper
 	f.mu.Unlock()
-	// Every chunk is checked and opened before anything is sent, so that
-	// the audit says what is served; a chunk this node lacks goes out as
-	// an empty frame (the asker fetches it elsewhere).
+	// Every chunk is checked and looked up before anything is sent, so
+	// that the audit says what is served; a chunk this node lacks goes
+	// out as an empty frame (the asker fetches it elsewhere). Each is
+	// opened again only while it is sent: an asker that reads slowly
+	// holds one open file here, not a request's worth.
 	type chunkFile struct {
 		id   crypto.ChunkID
-		r    io.ReadCloser
+		held bool
 		size int64
 	}
 	files := make([]chunkFile, len(ids))
-	defer func() {
-		for _, c := range files {
-			if c.r != nil {
-				c.r.Close()
-			}
-		}
-	}()
 	var served int
 	var bytes int64
 	for i, b := range ids {
@@ -317,7 +312,8 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		}
 		files[i].id = cid
 		if r, size, err := f.n.db.OpenSealedChunk(cid); err == nil {
-			files[i].r, files[i].size = r, size
+			r.Close()
+			files[i].held, files[i].size = true, size
 			served++
 			bytes += size
 		} else if !errors.Is(err, storage.ErrNotFound) {
@@ -334,23 +330,36 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		return err
 	}
 	for _, c := range files {
-		var err error
-		switch {
-		case c.r == nil:
-			err = writeFrame(st, nil)
-		case tamper != nil:
-			var sealed []byte
-			if sealed, err = io.ReadAll(io.LimitReader(c.r, c.size)); err == nil {
-				err = writeFrame(st, tamper(remote, c.id, sealed))
-			}
-		default:
-			err = copyFrame(st, c.r, c.size, buf)
-		}
-		if err != nil {
+		if err := f.sendChunk(st, remote, c.id, c.held, c.size, tamper, buf); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sendChunk writes one chunk's frame: the chunk, opened for the time it
+// is sent, or an empty frame if it is not held (or went meanwhile, as
+// garbage collection may take it: the asker fetches it elsewhere).
+func (f *fetchService) sendChunk(st network.Stream, remote peer.ID, cid crypto.ChunkID, held bool, size int64, tamper func(peer.ID, crypto.ChunkID, []byte) []byte, buf []byte) error {
+	if !held {
+		return writeFrame(st, nil)
+	}
+	r, got, err := f.n.db.OpenSealedChunk(cid)
+	if err != nil || got != size {
+		if r != nil {
+			r.Close()
+		}
+		return writeFrame(st, nil)
+	}
+	defer r.Close()
+	if tamper != nil {
+		sealed, err := io.ReadAll(io.LimitReader(r, size))
+		if err != nil {
+			return err
+		}
+		return writeFrame(st, tamper(remote, cid, sealed))
+	}
+	return copyFrame(st, r, size, buf)
 }
 
 // copyFrame writes a frame of exactly size bytes read from r, through buf
