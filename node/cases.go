@@ -186,6 +186,10 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 			"neither the dossier it fetched nor its copy of the assets. Change the assets and measures with `courtmesh assets update %s`; nothing was imported",
 			n, out.Receiver, out.ID, out.State, out.Receiver, out.ID)
 	}
+	if head.Status == storage.StatusTransferred { // its transfer is closed
+		return kindErrorf(storage.ErrConflict, "case %s was transferred to another court (销案): the court that received it enforces it now, "+
+			"and a new version here would reach neither its dossier nor its copy of the assets; nothing was imported", n)
+	}
 	if in2 == nil {
 		return nil
 	}
@@ -202,20 +206,22 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 		n, in2.Origin, in2.ID, in2.State, in2.Origin, strings.Join(changed, ", "), in2.ID, in2.ID)
 }
 
-// transfersOf finds the transfers that concern case number n here: out
-// handed it over from this court (handed over, received or closed); in
-// brought it here and is not closed (handed over or received: the
-// receiver may have filed it before its receipt); reserved gave n to a
-// case still to come (accepted, or handed over and not yet filed). Case
-// numbers carry their court, so n is the origin's number of one and the
-// receiver's of the others. Numbers are compared in their normal form
-// (a record may carry ASCII brackets).
+// transfersOf finds the transfers in flight that concern case number n
+// here: out handed it over from this court (handed over or received; once
+// received, the case is also marked transferred); in brought it here and
+// is not closed (handed over or received: the receiver may have filed it
+// before its receipt); reserved gave n to a case still to come (accepted,
+// or handed over and not yet filed). Only transfers in flight are read,
+// so the cost does not grow with the court's history. Case numbers carry
+// their court, so n is the origin's number of one and the receiver's of
+// the others. Numbers are compared in their normal form (a record may
+// carry ASCII brackets).
 func (c *Cases) transfersOf(n court.CaseNumber) (out, in, reserved *cmproto.Transfer, err error) {
 	same := func(s string) bool {
 		m, err := court.ParseCaseNumber(s)
 		return err == nil && m == n
 	}
-	for _, st := range []cmproto.State{cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived, cmproto.StateClosed} {
+	for _, st := range []cmproto.State{cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived} {
 		raws, err := c.db.Transfers(string(st))
 		if err != nil {
 			return nil, nil, nil, err
@@ -228,7 +234,7 @@ func (c *Cases) transfersOf(n court.CaseNumber) (out, in, reserved *cmproto.Tran
 			switch {
 			case st != cmproto.StateAccepted && same(t.CaseNumber):
 				out = &t
-			case same(t.NewCaseNumber) && st != cmproto.StateClosed:
+			case same(t.NewCaseNumber):
 				if st != cmproto.StateAccepted {
 					in = &t
 				}
