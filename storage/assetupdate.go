@@ -296,7 +296,18 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 	// effect that day as the seizure it waited to be, with its own term
 	// from then, and every other one moves up a place.
 	waitingLine := func(ended Measure, end court.Date) {
-		if ended.Kind == court.MeasureWaiting || !ended.Kind.HasTerm() {
+		if ended.Kind == court.MeasureWaiting {
+			// A waiting seizure withdrawn: those behind it move up.
+			for _, m := range v.Measures {
+				if m.Asset == ended.Asset && m.ID != ended.ID && m.Status == MeasureActive && m.Kind == court.MeasureWaiting && m.Rank > ended.Rank {
+					before := m
+					m.Rank--
+					d.Measures = append(d.Measures, MeasureEdit{Before: &before, After: m})
+				}
+			}
+			return
+		}
+		if !ended.Kind.HasTerm() {
 			return
 		}
 		var line []Measure

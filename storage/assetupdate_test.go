@@ -481,3 +481,36 @@ func TestWaitingLineMovesOn(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitingSeizureWithdrawn: releasing a waiting seizure moves those
+// behind it up a place; the seizure holding the asset is untouched.
+func TestWaitingSeizureWithdrawn(t *testing.T) {
+	db, n := assetCase(t)
+	for rank := 1; rank <= 3; rank++ {
+		_, v, _ := db.Case(n)
+		d, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"), "京0105")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, v, _ := db.Case(n)
+	d, err := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "w1"}, day("2025-02-01"), "京0105")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, db, n)
+	_, v, _ = db.Case(n)
+	got := map[string]Measure{}
+	for _, m := range v.Measures {
+		got[m.ID] = m
+	}
+	if got["w1"].Status != MeasureReleased || got["w2"].Rank != 1 || got["w3"].Rank != 2 || got["m2"].Status != MeasureActive || got["m2"].Kind != court.MeasureSeal {
+		t.Errorf("after w1 was withdrawn: w1 %s, w2 rank %d, w3 rank %d, m2 %s %s", got["w1"].Status, got["w2"].Rank, got["w3"].Rank, got["m2"].Kind, got["m2"].Status)
+	}
+}
