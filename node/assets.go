@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -193,6 +194,15 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	if err != nil {
 		return nil, err
 	}
+	// An earlier update of this court that is applied here but not sent
+	// (the node stopped before its record) goes out first: the next
+	// number is only free once it is.
+	if a.sendOutboxLocked(ctx, id) {
+		return nil, fmt.Errorf("%w: an earlier asset update of transfer %s is applied here but not sent yet; it is retried at the next start (see the log), try again then", cmproto.ErrConflict, id)
+	}
+	if t, err = n.xfer.load(id); err != nil || t == nil {
+		return nil, fmt.Errorf("transfer %s: %w", id, cmp.Or(err, storage.ErrNotFound))
+	}
 	number := uint64(1)
 	for _, r := range t.Records {
 		if r.Kind == cmproto.KindAssetUpdate && r.Issuer == self.Code {
@@ -340,20 +350,30 @@ var testBeforeAssetIssue func() error
 // applied to its copy but not sent (the node stopped in between), in
 // number order; an update whose record is already out leaves the outbox.
 func (a *assetService) sendOutbox(ctx context.Context) {
-	n := a.n
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.sendOutboxLocked(ctx, "")
+}
+
+// sendOutboxLocked is sendOutbox with a.mu held, for one transfer's
+// updates (or all, for ""). It reports whether any stays unsent.
+func (a *assetService) sendOutboxLocked(ctx context.Context, only cmproto.TransferID) (left bool) {
+	n := a.n
 	pending, err := n.db.OutboxAssetUpdates()
 	if err != nil {
 		n.log.Warn("asset updates: cannot read the outbox", "reason", err)
-		return
+		return true
 	}
 	self, err := n.self()
 	if err != nil {
-		return
+		return len(pending) > 0
 	}
 	for _, o := range pending {
 		id := cmproto.TransferID(o.Transfer)
+		if only != "" && id != only {
+			continue
+		}
+		left = true // until it is out
 		t, err := n.xfer.load(id)
 		if err != nil || t == nil {
 			n.log.Warn("asset update in the outbox for an unknown transfer; kept", "transfer", id, "number", o.Number)
@@ -385,8 +405,11 @@ func (a *assetService) sendOutbox(ctx context.Context) {
 		}
 		if err := n.db.DoneOutboxAssetUpdate(o.Transfer, o.Number); err != nil {
 			n.log.Warn("asset update outbox entry not removed", "transfer", id, "number", o.Number, "reason", err)
+			continue
 		}
+		left = false
 	}
+	return left
 }
 
 // serveAssetWatch applies the asset updates received from other courts
@@ -594,12 +617,24 @@ func (n *Node) filedFrom(head storage.CaseRecord, t *cmproto.Transfer) bool {
 	if head.Transfer != "" {
 		return head.Transfer == string(t.ID)
 	}
-	dos, err := n.db.Dossier(head.Number)
+	// Filed by an older build: the version it filed (1) holds the
+	// handover's documents, whatever versions came after. Once matched,
+	// the link is recorded.
+	v1, err := n.db.Version(head.Number, 1)
 	if err != nil {
 		return false
 	}
-	root := dos.Root()
-	return bytes.Equal(root[:], t.MerkleRoot)
+	var ids []crypto.ChunkID
+	for _, d := range append(append([]storage.Document(nil), v1.Documents...), v1.Source) {
+		ids = append(ids, d.Chunks...)
+	}
+	if root := crypto.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) {
+		return false
+	}
+	if err := n.db.SetCaseTransfer(head.Number, string(t.ID)); err != nil {
+		n.log.Warn("could not record which transfer a filed case came from", "case", head.Number.String(), "transfer", t.ID, "reason", err)
+	}
+	return true
 }
 
 func listOrNone(s []string) string {

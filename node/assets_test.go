@@ -770,7 +770,14 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 // applying a renewal to its own copy and issuing the record. At its next
 // start it sends the record from its outbox, so the receiver gets the
 // renewal and the two copies agree.
-func TestAssetUpdateOutboxAfterACrash(t *testing.T) {
+func TestAssetUpdateOutboxAfterACrash(t *testing.T) { testAssetUpdateOutbox(t) }
+
+// TestAssetUpdateOutboxBeforeTheNextUpdate: as above, but the court makes
+// its next update before any restart: the waiting one goes out first and
+// the next takes the number after it (neither overwrites the other).
+func TestAssetUpdateOutboxBeforeTheNextUpdate(t *testing.T) { testAssetUpdateOutbox(t) }
+
+func testAssetUpdateOutbox(t *testing.T) {
 	am := newAssetMesh(t)
 	ctx := context.Background()
 	id, cn, newNo, ms := am.received(t)
@@ -787,6 +794,23 @@ func TestAssetUpdateOutboxAfterACrash(t *testing.T) {
 	}
 	if tr, _ := am.as("京0105").Transfer(id); tr.AssetUpdates != 0 {
 		t.Fatalf("a record was issued before the stop: %d", tr.AssetUpdates)
+	}
+	if t.Name() == "TestAssetUpdateOutboxBeforeTheNextUpdate" {
+		// No restart: the next update sends the one waiting first, and
+		// takes the number after it.
+		tr := must(t)(am.as("京0105").UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[1].ID}))
+		if tr.AssetUpdates != 2 {
+			t.Fatalf("asset updates after the next one: %d, want 2", tr.AssetUpdates)
+		}
+		waitFor(t, 30*time.Second, "both renewals at the receiver", func() bool {
+			a, ok1 := successor(am.as("京0108"), newNo, ms[0].ID)
+			_, ok2 := successor(am.as("京0108"), newNo, ms[1].ID)
+			return ok1 && ok2 && a.ID == renewal.ID
+		})
+		if left, err := am.as("京0105").Store().OutboxAssetUpdates(); err != nil || len(left) != 0 {
+			t.Errorf("outbox: %v %v; want empty", left, err)
+		}
+		return
 	}
 	am.stops["京0105"]()
 	origin := am.restart("京0105")

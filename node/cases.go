@@ -39,10 +39,11 @@ import (
 type Cases struct {
 	// court is the court whose store this is ("" when not known: an
 	// uncertified data directory); it imports only its own cases.
-	court court.CourtCode
-	db    *storage.DB
-	now   func() time.Time
-	log   *slog.Logger
+	court    court.CourtCode
+	courtErr error // why the court is not known, when it should be: imports are refused
+	db       *storage.DB
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // NewCases returns the case service over db. now is the clock (nil:
@@ -62,6 +63,14 @@ func NewCases(db *storage.DB, now func() time.Time, log *slog.Logger) *Cases {
 // another court's case. It returns c.
 func (c *Cases) OfCourt(code court.CourtCode) *Cases {
 	c.court = code
+	return c
+}
+
+// CourtUnknown records that this store's court should be known but is
+// not (why: err): Import then refuses rather than import unchecked. It
+// returns c.
+func (c *Cases) CourtUnknown(err error) *Cases {
+	c.courtErr = err
 	return c
 }
 
@@ -110,6 +119,9 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 		return api.ImportResult{}, err
 	}
 	defer p.Close()
+	if c.courtErr != nil {
+		return api.ImportResult{}, kindErrorf(storage.ErrUnavailable, "import %s: this node's court cannot be read, so it cannot check the case is this court's: %v; nothing was imported", path, c.courtErr)
+	}
 	if n := p.Case.Version.Number; c.court != "" && n.Court != c.court {
 		return api.ImportResult{}, kindErrorf(storage.ErrInvalid, "import %s: case %s is a case of %s and this is the store of %s: a court imports only its own cases. "+
 			"A case transferred here arrives with `courtmesh dossier fetch TRANSFER` and is filed under the number given at acceptance; nothing was imported", path, n, n.Court, c.court)

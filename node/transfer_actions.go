@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -121,6 +122,9 @@ func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.Decide
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
 }
 
+// acceptMu orders this process's acceptances (see Accept).
+var acceptMu sync.Mutex
+
 // Accept accepts a transfer designated to this court.
 func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.AcceptRequest) (*cmproto.Transfer, error) {
 	// The new number goes out in its normal form, and must be free here:
@@ -130,6 +134,8 @@ func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.Accept
 	if err != nil {
 		return nil, err
 	}
+	acceptMu.Lock() // two acceptances cannot both find the same number free
+	defer acceptMu.Unlock()
 	if _, _, err := n.db.Case(newNo); err == nil {
 		return nil, fmt.Errorf("%w: case number %s is already used by a case in this court's store; accept under a new number", cmproto.ErrConflict, newNo)
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -187,6 +193,11 @@ func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.Hand
 	}
 	cn, err := court.ParseCaseNumber(t.CaseNumber)
 	if err != nil {
+		return nil, err
+	}
+	// An import of this case still sealing its documents must not land
+	// under the version handed over: it now refuses at its commit.
+	if err := n.db.TouchCase(cn); err != nil {
 		return nil, err
 	}
 	dos, err := n.db.Dossier(cn)

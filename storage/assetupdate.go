@@ -260,9 +260,11 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 			if c.Rank <= 0 {
 				return Measure{}, fmt.Errorf("%w: a waiting-line seizure (轮候) needs its rank in the line (1 = next)", ErrInvalid)
 			}
+			// Priority follows the time of service: a seizure registered
+			// now queues behind every one already waiting here.
 			for _, o := range v.Measures {
-				if o.Asset == a.ID && o.Rank == c.Rank && o.Status == MeasureActive {
-					return Measure{}, fmt.Errorf("%w: rank %d on asset %s is already held by measure %s", ErrConflict, c.Rank, a.ID, o.ID)
+				if o.Asset == a.ID && o.Rank >= c.Rank && o.Status == MeasureActive && o.Kind == court.MeasureWaiting {
+					return Measure{}, fmt.Errorf("%w: rank %d on asset %s: measure %s already waits at rank %d, and a seizure registered later queues behind it", ErrConflict, c.Rank, a.ID, o.ID, o.Rank)
 				}
 			}
 			m.Rank = c.Rank
@@ -317,8 +319,8 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 			}
 			if m.Kind == court.MeasureWaiting {
 				line = append(line, m)
-			} else if m.Kind.HasTerm() {
-				return // another seizure still holds the asset
+			} else if m.Kind.HasTerm() && rootKind(m) != court.MeasureWaiting {
+				return // another seizure still holds the asset (a "renewal" of a waiting one, from older data, does not)
 			}
 		}
 		if len(line) == 0 {
@@ -358,6 +360,9 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 		}
 		if !old.Kind.HasTerm() || old.Expiry.IsZero() {
 			return d, fmt.Errorf("%w: measure %s is a %s (%s), which has no term to renew", ErrInvalid, old.ID, old.Kind.Label(), old.Kind)
+		}
+		if rootKind(old) == court.MeasureWaiting {
+			return d, fmt.Errorf("%w: measure %s is a waiting-line seizure (轮候): it has no term to renew until it takes effect", ErrInvalid, old.ID)
 		}
 		if today.After(old.Expiry) {
 			return d, fmt.Errorf("%w: measure %s of case %s expired on %s; a lapsed measure cannot be renewed (续行): record the lapse and take a new measure", ErrConflict, old.ID, n, old.Expiry)
@@ -414,6 +419,10 @@ func PlanAssetChange(v CaseVersion, c AssetChange, today court.Date, holder cour
 			return d, err
 		}
 		d.Measures = append(d.Measures, change(old, MeasureExecuted))
+		// The seizure is carried out and ends: the first waiting seizure
+		// takes effect on what remains (the balance of the account, the
+		// proceeds left after the sale), and the line moves up.
+		waitingLine(old, effective(today))
 		// Funds are deducted (扣划), recorded as a measure of its own;
 		// other property is sold, which carries the seizure out.
 		if a, ok := findA(old.Asset); ok && court.Applies(court.MeasureDeduct, a.Class) == nil {

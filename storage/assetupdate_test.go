@@ -436,6 +436,7 @@ func TestWaitingLineMovesOn(t *testing.T) {
 	}{
 		{"release", "2025-06-01", AssetChange{Kind: ChangeRelease, Measure: "m2"}, "2025-06-01"},
 		{"lapse", "2027-06-02", AssetChange{Kind: ChangeLapse, Measure: "m2"}, "2027-06-01"},
+		{"disposal (the waiting seizure takes what remains)", "2025-06-01", AssetChange{Kind: ChangeDisposal, Measure: "m2"}, "2025-06-01"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, n := assetCase(t)
@@ -512,5 +513,16 @@ func TestWaitingSeizureWithdrawn(t *testing.T) {
 	}
 	if got["w1"].Status != MeasureReleased || got["w2"].Rank != 1 || got["w3"].Rank != 2 || got["m2"].Status != MeasureActive || got["m2"].Kind != court.MeasureSeal {
 		t.Errorf("after w1 was withdrawn: w1 %s, w2 rank %d, w3 rank %d, m2 %s %s", got["w1"].Status, got["w2"].Rank, got["w3"].Rank, got["m2"].Kind, got["m2"].Status)
+	}
+	// A seizure registered now queues behind those already waiting, and a
+	// waiting seizure has no term to renew.
+	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrConflict) {
+		t.Errorf("a later waiting seizure taking rank 1 ahead of w2: %v", err)
+	}
+	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3}, day("2025-03-01"), "京0105"); err != nil {
+		t.Errorf("a later waiting seizure at the end of the line: %v", err)
+	}
+	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "w2"}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("renewing a waiting seizure: %v", err)
 	}
 }

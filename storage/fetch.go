@@ -351,6 +351,36 @@ func (db *DB) DataKey(n court.CaseNumber) (crypto.DataKey, error) {
 	return db.dataKey(head)
 }
 
+// SetCaseTransfer records, for a case filed from a fetched dossier by a
+// build that did not, the transfer it came by (if none is recorded).
+func (db *DB) SetCaseTransfer(n court.CaseNumber, transfer string) error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		var head CaseRecord
+		if err := getJSON(txn, caseKey(n), &head); err != nil {
+			return fmt.Errorf("case %s: %w", n, err)
+		}
+		if head.Transfer != "" {
+			return nil
+		}
+		head.Transfer = transfer
+		return setJSON(txn, caseKey(n), head)
+	})
+}
+
+// TouchCase counts a change to case n that an import in progress must not
+// cross (a handover of its current version): the import then refuses at
+// its commit.
+func (db *DB) TouchCase(n court.CaseNumber) error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		var head CaseRecord
+		if err := getJSON(txn, caseKey(n), &head); err != nil {
+			return fmt.Errorf("case %s: %w", n, err)
+		}
+		head.Revision++
+		return setJSON(txn, caseKey(n), head)
+	})
+}
+
 // SetCaseStatus changes a case's status (e.g. to StatusTransferred, 销案,
 // once the receiving court confirmed receipt), keeping the status index.
 func (db *DB) SetCaseStatus(n court.CaseNumber, s CaseStatus) error {

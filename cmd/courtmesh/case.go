@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -122,9 +123,17 @@ func openCases(data string, needKey bool) (caseStore, error) {
 		return nil, err
 	}
 	cs := node.NewCases(db, nil, nil)
-	if code, err := node.DataDir(data).Court(); err == nil {
-		cs.OfCourt(code) // not yet certified: no court to hold imports to
+	d := node.DataDir(data)
+	code, err := d.Court()
+	switch {
+	case err == nil:
+		cs.OfCourt(code)
+	case fileExists(d.Path(node.BundleFile)):
+		// Certified once, but its court cannot be read now: imports are
+		// refused rather than left unchecked (other commands work).
+		cs.CourtUnknown(fmt.Errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(node.BundleFile), err, data))
 	}
+	// Not certified yet: there is no court to hold imports to.
 	return localCases{cs, db}, nil
 }
 
@@ -397,4 +406,9 @@ func runCaseExport(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "%s exported to %s: %d files, %d bytes, %d chunks verified\n", rep.Case, rep.Out, rep.Documents, rep.Bytes, rep.Chunks)
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

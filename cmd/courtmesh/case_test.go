@@ -568,4 +568,16 @@ func TestCaseImportOfAnotherCourt(t *testing.T) {
 	if out, err := runCLI(t, "case", "import", "--data", newDataDir(t, nil), folder); err != nil {
 		t.Fatalf("the same case in an uncertified store: %v\n%s", err, out)
 	}
+	// A certified store whose bundle no longer reads: imports are refused,
+	// not left unchecked; the other commands still work.
+	data := string(m.Dirs[0])
+	if err := os.WriteFile(filepath.Join(data, node.BundleFile), []byte("not a bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "case", "import", "--data", data, folder); err == nil || !strings.Contains(out+err.Error(), "court cannot be read") {
+		t.Fatalf("an import with an unreadable bundle: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "case", "list", "--data", data); err != nil {
+		t.Fatalf("case list with an unreadable bundle: %v\n%s", err, out)
+	}
 }
