@@ -440,16 +440,7 @@ func TestWaitingLineMovesOn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, n := assetCase(t)
-			for rank := 1; rank <= 2; rank++ {
-				_, v, _ := db.Case(n)
-				d, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"), "京0105")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			addWaiting(t, db, n, 2)
 			_, v, _ := db.Case(n)
 			if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3, Expiry: day("2026-01-01")}, day("2025-01-10"), "京0105"); !errors.Is(err, ErrInvalid) {
 				t.Errorf("a waiting seizure with a term of its own: %v", err)
@@ -487,16 +478,7 @@ func TestWaitingLineMovesOn(t *testing.T) {
 // behind it up a place; the seizure holding the asset is untouched.
 func TestWaitingSeizureWithdrawn(t *testing.T) {
 	db, n := assetCase(t)
-	for rank := 1; rank <= 3; rank++ {
-		_, v, _ := db.Case(n)
-		d, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"), "京0105")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addWaiting(t, db, n, 3)
 	_, v, _ := db.Case(n)
 	d, err := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "w1"}, day("2025-02-01"), "京0105")
 	if err != nil {
@@ -524,5 +506,21 @@ func TestWaitingSeizureWithdrawn(t *testing.T) {
 	}
 	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "w2"}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("renewing a waiting seizure: %v", err)
+	}
+}
+
+// addWaiting registers count waiting seizures w1, w2, ... on the flat a2,
+// ranked in that order behind its seal m2.
+func addWaiting(t *testing.T, db *DB, n court.CaseNumber, count int) {
+	t.Helper()
+	for rank := 1; rank <= count; rank++ {
+		_, v, _ := db.Case(n)
+		d, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"), "京0105")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -322,13 +322,7 @@ func (c *FileChunks) commitPacked(staged []*packStaged, ids []crypto.ChunkID) er
 		}
 	}
 	c.mu.Unlock()
-	if err := parallel(len(packs), func(i int) error {
-		if err := packs[i].f.Sync(); err != nil {
-			c.breakPack(packs[i], err)
-			return err
-		}
-		return nil
-	}); err != nil {
+	if err := c.syncPacks(packs, func(p *pack) *os.File { return p.f }); err != nil {
 		return err
 	}
 	// 2. The index entries, each after its bytes. A chunk stored or
@@ -358,13 +352,7 @@ func (c *FileChunks) commitPacked(staged []*packStaged, ids []crypto.ChunkID) er
 		}
 	}
 	c.mu.Unlock()
-	if err := parallel(len(packs), func(i int) error {
-		if err := packs[i].idx.Sync(); err != nil {
-			c.breakPack(packs[i], err)
-			return err
-		}
-		return nil
-	}); err != nil {
+	if err := c.syncPacks(packs, func(p *pack) *os.File { return p.idx }); err != nil {
 		c.mu.Lock()
 		c.unmark(ids, named)
 		c.mu.Unlock()
@@ -448,6 +436,18 @@ func (p *pack) appendIndex(entries []byte) error {
 	}
 	p.idxEnd += int64(k)
 	return nil
+}
+
+// syncPacks fsyncs file(p) of each pack at once; a pack whose fsync
+// fails is broken.
+func (c *FileChunks) syncPacks(packs []*pack, file func(*pack) *os.File) error {
+	return parallel(len(packs), func(i int) error {
+		if err := file(packs[i]).Sync(); err != nil {
+			c.breakPack(packs[i], err)
+			return err
+		}
+		return nil
+	})
 }
 
 // breakPack marks p broken after a failed fsync, and stops staging into it.
