@@ -445,19 +445,7 @@ func TestWaitingLineMovesOn(t *testing.T) {
 			if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3, Expiry: day("2026-01-01")}, day("2025-01-10"), "京0105"); !errors.Is(err, ErrInvalid) {
 				t.Errorf("a waiting seizure with a term of its own: %v", err)
 			}
-			d, err := PlanAssetChange(v, tc.change, day(tc.today), "京0105")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-				t.Fatal(err)
-			}
-			checkConsistent(t, db, n)
-			_, v, _ = db.Case(n)
-			byID := map[string]Measure{}
-			for _, m := range v.Measures {
-				byID[m.ID] = m
-			}
+			byID := applyChange(t, db, n, tc.change, day(tc.today))
 			from := day(tc.from)
 			w1, w2 := byID["w1"], byID["w2"]
 			if w1.Kind != court.MeasureSeal || w1.Status != MeasureActive || w1.Effective != from || w1.Expiry != court.LegalExpiry(court.AssetRealEstate, from) || w1.Rank != 0 {
@@ -479,20 +467,8 @@ func TestWaitingLineMovesOn(t *testing.T) {
 func TestWaitingSeizureWithdrawn(t *testing.T) {
 	db, n := assetCase(t)
 	addWaiting(t, db, n, 3)
+	got := applyChange(t, db, n, AssetChange{Kind: ChangeRelease, Measure: "w1"}, day("2025-02-01"))
 	_, v, _ := db.Case(n)
-	d, err := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "w1"}, day("2025-02-01"), "京0105")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-		t.Fatal(err)
-	}
-	checkConsistent(t, db, n)
-	_, v, _ = db.Case(n)
-	got := map[string]Measure{}
-	for _, m := range v.Measures {
-		got[m.ID] = m
-	}
 	if got["w1"].Status != MeasureReleased || got["w2"].Rank != 1 || got["w3"].Rank != 2 || got["m2"].Status != MeasureActive || got["m2"].Kind != court.MeasureSeal {
 		t.Errorf("after w1 was withdrawn: w1 %s, w2 rank %d, w3 rank %d, m2 %s %s", got["w1"].Status, got["w2"].Rank, got["w3"].Rank, got["m2"].Kind, got["m2"].Status)
 	}
@@ -514,13 +490,28 @@ func TestWaitingSeizureWithdrawn(t *testing.T) {
 func addWaiting(t *testing.T, db *DB, n court.CaseNumber, count int) {
 	t.Helper()
 	for rank := 1; rank <= count; rank++ {
-		_, v, _ := db.Case(n)
-		d, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"), "京0105")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-			t.Fatal(err)
-		}
+		applyChange(t, db, n, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"))
 	}
+}
+
+// applyChange plans c on case n as of today (as 京0105), applies it
+// strictly, checks the store's indexes, and returns the case's measures
+// by id.
+func applyChange(t *testing.T, db *DB, n court.CaseNumber, c AssetChange, today court.Date) map[string]Measure {
+	t.Helper()
+	_, v, _ := db.Case(n)
+	d, err := PlanAssetChange(v, c, today, "京0105")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, db, n)
+	_, v, _ = db.Case(n)
+	out := map[string]Measure{}
+	for _, m := range v.Measures {
+		out[m.ID] = m
+	}
+	return out
 }
