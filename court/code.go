@@ -7,11 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// ErrInvalid is wrapped by every error this package returns for input that
-// is malformed or breaks a rule: a bad court code, case number, date, asset
-// class, measure kind or expiry. Test for it with errors.Is.
-var ErrInvalid = errors.New("invalid")
-
 // invalidf returns an error wrapping ErrInvalid that reads
 // `invalid <what> "<input>": <reason>`.
 func invalidf(what, input, format string, args ...any) error {
