@@ -19,6 +19,8 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -52,7 +54,7 @@ func newAssetMesh(t *testing.T) *assetMesh {
 func (am *assetMesh) start(i int) *node.Node {
 	am.t.Helper()
 	d := am.tm.Dirs[i]
-	cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+	cfg, err := config.Load(d.Path(datadir.ConfigFile))
 	if err != nil {
 		am.t.Fatal(err)
 	}
@@ -465,7 +467,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 	})
 
 	t.Run("through the API", func(t *testing.T) {
-		var d node.DataDir
+		var d datadir.Dir
 		for i, c := range am.tm.Courts {
 			if c.Code == "京0108" {
 				d = am.tm.Dirs[i]
@@ -475,7 +477,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl := api.NewClient(d.Path(node.SocketFile), tok)
+		cl := api.NewClient(d.Path(datadir.SocketFile), tok)
 		path := "/v1/transfers/" + string(id)
 		var ae *api.Error
 		err = cl.Do(ctx, "POST", path+"/assets", map[string]any{"kind": "renewal", "measure": ms[0].ID, "when": "now"}, nil)

@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -31,7 +32,7 @@ var caseRef = court.Date{Year: 2025, Month: 6, Day: 1}
 // caseNode is one running court node with its local API.
 type caseNode struct {
 	n      *node.Node
-	dir    node.DataDir
+	dir    datadir.Dir
 	socket string
 	token  string
 	cl     *api.Client
@@ -70,7 +71,7 @@ func startCaseNode(t *testing.T) *caseNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := d.Path(node.SocketFile)
+	sock := d.Path(datadir.SocketFile)
 	return &caseNode{n: n, dir: d, socket: sock, token: tok, cl: api.NewClient(sock, tok)}
 }
 

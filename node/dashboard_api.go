@@ -9,6 +9,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
 )
 
@@ -117,7 +118,7 @@ func (n *Node) serveAlerts(ctx context.Context) error {
 	}
 	wh, err := dashboard.NewWebhook(n.cfg.WebhookURL, dashboard.WebhookOptions{Court: string(self.Code), Logger: n.log.With("service", "webhook"), Now: n.now})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -17,7 +17,9 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/datadir"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -44,7 +46,7 @@ const (
 func newDashStory(t *testing.T, webhookURL string) *dashStory {
 	t.Helper()
 	tm := startCourts(t, scenarioCourts(), func(i int, o *node.Options) {
-		cfg, err := node.LoadConfig(o.Dir.Path(node.ConfigFile))
+		cfg, err := config.Load(o.Dir.Path(datadir.ConfigFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,8 +413,8 @@ func TestConfigWebhookURL(t *testing.T) {
 		if err := os.WriteFile(p, []byte("version = 1\n"+c.line+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := node.LoadConfig(p)
-		if c.ok != (err == nil) || (err != nil && !errors.Is(err, node.ErrConfig)) {
+		cfg, err := config.Load(p)
+		if c.ok != (err == nil) || (err != nil && !errors.Is(err, config.ErrConfig)) {
 			t.Errorf("%q: %v", c.line, err)
 		}
 		if c.ok && c.line == "" && cfg.WebhookURL != "" {

@@ -99,6 +99,8 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -388,7 +390,7 @@ func fbStartMesh(b testing.TB) *fbMesh {
 	fm := &fbMesh{by: map[court.CourtCode]*node.Node{}, dir: dir}
 	b.Cleanup(fm.stop)
 	for i, d := range m.Dirs {
-		cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+		cfg, err := config.Load(d.Path(datadir.ConfigFile))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,8 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -480,7 +482,7 @@ func TestFetchCorruptChunkFromAnotherSource(t *testing.T) {
 // again on their data directories.
 type stoppableScenario struct {
 	*scenario
-	dirs  map[court.CourtCode]node.DataDir
+	dirs  map[court.CourtCode]datadir.Dir
 	stops map[court.CourtCode]func()
 }
 
@@ -492,7 +494,7 @@ func newStoppableScenario(t *testing.T) *stoppableScenario {
 	}
 	ss := &stoppableScenario{
 		scenario: &scenario{t: t, tm: &testMesh{Mesh: m}, by: map[court.CourtCode]*node.Node{}},
-		dirs:     map[court.CourtCode]node.DataDir{}, stops: map[court.CourtCode]func(){},
+		dirs:     map[court.CourtCode]datadir.Dir{}, stops: map[court.CourtCode]func(){},
 	}
 	for i, c := range m.Courts {
 		ss.dirs[c.Code] = m.Dirs[i]
@@ -506,7 +508,7 @@ func (ss *stoppableScenario) start(code court.CourtCode) *node.Node {
 	t := ss.t
 	t.Helper()
 	d := ss.dirs[code]
-	cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+	cfg, err := config.Load(d.Path(datadir.ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -90,7 +91,7 @@ type peerHealth struct {
 func newHeartbeatService(n *Node) (*heartbeatService, error) {
 	every := n.cfg.HeartbeatInterval.Duration
 	if every <= 0 {
-		return nil, fmt.Errorf("heartbeat interval %s: %w: must be positive", every, ErrConfig)
+		return nil, fmt.Errorf("heartbeat interval %s: %w: must be positive", every, config.ErrConfig)
 	}
 	self, err := n.self()
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -45,7 +46,7 @@ func hbBuild(t *testing.T, courts []devmesh.Court) *devmesh.Mesh {
 	}
 	for _, d := range m.Dirs {
 		cfg := devmesh.LoopbackConfig + fmt.Sprintf("heartbeat_interval = %q\n", hbInterval.String())
-		if err := os.WriteFile(d.Path(node.ConfigFile), []byte(cfg), 0o600); err != nil {
+		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,7 +160,7 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 }
 
 // apiGet GETs path from the local API of the node of d.
-func apiGet(t *testing.T, n *node.Node, d node.DataDir, path string, out any) error {
+func apiGet(t *testing.T, n *node.Node, d datadir.Dir, path string, out any) error {
 	t.Helper()
 	req, err := http.NewRequest("GET", "http://"+n.APIAddr()+path, nil)
 	if err != nil {
@@ -189,7 +190,7 @@ type rogue struct {
 	topic *pubsub.Topic
 }
 
-func newRogue(t *testing.T, d node.DataDir, target *node.Node, province court.CourtCode) *rogue {
+func newRogue(t *testing.T, d datadir.Dir, target *node.Node, province court.CourtCode) *rogue {
 	t.Helper()
 	nk, _, err := d.Keys()
 	if err != nil {

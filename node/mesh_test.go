@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
 	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
@@ -238,7 +239,7 @@ func TestRevokedNodeDisconnectedEverywhere(t *testing.T) {
 		}
 	}
 	// The bundle was persisted: a restart keeps the revocation.
-	raw, err := os.ReadFile(tm.Dirs[2].Path(node.BundleFile))
+	raw, err := os.ReadFile(tm.Dirs[2].Path(datadir.BundleFile))
 	if err != nil || string(raw) != string(b.Raw) {
 		t.Errorf("bundle not persisted on node 2: %v", err)
 	}

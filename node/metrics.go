@@ -5,9 +5,10 @@ import (
 	"sync"
 
 	"errors"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"net/http"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/prometheus/client_golang/prometheus"

@@ -24,6 +24,8 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -34,9 +36,9 @@ var Version = "0.1.0-dev"
 // Options configure a Node.
 type Options struct {
 	// Dir is the data directory (required).
-	Dir DataDir
-	// Config is the configuration; zero means LoadConfig(Dir/config.toml).
-	Config *Config
+	Dir datadir.Dir
+	// Config is the configuration; zero means config.Load(Dir/config.toml).
+	Config *config.Config
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -50,8 +52,8 @@ type Options struct {
 // Node is one court's courtmesh daemon: host, pubsub, trust, API.
 type Node struct {
 	court   court.CourtCode // this node's court, from its certificate (a code never changes)
-	dir     DataDir
-	cfg     Config
+	dir     datadir.Dir
+	cfg     config.Config
 	log     *slog.Logger
 	now     func() time.Time
 	key     *crypto.NodeKey
@@ -93,12 +95,12 @@ func New(opts Options) (*Node, error) {
 	if now == nil {
 		now = time.Now
 	}
-	var cfg Config
+	var cfg config.Config
 	if opts.Config != nil {
-		cfg = opts.Config.withDefaults()
+		cfg = opts.Config.WithDefaults()
 	} else {
 		var err error
-		if cfg, err = LoadConfig(opts.Dir.Path(ConfigFile)); err != nil {
+		if cfg, err = config.Load(opts.Dir.Path(datadir.ConfigFile)); err != nil {
 			return nil, err
 		}
 	}
@@ -280,10 +282,10 @@ func (n *Node) Serve(ctx context.Context) error {
 	start("alerts", n.serveAlerts)
 	apiReady := make(chan struct{})
 	start("api", func(ctx context.Context) error {
-		return n.api.Serve(ctx, n.dir.Path(SocketFile), n.cfg.APIListen, func(tcp string) {
+		return n.api.Serve(ctx, n.dir.Path(datadir.SocketFile), n.cfg.APIListen, func(tcp string) {
 			n.apiAddr = tcp
 			if tcp != "" {
-				WriteFileAtomic(n.dir.Path(AddrFile), []byte(tcp+"\n"), 0o644)
+				datadir.WriteFileAtomic(n.dir.Path(datadir.AddrFile), []byte(tcp+"\n"), 0o644)
 			}
 			close(apiReady)
 		})
@@ -304,7 +306,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	if cerr := n.db.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
-	os.Remove(n.dir.Path(AddrFile))
+	os.Remove(n.dir.Path(datadir.AddrFile))
 	select {
 	case e := <-errc:
 		return e

@@ -21,6 +21,7 @@ import (
 
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -501,7 +502,7 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 	o := &oaNode{n: n, token: tok, hc: &http.Client{
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var dl net.Dialer
-			return dl.DialContext(ctx, "unix", dir.Path(SocketFile))
+			return dl.DialContext(ctx, "unix", dir.Path(datadir.SocketFile))
 		}},
 		// The dashboard login answers 303; the check looks at that answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

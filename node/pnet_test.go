@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 )
 
@@ -31,16 +33,16 @@ func writePSK(t *testing.T, dir string) string {
 }
 
 // withPSK rewrites d's config with psk_file (none if path is empty).
-func withPSK(t *testing.T, d node.DataDir, path string) {
+func withPSK(t *testing.T, d datadir.Dir, path string) {
 	t.Helper()
 	cfg := devmesh.LoopbackConfig
-	if strings.Contains(node.DefaultConfigText, "metrics_listen") && !strings.Contains(cfg, "metrics_listen") {
+	if strings.Contains(config.DefaultConfigText, "metrics_listen") && !strings.Contains(cfg, "metrics_listen") {
 		cfg += "metrics_listen = \"off\"\n" // several nodes cannot share the default port
 	}
 	if path != "" {
 		cfg += "psk_file = " + `"` + path + `"` + "\n"
 	}
-	if err := os.WriteFile(d.Path(node.ConfigFile), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

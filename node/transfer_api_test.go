@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -41,7 +41,7 @@ func (s *scenario) conn(t *testing.T, code court.CourtCode) *apiConn {
 		}
 		hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var dl net.Dialer
-			return dl.DialContext(ctx, "unix", d.Path(node.SocketFile))
+			return dl.DialContext(ctx, "unix", d.Path(datadir.SocketFile))
 		}}}
 		t.Cleanup(hc.CloseIdleConnections)
 		return &apiConn{code: code, token: tok, hc: hc}

@@ -17,6 +17,8 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -49,7 +51,7 @@ type scenario struct {
 func newScenario(t *testing.T) *scenario {
 	t.Helper()
 	tm := startCourts(t, scenarioCourts(), func(i int, o *node.Options) {
-		cfg, err := node.LoadConfig(o.Dir.Path(node.ConfigFile))
+		cfg, err := config.Load(o.Dir.Path(datadir.ConfigFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,8 +402,8 @@ func TestCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgFor := func(d node.DataDir) *node.Config {
-		cfg, err := node.LoadConfig(d.Path(node.ConfigFile))
+	cfgFor := func(d datadir.Dir) *config.Config {
+		cfg, err := config.Load(d.Path(datadir.ConfigFile))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/datadir"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -28,7 +29,7 @@ import (
 // topic, pulled from a peer), persists them, closes the connections of
 // peers that are no longer admitted, and serves the bundle to peers.
 type trustService struct {
-	dir  DataDir
+	dir  datadir.Dir
 	root *crypto.Certificate
 	self peer.ID
 	log  *slog.Logger
@@ -55,22 +56,22 @@ type pullRequest struct {
 
 var _ admission = (*trustService)(nil)
 
-func newTrustService(dir DataDir, self peer.ID, log *slog.Logger, now func() time.Time) (*trustService, error) {
-	rootRaw, err := readFile(dir.Path(RootFile), "the national root certificate; run `courtmesh trust install`")
+func newTrustService(dir datadir.Dir, self peer.ID, log *slog.Logger, now func() time.Time) (*trustService, error) {
+	rootRaw, err := readFile(dir.Path(datadir.RootFile), "the national root certificate; run `courtmesh trust install`")
 	if err != nil {
 		return nil, err
 	}
-	root, err := ParseRoot(rootRaw)
+	root, err := datadir.ParseRoot(rootRaw)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := readFile(dir.Path(BundleFile), "the trust bundle; run `courtmesh trust install`")
+	raw, err := readFile(dir.Path(datadir.BundleFile), "the trust bundle; run `courtmesh trust install`")
 	if err != nil {
 		return nil, err
 	}
 	b, err := crypto.OpenBundle(root, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir.Path(BundleFile), err)
+		return nil, fmt.Errorf("%s: %w", dir.Path(datadir.BundleFile), err)
 	}
 	s := &trustService{dir: dir, root: root, self: self, log: log, now: now, pulls: make(chan pullRequest, 16)}
 	s.cur.Store(crypto.NewTrust(root, b))
@@ -113,7 +114,7 @@ func (s *trustService) Install(raw []byte, source string) (bool, error) {
 		s.mu.Unlock()
 		return false, fmt.Errorf("trust bundle %d expired on %s: %w", nb.Sequence, nb.ExpiresAt.UTC().Format(time.DateOnly), crypto.ErrExpired)
 	}
-	if err := WriteFileAtomic(s.dir.Path(BundleFile), raw, 0o644); err != nil {
+	if err := datadir.WriteFileAtomic(s.dir.Path(datadir.BundleFile), raw, 0o644); err != nil {
 		s.mu.Unlock()
 		return false, fmt.Errorf("persist trust bundle: %w", err)
 	}

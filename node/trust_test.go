@@ -24,6 +24,8 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/crypto/ca"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -32,7 +34,7 @@ import (
 // trust topic's validator and the install path directly. They cannot
 // import node/devmesh (it imports node: an import cycle), so trustMesh
 // builds the same mesh through the same code paths devmesh uses:
-// ca.InitRoot, Init, CA.Issue, CA.Bundle, InstallTrust.
+// ca.InitRoot, datadir.Init, CA.Issue, CA.Bundle, datadir.InstallTrust.
 
 // trustMesh is a root, five certified courts and an issuer-only
 // certificate, on disk.
@@ -40,7 +42,7 @@ type trustMesh struct {
 	ca      *ca.CA
 	rootKey *crypto.NodeKey
 	rootRaw []byte
-	dirs    []DataDir
+	dirs    []datadir.Dir
 	keys    []*crypto.NodeKey
 	certs   []*crypto.Certificate
 	// issuer is a root-certified province issuer for 京 (no peer ID).
@@ -76,8 +78,8 @@ func newTrustMesh(t *testing.T) *trustMesh {
 		t.Fatal(err)
 	}
 	for i, c := range trustCourts {
-		d := DataDir(filepath.Join(base, fmt.Sprintf("n%d", i)))
-		id, err := Init(d)
+		d := datadir.Dir(filepath.Join(base, fmt.Sprintf("n%d", i)))
+		id, err := datadir.Init(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +113,7 @@ func newTrustMesh(t *testing.T) *trustMesh {
 		t.Fatal(err)
 	}
 	for _, d := range m.dirs {
-		if _, _, err := InstallTrust(d, m.rootRaw, m.b1.Raw); err != nil {
+		if _, _, err := datadir.InstallTrust(d, m.rootRaw, m.b1.Raw); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,24 +129,24 @@ func trustTestLogger() *slog.Logger {
 
 // writeLoopbackConfig writes a config that listens on loopback only, on
 // ports the kernel picks.
-func writeLoopbackConfig(t *testing.T, d DataDir) {
+func writeLoopbackConfig(t *testing.T, d datadir.Dir) {
 	t.Helper()
 	cfg := `version = 1
 listen = ["/ip4/127.0.0.1/tcp/0"]
 api_listen = "127.0.0.1:0"
 reconnect_interval = "1s"
 `
-	if strings.Contains(DefaultConfigText, "metrics_listen") {
+	if strings.Contains(config.DefaultConfigText, "metrics_listen") {
 		cfg += "metrics_listen = \"off\"\n" // several nodes cannot share the default port
 	}
-	if err := os.WriteFile(d.Path(ConfigFile), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // newStoppedNode builds a node that is not served: its validator and
 // install path work without Serve. Cleanup closes the host and store.
-func newStoppedNode(t *testing.T, d DataDir) *Node {
+func newStoppedNode(t *testing.T, d datadir.Dir) *Node {
 	t.Helper()
 	writeLoopbackConfig(t, d)
 	n, err := New(Options{Dir: d, Logger: trustTestLogger()})
@@ -159,7 +161,7 @@ func newStoppedNode(t *testing.T, d DataDir) *Node {
 }
 
 // serveNode builds and serves a node until the test ends.
-func serveNode(t *testing.T, d DataDir) *Node {
+func serveNode(t *testing.T, d datadir.Dir) *Node {
 	t.Helper()
 	writeLoopbackConfig(t, d)
 	n, err := New(Options{Dir: d, Logger: trustTestLogger()})
@@ -442,7 +444,7 @@ func TestTrustInstall(t *testing.T) {
 	m := newTrustMesh(t)
 	n := newStoppedNode(t, m.dirs[3])
 	s := n.trust
-	path := m.dirs[3].Path(BundleFile)
+	path := m.dirs[3].Path(datadir.BundleFile)
 	now := time.Now()
 	onDisk := func() []byte {
 		t.Helper()
@@ -650,14 +652,14 @@ func TestTrustInstall(t *testing.T) {
 		if err := <-readerErr; err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("the reader checked %d reads of %s during the installs", reads, BundleFile)
+		t.Logf("the reader checked %d reads of %s during the installs", reads, datadir.BundleFile)
 		unchanged(t, newest)
 		st, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.Mode().Perm() != 0o644 {
-			t.Errorf("%s mode = %v, want 0644", BundleFile, st.Mode().Perm())
+			t.Errorf("%s mode = %v, want 0644", datadir.BundleFile, st.Mode().Perm())
 		}
 		left, _ := filepath.Glob(filepath.Join(string(m.dirs[3]), ".*tmp*"))
 		if len(left) > 0 {

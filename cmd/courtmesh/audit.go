@@ -18,6 +18,7 @@ import (
 
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -136,14 +137,14 @@ func writeAuditExport(ctx context.Context, data string, from, to time.Time, w io
 
 // auditStream GETs /v1/audit from the running node as a stream.
 func auditStream(ctx context.Context, data string, q url.Values) (io.ReadCloser, error) {
-	d := node.DataDir(data)
-	tok, err := os.ReadFile(d.Path(node.TokenFile))
+	d := datadir.Dir(data)
+	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: no API token in %s", api.ErrNodeNotRunning, data)
 	}
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var dl net.Dialer
-		return dl.DialContext(ctx, "unix", d.Path(node.SocketFile))
+		return dl.DialContext(ctx, "unix", d.Path(datadir.SocketFile))
 	}}}
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://courtmesh/v1/audit?"+q.Encode(), nil)
 	if err != nil {

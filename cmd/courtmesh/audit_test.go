@@ -22,13 +22,14 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/storage"
 )
 
 // auditNode runs a node in this process until stop is called (or the
 // test ends); stop waits until its store is closed.
-func auditNode(t *testing.T, d node.DataDir) (n *node.Node, stop func()) {
+func auditNode(t *testing.T, d datadir.Dir) (n *node.Node, stop func()) {
 	t.Helper()
 	n, err := node.New(node.Options{Dir: d})
 	if err != nil {
@@ -73,7 +74,7 @@ func auditWait(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // meshRow returns the operator's view of peer p, through its API.
-func meshRow(t *testing.T, opDir node.DataDir, p peer.ID) (api.CourtHealth, bool) {
+func meshRow(t *testing.T, opDir datadir.Dir, p peer.ID) (api.CourtHealth, bool) {
 	t.Helper()
 	cl, err := client(string(opDir))
 	if err != nil {
@@ -111,7 +112,7 @@ func auditKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte("
 
 // rewrite stores es over the entries with the same sequence numbers and,
 // if head, points the head record at the last of them.
-func rewrite(t *testing.T, dir node.DataDir, es []storage.AuditEntry, head bool) {
+func rewrite(t *testing.T, dir datadir.Dir, es []storage.AuditEntry, head bool) {
 	t.Helper()
 	db, err := storage.Open(string(dir), storage.Options{})
 	if err != nil {
@@ -140,7 +141,7 @@ func rewrite(t *testing.T, dir node.DataDir, es []storage.AuditEntry, head bool)
 }
 
 // storedAudit reads a stopped node's audit log.
-func storedAudit(t *testing.T, dir node.DataDir) []storage.AuditEntry {
+func storedAudit(t *testing.T, dir datadir.Dir) []storage.AuditEntry {
 	t.Helper()
 	db, err := storage.Open(string(dir), storage.Options{})
 	if err != nil {
@@ -169,7 +170,7 @@ func TestAuditTamperDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range m.Dirs {
-		if err := os.WriteFile(d.Path(node.ConfigFile), []byte(devmesh.LoopbackConfig+"heartbeat_interval = \"200ms\"\n"), 0o600); err != nil {
+		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(devmesh.LoopbackConfig+"heartbeat_interval = \"200ms\"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

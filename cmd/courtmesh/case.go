@@ -18,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -82,7 +83,7 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 // nodeRunning reports whether the node of the data directory answers on
 // its API socket.
 func nodeRunning(data string) bool {
-	conn, err := net.DialTimeout("unix", node.DataDir(data).Path(node.SocketFile), 2*time.Second)
+	conn, err := net.DialTimeout("unix", datadir.Dir(data).Path(datadir.SocketFile), 2*time.Second)
 	if err != nil {
 		return false
 	}
@@ -123,15 +124,15 @@ func openCases(data string, needKey bool) (caseStore, error) {
 		return nil, err
 	}
 	cs := node.NewCases(db, nil, nil)
-	d := node.DataDir(data)
+	d := datadir.Dir(data)
 	code, err := d.Court()
 	switch {
 	case err == nil:
 		cs.OfCourt(code)
-	case fileExists(d.Path(node.BundleFile)):
+	case fileExists(d.Path(datadir.BundleFile)):
 		// Certified once, but its court cannot be read now: imports are
 		// refused rather than left unchecked (other commands work).
-		cs.CourtUnknown(fmt.Errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(node.BundleFile), err, data))
+		cs.CourtUnknown(fmt.Errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(datadir.BundleFile), err, data))
 	}
 	// Not certified yet: there is no court to hold imports to.
 	return localCases{cs, db}, nil

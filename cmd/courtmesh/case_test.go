@@ -22,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
@@ -571,7 +572,7 @@ func TestCaseImportOfAnotherCourt(t *testing.T) {
 	// A certified store whose bundle no longer reads: imports are refused,
 	// not left unchecked; the other commands still work.
 	data := string(m.Dirs[0])
-	if err := os.WriteFile(filepath.Join(data, node.BundleFile), []byte("not a bundle"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(data, datadir.BundleFile), []byte("not a bundle"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := runCLI(t, "case", "import", "--data", data, folder); err == nil || !strings.Contains(out+err.Error(), "court cannot be read") {

@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -171,7 +172,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if *once {
 		return nil
 	}
-	if tok, err := os.ReadFile(m.Dirs[0].Path(node.TokenFile)); err == nil {
+	if tok, err := os.ReadFile(m.Dirs[0].Path(datadir.TokenFile)); err == nil {
 		fmt.Fprintf(c.stdout, "\n监管看板 Operator dashboard (%s): http://%s/dashboard?token=%s\n", courts[0].Code, nodes[0].APIAddr(), strings.TrimSpace(string(tok)))
 	}
 	for i, n := range nodes {

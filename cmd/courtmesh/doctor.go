@@ -14,8 +14,9 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"courtmesh.dev/courtmesh/crypto"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 )
 
 func init() {
@@ -49,7 +50,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	if *data == "" {
 		return errors.New("--data is required: the node's data directory")
 	}
-	d := node.DataDir(*data)
+	d := datadir.Dir(*data)
 	k := &checkup{c: c}
 	now := time.Now()
 	fmt.Fprintf(c.stdout, "Checking %s\n", *data)
@@ -69,16 +70,16 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	} else {
 		k.ok("node key %s and encryption key (KEM %#04x) load, mode 0600", nk.PeerID(), ek.KEM())
 	}
-	if st, err := os.Stat(d.Path(node.TokenFile)); err == nil {
+	if st, err := os.Stat(d.Path(datadir.TokenFile)); err == nil {
 		if st.Mode().Perm()&0o077 != 0 {
-			k.fail("chmod 600 "+d.Path(node.TokenFile), "API token readable by others (mode %v)", st.Mode().Perm())
+			k.fail("chmod 600 "+d.Path(datadir.TokenFile), "API token readable by others (mode %v)", st.Mode().Perm())
 		} else {
 			k.ok("API token private")
 		}
 	}
 
 	// Configuration.
-	cfg, cfgErr := node.LoadConfig(d.Path(node.ConfigFile))
+	cfg, cfgErr := config.Load(d.Path(datadir.ConfigFile))
 	if err := cfgErr; err != nil {
 		k.fail("fix the file; every key is documented in the file `courtmesh init` writes", "configuration: %v", err)
 	} else {
@@ -86,10 +87,10 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	}
 
 	// Trust: root, bundle, certificate.
-	rootRaw, err := os.ReadFile(d.Path(node.RootFile))
+	rootRaw, err := os.ReadFile(d.Path(datadir.RootFile))
 	var root *crypto.Certificate
 	if err == nil {
-		root, err = node.ParseRoot(rootRaw)
+		root, err = datadir.ParseRoot(rootRaw)
 	}
 	if err != nil {
 		k.fail("run `courtmesh trust install --root root.cert --bundle bundle.pb` with the files from the national operator", "national root: %v", err)
@@ -97,7 +98,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		k.ok("national root pinned (serial %d, fingerprint %x)", root.Serial, root.Envelope.Signature[:8])
 	}
 	if root != nil {
-		raw, err := os.ReadFile(d.Path(node.BundleFile))
+		raw, err := os.ReadFile(d.Path(datadir.BundleFile))
 		var b *crypto.Bundle
 		if err == nil {
 			b, err = crypto.OpenBundle(root, raw)
@@ -169,7 +170,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		case errors.Is(err, api.ErrNodeNotRunning):
 			k.warn("start it: `courtmesh run --data "+*data+"` or `systemctl start courtmesh`", "the node is not running")
 		case err != nil:
-			k.fail("check the token file and the socket "+filepath.Join(*data, node.SocketFile), "local API: %v", err)
+			k.fail("check the token file and the socket "+filepath.Join(*data, datadir.SocketFile), "local API: %v", err)
 		default:
 			k.ok("node running: %d peers, bundle #%d", st.Peers, st.Bundle.Sequence)
 		}

@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/crypto"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 )
 
 // The end-to-end tests drive the real binary, as an operator would: each
@@ -126,11 +127,11 @@ api_listen = "127.0.0.1:0"
 reconnect_interval = "1s"
 bootstrap = [%s]
 `, strings.Join(quoted, ", "))
-	if strings.Contains(node.DefaultConfigText, "metrics_listen") {
+	if strings.Contains(config.DefaultConfigText, "metrics_listen") {
 		// Five nodes on one machine cannot share the default metrics port.
 		cfg += "metrics_listen = \"off\"\n"
 	}
-	if err := os.WriteFile(filepath.Join(c.dir, node.ConfigFile), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(c.log)
@@ -195,12 +196,12 @@ bootstrap = [%s]
 // client is an API client on the node's socket, for fast polling.
 func (c *e2eCourt) client(t *testing.T) *api.Client {
 	t.Helper()
-	d := node.DataDir(c.dir)
-	tok, err := os.ReadFile(d.Path(node.TokenFile))
+	d := datadir.Dir(c.dir)
+	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
-		return api.NewClient(d.Path(node.SocketFile), "") // not started yet: the call fails
+		return api.NewClient(d.Path(datadir.SocketFile), "") // not started yet: the call fails
 	}
-	return api.NewClient(d.Path(node.SocketFile), strings.TrimSpace(string(tok)))
+	return api.NewClient(d.Path(datadir.SocketFile), strings.TrimSpace(string(tok)))
 }
 
 func (c *e2eCourt) apiPeers(t *testing.T) ([]api.Peer, error) {
@@ -273,13 +274,13 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 		c.dir = filepath.Join(base, fmt.Sprintf("n%d", i))
 		c.log = filepath.Join(base, fmt.Sprintf("n%d.log", i))
 		out := e.must(t, "init", "--data", c.dir)
-		raw, err := os.ReadFile(filepath.Join(c.dir, node.IdentityFile))
+		raw, err := os.ReadFile(filepath.Join(c.dir, datadir.IdentityFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var id crypto.Identity
 		if err := json.Unmarshal(raw, &id); err != nil {
-			t.Fatalf("%s: %v", node.IdentityFile, err)
+			t.Fatalf("%s: %v", datadir.IdentityFile, err)
 		}
 		c.peer = id.PeerID.String()
 		if !strings.Contains(out, c.peer) {
@@ -291,7 +292,7 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 				t.Errorf("%s: %v, mode %v; want 0600", f, err, st.Mode().Perm())
 			}
 		}
-		out = e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, node.IdentityFile), "--code", c.code, "--roles", c.roles)
+		out = e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, datadir.IdentityFile), "--code", c.code, "--roles", c.roles)
 		c.serial = certSerial(t, out)
 	}
 	// ca list shows the serial issue printed.
@@ -397,10 +398,10 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 			t.Errorf("%s: %d peers after the revocation, want %d", c.code, len(ps), len(courts)-2)
 		}
 		// Persisted: a restart would keep the revocation.
-		raw, err := os.ReadFile(filepath.Join(c.dir, node.BundleFile))
+		raw, err := os.ReadFile(filepath.Join(c.dir, datadir.BundleFile))
 		want, _ := os.ReadFile(b2)
 		if err != nil || string(raw) != string(want) {
-			t.Errorf("%s: %s is not bundle 2 (%v)", c.code, node.BundleFile, err)
+			t.Errorf("%s: %s is not bundle 2 (%v)", c.code, datadir.BundleFile, err)
 		}
 	}
 	// The revoked node is cut off: its own peer list empties.
@@ -451,7 +452,7 @@ func (e *e2e) provinceIssuer(t *testing.T) {
 	e.must(t, "init", "--data", jing)
 
 	// Before its certificate is installed the issuer cannot issue.
-	out, err := e.run("ca", "issue", "--dir", hc, "--identity", filepath.Join(hu, node.IdentityFile), "--code", "沪0101")
+	out, err := e.run("ca", "issue", "--dir", hc, "--identity", filepath.Join(hu, datadir.IdentityFile), "--code", "沪0101")
 	if err == nil || !strings.Contains(out, "no certificate yet") {
 		t.Errorf("issue before ca install: %v\n%s", err, out)
 	}
@@ -464,7 +465,7 @@ func (e *e2e) provinceIssuer(t *testing.T) {
 	e.must(t, "ca", "install", "--dir", hc, "--cert", hcCert, "--root", filepath.Join(root, "root.cert"))
 
 	huCert := filepath.Join(base, "hu0101.cert")
-	out = e.must(t, "ca", "issue", "--dir", hc, "--identity", filepath.Join(hu, node.IdentityFile), "--code", "沪0101", "--out", huCert)
+	out = e.must(t, "ca", "issue", "--dir", hc, "--identity", filepath.Join(hu, datadir.IdentityFile), "--code", "沪0101", "--out", huCert)
 	if !strings.Contains(out, "Certified 沪0101") {
 		t.Errorf("issuer issue of 沪0101: %s", out)
 	}
@@ -484,7 +485,7 @@ func (e *e2e) provinceIssuer(t *testing.T) {
 		{[]string{"--code", "沪0102", "--name", "上海 test court", "--roles", "court,operator"}, []string{"only the national root", "operator"}},
 		{[]string{"--code", "沪01", "--roles", "issuer"}, []string{"only the national root"}},
 	} {
-		args := append([]string{"ca", "issue", "--dir", hc, "--identity", filepath.Join(jing, node.IdentityFile)}, tt.args...)
+		args := append([]string{"ca", "issue", "--dir", hc, "--identity", filepath.Join(jing, datadir.IdentityFile)}, tt.args...)
 		out, err := e.run(args...)
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {

@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -232,12 +233,12 @@ func apiTransfer(c *e2eCourt, id string) (api.Transfer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var tr api.Transfer
-	err := api.NewClient(node.DataDir(c.dir).Path(node.SocketFile), readToken(c)).Do(ctx, "GET", "/v1/transfers/"+id, nil, &tr)
+	err := api.NewClient(datadir.Dir(c.dir).Path(datadir.SocketFile), readToken(c)).Do(ctx, "GET", "/v1/transfers/"+id, nil, &tr)
 	return tr, err
 }
 
 func readToken(c *e2eCourt) string {
-	b, _ := os.ReadFile(node.DataDir(c.dir).Path(node.TokenFile))
+	b, _ := os.ReadFile(datadir.Dir(c.dir).Path(datadir.TokenFile))
 	return strings.TrimSpace(string(b))
 }
 
@@ -252,14 +253,14 @@ type httpCourt struct {
 
 func newHTTPCourt(t *testing.T, c *e2eCourt, tcp bool) *httpCourt {
 	t.Helper()
-	d := node.DataDir(c.dir)
-	tok, err := os.ReadFile(d.Path(node.TokenFile))
+	d := datadir.Dir(c.dir)
+	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &httpCourt{code: c.code, token: strings.TrimSpace(string(tok))}
 	if tcp {
-		addr, err := os.ReadFile(d.Path(node.AddrFile))
+		addr, err := os.ReadFile(d.Path(datadir.AddrFile))
 		if err != nil {
 			t.Fatalf("%s: %v", c.code, err)
 		}
@@ -269,7 +270,7 @@ func newHTTPCourt(t *testing.T, c *e2eCourt, tcp bool) *httpCourt {
 		}
 		h.base, h.via, h.hc = "http://"+host, "tcp "+host, &http.Client{Timeout: time.Minute}
 	} else {
-		sock := d.Path(node.SocketFile)
+		sock := d.Path(datadir.SocketFile)
 		h.base, h.via = "http://courtmesh", "unix "+sock
 		h.hc = &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var dl net.Dialer

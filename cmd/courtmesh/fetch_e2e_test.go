@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -357,7 +358,7 @@ func (e *e2e) certifyAndStart(t *testing.T, base, root string, courts []*e2eCour
 		c.dir = filepath.Join(base, fmt.Sprintf("n%d", i))
 		c.log = filepath.Join(base, fmt.Sprintf("n%d.log", i))
 		e.must(t, "init", "--data", c.dir)
-		raw, err := os.ReadFile(filepath.Join(c.dir, node.IdentityFile))
+		raw, err := os.ReadFile(filepath.Join(c.dir, datadir.IdentityFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +367,7 @@ func (e *e2e) certifyAndStart(t *testing.T, base, root string, courts []*e2eCour
 			t.Fatal(err)
 		}
 		c.peer = id.PeerID.String()
-		c.serial = certSerial(t, e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, node.IdentityFile), "--code", c.code, "--roles", c.roles))
+		c.serial = certSerial(t, e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, datadir.IdentityFile), "--code", c.code, "--roles", c.roles))
 	}
 	bundle := filepath.Join(base, "bundle.pb")
 	e.must(t, "ca", "bundle", "--dir", root, "--out", bundle)

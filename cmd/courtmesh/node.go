@@ -15,6 +15,8 @@ import (
 
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 )
 
 func init() {
@@ -36,7 +38,7 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	if *data == "" {
 		return errors.New("--data is required: the directory to create")
 	}
-	id, err := node.Init(node.DataDir(*data))
+	id, err := datadir.Init(datadir.Dir(*data))
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
 	fmt.Fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
-	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n", filepath.Join(*data, node.IdentityFile), b)
+	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n", filepath.Join(*data, datadir.IdentityFile), b)
 	return nil
 }
 
@@ -68,7 +70,7 @@ func runTrustInstall(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, self, err := node.InstallTrust(node.DataDir(*data), rootRaw, bRaw)
+	b, self, err := datadir.InstallTrust(datadir.Dir(*data), rootRaw, bRaw)
 	if err != nil {
 		return err
 	}
@@ -82,12 +84,12 @@ func client(data string) (*api.Client, error) {
 	if data == "" {
 		return nil, errors.New("--data is required: the node's data directory")
 	}
-	d := node.DataDir(data)
-	tok, err := os.ReadFile(d.Path(node.TokenFile))
+	d := datadir.Dir(data)
+	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: no API token in %s (has the node been started?)", api.ErrNodeNotRunning, data)
 	}
-	return api.NewClient(d.Path(node.SocketFile), strings.TrimSpace(string(tok))), nil
+	return api.NewClient(d.Path(datadir.SocketFile), strings.TrimSpace(string(tok))), nil
 }
 
 func runTrustPush(ctx context.Context, c *cli, args []string) error {
@@ -211,11 +213,11 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 	if *data == "" {
 		return errors.New("--data is required: the node's data directory")
 	}
-	d := node.DataDir(*data)
+	d := datadir.Dir(*data)
 	if *configFile == "" {
-		*configFile = d.Path(node.ConfigFile)
+		*configFile = d.Path(datadir.ConfigFile)
 	}
-	cfg, err := node.LoadConfig(*configFile)
+	cfg, err := config.Load(*configFile)
 	if err != nil {
 		return err
 	}

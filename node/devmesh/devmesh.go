@@ -14,7 +14,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/crypto/ca"
-	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/datadir"
 )
 
 // Court is one court of the mesh.
@@ -41,7 +41,7 @@ type Mesh struct {
 	Dir    string
 	CA     *ca.CA
 	Courts []Court
-	Dirs   []node.DataDir
+	Dirs   []datadir.Dir
 	Certs  []*crypto.Certificate
 	Bundle *crypto.Bundle
 }
@@ -55,8 +55,8 @@ func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
 		return nil, err
 	}
 	for i, c := range courts {
-		d := node.DataDir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
-		id, err := node.Init(d)
+		d := datadir.Dir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
+		id, err := datadir.Init(d)
 		if err != nil {
 			return nil, err
 		}
@@ -84,10 +84,10 @@ func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
 		return nil, err
 	}
 	for _, d := range m.Dirs {
-		if _, _, err := node.InstallTrust(d, rootRaw, b.Raw); err != nil {
+		if _, _, err := datadir.InstallTrust(d, rootRaw, b.Raw); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(d.Path(node.ConfigFile), []byte(LoopbackConfig), 0o600); err != nil {
+		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(LoopbackConfig), 0o600); err != nil {
 			return nil, err
 		}
 	}

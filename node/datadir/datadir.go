@@ -1,4 +1,4 @@
-package node
+package datadir
 
 import (
 	"crypto/rand"
@@ -11,12 +11,13 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/config"
 )
 
-// DataDir is a node's data directory. It holds, all private to the
+// Dir is a node's data directory. It holds, all private to the
 // node's user:
 //
-//	config.toml    the node's configuration (see Config)
+//	config.toml    the node's configuration (see config.Config)
 //	node.key       Ed25519 node key (0600)
 //	enc.key        HPKE encryption key (0600)
 //	identity.json  the public identity sent to the certificate authority
@@ -26,7 +27,7 @@ import (
 //	api.sock       the local API Unix socket, while the node runs
 //	api.addr       the local API TCP address, while the node runs
 //	store/         the Badger store
-type DataDir string
+type Dir string
 
 // File names inside a data directory.
 const (
@@ -41,13 +42,13 @@ const (
 )
 
 // Path joins name to the directory.
-func (d DataDir) Path(name string) string { return filepath.Join(string(d), name) }
+func (d Dir) Path(name string) string { return filepath.Join(string(d), name) }
 
 // ErrNotInitialised: the data directory has no node keys.
 var ErrNotInitialised = errors.New("data directory not initialised")
 
 // Keys loads the node's private keys.
-func (d DataDir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
+func (d Dir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
 	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s: %w: run `courtmesh init --data %s`", d, ErrNotInitialised, d)
 	}
@@ -66,7 +67,7 @@ func (d DataDir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
 // node as (read at the bundle's issue, so an expired certificate still
 // names its court). It fails when the directory has no keys, pinned root
 // or bundle yet.
-func (d DataDir) Court() (court.CourtCode, error) {
+func (d Dir) Court() (court.CourtCode, error) {
 	nk, _, err := d.Keys()
 	if err != nil {
 		return "", err
@@ -95,7 +96,7 @@ func (d DataDir) Court() (court.CourtCode, error) {
 }
 
 // Token returns the local API bearer token, creating it (0600) if absent.
-func (d DataDir) Token() (string, error) {
+func (d Dir) Token() (string, error) {
 	b, err := os.ReadFile(d.Path(TokenFile))
 	if err == nil {
 		st, err := os.Stat(d.Path(TokenFile))
@@ -162,7 +163,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 
 // Init creates a data directory with fresh keys and the identity file. It
 // refuses a directory that already has keys.
-func Init(d DataDir) (*crypto.Identity, error) {
+func Init(d Dir) (*crypto.Identity, error) {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func Init(d DataDir) (*crypto.Identity, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(d.Path(ConfigFile)); errors.Is(err, os.ErrNotExist) {
-		if err := WriteFileAtomic(d.Path(ConfigFile), []byte(DefaultConfigText), 0o600); err != nil {
+		if err := WriteFileAtomic(d.Path(ConfigFile), []byte(config.DefaultConfigText), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -205,7 +206,7 @@ func Init(d DataDir) (*crypto.Identity, error) {
 // InstallTrust pins the national root certificate and installs a first
 // trust bundle, for a node that is not running. The bundle must verify
 // under the root and certify this node.
-func InstallTrust(d DataDir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Certificate, error) {
+func InstallTrust(d Dir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Certificate, error) {
 	root, err := ParseRoot(rootRaw)
 	if err != nil {
 		return nil, nil, err

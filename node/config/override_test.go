@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ func TestConfigOverride(t *testing.T) {
 		"COURTMESH_SYNC_INTERVAL": "5s",
 		"COURTMESH_LOG_FORMAT":    "json",
 	}
-	c := Config{Version: 1}.withDefaults()
+	c := Config{Version: 1}.WithDefaults()
 	if err := c.Override(func(k string) string { return env[k] }, []string{"log_format=text", "acceptance_days=10"}); err != nil {
 		t.Fatal(err)
 	}
@@ -25,13 +25,13 @@ func TestConfigOverride(t *testing.T) {
 		t.Errorf("flags must win over the environment: %+v", c)
 	}
 	for _, bad := range [][]string{{"nosuchkey=1"}, {"acceptance_days=seven"}, {"sync_interval=soon"}, {"version=2"}, {"listen"}} {
-		c := Config{Version: 1}.withDefaults()
+		c := Config{Version: 1}.WithDefaults()
 		err := c.Override(func(string) string { return "" }, bad)
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("%v: err = %v, want ErrConfig", bad, err)
 		}
 	}
-	c = Config{Version: 1}.withDefaults()
+	c = Config{Version: 1}.WithDefaults()
 	err := c.Override(func(k string) string {
 		if k == "COURTMESH_HANDOVER_GUARD_DAYS" {
 			return "x"

@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"bytes"
@@ -129,14 +129,14 @@ version = 1
 // ErrConfig marks a configuration error.
 var ErrConfig = errors.New("bad configuration")
 
-// LoadConfig reads the config file of d. A missing file is the default
+// Load reads the config file of d. A missing file is the default
 // configuration; a file with unknown keys or a wrong version is an error.
-func LoadConfig(path string) (Config, error) {
+func Load(path string) (Config, error) {
 	var c Config
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		c.Version = ConfigVersion
-		return c.withDefaults(), nil
+		return c.WithDefaults(), nil
 	}
 	if err != nil {
 		return c, err
@@ -166,10 +166,10 @@ func LoadConfig(path string) (Config, error) {
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)
 	}
-	return c.withDefaults(), nil
+	return c.WithDefaults(), nil
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) WithDefaults() Config {
 	if len(c.Listen) == 0 {
 		c.Listen = []string{"/ip4/0.0.0.0/tcp/4701"}
 	}

@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"fmt"
@@ -47,7 +47,7 @@ func (c *Config) Override(getenv func(string) string, sets []string) error {
 			return fmt.Errorf("%w: --set %s: %v", ErrConfig, k, err)
 		}
 	}
-	*c = c.withDefaults()
+	*c = c.WithDefaults()
 	return nil
 }
 
