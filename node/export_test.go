@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/mesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -24,11 +25,9 @@ func BypassGaterForTest(o *Options) { o.bypassGater = true }
 // n and p: the gater refuses every connection either way and the current
 // ones are closed.
 func PartitionForTest(n *Node, p peer.ID, cut bool) {
+	n.gater.Block(p, cut)
 	if cut {
-		n.gater.blocked.Store(p, struct{}{})
 		n.h.Network().ClosePeer(p)
-	} else {
-		n.gater.blocked.Delete(p)
 	}
 }
 
@@ -60,8 +59,8 @@ func (admitAllForTest) Admit(peer.ID) error { return nil }
 // TCP, TLS then Noise, yamux, courtmesh's resource-manager limits) but
 // admitting every peer: the fetch benchmark's raw-stream baseline.
 func NewHostForTest(priv lcrypto.PrivKey, listen []string) (host.Host, error) {
-	g := &gater{adm: admitAllForTest{}, log: slog.New(slog.DiscardHandler), bypass: true}
-	return newHost(priv, listen, "", g, admitAllForTest{})
+	g := mesh.NewGater(admitAllForTest{}, slog.New(slog.DiscardHandler), nil, true)
+	return mesh.NewHost(priv, listen, "", g, admitAllForTest{})
 }
 
 // SetFetchTamperForTest sets a function that sees every sealed chunk n
@@ -80,7 +79,7 @@ type FetchStreamForTest struct{ st network.Stream }
 
 // OpenFetchStreamForTest opens a fetch stream from n to p.
 func OpenFetchStreamForTest(ctx context.Context, n *Node, p peer.ID) (*FetchStreamForTest, error) {
-	st, err := n.h.NewStream(ctx, p, ProtoFetch)
+	st, err := n.h.NewStream(ctx, p, cmproto.ProtoFetch)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +90,11 @@ func OpenFetchStreamForTest(ctx context.Context, n *Node, p peer.ID) (*FetchStre
 // chunk request that was served, the chunks (empty if not held).
 func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]byte, error) {
 	s.st.SetDeadline(time.Now().Add(time.Minute))
-	if err := writeDelimited(s.st, req); err != nil {
+	if err := cmproto.WriteDelimited(s.st, req); err != nil {
 		return nil, nil, err
 	}
 	var resp pb.FetchResponse
-	if err := readDelimited(s.st, &resp, 64<<20); err != nil {
+	if err := cmproto.ReadDelimited(s.st, &resp, 64<<20); err != nil {
 		return nil, nil, err
 	}
 	if resp.GetError() != "" || req.GetManifest() {
@@ -103,7 +102,7 @@ func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]b
 	}
 	var chunks [][]byte
 	for range resp.GetChunkCount() {
-		c, err := readFrame(s.st, maxChunkFrame)
+		c, err := cmproto.ReadFrame(s.st, cmproto.MaxChunkFrame)
 		if err != nil {
 			return &resp, chunks, fmt.Errorf("chunk %d of %d: %w", len(chunks), resp.GetChunkCount(), err)
 		}

@@ -44,7 +44,6 @@ const (
 	// fetchStreams streams instead of one.
 	fetchLongLink = 10 * time.Millisecond
 	fetchWindow   = 64 << 20
-	maxChunkFrame = crypto.MaxChunkSize + 1024
 	// badSourceLimit drops a source after this many chunks that failed
 	// verification.
 	badSourceLimit = 3
@@ -64,9 +63,6 @@ var fetchRetryPause = time.Second
 // answer is due before it is given up (its chunks go to the other streams
 // and sources). A variable for tests.
 var fetchStall = 20 * time.Second
-
-// ProtoFetch is the fetch stream protocol.
-const ProtoFetch = "/courtmesh/fetch/1.0.0"
 
 // dossierIndex is what a serving node knows about a dossier.
 type dossierIndex struct {
@@ -88,7 +84,7 @@ type fetchService struct {
 
 func newFetchService(n *Node) *fetchService {
 	f := &fetchService{n: n, cache: map[cmproto.TransferID]*dossierIndex{}, jobs: map[cmproto.TransferID]*fetchJob{}}
-	n.gh.SetStreamHandler(ProtoFetch, f.serve)
+	n.gh.SetStreamHandler(cmproto.ProtoFetch, f.serve)
 	return f
 }
 
@@ -180,7 +176,7 @@ func (f *fetchService) serve(st network.Stream) {
 	for {
 		st.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		var req pb.FetchRequest
-		b, err := readFrame(st, 64<<10)
+		b, err := cmproto.ReadFrame(st, 64<<10)
 		if err == nil {
 			if err = unmarshalPB(b, &req); err != nil {
 				err = fmt.Errorf("%w: %v", crypto.ErrMalformed, err)
@@ -236,9 +232,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		if _, err := f.n.db.Audit(audit); err != nil {
 			f.n.log.Error("a refused fetch request could not be audited", "peer", remote, "reason", err)
 		}
-		f.n.metrics.servedRequests.WithLabelValues("refused").Inc()
+		f.n.metrics.ServedRequests.WithLabelValues("refused").Inc()
 		f.n.log.Info("fetch refused", "peer", remote, "transfer", tid, "reason", msg)
-		if err := writeDelimited(st, &pb.FetchResponse{Version: 1, Error: msg}); err != nil {
+		if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Error: msg}); err != nil {
 			return err
 		}
 		return errRefused
@@ -280,7 +276,7 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 		if err := audited(); err != nil {
 			return err
 		}
-		return writeDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin})
+		return cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin})
 	}
 	ids := req.GetChunkIds()
 	if len(ids) == 0 || len(ids) > 4*fetchBatch {
@@ -324,9 +320,9 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	if err := audited(); err != nil {
 		return err
 	}
-	f.n.metrics.servedRequests.WithLabelValues("served").Inc()
-	f.n.metrics.servedBytes.Add(float64(bytes))
-	if err := writeDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(files))}); err != nil {
+	f.n.metrics.ServedRequests.WithLabelValues("served").Inc()
+	f.n.metrics.ServedBytes.Add(float64(bytes))
+	if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(files))}); err != nil {
 		return err
 	}
 	for _, c := range files {
@@ -342,14 +338,14 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 // garbage collection may take it: the asker fetches it elsewhere).
 func (f *fetchService) sendChunk(st network.Stream, remote peer.ID, cid crypto.ChunkID, held bool, size int64, tamper func(peer.ID, crypto.ChunkID, []byte) []byte, buf []byte) error {
 	if !held {
-		return writeFrame(st, nil)
+		return cmproto.WriteFrame(st, nil)
 	}
 	r, got, err := f.n.db.OpenSealedChunk(cid)
 	if err != nil || got != size {
 		if r != nil {
 			r.Close()
 		}
-		return writeFrame(st, nil)
+		return cmproto.WriteFrame(st, nil)
 	}
 	defer r.Close()
 	if tamper != nil {
@@ -357,7 +353,7 @@ func (f *fetchService) sendChunk(st network.Stream, remote peer.ID, cid crypto.C
 		if err != nil {
 			return err
 		}
-		return writeFrame(st, tamper(remote, cid, sealed))
+		return cmproto.WriteFrame(st, tamper(remote, cid, sealed))
 	}
 	return copyFrame(st, r, size, buf)
 }
@@ -782,18 +778,18 @@ func (f *fetchService) confirm(ctx context.Context, t *cmproto.Transfer, newNo c
 }
 
 func (f *fetchService) askManifest(ctx context.Context, p peer.ID, id cmproto.TransferID) (*pb.FetchManifest, error) {
-	st, err := f.n.h.NewStream(ctx, p, ProtoFetch)
+	st, err := f.n.h.NewStream(ctx, p, cmproto.ProtoFetch)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(time.Minute))
-	if err := writeDelimited(st, &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true}); err != nil {
+	if err := cmproto.WriteDelimited(st, &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true}); err != nil {
 		st.Reset()
 		return nil, err
 	}
 	var resp pb.FetchResponse
-	if err := readDelimited(st, &resp, 64<<20); err != nil {
+	if err := cmproto.ReadDelimited(st, &resp, 64<<20); err != nil {
 		st.Reset()
 		return nil, err
 	}
@@ -876,7 +872,7 @@ func (f *fetchService) fetchChunks(ctx context.Context, id cmproto.TransferID, i
 	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchQueue), done: make(chan struct{}), failed: make(chan struct{}),
 		check: make(chan checkJob, fetchCheckers), free: make(chan []byte, fetchBuffers)}
 	for range fetchBuffers {
-		c.free <- make([]byte, maxChunkFrame)
+		c.free <- make([]byte, cmproto.MaxChunkFrame)
 	}
 	go c.run()
 	var checkers sync.WaitGroup
@@ -1044,7 +1040,7 @@ loop:
 		}
 		if st == nil {
 			var err error
-			if st, err = n.h.NewStream(ctx, s.peer, ProtoFetch); err != nil {
+			if st, err = n.h.NewStream(ctx, s.peer, cmproto.ProtoFetch); err != nil {
 				for _, i := range batch {
 					w.retry(i, s.peer)
 				}
@@ -1066,7 +1062,7 @@ loop:
 			req.ChunkIds = append(req.ChunkIds, ids[i][:])
 		}
 		st.SetWriteDeadline(time.Now().Add(fetchStall))
-		if err := writeDelimited(st, req); err != nil {
+		if err := cmproto.WriteDelimited(st, req); err != nil {
 			giveBack(batch, true)
 			break
 		}
@@ -1111,7 +1107,7 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 	// up after fetchStall without a new frame.
 	st.SetReadDeadline(time.Now().Add(fetchStall))
 	var resp pb.FetchResponse
-	if err := readDelimited(st, &resp, 64<<10); err != nil {
+	if err := cmproto.ReadDelimited(st, &resp, 64<<10); err != nil {
 		for _, i := range batch {
 			w.retry(i, "")
 		}
@@ -1148,12 +1144,9 @@ func (f *fetchService) readBatch(st network.Stream, id cmproto.TransferID, ids [
 // while earlier chunks are hashed and written. An error means the stream
 // is broken.
 func (f *fetchService) readChunk(st network.Stream, id cmproto.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer) error {
-	size, err := binary.ReadUvarint(&byteReader{r: st})
+	size, err := cmproto.ReadFrameSize(st, cmproto.MaxChunkFrame)
 	if err != nil {
-		return err
-	}
-	if size > maxChunkFrame {
-		return fmt.Errorf("%s sent a frame of %d bytes, above the limit of %d: %w", s.court, size, maxChunkFrame, crypto.ErrMalformed)
+		return fmt.Errorf("%s: %w", s.court, err)
 	}
 	if size == 0 {
 		w.retry(i, s.peer) // this source does not hold it
@@ -1194,7 +1187,7 @@ func (c *committer) checkLoop() {
 			j.mu.Lock()
 			j.p.Rejected++
 			j.mu.Unlock()
-			f.n.metrics.fetchRejected.Inc()
+			f.n.metrics.FetchRejected.Inc()
 			w.retry(i, s.peer)
 		default:
 			staged, err := f.n.db.StageChunk(job.sealed)
@@ -1253,7 +1246,7 @@ const (
 	fetchCommits   = 2
 	fetchQueue     = 64
 	// fetchCheckers goroutines hash and write the chunks the streams read,
-	// from fetchBuffers buffers of maxChunkFrame bytes.
+	// from fetchBuffers buffers of cmproto.MaxChunkFrame bytes.
 	fetchCheckers = 2
 	fetchBuffers  = 2*fetchCheckers + 2
 )
@@ -1328,8 +1321,8 @@ func (c *committer) commit(group []verifiedChunk) {
 			c.w.retry(v.Index, "")
 			continue
 		}
-		c.f.n.metrics.fetchVerified.Inc()
-		c.f.n.metrics.fetchBytes.Add(float64(v.size))
+		c.f.n.metrics.FetchVerified.Inc()
+		c.f.n.metrics.FetchBytes.Add(float64(v.size))
 		c.j.mu.Lock()
 		c.j.p.Verified++
 		c.j.p.Fetched++

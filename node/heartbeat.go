@@ -22,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -105,7 +106,7 @@ func newHeartbeatService(n *Node) (*heartbeatService, error) {
 	if err := s.joinAll(n.trust.Trust()); err != nil {
 		return nil, err
 	}
-	n.trust.onInstall = append(n.trust.onInstall, func(*crypto.Trust) {
+	n.trust.OnInstall(func(*crypto.Trust) {
 		select {
 		case s.rescan <- struct{}{}:
 		default:
@@ -152,7 +153,7 @@ func (s *heartbeatService) joinAll(t *crypto.Trust) error {
 			continue
 		}
 		name := cmproto.TopicHeartbeat(p)
-		if err := s.n.ps.RegisterTopicValidator(name, s.n.metrics.metered(name, s.validator(p)), pubsub.WithValidatorInline(true)); err != nil {
+		if err := s.n.ps.RegisterTopicValidator(name, s.n.metrics.Metered(name, s.validator(p)), pubsub.WithValidatorInline(true)); err != nil {
 			return fmt.Errorf("heartbeat topic %s: %w", name, err)
 		}
 		topic, err := s.n.ps.Join(name)
@@ -351,7 +352,7 @@ func (s *heartbeatService) validator(province court.CourtCode) func(context.Cont
 		res, err := s.validate(province, msg.Data)
 		if res == pubsub.ValidationReject {
 			s.log.Info("gossip rejected", "topic", topic, "from", from, "reason", err)
-			s.n.metrics.gossipRejected.WithLabelValues(topic, rejectReason(err)).Inc()
+			s.n.metrics.GossipRejected.WithLabelValues(topic, metrics.RejectReason(err)).Inc()
 		}
 		return res
 	}

@@ -125,7 +125,7 @@ func outsider(t *testing.T) host.Host {
 var everyProtocol = []protocol.ID{
 	cmproto.ProtoBundle,
 	cmproto.ProtoSync,
-	node.ProtoFetch,
+	cmproto.ProtoFetch,
 	cmproto.GossipSubProtocols[0],
 	identify.ID,
 	ping.ID,

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,11 +13,8 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"courtmesh.dev/courtmesh/court"
@@ -26,6 +22,9 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/mesh"
+	"courtmesh.dev/courtmesh/node/metrics"
+	"courtmesh.dev/courtmesh/node/trust"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -58,27 +57,28 @@ type Node struct {
 	now     func() time.Time
 	key     *crypto.NodeKey
 	enc     *crypto.EncKey
-	trust   *trustService
-	gater   *gater
+	trust   *trust.Service
+	gater   *mesh.Gater
 	h       host.Host
-	gh      *guardedHost
+	gh      *mesh.GuardedHost
 	ps      *pubsub.PubSub
 	started time.Time
 	api     *api.Server
 	db      *storage.DB
 	xfer    *transferService
 	fetch   *fetchService
-	metrics *metrics
+	metrics *metrics.Metrics
 	hb      *heartbeatService
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 
-	connected   chan peer.ID
 	metricsAddr atomic.Value
 	apiAddr     string
 	ready       chan struct{}
 	readyOnce   sync.Once
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // New loads the data directory and builds the node. It listens at once;
@@ -108,7 +108,8 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, err := newTrustService(opts.Dir, nk.PeerID(), log, now)
+	m := metrics.New()
+	ts, err := trust.New(trust.Deps{Dir: opts.Dir, Self: nk.PeerID(), Log: log, Now: now, Metrics: m})
 	if err != nil {
 		return nil, err
 	}
@@ -117,106 +118,58 @@ func New(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("this node (%s) is not certified by the trust bundle in force: %w", nk.PeerID(), err)
 	}
 	log = log.With("court", string(self.Code))
-	ts.log = log
+	ts.SetLogger(log)
 	n := &Node{
 		dir: opts.Dir, cfg: cfg, log: log, now: now, key: nk, enc: ek, trust: ts, court: self.Code,
-		connected: make(chan peer.ID, 64), ready: make(chan struct{}),
+		metrics: m, ready: make(chan struct{}),
 	}
-	n.metrics = newMetrics(n)
-	ts.metrics = n.metrics
-	n.gater = &gater{adm: ts, log: log, bypass: opts.bypassGater, metrics: n.metrics}
-	h, err := newHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts)
-	if err != nil {
+	// ctx is the node's life: gossipsub and background jobs run on it;
+	// Serve and Close cancel it.
+	n.ctx, n.cancelCtx = context.WithCancel(context.Background())
+	fail := func(err error) (*Node, error) {
+		n.Close()
 		return nil, err
+	}
+	n.metrics.Reg.MustRegister(&stateCollector{n: n})
+	n.gater = mesh.NewGater(ts, log, n.metrics, opts.bypassGater)
+	h, err := mesh.NewHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts)
+	if err != nil {
+		return fail(err)
 	}
 	n.h = h
-	n.gh = &guardedHost{Host: h, adm: ts, log: log}
-	ts.h, ts.signer = h, nk
-	if err := n.setupPubSub(); err != nil {
-		h.Close()
-		return nil, err
+	n.gh = mesh.NewGuardedHost(h, ts, log)
+	if n.ps, err = mesh.NewPubSub(n.ctx, n.gh, ts); err != nil {
+		return fail(err)
 	}
-	n.gh.SetStreamHandler(cmproto.ProtoBundle, ts.serveBundle)
-	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
-		// Exchange bundle sequences with every new peer: whoever is behind
-		// pulls. Outbound side only, so one exchange per connection.
-		if c.Stat().Direction == network.DirOutbound {
-			go n.trust.poke(context.Background(), c.RemotePeer())
-		}
-	}})
+	if err := ts.Join(h, n.gh, n.ps, nk); err != nil {
+		return fail(err)
+	}
 	token, err := opts.Dir.Token()
 	if err != nil {
-		h.Close()
-		return nil, err
+		return fail(err)
 	}
 	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now})
 	if err != nil {
-		h.Close()
-		return nil, fmt.Errorf("open the store: %w", err)
+		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
 	n.api = api.NewServer(n, token, log)
 	n.xfer = newTransferService(n, cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, cfg.SyncInterval.Duration)
 	if err := n.xfer.setup(); err != nil {
-		db.Close()
-		h.Close()
-		return nil, err
+		return fail(err)
 	}
 	n.registerTransferAPI()
-	n.ctx, n.cancelCtx = context.WithCancel(context.Background())
 	n.fetch = newFetchService(n)
 	n.registerFetchAPI()
 	n.registerDashboardAPI()
 	if n.hb, err = newHeartbeatService(n); err != nil {
-		db.Close()
-		h.Close()
-		return nil, err
+		return fail(err)
 	}
 	n.registerAuditAPI()
-	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.handler().ServeHTTP(w, r) })
+	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.Handler().ServeHTTP(w, r) })
 	n.registerAssetAPI()
 	n.registerCaseAPI()
 	return n, nil
-}
-
-func (n *Node) setupPubSub() error {
-	ps, err := pubsub.NewGossipSub(context.Background(), n.gh,
-		pubsub.WithGossipSubProtocols(cmproto.GossipSubProtocols, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
-			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
-		}),
-		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string {
-			h := sha256.Sum256(m.Data)
-			return string(h[:])
-		}),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMaxMessageSize(4*cmproto.MaxGossipMessage),
-		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return n.trust.Admit(p) == nil }),
-		// Our own records go to every subscribed peer at once, not only to
-		// the mesh: a peer that joined since the last heartbeat still hears
-		// them. Records are rare and small; relaying stays on the mesh.
-		pubsub.WithFloodPublish(true),
-		// The default per-peer queue (32) dropped messages while meshes
-		// formed under load in the 1,000-node benchmark.
-		pubsub.WithPeerOutboundQueueSize(128),
-	)
-	if err != nil {
-		return fmt.Errorf("gossipsub: %w", err)
-	}
-	n.ps = ps
-	if err := ps.RegisterTopicValidator(cmproto.TopicTrust, n.metrics.metered(cmproto.TopicTrust, n.trust.validate), pubsub.WithValidatorInline(true)); err != nil {
-		return err
-	}
-	t, err := ps.Join(cmproto.TopicTrust)
-	if err != nil {
-		return err
-	}
-	sub, err := t.Subscribe()
-	if err != nil {
-		return err
-	}
-	n.trust.topic, n.trust.sub, n.trust.behind = t, sub, n.connected
-	return nil
 }
 
 // Store returns the node's store. While the node runs, it is the only
@@ -242,11 +195,7 @@ func (n *Node) Trust() *crypto.Trust { return n.trust.Trust() }
 // InstallBundleRaw installs a bundle as if pushed by an operator, and
 // announces it to the mesh if it is newer.
 func (n *Node) InstallBundleRaw(ctx context.Context, raw []byte) (bool, error) {
-	ok, err := n.trust.Install(raw, "local operator")
-	if err != nil || !ok {
-		return ok, err
-	}
-	return true, n.trust.announce(ctx)
+	return n.trust.InstallAndAnnounce(ctx, raw)
 }
 
 // Ready is closed when Serve has started every service.
@@ -273,8 +222,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		}()
 	}
 	start("trust", n.trust.Serve)
-	start("bootstrap", n.serveBootstrap)
-	start("announce", n.serveAnnounce)
+	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log}).Serve)
 	start("transfers", n.xfer.Serve)
 	start("metrics", n.serveMetrics)
 	start("assets", n.serveAssetWatch)
@@ -298,15 +246,8 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	n.cancelCtx()
-	n.fetch.wait()
 	wg.Wait()
-	n.metrics.gate.shut() // no validator runs past this point
-	n.ps = nil
-	err := n.h.Close()
-	if cerr := n.db.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	os.Remove(n.dir.Path(datadir.AddrFile))
+	err := n.Close()
 	select {
 	case e := <-errc:
 		return e
@@ -315,92 +256,29 @@ func (n *Node) Serve(ctx context.Context) error {
 	return err
 }
 
-// serveBootstrap keeps the configured bootstrap peers connected.
-func (n *Node) serveBootstrap(ctx context.Context) error {
-	var infos []peer.AddrInfo
-	for _, s := range n.cfg.Bootstrap {
-		ai, err := peer.AddrInfoFromString(s)
-		if err != nil {
-			return fmt.Errorf("bootstrap address %q: %w", s, err)
+// Close stops the node and releases what it holds: its background jobs
+// (fetches, trust pokes), gossipsub, the host and the store. Serve calls
+// it on return; call it yourself for a node built but never served. It is
+// safe to call more than once and returns the first call's error.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.cancelCtx()
+		if n.fetch != nil {
+			n.fetch.wait()
 		}
-		if ai.ID != n.h.ID() {
-			infos = append(infos, *ai)
+		n.trust.Close()
+		n.metrics.Gate.Shut() // no validator runs past this point
+		if n.h != nil {
+			n.closeErr = n.h.Close()
 		}
-	}
-	if len(infos) == 0 {
-		return nil
-	}
-	t := time.NewTicker(n.cfg.ReconnectInterval.Duration)
-	defer t.Stop()
-	for {
-		for _, ai := range infos {
-			if n.h.Network().Connectedness(ai.ID) == network.Connected || n.trust.Admit(ai.ID) != nil {
-				continue
-			}
-			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := n.h.Connect(dctx, ai); err != nil {
-				n.log.Debug("bootstrap dial failed", "peer", ai.ID, "reason", err)
-			}
-			cancel()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// serveAnnounce announces the bundle in force when a peer joins the trust
-// topic (so that a peer that was away catches up at once) or announces an
-// older bundle, after a debounce, and every announceEvery in any case.
-func (n *Node) serveAnnounce(ctx context.Context) error {
-	const debounce, announceEvery = 100 * time.Millisecond, 10 * time.Minute
-	ev, err := n.trust.topic.EventHandler()
-	if err != nil {
-		return err
-	}
-	defer ev.Cancel()
-	go func() {
-		for {
-			e, err := ev.NextPeerEvent(ctx)
-			if err != nil {
-				return
-			}
-			if e.Type == pubsub.PeerJoin {
-				select {
-				case n.connected <- e.Peer:
-				default:
-				}
+		if n.db != nil {
+			if err := n.db.Close(); err != nil && n.closeErr == nil {
+				n.closeErr = err
 			}
 		}
-	}()
-	t := time.NewTicker(announceEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-n.connected:
-		case <-t.C:
-		}
-		// Let a burst of joins settle, then announce once.
-		timer := time.NewTimer(debounce)
-	settle:
-		for {
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return nil
-			case <-n.connected:
-			case <-timer.C:
-				break settle
-			}
-		}
-		if err := n.trust.announce(ctx); err != nil && ctx.Err() == nil {
-			n.log.Warn("bundle announce failed", "reason", err)
-		}
-	}
+		os.Remove(n.dir.Path(datadir.AddrFile))
+	})
+	return n.closeErr
 }
 
 // serveMetrics serves /metrics on the configured listener until ctx ends.
@@ -414,7 +292,7 @@ func (n *Node) serveMetrics(ctx context.Context) error {
 	}
 	n.metricsAddr.Store(l.Addr().String())
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", n.metrics.handler())
+	mux.Handle("GET /metrics", n.metrics.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -22,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -492,8 +493,8 @@ var oaParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // response is the Error schema; every answer, with and without the token,
 // has a documented status and matches its documented schema.
 func TestOpenAPIAgainstServer(t *testing.T) {
-	m := newTrustMesh(t)
-	dir := m.dirs[3] // 京0105
+	m := nodetest.NewTrustMesh(t)
+	dir := m.Dirs[3] // 京0105
 	n := serveNode(t, dir)
 	tok, err := dir.Token()
 	if err != nil {

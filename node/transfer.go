@@ -18,6 +18,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -61,7 +62,7 @@ func newTransferService(n *Node, rules cmproto.Rules, every time.Duration) *tran
 
 func (s *transferService) setup() error {
 	ps := s.n.ps
-	if err := ps.RegisterTopicValidator(cmproto.TopicTransfers, s.n.metrics.metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
+	if err := ps.RegisterTopicValidator(cmproto.TopicTransfers, s.n.metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return err
 	}
 	t, err := ps.Join(cmproto.TopicTransfers)
@@ -155,7 +156,7 @@ func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsu
 // reject logs and audits a refused record or message.
 func (s *transferService) reject(from peer.ID, transfer string, err error) {
 	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
-	s.n.metrics.gossipRejected.WithLabelValues(cmproto.TopicTransfers, rejectReason(err)).Inc()
+	s.n.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
 	court := ""
 	if c, cerr := s.n.trust.Trust().ByPeer(from, s.n.now()); cerr == nil {
 		court = string(c.Code)
@@ -213,7 +214,7 @@ func (s *transferService) ingest(raw []byte, from peer.ID) error {
 		return herr
 	}
 	if have {
-		s.n.metrics.records.WithLabelValues(string(r.Kind), "duplicate").Inc()
+		s.n.metrics.Records.WithLabelValues(string(r.Kind), "duplicate").Inc()
 		return cmproto.ErrDuplicate
 	}
 	if err != nil {
@@ -244,7 +245,7 @@ func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error 
 			return err
 		}
 		s.log.Info("transfer record applied", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
-		s.n.metrics.records.WithLabelValues(string(r.Kind), "applied").Inc()
+		s.n.metrics.Records.WithLabelValues(string(r.Kind), "applied").Inc()
 		s.changed(next)
 		s.assets.applied(r, next)
 		s.releaseHeld(r.Transfer)
@@ -254,13 +255,13 @@ func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error 
 			return err
 		}
 		s.log.Info("transfer record held until its predecessor arrives", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer)
-		s.n.metrics.records.WithLabelValues(string(r.Kind), "held").Inc()
+		s.n.metrics.Records.WithLabelValues(string(r.Kind), "held").Inc()
 		return aerr
 	default:
 		if err := s.n.db.Apply(storage.Commit{Record: lr}); err != nil {
 			return err
 		}
-		s.n.metrics.records.WithLabelValues(string(r.Kind), "refused").Inc()
+		s.n.metrics.Records.WithLabelValues(string(r.Kind), "refused").Inc()
 		return aerr
 	}
 }
@@ -374,7 +375,7 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 		return nil, err
 	}
 	s.log.Info("transfer record issued", "transfer", id, "kind", r.Kind, "sequence", head+1, "state", next.State)
-	s.n.metrics.records.WithLabelValues(string(r.Kind), "issued").Inc()
+	s.n.metrics.Records.WithLabelValues(string(r.Kind), "issued").Inc()
 	s.changed(next)
 	if err := s.topic.Publish(ctx, raw); err != nil {
 		// The record is in our log; peers will pull it at the next sync.
@@ -389,7 +390,7 @@ func (s *transferService) serveSync(st network.Stream) {
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(time.Minute))
 	var req pb.SyncRequest
-	if err := readDelimited(st, &req, 1024); err != nil || req.GetVersion() != 1 {
+	if err := cmproto.ReadDelimited(st, &req, 1024); err != nil || req.GetVersion() != 1 {
 		st.Reset()
 		return
 	}
@@ -407,7 +408,7 @@ func (s *transferService) serveSync(st network.Stream) {
 			}
 			lh.Heads = append(lh.Heads, &pb.LogHead{Issuer: []byte(id), Sequence: seq})
 		}
-		if err := writeDelimited(st, lh); err != nil {
+		if err := cmproto.WriteDelimited(st, lh); err != nil {
 			st.Reset()
 		}
 		return
@@ -423,12 +424,12 @@ func (s *transferService) serveSync(st network.Stream) {
 		return
 	}
 	for _, r := range recs {
-		if err := writeFrame(st, r); err != nil {
+		if err := cmproto.WriteFrame(st, r); err != nil {
 			st.Reset()
 			return
 		}
 	}
-	writeFrame(st, nil)
+	cmproto.WriteFrame(st, nil)
 }
 
 // pullHeads asks p for its log heads and pulls every range we lack.
@@ -439,12 +440,12 @@ func (s *transferService) pullHeads(ctx context.Context, p peer.ID) error {
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := writeDelimited(st, &pb.SyncRequest{Version: 1}); err != nil {
+	if err := cmproto.WriteDelimited(st, &pb.SyncRequest{Version: 1}); err != nil {
 		st.Reset()
 		return err
 	}
 	var lh pb.LogHeads
-	if err := readDelimited(st, &lh, 16<<20); err != nil {
+	if err := cmproto.ReadDelimited(st, &lh, 16<<20); err != nil {
 		st.Reset()
 		return err
 	}
@@ -492,13 +493,13 @@ func (s *transferService) pullOnce(ctx context.Context, p, issuer peer.ID, from,
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(time.Minute))
-	if err := writeDelimited(st, &pb.SyncRequest{Version: 1, Issuer: []byte(issuer), From: from, To: to}); err != nil {
+	if err := cmproto.WriteDelimited(st, &pb.SyncRequest{Version: 1, Issuer: []byte(issuer), From: from, To: to}); err != nil {
 		st.Reset()
 		return 0, err
 	}
 	n := 0
 	for {
-		raw, err := readFrame(st, cmproto.MaxGossipMessage)
+		raw, err := cmproto.ReadFrame(st, cmproto.MaxGossipMessage)
 		if err != nil {
 			st.Reset()
 			return n, err

@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/mesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
@@ -200,7 +201,7 @@ func demoOutsider(ctx context.Context, nodes []*node.Node) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	h, err := node.NewBareHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	h, err := mesh.NewBareHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
 	if err != nil {
 		return 0, err
 	}

@@ -1,4 +1,4 @@
-package node
+package mesh
 
 import (
 	"fmt"
@@ -24,31 +24,52 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
-// admission answers whether a peer may talk to this node now. The trust
-// service implements it from the bundle in force.
-type admission interface {
+// Admission answers whether a peer may talk to this node now. The trust
+// service implements it from the bundle in force. Admit is called on every
+// dial, connection and stream, from any goroutine: it must be cheap and
+// safe for concurrent use.
+type Admission interface {
 	Admit(p peer.ID) error
 }
 
-// gater is the libp2p connection gater: it admits only peers certified by
+// Gater is the libp2p connection gater: it admits only peers certified by
 // the bundle in force, on dial and on the secured inbound connection.
-type gater struct {
-	adm     admission
+type Gater struct {
+	adm     Admission
 	log     *slog.Logger
 	refused atomic.Uint64
-	metrics *metrics
+	metrics *metrics.Metrics
 	bypass  bool // tests only: let everything through to exercise the stream checks
 	// blocked peers are refused as if the network between us were cut
 	// (tests only: partitions).
 	blocked sync.Map
 }
 
-var _ connmgr.ConnectionGater = (*gater)(nil)
+// NewGater returns a gater admitting what adm admits, counting on m (nil:
+// not counted). bypass lets every connection through: tests use it to show
+// that the stream-level checks hold on their own.
+func NewGater(adm Admission, log *slog.Logger, m *metrics.Metrics, bypass bool) *Gater {
+	return &Gater{adm: adm, log: log, metrics: m, bypass: bypass}
+}
 
-func (g *gater) allow(p peer.ID, what string) bool {
+// Block refuses every connection with p, as if the network between the
+// two were cut (cut false restores it). Tests partition a mesh with it;
+// current connections are not closed here.
+func (g *Gater) Block(p peer.ID, cut bool) {
+	if cut {
+		g.blocked.Store(p, struct{}{})
+	} else {
+		g.blocked.Delete(p)
+	}
+}
+
+var _ connmgr.ConnectionGater = (*Gater)(nil)
+
+func (g *Gater) allow(p peer.ID, what string) bool {
 	if _, cut := g.blocked.Load(p); cut {
 		return false
 	}
@@ -58,7 +79,7 @@ func (g *gater) allow(p peer.ID, what string) bool {
 	if err := g.adm.Admit(p); err != nil {
 		g.refused.Add(1)
 		if g.metrics != nil {
-			g.metrics.connsRefused.Inc()
+			g.metrics.ConnsRefused.Inc()
 		}
 		g.log.Info("connection refused", "peer", p, "stage", what, "reason", err)
 		return false
@@ -66,21 +87,21 @@ func (g *gater) allow(p peer.ID, what string) bool {
 	return true
 }
 
-func (g *gater) InterceptPeerDial(p peer.ID) bool { return g.allow(p, "dial") }
+func (g *Gater) InterceptPeerDial(p peer.ID) bool { return g.allow(p, "dial") }
 
-func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allow(p, "dial") }
+func (g *Gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allow(p, "dial") }
 
-func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
-func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	ok := g.allow(p, "secured-"+dir.String())
 	if ok && g.metrics != nil {
-		g.metrics.connsAdmitted.Inc()
+		g.metrics.ConnsAdmitted.Inc()
 	}
 	return ok
 }
 
-func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+func (g *Gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
 
 // admittingRM wraps the resource manager so that every stream, of every
 // protocol including libp2p's own (identify, ping, gossipsub), is refused
@@ -89,7 +110,7 @@ func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason)
 // can land while a connection is up: this check runs on every stream.
 type admittingRM struct {
 	network.ResourceManager
-	adm admission
+	adm Admission
 }
 
 func (r *admittingRM) OpenStream(p peer.ID, dir network.Direction) (network.StreamManagementScope, error) {
@@ -99,17 +120,23 @@ func (r *admittingRM) OpenStream(p peer.ID, dir network.Direction) (network.Stre
 	return r.ResourceManager.OpenStream(p, dir)
 }
 
-// guardedHost is the host handed to subsystems (gossipsub, our stream
+// GuardedHost is the host handed to subsystems (gossipsub, our stream
 // services): every stream handler they register is wrapped with the
-// admission check, so that no handler runs for an unadmitted peer even if
+// Admission check, so that no handler runs for an unadmitted peer even if
 // the layers below let a stream through.
-type guardedHost struct {
+type GuardedHost struct {
 	host.Host
-	adm admission
+	adm Admission
 	log *slog.Logger
 }
 
-func (h *guardedHost) guard(proto protocol.ID, handler network.StreamHandler) network.StreamHandler {
+// NewGuardedHost wraps h so that every stream handler registered through it
+// checks adm first.
+func NewGuardedHost(h host.Host, adm Admission, log *slog.Logger) *GuardedHost {
+	return &GuardedHost{Host: h, adm: adm, log: log}
+}
+
+func (h *GuardedHost) guard(proto protocol.ID, handler network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
 		p := s.Conn().RemotePeer()
 		if err := h.adm.Admit(p); err != nil {
@@ -121,18 +148,18 @@ func (h *guardedHost) guard(proto protocol.ID, handler network.StreamHandler) ne
 	}
 }
 
-func (h *guardedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+func (h *GuardedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
 	h.Host.SetStreamHandler(pid, h.guard(pid, handler))
 }
 
-func (h *guardedHost) SetStreamHandlerMatch(pid protocol.ID, m func(protocol.ID) bool, handler network.StreamHandler) {
+func (h *GuardedHost) SetStreamHandlerMatch(pid protocol.ID, m func(protocol.ID) bool, handler network.StreamHandler) {
 	h.Host.SetStreamHandlerMatch(pid, m, h.guard(pid, handler))
 }
 
-// limits returns the resource-manager limits: libp2p's auto-scaled
+// Limits returns the resource-manager limits: libp2p's auto-scaled
 // defaults, widened at the system level for a national mesh of about
 // 3,500 courts, and explicit for courtmesh's own protocols.
-func limits() rcmgr.ConcreteLimitConfig {
+func Limits() rcmgr.ConcreteLimitConfig {
 	base := rcmgr.DefaultLimits.AutoScale()
 	p := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
@@ -143,19 +170,23 @@ func limits() rcmgr.ConcreteLimitConfig {
 		Protocol: map[protocol.ID]rcmgr.ResourceLimits{
 			cmproto.ProtoBundle: {Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 64 << 20},
 			cmproto.ProtoSync:   {Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 256 << 20},
-			ProtoFetch:          {Streams: 256, StreamsInbound: 128, StreamsOutbound: 128, Memory: 1 << 30},
+			cmproto.ProtoFetch:  {Streams: 256, StreamsInbound: 128, StreamsOutbound: 128, Memory: 1 << 30},
 		},
 		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
 			cmproto.ProtoBundle: {Streams: 2, StreamsInbound: 1, StreamsOutbound: 1, Memory: 34 << 20},
 			cmproto.ProtoSync:   {Streams: 8, StreamsInbound: 4, StreamsOutbound: 4, Memory: 64 << 20},
-			ProtoFetch:          {Streams: 16, StreamsInbound: 8, StreamsOutbound: 8, Memory: 256 << 20},
+			cmproto.ProtoFetch:  {Streams: 16, StreamsInbound: 8, StreamsOutbound: 8, Memory: 256 << 20},
 		},
 	}
 	return p.Build(base)
 }
 
-func newHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *gater, adm admission) (host.Host, error) {
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits()))
+// NewHost builds the node's libp2p host: TCP, TLS then Noise, yamux, no
+// relay, the gater g on every connection and adm on every stream (through
+// the resource manager, whose limits are Limits), and the pre-shared key
+// in pskFile if one is given ("": none).
+func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, adm Admission) (host.Host, error) {
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(Limits()))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
@@ -190,7 +221,7 @@ func newHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *gater, ad
 	return h, nil
 }
 
-// NewBareHost builds a host with courtmesh's transports and no admission
+// NewBareHost builds a host with courtmesh's transports and no Admission
 // control at all: the demo uses it to play an uncertified outsider.
 func NewBareHost(key *crypto.NodeKey, listen []string) (host.Host, error) {
 	return libp2p.New(

@@ -1,11 +1,9 @@
-package node
+package trust
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -16,19 +14,20 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"google.golang.org/protobuf/proto"
 
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/mesh"
+	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
 
-// trustService keeps the trust bundle in force: it loads it from disk,
+// Service keeps the trust bundle in force: it loads it from disk,
 // installs newer bundles (pushed by an operator, announced on the trust
 // topic, pulled from a peer), persists them, closes the connections of
 // peers that are no longer admitted, and serves the bundle to peers.
-type trustService struct {
+type Service struct {
 	dir  datadir.Dir
 	root *crypto.Certificate
 	self peer.ID
@@ -40,13 +39,20 @@ type trustService struct {
 
 	h       host.Host
 	signer  crypto.Signer
-	metrics *metrics
+	metrics *metrics.Metrics
 	topic   *pubsub.Topic
 	sub     *pubsub.Subscription // validated messages are acted on in validate; this only drains
 	pulls   chan pullRequest
 	behind  chan peer.ID // peers seen announcing an older bundle
+	joined  chan peer.ID // peers that joined the trust topic
 	// onInstall is called, without locks held, after a new bundle is in force.
 	onInstall []func(*crypto.Trust)
+
+	// ctx bounds the service's own goroutines (pokes of new connections
+	// and neighbours); stop cancels it and wg waits for them (Close).
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 }
 
 type pullRequest struct {
@@ -54,9 +60,98 @@ type pullRequest struct {
 	peers []peer.ID
 }
 
-var _ admission = (*trustService)(nil)
+var _ mesh.Admission = (*Service)(nil)
 
-func newTrustService(dir datadir.Dir, self peer.ID, log *slog.Logger, now func() time.Time) (*trustService, error) {
+// go runs f on a goroutine owned by the service: it gets the service's
+// context and Close waits for it. After Close, f does not run.
+func (s *Service) goOwned(f func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f(s.ctx)
+	}()
+}
+
+// Close stops the service's own goroutines and waits for them. It is
+// safe to call more than once, and on a service that never served.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.stop()
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// SetLogger replaces the service's logger (the node adds its court once
+// the bundle has named it). Call it before Join.
+func (s *Service) SetLogger(l *slog.Logger) { s.log = l }
+
+// OnInstall registers f, called without locks held after a newer bundle
+// is in force. Register before Serve.
+func (s *Service) OnInstall(f func(*crypto.Trust)) { s.onInstall = append(s.onInstall, f) }
+
+// Join puts the service on the mesh: it serves bundle pulls on gh,
+// validates and joins the trust topic on ps (validators counted on the
+// service's metrics), signs announcements with signer, and exchanges
+// bundle sequences with every peer it dials.
+func (s *Service) Join(h host.Host, gh *mesh.GuardedHost, ps *pubsub.PubSub, signer crypto.Signer) error {
+	s.h, s.signer = h, signer
+	gh.SetStreamHandler(cmproto.ProtoBundle, s.serveBundle)
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		// Exchange bundle sequences with every new peer: whoever is behind
+		// pulls. Outbound side only, so one exchange per connection.
+		if c.Stat().Direction == network.DirOutbound {
+			p := c.RemotePeer()
+			s.goOwned(func(ctx context.Context) { s.poke(ctx, p) })
+		}
+	}})
+	v := s.validate
+	if s.metrics != nil {
+		v = s.metrics.Metered(cmproto.TopicTrust, s.validate)
+	}
+	if err := ps.RegisterTopicValidator(cmproto.TopicTrust, v, pubsub.WithValidatorInline(true)); err != nil {
+		return err
+	}
+	t, err := ps.Join(cmproto.TopicTrust)
+	if err != nil {
+		return err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return err
+	}
+	s.topic, s.sub = t, sub
+	return nil
+}
+
+// InstallAndAnnounce installs a bundle as if pushed by an operator, and
+// announces it to the mesh if it is newer.
+func (s *Service) InstallAndAnnounce(ctx context.Context, raw []byte) (bool, error) {
+	ok, err := s.Install(raw, "local operator")
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, s.announce(ctx)
+}
+
+// Deps is what the trust service is built from.
+type Deps struct {
+	Dir  datadir.Dir // holds root.cert and bundle.pb
+	Self peer.ID     // this node, always admitted
+	Log  *slog.Logger
+	Now  func() time.Time
+	// Metrics counts installs and refusals (nil: not counted).
+	Metrics *metrics.Metrics
+}
+
+// New loads the pinned root and the bundle in force from the data
+// directory. The service admits peers at once; Join puts it on the mesh.
+func New(d Deps) (*Service, error) {
+	dir, self, log, now := d.Dir, d.Self, d.Log, d.Now
 	rootRaw, err := readFile(dir.Path(datadir.RootFile), "the national root certificate; run `courtmesh trust install`")
 	if err != nil {
 		return nil, err
@@ -73,17 +168,20 @@ func newTrustService(dir datadir.Dir, self peer.ID, log *slog.Logger, now func()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir.Path(datadir.BundleFile), err)
 	}
-	s := &trustService{dir: dir, root: root, self: self, log: log, now: now, pulls: make(chan pullRequest, 16)}
+	s := &Service{dir: dir, root: root, self: self, log: log, now: now, metrics: d.Metrics, pulls: make(chan pullRequest, 16),
+		joined: make(chan peer.ID, 64)}
+	s.behind = s.joined
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.cur.Store(crypto.NewTrust(root, b))
 	return s, nil
 }
 
 // Trust returns the view in force.
-func (s *trustService) Trust() *crypto.Trust { return s.cur.Load() }
+func (s *Service) Trust() *crypto.Trust { return s.cur.Load() }
 
 // Admit implements admission: a peer is admitted if the bundle in force
 // certifies it now. The node itself is always admitted.
-func (s *trustService) Admit(p peer.ID) error {
+func (s *Service) Admit(p peer.ID) error {
 	if p == s.self {
 		return nil
 	}
@@ -93,7 +191,7 @@ func (s *trustService) Admit(p peer.ID) error {
 
 // Install verifies raw and puts it in force if it is newer. It returns
 // false, nil for a bundle that is valid but not newer.
-func (s *trustService) Install(raw []byte, source string) (bool, error) {
+func (s *Service) Install(raw []byte, source string) (bool, error) {
 	s.mu.Lock()
 	cur := s.cur.Load()
 	nb, err := crypto.OpenBundle(s.root, raw)
@@ -121,7 +219,7 @@ func (s *trustService) Install(raw []byte, source string) (bool, error) {
 	s.cur.Store(next)
 	s.mu.Unlock()
 	if s.metrics != nil {
-		s.metrics.bundleInstalled.Inc()
+		s.metrics.BundleInstalled.Inc()
 	}
 	s.log.Info("trust bundle installed", "sequence", nb.Sequence, "previous", cur.Bundle().Sequence, "source", source,
 		"certificates", len(nb.Certs), "revocations", len(nb.Revocations), "expires", nb.ExpiresAt.UTC().Format(time.RFC3339))
@@ -129,7 +227,7 @@ func (s *trustService) Install(raw []byte, source string) (bool, error) {
 	for _, f := range s.onInstall {
 		f(next)
 	}
-	go s.pokeNeighbours()
+	s.goOwned(s.pokeNeighbours)
 	return true, nil
 }
 
@@ -137,7 +235,7 @@ func (s *trustService) Install(raw []byte, source string) (bool, error) {
 // the bundle stream protocol: a peer that is behind pulls from us. Gossip
 // spreads the announcement across the whole mesh; this makes sure that
 // direct neighbours learn it even if a gossip message is lost.
-func (s *trustService) pokeNeighbours() {
+func (s *Service) pokeNeighbours(ctx context.Context) {
 	if s.h == nil {
 		return
 	}
@@ -151,7 +249,7 @@ func (s *trustService) pokeNeighbours() {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if _, err := s.pull(context.Background(), p); err != nil {
+			if _, err := s.pull(ctx, p); err != nil {
 				s.log.Debug("bundle poke failed", "peer", p, "reason", err)
 			}
 		}()
@@ -160,14 +258,14 @@ func (s *trustService) pokeNeighbours() {
 }
 
 // Poke exchanges bundle sequences with one peer (on a new connection).
-func (s *trustService) poke(ctx context.Context, p peer.ID) {
+func (s *Service) poke(ctx context.Context, p peer.ID) {
 	if _, err := s.pull(ctx, p); err != nil {
 		s.log.Debug("bundle exchange failed", "peer", p, "reason", err)
 	}
 }
 
 // enforce closes the connections of every peer no longer admitted.
-func (s *trustService) enforce() {
+func (s *Service) enforce() {
 	if s.h == nil {
 		return
 	}
@@ -180,7 +278,7 @@ func (s *trustService) enforce() {
 }
 
 // announce publishes the bundle in force on the trust topic.
-func (s *trustService) announce(ctx context.Context) error {
+func (s *Service) announce(ctx context.Context) error {
 	if s.topic == nil {
 		return nil
 	}
@@ -206,7 +304,7 @@ func (s *trustService) announce(ctx context.Context) error {
 }
 
 // validate is the inline gossipsub validator of the trust topic.
-func (s *trustService) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
 	if err != nil {
 		s.rejected(from, err)
@@ -246,20 +344,20 @@ func (s *trustService) validate(ctx context.Context, from peer.ID, msg *pubsub.M
 	return pubsub.ValidationAccept
 }
 
-func (s *trustService) rejected(from peer.ID, err error) {
+func (s *Service) rejected(from peer.ID, err error) {
 	s.log.Info("gossip rejected", "topic", cmproto.TopicTrust, "from", from, "reason", err)
 	if s.metrics != nil {
-		s.metrics.gossipRejected.WithLabelValues(cmproto.TopicTrust, rejectReason(err)).Inc()
+		s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTrust, metrics.RejectReason(err)).Inc()
 	}
 }
 
 // serveBundle answers a bundle request: the bundle in force if newer than
 // what the peer has, else an empty answer.
-func (s *trustService) serveBundle(st network.Stream) {
+func (s *Service) serveBundle(st network.Stream) {
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(30 * time.Second))
 	var req pb.BundleRequest
-	if err := readDelimited(st, &req, 1024); err != nil {
+	if err := cmproto.ReadDelimited(st, &req, 1024); err != nil {
 		st.Reset()
 		return
 	}
@@ -275,13 +373,13 @@ func (s *trustService) serveBundle(st network.Stream) {
 	if b.Sequence > req.GetHave() {
 		out = b.Raw
 	}
-	if err := writeFrame(st, out); err != nil {
+	if err := cmproto.WriteFrame(st, out); err != nil {
 		st.Reset()
 	}
 }
 
 // pull asks p for a bundle newer than the one in force.
-func (s *trustService) pull(ctx context.Context, p peer.ID) (bool, error) {
+func (s *Service) pull(ctx context.Context, p peer.ID) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := s.h.NewStream(ctx, p, cmproto.ProtoBundle)
@@ -292,11 +390,11 @@ func (s *trustService) pull(ctx context.Context, p peer.ID) (bool, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		st.SetDeadline(dl)
 	}
-	if err := writeDelimited(st, &pb.BundleRequest{Version: 1, Have: s.cur.Load().Bundle().Sequence}); err != nil {
+	if err := cmproto.WriteDelimited(st, &pb.BundleRequest{Version: 1, Have: s.cur.Load().Bundle().Sequence}); err != nil {
 		st.Reset()
 		return false, err
 	}
-	raw, err := readFrame(st, crypto.MaxBundleSize)
+	raw, err := cmproto.ReadFrame(st, crypto.MaxBundleSize)
 	if err != nil {
 		st.Reset()
 		return false, err
@@ -308,12 +406,20 @@ func (s *trustService) pull(ctx context.Context, p peer.ID) (bool, error) {
 }
 
 // Serve runs the pull worker and the periodic checks until ctx ends.
-func (s *trustService) Serve(ctx context.Context) error {
+func (s *Service) Serve(ctx context.Context) error {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
+	if s.topic != nil {
+		annErr := make(chan error, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		defer func() { cancel(); <-annErr }()
+		go func() { annErr <- s.serveAnnounce(ctx) }()
+	}
 	s.checkExpiry()
 	if s.sub != nil {
+		s.wg.Add(1)
 		go func() {
+			defer s.wg.Done()
 			for {
 				if _, err := s.sub.Next(ctx); err != nil {
 					return
@@ -346,7 +452,7 @@ func (s *trustService) Serve(ctx context.Context) error {
 	}
 }
 
-func (s *trustService) checkExpiry() {
+func (s *Service) checkExpiry() {
 	b := s.cur.Load().Bundle()
 	switch st := b.Status(s.now()); st {
 	case crypto.BundleExpiring:
@@ -358,61 +464,6 @@ func (s *trustService) checkExpiry() {
 	}
 }
 
-// Framing helpers: an unsigned-varint length, then the bytes.
-
-func writeFrame(w io.Writer, b []byte) error {
-	var hdr [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(len(b)))
-	if _, err := w.Write(hdr[:n]); err != nil {
-		return err
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-func readFrame(r io.Reader, max int) ([]byte, error) {
-	br := byteReader{r: r}
-	n, err := binary.ReadUvarint(&br)
-	if err != nil {
-		return nil, err
-	}
-	if n > uint64(max) {
-		return nil, fmt.Errorf("frame of %d bytes exceeds the limit of %d: %w", n, max, crypto.ErrMalformed)
-	}
-	// Read as it arrives rather than allocated up front: the length is
-	// the sender's word, and a frame that never comes costs nothing.
-	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
-	if err == nil && uint64(len(b)) != n {
-		err = io.ErrUnexpectedEOF
-	}
-	return b, err
-}
-
-func writeDelimited(w io.Writer, m proto.Message) error {
-	b, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return writeFrame(w, b)
-}
-
-func readDelimited(r io.Reader, m proto.Message, max int) error {
-	b, err := readFrame(r, max)
-	if err != nil {
-		return err
-	}
-	return proto.Unmarshal(b, m)
-}
-
-// byteReader reads one byte at a time without buffering past the frame.
-type byteReader struct{ r io.Reader }
-
-func (b *byteReader) ReadByte() (byte, error) {
-	var c [1]byte
-	_, err := io.ReadFull(b.r, c[:])
-	return c[0], err
-}
-
 func readFile(path, what string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -420,3 +471,7 @@ func readFile(path, what string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Topic is the trust topic joined by Join (nil before): tests publish and
+// subscribe on it directly.
+func (s *Service) Topic() *pubsub.Topic { return s.topic }
