@@ -23,6 +23,9 @@ var layers = map[string][]string{
 	"storage":  {"crypto", "court"},
 	"node":     {"protocol", "storage", "crypto", "court"},
 	"cmd":      {"node", "protocol", "storage", "crypto", "court"},
+	// test/ holds nested modules of tests that drive the whole system
+	// from outside (test/browser: the dashboard in headless Chromium).
+	"test": {"node", "protocol", "storage", "crypto", "court"},
 }
 
 func top(path string) string {

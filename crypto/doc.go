@@ -44,4 +44,4 @@
 // again; revoking an issuer revokes the courts it certified.
 package crypto
 
-//go:generate sh -c "protoc --plugin=protoc-gen-go=$(go env GOPATH)/bin/protoc-gen-go --go_out=. --go_opt=module=courtmesh.dev/courtmesh/crypto -I . cryptopb/crypto.proto"
+//go:generate sh -c "../tools/protoc --plugin=protoc-gen-go=$(go env GOPATH)/bin/protoc-gen-go --go_out=. --go_opt=module=courtmesh.dev/courtmesh/crypto -I . cryptopb/crypto.proto"

@@ -15,4 +15,4 @@
 // name rather than a silent reinterpretation.
 package protocol
 
-//go:generate sh -c "protoc --plugin=protoc-gen-go=$(go env GOPATH)/bin/protoc-gen-go --go_out=. --go_opt=module=courtmesh.dev/courtmesh/protocol -I . pb/protocol.proto pb/transfer.proto"
+//go:generate sh -c "../tools/protoc --plugin=protoc-gen-go=$(go env GOPATH)/bin/protoc-gen-go --go_out=. --go_opt=module=courtmesh.dev/courtmesh/protocol -I . pb/protocol.proto pb/transfer.proto"

@@ -12,12 +12,18 @@
 //
 // The root key is meant to live on an offline machine; the commands here
 // never need a network.
+//
+// Every file is written whole or not at all, and fsynced with its
+// directory before a call returns: a bundle sequence handed out is never
+// handed out again after a crash, and a certificate in issued/ is never
+// replaced (a second certificate with the same serial is refused).
 package ca
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -85,7 +91,7 @@ func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*C
 		return nil, err
 	}
 	for _, f := range []string{CertFile, RootFile} {
-		if err := os.WriteFile(filepath.Join(dir, f), raw, 0o644); err != nil {
+		if err := writeFile(filepath.Join(dir, f), raw, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -111,7 +117,7 @@ func initKey(dir string) (*crypto.NodeKey, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds an authority key; refusing to replace it", dir)
+		return nil, court.Errorf(court.ErrConflict, "%s already holds an authority key; refusing to replace it", dir)
 	}
 	key, err := crypto.GenerateNodeKey()
 	if err != nil {
@@ -128,7 +134,7 @@ func initKey(dir string) (*crypto.NodeKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return key, os.WriteFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
+	return key, writeFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
 }
 
 // InstallCert installs the issuer certificate the root issued for this
@@ -158,10 +164,10 @@ func InstallCert(dir string, certRaw, rootRaw []byte) error {
 	if !cert.HasRole(crypto.RoleIssuer) {
 		return fmt.Errorf("certificate %d has no issuer role", cert.Serial)
 	}
-	if err := os.WriteFile(filepath.Join(dir, RootFile), rootRaw, 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, RootFile), rootRaw, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, CertFile), certRaw, 0o644)
+	return writeFile(filepath.Join(dir, CertFile), certRaw, 0o644)
 }
 
 // Open opens an authority directory.
@@ -199,6 +205,8 @@ func Open(dir string) (*CA, error) {
 func (ca *CA) IsRoot() bool { return ca.Cert.HasRole(crypto.RoleRoot) }
 
 // Issue certifies t, keeps a copy in issued/ and returns the certificate.
+// A serial already issued here is refused (court.ErrConflict) and the
+// certificate on file is kept.
 func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
 	c, err := crypto.Issue(ca.key, ca.Cert, t)
 	if err != nil {
@@ -208,13 +216,18 @@ func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(ca.dir, IssuedDir, fmt.Sprintf("%d.cert", c.Serial)), raw, 0o644); err != nil {
+	err = createFile(filepath.Join(ca.dir, IssuedDir, fmt.Sprintf("%d.cert", c.Serial)), raw, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, court.Errorf(court.ErrConflict, "certificate serial %d was already issued by %s; the certificate on file is kept", c.Serial, ca.dir)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// Issued lists the certificates in issued/.
+// Issued lists the certificates in issued/. Temporary files a crash left
+// behind are not certificates and are skipped.
 func (ca *CA) Issued() ([]*crypto.Certificate, error) {
 	ents, err := os.ReadDir(filepath.Join(ca.dir, IssuedDir))
 	if err != nil {
@@ -222,6 +235,9 @@ func (ca *CA) Issued() ([]*crypto.Certificate, error) {
 	}
 	var out []*crypto.Certificate
 	for _, e := range ents {
+		if isTemp(e.Name()) {
+			continue
+		}
 		raw, err := os.ReadFile(filepath.Join(ca.dir, IssuedDir, e.Name()))
 		if err != nil {
 			return nil, err
@@ -239,10 +255,10 @@ func (ca *CA) Issued() ([]*crypto.Certificate, error) {
 // Revoke records a revocation; the next bundle carries it. Root only.
 func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
 	if !ca.IsRoot() {
-		return fmt.Errorf("only the national root revokes; send the serial %d to the national operator", serial)
+		return court.Errorf(court.ErrPermission, "only the national root revokes; send the serial %d to the national operator", serial)
 	}
 	if serial == ca.Cert.Serial {
-		return fmt.Errorf("the root cannot revoke itself")
+		return court.Errorf(court.ErrInvalid, "the root cannot revoke itself")
 	}
 	st, err := loadState(ca.dir)
 	if err != nil {
@@ -262,7 +278,7 @@ func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
 // checked against the chain), and every revocation. Root only.
 func (ca *CA) Bundle(now time.Time, validity time.Duration, extra []*crypto.Certificate) (*crypto.Bundle, error) {
 	if !ca.IsRoot() {
-		return nil, fmt.Errorf("only the national root signs trust bundles")
+		return nil, court.Errorf(court.ErrPermission, "only the national root signs trust bundles")
 	}
 	st, err := loadState(ca.dir)
 	if err != nil {
@@ -314,10 +330,10 @@ func loadState(dir string) (State, error) {
 		return st, fmt.Errorf("CA state: %w", err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("CA state %s: %w", filepath.Join(dir, StateFile), err)
+		return st, court.Errorf(court.ErrCorrupt, "CA state %s: %w", filepath.Join(dir, StateFile), err)
 	}
 	if st.Version != 1 {
-		return st, fmt.Errorf("CA state: version %d", st.Version)
+		return st, court.Errorf(court.ErrCorrupt, "CA state %s: version %d, this build reads version 1", filepath.Join(dir, StateFile), st.Version)
 	}
 	return st, nil
 }
@@ -327,9 +343,5 @@ func saveState(dir string, st State) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, StateFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, StateFile))
+	return writeFile(filepath.Join(dir, StateFile), append(b, '\n'), 0o600)
 }

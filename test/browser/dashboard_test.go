@@ -1,4 +1,4 @@
-package node_test
+package browser_test
 
 import (
 	"bytes"
@@ -104,9 +104,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		t.Skip("no chromium binary found: install the Debian package chromium (or set COURTMESH_CHROMIUM) to run the browser test; COURTMESH_REQUIRE_BROWSER=1 makes this a failure")
 	}
-	st := newDashStory(t, "")
-	op := st.as(court.Supreme)
-	base := "http://" + op.APIAddr()
+	st := startStory(t)
+	base := "http://" + st.nodes[court.Supreme].APIAddr()
 	out := artifactsDir(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
