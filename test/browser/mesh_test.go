@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -103,7 +104,7 @@ reconnect_interval = "1s"
 sync_interval = "1s"
 heartbeat_interval = "1s"
 `, ports[i], strings.Join(boot, ", "))
-		if err := os.WriteFile(d.Path(node.ConfigFile), []byte(cfg), 0o600); err != nil {
+		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s.nodes[s.courts[i].Code] = startNode(t, node.Options{Dir: d})
