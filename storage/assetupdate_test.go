@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -212,59 +211,6 @@ func TestAssetChangesKeepTheIndex(t *testing.T) {
 	}
 }
 
-func TestAssetChangeRefusals(t *testing.T) {
-	db, n := assetCase(t)
-	_, v, _ := db.Case(n)
-	for _, tc := range []struct {
-		name   string
-		today  string
-		change court.AssetChange
-		want   error
-		words  string
-	}{
-		{"renewal after expiry", "2026-03-01", court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1"}, ErrConflict, "cannot be renewed"},
-		{"renewal beyond the legal term", "2026-02-01", court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1", Expiry: day("2027-03-31")}, ErrInvalid, "legal limit"},
-		{"renewal with a gap", "2026-02-01", court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1", Effective: day("2026-03-05")}, ErrInvalid, "without a gap"},
-		{"lapse before expiry", "2026-02-28", court.AssetChange{Kind: court.ChangeLapse, Measure: "m1"}, ErrConflict, "not lapsed"},
-		{"unknown measure", "2025-06-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "m9"}, ErrNotFound, "no measure"},
-		{"freeze on real estate", "2025-06-01", court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureFreeze}, ErrInvalid, "cannot be applied"},
-		{"asset id taken", "2025-06-01", court.AssetChange{Kind: court.ChangeSearchResult, Asset: &court.Asset{ID: "a1", Class: court.AssetVehicle, Source: "national_search"}}, ErrConflict, "already has an asset"},
-		{"asset id with a slash", "2025-06-01", court.AssetChange{Kind: court.ChangeSearchResult, Asset: &court.Asset{ID: "a/1", Class: court.AssetVehicle, Source: "national_search"}}, ErrInvalid, "asset id"},
-		{"waiting seizure without rank", "2025-06-01", court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting}, ErrInvalid, "rank"},
-		{"new measure id taken", "2025-06-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "m2", NewMeasure: "m1"}, ErrConflict, "already has a measure"},
-		{"unknown kind", "2025-06-01", court.AssetChange{Kind: "auction"}, ErrInvalid, "change kind"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := court.PlanAssetChange(v.Case(), tc.change, day(tc.today), "京0105")
-			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.words) {
-				t.Fatalf("err = %v, want %v mentioning %q", err, tc.want, tc.words)
-			}
-		})
-	}
-	// A renewal that starts where the renewed measure started ends where
-	// it ends: it adds no time and is refused.
-	for _, m := range v.Measures {
-		if m.ID == "m1" {
-			_, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1", Effective: m.Effective}, day("2026-02-01"), "京0105")
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "adds no time") {
-				t.Errorf("a renewal adding no time: %v", err)
-			}
-		}
-	}
-	// A measure released can be neither released nor renewed again.
-	d, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}, day("2025-06-01"), "京0105")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-		t.Fatal(err)
-	}
-	_, v, _ = db.Case(n)
-	if _, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "m2"}, day("2025-06-02"), "京0105"); !errors.Is(err, ErrConflict) {
-		t.Errorf("renewing a released measure: %v", err)
-	}
-}
-
 // A delta planned against an older state: strict refuses it; lenient
 // reports the conflict; neither writes anything of it.
 func TestStaleDeltaConflicts(t *testing.T) {
@@ -423,65 +369,33 @@ func TestImportDuringAnAssetUpdate(t *testing.T) {
 	}
 }
 
-// TestWaitingLineMovesOn: when the seizure holding an asset ends (released,
-// or lapsed), the first waiting seizure (轮候) takes effect that day as the
-// same kind of seizure, with its own legal term from then; the next one
-// moves up. A waiting seizure is given no term of its own while it waits.
-func TestWaitingLineMovesOn(t *testing.T) {
+// TestWaitingLineKeepsTheIndex: when the line moves (the rules are
+// court's, tested there), the seizure that takes effect enters the expiry
+// index with its new term, the one still waiting stays out, and a waiting
+// seizure withdrawn leaves the index as it was.
+func TestWaitingLineKeepsTheIndex(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		today  string
 		change court.AssetChange
-		from   string // the day the first waiting seizure takes effect
 	}{
-		{"release", "2025-06-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}, "2025-06-01"},
-		{"lapse", "2027-06-02", court.AssetChange{Kind: court.ChangeLapse, Measure: "m2"}, "2027-06-01"},
-		{"disposal (the waiting seizure takes what remains)", "2025-06-01", court.AssetChange{Kind: court.ChangeDisposal, Measure: "m2"}, "2025-06-01"},
+		{"release", "2025-06-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}},
+		{"lapse", "2027-06-02", court.AssetChange{Kind: court.ChangeLapse, Measure: "m2"}},
+		{"disposal", "2025-06-01", court.AssetChange{Kind: court.ChangeDisposal, Measure: "m2"}},
+		{"a waiting seizure withdrawn", "2025-02-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "w1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, n := assetCase(t)
 			addWaiting(t, db, n, 2)
-			_, v, _ := db.Case(n)
-			if _, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3, Expiry: day("2026-01-01")}, day("2025-01-10"), "京0105"); !errors.Is(err, ErrInvalid) {
-				t.Errorf("a waiting seizure with a term of its own: %v", err)
-			}
 			byID := applyChange(t, db, n, tc.change, day(tc.today))
-			from := day(tc.from)
-			w1, w2 := byID["w1"], byID["w2"]
-			if w1.Kind != court.MeasureSeal || w1.Status != court.MeasureActive || w1.Effective != from || w1.Expiry != court.LegalExpiry(court.AssetRealEstate, from) || w1.Rank != 0 {
-				t.Errorf("the first waiting seizure after the line moved: %+v; want a seal in force from %s for the legal term", w1, from)
-			}
-			if w2.Kind != court.MeasureWaiting || w2.Rank != 1 || !w2.Expiry.IsZero() {
-				t.Errorf("the second waiting seizure: %+v; want first in line, still waiting", w2)
-			}
-			want := fmt.Sprintf("w1@%s", w1.Expiry)
-			if got := indexedIDs(t, db); !slices.Contains(got, want) {
-				t.Errorf("expiry index %v lacks %s", got, want)
+			got := indexedIDs(t, db)
+			for _, id := range []string{"w1", "w2"} {
+				w := byID[id]
+				if in := slices.Contains(got, fmt.Sprintf("%s@%s", id, w.Expiry)); in != w.Running() {
+					t.Errorf("%s (%s, %s): in the expiry index %v, want %v (index %v)", id, w.Kind, w.Status, in, w.Running(), got)
+				}
 			}
 		})
-	}
-}
-
-// TestWaitingSeizureWithdrawn: releasing a waiting seizure moves those
-// behind it up a place; the seizure holding the asset is untouched.
-func TestWaitingSeizureWithdrawn(t *testing.T) {
-	db, n := assetCase(t)
-	addWaiting(t, db, n, 3)
-	got := applyChange(t, db, n, court.AssetChange{Kind: court.ChangeRelease, Measure: "w1"}, day("2025-02-01"))
-	_, v, _ := db.Case(n)
-	if got["w1"].Status != court.MeasureReleased || got["w2"].Rank != 1 || got["w3"].Rank != 2 || got["m2"].Status != court.MeasureActive || got["m2"].Kind != court.MeasureSeal {
-		t.Errorf("after w1 was withdrawn: w1 %s, w2 rank %d, w3 rank %d, m2 %s %s", got["w1"].Status, got["w2"].Rank, got["w3"].Rank, got["m2"].Kind, got["m2"].Status)
-	}
-	// A seizure registered now queues behind those already waiting, and a
-	// waiting seizure has no term to renew.
-	if _, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrConflict) {
-		t.Errorf("a later waiting seizure taking rank 1 ahead of w2: %v", err)
-	}
-	if _, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3}, day("2025-03-01"), "京0105"); err != nil {
-		t.Errorf("a later waiting seizure at the end of the line: %v", err)
-	}
-	if _, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "w2"}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("renewing a waiting seizure: %v", err)
 	}
 }
 

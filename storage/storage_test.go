@@ -181,25 +181,6 @@ func TestStoreKeyFile(t *testing.T) {
 	}
 }
 
-func TestIdentityNumbers(t *testing.T) {
-	for _, id := range []string{"11010519491231002X", "990101199003070015"} {
-		if !court.ValidResidentID(id) {
-			t.Errorf("%s rejected", id)
-		}
-	}
-	for _, id := range []string{"110105194912310021", "11010519491331002X", "1101051949123100"} {
-		if court.ValidResidentID(id) {
-			t.Errorf("%s accepted", id)
-		}
-	}
-	if !court.ValidCreditCode("91350100M000100Y43") || court.ValidCreditCode("91350100M000100Y44") {
-		t.Error("credit code check")
-	}
-	if got := court.MaskNumber("110105194912310021"); got != "110***********0021" {
-		t.Errorf("MaskNumber = %s", got)
-	}
-}
-
 // TestDependencies: storage and its subpackages depend inward only (on
 // crypto and court), never on node, protocol or cmd.
 func TestDependencies(t *testing.T) {
