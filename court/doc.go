@@ -1,6 +1,7 @@
-// Package court is the shared vocabulary of courtmesh: the names of courts,
-// case numbers, civil dates, asset classes and enforcement measures that
-// every other package speaks. It is pure and imports only the standard
+// Package court is the shared vocabulary of courtmesh and its pure legal
+// rules: the names of courts, case numbers, civil dates, asset classes and
+// enforcement measures that every other package speaks, the case model and
+// the rules for changing it. It is pure and imports only the standard
 // library; nothing here performs I/O or knows about the network.
 //
 // # Courts
@@ -62,9 +63,57 @@
 // effective day, so a one-year freeze effective 2024-03-01 may last until
 // 2025-02-28 inclusive.
 //
+// # The case model
+//
+// A [Case] is an enforcement case as the rules see it: its [Party]
+// entries (identity numbers masked; the caller seals the number itself),
+// the enforceable [Title], the debtor's [Asset] entries and the [Measure]
+// entries on them, each with a [MeasureStatus]. Package storage persists
+// it (storage.CaseVersion adds the documents); the JSON field names of
+// these types are a stored format and never change.
+//
+// # Changing assets and measures
+//
+// [PlanAssetChange] checks an [AssetChange] (a search result, a renewal,
+// a release, a disposal, a lapse, a new measure) against a Case and the
+// law and returns an [AssetDelta]: every asset and measure touched,
+// before and after. It does not apply it; a store does, and the delta
+// travels to the other court of a transfer. The rules it applies:
+//
+//   - A renewal (续行) is made before the measure expires, takes effect
+//     by the day after its expiry at the latest (by default that day: no
+//     gap), lasts at most the legal term and must end later than the
+//     measure it renews, which becomes [MeasureRenewed].
+//     A lapsed measure cannot be renewed; a lapse is recorded only after
+//     the expiry.
+//   - A waiting-line seizure (轮候, [MeasureWaiting]) has a rank (1 =
+//     next) and no term while it waits; a seizure registered later queues
+//     behind every one already waiting (priority follows the time of
+//     service), and it cannot be renewed.
+//   - When the seizure holding an asset ends (released, carried out,
+//     lapsed) and no other seizure holds it, the first waiting seizure
+//     takes effect that day as the same kind of seizure with its own
+//     legal term, and the others move up a place; a waiting seizure
+//     withdrawn moves those behind it up.
+//   - A disposal of funds is recorded as a deduction (扣划); other
+//     property is sold, which carries the seizure out.
+//
+// [EarliestExpiry] and [Measure.Running] say which measures can lapse.
+//
+// # Identity numbers
+//
+// [ValidResidentID] and [ValidCreditCode] check the check characters of
+// resident identity numbers (GB 11643-1999) and unified social credit
+// codes (GB 32100-2015); [MaskNumber] and [MaskPhone] give the display
+// forms kept in clear.
+//
 // # Errors
 //
 // Every parser and checker returns errors that wrap [ErrInvalid], so callers
 // test them with errors.Is(err, court.ErrInvalid); the message names the
 // input and what is wrong with it, in words a clerk can act on.
+// [PlanAssetChange] may also return [ErrNotFound] (no such measure, asset
+// or party), [ErrConflict] (the measure is no longer active, an id or a
+// waiting rank is taken, a renewal comes too late) and [ErrCorrupt] (a
+// measure on an asset the case does not hold).
 package court

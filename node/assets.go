@@ -223,13 +223,13 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	}
 	if change.NewMeasure == "" {
 		change.NewMeasure = scoped("m", func(id string) bool {
-			return slices.ContainsFunc(v.Measures, func(m storage.Measure) bool { return m.ID == id })
+			return slices.ContainsFunc(v.Measures, func(m court.Measure) bool { return m.ID == id })
 		})
 	}
 	if change.Asset != nil && change.Asset.ID == "" {
 		a := *change.Asset
 		a.ID = scoped("a", func(id string) bool {
-			return slices.ContainsFunc(v.Assets, func(x storage.Asset) bool { return x.ID == id })
+			return slices.ContainsFunc(v.Assets, func(x court.Asset) bool { return x.ID == id })
 		})
 		change.Asset = &a
 	}
@@ -238,7 +238,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 		return nil, err
 	}
 	today := court.DateOf(n.now())
-	delta, err := storage.PlanAssetChange(v, sc, today, self.Code)
+	delta, err := court.PlanAssetChange(v.Case(), sc, today, self.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 		return nil, fmt.Errorf("%w: the change is %d bytes sealed, over the %d a record carries; split it", cmproto.ErrInvalid, len(sealed), assetUpdateLimit)
 	}
 	u := &pb.AssetUpdate{Number: number, Kind: string(delta.Kind), Sealed: sealed}
-	if e := storage.EarliestExpiry(delta.Preview(v.Measures)); !e.IsZero() {
+	if e := court.EarliestExpiry(delta.Preview(v.Measures)); !e.IsZero() {
 		u.EarliestExpiry = e.String()
 	}
 	// Our copy first, with the update in the outbox; then the record. If
@@ -295,8 +295,8 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 
 // storageChange checks and converts an API change; an account number is
 // sealed with the dossier's data key and kept masked.
-func storageChange(c api.AssetChange, key crypto.DataKey) (storage.AssetChange, error) {
-	sc := storage.AssetChange{Kind: storage.AssetChangeKind(c.Kind), Measure: c.Measure, NewMeasure: c.NewMeasure, AssetID: c.AssetID, Rank: c.Rank}
+func storageChange(c api.AssetChange, key crypto.DataKey) (court.AssetChange, error) {
+	sc := court.AssetChange{Kind: court.AssetChangeKind(c.Kind), Measure: c.Measure, NewMeasure: c.NewMeasure, AssetID: c.AssetID, Rank: c.Rank}
 	if !sc.Kind.Valid() {
 		return sc, fmt.Errorf("%w: kind %q: want search_result, renewal, release, disposal, lapse or other", cmproto.ErrInvalid, c.Kind)
 	}
@@ -326,12 +326,12 @@ func storageChange(c api.AssetChange, key crypto.DataKey) (storage.AssetChange, 
 		if d := c.Asset.Description; !utf8.ValidString(d) || utf8.RuneCountInString(d) > 200 {
 			return sc, fmt.Errorf("%w: asset description: at most 200 characters of text", cmproto.ErrInvalid)
 		}
-		as := storage.Asset{ID: c.Asset.ID, Class: class, Description: c.Asset.Description, Owner: c.Asset.Owner, Source: c.Asset.Source, ValueFen: c.Asset.ValueFen}
+		as := court.Asset{ID: c.Asset.ID, Class: class, Description: c.Asset.Description, Owner: c.Asset.Owner, Source: c.Asset.Source, ValueFen: c.Asset.ValueFen}
 		if acct := strings.TrimSpace(c.Asset.Account); acct != "" {
 			if !utf8.ValidString(acct) || len(acct) > 64 {
 				return sc, fmt.Errorf("%w: asset account: at most 64 bytes of text", cmproto.ErrInvalid)
 			}
-			as.AccountMasked = storage.MaskNumber(acct)
+			as.AccountMasked = court.MaskNumber(acct)
 			if as.AccountSealed, err = key.SealField(storage.FieldLabel("asset", as.ID, "account"), []byte(acct)); err != nil {
 				return sc, err
 			}
@@ -573,7 +573,7 @@ func (a *assetService) apply(u storage.PendingAssetUpdate) bool {
 	if err != nil {
 		return skip("asset_update.unreadable", "does not open with the dossier's data key (altered, or sealed for another update)")
 	}
-	var d storage.AssetDelta
+	var d court.AssetDelta
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
@@ -723,7 +723,7 @@ func (n *Node) TransferAssets(id cmproto.TransferID, asOf court.Date) (api.Trans
 	for _, m := range v.Measures {
 		mi := api.MeasureInfo{ID: m.ID, Kind: string(m.Kind), KindLabel: m.Kind.Label(), Asset: m.Asset, Effective: m.Effective.String(),
 			Expiry: dateOrEmpty(m.Expiry), Status: string(m.Status), Court: string(m.Court), Rank: m.Rank, Renews: m.Renews, Releases: m.Releases, Document: m.Document}
-		if m.Status == storage.MeasureActive && !m.Expiry.IsZero() {
+		if m.Status == court.MeasureActive && !m.Expiry.IsZero() {
 			left := asOf.DaysUntil(m.Expiry)
 			mi.DaysLeft = &left
 		}
@@ -739,7 +739,7 @@ func (n *Node) TransferAssets(id cmproto.TransferID, asOf court.Date) (api.Trans
 		}
 		return false
 	})
-	if e := storage.EarliestExpiry(v.Measures); !e.IsZero() {
+	if e := court.EarliestExpiry(v.Measures); !e.IsZero() {
 		out.Earliest = e.String()
 	}
 	self, _ := n.self()
@@ -799,7 +799,7 @@ func (n *Node) MeasureAlerts(ctx context.Context, asOf court.Date, within int) (
 			classes[a.ID] = a.Class
 		}
 		for _, m := range v.Measures {
-			if m.Status != storage.MeasureActive || m.Expiry.IsZero() {
+			if m.Status != court.MeasureActive || m.Expiry.IsZero() {
 				continue
 			}
 			left := asOf.DaysUntil(m.Expiry)

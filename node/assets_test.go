@@ -83,12 +83,12 @@ func (am *assetMesh) restart(code court.CourtCode) *node.Node {
 // a case with at least two active measures with a term that have not
 // expired, and returns the transfer, the origin's and the receiver's
 // case numbers, and two such measures.
-func (s *scenario) received(t *testing.T) (cmproto.TransferID, court.CaseNumber, court.CaseNumber, [2]storage.Measure) {
+func (s *scenario) received(t *testing.T) (cmproto.TransferID, court.CaseNumber, court.CaseNumber, [2]court.Measure) {
 	t.Helper()
 	safe, expiring := s.cases("京0105", 6)
 	today := court.DateOf(time.Now())
 	var cn court.CaseNumber
-	var pick [2]storage.Measure
+	var pick [2]court.Measure
 	for _, c := range append(safe, expiring...) {
 		ms, err := s.as("京0105").Store().Measures(c)
 		if err != nil {
@@ -96,7 +96,7 @@ func (s *scenario) received(t *testing.T) (cmproto.TransferID, court.CaseNumber,
 		}
 		k := 0
 		for _, m := range ms {
-			if k < 2 && m.Status == storage.MeasureActive && m.Kind.HasTerm() && !m.Expiry.IsZero() && !today.After(m.Expiry) {
+			if k < 2 && m.Status == court.MeasureActive && m.Kind.HasTerm() && !m.Expiry.IsZero() && !today.After(m.Expiry) {
 				pick[k] = m
 				k++
 			}
@@ -128,32 +128,32 @@ func (s *scenario) received(t *testing.T) (cmproto.TransferID, court.CaseNumber,
 }
 
 // measureOf returns measure id of case cn as n holds it.
-func measureOf(t *testing.T, n *node.Node, cn court.CaseNumber, id string) (storage.Measure, bool) {
+func measureOf(t *testing.T, n *node.Node, cn court.CaseNumber, id string) (court.Measure, bool) {
 	t.Helper()
 	ms, err := n.Store().Measures(cn)
 	if err != nil {
-		return storage.Measure{}, false
+		return court.Measure{}, false
 	}
 	for _, m := range ms {
 		if m.ID == id {
 			return m, true
 		}
 	}
-	return storage.Measure{}, false
+	return court.Measure{}, false
 }
 
 // successor returns the measure of cn that renews (or releases) id.
-func successor(n *node.Node, cn court.CaseNumber, id string) (storage.Measure, bool) {
+func successor(n *node.Node, cn court.CaseNumber, id string) (court.Measure, bool) {
 	ms, err := n.Store().Measures(cn)
 	if err != nil {
-		return storage.Measure{}, false
+		return court.Measure{}, false
 	}
 	for _, m := range ms {
 		if m.Renews == id || m.Releases == id {
 			return m, true
 		}
 	}
-	return storage.Measure{}, false
+	return court.Measure{}, false
 }
 
 func assetClassOf(t *testing.T, n *node.Node, cn court.CaseNumber, asset string) court.AssetClass {
@@ -207,16 +207,16 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	wantExpiry := court.LegalExpiry(class, renewed.Expiry.AddDate(0, 0, 1))
 
 	// As 京0108, see the renewal in the filed case.
-	var renewal storage.Measure
+	var renewal court.Measure
 	waitFor(t, 20*time.Second, "the renewal in the receiver's case", func() bool {
 		old, ok := measureOf(t, am.as("京0108"), newNo, renewed.ID)
-		if !ok || old.Status != storage.MeasureRenewed {
+		if !ok || old.Status != court.MeasureRenewed {
 			return false
 		}
 		renewal, ok = successor(am.as("京0108"), newNo, renewed.ID)
 		return ok
 	})
-	if renewal.Kind != court.MeasureRenewal || renewal.Expiry != wantExpiry || renewal.Status != storage.MeasureActive || renewal.Court != "京0108" || renewal.Rank != renewed.Rank {
+	if renewal.Kind != court.MeasureRenewal || renewal.Expiry != wantExpiry || renewal.Status != court.MeasureActive || renewal.Court != "京0108" || renewal.Rank != renewed.Rank {
 		t.Errorf("renewal at the receiver: %+v, want expiry %s held by 京0108", renewal, wantExpiry)
 	}
 	if mine, _ := successor(origin, cn, renewed.ID); mine.ID != renewal.ID || mine.Expiry != renewal.Expiry {
@@ -258,7 +258,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	am.stops["京0108"]()
 	released := ms[1]
 	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: released.ID}))
-	if m, _ := measureOf(t, origin, cn, released.ID); m.Status != storage.MeasureReleased {
+	if m, _ := measureOf(t, origin, cn, released.ID); m.Status != court.MeasureReleased {
 		t.Fatalf("origin's own copy: %s is %s", released.ID, m.Status)
 	}
 
@@ -266,7 +266,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	recv := am.restart("京0108")
 	waitFor(t, 30*time.Second, "the release made while the receiver was down", func() bool {
 		m, ok := measureOf(t, recv, newNo, released.ID)
-		if !ok || m.Status != storage.MeasureReleased {
+		if !ok || m.Status != court.MeasureReleased {
 			return false
 		}
 		r, ok := successor(recv, newNo, released.ID)
@@ -291,7 +291,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 			return false
 		}
 		for _, a := range v.Assets {
-			if a.ID == "x1" && a.AccountMasked == storage.MaskNumber(account) {
+			if a.ID == "x1" && a.AccountMasked == court.MaskNumber(account) {
 				return true
 			}
 		}
@@ -371,11 +371,11 @@ func (s assetSigner) sign(t *testing.T, am *assetMesh, id cmproto.TransferID, u 
 }
 
 // sealedDelta seals a release of measure m as update number of issuer.
-func sealedDelta(t *testing.T, key crypto.DataKey, id cmproto.TransferID, issuer court.CourtCode, number uint64, m storage.Measure) []byte {
+func sealedDelta(t *testing.T, key crypto.DataKey, id cmproto.TransferID, issuer court.CourtCode, number uint64, m court.Measure) []byte {
 	t.Helper()
 	after := m
-	after.Status = storage.MeasureReleased
-	d := storage.AssetDelta{V: storage.AssetDeltaVersion, Kind: storage.ChangeRelease, Measures: []storage.MeasureEdit{{Before: &m, After: after}}}
+	after.Status = court.MeasureReleased
+	d := court.AssetDelta{V: court.AssetDeltaVersion, Kind: court.ChangeRelease, Measures: []court.MeasureEdit{{Before: &m, After: after}}}
 	b, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)
@@ -402,8 +402,8 @@ func TestAssetUpdateRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := json.Marshal(struct {
-			A []storage.Asset
-			M []storage.Measure
+			A []court.Asset
+			M []court.Measure
 		}{v.Assets, v.Measures})
 		return string(b)
 	}
@@ -459,9 +459,9 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		}
 		waitFor(t, 20*time.Second, "the next update at the receiver", func() bool {
 			m, ok := measureOf(t, recv, newNo, ms[1].ID)
-			return ok && m.Status == storage.MeasureReleased
+			return ok && m.Status == court.MeasureReleased
 		})
-		if m, _ := measureOf(t, recv, newNo, ms[0].ID); m.Status != storage.MeasureActive {
+		if m, _ := measureOf(t, recv, newNo, ms[0].ID); m.Status != court.MeasureActive {
 			t.Errorf("the tampered update's measure %s is %s", ms[0].ID, m.Status)
 		}
 	})
@@ -522,7 +522,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		// The origin hears the receiver's renewal.
 		waitFor(t, 20*time.Second, "the receiver's renewal at the origin", func() bool {
 			m, ok := measureOf(t, origin, cn, ms[0].ID)
-			return ok && m.Status == storage.MeasureRenewed
+			return ok && m.Status == court.MeasureRenewed
 		})
 	})
 
@@ -538,8 +538,8 @@ func TestAssetUpdateRefusals(t *testing.T) {
 			}
 		}
 		found := func(number uint64, asset string) []byte {
-			d := storage.AssetDelta{V: storage.AssetDeltaVersion, Kind: storage.ChangeSearchResult,
-				Assets: []storage.AssetEdit{{After: storage.Asset{ID: asset, Class: court.AssetVehicle, Source: "local_link"}}}}
+			d := court.AssetDelta{V: court.AssetDeltaVersion, Kind: court.ChangeSearchResult,
+				Assets: []court.AssetEdit{{After: court.Asset{ID: asset, Class: court.AssetVehicle, Source: "local_link"}}}}
 			b, _ := json.Marshal(d)
 			sealed, err := key.SealField("assets/"+string(id)+"/京0105/"+strconv.FormatUint(number, 10), b)
 			if err != nil {
@@ -660,7 +660,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	if code, b := oc.send(t, "POST", "/v1/cases/import", "Bearer "+oc.token, body); code != 409 || !strings.Contains(string(b), `"conflict"`) {
 		t.Fatalf("the changed re-import through the origin's API: %d %s; want 409 conflict", code, b)
 	}
-	if after, _, _ := origin.Store().Case(cn); after.Version != head.Version || after.Status != storage.StatusTransferred {
+	if after, _, _ := origin.Store().Case(cn); after.Version != head.Version || after.Status != court.StatusTransferred {
 		t.Fatalf("origin's case after the refused import: version %d status %s; want %d transferred", after.Version, after.Status, head.Version)
 	}
 	// The receiver does not take the origin's case folder as a case of
@@ -708,7 +708,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	// The origin renews (续行) a measure; the receiver's copy follows.
 	renewed := ms[0]
 	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
-	var renewal storage.Measure
+	var renewal court.Measure
 	waitFor(t, 20*time.Second, "the renewal at the receiver", func() bool {
 		var ok bool
 		renewal, ok = successor(recv, newNo, renewed.ID)
@@ -754,8 +754,8 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		okM := slices.ContainsFunc(v.Measures, func(m storage.Measure) bool { return m.ID == measure })
-		okA := asset == "" || slices.ContainsFunc(v.Assets, func(a storage.Asset) bool { return a.ID == asset })
+		okM := slices.ContainsFunc(v.Measures, func(m court.Measure) bool { return m.ID == measure })
+		okA := asset == "" || slices.ContainsFunc(v.Assets, func(a court.Asset) bool { return a.ID == asset })
 		return okM && okA
 	}
 	waitFor(t, 30*time.Second, "both changes at both courts", func() bool {

@@ -198,7 +198,7 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 			"neither the dossier it fetched nor its copy of the assets. Change the assets and measures with `courtmesh assets update %s`; nothing was imported",
 			n, out.Receiver, out.ID, out.State, out.Receiver, out.ID)
 	}
-	if head.Status == storage.StatusTransferred { // its transfer is closed
+	if head.Status == court.StatusTransferred { // its transfer is closed
 		return kindErrorf(storage.ErrConflict, "case %s was transferred to another court (销案): the court that received it enforces it now, "+
 			"and a new version here would reach neither its dossier nor its copy of the assets; nothing was imported", n)
 	}
@@ -259,17 +259,17 @@ func (c *Cases) transfersOf(n court.CaseNumber) (out, in, reserved *cmproto.Tran
 
 // assetChanges names the assets and measures that differ between the
 // current copy (a) and an import (b): added, removed or changed.
-func assetChanges(aAssets []storage.Asset, aMeasures []storage.Measure, bAssets []storage.Asset, bMeasures []storage.Measure) []string {
-	bare := func(as []storage.Asset) map[string]storage.Asset {
-		m := make(map[string]storage.Asset, len(as))
+func assetChanges(aAssets []court.Asset, aMeasures []court.Measure, bAssets []court.Asset, bMeasures []court.Measure) []string {
+	bare := func(as []court.Asset) map[string]court.Asset {
+		m := make(map[string]court.Asset, len(as))
 		for _, a := range as {
 			a.AccountSealed = nil
 			m[a.ID] = a
 		}
 		return m
 	}
-	byID := func(ms []storage.Measure) map[string]storage.Measure {
-		m := make(map[string]storage.Measure, len(ms))
+	byID := func(ms []court.Measure) map[string]court.Measure {
+		m := make(map[string]court.Measure, len(ms))
 		for _, x := range ms {
 			m[x.ID] = x
 		}
@@ -297,7 +297,7 @@ func assetChanges(aAssets []storage.Asset, aMeasures []storage.Measure, bAssets 
 }
 
 // List returns the cases in the store, all or those in one status.
-func (c *Cases) List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error) {
+func (c *Cases) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
 	if status != "" && !status.Valid() {
 		return nil, kindErrorf(storage.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
 	}
@@ -350,7 +350,7 @@ func (c *Cases) Show(n court.CaseNumber, asOf court.Date) (api.CaseDetail, error
 			Effective: m.Effective.String(), Expiry: dateOrEmpty(m.Expiry), Status: string(m.Status),
 			Court: string(m.Court), Rank: m.Rank, Renews: m.Renews, Releases: m.Releases, Document: m.Document,
 		}
-		if !m.Expiry.IsZero() && m.Status == storage.MeasureActive {
+		if !m.Expiry.IsZero() && m.Status == court.MeasureActive {
 			left := asOf.DaysUntil(m.Expiry)
 			mi.DaysLeft = &left
 		}
@@ -473,7 +473,7 @@ func (n *Node) registerCaseAPI() {
 		if !checkQuery(w, r, "status") {
 			return
 		}
-		res, err := c.List(r.Context(), storage.CaseStatus(r.URL.Query().Get("status")))
+		res, err := c.List(r.Context(), court.CaseStatus(r.URL.Query().Get("status")))
 		if err != nil {
 			writeCaseError(w, err)
 			return

@@ -779,7 +779,7 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 	claim := v.ClaimFen
 	v.ClaimFen = 1
 	for i := range v.Measures {
-		v.Measures[i].Status = storage.MeasureReleased
+		v.Measures[i].Status = court.MeasureReleased
 	}
 	forged, err := json.Marshal(v)
 	if err == nil {
@@ -828,7 +828,7 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 		t.Fatalf("filed claim %d, the origin's %d", got.ClaimFen, claim)
 	}
 	for _, ms := range got.Measures {
-		if ms.Status == storage.MeasureReleased {
+		if ms.Status == court.MeasureReleased {
 			t.Fatalf("filed measure %s released, as the forged record said", ms.ID)
 		}
 	}

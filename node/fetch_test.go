@@ -13,7 +13,6 @@ import (
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
-	"courtmesh.dev/courtmesh/storage"
 )
 
 // handedOver plays a transfer from 京0105 to 京0108 up to the handover
@@ -70,7 +69,7 @@ func TestFetchFilesTheCaseAndReceipts(t *testing.T) {
 	}
 	om, _ := s.as("京0105").Store().Measures(cn)
 	for i, m := range ms {
-		if m.Status == storage.MeasureActive && m.Court != "京0108" {
+		if m.Status == court.MeasureActive && m.Court != "京0108" {
 			t.Errorf("measure %s still held by %s", m.ID, m.Court)
 		}
 		if m.Rank != om[i].Rank || m.Expiry != om[i].Expiry {
@@ -79,7 +78,7 @@ func TestFetchFilesTheCaseAndReceipts(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the origin closes its case by 销案", func() bool {
 		head, _, err := s.as("京0105").Store().Case(cn)
-		return err == nil && head.Status == storage.StatusTransferred
+		return err == nil && head.Status == court.StatusTransferred
 	})
 	entries, _ := s.as("京0105").Store().AuditEntries(1, 0)
 	served := 0
@@ -162,13 +161,13 @@ func TestFetchKeepsThirdCourtsSeizures(t *testing.T) {
 	s := newScenario(t)
 	safe, expiring := s.cases("京0105", 6)
 	var cn court.CaseNumber
-	var before []storage.Measure
+	var before []court.Measure
 	for _, c := range append(safe, expiring...) {
 		ms, err := s.as("京0105").Store().Measures(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.ContainsFunc(ms, func(m storage.Measure) bool { return m.Status == storage.MeasureActive && m.Court != "京0105" }) {
+		if slices.ContainsFunc(ms, func(m court.Measure) bool { return m.Status == court.MeasureActive && m.Court != "京0105" }) {
 			cn, before = c, ms
 			break
 		}
@@ -196,7 +195,7 @@ func TestFetchKeepsThirdCourtsSeizures(t *testing.T) {
 		held[m.ID] = m.Court
 	}
 	for _, m := range before {
-		if m.Status != storage.MeasureActive {
+		if m.Status != court.MeasureActive {
 			continue
 		}
 		want := m.Court

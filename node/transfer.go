@@ -313,7 +313,7 @@ func (s *transferService) changed(t *cmproto.Transfer) {
 	if t.State == cmproto.StateReceived {
 		if self, err := s.n.self(); err == nil && self.Code == t.Origin {
 			if cn, err := court.ParseCaseNumber(t.CaseNumber); err == nil {
-				if err := s.n.db.SetCaseStatus(cn, storage.StatusTransferred); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				if err := s.n.db.SetCaseStatus(cn, court.StatusTransferred); err != nil && !errors.Is(err, storage.ErrNotFound) {
 					s.log.Warn("could not mark the case transferred", "case", cn.String(), "reason", err)
 				}
 			}

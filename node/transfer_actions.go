@@ -42,7 +42,7 @@ func (n *Node) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transf
 	if err != nil {
 		return nil, err
 	}
-	if head.Status != storage.StatusActive {
+	if head.Status != court.StatusActive {
 		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", cmproto.ErrInvalid, cn, head.Status)
 	}
 	sup, err := court.ParseCourtCode(req.Superior)
@@ -72,7 +72,7 @@ func (n *Node) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transf
 	}
 	var earliest court.Date
 	for _, m := range v.Measures {
-		if m.Status == storage.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
+		if m.Status == court.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
 			earliest = m.Expiry
 		}
 	}
@@ -209,7 +209,7 @@ func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.Hand
 	var ids []string
 	active := 0
 	for _, m := range dos.Version.Measures {
-		if m.Status != storage.MeasureActive || m.Expiry.IsZero() {
+		if m.Status != court.MeasureActive || m.Expiry.IsZero() {
 			continue
 		}
 		active++

@@ -21,7 +21,6 @@ import (
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -96,7 +95,7 @@ func (s *scenario) cases(code court.CourtCode, count int) (safe, expiring []cour
 		}
 		near := false
 		for _, m := range ms {
-			if m.Status == storage.MeasureActive && !m.Expiry.IsZero() && today.DaysUntil(m.Expiry) <= 30 {
+			if m.Status == court.MeasureActive && !m.Expiry.IsZero() && today.DaysUntil(m.Expiry) <= 30 {
 				near = true
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -32,9 +31,9 @@ func assetCase(t testing.TB) (*DB, court.CaseNumber) {
 	t.Cleanup(func() { db.Close() })
 	in := sampleCase(bytes.Repeat([]byte("page "), 1000))
 	eff := court.Date{Year: 2024, Month: 6, Day: 1}
-	in.Version.Assets = append(in.Version.Assets, Asset{ID: "a2", Class: court.AssetRealEstate, Owner: "p2", Source: "national_search"})
-	in.Version.Measures = append(in.Version.Measures, Measure{ID: "m2", Kind: court.MeasureSeal, Asset: "a2", Effective: eff,
-		Expiry: court.LegalExpiry(court.AssetRealEstate, eff), Status: MeasureActive, Court: in.Version.Number.Court})
+	in.Version.Assets = append(in.Version.Assets, court.Asset{ID: "a2", Class: court.AssetRealEstate, Owner: "p2", Source: "national_search"})
+	in.Version.Measures = append(in.Version.Measures, court.Measure{ID: "m2", Kind: court.MeasureSeal, Asset: "a2", Effective: eff,
+		Expiry: court.LegalExpiry(court.AssetRealEstate, eff), Status: court.MeasureActive, Court: in.Version.Number.Court})
 	if _, err := db.PutCase(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +74,7 @@ func checkConsistent(t testing.TB, db *DB, n court.CaseNumber) {
 	var want []string
 	err = db.bdb.View(func(txn *badger.Txn) error {
 		for _, m := range v.Measures {
-			var stored Measure
+			var stored court.Measure
 			if err := getJSON(txn, measureKey(n, m.ID), &stored); err != nil {
 				return err
 			}
@@ -91,7 +90,7 @@ func checkConsistent(t testing.TB, db *DB, n court.CaseNumber) {
 			}
 		}
 		for _, a := range v.Assets {
-			var stored Asset
+			var stored court.Asset
 			if err := getJSON(txn, assetKey(n, a.ID), &stored); err != nil {
 				return err
 			}
@@ -119,7 +118,7 @@ func TestRenewalAppliedInPlace(t *testing.T) {
 	head0, v0, _ := db.Case(n)
 	today := day("2026-02-01")
 
-	d, err := PlanAssetChange(v0, AssetChange{Kind: ChangeRenewal, Measure: "m1"}, today, "京0108")
+	d, err := court.PlanAssetChange(v0.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1"}, today, "京0108")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +137,7 @@ func TestRenewalAppliedInPlace(t *testing.T) {
 		t.Errorf("documents after the renewal: %+v %v", after, err)
 	}
 	m1, m3 := v.Measures[0], v.Measures[2]
-	if m1.Status != MeasureRenewed {
+	if m1.Status != court.MeasureRenewed {
 		t.Errorf("m1 is %s, want renewed", m1.Status)
 	}
 	// A deposit freeze renewed from 2026-03-01 runs one year.
@@ -146,7 +145,7 @@ func TestRenewalAppliedInPlace(t *testing.T) {
 		t.Errorf("renewal %+v", m3)
 	}
 	checkConsistent(t, db, n)
-	if e := EarliestExpiry(v.Measures); e != day("2027-02-28") {
+	if e := court.EarliestExpiry(v.Measures); e != day("2027-02-28") {
 		t.Errorf("earliest expiry %s", e)
 	}
 
@@ -174,22 +173,22 @@ func TestAssetChangesKeepTheIndex(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		today   string
-		change  AssetChange
+		change  court.AssetChange
 		indexed []string // after, sorted
 	}{
-		{"release", "2025-06-01", AssetChange{Kind: ChangeRelease, Measure: "m2"}, []string{"m1@2026-02-28"}},
-		{"disposal of a deposit", "2025-06-01", AssetChange{Kind: ChangeDisposal, Measure: "m1"}, []string{"m2@2027-05-31"}},
-		{"lapse", "2026-03-02", AssetChange{Kind: ChangeLapse, Measure: "m1"}, []string{"m2@2027-05-31"}},
-		{"search result with a freeze", "2025-06-01", AssetChange{Kind: ChangeSearchResult, MeasureKind: court.MeasureFreeze,
-			Asset: &Asset{ID: "a3", Class: court.AssetSecurities, Owner: "p2", Source: "national_search", AccountMasked: "A12****6789"}},
+		{"release", "2025-06-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}, []string{"m1@2026-02-28"}},
+		{"disposal of a deposit", "2025-06-01", court.AssetChange{Kind: court.ChangeDisposal, Measure: "m1"}, []string{"m2@2027-05-31"}},
+		{"lapse", "2026-03-02", court.AssetChange{Kind: court.ChangeLapse, Measure: "m1"}, []string{"m2@2027-05-31"}},
+		{"search result with a freeze", "2025-06-01", court.AssetChange{Kind: court.ChangeSearchResult, MeasureKind: court.MeasureFreeze,
+			Asset: &court.Asset{ID: "a3", Class: court.AssetSecurities, Owner: "p2", Source: "national_search", AccountMasked: "A12****6789"}},
 			[]string{"m1@2026-02-28", "m2@2027-05-31", "m3@2028-05-31"}},
-		{"waiting-line seizure (no term until it takes effect)", "2025-06-01", AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1},
+		{"waiting-line seizure (no term until it takes effect)", "2025-06-01", court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1},
 			[]string{"m1@2026-02-28", "m2@2027-05-31"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, n := assetCase(t)
 			_, v, _ := db.Case(n)
-			d, err := PlanAssetChange(v, tc.change, day(tc.today), "京0105")
+			d, err := court.PlanAssetChange(v.Case(), tc.change, day(tc.today), "京0105")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,64 +203,11 @@ func TestAssetChangesKeepTheIndex(t *testing.T) {
 			}
 			// What a delta carries survives its wire form.
 			b, _ := json.Marshal(d)
-			var back AssetDelta
+			var back court.AssetDelta
 			if err := json.Unmarshal(b, &back); err != nil || !sameJSON(back, d) {
 				t.Errorf("delta does not round-trip: %v", err)
 			}
 		})
-	}
-}
-
-func TestAssetChangeRefusals(t *testing.T) {
-	db, n := assetCase(t)
-	_, v, _ := db.Case(n)
-	for _, tc := range []struct {
-		name   string
-		today  string
-		change AssetChange
-		want   error
-		words  string
-	}{
-		{"renewal after expiry", "2026-03-01", AssetChange{Kind: ChangeRenewal, Measure: "m1"}, ErrConflict, "cannot be renewed"},
-		{"renewal beyond the legal term", "2026-02-01", AssetChange{Kind: ChangeRenewal, Measure: "m1", Expiry: day("2027-03-31")}, ErrInvalid, "legal limit"},
-		{"renewal with a gap", "2026-02-01", AssetChange{Kind: ChangeRenewal, Measure: "m1", Effective: day("2026-03-05")}, ErrInvalid, "without a gap"},
-		{"lapse before expiry", "2026-02-28", AssetChange{Kind: ChangeLapse, Measure: "m1"}, ErrConflict, "not lapsed"},
-		{"unknown measure", "2025-06-01", AssetChange{Kind: ChangeRelease, Measure: "m9"}, ErrNotFound, "no measure"},
-		{"freeze on real estate", "2025-06-01", AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureFreeze}, ErrInvalid, "cannot be applied"},
-		{"asset id taken", "2025-06-01", AssetChange{Kind: ChangeSearchResult, Asset: &Asset{ID: "a1", Class: court.AssetVehicle, Source: "national_search"}}, ErrConflict, "already has an asset"},
-		{"asset id with a slash", "2025-06-01", AssetChange{Kind: ChangeSearchResult, Asset: &Asset{ID: "a/1", Class: court.AssetVehicle, Source: "national_search"}}, ErrInvalid, "asset id"},
-		{"waiting seizure without rank", "2025-06-01", AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting}, ErrInvalid, "rank"},
-		{"new measure id taken", "2025-06-01", AssetChange{Kind: ChangeRelease, Measure: "m2", NewMeasure: "m1"}, ErrConflict, "already has a measure"},
-		{"unknown kind", "2025-06-01", AssetChange{Kind: "auction"}, ErrInvalid, "change kind"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := PlanAssetChange(v, tc.change, day(tc.today), "京0105")
-			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.words) {
-				t.Fatalf("err = %v, want %v mentioning %q", err, tc.want, tc.words)
-			}
-		})
-	}
-	// A renewal that starts where the renewed measure started ends where
-	// it ends: it adds no time and is refused.
-	for _, m := range v.Measures {
-		if m.ID == "m1" {
-			_, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "m1", Effective: m.Effective}, day("2026-02-01"), "京0105")
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "adds no time") {
-				t.Errorf("a renewal adding no time: %v", err)
-			}
-		}
-	}
-	// A measure released can be neither released nor renewed again.
-	d, err := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "m2"}, day("2025-06-01"), "京0105")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true}); err != nil {
-		t.Fatal(err)
-	}
-	_, v, _ = db.Case(n)
-	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "m2"}, day("2025-06-02"), "京0105"); !errors.Is(err, ErrConflict) {
-		t.Errorf("renewing a released measure: %v", err)
 	}
 }
 
@@ -270,11 +216,11 @@ func TestAssetChangeRefusals(t *testing.T) {
 func TestStaleDeltaConflicts(t *testing.T) {
 	db, n := assetCase(t)
 	_, v, _ := db.Case(n)
-	renew, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "m1"}, day("2026-02-01"), "京0108")
+	renew, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1"}, day("2026-02-01"), "京0108")
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, err := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "m1", NewMeasure: "r1"}, day("2026-02-01"), "京0105")
+	release, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRelease, Measure: "m1", NewMeasure: "r1"}, day("2026-02-01"), "京0105")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +245,7 @@ func TestStaleDeltaConflicts(t *testing.T) {
 		t.Error("a conflicting delta wrote keys")
 	}
 	_, v, _ = db.Case(n)
-	if v.Measures[0].Status != MeasureReleased || len(v.Measures) != 3 {
+	if v.Measures[0].Status != court.MeasureReleased || len(v.Measures) != 3 {
 		t.Errorf("the case changed: %+v", v.Measures)
 	}
 	checkConsistent(t, db, n)
@@ -324,7 +270,7 @@ func TestPendingAssetUpdatesInOrder(t *testing.T) {
 		t.Fatalf("pending %+v %v", ps, err)
 	}
 	_, v, _ := db.Case(n)
-	d, _ := PlanAssetChange(v, AssetChange{Kind: ChangeRelease, Measure: "m2"}, day("2025-06-01"), "京0105")
+	d, _ := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}, day("2025-06-01"), "京0105")
 	// Update 2 may not go before 1.
 	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Mark: &AssetUpdateMark{Transfer: tr, Issuer: "京0105", Number: 2}}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("update 2 before 1: %v", err)
@@ -359,21 +305,21 @@ func TestPendingAssetUpdatesInOrder(t *testing.T) {
 // FuzzApplyAssetDelta applies arbitrary deltas to a case: whatever is
 // accepted, the version, the measure records and the expiry index agree.
 func FuzzApplyAssetDelta(f *testing.F) {
-	seed := func(d AssetDelta) {
+	seed := func(d court.AssetDelta) {
 		b, _ := json.Marshal(d)
 		f.Add(b)
 	}
-	m1 := Measure{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: day("2025-03-01"), Expiry: day("2026-02-28"), Status: MeasureActive, Court: "京0105"}
+	m1 := court.Measure{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: day("2025-03-01"), Expiry: day("2026-02-28"), Status: court.MeasureActive, Court: "京0105"}
 	renewed := m1
-	renewed.Status = MeasureRenewed
-	seed(AssetDelta{V: 1, Kind: ChangeRenewal, Measures: []MeasureEdit{{Before: &m1, After: renewed},
-		{After: Measure{ID: "m3", Kind: court.MeasureRenewal, Asset: "a1", Effective: day("2026-03-01"), Expiry: day("2027-02-28"), Renews: "m1", Status: MeasureActive}}}})
-	seed(AssetDelta{V: 1, Kind: ChangeSearchResult, Assets: []AssetEdit{{After: Asset{ID: "a9", Class: court.AssetVehicle}}},
-		Measures: []MeasureEdit{{After: Measure{ID: "m9", Kind: court.MeasureSeal, Asset: "a9", Effective: day("2025-01-01"), Expiry: day("2026-12-31"), Status: MeasureActive}}}})
-	seed(AssetDelta{V: 1, Kind: ChangeOther, Measures: []MeasureEdit{{After: Measure{ID: "m4", Kind: court.MeasureSeal, Asset: "nope", Status: MeasureActive, Expiry: day("2026-01-01")}}}})
+	renewed.Status = court.MeasureRenewed
+	seed(court.AssetDelta{V: 1, Kind: court.ChangeRenewal, Measures: []court.MeasureEdit{{Before: &m1, After: renewed},
+		{After: court.Measure{ID: "m3", Kind: court.MeasureRenewal, Asset: "a1", Effective: day("2026-03-01"), Expiry: day("2027-02-28"), Renews: "m1", Status: court.MeasureActive}}}})
+	seed(court.AssetDelta{V: 1, Kind: court.ChangeSearchResult, Assets: []court.AssetEdit{{After: court.Asset{ID: "a9", Class: court.AssetVehicle}}},
+		Measures: []court.MeasureEdit{{After: court.Measure{ID: "m9", Kind: court.MeasureSeal, Asset: "a9", Effective: day("2025-01-01"), Expiry: day("2026-12-31"), Status: court.MeasureActive}}}})
+	seed(court.AssetDelta{V: 1, Kind: court.ChangeOther, Measures: []court.MeasureEdit{{After: court.Measure{ID: "m4", Kind: court.MeasureSeal, Asset: "nope", Status: court.MeasureActive, Expiry: day("2026-01-01")}}}})
 	db, n := assetCase(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var d AssetDelta
+		var d court.AssetDelta
 		if json.Unmarshal(b, &d) != nil {
 			return
 		}
@@ -394,7 +340,7 @@ func TestImportDuringAnAssetUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := PlanAssetChange(v0, AssetChange{Kind: ChangeRenewal, Measure: "m1"}, day("2026-02-01"), "京0105")
+	d, err := court.PlanAssetChange(v0.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1"}, day("2026-02-01"), "京0105")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,65 +369,33 @@ func TestImportDuringAnAssetUpdate(t *testing.T) {
 	}
 }
 
-// TestWaitingLineMovesOn: when the seizure holding an asset ends (released,
-// or lapsed), the first waiting seizure (轮候) takes effect that day as the
-// same kind of seizure, with its own legal term from then; the next one
-// moves up. A waiting seizure is given no term of its own while it waits.
-func TestWaitingLineMovesOn(t *testing.T) {
+// TestWaitingLineKeepsTheIndex: when the line moves (the rules are
+// court's, tested there), the seizure that takes effect enters the expiry
+// index with its new term, the one still waiting stays out, and a waiting
+// seizure withdrawn leaves the index as it was.
+func TestWaitingLineKeepsTheIndex(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		today  string
-		change AssetChange
-		from   string // the day the first waiting seizure takes effect
+		change court.AssetChange
 	}{
-		{"release", "2025-06-01", AssetChange{Kind: ChangeRelease, Measure: "m2"}, "2025-06-01"},
-		{"lapse", "2027-06-02", AssetChange{Kind: ChangeLapse, Measure: "m2"}, "2027-06-01"},
-		{"disposal (the waiting seizure takes what remains)", "2025-06-01", AssetChange{Kind: ChangeDisposal, Measure: "m2"}, "2025-06-01"},
+		{"release", "2025-06-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}},
+		{"lapse", "2027-06-02", court.AssetChange{Kind: court.ChangeLapse, Measure: "m2"}},
+		{"disposal", "2025-06-01", court.AssetChange{Kind: court.ChangeDisposal, Measure: "m2"}},
+		{"a waiting seizure withdrawn", "2025-02-01", court.AssetChange{Kind: court.ChangeRelease, Measure: "w1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, n := assetCase(t)
 			addWaiting(t, db, n, 2)
-			_, v, _ := db.Case(n)
-			if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3, Expiry: day("2026-01-01")}, day("2025-01-10"), "京0105"); !errors.Is(err, ErrInvalid) {
-				t.Errorf("a waiting seizure with a term of its own: %v", err)
-			}
 			byID := applyChange(t, db, n, tc.change, day(tc.today))
-			from := day(tc.from)
-			w1, w2 := byID["w1"], byID["w2"]
-			if w1.Kind != court.MeasureSeal || w1.Status != MeasureActive || w1.Effective != from || w1.Expiry != court.LegalExpiry(court.AssetRealEstate, from) || w1.Rank != 0 {
-				t.Errorf("the first waiting seizure after the line moved: %+v; want a seal in force from %s for the legal term", w1, from)
-			}
-			if w2.Kind != court.MeasureWaiting || w2.Rank != 1 || !w2.Expiry.IsZero() {
-				t.Errorf("the second waiting seizure: %+v; want first in line, still waiting", w2)
-			}
-			want := fmt.Sprintf("w1@%s", w1.Expiry)
-			if got := indexedIDs(t, db); !slices.Contains(got, want) {
-				t.Errorf("expiry index %v lacks %s", got, want)
+			got := indexedIDs(t, db)
+			for _, id := range []string{"w1", "w2"} {
+				w := byID[id]
+				if in := slices.Contains(got, fmt.Sprintf("%s@%s", id, w.Expiry)); in != w.Running() {
+					t.Errorf("%s (%s, %s): in the expiry index %v, want %v (index %v)", id, w.Kind, w.Status, in, w.Running(), got)
+				}
 			}
 		})
-	}
-}
-
-// TestWaitingSeizureWithdrawn: releasing a waiting seizure moves those
-// behind it up a place; the seizure holding the asset is untouched.
-func TestWaitingSeizureWithdrawn(t *testing.T) {
-	db, n := assetCase(t)
-	addWaiting(t, db, n, 3)
-	got := applyChange(t, db, n, AssetChange{Kind: ChangeRelease, Measure: "w1"}, day("2025-02-01"))
-	_, v, _ := db.Case(n)
-	if got["w1"].Status != MeasureReleased || got["w2"].Rank != 1 || got["w3"].Rank != 2 || got["m2"].Status != MeasureActive || got["m2"].Kind != court.MeasureSeal {
-		t.Errorf("after w1 was withdrawn: w1 %s, w2 rank %d, w3 rank %d, m2 %s %s", got["w1"].Status, got["w2"].Rank, got["w3"].Rank, got["m2"].Kind, got["m2"].Status)
-	}
-	// A seizure registered now queues behind those already waiting, and a
-	// waiting seizure has no term to renew.
-	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 1}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrConflict) {
-		t.Errorf("a later waiting seizure taking rank 1 ahead of w2: %v", err)
-	}
-	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: 3}, day("2025-03-01"), "京0105"); err != nil {
-		t.Errorf("a later waiting seizure at the end of the line: %v", err)
-	}
-	if _, err := PlanAssetChange(v, AssetChange{Kind: ChangeRenewal, Measure: "w2"}, day("2025-03-01"), "京0105"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("renewing a waiting seizure: %v", err)
 	}
 }
 
@@ -490,17 +404,17 @@ func TestWaitingSeizureWithdrawn(t *testing.T) {
 func addWaiting(t *testing.T, db *DB, n court.CaseNumber, count int) {
 	t.Helper()
 	for rank := 1; rank <= count; rank++ {
-		applyChange(t, db, n, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"))
+		applyChange(t, db, n, court.AssetChange{Kind: court.ChangeOther, AssetID: "a2", MeasureKind: court.MeasureWaiting, Rank: rank, NewMeasure: fmt.Sprintf("w%d", rank)}, day("2025-01-10"))
 	}
 }
 
 // applyChange plans c on case n as of today (as 京0105), applies it
 // strictly, checks the store's indexes, and returns the case's measures
 // by id.
-func applyChange(t *testing.T, db *DB, n court.CaseNumber, c AssetChange, today court.Date) map[string]Measure {
+func applyChange(t *testing.T, db *DB, n court.CaseNumber, c court.AssetChange, today court.Date) map[string]court.Measure {
 	t.Helper()
 	_, v, _ := db.Case(n)
-	d, err := PlanAssetChange(v, c, today, "京0105")
+	d, err := court.PlanAssetChange(v.Case(), c, today, "京0105")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +423,7 @@ func applyChange(t *testing.T, db *DB, n court.CaseNumber, c AssetChange, today 
 	}
 	checkConsistent(t, db, n)
 	_, v, _ = db.Case(n)
-	out := map[string]Measure{}
+	out := map[string]court.Measure{}
 	for _, m := range v.Measures {
 		out[m.ID] = m
 	}

@@ -3,6 +3,14 @@
 // records in Badger v4 with encryption at rest, the sealed chunks in a
 // chunk store of their own.
 //
+// storage keeps persistence only. The case model (court.Party,
+// court.Asset, court.Measure and their statuses), the rules for changing
+// it (court.PlanAssetChange: renewals, releases, lapses, the waiting
+// line) and identity check digits and masking are package court's; this
+// package stores them (CaseVersion, CaseRecord) and applies a planned
+// court.AssetDelta in place (ApplyAssetDelta), keeping the records and
+// indexes in step in one transaction.
+//
 // # Files
 //
 // A node's data directory holds enc.key (the court's HPKE key, from
@@ -50,7 +58,8 @@
 // goroutine; a chunk's seal depends only on the data key, the document
 // hash and its index, so the stored bytes are those of sealing one chunk
 // after another. Identity and account numbers are sealed with
-// DataKey.SealField; only masked forms (110***********1234) are in clear.
+// DataKey.SealField; only masked forms (110***********1234, court.MaskNumber)
+// are in clear.
 // The original case.json, which holds them in clear, is stored as a sealed
 // internal document so that export writes it back byte for byte.
 //

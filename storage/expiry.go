@@ -13,7 +13,7 @@ import (
 // ExpiringMeasure is an active measure with its days to expiry.
 type ExpiringMeasure struct {
 	Case       court.CaseNumber
-	Measure    Measure
+	Measure    court.Measure
 	AssetClass court.AssetClass
 	DaysLeft   int // from the reference date to the expiry day; negative once past
 }
@@ -28,7 +28,7 @@ func (db *DB) ExpiringMeasures(ctx context.Context, asOf court.Date, within int)
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixMeasExp)})
 		defer it.Close()
-		assets := map[string]Asset{}
+		assets := map[string]court.Asset{}
 		for it.Rewind(); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -45,7 +45,7 @@ func (db *DB) ExpiringMeasures(ctx context.Context, asOf court.Date, within int)
 			if err != nil {
 				return fmt.Errorf("%w: expiry index key %q: %v", ErrCorrupt, it.Item().Key(), err)
 			}
-			var m Measure
+			var m court.Measure
 			if err := getJSON(txn, measureKey(n, parts[2]), &m); err != nil {
 				return fmt.Errorf("expiry index entry %q: %w", it.Item().Key(), err)
 			}
@@ -68,7 +68,7 @@ func (db *DB) ExpiringMeasures(ctx context.Context, asOf court.Date, within int)
 }
 
 // Measures returns the current measures of case n.
-func (db *DB) Measures(n court.CaseNumber) ([]Measure, error) {
+func (db *DB) Measures(n court.CaseNumber) ([]court.Measure, error) {
 	_, v, err := db.Case(n)
 	if err != nil {
 		return nil, err

@@ -280,19 +280,19 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 	}
 	now := db.now().UTC().Format(time.RFC3339)
 	origin := v.Court
-	v.Number, v.Court, v.Version, v.Status, v.Imported = newNumber, self, 1, StatusActive, now
+	v.Number, v.Court, v.Version, v.Status, v.Imported = newNumber, self, 1, court.StatusActive, now
 	for i := range v.Measures {
 		// The origin's measures become the receiver's, their priority
 		// kept; a seizure of a third court (ahead or behind in a waiting
 		// line) stays that court's.
-		if m := &v.Measures[i]; m.Status == MeasureActive && (m.Court == origin || m.Court == "") {
+		if m := &v.Measures[i]; m.Status == court.MeasureActive && (m.Court == origin || m.Court == "") {
 			m.Court = self
 		}
 	}
-	head := CaseRecord{V: RecordVersion, Number: newNumber, Court: self, Status: StatusActive, Version: 1,
+	head := CaseRecord{V: RecordVersion, Number: newNumber, Court: self, Status: court.StatusActive, Version: 1,
 		ContentHash: v.ContentHash, WrappedKey: wrapped, Created: now, Updated: now, Transfer: transfer}
 	for _, p := range v.Parties {
-		if p.Role == RoleRespondent {
+		if p.Role == court.RoleRespondent {
 			head.Respondents = append(head.Respondents, p.Name)
 		}
 	}
@@ -306,7 +306,7 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 		if err := setJSON(txn, caseKey(newNumber), head); err != nil {
 			return err
 		}
-		if err := txn.Set(caseStatusKey(StatusActive, newNumber), nil); err != nil {
+		if err := txn.Set(caseStatusKey(court.StatusActive, newNumber), nil); err != nil {
 			return err
 		}
 		for _, a := range v.Assets {
@@ -383,7 +383,7 @@ func (db *DB) TouchCase(n court.CaseNumber) error {
 
 // SetCaseStatus changes a case's status (e.g. to StatusTransferred, 销案,
 // once the receiving court confirmed receipt), keeping the status index.
-func (db *DB) SetCaseStatus(n court.CaseNumber, s CaseStatus) error {
+func (db *DB) SetCaseStatus(n court.CaseNumber, s court.CaseStatus) error {
 	if !s.Valid() {
 		return fmt.Errorf("%w: case status %q", ErrInvalid, s)
 	}

@@ -49,8 +49,8 @@ func (db *DB) Dossier(n court.CaseNumber) (*Dossier, error) {
 		}
 	}
 	snap := struct {
-		Assets   []Asset   `json:"assets"`
-		Measures []Measure `json:"measures"`
+		Assets   []court.Asset   `json:"assets"`
+		Measures []court.Measure `json:"measures"`
 	}{v.Assets, v.Measures}
 	if d.Snapshot, err = json.Marshal(snap); err != nil {
 		return nil, err

@@ -45,6 +45,6 @@ func measureExpiryKey(d court.Date, n court.CaseNumber, id string) []byte {
 	return []byte(prefixMeasExp + dateKey(d) + "/" + n.String() + "/" + id)
 }
 
-func caseStatusKey(s CaseStatus, n court.CaseNumber) []byte {
+func caseStatusKey(s court.CaseStatus, n court.CaseNumber) []byte {
 	return []byte(prefixCaseStat + string(s) + "/" + n.String())
 }

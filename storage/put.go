@@ -115,7 +115,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	v.Version = head.Version + 1
 	now := db.now().UTC().Format(time.RFC3339)
 	v.Imported = now
-	v.Parties = append([]Party(nil), v.Parties...)
+	v.Parties = append([]court.Party(nil), v.Parties...)
 	for i := range v.Parties {
 		p := &v.Parties[i]
 		if id, ok := in.PartyIDs[p.ID]; ok && id != "" {
@@ -124,7 +124,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 			}
 		}
 	}
-	v.Assets = append([]Asset(nil), v.Assets...)
+	v.Assets = append([]court.Asset(nil), v.Assets...)
 	for i := range v.Assets {
 		a := &v.Assets[i]
 		if acct, ok := in.AssetAccounts[a.ID]; ok && acct != "" {
@@ -191,7 +191,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	head.Updated = now
 	head.Respondents = nil
 	for _, p := range v.Parties {
-		if p.Role == RoleRespondent {
+		if p.Role == court.RoleRespondent {
 			head.Respondents = append(head.Respondents, p.Name)
 		}
 	}
@@ -255,13 +255,13 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 
 // indexed reports whether a measure belongs in the expiry index: an
 // active measure with a term.
-func indexed(m Measure) bool {
-	return m.Status == MeasureActive && m.Kind.HasTerm() && !m.Expiry.IsZero()
+func indexed(m court.Measure) bool {
+	return m.Running()
 }
 
 // clearCurrent removes a case's current assets, measures and index
 // entries, before the records of a new version are written.
-func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status CaseStatus) error {
+func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status court.CaseStatus) error {
 	if status != "" {
 		if err := txn.Delete(caseStatusKey(status, n)); err != nil {
 			return err
@@ -276,7 +276,7 @@ func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status CaseStatu
 	it = txn.NewIterator(badger.IteratorOptions{Prefix: measurePrefix(n), PrefetchValues: true})
 	for it.Rewind(); it.Valid(); it.Next() {
 		del = append(del, it.Item().KeyCopy(nil))
-		var m Measure
+		var m court.Measure
 		if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &m) }); err != nil {
 			it.Close()
 			return err

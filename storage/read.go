@@ -77,7 +77,7 @@ func (db *DB) Versions(n court.CaseNumber) ([]int, error) {
 
 // Cases lists the head records of all cases in key order. With a non-empty
 // status it lists only the cases in that status, through the status index.
-func (db *DB) Cases(ctx context.Context, status CaseStatus) ([]CaseRecord, error) {
+func (db *DB) Cases(ctx context.Context, status court.CaseStatus) ([]CaseRecord, error) {
 	var out []CaseRecord
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		if status != "" {

@@ -37,10 +37,10 @@ func sampleCase(doc []byte) NewCase {
 	n := court.MustParseCaseNumber("（2024）京0105执7号")
 	eff := court.Date{Year: 2025, Month: 3, Day: 1}
 	return NewCase{
-		Version: CaseVersion{Number: n, Court: n.Court, Status: StatusActive,
-			Parties:   []Party{{ID: "p1", Role: RoleApplicant, Kind: PartyNatural, Name: "张某甲"}, {ID: "p2", Role: RoleRespondent, Kind: PartyLegal, Name: "某某科技有限公司"}},
-			Assets:    []Asset{{ID: "a1", Class: court.AssetDeposit, Owner: "p2"}},
-			Measures:  []Measure{{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: eff, Expiry: court.LegalExpiry(court.AssetDeposit, eff), Status: MeasureActive, Court: n.Court}},
+		Version: CaseVersion{Number: n, Court: n.Court, Status: court.StatusActive,
+			Parties:   []court.Party{{ID: "p1", Role: court.RoleApplicant, Kind: court.PartyNatural, Name: "张某甲"}, {ID: "p2", Role: court.RoleRespondent, Kind: court.PartyLegal, Name: "某某科技有限公司"}},
+			Assets:    []court.Asset{{ID: "a1", Class: court.AssetDeposit, Owner: "p2"}},
+			Measures:  []court.Measure{{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: eff, Expiry: court.LegalExpiry(court.AssetDeposit, eff), Status: court.MeasureActive, Court: n.Court}},
 			Documents: []Document{{ID: "d1", Kind: "title", File: "docs/d1.pdf"}}},
 		Sources: []DocumentSource{{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil },
 			Size: int64(len(doc)), Hash: crypto.DocumentIDOf(doc)}},
@@ -178,25 +178,6 @@ func TestStoreKeyFile(t *testing.T) {
 	os.Remove(p)
 	if _, err := Open(dir, Options{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("open with the key missing: %v", err)
-	}
-}
-
-func TestIdentityNumbers(t *testing.T) {
-	for _, id := range []string{"11010519491231002X", "990101199003070015"} {
-		if !ValidResidentID(id) {
-			t.Errorf("%s rejected", id)
-		}
-	}
-	for _, id := range []string{"110105194912310021", "11010519491331002X", "1101051949123100"} {
-		if ValidResidentID(id) {
-			t.Errorf("%s accepted", id)
-		}
-	}
-	if !ValidCreditCode("91350100M000100Y43") || ValidCreditCode("91350100M000100Y44") {
-		t.Error("credit code check")
-	}
-	if got := MaskNumber("110105194912310021"); got != "110***********0021" {
-		t.Errorf("MaskNumber = %s", got)
 	}
 }
 

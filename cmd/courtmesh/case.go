@@ -98,7 +98,7 @@ func nodeRunning(data string) bool {
 // both); Close releases the store or the client.
 type caseStore interface {
 	Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error)
-	List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error)
+	List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error)
 	Show(ctx context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error)
 	Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error)
 	Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error)
@@ -163,7 +163,7 @@ func (r remoteCases) Import(ctx context.Context, path string, maxDoc int64) (api
 	return res, err
 }
 
-func (r remoteCases) List(ctx context.Context, status storage.CaseStatus) ([]api.CaseSummary, error) {
+func (r remoteCases) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
 	var res []api.CaseSummary
 	p := "/v1/cases"
 	if status != "" {
@@ -282,7 +282,7 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *status != "" && !storage.CaseStatus(*status).Valid() {
+	if *status != "" && !court.CaseStatus(*status).Valid() {
 		return fmt.Errorf("--status %q: want active, terminated, concluded or transferred", *status)
 	}
 	st, err := openCases(*data, false)
@@ -290,7 +290,7 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer st.Close()
-	cases, err := st.List(ctx, storage.CaseStatus(*status))
+	cases, err := st.List(ctx, court.CaseStatus(*status))
 	if err != nil {
 		return err
 	}

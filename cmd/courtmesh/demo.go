@@ -23,7 +23,6 @@ import (
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/node/mesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -261,7 +260,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	// The case to move: the one with a freeze close to expiry.
 	var pick gen.Case
-	var near storage.Measure
+	var near court.Measure
 	today := court.DateOf(time.Now())
 	for _, c := range cs {
 		ms, err := origin.Store().Measures(c.Number)
@@ -269,7 +268,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 			return err
 		}
 		for _, m := range ms {
-			if m.Status == storage.MeasureActive && !m.Expiry.IsZero() && today.DaysUntil(m.Expiry) <= 30 {
+			if m.Status == court.MeasureActive && !m.Expiry.IsZero() && today.DaysUntil(m.Expiry) <= 30 {
 				pick, near = c, m
 			}
 		}
@@ -358,7 +357,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	if err := waitUntil(ctx, 10*time.Second, func() bool {
 		head, _, err := origin.Store().Case(pick.Number)
-		return err == nil && head.Status == storage.StatusTransferred
+		return err == nil && head.Status == court.StatusTransferred
 	}); err != nil {
 		return fmt.Errorf("demo: the origin did not close its case: %w", err)
 	}
@@ -433,7 +432,7 @@ func assetClassOf(n *node.Node, cn court.CaseNumber, asset string) court.AssetCl
 // renewMeasure edits a case folder's case.json as the court's
 // case-management system would after a renewal ruling (续行): the old
 // measure is marked renewed and a renewal carries the term on.
-func renewMeasure(caseDir string, m storage.Measure, today court.Date) error {
+func renewMeasure(caseDir string, m court.Measure, today court.Date) error {
 	p := filepath.Join(caseDir, "case.json")
 	raw, err := os.ReadFile(p)
 	if err != nil {

@@ -392,7 +392,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 		}
 		// The renewal ruling (续行), as the case-management system records
 		// it in the case folder.
-		if err := renewMeasure(caseDir, storage.Measure{ID: m.ID, Asset: m.Asset, Court: court.CourtCode(m.Court)}, today); err != nil {
+		if err := renewMeasure(caseDir, court.Measure{ID: m.ID, Asset: m.Asset, Court: court.CourtCode(m.Court)}, today); err != nil {
 			t.Fatal(err)
 		}
 		renewed = append(renewed, m.ID)

@@ -77,7 +77,7 @@ func Generate(out string, o Options) ([]Case, error) {
 		others: otherCourts(o.Court),
 	}
 	// One debtor for the gathered cases.
-	g.debtor = g.legalParty("p2", storage.RoleRespondent)
+	g.debtor = g.legalParty("p2", court.RoleRespondent)
 	var out2 []Case
 	for i := range o.Cases {
 		c, err := g.writeCase(out, i)
@@ -133,7 +133,7 @@ func (g *generator) digits(n int) string {
 func (g *generator) residentID() string {
 	birth := court.Date{Year: g.between(1955, 2000), Month: time.Month(g.between(1, 12)), Day: g.between(1, 28)}
 	body := fmt.Sprintf("99%s%04d%02d%02d%s", g.digits(4), birth.Year, int(birth.Month), birth.Day, g.digits(3))
-	return body + string(storage.ResidentIDCheck(body))
+	return body + string(court.ResidentIDCheck(body))
 }
 
 // creditCode returns a unified social credit code whose division code
@@ -145,29 +145,29 @@ func (g *generator) creditCode() string {
 		org[i] = alphabet[g.r.IntN(len(alphabet))]
 	}
 	body := "9199" + g.digits(4) + string(org)
-	return body + string(storage.CreditCodeCheck(body))
+	return body + string(court.CreditCodeCheck(body))
 }
 
 func (g *generator) phone() string {
 	return fmt.Sprintf("13%d****%s", g.r.IntN(10), g.digits(4))
 }
 
-func (g *generator) naturalParty(id string, role storage.PartyRole) importer.PartyFile {
-	return importer.PartyFile{ID: id, Role: string(role), Kind: string(storage.PartyNatural),
+func (g *generator) naturalParty(id string, role court.PartyRole) importer.PartyFile {
+	return importer.PartyFile{ID: id, Role: string(role), Kind: string(court.PartyNatural),
 		Name:   surnames[g.r.IntN(len(surnames))] + "某" + ordinals[g.r.IntN(len(ordinals))],
-		IDType: string(storage.IDResident), IDNumber: g.residentID(), Phone: g.phone()}
+		IDType: string(court.IDResident), IDNumber: g.residentID(), Phone: g.phone()}
 }
 
-func (g *generator) legalParty(id string, role storage.PartyRole) importer.PartyFile {
+func (g *generator) legalParty(id string, role court.PartyRole) importer.PartyFile {
 	name := "某某" + trades[g.r.IntN(len(trades))] + "有限公司"
 	if g.r.IntN(2) == 0 {
 		name = "某某" + ordinals[g.r.IntN(len(ordinals))] + trades[g.r.IntN(len(trades))] + "有限公司"
 	}
-	return importer.PartyFile{ID: id, Role: string(role), Kind: string(storage.PartyLegal),
-		Name: name, IDType: string(storage.IDCreditCode), IDNumber: g.creditCode()}
+	return importer.PartyFile{ID: id, Role: string(role), Kind: string(court.PartyLegal),
+		Name: name, IDType: string(court.IDCreditCode), IDNumber: g.creditCode()}
 }
 
-func (g *generator) party(id string, role storage.PartyRole) importer.PartyFile {
+func (g *generator) party(id string, role court.PartyRole) importer.PartyFile {
 	if g.r.IntN(5) < 3 {
 		return g.naturalParty(id, role)
 	}
@@ -237,9 +237,9 @@ func (b *caseBuilder) addMeasures(a importer.AssetFile, class court.AssetClass, 
 		if i > 0 {
 			kind = court.MeasureRenewal
 		}
-		status := storage.MeasureActive
+		status := court.MeasureActive
 		if i < len(chain)-1 {
-			status = storage.MeasureRenewed
+			status = court.MeasureRenewed
 		}
 		id := b.measureID()
 		doc := b.doc("ruling", fmt.Sprintf("%s裁定书 (%s)", kind.Label(), a.Description),
@@ -259,7 +259,7 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 	titleEff := applied.AddDate(0, 0, -g.between(15, 700))
 	noticed := filed.AddDate(0, 0, g.between(1, 10))
 	typ := court.TypeEnforcement
-	status := storage.StatusActive
+	status := court.StatusActive
 	if i == 15 || (i > 0 && i%23 == 0) {
 		typ = court.TypeResumed // 终本 earlier, resumed now
 	}
@@ -288,15 +288,15 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 		b.doc("resumption", "恢复执行立案通知", "Notice of resumed enforcement", asciiNo)
 	}
 
-	applicant := g.party("p1", storage.RoleApplicant)
-	debtor := g.party("p2", storage.RoleRespondent)
+	applicant := g.party("p1", court.RoleApplicant)
+	debtor := g.party("p2", court.RoleRespondent)
 	gathered := i >= 2 && i < 14
 	if gathered {
 		debtor = g.debtor
 	}
 	b.f.Parties = []importer.PartyFile{applicant, debtor}
 	if g.r.IntN(4) == 0 {
-		b.f.Parties = append(b.f.Parties, g.naturalParty("p3", storage.RoleRespondent))
+		b.f.Parties = append(b.f.Parties, g.naturalParty("p3", court.RoleRespondent))
 	}
 
 	nAssets := g.between(1, 3)
@@ -357,7 +357,7 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 				id := b.measureID()
 				doc := b.doc("ruling", "轮候查封裁定书", "Ruling: waiting-line seizure", fmt.Sprintf("Rank %d, held by %s", rank+1, holder))
 				b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: id, Kind: string(court.MeasureWaiting), Asset: a.ID,
-					Effective: eff.String(), Rank: rank + 1, Status: string(storage.MeasureActive), Court: string(holder), Document: doc})
+					Effective: eff.String(), Rank: rank + 1, Status: string(court.MeasureActive), Court: string(holder), Document: doc})
 			}
 			continue
 		}
@@ -366,7 +366,7 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 			eff := ref.AddDate(0, 0, -g.between(1, 60))
 			doc := b.doc("ruling", "扣划裁定书", "Ruling: deduction of frozen funds")
 			b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: b.measureID(), Kind: string(court.MeasureDeduct), Asset: a.ID,
-				Effective: eff.String(), Status: string(storage.MeasureExecuted), Document: doc})
+				Effective: eff.String(), Status: string(court.MeasureExecuted), Document: doc})
 		}
 	}
 	b.doc("assist_notice", "协助执行通知书", "Notice to assisting bodies", asciiNo)

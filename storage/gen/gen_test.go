@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
 
@@ -118,11 +117,11 @@ func TestSyntheticRules(t *testing.T) {
 		for _, p := range f.Parties {
 			switch p.IDType {
 			case "resident_id":
-				if !strings.HasPrefix(p.IDNumber, "99") || !storage.ValidResidentID(p.IDNumber) {
+				if !strings.HasPrefix(p.IDNumber, "99") || !court.ValidResidentID(p.IDNumber) {
 					t.Errorf("resident id %s", p.IDNumber)
 				}
 			case "uscc":
-				if p.IDNumber[2:4] != "99" || !storage.ValidCreditCode(p.IDNumber) {
+				if p.IDNumber[2:4] != "99" || !court.ValidCreditCode(p.IDNumber) {
 					t.Errorf("credit code %s", p.IDNumber)
 				}
 			}

@@ -225,7 +225,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 		c.add("court", "%s does not match the court %s of the case number %s", cc, n.Court, n)
 	}
 	v.Court = cc
-	v.Status = storage.CaseStatus(f.Status)
+	v.Status = court.CaseStatus(f.Status)
 	v.ClaimFen = f.ClaimFen
 
 	v.Title.Kind = f.Title.Kind
@@ -256,21 +256,21 @@ func (c *checker) check(f *CaseFile) *Parsed {
 	}
 
 	// Parties.
-	parties := map[string]storage.Party{}
+	parties := map[string]court.Party{}
 	var applicants, respondents int
 	for i, pf := range f.Parties {
 		at := fmt.Sprintf("parties[%d]", i)
 		if _, dup := parties[pf.ID]; dup {
 			c.add(at+".id", "duplicate party id %q", pf.ID)
 		}
-		party := storage.Party{ID: pf.ID, Role: storage.PartyRole(pf.Role), Kind: storage.PartyKind(pf.Kind), Name: strings.TrimSpace(pf.Name), IDType: storage.IDType(pf.IDType)}
+		party := court.Party{ID: pf.ID, Role: court.PartyRole(pf.Role), Kind: court.PartyKind(pf.Kind), Name: strings.TrimSpace(pf.Name), IDType: court.IDType(pf.IDType)}
 		if party.Name == "" {
 			c.add(at+".name", "must not be blank")
 		}
 		switch party.Role {
-		case storage.RoleApplicant:
+		case court.RoleApplicant:
 			applicants++
-		case storage.RoleRespondent:
+		case court.RoleRespondent:
 			respondents++
 		}
 		switch {
@@ -278,27 +278,27 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			c.add(at+".id_type", "required when id_number is given (resident_id, uscc or other)")
 		case pf.IDNumber == "" && pf.IDType != "":
 			c.add(at+".id_number", "required when id_type is given")
-		case pf.IDType == string(storage.IDResident):
-			if party.Kind != storage.PartyNatural {
+		case pf.IDType == string(court.IDResident):
+			if party.Kind != court.PartyNatural {
 				c.add(at+".id_type", "resident_id is for natural persons; this party is %s", party.Kind)
 			}
-			if !storage.ValidResidentID(pf.IDNumber) {
-				c.add(at+".id_number", "%s is not a valid resident identity number (18 characters, a real birth date, GB 11643 check digit)", storage.MaskNumber(pf.IDNumber))
+			if !court.ValidResidentID(pf.IDNumber) {
+				c.add(at+".id_number", "%s is not a valid resident identity number (18 characters, a real birth date, GB 11643 check digit)", court.MaskNumber(pf.IDNumber))
 			}
-		case pf.IDType == string(storage.IDCreditCode):
-			if party.Kind == storage.PartyNatural {
+		case pf.IDType == string(court.IDCreditCode):
+			if party.Kind == court.PartyNatural {
 				c.add(at+".id_type", "uscc is for legal persons and organisations; this party is a natural person")
 			}
-			if !storage.ValidCreditCode(pf.IDNumber) {
-				c.add(at+".id_number", "%s is not a valid unified social credit code (18 characters, GB 32100 check character)", storage.MaskNumber(pf.IDNumber))
+			if !court.ValidCreditCode(pf.IDNumber) {
+				c.add(at+".id_number", "%s is not a valid unified social credit code (18 characters, GB 32100 check character)", court.MaskNumber(pf.IDNumber))
 			}
 		}
 		if pf.IDNumber != "" {
-			party.IDMasked = storage.MaskNumber(pf.IDNumber)
+			party.IDMasked = court.MaskNumber(pf.IDNumber)
 			p.PartyIDs[pf.ID] = pf.IDNumber
 		}
 		if pf.Phone != "" {
-			party.Phone = storage.MaskPhone(pf.Phone)
+			party.Phone = court.MaskPhone(pf.Phone)
 		}
 		parties[pf.ID] = party
 		v.Parties = append(v.Parties, party)
@@ -331,13 +331,13 @@ func (c *checker) check(f *CaseFile) *Parsed {
 	}
 
 	// Assets.
-	assets := map[string]storage.Asset{}
+	assets := map[string]court.Asset{}
 	for i, af := range f.Assets {
 		at := fmt.Sprintf("assets[%d]", i)
 		if _, dup := assets[af.ID]; dup {
 			c.add(at+".id", "duplicate asset id %q", af.ID)
 		}
-		a := storage.Asset{ID: af.ID, Description: af.Description, Owner: af.Owner, Source: af.Source, ValueFen: af.ValueFen}
+		a := court.Asset{ID: af.ID, Description: af.Description, Owner: af.Owner, Source: af.Source, ValueFen: af.ValueFen}
 		cl, err := court.ParseAssetClass(af.Class)
 		if err != nil {
 			c.add(at+".class", "unknown asset class %q: %s", af.Class, reason(err))
@@ -345,11 +345,11 @@ func (c *checker) check(f *CaseFile) *Parsed {
 		a.Class = cl
 		if owner, ok := parties[af.Owner]; !ok {
 			c.add(at+".owner", "no party with id %q", af.Owner)
-		} else if owner.Role != storage.RoleRespondent {
+		} else if owner.Role != court.RoleRespondent {
 			c.add(at+".owner", "party %q is the applicant; assets under enforcement belong to a respondent", af.Owner)
 		}
 		if af.Account != "" {
-			a.AccountMasked = storage.MaskNumber(af.Account)
+			a.AccountMasked = court.MaskNumber(af.Account)
 			p.AssetAccounts[af.ID] = af.Account
 		}
 		assets[af.ID] = a
@@ -368,7 +368,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 	ranks := map[string]string{}
 	for i, mf := range f.Measures {
 		at := fmt.Sprintf("measures[%d]", i)
-		m := storage.Measure{ID: mf.ID, Asset: mf.Asset, Renews: mf.Renews, Releases: mf.Releases, Rank: mf.Rank, Status: storage.MeasureStatus(mf.Status), Document: mf.Document}
+		m := court.Measure{ID: mf.ID, Asset: mf.Asset, Renews: mf.Renews, Releases: mf.Releases, Rank: mf.Rank, Status: court.MeasureStatus(mf.Status), Document: mf.Document}
 		kind, kerr := court.ParseMeasureKind(mf.Kind)
 		if kerr != nil {
 			c.add(at+".kind", "unknown measure kind %q: %s", mf.Kind, reason(kerr))
@@ -399,7 +399,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			c.add(at+".document", "no document with id %q", mf.Document)
 		}
 		if kerr == nil {
-			if kind == court.MeasureWaiting && m.Status == storage.MeasureActive {
+			if kind == court.MeasureWaiting && m.Status == court.MeasureActive {
 				// Its term runs from the day it takes effect, when the
 				// seizure ahead of it ends; until then it has none.
 				if mf.Expiry != "" {
@@ -410,7 +410,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			} else if mf.Expiry != "" {
 				c.add(at+".expiry", "a %s (%s) has no term; remove the expiry", kind.Label(), kind)
 			}
-			if (kind == court.MeasureRelease || kind == court.MeasureDeduct) && m.Status == storage.MeasureActive {
+			if (kind == court.MeasureRelease || kind == court.MeasureDeduct) && m.Status == court.MeasureActive {
 				c.add(at+".status", "a %s (%s) is a one-off act; its status is executed, not active", kind.Label(), kind)
 			}
 		}
@@ -446,7 +446,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 }
 
 // expiry checks or computes a measure's last day.
-func (c *checker) expiry(path string, asset storage.Asset, aok bool, eff court.Date, s string) court.Date {
+func (c *checker) expiry(path string, asset court.Asset, aok bool, eff court.Date, s string) court.Date {
 	if !aok || !asset.Class.Valid() || eff.IsZero() {
 		if s != "" {
 			return c.date(path, s, false)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -49,7 +48,7 @@ func FuzzParseCase(f *testing.F) {
 			t.Fatalf("accepted case with number %s court %s", v.Number, v.Court)
 		}
 		for _, m := range v.Measures {
-			waiting := m.Kind == court.MeasureWaiting && m.Status == storage.MeasureActive
+			waiting := m.Kind == court.MeasureWaiting && m.Status == court.MeasureActive
 			if m.Kind.HasTerm() && !waiting && m.Expiry.IsZero() {
 				t.Fatalf("accepted measure %s (%s) without expiry", m.ID, m.Kind)
 			}

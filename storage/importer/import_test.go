@@ -88,7 +88,7 @@ func TestImportGeneratedCases(t *testing.T) {
 			if m.ID != in.ID || m.Effective.String() != in.Effective {
 				t.Errorf("%s measure %d: stored %s/%s, case.json %s/%s", c.Number, i, m.ID, m.Effective, in.ID, in.Effective)
 			}
-			if !m.Kind.HasTerm() || (m.Kind == court.MeasureWaiting && m.Status == storage.MeasureActive) {
+			if !m.Kind.HasTerm() || (m.Kind == court.MeasureWaiting && m.Status == court.MeasureActive) {
 				if !m.Expiry.IsZero() { // a waiting seizure's term starts when it takes effect
 					t.Errorf("%s %s: %s has an expiry", c.Number, m.ID, m.Kind)
 				}
@@ -104,7 +104,7 @@ func TestImportGeneratedCases(t *testing.T) {
 			if err := court.CheckExpiry(assets[m.Asset], m.Effective, m.Expiry); err != nil {
 				t.Errorf("%s %s: %v", c.Number, m.ID, err)
 			}
-			if m.Status == storage.MeasureActive && !m.Expiry.After(refDate.AddDate(0, 0, 30)) {
+			if m.Status == court.MeasureActive && !m.Expiry.After(refDate.AddDate(0, 0, 30)) {
 				wantExpiring[c.Number.String()+"/"+m.ID] = true
 			}
 		}
@@ -164,7 +164,7 @@ func TestReimportAndNewVersion(t *testing.T) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatal(err)
 	}
-	f.Status = string(storage.StatusTerminated)
+	f.Status = string(court.StatusTerminated)
 	f.Documents = append(f.Documents, importer.DocumentFile{ID: "dx", Kind: "conclusion", Title: "终本裁定", File: "docs/dx.pdf"})
 	if err := os.WriteFile(filepath.Join(c.Dir, "docs/dx.pdf"), []byte("%PDF-1.4 new\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -190,13 +190,13 @@ func TestReimportAndNewVersion(t *testing.T) {
 		t.Fatalf("versions = %v, %v", vs, err)
 	}
 	old, err := db.Version(c.Number, 1)
-	if err != nil || old.Status != storage.StatusActive || old.ContentHash != mustCase(t, db, c.Number, 1) {
+	if err != nil || old.Status != court.StatusActive || old.ContentHash != mustCase(t, db, c.Number, 1) {
 		t.Fatalf("version 1 not kept: %v", err)
 	}
-	if active, _ := db.Cases(ctx, storage.StatusActive); len(active) != 0 {
+	if active, _ := db.Cases(ctx, court.StatusActive); len(active) != 0 {
 		t.Errorf("status index still lists the case as active")
 	}
-	if term, _ := db.Cases(ctx, storage.StatusTerminated); len(term) != 1 {
+	if term, _ := db.Cases(ctx, court.StatusTerminated); len(term) != 1 {
 		t.Errorf("status index does not list the case as terminated")
 	}
 	if _, err := db.VerifyCase(ctx, c.Number); err != nil {

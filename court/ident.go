@@ -1,10 +1,8 @@
-package storage
+package court
 
 import (
 	"strings"
 	"unicode/utf8"
-
-	"courtmesh.dev/courtmesh/court"
 )
 
 var residentWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
@@ -33,7 +31,7 @@ func ValidResidentID(s string) bool {
 	if len(s) != 18 || ResidentIDCheck(s[:17]) != s[17] {
 		return false
 	}
-	_, err := court.ParseDate(s[6:10] + "-" + s[10:12] + "-" + s[12:14])
+	_, err := ParseDate(s[6:10] + "-" + s[10:12] + "-" + s[12:14])
 	return err == nil
 }
 
