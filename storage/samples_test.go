@@ -53,17 +53,17 @@ func sampleNewCase() NewCase {
 	n := sampleCaseNo
 	eff := court.Date{Year: 2025, Month: 7, Day: 1}
 	return NewCase{
-		Version: CaseVersion{Number: n, Court: n.Court, Status: StatusActive,
+		Version: CaseVersion{Number: n, Court: n.Court, Status: court.StatusActive,
 			Filed: court.Date{Year: 2025, Month: 6, Day: 1}, Applied: court.Date{Year: 2025, Month: 5, Day: 20},
 			ClaimFen: 150_000_000,
-			Title:    Title{Kind: "judgment", CaseNumber: court.MustParseCaseNumber("（2024）京0105民初456号"), Issuer: "北京市朝阳区人民法院", Effective: court.Date{Year: 2025, Month: 3, Day: 1}},
-			Parties: []Party{
-				{ID: "p1", Role: RoleApplicant, Kind: PartyNatural, Name: "张某甲", IDType: IDResident, IDMasked: "990***********0015", Phone: "138****0000"},
-				{ID: "p2", Role: RoleRespondent, Kind: PartyLegal, Name: "某某科技有限公司"},
+			Title:    court.Title{Kind: "judgment", CaseNumber: court.MustParseCaseNumber("（2024）京0105民初456号"), Issuer: "北京市朝阳区人民法院", Effective: court.Date{Year: 2025, Month: 3, Day: 1}},
+			Parties: []court.Party{
+				{ID: "p1", Role: court.RoleApplicant, Kind: court.PartyNatural, Name: "张某甲", IDType: court.IDResident, IDMasked: "990***********0015", Phone: "138****0000"},
+				{ID: "p2", Role: court.RoleRespondent, Kind: court.PartyLegal, Name: "某某科技有限公司"},
 			},
-			Assets: []Asset{{ID: "a1", Class: court.AssetDeposit, Description: "银行存款", Owner: "p2", Source: "national_search", AccountMasked: "6222********3445", ValueFen: 2_000_000}},
-			Measures: []Measure{{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: eff, Expiry: court.LegalExpiry(court.AssetDeposit, eff),
-				Rank: 1, Status: MeasureActive, Court: n.Court, Document: "d1"}},
+			Assets: []court.Asset{{ID: "a1", Class: court.AssetDeposit, Description: "银行存款", Owner: "p2", Source: "national_search", AccountMasked: "6222********3445", ValueFen: 2_000_000}},
+			Measures: []court.Measure{{ID: "m1", Kind: court.MeasureFreeze, Asset: "a1", Effective: eff, Expiry: court.LegalExpiry(court.AssetDeposit, eff),
+				Rank: 1, Status: court.MeasureActive, Court: n.Court, Document: "d1"}},
 			Documents: []Document{{ID: "d1", Kind: "title", Title: "民事判决书", File: "docs/d1.txt", Size: int64(len(sampleDoc)), Hash: crypto.DocumentIDOf(sampleDoc)}},
 		},
 		Sources: []DocumentSource{{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(sampleDoc)), nil },
@@ -278,7 +278,7 @@ func testSampleCase(t *testing.T) {
 			t.Errorf("document %s: root %s does not match its chunks", d.ID, d.Root)
 		}
 	}
-	wantHead := CaseRecord{V: RecordVersion, Number: sampleCaseNo, Court: "京0105", Status: StatusActive, Version: 1,
+	wantHead := CaseRecord{V: RecordVersion, Number: sampleCaseNo, Court: "京0105", Status: court.StatusActive, Version: 1,
 		ContentHash: content, WrappedKey: head.WrappedKey, Created: now, Updated: now, Respondents: []string{"某某科技有限公司"}}
 	if !reflect.DeepEqual(head, wantHead) {
 		t.Errorf("case record means\n%+v\nwant\n%+v", head, wantHead)
@@ -409,7 +409,7 @@ func testSampleBackup(t *testing.T) {
 	if id, err := db.PartyID(sampleCaseNo, "p1"); err != nil || id != sampleIDNumber {
 		t.Errorf("party p1's identity number: %q, %v", id, err)
 	}
-	if n, err := db.Cases(ctx, StatusActive); err != nil || len(n) != 1 || n[0].Number != sampleCaseNo {
+	if n, err := db.Cases(ctx, court.StatusActive); err != nil || len(n) != 1 || n[0].Number != sampleCaseNo {
 		t.Errorf("active cases after restore: %v, %v", n, err)
 	}
 	if exp, err := db.ExpiringMeasures(ctx, court.Date{Year: 2026, Month: 3, Day: 16}, 3650); err != nil || len(exp) != 1 || exp[0].Measure.ID != "m1" || exp[0].Case != sampleCaseNo {
