@@ -93,3 +93,32 @@ type multiKindError struct {
 
 func (e *multiKindError) Error() string   { return e.msg }
 func (e *multiKindError) Unwrap() []error { return append([]error{e.kind}, e.wrapped...) }
+
+// CodedError is a sentinel error with a stable machine code more specific
+// than its kind ("handover_blocked" rather than "conflict"): the API
+// answers with the code, the CLI prints it. Match it with errors.Is on
+// the sentinel; it also matches its kind.
+type CodedError struct {
+	kind error
+	code string
+	msg  string
+}
+
+// NewCoded returns a CodedError of kind with a stable code and message.
+func NewCoded(kind error, code, msg string) *CodedError {
+	return &CodedError{kind: kind, code: code, msg: msg}
+}
+
+func (e *CodedError) Error() string { return e.msg }
+
+// Unwrap returns the kind.
+func (e *CodedError) Unwrap() error { return e.kind }
+
+// Code is the stable machine code.
+func (e *CodedError) Code() string { return e.code }
+
+// ErrHandoverBlocked: a handover refused because an active measure
+// (查封/冻结/扣押) of the case expires within the guard period; renew it
+// (续行) or give an override reason. Kind conflict, code
+// "handover_blocked".
+var ErrHandoverBlocked = NewCoded(ErrConflict, "handover_blocked", "handover refused: measures expire too soon")

@@ -2,8 +2,9 @@ package crypto
 
 import (
 	"crypto/hpke"
-	"errors"
 	"fmt"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // Suite identifies the set of algorithms a signed or sealed object uses.
@@ -46,26 +47,47 @@ var (
 	hpkeAEAD = hpke.AES256GCM()
 )
 
-// Errors returned by this package; test them with errors.Is.
+// Errors returned by this package; test them with errors.Is. Each wraps
+// one of court's error kinds, so that a caller who only cares about the
+// kind (the API, the CLI) sees it.
 var (
-	// ErrBadSignature: a signature does not verify.
-	ErrBadSignature = errors.New("signature does not verify")
-	// ErrUnsupportedSuite: the object names a suite this build cannot use.
-	ErrUnsupportedSuite = errors.New("unsupported algorithm suite")
-	// ErrMalformed: bytes that do not decode as the expected format.
-	ErrMalformed = errors.New("malformed")
-	// ErrUnknownSigner: the signer's certificate is not in the trust bundle.
-	ErrUnknownSigner = errors.New("signer not certified")
-	// ErrRevoked: the certificate has been revoked.
-	ErrRevoked = errors.New("certificate revoked")
-	// ErrExpired: the certificate or bundle is past its validity.
-	ErrExpired = errors.New("expired")
-	// ErrNotYetValid: the certificate is not valid yet.
-	ErrNotYetValid = errors.New("not yet valid")
-	// ErrNotAuthorised: the signer lacks the role or scope for what it signed.
-	ErrNotAuthorised = errors.New("not authorised")
-	// ErrStale: a bundle that is not newer than the one in force.
-	ErrStale = errors.New("stale")
-	// ErrKeyPermissions: a private key file readable by others.
-	ErrKeyPermissions = errors.New("private key file permissions too open")
+	// ErrBadSignature: a signature does not verify (court.ErrInvalid).
+	ErrBadSignature = kind(court.ErrInvalid, "signature does not verify")
+	// ErrUnsupportedSuite: the object names a suite this build cannot use
+	// (court.ErrInvalid).
+	ErrUnsupportedSuite = kind(court.ErrInvalid, "unsupported algorithm suite")
+	// ErrMalformed: bytes that do not decode as the expected format
+	// (court.ErrInvalid).
+	ErrMalformed = kind(court.ErrInvalid, "malformed")
+	// ErrUnknownSigner: the signer's certificate is not in the trust bundle
+	// (court.ErrPermission).
+	ErrUnknownSigner = kind(court.ErrPermission, "signer not certified")
+	// ErrRevoked: the certificate has been revoked (court.ErrRevoked).
+	ErrRevoked = kind(court.ErrRevoked, "certificate revoked")
+	// ErrExpired: the certificate or bundle is past its validity
+	// (court.ErrRevoked).
+	ErrExpired = kind(court.ErrRevoked, "expired")
+	// ErrNotYetValid: the certificate is not valid yet (court.ErrPermission).
+	ErrNotYetValid = kind(court.ErrPermission, "not yet valid")
+	// ErrNotAuthorised: the signer lacks the role or scope for what it
+	// signed (court.ErrPermission).
+	ErrNotAuthorised = kind(court.ErrPermission, "not authorised")
+	// ErrStale: a bundle that is not newer than the one in force
+	// (court.ErrStale).
+	ErrStale = kind(court.ErrStale, "stale")
+	// ErrKeyPermissions: a private key file readable by others
+	// (court.ErrPermission).
+	ErrKeyPermissions = kind(court.ErrPermission, "private key file permissions too open")
 )
+
+// kindErr is a sentinel of this package: its own message, and the kind it
+// belongs to.
+type kindErr struct {
+	kind error
+	msg  string
+}
+
+func (e *kindErr) Error() string { return e.msg }
+func (e *kindErr) Unwrap() error { return e.kind }
+
+func kind(k error, msg string) error { return &kindErr{kind: k, msg: msg} }

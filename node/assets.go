@@ -174,7 +174,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 		return nil, fmt.Errorf("%s is neither the origin %s nor the receiver %s of transfer %s; only they exchange asset updates: %w", self.Code, t.Origin, t.Receiver, id, crypto.ErrNotAuthorised)
 	}
 	if t.State != cmproto.StateHandedOver && t.State != cmproto.StateReceived {
-		return nil, fmt.Errorf("%w: transfer %s is %s; asset updates follow the handover (before it, change the case itself and hand over the current state)", cmproto.ErrConflict, id, t.State)
+		return nil, fmt.Errorf("%w: transfer %s is %s; asset updates follow the handover (before it, change the case itself and hand over the current state)", court.ErrConflict, id, t.State)
 	}
 	cn, err := localCase(t, role)
 	if err != nil {
@@ -188,7 +188,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 		return nil, err
 	}
 	if role == "receiver" && !n.filedFrom(head, t) {
-		return nil, fmt.Errorf("%w: case %s in this court's store was not filed from transfer %s; its updates cannot speak for it", cmproto.ErrConflict, cn, id)
+		return nil, fmt.Errorf("%w: case %s in this court's store was not filed from transfer %s; its updates cannot speak for it", court.ErrConflict, cn, id)
 	}
 	key, err := n.db.DataKey(cn)
 	if err != nil {
@@ -198,7 +198,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 	// (the node stopped before its record) goes out first: the next
 	// number is only free once it is.
 	if a.sendOutboxLocked(ctx, id) {
-		return nil, fmt.Errorf("%w: an earlier asset update of transfer %s is applied here but not sent yet; it is retried at the next start (see the log), try again then", cmproto.ErrConflict, id)
+		return nil, fmt.Errorf("%w: an earlier asset update of transfer %s is applied here but not sent yet; it is retried at the next start (see the log), try again then", court.ErrConflict, id)
 	}
 	if t, err = n.xfer.load(id); err != nil || t == nil {
 		return nil, fmt.Errorf("transfer %s: %w", id, cmp.Or(err, storage.ErrNotFound))
@@ -251,7 +251,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 		return nil, err
 	}
 	if len(sealed) > assetUpdateLimit {
-		return nil, fmt.Errorf("%w: the change is %d bytes sealed, over the %d a record carries; split it", cmproto.ErrInvalid, len(sealed), assetUpdateLimit)
+		return nil, fmt.Errorf("%w: the change is %d bytes sealed, over the %d a record carries; split it", court.ErrInvalid, len(sealed), assetUpdateLimit)
 	}
 	u := &pb.AssetUpdate{Number: number, Kind: string(delta.Kind), Sealed: sealed}
 	if e := court.EarliestExpiry(delta.Preview(v.Measures)); !e.IsZero() {
@@ -298,7 +298,7 @@ func (n *Node) UpdateAssets(ctx context.Context, id cmproto.TransferID, change a
 func storageChange(c api.AssetChange, key crypto.DataKey) (court.AssetChange, error) {
 	sc := court.AssetChange{Kind: court.AssetChangeKind(c.Kind), Measure: c.Measure, NewMeasure: c.NewMeasure, AssetID: c.AssetID, Rank: c.Rank}
 	if !sc.Kind.Valid() {
-		return sc, fmt.Errorf("%w: kind %q: want search_result, renewal, release, disposal, lapse or other", cmproto.ErrInvalid, c.Kind)
+		return sc, fmt.Errorf("%w: kind %q: want search_result, renewal, release, disposal, lapse or other", court.ErrInvalid, c.Kind)
 	}
 	if c.MeasureKind != "" {
 		k, err := court.ParseMeasureKind(c.MeasureKind)
@@ -324,12 +324,12 @@ func storageChange(c api.AssetChange, key crypto.DataKey) (court.AssetChange, er
 			return sc, err
 		}
 		if d := c.Asset.Description; !utf8.ValidString(d) || utf8.RuneCountInString(d) > 200 {
-			return sc, fmt.Errorf("%w: asset description: at most 200 characters of text", cmproto.ErrInvalid)
+			return sc, fmt.Errorf("%w: asset description: at most 200 characters of text", court.ErrInvalid)
 		}
 		as := court.Asset{ID: c.Asset.ID, Class: class, Description: c.Asset.Description, Owner: c.Asset.Owner, Source: c.Asset.Source, ValueFen: c.Asset.ValueFen}
 		if acct := strings.TrimSpace(c.Asset.Account); acct != "" {
 			if !utf8.ValidString(acct) || len(acct) > 64 {
-				return sc, fmt.Errorf("%w: asset account: at most 64 bytes of text", cmproto.ErrInvalid)
+				return sc, fmt.Errorf("%w: asset account: at most 64 bytes of text", court.ErrInvalid)
 			}
 			as.AccountMasked = court.MaskNumber(acct)
 			if as.AccountSealed, err = key.SealField(storage.FieldLabel("asset", as.ID, "account"), []byte(acct)); err != nil {
@@ -846,12 +846,12 @@ func (n *Node) registerAssetAPI() {
 			return
 		}
 		var req api.AssetChange
-		if !decodeBody(w, r, &req) {
+		if !api.DecodeBody(w, r, &req) {
 			return
 		}
 		t, err := n.UpdateAssets(r.Context(), tid, req)
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, n.TransferView(t))
@@ -859,16 +859,16 @@ func (n *Node) registerAssetAPI() {
 	assets := func(measuresOnly bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			tid, ok := id(w, r)
-			if !ok || !checkQuery(w, r, "as_of") {
+			if !ok || !api.CheckQuery(w, r, "as_of") {
 				return
 			}
-			asOf, ok := dateParam(w, r, "as_of", today())
+			asOf, ok := api.DateParam(w, r, "as_of", today())
 			if !ok {
 				return
 			}
 			res, err := n.TransferAssets(tid, asOf)
 			if err != nil {
-				api.WriteError(w, transferError(err))
+				api.WriteError(w, err)
 				return
 			}
 			if measuresOnly {
@@ -880,10 +880,10 @@ func (n *Node) registerAssetAPI() {
 	n.api.Handle("GET /v1/transfers/{id}/assets", assets(false))
 	n.api.Handle("GET /v1/transfers/{id}/measures", assets(true))
 	n.api.Handle("GET /v1/alerts/measures", func(w http.ResponseWriter, r *http.Request) {
-		if !checkQuery(w, r, "within", "as_of") {
+		if !api.CheckQuery(w, r, "within", "as_of") {
 			return
 		}
-		asOf, ok := dateParam(w, r, "as_of", today())
+		asOf, ok := api.DateParam(w, r, "as_of", today())
 		if !ok {
 			return
 		}
@@ -898,7 +898,7 @@ func (n *Node) registerAssetAPI() {
 		}
 		res, err := n.MeasureAlerts(r.Context(), asOf, within)
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)

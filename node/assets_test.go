@@ -419,7 +419,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		// the data key): refused by the state machine everywhere.
 		raw := signerOf(t, am, "京01").sign(t, am, id, &pb.AssetUpdate{Number: 1, Kind: "release", Sealed: sealedDelta(t, key, id, "京01", 1, ms[0])})
 		for _, n := range []*node.Node{recv, origin} {
-			if err := node.IngestForTest(n, raw); !errors.Is(err, cmproto.ErrInvalid) {
+			if err := node.IngestForTest(n, raw); !errors.Is(err, court.ErrInvalid) {
 				t.Errorf("%s: err = %v, want ErrInvalid", n.Status().CourtCode, err)
 			}
 			if tr, _ := n.Transfer(id); tr.AssetUpdates != 0 {

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,28 +75,14 @@ func (c *Cases) CourtUnknown(err error) *Cases {
 // Today is the service's reference date: today in China time.
 func (c *Cases) Today() court.Date { return court.DateOf(c.now()) }
 
-// kindError is an error of one of the store's kinds (errors.Is(err,
-// kind)) whose text is only its message.
-type kindError struct {
-	kind error
-	msg  string
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.kind }
-
-func kindErrorf(kind error, format string, a ...any) error {
-	return &kindError{kind: kind, msg: fmt.Sprintf(format, a...)}
-}
-
 // checkAbs refuses a path that is empty or relative: the node resolves
 // paths itself, in its own working directory, which is not the caller's.
 func checkAbs(field, path string) error {
 	if path == "" {
-		return kindErrorf(storage.ErrInvalid, "%s is required: an absolute path on the node's machine", field)
+		return court.Errorf(storage.ErrInvalid, "%s is required: an absolute path on the node's machine", field)
 	}
 	if !filepath.IsAbs(path) {
-		return kindErrorf(storage.ErrInvalid, "%s %q is not an absolute path; give the full path (the node does not share your working directory)", field, path)
+		return court.Errorf(storage.ErrInvalid, "%s %q is not an absolute path; give the full path (the node does not share your working directory)", field, path)
 	}
 	return nil
 }
@@ -112,7 +96,7 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 		return api.ImportResult{}, err
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return api.ImportResult{}, kindErrorf(storage.ErrNotFound, "import: %s does not exist on the node's machine; check the path of the case folder or .zip", path)
+		return api.ImportResult{}, court.Errorf(storage.ErrNotFound, "import: %s does not exist on the node's machine; check the path of the case folder or .zip", path)
 	}
 	p, err := importer.Prepare(ctx, path, importer.Options{MaxDocumentSize: maxDoc})
 	if err != nil {
@@ -120,10 +104,10 @@ func (c *Cases) Import(ctx context.Context, path string, maxDoc int64) (api.Impo
 	}
 	defer p.Close()
 	if c.courtErr != nil {
-		return api.ImportResult{}, kindErrorf(storage.ErrUnavailable, "import %s: this node's court cannot be read, so it cannot check the case is this court's: %v; nothing was imported", path, c.courtErr)
+		return api.ImportResult{}, court.Errorf(storage.ErrUnavailable, "import %s: this node's court cannot be read, so it cannot check the case is this court's: %v; nothing was imported", path, c.courtErr)
 	}
 	if n := p.Case.Version.Number; c.court != "" && n.Court != c.court {
-		return api.ImportResult{}, kindErrorf(storage.ErrInvalid, "import %s: case %s is a case of %s and this is the store of %s: a court imports only its own cases. "+
+		return api.ImportResult{}, court.Errorf(storage.ErrInvalid, "import %s: case %s is a case of %s and this is the store of %s: a court imports only its own cases. "+
 			"A case transferred here arrives with `courtmesh dossier fetch TRANSFER` and is filed under the number given at acceptance; nothing was imported", path, n, n.Court, c.court)
 	}
 	if err := c.checkTransferred(p.Case); err != nil {
@@ -175,7 +159,7 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 		if err != nil || reserved == nil {
 			return err
 		}
-		return kindErrorf(storage.ErrConflict, "case number %s is the number this court gave, accepting transfer %s (%s), to the case it brings from %s; "+
+		return court.Errorf(storage.ErrConflict, "case number %s is the number this court gave, accepting transfer %s (%s), to the case it brings from %s; "+
 			"that case is filed by `courtmesh dossier fetch %s`. Import this case under another number; nothing was imported",
 			n, reserved.ID, reserved.State, reserved.Origin, reserved.ID)
 	}
@@ -194,12 +178,12 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 		return err
 	}
 	if out != nil {
-		return kindErrorf(storage.ErrConflict, "case %s was handed over to %s in transfer %s (%s): %s enforces it now, and a new version here would reach "+
+		return court.Errorf(storage.ErrConflict, "case %s was handed over to %s in transfer %s (%s): %s enforces it now, and a new version here would reach "+
 			"neither the dossier it fetched nor its copy of the assets. Change the assets and measures with `courtmesh assets update %s`; nothing was imported",
 			n, out.Receiver, out.ID, out.State, out.Receiver, out.ID)
 	}
 	if head.Status == court.StatusTransferred { // its transfer is closed
-		return kindErrorf(storage.ErrConflict, "case %s was transferred to another court (销案): the court that received it enforces it now, "+
+		return court.Errorf(storage.ErrConflict, "case %s was transferred to another court (销案): the court that received it enforces it now, "+
 			"and a new version here would reach neither its dossier nor its copy of the assets; nothing was imported", n)
 	}
 	if in2 == nil {
@@ -212,7 +196,7 @@ func (c *Cases) checkTransferred(in storage.NewCase) error {
 	if len(changed) > 5 {
 		changed = append(changed[:5], fmt.Sprintf("and %d more", len(changed)-5))
 	}
-	return kindErrorf(storage.ErrConflict, "case %s came from %s in transfer %s (%s): until the transfer is closed its assets and measures change only "+
+	return court.Errorf(storage.ErrConflict, "case %s came from %s in transfer %s (%s): until the transfer is closed its assets and measures change only "+
 		"through asset updates, which also reach %s, and this import would change them (%s). Record the changes with "+
 		"`courtmesh assets update %s`, or import a case.json whose assets and measures match this court's copy (`courtmesh assets show %s`); nothing was imported",
 		n, in2.Origin, in2.ID, in2.State, in2.Origin, strings.Join(changed, ", "), in2.ID, in2.ID)
@@ -299,7 +283,7 @@ func assetChanges(aAssets []court.Asset, aMeasures []court.Measure, bAssets []co
 // List returns the cases in the store, all or those in one status.
 func (c *Cases) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
 	if status != "" && !status.Valid() {
-		return nil, kindErrorf(storage.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
+		return nil, court.Errorf(storage.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
 	}
 	hs, err := c.db.Cases(ctx, status)
 	if err != nil {
@@ -401,7 +385,7 @@ const MaxWithin = 3660
 // storage.DB.ExpiringMeasures).
 func (c *Cases) Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error) {
 	if within < 0 || within > MaxWithin {
-		return api.ExpiringResult{}, kindErrorf(storage.ErrInvalid, "within %d: want 0 to %d days", within, MaxWithin)
+		return api.ExpiringResult{}, court.Errorf(storage.ErrInvalid, "within %d: want 0 to %d days", within, MaxWithin)
 	}
 	ms, err := c.db.ExpiringMeasures(ctx, asOf, within)
 	if err != nil {
@@ -451,7 +435,7 @@ func (n *Node) registerCaseAPI() {
 	c := NewCases(n.db, n.now, n.log).OfCourt(n.court)
 	n.api.Handle("POST /v1/cases/import", func(w http.ResponseWriter, r *http.Request) {
 		var req api.ImportRequest
-		if !decodeBody(w, r, &req) {
+		if !api.DecodeBody(w, r, &req) {
 			return
 		}
 		if req.MaxDocumentSize < 0 {
@@ -460,7 +444,7 @@ func (n *Node) registerCaseAPI() {
 		}
 		res, err := c.Import(r.Context(), req.Path, req.MaxDocumentSize)
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		status := http.StatusCreated
@@ -470,65 +454,65 @@ func (n *Node) registerCaseAPI() {
 		api.WriteJSON(w, status, res)
 	})
 	n.api.Handle("GET /v1/cases", func(w http.ResponseWriter, r *http.Request) {
-		if !checkQuery(w, r, "status") {
+		if !api.CheckQuery(w, r, "status") {
 			return
 		}
 		res, err := c.List(r.Context(), court.CaseStatus(r.URL.Query().Get("status")))
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)
 	})
 	n.api.Handle("GET /v1/cases/{number}", func(w http.ResponseWriter, r *http.Request) {
-		num, ok := caseNumber(w, r)
-		if !ok || !checkQuery(w, r, "as_of") {
+		num, ok := api.CaseNumberParam(w, r)
+		if !ok || !api.CheckQuery(w, r, "as_of") {
 			return
 		}
-		asOf, ok := dateParam(w, r, "as_of", c.Today())
+		asOf, ok := api.DateParam(w, r, "as_of", c.Today())
 		if !ok {
 			return
 		}
 		res, err := c.Show(num, asOf)
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)
 	})
 	n.api.Handle("GET /v1/cases/{number}/verify", func(w http.ResponseWriter, r *http.Request) {
-		num, ok := caseNumber(w, r)
-		if !ok || !checkQuery(w, r) {
+		num, ok := api.CaseNumberParam(w, r)
+		if !ok || !api.CheckQuery(w, r) {
 			return
 		}
 		res, err := c.Verify(r.Context(), num)
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)
 	})
 	n.api.Handle("POST /v1/cases/{number}/export", func(w http.ResponseWriter, r *http.Request) {
-		num, ok := caseNumber(w, r)
+		num, ok := api.CaseNumberParam(w, r)
 		if !ok {
 			return
 		}
 		var req api.ExportRequest
-		if !decodeBody(w, r, &req) {
+		if !api.DecodeBody(w, r, &req) {
 			return
 		}
 		res, err := c.Export(r.Context(), num, req.Out)
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)
 	})
 	n.api.Handle("GET /v1/measures/expiring", func(w http.ResponseWriter, r *http.Request) {
-		if !checkQuery(w, r, "within", "as_of") {
+		if !api.CheckQuery(w, r, "within", "as_of") {
 			return
 		}
-		asOf, ok := dateParam(w, r, "as_of", c.Today())
+		asOf, ok := api.DateParam(w, r, "as_of", c.Today())
 		if !ok {
 			return
 		}
@@ -543,205 +527,21 @@ func (n *Node) registerCaseAPI() {
 		}
 		res, err := c.Expiring(r.Context(), asOf, within)
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)
 	})
 	n.api.Handle("POST /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		var req api.BackupRequest
-		if !decodeBody(w, r, &req) {
+		if !api.DecodeBody(w, r, &req) {
 			return
 		}
 		res, err := c.Backup(r.Context(), req.Out)
 		if err != nil {
-			writeCaseError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusCreated, res)
 	})
-}
-
-// apiError maps an error of the store or the importer to an API error
-// with a stable code. The message is the error's own text, which names
-// the case (or path) and what to do next; it holds no personal data
-// (stored records carry masked forms only).
-func apiError(err error) *api.Error {
-	var ae *api.Error
-	var ve *importer.ValidationError
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.As(err, &ve):
-		return api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalid, "%s", ve.Error())
-	case errors.As(err, &mbe):
-		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%v", err)
-	case errors.Is(err, storage.ErrInvalid):
-		return api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err)
-	case errors.Is(err, storage.ErrConflict), errors.Is(err, fs.ErrExist):
-		return api.Errorf(http.StatusConflict, api.CodeConflict, "%v", err)
-	case errors.Is(err, fs.ErrPermission):
-		return api.Errorf(http.StatusForbidden, api.CodeForbidden, "%v (the node's own user must be able to read or write it)", err)
-	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "%v", err)
-	}
-	return api.Errorf(http.StatusInternalServerError, api.CodeInternal, "%v", err)
-}
-
-// writeCaseError writes err as an API error. A refused import also lists
-// its field problems (api.ValidationProblem) beside the usual code and
-// message.
-func writeCaseError(w http.ResponseWriter, err error) {
-	var ve *importer.ValidationError
-	if errors.As(err, &ve) {
-		p := api.ValidationProblem{Code: api.CodeInvalid, Message: ve.Error(), Source: ve.Source, Fields: []api.FieldProblem{}}
-		for _, fe := range ve.Errs {
-			p.Fields = append(p.Fields, api.FieldProblem{Path: fe.Path, Message: fe.Msg})
-		}
-		api.WriteJSON(w, http.StatusUnprocessableEntity, struct {
-			Error api.ValidationProblem `json:"error"`
-		}{p})
-		return
-	}
-	api.WriteError(w, apiError(err))
-}
-
-// decodeBody decodes a size-limited JSON request body into v, refusing
-// unknown fields, wrong types and trailing data with a 400 that names the
-// field. It reports whether v was decoded; if not, the answer is written.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, api.MaxCaseRequestBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errTrailing
-		}
-	}
-	if err == nil {
-		return true
-	}
-	api.WriteError(w, bodyError(err, v))
-	return false
-}
-
-var errTrailing = errors.New("trailing data")
-
-// bodyError explains why a request body did not decode into v.
-func bodyError(err error, v any) *api.Error {
-	bad := func(format string, a ...any) *api.Error {
-		return api.Errorf(http.StatusBadRequest, api.CodeInvalid, "request body: "+format, a...)
-	}
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
-	case errors.Is(err, io.EOF):
-		return bad("empty; send a JSON object with the fields %s", strings.Join(jsonFields(v), ", "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return bad("not valid JSON: it ends early")
-	case errors.Is(err, errTrailing):
-		return bad("extra data after the JSON object; send one object")
-	case errors.As(err, &se):
-		return bad("not valid JSON at byte %d: %v", se.Offset, se)
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return bad("want a JSON object, got %s", te.Value)
-		}
-		return bad("field %q: want %s, got %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return bad("unknown field %s; known fields: %s", f, strings.Join(jsonFields(v), ", "))
-	}
-	return bad("%v", err)
-}
-
-// jsonType names a Go kind as JSON does.
-func jsonType(kind string) string {
-	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
-		return "a number"
-	case kind == "string":
-		return "a string"
-	case kind == "bool":
-		return "true or false"
-	case kind == "slice", kind == "array":
-		return "an array"
-	}
-	return "an object"
-}
-
-// jsonFields lists the JSON field names of the struct v points to.
-func jsonFields(v any) []string {
-	t := reflect.TypeOf(v)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	var names []string
-	if t.Kind() != reflect.Struct {
-		return names
-	}
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			names = append(names, name)
-		}
-	}
-	return names
-}
-
-// checkQuery refuses query parameters other than those allowed (a typo
-// must not silently widen a listing). It reports whether the query is
-// acceptable; if not, the answer is written.
-func checkQuery(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query string does not parse: %v", err))
-		return false
-	}
-	for k, vs := range q {
-		if !slices.Contains(allowed, k) {
-			known := "none"
-			if len(allowed) > 0 {
-				known = strings.Join(allowed, ", ")
-			}
-			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "unknown query parameter %q; known here: %s", k, known))
-			return false
-		}
-		if len(vs) > 1 {
-			api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query parameter %q given %d times; give it once", k, len(vs)))
-			return false
-		}
-	}
-	return true
-}
-
-// caseNumber parses the {number} path segment (URL-escaped 案号).
-func caseNumber(w http.ResponseWriter, r *http.Request) (court.CaseNumber, bool) {
-	s := r.PathValue("number")
-	n, err := court.ParseCaseNumber(s)
-	if err != nil {
-		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "case number %q in the path: %v", s, err))
-		return court.CaseNumber{}, false
-	}
-	return n, true
-}
-
-// dateParam parses a YYYY-MM-DD query parameter, def if absent.
-func dateParam(w http.ResponseWriter, r *http.Request, name string, def court.Date) (court.Date, bool) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return def, true
-	}
-	d, err := court.ParseDate(s)
-	if err != nil {
-		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "query parameter %s=%q: %v (want YYYY-MM-DD)", name, s, err))
-		return court.Date{}, false
-	}
-	return d, true
 }

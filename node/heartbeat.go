@@ -393,7 +393,7 @@ func (s *heartbeatService) validate(province court.CourtCode, data []byte) (pubs
 		return pubsub.ValidationIgnore, errors.New("heartbeat from the future")
 	}
 	if !s.record(signer, hb, now) {
-		return pubsub.ValidationIgnore, cmproto.ErrStale
+		return pubsub.ValidationIgnore, court.ErrStale
 	}
 	if rec != nil && signer.PeerID != s.n.h.ID() {
 		if cab, ok := peerstore.GetCertifiedAddrBook(s.n.h.Peerstore()); ok {

@@ -357,14 +357,8 @@ func (n *Node) Peers() []api.Peer {
 
 // InstallBundle implements api.Backend.
 func (n *Node) InstallBundle(raw []byte) (api.InstallResult, error) {
-	ok, err := n.InstallBundleRaw(context.Background(), raw)
+	ok, err := n.InstallBundleRaw(n.ctx, raw)
 	if err != nil {
-		switch {
-		case errors.Is(err, crypto.ErrExpired):
-			return api.InstallResult{}, api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalid, "trust bundle refused: %v", err)
-		case errors.Is(err, crypto.ErrBadSignature), errors.Is(err, crypto.ErrMalformed), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrNotAuthorised):
-			return api.InstallResult{}, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "trust bundle refused: %v", err)
-		}
 		return api.InstallResult{}, err
 	}
 	return api.InstallResult{Installed: ok, Sequence: n.trust.Trust().Bundle().Sequence}, nil

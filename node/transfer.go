@@ -94,7 +94,7 @@ func outcome(err error) pubsub.ValidationResult {
 	switch {
 	case err == nil, errors.Is(err, cmproto.ErrHeld):
 		return pubsub.ValidationAccept
-	case errors.Is(err, cmproto.ErrDuplicate), errors.Is(err, cmproto.ErrStale):
+	case errors.Is(err, cmproto.ErrDuplicate), errors.Is(err, court.ErrStale):
 		return pubsub.ValidationIgnore
 	}
 	return pubsub.ValidationReject
@@ -359,7 +359,7 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 		// crossed it in flight; see protocol.Apply); a court that knows
 		// the transfer ended issues none.
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: transfer %s is already %s", cmproto.ErrConflict, id, cur.State)
+		return nil, fmt.Errorf("%w: transfer %s is already %s", court.ErrConflict, id, cur.State)
 	}
 	next, err := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
 	if err != nil {

@@ -20,9 +20,6 @@ import (
 	"courtmesh.dev/courtmesh/storage"
 )
 
-// ErrHandoverBlocked: an active measure of the case expires too soon.
-var ErrHandoverBlocked = errors.New("handover refused: measures expire too soon")
-
 // self returns this node's certificate.
 func (n *Node) self() (*crypto.Certificate, error) {
 	return n.trust.Trust().ByPeer(n.h.ID(), n.now())
@@ -43,17 +40,17 @@ func (n *Node) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transf
 		return nil, err
 	}
 	if head.Status != court.StatusActive {
-		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", cmproto.ErrInvalid, cn, head.Status)
+		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", court.ErrInvalid, cn, head.Status)
 	}
 	sup, err := court.ParseCourtCode(req.Superior)
 	if err != nil {
-		return nil, fmt.Errorf("%w: superior: %v", cmproto.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: superior: %v", court.ErrInvalid, err)
 	}
 	o := &pb.TransferOffer{CaseNumber: cn.String(), OriginCourt: string(self.Code), SuperiorCourt: string(sup), FiledOn: v.Filed.String()}
 	for _, g := range req.Grounds {
 		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
 		if !ok {
-			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases or capacity", cmproto.ErrInvalid, g)
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases or capacity", court.ErrInvalid, g)
 		}
 		o.Grounds = append(o.Grounds, pb.Ground(val))
 	}
@@ -81,7 +78,7 @@ func (n *Node) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transf
 	}
 	for _, t := range n.mustList("") {
 		if t.CaseNumber == cn.String() && t.Origin == self.Code && !t.State.Terminal() {
-			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", cmproto.ErrConflict, cn, t.ID, t.State)
+			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
 		}
 	}
 	return n.xfer.issue(ctx, cmproto.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
@@ -108,7 +105,7 @@ func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.Decide
 			d.ReceiverCourt = string(self.Code)
 		}
 	default:
-		return nil, fmt.Errorf("%w: mode %q: want designated (指令执行) or elevated (提级执行)", cmproto.ErrInvalid, req.Mode)
+		return nil, fmt.Errorf("%w: mode %q: want designated (指令执行) or elevated (提级执行)", court.ErrInvalid, req.Mode)
 	}
 	// A court without a certificate in force could neither accept nor
 	// fetch: the transfer would only wait until it is overdue. (Other
@@ -116,7 +113,7 @@ func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.Decide
 	// differ for a moment; the deciding court checks it here.)
 	if c, err := court.ParseCourtCode(d.ReceiverCourt); err == nil {
 		if _, err := n.trust.Trust().Court(c, n.now()); err != nil {
-			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", cmproto.ErrInvalid, c, err)
+			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", court.ErrInvalid, c, err)
 		}
 	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
@@ -137,14 +134,14 @@ func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.Accept
 	acceptMu.Lock() // two acceptances cannot both find the same number free
 	defer acceptMu.Unlock()
 	if _, _, err := n.db.Case(newNo); err == nil {
-		return nil, fmt.Errorf("%w: case number %s is already used by a case in this court's store; accept under a new number", cmproto.ErrConflict, newNo)
+		return nil, fmt.Errorf("%w: case number %s is already used by a case in this court's store; accept under a new number", court.ErrConflict, newNo)
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
 	if _, in, reserved, err := NewCases(n.db, n.now, n.log).transfersOf(newNo); err != nil {
 		return nil, err
 	} else if t := cmp.Or(in, reserved); t != nil && t.ID != id {
-		return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", cmproto.ErrConflict, newNo, t.ID)
+		return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", court.ErrConflict, newNo, t.ID)
 	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})
 }
@@ -166,7 +163,7 @@ func (n *Node) Progress(ctx context.Context, id cmproto.TransferID, req api.Prog
 	// still enforces. (Other nodes accept such a report from older
 	// nodes; this node does not issue one.)
 	if t, err := n.xfer.load(id); err == nil && t != nil && (t.State == cmproto.StateAccepted || t.State == cmproto.StateHandedOver) {
-		return nil, fmt.Errorf("%w: transfer %s is %s: report progress once the dossier is received and the case filed here (courtmesh dossier fetch)", cmproto.ErrConflict, id, t.State)
+		return nil, fmt.Errorf("%w: transfer %s is %s: report progress once the dossier is received and the case filed here (courtmesh dossier fetch)", court.ErrConflict, id, t.State)
 	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
 }
@@ -189,7 +186,7 @@ func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.Hand
 		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
 	}
 	if t.State != cmproto.StateAccepted {
-		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", cmproto.ErrConflict, id, t.State)
+		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", court.ErrConflict, id, t.State)
 	}
 	cn, err := court.ParseCaseNumber(t.CaseNumber)
 	if err != nil {
@@ -226,7 +223,7 @@ func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.Hand
 	}
 	reason := strings.TrimSpace(req.OverrideReason)
 	if len(blocking) > 0 && reason == "" {
-		return nil, fmt.Errorf("%w: case %s: %s. Renew these measures (续行) before handing over, or give an override reason", ErrHandoverBlocked, cn, strings.Join(blocking, "; "))
+		return nil, fmt.Errorf("%w: case %s: %s. Renew these measures (续行) before handing over, or give an override reason", court.ErrHandoverBlocked, cn, strings.Join(blocking, "; "))
 	}
 	if len(blocking) == 0 {
 		ids, reason = nil, ""
@@ -327,24 +324,6 @@ func (n *Node) Transfer(id cmproto.TransferID) (api.Transfer, error) {
 	return n.TransferView(t), nil
 }
 
-// transferError maps the transfer workflow's errors to stable API codes
-// with messages a clerk can act on; the rest goes to apiError.
-func transferError(err error) *api.Error {
-	switch {
-	case errors.Is(err, ErrHandoverBlocked):
-		return api.Errorf(http.StatusConflict, "handover_blocked", "%v", err)
-	case errors.Is(err, cmproto.ErrHeld):
-		return api.Errorf(http.StatusConflict, api.CodeConflict, "%v (this node has not yet seen the step before; wait for the mesh to sync and try again)", err)
-	case errors.Is(err, cmproto.ErrConflict), errors.Is(err, cmproto.ErrDuplicate):
-		return api.Errorf(http.StatusConflict, api.CodeConflict, "%v", err)
-	case errors.Is(err, cmproto.ErrInvalid), errors.Is(err, crypto.ErrMalformed):
-		return api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalid, "%v", err)
-	case errors.Is(err, crypto.ErrNotAuthorised), errors.Is(err, crypto.ErrRevoked), errors.Is(err, crypto.ErrExpired), errors.Is(err, crypto.ErrUnknownSigner):
-		return api.Errorf(http.StatusForbidden, api.CodeForbidden, "%v", err)
-	}
-	return apiError(err)
-}
-
 // errAnswered: the handler already wrote the answer (a bad request body).
 var errAnswered = errors.New("answered")
 
@@ -356,7 +335,7 @@ func (n *Node) registerTransferAPI() {
 			return
 		}
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, n.TransferView(t))
@@ -373,7 +352,7 @@ func (n *Node) registerTransferAPI() {
 		}
 	}
 	body := func(w http.ResponseWriter, r *http.Request, v any) error {
-		if !decodeBody(w, r, v) {
+		if !api.DecodeBody(w, r, v) {
 			return errAnswered
 		}
 		return nil
@@ -443,7 +422,7 @@ func (n *Node) registerTransferAPI() {
 		}
 		ts, err := n.Transfers(state, overdue)
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Overdue && !ts[j].Overdue })
@@ -457,7 +436,7 @@ func (n *Node) registerTransferAPI() {
 		}
 		t, err := n.Transfer(id)
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, t)
@@ -491,12 +470,12 @@ func (n *Node) registerFetchAPI() {
 			return
 		}
 		if _, err := n.Transfer(tid); err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		p, err := n.StartFetch(tid)
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusAccepted, p)
@@ -536,12 +515,12 @@ func (n *Node) registerFetchAPI() {
 			return
 		}
 		var req api.ReasonRequest
-		if !decodeBody(w, r, &req) {
+		if !api.DecodeBody(w, r, &req) {
 			return
 		}
 		t, err := n.RevokeGrant(r.Context(), tid, c, req.Reason)
 		if err != nil {
-			api.WriteError(w, transferError(err))
+			api.WriteError(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, n.TransferView(t))

@@ -235,7 +235,7 @@ func TestResignedRecordRefused(t *testing.T) {
 		before := viewOf(t, n, id)
 		err := node.IngestForTest(n, resigned)
 		switch {
-		case errors.Is(err, cmproto.ErrConflict) && !errors.Is(err, storage.ErrEquivocation):
+		case errors.Is(err, court.ErrConflict) && !errors.Is(err, storage.ErrEquivocation):
 		case errors.Is(err, cmproto.ErrDuplicate):
 			// The node already pulled it (sync) from a node we gave it
 			// to; the state check below shows it refused it then.
@@ -252,14 +252,14 @@ func TestResignedRecordRefused(t *testing.T) {
 	// the refusal.
 	want := map[*node.Node]int{}
 	for _, n := range s.tm.nodes {
-		want[n] = audits(t, n, "record.rejected", string(id), cmproto.ErrConflict.Error()) + 1
+		want[n] = audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) + 1
 	}
 	publishFromEach(t, s.tm.nodes, func(i int) []byte {
 		return recv.seal(t, seq+1+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1410+i)}}})
 	})
 	waitFor(t, 20*time.Second, "re-signed acceptances refused and audited on every node", func() bool {
 		for _, n := range s.tm.nodes {
-			if audits(t, n, "record.rejected", string(id), cmproto.ErrConflict.Error()) < want[n] {
+			if audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) < want[n] {
 				return false
 			}
 		}
@@ -545,7 +545,7 @@ func TestAcceptanceNumber(t *testing.T) {
 	ascii := func(n court.CaseNumber) string {
 		return strings.NewReplacer("（", "(", "）", ")").Replace(n.String())
 	}
-	if _, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[0].Number)}); !errors.Is(err, cmproto.ErrConflict) {
+	if _, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[0].Number)}); !errors.Is(err, court.ErrConflict) {
 		t.Fatalf("acceptance under the number of a case held here: %v; want a conflict", err)
 	}
 	tr, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[1].Number)})

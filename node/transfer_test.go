@@ -232,7 +232,7 @@ func TestTransferRefusals(t *testing.T) {
 		id := offer(safe[1])
 		// 京0106 is a valid basic court under 京01, but not on the mesh.
 		_, err := s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0106", DecisionNumber: "（2026）京01执监7号"})
-		if !errors.Is(err, cmproto.ErrInvalid) || !strings.Contains(err.Error(), "no certificate") {
+		if !errors.Is(err, court.ErrInvalid) || !strings.Contains(err.Error(), "no certificate") {
 			t.Fatalf("err = %v, want ErrInvalid naming the missing certificate", err)
 		}
 		s.expectEverywhere(id, cmproto.StateOffered)
@@ -299,10 +299,10 @@ func TestTransferRefusals(t *testing.T) {
 					t.Fatalf("withdrawn with reason %q, decider %q", want.Reason, want.Decider)
 				}
 				// A court that knows the transfer ended does not act on it.
-				if _, err := s.as("京01").Reject(ctx, id, "再次拒绝"); !errors.Is(err, cmproto.ErrConflict) {
+				if _, err := s.as("京01").Reject(ctx, id, "再次拒绝"); !errors.Is(err, court.ErrConflict) {
 					t.Fatalf("rejecting a withdrawn transfer: %v, want ErrConflict", err)
 				}
-				if _, err := origin.Withdraw(ctx, id, "再次撤回"); !errors.Is(err, cmproto.ErrConflict) {
+				if _, err := origin.Withdraw(ctx, id, "再次撤回"); !errors.Is(err, court.ErrConflict) {
 					t.Fatalf("withdrawing a withdrawn transfer: %v, want ErrConflict", err)
 				}
 			})
@@ -316,7 +316,7 @@ func TestTransferRefusals(t *testing.T) {
 		must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执808号"}))
 		s.expectEverywhere(id, cmproto.StateAccepted)
 		_, err := s.as("京0108").Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 100_00, Status: "已扣划存款"})
-		if !errors.Is(err, cmproto.ErrConflict) || !strings.Contains(err.Error(), "once the dossier is received") {
+		if !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), "once the dossier is received") {
 			t.Fatalf("err = %v, want ErrConflict asking for the receipt first", err)
 		}
 		tr, err := s.as("京0105").Transfer(id)
@@ -329,12 +329,12 @@ func TestTransferRefusals(t *testing.T) {
 		id := offerTo(safe[0], "京")
 		// 京02 is superior of 京0102 but not of the origin 京0105.
 		_, err := s.as("京02").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京02执监1号"})
-		if !errors.Is(err, cmproto.ErrInvalid) {
+		if !errors.Is(err, court.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}
 		// 京01 is superior of both 京0105 and 京0108, but the offer asked 京.
 		_, err = s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监2号"})
-		if !errors.Is(err, cmproto.ErrInvalid) {
+		if !errors.Is(err, court.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}
 		// The high court is superior of both.
@@ -343,14 +343,14 @@ func TestTransferRefusals(t *testing.T) {
 
 		t.Run("acceptance by a court that was not designated", func(t *testing.T) {
 			_, err := s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执9号"})
-			if !errors.Is(err, cmproto.ErrInvalid) {
+			if !errors.Is(err, court.ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
 		})
 		t.Run("a step out of order", func(t *testing.T) {
 			// Handover before acceptance.
 			_, err := s.as("京0105").Handover(ctx, id, api.HandoverRequest{})
-			if !errors.Is(err, cmproto.ErrConflict) {
+			if !errors.Is(err, court.ErrConflict) {
 				t.Fatalf("err = %v, want ErrConflict", err)
 			}
 		})
@@ -363,7 +363,7 @@ func TestTransferRefusals(t *testing.T) {
 		must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执10号"}))
 		s.expectEverywhere(id, cmproto.StateAccepted)
 		_, err := s.as("京0105").Handover(ctx, id, api.HandoverRequest{})
-		if !errors.Is(err, node.ErrHandoverBlocked) {
+		if !errors.Is(err, court.ErrHandoverBlocked) {
 			t.Fatalf("err = %v, want ErrHandoverBlocked", err)
 		}
 		t.Logf("refusal: %v", err)

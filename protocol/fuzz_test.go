@@ -47,8 +47,8 @@ func fuzzStates(f *testing.F, fx *fixture) []*protocol.Transfer {
 // state machine's.
 func checkDecoded(t *testing.T, fx *fixture, states []*protocol.Transfer, raw []byte, r *protocol.Record, err error) {
 	if err != nil {
-		if r != nil && !errors.Is(err, protocol.ErrInvalid) {
-			t.Fatalf("record returned with an error that is not ErrInvalid: %v", err)
+		if r != nil && !errors.Is(err, court.ErrInvalid) {
+			t.Fatalf("record returned with an error that is not court.ErrInvalid: %v", err)
 		}
 		return
 	}
@@ -67,8 +67,8 @@ func checkDecoded(t *testing.T, fx *fixture, states []*protocol.Transfer, raw []
 			}
 			next.Overdue(fixNow)
 			next.WaitingOn()
-		case errors.Is(aerr, protocol.ErrHeld), errors.Is(aerr, protocol.ErrConflict), errors.Is(aerr, protocol.ErrInvalid),
-			errors.Is(aerr, protocol.ErrDuplicate), errors.Is(aerr, protocol.ErrStale):
+		case errors.Is(aerr, protocol.ErrHeld), errors.Is(aerr, court.ErrConflict), errors.Is(aerr, court.ErrInvalid),
+			errors.Is(aerr, protocol.ErrDuplicate), errors.Is(aerr, court.ErrStale):
 		default:
 			t.Fatalf("Apply error of no known kind: %v", aerr)
 		}

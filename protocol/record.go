@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -31,16 +30,18 @@ const (
 	RecordVersion = 1
 )
 
-// Errors of record validation and the transfer state machine. The
-// gossipsub validators map ErrInvalid and ErrConflict to Reject,
-// ErrDuplicate and ErrStale to Ignore; ErrHeld means "keep it until its
-// predecessor arrives".
+// Errors of record validation and the transfer state machine, besides
+// court's kinds (court.ErrInvalid, court.ErrConflict, court.ErrStale),
+// which validation returns directly. The gossipsub validators map invalid
+// and conflicting records to Reject, duplicate and stale ones to Ignore;
+// ErrHeld means "keep it until its predecessor arrives".
 var (
-	ErrInvalid   = court.ErrInvalid
-	ErrConflict  = errors.New("conflicts with the transfer's records")
-	ErrDuplicate = errors.New("duplicate record")
-	ErrStale     = errors.New("stale record")
-	ErrHeld      = errors.New("held until its predecessor arrives")
+	// ErrDuplicate: a record already applied (court.ErrStale).
+	ErrDuplicate = court.Errorf(court.ErrStale, "duplicate record")
+	// ErrHeld: a record whose predecessor this node has not seen yet; it
+	// is kept and applied when that arrives (court.ErrConflict: as an
+	// action, it must wait for the mesh to sync).
+	ErrHeld = court.Errorf(court.ErrConflict, "held until its predecessor arrives")
 )
 
 // TransferID names a transfer: 16 random bytes in hex, chosen by the
@@ -57,10 +58,10 @@ func NewTransferID() TransferID {
 // ParseTransferID checks the form of an ID.
 func ParseTransferID(s string) (TransferID, error) {
 	if len(s) != 32 {
-		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", ErrInvalid, s)
+		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", court.ErrInvalid, s)
 	}
 	if _, err := hex.DecodeString(s); err != nil {
-		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", ErrInvalid, s)
+		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", court.ErrInvalid, s)
 	}
 	return TransferID(s), nil
 }
@@ -206,7 +207,7 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 }
 
 func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %s", court.ErrInvalid, fmt.Sprintf(format, a...))
 }
 
 func checkText(field, s string, max int, required bool) error {

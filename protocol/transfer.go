@@ -138,7 +138,7 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 // Apply applies r to t (nil when no record of the transfer is known yet)
 // and returns the new state; t is not modified. It returns ErrHeld when a
 // predecessor is missing, ErrDuplicate for a record already applied,
-// ErrStale for an outdated progress report, and ErrConflict or ErrInvalid
+// court.ErrStale for an outdated progress report, and court.ErrConflict or court.ErrInvalid
 // for a record that contradicts the transfer. h is the certified court
 // hierarchy.
 func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
@@ -154,7 +154,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	n := *t
 	n.Records = insertRef(t.Records, RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt})
 	conflict := func(format string, a ...any) (*Transfer, error) {
-		return nil, fmt.Errorf("%s %s from %s: %s: %w", r.Kind, r.Transfer, r.Issuer, fmt.Sprintf(format, a...), ErrConflict)
+		return nil, fmt.Errorf("%s %s from %s: %s: %w", r.Kind, r.Transfer, r.Issuer, fmt.Sprintf(format, a...), court.ErrConflict)
 	}
 	held := func() (*Transfer, error) {
 		return nil, fmt.Errorf("%s %s from %s while the transfer is %s: %w", r.Kind, r.Transfer, r.Issuer, t.State, ErrHeld)
@@ -175,23 +175,23 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			// One court decides: the superior the offer asked. Two
 			// superiors deciding at once would leave nodes disagreeing on
 			// which decision came first.
-			return nil, fmt.Errorf("decision %s by %s: the offer asked %s to decide: %w", r.Transfer, r.Issuer, t.Superior, ErrInvalid)
+			return nil, fmt.Errorf("decision %s by %s: the offer asked %s to decide: %w", r.Transfer, r.Issuer, t.Superior, court.ErrInvalid)
 		}
 		if !court.IsSuperior(h, r.Issuer, t.Origin) || (recv != r.Issuer && !court.IsSuperior(h, r.Issuer, recv)) {
-			return nil, fmt.Errorf("decision %s: %s is not a superior court of both %s and %s: %w", r.Transfer, r.Issuer, t.Origin, recv, ErrInvalid)
+			return nil, fmt.Errorf("decision %s: %s is not a superior court of both %s and %s: %w", r.Transfer, r.Issuer, t.Origin, recv, court.ErrInvalid)
 		}
 		if recv == t.Origin {
-			return nil, fmt.Errorf("decision %s: the receiving court must differ from the origin %s: %w", r.Transfer, t.Origin, ErrInvalid)
+			return nil, fmt.Errorf("decision %s: the receiving court must differ from the origin %s: %w", r.Transfer, t.Origin, court.ErrInvalid)
 		}
 		switch d.GetMode() {
 		case pb.Mode_MODE_ELEVATED:
 			if recv != r.Issuer {
-				return nil, fmt.Errorf("decision %s: 提级执行 moves the case to the decider itself, not to %s: %w", r.Transfer, recv, ErrInvalid)
+				return nil, fmt.Errorf("decision %s: 提级执行 moves the case to the decider itself, not to %s: %w", r.Transfer, recv, court.ErrInvalid)
 			}
 			n.Mode = "提级执行"
 		default:
 			if recv == r.Issuer {
-				return nil, fmt.Errorf("decision %s: a superior taking the case itself decides 提级执行, not 指令执行: %w", r.Transfer, ErrInvalid)
+				return nil, fmt.Errorf("decision %s: a superior taking the case itself decides 提级执行, not 指令执行: %w", r.Transfer, court.ErrInvalid)
 			}
 			n.Mode = "指令执行"
 		}
@@ -207,7 +207,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		case t.State != StateDecided:
 			return conflict("the transfer was already accepted")
 		case r.Issuer != t.Receiver:
-			return nil, fmt.Errorf("acceptance %s by %s, but %s designated %s: %w", r.Transfer, r.Issuer, t.Decider, t.Receiver, ErrInvalid)
+			return nil, fmt.Errorf("acceptance %s by %s, but %s designated %s: %w", r.Transfer, r.Issuer, t.Decider, t.Receiver, court.ErrInvalid)
 		}
 		n.State, n.NewCaseNumber, n.AcceptedAt = StateAccepted, b.Acceptance.GetNewCaseNumber(), r.IssuedAt
 	case *pb.Record_Rejection:
@@ -217,12 +217,12 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		case t.State == StateOffered && r.Issuer != t.Origin:
 			return held() // perhaps the receiver, declining a decision we have not seen yet
 		default:
-			return nil, fmt.Errorf("rejection %s by %s, which may not decline it while it is %s: %w", r.Transfer, r.Issuer, t.State, ErrInvalid)
+			return nil, fmt.Errorf("rejection %s by %s, which may not decline it while it is %s: %w", r.Transfer, r.Issuer, t.State, court.ErrInvalid)
 		}
 		n.State, n.Reason = StateRejected, b.Rejection.GetReason()
 	case *pb.Record_Withdrawal:
 		if r.Issuer != t.Origin {
-			return nil, fmt.Errorf("withdrawal %s by %s; only the origin %s may withdraw: %w", r.Transfer, r.Issuer, t.Origin, ErrInvalid)
+			return nil, fmt.Errorf("withdrawal %s by %s; only the origin %s may withdraw: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
 		}
 		if t.State != StateOffered && t.State != StateDecided && t.State != StateAccepted {
 			return conflict("the dossier was already handed over")
@@ -230,7 +230,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		n.State, n.Reason = StateWithdrawn, b.Withdrawal.GetReason()
 	case *pb.Record_Handover:
 		if r.Issuer != t.Origin {
-			return nil, fmt.Errorf("handover %s by %s; only the origin %s hands over: %w", r.Transfer, r.Issuer, t.Origin, ErrInvalid)
+			return nil, fmt.Errorf("handover %s by %s; only the origin %s hands over: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
 		}
 		switch t.State {
 		case StateOffered, StateDecided:
@@ -241,7 +241,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		}
 		m := b.Handover
 		if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
-			return nil, fmt.Errorf("handover %s wraps no key for the receiver %s: %w", r.Transfer, t.Receiver, ErrInvalid)
+			return nil, fmt.Errorf("handover %s wraps no key for the receiver %s: %w", r.Transfer, t.Receiver, court.ErrInvalid)
 		}
 		n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
 		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
@@ -276,7 +276,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return held()
 		}
 		if !r.IssuedAt.After(t.lastProgressAt()) {
-			return nil, fmt.Errorf("progress %s from %s older than the last report: %w", r.Transfer, r.Issuer, ErrStale)
+			return nil, fmt.Errorf("progress %s from %s older than the last report: %w", r.Transfer, r.Issuer, court.ErrStale)
 		}
 		n.AmountRecovered, n.ProgressStatus = b.Progress.GetAmountRecoveredFen(), b.Progress.GetStatus()
 	case *pb.Record_Closure:
@@ -290,7 +290,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		n.AmountRecovered = b.Closure.GetAmountRecoveredFen()
 	case *pb.Record_GrantRevocation:
 		if r.Issuer != t.Origin {
-			return nil, fmt.Errorf("grant revocation %s by %s; only the origin %s grants: %w", r.Transfer, r.Issuer, t.Origin, ErrInvalid)
+			return nil, fmt.Errorf("grant revocation %s by %s; only the origin %s grants: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
 		}
 		switch t.State {
 		case StateOffered, StateDecided, StateAccepted:
@@ -298,10 +298,10 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		}
 		c := court.CourtCode(b.GrantRevocation.GetCourt())
 		if !slices.Contains(t.Readers, c) {
-			return nil, fmt.Errorf("grant revocation %s: %s holds no grant: %w", r.Transfer, c, ErrInvalid)
+			return nil, fmt.Errorf("grant revocation %s: %s holds no grant: %w", r.Transfer, c, court.ErrInvalid)
 		}
 		if slices.Contains(t.RevokedGrants, c) {
-			return nil, fmt.Errorf("grant of %s in %s already revoked: %w", c, r.Transfer, ErrStale)
+			return nil, fmt.Errorf("grant of %s in %s already revoked: %w", c, r.Transfer, court.ErrStale)
 		}
 		n.RevokedGrants = append(slices.Clone(t.RevokedGrants), c)
 	case *pb.Record_AssetUpdate:
@@ -309,7 +309,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		// (below) rather than refuse what may be the receiver's, as for
 		// its receipt; records of different issuers arrive in any order.
 		if r.Issuer != t.Origin && t.Receiver != "" && r.Issuer != t.Receiver {
-			return nil, fmt.Errorf("asset update %s by %s; only %s and %s exchange asset updates: %w", r.Transfer, r.Issuer, t.Origin, t.Receiver, ErrInvalid)
+			return nil, fmt.Errorf("asset update %s by %s; only %s and %s exchange asset updates: %w", r.Transfer, r.Issuer, t.Origin, t.Receiver, court.ErrInvalid)
 		}
 		switch t.State {
 		case StateOffered, StateDecided, StateAccepted:
@@ -320,7 +320,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			n.LatestExpiryNote = e
 		}
 	default:
-		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, ErrInvalid)
+		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, court.ErrInvalid)
 	}
 	return &n, nil
 }
@@ -404,7 +404,7 @@ func (t *Transfer) MayFetch(c court.CourtCode, now time.Time) error {
 	}
 	switch {
 	case t.State != StateHandedOver && t.State != StateReceived:
-		return fmt.Errorf("transfer %s is %s: there is no dossier to fetch: %w", t.ID, t.State, ErrInvalid)
+		return fmt.Errorf("transfer %s is %s: there is no dossier to fetch: %w", t.ID, t.State, court.ErrInvalid)
 	case !slices.Contains(t.Readers, c):
 		return fmt.Errorf("%s holds no grant in transfer %s (the dossier was handed over to %v)", c, t.ID, t.Readers)
 	case slices.Contains(t.RevokedGrants, c):
@@ -417,10 +417,10 @@ func (t *Transfer) MayFetch(c court.CourtCode, now time.Time) error {
 
 func byReceiver(r *Record, t *Transfer) error {
 	if t.Receiver != "" && r.Issuer != t.Receiver {
-		return fmt.Errorf("%s %s by %s; only the receiver %s may send it: %w", r.Kind, r.Transfer, r.Issuer, t.Receiver, ErrInvalid)
+		return fmt.Errorf("%s %s by %s; only the receiver %s may send it: %w", r.Kind, r.Transfer, r.Issuer, t.Receiver, court.ErrInvalid)
 	}
 	if t.Receiver == "" && r.Issuer == t.Origin {
-		return fmt.Errorf("%s %s by the origin %s: %w", r.Kind, r.Transfer, r.Issuer, ErrInvalid)
+		return fmt.Errorf("%s %s by the origin %s: %w", r.Kind, r.Transfer, r.Issuer, court.ErrInvalid)
 	}
 	return nil
 }

@@ -161,7 +161,7 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 		{protocol.KindAssetUpdate, "京0105", assetUpdateBody,
 			[9]string{held, held, held, held, "handed_over", "received"}},
 	}
-	errOf := map[string]error{held: protocol.ErrHeld, conflict: protocol.ErrConflict, invalid: protocol.ErrInvalid}
+	errOf := map[string]error{held: protocol.ErrHeld, conflict: court.ErrConflict, invalid: court.ErrInvalid}
 	for _, rw := range rows {
 		copy(rw.want[6:], terminal[:])
 		// A withdrawal and another court's record cross in flight: the
@@ -264,20 +264,20 @@ func TestApplyDecision(t *testing.T) {
 		{name: "high court takes the case itself", by: "京", mode: pb.Mode_MODE_ELEVATED, receiver: "京", wantMode: "提级执行"},
 
 		// 京02 is superior of 京0102 (by its certified parent), not of 京0105.
-		{name: "superior of the receiver only", by: "京02", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0102", want: protocol.ErrInvalid},
+		{name: "superior of the receiver only", by: "京02", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0102", want: court.ErrInvalid},
 		// 京01 is superior of 京0105 but 京0102's certified parent is 京02,
 		// whatever its code suggests.
-		{name: "superior of the origin only", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0102", want: protocol.ErrInvalid},
-		{name: "superior of neither", by: "京02", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: protocol.ErrInvalid},
-		{name: "a peer court decides", by: "京0108", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0102", want: protocol.ErrInvalid},
-		{name: "the origin decides for itself", by: "京0105", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: protocol.ErrInvalid},
-		{name: "a peer takes the case itself", by: "京0108", mode: pb.Mode_MODE_ELEVATED, receiver: "京0108", want: protocol.ErrInvalid},
-		{name: "receiver is the origin", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0105", want: protocol.ErrInvalid},
-		{name: "elevated to another court", by: "京01", mode: pb.Mode_MODE_ELEVATED, receiver: "京0108", want: protocol.ErrInvalid},
-		{name: "high court elevates to an intermediate court", by: "京", mode: pb.Mode_MODE_ELEVATED, receiver: "京01", want: protocol.ErrInvalid},
-		{name: "designated to the decider itself", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京01", want: protocol.ErrInvalid},
+		{name: "superior of the origin only", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0102", want: court.ErrInvalid},
+		{name: "superior of neither", by: "京02", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: court.ErrInvalid},
+		{name: "a peer court decides", by: "京0108", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0102", want: court.ErrInvalid},
+		{name: "the origin decides for itself", by: "京0105", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: court.ErrInvalid},
+		{name: "a peer takes the case itself", by: "京0108", mode: pb.Mode_MODE_ELEVATED, receiver: "京0108", want: court.ErrInvalid},
+		{name: "receiver is the origin", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0105", want: court.ErrInvalid},
+		{name: "elevated to another court", by: "京01", mode: pb.Mode_MODE_ELEVATED, receiver: "京0108", want: court.ErrInvalid},
+		{name: "high court elevates to an intermediate court", by: "京", mode: pb.Mode_MODE_ELEVATED, receiver: "京01", want: court.ErrInvalid},
+		{name: "designated to the decider itself", by: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京01", want: court.ErrInvalid},
 		// A superior of both, but not the one the offer asked.
-		{name: "a superior the offer did not ask", by: "京", asked: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: protocol.ErrInvalid},
+		{name: "a superior the offer did not ask", by: "京", asked: "京01", mode: pb.Mode_MODE_DESIGNATED, receiver: "京0108", want: court.ErrInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStory(t)
@@ -320,8 +320,8 @@ func TestApplyDecision(t *testing.T) {
 			s.rec("京", step(5), decisionBody(pb.Mode_MODE_DESIGNATED, "京0102", "")),
 			s.rec("京01", step(5), decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", "2026-04-01")),
 		} {
-			if _, err := protocol.Apply(cur, r, s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-				t.Errorf("second decision by %s: %v, want ErrConflict", r.Issuer, err)
+			if _, err := protocol.Apply(cur, r, s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+				t.Errorf("second decision by %s: %v, want court.ErrConflict", r.Issuer, err)
 			}
 		}
 	})
@@ -361,14 +361,14 @@ func TestApplyWrongCourt(t *testing.T) {
 				// The acceptance carries a case number of its signer.
 				for _, w := range []court.CourtCode{"京0102", "京01", "京0105"} {
 					r := s.rec(w, step(8), acceptanceBody(fmt.Sprintf("（2026）%s执9号", w)))
-					if _, err := protocol.Apply(cur, r, s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-						t.Errorf("acceptance by %s: %v, want ErrInvalid", w, err)
+					if _, err := protocol.Apply(cur, r, s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+						t.Errorf("acceptance by %s: %v, want court.ErrInvalid", w, err)
 					}
 				}
 			}
 			for _, w := range wrong {
-				if _, err := protocol.Apply(cur, s.rec(w, step(8), c.body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-					t.Errorf("by %s: %v, want ErrInvalid", w, err)
+				if _, err := protocol.Apply(cur, s.rec(w, step(8), c.body()), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+					t.Errorf("by %s: %v, want court.ErrInvalid", w, err)
 				}
 			}
 		})
@@ -383,16 +383,16 @@ func TestApplyWrongCourt(t *testing.T) {
 			if _, err := protocol.Apply(cur, s.rec("京0108", step(8), body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrHeld) {
 				t.Errorf("%s by 京0108: %v, want ErrHeld", kindName(body()), err)
 			}
-			if _, err := protocol.Apply(cur, s.rec("京0105", step(8), body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-				t.Errorf("%s by the origin: %v, want ErrInvalid", kindName(body()), err)
+			if _, err := protocol.Apply(cur, s.rec("京0105", step(8), body()), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+				t.Errorf("%s by the origin: %v, want court.ErrInvalid", kindName(body()), err)
 			}
 		}
 	})
 	t.Run("handover wraps no key for the receiver", func(t *testing.T) {
 		s := newStory(t)
 		cur := s.in(protocol.StateAccepted)
-		if _, err := protocol.Apply(cur, s.rec("京0105", step(8), handoverBody("京01")), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-			t.Errorf("err = %v, want ErrInvalid", err)
+		if _, err := protocol.Apply(cur, s.rec("京0105", step(8), handoverBody("京01")), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+			t.Errorf("err = %v, want court.ErrInvalid", err)
 		}
 	})
 	t.Run("a rejection held while offered is judged when the decision arrives", func(t *testing.T) {
@@ -409,8 +409,8 @@ func TestApplyWrongCourt(t *testing.T) {
 			t.Errorf("once designated: %v, %v; want rejected", next, err)
 		}
 		to0108 := s.apply(cur, s.rec("京01", step(2), decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", "")))
-		if _, err := protocol.Apply(to0108, rej, s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-			t.Errorf("once another court is designated: %v, want ErrInvalid", err)
+		if _, err := protocol.Apply(to0108, rej, s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+			t.Errorf("once another court is designated: %v, want court.ErrInvalid", err)
 		}
 	})
 }
@@ -419,8 +419,8 @@ func TestApplyConflicts(t *testing.T) {
 	t.Run("receipt with a wrong Merkle root", func(t *testing.T) {
 		s := newStory(t)
 		cur := s.in(protocol.StateHandedOver)
-		if _, err := protocol.Apply(cur, s.rec("京0108", step(8), receiptBody(make32(0xCC))), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-			t.Errorf("err = %v, want ErrConflict", err)
+		if _, err := protocol.Apply(cur, s.rec("京0108", step(8), receiptBody(make32(0xCC))), s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+			t.Errorf("err = %v, want court.ErrConflict", err)
 		}
 		if next, err := protocol.Apply(cur, s.rec("京0108", step(8), receiptBody(testRoot)), s.f.trust, s.rules); err != nil || next.State != protocol.StateReceived {
 			t.Errorf("control: %v, %v", next, err)
@@ -429,8 +429,8 @@ func TestApplyConflicts(t *testing.T) {
 	t.Run("a second, different acceptance", func(t *testing.T) {
 		s := newStory(t)
 		cur := s.in(protocol.StateAccepted)
-		if _, err := protocol.Apply(cur, s.rec("京0108", step(8), acceptanceBody("（2026）京0108执78号")), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-			t.Errorf("err = %v, want ErrConflict", err)
+		if _, err := protocol.Apply(cur, s.rec("京0108", step(8), acceptanceBody("（2026）京0108执78号")), s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+			t.Errorf("err = %v, want court.ErrConflict", err)
 		}
 	})
 	t.Run("a second handover", func(t *testing.T) {
@@ -438,8 +438,8 @@ func TestApplyConflicts(t *testing.T) {
 		cur := s.in(protocol.StateHandedOver)
 		b := handoverBody("京0108", "京01")
 		b.GetHandover().MerkleRoot = make32(0xDD)
-		if _, err := protocol.Apply(cur, s.rec("京0105", step(8), b), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-			t.Errorf("err = %v, want ErrConflict", err)
+		if _, err := protocol.Apply(cur, s.rec("京0105", step(8), b), s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+			t.Errorf("err = %v, want court.ErrConflict", err)
 		}
 	})
 	for _, state := range []protocol.State{protocol.StateClosed, protocol.StateRejected, protocol.StateWithdrawn} {
@@ -451,8 +451,8 @@ func TestApplyConflicts(t *testing.T) {
 					state == protocol.StateWithdrawn && slices.Contains([]protocol.Kind{protocol.KindDecision, protocol.KindAcceptance, protocol.KindRejection, protocol.KindProgress}, v.kind) {
 					continue // crossing a withdrawal: TestApplyCrossingWithdrawal
 				}
-				if _, err := protocol.Apply(cur, s.rec(v.issuer, step(9), v.body()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-					t.Errorf("%s by %s: %v, want ErrConflict", v.kind, v.issuer, err)
+				if _, err := protocol.Apply(cur, s.rec(v.issuer, step(9), v.body()), s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+					t.Errorf("%s by %s: %v, want court.ErrConflict", v.kind, v.issuer, err)
 				}
 			}
 		})
@@ -503,8 +503,8 @@ func TestApplyCrossingWithdrawal(t *testing.T) {
 			}
 			// Only the pair: a third ending still conflicts.
 			again := s.rec(tc.rejecter, step(7), &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: "另一理由"}}})
-			if _, err := protocol.Apply(a, again, s.f.trust, s.rules); !errors.Is(err, protocol.ErrConflict) {
-				t.Fatalf("a second rejection: %v, want ErrConflict", err)
+			if _, err := protocol.Apply(a, again, s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+				t.Fatalf("a second rejection: %v, want court.ErrConflict", err)
 			}
 		})
 	}
@@ -573,8 +573,8 @@ func TestApplyCrossingWithdrawal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := protocol.Apply(out, s.rec("京0108", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-			t.Fatalf("rejection after an accepted transfer was withdrawn: %v, want ErrInvalid (as before the withdrawal)", err)
+		if _, err := protocol.Apply(out, s.rec("京0108", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+			t.Fatalf("rejection after an accepted transfer was withdrawn: %v, want court.ErrInvalid (as before the withdrawal)", err)
 		}
 	})
 	t.Run("not the superior after its decision", func(t *testing.T) {
@@ -583,8 +583,8 @@ func TestApplyCrossingWithdrawal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := protocol.Apply(out, s.rec("京01", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, protocol.ErrInvalid) {
-			t.Fatalf("the superior's rejection after its own decision: %v, want ErrInvalid (as before the withdrawal)", err)
+		if _, err := protocol.Apply(out, s.rec("京01", step(6), rejectionBody()), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+			t.Fatalf("the superior's rejection after its own decision: %v, want court.ErrInvalid (as before the withdrawal)", err)
 		}
 	})
 }
@@ -597,8 +597,8 @@ func TestApplyProgress(t *testing.T) {
 		t.Fatalf("after progress: %+v", p1)
 	}
 	for _, at := range []time.Time{step(6), step(7)} {
-		if _, err := protocol.Apply(p1, s.rec("京0108", at, progressBody(50)), s.f.trust, s.rules); !errors.Is(err, protocol.ErrStale) {
-			t.Errorf("progress issued %v, not after the last: %v, want ErrStale", at, err)
+		if _, err := protocol.Apply(p1, s.rec("京0108", at, progressBody(50)), s.f.trust, s.rules); !errors.Is(err, court.ErrStale) {
+			t.Errorf("progress issued %v, not after the last: %v, want court.ErrStale", at, err)
 		}
 	}
 	p2 := s.apply(p1, s.rec("京0108", step(8), progressBody(300)))

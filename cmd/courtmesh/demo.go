@@ -313,7 +313,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 
 	d.say("京0105 移交案卷：被拒绝，因为有查控措施将在30日内到期。", "京0105 tries to hand the dossier over: refused, a measure expires within 30 days.")
 	_, err = origin.Handover(ctx, id, api.HandoverRequest{})
-	if !errors.Is(err, node.ErrHandoverBlocked) {
+	if !errors.Is(err, court.ErrHandoverBlocked) {
 		return fmt.Errorf("demo: handover should have been refused, got %v", err)
 	}
 	d.ok("%v", err)

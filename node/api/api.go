@@ -25,6 +25,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // Stable error codes.
@@ -147,11 +149,16 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.be.InstallBundle(raw)
-	if err != nil {
+	switch {
+	case errors.Is(err, court.ErrRevoked): // expired: it verified, but is out of date
+		WriteError(w, Errorf(http.StatusUnprocessableEntity, CodeInvalid, "trust bundle refused: %v", err))
+	case errors.Is(err, court.ErrInvalid), errors.Is(err, court.ErrPermission): // does not verify against the root
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "trust bundle refused: %v", err))
+	case err != nil:
 		WriteError(w, err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, res)
 	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 // SessionCookie is the cookie a browser shows instead of the bearer
@@ -284,15 +291,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteJSON writes v as a JSON response.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
-
-// WriteError writes err as a JSON error; an error that is not an *Error
-// becomes a 500 whose message does not leak internals beyond its text.
-func WriteError(w http.ResponseWriter, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		e = Errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
-	}
-	writeJSON(w, e.Status, struct {
-		Error *Error `json:"error"`
-	}{e})
-}

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
-	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -104,11 +104,11 @@ func RejectReason(err error) string {
 		return "not_authorised"
 	case errors.Is(err, storage.ErrEquivocation):
 		return "equivocation"
-	case errors.Is(err, cmproto.ErrConflict):
+	case errors.Is(err, court.ErrConflict):
 		return "conflict"
 	case errors.Is(err, crypto.ErrMalformed):
 		return "malformed"
-	case errors.Is(err, cmproto.ErrInvalid):
+	case errors.Is(err, court.ErrInvalid):
 		return "invalid"
 	}
 	return "other"

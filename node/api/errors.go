@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage/importer"
+)
+
+// Stable error codes besides those of the kinds: see the Code constants.
+const (
+	// CodeStale answers a request that repeats or predates what is held.
+	CodeStale = "stale"
+	// CodeRevoked answers an action by or for a revoked or expired
+	// certificate or grant.
+	CodeRevoked = "revoked"
+	// CodeCorrupt answers a read of stored bytes that fail verification.
+	CodeCorrupt = "corrupt"
+)
+
+// kindStatus is the one mapping from court's error kinds to HTTP statuses
+// and stable codes.
+var kindStatus = map[error]struct {
+	status int
+	code   string
+}{
+	court.ErrInvalid:     {http.StatusUnprocessableEntity, CodeInvalid},
+	court.ErrNotFound:    {http.StatusNotFound, CodeNotFound},
+	court.ErrPermission:  {http.StatusForbidden, CodeForbidden},
+	court.ErrRevoked:     {http.StatusForbidden, CodeRevoked},
+	court.ErrConflict:    {http.StatusConflict, CodeConflict},
+	court.ErrStale:       {http.StatusConflict, CodeStale},
+	court.ErrUnavailable: {http.StatusServiceUnavailable, CodeUnavailable},
+	court.ErrCorrupt:     {http.StatusInternalServerError, CodeCorrupt},
+}
+
+// FromError maps any error to the API error answered for it: an *Error
+// as it is; a request body over its limit as 413; otherwise by its kind
+// (court.KindOf), with the more specific code of a court.CodedError where
+// there is one, and the error's own text as the message (it names the
+// case, court or field and what to do next; no layer puts personal data
+// in an error). An error of no kind is a 500.
+func FromError(err error) *Error {
+	var ae *Error
+	var mbe *http.MaxBytesError
+	var coded interface{ Code() string }
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &mbe):
+		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
+	case errors.Is(err, fs.ErrNotExist):
+		return Errorf(http.StatusNotFound, CodeNotFound, "%v", err)
+	case errors.Is(err, fs.ErrExist):
+		return Errorf(http.StatusConflict, CodeConflict, "%v", err)
+	case errors.Is(err, fs.ErrPermission):
+		return Errorf(http.StatusForbidden, CodeForbidden, "%v (the node's own user must be able to read or write it)", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return Errorf(http.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+	}
+	k, ok := kindStatus[court.KindOf(err)]
+	if !ok {
+		return Errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
+	}
+	code := k.code
+	if errors.As(err, &coded) {
+		code = coded.Code()
+	}
+	msg := err.Error()
+	if errors.Is(err, protocol.ErrHeld) {
+		msg += " (this node has not yet seen the step before; wait for the mesh to sync and try again)"
+	}
+	return &Error{Status: k.status, Code: code, Message: msg}
+}
+
+// WriteError writes err as a JSON error (see FromError). A refused import
+// also lists its field problems (ValidationProblem) beside the code and
+// message.
+func WriteError(w http.ResponseWriter, err error) {
+	var ve *importer.ValidationError
+	if errors.As(err, &ve) {
+		p := ValidationProblem{Code: CodeInvalid, Message: ve.Error(), Source: ve.Source, Fields: []FieldProblem{}}
+		for _, fe := range ve.Errs {
+			p.Fields = append(p.Fields, FieldProblem{Path: fe.Path, Message: fe.Msg})
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, struct {
+			Error ValidationProblem `json:"error"`
+		}{p})
+		return
+	}
+	e := FromError(err)
+	writeJSON(w, e.Status, struct {
+		Error *Error `json:"error"`
+	}{e})
+}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+
+	"courtmesh.dev/courtmesh/court"
+)
+
+// DecodeBody decodes a size-limited JSON request body into v, refusing
+// unknown fields, wrong types and trailing data with a 400 that names the
+// field. It reports whether v was decoded; if not, the answer is written.
+func DecodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxCaseRequestBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	if err == nil {
+		return true
+	}
+	WriteError(w, bodyError(err, v))
+	return false
+}
+
+var errTrailing = errors.New("trailing data")
+
+// bodyError explains why a request body did not decode into v.
+func bodyError(err error, v any) *Error {
+	bad := func(format string, a ...any) *Error {
+		return Errorf(http.StatusBadRequest, CodeInvalid, "request body: "+format, a...)
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return bad("empty; send a JSON object with the fields %s", strings.Join(jsonFields(v), ", "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return bad("not valid JSON: it ends early")
+	case errors.Is(err, errTrailing):
+		return bad("extra data after the JSON object; send one object")
+	case errors.As(err, &se):
+		return bad("not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return bad("want a JSON object, got %s", te.Value)
+		}
+		return bad("field %q: want %s, got %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return bad("unknown field %s; known fields: %s", f, strings.Join(jsonFields(v), ", "))
+	}
+	return bad("%v", err)
+}
+
+// jsonType names a Go kind as JSON does.
+func jsonType(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case kind == "slice", kind == "array":
+		return "an array"
+	}
+	return "an object"
+}
+
+// jsonFields lists the JSON field names of the struct v points to.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	if t.Kind() != reflect.Struct {
+		return names
+	}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// CheckQuery refuses query parameters other than those allowed (a typo
+// must not silently widen a listing). It reports whether the query is
+// acceptable; if not, the answer is written.
+func CheckQuery(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "query string does not parse: %v", err))
+		return false
+	}
+	for k, vs := range q {
+		if !slices.Contains(allowed, k) {
+			known := "none"
+			if len(allowed) > 0 {
+				known = strings.Join(allowed, ", ")
+			}
+			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "unknown query parameter %q; known here: %s", k, known))
+			return false
+		}
+		if len(vs) > 1 {
+			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "query parameter %q given %d times; give it once", k, len(vs)))
+			return false
+		}
+	}
+	return true
+}
+
+// CaseNumberParam parses the {number} path segment (URL-escaped 案号).
+func CaseNumberParam(w http.ResponseWriter, r *http.Request) (court.CaseNumber, bool) {
+	s := r.PathValue("number")
+	n, err := court.ParseCaseNumber(s)
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "case number %q in the path: %v", s, err))
+		return court.CaseNumber{}, false
+	}
+	return n, true
+}
+
+// DateParam parses a YYYY-MM-DD query parameter, def if absent.
+func DateParam(w http.ResponseWriter, r *http.Request, name string, def court.Date) (court.Date, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, true
+	}
+	d, err := court.ParseDate(s)
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "query parameter %s=%q: %v (want YYYY-MM-DD)", name, s, err))
+		return court.Date{}, false
+	}
+	return d, true
+}
