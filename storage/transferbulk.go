@@ -144,7 +144,7 @@ func (l *TransferLoader) Close() error {
 // each time. Values are not rewritten; a transfer's value becomes version
 // 2 the next time it changes.
 func rebuildTransferIndexes(db *DB) error {
-	prefixes := []string{prefixXAll, prefixXSt, prefixXCourt, prefixXCourtSt, prefixXDue, prefixXCase, prefixXCount, prefixXCourtCnt, legacyPrefixXSt}
+	prefixes := []string{prefixXAll, prefixXSt, prefixXCourt, prefixXCourtSt, prefixXDue, prefixXCase, prefixXCount, prefixXCourtCnt, prefixXDueCnt, legacyPrefixXSt}
 	del := db.bdb.NewWriteBatch()
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		for _, p := range prefixes {
@@ -243,7 +243,7 @@ func (db *DB) CheckTransferIndexes(ctx context.Context) error {
 		return err
 	}
 	got := map[string]uint64{}
-	for _, p := range []string{prefixXCount, prefixXCourtCnt} {
+	for _, p := range []string{prefixXCount, prefixXCourtCnt, prefixXDueCnt} {
 		m, err := db.counters([]byte(p))
 		if err != nil {
 			return err

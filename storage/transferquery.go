@@ -251,29 +251,37 @@ func (db *DB) counters(p []byte) (map[string]uint64, error) {
 }
 
 // CountOverdue returns how many transfers, not terminal, have a deadline
-// before at. It reads the keys of the deadline index up to at (no value),
-// so its cost is the number overdue, not the number stored.
+// before at. It sums the per-day deadline counters before at, so its
+// cost is the number of distinct past deadline days still pending, not
+// the number of transfers stored or overdue.
 func (db *DB) CountOverdue(ctx context.Context, at court.Date) (int, error) {
 	if !at.Valid() {
 		return 0, court.Errorf(court.ErrInvalid, "overdue date %s is not a calendar date", at)
 	}
-	stop := []byte(prefixXDue + dateKey(at))
-	n := 0
+	stop := []byte(prefixXDueCnt + dateKey(at))
+	var n uint64
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixXDue)})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixXDueCnt), PrefetchValues: true})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			if bytes.Compare(it.Item().Key(), stop) >= 0 {
 				return nil
 			}
-			if n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			n++
+			err := it.Item().Value(func(b []byte) error {
+				if len(b) != 8 {
+					return court.Errorf(court.ErrCorrupt, "deadline counter %s: %d bytes, want 8: %w", it.Item().Key(), len(b), ErrCorrupt)
+				}
+				n += binary.BigEndian.Uint64(b)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-	return n, err
+	return int(n), err
 }

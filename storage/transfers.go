@@ -31,6 +31,7 @@ import (
 //	ix/xcase/<case number>/<id>            by case number (origin's and receiver's)
 //	ix/xn/<state>                          count of transfers in state (8 bytes)
 //	ix/xcn/<court>/<state>                 count per court and state (8 bytes)
+//	ix/xdn/<yyyymmdd>                      count of deadline index entries that day (8 bytes)
 //
 // <order> is 16 hex digits of the bitwise complement of the offer time in
 // Unix nanoseconds, so that key order is newest offer first.
@@ -43,6 +44,7 @@ const (
 	prefixXCase      = "ix/xcase/"
 	prefixXCount     = "ix/xn/"
 	prefixXCourtCnt  = "ix/xcn/"
+	prefixXDueCnt    = "ix/xdn/"
 	legacyPrefixXSt  = "ix/xstate/" // schema 3 and older: ix/xstate/<state>/<id>
 	transferV2Marker = `{"v":`
 )
@@ -87,9 +89,12 @@ type TransferRecord struct {
 	Body []byte
 }
 
-// transferValue is the stored form of a TransferRecord (version 2). The
-// "v" field comes first so that a reader tells it from version 1 (bare
-// protocol JSON, which starts with "id") by its first bytes.
+// transferValue is the stored form of a TransferRecord (version 2): this
+// header as compact JSON, a newline, then Body as given. The "v" field
+// comes first so that a reader tells it from version 1 (bare protocol
+// JSON, which starts with "id") by its first bytes; compact JSON holds no
+// raw newline, so the first one ends the header, and reading a record
+// never scans its body.
 type transferValue struct {
 	V             int              `json:"v"`
 	ID            string           `json:"id"`
@@ -103,7 +108,6 @@ type transferValue struct {
 	Deadline      court.Date       `json:"deadline,omitzero"`
 	Offered       time.Time        `json:"offered,omitzero"`
 	Updated       time.Time        `json:"updated,omitzero"`
-	Body          json.RawMessage  `json:"body"`
 }
 
 // legacyTransfer mirrors the fields of protocol.Transfer's JSON that
@@ -168,14 +172,17 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 }
 
 // decodeTransfer reads a stored value of either version. The record's
-// Body aliases v only for version 1; callers that keep it past the
-// transaction must pass a copy.
+// Body aliases v; callers that keep it past the transaction pass a copy.
 func decodeTransfer(v []byte) (TransferRecord, error) {
 	if !bytes.HasPrefix(v, []byte(transferV2Marker)) {
 		return TransferRecordFromJSON(v)
 	}
+	head, body, ok := bytes.Cut(v, []byte{'\n'})
+	if !ok {
+		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer has no body: %w", ErrCorrupt)
+	}
 	var tv transferValue
-	if err := json.Unmarshal(v, &tv); err != nil {
+	if err := json.Unmarshal(head, &tv); err != nil {
 		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v: %w", err, ErrCorrupt)
 	}
 	if tv.V != TransferRecordVersion {
@@ -185,7 +192,7 @@ func decodeTransfer(v []byte) (TransferRecord, error) {
 		Version: tv.V, ID: tv.ID, State: tv.State, Terminal: tv.Terminal,
 		Origin: tv.Origin, Decider: tv.Decider, Receiver: tv.Receiver,
 		CaseNumber: tv.CaseNumber, NewCaseNumber: tv.NewCaseNumber,
-		Deadline: tv.Deadline, Offered: tv.Offered, Updated: tv.Updated, Body: tv.Body,
+		Deadline: tv.Deadline, Offered: tv.Offered, Updated: tv.Updated, Body: body,
 	}, nil
 }
 
@@ -195,12 +202,13 @@ func encodeTransfer(r *TransferRecord) ([]byte, error) {
 		V: TransferRecordVersion, ID: r.ID, State: r.State, Terminal: r.Terminal,
 		Origin: r.Origin, Decider: r.Decider, Receiver: r.Receiver,
 		CaseNumber: r.CaseNumber, NewCaseNumber: r.NewCaseNumber,
-		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated, Body: r.Body,
+		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated,
 	})
 	if err != nil {
 		return nil, court.Errorf(court.ErrInvalid, "transfer %s: cannot encode: %v", r.ID, err)
 	}
-	return b, nil
+	b = append(b, '\n')
+	return append(b, r.Body...), nil
 }
 
 // checkKeyPart reports whether s can be part of a key: not empty, valid
@@ -301,6 +309,9 @@ func (r *TransferRecord) counterKeys() [][]byte {
 	ks := [][]byte{[]byte(prefixXCount + r.State)}
 	for _, c := range r.courts() {
 		ks = append(ks, []byte(prefixXCourtCnt+string(c)+"/"+r.State))
+	}
+	if !r.Deadline.IsZero() && !r.Terminal {
+		ks = append(ks, []byte(prefixXDueCnt+dateKey(r.Deadline)))
 	}
 	return ks
 }
