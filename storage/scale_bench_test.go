@@ -60,7 +60,11 @@ func scaleOps(g *scalegen.Generator) []scaleOp {
 			return err
 		}},
 		{"list page of a court", func(ctx context.Context, db *storage.DB, i int) error {
-			_, err := db.ListTransfers(ctx, storage.TransferQuery{Court: probe.Origin, Limit: 100})
+			// The probe's superior: enough transfers at 3,000 to fill 5.
+			p, err := db.ListTransfers(ctx, storage.TransferQuery{Court: probe.Decider, Limit: 5})
+			if err == nil && len(p.Records) != 5 {
+				err = fmt.Errorf("court page of %d", len(p.Records))
+			}
 			return err
 		}},
 		{"lookup by case number", func(ctx context.Context, db *storage.DB, i int) error {
