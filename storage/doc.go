@@ -36,6 +36,20 @@
 //	m/<case number>/<measure id>        Measure of the current version
 //	ix/mexp/<yyyymmdd>/<case>/<measure> active measures with a term, by expiry
 //	ix/cstat/<status>/<case>            cases by status
+//	rl/<issuer>/<seq 8 bytes>           a signed record in its issuer's log
+//	rh/<issuer>                         the issuer's log is complete up to here
+//	xh/<transfer>/<record hash>         a record waiting for its predecessor
+//	x/<transfer>                        TransferRecord (see below)
+//	ix/xall/<order>/<transfer>          every transfer, newest offer first
+//	ix/xst/<state>/<order>/<transfer>   by state
+//	ix/xct/<court>/<order>/<transfer>   by court (origin, decider, receiver)
+//	ix/xcs/<court>/<state>/<order>/<transfer>  by court and state
+//	ix/xdue/<yyyymmdd>/<transfer>       by deadline (not terminal, with one)
+//	ix/xcase/<case number>/<transfer>   by case number (origin's, receiver's)
+//	ix/xn/<state>                       counter: transfers in state
+//	ix/xcn/<court>/<state>              counter: transfers of court in state
+//	ix/xdn/<yyyymmdd>                   counter: deadline entries that day
+//	meta/ckpt/<pass>/<issuer>           Checkpoint: a pass handled the log up to here
 //
 // Documents live inside their CaseVersion (no separate d/ records): a
 // version is read whole and its document list is small. Records are JSON
@@ -44,6 +58,36 @@
 // node is converted at the edge into protocol types. The schema version
 // at meta/schema is checked at open; migrations (schema.go) run in order,
 // each in the transaction that bumps the version.
+//
+// # Transfers
+//
+// A transfer's state is a TransferRecord at x/<id>: version 2 is a line
+// of compact JSON with the fields storage indexes ({"v":2,"id":...,
+// "state":..., courts, case numbers, deadline, offer and update times}),
+// a newline, then the protocol-level transfer JSON as the node gave it
+// (Body, opaque to storage); version 1 (schema 3 and older) is that JSON
+// alone, still read, and rewritten as version 2 when the transfer next
+// changes. <order> in the listing indexes is 16 hex digits of the
+// complement of the offer time in Unix nanoseconds (newest first).
+//
+// Every write of a transfer (Apply, PutTransfer) reads the stored
+// version, deletes its index entries, decrements its counters, then
+// writes the new value, entries and counters, all in one transaction, so
+// the indexes and counters never disagree with the records. Counters are
+// read-modify-write keys, so concurrent writers may conflict; the write
+// is retried. Routine reads never scan: ListTransfers pages an index with
+// an opaque cursor (bounded work per page), TransferCounts and
+// CourtTransferCounts read counters, CountOverdue sums the per-day
+// deadline counters, TransfersByCase reads one index prefix. Transfers
+// (every match, unpaged) remains for the callers not yet moved.
+// Migration 3 (schema 3 to 4) builds all of it from the stored values.
+// TransferLoader fills a store in bulk (fixtures) with the same key
+// builders; CheckTransferIndexes recomputes and compares the counters.
+//
+// A Checkpoint (meta/ckpt/) records how far a pass over the record logs
+// got per issuer, moved in the transaction of what the pass wrote
+// (Commit.Checkpoints), so that a start resumes instead of re-verifying
+// every log.
 //
 // # Sealing
 //

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // The record log and the transfer states.
@@ -19,15 +21,14 @@ import (
 // sequence already filled is equivocation and is refused with
 // ErrConflict (and kept out of the log: the first one stands).
 //
-// Transfer states are kept as opaque JSON (their shape belongs to the
-// protocol package) at x/<transfer id>, indexed by state at
-// ix/xstate/<state>/<id> in the same transaction. Records that arrived
-// before their predecessor wait at xh/<transfer id>/<record hash>.
+// Transfer states are kept at x/<transfer id> as a TransferRecord
+// (transfers.go), indexed and counted in the same transaction. Records
+// that arrived before their predecessor wait at xh/<transfer id>/<record
+// hash>.
 const (
 	prefixLog      = "rl/"
 	prefixLogHead  = "rh/"
 	prefixTransfer = "x/"
-	prefixXState   = "ix/xstate/"
 	prefixHeld     = "xh/"
 )
 
@@ -43,11 +44,13 @@ type LogRecord struct {
 	Raw    []byte
 }
 
-// TransferWrite is a transfer state to store with a record.
+// TransferWrite is a transfer state to store with a record, as protocol
+// JSON: storage reads the fields it indexes from Data
+// (TransferRecordFromJSON). New code passes Commit.TransferRecord instead.
 type TransferWrite struct {
 	ID        string
 	State     string
-	PrevState string // "" for a new transfer
+	PrevState string // "" for a new transfer; informational (the stored state is read)
 	Data      []byte
 }
 
@@ -55,8 +58,15 @@ type TransferWrite struct {
 type Commit struct {
 	Record   *LogRecord     // the record to append to its log (nil: none)
 	Transfer *TransferWrite // the new transfer state (nil: unchanged)
-	Hold     *Held          // park the record until its predecessor arrives
-	Unhold   *Held          // a parked record now applied or refused
+	// TransferRecord is the new transfer state with its indexed fields
+	// filled by the caller (nil: unchanged). At most one of Transfer and
+	// TransferRecord may be set.
+	TransferRecord *TransferRecord
+	Hold           *Held // park the record until its predecessor arrives
+	Unhold         *Held // a parked record now applied or refused
+	// Checkpoints move in the same transaction (see Checkpoint): e.g.
+	// "applied up to this record's sequence" for its issuer.
+	Checkpoints []Checkpoint
 }
 
 // Held is a record waiting for its predecessor.
@@ -96,22 +106,36 @@ func (db *DB) HasRecord(issuer string, seq uint64, raw []byte) (bool, error) {
 // log is a no-op for that part; a different record at the same position
 // fails the whole commit with ErrEquivocation.
 func (db *DB) Apply(c Commit) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
+	if c.Transfer != nil && c.TransferRecord != nil {
+		return court.Errorf(court.ErrInvalid, "commit sets both Transfer and TransferRecord for %s", c.Transfer.ID)
+	}
+	var rec *TransferRecord
+	switch {
+	case c.TransferRecord != nil:
+		r := *c.TransferRecord
+		rec = &r
+	case c.Transfer != nil:
+		r, err := TransferRecordFromJSON(c.Transfer.Data)
+		if err != nil {
+			return fmt.Errorf("transfer %s: %w", c.Transfer.ID, err)
+		}
+		r.ID, r.State, r.Terminal = c.Transfer.ID, c.Transfer.State, legacyTerminal[c.Transfer.State]
+		rec = &r
+	}
+	return db.update(func(txn *badger.Txn) error {
 		if r := c.Record; r != nil {
 			if err := appendLog(txn, r); err != nil {
 				return err
 			}
 		}
-		if t := c.Transfer; t != nil {
-			if t.PrevState != "" && t.PrevState != t.State {
-				if err := txn.Delete([]byte(prefixXState + t.PrevState + "/" + t.ID)); err != nil {
-					return err
-				}
-			}
-			if err := txn.Set([]byte(prefixTransfer+t.ID), t.Data); err != nil {
+		if rec != nil {
+			r := *rec // putTransfer may fill Offered; a retry starts afresh
+			if err := putTransfer(txn, &r); err != nil {
 				return err
 			}
-			if err := txn.Set([]byte(prefixXState+t.State+"/"+t.ID), nil); err != nil {
+		}
+		for _, cp := range c.Checkpoints {
+			if err := setCheckpoint(txn, cp); err != nil {
 				return err
 			}
 		}
@@ -247,54 +271,38 @@ func (db *DB) LogRange(issuer string, from, to uint64, max int) ([][]byte, error
 	return out, err
 }
 
-// Transfer returns the stored state of a transfer.
+// Transfer returns the stored state of a transfer: the protocol JSON
+// (TransferRecord.Body), whatever version the value was stored in.
 func (db *DB) Transfer(id string) ([]byte, error) {
-	var out []byte
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(prefixTransfer + id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("transfer %s: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		out, err = item.ValueCopy(nil)
-		return err
-	})
-	return out, err
+	r, err := db.GetTransfer(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Body, nil
 }
 
-// Transfers returns the stored states of every transfer in state (all
-// transfers when state is "").
+// Transfers returns the stored states (protocol JSON) of every transfer
+// in state (all transfers when state is ""), newest offer first. It reads
+// every match: routine reads use ListTransfers, which pages.
 func (db *DB) Transfers(state string) ([][]byte, error) {
+	p := prefixXAll
+	if state != "" {
+		p = prefixXSt + state + "/"
+	}
 	var out [][]byte
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		if state == "" {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixTransfer), PrefetchValues: true})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				v, err := it.Item().ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				out = append(out, v)
-			}
-			return nil
-		}
-		p := []byte(prefixXState + state + "/")
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(p)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			id := string(it.Item().Key()[len(p):])
-			item, err := txn.Get([]byte(prefixTransfer + id))
-			if err != nil {
-				return fmt.Errorf("transfer index names %s: %w", id, err)
-			}
-			v, err := item.ValueCopy(nil)
+			id := idOfIndexKey(it.Item().Key())
+			r, found, err := loadTransfer(txn, id)
 			if err != nil {
 				return err
 			}
-			out = append(out, v)
+			if !found {
+				return court.Errorf(court.ErrCorrupt, "transfer index names %s, which is not stored: %w", id, ErrCorrupt)
+			}
+			out = append(out, r.Body) // owned: loadTransfer copied the value
 		}
 		return nil
 	})

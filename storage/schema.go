@@ -36,6 +36,9 @@ var migrations = []migration{
 	// The version marks that fetched chunks may be in packs, which an
 	// older build would not see (it would take them for missing).
 	{from: 2, name: "fetched chunks in pack files", run: func(*badger.Txn) error { return nil }},
+	// The indexes and counters are built before the version moves; the
+	// transfers' values stay as they are (version 1 is still read).
+	{from: 3, name: "index transfers by state, court, deadline and case number; count them", prepare: rebuildTransferIndexes, run: func(*badger.Txn) error { return nil }},
 }
 
 // SchemaVersion returns the schema version this build writes.

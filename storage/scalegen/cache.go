@@ -1,0 +1,170 @@
+package scalegen
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// CacheEnv names the environment variable that overrides the cache folder.
+const CacheEnv = "COURTMESH_SCALE_CACHE"
+
+// manifestFile marks a complete cached directory and describes it.
+const manifestFile = "scalegen.json"
+
+// Manifest describes a generated data directory.
+type Manifest struct {
+	Version   int            `json:"version"`   // the generator's Version
+	N         int            `json:"n"`         // transfers
+	Courts    int            `json:"courts"`    // len(Courts())
+	States    map[string]int `json:"states"`    // transfers per state
+	Now       time.Time      `json:"now"`       // Now
+	Generated time.Duration  `json:"generated"` // how long generation took
+}
+
+// CacheDir returns the cache folder: $COURTMESH_SCALE_CACHE, else
+// os.UserCacheDir()/courtmesh-scale.
+func CacheDir() (string, error) {
+	if d := os.Getenv(CacheEnv); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", court.Errorf(court.ErrUnavailable, "no cache folder for the scale fixtures (%v); set %s", err, CacheEnv)
+	}
+	return filepath.Join(d, "courtmesh-scale"), nil
+}
+
+// Cached returns the cached data directory holding n transfers (store.key
+// and store/), generating it first if absent. Treat it as read-only: copy
+// it with Prepare before opening it.
+func Cached(ctx context.Context, n int, log *slog.Logger) (string, Manifest, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if n <= 0 {
+		return "", Manifest{}, court.Errorf(court.ErrInvalid, "scale fixture of %d transfers: want at least 1", n)
+	}
+	root, err := CacheDir()
+	if err != nil {
+		return "", Manifest{}, err
+	}
+	dir := filepath.Join(root, fmt.Sprintf("v%d-n%d", Version, n))
+	if m, err := readManifest(dir); err == nil {
+		return dir, m, nil
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", Manifest{}, fmt.Errorf("scale cache: %w", err)
+	}
+	var suffix [6]byte
+	rand.Read(suffix[:])
+	tmp := filepath.Join(root, fmt.Sprintf("tmp-v%d-n%d-%s", Version, n, hex.EncodeToString(suffix[:])))
+	defer os.RemoveAll(tmp)
+	log.Info("generating scale fixture", "transfers", n, "dir", dir)
+	start := time.Now()
+	db, err := storage.Open(tmp, storage.Options{})
+	if err != nil {
+		return "", Manifest{}, err
+	}
+	states, err := Fill(ctx, db, n)
+	if err == nil {
+		// Compact as a long-running node's store would be, so that reads
+		// do not measure the bulk load's leftover level-0 tables.
+		err = db.Badger().Flatten(2)
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", Manifest{}, fmt.Errorf("generate scale fixture of %d transfers: %w", n, err)
+	}
+	m := Manifest{Version: Version, N: n, Courts: len(Courts()), States: states, Now: Now, Generated: time.Since(start)}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, manifestFile), b, 0o600); err != nil {
+		return "", Manifest{}, err
+	}
+	os.RemoveAll(dir) // an incomplete directory from an interrupted run
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another process may have finished first.
+		if m2, err2 := readManifest(dir); err2 == nil {
+			return dir, m2, nil
+		}
+		return "", Manifest{}, fmt.Errorf("scale cache: %w", err)
+	}
+	log.Info("generated scale fixture", "transfers", n, "took", m.Generated)
+	return dir, m, nil
+}
+
+func readManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, manifestFile))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Version != Version {
+		return m, errors.New("stale or unreadable manifest")
+	}
+	return m, nil
+}
+
+// Prepare copies the cached data directory of n transfers (generating it
+// if needed) to dst, which must not exist or be empty, and returns its
+// manifest. Open dst with storage.Open.
+func Prepare(ctx context.Context, n int, dst string, log *slog.Logger) (Manifest, error) {
+	src, m, err := Cached(ctx, n, log)
+	if err != nil {
+		return m, err
+	}
+	return m, copyTree(src, dst)
+}
+
+// copyTree copies the regular files and directories under src to dst,
+// keeping their modes.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		}
+		if !info.Mode().IsRegular() || rel == manifestFile {
+			return nil
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, info.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
