@@ -175,3 +175,11 @@ func (d *Date) UnmarshalText(text []byte) error {
 	*d = v
 	return nil
 }
+
+// OrEmpty is d.String(), or "" for the zero Date (no date).
+func (d Date) OrEmpty() string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}

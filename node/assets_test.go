@@ -199,7 +199,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 
 	// As 京0105, renew (续行) the first measure.
 	renewed := ms[0]
-	tr := must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
+	tr := must(t)(origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
 	if tr.AssetUpdates != 1 {
 		t.Fatalf("asset updates = %d", tr.AssetUpdates)
 	}
@@ -224,7 +224,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	}
 	// The receiver's expiry index and views follow.
 	asOf := court.DateOf(time.Now())
-	alerts, err := am.as("京0108").MeasureAlerts(ctx, asOf, node.MaxWithin)
+	alerts, err := am.as("京0108").Assets().MeasureAlerts(ctx, asOf, node.MaxWithin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	// 京0108 goes down; as 京0105, release the second measure meanwhile.
 	am.stops["京0108"]()
 	released := ms[1]
-	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: released.ID}))
+	must(t)(origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: released.ID}))
 	if m, _ := measureOf(t, origin, cn, released.ID); m.Status != court.MeasureReleased {
 		t.Fatalf("origin's own copy: %s is %s", released.ID, m.Status)
 	}
@@ -272,7 +272,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 		r, ok := successor(recv, newNo, released.ID)
 		return ok && r.Kind == court.MeasureRelease
 	})
-	view, err := recv.TransferAssets(id, asOf)
+	view, err := recv.Assets().TransferAssets(id, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,10 +283,10 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	// As 京0108, record a new search result with an account number; it
 	// reaches the origin, and the number is nowhere in the clear.
 	const account = "6222020200112233445"
-	must(t)(recv.UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "freeze",
+	must(t)(recv.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "freeze",
 		Asset: &api.NewAsset{ID: "x1", Class: "deposit", Description: "某银行账户", Owner: "p2", Source: "national_search", Account: account, ValueFen: 120000}}))
 	waitFor(t, 20*time.Second, "the search result at the origin", func() bool {
-		v, err := origin.TransferAssets(id, asOf)
+		v, err := origin.Assets().TransferAssets(id, asOf)
 		if err != nil {
 			return false
 		}
@@ -298,7 +298,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 		return false
 	})
 	for _, n := range []*node.Node{origin, recv} {
-		v, err := n.TransferAssets(id, asOf)
+		v, err := n.Assets().TransferAssets(id, asOf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +411,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 
 	t.Run("a third court", func(t *testing.T) {
 		// Through its node: refused before anything is signed.
-		_, err := am.as("京01").UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: ms[0].ID})
+		_, err := am.as("京01").Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: ms[0].ID})
 		if !errors.Is(err, crypto.ErrNotAuthorised) {
 			t.Fatalf("err = %v, want ErrNotAuthorised", err)
 		}
@@ -453,7 +453,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 			t.Errorf("the unreadable update was not consumed: last applied %d", n)
 		}
 		// It holds nothing up: the origin's next update applies.
-		tr := must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: ms[1].ID}))
+		tr := must(t)(origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "release", Measure: ms[1].ID}))
 		if tr.AssetUpdates != 2 {
 			t.Errorf("origin counts %d updates, want 2", tr.AssetUpdates)
 		}
@@ -573,7 +573,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 			last, _ := recv.Store().AppliedAssetUpdates(string(id), "京0105")
 			return last == next+1
 		})
-		v, err := recv.TransferAssets(id, court.DateOf(time.Now()))
+		v, err := recv.Assets().TransferAssets(id, court.DateOf(time.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -666,8 +666,8 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	// The receiver does not take the origin's case folder as a case of
 	// its own: a transferred case arrives by fetch.
 	rc := am.conn(t, "京0108")
-	if code, b := rc.send(t, "POST", "/v1/cases/import", "Bearer "+rc.token, body); code != 400 || !strings.Contains(string(b), "a case of 京0105") {
-		t.Fatalf("the origin's case folder imported at the receiver: %d %s; want 400 naming 京0105", code, b)
+	if code, b := rc.send(t, "POST", "/v1/cases/import", "Bearer "+rc.token, body); code != 422 || !strings.Contains(string(b), "a case of 京0105") {
+		t.Fatalf("the origin's case folder imported at the receiver: %d %s; want 422 naming 京0105", code, b)
 	}
 	if _, _, err := recv.Store().Case(cn); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("the receiver's store holds the origin's case number after a refused import: %v", err)
@@ -707,7 +707,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 
 	// The origin renews (续行) a measure; the receiver's copy follows.
 	renewed := ms[0]
-	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
+	must(t)(origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
 	var renewal court.Measure
 	waitFor(t, 20*time.Second, "the renewal at the receiver", func() bool {
 		var ok bool
@@ -744,8 +744,8 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 	id, cn, newNo, ms := am.received(t)
 	origin, recv := am.as("京0105"), am.as("京0108")
 	cutOff([]*node.Node{origin}, []*node.Node{recv}, true)
-	must(t)(recv.UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[0].ID}))
-	must(t)(origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "freeze",
+	must(t)(recv.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[0].ID}))
+	must(t)(origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "freeze",
 		Asset: &api.NewAsset{Class: "deposit", Description: "某银行账户", Owner: "p2", Source: "national_search", ValueFen: 50000}}))
 	cutOff([]*node.Node{origin}, []*node.Node{recv}, false)
 	connectAll(t, am.tm.nodes)
@@ -784,9 +784,9 @@ func testAssetUpdateOutbox(t *testing.T) {
 	ctx := context.Background()
 	id, cn, newNo, ms := am.received(t)
 	crash := errors.New("the node stops here")
-	node.SetBeforeAssetIssueForTest(func() error { return crash })
-	_, err := am.as("京0105").UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[0].ID})
-	node.SetBeforeAssetIssueForTest(nil)
+	am.as("京0105").Assets().SetBeforeIssue(func() error { return crash })
+	_, err := am.as("京0105").Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[0].ID})
+	am.as("京0105").Assets().SetBeforeIssue(nil)
 	if !errors.Is(err, crash) {
 		t.Fatalf("the update with a stop before its record: %v", err)
 	}
@@ -800,7 +800,7 @@ func testAssetUpdateOutbox(t *testing.T) {
 	if t.Name() == "TestAssetUpdateOutboxBeforeTheNextUpdate" {
 		// No restart: the next update sends the one waiting first, and
 		// takes the number after it.
-		tr := must(t)(am.as("京0105").UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[1].ID}))
+		tr := must(t)(am.as("京0105").Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[1].ID}))
 		if tr.AssetUpdates != 2 {
 			t.Fatalf("asset updates after the next one: %d, want 2", tr.AssetUpdates)
 		}

@@ -377,15 +377,14 @@ func benchTCP(b *testing.B, n, offers, degree int) propRow {
 		wg.Wait()
 	}()
 	for i, d := range m.Dirs {
-		nd, err := node.New(node.Options{Dir: d})
-		if err != nil {
-			b.Fatal(err)
-		}
-		node.SetTransferHookForTest(nd, func(t *cmproto.Transfer) {
+		nd, err := node.New(node.Options{Dir: d, OnTransferChange: func(t *cmproto.Transfer) {
 			if t.State == cmproto.StateOffered {
 				tr.arrive(string(t.ID), i, time.Now())
 			}
-		})
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
 		nodes[i] = nd
 		wg.Add(1)
 		go func() {

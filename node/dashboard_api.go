@@ -22,7 +22,7 @@ func (n *Node) Dashboard(ctx context.Context) (dashboard.Dashboard, error) {
 	if err != nil {
 		return dashboard.Dashboard{}, fmt.Errorf("dashboard: this node is not certified: %w", err)
 	}
-	ts, err := n.xfer.list("")
+	ts, err := n.xfer.List("")
 	if err != nil {
 		return dashboard.Dashboard{}, fmt.Errorf("dashboard: list transfers: %w", err)
 	}
@@ -65,7 +65,7 @@ func (n *Node) AllAlerts(ctx context.Context) []api.Alert {
 func (n *Node) measureAlerts(ctx context.Context) ([]api.Alert, error) {
 	guard := n.cfg.HandoverGuardDays
 	today := court.DateOf(n.now())
-	res, err := n.MeasureAlerts(ctx, today, guard)
+	res, err := n.assets.MeasureAlerts(ctx, today, guard)
 	if err != nil {
 		return nil, err
 	}

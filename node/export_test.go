@@ -31,23 +31,18 @@ func PartitionForTest(n *Node, p peer.ID, cut bool) {
 	}
 }
 
-// SetTransferHookForTest sets the function called after a transfer's state
-// changed in n's store (the benchmark times propagation with it). Call it
-// before Serve: the field is read without synchronisation.
-func SetTransferHookForTest(n *Node, f func(*cmproto.Transfer)) { n.xfer.onChange = f }
-
 // TransferTopicPeersForTest is the number of peers n knows on the
 // transfers topic.
-func TransferTopicPeersForTest(n *Node) int { return len(n.xfer.topic.ListPeers()) }
+func TransferTopicPeersForTest(n *Node) int { return len(n.xfer.Topic().ListPeers()) }
 
 // IngestForTest ingests a record's raw bytes into n as if it had arrived
 // from the network (verify, log, apply or hold), returning ingest's error.
-func IngestForTest(n *Node, raw []byte) error { return n.xfer.ingest(raw, "") }
+func IngestForTest(n *Node, raw []byte) error { return n.xfer.Ingest(raw, "") }
 
 // PublishForTest publishes raw bytes on n's transfers topic, as a relay
 // would: n does not apply them, every other node validates them.
 func PublishForTest(ctx context.Context, n *Node, raw []byte) error {
-	return n.xfer.topic.Publish(ctx, raw)
+	return n.xfer.Topic().Publish(ctx, raw)
 }
 
 // admitAllForTest admits every peer.
@@ -126,10 +121,6 @@ func SetFetchStallForTest(d time.Duration) func() {
 // its receipt (nil: none); an error stops the fetch there, as a crash
 // would. Call it while no fetch runs.
 func SetAfterFilingForTest(f func() error) { testAfterFiling = f }
-
-// SetBeforeAssetIssueForTest sets a function run between an asset
-// update's change to the court's copy and its record (nil: none).
-func SetBeforeAssetIssueForTest(f func() error) { testBeforeAssetIssue = f }
 
 // SetFetchRetryPauseForTest sets the pause before a broken fetch stream
 // is opened again, and returns a function restoring it.

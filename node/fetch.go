@@ -257,7 +257,7 @@ func (f *fetchService) answer(st network.Stream, remote peer.ID, req *pb.FetchRe
 	if err != nil || req.GetVersion() != 1 {
 		return refuse("malformed request")
 	}
-	t, err := f.n.xfer.load(id)
+	t, err := f.n.xfer.Load(id)
 	if err != nil || t == nil {
 		return refuse(fmt.Sprintf("unknown transfer %s", id))
 	}
@@ -556,7 +556,7 @@ type source struct {
 // run fetches, verifies and files a dossier.
 func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJob) error {
 	n := f.n
-	t, err := n.xfer.load(id)
+	t, err := n.xfer.Load(id)
 	if err != nil {
 		return err
 	}
@@ -694,7 +694,7 @@ func (f *fetchService) run(ctx context.Context, id cmproto.TransferID, j *fetchJ
 	if _, err := n.db.FileReceived(string(id), newNo, self.Code, v, key); err != nil {
 		return err
 	}
-	n.xfer.assets.poke() // asset updates that waited for the filing
+	n.assets.Poke() // asset updates that waited for the filing
 	if testAfterFiling != nil {
 		if err := testAfterFiling(); err != nil {
 			return err
@@ -769,7 +769,7 @@ func (f *fetchService) confirm(ctx context.Context, t *cmproto.Transfer, newNo c
 		return nil // received before: the receipt is out
 	}
 	root := crypto.MerkleRoot(ids)
-	if _, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Receipt{Receipt: &pb.Receipt{MerkleRoot: root[:], ChunksVerified: uint32(len(ids))}}}); err != nil {
+	if _, err := n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Receipt{Receipt: &pb.Receipt{MerkleRoot: root[:], ChunksVerified: uint32(len(ids))}}}); err != nil {
 		return fmt.Errorf("transfer %s: publish the receipt: %w", id, err)
 	}
 	n.db.Audit(storage.AuditEntry{Event: "dossier.received", Outcome: "ok", Transfer: string(id), Case: newNo.String(),

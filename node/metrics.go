@@ -40,7 +40,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if self, err := n.self(); err == nil {
 		ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, float64(self.NotAfter.Unix()))
 	}
-	if ts, err := n.xfer.list(""); err == nil {
+	if ts, err := n.xfer.List(""); err == nil {
 		counts := map[cmproto.State]int{}
 		overdue := 0
 		for _, t := range ts {

@@ -20,10 +20,12 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/assets"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
+	"courtmesh.dev/courtmesh/node/records"
 	"courtmesh.dev/courtmesh/node/trust"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -42,6 +44,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// OnTransferChange, if set, is called after a transfer's state changed
+	// in the store (benchmarks time propagation with it; it must not block).
+	OnTransferChange func(*cmproto.Transfer)
 
 	// bypassGater lets every connection through the gater, so that tests
 	// can show that the stream-level checks hold on their own.
@@ -65,7 +71,8 @@ type Node struct {
 	started time.Time
 	api     *api.Server
 	db      *storage.DB
-	xfer    *transferService
+	xfer    *records.Service
+	assets  *assets.Service
 	fetch   *fetchService
 	metrics *metrics.Metrics
 	hb      *heartbeatService
@@ -154,10 +161,18 @@ func New(opts Options) (*Node, error) {
 	}
 	n.db = db
 	n.api = api.NewServer(n, token, log)
-	n.xfer = newTransferService(n, cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, cfg.SyncInterval.Duration)
-	if err := n.xfer.setup(); err != nil {
+	if n.xfer, err = records.New(records.Deps{
+		Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
+		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
+	}); err != nil {
 		return fail(err)
 	}
+	n.assets = assets.New(assets.Deps{
+		Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
+		GuardDays: cfg.HandoverGuardDays,
+	})
+	n.xfer.SetApplied(n.assets.Applied)
+	api.RegisterAssets(n.api, n.assets, now)
 	n.registerTransferAPI()
 	n.fetch = newFetchService(n)
 	n.registerFetchAPI()
@@ -167,7 +182,6 @@ func New(opts Options) (*Node, error) {
 	}
 	n.registerAuditAPI()
 	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.Handler().ServeHTTP(w, r) })
-	n.registerAssetAPI()
 	n.registerCaseAPI()
 	return n, nil
 }
@@ -175,6 +189,10 @@ func New(opts Options) (*Node, error) {
 // Store returns the node's store. While the node runs, it is the only
 // way to the store: Badger allows one process per directory.
 func (n *Node) Store() *storage.DB { return n.db }
+
+// Assets is the asset service: updates of transferred cases' assets and
+// measures, and their alerts.
+func (n *Node) Assets() *assets.Service { return n.assets }
 
 // Host returns the libp2p host (for tests and the demo).
 func (n *Node) Host() host.Host { return n.h }
@@ -225,7 +243,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log}).Serve)
 	start("transfers", n.xfer.Serve)
 	start("metrics", n.serveMetrics)
-	start("assets", n.serveAssetWatch)
+	start("assets", n.assets.Serve)
 	start("heartbeat", n.hb.Serve)
 	start("alerts", n.serveAlerts)
 	apiReady := make(chan struct{})

@@ -81,11 +81,11 @@ func (n *Node) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transf
 			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
 		}
 	}
-	return n.xfer.issue(ctx, cmproto.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	return n.xfer.Issue(ctx, cmproto.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
 }
 
 func (n *Node) mustList(state string) []*cmproto.Transfer {
-	ts, _ := n.xfer.list(state)
+	ts, _ := n.xfer.List(state)
 	return ts
 }
 
@@ -116,7 +116,7 @@ func (n *Node) Decide(ctx context.Context, id cmproto.TransferID, req api.Decide
 			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", court.ErrInvalid, c, err)
 		}
 	}
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
+	return n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
 }
 
 // acceptMu orders this process's acceptances (see Accept).
@@ -143,17 +143,17 @@ func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.Accept
 	} else if t := cmp.Or(in, reserved); t != nil && t.ID != id {
 		return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", court.ErrConflict, newNo, t.ID)
 	}
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})
+	return n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})
 }
 
 // Reject declines an offer (as the decider) or a designation (as the receiver).
 func (n *Node) Reject(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
+	return n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
 }
 
 // Withdraw withdraws this court's offer before handover.
 func (n *Node) Withdraw(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
+	return n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
 }
 
 // Progress reports progress as the receiving court.
@@ -162,15 +162,15 @@ func (n *Node) Progress(ctx context.Context, id cmproto.TransferID, req api.Prog
 	// report before the receipt would credit it with what the origin
 	// still enforces. (Other nodes accept such a report from older
 	// nodes; this node does not issue one.)
-	if t, err := n.xfer.load(id); err == nil && t != nil && (t.State == cmproto.StateAccepted || t.State == cmproto.StateHandedOver) {
+	if t, err := n.xfer.Load(id); err == nil && t != nil && (t.State == cmproto.StateAccepted || t.State == cmproto.StateHandedOver) {
 		return nil, fmt.Errorf("%w: transfer %s is %s: report progress once the dossier is received and the case filed here (courtmesh dossier fetch)", court.ErrConflict, id, t.State)
 	}
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
+	return n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
 }
 
 // CloseTransfer concludes a received case as the receiving court.
 func (n *Node) CloseTransfer(ctx context.Context, id cmproto.TransferID, req api.CloseRequest) (*cmproto.Transfer, error) {
-	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
+	return n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
 }
 
 // Handover hands the dossier of an accepted transfer over: it refuses while
@@ -178,7 +178,7 @@ func (n *Node) CloseTransfer(ctx context.Context, id cmproto.TransferID, req api
 // reason is given, wraps the data key for the receiver and the decider,
 // and publishes the manifest.
 func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
-	t, err := n.xfer.load(id)
+	t, err := n.xfer.Load(id)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (n *Node) Handover(ctx context.Context, id cmproto.TransferID, req api.Hand
 	if m.SealedDetail, err = dos.Key.SealField("handover/"+string(id)+"/detail", detail); err != nil {
 		return nil, err
 	}
-	next, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Handover{Handover: m}})
+	next, err := n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_Handover{Handover: m}})
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (n *Node) TransferView(t *cmproto.Transfer) api.Transfer {
 
 // Transfers lists transfers (state "" for all; overdue only if asked).
 func (n *Node) Transfers(state string, overdueOnly bool) ([]api.Transfer, error) {
-	ts, err := n.xfer.list(state)
+	ts, err := n.xfer.List(state)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func (n *Node) Transfers(state string, overdueOnly bool) ([]api.Transfer, error)
 
 // Transfer returns one transfer.
 func (n *Node) Transfer(id cmproto.TransferID) (api.Transfer, error) {
-	t, err := n.xfer.load(id)
+	t, err := n.xfer.Load(id)
 	if err != nil {
 		return api.Transfer{}, err
 	}
@@ -446,7 +446,7 @@ func (n *Node) registerTransferAPI() {
 // RevokeGrant stops further fetches of a handed-over dossier by a court.
 // What that court already fetched stays fetched: revocation cannot unsee.
 func (n *Node) RevokeGrant(ctx context.Context, id cmproto.TransferID, c court.CourtCode, reason string) (*cmproto.Transfer, error) {
-	t, err := n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{Court: string(c), Reason: reason}}})
+	t, err := n.xfer.Issue(ctx, id, &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{Court: string(c), Reason: reason}}})
 	if err != nil {
 		return nil, err
 	}

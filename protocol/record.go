@@ -39,9 +39,9 @@ var (
 	// ErrDuplicate: a record already applied (court.ErrStale).
 	ErrDuplicate = court.Errorf(court.ErrStale, "duplicate record")
 	// ErrHeld: a record whose predecessor this node has not seen yet; it
-	// is kept and applied when that arrives (court.ErrConflict: as an
-	// action, it must wait for the mesh to sync).
-	ErrHeld = court.Errorf(court.ErrConflict, "held until its predecessor arrives")
+	// is kept and applied when that arrives (court.ErrUnavailable: as an
+	// action, it must wait for the mesh to sync and be tried again).
+	ErrHeld = court.Errorf(court.ErrUnavailable, "held until its predecessor arrives")
 )
 
 // TransferID names a transfer: 16 random bytes in hex, chosen by the

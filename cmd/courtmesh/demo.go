@@ -364,12 +364,12 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("receipt published: every court shows the transfer received; 京0105 closed %s by 销案", pick.Number)
 
 	d.say("京0105 新查询到一辆车辆，查控更新推送至京0108。", "京0105 finds a vehicle in a new search; the sealed asset update reaches 京0108.")
-	if _, err := origin.UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "seal",
+	if _, err := origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "seal",
 		Asset: &api.NewAsset{ID: "a90", Class: "vehicle", Description: "小型轿车一辆（总对总查询）", Source: "national_search", Account: "京A·99999", ValueFen: 8_500_000}}); err != nil {
 		return err
 	}
 	if err := waitUntil(ctx, 15*time.Second, func() bool {
-		ta, err := receiver.TransferAssets(id, today)
+		ta, err := receiver.Assets().TransferAssets(id, today)
 		if err != nil {
 			return false
 		}

@@ -72,6 +72,9 @@ func FromError(err error) *Error {
 	}
 	msg := err.Error()
 	if errors.Is(err, protocol.ErrHeld) {
+		// Kept as it was before the error kinds: a step out of order for
+		// this node is a conflict to the clerk, with what to do.
+		k.status, code = http.StatusConflict, CodeConflict
 		msg += " (this node has not yet seen the step before; wait for the mesh to sync and try again)"
 	}
 	return &Error{Status: k.status, Code: code, Message: msg}

@@ -149,3 +149,7 @@ func DateParam(w http.ResponseWriter, r *http.Request, name string, def court.Da
 	}
 	return d, true
 }
+
+// MaxWithin bounds the "within N days" window of the expiry and alert
+// queries (ten years and a little).
+const MaxWithin = 3660

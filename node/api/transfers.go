@@ -1,6 +1,10 @@
 package api
 
-import "courtmesh.dev/courtmesh/protocol"
+import (
+	"time"
+
+	"courtmesh.dev/courtmesh/protocol"
+)
 
 // OfferRequest asks the node to offer one of its cases for transfer. The
 // amounts, asset counts, earliest measure expiry and filing date come from
@@ -55,4 +59,11 @@ type Transfer struct {
 	Overdue    bool   `json:"overdue"`
 	WaitingOn  string `json:"waiting_on,omitempty"`
 	WaitingFor string `json:"waiting_for,omitempty"`
+}
+
+// NewTransfer is the API's view of a transfer at now: the transfer, and
+// whether it is overdue and whom it waits on.
+func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
+	on, what := t.WaitingOn()
+	return Transfer{Transfer: t, Overdue: t.Overdue(now), WaitingOn: string(on), WaitingFor: what}
 }

@@ -1,4 +1,4 @@
-package node
+package records
 
 import (
 	"context"
@@ -12,27 +12,34 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
 )
 
-// transferService carries the transfer records: it validates and applies
+// Service carries the transfer records: it validates and applies
 // records from gossip and from sync, issues this court's own records into
 // its sequence-numbered log, announces its log head, and pulls what it
 // lacks from peers. Gossip is the fast path; the logs make it lossless.
-type transferService struct {
-	n     *Node
-	log   *slog.Logger
-	rules cmproto.Rules
-	every time.Duration // sync interval
+type Service struct {
+	db      *storage.DB
+	trust   TrustView
+	h       host.Host
+	signer  crypto.Signer
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+	rules   cmproto.Rules
+	every   time.Duration // sync interval
 
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
@@ -40,11 +47,37 @@ type transferService struct {
 	mu    sync.Mutex // serialises applying records (and issuing our own)
 	pulls chan pullJob
 	busy  sync.Map // issuer -> struct{}: a pull in progress
-	// onChange is called after a transfer's state changed (tests, dashboard).
+	// onChange is called after a transfer's state changed (Deps.OnChange).
 	onChange func(*cmproto.Transfer)
-	// assets keeps asset updates from the other court (node/assets.go);
-	// set under mu.
-	assets *assetService
+	// onApplied is called under mu after a record was applied to its
+	// transfer (SetApplied).
+	onApplied func(*cmproto.Record, *cmproto.Transfer)
+}
+
+// TrustView is what the service needs of the trust bundle in force:
+// node/trust implements it.
+type TrustView interface {
+	Trust() *crypto.Trust
+	Admit(p peer.ID) error
+}
+
+// Deps is what the records service is built from.
+type Deps struct {
+	Store   *storage.DB
+	Trust   TrustView
+	Host    *mesh.GuardedHost // the node's host; its stream handlers check admission
+	PubSub  *pubsub.PubSub
+	Signer  crypto.Signer // this node's key: signs its records and log heads
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	Now     func() time.Time
+	Rules   cmproto.Rules
+	// SyncEvery is the interval of log-head announcements and of the
+	// anti-entropy exchange with a random peer.
+	SyncEvery time.Duration
+	// OnChange, if set, is called after a transfer's state changed in the
+	// store (tests and benchmarks time propagation with it).
+	OnChange func(*cmproto.Transfer)
 }
 
 type pullJob struct {
@@ -56,32 +89,65 @@ type pullJob struct {
 // maxRangePerRequest bounds one sync response.
 const maxRangePerRequest = 512
 
-func newTransferService(n *Node, rules cmproto.Rules, every time.Duration) *transferService {
-	return &transferService{n: n, log: n.log, rules: rules, every: every, pulls: make(chan pullJob, 1024)}
-}
-
-func (s *transferService) setup() error {
-	ps := s.n.ps
-	if err := ps.RegisterTopicValidator(cmproto.TopicTransfers, s.n.metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
-		return err
+// New builds the service and puts it on the mesh: it validates and joins
+// the transfers topic and serves the sync protocol. Serve runs it.
+func New(d Deps) (*Service, error) {
+	s := &Service{db: d.Store, trust: d.Trust, h: d.Host, signer: d.Signer, metrics: d.Metrics, log: d.Log, now: d.Now,
+		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange}
+	if err := d.PubSub.RegisterTopicValidator(cmproto.TopicTransfers, d.Metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
+		return nil, err
 	}
-	t, err := ps.Join(cmproto.TopicTransfers)
+	t, err := d.PubSub.Join(cmproto.TopicTransfers)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sub, err := t.Subscribe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.topic, s.sub = t, sub
-	s.n.gh.SetStreamHandler(cmproto.ProtoSync, s.serveSync)
-	s.n.h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+	d.Host.SetStreamHandler(cmproto.ProtoSync, s.serveSync)
+	d.Host.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		s.enqueue(pullJob{from: c.RemotePeer()})
 	}})
-	return nil
+	return s, nil
 }
 
-func (s *transferService) enqueue(j pullJob) {
+// SetApplied sets the function called, under the service's lock, after a
+// record was applied to its transfer (the asset service keeps the other
+// court's asset updates with it). It must not block or call back into the
+// service. Set it before Serve.
+func (s *Service) SetApplied(f func(*cmproto.Record, *cmproto.Transfer)) {
+	s.mu.Lock()
+	s.onApplied = f
+	s.mu.Unlock()
+}
+
+func (s *Service) applied(r *cmproto.Record, t *cmproto.Transfer) {
+	if s.onApplied != nil {
+		s.onApplied(r, t)
+	}
+}
+
+// self is this node's certificate in the bundle in force.
+func (s *Service) self() (*crypto.Certificate, error) {
+	return s.trust.Trust().ByPeer(s.h.ID(), s.now())
+}
+
+// audit writes an entry about an event that already happened (a record
+// refused): a failed write cannot undo it, so it is logged at error level
+// and counted (courtmesh_audit_write_failures_total), which alerts.
+func (s *Service) audit(e storage.AuditEntry) {
+	if _, err := s.db.Audit(e); err != nil {
+		s.log.Error("audit write failed", "event", e.Event, "transfer", e.Transfer, "reason", err)
+		s.metrics.AuditFailures.WithLabelValues(e.Event).Inc()
+	}
+}
+
+// Topic is the transfers topic (tests publish on it as a relay would).
+func (s *Service) Topic() *pubsub.Topic { return s.topic }
+
+func (s *Service) enqueue(j pullJob) {
 	select {
 	case s.pulls <- j:
 	default:
@@ -101,8 +167,8 @@ func outcome(err error) pubsub.ValidationResult {
 }
 
 // validate is the inline gossipsub validator of the transfers topic.
-func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-	if from == s.n.h.ID() {
+func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	if from == s.h.ID() {
 		return pubsub.ValidationAccept // our own, applied before publishing
 	}
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
@@ -112,13 +178,13 @@ func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsu
 	}
 	switch env.PayloadType {
 	case cmproto.PayloadRecord:
-		err := s.ingest(msg.Data, from)
+		err := s.Ingest(msg.Data, from)
 		if outcome(err) == pubsub.ValidationReject {
 			s.reject(from, "", err)
 		}
 		return outcome(err)
 	case cmproto.PayloadLogHeads:
-		signer, err := s.n.trust.Trust().Open(env, cmproto.PayloadLogHeads, s.n.now())
+		signer, err := s.trust.Trust().Open(env, cmproto.PayloadLogHeads, s.now())
 		if err != nil {
 			s.reject(from, "", err)
 			return pubsub.ValidationReject
@@ -135,7 +201,7 @@ func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsu
 				s.reject(from, "", fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
 				return pubsub.ValidationReject
 			}
-			have, err := s.n.db.LogHead(issuer.String())
+			have, err := s.db.LogHead(issuer.String())
 			if err != nil {
 				return pubsub.ValidationIgnore
 			}
@@ -154,19 +220,19 @@ func (s *transferService) validate(ctx context.Context, from peer.ID, msg *pubsu
 }
 
 // reject logs and audits a refused record or message.
-func (s *transferService) reject(from peer.ID, transfer string, err error) {
+func (s *Service) reject(from peer.ID, transfer string, err error) {
 	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
-	s.n.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
+	s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
 	court := ""
-	if c, cerr := s.n.trust.Trust().ByPeer(from, s.n.now()); cerr == nil {
+	if c, cerr := s.trust.Trust().ByPeer(from, s.now()); cerr == nil {
 		court = string(c.Code)
 	}
-	s.n.db.Audit(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
+	s.audit(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
 }
 
-// load returns the stored state of a transfer, or nil.
-func (s *transferService) load(id cmproto.TransferID) (*cmproto.Transfer, error) {
-	b, err := s.n.db.Transfer(string(id))
+// Load returns the stored state of a transfer, or nil.
+func (s *Service) Load(id cmproto.TransferID) (*cmproto.Transfer, error) {
+	b, err := s.db.Transfer(string(id))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
@@ -192,34 +258,34 @@ func transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error)
 	return w, nil
 }
 
-// ingest verifies a record from the network, keeps it in its signer's
+// Ingest verifies a record from the network, keeps it in its signer's
 // log, and applies it to its transfer (or holds it until its predecessor
 // arrives). It is idempotent: a record already in the log returns
 // ErrDuplicate and changes nothing.
-func (s *transferService) ingest(raw []byte, from peer.ID) error {
-	r, err := cmproto.DecodeRecord(raw, s.n.trust.Trust(), s.n.now())
+func (s *Service) Ingest(raw []byte, from peer.ID) error {
+	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), s.now())
 	if r == nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lr := &storage.LogRecord{Issuer: r.SignerPeer().String(), Seq: r.Seq, Raw: raw}
-	have, herr := s.n.db.HasRecord(lr.Issuer, lr.Seq, raw)
+	have, herr := s.db.HasRecord(lr.Issuer, lr.Seq, raw)
 	if herr != nil {
 		if errors.Is(herr, storage.ErrEquivocation) {
-			s.n.db.Audit(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
+			s.audit(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
 				Detail: fmt.Sprintf("%s signed two different records at position %d of its log", r.Issuer, r.Seq)})
 			return fmt.Errorf("%s from %s: %w", r.Kind, r.Issuer, herr)
 		}
 		return herr
 	}
 	if have {
-		s.n.metrics.Records.WithLabelValues(string(r.Kind), "duplicate").Inc()
+		s.metrics.Records.WithLabelValues(string(r.Kind), "duplicate").Inc()
 		return cmproto.ErrDuplicate
 	}
 	if err != nil {
 		// Authentic but invalid: keep it as evidence, act on nothing.
-		if cerr := s.n.db.Apply(storage.Commit{Record: lr}); cerr != nil {
+		if cerr := s.db.Apply(storage.Commit{Record: lr}); cerr != nil {
 			return cerr
 		}
 		return err
@@ -229,66 +295,66 @@ func (s *transferService) ingest(raw []byte, from peer.ID) error {
 
 // apply applies a decoded record under s.mu, committing it with its log
 // entry (lr may be nil for a held record already logged).
-func (s *transferService) apply(r *cmproto.Record, lr *storage.LogRecord) error {
-	cur, err := s.load(r.Transfer)
+func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
+	cur, err := s.Load(r.Transfer)
 	if err != nil {
 		return err
 	}
-	next, aerr := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
+	next, aerr := cmproto.Apply(cur, r, s.trust.Trust(), s.rules)
 	switch {
 	case aerr == nil:
 		w, err := transferWrite(cur, next)
 		if err != nil {
 			return err
 		}
-		if err := s.n.db.Apply(storage.Commit{Record: lr, Transfer: w}); err != nil {
+		if err := s.db.Apply(storage.Commit{Record: lr, Transfer: w}); err != nil {
 			return err
 		}
 		s.log.Info("transfer record applied", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
-		s.n.metrics.Records.WithLabelValues(string(r.Kind), "applied").Inc()
+		s.metrics.Records.WithLabelValues(string(r.Kind), "applied").Inc()
 		s.changed(next)
-		s.assets.applied(r, next)
+		s.applied(r, next)
 		s.releaseHeld(r.Transfer)
 		return nil
 	case errors.Is(aerr, cmproto.ErrHeld):
-		if err := s.n.db.Apply(storage.Commit{Record: lr, Hold: &storage.Held{Transfer: string(r.Transfer), Hash: r.HashHex(), Raw: r.Raw}}); err != nil {
+		if err := s.db.Apply(storage.Commit{Record: lr, Hold: &storage.Held{Transfer: string(r.Transfer), Hash: r.HashHex(), Raw: r.Raw}}); err != nil {
 			return err
 		}
 		s.log.Info("transfer record held until its predecessor arrives", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer)
-		s.n.metrics.Records.WithLabelValues(string(r.Kind), "held").Inc()
+		s.metrics.Records.WithLabelValues(string(r.Kind), "held").Inc()
 		return aerr
 	default:
-		if err := s.n.db.Apply(storage.Commit{Record: lr}); err != nil {
+		if err := s.db.Apply(storage.Commit{Record: lr}); err != nil {
 			return err
 		}
-		s.n.metrics.Records.WithLabelValues(string(r.Kind), "refused").Inc()
+		s.metrics.Records.WithLabelValues(string(r.Kind), "refused").Inc()
 		return aerr
 	}
 }
 
 // releaseHeld retries the records held for a transfer after its state
 // moved (under s.mu).
-func (s *transferService) releaseHeld(id cmproto.TransferID) {
-	held, err := s.n.db.HeldRecords(string(id))
+func (s *Service) releaseHeld(id cmproto.TransferID) {
+	held, err := s.db.HeldRecords(string(id))
 	if err != nil || len(held) == 0 {
 		return
 	}
 	for _, h := range held {
-		r, err := cmproto.DecodeRecord(h.Raw, s.n.trust.Trust(), s.n.now())
+		r, err := cmproto.DecodeRecord(h.Raw, s.trust.Trust(), s.now())
 		if err != nil {
-			s.n.db.Apply(storage.Commit{Unhold: &h})
+			s.db.Apply(storage.Commit{Unhold: &h})
 			continue
 		}
-		cur, err := s.load(id)
+		cur, err := s.Load(id)
 		if err != nil {
 			return
 		}
-		next, aerr := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
+		next, aerr := cmproto.Apply(cur, r, s.trust.Trust(), s.rules)
 		switch {
 		case errors.Is(aerr, cmproto.ErrHeld):
 			continue
 		case aerr != nil:
-			s.n.db.Apply(storage.Commit{Unhold: &h})
+			s.db.Apply(storage.Commit{Unhold: &h})
 			s.reject(r.SignerPeer(), string(id), aerr)
 			continue
 		}
@@ -296,12 +362,12 @@ func (s *transferService) releaseHeld(id cmproto.TransferID) {
 		if err != nil {
 			return
 		}
-		if err := s.n.db.Apply(storage.Commit{Transfer: w, Unhold: &h}); err != nil {
+		if err := s.db.Apply(storage.Commit{Transfer: w, Unhold: &h}); err != nil {
 			return
 		}
 		s.log.Info("held transfer record applied", "transfer", id, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
 		s.changed(next)
-		s.assets.applied(r, next)
+		s.applied(r, next)
 		s.releaseHeld(id) // the new state may release others
 		return
 	}
@@ -309,11 +375,11 @@ func (s *transferService) releaseHeld(id cmproto.TransferID) {
 
 // changed runs what follows a state change: on the origin, a confirmed
 // receipt closes its own case by 销案 (the receiver now holds it).
-func (s *transferService) changed(t *cmproto.Transfer) {
+func (s *Service) changed(t *cmproto.Transfer) {
 	if t.State == cmproto.StateReceived {
-		if self, err := s.n.self(); err == nil && self.Code == t.Origin {
+		if self, err := s.self(); err == nil && self.Code == t.Origin {
 			if cn, err := court.ParseCaseNumber(t.CaseNumber); err == nil {
-				if err := s.n.db.SetCaseStatus(cn, court.StatusTransferred); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				if err := s.db.SetCaseStatus(cn, court.StatusTransferred); err != nil && !errors.Is(err, storage.ErrNotFound) {
 					s.log.Warn("could not mark the case transferred", "case", cn.String(), "reason", err)
 				}
 			}
@@ -324,32 +390,32 @@ func (s *transferService) changed(t *cmproto.Transfer) {
 	}
 }
 
-// issue signs a record of this court as the next entry of its log,
+// Issue signs a record of this court as the next entry of its log,
 // applies it locally (refusing it, and consuming no sequence, if the
 // state machine refuses it) and publishes it.
-func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error) {
-	now := s.n.now()
-	self, err := s.n.trust.Trust().ByPeer(s.n.h.ID(), now)
+func (s *Service) Issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error) {
+	now := s.now()
+	self, err := s.trust.Trust().ByPeer(s.h.ID(), now)
 	if err != nil {
 		return nil, fmt.Errorf("this node is not certified: %w", err)
 	}
 	s.mu.Lock()
-	head, err := s.n.db.LogHead(s.n.h.ID().String())
+	head, err := s.db.LogHead(s.h.ID().String())
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	raw, err := cmproto.SealRecord(s.n.key, self, head+1, now, id, body)
+	raw, err := cmproto.SealRecord(s.signer, self, head+1, now, id, body)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	r, err := cmproto.DecodeRecord(raw, s.n.trust.Trust(), now)
+	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), now)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	cur, err := s.load(id)
+	cur, err := s.Load(id)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -361,21 +427,21 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: transfer %s is already %s", court.ErrConflict, id, cur.State)
 	}
-	next, err := cmproto.Apply(cur, r, s.n.trust.Trust(), s.rules)
+	next, err := cmproto.Apply(cur, r, s.trust.Trust(), s.rules)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
 	w, err := transferWrite(cur, next)
 	if err == nil {
-		err = s.n.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: s.n.h.ID().String(), Seq: head + 1, Raw: raw}, Transfer: w})
+		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: s.h.ID().String(), Seq: head + 1, Raw: raw}, Transfer: w})
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info("transfer record issued", "transfer", id, "kind", r.Kind, "sequence", head+1, "state", next.State)
-	s.n.metrics.Records.WithLabelValues(string(r.Kind), "issued").Inc()
+	s.metrics.Records.WithLabelValues(string(r.Kind), "issued").Inc()
 	s.changed(next)
 	if err := s.topic.Publish(ctx, raw); err != nil {
 		// The record is in our log; peers will pull it at the next sync.
@@ -386,7 +452,7 @@ func (s *transferService) issue(ctx context.Context, id cmproto.TransferID, body
 
 // serveSync answers a sync request: our log heads, or a range of one
 // issuer's log, as frames ending with an empty one.
-func (s *transferService) serveSync(st network.Stream) {
+func (s *Service) serveSync(st network.Stream) {
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(time.Minute))
 	var req pb.SyncRequest
@@ -395,7 +461,7 @@ func (s *transferService) serveSync(st network.Stream) {
 		return
 	}
 	if len(req.GetIssuer()) == 0 {
-		heads, err := s.n.db.LogHeads()
+		heads, err := s.db.LogHeads()
 		if err != nil {
 			st.Reset()
 			return
@@ -418,7 +484,7 @@ func (s *transferService) serveSync(st network.Stream) {
 		st.Reset()
 		return
 	}
-	recs, err := s.n.db.LogRange(issuer.String(), req.GetFrom(), req.GetTo(), maxRangePerRequest)
+	recs, err := s.db.LogRange(issuer.String(), req.GetFrom(), req.GetTo(), maxRangePerRequest)
 	if err != nil {
 		st.Reset()
 		return
@@ -433,8 +499,8 @@ func (s *transferService) serveSync(st network.Stream) {
 }
 
 // pullHeads asks p for its log heads and pulls every range we lack.
-func (s *transferService) pullHeads(ctx context.Context, p peer.ID) error {
-	st, err := s.n.h.NewStream(ctx, p, cmproto.ProtoSync)
+func (s *Service) pullHeads(ctx context.Context, p peer.ID) error {
+	st, err := s.h.NewStream(ctx, p, cmproto.ProtoSync)
 	if err != nil {
 		return err
 	}
@@ -462,13 +528,13 @@ func (s *transferService) pullHeads(ctx context.Context, p peer.ID) error {
 }
 
 // pullRange pulls issuer's log from our head up to upto from peer p.
-func (s *transferService) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64) error {
+func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64) error {
 	if _, busy := s.busy.LoadOrStore(issuer, struct{}{}); busy {
 		return nil
 	}
 	defer s.busy.Delete(issuer)
 	for {
-		have, err := s.n.db.LogHead(issuer.String())
+		have, err := s.db.LogHead(issuer.String())
 		if err != nil || have >= upto {
 			return err
 		}
@@ -479,15 +545,15 @@ func (s *transferService) pullRange(ctx context.Context, p, issuer peer.ID, upto
 		if got == 0 {
 			return nil // the peer has a gap too
 		}
-		after, err := s.n.db.LogHead(issuer.String())
+		after, err := s.db.LogHead(issuer.String())
 		if err != nil || after == have {
 			return err // nothing usable came back
 		}
 	}
 }
 
-func (s *transferService) pullOnce(ctx context.Context, p, issuer peer.ID, from, to uint64) (int, error) {
-	st, err := s.n.h.NewStream(ctx, p, cmproto.ProtoSync)
+func (s *Service) pullOnce(ctx context.Context, p, issuer peer.ID, from, to uint64) (int, error) {
+	st, err := s.h.NewStream(ctx, p, cmproto.ProtoSync)
 	if err != nil {
 		return 0, err
 	}
@@ -508,24 +574,24 @@ func (s *transferService) pullOnce(ctx context.Context, p, issuer peer.ID, from,
 			return n, nil
 		}
 		n++
-		if err := s.ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
+		if err := s.Ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
 			s.reject(p, "", err)
 		}
 	}
 }
 
 // announce publishes our own log head on the transfers topic.
-func (s *transferService) announce(ctx context.Context) error {
-	self, err := s.n.trust.Trust().ByPeer(s.n.h.ID(), s.n.now())
+func (s *Service) announce(ctx context.Context) error {
+	self, err := s.trust.Trust().ByPeer(s.h.ID(), s.now())
 	if err != nil {
 		return err
 	}
-	head, err := s.n.db.LogHead(s.n.h.ID().String())
+	head, err := s.db.LogHead(s.h.ID().String())
 	if err != nil || head == 0 {
 		return err
 	}
-	env, err := crypto.SealMessage(s.n.key, self.Serial, cmproto.PayloadLogHeads,
-		&pb.LogHeads{Version: 1, Heads: []*pb.LogHead{{Issuer: []byte(s.n.h.ID()), Sequence: head}}})
+	env, err := crypto.SealMessage(s.signer, self.Serial, cmproto.PayloadLogHeads,
+		&pb.LogHeads{Version: 1, Heads: []*pb.LogHead{{Issuer: []byte(s.h.ID()), Sequence: head}}})
 	if err != nil {
 		return err
 	}
@@ -538,8 +604,11 @@ func (s *transferService) announce(ctx context.Context) error {
 
 // Serve runs the sync worker, the periodic announcement and the periodic
 // anti-entropy exchange with one random peer, until ctx ends.
-func (s *transferService) Serve(ctx context.Context) error {
+func (s *Service) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			if _, err := s.sub.Next(ctx); err != nil {
 				return
@@ -548,7 +617,6 @@ func (s *transferService) Serve(ctx context.Context) error {
 	}()
 	defer s.sub.Cancel()
 	workers := 4
-	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -558,7 +626,7 @@ func (s *transferService) Serve(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case j := <-s.pulls:
-					if s.n.trust.Admit(j.from) != nil || j.from == s.n.h.ID() {
+					if s.trust.Admit(j.from) != nil || j.from == s.h.ID() {
 						continue
 					}
 					jctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -587,16 +655,16 @@ func (s *transferService) Serve(ctx context.Context) error {
 			if err := s.announce(ctx); err != nil && ctx.Err() == nil {
 				s.log.Debug("log head announce failed", "reason", err)
 			}
-			if ps := s.n.h.Network().Peers(); len(ps) > 0 {
+			if ps := s.h.Network().Peers(); len(ps) > 0 {
 				s.enqueue(pullJob{from: ps[rand.IntN(len(ps))]})
 			}
 		}
 	}
 }
 
-// Transfers lists the stored transfers, newest offer first.
-func (s *transferService) list(state string) ([]*cmproto.Transfer, error) {
-	raws, err := s.n.db.Transfers(state)
+// List lists the stored transfers, newest offer first.
+func (s *Service) List(state string) ([]*cmproto.Transfer, error) {
+	raws, err := s.db.Transfers(state)
 	if err != nil {
 		return nil, err
 	}
@@ -610,4 +678,38 @@ func (s *transferService) list(state string) ([]*cmproto.Transfer, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].OfferedAt.After(out[j].OfferedAt) })
 	return out, nil
+}
+
+// Decode returns the transfer a stored record holds.
+func Decode(rec storage.TransferRecord) (*cmproto.Transfer, error) {
+	var t cmproto.Transfer
+	if err := json.Unmarshal(rec.Body, &t); err != nil {
+		return nil, court.Errorf(court.ErrCorrupt, "transfer %s: the stored record does not decode: %v", rec.ID, err)
+	}
+	return &t, nil
+}
+
+// Each calls f with every transfer q selects, a page at a time from the
+// store's indexes (never a scan of every transfer), until f returns an
+// error or ctx ends. q.Cursor is where it starts; q.Limit the page size.
+func (s *Service) Each(ctx context.Context, q storage.TransferQuery, f func(*cmproto.Transfer) error) error {
+	for {
+		page, err := s.db.ListTransfers(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, rec := range page.Records {
+			t, err := Decode(rec)
+			if err != nil {
+				return err
+			}
+			if err := f(t); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		q.Cursor = page.Next
+	}
 }

@@ -1,0 +1,169 @@
+package assets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/api"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// transferCopy returns a transfer, this court's role in it and its case
+// number for it; the case must be in the store.
+func (a *Service) transferCopy(id cmproto.TransferID) (*cmproto.Transfer, string, court.CaseNumber, error) {
+	t, err := a.transfers.Load(id)
+	if err != nil {
+		return nil, "", court.CaseNumber{}, err
+	}
+	if t == nil {
+		return nil, "", court.CaseNumber{}, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+	}
+	self, err := a.self()
+	if err != nil {
+		return nil, "", court.CaseNumber{}, err
+	}
+	role := roleOf(t, self.Code)
+	if role == "" {
+		return nil, "", court.CaseNumber{}, fmt.Errorf("%s holds no copy of the case of transfer %s (origin %s, receiver %s): %w", self.Code, id, t.Origin, t.Receiver, storage.ErrNotFound)
+	}
+	cn, err := localCase(t, role)
+	if err != nil {
+		return nil, "", court.CaseNumber{}, err
+	}
+	return t, role, cn, nil
+}
+
+// TransferAssets returns the assets and measures of a transferred case as
+// this court holds them, masked, with days to expiry counted from asOf:
+// active measures with a term first, soonest expiry first.
+func (a *Service) TransferAssets(id cmproto.TransferID, asOf court.Date) (api.TransferAssets, error) {
+	t, role, cn, err := a.transferCopy(id)
+	if err != nil {
+		return api.TransferAssets{}, err
+	}
+	_, v, err := a.db.Case(cn)
+	if errors.Is(err, storage.ErrNotFound) && role == "receiver" {
+		return api.TransferAssets{}, fmt.Errorf("transfer %s: case %s is not filed here yet; fetch the dossier first (courtmesh dossier fetch %s): %w", id, cn, id, storage.ErrNotFound)
+	}
+	if err != nil {
+		return api.TransferAssets{}, err
+	}
+	out := api.TransferAssets{Transfer: string(id), Role: role, Case: cn.String(), AsOf: asOf.String(), Assets: []api.AssetInfo{}, Measures: []api.MeasureInfo{}}
+	for _, a := range v.Assets {
+		// Never AccountSealed: only the masked form leaves the store.
+		out.Assets = append(out.Assets, api.AssetInfo{ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: a.Description,
+			Owner: a.Owner, Source: a.Source, AccountMasked: a.AccountMasked, ValueFen: a.ValueFen})
+	}
+	for _, m := range v.Measures {
+		mi := api.MeasureInfo{ID: m.ID, Kind: string(m.Kind), KindLabel: m.Kind.Label(), Asset: m.Asset, Effective: m.Effective.String(),
+			Expiry: m.Expiry.OrEmpty(), Status: string(m.Status), Court: string(m.Court), Rank: m.Rank, Renews: m.Renews, Releases: m.Releases, Document: m.Document}
+		if m.Status == court.MeasureActive && !m.Expiry.IsZero() {
+			left := asOf.DaysUntil(m.Expiry)
+			mi.DaysLeft = &left
+		}
+		out.Measures = append(out.Measures, mi)
+	}
+	sort.SliceStable(out.Measures, func(i, j int) bool {
+		a, b := out.Measures[i].DaysLeft, out.Measures[j].DaysLeft
+		switch {
+		case a != nil && b != nil:
+			return *a < *b
+		case a != nil || b != nil:
+			return a != nil
+		}
+		return false
+	})
+	if e := court.EarliestExpiry(v.Measures); !e.IsZero() {
+		out.Earliest = e.String()
+	}
+	self, _ := a.self()
+	for _, r := range t.Records {
+		if r.Kind == cmproto.KindAssetUpdate && self != nil && r.Issuer == self.Code {
+			out.Issued++
+		}
+	}
+	if out.Applied, err = a.db.AppliedAssetUpdates(string(id), counterpart(t, role)); err != nil {
+		return out, err
+	}
+	pend, err := a.db.PendingAssetUpdates(string(id))
+	if err != nil {
+		return out, err
+	}
+	out.Pending = len(pend)
+	return out, nil
+}
+
+// MeasureAlerts lists the active measures of transferred cases (handed
+// over or received, this court being the origin or the receiver and
+// holding its copy) that expire within days of asOf, soonest first.
+func (a *Service) MeasureAlerts(ctx context.Context, asOf court.Date, within int) (api.MeasureAlerts, error) {
+	out := api.MeasureAlerts{AsOf: asOf.String(), Within: within, Until: asOf.AddDate(0, 0, within).String(), Measures: []api.MeasureAlert{}}
+	if within < 0 || within > api.MaxWithin {
+		return out, fmt.Errorf("%w: within %d: want 0 to %d days", storage.ErrInvalid, within, api.MaxWithin)
+	}
+	self, err := a.self()
+	if err != nil {
+		return out, err
+	}
+	// Only this court's transfers in the two states that hold a copy, from
+	// the index by court and state: the cost follows the transfers in
+	// flight here, not the store's history.
+	visit := func(t *cmproto.Transfer) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		role := roleOf(t, self.Code)
+		if role == "" {
+			return nil
+		}
+		cn, err := localCase(t, role)
+		if err != nil {
+			return nil
+		}
+		_, v, err := a.db.Case(cn)
+		if errors.Is(err, court.ErrNotFound) {
+			return nil // the receiver has not filed it yet
+		}
+		if err != nil {
+			return err
+		}
+		classes := map[string]court.AssetClass{}
+		for _, x := range v.Assets {
+			classes[x.ID] = x.Class
+		}
+		for _, m := range v.Measures {
+			if m.Status != court.MeasureActive || m.Expiry.IsZero() {
+				continue
+			}
+			left := asOf.DaysUntil(m.Expiry)
+			if left > within {
+				continue
+			}
+			c := classes[m.Asset]
+			out.Measures = append(out.Measures, api.MeasureAlert{Transfer: string(t.ID), Role: role, Case: cn.String(), Measure: m.ID,
+				Kind: string(m.Kind), KindLabel: m.Kind.Label(), Asset: m.Asset, AssetClass: string(c), AssetClassLabel: c.Label(),
+				Expiry: m.Expiry.String(), DaysLeft: left, Court: string(m.Court)})
+		}
+		return nil
+	}
+	for _, st := range []cmproto.State{cmproto.StateHandedOver, cmproto.StateReceived} {
+		if err := a.transfers.Each(ctx, storage.TransferQuery{Court: self.Code, State: string(st), Limit: storage.MaxTransferPage}, visit); err != nil {
+			return out, err
+		}
+	}
+	sort.SliceStable(out.Measures, func(i, j int) bool {
+		a, b := out.Measures[i], out.Measures[j]
+		if a.DaysLeft != b.DaysLeft {
+			return a.DaysLeft < b.DaysLeft
+		}
+		if a.Transfer != b.Transfer {
+			return a.Transfer < b.Transfer
+		}
+		return a.Measure < b.Measure
+	})
+	return out, nil
+}
