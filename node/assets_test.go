@@ -112,11 +112,11 @@ func (s *scenario) received(t *testing.T) (cmproto.TransferID, court.CaseNumber,
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.as("京0108").Fetch(ctx, id); err != nil {
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	s.expectEverywhere(id, cmproto.StateReceived)
-	tr, err := s.as("京0108").Transfer(id)
+	tr, err := s.as("京0108").Workflow().Transfer(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 		}
 	}
 	// The superior court sees that updates happened, not what they were.
-	dec, err := am.as("京01").Transfer(id)
+	dec, err := am.as("京01").Workflow().Transfer(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 			if err := node.IngestForTest(n, raw); !errors.Is(err, court.ErrInvalid) {
 				t.Errorf("%s: err = %v, want ErrInvalid", n.Status().CourtCode, err)
 			}
-			if tr, _ := n.Transfer(id); tr.AssetUpdates != 0 {
+			if tr, _ := n.Workflow().Transfer(id); tr.AssetUpdates != 0 {
 				t.Errorf("%s counts %d asset updates", n.Status().CourtCode, tr.AssetUpdates)
 			}
 		}
@@ -527,7 +527,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 	})
 
 	t.Run("out of order", func(t *testing.T) {
-		tr, err := origin.Transfer(id)
+		tr, err := origin.Workflow().Transfer(id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -794,7 +794,7 @@ func testAssetUpdateOutbox(t *testing.T) {
 	if !ok {
 		t.Fatal("the origin's copy lacks the renewal it applied before stopping")
 	}
-	if tr, _ := am.as("京0105").Transfer(id); tr.AssetUpdates != 0 {
+	if tr, _ := am.as("京0105").Workflow().Transfer(id); tr.AssetUpdates != 0 {
 		t.Fatalf("a record was issued before the stop: %d", tr.AssetUpdates)
 	}
 	if t.Name() == "TestAssetUpdateOutboxBeforeTheNextUpdate" {
@@ -820,7 +820,7 @@ func testAssetUpdateOutbox(t *testing.T) {
 		m, ok := successor(am.as("京0108"), newNo, ms[0].ID)
 		return ok && m.ID == renewal.ID && m.Expiry == renewal.Expiry
 	})
-	if tr, _ := origin.Transfer(id); tr.AssetUpdates != 1 {
+	if tr, _ := origin.Workflow().Transfer(id); tr.AssetUpdates != 1 {
 		t.Errorf("asset updates on the transfer after the restart: %d, want 1", tr.AssetUpdates)
 	}
 	if left, err := origin.Store().OutboxAssetUpdates(); err != nil || len(left) != 0 {
@@ -830,7 +830,7 @@ func testAssetUpdateOutbox(t *testing.T) {
 	am.stops["京0105"]()
 	origin = am.restart("京0105")
 	time.Sleep(time.Second)
-	if tr, _ := origin.Transfer(id); tr.AssetUpdates != 1 {
+	if tr, _ := origin.Workflow().Transfer(id); tr.AssetUpdates != 1 {
 		t.Errorf("asset updates after a second restart: %d, want 1", tr.AssetUpdates)
 	}
 }

@@ -463,7 +463,7 @@ func benchTCP(b *testing.B, n, offers, degree int) propRow {
 			cn := cases[i][0]
 			cases[i] = cases[i][1:]
 			start := time.Now()
-			t, err := nodes[i].Offer(ctx, api.OfferRequest{CaseNumber: cn, Superior: "京01", Grounds: []string{"long_unexecuted"}})
+			t, err := nodes[i].Workflow().Offer(ctx, api.OfferRequest{CaseNumber: cn, Superior: "京01", Grounds: []string{"long_unexecuted"}})
 			if err != nil {
 				b.Logf("offer %s by %s refused locally (next case): %v", cn, m.Courts[i].Code, err)
 				continue

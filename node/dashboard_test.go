@@ -72,23 +72,23 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 
 	// A: 指令执行 to 京0108, handed over with an override, received.
 	origin := int64(storyOriginFen)
-	tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: expiring[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}, AmountRecoveredFen: &origin}))
+	tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: expiring[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}, AmountRecoveredFen: &origin}))
 	st.A = tr.ID
 	s.expectEverywhere(st.A, cmproto.StateOffered)
-	must(t)(s.as("京01").Decide(ctx, st.A, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监21号"}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, st.A, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监21号"}))
 	s.expectEverywhere(st.A, cmproto.StateDecided)
-	must(t)(s.as("京0108").Accept(ctx, st.A, api.AcceptRequest{NewCaseNumber: "（2026）京0108执2101号"}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, st.A, api.AcceptRequest{NewCaseNumber: "（2026）京0108执2101号"}))
 	s.expectEverywhere(st.A, cmproto.StateAccepted)
-	must(t)(s.as("京0105").Handover(ctx, st.A, api.HandoverRequest{OverrideReason: "测试：续行裁定已送达，待系统更新"}))
+	must(t)(s.as("京0105").Workflow().Handover(ctx, st.A, api.HandoverRequest{OverrideReason: "测试：续行裁定已送达，待系统更新"}))
 	s.expectEverywhere(st.A, cmproto.StateHandedOver)
-	if _, err := s.as("京0108").Fetch(ctx, st.A); err != nil {
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, st.A); err != nil {
 		t.Fatal(err)
 	}
 	s.expectEverywhere(st.A, cmproto.StateReceived)
-	must(t)(s.as("京0108").Progress(ctx, st.A, api.ProgressRequest{AmountRecoveredFen: storyRecoveredFen, Status: "已扣划存款"}))
+	must(t)(s.as("京0108").Workflow().Progress(ctx, st.A, api.ProgressRequest{AmountRecoveredFen: storyRecoveredFen, Status: "已扣划存款"}))
 	waitFor(t, 20*time.Second, "progress everywhere", func() bool {
 		for _, n := range s.tm.nodes {
-			if tr, err := n.Transfer(st.A); err != nil || tr.AmountRecovered != storyRecoveredFen {
+			if tr, err := n.Workflow().Transfer(st.A); err != nil || tr.AmountRecovered != storyRecoveredFen {
 				return false
 			}
 		}
@@ -96,24 +96,24 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 	})
 
 	// B: 提级执行, accepted by 京01 itself.
-	tr = must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"capacity"}}))
+	tr = must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"capacity"}}))
 	st.B = tr.ID
 	s.expectEverywhere(st.B, cmproto.StateOffered)
-	must(t)(s.as("京01").Decide(ctx, st.B, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监22号"}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, st.B, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监22号"}))
 	s.expectEverywhere(st.B, cmproto.StateDecided)
-	must(t)(s.as("京01").Accept(ctx, st.B, api.AcceptRequest{NewCaseNumber: "（2026）京01执122号"}))
+	must(t)(s.as("京01").Workflow().Accept(ctx, st.B, api.AcceptRequest{NewCaseNumber: "（2026）京01执122号"}))
 	s.expectEverywhere(st.B, cmproto.StateAccepted)
 
 	// C: designated to 京0108, to accept by yesterday: overdue.
-	tr = must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"interference"}}))
+	tr = must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"interference"}}))
 	st.C = tr.ID
 	s.expectEverywhere(st.C, cmproto.StateOffered)
 	yesterday := court.DateOf(time.Now()).AddDate(0, 0, -1).String()
-	must(t)(s.as("京01").Decide(ctx, st.C, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监23号", AcceptBy: yesterday}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, st.C, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监23号", AcceptBy: yesterday}))
 	s.expectEverywhere(st.C, cmproto.StateDecided)
 
 	// D: offered only.
-	tr = must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[2].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	tr = must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[2].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
 	st.D = tr.ID
 	s.expectEverywhere(st.D, cmproto.StateOffered)
 
@@ -252,7 +252,7 @@ func TestDashboardIndicatorsAlertsAndWebhook(t *testing.T) {
 	if d.Scope != dashboard.ScopeMesh || d.Court != string(court.Supreme) || d.Version != dashboard.Version {
 		t.Errorf("operator dashboard: scope %q court %q version %d", d.Scope, d.Court, d.Version)
 	}
-	all, err := st.as(court.Supreme).Transfers("", false)
+	all, err := listAll(st.as(court.Supreme))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,10 +316,10 @@ func TestDashboardIndicatorsAlertsAndWebhook(t *testing.T) {
 	// Another transfer becomes overdue: once its alert arrives, the
 	// alerts were evaluated again, and C's was not posted again.
 	ctx := context.Background()
-	tr := must(t)(st.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: st.spare[0].String(), Superior: "京01", Grounds: []string{"interference"}}))
+	tr := must(t)(st.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: st.spare[0].String(), Superior: "京01", Grounds: []string{"interference"}}))
 	st.expectEverywhere(tr.ID, cmproto.StateOffered)
 	yesterday := court.DateOf(time.Now()).AddDate(0, 0, -1).String()
-	must(t)(st.as("京01").Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监24号", AcceptBy: yesterday}))
+	must(t)(st.as("京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监24号", AcceptBy: yesterday}))
 	waitFor(t, 20*time.Second, "the second overdue acceptance at the webhook", func() bool {
 		for _, p := range sink.payloads() {
 			if p.Alert.Kind == "acceptance_overdue" && p.Alert.Transfer == string(tr.ID) {

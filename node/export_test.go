@@ -11,7 +11,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/mesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -58,16 +57,6 @@ func NewHostForTest(priv lcrypto.PrivKey, listen []string) (host.Host, error) {
 	return mesh.NewHost(priv, listen, "", g, admitAllForTest{})
 }
 
-// SetFetchTamperForTest sets a function that sees every sealed chunk n
-// serves on the fetch protocol, with the peer asking, and returns what is
-// sent instead: tests count, hold back or corrupt chunks with it. nil
-// removes it.
-func SetFetchTamperForTest(n *Node, f func(remote peer.ID, id crypto.ChunkID, sealed []byte) []byte) {
-	n.fetch.mu.Lock()
-	n.fetch.tamper = f
-	n.fetch.mu.Unlock()
-}
-
 // FetchStreamForTest is a raw fetch-protocol stream from a node to a
 // peer, for requests the node's own fetch would never send.
 type FetchStreamForTest struct{ st network.Stream }
@@ -108,24 +97,3 @@ func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]b
 
 // Close closes the stream.
 func (s *FetchStreamForTest) Close() error { return s.st.Close() }
-
-// SetFetchStallForTest sets how long a fetch stream may stay silent
-// before it is given up, and returns a function restoring it.
-func SetFetchStallForTest(d time.Duration) func() {
-	old := fetchStall
-	fetchStall = d
-	return func() { fetchStall = old }
-}
-
-// SetAfterFilingForTest sets a function run between a fetch's filing and
-// its receipt (nil: none); an error stops the fetch there, as a crash
-// would. Call it while no fetch runs.
-func SetAfterFilingForTest(f func() error) { testAfterFiling = f }
-
-// SetFetchRetryPauseForTest sets the pause before a broken fetch stream
-// is opened again, and returns a function restoring it.
-func SetFetchRetryPauseForTest(d time.Duration) func() {
-	old := fetchRetryPause
-	fetchRetryPause = d
-	return func() { fetchRetryPause = old }
-}

@@ -237,13 +237,13 @@ func fbRun(b *testing.B, size int64) {
 				return
 			case <-tick.C:
 			}
-			if p, ok := recv.FetchStatus(id); ok && p.State != "running" {
+			if p, ok := recv.Fetcher().Status(id); ok && p.State != "running" {
 				chunksDone <- mark{time.Now(), fbCPU()}
 				return
 			}
 		}
 	}()
-	p, err := recv.Fetch(ctx, id)
+	p, err := recv.Fetcher().Fetch(ctx, id)
 	end, cpu1 := time.Now(), fbCPU()
 	b.StopTimer()
 	stopProf()
@@ -452,7 +452,7 @@ func (m *fbMesh) everywhere(b testing.TB, id cmproto.TransferID, state cmproto.S
 	for {
 		ok := true
 		for _, n := range m.nodes {
-			if tr, err := n.Transfer(id); err != nil || tr.State != state {
+			if tr, err := n.Workflow().Transfer(id); err != nil || tr.State != state {
 				ok = false
 				break
 			}
@@ -477,13 +477,13 @@ func (m *fbMesh) handOver(b testing.TB, cn court.CaseNumber) cmproto.TransferID 
 		}
 		return tr
 	}
-	tr := ok(m.as(b, "京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	tr := ok(m.as(b, "京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
 	m.everywhere(b, tr.ID, cmproto.StateOffered)
-	ok(m.as(b, "京01").Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监11号"}))
+	ok(m.as(b, "京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监11号"}))
 	m.everywhere(b, tr.ID, cmproto.StateDecided)
-	ok(m.as(b, "京0108").Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 900+m.n)}))
+	ok(m.as(b, "京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 900+m.n)}))
 	m.everywhere(b, tr.ID, cmproto.StateAccepted)
-	ok(m.as(b, "京0105").Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "基准测试：续行已办理"}))
+	ok(m.as(b, "京0105").Workflow().Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "基准测试：续行已办理"}))
 	m.everywhere(b, tr.ID, cmproto.StateHandedOver)
 	return tr.ID
 }

@@ -250,7 +250,7 @@ func TestFetchRefusals(t *testing.T) {
 	// other intermediate court, the supreme court.
 	for _, c := range []court.CourtCode{"京", "京02", court.Supreme} {
 		t.Run("never designated "+string(c), func(t *testing.T) {
-			if tr, err := s.as(c).Transfer(id); err != nil || tr.State != cmproto.StateHandedOver {
+			if tr, err := s.as(c).Workflow().Transfer(id); err != nil || tr.State != cmproto.StateHandedOver {
 				t.Fatalf("%s does not know the transfer: %v", c, err)
 			}
 			s.refusedEverywhere(t, c, "京0105", id, ids)
@@ -260,11 +260,11 @@ func TestFetchRefusals(t *testing.T) {
 	// The designated receiver of a transfer that has not been handed over
 	// holds no grant yet.
 	t.Run("a receiver before the handover", func(t *testing.T) {
-		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: other.String(), Superior: "京01", Grounds: []string{"capacity"}}))
+		tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: other.String(), Superior: "京01", Grounds: []string{"capacity"}}))
 		s.expectEverywhere(tr.ID, cmproto.StateOffered)
-		must(t)(s.as("京01").Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监31号"}))
+		must(t)(s.as("京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监31号"}))
 		s.expectEverywhere(tr.ID, cmproto.StateDecided)
-		must(t)(s.as("京0108").Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: "（2026）京0108执931号"}))
+		must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: "（2026）京0108执931号"}))
 		s.expectEverywhere(tr.ID, cmproto.StateAccepted)
 		s.refusedEverywhere(t, "京0108", "京0105", tr.ID, otherIDs)
 		s.refusedEverywhere(t, "京01", "京0105", tr.ID, otherIDs)
@@ -302,7 +302,7 @@ func TestFetchRefusals(t *testing.T) {
 		expectServed(t, "京01", st, chunkReq(id, ids[:2]...))
 
 		seq := auditHead(t, s.as("京0105"))
-		must(t)(s.as("京0105").RevokeGrant(ctx, id, "京01", "测试：撤销决定法院的调卷授权"))
+		must(t)(s.as("京0105").Workflow().RevokeGrant(ctx, id, "京01", "测试：撤销决定法院的调卷授权"))
 		want := map[string]int{}
 		for _, r := range []*pb.FetchRequest{chunkReq(id, ids[2:]...), manifestReq(id), chunkReq(id, ids[:1]...)} {
 			t.Logf("on the open stream: %s", expectRefused(t, "京01", st, r))
@@ -318,16 +318,16 @@ func TestFetchRefusals(t *testing.T) {
 		// The decider's own fetch is refused once it has heard of the
 		// revocation.
 		waitFor(t, 20*time.Second, "the revocation at the decider", func() bool {
-			tr, err := s.as("京01").Transfer(id)
+			tr, err := s.as("京01").Workflow().Transfer(id)
 			return err == nil && len(tr.RevokedGrants) == 1
 		})
 		fctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if _, err := s.as("京01").Fetch(fctx, id); err == nil {
+		if _, err := s.as("京01").Fetcher().Fetch(fctx, id); err == nil {
 			t.Error("the decider fetched the dossier after its grant was revoked")
 		}
 		// The receiver's grant stands.
-		p, err := s.as("京0108").Fetch(fctx, id)
+		p, err := s.as("京0108").Fetcher().Fetch(fctx, id)
 		if err != nil {
 			t.Fatalf("the receiver's fetch after the decider's revocation: %v", err)
 		}
@@ -391,7 +391,7 @@ func TestFetchCorruptChunkFromAnotherSource(t *testing.T) {
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	dp, err := s.as("京01").Fetch(ctx, id)
+	dp, err := s.as("京01").Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatalf("the decider's fetch: %v", err)
 	}
@@ -407,7 +407,7 @@ func TestFetchCorruptChunkFromAnotherSource(t *testing.T) {
 	)
 	bad := make(chan struct{})
 	// The origin corrupts the first chunk it serves the receiver.
-	node.SetFetchTamperForTest(s.as("京0105"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+	s.as("京0105").Fetcher().SetTamper(func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
 		if p != receiver {
 			return sealed
 		}
@@ -426,7 +426,7 @@ func TestFetchCorruptChunkFromAnotherSource(t *testing.T) {
 	})
 	// The decider serves nothing until the origin has done so (bounded, so
 	// that a failure shows as a failed check, not a hung test).
-	node.SetFetchTamperForTest(s.as("京01"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+	s.as("京01").Fetcher().SetTamper(func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
 		if p == receiver {
 			select {
 			case <-bad:
@@ -439,7 +439,7 @@ func TestFetchCorruptChunkFromAnotherSource(t *testing.T) {
 		return sealed
 	})
 	seq := auditHead(t, s.as("京0108"))
-	p, err := s.as("京0108").Fetch(ctx, id)
+	p, err := s.as("京0108").Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatalf("the receiver's fetch: %v", err)
 	}
@@ -549,7 +549,7 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 		holding = true // run 1: hold back answers after stopAfter chunks
 	)
 	release := make(chan struct{})
-	node.SetFetchTamperForTest(ss.as("京0105"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+	ss.as("京0105").Fetcher().SetTamper(func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
 		if p != receiver {
 			return sealed
 		}
@@ -576,24 +576,24 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 	})
 
 	// Run 1: cancel once some chunks are verified.
-	if _, err := ss.as("京0108").StartFetch(id); err != nil {
+	if _, err := ss.as("京0108").Fetcher().Start(id); err != nil {
 		t.Fatal(err)
 	}
-	var cut node.FetchProgress
+	var cut api.FetchProgress
 	waitFor(t, time.Minute, "chunks verified before the cut", func() bool {
-		cut, _ = ss.as("京0108").FetchStatus(id)
+		cut, _ = ss.as("京0108").Fetcher().Status(id)
 		return cut.Verified >= stopAfter/2 || cut.State != "running"
 	})
 	if cut.State != "running" || cut.Verified >= chunks {
 		t.Fatalf("the fetch ended before the cut: %+v", cut)
 	}
-	ss.as("京0108").CancelFetch(id)
+	ss.as("京0108").Fetcher().Cancel(id)
 	close(release)
 	waitFor(t, time.Minute, "the fetch to stop", func() bool {
-		p, _ := ss.as("京0108").FetchStatus(id)
+		p, _ := ss.as("京0108").Fetcher().Status(id)
 		return p.State != "running"
 	})
-	p1, _ := ss.as("京0108").FetchStatus(id)
+	p1, _ := ss.as("京0108").Fetcher().Status(id)
 	if p1.State != "cancelled" {
 		t.Fatalf("run 1 ended %s: %s", p1.State, p1.Error)
 	}
@@ -637,7 +637,7 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 	seq := auditHead(t, ss.as("京0105"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p2, err := restarted.Fetch(ctx, id)
+	p2, err := restarted.Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatalf("run 2: %v", err)
 	}
@@ -682,8 +682,10 @@ func TestFetchStalledSourceGivenUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fetches a dossier twice; skipped with -short")
 	}
-	defer node.SetFetchStallForTest(2 * time.Second)()
 	s := newScenario(t)
+	for _, n := range s.by {
+		n.Fetcher().SetStall(2 * time.Second)
+	}
 	// More chunks than one source has in flight (a stream's pipeline),
 	// so that both sources are asked.
 	cn, chunks := s.bigCase("京0105", 9, 10<<20)
@@ -693,7 +695,7 @@ func TestFetchStalledSourceGivenUp(t *testing.T) {
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := s.as("京01").Fetch(ctx, id); err != nil {
+	if _, err := s.as("京01").Fetcher().Fetch(ctx, id); err != nil {
 		t.Fatalf("the decider's fetch: %v", err)
 	}
 	receiver := s.as("京0108").PeerID()
@@ -704,7 +706,7 @@ func TestFetchStalledSourceGivenUp(t *testing.T) {
 	// The decider goes silent on its first chunk for the receiver, on
 	// every stream. The origin holds back a moment (less than the stall
 	// limit) so that the decider is surely asked.
-	node.SetFetchTamperForTest(s.as("京01"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+	s.as("京01").Fetcher().SetTamper(func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
 		if p == receiver {
 			stallOnce.Do(func() { close(stalledNow) })
 			select {
@@ -714,7 +716,7 @@ func TestFetchStalledSourceGivenUp(t *testing.T) {
 		}
 		return sealed
 	})
-	node.SetFetchTamperForTest(s.as("京0105"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+	s.as("京0105").Fetcher().SetTamper(func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
 		if p == receiver {
 			select {
 			case <-stalledNow:
@@ -723,7 +725,7 @@ func TestFetchStalledSourceGivenUp(t *testing.T) {
 		}
 		return sealed
 	})
-	p, err := s.as("京0108").Fetch(ctx, id)
+	p, err := s.as("京0108").Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatalf("the receiver's fetch with a silent source: %v", err)
 	}
@@ -751,7 +753,7 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.as("京01").Fetch(ctx, id); err != nil {
+	if _, err := s.as("京01").Fetcher().Fetch(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	dec := s.as("京01").Store()
@@ -803,7 +805,7 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 	// the fetch; nothing is filed.
 	recv := s.as("京0108")
 	cutOff([]*node.Node{s.as("京0105")}, []*node.Node{recv}, true)
-	if _, err := recv.Fetch(ctx, id); err == nil || !strings.Contains(err.Error(), "not the one the handover names") {
+	if _, err := recv.Fetcher().Fetch(ctx, id); err == nil || !strings.Contains(err.Error(), "not the one the handover names") {
 		t.Fatalf("fetch with only the forging source: %v; want the case record refused", err)
 	}
 	if n := assetAudits(t, recv, "dossier.bad_manifest", id); n == 0 {
@@ -812,7 +814,7 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 	// The origin back: the true record is filed.
 	cutOff([]*node.Node{s.as("京0105")}, []*node.Node{recv}, false)
 	connectAll(t, s.tm.nodes)
-	p, err := recv.Fetch(ctx, id)
+	p, err := recv.Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatalf("fetch with the origin back: %v", err)
 	}
@@ -838,16 +840,18 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 // first answer to the receiver stalls past the limit. The stream is given
 // up and opened again, and the fetch completes from the same source.
 func TestFetchStallOnTheOnlySource(t *testing.T) {
-	defer node.SetFetchStallForTest(time.Second)()
-	defer node.SetFetchRetryPauseForTest(200 * time.Millisecond)()
 	s := newScenario(t)
+	for _, n := range s.by {
+		n.Fetcher().SetStall(time.Second)
+		n.Fetcher().SetRetryPause(200 * time.Millisecond)
+	}
 	cn, chunks := s.bigCase("京0105", 5, 2<<20)
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	receiver := s.as("京0108").PeerID()
 	var stalls atomic.Int32
-	node.SetFetchTamperForTest(s.as("京0105"), func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
+	s.as("京0105").Fetcher().SetTamper(func(p peer.ID, cid crypto.ChunkID, sealed []byte) []byte {
 		if p == receiver && stalls.Add(1) == 1 {
 			select { // the first answer: silent past the stall limit
 			case <-time.After(3 * time.Second):
@@ -856,7 +860,7 @@ func TestFetchStallOnTheOnlySource(t *testing.T) {
 		}
 		return sealed
 	})
-	p, err := s.as("京0108").Fetch(ctx, id)
+	p, err := s.as("京0108").Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatalf("the fetch from a single source that stalled once: %v", err)
 	}

@@ -21,13 +21,13 @@ func (s *scenario) handedOver(t *testing.T, cn court.CaseNumber) cmproto.Transfe
 	s.accepted++
 	t.Helper()
 	ctx := context.Background()
-	tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
 	s.expectEverywhere(tr.ID, cmproto.StateOffered)
-	must(t)(s.as("京01").Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监11号"}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监11号"}))
 	s.expectEverywhere(tr.ID, cmproto.StateDecided)
-	must(t)(s.as("京0108").Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 500+s.accepted)}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 500+s.accepted)}))
 	s.expectEverywhere(tr.ID, cmproto.StateAccepted)
-	must(t)(s.as("京0105").Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "测试：续行已办理"}))
+	must(t)(s.as("京0105").Workflow().Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "测试：续行已办理"}))
 	s.expectEverywhere(tr.ID, cmproto.StateHandedOver)
 	return tr.ID
 }
@@ -40,14 +40,14 @@ func TestFetchFilesTheCaseAndReceipts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	p, err := s.as("京0108").Fetch(ctx, id)
+	p, err := s.as("京0108").Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("fetched %d chunks, %d bytes from %v", p.Fetched, p.Bytes, p.Sources)
 	s.expectEverywhere(id, cmproto.StateReceived)
 
-	tr, _ := s.as("京0108").Transfer(id)
+	tr, _ := s.as("京0108").Workflow().Transfer(id)
 	newNo, err := court.ParseCaseNumber(tr.NewCaseNumber)
 	if err != nil {
 		t.Fatal(err)
@@ -105,16 +105,16 @@ func TestFetchStoppedBetweenFilingAndReceipt(t *testing.T) {
 	defer cancel()
 	recv := s.as("京0108")
 
-	node.SetAfterFilingForTest(func() error { return errors.New("stopped after the filing") })
-	_, err := recv.Fetch(ctx, id)
-	node.SetAfterFilingForTest(nil)
+	recv.Fetcher().SetAfterFiling(func() error { return errors.New("stopped after the filing") })
+	_, err := recv.Fetcher().Fetch(ctx, id)
+	recv.Fetcher().SetAfterFiling(nil)
 	if err == nil || !strings.Contains(err.Error(), "stopped after the filing") {
 		t.Fatalf("first run: %v, want the stop", err)
 	}
-	if tr, _ := recv.Transfer(id); tr.State != cmproto.StateHandedOver {
+	if tr, _ := recv.Workflow().Transfer(id); tr.State != cmproto.StateHandedOver {
 		t.Fatalf("after the stop the transfer is %s, want handed_over (no receipt yet)", tr.State)
 	}
-	p, err := recv.Fetch(ctx, id)
+	p, err := recv.Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestFetchStoppedBetweenFilingAndReceipt(t *testing.T) {
 		t.Fatalf("second run: %+v; want nothing fetched and every chunk verified", p)
 	}
 	s.expectEverywhere(id, cmproto.StateReceived)
-	p, err = recv.Fetch(ctx, id)
+	p, err = recv.Fetcher().Fetch(ctx, id)
 	if err != nil || p.Fetched != 0 {
 		t.Fatalf("a run after the receipt: %+v, %v", p, err)
 	}
@@ -137,13 +137,13 @@ func TestFetchFromTheFiledCopy(t *testing.T) {
 	id := s.handedOver(t, safe[0])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.as("京0108").Fetch(ctx, id); err != nil {
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	s.expectEverywhere(id, cmproto.StateReceived)
 	origin, decider := s.as("京0105"), s.as("京01")
 	cutOff([]*node.Node{origin}, []*node.Node{decider}, true)
-	p, err := decider.Fetch(ctx, id)
+	p, err := decider.Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestFetchKeepsThirdCourtsSeizures(t *testing.T) {
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := s.as("京0108").Fetch(ctx, id)
+	p, err := s.as("京0108").Fetcher().Fetch(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}

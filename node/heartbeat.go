@@ -636,7 +636,7 @@ func (n *Node) Alerts() []api.Alert {
 			Message: fmt.Sprintf("信任包 %d 于 %s 到期，请向国家运维申请新信任包 / trust bundle %d expires %s: ask the national operator for a new one",
 				b.Sequence, b.ExpiresAt.UTC().Format(time.DateOnly), b.Sequence, b.ExpiresAt.UTC().Format(time.RFC3339))})
 	}
-	if ts, err := n.Transfers("", true); err == nil {
+	if ts, _, err := n.workflow.List(context.Background(), api.TransferQuery{Overdue: true, Limit: 1000}); err == nil {
 		for _, t := range ts {
 			a := api.Alert{Kind: "acceptance_overdue", Severity: "warning", Court: string(t.Receiver), Transfer: string(t.ID),
 				Message: fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", t.Receiver, t.AcceptBy, t.ID, t.Receiver, t.ID, t.AcceptBy)}

@@ -23,10 +23,12 @@ import (
 	"courtmesh.dev/courtmesh/node/assets"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/fetch"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
 	"courtmesh.dev/courtmesh/node/records"
 	"courtmesh.dev/courtmesh/node/trust"
+	"courtmesh.dev/courtmesh/node/workflow"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -56,26 +58,27 @@ type Options struct {
 
 // Node is one court's courtmesh daemon: host, pubsub, trust, API.
 type Node struct {
-	court   court.CourtCode // this node's court, from its certificate (a code never changes)
-	dir     datadir.Dir
-	cfg     config.Config
-	log     *slog.Logger
-	now     func() time.Time
-	key     *crypto.NodeKey
-	enc     *crypto.EncKey
-	trust   *trust.Service
-	gater   *mesh.Gater
-	h       host.Host
-	gh      *mesh.GuardedHost
-	ps      *pubsub.PubSub
-	started time.Time
-	api     *api.Server
-	db      *storage.DB
-	xfer    *records.Service
-	assets  *assets.Service
-	fetch   *fetchService
-	metrics *metrics.Metrics
-	hb      *heartbeatService
+	court    court.CourtCode // this node's court, from its certificate (a code never changes)
+	dir      datadir.Dir
+	cfg      config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	key      *crypto.NodeKey
+	enc      *crypto.EncKey
+	trust    *trust.Service
+	gater    *mesh.Gater
+	h        host.Host
+	gh       *mesh.GuardedHost
+	ps       *pubsub.PubSub
+	started  time.Time
+	api      *api.Server
+	db       *storage.DB
+	xfer     *records.Service
+	assets   *assets.Service
+	fetch    *fetch.Service
+	workflow *workflow.Service
+	metrics  *metrics.Metrics
+	hb       *heartbeatService
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
@@ -173,9 +176,15 @@ func New(opts Options) (*Node, error) {
 	})
 	n.xfer.SetApplied(n.assets.Applied)
 	api.RegisterAssets(n.api, n.assets, now)
-	n.registerTransferAPI()
-	n.fetch = newFetchService(n)
-	n.registerFetchAPI()
+	n.fetch = fetch.New(fetch.Deps{
+		Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
+		Filed: n.assets.Poke,
+	})
+	n.workflow = workflow.New(workflow.Deps{
+		Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
+		GuardDays: cfg.HandoverGuardDays,
+	})
+	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.registerDashboardAPI()
 	if n.hb, err = newHeartbeatService(n); err != nil {
 		return fail(err)
@@ -193,6 +202,14 @@ func (n *Node) Store() *storage.DB { return n.db }
 // Assets is the asset service: updates of transferred cases' assets and
 // measures, and their alerts.
 func (n *Node) Assets() *assets.Service { return n.assets }
+
+// Fetcher is the fetch service: dossiers served to and fetched from the
+// courts holding a grant.
+func (n *Node) Fetcher() *fetch.Service { return n.fetch }
+
+// Workflow is this court's side of the transfer steps (offer, decide,
+// accept, hand over, ...).
+func (n *Node) Workflow() *workflow.Service { return n.workflow }
 
 // Host returns the libp2p host (for tests and the demo).
 func (n *Node) Host() host.Host { return n.h }
@@ -282,7 +299,7 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancelCtx()
 		if n.fetch != nil {
-			n.fetch.wait()
+			n.fetch.Close()
 		}
 		n.trust.Close()
 		n.metrics.Gate.Shut() // no validator runs past this point
@@ -383,3 +400,8 @@ func (n *Node) InstallBundle(raw []byte) (api.InstallResult, error) {
 }
 
 var _ api.Backend = (*Node)(nil)
+
+// self returns this node's certificate in the bundle in force.
+func (n *Node) self() (*crypto.Certificate, error) {
+	return n.trust.Trust().ByPeer(n.h.ID(), n.now())
+}

@@ -276,7 +276,7 @@ var oaResponseTypes = map[string]reflect.Type{
 	"Peer":            reflect.TypeFor[api.Peer](),
 	"InstallResult":   reflect.TypeFor[api.InstallResult](),
 	"Transfer":        reflect.TypeFor[api.Transfer](),
-	"FetchProgress":   reflect.TypeFor[FetchProgress](),
+	"FetchProgress":   reflect.TypeFor[api.FetchProgress](),
 	"ImportResult":    reflect.TypeFor[api.ImportResult](),
 	"FieldProblem":    reflect.TypeFor[api.FieldProblem](),
 	"CaseSummary":     reflect.TypeFor[api.CaseSummary](),

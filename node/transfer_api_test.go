@@ -97,7 +97,7 @@ func (s *scenario) state(t *testing.T) meshState {
 		if st.keys, err = n.Store().Keys(); err != nil {
 			t.Fatal(err)
 		}
-		ts, err := n.Transfers("", false)
+		ts, err := listAll(n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,11 +164,11 @@ func TestTransferAPIRefusals(t *testing.T) {
 		t.Fatalf("the generator made %d cases without a near-expiry measure; want 3", len(safe))
 	}
 	// t1 is decided (京01 designated 京0108), t2 is offered.
-	t1 := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}})).ID
-	t2 := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}})).ID
+	t1 := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}})).ID
+	t2 := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}})).ID
 	s.expectEverywhere(t2, cmproto.StateOffered)
 	s.expectEverywhere(t1, cmproto.StateOffered)
-	must(t)(s.as("京01").Decide(ctx, t1, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监31号"}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, t1, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监31号"}))
 	s.expectEverywhere(t1, cmproto.StateDecided)
 
 	origin, decider, receiver := s.conn(t, "京0105"), s.conn(t, "京01"), s.conn(t, "京0108")

@@ -105,7 +105,7 @@ type view struct {
 
 func viewOf(t *testing.T, n *node.Node, id cmproto.TransferID) view {
 	t.Helper()
-	tr, err := n.Transfer(id)
+	tr, err := n.Workflow().Transfer(id)
 	if err != nil {
 		t.Fatalf("%s: %v", n.Status().CourtCode, err)
 	}
@@ -163,9 +163,9 @@ func (s *scenario) decided() cmproto.TransferID {
 	if len(safe) == 0 {
 		s.t.Fatal("the generator made no case without a near-expiry measure")
 	}
-	tr := must(s.t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	tr := must(s.t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
 	s.expectEverywhere(tr.ID, cmproto.StateOffered)
-	must(s.t)(s.as("京01").Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监21号"}))
+	must(s.t)(s.as("京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监21号"}))
 	s.expectEverywhere(tr.ID, cmproto.StateDecided)
 	return tr.ID
 }
@@ -202,7 +202,7 @@ func TestReplayedRecordChangesNothing(t *testing.T) {
 	}
 	// A new record from the same node follows the replays on the topic;
 	// once it is everywhere, so is whatever the replays did.
-	must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1301号"}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1301号"}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 	for _, n := range s.tm.nodes {
 		got := viewOf(t, n, id)
@@ -220,7 +220,7 @@ func TestResignedRecordRefused(t *testing.T) {
 	ctx := context.Background()
 	id := s.decided()
 	const first = "（2026）京0108执1401号"
-	must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: first}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: first}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 
 	recv := meshSigner(t, s.tm.Mesh, "京0108")
@@ -448,7 +448,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 		return len(hs)
 	}
 	state := func(id cmproto.TransferID) cmproto.State {
-		tr, err := n.Transfer(id)
+		tr, err := n.Workflow().Transfer(id)
 		if err != nil {
 			return ""
 		}
@@ -474,7 +474,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 		if st, h := state(id), held(id); st != cmproto.StateAccepted || h != 0 {
 			t.Fatalf("after the decision: state %s, %d held, want accepted and 0", st, h)
 		}
-		tr, _ := n.Transfer(id)
+		tr, _ := n.Workflow().Transfer(id)
 		if tr.NewCaseNumber != "（2026）京0108执31号" || len(tr.Records) != 3 {
 			t.Errorf("accepted transfer: %+v", tr.Transfer)
 		}
@@ -545,10 +545,10 @@ func TestAcceptanceNumber(t *testing.T) {
 	ascii := func(n court.CaseNumber) string {
 		return strings.NewReplacer("（", "(", "）", ")").Replace(n.String())
 	}
-	if _, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[0].Number)}); !errors.Is(err, court.ErrConflict) {
+	if _, err := recv.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[0].Number)}); !errors.Is(err, court.ErrConflict) {
 		t.Fatalf("acceptance under the number of a case held here: %v; want a conflict", err)
 	}
-	tr, err := recv.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[1].Number)})
+	tr, err := recv.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: ascii(cs[1].Number)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func (s *scenario) expectOn(id cmproto.TransferID, state cmproto.State, nodes []
 	s.t.Helper()
 	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %s", id, state, what), func() bool {
 		for _, n := range nodes {
-			tr, err := n.Transfer(id)
+			tr, err := n.Workflow().Transfer(id)
 			if err != nil || tr.State != state {
 				return false
 			}
@@ -142,7 +142,7 @@ func cutOff(left, right []*node.Node, cut bool) {
 	}
 }
 
-// must fails the test on an error: must(t)(n.Offer(...)).
+// must fails the test on an error: must(t)(n.Workflow().Offer(...)).
 func must(t *testing.T) func(*cmproto.Transfer, error) *cmproto.Transfer {
 	return func(tr *cmproto.Transfer, err error) *cmproto.Transfer {
 		t.Helper()
@@ -162,33 +162,33 @@ func TestTransferStory(t *testing.T) {
 	}
 
 	// As 京0105, offer a long-stalled case to 京01.
-	tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}}))
+	tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}}))
 	id := tr.ID
 	s.expectEverywhere(id, cmproto.StateOffered)
 
 	// As 京01, decide: 指令执行 to 京0108.
-	must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}))
 	s.expectEverywhere(id, cmproto.StateDecided)
 
 	// As 京0108, accept under a new case number.
-	must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 
 	// As 京0105, hand the dossier over.
-	must(t)(s.as("京0105").Handover(ctx, id, api.HandoverRequest{}))
+	must(t)(s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{}))
 	s.expectEverywhere(id, cmproto.StateHandedOver)
 
 	// As 京0108, fetch the dossier; its receipt reaches every court.
-	if _, err := s.as("京0108").Fetch(ctx, id); err != nil {
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	s.expectEverywhere(id, cmproto.StateReceived)
 
 	// As 京0108, report progress.
-	must(t)(s.as("京0108").Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "查封房产已进入拍卖程序"}))
+	must(t)(s.as("京0108").Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "查封房产已进入拍卖程序"}))
 	waitFor(t, 20*time.Second, "progress everywhere", func() bool {
 		for _, n := range s.tm.nodes {
-			tr, err := n.Transfer(id)
+			tr, err := n.Workflow().Transfer(id)
 			if err != nil || tr.AmountRecovered != 1_250_000_00 {
 				return false
 			}
@@ -197,9 +197,9 @@ func TestTransferStory(t *testing.T) {
 	})
 
 	// Every node agrees on everything about the transfer.
-	want, _ := s.as("京").Transfer(id)
+	want, _ := s.as("京").Workflow().Transfer(id)
 	for _, n := range s.tm.nodes {
-		got, _ := n.Transfer(id)
+		got, _ := n.Workflow().Transfer(id)
 		if got.State != want.State || got.Receiver != "京0108" || got.Decider != "京01" || got.Mode != "指令执行" ||
 			got.NewCaseNumber != "（2026）京0108执1201号" || len(got.Records) != 6 || got.ChunkCount == 0 {
 			t.Errorf("%s disagrees: %+v", n.Status().CourtCode, got.Transfer)
@@ -207,10 +207,10 @@ func TestTransferStory(t *testing.T) {
 	}
 
 	// 提级执行: as 京0105, offer another case; as 京01, take it itself.
-	tr2 := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}}))
+	tr2 := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}}))
 	s.expectEverywhere(tr2.ID, cmproto.StateOffered)
-	must(t)(s.as("京01").Decide(ctx, tr2.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监8号"}))
-	must(t)(s.as("京01").Accept(ctx, tr2.ID, api.AcceptRequest{NewCaseNumber: "（2026）京01执88号"}))
+	must(t)(s.as("京01").Workflow().Decide(ctx, tr2.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监8号"}))
+	must(t)(s.as("京01").Workflow().Accept(ctx, tr2.ID, api.AcceptRequest{NewCaseNumber: "（2026）京01执88号"}))
 	s.expectEverywhere(tr2.ID, cmproto.StateAccepted)
 }
 
@@ -222,7 +222,7 @@ func TestTransferRefusals(t *testing.T) {
 		t.Fatalf("generator gave %d safe and %d expiring cases; need 6 and 1", len(safe), len(expiring))
 	}
 	offerTo := func(cn court.CaseNumber, sup court.CourtCode) cmproto.TransferID {
-		tr := must(t)(s.as("京0105").Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: string(sup), Grounds: []string{"long_unexecuted"}}))
+		tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: string(sup), Grounds: []string{"long_unexecuted"}}))
 		s.expectEverywhere(tr.ID, cmproto.StateOffered)
 		return tr.ID
 	}
@@ -231,7 +231,7 @@ func TestTransferRefusals(t *testing.T) {
 	t.Run("decision designating a court with no certificate", func(t *testing.T) {
 		id := offer(safe[1])
 		// 京0106 is a valid basic court under 京01, but not on the mesh.
-		_, err := s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0106", DecisionNumber: "（2026）京01执监7号"})
+		_, err := s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0106", DecisionNumber: "（2026）京01执监7号"})
 		if !errors.Is(err, court.ErrInvalid) || !strings.Contains(err.Error(), "no certificate") {
 			t.Fatalf("err = %v, want ErrInvalid naming the missing certificate", err)
 		}
@@ -245,46 +245,46 @@ func TestTransferRefusals(t *testing.T) {
 		// the mesh heals every node ends withdrawn, with the same records
 		// and fields.
 		decide := func(t *testing.T, id cmproto.TransferID, k int) {
-			must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: fmt.Sprintf("（2026）京01执监%d号", 20+k)}))
+			must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: fmt.Sprintf("（2026）京01执监%d号", 20+k)}))
 		}
 		for k, other := range []struct {
 			name string
 			act  func(t *testing.T, id cmproto.TransferID)
 		}{
 			{"the superior rejects", func(t *testing.T, id cmproto.TransferID) {
-				must(t)(s.as("京01").Reject(ctx, id, "本院执行力量不足"))
+				must(t)(s.as("京01").Workflow().Reject(ctx, id, "本院执行力量不足"))
 			}},
 			{"the receiver rejects", func(t *testing.T, id cmproto.TransferID) {
 				decide(t, id, 1)
 				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
-				must(t)(s.as("京0108").Reject(ctx, id, "本院执行力量不足"))
+				must(t)(s.as("京0108").Workflow().Reject(ctx, id, "本院执行力量不足"))
 			}},
 			{"the receiver accepts", func(t *testing.T, id cmproto.TransferID) {
 				decide(t, id, 2)
 				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
-				must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执822号"}))
+				must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执822号"}))
 			}},
 		} {
 			t.Run(other.name, func(t *testing.T) {
 				id := offer(safe[3+k])
 				origin := s.as("京0105")
 				cutOff([]*node.Node{origin}, s.tm.nodes, true)
-				must(t)(origin.Withdraw(ctx, id, "被执行人已主动履行"))
+				must(t)(origin.Workflow().Withdraw(ctx, id, "被执行人已主动履行"))
 				other.act(t, id)
-				if tr, err := s.as("京01").Transfer(id); err != nil || tr.State == cmproto.StateWithdrawn {
+				if tr, err := s.as("京01").Workflow().Transfer(id); err != nil || tr.State == cmproto.StateWithdrawn {
 					t.Fatalf("the withdrawal crossed the partition: %v %v", tr.State, err)
 				}
 				cutOff([]*node.Node{origin}, s.tm.nodes, false)
 				connectAll(t, s.tm.nodes)
 				s.expectEverywhere(id, cmproto.StateWithdrawn)
-				want, err := origin.Transfer(id)
+				want, err := origin.Workflow().Transfer(id)
 				if err != nil {
 					t.Fatal(err)
 				}
 				waitFor(t, 20*time.Second, "the same records and fields on every node", func() bool {
 					w, _ := json.Marshal(want.Transfer)
 					for _, n := range s.tm.nodes {
-						tr, err := n.Transfer(id)
+						tr, err := n.Workflow().Transfer(id)
 						if err != nil {
 							return false
 						}
@@ -299,10 +299,10 @@ func TestTransferRefusals(t *testing.T) {
 					t.Fatalf("withdrawn with reason %q, decider %q", want.Reason, want.Decider)
 				}
 				// A court that knows the transfer ended does not act on it.
-				if _, err := s.as("京01").Reject(ctx, id, "再次拒绝"); !errors.Is(err, court.ErrConflict) {
+				if _, err := s.as("京01").Workflow().Reject(ctx, id, "再次拒绝"); !errors.Is(err, court.ErrConflict) {
 					t.Fatalf("rejecting a withdrawn transfer: %v, want ErrConflict", err)
 				}
-				if _, err := origin.Withdraw(ctx, id, "再次撤回"); !errors.Is(err, court.ErrConflict) {
+				if _, err := origin.Workflow().Withdraw(ctx, id, "再次撤回"); !errors.Is(err, court.ErrConflict) {
 					t.Fatalf("withdrawing a withdrawn transfer: %v, want ErrConflict", err)
 				}
 			})
@@ -311,15 +311,15 @@ func TestTransferRefusals(t *testing.T) {
 
 	t.Run("progress before the receipt", func(t *testing.T) {
 		id := offer(safe[2])
-		must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监8号"}))
+		must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监8号"}))
 		s.expectEverywhere(id, cmproto.StateDecided)
-		must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执808号"}))
+		must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执808号"}))
 		s.expectEverywhere(id, cmproto.StateAccepted)
-		_, err := s.as("京0108").Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 100_00, Status: "已扣划存款"})
+		_, err := s.as("京0108").Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 100_00, Status: "已扣划存款"})
 		if !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), "once the dossier is received") {
 			t.Fatalf("err = %v, want ErrConflict asking for the receipt first", err)
 		}
-		tr, err := s.as("京0105").Transfer(id)
+		tr, err := s.as("京0105").Workflow().Transfer(id)
 		if err != nil || tr.AmountRecovered != 0 {
 			t.Fatalf("the origin records %d fen recovered by the receiver (%v)", tr.AmountRecovered, err)
 		}
@@ -328,28 +328,28 @@ func TestTransferRefusals(t *testing.T) {
 	t.Run("decision by a court that is not a superior of both", func(t *testing.T) {
 		id := offerTo(safe[0], "京")
 		// 京02 is superior of 京0102 but not of the origin 京0105.
-		_, err := s.as("京02").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京02执监1号"})
+		_, err := s.as("京02").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京02执监1号"})
 		if !errors.Is(err, court.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}
 		// 京01 is superior of both 京0105 and 京0108, but the offer asked 京.
-		_, err = s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监2号"})
+		_, err = s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监2号"})
 		if !errors.Is(err, court.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}
 		// The high court is superior of both.
-		must(t)(s.as("京").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京执监3号"}))
+		must(t)(s.as("京").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京执监3号"}))
 		s.expectEverywhere(id, cmproto.StateDecided)
 
 		t.Run("acceptance by a court that was not designated", func(t *testing.T) {
-			_, err := s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执9号"})
+			_, err := s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执9号"})
 			if !errors.Is(err, court.ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
 		})
 		t.Run("a step out of order", func(t *testing.T) {
 			// Handover before acceptance.
-			_, err := s.as("京0105").Handover(ctx, id, api.HandoverRequest{})
+			_, err := s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{})
 			if !errors.Is(err, court.ErrConflict) {
 				t.Fatalf("err = %v, want ErrConflict", err)
 			}
@@ -358,21 +358,21 @@ func TestTransferRefusals(t *testing.T) {
 
 	t.Run("handover blocked by a measure expiring soon, then overridden", func(t *testing.T) {
 		id := offer(expiring[0])
-		must(t)(s.as("京01").Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监4号"}))
+		must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监4号"}))
 		s.expectEverywhere(id, cmproto.StateDecided)
-		must(t)(s.as("京0108").Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执10号"}))
+		must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执10号"}))
 		s.expectEverywhere(id, cmproto.StateAccepted)
-		_, err := s.as("京0105").Handover(ctx, id, api.HandoverRequest{})
+		_, err := s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{})
 		if !errors.Is(err, court.ErrHandoverBlocked) {
 			t.Fatalf("err = %v, want ErrHandoverBlocked", err)
 		}
 		t.Logf("refusal: %v", err)
-		tr := must(t)(s.as("京0105").Handover(ctx, id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"}))
+		tr := must(t)(s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"}))
 		if tr.OverrideReason == "" || len(tr.Overridden) == 0 {
 			t.Fatalf("override not recorded: %+v", tr)
 		}
 		s.expectEverywhere(id, cmproto.StateHandedOver)
-		got, _ := s.as("京").Transfer(id)
+		got, _ := s.as("京").Workflow().Transfer(id)
 		if got.OverrideReason != tr.OverrideReason {
 			t.Errorf("the override reason did not travel: %q", got.OverrideReason)
 		}
@@ -431,7 +431,7 @@ func TestCatchUp(t *testing.T) {
 		if _, err := importer.Import(context.Background(), origin.Store(), c.Dir, importer.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		tr, err := origin.Offer(context.Background(), api.OfferRequest{CaseNumber: c.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}})
+		tr, err := origin.Workflow().Offer(context.Background(), api.OfferRequest{CaseNumber: c.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,7 +443,7 @@ func TestCatchUp(t *testing.T) {
 	start := time.Now()
 	connectAll(t, append([]*node.Node{restarted}, append(nodes[:late:late], nodes[late+1:]...)...))
 	elapsed := waitFor(t, 20*time.Second, "all 50 offers on the restarted node", func() bool {
-		ts, err := restarted.Transfers("", false)
+		ts, err := listAll(restarted)
 		return err == nil && len(ts) == len(ids)
 	})
 	t.Logf("restarted node had all %d offers %v after the reconnect began (%v after it completed; sync interval 1s)", len(ids), time.Since(start), elapsed)
@@ -454,14 +454,14 @@ func TestCatchUp(t *testing.T) {
 	var decided []cmproto.TransferID
 	for _, id := range ids[:10] {
 		// 京01 (left) decides while the right half cannot hear it.
-		if _, err := nodes[2].Decide(context.Background(), id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监99号"}); err != nil {
+		if _, err := nodes[2].Workflow().Decide(context.Background(), id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监99号"}); err != nil {
 			t.Fatal(err)
 		}
 		decided = append(decided, id)
 	}
 	// The partition is real: the right half has not heard the decisions.
 	for _, n := range right {
-		if tr, err := n.Transfer(decided[0]); err != nil || tr.State != cmproto.StateOffered {
+		if tr, err := n.Workflow().Transfer(decided[0]); err != nil || tr.State != cmproto.StateOffered {
 			t.Fatalf("%s learned of a decision across the partition: %v %v", n.Status().CourtCode, tr.State, err)
 		}
 	}
@@ -471,7 +471,7 @@ func TestCatchUp(t *testing.T) {
 	elapsed = waitFor(t, 20*time.Second, "decisions across the healed partition", func() bool {
 		for _, n := range right {
 			for _, id := range decided {
-				tr, err := n.Transfer(id)
+				tr, err := n.Workflow().Transfer(id)
 				if err != nil || tr.State != cmproto.StateDecided {
 					return false
 				}
@@ -522,5 +522,23 @@ func connectAll(t *testing.T, nodes []*node.Node) {
 				t.Fatalf("connect: %v", err)
 			}
 		}
+	}
+}
+
+// listAll pages through every transfer n holds, as a client of the API
+// would.
+func listAll(n *node.Node) ([]api.Transfer, error) {
+	var out []api.Transfer
+	q := api.TransferQuery{Limit: 1000}
+	for {
+		page, next, err := n.Workflow().List(context.Background(), q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		q.Cursor = next
 	}
 }

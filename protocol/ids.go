@@ -126,3 +126,8 @@ func DecodeHeartbeat(b []byte) (*pb.Heartbeat, error) {
 	}
 	return &h, nil
 }
+
+// CaseLabel is the sealing label of the case record a handover names
+// (HandoverManifest.sealed_case_hash) and the fetch serves: it binds the
+// sealed record to its transfer.
+func CaseLabel(id TransferID) string { return "fetch/" + string(id) + "/case" }

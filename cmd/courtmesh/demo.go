@@ -282,7 +282,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("%d cases imported; %s has been stalled for over 6 months", len(cs), pick.Number)
 
 	d.say("京0105 将 %s 报请北京一中院（京01）交叉执行。", "京0105 offers %s to its superior court 京01 for cross-execution.", pick.Number)
-	tr, err := origin.Offer(ctx, api.OfferRequest{CaseNumber: pick.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}})
+	tr, err := origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: pick.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}})
 	if err != nil {
 		return err
 	}
@@ -293,17 +293,17 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("offer %s reached all %d courts (outstanding %s)", id, len(nodes), yuan(tr.AmountOutstanding))
 
 	d.say("京01 作出指令执行决定：由海淀法院（京0108）执行。", "京01 decides 指令执行: 京0108 (海淀) is to enforce the case.")
-	if _, err := decider.Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}); err != nil {
+	if _, err := decider.Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}); err != nil {
 		return err
 	}
 	if err := demoEverywhere(ctx, nodes, id, cmproto.StateDecided); err != nil {
 		return err
 	}
-	t, _ := receiver.Transfer(id)
+	t, _ := receiver.Workflow().Transfer(id)
 	d.ok("every court sees the decision; 京0108 must accept by %s", t.AcceptBy)
 
 	d.say("京0108 立案受理，新案号（2026）京0108执1201号。", "京0108 accepts and files the case as （2026）京0108执1201号.")
-	if _, err := receiver.Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}); err != nil {
+	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}); err != nil {
 		return err
 	}
 	if err := demoEverywhere(ctx, nodes, id, cmproto.StateAccepted); err != nil {
@@ -312,7 +312,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("accepted everywhere")
 
 	d.say("京0105 移交案卷：被拒绝，因为有查控措施将在30日内到期。", "京0105 tries to hand the dossier over: refused, a measure expires within 30 days.")
-	_, err = origin.Handover(ctx, id, api.HandoverRequest{})
+	_, err = origin.Workflow().Handover(ctx, id, api.HandoverRequest{})
 	if !errors.Is(err, court.ErrHandoverBlocked) {
 		return fmt.Errorf("demo: handover should have been refused, got %v", err)
 	}
@@ -327,7 +327,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		return err
 	}
 	d.ok("case updated to version %d: 续行 until %s", res.Version, court.LegalExpiry(assetClassOf(origin, pick.Number, near.Asset), today))
-	tr, err = origin.Handover(ctx, id, api.HandoverRequest{})
+	tr, err = origin.Workflow().Handover(ctx, id, api.HandoverRequest{})
 	if err != nil {
 		return err
 	}
@@ -337,10 +337,10 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("handover manifest: %d sealed chunks, Merkle root %x…, data key wrapped for 京0108 and 京01", tr.ChunkCount, tr.MerkleRoot[:8])
 
 	d.say("京0108 获取并校验电子案卷（多源、可断点续传）。", "京0108 fetches the sealed dossier, verifying every chunk against the manifest.")
-	if _, err := decider.Fetch(ctx, id); err != nil { // the decider keeps a copy for supervision: a second source
+	if _, err := decider.Fetcher().Fetch(ctx, id); err != nil { // the decider keeps a copy for supervision: a second source
 		return fmt.Errorf("decider fetch: %w", err)
 	}
-	fp, err := receiver.Fetch(ctx, id)
+	fp, err := receiver.Fetcher().Fetch(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -385,12 +385,12 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("京0108's case now holds the vehicle and its 查封 (2-year term); the plate stays sealed")
 
 	d.say("京0108 报告执行进展。", "京0108 reports progress.")
-	if _, err := receiver.Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
+	if _, err := receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
 		return err
 	}
 	if err := waitUntil(ctx, 15*time.Second, func() bool {
 		for _, n := range nodes {
-			if t, err := n.Transfer(id); err != nil || t.AmountRecovered != 1_250_000_00 {
+			if t, err := n.Workflow().Transfer(id); err != nil || t.AmountRecovered != 1_250_000_00 {
 				return false
 			}
 		}
@@ -406,7 +406,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 func demoEverywhere(ctx context.Context, nodes []*node.Node, id cmproto.TransferID, state cmproto.State) error {
 	err := waitUntil(ctx, 15*time.Second, func() bool {
 		for _, n := range nodes {
-			if t, err := n.Transfer(id); err != nil || t.State != state {
+			if t, err := n.Workflow().Transfer(id); err != nil || t.State != state {
 				return false
 			}
 		}

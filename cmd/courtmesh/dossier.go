@@ -10,7 +10,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 )
 
@@ -38,7 +37,7 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var p node.FetchProgress
+	var p api.FetchProgress
 	if err := cl.Do(ctx, "POST", "/v1/transfers/"+id+"/fetch", struct{}{}, &p); err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func runDossierStatus(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var p node.FetchProgress
+	var p api.FetchProgress
 	if err := cl.Do(ctx, "GET", "/v1/transfers/"+id+"/fetch", nil, &p); err != nil {
 		return err
 	}

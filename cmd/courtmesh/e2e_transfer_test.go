@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
@@ -197,7 +196,7 @@ func (e *e2e) cliStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eC
 	}
 
 	// The receiver fetches the dossier; the receipt moves every node on.
-	var p node.FetchProgress
+	var p api.FetchProgress
 	e.mustJSONLong(t, 5*time.Minute, &p, "dossier", "fetch", "--json", "--data", recv.dir, id)
 	if p.State != "done" || p.NewCase != newCase || p.Verified != p.Chunks || p.Chunks == 0 {
 		t.Fatalf("dossier fetch: %+v", p)
@@ -412,7 +411,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 	}
 	everywhere(id, "handed_over", state("handed_over"))
 
-	var p node.FetchProgress
+	var p api.FetchProgress
 	r.must(t, "POST", "/v1/transfers/"+id+"/fetch", nil, 202, &p)
 	poll(t, 2*time.Minute, "the fetch of "+id+" to end", func() bool {
 		r.must(t, "GET", "/v1/transfers/"+id+"/fetch", nil, 200, &p)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/crypto"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
@@ -102,7 +101,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 		<-fetch1Done
 	})
 	start = time.Now()
-	var cut node.FetchProgress
+	var cut api.FetchProgress
 	polls := 0
 	for {
 		if time.Since(start) > 5*time.Minute {
@@ -148,7 +147,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 	e.start(t, again, others)
 	poll(t, 30*time.Second, "the restarted receiver rejoins the mesh", meshed(again))
 	restarted := time.Now()
-	var p node.FetchProgress
+	var p api.FetchProgress
 	e.mustJSONLong(t, 30*time.Minute, &p, "dossier", "fetch", "--json", "--data", again.dir, id)
 	t.Logf("run 2: %s; %d chunks, %d resumed, %d fetched, %d rejected, %.1f MiB in %v (%.1f MB/s), sources %v",
 		p.State, p.Chunks, p.Resumed, p.Fetched, p.Rejected, float64(p.Bytes)/(1<<20), p.Finished.Sub(p.Started).Round(time.Millisecond), p.BytesPerS/1e6, p.Sources)
@@ -218,7 +217,7 @@ func (e *e2e) mustJSONLong(t *testing.T, d time.Duration, v any, args ...string)
 }
 
 // statusJSON runs `dossier status` once.
-func (e *e2e) statusJSON(c *e2eCourt, id string, p *node.FetchProgress) error {
+func (e *e2e) statusJSON(c *e2eCourt, id string, p *api.FetchProgress) error {
 	out, err := exec.Command(e.bin, "dossier", "status", "--data", c.dir, id).Output()
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/protocol"
 )
 
@@ -66,4 +67,31 @@ type Transfer struct {
 func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	on, what := t.WaitingOn()
 	return Transfer{Transfer: t, Overdue: t.Overdue(now), WaitingOn: string(on), WaitingFor: what}
+}
+
+// FetchProgress reports a fetch.
+type FetchProgress struct {
+	Transfer  protocol.TransferID `json:"transfer"`
+	State     string              `json:"state"` // running, verifying, done, failed, cancelled
+	Chunks    int                 `json:"chunks"`
+	Verified  int                 `json:"verified"`
+	Resumed   int                 `json:"resumed"` // verified before this run (not fetched again)
+	Fetched   int                 `json:"fetched"` // fetched in this run
+	Bytes     int64               `json:"bytes"`   // fetched in this run
+	Rejected  int                 `json:"rejected_chunks"`
+	Sources   map[string]int      `json:"sources"` // court -> chunks from it
+	Started   time.Time           `json:"started"`
+	Finished  time.Time           `json:"finished,omitzero"`
+	Error     string              `json:"error,omitempty"`
+	NewCase   string              `json:"new_case,omitempty"`
+	BytesPerS float64             `json:"bytes_per_second"`
+}
+
+// TransferQuery selects a page of GET /v1/transfers.
+type TransferQuery struct {
+	State   string          // only this state ("" all)
+	Court   court.CourtCode // only transfers this court takes part in
+	Overdue bool            // only overdue ones
+	Cursor  string          // from the previous page's X-Next-Cursor
+	Limit   int             // per page: 0 means 100, at most 1000
 }

@@ -713,3 +713,21 @@ func (s *Service) Each(ctx context.Context, q storage.TransferQuery, f func(*cmp
 		q.Cursor = page.Next
 	}
 }
+
+// ByCase returns the transfers naming case number n, as the origin's
+// number or as the receiver's new one, from the index by case number.
+func (s *Service) ByCase(ctx context.Context, n court.CaseNumber) ([]*cmproto.Transfer, error) {
+	recs, err := s.db.TransfersByCase(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*cmproto.Transfer, 0, len(recs))
+	for _, rec := range recs {
+		t, err := Decode(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

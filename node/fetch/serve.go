@@ -1,0 +1,228 @@
+package fetch
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"courtmesh.dev/courtmesh/crypto"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+)
+
+func (f *Service) serve(st network.Stream) {
+	defer st.Close()
+	remote := st.Conn().RemotePeer()
+	buf := make([]byte, fetchCopyBuf) // reused from request to request
+	refused := 0
+	for {
+		st.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		var req pb.FetchRequest
+		b, err := cmproto.ReadFrame(st, 64<<10)
+		if err == nil {
+			if err = proto.Unmarshal(b, &req); err != nil {
+				err = fmt.Errorf("%w: %v", crypto.ErrMalformed, err)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, crypto.ErrMalformed) { // not a closed or cut stream: garbage
+				f.auditDone(storage.AuditEntry{Peer: remote.String(), Event: "dossier.request", Outcome: "refused", Detail: fmt.Sprintf("malformed request, stream closed: %v", err)})
+			}
+			st.Reset()
+			return
+		}
+		st.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+		err = f.answer(st, remote, &req, buf)
+		if errors.Is(err, errRefused) {
+			// A refusal is answered, and the stream stays for a retry;
+			// a peer refused again and again is not given the stream to
+			// fill the audit log with.
+			if refused++; refused < maxRefusalsPerStream {
+				continue
+			}
+			st.Close()
+			return
+		}
+		if err != nil {
+			st.Reset()
+			return
+		}
+	}
+}
+
+// errRefused: answer refused the request (and told the asker why).
+var errRefused = errors.New("fetch request refused")
+
+// maxRefusalsPerStream is how many refused requests one stream may carry
+// before the serving node closes it.
+const maxRefusalsPerStream = 8
+
+// answer authorises one request, audits it, and writes the response. buf
+// is scratch space for copying chunks from their files to the stream.
+func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest, buf []byte) error {
+	now := f.now()
+	tid := req.GetTransferId()
+	if len(tid) > 64 { // a transfer id is 32 hex digits: the audit keeps a bounded prefix of anything else
+		tid = strings.ToValidUTF8(tid[:64], "") + "…"
+	}
+	audit := storage.AuditEntry{Peer: remote.String(), Transfer: tid, Event: "dossier.chunks"}
+	if req.GetManifest() {
+		audit.Event = "dossier.manifest"
+	}
+	refuse := func(msg string) error {
+		audit.Outcome, audit.Detail = "refused", msg
+		if _, err := f.db.Audit(audit); err != nil {
+			f.log.Error("a refused fetch request could not be audited", "peer", remote, "reason", err)
+		}
+		f.metrics.ServedRequests.WithLabelValues("refused").Inc()
+		f.log.Info("fetch refused", "peer", remote, "transfer", tid, "reason", msg)
+		if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Error: msg}); err != nil {
+			return err
+		}
+		return errRefused
+	}
+	// Nothing is served that the audit log does not record.
+	audited := func() error {
+		if _, err := f.db.Audit(audit); err != nil {
+			f.log.Error("fetch request not served: the audit log cannot be written", "peer", remote, "transfer", tid, "reason", err)
+			return refuse("the serving court cannot record the access now; try later")
+		}
+		return nil
+	}
+	// Checked on every request: the peer's certificate is in force now.
+	cert, err := f.trust.Trust().ByPeer(remote, now)
+	if err != nil {
+		return refuse(fmt.Sprintf("not admitted: %v", err))
+	}
+	audit.Court = string(cert.Code)
+	id, err := cmproto.ParseTransferID(req.GetTransferId())
+	if err != nil || req.GetVersion() != 1 {
+		return refuse("malformed request")
+	}
+	t, err := f.transfers.Load(id)
+	if err != nil || t == nil {
+		return refuse(fmt.Sprintf("unknown transfer %s", id))
+	}
+	if err := t.MayFetch(cert.Code, now); err != nil {
+		return refuse(err.Error())
+	}
+	ix, err := f.index(t)
+	if err != nil {
+		return refuse(err.Error())
+	}
+	if req.GetManifest() {
+		if ix.origin == nil {
+			return refuse("this node cannot serve the manifest")
+		}
+		audit.Outcome, audit.Detail = "ok", fmt.Sprintf("manifest of %d chunks", len(ix.origin.GetChunkIds()))
+		if err := audited(); err != nil {
+			return err
+		}
+		return cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin})
+	}
+	ids := req.GetChunkIds()
+	if len(ids) == 0 || len(ids) > 4*fetchBatch {
+		return refuse(fmt.Sprintf("a request asks for 1 to %d chunks", 4*fetchBatch))
+	}
+	f.mu.Lock()
+	tamper := f.tamper
+	f.mu.Unlock()
+	// Every chunk is checked and looked up before anything is sent, so
+	// that the audit says what is served; a chunk this node lacks goes
+	// out as an empty frame (the asker fetches it elsewhere). Each is
+	// opened again only while it is sent: an asker that reads slowly
+	// holds one open file here, not a request's worth.
+	type chunkFile struct {
+		id   crypto.ChunkID
+		held bool
+		size int64
+	}
+	files := make([]chunkFile, len(ids))
+	var served int
+	var bytes int64
+	for i, b := range ids {
+		if len(b) != 32 {
+			return refuse("malformed chunk id")
+		}
+		cid := crypto.ChunkID(b)
+		if !ix.ids[cid] {
+			return refuse(fmt.Sprintf("chunk %s is not part of transfer %s", cid, id))
+		}
+		files[i].id = cid
+		if r, size, err := f.db.OpenSealedChunk(cid); err == nil {
+			r.Close()
+			files[i].held, files[i].size = true, size
+			served++
+			bytes += size
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			f.log.Warn("stored chunk does not open", "transfer", id, "chunk", cid, "reason", err)
+		}
+	}
+	audit.Outcome, audit.Detail = "ok", fmt.Sprintf("%d of %d chunks, %d bytes", served, len(ids), bytes)
+	if err := audited(); err != nil {
+		return err
+	}
+	f.metrics.ServedRequests.WithLabelValues("served").Inc()
+	f.metrics.ServedBytes.Add(float64(bytes))
+	if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, ChunkCount: uint32(len(files))}); err != nil {
+		return err
+	}
+	for _, c := range files {
+		if err := f.sendChunk(st, remote, c.id, c.held, c.size, tamper, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendChunk writes one chunk's frame: the chunk, opened for the time it
+// is sent, or an empty frame if it is not held (or went meanwhile, as
+// garbage collection may take it: the asker fetches it elsewhere).
+func (f *Service) sendChunk(st network.Stream, remote peer.ID, cid crypto.ChunkID, held bool, size int64, tamper func(peer.ID, crypto.ChunkID, []byte) []byte, buf []byte) error {
+	if !held {
+		return cmproto.WriteFrame(st, nil)
+	}
+	r, got, err := f.db.OpenSealedChunk(cid)
+	if err != nil || got != size {
+		if r != nil {
+			r.Close()
+		}
+		return cmproto.WriteFrame(st, nil)
+	}
+	defer r.Close()
+	if tamper != nil {
+		sealed, err := io.ReadAll(io.LimitReader(r, size))
+		if err != nil {
+			return err
+		}
+		return cmproto.WriteFrame(st, tamper(remote, cid, sealed))
+	}
+	return copyFrame(st, r, size, buf)
+}
+
+// copyFrame writes a frame of exactly size bytes read from r, through buf
+// (the length prefix goes out with the first piece). A file that ends
+// early is an error: the frame is then broken and the stream must be
+// reset.
+func copyFrame(w io.Writer, r io.Reader, size int64, buf []byte) error {
+	k := binary.PutUvarint(buf, uint64(size))
+	for left := size; left > 0 || k > 0; {
+		n := min(int64(len(buf)-k), left)
+		if _, err := io.ReadFull(r, buf[k:k+int(n)]); err != nil {
+			return fmt.Errorf("chunk file: %w", err)
+		}
+		if _, err := w.Write(buf[:k+int(n)]); err != nil {
+			return err
+		}
+		left -= n
+		k = 0
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// Offer offers one of this court's cases for transfer.
+func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Transfer, error) {
+	self, err := w.self()
+	if err != nil {
+		return nil, err
+	}
+	cn, err := cmproto.EnforcementCase("case_number", req.CaseNumber, self.Code)
+	if err != nil {
+		return nil, err
+	}
+	head, v, err := w.db.Case(cn)
+	if err != nil {
+		return nil, err
+	}
+	if head.Status != court.StatusActive {
+		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", court.ErrInvalid, cn, head.Status)
+	}
+	sup, err := court.ParseCourtCode(req.Superior)
+	if err != nil {
+		return nil, fmt.Errorf("%w: superior: %v", court.ErrInvalid, err)
+	}
+	o := &pb.TransferOffer{CaseNumber: cn.String(), OriginCourt: string(self.Code), SuperiorCourt: string(sup), FiledOn: v.Filed.String()}
+	for _, g := range req.Grounds {
+		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
+		if !ok {
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases or capacity", court.ErrInvalid, g)
+		}
+		o.Grounds = append(o.Grounds, pb.Ground(val))
+	}
+	if req.AmountRecoveredFen != nil {
+		o.AmountRecoveredFen = *req.AmountRecoveredFen
+	}
+	o.AmountOutstandingFen = v.ClaimFen - o.AmountRecoveredFen
+	counts := map[court.AssetClass]uint32{}
+	for _, a := range v.Assets {
+		counts[a.Class]++
+	}
+	for _, c := range court.AssetClasses() {
+		if counts[c] > 0 {
+			o.Assets = append(o.Assets, &pb.AssetCount{AssetClass: string(c), Count: counts[c]})
+		}
+	}
+	var earliest court.Date
+	for _, m := range v.Measures {
+		if m.Status == court.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
+			earliest = m.Expiry
+		}
+	}
+	if !earliest.IsZero() {
+		o.EarliestMeasureExpiry = earliest.String()
+	}
+	ts, err := w.records.ByCase(ctx, cn)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t.CaseNumber == cn.String() && t.Origin == self.Code && !t.State.Terminal() {
+			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
+		}
+	}
+	return w.records.Issue(ctx, cmproto.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+}
+
+// Decide decides an offered transfer as a superior court.
+func (w *Service) Decide(ctx context.Context, id cmproto.TransferID, req api.DecideRequest) (*cmproto.Transfer, error) {
+	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy}
+	switch req.Mode {
+	case "designated", "指令执行":
+		d.Mode = pb.Mode_MODE_DESIGNATED
+	case "elevated", "提级执行":
+		d.Mode = pb.Mode_MODE_ELEVATED
+		if d.ReceiverCourt == "" {
+			self, err := w.self()
+			if err != nil {
+				return nil, err
+			}
+			d.ReceiverCourt = string(self.Code)
+		}
+	default:
+		return nil, fmt.Errorf("%w: mode %q: want designated (指令执行) or elevated (提级执行)", court.ErrInvalid, req.Mode)
+	}
+	// A court without a certificate in force could neither accept nor
+	// fetch: the transfer would only wait until it is overdue. (Other
+	// nodes cannot check this the same way, since their bundles may
+	// differ for a moment; the deciding court checks it here.)
+	if c, err := court.ParseCourtCode(d.ReceiverCourt); err == nil {
+		if _, err := w.trust.Trust().Court(c, w.now()); err != nil {
+			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", court.ErrInvalid, c, err)
+		}
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
+}
+
+// Accept accepts a transfer designated to this court.
+func (w *Service) Accept(ctx context.Context, id cmproto.TransferID, req api.AcceptRequest) (*cmproto.Transfer, error) {
+	// The new number goes out in its normal form, and must be free here:
+	// the case arrives under it, and the other court's asset updates
+	// follow it.
+	newNo, err := cmproto.EnforcementCase("new case number", req.NewCaseNumber, w.court)
+	if err != nil {
+		return nil, err
+	}
+	w.acceptMu.Lock() // two acceptances cannot both find the same number free
+	defer w.acceptMu.Unlock()
+	if _, _, err := w.db.Case(newNo); err == nil {
+		return nil, fmt.Errorf("%w: case number %s is already used by a case in this court's store; accept under a new number", court.ErrConflict, newNo)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	// A transfer accepted, handed over or received under this number
+	// holds it (for the case on its way, or filed here).
+	ts, err := w.records.ByCase(ctx, newNo)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		switch t.State {
+		case cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived:
+		default:
+			continue
+		}
+		if m, err := court.ParseCaseNumber(t.NewCaseNumber); err == nil && m == newNo && t.ID != id {
+			return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", court.ErrConflict, newNo, t.ID)
+		}
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})
+}
+
+// Reject declines an offer (as the decider) or a designation (as the receiver).
+func (w *Service) Reject(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
+}
+
+// Withdraw withdraws this court's offer before handover.
+func (w *Service) Withdraw(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
+}
+
+// Progress reports progress as the receiving court.
+func (w *Service) Progress(ctx context.Context, id cmproto.TransferID, req api.ProgressRequest) (*cmproto.Transfer, error) {
+	// Recovery counts for the receiver only once it holds the case: a
+	// report before the receipt would credit it with what the origin
+	// still enforces. (Other nodes accept such a report from older
+	// nodes; this node does not issue one.)
+	if t, err := w.records.Load(id); err == nil && t != nil && (t.State == cmproto.StateAccepted || t.State == cmproto.StateHandedOver) {
+		return nil, fmt.Errorf("%w: transfer %s is %s: report progress once the dossier is received and the case filed here (courtmesh dossier fetch)", court.ErrConflict, id, t.State)
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
+}
+
+// Close concludes a received case as the receiving court.
+func (w *Service) Close(ctx context.Context, id cmproto.TransferID, req api.CloseRequest) (*cmproto.Transfer, error) {
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
+}
+
+// Handover hands the dossier of an accepted transfer over: it refuses while
+// an active measure expires within the guard period unless an override
+// reason is given, wraps the data key for the receiver and the decider,
+// and publishes the manifest.
+func (w *Service) Handover(ctx context.Context, id cmproto.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+	t, err := w.records.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+	}
+	if t.State != cmproto.StateAccepted {
+		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", court.ErrConflict, id, t.State)
+	}
+	cn, err := court.ParseCaseNumber(t.CaseNumber)
+	if err != nil {
+		return nil, err
+	}
+	// An import of this case still sealing its documents must not land
+	// under the version handed over: it now refuses at its commit.
+	if err := w.db.TouchCase(cn); err != nil {
+		return nil, err
+	}
+	dos, err := w.db.Dossier(cn)
+	if err != nil {
+		return nil, err
+	}
+	today := court.DateOf(w.now())
+	var blocking []string
+	var ids []string
+	active := 0
+	for _, m := range dos.Version.Measures {
+		if m.Status != court.MeasureActive || m.Expiry.IsZero() {
+			continue
+		}
+		active++
+		if days := today.DaysUntil(m.Expiry); days <= w.guardDays {
+			class := ""
+			for _, a := range dos.Version.Assets {
+				if a.ID == m.Asset {
+					class = a.Class.Label()
+				}
+			}
+			blocking = append(blocking, fmt.Sprintf("measure %s (%s of %s asset %s) expires %s, in %d days", m.ID, m.Kind.Label(), class, m.Asset, m.Expiry, days))
+			ids = append(ids, m.ID)
+		}
+	}
+	reason := strings.TrimSpace(req.OverrideReason)
+	if len(blocking) > 0 && reason == "" {
+		return nil, fmt.Errorf("%w: case %s: %s. Renew these measures (续行) before handing over, or give an override reason", court.ErrHandoverBlocked, cn, strings.Join(blocking, "; "))
+	}
+	if len(blocking) == 0 {
+		ids, reason = nil, ""
+	}
+	m := &pb.HandoverManifest{
+		ChunkCount: uint32(len(dos.Chunks)), SealedBytes: dos.Bytes, DocumentCount: uint32(len(dos.Documents)),
+		OverrideReason: reason, OverriddenMeasures: ids, ActiveMeasures: uint32(active),
+	}
+	root, snap := dos.Root(), dos.SnapshotHash()
+	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
+	// The case record every source will serve in the fetch manifest,
+	// fixed now and named in the signed record: the receiver files
+	// nothing else (not a record re-sealed by another key holder, nor the
+	// origin's copy as later asset updates change it; those arrive as
+	// their own records).
+	caseJSON, err := json.Marshal(dos.Version)
+	if err != nil {
+		return nil, err
+	}
+	sealedCase, err := dos.Key.SealField(cmproto.CaseLabel(id), caseJSON)
+	if err != nil {
+		return nil, err
+	}
+	caseHash, err := w.db.SaveHandoverCase(string(id), sealedCase)
+	if err != nil {
+		return nil, err
+	}
+	m.SealedCaseHash = caseHash[:]
+	readers := []court.CourtCode{t.Receiver}
+	if t.Decider != t.Receiver {
+		readers = append(readers, t.Decider)
+	}
+	for _, c := range readers {
+		cert, err := w.trust.Trust().Court(c, w.now())
+		if err != nil {
+			return nil, fmt.Errorf("handover %s: no certificate in force for %s: %w", id, c, err)
+		}
+		w, err := crypto.WrapDataKey(cert.EncKEM, cert.EncKey, "handover", string(id), dos.Key)
+		if err != nil {
+			return nil, fmt.Errorf("handover %s: wrap the data key for %s: %w", id, c, err)
+		}
+		m.Keys = append(m.Keys, &pb.WrappedKey{Court: string(c), CertificateSerial: cert.Serial, Wrapped: w})
+	}
+	detail, err := json.Marshal(struct {
+		Case      string          `json:"case"`
+		Documents []string        `json:"documents"`
+		Snapshot  json.RawMessage `json:"snapshot"`
+	}{cn.String(), dos.Documents, dos.Snapshot})
+	if err != nil {
+		return nil, err
+	}
+	if m.SealedDetail, err = dos.Key.SealField("handover/"+string(id)+"/detail", detail); err != nil {
+		return nil, err
+	}
+	// An override is a judge's decision: it is evidenced before it takes
+	// effect, and refused if it cannot be.
+	var override storage.AuditEntry
+	if reason != "" {
+		override = storage.AuditEntry{Event: "handover.override", Outcome: "ok", Transfer: string(id), Case: cn.String(),
+			Detail: fmt.Sprintf("handover despite %d measure(s) expiring within %d days: %s; reason: %s", len(ids), w.guardDays, strings.Join(ids, ", "), reason)}
+		if _, err := w.db.Audit(override); err != nil {
+			return nil, court.Errorf(court.ErrUnavailable, "handover %s refused: the override could not be written to the audit log (%v); nothing was handed over, try again", id, err)
+		}
+	}
+	next, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Handover{Handover: m}})
+	if err != nil {
+		if reason != "" {
+			override.Outcome, override.Detail = "failed", "the handover with this override was not issued: "+err.Error()
+			w.auditDone(override)
+		}
+		return nil, err
+	}
+	return next, nil
+}
+
+// RevokeGrant stops further fetches of a handed-over dossier by a court.
+// What that court already fetched stays fetched: revocation cannot unsee.
+func (w *Service) RevokeGrant(ctx context.Context, id cmproto.TransferID, c court.CourtCode, reason string) (*cmproto.Transfer, error) {
+	// Revoking is effective at once: the record goes out first, and its
+	// audit entry follows (a failed write is counted and alerts; the
+	// signed record in this court's log is the primary evidence).
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{Court: string(c), Reason: reason}}})
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "grant.revoked", Outcome: "ok", Transfer: string(id), Court: string(c), Detail: reason})
+	return t, nil
+}
