@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -170,6 +171,9 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "transfer list")
 	state := fs.String("state", "", "only transfers in this state (offered, decided, accepted, handed_over, received, closed, rejected, withdrawn)")
 	overdue := fs.Bool("overdue", false, "only overdue transfers")
+	courtF := fs.String("court", "", "only transfers this court takes part in (origin, decider or receiver), e.g. 京0105")
+	limit := fs.Int("limit", 100, "transfers a page (1 to 1000), newest offer first")
+	cursor := fs.String("cursor", "", "continue a listing where the previous page ended (printed after it)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -185,13 +189,28 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 	if *overdue {
 		q.Set("overdue", "1")
 	}
+	if *courtF != "" {
+		q.Set("court", *courtF)
+	}
+	if *limit != 100 {
+		q.Set("limit", strconv.Itoa(*limit))
+	}
+	if *cursor != "" {
+		q.Set("cursor", *cursor)
+	}
 	path := "/v1/transfers"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
 	var ts []api.Transfer
-	if err := cl.Do(ctx, "GET", path, nil, &ts); err != nil {
+	next, err := cl.Page(ctx, path, &ts)
+	if err != nil {
 		return err
+	}
+	if next != "" {
+		// After the page, on stderr: a script reading the JSON on stdout
+		// still gets one array.
+		defer fmt.Fprintf(c.stderr, "More transfers: add --cursor %s\n", next)
 	}
 	if *asJSON {
 		return printJSON(c.stdout, ts)

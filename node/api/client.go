@@ -36,6 +36,21 @@ func NewClient(socket, token string) *Client {
 // and decodes a 2xx answer into out (if not nil). A non-2xx answer is
 // returned as *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.do(ctx, method, path, body, out)
+	return err
+}
+
+// Page gets one page of a listing into out and returns the cursor of the
+// next page ("" at the end; see NextCursorHeader).
+func (c *Client) Page(ctx context.Context, path string, out any) (next string, err error) {
+	h, err := c.do(ctx, "GET", path, nil, out)
+	if err != nil {
+		return "", err
+	}
+	return h.Get(NextCursorHeader), nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) (http.Header, error) {
 	var rd io.Reader
 	ctype := "application/json"
 	switch b := body.(type) {
@@ -45,13 +60,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://courtmesh"+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if rd != nil {
@@ -61,9 +76,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		var ne *net.OpError
 		if errors.As(err, &ne) && ne.Op == "dial" {
-			return fmt.Errorf("%w (is `courtmesh run` started?): %v", ErrNodeNotRunning, err)
+			return nil, fmt.Errorf("%w (is `courtmesh run` started?): %v", ErrNodeNotRunning, err)
 		}
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -71,13 +86,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 			Error *Error `json:"error"`
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb); err != nil || eb.Error == nil {
-			return fmt.Errorf("node answered %s", resp.Status)
+			return nil, fmt.Errorf("node answered %s", resp.Status)
 		}
 		eb.Error.Status = resp.StatusCode
-		return eb.Error
+		return nil, eb.Error
 	}
 	if out == nil {
-		return nil
+		return resp.Header, nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return resp.Header, json.NewDecoder(resp.Body).Decode(out)
 }
