@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,48 @@ func TestResignedRecordRefused(t *testing.T) {
 			t.Errorf("%s: the first acceptance does not stand: %+v", n.Status().CourtCode, got)
 		}
 	}
+
+	// A node whose audit log cannot be written still refuses the record
+	// (the refusal cannot wait for the log) and counts the lost entry,
+	// which alerts: courtmesh_audit_write_failures_total.
+	deaf := s.as("京")
+	deaf.Store().SetAuditFault(func(e storage.AuditEntry) error { return errors.New("disk full") })
+	defer deaf.Store().SetAuditFault(nil)
+	lost := auditFailures(t, deaf, "record.rejected")
+	for _, n := range s.tm.nodes {
+		want[n] = audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) + 1
+	}
+	publishFromEach(t, s.tm.nodes, func(i int) []byte {
+		return recv.seal(t, seq+20+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1430+i)}}})
+	})
+	waitFor(t, 20*time.Second, "the refusals counted where the audit log fails, audited elsewhere", func() bool {
+		for _, n := range s.tm.nodes {
+			if n != deaf && audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) < want[n] {
+				return false
+			}
+		}
+		return auditFailures(t, deaf, "record.rejected") > lost
+	})
+	if got := viewOf(t, deaf, id); got.state != cmproto.StateAccepted || got.newCase != first {
+		t.Errorf("the node with the failing audit log took a refused record: %+v", got)
+	}
+}
+
+// auditFailures reads courtmesh_audit_write_failures_total{event} from
+// n's metrics.
+func auditFailures(t *testing.T, n *node.Node, event string) float64 {
+	t.Helper()
+	prefix := `courtmesh_audit_write_failures_total{event="` + event + `"} `
+	for _, line := range strings.Split(string(scrape(t, n)), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s%s: %v", prefix, v, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
 
 // A court that signs a different record at a position of its log it

@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -367,7 +368,19 @@ func TestTransferRefusals(t *testing.T) {
 			t.Fatalf("err = %v, want ErrHandoverBlocked", err)
 		}
 		t.Logf("refusal: %v", err)
-		tr := must(t)(s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"}))
+		// An override is evidenced before it takes effect: while the
+		// audit log cannot be written, it is refused and nothing moves.
+		origin := s.as("京0105")
+		origin.Store().SetAuditFault(func(e storage.AuditEntry) error { return errors.New("disk full") })
+		_, err = origin.Workflow().Handover(ctx, id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"})
+		origin.Store().SetAuditFault(nil)
+		if !errors.Is(err, court.ErrUnavailable) || !strings.Contains(err.Error(), "audit") {
+			t.Fatalf("override with the audit log failing: %v; want ErrUnavailable naming the audit log", err)
+		}
+		if got, _ := origin.Workflow().Transfer(id); got.State != cmproto.StateAccepted {
+			t.Fatalf("after the refused override the transfer is %s, want accepted", got.State)
+		}
+		tr := must(t)(origin.Workflow().Handover(ctx, id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"}))
 		if tr.OverrideReason == "" || len(tr.Overridden) == 0 {
 			t.Fatalf("override not recorded: %+v", tr)
 		}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -53,15 +52,17 @@ type auditHead struct {
 	Hash string `json:"hash"`
 }
 
-// auditLocks serialises appends per store (the head is read and written
-// in one transaction; the lock avoids retrying on Badger conflicts).
-var auditLocks sync.Map // *DB -> *sync.Mutex
-
-// Audit appends an event to the audit log and returns it as stored.
+// Audit appends an event to the audit log and returns it as stored. The
+// caller decides what a failure means (see node/audit for the policy):
+// the audit log is evidence, so no caller ignores it.
 func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
-	mu, _ := auditLocks.LoadOrStore(db, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	db.auditMu.Lock() // the head is read and written in one transaction
+	defer db.auditMu.Unlock()
+	if db.auditFault != nil {
+		if err := db.auditFault(e); err != nil {
+			return e, fmt.Errorf("audit log: %w", err)
+		}
+	}
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		var head auditHead
 		if err := getJSON(txn, []byte(keyAuditHead), &head); err != nil && !errors.Is(err, ErrNotFound) {
@@ -134,4 +135,13 @@ func VerifyAudit(entries []AuditEntry, prevHash string) (uint64, error) {
 		prev, want = e.Hash, e.Seq+1
 	}
 	return 0, nil
+}
+
+// SetAuditFault makes every later audit write call f first and fail with
+// its error, if any (nil removes it). Tests use it to show that each
+// caller keeps its audit policy when the log cannot be written.
+func (db *DB) SetAuditFault(f func(AuditEntry) error) {
+	db.auditMu.Lock()
+	db.auditFault = f
+	db.auditMu.Unlock()
 }

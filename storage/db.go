@@ -62,6 +62,11 @@ type DB struct {
 	// imports, which write chunks before the commit that references them:
 	// imports hold it shared, collection exclusively.
 	gcMu sync.RWMutex
+	// auditMu serialises audit appends (their head is read and written in
+	// one transaction; the lock avoids retrying on Badger conflicts);
+	// auditFault is the test fault (SetAuditFault).
+	auditMu    sync.Mutex
+	auditFault func(AuditEntry) error
 }
 
 // BadgerOptions returns the Badger options the store uses for a directory
