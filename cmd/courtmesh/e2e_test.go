@@ -488,8 +488,8 @@ func (e *e2e) provinceIssuer(t *testing.T) {
 		args := append([]string{"ca", "issue", "--dir", hc, "--identity", filepath.Join(jing, datadir.IdentityFile)}, tt.args...)
 		out, err := e.run(args...)
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("%v: %v, want exit status 1\n%s", tt.args, err, out)
+		if !errors.As(err, &ee) || ee.ExitCode() != exitPermission {
+			t.Errorf("%v: %v, want exit status %d (not permitted)\n%s", tt.args, err, exitPermission, out)
 		}
 		for _, w := range tt.want {
 			if !strings.Contains(out, w) {

@@ -163,7 +163,7 @@ func (e *e2e) cliStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eC
 	// Refused: a measure expires within 30 days.
 	out, err := e.run("transfer", "handover", "--data", origin.dir, id)
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "handover_blocked") || !strings.Contains(out, "Renew") || !strings.Contains(out, cn) {
+	if !errors.As(err, &ee) || ee.ExitCode() != exitConflict || !strings.Contains(out, "handover_blocked") || !strings.Contains(out, "Renew") || !strings.Contains(out, cn) {
 		t.Fatalf("transfer handover with a measure expiring within 30 days: %v\n%s", err, out)
 	}
 	t.Logf("handover refused: %s", strings.TrimSpace(out))

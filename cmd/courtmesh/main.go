@@ -19,14 +19,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if errors.Is(err, errHelp) {
-		err = nil // a command's -h: its flags were printed
-	}
-	if err != nil {
+	status := exitStatus(err) // 0 for a command's -h: its flags were printed
+	if status != 0 {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "courtmesh:", err)
 		}
-		os.Exit(1)
+		os.Exit(status)
 	}
 }
 

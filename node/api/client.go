@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // Client talks to a running node over its Unix socket.
@@ -19,7 +21,7 @@ type Client struct {
 }
 
 // ErrNodeNotRunning: nothing answers on the socket.
-var ErrNodeNotRunning = errors.New("node not running")
+var ErrNodeNotRunning = court.Errorf(court.ErrUnavailable, "node not running")
 
 // NewClient returns a client for the node whose socket is at socket.
 func NewClient(socket, token string) *Client {

@@ -100,3 +100,30 @@ func WriteError(w http.ResponseWriter, err error) {
 		Error *Error `json:"error"`
 	}{e})
 }
+
+// codeKind maps the stable codes back to error kinds, so that an *Error
+// a client receives matches court's kinds with errors.Is (the CLI turns
+// kinds into exit statuses).
+var codeKind = map[string]error{
+	CodeInvalid: court.ErrInvalid, CodeTooLarge: court.ErrInvalid,
+	CodeNotFound:  court.ErrNotFound,
+	CodeForbidden: court.ErrPermission, CodeUnauthorised: court.ErrPermission,
+	CodeRevoked:  court.ErrRevoked,
+	CodeConflict: court.ErrConflict, CodeStale: court.ErrStale,
+	CodeUnavailable: court.ErrUnavailable,
+	CodeCorrupt:     court.ErrCorrupt,
+}
+
+// Unwrap returns the error kind of e's code; a specific code (such as
+// handover_blocked) falls back to the kind of its HTTP status.
+func (e *Error) Unwrap() error {
+	if k, ok := codeKind[e.Code]; ok {
+		return k
+	}
+	for k, v := range kindStatus {
+		if v.status == e.Status && (k == court.ErrConflict || k == court.ErrInvalid || k == court.ErrNotFound || k == court.ErrUnavailable) {
+			return k
+		}
+	}
+	return nil
+}
