@@ -83,7 +83,7 @@ func (am *assetMesh) restart(code court.CourtCode) *node.Node {
 // a case with at least two active measures with a term that have not
 // expired, and returns the transfer, the origin's and the receiver's
 // case numbers, and two such measures.
-func (s *scenario) received(t *testing.T) (cmproto.TransferID, court.CaseNumber, court.CaseNumber, [2]court.Measure) {
+func (s *scenario) received(t *testing.T) (court.TransferID, court.CaseNumber, court.CaseNumber, [2]court.Measure) {
 	t.Helper()
 	safe, expiring := s.cases("京0105", 6)
 	today := court.DateOf(time.Now())
@@ -172,7 +172,7 @@ func assetClassOf(t *testing.T, n *node.Node, cn court.CaseNumber, asset string)
 }
 
 // assetAudits counts n's audit entries of event for transfer id.
-func assetAudits(t *testing.T, n *node.Node, event string, id cmproto.TransferID) int {
+func assetAudits(t *testing.T, n *node.Node, event string, id court.TransferID) int {
 	t.Helper()
 	es, err := n.Store().AuditEntries(1, 0)
 	if err != nil {
@@ -353,7 +353,7 @@ func signerOf(t *testing.T, am *assetMesh, code court.CourtCode) assetSigner {
 }
 
 // sign seals an AssetUpdate as the next record of the signer's log.
-func (s assetSigner) sign(t *testing.T, am *assetMesh, id cmproto.TransferID, u *pb.AssetUpdate) []byte {
+func (s assetSigner) sign(t *testing.T, am *assetMesh, id court.TransferID, u *pb.AssetUpdate) []byte {
 	t.Helper()
 	var head uint64
 	for _, n := range am.tm.nodes {
@@ -371,7 +371,7 @@ func (s assetSigner) sign(t *testing.T, am *assetMesh, id cmproto.TransferID, u 
 }
 
 // sealedDelta seals a release of measure m as update number of issuer.
-func sealedDelta(t *testing.T, key crypto.DataKey, id cmproto.TransferID, issuer court.CourtCode, number uint64, m court.Measure) []byte {
+func sealedDelta(t *testing.T, key crypto.DataKey, id court.TransferID, issuer court.CourtCode, number uint64, m court.Measure) []byte {
 	t.Helper()
 	after := m
 	after.Status = court.MeasureReleased

@@ -599,7 +599,7 @@ func signedOffers(b *testing.B, count int) ([][]byte, *crypto.Trust) {
 			AmountOutstandingFen: 12_345_678_00, EarliestMeasureExpiry: court.DateOf(now.AddDate(0, 8, 0)).String(),
 			Assets: []*pb.AssetCount{{AssetClass: string(court.AssetClasses()[0]), Count: 2}},
 		}}}
-		raw, err := cmproto.SealRecord(nk, m.Certs[i], uint64(k/4+1), now, cmproto.NewTransferID(), body)
+		raw, err := cmproto.SealRecord(nk, m.Certs[i], uint64(k/4+1), now, court.NewTransferID(), body)
 		if err != nil {
 			b.Fatal(err)
 		}

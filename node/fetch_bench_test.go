@@ -447,7 +447,7 @@ func fbBigCase(b testing.TB, n *node.Node, size int64) (court.CaseNumber, int64)
 	return cs[0].Number, cs[0].Bytes
 }
 
-func (m *fbMesh) everywhere(b testing.TB, id cmproto.TransferID, state cmproto.State) {
+func (m *fbMesh) everywhere(b testing.TB, id court.TransferID, state cmproto.State) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		ok := true
@@ -468,7 +468,7 @@ func (m *fbMesh) everywhere(b testing.TB, id cmproto.TransferID, state cmproto.S
 }
 
 // handOver is scenario.handedOver for a testing.TB.
-func (m *fbMesh) handOver(b testing.TB, cn court.CaseNumber) cmproto.TransferID {
+func (m *fbMesh) handOver(b testing.TB, cn court.CaseNumber) court.TransferID {
 	ctx := context.Background()
 	m.n++
 	ok := func(tr *cmproto.Transfer, err error) *cmproto.Transfer {

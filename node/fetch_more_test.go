@@ -95,11 +95,11 @@ func servedChunks(t *testing.T, e storage.AuditEntry) int {
 	return v
 }
 
-func manifestReq(id cmproto.TransferID) *pb.FetchRequest {
+func manifestReq(id court.TransferID) *pb.FetchRequest {
 	return &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true}
 }
 
-func chunkReq(id cmproto.TransferID, cids ...crypto.ChunkID) *pb.FetchRequest {
+func chunkReq(id court.TransferID, cids ...crypto.ChunkID) *pb.FetchRequest {
 	r := &pb.FetchRequest{Version: 1, TransferId: string(id)}
 	for _, c := range cids {
 		r.ChunkIds = append(r.ChunkIds, append([]byte(nil), c[:]...))
@@ -163,7 +163,7 @@ func expectRefused(t *testing.T, who court.CourtCode, st *node.FetchStreamForTes
 // expectAudited checks that the serving node's audit entries after seq
 // hold exactly the refusals wanted (event -> count) for a court and
 // transfer, and nothing it served.
-func expectAudited(t *testing.T, server *node.Node, seq uint64, who court.CourtCode, id cmproto.TransferID, want map[string]int) {
+func expectAudited(t *testing.T, server *node.Node, seq uint64, who court.CourtCode, id court.TransferID, want map[string]int) {
 	t.Helper()
 	got := map[string]int{}
 	for _, e := range auditAfter(t, server, seq) {
@@ -185,7 +185,7 @@ func expectAudited(t *testing.T, server *node.Node, seq uint64, who court.CourtC
 
 // refusedEverywhere plays every request a court could make, on two
 // streams, and expects each refused and audited by the origin.
-func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, id cmproto.TransferID, ids []crypto.ChunkID) {
+func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, id court.TransferID, ids []crypto.ChunkID) {
 	t.Helper()
 	seq := auditHead(t, s.as(origin))
 	ids = ids[:min(len(ids), 32)]

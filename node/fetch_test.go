@@ -17,7 +17,7 @@ import (
 
 // handedOver plays a transfer from 京0105 to 京0108 up to the handover
 // and returns its id and the origin's case number.
-func (s *scenario) handedOver(t *testing.T, cn court.CaseNumber) cmproto.TransferID {
+func (s *scenario) handedOver(t *testing.T, cn court.CaseNumber) court.TransferID {
 	s.accepted++
 	t.Helper()
 	ctx := context.Background()

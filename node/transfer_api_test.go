@@ -172,9 +172,9 @@ func TestTransferAPIRefusals(t *testing.T) {
 	s.expectEverywhere(t1, cmproto.StateDecided)
 
 	origin, decider, receiver := s.conn(t, "京0105"), s.conn(t, "京01"), s.conn(t, "京0108")
-	unknown := cmproto.NewTransferID()
+	unknown := court.NewTransferID()
 	free := safe[2].String() // a case of 京0105 in no transfer
-	tp := func(id cmproto.TransferID, action string) string {
+	tp := func(id court.TransferID, action string) string {
 		if action == "" {
 			return "/v1/transfers/" + string(id)
 		}
@@ -235,7 +235,7 @@ func TestTransferAPIRefusals(t *testing.T) {
 
 		// Paths.
 		{name: "transfer id too short", c: origin, method: "GET", path: tp("abc123", ""), status: 400, code: api.CodeInvalid, msg: []string{"abc123", "32 hex digits"}},
-		{name: "transfer id not hex", c: decider, method: "POST", path: tp(cmproto.TransferID(strings.Repeat("z", 32)), "decide"), body: j(api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "x"}), status: 400, code: api.CodeInvalid, msg: []string{"32 hex digits"}},
+		{name: "transfer id not hex", c: decider, method: "POST", path: tp(court.TransferID(strings.Repeat("z", 32)), "decide"), body: j(api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "x"}), status: 400, code: api.CodeInvalid, msg: []string{"32 hex digits"}},
 		{name: "bad transfer id on fetch", c: receiver, method: "POST", path: tp("not-a-transfer", "fetch"), status: 400, code: api.CodeInvalid, msg: []string{"not-a-transfer", "32 hex digits"}},
 		{name: "unknown transfer", c: origin, method: "GET", path: tp(unknown, ""), status: 404, code: api.CodeNotFound, msg: []string{string(unknown)}},
 		{name: "unknown transfer handover", c: origin, method: "POST", path: tp(unknown, "handover"), body: []byte(`{}`), status: 404, code: api.CodeNotFound, msg: []string{string(unknown)}},

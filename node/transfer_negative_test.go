@@ -50,7 +50,7 @@ func meshSigner(t *testing.T, m *devmesh.Mesh, code court.CourtCode) signer {
 func (s signer) peer() peer.ID { return s.key.PeerID() }
 
 // seal signs body as the given entry of the signer's log.
-func (s signer) seal(t *testing.T, seq uint64, id cmproto.TransferID, body *pb.Record) []byte {
+func (s signer) seal(t *testing.T, seq uint64, id court.TransferID, body *pb.Record) []byte {
 	t.Helper()
 	raw, err := cmproto.SealRecord(s.key, s.cert, seq, time.Now(), id, body)
 	if err != nil {
@@ -75,7 +75,7 @@ func nextSeq(t *testing.T, nodes []*node.Node, s signer) uint64 {
 
 // logEntry finds the record of kind for transfer id in issuer's log as n
 // holds it, and returns its position and bytes.
-func logEntry(t *testing.T, n *node.Node, issuer signer, id cmproto.TransferID, kind cmproto.Kind) (uint64, []byte) {
+func logEntry(t *testing.T, n *node.Node, issuer signer, id court.TransferID, kind cmproto.Kind) (uint64, []byte) {
 	t.Helper()
 	head, err := n.Store().LogHead(issuer.peer().String())
 	if err != nil {
@@ -104,7 +104,7 @@ type view struct {
 	auditSeq uint64
 }
 
-func viewOf(t *testing.T, n *node.Node, id cmproto.TransferID) view {
+func viewOf(t *testing.T, n *node.Node, id court.TransferID) view {
 	t.Helper()
 	tr, err := n.Workflow().Transfer(id)
 	if err != nil {
@@ -157,7 +157,7 @@ func publishFromEach(t *testing.T, nodes []*node.Node, fresh func(i int) []byte)
 
 // decided runs the story up to the decision: as 京0105 offer, as 京01
 // designate 京0108, and waits until every node has it.
-func (s *scenario) decided() cmproto.TransferID {
+func (s *scenario) decided() court.TransferID {
 	s.t.Helper()
 	ctx := context.Background()
 	safe, _ := s.cases("京0105", 6)
@@ -465,32 +465,32 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 	origin, decider := meshSigner(t, m, "京0105"), meshSigner(t, m, "京01")
 	recv, other := meshSigner(t, m, "京0108"), meshSigner(t, m, "京0102")
 	seq := map[court.CourtCode]uint64{}
-	sign := func(s signer, id cmproto.TransferID, body *pb.Record) []byte {
+	sign := func(s signer, id court.TransferID, body *pb.Record) []byte {
 		seq[s.code]++
 		return s.seal(t, seq[s.code], id, body)
 	}
 	filed := court.DateOf(time.Now().AddDate(-1, 0, 0)).String()
-	offer := func(id cmproto.TransferID, n int) []byte {
+	offer := func(id court.TransferID, n int) []byte {
 		return sign(origin, id, &pb.Record{Body: &pb.Record_Offer{Offer: &pb.TransferOffer{
 			CaseNumber: fmt.Sprintf("（2025）京0105执%d号", n), OriginCourt: "京0105", SuperiorCourt: "京01",
 			Grounds: []pb.Ground{pb.Ground_GROUND_LONG_UNEXECUTED}, AmountOutstandingFen: 80_000_00, FiledOn: filed,
 		}}})
 	}
-	decision := func(id cmproto.TransferID) []byte {
+	decision := func(id court.TransferID) []byte {
 		return sign(decider, id, &pb.Record{Body: &pb.Record_Decision{Decision: &pb.TransferDecision{
 			Mode: pb.Mode_MODE_DESIGNATED, ReceiverCourt: "京0108", DecisionNumber: "（2026）京01执监31号"}}})
 	}
-	acceptance := func(s signer, id cmproto.TransferID) []byte {
+	acceptance := func(s signer, id court.TransferID) []byte {
 		return sign(s, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）%s执31号", s.code)}}})
 	}
-	held := func(id cmproto.TransferID) int {
+	held := func(id court.TransferID) int {
 		hs, err := n.Store().HeldRecords(string(id))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return len(hs)
 	}
-	state := func(id cmproto.TransferID) cmproto.State {
+	state := func(id court.TransferID) cmproto.State {
 		tr, err := n.Workflow().Transfer(id)
 		if err != nil {
 			return ""
@@ -499,7 +499,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 	}
 
 	t.Run("acceptance before the decision", func(t *testing.T) {
-		id := cmproto.NewTransferID()
+		id := court.NewTransferID()
 		// Sign in the order of the story, deliver out of it.
 		o, d, a := offer(id, 101), decision(id), acceptance(recv, id)
 		if err := node.IngestForTest(n, o); err != nil {
@@ -528,7 +528,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 	})
 
 	t.Run("the whole story in reverse", func(t *testing.T) {
-		id := cmproto.NewTransferID()
+		id := court.NewTransferID()
 		o, d, a := offer(id, 102), decision(id), acceptance(recv, id)
 		for _, raw := range [][]byte{a, d} {
 			if err := node.IngestForTest(n, raw); !errors.Is(err, cmproto.ErrHeld) {
@@ -547,7 +547,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 	})
 
 	t.Run("a held acceptance the decision contradicts", func(t *testing.T) {
-		id := cmproto.NewTransferID()
+		id := court.NewTransferID()
 		o, d, a := offer(id, 103), decision(id), acceptance(other, id)
 		if err := node.IngestForTest(n, o); err != nil {
 			t.Fatal(err)

@@ -110,14 +110,14 @@ func (s *scenario) cases(code court.CourtCode, count int) (safe, expiring []cour
 }
 
 // expectEverywhere waits until every node holds the transfer in state.
-func (s *scenario) expectEverywhere(id cmproto.TransferID, state cmproto.State) {
+func (s *scenario) expectEverywhere(id court.TransferID, state cmproto.State) {
 	s.t.Helper()
 	s.expectOn(id, state, s.tm.nodes, "every node")
 }
 
 // expectOn waits until the nodes given (named by what) hold the transfer
 // in state.
-func (s *scenario) expectOn(id cmproto.TransferID, state cmproto.State, nodes []*node.Node, what string) {
+func (s *scenario) expectOn(id court.TransferID, state cmproto.State, nodes []*node.Node, what string) {
 	s.t.Helper()
 	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %s", id, state, what), func() bool {
 		for _, n := range nodes {
@@ -222,12 +222,12 @@ func TestTransferRefusals(t *testing.T) {
 	if len(safe) < 6 || len(expiring) == 0 {
 		t.Fatalf("generator gave %d safe and %d expiring cases; need 6 and 1", len(safe), len(expiring))
 	}
-	offerTo := func(cn court.CaseNumber, sup court.CourtCode) cmproto.TransferID {
+	offerTo := func(cn court.CaseNumber, sup court.CourtCode) court.TransferID {
 		tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: string(sup), Grounds: []string{"long_unexecuted"}}))
 		s.expectEverywhere(tr.ID, cmproto.StateOffered)
 		return tr.ID
 	}
-	offer := func(cn court.CaseNumber) cmproto.TransferID { return offerTo(cn, "京01") }
+	offer := func(cn court.CaseNumber) court.TransferID { return offerTo(cn, "京01") }
 
 	t.Run("decision designating a court with no certificate", func(t *testing.T) {
 		id := offer(safe[1])
@@ -245,22 +245,22 @@ func TestTransferRefusals(t *testing.T) {
 		// the receiver rejects; or decides and the receiver accepts. Once
 		// the mesh heals every node ends withdrawn, with the same records
 		// and fields.
-		decide := func(t *testing.T, id cmproto.TransferID, k int) {
+		decide := func(t *testing.T, id court.TransferID, k int) {
 			must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: fmt.Sprintf("（2026）京01执监%d号", 20+k)}))
 		}
 		for k, other := range []struct {
 			name string
-			act  func(t *testing.T, id cmproto.TransferID)
+			act  func(t *testing.T, id court.TransferID)
 		}{
-			{"the superior rejects", func(t *testing.T, id cmproto.TransferID) {
+			{"the superior rejects", func(t *testing.T, id court.TransferID) {
 				must(t)(s.as("京01").Workflow().Reject(ctx, id, "本院执行力量不足"))
 			}},
-			{"the receiver rejects", func(t *testing.T, id cmproto.TransferID) {
+			{"the receiver rejects", func(t *testing.T, id court.TransferID) {
 				decide(t, id, 1)
 				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
 				must(t)(s.as("京0108").Workflow().Reject(ctx, id, "本院执行力量不足"))
 			}},
-			{"the receiver accepts", func(t *testing.T, id cmproto.TransferID) {
+			{"the receiver accepts", func(t *testing.T, id court.TransferID) {
 				decide(t, id, 2)
 				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
 				must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执822号"}))
@@ -439,7 +439,7 @@ func TestCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []cmproto.TransferID
+	var ids []court.TransferID
 	for _, c := range cs {
 		if _, err := importer.Import(context.Background(), origin.Store(), c.Dir, importer.Options{}); err != nil {
 			t.Fatal(err)
@@ -464,7 +464,7 @@ func TestCatchUp(t *testing.T) {
 	// Partition: cut the mesh into two halves, publish, heal.
 	left, right := []*node.Node{nodes[0], nodes[1], nodes[2]}, []*node.Node{nodes[3], nodes[4], restarted, nodes[6]}
 	cutOff(left, right, true)
-	var decided []cmproto.TransferID
+	var decided []court.TransferID
 	for _, id := range ids[:10] {
 		// 京01 (left) decides while the right half cannot hear it.
 		if _, err := nodes[2].Workflow().Decide(context.Background(), id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监99号"}); err != nil {

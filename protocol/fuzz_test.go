@@ -55,7 +55,7 @@ func checkDecoded(t *testing.T, fx *fixture, states []*protocol.Transfer, raw []
 	if r == nil || r.Kind == "" || r.Seq == 0 || r.Issuer != r.Signer.Code || string(r.Raw) != string(raw) {
 		t.Fatalf("accepted record is inconsistent: %+v", r)
 	}
-	if _, perr := protocol.ParseTransferID(string(r.Transfer)); perr != nil {
+	if _, perr := court.ParseTransferID(string(r.Transfer)); perr != nil {
 		t.Fatalf("accepted record with transfer id %q", r.Transfer)
 	}
 	for _, cur := range states {

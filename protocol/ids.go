@@ -130,4 +130,4 @@ func DecodeHeartbeat(b []byte) (*pb.Heartbeat, error) {
 // CaseLabel is the sealing label of the case record a handover names
 // (HandoverManifest.sealed_case_hash) and the fetch serves: it binds the
 // sealed record to its transfer.
-func CaseLabel(id TransferID) string { return "fetch/" + string(id) + "/case" }
+func CaseLabel(id court.TransferID) string { return "fetch/" + string(id) + "/case" }

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -44,27 +43,9 @@ var (
 	ErrHeld = court.Errorf(court.ErrUnavailable, "held until its predecessor arrives")
 )
 
-// TransferID names a transfer: 16 random bytes in hex, chosen by the
-// origin court when it offers.
-type TransferID string
-
-// NewTransferID returns a fresh random ID.
-func NewTransferID() TransferID {
-	var b [16]byte
-	rand.Read(b[:])
-	return TransferID(hex.EncodeToString(b[:]))
-}
-
-// ParseTransferID checks the form of an ID.
-func ParseTransferID(s string) (TransferID, error) {
-	if len(s) != 32 {
-		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", court.ErrInvalid, s)
-	}
-	if _, err := hex.DecodeString(s); err != nil {
-		return "", fmt.Errorf("%w transfer id %q: want 32 hex digits", court.ErrInvalid, s)
-	}
-	return TransferID(s), nil
-}
+// TransferID names a transfer (court.TransferID; kept here as an alias
+// for the callers that still say court.TransferID).
+type TransferID = court.TransferID
 
 // Kind is the kind of a transfer record.
 type Kind string
@@ -123,7 +104,7 @@ type Record struct {
 	Issuer   court.CourtCode
 	Seq      uint64
 	IssuedAt time.Time
-	Transfer TransferID
+	Transfer court.TransferID
 }
 
 // SignerPeer is the peer ID of the node that signed (its log's name).
@@ -140,7 +121,7 @@ const MaxAmountFen = 1_000_000_000_000 * 100
 const MaxClockSkew = 5 * time.Minute
 
 // SealRecord signs a record body as the given certificate.
-func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id TransferID, body *pb.Record) ([]byte, error) {
+func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id court.TransferID, body *pb.Record) ([]byte, error) {
 	body.Version = RecordVersion
 	body.IssuerCourt = string(cert.Code)
 	body.Sequence = seq
@@ -191,7 +172,7 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 		return nil, fmt.Errorf("record %d from %s is dated %s, after now (%s): %w", r.Seq, r.Issuer,
 			r.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), crypto.ErrNotYetValid)
 	}
-	if r.Transfer, err = ParseTransferID(p.GetTransferId()); err != nil {
+	if r.Transfer, err = court.ParseTransferID(p.GetTransferId()); err != nil {
 		return nil, err
 	}
 	if r.Kind == "" {

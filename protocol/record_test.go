@@ -113,7 +113,7 @@ func (f *fixture) as(tb testing.TB, c court.CourtCode) party {
 }
 
 // seal signs body as p with SealRecord.
-func seal(tb testing.TB, p party, seq uint64, at time.Time, id protocol.TransferID, body *pb.Record) []byte {
+func seal(tb testing.TB, p party, seq uint64, at time.Time, id court.TransferID, body *pb.Record) []byte {
 	tb.Helper()
 	raw, err := protocol.SealRecord(p.key, p.cert, seq, at, id, body)
 	if err != nil {
@@ -140,9 +140,9 @@ func sealAsIs(tb testing.TB, p party, payloadType string, body *pb.Record) []byt
 // The transfer of the tests: 京0105 offers a case to 京01, which designates
 // 京0108.
 const (
-	testID      protocol.TransferID = "0123456789abcdef0123456789abcdef"
-	testCase                        = "（2025）京0105执123号"
-	testNewCase                     = "（2026）京0108执77号"
+	testID      court.TransferID = "0123456789abcdef0123456789abcdef"
+	testCase                     = "（2025）京0105执123号"
+	testNewCase                  = "（2026）京0108执77号"
 )
 
 var testRoot = make32(0xAA)
@@ -599,16 +599,16 @@ func TestDecodeRecordCertificateLifetime(t *testing.T) {
 }
 
 func TestParseTransferID(t *testing.T) {
-	id := protocol.NewTransferID()
-	if got, err := protocol.ParseTransferID(string(id)); err != nil || got != id {
-		t.Fatalf("ParseTransferID(NewTransferID()) = %q, %v", got, err)
+	id := court.NewTransferID()
+	if got, err := court.ParseTransferID(string(id)); err != nil || got != id {
+		t.Fatalf("court.ParseTransferID(court.NewTransferID()) = %q, %v", got, err)
 	}
-	if protocol.NewTransferID() == id {
+	if court.NewTransferID() == id {
 		t.Error("two fresh transfer IDs are equal")
 	}
 	for _, s := range []string{"", "0123", string(id) + "00", "0123456789ABCDEF0123456789abcdeX", "０１２３456789abcdef0123456789ab"} {
-		if _, err := protocol.ParseTransferID(s); !errors.Is(err, court.ErrInvalid) {
-			t.Errorf("ParseTransferID(%q) = %v, want court.ErrInvalid", s, err)
+		if _, err := court.ParseTransferID(s); !errors.Is(err, court.ErrInvalid) {
+			t.Errorf("court.ParseTransferID(%q) = %v, want court.ErrInvalid", s, err)
 		}
 	}
 }

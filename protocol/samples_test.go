@@ -44,7 +44,7 @@ const (
 // The fixed inputs. Changing any of them changes the samples: do not.
 var (
 	sampleTime     = time.Date(2026, time.March, 16, 10, 0, 0, 0, time.UTC)
-	sampleTransfer = protocol.TransferID("5a3f0c1e2d4b6a7988776655443322ff")
+	sampleTransfer = court.TransferID("5a3f0c1e2d4b6a7988776655443322ff")
 	sampleSerials  = map[court.CourtCode]uint64{"京": 201, "京01": 202, "京0105": 203, "京0108": 204}
 	sampleCourts   = []court.CourtCode{"京", "京01", "京0105", "京0108"}
 )

@@ -63,7 +63,7 @@ type WrappedKey struct {
 // Transfer is the state of one transfer, derived only from its records.
 // It carries no personal data.
 type Transfer struct {
-	ID                TransferID        `json:"id"`
+	ID                court.TransferID  `json:"id"`
 	State             State             `json:"state"`
 	CaseNumber        string            `json:"case_number"`
 	Origin            court.CourtCode   `json:"origin"`

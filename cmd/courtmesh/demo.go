@@ -403,7 +403,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 }
 
 // demoEverywhere waits until every node holds the transfer in state.
-func demoEverywhere(ctx context.Context, nodes []*node.Node, id cmproto.TransferID, state cmproto.State) error {
+func demoEverywhere(ctx context.Context, nodes []*node.Node, id court.TransferID, state cmproto.State) error {
 	err := waitUntil(ctx, 15*time.Second, func() bool {
 		for _, n := range nodes {
 			if t, err := n.Workflow().Transfer(id); err != nil || t.State != state {

@@ -15,10 +15,10 @@ import (
 type AssetService interface {
 	// UpdateAssets records a change to a transferred case's assets or
 	// measures and sends it to the other court.
-	UpdateAssets(ctx context.Context, id protocol.TransferID, change AssetChange) (*protocol.Transfer, error)
+	UpdateAssets(ctx context.Context, id court.TransferID, change AssetChange) (*protocol.Transfer, error)
 	// TransferAssets is the case's assets and measures as this court
 	// holds them, masked, days counted from asOf.
-	TransferAssets(id protocol.TransferID, asOf court.Date) (TransferAssets, error)
+	TransferAssets(id court.TransferID, asOf court.Date) (TransferAssets, error)
 	// MeasureAlerts lists measures of transferred cases expiring within
 	// days of asOf.
 	MeasureAlerts(ctx context.Context, asOf court.Date, within int) (MeasureAlerts, error)
@@ -29,8 +29,8 @@ type AssetService interface {
 // RegisterAssets adds the routes of asset updates and measure alerts;
 // now is the clock ("today" by default).
 func RegisterAssets(s *Server, a AssetService, now func() time.Time) {
-	id := func(w http.ResponseWriter, r *http.Request) (protocol.TransferID, bool) {
-		id, err := protocol.ParseTransferID(r.PathValue("id"))
+	id := func(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {
+		id, err := court.ParseTransferID(r.PathValue("id"))
 		if err != nil {
 			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
 			return "", false

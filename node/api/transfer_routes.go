@@ -21,16 +21,16 @@ var errAnswered = errors.New("answered")
 // implements it). Errors are of court's kinds.
 type TransferService interface {
 	Offer(ctx context.Context, req OfferRequest) (*protocol.Transfer, error)
-	Decide(ctx context.Context, id protocol.TransferID, req DecideRequest) (*protocol.Transfer, error)
-	Accept(ctx context.Context, id protocol.TransferID, req AcceptRequest) (*protocol.Transfer, error)
-	Reject(ctx context.Context, id protocol.TransferID, reason string) (*protocol.Transfer, error)
-	Withdraw(ctx context.Context, id protocol.TransferID, reason string) (*protocol.Transfer, error)
-	Handover(ctx context.Context, id protocol.TransferID, req HandoverRequest) (*protocol.Transfer, error)
-	Progress(ctx context.Context, id protocol.TransferID, req ProgressRequest) (*protocol.Transfer, error)
-	Close(ctx context.Context, id protocol.TransferID, req CloseRequest) (*protocol.Transfer, error)
-	RevokeGrant(ctx context.Context, id protocol.TransferID, c court.CourtCode, reason string) (*protocol.Transfer, error)
+	Decide(ctx context.Context, id court.TransferID, req DecideRequest) (*protocol.Transfer, error)
+	Accept(ctx context.Context, id court.TransferID, req AcceptRequest) (*protocol.Transfer, error)
+	Reject(ctx context.Context, id court.TransferID, reason string) (*protocol.Transfer, error)
+	Withdraw(ctx context.Context, id court.TransferID, reason string) (*protocol.Transfer, error)
+	Handover(ctx context.Context, id court.TransferID, req HandoverRequest) (*protocol.Transfer, error)
+	Progress(ctx context.Context, id court.TransferID, req ProgressRequest) (*protocol.Transfer, error)
+	Close(ctx context.Context, id court.TransferID, req CloseRequest) (*protocol.Transfer, error)
+	RevokeGrant(ctx context.Context, id court.TransferID, c court.CourtCode, reason string) (*protocol.Transfer, error)
 	// Transfer returns one transfer.
-	Transfer(id protocol.TransferID) (Transfer, error)
+	Transfer(id court.TransferID) (Transfer, error)
 	// List returns a page of transfers and the cursor of the next ("" at
 	// the end), from the store's indexes.
 	List(ctx context.Context, q TransferQuery) ([]Transfer, string, error)
@@ -40,11 +40,11 @@ type TransferService interface {
 // it).
 type FetchService interface {
 	// Start starts (or joins) the fetch of a transfer's dossier.
-	Start(id protocol.TransferID) (FetchProgress, error)
+	Start(id court.TransferID) (FetchProgress, error)
 	// Status is the latest fetch's progress, false if none.
-	Status(id protocol.TransferID) (FetchProgress, bool)
+	Status(id court.TransferID) (FetchProgress, bool)
 	// Cancel stops a running fetch, false if none runs.
-	Cancel(id protocol.TransferID) bool
+	Cancel(id court.TransferID) bool
 }
 
 // NextCursorHeader carries the cursor of the next page of a listing
@@ -54,7 +54,7 @@ const NextCursorHeader = "X-Next-Cursor"
 // RegisterTransfers adds the routes of the transfer steps, the transfer
 // listing and the fetch; now is the clock the views are computed at.
 func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() time.Time) {
-	type action func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error)
+	type action func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error)
 	respond := func(w http.ResponseWriter, t *protocol.Transfer, err error) {
 		if errors.Is(err, errAnswered) {
 			return
@@ -67,7 +67,7 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 	}
 	withID := func(f action) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			id, err := protocol.ParseTransferID(r.PathValue("id"))
+			id, err := court.ParseTransferID(r.PathValue("id"))
 			if err != nil {
 				WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
 				return
@@ -90,49 +90,49 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		t, err := x.Offer(r.Context(), req)
 		respond(w, t, err)
 	})
-	s.Handle("POST /v1/transfers/{id}/decide", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/decide", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req DecideRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
 		}
 		return x.Decide(ctx, id, req)
 	}))
-	s.Handle("POST /v1/transfers/{id}/accept", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/accept", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req AcceptRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
 		}
 		return x.Accept(ctx, id, req)
 	}))
-	s.Handle("POST /v1/transfers/{id}/reject", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/reject", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req ReasonRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
 		}
 		return x.Reject(ctx, id, req.Reason)
 	}))
-	s.Handle("POST /v1/transfers/{id}/withdraw", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/withdraw", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req ReasonRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
 		}
 		return x.Withdraw(ctx, id, req.Reason)
 	}))
-	s.Handle("POST /v1/transfers/{id}/handover", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/handover", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req HandoverRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
 		}
 		return x.Handover(ctx, id, req)
 	}))
-	s.Handle("POST /v1/transfers/{id}/progress", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/progress", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req ProgressRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
 		}
 		return x.Progress(ctx, id, req)
 	}))
-	s.Handle("POST /v1/transfers/{id}/close", withID(func(ctx context.Context, id protocol.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+	s.Handle("POST /v1/transfers/{id}/close", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req CloseRequest
 		if err := body(w, r, &req); err != nil {
 			return nil, err
@@ -157,7 +157,7 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		WriteJSON(w, http.StatusOK, ts)
 	})
 	s.Handle("GET /v1/transfers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := protocol.ParseTransferID(r.PathValue("id"))
+		id, err := court.ParseTransferID(r.PathValue("id"))
 		if err != nil {
 			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
 			return
@@ -169,8 +169,8 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		}
 		WriteJSON(w, http.StatusOK, t)
 	})
-	id := func(w http.ResponseWriter, r *http.Request) (protocol.TransferID, bool) {
-		id, err := protocol.ParseTransferID(r.PathValue("id"))
+	id := func(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {
+		id, err := court.ParseTransferID(r.PathValue("id"))
 		if err != nil {
 			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
 			return "", false

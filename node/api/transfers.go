@@ -71,20 +71,20 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 
 // FetchProgress reports a fetch.
 type FetchProgress struct {
-	Transfer  protocol.TransferID `json:"transfer"`
-	State     string              `json:"state"` // running, verifying, done, failed, cancelled
-	Chunks    int                 `json:"chunks"`
-	Verified  int                 `json:"verified"`
-	Resumed   int                 `json:"resumed"` // verified before this run (not fetched again)
-	Fetched   int                 `json:"fetched"` // fetched in this run
-	Bytes     int64               `json:"bytes"`   // fetched in this run
-	Rejected  int                 `json:"rejected_chunks"`
-	Sources   map[string]int      `json:"sources"` // court -> chunks from it
-	Started   time.Time           `json:"started"`
-	Finished  time.Time           `json:"finished,omitzero"`
-	Error     string              `json:"error,omitempty"`
-	NewCase   string              `json:"new_case,omitempty"`
-	BytesPerS float64             `json:"bytes_per_second"`
+	Transfer  court.TransferID `json:"transfer"`
+	State     string           `json:"state"` // running, verifying, done, failed, cancelled
+	Chunks    int              `json:"chunks"`
+	Verified  int              `json:"verified"`
+	Resumed   int              `json:"resumed"` // verified before this run (not fetched again)
+	Fetched   int              `json:"fetched"` // fetched in this run
+	Bytes     int64            `json:"bytes"`   // fetched in this run
+	Rejected  int              `json:"rejected_chunks"`
+	Sources   map[string]int   `json:"sources"` // court -> chunks from it
+	Started   time.Time        `json:"started"`
+	Finished  time.Time        `json:"finished,omitzero"`
+	Error     string           `json:"error,omitempty"`
+	NewCase   string           `json:"new_case,omitempty"`
+	BytesPerS float64          `json:"bytes_per_second"`
 }
 
 // TransferQuery selects a page of GET /v1/transfers.

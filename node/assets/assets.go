@@ -55,9 +55,9 @@ type Service struct {
 // records room implements it).
 type Transfers interface {
 	// Load returns a transfer's stored state, nil if unknown.
-	Load(id cmproto.TransferID) (*cmproto.Transfer, error)
+	Load(id court.TransferID) (*cmproto.Transfer, error)
 	// Issue signs, applies and publishes a record of this court.
-	Issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error)
+	Issue(ctx context.Context, id court.TransferID, body *pb.Record) (*cmproto.Transfer, error)
 	// Each calls f with every transfer q selects, from the indexes.
 	Each(ctx context.Context, q storage.TransferQuery, f func(*cmproto.Transfer) error) error
 }
@@ -199,7 +199,7 @@ func localCase(t *cmproto.Transfer, role string) (court.CaseNumber, error) {
 
 // assetUpdateLabel binds a sealed update to its transfer, issuer and
 // number: an update cannot be replayed as another.
-func assetUpdateLabel(id cmproto.TransferID, issuer court.CourtCode, number uint64) string {
+func assetUpdateLabel(id court.TransferID, issuer court.CourtCode, number uint64) string {
 	return fmt.Sprintf("assets/%s/%s/%d", id, issuer, number)
 }
 
@@ -211,7 +211,7 @@ const assetUpdateLimit = cmproto.MaxGossipMessage / 4
 // court's copy of the case and sends it, sealed, to the other court. The
 // transfer must be handed over (or received); the receiver must have
 // filed the case.
-func (a *Service) UpdateAssets(ctx context.Context, id cmproto.TransferID, change api.AssetChange) (*cmproto.Transfer, error) {
+func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change api.AssetChange) (*cmproto.Transfer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t, err := a.transfers.Load(id)
@@ -408,7 +408,7 @@ func (a *Service) sendOutbox(ctx context.Context) {
 
 // sendOutboxLocked is sendOutbox with a.mu held, for one transfer's
 // updates (or all, for ""). It reports whether any stays unsent.
-func (a *Service) sendOutboxLocked(ctx context.Context, only cmproto.TransferID) (left bool) {
+func (a *Service) sendOutboxLocked(ctx context.Context, only court.TransferID) (left bool) {
 	pending, err := a.db.OutboxAssetUpdates()
 	if err != nil {
 		a.log.Warn("asset updates: cannot read the outbox", "reason", err)
@@ -419,7 +419,7 @@ func (a *Service) sendOutboxLocked(ctx context.Context, only cmproto.TransferID)
 		return len(pending) > 0
 	}
 	for _, o := range pending {
-		id := cmproto.TransferID(o.Transfer)
+		id := court.TransferID(o.Transfer)
 		if only != "" && id != only {
 			continue
 		}

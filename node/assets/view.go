@@ -14,7 +14,7 @@ import (
 
 // transferCopy returns a transfer, this court's role in it and its case
 // number for it; the case must be in the store.
-func (a *Service) transferCopy(id cmproto.TransferID) (*cmproto.Transfer, string, court.CaseNumber, error) {
+func (a *Service) transferCopy(id court.TransferID) (*cmproto.Transfer, string, court.CaseNumber, error) {
 	t, err := a.transfers.Load(id)
 	if err != nil {
 		return nil, "", court.CaseNumber{}, err
@@ -40,7 +40,7 @@ func (a *Service) transferCopy(id cmproto.TransferID) (*cmproto.Transfer, string
 // TransferAssets returns the assets and measures of a transferred case as
 // this court holds them, masked, with days to expiry counted from asOf:
 // active measures with a term first, soonest expiry first.
-func (a *Service) TransferAssets(id cmproto.TransferID, asOf court.Date) (api.TransferAssets, error) {
+func (a *Service) TransferAssets(id court.TransferID, asOf court.Date) (api.TransferAssets, error) {
 	t, role, cn, err := a.transferCopy(id)
 	if err != nil {
 		return api.TransferAssets{}, err

@@ -166,7 +166,7 @@ func (a *Service) drain(ctx context.Context) {
 // skips it (audited) if it can never apply. It reports false when the
 // update must wait (the case is not filed yet, or the store failed).
 func (a *Service) apply(u storage.PendingAssetUpdate) bool {
-	id := cmproto.TransferID(u.Transfer)
+	id := court.TransferID(u.Transfer)
 	t, err := a.transfers.Load(id)
 	if err != nil || t == nil {
 		return false

@@ -156,7 +156,7 @@ func Compute(in Input) Dashboard {
 		Modes: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
 		AlertCounts: map[string]int{"warning": 0, "critical": 0},
 	}
-	mine := map[cmproto.TransferID]bool{}
+	mine := map[court.TransferID]bool{}
 	var ts []*cmproto.Transfer
 	for _, t := range in.Transfers {
 		if in.Operator || involves(t, in.Self) {
@@ -177,7 +177,7 @@ func Compute(in Input) Dashboard {
 	d.Courts = courts(ts, in.Now, in.GuardDays, name)
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
-		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[cmproto.TransferID(a.Transfer)] {
+		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {
 			d.Alerts = append(d.Alerts, a)
 			d.AlertCounts[a.Severity]++
 		}

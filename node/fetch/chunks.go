@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -78,7 +79,7 @@ func (w *work) state() (left, taken int) {
 
 // fetchChunks fetches the todo chunks from all sources, several streams
 // each, verifying every chunk against the manifest before storing it.
-func (f *Service) fetchChunks(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, todo []uint32, srcs []*source, j *fetchJob) error {
+func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, todo []uint32, srcs []*source, j *fetchJob) error {
 	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -189,7 +190,7 @@ func (f *Service) streamsFor(ctx context.Context, p peer.ID) int {
 // (an error, a source silent for fetchStall) the reader resets it at once
 // and the requests still in flight go back to the queue for the other
 // streams and sources.
-func (f *Service) streamWorker(ctx context.Context, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) {
+func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) {
 	var st network.Stream
 	defer func() {
 		if st != nil {
@@ -314,7 +315,7 @@ func acquire(ctx context.Context, stop <-chan struct{}, window chan struct{}, n 
 
 // readBatch reads the answer to one request and stores what verifies.
 // buf is the reader's scratch space.
-func (f *Service) readBatch(st network.Stream, id cmproto.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer) error {
+func (f *Service) readBatch(st network.Stream, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, batch []uint32, j *fetchJob, c *committer) error {
 	// A source that stops sending (and does not close the stream) is given
 	// up after fetchStall without a new frame.
 	st.SetReadDeadline(time.Now().Add(time.Duration(f.stall.Load())))
@@ -355,7 +356,7 @@ func (f *Service) readBatch(st network.Stream, id cmproto.TransferID, ids []cryp
 // hands it to the checkers (see checkLoop), so that the stream is read again
 // while earlier chunks are hashed and written. An error means the stream
 // is broken.
-func (f *Service) readChunk(st network.Stream, id cmproto.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer) error {
+func (f *Service) readChunk(st network.Stream, id court.TransferID, want crypto.ChunkID, i uint32, s *source, w *work, j *fetchJob, c *committer) error {
 	size, err := cmproto.ReadFrameSize(st, cmproto.MaxChunkFrame)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.court, err)

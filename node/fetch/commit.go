@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sync"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
-	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -67,7 +67,7 @@ type verifiedChunk struct {
 // stands for a chunk that is not durable.
 type committer struct {
 	f    *Service
-	id   cmproto.TransferID
+	id   court.TransferID
 	w    *work
 	j    *fetchJob
 	in   chan verifiedChunk

@@ -72,12 +72,12 @@ type Service struct {
 	stop context.CancelFunc
 
 	mu    sync.Mutex
-	cache map[cmproto.TransferID]*dossierIndex
-	jobs  map[cmproto.TransferID]*fetchJob
+	cache map[court.TransferID]*dossierIndex
+	jobs  map[court.TransferID]*fetchJob
 	// done keeps the final progress of recent fetches (their jobs are
 	// gone), for Status; at most keepDone, the oldest dropped first.
-	done      map[cmproto.TransferID]api.FetchProgress
-	doneOrder []cmproto.TransferID
+	done      map[court.TransferID]api.FetchProgress
+	doneOrder []court.TransferID
 	// tamper, tests only (set under mu), sees every sealed chunk this
 	// node serves and returns what is sent: a test counts, delays or
 	// corrupts chunks with it.
@@ -91,10 +91,10 @@ const keepDone = 256
 // room implements it).
 type Transfers interface {
 	// Load returns a transfer's stored state, nil if unknown.
-	Load(id cmproto.TransferID) (*cmproto.Transfer, error)
+	Load(id court.TransferID) (*cmproto.Transfer, error)
 	// Issue signs, applies and publishes a record of this court (the
 	// receipt).
-	Issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error)
+	Issue(ctx context.Context, id court.TransferID, body *pb.Record) (*cmproto.Transfer, error)
 }
 
 // TrustView is the trust bundle in force.
@@ -132,8 +132,8 @@ type Deps struct {
 func New(d Deps) *Service {
 	f := &Service{db: d.Store, transfers: d.Transfers, trust: d.Trust, h: d.Host, dec: d.Decrypter, metrics: d.Metrics,
 		log: d.Log, now: d.Now, filed: d.Filed, afterFiling: d.AfterFiling,
-		cache: map[cmproto.TransferID]*dossierIndex{}, jobs: map[cmproto.TransferID]*fetchJob{},
-		done: map[cmproto.TransferID]api.FetchProgress{}}
+		cache: map[court.TransferID]*dossierIndex{}, jobs: map[court.TransferID]*fetchJob{},
+		done: map[court.TransferID]api.FetchProgress{}}
 	f.SetRetryPause(d.RetryPause)
 	f.SetStall(d.Stall)
 	if f.filed == nil {
@@ -258,7 +258,7 @@ func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 	return ix, nil
 }
 
-func (f *Service) savedManifest(id cmproto.TransferID) (*pb.FetchManifest, error) {
+func (f *Service) savedManifest(id court.TransferID) (*pb.FetchManifest, error) {
 	b, err := f.db.FetchManifest(string(id))
 	if err != nil {
 		return nil, err
@@ -300,7 +300,7 @@ func (j *fetchJob) snapshot() api.FetchProgress {
 
 // Start starts (or joins) the fetch of a transfer's dossier in the
 // background and returns its progress.
-func (f *Service) Start(id cmproto.TransferID) (api.FetchProgress, error) {
+func (f *Service) Start(id court.TransferID) (api.FetchProgress, error) {
 	f.mu.Lock()
 	if j, ok := f.jobs[id]; ok {
 		f.mu.Unlock()
@@ -338,7 +338,7 @@ func (f *Service) Start(id cmproto.TransferID) (api.FetchProgress, error) {
 }
 
 // finish drops a finished job, keeping its final progress for Status.
-func (f *Service) finish(id cmproto.TransferID, j *fetchJob) {
+func (f *Service) finish(id court.TransferID, j *fetchJob) {
 	p := j.snapshot()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -378,7 +378,7 @@ func (f *Service) wait() {
 
 // Status returns the progress of the latest fetch of a transfer: the
 // one running, or the last to finish.
-func (f *Service) Status(id cmproto.TransferID) (api.FetchProgress, bool) {
+func (f *Service) Status(id court.TransferID) (api.FetchProgress, bool) {
 	f.mu.Lock()
 	j, ok := f.jobs[id]
 	p, done := f.done[id]
@@ -393,7 +393,7 @@ func (f *Service) Status(id cmproto.TransferID) (api.FetchProgress, bool) {
 }
 
 // Cancel stops a fetch; what was verified stays.
-func (f *Service) Cancel(id cmproto.TransferID) bool {
+func (f *Service) Cancel(id court.TransferID) bool {
 	f.mu.Lock()
 	j, ok := f.jobs[id]
 	f.mu.Unlock()
@@ -404,7 +404,7 @@ func (f *Service) Cancel(id cmproto.TransferID) bool {
 }
 
 // Fetch runs a fetch to its end (tests and the demo).
-func (f *Service) Fetch(ctx context.Context, id cmproto.TransferID) (api.FetchProgress, error) {
+func (f *Service) Fetch(ctx context.Context, id court.TransferID) (api.FetchProgress, error) {
 	if _, err := f.Start(id); err != nil {
 		return api.FetchProgress{}, err
 	}

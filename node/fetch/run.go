@@ -56,7 +56,7 @@ type source struct {
 }
 
 // run fetches, verifies and files a dossier.
-func (f *Service) run(ctx context.Context, id cmproto.TransferID, j *fetchJob) error {
+func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) error {
 	t, err := f.transfers.Load(id)
 	if err != nil {
 		return err
@@ -277,7 +277,7 @@ func (f *Service) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.
 	return nil
 }
 
-func (f *Service) askManifest(ctx context.Context, p peer.ID, id cmproto.TransferID) (*pb.FetchManifest, error) {
+func (f *Service) askManifest(ctx context.Context, p peer.ID, id court.TransferID) (*pb.FetchManifest, error) {
 	st, err := f.h.NewStream(ctx, p, cmproto.ProtoFetch)
 	if err != nil {
 		return nil, err

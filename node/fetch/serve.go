@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -102,7 +103,7 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 		return refuse(fmt.Sprintf("not admitted: %v", err))
 	}
 	audit.Court = string(cert.Code)
-	id, err := cmproto.ParseTransferID(req.GetTransferId())
+	id, err := court.ParseTransferID(req.GetTransferId())
 	if err != nil || req.GetVersion() != 1 {
 		return refuse("malformed request")
 	}

@@ -231,7 +231,7 @@ func (s *Service) reject(from peer.ID, transfer string, err error) {
 }
 
 // Load returns the stored state of a transfer, or nil.
-func (s *Service) Load(id cmproto.TransferID) (*cmproto.Transfer, error) {
+func (s *Service) Load(id court.TransferID) (*cmproto.Transfer, error) {
 	b, err := s.db.Transfer(string(id))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
@@ -334,7 +334,7 @@ func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
 
 // releaseHeld retries the records held for a transfer after its state
 // moved (under s.mu).
-func (s *Service) releaseHeld(id cmproto.TransferID) {
+func (s *Service) releaseHeld(id court.TransferID) {
 	held, err := s.db.HeldRecords(string(id))
 	if err != nil || len(held) == 0 {
 		return
@@ -393,7 +393,7 @@ func (s *Service) changed(t *cmproto.Transfer) {
 // Issue signs a record of this court as the next entry of its log,
 // applies it locally (refusing it, and consuming no sequence, if the
 // state machine refuses it) and publishes it.
-func (s *Service) Issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error) {
+func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Record) (*cmproto.Transfer, error) {
 	now := s.now()
 	self, err := s.trust.Trust().ByPeer(s.h.ID(), now)
 	if err != nil {

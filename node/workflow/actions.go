@@ -75,11 +75,11 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
 		}
 	}
-	return w.records.Issue(ctx, cmproto.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	return w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
 }
 
 // Decide decides an offered transfer as a superior court.
-func (w *Service) Decide(ctx context.Context, id cmproto.TransferID, req api.DecideRequest) (*cmproto.Transfer, error) {
+func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.DecideRequest) (*cmproto.Transfer, error) {
 	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy}
 	switch req.Mode {
 	case "designated", "指令执行":
@@ -109,7 +109,7 @@ func (w *Service) Decide(ctx context.Context, id cmproto.TransferID, req api.Dec
 }
 
 // Accept accepts a transfer designated to this court.
-func (w *Service) Accept(ctx context.Context, id cmproto.TransferID, req api.AcceptRequest) (*cmproto.Transfer, error) {
+func (w *Service) Accept(ctx context.Context, id court.TransferID, req api.AcceptRequest) (*cmproto.Transfer, error) {
 	// The new number goes out in its normal form, and must be free here:
 	// the case arrives under it, and the other court's asset updates
 	// follow it.
@@ -144,17 +144,17 @@ func (w *Service) Accept(ctx context.Context, id cmproto.TransferID, req api.Acc
 }
 
 // Reject declines an offer (as the decider) or a designation (as the receiver).
-func (w *Service) Reject(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
+func (w *Service) Reject(ctx context.Context, id court.TransferID, reason string) (*cmproto.Transfer, error) {
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
 }
 
 // Withdraw withdraws this court's offer before handover.
-func (w *Service) Withdraw(ctx context.Context, id cmproto.TransferID, reason string) (*cmproto.Transfer, error) {
+func (w *Service) Withdraw(ctx context.Context, id court.TransferID, reason string) (*cmproto.Transfer, error) {
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
 }
 
 // Progress reports progress as the receiving court.
-func (w *Service) Progress(ctx context.Context, id cmproto.TransferID, req api.ProgressRequest) (*cmproto.Transfer, error) {
+func (w *Service) Progress(ctx context.Context, id court.TransferID, req api.ProgressRequest) (*cmproto.Transfer, error) {
 	// Recovery counts for the receiver only once it holds the case: a
 	// report before the receipt would credit it with what the origin
 	// still enforces. (Other nodes accept such a report from older
@@ -166,7 +166,7 @@ func (w *Service) Progress(ctx context.Context, id cmproto.TransferID, req api.P
 }
 
 // Close concludes a received case as the receiving court.
-func (w *Service) Close(ctx context.Context, id cmproto.TransferID, req api.CloseRequest) (*cmproto.Transfer, error) {
+func (w *Service) Close(ctx context.Context, id court.TransferID, req api.CloseRequest) (*cmproto.Transfer, error) {
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
 }
 
@@ -174,7 +174,7 @@ func (w *Service) Close(ctx context.Context, id cmproto.TransferID, req api.Clos
 // an active measure expires within the guard period unless an override
 // reason is given, wraps the data key for the receiver and the decider,
 // and publishes the manifest.
-func (w *Service) Handover(ctx context.Context, id cmproto.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
 	t, err := w.records.Load(id)
 	if err != nil {
 		return nil, err
@@ -298,7 +298,7 @@ func (w *Service) Handover(ctx context.Context, id cmproto.TransferID, req api.H
 
 // RevokeGrant stops further fetches of a handed-over dossier by a court.
 // What that court already fetched stays fetched: revocation cannot unsee.
-func (w *Service) RevokeGrant(ctx context.Context, id cmproto.TransferID, c court.CourtCode, reason string) (*cmproto.Transfer, error) {
+func (w *Service) RevokeGrant(ctx context.Context, id court.TransferID, c court.CourtCode, reason string) (*cmproto.Transfer, error) {
 	// Revoking is effective at once: the record goes out first, and its
 	// audit entry follows (a failed write is counted and alerts; the
 	// signed record in this court's log is the primary evidence).

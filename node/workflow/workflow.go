@@ -41,9 +41,9 @@ type Service struct {
 // room implements it).
 type Records interface {
 	// Load returns a transfer's stored state, nil if unknown.
-	Load(id cmproto.TransferID) (*cmproto.Transfer, error)
+	Load(id court.TransferID) (*cmproto.Transfer, error)
 	// Issue signs, applies and publishes a record of this court.
-	Issue(ctx context.Context, id cmproto.TransferID, body *pb.Record) (*cmproto.Transfer, error)
+	Issue(ctx context.Context, id court.TransferID, body *pb.Record) (*cmproto.Transfer, error)
 	// ByCase returns the transfers naming a case number.
 	ByCase(ctx context.Context, n court.CaseNumber) ([]*cmproto.Transfer, error)
 	// Each calls f with every transfer q selects, from the indexes.
@@ -90,7 +90,7 @@ func (w *Service) auditDone(e storage.AuditEntry) {
 }
 
 // Transfer returns one transfer as the API shows it.
-func (w *Service) Transfer(id cmproto.TransferID) (api.Transfer, error) {
+func (w *Service) Transfer(id court.TransferID) (api.Transfer, error) {
 	t, err := w.records.Load(id)
 	if err != nil {
 		return api.Transfer{}, err
