@@ -20,6 +20,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/mesh"
@@ -168,7 +169,7 @@ func New(opts Options) (*Node, error) {
 	n.registerAuditAPI()
 	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.Handler().ServeHTTP(w, r) })
 	n.registerAssetAPI()
-	n.registerCaseAPI()
+	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log}))
 	return n, nil
 }
 

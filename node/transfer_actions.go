@@ -15,6 +15,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -138,9 +139,9 @@ func (n *Node) Accept(ctx context.Context, id cmproto.TransferID, req api.Accept
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
-	if _, in, reserved, err := NewCases(n.db, n.now, n.log).transfersOf(newNo); err != nil {
+	if _, in, reserved, err := cases.InFlight(ctx, n.db, newNo); err != nil {
 		return nil, err
-	} else if t := cmp.Or(in, reserved); t != nil && t.ID != id {
+	} else if t := cmp.Or(in, reserved); t != nil && t.ID != string(id) {
 		return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", court.ErrConflict, newNo, t.ID)
 	}
 	return n.xfer.issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})

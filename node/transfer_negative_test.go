@@ -15,6 +15,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -538,7 +539,7 @@ func TestAcceptanceNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := node.NewCases(recv.Store(), nil, nil).OfCourt("京0108")
+	local := cases.New(cases.Deps{Store: recv.Store(), Court: "京0108"})
 	if _, err := local.Import(ctx, cs[0].Dir, 0); err != nil {
 		t.Fatal(err)
 	}
