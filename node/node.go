@@ -20,6 +20,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
@@ -166,7 +167,11 @@ func New(opts Options) (*Node, error) {
 	if n.hb, err = newHeartbeatService(n); err != nil {
 		return fail(err)
 	}
-	n.registerAuditAPI()
+	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
+	if err != nil {
+		return fail(err)
+	}
+	api.RegisterAudit(n.api, auditLog)
 	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.Handler().ServeHTTP(w, r) })
 	n.registerAssetAPI()
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log}))
