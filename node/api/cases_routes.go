@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strconv"
 
 	"courtmesh.dev/courtmesh/court"
@@ -11,6 +12,43 @@ import (
 // MaxExpiringWithin bounds the look-ahead of GET /v1/measures/expiring,
 // in days: ten years, longer than any legal term.
 const MaxExpiringWithin = 3660
+
+// The case endpoints refuse a malformed request (a relative path, an
+// unknown status, a look-ahead out of range) with 400 before the service
+// sees it, as they always have; the service makes the same checks for
+// its other callers (the command line), with the same messages, as
+// court.ErrInvalid.
+
+// AbsPath refuses (400 invalid) a path field that is empty or relative:
+// the node resolves paths itself, in its own working directory, which is
+// not the caller's. It returns nil for an absolute path.
+func AbsPath(field, path string) *Error {
+	if path == "" {
+		return Errorf(http.StatusBadRequest, CodeInvalid, "%s is required: an absolute path on the node's machine", field)
+	}
+	if !filepath.IsAbs(path) {
+		return Errorf(http.StatusBadRequest, CodeInvalid, "%s %q is not an absolute path; give the full path (the node does not share your working directory)", field, path)
+	}
+	return nil
+}
+
+// CaseStatusFilter refuses (400 invalid) a status filter that is not a
+// case status; nil for a valid one or none.
+func CaseStatusFilter(status court.CaseStatus) *Error {
+	if status != "" && !status.Valid() {
+		return Errorf(http.StatusBadRequest, CodeInvalid, "status %q: want active, terminated, concluded or transferred", status)
+	}
+	return nil
+}
+
+// ExpiringWithin refuses (400 invalid) a look-ahead outside 0 to
+// MaxExpiringWithin days; nil otherwise.
+func ExpiringWithin(within int) *Error {
+	if within < 0 || within > MaxExpiringWithin {
+		return Errorf(http.StatusBadRequest, CodeInvalid, "within %d: want 0 to %d days", within, MaxExpiringWithin)
+	}
+	return nil
+}
 
 // CaseService is the court's own case store as the case endpoints serve
 // it (node/cases implements it; so does the CLI when the node is
@@ -50,6 +88,10 @@ func RegisterCases(s *Server, c CaseService) {
 			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "max_document_size %d: want a positive number of bytes, or 0 for the default", req.MaxDocumentSize))
 			return
 		}
+		if e := AbsPath("path", req.Path); e != nil {
+			WriteError(w, e)
+			return
+		}
 		res, err := c.Import(r.Context(), req.Path, req.MaxDocumentSize)
 		if err != nil {
 			WriteError(w, err)
@@ -65,7 +107,12 @@ func RegisterCases(s *Server, c CaseService) {
 		if !CheckQuery(w, r, "status") {
 			return
 		}
-		res, err := c.List(r.Context(), court.CaseStatus(r.URL.Query().Get("status")))
+		status := court.CaseStatus(r.URL.Query().Get("status"))
+		if e := CaseStatusFilter(status); e != nil {
+			WriteError(w, e)
+			return
+		}
+		res, err := c.List(r.Context(), status)
 		caseAnswer(w, http.StatusOK, res, err)
 	})
 	s.Handle("GET /v1/cases/{number}", func(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +144,10 @@ func RegisterCases(s *Server, c CaseService) {
 		if !DecodeBody(w, r, &req) {
 			return
 		}
+		if e := AbsPath("out", req.Out); e != nil {
+			WriteError(w, e)
+			return
+		}
 		res, err := c.Export(r.Context(), num, req.Out)
 		caseAnswer(w, http.StatusOK, res, err)
 	})
@@ -117,12 +168,20 @@ func RegisterCases(s *Server, c CaseService) {
 			}
 			within = v
 		}
+		if e := ExpiringWithin(within); e != nil {
+			WriteError(w, e)
+			return
+		}
 		res, err := c.Expiring(r.Context(), asOf, within)
 		caseAnswer(w, http.StatusOK, res, err)
 	})
 	s.Handle("POST /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		var req BackupRequest
 		if !DecodeBody(w, r, &req) {
+			return
+		}
+		if e := AbsPath("out", req.Out); e != nil {
+			WriteError(w, e)
 			return
 		}
 		res, err := c.Backup(r.Context(), req.Out)
