@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -70,15 +71,14 @@ func (c *Service) Today() court.Date { return court.DateOf(c.now()) }
 
 // checkAbs refuses a path that is empty or relative: the node resolves
 // paths itself, in its own working directory, which is not the caller's.
-func checkAbs(field, path string) error { return invalid(api.AbsPath(field, path)) }
-
-// invalid is the API's refusal of a malformed request as an error of
-// kind court.ErrInvalid, with the same message (nil for nil).
-func invalid(e *api.Error) error {
-	if e == nil {
-		return nil
+func checkAbs(field, path string) error {
+	if path == "" {
+		return court.Errorf(court.ErrInvalid, "%s is required: an absolute path on the node's machine", field)
 	}
-	return court.Errorf(court.ErrInvalid, "%s", e.Message)
+	if !filepath.IsAbs(path) {
+		return court.Errorf(court.ErrInvalid, "%s %q is not an absolute path; give the full path (the node does not share your working directory)", field, path)
+	}
+	return nil
 }
 
 // Import validates the case folder or .zip at path and stores it whole,
@@ -127,8 +127,8 @@ func (c *Service) Import(ctx context.Context, path string, maxDoc int64) (api.Im
 
 // List returns the cases in the store, all or those in one status.
 func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
-	if err := invalid(api.CaseStatusFilter(status)); err != nil {
-		return nil, err
+	if status != "" && !status.Valid() {
+		return nil, court.Errorf(court.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
 	}
 	hs, err := c.db.Cases(ctx, status)
 	if err != nil {
@@ -229,8 +229,8 @@ const MaxWithin = api.MaxExpiringWithin
 // Expiring lists the active measures expiring within days of asOf (see
 // storage.DB.ExpiringMeasures).
 func (c *Service) Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error) {
-	if err := invalid(api.ExpiringWithin(within)); err != nil {
-		return api.ExpiringResult{}, err
+	if within < 0 || within > MaxWithin {
+		return api.ExpiringResult{}, court.Errorf(court.ErrInvalid, "within %d: want 0 to %d days", within, MaxWithin)
 	}
 	ms, err := c.db.ExpiringMeasures(ctx, asOf, within)
 	if err != nil {
