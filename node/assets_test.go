@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
@@ -224,7 +225,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	}
 	// The receiver's expiry index and views follow.
 	asOf := court.DateOf(time.Now())
-	alerts, err := am.as("京0108").Assets().MeasureAlerts(ctx, asOf, node.MaxWithin)
+	alerts, err := am.as("京0108").Assets().MeasureAlerts(ctx, asOf, api.MaxWithin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	if !listed || oldListed {
 		t.Errorf("receiver's alerts: renewal listed %v, renewed measure still listed %v", listed, oldListed)
 	}
-	exp, err := am.as("京0108").Store().ExpiringMeasures(ctx, asOf, node.MaxWithin)
+	exp, err := am.as("京0108").Store().ExpiringMeasures(ctx, asOf, api.MaxWithin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -633,7 +634,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	if folder == "" {
 		t.Fatalf("case %s not generated again", cn)
 	}
-	atOrigin := node.NewCases(origin.Store(), nil, nil).OfCourt("京0105")
+	atOrigin := cases.New(cases.Deps{Store: origin.Store(), Court: "京0105"})
 	if res, err := atOrigin.Import(ctx, folder, 0); err != nil || !res.Unchanged {
 		t.Fatalf("the same folder again at the origin: %+v, %v; want unchanged", res, err)
 	}
@@ -675,7 +676,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 
 	// At the receiver: its filed copy, exported, renumbered as the
 	// receiver's own system would file it, its measures as held here.
-	atRecv := node.NewCases(recv.Store(), nil, nil).OfCourt("京0108")
+	atRecv := cases.New(cases.Deps{Store: recv.Store(), Court: "京0108"})
 	out := filepath.Join(t.TempDir(), "filed")
 	if _, err := atRecv.Export(ctx, newNo, out); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,8 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/assets"
+	"courtmesh.dev/courtmesh/node/audit"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/fetch"
@@ -163,25 +165,29 @@ func New(opts Options) (*Node, error) {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
+	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
+	if err != nil {
+		return fail(err)
+	}
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
-		Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
+		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
 		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
 	}); err != nil {
 		return fail(err)
 	}
 	n.assets = assets.New(assets.Deps{
-		Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
+		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
 		GuardDays: cfg.HandoverGuardDays,
 	})
 	n.xfer.SetApplied(n.assets.Applied)
 	api.RegisterAssets(n.api, n.assets, now)
 	n.fetch = fetch.New(fetch.Deps{
-		Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
+		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
 		Filed: n.assets.Poke,
 	})
 	n.workflow = workflow.New(workflow.Deps{
-		Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
+		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
 		GuardDays: cfg.HandoverGuardDays,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
@@ -189,9 +195,9 @@ func New(opts Options) (*Node, error) {
 	if n.hb, err = newHeartbeatService(n); err != nil {
 		return fail(err)
 	}
-	n.registerAuditAPI()
+	api.RegisterAudit(n.api, auditLog)
 	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.Handler().ServeHTTP(w, r) })
-	n.registerCaseAPI()
+	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log}))
 	return n, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -302,7 +303,7 @@ func TestResignedRecordRefused(t *testing.T) {
 // n's metrics.
 func auditFailures(t *testing.T, n *node.Node, event string) float64 {
 	t.Helper()
-	prefix := `courtmesh_audit_write_failures_total{event="` + event + `"} `
+	prefix := `courtmesh_audit_write_failures_total{action="done",event="` + event + `"} `
 	for _, line := range strings.Split(string(scrape(t, n)), "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
 			f, err := strconv.ParseFloat(v, 64)
@@ -581,7 +582,7 @@ func TestAcceptanceNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := node.NewCases(recv.Store(), nil, nil).OfCourt("京0108")
+	local := cases.New(cases.Deps{Store: recv.Store(), Court: "京0108"})
 	if _, err := local.Import(ctx, cs[0].Dir, 0); err != nil {
 		t.Fatal(err)
 	}

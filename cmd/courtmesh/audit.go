@@ -16,10 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/datadir"
-	"courtmesh.dev/courtmesh/storage"
 )
 
 func init() {
@@ -50,7 +49,7 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 		if b.v == "" {
 			continue
 		}
-		t, err := node.ParseAuditTime(b.v)
+		t, err := audit.ParseTime(b.v)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", b.name, b.v, err)
 		}
@@ -79,8 +78,8 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer rf.Close()
-	var chk node.AuditChecker
-	verr := node.ReadAuditExport(bufio.NewReader(rf), &chk)
+	var chk audit.Checker
+	verr := audit.ReadExport(bufio.NewReader(rf), &chk)
 	n, first, last, prev, head := chk.Result()
 	if n == 0 && verr == nil {
 		fmt.Fprintf(c.stdout, "no audit entries in that range; %s is empty\n", path)
@@ -124,12 +123,17 @@ func writeAuditExport(ctx context.Context, data string, from, to time.Time, w io
 		return err
 	}
 	defer db.Close()
-	res, err := node.ExportAudit(bw, db, from, to)
+	log, err := audit.New(audit.Deps{Store: db})
 	if err != nil {
 		return err
 	}
-	if _, err := db.Audit(storage.AuditEntry{Event: "audit.exported", Outcome: "ok",
-		Detail: fmt.Sprintf("entries %d..%d (%d) exported from the stopped node's store", res.First, res.Last, res.Entries)}); err != nil {
+	res, err := log.ExportAudit(bw, from, to)
+	if err != nil {
+		return err
+	}
+	// Audited before the export is delivered: if the entry cannot be
+	// written, the export is refused (the caller removes the file).
+	if err := log.Before(audit.ExportedEntry(res, "from the stopped node's store")); err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -196,14 +200,14 @@ func runAuditVerify(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.stderr, "usage: courtmesh audit verify --data DIR [--witnessed SEQ:HASH]...\n       courtmesh audit verify --file EXPORT [--prev HASH] [--witnessed SEQ:HASH]...")
 		return errUsage
 	}
-	chk := &node.AuditChecker{Prev: strings.ToLower(*prev), Witnessed: witnessed}
+	chk := &audit.Checker{Prev: strings.ToLower(*prev), Witnessed: witnessed}
 	if *file != "" {
 		f, err := os.Open(*file)
 		if err != nil {
 			return fmt.Errorf("audit verify: %w", err)
 		}
 		defer f.Close()
-		if err := node.ReadAuditExport(bufio.NewReaderSize(f, 1<<20), chk); err != nil {
+		if err := audit.ReadExport(bufio.NewReaderSize(f, 1<<20), chk); err != nil {
 			return fmt.Errorf("audit export %s does not verify: %w", filepath.Base(*file), err)
 		}
 		n, first, last, p, head := chk.Result()
@@ -225,7 +229,7 @@ func runAuditVerify(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		defer body.Close()
-		if err := node.ReadAuditExport(body, chk); err != nil {
+		if err := audit.ReadExport(body, chk); err != nil {
 			return fmt.Errorf("audit log of %s does not verify: %w", *data, err)
 		}
 	} else {
@@ -234,7 +238,7 @@ func runAuditVerify(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		defer db.Close()
-		if err := node.VerifyStoredAudit(db, chk); err != nil {
+		if err := audit.VerifyStored(db, chk); err != nil {
 			return fmt.Errorf("audit log of %s does not verify: %w", *data, err)
 		}
 	}

@@ -16,8 +16,8 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
@@ -94,7 +94,7 @@ func nodeRunning(data string) bool {
 // caseStore is how a store command reaches the court's store: through the
 // running node's local API (Badger allows one process per store, and the
 // node holds it), or, with the node stopped, by opening the store here.
-// Both give the same answers and the same errors (node.Cases serves
+// Both give the same answers and the same errors (cases.Service serves
 // both); Close releases the store or the client.
 type caseStore interface {
 	Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error)
@@ -123,29 +123,25 @@ func openCases(data string, needKey bool) (caseStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs := node.NewCases(db, nil, nil)
+	deps := cases.Deps{Store: db}
 	d := datadir.Dir(data)
 	code, err := d.Court()
 	switch {
 	case err == nil:
-		cs.OfCourt(code)
+		deps.Court = code
 	case fileExists(d.Path(datadir.BundleFile)):
 		// Certified once, but its court cannot be read now: imports are
 		// refused rather than left unchecked (other commands work).
-		cs.CourtUnknown(fmt.Errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(datadir.BundleFile), err, data))
+		deps.CourtErr = fmt.Errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(datadir.BundleFile), err, data)
 	}
 	// Not certified yet: there is no court to hold imports to.
-	return localCases{cs, db}, nil
+	return localCases{cases.New(deps), db}, nil
 }
 
 // localCases is the store opened in this process.
 type localCases struct {
-	*node.Cases
+	*cases.Service
 	db *storage.DB
-}
-
-func (l localCases) Show(_ context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
-	return l.Cases.Show(n, asOf)
 }
 
 func (l localCases) Close() error { return l.db.Close() }

@@ -187,7 +187,7 @@ func (a *Service) apply(u storage.PendingAssetUpdate) bool {
 		audit.Detail = fmt.Sprintf("asset update %d (%s) from %s %s; skipped without changing the case, later updates proceed; ask %s to send the change again", u.Number, u.Kind, u.Issuer, why, u.Issuer)
 		// The skip is recorded only once its audit entry is: a skip that
 		// cannot be evidenced waits and is tried again.
-		if _, err := a.db.Audit(audit); err != nil {
+		if err := a.audit.Before(audit); err != nil {
 			a.log.Error("asset update not skipped: its audit entry could not be written; retried", "transfer", id, "number", u.Number, "reason", err)
 			return false
 		}

@@ -79,9 +79,7 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 	}
 	refuse := func(msg string) error {
 		audit.Outcome, audit.Detail = "refused", msg
-		if _, err := f.db.Audit(audit); err != nil {
-			f.log.Error("a refused fetch request could not be audited", "peer", remote, "reason", err)
-		}
+		f.auditDone(audit) // the refusal stands whether or not it is recorded
 		f.metrics.ServedRequests.WithLabelValues("refused").Inc()
 		f.log.Info("fetch refused", "peer", remote, "transfer", tid, "reason", msg)
 		if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Error: msg}); err != nil {
@@ -91,7 +89,7 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 	}
 	// Nothing is served that the audit log does not record.
 	audited := func() error {
-		if _, err := f.db.Audit(audit); err != nil {
+		if err := f.audit.Before(audit); err != nil {
 			f.log.Error("fetch request not served: the audit log cannot be written", "peer", remote, "transfer", tid, "reason", err)
 			return refuse("the serving court cannot record the access now; try later")
 		}

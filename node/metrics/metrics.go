@@ -36,9 +36,6 @@ type Metrics struct {
 	ServedBytes     prometheus.Counter
 	ServedRequests  *prometheus.CounterVec // outcome
 	BundleInstalled prometheus.Counter
-	// AuditFailures counts audit entries that could not be written after
-	// their event had already happened (see node/audit for the policy).
-	AuditFailures *prometheus.CounterVec // event
 	// Gate stops validators before the store closes.
 	Gate Gate
 }
@@ -84,8 +81,7 @@ func New() *Metrics {
 	m.ServedBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "courtmesh_fetch_served_bytes_total", Help: "Sealed dossier bytes served to authorised courts."})
 	m.ServedRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courtmesh_fetch_requests_total", Help: "Fetch requests answered, by outcome (served, refused)."}, []string{"outcome"})
 	m.BundleInstalled = prometheus.NewCounter(prometheus.CounterOpts{Name: "courtmesh_trust_bundles_installed_total", Help: "Newer trust bundles put in force."})
-	m.AuditFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courtmesh_audit_write_failures_total", Help: "Audit entries that could not be written after their event had happened, by event. Any is an alert: the audit log is evidence."}, []string{"event"})
-	for _, c := range []prometheus.Collector{m.AuditFailures, m.ConnsAdmitted, m.ConnsRefused, m.Gossip, m.GossipRejected, m.Records, m.FetchBytes, m.FetchVerified, m.FetchRejected, m.ServedBytes, m.ServedRequests, m.BundleInstalled} {
+	for _, c := range []prometheus.Collector{m.ConnsAdmitted, m.ConnsRefused, m.Gossip, m.GossipRejected, m.Records, m.FetchBytes, m.FetchVerified, m.FetchRejected, m.ServedBytes, m.ServedRequests, m.BundleInstalled} {
 		f(c)
 	}
 	return m

@@ -31,6 +31,7 @@ import (
 // its sequence-numbered log, announces its log head, and pulls what it
 // lacks from peers. Gossip is the fast path; the logs make it lossless.
 type Service struct {
+	audit Auditor
 	db      *storage.DB
 	trust   TrustView
 	h       host.Host
@@ -54,6 +55,14 @@ type Service struct {
 	onApplied func(*cmproto.Record, *cmproto.Transfer)
 }
 
+// Auditor writes the audit log by its policy (node/audit implements it):
+// Before for an action not yet done (refuse the action if it fails),
+// After for one already done (the failure is counted and logged there).
+type Auditor interface {
+	Before(e storage.AuditEntry) error
+	After(e storage.AuditEntry) error
+}
+
 // TrustView is what the service needs of the trust bundle in force:
 // node/trust implements it.
 type TrustView interface {
@@ -63,6 +72,8 @@ type TrustView interface {
 
 // Deps is what the records service is built from.
 type Deps struct {
+	// Audit writes the audit log (node/audit).
+	Audit Auditor
 	Store   *storage.DB
 	Trust   TrustView
 	Host    *mesh.GuardedHost // the node's host; its stream handlers check admission
@@ -92,7 +103,7 @@ const maxRangePerRequest = 512
 // New builds the service and puts it on the mesh: it validates and joins
 // the transfers topic and serves the sync protocol. Serve runs it.
 func New(d Deps) (*Service, error) {
-	s := &Service{db: d.Store, trust: d.Trust, h: d.Host, signer: d.Signer, metrics: d.Metrics, log: d.Log, now: d.Now,
+	s := &Service{audit: d.Audit, db: d.Store, trust: d.Trust, h: d.Host, signer: d.Signer, metrics: d.Metrics, log: d.Log, now: d.Now,
 		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange}
 	if err := d.PubSub.RegisterTopicValidator(cmproto.TopicTransfers, d.Metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return nil, err
@@ -137,11 +148,9 @@ func (s *Service) self() (*crypto.Certificate, error) {
 // audit writes an entry about an event that already happened (a record
 // refused): a failed write cannot undo it, so it is logged at error level
 // and counted (courtmesh_audit_write_failures_total), which alerts.
-func (s *Service) audit(e storage.AuditEntry) {
-	if _, err := s.db.Audit(e); err != nil {
-		s.log.Error("audit write failed", "event", e.Event, "transfer", e.Transfer, "reason", err)
-		s.metrics.AuditFailures.WithLabelValues(e.Event).Inc()
-	}
+func (s *Service) auditDone(e storage.AuditEntry) {
+	// After counts and logs a failure itself; the event stands either way.
+	_ = s.audit.After(e)
 }
 
 // Topic is the transfers topic (tests publish on it as a relay would).
@@ -227,7 +236,7 @@ func (s *Service) reject(from peer.ID, transfer string, err error) {
 	if c, cerr := s.trust.Trust().ByPeer(from, s.now()); cerr == nil {
 		court = string(c.Code)
 	}
-	s.audit(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
+	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
 }
 
 // Load returns the stored state of a transfer, or nil.
@@ -273,7 +282,7 @@ func (s *Service) Ingest(raw []byte, from peer.ID) error {
 	have, herr := s.db.HasRecord(lr.Issuer, lr.Seq, raw)
 	if herr != nil {
 		if errors.Is(herr, storage.ErrEquivocation) {
-			s.audit(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
+			s.auditDone(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
 				Detail: fmt.Sprintf("%s signed two different records at position %d of its log", r.Issuer, r.Seq)})
 			return fmt.Errorf("%s from %s: %w", r.Kind, r.Issuer, herr)
 		}

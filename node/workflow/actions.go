@@ -281,7 +281,7 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	if reason != "" {
 		override = storage.AuditEntry{Event: "handover.override", Outcome: "ok", Transfer: string(id), Case: cn.String(),
 			Detail: fmt.Sprintf("handover despite %d measure(s) expiring within %d days: %s; reason: %s", len(ids), w.guardDays, strings.Join(ids, ", "), reason)}
-		if _, err := w.db.Audit(override); err != nil {
+		if err := w.audit.Before(override); err != nil {
 			return nil, court.Errorf(court.ErrUnavailable, "handover %s refused: the override could not be written to the audit log (%v); nothing was handed over, try again", id, err)
 		}
 	}

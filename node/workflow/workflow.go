@@ -23,6 +23,7 @@ import (
 // the records service, whose state machine decides whether the step is in
 // order.
 type Service struct {
+	audit Auditor
 	records   Records
 	db        *storage.DB
 	trust     TrustView
@@ -50,11 +51,21 @@ type Records interface {
 	Each(ctx context.Context, q storage.TransferQuery, f func(*cmproto.Transfer) error) error
 }
 
+// Auditor writes the audit log by its policy (node/audit implements it):
+// Before for an action not yet done (refuse the action if it fails),
+// After for one already done (the failure is counted and logged there).
+type Auditor interface {
+	Before(e storage.AuditEntry) error
+	After(e storage.AuditEntry) error
+}
+
 // TrustView is the trust bundle in force.
 type TrustView interface{ Trust() *crypto.Trust }
 
 // Deps is what the workflow is built from.
 type Deps struct {
+	// Audit writes the audit log (node/audit).
+	Audit Auditor
 	Records Records
 	Store   *storage.DB
 	Trust   TrustView
@@ -70,7 +81,7 @@ type Deps struct {
 
 // New builds the workflow.
 func New(d Deps) *Service {
-	return &Service{records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
+	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
 		log: d.Log, now: d.Now, guardDays: d.GuardDays}
 }
 
@@ -83,10 +94,8 @@ func (w *Service) self() (*crypto.Certificate, error) {
 // failed write cannot undo it, so it is logged at error level and counted
 // (courtmesh_audit_write_failures_total), which alerts.
 func (w *Service) auditDone(e storage.AuditEntry) {
-	if _, err := w.db.Audit(e); err != nil {
-		w.log.Error("audit write failed", "event", e.Event, "transfer", e.Transfer, "reason", err)
-		w.metrics.AuditFailures.WithLabelValues(e.Event).Inc()
-	}
+	// After counts and logs a failure itself; the event stands either way.
+	_ = w.audit.After(e)
 }
 
 // Transfer returns one transfer as the API shows it.

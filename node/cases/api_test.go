@@ -1,4 +1,4 @@
-package node_test
+package cases_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,27 +20,39 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
-	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
+	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
 
 // caseRef is the reference date of the generated cases.
 var caseRef = court.Date{Year: 2025, Month: 6, Day: 1}
 
-// caseNode is one running court node with its local API.
+// caseNode is one court's case service behind the local API, served on
+// a Unix socket as the node serves it, with no mesh: the case room and
+// its routes alone.
 type caseNode struct {
-	n      *node.Node
+	db     *storage.DB
 	dir    datadir.Dir
 	socket string
 	token  string
 	cl     *api.Client
 }
 
-// startCaseNode builds a one-court mesh (京0105), starts its node and
-// waits, with a deadline, until its API is up.
+// noBackend answers the API's own endpoints, which these tests do not use.
+type noBackend struct{}
+
+func (noBackend) Status() api.Status                              { return api.Status{} }
+func (noBackend) Peers() []api.Peer                               { return nil }
+func (noBackend) InstallBundle([]byte) (api.InstallResult, error) { return api.InstallResult{}, nil }
+
+// startCaseNode builds the data directory of one court (京0105), opens
+// its store, serves the case endpoints on its API socket and waits, with
+// a deadline, until they are up.
 func startCaseNode(t *testing.T) *caseNode {
 	t.Helper()
 	m, err := devmesh.Build(t.TempDir(), []devmesh.Court{{Code: "京0105", Roles: []crypto.Role{crypto.RoleCourt}}}, time.Now())
@@ -47,32 +60,50 @@ func startCaseNode(t *testing.T) *caseNode {
 		t.Fatal(err)
 	}
 	d := m.Dirs[0]
-	n, err := node.New(node.Options{Dir: d, Logger: testLogger(t)})
+	_, ek, err := d.Keys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		t.Fatalf("node stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("node not ready after 30s")
+	code, err := d.Court()
+	if err != nil {
+		t.Fatal(err)
 	}
 	tok, err := d.Token()
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := nodetest.Logger()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := storage.Open(string(d), storage.Options{Decrypter: ek, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(noBackend{}, tok, log)
+	api.RegisterCases(srv, cases.New(cases.Deps{Store: db, Court: code, Log: log}))
 	sock := d.Path(datadir.SocketFile)
-	return &caseNode{n: n, dir: d, socket: sock, token: tok, cl: api.NewClient(sock, tok)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { done <- srv.Serve(ctx, sock, "off", func(string) { close(ready) }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("close the store: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("API stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("API not up after 30s")
+	}
+	return &caseNode{db: db, dir: d, socket: sock, token: tok, cl: api.NewClient(sock, tok)}
 }
 
 // raw sends a request over the node's Unix socket with the given bearer
@@ -107,7 +138,7 @@ func (cn *caseNode) raw(t *testing.T, method, path, token string, body []byte) (
 // nothing.
 func (cn *caseNode) keys(t *testing.T) []string {
 	t.Helper()
-	ks, err := cn.n.Store().Keys()
+	ks, err := cn.db.Keys()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,18 +161,17 @@ func idNumbers(t *testing.T, caseJSON []byte) []string {
 	return out
 }
 
-// TestCaseAPI drives every case endpoint of a running node over its Unix
-// socket: import, re-import, listing, display, verification, export, the
+// TestCaseAPI drives every case endpoint over the API's Unix socket: import, re-import, listing, display, verification, export, the
 // expiry watch and backup.
 func TestCaseAPI(t *testing.T) {
 	ctx := context.Background()
 	cn := startCaseNode(t)
-	cases, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: 3, Seed: 5, RefDate: caseRef})
+	generated, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: 3, Seed: 5, RefDate: caseRef})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	for _, c := range cases {
+	for _, c := range generated {
 		var res api.ImportResult
 		if err := cn.cl.Do(ctx, "POST", "/v1/cases/import", api.ImportRequest{Path: c.Dir}, &res); err != nil {
 			t.Fatalf("import %s: %v", c.Dir, err)
@@ -151,7 +181,7 @@ func TestCaseAPI(t *testing.T) {
 		}
 	}
 	var again api.ImportResult
-	if err := cn.cl.Do(ctx, "POST", "/v1/cases/import", api.ImportRequest{Path: cases[0].Dir}, &again); err != nil || !again.Unchanged || again.Version != 1 {
+	if err := cn.cl.Do(ctx, "POST", "/v1/cases/import", api.ImportRequest{Path: generated[0].Dir}, &again); err != nil || !again.Unchanged || again.Version != 1 {
 		t.Fatalf("re-import: %+v, %v; want unchanged at version 1", again, err)
 	}
 
@@ -170,7 +200,7 @@ func TestCaseAPI(t *testing.T) {
 		t.Fatalf("list active: %d cases, %v; want %d", len(listActive), err, active)
 	}
 
-	c := cases[0]
+	c := generated[0]
 	num := c.Number.String()
 	var d api.CaseDetail
 	if err := cn.cl.Do(ctx, "GET", casePath(num)+"?as_of=2025-06-01", nil, &d); err != nil {
@@ -236,20 +266,20 @@ func TestCaseAPI(t *testing.T) {
 func TestCaseAPIRefusals(t *testing.T) {
 	ctx := context.Background()
 	cn := startCaseNode(t)
-	cases, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: 2, Seed: 9, RefDate: caseRef})
+	generated, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: 2, Seed: 9, RefDate: caseRef})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cn.cl.Do(ctx, "POST", "/v1/cases/import", api.ImportRequest{Path: cases[0].Dir}, nil); err != nil {
+	if err := cn.cl.Do(ctx, "POST", "/v1/cases/import", api.ImportRequest{Path: generated[0].Dir}, nil); err != nil {
 		t.Fatal(err)
 	}
-	num := cases[0].Number.String()
+	num := generated[0].Number.String()
 	missing := "（2024）京0105执999999号"
 
 	// A malformed case: an invalid case number and a missing document,
 	// reported together.
 	bad := filepath.Join(t.TempDir(), "bad")
-	if err := os.CopyFS(bad, os.DirFS(cases[1].Dir)); err != nil {
+	if err := os.CopyFS(bad, os.DirFS(generated[1].Dir)); err != nil {
 		t.Fatal(err)
 	}
 	var cj map[string]any
@@ -296,7 +326,7 @@ func TestCaseAPIRefusals(t *testing.T) {
 		msg          string // a substring of the message
 	}{
 		{"no token", "GET", "/v1/cases", nil, "-", 401, api.CodeUnauthorised, "api.token"},
-		{"wrong token", "POST", "/v1/cases/import", body(api.ImportRequest{Path: cases[1].Dir}), "not-the-token", 401, api.CodeUnauthorised, "bearer token"},
+		{"wrong token", "POST", "/v1/cases/import", body(api.ImportRequest{Path: generated[1].Dir}), "not-the-token", 401, api.CodeUnauthorised, "bearer token"},
 		{"bad JSON", "POST", "/v1/cases/import", []byte(`{"path": "/tmp/x",}`), "", 400, api.CodeInvalid, "not valid JSON"},
 		{"truncated JSON", "POST", "/v1/cases/import", []byte(`{"path": "/tmp`), "", 400, api.CodeInvalid, "ends early"},
 		{"empty body", "POST", "/v1/cases/import", nil, "", 400, api.CodeInvalid, "path"},

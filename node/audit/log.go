@@ -1,4 +1,4 @@
-package node
+package audit
 
 import (
 	"bufio"
@@ -8,38 +8,26 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"time"
 
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/storage"
 )
 
-// auditPage is how many audit entries are read from the store at once:
+// pageSize is how many audit entries are read from the store at once:
 // exports and verification stream the log, which may hold millions.
-const auditPage = 4096
+const pageSize = 4096
 
-// AuditExport describes an export of the audit log.
-type AuditExport struct {
-	Entries uint64 `json:"entries"`
-	First   uint64 `json:"first"` // sequence of the first entry exported (0: none)
-	Last    uint64 `json:"last"`
-	// Prev is the hash the first entry links to: "" when the export starts
-	// at entry 1; otherwise the head of entry First-1, to check against a
-	// head witnessed by the mesh or an earlier export.
-	Prev string `json:"prev"`
-}
-
-// ExportAudit writes the entries of db's audit log from the first one at
+// WriteExport writes the entries of db's audit log from the first one at
 // or after from to the last one before the first at or after to, as JSON
 // lines (one storage.AuditEntry a line). The range is contiguous, so that
 // `courtmesh audit verify --file` can check every link in it; a zero from
 // or to leaves that end open.
-func ExportAudit(w io.Writer, db *storage.DB, from, to time.Time) (AuditExport, error) {
-	var res AuditExport
+func WriteExport(w io.Writer, db Reader, from, to time.Time) (api.AuditExport, error) {
+	var res api.AuditExport
 	enc := json.NewEncoder(w)
 	started := false
-	err := eachAuditEntry(db, func(e storage.AuditEntry) (bool, error) {
+	err := eachEntry(db, func(e storage.AuditEntry) (bool, error) {
 		if !started {
 			if !from.IsZero() && e.Time.Before(from) {
 				return true, nil
@@ -59,11 +47,23 @@ func ExportAudit(w io.Writer, db *storage.DB, from, to time.Time) (AuditExport, 
 	return res, err
 }
 
-// eachAuditEntry calls f with every stored audit entry in key order until f
+// Reader is the audit log as stored, read in order; *storage.DB
+// implements it.
+type Reader interface {
+	// AuditEntries returns the entries with sequence from to to
+	// (inclusive) that are stored, in order.
+	AuditEntries(from, to uint64) ([]storage.AuditEntry, error)
+	// AuditHead returns the sequence and hash of the newest entry.
+	AuditHead() (uint64, string, error)
+}
+
+var _ Reader = (*storage.DB)(nil)
+
+// eachEntry calls f with every stored audit entry in key order until f
 // returns false or an error.
-func eachAuditEntry(db *storage.DB, f func(storage.AuditEntry) (bool, error)) error {
+func eachEntry(db Reader, f func(storage.AuditEntry) (bool, error)) error {
 	for next := uint64(1); ; {
-		page, err := db.AuditEntries(next, next+auditPage-1)
+		page, err := db.AuditEntries(next, next+pageSize-1)
 		if err != nil {
 			return fmt.Errorf("read the audit log from entry %d: %w", next, err)
 		}
@@ -91,11 +91,11 @@ func eachAuditEntry(db *storage.DB, f func(storage.AuditEntry) (bool, error)) er
 	}
 }
 
-// AuditChecker checks a stream of audit entries, in order, link by link:
+// Checker checks a stream of audit entries, in order, link by link:
 // a whole log (from entry 1) or an export that starts mid-chain. The zero
 // value checks an export and accepts whatever its first entry links to;
 // Prev, if set before the first Add, is the hash that entry must link to.
-type AuditChecker struct {
+type Checker struct {
 	// Prev is the hash the first entry must link to ("" for a whole log
 	// when FromStart is set).
 	Prev string
@@ -116,7 +116,7 @@ type AuditChecker struct {
 
 // Add checks the next entry. Its error names the first broken entry, as
 // storage.VerifyAudit does; after an error the checker must not be reused.
-func (c *AuditChecker) Add(e storage.AuditEntry) error {
+func (c *Checker) Add(e storage.AuditEntry) error {
 	if !c.started {
 		if c.FromStart && e.Seq != 1 {
 			return fmt.Errorf("audit entry 1: missing (the log starts at entry %d; entries were removed)", e.Seq)
@@ -141,13 +141,13 @@ func (c *AuditChecker) Add(e storage.AuditEntry) error {
 
 // Result summarises what was checked: the number of entries, the first
 // and last sequence, what the first links to and the head.
-func (c *AuditChecker) Result() (count, first, last uint64, prev, head string) {
+func (c *Checker) Result() (count, first, last uint64, prev, head string) {
 	return c.count, c.first, c.last, c.firstPre, c.head
 }
 
 // Done checks what can only be checked at the end: a whole log holds
 // every witnessed entry.
-func (c *AuditChecker) Done() error {
+func (c *Checker) Done() error {
 	if !c.FromStart {
 		return nil
 	}
@@ -162,11 +162,11 @@ func (c *AuditChecker) Done() error {
 	return nil
 }
 
-// VerifyStoredAudit checks db's whole audit log with c (FromStart is set),
+// VerifyStored checks db's whole audit log with c (FromStart is set),
 // then its head record against the last entry.
-func VerifyStoredAudit(db *storage.DB, c *AuditChecker) error {
+func VerifyStored(db Reader, c *Checker) error {
 	c.FromStart = true
-	if err := eachAuditEntry(db, func(e storage.AuditEntry) (bool, error) { return true, c.Add(e) }); err != nil {
+	if err := eachEntry(db, func(e storage.AuditEntry) (bool, error) { return true, c.Add(e) }); err != nil {
 		return err
 	}
 	if err := c.Done(); err != nil {
@@ -183,8 +183,8 @@ func VerifyStoredAudit(db *storage.DB, c *AuditChecker) error {
 	return nil
 }
 
-// ReadAuditExport feeds the JSON lines of an export to c.
-func ReadAuditExport(r io.Reader, c *AuditChecker) error {
+// ReadExport feeds the JSON lines of an export to c.
+func ReadExport(r io.Reader, c *Checker) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
@@ -209,42 +209,9 @@ func ReadAuditExport(r io.Reader, c *AuditChecker) error {
 	return c.Done()
 }
 
-// registerAuditAPI adds GET /v1/audit?from=RFC3339&to=RFC3339: the audit
-// log (or a time range of it) as JSON lines. Each export is audited.
-func (n *Node) registerAuditAPI() {
-	n.api.Handle("GET /v1/audit", func(w http.ResponseWriter, r *http.Request) {
-		var from, to time.Time
-		for name, t := range map[string]*time.Time{"from": &from, "to": &to} {
-			v := r.URL.Query().Get(name)
-			if v == "" {
-				continue
-			}
-			p, err := ParseAuditTime(v)
-			if err != nil {
-				api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%s: %v", name, err))
-				return
-			}
-			*t = p
-		}
-		w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
-		bw := bufio.NewWriterSize(w, 64<<10)
-		res, err := ExportAudit(bw, n.db, from, to)
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err != nil {
-			n.log.Warn("audit export failed", "reason", err)
-			// Break the connection: a truncated export must not look whole.
-			panic(http.ErrAbortHandler)
-		}
-		n.db.Audit(storage.AuditEntry{Event: "audit.exported", Outcome: "ok",
-			Detail: fmt.Sprintf("entries %d..%d (%d) exported through the local API", res.First, res.Last, res.Entries)})
-	})
-}
-
-// ParseAuditTime parses an export bound: RFC 3339, or a date (2006-01-02,
+// ParseTime parses an export bound: RFC 3339, or a date (2006-01-02,
 // the start of that day in China Standard Time).
-func ParseAuditTime(s string) (time.Time, error) {
+func ParseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}

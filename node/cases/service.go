@@ -1,0 +1,276 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/storage"
+	"courtmesh.dev/courtmesh/storage/importer"
+)
+
+// Service is the case service: import, listing, display, verification,
+// export, the expiry watch and backup of a court's store, answered in the
+// local API's wire types. The node serves it over the API
+// (api.RegisterCases); the command line uses it directly when the node is
+// stopped, so that both give the same answers. It is safe for concurrent
+// use, as the store is.
+//
+// Errors carry court's kinds (court.ErrNotFound, court.ErrInvalid with
+// *importer.ValidationError, court.ErrConflict, ...), each naming the
+// case; the API maps them with api.WriteError.
+type Service struct {
+	court    court.CourtCode
+	courtErr error
+	db       *storage.DB
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+var _ api.CaseService = (*Service)(nil)
+
+// Deps is what the case service is built from.
+type Deps struct {
+	// Store is the court's store (required).
+	Store *storage.DB
+	// Court is the court whose store this is; Import then refuses another
+	// court's case. Zero: not known (an uncertified data directory), and
+	// any court's case is imported.
+	Court court.CourtCode
+	// CourtErr, if not nil, says why the court should be known but is
+	// not: Import then refuses rather than import unchecked (the other
+	// methods work).
+	CourtErr error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives the service's events; nil discards them. No personal
+	// data is logged.
+	Log *slog.Logger
+}
+
+// New returns the case service over d.Store.
+func New(d Deps) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{court: d.Court, courtErr: d.CourtErr, db: d.Store, now: d.Now, log: d.Log}
+}
+
+// Today is the service's reference date: today in China time.
+func (c *Service) Today() court.Date { return court.DateOf(c.now()) }
+
+// checkAbs refuses a path that is empty or relative: the node resolves
+// paths itself, in its own working directory, which is not the caller's.
+func checkAbs(field, path string) error {
+	if path == "" {
+		return court.Errorf(court.ErrInvalid, "%s is required: an absolute path on the node's machine", field)
+	}
+	if !filepath.IsAbs(path) {
+		return court.Errorf(court.ErrInvalid, "%s %q is not an absolute path; give the full path (the node does not share your working directory)", field, path)
+	}
+	return nil
+}
+
+// Import validates the case folder or .zip at path and stores it whole,
+// or nothing (see importer.Import). maxDoc is the largest document
+// accepted (0: the importer's default). If the store fails after writing
+// chunks, they are collected at once rather than at the next start.
+func (c *Service) Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error) {
+	if err := checkAbs("path", path); err != nil {
+		return api.ImportResult{}, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return api.ImportResult{}, court.Errorf(court.ErrNotFound, "import: %s does not exist on the node's machine; check the path of the case folder or .zip", path)
+	}
+	p, err := importer.Prepare(ctx, path, importer.Options{MaxDocumentSize: maxDoc})
+	if err != nil {
+		return api.ImportResult{}, err
+	}
+	defer p.Close()
+	if c.courtErr != nil {
+		return api.ImportResult{}, court.Errorf(court.ErrUnavailable, "import %s: this node's court cannot be read, so it cannot check the case is this court's: %v; nothing was imported", path, c.courtErr)
+	}
+	if n := p.Case.Version.Number; c.court != "" && n.Court != c.court {
+		return api.ImportResult{}, court.Errorf(court.ErrInvalid, "import %s: case %s is a case of %s and this is the store of %s: a court imports only its own cases. "+
+			"A case transferred here arrives with `courtmesh dossier fetch TRANSFER` and is filed under the number given at acceptance; nothing was imported", path, n, n.Court, c.court)
+	}
+	if err := c.checkTransferred(ctx, p.Case); err != nil {
+		return api.ImportResult{}, fmt.Errorf("import %s: %w", path, err)
+	}
+	res, err := c.db.PutCase(ctx, p.Case)
+	if err != nil {
+		n, gerr := c.db.CollectGarbage(context.WithoutCancel(ctx))
+		if gerr != nil {
+			c.log.Warn("collecting the chunks of a failed import failed; they go at the next start", "case", p.Case.Version.Number, "reason", gerr)
+		} else {
+			c.log.Info("removed the chunks of a failed import", "case", p.Case.Version.Number, "chunks", n)
+		}
+		return api.ImportResult{}, fmt.Errorf("import %s: %w", path, err)
+	}
+	c.log.Info("case imported", "case", res.Number, "version", res.Version, "unchanged", res.Unchanged, "bytes", res.Bytes)
+	return api.ImportResult{
+		Case: res.Number.String(), Version: res.Version, Unchanged: res.Unchanged,
+		Documents: res.Documents, Bytes: res.Bytes, Chunks: res.Chunks, NewChunks: res.NewChunks,
+		Warnings: p.Warnings,
+	}, nil
+}
+
+// List returns the cases in the store, all or those in one status.
+func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
+	if status != "" && !status.Valid() {
+		return nil, court.Errorf(court.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
+	}
+	hs, err := c.db.Cases(ctx, status)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.CaseSummary, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, api.CaseSummary{
+			Case: h.Number.String(), Court: string(h.Court), Status: string(h.Status), Version: h.Version,
+			Respondents: nonNil(h.Respondents), Created: h.Created, Updated: h.Updated,
+		})
+	}
+	return out, nil
+}
+
+// Show returns the current version of case n with personal data masked;
+// days to expiry are counted from asOf.
+func (c *Service) Show(_ context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
+	head, v, err := c.db.Case(n)
+	if err != nil {
+		return api.CaseDetail{}, err
+	}
+	name, _ := court.KnownCourtName(v.Court)
+	d := api.CaseDetail{
+		Case: v.Number.String(), Court: string(v.Court), CourtName: name, Status: string(v.Status),
+		Version: head.Version, Imported: v.Imported,
+		Filed: v.Filed.String(), Applied: v.Applied.String(), Noticed: dateOrEmpty(v.Noticed),
+		ClaimFen: v.ClaimFen, AsOf: asOf.String(),
+		Title:   api.TitleInfo{Kind: v.Title.Kind, CaseNumber: v.Title.CaseNumber.String(), Issuer: v.Title.Issuer, Effective: v.Title.Effective.String()},
+		Parties: []api.PartyInfo{}, Assets: []api.AssetInfo{}, Measures: []api.MeasureInfo{}, Documents: []api.DocInfo{},
+	}
+	for _, p := range v.Parties {
+		// Never IDSealed: the identity number stays sealed in the store.
+		d.Parties = append(d.Parties, api.PartyInfo{
+			ID: p.ID, Role: string(p.Role), Kind: string(p.Kind), Name: p.Name,
+			IDType: string(p.IDType), IDMasked: p.IDMasked, Phone: p.Phone,
+		})
+	}
+	for _, a := range v.Assets {
+		d.Assets = append(d.Assets, api.AssetInfo{
+			ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: a.Description,
+			Owner: a.Owner, Source: a.Source, AccountMasked: a.AccountMasked, ValueFen: a.ValueFen,
+		})
+	}
+	for _, m := range v.Measures {
+		mi := api.MeasureInfo{
+			ID: m.ID, Kind: string(m.Kind), KindLabel: m.Kind.Label(), Asset: m.Asset,
+			Effective: m.Effective.String(), Expiry: dateOrEmpty(m.Expiry), Status: string(m.Status),
+			Court: string(m.Court), Rank: m.Rank, Renews: m.Renews, Releases: m.Releases, Document: m.Document,
+		}
+		if !m.Expiry.IsZero() && m.Status == court.MeasureActive {
+			left := asOf.DaysUntil(m.Expiry)
+			mi.DaysLeft = &left
+		}
+		d.Measures = append(d.Measures, mi)
+	}
+	for _, doc := range v.Documents {
+		d.Documents = append(d.Documents, api.DocInfo{
+			ID: doc.ID, Kind: doc.Kind, Title: doc.Title, File: doc.File, Size: doc.Size,
+			Chunks: len(doc.Chunks), Hash: doc.Hash.String(),
+		})
+	}
+	return d, nil
+}
+
+// Verify reads back every chunk of the current version of case n and
+// checks it.
+func (c *Service) Verify(ctx context.Context, n court.CaseNumber) (api.VerifyResult, error) {
+	head, _, err := c.db.Case(n)
+	if err != nil {
+		return api.VerifyResult{}, err
+	}
+	rep, err := c.db.VerifyCase(ctx, n)
+	if err != nil {
+		return api.VerifyResult{}, err
+	}
+	return api.VerifyResult{Case: n.String(), Version: head.Version, Documents: rep.Documents, Chunks: rep.Chunks, Bytes: rep.Bytes}, nil
+}
+
+// Export writes the current version of case n to the folder out (absent
+// or empty), every chunk verified.
+func (c *Service) Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error) {
+	if err := checkAbs("out", out); err != nil {
+		return api.ExportResult{}, err
+	}
+	rep, err := c.db.ExportCase(ctx, n, out)
+	if err != nil {
+		return api.ExportResult{}, err
+	}
+	c.log.Info("case exported", "case", n, "documents", rep.Documents)
+	return api.ExportResult{Case: n.String(), Out: out, Documents: rep.Documents, Chunks: rep.Chunks, Bytes: rep.Bytes}, nil
+}
+
+// MaxWithin bounds the look-ahead of the expiry watch: ten years, longer
+// than any legal term.
+const MaxWithin = api.MaxWithin
+
+// Expiring lists the active measures expiring within days of asOf (see
+// storage.DB.ExpiringMeasures).
+func (c *Service) Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error) {
+	if within < 0 || within > MaxWithin {
+		return api.ExpiringResult{}, court.Errorf(court.ErrInvalid, "within %d: want 0 to %d days", within, MaxWithin)
+	}
+	ms, err := c.db.ExpiringMeasures(ctx, asOf, within)
+	if err != nil {
+		return api.ExpiringResult{}, err
+	}
+	out := api.ExpiringResult{AsOf: asOf.String(), Within: within, Until: asOf.AddDate(0, 0, within).String(), Measures: []api.ExpiringMeasure{}}
+	for _, m := range ms {
+		out.Measures = append(out.Measures, api.ExpiringMeasure{
+			Case: m.Case.String(), Measure: m.Measure.ID, Kind: string(m.Measure.Kind), KindLabel: m.Measure.Kind.Label(),
+			AssetClass: string(m.AssetClass), AssetClassLabel: m.AssetClass.Label(),
+			Effective: m.Measure.Effective.String(), Expiry: m.Measure.Expiry.String(), DaysLeft: m.DaysLeft, Court: string(m.Measure.Court),
+		})
+	}
+	return out, nil
+}
+
+// Backup writes a full backup of the store to the new file out.
+func (c *Service) Backup(ctx context.Context, out string) (api.BackupResult, error) {
+	if err := checkAbs("out", out); err != nil {
+		return api.BackupResult{}, err
+	}
+	size, err := c.db.BackupFile(ctx, out)
+	if err != nil {
+		return api.BackupResult{}, err
+	}
+	c.log.Info("store backed up", "bytes", size)
+	return api.BackupResult{Out: out, Bytes: size}, nil
+}
+
+// dateOrEmpty is d as YYYY-MM-DD, or "" for the zero date.
+func dateOrEmpty(d court.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
