@@ -23,6 +23,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -209,7 +210,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 
 	// As 京0108, see the renewal in the filed case.
 	var renewal court.Measure
-	waitFor(t, 20*time.Second, "the renewal in the receiver's case", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the renewal in the receiver's case", func() bool {
 		old, ok := measureOf(t, am.as("京0108"), newNo, renewed.ID)
 		if !ok || old.Status != court.MeasureRenewed {
 			return false
@@ -265,7 +266,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 
 	// 京0108 comes back and catches up.
 	recv := am.restart("京0108")
-	waitFor(t, 30*time.Second, "the release made while the receiver was down", func() bool {
+	nodetest.PollUntil(t, 30*time.Second, "the release made while the receiver was down", func() bool {
 		m, ok := measureOf(t, recv, newNo, released.ID)
 		if !ok || m.Status != court.MeasureReleased {
 			return false
@@ -286,7 +287,7 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	const account = "6222020200112233445"
 	must(t)(recv.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "freeze",
 		Asset: &api.NewAsset{ID: "x1", Class: "deposit", Description: "某银行账户", Owner: "p2", Source: "national_search", Account: account, ValueFen: 120000}}))
-	waitFor(t, 20*time.Second, "the search result at the origin", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the search result at the origin", func() bool {
 		v, err := origin.Assets().TransferAssets(id, asOf)
 		if err != nil {
 			return false
@@ -444,7 +445,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		if err := node.PublishForTest(ctx, origin, raw); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "the receiver audits the unreadable update", func() bool {
+		nodetest.PollUntil(t, 20*time.Second, "the receiver audits the unreadable update", func() bool {
 			return assetAudits(t, recv, "asset_update.unreadable", id) == 1
 		})
 		if got := snapshot(); got != before {
@@ -458,7 +459,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		if tr.AssetUpdates != 2 {
 			t.Errorf("origin counts %d updates, want 2", tr.AssetUpdates)
 		}
-		waitFor(t, 20*time.Second, "the next update at the receiver", func() bool {
+		nodetest.PollUntil(t, 20*time.Second, "the next update at the receiver", func() bool {
 			m, ok := measureOf(t, recv, newNo, ms[1].ID)
 			return ok && m.Status == court.MeasureReleased
 		})
@@ -521,7 +522,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 			t.Errorf("alerts: %+v", alerts)
 		}
 		// The origin hears the receiver's renewal.
-		waitFor(t, 20*time.Second, "the receiver's renewal at the origin", func() bool {
+		nodetest.PollUntil(t, 20*time.Second, "the receiver's renewal at the origin", func() bool {
 			m, ok := measureOf(t, origin, cn, ms[0].ID)
 			return ok && m.Status == court.MeasureRenewed
 		})
@@ -570,7 +571,7 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		if err := node.IngestForTest(recv, first); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "both updates applied in order", func() bool {
+		nodetest.PollUntil(t, 20*time.Second, "both updates applied in order", func() bool {
 			last, _ := recv.Store().AppliedAssetUpdates(string(id), "京0105")
 			return last == next+1
 		})
@@ -710,7 +711,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	renewed := ms[0]
 	must(t)(origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: renewed.ID}))
 	var renewal court.Measure
-	waitFor(t, 20*time.Second, "the renewal at the receiver", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the renewal at the receiver", func() bool {
 		var ok bool
 		renewal, ok = successor(recv, newNo, renewed.ID)
 		return ok
@@ -759,7 +760,7 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 		okA := asset == "" || slices.ContainsFunc(v.Assets, func(a court.Asset) bool { return a.ID == asset })
 		return okM && okA
 	}
-	waitFor(t, 30*time.Second, "both changes at both courts", func() bool {
+	nodetest.PollUntil(t, 30*time.Second, "both changes at both courts", func() bool {
 		return has(origin, cn, "m-r1", "") && has(origin, cn, "m-o1", "a-o1") && has(recv, newNo, "m-r1", "") && has(recv, newNo, "m-o1", "a-o1")
 	})
 	for _, n := range []*node.Node{origin, recv} {
@@ -769,18 +770,17 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 	}
 }
 
-// TestAssetUpdateOutboxAfterACrash: the origin's node stops between
-// applying a renewal to its own copy and issuing the record. At its next
-// start it sends the record from its outbox, so the receiver gets the
-// renewal and the two copies agree.
-func TestAssetUpdateOutboxAfterACrash(t *testing.T) { testAssetUpdateOutbox(t) }
+// outboxCase is a transferred case whose origin stopped between applying
+// a renewal to its own copy and issuing its record.
+type outboxCase struct {
+	am      *assetMesh
+	id      cmproto.TransferID
+	newNo   court.CaseNumber
+	ms      [2]court.Measure
+	renewal court.Measure // as applied to the origin's copy
+}
 
-// TestAssetUpdateOutboxBeforeTheNextUpdate: as above, but the court makes
-// its next update before any restart: the waiting one goes out first and
-// the next takes the number after it (neither overwrites the other).
-func TestAssetUpdateOutboxBeforeTheNextUpdate(t *testing.T) { testAssetUpdateOutbox(t) }
-
-func testAssetUpdateOutbox(t *testing.T) {
+func newOutboxCase(t *testing.T) outboxCase {
 	am := newAssetMesh(t)
 	ctx := context.Background()
 	id, cn, newNo, ms := am.received(t)
@@ -798,28 +798,21 @@ func testAssetUpdateOutbox(t *testing.T) {
 	if tr, _ := am.as("京0105").Workflow().Transfer(id); tr.AssetUpdates != 0 {
 		t.Fatalf("a record was issued before the stop: %d", tr.AssetUpdates)
 	}
-	if t.Name() == "TestAssetUpdateOutboxBeforeTheNextUpdate" {
-		// No restart: the next update sends the one waiting first, and
-		// takes the number after it.
-		tr := must(t)(am.as("京0105").Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "renewal", Measure: ms[1].ID}))
-		if tr.AssetUpdates != 2 {
-			t.Fatalf("asset updates after the next one: %d, want 2", tr.AssetUpdates)
-		}
-		waitFor(t, 30*time.Second, "both renewals at the receiver", func() bool {
-			a, ok1 := successor(am.as("京0108"), newNo, ms[0].ID)
-			_, ok2 := successor(am.as("京0108"), newNo, ms[1].ID)
-			return ok1 && ok2 && a.ID == renewal.ID
-		})
-		if left, err := am.as("京0105").Store().OutboxAssetUpdates(); err != nil || len(left) != 0 {
-			t.Errorf("outbox: %v %v; want empty", left, err)
-		}
-		return
-	}
+	return outboxCase{am: am, id: id, newNo: newNo, ms: ms, renewal: renewal}
+}
+
+// TestAssetUpdateOutboxAfterACrash: the origin's node stops between
+// applying a renewal to its own copy and issuing the record. At its next
+// start it sends the record from its outbox, so the receiver gets the
+// renewal and the two copies agree; a second start sends nothing again.
+func TestAssetUpdateOutboxAfterACrash(t *testing.T) {
+	oc := newOutboxCase(t)
+	am, id := oc.am, oc.id
 	am.stops["京0105"]()
 	origin := am.restart("京0105")
-	waitFor(t, 30*time.Second, "the renewal at the receiver, sent from the outbox", func() bool {
-		m, ok := successor(am.as("京0108"), newNo, ms[0].ID)
-		return ok && m.ID == renewal.ID && m.Expiry == renewal.Expiry
+	nodetest.PollUntil(t, 30*time.Second, "the renewal at the receiver, sent from the outbox", func() bool {
+		m, ok := successor(am.as("京0108"), oc.newNo, oc.ms[0].ID)
+		return ok && m.ID == oc.renewal.ID && m.Expiry == oc.renewal.Expiry
 	})
 	if tr, _ := origin.Workflow().Transfer(id); tr.AssetUpdates != 1 {
 		t.Errorf("asset updates on the transfer after the restart: %d, want 1", tr.AssetUpdates)
@@ -827,11 +820,37 @@ func testAssetUpdateOutbox(t *testing.T) {
 	if left, err := origin.Store().OutboxAssetUpdates(); err != nil || len(left) != 0 {
 		t.Errorf("outbox after the restart: %v %v; want empty", left, err)
 	}
-	// A second restart sends nothing again.
+	// A second restart sends nothing again: once its asset watch has
+	// made its first pass (outbox, recovery, waiting updates), the
+	// transfer still has one update.
 	am.stops["京0105"]()
 	origin = am.restart("京0105")
-	time.Sleep(time.Second)
+	select {
+	case <-origin.Assets().Settled():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the asset watch made no first pass in 30s")
+	}
 	if tr, _ := origin.Workflow().Transfer(id); tr.AssetUpdates != 1 {
 		t.Errorf("asset updates after a second restart: %d, want 1", tr.AssetUpdates)
+	}
+}
+
+// TestAssetUpdateOutboxBeforeTheNextUpdate: as above, but the court makes
+// its next update before any restart: the waiting one goes out first and
+// the next takes the number after it (neither overwrites the other).
+func TestAssetUpdateOutboxBeforeTheNextUpdate(t *testing.T) {
+	oc := newOutboxCase(t)
+	am, id := oc.am, oc.id
+	tr := must(t)(am.as("京0105").Assets().UpdateAssets(context.Background(), id, api.AssetChange{Kind: "renewal", Measure: oc.ms[1].ID}))
+	if tr.AssetUpdates != 2 {
+		t.Fatalf("asset updates after the next one: %d, want 2", tr.AssetUpdates)
+	}
+	nodetest.PollUntil(t, 30*time.Second, "both renewals at the receiver", func() bool {
+		a, ok1 := successor(am.as("京0108"), oc.newNo, oc.ms[0].ID)
+		_, ok2 := successor(am.as("京0108"), oc.newNo, oc.ms[1].ID)
+		return ok1 && ok2 && a.ID == oc.renewal.ID
+	})
+	if left, err := am.as("京0105").Store().OutboxAssetUpdates(); err != nil || len(left) != 0 {
+		t.Errorf("outbox: %v %v; want empty", left, err)
 	}
 }

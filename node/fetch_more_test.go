@@ -22,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -317,7 +318,7 @@ func TestFetchRefusals(t *testing.T) {
 
 		// The decider's own fetch is refused once it has heard of the
 		// revocation.
-		waitFor(t, 20*time.Second, "the revocation at the decider", func() bool {
+		nodetest.PollUntil(t, 20*time.Second, "the revocation at the decider", func() bool {
 			tr, err := s.as("京01").Workflow().Transfer(id)
 			return err == nil && len(tr.RevokedGrants) == 1
 		})
@@ -580,7 +581,7 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cut api.FetchProgress
-	waitFor(t, time.Minute, "chunks verified before the cut", func() bool {
+	nodetest.PollUntil(t, time.Minute, "chunks verified before the cut", func() bool {
 		cut, _ = ss.as("京0108").Fetcher().Status(id)
 		return cut.Verified >= stopAfter/2 || cut.State != "running"
 	})
@@ -589,7 +590,7 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 	}
 	ss.as("京0108").Fetcher().Cancel(id)
 	close(release)
-	waitFor(t, time.Minute, "the fetch to stop", func() bool {
+	nodetest.PollUntil(t, time.Minute, "the fetch to stop", func() bool {
 		p, _ := ss.as("京0108").Fetcher().Status(id)
 		return p.State != "running"
 	})

@@ -12,6 +12,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -76,7 +77,7 @@ func TestFetchFilesTheCaseAndReceipts(t *testing.T) {
 			t.Errorf("measure %s lost its priority or term", m.ID)
 		}
 	}
-	waitFor(t, 10*time.Second, "the origin closes its case by 销案", func() bool {
+	nodetest.PollUntil(t, 10*time.Second, "the origin closes its case by 销案", func() bool {
 		head, _, err := s.as("京0105").Store().Case(cn)
 		return err == nil && head.Status == court.StatusTransferred
 	})

@@ -18,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -96,19 +97,6 @@ func startNode(t *testing.T, o node.Options) *node.Node {
 	return n
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // outsider is a libp2p host whose key no bundle certifies.
 func outsider(t *testing.T) host.Host {
 	t.Helper()
@@ -134,7 +122,7 @@ var everyProtocol = []protocol.ID{
 func TestMeshEveryNodeSeesTheOthers(t *testing.T) {
 	tm := startMesh(t)
 	for _, n := range tm.nodes {
-		waitFor(t, 10*time.Second, "full mesh", func() bool { return len(n.Peers()) == len(tm.nodes)-1 })
+		nodetest.PollUntil(t, 10*time.Second, "full mesh", func() bool { return len(n.Peers()) == len(tm.nodes)-1 })
 		for _, p := range n.Peers() {
 			if p.CourtCode == "" {
 				t.Errorf("%s: peer %s has no court code", n.Status().CourtCode, p.PeerID)
@@ -196,7 +184,7 @@ func TestRevokedNodeDisconnectedEverywhere(t *testing.T) {
 	tm := startMesh(t)
 	const victim = 4
 	for _, n := range tm.nodes {
-		waitFor(t, 10*time.Second, "full mesh", func() bool { return len(n.Peers()) == len(tm.nodes)-1 })
+		nodetest.PollUntil(t, 10*time.Second, "full mesh", func() bool { return len(n.Peers()) == len(tm.nodes)-1 })
 	}
 	b, err := tm.Revoke(victim, "key compromised (test)", time.Now())
 	if err != nil {
@@ -214,7 +202,7 @@ func TestRevokedNodeDisconnectedEverywhere(t *testing.T) {
 			}
 		}
 	})
-	elapsed := waitFor(t, 20*time.Second, "revoked node disconnected everywhere", func() bool {
+	elapsed := nodetest.PollUntil(t, 20*time.Second, "revoked node disconnected everywhere", func() bool {
 		for i, n := range tm.nodes {
 			if i == victim {
 				continue

@@ -16,6 +16,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 )
 
 // writePSK writes a libp2p pnet V1 pre-shared key file.
@@ -91,7 +92,7 @@ func TestPrivateNetwork(t *testing.T) {
 					t.Fatalf("connect: %v", err)
 				}
 				for _, p := range []struct{ x, y int }{{tt.a, tt.b}, {tt.b, tt.a}} {
-					waitFor(t, 20*time.Second, "both sides list the other as a court", func() bool {
+					nodetest.PollUntil(t, 20*time.Second, "both sides list the other as a court", func() bool {
 						for _, q := range nodes[p.x].Peers() {
 							if q.PeerID == nodes[p.y].PeerID().String() && q.CourtCode != "" {
 								return true

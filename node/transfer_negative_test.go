@@ -18,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -259,7 +260,7 @@ func TestResignedRecordRefused(t *testing.T) {
 	publishFromEach(t, s.tm.nodes, func(i int) []byte {
 		return recv.seal(t, seq+1+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1410+i)}}})
 	})
-	waitFor(t, 20*time.Second, "re-signed acceptances refused and audited on every node", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "re-signed acceptances refused and audited on every node", func() bool {
 		for _, n := range s.tm.nodes {
 			if audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) < want[n] {
 				return false
@@ -286,7 +287,7 @@ func TestResignedRecordRefused(t *testing.T) {
 	publishFromEach(t, s.tm.nodes, func(i int) []byte {
 		return recv.seal(t, seq+20+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1430+i)}}})
 	})
-	waitFor(t, 20*time.Second, "the refusals counted where the audit log fails, audited elsewhere", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the refusals counted where the audit log fails, audited elsewhere", func() bool {
 		for _, n := range s.tm.nodes {
 			if n != deaf && audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) < want[n] {
 				return false
@@ -354,7 +355,7 @@ func TestEquivocationRefusedAndAudited(t *testing.T) {
 	publishFromEach(t, s.tm.nodes, func(i int) []byte {
 		return j01.seal(t, seq, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: fmt.Sprintf("相互矛盾的记录 %d", i)}}})
 	})
-	waitFor(t, 20*time.Second, "the gossiped forks caught on every node", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the gossiped forks caught on every node", func() bool {
 		for _, n := range s.tm.nodes {
 			if audits(t, n, "record.equivocation", position, "京01") < 2 {
 				return false
@@ -403,7 +404,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 			others = append(others, n)
 		}
 	}
-	waitFor(t, 20*time.Second, "the revoking bundle on every node", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the revoking bundle on every node", func() bool {
 		for _, n := range others {
 			if n.Status().Bundle.Sequence != b.Sequence {
 				return false
@@ -434,7 +435,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 	publishFromEach(t, others, func(i int) []byte {
 		return recv.seal(t, seq+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1510+i)}}})
 	})
-	waitFor(t, 20*time.Second, "the refusal audited on every node", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the refusal audited on every node", func() bool {
 		for _, n := range others {
 			if audits(t, n, "record.rejected", crypto.ErrRevoked.Error()) == 0 {
 				return false

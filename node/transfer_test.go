@@ -20,6 +20,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
@@ -119,7 +120,7 @@ func (s *scenario) expectEverywhere(id court.TransferID, state cmproto.State) {
 // in state.
 func (s *scenario) expectOn(id court.TransferID, state cmproto.State, nodes []*node.Node, what string) {
 	s.t.Helper()
-	waitFor(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %s", id, state, what), func() bool {
+	nodetest.PollUntil(s.t, 20*time.Second, fmt.Sprintf("transfer %s %s on %s", id, state, what), func() bool {
 		for _, n := range nodes {
 			tr, err := n.Workflow().Transfer(id)
 			if err != nil || tr.State != state {
@@ -187,7 +188,7 @@ func TestTransferStory(t *testing.T) {
 
 	// As 京0108, report progress.
 	must(t)(s.as("京0108").Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "查封房产已进入拍卖程序"}))
-	waitFor(t, 20*time.Second, "progress everywhere", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "progress everywhere", func() bool {
 		for _, n := range s.tm.nodes {
 			tr, err := n.Workflow().Transfer(id)
 			if err != nil || tr.AmountRecovered != 1_250_000_00 {
@@ -282,7 +283,7 @@ func TestTransferRefusals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				waitFor(t, 20*time.Second, "the same records and fields on every node", func() bool {
+				nodetest.PollUntil(t, 20*time.Second, "the same records and fields on every node", func() bool {
 					w, _ := json.Marshal(want.Transfer)
 					for _, n := range s.tm.nodes {
 						tr, err := n.Workflow().Transfer(id)
@@ -455,7 +456,7 @@ func TestCatchUp(t *testing.T) {
 	restarted, _ := startStoppable(t, node.Options{Dir: m.Dirs[late], Config: cfgFor(m.Dirs[late]), Logger: testLogger(t)})
 	start := time.Now()
 	connectAll(t, append([]*node.Node{restarted}, append(nodes[:late:late], nodes[late+1:]...)...))
-	elapsed := waitFor(t, 20*time.Second, "all 50 offers on the restarted node", func() bool {
+	elapsed := nodetest.PollUntil(t, 20*time.Second, "all 50 offers on the restarted node", func() bool {
 		ts, err := listAll(restarted)
 		return err == nil && len(ts) == len(ids)
 	})
@@ -481,7 +482,7 @@ func TestCatchUp(t *testing.T) {
 	cutOff(left, right, false)
 	healed := time.Now()
 	connectAll(t, append(left, right...))
-	elapsed = waitFor(t, 20*time.Second, "decisions across the healed partition", func() bool {
+	elapsed = nodetest.PollUntil(t, 20*time.Second, "decisions across the healed partition", func() bool {
 		for _, n := range right {
 			for _, id := range decided {
 				tr, err := n.Workflow().Transfer(id)

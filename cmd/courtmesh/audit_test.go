@@ -24,6 +24,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -59,18 +60,6 @@ func auditNode(t *testing.T, d datadir.Dir) (n *node.Node, stop func()) {
 		t.Fatal("node not ready")
 	}
 	return n, stop
-}
-
-// auditWait polls cond until it holds or d passes.
-func auditWait(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // meshRow returns the operator's view of peer p, through its API.
@@ -220,7 +209,7 @@ func TestAuditTamperDetected(t *testing.T) {
 
 	// The operator witnesses the victim's head.
 	var witnessed api.CourtHealth
-	auditWait(t, 20*time.Second, "the operator witnesses the victim's audit head", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the operator witnesses the victim's audit head", func() bool {
 		seq, head, _ := victim.Store().AuditHead()
 		r, ok := meshRow(t, opDir, vid)
 		witnessed = r
@@ -263,7 +252,7 @@ func TestAuditTamperDetected(t *testing.T) {
 	// 3. The node runs again; its heartbeat carries the new head.
 	victim, _ = auditNode(t, vDir)
 	connect(victim)
-	auditWait(t, 20*time.Second, "the operator flags the rewritten log", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the operator flags the rewritten log", func() bool {
 		r, ok := meshRow(t, opDir, vid)
 		return ok && r.Online && slices.Contains(r.Flags, "audit_forked")
 	})

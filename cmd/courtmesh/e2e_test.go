@@ -20,6 +20,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/nodetest"
 )
 
 // The end-to-end tests drive the real binary, as an operator would: each
@@ -236,19 +237,6 @@ func tail(s string, n int) string {
 	return "..." + s[len(s)-n:]
 }
 
-// poll calls cond every 10 ms until it holds or d passes.
-func poll(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func TestE2E(t *testing.T) {
 	e := newE2E(t)
 	t.Run("MeshAndRevocation", func(t *testing.T) { e.meshAndRevocation(t) })
@@ -326,7 +314,7 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 			}
 		}
 		slices.Sort(want)
-		d := poll(t, 30*time.Second, c.code+" lists the other four courts", func() bool {
+		d := nodetest.PollUntil(t, 30*time.Second, c.code+" lists the other four courts", func() bool {
 			ps, err := c.apiPeers(t)
 			return err == nil && slices.Equal(peerIDs(ps), want)
 		})
@@ -359,7 +347,7 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 	// Poll every other node's API until each holds bundle 2 and no longer
 	// lists 京0108; record when each got there.
 	reached := map[string]time.Duration{}
-	poll(t, 20*time.Second, "every other node on bundle 2 without 京0108", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "every other node on bundle 2 without 京0108", func() bool {
 		for i, c := range courts {
 			if i == victim || reached[c.code] != 0 {
 				continue
@@ -405,7 +393,7 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 		}
 	}
 	// The revoked node is cut off: its own peer list empties.
-	d := poll(t, 20*time.Second, "京0108's own peer list empty", func() bool {
+	d := nodetest.PollUntil(t, 20*time.Second, "京0108's own peer list empty", func() bool {
 		ps, err := v.apiPeers(t)
 		return err == nil && len(ps) == 0
 	})

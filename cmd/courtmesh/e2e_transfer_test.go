@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -50,7 +51,7 @@ func TestE2ETransferCLIAndHTTP(t *testing.T) {
 	dec, origin, recv := courts[2], courts[3], courts[4]
 	e.certifyAndStart(t, base, root, courts)
 	for _, c := range courts {
-		poll(t, 30*time.Second, c.code+" sees the other four courts", func() bool {
+		nodetest.PollUntil(t, 30*time.Second, c.code+" sees the other four courts", func() bool {
 			ps, err := c.apiPeers(t)
 			return err == nil && len(ps) == len(courts)-1
 		})
@@ -208,7 +209,7 @@ func (e *e2e) cliStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eC
 
 	e.must(t, "transfer", "progress", "--data", recv.dir, "--recovered-fen", "12500000", "--status", "已扣划存款，房产进入评估", id)
 	for _, c := range courts {
-		poll(t, 30*time.Second, c.code+" records the progress", func() bool {
+		nodetest.PollUntil(t, 30*time.Second, c.code+" records the progress", func() bool {
 			tr, err := apiTransfer(c, id)
 			return err == nil && tr.AmountRecovered == 12500000
 		})
@@ -348,7 +349,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 		t.Helper()
 		for _, c := range courts {
 			h := hs[c.code]
-			poll(t, 30*time.Second, fmt.Sprintf("%s: %s %s", c.code, id, what), func() bool {
+			nodetest.PollUntil(t, 30*time.Second, fmt.Sprintf("%s: %s %s", c.code, id, what), func() bool {
 				var tr api.Transfer
 				status, _ := h.call(t, "GET", "/v1/transfers/"+id, nil, 200, &tr)
 				return status == 200 && tr.Transfer != nil && ok(tr)
@@ -413,7 +414,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 
 	var p api.FetchProgress
 	r.must(t, "POST", "/v1/transfers/"+id+"/fetch", nil, 202, &p)
-	poll(t, 2*time.Minute, "the fetch of "+id+" to end", func() bool {
+	nodetest.PollUntil(t, 2*time.Minute, "the fetch of "+id+" to end", func() bool {
 		r.must(t, "GET", "/v1/transfers/"+id+"/fetch", nil, 200, &p)
 		return p.State != "running" && p.State != "verifying"
 	})

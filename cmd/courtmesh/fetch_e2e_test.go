@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -54,7 +55,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 		}
 	}
 	for _, c := range courts {
-		poll(t, 30*time.Second, c.code+" sees the other courts", meshed(c))
+		nodetest.PollUntil(t, 30*time.Second, c.code+" sees the other courts", meshed(c))
 	}
 
 	// A generated case whose documents add up to the size asked for,
@@ -145,7 +146,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 		}
 	}
 	e.start(t, again, others)
-	poll(t, 30*time.Second, "the restarted receiver rejoins the mesh", meshed(again))
+	nodetest.PollUntil(t, 30*time.Second, "the restarted receiver rejoins the mesh", meshed(again))
 	restarted := time.Now()
 	var p api.FetchProgress
 	e.mustJSONLong(t, 30*time.Minute, &p, "dossier", "fetch", "--json", "--data", again.dir, id)
@@ -229,7 +230,7 @@ func (e *e2e) statusJSON(c *e2eCourt, id string, p *api.FetchProgress) error {
 func (e *e2e) waitState(t *testing.T, id, state string, courts ...*e2eCourt) {
 	t.Helper()
 	for _, c := range courts {
-		poll(t, 30*time.Second, fmt.Sprintf("%s holds %s %s", c.code, id, state), func() bool {
+		nodetest.PollUntil(t, 30*time.Second, fmt.Sprintf("%s holds %s %s", c.code, id, state), func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			var tr api.Transfer

@@ -31,7 +31,7 @@ const assetWatchEvery = time.Minute
 // Service applies asset updates and watches the measures of transferred
 // cases.
 type Service struct {
-	audit Auditor
+	audit       Auditor
 	db          *storage.DB
 	transfers   Transfers
 	trust       TrustView
@@ -50,6 +50,9 @@ type Service struct {
 	// warned remembers, per measure, the day it was last warned about
 	// (owned by the asset watch goroutine).
 	warned map[string]court.Date
+	// settled is closed once the watch made its first pass (Settled).
+	settled     chan struct{}
+	settledOnce sync.Once
 }
 
 // Transfers is what the service needs of the transfer records (the
@@ -77,7 +80,7 @@ type TrustView interface{ Trust() *crypto.Trust }
 // Deps is what the asset service is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit Auditor
+	Audit     Auditor
 	Store     *storage.DB
 	Transfers Transfers
 	Trust     TrustView
@@ -100,8 +103,14 @@ type Deps struct {
 func New(d Deps) *Service {
 	return &Service{audit: d.Audit, db: d.Store, transfers: d.Transfers, trust: d.Trust, peer: d.Peer, dec: d.Decrypter, metrics: d.Metrics,
 		log: d.Log, now: d.Now, guardDays: d.GuardDays, beforeIssue: d.BeforeIssue,
-		kick: make(chan struct{}, 1), warned: map[string]court.Date{}}
+		kick: make(chan struct{}, 1), warned: map[string]court.Date{}, settled: make(chan struct{})}
 }
+
+// Settled is closed once the watch has made its first pass since Serve
+// started: the outbox sent, the record logs searched past their
+// checkpoints, the waiting updates applied that can be. A start is fully
+// recovered then.
+func (a *Service) Settled() <-chan struct{} { return a.settled }
 
 // GuardDays is the handover guard period the watch warns within.
 func (a *Service) GuardDays() int { return a.guardDays }

@@ -23,6 +23,7 @@ func (a *Service) Serve(ctx context.Context) error {
 	a.recover(ctx)
 	a.drain(ctx)
 	a.warn(ctx)
+	a.settledOnce.Do(func() { close(a.settled) })
 	t := time.NewTicker(assetWatchEvery)
 	defer t.Stop()
 	for {
