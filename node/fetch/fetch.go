@@ -54,7 +54,7 @@ type dossierIndex struct {
 
 // Service serves dossiers and fetches them.
 type Service struct {
-	audit Auditor
+	audit       Auditor
 	db          *storage.DB
 	transfers   Transfers
 	trust       TrustView
@@ -112,7 +112,7 @@ type TrustView interface{ Trust() *crypto.Trust }
 // Deps is what the fetch service is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit Auditor
+	Audit     Auditor
 	Store     *storage.DB
 	Transfers Transfers
 	Trust     TrustView

@@ -31,7 +31,7 @@ import (
 // its sequence-numbered log, announces its log head, and pulls what it
 // lacks from peers. Gossip is the fast path; the logs make it lossless.
 type Service struct {
-	audit Auditor
+	audit   Auditor
 	db      *storage.DB
 	trust   TrustView
 	h       host.Host
@@ -73,7 +73,7 @@ type TrustView interface {
 // Deps is what the records service is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit Auditor
+	Audit   Auditor
 	Store   *storage.DB
 	Trust   TrustView
 	Host    *mesh.GuardedHost // the node's host; its stream handlers check admission

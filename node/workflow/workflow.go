@@ -23,7 +23,7 @@ import (
 // the records service, whose state machine decides whether the step is in
 // order.
 type Service struct {
-	audit Auditor
+	audit     Auditor
 	records   Records
 	db        *storage.DB
 	trust     TrustView
@@ -65,7 +65,7 @@ type TrustView interface{ Trust() *crypto.Trust }
 // Deps is what the workflow is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit Auditor
+	Audit   Auditor
 	Records Records
 	Store   *storage.DB
 	Trust   TrustView
