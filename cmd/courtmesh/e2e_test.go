@@ -44,7 +44,11 @@ func newE2E(t *testing.T) *e2e {
 	}
 	bin := filepath.Join(t.TempDir(), "courtmesh")
 	start := time.Now()
-	out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command(gobin, append(args, ".")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
