@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseAssetClass(t *testing.T) {
+	t.Parallel()
 	labels := map[AssetClass]string{
 		AssetDeposit: "银行存款", AssetRealEstate: "不动产", AssetVehicle: "车辆", AssetVessel: "船舶",
 		AssetSecurities: "证券", AssetEquity: "股权", AssetOnlinePayment: "网络支付账户",
@@ -40,6 +41,7 @@ func TestParseAssetClass(t *testing.T) {
 }
 
 func TestParseMeasureKind(t *testing.T) {
+	t.Parallel()
 	labels := map[MeasureKind]string{
 		MeasureSeal: "查封", MeasureDetain: "扣押", MeasureFreeze: "冻结", MeasureWaiting: "轮候",
 		MeasureRenewal: "续行", MeasureRelease: "解除", MeasureDeduct: "扣划",
@@ -73,6 +75,7 @@ func TestParseMeasureKind(t *testing.T) {
 }
 
 func TestApplies(t *testing.T) {
+	t.Parallel()
 	allowed := map[MeasureKind][]AssetClass{
 		MeasureFreeze:  {AssetDeposit, AssetOnlinePayment, AssetSecurities, AssetEquity, AssetReceivable, AssetIP},
 		MeasureSeal:    {AssetRealEstate, AssetVehicle, AssetVessel, AssetOther},
@@ -112,6 +115,7 @@ func TestApplies(t *testing.T) {
 }
 
 func TestMaxMeasureDuration(t *testing.T) {
+	t.Parallel()
 	want := map[AssetClass]int{
 		AssetDeposit: 1, AssetOnlinePayment: 1, AssetVehicle: 2, AssetVessel: 2,
 		AssetRealEstate: 3, AssetSecurities: 3, AssetEquity: 3, AssetReceivable: 3, AssetIP: 3,
@@ -125,6 +129,7 @@ func TestMaxMeasureDuration(t *testing.T) {
 }
 
 func TestLegalExpiry(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		class     AssetClass
 		effective string
@@ -171,6 +176,7 @@ func TestLegalExpiry(t *testing.T) {
 }
 
 func TestCheckExpiryErrors(t *testing.T) {
+	t.Parallel()
 	eff := Date{2024, time.March, 1}
 	tests := []struct {
 		name           string
@@ -196,6 +202,7 @@ func TestCheckExpiryErrors(t *testing.T) {
 }
 
 func TestAssetJSON(t *testing.T) {
+	t.Parallel()
 	type msg struct {
 		Class AssetClass  `json:"class"`
 		Kind  MeasureKind `json:"kind"`

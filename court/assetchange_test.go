@@ -69,6 +69,7 @@ func byID(c Case) map[string]Measure {
 }
 
 func TestPlanRenewal(t *testing.T) {
+	t.Parallel()
 	c := assetCase()
 	d, err := PlanAssetChange(c, AssetChange{Kind: ChangeRenewal, Measure: "m1"}, day("2026-02-01"), "京0108")
 	if err != nil {
@@ -99,6 +100,7 @@ func TestPlanRenewal(t *testing.T) {
 }
 
 func TestPlannedDeltasRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		today  string
@@ -130,6 +132,7 @@ func TestPlannedDeltasRoundTrip(t *testing.T) {
 }
 
 func TestDisposalDeducts(t *testing.T) {
+	t.Parallel()
 	after := byID(plan(t, assetCase(), AssetChange{Kind: ChangeDisposal, Measure: "m1"}, day("2025-06-01")))
 	if after["m1"].Status != MeasureExecuted || after["m3"].Kind != MeasureDeduct || after["m3"].Status != MeasureExecuted {
 		t.Errorf("a deposit disposed of: m1 %s, m3 %+v; want m1 executed and a deduction", after["m1"].Status, after["m3"])
@@ -142,6 +145,7 @@ func TestDisposalDeducts(t *testing.T) {
 }
 
 func TestAssetChangeRefusals(t *testing.T) {
+	t.Parallel()
 	c := assetCase()
 	for _, tc := range []struct {
 		name   string
@@ -200,6 +204,7 @@ func addWaiting(t *testing.T, c Case, count int) Case {
 // term from then; the next one moves up. A waiting seizure is given no
 // term of its own while it waits.
 func TestWaitingLineMovesOn(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		today  string
@@ -234,6 +239,7 @@ func TestWaitingLineMovesOn(t *testing.T) {
 // TestWaitingLineHeld: the line does not move while another seizure still
 // holds the asset, and a renewal carries the seizure (and its hold) on.
 func TestWaitingLineHeld(t *testing.T) {
+	t.Parallel()
 	c := addWaiting(t, assetCase(), 1)
 	c = plan(t, c, AssetChange{Kind: ChangeOther, AssetID: "a2", MeasureKind: MeasureSeal, NewMeasure: "s2"}, day("2025-02-01"))
 	after := byID(plan(t, c, AssetChange{Kind: ChangeRelease, Measure: "m2"}, day("2025-06-01")))
@@ -252,6 +258,7 @@ func TestWaitingLineHeld(t *testing.T) {
 // TestWaitingSeizureWithdrawn: releasing a waiting seizure moves those
 // behind it up a place; the seizure holding the asset is untouched.
 func TestWaitingSeizureWithdrawn(t *testing.T) {
+	t.Parallel()
 	c := plan(t, addWaiting(t, assetCase(), 3), AssetChange{Kind: ChangeRelease, Measure: "w1"}, day("2025-02-01"))
 	got := byID(c)
 	if got["w1"].Status != MeasureReleased || got["w2"].Rank != 1 || got["w3"].Rank != 2 || got["m2"].Status != MeasureActive || got["m2"].Kind != MeasureSeal {
@@ -271,6 +278,7 @@ func TestWaitingSeizureWithdrawn(t *testing.T) {
 }
 
 func TestAssetDeltaCheck(t *testing.T) {
+	t.Parallel()
 	m := Measure{ID: "m1", Kind: MeasureSeal, Asset: "a1", Effective: day("2025-01-01"), Expiry: day("2026-12-31"), Status: MeasureActive}
 	noExpiry := m
 	noExpiry.Expiry = Date{}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseCaseNumber(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		want   CaseNumber
@@ -90,6 +91,7 @@ func TestParseCaseNumber(t *testing.T) {
 }
 
 func TestCaseType(t *testing.T) {
+	t.Parallel()
 	enforcement := []CaseType{"执", "执恢", "执保", "执异", "执复", "执监", "执协", "执他"}
 	for _, ct := range enforcement {
 		if !ct.IsEnforcement() || ct.Label() == "" {
@@ -113,6 +115,7 @@ func TestCaseType(t *testing.T) {
 }
 
 func TestCaseNumberZeroAndInvalid(t *testing.T) {
+	t.Parallel()
 	var zero CaseNumber
 	if !zero.IsZero() || zero.String() != "" {
 		t.Errorf("zero: IsZero %v, String %q", zero.IsZero(), zero.String())
@@ -135,6 +138,7 @@ func TestCaseNumberZeroAndInvalid(t *testing.T) {
 }
 
 func TestCaseNumberJSON(t *testing.T) {
+	t.Parallel()
 	type msg struct {
 		Case   CaseNumber  `json:"case"`
 		Origin CaseNumber  `json:"origin"`
@@ -158,6 +162,7 @@ func TestCaseNumberJSON(t *testing.T) {
 }
 
 func TestMustParseCaseNumberPanics(t *testing.T) {
+	t.Parallel()
 	defer func() {
 		if recover() == nil {
 			t.Error("MustParseCaseNumber did not panic on bad input")

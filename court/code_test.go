@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseCourtCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    CourtCode
@@ -95,6 +96,7 @@ func TestParseCourtCode(t *testing.T) {
 }
 
 func TestCourtCodeInvalidMethods(t *testing.T) {
+	t.Parallel()
 	for _, c := range []CourtCode{"", "京1", "Beijing", "京00"} {
 		if c.Level() != LevelUnknown || c.IsSpecialised() || c.Province() != "" || c.Within(Supreme) {
 			t.Errorf("invalid %q: Level %v, IsSpecialised %v, Province %q, Within(最高法) %v",
@@ -110,6 +112,7 @@ func TestCourtCodeInvalidMethods(t *testing.T) {
 }
 
 func TestProvinceAndParent(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		c        CourtCode
 		province CourtCode
@@ -141,6 +144,7 @@ func TestProvinceAndParent(t *testing.T) {
 }
 
 func TestWithin(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		c, issuer CourtCode
 		want      bool
@@ -178,6 +182,7 @@ func (m mapHierarchy) Parent(c CourtCode) (CourtCode, bool) {
 }
 
 func TestIsSuperior(t *testing.T) {
+	t.Parallel()
 	derived := DerivedHierarchy{}
 	explicit := mapHierarchy{ // Beijing as it really is: 朝阳 under 京03.
 		"京0105": "京03", "京03": "京", "京": Supreme,
@@ -228,6 +233,7 @@ func TestIsSuperior(t *testing.T) {
 }
 
 func TestLevel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want Level
@@ -260,6 +266,7 @@ func TestLevel(t *testing.T) {
 }
 
 func TestCourtCodeJSON(t *testing.T) {
+	t.Parallel()
 	type msg struct {
 		Court CourtCode `json:"court"`
 		Other CourtCode `json:"other"`
@@ -289,6 +296,7 @@ func TestCourtCodeJSON(t *testing.T) {
 // TestImportsStandardLibraryOnly keeps the vocabulary at the centre of the
 // dependency graph.
 func TestImportsStandardLibraryOnly(t *testing.T) {
+	t.Parallel()
 	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseDate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		want   Date
@@ -59,6 +60,7 @@ func TestParseDate(t *testing.T) {
 }
 
 func TestDateOf(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		t    time.Time
 		want string
@@ -82,6 +84,7 @@ func TestDateOf(t *testing.T) {
 }
 
 func TestDateArithmetic(t *testing.T) {
+	t.Parallel()
 	d := func(s string) Date {
 		t.Helper()
 		v, err := ParseDate(s)
@@ -147,6 +150,7 @@ func TestDateArithmetic(t *testing.T) {
 }
 
 func TestDateZeroAndJSON(t *testing.T) {
+	t.Parallel()
 	var z Date
 	if !z.IsZero() || z.Valid() || (Date{2024, 1, 1}).IsZero() {
 		t.Error("IsZero/Valid wrong")

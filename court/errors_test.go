@@ -9,6 +9,7 @@ import (
 )
 
 func TestErrorKinds(t *testing.T) {
+	t.Parallel()
 	base := errors.New("disk on fire")
 	tests := []struct {
 		name string

@@ -3,6 +3,7 @@ package court
 import "testing"
 
 func TestIdentityNumbers(t *testing.T) {
+	t.Parallel()
 	for _, id := range []string{"11010519491231002X", "990101199003070015"} {
 		if !ValidResidentID(id) {
 			t.Errorf("%s rejected", id)
@@ -28,6 +29,7 @@ func TestIdentityNumbers(t *testing.T) {
 }
 
 func TestMasking(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"110105194912310021", "110***********0021"},
 		{"6222021234567890123", "622************0123"},

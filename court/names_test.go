@@ -7,6 +7,7 @@ import (
 )
 
 func TestKnownCourtName(t *testing.T) {
+	t.Parallel()
 	tests := map[CourtCode]string{
 		Supreme: "最高人民法院",
 		"京":     "北京市高级人民法院",
@@ -32,6 +33,7 @@ func TestKnownCourtName(t *testing.T) {
 }
 
 func TestKnownCourts(t *testing.T) {
+	t.Parallel()
 	codes := KnownCourts()
 	if codes[0] != Supreme {
 		t.Errorf("first code %s, want 最高法", codes[0])

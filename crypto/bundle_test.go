@@ -40,6 +40,7 @@ func signBundle(tb testing.TB, signer Signer, serial uint64, p *cryptopb.TrustBu
 }
 
 func TestOpenBundle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	hu := f.issuer("沪")
@@ -106,6 +107,7 @@ func TestOpenBundle(t *testing.T) {
 }
 
 func TestOpenBundleRejects(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	hu := f.issuer("沪")
@@ -280,6 +282,7 @@ func flipByte(b []byte, i int) []byte {
 }
 
 func TestOpenBundleTruncated(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	b := f.bundle(1, nil, jing, f.node("京0105", jing))
@@ -294,6 +297,7 @@ func TestOpenBundleTruncated(t *testing.T) {
 }
 
 func TestTrustValidity(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	// The issuer becomes valid a month after its court does, so the court
 	// is refused until the chain is valid.
@@ -351,6 +355,7 @@ func TestTrustValidity(t *testing.T) {
 }
 
 func TestTrustRevocation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	hu := f.issuer("沪")
@@ -413,6 +418,7 @@ func TestTrustRevocation(t *testing.T) {
 }
 
 func TestTrustReplace(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	c1 := f.node("京0105", jing)
@@ -462,6 +468,7 @@ func TestTrustReplace(t *testing.T) {
 }
 
 func TestBundleStatus(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	c := f.node("京0105", jing)
@@ -514,6 +521,7 @@ func TestBundleStatus(t *testing.T) {
 }
 
 func TestTrustOpen(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	c1 := f.node("京0105", jing)
@@ -571,6 +579,7 @@ func TestTrustOpen(t *testing.T) {
 // A revoked court keeps its place in the certified hierarchy: its
 // explicit parent still answers, not the parent its code suggests.
 func TestTrustParentOfRevokedCourt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	xicheng := f.node("京0102", jing, func(t *Template) { t.Parent = "京02" })

@@ -209,6 +209,7 @@ func copyCert(c *Certificate) *Certificate {
 }
 
 func TestIssue(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	hu := f.issuer("沪")
@@ -286,6 +287,7 @@ func TestIssue(t *testing.T) {
 }
 
 func TestIssueRoot(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "root")
 	other := testNodeKey(t, "other")
 	base := Template{
@@ -318,6 +320,7 @@ func TestIssueRoot(t *testing.T) {
 // TestVerifyIssuedBy checks hand-crafted certificates that Issue would
 // refuse to produce.
 func TestVerifyIssuedBy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	hu := f.issuer("沪")
@@ -370,6 +373,7 @@ func TestVerifyIssuedBy(t *testing.T) {
 }
 
 func TestParseCertificate(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	jing := f.issuer("京")
 	good := f.node("京0105", jing)
@@ -469,6 +473,7 @@ func mustProto(tb testing.TB, c *Certificate) *cryptopb.Certificate {
 }
 
 func TestCertificateValidAt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	c := f.node("京0105", f.root).cert
 	tests := []struct {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "signer")
 	tests := []struct {
 		name    string
@@ -58,6 +59,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 }
 
 func TestSealMessage(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "signer")
 	m := &cryptopb.Revocation{Serial: 9, RevokedAt: 1700000000, Reason: "key lost"}
 	env, err := SealMessage(key, 3, "courtmesh/revocation/v1", m)
@@ -79,6 +81,7 @@ func TestSealMessage(t *testing.T) {
 // TestEnvelopeForgery changes one thing in a signed envelope at a time;
 // each change must break verification.
 func TestEnvelopeForgery(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "signer")
 	other := testNodeKey(t, "other")
 	const typ = "courtmesh/test/v1"
@@ -153,6 +156,7 @@ func TestEnvelopeForgery(t *testing.T) {
 // TestEnvelopeWireForgery flips every byte of an encoded envelope: each
 // flip must either fail to decode or fail to verify.
 func TestEnvelopeWireForgery(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "signer")
 	env, err := Seal(key, 77, "courtmesh/test/v1", []byte("payload"))
 	if err != nil {
@@ -171,6 +175,7 @@ func TestEnvelopeWireForgery(t *testing.T) {
 }
 
 func TestUnmarshalEnvelopeRejects(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "signer")
 	env, err := Seal(key, 77, "courtmesh/test/v1", []byte("payload"))
 	if err != nil {

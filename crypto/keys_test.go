@@ -13,6 +13,7 @@ import (
 )
 
 func TestNodeKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys", NodeKeyFile)
 	k, err := GenerateNodeKey()
@@ -80,6 +81,7 @@ func TestNodeKeyFile(t *testing.T) {
 }
 
 func TestEncKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, EncKeyFile)
 	k := testEncKey(t, "file")
@@ -115,6 +117,7 @@ func TestEncKeyFile(t *testing.T) {
 }
 
 func TestLoadKeyRejects(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	nodePath := filepath.Join(dir, "node")
 	encPath := filepath.Join(dir, "enc")
@@ -169,6 +172,7 @@ func loadNode(p string) error { _, err := LoadNodeKey(p); return err }
 func loadEnc(p string) error  { _, err := LoadEncKey(p); return err }
 
 func TestWrapOpen(t *testing.T) {
+	t.Parallel()
 	k := testEncKey(t, "reader")
 	other := testEncKey(t, "other reader")
 	info := []byte("courtmesh/dossier-key/v1 (2026)京0105执123号")
@@ -221,6 +225,7 @@ func TestWrapOpen(t *testing.T) {
 }
 
 func TestIdentityJSON(t *testing.T) {
+	t.Parallel()
 	key := testNodeKey(t, "id")
 	enc := testEncKey(t, "id")
 	full, err := NewIdentity(key, enc)

@@ -19,6 +19,7 @@ func testDataKey() DataKey {
 // TestChunkFrozenVector pins the chunk format: if this changes, sealed
 // dossiers already stored or handed over no longer open.
 func TestChunkFrozenVector(t *testing.T) {
+	t.Parallel()
 	doc := []byte("courtmesh frozen vector document")
 	s, err := testDataKey().Document(DocumentIDOf(doc))
 	if err != nil {
@@ -60,6 +61,7 @@ func sealAll(t *testing.T, s *DocumentSealer, doc []byte, size int) ([][]byte, [
 }
 
 func TestChunkRoundTripAndTamper(t *testing.T) {
+	t.Parallel()
 	doc := bytes.Repeat([]byte("0123456789abcdef"), 3*MinChunkSize/16+7)
 	k := testDataKey()
 	s, err := k.Document(DocumentIDOf(doc))
@@ -118,6 +120,7 @@ func TestChunkRoundTripAndTamper(t *testing.T) {
 }
 
 func TestChunkIDIsHashOfSealedBytes(t *testing.T) {
+	t.Parallel()
 	s, _ := testDataKey().Document(DocumentIDOf([]byte("x")))
 	sealed, id, err := s.Seal(nil, 0, 1, []byte("x"))
 	if err != nil {
@@ -136,6 +139,7 @@ func TestChunkIDIsHashOfSealedBytes(t *testing.T) {
 }
 
 func TestWrapDataKey(t *testing.T) {
+	t.Parallel()
 	ek, err := GenerateEncKey()
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +176,7 @@ func TestWrapDataKey(t *testing.T) {
 }
 
 func TestSealField(t *testing.T) {
+	t.Parallel()
 	k := testDataKey()
 	const label = "party/p1/id_number"
 	a, err := k.SealField(label, []byte("99010119900307001X"))
@@ -198,6 +203,7 @@ func TestSealField(t *testing.T) {
 }
 
 func TestMerkleRootShape(t *testing.T) {
+	t.Parallel()
 	leaf := func(id ChunkID) [32]byte { return sha256.Sum256(append([]byte{0}, id[:]...)) }
 	node := func(l, r [32]byte) [32]byte { return sha256.Sum256(append(append([]byte{1}, l[:]...), r[:]...)) }
 	a, b, c := ChunkID{1}, ChunkID{2}, ChunkID{3}
@@ -216,6 +222,7 @@ func TestMerkleRootShape(t *testing.T) {
 }
 
 func TestChunkSizeBounds(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{MinChunkSize, DefaultChunkSize, MaxChunkSize} {
 		if err := CheckChunkSize(n); err != nil {
 			t.Errorf("%d: %v", n, err)

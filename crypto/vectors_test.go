@@ -168,6 +168,7 @@ func readVectors(t *testing.T) map[string][]byte {
 // accident. Run with -update-vectors to rewrite them, and only for an
 // intentional, versioned change.
 func TestVectors(t *testing.T) {
+	t.Parallel()
 	gen := generateVectors(t)
 	if *updateVectors {
 		if err := os.MkdirAll(vectorDir, 0o755); err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestFraming(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	req := &pb.FetchRequest{TransferId: "t-1", Manifest: true}
 	if err := cmproto.WriteDelimited(&buf, req); err != nil {

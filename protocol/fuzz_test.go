@@ -135,6 +135,7 @@ func FuzzDecodeRecordPayload(f *testing.F) {
 // The fuzzers' seeds decode as they should: a control that the harness
 // reaches the state machine at all.
 func TestFuzzSeedsReachApply(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, t.TempDir())
 	applied := 0
 	for i, v := range validBodies() {

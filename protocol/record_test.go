@@ -243,6 +243,7 @@ func validBodies() []struct {
 // The positive control of every case below: each kind, well formed and
 // signed by its court, decodes with every header field as sealed.
 func TestDecodeRecordValid(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	for i, v := range validBodies() {
 		t.Run(string(v.kind), func(t *testing.T) {
@@ -261,6 +262,7 @@ func TestDecodeRecordValid(t *testing.T) {
 }
 
 func TestDecodeRecordRefuses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	at := fixNow.Add(-time.Minute)
 	// A case either mutates a valid body of its kind (mod) and seals it
@@ -527,6 +529,7 @@ func TestDecodeRecordRefuses(t *testing.T) {
 // The 6-month rule counts from the offer's date: a case filed exactly six
 // months before it may be offered, one filed a day later may not.
 func TestDecodeRecordSixMonthBoundary(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	at := time.Date(2026, time.March, 16, 2, 0, 0, 0, time.UTC) // 10:00 in Beijing
 	for _, c := range []struct {
@@ -546,6 +549,7 @@ func TestDecodeRecordSixMonthBoundary(t *testing.T) {
 // refused, and not kept: an offer dated a year ahead must not pass the
 // 6-month rule today.
 func TestDecodeRecordDatedAhead(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	recent := offerBody()
 	recent.GetOffer().FiledOn = "2026-02-01" // six weeks before fixNow
@@ -585,6 +589,7 @@ func TestDecodeRecordDatedAhead(t *testing.T) {
 // A certificate that is not yet valid or no longer valid at the time of
 // checking does not sign records.
 func TestDecodeRecordCertificateLifetime(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	raw := seal(t, f.as(t, "京0105"), 1, fixNow.Add(-time.Minute), testID, offerBody())
 	if _, err := protocol.DecodeRecord(raw, f.trust, fixNow); err != nil {
@@ -599,6 +604,7 @@ func TestDecodeRecordCertificateLifetime(t *testing.T) {
 }
 
 func TestParseTransferID(t *testing.T) {
+	t.Parallel()
 	id := court.NewTransferID()
 	if got, err := court.ParseTransferID(string(id)); err != nil || got != id {
 		t.Fatalf("court.ParseTransferID(court.NewTransferID()) = %q, %v", got, err)

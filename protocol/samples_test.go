@@ -332,6 +332,7 @@ func sampleFiles(tb testing.TB) []string {
 // its meaning and signatures (verify), and that this build writes the same
 // bytes (reproduce).
 func TestSamples(t *testing.T) {
+	t.Parallel()
 	gen := generateSamples(t)
 	files := sampleFiles(t)
 	if len(gen) != len(files) {

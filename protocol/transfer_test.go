@@ -114,6 +114,7 @@ var allStates = []protocol.State{"", protocol.StateOffered, protocol.StateDecide
 // TestApplyEveryKindInEveryState applies one record of every kind, signed
 // by the court that may send it, to the transfer in every state.
 func TestApplyEveryKindInEveryState(t *testing.T) {
+	t.Parallel()
 	const (
 		held     = "held"
 		conflict = "conflict"
@@ -224,6 +225,7 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 // Every record of the path, applied again to the state it led to (or to
 // any later one), is a duplicate, even after a terminal state.
 func TestApplyDuplicate(t *testing.T) {
+	t.Parallel()
 	for _, state := range allStates[1:] {
 		t.Run(string(state), func(t *testing.T) {
 			s := newStory(t)
@@ -245,6 +247,7 @@ func TestApplyDuplicate(t *testing.T) {
 }
 
 func TestApplyDecision(t *testing.T) {
+	t.Parallel()
 	type tc struct {
 		name      string
 		by        court.CourtCode
@@ -330,6 +333,7 @@ func TestApplyDecision(t *testing.T) {
 // Each step by a court that may not take it is invalid; the same step by
 // the right court (the control) is applied.
 func TestApplyWrongCourt(t *testing.T) {
+	t.Parallel()
 	type tc struct {
 		name  string
 		state protocol.State
@@ -416,6 +420,7 @@ func TestApplyWrongCourt(t *testing.T) {
 }
 
 func TestApplyConflicts(t *testing.T) {
+	t.Parallel()
 	t.Run("receipt with a wrong Merkle root", func(t *testing.T) {
 		s := newStory(t)
 		cur := s.in(protocol.StateHandedOver)
@@ -465,6 +470,7 @@ func TestApplyConflicts(t *testing.T) {
 // see the records in any order and must end alike: withdrawn, with every
 // record and every field the same.
 func TestApplyCrossingWithdrawal(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		from     protocol.State
 		rejecter court.CourtCode
@@ -590,6 +596,7 @@ func TestApplyCrossingWithdrawal(t *testing.T) {
 }
 
 func TestApplyProgress(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	cur := s.in(protocol.StateReceived)
 	p1 := s.apply(cur, s.rec("京0108", step(7), progressBody(100)))
@@ -613,6 +620,7 @@ func TestApplyProgress(t *testing.T) {
 
 // The normal path fills in every field of the transfer, from its records.
 func TestApplyStory(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	tr := s.in(protocol.StateClosed)
 	if tr.CaseNumber != testCase || tr.Origin != "京0105" || tr.Superior != "京01" || tr.Decider != "京01" || tr.Receiver != "京0108" ||
@@ -624,6 +632,7 @@ func TestApplyStory(t *testing.T) {
 }
 
 func TestOverdue(t *testing.T) {
+	t.Parallel()
 	// Beijing is UTC+8: 16:00 UTC is midnight there.
 	decidedAt := time.Date(2026, time.March, 16, 2, 0, 0, 0, time.UTC) // 2026-03-16 in Beijing
 	for _, c := range []struct {
@@ -674,6 +683,7 @@ func TestOverdue(t *testing.T) {
 }
 
 func TestWaitingOn(t *testing.T) {
+	t.Parallel()
 	want := map[protocol.State]court.CourtCode{
 		protocol.StateOffered: "京01", protocol.StateDecided: "京0108", protocol.StateAccepted: "京0105",
 		protocol.StateHandedOver: "京0108", protocol.StateReceived: "京0108",

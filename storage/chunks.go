@@ -103,6 +103,17 @@ type FileChunks struct {
 	active     *pack // where chunks are staged; nil until the first
 	next       uint32
 	closed     bool
+	// packBytes is the size past which a new pack is started
+	// (DefaultPackBytes; SetPackBytes).
+	packBytes int64
+}
+
+// SetPackBytes sets the size past which a new pack is started (tests
+// rotate packs at a few KiB with it). Call it before writing.
+func (c *FileChunks) SetPackBytes(n int64) {
+	c.mu.Lock()
+	c.packBytes = n
+	c.mu.Unlock()
 }
 
 var _ ChunkStore = (*FileChunks)(nil)
@@ -135,7 +146,7 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 			return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
 		}
 	}
-	c := &FileChunks{dir: dir}
+	c := &FileChunks{dir: dir, packBytes: DefaultPackBytes}
 	if err := c.openPacks(); err != nil {
 		c.closePacks()
 		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)

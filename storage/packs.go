@@ -43,9 +43,8 @@ const (
 	packDeleted = 1 << 31
 )
 
-// packMaxBytes is the size past which a new pack is started (a variable
-// for tests).
-var packMaxBytes int64 = 256 << 20
+// DefaultPackBytes is the size past which a new pack is started.
+const DefaultPackBytes int64 = 256 << 20
 
 type packLoc struct {
 	pack uint32
@@ -209,7 +208,7 @@ func (c *FileChunks) stage(sealed []byte) (*packStaged, error) {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("chunk store %s: %w: closed", c.dir, ErrUnavailable)
 	}
-	if c.active == nil || c.active.broken != nil || c.active.end+int64(len(sealed)) > packMaxBytes {
+	if c.active == nil || c.active.broken != nil || c.active.end+int64(len(sealed)) > c.packBytes {
 		p, err := c.newPack()
 		if err != nil {
 			c.mu.Unlock()

@@ -125,13 +125,12 @@ func TestPackCrashRecovery(t *testing.T) {
 // pack boundaries; every chunk reads back, packs rotate at their size, and
 // deleting everything removes every pack but the active one.
 func TestPackRotationAndConcurrency(t *testing.T) {
-	defer func(old int64) { packMaxBytes = old }(packMaxBytes)
-	packMaxBytes = 4 << 10
 	dir := filepath.Join(t.TempDir(), "chunks")
 	c, err := OpenFileChunks(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.SetPackBytes(4 << 10)
 	const streams, per = 4, 40
 	var wg sync.WaitGroup
 	all := make([][]crypto.ChunkID, streams)
