@@ -1,0 +1,228 @@
+package records
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"courtmesh.dev/courtmesh/crypto"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/protocol/pb"
+)
+
+// serveSync answers a sync request: our log heads, or a range of one
+// issuer's log, as frames ending with an empty one.
+func (s *Service) serveSync(st network.Stream) {
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(time.Minute))
+	var req pb.SyncRequest
+	if err := cmproto.ReadDelimited(st, &req, 1024); err != nil || req.GetVersion() != 1 {
+		st.Reset()
+		return
+	}
+	if len(req.GetIssuer()) == 0 {
+		heads, err := s.db.LogHeads()
+		if err != nil {
+			st.Reset()
+			return
+		}
+		lh := &pb.LogHeads{Version: 1}
+		for issuer, seq := range heads {
+			id, err := peer.Decode(issuer)
+			if err != nil {
+				continue
+			}
+			lh.Heads = append(lh.Heads, &pb.LogHead{Issuer: []byte(id), Sequence: seq})
+		}
+		if err := cmproto.WriteDelimited(st, lh); err != nil {
+			st.Reset()
+		}
+		return
+	}
+	issuer, err := peer.IDFromBytes(req.GetIssuer())
+	if err != nil || req.GetFrom() == 0 || req.GetTo() < req.GetFrom() {
+		st.Reset()
+		return
+	}
+	recs, err := s.db.LogRange(issuer.String(), req.GetFrom(), req.GetTo(), maxRangePerRequest)
+	if err != nil {
+		st.Reset()
+		return
+	}
+	for _, r := range recs {
+		if err := cmproto.WriteFrame(st, r); err != nil {
+			st.Reset()
+			return
+		}
+	}
+	cmproto.WriteFrame(st, nil)
+}
+
+// pullHeads asks p for its log heads and pulls every range we lack.
+func (s *Service) pullHeads(ctx context.Context, p peer.ID) error {
+	st, err := s.h.NewStream(ctx, p, cmproto.ProtoSync)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := cmproto.WriteDelimited(st, &pb.SyncRequest{Version: 1}); err != nil {
+		st.Reset()
+		return err
+	}
+	var lh pb.LogHeads
+	if err := cmproto.ReadDelimited(st, &lh, 16<<20); err != nil {
+		st.Reset()
+		return err
+	}
+	for _, h := range lh.GetHeads() {
+		issuer, err := peer.IDFromBytes(h.GetIssuer())
+		if err != nil {
+			continue
+		}
+		if err := s.pullRange(ctx, p, issuer, h.GetSequence()); err != nil {
+			s.log.Debug("sync pull failed", "peer", p, "issuer", issuer, "reason", err)
+		}
+	}
+	return nil
+}
+
+// pullRange pulls issuer's log from our head up to upto from peer p.
+func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64) error {
+	if _, busy := s.busy.LoadOrStore(issuer, struct{}{}); busy {
+		return nil
+	}
+	defer s.busy.Delete(issuer)
+	for {
+		have, err := s.db.LogHead(issuer.String())
+		if err != nil || have >= upto {
+			return err
+		}
+		got, err := s.pullOnce(ctx, p, issuer, have+1, upto)
+		if err != nil {
+			return err
+		}
+		if got == 0 {
+			return nil // the peer has a gap too
+		}
+		after, err := s.db.LogHead(issuer.String())
+		if err != nil || after == have {
+			return err // nothing usable came back
+		}
+	}
+}
+
+func (s *Service) pullOnce(ctx context.Context, p, issuer peer.ID, from, to uint64) (int, error) {
+	st, err := s.h.NewStream(ctx, p, cmproto.ProtoSync)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(time.Minute))
+	if err := cmproto.WriteDelimited(st, &pb.SyncRequest{Version: 1, Issuer: []byte(issuer), From: from, To: to}); err != nil {
+		st.Reset()
+		return 0, err
+	}
+	n := 0
+	for {
+		raw, err := cmproto.ReadFrame(st, cmproto.MaxGossipMessage)
+		if err != nil {
+			st.Reset()
+			return n, err
+		}
+		if len(raw) == 0 {
+			return n, nil
+		}
+		n++
+		if err := s.Ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
+			s.reject(p, "", err)
+		}
+	}
+}
+
+// announce publishes our own log head on the transfers topic.
+func (s *Service) announce(ctx context.Context) error {
+	self, err := s.trust.Trust().ByPeer(s.h.ID(), s.now())
+	if err != nil {
+		return err
+	}
+	head, err := s.db.LogHead(s.h.ID().String())
+	if err != nil || head == 0 {
+		return err
+	}
+	env, err := crypto.SealMessage(s.signer, self.Serial, cmproto.PayloadLogHeads,
+		&pb.LogHeads{Version: 1, Heads: []*pb.LogHead{{Issuer: []byte(s.h.ID()), Sequence: head}}})
+	if err != nil {
+		return err
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		return err
+	}
+	return s.topic.Publish(ctx, b)
+}
+
+// Serve runs the sync worker, the periodic announcement and the periodic
+// anti-entropy exchange with one random peer, until ctx ends.
+func (s *Service) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if _, err := s.sub.Next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	defer s.sub.Cancel()
+	workers := 4
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-s.pulls:
+					if s.trust.Admit(j.from) != nil || j.from == s.h.ID() {
+						continue
+					}
+					jctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+					var err error
+					if j.issuer == "" {
+						err = s.pullHeads(jctx, j.from)
+					} else {
+						err = s.pullRange(jctx, j.from, j.issuer, j.upto)
+					}
+					cancel()
+					if err != nil && ctx.Err() == nil {
+						s.log.Debug("sync failed", "peer", j.from, "reason", err)
+					}
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-t.C:
+			if err := s.announce(ctx); err != nil && ctx.Err() == nil {
+				s.log.Debug("log head announce failed", "reason", err)
+			}
+			if ps := s.h.Network().Peers(); len(ps) > 0 {
+				s.enqueue(pullJob{from: ps[rand.IntN(len(ps))]})
+			}
+		}
+	}
+}
