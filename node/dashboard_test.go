@@ -20,6 +20,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -86,7 +87,7 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 	}
 	s.expectEverywhere(st.A, cmproto.StateReceived)
 	must(t)(s.as("京0108").Progress(ctx, st.A, api.ProgressRequest{AmountRecoveredFen: storyRecoveredFen, Status: "已扣划存款"}))
-	waitFor(t, 20*time.Second, "progress everywhere", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "progress everywhere", func() bool {
 		for _, n := range s.tm.nodes {
 			if tr, err := n.Transfer(st.A); err != nil || tr.AmountRecovered != storyRecoveredFen {
 				return false
@@ -118,7 +119,7 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 	s.expectEverywhere(st.D, cmproto.StateOffered)
 
 	// Every node heard every other node's heartbeat.
-	waitFor(t, 30*time.Second, "the operator sees every node online", func() bool {
+	nodetest.PollUntil(t, 30*time.Second, "the operator sees every node online", func() bool {
 		m := s.as(court.Supreme).Mesh()
 		online := 0
 		for _, ch := range m {
@@ -305,7 +306,7 @@ func TestDashboardIndicatorsAlertsAndWebhook(t *testing.T) {
 	}
 
 	// The webhook of the operator node got the overdue acceptance, once.
-	waitFor(t, 20*time.Second, "the overdue acceptance at the webhook", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the overdue acceptance at the webhook", func() bool {
 		for _, p := range sink.payloads() {
 			if p.Alert.Kind == "acceptance_overdue" && p.Alert.Transfer == string(st.C) {
 				return true
@@ -320,7 +321,7 @@ func TestDashboardIndicatorsAlertsAndWebhook(t *testing.T) {
 	st.expectEverywhere(tr.ID, cmproto.StateOffered)
 	yesterday := court.DateOf(time.Now()).AddDate(0, 0, -1).String()
 	must(t)(st.as("京01").Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监24号", AcceptBy: yesterday}))
-	waitFor(t, 20*time.Second, "the second overdue acceptance at the webhook", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the second overdue acceptance at the webhook", func() bool {
 		for _, p := range sink.payloads() {
 			if p.Alert.Kind == "acceptance_overdue" && p.Alert.Transfer == string(tr.ID) {
 				return true

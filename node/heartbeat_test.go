@@ -29,6 +29,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -108,7 +109,7 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 		}
 	}
 
-	waitFor(t, 20*time.Second, "the operator hears every court", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the operator hears every court", func() bool {
 		rows := op.Mesh()
 		online := 0
 		for _, r := range rows {
@@ -118,7 +119,7 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 		}
 		return len(rows) == 5 && online == 5
 	})
-	waitFor(t, 20*time.Second, "京0105 hears 京 with its audit head", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "京0105 hears 京 with its audit head", func() bool {
 		r, ok := hbRow(jing0105, jing.PeerID())
 		seq, head, _ := jing.Store().AuditHead()
 		return ok && r.Online && r.AuditLength == seq && r.AuditHead == head && seq >= 5
@@ -131,7 +132,7 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 	if got := hbCourts(jing0105.Mesh()); !slices.Equal(got, []string{"京", "京0105"}) {
 		t.Errorf("京0105 follows %v, want [京 京0105]", got)
 	}
-	waitFor(t, 20*time.Second, "沪0101 hears 沪", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "沪0101 hears 沪", func() bool {
 		r, ok := hbRow(hu0101, hu.PeerID())
 		return ok && r.Online
 	})
@@ -149,7 +150,7 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 	if jing0105.Host().Network().Connectedness(jing.PeerID()) == 1 {
 		t.Fatal("京0105 is connected to 京 already; the test needs them apart")
 	}
-	waitFor(t, 10*time.Second, "京0105 holds 京's signed addresses", func() bool {
+	nodetest.PollUntil(t, 10*time.Second, "京0105 holds 京's signed addresses", func() bool {
 		return len(jing0105.Host().Peerstore().Addrs(jing.PeerID())) > 0
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -227,7 +228,7 @@ func newRogue(t *testing.T, d datadir.Dir, target *node.Node, province court.Cou
 	}
 	// The rogue knows the target subscribes once the target's stream has
 	// spoken; it can send once its own stream to the target is open.
-	waitFor(t, 10*time.Second, "the target in the rogue's topic, reachable", func() bool {
+	nodetest.PollUntil(t, 10*time.Second, "the target in the rogue's topic, reachable", func() bool {
 		if !slices.Contains(topic.ListPeers(), target.PeerID()) {
 			return false
 		}
@@ -335,7 +336,7 @@ func TestHeartbeatForgeriesRejected(t *testing.T) {
 	// This also shows the rogue's gossip reaches the target, so that what
 	// follows is refused by the validator, not lost on the way.
 	r.publish(t, heartbeat(t, keys[1], m.Certs[1].Serial, "京0105", now))
-	waitFor(t, 10*time.Second, "the genuine heartbeat recorded", func() bool {
+	nodetest.PollUntil(t, 10*time.Second, "the genuine heartbeat recorded", func() bool {
 		row, ok := hbRow(target, keys[1].PeerID())
 		return ok && row.Online && row.Version == "test"
 	})
@@ -355,7 +356,7 @@ func TestHeartbeatForgeriesRejected(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			before, _ := gossipCounts(t, target, topic)
 			r.publish(t, f.msg)
-			waitFor(t, 10*time.Second, "rejection for "+f.reason, func() bool {
+			nodetest.PollUntil(t, 10*time.Second, "rejection for "+f.reason, func() bool {
 				after, _ := gossipCounts(t, target, topic)
 				return after[f.reason] > before[f.reason]
 			})
@@ -373,7 +374,7 @@ func TestHeartbeatForgeriesRejected(t *testing.T) {
 	// An older one is stale: ignored, and the newer one stays.
 	_, before := gossipCounts(t, target, topic)
 	r.publish(t, heartbeat(t, keys[1], m.Certs[1].Serial, "京0105", now.Add(-time.Minute)))
-	waitFor(t, 10*time.Second, "the stale heartbeat ignored", func() bool {
+	nodetest.PollUntil(t, 10*time.Second, "the stale heartbeat ignored", func() bool {
 		_, after := gossipCounts(t, target, topic)
 		return after["ignored"] > before["ignored"]
 	})
@@ -402,7 +403,7 @@ func TestHeartbeatAuditRewound(t *testing.T) {
 		}
 	}
 	seq, _, _ := victim.Store().AuditHead()
-	waitFor(t, 20*time.Second, "the operator witnesses the head", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the operator witnesses the head", func() bool {
 		r, ok := hbRow(op, victim.PeerID())
 		return ok && r.AuditLength >= seq
 	})
@@ -440,7 +441,7 @@ func TestHeartbeatAuditRewound(t *testing.T) {
 
 	victim, _ = startStoppable(t, node.Options{Dir: m.Dirs[1], Logger: testLogger(t)})
 	hbConnect(t, victim, op)
-	waitFor(t, 20*time.Second, "the operator flags the rewound log", func() bool {
+	nodetest.PollUntil(t, 20*time.Second, "the operator flags the rewound log", func() bool {
 		r, ok := hbRow(op, pid)
 		return ok && r.Online && slices.Contains(r.Flags, "audit_rewound")
 	})
