@@ -85,6 +85,9 @@ func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, 
 	if err != nil {
 		return in, err
 	}
+	// The count is exact: from the deadline counters for the whole mesh;
+	// for one court, by listing (exact up to MaxOverdueAlerts, a lower
+	// bound past it: there are no per-court deadline counters).
 	in.Overdue = len(overdue)
 	if more && operator {
 		if in.Overdue, err = s.d.Store.CountOverdue(ctx, court.DateOf(now)); err != nil {
