@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
@@ -12,14 +14,13 @@ import (
 	"courtmesh.dev/courtmesh/node/dashboard"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Alerts lists the node-level problems operators and the court must act
 // on: silent, revoked and audit-inconsistent nodes, a trust bundle that
 // expires within seven days, and acceptances overdue (at most
-// MaxOverdueAlerts of them, then one alert counting the rest). Messages are in
-// Chinese and English and carry no personal data.
+// MaxOverdueAlerts of them, then one alert counting the rest). Messages
+// are in Chinese and English and carry no personal data.
 func (s *Service) Alerts(ctx context.Context) []api.Alert {
 	now := s.now()
 	out := []api.Alert{}

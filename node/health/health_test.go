@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,6 +223,16 @@ func TestDashboardWindowIsBounded(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(in.Transfers, func(a, b *cmproto.Transfer) int { return b.OfferedAt.Compare(a.OfferedAt) }) {
 		t.Error("window not newest offer first")
+	}
+
+	// Past MaxOverdueAlerts overdue transfers, one more alert counts the rest.
+	as := s.overdueAlerts(context.Background(), now)
+	if len(as) != MaxOverdueAlerts+1 {
+		t.Fatalf("%d overdue alerts for %d overdue transfers, want %d", len(as), overdue, MaxOverdueAlerts+1)
+	}
+	last := as[len(as)-1]
+	if want := fmt.Sprintf("%d more transfers are overdue", overdue-MaxOverdueAlerts); last.Transfer != "" || !strings.Contains(last.Message, want) {
+		t.Errorf("last alert %+v, want one naming %q", last, want)
 	}
 }
 
