@@ -120,7 +120,7 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 
 	// Every node heard every other node's heartbeat.
 	nodetest.PollUntil(t, 30*time.Second, "the operator sees every node online", func() bool {
-		m := s.as(court.Supreme).Mesh()
+		m := s.as(court.Supreme).Health().Mesh()
 		online := 0
 		for _, ch := range m {
 			if ch.Online {

@@ -17,12 +17,10 @@
 //   - the fetch service: serving handed-over dossiers to authorised courts
 //     (every request checked and audited) and fetching them, verified
 //     chunk by chunk, resumable, from several sources (fetch.go);
-//   - asset updates after handover (assets.go), heartbeats and the mesh
-//     view for operators (heartbeat.go), metrics (metrics.go);
-//   - the court's case store (package node/cases) and the audit log's
-//     export and checks (package node/audit), each built from its own
-//     deps and registered on the API by api.RegisterCases and
-//     api.RegisterAudit;
+//   - asset updates after handover (assets.go);
+//   - the health room (package node/health): heartbeats, the mesh view,
+//     alerts, the state gauges of /metrics and the dashboard's input,
+//     built from health.Deps; its routes are node/api's;
 //   - the local API (package node/api) on 127.0.0.1 and a Unix socket,
 //     the only way into a running node's store.
 //

@@ -65,7 +65,7 @@ func hbConnect(t *testing.T, a, b *node.Node) {
 
 // hbRow returns the Mesh row of the node with peer ID p.
 func hbRow(n *node.Node, p peer.ID) (api.CourtHealth, bool) {
-	for _, ch := range n.Mesh() {
+	for _, ch := range n.Health().Mesh() {
 		if ch.PeerID == p.String() {
 			return ch, true
 		}
@@ -110,7 +110,7 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 	}
 
 	nodetest.PollUntil(t, 20*time.Second, "the operator hears every court", func() bool {
-		rows := op.Mesh()
+		rows := op.Health().Mesh()
 		online := 0
 		for _, r := range rows {
 			if r.Online {
@@ -129,14 +129,14 @@ func TestHeartbeatReachesProvinceAndOperator(t *testing.T) {
 		t.Errorf("京 as 京0105 sees it: %+v", r)
 	}
 	// Each province's nodes follow their own province only.
-	if got := hbCourts(jing0105.Mesh()); !slices.Equal(got, []string{"京", "京0105"}) {
+	if got := hbCourts(jing0105.Health().Mesh()); !slices.Equal(got, []string{"京", "京0105"}) {
 		t.Errorf("京0105 follows %v, want [京 京0105]", got)
 	}
 	nodetest.PollUntil(t, 20*time.Second, "沪0101 hears 沪", func() bool {
 		r, ok := hbRow(hu0101, hu.PeerID())
 		return ok && r.Online
 	})
-	if got := hbCourts(hu0101.Mesh()); !slices.Equal(got, []string{"沪", "沪0101"}) {
+	if got := hbCourts(hu0101.Health().Mesh()); !slices.Equal(got, []string{"沪", "沪0101"}) {
 		t.Errorf("沪0101 follows %v, want [沪 沪0101]", got)
 	}
 	// Over the API too.
@@ -445,7 +445,7 @@ func TestHeartbeatAuditRewound(t *testing.T) {
 		r, ok := hbRow(op, pid)
 		return ok && r.Online && slices.Contains(r.Flags, "audit_rewound")
 	})
-	alerts := op.Alerts()
+	alerts := op.Health().Alerts(context.Background())
 	if !slices.ContainsFunc(alerts, func(a api.Alert) bool {
 		return a.Kind == "audit_inconsistent" && a.Court == "京0105" && a.Severity == "critical"
 	}) {

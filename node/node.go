@@ -26,6 +26,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/fetch"
+	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
 	"courtmesh.dev/courtmesh/node/records"
@@ -80,7 +81,7 @@ type Node struct {
 	fetch    *fetch.Service
 	workflow *workflow.Service
 	metrics  *metrics.Metrics
-	hb       *heartbeatService
+	health   *health.Service
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
@@ -142,7 +143,6 @@ func New(opts Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.metrics.Reg.MustRegister(&stateCollector{n: n})
 	n.gater = mesh.NewGater(ts, log, n.metrics, opts.bypassGater)
 	h, err := mesh.NewHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts)
 	if err != nil {
@@ -191,12 +191,15 @@ func New(opts Options) (*Node, error) {
 		GuardDays: cfg.HandoverGuardDays,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
-	n.registerDashboardAPI()
-	if n.hb, err = newHeartbeatService(n); err != nil {
+	if n.health, err = health.New(health.Deps{
+		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, GuardDays: cfg.HandoverGuardDays,
+		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration,
+	}); err != nil {
 		return fail(err)
 	}
+	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
 	api.RegisterAudit(n.api, auditLog)
-	n.api.Handle("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) { n.metrics.Handler().ServeHTTP(w, r) })
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log}))
 	return n, nil
 }
@@ -267,8 +270,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	start("transfers", n.xfer.Serve)
 	start("metrics", n.serveMetrics)
 	start("assets", n.assets.Serve)
-	start("heartbeat", n.hb.Serve)
-	start("alerts", n.serveAlerts)
+	start("health", n.health.Serve)
 	apiReady := make(chan struct{})
 	start("api", func(ctx context.Context) error {
 		return n.api.Serve(ctx, n.dir.Path(datadir.SocketFile), n.cfg.APIListen, func(tcp string) {

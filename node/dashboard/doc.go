@@ -5,7 +5,10 @@
 // and courts must act on.
 //
 // The model is one value, Dashboard, computed by Compute from an Input the
-// node assembles. GET /v1/dashboard returns it as JSON; GET /dashboard
+// health room (node/health) assembles: the pipeline's counts from the
+// store's counters, the other indicators from a bounded window of
+// transfers (the newest ones, plus those overdue or in flight), so that a
+// dashboard costs the same at 3,000 and at 300,000 transfers held. GET /v1/dashboard returns it as JSON; GET /dashboard
 // renders the same value as an HTML page (Chinese by default, English on
 // ?lang=en, remembered in a cookie) with server-side SVG charts and no
 // script, font or style fetched from anywhere: court networks are closed.

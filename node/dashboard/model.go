@@ -44,7 +44,9 @@ type Dashboard struct {
 	AlertCounts map[string]int `json:"alert_counts"`
 }
 
-// Pipeline is the transfer pipeline.
+// Pipeline is the transfer pipeline. Total, States and Overdue count
+// every transfer in scope; the averages are over the transfers of the
+// input's window (Input.Transfers).
 type Pipeline struct {
 	Total  int          `json:"total"`
 	States []StateCount `json:"states"` // every state, in workflow order
@@ -69,14 +71,15 @@ type StateCount struct {
 }
 
 // ModeCount is the number of decided transfers of one mode (指令执行 or
-// 提级执行).
+// 提级执行) in the input's window (Input.Transfers).
 type ModeCount struct {
 	Mode  string `json:"mode"`
 	Count int    `json:"count"`
 }
 
 // CourtIndicators are the indicators of one receiving court for the cases
-// transferred to it.
+// transferred to it, among the transfers of the input's window
+// (Input.Transfers).
 type CourtIndicators struct {
 	Court string `json:"court"`
 	Name  string `json:"name"`
@@ -117,13 +120,25 @@ type ProvinceCount struct {
 	Total    int    `json:"total"`
 }
 
-// Input is what Compute needs; the node assembles it.
+// Input is what Compute needs; the health room assembles it from the
+// store's counters and bounded pages of its indexes, so that its size
+// does not grow with the transfers held.
 type Input struct {
 	Now       time.Time
 	Self      court.CourtCode
 	SelfName  string
 	Operator  bool // the node holds the operator role: scope mesh
 	GuardDays int  // handover_guard_days
+	// Counts is the number of transfers in scope in each state (all of
+	// them, from the store's counters), and Overdue how many of them are
+	// overdue: the pipeline's counts. With Counts nil, both are counted
+	// from Transfers, which must then hold every transfer in scope.
+	Counts  map[cmproto.State]int
+	Overdue int
+	// Transfers are the transfers the indicators are computed from (modes,
+	// average times, the per-court table, which transfers' alerts concern
+	// this court): a bounded window, such as the newest transfers plus
+	// those overdue or in flight. Those outside the scope are ignored.
 	Transfers []*cmproto.Transfer
 	Mesh      []api.CourtHealth
 	Alerts    []api.Alert
@@ -165,6 +180,16 @@ func Compute(in Input) Dashboard {
 		}
 	}
 	d.Pipeline = pipeline(ts, in.Now)
+	if in.Counts != nil {
+		d.Pipeline.Total, d.Pipeline.Overdue = 0, in.Overdue
+		for i, sc := range d.Pipeline.States {
+			c := in.Counts[cmproto.State(sc.State)]
+			d.Pipeline.States[i].Count = c
+		}
+		for _, c := range in.Counts {
+			d.Pipeline.Total += c
+		}
+	}
 	modes := map[string]int{}
 	for _, t := range ts {
 		if t.Mode != "" {

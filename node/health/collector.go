@@ -1,14 +1,19 @@
-package node
+package health
 
 import (
+	"strconv"
+
 	"courtmesh.dev/courtmesh/court"
-	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/node/dashboard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // stateCollector reports gauges computed from the node's state at scrape
-// time.
-type stateCollector struct{ n *Node }
+// time. A scrape reads counters and indexes only (transfer counts by
+// state, the per-day deadline counters, the measure expiry index, the
+// audit head, the record log heads): its cost does not grow with the
+// transfers held.
+type stateCollector struct{ s *Service }
 
 var (
 	descPeers          = prometheus.NewDesc("courtmesh_peers", "Connected, admitted peers.", nil, nil)
@@ -30,48 +35,40 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	n := c.n
-	now := n.now()
-	ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(len(n.h.Network().Peers())))
-	b := n.trust.Trust().Bundle()
+	s := c.s
+	now := s.now()
+	ctx := s.d.Life
+	ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(len(s.d.Host.Network().Peers())))
+	b := s.d.Trust.Trust().Bundle()
 	ch <- prometheus.MustNewConstMetric(descBundleSeq, prometheus.GaugeValue, float64(b.Sequence))
 	ch <- prometheus.MustNewConstMetric(descBundleExpiry, prometheus.GaugeValue, float64(b.ExpiresAt.Unix()))
 	ch <- prometheus.MustNewConstMetric(descBundleAge, prometheus.GaugeValue, now.Sub(b.IssuedAt).Seconds())
-	if self, err := n.self(); err == nil {
+	if self, err := s.self(); err == nil {
 		ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, float64(self.NotAfter.Unix()))
 	}
-	if ts, err := n.xfer.List(""); err == nil {
-		counts := map[cmproto.State]int{}
-		overdue := 0
-		for _, t := range ts {
-			counts[t.State]++
-			if t.Overdue(now) {
-				overdue++
-			}
-		}
-		for _, s := range []cmproto.State{cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn} {
-			ch <- prometheus.MustNewConstMetric(descTransfers, prometheus.GaugeValue, float64(counts[s]), string(s))
-		}
-		ch <- prometheus.MustNewConstMetric(descOverdue, prometheus.GaugeValue, float64(overdue))
-	}
 	today := court.DateOf(now)
-	for _, days := range []int{7, 30, 90} {
-		if ms, err := n.db.ExpiringMeasures(n.ctx, today, days); err == nil {
-			ch <- prometheus.MustNewConstMetric(descMeasures, prometheus.GaugeValue, float64(len(ms)), itoa(days))
+	counts, err := s.d.Store.TransferCounts()
+	if err == nil {
+		var overdue int
+		if overdue, err = s.d.Store.CountOverdue(ctx, today); err == nil {
+			for _, st := range dashboard.States {
+				ch <- prometheus.MustNewConstMetric(descTransfers, prometheus.GaugeValue, float64(counts[string(st)]), string(st))
+			}
+			ch <- prometheus.MustNewConstMetric(descOverdue, prometheus.GaugeValue, float64(overdue))
 		}
 	}
-	if seq, _, err := n.db.AuditHead(); err == nil {
+	if err != nil {
+		s.log.Warn("metrics: could not count transfers", "reason", err)
+	}
+	for _, days := range []int{7, 30, 90} {
+		if ms, err := s.d.Store.ExpiringMeasures(ctx, today, days); err == nil {
+			ch <- prometheus.MustNewConstMetric(descMeasures, prometheus.GaugeValue, float64(len(ms)), strconv.Itoa(days))
+		}
+	}
+	if seq, _, err := s.d.Store.AuditHead(); err == nil {
 		ch <- prometheus.MustNewConstMetric(descAuditEntries, prometheus.GaugeValue, float64(seq))
 	}
-	if heads, err := n.db.LogHeads(); err == nil {
+	if heads, err := s.d.Store.LogHeads(); err == nil {
 		ch <- prometheus.MustNewConstMetric(descRecordLogHeads, prometheus.GaugeValue, float64(len(heads)))
 	}
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"context"
+	"net/http"
+)
+
+// The health routes: the mesh as heartbeats show it, the alerts, the
+// supervision dashboard (JSON and page) and the Prometheus metrics.
+//
+//	GET /v1/mesh       -> []CourtHealth
+//	GET /v1/alerts     -> []Alert (node-level alerts)
+//	GET /v1/dashboard  -> the dashboard model (dashboard.Dashboard); 503 when it cannot be computed
+//	GET /dashboard     -> the dashboard page (HTML); ?token= logs a browser in (see ServeHTTP)
+//	GET /v1/metrics    -> the Prometheus exposition
+
+// HealthService is what the health routes consume; node/health
+// implements it. D is the dashboard model's type (dashboard.Dashboard:
+// node/dashboard imports this package, so this one cannot name it). Its
+// methods are safe for concurrent use. Dashboard returns an error when
+// the model cannot be computed (this node not certified, the store
+// unreadable); the route answers 503.
+type HealthService[D any] interface {
+	// Mesh is every node this node follows, with its problems.
+	Mesh() []CourtHealth
+	// Alerts are the node-level alerts (GET /v1/alerts).
+	Alerts(ctx context.Context) []Alert
+	// Dashboard computes the dashboard model.
+	Dashboard(ctx context.Context) (D, error)
+}
+
+// RegisterHealth adds the health routes to s: h answers the mesh, alerts
+// and dashboard JSON, page serves GET /dashboard, metrics GET
+// /v1/metrics.
+func RegisterHealth[D any](s *Server, h HealthService[D], page, metrics http.Handler) {
+	s.Handle("GET /v1/mesh", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, h.Mesh()) })
+	s.Handle("GET /v1/alerts", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, h.Alerts(r.Context())) })
+	s.Handle("GET /dashboard", page.ServeHTTP)
+	s.Handle("GET /v1/dashboard", func(w http.ResponseWriter, r *http.Request) {
+		d, err := h.Dashboard(r.Context())
+		if err != nil {
+			WriteError(w, Errorf(http.StatusServiceUnavailable, CodeUnavailable, "%v; try again shortly", err))
+			return
+		}
+		WriteJSON(w, http.StatusOK, d)
+	})
+	s.Handle("GET /v1/metrics", metrics.ServeHTTP)
+}

@@ -1,0 +1,222 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/dashboard"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// Alerts lists the node-level problems operators and the court must act
+// on: silent, revoked and audit-inconsistent nodes, a trust bundle that
+// expires within seven days, and acceptances overdue (at most
+// MaxOverdueAlerts of them, then one alert counting the rest). Messages
+// are in Chinese and English and carry no personal data.
+func (s *Service) Alerts(ctx context.Context) []api.Alert {
+	now := s.now()
+	out := []api.Alert{}
+	for _, ch := range s.Mesh() {
+		for _, f := range ch.Flags {
+			switch f {
+			case "silent":
+				msg := fmt.Sprintf("%s 节点无心跳，请联系该院信息技术部门 / node of %s is silent: no heartbeat", ch.Court, ch.Court)
+				if !ch.LastHeartbeat.IsZero() {
+					msg = fmt.Sprintf("%s 节点自 %s 起无心跳，请联系该院信息技术部门 / node of %s silent since %s", ch.Court, ch.LastHeartbeat.Format(time.RFC3339), ch.Court, ch.LastHeartbeat.Format(time.RFC3339))
+				}
+				out = append(out, api.Alert{Kind: "node_silent", Severity: "warning", Court: ch.Court, Message: msg, Since: ch.LastHeartbeat})
+			case "revoked":
+				out = append(out, api.Alert{Kind: "node_revoked", Severity: "critical", Court: ch.Court,
+					Message: fmt.Sprintf("%s 节点证书已吊销 / certificate of the node of %s is revoked", ch.Court, ch.Court)})
+			case "audit_forked", "audit_rewound":
+				p, _ := peer.Decode(ch.PeerID)
+				_, detail, since := s.auditProblem(p)
+				out = append(out, api.Alert{Kind: "audit_inconsistent", Severity: "critical", Court: ch.Court, Since: since,
+					Message: fmt.Sprintf("%s 审计日志不一致（%s），请核查该节点 / %s; run `courtmesh audit verify` on that node", ch.Court, f, detail)})
+			}
+		}
+	}
+	b := s.d.Trust.Trust().Bundle()
+	switch st := b.Status(now); st {
+	case crypto.BundleExpiring, crypto.BundleGraced, crypto.BundleDead:
+		sev := "warning"
+		if st != crypto.BundleExpiring {
+			sev = "critical"
+		}
+		out = append(out, api.Alert{Kind: "bundle_expiring", Severity: sev, Since: b.ExpiresAt.Add(-crypto.BundleWarnBefore).UTC(),
+			Message: fmt.Sprintf("信任包 %d 于 %s 到期，请向国家运维申请新信任包 / trust bundle %d expires %s: ask the national operator for a new one",
+				b.Sequence, b.ExpiresAt.UTC().Format(time.DateOnly), b.Sequence, b.ExpiresAt.UTC().Format(time.RFC3339))})
+	}
+	out = append(out, s.overdueAlerts(ctx, now)...)
+	return out
+}
+
+// MaxOverdueAlerts caps the acceptance_overdue alerts raised one by one:
+// overdue transfers are few (a decided transfer is overdue only until its
+// receiver accepts: 18 of 3,000 in the scale fixture), but a stalled mesh
+// must not make every alert tick, dashboard load and GET /v1/alerts grow
+// without bound. Past the cap one more alert counts the rest, the
+// longest overdue being listed; GET /v1/transfers?overdue=true pages
+// them all.
+const MaxOverdueAlerts = 200
+
+// overduePage is the page size of the overdue listing.
+const overduePage = 250
+
+// overdueAlerts raises one alert per transfer whose receiver let the
+// acceptance deadline pass, from the store's deadline index (at most
+// MaxOverdueAlerts records read), newest offer first as before.
+func (s *Service) overdueAlerts(ctx context.Context, now time.Time) []api.Alert {
+	ts, more, err := s.overdue(ctx, now, "", MaxOverdueAlerts)
+	if err != nil {
+		s.log.Warn("alerts: could not list overdue transfers", "reason", err)
+		return nil
+	}
+	out := make([]api.Alert, 0, len(ts)+1)
+	for _, t := range ts {
+		a := api.Alert{Kind: "acceptance_overdue", Severity: "warning", Court: string(t.Receiver), Transfer: string(t.ID),
+			Message: fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", t.Receiver, t.AcceptBy, t.ID, t.Receiver, t.ID, t.AcceptBy)}
+		if d, err := court.ParseDate(t.AcceptBy); err == nil {
+			a.Since = d.AddDate(0, 0, 1).Start().UTC()
+		}
+		out = append(out, a)
+	}
+	if more {
+		total, err := s.d.Store.CountOverdue(ctx, court.DateOf(now))
+		if err != nil {
+			s.log.Warn("alerts: could not count overdue transfers", "reason", err)
+		}
+		rest := max(total-len(ts), 1)
+		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning",
+			Message: fmt.Sprintf("另有 %d 件移送逾期未接受，请用 GET /v1/transfers?overdue=true 查看 / %d more transfers are overdue for acceptance; list them with GET /v1/transfers?overdue=true", rest, rest)})
+	}
+	return out
+}
+
+// overdue returns the transfers (concerning court c, or every one if c
+// is "") whose acceptance deadline passed by now, newest offer first, at
+// most limit of them; more reports that there are others. It reads the
+// deadline index: the work is bounded by limit, not by history.
+func (s *Service) overdue(ctx context.Context, now time.Time, c court.CourtCode, limit int) (ts []*cmproto.Transfer, more bool, err error) {
+	q := storage.TransferQuery{OverdueAt: court.DateOf(now), Court: c, Limit: overduePage}
+	for {
+		page, err := s.d.Store.ListTransfers(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range page.Records {
+			if len(ts) == limit {
+				more = true
+				break
+			}
+			t, err := decodeTransfer(r)
+			if err != nil {
+				return nil, false, err
+			}
+			if t.Overdue(now) { // the index's rule, checked on the record itself
+				ts = append(ts, t)
+			}
+		}
+		if more || page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	newestFirst(ts)
+	return ts, more, nil
+}
+
+// AllAlerts is every alert this node raises: the node-level ones (Alerts:
+// silent, revoked and audit-inconsistent nodes, the trust bundle near
+// expiry, overdue acceptances) and the measures of transferred cases in
+// this court's store that expire within the handover guard
+// (measureAlerts). Sorted critical first.
+func (s *Service) AllAlerts(ctx context.Context) []api.Alert {
+	out := append([]api.Alert{}, s.Alerts(ctx)...)
+	ms, err := s.measureAlerts(ctx)
+	if err != nil {
+		s.log.Warn("alerts: could not read the measures of transferred cases", "reason", err)
+	}
+	out = append(out, ms...)
+	dashboard.SortAlerts(out)
+	return out
+}
+
+// measureAlerts raises one alert per active measure of a transferred case
+// held in this court's store (as origin or receiver, from the handover on)
+// that expires within handover_guard_days: critical within 7 days or once
+// past, a warning before. Since is the day the measure entered that
+// window, so that the alert keeps one identity while it lasts.
+func (s *Service) measureAlerts(ctx context.Context) ([]api.Alert, error) {
+	guard := s.d.GuardDays
+	today := court.DateOf(s.now())
+	res, err := s.d.Measure.MeasureAlerts(ctx, today, guard)
+	if err != nil {
+		return nil, err
+	}
+	self, err := s.self()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Alert, 0, len(res.Measures))
+	for _, m := range res.Measures {
+		sev := "warning"
+		if m.DaysLeft <= 7 {
+			sev = "critical"
+		}
+		a := api.Alert{Kind: "measure_expiring", Severity: sev, Court: string(self.Code), Transfer: m.Transfer,
+			Message: fmt.Sprintf("移送 %s：案件 %s 的%s措施 %s（%s）于 %s 到期，请及时续行 / transfer %s: %s measure %s (%s asset) of case %s expires %s; renew it (续行) in time",
+				m.Transfer, m.Case, m.KindLabel, m.Measure, m.AssetClassLabel, m.Expiry, m.Transfer, m.Kind, m.Measure, m.AssetClass, m.Case, m.Expiry)}
+		if e, err := court.ParseDate(m.Expiry); err == nil {
+			a.Since = e.AddDate(0, 0, -guard).Start().UTC()
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// serveAlerts posts new alerts to the configured webhook (webhook_url),
+// evaluating them every AlertEvery, until ctx ends. Without a webhook it
+// returns at once. The webhook's sender is owned here: serveAlerts
+// returns after it stopped.
+func (s *Service) serveAlerts(ctx context.Context) error {
+	if s.d.WebhookURL == "" {
+		return nil
+	}
+	self, err := s.self()
+	if err != nil {
+		return err
+	}
+	wh, err := dashboard.NewWebhook(s.d.WebhookURL, dashboard.WebhookOptions{Court: string(self.Code), Logger: s.log.With("service", "webhook"), Now: s.now})
+	if err != nil {
+		return fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wh.Serve(ctx)
+	}()
+	defer func() { <-done }()
+	every := s.d.AlertEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		wh.Notify(s.AllAlerts(ctx))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

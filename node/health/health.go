@@ -1,0 +1,194 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/metrics"
+	"courtmesh.dev/courtmesh/storage"
+)
+
+// TrustView is the trust bundle in force as the health room reads it.
+// node/trust's Service implements it. Trust is safe for concurrent use;
+// OnInstall is called while the node is being built, before Serve.
+type TrustView interface {
+	// Trust returns the trust view in force (never nil).
+	Trust() *crypto.Trust
+	// OnInstall registers f, called after each newer bundle is installed.
+	OnInstall(f func(*crypto.Trust))
+}
+
+// Store is the part of the store the health room reads: the audit log's
+// head and checkpoints, the transfer counters and indexed pages, the
+// measure expiry index and the record log heads. None of these reads
+// grows with the number of transfers held. storage.DB implements it.
+type Store interface {
+	AuditHead() (uint64, string, error)
+	AuditEntries(from, to uint64) ([]storage.AuditEntry, error)
+	TransferCounts() (map[string]uint64, error)
+	CourtTransferCounts(c court.CourtCode) (map[string]uint64, error)
+	CountOverdue(ctx context.Context, at court.Date) (int, error)
+	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
+	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
+	LogHeads() (map[string]uint64, error)
+}
+
+var _ Store = (*storage.DB)(nil)
+
+// Measures lists the active measures of the transferred cases this court
+// holds that expire within days of asOf, soonest first. The assets room
+// implements it (today a method of the node).
+type Measures interface {
+	MeasureAlerts(ctx context.Context, asOf court.Date, within int) (api.MeasureAlerts, error)
+}
+
+// Deps is what the health room is built from. Every field is required
+// unless it says otherwise.
+type Deps struct {
+	Host    host.Host
+	PubSub  *pubsub.PubSub
+	Trust   TrustView
+	Key     *crypto.NodeKey // signs heartbeats and the peer record in them
+	Store   Store
+	Measure Measures
+	Metrics *metrics.Metrics
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives structured logs; nil discards them.
+	Log *slog.Logger
+	// Life bounds the work of a metrics scrape (the node's life); nil
+	// means context.Background().
+	Life context.Context
+	// Version is the software version heartbeats report.
+	Version string
+
+	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
+	// must be positive.
+	HeartbeatEvery time.Duration
+	// GuardDays is handover_guard_days: measures expiring within it raise
+	// alerts, and the dashboard's lapse indicator assumes it.
+	GuardDays int
+	// WebhookURL receives new alerts (webhook_url); "" posts none.
+	WebhookURL string
+	// AlertEvery is how often alerts are evaluated for the webhook
+	// (sync_interval); zero or less means 30 s.
+	AlertEvery time.Duration
+}
+
+// Service is the health room: heartbeats, the mesh view, alerts, the
+// state gauges and the dashboard model. Build it with New, run it with
+// Serve. Its methods are safe for concurrent use.
+//
+// It publishes this node's signed heartbeat on its province's topic every
+// interval, and keeps the newest heartbeat of every node it hears: its
+// own province's, or every province's on an operator node. It witnesses
+// their audit log heads: a log that goes backwards, or shows another hash
+// at a position it showed before, is flagged.
+//
+// Memory: one peerHealth per node heard (3,500 nationally), each holding
+// at most maxWitnessed (length, hash) pairs: about 7 KiB per node with
+// full histories, some 25 MiB for the whole country on an operator node.
+type Service struct {
+	d        Deps
+	log      *slog.Logger
+	now      func() time.Time
+	every    time.Duration
+	province court.CourtCode // this node's
+	operator bool
+
+	mu      sync.Mutex // guards topics, peers, started
+	topics  map[court.CourtCode]*hbTopic
+	peers   map[peer.ID]*peerHealth
+	started time.Time // when Serve started publishing (silence is judged from then)
+
+	newSubs chan *pubsub.Subscription // subscriptions to drain, for Serve
+	rescan  chan struct{}             // a new bundle may name new provinces
+}
+
+// New builds the health room: it joins the heartbeat topics of the
+// provinces it follows (registering their validators) and registers the
+// state gauges with d.Metrics. It starts no goroutine.
+func New(d Deps) (*Service, error) {
+	if d.HeartbeatEvery <= 0 {
+		return nil, fmt.Errorf("heartbeat interval %s: %w: must be positive", d.HeartbeatEvery, config.ErrConfig)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Life == nil {
+		d.Life = context.Background()
+	}
+	s := &Service{
+		d: d, log: d.Log, now: d.Now, every: d.HeartbeatEvery,
+		topics: map[court.CourtCode]*hbTopic{}, peers: make(map[peer.ID]*peerHealth, 64),
+		newSubs: make(chan *pubsub.Subscription, 64), rescan: make(chan struct{}, 1),
+	}
+	self, err := s.self()
+	if err != nil {
+		return nil, fmt.Errorf("heartbeats: this node is not certified: %w", err)
+	}
+	s.province, s.operator = self.Code.Province(), self.HasRole(crypto.RoleOperator)
+	if err := s.joinAll(d.Trust.Trust()); err != nil {
+		return nil, err
+	}
+	d.Trust.OnInstall(func(*crypto.Trust) {
+		select {
+		case s.rescan <- struct{}{}:
+		default:
+		}
+	})
+	d.Metrics.Reg.MustRegister(&stateCollector{s: s})
+	return s, nil
+}
+
+// self returns this node's certificate.
+func (s *Service) self() (*crypto.Certificate, error) {
+	return s.d.Trust.Trust().ByPeer(s.d.Host.ID(), s.now())
+}
+
+// Serve publishes heartbeats and posts alerts to the webhook until ctx
+// ends. Both loops are owned here: Serve returns when both have stopped.
+// An error of either (a bad webhook_url) stops the other and is returned.
+func (s *Service) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	run := func(name string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil {
+				once.Do(func() { first = fmt.Errorf("%s: %w", name, err) })
+				cancel()
+			}
+		})
+	}
+	run("heartbeat", s.serveHeartbeats)
+	run("alerts", s.serveAlerts)
+	wg.Wait()
+	return first
+}
+
+// DashboardPage is the handler of the dashboard page (GET /dashboard).
+func (s *Service) DashboardPage() *dashboard.Handler {
+	return dashboard.NewHandler(s.Dashboard, s.log)
+}
+
+var _ api.HealthService[dashboard.Dashboard] = (*Service)(nil)
