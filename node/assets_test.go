@@ -26,7 +26,6 @@ import (
 	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
 
@@ -653,7 +652,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = atOrigin.Import(ctx, folder, 0)
-	if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), "handed over to 京0108") {
+	if !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), "handed over to 京0108") {
 		t.Fatalf("a changed re-import at the origin after the handover: %v; want a conflict naming the receiver", err)
 	}
 	// The same through the origin's API: 409, the error's code "conflict".
@@ -671,7 +670,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	if code, b := rc.send(t, "POST", "/v1/cases/import", "Bearer "+rc.token, body); code != 422 || !strings.Contains(string(b), "a case of 京0105") {
 		t.Fatalf("the origin's case folder imported at the receiver: %d %s; want 422 naming 京0105", code, b)
 	}
-	if _, _, err := recv.Store().Case(cn); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := recv.Store().Case(cn); !errors.Is(err, court.ErrNotFound) {
 		t.Fatalf("the receiver's store holds the origin's case number after a refused import: %v", err)
 	}
 
@@ -720,7 +719,7 @@ func TestReimportOfATransferredCase(t *testing.T) {
 	// receiver keeps it.
 	touch(out)
 	_, err = atRecv.Import(ctx, out, 0)
-	if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), "measure "+renewal.ID+" missing") ||
+	if !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), "measure "+renewal.ID+" missing") ||
 		!strings.Contains(err.Error(), "measure "+renewed.ID+" changed") {
 		t.Fatalf("a re-import at the receiver that drops the origin's renewal: %v; want a conflict naming %s and %s", err, renewal.ID, renewed.ID)
 	}
@@ -774,7 +773,7 @@ func TestAssetUpdatesFromBothCourtsAtOnce(t *testing.T) {
 // a renewal to its own copy and issuing its record.
 type outboxCase struct {
 	am      *assetMesh
-	id      cmproto.TransferID
+	id      court.TransferID
 	newNo   court.CaseNumber
 	ms      [2]court.Measure
 	renewal court.Measure // as applied to the origin's copy

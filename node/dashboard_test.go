@@ -31,7 +31,7 @@ import (
 // passed (overdue); D offered, waiting for the decision.
 type dashStory struct {
 	*scenario
-	A, B, C, D cmproto.TransferID
+	A, B, C, D court.TransferID
 	spare      []court.CaseNumber // cases of 京0105 not offered
 }
 
@@ -206,7 +206,7 @@ func courtRow(d dashboard.Dashboard, c court.CourtCode) dashboard.CourtIndicator
 	return dashboard.CourtIndicators{}
 }
 
-func hasAlert(as []api.Alert, kind string, transfer cmproto.TransferID) bool {
+func hasAlert(as []api.Alert, kind string, transfer court.TransferID) bool {
 	for _, a := range as {
 		if a.Kind == kind && (transfer == "" || a.Transfer == string(transfer)) {
 			return true

@@ -601,7 +601,7 @@ func TestAcceptanceNumber(t *testing.T) {
 		t.Fatalf("the acceptance carries %q; want the normal form %q", tr.NewCaseNumber, cs[1].Number)
 	}
 	s.expectEverywhere(id, cmproto.StateAccepted)
-	if _, err := local.Import(ctx, cs[1].Dir, 0); !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), string(id)) {
+	if _, err := local.Import(ctx, cs[1].Dir, 0); !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), string(id)) {
 		t.Fatalf("an import under the number kept for transfer %s: %v; want a conflict naming it", id, err)
 	}
 }

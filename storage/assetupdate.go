@@ -152,7 +152,7 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d court.AssetDelta, o DeltaOpt
 				return err
 			}
 			if o.Mark.Number != last+1 {
-				return fmt.Errorf("%w: update %d of %s in transfer %s is not the next (last applied %d)", ErrConflict, o.Mark.Number, o.Mark.Issuer, o.Mark.Transfer, last)
+				return fmt.Errorf("%w: update %d of %s in transfer %s is not the next (last applied %d)", court.ErrConflict, o.Mark.Number, o.Mark.Issuer, o.Mark.Transfer, last)
 			}
 		}
 		var head CaseRecord
@@ -207,7 +207,7 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d court.AssetDelta, o DeltaOpt
 				continue
 			}
 			if !slices.ContainsFunc(v.Assets, func(a court.Asset) bool { return a.ID == m.Asset }) {
-				return fmt.Errorf("%w: measure %s is on asset %s, which case %s does not hold", ErrInvalid, m.ID, m.Asset, n)
+				return fmt.Errorf("%w: measure %s is on asset %s, which case %s does not hold", court.ErrInvalid, m.ID, m.Asset, n)
 			}
 			writes = append(writes, func() error {
 				if old != nil && indexed(*old) {
@@ -227,7 +227,7 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d court.AssetDelta, o DeltaOpt
 		}
 		if len(res.Conflicts) > 0 {
 			if o.Strict {
-				return fmt.Errorf("%w: case %s changed meanwhile (%s); look at it again and retry", ErrConflict, n, strings.Join(res.Conflicts, ", "))
+				return fmt.Errorf("%w: case %s changed meanwhile (%s); look at it again and retry", court.ErrConflict, n, strings.Join(res.Conflicts, ", "))
 			}
 			res.Applied, writes = nil, nil
 		}
@@ -257,7 +257,7 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d court.AssetDelta, o DeltaOpt
 		return nil
 	})
 	if errors.Is(err, badger.ErrConflict) {
-		err = fmt.Errorf("%w: case %s was written concurrently; retry", ErrConflict, n)
+		err = fmt.Errorf("%w: case %s was written concurrently; retry", court.ErrConflict, n)
 	}
 	if err != nil {
 		return DeltaResult{}, fmt.Errorf("asset update of case %s: %w", n, err)
@@ -299,7 +299,7 @@ type appliedRecord struct {
 func appliedNumber(txn *badger.Txn, transfer string, issuer court.CourtCode) (uint64, error) {
 	var a appliedRecord
 	err := getJSON(txn, appliedKey(transfer, issuer), &a)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, court.ErrNotFound) {
 		return 0, nil
 	}
 	return a.Number, err
@@ -317,7 +317,7 @@ func markApplied(txn *badger.Txn, m AssetUpdateMark) error {
 // is not stored again (the first one received stands).
 func (db *DB) PutAssetUpdate(p PendingAssetUpdate) (bool, error) {
 	if p.Number == 0 || p.Transfer == "" || p.Issuer == "" || strings.Contains(string(p.Issuer), "/") {
-		return false, fmt.Errorf("%w: pending asset update %d of %q", ErrInvalid, p.Number, p.Issuer)
+		return false, fmt.Errorf("%w: pending asset update %d of %q", court.ErrInvalid, p.Number, p.Issuer)
 	}
 	p.V = RecordVersion
 	added := false
@@ -393,7 +393,7 @@ func (db *DB) SkipAssetUpdate(m AssetUpdateMark) error {
 			return err
 		}
 		if m.Number != last+1 {
-			return fmt.Errorf("%w: update %d of %s in transfer %s is not the next (last applied %d)", ErrConflict, m.Number, m.Issuer, m.Transfer, last)
+			return fmt.Errorf("%w: update %d of %s in transfer %s is not the next (last applied %d)", court.ErrConflict, m.Number, m.Issuer, m.Transfer, last)
 		}
 		return markApplied(txn, m)
 	})
@@ -425,7 +425,7 @@ func (db *DB) RevertAssetDelta(n court.CaseNumber, d court.AssetDelta, outbox *O
 		for _, e := range d.Measures {
 			i := slices.IndexFunc(v.Measures, func(x court.Measure) bool { return x.ID == e.After.ID })
 			if i < 0 || !sameMeasure(v.Measures[i], e.After) {
-				return fmt.Errorf("%w: measure %s of case %s changed since", ErrConflict, e.After.ID, n)
+				return fmt.Errorf("%w: measure %s of case %s changed since", court.ErrConflict, e.After.ID, n)
 			}
 			cur := v.Measures[i]
 			if indexed(cur) {
@@ -454,11 +454,11 @@ func (db *DB) RevertAssetDelta(n court.CaseNumber, d court.AssetDelta, outbox *O
 		for _, e := range d.Assets {
 			i := slices.IndexFunc(v.Assets, func(a court.Asset) bool { return a.ID == e.After.ID })
 			if i < 0 || !sameJSON(v.Assets[i], e.After) {
-				return fmt.Errorf("%w: asset %s of case %s changed since", ErrConflict, e.After.ID, n)
+				return fmt.Errorf("%w: asset %s of case %s changed since", court.ErrConflict, e.After.ID, n)
 			}
 			if e.Before == nil {
 				if slices.ContainsFunc(v.Measures, func(m court.Measure) bool { return m.Asset == e.After.ID }) {
-					return fmt.Errorf("%w: asset %s of case %s carries a measure since", ErrConflict, e.After.ID, n)
+					return fmt.Errorf("%w: asset %s of case %s carries a measure since", court.ErrConflict, e.After.ID, n)
 				}
 				v.Assets = slices.Delete(v.Assets, i, i+1)
 				if err := txn.Delete(assetKey(n, e.After.ID)); err != nil {
@@ -479,7 +479,7 @@ func (db *DB) RevertAssetDelta(n court.CaseNumber, d court.AssetDelta, outbox *O
 		return setJSON(txn, caseKey(n), head)
 	})
 	if errors.Is(err, badger.ErrConflict) {
-		err = fmt.Errorf("%w: case %s was written concurrently", ErrConflict, n)
+		err = fmt.Errorf("%w: case %s was written concurrently", court.ErrConflict, n)
 	}
 	if err != nil {
 		return fmt.Errorf("revert asset update of case %s: %w", n, err)

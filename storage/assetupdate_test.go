@@ -228,7 +228,7 @@ func TestStaleDeltaConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := db.Keys()
-	if _, err := db.ApplyAssetDelta(n, renew, DeltaOptions{Strict: true}); !errors.Is(err, ErrConflict) {
+	if _, err := db.ApplyAssetDelta(n, renew, DeltaOptions{Strict: true}); !errors.Is(err, court.ErrConflict) {
 		t.Fatalf("strict stale delta: %v", err)
 	}
 	if after, _ := db.Keys(); !slices.Equal(keys, after) {
@@ -272,7 +272,7 @@ func TestPendingAssetUpdatesInOrder(t *testing.T) {
 	_, v, _ := db.Case(n)
 	d, _ := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRelease, Measure: "m2"}, day("2025-06-01"), "京0105")
 	// Update 2 may not go before 1.
-	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Mark: &AssetUpdateMark{Transfer: tr, Issuer: "京0105", Number: 2}}); !errors.Is(err, ErrConflict) {
+	if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Mark: &AssetUpdateMark{Transfer: tr, Issuer: "京0105", Number: 2}}); !errors.Is(err, court.ErrConflict) {
 		t.Fatalf("update 2 before 1: %v", err)
 	}
 	if _, v2, _ := db.Case(n); !sameJSON(v2.Measures, v.Measures) {
@@ -323,7 +323,7 @@ func FuzzApplyAssetDelta(f *testing.F) {
 		if json.Unmarshal(b, &d) != nil {
 			return
 		}
-		if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Holder: "京0108"}); err != nil && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) {
+		if _, err := db.ApplyAssetDelta(n, d, DeltaOptions{Holder: "京0108"}); err != nil && !errors.Is(err, court.ErrInvalid) && !errors.Is(err, court.ErrConflict) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
 		checkConsistent(t, db, n)
@@ -357,7 +357,7 @@ func TestImportDuringAnAssetUpdate(t *testing.T) {
 		}
 		return open()
 	}
-	if _, err := db.PutCase(context.Background(), in); !errors.Is(err, ErrConflict) {
+	if _, err := db.PutCase(context.Background(), in); !errors.Is(err, court.ErrConflict) {
 		t.Fatalf("an import across an asset update: %v; want a conflict", err)
 	}
 	_, v, err := db.Case(n)

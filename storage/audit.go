@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -65,7 +66,7 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 	}
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		var head auditHead
-		if err := getJSON(txn, []byte(keyAuditHead), &head); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := getJSON(txn, []byte(keyAuditHead), &head); err != nil && !errors.Is(err, court.ErrNotFound) {
 			return err
 		}
 		e.Seq, e.Prev = head.Seq+1, head.Hash
@@ -86,7 +87,7 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 func (db *DB) AuditHead() (uint64, string, error) {
 	var head auditHead
 	err := db.bdb.View(func(txn *badger.Txn) error { return getJSON(txn, []byte(keyAuditHead), &head) })
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, court.ErrNotFound) {
 		return 0, "", nil
 	}
 	return head.Seq, head.Hash, err

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -186,7 +187,7 @@ func decodeBackup(r *bufio.Reader, chunk func(id crypto.ChunkID, sealed []byte) 
 	for {
 		kind, err := r.ReadByte()
 		if err != nil {
-			return st, fmt.Errorf("%w: backup is truncated (no end record)", ErrCorrupt)
+			return st, fmt.Errorf("%w: backup is truncated (no end record)", court.ErrCorrupt)
 		}
 		if kind == 'E' {
 			break
@@ -196,18 +197,18 @@ func decodeBackup(r *bufio.Reader, chunk func(id crypto.ChunkID, sealed []byte) 
 		case 'C':
 			var id crypto.ChunkID
 			if _, err := io.ReadFull(hr, id[:]); err != nil {
-				return st, fmt.Errorf("%w: backup is truncated", ErrCorrupt)
+				return st, fmt.Errorf("%w: backup is truncated", court.ErrCorrupt)
 			}
 			n, err := binary.ReadUvarint(hr)
 			if err != nil || n > crypto.MaxChunkSize+crypto.ChunkOverhead {
-				return st, fmt.Errorf("%w: backup chunk %s: bad length", ErrCorrupt, id)
+				return st, fmt.Errorf("%w: backup chunk %s: bad length", court.ErrCorrupt, id)
 			}
 			buf = slices.Grow(buf[:0], int(n))[:n]
 			if _, err := io.ReadFull(hr, buf); err != nil {
-				return st, fmt.Errorf("%w: backup is truncated", ErrCorrupt)
+				return st, fmt.Errorf("%w: backup is truncated", court.ErrCorrupt)
 			}
 			if crypto.ChunkIDOf(buf) != id {
-				return st, fmt.Errorf("%w: backup chunk %s does not match its ID", ErrCorrupt, id)
+				return st, fmt.Errorf("%w: backup chunk %s does not match its ID", court.ErrCorrupt, id)
 			}
 			if err := chunk(id, buf); err != nil {
 				return st, err
@@ -216,18 +217,18 @@ func decodeBackup(r *bufio.Reader, chunk func(id crypto.ChunkID, sealed []byte) 
 		case 'M':
 			n, err := binary.ReadUvarint(hr)
 			if err != nil || n > maxMetaPiece {
-				return st, fmt.Errorf("%w: backup record piece: bad length", ErrCorrupt)
+				return st, fmt.Errorf("%w: backup record piece: bad length", court.ErrCorrupt)
 			}
 			buf = slices.Grow(buf[:0], int(n))[:n]
 			if _, err := io.ReadFull(hr, buf); err != nil {
-				return st, fmt.Errorf("%w: backup is truncated", ErrCorrupt)
+				return st, fmt.Errorf("%w: backup is truncated", court.ErrCorrupt)
 			}
 			if err := meta(buf); err != nil {
 				return st, err
 			}
 			st.metaBytes += int(n)
 		default:
-			return st, fmt.Errorf("%w: backup record of unknown kind %q", ErrCorrupt, kind)
+			return st, fmt.Errorf("%w: backup record of unknown kind %q", court.ErrCorrupt, kind)
 		}
 	}
 	sum := h.Sum(nil)
@@ -236,13 +237,13 @@ func decodeBackup(r *bufio.Reader, chunk func(id crypto.ChunkID, sealed []byte) 
 	var want [sha256.Size]byte
 	_, err3 := io.ReadFull(r, want[:])
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return st, fmt.Errorf("%w: backup end record is truncated", ErrCorrupt)
+		return st, fmt.Errorf("%w: backup end record is truncated", court.ErrCorrupt)
 	}
 	if chunks != uint64(st.chunks) || metaBytes != uint64(st.metaBytes) || !bytes.Equal(sum, want[:]) {
-		return st, fmt.Errorf("%w: backup does not match its end record (counts or checksum)", ErrCorrupt)
+		return st, fmt.Errorf("%w: backup does not match its end record (counts or checksum)", court.ErrCorrupt)
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
-		return st, fmt.Errorf("%w: data after the backup's end record", ErrCorrupt)
+		return st, fmt.Errorf("%w: data after the backup's end record", court.ErrCorrupt)
 	}
 	return st, nil
 }
@@ -253,7 +254,7 @@ func decodeBackup(r *bufio.Reader, chunk func(id crypto.ChunkID, sealed []byte) 
 func (db *DB) BackupFile(ctx context.Context, path string) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return 0, fmt.Errorf("backup: %w: %s already exists; choose a new file name", ErrConflict, path)
+		return 0, fmt.Errorf("backup: %w: %s already exists; choose a new file name", court.ErrConflict, path)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)
@@ -299,7 +300,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) error {
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "meta/") {
-			return fmt.Errorf("restore: %w: the store already holds data (%d keys); restore into a new data directory", ErrConflict, len(keys))
+			return fmt.Errorf("restore: %w: the store already holds data (%d keys); restore into a new data directory", court.ErrConflict, len(keys))
 		}
 	}
 	db.gcMu.Lock()
@@ -321,10 +322,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) error {
 		return db.finishRestore(ctx)
 	}
 	if len(head) < 12 {
-		return fmt.Errorf("restore: %w: backup header is truncated", ErrCorrupt)
+		return fmt.Errorf("restore: %w: backup header is truncated", court.ErrCorrupt)
 	}
 	if v := binary.BigEndian.Uint32(head[8:]); v != backupVersion {
-		return fmt.Errorf("restore: %w: backup format version %d, this courtmesh reads %d; use a newer courtmesh", ErrUnavailable, v, backupVersion)
+		return fmt.Errorf("restore: %w: backup format version %d, this courtmesh reads %d; use a newer courtmesh", court.ErrUnavailable, v, backupVersion)
 	}
 	br.Discard(12)
 	// The records go through a pipe to Badger's Load, which reads a
@@ -392,7 +393,7 @@ func (db *DB) finishRestore(ctx context.Context) error {
 		}
 	}
 	if missing > 0 {
-		return fmt.Errorf("restore: %w: %d chunks referred to by the restored records are not in the backup", ErrCorrupt, missing)
+		return fmt.Errorf("restore: %w: %d chunks referred to by the restored records are not in the backup", court.ErrCorrupt, missing)
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func (db *DB) Checkpoints(name string) (map[string]uint64, error) {
 			issuer := string(it.Item().Key()[len(p):])
 			err := it.Item().Value(func(b []byte) error {
 				if len(b) != 8 {
-					return court.Errorf(court.ErrCorrupt, "checkpoint %s of %s: %d bytes, want 8: %w", name, issuer, len(b), ErrCorrupt)
+					return court.Errorf(court.ErrCorrupt, "checkpoint %s of %s: %d bytes, want 8: %w", name, issuer, len(b), court.ErrCorrupt)
 				}
 				out[issuer] = binary.BigEndian.Uint64(b)
 				return nil

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"sync"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -123,10 +124,10 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 	tmp := filepath.Join(dir, "tmp")
 	// A crash before a commit leaves temporary files: drop them.
 	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
+		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
 	}
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
+		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
 	}
 	created := false
 	for i := range 256 {
@@ -135,7 +136,7 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 			continue
 		}
 		if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
+			return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
 		}
 		created = true
 	}
@@ -143,13 +144,13 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 		// The fan-out directories must survive a crash before chunks
 		// are renamed into them.
 		if err := syncDirs([]string{dir, filepath.Dir(dir)}); err != nil {
-			return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
+			return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
 		}
 	}
 	c := &FileChunks{dir: dir, packBytes: DefaultPackBytes}
 	if err := c.openPacks(); err != nil {
 		c.closePacks()
-		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, ErrUnavailable, err)
+		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
 	}
 	return c, nil
 }
@@ -200,7 +201,7 @@ func (c *FileChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
 	}
 	f, err := os.Open(c.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
+		return nil, 0, fmt.Errorf("chunk %s: %w", id, court.ErrNotFound)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -212,7 +213,7 @@ func (c *FileChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
 	}
 	if n := st.Size(); n > crypto.MaxChunkSize+crypto.ChunkOverhead {
 		f.Close()
-		return nil, 0, fmt.Errorf("chunk %s: %w: file of %d bytes", id, ErrCorrupt, n)
+		return nil, 0, fmt.Errorf("chunk %s: %w: file of %d bytes", id, court.ErrCorrupt, n)
 	}
 	return f, st.Size(), nil
 }
@@ -330,7 +331,7 @@ func (b *fileBatch) PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error) {
 	ps, ok := s.(*packStaged)
 	if !ok || ps.c != b.c || ps.taken || ps.done {
 		s.Abort()
-		return false, fmt.Errorf("chunk %s: %w: staged by another store, or already used", id, ErrInvalid)
+		return false, fmt.Errorf("chunk %s: %w: staged by another store, or already used", id, court.ErrInvalid)
 	}
 	if ok, err := b.c.Has(id); err != nil || ok || b.seen[id] {
 		ps.Abort()
@@ -468,7 +469,7 @@ func (c *MemChunks) Append(dst []byte, id crypto.ChunkID) ([]byte, error) {
 	defer c.mu.RUnlock()
 	b, ok := c.m[id]
 	if !ok {
-		return dst, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
+		return dst, fmt.Errorf("chunk %s: %w", id, court.ErrNotFound)
 	}
 	return append(dst, b...), nil
 }
@@ -518,7 +519,7 @@ func (c *MemChunks) Open(id crypto.ChunkID) (io.ReadCloser, int64, error) {
 	defer c.mu.RUnlock()
 	b, ok := c.m[id]
 	if !ok {
-		return nil, 0, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
+		return nil, 0, fmt.Errorf("chunk %s: %w", id, court.ErrNotFound)
 	}
 	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
 }
@@ -562,7 +563,7 @@ func (b *memBatch) PutStaged(id crypto.ChunkID, s StagedChunk) (bool, error) {
 	ms, ok := s.(*memStaged)
 	if !ok || ms.c != b.c {
 		s.Abort()
-		return false, fmt.Errorf("chunk %s: %w: staged by another store", id, ErrInvalid)
+		return false, fmt.Errorf("chunk %s: %w: staged by another store", id, court.ErrInvalid)
 	}
 	return b.Put(id, ms.b)
 }

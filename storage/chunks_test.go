@@ -14,6 +14,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -73,8 +74,8 @@ func TestChunkStores(t *testing.T) {
 			if got, err := cs.Append([]byte("x"), a); err != nil || string(got) != "x"+string(av) {
 				t.Fatalf("append: %q, %v", got, err)
 			}
-			if _, err := cs.Append(nil, b); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("absent chunk: %v, want ErrNotFound", err)
+			if _, err := cs.Append(nil, b); !errors.Is(err, court.ErrNotFound) {
+				t.Fatalf("absent chunk: %v, want court.ErrNotFound", err)
 			}
 			// Already stored: not written again.
 			batch = cs.NewBatch()
@@ -101,8 +102,8 @@ func TestChunkStores(t *testing.T) {
 					t.Fatalf("open read %q", got)
 				}
 			}
-			if _, _, err := cs.Open(b); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("open of an absent chunk: %v, want ErrNotFound", err)
+			if _, _, err := cs.Open(b); !errors.Is(err, court.ErrNotFound) {
+				t.Fatalf("open of an absent chunk: %v, want court.ErrNotFound", err)
 			}
 			// Staged chunks: invisible until their batch commits; a chunk
 			// already stored is dropped; an aborted one leaves nothing.
@@ -234,8 +235,8 @@ func TestFetchChunksSurviveGC(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Marking a chunk the store does not hold is refused.
-	if err := db.PutFetchedChunk("t1", 2, ids[2], nil); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("bit for an absent chunk: %v, want ErrNotFound", err)
+	if err := db.PutFetchedChunk("t1", 2, ids[2], nil); !errors.Is(err, court.ErrNotFound) {
+		t.Fatalf("bit for an absent chunk: %v, want court.ErrNotFound", err)
 	}
 	orphan, ov := chunkOf("orphan of a crashed import")
 	b := db.chunks.NewBatch()
@@ -335,21 +336,21 @@ func TestBackupRestoreChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Not into a store that holds data.
-		if err := db.Restore(ctx, bytes.NewReader(backup)); !errors.Is(err, ErrConflict) {
-			t.Fatalf("restore into a full store: %v, want ErrConflict", err)
+		if err := db.Restore(ctx, bytes.NewReader(backup)); !errors.Is(err, court.ErrConflict) {
+			t.Fatalf("restore into a full store: %v, want court.ErrConflict", err)
 		}
 	})
 	t.Run("damaged", func(t *testing.T) {
 		b := bytes.Clone(backup)
 		i := bytes.Index(b, []byte("fetched chunk"))
 		b[i] ^= 1
-		if _, err := restore(t, b); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("restore of a damaged backup: %v, want ErrCorrupt", err)
+		if _, err := restore(t, b); !errors.Is(err, court.ErrCorrupt) {
+			t.Fatalf("restore of a damaged backup: %v, want court.ErrCorrupt", err)
 		}
 	})
 	t.Run("truncated", func(t *testing.T) {
-		if _, err := restore(t, backup[:len(backup)-10]); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("restore of a truncated backup: %v, want ErrCorrupt", err)
+		if _, err := restore(t, backup[:len(backup)-10]); !errors.Is(err, court.ErrCorrupt) {
+			t.Fatalf("restore of a truncated backup: %v, want court.ErrCorrupt", err)
 		}
 	})
 	t.Run("chunk missing", func(t *testing.T) {
@@ -365,8 +366,8 @@ func TestBackupRestoreChunks(t *testing.T) {
 		if _, err := db.Backup(ctx, &buf); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := restore(t, buf.Bytes()); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("restore of an incomplete backup: %v, want ErrCorrupt", err)
+		if _, err := restore(t, buf.Bytes()); !errors.Is(err, court.ErrCorrupt) {
+			t.Fatalf("restore of an incomplete backup: %v, want court.ErrCorrupt", err)
 		}
 	})
 }

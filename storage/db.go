@@ -16,6 +16,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -108,7 +109,7 @@ func Open(dir string, o Options) (*DB, error) {
 	}
 	bdb, err := badger.Open(BadgerOptions(storeDir, key, o.Logger, o.SyncWrites))
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, ErrUnavailable, err)
+		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, court.ErrUnavailable, err)
 	}
 	chunks := o.Chunks
 	if chunks == nil {
@@ -175,7 +176,7 @@ func loadOrCreateStoreKey(dir, storeDir string) ([]byte, error) {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if ents, _ := os.ReadDir(storeDir); len(ents) > 0 {
-			return nil, fmt.Errorf("store %s exists but its key %s is missing: %w; restore the key from the backup of the data directory", storeDir, path, ErrUnavailable)
+			return nil, fmt.Errorf("store %s exists but its key %s is missing: %w; restore the key from the backup of the data directory", storeDir, path, court.ErrUnavailable)
 		}
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
@@ -253,14 +254,14 @@ func (db *DB) hasPrefix(p []byte) (bool, error) {
 func getJSON(txn *badger.Txn, key []byte, v any) error {
 	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return ErrNotFound
+		return court.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
 	return item.Value(func(b []byte) error {
 		if err := json.Unmarshal(b, v); err != nil {
-			return fmt.Errorf("record %q: %w: %v", key, ErrCorrupt, err)
+			return fmt.Errorf("record %q: %w: %v", key, court.ErrCorrupt, err)
 		}
 		return nil
 	})
@@ -268,7 +269,7 @@ func getJSON(txn *badger.Txn, key []byte, v any) error {
 
 func jsonUnmarshal(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: record does not decode: %v", ErrCorrupt, err)
+		return fmt.Errorf("%w: record does not decode: %v", court.ErrCorrupt, err)
 	}
 	return nil
 }

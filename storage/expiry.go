@@ -36,14 +36,14 @@ func (db *DB) ExpiringMeasures(ctx context.Context, asOf court.Date, within int)
 			rest := string(it.Item().Key()[len(prefixMeasExp):])
 			parts := strings.SplitN(rest, "/", 3)
 			if len(parts) != 3 {
-				return fmt.Errorf("%w: expiry index key %q", ErrCorrupt, it.Item().Key())
+				return fmt.Errorf("%w: expiry index key %q", court.ErrCorrupt, it.Item().Key())
 			}
 			if parts[0] > limit {
 				break
 			}
 			n, err := court.ParseCaseNumber(parts[1])
 			if err != nil {
-				return fmt.Errorf("%w: expiry index key %q: %v", ErrCorrupt, it.Item().Key(), err)
+				return fmt.Errorf("%w: expiry index key %q: %v", court.ErrCorrupt, it.Item().Key(), err)
 			}
 			var m court.Measure
 			if err := getJSON(txn, measureKey(n, parts[2]), &m); err != nil {

@@ -60,7 +60,7 @@ func (db *DB) HandoverCase(transfer string, hash []byte) ([]byte, error) {
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte(prefixHandoverCase + transfer + "/" + hex.EncodeToString(hash)))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("transfer %s: the handed-over case record: %w", transfer, ErrNotFound)
+			return fmt.Errorf("transfer %s: the handed-over case record: %w", transfer, court.ErrNotFound)
 		}
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ func encodeChunkList(ids []crypto.ChunkID) []byte {
 
 func decodeChunkList(b []byte) ([]crypto.ChunkID, error) {
 	if len(b) < 1 || b[0] != chunkListVersion || (len(b)-1)%32 != 0 {
-		return nil, fmt.Errorf("%w: chunk list", ErrCorrupt)
+		return nil, fmt.Errorf("%w: chunk list", court.ErrCorrupt)
 	}
 	ids := make([]crypto.ChunkID, (len(b)-1)/32)
 	for i := range ids {
@@ -129,7 +129,7 @@ func (db *DB) FetchManifest(transfer string) ([]byte, error) {
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte(prefixFetchManifest + transfer))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
+			return court.ErrNotFound
 		}
 		if err != nil {
 			return err
@@ -199,7 +199,7 @@ func (db *DB) PutFetchedChunks(transfer string, cs []FetchedChunk) error {
 				return fmt.Errorf("transfer %s: chunk %s: %w", transfer, c.ID, err)
 			}
 			if !ok {
-				return fmt.Errorf("transfer %s: chunk %s: %w", transfer, c.ID, ErrNotFound)
+				return fmt.Errorf("transfer %s: chunk %s: %w", transfer, c.ID, court.ErrNotFound)
 			}
 			continue
 		}
@@ -234,7 +234,7 @@ func (db *DB) FetchedChunks(transfer string) (map[uint32]bool, error) {
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()[len(p):]
 			if len(k) != 4 {
-				return fmt.Errorf("%w: fetch bit key", ErrCorrupt)
+				return fmt.Errorf("%w: fetch bit key", court.ErrCorrupt)
 			}
 			out[binary.BigEndian.Uint32(k)] = true
 		}
@@ -261,7 +261,7 @@ func (db *DB) HasChunk(id crypto.ChunkID) (bool, error) {
 // after it; its manifest is kept, for serving the copy.
 func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self court.CourtCode, v CaseVersion, key crypto.DataKey) (CaseRecord, error) {
 	if db.dec == nil {
-		return CaseRecord{}, fmt.Errorf("file %s: %w: no encryption key", newNumber, ErrUnavailable)
+		return CaseRecord{}, fmt.Errorf("file %s: %w: no encryption key", newNumber, court.ErrUnavailable)
 	}
 	for _, d := range append(append([]Document(nil), v.Documents...), v.Source) {
 		for _, c := range d.Chunks {
@@ -270,7 +270,7 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 				return CaseRecord{}, err
 			}
 			if !ok {
-				return CaseRecord{}, fmt.Errorf("file %s: %w: chunk %s of document %s is missing", newNumber, ErrInvalid, c, d.ID)
+				return CaseRecord{}, fmt.Errorf("file %s: %w: chunk %s of document %s is missing", newNumber, court.ErrInvalid, c, d.ID)
 			}
 		}
 	}
@@ -298,7 +298,7 @@ func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self cou
 	}
 	err = db.bdb.Update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(caseKey(newNumber)); err == nil {
-			return fmt.Errorf("%w: case %s already exists in this court", ErrConflict, newNumber)
+			return fmt.Errorf("%w: case %s already exists in this court", court.ErrConflict, newNumber)
 		}
 		if err := setJSON(txn, versionKey(newNumber, 1), v); err != nil {
 			return err
@@ -385,7 +385,7 @@ func (db *DB) TouchCase(n court.CaseNumber) error {
 // once the receiving court confirmed receipt), keeping the status index.
 func (db *DB) SetCaseStatus(n court.CaseNumber, s court.CaseStatus) error {
 	if !s.Valid() {
-		return fmt.Errorf("%w: case status %q", ErrInvalid, s)
+		return fmt.Errorf("%w: case status %q", court.ErrInvalid, s)
 	}
 	return db.bdb.Update(func(txn *badger.Txn) error {
 		var head CaseRecord

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -166,7 +167,7 @@ func (c *FileChunks) loadPack(n uint32) error {
 	}
 	st, err := f.Stat()
 	if err == nil && st.Size() < end {
-		err = fmt.Errorf("%w: the index names bytes up to %d, the pack has %d", ErrCorrupt, end, st.Size())
+		err = fmt.Errorf("%w: the index names bytes up to %d, the pack has %d", court.ErrCorrupt, end, st.Size())
 	}
 	if err == nil && st.Size() > end {
 		err = f.Truncate(end) // staged, never committed
@@ -201,12 +202,12 @@ func (c *FileChunks) removePack(n uint32) error {
 // outside it, so that concurrent fetch streams write at once.
 func (c *FileChunks) stage(sealed []byte) (*packStaged, error) {
 	if len(sealed) > crypto.MaxChunkSize+crypto.ChunkOverhead {
-		return nil, fmt.Errorf("%w: a sealed chunk of %d bytes", ErrInvalid, len(sealed))
+		return nil, fmt.Errorf("%w: a sealed chunk of %d bytes", court.ErrInvalid, len(sealed))
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("chunk store %s: %w: closed", c.dir, ErrUnavailable)
+		return nil, fmt.Errorf("chunk store %s: %w: closed", c.dir, court.ErrUnavailable)
 	}
 	if c.active == nil || c.active.broken != nil || c.active.end+int64(len(sealed)) > c.packBytes {
 		p, err := c.newPack()
@@ -470,7 +471,7 @@ func (c *FileChunks) openPacked(id crypto.ChunkID) (r io.ReadCloser, size int64,
 	}
 	f, err := os.Open(c.packPath(l.pack, "pack"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, true, fmt.Errorf("chunk %s: %w", id, ErrNotFound) // deleted meanwhile
+		return nil, 0, true, fmt.Errorf("chunk %s: %w", id, court.ErrNotFound) // deleted meanwhile
 	}
 	if err != nil {
 		return nil, 0, true, fmt.Errorf("chunk %s: %w", id, err)

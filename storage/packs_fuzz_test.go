@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -62,7 +63,7 @@ func FuzzPackIndex(f *testing.F) {
 		var missing crypto.ChunkID
 		if _, err := c.Append(nil, missing); err == nil && !bytes.Contains(idx, missing[:]) {
 			t.Fatal("served a chunk no entry names")
-		} else if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+		} else if err != nil && !errors.Is(err, court.ErrNotFound) && !errors.Is(err, court.ErrCorrupt) {
 			t.Logf("absent chunk: %v", err)
 		}
 	})

@@ -68,7 +68,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	n := in.Version.Number
 	res := PutResult{Number: n}
 	if db.dec == nil {
-		return res, fmt.Errorf("store case %s: %w: no decryption key configured", n, ErrUnavailable)
+		return res, fmt.Errorf("store case %s: %w: no decryption key configured", n, court.ErrUnavailable)
 	}
 	if len(in.Sources) != len(in.Version.Documents) {
 		return res, fmt.Errorf("store case %s: %d documents but %d sources", n, len(in.Version.Documents), len(in.Sources))
@@ -85,7 +85,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	var head CaseRecord
 	err := db.bdb.View(func(txn *badger.Txn) error { return getJSON(txn, caseKey(n), &head) })
 	exists := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, court.ErrNotFound) {
 		return res, fmt.Errorf("store case %s: %w", n, err)
 	}
 	if exists && head.ContentHash == contentHash {
@@ -199,16 +199,16 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 		var cur CaseRecord
 		err := getJSON(txn, caseKey(n), &cur)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, court.ErrNotFound):
 			if exists {
-				return fmt.Errorf("%w: case %s was removed during the import; import again", ErrConflict, n)
+				return fmt.Errorf("%w: case %s was removed during the import; import again", court.ErrConflict, n)
 			}
 		case err != nil:
 			return err
 		case cur.Version != oldVersion:
-			return fmt.Errorf("%w: case %s changed to version %d during the import; import again", ErrConflict, n, cur.Version)
+			return fmt.Errorf("%w: case %s changed to version %d during the import; import again", court.ErrConflict, n, cur.Version)
 		case cur.Revision != oldRevision:
-			return fmt.Errorf("%w: case %s changed during the import (an asset update or a status change); import again", ErrConflict, n)
+			return fmt.Errorf("%w: case %s changed during the import (an asset update or a status change); import again", court.ErrConflict, n)
 		}
 		if err := db.clearCurrent(txn, n, oldStatus); err != nil {
 			return err
@@ -240,7 +240,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 		return txn.Delete(pendingKey)
 	})
 	if errors.Is(err, badger.ErrConflict) {
-		err = fmt.Errorf("%w: case %s was written concurrently; import again", ErrConflict, n)
+		err = fmt.Errorf("%w: case %s was written concurrently; import again", court.ErrConflict, n)
 	}
 	if err != nil {
 		return res, fmt.Errorf("store case %s: commit: %w", n, err)
@@ -382,10 +382,10 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, 
 	}
 	var one [1]byte
 	if extra, _ := r.Read(one[:]); extra > 0 {
-		return fmt.Errorf("%w: the file grew during the import", ErrConflict)
+		return fmt.Errorf("%w: the file grew during the import", court.ErrConflict)
 	}
 	if crypto.DocumentID(h.Sum(nil)) != src.Hash {
-		return fmt.Errorf("%w: the file changed during the import (hash differs)", ErrConflict)
+		return fmt.Errorf("%w: the file changed during the import (hash differs)", court.ErrConflict)
 	}
 	root := crypto.MerkleRoot(d.Chunks)
 	d.Root = hex.EncodeToString(root[:])

@@ -31,7 +31,7 @@ func (db *DB) Case(n court.CaseNumber) (CaseRecord, CaseVersion, error) {
 		}
 		return getJSON(txn, versionKey(n, head.Version), &v)
 	})
-	if errors.Is(err, ErrNotFound) && head.Number.IsZero() {
+	if errors.Is(err, court.ErrNotFound) && head.Number.IsZero() {
 		return head, v, fmt.Errorf("case %s: %w in this court's store; check the case number (courtmesh case list shows the cases held) or import the case first", n, err)
 	}
 	if err != nil {
@@ -60,14 +60,14 @@ func (db *DB) Versions(n court.CaseNumber) ([]int, error) {
 		for it.Rewind(); it.Valid(); it.Next() {
 			v, err := strconv.Atoi(string(it.Item().Key()[len(p):]))
 			if err != nil {
-				return fmt.Errorf("%w: version key %q", ErrCorrupt, it.Item().Key())
+				return fmt.Errorf("%w: version key %q", court.ErrCorrupt, it.Item().Key())
 			}
 			out = append(out, v)
 		}
 		return nil
 	})
 	if err == nil && len(out) == 0 {
-		err = ErrNotFound
+		err = court.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("case %s: %w", n, err)
@@ -119,7 +119,7 @@ func (db *DB) Cases(ctx context.Context, status court.CaseStatus) ([]CaseRecord,
 // dataKey unwraps a case's data key.
 func (db *DB) dataKey(head CaseRecord) (crypto.DataKey, error) {
 	if db.dec == nil {
-		return crypto.DataKey{}, fmt.Errorf("case %s: %w: no decryption key configured", head.Number, ErrUnavailable)
+		return crypto.DataKey{}, fmt.Errorf("case %s: %w: no decryption key configured", head.Number, court.ErrUnavailable)
 	}
 	return crypto.UnwrapDataKey(db.dec, crypto.PurposeDossier, head.Number.String(), head.WrappedKey)
 }
@@ -133,7 +133,7 @@ func (db *DB) readDocument(ctx context.Context, dk crypto.DataKey, d Document, w
 	}
 	root := crypto.MerkleRoot(d.Chunks)
 	if hex.EncodeToString(root[:]) != d.Root || uint32(len(d.Chunks)) != crypto.ChunkCount(d.Size, d.ChunkSize) {
-		return fmt.Errorf("document %s: %w: chunk list does not match its root or size", d.ID, ErrCorrupt)
+		return fmt.Errorf("document %s: %w: chunk list does not match its root or size", d.ID, court.ErrCorrupt)
 	}
 	sealer, err := dk.Document(d.Hash)
 	if err != nil {
@@ -172,7 +172,7 @@ func (db *DB) readDocument(ctx context.Context, dk crypto.DataKey, d Document, w
 				*sealed, err = db.chunks.Append((*sealed)[:0], id)
 				if err == nil {
 					*pt, err = sealer.Open((*pt)[:0], id, uint32(i), count, *sealed)
-				} else if errors.Is(err, ErrNotFound) {
+				} else if errors.Is(err, court.ErrNotFound) {
 					err = fmt.Errorf("chunk %d: %w", i, err)
 				}
 				results[i] <- opened{pt, err}
@@ -192,7 +192,7 @@ func (db *DB) readDocument(ctx context.Context, dk crypto.DataKey, d Document, w
 		if r.err != nil {
 			err := r.err
 			if errors.Is(err, crypto.ErrDecrypt) {
-				err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+				err = fmt.Errorf("%w: %w", court.ErrCorrupt, err)
 			}
 			return fmt.Errorf("document %s: %w", d.ID, err)
 		}
@@ -205,7 +205,7 @@ func (db *DB) readDocument(ctx context.Context, dk crypto.DataKey, d Document, w
 		pool.Put(r.pt)
 	}
 	if total != d.Size || crypto.DocumentID(h.Sum(nil)) != d.Hash {
-		return fmt.Errorf("document %s: %w: decrypted bytes do not match the recorded size or hash", d.ID, ErrCorrupt)
+		return fmt.Errorf("document %s: %w: decrypted bytes do not match the recorded size or hash", d.ID, court.ErrCorrupt)
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (db *DB) ReadDocument(ctx context.Context, n court.CaseNumber, docID string
 			return db.readDocument(ctx, dk, d, w)
 		}
 	}
-	return fmt.Errorf("case %s: document %q: %w", n, docID, ErrNotFound)
+	return fmt.Errorf("case %s: document %q: %w", n, docID, court.ErrNotFound)
 }
 
 // VerifyReport sums up a verification.
@@ -279,7 +279,7 @@ func (db *DB) ExportCase(ctx context.Context, n court.CaseNumber, out string) (V
 		return rep, err
 	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return rep, fmt.Errorf("export case %s: %w: %s is not empty; export into a new or empty folder", n, ErrConflict, out)
+		return rep, fmt.Errorf("export case %s: %w: %s is not empty; export into a new or empty folder", n, court.ErrConflict, out)
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return rep, fmt.Errorf("export case %s: %w", n, err)
@@ -287,7 +287,7 @@ func (db *DB) ExportCase(ctx context.Context, n court.CaseNumber, out string) (V
 	for _, d := range append(v.Documents, v.Source) {
 		rel := filepath.FromSlash(d.File)
 		if !filepath.IsLocal(rel) {
-			return rep, fmt.Errorf("export case %s: document %s: %w: path %q", n, d.ID, ErrCorrupt, d.File)
+			return rep, fmt.Errorf("export case %s: document %s: %w: path %q", n, d.ID, court.ErrCorrupt, d.File)
 		}
 		path := filepath.Join(out, rel)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -324,7 +324,7 @@ func (db *DB) PartyID(n court.CaseNumber, partyID string) (string, error) {
 			continue
 		}
 		if len(p.IDSealed) == 0 {
-			return "", fmt.Errorf("case %s party %s: %w: no identity number", n, partyID, ErrNotFound)
+			return "", fmt.Errorf("case %s party %s: %w: no identity number", n, partyID, court.ErrNotFound)
 		}
 		dk, err := db.dataKey(head)
 		if err != nil {
@@ -332,11 +332,11 @@ func (db *DB) PartyID(n court.CaseNumber, partyID string) (string, error) {
 		}
 		b, err := dk.OpenField(FieldLabel("party", p.ID, "id_number"), p.IDSealed)
 		if err != nil {
-			return "", fmt.Errorf("case %s party %s: %w: %w", n, partyID, ErrCorrupt, err)
+			return "", fmt.Errorf("case %s party %s: %w: %w", n, partyID, court.ErrCorrupt, err)
 		}
 		return string(b), nil
 	}
-	return "", fmt.Errorf("case %s party %s: %w", n, partyID, ErrNotFound)
+	return "", fmt.Errorf("case %s party %s: %w", n, partyID, court.ErrNotFound)
 }
 
 // Keys returns every key in the store, printable, in order, with each

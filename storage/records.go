@@ -78,7 +78,7 @@ type Held struct {
 
 // ErrEquivocation marks a second, different record at a filled position
 // of an issuer's log.
-var ErrEquivocation = fmt.Errorf("%w: another record already holds this log position", ErrConflict)
+var ErrEquivocation = fmt.Errorf("%w: another record already holds this log position", court.ErrConflict)
 
 // HasRecord reports whether the log holds exactly raw at (issuer, seq).
 func (db *DB) HasRecord(issuer string, seq uint64, raw []byte) (bool, error) {
@@ -155,7 +155,7 @@ func (db *DB) Apply(c Commit) error {
 
 func appendLog(txn *badger.Txn, r *LogRecord) error {
 	if r.Seq == 0 || r.Issuer == "" {
-		return fmt.Errorf("%w: log record needs an issuer and a sequence from 1", ErrInvalid)
+		return fmt.Errorf("%w: log record needs an issuer and a sequence from 1", court.ErrInvalid)
 	}
 	k := logKey(r.Issuer, r.Seq)
 	item, err := txn.Get(k)
@@ -204,7 +204,7 @@ func getUint(txn *badger.Txn, k []byte) (uint64, error) {
 	var v uint64
 	err = item.Value(func(b []byte) error {
 		if len(b) != 8 {
-			return fmt.Errorf("%w: log head %q", ErrCorrupt, k)
+			return fmt.Errorf("%w: log head %q", court.ErrCorrupt, k)
 		}
 		v = binary.BigEndian.Uint64(b)
 		return nil
@@ -233,7 +233,7 @@ func (db *DB) LogHeads() (map[string]uint64, error) {
 			k := string(it.Item().Key()[len(prefixLogHead):])
 			err := it.Item().Value(func(b []byte) error {
 				if len(b) != 8 {
-					return fmt.Errorf("%w: log head of %s", ErrCorrupt, k)
+					return fmt.Errorf("%w: log head of %s", court.ErrCorrupt, k)
 				}
 				out[k] = binary.BigEndian.Uint64(b)
 				return nil
@@ -300,7 +300,7 @@ func (db *DB) Transfers(state string) ([][]byte, error) {
 				return err
 			}
 			if !found {
-				return court.Errorf(court.ErrCorrupt, "transfer index names %s, which is not stored: %w", id, ErrCorrupt)
+				return court.Errorf(court.ErrCorrupt, "transfer index names %s, which is not stored: %w", id, court.ErrCorrupt)
 			}
 			out = append(out, r.Body) // owned: loadTransfer copied the value
 		}

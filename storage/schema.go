@@ -6,6 +6,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 )
 
@@ -52,13 +53,13 @@ func (db *DB) migrate() error {
 		var cur schemaRecord
 		err := db.bdb.View(func(txn *badger.Txn) error { return getJSON(txn, []byte(keySchema), &cur) })
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, court.ErrNotFound):
 			nonEmpty, err := db.hasPrefix(nil)
 			if err != nil {
 				return err
 			}
 			if nonEmpty {
-				return fmt.Errorf("store has data but no schema version: %w; it was not written by courtmesh", ErrUnavailable)
+				return fmt.Errorf("store has data but no schema version: %w; it was not written by courtmesh", court.ErrUnavailable)
 			}
 			return db.bdb.Update(func(txn *badger.Txn) error {
 				return setJSON(txn, []byte(keySchema), schemaRecord{V: RecordVersion, Schema: want})
@@ -68,7 +69,7 @@ func (db *DB) migrate() error {
 		case cur.Schema == want:
 			return nil
 		case cur.Schema > want || cur.Schema < 1:
-			return fmt.Errorf("store schema version %d, this courtmesh understands up to %d: %w; upgrade courtmesh", cur.Schema, want, ErrUnavailable)
+			return fmt.Errorf("store schema version %d, this courtmesh understands up to %d: %w; upgrade courtmesh", cur.Schema, want, court.ErrUnavailable)
 		}
 		m := migrations[cur.Schema-1]
 		if m.from != cur.Schema {
@@ -106,7 +107,7 @@ func moveChunksOut(db *DB) error {
 			k := it.Item().Key()
 			var id crypto.ChunkID
 			if len(k) != len(legacyChunkPrefix)+len(id) {
-				return fmt.Errorf("%w: chunk key of length %d", ErrCorrupt, len(k))
+				return fmt.Errorf("%w: chunk key of length %d", court.ErrCorrupt, len(k))
 			}
 			copy(id[:], k[len(legacyChunkPrefix):])
 			ids = append(ids, id)
@@ -126,7 +127,7 @@ func moveChunksOut(db *DB) error {
 			}
 			return item.Value(func(v []byte) error {
 				if crypto.ChunkIDOf(v) != id {
-					return fmt.Errorf("%w: chunk %s does not match its address", ErrCorrupt, id)
+					return fmt.Errorf("%w: chunk %s does not match its address", court.ErrCorrupt, id)
 				}
 				_, err := b.Put(id, v)
 				return err

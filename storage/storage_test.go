@@ -78,8 +78,8 @@ func TestPutReadTamper(t *testing.T) {
 	if err := errors.Join(err1, err2, os.WriteFile(fc.path(c[1]), bv, 0o600), os.WriteFile(fc.path(c[2]), av, 0o600)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.VerifyCase(ctx, in.Version.Number); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("verify after swapping chunks: %v, want ErrCorrupt", err)
+	if _, err := db.VerifyCase(ctx, in.Version.Number); !errors.Is(err, court.ErrCorrupt) {
+		t.Fatalf("verify after swapping chunks: %v, want court.ErrCorrupt", err)
 	}
 }
 
@@ -102,8 +102,8 @@ func TestInterruptedImportCollected(t *testing.T) {
 		b[len(b)-1] = 'y'
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
-	if _, err := db.PutCase(ctx, bad); !errors.Is(err, ErrConflict) {
-		t.Fatalf("import of a changing file: %v, want ErrConflict", err)
+	if _, err := db.PutCase(ctx, bad); !errors.Is(err, court.ErrConflict) {
+		t.Fatalf("import of a changing file: %v, want court.ErrConflict", err)
 	}
 	count := func(db *DB) (chunks, pending int) {
 		ks, _ := db.Keys()
@@ -158,8 +158,8 @@ func TestMigrationHook(t *testing.T) {
 	}
 	// Back to the old binary: the store is newer and refused.
 	migrations = saved
-	if _, err := Open(dir, Options{Decrypter: k}); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("open of a newer store: %v, want ErrUnavailable", err)
+	if _, err := Open(dir, Options{Decrypter: k}); !errors.Is(err, court.ErrUnavailable) {
+		t.Fatalf("open of a newer store: %v, want court.ErrUnavailable", err)
 	}
 }
 
@@ -176,7 +176,7 @@ func TestStoreKeyFile(t *testing.T) {
 		t.Fatalf("open with a readable key: %v", err)
 	}
 	os.Remove(p)
-	if _, err := Open(dir, Options{}); !errors.Is(err, ErrUnavailable) {
+	if _, err := Open(dir, Options{}); !errors.Is(err, court.ErrUnavailable) {
 		t.Fatalf("open with the key missing: %v", err)
 	}
 }

@@ -113,7 +113,7 @@ func (l *TransferLoader) Add(r TransferRecord) error {
 		if err != nil {
 			return err
 		}
-		return court.Errorf(court.ErrConflict, "transfer %s is already stored; the loader only adds new transfers: %w", r.ID, ErrConflict)
+		return court.Errorf(court.ErrConflict, "transfer %s is already stored; the loader only adds new transfers: %w", r.ID, court.ErrConflict)
 	})
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func (db *DB) CheckTransferIndexes(ctx context.Context) error {
 			}
 			for _, k := range r.indexKeys() {
 				if _, err := txn.Get(k); err != nil {
-					return court.Errorf(court.ErrCorrupt, "transfer %s lacks index entry %q: %w", r.ID, k, ErrCorrupt)
+					return court.Errorf(court.ErrCorrupt, "transfer %s lacks index entry %q: %w", r.ID, k, court.ErrCorrupt)
 				}
 			}
 		}
@@ -254,12 +254,12 @@ func (db *DB) CheckTransferIndexes(ctx context.Context) error {
 	}
 	for k, v := range want {
 		if got[k] != v {
-			return court.Errorf(court.ErrCorrupt, "transfer counter %s is %d, the transfers make %d: %w", k, got[k], v, ErrCorrupt)
+			return court.Errorf(court.ErrCorrupt, "transfer counter %s is %d, the transfers make %d: %w", k, got[k], v, court.ErrCorrupt)
 		}
 	}
 	for k, v := range got {
 		if want[k] != v {
-			return court.Errorf(court.ErrCorrupt, "transfer counter %s is %d, the transfers make %d: %w", k, v, want[k], ErrCorrupt)
+			return court.Errorf(court.ErrCorrupt, "transfer counter %s is %d, the transfers make %d: %w", k, v, want[k], court.ErrCorrupt)
 		}
 	}
 	return nil

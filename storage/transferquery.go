@@ -179,7 +179,7 @@ func (db *DB) ListTransfers(ctx context.Context, q TransferQuery) (TransferPage,
 				return err
 			}
 			if !found {
-				return court.Errorf(court.ErrCorrupt, "transfer index %q names a transfer not stored: %w", k, ErrCorrupt)
+				return court.Errorf(court.ErrCorrupt, "transfer index %q names a transfer not stored: %w", k, court.ErrCorrupt)
 			}
 			if q.matches(&r) {
 				page.Records = append(page.Records, r)
@@ -236,7 +236,7 @@ func (db *DB) counters(p []byte) (map[string]uint64, error) {
 			k := string(it.Item().Key()[len(p):])
 			err := it.Item().Value(func(b []byte) error {
 				if len(b) != 8 {
-					return court.Errorf(court.ErrCorrupt, "transfer counter %s: %d bytes, want 8: %w", k, len(b), ErrCorrupt)
+					return court.Errorf(court.ErrCorrupt, "transfer counter %s: %d bytes, want 8: %w", k, len(b), court.ErrCorrupt)
 				}
 				out[k] = binary.BigEndian.Uint64(b)
 				return nil
@@ -272,7 +272,7 @@ func (db *DB) CountOverdue(ctx context.Context, at court.Date) (int, error) {
 			}
 			err := it.Item().Value(func(b []byte) error {
 				if len(b) != 8 {
-					return court.Errorf(court.ErrCorrupt, "deadline counter %s: %d bytes, want 8: %w", it.Item().Key(), len(b), ErrCorrupt)
+					return court.Errorf(court.ErrCorrupt, "deadline counter %s: %d bytes, want 8: %w", it.Item().Key(), len(b), court.ErrCorrupt)
 				}
 				n += binary.BigEndian.Uint64(b)
 				return nil

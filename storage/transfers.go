@@ -145,7 +145,7 @@ var (
 func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 	var t legacyTransfer
 	if err := json.Unmarshal(body, &t); err != nil {
-		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v: %w", err, ErrCorrupt)
+		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v: %w", err, court.ErrCorrupt)
 	}
 	r := TransferRecord{
 		Version: 1, ID: t.ID, State: t.State, Terminal: legacyTerminal[t.State],
@@ -179,14 +179,14 @@ func decodeTransfer(v []byte) (TransferRecord, error) {
 	}
 	head, body, ok := bytes.Cut(v, []byte{'\n'})
 	if !ok {
-		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer has no body: %w", ErrCorrupt)
+		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer has no body: %w", court.ErrCorrupt)
 	}
 	var tv transferValue
 	if err := json.Unmarshal(head, &tv); err != nil {
-		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v: %w", err, ErrCorrupt)
+		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v: %w", err, court.ErrCorrupt)
 	}
 	if tv.V != TransferRecordVersion {
-		return TransferRecord{}, court.Errorf(court.ErrUnavailable, "stored transfer %s has version %d, this courtmesh reads up to %d; upgrade courtmesh: %w", tv.ID, tv.V, TransferRecordVersion, ErrUnavailable)
+		return TransferRecord{}, court.Errorf(court.ErrUnavailable, "stored transfer %s has version %d, this courtmesh reads up to %d; upgrade courtmesh: %w", tv.ID, tv.V, TransferRecordVersion, court.ErrUnavailable)
 	}
 	return TransferRecord{
 		Version: tv.V, ID: tv.ID, State: tv.State, Terminal: tv.Terminal,
@@ -324,7 +324,7 @@ func addCounter(txn *badger.Txn, k []byte, delta int64) error {
 	}
 	v := int64(cur) + delta
 	if v < 0 {
-		return court.Errorf(court.ErrCorrupt, "transfer counter %s would go below zero; rebuild the indexes (see storage schema migrations): %w", k, ErrCorrupt)
+		return court.Errorf(court.ErrCorrupt, "transfer counter %s would go below zero; rebuild the indexes (see storage schema migrations): %w", k, court.ErrCorrupt)
 	}
 	if v == 0 {
 		return txn.Delete(k)
@@ -420,7 +420,7 @@ func (db *DB) GetTransfer(id string) (TransferRecord, error) {
 			return err
 		}
 		if !found {
-			return court.Errorf(court.ErrNotFound, "transfer %s: %w; check the ID or wait for the records to sync", id, ErrNotFound)
+			return court.Errorf(court.ErrNotFound, "transfer %s: %w; check the ID or wait for the records to sync", id, court.ErrNotFound)
 		}
 		rec = r
 		return nil
@@ -438,5 +438,5 @@ func (db *DB) update(fn func(txn *badger.Txn) error) error {
 			return err
 		}
 	}
-	return court.Errorf(court.ErrUnavailable, "store busy: %v; try again: %w", err, ErrUnavailable)
+	return court.Errorf(court.ErrUnavailable, "store busy: %v; try again: %w", err, court.ErrUnavailable)
 }

@@ -211,7 +211,7 @@ func TestTransferWriteInvalid(t *testing.T) {
 			}
 		})
 	}
-	if _, err := db.GetTransfer("bb"); !errors.Is(err, court.ErrNotFound) || !errors.Is(err, ErrNotFound) {
+	if _, err := db.GetTransfer("bb"); !errors.Is(err, court.ErrNotFound) || !errors.Is(err, court.ErrNotFound) {
 		t.Fatalf("refused writes stored something: %v", err)
 	}
 	both := Commit{TransferRecord: &good, Transfer: &TransferWrite{ID: "bb", State: "offered", Data: good.Body}}

@@ -216,13 +216,13 @@ func fromAPI(err error) error {
 	var kind error
 	switch ae.Code {
 	case api.CodeNotFound:
-		kind = storage.ErrNotFound
+		kind = court.ErrNotFound
 	case api.CodeInvalid:
-		kind = storage.ErrInvalid
+		kind = court.ErrInvalid
 	case api.CodeConflict:
-		kind = storage.ErrConflict
+		kind = court.ErrConflict
 	case api.CodeUnavailable:
-		kind = storage.ErrUnavailable
+		kind = court.ErrUnavailable
 	}
 	return &remoteError{msg: ae.Message, kind: kind}
 }

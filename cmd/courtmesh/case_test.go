@@ -102,7 +102,7 @@ func TestCaseCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "verified") {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
-	if out, err := runCLI(t, "case", "show", "--data", data, "（2024）京0105执999999号"); !errors.Is(err, storage.ErrNotFound) {
+	if out, err := runCLI(t, "case", "show", "--data", data, "（2024）京0105执999999号"); !errors.Is(err, court.ErrNotFound) {
 		t.Fatalf("show of a missing case: %v\n%s", err, out)
 	}
 }
@@ -247,7 +247,7 @@ func checkAbsentOrComplete(t *testing.T, data string, key *crypto.EncKey, c gen.
 		}
 	}
 	_, _, err = db.Case(c.Number)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, court.ErrNotFound) {
 		for _, k := range ks {
 			if !strings.HasPrefix(k, "meta/schema") {
 				t.Fatalf("case absent but the store holds %s (and %d keys in all)", k, len(ks))
@@ -294,7 +294,7 @@ func TestBackupRestore(t *testing.T) {
 	if out, err := runCLI(t, "restore", "--data", dst, "--in", bak); err != nil || !strings.Contains(out, "restored 4 cases") {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if _, err := runCLI(t, "restore", "--data", dst, "--in", bak); !errors.Is(err, storage.ErrConflict) {
+	if _, err := runCLI(t, "restore", "--data", dst, "--in", bak); !errors.Is(err, court.ErrConflict) {
 		t.Fatalf("restore into a non-empty store: %v", err)
 	}
 
@@ -459,7 +459,7 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 		if out, err := runCLI(t, "backup", "--data", data, "--out", bak); err != nil || !strings.Contains(out, "backup written to "+bak) {
 			t.Fatalf("backup (data %s): %v\n%s", data, err, out)
 		}
-		if out, err := runCLI(t, "backup", "--data", data, "--out", bak); !errors.Is(err, storage.ErrConflict) {
+		if out, err := runCLI(t, "backup", "--data", data, "--out", bak); !errors.Is(err, court.ErrConflict) {
 			t.Fatalf("backup over an existing file (data %s): %v\n%s", data, err, out)
 		}
 	}
@@ -468,7 +468,7 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 	var msgs [2]string
 	for i, data := range []string{running, direct} {
 		out, err := runCLI(t, "case", "show", "--data", data, "（2024）京0105执999999号")
-		if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "（2024）京0105执999999号") {
+		if !errors.Is(err, court.ErrNotFound) || !strings.Contains(err.Error(), "（2024）京0105执999999号") {
 			t.Fatalf("show of a missing case (data %s): %v\n%s", data, err, out)
 		}
 		msgs[i] = err.Error()
@@ -485,7 +485,7 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 	}
 	for i, data := range []string{running, direct} {
 		_, err := runCLI(t, "case", "import", "--data", data, bad)
-		if !errors.Is(err, storage.ErrInvalid) || !strings.Contains(err.Error(), "nothing was imported") || !strings.Contains(err.Error(), "documents[0].file") {
+		if !errors.Is(err, court.ErrInvalid) || !strings.Contains(err.Error(), "nothing was imported") || !strings.Contains(err.Error(), "documents[0].file") {
 			t.Fatalf("import of a case with a missing document (data %s): %v", data, err)
 		}
 		msgs[i] = err.Error()

@@ -237,7 +237,7 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 		return nil, err
 	}
 	if t == nil {
-		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
 	}
 	self, err := a.self()
 	if err != nil {
@@ -255,8 +255,8 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 		return nil, err
 	}
 	head, v, err := a.db.Case(cn)
-	if errors.Is(err, storage.ErrNotFound) && role == "receiver" {
-		return nil, fmt.Errorf("transfer %s: case %s is not filed here yet; fetch the dossier first (courtmesh dossier fetch %s): %w", id, cn, id, storage.ErrNotFound)
+	if errors.Is(err, court.ErrNotFound) && role == "receiver" {
+		return nil, fmt.Errorf("transfer %s: case %s is not filed here yet; fetch the dossier first (courtmesh dossier fetch %s): %w", id, cn, id, court.ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
@@ -275,7 +275,7 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 		return nil, fmt.Errorf("%w: an earlier asset update of transfer %s is applied here but not sent yet; it is retried at the next start (see the log), try again then", court.ErrConflict, id)
 	}
 	if t, err = a.transfers.Load(id); err != nil || t == nil {
-		return nil, fmt.Errorf("transfer %s: %w", id, cmp.Or(err, storage.ErrNotFound))
+		return nil, fmt.Errorf("transfer %s: %w", id, cmp.Or(err, court.ErrNotFound))
 	}
 	number := uint64(1)
 	for _, r := range t.Records {

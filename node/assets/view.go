@@ -20,7 +20,7 @@ func (a *Service) transferCopy(id court.TransferID) (*cmproto.Transfer, string, 
 		return nil, "", court.CaseNumber{}, err
 	}
 	if t == nil {
-		return nil, "", court.CaseNumber{}, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+		return nil, "", court.CaseNumber{}, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
 	}
 	self, err := a.self()
 	if err != nil {
@@ -28,7 +28,7 @@ func (a *Service) transferCopy(id court.TransferID) (*cmproto.Transfer, string, 
 	}
 	role := roleOf(t, self.Code)
 	if role == "" {
-		return nil, "", court.CaseNumber{}, fmt.Errorf("%s holds no copy of the case of transfer %s (origin %s, receiver %s): %w", self.Code, id, t.Origin, t.Receiver, storage.ErrNotFound)
+		return nil, "", court.CaseNumber{}, fmt.Errorf("%s holds no copy of the case of transfer %s (origin %s, receiver %s): %w", self.Code, id, t.Origin, t.Receiver, court.ErrNotFound)
 	}
 	cn, err := localCase(t, role)
 	if err != nil {
@@ -46,8 +46,8 @@ func (a *Service) TransferAssets(id court.TransferID, asOf court.Date) (api.Tran
 		return api.TransferAssets{}, err
 	}
 	_, v, err := a.db.Case(cn)
-	if errors.Is(err, storage.ErrNotFound) && role == "receiver" {
-		return api.TransferAssets{}, fmt.Errorf("transfer %s: case %s is not filed here yet; fetch the dossier first (courtmesh dossier fetch %s): %w", id, cn, id, storage.ErrNotFound)
+	if errors.Is(err, court.ErrNotFound) && role == "receiver" {
+		return api.TransferAssets{}, fmt.Errorf("transfer %s: case %s is not filed here yet; fetch the dossier first (courtmesh dossier fetch %s): %w", id, cn, id, court.ErrNotFound)
 	}
 	if err != nil {
 		return api.TransferAssets{}, err
@@ -103,7 +103,7 @@ func (a *Service) TransferAssets(id court.TransferID, asOf court.Date) (api.Tran
 func (a *Service) MeasureAlerts(ctx context.Context, asOf court.Date, within int) (api.MeasureAlerts, error) {
 	out := api.MeasureAlerts{AsOf: asOf.String(), Within: within, Until: asOf.AddDate(0, 0, within).String(), Measures: []api.MeasureAlert{}}
 	if within < 0 || within > api.MaxWithin {
-		return out, fmt.Errorf("%w: within %d: want 0 to %d days", storage.ErrInvalid, within, api.MaxWithin)
+		return out, fmt.Errorf("%w: within %d: want 0 to %d days", court.ErrInvalid, within, api.MaxWithin)
 	}
 	self, err := a.self()
 	if err != nil {

@@ -203,7 +203,7 @@ func (a *Service) apply(u storage.PendingAssetUpdate) bool {
 	if role == "receiver" {
 		head, _, err := a.db.Case(cn)
 		if err != nil {
-			if !errors.Is(err, storage.ErrNotFound) {
+			if !errors.Is(err, court.ErrNotFound) {
 				a.log.Warn("asset update waits: the case cannot be read", "transfer", id, "case", cn.String(), "reason", err)
 			}
 			return false // applied right after the dossier is filed
@@ -245,7 +245,7 @@ func (a *Service) apply(u storage.PendingAssetUpdate) bool {
 	}
 	res, err := a.db.ApplyAssetDelta(cn, d, storage.DeltaOptions{Holder: holder, Mark: &mark})
 	switch {
-	case errors.Is(err, storage.ErrInvalid):
+	case errors.Is(err, court.ErrInvalid):
 		return skip("asset_update.invalid", "does not fit the case: "+err.Error())
 	case err != nil:
 		a.log.Warn("asset update waits: it could not be applied", "transfer", id, "case", cn.String(), "number", u.Number, "reason", err)

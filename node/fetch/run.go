@@ -62,7 +62,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 		return err
 	}
 	if t == nil {
-		return fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+		return fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
 	}
 	self, err := f.self()
 	if err != nil {

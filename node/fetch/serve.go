@@ -160,7 +160,7 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 			files[i].held, files[i].size = true, size
 			served++
 			bytes += size
-		} else if !errors.Is(err, storage.ErrNotFound) {
+		} else if !errors.Is(err, court.ErrNotFound) {
 			f.log.Warn("stored chunk does not open", "transfer", id, "chunk", cid, "reason", err)
 		}
 	}

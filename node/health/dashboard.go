@@ -102,7 +102,7 @@ func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, 
 	if err != nil {
 		return in, err
 	}
-	seen := make(map[cmproto.TransferID]bool, len(recent)+len(overdue)+len(inFlight))
+	seen := make(map[court.TransferID]bool, len(recent)+len(overdue)+len(inFlight))
 	for _, ts := range [][]*cmproto.Transfer{recent, overdue, inFlight} {
 		for _, t := range ts {
 			if !seen[t.ID] {
@@ -145,7 +145,7 @@ func (s *Service) list(ctx context.Context, q storage.TransferQuery, limit int) 
 func decodeTransfer(r storage.TransferRecord) (*cmproto.Transfer, error) {
 	var t cmproto.Transfer
 	if err := json.Unmarshal(r.Body, &t); err != nil {
-		return nil, fmt.Errorf("transfer %s: %w", r.ID, storage.ErrCorrupt)
+		return nil, fmt.Errorf("transfer %s: %w", r.ID, court.ErrCorrupt)
 	}
 	return &t, nil
 }

@@ -132,7 +132,7 @@ func transfers(n int, now time.Time) []*cmproto.Transfer {
 	for i := range n {
 		at := now.AddDate(0, 0, -n+i)
 		tr := &cmproto.Transfer{
-			ID: cmproto.TransferID(fmt.Sprintf("%032x", i+1)), Origin: "京0105", Superior: "京", Decider: "京",
+			ID: court.TransferID(fmt.Sprintf("%032x", i+1)), Origin: "京0105", Superior: "京", Decider: "京",
 			Receiver: "京0108", CaseNumber: fmt.Sprintf("（2024）京0105执%d号", i+1), OfferedAt: at,
 		}
 		if i%3 == 0 {

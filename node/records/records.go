@@ -241,7 +241,7 @@ func (s *Service) reject(from peer.ID, transfer string, err error) {
 // Load returns the stored state of a transfer, or nil.
 func (s *Service) Load(id court.TransferID) (*cmproto.Transfer, error) {
 	b, err := s.db.Transfer(string(id))
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, court.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -249,7 +249,7 @@ func (s *Service) Load(id court.TransferID) (*cmproto.Transfer, error) {
 	}
 	var t cmproto.Transfer
 	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrCorrupt)
+		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrCorrupt)
 	}
 	return &t, nil
 }
@@ -387,7 +387,7 @@ func (s *Service) changed(t *cmproto.Transfer) {
 	if t.State == cmproto.StateReceived {
 		if self, err := s.self(); err == nil && self.Code == t.Origin {
 			if cn, err := court.ParseCaseNumber(t.CaseNumber); err == nil {
-				if err := s.db.SetCaseStatus(cn, court.StatusTransferred); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				if err := s.db.SetCaseStatus(cn, court.StatusTransferred); err != nil && !errors.Is(err, court.ErrNotFound) {
 					s.log.Warn("could not mark the case transferred", "case", cn.String(), "reason", err)
 				}
 			}
@@ -468,7 +468,7 @@ func (s *Service) List(state string) ([]*cmproto.Transfer, error) {
 	for _, b := range raws {
 		var t cmproto.Transfer
 		if err := json.Unmarshal(b, &t); err != nil {
-			return nil, fmt.Errorf("%w: transfer record", storage.ErrCorrupt)
+			return nil, fmt.Errorf("%w: transfer record", court.ErrCorrupt)
 		}
 		out = append(out, &t)
 	}

@@ -121,7 +121,7 @@ func (w *Service) Accept(ctx context.Context, id court.TransferID, req api.Accep
 	defer w.acceptMu.Unlock()
 	if _, _, err := w.db.Case(newNo); err == nil {
 		return nil, fmt.Errorf("%w: case number %s is already used by a case in this court's store; accept under a new number", court.ErrConflict, newNo)
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	} else if !errors.Is(err, court.ErrNotFound) {
 		return nil, err
 	}
 	// A transfer accepted, handed over or received under this number
@@ -180,7 +180,7 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 		return nil, err
 	}
 	if t == nil {
-		return nil, fmt.Errorf("transfer %s: %w", id, storage.ErrNotFound)
+		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
 	}
 	if t.State != cmproto.StateAccepted {
 		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", court.ErrConflict, id, t.State)

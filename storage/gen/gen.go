@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
 
@@ -56,7 +55,7 @@ func Generate(out string, o Options) ([]Case, error) {
 		o.Cases = 10
 	}
 	if o.Cases < 0 || o.Cases > 1000000 {
-		return nil, fmt.Errorf("gen: %w: %d cases", storage.ErrInvalid, o.Cases)
+		return nil, fmt.Errorf("gen: %w: %d cases", court.ErrInvalid, o.Cases)
 	}
 	if o.Court == "" {
 		o.Court = "京0105"

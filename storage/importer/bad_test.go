@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"courtmesh.dev/courtmesh/court"
-	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -303,7 +302,7 @@ func TestBadInput(t *testing.T) {
 			path := tc.input(t)
 			_, err := importer.Import(ctx, db, path, tc.opts)
 			var ve *importer.ValidationError
-			if !errors.As(err, &ve) || !errors.Is(err, storage.ErrInvalid) {
+			if !errors.As(err, &ve) || !errors.Is(err, court.ErrInvalid) {
 				t.Fatalf("err = %v, want a ValidationError", err)
 			}
 			wantPath := strings.ReplaceAll(tc.wantPath, "[*]", "["+itoa(freezeIdx)+"]")

@@ -99,7 +99,7 @@ type FieldError struct {
 func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
 
 // ValidationError lists every problem found in an import. It wraps
-// storage.ErrInvalid.
+// court.ErrInvalid.
 type ValidationError struct {
 	Source string // the folder or zip imported
 	Errs   []FieldError
@@ -115,8 +115,8 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, storage.ErrInvalid) true.
-func (e *ValidationError) Unwrap() error { return storage.ErrInvalid }
+// Unwrap makes errors.Is(err, court.ErrInvalid) true.
+func (e *ValidationError) Unwrap() error { return court.ErrInvalid }
 
 // Parsed is a case.json that passed the schema and every rule that does
 // not need the document files.

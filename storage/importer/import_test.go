@@ -277,7 +277,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	db = openStore(t, dir)
 	defer db.Close()
-	if _, err := db.ExportCase(ctx, cases[0].Number, out); !errors.Is(err, storage.ErrConflict) {
+	if _, err := db.ExportCase(ctx, cases[0].Number, out); !errors.Is(err, court.ErrConflict) {
 		t.Errorf("export into a non-empty folder: %v", err)
 	}
 }
