@@ -107,6 +107,11 @@ func Open(dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if busy, err := storeInUse(storeDir); err != nil {
+		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, court.ErrUnavailable, err)
+	} else if busy {
+		return nil, fmt.Errorf("open store %s: %w", storeDir, ErrInUse)
+	}
 	bdb, err := badger.Open(BadgerOptions(storeDir, key, o.Logger, o.SyncWrites))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, court.ErrUnavailable, err)

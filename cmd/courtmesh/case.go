@@ -74,7 +74,7 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 		return nil, fmt.Errorf("%w (run courtmesh init first)", err)
 	}
 	db, err := storage.Open(data, storage.Options{Decrypter: dec})
-	if err != nil && strings.Contains(err.Error(), "directory lock") {
+	if errors.Is(err, storage.ErrInUse) {
 		return nil, fmt.Errorf("%w\nAnother process holds the store: if the node of %s is starting, wait until `courtmesh status --data %s` answers and run the command again (it then goes through the node)", err, data, data)
 	}
 	return db, err

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"courtmesh.dev/courtmesh/court"
@@ -18,18 +19,85 @@ import (
 // field. It reports whether v was decoded; if not, the answer is written.
 func DecodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxCaseRequestBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errTrailing
 		}
 	}
 	if err == nil {
+		err = knownFields(raw, reflect.TypeOf(v))
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, v)
+	}
+	if err == nil {
 		return true
 	}
 	WriteError(w, bodyError(err, v))
 	return false
+}
+
+// unknownFieldError names a field of a request body that its type does
+// not have.
+type unknownFieldError struct {
+	name  string
+	known []string
+}
+
+func (e *unknownFieldError) Error() string { return "unknown field " + strconv.Quote(e.name) }
+
+// knownFields checks that every object member of raw names a field of t
+// (as encoding/json matches them: case-insensitively), in nested objects
+// too. A value of the wrong shape is left to json.Unmarshal to explain.
+func knownFields(raw json.RawMessage, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		if t.Kind() != reflect.Pointer {
+			var items []json.RawMessage
+			if json.Unmarshal(raw, &items) != nil {
+				return nil
+			}
+			for _, it := range items {
+				if err := knownFields(it, t.Elem()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[strings.ToLower(name)] = t.Field(i).Type
+			names = append(names, name)
+		}
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ft, ok := fields[strings.ToLower(k)]
+		if !ok {
+			return &unknownFieldError{name: k, known: names}
+		}
+		if err := knownFields(members[k], ft); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var errTrailing = errors.New("trailing data")
@@ -59,8 +127,9 @@ func bodyError(err error, v any) *Error {
 		}
 		return bad("field %q: want %s, got %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
 	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return bad("unknown field %s; known fields: %s", f, strings.Join(jsonFields(v), ", "))
+	var ue *unknownFieldError
+	if errors.As(err, &ue) {
+		return bad("unknown field %q; known fields: %s", ue.name, strings.Join(ue.known, ", "))
 	}
 	return bad("%v", err)
 }
