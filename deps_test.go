@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -91,4 +92,36 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestRoomsDoNotImportTheDaemon: package node only composes its rooms
+// (node/trust, node/records, ...); no room imports node itself, directly
+// or through another package. It asks `go list -deps`, so imports through
+// any path count.
+func TestRoomsDoNotImportTheDaemon(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed: %v", err)
+	}
+	out, err := exec.Command(gobin, "list", "-deps=false", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./node/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	daemon := module + "/node"
+	rooms := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, deps, _ := strings.Cut(line, " ")
+		if pkg == daemon || !strings.HasPrefix(pkg, daemon+"/") {
+			continue
+		}
+		rooms++
+		for _, d := range strings.Fields(deps) {
+			if d == daemon {
+				t.Errorf("%s depends on %s: rooms take what they need in their Deps, never the daemon", pkg, daemon)
+			}
+		}
+	}
+	if rooms < 10 {
+		t.Fatalf("only %d packages under node/ found", rooms)
+	}
 }
