@@ -129,6 +129,10 @@ func checkID(what, id string) error {
 // the law (terms per CheckExpiry; a renewal before the expiry; a
 // lapse only after it) and returns the delta, or an error wrapping
 // ErrInvalid, ErrNotFound or ErrConflict that says what to correct.
+//
+// It is long on purpose: one branch per kind of change (search result,
+// renewal, release, disposal, waiting line), kept in one place so that
+// the rules read as DOMAIN.md states them.
 func PlanAssetChange(v Case, c AssetChange, today Date, holder CourtCode) (AssetDelta, error) {
 	d := AssetDelta{V: AssetDeltaVersion, Kind: c.Kind}
 	n := v.Number

@@ -388,6 +388,8 @@ func sealedDelta(t *testing.T, key crypto.DataKey, id court.TransferID, issuer c
 	return sealed
 }
 
+// TestAssetUpdateRefusals: It is long on purpose: one story of every
+// refused asset update, each needing the state the one before left.
 func TestAssetUpdateRefusals(t *testing.T) {
 	am := newAssetMesh(t)
 	ctx := context.Background()

@@ -205,6 +205,8 @@ func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, 
 	expectAudited(t, s.as(origin), seq, who, id, want)
 }
 
+// TestFetchRefusals: It is long on purpose: one table of every fetch
+// request a serving node refuses.
 func TestFetchRefusals(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()

@@ -492,6 +492,9 @@ var oaParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // method and every documented operation is routed; every documented error
 // response is the Error schema; every answer, with and without the token,
 // has a documented status and matches its documented schema.
+//
+// It is long on purpose: every documented route checked against a live
+// server in one pass.
 func TestOpenAPIAgainstServer(t *testing.T) {
 	m := nodetest.NewTrustMesh(t)
 	dir := m.Dirs[3] // 京0105

@@ -156,6 +156,9 @@ func (a meshState) diff(b meshState) string {
 // Every field the OpenAPI document marks required in a transfer request
 // is left out by one of the cases, so the document's required lists are
 // checked against what the server refuses.
+//
+// It is long on purpose: one table of every refusal the transfer routes
+// answer.
 func TestTransferAPIRefusals(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()

@@ -216,6 +216,8 @@ func TestTransferStory(t *testing.T) {
 	s.expectEverywhere(tr2.ID, cmproto.StateAccepted)
 }
 
+// TestTransferRefusals: It is long on purpose: the refusals of the
+// transfer steps, each subtest building on the mesh the one before left.
 func TestTransferRefusals(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()

@@ -261,6 +261,8 @@ func TestDecodeRecordValid(t *testing.T) {
 	}
 }
 
+// TestDecodeRecordRefuses: It is long on purpose: one table of every way
+// a record is refused.
 func TestDecodeRecordRefuses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, t.TempDir())

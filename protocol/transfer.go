@@ -141,6 +141,9 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 // court.ErrStale for an outdated progress report, and court.ErrConflict or court.ErrInvalid
 // for a record that contradicts the transfer. h is the certified court
 // hierarchy.
+//
+// It is long on purpose: the state machine is one switch over record
+// kinds, so that every transition can be read and checked in one place.
 func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
 	if t != nil && t.Applied(r.HashHex()) {
 		return nil, ErrDuplicate

@@ -64,6 +64,9 @@ type PutResult struct {
 // record, version, assets, measures and their indexes) in one small
 // transaction. A crash before that commit leaves only unreferenced chunks,
 // which the next Open removes; see the package documentation.
+//
+// It is long on purpose: one transaction's worth of checks and writes (an
+// import lands whole or not at all), in the order they must happen.
 func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	n := in.Version.Number
 	res := PutResult{Number: n}

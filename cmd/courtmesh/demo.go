@@ -240,6 +240,9 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) err
 }
 
 // demoTransfer plays a whole transfer between the demo courts.
+//
+// It is long on purpose: it tells the demo's story step by step, as the
+// README narrates it.
 func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Court, nodes []*node.Node) error {
 	by := map[court.CourtCode]*node.Node{}
 	for i, c := range courts {

@@ -250,6 +250,9 @@ func TestE2E(t *testing.T) {
 // meshAndRevocation: five courts, each its own process, certified and
 // started from the CLI; then 京0108 is revoked and pushed on the operator
 // node, and every other node drops it.
+//
+// It is long on purpose: one end-to-end story across real processes
+// (certify, start, connect, revoke), each step needing the one before.
 func (e *e2e) meshAndRevocation(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")

@@ -32,6 +32,8 @@ import (
 //
 // Size: about 64 MiB; COURTMESH_FETCH_GIB=1 makes it a 1 GiB dossier.
 // Skipped under -short.
+//
+// It is long on purpose: one story across a killed and restarted process.
 func TestE2EFetchKilledAndResumed(t *testing.T) {
 	e := newE2E(t)
 	size := int64(64 << 20)

@@ -169,6 +169,11 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		}
 		WriteJSON(w, http.StatusOK, t)
 	})
+	registerFetch(s, x, f, now)
+}
+
+// registerFetch adds the routes of the fetch and of grant revocation.
+func registerFetch(s *Server, x TransferService, f FetchService, now func() time.Time) {
 	id := func(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {
 		id, err := court.ParseTransferID(r.PathValue("id"))
 		if err != nil {

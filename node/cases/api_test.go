@@ -263,6 +263,8 @@ func TestCaseAPI(t *testing.T) {
 // TestCaseAPIRefusals sends malformed and refused requests to the case
 // endpoints: each gets the expected status and stable code, a message
 // that names the problem, and leaves the store as it was.
+//
+// It is long on purpose: one table of every refusal of the case routes.
 func TestCaseAPIRefusals(t *testing.T) {
 	ctx := context.Background()
 	cn := startCaseNode(t)

@@ -224,6 +224,9 @@ func TestTrustTopicValidator(t *testing.T) {
 
 // TestTrustInstall drives the install path: replay, foreign roots,
 // tampering, expiry, and the persistence of the newest bundle.
+//
+// It is long on purpose: one bundle's life (newer, older, forged,
+// expired, concurrent readers, restart) told in order.
 func TestTrustInstall(t *testing.T) {
 	m := nodetest.NewTrustMesh(t)
 	s := newService(t, m, 3)

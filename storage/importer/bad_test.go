@@ -125,6 +125,8 @@ func measureIndex(m map[string]any, want map[string]any) int {
 // TestBadInput imports malformed cases into a store holding one good case:
 // each fails with a ValidationError naming the field and what is wrong,
 // and the store's full key listing is unchanged.
+//
+// It is long on purpose: one table of malformed imports.
 func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	cases, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: 2, Seed: 11, RefDate: refDate})

@@ -207,6 +207,8 @@ func jsonErr(data []byte, err error) string {
 	return err.Error()
 }
 
+// check: It is long on purpose: every field rule of the case file, in the
+// order the file format lists them, so that each refusal names its field.
 func (c *checker) check(f *CaseFile) *Parsed {
 	p := &Parsed{PartyIDs: map[string]string{}, AssetAccounts: map[string]string{}}
 	v := &p.Version
