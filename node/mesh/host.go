@@ -205,17 +205,22 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 	if pskFile != "" {
 		f, err := os.Open(pskFile)
 		if err != nil {
+			rm.Close()
 			return nil, fmt.Errorf("pre-shared key: %w", err)
 		}
 		psk, err := pnet.DecodeV1PSK(f)
 		f.Close()
 		if err != nil {
+			rm.Close()
 			return nil, fmt.Errorf("pre-shared key %s: %w", pskFile, err)
 		}
 		opts = append(opts, libp2p.PrivateNetwork(psk))
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		// The host was not built, so nothing else closes the resource
+		// manager and its background goroutine.
+		rm.Close()
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	return h, nil
