@@ -16,11 +16,33 @@
 // A node's data directory holds enc.key (the court's HPKE key, from
 // crypto), store.key (a random 32-byte Badger encryption key, mode 0600,
 // created on first open) and store/ (Badger, and the chunk store in
-// store/chunks: one file per chunk, chunks/ab/<64 hex digits>, named by the
-// chunk's ID, with chunks/tmp/ for writes not yet committed). store.key must be backed up
-// with the other keys: without it the store does not open. It protects the
-// files against casual copying only; disk-level protection of the data
-// directory (full-disk encryption, access control) is the court's.
+// store/chunks). store.key must be backed up with the other keys: without
+// it the store does not open. It protects the files against casual
+// copying only; disk-level protection of the data directory (full-disk
+// encryption, access control) is the court's.
+//
+// The chunk store holds sealed chunks, named by the SHA-256 of their
+// sealed bytes, in two forms (FileChunks):
+//
+//	chunks/ab/<64 hex digits>     a chunk an import wrote: one file each,
+//	                              under a directory per first byte
+//	chunks/packs/NNNNNNNN.pack    chunks a fetch staged, back to back
+//	chunks/packs/NNNNNNNN.idx     48-byte entries (id, offset, size with a
+//	                              tombstone bit, CRC), appended per commit
+//	chunks/tmp/                   writes not yet committed (dropped at open)
+//
+// A pack rotates at DefaultPackBytes (256 MiB). A group commit is one
+// fsync of the pack and one of its index; an index entry is written only
+// after the bytes it names are durable, and a torn tail (its CRC fails)
+// is cut at open, as are pack bytes no entry names. Deleting a chunk
+// appends a tombstone; a pack whose chunks are all deleted is removed.
+// Every committed pack chunk is indexed in memory (about 80 bytes each).
+// The pack and index formats carry no version of their own (frozen
+// samples in testdata/samples/packs pin them); a later format would take
+// a new directory name.
+//
+// A store is opened by one process at a time (Badger's directory lock);
+// a second opener gets ErrInUse.
 //
 // # Records and keys
 //

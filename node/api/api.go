@@ -1,11 +1,3 @@
-// Package api is the node's local control channel: HTTP+JSON on a
-// loopback TCP address and on a Unix socket in the data directory, behind
-// a bearer token kept 0600 beside it. The CLI and the court's
-// case-management system both use it; nothing else writes to a running
-// node's store.
-//
-// Errors are JSON objects {"error": {"code", "message"}} with a stable
-// code (see the Code constants) and a message a clerk can act on.
 package api
 
 import (

@@ -1,0 +1,19 @@
+// Package records carries the transfer records: every step of a transfer
+// (offer, decision, acceptance, handover, receipt, progress, closure,
+// asset update, grant revocation ...) is a signed envelope issued by one
+// court, kept in that court's sequence-numbered log on every node, and
+// applied through the pure state machine of package protocol.
+//
+// A record arrives by gossip (validated inline: a bad signature, an
+// unknown or revoked signer or a malformed payload is rejected and
+// audited; a duplicate or stale one ignored) or by log sync (on connect,
+// on a peer's log-head announcement that shows a gap, and every sync
+// interval with one random peer). It is logged exactly as received, then
+// applied to its transfer, or held until its predecessor arrives, or kept
+// as evidence and refused. Issue signs this court's own records as the
+// next entry of its log, applies them locally and publishes them.
+//
+// Transfers are stored with indexes and counters (by state, court,
+// deadline, case number) in the same transaction as the record, so that
+// Each and ByCase read pages from the indexes, never every transfer.
+package records
