@@ -145,7 +145,7 @@ func (e *e2e) cliStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eC
 	e.mustJSON(t, &tr, "transfer", "offer", "--json", "--data", origin.dir, "--case", cn, "--superior", "京01", "--grounds", "long_unexecuted,serial_cases")
 	id := string(tr.ID)
 	if tr.State != "offered" || tr.CaseNumber != cn || len(tr.Grounds) != 2 {
-		t.Fatalf("transfer offer: %+v", tr.Transfer)
+		t.Fatalf("transfer offer: %+v", tr)
 	}
 	e.waitState(t, id, "offered", courts...)
 	if out := e.must(t, "transfer", "list", "--data", dec.dir, "--state", "offered"); !strings.Contains(out, cn) || !strings.Contains(out, "京01: decide") {
@@ -352,7 +352,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 			nodetest.PollUntil(t, 30*time.Second, fmt.Sprintf("%s: %s %s", c.code, id, what), func() bool {
 				var tr api.Transfer
 				status, _ := h.call(t, "GET", "/v1/transfers/"+id, nil, 200, &tr)
-				return status == 200 && tr.Transfer != nil && ok(tr)
+				return status == 200 && tr.ID != "" && ok(tr)
 			})
 		}
 	}

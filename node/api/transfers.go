@@ -53,20 +53,97 @@ type CloseRequest struct {
 	AmountRecoveredFen int64  `json:"amount_recovered_fen"`
 }
 
-// Transfer is a transfer as the API shows it: its state, what it waits
-// for and from whom, and whether a deadline passed.
+// Transfer is a transfer as the API shows it: its own type, converted
+// from the records' state (protocol.Transfer) at the edge by NewTransfer,
+// so that neither the wire nor the store can change the API by accident
+// (a frozen sample in testdata pins it). Amounts are in fen.
 type Transfer struct {
-	*protocol.Transfer
-	Overdue    bool   `json:"overdue"`
+	ID                court.TransferID  `json:"id"`
+	State             protocol.State    `json:"state"`
+	CaseNumber        string            `json:"case_number"`
+	Origin            court.CourtCode   `json:"origin"`
+	Superior          court.CourtCode   `json:"superior"`
+	Grounds           []string          `json:"grounds"`
+	AmountOutstanding int64             `json:"amount_outstanding_fen"`
+	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
+	Decider           court.CourtCode   `json:"decider,omitempty"`
+	Mode              string            `json:"mode,omitempty"`
+	Receiver          court.CourtCode   `json:"receiver,omitempty"`
+	DecisionNumber    string            `json:"decision_number,omitempty"`
+	AcceptBy          string            `json:"accept_by,omitempty"`
+	NewCaseNumber     string            `json:"new_case_number,omitempty"`
+	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
+	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`
+	ChunkCount        uint32            `json:"chunk_count,omitempty"`
+	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
+	OverrideReason    string            `json:"override_reason,omitempty"`
+	Overridden        []string          `json:"overridden_measures,omitempty"`
+	AmountRecovered   int64             `json:"amount_recovered_fen"`
+	ProgressStatus    string            `json:"progress_status,omitempty"`
+	Outcome           string            `json:"outcome,omitempty"`
+	Readers           []court.CourtCode `json:"readers,omitempty"`
+	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`
+	GrantUntil        int64             `json:"grant_until,omitempty"`
+	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"`
+	AssetUpdates      int               `json:"asset_updates"`
+	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
+	Reason            string            `json:"reason,omitempty"`
+	OfferedAt         time.Time         `json:"offered_at"`
+	DecidedAt         time.Time         `json:"decided_at,omitzero"`
+	AcceptedAt        time.Time         `json:"accepted_at,omitzero"`
+	HandedOverAt      time.Time         `json:"handed_over_at,omitzero"`
+	ReceivedAt        time.Time         `json:"received_at,omitzero"`
+	ClosedAt          time.Time         `json:"closed_at,omitzero"`
+	Records           []RecordRef       `json:"records"`
+	// Overdue: the receiver let the acceptance deadline pass.
+	Overdue bool `json:"overdue"`
+	// WaitingOn is the court that must act next, WaitingFor what it must do.
 	WaitingOn  string `json:"waiting_on,omitempty"`
 	WaitingFor string `json:"waiting_for,omitempty"`
+}
+
+// RecordRef names one signed record of a transfer.
+type RecordRef struct {
+	Kind     protocol.Kind   `json:"kind"`
+	Issuer   court.CourtCode `json:"issuer"`
+	Hash     string          `json:"hash"`
+	IssuedAt time.Time       `json:"issued_at"`
+}
+
+// WrappedKey is the dossier's data key wrapped (HPKE) for one reader: a
+// ciphertext only that reader's key opens.
+type WrappedKey struct {
+	Court   court.CourtCode `json:"court"`
+	Serial  uint64          `json:"certificate_serial"`
+	Wrapped []byte          `json:"wrapped"`
 }
 
 // NewTransfer is the API's view of a transfer at now: the transfer, and
 // whether it is overdue and whom it waits on.
 func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	on, what := t.WaitingOn()
-	return Transfer{Transfer: t, Overdue: t.Overdue(now), WaitingOn: string(on), WaitingFor: what}
+	v := Transfer{
+		ID: t.ID, State: t.State, CaseNumber: t.CaseNumber, Origin: t.Origin, Superior: t.Superior,
+		Grounds: t.Grounds, AmountOutstanding: t.AmountOutstanding, AmountOrigin: t.AmountOrigin,
+		EarliestExpiry: t.EarliestExpiry, Decider: t.Decider, Mode: t.Mode, Receiver: t.Receiver,
+		DecisionNumber: t.DecisionNumber, AcceptBy: t.AcceptBy, NewCaseNumber: t.NewCaseNumber,
+		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
+		OverrideReason: t.OverrideReason, Overridden: t.Overridden, AmountRecovered: t.AmountRecovered,
+		ProgressStatus: t.ProgressStatus, Outcome: t.Outcome, Readers: t.Readers, GrantUntil: t.GrantUntil,
+		RevokedGrants: t.RevokedGrants, AssetUpdates: t.AssetUpdates, LatestExpiryNote: t.LatestExpiryNote,
+		Reason: t.Reason, OfferedAt: t.OfferedAt, DecidedAt: t.DecidedAt, AcceptedAt: t.AcceptedAt,
+		HandedOverAt: t.HandedOverAt, ReceivedAt: t.ReceivedAt, ClosedAt: t.ClosedAt,
+		Records: make([]RecordRef, 0, len(t.Records)),
+		Overdue: t.Overdue(now), WaitingOn: string(on), WaitingFor: what,
+	}
+	for _, k := range t.WrappedKeys {
+		v.WrappedKeys = append(v.WrappedKeys, WrappedKey{Court: k.Court, Serial: k.Serial, Wrapped: k.Wrapped})
+	}
+	for _, r := range t.Records {
+		v.Records = append(v.Records, RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.Hash, IssuedAt: r.IssuedAt})
+	}
+	return v
 }
 
 // FetchProgress reports a fetch.
