@@ -62,6 +62,8 @@ const (
 	scaleReps    = 5    // timed runs of each request; the median is reported
 	scaleStarts  = 3    // timed starts; the median is reported
 	scaleCatchUp = 1000 // records issued while disconnected
+	// scaleBudget bounds the time spent repeating one slow read.
+	scaleBudget = 20 * time.Second
 )
 
 // The operations, in the order printed. Values are nanoseconds, except
@@ -132,17 +134,27 @@ func runScale(b *testing.B, n int) map[string]float64 {
 	connectScale(b, self, orig)
 	connectScale(b, sup, orig)
 	res := map[string]float64{}
-	// timed runs f reps times (after one untimed warm-up run when warm)
-	// and keeps the median.
+	// timed runs f up to reps times (after one untimed warm-up run when
+	// warm) and keeps the median. A slow operation is run fewer times:
+	// once the warm-up or the timed runs have taken scaleBudget, it stops
+	// (a path that scans 300,000 transfers takes a minute a run).
 	timed := func(key string, reps int, warm bool, f func(i int)) {
+		t0 := time.Now()
 		if warm {
 			f(-1)
+			if time.Since(t0) > scaleBudget {
+				reps = 1
+			}
 		}
 		var ds []time.Duration
+		t0 = time.Now()
 		for i := range reps {
-			t0 := time.Now()
+			t1 := time.Now()
 			f(i)
-			ds = append(ds, time.Since(t0))
+			ds = append(ds, time.Since(t1))
+			if time.Since(t0) > scaleBudget {
+				break
+			}
 		}
 		res[key] = float64(median(ds))
 	}
