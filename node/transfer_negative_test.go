@@ -521,7 +521,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 		}
 		tr, _ := n.Workflow().Transfer(id)
 		if tr.NewCaseNumber != "（2026）京0108执31号" || len(tr.Records) != 3 {
-			t.Errorf("accepted transfer: %+v", tr.Transfer)
+			t.Errorf("accepted transfer: %+v", tr)
 		}
 		// Delivered again, the released record is a duplicate.
 		if err := node.IngestForTest(n, a); !errors.Is(err, cmproto.ErrDuplicate) {

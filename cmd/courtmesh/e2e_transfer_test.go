@@ -368,7 +368,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 	const decision, newCase = "（2026）京01执监52号", "（2026）京0108执5202号"
 	d.must(t, "POST", "/v1/transfers/"+id+"/decide", api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: decision}, 200, &tr)
 	if tr.Mode != "指令执行" || tr.Receiver != "京0108" || tr.AcceptBy == "" {
-		t.Fatalf("decision: %+v", tr.Transfer)
+		t.Fatalf("decision: %+v", tr)
 	}
 	everywhere(id, "decided", state("decided"))
 	r.must(t, "POST", "/v1/transfers/"+id+"/accept", api.AcceptRequest{NewCaseNumber: newCase}, 200, nil)
@@ -408,7 +408,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 	}
 	o.must(t, "POST", "/v1/transfers/"+id+"/handover", api.HandoverRequest{}, 200, &tr)
 	if tr.OverrideReason != "" || tr.ChunkCount == 0 {
-		t.Fatalf("handover after the renewal: %+v", tr.Transfer)
+		t.Fatalf("handover after the renewal: %+v", tr)
 	}
 	everywhere(id, "handed_over", state("handed_over"))
 

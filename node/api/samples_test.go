@@ -27,8 +27,8 @@ func sampleTransfer() *protocol.Transfer {
 		DecisionNumber: "（2026）京01执监7号", AcceptBy: "2026-03-09", NewCaseNumber: "（2026）京0108执1201号",
 		MerkleRoot: bytes.Repeat([]byte{1}, 32), SealedCaseHash: bytes.Repeat([]byte{2}, 32), ChunkCount: 3, SealedBytes: 3 << 20,
 		OverrideReason: "续行裁定已送达", Overridden: []string{"m-1"},
-		Readers:     []court.CourtCode{"京0108", "京01"},
-		WrappedKeys: []protocol.WrappedKey{{Court: "京0108", Serial: 7, Wrapped: []byte{9, 9, 9}}},
+		Readers:      []court.CourtCode{"京0108", "京01"},
+		WrappedKeys:  []protocol.WrappedKey{{Court: "京0108", Serial: 7, Wrapped: []byte{9, 9, 9}}},
 		AssetUpdates: 1, LatestExpiryNote: "2026-12-31",
 		OfferedAt: at(1), DecidedAt: at(2), AcceptedAt: at(3), HandedOverAt: at(4),
 		Records: []protocol.RecordRef{
