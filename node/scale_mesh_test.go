@@ -178,7 +178,7 @@ func waitScale(b *testing.B, d time.Duration, what string, cond func() bool) tim
 // it does not know the transfer yet).
 func transferState(s *scaleNode, id string) string {
 	var t api.Transfer
-	if err := s.cl.Do(context.Background(), "GET", "/v1/transfers/"+id, nil, &t); err != nil || t.Transfer == nil {
+	if err := s.cl.Do(context.Background(), "GET", "/v1/transfers/"+id, nil, &t); err != nil || t.ID == "" {
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status != 404 {
 			fmt.Fprintf(os.Stderr, "scale: transfer %s: %v\n", id, err)
