@@ -204,7 +204,7 @@ func TestTransferStory(t *testing.T) {
 		got, _ := n.Workflow().Transfer(id)
 		if got.State != want.State || got.Receiver != "京0108" || got.Decider != "京01" || got.Mode != "指令执行" ||
 			got.NewCaseNumber != "（2026）京0108执1201号" || len(got.Records) != 6 || got.ChunkCount == 0 {
-			t.Errorf("%s disagrees: %+v", n.Status().CourtCode, got.Transfer)
+			t.Errorf("%s disagrees: %+v", n.Status().CourtCode, got)
 		}
 	}
 
@@ -286,13 +286,13 @@ func TestTransferRefusals(t *testing.T) {
 					t.Fatal(err)
 				}
 				nodetest.PollUntil(t, 20*time.Second, "the same records and fields on every node", func() bool {
-					w, _ := json.Marshal(want.Transfer)
+					w, _ := json.Marshal(want)
 					for _, n := range s.tm.nodes {
 						tr, err := n.Workflow().Transfer(id)
 						if err != nil {
 							return false
 						}
-						if g, _ := json.Marshal(tr.Transfer); !bytes.Equal(g, w) {
+						if g, _ := json.Marshal(tr); !bytes.Equal(g, w) {
 							want = tr // the origin may still be catching up: compare again
 							return false
 						}
