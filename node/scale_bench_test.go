@@ -82,6 +82,8 @@ var scaleOps = []struct{ key, what string }{
 	{"ready", "node start to ready"},             // node.New + Serve until Ready
 	{"recovered", "node start to recovery done"}, // ... until the asset recovery has read every log
 	{"rss", "rss after start"},                   // VmRSS, this process, only the benchmarked node running
+	{"rssanon", "rss after start, anonymous"},    // RssAnon: the heap and other private memory
+	{"rssfile", "rss after start, file-backed"},  // RssFile: pages of Badger's memory-mapped tables and value log
 	{"heap", "go heap after start"},              // runtime HeapInuse, same moment
 }
 
@@ -99,7 +101,7 @@ func BenchmarkScale(b *testing.B) {
 		if s > 0 {
 			ratio = l / s
 		}
-		if op.key == "rss" || op.key == "heap" {
+		if op.key == "rss" || op.key == "rssanon" || op.key == "rssfile" || op.key == "heap" {
 			fmt.Printf("scale %s: %.1f MiB -> %.1f MiB = %.2fx\n", op.what, s/(1<<20), l/(1<<20), ratio)
 			continue
 		}
@@ -250,6 +252,7 @@ func runScale(b *testing.B, n int) map[string]float64 {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			res["rss"], res["heap"] = float64(rss()), float64(ms.HeapInuse)
+			res["rssanon"], res["rssfile"] = float64(procStatus("RssAnon:")), float64(procStatus("RssFile:"))
 		}
 		s.stop()
 	}

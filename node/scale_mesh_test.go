@@ -190,13 +190,17 @@ func transferState(s *scaleNode, id string) string {
 
 // rss is the resident set size of this process (VmRSS in
 // /proc/self/status), in bytes; 0 where /proc is not there.
-func rss() int64 {
+func rss() int64 { return procStatus("VmRSS:") }
+
+// procStatus reads a kB field of /proc/self/status, in bytes (0 if
+// absent).
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" && f[2] == "kB" {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == field && f[2] == "kB" {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
 		}

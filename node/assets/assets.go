@@ -64,6 +64,8 @@ type Transfers interface {
 	Issue(ctx context.Context, id court.TransferID, body *pb.Record) (*cmproto.Transfer, error)
 	// Each calls f with every transfer q selects, from the indexes.
 	Each(ctx context.Context, q storage.TransferQuery, f func(*cmproto.Transfer) error) error
+	// ByCase returns the transfers naming a case number.
+	ByCase(ctx context.Context, n court.CaseNumber) ([]*cmproto.Transfer, error)
 }
 
 // Auditor writes the audit log by its policy (node/audit implements it):

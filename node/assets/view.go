@@ -9,7 +9,6 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
-	"courtmesh.dev/courtmesh/storage"
 )
 
 // transferCopy returns a transfer, this court's role in it and its case
@@ -109,50 +108,41 @@ func (a *Service) MeasureAlerts(ctx context.Context, asOf court.Date, within int
 	if err != nil {
 		return out, err
 	}
-	// Only this court's transfers in the two states that hold a copy, from
-	// the index by court and state: the cost follows the transfers in
-	// flight here, not the store's history.
-	visit := func(t *cmproto.Transfer) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		role := roleOf(t, self.Code)
-		if role == "" {
-			return nil
-		}
-		cn, err := localCase(t, role)
-		if err != nil {
-			return nil
-		}
-		_, v, err := a.db.Case(cn)
-		if errors.Is(err, court.ErrNotFound) {
-			return nil // the receiver has not filed it yet
-		}
-		if err != nil {
-			return err
-		}
-		classes := map[string]court.AssetClass{}
-		for _, x := range v.Assets {
-			classes[x.ID] = x.Class
-		}
-		for _, m := range v.Measures {
-			if m.Status != court.MeasureActive || m.Expiry.IsZero() {
-				continue
-			}
-			left := asOf.DaysUntil(m.Expiry)
-			if left > within {
-				continue
-			}
-			c := classes[m.Asset]
-			out.Measures = append(out.Measures, api.MeasureAlert{Transfer: string(t.ID), Role: role, Case: cn.String(), Measure: m.ID,
-				Kind: string(m.Kind), KindLabel: m.Kind.Label(), Asset: m.Asset, AssetClass: string(c), AssetClassLabel: c.Label(),
-				Expiry: m.Expiry.String(), DaysLeft: left, Court: string(m.Court)})
-		}
-		return nil
+	// From the expiry index: the active measures of this court's store
+	// that expire within the window (their number follows the cases being
+	// enforced, not the store's history), each kept if its case is this
+	// court's copy of a transfer handed over or received.
+	ms, err := a.db.ExpiringMeasures(ctx, asOf, within)
+	if err != nil {
+		return out, err
 	}
-	for _, st := range []cmproto.State{cmproto.StateHandedOver, cmproto.StateReceived} {
-		if err := a.transfers.Each(ctx, storage.TransferQuery{Court: self.Code, State: string(st), Limit: storage.MaxTransferPage}, visit); err != nil {
-			return out, err
+	type copyOf struct {
+		t    *cmproto.Transfer
+		role string
+	}
+	copies := map[court.CaseNumber][]copyOf{}
+	for _, m := range ms {
+		cs, seen := copies[m.Case]
+		if !seen {
+			ts, err := a.transfers.ByCase(ctx, m.Case)
+			if err != nil {
+				return out, err
+			}
+			for _, t := range ts {
+				if t.State != cmproto.StateHandedOver && t.State != cmproto.StateReceived {
+					continue
+				}
+				role := roleOf(t, self.Code)
+				if cn, err := localCase(t, role); role != "" && err == nil && cn == m.Case {
+					cs = append(cs, copyOf{t: t, role: role})
+				}
+			}
+			copies[m.Case] = cs
+		}
+		for _, c := range cs {
+			out.Measures = append(out.Measures, api.MeasureAlert{Transfer: string(c.t.ID), Role: c.role, Case: m.Case.String(), Measure: m.Measure.ID,
+				Kind: string(m.Measure.Kind), KindLabel: m.Measure.Kind.Label(), Asset: m.Measure.Asset, AssetClass: string(m.AssetClass),
+				AssetClassLabel: m.AssetClass.Label(), Expiry: m.Measure.Expiry.String(), DaysLeft: m.DaysLeft, Court: string(m.Measure.Court)})
 		}
 	}
 	sort.SliceStable(out.Measures, func(i, j int) bool {

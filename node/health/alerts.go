@@ -1,8 +1,11 @@
 package health
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -75,30 +78,62 @@ const overduePage = 250
 // acceptance deadline pass, from the store's deadline index (at most
 // MaxOverdueAlerts records read), newest offer first as before.
 func (s *Service) overdueAlerts(ctx context.Context, now time.Time) []api.Alert {
-	ts, more, err := s.overdue(ctx, now, "", MaxOverdueAlerts)
+	rs, more, err := s.overdueRecords(ctx, now, MaxOverdueAlerts)
 	if err != nil {
 		s.log.Warn("alerts: could not list overdue transfers", "reason", err)
 		return nil
 	}
-	out := make([]api.Alert, 0, len(ts)+1)
-	for _, t := range ts {
-		a := api.Alert{Kind: "acceptance_overdue", Severity: "warning", Court: string(t.Receiver), Transfer: string(t.ID),
-			Message: fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", t.Receiver, t.AcceptBy, t.ID, t.Receiver, t.ID, t.AcceptBy)}
-		if d, err := court.ParseDate(t.AcceptBy); err == nil {
-			a.Since = d.AddDate(0, 0, 1).Start().UTC()
-		}
-		out = append(out, a)
+	out := make([]api.Alert, 0, len(rs)+1)
+	for _, r := range rs {
+		by := r.Deadline.String()
+		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning", Court: string(r.Receiver), Transfer: r.ID,
+			Since:   r.Deadline.AddDate(0, 0, 1).Start().UTC(),
+			Message: fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)})
 	}
 	if more {
 		total, err := s.d.Store.CountOverdue(ctx, court.DateOf(now))
 		if err != nil {
 			s.log.Warn("alerts: could not count overdue transfers", "reason", err)
 		}
-		rest := max(total-len(ts), 1)
+		rest := max(total-len(rs), 1)
 		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning",
 			Message: fmt.Sprintf("另有 %d 件移送逾期未接受，请用 GET /v1/transfers?overdue=true 查看 / %d more transfers are overdue for acceptance; list them with GET /v1/transfers?overdue=true", rest, rest)})
 	}
 	return out
+}
+
+// overdueRecords is overdue for the alerts, which need only what the
+// stored record's index fields say (receiver, deadline, offer time): the
+// transfers' bodies are not decoded, so a tick costs microseconds a
+// transfer.
+func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) (rs []storage.TransferRecord, more bool, err error) {
+	today := court.DateOf(now)
+	q := storage.TransferQuery{OverdueAt: today, Limit: overduePage}
+	for {
+		page, err := s.d.Store.ListTransfers(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range page.Records {
+			if len(rs) == limit {
+				more = true
+				break
+			}
+			// The index's rule, checked on the record itself: decided,
+			// and the acceptance deadline passed (protocol.Transfer.Overdue).
+			if r.State == string(cmproto.StateDecided) && !r.Deadline.IsZero() && today.After(r.Deadline) {
+				rs = append(rs, r)
+			}
+		}
+		if more || page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	slices.SortStableFunc(rs, func(a, b storage.TransferRecord) int {
+		return cmp.Or(b.Offered.Compare(a.Offered), strings.Compare(a.ID, b.ID))
+	})
+	return rs, more, nil
 }
 
 // overdue returns the transfers (concerning court c, or every one if c
