@@ -65,11 +65,14 @@ func (s *Service) Alerts(ctx context.Context) []api.Alert {
 // MaxOverdueAlerts caps the acceptance_overdue alerts raised one by one:
 // overdue transfers are few (a decided transfer is overdue only until its
 // receiver accepts: 18 of 3,000 in the scale fixture), but a stalled mesh
-// must not make every alert tick, dashboard load and GET /v1/alerts grow
-// without bound. Past the cap one more alert counts the rest, the
-// longest overdue being listed; GET /v1/transfers?overdue=true pages
-// them all.
-const MaxOverdueAlerts = 200
+// must not make every alert tick and GET /v1/alerts grow without bound.
+// Past the cap one more alert counts the rest, the longest overdue being
+// listed; GET /v1/transfers?overdue=1 pages them all.
+const MaxOverdueAlerts = 50
+
+// MaxOverdueWindow caps the overdue transfers the dashboard model reads
+// one by one (the totals come from the store's counters).
+const MaxOverdueWindow = 200
 
 // overduePage is the page size of the overdue listing.
 const overduePage = 250
@@ -97,7 +100,7 @@ func (s *Service) overdueAlerts(ctx context.Context, now time.Time) []api.Alert 
 		}
 		rest := max(total-len(rs), 1)
 		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning",
-			Message: fmt.Sprintf("另有 %d 件移送逾期未接受，请用 GET /v1/transfers?overdue=true 查看 / %d more transfers are overdue for acceptance; list them with GET /v1/transfers?overdue=true", rest, rest)})
+			Message: fmt.Sprintf("另有 %d 件移送逾期未接受，请用 GET /v1/transfers?overdue=1 查看 / %d more transfers are overdue for acceptance; list them with GET /v1/transfers?overdue=1", rest, rest)})
 	}
 	return out
 }

@@ -34,7 +34,7 @@ const MaxInFlight = 1000
 // Dashboard computes the supervision dashboard: on a node with the
 // operator role, the whole mesh; elsewhere, what concerns this court. It
 // reads the transfer counters and bounded pages of the transfer indexes
-// (the newest RecentTransfers, every overdue one up to MaxOverdueAlerts,
+// (the newest RecentTransfers, every overdue one up to MaxOverdueWindow,
 // those handed over and not yet received up to MaxInFlight), the
 // heartbeats (Mesh) and the alerts (AllAlerts). Metadata only. Its cost
 // does not grow with the number of transfers held.
@@ -81,12 +81,12 @@ func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, 
 	for st, c := range counts {
 		in.Counts[cmproto.State(st)] = int(c)
 	}
-	overdue, more, err := s.overdue(ctx, now, scope, MaxOverdueAlerts)
+	overdue, more, err := s.overdue(ctx, now, scope, MaxOverdueWindow)
 	if err != nil {
 		return in, err
 	}
 	// The count is exact: from the deadline counters for the whole mesh;
-	// for one court, by listing (exact up to MaxOverdueAlerts, a lower
+	// for one court, by listing (exact up to MaxOverdueWindow, a lower
 	// bound past it: there are no per-court deadline counters).
 	in.Overdue = len(overdue)
 	if more && operator {

@@ -38,7 +38,7 @@
 // (at most MaxOverdueAlerts, then one alert counting the rest); the
 // dashboard takes the counters for its pipeline and a bounded window of
 // transfers for its other indicators: the newest RecentTransfers in
-// scope, plus every overdue one (up to MaxOverdueAlerts) and every one
+// scope, plus every overdue one (up to MaxOverdueWindow) and every one
 // handed over and not yet received (up to MaxInFlight). Long-term series
 // belong in Prometheus, not in the dashboard.
 //

@@ -218,7 +218,7 @@ func TestDashboardWindowIsBounded(t *testing.T) {
 	if total != len(all) || in.Overdue != overdue {
 		t.Errorf("counts %v (total %d), overdue %d; want %d and %d", in.Counts, total, in.Overdue, len(all), overdue)
 	}
-	if max := RecentTransfers + MaxOverdueAlerts + MaxInFlight; len(in.Transfers) > max || len(in.Transfers) < RecentTransfers {
+	if max := RecentTransfers + MaxOverdueWindow + MaxInFlight; len(in.Transfers) > max || len(in.Transfers) < RecentTransfers {
 		t.Errorf("%d transfers read, want %d to %d", len(in.Transfers), RecentTransfers, max)
 	}
 	if !slices.IsSortedFunc(in.Transfers, func(a, b *cmproto.Transfer) int { return b.OfferedAt.Compare(a.OfferedAt) }) {
