@@ -302,11 +302,11 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 		if bytes.Contains(b, []byte(account)) {
 			t.Errorf("%s shows the account number in the clear", n.Status().CourtCode)
 		}
-		head, err := n.Store().LogHead(recv.PeerID().String())
+		head, err := n.Store().LogHead(court.PeerID(recv.PeerID().String()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		raws, err := n.Store().LogRange(recv.PeerID().String(), 1, head, int(head))
+		raws, err := n.Store().LogRange(court.PeerID(recv.PeerID().String()), 1, head, int(head))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +353,7 @@ func (s assetSigner) sign(t *testing.T, am *assetMesh, id court.TransferID, u *p
 	t.Helper()
 	var head uint64
 	for _, n := range am.tm.nodes {
-		h, err := n.Store().LogHead(s.key.PeerID().String())
+		h, err := n.Store().LogHead(court.PeerID(s.key.PeerID().String()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -223,7 +223,7 @@ func runScale(b *testing.B, n int) map[string]float64 {
 	// Catch-up: 京03 issued records while disconnected; time from the
 	// connection until 京01's log of 京03 reaches 京03's head.
 	head := issueWhileAlone(b, n, base, iss, ref)
-	issuer := iss.n.PeerID().String()
+	issuer := court.PeerID(iss.n.PeerID().String())
 	t0 := time.Now()
 	connectScale(b, iss, self)
 	waitScale(b, 5*time.Minute, "the catch-up sync", func() bool {
@@ -314,7 +314,7 @@ func issueWhileAlone(b *testing.B, n int, base string, iss *scaleNode, ref court
 			b.Fatalf("at %d transfers, 京03 withdraws: %v", n, err)
 		}
 	}
-	head, err := iss.n.Store().LogHead(iss.n.PeerID().String())
+	head, err := iss.n.Store().LogHead(court.PeerID(iss.n.PeerID().String()))
 	if err != nil || head < scaleCatchUp {
 		b.Fatalf("at %d transfers, 京03's log head is %d (%v); want at least %d", n, head, err, scaleCatchUp)
 	}

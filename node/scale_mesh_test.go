@@ -152,7 +152,7 @@ func recovered(s *scaleNode) bool {
 	if err != nil {
 		return false
 	}
-	self := s.n.PeerID().String()
+	self := court.PeerID(s.n.PeerID().String())
 	for issuer, head := range heads {
 		if issuer != self && done[issuer] < head {
 			return false

@@ -84,7 +84,7 @@ type meshState map[court.CourtCode]nodeState
 type nodeState struct {
 	keys      []string
 	transfers []string
-	heads     map[string]uint64
+	heads     map[court.PeerID]uint64
 	audit     uint64
 }
 

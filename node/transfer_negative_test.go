@@ -66,7 +66,7 @@ func nextSeq(t *testing.T, nodes []*node.Node, s signer) uint64 {
 	t.Helper()
 	var top uint64
 	for _, n := range nodes {
-		h, err := n.Store().LogHead(s.peer().String())
+		h, err := n.Store().LogHead(court.PeerID(s.peer().String()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,11 +79,11 @@ func nextSeq(t *testing.T, nodes []*node.Node, s signer) uint64 {
 // holds it, and returns its position and bytes.
 func logEntry(t *testing.T, n *node.Node, issuer signer, id court.TransferID, kind cmproto.Kind) (uint64, []byte) {
 	t.Helper()
-	head, err := n.Store().LogHead(issuer.peer().String())
+	head, err := n.Store().LogHead(court.PeerID(issuer.peer().String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raws, err := n.Store().LogRange(issuer.peer().String(), 1, head, int(head))
+	raws, err := n.Store().LogRange(court.PeerID(issuer.peer().String()), 1, head, int(head))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 		if got := viewOf(t, n, id); got.state != cmproto.StateDecided {
 			t.Errorf("%s: state %s after the revoked court's acceptance", n.Status().CourtCode, got.state)
 		}
-		if h, err := n.Store().HasRecord(recv.peer().String(), seq, raw); err != nil || h {
+		if h, err := n.Store().HasRecord(court.PeerID(recv.peer().String()), seq, raw); err != nil || h {
 			t.Errorf("%s: the revoked court's record is in its log (%v, %v)", n.Status().CourtCode, h, err)
 		}
 	}
@@ -447,7 +447,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 		if got := viewOf(t, n, id); got.state != cmproto.StateDecided {
 			t.Errorf("%s: state %s after the relayed records", n.Status().CourtCode, got.state)
 		}
-		if h, err := n.Store().LogHead(recv.peer().String()); err != nil || h >= seq {
+		if h, err := n.Store().LogHead(court.PeerID(recv.peer().String())); err != nil || h >= seq {
 			t.Errorf("%s: holds the revoked court's log up to %d (%v)", n.Status().CourtCode, h, err)
 		}
 	}

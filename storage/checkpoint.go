@@ -21,20 +21,20 @@ const prefixCheckpoint = "meta/ckpt/"
 // back: setting a lower Seq keeps the higher one (ResetCheckpoints starts
 // a pass over).
 type Checkpoint struct {
-	Name   string // the pass: [A-Za-z0-9._-], no '/'
-	Issuer string // the log's issuer (peer ID), as in LogRecord.Issuer
+	Name   string       // the pass: [A-Za-z0-9._-], no '/'
+	Issuer court.PeerID // the log's issuer, as in LogRecord.Issuer
 	Seq    uint64
 }
 
-func checkpointKey(name, issuer string) []byte {
-	return []byte(prefixCheckpoint + name + "/" + issuer)
+func checkpointKey(name string, issuer court.PeerID) []byte {
+	return []byte(prefixCheckpoint + name + "/" + string(issuer))
 }
 
 func (cp Checkpoint) validate() error {
 	if err := checkKeyPart("checkpoint name", cp.Name); err != nil {
 		return err
 	}
-	return checkKeyPart("checkpoint issuer", cp.Issuer)
+	return checkKeyPart("checkpoint issuer", string(cp.Issuer))
 }
 
 // setCheckpoint raises the checkpoint in txn (never lowers it).
@@ -62,7 +62,7 @@ func (db *DB) SetCheckpoint(cp Checkpoint) error {
 
 // Checkpoint returns how far the pass name has handled issuer's log (0:
 // not at all).
-func (db *DB) Checkpoint(name, issuer string) (uint64, error) {
+func (db *DB) Checkpoint(name string, issuer court.PeerID) (uint64, error) {
 	if err := (Checkpoint{Name: name, Issuer: issuer}).validate(); err != nil {
 		return 0, err
 	}
@@ -77,12 +77,12 @@ func (db *DB) Checkpoint(name, issuer string) (uint64, error) {
 
 // Checkpoints returns every issuer's checkpoint of the pass name. A start
 // compares it with LogHeads and reads only LogRange(issuer, cp+1, head).
-func (db *DB) Checkpoints(name string) (map[string]uint64, error) {
+func (db *DB) Checkpoints(name string) (map[court.PeerID]uint64, error) {
 	if err := checkKeyPart("checkpoint name", name); err != nil {
 		return nil, err
 	}
 	p := []byte(prefixCheckpoint + name + "/")
-	out := map[string]uint64{}
+	out := map[court.PeerID]uint64{}
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true})
 		defer it.Close()
@@ -92,7 +92,7 @@ func (db *DB) Checkpoints(name string) (map[string]uint64, error) {
 				if len(b) != 8 {
 					return court.Errorf(court.ErrCorrupt, "checkpoint %s of %s: %d bytes, want 8: %w", name, issuer, len(b), court.ErrCorrupt)
 				}
-				out[issuer] = binary.BigEndian.Uint64(b)
+				out[court.PeerID(issuer)] = binary.BigEndian.Uint64(b)
 				return nil
 			})
 			if err != nil {

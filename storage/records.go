@@ -32,14 +32,14 @@ const (
 	prefixHeld     = "xh/"
 )
 
-func logKey(issuer string, seq uint64) []byte {
+func logKey(issuer court.PeerID, seq uint64) []byte {
 	k := []byte(prefixLog + issuer + "/")
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 // LogRecord is one record in its issuer's log.
 type LogRecord struct {
-	Issuer string // peer ID of the signing node
+	Issuer court.PeerID // the signing node
 	Seq    uint64
 	Raw    []byte
 }
@@ -81,7 +81,7 @@ type Held struct {
 var ErrEquivocation = fmt.Errorf("%w: another record already holds this log position", court.ErrConflict)
 
 // HasRecord reports whether the log holds exactly raw at (issuer, seq).
-func (db *DB) HasRecord(issuer string, seq uint64, raw []byte) (bool, error) {
+func (db *DB) HasRecord(issuer court.PeerID, seq uint64, raw []byte) (bool, error) {
 	var found bool
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(logKey(issuer, seq))
@@ -213,7 +213,7 @@ func getUint(txn *badger.Txn, k []byte) (uint64, error) {
 }
 
 // LogHead returns the sequence up to which issuer's log is complete.
-func (db *DB) LogHead(issuer string) (uint64, error) {
+func (db *DB) LogHead(issuer court.PeerID) (uint64, error) {
 	var h uint64
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		var err error
@@ -224,8 +224,8 @@ func (db *DB) LogHead(issuer string) (uint64, error) {
 }
 
 // LogHeads returns every issuer's complete-log head.
-func (db *DB) LogHeads() (map[string]uint64, error) {
-	out := map[string]uint64{}
+func (db *DB) LogHeads() (map[court.PeerID]uint64, error) {
+	out := map[court.PeerID]uint64{}
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixLogHead), PrefetchValues: true})
 		defer it.Close()
@@ -235,7 +235,7 @@ func (db *DB) LogHeads() (map[string]uint64, error) {
 				if len(b) != 8 {
 					return fmt.Errorf("%w: log head of %s", court.ErrCorrupt, k)
 				}
-				out[k] = binary.BigEndian.Uint64(b)
+				out[court.PeerID(k)] = binary.BigEndian.Uint64(b)
 				return nil
 			})
 			if err != nil {
@@ -249,7 +249,7 @@ func (db *DB) LogHeads() (map[string]uint64, error) {
 
 // LogRange returns the records of issuer's log from..to (inclusive), at
 // most max of them, stopping at the first gap.
-func (db *DB) LogRange(issuer string, from, to uint64, max int) ([][]byte, error) {
+func (db *DB) LogRange(issuer court.PeerID, from, to uint64, max int) ([][]byte, error) {
 	var out [][]byte
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		for s := from; s <= to && len(out) < max; s++ {

@@ -478,7 +478,7 @@ func TestCheckpoints(t *testing.T) {
 				t.Fatalf("%v, %v; want %v", got, err, s.want)
 			}
 			for k, v := range s.want {
-				if got[k] != v {
+				if got[court.PeerID(k)] != v {
 					t.Fatalf("%v; want %v", got, s.want)
 				}
 			}

@@ -61,11 +61,11 @@ func (a *Service) recover(ctx context.Context) {
 	done, err := a.db.Checkpoints(recoverPass)
 	if err != nil {
 		a.log.Warn("asset updates: cannot read the recovery checkpoints; reading every log", "reason", err)
-		done = map[string]uint64{}
+		done = map[court.PeerID]uint64{}
 	}
 	found := 0
 	for issuer, head := range heads {
-		if issuer == a.peer.String() || done[issuer] >= head {
+		if string(issuer) == a.peer.String() || done[issuer] >= head {
 			continue
 		}
 		// upto is how far this log is settled: every asset update in it

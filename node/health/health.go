@@ -42,7 +42,7 @@ type Store interface {
 	CountOverdue(ctx context.Context, at court.Date) (int, error)
 	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
-	LogHeads() (map[string]uint64, error)
+	LogHeads() (map[court.PeerID]uint64, error)
 }
 
 var _ Store = (*storage.DB)(nil)

@@ -209,7 +209,7 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 				s.reject(from, "", fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
 				return pubsub.ValidationReject
 			}
-			have, err := s.db.LogHead(issuer.String())
+			have, err := s.db.LogHead(court.PeerID(issuer.String()))
 			if err != nil {
 				return pubsub.ValidationIgnore
 			}
@@ -277,7 +277,7 @@ func (s *Service) Ingest(raw []byte, from peer.ID) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lr := &storage.LogRecord{Issuer: r.SignerPeer().String(), Seq: r.Seq, Raw: raw}
+	lr := &storage.LogRecord{Issuer: court.PeerID(r.SignerPeer().String()), Seq: r.Seq, Raw: raw}
 	have, herr := s.db.HasRecord(lr.Issuer, lr.Seq, raw)
 	if herr != nil {
 		if errors.Is(herr, storage.ErrEquivocation) {
@@ -408,7 +408,7 @@ func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Recor
 		return nil, fmt.Errorf("this node is not certified: %w", err)
 	}
 	s.mu.Lock()
-	head, err := s.db.LogHead(s.h.ID().String())
+	head, err := s.db.LogHead(court.PeerID(s.h.ID().String()))
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -442,7 +442,7 @@ func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Recor
 	}
 	w, err := transferWrite(cur, next)
 	if err == nil {
-		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: s.h.ID().String(), Seq: head + 1, Raw: raw}, Transfer: w})
+		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: court.PeerID(s.h.ID().String()), Seq: head + 1, Raw: raw}, Transfer: w})
 	}
 	s.mu.Unlock()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -33,7 +34,7 @@ func (s *Service) serveSync(st network.Stream) {
 		}
 		lh := &pb.LogHeads{Version: 1}
 		for issuer, seq := range heads {
-			id, err := peer.Decode(issuer)
+			id, err := peer.Decode(string(issuer))
 			if err != nil {
 				continue
 			}
@@ -49,7 +50,7 @@ func (s *Service) serveSync(st network.Stream) {
 		st.Reset()
 		return
 	}
-	recs, err := s.db.LogRange(issuer.String(), req.GetFrom(), req.GetTo(), maxRangePerRequest)
+	recs, err := s.db.LogRange(court.PeerID(issuer.String()), req.GetFrom(), req.GetTo(), maxRangePerRequest)
 	if err != nil {
 		st.Reset()
 		return
@@ -99,7 +100,7 @@ func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64)
 	}
 	defer s.busy.Delete(issuer)
 	for {
-		have, err := s.db.LogHead(issuer.String())
+		have, err := s.db.LogHead(court.PeerID(issuer.String()))
 		if err != nil || have >= upto {
 			return err
 		}
@@ -110,7 +111,7 @@ func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64)
 		if got == 0 {
 			return nil // the peer has a gap too
 		}
-		after, err := s.db.LogHead(issuer.String())
+		after, err := s.db.LogHead(court.PeerID(issuer.String()))
 		if err != nil || after == have {
 			return err // nothing usable came back
 		}
@@ -151,7 +152,7 @@ func (s *Service) announce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	head, err := s.db.LogHead(s.h.ID().String())
+	head, err := s.db.LogHead(court.PeerID(s.h.ID().String()))
 	if err != nil || head == 0 {
 		return err
 	}
