@@ -142,6 +142,7 @@ func (DataKey) GoString() string { return "crypto.DataKey(…)" }
 // Key purposes bound into the HPKE info when a data key is wrapped.
 const (
 	PurposeDossier = "dossier" // the data key of a dossier
+	PurposeBackup  = "backup"  // the key of a store backup (storage.DB.Backup)
 )
 
 func wrapInfo(purpose, dossier string) []byte {

@@ -20,7 +20,8 @@ import (
 )
 
 // A backup is a versioned container around Badger's own backup stream,
-// because the sealed chunks are not in Badger:
+// because the sealed chunks are not in Badger. Version 1, the clear
+// container (which version 2 seals whole; see backupseal.go):
 //
 //	header    "CMBACKUP" (8 bytes), format version (uint32, big endian, 1)
 //	records   one byte of kind, then
@@ -37,23 +38,43 @@ import (
 // does not start with the header is read as a bare Badger stream, the
 // backup format of schema 1 (chunks inside Badger).
 const (
-	backupMagic   = "CMBACKUP"
-	backupVersion = 1
-	maxMetaPiece  = 4 << 20
+	backupMagic  = "CMBACKUP"
+	maxMetaPiece = 4 << 20
 )
 
-// Backup writes a full backup of the store to w (see the format above).
-// The records are decrypted from the at-rest encryption: document chunks
-// and identity numbers stay sealed under the dossier keys, which only the
-// court's enc.key unwraps, but case metadata (case numbers, anonymised
-// names, masked numbers, assets and measures) is in clear, and so are the
-// number and sizes of the chunks. Keep backups as protected as the data
-// directory. It returns Badger's version for an incremental backup of the
-// records (this container always holds a full one).
+// Backup writes a full backup of the store to w: a version-2 backup, the
+// whole of it (chunks, records, counts) sealed under a random key wrapped
+// for the court's own encryption key (enc.key), so that without that key
+// the file reads as noise and with it any altered byte is refused; see
+// backupseal.go. It needs the store's Decrypter (ErrUnavailable without).
+// It returns Badger's version for an incremental backup of the records
+// (this container always holds a full one).
 func (db *DB) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	if db.dec == nil {
+		return 0, fmt.Errorf("backup: %w: no encryption key (enc.key) to seal the backup for; run it with the node's data directory", court.ErrUnavailable)
+	}
+	sw, err := newSealWriter(w, db.dec)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	since, err := db.backupClear(ctx, sw)
+	if err != nil {
+		return 0, err
+	}
+	if err := sw.Close(); err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	return since, nil
+}
+
+// backupClear writes the version-1 container of the store to w. The
+// records are decrypted from the at-rest encryption: case metadata
+// (case numbers, names, masked numbers, assets and measures) is in clear
+// in it, and so are the number and sizes of the chunks. Backup seals it.
+func (db *DB) backupClear(ctx context.Context, w io.Writer) (uint64, error) {
 	// No chunk is collected while the backup runs; imports and fetches
 	// go on.
 	db.gcMu.RLock()
@@ -62,7 +83,7 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
 	var hdr [12]byte
 	copy(hdr[:], backupMagic)
-	binary.BigEndian.PutUint32(hdr[8:], backupVersion)
+	binary.BigEndian.PutUint32(hdr[8:], backupVersion1)
 	bw.Write(hdr[:])
 	written := map[crypto.ChunkID]bool{}
 	var buf []byte
@@ -181,7 +202,7 @@ func decodeBackup(r *bufio.Reader, chunk func(id crypto.ChunkID, sealed []byte) 
 	var st backupStats
 	h := sha256.New()
 	h.Write([]byte(backupMagic))
-	h.Write(binary.BigEndian.AppendUint32(nil, backupVersion))
+	h.Write(binary.BigEndian.AppendUint32(nil, backupVersion1))
 	hr := hashReader{r: r, h: h}
 	var buf []byte
 	for {
@@ -324,8 +345,25 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) error {
 	if len(head) < 12 {
 		return fmt.Errorf("restore: %w: backup header is truncated", court.ErrCorrupt)
 	}
-	if v := binary.BigEndian.Uint32(head[8:]); v != backupVersion {
-		return fmt.Errorf("restore: %w: backup format version %d, this courtmesh reads %d; use a newer courtmesh", court.ErrUnavailable, v, backupVersion)
+	var sealed *openReader
+	switch v := binary.BigEndian.Uint32(head[8:]); v {
+	case backupVersion1:
+	case backupVersion:
+		if db.dec == nil {
+			return fmt.Errorf("restore: %w: the backup is sealed for the court's enc.key, and this data directory has none; copy the enc.key of the node that wrote the backup into it and run restore again", court.ErrUnavailable)
+		}
+		if sealed, err = newOpenReader(br, db.dec); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		br = bufio.NewReaderSize(sealed, 1<<20)
+		if head, _ = br.Peek(12); len(head) < 12 || string(head[:8]) != backupMagic || binary.BigEndian.Uint32(head[8:]) != backupVersion1 {
+			if sealed.err != nil {
+				return fmt.Errorf("restore: %w", sealed.err)
+			}
+			return fmt.Errorf("restore: %w: the sealed backup does not hold a version-%d container", court.ErrCorrupt, backupVersion1)
+		}
+	default:
+		return fmt.Errorf("restore: %w: backup format version %d, this courtmesh reads %d and %d; use a newer courtmesh", court.ErrUnavailable, v, backupVersion1, backupVersion)
 	}
 	br.Discard(12)
 	// The records go through a pipe to Badger's Load, which reads a
@@ -362,6 +400,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) error {
 	pw.CloseWithError(err)
 	if lerr := <-loaded; err == nil {
 		err = lerr
+	}
+	if sealed != nil && sealed.err != nil {
+		// A frame that did not open reads as a cut container; say why.
+		err = sealed.err
 	}
 	if err != nil {
 		return fmt.Errorf("restore: %w; the store is partial: delete it and restore again", err)

@@ -185,16 +185,20 @@
 // The receiver saves the manifest and its chunk IDs (fm/, fc/, synced)
 // before the first chunk; verified chunks are group-committed to the
 // chunk store and only then are their bits fb/ set, so a bit never stands
-// for a chunk that is not durable. Filing the case deletes fm/ and fc/ in
-// the transaction that writes the version that now refers to the chunks.
+// for a chunk that is not durable. Filing the case deletes fc/ in the
+// transaction that writes the version that now refers to the chunks, and
+// names the transfer in the case record; fm/ stays, for serving the filed
+// copy. Garbage collection counts such a manifest as covered by its case.
 //
 // # Backups
 //
 // Backup writes a versioned container (see backup.go): the chunks, then
 // Badger's own backup stream of the records, then chunks stored
-// meanwhile, then counts and a SHA-256 checksum. Restore checks each chunk
-// against its ID, the checksum, and that every chunk a record refers to
-// arrived; it reads schema-1 backups (a bare Badger stream) too.
+// meanwhile, then counts and a SHA-256 checksum, the whole sealed in
+// frames for the court's enc.key (format 2, backupseal.go). Restore opens
+// each frame, checks each chunk against its ID, the checksum, and that
+// every chunk a record refers to arrived; it reads format-1 containers
+// (not sealed) and schema-1 backups (a bare Badger stream) too.
 //
 // # Errors
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -16,7 +17,10 @@ import (
 // version refers to it or when it is listed by the manifest of a fetch in
 // progress (fc/<transfer>): the chunks of a fetch are stored before any
 // case refers to them, and a decider's copy is referred to by nothing
-// else. It excludes imports while it runs. It returns the number of
+// else. A filed dossier keeps its manifest (fm/<transfer>, to serve the
+// other courts) but not its chunk list: its chunks are live through the
+// case filed from it (CaseRecord.Transfer), whose versions refer to
+// them. It excludes imports while it runs. It returns the number of
 // chunks deleted.
 func (db *DB) CollectGarbage(ctx context.Context) (int, error) {
 	db.gcMu.Lock()
@@ -25,9 +29,10 @@ func (db *DB) CollectGarbage(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("collect garbage: %w", err)
 	}
-	if unlisted > 0 {
+	if len(unlisted) > 0 {
 		// Markers are kept, so that the next Open tries again.
-		db.log.Warn("garbage collection skipped: fetch manifests without a chunk list (written by an older build); resuming those fetches records it", "manifests", unlisted)
+		db.log.Warn("garbage collection skipped: fetch manifests with neither a chunk list nor a case filed from them (written by an older build); running `courtmesh dossier fetch` for those transfers again records it",
+			"manifests", len(unlisted), "transfers", unlisted)
 		return 0, nil
 	}
 	var dead []crypto.ChunkID
@@ -87,11 +92,13 @@ func (db *DB) CollectGarbage(ctx context.Context) (int, error) {
 }
 
 // liveChunks returns the chunks referred to by a case version or by the
-// chunk list of a fetch in progress, and the number of fetch manifests
-// that have no chunk list.
-func (db *DB) liveChunks(ctx context.Context) (map[crypto.ChunkID]bool, int, error) {
+// chunk list of a fetch in progress, and the transfers whose fetch
+// manifest has neither a chunk list nor a case filed from it (an older
+// build's fetch in progress): their chunks cannot be told apart from
+// garbage.
+func (db *DB) liveChunks(ctx context.Context) (map[crypto.ChunkID]bool, []string, error) {
 	live := map[crypto.ChunkID]bool{}
-	var unlisted int
+	var unlisted []string
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixVersion), PrefetchValues: true})
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -112,15 +119,32 @@ func (db *DB) liveChunks(ctx context.Context) (map[crypto.ChunkID]bool, int, err
 		}
 		it.Close()
 		// Every fetch manifest has its chunk list (SaveFetchManifest
-		// writes both in one transaction); a manifest without one
-		// (written by an older build) stops the collection rather than
-		// risk deleting a fetch's verified chunks.
+		// writes both in one transaction) until the dossier is filed as
+		// a case (FileReceived removes the list and names the transfer
+		// in the case record, whose versions, read above, refer to the
+		// chunks). A manifest with neither (written by an older build)
+		// stops the collection rather than risk deleting a fetch's
+		// verified chunks.
 		manifests := map[string]bool{}
 		it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixFetchManifest)})
 		for it.Rewind(); it.Valid(); it.Next() {
 			manifests[string(it.Item().Key()[len(prefixFetchManifest):])] = true
 		}
 		it.Close()
+		if len(manifests) > 0 {
+			it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixCase), PrefetchValues: true})
+			for it.Rewind(); it.Valid(); it.Next() {
+				var head CaseRecord
+				if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &head) }); err != nil {
+					it.Close()
+					return fmt.Errorf("case %q: %w", it.Item().Key(), err)
+				}
+				if head.Transfer != "" {
+					delete(manifests, head.Transfer)
+				}
+			}
+			it.Close()
+		}
 		it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixFetchChunks), PrefetchValues: true})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -137,7 +161,10 @@ func (db *DB) liveChunks(ctx context.Context) (map[crypto.ChunkID]bool, int, err
 				return fmt.Errorf("chunk list of fetch %s: %w", transfer, err)
 			}
 		}
-		unlisted = len(manifests)
+		for t := range manifests {
+			unlisted = append(unlisted, t)
+		}
+		slices.Sort(unlisted)
 		return nil
 	})
 	return live, unlisted, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -246,7 +247,8 @@ func TestSamples(t *testing.T) {
 	}
 	t.Run("case", testSampleCase)
 	t.Run("audit", testSampleAudit)
-	t.Run("backup", testSampleBackup)
+	t.Run("backup", func(t *testing.T) { testSampleBackup(t, "", backupVersion) })
+	t.Run("backup-v1", func(t *testing.T) { testSampleBackup(t, "v1/", backupVersion1) })
 	t.Run("packs", testSamplePacks)
 }
 
@@ -356,23 +358,41 @@ func testSampleAudit(t *testing.T) {
 	}
 }
 
-// testSampleBackup opens the frozen backup container, restores it into a
-// new store with the court's key, and reads the case, its document and
-// the audit log back.
-func testSampleBackup(t *testing.T) {
-	raw := readSample(t, "backup.cmbackup")
-	if string(raw[:8]) != backupMagic || raw[8] != 0 || raw[9] != 0 || raw[10] != 0 || raw[11] != backupVersion {
-		t.Fatalf("backup header % x", raw[:12])
+// testSampleBackup opens the frozen backup container in dir (of the given
+// format version; version 2 is opened with the court's key first),
+// restores it into a new store with the court's key, and reads the case,
+// its document and the audit log back. Each backup sample has the records
+// it holds frozen beside it.
+func testSampleBackup(t *testing.T, dir string, version uint32) {
+	raw := readSample(t, dir+"backup.cmbackup")
+	if string(raw[:8]) != backupMagic || binary.BigEndian.Uint32(raw[8:12]) != version {
+		t.Fatalf("backup header % x, want version %d", raw[:12], version)
+	}
+	clear := raw
+	if version == backupVersion {
+		or, err := newOpenReader(bufio.NewReader(bytes.NewReader(raw)), sampleEncKey(t))
+		if err != nil {
+			t.Fatalf("frozen backup: %v", err)
+		}
+		if clear, err = io.ReadAll(or); err != nil {
+			t.Fatalf("frozen backup: %v", err)
+		}
+		if bytes.Contains(raw, []byte("某某科技有限公司")) || bytes.Contains(raw, []byte(sampleCaseNo.String())) {
+			t.Error("the sealed backup holds the case's respondent or number in clear")
+		}
+	}
+	if string(clear[:8]) != backupMagic || binary.BigEndian.Uint32(clear[8:12]) != backupVersion1 {
+		t.Fatalf("backup container header % x", clear[:12])
 	}
 	var chunks []crypto.ChunkID
-	st, err := decodeBackup(bufio.NewReader(bytes.NewReader(raw[12:])),
+	st, err := decodeBackup(bufio.NewReader(bytes.NewReader(clear[12:])),
 		func(id crypto.ChunkID, _ []byte) error { chunks = append(chunks, id); return nil },
 		func([]byte) error { return nil })
 	if err != nil {
 		t.Fatalf("frozen backup: %v", err)
 	}
 	var v CaseVersion
-	if err := jsonUnmarshal(readSample(t, "case-version.json"), &v); err != nil {
+	if err := jsonUnmarshal(readSample(t, dir+"case-version.json"), &v); err != nil {
 		t.Fatal(err)
 	}
 	wantChunks := append(slices.Clone(v.Documents[0].Chunks), v.Source.Chunks...)
@@ -392,13 +412,13 @@ func testSampleBackup(t *testing.T) {
 		t.Fatalf("restore the frozen backup: %v", err)
 	}
 	// The records restored are the stored records frozen beside it.
-	if got := rawValue(t, db, caseKey(sampleCaseNo)); !bytes.Equal(got, readSample(t, "case-record.json")) {
+	if got := rawValue(t, db, caseKey(sampleCaseNo)); !bytes.Equal(got, readSample(t, dir+"case-record.json")) {
 		t.Errorf("restored case record differs from case-record.json:\n%s", got)
 	}
-	if got := rawValue(t, db, versionKey(sampleCaseNo, 1)); !bytes.Equal(got, readSample(t, "case-version.json")) {
+	if got := rawValue(t, db, versionKey(sampleCaseNo, 1)); !bytes.Equal(got, readSample(t, dir+"case-version.json")) {
 		t.Errorf("restored case version differs from case-version.json:\n%s", got)
 	}
-	if got := auditJSONL(t, db); !bytes.Equal(got, readSample(t, "audit.jsonl")) {
+	if got := auditJSONL(t, db); !bytes.Equal(got, readSample(t, dir+"audit.jsonl")) {
 		t.Errorf("restored audit log differs from audit.jsonl:\n%s", got)
 	}
 	// And they open with the court's key.

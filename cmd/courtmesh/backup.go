@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "backup", summary: "write a full backup of the store (Badger backup format)", run: runBackup})
+	register(&command{name: "backup", summary: "write a full backup of the store, sealed for the node's enc.key", run: runBackup})
 	register(&command{name: "restore", summary: "restore a backup into an empty store", run: runRestore})
 }
 
@@ -43,7 +43,7 @@ func runBackup(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes); keep it with the data directory's keys (enc.key)\n", res.Out, res.Bytes)
+	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes); sealed for this node's enc.key: keep a copy of enc.key elsewhere, without it the backup cannot be restored\n", res.Out, res.Bytes)
 	return nil
 }
 
