@@ -339,8 +339,10 @@ func (ca *CA) popKey(create bool) ([]byte, error) {
 }
 
 // checkKeysFree refuses t if its node key or encryption key is in a live
-// certificate issued here to a court other than t.Code (t.Code empty: to
-// any court).
+// certificate issued here to a court other than t.Code. With t.Code empty
+// (a challenge, before the court is named) only a certificate that pairs
+// one of the keys with a different other key is refused: the same node
+// asking again (a renewal) is not.
 func (ca *CA) checkKeysFree(t crypto.Template, now time.Time) error {
 	live, err := ca.Live(now)
 	if err != nil {
@@ -348,6 +350,9 @@ func (ca *CA) checkKeysFree(t crypto.Template, now time.Time) error {
 	}
 	for _, c := range live {
 		if t.Code != "" && c.Code == t.Code {
+			continue
+		}
+		if t.Code == "" && c.SigningKey.Equals(t.Identity.SigningKey) && bytes.Equal(c.EncKey, t.Identity.EncKey) {
 			continue
 		}
 		which := ""
