@@ -83,7 +83,7 @@ func runCAChallenge(ctx context.Context, c *cli, args []string) error {
 
 func runIdentityProve(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "identity prove")
-	chFile := fs.String("challenge", "", "the challenge file from the certificate authority (`courtmesh ca challenge`)")
+	chFile := fs.String("challenge", "", "the challenge file from the certificate authority (`courtmesh ca challenge`); without it, identity.json is only re-signed from the keys in --data")
 	caDir := fs.String("ca-dir", "", "instead of --data: re-sign a province issuer's identity.json (no challenge needed)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -96,8 +96,18 @@ func runIdentityProve(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(c.stdout, "Identity of issuer key %s signed: send %s to the national root.\n", id.PeerID, filepath.Join(*caDir, ca.IdentityFile))
 		return nil
 	}
-	if *data == "" || *chFile == "" {
-		return errors.New("--data and --challenge are required")
+	if *data == "" {
+		return errors.New("--data is required (or --ca-dir for a province issuer)")
+	}
+	if *chFile == "" {
+		// No challenge: rewrite identity.json signed from the keys in the
+		// directory (after moving enc.key into a new node's directory).
+		id, err := datadir.SignIdentity(datadir.Dir(*data))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Identity of node %s signed (no proof yet): send %s to the certificate authority for its challenge.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
+		return nil
 	}
 	raw, err := os.ReadFile(*chFile)
 	if err != nil {

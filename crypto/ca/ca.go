@@ -295,14 +295,12 @@ func (ca *CA) CheckIdentity(id *crypto.Identity) error {
 }
 
 // Challenge makes the proof-of-possession challenge for id's encryption
-// key. The node answers it with crypto.ProvePossession. An identity whose
-// keys another court holds a live certificate for is refused at once.
+// key. The node answers it with crypto.ProvePossession. Whether the keys
+// are free is checked at issue, when the court is named (a node of the
+// same court may carry its encryption key over to a new node key).
 func (ca *CA) Challenge(id *crypto.Identity) (*crypto.PossessionChallenge, error) {
 	if len(id.EncKey) == 0 {
 		return nil, court.Errorf(court.ErrInvalid, "identity %s has no encryption key: an issuer's identity needs no challenge, only its signature", id.PeerID)
-	}
-	if err := ca.checkKeysFree(crypto.Template{Identity: id}, time.Now()); err != nil {
-		return nil, err
 	}
 	pk, err := ca.popKey(true)
 	if err != nil {
@@ -339,20 +337,14 @@ func (ca *CA) popKey(create bool) ([]byte, error) {
 }
 
 // checkKeysFree refuses t if its node key or encryption key is in a live
-// certificate issued here to a court other than t.Code. With t.Code empty
-// (a challenge, before the court is named) only a certificate that pairs
-// one of the keys with a different other key is refused: the same node
-// asking again (a renewal) is not.
+// certificate issued here to a court other than t.Code.
 func (ca *CA) checkKeysFree(t crypto.Template, now time.Time) error {
 	live, err := ca.Live(now)
 	if err != nil {
 		return err
 	}
 	for _, c := range live {
-		if t.Code != "" && c.Code == t.Code {
-			continue
-		}
-		if t.Code == "" && c.SigningKey.Equals(t.Identity.SigningKey) && bytes.Equal(c.EncKey, t.Identity.EncKey) {
+		if c.Code == t.Code {
 			continue
 		}
 		which := ""

@@ -167,12 +167,6 @@ func TestIdentityProofOfPossession(t *testing.T) {
 		})
 	}
 
-	t.Run("challenge for the victim's key is refused at once", func(t *testing.T) {
-		id, _ := crypto.SignIdentity(attacker.nk, keysOnly{victim.ek.PublicKey()}, nil)
-		if _, err := root.Challenge(id); !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), "京0105") {
-			t.Errorf("got %v, want a conflict naming 京0105", err)
-		}
-	})
 	t.Run("a node does not answer another node's challenge", func(t *testing.T) {
 		fresh := newPopNode(t)
 		id, _ := crypto.SignIdentity(fresh.nk, fresh.ek, nil)

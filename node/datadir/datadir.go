@@ -208,6 +208,22 @@ func (d Dir) writeIdentity(id *crypto.Identity) error {
 	return WriteFileAtomic(d.Path(IdentityFile), append(b, '\n'), 0o644)
 }
 
+// SignIdentity rewrites identity.json from the keys in the directory,
+// signed by the node key, without a proof of possession (for a directory
+// whose enc.key was carried over from an older node, or made by a build
+// that wrote unsigned identities).
+func SignIdentity(d Dir) (*crypto.Identity, error) {
+	nk, ek, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(nk, ek, nil)
+	if err != nil {
+		return nil, err
+	}
+	return id, d.writeIdentity(id)
+}
+
 // Prove answers a certificate authority's proof-of-possession challenge
 // with the node's keys and rewrites identity.json, signed by the node key
 // and carrying the proof, to be sent back to the authority. A challenge
