@@ -16,17 +16,113 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/crypto/ca"
+	"courtmesh.dev/courtmesh/node/datadir"
 )
 
 func init() {
 	register(&command{name: "ca", summary: "the certificate authority: national root and province issuers", subs: []*command{
 		{name: "init", summary: "create the national root (or, with --issuer, a province issuer's key)", run: runCAInit},
-		{name: "issue", summary: "certify a court node (or a province issuer) from its identity file", run: runCAIssue},
+		{name: "challenge", summary: "challenge a node to prove it holds its encryption key (before `ca issue`)", run: runCAChallenge},
+		{name: "issue", summary: "certify a court node (or a province issuer) from its signed, proven identity file", run: runCAIssue},
 		{name: "install", summary: "install the issuer certificate the root issued for this directory", run: runCAInstall},
 		{name: "revoke", summary: "revoke a certificate (root); the next bundle carries it", run: runCARevoke},
 		{name: "bundle", summary: "sign the next trust bundle (root)", run: runCABundle},
 		{name: "list", summary: "list the certificates this authority issued", run: runCAList},
 	}})
+	register(&command{name: "identity", summary: "a node's identity file for the certificate authority", subs: []*command{
+		{name: "prove", summary: "answer the authority's challenge: rewrites identity.json signed and proven", run: runIdentityProve},
+	}})
+}
+
+// readIdentity reads an identity file.
+func readIdentity(path string) (*crypto.Identity, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var id crypto.Identity
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &id, nil
+}
+
+func runCAChallenge(ctx context.Context, c *cli, args []string) error {
+	fs, dir := caFlags(c, "challenge")
+	idFile := fs.String("identity", "", "the node's identity.json (from `courtmesh init`)")
+	out := fs.String("out", "", "write the challenge here, to send to the court")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *idFile == "" || *out == "" {
+		return errors.New("--dir, --identity and --out are required")
+	}
+	a, err := ca.Open(*dir)
+	if err != nil {
+		return err
+	}
+	id, err := readIdentity(*idFile)
+	if err != nil {
+		return err
+	}
+	ch, err := a.Challenge(id)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(ch, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Challenge for node %s written to %s.\nSend it to the court; on the node it runs\n  courtmesh identity prove --data <its data directory> --challenge %s\nand sends back the identity.json that writes. Then run `courtmesh ca issue` with it.\n",
+		id.PeerID, *out, filepath.Base(*out))
+	return nil
+}
+
+func runIdentityProve(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "identity prove")
+	chFile := fs.String("challenge", "", "the challenge file from the certificate authority (`courtmesh ca challenge`); without it, identity.json is only re-signed from the keys in --data")
+	caDir := fs.String("ca-dir", "", "instead of --data: re-sign a province issuer's identity.json (no challenge needed)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *caDir != "" {
+		id, err := ca.SignIdentityFile(*caDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Identity of issuer key %s signed: send %s to the national root.\n", id.PeerID, filepath.Join(*caDir, ca.IdentityFile))
+		return nil
+	}
+	if *data == "" {
+		return errors.New("--data is required (or --ca-dir for a province issuer)")
+	}
+	if *chFile == "" {
+		// No challenge: rewrite identity.json signed from the keys in the
+		// directory (after moving enc.key into a new node's directory).
+		id, err := datadir.SignIdentity(datadir.Dir(*data))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Identity of node %s signed (no proof yet): send %s to the certificate authority for its challenge.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
+		return nil
+	}
+	raw, err := os.ReadFile(*chFile)
+	if err != nil {
+		return err
+	}
+	var ch crypto.PossessionChallenge
+	if err := json.Unmarshal(raw, &ch); err != nil {
+		return fmt.Errorf("%s: %w", *chFile, err)
+	}
+	id, err := datadir.Prove(datadir.Dir(*data), &ch)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Challenge answered for node %s: send %s back to the certificate authority.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
+	return nil
 }
 
 func caFlags(c *cli, name string) (*flag.FlagSet, *string) {
@@ -86,19 +182,18 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(*idFile)
+	id, err := readIdentity(*idFile)
 	if err != nil {
 		return err
-	}
-	var id crypto.Identity
-	if err := json.Unmarshal(raw, &id); err != nil {
-		return fmt.Errorf("%s: %w", *idFile, err)
 	}
 	cc, err := court.ParseCourtCode(*code)
 	if err != nil {
 		return err
 	}
-	t := crypto.Template{Code: cc, Name: *name, Identity: &id, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Duration(*days) * 24 * time.Hour)}
+	if err := a.CheckIdentity(id); err != nil {
+		return identityHelp(err, id, *dir, *idFile)
+	}
+	t := crypto.Template{Code: cc, Name: *name, Identity: id, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Duration(*days) * 24 * time.Hour)}
 	if t.Name == "" {
 		n, ok := court.KnownCourtName(cc)
 		if !ok {
@@ -127,9 +222,19 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	if t.NotAfter.After(a.Cert.NotAfter) {
 		t.NotAfter = a.Cert.NotAfter
 	}
-	cert, err := a.Issue(t)
+	live, err := a.Live(time.Now())
 	if err != nil {
 		return err
+	}
+	cert, err := a.IssueProven(t)
+	if err != nil {
+		return err
+	}
+	for _, old := range live {
+		if old.Code == cert.Code && old.Serial != cert.Serial {
+			fmt.Fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate:\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\"\n",
+				old.Code, old.Serial, old.PeerID, old.NotAfter.Format(time.DateOnly), *dir, old.Serial, cert.Serial)
+		}
 	}
 	path := filepath.Join(*dir, ca.IssuedDir, fmt.Sprintf("%d.cert", cert.Serial))
 	if *out != "" {
@@ -142,6 +247,17 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "Certified %s %s (serial %d, roles %v, parent %s, valid until %s): %s\n",
 		cert.Code, cert.Name, cert.Serial, cert.Roles, cert.Parent, cert.NotAfter.Format(time.DateOnly), path)
 	return nil
+}
+
+// identityHelp turns a refused identity into what the operator runs next.
+func identityHelp(err error, id *crypto.Identity, dir, idFile string) error {
+	switch {
+	case len(id.EncKey) == 0 && errors.Is(err, crypto.ErrIdentityUnsigned):
+		return fmt.Errorf("%s: %w; the issuer re-signs it with `courtmesh identity prove --ca-dir <its authority directory>` and sends it again", idFile, err)
+	case errors.Is(err, crypto.ErrIdentityUnsigned), errors.Is(err, crypto.ErrNoPossessionProof):
+		return fmt.Errorf("%s: %w. Run `courtmesh ca challenge --dir %s --identity %s --out challenge.json`, send challenge.json to the court, which runs `courtmesh identity prove --data <its data directory> --challenge challenge.json` and sends back the identity.json it writes; then issue again", idFile, err, dir, idFile)
+	}
+	return fmt.Errorf("%s: %w", idFile, err)
 }
 
 func runCAInstall(ctx context.Context, c *cli, args []string) error {
@@ -254,10 +370,21 @@ func runCAList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	revs, err := a.Revocations()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
 	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tPEER ID")
+	fmt.Fprintln(tw, "SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tSTATUS\tPEER ID")
 	for _, ct := range certs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\n", ct.Serial, ct.Code, ct.Name, ct.Roles, ct.Parent, ct.NotAfter.Format(time.DateOnly), ct.PeerID)
+		status := "live"
+		if r, ok := revs[ct.Serial]; ok {
+			status = "REVOKED " + court.DateOf(r.RevokedAt).String()
+		} else if !now.Before(ct.NotAfter) {
+			status = "expired"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", ct.Serial, ct.Code, ct.Name, ct.Roles, ct.Parent, ct.NotAfter.Format(time.DateOnly), status, ct.PeerID)
 	}
 	return tw.Flush()
 }

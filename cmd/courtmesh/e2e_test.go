@@ -107,6 +107,24 @@ func certSerial(t *testing.T, out string) uint64 {
 	return s
 }
 
+// prove has the authority in caDir challenge the node in data and the
+// node answer, as the operator and the court's IT staff do by hand: after
+// it, data's identity.json can be issued by caDir.
+func (e *e2e) prove(t *testing.T, caDir, data string) {
+	t.Helper()
+	ch := filepath.Join(t.TempDir(), "challenge.json")
+	e.must(t, "ca", "challenge", "--dir", caDir, "--identity", filepath.Join(data, datadir.IdentityFile), "--out", ch)
+	e.must(t, "identity", "prove", "--data", data, "--challenge", ch)
+}
+
+// issue proves data's identity to caDir and certifies it; it returns the
+// output of `ca issue`.
+func (e *e2e) issue(t *testing.T, caDir, data string, args ...string) string {
+	t.Helper()
+	e.prove(t, caDir, data)
+	return e.must(t, append([]string{"ca", "issue", "--dir", caDir, "--identity", filepath.Join(data, datadir.IdentityFile)}, args...)...)
+}
+
 // e2eCourt is one court's node in the multi-process mesh.
 type e2eCourt struct {
 	code, roles string
@@ -287,7 +305,7 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 				t.Errorf("%s: %v, mode %v; want 0600", f, err, st.Mode().Perm())
 			}
 		}
-		out = e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, datadir.IdentityFile), "--code", c.code, "--roles", c.roles)
+		out = e.issue(t, root, c.dir, "--code", c.code, "--roles", c.roles)
 		c.serial = certSerial(t, out)
 	}
 	// ca list shows the serial issue printed.
@@ -460,7 +478,7 @@ func (e *e2e) provinceIssuer(t *testing.T) {
 	e.must(t, "ca", "install", "--dir", hc, "--cert", hcCert, "--root", filepath.Join(root, "root.cert"))
 
 	huCert := filepath.Join(base, "hu0101.cert")
-	out = e.must(t, "ca", "issue", "--dir", hc, "--identity", filepath.Join(hu, datadir.IdentityFile), "--code", "沪0101", "--out", huCert)
+	out = e.issue(t, hc, hu, "--code", "沪0101", "--out", huCert)
 	if !strings.Contains(out, "Certified 沪0101") {
 		t.Errorf("issuer issue of 沪0101: %s", out)
 	}
@@ -472,6 +490,7 @@ func (e *e2e) provinceIssuer(t *testing.T) {
 		return len(ents)
 	}
 	before := issued()
+	e.prove(t, hc, jing)
 	for _, tt := range []struct {
 		args []string
 		want []string

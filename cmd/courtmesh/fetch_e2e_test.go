@@ -369,7 +369,7 @@ func (e *e2e) certifyAndStart(t *testing.T, base, root string, courts []*e2eCour
 			t.Fatal(err)
 		}
 		c.peer = id.PeerID.String()
-		c.serial = certSerial(t, e.must(t, "ca", "issue", "--dir", root, "--identity", filepath.Join(c.dir, datadir.IdentityFile), "--code", c.code, "--roles", c.roles))
+		c.serial = certSerial(t, e.issue(t, root, c.dir, "--code", c.code, "--roles", c.roles))
 	}
 	bundle := filepath.Join(base, "bundle.pb")
 	e.must(t, "ca", "bundle", "--dir", root, "--out", bundle)

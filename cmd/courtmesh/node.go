@@ -48,7 +48,7 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
 	fmt.Fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
-	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n", filepath.Join(*data, datadir.IdentityFile), b)
+	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n\nThe authority answers with a challenge file; answer it with\n  courtmesh identity prove --data %s --challenge <file>\nand send back the identity.json that writes.\n", filepath.Join(*data, datadir.IdentityFile), b, *data)
 	return nil
 }
 

@@ -8,6 +8,8 @@
 //	root.cert     the national root certificate (same as ca.cert for the root)
 //	identity.json the public identity (an issuer sends it to the root)
 //	state.json    bundle sequence and revocations (root only)
+//	pop.key       secret for proof-of-possession challenges (0600; made
+//	              by the first Challenge)
 //	issued/       every certificate issued, one file per serial
 //
 // The root key is meant to live on an offline machine; the commands here
@@ -20,6 +22,8 @@
 package ca
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +44,7 @@ const (
 	RootFile     = "root.cert"
 	IdentityFile = "identity.json"
 	StateFile    = "state.json"
+	PopKeyFile   = "pop.key"
 	IssuedDir    = "issued"
 )
 
@@ -109,7 +114,25 @@ func InitIssuer(dir string) (*crypto.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return crypto.NewIdentity(key, nil)
+	return crypto.SignIdentity(key, nil, nil)
+}
+
+// SignIdentityFile rewrites dir's identity.json signed by its key, for a
+// directory made by a build that wrote unsigned (version 1) identities.
+func SignIdentityFile(dir string) (*crypto.Identity, error) {
+	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(key, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return id, writeFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
 }
 
 func initKey(dir string) (*crypto.NodeKey, error) {
@@ -126,7 +149,7 @@ func initKey(dir string) (*crypto.NodeKey, error) {
 	if err := crypto.SaveNodeKey(filepath.Join(dir, KeyFile), key); err != nil {
 		return nil, err
 	}
-	id, err := crypto.NewIdentity(key, nil)
+	id, err := crypto.SignIdentity(key, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +229,20 @@ func (ca *CA) IsRoot() bool { return ca.Cert.HasRole(crypto.RoleRoot) }
 
 // Issue certifies t, keeps a copy in issued/ and returns the certificate.
 // A serial already issued here is refused (court.ErrConflict) and the
-// certificate on file is kept.
+// certificate on file is kept. So is an identity whose node key or
+// encryption key is already in a live certificate (not revoked, not
+// expired) this authority issued to another court (court.ErrConflict,
+// naming that court).
+//
+// Issue trusts the caller that t.Identity's keys belong to the subject:
+// in-process harnesses that generated the keys themselves use it. An
+// identity that came from outside (a file) goes through IssueProven.
 func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
+	if t.Identity != nil {
+		if err := ca.checkKeysFree(t, time.Now()); err != nil {
+			return nil, err
+		}
+	}
 	c, err := crypto.Issue(ca.key, ca.Cert, t)
 	if err != nil {
 		return nil, err
@@ -224,6 +259,144 @@ func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// IssueProven is Issue for an identity read from a file: it must be
+// signed by its node key and, if it has an encryption key, carry a proof
+// of possession answering this authority's Challenge. Otherwise it is
+// refused (court.ErrInvalid) with what to run.
+func (ca *CA) IssueProven(t crypto.Template) (*crypto.Certificate, error) {
+	if t.Identity == nil {
+		return nil, court.Errorf(court.ErrInvalid, "issue %s: no identity", t.Code)
+	}
+	if err := ca.CheckIdentity(t.Identity); err != nil {
+		return nil, err
+	}
+	return ca.Issue(t)
+}
+
+// CheckIdentity checks id's signature and its proof of possession for
+// this authority.
+func (ca *CA) CheckIdentity(id *crypto.Identity) error {
+	if err := id.VerifySignature(); err != nil {
+		return err
+	}
+	if len(id.EncKey) == 0 {
+		return nil
+	}
+	pk, err := ca.popKey(false)
+	if err != nil {
+		return err
+	}
+	if pk == nil {
+		return fmt.Errorf("identity %s: %w: this authority has made no challenge yet", id.PeerID, crypto.ErrNoPossessionProof)
+	}
+	return id.CheckPossession(ca.Cert.Serial, crypto.PossessionSecret(pk, ca.Cert.Serial, id))
+}
+
+// Challenge makes the proof-of-possession challenge for id's encryption
+// key. The node answers it with crypto.ProvePossession. Whether the keys
+// are free is checked at issue, when the court is named (a node of the
+// same court may carry its encryption key over to a new node key).
+func (ca *CA) Challenge(id *crypto.Identity) (*crypto.PossessionChallenge, error) {
+	if len(id.EncKey) == 0 {
+		return nil, court.Errorf(court.ErrInvalid, "identity %s has no encryption key: an issuer's identity needs no challenge, only its signature", id.PeerID)
+	}
+	pk, err := ca.popKey(true)
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewPossessionChallenge(ca.Cert.Serial, crypto.PossessionSecret(pk, ca.Cert.Serial, id), id)
+}
+
+// popKey reads (or, with create, makes) the authority's PoP key. It is
+// nil without error when there is none and create is false.
+func (ca *CA) popKey(create bool) ([]byte, error) {
+	p := filepath.Join(ca.dir, PopKeyFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) && create {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		if err := createFile(p, k, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		b, err = os.ReadFile(p)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authority PoP key: %w", err)
+	}
+	if len(b) != 32 {
+		return nil, court.Errorf(court.ErrCorrupt, "authority PoP key %s: %d bytes, want 32", p, len(b))
+	}
+	return b, nil
+}
+
+// checkKeysFree refuses t if its node key or encryption key is in a live
+// certificate issued here to a court other than t.Code.
+func (ca *CA) checkKeysFree(t crypto.Template, now time.Time) error {
+	live, err := ca.Live(now)
+	if err != nil {
+		return err
+	}
+	for _, c := range live {
+		if c.Code == t.Code {
+			continue
+		}
+		which := ""
+		switch {
+		case c.SigningKey.Equals(t.Identity.SigningKey):
+			which = "node (signing) key"
+		case len(t.Identity.EncKey) > 0 && bytes.Equal(c.EncKey, t.Identity.EncKey):
+			which = "encryption key"
+		default:
+			continue
+		}
+		return court.Errorf(court.ErrConflict, "the %s of identity %s is already certified to %s %s (serial %d): a court's keys are its own; the court runs `courtmesh init` on its own machine, or serial %d is revoked first", which, t.Identity.PeerID, c.Code, c.Name, c.Serial, c.Serial)
+	}
+	return nil
+}
+
+// Live lists the certificates issued here that are neither revoked nor
+// expired at now.
+func (ca *CA) Live(now time.Time) ([]*crypto.Certificate, error) {
+	issued, err := ca.Issued()
+	if err != nil {
+		return nil, err
+	}
+	revs, err := ca.Revocations()
+	if err != nil {
+		return nil, err
+	}
+	var out []*crypto.Certificate
+	for _, c := range issued {
+		if _, gone := revs[c.Serial]; gone || !now.Before(c.NotAfter) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Revocations returns the revocations kept here by serial; empty for a
+// province issuer (only the root keeps revocations).
+func (ca *CA) Revocations() (map[uint64]Revocation, error) {
+	out := map[uint64]Revocation{}
+	if _, err := os.Stat(filepath.Join(ca.dir, StateFile)); errors.Is(err, os.ErrNotExist) && !ca.IsRoot() {
+		return out, nil
+	}
+	st, err := loadState(ca.dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range st.Revocations {
+		out[r.Serial] = r
+	}
+	return out, nil
 }
 
 // Issued lists the certificates in issued/. Temporary files a crash left

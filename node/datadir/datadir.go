@@ -3,6 +3,7 @@ package datadir
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -184,15 +185,11 @@ func Init(d Dir) (*crypto.Identity, error) {
 	if err := crypto.SaveEncKey(d.Path(crypto.EncKeyFile), ek); err != nil {
 		return nil, err
 	}
-	id, err := crypto.NewIdentity(nk, ek)
+	id, err := crypto.SignIdentity(nk, ek, nil)
 	if err != nil {
 		return nil, err
 	}
-	b, err := id.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	if err := WriteFileAtomic(d.Path(IdentityFile), append(b, '\n'), 0o644); err != nil {
+	if err := d.writeIdentity(id); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(d.Path(ConfigFile)); errors.Is(err, os.ErrNotExist) {
@@ -201,6 +198,46 @@ func Init(d Dir) (*crypto.Identity, error) {
 		}
 	}
 	return id, nil
+}
+
+func (d Dir) writeIdentity(id *crypto.Identity) error {
+	b, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(d.Path(IdentityFile), append(b, '\n'), 0o644)
+}
+
+// SignIdentity rewrites identity.json from the keys in the directory,
+// signed by the node key, without a proof of possession (for a directory
+// whose enc.key was carried over from an older node, or made by a build
+// that wrote unsigned identities).
+func SignIdentity(d Dir) (*crypto.Identity, error) {
+	nk, ek, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(nk, ek, nil)
+	if err != nil {
+		return nil, err
+	}
+	return id, d.writeIdentity(id)
+}
+
+// Prove answers a certificate authority's proof-of-possession challenge
+// with the node's keys and rewrites identity.json, signed by the node key
+// and carrying the proof, to be sent back to the authority. A challenge
+// made for another node is refused and identity.json is left alone.
+func Prove(d Dir, ch *crypto.PossessionChallenge) (*crypto.Identity, error) {
+	nk, ek, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.ProvePossession(nk, ek, ch)
+	if err != nil {
+		return nil, err
+	}
+	return id, d.writeIdentity(id)
 }
 
 // InstallTrust pins the national root certificate and installs a first
