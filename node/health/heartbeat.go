@@ -40,10 +40,10 @@ const maxWitnessed = 2*64 + recentHeads + 1
 
 // peerHealth is what this node knows of one node from its heartbeats.
 type peerHealth struct {
-	serial    uint64
-	court     court.CourtCode
-	received  time.Time // local time of the newest heartbeat
-	sentAt    int64     // its sent_at (unix ms): older ones are stale
+	serial   uint64
+	court    court.CourtCode
+	received time.Time // local time of the newest heartbeat
+	sentAt   int64     // its sent_at (unix ms): older ones are stale
 	// offset is how far its newest heartbeat was dated after the local
 	// time it arrived (negative: before); skewSince is when the offset
 	// last went beyond the tolerance (zero while within it).
