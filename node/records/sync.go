@@ -234,3 +234,12 @@ func (s *Service) Serve(ctx context.Context) error {
 		}
 	}
 }
+
+// SyncWith exchanges log heads with p now and pulls what this node lacks,
+// as the periodic exchange does with a random peer; it returns when done.
+func (s *Service) SyncWith(ctx context.Context, p peer.ID) error {
+	if err := s.trust.Admit(p); err != nil {
+		return err
+	}
+	return s.pullHeads(ctx, p)
+}
