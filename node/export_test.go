@@ -97,3 +97,6 @@ func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]b
 
 // Close closes the stream.
 func (s *FetchStreamForTest) Close() error { return s.st.Close() }
+
+// SyncWithForTest exchanges log heads with p and pulls what n lacks, now.
+func SyncWithForTest(ctx context.Context, n *Node, p peer.ID) error { return n.xfer.SyncWith(ctx, p) }

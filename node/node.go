@@ -193,7 +193,7 @@ func New(opts Options) (*Node, error) {
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
-		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, GuardDays: cfg.HandoverGuardDays,
+		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration,
 	}); err != nil {
 		return fail(err)
@@ -368,6 +368,10 @@ func (n *Node) Status() api.Status {
 	}
 	for _, a := range n.h.Addrs() {
 		st.ListenAddrs = append(st.ListenAddrs, a.String())
+	}
+	if n.health != nil {
+		c := n.health.Clock()
+		st.Clock = &c
 	}
 	if c, err := t.ByPeer(n.h.ID(), now); err == nil {
 		st.CourtCode, st.CourtName, st.Serial, st.CertExpires = string(c.Code), c.Name, c.Serial, c.NotAfter.UTC()

@@ -120,6 +120,31 @@ const MaxAmountFen = 1_000_000_000_000 * 100
 // be dated.
 const MaxClockSkew = 5 * time.Minute
 
+// DatedAheadError is DecodeRecord's refusal of an authentic record dated
+// more than MaxClockSkew after the checking node's clock: its signer's
+// clock is probably ahead. It wraps crypto.ErrNotYetValid. The record may
+// be accepted once the checking clock reaches Due; until then a node need
+// not fetch or check it again.
+type DatedAheadError struct {
+	Signer   peer.ID         // whose log holds it
+	Issuer   court.CourtCode // the signer's court
+	Seq      uint64          // its position in the signer's log
+	Transfer string          // the transfer it names, unchecked
+	Hash     [32]byte        // of the raw record
+	IssuedAt time.Time       // the date it carries
+	Now      time.Time       // the checking node's clock
+}
+
+func (e *DatedAheadError) Error() string {
+	return fmt.Sprintf("record %d from %s is dated %s, after now (%s): %v", e.Seq, e.Issuer,
+		e.IssuedAt.UTC().Format(time.RFC3339), e.Now.UTC().Format(time.RFC3339), crypto.ErrNotYetValid)
+}
+
+func (e *DatedAheadError) Unwrap() error { return crypto.ErrNotYetValid }
+
+// Due is when the record stops being dated ahead by the checking clock.
+func (e *DatedAheadError) Due() time.Time { return e.IssuedAt.Add(-MaxClockSkew) }
+
 // SealRecord signs a record body as the given certificate.
 func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id court.TransferID, body *pb.Record) ([]byte, error) {
 	body.Version = RecordVersion
@@ -169,8 +194,8 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 		// Refused without keeping it: it may be accepted once its time
 		// has come, but a record dated ahead must not act now (an offer
 		// dated a year ahead would pass the 6-month rule today).
-		return nil, fmt.Errorf("record %d from %s is dated %s, after now (%s): %w", r.Seq, r.Issuer,
-			r.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), crypto.ErrNotYetValid)
+		return nil, &DatedAheadError{Signer: signer.PeerID, Issuer: r.Issuer, Seq: r.Seq, Transfer: p.GetTransferId(),
+			Hash: r.Hash, IssuedAt: r.IssuedAt, Now: now}
 	}
 	if r.Transfer, err = court.ParseTransferID(p.GetTransferId()); err != nil {
 		return nil, err

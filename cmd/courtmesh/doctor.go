@@ -173,6 +173,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 			k.fail("check the token file and the socket "+filepath.Join(*data, datadir.SocketFile), "local API: %v", err)
 		default:
 			k.ok("node running: %d peers, bundle #%d", st.Peers, st.Bundle.Sequence)
+			k.clock(st.Clock)
 		}
 	}
 	return k.result()
@@ -206,4 +207,25 @@ func (k *checkup) result() error {
 		return fmt.Errorf("doctor found %d problem(s)", k.failures)
 	}
 	return nil
+}
+
+// clock reports how the running node's clock compares with its peers'
+// heartbeats (GET /v1/status).
+func (k *checkup) clock(c *api.ClockCheck) {
+	if c == nil {
+		return
+	}
+	off := (time.Duration(c.OffsetMs) * time.Millisecond).Round(time.Second)
+	tol := time.Duration(c.ToleranceMs) * time.Millisecond
+	const fix = "fix the system clock: enable time sync against the court network's time source (chrony: `chronyc tracking`, `chronyc makestep`; or `timedatectl set-ntp true`), then restart the node"
+	switch c.State {
+	case "ahead":
+		k.fail(fix, "clock: this machine's clock is %s ahead of its %d peers' (median of their heartbeats; tolerance %s): the mesh refuses the records this node issues", off, c.Peers, tol)
+	case "behind":
+		k.fail(fix, "clock: this machine's clock is %s behind its %d peers' (median of their heartbeats; tolerance %s): this node refuses its peers' records as dated ahead", -off, c.Peers, tol)
+	case "ok":
+		k.ok("clock agrees with %d peers' heartbeats (median offset %s, tolerance %s)", c.Peers, off, tol)
+	default:
+		k.warn("connect the node to its peers (bootstrap in config.toml) so that it can compare clocks", "clock: no peer heard yet to compare this machine's clock with")
+	}
 }

@@ -60,6 +60,9 @@ type Status struct {
 	Peers       int       `json:"peers"`
 	Started     time.Time `json:"started"`
 	Bundle      Bundle    `json:"bundle"`
+	// Clock compares this node's clock with its peers' heartbeats; nil
+	// when the node reports none.
+	Clock *ClockCheck `json:"clock,omitempty"`
 }
 
 // Bundle describes the trust bundle in force.

@@ -58,6 +58,11 @@ type Config struct {
 	// heartbeat on its province's topic; a court is reported silent after
 	// three intervals without one. Default: 30s.
 	HeartbeatInterval Duration `toml:"heartbeat_interval"`
+	// ClockSkewTolerance is how far a node's clock may differ from this
+	// node's, as its heartbeats show, before a clock_skew alert names its
+	// court; this node also judges its own clock against its peers' with
+	// it (GET /v1/status, `courtmesh doctor`). Default: 2m.
+	ClockSkewTolerance Duration `toml:"clock_skew_tolerance"`
 	// WebhookURL, if set, receives every new alert this node raises (the
 	// alerts of GET /v1/alerts and the dashboard) as a JSON POST, one alert
 	// per request, deduplicated while it stays raised and retried with
@@ -121,6 +126,11 @@ version = 1
 # transfer counts) is published; silent after three intervals (default "30s")
 # heartbeat_interval = "30s"
 
+# how far a node's clock may differ from this node's (its heartbeats' dates)
+# before a clock_skew alert names its court; also how this node judges its
+# own clock against its peers' (default "2m")
+# clock_skew_tolerance = "2m"
+
 # post every new alert as JSON to this URL, e.g. the operators' ticketing
 # system (default none)
 # webhook_url = "https://ops.example.court/courtmesh/alerts"
@@ -166,6 +176,9 @@ func Load(path string) (Config, error) {
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)
 	}
+	if c.ClockSkewTolerance.Duration < 0 {
+		return c, fmt.Errorf("%s: %w: clock_skew_tolerance %s is negative", path, ErrConfig, c.ClockSkewTolerance.Duration)
+	}
 	return c.WithDefaults(), nil
 }
 
@@ -196,6 +209,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HeartbeatInterval.Duration == 0 {
 		c.HeartbeatInterval.Duration = 30 * time.Second
+	}
+	if c.ClockSkewTolerance.Duration == 0 {
+		c.ClockSkewTolerance.Duration = 2 * time.Minute
 	}
 	return c
 }

@@ -20,7 +20,9 @@ import (
 )
 
 // Alerts lists the node-level problems operators and the court must act
-// on: silent, revoked and audit-inconsistent nodes, a trust bundle that
+// on: silent, revoked and audit-inconsistent nodes, nodes whose clocks
+// are off (clock_skew, one per court), this node's own clock if its
+// peers disagree with it, a trust bundle that
 // expires within seven days, and acceptances overdue (at most
 // MaxOverdueAlerts of them, then one alert counting the rest). Messages
 // are in Chinese and English and carry no personal data.
@@ -39,12 +41,32 @@ func (s *Service) Alerts(ctx context.Context) []api.Alert {
 			case "revoked":
 				out = append(out, api.Alert{Kind: "node_revoked", Severity: "critical", Court: ch.Court,
 					Message: fmt.Sprintf("%s 节点证书已吊销 / certificate of the node of %s is revoked", ch.Court, ch.Court)})
+			case "clock_skew":
+				p, _ := peer.Decode(ch.PeerID)
+				offset, since := s.skewProblem(p)
+				// A node ahead beyond the records' tolerance has its records
+				// refused by everyone; so does an hour either way, soon.
+				sev := "warning"
+				if offset > cmproto.MaxClockSkew || offset < -time.Hour {
+					sev = "critical"
+				}
+				out = append(out, api.Alert{Kind: "clock_skew", Severity: sev, Court: ch.Court, Since: since.UTC(),
+					Message: fmt.Sprintf("%s 节点时钟%s（按其心跳），请该院校准系统时间（NTP/chrony） / clock of the node of %s is %s of this node's (by its heartbeats): its records dated ahead are refused; have that court fix its time sync (NTP/chrony)",
+						ch.Court, fmtOffsetZh(offset), ch.Court, fmtOffset(offset))})
 			case "audit_forked", "audit_rewound":
 				p, _ := peer.Decode(ch.PeerID)
 				_, detail, since := s.auditProblem(p)
 				out = append(out, api.Alert{Kind: "audit_inconsistent", Severity: "critical", Court: ch.Court, Since: since,
 					Message: fmt.Sprintf("%s 审计日志不一致（%s），请核查该节点 / %s; run `courtmesh audit verify` on that node", ch.Court, f, detail)})
 			}
+		}
+	}
+	if c := s.Clock(); c.State == "ahead" || c.State == "behind" {
+		if self, err := s.self(); err == nil {
+			off := time.Duration(c.OffsetMs) * time.Millisecond
+			out = append(out, api.Alert{Kind: "clock_skew", Severity: "critical", Court: string(self.Code),
+				Message: fmt.Sprintf("本节点时钟%s（%d 个节点心跳的中位数），请校准系统时间（NTP/chrony） / this node's clock is %s of its %d peers' (median of their heartbeats): its records are refused; fix the time sync (chronyc tracking, timedatectl)",
+					fmtOffsetZh(off), c.Peers, fmtOffset(off), c.Peers)})
 		}
 	}
 	b := s.d.Trust.Trust().Bundle()

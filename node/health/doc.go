@@ -20,11 +20,26 @@
 // Memory is one small record per node heard, bounded per node
 // (maxWitnessed hashes).
 //
+// # Clocks
+//
+// A heartbeat dated ahead or behind is not dropped: its node is alive.
+// Its date is compared with this node's clock when it arrives (the
+// offset); beyond clock_skew_tolerance (default 2 minutes) the node is
+// flagged clock_skew and an alert names its court and the offset
+// (critical once its records are refused: more than
+// protocol.MaxClockSkew ahead, or an hour behind). The date serves that
+// comparison only: silence is judged by when heartbeats arrive, and a
+// node whose clock was set right is heard again at once although its
+// dates went back. Clock turns the offsets of the online peers around:
+// when more than half of them disagree with this node the same way,
+// this node's own clock is ahead or behind (by their median), which
+// GET /v1/status, the alerts and `courtmesh doctor` report.
+//
 // # Mesh and alerts
 //
 // Mesh joins the certificates of the provinces followed with the
 // heartbeats heard: online (a heartbeat within three intervals), silent,
-// revoked, bundle_behind and the audit flags. Alerts turns those flags,
+// revoked, bundle_behind, clock_skew and the audit flags. Alerts turns those flags,
 // a trust bundle near expiry and overdue acceptances into alerts;
 // AllAlerts adds the measures of transferred cases that expire within
 // handover_guard_days (from the assets room) and sorts them, critical

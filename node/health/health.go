@@ -77,6 +77,10 @@ type Deps struct {
 	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
 	// must be positive.
 	HeartbeatEvery time.Duration
+	// SkewTolerance is clock_skew_tolerance: a node whose heartbeats are
+	// dated further than this from this node's clock is flagged
+	// clock_skew. Zero or less means DefaultSkewTolerance.
+	SkewTolerance time.Duration
 	// GuardDays is handover_guard_days: measures expiring within it raise
 	// alerts, and the dashboard's lapse indicator assumes it.
 	GuardDays int
@@ -95,7 +99,13 @@ type Deps struct {
 // interval, and keeps the newest heartbeat of every node it hears: its
 // own province's, or every province's on an operator node. It witnesses
 // their audit log heads: a log that goes backwards, or shows another hash
-// at a position it showed before, is flagged.
+// at a position it showed before, is flagged. It compares their dates
+// with its own clock: a node whose heartbeats are dated further than
+// SkewTolerance ahead or behind is flagged clock_skew (and still heard:
+// its heartbeat's date serves that comparison only, while silence and
+// everything else are judged by this node's clock); and when most of its
+// peers disagree with it the same way, this node's own clock is wrong
+// (Clock).
 //
 // Memory: one peerHealth per node heard (3,500 nationally), each holding
 // at most maxWitnessed (length, hash) pairs: about 7 KiB per node with
@@ -117,6 +127,9 @@ type Service struct {
 	rescan  chan struct{}             // a new bundle may name new provinces
 }
 
+// DefaultSkewTolerance is the clock_skew_tolerance of a node that sets none.
+const DefaultSkewTolerance = 2 * time.Minute
+
 // New builds the health room: it joins the heartbeat topics of the
 // provinces it follows (registering their validators) and registers the
 // state gauges with d.Metrics. It starts no goroutine.
@@ -132,6 +145,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if d.Life == nil {
 		d.Life = context.Background()
+	}
+	if d.SkewTolerance <= 0 {
+		d.SkewTolerance = DefaultSkewTolerance
 	}
 	s := &Service{
 		d: d, log: d.Log, now: d.Now, every: d.HeartbeatEvery,

@@ -3,7 +3,6 @@ package health
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -41,10 +40,15 @@ const maxWitnessed = 2*64 + recentHeads + 1
 
 // peerHealth is what this node knows of one node from its heartbeats.
 type peerHealth struct {
-	serial    uint64
-	court     court.CourtCode
-	received  time.Time // local time of the newest heartbeat
-	sentAt    int64     // its sent_at (unix ms): older ones are stale
+	serial   uint64
+	court    court.CourtCode
+	received time.Time // local time of the newest heartbeat
+	sentAt   int64     // its sent_at (unix ms): older ones are stale
+	// offset is how far its newest heartbeat was dated after the local
+	// time it arrived (negative: before); skewSince is when the offset
+	// last went beyond the tolerance (zero while within it).
+	offset    time.Duration
+	skewSince time.Time
 	hb        *pb.Heartbeat
 	maxLength uint64
 	// witnessed maps audit log lengths to the hash this node's heartbeats
@@ -338,10 +342,8 @@ func (s *Service) validate(province court.CourtCode, data []byte) (pubsub.Valida
 			return pubsub.ValidationReject, fmt.Errorf("heartbeat of %s carries the peer record of %s: %w", signer.Code, pr.PeerID, crypto.ErrMalformed)
 		}
 	}
-	if time.UnixMilli(hb.GetSentAt()).After(now.Add(5 * time.Minute)) {
-		// Another clock may be wrong: drop it without blaming the relay.
-		return pubsub.ValidationIgnore, errors.New("heartbeat from the future")
-	}
+	// A heartbeat dated ahead or behind is kept: its node is alive, and
+	// its date tells how wrong one of the two clocks is (record).
 	if !s.record(signer, hb, now) {
 		return pubsub.ValidationIgnore, court.ErrStale
 	}
@@ -363,10 +365,25 @@ func (s *Service) record(signer *crypto.Certificate, hb *pb.Heartbeat, now time.
 	if ph == nil {
 		ph = &peerHealth{witnessed: map[uint64][32]byte{}}
 		s.peers[signer.PeerID] = ph
-	} else if hb.GetSentAt() <= ph.sentAt {
+	}
+	offset := time.UnixMilli(hb.GetSentAt()).Sub(now)
+	skewed := offset > s.d.SkewTolerance || offset < -s.d.SkewTolerance
+	if ph.hb != nil && hb.GetSentAt() <= ph.sentAt && (skewed || ph.skewSince.IsZero()) {
+		// Not newer. Only a node whose clock was wrong and has been set
+		// right is heard again at once, although its dates went back.
 		return false
 	}
 	ph.serial, ph.court, ph.received, ph.sentAt, ph.hb = signer.Serial, signer.Code, now, hb.GetSentAt(), hb
+	ph.offset = offset
+	switch {
+	case !skewed:
+		ph.skewSince = time.Time{}
+	case ph.skewSince.IsZero():
+		ph.skewSince = now
+		if signer.PeerID != s.d.Host.ID() {
+			s.log.Warn("clock skew: a node's heartbeats are dated away from this node's clock", "court", signer.Code, "peer", signer.PeerID, "offset", offset.Round(time.Second))
+		}
+	}
 	ph.witness(hb, now)
 	if ph.audit != "" {
 		s.log.Warn("audit log inconsistency", "court", signer.Code, "peer", signer.PeerID, "flag", ph.audit, "detail", ph.auditDetail)

@@ -90,6 +90,10 @@ func (s *Service) Mesh() []api.CourtHealth {
 			if ch.BundleSequence < ours {
 				ch.Flags = append(ch.Flags, "bundle_behind")
 			}
+			ch.ClockOffsetMs = ph.offset.Milliseconds()
+			if !ph.skewSince.IsZero() && p != s.d.Host.ID() {
+				ch.Flags = append(ch.Flags, "clock_skew")
+			}
 		}
 		if revoked {
 			ch.Flags = append(ch.Flags, "revoked")
@@ -126,4 +130,85 @@ func (s *Service) auditProblem(p peer.ID) (kind, detail string, since time.Time)
 		return ph.audit, ph.auditDetail, ph.auditSince
 	}
 	return "", "", time.Time{}
+}
+
+// skewProblem returns how far a peer's clock is off and since when, as
+// its heartbeats show (since is zero within the tolerance).
+func (s *Service) skewProblem(p peer.ID) (offset time.Duration, since time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ph := s.peers[p]; ph != nil {
+		return ph.offset, ph.skewSince
+	}
+	return 0, time.Time{}
+}
+
+// Clock compares this node's clock with its peers': the offsets of the
+// newest heartbeats of the peers still online (this node's own excluded),
+// negated, so that a positive offset means this node is ahead. The clock
+// is "ahead" or "behind" when more than half of those peers disagree with
+// it beyond the tolerance, the same way; the offset is the median. One
+// peer with a wrong clock thus never makes a node doubt its own.
+func (s *Service) Clock() api.ClockCheck {
+	now := s.now()
+	s.mu.Lock()
+	offsets := make([]time.Duration, 0, len(s.peers))
+	for p, ph := range s.peers {
+		if p == s.d.Host.ID() || ph.hb == nil {
+			continue
+		}
+		every := min(time.Duration(ph.hb.GetIntervalMs())*time.Millisecond, max(s.every, maxClaimedInterval))
+		if now.Sub(ph.received) > 3*every {
+			continue // silent: its last date says little about now
+		}
+		offsets = append(offsets, -ph.offset)
+	}
+	s.mu.Unlock()
+	tol := s.d.SkewTolerance
+	c := api.ClockCheck{State: "unknown", Peers: len(offsets), ToleranceMs: tol.Milliseconds()}
+	if len(offsets) == 0 {
+		return c
+	}
+	slices.Sort(offsets)
+	med := offsets[len(offsets)/2]
+	if len(offsets)%2 == 0 {
+		med = offsets[len(offsets)/2-1]/2 + offsets[len(offsets)/2]/2
+	}
+	c.OffsetMs = med.Milliseconds()
+	ahead, behind := 0, 0
+	for _, o := range offsets {
+		switch {
+		case o > tol:
+			ahead++
+		case o < -tol:
+			behind++
+		}
+	}
+	switch {
+	case 2*ahead > len(offsets):
+		c.State = "ahead"
+	case 2*behind > len(offsets):
+		c.State = "behind"
+	default:
+		c.State = "ok"
+	}
+	return c
+}
+
+// fmtOffset writes an offset as "24h0m0s ahead" or "3m0s behind".
+func fmtOffset(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		return (-d).String() + " behind"
+	}
+	return d.String() + " ahead"
+}
+
+// fmtOffsetZh writes an offset in Chinese: "快 24h0m0s" or "慢 3m0s".
+func fmtOffsetZh(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		return "慢 " + (-d).String()
+	}
+	return "快 " + d.String()
 }

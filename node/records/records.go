@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"courtmesh.dev/courtmesh/court"
@@ -47,6 +49,13 @@ type Service struct {
 	mu    sync.Mutex // serialises applying records (and issuing our own)
 	pulls chan pullJob
 	busy  sync.Map // issuer -> struct{}: a pull in progress
+	// ahead remembers the records refused as dated ahead, so that they
+	// are not fetched and audited again before they are due.
+	ahead aheadMemo
+	// exchanges counts the heads exchanges completed with a peer;
+	// skippedAhead the log ranges not pulled because their next record
+	// was refused as dated ahead and is not yet due.
+	exchanges, skippedAhead atomic.Uint64
 	// onChange is called after a transfer's state changed (Deps.OnChange).
 	onChange func(*cmproto.Transfer)
 	// onApplied is called under mu after a record was applied to its
@@ -116,6 +125,14 @@ func New(d Deps) (*Service, error) {
 		return nil, err
 	}
 	s.topic, s.sub = t, sub
+	d.Metrics.Reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "courtmesh_sync_exchanges_total", Help: "Log-head exchanges with a peer completed (at connection and every sync_interval)."},
+			func() float64 { return float64(s.exchanges.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "courtmesh_sync_skipped_dated_ahead_total", Help: "Log ranges not pulled because their next record was refused as dated ahead of this node's clock and is not yet due."},
+			func() float64 { return float64(s.skippedAhead.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "courtmesh_records_dated_ahead", Help: "Records refused as dated ahead of this node's clock, remembered until they are due."},
+			func() float64 { return float64(s.ahead.len()) }),
+	)
 	d.Host.SetStreamHandler(cmproto.ProtoSync, s.serveSync)
 	d.Host.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		s.enqueue(pullJob{from: c.RemotePeer()})
@@ -235,6 +252,13 @@ func (s *Service) reject(from peer.ID, transfer string, err error) {
 	if c, cerr := s.trust.Trust().ByPeer(from, s.now()); cerr == nil {
 		court = string(c.Code)
 	}
+	if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
+		// Name the court whose clock is wrong, not the relay.
+		court = string(ahead.Issuer)
+		if transfer == "" {
+			transfer = ahead.Transfer
+		}
+	}
 	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
 }
 
@@ -273,6 +297,13 @@ func transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error)
 func (s *Service) Ingest(raw []byte, from peer.ID) error {
 	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), s.now())
 	if r == nil {
+		if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
+			if due, again := s.ahead.refused(ahead); again {
+				// Refused and audited once already: ignore it until due.
+				return fmt.Errorf("%w: record %d from %s was refused as dated ahead; it is tried again from %s", court.ErrStale,
+					ahead.Seq, ahead.Issuer, due.UTC().Format(time.RFC3339))
+			}
+		}
 		return err
 	}
 	s.mu.Lock()

@@ -90,6 +90,7 @@ func (s *Service) pullHeads(ctx context.Context, p peer.ID) error {
 			s.log.Debug("sync pull failed", "peer", p, "issuer", issuer, "reason", err)
 		}
 	}
+	s.exchanges.Add(1)
 	return nil
 }
 
@@ -103,6 +104,13 @@ func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64)
 		have, err := s.db.LogHead(court.PeerID(issuer.String()))
 		if err != nil || have >= upto {
 			return err
+		}
+		if due, ok := s.ahead.blocked(issuer, have+1, s.now()); ok {
+			// The next record was refused as dated ahead: pulling the range
+			// would fetch it, refuse it and audit it again.
+			s.skippedAhead.Add(1)
+			s.log.Debug("sync skipped: the next record is dated ahead", "issuer", issuer, "sequence", have+1, "due", due)
+			return nil
 		}
 		got, err := s.pullOnce(ctx, p, issuer, have+1, upto)
 		if err != nil {
@@ -226,4 +234,13 @@ func (s *Service) Serve(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// SyncWith exchanges log heads with p now and pulls what this node lacks,
+// as the periodic exchange does with a random peer; it returns when done.
+func (s *Service) SyncWith(ctx context.Context, p peer.ID) error {
+	if err := s.trust.Admit(p); err != nil {
+		return err
+	}
+	return s.pullHeads(ctx, p)
 }
