@@ -111,7 +111,14 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 			t.Fatal("no chunk verified within 5 minutes")
 		}
 		polls++
-		if err := e.statusJSON(recv, id, &cut); err != nil {
+		// The node's API directly, not the CLI: a poll must take
+		// milliseconds, or the fetch can end between the poll and the
+		// kill (it did under the race detector, whose binary starts
+		// slowly).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := recv.client(t).Do(ctx, "GET", "/v1/transfers/"+id+"/fetch", nil, &cut)
+		cancel()
+		if err != nil {
 			continue // the fetch command has not started it yet
 		}
 		// A fifth of the way: enough verified to count, most still to come.
@@ -127,7 +134,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 	}
 	killErr := <-recv.done
 	recv.done <- killErr // for the harness's cleanup
-	t.Logf("SIGKILL %v into the fetch, after %d polls of `dossier status`: %d of %d chunks verified, %.1f MB/s; node exited: %v",
+	t.Logf("SIGKILL %v into the fetch, after %d polls of the fetch status: %d of %d chunks verified, %.1f MB/s; node exited: %v",
 		time.Since(start).Round(time.Millisecond), polls, cut.Verified, cut.Chunks, cut.BytesPerS/1e6, killErr)
 	select {
 	case err := <-fetch1Done:
@@ -217,15 +224,6 @@ func (e *e2e) mustJSONLong(t *testing.T, d time.Duration, v any, args ...string)
 	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatalf("courtmesh %s: not JSON: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-// statusJSON runs `dossier status` once.
-func (e *e2e) statusJSON(c *e2eCourt, id string, p *api.FetchProgress) error {
-	out, err := exec.Command(e.bin, "dossier", "status", "--data", c.dir, id).Output()
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(out, p)
 }
 
 // waitState polls each court's API until it holds the transfer in state.
