@@ -98,7 +98,7 @@ func TestCaseCommands(t *testing.T) {
 		t.Fatalf("measures expiring (want the freeze 20 days out): %v\n%s", err, out)
 	}
 	exp := filepath.Join(t.TempDir(), "export")
-	out, err = runCLI(t, "case", "export", "--data", data, "--out", exp, n)
+	out, err = runCLI(t, "case", "export", "--data", data, "--out", exp, "--purpose", "测试导出", n)
 	if err != nil || !strings.Contains(out, "verified") {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
@@ -452,7 +452,7 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 	// Export and backup write where asked, through the node too.
 	for i, data := range []string{running, direct} {
 		exp := filepath.Join(t.TempDir(), fmt.Sprint("export", i))
-		if out, err := runCLI(t, "case", "export", "--data", data, "--out", exp, n); err != nil || !strings.Contains(out, "verified") {
+		if out, err := runCLI(t, "case", "export", "--data", data, "--out", exp, "--purpose", "测试导出", n); err != nil || !strings.Contains(out, "verified") {
 			t.Fatalf("export (data %s): %v\n%s", data, err, out)
 		}
 		bak := filepath.Join(t.TempDir(), "store.bak")
