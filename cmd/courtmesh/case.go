@@ -230,6 +230,8 @@ func fromAPI(err error) error {
 		kind = court.ErrConflict
 	case api.CodeUnavailable:
 		kind = court.ErrUnavailable
+	case api.CodeForbidden:
+		kind = court.ErrPermission
 	}
 	return &remoteError{msg: ae.Message, kind: kind}
 }
