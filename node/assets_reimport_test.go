@@ -85,9 +85,9 @@ func TestReimportOfATransferredCase(t *testing.T) {
 
 	// At the receiver: its filed copy, exported, renumbered as the
 	// receiver's own system would file it, its measures as held here.
-	atRecv := cases.New(cases.Deps{Store: recv.Store(), Court: "京0108"})
+	atRecv := cases.New(cases.Deps{Store: recv.Store(), Court: "京0108", AnyExportFolder: true})
 	out := filepath.Join(t.TempDir(), "filed")
-	if _, err := atRecv.Export(ctx, newNo, out); err != nil {
+	if _, err := atRecv.Export(ctx, newNo, out, "重新导入测试"); err != nil {
 		t.Fatal(err)
 	}
 	_, filed, err := recv.Store().Case(newNo)

@@ -117,6 +117,9 @@ func New(opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	if err := cases.CheckExportsDir(string(opts.Dir), cfg.ExportsDir); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	nk, ek, err := opts.Dir.Keys()
 	if err != nil {
 		return nil, err
@@ -200,7 +203,8 @@ func New(opts Options) (*Node, error) {
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
 	api.RegisterAudit(n.api, auditLog)
-	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log}))
+	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
+		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	return n, nil
 }
 

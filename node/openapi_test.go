@@ -606,7 +606,7 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 	call("GET /v1/cases", "/v1/cases", "", nil)
 	call("GET /v1/cases/{number}", "/v1/cases/"+caseNo, "", nil)
 	call("GET /v1/cases/{number}/verify", "/v1/cases/"+caseNo+"/verify", "", nil)
-	call("POST /v1/cases/{number}/export", "/v1/cases/"+caseNo+"/export", "application/json", jsonBody(api.ExportRequest{Out: filepath.Join(t.TempDir(), "out")}))
+	call("POST /v1/cases/{number}/export", "/v1/cases/"+caseNo+"/export", "application/json", jsonBody(api.ExportRequest{Out: filepath.Join(nodetest.ExportsDir(dir), "out"), Purpose: "接口文档测试"}))
 	call("GET /v1/measures/expiring", "/v1/measures/expiring?within=3660", "", nil)
 	call("POST /v1/backup", "/v1/backup", "application/json", jsonBody(api.BackupRequest{Out: filepath.Join(t.TempDir(), "b.bak")}))
 	var tr api.Transfer

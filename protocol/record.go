@@ -226,6 +226,15 @@ func checkText(field, s string, max int, required bool) error {
 	return nil
 }
 
+// checkFree is checkText for free text that every court receives: it
+// also refuses personal data (CheckFreeText).
+func checkFree(field, s string, max int, required bool) error {
+	if err := checkText(field, s, max, required); err != nil {
+		return err
+	}
+	return CheckFreeText(field, s)
+}
+
 func checkAmount(field string, v int64) error {
 	if v < 0 || v > MaxAmountFen {
 		return invalid("%s %d fen is out of range (0 to one trillion yuan)", field, v)
@@ -336,9 +345,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 			return err
 		}
 	case *pb.Record_Rejection:
-		return checkText("reason", b.Rejection.GetReason(), 500, true)
+		return checkFree("reason", b.Rejection.GetReason(), 500, true)
 	case *pb.Record_Withdrawal:
-		return checkText("reason", b.Withdrawal.GetReason(), 500, true)
+		return checkFree("reason", b.Withdrawal.GetReason(), 500, true)
 	case *pb.Record_Handover:
 		m := b.Handover
 		if len(m.GetMerkleRoot()) != 32 || m.GetChunkCount() == 0 {
@@ -358,7 +367,7 @@ func checkBody(r *Record, h court.Hierarchy) error {
 				return invalid("wrapped key for %q is malformed", k.GetCourt())
 			}
 		}
-		if err := checkText("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
+		if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
 			return err
 		}
 	case *pb.Record_Receipt:
@@ -369,7 +378,7 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if err := checkAmount("amount recovered", b.Progress.GetAmountRecoveredFen()); err != nil {
 			return err
 		}
-		return checkText("status", b.Progress.GetStatus(), 200, false)
+		return checkFree("status", b.Progress.GetStatus(), 200, false)
 	case *pb.Record_Closure:
 		switch b.Closure.GetOutcome() {
 		case "concluded", "terminated", "settled":
@@ -381,7 +390,7 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := court.ParseCourtCode(b.GrantRevocation.GetCourt()); err != nil {
 			return invalid("grant revocation court: %v", err)
 		}
-		return checkText("reason", b.GrantRevocation.GetReason(), 500, true)
+		return checkFree("reason", b.GrantRevocation.GetReason(), 500, true)
 	case *pb.Record_AssetUpdate:
 		u := b.AssetUpdate
 		if u.GetNumber() == 0 {

@@ -99,8 +99,8 @@ func nodeRunning(data string) bool {
 type caseStore interface {
 	Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error)
 	List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error)
-	Show(ctx context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error)
-	Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error)
+	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (api.CaseDetail, error)
+	Export(ctx context.Context, n court.CaseNumber, out, purpose string) (api.ExportResult, error)
 	Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error)
 	Backup(ctx context.Context, out string) (api.BackupResult, error)
 	Close() error
@@ -123,7 +123,10 @@ func openCases(data string, needKey bool) (caseStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := cases.Deps{Store: db}
+	// The offline command line writes an export with its own user's
+	// rights where that user names, never inside the data directory; the
+	// audit log names that user.
+	deps := cases.Deps{Store: db, DataDir: data, AnyExportFolder: true, Actor: fmt.Sprintf("offline cli (uid %d)", os.Getuid())}
 	d := datadir.Dir(data)
 	code, err := d.Court()
 	switch {
@@ -169,15 +172,19 @@ func (r remoteCases) List(ctx context.Context, status court.CaseStatus) ([]api.C
 	return res, err
 }
 
-func (r remoteCases) Show(ctx context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
+func (r remoteCases) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (api.CaseDetail, error) {
 	var res api.CaseDetail
-	err := r.do(ctx, "GET", "/v1/cases/"+url.PathEscape(n.String())+"?"+url.Values{"as_of": {asOf.String()}}.Encode(), nil, &res)
+	q := url.Values{"as_of": {asOf.String()}}
+	if purpose != "" {
+		q.Set("purpose", purpose)
+	}
+	err := r.do(ctx, "GET", "/v1/cases/"+url.PathEscape(n.String())+"?"+q.Encode(), nil, &res)
 	return res, err
 }
 
-func (r remoteCases) Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error) {
+func (r remoteCases) Export(ctx context.Context, n court.CaseNumber, out, purpose string) (api.ExportResult, error) {
 	var res api.ExportResult
-	err := r.do(ctx, "POST", "/v1/cases/"+url.PathEscape(n.String())+"/export", api.ExportRequest{Out: out}, &res)
+	err := r.do(ctx, "POST", "/v1/cases/"+url.PathEscape(n.String())+"/export", api.ExportRequest{Out: out, Purpose: purpose}, &res)
 	return res, err
 }
 
@@ -223,6 +230,8 @@ func fromAPI(err error) error {
 		kind = court.ErrConflict
 	case api.CodeUnavailable:
 		kind = court.ErrUnavailable
+	case api.CodeForbidden:
+		kind = court.ErrPermission
 	}
 	return &remoteError{msg: ae.Message, kind: kind}
 }
@@ -305,11 +314,12 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case show")
 	asOf := fs.String("today", "", "reference date for days to expiry (YYYY-MM-DD; default today in China time)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	purpose := fs.String("purpose", "", "why the case is looked at, for the audit log (every show is audited: it shows the parties' names)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR CASE-NUMBER")
+		fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR [--purpose WHY] CASE-NUMBER")
 		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
@@ -325,7 +335,7 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer st.Close()
-	d, err := st.Show(ctx, n, today)
+	d, err := st.Show(ctx, n, today, *purpose)
 	if err != nil {
 		return err
 	}
@@ -376,12 +386,13 @@ func dash(s string) string {
 
 func runCaseExport(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case export")
-	out := fs.String("out", "", "directory to write the case folder to (must be empty or absent)")
+	out := fs.String("out", "", "directory to write the case folder to (must be empty or absent; never inside the data directory; with the node running, inside its exports_dir)")
+	purpose := fs.String("purpose", "", "why the case leaves the store, for the audit log (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *out == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case export --data DIR --out FOLDER CASE-NUMBER")
+	if fs.NArg() != 1 || *out == "" || *purpose == "" {
+		fmt.Fprintln(c.stderr, "usage: courtmesh case export --data DIR --out FOLDER --purpose WHY CASE-NUMBER")
 		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
@@ -397,7 +408,7 @@ func runCaseExport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer st.Close()
-	rep, err := st.Export(ctx, n, dir)
+	rep, err := st.Export(ctx, n, dir, *purpose)
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func TestCaseCommands(t *testing.T) {
 		t.Fatalf("measures expiring (want the freeze 20 days out): %v\n%s", err, out)
 	}
 	exp := filepath.Join(t.TempDir(), "export")
-	out, err = runCLI(t, "case", "export", "--data", data, "--out", exp, n)
+	out, err = runCLI(t, "case", "export", "--data", data, "--out", exp, "--purpose", "测试导出", n)
 	if err != nil || !strings.Contains(out, "verified") {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
@@ -449,10 +449,30 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 		t.Fatalf("--json: %d cases, detail of %q, %d expiring", len(list), detail.Case, len(exp.Measures))
 	}
 
+	// An export never lands in the data directory, and through the node
+	// only under its exports_dir; without a purpose it is a usage error.
+	for _, c := range []struct{ data, out string }{
+		{running, filepath.Join(t.TempDir(), "outside")},
+		{running, filepath.Join(running, "store", "x")},
+		{direct, filepath.Join(direct, "store", "x")},
+	} {
+		if out, err := runCLI(t, "case", "export", "--data", c.data, "--out", c.out, "--purpose", "测试导出", n); !errors.Is(err, court.ErrPermission) {
+			t.Errorf("export to %s (data %s): %v\n%s", c.out, c.data, err, out)
+		}
+	}
+	if _, err := runCLI(t, "case", "export", "--data", direct, "--out", filepath.Join(t.TempDir(), "x"), n); !errors.Is(err, errUsage) {
+		t.Errorf("export without --purpose: %v", err)
+	}
+
 	// Export and backup write where asked, through the node too.
 	for i, data := range []string{running, direct} {
+		// The node writes under its exports_dir; the command line on a
+		// stopped node where it is told.
 		exp := filepath.Join(t.TempDir(), fmt.Sprint("export", i))
-		if out, err := runCLI(t, "case", "export", "--data", data, "--out", exp, n); err != nil || !strings.Contains(out, "verified") {
+		if data == running {
+			exp = filepath.Join(devmesh.ExportsDir(datadir.Dir(running)), "export")
+		}
+		if out, err := runCLI(t, "case", "export", "--data", data, "--out", exp, "--purpose", "测试导出", n); err != nil || !strings.Contains(out, "verified") {
 			t.Fatalf("export (data %s): %v\n%s", data, err, out)
 		}
 		bak := filepath.Join(t.TempDir(), "store.bak")

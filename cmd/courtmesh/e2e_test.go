@@ -132,6 +132,7 @@ type e2eCourt struct {
 	peer        string
 	serial      uint64
 	log         string
+	exportsDir  string // config exports_dir, if set
 	cmd         *exec.Cmd
 	done        chan error
 }
@@ -150,6 +151,9 @@ api_listen = "127.0.0.1:0"
 reconnect_interval = "1s"
 bootstrap = [%s]
 `, strings.Join(quoted, ", "))
+	if c.exportsDir != "" {
+		cfg += fmt.Sprintf("exports_dir = %q\n", c.exportsDir)
+	}
 	if strings.Contains(config.DefaultConfigText, "metrics_listen") {
 		// Five nodes on one machine cannot share the default metrics port.
 		cfg += "metrics_listen = \"off\"\n"

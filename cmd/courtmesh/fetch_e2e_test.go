@@ -147,7 +147,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 	}
 
 	// Restart the receiver on the same data directory and fetch again.
-	again := &e2eCourt{code: recv.code, roles: recv.roles, dir: recv.dir, peer: recv.peer, serial: recv.serial, log: recv.log + ".2"}
+	again := &e2eCourt{code: recv.code, roles: recv.roles, dir: recv.dir, peer: recv.peer, serial: recv.serial, log: recv.log + ".2", exportsDir: filepath.Join(base, "exports")}
 	var others []string
 	for _, b := range bootstrap {
 		if !strings.HasSuffix(b, "/p2p/"+recv.peer) {
@@ -178,9 +178,11 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 
 	// Byte for byte: the receiver's export equals the origin's, and both
 	// equal the folder that was imported.
-	recvOut, originOut := filepath.Join(base, "export-recv"), filepath.Join(base, "export-origin")
+	// The running receiver writes under its exports_dir; the stopped
+	// origin's command line writes where it is told.
+	recvOut, originOut := filepath.Join(base, "exports", "export-recv"), filepath.Join(base, "export-origin")
 	start = time.Now()
-	e.long(t, 30*time.Minute, "case", "export", "--data", again.dir, "--out", recvOut, p.NewCase)
+	e.long(t, 30*time.Minute, "case", "export", "--data", again.dir, "--out", recvOut, "--purpose", "核对移交卷宗", p.NewCase)
 	t.Logf("receiver's case export: %v", time.Since(start).Round(time.Millisecond))
 
 	// The origin's audit log, read once its node is stopped: the chunks it
@@ -191,7 +193,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 	if served != p.Fetched {
 		t.Errorf("the origin's audit log shows %d chunks served to 京0108 after its restart; run 2 fetched %d", served, p.Fetched)
 	}
-	e.long(t, 30*time.Minute, "case", "export", "--data", origin.dir, "--out", originOut, c.Number.String())
+	e.long(t, 30*time.Minute, "case", "export", "--data", origin.dir, "--out", originOut, "--purpose", "核对移交卷宗", c.Number.String())
 	files, n := sameTree(t, originOut, recvOut)
 	sameTree(t, c.Dir, recvOut)
 	t.Logf("export of %s at the receiver equals the origin's and the imported folder: %d files, %.1f MiB", p.NewCase, files, float64(n)/(1<<20))

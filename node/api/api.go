@@ -180,7 +180,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "missing or wrong bearer token; the token is in the node's data directory (api.token); a browser opens /dashboard?token=<that token>"))
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r.WithContext(WithActor(r.Context(), ActorToken)))
+}
+
+// ActorToken names, in the audit log, a caller of the local API: there
+// are no named people yet, only the node's one bearer token (api.token),
+// held by the court's case-management system and the command line.
+const ActorToken = "api-token"
+
+type actorKey struct{}
+
+// WithActor returns ctx naming who acts (for the audit log).
+func WithActor(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, actorKey{}, who)
+}
+
+// ActorFrom returns who acts in ctx, or "" if not known.
+func ActorFrom(ctx context.Context) string {
+	s, _ := ctx.Value(actorKey{}).(string)
+	return s
 }
 
 // authorised checks the bearer token, or the session cookie for reading

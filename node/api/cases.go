@@ -6,9 +6,9 @@ package api
 //
 //	POST /v1/cases/import              ImportRequest -> ImportResult (422: ValidationProblem)
 //	GET  /v1/cases?status=S            -> []CaseSummary
-//	GET  /v1/cases/{number}?as_of=D    -> CaseDetail (number URL-escaped; personal data masked)
+//	GET  /v1/cases/{number}?as_of=D&purpose=P -> CaseDetail (number URL-escaped; ID numbers and phones masked; audited)
 //	GET  /v1/cases/{number}/verify     -> VerifyResult
-//	POST /v1/cases/{number}/export     ExportRequest -> ExportResult
+//	POST /v1/cases/{number}/export     ExportRequest -> ExportResult (under exports_dir only; audited)
 //	GET  /v1/measures/expiring?within=N&as_of=D -> ExpiringResult
 //	POST /v1/backup                    BackupRequest -> BackupResult
 //
@@ -166,8 +166,13 @@ type VerifyResult struct {
 // ExportRequest is the body of POST /v1/cases/{number}/export.
 type ExportRequest struct {
 	// Out is the absolute path of the folder to write, on the node's
-	// machine; it must be absent or empty (required).
+	// machine; it must be absent or empty, inside the exports folder
+	// (config exports_dir) and never inside the data directory
+	// (required).
 	Out string `json:"out"`
+	// Purpose says why the case leaves the store, for the audit log
+	// (required; at most 200 characters, no personal data).
+	Purpose string `json:"purpose"`
 }
 
 // ExportResult says what an export wrote, every chunk verified.

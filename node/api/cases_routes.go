@@ -20,13 +20,17 @@ type CaseService interface {
 	Import(ctx context.Context, path string, maxDoc int64) (ImportResult, error)
 	// List returns the cases in the store, all or those in one status.
 	List(ctx context.Context, status court.CaseStatus) ([]CaseSummary, error)
-	// Show returns the current version of case n, personal data masked,
-	// days to expiry counted from asOf.
-	Show(ctx context.Context, n court.CaseNumber, asOf court.Date) (CaseDetail, error)
+	// Show returns the current version of case n, identity numbers and
+	// phones masked, days to expiry counted from asOf; the parties' names
+	// are shown, so the show is audited with the caller (ActorFrom) and
+	// the purpose (optional).
+	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (CaseDetail, error)
 	// Verify reads back and checks every chunk of case n.
 	Verify(ctx context.Context, n court.CaseNumber) (VerifyResult, error)
-	// Export writes case n to the absent or empty folder out.
-	Export(ctx context.Context, n court.CaseNumber, out string) (ExportResult, error)
+	// Export writes case n, unmasked, to the absent or empty folder out
+	// under the exports folder, for purpose (required), audited with the
+	// caller (ActorFrom).
+	Export(ctx context.Context, n court.CaseNumber, out, purpose string) (ExportResult, error)
 	// Expiring lists the active measures expiring within days of asOf.
 	Expiring(ctx context.Context, asOf court.Date, within int) (ExpiringResult, error)
 	// Backup writes a full backup of the store to the new file out.
@@ -66,14 +70,14 @@ func RegisterCases(s *Server, c CaseService) {
 	})
 	s.Handle("GET /v1/cases/{number}", func(w http.ResponseWriter, r *http.Request) {
 		num, ok := CaseNumberParam(w, r)
-		if !ok || !CheckQuery(w, r, "as_of") {
+		if !ok || !CheckQuery(w, r, "as_of", "purpose") {
 			return
 		}
 		asOf, ok := DateParam(w, r, "as_of", c.Today())
 		if !ok {
 			return
 		}
-		res, err := c.Show(r.Context(), num, asOf)
+		res, err := c.Show(r.Context(), num, asOf, r.URL.Query().Get("purpose"))
 		caseAnswer(w, http.StatusOK, res, err)
 	})
 	s.Handle("GET /v1/cases/{number}/verify", func(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +97,7 @@ func RegisterCases(s *Server, c CaseService) {
 		if !DecodeBody(w, r, &req) {
 			return
 		}
-		res, err := c.Export(r.Context(), num, req.Out)
+		res, err := c.Export(r.Context(), num, req.Out, req.Purpose)
 		caseAnswer(w, http.StatusOK, res, err)
 	})
 	s.Handle("GET /v1/measures/expiring", func(w http.ResponseWriter, r *http.Request) {

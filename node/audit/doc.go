@@ -52,9 +52,14 @@
 //	audit.exported  courtmesh audit export        Before  written before the export file is flushed;
 //	                (node stopped)                        the export is refused and its file removed
 //
-// The case room (node/cases: import, list, show, verify, export, expiry
-// watch, backup) writes no audit entries today; the store writes none for
-// it either.
+// The case room (node/cases) writes three, each naming the caller
+// (api.ActorFrom: "api-token" through the local API, "offline cli (uid
+// N)" on a stopped node), the case and, where given, the purpose:
+//
+//	case.shown      show (parties' names)   Before  nothing is shown
+//	case.exported   export                  Before  nothing is written; a failed export
+//	                                                follows with outcome failed (After)
+//	case.imported   import                  After   the case is stored; counted and logged
 //
 // The other rooms' events (record.rejected, record.equivocation,
 // handover.override, grant.revoked, dossier.*, asset_update.*) belong to

@@ -41,6 +41,8 @@ type caseNode struct {
 	socket string
 	token  string
 	cl     *api.Client
+	// exports is the node's exports folder (exports_dir).
+	exports string
 }
 
 // noBackend answers the API's own endpoints, which these tests do not use.
@@ -81,7 +83,8 @@ func startCaseNode(t *testing.T) *caseNode {
 		t.Fatal(err)
 	}
 	srv := api.NewServer(noBackend{}, tok, log)
-	api.RegisterCases(srv, cases.New(cases.Deps{Store: db, Court: code, Log: log}))
+	exports := t.TempDir()
+	api.RegisterCases(srv, cases.New(cases.Deps{Store: db, Court: code, Log: log, DataDir: string(d), ExportsDir: exports}))
 	sock := d.Path(datadir.SocketFile)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -103,7 +106,7 @@ func startCaseNode(t *testing.T) *caseNode {
 	case <-time.After(30 * time.Second):
 		t.Fatal("API not up after 30s")
 	}
-	return &caseNode{db: db, dir: d, socket: sock, token: tok, cl: api.NewClient(sock, tok)}
+	return &caseNode{db: db, dir: d, socket: sock, token: tok, cl: api.NewClient(sock, tok), exports: exports}
 }
 
 // raw sends a request over the node's Unix socket with the given bearer
@@ -228,9 +231,9 @@ func TestCaseAPI(t *testing.T) {
 		t.Fatalf("verify: %+v, %v; want %d documents (case.json included)", v, err, c.Documents+1)
 	}
 
-	out := filepath.Join(t.TempDir(), "export")
+	out := filepath.Join(cn.exports, "export")
 	var ex api.ExportResult
-	if err := cn.cl.Do(ctx, "POST", casePath(num)+"/export", api.ExportRequest{Out: out}, &ex); err != nil || ex.Documents != c.Documents+1 {
+	if err := cn.cl.Do(ctx, "POST", casePath(num)+"/export", api.ExportRequest{Out: out, Purpose: "测试导出"}, &ex); err != nil || ex.Documents != c.Documents+1 {
 		t.Fatalf("export: %+v, %v", ex, err)
 	}
 	if got, err := os.ReadFile(filepath.Join(out, "case.json")); err != nil || !bytes.Equal(got, caseJSON) {
@@ -301,7 +304,10 @@ func TestCaseAPIRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	nonEmpty := t.TempDir()
+	nonEmpty := filepath.Join(cn.exports, "non-empty")
+	if err := os.Mkdir(nonEmpty, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(nonEmpty, "x"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -344,12 +350,12 @@ func TestCaseAPIRefusals(t *testing.T) {
 		{"malformed case", "POST", "/v1/cases/import", body(api.ImportRequest{Path: bad}), "", 422, api.CodeInvalid, "nothing was imported"},
 		{"case not found", "GET", casePath(missing), nil, "", 404, api.CodeNotFound, missing},
 		{"verify not found", "GET", casePath(missing) + "/verify", nil, "", 404, api.CodeNotFound, missing},
-		{"export not found", "POST", casePath(missing) + "/export", body(api.ExportRequest{Out: filepath.Join(t.TempDir(), "e")}), "", 404, api.CodeNotFound, missing},
+		{"export not found", "POST", casePath(missing) + "/export", body(api.ExportRequest{Out: filepath.Join(cn.exports, "e"), Purpose: "测试"}), "", 404, api.CodeNotFound, missing},
 		{"bad case number", "GET", casePath("（2024）京0105执第一号"), nil, "", 400, api.CodeInvalid, "case number"},
 		{"unknown query parameter", "GET", "/v1/cases?state=active", nil, "", 400, api.CodeInvalid, `"state"`},
 		{"bad status", "GET", "/v1/cases?status=open", nil, "", 422, api.CodeInvalid, "want active"},
 		{"bad as_of", "GET", casePath(num) + "?as_of=2025-13-01", nil, "", 400, api.CodeInvalid, "as_of"},
-		{"export into a non-empty folder", "POST", casePath(num) + "/export", body(api.ExportRequest{Out: nonEmpty}), "", 409, api.CodeConflict, "not empty"},
+		{"export into a non-empty folder", "POST", casePath(num) + "/export", body(api.ExportRequest{Out: nonEmpty, Purpose: "测试"}), "", 409, api.CodeConflict, "not empty"},
 		{"export relative", "POST", casePath(num) + "/export", body(api.ExportRequest{Out: "out"}), "", 422, api.CodeInvalid, "out"},
 		{"export unknown field", "POST", casePath(num) + "/export", []byte(`{"out": "/tmp/x", "overwrite": true}`), "", 400, api.CodeInvalid, `"overwrite"`},
 		{"within not a number", "GET", "/v1/measures/expiring?within=thirty", nil, "", 400, api.CodeInvalid, "within"},

@@ -12,6 +12,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -32,7 +33,23 @@ type Service struct {
 	db       *storage.DB
 	now      func() time.Time
 	log      *slog.Logger
+	audit    Auditor
+	exports  exportRule
+	actor    string
 }
+
+// Auditor is the audit policy the case room writes through
+// (*audit.Service implements it; see node/audit's package comment).
+type Auditor interface {
+	// Before writes the entry of an action not yet done; an error means
+	// the action must not be done.
+	Before(e storage.AuditEntry) error
+	// After writes the entry of an action done; an error is counted and
+	// logged by the auditor.
+	After(e storage.AuditEntry) error
+}
+
+var _ Auditor = (*audit.Service)(nil)
 
 var _ api.CaseService = (*Service)(nil)
 
@@ -53,6 +70,26 @@ type Deps struct {
 	// Log receives the service's events; nil discards them. No personal
 	// data is logged.
 	Log *slog.Logger
+	// Audit receives the audit entries of imports, exports and shows of
+	// a case (case.imported, case.exported, case.shown). Nil: an
+	// audit.Service over Store, without metrics.
+	Audit Auditor
+	// DataDir is the node's data directory: nothing is ever exported
+	// inside it (the store is encrypted; a plaintext dossier must not sit
+	// beside it). Zero: only the other checks apply.
+	DataDir string
+	// ExportsDir is the only folder exports may be written under
+	// (config key exports_dir). Zero: exports are refused, unless
+	// AnyExportFolder.
+	ExportsDir string
+	// AnyExportFolder lets an export go to any folder outside DataDir:
+	// the offline command line, which writes with its own user's rights
+	// to the folder that user names.
+	AnyExportFolder bool
+	// Actor names who calls when the request's context does not
+	// (api.ActorFrom): for the offline command line "offline cli (uid
+	// N)". Zero: "unknown".
+	Actor string
 }
 
 // New returns the case service over d.Store.
@@ -63,7 +100,23 @@ func New(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{court: d.Court, courtErr: d.CourtErr, db: d.Store, now: d.Now, log: d.Log}
+	if d.Audit == nil {
+		a, _ := audit.New(audit.Deps{Store: d.Store, Log: d.Log}) // fails only when registering a counter
+		d.Audit = a
+	}
+	if d.Actor == "" {
+		d.Actor = "unknown"
+	}
+	return &Service{court: d.Court, courtErr: d.CourtErr, db: d.Store, now: d.Now, log: d.Log, audit: d.Audit,
+		exports: exportRule{dataDir: d.DataDir, exportsDir: d.ExportsDir, anyFolder: d.AnyExportFolder}, actor: d.Actor}
+}
+
+// who names the caller of ctx for the audit log.
+func (c *Service) who(ctx context.Context) string {
+	if a := api.ActorFrom(ctx); a != "" {
+		return a
+	}
+	return c.actor
 }
 
 // Today is the service's reference date: today in China time.
@@ -118,6 +171,10 @@ func (c *Service) Import(ctx context.Context, path string, maxDoc int64) (api.Im
 		return api.ImportResult{}, fmt.Errorf("import %s: %w", path, err)
 	}
 	c.log.Info("case imported", "case", res.Number, "version", res.Version, "unchanged", res.Unchanged, "bytes", res.Bytes)
+	// The case is stored: its entry follows (a failure is counted and
+	// logged by the auditor, and the import stands).
+	_ = c.audit.After(storage.AuditEntry{Event: "case.imported", Outcome: "ok", Case: res.Number.String(),
+		Detail: fmt.Sprintf("by %s: version %d (unchanged %t), %d documents", c.who(ctx), res.Version, res.Unchanged, res.Documents)})
 	return api.ImportResult{
 		Case: res.Number.String(), Version: res.Version, Unchanged: res.Unchanged,
 		Documents: res.Documents, Bytes: res.Bytes, Chunks: res.Chunks, NewChunks: res.NewChunks,
@@ -144,12 +201,22 @@ func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.Case
 	return out, nil
 }
 
-// Show returns the current version of case n with personal data masked;
-// days to expiry are counted from asOf.
-func (c *Service) Show(_ context.Context, n court.CaseNumber, asOf court.Date) (api.CaseDetail, error) {
+// Show returns the current version of case n with identity numbers and
+// phones masked; days to expiry are counted from asOf. The view holds
+// the parties' names, so it is shown only once its case.shown entry,
+// naming the caller and the purpose (optional, checked like free text),
+// is in the audit log.
+func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (api.CaseDetail, error) {
+	if err := checkPurpose(purpose, false); err != nil {
+		return api.CaseDetail{}, err
+	}
 	head, v, err := c.db.Case(n)
 	if err != nil {
 		return api.CaseDetail{}, err
+	}
+	if err := c.audit.Before(storage.AuditEntry{Event: "case.shown", Outcome: "ok", Case: n.String(),
+		Detail: fmt.Sprintf("by %s, purpose %s: parties' names shown", c.who(ctx), quotePurpose(purpose))}); err != nil {
+		return api.CaseDetail{}, fmt.Errorf("show %s: %w", n, err)
 	}
 	name, _ := court.KnownCourtName(v.Court)
 	d := api.CaseDetail{
@@ -208,14 +275,39 @@ func (c *Service) Verify(ctx context.Context, n court.CaseNumber) (api.VerifyRes
 	return api.VerifyResult{Case: n.String(), Version: head.Version, Documents: rep.Documents, Chunks: rep.Chunks, Bytes: rep.Bytes}, nil
 }
 
-// Export writes the current version of case n to the folder out (absent
-// or empty), every chunk verified.
-func (c *Service) Export(ctx context.Context, n court.CaseNumber, out string) (api.ExportResult, error) {
+// Export writes the current version of case n, unmasked, to the folder
+// out (absent or empty), every chunk verified. out must be under the
+// exports folder (or, for the offline command line, anywhere outside the
+// data directory: see Deps), and purpose says why (required). Nothing is
+// written unless the case.exported entry naming the caller, the case, the
+// folder and the purpose is in the audit log first; a failed export
+// follows with an entry of outcome failed.
+func (c *Service) Export(ctx context.Context, n court.CaseNumber, out, purpose string) (api.ExportResult, error) {
 	if err := checkAbs("out", out); err != nil {
 		return api.ExportResult{}, err
 	}
+	if err := checkPurpose(purpose, true); err != nil {
+		return api.ExportResult{}, err
+	}
+	out, err := c.exports.check(out)
+	if err != nil {
+		return api.ExportResult{}, fmt.Errorf("export %s: %w; nothing was written", n, err)
+	}
+	if _, _, err := c.db.Case(n); err != nil {
+		return api.ExportResult{}, err
+	}
+	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
+		return api.ExportResult{}, court.Errorf(court.ErrConflict, "export case %s: %s is not empty; export into a new or empty folder", n, out)
+	}
+	entry := storage.AuditEntry{Event: "case.exported", Outcome: "ok", Case: n.String(),
+		Detail: fmt.Sprintf("by %s, purpose %s: to %s", c.who(ctx), quotePurpose(purpose), out)}
+	if err := c.audit.Before(entry); err != nil {
+		return api.ExportResult{}, fmt.Errorf("export %s: %w", n, err)
+	}
 	rep, err := c.db.ExportCase(ctx, n, out)
 	if err != nil {
+		entry.Outcome, entry.Detail = "failed", entry.Detail+": "+err.Error()
+		_ = c.audit.After(entry)
 		return api.ExportResult{}, err
 	}
 	c.log.Info("case exported", "case", n, "documents", rep.Documents)

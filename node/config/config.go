@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,6 +70,14 @@ type Config struct {
 	// backoff; alerts are evaluated every sync_interval. An absolute http or
 	// https URL on the court network. Default: none (no webhook).
 	WebhookURL string `toml:"webhook_url"`
+	// ExportsDir is the folder the node writes case exports under
+	// (POST /v1/cases/{n}/export): an absolute path outside the data
+	// directory; each export is a new folder inside it. An export is a
+	// plaintext, unmasked dossier, so the folder's permissions are the
+	// court's to set. Default: none, and exports through the node are
+	// refused until it is set (a stopped node's `courtmesh case export`
+	// writes where its user names, never inside the data directory).
+	ExportsDir string `toml:"exports_dir"`
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -134,6 +143,11 @@ version = 1
 # post every new alert as JSON to this URL, e.g. the operators' ticketing
 # system (default none)
 # webhook_url = "https://ops.example.court/courtmesh/alerts"
+
+# the folder case exports through the node are written under: an absolute
+# path outside the data directory (default none: exports through the node
+# are refused until it is set; every export and every case show is audited)
+# exports_dir = "/srv/courtmesh-exports"
 `
 
 // ErrConfig marks a configuration error.
@@ -172,6 +186,9 @@ func Load(path string) (Config, error) {
 		if _, err := dashboard.ParseWebhookURL(c.WebhookURL); err != nil {
 			return c, fmt.Errorf("%s: %w: %v", path, ErrConfig, err)
 		}
+	}
+	if c.ExportsDir != "" && !filepath.IsAbs(c.ExportsDir) {
+		return c, fmt.Errorf("%s: %w: exports_dir %q is not an absolute path", path, ErrConfig, c.ExportsDir)
 	}
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)

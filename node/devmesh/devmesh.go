@@ -87,7 +87,8 @@ func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
 		if _, _, err := datadir.InstallTrust(d, rootRaw, b.Raw); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(LoopbackConfig), 0o600); err != nil {
+		cfg := LoopbackConfig + fmt.Sprintf("exports_dir = %q\n", ExportsDir(d))
+		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -101,6 +102,10 @@ api_listen = "127.0.0.1:0"
 metrics_listen = "127.0.0.1:0"
 reconnect_interval = "2s"
 `
+
+// ExportsDir is the exports folder Build gives the node of d (config
+// exports_dir): a sibling of the data directory, "<data>-exports".
+func ExportsDir(d datadir.Dir) string { return filepath.Clean(string(d)) + "-exports" }
 
 // Revoke revokes court i's certificate and signs the next bundle.
 func (m *Mesh) Revoke(i int, reason string, now time.Time) (*crypto.Bundle, error) {

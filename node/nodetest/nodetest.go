@@ -134,10 +134,15 @@ reconnect_interval = "1s"
 	if strings.Contains(config.DefaultConfigText, "metrics_listen") {
 		cfg += "metrics_listen = \"off\"\n" // several nodes cannot share the default port
 	}
+	cfg += fmt.Sprintf("exports_dir = %q\n", ExportsDir(d))
 	if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
+
+// ExportsDir is the exports folder WriteLoopbackConfig gives the node of
+// d: a sibling of the data directory, "<data>-exports".
+func ExportsDir(d datadir.Dir) string { return filepath.Clean(string(d)) + "-exports" }
 
 // PollUntil polls cond every 10 ms until it holds or d passes, and
 // returns how long it took.

@@ -145,11 +145,17 @@ func (w *Service) Accept(ctx context.Context, id court.TransferID, req api.Accep
 
 // Reject declines an offer (as the decider) or a designation (as the receiver).
 func (w *Service) Reject(ctx context.Context, id court.TransferID, reason string) (*cmproto.Transfer, error) {
+	if err := w.checkFreeText(id, "reason", reason); err != nil {
+		return nil, err
+	}
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{Reason: reason}}})
 }
 
 // Withdraw withdraws this court's offer before handover.
 func (w *Service) Withdraw(ctx context.Context, id court.TransferID, reason string) (*cmproto.Transfer, error) {
+	if err := w.checkFreeText(id, "reason", reason); err != nil {
+		return nil, err
+	}
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{Reason: reason}}})
 }
 
@@ -161,6 +167,9 @@ func (w *Service) Progress(ctx context.Context, id court.TransferID, req api.Pro
 	// nodes; this node does not issue one.)
 	if t, err := w.records.Load(id); err == nil && t != nil && (t.State == cmproto.StateAccepted || t.State == cmproto.StateHandedOver) {
 		return nil, fmt.Errorf("%w: transfer %s is %s: report progress once the dossier is received and the case filed here (courtmesh dossier fetch)", court.ErrConflict, id, t.State)
+	}
+	if err := w.checkFreeText(id, "status", req.Status); err != nil {
+		return nil, err
 	}
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
 }
@@ -224,6 +233,9 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	}
 	if len(blocking) == 0 {
 		ids, reason = nil, ""
+	}
+	if err := w.checkFreeText(id, "override_reason", reason); err != nil {
+		return nil, err
 	}
 	m := &pb.HandoverManifest{
 		ChunkCount: uint32(len(dos.Chunks)), SealedBytes: dos.Bytes, DocumentCount: uint32(len(dos.Documents)),
@@ -302,6 +314,9 @@ func (w *Service) RevokeGrant(ctx context.Context, id court.TransferID, c court.
 	// Revoking is effective at once: the record goes out first, and its
 	// audit entry follows (a failed write is counted and alerts; the
 	// signed record in this court's log is the primary evidence).
+	if err := w.checkFreeText(id, "reason", reason); err != nil {
+		return nil, err
+	}
 	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{Court: string(c), Reason: reason}}})
 	if err != nil {
 		return nil, err
