@@ -226,6 +226,10 @@ func (k *checkup) clock(c *api.ClockCheck) {
 	case "ok":
 		k.ok("clock agrees with %d peers' heartbeats (median offset %s, tolerance %s)", c.Peers, off, tol)
 	default:
+		if c.Peers > 0 {
+			k.warn("connect the node to more peers (bootstrap in config.toml) so that it can compare clocks", "clock: only %d peer(s) heard; at least 3 are needed to judge this machine's clock", c.Peers)
+			return
+		}
 		k.warn("connect the node to its peers (bootstrap in config.toml) so that it can compare clocks", "clock: no peer heard yet to compare this machine's clock with")
 	}
 }

@@ -166,7 +166,9 @@ func (s *Service) Clock() api.ClockCheck {
 	s.mu.Unlock()
 	tol := s.d.SkewTolerance
 	c := api.ClockCheck{State: "unknown", Peers: len(offsets), ToleranceMs: tol.Milliseconds()}
-	if len(offsets) == 0 {
+	if len(offsets) < minClockWitnesses {
+		// Too few witnesses: with one or two, a single peer with a wrong
+		// clock would make this node doubt a right one.
 		return c
 	}
 	slices.Sort(offsets)
@@ -194,6 +196,10 @@ func (s *Service) Clock() api.ClockCheck {
 	}
 	return c
 }
+
+// minClockWitnesses is how many online peers' heartbeats a node needs
+// before it judges its own clock.
+const minClockWitnesses = 3
 
 // fmtOffset writes an offset as "24h0m0s ahead" or "3m0s behind".
 func fmtOffset(d time.Duration) string {
