@@ -246,8 +246,13 @@ func TestAssetUpdatesReachTheOtherCourt(t *testing.T) {
 	if !indexed {
 		t.Error("the renewal is not in the receiver's expiry index")
 	}
-	if assetAudits(t, am.as("京0108"), "asset_update.applied", id) != 1 {
-		t.Error("the receiver did not audit the applied update")
+	// The entry is written right after the change it records (After):
+	// wait for it rather than read it at once.
+	nodetest.PollUntil(t, 20*time.Second, "the receiver's audit entry of the applied update", func() bool {
+		return assetAudits(t, am.as("京0108"), "asset_update.applied", id) >= 1
+	})
+	if n := assetAudits(t, am.as("京0108"), "asset_update.applied", id); n != 1 {
+		t.Errorf("the receiver audited the applied update %d times, want once", n)
 	}
 
 	// 京0108 goes down; as 京0105, release the second measure meanwhile.
