@@ -133,7 +133,7 @@ func (s *Service) overdueAlerts(ctx context.Context, now time.Time) []api.Alert 
 // transfer.
 func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) (rs []storage.TransferRecord, more bool, err error) {
 	today := court.DateOf(now)
-	q := storage.TransferQuery{OverdueAt: today, Limit: overduePage}
+	q := storage.TransferQuery{OverdueAt: today, Limit: min(overduePage, limit+1)}
 	for {
 		page, err := s.d.Store.ListTransfers(ctx, q)
 		if err != nil {
@@ -166,7 +166,7 @@ func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) 
 // most limit of them; more reports that there are others. It reads the
 // deadline index: the work is bounded by limit, not by history.
 func (s *Service) overdue(ctx context.Context, now time.Time, c court.CourtCode, limit int) (ts []*cmproto.Transfer, more bool, err error) {
-	q := storage.TransferQuery{OverdueAt: court.DateOf(now), Court: c, Limit: overduePage}
+	q := storage.TransferQuery{OverdueAt: court.DateOf(now), Court: c, Limit: min(overduePage, limit+1)}
 	for {
 		page, err := s.d.Store.ListTransfers(ctx, q)
 		if err != nil {
