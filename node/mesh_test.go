@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/node/nodetest"
+	"courtmesh.dev/courtmesh/node/nodetest/served"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -73,27 +74,7 @@ func startCourts(t *testing.T, courts []devmesh.Court, opts ...func(i int, o *no
 
 func startNode(t *testing.T, o node.Options) *node.Node {
 	t.Helper()
-	n, err := node.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		done <- err // for the cleanup
-		t.Fatalf("node stopped: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("node not ready")
-	}
+	n, _ := served.Start(t, o)
 	return n
 }
 

@@ -25,6 +25,7 @@ import (
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/node/nodetest"
+	"courtmesh.dev/courtmesh/node/nodetest/served"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -32,34 +33,7 @@ import (
 // test ends); stop waits until its store is closed.
 func auditNode(t *testing.T, d datadir.Dir) (n *node.Node, stop func()) {
 	t.Helper()
-	n, err := node.New(node.Options{Dir: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		stopped = true
-		t.Fatalf("node stopped: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("node not ready")
-	}
-	return n, stop
+	return served.Start(t, node.Options{Dir: d})
 }
 
 // meshRow returns the operator's view of peer p, through its API.

@@ -124,6 +124,11 @@ func SignIdentityFile(dir string) (*crypto.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	return writeIdentity(dir, key)
+}
+
+// writeIdentity writes dir's identity.json, signed by the authority's key.
+func writeIdentity(dir string, key *crypto.NodeKey) (*crypto.Identity, error) {
 	id, err := crypto.SignIdentity(key, nil, nil)
 	if err != nil {
 		return nil, err
@@ -149,15 +154,10 @@ func initKey(dir string) (*crypto.NodeKey, error) {
 	if err := crypto.SaveNodeKey(filepath.Join(dir, KeyFile), key); err != nil {
 		return nil, err
 	}
-	id, err := crypto.SignIdentity(key, nil, nil)
-	if err != nil {
+	if _, err := writeIdentity(dir, key); err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(id, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return key, writeFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
+	return key, nil
 }
 
 // InstallCert installs the issuer certificate the root issued for this

@@ -29,17 +29,9 @@ type AssetService interface {
 // RegisterAssets adds the routes of asset updates and measure alerts;
 // now is the clock ("today" by default).
 func RegisterAssets(s *Server, a AssetService, now func() time.Time) {
-	id := func(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {
-		id, err := court.ParseTransferID(r.PathValue("id"))
-		if err != nil {
-			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
-			return "", false
-		}
-		return id, true
-	}
 	today := func() court.Date { return court.DateOf(now()) }
 	s.Handle("POST /v1/transfers/{id}/assets", func(w http.ResponseWriter, r *http.Request) {
-		tid, ok := id(w, r)
+		tid, ok := TransferIDParam(w, r)
 		if !ok {
 			return
 		}
@@ -56,7 +48,7 @@ func RegisterAssets(s *Server, a AssetService, now func() time.Time) {
 	})
 	assets := func(measuresOnly bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			tid, ok := id(w, r)
+			tid, ok := TransferIDParam(w, r)
 			if !ok || !CheckQuery(w, r, "as_of") {
 				return
 			}

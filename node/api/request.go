@@ -219,6 +219,17 @@ func DateParam(w http.ResponseWriter, r *http.Request, name string, def court.Da
 	return d, true
 }
 
+// TransferIDParam parses the {id} path segment (32 hex digits). It
+// reports whether it parsed; if not, the 400 is written.
+func TransferIDParam(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {
+	id, err := court.ParseTransferID(r.PathValue("id"))
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
+		return "", false
+	}
+	return id, true
+}
+
 // MaxWithin bounds the "within N days" window of the expiry and alert
 // queries (ten years and a little).
 const MaxWithin = 3660

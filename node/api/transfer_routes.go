@@ -67,9 +67,8 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 	}
 	withID := func(f action) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			id, err := court.ParseTransferID(r.PathValue("id"))
-			if err != nil {
-				WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
+			id, ok := TransferIDParam(w, r)
+			if !ok {
 				return
 			}
 			t, err := f(r.Context(), id, r, w)
@@ -157,9 +156,8 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		WriteJSON(w, http.StatusOK, ts)
 	})
 	s.Handle("GET /v1/transfers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := court.ParseTransferID(r.PathValue("id"))
-		if err != nil {
-			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
+		id, ok := TransferIDParam(w, r)
+		if !ok {
 			return
 		}
 		t, err := x.Transfer(id)
@@ -174,16 +172,8 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 
 // registerFetch adds the routes of the fetch and of grant revocation.
 func registerFetch(s *Server, x TransferService, f FetchService, now func() time.Time) {
-	id := func(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {
-		id, err := court.ParseTransferID(r.PathValue("id"))
-		if err != nil {
-			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
-			return "", false
-		}
-		return id, true
-	}
 	s.Handle("POST /v1/transfers/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
-		tid, ok := id(w, r)
+		tid, ok := TransferIDParam(w, r)
 		if !ok {
 			return
 		}
@@ -199,7 +189,7 @@ func registerFetch(s *Server, x TransferService, f FetchService, now func() time
 		WriteJSON(w, http.StatusAccepted, p)
 	})
 	s.Handle("GET /v1/transfers/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
-		tid, ok := id(w, r)
+		tid, ok := TransferIDParam(w, r)
 		if !ok {
 			return
 		}
@@ -211,7 +201,7 @@ func registerFetch(s *Server, x TransferService, f FetchService, now func() time
 		WriteJSON(w, http.StatusOK, p)
 	})
 	s.Handle("DELETE /v1/transfers/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
-		tid, ok := id(w, r)
+		tid, ok := TransferIDParam(w, r)
 		if !ok {
 			return
 		}
@@ -223,7 +213,7 @@ func registerFetch(s *Server, x TransferService, f FetchService, now func() time
 		WriteJSON(w, http.StatusOK, p)
 	})
 	s.Handle("POST /v1/transfers/{id}/grants/{court}/revoke", func(w http.ResponseWriter, r *http.Request) {
-		tid, ok := id(w, r)
+		tid, ok := TransferIDParam(w, r)
 		if !ok {
 			return
 		}

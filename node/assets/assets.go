@@ -16,6 +16,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -31,7 +32,7 @@ const assetWatchEvery = time.Minute
 // Service applies asset updates and watches the measures of transferred
 // cases.
 type Service struct {
-	audit       Auditor
+	audit       audit.Policy
 	db          *storage.DB
 	transfers   Transfers
 	trust       TrustView
@@ -68,21 +69,13 @@ type Transfers interface {
 	ByCase(ctx context.Context, n court.CaseNumber) ([]*cmproto.Transfer, error)
 }
 
-// Auditor writes the audit log by its policy (node/audit implements it):
-// Before for an action not yet done (refuse the action if it fails),
-// After for one already done (the failure is counted and logged there).
-type Auditor interface {
-	Before(e storage.AuditEntry) error
-	After(e storage.AuditEntry) error
-}
-
 // TrustView is the trust bundle in force.
 type TrustView interface{ Trust() *crypto.Trust }
 
 // Deps is what the asset service is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit     Auditor
+	Audit     audit.Policy
 	Store     *storage.DB
 	Transfers Transfers
 	Trust     TrustView

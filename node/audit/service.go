@@ -51,6 +51,17 @@ type Service struct {
 
 var _ api.AuditService = (*Service)(nil)
 
+// Policy is how the rooms write the audit log (Service implements it):
+// Before for an action not yet done (the caller refuses the action if it
+// fails), After for one already done (a failure is counted and logged
+// there).
+type Policy interface {
+	Before(e storage.AuditEntry) error
+	After(e storage.AuditEntry) error
+}
+
+var _ Policy = (*Service)(nil)
+
 // New returns the audit service over d.Store. It fails only if the
 // counter cannot be registered (registered twice on d.Registerer).
 func New(d Deps) (*Service, error) {

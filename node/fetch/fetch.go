@@ -14,6 +14,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
@@ -54,7 +55,7 @@ type dossierIndex struct {
 
 // Service serves dossiers and fetches them.
 type Service struct {
-	audit       Auditor
+	audit       audit.Policy
 	db          *storage.DB
 	transfers   Transfers
 	trust       TrustView
@@ -98,21 +99,13 @@ type Transfers interface {
 	Issue(ctx context.Context, id court.TransferID, body *pb.Record) (*cmproto.Transfer, error)
 }
 
-// Auditor writes the audit log by its policy (node/audit implements it):
-// Before for an action not yet done (refuse the action if it fails),
-// After for one already done (the failure is counted and logged there).
-type Auditor interface {
-	Before(e storage.AuditEntry) error
-	After(e storage.AuditEntry) error
-}
-
 // TrustView is the trust bundle in force.
 type TrustView interface{ Trust() *crypto.Trust }
 
 // Deps is what the fetch service is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit     Auditor
+	Audit     audit.Policy
 	Store     *storage.DB
 	Transfers Transfers
 	Trust     TrustView

@@ -15,6 +15,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -177,7 +178,7 @@ func (s *Service) overdue(ctx context.Context, now time.Time, c court.CourtCode,
 				more = true
 				break
 			}
-			t, err := decodeTransfer(r)
+			t, err := records.Decode(r)
 			if err != nil {
 				return nil, false, err
 			}

@@ -3,7 +3,6 @@ package health
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -128,7 +128,7 @@ func (s *Service) list(ctx context.Context, q storage.TransferQuery, limit int) 
 			if len(ts) == limit {
 				return ts, true, nil
 			}
-			t, err := decodeTransfer(r)
+			t, err := records.Decode(r)
 			if err != nil {
 				return nil, false, err
 			}
@@ -139,15 +139,6 @@ func (s *Service) list(ctx context.Context, q storage.TransferQuery, limit int) 
 		}
 		q.Cursor = page.Next
 	}
-}
-
-// decodeTransfer converts a stored transfer to the protocol's.
-func decodeTransfer(r storage.TransferRecord) (*cmproto.Transfer, error) {
-	var t cmproto.Transfer
-	if err := json.Unmarshal(r.Body, &t); err != nil {
-		return nil, fmt.Errorf("transfer %s: %w", r.ID, court.ErrCorrupt)
-	}
-	return &t, nil
 }
 
 // newestFirst orders transfers newest offer first, as listings do.

@@ -20,6 +20,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
@@ -32,7 +33,7 @@ import (
 // its sequence-numbered log, announces its log head, and pulls what it
 // lacks from peers. Gossip is the fast path; the logs make it lossless.
 type Service struct {
-	audit   Auditor
+	audit   audit.Policy
 	db      *storage.DB
 	trust   TrustView
 	h       host.Host
@@ -63,14 +64,6 @@ type Service struct {
 	onApplied func(*cmproto.Record, *cmproto.Transfer)
 }
 
-// Auditor writes the audit log by its policy (node/audit implements it):
-// Before for an action not yet done (refuse the action if it fails),
-// After for one already done (the failure is counted and logged there).
-type Auditor interface {
-	Before(e storage.AuditEntry) error
-	After(e storage.AuditEntry) error
-}
-
 // TrustView is what the service needs of the trust bundle in force:
 // node/trust implements it.
 type TrustView interface {
@@ -81,7 +74,7 @@ type TrustView interface {
 // Deps is what the records service is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit   Auditor
+	Audit   audit.Policy
 	Store   *storage.DB
 	Trust   TrustView
 	Host    *mesh.GuardedHost // the node's host; its stream handlers check admission

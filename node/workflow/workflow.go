@@ -9,6 +9,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/metrics"
 	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
@@ -23,7 +24,7 @@ import (
 // the records service, whose state machine decides whether the step is in
 // order.
 type Service struct {
-	audit     Auditor
+	audit     audit.Policy
 	records   Records
 	db        *storage.DB
 	trust     TrustView
@@ -51,21 +52,13 @@ type Records interface {
 	Each(ctx context.Context, q storage.TransferQuery, f func(*cmproto.Transfer) error) error
 }
 
-// Auditor writes the audit log by its policy (node/audit implements it):
-// Before for an action not yet done (refuse the action if it fails),
-// After for one already done (the failure is counted and logged there).
-type Auditor interface {
-	Before(e storage.AuditEntry) error
-	After(e storage.AuditEntry) error
-}
-
 // TrustView is the trust bundle in force.
 type TrustView interface{ Trust() *crypto.Trust }
 
 // Deps is what the workflow is built from.
 type Deps struct {
 	// Audit writes the audit log (node/audit).
-	Audit   Auditor
+	Audit   audit.Policy
 	Records Records
 	Store   *storage.DB
 	Trust   TrustView

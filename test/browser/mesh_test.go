@@ -2,7 +2,6 @@ package browser_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
+	"courtmesh.dev/courtmesh/node/nodetest/served"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
 
@@ -115,40 +116,8 @@ heartbeat_interval = "1s"
 
 func startNode(t *testing.T, o node.Options) *node.Node {
 	t.Helper()
-	n, err := node.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		done <- err // for the cleanup
-		t.Fatalf("node stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("node not ready")
-	}
+	n, _ := served.Start(t, o)
 	return n
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // token is a court's API token.
@@ -220,7 +189,7 @@ type transfer struct {
 // expectEverywhere waits until every node holds transfer id in state.
 func (s *story) expectEverywhere(id, state string) {
 	s.t.Helper()
-	waitFor(s.t, 30*time.Second, "transfer "+id+" "+state+" everywhere", func() bool {
+	nodetest.PollUntil(s.t, 30*time.Second, "transfer "+id+" "+state+" everywhere", func() bool {
 		for code := range s.nodes {
 			var tr transfer
 			if err := s.call(code, "GET", "/v1/transfers/"+id, nil, &tr); err != nil || tr.State != state {
@@ -281,7 +250,7 @@ func (s *story) play() {
 	s.do("京0108", "POST", "/v1/transfers/"+a+"/fetch", nil, nil)
 	s.expectEverywhere(a, "received")
 	s.do("京0108", "POST", "/v1/transfers/"+a+"/progress", api.ProgressRequest{AmountRecoveredFen: storyRecoveredFen, Status: "已扣划存款"}, nil)
-	waitFor(t, 30*time.Second, "progress everywhere", func() bool {
+	nodetest.PollUntil(t, 30*time.Second, "progress everywhere", func() bool {
 		for code := range s.nodes {
 			var tr transfer
 			if err := s.call(code, "GET", "/v1/transfers/"+a, nil, &tr); err != nil || tr.AmountRecovered != storyRecoveredFen {
@@ -313,7 +282,7 @@ func (s *story) play() {
 	s.expectEverywhere(tr.ID, "offered")
 
 	// The operator heard every node's heartbeat.
-	waitFor(t, 30*time.Second, "the operator sees every node online", func() bool {
+	nodetest.PollUntil(t, 30*time.Second, "the operator sees every node online", func() bool {
 		var mesh []struct {
 			Online bool `json:"online"`
 		}
