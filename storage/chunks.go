@@ -107,6 +107,9 @@ type FileChunks struct {
 	// packBytes is the size past which a new pack is started
 	// (DefaultPackBytes; SetPackBytes).
 	packBytes int64
+	// ro: opened read-only (openFileChunksReadOnly): nothing is written,
+	// cut or removed, and every write fails.
+	ro bool
 }
 
 // SetPackBytes sets the size past which a new pack is started (tests
@@ -148,6 +151,19 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 		}
 	}
 	c := &FileChunks{dir: dir, packBytes: DefaultPackBytes}
+	if err := c.openPacks(); err != nil {
+		c.closePacks()
+		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
+	}
+	return c, nil
+}
+
+// openFileChunksReadOnly opens the chunk directory dir for reading only,
+// changing nothing on disk (a store opened read-only on a full disk): the
+// temporary files of an interrupted import stay, and pack bytes past the
+// last whole index entry are only ignored.
+func openFileChunksReadOnly(dir string) (*FileChunks, error) {
+	c := &FileChunks{dir: dir, packBytes: DefaultPackBytes, ro: true}
 	if err := c.openPacks(); err != nil {
 		c.closePacks()
 		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)

@@ -82,16 +82,21 @@ func (c *FileChunks) packPath(n uint32, ext string) string {
 // reading and deleting only: new chunks go to a new pack.
 func (c *FileChunks) openPacks() error {
 	dir := filepath.Join(c.dir, packDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
 	c.index = map[crypto.ChunkID]packLoc{}
 	c.committing = map[crypto.ChunkID]bool{}
 	c.packs = map[uint32]*pack{}
+	if !c.ro {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if c.ro && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	seen := map[uint32]bool{}
 	for _, e := range ents {
 		name, ext, ok := strings.Cut(e.Name(), ".")
@@ -116,7 +121,14 @@ func (c *FileChunks) openPacks() error {
 }
 
 func (c *FileChunks) loadPack(n uint32) error {
-	idx, err := os.OpenFile(c.packPath(n, "idx"), os.O_RDWR, 0o600)
+	mode := os.O_RDWR
+	if c.ro {
+		mode = os.O_RDONLY
+	}
+	idx, err := os.OpenFile(c.packPath(n, "idx"), mode, 0o600)
+	if c.ro && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		// A pack whose index was never created holds nothing committed.
 		return os.Remove(c.packPath(n, "pack"))
@@ -149,7 +161,7 @@ func (c *FileChunks) loadPack(n uint32) error {
 		}
 		valid += packEntry
 	}
-	if valid != int64(len(raw)) {
+	if valid != int64(len(raw)) && !c.ro {
 		if err := idx.Truncate(valid); err != nil {
 			idx.Close()
 			return err
@@ -158,9 +170,12 @@ func (c *FileChunks) loadPack(n uint32) error {
 	p.idxEnd = valid
 	if len(locs) == 0 {
 		idx.Close()
+		if c.ro {
+			return nil
+		}
 		return c.removePack(n)
 	}
-	f, err := os.OpenFile(c.packPath(n, "pack"), os.O_RDWR, 0o600)
+	f, err := os.OpenFile(c.packPath(n, "pack"), mode, 0o600)
 	if err != nil {
 		idx.Close()
 		return err
@@ -169,7 +184,7 @@ func (c *FileChunks) loadPack(n uint32) error {
 	if err == nil && st.Size() < end {
 		err = fmt.Errorf("%w: the index names bytes up to %d, the pack has %d", court.ErrCorrupt, end, st.Size())
 	}
-	if err == nil && st.Size() > end {
+	if err == nil && st.Size() > end && !c.ro {
 		err = f.Truncate(end) // staged, never committed
 	}
 	if err != nil {
@@ -291,6 +306,9 @@ func (s *packStaged) release() {
 // dropIfEmpty removes a pack that holds nothing live, is not being
 // written to and has no staged chunk. Called with c.mu held.
 func (c *FileChunks) dropIfEmpty(p *pack) error {
+	if c.ro {
+		return nil
+	}
 	if p.live > 0 || p.staged > 0 || p == c.active || c.packs[p.n] != p {
 		return nil
 	}
