@@ -163,11 +163,16 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
-	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now})
+	reserve := cfg.DiskReserve.N
+	if reserve == 0 {
+		reserve = -1 // disk_reserve = "0": none
+	}
+	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now, Reserve: reserve})
 	if err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
+	db.SetOnDiskFull(func(write string) { n.metrics.DiskFull.WithLabelValues(write).Inc() })
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
 		return fail(err)

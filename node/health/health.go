@@ -43,6 +43,8 @@ type Store interface {
 	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)
+	// Space is the data directory's disk: free space, reserve, refusals.
+	Space() storage.Space
 }
 
 var _ Store = (*storage.DB)(nil)
