@@ -254,6 +254,8 @@ func fromAPI(err error) error {
 		kind = court.ErrUnavailable
 	case api.CodeForbidden:
 		kind = court.ErrPermission
+	default: // a specific code (disk_full, ...): its kind
+		kind = court.KindOf(ae)
 	}
 	return &remoteError{msg: ae.Message, kind: kind}
 }

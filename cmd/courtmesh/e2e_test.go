@@ -133,6 +133,7 @@ type e2eCourt struct {
 	serial      uint64
 	log         string
 	exportsDir  string // config exports_dir, if set
+	extraConfig string // more config.toml lines, if any
 	cmd         *exec.Cmd
 	done        chan error
 }
@@ -154,6 +155,7 @@ bootstrap = [%s]
 	if c.exportsDir != "" {
 		cfg += fmt.Sprintf("exports_dir = %q\n", c.exportsDir)
 	}
+	cfg += c.extraConfig
 	if strings.Contains(config.DefaultConfigText, "metrics_listen") {
 		// Five nodes on one machine cannot share the default metrics port.
 		cfg += "metrics_listen = \"off\"\n"
