@@ -341,3 +341,146 @@ func TestDiskFullDuringImport(t *testing.T) {
 	}
 	stopCourt(t, again)
 }
+
+// diskFullFetch runs a mesh of three court processes, the receiver's data
+// directory on a small disk, and, runs times: hands a generated dossier
+// over, fills the receiver's disk so that only half the dossier fits
+// above its reserve, and fetches (refused part way: disk_full, the
+// chunks verified so far kept, the node alive and in the mesh, alert and
+// metric raised, the status naming the reason and saying the fetch can
+// resume); then frees the space and fetches again, which must finish in
+// one run from where it stopped, the filed case byte for byte the
+// imported one.
+func diskFullFetch(t *testing.T, e *e2e, runs int) *nodetest.FaultReport {
+	t.Helper()
+	base := t.TempDir()
+	dry, err := gen.Generate(filepath.Join(base, "dry"), gen.Options{Cases: runs, Seed: 23, Court: "京0105"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := 0
+	for _, c := range dry {
+		docs = max(docs, c.Documents)
+	}
+	cs, err := gen.Generate(filepath.Join(base, "cases"), gen.Options{Cases: runs, Seed: 23, Court: "京0105", DocSize: 12 * mib / int64(docs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, c := range cs {
+		total += c.Bytes
+	}
+	root := filepath.Join(base, "root")
+	e.must(t, "ca", "init", "--dir", root)
+	exports := filepath.Join(base, "exports")
+	if err := os.MkdirAll(exports, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	courts := []*e2eCourt{
+		{code: "京01", roles: "court"},
+		{code: "京0105", roles: "court"},
+		{code: "京0108", roles: "court", exportsDir: exports, extraConfig: fmt.Sprintf("disk_reserve = \"%dMiB\"\n", testReserve/mib)},
+	}
+	dec, origin, recv := courts[0], courts[1], courts[2]
+	smallDisk(t, filepath.Join(base, "n2"), 48*mib+total*3/2)
+	e.certifyAndStart(t, base, root, courts)
+	for _, c := range courts {
+		nodetest.PollUntil(t, 30*time.Second, c.code+" sees the other courts", func() bool {
+			ps, err := c.apiPeers(t)
+			return err == nil && len(ps) == len(courts)-1
+		})
+	}
+	filler := filepath.Join(recv.dir, "filler")
+
+	r := &nodetest.FaultReport{Name: "disk_full_fetch", Runs: runs}
+	for i, c := range cs {
+		e.long(t, 5*time.Minute, "case", "import", "--data", origin.dir, c.Dir)
+		var tr api.Transfer
+		e.mustJSON(t, &tr, "transfer", "offer", "--json", "--data", origin.dir, "--case", c.Number.String(), "--superior", "京01")
+		id := string(tr.ID)
+		e.waitState(t, id, "offered", courts...)
+		e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--decision", fmt.Sprintf("（2026）京01执监%d号", 300+i), id)
+		e.waitState(t, id, "decided", courts...)
+		e.must(t, "transfer", "accept", "--data", recv.dir, "--case", fmt.Sprintf("（2026）京0108执%d号", 3100+i), id)
+		e.waitState(t, id, "accepted", courts...)
+		e.must(t, "transfer", "handover", "--data", origin.dir, "--override", "端到端测试：续行已办理", id)
+		e.waitState(t, id, "handed_over", courts...)
+
+		// Half the dossier fits above the reserve.
+		fillDisk(t, filler, testReserve+c.Bytes/2)
+		status, out := e.exitStatus("dossier", "fetch", "--data", recv.dir, id)
+		if status != 7 || !strings.Contains(out, "disk is full") || !strings.Contains(out, "disk_full") {
+			t.Fatalf("run %d: fetch onto a full disk: exit status %d: %s; want 7 and the reason", i, status, tail(out, 2000))
+		}
+		if i == 0 {
+			t.Logf("the refused fetch says: %s", tail(strings.TrimSpace(out), 1500))
+		}
+		alive(t, recv)
+		var cut api.FetchProgress
+		e.mustJSON(t, &cut, "dossier", "status", "--data", recv.dir, id)
+		if cut.State != "failed" || cut.Code != "disk_full" || !cut.Resumable ||
+			!slices.ContainsFunc(cut.Failures, func(f api.FetchFailure) bool { return f.Reason == "disk_full" && f.Court == "京0108" }) {
+			t.Errorf("run %d: status of the refused fetch: state %s, code %q, resumable %t, failures %+v; want failed, disk_full, resumable, a disk_full failure", i, cut.State, cut.Code, cut.Resumable, cut.Failures)
+		}
+		if cut.Verified == 0 || cut.Verified >= cut.Chunks {
+			t.Errorf("run %d: %d of %d chunks verified before the disk was full; want some but not all", i, cut.Verified, cut.Chunks)
+		}
+		r.AtRisk += cut.Verified
+		if free, _ := storage.FreeSpace(recv.dir); free < testReserve-2*mib {
+			t.Errorf("run %d: %s free after the refusal: the reserve of %s was eaten into", i, storage.HumanBytes(free), storage.HumanBytes(testReserve))
+		}
+		if !slices.Contains(alertKinds(t, recv), "disk_full") {
+			t.Errorf("run %d: no disk_full alert after the refused fetch", i)
+		}
+		if n := diskFullRefusals(t, recv, "fetch"); n < i+1 {
+			t.Errorf("run %d: courtmesh_disk_full_refusals_total{write=\"fetch\"} = %d, want at least %d", i, n, i+1)
+		}
+		// Still in the mesh and answering: the transfer as everyone has it.
+		if ps, err := recv.apiPeers(t); err != nil || len(ps) != 2 {
+			t.Errorf("run %d: the receiver after the refusal: %d peers, %v", i, len(ps), err)
+		}
+
+		// Space freed: one run finishes from where it stopped.
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		freed := time.Now()
+		var p api.FetchProgress
+		e.mustJSONLong(t, 5*time.Minute, &p, "dossier", "fetch", "--json", "--data", recv.dir, id)
+		r.Recover(time.Since(freed))
+		if p.State != "done" || p.NewCase == "" {
+			t.Errorf("run %d: the fetch once space was freed ended %s: %s (failures %+v)", i, p.State, p.Error, p.Failures)
+			r.Lost += cut.Verified
+			continue
+		}
+		if p.Resumed < cut.Verified {
+			t.Errorf("run %d: the second fetch resumed %d chunks; %d were verified before the disk was full", i, p.Resumed, cut.Verified)
+			r.Lost += cut.Verified - p.Resumed
+		}
+		if len(p.Failures) != 0 {
+			t.Errorf("run %d: failures in the second fetch: %+v", i, p.Failures)
+		}
+		out = filepath.Join(exports, fmt.Sprintf("run-%d", i))
+		e.long(t, 5*time.Minute, "case", "export", "--data", recv.dir, "--out", out, "--purpose", "核对移交卷宗", p.NewCase)
+		if files, _ := sameTree(t, c.Dir, out); files == 0 {
+			t.Errorf("run %d: the export of %s holds no file", i, p.NewCase)
+		}
+		if t.Failed() {
+			r.Lost++
+		}
+		os.RemoveAll(out)
+	}
+	return r
+}
+
+// TestDiskFullDuringFetch: a fetch that fills the receiver's disk stops
+// at the reserve with a clear error (disk_full, exit status 7, the
+// reason in the fetch status), the node lives on in the mesh, an alert
+// and a metric say so, and once space is freed one more run finishes the
+// fetch from the chunks it kept; the filed case exports byte for byte as
+// the origin imported it.
+func TestDiskFullDuringFetch(t *testing.T) {
+	e := sharedE2E(t)
+	r := diskFullFetch(t, e, 1)
+	t.Logf("%d chunks verified before the disk was full, %d lost; done %v after space was freed", r.AtRisk, r.Lost, r.Recovered.Round(time.Millisecond))
+}
