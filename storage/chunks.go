@@ -107,6 +107,9 @@ type FileChunks struct {
 	// packBytes is the size past which a new pack is started
 	// (DefaultPackBytes; SetPackBytes).
 	packBytes int64
+	// cutEntries counts the index entries cut at open because they
+	// named bytes past their pack's end (CutEntries).
+	cutEntries int
 	// ro: opened read-only (openFileChunksReadOnly): nothing is written,
 	// cut or removed, and every write fails.
 	ro bool
@@ -170,6 +173,11 @@ func openFileChunksReadOnly(dir string) (*FileChunks, error) {
 	}
 	return c, nil
 }
+
+// CutEntries is the number of pack index entries cut at open because
+// they named bytes past the end of their pack (a pack whose tail the
+// filesystem lost): their chunks are missing.
+func (c *FileChunks) CutEntries() int { return c.cutEntries }
 
 func (c *FileChunks) path(id crypto.ChunkID) string {
 	h := hex.EncodeToString(id[:])

@@ -145,6 +145,10 @@ func Open(dir string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	if fc, ok := chunks.(*FileChunks); ok && fc.CutEntries() > 0 {
+		o.Logger.Warn("pack index entries named bytes past the end of their pack (the filesystem lost a pack's tail); they were cut: a fetch that marked those chunks verified fetches them again, a filed case missing them fails `courtmesh dossier verify`",
+			"entries", fc.CutEntries())
+	}
 	switch {
 	case o.Reserve == 0:
 		o.Reserve = DefaultReserve

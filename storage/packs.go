@@ -143,6 +143,16 @@ func (c *FileChunks) loadPack(n uint32) error {
 	}
 	p := &pack{n: n, idx: idx}
 	locs := map[crypto.ChunkID]packLoc{}
+	// The pack's size: an entry naming bytes past it was committed to a
+	// filesystem that lost the pack's tail after acknowledging it (a
+	// crash on a disk that lies about its syncs). It is cut like a torn
+	// entry, with everything after it, rather than refusing the whole
+	// store: the chunks it named are missing, and a fetch that marked
+	// them verified fetches them again.
+	packSize := int64(-1)
+	if st, err := os.Stat(c.packPath(n, "pack")); err == nil {
+		packSize = st.Size()
+	}
 	var valid, end int64
 	for len(raw)-int(valid) >= packEntry {
 		e := raw[valid : valid+packEntry]
@@ -153,6 +163,10 @@ func (c *FileChunks) loadPack(n uint32) error {
 		copy(id[:], e[:32])
 		off := int64(binary.BigEndian.Uint64(e[32:40]))
 		size := binary.BigEndian.Uint32(e[40:44])
+		if size&packDeleted == 0 && packSize >= 0 && off+int64(size) > packSize {
+			c.cutEntries += (len(raw) - int(valid)) / packEntry
+			break
+		}
 		if size&packDeleted != 0 {
 			delete(locs, id)
 		} else {
