@@ -179,4 +179,3 @@ func flipByte(t *testing.T, name string, off int64) {
 		t.Fatal(err)
 	}
 }
-
