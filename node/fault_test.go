@@ -238,3 +238,64 @@ func TestFaultRevocationMidFetch(t *testing.T) {
 	}
 	r.Print(t)
 }
+
+// TestFetchResumeAfterFaultInOneRun: a fetch stopped part way (here
+// cancelled) is run again while its only source cannot be reached yet
+// (a node just restarted, not reconnected): the chunk requests that
+// could not be sent are recorded as unreachable, in the status and the
+// log, and go back to the queue for that source instead of being taken
+// out of the run, so the fetch completes in this one run once the source
+// answers. (Before, each stream that could not be opened took its batch
+// of chunks out of the run: "16 chunks could not be fetched from any
+// source", and two or three more runs.)
+func TestFetchResumeAfterFaultInOneRun(t *testing.T) {
+	s := newScenario(t)
+	ctx := context.Background()
+	origin, recv := s.as("京0105"), s.as("京0108")
+	cn, chunks := s.bigCase("京0105", 61, 4<<20)
+	id := s.handedOver(t, cn)
+	origin.Fetcher().SetTamper(func(_ peer.ID, _ crypto.ChunkID, sealed []byte) []byte {
+		time.Sleep(100 * time.Millisecond)
+		return sealed
+	})
+	if _, err := recv.Fetcher().Start(id); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.PollUntil(t, 30*time.Second, "some chunks verified", func() bool {
+		p, _ := recv.Fetcher().Status(id)
+		return p.Verified >= 2
+	})
+	recv.Fetcher().Cancel(id)
+	nodetest.PollUntil(t, 30*time.Second, "the first run stopped", func() bool {
+		p, _ := recv.Fetcher().Status(id)
+		return p.State == "cancelled"
+	})
+	first, _ := recv.Fetcher().Status(id)
+	if !first.Resumable || first.Verified >= chunks {
+		t.Fatalf("first run: %+v", first)
+	}
+	origin.Fetcher().SetTamper(nil)
+
+	// The origin unreachable while the second run starts; back a moment
+	// later.
+	cutOff([]*node.Node{origin}, []*node.Node{recv}, true)
+	if _, err := recv.Fetcher().Start(id); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.PollUntil(t, 30*time.Second, "a chunk request recorded as unreachable", func() bool {
+		p, _ := recv.Fetcher().Status(id)
+		return slices.ContainsFunc(p.Failures, func(f api.FetchFailure) bool { return f.Reason == "unreachable" && f.Court == "京0105" })
+	})
+	cutOff([]*node.Node{origin}, []*node.Node{recv}, false)
+	connectAll(t, s.tm.nodes)
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	p, err := recv.Fetcher().Fetch(cctx, id) // joins the running fetch
+	if err != nil {
+		t.Fatalf("the second run did not finish: %v (failures %+v)", err, p.Failures)
+	}
+	if p.Resumed < first.Verified || p.Resumed+p.Fetched != chunks {
+		t.Errorf("second run: resumed %d (first verified %d), fetched %d, of %d", p.Resumed, first.Verified, p.Fetched, chunks)
+	}
+	t.Logf("second run done: resumed %d, fetched %d; failures on the way: %+v", p.Resumed, p.Fetched, p.Failures)
+}

@@ -59,8 +59,8 @@ func refusalReason(msg string) string {
 // status and the log. Messages name courts, peers, transfers and chunk
 // counts, never a person.
 func (f *Service) failed(j *fetchJob, id court.TransferID, s *source, reason string, chunks int, err error) {
-	if chunks == 0 {
-		return
+	if chunks == 0 || (j.ctx != nil && j.ctx.Err() != nil) {
+		return // nothing, or the fetch is stopping: not a failure of the source
 	}
 	var c, p string
 	if s != nil {

@@ -282,6 +282,7 @@ func (f *Service) savedManifest(id court.TransferID) (*pb.FetchManifest, error) 
 type fetchJob struct {
 	mu     sync.Mutex
 	p      api.FetchProgress
+	ctx    context.Context // the job's: done once it stops
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -317,7 +318,7 @@ func (f *Service) Start(id court.TransferID) (api.FetchProgress, error) {
 		return api.FetchProgress{}, court.Errorf(court.ErrUnavailable, "fetch %s: the node is stopping; start it again after the restart (verified chunks are kept)", id)
 	}
 	ctx, cancel := context.WithCancel(f.ctx)
-	j := &fetchJob{cancel: cancel, done: make(chan struct{}), p: api.FetchProgress{Transfer: id, State: "running", Started: time.Now(), Sources: map[string]int{}}}
+	j := &fetchJob{ctx: ctx, cancel: cancel, done: make(chan struct{}), p: api.FetchProgress{Transfer: id, State: "running", Started: time.Now(), Sources: map[string]int{}}}
 	f.jobs[id] = j
 	f.mu.Unlock()
 	go func() {
