@@ -323,6 +323,9 @@ func TestDiskFullDuringImport(t *testing.T) {
 	if !strings.Contains(stderr.String(), "read-only") || !strings.Contains(string(out), cs[0].Number.String()) {
 		t.Errorf("case list on a full disk: %s / %s; want the case listed and a note that the store is read-only", out, stderr.String())
 	}
+	if _, out := e.exitStatus("doctor", "--data", origin.dir); !strings.Contains(out, "below its reserve") {
+		t.Errorf("doctor on a full disk does not say it is below its reserve:\n%s", out)
+	}
 	if status, out := e.exitStatus("case", "import", "--data", origin.dir, cs[0].Dir); status != 0 && status != 7 {
 		t.Errorf("offline import on a full disk: exit status %d: %s; want 7 (or 0: the case is stored unchanged)", status, out)
 	}
