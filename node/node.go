@@ -172,11 +172,11 @@ func New(opts Options) (*Node, error) {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
-	db.SetOnDiskFull(func(write string) { n.metrics.DiskFull.WithLabelValues(write).Inc() })
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
 		return fail(err)
 	}
+	db.SetOnDiskFull(func(write string) { n.metrics.DiskFull.WithLabelValues(write).Inc() })
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
