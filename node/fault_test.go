@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,8 @@ import (
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage/gen"
+	"courtmesh.dev/courtmesh/storage/importer"
 )
 
 // The fault suite's tests in this package (TestFault…) run nodes in this
@@ -178,8 +181,15 @@ func TestFaultRevocationMidFetch(t *testing.T) {
 	ctx := context.Background()
 	origin, recv := s.as("京0105"), s.as("京0108")
 	r := &nodetest.FaultReport{Name: "revocation_mid_fetch", Runs: runs}
-	for run := range runs {
-		cn, chunks := s.bigCase("京0105", uint64(50+run), 2<<20)
+	cs, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: runs, Seed: 50, Court: "京0105", DocSize: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run, c := range cs {
+		if _, err := importer.Import(ctx, origin.Store(), c.Dir, importer.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		cn, chunks := c.Number, len(dossierChunks(t, origin, c.Number))
 		id := s.handedOver(t, cn)
 		var served atomic.Int32
 		origin.Fetcher().SetTamper(func(_ peer.ID, _ crypto.ChunkID, sealed []byte) []byte {

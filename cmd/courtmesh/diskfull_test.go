@@ -397,6 +397,7 @@ func diskFullFetch(t *testing.T, e *e2e, runs int) *nodetest.FaultReport {
 
 	r := &nodetest.FaultReport{Name: "disk_full_fetch", Runs: runs}
 	for i, c := range cs {
+		failed := t.Failed()
 		e.long(t, 5*time.Minute, "case", "import", "--data", origin.dir, c.Dir)
 		var tr api.Transfer
 		e.mustJSON(t, &tr, "transfer", "offer", "--json", "--data", origin.dir, "--case", c.Number.String(), "--superior", "京01")
@@ -460,16 +461,20 @@ func diskFullFetch(t *testing.T, e *e2e, runs int) *nodetest.FaultReport {
 			t.Errorf("run %d: the second fetch resumed %d chunks; %d were verified before the disk was full", i, p.Resumed, cut.Verified)
 			r.Lost += cut.Verified - p.Resumed
 		}
-		if len(p.Failures) != 0 {
-			t.Errorf("run %d: failures in the second fetch: %+v", i, p.Failures)
+		// The decider, which holds a grant but no copy, answers that it
+		// has none (missing); nothing else may fail.
+		for _, f := range p.Failures {
+			if f.Reason != "missing" || f.Court != "京01" {
+				t.Errorf("run %d: a failure in the second fetch: %+v", i, f)
+			}
 		}
 		out = filepath.Join(exports, fmt.Sprintf("run-%d", i))
 		e.long(t, 5*time.Minute, "case", "export", "--data", recv.dir, "--out", out, "--purpose", "核对移交卷宗", p.NewCase)
 		if files, _ := sameTree(t, c.Dir, out); files == 0 {
 			t.Errorf("run %d: the export of %s holds no file", i, p.NewCase)
 		}
-		if t.Failed() {
-			r.Lost++
+		if t.Failed() && !failed {
+			r.Lost++ // something of this run is wrong
 		}
 		os.RemoveAll(out)
 	}

@@ -185,7 +185,8 @@ type FetchFailure struct {
 	// (the source sent nothing within the stall time), broken (the stream
 	// was reset or cut), refused (the source refused the request),
 	// revoked (refused: the grant was revoked), missing (the source does
-	// not hold the chunk), corrupt (the chunk does not match the signed
+	// not hold the chunk, or holds a grant but has not fetched its copy),
+	// corrupt (the chunk does not match the signed
 	// manifest), bad_answer (an answer that does not fit the request),
 	// disk_full (this node's disk is at its reserve), store (this node's
 	// store failed).

@@ -48,8 +48,11 @@ func storeReason(err error) string {
 
 // refusalReason names a source's refusal from its message.
 func refusalReason(msg string) string {
-	if strings.Contains(msg, "revoked") {
+	switch {
+	case strings.Contains(msg, "revoked"):
 		return reasonRevoked
+	case strings.Contains(msg, "holds no dossier"):
+		return reasonMissing // a court with a grant that has not fetched its copy
 	}
 	return reasonRefused
 }
