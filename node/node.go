@@ -24,6 +24,7 @@ import (
 	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/fetch"
 	"courtmesh.dev/courtmesh/node/health"
@@ -168,6 +169,13 @@ func New(opts Options) (*Node, error) {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
+	// The dashboard's statistics are sums the store keeps at write time;
+	// a store written before them, or under another handover guard, has
+	// them recomputed once, before anything writes a transfer.
+	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), TransferStats(cfg.HandoverGuardDays)); err != nil {
+		return fail(fmt.Errorf("open the store: %w", err))
+	}
+	stats := func(t *cmproto.Transfer) map[string]int64 { return dashboard.Contribution(t, cfg.HandoverGuardDays) }
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
 		return fail(err)
@@ -176,6 +184,7 @@ func New(opts Options) (*Node, error) {
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
 		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
+		Stats: stats,
 	}); err != nil {
 		return fail(err)
 	}
@@ -420,4 +429,18 @@ var _ api.Backend = (*Node)(nil)
 // self returns this node's certificate in the bundle in force.
 func (n *Node) self() (*crypto.Certificate, error) {
 	return n.trust.Trust().ByPeer(n.h.ID(), n.now())
+}
+
+// TransferStats is the statistics definition a node whose handover guard
+// is guardDays keeps in its store (dashboard.Contribution of the stored
+// transfer), for storage.EnsureTransferStats under
+// dashboard.StatsKey(guardDays).
+func TransferStats(guardDays int) storage.StatsFunc {
+	return func(body []byte) (map[string]int64, error) {
+		t, err := records.Decode(storage.TransferRecord{Body: body})
+		if err != nil {
+			return nil, err
+		}
+		return dashboard.Contribution(t, guardDays), nil
+	}
 }

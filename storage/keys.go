@@ -19,6 +19,7 @@ const (
 	prefixCaseStat = "ix/cstat/" // ix/cstat/<status>/<case>      cases by status
 	prefixPending  = "meta/pending/"
 	keySchema      = "meta/schema"
+	keyStatsDef    = "meta/xstats" // the definition the transfers' Stats were computed by
 )
 
 func caseKey(n court.CaseNumber) []byte { return []byte(prefixCase + n.String()) }

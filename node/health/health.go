@@ -40,6 +40,8 @@ type Store interface {
 	TransferCounts() (map[string]uint64, error)
 	CourtTransferCounts(c court.CourtCode) (map[string]uint64, error)
 	CountOverdue(ctx context.Context, at court.Date) (int, error)
+	CountCourtOverdue(ctx context.Context, c court.CourtCode, at court.Date) (int, error)
+	TransferStats(c court.CourtCode) (map[string]int64, error)
 	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)

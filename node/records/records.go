@@ -62,6 +62,9 @@ type Service struct {
 	// onApplied is called under mu after a record was applied to its
 	// transfer (SetApplied).
 	onApplied func(*cmproto.Record, *cmproto.Transfer)
+	// stats computes what a transfer adds to the statistics the store
+	// sums (Deps.Stats).
+	stats func(*cmproto.Transfer) map[string]int64
 }
 
 // TrustView is what the service needs of the trust bundle in force:
@@ -90,6 +93,10 @@ type Deps struct {
 	// OnChange, if set, is called after a transfer's state changed in the
 	// store (tests and benchmarks time propagation with it).
 	OnChange func(*cmproto.Transfer)
+	// Stats, if set, computes what a transfer adds to the statistics the
+	// store sums per scope (storage.TransferRecord.Stats); it is written
+	// with every state of the transfer.
+	Stats func(*cmproto.Transfer) map[string]int64
 }
 
 type pullJob struct {
@@ -105,7 +112,7 @@ const maxRangePerRequest = 512
 // the transfers topic and serves the sync protocol. Serve runs it.
 func New(d Deps) (*Service, error) {
 	s := &Service{audit: d.Audit, db: d.Store, trust: d.Trust, h: d.Host, signer: d.Signer, metrics: d.Metrics, log: d.Log, now: d.Now,
-		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange}
+		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange, stats: d.Stats}
 	if err := d.PubSub.RegisterTopicValidator(cmproto.TopicTransfers, d.Metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return nil, err
 	}
@@ -271,12 +278,15 @@ func (s *Service) Load(id court.TransferID) (*cmproto.Transfer, error) {
 	return &t, nil
 }
 
-func transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error) {
+func (s *Service) transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error) {
 	b, err := json.Marshal(next)
 	if err != nil {
 		return nil, err
 	}
 	w := &storage.TransferWrite{ID: string(next.ID), State: string(next.State), Data: b}
+	if s.stats != nil {
+		w.Stats = s.stats(next)
+	}
 	if prev != nil {
 		w.PrevState = string(prev.State)
 	}
@@ -335,7 +345,7 @@ func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
 	next, aerr := cmproto.Apply(cur, r, s.trust.Trust(), s.rules)
 	switch {
 	case aerr == nil:
-		w, err := transferWrite(cur, next)
+		w, err := s.transferWrite(cur, next)
 		if err != nil {
 			return err
 		}
@@ -390,7 +400,7 @@ func (s *Service) releaseHeld(id court.TransferID) {
 			s.reject(r.SignerPeer(), string(id), aerr)
 			continue
 		}
-		w, err := transferWrite(cur, next)
+		w, err := s.transferWrite(cur, next)
 		if err != nil {
 			return
 		}
@@ -464,7 +474,7 @@ func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Recor
 		s.mu.Unlock()
 		return nil, err
 	}
-	w, err := transferWrite(cur, next)
+	w, err := s.transferWrite(cur, next)
 	if err == nil {
 		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: court.PeerID(s.h.ID().String()), Seq: head + 1, Raw: raw}, Transfer: w})
 	}
