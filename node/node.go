@@ -172,7 +172,7 @@ func New(opts Options) (*Node, error) {
 	// The dashboard's statistics are sums the store keeps at write time;
 	// a store written before them, or under another handover guard, has
 	// them recomputed once, before anything writes a transfer.
-	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), TransferStats(cfg.HandoverGuardDays)); err != nil {
+	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), dashboard.Stats(cfg.HandoverGuardDays)); err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	stats := func(t *cmproto.Transfer) map[string]int64 { return dashboard.Contribution(t, cfg.HandoverGuardDays) }
@@ -429,18 +429,4 @@ var _ api.Backend = (*Node)(nil)
 // self returns this node's certificate in the bundle in force.
 func (n *Node) self() (*crypto.Certificate, error) {
 	return n.trust.Trust().ByPeer(n.h.ID(), n.now())
-}
-
-// TransferStats is the statistics definition a node whose handover guard
-// is guardDays keeps in its store (dashboard.Contribution of the stored
-// transfer), for storage.EnsureTransferStats under
-// dashboard.StatsKey(guardDays).
-func TransferStats(guardDays int) storage.StatsFunc {
-	return func(body []byte) (map[string]int64, error) {
-		t, err := records.Decode(storage.TransferRecord{Body: body})
-		if err != nil {
-			return nil, err
-		}
-		return dashboard.Contribution(t, guardDays), nil
-	}
 }

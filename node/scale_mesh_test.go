@@ -19,10 +19,9 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
-	"courtmesh.dev/courtmesh/node/config"
-	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/scalegen"
 )
@@ -77,25 +76,7 @@ func buildScaleMesh(b *testing.B, base string, n int, log *slog.Logger) *devmesh
 		b.Fatal(err)
 	}
 	fix := filepath.Join(base, "fixture")
-	// The nodes' statistics are computed once per fixture and cached, as
-	// a node would have kept them while the transfers were written.
-	guard := config.Config{}.WithDefaults().HandoverGuardDays
-	key := dashboard.StatsKey(guard)
-	derived := scalegen.Derived{Key: "node statistics " + key, Run: func(ctx context.Context, dir string) error {
-		db, err := storage.Open(dir, storage.Options{Logger: log})
-		if err != nil {
-			return err
-		}
-		err = db.EnsureTransferStats(ctx, key, node.TransferStats(guard))
-		if err == nil {
-			err = db.Badger().Flatten(2)
-		}
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}}
-	if _, err := scalegen.PrepareDerived(ctx, n, fix, log, derived); err != nil {
+	if _, err := nodetest.PrepareScale(ctx, n, fix, log); err != nil {
 		b.Fatal(err)
 	}
 	for _, name := range []string{storage.StoreKeyFile, storage.StoreDir} {

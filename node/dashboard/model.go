@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -308,6 +309,20 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		}
 	}
 	return s
+}
+
+// Stats is the statistics definition a node whose handover guard is
+// guardDays keeps in its store: Contribution of the stored transfer
+// (the protocol JSON body), for storage.EnsureTransferStats under
+// StatsKey(guardDays).
+func Stats(guardDays int) func(body []byte) (map[string]int64, error) {
+	return func(body []byte) (map[string]int64, error) {
+		var t cmproto.Transfer
+		if err := json.Unmarshal(body, &t); err != nil {
+			return nil, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v", err)
+		}
+		return Contribution(&t, guardDays), nil
+	}
 }
 
 func seconds(d time.Duration) int64 { return max(0, int64(d/time.Second)) }

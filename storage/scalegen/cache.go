@@ -135,6 +135,9 @@ type Derived struct {
 // PrepareDerived is Prepare of the fixture of n transfers after d.Run,
 // which runs once per d.Key and fixture: its result is cached.
 func PrepareDerived(ctx context.Context, n int, dst string, log *slog.Logger, d Derived) (Manifest, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	base, _, err := Cached(ctx, n, log)
 	if err != nil {
 		return Manifest{}, err
