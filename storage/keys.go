@@ -42,6 +42,14 @@ func dateKey(d court.Date) string {
 	return fmt.Sprintf("%04d%02d%02d", d.Year, int(d.Month), d.Day)
 }
 
+// parseDateKey reads what dateKey writes.
+func parseDateKey(s string) (court.Date, error) {
+	if len(s) != 8 {
+		return court.Date{}, court.Errorf(court.ErrCorrupt, "date key %q: want YYYYMMDD", s)
+	}
+	return court.ParseDate(s[:4] + "-" + s[4:6] + "-" + s[6:])
+}
+
 func measureExpiryKey(d court.Date, n court.CaseNumber, id string) []byte {
 	return []byte(prefixMeasExp + dateKey(d) + "/" + n.String() + "/" + id)
 }

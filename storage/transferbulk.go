@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -39,6 +40,11 @@ func (b *bulkIndex) add(r *TransferRecord, value bool) error {
 	}
 	for _, k := range r.indexKeys() {
 		if err := b.wb.Set(k, nil); err != nil {
+			return err
+		}
+	}
+	if k := r.dueKey(); k != nil {
+		if err := b.wb.Set(k, r.dueValue()); err != nil {
 			return err
 		}
 	}
@@ -246,6 +252,19 @@ func (db *DB) CheckTransferIndexes(ctx context.Context) error {
 			for _, k := range r.indexKeys() {
 				if _, err := txn.Get(k); err != nil {
 					return court.Errorf(court.ErrCorrupt, "transfer %s lacks index entry %q: %w", r.ID, k, court.ErrCorrupt)
+				}
+			}
+			if k := r.dueKey(); k != nil {
+				item, err := txn.Get(k)
+				if err != nil {
+					return court.Errorf(court.ErrCorrupt, "transfer %s lacks index entry %q: %w", r.ID, k, court.ErrCorrupt)
+				}
+				v, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(v, r.dueValue()) {
+					return court.Errorf(court.ErrCorrupt, "transfer %s: deadline index entry %q does not match the record: %w", r.ID, k, court.ErrCorrupt)
 				}
 			}
 		}

@@ -297,7 +297,36 @@ func orderKey(offered time.Time) string {
 
 func transferKey(id string) []byte { return []byte(prefixTransfer + id) }
 
-// indexKeys returns every index key of r (all with empty values).
+// dueKey returns r's entry in the deadline index, nil if it has none (no
+// deadline, or terminal). Unlike the other index entries it has a value,
+// dueValue: what the overdue alerts need, so that they read no record.
+func (r *TransferRecord) dueKey() []byte {
+	if r.Deadline.IsZero() || r.Terminal {
+		return nil
+	}
+	return []byte(prefixXDue + dateKey(r.Deadline) + "/" + r.ID)
+}
+
+// dueValue encodes r's deadline index value: the offer time (8 bytes,
+// Unix nanoseconds, big-endian), then state, origin, decider and receiver
+// separated by NUL bytes (none holds one).
+func (r *TransferRecord) dueValue() []byte {
+	var ns uint64
+	if !r.Offered.IsZero() {
+		ns = uint64(r.Offered.UnixNano())
+	}
+	b := binary.BigEndian.AppendUint64(nil, ns)
+	for i, s := range []string{r.State, string(r.Origin), string(r.Decider), string(r.Receiver)} {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, s...)
+	}
+	return b
+}
+
+// indexKeys returns every index key of r with an empty value (all but
+// dueKey).
 func (r *TransferRecord) indexKeys() [][]byte {
 	o := orderKey(r.Offered) + "/" + r.ID
 	ks := [][]byte{
@@ -306,9 +335,6 @@ func (r *TransferRecord) indexKeys() [][]byte {
 	}
 	for _, c := range r.courts() {
 		ks = append(ks, []byte(prefixXCourt+string(c)+"/"+o), []byte(prefixXCourtSt+string(c)+"/"+r.State+"/"+o))
-	}
-	if !r.Deadline.IsZero() && !r.Terminal {
-		ks = append(ks, []byte(prefixXDue+dateKey(r.Deadline)+"/"+r.ID))
 	}
 	for _, n := range r.caseNumbers() {
 		ks = append(ks, []byte(prefixXCase+n+"/"+r.ID))
@@ -421,6 +447,11 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 				return err
 			}
 		}
+		if k := old.dueKey(); k != nil {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
 		for _, k := range old.counterKeys() {
 			if err := addCounter(txn, k, -1); err != nil {
 				return err
@@ -443,6 +474,11 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 	}
 	for _, k := range r.indexKeys() {
 		if err := txn.Set(k, nil); err != nil {
+			return err
+		}
+	}
+	if k := r.dueKey(); k != nil {
+		if err := txn.Set(k, r.dueValue()); err != nil {
 			return err
 		}
 	}

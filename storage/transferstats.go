@@ -183,3 +183,75 @@ func (db *DB) countDue(ctx context.Context, p []byte, at court.Date) (int, error
 	})
 	return int(n), err
 }
+
+// DueEntry is one transfer of the deadline index, as the index entry
+// itself holds it: what an overdue alert needs, without the record.
+type DueEntry struct {
+	ID                       string
+	State                    string
+	Deadline                 court.Date
+	Offered                  time.Time
+	Origin, Decider, Receiver court.CourtCode
+}
+
+// OverdueEntries returns the transfers, not terminal, whose deadline is
+// before at, earliest deadline first, at most limit of them; more
+// reports that there are others. It reads the deadline index's entries
+// only (no record): the work is bounded by limit.
+func (db *DB) OverdueEntries(ctx context.Context, at court.Date, limit int) (out []DueEntry, more bool, err error) {
+	if !at.Valid() {
+		return nil, false, court.Errorf(court.ErrInvalid, "overdue date %s is not a calendar date", at)
+	}
+	if limit < 1 {
+		return nil, false, court.Errorf(court.ErrInvalid, "limit %d: want at least 1", limit)
+	}
+	stop := []byte(prefixXDue + dateKey(at))
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixXDue), PrefetchValues: true, PrefetchSize: min(limit+1, 100)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if bytes.Compare(k, stop) >= 0 {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if len(out) == limit {
+				more = true
+				return nil
+			}
+			e, err := decodeDue(k, it.Item())
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, more, err
+}
+
+// decodeDue reads a deadline index entry: ix/xdue/<yyyymmdd>/<id> and
+// its value (dueValue).
+func decodeDue(k []byte, item *badger.Item) (DueEntry, error) {
+	rest := k[len(prefixXDue):]
+	day, id, ok := bytes.Cut(rest, []byte{'/'})
+	d, derr := parseDateKey(string(day))
+	if !ok || derr != nil {
+		return DueEntry{}, court.Errorf(court.ErrCorrupt, "deadline index key %q: %w", k, court.ErrCorrupt)
+	}
+	e := DueEntry{ID: string(id), Deadline: d}
+	err := item.Value(func(v []byte) error {
+		parts := bytes.Split(v[min(8, len(v)):], []byte{0})
+		if len(v) < 8 || len(parts) != 4 {
+			return court.Errorf(court.ErrCorrupt, "deadline index entry %q: %d bytes, not what this build writes; rebuild the indexes: %w", k, len(v), court.ErrCorrupt)
+		}
+		if ns := binary.BigEndian.Uint64(v); ns != 0 {
+			e.Offered = time.Unix(0, int64(ns)).UTC()
+		}
+		e.State, e.Origin, e.Decider, e.Receiver = string(parts[0]), court.CourtCode(parts[1]), court.CourtCode(parts[2]), court.CourtCode(parts[3])
+		return nil
+	})
+	return e, err
+}

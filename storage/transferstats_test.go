@@ -77,6 +77,19 @@ func TestTransferStatsSums(t *testing.T) {
 	if n, _ := db.CountCourtOverdue(ctx, "沪0104", court.Date{Year: 2025, Month: 3, Day: 4}); n != 0 {
 		t.Errorf("due on the 4th, overdue on the 4th: %d", n)
 	}
+	// The deadline index's entries carry what an alert needs.
+	es, more, err := db.OverdueEntries(ctx, at, 10)
+	if err != nil || more || len(es) != 2 {
+		t.Fatalf("overdue entries %+v, more %v, %v", es, more, err)
+	}
+	want := DueEntry{ID: "t3", State: "decided", Deadline: court.Date{Year: 2025, Month: 3, Day: 4}, Offered: t0.Add(2 * time.Hour),
+		Origin: "沪0101", Decider: "沪01", Receiver: "沪0104"}
+	if es[0] != want || es[1].ID != "t2" || es[1].Receiver != "京0108" {
+		t.Errorf("overdue entries %+v, want first %+v, then t2", es, want)
+	}
+	if es, more, _ := db.OverdueEntries(ctx, at, 1); len(es) != 1 || !more {
+		t.Errorf("limit 1: %d entries, more %v", len(es), more)
+	}
 
 	// t2 accepted: its decided state no longer counts.
 	b2a := protoBody(t, "t2", "accepted", "京0105", "京01", "京0108", "（2024）京0105执2号", "（2025）京0108执4号", "2025-03-05", t0.Add(time.Hour))

@@ -132,38 +132,25 @@ func (s *Service) overdueAlerts(ctx context.Context, now time.Time) ([]api.Alert
 	return out, parties
 }
 
-// overdueRecords is overdue for the alerts, which need only what the
-// stored record's index fields say (receiver, deadline, offer time): the
-// transfers' bodies are not decoded, so a tick costs microseconds a
-// transfer.
-func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) (rs []storage.TransferRecord, more bool, err error) {
+// overdueRecords lists, for the alerts, the transfers whose receiver let
+// the acceptance deadline pass: at most limit of them from the deadline
+// index's entries, which hold what an alert needs (receiver, deadline,
+// offer time), so that no record is read; newest offer first.
+func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) ([]storage.DueEntry, bool, error) {
 	today := court.DateOf(now)
-	q := storage.TransferQuery{OverdueAt: today, Limit: min(overduePage, limit+1)}
-	for {
-		page, err := s.d.Store.ListTransfers(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range page.Records {
-			if len(rs) == limit {
-				more = true
-				break
-			}
-			// The index's rule, checked on the record itself: decided,
-			// and the acceptance deadline passed (protocol.Transfer.Overdue).
-			if r.State == string(cmproto.StateDecided) && !r.Deadline.IsZero() && today.After(r.Deadline) {
-				rs = append(rs, r)
-			}
-		}
-		if more || page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	es, more, err := s.d.Store.OverdueEntries(ctx, today, limit)
+	if err != nil {
+		return nil, false, err
 	}
-	slices.SortStableFunc(rs, func(a, b storage.TransferRecord) int {
+	// The index's rule, checked on the entry itself: decided, and the
+	// acceptance deadline passed (protocol.Transfer.Overdue).
+	es = slices.DeleteFunc(es, func(e storage.DueEntry) bool {
+		return e.State != string(cmproto.StateDecided) || !today.After(e.Deadline)
+	})
+	slices.SortStableFunc(es, func(a, b storage.DueEntry) int {
 		return cmp.Or(b.Offered.Compare(a.Offered), strings.Compare(a.ID, b.ID))
 	})
-	return rs, more, nil
+	return es, more, nil
 }
 
 // AllAlerts is every alert this node raises: the node-level ones (Alerts:
