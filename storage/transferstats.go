@@ -187,10 +187,10 @@ func (db *DB) countDue(ctx context.Context, p []byte, at court.Date) (int, error
 // DueEntry is one transfer of the deadline index, as the index entry
 // itself holds it: what an overdue alert needs, without the record.
 type DueEntry struct {
-	ID                       string
-	State                    string
-	Deadline                 court.Date
-	Offered                  time.Time
+	ID                        string
+	State                     string
+	Deadline                  court.Date
+	Offered                   time.Time
 	Origin, Decider, Receiver court.CourtCode
 }
 
