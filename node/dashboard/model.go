@@ -138,11 +138,8 @@ type Input struct {
 	// the per-court table come from it. With Stats nil it is summed from
 	// Transfers, which must then hold every transfer in scope.
 	Stats map[string]int64
-	// Transfers are the transfers read one by one: at least every one in
-	// scope whose dossier is between the courts (handed over, receipt not
-	// confirmed), whose lapse indicator depends on today (see
-	// Contribution); every one in scope when Counts or Stats is nil.
-	// Those outside the scope are ignored.
+	// Transfers are needed only when Counts or Stats is nil: then every
+	// transfer in scope. Those outside the scope are ignored.
 	Transfers []*cmproto.Transfer
 	// Concerns names transfers known to concern this court (as origin,
 	// superior, decider or receiver) beyond Transfers: an alert about a
@@ -213,7 +210,7 @@ func Compute(in Input) Dashboard {
 	for _, m := range Modes {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
-	d.Courts = courts(ts, stats, in.Now, in.GuardDays, name)
+	d.Courts = courts(stats, in.Now, name)
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
 		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {
@@ -236,22 +233,23 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-1"
+	StatsVersion = "dashboard-2"
 
-	statMode      = "mode/"      // + mode: decided transfers of that mode
-	statAccN      = "acc/n"      // decided and accepted
-	statAccSec    = "acc/sec"    // their decision-to-acceptance time
-	statRcptN     = "rcpt/n"     // decided and received
-	statRcptSec   = "rcpt/sec"   // their decision-to-receipt time
-	statRcv       = "rcv/"       // + receiver + "/" + field
-	rcvDesignated = "designated" // CourtIndicators.Designated
-	rcvAccepted   = "accepted"   // .Accepted
-	rcvInTime     = "in_time"    // .AcceptedInTime
-	rcvReceived   = "received"   // .Received
-	rcvConcluded  = "concluded"  // .Concluded
-	rcvRecovered  = "recovered"  // .RecoveredFen
-	rcvOrigin     = "origin"     // .OriginFen
-	rcvLapsed     = "lapsed"     // .MeasuresLapsed, receipt confirmed
+	statMode      = "mode/"       // + mode: decided transfers of that mode
+	statAccN      = "acc/n"       // decided and accepted
+	statAccSec    = "acc/sec"     // their decision-to-acceptance time
+	statRcptN     = "rcpt/n"      // decided and received
+	statRcptSec   = "rcpt/sec"    // their decision-to-receipt time
+	statRcv       = "rcv/"        // + receiver + "/" + field
+	rcvDesignated = "designated"  // CourtIndicators.Designated
+	rcvAccepted   = "accepted"    // .Accepted
+	rcvInTime     = "in_time"     // .AcceptedInTime
+	rcvReceived   = "received"    // .Received
+	rcvConcluded  = "concluded"   // .Concluded
+	rcvRecovered  = "recovered"   // .RecoveredFen
+	rcvOrigin     = "origin"      // .OriginFen
+	rcvLapsed     = "lapsed"      // .MeasuresLapsed, receipt confirmed
+	rcvLapseFrom  = "lapse_from/" // + date: in flight; counted in .MeasuresLapsed from that day on
 	secondsPerDay = 24 * 3600
 )
 
@@ -264,9 +262,10 @@ func StatsKey(guardDays int) string {
 
 // Contribution is what transfer t adds to the dashboard's statistics of
 // every scope it is in: counts, durations in seconds and amounts in fen,
-// never negative, none depending on today. The lapse indicator of a
-// transfer whose dossier is still between the courts depends on today;
-// it is not in Contribution but counted live from Input.Transfers.
+// never negative, none depending on today. Whether a measure lapsed
+// while a dossier is still between the courts does depend on today, but
+// only through the day from which it counts (LapseFrom): Contribution
+// names that day, and Compute counts the days on or before today.
 func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 	s := map[string]int64{}
 	if t.Mode != "" {
@@ -298,6 +297,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			if LapsedDuringHandover(t, t.ReceivedAt, guardDays) {
 				s[p+rcvLapsed]++
 			}
+		}
+		if inFlight(t) {
+			s[p+rcvLapseFrom+LapseFrom(t, guardDays).String()]++
 		}
 		if t.State == cmproto.StateClosed {
 			s[p+rcvConcluded]++
@@ -357,9 +359,9 @@ func pipeline(ts []*cmproto.Transfer, stats map[string]int64, now time.Time) Pip
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
-// courts builds the per-court table from the statistics, adding the lapse
-// indicator of the transfers in flight, which depends on today.
-func courts(ts []*cmproto.Transfer, stats map[string]int64, now time.Time, guardDays int, name func(court.CourtCode) string) []CourtIndicators {
+// courts builds the per-court table from the statistics, as of now.
+func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) string) []CourtIndicators {
+	today := court.DateOf(now)
 	by := map[court.CourtCode]*CourtIndicators{}
 	row := func(c court.CourtCode) *CourtIndicators {
 		ci := by[c]
@@ -396,11 +398,12 @@ func courts(ts []*cmproto.Transfer, stats map[string]int64, now time.Time, guard
 			ci.OriginFen = v
 		case rcvLapsed:
 			ci.MeasuresLapsed += int(v)
-		}
-	}
-	for _, t := range ts {
-		if t.Receiver != "" && inFlight(t) && LapsedDuringHandover(t, now, guardDays) {
-			row(t.Receiver).MeasuresLapsed++
+		default:
+			if day, ok := strings.CutPrefix(field, rcvLapseFrom); ok {
+				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
+					ci.MeasuresLapsed += int(v)
+				}
+			}
 		}
 	}
 	out := make([]CourtIndicators, 0, len(by))
@@ -423,6 +426,28 @@ func AcceptedInTime(t *cmproto.Transfer) bool {
 		return true
 	}
 	return !court.DateOf(t.AcceptedAt).After(by)
+}
+
+// LapseFrom is the first day (civil date in China) on which
+// LapsedDuringHandover(t, now, guardDays) holds for a now on that day,
+// while t's dossier is in flight (handed over, receipt not confirmed):
+// guardDays+2 days after the handover, or the day after the earliest
+// expiry the offer announced if the handover overrode the guard and that
+// expiry is on or after the handover day. Zero if t was not handed over.
+func LapseFrom(t *cmproto.Transfer, guardDays int) court.Date {
+	if t.HandedOverAt.IsZero() {
+		return court.Date{}
+	}
+	h := court.DateOf(t.HandedOverAt)
+	from := h.AddDate(0, 0, guardDays+2)
+	if len(t.Overridden) > 0 {
+		if e, err := court.ParseDate(t.EarliestExpiry); err == nil && !e.Before(h) {
+			if next := e.AddDate(0, 0, 1); next.Before(from) {
+				from = next
+			}
+		}
+	}
+	return from
 }
 
 // LapsedDuringHandover reports whether a measure of transfer t may have

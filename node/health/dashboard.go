@@ -1,35 +1,23 @@
 package health
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/dashboard"
-	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
-	"courtmesh.dev/courtmesh/storage"
 )
-
-// MaxInFlight caps the transfers between handover and receipt the
-// dashboard reads one by one, for the lapse indicator: whether a measure
-// lapsed while a dossier is in flight depends on today, so it cannot be a
-// sum kept at write time. There are few (the dossier moves within days);
-// past the cap, the newest are read.
-const MaxInFlight = 1000
 
 // Dashboard computes the supervision dashboard: on a node with the
 // operator role, the whole mesh; elsewhere, what concerns this court. It
 // reads the store's counters (states, deadlines) and sums (the
 // statistics of dashboard.Contribution, kept at write time), the
-// transfers in flight (at most MaxInFlight), the heartbeats (Mesh) and
-// the alerts. Metadata only. Its cost does not grow with the number of
-// transfers held.
+// heartbeats (Mesh) and the alerts; no transfer. Metadata only. Its cost
+// does not grow with the number of transfers held.
 func (s *Service) Dashboard(ctx context.Context) (dashboard.Dashboard, error) {
 	self, err := s.self()
 	if err != nil {
@@ -63,8 +51,7 @@ func (s *Service) Dashboard(ctx context.Context) (dashboard.Dashboard, error) {
 
 // dashboardTransfers fills the transfer part of the dashboard's input for
 // the scope (every transfer on an operator node, else those concerning
-// self): the state and deadline counters, the statistics' sums, and the
-// transfers in flight.
+// self): the state and deadline counters and the statistics' sums.
 func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, operator bool, now time.Time) (dashboard.Input, error) {
 	in := dashboard.Input{Operator: operator, Counts: map[cmproto.State]int{}}
 	scope := self
@@ -91,42 +78,6 @@ func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, 
 	for st, c := range counts {
 		in.Counts[cmproto.State(st)] = int(c)
 	}
-	if in.Stats, err = s.d.Store.TransferStats(scope); err != nil {
-		return in, err
-	}
-	in.Transfers, _, err = s.list(ctx, storage.TransferQuery{Court: scope, State: string(cmproto.StateHandedOver)}, MaxInFlight)
+	in.Stats, err = s.d.Store.TransferStats(scope)
 	return in, err
-}
-
-// list reads at most limit transfers q selects, in index order, paging;
-// more reports that there are others.
-func (s *Service) list(ctx context.Context, q storage.TransferQuery, limit int) (ts []*cmproto.Transfer, more bool, err error) {
-	for {
-		q.Limit = min(limit-len(ts)+1, storage.MaxTransferPage)
-		page, err := s.d.Store.ListTransfers(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range page.Records {
-			if len(ts) == limit {
-				return ts, true, nil
-			}
-			t, err := records.Decode(r)
-			if err != nil {
-				return nil, false, err
-			}
-			ts = append(ts, t)
-		}
-		if page.Next == "" {
-			return ts, false, nil
-		}
-		q.Cursor = page.Next
-	}
-}
-
-// newestFirst orders transfers newest offer first, as listings do.
-func newestFirst(ts []*cmproto.Transfer) {
-	slices.SortStableFunc(ts, func(a, b *cmproto.Transfer) int {
-		return cmp.Or(b.OfferedAt.Compare(a.OfferedAt), strings.Compare(string(a.ID), string(b.ID)))
-	})
 }

@@ -43,7 +43,6 @@ type Store interface {
 	CountCourtOverdue(ctx context.Context, c court.CourtCode, at court.Date) (int, error)
 	TransferStats(c court.CourtCode) (map[string]int64, error)
 	OverdueEntries(ctx context.Context, at court.Date, limit int) ([]storage.DueEntry, bool, error)
-	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)
 }
