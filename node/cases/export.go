@@ -104,6 +104,16 @@ func checkPurpose(p string, required bool) error {
 	return cmproto.CheckFreeText("purpose", p)
 }
 
+// checkPurposeNames refuses a purpose that names a party of the case: it
+// is written to the audit log, which is exported and witnessed.
+func checkPurposeNames(p string, parties []court.Party) error {
+	names := make([]string, 0, len(parties))
+	for _, pt := range parties {
+		names = append(names, pt.Name)
+	}
+	return cmproto.CheckFreeTextNames("purpose", p, names)
+}
+
 // quotePurpose is p as the audit entry names it.
 func quotePurpose(p string) string {
 	if p = strings.TrimSpace(p); p == "" {
