@@ -177,7 +177,8 @@ func findCanaries(tokens []canary, b []byte) []string {
 		for _, f := range forms(c.value) {
 			if i := bytes.Index(b, []byte(f)); i >= 0 {
 				lo, hi := max(0, i-60), min(len(b), i+len(f)+60)
-				out = append(out, fmt.Sprintf("%s (%q in …%s…)", c.label, f, strings.ToValidUTF8(string(b[lo:hi]), "?")))
+				ctx := strings.ReplaceAll(strings.ToValidUTF8(string(b[lo:hi]), "?"), "\n", "⏎")
+				out = append(out, fmt.Sprintf("%s (%q in …%s…)", c.label, f, ctx))
 				break
 			}
 		}
@@ -382,7 +383,13 @@ func TestPersonalDataCanary(t *testing.T) {
 	cli := func(args ...string) string {
 		t.Helper()
 		out := e.must(t, args...)
-		ch.add("cli: courtmesh "+strings.Join(args[:2], " "), []byte(out))
+		on := ""
+		for _, c := range courts {
+			if slices.Contains(args, c.dir) {
+				on = " on " + c.code
+			}
+		}
+		ch.add("cli: courtmesh "+strings.Join(args[:2], " ")+on, []byte(out))
 		return out
 	}
 
