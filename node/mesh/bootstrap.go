@@ -78,7 +78,7 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.
 		}),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
-		pubsub.WithMaxMessageSize(4*cmproto.MaxGossipMessage),
+		pubsub.WithMaxMessageSize(4 * cmproto.MaxGossipMessage),
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return adm.Admit(p) == nil }),
 		// Our own records go to every subscribed peer at once, not only to
 		// the mesh: a peer that joined since the last heartbeat still hears
