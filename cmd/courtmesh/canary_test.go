@@ -77,9 +77,18 @@ func newCanaryCase() canaryCase {
 			{"car plate", "ZC9Q7X", true},
 			{"account found after the handover", "9999558877441122336", false},
 			{"address found after the handover", "翀鸣东路9号", false},
+			{"invalid identity number of a refused import", id1[:17] + badCheck(id1[17]), false},
 		},
 		account: "9999558877441122336",
 	}
+}
+
+// badCheck is a check character other than c.
+func badCheck(c byte) string {
+	if c == '0' {
+		return "1"
+	}
+	return "0"
 }
 
 // token is the value of the canary labelled label.
@@ -402,6 +411,29 @@ func TestPersonalDataCanary(t *testing.T) {
 	cli("case", "show", "--data", origin.dir, cc.number)
 	cli("case", "show", "--json", "--data", origin.dir, cc.number)
 
+	// Refusals name no personal data: an import refused for a wrong
+	// check digit, a reveal whose purpose names a party.
+	bad := filepath.Join(base, "canary-case-bad")
+	writeCanaryCase(t, bad, &cc)
+	rawCase, err := os.ReadFile(filepath.Join(bad, "case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawCase = bytes.ReplaceAll(rawCase, []byte(cc.token("resident identity number")), []byte(cc.token("invalid identity number of a refused import")))
+	if err := os.WriteFile(filepath.Join(bad, "case.json"), rawCase, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(want int, args ...string) {
+		t.Helper()
+		out, err := e.run(args...)
+		ch.add("cli: courtmesh "+strings.Join(args[:2], " ")+" (refused)", []byte(out))
+		if exitCode(err) != want {
+			t.Errorf("courtmesh %s: %v, want exit status %d\n%s", strings.Join(args, " "), err, want, out)
+		}
+	}
+	refused(exitInvalid, "case", "import", "--data", origin.dir, bad)
+	refused(exitInvalid, "case", "show", "--reveal", "--purpose", "核对"+cc.token("respondent's name")+"的财产", "--data", origin.dir, cc.number)
+
 	// Positive control: the authorised view shows what it may, and the
 	// search finds it there.
 	const purpose = "核对被执行人财产线索"
@@ -432,6 +464,8 @@ func TestPersonalDataCanary(t *testing.T) {
 	var tr api.Transfer
 	e.mustJSON(t, &tr, "transfer", "offer", "--json", "--data", origin.dir, "--case", cc.number, "--superior", "京01", "--grounds", "interference")
 	id := string(tr.ID)
+	rawTr, _ := json.Marshal(tr)
+	ch.add("cli: courtmesh transfer offer on 京0105", rawTr)
 	e.waitState(t, id, "offered", courts...)
 	cli("transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--decision", "（2026）京01执监81号", id)
 	e.waitState(t, id, "decided", courts...)
@@ -445,6 +479,8 @@ func TestPersonalDataCanary(t *testing.T) {
 	if p.State != "done" || p.NewCase != newCase {
 		t.Fatalf("dossier fetch: %+v", p)
 	}
+	rawP, _ := json.Marshal(p)
+	ch.add("cli: courtmesh dossier fetch on 京0108", rawP)
 	e.waitState(t, id, "received", courts...)
 
 	// The receiver finds an asset: the account number goes through
@@ -483,6 +519,7 @@ func TestPersonalDataCanary(t *testing.T) {
 	// on the origin and the receiver, which reach the webhook.
 	nodetest.PollUntil(t, 30*time.Second, "a webhook body", func() bool { return ch.count("webhook body") > 0 })
 
+	refused(exitInvalid, "transfer", "progress", "--data", recv.dir, "--recovered-fen", "1000000", "--status", cc.token("respondent's name")+"已部分履行", id)
 	cli("transfer", "progress", "--data", recv.dir, "--recovered-fen", "1000000", "--status", "已冻结存款，房产待评估", id)
 	cli("transfer", "close", "--data", recv.dir, "--outcome", "concluded", "--recovered-fen", "2000000", id)
 	e.waitState(t, id, "closed", courts...)
