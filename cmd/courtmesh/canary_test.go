@@ -598,7 +598,7 @@ func TestPersonalDataCanary(t *testing.T) {
 		total += n
 		t.Logf("channel %-45s %4d items, %8d bytes", name, len(ch.data[name]), n)
 	}
-	for _, want := range []string{"gossip /courtmesh/transfers/1", "webhook body", "backup of 京0105", "log of 京0105", "audit export of 京0105", "metrics of 京0105", "dashboard page of 最高法"} {
+	for _, want := range []string{"gossip /courtmesh/transfers/1", "gossip /courtmesh/heartbeat/京/1", "webhook body", "backup of 京0105", "log of 京0105", "audit export of 京0105", "metrics of 京0105", "dashboard page of 最高法"} {
 		if ch.count(want) == 0 {
 			t.Errorf("channel %q carried nothing: the canary cannot judge it", want)
 		}
