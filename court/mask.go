@@ -148,6 +148,20 @@ func maskAddresses(s string) string {
 	r := []rune(s)
 	var b strings.Builder
 	i := 0
+	for _, sp := range addressSpans(r) {
+		b.WriteString(string(r[i:sp[0]]))
+		b.WriteString("****")
+		i = sp[1]
+	}
+	b.WriteString(string(r[i:]))
+	return b.String()
+}
+
+// addressSpans returns the [start, end) rune ranges of the address
+// details in r, in order.
+func addressSpans(r []rune) [][2]int {
+	var out [][2]int
+	i := 0
 	for i < len(r) {
 		first := -1
 		for j := i; j < len(r); j++ {
@@ -157,7 +171,6 @@ func maskAddresses(s string) string {
 			}
 		}
 		if first < 0 {
-			b.WriteString(string(r[i:]))
 			break
 		}
 		start := i
@@ -176,11 +189,60 @@ func maskAddresses(s string) string {
 			}
 			j++
 		}
-		b.WriteString(string(r[i:start]))
-		b.WriteString("****")
+		out = append(out, [2]int{start, end})
 		i = end
 	}
-	return b.String()
+	return out
+}
+
+// roadWords end the name of a road, a village or an estate: the part of
+// an address that names the place.
+var roadWords = []string{"胡同", "小区", "大道", "花园", "家园", "新村", "路", "街", "道", "巷", "弄", "村", "镇", "乡"}
+
+// Places returns what MaskText hides as whereabouts in the description
+// of an asset of class c (nothing for a class without whereabouts): each
+// vehicle plate, and each address detail below the district together
+// with its road or estate name alone (翀鸣路88号院3号楼 and 翀鸣路; the
+// road word and the two characters before it).
+// Free text that every court receives must hold none of them
+// (protocol.CheckFreeTextPlaces); fragments shorter than 3 characters
+// are left out, as too common to refuse.
+func Places(desc string, c AssetClass) []string {
+	var out []string
+	add := func(p string) {
+		p = strings.Join(strings.Fields(p), "")
+		if utf8.RuneCountInString(p) >= 3 && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	for _, p := range plateRE.FindAllString(desc, -1) {
+		add(strings.NewReplacer("·", "", "•", "", "-", "", ".", "", " ", "").Replace(p))
+	}
+	if !c.Whereabouts() {
+		return out
+	}
+	r := []rune(plateRE.ReplaceAllString(desc, " "))
+	for _, sp := range addressSpans(r) {
+		span := r[sp[0]:sp[1]]
+		add(string(span))
+		add(roadName(span))
+	}
+	return out
+}
+
+// roadName is the first road or estate word of an address detail with
+// the two characters before it (翀鸣路 of 翀鸣路88号院, 翀鸣大道 of
+// 停放于翀鸣大道8号), or "".
+func roadName(span []rune) string {
+	for j := range span {
+		for _, w := range roadWords {
+			wr := []rune(w)
+			if j+len(wr) <= len(span) && string(span[j:j+len(wr)]) == w {
+				return string(span[max(0, j-2) : j+len(wr)])
+			}
+		}
+	}
+	return ""
 }
 
 // isAddressDetail returns the length in runes of the address marker at

@@ -1,6 +1,7 @@
 package court
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,6 +74,26 @@ func TestWhereabouts(t *testing.T) {
 	for c, want := range map[AssetClass]bool{AssetRealEstate: true, AssetVehicle: true, AssetVessel: true, AssetOther: true, "deposit": false, "equity": false, "bogus": true} {
 		if got := c.Whereabouts(); got != want {
 			t.Errorf("%s.Whereabouts() = %t, want %t", c, got, want)
+		}
+	}
+}
+
+func TestPlaces(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		desc  string
+		class AssetClass
+		want  []string
+	}{
+		{"北京市朝阳区翀鸣路88号院7号楼1204室住宅", AssetRealEstate, []string{"翀鸣路88号院7号楼1204室", "翀鸣路"}},
+		{"小型轿车一辆，号牌京ZC9Q7X，停放于翀鸣大道8号地下车库", AssetVehicle, []string{"京ZC9Q7X", "停放于翀鸣大道8号", "翀鸣大道"}},
+		{"小型轿车一辆 (京A·12345)", AssetVehicle, []string{"京A12345"}},
+		{"某某银行翀鸣支行活期存款账户", AssetDeposit, nil},
+		{"某某有限公司 20% 股权", AssetEquity, nil},
+		{"货船一艘", AssetVessel, nil},
+	} {
+		if got := Places(tc.desc, tc.class); !slices.Equal(got, tc.want) {
+			t.Errorf("Places(%q, %s) = %q, want %q", tc.desc, tc.class, got, tc.want)
 		}
 	}
 }

@@ -472,6 +472,8 @@ func TestPersonalDataCanary(t *testing.T) {
 	const newCase = "（2026）京0108执8101号"
 	cli("transfer", "accept", "--data", recv.dir, "--case", newCase, id)
 	e.waitState(t, id, "accepted", courts...)
+	// Broadcast text may not hold a place of the case's assets.
+	refused(exitInvalid, "transfer", "handover", "--data", origin.dir, "--override", "冻结续行裁定已送达，"+cc.token("address of the flat")+"房产移交后办理", id)
 	cli("transfer", "handover", "--data", origin.dir, "--override", "冻结续行裁定已送达，移交后由受托法院办理", id)
 	e.waitState(t, id, "handed_over", courts...)
 	var p api.FetchProgress

@@ -233,7 +233,7 @@ func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date,
 	if err != nil {
 		return api.CaseDetail{}, err
 	}
-	if err := checkPurposeNames(purpose, v.Parties); err != nil {
+	if err := checkPurposeNames(purpose, v.Parties, v.Assets); err != nil {
 		return api.CaseDetail{}, err
 	}
 	var ids, accounts map[string]string
@@ -365,7 +365,7 @@ func (c *Service) Export(ctx context.Context, n court.CaseNumber, out, purpose s
 	if err != nil {
 		return api.ExportResult{}, err
 	}
-	if err := checkPurposeNames(purpose, v.Parties); err != nil {
+	if err := checkPurposeNames(purpose, v.Parties, v.Assets); err != nil {
 		return api.ExportResult{}, err
 	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
