@@ -510,6 +510,11 @@ func TestPersonalDataCanary(t *testing.T) {
 	})
 	cli("assets", "show", "--data", origin.dir, id)
 	cli("assets", "show", "--data", recv.dir, id)
+	cli("assets", "list", "--data", recv.dir, id)
+	cli("measures", "expiring", "--data", origin.dir, "--within", "60")
+	cli("measures", "expiring", "--data", recv.dir, "--within", "60")
+	cli("transfer", "show", "--data", origin.dir, id)
+	cli("transfer", "list", "--data", dec.dir)
 	cli("case", "show", "--data", recv.dir, newCase)
 	cli("case", "list", "--data", recv.dir)
 	// The receiver's authorised view: the names arrived with the dossier.
