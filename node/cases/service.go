@@ -431,10 +431,3 @@ func dateOrEmpty(d court.Date) string {
 	}
 	return d.String()
 }
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
