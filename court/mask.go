@@ -235,11 +235,8 @@ func Places(desc string, c AssetClass) []string {
 // 停放于翀鸣大道8号), or "".
 func roadName(span []rune) string {
 	for j := range span {
-		for _, w := range roadWords {
-			wr := []rune(w)
-			if j+len(wr) <= len(span) && string(span[j:j+len(wr)]) == w {
-				return string(span[max(0, j-2) : j+len(wr)])
-			}
+		if n := wordAt(span, j, roadWords); n > 0 {
+			return string(span[max(0, j-2) : j+n])
 		}
 	}
 	return ""
@@ -256,16 +253,22 @@ func isAddressDetail(r []rune, j int) int {
 	if c < utf8.RuneSelf && unicode.IsLetter(c) && (j > 0 && isDigitRune(r[j-1]) || j+1 < len(r) && isDigitRune(r[j+1])) {
 		return 1
 	}
-	for _, w := range notAddress {
-		wr := []rune(w)
-		if j+len(wr) <= len(r) && string(r[j:j+len(wr)]) == w {
-			return 0
-		}
+	if wordAt(r, j, notAddress) > 0 {
+		return 0
 	}
-	for _, w := range addressWords {
-		wr := []rune(w)
-		if j+len(wr) <= len(r) && string(r[j:j+len(wr)]) == w {
-			return len(wr)
+	return wordAt(r, j, addressWords)
+}
+
+// wordAt returns the length in runes of the first of words that r holds
+// at j, or 0.
+func wordAt(r []rune, j int, words []string) int {
+	if !slices.ContainsFunc(words, func(w string) bool { return []rune(w)[0] == r[j] }) {
+		return 0
+	}
+	for _, w := range words {
+		n := utf8.RuneCountInString(w)
+		if j+n <= len(r) && string(r[j:j+n]) == w {
+			return n
 		}
 	}
 	return 0

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestMaskName(t *testing.T) {
@@ -96,4 +98,28 @@ func TestPlaces(t *testing.T) {
 			t.Errorf("Places(%q, %s) = %q, want %q", tc.desc, tc.class, got, tc.want)
 		}
 	}
+}
+
+// FuzzMaskText: MaskText never panics, keeps valid text valid, and never
+// leaves a party's name (two or more Han characters) in the text.
+func FuzzMaskText(f *testing.F) {
+	f.Add("北京市朝阳区翀鸣路88号院7号楼1204室住宅", "褚某翀", true)
+	f.Add("小型轿车一辆，号牌京ZC9Q7X，停放于翀鸣大道8号地下车库", "欧阳某翚", true)
+	f.Add("执行裁定书（2024）京0105执1234号 褚某翀 9999073117310468213", "褚某翀", false)
+	f.Add("", "张某", true)
+	f.Fuzz(func(t *testing.T, s, name string, whereabouts bool) {
+		got := MaskText(s, []Party{{Name: name, Kind: PartyNatural}}, whereabouts)
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("MaskText(%q) = %q: not valid UTF-8", s, got)
+		}
+		n := strings.TrimSpace(name)
+		han := utf8.RuneCountInString(n) >= 2
+		for _, r := range n {
+			han = han && unicode.Is(unicode.Han, r)
+		}
+		if han && strings.Contains(got, n) {
+			t.Fatalf("MaskText(%q) = %q keeps the name %q", s, got, n)
+		}
+		_ = Places(s, AssetRealEstate)
+	})
 }
