@@ -55,6 +55,11 @@ type Options struct {
 	// in the store (benchmarks time propagation with it; it must not block).
 	OnTransferChange func(*cmproto.Transfer)
 
+	// GossipTracer, if set, sees every gossipsub RPC the node receives
+	// and sends (pubsub.WithRawTracer): tests tap the mesh's messages with
+	// it. It must not block.
+	GossipTracer pubsub.RawTracer
+
 	// bypassGater lets every connection through the gater, so that tests
 	// can show that the stream-level checks hold on their own.
 	bypassGater bool
@@ -154,7 +159,11 @@ func New(opts Options) (*Node, error) {
 	}
 	n.h = h
 	n.gh = mesh.NewGuardedHost(h, ts, log)
-	if n.ps, err = mesh.NewPubSub(n.ctx, n.gh, ts); err != nil {
+	var psOpts []pubsub.Option
+	if opts.GossipTracer != nil {
+		psOpts = append(psOpts, pubsub.WithRawTracer(opts.GossipTracer))
+	}
+	if n.ps, err = mesh.NewPubSub(n.ctx, n.gh, ts, psOpts...); err != nil {
 		return fail(err)
 	}
 	if err := ts.Join(h, n.gh, n.ps, nk); err != nil {

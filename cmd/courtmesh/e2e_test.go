@@ -133,6 +133,8 @@ type e2eCourt struct {
 	serial      uint64
 	log         string
 	exportsDir  string // config exports_dir, if set
+	extraConfig string // more config.toml lines, if any
+	debug       bool   // run --debug
 	cmd         *exec.Cmd
 	done        chan error
 }
@@ -154,6 +156,7 @@ bootstrap = [%s]
 	if c.exportsDir != "" {
 		cfg += fmt.Sprintf("exports_dir = %q\n", c.exportsDir)
 	}
+	cfg += c.extraConfig
 	if strings.Contains(config.DefaultConfigText, "metrics_listen") {
 		// Five nodes on one machine cannot share the default metrics port.
 		cfg += "metrics_listen = \"off\"\n"
@@ -165,7 +168,11 @@ bootstrap = [%s]
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.cmd = exec.Command(e.bin, "run", "--data", c.dir)
+	args := []string{"run", "--data", c.dir}
+	if c.debug {
+		args = append(args, "--debug")
+	}
+	c.cmd = exec.Command(e.bin, args...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
