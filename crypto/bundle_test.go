@@ -20,7 +20,11 @@ func bundleProto(seq uint64, certs []*Certificate, revs []Revocation) *cryptopb.
 		p.Certificates = append(p.Certificates, c.Envelope.Proto())
 	}
 	for _, r := range revs {
-		p.Revocations = append(p.Revocations, &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason})
+		pr := &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason}
+		if r.LastTrusted != nil {
+			pr.LastTrustedSeq, pr.LastTrustedHead = r.LastTrusted.Seq, r.LastTrusted.Head[:]
+		}
+		p.Revocations = append(p.Revocations, pr)
 	}
 	return p
 }
@@ -203,7 +207,14 @@ func TestOpenBundleRejects(t *testing.T) {
 		{name: "revokes the root", p: bundleProto(1, ok(jing.cert), []Revocation{{Serial: root.cert.Serial, RevokedAt: fixNow}}), wantErr: ErrMalformed},
 		{name: "sequence 0", p: bundleProto(0, ok(jing.cert), nil), wantErr: ErrMalformed},
 		{name: "expires when issued", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.ExpiresAt = p.IssuedAt }, wantErr: ErrMalformed},
-		{name: "version 2", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.Version = 2 }, wantErr: ErrMalformed},
+		{name: "version 3", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.Version = 3 }, wantErr: ErrMalformed},
+		{name: "version 0", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.Version = 0 }, wantErr: ErrMalformed},
+		{name: "version 1, revoked from the start", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow}}), mod: func(p *cryptopb.TrustBundle) { p.Version = 1 }},
+		{name: "version 2, last trusted head pinned", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7, Head: [32]byte{1}}}})},
+		{name: "version 1 pinning a last trusted head", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7, Head: [32]byte{1}}}}), mod: func(p *cryptopb.TrustBundle) { p.Version = 1 }, wantErr: ErrMalformed},
+		{name: "last trusted head of 31 bytes", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) { p.Revocations[0].LastTrustedHead = p.Revocations[0].LastTrustedHead[:31] }, wantErr: ErrMalformed},
+		{name: "last trusted head without a position", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) { p.Revocations[0].LastTrustedSeq = 0 }, wantErr: ErrMalformed},
+		{name: "serial revoked twice", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow}, {Serial: c1.cert.Serial, RevokedAt: fixNow}}), wantErr: ErrMalformed},
 		{name: "certificate envelope without signature", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) { p.Certificates[1].Signature = nil }, wantErr: ErrMalformed},
 		{name: "certificate envelope of version 2", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) { p.Certificates[1].Version = 2 }, wantErr: ErrMalformed},
 		{name: "certificate with a flipped signature byte", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) {
