@@ -212,7 +212,9 @@ func TestOpenBundleRejects(t *testing.T) {
 		{name: "version 1, revoked from the start", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow}}), mod: func(p *cryptopb.TrustBundle) { p.Version = 1 }},
 		{name: "version 2, last trusted head pinned", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7, Head: [32]byte{1}}}})},
 		{name: "version 1 pinning a last trusted head", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7, Head: [32]byte{1}}}}), mod: func(p *cryptopb.TrustBundle) { p.Version = 1 }, wantErr: ErrMalformed},
-		{name: "last trusted head of 31 bytes", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) { p.Revocations[0].LastTrustedHead = p.Revocations[0].LastTrustedHead[:31] }, wantErr: ErrMalformed},
+		{name: "last trusted head of 31 bytes", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) {
+			p.Revocations[0].LastTrustedHead = p.Revocations[0].LastTrustedHead[:31]
+		}, wantErr: ErrMalformed},
 		{name: "last trusted head without a position", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) { p.Revocations[0].LastTrustedSeq = 0 }, wantErr: ErrMalformed},
 		{name: "serial revoked twice", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow}, {Serial: c1.cert.Serial, RevokedAt: fixNow}}), wantErr: ErrMalformed},
 		{name: "certificate envelope without signature", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) { p.Certificates[1].Signature = nil }, wantErr: ErrMalformed},
