@@ -197,7 +197,7 @@ func New(opts Options) (*Node, error) {
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
-		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration,
+		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 	}); err != nil {
 		return fail(err)
 	}

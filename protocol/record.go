@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -150,6 +151,18 @@ func (e *DatedAheadError) Unwrap() error { return crypto.ErrNotYetValid }
 // Due is when the record stops being dated ahead by the checking clock.
 func (e *DatedAheadError) Due() time.Time { return e.IssuedAt.Add(-MaxClockSkew) }
 
+// RevokedRecordError is DecodeRecord's refusal of an authentic record
+// signed by a revoked key outside the trusted part of its log. It names
+// the signer, the record's position and the transfer it names (unchecked),
+// and wraps crypto.RevokedRecordError (so crypto.ErrRevoked).
+type RevokedRecordError struct {
+	*crypto.RevokedRecordError
+	Transfer string   // the transfer it names, unchecked
+	Hash     [32]byte // of the raw record
+}
+
+func (e *RevokedRecordError) Unwrap() error { return e.RevokedRecordError }
+
 // SealRecord signs a record body as the given certificate.
 func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id court.TransferID, body *pb.Record) ([]byte, error) {
 	body.Version = RecordVersion
@@ -180,6 +193,9 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	var p pb.Record
 	perr := proto.Unmarshal(env.Payload, &p)
 	signer, rev, err := t.OpenRecord(env, PayloadRecord, p.GetSequence(), now)
+	if re, ok := errors.AsType[*crypto.RevokedRecordError](err); ok {
+		return nil, &RevokedRecordError{RevokedRecordError: re, Transfer: p.GetTransferId(), Hash: sha256.Sum256(raw)}
+	}
 	if err != nil {
 		return nil, err
 	}
