@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 )
 
@@ -234,7 +234,7 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 		if t.WaitingOn != "" {
 			waiting = t.WaitingOn + ": " + t.WaitingFor
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\n", t.ID, t.CaseNumber, t.Origin, to, st, waiting, t.OfferedAt.Local().Format(time.DateOnly))
+		fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\n", t.ID, t.CaseNumber, t.Origin, to, st, waiting, court.DateOf(t.OfferedAt).String())
 	}
 	return tw.Flush()
 }
@@ -300,7 +300,7 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	}
 	fmt.Fprintf(tw, "Records\t\n")
 	for _, r := range t.Records {
-		fmt.Fprintf(tw, "  %s\t%s by %s, record %s…\n", r.IssuedAt.Local().Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
+		fmt.Fprintf(tw, "  %s\t%s by %s, record %s…\n", court.InChina(r.IssuedAt).Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
 	}
 	tw.Flush()
 }
