@@ -234,8 +234,8 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	}
 	for _, old := range live {
 		if old.Code == cert.Code && old.Serial != cert.Serial {
-			fmt.Fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate:\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\"\n",
-				old.Code, old.Serial, old.PeerID, old.NotAfter.Format(time.DateOnly), *dir, old.Serial, cert.Serial)
+			fmt.Fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate, keeping the records it signed so far: on the operator's node run\n  courtmesh trust head --data <its data directory> --serial %d --out head-%d.json\nthen here\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\" --witness head-%d.json\n",
+				old.Code, old.Serial, old.PeerID, old.NotAfter.Format(time.DateOnly), old.Serial, old.Serial, *dir, old.Serial, cert.Serial, old.Serial)
 		}
 	}
 	path := filepath.Join(*dir, ca.IssuedDir, fmt.Sprintf("%d.cert", cert.Serial))
@@ -536,6 +536,11 @@ func runCAList(ctx context.Context, c *cli, args []string) error {
 		status := "live"
 		if r, ok := revs[ct.Serial]; ok {
 			status = "REVOKED " + court.DateOf(r.RevokedAt).String()
+			if r.LastTrustedSeq > 0 {
+				status += fmt.Sprintf(" after #%d", r.LastTrustedSeq)
+			} else {
+				status += " from the start"
+			}
 		} else if !now.Before(ct.NotAfter) {
 			status = "expired"
 		}
