@@ -40,7 +40,18 @@ type Error struct {
 	Status  int    `json:"-"`
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+// Error is the message alone: it is the node's own error text, which
+// already says what failed in words a clerk reads (for an error of a kind,
+// often starting with the kind: "invalid transfer id …"), so prefixing the
+// code as well read "invalid: invalid …". The code stays in Code, for
+// scripts, and in the kind Unwrap returns (the CLI's exit status). A
+// message-less error reads as its code.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Message
+}
 
 // Errorf makes an API error with a status and stable code.
 func Errorf(status int, code, format string, a ...any) *Error {
