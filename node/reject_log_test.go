@@ -34,7 +34,8 @@ func (s *syncBuffer) String() string {
 }
 
 // A refused record that names its transfer is logged with that transfer
-// (it was logged as transfer="" when it arrived by gossip or sync).
+// (it was logged as transfer="" when it arrived by gossip or sync), and
+// its reason says "invalid" once.
 func TestRejectedRecordLogNamesTransfer(t *testing.T) {
 	var logs syncBuffer
 	tm := startCourts(t, scenarioCourts()[:3], func(i int, o *node.Options) {
@@ -56,6 +57,9 @@ func TestRejectedRecordLogNamesTransfer(t *testing.T) {
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "transfer record rejected") && !strings.Contains(line, "transfer="+string(id)) {
 			t.Errorf("the refusal does not name transfer %s: %s", id, line)
+		}
+		if strings.Contains(line, "transfer record rejected") && strings.Contains(line, "invalid: case number: invalid") {
+			t.Errorf("the refusal says its kind twice: %s", line)
 		}
 	}
 }

@@ -238,8 +238,11 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	return r, nil
 }
 
+// invalid is a record field's refusal (court.ErrInvalid). It reads as the
+// message alone: a wrapped parse error already says "invalid …", and a
+// prefix made it "invalid: case number: invalid case number …".
 func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", court.ErrInvalid, fmt.Sprintf(format, a...))
+	return court.Errorf(court.ErrInvalid, format, a...)
 }
 
 func checkText(field, s string, max int, required bool) error {
