@@ -200,6 +200,9 @@ func (s *Service) pullRevoked(ctx context.Context, p, issuer peer.ID, signer *cr
 			return err
 		}
 	}
+	if last := rev.LastTrusted; last != nil && have >= last.Seq {
+		s.checkStored(issuer, signer, *last, bundle)
+	}
 	next := have + 1
 	if upto < next {
 		return nil
@@ -259,6 +262,24 @@ func (s *Service) pullTrusted(ctx context.Context, p, issuer peer.ID, signer *cr
 	}
 	s.log.Info("revoked key's trusted log taken, checked against its pinned head", "court", signer.Code, "serial", signer.Serial, "from", p, "records", fmt.Sprintf("%d-%d", have+1, last.Seq))
 	return nil
+}
+
+// checkStored checks, once per bundle, that this node's own copy of a
+// revoked key's trusted log ends in the head its revocation pins. A node
+// that took a forged record before the revocation arrived holds another
+// chain: that cannot be undone here, so it is logged at error level and
+// audited, for the operator to restore the log from a node that agrees.
+func (s *Service) checkStored(issuer peer.ID, signer *crypto.Certificate, last crypto.LogPosition, bundle uint64) {
+	if s.revoked.noteMismatch(issuer, s.h.ID(), bundle) {
+		return // checked under this bundle already
+	}
+	h, err := s.chain(court.PeerID(issuer.String()), crypto.LogPosition{}, last.Seq)
+	if err != nil || h == last.Head {
+		return
+	}
+	s.log.Error("this node's copy of a revoked key's log does not end in the head its revocation pins", "court", signer.Code, "serial", signer.Serial, "record", last.Seq)
+	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: issuer.String(), Court: string(signer.Code),
+		Detail: fmt.Sprintf("signer %s serial %d: this node's copy of its log up to record %d does not end in the head its revocation pins (%x…): %v", signer.Code, signer.Serial, last.Seq, last.Head[:6], crypto.ErrRevoked)})
 }
 
 // recordSeq reads the position a raw record claims (unverified).
