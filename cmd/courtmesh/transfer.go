@@ -219,7 +219,13 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.stdout, "No transfers.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
+	return printTransferTable(c.stdout, ts)
+}
+
+// printTransferTable prints transfers one a line, dated in China time
+// (court.DateOf) whatever the server's time zone, as the rest of the CLI.
+func printTransferTable(w io.Writer, ts []api.Transfer) error {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "TRANSFER\tCASE\tFROM -> TO\tSTATE\tWAITING ON\tOFFERED")
 	for _, t := range ts {
 		to := string(t.Receiver)
