@@ -354,7 +354,7 @@ func (s *Service) ingest(raw []byte, from peer.ID, pinned bool) error {
 	return nil
 }
 
-// ingestRecord keeps and applies an authentic record; derr is what
+// ingestRecord keeps and applies an authentic record; err is what
 // DecodeRecord found wrong with its body, if anything.
 func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
 	s.mu.Lock()
