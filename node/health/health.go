@@ -75,6 +75,9 @@ type Deps struct {
 	Life context.Context
 	// Version is the software version heartbeats report.
 	Version string
+	// RecordHead, if set, is this node's own record log head, which its
+	// heartbeats carry for peers to witness (records.Service.Head).
+	RecordHead func() (crypto.LogPosition, error)
 
 	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
 	// must be positive.
