@@ -24,6 +24,7 @@ import (
 	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/cases"
 	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/fetch"
 	"courtmesh.dev/courtmesh/node/health"
@@ -53,6 +54,11 @@ type Options struct {
 	// OnTransferChange, if set, is called after a transfer's state changed
 	// in the store (benchmarks time propagation with it; it must not block).
 	OnTransferChange func(*cmproto.Transfer)
+
+	// GossipTracer, if set, sees every gossipsub RPC the node receives
+	// and sends (pubsub.WithRawTracer): tests tap the mesh's messages with
+	// it. It must not block.
+	GossipTracer pubsub.RawTracer
 
 	// bypassGater lets every connection through the gater, so that tests
 	// can show that the stream-level checks hold on their own.
@@ -153,7 +159,11 @@ func New(opts Options) (*Node, error) {
 	}
 	n.h = h
 	n.gh = mesh.NewGuardedHost(h, ts, log)
-	if n.ps, err = mesh.NewPubSub(n.ctx, n.gh, ts); err != nil {
+	var psOpts []pubsub.Option
+	if opts.GossipTracer != nil {
+		psOpts = append(psOpts, pubsub.WithRawTracer(opts.GossipTracer))
+	}
+	if n.ps, err = mesh.NewPubSub(n.ctx, n.gh, ts, psOpts...); err != nil {
 		return fail(err)
 	}
 	if err := ts.Join(h, n.gh, n.ps, nk); err != nil {
@@ -172,6 +182,13 @@ func New(opts Options) (*Node, error) {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
+	// The dashboard's statistics are sums the store keeps at write time;
+	// a store written before them, or under another handover guard, has
+	// them recomputed once, before anything writes a transfer.
+	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), dashboard.Stats(cfg.HandoverGuardDays)); err != nil {
+		return fail(fmt.Errorf("open the store: %w", err))
+	}
+	stats := func(t *cmproto.Transfer) map[string]int64 { return dashboard.Contribution(t, cfg.HandoverGuardDays) }
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
 		return fail(err)
@@ -181,6 +198,7 @@ func New(opts Options) (*Node, error) {
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
 		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
+		Stats: stats,
 	}); err != nil {
 		return fail(err)
 	}
@@ -202,12 +220,13 @@ func New(opts Options) (*Node, error) {
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
-		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration,
+		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 	}); err != nil {
 		return fail(err)
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
 	api.RegisterAudit(n.api, auditLog)
+	api.RegisterLogHead(n.api, n)
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	return n, nil

@@ -21,6 +21,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/scalegen"
 )
@@ -75,7 +76,7 @@ func buildScaleMesh(b *testing.B, base string, n int, log *slog.Logger) *devmesh
 		b.Fatal(err)
 	}
 	fix := filepath.Join(base, "fixture")
-	if _, err := scalegen.Prepare(ctx, n, fix, log); err != nil {
+	if _, err := nodetest.PrepareScale(ctx, n, fix, log); err != nil {
 		b.Fatal(err)
 	}
 	for _, name := range []string{storage.StoreKeyFile, storage.StoreDir} {

@@ -59,6 +59,19 @@ func CheckFreeTextNames(field, s string, names []string) error {
 	return nil
 }
 
+// CheckFreeTextPlaces refuses a free-text field that holds one of places
+// (the addresses and plates of the case's assets, court.Places),
+// compared without spaces. The error names the field, never the place.
+func CheckFreeTextPlaces(field, s string, places []string) error {
+	text := stripSpace(s)
+	for _, p := range places {
+		if p = stripSpace(p); utf8.RuneCountInString(p) >= 3 && strings.Contains(text, p) {
+			return freeTextError(field, "an address or a vehicle plate of the case's assets")
+		}
+	}
+	return nil
+}
+
 func freeTextError(field, what string) error {
 	return invalid("%s holds %s; text that every court receives must carry no personal data: "+
 		"refer to the party by role (申请执行人, 被执行人) and leave identity, phone and account numbers in the dossier", field, what)

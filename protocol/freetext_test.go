@@ -88,6 +88,18 @@ func TestFreeTextRefusesPersonalData(t *testing.T) {
 			checkFreeTextErr(t, protocol.CheckFreeTextNames("reason", c.text, names), c.want, c.text)
 		}
 	})
+	t.Run("places", func(t *testing.T) {
+		places := append(court.Places("北京市朝阳区翀鸣路88号院7号楼1204室住宅", court.AssetRealEstate), court.Places("小型轿车一辆（京A·12345）", court.AssetVehicle)...)
+		for _, c := range []struct{ text, want string }{
+			{"房产移交后由受托法院办理", ""},
+			{"翀鸣路房产已评估", "address or a vehicle plate"},
+			{"翀鸣路 88号院 7号楼 1204室已腾退", "address or a vehicle plate"},
+			{"京A12345已扣押", "address or a vehicle plate"},
+			{"北京市朝阳区的房产", ""}, // the district is not a whereabouts
+		} {
+			checkFreeTextErr(t, protocol.CheckFreeTextPlaces("reason", c.text, places), c.want, c.text)
+		}
+	})
 
 	// Every node refuses a signed record carrying such text, whatever its
 	// issuer's software let through.

@@ -99,10 +99,19 @@
 // read-modify-write keys, so concurrent writers may conflict; the write
 // is retried. Routine reads never scan: ListTransfers pages an index with
 // an opaque cursor (bounded work per page), TransferCounts and
-// CourtTransferCounts read counters, CountOverdue sums the per-day
-// deadline counters, TransfersByCase reads one index prefix. Transfers
-// (every match, unpaged) remains for the callers not yet moved.
-// Migration 3 (schema 3 to 4) builds all of it from the stored values.
+// CourtTransferCounts read counters, CountOverdue and CountCourtOverdue
+// sum the per-day deadline counters, TransfersByCase reads one index
+// prefix. Transfers (every match, unpaged) remains for the callers not
+// yet moved. Migrations 3 and 4 (schema 3 to 5) build all of it from the
+// stored values.
+//
+// A transfer may carry Stats: named non-negative integers its writer
+// computes (the node's dashboard: counts, seconds, fen). The same
+// transaction keeps, per name, their sum over every transfer and over
+// the transfers concerning each court (ix/xsm/, ix/xsc/), read by
+// TransferStats; EnsureTransferStats recomputes every transfer's Stats
+// and the sums once when the writer's definition changes (meta/xstats
+// names the one in force).
 // TransferLoader fills a store in bulk (fixtures) with the same key
 // builders; CheckTransferIndexes recomputes and compares the counters.
 //

@@ -19,6 +19,7 @@ const (
 	prefixCaseStat = "ix/cstat/" // ix/cstat/<status>/<case>      cases by status
 	prefixPending  = "meta/pending/"
 	keySchema      = "meta/schema"
+	keyStatsDef    = "meta/xstats" // the definition the transfers' Stats were computed by
 )
 
 func caseKey(n court.CaseNumber) []byte { return []byte(prefixCase + n.String()) }
@@ -39,6 +40,14 @@ func measureKey(n court.CaseNumber, id string) []byte { return append(measurePre
 
 func dateKey(d court.Date) string {
 	return fmt.Sprintf("%04d%02d%02d", d.Year, int(d.Month), d.Day)
+}
+
+// parseDateKey reads what dateKey writes.
+func parseDateKey(s string) (court.Date, error) {
+	if len(s) != 8 {
+		return court.Date{}, court.Errorf(court.ErrCorrupt, "date key %q: want YYYYMMDD", s)
+	}
+	return court.ParseDate(s[:4] + "-" + s[4:6] + "-" + s[6:])
 }
 
 func measureExpiryKey(d court.Date, n court.CaseNumber, id string) []byte {

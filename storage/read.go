@@ -339,6 +339,34 @@ func (db *DB) PartyID(n court.CaseNumber, partyID string) (string, error) {
 	return "", fmt.Errorf("case %s party %s: %w", n, partyID, court.ErrNotFound)
 }
 
+// AssetAccount reveals the sealed account number of an asset of the
+// current version of case n. Like PartyID it is for authorised display;
+// callers must not log the result.
+func (db *DB) AssetAccount(n court.CaseNumber, assetID string) (string, error) {
+	head, v, err := db.Case(n)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range v.Assets {
+		if a.ID != assetID {
+			continue
+		}
+		if len(a.AccountSealed) == 0 {
+			return "", fmt.Errorf("case %s asset %s: %w: no account number", n, assetID, court.ErrNotFound)
+		}
+		dk, err := db.dataKey(head)
+		if err != nil {
+			return "", err
+		}
+		b, err := dk.OpenField(FieldLabel("asset", a.ID, "account"), a.AccountSealed)
+		if err != nil {
+			return "", fmt.Errorf("case %s asset %s: %w: %w", n, assetID, court.ErrCorrupt, err)
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("case %s asset %s: %w", n, assetID, court.ErrNotFound)
+}
+
 // Keys returns every key in the store, printable, in order, with each
 // chunk of the chunk store listed as k/<hex id>. It exists for tests and
 // diagnostics (a before/after comparison shows that a rejected import

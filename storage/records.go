@@ -52,6 +52,9 @@ type TransferWrite struct {
 	State     string
 	PrevState string // "" for a new transfer; informational (the stored state is read)
 	Data      []byte
+	// Stats is what the transfer adds to the statistics of its scopes (see
+	// TransferRecord.Stats).
+	Stats map[string]int64
 }
 
 // Commit is what one accepted record changes, written in one transaction.
@@ -120,6 +123,7 @@ func (db *DB) Apply(c Commit) error {
 			return fmt.Errorf("transfer %s: %w", c.Transfer.ID, err)
 		}
 		r.ID, r.State, r.Terminal = c.Transfer.ID, c.Transfer.State, legacyTerminal[c.Transfer.State]
+		r.Stats = c.Transfer.Stats
 		rec = &r
 	}
 	return db.update(func(txn *badger.Txn) error {

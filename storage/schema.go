@@ -40,6 +40,10 @@ var migrations = []migration{
 	// The indexes and counters are built before the version moves; the
 	// transfers' values stay as they are (version 1 is still read).
 	{from: 3, name: "index transfers by state, court, deadline and case number; count them", prepare: rebuildTransferIndexes, run: func(*badger.Txn) error { return nil }},
+	// Deadline counters per court, and the sums of the transfers'
+	// statistics (from those their records carry; the node fills them
+	// with EnsureTransferStats).
+	{from: 4, name: "count deadlines per court; sum the transfers' statistics", prepare: rebuildTransferIndexes, run: func(*badger.Txn) error { return nil }},
 }
 
 // SchemaVersion returns the schema version this build writes.

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -42,10 +43,18 @@ func (b *bulkIndex) add(r *TransferRecord, value bool) error {
 			return err
 		}
 	}
+	if k := r.dueKey(); k != nil {
+		if err := b.wb.Set(k, r.dueValue()); err != nil {
+			return err
+		}
+	}
 	for _, k := range r.counterKeys() {
 		b.counts[string(k)]++
 	}
-	return nil
+	return r.statDeltas(func(k []byte, v int64) error {
+		b.counts[string(k)] += v
+		return nil
+	})
 }
 
 // flush writes what is batched, then adds the counters to those stored.
@@ -137,14 +146,8 @@ func (l *TransferLoader) Close() error {
 	return l.b.flush()
 }
 
-// rebuildTransferIndexes (schema 3 to 4) builds the transfer indexes and
-// counters from the stored transfers: it deletes every entry under the
-// index and counter prefixes (and schema 3's ix/xstate/), then reads each
-// transfer (either version) once. Re-runnable: it starts from nothing
-// each time. Values are not rewritten; a transfer's value becomes version
-// 2 the next time it changes.
-func rebuildTransferIndexes(db *DB) error {
-	prefixes := []string{prefixXAll, prefixXSt, prefixXCourt, prefixXCourtSt, prefixXDue, prefixXCase, prefixXCount, prefixXCourtCnt, prefixXDueCnt, legacyPrefixXSt}
+// deletePrefixes deletes every key under the prefixes, in a WriteBatch.
+func (db *DB) deletePrefixes(prefixes ...string) error {
 	del := db.bdb.NewWriteBatch()
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		for _, p := range prefixes {
@@ -159,17 +162,28 @@ func rebuildTransferIndexes(db *DB) error {
 		}
 		return nil
 	})
-	if err == nil {
-		err = del.Flush()
-	} else {
-		del.Cancel()
-	}
 	if err != nil {
+		del.Cancel()
+		return err
+	}
+	return del.Flush()
+}
+
+// rebuildTransferIndexes (schema 3 to 4, and 4 to 5) builds the transfer indexes and
+// counters from the stored transfers: it deletes every entry under the
+// index and counter prefixes (and schema 3's ix/xstate/), then reads each
+// transfer (either version) once. Re-runnable: it starts from nothing
+// each time. Values are not rewritten; a transfer's value becomes version
+// 2 the next time it changes.
+func rebuildTransferIndexes(db *DB) error {
+	prefixes := []string{prefixXAll, prefixXSt, prefixXCourt, prefixXCourtSt, prefixXDue, prefixXCase, prefixXCount, prefixXCourtCnt,
+		prefixXDueCnt, prefixXCourtDue, prefixXSumMesh, prefixXSumCourt, legacyPrefixXSt}
+	if err := db.deletePrefixes(prefixes...); err != nil {
 		return fmt.Errorf("clear transfer indexes: %w", err)
 	}
 	b := db.newBulkIndex()
 	n := 0
-	err = db.bdb.View(func(txn *badger.Txn) error {
+	err := db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixTransfer), PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -231,9 +245,26 @@ func (db *DB) CheckTransferIndexes(ctx context.Context) error {
 			for _, k := range r.counterKeys() {
 				want[string(k)]++
 			}
+			r.statDeltas(func(k []byte, v int64) error {
+				want[string(k)] += uint64(v)
+				return nil
+			})
 			for _, k := range r.indexKeys() {
 				if _, err := txn.Get(k); err != nil {
 					return court.Errorf(court.ErrCorrupt, "transfer %s lacks index entry %q: %w", r.ID, k, court.ErrCorrupt)
+				}
+			}
+			if k := r.dueKey(); k != nil {
+				item, err := txn.Get(k)
+				if err != nil {
+					return court.Errorf(court.ErrCorrupt, "transfer %s lacks index entry %q: %w", r.ID, k, court.ErrCorrupt)
+				}
+				v, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(v, r.dueValue()) {
+					return court.Errorf(court.ErrCorrupt, "transfer %s: deadline index entry %q does not match the record: %w", r.ID, k, court.ErrCorrupt)
 				}
 			}
 		}
@@ -243,7 +274,7 @@ func (db *DB) CheckTransferIndexes(ctx context.Context) error {
 		return err
 	}
 	got := map[string]uint64{}
-	for _, p := range []string{prefixXCount, prefixXCourtCnt, prefixXDueCnt} {
+	for _, p := range []string{prefixXCount, prefixXCourtCnt, prefixXDueCnt, prefixXCourtDue, prefixXSumMesh, prefixXSumCourt} {
 		m, err := db.counters([]byte(p))
 		if err != nil {
 			return err

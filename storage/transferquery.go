@@ -255,33 +255,5 @@ func (db *DB) counters(p []byte) (map[string]uint64, error) {
 // cost is the number of distinct past deadline days still pending, not
 // the number of transfers stored or overdue.
 func (db *DB) CountOverdue(ctx context.Context, at court.Date) (int, error) {
-	if !at.Valid() {
-		return 0, court.Errorf(court.ErrInvalid, "overdue date %s is not a calendar date", at)
-	}
-	stop := []byte(prefixXDueCnt + dateKey(at))
-	var n uint64
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixXDueCnt), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if bytes.Compare(it.Item().Key(), stop) >= 0 {
-				return nil
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			err := it.Item().Value(func(b []byte) error {
-				if len(b) != 8 {
-					return court.Errorf(court.ErrCorrupt, "deadline counter %s: %d bytes, want 8: %w", it.Item().Key(), len(b), court.ErrCorrupt)
-				}
-				n += binary.BigEndian.Uint64(b)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return int(n), err
+	return db.countDue(ctx, []byte(prefixXDueCnt), at)
 }

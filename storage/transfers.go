@@ -32,6 +32,9 @@ import (
 //	ix/xn/<state>                          count of transfers in state (8 bytes)
 //	ix/xcn/<court>/<state>                 count per court and state (8 bytes)
 //	ix/xdn/<yyyymmdd>                      count of deadline index entries that day (8 bytes)
+//	ix/xcdn/<court>/<yyyymmdd>             the same per court (origin, decider, receiver)
+//	ix/xsm/<name>                          sum of the transfers' Stats[name], every transfer
+//	ix/xsc/<court>/<name>                  sum of Stats[name] of the transfers concerning court
 //
 // <order> is 16 hex digits of the bitwise complement of the offer time in
 // Unix nanoseconds, so that key order is newest offer first.
@@ -45,6 +48,9 @@ const (
 	prefixXCount     = "ix/xn/"
 	prefixXCourtCnt  = "ix/xcn/"
 	prefixXDueCnt    = "ix/xdn/"
+	prefixXCourtDue  = "ix/xcdn/"
+	prefixXSumMesh   = "ix/xsm/"
+	prefixXSumCourt  = "ix/xsc/"
 	legacyPrefixXSt  = "ix/xstate/" // schema 3 and older: ix/xstate/<state>/<id>
 	transferV2Marker = `{"v":`
 )
@@ -87,6 +93,15 @@ type TransferRecord struct {
 	Updated time.Time
 	// Body is the protocol-level transfer, valid JSON.
 	Body []byte
+	// Stats are what this transfer adds to the statistics of its scopes:
+	// named non-negative integers (counts, sums of seconds or fen) whose
+	// meaning belongs to the writer (the node's dashboard). Storage keeps
+	// them in the record and, in the same transaction, keeps per name the
+	// sum over every transfer and over the transfers concerning each
+	// court (TransferStats), so that statistics over history are read
+	// without reading a transfer. Names are non-empty UTF-8 without
+	// control characters ('/' allowed).
+	Stats map[string]int64
 }
 
 // transferValue is the stored form of a TransferRecord (version 2): this
@@ -108,6 +123,7 @@ type transferValue struct {
 	Deadline      court.Date       `json:"deadline,omitzero"`
 	Offered       time.Time        `json:"offered,omitzero"`
 	Updated       time.Time        `json:"updated,omitzero"`
+	Stats         map[string]int64 `json:"stats,omitempty"`
 }
 
 // legacyTransfer mirrors the fields of protocol.Transfer's JSON that
@@ -192,7 +208,7 @@ func decodeTransfer(v []byte) (TransferRecord, error) {
 		Version: tv.V, ID: tv.ID, State: tv.State, Terminal: tv.Terminal,
 		Origin: tv.Origin, Decider: tv.Decider, Receiver: tv.Receiver,
 		CaseNumber: tv.CaseNumber, NewCaseNumber: tv.NewCaseNumber,
-		Deadline: tv.Deadline, Offered: tv.Offered, Updated: tv.Updated, Body: body,
+		Deadline: tv.Deadline, Offered: tv.Offered, Updated: tv.Updated, Body: body, Stats: tv.Stats,
 	}, nil
 }
 
@@ -202,7 +218,7 @@ func encodeTransfer(r *TransferRecord) ([]byte, error) {
 		V: TransferRecordVersion, ID: r.ID, State: r.State, Terminal: r.Terminal,
 		Origin: r.Origin, Decider: r.Decider, Receiver: r.Receiver,
 		CaseNumber: r.CaseNumber, NewCaseNumber: r.NewCaseNumber,
-		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated,
+		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated, Stats: r.Stats,
 	})
 	if err != nil {
 		return nil, court.Errorf(court.ErrInvalid, "transfer %s: cannot encode: %v", r.ID, err)
@@ -239,6 +255,14 @@ func (r *TransferRecord) validate() error {
 	if len(r.Body) == 0 || !json.Valid(r.Body) {
 		return court.Errorf(court.ErrInvalid, "transfer %s: body is not valid JSON", r.ID)
 	}
+	for name, v := range r.Stats {
+		if name == "" || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return court.Errorf(court.ErrInvalid, "transfer %s: statistic name %q: want non-empty text without control characters", r.ID, name)
+		}
+		if v < 0 {
+			return court.Errorf(court.ErrInvalid, "transfer %s: statistic %s is %d; statistics are not negative", r.ID, name, v)
+		}
+	}
 	return nil
 }
 
@@ -273,7 +297,36 @@ func orderKey(offered time.Time) string {
 
 func transferKey(id string) []byte { return []byte(prefixTransfer + id) }
 
-// indexKeys returns every index key of r (all with empty values).
+// dueKey returns r's entry in the deadline index, nil if it has none (no
+// deadline, or terminal). Unlike the other index entries it has a value,
+// dueValue: what the overdue alerts need, so that they read no record.
+func (r *TransferRecord) dueKey() []byte {
+	if r.Deadline.IsZero() || r.Terminal {
+		return nil
+	}
+	return []byte(prefixXDue + dateKey(r.Deadline) + "/" + r.ID)
+}
+
+// dueValue encodes r's deadline index value: the offer time (8 bytes,
+// Unix nanoseconds, big-endian), then state, origin, decider and receiver
+// separated by NUL bytes (none holds one).
+func (r *TransferRecord) dueValue() []byte {
+	var ns uint64
+	if !r.Offered.IsZero() {
+		ns = uint64(r.Offered.UnixNano())
+	}
+	b := binary.BigEndian.AppendUint64(nil, ns)
+	for i, s := range []string{r.State, string(r.Origin), string(r.Decider), string(r.Receiver)} {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, s...)
+	}
+	return b
+}
+
+// indexKeys returns every index key of r with an empty value (all but
+// dueKey).
 func (r *TransferRecord) indexKeys() [][]byte {
 	o := orderKey(r.Offered) + "/" + r.ID
 	ks := [][]byte{
@@ -282,9 +335,6 @@ func (r *TransferRecord) indexKeys() [][]byte {
 	}
 	for _, c := range r.courts() {
 		ks = append(ks, []byte(prefixXCourt+string(c)+"/"+o), []byte(prefixXCourtSt+string(c)+"/"+r.State+"/"+o))
-	}
-	if !r.Deadline.IsZero() && !r.Terminal {
-		ks = append(ks, []byte(prefixXDue+dateKey(r.Deadline)+"/"+r.ID))
 	}
 	for _, n := range r.caseNumbers() {
 		ks = append(ks, []byte(prefixXCase+n+"/"+r.ID))
@@ -312,8 +362,32 @@ func (r *TransferRecord) counterKeys() [][]byte {
 	}
 	if !r.Deadline.IsZero() && !r.Terminal {
 		ks = append(ks, []byte(prefixXDueCnt+dateKey(r.Deadline)))
+		for _, c := range r.courts() {
+			ks = append(ks, []byte(prefixXCourtDue+string(c)+"/"+dateKey(r.Deadline)))
+		}
 	}
 	return ks
+}
+
+// statDeltas calls f with each statistic's sum key and what r adds to it:
+// every non-zero Stats entry, once for the whole mesh and once for each
+// court r concerns.
+func (r *TransferRecord) statDeltas(f func(k []byte, v int64) error) error {
+	cs := r.courts()
+	for name, v := range r.Stats {
+		if v == 0 {
+			continue
+		}
+		if err := f([]byte(prefixXSumMesh+name), v); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := f([]byte(prefixXSumCourt+string(c)+"/"+name), v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // addCounter adds delta to the counter at k (deleting it at zero).
@@ -373,10 +447,18 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 				return err
 			}
 		}
+		if k := old.dueKey(); k != nil {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
 		for _, k := range old.counterKeys() {
 			if err := addCounter(txn, k, -1); err != nil {
 				return err
 			}
+		}
+		if err := old.statDeltas(func(k []byte, v int64) error { return addCounter(txn, k, -v) }); err != nil {
+			return err
 		}
 		// A store written by schema 3 may still hold the legacy state key.
 		if err := txn.Delete([]byte(legacyPrefixXSt + old.State + "/" + old.ID)); err != nil {
@@ -395,12 +477,17 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 			return err
 		}
 	}
+	if k := r.dueKey(); k != nil {
+		if err := txn.Set(k, r.dueValue()); err != nil {
+			return err
+		}
+	}
 	for _, k := range r.counterKeys() {
 		if err := addCounter(txn, k, 1); err != nil {
 			return err
 		}
 	}
-	return nil
+	return r.statDeltas(func(k []byte, v int64) error { return addCounter(txn, k, v) })
 }
 
 // PutTransfer writes one transfer record, its indexes and counters in one

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 )
 
@@ -244,15 +247,28 @@ func runAssetsUpdate(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&na.Description, "description", "", "search_result: what the asset is (no identity numbers)")
 	fs.StringVar(&na.Owner, "owner", "", "search_result: the party id owning it")
 	fs.StringVar(&na.Source, "source", "national_search", "search_result: national_search, local_link, debtor_report, applicant_lead, other")
-	fs.StringVar(&na.Account, "account", "", "search_result: account or certificate number (sealed by the node, shown masked)")
+	accountFile := fs.String("account-file", "", "search_result: a file holding the account or certificate number (sealed by the node, shown masked); - reads it from standard input")
+	var refused refusedFlag
+	fs.Var(&refused, "account", "not accepted: account numbers are never taken on the command line (use --account-file)")
 	fs.Int64Var(&na.ValueFen, "value-fen", 0, "search_result: estimated value in fen")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if refused {
+		// The value is not repeated: it is already in the shell's history.
+		fmt.Fprintln(c.stderr, "courtmesh assets update: --account is not accepted: an account number on the command line is kept in the shell history and shown in the process list. "+
+			"Put it in a file readable only by you and pass --account-file FILE (then delete the file), or pipe it: --account-file - (clear your shell history of the command you ran)")
+		return errUsage
+	}
 	id, err := idArg(fs, "update --data DIR --kind renewal --measure m1 TRANSFER")
 	if err != nil {
 		return fmt.Errorf("usage: courtmesh assets update --data DIR --kind KIND [--measure ID] ... TRANSFER")
+	}
+	if *accountFile != "" {
+		if na.Account, err = readSecret(c, *accountFile, "account number"); err != nil {
+			return err
+		}
 	}
 	if req.Kind == "" {
 		return errors.New("--kind is required")
@@ -261,4 +277,51 @@ func runAssetsUpdate(ctx context.Context, c *cli, args []string) error {
 		req.Asset = &na
 	}
 	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/assets", req, *asJSON)
+}
+
+// refusedFlag is a flag that is still recognised but no longer accepted
+// (it took a secret on the command line): Set records that it was given,
+// never its value.
+type refusedFlag bool
+
+func (f *refusedFlag) String() string   { return "" }
+func (f *refusedFlag) Set(string) error { *f = true; return nil }
+
+// maxSecret bounds a secret read from a file or standard input: an
+// account or certificate number, not a document.
+const maxSecret = 256
+
+// readSecret reads one value (an account number) from the file path, or
+// from standard input for "-": one line, surrounding space trimmed. The
+// value is never part of an error message.
+func readSecret(c *cli, path, what string) (string, error) {
+	var r io.Reader
+	if path == "-" {
+		if c.stdin == nil {
+			return "", fmt.Errorf("--account-file -: no standard input to read the %s from", what)
+		}
+		r = c.stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("read the %s: %w", what, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxSecret+1))
+	if err != nil {
+		return "", fmt.Errorf("read the %s from %s: %w", what, path, err)
+	}
+	if len(b) > maxSecret {
+		return "", court.Errorf(court.ErrInvalid, "%s: more than %d bytes; the file must hold the %s alone, on one line", path, maxSecret, what)
+	}
+	v := strings.TrimSpace(string(b))
+	switch {
+	case v == "":
+		return "", court.Errorf(court.ErrInvalid, "%s: empty; it must hold the %s on one line", path, what)
+	case strings.ContainsAny(v, "\r\n"):
+		return "", court.Errorf(court.ErrInvalid, "%s: more than one line; it must hold the %s alone, on one line", path, what)
+	}
+	return v, nil
 }

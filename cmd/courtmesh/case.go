@@ -28,7 +28,7 @@ func init() {
 	register(&command{name: "case", summary: "import, list, show and export enforcement cases in the local store", subs: []*command{
 		{name: "import", summary: "import a case folder or .zip (case.json + documents)", run: runCaseImport},
 		{name: "list", summary: "list the cases in the store", run: runCaseList},
-		{name: "show", summary: "show one case (personal data masked)", run: runCaseShow},
+		{name: "show", summary: "show one case (personal data masked; --reveal --purpose WHY unmasks it, audited)", run: runCaseShow},
 		{name: "export", summary: "write a case back out as a folder, documents verified", run: runCaseExport},
 	}})
 }
@@ -121,7 +121,7 @@ func nodeRunning(data string) bool {
 type caseStore interface {
 	Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error)
 	List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error)
-	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (api.CaseDetail, error)
+	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string, reveal bool) (api.CaseDetail, error)
 	Export(ctx context.Context, n court.CaseNumber, out, purpose string) (api.ExportResult, error)
 	Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error)
 	Backup(ctx context.Context, out string) (api.BackupResult, error)
@@ -194,11 +194,14 @@ func (r remoteCases) List(ctx context.Context, status court.CaseStatus) ([]api.C
 	return res, err
 }
 
-func (r remoteCases) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (api.CaseDetail, error) {
+func (r remoteCases) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string, reveal bool) (api.CaseDetail, error) {
 	var res api.CaseDetail
 	q := url.Values{"as_of": {asOf.String()}}
 	if purpose != "" {
 		q.Set("purpose", purpose)
+	}
+	if reveal {
+		q.Set("reveal", "1")
 	}
 	err := r.do(ctx, "GET", "/v1/cases/"+url.PathEscape(n.String())+"?"+q.Encode(), nil, &res)
 	return res, err
@@ -327,7 +330,7 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, cases)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tSTATUS\tVERSION\tRESPONDENTS\tUPDATED")
+	fmt.Fprintln(tw, "CASE\tSTATUS\tVERSION\tRESPONDENTS (masked)\tUPDATED")
 	for _, h := range cases {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.Case, h.Status, h.Version, strings.Join(h.Respondents, "、"), h.Updated)
 	}
@@ -338,12 +341,17 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case show")
 	asOf := fs.String("today", "", "reference date for days to expiry (YYYY-MM-DD; default today in China time)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	purpose := fs.String("purpose", "", "why the case is looked at, for the audit log (every show is audited: it shows the parties' names)")
+	purpose := fs.String("purpose", "", "why the case is looked at, for the audit log (every show is audited; required with --reveal)")
+	reveal := fs.Bool("reveal", false, "show the parties' names, identity and account numbers and the assets' whereabouts unmasked (needs --purpose; audited as case.shown with the purpose)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR [--purpose WHY] CASE-NUMBER")
+		fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR [--reveal --purpose WHY] CASE-NUMBER")
+		return errUsage
+	}
+	if *reveal && strings.TrimSpace(*purpose) == "" {
+		fmt.Fprintln(c.stderr, "case show --reveal needs --purpose WHY: unmasked personal data is shown only for a stated purpose, which the audit log keeps")
 		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
@@ -354,12 +362,14 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openCases(*data, false)
+	// Revealing unseals identity and account numbers: the store needs
+	// the node's encryption key.
+	st, err := openCases(*data, *reveal)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	d, err := st.Show(ctx, n, today, *purpose)
+	d, err := st.Show(ctx, n, today, *purpose, *reveal)
 	if err != nil {
 		return err
 	}
@@ -369,19 +379,34 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 	return printCase(c.stdout, d)
 }
 
-// printCase prints a case for a clerk: personal data masked.
+// printCase prints a case for a clerk: personal data masked, unless the
+// view was revealed.
 func printCase(w io.Writer, d api.CaseDetail) error {
+	if d.Revealed {
+		fmt.Fprintln(w, "personal data REVEALED (audited): do not copy it into other systems or messages")
+	}
 	fmt.Fprintf(w, "案号 %s   court %s %s   status %s   version %d (imported %s)\n", d.Case, d.Court, d.CourtName, d.Status, d.Version, d.Imported)
 	fmt.Fprintf(w, "filed %s  applied %s  noticed %s  claim %d.%02d yuan\n", d.Filed, d.Applied, dash(d.Noticed), d.ClaimFen/100, d.ClaimFen%100)
 	fmt.Fprintf(w, "title: %s %s by %s, effective %s\n", d.Title.Kind, d.Title.CaseNumber, d.Title.Issuer, d.Title.Effective)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME\tID (masked)\tPHONE")
-	for _, p := range d.Parties {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Kind, p.Name, p.IDMasked, p.Phone)
-	}
-	fmt.Fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION\tACCOUNT (masked)\tOWNER")
-	for _, a := range d.Assets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Description, a.AccountMasked, a.Owner)
+	if d.Revealed {
+		fmt.Fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME\tID\tPHONE (masked)")
+		for _, p := range d.Parties {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Kind, p.Name, orMasked(p.IDNumber, p.IDMasked), p.Phone)
+		}
+		fmt.Fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION\tACCOUNT\tOWNER")
+		for _, a := range d.Assets {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Description, orMasked(a.Account, a.AccountMasked), a.Owner)
+		}
+	} else {
+		fmt.Fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME (masked)\tID (masked)\tPHONE (masked)")
+		for _, p := range d.Parties {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Kind, p.Name, p.IDMasked, p.Phone)
+		}
+		fmt.Fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION (masked)\tACCOUNT (masked)\tOWNER")
+		for _, a := range d.Assets {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Description, a.AccountMasked, a.Owner)
+		}
 	}
 	fmt.Fprintln(tw, "\nMEASURE\tKIND\tASSET\tEFFECTIVE\tEXPIRY\tDAYS LEFT\tSTATUS\tCOURT\tRANK\tRENEWS")
 	for _, m := range d.Measures {
@@ -399,6 +424,15 @@ func printCase(w io.Writer, d api.CaseDetail) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", doc.ID, doc.Kind, doc.Title, doc.File, doc.Size, doc.Chunks)
 	}
 	return tw.Flush()
+}
+
+// orMasked is the revealed value, or the masked one where nothing is
+// sealed (a received case keeps only the masked forms of some numbers).
+func orMasked(clear, masked string) string {
+	if clear != "" {
+		return clear
+	}
+	return masked
 }
 
 func dash(s string) string {

@@ -34,6 +34,7 @@ var errUsage = errors.New("usage")
 // cli carries what every command gets.
 type cli struct {
 	stdout, stderr io.Writer
+	stdin          io.Reader // for secrets a command reads rather than take as a flag (nil: nothing to read)
 }
 
 // command is one subcommand. A command with subs dispatches on its first
@@ -57,7 +58,7 @@ func register(c *command) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := &cli{stdout: stdout, stderr: stderr}
+	c := &cli{stdout: stdout, stderr: stderr, stdin: os.Stdin}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return nil

@@ -27,6 +27,7 @@ func init() {
 	register(&command{name: "trust", summary: "install or push trust bundles", subs: []*command{
 		{name: "install", summary: "pin the national root and install a first bundle (node stopped)", run: runTrustInstall},
 		{name: "push", summary: "push a newer bundle to a running node, which spreads it to the mesh", run: runTrustPush},
+		{name: "head", summary: "a key's record log head, witnessed and held: the cut-off for `ca revoke`", run: runTrustHead},
 	}})
 }
 

@@ -7,7 +7,8 @@
 //	ca.cert       this authority's certificate (self-signed for the root)
 //	root.cert     the national root certificate (same as ca.cert for the root)
 //	identity.json the public identity (an issuer sends it to the root)
-//	state.json    bundle sequence and revocations (root only)
+//	state.json    bundle sequence and revocations, with the last trusted
+//	              head of a revoked key's record log (root only)
 //	pop.key       secret for proof-of-possession challenges (0600; made
 //	              by the first Challenge)
 //	issued/       every certificate issued, one file per serial
@@ -24,6 +25,7 @@ package ca
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,11 +57,29 @@ type State struct {
 	Revocations    []Revocation `json:"revocations"`
 }
 
-// Revocation is a revocation as kept in state.json.
+// Revocation is a revocation as kept in state.json. LastTrustedSeq and
+// LastTrustedHead (hex), if set, pin the last trusted head of the
+// certificate's record log (crypto.Revocation.LastTrusted); a state file
+// holding one is version 2.
 type Revocation struct {
-	Serial    uint64    `json:"serial"`
-	RevokedAt time.Time `json:"revoked_at"`
-	Reason    string    `json:"reason"`
+	Serial          uint64    `json:"serial"`
+	RevokedAt       time.Time `json:"revoked_at"`
+	Reason          string    `json:"reason"`
+	LastTrustedSeq  uint64    `json:"last_trusted_seq,omitempty"`
+	LastTrustedHead string    `json:"last_trusted_head,omitempty"`
+}
+
+// LastTrusted returns the pinned log position, or nil for a key revoked
+// from the start.
+func (r Revocation) LastTrusted() (*crypto.LogPosition, error) {
+	if r.LastTrustedSeq == 0 && r.LastTrustedHead == "" {
+		return nil, nil
+	}
+	h, err := hex.DecodeString(r.LastTrustedHead)
+	if err != nil || len(h) != 32 || r.LastTrustedSeq == 0 {
+		return nil, court.Errorf(court.ErrCorrupt, "revocation of serial %d: last trusted position %d, head %q", r.Serial, r.LastTrustedSeq, r.LastTrustedHead)
+	}
+	return &crypto.LogPosition{Seq: r.LastTrustedSeq, Head: [32]byte(h)}, nil
 }
 
 // CA is an opened authority directory.
@@ -425,8 +445,19 @@ func (ca *CA) Issued() ([]*crypto.Certificate, error) {
 	return out, nil
 }
 
-// Revoke records a revocation; the next bundle carries it. Root only.
+// Revoke records a revocation from the start of the key's log: none of the
+// records it signed stays trusted. The next bundle carries it. Root only.
 func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
+	return ca.RevokeAfter(serial, reason, at, nil)
+}
+
+// RevokeAfter records a revocation that keeps the key's record log trusted
+// up to lastTrusted (nil: from the start, as Revoke). The next bundle
+// carries it. Revoking a serial again changes nothing, except that a
+// revocation from the start may be given a last trusted position later
+// (the operator learned the head); two different positions conflict.
+// Root only.
+func (ca *CA) RevokeAfter(serial uint64, reason string, at time.Time, lastTrusted *crypto.LogPosition) error {
 	if !ca.IsRoot() {
 		return court.Errorf(court.ErrPermission, "only the national root revokes; send the serial %d to the national operator", serial)
 	}
@@ -437,12 +468,31 @@ func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range st.Revocations {
-		if r.Serial == serial {
-			return nil
-		}
+	if lastTrusted != nil && lastTrusted.Seq == 0 {
+		return court.Errorf(court.ErrInvalid, "revoke serial %d: the last trusted position is a record number from 1; to trust none of its records, revoke from the start", serial)
 	}
-	st.Revocations = append(st.Revocations, Revocation{Serial: serial, RevokedAt: at.UTC().Truncate(time.Second), Reason: reason})
+	nr := Revocation{Serial: serial, RevokedAt: at.UTC().Truncate(time.Second), Reason: reason}
+	if lastTrusted != nil {
+		nr.LastTrustedSeq, nr.LastTrustedHead = lastTrusted.Seq, hex.EncodeToString(lastTrusted.Head[:])
+	}
+	for i, r := range st.Revocations {
+		if r.Serial != serial {
+			continue
+		}
+		was, err := r.LastTrusted()
+		switch {
+		case err != nil:
+			return err
+		case lastTrusted == nil || (was != nil && *was == *lastTrusted):
+			return nil
+		case was != nil:
+			return court.Errorf(court.ErrConflict, "serial %d is already revoked with last trusted record %s; a revocation's trusted part is not moved", serial, was)
+		}
+		// Revoked from the start until now: keep the date, pin the head.
+		st.Revocations[i].LastTrustedSeq, st.Revocations[i].LastTrustedHead = nr.LastTrustedSeq, nr.LastTrustedHead
+		return saveState(ca.dir, st)
+	}
+	st.Revocations = append(st.Revocations, nr)
 	return saveState(ca.dir, st)
 }
 
@@ -472,7 +522,11 @@ func (ca *CA) Bundle(now time.Time, validity time.Duration, extra []*crypto.Cert
 	}
 	revs := make([]crypto.Revocation, len(st.Revocations))
 	for i, r := range st.Revocations {
-		revs[i] = crypto.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason}
+		last, err := r.LastTrusted()
+		if err != nil {
+			return nil, err
+		}
+		revs[i] = crypto.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason, LastTrusted: last}
 	}
 	b, err := crypto.BuildBundle(ca.key, ca.Cert, st.BundleSequence+1, now, now.Add(validity), certs, revs)
 	if err != nil {
@@ -505,13 +559,26 @@ func loadState(dir string) (State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, court.Errorf(court.ErrCorrupt, "CA state %s: %w", filepath.Join(dir, StateFile), err)
 	}
-	if st.Version != 1 {
-		return st, court.Errorf(court.ErrCorrupt, "CA state %s: version %d, this build reads version 1", filepath.Join(dir, StateFile), st.Version)
+	if st.Version != 1 && st.Version != 2 {
+		return st, court.Errorf(court.ErrCorrupt, "CA state %s: version %d, this build reads versions 1 and 2", filepath.Join(dir, StateFile), st.Version)
+	}
+	for _, r := range st.Revocations {
+		if _, err := r.LastTrusted(); err != nil {
+			return st, fmt.Errorf("CA state %s: %w", filepath.Join(dir, StateFile), err)
+		}
 	}
 	return st, nil
 }
 
+// saveState writes st as version 1, or 2 when a revocation pins a last
+// trusted log head (an older build, which would drop it, refuses it).
 func saveState(dir string, st State) error {
+	st.Version = 1
+	for _, r := range st.Revocations {
+		if r.LastTrustedSeq != 0 || r.LastTrustedHead != "" {
+			st.Version = 2
+		}
+	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

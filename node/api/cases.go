@@ -6,7 +6,7 @@ package api
 //
 //	POST /v1/cases/import              ImportRequest -> ImportResult (422: ValidationProblem)
 //	GET  /v1/cases?status=S            -> []CaseSummary
-//	GET  /v1/cases/{number}?as_of=D&purpose=P -> CaseDetail (number URL-escaped; ID numbers and phones masked; audited)
+//	GET  /v1/cases/{number}?as_of=D&purpose=P&reveal=1 -> CaseDetail (number URL-escaped; personal data masked unless reveal=1, which needs a purpose; audited)
 //	GET  /v1/cases/{number}/verify     -> VerifyResult
 //	POST /v1/cases/{number}/export     ExportRequest -> ExportResult (under exports_dir only; audited)
 //	GET  /v1/measures/expiring?within=N&as_of=D -> ExpiringResult
@@ -65,13 +65,17 @@ type CaseSummary struct {
 	Court       string   `json:"court"`
 	Status      string   `json:"status"`
 	Version     int      `json:"version"`
-	Respondents []string `json:"respondents"` // anonymised display names
+	Respondents []string `json:"respondents"` // masked: 张**
 	Created     string   `json:"created"`     // RFC 3339
 	Updated     string   `json:"updated"`     // RFC 3339
 }
 
 // CaseDetail is the current version of a case with personal data
-// masked: identity and account numbers appear only in masked form.
+// masked: names as 张**, identity and account numbers and phones in their
+// masked forms, and names, plates, long numbers and addresses below the
+// district hidden in asset descriptions and document titles. Revealed
+// (?reveal=1&purpose=P, audited), names and texts are as stored and the
+// identity and account numbers are unsealed.
 type CaseDetail struct {
 	Case      string        `json:"case"`
 	Court     string        `json:"court"`
@@ -83,7 +87,8 @@ type CaseDetail struct {
 	Applied   string        `json:"applied"`
 	Noticed   string        `json:"noticed,omitempty"`
 	ClaimFen  int64         `json:"claim_fen"`
-	AsOf      string        `json:"as_of"` // the reference date of days_left
+	AsOf      string        `json:"as_of"`    // the reference date of days_left
+	Revealed  bool          `json:"revealed"` // personal data shown unmasked (?reveal=1, audited)
 	Title     TitleInfo     `json:"title"`
 	Parties   []PartyInfo   `json:"parties"`
 	Assets    []AssetInfo   `json:"assets"`
@@ -99,7 +104,8 @@ type TitleInfo struct {
 	Effective  string `json:"effective"`
 }
 
-// PartyInfo is a party as displayed: anonymised name, masked numbers.
+// PartyInfo is a party as displayed: masked name and numbers unless
+// revealed.
 type PartyInfo struct {
 	ID       string `json:"id"`
 	Role     string `json:"role"`
@@ -107,7 +113,8 @@ type PartyInfo struct {
 	Name     string `json:"name"`
 	IDType   string `json:"id_type,omitempty"`
 	IDMasked string `json:"id_masked,omitempty"`
-	Phone    string `json:"phone,omitempty"` // masked
+	IDNumber string `json:"id_number,omitempty"` // only when revealed
+	Phone    string `json:"phone,omitempty"`     // masked (only the masked form is stored)
 }
 
 // AssetInfo is an asset as displayed.
@@ -119,6 +126,7 @@ type AssetInfo struct {
 	Owner         string `json:"owner"`
 	Source        string `json:"source"`
 	AccountMasked string `json:"account_masked,omitempty"`
+	Account       string `json:"account,omitempty"` // only when revealed
 	ValueFen      int64  `json:"value_fen,omitempty"`
 }
 

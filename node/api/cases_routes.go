@@ -18,13 +18,14 @@ type CaseService interface {
 	// Import validates the case folder or .zip at the absolute path and
 	// stores it whole, or nothing; maxDoc bounds a document (0: default).
 	Import(ctx context.Context, path string, maxDoc int64) (ImportResult, error)
-	// List returns the cases in the store, all or those in one status.
+	// List returns the cases in the store, all or those in one status,
+	// the respondents' names masked.
 	List(ctx context.Context, status court.CaseStatus) ([]CaseSummary, error)
-	// Show returns the current version of case n, identity numbers and
-	// phones masked, days to expiry counted from asOf; the parties' names
-	// are shown, so the show is audited with the caller (ActorFrom) and
-	// the purpose (optional).
-	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (CaseDetail, error)
+	// Show returns the current version of case n, days to expiry counted
+	// from asOf, personal data masked (see CaseDetail) unless reveal; the
+	// show is audited (case.shown) with the caller (ActorFrom), the
+	// purpose (required to reveal) and whether it was revealed.
+	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string, reveal bool) (CaseDetail, error)
 	// Verify reads back and checks every chunk of case n.
 	Verify(ctx context.Context, n court.CaseNumber) (VerifyResult, error)
 	// Export writes case n, unmasked, to the absent or empty folder out
@@ -70,14 +71,18 @@ func RegisterCases(s *Server, c CaseService) {
 	})
 	s.Handle("GET /v1/cases/{number}", func(w http.ResponseWriter, r *http.Request) {
 		num, ok := CaseNumberParam(w, r)
-		if !ok || !CheckQuery(w, r, "as_of", "purpose") {
+		if !ok || !CheckQuery(w, r, "as_of", "purpose", "reveal") {
 			return
 		}
 		asOf, ok := DateParam(w, r, "as_of", c.Today())
 		if !ok {
 			return
 		}
-		res, err := c.Show(r.Context(), num, asOf, r.URL.Query().Get("purpose"))
+		reveal, ok := BoolParam(w, r, "reveal")
+		if !ok {
+			return
+		}
+		res, err := c.Show(r.Context(), num, asOf, r.URL.Query().Get("purpose"), reveal)
 		caseAnswer(w, http.StatusOK, res, err)
 	})
 	s.Handle("GET /v1/cases/{number}/verify", func(w http.ResponseWriter, r *http.Request) {

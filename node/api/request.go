@@ -219,6 +219,20 @@ func DateParam(w http.ResponseWriter, r *http.Request, name string, def court.Da
 	return d, true
 }
 
+// BoolParam parses a 1/0 query parameter, false if absent. It reports
+// whether it parsed; if not, the 400 is written.
+func BoolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool) {
+	switch s := r.URL.Query().Get(name); s {
+	case "", "0":
+		return false, true
+	case "1":
+		return true, true
+	default:
+		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "query parameter %s=%q: want 1 or 0", name, s))
+		return false, false
+	}
+}
+
 // TransferIDParam parses the {id} path segment (32 hex digits). It
 // reports whether it parsed; if not, the 400 is written.
 func TransferIDParam(w http.ResponseWriter, r *http.Request) (court.TransferID, bool) {

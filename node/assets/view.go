@@ -53,8 +53,11 @@ func (a *Service) TransferAssets(id court.TransferID, asOf court.Date) (api.Tran
 	}
 	out := api.TransferAssets{Transfer: string(id), Role: role, Case: cn.String(), AsOf: asOf.String(), Assets: []api.AssetInfo{}, Measures: []api.MeasureInfo{}}
 	for _, a := range v.Assets {
-		// Never AccountSealed: only the masked form leaves the store.
-		out.Assets = append(out.Assets, api.AssetInfo{ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: a.Description,
+		// Never AccountSealed: only the masked form leaves the store; the
+		// description is masked as `case show` masks it (names, plates,
+		// long numbers, addresses below the district): the unmasked view
+		// is `case show --reveal`, audited.
+		out.Assets = append(out.Assets, api.AssetInfo{ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: court.MaskText(a.Description, v.Parties, a.Class.Whereabouts()),
 			Owner: a.Owner, Source: a.Source, AccountMasked: a.AccountMasked, ValueFen: a.ValueFen})
 	}
 	for _, m := range v.Measures {

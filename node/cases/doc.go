@@ -41,6 +41,8 @@
 // Errors carry court's kinds (court.ErrInvalid, ErrNotFound,
 // ErrConflict, ErrUnavailable), or an *importer.ValidationError listing
 // every problem, and name the case and what to do next. Paths are
-// absolute paths on the node's machine. Show masks personal data;
-// nothing the service logs names a party.
+// absolute paths on the node's machine. List and Show mask personal data
+// (court.MaskName, court.MaskText); Show with reveal unmasks it for a
+// stated purpose, audited (case.shown) before anything is shown; nothing
+// the service logs names a party.
 package cases

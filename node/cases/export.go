@@ -104,6 +104,24 @@ func checkPurpose(p string, required bool) error {
 	return cmproto.CheckFreeText("purpose", p)
 }
 
+// checkPurposeNames refuses a purpose that names a party of the case or
+// holds an address or plate of its assets: it is written to the audit
+// log, which is exported and witnessed.
+func checkPurposeNames(p string, parties []court.Party, assets []court.Asset) error {
+	names := make([]string, 0, len(parties))
+	for _, pt := range parties {
+		names = append(names, pt.Name)
+	}
+	if err := cmproto.CheckFreeTextNames("purpose", p, names); err != nil {
+		return err
+	}
+	var places []string
+	for _, a := range assets {
+		places = append(places, court.Places(a.Description, a.Class)...)
+	}
+	return cmproto.CheckFreeTextPlaces("purpose", p, places)
+}
+
 // quotePurpose is p as the audit entry names it.
 func quotePurpose(p string) string {
 	if p = strings.TrimSpace(p); p == "" {

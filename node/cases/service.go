@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -182,7 +183,10 @@ func (c *Service) Import(ctx context.Context, path string, maxDoc int64) (api.Im
 	}, nil
 }
 
-// List returns the cases in the store, all or those in one status.
+// List returns the cases in the store, all or those in one status. The
+// respondents' names are masked (court.MaskName): a listing is for
+// finding a case, and it is not audited; `case show --reveal` shows the
+// names, audited.
 func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
 	if status != "" && !status.Valid() {
 		return nil, court.Errorf(court.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
@@ -193,29 +197,60 @@ func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.Case
 	}
 	out := make([]api.CaseSummary, 0, len(hs))
 	for _, h := range hs {
+		resp := make([]string, 0, len(h.Respondents))
+		for _, r := range h.Respondents {
+			// The kind is not in the index: MaskName keeps an
+			// organisation's legal form and a person's surname alike.
+			resp = append(resp, court.MaskName(r, court.PartyOther))
+		}
 		out = append(out, api.CaseSummary{
 			Case: h.Number.String(), Court: string(h.Court), Status: string(h.Status), Version: h.Version,
-			Respondents: nonNil(h.Respondents), Created: h.Created, Updated: h.Updated,
+			Respondents: resp, Created: h.Created, Updated: h.Updated,
 		})
 	}
 	return out, nil
 }
 
-// Show returns the current version of case n with identity numbers and
-// phones masked; days to expiry are counted from asOf. The view holds
-// the parties' names, so it is shown only once its case.shown entry,
-// naming the caller and the purpose (optional, checked like free text),
-// is in the audit log.
-func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string) (api.CaseDetail, error) {
-	if err := checkPurpose(purpose, false); err != nil {
+// Show returns the current version of case n; days to expiry are counted
+// from asOf. By default personal data is masked: the parties' names
+// (court.MaskName), identity and account numbers and phones (their
+// stored masked forms), and in asset descriptions and document titles
+// names, plates, long numbers and, for property found at a place, the
+// address below the district (court.MaskText). With reveal the names and
+// descriptions are shown as stored and the identity and account numbers
+// are unsealed (phones are stored masked only); reveal needs a purpose.
+// Either view is shown only once its case.shown entry, naming the
+// caller, the purpose (checked like free text, and refused if it names a
+// party) and whether the view was revealed, is in the audit log.
+func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string, reveal bool) (api.CaseDetail, error) {
+	if err := checkPurpose(purpose, reveal); err != nil {
+		if reveal && strings.TrimSpace(purpose) == "" {
+			return api.CaseDetail{}, court.Errorf(court.ErrInvalid, "purpose is required to reveal the personal data of case %s: say why (for example 核对被执行人身份, 办理扣划); it is written to the audit log", n)
+		}
 		return api.CaseDetail{}, err
 	}
 	head, v, err := c.db.Case(n)
 	if err != nil {
 		return api.CaseDetail{}, err
 	}
+	if err := checkPurposeNames(purpose, v.Parties, v.Assets); err != nil {
+		return api.CaseDetail{}, err
+	}
+	var ids, accounts map[string]string
+	if reveal {
+		// Unsealed before the entry is written, so that a store that
+		// cannot unseal (no enc.key) refuses without a false entry; shown
+		// only after it.
+		if ids, accounts, err = c.unseal(n, v.Parties, v.Assets); err != nil {
+			return api.CaseDetail{}, err
+		}
+	}
+	view := "masked view"
+	if reveal {
+		view = "revealed: parties' names, identity and account numbers, asset whereabouts"
+	}
 	if err := c.audit.Before(storage.AuditEntry{Event: "case.shown", Outcome: "ok", Case: n.String(),
-		Detail: fmt.Sprintf("by %s, purpose %s: parties' names shown", c.who(ctx), quotePurpose(purpose))}); err != nil {
+		Detail: fmt.Sprintf("by %s, purpose %s: %s", c.who(ctx), quotePurpose(purpose), view)}); err != nil {
 		return api.CaseDetail{}, fmt.Errorf("show %s: %w", n, err)
 	}
 	name, _ := court.KnownCourtName(v.Court)
@@ -223,21 +258,30 @@ func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date,
 		Case: v.Number.String(), Court: string(v.Court), CourtName: name, Status: string(v.Status),
 		Version: head.Version, Imported: v.Imported,
 		Filed: v.Filed.String(), Applied: v.Applied.String(), Noticed: dateOrEmpty(v.Noticed),
-		ClaimFen: v.ClaimFen, AsOf: asOf.String(),
+		ClaimFen: v.ClaimFen, AsOf: asOf.String(), Revealed: reveal,
 		Title:   api.TitleInfo{Kind: v.Title.Kind, CaseNumber: v.Title.CaseNumber.String(), Issuer: v.Title.Issuer, Effective: v.Title.Effective.String()},
 		Parties: []api.PartyInfo{}, Assets: []api.AssetInfo{}, Measures: []api.MeasureInfo{}, Documents: []api.DocInfo{},
 	}
+	text := func(s string, whereabouts bool) string {
+		if reveal {
+			return s
+		}
+		return court.MaskText(s, v.Parties, whereabouts)
+	}
 	for _, p := range v.Parties {
-		// Never IDSealed: the identity number stays sealed in the store.
-		d.Parties = append(d.Parties, api.PartyInfo{
-			ID: p.ID, Role: string(p.Role), Kind: string(p.Kind), Name: p.Name,
+		pi := api.PartyInfo{
+			ID: p.ID, Role: string(p.Role), Kind: string(p.Kind), Name: court.MaskName(p.Name, p.Kind),
 			IDType: string(p.IDType), IDMasked: p.IDMasked, Phone: p.Phone,
-		})
+		}
+		if reveal {
+			pi.Name, pi.IDNumber = p.Name, ids[p.ID]
+		}
+		d.Parties = append(d.Parties, pi)
 	}
 	for _, a := range v.Assets {
 		d.Assets = append(d.Assets, api.AssetInfo{
-			ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: a.Description,
-			Owner: a.Owner, Source: a.Source, AccountMasked: a.AccountMasked, ValueFen: a.ValueFen,
+			ID: a.ID, Class: string(a.Class), ClassLabel: a.Class.Label(), Description: text(a.Description, a.Class.Whereabouts()),
+			Owner: a.Owner, Source: a.Source, AccountMasked: a.AccountMasked, Account: accounts[a.ID], ValueFen: a.ValueFen,
 		})
 	}
 	for _, m := range v.Measures {
@@ -254,11 +298,35 @@ func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date,
 	}
 	for _, doc := range v.Documents {
 		d.Documents = append(d.Documents, api.DocInfo{
-			ID: doc.ID, Kind: doc.Kind, Title: doc.Title, File: doc.File, Size: doc.Size,
+			ID: doc.ID, Kind: doc.Kind, Title: text(doc.Title, true), File: text(doc.File, false), Size: doc.Size,
 			Chunks: len(doc.Chunks), Hash: doc.Hash.String(),
 		})
 	}
 	return d, nil
+}
+
+// unseal opens the sealed identity numbers of parties and account
+// numbers of assets of case n, by party and asset id. It needs the
+// node's encryption key.
+func (c *Service) unseal(n court.CaseNumber, parties []court.Party, assets []court.Asset) (ids, accounts map[string]string, err error) {
+	ids, accounts = map[string]string{}, map[string]string{}
+	for _, p := range parties {
+		if len(p.IDSealed) == 0 {
+			continue
+		}
+		if ids[p.ID], err = c.db.PartyID(n, p.ID); err != nil {
+			return nil, nil, fmt.Errorf("reveal case %s: %w", n, err)
+		}
+	}
+	for _, a := range assets {
+		if len(a.AccountSealed) == 0 {
+			continue
+		}
+		if accounts[a.ID], err = c.db.AssetAccount(n, a.ID); err != nil {
+			return nil, nil, fmt.Errorf("reveal case %s: %w", n, err)
+		}
+	}
+	return ids, accounts, nil
 }
 
 // Verify reads back every chunk of the current version of case n and
@@ -293,7 +361,11 @@ func (c *Service) Export(ctx context.Context, n court.CaseNumber, out, purpose s
 	if err != nil {
 		return api.ExportResult{}, fmt.Errorf("export %s: %w; nothing was written", n, err)
 	}
-	if _, _, err := c.db.Case(n); err != nil {
+	_, v, err := c.db.Case(n)
+	if err != nil {
+		return api.ExportResult{}, err
+	}
+	if err := checkPurposeNames(purpose, v.Parties, v.Assets); err != nil {
 		return api.ExportResult{}, err
 	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
@@ -358,11 +430,4 @@ func dateOrEmpty(d court.Date) string {
 		return ""
 	}
 	return d.String()
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

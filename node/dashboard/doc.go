@@ -6,9 +6,13 @@
 //
 // The model is one value, Dashboard, computed by Compute from an Input the
 // health room (node/health) assembles: the pipeline's counts from the
-// store's counters, the other indicators from a bounded window of
-// transfers (the newest ones, plus those overdue or in flight), so that a
-// dashboard costs the same at 3,000 and at 300,000 transfers held. GET /v1/dashboard returns it as JSON; GET /dashboard
+// store's counters, the other indicators (modes, average times, the
+// per-court table) from sums the store keeps per scope at write time of
+// what each transfer contributes (Contribution, defined here and
+// versioned by StatsVersion), and the lapse indicator of the dossiers
+// still in flight from those few transfers, so that a dashboard costs
+// the same at 3,000 and at 300,000 transfers held. GET /v1/dashboard
+// returns it as JSON; GET /dashboard
 // renders the same value as an HTML page (Chinese by default, English on
 // ?lang=en, remembered in a cookie) with server-side SVG charts and no
 // script, font or style fetched from anywhere: court networks are closed.

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -44,9 +45,7 @@ type Dashboard struct {
 	AlertCounts map[string]int `json:"alert_counts"`
 }
 
-// Pipeline is the transfer pipeline. Total, States and Overdue count
-// every transfer in scope; the averages are over the transfers of the
-// input's window (Input.Transfers).
+// Pipeline is the transfer pipeline, over every transfer in scope.
 type Pipeline struct {
 	Total  int          `json:"total"`
 	States []StateCount `json:"states"` // every state, in workflow order
@@ -71,15 +70,14 @@ type StateCount struct {
 }
 
 // ModeCount is the number of decided transfers of one mode (指令执行 or
-// 提级执行) in the input's window (Input.Transfers).
+// 提级执行) in scope.
 type ModeCount struct {
 	Mode  string `json:"mode"`
 	Count int    `json:"count"`
 }
 
 // CourtIndicators are the indicators of one receiving court for the cases
-// transferred to it, among the transfers of the input's window
-// (Input.Transfers).
+// transferred to it, among the transfers in scope.
 type CourtIndicators struct {
 	Court string `json:"court"`
 	Name  string `json:"name"`
@@ -121,8 +119,8 @@ type ProvinceCount struct {
 }
 
 // Input is what Compute needs; the health room assembles it from the
-// store's counters and bounded pages of its indexes, so that its size
-// does not grow with the transfers held.
+// store's counters and sums and a bounded page of its indexes, so that
+// its size does not grow with the transfers held.
 type Input struct {
 	Now       time.Time
 	Self      court.CourtCode
@@ -135,13 +133,20 @@ type Input struct {
 	// from Transfers, which must then hold every transfer in scope.
 	Counts  map[cmproto.State]int
 	Overdue int
-	// Transfers are the transfers the indicators are computed from (modes,
-	// average times, the per-court table, which transfers' alerts concern
-	// this court): a bounded window, such as the newest transfers plus
-	// those overdue or in flight. Those outside the scope are ignored.
+	// Stats is the sum of Contribution over every transfer in scope (the
+	// store keeps these sums at write time): the modes, average times and
+	// the per-court table come from it. With Stats nil it is summed from
+	// Transfers, which must then hold every transfer in scope.
+	Stats map[string]int64
+	// Transfers are needed only when Counts or Stats is nil: then every
+	// transfer in scope. Those outside the scope are ignored.
 	Transfers []*cmproto.Transfer
-	Mesh      []api.CourtHealth
-	Alerts    []api.Alert
+	// Concerns names transfers known to concern this court (as origin,
+	// superior, decider or receiver) beyond Transfers: an alert about a
+	// transfer is shown on a court's dashboard if it concerns the court.
+	Concerns map[court.TransferID]bool
+	Mesh     []api.CourtHealth
+	Alerts   []api.Alert
 	// Name returns a court's name ("" if unknown).
 	Name func(court.CourtCode) string
 }
@@ -172,6 +177,9 @@ func Compute(in Input) Dashboard {
 		AlertCounts: map[string]int{"warning": 0, "critical": 0},
 	}
 	mine := map[court.TransferID]bool{}
+	for id, ok := range in.Concerns {
+		mine[id] = ok
+	}
 	var ts []*cmproto.Transfer
 	for _, t := range in.Transfers {
 		if in.Operator || involves(t, in.Self) {
@@ -179,7 +187,16 @@ func Compute(in Input) Dashboard {
 			mine[t.ID] = true
 		}
 	}
-	d.Pipeline = pipeline(ts, in.Now)
+	stats := in.Stats
+	if stats == nil {
+		stats = map[string]int64{}
+		for _, t := range ts {
+			for k, v := range Contribution(t, in.GuardDays) {
+				stats[k] += v
+			}
+		}
+	}
+	d.Pipeline = pipeline(ts, stats, in.Now)
 	if in.Counts != nil {
 		d.Pipeline.Total, d.Pipeline.Overdue = 0, in.Overdue
 		for i, sc := range d.Pipeline.States {
@@ -190,16 +207,10 @@ func Compute(in Input) Dashboard {
 			d.Pipeline.Total += c
 		}
 	}
-	modes := map[string]int{}
-	for _, t := range ts {
-		if t.Mode != "" {
-			modes[t.Mode]++
-		}
-	}
 	for _, m := range Modes {
-		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: modes[m]})
+		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
-	d.Courts = courts(ts, in.Now, in.GuardDays, name)
+	d.Courts = courts(stats, in.Now, name)
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
 		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {
@@ -216,71 +227,183 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 	return c == t.Origin || c == t.Superior || c == t.Decider || c == t.Receiver
 }
 
-func pipeline(ts []*cmproto.Transfer, now time.Time) Pipeline {
+// The statistics a transfer contributes (Contribution), as the store
+// sums them per scope. Durations are in seconds, amounts in fen; the
+// per-court ones are statRcv + receiver + "/" + one of the rcv* names.
+const (
+	// StatsVersion names the definition below; bump it whenever
+	// Contribution changes, so that every node recomputes its sums.
+	StatsVersion = "dashboard-2"
+
+	statMode      = "mode/"       // + mode: decided transfers of that mode
+	statAccN      = "acc/n"       // decided and accepted
+	statAccSec    = "acc/sec"     // their decision-to-acceptance time
+	statRcptN     = "rcpt/n"      // decided and received
+	statRcptSec   = "rcpt/sec"    // their decision-to-receipt time
+	statRcv       = "rcv/"        // + receiver + "/" + field
+	rcvDesignated = "designated"  // CourtIndicators.Designated
+	rcvAccepted   = "accepted"    // .Accepted
+	rcvInTime     = "in_time"     // .AcceptedInTime
+	rcvReceived   = "received"    // .Received
+	rcvConcluded  = "concluded"   // .Concluded
+	rcvRecovered  = "recovered"   // .RecoveredFen
+	rcvOrigin     = "origin"      // .OriginFen
+	rcvLapsed     = "lapsed"      // .MeasuresLapsed, receipt confirmed
+	rcvLapseFrom  = "lapse_from/" // + date: in flight; counted in .MeasuresLapsed from that day on
+	secondsPerDay = 24 * 3600
+)
+
+// StatsKey names the statistics definition for a node whose handover
+// guard is guardDays (the lapse indicator depends on it): the store
+// recomputes its sums when it changes (storage.EnsureTransferStats).
+func StatsKey(guardDays int) string {
+	return StatsVersion + "/guard-" + strconv.Itoa(guardDays)
+}
+
+// Contribution is what transfer t adds to the dashboard's statistics of
+// every scope it is in: counts, durations in seconds and amounts in fen,
+// never negative, none depending on today. Whether a measure lapsed
+// while a dossier is still between the courts does depend on today, but
+// only through the day from which it counts (LapseFrom): Contribution
+// names that day, and Compute counts the days on or before today.
+func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
+	s := map[string]int64{}
+	if t.Mode != "" {
+		s[statMode+t.Mode]++
+	}
+	if !t.DecidedAt.IsZero() {
+		if !t.AcceptedAt.IsZero() {
+			s[statAccN]++
+			s[statAccSec] += seconds(t.AcceptedAt.Sub(t.DecidedAt))
+		}
+		if !t.ReceivedAt.IsZero() {
+			s[statRcptN]++
+			s[statRcptSec] += seconds(t.ReceivedAt.Sub(t.DecidedAt))
+		}
+	}
+	if t.Receiver != "" {
+		p := statRcv + string(t.Receiver) + "/"
+		s[p+rcvDesignated]++
+		if !t.AcceptedAt.IsZero() {
+			s[p+rcvAccepted]++
+			if AcceptedInTime(t) {
+				s[p+rcvInTime]++
+			}
+			s[p+rcvRecovered] += max(0, t.AmountRecovered)
+			s[p+rcvOrigin] += max(0, t.AmountOrigin)
+		}
+		if !t.ReceivedAt.IsZero() {
+			s[p+rcvReceived]++
+			if LapsedDuringHandover(t, t.ReceivedAt, guardDays) {
+				s[p+rcvLapsed]++
+			}
+		}
+		if inFlight(t) {
+			s[p+rcvLapseFrom+LapseFrom(t, guardDays).String()]++
+		}
+		if t.State == cmproto.StateClosed {
+			s[p+rcvConcluded]++
+		}
+	}
+	for k, v := range s {
+		if v == 0 {
+			delete(s, k)
+		}
+	}
+	return s
+}
+
+// Stats is the statistics definition a node whose handover guard is
+// guardDays keeps in its store: Contribution of the stored transfer
+// (the protocol JSON body), for storage.EnsureTransferStats under
+// StatsKey(guardDays).
+func Stats(guardDays int) func(body []byte) (map[string]int64, error) {
+	return func(body []byte) (map[string]int64, error) {
+		var t cmproto.Transfer
+		if err := json.Unmarshal(body, &t); err != nil {
+			return nil, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v", err)
+		}
+		return Contribution(&t, guardDays), nil
+	}
+}
+
+func seconds(d time.Duration) int64 { return max(0, int64(d/time.Second)) }
+
+// inFlight reports whether t's dossier is between the courts: handed
+// over, its receipt not confirmed.
+func inFlight(t *cmproto.Transfer) bool {
+	return !t.HandedOverAt.IsZero() && t.ReceivedAt.IsZero()
+}
+
+func pipeline(ts []*cmproto.Transfer, stats map[string]int64, now time.Time) Pipeline {
 	p := Pipeline{Total: len(ts), States: []StateCount{}}
 	counts := map[cmproto.State]int{}
-	var toAccept, toReceipt float64
 	for _, t := range ts {
 		counts[t.State]++
 		if t.Overdue(now) {
 			p.Overdue++
 		}
-		if t.DecidedAt.IsZero() {
-			continue
-		}
-		if !t.AcceptedAt.IsZero() {
-			toAccept += days(t.AcceptedAt.Sub(t.DecidedAt))
-			p.AcceptanceSamples++
-		}
-		if !t.ReceivedAt.IsZero() {
-			toReceipt += days(t.ReceivedAt.Sub(t.DecidedAt))
-			p.ReceiptSamples++
-		}
 	}
 	for _, s := range States {
 		p.States = append(p.States, StateCount{State: string(s), Count: counts[s]})
 	}
+	p.AcceptanceSamples, p.ReceiptSamples = int(stats[statAccN]), int(stats[statRcptN])
 	if p.AcceptanceSamples > 0 {
-		p.AvgDaysDecisionToAcceptance = round1(toAccept / float64(p.AcceptanceSamples))
+		p.AvgDaysDecisionToAcceptance = round1(float64(stats[statAccSec]) / secondsPerDay / float64(p.AcceptanceSamples))
 	}
 	if p.ReceiptSamples > 0 {
-		p.AvgDaysDecisionToReceipt = round1(toReceipt / float64(p.ReceiptSamples))
+		p.AvgDaysDecisionToReceipt = round1(float64(stats[statRcptSec]) / secondsPerDay / float64(p.ReceiptSamples))
 	}
 	return p
 }
 
-func days(d time.Duration) float64 { return max(0, d.Hours()/24) }
-
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
-func courts(ts []*cmproto.Transfer, now time.Time, guardDays int, name func(court.CourtCode) string) []CourtIndicators {
+// courts builds the per-court table from the statistics, as of now.
+func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) string) []CourtIndicators {
+	today := court.DateOf(now)
 	by := map[court.CourtCode]*CourtIndicators{}
-	for _, t := range ts {
-		if t.Receiver == "" {
+	row := func(c court.CourtCode) *CourtIndicators {
+		ci := by[c]
+		if ci == nil {
+			ci = &CourtIndicators{Court: string(c), Name: name(c)}
+			by[c] = ci
+		}
+		return ci
+	}
+	for k, v := range stats {
+		rest, ok := strings.CutPrefix(k, statRcv)
+		if !ok {
 			continue
 		}
-		ci := by[t.Receiver]
-		if ci == nil {
-			ci = &CourtIndicators{Court: string(t.Receiver), Name: name(t.Receiver)}
-			by[t.Receiver] = ci
+		c, field, ok := strings.Cut(rest, "/")
+		if !ok || c == "" {
+			continue
 		}
-		ci.Designated++
-		if !t.AcceptedAt.IsZero() {
-			ci.Accepted++
-			if AcceptedInTime(t) {
-				ci.AcceptedInTime++
+		ci := row(court.CourtCode(c))
+		switch field {
+		case rcvDesignated:
+			ci.Designated = int(v)
+		case rcvAccepted:
+			ci.Accepted = int(v)
+		case rcvInTime:
+			ci.AcceptedInTime = int(v)
+		case rcvReceived:
+			ci.Received = int(v)
+		case rcvConcluded:
+			ci.Concluded = int(v)
+		case rcvRecovered:
+			ci.RecoveredFen = v
+		case rcvOrigin:
+			ci.OriginFen = v
+		case rcvLapsed:
+			ci.MeasuresLapsed += int(v)
+		default:
+			if day, ok := strings.CutPrefix(field, rcvLapseFrom); ok {
+				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
+					ci.MeasuresLapsed += int(v)
+				}
 			}
-			ci.RecoveredFen += t.AmountRecovered
-			ci.OriginFen += t.AmountOrigin
-		}
-		if !t.ReceivedAt.IsZero() {
-			ci.Received++
-		}
-		if t.State == cmproto.StateClosed {
-			ci.Concluded++
-		}
-		if LapsedDuringHandover(t, now, guardDays) {
-			ci.MeasuresLapsed++
 		}
 	}
 	out := make([]CourtIndicators, 0, len(by))
@@ -303,6 +426,28 @@ func AcceptedInTime(t *cmproto.Transfer) bool {
 		return true
 	}
 	return !court.DateOf(t.AcceptedAt).After(by)
+}
+
+// LapseFrom is the first day (civil date in China) on which
+// LapsedDuringHandover(t, now, guardDays) holds for a now on that day,
+// while t's dossier is in flight (handed over, receipt not confirmed):
+// guardDays+2 days after the handover, or the day after the earliest
+// expiry the offer announced if the handover overrode the guard and that
+// expiry is on or after the handover day. Zero if t was not handed over.
+func LapseFrom(t *cmproto.Transfer, guardDays int) court.Date {
+	if t.HandedOverAt.IsZero() {
+		return court.Date{}
+	}
+	h := court.DateOf(t.HandedOverAt)
+	from := h.AddDate(0, 0, guardDays+2)
+	if len(t.Overridden) > 0 {
+		if e, err := court.ParseDate(t.EarliestExpiry); err == nil && !e.Before(h) {
+			if next := e.AddDate(0, 0, 1); next.Before(from) {
+				from = next
+			}
+		}
+	}
+	return from
 }
 
 // LapsedDuringHandover reports whether a measure of transfer t may have

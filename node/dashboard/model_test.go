@@ -198,3 +198,33 @@ func TestYuan(t *testing.T) {
 		}
 	}
 }
+
+// LapseFrom names the first day LapsedDuringHandover holds while a
+// dossier is in flight, so that the store can keep the indicator as a sum.
+func TestLapseFromAgreesWithLapsedDuringHandover(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	h := time.Date(2025, 3, 10, 23, 30, 0, 0, cst) // late in the day, China time
+	cases := []*cmproto.Transfer{
+		{HandedOverAt: h},
+		{HandedOverAt: h, Overridden: []string{"m1"}, EarliestExpiry: "2025-03-12"},
+		{HandedOverAt: h, Overridden: []string{"m1"}, EarliestExpiry: "2025-03-10"},
+		{HandedOverAt: h, Overridden: []string{"m1"}, EarliestExpiry: "2025-03-09"}, // lapsed at the origin
+		{HandedOverAt: h, Overridden: []string{"m1"}, EarliestExpiry: "2025-06-01"}, // after the window rule
+		{HandedOverAt: h, EarliestExpiry: "2025-03-12"},                             // not overridden
+	}
+	for _, guard := range []int{0, 7, 30} {
+		for i, tr := range cases {
+			from := LapseFrom(tr, guard)
+			for d := range 60 {
+				now := time.Date(2025, 3, 10, 12, 0, 0, 0, cst).AddDate(0, 0, d)
+				want := LapsedDuringHandover(tr, now, guard)
+				if got := !court.DateOf(now).Before(from); got != want {
+					t.Errorf("guard %d, case %d, %s: from %s says %v, LapsedDuringHandover %v", guard, i, court.DateOf(now), from, got, want)
+				}
+			}
+		}
+	}
+	if !LapseFrom(&cmproto.Transfer{}, 30).IsZero() {
+		t.Error("not handed over, yet a lapse day")
+	}
+}

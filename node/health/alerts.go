@@ -15,7 +15,6 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
-	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -29,6 +28,13 @@ import (
 // MaxOverdueAlerts of them, then one alert counting the rest). Messages
 // are in Chinese and English and carry no personal data.
 func (s *Service) Alerts(ctx context.Context) []api.Alert {
+	out, _ := s.alerts(ctx)
+	return out
+}
+
+// alerts is Alerts, and for the alerts about a transfer the courts that
+// transfer concerns (origin, decider, receiver), by transfer ID.
+func (s *Service) alerts(ctx context.Context) ([]api.Alert, map[string][]court.CourtCode) {
 	now := s.now()
 	out := []api.Alert{}
 	for _, ch := range s.Mesh() {
@@ -91,8 +97,8 @@ func (s *Service) Alerts(ctx context.Context) []api.Alert {
 			Message: fmt.Sprintf("信任包 %d 于 %s 到期，请向国家运维申请新信任包 / trust bundle %d expires %s: ask the national operator for a new one",
 				b.Sequence, b.ExpiresAt.UTC().Format(time.DateOnly), b.Sequence, b.ExpiresAt.UTC().Format(time.RFC3339))})
 	}
-	out = append(out, s.overdueAlerts(ctx, now)...)
-	return out
+	overdue, parties := s.overdueAlerts(ctx, now)
+	return append(out, overdue...), parties
 }
 
 // MaxOverdueAlerts caps the acceptance_overdue alerts raised one by one:
@@ -103,24 +109,22 @@ func (s *Service) Alerts(ctx context.Context) []api.Alert {
 // listed; GET /v1/transfers?overdue=1 pages them all.
 const MaxOverdueAlerts = 50
 
-// MaxOverdueWindow caps the overdue transfers the dashboard model reads
-// one by one (the totals come from the store's counters).
-const MaxOverdueWindow = 200
-
 // overduePage is the page size of the overdue listing.
 const overduePage = 250
 
 // overdueAlerts raises one alert per transfer whose receiver let the
 // acceptance deadline pass, from the store's deadline index (at most
 // MaxOverdueAlerts records read), newest offer first as before.
-func (s *Service) overdueAlerts(ctx context.Context, now time.Time) []api.Alert {
+func (s *Service) overdueAlerts(ctx context.Context, now time.Time) ([]api.Alert, map[string][]court.CourtCode) {
 	rs, more, err := s.overdueRecords(ctx, now, MaxOverdueAlerts)
 	if err != nil {
 		s.log.Warn("alerts: could not list overdue transfers", "reason", err)
-		return nil
+		return nil, nil
 	}
 	out := make([]api.Alert, 0, len(rs)+1)
+	parties := make(map[string][]court.CourtCode, len(rs))
 	for _, r := range rs {
+		parties[r.ID] = []court.CourtCode{r.Origin, r.Decider, r.Receiver}
 		by := r.Deadline.String()
 		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning", Court: string(r.Receiver), Transfer: r.ID,
 			Since:   r.Deadline.AddDate(0, 0, 1).Start().UTC(),
@@ -135,74 +139,28 @@ func (s *Service) overdueAlerts(ctx context.Context, now time.Time) []api.Alert 
 		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning",
 			Message: fmt.Sprintf("另有 %d 件移送逾期未接受，请用 GET /v1/transfers?overdue=1 查看 / %d more transfers are overdue for acceptance; list them with GET /v1/transfers?overdue=1", rest, rest)})
 	}
-	return out
+	return out, parties
 }
 
-// overdueRecords is overdue for the alerts, which need only what the
-// stored record's index fields say (receiver, deadline, offer time): the
-// transfers' bodies are not decoded, so a tick costs microseconds a
-// transfer.
-func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) (rs []storage.TransferRecord, more bool, err error) {
+// overdueRecords lists, for the alerts, the transfers whose receiver let
+// the acceptance deadline pass: at most limit of them from the deadline
+// index's entries, which hold what an alert needs (receiver, deadline,
+// offer time), so that no record is read; newest offer first.
+func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) ([]storage.DueEntry, bool, error) {
 	today := court.DateOf(now)
-	q := storage.TransferQuery{OverdueAt: today, Limit: min(overduePage, limit+1)}
-	for {
-		page, err := s.d.Store.ListTransfers(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range page.Records {
-			if len(rs) == limit {
-				more = true
-				break
-			}
-			// The index's rule, checked on the record itself: decided,
-			// and the acceptance deadline passed (protocol.Transfer.Overdue).
-			if r.State == string(cmproto.StateDecided) && !r.Deadline.IsZero() && today.After(r.Deadline) {
-				rs = append(rs, r)
-			}
-		}
-		if more || page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	es, more, err := s.d.Store.OverdueEntries(ctx, today, limit)
+	if err != nil {
+		return nil, false, err
 	}
-	slices.SortStableFunc(rs, func(a, b storage.TransferRecord) int {
+	// The index's rule, checked on the entry itself: decided, and the
+	// acceptance deadline passed (protocol.Transfer.Overdue).
+	es = slices.DeleteFunc(es, func(e storage.DueEntry) bool {
+		return e.State != string(cmproto.StateDecided) || !today.After(e.Deadline)
+	})
+	slices.SortStableFunc(es, func(a, b storage.DueEntry) int {
 		return cmp.Or(b.Offered.Compare(a.Offered), strings.Compare(a.ID, b.ID))
 	})
-	return rs, more, nil
-}
-
-// overdue returns the transfers (concerning court c, or every one if c
-// is "") whose acceptance deadline passed by now, newest offer first, at
-// most limit of them; more reports that there are others. It reads the
-// deadline index: the work is bounded by limit, not by history.
-func (s *Service) overdue(ctx context.Context, now time.Time, c court.CourtCode, limit int) (ts []*cmproto.Transfer, more bool, err error) {
-	q := storage.TransferQuery{OverdueAt: court.DateOf(now), Court: c, Limit: min(overduePage, limit+1)}
-	for {
-		page, err := s.d.Store.ListTransfers(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range page.Records {
-			if len(ts) == limit {
-				more = true
-				break
-			}
-			t, err := records.Decode(r)
-			if err != nil {
-				return nil, false, err
-			}
-			if t.Overdue(now) { // the index's rule, checked on the record itself
-				ts = append(ts, t)
-			}
-		}
-		if more || page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
-	}
-	newestFirst(ts)
-	return ts, more, nil
+	return es, more, nil
 }
 
 // AllAlerts is every alert this node raises: the node-level ones (Alerts:
@@ -211,14 +169,22 @@ func (s *Service) overdue(ctx context.Context, now time.Time, c court.CourtCode,
 // this court's store that expire within the handover guard
 // (measureAlerts). Sorted critical first.
 func (s *Service) AllAlerts(ctx context.Context) []api.Alert {
-	out := append([]api.Alert{}, s.Alerts(ctx)...)
+	out, _ := s.allAlerts(ctx)
+	return out
+}
+
+// allAlerts is AllAlerts, with the courts concerned by the transfers of
+// the overdue alerts (see alerts).
+func (s *Service) allAlerts(ctx context.Context) ([]api.Alert, map[string][]court.CourtCode) {
+	node, parties := s.alerts(ctx)
+	out := append([]api.Alert{}, node...)
 	ms, err := s.measureAlerts(ctx)
 	if err != nil {
 		s.log.Warn("alerts: could not read the measures of transferred cases", "reason", err)
 	}
 	out = append(out, ms...)
 	dashboard.SortAlerts(out)
-	return out
+	return out, parties
 }
 
 // measureAlerts raises one alert per active measure of a transferred case

@@ -51,11 +51,11 @@
 // store's counters (TransferCounts, CountOverdue: kept in the same
 // transaction as the transfers); overdue alerts page the deadline index
 // (at most MaxOverdueAlerts, then one alert counting the rest); the
-// dashboard takes the counters for its pipeline and a bounded window of
-// transfers for its other indicators: the newest RecentTransfers in
-// scope, plus every overdue one (up to MaxOverdueWindow) and every one
-// handed over and not yet received (up to MaxInFlight). Long-term series
-// belong in Prometheus, not in the dashboard.
+// dashboard takes the counters for its pipeline and, for its other
+// indicators, the sums of the transfers' statistics the store keeps per
+// scope in the same transaction (dashboard.Contribution), plus the
+// transfers handed over and not yet received (up to MaxInFlight), whose
+// lapse indicator depends on today.
 //
 // # Lifecycle
 //

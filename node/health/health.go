@@ -40,7 +40,9 @@ type Store interface {
 	TransferCounts() (map[string]uint64, error)
 	CourtTransferCounts(c court.CourtCode) (map[string]uint64, error)
 	CountOverdue(ctx context.Context, at court.Date) (int, error)
-	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
+	CountCourtOverdue(ctx context.Context, c court.CourtCode, at court.Date) (int, error)
+	TransferStats(c court.CourtCode) (map[string]int64, error)
+	OverdueEntries(ctx context.Context, at court.Date, limit int) ([]storage.DueEntry, bool, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)
 	// Space is the data directory's disk: free space, reserve, refusals.
@@ -75,6 +77,9 @@ type Deps struct {
 	Life context.Context
 	// Version is the software version heartbeats report.
 	Version string
+	// RecordHead, if set, is this node's own record log head, which its
+	// heartbeats carry for peers to witness (records.Service.Head).
+	RecordHead func() (crypto.LogPosition, error)
 
 	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
 	// must be positive.

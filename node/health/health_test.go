@@ -100,6 +100,9 @@ func TestWitness(t *testing.T) {
 	})
 }
 
+// testGuardDays is the handover guard the tests' statistics assume.
+const testGuardDays = 30
+
 // testStore opens a store in a temporary folder holding the transfers.
 func testStore(t testing.TB, ts []*cmproto.Transfer) *storage.DB {
 	t.Helper()
@@ -117,6 +120,7 @@ func testStore(t testing.TB, ts []*cmproto.Transfer) *storage.DB {
 		if err != nil {
 			t.Fatal(err)
 		}
+		r.Stats = dashboard.Contribution(tr, testGuardDays)
 		if err := db.PutTransfer(r); err != nil {
 			t.Fatal(err)
 		}
@@ -158,9 +162,9 @@ func testService(db Store, now time.Time) *Service {
 	return &Service{d: Deps{Store: db}, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler)}
 }
 
-// The dashboard computed from counters and bounded pages shows what the
-// dashboard computed from every transfer showed, as long as the store
-// holds fewer transfers than the window.
+// The dashboard computed from the store's counters and sums and the
+// transfers in flight shows what the dashboard computed from every
+// transfer shows.
 func TestDashboardTransfersMatchFullScan(t *testing.T) {
 	now := time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 	all := transfers(120, now)
@@ -175,7 +179,7 @@ func TestDashboardTransfersMatchFullScan(t *testing.T) {
 				t.Fatal(err)
 			}
 			fill := func(in dashboard.Input) dashboard.Input {
-				in.Now, in.Self, in.GuardDays = now, c.self, 30
+				in.Now, in.Self, in.GuardDays = now, c.self, testGuardDays
 				return in
 			}
 			got := dashboard.Compute(fill(in))
@@ -192,23 +196,26 @@ func TestDashboardTransfersMatchFullScan(t *testing.T) {
 	}
 }
 
-// Past the window, the pipeline's counts stay exact (counters) and the
-// transfers read stay bounded.
-func TestDashboardWindowIsBounded(t *testing.T) {
+// However many transfers the store holds, the dashboard reads only the
+// counters and the sums, and stays exact.
+func TestDashboardReadsNoHistory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a store with 2,500 transfers")
 	}
 	now := time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
-	all := transfers(RecentTransfers+500, now)
+	all := transfers(2500, now)
 	s := testService(testStore(t, all), now)
 	in, err := s.dashboardTransfers(context.Background(), "最高法", true, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	overdue := 0
+	overdue, handedOver := 0, 0
 	for _, tr := range all {
 		if tr.Overdue(now) {
 			overdue++
+		}
+		if tr.State == cmproto.StateHandedOver {
+			handedOver++
 		}
 	}
 	total := 0
@@ -218,15 +225,22 @@ func TestDashboardWindowIsBounded(t *testing.T) {
 	if total != len(all) || in.Overdue != overdue {
 		t.Errorf("counts %v (total %d), overdue %d; want %d and %d", in.Counts, total, in.Overdue, len(all), overdue)
 	}
-	if max := RecentTransfers + MaxOverdueWindow + MaxInFlight; len(in.Transfers) > max || len(in.Transfers) < RecentTransfers {
-		t.Errorf("%d transfers read, want %d to %d", len(in.Transfers), RecentTransfers, max)
+	if len(in.Transfers) != 0 || handedOver == 0 {
+		t.Errorf("%d transfers read (%d in flight), want none", len(in.Transfers), handedOver)
 	}
-	if !slices.IsSortedFunc(in.Transfers, func(a, b *cmproto.Transfer) int { return b.OfferedAt.Compare(a.OfferedAt) }) {
-		t.Error("window not newest offer first")
+	fill := func(in dashboard.Input) dashboard.Input {
+		in.Now, in.Self, in.GuardDays = now, "最高法", testGuardDays
+		return in
+	}
+	got, want := dashboard.Compute(fill(in)), dashboard.Compute(fill(dashboard.Input{Operator: true, Transfers: all}))
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if string(gj) != string(wj) {
+		t.Errorf("from counters and sums:\n%s\nfrom every transfer:\n%s", gj, wj)
 	}
 
 	// Past MaxOverdueAlerts overdue transfers, one more alert counts the rest.
-	as := s.overdueAlerts(context.Background(), now)
+	as, _ := s.overdueAlerts(context.Background(), now)
 	if len(as) != MaxOverdueAlerts+1 {
 		t.Fatalf("%d overdue alerts for %d overdue transfers, want %d", len(as), overdue, MaxOverdueAlerts+1)
 	}
@@ -249,7 +263,7 @@ func TestOverdueAlerts(t *testing.T) {
 		}
 	}
 	slices.Reverse(want) // newest offer first
-	as := s.overdueAlerts(context.Background(), now)
+	as, parties := s.overdueAlerts(context.Background(), now)
 	var got []string
 	for _, a := range as {
 		if a.Kind != "acceptance_overdue" || a.Severity != "warning" || a.Court != "京0108" && a.Court != "京0106" {
@@ -261,17 +275,20 @@ func TestOverdueAlerts(t *testing.T) {
 		t.Errorf("overdue alerts for %v, want %v", got, want)
 	}
 
-	ts, more, err := s.overdue(context.Background(), now, "", 3)
-	if err != nil || len(ts) != 3 || !more {
-		t.Errorf("overdue with a limit of 3: %d, more %v, %v", len(ts), more, err)
-	}
-	ts, more, err = s.overdue(context.Background(), now, "京0106", 100)
-	for _, tr := range ts {
-		if tr.Receiver != "京0106" {
-			t.Errorf("overdue at 京0106 lists %s to %s", tr.ID, tr.Receiver)
+	for _, a := range as {
+		if cs := parties[a.Transfer]; !slices.Contains(cs, court.CourtCode(a.Court)) || !slices.Contains(cs, "京0105") {
+			t.Errorf("alert on %s: courts concerned %v, want the receiver %s and the origin 京0105", a.Transfer, cs, a.Court)
 		}
 	}
-	if err != nil || more || len(ts) == 0 {
-		t.Errorf("overdue at 京0106: %d, more %v, %v", len(ts), more, err)
+	for _, c := range []court.CourtCode{"京0106", "京0108", "京0105", "沪0101"} {
+		n := 0
+		for _, tr := range all {
+			if tr.Overdue(now) && (tr.Origin == c || tr.Receiver == c || tr.Decider == c) {
+				n++
+			}
+		}
+		if got, err := s.d.Store.CountCourtOverdue(context.Background(), c, court.DateOf(now)); err != nil || got != n {
+			t.Errorf("overdue at %s: counted %d, %v; want %d", c, got, err, n)
+		}
 	}
 }

@@ -245,6 +245,15 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 			hb.AuditCheckpoints = append(hb.AuditCheckpoints, &pb.AuditCheckpoint{Length: p, Hash: h})
 		}
 	}
+	if s.d.RecordHead != nil {
+		pos, err := s.d.RecordHead()
+		if err != nil {
+			return nil, nil, fmt.Errorf("record log head: %w", err)
+		}
+		if pos.Seq > 0 {
+			hb.RecordLogLength, hb.RecordLogHead = pos.Seq, pos.Head[:]
+		}
+	}
 	// Count by state from the counters kept with the transfers; at most
 	// maxHeartbeatStates states (there are 8), in name order.
 	counts, err := db.TransferCounts()
@@ -392,6 +401,19 @@ func (s *Service) record(signer *crypto.Certificate, hb *pb.Heartbeat, now time.
 		s.log.Warn("audit log inconsistency", "court", signer.Code, "peer", signer.PeerID, "flag", ph.audit, "detail", ph.auditDetail)
 	}
 	return true
+}
+
+// WitnessedRecordHead returns the newest head of peer p's own record log
+// that this node witnessed in p's heartbeats, and when that heartbeat
+// arrived. A revocation of p's key may pin it as the last trusted head.
+func (s *Service) WitnessedRecordHead(p peer.ID) (pos crypto.LogPosition, at time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ph := s.peers[p]
+	if ph == nil || ph.hb == nil || ph.hb.GetRecordLogLength() == 0 || len(ph.hb.GetRecordLogHead()) != 32 {
+		return crypto.LogPosition{}, time.Time{}, false
+	}
+	return crypto.LogPosition{Seq: ph.hb.GetRecordLogLength(), Head: [32]byte(ph.hb.GetRecordLogHead())}, ph.received, true
 }
 
 // witness compares a heartbeat's audit head and checkpoints with what the

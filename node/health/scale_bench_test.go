@@ -11,6 +11,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/scalegen"
@@ -74,13 +75,13 @@ func BenchmarkScaleHealth(b *testing.B) {
 			s.overdueAlerts(ctx, now)
 			return nil
 		}},
-		{"dashboard model, operator (counters + window)", func(s *Service, db *storage.DB) error {
+		{"dashboard model, operator (counters + sums)", func(s *Service, db *storage.DB) error {
 			in, err := s.dashboardTransfers(ctx, court.Supreme, true, now)
 			in.Now, in.Self, in.GuardDays = now, court.Supreme, guard
 			dashboard.Compute(in)
 			return err
 		}},
-		{"dashboard model, court (counters + window)", func(s *Service, db *storage.DB) error {
+		{"dashboard model, court (counters + sums)", func(s *Service, db *storage.DB) error {
 			c := scalegen.Courts()[1]
 			in, err := s.dashboardTransfers(ctx, c, false, now)
 			in.Now, in.Self, in.GuardDays = now, c, guard
@@ -97,7 +98,7 @@ func BenchmarkScaleHealth(b *testing.B) {
 	for b.Loop() {
 		for _, n := range []int{small, large} {
 			dir := filepath.Join(b.TempDir(), "node")
-			if _, err := scalegen.Prepare(ctx, n, dir, nil); err != nil {
+			if _, err := nodetest.PrepareScale(ctx, n, dir, nil); err != nil {
 				b.Fatal(err)
 			}
 			db, err := storage.Open(dir, storage.Options{})

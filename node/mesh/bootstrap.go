@@ -65,9 +65,10 @@ func (b *Bootstrap) Serve(ctx context.Context) error {
 
 // NewPubSub starts gossipsub on h for the life of ctx: courtmesh's
 // protocol IDs, message id = SHA-256 of the payload, no message signing
-// (records carry their own signatures), and only admitted peers.
-func NewPubSub(ctx context.Context, h host.Host, adm Admission) (*pubsub.PubSub, error) {
-	ps, err := pubsub.NewGossipSub(ctx, h,
+// (records carry their own signatures), and only admitted peers. extra
+// options come after these (a test's tracer).
+func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.Option) (*pubsub.PubSub, error) {
+	opts := []pubsub.Option{
 		pubsub.WithGossipSubProtocols(cmproto.GossipSubProtocols, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
 			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
 		}),
@@ -77,7 +78,7 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission) (*pubsub.PubSub,
 		}),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
-		pubsub.WithMaxMessageSize(4*cmproto.MaxGossipMessage),
+		pubsub.WithMaxMessageSize(4 * cmproto.MaxGossipMessage),
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return adm.Admit(p) == nil }),
 		// Our own records go to every subscribed peer at once, not only to
 		// the mesh: a peer that joined since the last heartbeat still hears
@@ -86,7 +87,8 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission) (*pubsub.PubSub,
 		// The default per-peer queue (32) dropped messages while meshes
 		// formed under load in the 1,000-node benchmark.
 		pubsub.WithPeerOutboundQueueSize(128),
-	)
+	}
+	ps, err := pubsub.NewGossipSub(ctx, h, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("gossipsub: %w", err)
 	}

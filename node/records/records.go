@@ -53,15 +53,27 @@ type Service struct {
 	// ahead remembers the records refused as dated ahead, so that they
 	// are not fetched and audited again before they are due.
 	ahead aheadMemo
+	// revoked remembers the records refused because their signer is
+	// revoked, and the peers that served a revoked key's trusted log
+	// falsely (revoked.go).
+	revoked revokedMemo
 	// exchanges counts the heads exchanges completed with a peer;
 	// skippedAhead the log ranges not pulled because their next record
-	// was refused as dated ahead and is not yet due.
-	exchanges, skippedAhead atomic.Uint64
+	// was refused as dated ahead and is not yet due; skippedRevoked those
+	// not pulled because their next record was refused as signed by a
+	// revoked key.
+	exchanges, skippedAhead, skippedRevoked atomic.Uint64
+	// head caches this node's own log head (Head).
+	headMu sync.Mutex
+	head   crypto.LogPosition
 	// onChange is called after a transfer's state changed (Deps.OnChange).
 	onChange func(*cmproto.Transfer)
 	// onApplied is called under mu after a record was applied to its
 	// transfer (SetApplied).
 	onApplied func(*cmproto.Record, *cmproto.Transfer)
+	// stats computes what a transfer adds to the statistics the store
+	// sums (Deps.Stats).
+	stats func(*cmproto.Transfer) map[string]int64
 }
 
 // TrustView is what the service needs of the trust bundle in force:
@@ -90,6 +102,10 @@ type Deps struct {
 	// OnChange, if set, is called after a transfer's state changed in the
 	// store (tests and benchmarks time propagation with it).
 	OnChange func(*cmproto.Transfer)
+	// Stats, if set, computes what a transfer adds to the statistics the
+	// store sums per scope (storage.TransferRecord.Stats); it is written
+	// with every state of the transfer.
+	Stats func(*cmproto.Transfer) map[string]int64
 }
 
 type pullJob struct {
@@ -105,7 +121,7 @@ const maxRangePerRequest = 512
 // the transfers topic and serves the sync protocol. Serve runs it.
 func New(d Deps) (*Service, error) {
 	s := &Service{audit: d.Audit, db: d.Store, trust: d.Trust, h: d.Host, signer: d.Signer, metrics: d.Metrics, log: d.Log, now: d.Now,
-		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange}
+		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange, stats: d.Stats}
 	if err := d.PubSub.RegisterTopicValidator(cmproto.TopicTransfers, d.Metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return nil, err
 	}
@@ -125,6 +141,8 @@ func New(d Deps) (*Service, error) {
 			func() float64 { return float64(s.skippedAhead.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "courtmesh_records_dated_ahead", Help: "Records refused as dated ahead of this node's clock, remembered until they are due."},
 			func() float64 { return float64(s.ahead.len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "courtmesh_sync_skipped_revoked_total", Help: "Log ranges not pulled because their next record was refused already as signed by a revoked key after its cut-off."},
+			func() float64 { return float64(s.skippedRevoked.Load()) }),
 	)
 	d.Host.SetStreamHandler(cmproto.ProtoSync, s.serveSync)
 	d.Host.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
@@ -191,32 +209,32 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 	}
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
 	if err != nil {
-		s.reject(from, "", err)
+		s.reject(from, err)
 		return pubsub.ValidationReject
 	}
 	switch env.PayloadType {
 	case cmproto.PayloadRecord:
 		err := s.Ingest(msg.Data, from)
 		if outcome(err) == pubsub.ValidationReject {
-			s.reject(from, "", err)
+			s.reject(from, err)
 		}
 		return outcome(err)
 	case cmproto.PayloadLogHeads:
 		signer, err := s.trust.Trust().Open(env, cmproto.PayloadLogHeads, s.now())
 		if err != nil {
-			s.reject(from, "", err)
+			s.reject(from, err)
 			return pubsub.ValidationReject
 		}
 		var lh pb.LogHeads
 		if err := proto.Unmarshal(env.Payload, &lh); err != nil || lh.GetVersion() != 1 {
-			s.reject(from, "", fmt.Errorf("log heads: %w", crypto.ErrMalformed))
+			s.reject(from, fmt.Errorf("log heads: %w", crypto.ErrMalformed))
 			return pubsub.ValidationReject
 		}
 		newer := false
 		for _, h := range lh.GetHeads() {
 			issuer, err := peer.IDFromBytes(h.GetIssuer())
 			if err != nil {
-				s.reject(from, "", fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
+				s.reject(from, fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
 				return pubsub.ValidationReject
 			}
 			have, err := s.db.LogHead(court.PeerID(issuer.String()))
@@ -233,17 +251,32 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 		}
 		return pubsub.ValidationAccept
 	}
-	s.reject(from, "", fmt.Errorf("%w: payload type %q on the transfers topic", crypto.ErrMalformed, env.PayloadType))
+	s.reject(from, fmt.Errorf("%w: payload type %q on the transfers topic", crypto.ErrMalformed, env.PayloadType))
 	return pubsub.ValidationReject
 }
 
-// reject logs and audits a refused record or message.
-func (s *Service) reject(from peer.ID, transfer string, err error) {
-	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
-	s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
-	court := ""
+// recordError is the refusal of an authentic record, carrying the
+// transfer it names (so that the log and the audit name it).
+type recordError struct {
+	transfer court.TransferID
+	err      error
+}
+
+func (e *recordError) Error() string { return e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
+
+// reject logs and audits a refused record or message received from peer
+// from. The audit names the record's signer where the error knows it (a
+// revoked key, a clock ahead), not the peer that relayed it, and the
+// transfer where it is known.
+func (s *Service) reject(from peer.ID, err error) {
+	transfer, peerName, court := "", from.String(), ""
 	if c, cerr := s.trust.Trust().ByPeer(from, s.now()); cerr == nil {
 		court = string(c.Code)
+	}
+	detail := err.Error()
+	if re, ok := errors.AsType[*recordError](err); ok {
+		transfer = string(re.transfer)
 	}
 	if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
 		// Name the court whose clock is wrong, not the relay.
@@ -252,7 +285,17 @@ func (s *Service) reject(from peer.ID, transfer string, err error) {
 			transfer = ahead.Transfer
 		}
 	}
-	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
+	if rev, ok := errors.AsType[*cmproto.RevokedRecordError](err); ok {
+		// Name the revoked signer, not the relay.
+		court, peerName = string(rev.Signer.Code), rev.Signer.PeerID.String()
+		if transfer == "" {
+			transfer = rev.Transfer
+		}
+		detail = fmt.Sprintf("signer %s serial %d, relayed by %s: %v", rev.Signer.Code, rev.Signer.Serial, from, err)
+	}
+	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
+	s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
+	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: peerName, Court: court, Transfer: transfer, Detail: detail})
 }
 
 // Load returns the stored state of a transfer, or nil.
@@ -271,12 +314,15 @@ func (s *Service) Load(id court.TransferID) (*cmproto.Transfer, error) {
 	return &t, nil
 }
 
-func transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error) {
+func (s *Service) transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error) {
 	b, err := json.Marshal(next)
 	if err != nil {
 		return nil, err
 	}
 	w := &storage.TransferWrite{ID: string(next.ID), State: string(next.State), Data: b}
+	if s.stats != nil {
+		w.Stats = s.stats(next)
+	}
 	if prev != nil {
 		w.PrevState = string(prev.State)
 	}
@@ -288,6 +334,13 @@ func transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error)
 // arrives). It is idempotent: a record already in the log returns
 // ErrDuplicate and changes nothing.
 func (s *Service) Ingest(raw []byte, from peer.ID) error {
+	return s.ingest(raw, from, false)
+}
+
+// ingest is Ingest; pinned says that raw came in a range of a revoked
+// key's trusted log that was checked against its pinned head (revoked.go).
+// An error about an authentic record names its transfer (recordError).
+func (s *Service) ingest(raw []byte, from peer.ID, pinned bool) error {
 	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), s.now())
 	if r == nil {
 		if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
@@ -297,10 +350,30 @@ func (s *Service) Ingest(raw []byte, from peer.ID) error {
 					ahead.Seq, ahead.Issuer, due.UTC().Format(time.RFC3339))
 			}
 		}
+		if rev, ok := errors.AsType[*cmproto.RevokedRecordError](err); ok {
+			if s.revoked.note(rev.Signer.PeerID, rev.Seq, s.trust.Trust().Bundle().Sequence) {
+				// Refused and audited once already under this bundle.
+				return errRevokedAgain(rev)
+			}
+		}
 		return err
 	}
+	if err := s.ingestRecord(r, raw, from, pinned, err); err != nil {
+		return &recordError{transfer: r.Transfer, err: err}
+	}
+	return nil
+}
+
+// ingestRecord keeps and applies an authentic record; err is what
+// DecodeRecord found wrong with its body, if anything.
+func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.Revocation != nil && !pinned {
+		if err := s.checkTrusted(r, raw); err != nil {
+			return err
+		}
+	}
 	lr := &storage.LogRecord{Issuer: court.PeerID(r.SignerPeer().String()), Seq: r.Seq, Raw: raw}
 	have, herr := s.db.HasRecord(lr.Issuer, lr.Seq, raw)
 	if herr != nil {
@@ -335,7 +408,7 @@ func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
 	next, aerr := cmproto.Apply(cur, r, s.trust.Trust(), s.rules)
 	switch {
 	case aerr == nil:
-		w, err := transferWrite(cur, next)
+		w, err := s.transferWrite(cur, next)
 		if err != nil {
 			return err
 		}
@@ -387,10 +460,10 @@ func (s *Service) releaseHeld(id court.TransferID) {
 			continue
 		case aerr != nil:
 			s.db.Apply(storage.Commit{Unhold: &h})
-			s.reject(r.SignerPeer(), string(id), aerr)
+			s.reject(r.SignerPeer(), &recordError{transfer: id, err: aerr})
 			continue
 		}
-		w, err := transferWrite(cur, next)
+		w, err := s.transferWrite(cur, next)
 		if err != nil {
 			return
 		}
@@ -464,7 +537,7 @@ func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Recor
 		s.mu.Unlock()
 		return nil, err
 	}
-	w, err := transferWrite(cur, next)
+	w, err := s.transferWrite(cur, next)
 	if err == nil {
 		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: court.PeerID(s.h.ID().String()), Seq: head + 1, Raw: raw}, Transfer: w})
 	}

@@ -1,8 +1,10 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -115,6 +118,42 @@ func Prepare(ctx context.Context, path string, o Options) (*Prepared, error) {
 	return p, nil
 }
 
+// canonicalNumbers returns case.json with its case numbers (the case's
+// and its title's) written in their normal form (court.ParseCaseNumber:
+// full-width brackets, ASCII digits, no spaces), so that the same case
+// exported once with （） and once with () is the same content and not a new
+// version. case.json is stored and hashed as returned. A file whose
+// numbers are already normal is returned unchanged, byte for byte (its
+// content hash is what earlier releases stored); a number written with
+// JSON escapes is left as it is.
+func canonicalNumbers(data []byte) []byte {
+	var f struct {
+		CaseNumber string `json:"case_number"`
+		Title      struct {
+			CaseNumber string `json:"case_number"`
+		} `json:"title"`
+	}
+	if json.Unmarshal(data, &f) != nil {
+		return data
+	}
+	for _, typed := range []string{f.CaseNumber, f.Title.CaseNumber} {
+		n, err := court.ParseCaseNumber(typed)
+		if err != nil || n.String() == typed {
+			continue
+		}
+		var from, to bytes.Buffer
+		enc := func(b *bytes.Buffer, s string) {
+			e := json.NewEncoder(b)
+			e.SetEscapeHTML(false)
+			e.Encode(s)
+		}
+		enc(&from, typed)
+		enc(&to, n.String())
+		data = bytes.ReplaceAll(data, bytes.TrimSpace(from.Bytes()), bytes.TrimSpace(to.Bytes()))
+	}
+	return data
+}
+
 func fileExt(p string) string {
 	if i := strings.LastIndexByte(p, '.'); i >= 0 {
 		return p[i:]
@@ -134,6 +173,7 @@ func prepare(ctx context.Context, path string, src source, errs []FieldError, o 
 	if parsed == nil {
 		return nil, fail()
 	}
+	data = canonicalNumbers(data)
 	v := parsed.Version
 	sources := make([]storage.DocumentSource, len(v.Documents))
 	var total int64

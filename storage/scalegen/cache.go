@@ -3,6 +3,7 @@ package scalegen
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,11 +58,40 @@ func Cached(ctx context.Context, n int, log *slog.Logger) (string, Manifest, err
 	if n <= 0 {
 		return "", Manifest{}, court.Errorf(court.ErrInvalid, "scale fixture of %d transfers: want at least 1", n)
 	}
+	return cached(fmt.Sprintf("v%d-n%d", Version, n), func(tmp string) (Manifest, error) {
+		log.Info("generating scale fixture", "transfers", n)
+		start := time.Now()
+		db, err := storage.Open(tmp, storage.Options{})
+		if err != nil {
+			return Manifest{}, err
+		}
+		states, err := Fill(ctx, db, n)
+		if err == nil {
+			// Compact as a long-running node's store would be, so that reads
+			// do not measure the bulk load's leftover level-0 tables.
+			err = db.Badger().Flatten(2)
+		}
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return Manifest{}, fmt.Errorf("generate scale fixture of %d transfers: %w", n, err)
+		}
+		m := Manifest{Version: Version, N: n, Courts: len(Courts()), States: states, Now: Now, Generated: time.Since(start)}
+		log.Info("generated scale fixture", "transfers", n, "took", m.Generated)
+		return m, nil
+	})
+}
+
+// cached returns the cache folder's directory name, building it with
+// build in a temporary directory first if it is absent. A directory
+// holding a current manifest is complete.
+func cached(name string, build func(tmp string) (Manifest, error)) (string, Manifest, error) {
 	root, err := CacheDir()
 	if err != nil {
 		return "", Manifest{}, err
 	}
-	dir := filepath.Join(root, fmt.Sprintf("v%d-n%d", Version, n))
+	dir := filepath.Join(root, name)
 	if m, err := readManifest(dir); err == nil {
 		return dir, m, nil
 	}
@@ -70,27 +100,12 @@ func Cached(ctx context.Context, n int, log *slog.Logger) (string, Manifest, err
 	}
 	var suffix [6]byte
 	rand.Read(suffix[:])
-	tmp := filepath.Join(root, fmt.Sprintf("tmp-v%d-n%d-%s", Version, n, hex.EncodeToString(suffix[:])))
+	tmp := filepath.Join(root, "tmp-"+name+"-"+hex.EncodeToString(suffix[:]))
 	defer os.RemoveAll(tmp)
-	log.Info("generating scale fixture", "transfers", n, "dir", dir)
-	start := time.Now()
-	db, err := storage.Open(tmp, storage.Options{})
+	m, err := build(tmp)
 	if err != nil {
 		return "", Manifest{}, err
 	}
-	states, err := Fill(ctx, db, n)
-	if err == nil {
-		// Compact as a long-running node's store would be, so that reads
-		// do not measure the bulk load's leftover level-0 tables.
-		err = db.Badger().Flatten(2)
-	}
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", Manifest{}, fmt.Errorf("generate scale fixture of %d transfers: %w", n, err)
-	}
-	m := Manifest{Version: Version, N: n, Courts: len(Courts()), States: states, Now: Now, Generated: time.Since(start)}
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, manifestFile), b, 0o600); err != nil {
 		return "", Manifest{}, err
@@ -103,8 +118,49 @@ func Cached(ctx context.Context, n int, log *slog.Logger) (string, Manifest, err
 		}
 		return "", Manifest{}, fmt.Errorf("scale cache: %w", err)
 	}
-	log.Info("generated scale fixture", "transfers", n, "took", m.Generated)
 	return dir, m, nil
+}
+
+// Derived is work a layer above storage does once on a fixture before
+// using it (such as computing the statistics only the node knows how to
+// compute), cached beside the fixture under Key.
+type Derived struct {
+	// Key names the work and its version: a new Key is a new cache entry.
+	Key string
+	// Run does it on the data directory dir, a private copy of the
+	// fixture.
+	Run func(ctx context.Context, dir string) error
+}
+
+// PrepareDerived is Prepare of the fixture of n transfers after d.Run,
+// which runs once per d.Key and fixture: its result is cached.
+func PrepareDerived(ctx context.Context, n int, dst string, log *slog.Logger, d Derived) (Manifest, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, _, err := Cached(ctx, n, log)
+	if err != nil {
+		return Manifest{}, err
+	}
+	sum := sha256.Sum256([]byte(d.Key))
+	dir, m, err := cached(fmt.Sprintf("v%d-n%d-%x", Version, n, sum[:6]), func(tmp string) (Manifest, error) {
+		m, err := readManifest(base)
+		if err != nil {
+			return m, err
+		}
+		if err := copyTree(base, tmp); err != nil {
+			return m, err
+		}
+		log.Info("preparing scale fixture", "transfers", n, "for", d.Key)
+		if err := d.Run(ctx, tmp); err != nil {
+			return m, fmt.Errorf("scale fixture of %d transfers, %s: %w", n, d.Key, err)
+		}
+		return m, nil
+	})
+	if err != nil {
+		return m, err
+	}
+	return m, copyTree(dir, dst)
 }
 
 func readManifest(dir string) (Manifest, error) {

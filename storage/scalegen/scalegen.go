@@ -43,7 +43,7 @@ import (
 
 // Version is the generator's version: part of the cache key, bumped
 // whenever the generated data changes.
-const Version = 2
+const Version = 4
 
 // Now is the instant the generated data is as of: in-flight transfers
 // were offered shortly before it, and overdue means overdue at Now.

@@ -107,3 +107,49 @@ func TestCachedAndPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A derived fixture runs its step once per key, on a copy: the plain
+// fixture stays as generated.
+func TestPrepareDerived(t *testing.T) {
+	t.Setenv(CacheEnv, t.TempDir())
+	ctx := context.Background()
+	runs := 0
+	d := Derived{Key: "one statistic", Run: func(ctx context.Context, dir string) error {
+		runs++
+		db, err := storage.Open(dir, storage.Options{})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.EnsureTransferStats(ctx, "k", func([]byte) (map[string]int64, error) { return map[string]int64{"n": 1}, nil })
+	}}
+	for i := range 2 {
+		dst := filepath.Join(t.TempDir(), "node")
+		if _, err := PrepareDerived(ctx, 200, dst, nil, d); err != nil {
+			t.Fatal(err)
+		}
+		db, err := storage.Open(dst, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := db.TransferStats(""); err != nil || st["n"] != 200 {
+			t.Errorf("run %d: statistics %v, %v", i, st, err)
+		}
+		db.Close()
+	}
+	if runs != 1 {
+		t.Errorf("derived step ran %d times, want once", runs)
+	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	if _, err := Prepare(ctx, 200, plain, nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(plain, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if st, _ := db.TransferStats(""); len(st) != 0 {
+		t.Errorf("the plain fixture has statistics %v", st)
+	}
+}
