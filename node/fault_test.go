@@ -262,10 +262,20 @@ func TestFetchResumeAfterFaultInOneRun(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()
 	origin, recv := s.as("京0105"), s.as("京0108")
-	cn, chunks := s.bigCase("京0105", 61, 4<<20)
+	cn, chunks := s.bigCase("京0105", 61, 2<<20)
 	id := s.handedOver(t, cn)
+	// Run 1 gets a few chunks; the rest are held back until it is
+	// cancelled, then answered "not held".
+	var served atomic.Int32
+	release := make(chan struct{})
 	origin.Fetcher().SetTamper(func(_ peer.ID, _ crypto.ChunkID, sealed []byte) []byte {
-		time.Sleep(100 * time.Millisecond)
+		if served.Add(1) > 4 {
+			select {
+			case <-release:
+			case <-time.After(time.Minute):
+			}
+			return nil
+		}
 		return sealed
 	})
 	if _, err := recv.Fetcher().Start(id); err != nil {
@@ -276,6 +286,7 @@ func TestFetchResumeAfterFaultInOneRun(t *testing.T) {
 		return p.Verified >= 2
 	})
 	recv.Fetcher().Cancel(id)
+	close(release)
 	nodetest.PollUntil(t, 30*time.Second, "the first run stopped", func() bool {
 		p, _ := recv.Fetcher().Status(id)
 		return p.State == "cancelled"

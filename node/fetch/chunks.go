@@ -316,11 +316,6 @@ loop:
 		}
 	}
 	if st != nil {
-		if ctx.Err() != nil {
-			// Stopped (cancelled, the node closing, the fetch done or
-			// failed): the answers still in flight are not waited for.
-			st.Reset()
-		}
 		close(inflight)
 		<-readerDone
 		if readErr != nil && ctx.Err() == nil {
