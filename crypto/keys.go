@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/hpke"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -116,9 +117,14 @@ func (k *EncKey) Open(info, ciphertext []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// Wrap seals plaintext (a data key) to the HPKE public key pub of KEM kem,
-// bound to info. The result is enc || ciphertext, opened by Decrypter.Open.
+// Wrap seals plaintext (a data key) to the public key pub of KEM kem,
+// bound to info, and is opened by Decrypter.Open. For an HPKE KEM
+// (SuiteV1) the result is enc || ciphertext; for KEMSM2 (SuiteSM) see
+// wrapSM2.
 func Wrap(kem uint16, pub, info, plaintext []byte) ([]byte, error) {
+	if kem == KEMSM2 {
+		return wrapSM2(rand.Reader, pub, info, plaintext)
+	}
 	if kem != hpkeKEM.ID() {
 		return nil, fmt.Errorf("wrap: %w: KEM %#x", ErrUnsupportedSuite, kem)
 	}
