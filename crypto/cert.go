@@ -273,11 +273,11 @@ func (c *Certificate) checkShape() error {
 // may certify it: it has the issuer role, c's court code falls within the
 // issuer's scope, c does not outlive it, and only the root issues issuers.
 func (c *Certificate) VerifyIssuedBy(issuer *Certificate) error {
-	if c.IssuerSerial != issuer.Serial {
-		return fmt.Errorf("certificate %d names issuer %d, not %d: %w", c.Serial, c.IssuerSerial, issuer.Serial, ErrUnknownSigner)
-	}
 	if c.Suite != issuer.Suite {
 		return mixed(fmt.Sprintf("certificate %d (%s)", c.Serial, c.Code), c.Suite, issuer.Suite)
+	}
+	if c.IssuerSerial != issuer.Serial {
+		return fmt.Errorf("certificate %d names issuer %d, not %d: %w", c.Serial, c.IssuerSerial, issuer.Serial, ErrUnknownSigner)
 	}
 	if err := c.Envelope.VerifyWith(issuer.SigningKey, PayloadCertificate); err != nil {
 		return fmt.Errorf("certificate %d (%s): %w", c.Serial, c.Code, err)
