@@ -163,4 +163,3 @@ func FuzzSMOpenChunk(f *testing.F) {
 		}
 	})
 }
-
