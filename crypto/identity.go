@@ -105,6 +105,10 @@ func NewIdentity(s Signer, d Decrypter) (*Identity, error) {
 	pk := s.Public()
 	if suite != SuiteV1 {
 		t := transportOf(s)
+		if t == nil && d == nil {
+			// An offline issuing key of suite sm: no peer, no transport key.
+			return id, nil
+		}
 		if t == nil {
 			return nil, fmt.Errorf("identity: %w: a suite %s signer needs the node's Ed25519 transport key (crypto.WithTransport)", ErrMalformed, suite.Name())
 		}
@@ -170,7 +174,7 @@ func SignIdentity(s Signer, d Decrypter, proof *PossessionProof) (*Identity, err
 		return nil, fmt.Errorf("sign identity: %w", err)
 	}
 	id.Version, id.Signature = IdentityVersion, env.Signature
-	if s.Suite() != SuiteV1 {
+	if s.Suite() != SuiteV1 && id.PeerID != "" {
 		penv, err := Seal(transportOf(s), 0, identityPeerPayloadType, tbs)
 		if err != nil {
 			return nil, fmt.Errorf("sign identity with the transport key: %w", err)
@@ -205,8 +209,8 @@ func (id *Identity) VerifySignature() error {
 	if err := env.VerifyWith(id.SigningKey, identityPayloadType); err != nil {
 		return fmt.Errorf("identity %s: %w", id.PeerID, err)
 	}
-	if suite == SuiteV1 {
-		return nil
+	if suite == SuiteV1 || (id.PeerID == "" && len(id.EncKey) == 0 && len(id.PeerSignature) == 0) {
+		return nil // v1, or an offline issuing key of suite sm
 	}
 	pk, err := id.PeerID.ExtractPublicKey()
 	if err != nil || len(id.PeerSignature) == 0 {
@@ -256,6 +260,9 @@ func (id *Identity) MarshalJSON() ([]byte, error) {
 		}
 		if s := id.Suite(); s != SuiteV1 {
 			j.Suite, j.PeerSignature = s.Name(), base64.StdEncoding.EncodeToString(id.PeerSignature)
+			if id.PeerID == "" {
+				j.PeerID = ""
+			}
 		}
 	} else if id.Proof != nil {
 		return nil, fmt.Errorf("identity %s: %w: a proof of possession without a signature", id.PeerID, ErrMalformed)
@@ -274,9 +281,14 @@ func (id *Identity) UnmarshalJSON(b []byte) error {
 	if j.Version != 1 && j.Version != 2 {
 		return fmt.Errorf("identity: %w: version %d (this build reads 1 and 2)", ErrMalformed, j.Version)
 	}
-	pid, err := peer.Decode(j.PeerID)
-	if err != nil {
-		return fmt.Errorf("identity: %w: peer id: %v", ErrMalformed, err)
+	var pid peer.ID
+	var err error
+	if j.PeerID != "" || j.Suite == "" {
+		if pid, err = peer.Decode(j.PeerID); err != nil {
+			return fmt.Errorf("identity: %w: peer id: %v", ErrMalformed, err)
+		}
+	} else if j.EncKey != "" {
+		return fmt.Errorf("identity: %w: an encryption key without a peer id", ErrMalformed)
 	}
 	skb, err := base64.StdEncoding.DecodeString(j.SigningKey)
 	if err != nil {
@@ -295,8 +307,10 @@ func (id *Identity) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("identity: %w: signing key: %v", ErrMalformed, err)
 	}
-	if err := checkPeerBinding(suite, pid, sk); err != nil {
-		return fmt.Errorf("identity: %w: %v", ErrMalformed, err)
+	if pid != "" {
+		if err := checkPeerBinding(suite, pid, sk); err != nil {
+			return fmt.Errorf("identity: %w: %v", ErrMalformed, err)
+		}
 	}
 	var ek []byte
 	if j.EncKey != "" {
@@ -327,7 +341,7 @@ func (id *Identity) UnmarshalJSON(b []byte) error {
 			}
 			out.Proof = &PossessionProof{Authority: j.Proof.Authority, MAC: mac}
 		}
-		if suite != SuiteV1 {
+		if suite != SuiteV1 && pid != "" {
 			if out.PeerSignature, err = base64.StdEncoding.DecodeString(j.PeerSignature); err != nil || len(out.PeerSignature) == 0 {
 				return fmt.Errorf("identity: %w: suite %s without a valid peer_signature field", ErrMalformed, suite.Name())
 			}

@@ -48,8 +48,10 @@ func (d Dir) Path(name string) string { return filepath.Join(string(d), name) }
 // ErrNotInitialised: the data directory has no node keys.
 var ErrNotInitialised = errors.New("data directory not initialised")
 
-// Keys loads the node's private keys.
-func (d Dir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
+// Keys loads the node's transport key (node.key, Ed25519: its libp2p
+// identity and peer ID) and its decryption key (enc.key: HPKE under
+// suite v1, SM2 under suite sm). Signer loads the key that signs records.
+func (d Dir) Keys() (*crypto.NodeKey, crypto.Decrypter, error) {
 	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s: %w: run `courtmesh init --data %s`", d, ErrNotInitialised, d)
 	}
@@ -57,11 +59,29 @@ func (d Dir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ek, err := crypto.LoadEncKey(d.Path(crypto.EncKeyFile))
+	ek, err := crypto.LoadDecrypter(d.Path(crypto.EncKeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
 	return nk, ek, nil
+}
+
+// Signer loads the key that signs the node's records, heartbeats and
+// identity: node.key itself under suite v1; under suite sm the SM2 key in
+// sign.key, paired with node.key (the transport key).
+func (d Dir) Signer() (crypto.TransportSigner, error) {
+	nk, _, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(crypto.SignKeyFile)); errors.Is(err, os.ErrNotExist) {
+		return nk, nil
+	}
+	s, err := crypto.LoadSigner(d.Path(crypto.SignKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return crypto.WithTransport(s, nk), nil
 }
 
 // Court returns the court the installed trust bundle certifies this
@@ -162,9 +182,17 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// Init creates a data directory with fresh keys and the identity file. It
-// refuses a directory that already has keys.
-func Init(d Dir) (*crypto.Identity, error) {
+// Init creates a data directory with fresh keys of suite v1 and the
+// identity file. It refuses a directory that already has keys.
+func Init(d Dir) (*crypto.Identity, error) { return InitSuite(d, crypto.SuiteV1) }
+
+// InitSuite is Init for the mesh's suite (the national root's): under
+// suite sm it adds an SM2 signing key (sign.key) beside the Ed25519
+// transport key, and the encryption key is SM2.
+func InitSuite(d Dir, suite crypto.Suite) (*crypto.Identity, error) {
+	if err := suite.Check(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return nil, err
 	}
@@ -175,17 +203,28 @@ func Init(d Dir) (*crypto.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	ek, err := crypto.GenerateEncKey()
+	ek, err := crypto.GenerateDecrypter(suite)
 	if err != nil {
 		return nil, err
+	}
+	var signer crypto.TransportSigner = nk
+	if suite != crypto.SuiteV1 {
+		sk, err := crypto.GenerateSigner(suite)
+		if err != nil {
+			return nil, err
+		}
+		if err := crypto.SaveSigner(d.Path(crypto.SignKeyFile), sk); err != nil {
+			return nil, err
+		}
+		signer = crypto.WithTransport(sk, nk)
 	}
 	if err := crypto.SaveNodeKey(d.Path(crypto.NodeKeyFile), nk); err != nil {
 		return nil, err
 	}
-	if err := crypto.SaveEncKey(d.Path(crypto.EncKeyFile), ek); err != nil {
+	if err := crypto.SaveDecrypter(d.Path(crypto.EncKeyFile), ek); err != nil {
 		return nil, err
 	}
-	id, err := crypto.SignIdentity(nk, ek, nil)
+	id, err := crypto.SignIdentity(signer, ek, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -213,11 +252,15 @@ func (d Dir) writeIdentity(id *crypto.Identity) error {
 // whose enc.key was carried over from an older node, or made by a build
 // that wrote unsigned identities).
 func SignIdentity(d Dir) (*crypto.Identity, error) {
-	nk, ek, err := d.Keys()
+	_, ek, err := d.Keys()
 	if err != nil {
 		return nil, err
 	}
-	id, err := crypto.SignIdentity(nk, ek, nil)
+	sk, err := d.Signer()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(sk, ek, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -229,11 +272,15 @@ func SignIdentity(d Dir) (*crypto.Identity, error) {
 // and carrying the proof, to be sent back to the authority. A challenge
 // made for another node is refused and identity.json is left alone.
 func Prove(d Dir, ch *crypto.PossessionChallenge) (*crypto.Identity, error) {
-	nk, ek, err := d.Keys()
+	_, ek, err := d.Keys()
 	if err != nil {
 		return nil, err
 	}
-	id, err := crypto.ProvePossession(nk, ek, ch)
+	sk, err := d.Signer()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.ProvePossession(sk, ek, ch)
 	if err != nil {
 		return nil, err
 	}

@@ -257,7 +257,7 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 			hb.TransferStates[st] = uint32(min(c, math.MaxUint32))
 		}
 	}
-	rec, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}), s.d.Key.Libp2p())
+	rec, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}), s.d.Key.Transport().Libp2p())
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign peer record: %w", err)
 	}
