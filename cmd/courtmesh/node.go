@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
@@ -32,13 +33,26 @@ func init() {
 
 func runInit(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "init")
+	rootFile := fs.String("root", "", "the national root certificate (root.cert): the node's keys follow its algorithm suite (v1 or sm); without it, v1")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return errors.New("--data is required: the directory to create")
 	}
-	id, err := datadir.Init(datadir.Dir(*data))
+	suite := crypto.SuiteV1
+	if *rootFile != "" {
+		raw, err := os.ReadFile(*rootFile)
+		if err != nil {
+			return err
+		}
+		root, err := datadir.ParseRoot(raw)
+		if err != nil {
+			return fmt.Errorf("--root %s: %w", *rootFile, err)
+		}
+		suite = root.Suite
+	}
+	id, err := datadir.InitSuite(datadir.Dir(*data), suite)
 	if err != nil {
 		return err
 	}
@@ -46,7 +60,11 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
+	if suite == crypto.SuiteV1 {
+		fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
+	} else {
+		fmt.Fprintf(c.stdout, "Node keys of suite %s created in %s (node.key: Ed25519 transport key; sign.key: SM2 signing key; enc.key: SM2 encryption key; mode 0600).\n", suite.Name(), *data)
+	}
 	fmt.Fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
 	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n\nThe authority answers with a challenge file; answer it with\n  courtmesh identity prove --data %s --challenge <file>\nand send back the identity.json that writes.\n", filepath.Join(*data, datadir.IdentityFile), b, *data)
 	return nil

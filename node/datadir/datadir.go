@@ -298,6 +298,13 @@ func InstallTrust(d Dir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Cer
 	if old, err := os.ReadFile(d.Path(RootFile)); err == nil && string(old) != string(rootRaw) {
 		return nil, nil, fmt.Errorf("%s pins a different national root; remove it by hand only if the national operator has told you to re-pin", d.Path(RootFile))
 	}
+	signer, err := d.Signer()
+	if err != nil {
+		return nil, nil, err
+	}
+	if signer.Suite() != root.Suite {
+		return nil, nil, fmt.Errorf("this data directory's keys are of suite %s but the national root runs suite %s: %w; make the node's keys with `courtmesh init --data NEW_DIR --root ROOT_CERT`", signer.Suite().Name(), root.Suite.Name(), crypto.ErrMixedSuite)
+	}
 	b, err := crypto.OpenBundle(root, bundleRaw)
 	if err != nil {
 		return nil, nil, err
