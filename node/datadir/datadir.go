@@ -12,6 +12,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/crypto/pkcs11key"
 	"courtmesh.dev/courtmesh/node/config"
 )
 
@@ -55,7 +56,7 @@ func (d Dir) Keys() (*crypto.NodeKey, crypto.Decrypter, error) {
 	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s: %w: run `courtmesh init --data %s`", d, ErrNotInitialised, d)
 	}
-	nk, err := crypto.LoadNodeKey(d.Path(crypto.NodeKeyFile))
+	nk, err := loadNodeKey(d.Path(crypto.NodeKeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,4 +349,77 @@ func ParseRoot(raw []byte) (*crypto.Certificate, error) {
 		return nil, fmt.Errorf("root certificate: %w", err)
 	}
 	return root, nil
+}
+
+// loadNodeKey loads node.key: a key file, or a reference to a key in a
+// PKCS#11 token (opened with the PIN from its PIN file or the
+// environment).
+func loadNodeKey(path string) (*crypto.NodeKey, error) {
+	ref, pub, ok, err := crypto.ReadTokenKeyRef(path)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return crypto.LoadNodeKey(path)
+	}
+	k, err := pkcs11key.Open(pkcs11key.Ref{Module: ref.Module, Token: ref.Token, Label: ref.Label, PINFile: ref.PINFile})
+	if err != nil {
+		return nil, fmt.Errorf("node key in PKCS#11 token %q: %w", ref.Token, err)
+	}
+	if !k.GetPublic().Equals(pub) {
+		return nil, court.Errorf(court.ErrConflict, "PKCS#11 token %q holds a key labelled %q that is not this node's (%s names another public key): is it the right token?", ref.Token, ref.Label, path)
+	}
+	return crypto.NodeKeyFromLibp2p(k)
+}
+
+// TokenOptions name the PKCS#11 token a new node key is made in.
+type TokenOptions struct {
+	Module  string // path of the PKCS#11 module
+	Token   string // token label
+	Label   string // key label; empty: "courtmesh node key"
+	PINFile string // a file holding the PIN; empty: the environment (pkcs11key.PINEnv)
+}
+
+// InitToken is Init (suite v1) with the node key generated in a PKCS#11
+// token: node.key then holds only a reference to it. The encryption key
+// stays in enc.key (the HPKE KEM of suite v1 is not a PKCS#11 mechanism).
+func InitToken(d Dir, o TokenOptions) (*crypto.Identity, error) {
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a node key; refusing to replace it (a new key is a new identity that needs a new certificate)", d)
+	}
+	k, err := pkcs11key.Generate(pkcs11key.Ref{Module: o.Module, Token: o.Token, Label: o.Label, PINFile: o.PINFile})
+	if err != nil {
+		return nil, err
+	}
+	r := k.Ref()
+	nk, err := crypto.NodeKeyFromLibp2p(k)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := crypto.GenerateEncKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveTokenKeyRef(d.Path(crypto.NodeKeyFile), crypto.TokenKeyRef{Module: r.Module, Token: r.Token, Label: r.Label, PINFile: r.PINFile}, k.GetPublic()); err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveEncKey(d.Path(crypto.EncKeyFile), ek); err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(nk, ek, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.writeIdentity(id); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(ConfigFile)); errors.Is(err, os.ErrNotExist) {
+		if err := WriteFileAtomic(d.Path(ConfigFile), []byte(config.DefaultConfigText), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
 }

@@ -22,6 +22,9 @@ type Court struct {
 	Code   court.CourtCode
 	Parent court.CourtCode // empty: derived from the code
 	Roles  []crypto.Role
+	// Token, if set, keeps the court's node key in a PKCS#11 token
+	// (datadir.InitToken; suite v1 only).
+	Token *datadir.TokenOptions
 }
 
 // DefaultCourts is the demo mesh: the national operator at the SPC, the
@@ -63,7 +66,12 @@ func BuildSuite(dir string, courts []Court, now time.Time, suite crypto.Suite) (
 	}
 	for i, c := range courts {
 		d := datadir.Dir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
-		id, err := datadir.InitSuite(d, m.CA.Root.Suite)
+		var id *crypto.Identity
+		if c.Token != nil {
+			id, err = datadir.InitToken(d, *c.Token)
+		} else {
+			id, err = datadir.InitSuite(d, m.CA.Root.Suite)
+		}
 		if err != nil {
 			return nil, err
 		}
