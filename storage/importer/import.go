@@ -71,7 +71,9 @@ func (p *Prepared) Close() error { return p.src.close() }
 // all of it, as a new version if it changed, or nothing. Validation
 // problems come back together as a *ValidationError.
 func Import(ctx context.Context, db *storage.DB, path string, o Options) (Result, error) {
-	o.Suite = db.Suite()
+	if db != nil {
+		o.Suite = db.Suite()
+	}
 	p, err := Prepare(ctx, path, o)
 	if err != nil {
 		return Result{}, err
