@@ -309,8 +309,23 @@ func CheckChunkSize(n int) error {
 	return nil
 }
 
-// fieldVersion prefixes a sealed field.
-const fieldVersion = 1
+// fieldVersion prefixes a sealed field: 1 for SuiteV1 (AES-256-GCM under
+// HKDF-SHA256), 2 for SuiteSM (SM4-GCM under HKDF-SM3). OpenField reads
+// both, so an opener need not know the suite.
+const (
+	fieldVersion   = 1
+	fieldVersionSM = 2
+)
+
+func (k DataKey) fieldAEADVersion(version byte, label string) (cipher.AEAD, error) {
+	switch version {
+	case fieldVersion:
+		return k.fieldAEAD(label)
+	case fieldVersionSM:
+		return sm4FieldAEAD(k, label)
+	}
+	return nil, fmt.Errorf("sealed field %s: %w: version %d", label, ErrMalformed, version)
+}
 
 func (k DataKey) fieldAEAD(label string) (cipher.AEAD, error) {
 	sub, err := hkdf.Key(sha256.New, k[:], nil, "courtmesh field v1"+label, 32)
@@ -330,12 +345,26 @@ func (k DataKey) fieldAEAD(label string) (cipher.AEAD, error) {
 // used, so equal values seal differently. The result is
 // version || nonce || ciphertext.
 func (k DataKey) SealField(label string, plaintext []byte) ([]byte, error) {
-	aead, err := k.fieldAEAD(label)
+	return k.SealFieldIn(SuiteV1, label, plaintext)
+}
+
+// SealFieldIn is SealField in suite s: SuiteSM seals with SM4-GCM under
+// an HKDF-SM3 key (version byte 2).
+func (k DataKey) SealFieldIn(s Suite, label string, plaintext []byte) ([]byte, error) {
+	version := byte(fieldVersion)
+	switch s {
+	case SuiteV1, 0:
+	case SuiteSM:
+		version = fieldVersionSM
+	default:
+		return nil, s.check()
+	}
+	aead, err := k.fieldAEADVersion(version, label)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plaintext)+aead.Overhead())
-	out[0] = fieldVersion
+	out[0] = version
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, err
 	}
@@ -344,11 +373,14 @@ func (k DataKey) SealField(label string, plaintext []byte) ([]byte, error) {
 
 // OpenField opens a value sealed by SealField with the same label.
 func (k DataKey) OpenField(label string, sealed []byte) ([]byte, error) {
-	aead, err := k.fieldAEAD(label)
+	if len(sealed) == 0 {
+		return nil, fmt.Errorf("sealed field %s: %w", label, ErrMalformed)
+	}
+	aead, err := k.fieldAEADVersion(sealed[0], label)
 	if err != nil {
 		return nil, err
 	}
-	if len(sealed) < 1+aead.NonceSize()+aead.Overhead() || sealed[0] != fieldVersion {
+	if len(sealed) < 1+aead.NonceSize()+aead.Overhead() {
 		return nil, fmt.Errorf("sealed field %s: %w", label, ErrMalformed)
 	}
 	ns := 1 + aead.NonceSize()

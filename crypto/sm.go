@@ -255,6 +255,16 @@ func newSM4GCM(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// sm4FieldAEAD is SuiteSM's AEAD of a sealed field: SM4-GCM under
+// HKDF-SM3(dataKey, info = "courtmesh field v1" || label), 16 bytes.
+func sm4FieldAEAD(k DataKey, label string) (cipher.AEAD, error) {
+	sub, err := hkdf.Key(sm3.New, k[:], nil, "courtmesh field v1"+label, 16)
+	if err != nil {
+		return nil, err
+	}
+	return newSM4GCM(sub)
+}
+
 // sm4DocumentAEAD is SuiteSM's chunk AEAD of a document: SM4-GCM under
 // HKDF-SM3(dataKey, info = "courtmesh chunk v1" || documentID), 16 bytes.
 func sm4DocumentAEAD(k DataKey, id DocumentID) (cipher.AEAD, error) {

@@ -313,6 +313,22 @@ func TestSuiteSMRoundTrip(t *testing.T) {
 		t.Fatal("Merkle roots of the two suites agree")
 	}
 
+	// Sealed fields: SM4-GCM (version 2) under SM, and each opens with
+	// OpenField whatever its suite.
+	f, err := dk.SealFieldIn(SuiteSM, "party/p1/id_number", []byte("110105199001011234"))
+	if err != nil || f[0] != 2 {
+		t.Fatalf("SM sealed field: version %d, %v", f[0], err)
+	}
+	if got, err := dk.OpenField("party/p1/id_number", f); err != nil || string(got) != "110105199001011234" {
+		t.Fatalf("open SM field: %v", err)
+	}
+	if _, err := dk.OpenField("party/p2/id_number", f); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("SM field under another label: %v", err)
+	}
+	if f1, _ := dk.SealField("x", []byte("y")); f1[0] != 1 {
+		t.Fatal("SealField no longer writes version 1")
+	}
+
 	// Keys survive their files.
 	dir := t.TempDir()
 	if err := SaveSigner(dir+"/sign.key", m.courtKey); err != nil {

@@ -51,6 +51,11 @@ func TestTransferUnderSM(t *testing.T) {
 			t.Fatalf("document %s sealed in suite %v", d.ID, d.Suite)
 		}
 	}
+	for _, p := range v.Parties {
+		if len(p.IDSealed) > 0 && p.IDSealed[0] != 2 {
+			t.Fatalf("party %s: identity number sealed with field version %d, want 2 (SM4-GCM)", p.ID, p.IDSealed[0])
+		}
+	}
 
 	id := s.handedOver(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -121,7 +121,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	for i := range v.Parties {
 		p := &v.Parties[i]
 		if id, ok := in.PartyIDs[p.ID]; ok && id != "" {
-			if p.IDSealed, err = dk.SealField(FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
+			if p.IDSealed, err = dk.SealFieldIn(db.suite, FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
 				return res, err
 			}
 		}
@@ -130,7 +130,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	for i := range v.Assets {
 		a := &v.Assets[i]
 		if acct, ok := in.AssetAccounts[a.ID]; ok && acct != "" {
-			if a.AccountSealed, err = dk.SealField(FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
+			if a.AccountSealed, err = dk.SealFieldIn(db.suite, FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
 				return res, err
 			}
 		}
