@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // TestTransferUnderSM plays a whole transfer across real nodes (libp2p on
@@ -97,6 +99,23 @@ func TestTransferUnderSM(t *testing.T) {
 			t.Fatalf("filed document %s in suite %v", d.ID, d.Suite)
 		}
 		ids = append(ids, d.Chunks...)
+	}
+	// The audit chain is SM3 (hashes written "sm3:…") and verifies.
+	entries, err := origin.Store().AuditEntries(1, 0)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("audit entries: %d, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Hash, "sm3:") {
+			t.Fatalf("audit entry %d hashed %q, not SM3", e.Seq, e.Hash)
+		}
+	}
+	if bad, err := storage.VerifyAudit(entries, ""); err != nil {
+		t.Fatalf("audit chain breaks at %d: %v", bad, err)
+	}
+	entries[len(entries)/2].Detail += "x"
+	if bad, err := storage.VerifyAudit(entries, ""); err == nil || bad != entries[len(entries)/2].Seq {
+		t.Fatalf("a rewritten SM3 audit entry verifies (%d, %v)", bad, err)
 	}
 	smRoot, v1Root := crypto.SuiteSM.MerkleRoot(ids), crypto.SuiteV1.MerkleRoot(ids)
 	if !bytes.Equal(tr.MerkleRoot, smRoot[:]) || bytes.Equal(tr.MerkleRoot, v1Root[:]) {
