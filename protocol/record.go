@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"time"
@@ -96,7 +95,7 @@ func kindOf(r *pb.Record) Kind {
 // Record is a decoded, signature-checked transfer record.
 type Record struct {
 	Raw      []byte   // the envelope exactly as signed and received
-	Hash     [32]byte // SHA-256 of Raw
+	Hash     [32]byte // the suite's hash of Raw (SHA-256, SM3 under SM)
 	Env      *crypto.Envelope
 	Signer   *crypto.Certificate
 	PB       *pb.Record
@@ -179,7 +178,7 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	if err := proto.Unmarshal(env.Payload, &p); err != nil {
 		return nil, fmt.Errorf("record: %w: %v", crypto.ErrMalformed, err)
 	}
-	r := &Record{Raw: raw, Hash: sha256.Sum256(raw), Env: env, Signer: signer, PB: &p, Kind: kindOf(&p),
+	r := &Record{Raw: raw, Hash: env.Suite.Sum(raw), Env: env, Signer: signer, PB: &p, Kind: kindOf(&p),
 		Issuer: court.CourtCode(p.GetIssuerCourt()), Seq: p.GetSequence(), IssuedAt: time.UnixMilli(p.GetIssuedAt())}
 	if p.GetVersion() != RecordVersion {
 		return nil, fmt.Errorf("record: %w: version %d", crypto.ErrMalformed, p.GetVersion())
