@@ -67,6 +67,26 @@ func (d Dir) Keys() (*crypto.NodeKey, crypto.Decrypter, error) {
 	return nk, ek, nil
 }
 
+// Suite is the algorithm suite of the directory: the pinned national
+// root's, or, before a root is pinned, the keys' (sign.key means sm).
+func (d Dir) Suite() (crypto.Suite, error) {
+	raw, err := os.ReadFile(d.Path(RootFile))
+	if err == nil {
+		root, err := ParseRoot(raw)
+		if err != nil {
+			return 0, err
+		}
+		return root.Suite, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	if _, err := os.Stat(d.Path(crypto.SignKeyFile)); err == nil {
+		return crypto.SuiteSM, nil
+	}
+	return crypto.SuiteV1, nil
+}
+
 // Signer loads the key that signs the node's records, heartbeats and
 // identity: node.key itself under suite v1; under suite sm the SM2 key in
 // sign.key, paired with node.key (the transport key).
