@@ -32,7 +32,7 @@ import (
 // SM2UserID is the signer identity (IDA) bound into every SM2 signature
 // of this suite: the default user ID of GM/T 0009-2012 §10,
 // "1234567812345678". A court's certified device must use the same.
-var SM2UserID = []byte("1234567812345678")
+const SM2UserID = "1234567812345678"
 
 // KeyTypeSM2 is the in-memory key type an SM2 public key reports through
 // libp2p's PubKey interface. It is not a libp2p key type: an SM2 key is
@@ -90,7 +90,7 @@ func (k *SM2PublicKey) Equals(o lcrypto.Key) bool {
 
 // Verify checks an ASN.1 SM2 signature over data with SM2UserID.
 func (k *SM2PublicKey) Verify(data, sig []byte) (bool, error) {
-	return sm2.VerifyASN1WithSM2(k.pub, SM2UserID, data, sig), nil
+	return sm2.VerifyASN1WithSM2(k.pub, []byte(SM2UserID), data, sig), nil
 }
 
 func sm2Point(p *ecdsa.PublicKey) []byte {
@@ -159,7 +159,7 @@ func (k *SM2Key) Public() lcrypto.PubKey { return k.pub }
 
 // Sign implements Signer: an ASN.1 SM2 signature with SM2UserID.
 func (k *SM2Key) Sign(msg []byte) ([]byte, error) {
-	sig, err := k.priv.Sign(rand.Reader, msg, sm2.NewSM2SignerOption(true, SM2UserID))
+	sig, err := k.priv.Sign(rand.Reader, msg, sm2.NewSM2SignerOption(true, []byte(SM2UserID)))
 	if err != nil {
 		return nil, fmt.Errorf("sm2 sign: %w", err)
 	}

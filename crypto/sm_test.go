@@ -98,7 +98,7 @@ func TestSuiteSMStandardVectors(t *testing.T) {
 	})
 	t.Run("SM2 signature", func(t *testing.T) {
 		msg := []byte("message digest")
-		za, err := sm2.CalculateZA(&priv.PublicKey, SM2UserID)
+		za, err := sm2.CalculateZA(&priv.PublicKey, []byte(SM2UserID))
 		if err != nil {
 			t.Fatal(err)
 		}
