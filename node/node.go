@@ -137,8 +137,11 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("this node (%s) is not certified by the trust bundle in force: %w", nk.PeerID(), err)
 	}
-	if suite := ts.Trust().Suite(); signer.Suite() != suite || self.EncKEM != ek.KEM() {
+	if suite := ts.Trust().Suite(); signer.Suite() != suite {
 		return nil, fmt.Errorf("this node's keys are of suite %s but its national root runs suite %s: %w", signer.Suite().Name(), suite.Name(), crypto.ErrMixedSuite)
+	}
+	if self.EncKEM != ek.KEM() {
+		return nil, fmt.Errorf("this node's enc.key (KEM %#x) is not of the kind its certificate %d names (KEM %#x): %w", ek.KEM(), self.Serial, self.EncKEM, crypto.ErrMixedSuite)
 	}
 	log = log.With("court", string(self.Code))
 	ts.SetLogger(log)
