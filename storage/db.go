@@ -45,6 +45,10 @@ type Options struct {
 	// still syncs twice per import (after the chunks, after the commit),
 	// which is what crash consistency needs.
 	SyncWrites bool
+	// Suite is the algorithm suite new documents are sealed and
+	// addressed in: the mesh's (its national root's). Zero means
+	// crypto.SuiteV1. A stored document keeps the suite it was sealed in.
+	Suite crypto.Suite
 	// Chunks is where sealed chunks are kept; nil means files under
 	// store/chunks (FileChunks). Tests may pass NewMemChunks(). DB closes
 	// it.
@@ -60,11 +64,15 @@ type Options struct {
 	ReadOnly bool
 }
 
+// Suite is the algorithm suite the store seals new documents in.
+func (db *DB) Suite() crypto.Suite { return db.suite }
+
 // DB is a court's store. It is safe for concurrent use.
 type DB struct {
 	bdb       *badger.DB
 	chunks    ChunkStore
 	dec       crypto.Decrypter
+	suite     crypto.Suite
 	log       *slog.Logger
 	chunkSize int
 	now       func() time.Time
@@ -149,13 +157,21 @@ func Open(dir string, o Options) (*DB, error) {
 		o.Logger.Warn("pack index entries named bytes past the end of their pack (the filesystem lost a pack's tail); they were cut: a fetch that marked those chunks verified fetches them again, a filed case missing them fails `courtmesh dossier verify`",
 			"entries", fc.CutEntries())
 	}
+	suite := o.Suite
+	if suite == 0 {
+		suite = crypto.SuiteV1
+	}
+	if err := suite.Check(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	switch {
 	case o.Reserve == 0:
 		o.Reserve = DefaultReserve
 	case o.Reserve < 0:
 		o.Reserve = 0
 	}
-	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now,
+	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now, suite: suite,
 		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now}, readOnly: o.ReadOnly}
 	if o.ReadOnly {
 		if err := db.checkSchema(); err != nil {

@@ -67,14 +67,18 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 		return nil, fmt.Errorf("--data is required: the node's data directory")
 	}
 	var dec crypto.Decrypter
-	k, err := crypto.LoadEncKey(filepath.Join(data, crypto.EncKeyFile))
+	k, err := crypto.LoadDecrypter(filepath.Join(data, crypto.EncKeyFile))
 	switch {
 	case err == nil:
 		dec = k
 	case needKey:
 		return nil, fmt.Errorf("%w (run courtmesh init first)", err)
 	}
-	o := storage.Options{Decrypter: dec, Reserve: diskReserve(data)}
+	suite, err := datadir.Dir(data).Suite()
+	if err != nil {
+		return nil, err
+	}
+	o := storage.Options{Decrypter: dec, Suite: suite, Reserve: diskReserve(data)}
 	if free, err := storage.FreeSpace(data); err == nil && free >= 0 && free < max(o.Reserve, 0) && fileExists(filepath.Join(data, storage.StoreDir)) {
 		// A store opened for writing on a full disk dies inside Badger
 		// (SIGBUS on its memory-mapped files): read what can be read.
