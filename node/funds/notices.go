@@ -241,9 +241,19 @@ func (s *Service) NoticeDocument(ctx context.Context, id court.TransferID, measu
 		Detail: fmt.Sprintf("notice to the assisting body of measure %s, account shown in full (by %s)", measure, who)}); err != nil {
 		return nil, err
 	}
-	tpl, err := s.template()
+	src, err := s.templateSource()
 	if err != nil {
 		return nil, err
+	}
+	return RenderNotice(src, d)
+}
+
+// RenderNotice renders a notice template (html/template over NoticeData;
+// DefaultNoticeTemplate is the built-in one) for d.
+func RenderNotice(src string, d NoticeData) ([]byte, error) {
+	tpl, err := template.New("notice").Option("missingkey=error").Parse(src)
+	if err != nil {
+		return nil, court.Errorf(court.ErrInvalid, "the notice template does not parse: %v", err)
 	}
 	var b bytes.Buffer
 	if err := tpl.Execute(&b, d); err != nil {
@@ -252,23 +262,24 @@ func (s *Service) NoticeDocument(ctx context.Context, id court.TransferID, measu
 	return b.Bytes(), nil
 }
 
-func (s *Service) template() (*template.Template, error) {
-	src := noticeTemplate
-	if s.d.TemplateFile != "" {
-		b, err := os.ReadFile(s.d.TemplateFile)
-		switch {
-		case err == nil:
-			src = string(b)
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("notice template %s: %w", s.d.TemplateFile, err)
-		}
+// templateSource is the court's template (Deps.TemplateFile) if it has
+// one, else the built-in one.
+func (s *Service) templateSource() (string, error) {
+	if s.d.TemplateFile == "" {
+		return noticeTemplate, nil
 	}
-	t, err := template.New("notice").Option("missingkey=error").Parse(src)
-	if err != nil {
-		return nil, court.Errorf(court.ErrInvalid, "notice template %s: %v", s.d.TemplateFile, err)
+	b, err := os.ReadFile(s.d.TemplateFile)
+	switch {
+	case err == nil:
+		return string(b), nil
+	case errors.Is(err, os.ErrNotExist):
+		return noticeTemplate, nil
 	}
-	return t, nil
+	return "", fmt.Errorf("notice template %s: %w", s.d.TemplateFile, err)
 }
+
+// DefaultNoticeTemplate is the built-in notice template.
+func DefaultNoticeTemplate() string { return noticeTemplate }
 
 func (s *Service) courtName(c court.CourtCode) string {
 	if cert, err := s.d.Trust.Trust().Court(c, s.d.Now()); err == nil && cert.Name != "" {
