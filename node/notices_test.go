@@ -3,13 +3,16 @@ package node_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/funds"
 	"courtmesh.dev/courtmesh/node/nodetest"
+	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
 // TestAssistingBodyWorklist: for every measure that moved with the case,
@@ -34,12 +37,48 @@ func TestAssistingBodyWorklist(t *testing.T) {
 		}
 	}
 
+	// After its handover the origin names the standard dossier items its
+	// case's documents carry; the receiver sees what is missing.
+	if _, err := receiver.Funds().NameDossierItems(ctx, id); !errors.Is(err, court.ErrPermission) {
+		t.Errorf("the receiver names the dossier items: %v, want forbidden", err)
+	}
+	mustV(origin.Funds().NameDossierItems(ctx, id))(t)
+	_, ov, err := origin.Store().Case(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := funds.ItemsOf(ov.Documents)
+	var items api.DossierItems
+	nodetest.PollUntil(t, 20*time.Second, "the dossier items at the receiver", func() bool {
+		items, err = receiver.Funds().DossierItems(id)
+		return err == nil && items.Named
+	})
+	var carried, missing []string
+	for _, it := range items.Carried {
+		carried = append(carried, it.Item)
+	}
+	for _, it := range items.Missing {
+		missing = append(missing, it.Item)
+	}
+	if len(want) == 0 || !slices.Equal(carried, want) || len(carried)+len(missing) != len(cmproto.DossierItemNames) {
+		t.Errorf("dossier items: carried %v, missing %v; the origin's documents carry %v", carried, missing, want)
+	}
+	var wantMissing []string
+	for _, it := range cmproto.DossierItemsRequired {
+		if !slices.Contains(want, it) {
+			wantMissing = append(wantMissing, it)
+		}
+	}
+
 	// The origin has no worklist; the receiver's drafts one notice per
 	// moved measure, once.
 	if _, err := origin.Funds().Worklist(ctx, id); !errors.Is(err, court.ErrPermission) {
 		t.Errorf("the origin's worklist: %v, want forbidden", err)
 	}
 	w := mustV(receiver.Funds().Worklist(ctx, id))(t)
+	if !slices.Equal(w.MissingItems, wantMissing) && len(w.MissingItems)+len(wantMissing) > 0 {
+		t.Errorf("the worklist names missing items %v, want %v", w.MissingItems, wantMissing)
+	}
 	if len(w.Notices) != len(active) || w.Unacknowledged != len(active) || w.Case != newNo.String() {
 		t.Fatalf("worklist: %d notices (%d unacknowledged) for %d active measures", len(w.Notices), w.Unacknowledged, len(active))
 	}

@@ -312,6 +312,8 @@ var oaResponseTypes = map[string]reflect.Type{
 	"SanctionList":        reflect.TypeFor[api.SanctionList](),
 	"Notice":              reflect.TypeFor[api.Notice](),
 	"NoticeWorklist":      reflect.TypeFor[api.NoticeWorklist](),
+	"DossierItem":         reflect.TypeFor[api.DossierItem](),
+	"DossierItems":        reflect.TypeFor[api.DossierItems](),
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -70,6 +70,11 @@ var DossierItemNames = []string{
 	"termination_ruling", // 终本裁定
 }
 
+// DossierItemsRequired are the items every handed-over enforcement case
+// carries; the others depend on how far the case went (an auction, a
+// settlement, a 终本 ruling).
+var DossierItemsRequired = []string{"title", "application", "notice", "report_order", "search_results", "measure_rulings"}
+
 // DossierItemLabels are the items' Chinese names.
 var DossierItemLabels = map[string]string{
 	"title": "执行依据", "application": "申请执行书", "notice": "执行通知书", "report_order": "报告财产令",
@@ -462,14 +467,15 @@ func sameCaseNumber(a, b string) bool {
 	return x == y
 }
 
-// MissingDossierItems lists the standard dossier items the handover did
-// not name (nil if the origin named none yet: unknown).
+// MissingDossierItems lists the required dossier items
+// (DossierItemsRequired) the handover did not name (nil if the origin
+// named none yet: unknown).
 func (t *Transfer) MissingDossierItems() []string {
 	if !t.DossierItemsSet {
 		return nil
 	}
 	out := []string{}
-	for _, it := range DossierItemNames {
+	for _, it := range DossierItemsRequired {
 		if !slices.Contains(t.DossierItems, it) {
 			out = append(out, it)
 		}

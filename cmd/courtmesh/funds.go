@@ -392,3 +392,46 @@ func runNoticesPrint(ctx context.Context, c *cli, args []string) error {
 	_, err = c.stdout.Write(doc)
 	return err
 }
+
+func runDossierItems(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "dossier items")
+	name := fs.Bool("name", false, "as the origin, after the handover: name the items from the case's documents (a signed record the receiver sees)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := oneArg(fs, "dossier items --data DIR [--name] TRANSFER")
+	if err != nil {
+		return err
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	method := "GET"
+	if *name {
+		method = "POST"
+	}
+	var d api.DossierItems
+	if err := cl.Do(ctx, method, "/v1/transfers/"+url.PathEscape(id)+"/dossier-items", nil, &d); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(c.stdout, d)
+	}
+	if !d.Named {
+		fmt.Fprintf(c.stdout, "the origin has not named the dossier items of transfer %s yet\n", d.Transfer)
+		return nil
+	}
+	for _, it := range d.Carried {
+		fmt.Fprintf(c.stdout, "carried  %s (%s)\n", it.Label, it.Item)
+	}
+	for _, it := range d.Missing {
+		req := ""
+		if it.Required {
+			req = "  REQUIRED: ask the origin to supplement it"
+		}
+		fmt.Fprintf(c.stdout, "missing  %s (%s)%s\n", it.Label, it.Item, req)
+	}
+	return nil
+}

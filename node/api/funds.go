@@ -23,6 +23,8 @@ import (
 //	GET  /v1/transfers/{id}/notices                 -> NoticeWorklist (drafts the missing notices first)
 //	POST /v1/transfers/{id}/notices/{measure}       NoticeRequest -> NoticeWorklist
 //	GET  /v1/transfers/{id}/notices/{measure}/document -> text/html, print-ready A4
+//	GET  /v1/transfers/{id}/dossier-items           -> DossierItems
+//	POST /v1/transfers/{id}/dossier-items           (origin: names them from its case documents) -> DossierItems
 //	GET  /v1/alerts/funds?as_of=D                   -> []Alert
 
 // FundsEntryRequest is the body of POST /v1/transfers/{id}/funds.
@@ -173,6 +175,22 @@ type NoticeWorklist struct {
 	MissingItems []string `json:"missing_dossier_items,omitempty"`
 }
 
+// DossierItem is one standard dossier item (执行案卷).
+type DossierItem struct {
+	Item     string `json:"item"`
+	Label    string `json:"label"`
+	Required bool   `json:"required"`
+}
+
+// DossierItems is what a handover named of the standard dossier items:
+// Named is false until the origin named them (then both lists are empty).
+type DossierItems struct {
+	Transfer string        `json:"transfer"`
+	Named    bool          `json:"named"`
+	Carried  []DossierItem `json:"carried"`
+	Missing  []DossierItem `json:"missing"`
+}
+
 // FundsService is what the funds routes consume (node/funds implements
 // it). Errors are of court's kinds.
 type FundsService interface {
@@ -185,6 +203,8 @@ type FundsService interface {
 	MarkNotice(ctx context.Context, id court.TransferID, measure string, req NoticeRequest) (NoticeWorklist, error)
 	NoticeDocument(ctx context.Context, id court.TransferID, measure string) ([]byte, error)
 	FundsAlerts(ctx context.Context, asOf court.Date) ([]Alert, error)
+	DossierItems(id court.TransferID) (DossierItems, error)
+	NameDossierItems(ctx context.Context, id court.TransferID) (DossierItems, error)
 }
 
 // RegisterFunds adds the funds, sanction and notice routes.
@@ -275,6 +295,22 @@ func RegisterFunds(s *Server, f FundsService, now func() time.Time) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(doc)
+	})
+	s.Handle("GET /v1/transfers/{id}/dossier-items", func(w http.ResponseWriter, r *http.Request) {
+		tid, ok := TransferIDParam(w, r)
+		if !ok || !CheckQuery(w, r) {
+			return
+		}
+		res, err := f.DossierItems(tid)
+		answer(w, res, err)
+	})
+	s.Handle("POST /v1/transfers/{id}/dossier-items", func(w http.ResponseWriter, r *http.Request) {
+		tid, ok := TransferIDParam(w, r)
+		if !ok || !CheckQuery(w, r) {
+			return
+		}
+		res, err := f.NameDossierItems(r.Context(), tid)
+		answer(w, res, err)
 	})
 	s.Handle("GET /v1/alerts/funds", func(w http.ResponseWriter, r *http.Request) {
 		if !CheckQuery(w, r, "as_of") {
