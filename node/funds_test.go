@@ -141,6 +141,12 @@ func TestFundsLedgerStory(t *testing.T) {
 	if a, ok := findAlertOf(mustV(receiver.Funds().FundsAlerts(ctx, today))(t), "ledger_unbalanced", id); !ok {
 		t.Errorf("no ledger_unbalanced alert: %+v", a)
 	}
+	// The operator's dashboard shows the new alert and the ledger's amount.
+	nodetest.PollUntil(t, 20*time.Second, "the alert and the ledger on the operator's dashboard", func() bool {
+		d := dashboardOf(t, s, court.Supreme)
+		_, ok := findAlertOf(d.Alerts, "ledger_unbalanced", id)
+		return ok && courtRow(d, "京0108").RecoveredFen == deducted
+	})
 	_ = newNo
 }
 

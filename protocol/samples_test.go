@@ -458,7 +458,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		cur.AmountRecovered != 100_000_000 || cur.AssetUpdates != 1 || len(cur.RevokedGrants) != 1 || cur.RevokedGrants[0] != "京01" ||
 		len(cur.Records) != 13 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
 		cur.Ledger == nil || cur.Ledger.RecoveredFen != 300_000 || cur.Ledger.OriginHeldFen != 300_000 || len(cur.Sanctions) != 1 ||
-		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemNames)-3 {
+		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 {
 		t.Errorf("the main line ends as %+v", cur)
 	}
 

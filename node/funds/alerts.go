@@ -2,10 +2,12 @@ package funds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -25,23 +27,45 @@ import (
 //     (critical within 7 days).
 //
 // Messages are in Chinese and English and carry no personal data.
+//
+// A court node reads its own transfers; an operator node (scope mesh)
+// reads every transfer in those states, at most MaxAlertScan of them per
+// call (in the index's order), so that an evaluation stays bounded.
 func (s *Service) FundsAlerts(ctx context.Context, asOf court.Date) ([]api.Alert, error) {
 	self, err := s.self()
 	if err != nil {
 		return nil, err
 	}
+	q := storage.TransferQuery{Court: self.Code}
+	if self.HasRole(crypto.RoleOperator) {
+		q.Court = ""
+	}
 	out := []api.Alert{}
+	scanned := 0
 	for _, st := range []cmproto.State{cmproto.StateHandedOver, cmproto.StateReceived} {
-		err := s.d.Transfers.Each(ctx, storage.TransferQuery{State: string(st), Court: self.Code}, func(t *cmproto.Transfer) error {
+		q.State = string(st)
+		err := s.d.Transfers.Each(ctx, q, func(t *cmproto.Transfer) error {
+			if scanned++; scanned > MaxAlertScan {
+				return errScanned
+			}
 			out = append(out, Alerts(t, asOf, s.d.ForwardDays, s.d.GuardDays)...)
 			return nil
 		})
+		if errors.Is(err, errScanned) {
+			s.d.Log.Warn("funds alerts: more transfers between handover and closure than one evaluation reads; the oldest are not evaluated", "limit", MaxAlertScan)
+			break
+		}
 		if err != nil {
 			return out, err
 		}
 	}
 	return out, nil
 }
+
+// MaxAlertScan bounds the transfers one FundsAlerts call reads.
+const MaxAlertScan = 5000
+
+var errScanned = errors.New("scan limit reached")
 
 // Alerts are FundsAlerts' alerts about one transfer as of a day.
 func Alerts(t *cmproto.Transfer, asOf court.Date, forwardDays, guardDays int) []api.Alert {

@@ -177,6 +177,14 @@ func text(field, v string, max int) error {
 // RecordFunds records money received, paid out or forwarded in this
 // court's case of the transfer.
 func (s *Service) RecordFunds(ctx context.Context, id court.TransferID, req api.FundsEntryRequest) (api.FundsLedger, error) {
+	switch req.Kind {
+	case cmproto.FundsReceived, cmproto.FundsPaidOut, cmproto.FundsForwarded:
+	default:
+		return api.FundsLedger{}, court.Errorf(court.ErrInvalid, "kind %q: want received, paid_out or forwarded", req.Kind)
+	}
+	if req.AmountFen <= 0 || req.AmountFen > cmproto.MaxAmountFen {
+		return api.FundsLedger{}, court.Errorf(court.ErrInvalid, "amount_fen %d: more than 0 and at most one trillion yuan", req.AmountFen)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, role, self, err := s.load(id)

@@ -128,6 +128,9 @@ func (s *Service) issueNotice(ctx context.Context, t *cmproto.Transfer, body *pb
 
 // MarkNotice records a notice sent or acknowledged.
 func (s *Service) MarkNotice(ctx context.Context, id court.TransferID, measure string, req api.NoticeRequest) (api.NoticeWorklist, error) {
+	if req.Status != "sent" && req.Status != "acknowledged" {
+		return api.NoticeWorklist{}, court.Errorf(court.ErrInvalid, "notice status %q: want sent or acknowledged", req.Status)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, role, _, err := s.load(id)

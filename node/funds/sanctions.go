@@ -51,6 +51,11 @@ func sanctionList(t *cmproto.Transfer, role string) api.SanctionList {
 // ActOnSanction declares (origin), re-issues (receiver) or lifts (origin)
 // a sanction of the transfer; the respondent and the decision are sealed.
 func (s *Service) ActOnSanction(ctx context.Context, id court.TransferID, req api.SanctionRequest) (api.SanctionList, error) {
+	switch req.Action {
+	case cmproto.SanctionInForce, cmproto.SanctionReissued, cmproto.SanctionLifted:
+	default:
+		return api.SanctionList{}, court.Errorf(court.ErrInvalid, "sanction action %q: want in_force, reissued or lifted", req.Action)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, role, self, err := s.load(id)
