@@ -210,7 +210,7 @@ func New(opts Options) (*Node, error) {
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: signer, Metrics: n.metrics, Log: log, Now: now,
 		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
-		Stats: stats,
+		Stats: stats, Tags: funds.Tags,
 	}); err != nil {
 		return fail(err)
 	}

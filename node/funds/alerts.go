@@ -13,8 +13,8 @@ import (
 	"courtmesh.dev/courtmesh/storage"
 )
 
-// FundsAlerts raises, for this court's transfers between the handover
-// and the closure (read from the index by court and state):
+// FundsAlerts raises, for this court's transfers with money, sanctions
+// or notices pending (read from the store's index of Tag):
 //
 //   - funds_held_at_origin: the origin holds money past the forward
 //     deadline after its 销案 (critical);
@@ -29,37 +29,61 @@ import (
 // Messages are in Chinese and English and carry no personal data.
 //
 // A court node reads its own transfers; an operator node (scope mesh)
-// reads every transfer in those states, at most MaxAlertScan of them per
-// call (in the index's order), so that an evaluation stays bounded.
+// every tagged one, at most MaxAlertScan of them per call (in the
+// index's order), so that an evaluation stays bounded.
 func (s *Service) FundsAlerts(ctx context.Context, asOf court.Date) ([]api.Alert, error) {
 	self, err := s.self()
 	if err != nil {
 		return nil, err
 	}
-	q := storage.TransferQuery{Court: self.Code}
+	q := storage.TransferQuery{Court: self.Code, Tag: Tag}
 	if self.HasRole(crypto.RoleOperator) {
 		q.Court = ""
 	}
 	out := []api.Alert{}
 	scanned := 0
-	for _, st := range []cmproto.State{cmproto.StateHandedOver, cmproto.StateReceived} {
-		q.State = string(st)
-		err := s.d.Transfers.Each(ctx, q, func(t *cmproto.Transfer) error {
-			if scanned++; scanned > MaxAlertScan {
-				return errScanned
-			}
-			out = append(out, Alerts(t, asOf, s.d.ForwardDays, s.d.GuardDays)...)
-			return nil
-		})
-		if errors.Is(err, errScanned) {
-			s.d.Log.Warn("funds alerts: more transfers between handover and closure than one evaluation reads; the oldest are not evaluated", "limit", MaxAlertScan)
-			break
+	err = s.d.Transfers.Each(ctx, q, func(t *cmproto.Transfer) error {
+		if scanned++; scanned > MaxAlertScan {
+			return errScanned
 		}
-		if err != nil {
-			return out, err
+		out = append(out, Alerts(t, asOf, s.d.ForwardDays, s.d.GuardDays)...)
+		return nil
+	})
+	if errors.Is(err, errScanned) {
+		s.d.Log.Warn("funds alerts: more transfers with money, sanctions or notices pending than one evaluation reads; the oldest are not evaluated", "limit", MaxAlertScan)
+		err = nil
+	}
+	return out, err
+}
+
+// Tag marks, in the store's transfer index, the transfers with money,
+// sanctions or notices still to settle (Tags): FundsAlerts reads only
+// those, not every transfer between handover and closure.
+const Tag = "funds"
+
+// Tags returns the store tags of t: Tag while anything of its ledger,
+// sanctions or notices can still raise an alert (whatever the day:
+// money held or a forward not answered, a ledger that does not
+// balance, a sanction not both re-issued and lifted, a notice not
+// acknowledged), none once everything is settled.
+func Tags(t *cmproto.Transfer) []string {
+	if t.Ledger != nil {
+		l := t.Ledger
+		if l.OriginHeldFen > 0 || !Check(t, court.Date{Year: 9999, Month: 12, Day: 31}, 0).Balanced {
+			return []string{Tag}
 		}
 	}
-	return out, nil
+	for _, x := range t.Sanctions {
+		if !x.Done() {
+			return []string{Tag}
+		}
+	}
+	for _, n := range t.Notices {
+		if n.Status != "acknowledged" && n.MeasureExpiry != "" {
+			return []string{Tag}
+		}
+	}
+	return nil
 }
 
 // MaxAlertScan bounds the transfers one FundsAlerts call reads.
