@@ -26,6 +26,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/evidence"
 	"courtmesh.dev/courtmesh/node/fetch"
 	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
@@ -216,12 +217,14 @@ func New(opts Options) (*Node, error) {
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
+		Published: db.PutPublishedHead,
 	}); err != nil {
 		return fail(err)
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
 	api.RegisterAudit(n.api, auditLog)
 	api.RegisterLogHead(n.api, n)
+	api.RegisterEvidence(n.api, evidence.New(evidence.Deps{Store: db, Dir: opts.Dir, Key: nk, Audit: auditLog, Now: now}))
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	return n, nil

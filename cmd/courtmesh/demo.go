@@ -50,8 +50,18 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	dir := fs.String("dir", "", "where to create the demo mesh (default: a new temporary directory)")
 	once := fs.Bool("once", false, "play the story, verify every step, and exit (0 only if every step verified)")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
+	keep := fs.String("keep", "", "keep the nodes' data directories in this new or empty directory, one folder per court named by its code (DIR/京0108), for the CLI to read once the demo has stopped")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *keep != "" {
+		if *dir != "" && *dir != *keep {
+			return errors.New("give --dir or --keep, not both")
+		}
+		if ents, err := os.ReadDir(*keep); err == nil && len(ents) > 0 {
+			return fmt.Errorf("--keep %s: the directory is not empty", *keep)
+		}
+		*dir = *keep
 	}
 	if *dir == "" {
 		var err error
@@ -68,7 +78,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 
 	courts := append(devmesh.DefaultCourts(), devmesh.Court{Code: "京0106", Roles: []crypto.Role{crypto.RoleCourt}})
 	d.say("国家根证书签发 %d 个法院节点的证书，并签署信任包。", "The national root certifies %d court nodes and signs the trust bundle.", len(courts))
-	m, err := devmesh.Build(*dir, courts, time.Now())
+	build := devmesh.Build
+	if *keep != "" {
+		build = devmesh.BuildByCode
+	}
+	m, err := build(*dir, courts, time.Now())
 	if err != nil {
 		return err
 	}
@@ -96,7 +110,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	defer func() {
 		cancel()
-		for range nodes {
+		for range m.Dirs { // every node started, the revoked one too (nodes is cut below)
 			<-done
 		}
 	}()
@@ -169,6 +183,12 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	nodes = nodes[:victim]
 
 	d.say("演示完成（%s）。", "Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
+	if *keep != "" {
+		fmt.Fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
+		fmt.Fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
+	}
 	if *once {
 		return nil
 	}

@@ -49,13 +49,30 @@ type Mesh struct {
 // Build creates dir/ca and dir/<n>-<code> for each court, and installs a
 // bundle valid for a year from now.
 func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
+	return build(dir, courts, now, func(i int, c Court) string { return fmt.Sprintf("%d-%s", i, c.Code) })
+}
+
+// BuildByCode is Build with each court's data directory named by its code
+// alone (dir/京0108), for a mesh kept after the demo; codes must differ.
+func BuildByCode(dir string, courts []Court, now time.Time) (*Mesh, error) {
+	seen := map[court.CourtCode]bool{}
+	for _, c := range courts {
+		if seen[c.Code] {
+			return nil, fmt.Errorf("court %s twice: data directories are named by court code", c.Code)
+		}
+		seen[c.Code] = true
+	}
+	return build(dir, courts, now, func(_ int, c Court) string { return string(c.Code) })
+}
+
+func build(dir string, courts []Court, now time.Time, name func(int, Court) string) (*Mesh, error) {
 	m := &Mesh{Dir: dir, Courts: courts}
 	var err error
 	if m.CA, err = ca.InitRoot(filepath.Join(dir, "ca"), "最高人民法院 国家根证书 (demo)", now.Add(-time.Hour), 10*365*24*time.Hour); err != nil {
 		return nil, err
 	}
 	for i, c := range courts {
-		d := datadir.Dir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
+		d := datadir.Dir(filepath.Join(dir, name(i, c)))
 		id, err := datadir.Init(d)
 		if err != nil {
 			return nil, err

@@ -106,15 +106,25 @@ func (w *Service) Transfer(id court.TransferID) (api.Transfer, error) {
 // List returns one page of transfers (newest offer first) and the cursor
 // of the next ("" at the end), answered from the store's indexes.
 func (w *Service) List(ctx context.Context, q api.TransferQuery) ([]api.Transfer, string, error) {
+	return List(ctx, w.db, w.now(), q)
+}
+
+// Lister is the store's paged transfer listing; *storage.DB implements it.
+type Lister interface {
+	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
+}
+
+// List is Service.List over a store opened by itself (the command line
+// reads a stopped node's transfers with it): one page at now.
+func List(ctx context.Context, db Lister, now time.Time, q api.TransferQuery) ([]api.Transfer, string, error) {
 	sq := storage.TransferQuery{State: q.State, Court: q.Court, Cursor: q.Cursor, Limit: q.Limit}
 	if q.Overdue {
-		sq.OverdueAt = court.DateOf(w.now())
+		sq.OverdueAt = court.DateOf(now)
 	}
-	page, err := w.db.ListTransfers(ctx, sq)
+	page, err := db.ListTransfers(ctx, sq)
 	if err != nil {
 		return nil, "", err
 	}
-	now := w.now()
 	out := make([]api.Transfer, 0, len(page.Records))
 	for _, rec := range page.Records {
 		t, err := records.Decode(rec)
