@@ -159,8 +159,11 @@ func runEvidenceVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "  %d certificates, %d trust bundles, all chained to the national root\n", rep.Certificates, rep.Bundles)
 	fmt.Fprintf(c.stdout, "  audit entries %d..%d of %s (%d name the transfer), head signed by %s", rep.AuditFirst, rep.AuditLast, rep.Exporter, rep.Concerning, rep.Exporter)
-	if rep.Witnessed > 0 {
-		fmt.Fprintf(c.stdout, "; agrees with the head of %d entries it published to the mesh", rep.Witnessed)
+	switch {
+	case rep.Witnessed > 0 && rep.Compared > 0:
+		fmt.Fprintf(c.stdout, "; agrees at %d positions with the head of %d entries it published to the mesh", rep.Compared, rep.Witnessed)
+	case rep.Witnessed > 0:
+		fmt.Fprintf(c.stdout, "; the head of %d entries it published to the mesh precedes the segment (compare it with GET /v1/mesh)", rep.Witnessed)
 	}
 	fmt.Fprintln(c.stdout)
 	if rep.RootGiven {

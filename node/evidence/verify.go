@@ -20,7 +20,8 @@ import (
 	"courtmesh.dev/courtmesh/storage"
 )
 
-// PartError is Verify's refusal: the first part that failed and why.
+// PartError is Verify's refusal (court.ErrCorrupt): the first part that
+// failed and why.
 // Part names it as docs/evidence.md does: "file", "root", "bundle 2",
 // "certificate 7 (京0105 serial 123)", "record 3 (decision by 京01)",
 // "audit entry 57", "audit head", "witnessed head".
@@ -30,7 +31,11 @@ type PartError struct {
 }
 
 func (e *PartError) Error() string { return e.Part + ": " + e.Err.Error() }
-func (e *PartError) Unwrap() error { return e.Err }
+
+// Unwrap makes every refusal of a file court.ErrCorrupt, whatever the
+// part's own error (a bad signature, a revoked signer): the file as a
+// whole is not evidence. Err keeps the cause.
+func (e *PartError) Unwrap() error { return court.ErrCorrupt }
 
 func fail(part string, format string, a ...any) error {
 	return &PartError{Part: part, Err: court.Errorf(court.ErrCorrupt, format, a...)}
@@ -50,8 +55,11 @@ type Report struct {
 	AuditLast    uint64
 	Concerning   int
 	// Witnessed is the audit length of the heartbeat the exporter
-	// published before the export (0: none in the file).
+	// published before the export (0: none in the file); Compared how
+	// many of its positions (head and checkpoints) fall in the segment
+	// and matched.
 	Witnessed uint64
+	Compared  int
 }
 
 // RecordInfo describes one verified record.
@@ -433,10 +441,12 @@ func verifyAudit(f *File, exporter *crypto.Certificate, bundles []*crypto.Bundle
 			if a.Prev != want {
 				return fail("witnessed head", "the mesh witnessed entry %d with hash %s, the segment links to %s (history rewritten)", seq, want, a.Prev)
 			}
+			rep.Compared++
 		case seq >= first.Seq && seq <= last.Seq:
 			if e := a.Entries[seq-first.Seq]; e.Hash != want {
 				return fail("witnessed head", "the mesh witnessed entry %d with hash %s, the file holds %s (history rewritten)", seq, want, e.Hash)
 			}
+			rep.Compared++
 		}
 	}
 	return nil
