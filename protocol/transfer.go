@@ -101,6 +101,7 @@ type Transfer struct {
 	ReceivedAt        time.Time         `json:"received_at,omitzero"`
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
+	Directives        []Directive       `json:"directives,omitempty"` // 督办 and their reports (supervision.go)
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -147,6 +148,9 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
 	if t != nil && t.Applied(r.HashHex()) {
 		return nil, ErrDuplicate
+	}
+	if n, ok, err := applySupervision(t, r, h); ok {
+		return n, err
 	}
 	if t == nil {
 		if r.Kind != KindOffer {

@@ -153,6 +153,8 @@ type Record struct {
 	//	*Record_Closure
 	//	*Record_GrantRevocation
 	//	*Record_AssetUpdate
+	//	*Record_Directive
+	//	*Record_DirectiveReport
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -329,6 +331,24 @@ func (x *Record) GetAssetUpdate() *AssetUpdate {
 	return nil
 }
 
+func (x *Record) GetDirective() *Directive {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Directive); ok {
+			return x.Directive
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDirectiveReport() *DirectiveReport {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DirectiveReport); ok {
+			return x.DirectiveReport
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -377,6 +397,16 @@ type Record_AssetUpdate struct {
 	AssetUpdate *AssetUpdate `protobuf:"bytes,20,opt,name=asset_update,json=assetUpdate,proto3,oneof"`
 }
 
+type Record_Directive struct {
+	// Supervision (督办 and its answer); 42-49 are kept for spot checks
+	// and reviews.
+	Directive *Directive `protobuf:"bytes,40,opt,name=directive,proto3,oneof"`
+}
+
+type Record_DirectiveReport struct {
+	DirectiveReport *DirectiveReport `protobuf:"bytes,41,opt,name=directive_report,json=directiveReport,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -398,6 +428,10 @@ func (*Record_Closure) isRecord_Body() {}
 func (*Record_GrantRevocation) isRecord_Body() {}
 
 func (*Record_AssetUpdate) isRecord_Body() {}
+
+func (*Record_Directive) isRecord_Body() {}
+
+func (*Record_DirectiveReport) isRecord_Body() {}
 
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
@@ -1257,6 +1291,122 @@ func (x *Closure) GetAmountRecoveredFen() int64 {
 	return 0
 }
 
+// Directive (督办): a superior court directs a court concerned by the
+// transfer (its origin, decider or receiver) to act by a date. Broadcast
+// like every record: the instruction names no person.
+type Directive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Court         string                 `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`             // the court directed
+	Instruction   string                 `protobuf:"bytes,2,opt,name=instruction,proto3" json:"instruction,omitempty"` // what to do; free text, no personal data
+	Due           string                 `protobuf:"bytes,3,opt,name=due,proto3" json:"due,omitempty"`                 // YYYY-MM-DD (China time): answer by this day
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Directive) Reset() {
+	*x = Directive{}
+	mi := &file_pb_transfer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Directive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Directive) ProtoMessage() {}
+
+func (x *Directive) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Directive.ProtoReflect.Descriptor instead.
+func (*Directive) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Directive) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *Directive) GetInstruction() string {
+	if x != nil {
+		return x.Instruction
+	}
+	return ""
+}
+
+func (x *Directive) GetDue() string {
+	if x != nil {
+		return x.Due
+	}
+	return ""
+}
+
+// DirectiveReport: the directed court answers a directive.
+type DirectiveReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Directive     string                 `protobuf:"bytes,1,opt,name=directive,proto3" json:"directive,omitempty"` // SHA-256 (hex) of the directive record answered
+	Report        string                 `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`       // what was done; free text, no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectiveReport) Reset() {
+	*x = DirectiveReport{}
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectiveReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectiveReport) ProtoMessage() {}
+
+func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
+func (*DirectiveReport) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DirectiveReport) GetDirective() string {
+	if x != nil {
+		return x.Directive
+	}
+	return ""
+}
+
+func (x *DirectiveReport) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
 // LogHeads lists the latest sequence of each issuer's log a node holds.
 // Sent on the sync stream when peers connect, and (own head only) on the
 // transfers topic every sync interval. Payload type courtmesh/log-heads/v1.
@@ -1270,7 +1420,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1432,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1445,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1322,7 +1472,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1484,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1497,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1378,7 +1528,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1540,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1553,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1438,7 +1588,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x94\a\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xab\b\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1461,7 +1611,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bprogress\x18\x11 \x01(\v2\x1f.courtmesh.protocol.v1.ProgressH\x00R\bprogress\x12:\n" +
 	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosure\x12S\n" +
 	"\x10grant_revocation\x18\x13 \x01(\v2&.courtmesh.protocol.v1.GrantRevocationH\x00R\x0fgrantRevocation\x12G\n" +
-	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdateB\x06\n" +
+	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdate\x12@\n" +
+	"\tdirective\x18( \x01(\v2 .courtmesh.protocol.v1.DirectiveH\x00R\tdirective\x12S\n" +
+	"\x10directive_report\x18) \x01(\v2&.courtmesh.protocol.v1.DirectiveReportH\x00R\x0fdirectiveReportB\x06\n" +
 	"\x04body\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
@@ -1533,7 +1685,14 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\"U\n" +
 	"\aClosure\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
-	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\"Z\n" +
+	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\"U\n" +
+	"\tDirective\x12\x14\n" +
+	"\x05court\x18\x01 \x01(\tR\x05court\x12 \n" +
+	"\vinstruction\x18\x02 \x01(\tR\vinstruction\x12\x10\n" +
+	"\x03due\x18\x03 \x01(\tR\x03due\"G\n" +
+	"\x0fDirectiveReport\x12\x1c\n" +
+	"\tdirective\x18\x01 \x01(\tR\tdirective\x12\x16\n" +
+	"\x06report\x18\x02 \x01(\tR\x06report\"Z\n" +
 	"\bLogHeads\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x124\n" +
 	"\x05heads\x18\x02 \x03(\v2\x1e.courtmesh.protocol.v1.LogHeadR\x05heads\"=\n" +
@@ -1569,7 +1728,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
@@ -1587,9 +1746,11 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Receipt)(nil),          // 13: courtmesh.protocol.v1.Receipt
 	(*Progress)(nil),         // 14: courtmesh.protocol.v1.Progress
 	(*Closure)(nil),          // 15: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 16: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 17: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 18: courtmesh.protocol.v1.SyncRequest
+	(*Directive)(nil),        // 16: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),  // 17: courtmesh.protocol.v1.DirectiveReport
+	(*LogHeads)(nil),         // 18: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 19: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 20: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -1603,16 +1764,18 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	15, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
 	11, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
 	12, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	0,  // 11: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 13: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	9,  // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	17, // 15: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 11: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	17, // 12: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	0,  // 13: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	3,  // 14: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	1,  // 15: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	9,  // 16: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	19, // 17: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1632,6 +1795,8 @@ func file_pb_transfer_proto_init() {
 		(*Record_Closure)(nil),
 		(*Record_GrantRevocation)(nil),
 		(*Record_AssetUpdate)(nil),
+		(*Record_Directive)(nil),
+		(*Record_DirectiveReport)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1639,7 +1804,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
