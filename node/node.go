@@ -214,6 +214,7 @@ func New(opts Options) (*Node, error) {
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	api.RegisterJurisdiction(n.api, n.workflow)
+	api.RegisterDirectives(n.api, n.workflow, now)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,

@@ -265,6 +265,9 @@ var oaRequestTypes = map[string]reflect.Type{
 	"BackupRequest":   reflect.TypeFor[api.BackupRequest](),
 	"AssetChange":     reflect.TypeFor[api.AssetChange](),
 	"NewAsset":        reflect.TypeFor[api.NewAsset](),
+
+	"DirectiveRequest":       reflect.TypeFor[api.DirectiveRequest](),
+	"DirectiveReportRequest": reflect.TypeFor[api.DirectiveReportRequest](),
 }
 
 // oaResponseTypes are the Go structs the handlers encode, by schema.
@@ -634,6 +637,8 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 				return caseNo
 			case "{court}":
 				return url.PathEscape("京0108")
+			case "{directive}":
+				return strings.Repeat("ab", 32) // a well-formed hash no directive has
 			}
 			t.Fatalf("%s: no sample value for %s", key, p)
 			return ""
