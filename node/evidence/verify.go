@@ -366,6 +366,10 @@ func kindName(p *pb.Record) string {
 		return string(cmproto.KindRevokeGrant)
 	case *pb.Record_AssetUpdate:
 		return string(cmproto.KindAssetUpdate)
+	case *pb.Record_Directive:
+		return string(cmproto.KindDirective)
+	case *pb.Record_DirectiveReport:
+		return string(cmproto.KindDirectiveReport)
 	case nil:
 		return ""
 	}
