@@ -47,6 +47,8 @@ func supervisionKind(r *pb.Record) Kind {
 		return KindDirective
 	case *pb.Record_DirectiveReport:
 		return KindDirectiveReport
+	case *pb.Record_Review:
+		return KindReview
 	}
 	return ""
 }
@@ -79,6 +81,8 @@ func checkSupervision(r *Record) (ok bool, err error) {
 			return true, invalid("a report names its directive by the record's SHA-256 (64 hex digits)")
 		}
 		return true, checkFree("report", b.DirectiveReport.GetReport(), 1000, true)
+	case *pb.Record_Review:
+		return true, checkReview(r)
 	}
 	return false, nil
 }
@@ -88,7 +92,7 @@ func checkSupervision(r *Record) (ok bool, err error) {
 // directs, which must be the transfer's origin, decider or receiver; a
 // report comes from the directed court, once.
 func applySupervision(t *Transfer, r *Record, h court.Hierarchy) (n *Transfer, ok bool, err error) {
-	if r.Kind != KindDirective && r.Kind != KindDirectiveReport {
+	if r.Kind != KindDirective && r.Kind != KindDirectiveReport && r.Kind != KindReview {
 		return nil, false, nil
 	}
 	if t == nil {
@@ -123,6 +127,10 @@ func applySupervision(t *Transfer, r *Record, h court.Hierarchy) (n *Transfer, o
 			return nil, true, fmt.Errorf("report %s: directive %.12s… was already answered: %w", r.Transfer, want, court.ErrConflict)
 		}
 		c.Directives[i].Report, c.Directives[i].ReportedAt = b.DirectiveReport.GetReport(), r.IssuedAt
+	case *pb.Record_Review:
+		if err := applyReview(t, &c, r, h); err != nil {
+			return nil, true, err
+		}
 	}
 	return &c, true, nil
 }

@@ -102,6 +102,7 @@ type Transfer struct {
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
 	Directives        []Directive       `json:"directives,omitempty"` // 督办 and their reports (supervision.go)
+	Reviews           []Review          `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews (spotcheck.go)
 }
 
 // Applied reports whether the record with this hash is part of t.
