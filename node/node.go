@@ -210,11 +210,12 @@ func New(opts Options) (*Node, error) {
 	})
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays,
+		GuardDays: cfg.HandoverGuardDays, Logs: n.xfer,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	api.RegisterJurisdiction(n.api, n.workflow)
 	api.RegisterDirectives(n.api, n.workflow, now)
+	api.RegisterReviews(n.api, n.workflow, now)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,

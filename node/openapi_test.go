@@ -268,6 +268,8 @@ var oaRequestTypes = map[string]reflect.Type{
 
 	"DirectiveRequest":       reflect.TypeFor[api.DirectiveRequest](),
 	"DirectiveReportRequest": reflect.TypeFor[api.DirectiveReportRequest](),
+	"SpotCheckRequest":       reflect.TypeFor[api.SpotCheckRequest](),
+	"ReviewRequest":          reflect.TypeFor[api.ReviewRequest](),
 }
 
 // oaResponseTypes are the Go structs the handlers encode, by schema.
@@ -637,7 +639,7 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 				return caseNo
 			case "{court}":
 				return url.PathEscape("京0108")
-			case "{directive}":
+			case "{directive}", "{review}":
 				return strings.Repeat("ab", 32) // a well-formed hash no directive has
 			}
 			t.Fatalf("%s: no sample value for %s", key, p)

@@ -27,8 +27,33 @@ type Review struct {
 	Note     string          `json:"note,omitempty"`
 	IssuedAt time.Time       `json:"issued_at"`
 	// SpotCheck is the draw's ID (SpotCheckID) when the review follows a
-	// spot check.
+	// spot check, and Draw the draw itself.
 	SpotCheck string `json:"spot_check,omitempty"`
+	Draw      *Draw  `json:"draw,omitempty"`
+}
+
+// Draw is a spot check's draw (pb.SpotCheckDraw) as the transfer keeps it.
+type Draw struct {
+	Scope          court.CourtCode `json:"scope"`
+	OfferedFrom    time.Time       `json:"offered_from"`
+	OfferedTo      time.Time       `json:"offered_to"`
+	SeedSeq        uint64          `json:"seed_seq"`
+	SeedHead       []byte          `json:"seed_head"`
+	Population     uint32          `json:"population"`
+	PopulationHash []byte          `json:"population_hash"`
+	Sample         uint32          `json:"sample"`
+}
+
+// Proto is the draw as records carry it.
+func (d *Draw) Proto() *pb.SpotCheckDraw {
+	return &pb.SpotCheckDraw{Scope: string(d.Scope), OfferedFrom: d.OfferedFrom.UnixMilli(), OfferedTo: d.OfferedTo.UnixMilli(),
+		SeedSeq: d.SeedSeq, SeedHead: d.SeedHead, Population: d.Population, PopulationHash: d.PopulationHash, Sample: d.Sample}
+}
+
+// DrawFromProto converts a record's draw.
+func DrawFromProto(p *pb.SpotCheckDraw) *Draw {
+	return &Draw{Scope: court.CourtCode(p.GetScope()), OfferedFrom: time.UnixMilli(p.GetOfferedFrom()).UTC(), OfferedTo: time.UnixMilli(p.GetOfferedTo()).UTC(),
+		SeedSeq: p.GetSeedSeq(), SeedHead: p.GetSeedHead(), Population: p.GetPopulation(), PopulationHash: p.GetPopulationHash(), Sample: p.GetSample()}
 }
 
 // PopulationHash is the hash a draw names its population by: SHA-256 of
@@ -136,7 +161,7 @@ func applyReview(t *Transfer, n *Transfer, r *Record, h court.Hierarchy) error {
 		if off := t.OfferedAt.UnixMilli(); off < d.GetOfferedFrom() || off >= d.GetOfferedTo() {
 			return fmt.Errorf("review %s: offered outside the spot check's window: %w", r.Transfer, court.ErrInvalid)
 		}
-		rv.SpotCheck = SpotCheckID(d)
+		rv.SpotCheck, rv.Draw = SpotCheckID(d), DrawFromProto(d)
 	}
 	if len(t.Reviews) >= MaxDirectives {
 		return fmt.Errorf("review %s: the transfer already holds %d reviews: %w", r.Transfer, MaxDirectives, court.ErrConflict)

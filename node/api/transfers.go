@@ -97,6 +97,7 @@ type Transfer struct {
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
 	Directives        []Directive       `json:"directives,omitempty"` // 督办 and their reports
+	Reviews           []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
 	// Overdue: the receiver let the acceptance deadline pass.
 	Overdue bool `json:"overdue"`
 	// WaitingOn is the court that must act next, WaitingFor what it must do.
@@ -147,6 +148,7 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	if len(t.Directives) > 0 {
 		v.Directives = NewDirectives(t, now)
 	}
+	v.Reviews = t.Reviews
 	return v
 }
 

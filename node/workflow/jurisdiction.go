@@ -49,23 +49,7 @@ func (w *Service) Jurisdiction(ctx context.Context, q api.JurisdictionQuery) (ap
 	if q.Court != "" && !under(t, q.Court, q.Scope) {
 		return api.Jurisdiction{}, court.Errorf(court.ErrInvalid, "court %s is not under %s", q.Court, q.Scope)
 	}
-	// The courts of the jurisdiction, from every court certificate.
-	names := map[court.CourtCode]string{}
-	for _, c := range t.Bundle().Certs {
-		if c.HasRole(crypto.RoleCourt) && under(t, c.Code, q.Scope) {
-			names[c.Code] = c.Name
-		}
-	}
-	if _, ok := names[q.Scope]; !ok {
-		names[q.Scope] = ""
-	}
-	courts := slices.Sorted(func(yield func(court.CourtCode) bool) {
-		for c := range names {
-			if !yield(c) {
-				return
-			}
-		}
-	})
+	courts, names := jurisdiction(t, q.Scope)
 	out := api.Jurisdiction{Scope: string(q.Scope), Rows: []api.JurisdictionRow{}, Transfers: []api.Transfer{}}
 	today := court.DateOf(now)
 	rows := map[court.CourtCode]*api.JurisdictionRow{}
@@ -148,4 +132,26 @@ func (w *Service) Jurisdiction(ctx context.Context, q api.JurisdictionQuery) (ap
 	}
 	out.Next = page.Next
 	return out, nil
+}
+
+// jurisdiction returns scope and the courts under it, sorted, from every
+// court certificate of the bundle, and their certified names.
+func jurisdiction(t *crypto.Trust, scope court.CourtCode) ([]court.CourtCode, map[court.CourtCode]string) {
+	names := map[court.CourtCode]string{}
+	for _, c := range t.Bundle().Certs {
+		if c.HasRole(crypto.RoleCourt) && under(t, c.Code, scope) {
+			names[c.Code] = c.Name
+		}
+	}
+	if _, ok := names[scope]; !ok {
+		names[scope] = ""
+	}
+	courts := slices.Sorted(func(yield func(court.CourtCode) bool) {
+		for c := range names {
+			if !yield(c) {
+				return
+			}
+		}
+	})
+	return courts, names
 }

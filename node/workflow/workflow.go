@@ -34,6 +34,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	guardDays int
+	logs      Logs
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -70,12 +71,24 @@ type Deps struct {
 	// GuardDays is the handover guard period: a handover is refused while
 	// an active measure expires within it (config handover_guard_days).
 	GuardDays int
+	// Logs reads record log positions, for spot checks: this node's own
+	// head seeds a draw, another court's position checks one (the records
+	// room). Nil: spot checks are refused.
+	Logs Logs
+}
+
+// Logs is what spot checks read of the record logs.
+type Logs interface {
+	// Head is this node's own record log head.
+	Head() (crypto.LogPosition, error)
+	// LogPosition is the chain hash of issuer's log up to seq.
+	LogPosition(issuer peer.ID, seq uint64) (crypto.LogPosition, error)
 }
 
 // New builds the workflow.
 func New(d Deps) *Service {
 	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays}
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, logs: d.Logs}
 }
 
 // self returns this node's certificate in the bundle in force.
