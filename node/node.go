@@ -225,6 +225,7 @@ func New(opts Options) (*Node, error) {
 		return fail(err)
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
+	api.RegisterIndicators(n.api, n.health)
 	api.RegisterAudit(n.api, auditLog)
 	api.RegisterLogHead(n.api, n)
 	api.RegisterEvidence(n.api, evidence.New(evidence.Deps{Store: db, Dir: opts.Dir, Key: nk, Audit: auditLog, Now: now}))

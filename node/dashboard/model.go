@@ -233,7 +233,7 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-3"
+	StatsVersion = "dashboard-4"
 
 	statMode      = "mode/"       // + mode: decided transfers of that mode
 	statAccN      = "acc/n"       // decided and accepted
@@ -305,6 +305,7 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			s[p+rcvConcluded]++
 		}
 	}
+	addIndicators(s, t)
 	for _, d := range t.Directives {
 		if d.ReportedAt.IsZero() {
 			s[statDirTo+string(d.Court)+"/"+d.Due]++
