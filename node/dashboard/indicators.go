@@ -198,3 +198,10 @@ func (i Indicators) String() string {
 		i.Slice, i.Filed, i.Closed, i.FullyEnforced.Value, i.ActuallyDone.Value, i.Terminated.Value, i.Recovery.Value, i.Within6Months.Value,
 		i.DaysToClose.Value, i.DaysToAccept.Value, i.Progressed.Value, i.AgainstOrigin.Value)
 }
+
+// MeasuresLapsed is the number of measures that lapsed during the
+// handover of the cases court c received, receipt confirmed (the
+// dashboard's per-court figure; target 0), from the sums.
+func MeasuresLapsed(sums map[string]int64, c court.CourtCode) int64 {
+	return sums[statRcv+string(c)+"/"+rcvLapsed]
+}

@@ -178,6 +178,7 @@ func New(d Deps) (*Service, error) {
 		}
 	})
 	d.Metrics.Reg.MustRegister(&stateCollector{s: s})
+	d.Metrics.Reg.MustRegister(&supervisionCollector{s: s})
 	return s, nil
 }
 
