@@ -15,6 +15,12 @@ import (
 // the court directed. The instruction is broadcast: it is checked for
 // personal data and the case's places as every broadcast text.
 func (w *Service) Direct(ctx context.Context, id court.TransferID, req api.DirectiveRequest) (*cmproto.Transfer, error) {
+	if req.Instruction == "" {
+		return nil, court.Errorf(court.ErrInvalid, "instruction is required: what the court directed must do")
+	}
+	if _, err := court.ParseDate(req.Due); err != nil {
+		return nil, court.Errorf(court.ErrInvalid, "due %q: the day to answer by (YYYY-MM-DD) is required", req.Due)
+	}
 	if err := req.Court.Validate(); err != nil {
 		return nil, court.Errorf(court.ErrInvalid, "court: %v", err)
 	}
@@ -30,6 +36,9 @@ func (w *Service) Direct(ctx context.Context, id court.TransferID, req api.Direc
 
 // ReportDirective answers a directive to this court.
 func (w *Service) ReportDirective(ctx context.Context, id court.TransferID, directive string, req api.DirectiveReportRequest) (*cmproto.Transfer, error) {
+	if req.Report == "" {
+		return nil, court.Errorf(court.ErrInvalid, "report is required: what this court did")
+	}
 	t, err := w.records.Load(id)
 	if err != nil {
 		return nil, err

@@ -99,6 +99,11 @@ func (w *Service) SpotCheck(ctx context.Context, req api.SpotCheckRequest) (api.
 // Review signs this court's review of a transfer. With a draw, the
 // transfer must be in the draw's sample as this node recomputes it.
 func (w *Service) Review(ctx context.Context, id court.TransferID, req api.ReviewRequest) (*cmproto.Transfer, error) {
+	switch req.Finding {
+	case "in_order", "no_fault", "negligence", "interference", "other":
+	default:
+		return nil, court.Errorf(court.ErrInvalid, "finding %q: want in_order, no_fault, negligence, interference or other", req.Finding)
+	}
 	if err := w.checkFreeText(id, "note", req.Note); err != nil {
 		return nil, err
 	}
