@@ -54,7 +54,7 @@ trap 'rm -rf "$stage"' EXIT
 root="$stage/root"
 install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/share/doc/courtmesh"
 
-go build -trimpath -ldflags "-s -w -X courtmesh.dev/courtmesh/node.Version=$version" -o "$root/usr/bin/courtmesh" ./cmd/courtmesh
+go build -ldflags "-s -w -X courtmesh.dev/courtmesh/node.Version=$version" -o "$root/usr/bin/courtmesh" ./cmd/courtmesh
 chmod 0755 "$root/usr/bin/courtmesh"
 
 # The unit as in dist/, with the packaged binary's path.
