@@ -31,10 +31,10 @@ node_pid=
 cleanup() {
   set +e
   if [ -n "$node_pid" ]; then kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null; fi
-  dpkg --purge courtmesh >/dev/null
+  if dpkg -s courtmesh >/dev/null 2>&1; then dpkg --purge courtmesh >/dev/null; fi
   rm -rf "$data" "$work"
-  if getent passwd courtmesh >/dev/null; then deluser --system courtmesh >/dev/null; fi
-  if getent group courtmesh >/dev/null; then delgroup --system courtmesh >/dev/null; fi
+  if getent passwd courtmesh >/dev/null; then deluser --system courtmesh >/dev/null 2>&1; fi
+  if getent group courtmesh >/dev/null; then delgroup --system courtmesh >/dev/null 2>&1; fi
 }
 trap cleanup EXIT
 fail() { echo "check-deb: $*" >&2; exit 1; }
