@@ -57,6 +57,7 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 			o.Assets = append(o.Assets, &pb.AssetCount{AssetClass: string(c), Count: counts[c]})
 		}
 	}
+	o.RegionAssets, o.DebtorRegion = regionSummary(v.Assets, v.Parties)
 	var earliest court.Date
 	for _, m := range v.Measures {
 		if m.Status == court.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
