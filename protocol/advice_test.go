@@ -51,7 +51,9 @@ func TestOfferRegionSummary(t *testing.T) {
 		{"unknown class", func(o *pb.TransferOffer) { o.RegionAssets[0].AssetClass = "gold" }},
 		{"count zero", func(o *pb.TransferOffer) { o.RegionAssets[0].Count = 0 }},
 		{"unknown band", func(o *pb.TransferOffer) { o.RegionAssets[0].ValueBand = 5 }},
-		{"twice", func(o *pb.TransferOffer) { o.RegionAssets[1].Region, o.RegionAssets[1].AssetClass = "110108", "real_estate" }},
+		{"twice", func(o *pb.TransferOffer) {
+			o.RegionAssets[1].Region, o.RegionAssets[1].AssetClass = "110108", "real_estate"
+		}},
 		{"too many", func(o *pb.TransferOffer) {
 			o.RegionAssets = nil
 			for i := range protocol.MaxRegionAssets + 1 {
