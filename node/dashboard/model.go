@@ -100,6 +100,15 @@ type CourtIndicators struct {
 	// handover a measure may have lapsed (see LapsedDuringHandover).
 	// Target: 0.
 	MeasuresLapsed int `json:"measures_lapsed"`
+	// Open counts the accepted cases it has not yet closed: its load of
+	// transferred cases.
+	Open int `json:"open"`
+	// Concluded6m counts those of Concluded closed within 6 months of the
+	// acceptance (the statutory period for a case with assets).
+	Concluded6m int `json:"concluded_6m"`
+	// ClaimedFen is what was outstanding in the accepted cases when they
+	// were offered: RecoveredFen / ClaimedFen is the recovery rate.
+	ClaimedFen int64 `json:"claimed_fen"`
 }
 
 // Mesh is the mesh as heartbeats show it.
@@ -233,23 +242,26 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-2"
+	StatsVersion = "dashboard-3"
 
-	statMode      = "mode/"       // + mode: decided transfers of that mode
-	statAccN      = "acc/n"       // decided and accepted
-	statAccSec    = "acc/sec"     // their decision-to-acceptance time
-	statRcptN     = "rcpt/n"      // decided and received
-	statRcptSec   = "rcpt/sec"    // their decision-to-receipt time
-	statRcv       = "rcv/"        // + receiver + "/" + field
-	rcvDesignated = "designated"  // CourtIndicators.Designated
-	rcvAccepted   = "accepted"    // .Accepted
-	rcvInTime     = "in_time"     // .AcceptedInTime
-	rcvReceived   = "received"    // .Received
-	rcvConcluded  = "concluded"   // .Concluded
-	rcvRecovered  = "recovered"   // .RecoveredFen
-	rcvOrigin     = "origin"      // .OriginFen
-	rcvLapsed     = "lapsed"      // .MeasuresLapsed, receipt confirmed
-	rcvLapseFrom  = "lapse_from/" // + date: in flight; counted in .MeasuresLapsed from that day on
+	statMode      = "mode/"        // + mode: decided transfers of that mode
+	statAccN      = "acc/n"        // decided and accepted
+	statAccSec    = "acc/sec"      // their decision-to-acceptance time
+	statRcptN     = "rcpt/n"       // decided and received
+	statRcptSec   = "rcpt/sec"     // their decision-to-receipt time
+	statRcv       = "rcv/"         // + receiver + "/" + field
+	rcvDesignated = "designated"   // CourtIndicators.Designated
+	rcvAccepted   = "accepted"     // .Accepted
+	rcvInTime     = "in_time"      // .AcceptedInTime
+	rcvReceived   = "received"     // .Received
+	rcvConcluded  = "concluded"    // .Concluded
+	rcvRecovered  = "recovered"    // .RecoveredFen
+	rcvOrigin     = "origin"       // .OriginFen
+	rcvLapsed     = "lapsed"       // .MeasuresLapsed, receipt confirmed
+	rcvLapseFrom  = "lapse_from/"  // + date: in flight; counted in .MeasuresLapsed from that day on
+	rcvOpen       = "open"         // .Open: accepted, not yet closed (nor withdrawn)
+	rcvConc6m     = "concluded_6m" // .Concluded6m
+	rcvClaimed    = "claimed"      // .ClaimedFen
 	secondsPerDay = 24 * 3600
 )
 
@@ -291,6 +303,11 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			}
 			s[p+rcvRecovered] += max(0, t.AmountRecovered)
 			s[p+rcvOrigin] += max(0, t.AmountOrigin)
+			s[p+rcvClaimed] += max(0, t.AmountOutstanding)
+			switch t.State {
+			case cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived:
+				s[p+rcvOpen]++
+			}
 		}
 		if !t.ReceivedAt.IsZero() {
 			s[p+rcvReceived]++
@@ -303,6 +320,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		}
 		if t.State == cmproto.StateClosed {
 			s[p+rcvConcluded]++
+			if ConcludedWithin6Months(t) {
+				s[p+rcvConc6m]++
+			}
 		}
 	}
 	for k, v := range s {
@@ -398,6 +418,12 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.OriginFen = v
 		case rcvLapsed:
 			ci.MeasuresLapsed += int(v)
+		case rcvOpen:
+			ci.Open = int(v)
+		case rcvConc6m:
+			ci.Concluded6m = int(v)
+		case rcvClaimed:
+			ci.ClaimedFen = v
 		default:
 			if day, ok := strings.CutPrefix(field, rcvLapseFrom); ok {
 				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
@@ -412,6 +438,32 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 	}
 	slices.SortFunc(out, func(a, b CourtIndicators) int { return strings.Compare(a.Court, b.Court) })
 	return out
+}
+
+// ConcludedWithin6Months reports whether t was closed within 6 months of
+// its acceptance (civil dates in China).
+func ConcludedWithin6Months(t *cmproto.Transfer) bool {
+	if t.AcceptedAt.IsZero() || t.ClosedAt.IsZero() {
+		return false
+	}
+	return !court.DateOf(t.ClosedAt).After(court.DateOf(t.AcceptedAt).AddDate(0, 6, 0))
+}
+
+// ReceiverIndicators returns the indicators of court c as a receiver
+// from stats, the sums of Contribution over the transfers concerning it
+// (storage.TransferStats(c)), as of now.
+func ReceiverIndicators(stats map[string]int64, c court.CourtCode, now time.Time) CourtIndicators {
+	p := statRcv + string(c) + "/"
+	mine := map[string]int64{}
+	for k, v := range stats {
+		if strings.HasPrefix(k, p) {
+			mine[k] = v
+		}
+	}
+	for _, ci := range courts(mine, now, func(court.CourtCode) string { return "" }) {
+		return ci
+	}
+	return CourtIndicators{Court: string(c)}
 }
 
 // AcceptedInTime reports whether t was accepted on or before its AcceptBy
