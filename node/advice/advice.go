@@ -175,7 +175,7 @@ type Recommendation struct {
 }
 
 // RankOf returns the rank of court c (0 if it is not listed).
-func (r *Recommendation) RankOf(c court.CourtCode) int {
+func (r Recommendation) RankOf(c court.CourtCode) int {
 	for _, e := range r.Ranking {
 		if e.Court == c {
 			return e.Rank
@@ -185,7 +185,7 @@ func (r *Recommendation) RankOf(c court.CourtCode) int {
 }
 
 // HashBytes returns InputsHash as 32 bytes.
-func (r *Recommendation) HashBytes() []byte {
+func (r Recommendation) HashBytes() []byte {
 	b, _ := hex.DecodeString(r.InputsHash)
 	return b
 }
@@ -340,7 +340,7 @@ func Rank(in Input) Recommendation {
 }
 
 // Best returns the first eligible entry, and false if none is.
-func (r *Recommendation) Best() (Entry, bool) {
+func (r Recommendation) Best() (Entry, bool) {
 	if len(r.Ranking) > 0 && r.Ranking[0].Eligible {
 		return r.Ranking[0], true
 	}
