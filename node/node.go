@@ -207,11 +207,16 @@ func New(opts Options) (*Node, error) {
 		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
 		Filed: n.assets.Poke,
 	})
+	weights, err := cfg.Recommend.Weights()
+	if err != nil {
+		return fail(err)
+	}
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays,
+		GuardDays: cfg.HandoverGuardDays, Advice: &weights,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
+	api.RegisterRecommend(n.api, n.workflow)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
@@ -300,6 +301,7 @@ var oaResponseTypes = map[string]reflect.Type{
 	"Alert":           reflect.TypeFor[api.Alert](),
 	"AuditEntry":      reflect.TypeFor[storage.AuditEntry](),
 	"Error":           reflect.TypeFor[api.Error](),
+	"Recommendation":  reflect.TypeFor[advice.Recommendation](),
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -618,6 +620,7 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 	call("GET /v1/transfers", "/v1/transfers", "", nil)
 	call("GET /v1/transfers", "/v1/transfers?state=offered", "", nil)
 	call("GET /v1/transfers/{id}", "/v1/transfers/"+string(tr.ID), "", nil)
+	call("GET /v1/transfers/{id}/recommendation", "/v1/transfers/"+string(tr.ID)+"/recommendation", "", nil) // 403: 京0105 is not the superior
 	call("GET /v1/audit", "/v1/audit", "", nil)
 	call("GET /dashboard", "/dashboard?token="+url.QueryEscape(tok), "", nil)
 	call("GET /dashboard", "/dashboard?token=wrong", "", nil)

@@ -8,6 +8,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/metrics"
@@ -34,6 +35,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	guardDays int
+	advice    advice.Weights
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -70,12 +72,19 @@ type Deps struct {
 	// GuardDays is the handover guard period: a handover is refused while
 	// an active measure expires within it (config handover_guard_days).
 	GuardDays int
+	// Advice is the weights of the receiver recommendation (config
+	// [recommend]); the zero value means advice.Default().
+	Advice *advice.Weights
 }
 
 // New builds the workflow.
 func New(d Deps) *Service {
-	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays}
+	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, advice: advice.Default()}
+	if d.Advice != nil {
+		s.advice = *d.Advice
+	}
+	return s
 }
 
 // self returns this node's certificate in the bundle in force.
