@@ -217,6 +217,12 @@ func New(opts Options) (*Node, error) {
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	api.RegisterRecommend(n.api, n.workflow)
+	n.api.Handle("GET "+dashboard.DecidePath, dashboard.NewDecideHandler(n.workflow.Recommend, n.workflow.Transfer, func(c court.CourtCode) string {
+		if cert, err := ts.Trust().Court(c, now()); err == nil {
+			return cert.Name
+		}
+		return ""
+	}, log).ServeHTTP)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,

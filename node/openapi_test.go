@@ -621,6 +621,7 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 	call("GET /v1/transfers", "/v1/transfers?state=offered", "", nil)
 	call("GET /v1/transfers/{id}", "/v1/transfers/"+string(tr.ID), "", nil)
 	call("GET /v1/transfers/{id}/recommendation", "/v1/transfers/"+string(tr.ID)+"/recommendation", "", nil) // 403: 京0105 is not the superior
+	call("GET /dashboard/decide", "/dashboard/decide?transfer="+string(tr.ID), "", nil)                      // 403 likewise
 	call("GET /v1/audit", "/v1/audit", "", nil)
 	call("GET /dashboard", "/dashboard?token="+url.QueryEscape(tok), "", nil)
 	call("GET /dashboard", "/dashboard?token=wrong", "", nil)
