@@ -24,7 +24,7 @@ const Refresh = 10 * time.Second
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pageTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{"days": Days}).ParseFS(templateFS, "templates/dashboard.html"))
+var pageTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{"days": Days, "yuan": Yuan}).ParseFS(templateFS, "templates/dashboard.html"))
 
 // Handler serves the dashboard page. The data function is called once per
 // request; the handler sits behind the API's authentication.

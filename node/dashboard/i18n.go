@@ -89,6 +89,18 @@ var messages = map[string][2]string{
 	"flag.bundle_behind":         {"信任包落后", "bundle behind"},
 	"flag.audit_head_mismatched": {"审计日志不一致", "audit log mismatch"},
 
+	"trends":             {"趋势（按决定法院，近 12 个月）", "Trends (by deciding court, last 12 months)"},
+	"trends.month":       {"月份", "Month"},
+	"trends.recovery":    {"各受移送法院执行到位（期间结案）", "Recovery by receiving court (cases closed in the period)"},
+	"trends.claimed":     {"移送时未执行金额", "Outstanding at transfer"},
+	"trends.rate":        {"到位率", "Rate"},
+	"trends.load":        {"各受移送法院月末在办移送案件", "Open transferred cases at month end, by receiving court"},
+	"outcome.concluded":  {"执行完毕", "Concluded"},
+	"outcome.terminated": {"终本", "Terminated (终本)"},
+	"outcome.settled":    {"和解", "Settled"},
+	"outcome.rejected":   {"驳回", "Rejected"},
+	"outcome.withdrawn":  {"撤回", "Withdrawn"},
+
 	"decide.title":        {"受理法院推荐", "Which court should take the case"},
 	"decide.case":         {"案件", "Case"},
 	"decide.origin":       {"原法院", "Origin"},

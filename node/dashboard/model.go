@@ -43,6 +43,10 @@ type Dashboard struct {
 	Alerts    []api.Alert       `json:"alerts"`
 	// AlertCounts counts the alerts by severity (warning, critical).
 	AlertCounts map[string]int `json:"alert_counts"`
+	// Trends are, per superior court (this court only, unless the scope
+	// is the mesh), its transfers by mode and outcome month by month, the
+	// recovery of the courts it designated and their load over time.
+	Trends []Trend `json:"trends"`
 }
 
 // Pipeline is the transfer pipeline, over every transfer in scope.
@@ -220,6 +224,7 @@ func Compute(in Input) Dashboard {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
 	d.Courts = courts(stats, in.Now, name)
+	d.Trends = trends(stats, in.Now, in.Self, in.Operator)
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
 		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {
@@ -325,6 +330,7 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			}
 		}
 	}
+	trendContribution(t, s)
 	for k, v := range s {
 		if v == 0 {
 			delete(s, k)
