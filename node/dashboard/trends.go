@@ -19,14 +19,17 @@ const TrendMonths = 12
 // from which the load in any month is a difference of sums. Nothing here
 // is a time series kept beside the records: every number is a sum of
 // what the transfers' signed records say, kept by the store at write
-// time like the others.
+// time like the others. The keys per court and receiver carry no month
+// (recovery is over every closed case), so that the sums grow with the
+// courts and the calendar months, never with the number of transfers.
 const (
 	statTrend       = "trend/"
+	trendAll        = "all"         // in place of a month: over the whole history
 	trendMode       = "mode/"       // + mode: decided that month
-	trendDesignated = "designated/" // + receiver: designated that month
+	trendDesignated = "designated/" // + receiver: designated (month "all")
 	trendOutcome    = "outcome/"    // + concluded | terminated | settled | rejected | withdrawn: ended that month
-	trendRecovered  = "recovered/"  // + receiver: recovered in the cases closed that month (fen)
-	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the cases closed that month (fen)
+	trendRecovered  = "recovered/"  // + receiver: recovered in the closed cases (month "all"; fen)
+	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the closed cases (month "all"; fen)
 	rcvOpenFrom     = "open_from/"  // + month: accepted that month
 	rcvOpenTo       = "open_to/"    // + month: ended that month, having been accepted
 )
@@ -39,7 +42,8 @@ type Trend struct {
 	Superior string       `json:"superior"`
 	Months   []TrendMonth `json:"months"` // the last TrendMonths months, oldest first
 	// Recovery is, per court the superior designated, what was recovered
-	// in the cases closed over those months against what was outstanding.
+	// in the cases it closed (all of them, not only those months) against
+	// what was outstanding when they were offered.
 	Recovery []CourtRecovery `json:"recovery"`
 	// Load is, per court the superior designated, the transferred cases
 	// it held open at the end of each month (aligned with Months), among
@@ -102,14 +106,14 @@ func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 		if t.Mode != "" && !t.DecidedAt.IsZero() {
 			s[p+month(t.DecidedAt)+"/"+trendMode+t.Mode]++
 			if t.Receiver != "" {
-				s[p+month(t.DecidedAt)+"/"+trendDesignated+string(t.Receiver)]++
+				s[p+trendAll+"/"+trendDesignated+string(t.Receiver)]++
 			}
 		}
 		if !end.IsZero() && outcome != "" {
 			s[p+month(end)+"/"+trendOutcome+outcome]++
 			if t.State == cmproto.StateClosed && t.Receiver != "" {
-				s[p+month(end)+"/"+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
-				s[p+month(end)+"/"+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
+				s[p+trendAll+"/"+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
+				s[p+trendAll+"/"+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
 			}
 		}
 	}
@@ -172,6 +176,22 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 			if kind == trendDesignated {
 				a.courts[what] = true
 			}
+			if m == trendAll {
+				switch kind {
+				case trendRecovered, trendClaimed:
+					r := a.recovered[what]
+					if r == nil {
+						r = &CourtRecovery{Court: what}
+						a.recovered[what] = r
+					}
+					if kind == trendRecovered {
+						r.RecoveredFen += v
+					} else {
+						r.ClaimedFen += v
+					}
+				}
+				continue
+			}
 			if m < first || m > last {
 				continue
 			}
@@ -180,17 +200,6 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 				a.byMonth[m].Modes[what] += int(v)
 			case trendOutcome:
 				a.byMonth[m].Outcomes[what] += int(v)
-			case trendRecovered, trendClaimed:
-				r := a.recovered[what]
-				if r == nil {
-					r = &CourtRecovery{Court: what}
-					a.recovered[what] = r
-				}
-				if kind == trendRecovered {
-					r.RecoveredFen += v
-				} else {
-					r.ClaimedFen += v
-				}
 			}
 			continue
 		}
