@@ -247,7 +247,7 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-3"
+	StatsVersion = "dashboard-4"
 
 	statMode      = "mode/"        // + mode: decided transfers of that mode
 	statAccN      = "acc/n"        // decided and accepted
