@@ -273,8 +273,8 @@ func TestDashboardIndicatorsAlertsAndWebhook(t *testing.T) {
 	}
 	r := courtRow(d, "京0108")
 	want := dashboard.CourtIndicators{Court: "京0108", Name: r.Name, Designated: 2, Accepted: 1, AcceptedInTime: 1, Received: 1,
-		RecoveredFen: storyRecoveredFen, OriginFen: storyOriginFen}
-	if r != want || r.Name == "" {
+		RecoveredFen: storyRecoveredFen, OriginFen: storyOriginFen, Open: 1, ClaimedFen: r.ClaimedFen}
+	if r != want || r.Name == "" || r.ClaimedFen <= 0 {
 		t.Errorf("京0108: %+v, want %+v", r, want)
 	}
 	if r := courtRow(d, "京01"); r.Designated != 1 || r.Accepted != 1 || r.Received != 0 {

@@ -225,9 +225,13 @@ func New(opts Options) (*Node, error) {
 		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
 		Filed: n.assets.Poke,
 	})
+	weights, err := cfg.Recommend.Weights()
+	if err != nil {
+		return fail(err)
+	}
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays, Logs: n.xfer,
+		GuardDays: cfg.HandoverGuardDays, Logs: n.xfer, Advice: &weights,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.funds = funds.New(funds.Deps{
@@ -238,6 +242,13 @@ func New(opts Options) (*Node, error) {
 	api.RegisterJurisdiction(n.api, n.workflow)
 	api.RegisterDirectives(n.api, n.workflow, now)
 	api.RegisterReviews(n.api, n.workflow, now)
+	api.RegisterRecommend(n.api, n.workflow)
+	n.api.Handle("GET "+dashboard.DecidePath, dashboard.NewDecideHandler(n.workflow.Recommend, n.workflow.Transfer, func(c court.CourtCode) string {
+		if cert, err := ts.Trust().Court(c, now()); err == nil {
+			return cert.Name
+		}
+		return ""
+	}, log).ServeHTTP)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,

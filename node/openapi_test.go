@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
@@ -319,6 +320,7 @@ var oaResponseTypes = map[string]reflect.Type{
 	"NoticeWorklist":      reflect.TypeFor[api.NoticeWorklist](),
 	"DossierItem":         reflect.TypeFor[api.DossierItem](),
 	"DossierItems":        reflect.TypeFor[api.DossierItems](),
+	"Recommendation":      reflect.TypeFor[advice.Recommendation](),
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -637,6 +639,8 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 	call("GET /v1/transfers", "/v1/transfers", "", nil)
 	call("GET /v1/transfers", "/v1/transfers?state=offered", "", nil)
 	call("GET /v1/transfers/{id}", "/v1/transfers/"+string(tr.ID), "", nil)
+	call("GET /v1/transfers/{id}/recommendation", "/v1/transfers/"+string(tr.ID)+"/recommendation", "", nil) // 403: 京0105 is not the superior
+	call("GET /dashboard/decide", "/dashboard/decide?transfer="+string(tr.ID), "", nil)                      // 403 likewise
 	call("GET /v1/audit", "/v1/audit", "", nil)
 	call("GET /dashboard", "/dashboard?token="+url.QueryEscape(tok), "", nil)
 	call("GET /dashboard", "/dashboard?token=wrong", "", nil)

@@ -368,6 +368,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if limit := court.DateOf(r.IssuedAt).AddDate(0, -6, 0); filed.After(limit) {
 			return invalid("case filed on %s is not yet 6 months old (民诉法 art. 237: after %s)", filed, limit)
 		}
+		if err := checkOfferSummary(o); err != nil {
+			return err
+		}
 	case *pb.Record_Decision:
 		d := b.Decision
 		if d.GetMode() != pb.Mode_MODE_DESIGNATED && d.GetMode() != pb.Mode_MODE_ELEVATED {
@@ -380,6 +383,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 			return err
 		}
 		if _, err := optDate("accept by", d.GetAcceptBy()); err != nil {
+			return err
+		}
+		if err := checkDecisionAdvice(d); err != nil {
 			return err
 		}
 	case *pb.Record_Acceptance:

@@ -201,6 +201,26 @@ func recordSamples() []recordSample {
 		{"record-withdrawal.hex", protocol.KindWithdrawal, "京0105", 4, at(1), &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{
 			Reason: "被执行人已主动履行",
 		}}}},
+		// A second line: an offer with the region summary (TransferOffer
+		// fields 30-39), and a decision noting the recommendation (fields
+		// 20-21). The records above, without them, decode as before.
+		{"record-offer-regions.hex", protocol.KindOffer, "京0105", 5, at(0), &pb.Record{Body: &pb.Record_Offer{Offer: &pb.TransferOffer{
+			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", SuperiorCourt: "京01",
+			Grounds:              []pb.Ground{pb.Ground_GROUND_INTERFERENCE},
+			AmountOutstandingFen: 150_000_000, AmountRecoveredFen: 2_000_000,
+			Assets:                []*pb.AssetCount{{AssetClass: "real_estate", Count: 1}, {AssetClass: "deposit", Count: 3}},
+			EarliestMeasureExpiry: "2026-09-01", FiledOn: "2025-06-01",
+			RegionAssets: []*pb.RegionAssets{
+				{Region: "110108", AssetClass: "real_estate", Count: 1, ValueBand: 3},
+				{Region: "110105", AssetClass: "deposit", Count: 2, ValueBand: 1},
+				{Region: "110100", AssetClass: "deposit", Count: 1},
+			},
+			DebtorRegion: "110105",
+		}}}},
+		{"record-decision-advice.hex", protocol.KindDecision, "京01", 3, at(1), &pb.Record{Body: &pb.Record_Decision{Decision: &pb.TransferDecision{
+			Mode: pb.Mode_MODE_DESIGNATED, ReceiverCourt: "京0108", DecisionNumber: "（2026）京01执监8号", AcceptBy: "2026-03-23",
+			RecommendedRank: 2, RecommendationHash: fill32(0xDD),
+		}}}},
 	}
 }
 
@@ -431,7 +451,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	// they were issued, their meaning field by field, and the main line
 	// applied in order by the state machine.
 	var cur *protocol.Transfer
-	var offered *protocol.Transfer
+	var offered, second *protocol.Transfer
 	for _, s := range recordSamples() {
 		raw := v[s.file]
 		r, err := protocol.DecodeRecord(raw, trust, s.at)
@@ -449,8 +469,15 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		if err := r.Env.VerifyWith(r.Signer.SigningKey, protocol.PayloadRecord); err != nil {
 			t.Errorf("%s: %v", s.file, err)
 		}
-		switch s.kind {
-		case protocol.KindRejection, protocol.KindWithdrawal:
+		switch {
+		case s.file == "record-offer-regions.hex" || s.file == "record-decision-advice.hex":
+			next, err := protocol.Apply(second, r, trust, protocol.Rules{})
+			if err != nil {
+				t.Errorf("%s does not apply after %v: %v", s.file, stateOf(second), err)
+				continue
+			}
+			second = next
+		case s.kind == protocol.KindRejection || s.kind == protocol.KindWithdrawal:
 			next, err := protocol.Apply(offered, r, trust, protocol.Rules{})
 			want := map[protocol.Kind]protocol.State{protocol.KindRejection: protocol.StateRejected, protocol.KindWithdrawal: protocol.StateWithdrawn}[s.kind]
 			if err != nil || next.State != want {
@@ -475,6 +502,14 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 ||
 		len(cur.Directives) != 1 || len(cur.Reviews) != 1 || cur.Reviews[0].SpotCheck == "" || cur.Directives[0].ReportedAt.IsZero() {
 		t.Errorf("the main line ends as %+v", cur)
+	}
+	if second == nil || second.State != protocol.StateDecided || second.DebtorRegion != "110105" || len(second.RegionAssets) != 3 ||
+		second.RegionAssets[0] != (protocol.RegionAssets{Region: "110108", Class: "real_estate", Count: 1, Band: court.BandUnder10M}) ||
+		second.RecommendedRank != 2 || !bytes.Equal(second.RecommendationHash, fill32(0xDD)) {
+		t.Errorf("the second line ends as %+v", second)
+	}
+	if offered != nil && (offered.RegionAssets != nil || offered.DebtorRegion != "") {
+		t.Errorf("an offer without the summary reads as %+v", offered)
 	}
 
 	// The other signed payloads.

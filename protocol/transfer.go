@@ -63,44 +63,48 @@ type WrappedKey struct {
 // Transfer is the state of one transfer, derived only from its records.
 // It carries no personal data.
 type Transfer struct {
-	ID                court.TransferID  `json:"id"`
-	State             State             `json:"state"`
-	CaseNumber        string            `json:"case_number"`
-	Origin            court.CourtCode   `json:"origin"`
-	Superior          court.CourtCode   `json:"superior"`
-	Grounds           []string          `json:"grounds"`
-	AmountOutstanding int64             `json:"amount_outstanding_fen"`
-	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
-	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
-	Decider           court.CourtCode   `json:"decider,omitempty"`
-	Mode              string            `json:"mode,omitempty"`
-	Receiver          court.CourtCode   `json:"receiver,omitempty"`
-	DecisionNumber    string            `json:"decision_number,omitempty"`
-	AcceptBy          string            `json:"accept_by,omitempty"`
-	NewCaseNumber     string            `json:"new_case_number,omitempty"`
-	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
-	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"` // the case record every source serves; empty from older builds
-	ChunkCount        uint32            `json:"chunk_count,omitempty"`
-	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
-	OverrideReason    string            `json:"override_reason,omitempty"`
-	Overridden        []string          `json:"overridden_measures,omitempty"`
-	AmountRecovered   int64             `json:"amount_recovered_fen"`
-	ProgressStatus    string            `json:"progress_status,omitempty"`
-	Outcome           string            `json:"outcome,omitempty"`
-	Readers           []court.CourtCode `json:"readers,omitempty"`        // courts the data key was wrapped for
-	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`   // the data key, wrapped for each reader
-	GrantUntil        int64             `json:"grant_until,omitempty"`    // unix seconds; 0: until revoked or closed
-	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"` // readers whose grant the origin revoked
-	AssetUpdates      int               `json:"asset_updates"`
-	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
-	Reason            string            `json:"reason,omitempty"` // of a rejection or withdrawal
-	OfferedAt         time.Time         `json:"offered_at"`
-	DecidedAt         time.Time         `json:"decided_at,omitzero"`
-	AcceptedAt        time.Time         `json:"accepted_at,omitzero"`
-	HandedOverAt      time.Time         `json:"handed_over_at,omitzero"`
-	ReceivedAt        time.Time         `json:"received_at,omitzero"`
-	ClosedAt          time.Time         `json:"closed_at,omitzero"`
-	Records           []RecordRef       `json:"records"`
+	ID                 court.TransferID  `json:"id"`
+	State              State             `json:"state"`
+	CaseNumber         string            `json:"case_number"`
+	Origin             court.CourtCode   `json:"origin"`
+	Superior           court.CourtCode   `json:"superior"`
+	Grounds            []string          `json:"grounds"`
+	AmountOutstanding  int64             `json:"amount_outstanding_fen"`
+	AmountOrigin       int64             `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry     string            `json:"earliest_measure_expiry,omitempty"`
+	RegionAssets       []RegionAssets    `json:"region_assets,omitempty"` // the offer's region summary; empty from older builds
+	DebtorRegion       court.RegionCode  `json:"debtor_region,omitempty"`
+	Decider            court.CourtCode   `json:"decider,omitempty"`
+	Mode               string            `json:"mode,omitempty"`
+	Receiver           court.CourtCode   `json:"receiver,omitempty"`
+	DecisionNumber     string            `json:"decision_number,omitempty"`
+	RecommendedRank    uint32            `json:"recommended_rank,omitempty"`    // the chosen court's rank in the recommendation the decider saw
+	RecommendationHash []byte            `json:"recommendation_hash,omitempty"` // that recommendation's inputs hash; empty: none consulted
+	AcceptBy           string            `json:"accept_by,omitempty"`
+	NewCaseNumber      string            `json:"new_case_number,omitempty"`
+	MerkleRoot         []byte            `json:"merkle_root,omitempty"`
+	SealedCaseHash     []byte            `json:"sealed_case_hash,omitempty"` // the case record every source serves; empty from older builds
+	ChunkCount         uint32            `json:"chunk_count,omitempty"`
+	SealedBytes        uint64            `json:"sealed_bytes,omitempty"`
+	OverrideReason     string            `json:"override_reason,omitempty"`
+	Overridden         []string          `json:"overridden_measures,omitempty"`
+	AmountRecovered    int64             `json:"amount_recovered_fen"`
+	ProgressStatus     string            `json:"progress_status,omitempty"`
+	Outcome            string            `json:"outcome,omitempty"`
+	Readers            []court.CourtCode `json:"readers,omitempty"`        // courts the data key was wrapped for
+	WrappedKeys        []WrappedKey      `json:"wrapped_keys,omitempty"`   // the data key, wrapped for each reader
+	GrantUntil         int64             `json:"grant_until,omitempty"`    // unix seconds; 0: until revoked or closed
+	RevokedGrants      []court.CourtCode `json:"revoked_grants,omitempty"` // readers whose grant the origin revoked
+	AssetUpdates       int               `json:"asset_updates"`
+	LatestExpiryNote   string            `json:"latest_update_earliest_expiry,omitempty"`
+	Reason             string            `json:"reason,omitempty"` // of a rejection or withdrawal
+	OfferedAt          time.Time         `json:"offered_at"`
+	DecidedAt          time.Time         `json:"decided_at,omitzero"`
+	AcceptedAt         time.Time         `json:"accepted_at,omitzero"`
+	HandedOverAt       time.Time         `json:"handed_over_at,omitzero"`
+	ReceivedAt         time.Time         `json:"received_at,omitzero"`
+	ClosedAt           time.Time         `json:"closed_at,omitzero"`
+	Records            []RecordRef       `json:"records"`
 	// Beyond the handshake (funds.go): the funds ledger, the credit
 	// sanctions, the notices to assisting bodies, the dossier items.
 	Ledger          *Ledger         `json:"ledger,omitempty"`
@@ -216,6 +220,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			n.Mode = "指令执行"
 		}
 		n.State, n.Decider, n.Receiver, n.DecisionNumber, n.DecidedAt = StateDecided, r.Issuer, recv, d.GetDecisionNumber(), r.IssuedAt
+		n.RecommendedRank, n.RecommendationHash = d.GetRecommendedRank(), d.GetRecommendationHash()
 		n.AcceptBy = d.GetAcceptBy()
 		if n.AcceptBy == "" {
 			n.AcceptBy = court.DateOf(r.IssuedAt).AddDate(0, 0, rules.acceptanceDays()).String()
@@ -465,6 +470,7 @@ func applyOffer(r *Record) *Transfer {
 		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
 		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
 		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt,
+		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}
 	if n, err := court.ParseCaseNumber(t.CaseNumber); err == nil {

@@ -282,6 +282,9 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		return err
 	}
 	for _, c := range cs {
+		if err := demoRegions(c.Dir); err != nil {
+			return err
+		}
 		if _, err := importer.Import(ctx, origin.Store(), c.Dir, importer.Options{}); err != nil {
 			return err
 		}
@@ -320,8 +323,22 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	d.ok("offer %s reached all %d courts (outstanding %s)", id, len(nodes), yuan(tr.AmountOutstanding))
 
+	d.say("京01 查看受理法院推荐（财产所在地、与当地的距离、收案负担、以往表现）。", "京01 looks at the recommendation of the receiving court (where the assets are, distance from local ties, load, track record).")
+	rec, err := decider.Workflow().Recommend(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range rec.Ranking {
+		why := fmt.Sprintf("assets here %.2f, in the city %.2f; distance origin %d, debtor %d; open %d, overdue %d",
+			e.Factors.AssetShareDistrict, e.Factors.AssetShareCity, e.Factors.DistanceOrigin, e.Factors.DistanceDebtor, e.Factors.Open, e.Factors.Overdue)
+		if !e.Eligible {
+			why = "excluded: " + e.Excluded
+		}
+		d.ok("%d. %s  score %.3f  (%s)", e.Rank, e.Court, e.Score, why)
+	}
+
 	d.say("京01 作出指令执行决定：由海淀法院（京0108）执行。", "京01 decides 指令执行: 京0108 (海淀) is to enforce the case.")
-	if _, err := decider.Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号"}); err != nil {
+	if _, err := decider.Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号", RecommendationHash: rec.InputsHash}); err != nil {
 		return err
 	}
 	if err := demoEverywhere(ctx, nodes, id, cmproto.StateDecided); err != nil {
@@ -329,6 +346,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	t, _ := receiver.Workflow().Transfer(id)
 	d.ok("every court sees the decision; 京0108 must accept by %s", t.AcceptBy)
+	d.ok("the decision notes that 京01 chose the court ranked %d in the recommendation (inputs %s…)", t.RecommendedRank, t.RecommendationHash[:12])
 
 	d.say("京0108 立案受理，新案号（2026）京0108执1201号。", "京0108 accepts and files the case as （2026）京0108执1201号.")
 	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}); err != nil {
@@ -434,12 +452,12 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}); err != nil {
 		return fmt.Errorf("progress did not reach every court: %w", err)
 	}
-	rec, err := receiver.Funds().Reconcile(id, court.DateOf(time.Now()))
+	recon, err := receiver.Funds().Reconcile(id, court.DateOf(time.Now()))
 	if err != nil {
 		return err
 	}
-	if !rec.Balanced {
-		return fmt.Errorf("demo: the receiver's report does not match the ledger: %v", rec.Problems)
+	if !recon.Balanced {
+		return fmt.Errorf("demo: the receiver's report does not match the ledger: %v", recon.Problems)
 	}
 	d.ok("every court records %s recovered by the receiver; the report matches the funds ledger", yuan(amount))
 	return nil
@@ -509,4 +527,34 @@ func renewMeasure(caseDir string, m court.Measure, today court.Date) error {
 		return err
 	}
 	return os.WriteFile(p, out, 0o644)
+}
+
+// demoRegions gives a generated case the region codes an offer's region
+// summary is made of: the debtor domiciled in 朝阳 (110105), deposits
+// there, everything else in 海淀 (110108).
+func demoRegions(dir string) error {
+	p := filepath.Join(dir, "case.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	var f importer.CaseFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	for i := range f.Parties {
+		if f.Parties[i].Role == string(court.RoleRespondent) {
+			f.Parties[i].Region = "110105"
+		}
+	}
+	for i := range f.Assets {
+		f.Assets[i].Region = "110108"
+		if f.Assets[i].Class == "deposit" {
+			f.Assets[i].Region = "110105"
+		}
+	}
+	if b, err = json.MarshalIndent(f, "", "  "); err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o600)
 }

@@ -19,6 +19,7 @@ import (
 func init() {
 	register(&command{name: "transfer", summary: "offer, decide, accept, hand over and follow case transfers (交叉执行)", subs: []*command{
 		{name: "offer", summary: "offer one of this court's cases to a superior court", run: runTransferOffer},
+		{name: "recommend", summary: "rank the courts a superior may designate, with the reasons (factors as plain numbers)", run: runTransferRecommend},
 		{name: "decide", summary: "decide an offer as a superior court (指令执行 or 提级执行)", run: runTransferDecide},
 		{name: "accept", summary: "accept a designated transfer under a new case number", run: runTransferAccept},
 		{name: "reject", summary: "decline an offer (decider) or a designation (receiver)", run: runTransferReason("reject")},
@@ -84,6 +85,7 @@ func runTransferDecide(ctx context.Context, c *cli, args []string) error {
 	recv := fs.String("to", "", "the designated receiving court (not for elevated)")
 	number := fs.String("decision", "", "the decision document's number, e.g. （2026）京01执监7号")
 	by := fs.String("accept-by", "", "acceptance deadline YYYY-MM-DD (default: 7 days)")
+	seen := fs.String("recommendation", "", "the inputs hash of the recommendation you decided on (courtmesh transfer recommend); refused as stale if it changed since")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -92,7 +94,7 @@ func runTransferDecide(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/decide", api.DecideRequest{Mode: *mode, Receiver: *recv, DecisionNumber: *number, AcceptBy: *by}, *asJSON)
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/decide", api.DecideRequest{Mode: *mode, Receiver: *recv, DecisionNumber: *number, AcceptBy: *by, RecommendationHash: *seen}, *asJSON)
 }
 
 func runTransferAccept(ctx context.Context, c *cli, args []string) error {
@@ -313,6 +315,20 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	fmt.Fprintf(tw, "Outstanding\t%s (origin recovered %s)\n", yuan(t.AmountOutstanding), yuan(t.AmountOrigin))
 	if t.Decider != "" {
 		fmt.Fprintf(tw, "Decision\t%s by %s, %s -> %s; accept by %s\n", t.DecisionNumber, t.Decider, t.Mode, t.Receiver, t.AcceptBy)
+	}
+	if t.RecommendationHash != "" {
+		if t.RecommendedRank > 0 {
+			fmt.Fprintf(tw, "Advice\tthe court chosen was ranked %d in the recommendation (inputs %s)\n", t.RecommendedRank, t.RecommendationHash)
+		} else {
+			fmt.Fprintf(tw, "Advice\tthe court chosen was not listed in the recommendation (inputs %s)\n", t.RecommendationHash)
+		}
+	}
+	if len(t.RegionAssets) > 0 || t.DebtorRegion != "" {
+		var parts []string
+		for _, h := range t.RegionAssets {
+			parts = append(parts, fmt.Sprintf("%s %s x%d (%s)", h.Region, h.Class, h.Count, court.ValueBand(h.Band)))
+		}
+		fmt.Fprintf(tw, "Assets by region\t%s; debtor's region %s\n", strings.Join(parts, ", "), t.DebtorRegion)
 	}
 	if t.NewCaseNumber != "" {
 		fmt.Fprintf(tw, "New case\t%s\n", t.NewCaseNumber)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/hex"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -23,6 +24,11 @@ type DecideRequest struct {
 	Receiver       string `json:"receiver"`
 	DecisionNumber string `json:"decision_number"`
 	AcceptBy       string `json:"accept_by,omitempty"` // YYYY-MM-DD; default: 7 days after the decision
+	// RecommendationHash is the inputs hash of the recommendation the
+	// decider saw (GET /v1/transfers/{id}/recommendation); if the inputs
+	// changed since, the decision is refused as stale. The decision notes
+	// the chosen court's rank in the recommendation either way.
+	RecommendationHash string `json:"recommendation_hash,omitempty"`
 }
 
 // AcceptRequest is the receiver's acceptance.
@@ -58,51 +64,66 @@ type CloseRequest struct {
 // so that neither the wire nor the store can change the API by accident
 // (a frozen sample in testdata pins it). Amounts are in fen.
 type Transfer struct {
-	ID                court.TransferID  `json:"id"`
-	State             protocol.State    `json:"state"`
-	CaseNumber        string            `json:"case_number"`
-	Origin            court.CourtCode   `json:"origin"`
-	Superior          court.CourtCode   `json:"superior"`
-	Grounds           []string          `json:"grounds"`
-	AmountOutstanding int64             `json:"amount_outstanding_fen"`
-	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
-	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
-	Decider           court.CourtCode   `json:"decider,omitempty"`
-	Mode              string            `json:"mode,omitempty"`
-	Receiver          court.CourtCode   `json:"receiver,omitempty"`
-	DecisionNumber    string            `json:"decision_number,omitempty"`
-	AcceptBy          string            `json:"accept_by,omitempty"`
-	NewCaseNumber     string            `json:"new_case_number,omitempty"`
-	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
-	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`
-	ChunkCount        uint32            `json:"chunk_count,omitempty"`
-	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
-	OverrideReason    string            `json:"override_reason,omitempty"`
-	Overridden        []string          `json:"overridden_measures,omitempty"`
-	AmountRecovered   int64             `json:"amount_recovered_fen"`
-	ProgressStatus    string            `json:"progress_status,omitempty"`
-	Outcome           string            `json:"outcome,omitempty"`
-	Readers           []court.CourtCode `json:"readers,omitempty"`
-	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`
-	GrantUntil        int64             `json:"grant_until,omitempty"`
-	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"`
-	AssetUpdates      int               `json:"asset_updates"`
-	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
-	Reason            string            `json:"reason,omitempty"`
-	OfferedAt         time.Time         `json:"offered_at"`
-	DecidedAt         time.Time         `json:"decided_at,omitzero"`
-	AcceptedAt        time.Time         `json:"accepted_at,omitzero"`
-	HandedOverAt      time.Time         `json:"handed_over_at,omitzero"`
-	ReceivedAt        time.Time         `json:"received_at,omitzero"`
-	ClosedAt          time.Time         `json:"closed_at,omitzero"`
-	Records           []RecordRef       `json:"records"`
-	Directives        []Directive       `json:"directives,omitempty"` // 督办 and their reports
-	Reviews           []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
+	ID                 court.TransferID  `json:"id"`
+	State              protocol.State    `json:"state"`
+	CaseNumber         string            `json:"case_number"`
+	Origin             court.CourtCode   `json:"origin"`
+	Superior           court.CourtCode   `json:"superior"`
+	Grounds            []string          `json:"grounds"`
+	AmountOutstanding  int64             `json:"amount_outstanding_fen"`
+	AmountOrigin       int64             `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry     string            `json:"earliest_measure_expiry,omitempty"`
+	RegionAssets       []RegionAssets    `json:"region_assets,omitempty"`
+	DebtorRegion       string            `json:"debtor_region,omitempty"`
+	Decider            court.CourtCode   `json:"decider,omitempty"`
+	Mode               string            `json:"mode,omitempty"`
+	Receiver           court.CourtCode   `json:"receiver,omitempty"`
+	DecisionNumber     string            `json:"decision_number,omitempty"`
+	RecommendedRank    uint32            `json:"recommended_rank,omitempty"`
+	RecommendationHash string            `json:"recommendation_hash,omitempty"` // hex
+	AcceptBy           string            `json:"accept_by,omitempty"`
+	NewCaseNumber      string            `json:"new_case_number,omitempty"`
+	MerkleRoot         []byte            `json:"merkle_root,omitempty"`
+	SealedCaseHash     []byte            `json:"sealed_case_hash,omitempty"`
+	ChunkCount         uint32            `json:"chunk_count,omitempty"`
+	SealedBytes        uint64            `json:"sealed_bytes,omitempty"`
+	OverrideReason     string            `json:"override_reason,omitempty"`
+	Overridden         []string          `json:"overridden_measures,omitempty"`
+	AmountRecovered    int64             `json:"amount_recovered_fen"`
+	ProgressStatus     string            `json:"progress_status,omitempty"`
+	Outcome            string            `json:"outcome,omitempty"`
+	Readers            []court.CourtCode `json:"readers,omitempty"`
+	WrappedKeys        []WrappedKey      `json:"wrapped_keys,omitempty"`
+	GrantUntil         int64             `json:"grant_until,omitempty"`
+	RevokedGrants      []court.CourtCode `json:"revoked_grants,omitempty"`
+	AssetUpdates       int               `json:"asset_updates"`
+	LatestExpiryNote   string            `json:"latest_update_earliest_expiry,omitempty"`
+	Reason             string            `json:"reason,omitempty"`
+	OfferedAt          time.Time         `json:"offered_at"`
+	DecidedAt          time.Time         `json:"decided_at,omitzero"`
+	AcceptedAt         time.Time         `json:"accepted_at,omitzero"`
+	HandedOverAt       time.Time         `json:"handed_over_at,omitzero"`
+	ReceivedAt         time.Time         `json:"received_at,omitzero"`
+	ClosedAt           time.Time         `json:"closed_at,omitzero"`
+	Records            []RecordRef       `json:"records"`
+	Directives         []Directive       `json:"directives,omitempty"` // 督办 and their reports
+	Reviews            []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
 	// Overdue: the receiver let the acceptance deadline pass.
 	Overdue bool `json:"overdue"`
 	// WaitingOn is the court that must act next, WaitingFor what it must do.
 	WaitingOn  string `json:"waiting_on,omitempty"`
 	WaitingFor string `json:"waiting_for,omitempty"`
+}
+
+// RegionAssets is one entry of an offer's region summary: how many
+// assets of one class lie in one region (6-digit division code), and the
+// band of their total estimated value (1 <100k yuan, 2 100k-1m, 3 1m-10m,
+// 4 >=10m; 0 no estimate).
+type RegionAssets struct {
+	Region string `json:"region"`
+	Class  string `json:"asset_class"`
+	Count  uint32 `json:"count"`
+	Band   int    `json:"value_band"`
 }
 
 // RecordRef names one signed record of a transfer.
@@ -138,6 +159,13 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		HandedOverAt: t.HandedOverAt, ReceivedAt: t.ReceivedAt, ClosedAt: t.ClosedAt,
 		Records: make([]RecordRef, 0, len(t.Records)),
 		Overdue: t.Overdue(now), WaitingOn: string(on), WaitingFor: what,
+	}
+	for _, h := range t.RegionAssets {
+		v.RegionAssets = append(v.RegionAssets, RegionAssets{Region: string(h.Region), Class: string(h.Class), Count: h.Count, Band: int(h.Band)})
+	}
+	v.DebtorRegion, v.RecommendedRank = string(t.DebtorRegion), t.RecommendedRank
+	if len(t.RecommendationHash) > 0 {
+		v.RecommendationHash = hex.EncodeToString(t.RecommendationHash)
 	}
 	for _, k := range t.WrappedKeys {
 		v.WrappedKeys = append(v.WrappedKeys, WrappedKey{Court: k.Court, Serial: k.Serial, Wrapped: k.Wrapped})

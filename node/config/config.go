@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -87,6 +90,10 @@ type Config struct {
 	// "256MiB", "1GiB" or in bytes; "0" keeps no reserve (not advised).
 	// Default: 256MiB (storage.DefaultReserve).
 	DiskReserve Bytes `toml:"disk_reserve"`
+	// Recommend holds the weights of the receiver recommendation
+	// (courtmesh transfer recommend; node/advice documents the factors).
+	// An absent key is its default (advice.Default).
+	Recommend Recommend `toml:"recommend"`
 }
 
 // Bytes is a size written as "256MiB", "1GiB", "64MB" or a number of
@@ -131,6 +138,58 @@ func ParseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q too large", s)
 	}
 	return n * mult, nil
+}
+
+// Recommend is the [recommend] table: the weights of node/advice. Each
+// field, when absent (nil), is advice.Default's value; 0 switches a
+// factor off.
+type Recommend struct {
+	Assets       *float64 `toml:"assets"`        // default 4: per unit of asset-value share in the candidate's district (half for its city)
+	Near         *float64 `toml:"near"`          // default 1: subtracted for the same city as the origin, and again as the debtor
+	ExcludeLocal *bool    `toml:"exclude_local"` // default true: exclude the origin's and the debtor's district for 指令执行
+	Load         *float64 `toml:"load"`          // default 2: times open/(open+load_half)
+	Overdue      *float64 `toml:"overdue"`       // default 1: times overdue/(overdue+load_half)
+	LoadHalf     *float64 `toml:"load_half"`     // default 10
+	Track        *float64 `toml:"track"`         // default 4: times the track-record rates' gains over their priors
+	PriorCases   *float64 `toml:"prior_cases"`   // default 5: cases of neutral record a court's own is smoothed with
+	Lapse        *float64 `toml:"lapse"`         // default 2: times lapsed/(lapsed+1)
+	Exclude      []string `toml:"exclude"`       // default none: court codes never to recommend
+}
+
+// Weights returns the advice weights r configures over the defaults.
+func (r Recommend) Weights() (advice.Weights, error) {
+	w := advice.Default()
+	for _, f := range []struct {
+		name string
+		v    *float64
+		dst  *float64
+	}{
+		{"assets", r.Assets, &w.Assets}, {"near", r.Near, &w.Near}, {"load", r.Load, &w.Load},
+		{"overdue", r.Overdue, &w.Overdue}, {"load_half", r.LoadHalf, &w.LoadHalf}, {"track", r.Track, &w.Track},
+		{"prior_cases", r.PriorCases, &w.PriorCases}, {"lapse", r.Lapse, &w.Lapse},
+	} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v < 0 || math.IsNaN(*f.v) || math.IsInf(*f.v, 0) {
+			return w, fmt.Errorf("%w: recommend.%s %v: want a finite number, 0 or more", ErrConfig, f.name, *f.v)
+		}
+		*f.dst = *f.v
+	}
+	if r.LoadHalf != nil && *r.LoadHalf == 0 {
+		return w, fmt.Errorf("%w: recommend.load_half must be more than 0", ErrConfig)
+	}
+	if r.ExcludeLocal != nil {
+		w.ExcludeLocal = *r.ExcludeLocal
+	}
+	for _, s := range r.Exclude {
+		c, err := court.ParseCourtCode(s)
+		if err != nil {
+			return w, fmt.Errorf("%w: recommend.exclude: %v", ErrConfig, err)
+		}
+		w.Exclude = append(w.Exclude, c)
+	}
+	return w, nil
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -206,6 +265,19 @@ version = 1
 # refused (disk_full alert) before they would leave less, so that the store
 # can always commit and the audit log append (default "256MiB")
 # disk_reserve = "256MiB"
+# the weights of the receiver recommendation (courtmesh transfer recommend;
+# score = sum of the factors' points; see node/advice). 0 switches a factor off.
+# [recommend]
+# assets = 4          # x (asset value share in the candidate's district + half the share in its city)
+# near = 1            # subtracted for the same city as the origin, and again as the debtor
+# exclude_local = true # 指令执行: exclude the origin's and the debtor's own district
+# load = 2            # x open/(open+load_half): received cases not concluded
+# overdue = 1         # x overdue/(overdue+load_half)
+# load_half = 10
+# track = 4           # x gains over the priors of: accepted in time 0.8, concluded within 6 months 0.5, recovery 0.3
+# prior_cases = 5     # cases of that neutral record a court's own is smoothed with
+# lapse = 2           # x lapsed/(lapsed+1): measures lapsed during handovers to it
+# exclude = []        # court codes never recommended
 `
 
 // ErrConfig marks a configuration error.
@@ -247,6 +319,9 @@ func Load(path string) (Config, error) {
 	}
 	if c.ExportsDir != "" && !filepath.IsAbs(c.ExportsDir) {
 		return c, fmt.Errorf("%s: %w: exports_dir %q is not an absolute path", path, ErrConfig, c.ExportsDir)
+	}
+	if _, err := c.Recommend.Weights(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)

@@ -43,6 +43,10 @@ type Dashboard struct {
 	Alerts    []api.Alert       `json:"alerts"`
 	// AlertCounts counts the alerts by severity (warning, critical).
 	AlertCounts map[string]int `json:"alert_counts"`
+	// Trends are, per superior court (this court only, unless the scope
+	// is the mesh), its transfers by mode and outcome month by month, the
+	// recovery of the courts it designated and their load over time.
+	Trends []Trend `json:"trends"`
 }
 
 // Pipeline is the transfer pipeline, over every transfer in scope.
@@ -105,6 +109,15 @@ type CourtIndicators struct {
 	// this court that it did not re-issue by their deadline (the debtor
 	// was free of them after the origin's 销案). Target: 0.
 	SanctionsLapsed int `json:"sanctions_lapsed"`
+	// Open counts the accepted cases it has not yet closed: its load of
+	// transferred cases.
+	Open int `json:"open"`
+	// Concluded6m counts those of Concluded closed within 6 months of the
+	// acceptance (the statutory period for a case with assets).
+	Concluded6m int `json:"concluded_6m"`
+	// ClaimedFen is what was outstanding in the accepted cases when they
+	// were offered: RecoveredFen / ClaimedFen is the recovery rate.
+	ClaimedFen int64 `json:"claimed_fen"`
 }
 
 // Mesh is the mesh as heartbeats show it.
@@ -216,6 +229,7 @@ func Compute(in Input) Dashboard {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
 	d.Courts = courts(stats, in.Now, name)
+	d.Trends = trends(stats, in.Now, in.Self, in.Operator)
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
 		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {
@@ -238,7 +252,7 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-5"
+	StatsVersion = "dashboard-6"
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
 	statAccN       = "acc/n"                // decided and accepted
@@ -255,6 +269,9 @@ const (
 	rcvOrigin      = "origin"               // .OriginFen
 	rcvLapsed      = "lapsed"               // .MeasuresLapsed, receipt confirmed
 	rcvLapseFrom   = "lapse_from/"          // + date: in flight; counted in .MeasuresLapsed from that day on
+	rcvOpen        = "open"                 // .Open: accepted, not yet closed (nor withdrawn)
+	rcvConc6m      = "concluded_6m"         // .Concluded6m
+	rcvClaimed     = "claimed"              // .ClaimedFen
 	rcvSanctLapsed = "sanctions_lapsed"     // .SanctionsLapsed: re-issued late
 	rcvSanctFrom   = "sanction_lapse_from/" // + date: not re-issued; counted in .SanctionsLapsed from that day on
 	secondsPerDay  = 24 * 3600
@@ -298,6 +315,11 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			}
 			s[p+rcvRecovered] += max(0, Recovered(t))
 			s[p+rcvOrigin] += max(0, t.AmountOrigin)
+			s[p+rcvClaimed] += max(0, t.AmountOutstanding)
+			switch t.State {
+			case cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived:
+				s[p+rcvOpen]++
+			}
 		}
 		if !t.ReceivedAt.IsZero() {
 			s[p+rcvReceived]++
@@ -310,6 +332,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		}
 		if t.State == cmproto.StateClosed {
 			s[p+rcvConcluded]++
+			if ConcludedWithin6Months(t) {
+				s[p+rcvConc6m]++
+			}
 		}
 		for _, x := range t.Sanctions {
 			by, err := court.ParseDate(x.ReissueBy)
@@ -331,6 +356,7 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			s[statDirBy+string(d.Issuer)+"/"+d.Due]++
 		}
 	}
+	trendContribution(t, s)
 	for k, v := range s {
 		if v == 0 {
 			delete(s, k)
@@ -468,6 +494,12 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.MeasuresLapsed += int(v)
 		case rcvSanctLapsed:
 			ci.SanctionsLapsed += int(v)
+		case rcvOpen:
+			ci.Open = int(v)
+		case rcvConc6m:
+			ci.Concluded6m = int(v)
+		case rcvClaimed:
+			ci.ClaimedFen = v
 		default:
 			if day, ok := strings.CutPrefix(field, rcvSanctFrom); ok {
 				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
@@ -488,6 +520,32 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 	}
 	slices.SortFunc(out, func(a, b CourtIndicators) int { return strings.Compare(a.Court, b.Court) })
 	return out
+}
+
+// ConcludedWithin6Months reports whether t was closed within 6 months of
+// its acceptance (civil dates in China).
+func ConcludedWithin6Months(t *cmproto.Transfer) bool {
+	if t.AcceptedAt.IsZero() || t.ClosedAt.IsZero() {
+		return false
+	}
+	return !court.DateOf(t.ClosedAt).After(court.DateOf(t.AcceptedAt).AddDate(0, 6, 0))
+}
+
+// ReceiverIndicators returns the indicators of court c as a receiver
+// from stats, the sums of Contribution over the transfers concerning it
+// (storage.TransferStats(c)), as of now.
+func ReceiverIndicators(stats map[string]int64, c court.CourtCode, now time.Time) CourtIndicators {
+	p := statRcv + string(c) + "/"
+	mine := map[string]int64{}
+	for k, v := range stats {
+		if strings.HasPrefix(k, p) {
+			mine[k] = v
+		}
+	}
+	for _, ci := range courts(mine, now, func(court.CourtCode) string { return "" }) {
+		return ci
+	}
+	return CourtIndicators{Court: string(c)}
 }
 
 // AcceptedInTime reports whether t was accepted on or before its AcceptBy

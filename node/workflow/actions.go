@@ -57,6 +57,7 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 			o.Assets = append(o.Assets, &pb.AssetCount{AssetClass: string(c), Count: counts[c]})
 		}
 	}
+	o.RegionAssets, o.DebtorRegion = regionSummary(v.Assets, v.Parties)
 	var earliest court.Date
 	for _, m := range v.Measures {
 		if m.Status == court.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
@@ -105,7 +106,35 @@ func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.Decid
 			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", court.ErrInvalid, c, err)
 		}
 	}
+	if err := w.noteAdvice(ctx, id, d, req.RecommendationHash); err != nil {
+		return nil, err
+	}
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
+}
+
+// noteAdvice writes into decision d the chosen court's rank in the
+// recommendation for the transfer as it stands (Recommend) and that
+// recommendation's inputs hash. When the decider names the hash of the
+// recommendation it saw (seen) and the inputs have changed since, the
+// decision is refused as stale: the judge looks again. A transfer not
+// known here, or not offered to this court, is left to the state
+// machine to refuse.
+func (w *Service) noteAdvice(ctx context.Context, id court.TransferID, d *pb.TransferDecision, seen string) error {
+	rec, err := w.Recommend(ctx, id)
+	if errors.Is(err, court.ErrNotFound) || errors.Is(err, court.ErrPermission) {
+		if seen != "" {
+			return err
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if seen != "" && seen != rec.InputsHash {
+		return court.Errorf(court.ErrStale, "transfer %s: the recommendation changed since it was shown (inputs %s, now %s): show it again (courtmesh transfer recommend %s) and decide on what it says now", id, seen, rec.InputsHash, id)
+	}
+	d.RecommendedRank, d.RecommendationHash = uint32(rec.RankOf(court.CourtCode(d.ReceiverCourt))), rec.HashBytes()
+	return nil
 }
 
 // Accept accepts a transfer designated to this court.

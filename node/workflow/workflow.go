@@ -8,6 +8,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/metrics"
@@ -35,6 +36,7 @@ type Service struct {
 	now       func() time.Time
 	guardDays int
 	logs      Logs
+	advice    advice.Weights
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -75,6 +77,9 @@ type Deps struct {
 	// head seeds a draw, another court's position checks one (the records
 	// room). Nil: spot checks are refused.
 	Logs Logs
+	// Advice is the weights of the receiver recommendation (config
+	// [recommend]); the zero value means advice.Default().
+	Advice *advice.Weights
 }
 
 // Logs is what spot checks read of the record logs.
@@ -87,8 +92,12 @@ type Logs interface {
 
 // New builds the workflow.
 func New(d Deps) *Service {
-	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays, logs: d.Logs}
+	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, logs: d.Logs, advice: advice.Default()}
+	if d.Advice != nil {
+		s.advice = *d.Advice
+	}
+	return s
 }
 
 // self returns this node's certificate in the bundle in force.

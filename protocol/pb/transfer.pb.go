@@ -579,8 +579,14 @@ type TransferOffer struct {
 	Assets                []*AssetCount          `protobuf:"bytes,7,rep,name=assets,proto3" json:"assets,omitempty"`
 	EarliestMeasureExpiry string                 `protobuf:"bytes,8,opt,name=earliest_measure_expiry,json=earliestMeasureExpiry,proto3" json:"earliest_measure_expiry,omitempty"` // YYYY-MM-DD, empty if no active measure
 	FiledOn               string                 `protobuf:"bytes,9,opt,name=filed_on,json=filedOn,proto3" json:"filed_on,omitempty"`                                             // YYYY-MM-DD, when the origin filed the case
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Fields 30-39: what a superior weighs when it chooses the receiver
+	// (两便: where the assets are, where the debtor lives), as division
+	// codes and bands only: no name, identifier, address or exact value.
+	// Empty in offers by builds before they existed.
+	RegionAssets  []*RegionAssets `protobuf:"bytes,30,rep,name=region_assets,json=regionAssets,proto3" json:"region_assets,omitempty"`
+	DebtorRegion  string          `protobuf:"bytes,31,opt,name=debtor_region,json=debtorRegion,proto3" json:"debtor_region,omitempty"` // 6-digit division code of the debtor's domicile (district or city); empty if unknown
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferOffer) Reset() {
@@ -676,6 +682,90 @@ func (x *TransferOffer) GetFiledOn() string {
 	return ""
 }
 
+func (x *TransferOffer) GetRegionAssets() []*RegionAssets {
+	if x != nil {
+		return x.RegionAssets
+	}
+	return nil
+}
+
+func (x *TransferOffer) GetDebtorRegion() string {
+	if x != nil {
+		return x.DebtorRegion
+	}
+	return ""
+}
+
+// RegionAssets is how many assets of one class lie in one administrative
+// region, and the band of their total estimated value.
+type RegionAssets struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"` // 6-digit division code (GB/T 2260): a district (110105) or a city (110100)
+	AssetClass    string                 `protobuf:"bytes,2,opt,name=asset_class,json=assetClass,proto3" json:"asset_class,omitempty"`
+	Count         uint32                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	ValueBand     uint32                 `protobuf:"varint,4,opt,name=value_band,json=valueBand,proto3" json:"value_band,omitempty"` // 0 no estimate, 1 <100k yuan, 2 100k-1m, 3 1m-10m, 4 >=10m
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionAssets) Reset() {
+	*x = RegionAssets{}
+	mi := &file_pb_transfer_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionAssets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionAssets) ProtoMessage() {}
+
+func (x *RegionAssets) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionAssets.ProtoReflect.Descriptor instead.
+func (*RegionAssets) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RegionAssets) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *RegionAssets) GetAssetClass() string {
+	if x != nil {
+		return x.AssetClass
+	}
+	return ""
+}
+
+func (x *RegionAssets) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *RegionAssets) GetValueBand() uint32 {
+	if x != nil {
+		return x.ValueBand
+	}
+	return 0
+}
+
 // TransferDecision: a superior of both courts decides.
 type TransferDecision struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -683,13 +773,19 @@ type TransferDecision struct {
 	ReceiverCourt  string                 `protobuf:"bytes,2,opt,name=receiver_court,json=receiverCourt,proto3" json:"receiver_court,omitempty"`
 	DecisionNumber string                 `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"` // the decision document's number
 	AcceptBy       string                 `protobuf:"bytes,4,opt,name=accept_by,json=acceptBy,proto3" json:"accept_by,omitempty"`                   // YYYY-MM-DD; acceptance deadline
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Fields 20 and on: the recommendation the decider had before it
+	// (courtmesh transfer recommend), so supervision can compare the
+	// outcomes of followed and overridden advice. Both unset: none was
+	// consulted (and in decisions by builds before they existed).
+	RecommendedRank    uint32 `protobuf:"varint,20,opt,name=recommended_rank,json=recommendedRank,proto3" json:"recommended_rank,omitempty"`         // the chosen court's rank in it, 1 = first; 0 with a hash: the court was not listed
+	RecommendationHash []byte `protobuf:"bytes,21,opt,name=recommendation_hash,json=recommendationHash,proto3" json:"recommendation_hash,omitempty"` // SHA-256 of the recommendation's inputs (32 bytes)
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
 	*x = TransferDecision{}
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +797,7 @@ func (x *TransferDecision) String() string {
 func (*TransferDecision) ProtoMessage() {}
 
 func (x *TransferDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +810,7 @@ func (x *TransferDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferDecision.ProtoReflect.Descriptor instead.
 func (*TransferDecision) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TransferDecision) GetMode() Mode {
@@ -745,6 +841,20 @@ func (x *TransferDecision) GetAcceptBy() string {
 	return ""
 }
 
+func (x *TransferDecision) GetRecommendedRank() uint32 {
+	if x != nil {
+		return x.RecommendedRank
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetRecommendationHash() []byte {
+	if x != nil {
+		return x.RecommendationHash
+	}
+	return nil
+}
+
 // Acceptance: the receiver files the case under its new number.
 type Acceptance struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -755,7 +865,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +877,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +890,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Acceptance) GetNewCaseNumber() string {
@@ -801,7 +911,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +923,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +936,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Rejection) GetReason() string {
@@ -846,7 +956,7 @@ type Withdrawal struct {
 
 func (x *Withdrawal) Reset() {
 	*x = Withdrawal{}
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +968,7 @@ func (x *Withdrawal) String() string {
 func (*Withdrawal) ProtoMessage() {}
 
 func (x *Withdrawal) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +981,7 @@ func (x *Withdrawal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Withdrawal.ProtoReflect.Descriptor instead.
 func (*Withdrawal) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Withdrawal) GetReason() string {
@@ -893,7 +1003,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1015,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1028,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WrappedKey) GetCourt() string {
@@ -968,7 +1078,7 @@ type HandoverManifest struct {
 
 func (x *HandoverManifest) Reset() {
 	*x = HandoverManifest{}
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1090,7 @@ func (x *HandoverManifest) String() string {
 func (*HandoverManifest) ProtoMessage() {}
 
 func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1103,7 @@ func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoverManifest.ProtoReflect.Descriptor instead.
 func (*HandoverManifest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HandoverManifest) GetMerkleRoot() []byte {
@@ -1099,7 +1209,7 @@ type GrantRevocation struct {
 
 func (x *GrantRevocation) Reset() {
 	*x = GrantRevocation{}
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1221,7 @@ func (x *GrantRevocation) String() string {
 func (*GrantRevocation) ProtoMessage() {}
 
 func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1234,7 @@ func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
 func (*GrantRevocation) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GrantRevocation) GetCourt() string {
@@ -1157,7 +1267,7 @@ type AssetUpdate struct {
 
 func (x *AssetUpdate) Reset() {
 	*x = AssetUpdate{}
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1279,7 @@ func (x *AssetUpdate) String() string {
 func (*AssetUpdate) ProtoMessage() {}
 
 func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1292,7 @@ func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
 func (*AssetUpdate) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AssetUpdate) GetNumber() uint64 {
@@ -1241,7 +1351,7 @@ type FundsEntry struct {
 
 func (x *FundsEntry) Reset() {
 	*x = FundsEntry{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1363,7 @@ func (x *FundsEntry) String() string {
 func (*FundsEntry) ProtoMessage() {}
 
 func (x *FundsEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1376,7 @@ func (x *FundsEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FundsEntry.ProtoReflect.Descriptor instead.
 func (*FundsEntry) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FundsEntry) GetNumber() uint64 {
@@ -1351,7 +1461,7 @@ type Sanction struct {
 
 func (x *Sanction) Reset() {
 	*x = Sanction{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1473,7 @@ func (x *Sanction) String() string {
 func (*Sanction) ProtoMessage() {}
 
 func (x *Sanction) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1486,7 @@ func (x *Sanction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sanction.ProtoReflect.Descriptor instead.
 func (*Sanction) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Sanction) GetSanctionId() string {
@@ -1448,7 +1558,7 @@ type AssistNotice struct {
 
 func (x *AssistNotice) Reset() {
 	*x = AssistNotice{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1570,7 @@ func (x *AssistNotice) String() string {
 func (*AssistNotice) ProtoMessage() {}
 
 func (x *AssistNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1583,7 @@ func (x *AssistNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistNotice.ProtoReflect.Descriptor instead.
 func (*AssistNotice) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AssistNotice) GetMeasureId() string {
@@ -1536,7 +1646,7 @@ type DossierItems struct {
 
 func (x *DossierItems) Reset() {
 	*x = DossierItems{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1658,7 @@ func (x *DossierItems) String() string {
 func (*DossierItems) ProtoMessage() {}
 
 func (x *DossierItems) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1671,7 @@ func (x *DossierItems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DossierItems.ProtoReflect.Descriptor instead.
 func (*DossierItems) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DossierItems) GetItems() []string {
@@ -1582,7 +1692,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1704,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1717,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1635,7 +1745,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1757,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1770,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1688,7 +1798,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1810,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1823,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1744,7 +1854,7 @@ type Directive struct {
 
 func (x *Directive) Reset() {
 	*x = Directive{}
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1866,7 @@ func (x *Directive) String() string {
 func (*Directive) ProtoMessage() {}
 
 func (x *Directive) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1879,7 @@ func (x *Directive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Directive.ProtoReflect.Descriptor instead.
 func (*Directive) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Directive) GetCourt() string {
@@ -1804,7 +1914,7 @@ type DirectiveReport struct {
 
 func (x *DirectiveReport) Reset() {
 	*x = DirectiveReport{}
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +1926,7 @@ func (x *DirectiveReport) String() string {
 func (*DirectiveReport) ProtoMessage() {}
 
 func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +1939,7 @@ func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
 func (*DirectiveReport) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DirectiveReport) GetDirective() string {
@@ -1860,7 +1970,7 @@ type Review struct {
 
 func (x *Review) Reset() {
 	*x = Review{}
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +1982,7 @@ func (x *Review) String() string {
 func (*Review) ProtoMessage() {}
 
 func (x *Review) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +1995,7 @@ func (x *Review) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Review.ProtoReflect.Descriptor instead.
 func (*Review) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Review) GetFinding() string {
@@ -1929,7 +2039,7 @@ type SpotCheckDraw struct {
 
 func (x *SpotCheckDraw) Reset() {
 	*x = SpotCheckDraw{}
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2051,7 @@ func (x *SpotCheckDraw) String() string {
 func (*SpotCheckDraw) ProtoMessage() {}
 
 func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2064,7 @@ func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
 func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SpotCheckDraw) GetScope() string {
@@ -2026,7 +2136,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2148,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2161,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -2078,7 +2188,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2200,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2213,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -2134,7 +2244,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2256,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2269,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -2231,7 +2341,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"AssetCount\x12\x1f\n" +
 	"\vasset_class\x18\x01 \x01(\tR\n" +
 	"assetClass\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"\xa9\x03\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\x98\x04\n" +
 	"\rTransferOffer\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
 	"caseNumber\x12!\n" +
@@ -2242,12 +2352,23 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x14amount_recovered_fen\x18\x06 \x01(\x03R\x12amountRecoveredFen\x129\n" +
 	"\x06assets\x18\a \x03(\v2!.courtmesh.protocol.v1.AssetCountR\x06assets\x126\n" +
 	"\x17earliest_measure_expiry\x18\b \x01(\tR\x15earliestMeasureExpiry\x12\x19\n" +
-	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xb0\x01\n" +
+	"\bfiled_on\x18\t \x01(\tR\afiledOn\x12H\n" +
+	"\rregion_assets\x18\x1e \x03(\v2#.courtmesh.protocol.v1.RegionAssetsR\fregionAssets\x12#\n" +
+	"\rdebtor_region\x18\x1f \x01(\tR\fdebtorRegion\"|\n" +
+	"\fRegionAssets\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vasset_class\x18\x02 \x01(\tR\n" +
+	"assetClass\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
+	"\n" +
+	"value_band\x18\x04 \x01(\rR\tvalueBand\"\x8c\x02\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
 	"\x0fdecision_number\x18\x03 \x01(\tR\x0edecisionNumber\x12\x1b\n" +
-	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\"4\n" +
+	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\x12)\n" +
+	"\x10recommended_rank\x18\x14 \x01(\rR\x0frecommendedRank\x12/\n" +
+	"\x13recommendation_hash\x18\x15 \x01(\fR\x12recommendationHash\"4\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
 	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
@@ -2391,66 +2512,68 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
 	(*Record)(nil),           // 2: courtmesh.protocol.v1.Record
 	(*AssetCount)(nil),       // 3: courtmesh.protocol.v1.AssetCount
 	(*TransferOffer)(nil),    // 4: courtmesh.protocol.v1.TransferOffer
-	(*TransferDecision)(nil), // 5: courtmesh.protocol.v1.TransferDecision
-	(*Acceptance)(nil),       // 6: courtmesh.protocol.v1.Acceptance
-	(*Rejection)(nil),        // 7: courtmesh.protocol.v1.Rejection
-	(*Withdrawal)(nil),       // 8: courtmesh.protocol.v1.Withdrawal
-	(*WrappedKey)(nil),       // 9: courtmesh.protocol.v1.WrappedKey
-	(*HandoverManifest)(nil), // 10: courtmesh.protocol.v1.HandoverManifest
-	(*GrantRevocation)(nil),  // 11: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 12: courtmesh.protocol.v1.AssetUpdate
-	(*FundsEntry)(nil),       // 13: courtmesh.protocol.v1.FundsEntry
-	(*Sanction)(nil),         // 14: courtmesh.protocol.v1.Sanction
-	(*AssistNotice)(nil),     // 15: courtmesh.protocol.v1.AssistNotice
-	(*DossierItems)(nil),     // 16: courtmesh.protocol.v1.DossierItems
-	(*Receipt)(nil),          // 17: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 18: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 19: courtmesh.protocol.v1.Closure
-	(*Directive)(nil),        // 20: courtmesh.protocol.v1.Directive
-	(*DirectiveReport)(nil),  // 21: courtmesh.protocol.v1.DirectiveReport
-	(*Review)(nil),           // 22: courtmesh.protocol.v1.Review
-	(*SpotCheckDraw)(nil),    // 23: courtmesh.protocol.v1.SpotCheckDraw
-	(*LogHeads)(nil),         // 24: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 25: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 26: courtmesh.protocol.v1.SyncRequest
+	(*RegionAssets)(nil),     // 5: courtmesh.protocol.v1.RegionAssets
+	(*TransferDecision)(nil), // 6: courtmesh.protocol.v1.TransferDecision
+	(*Acceptance)(nil),       // 7: courtmesh.protocol.v1.Acceptance
+	(*Rejection)(nil),        // 8: courtmesh.protocol.v1.Rejection
+	(*Withdrawal)(nil),       // 9: courtmesh.protocol.v1.Withdrawal
+	(*WrappedKey)(nil),       // 10: courtmesh.protocol.v1.WrappedKey
+	(*HandoverManifest)(nil), // 11: courtmesh.protocol.v1.HandoverManifest
+	(*GrantRevocation)(nil),  // 12: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 13: courtmesh.protocol.v1.AssetUpdate
+	(*FundsEntry)(nil),       // 14: courtmesh.protocol.v1.FundsEntry
+	(*Sanction)(nil),         // 15: courtmesh.protocol.v1.Sanction
+	(*AssistNotice)(nil),     // 16: courtmesh.protocol.v1.AssistNotice
+	(*DossierItems)(nil),     // 17: courtmesh.protocol.v1.DossierItems
+	(*Receipt)(nil),          // 18: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 19: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 20: courtmesh.protocol.v1.Closure
+	(*Directive)(nil),        // 21: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),  // 22: courtmesh.protocol.v1.DirectiveReport
+	(*Review)(nil),           // 23: courtmesh.protocol.v1.Review
+	(*SpotCheckDraw)(nil),    // 24: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),         // 25: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 26: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 27: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
-	5,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
-	6,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
-	7,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
-	8,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
-	10, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	17, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	18, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	19, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	11, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	12, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	13, // 11: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
-	14, // 12: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
-	15, // 13: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
-	16, // 14: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
-	20, // 15: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
-	21, // 16: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
-	22, // 17: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
+	6,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
+	7,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
+	8,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
+	9,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
+	11, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
+	18, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	19, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	20, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	12, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	13, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	14, // 11: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
+	15, // 12: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
+	16, // 13: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
+	17, // 14: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
+	21, // 15: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	22, // 16: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	23, // 17: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
 	0,  // 18: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
 	3,  // 19: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 20: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	9,  // 21: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	23, // 22: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	25, // 23: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	5,  // 20: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
+	1,  // 21: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	10, // 22: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	24, // 23: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	26, // 24: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -2484,7 +2607,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -47,6 +47,8 @@ type story struct {
 	courts []devmesh.Court
 	mesh   *devmesh.Mesh
 	nodes  map[court.CourtCode]*node.Node
+	// offered is transfer D, waiting for 京01's decision.
+	offered string
 }
 
 func storyCourts() []devmesh.Court {
@@ -280,6 +282,7 @@ func (s *story) play() {
 	// D: offered only.
 	s.do("京0105", "POST", "/v1/transfers", api.OfferRequest{CaseNumber: safe[2], Superior: "京01", Grounds: []string{"long_unexecuted"}}, &tr)
 	s.expectEverywhere(tr.ID, "offered")
+	s.offered = tr.ID
 
 	// The operator heard every node's heartbeat.
 	nodetest.PollUntil(t, 30*time.Second, "the operator sees every node online", func() bool {
