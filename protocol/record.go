@@ -63,6 +63,10 @@ const (
 	KindClosure     Kind = "closure"
 	KindRevokeGrant Kind = "grant_revocation"
 	KindAssetUpdate Kind = "asset_update"
+	// KindComplaint and KindComplaintAnswer name a complaint, not a
+	// transfer, in their Record's transfer_id (see complaint.go).
+	KindComplaint       Kind = "party_complaint"
+	KindComplaintAnswer Kind = "complaint_answer"
 )
 
 func kindOf(r *pb.Record) Kind {
@@ -89,6 +93,10 @@ func kindOf(r *pb.Record) Kind {
 		return KindRevokeGrant
 	case *pb.Record_AssetUpdate:
 		return KindAssetUpdate
+	case *pb.Record_PartyComplaint:
+		return KindComplaint
+	case *pb.Record_ComplaintAnswer:
+		return KindComplaintAnswer
 	}
 	return ""
 }
@@ -407,6 +415,10 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("earliest expiry", u.GetEarliestExpiry()); err != nil {
 			return err
 		}
+	case *pb.Record_PartyComplaint:
+		return checkComplaint(r, b.PartyComplaint, h)
+	case *pb.Record_ComplaintAnswer:
+		return checkSealed("answer", b.ComplaintAnswer.GetSealedText(), b.ComplaintAnswer.GetKeys())
 	}
 	return nil
 }

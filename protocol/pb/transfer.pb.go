@@ -153,6 +153,8 @@ type Record struct {
 	//	*Record_Closure
 	//	*Record_GrantRevocation
 	//	*Record_AssetUpdate
+	//	*Record_PartyComplaint
+	//	*Record_ComplaintAnswer
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -329,6 +331,24 @@ func (x *Record) GetAssetUpdate() *AssetUpdate {
 	return nil
 }
 
+func (x *Record) GetPartyComplaint() *PartyComplaint {
+	if x != nil {
+		if x, ok := x.Body.(*Record_PartyComplaint); ok {
+			return x.PartyComplaint
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetComplaintAnswer() *ComplaintAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*Record_ComplaintAnswer); ok {
+			return x.ComplaintAnswer
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -377,6 +397,16 @@ type Record_AssetUpdate struct {
 	AssetUpdate *AssetUpdate `protobuf:"bytes,20,opt,name=asset_update,json=assetUpdate,proto3,oneof"`
 }
 
+type Record_PartyComplaint struct {
+	// 50-54: the parties' complaints (投诉). In these records transfer_id
+	// names the complaint (its reference), not a transfer.
+	PartyComplaint *PartyComplaint `protobuf:"bytes,50,opt,name=party_complaint,json=partyComplaint,proto3,oneof"`
+}
+
+type Record_ComplaintAnswer struct {
+	ComplaintAnswer *ComplaintAnswer `protobuf:"bytes,51,opt,name=complaint_answer,json=complaintAnswer,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -398,6 +428,10 @@ func (*Record_Closure) isRecord_Body() {}
 func (*Record_GrantRevocation) isRecord_Body() {}
 
 func (*Record_AssetUpdate) isRecord_Body() {}
+
+func (*Record_PartyComplaint) isRecord_Body() {}
+
+func (*Record_ComplaintAnswer) isRecord_Body() {}
 
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
@@ -1098,6 +1132,163 @@ func (x *AssetUpdate) GetEarliestExpiry() string {
 	return ""
 }
 
+// PartyComplaint: a party complained through the party service of the
+// issuing court about how a case is handled. Only metadata travels in
+// clear; the party's text is sealed (HPKE-wrapped data key) to the
+// supervising court, the court complained of and the issuer.
+type PartyComplaint struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber      string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`                // the case as the party signed in with it
+	ComplainedCourt string                 `protobuf:"bytes,2,opt,name=complained_court,json=complainedCourt,proto3" json:"complained_court,omitempty"` // the court whose handling is complained of
+	SupervisorCourt string                 `protobuf:"bytes,3,opt,name=supervisor_court,json=supervisorCourt,proto3" json:"supervisor_court,omitempty"` // a superior of it: the decider of the transfer, else its parent
+	Category        string                 `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`                                      // no_progress | missed_deadline | lapsed_measure | conduct | other
+	AnswerBy        string                 `protobuf:"bytes,5,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`                      // YYYY-MM-DD; the supervisor answers by then
+	SealedText      []byte                 `protobuf:"bytes,6,opt,name=sealed_text,json=sealedText,proto3" json:"sealed_text,omitempty"`                // the party's text, sealed with the data key
+	Keys            []*WrappedKey          `protobuf:"bytes,7,rep,name=keys,proto3" json:"keys,omitempty"`                                              // the data key, for each reader court
+	PartyRole       string                 `protobuf:"bytes,8,opt,name=party_role,json=partyRole,proto3" json:"party_role,omitempty"`                   // applicant | respondent
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PartyComplaint) Reset() {
+	*x = PartyComplaint{}
+	mi := &file_pb_transfer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyComplaint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyComplaint) ProtoMessage() {}
+
+func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyComplaint.ProtoReflect.Descriptor instead.
+func (*PartyComplaint) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PartyComplaint) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetComplainedCourt() string {
+	if x != nil {
+		return x.ComplainedCourt
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetSupervisorCourt() string {
+	if x != nil {
+		return x.SupervisorCourt
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetSealedText() []byte {
+	if x != nil {
+		return x.SealedText
+	}
+	return nil
+}
+
+func (x *PartyComplaint) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *PartyComplaint) GetPartyRole() string {
+	if x != nil {
+		return x.PartyRole
+	}
+	return ""
+}
+
+// ComplaintAnswer: the supervising court answers a complaint.
+type ComplaintAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SealedText    []byte                 `protobuf:"bytes,1,opt,name=sealed_text,json=sealedText,proto3" json:"sealed_text,omitempty"` // the answer, sealed with a new data key
+	Keys          []*WrappedKey          `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`                               // for the complaint's issuer, the court complained of, the supervisor
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComplaintAnswer) Reset() {
+	*x = ComplaintAnswer{}
+	mi := &file_pb_transfer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComplaintAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComplaintAnswer) ProtoMessage() {}
+
+func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComplaintAnswer.ProtoReflect.Descriptor instead.
+func (*ComplaintAnswer) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ComplaintAnswer) GetSealedText() []byte {
+	if x != nil {
+		return x.SealedText
+	}
+	return nil
+}
+
+func (x *ComplaintAnswer) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 // Receipt: the receiver verified every chunk.
 type Receipt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1109,7 +1300,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1312,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1325,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1162,7 +1353,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1365,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1378,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1215,7 +1406,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1418,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1431,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1270,7 +1461,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1473,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1486,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1322,7 +1513,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1525,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1538,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1378,7 +1569,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1581,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1594,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1438,7 +1629,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x94\a\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xbb\b\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1461,7 +1652,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bprogress\x18\x11 \x01(\v2\x1f.courtmesh.protocol.v1.ProgressH\x00R\bprogress\x12:\n" +
 	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosure\x12S\n" +
 	"\x10grant_revocation\x18\x13 \x01(\v2&.courtmesh.protocol.v1.GrantRevocationH\x00R\x0fgrantRevocation\x12G\n" +
-	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdateB\x06\n" +
+	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdate\x12P\n" +
+	"\x0fparty_complaint\x182 \x01(\v2%.courtmesh.protocol.v1.PartyComplaintH\x00R\x0epartyComplaint\x12S\n" +
+	"\x10complaint_answer\x183 \x01(\v2&.courtmesh.protocol.v1.ComplaintAnswerH\x00R\x0fcomplaintAnswerB\x06\n" +
 	"\x04body\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
@@ -1523,7 +1716,23 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06sealed\x18\x03 \x01(\fR\x06sealed\x12'\n" +
-	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"S\n" +
+	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"\xb7\x02\n" +
+	"\x0ePartyComplaint\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12)\n" +
+	"\x10complained_court\x18\x02 \x01(\tR\x0fcomplainedCourt\x12)\n" +
+	"\x10supervisor_court\x18\x03 \x01(\tR\x0fsupervisorCourt\x12\x1a\n" +
+	"\bcategory\x18\x04 \x01(\tR\bcategory\x12\x1b\n" +
+	"\tanswer_by\x18\x05 \x01(\tR\banswerBy\x12\x1f\n" +
+	"\vsealed_text\x18\x06 \x01(\fR\n" +
+	"sealedText\x125\n" +
+	"\x04keys\x18\a \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\x12\x1d\n" +
+	"\n" +
+	"party_role\x18\b \x01(\tR\tpartyRole\"i\n" +
+	"\x0fComplaintAnswer\x12\x1f\n" +
+	"\vsealed_text\x18\x01 \x01(\fR\n" +
+	"sealedText\x125\n" +
+	"\x04keys\x18\x02 \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\"S\n" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
@@ -1569,7 +1778,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
@@ -1584,12 +1793,14 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*HandoverManifest)(nil), // 10: courtmesh.protocol.v1.HandoverManifest
 	(*GrantRevocation)(nil),  // 11: courtmesh.protocol.v1.GrantRevocation
 	(*AssetUpdate)(nil),      // 12: courtmesh.protocol.v1.AssetUpdate
-	(*Receipt)(nil),          // 13: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 14: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 15: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 16: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 17: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 18: courtmesh.protocol.v1.SyncRequest
+	(*PartyComplaint)(nil),   // 13: courtmesh.protocol.v1.PartyComplaint
+	(*ComplaintAnswer)(nil),  // 14: courtmesh.protocol.v1.ComplaintAnswer
+	(*Receipt)(nil),          // 15: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 16: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 17: courtmesh.protocol.v1.Closure
+	(*LogHeads)(nil),         // 18: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 19: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 20: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -1598,21 +1809,25 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	7,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
 	8,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
 	10, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	13, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	14, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	15, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	15, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	16, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	17, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
 	11, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
 	12, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	0,  // 11: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 13: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	9,  // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	17, // 15: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	13, // 11: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
+	14, // 12: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
+	0,  // 13: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	3,  // 14: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	1,  // 15: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	9,  // 16: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	9,  // 17: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	9,  // 18: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	19, // 19: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1632,6 +1847,8 @@ func file_pb_transfer_proto_init() {
 		(*Record_Closure)(nil),
 		(*Record_GrantRevocation)(nil),
 		(*Record_AssetUpdate)(nil),
+		(*Record_PartyComplaint)(nil),
+		(*Record_ComplaintAnswer)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1639,7 +1856,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
