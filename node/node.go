@@ -30,6 +30,7 @@ import (
 	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
+	"courtmesh.dev/courtmesh/node/party"
 	"courtmesh.dev/courtmesh/node/records"
 	"courtmesh.dev/courtmesh/node/trust"
 	"courtmesh.dev/courtmesh/node/workflow"
@@ -88,11 +89,14 @@ type Node struct {
 	workflow *workflow.Service
 	metrics  *metrics.Metrics
 	health   *health.Service
+	party    *party.Service
+	portal   *party.Portal // nil unless party_listen is set
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 
 	metricsAddr atomic.Value
+	partyAddr   atomic.Value
 	apiAddr     string
 	ready       chan struct{}
 	readyOnce   sync.Once
@@ -223,6 +227,14 @@ func New(opts Options) (*Node, error) {
 	api.RegisterAudit(n.api, auditLog)
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
+	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
+		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
+	api.RegisterComplaints(n.api, n.party)
+	if cfg.PartyListen != "" {
+		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now}); err != nil {
+			return fail(err)
+		}
+	}
 	return n, nil
 }
 
@@ -286,6 +298,18 @@ func (n *Node) Serve(ctx context.Context) error {
 				cancel()
 			}
 		}()
+	}
+	if n.portal != nil {
+		// The party service: its own listener, off unless configured.
+		l, err := net.Listen("tcp", n.cfg.PartyListen)
+		if err != nil {
+			cancel()
+			n.cancelCtx()
+			n.Close()
+			return fmt.Errorf("party listener %s: %w", n.cfg.PartyListen, err)
+		}
+		n.partyAddr.Store(l.Addr().String())
+		start("party", func(ctx context.Context) error { return n.portal.Serve(ctx, l) })
 	}
 	start("trust", n.trust.Serve)
 	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log}).Serve)
@@ -368,6 +392,16 @@ func (n *Node) serveMetrics(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PartyAddr is the bound address of the party service ("" when it is
+// off or not yet serving).
+func (n *Node) PartyAddr() string {
+	a, _ := n.partyAddr.Load().(string)
+	return a
+}
+
+// Party is the party service's model (query codes, complaints).
+func (n *Node) Party() *party.Service { return n.party }
 
 // MetricsAddr is the bound metrics address ("" until Serve binds it).
 func (n *Node) MetricsAddr() string {

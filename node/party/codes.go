@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -114,14 +115,7 @@ func codeHash(n court.CaseNumber, code, last4 string, salt []byte, t, mem uint32
 }
 
 // Issued is one party's new query code, to print once.
-type Issued struct {
-	Party string          `json:"party"`
-	Role  court.PartyRole `json:"role"`
-	Name  string          `json:"name"` // masked
-	Code  string          `json:"code"` // XXXX-XXXX-XXXX; never stored
-	// Skipped says why a party got no code (no identity number).
-	Skipped string `json:"skipped,omitempty"`
-}
+type Issued = api.IssuedCode
 
 // CodeStore is what issuing codes needs of the store.
 type CodeStore interface {

@@ -13,6 +13,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
@@ -29,6 +30,8 @@ type Store interface {
 }
 
 var _ Store = (*storage.DB)(nil)
+
+var _ api.ComplaintService = (*Service)(nil)
 
 // Records is what the party service needs of the record logs: the
 // transfers that name a case, and issuing and loading complaints
@@ -450,35 +453,17 @@ func (s *Service) File(ctx context.Context, id Identity, target court.CourtCode,
 	}}})
 }
 
-// ComplaintInfo is a complaint as a court sees it: metadata, and the
-// text and answer when shown (audited).
-type ComplaintInfo struct {
-	Ref        string          `json:"ref"`
-	Case       string          `json:"case"`
-	Category   string          `json:"category"`
-	PartyRole  string          `json:"party_role"`
-	Issuer     court.CourtCode `json:"filed_at_court"`
-	Complained court.CourtCode `json:"complained"`
-	Supervisor court.CourtCode `json:"supervisor"`
-	Filed      time.Time       `json:"filed"`
-	AnswerBy   string          `json:"answer_by"`
-	Answered   time.Time       `json:"answered,omitzero"`
-	InTime     bool            `json:"answered_in_time"`
-	Overdue    bool            `json:"overdue"`
-	Text       string          `json:"text,omitempty"`
-	Answer     string          `json:"answer,omitempty"`
-}
+// ComplaintInfo, ComplaintList and Indicator are the API's types.
+type (
+	ComplaintInfo = api.ComplaintInfo
+	ComplaintList = api.ComplaintList
+	Indicator     = api.ComplaintIndicator
+)
 
 func (s *Service) info(c *cmproto.Complaint) ComplaintInfo {
 	return ComplaintInfo{Ref: string(c.ID), Case: c.CaseNumber, Category: c.Category, PartyRole: c.PartyRole, Issuer: c.Issuer,
 		Complained: c.Complained, Supervisor: c.Supervisor, Filed: c.FiledAt.UTC(), AnswerBy: c.AnswerBy,
 		Answered: c.AnsweredAt.UTC(), InTime: c.InTime(), Overdue: c.Overdue(court.DateOf(s.d.Now()))}
-}
-
-// ComplaintList is a page of complaints.
-type ComplaintList struct {
-	Complaints []ComplaintInfo `json:"complaints"`
-	Next       string          `json:"next,omitempty"`
 }
 
 // List lists complaints this court supervises ("supervising", the
@@ -586,16 +571,6 @@ func (s *Service) Answer(ctx context.Context, ref, text string) (ComplaintInfo, 
 	return s.info(next), nil
 }
 
-// Indicator is the complaint indicator of one court: complaints about it,
-// answered, answered in time, open and overdue.
-type Indicator struct {
-	Court    court.CourtCode `json:"court"`
-	Total    int             `json:"complaints"`
-	Answered int             `json:"answered"`
-	InTime   int             `json:"answered_in_time"`
-	Overdue  int             `json:"overdue"`
-}
-
 // Indicators computes the complaint indicator of each court this court
 // supervises complaints about (from the index by supervisor).
 func (s *Service) Indicators(ctx context.Context) ([]Indicator, error) {
@@ -642,9 +617,19 @@ func (s *Service) Indicators(ctx context.Context) ([]Indicator, error) {
 }
 
 // Codes issues query codes for case n (see IssueCodes) and audits it.
-func (s *Service) Codes(ctx context.Context, n court.CaseNumber, reissue bool) ([]Issued, error) {
-	if err := s.d.Audit.Before(storage.AuditEntry{Event: "case.codes", Outcome: "ok", Case: n.String(), Detail: fmt.Sprintf("query codes issued (reissue %t)", reissue)}); err != nil {
-		return nil, court.Errorf(court.ErrUnavailable, "case %s: issuing query codes cannot be recorded now; nothing was issued, try again", n)
+func (s *Service) Codes(ctx context.Context, n court.CaseNumber, reissue bool) (api.CodesResult, error) {
+	return Codes(ctx, s.d.Store, s.d.Audit, n, reissue, s.d.Now())
+}
+
+// Codes issues query codes for case n with st (the node's store, or the
+// store opened by the offline command line), audited before (case.codes).
+func Codes(ctx context.Context, st CodeStore, a audit.Policy, n court.CaseNumber, reissue bool, now time.Time) (api.CodesResult, error) {
+	if err := a.Before(storage.AuditEntry{Event: "case.codes", Outcome: "ok", Case: n.String(), Detail: fmt.Sprintf("query codes issued (reissue %t)", reissue)}); err != nil {
+		return api.CodesResult{}, court.Errorf(court.ErrUnavailable, "case %s: issuing query codes cannot be recorded now; nothing was issued, try again", n)
 	}
-	return IssueCodes(ctx, s.d.Store, n, reissue, s.d.Now())
+	is, err := IssueCodes(ctx, st, n, reissue, now)
+	if err != nil {
+		return api.CodesResult{}, err
+	}
+	return api.CodesResult{Case: n.String(), Codes: is}, nil
 }
