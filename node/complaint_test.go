@@ -92,7 +92,7 @@ func TestComplaintRoutedToSupervisor(t *testing.T) {
 	}
 
 	// The party complains about 京0108.
-	const text = "案件移送后两个月没有任何进展，电话无人接听。<script>alert(1)</script>"
+	const text = "案件移送后两个月没有任何进展，电话无人接听。"
 	c, err := origin.Party().File(ctx, id, "京0108", "no_progress", text)
 	if err != nil {
 		t.Fatal(err)

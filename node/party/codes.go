@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -182,7 +183,7 @@ var dummy = storage.QueryCode{Salt: make([]byte, 16), Hash: make([]byte, argonKe
 func verify(st interface {
 	PartyKey() ([]byte, error)
 	QueryCodeBySelector(court.CaseNumber, string) (storage.QueryCode, error)
-}, caseText, codeText, last4Text string) (storage.QueryCode, bool, error) {
+}, hashes *atomic.Int64, caseText, codeText, last4Text string) (storage.QueryCode, bool, error) {
 	n, nerr := court.ParseCaseNumber(caseText)
 	code := NormaliseCode(codeText)
 	last4 := NormaliseLast4(last4Text)
@@ -202,6 +203,7 @@ func verify(st interface {
 		}
 	}
 	got := codeHash(n, code, last4, q.Salt, q.Time, q.Memory, q.Threads)
+	hashes.Add(1)
 	ok := subtle.ConstantTimeCompare(got, q.Hash) == 1
 	if !found || !ok || last4 == "" || code == "" || nerr != nil {
 		return storage.QueryCode{}, false, nil

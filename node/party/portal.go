@@ -312,11 +312,18 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/case", http.StatusSeeOther)
 		return
 	}
-	p.signInPage(w, lang, http.StatusOK, "")
+	p.signInPage(w, r, lang, http.StatusOK, "")
 }
 
-func (p *Portal) signInPage(w http.ResponseWriter, lang string, status int, errKey string) {
-	t := token()
+func (p *Portal) signInPage(w http.ResponseWriter, r *http.Request, lang string, status int, errKey string) {
+	// One token per browser (double-submit): a form re-shown after a
+	// wrong try keeps it.
+	t := ""
+	if c, err := r.Cookie(cookieCSRF); err == nil && len(c.Value) == 43 {
+		t = c.Value
+	} else {
+		t = token()
+	}
 	p.setCookie(w, cookieCSRF, t, time.Hour)
 	d := pageData{Lang: lang, L: texts[lang], Kind: "signin", CSRF: t}
 	if errKey != "" {
@@ -415,7 +422,7 @@ func caseKey(s string) string {
 
 func (p *Portal) tooMany(w http.ResponseWriter, r *http.Request, lang string, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds())+1))
-	p.signInPage(w, lang, http.StatusTooManyRequests, "locked")
+	p.signInPage(w, r, lang, http.StatusTooManyRequests, "locked")
 }
 
 func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
@@ -448,7 +455,7 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 			p.tooMany(w, r, lang, d)
 			return
 		}
-		p.signInPage(w, lang, http.StatusUnauthorized, "badsignin")
+		p.signInPage(w, r, lang, http.StatusUnauthorized, "badsignin")
 		return
 	case err != nil:
 		p.log.Warn("party sign-in failed", "reason", court.KindOf(err))
@@ -477,7 +484,7 @@ func (p *Portal) casePage(w http.ResponseWriter, r *http.Request) {
 	}
 	s, _ := p.session(r)
 	if s == nil {
-		p.signInPage(w, lang, http.StatusUnauthorized, "expired")
+		p.signInPage(w, r, lang, http.StatusUnauthorized, "expired")
 		return
 	}
 	v, err := p.svc.Status(r.Context(), s.id)
@@ -502,7 +509,7 @@ func (p *Portal) complain(w http.ResponseWriter, r *http.Request) {
 	s, _ := p.session(r)
 	if s == nil {
 		lang, _ := p.lang(w, r)
-		p.signInPage(w, lang, http.StatusUnauthorized, "expired")
+		p.signInPage(w, r, lang, http.StatusUnauthorized, "expired")
 		return
 	}
 	f := p.form(w, r, maxComplaintBody, "csrf", "target", "category", "text")

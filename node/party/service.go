@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -70,7 +71,13 @@ type Deps struct {
 // court's API; the portal (Portal) and the court's API routes both use it.
 type Service struct {
 	d Deps
+	// hashes counts the argon2id hashes sign-ins computed (Hashes).
+	hashes atomic.Int64
 }
+
+// Hashes is the number of argon2id hashes sign-ins have computed: one per
+// sign-in, whatever was wrong (tests check it).
+func (s *Service) Hashes() int64 { return s.hashes.Load() }
 
 // New builds the service.
 func New(d Deps) *Service {
@@ -108,7 +115,7 @@ type Identity struct {
 // (court.ErrPermission) and costs the same time. It audits the outcome
 // (never the code or the identity digits).
 func (s *Service) SignIn(caseText, code, last4 string) (Identity, error) {
-	q, ok, err := verify(s.d.Store, caseText, code, last4)
+	q, ok, err := verify(s.d.Store, &s.hashes, caseText, code, last4)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -339,6 +346,11 @@ func CheckText(text string) (string, error) {
 	for _, r := range text {
 		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == 0x7f {
 			return "", court.Errorf(court.ErrInvalid, "the text holds control characters")
+		}
+		if r == '<' || r == '>' {
+			// Plain text only: markup is refused, not stored to be
+			// escaped by every reader.
+			return "", court.Errorf(court.ErrInvalid, "the text may not hold < or >")
 		}
 	}
 	return text, nil
