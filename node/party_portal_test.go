@@ -270,3 +270,133 @@ func TestQueryCodeGuessing(t *testing.T) {
 		t.Logf("median time of a %s answer: %v (min %v, max %v, %d samples)", k.name, times[i][rounds/2], times[i][0], times[i][rounds-1], rounds)
 	}
 }
+
+// TestPartyHostileRequests sends malformed and hostile requests to the
+// party service: each is answered with the 4xx named, nothing is stored,
+// and nothing sent is reflected unescaped.
+func TestPartyHostileRequests(t *testing.T) {
+	pf := startPortal(t)
+	a, b := pf.cases[0], pf.cases[1]
+	anon := pf.browser()
+	_, _, anonTok := pf.get(anon, "/")
+	user := pf.browser()
+	tok := pf.signIn(user, a)
+	const marker = "<script>alert(1)</script>"
+	form := func(kv ...string) string {
+		v := url.Values{}
+		for i := 0; i < len(kv); i += 2 {
+			v.Add(kv[i], kv[i+1])
+		}
+		return v.Encode()
+	}
+	signin := func(csrf, cs, code, id4 string) string {
+		return form("csrf", csrf, "case", cs, "code", code, "id4", id4)
+	}
+	complaint := func(csrf, target, cat, text string) string {
+		return form("csrf", csrf, "target", target, "category", cat, "text", text)
+	}
+	good := complaint(tok, "京0105", "no_progress", "两个月没有进展。")
+	type req struct {
+		name         string
+		client       *http.Client
+		method, path string
+		ctype, body  string
+		want         int
+	}
+	big := strings.Repeat("x", 2001)
+	reqs := []req{
+		{"unknown language", anon, "GET", "/?lang=" + url.QueryEscape(marker), "", "", 400},
+		{"unknown query parameter", anon, "GET", "/?q=" + url.QueryEscape(marker), "", "", 400},
+		{"query parameter twice", anon, "GET", "/?lang=en&lang=zh", "", "", 400},
+		{"bad query encoding", anon, "GET", "/?lang=%zz", "", "", 400},
+		{"URI too long", anon, "GET", "/?lang=" + strings.Repeat("a", 400), "", "", 414},
+		{"unknown path", anon, "GET", "/admin", "", "", 404},
+		{"wrong method", anon, "PUT", "/", "", "", 405},
+		{"stylesheet with a query", anon, "GET", "/party.css?x=" + url.QueryEscape(marker), "", "", 400},
+		{"case page without a session", anon, "GET", "/case", "", "", 401},
+		{"sign-in with an empty CSRF token", anon, "POST", "/signin", formType, signin("", a.String(), pf.code[a], pf.last4[a]), 403},
+		{"sign-in without the CSRF field", anon, "POST", "/signin", formType, form("case", a.String(), "code", pf.code[a], "id4", pf.last4[a]), 400},
+		{"sign-in with a forged CSRF token", anon, "POST", "/signin", formType, signin(strings.Repeat("A", 43), a.String(), pf.code[a], pf.last4[a]), 403},
+		{"sign-in as JSON", anon, "POST", "/signin", "application/json", `{"case":"x"}`, 415},
+		{"sign-in as multipart", anon, "POST", "/signin", "multipart/form-data; boundary=x", "--x--", 415},
+		{"sign-in in GBK", anon, "POST", "/signin", formType + "; charset=gbk", signin(anonTok, a.String(), pf.code[a], pf.last4[a]), 415},
+		{"sign-in without a content type", anon, "POST", "/signin", "", signin(anonTok, a.String(), pf.code[a], pf.last4[a]), 415},
+		{"oversized sign-in", anon, "POST", "/signin", formType, signin(anonTok, strings.Repeat("9", 3000), "x", "1234"), 413},
+		{"sign-in field twice", anon, "POST", "/signin", formType, signin(anonTok, a.String(), pf.code[a], pf.last4[a]) + "&case=x", 400},
+		{"sign-in unknown field", anon, "POST", "/signin", formType, signin(anonTok, a.String(), pf.code[a], pf.last4[a]) + "&admin=1", 400},
+		{"sign-in missing field", anon, "POST", "/signin", formType, form("csrf", anonTok, "case", a.String()), 400},
+		{"sign-in with a query string", anon, "POST", "/signin?x=1", formType, signin(anonTok, a.String(), pf.code[a], pf.last4[a]), 400},
+		{"sign-in bad body encoding", anon, "POST", "/signin", formType, "csrf=%zz", 400},
+		{"sign-in with invalid UTF-8", anon, "POST", "/signin", formType, "csrf=" + anonTok + "&case=%ff%fe&code=x&id4=1234", 401},
+		{"sign-in with script in the case number", anon, "POST", "/signin", formType, signin(anonTok, marker, pf.code[a], pf.last4[a]), 401},
+		{"another party's case with this code", anon, "POST", "/signin", formType, signin(anonTok, b.String(), pf.code[a], pf.last4[a]), 401},
+		{"full-width code", anon, "POST", "/signin", formType, signin(anonTok, a.String(), "ＡＢＣＤ-ＥＦＧＨ-ＪＫＭＮ", pf.last4[a]), 401},
+		{"complaint without a session", anon, "POST", "/complaints", formType, complaint(anonTok, "京0105", "no_progress", "x"), 401},
+		{"complaint with a forged CSRF token", user, "POST", "/complaints", formType, complaint(anonTok, "京0105", "no_progress", "x"), 403},
+		{"complaint without the CSRF token", user, "POST", "/complaints", formType, form("target", "京0105", "category", "no_progress", "text", "x"), 400},
+		{"complaint with script in the text", user, "POST", "/complaints", formType, complaint(tok, "京0105", "no_progress", marker), 422},
+		{"complaint too long", user, "POST", "/complaints", formType, complaint(tok, "京0105", "no_progress", big), 422},
+		{"complaint body too large", user, "POST", "/complaints", formType, complaint(tok, "京0105", "no_progress", strings.Repeat("x", 20<<10)), 413},
+		{"complaint in invalid UTF-8", user, "POST", "/complaints", formType, "csrf=" + tok + "&target=%E4%BA%AC0105&category=other&text=%ff%fe", 422},
+		{"complaint with control characters", user, "POST", "/complaints", formType, complaint(tok, "京0105", "other", "a\x00b\x1b[2J"), 422},
+		{"complaint empty", user, "POST", "/complaints", formType, complaint(tok, "京0105", "other", "   "), 422},
+		{"complaint unknown category", user, "POST", "/complaints", formType, complaint(tok, "京0105", marker, "x"), 422},
+		{"complaint about a court that never had the case", user, "POST", "/complaints", formType, complaint(tok, "京02", "other", "x"), 422},
+		{"complaint about a malformed court", user, "POST", "/complaints", formType, complaint(tok, marker, "other", "x"), 422},
+		{"complaint field twice", user, "POST", "/complaints", formType, good + "&text=again", 400},
+		{"complaint as JSON", user, "POST", "/complaints", "application/json", `{"text":"x"}`, 415},
+		{"acknowledgement of a complaint not of this case", user, "GET", "/case?filed=" + url.QueryEscape(marker), "", "", 404},
+		{"sign-out with a forged CSRF token", user, "POST", "/signout", formType, form("csrf", anonTok), 403},
+	}
+	if len(reqs) < 30 {
+		t.Fatalf("%d hostile requests; the issue asks for at least 30", len(reqs))
+	}
+	before := pf.complaints()
+	for _, r := range reqs {
+		req, err := http.NewRequest(r.method, pf.base+r.path, strings.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ctype != "" {
+			req.Header.Set("Content-Type", r.ctype)
+		}
+		resp, err := r.client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != r.want {
+			t.Errorf("%s: %d, want %d (%.200s)", r.name, resp.StatusCode, r.want, body)
+		}
+		if strings.Contains(string(body), "<script") || strings.Contains(string(body), "alert(1)") {
+			t.Errorf("%s: the answer reflects the script", r.name)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != party.ContentSecurityPolicy {
+			t.Errorf("%s: CSP %q", r.name, csp)
+		}
+		t.Logf("%-50s %d", r.name, resp.StatusCode)
+	}
+	if n := pf.complaints(); n != before {
+		t.Errorf("the hostile requests stored %d complaints", n-before)
+	}
+
+	// The session still works (no hostile request broke it), files one
+	// complaint, and expires after SessionIdle.
+	if st, body := pf.post(user, "/complaints", formType, good); st != http.StatusSeeOther {
+		t.Fatalf("the good complaint: %d %.300s", st, body)
+	}
+	if n := pf.complaints(); n != before+1 {
+		t.Errorf("after one complaint, %d stored", n-before)
+	}
+	pf.skew.Add(int64(party.SessionIdle + time.Minute))
+	if st, _, _ := pf.get(user, "/case"); st != http.StatusUnauthorized {
+		t.Errorf("the case page after the session expired: %d, want 401", st)
+	}
+	if st, _ := pf.post(user, "/complaints", formType, good); st != http.StatusUnauthorized {
+		t.Errorf("a complaint after the session expired: %d, want 401", st)
+	}
+	if n := pf.complaints(); n != before+1 {
+		t.Errorf("an expired session stored a complaint")
+	}
+}
