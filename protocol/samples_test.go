@@ -169,6 +169,25 @@ func recordSamples() []recordSample {
 		{"record-withdrawal.hex", protocol.KindWithdrawal, "京0105", 4, at(1), &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{
 			Reason: "被执行人已主动履行",
 		}}}},
+		// A party's complaint (its ID in transfer_id) and the supervising
+		// court's answer: a line of their own.
+		{"record-party_complaint.hex", protocol.KindComplaint, "京0105", 5, at(9), &pb.Record{Body: &pb.Record_PartyComplaint{PartyComplaint: &pb.PartyComplaint{
+			CaseNumber: "（2025）京0105执123号", ComplainedCourt: "京0108", SupervisorCourt: "京01", Category: "no_progress",
+			AnswerBy: "2026-04-15", SealedText: []byte("sealed complaint text"), PartyRole: "applicant",
+			Keys: []*pb.WrappedKey{
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped key for 京01")},
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped key for 京0108")},
+				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
+			},
+		}}}},
+		{"record-complaint_answer.hex", protocol.KindComplaintAnswer, "京01", 3, at(10), &pb.Record{Body: &pb.Record_ComplaintAnswer{ComplaintAnswer: &pb.ComplaintAnswer{
+			SealedText: []byte("sealed answer"),
+			Keys: []*pb.WrappedKey{
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped key for 京01")},
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped key for 京0108")},
+				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
+			},
+		}}}},
 	}
 }
 
@@ -394,6 +413,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	// applied in order by the state machine.
 	var cur *protocol.Transfer
 	var offered *protocol.Transfer
+	var complaint *protocol.Complaint
 	for _, s := range recordSamples() {
 		raw := v[s.file]
 		r, err := protocol.DecodeRecord(raw, trust, s.at)
@@ -412,6 +432,13 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 			t.Errorf("%s: %v", s.file, err)
 		}
 		switch s.kind {
+		case protocol.KindComplaint, protocol.KindComplaintAnswer:
+			next, err := protocol.ApplyComplaint(complaint, r)
+			if err != nil {
+				t.Errorf("%s does not apply: %v", s.file, err)
+				continue
+			}
+			complaint = next
 		case protocol.KindRejection, protocol.KindWithdrawal:
 			next, err := protocol.Apply(offered, r, trust, protocol.Rules{})
 			want := map[protocol.Kind]protocol.State{protocol.KindRejection: protocol.StateRejected, protocol.KindWithdrawal: protocol.StateWithdrawn}[s.kind]
@@ -434,6 +461,10 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		cur.AmountRecovered != 100_000_000 || cur.AssetUpdates != 1 || len(cur.RevokedGrants) != 1 || cur.RevokedGrants[0] != "京01" ||
 		len(cur.Records) != 9 || cur.Outcome != "concluded" || cur.ChunkCount != 12 {
 		t.Errorf("the main line ends as %+v", cur)
+	}
+
+	if complaint == nil || !complaint.Answered() || complaint.Supervisor != "京01" || complaint.Complained != "京0108" || len(complaint.Readers()) != 3 || len(complaint.Records) != 2 {
+		t.Errorf("the complaint line ends as %+v", complaint)
 	}
 
 	// The other signed payloads.
