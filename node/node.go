@@ -216,8 +216,10 @@ func New(opts Options) (*Node, error) {
 		GuardDays: cfg.HandoverGuardDays,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
+	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
+		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
 	if n.health, err = health.New(health.Deps{
-		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration,
 	}); err != nil {
@@ -227,8 +229,6 @@ func New(opts Options) (*Node, error) {
 	api.RegisterAudit(n.api, auditLog)
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
-	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
-		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
 	api.RegisterComplaints(n.api, n.party)
 	if cfg.PartyListen != "" {
 		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now}); err != nil {

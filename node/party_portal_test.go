@@ -18,6 +18,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	"courtmesh.dev/courtmesh/node/nodetest"
@@ -399,4 +400,29 @@ func TestPartyHostileRequests(t *testing.T) {
 	if n := pf.complaints(); n != before+1 {
 		t.Errorf("an expired session stored a complaint")
 	}
+
+	// Unanswered past its answer-by date, the complaint raises an alert
+	// (webhook and dashboard) on the court complained of.
+	ctx := context.Background()
+	if a := complaintAlerts(pf.n.Health().AllAlerts(ctx)); len(a) != 0 {
+		t.Fatalf("complaint alerts before the deadline: %+v", a)
+	}
+	pf.skew.Add(int64(16 * 24 * time.Hour))
+	overdue := complaintAlerts(pf.n.Health().AllAlerts(ctx))
+	if len(overdue) != 1 || overdue[0].Court != "京01" || !strings.Contains(overdue[0].Message, "京0105") {
+		t.Errorf("complaint alerts past the deadline: %+v", overdue)
+	}
+	if l, err := pf.n.Party().List(ctx, "about", "", 10); err != nil || len(l.Complaints) != 1 || !l.Complaints[0].Overdue {
+		t.Errorf("the complaint about 京0105, overdue: %+v, %v", l, err)
+	}
+}
+
+func complaintAlerts(as []api.Alert) []api.Alert {
+	var out []api.Alert
+	for _, a := range as {
+		if a.Kind == "complaint_overdue" {
+			out = append(out, a)
+		}
+	}
+	return out
 }

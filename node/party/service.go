@@ -583,6 +583,38 @@ func (s *Service) Answer(ctx context.Context, ref, text string) (ComplaintInfo, 
 	return s.info(next), nil
 }
 
+// OverdueComplaints lists, from the index of open complaints by
+// answer-by date, up to limit complaints past it that this court
+// supervises or is complained of (for the alerts).
+func (s *Service) OverdueComplaints(ctx context.Context, limit int) ([]ComplaintInfo, error) {
+	today := court.DateOf(s.d.Now())
+	var out []ComplaintInfo
+	cursor := ""
+	for len(out) < limit && ctx.Err() == nil {
+		raws, next, err := s.d.Store.Complaints(storage.ComplaintsOpen, "", cursor, 256)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range raws {
+			c, err := records.DecodeComplaint(b)
+			if err != nil {
+				return nil, err
+			}
+			if !c.Overdue(today) {
+				return out, nil // the index runs by answer-by date
+			}
+			if (c.Supervisor == s.d.Court || c.Complained == s.d.Court) && len(out) < limit {
+				out = append(out, s.info(c))
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	return out, ctx.Err()
+}
+
 // Indicators computes the complaint indicator of each court this court
 // supervises complaints about (from the index by supervisor).
 func (s *Service) Indicators(ctx context.Context) ([]Indicator, error) {
