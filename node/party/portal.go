@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -412,12 +414,13 @@ func trimSpace(s string) string {
 }
 
 // caseKey is the per-case limit key: the case number normalised when it
-// parses, else the text as typed (bounded by the body limit).
+// parses, else a hash of the text as typed (so that a key stays small).
 func caseKey(s string) string {
 	if n, err := court.ParseCaseNumber(s); err == nil {
 		return n.String()
 	}
-	return "?" + s
+	h := sha256.Sum256([]byte(s))
+	return "?" + hex.EncodeToString(h[:12])
 }
 
 func (p *Portal) tooMany(w http.ResponseWriter, r *http.Request, lang string, d time.Duration) {
