@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"courtmesh.dev/courtmesh/court"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
@@ -66,6 +68,10 @@ type PortalOptions struct {
 	SecureCookies bool
 	Log           *slog.Logger
 	Now           func() time.Time
+	// Registerer, if set, receives the portal's metrics:
+	// courtmesh_party_signins_total{outcome} (ok, refused, locked) and
+	// courtmesh_party_sessions. No label names a case or a party.
+	Registerer prometheus.Registerer
 }
 
 // Portal is the party-facing HTTP service: sign-in, the status page,
@@ -83,6 +89,7 @@ type Portal struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	signins  *prometheus.CounterVec
 }
 
 // NewPortal builds the portal over svc.
@@ -95,6 +102,17 @@ func NewPortal(svc *Service, o PortalOptions) (*Portal, error) {
 	}
 	p := &Portal{svc: svc, opts: o, now: o.Now, log: o.Log, byCase: newLimiter(CaseLimits, o.Now), bySource: newLimiter(SourceLimits, o.Now),
 		verify: make(chan struct{}, maxVerifying), sessions: map[string]*session{}}
+	p.signins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courtmesh_party_signins_total",
+		Help: "Sign-ins to the party service by outcome: ok, refused (wrong case number, code or digits), locked (refused unchecked during a lockout)."}, []string{"outcome"})
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(p.signins); err != nil {
+			return nil, err
+		}
+		if err := o.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "courtmesh_party_sessions", Help: "Party service sessions held."},
+			func() float64 { return float64(p.Sessions()) })); err != nil {
+			return nil, err
+		}
+	}
 	t, err := p.templates()
 	if err != nil {
 		return nil, err
@@ -424,6 +442,7 @@ func caseKey(s string) string {
 }
 
 func (p *Portal) tooMany(w http.ResponseWriter, r *http.Request, lang string, d time.Duration) {
+	p.signins.WithLabelValues("locked").Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds())+1))
 	p.signInPage(w, r, lang, http.StatusTooManyRequests, "locked")
 }
@@ -458,6 +477,7 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 			p.tooMany(w, r, lang, d)
 			return
 		}
+		p.signins.WithLabelValues("refused").Inc()
 		p.signInPage(w, r, lang, http.StatusUnauthorized, "badsignin")
 		return
 	case err != nil:
@@ -466,6 +486,7 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.bySource.succeed(src)
+	p.signins.WithLabelValues("ok").Inc()
 	k, _, ok := p.newSession(id)
 	if !ok {
 		p.fail(w, r, http.StatusServiceUnavailable, "")
