@@ -37,6 +37,7 @@ const ComplaintPurpose = "complaint"
 // Complaint is the state of one complaint as every node keeps it. The
 // JSON field names are a stored format.
 type Complaint struct {
+	Version     int              `json:"version"` // ComplaintVersion
 	ID          court.TransferID `json:"id"`
 	CaseNumber  string           `json:"case_number"`
 	Issuer      court.CourtCode  `json:"issuer"` // the court whose party service received it
@@ -53,6 +54,10 @@ type Complaint struct {
 	ReplyKeys   []WrappedKey     `json:"answer_keys,omitempty"`
 	Records     []RecordRef      `json:"records"`
 }
+
+// ComplaintVersion is the version of the stored Complaint this build
+// writes.
+const ComplaintVersion = 1
 
 // Answered reports whether the supervisor has answered.
 func (c *Complaint) Answered() bool { return !c.AnsweredAt.IsZero() }
@@ -171,7 +176,7 @@ func ApplyComplaint(c *Complaint, r *Record) (*Complaint, error) {
 		}
 		p := b.PartyComplaint
 		return &Complaint{
-			ID: r.Transfer, CaseNumber: p.GetCaseNumber(), Issuer: r.Issuer,
+			Version: ComplaintVersion, ID: r.Transfer, CaseNumber: p.GetCaseNumber(), Issuer: r.Issuer,
 			Complained: court.CourtCode(p.GetComplainedCourt()), Supervisor: court.CourtCode(p.GetSupervisorCourt()),
 			Category: p.GetCategory(), PartyRole: p.GetPartyRole(), AnswerBy: p.GetAnswerBy(), FiledAt: r.IssuedAt,
 			SealedText: p.GetSealedText(), TextKeys: wrapped(p.GetKeys()), Records: []RecordRef{ref},

@@ -30,6 +30,9 @@ func DecodeComplaint(b []byte) (*cmproto.Complaint, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, court.Errorf(court.ErrCorrupt, "a stored complaint does not decode: %v", err)
 	}
+	if c.Version != cmproto.ComplaintVersion {
+		return nil, court.Errorf(court.ErrCorrupt, "stored complaint %s has version %d; this build reads version %d", c.ID, c.Version, cmproto.ComplaintVersion)
+	}
 	return &c, nil
 }
 
