@@ -105,7 +105,7 @@ func (s *Service) releaseHeldComplaint(id court.TransferID) {
 		if aerr != nil {
 			if !errors.Is(aerr, cmproto.ErrHeld) {
 				s.db.Apply(storage.Commit{Unhold: &h})
-				s.reject(r.SignerPeer(), string(id), aerr)
+				s.reject(r.SignerPeer(), fmt.Errorf("complaint %s: %w", id, aerr))
 			}
 			continue
 		}
