@@ -32,6 +32,7 @@ import (
 	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
+	"courtmesh.dev/courtmesh/node/party"
 	"courtmesh.dev/courtmesh/node/records"
 	"courtmesh.dev/courtmesh/node/trust"
 	"courtmesh.dev/courtmesh/node/workflow"
@@ -91,11 +92,14 @@ type Node struct {
 	funds    *funds.Service
 	metrics  *metrics.Metrics
 	health   *health.Service
+	party    *party.Service
+	portal   *party.Portal // nil unless party_listen is set
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 
 	metricsAddr atomic.Value
+	partyAddr   atomic.Value
 	apiAddr     string
 	ready       chan struct{}
 	readyOnce   sync.Once
@@ -249,8 +253,10 @@ func New(opts Options) (*Node, error) {
 		}
 		return ""
 	}, log).ServeHTTP)
+	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
+		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
 	if n.health, err = health.New(health.Deps{
-		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 		MoreAlerts: n.funds.FundsAlerts,
@@ -265,6 +271,12 @@ func New(opts Options) (*Node, error) {
 	api.RegisterEvidence(n.api, evidence.New(evidence.Deps{Store: db, Dir: opts.Dir, Key: nk, Audit: auditLog, Now: now}))
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
+	api.RegisterComplaints(n.api, n.party)
+	if cfg.PartyListen != "" {
+		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now, Registerer: n.metrics.Reg}); err != nil {
+			return fail(err)
+		}
+	}
 	return n, nil
 }
 
@@ -331,6 +343,18 @@ func (n *Node) Serve(ctx context.Context) error {
 				cancel()
 			}
 		}()
+	}
+	if n.portal != nil {
+		// The party service: its own listener, off unless configured.
+		l, err := net.Listen("tcp", n.cfg.PartyListen)
+		if err != nil {
+			cancel()
+			n.cancelCtx()
+			n.Close()
+			return fmt.Errorf("party listener %s: %w", n.cfg.PartyListen, err)
+		}
+		n.partyAddr.Store(l.Addr().String())
+		start("party", func(ctx context.Context) error { return n.portal.Serve(ctx, l) })
 	}
 	start("trust", n.trust.Serve)
 	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log}).Serve)
@@ -413,6 +437,16 @@ func (n *Node) serveMetrics(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PartyAddr is the bound address of the party service ("" when it is
+// off or not yet serving).
+func (n *Node) PartyAddr() string {
+	a, _ := n.partyAddr.Load().(string)
+	return a
+}
+
+// Party is the party service's model (query codes, complaints).
+func (n *Node) Party() *party.Service { return n.party }
 
 // MetricsAddr is the bound metrics address ("" until Serve binds it).
 func (n *Node) MetricsAddr() string {

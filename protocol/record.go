@@ -63,6 +63,10 @@ const (
 	KindClosure     Kind = "closure"
 	KindRevokeGrant Kind = "grant_revocation"
 	KindAssetUpdate Kind = "asset_update"
+	// KindComplaint and KindComplaintAnswer name a complaint, not a
+	// transfer, in their Record's transfer_id (see complaint.go).
+	KindComplaint       Kind = "party_complaint"
+	KindComplaintAnswer Kind = "complaint_answer"
 )
 
 func kindOf(r *pb.Record) Kind {
@@ -100,6 +104,10 @@ func kindOf(r *pb.Record) Kind {
 		return KindAssistNotice
 	case *pb.Record_DossierItems:
 		return KindDossierItems
+	case *pb.Record_PartyComplaint:
+		return KindComplaint
+	case *pb.Record_ComplaintAnswer:
+		return KindComplaintAnswer
 	}
 	return ""
 }
@@ -457,6 +465,10 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		}
 	case *pb.Record_FundsEntry, *pb.Record_Sanction, *pb.Record_AssistNotice, *pb.Record_DossierItems:
 		return checkMore(r)
+	case *pb.Record_PartyComplaint:
+		return checkComplaint(r, b.PartyComplaint, h)
+	case *pb.Record_ComplaintAnswer:
+		return checkSealed("answer", b.ComplaintAnswer.GetSealedText(), b.ComplaintAnswer.GetKeys())
 	}
 	return nil
 }

@@ -221,6 +221,25 @@ func recordSamples() []recordSample {
 			Mode: pb.Mode_MODE_DESIGNATED, ReceiverCourt: "京0108", DecisionNumber: "（2026）京01执监8号", AcceptBy: "2026-03-23",
 			RecommendedRank: 2, RecommendationHash: fill32(0xDD),
 		}}}},
+		// A party's complaint (its ID in transfer_id) and the supervising
+		// court's answer: a line of their own.
+		{"record-party_complaint.hex", protocol.KindComplaint, "京0105", 5, at(9), &pb.Record{Body: &pb.Record_PartyComplaint{PartyComplaint: &pb.PartyComplaint{
+			CaseNumber: "（2025）京0105执123号", ComplainedCourt: "京0108", SupervisorCourt: "京01", Category: "no_progress",
+			AnswerBy: "2026-04-15", SealedText: []byte("sealed complaint text"), PartyRole: "applicant",
+			Keys: []*pb.WrappedKey{
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped key for 京01")},
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped key for 京0108")},
+				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
+			},
+		}}}},
+		{"record-complaint_answer.hex", protocol.KindComplaintAnswer, "京01", 3, at(10), &pb.Record{Body: &pb.Record_ComplaintAnswer{ComplaintAnswer: &pb.ComplaintAnswer{
+			SealedText: []byte("sealed answer"),
+			Keys: []*pb.WrappedKey{
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped key for 京01")},
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped key for 京0108")},
+				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
+			},
+		}}}},
 	}
 }
 
@@ -452,6 +471,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	// applied in order by the state machine.
 	var cur *protocol.Transfer
 	var offered, second *protocol.Transfer
+	var complaint *protocol.Complaint
 	for _, s := range recordSamples() {
 		raw := v[s.file]
 		r, err := protocol.DecodeRecord(raw, trust, s.at)
@@ -477,6 +497,13 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 				continue
 			}
 			second = next
+		case s.kind == protocol.KindComplaint || s.kind == protocol.KindComplaintAnswer:
+			next, err := protocol.ApplyComplaint(complaint, r)
+			if err != nil {
+				t.Errorf("%s does not apply: %v", s.file, err)
+				continue
+			}
+			complaint = next
 		case s.kind == protocol.KindRejection || s.kind == protocol.KindWithdrawal:
 			next, err := protocol.Apply(offered, r, trust, protocol.Rules{})
 			want := map[protocol.Kind]protocol.State{protocol.KindRejection: protocol.StateRejected, protocol.KindWithdrawal: protocol.StateWithdrawn}[s.kind]
@@ -510,6 +537,10 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	}
 	if offered != nil && (offered.RegionAssets != nil || offered.DebtorRegion != "") {
 		t.Errorf("an offer without the summary reads as %+v", offered)
+	}
+
+	if complaint == nil || !complaint.Answered() || complaint.Supervisor != "京01" || complaint.Complained != "京0108" || len(complaint.Readers()) != 3 || len(complaint.Records) != 2 {
+		t.Errorf("the complaint line ends as %+v", complaint)
 	}
 
 	// The other signed payloads.

@@ -72,6 +72,8 @@ type Commit struct {
 	// Checkpoints move in the same transaction (see Checkpoint): e.g.
 	// "applied up to this record's sequence" for its issuer.
 	Checkpoints []Checkpoint
+	// Complaint is the new state of a complaint (nil: none); see party.go.
+	Complaint *ComplaintWrite
 }
 
 // Held is a record waiting for its predecessor.
@@ -142,6 +144,11 @@ func (db *DB) Apply(c Commit) error {
 		}
 		for _, cp := range c.Checkpoints {
 			if err := setCheckpoint(txn, cp); err != nil {
+				return err
+			}
+		}
+		if w := c.Complaint; w != nil {
+			if err := putComplaint(txn, w); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -94,6 +95,27 @@ type Config struct {
 	// (courtmesh transfer recommend; node/advice documents the factors).
 	// An absent key is its default (advice.Default).
 	Recommend Recommend `toml:"recommend"`
+	// PartyListen is where the party service (当事人查询与投诉: the
+	// public status page and complaint form, node/party) listens, as
+	// host:port, meant to sit behind the court's public portal or a
+	// reverse proxy that terminates HTTPS. Default: "" (off: no listener).
+	PartyListen string `toml:"party_listen"`
+	// PartyContact is the court's public contact shown to parties (a
+	// telephone number, an office). Default: none (only the national
+	// hotline 12368 is shown).
+	PartyContact string `toml:"party_contact"`
+	// PartyTrustProxy takes a party's address from the last
+	// X-Forwarded-For entry when the connection comes from loopback (the
+	// reverse proxy on the same host), for the per-source limits.
+	// Default: false.
+	PartyTrustProxy bool `toml:"party_trust_proxy"`
+	// PartySecureCookies marks the party service's cookies Secure; set it
+	// when the parties reach it over HTTPS (as they should). Default: false.
+	PartySecureCookies bool `toml:"party_secure_cookies"`
+	// ComplaintAnswerDays is how many days a supervising court has to
+	// answer a party's complaint; an unanswered complaint past it is
+	// overdue (alert). Default: 15.
+	ComplaintAnswerDays int `toml:"complaint_answer_days"`
 }
 
 // Bytes is a size written as "256MiB", "1GiB", "64MB" or a number of
@@ -261,6 +283,12 @@ version = 1
 # are refused until it is set; every export and every case show is audited)
 # exports_dir = "/srv/courtmesh-exports"
 
+# the party service (status page and complaints for the parties), behind
+# the court's public portal (default off)
+# party_listen = "127.0.0.1:4800"
+# party_contact = "执行局 010-00000000"
+# complaint_answer_days = 15
+
 # free space kept on the data directory's disk: imports and fetches are
 # refused (disk_full alert) before they would leave less, so that the store
 # can always commit and the audit log append (default "256MiB")
@@ -326,6 +354,14 @@ func Load(path string) (Config, error) {
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)
 	}
+	if c.ComplaintAnswerDays < 0 || c.ComplaintAnswerDays > 365 {
+		return c, fmt.Errorf("%s: %w: complaint_answer_days %d is not between 1 and 365", path, ErrConfig, c.ComplaintAnswerDays)
+	}
+	if c.PartyListen != "" {
+		if _, _, err := net.SplitHostPort(c.PartyListen); err != nil {
+			return c, fmt.Errorf("%s: %w: party_listen %q is not host:port: %v", path, ErrConfig, c.PartyListen, err)
+		}
+	}
 	if c.ClockSkewTolerance.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: clock_skew_tolerance %s is negative", path, ErrConfig, c.ClockSkewTolerance.Duration)
 	}
@@ -353,6 +389,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MetricsListen == "" {
 		c.MetricsListen = "127.0.0.1:4790"
+	}
+	if c.ComplaintAnswerDays == 0 {
+		c.ComplaintAnswerDays = 15
 	}
 	if c.HandoverGuardDays == 0 {
 		c.HandoverGuardDays = 30

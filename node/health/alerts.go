@@ -191,8 +191,28 @@ func (s *Service) allAlerts(ctx context.Context) ([]api.Alert, map[string][]cour
 		}
 		out = append(out, more...)
 	}
+	if s.d.Complaints != nil {
+		cs, err := s.d.Complaints.OverdueComplaints(ctx, MaxOverdueAlerts)
+		if err != nil {
+			s.log.Warn("alerts: could not list overdue complaints", "reason", err)
+		}
+		for _, c := range cs {
+			out = append(out, api.Alert{Kind: "complaint_overdue", Severity: "warning", Court: string(c.Supervisor),
+				Since: complaintSince(c.AnswerBy),
+				Message: fmt.Sprintf("当事人投诉 %s（案件 %s，被投诉法院 %s）应于 %s 前答复，已逾期 / party complaint %s (case %s, about %s) was due for an answer by %s",
+					c.Ref, c.Case, c.Complained, c.AnswerBy, c.Ref, c.Case, c.Complained, c.AnswerBy)})
+		}
+	}
 	dashboard.SortAlerts(out)
 	return out, parties
+}
+
+func complaintSince(answerBy string) time.Time {
+	d, err := court.ParseDate(answerBy)
+	if err != nil {
+		return time.Time{}
+	}
+	return d.AddDate(0, 0, 1).Start().UTC()
 }
 
 // measureAlerts raises one alert per active measure of a transferred case

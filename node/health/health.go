@@ -51,6 +51,13 @@ type Store interface {
 
 var _ Store = (*storage.DB)(nil)
 
+// Complaints lists the parties' complaints past their answer-by date
+// that this court supervises or is complained of (node/party implements
+// it), at most limit of them.
+type Complaints interface {
+	OverdueComplaints(ctx context.Context, limit int) ([]api.ComplaintInfo, error)
+}
+
 // Measures lists the active measures of the transferred cases this court
 // holds that expire within days of asOf, soonest first. The assets room
 // implements it (today a method of the node).
@@ -67,7 +74,9 @@ type Deps struct {
 	Key     crypto.TransportSigner // signs heartbeats; its transport key signs the peer record in them
 	Store   Store
 	Measure Measures
-	Metrics *metrics.Metrics
+	// Complaints, if set, raises complaint_overdue alerts.
+	Complaints Complaints
+	Metrics    *metrics.Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Log receives structured logs; nil discards them.

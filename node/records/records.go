@@ -410,6 +410,9 @@ func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinn
 // apply applies a decoded record under s.mu, committing it with its log
 // entry (lr may be nil for a held record already logged).
 func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
+	if r.IsComplaint() {
+		return s.applyComplaint(r, lr)
+	}
 	cur, err := s.Load(r.Transfer)
 	if err != nil {
 		return err

@@ -160,6 +160,8 @@ type Record struct {
 	//	*Record_Directive
 	//	*Record_DirectiveReport
 	//	*Record_Review
+	//	*Record_PartyComplaint
+	//	*Record_ComplaintAnswer
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -399,6 +401,24 @@ func (x *Record) GetReview() *Review {
 	return nil
 }
 
+func (x *Record) GetPartyComplaint() *PartyComplaint {
+	if x != nil {
+		if x, ok := x.Body.(*Record_PartyComplaint); ok {
+			return x.PartyComplaint
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetComplaintAnswer() *ComplaintAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*Record_ComplaintAnswer); ok {
+			return x.ComplaintAnswer
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -478,6 +498,16 @@ type Record_Review struct {
 	Review *Review `protobuf:"bytes,42,opt,name=review,proto3,oneof"`
 }
 
+type Record_PartyComplaint struct {
+	// 50-54: the parties' complaints (投诉). In these records transfer_id
+	// names the complaint (its reference), not a transfer.
+	PartyComplaint *PartyComplaint `protobuf:"bytes,50,opt,name=party_complaint,json=partyComplaint,proto3,oneof"`
+}
+
+type Record_ComplaintAnswer struct {
+	ComplaintAnswer *ComplaintAnswer `protobuf:"bytes,51,opt,name=complaint_answer,json=complaintAnswer,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -513,6 +543,10 @@ func (*Record_Directive) isRecord_Body() {}
 func (*Record_DirectiveReport) isRecord_Body() {}
 
 func (*Record_Review) isRecord_Body() {}
+
+func (*Record_PartyComplaint) isRecord_Body() {}
+
+func (*Record_ComplaintAnswer) isRecord_Body() {}
 
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
@@ -1681,6 +1715,163 @@ func (x *DossierItems) GetItems() []string {
 	return nil
 }
 
+// PartyComplaint: a party complained through the party service of the
+// issuing court about how a case is handled. Only metadata travels in
+// clear; the party's text is sealed (HPKE-wrapped data key) to the
+// supervising court, the court complained of and the issuer.
+type PartyComplaint struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber      string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`                // the case as the party signed in with it
+	ComplainedCourt string                 `protobuf:"bytes,2,opt,name=complained_court,json=complainedCourt,proto3" json:"complained_court,omitempty"` // the court whose handling is complained of
+	SupervisorCourt string                 `protobuf:"bytes,3,opt,name=supervisor_court,json=supervisorCourt,proto3" json:"supervisor_court,omitempty"` // a superior of it: the decider of the transfer, else its parent
+	Category        string                 `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`                                      // no_progress | missed_deadline | lapsed_measure | conduct | other
+	AnswerBy        string                 `protobuf:"bytes,5,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`                      // YYYY-MM-DD; the supervisor answers by then
+	SealedText      []byte                 `protobuf:"bytes,6,opt,name=sealed_text,json=sealedText,proto3" json:"sealed_text,omitempty"`                // the party's text, sealed with the data key
+	Keys            []*WrappedKey          `protobuf:"bytes,7,rep,name=keys,proto3" json:"keys,omitempty"`                                              // the data key, for each reader court
+	PartyRole       string                 `protobuf:"bytes,8,opt,name=party_role,json=partyRole,proto3" json:"party_role,omitempty"`                   // applicant | respondent
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PartyComplaint) Reset() {
+	*x = PartyComplaint{}
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyComplaint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyComplaint) ProtoMessage() {}
+
+func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyComplaint.ProtoReflect.Descriptor instead.
+func (*PartyComplaint) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PartyComplaint) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetComplainedCourt() string {
+	if x != nil {
+		return x.ComplainedCourt
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetSupervisorCourt() string {
+	if x != nil {
+		return x.SupervisorCourt
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetSealedText() []byte {
+	if x != nil {
+		return x.SealedText
+	}
+	return nil
+}
+
+func (x *PartyComplaint) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *PartyComplaint) GetPartyRole() string {
+	if x != nil {
+		return x.PartyRole
+	}
+	return ""
+}
+
+// ComplaintAnswer: the supervising court answers a complaint.
+type ComplaintAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SealedText    []byte                 `protobuf:"bytes,1,opt,name=sealed_text,json=sealedText,proto3" json:"sealed_text,omitempty"` // the answer, sealed with a new data key
+	Keys          []*WrappedKey          `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`                               // for the complaint's issuer, the court complained of, the supervisor
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComplaintAnswer) Reset() {
+	*x = ComplaintAnswer{}
+	mi := &file_pb_transfer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComplaintAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComplaintAnswer) ProtoMessage() {}
+
+func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComplaintAnswer.ProtoReflect.Descriptor instead.
+func (*ComplaintAnswer) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ComplaintAnswer) GetSealedText() []byte {
+	if x != nil {
+		return x.SealedText
+	}
+	return nil
+}
+
+func (x *ComplaintAnswer) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 // Receipt: the receiver verified every chunk.
 type Receipt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1692,7 +1883,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +1895,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1908,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1745,7 +1936,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1948,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1961,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1798,7 +1989,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2001,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2014,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1854,7 +2045,7 @@ type Directive struct {
 
 func (x *Directive) Reset() {
 	*x = Directive{}
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2057,7 @@ func (x *Directive) String() string {
 func (*Directive) ProtoMessage() {}
 
 func (x *Directive) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +2070,7 @@ func (x *Directive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Directive.ProtoReflect.Descriptor instead.
 func (*Directive) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Directive) GetCourt() string {
@@ -1914,7 +2105,7 @@ type DirectiveReport struct {
 
 func (x *DirectiveReport) Reset() {
 	*x = DirectiveReport{}
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2117,7 @@ func (x *DirectiveReport) String() string {
 func (*DirectiveReport) ProtoMessage() {}
 
 func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2130,7 @@ func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
 func (*DirectiveReport) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DirectiveReport) GetDirective() string {
@@ -1970,7 +2161,7 @@ type Review struct {
 
 func (x *Review) Reset() {
 	*x = Review{}
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2173,7 @@ func (x *Review) String() string {
 func (*Review) ProtoMessage() {}
 
 func (x *Review) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2186,7 @@ func (x *Review) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Review.ProtoReflect.Descriptor instead.
 func (*Review) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Review) GetFinding() string {
@@ -2039,7 +2230,7 @@ type SpotCheckDraw struct {
 
 func (x *SpotCheckDraw) Reset() {
 	*x = SpotCheckDraw{}
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2242,7 @@ func (x *SpotCheckDraw) String() string {
 func (*SpotCheckDraw) ProtoMessage() {}
 
 func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2255,7 @@ func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
 func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SpotCheckDraw) GetScope() string {
@@ -2136,7 +2327,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2339,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2352,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -2188,7 +2379,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +2391,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +2404,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -2244,7 +2435,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[25]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2256,7 +2447,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[25]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2269,7 +2460,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -2304,7 +2495,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x81\v\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xa8\f\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -2335,7 +2526,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\rdossier_items\x18! \x01(\v2#.courtmesh.protocol.v1.DossierItemsH\x00R\fdossierItems\x12@\n" +
 	"\tdirective\x18( \x01(\v2 .courtmesh.protocol.v1.DirectiveH\x00R\tdirective\x12S\n" +
 	"\x10directive_report\x18) \x01(\v2&.courtmesh.protocol.v1.DirectiveReportH\x00R\x0fdirectiveReport\x127\n" +
-	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06reviewB\x06\n" +
+	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06review\x12P\n" +
+	"\x0fparty_complaint\x182 \x01(\v2%.courtmesh.protocol.v1.PartyComplaintH\x00R\x0epartyComplaint\x12S\n" +
+	"\x10complaint_answer\x183 \x01(\v2&.courtmesh.protocol.v1.ComplaintAnswerH\x00R\x0fcomplaintAnswerB\x06\n" +
 	"\x04body\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
@@ -2443,7 +2636,23 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x0emeasure_expiry\x18\x06 \x01(\tR\rmeasureExpiry\x12\x16\n" +
 	"\x06sealed\x18\a \x01(\fR\x06sealed\"$\n" +
 	"\fDossierItems\x12\x14\n" +
-	"\x05items\x18\x01 \x03(\tR\x05items\"S\n" +
+	"\x05items\x18\x01 \x03(\tR\x05items\"\xb7\x02\n" +
+	"\x0ePartyComplaint\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12)\n" +
+	"\x10complained_court\x18\x02 \x01(\tR\x0fcomplainedCourt\x12)\n" +
+	"\x10supervisor_court\x18\x03 \x01(\tR\x0fsupervisorCourt\x12\x1a\n" +
+	"\bcategory\x18\x04 \x01(\tR\bcategory\x12\x1b\n" +
+	"\tanswer_by\x18\x05 \x01(\tR\banswerBy\x12\x1f\n" +
+	"\vsealed_text\x18\x06 \x01(\fR\n" +
+	"sealedText\x125\n" +
+	"\x04keys\x18\a \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\x12\x1d\n" +
+	"\n" +
+	"party_role\x18\b \x01(\tR\tpartyRole\"i\n" +
+	"\x0fComplaintAnswer\x12\x1f\n" +
+	"\vsealed_text\x18\x01 \x01(\fR\n" +
+	"sealedText\x125\n" +
+	"\x04keys\x18\x02 \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\"S\n" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
@@ -2512,7 +2721,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
@@ -2532,16 +2741,18 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Sanction)(nil),         // 15: courtmesh.protocol.v1.Sanction
 	(*AssistNotice)(nil),     // 16: courtmesh.protocol.v1.AssistNotice
 	(*DossierItems)(nil),     // 17: courtmesh.protocol.v1.DossierItems
-	(*Receipt)(nil),          // 18: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 19: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 20: courtmesh.protocol.v1.Closure
-	(*Directive)(nil),        // 21: courtmesh.protocol.v1.Directive
-	(*DirectiveReport)(nil),  // 22: courtmesh.protocol.v1.DirectiveReport
-	(*Review)(nil),           // 23: courtmesh.protocol.v1.Review
-	(*SpotCheckDraw)(nil),    // 24: courtmesh.protocol.v1.SpotCheckDraw
-	(*LogHeads)(nil),         // 25: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 26: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 27: courtmesh.protocol.v1.SyncRequest
+	(*PartyComplaint)(nil),   // 18: courtmesh.protocol.v1.PartyComplaint
+	(*ComplaintAnswer)(nil),  // 19: courtmesh.protocol.v1.ComplaintAnswer
+	(*Receipt)(nil),          // 20: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 21: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 22: courtmesh.protocol.v1.Closure
+	(*Directive)(nil),        // 23: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),  // 24: courtmesh.protocol.v1.DirectiveReport
+	(*Review)(nil),           // 25: courtmesh.protocol.v1.Review
+	(*SpotCheckDraw)(nil),    // 26: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),         // 27: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 28: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 29: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -2550,30 +2761,34 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	8,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
 	9,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
 	11, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	18, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	19, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	20, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	20, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	21, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	22, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
 	12, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
 	13, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
 	14, // 11: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
 	15, // 12: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
 	16, // 13: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
 	17, // 14: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
-	21, // 15: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
-	22, // 16: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
-	23, // 17: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
-	0,  // 18: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 19: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	5,  // 20: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
-	1,  // 21: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	10, // 22: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	24, // 23: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	26, // 24: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	23, // 15: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	24, // 16: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	25, // 17: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
+	18, // 18: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
+	19, // 19: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
+	0,  // 20: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	3,  // 21: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	5,  // 22: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
+	1,  // 23: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	10, // 24: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	10, // 25: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	10, // 26: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	26, // 27: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	28, // 28: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -2600,6 +2815,8 @@ func file_pb_transfer_proto_init() {
 		(*Record_Directive)(nil),
 		(*Record_DirectiveReport)(nil),
 		(*Record_Review)(nil),
+		(*Record_PartyComplaint)(nil),
+		(*Record_ComplaintAnswer)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2607,7 +2824,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
