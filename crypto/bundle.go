@@ -110,10 +110,27 @@ type Bundle struct {
 	// Envelope is the bundle exactly as signed; Raw its encoding.
 	Envelope *Envelope
 	Raw      []byte
+	// Head is the root-signed head of Raw (SignBundleHead), when known:
+	// BuildBundle makes one; a bundle read from a file alone has none.
+	Head []byte
+	// Deltas are the signed deltas applied on top of Raw, in order
+	// (ApplyDelta): Sequence and the lists are the result, FullSequence
+	// the sequence of Raw itself.
+	Deltas       [][]byte
+	FullSequence uint64
+
+	hash  [32]byte // SHA-256 of Raw, computed once when opened
+	state [32]byte // StateDigest of the content after Deltas
+	// certKeys are the cache keys of the certificates (certCacheKey);
+	// verified counts the certificate signatures checked when opened
+	// (the rest came from the cache).
+	certKeys [][32]byte
+	digests  [][32]byte // certDigest of each of Certs, in order
+	verified int
 }
 
-// Hash is the SHA-256 of the encoded bundle.
-func (b *Bundle) Hash() [32]byte { return sha256.Sum256(b.Raw) }
+// Hash is the SHA-256 of the encoded bundle (Raw), computed once.
+func (b *Bundle) Hash() [32]byte { return b.hash }
 
 // BuildBundle signs a bundle with the root key. Every certificate must
 // chain to root; revoked serials may still be listed so that old records
@@ -151,13 +168,29 @@ func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires 
 	if err != nil {
 		return nil, err
 	}
-	return OpenBundle(root, raw)
+	b, err := OpenBundle(root, raw)
+	if err != nil {
+		return nil, err
+	}
+	if b.Head, err = SignBundleHead(rootKey, root, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // OpenBundle decodes raw, checks the root's signature and every
 // certificate's chain and constraints. It does not compare with the bundle
 // in force (see Trust.Replace) nor check expiry (see Bundle.Status).
 func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
+	return OpenBundleCached(root, raw, nil)
+}
+
+// OpenBundleCached is OpenBundle that skips the signature check of a
+// certificate whose cache key (its issuer and its exact signed bytes) the
+// cache holds; every other check is made. A nil cache checks every
+// signature. It never adds to the cache: the caller adds
+// Bundle.CertKeys once the bundle is accepted.
+func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, error) {
 	env, err := UnmarshalEnvelope(raw, MaxBundleSize)
 	if err != nil {
 		return nil, fmt.Errorf("trust bundle: %w", err)
@@ -181,7 +214,9 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 		ExpiresAt: time.Unix(p.GetExpiresAt(), 0),
 		Envelope:  env,
 		Raw:       raw,
+		hash:      sha256.Sum256(raw),
 	}
+	b.FullSequence = b.Sequence
 	if b.Sequence == 0 || !b.ExpiresAt.After(b.IssuedAt) {
 		return nil, fmt.Errorf("trust bundle %d: %w: bad sequence or lifetime", b.Sequence, ErrMalformed)
 	}
@@ -225,26 +260,70 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 	if len(b.Certs) == 0 || b.Certs[0].Serial != root.Serial || !slices.Equal(b.Certs[0].Envelope.Signature, root.Envelope.Signature) {
 		return nil, fmt.Errorf("trust bundle %d: %w: the first certificate is not the pinned national root", b.Sequence, ErrUnknownSigner)
 	}
+	if err := b.checkChain(root, cache, revoked); err != nil {
+		return nil, err
+	}
+	b.state = stateDigest(b)
+	return b, nil
+}
+
+// checkChain checks every certificate of b after the root: its issuer is
+// in the bundle, the chain is at most root -> issuer -> court, the issuer
+// may certify it, and its signature holds (unless the cache knows it). No
+// peer is certified twice by certificates in force. It fills b.digests
+// (keeping entries already computed), b.certKeys and b.verified.
+func (b *Bundle) checkChain(root *Certificate, cache CertCache, revoked map[uint64]bool) error {
+	bySerial := make(map[uint64]*Certificate, len(b.Certs))
+	for _, c := range b.Certs {
+		bySerial[c.Serial] = c
+	}
+	if len(b.digests) != len(b.Certs) {
+		b.digests = make([][32]byte, len(b.Certs))
+	}
+	var zero [32]byte
+	digest := func(i int) [32]byte {
+		if b.digests[i] == zero {
+			b.digests[i] = certDigest(b.Certs[i])
+		}
+		return b.digests[i]
+	}
 	peers := map[peer.ID]uint64{}
-	for _, c := range b.Certs[1:] {
+	b.certKeys = make([][32]byte, len(b.Certs))
+	b.verified = 0
+	rootID := issuerID(root)
+	b.certKeys[0] = cacheKeyOf(rootID, digest(0))
+	issuerIDs := map[uint64][32]byte{root.Serial: rootID}
+	for i, c := range b.Certs[1:] {
+		i++
 		issuer, ok := bySerial[c.IssuerSerial]
 		if !ok || c.SelfSigned() {
-			return nil, fmt.Errorf("trust bundle %d: certificate %d (%s): issuer %d not in bundle: %w", b.Sequence, c.Serial, c.Code, c.IssuerSerial, ErrUnknownSigner)
+			return fmt.Errorf("trust bundle %d: certificate %d (%s): issuer %d not in bundle: %w", b.Sequence, c.Serial, c.Code, c.IssuerSerial, ErrUnknownSigner)
 		}
 		if issuer.Serial != root.Serial && issuer.IssuerSerial != root.Serial {
-			return nil, fmt.Errorf("trust bundle %d: certificate %d (%s): chain longer than root -> issuer -> court: %w", b.Sequence, c.Serial, c.Code, ErrNotAuthorised)
+			return fmt.Errorf("trust bundle %d: certificate %d (%s): chain longer than root -> issuer -> court: %w", b.Sequence, c.Serial, c.Code, ErrNotAuthorised)
 		}
-		if err := c.VerifyIssuedBy(issuer); err != nil {
-			return nil, fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
+		iid, ok := issuerIDs[issuer.Serial]
+		if !ok {
+			iid = issuerID(issuer)
+			issuerIDs[issuer.Serial] = iid
+		}
+		key := cacheKeyOf(iid, digest(i))
+		b.certKeys[i] = key
+		checkSig := cache == nil || !cache.Verified(key)
+		if err := c.verifyIssuedBy(issuer, checkSig); err != nil {
+			return fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
+		}
+		if checkSig {
+			b.verified++
 		}
 		if c.PeerID != "" && !revoked[c.Serial] {
 			if other, dup := peers[c.PeerID]; dup && !revoked[other] {
-				return nil, fmt.Errorf("trust bundle %d: %w: peer %s certified twice (serials %d and %d)", b.Sequence, ErrMalformed, c.PeerID, other, c.Serial)
+				return fmt.Errorf("trust bundle %d: %w: peer %s certified twice (serials %d and %d)", b.Sequence, ErrMalformed, c.PeerID, other, c.Serial)
 			}
 			peers[c.PeerID] = c.Serial
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // BundleState says where a bundle stands in its lifetime.
@@ -290,6 +369,10 @@ type Trust struct {
 	// revokedPeer maps the peer of a revoked certificate that has no
 	// certificate in force to that revoked certificate (the newest one).
 	revokedPeer map[peer.ID]*Certificate
+	// notInForce maps a peer that some certificate of the bundle names
+	// but byPeer does not admit to the first such certificate in bundle
+	// order: the miss path of ByPeer answers from it in O(1).
+	notInForce map[peer.ID]*Certificate
 }
 
 // NewTrust builds the view of a verified bundle.
@@ -303,6 +386,7 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 		revoked:  make(map[uint64]Revocation, len(b.Revocations)),
 
 		revokedPeer: make(map[peer.ID]*Certificate, len(b.Revocations)),
+		notInForce:  make(map[peer.ID]*Certificate, len(b.Revocations)),
 	}
 	for _, r := range b.Revocations {
 		t.revoked[r.Serial] = r
@@ -335,6 +419,17 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 	for p := range t.revokedPeer {
 		if _, live := t.byPeer[p]; live {
 			delete(t.revokedPeer, p) // re-certified: its log is trusted again
+		}
+	}
+	for _, c := range b.Certs {
+		if c.PeerID == "" {
+			continue
+		}
+		if _, ok := t.notInForce[c.PeerID]; ok {
+			continue
+		}
+		if live, ok := t.byPeer[c.PeerID]; !ok || live != c {
+			t.notInForce[c.PeerID] = c
 		}
 	}
 	return t
@@ -397,12 +492,11 @@ func (t *Trust) RevokedPeer(p peer.ID) (*Certificate, Revocation, bool) {
 func (t *Trust) ByPeer(p peer.ID, now time.Time) (*Certificate, error) {
 	c, ok := t.byPeer[p]
 	if !ok {
-		for _, cc := range t.bundle.Certs {
-			if cc.PeerID == p {
-				_, err := t.check(cc, now)
-				if err != nil {
-					return nil, err
-				}
+		// Why not: the first certificate naming p says (revoked, expired),
+		// from an index rather than a scan of the bundle.
+		if cc, named := t.notInForce[p]; named {
+			if _, err := t.check(cc, now); err != nil {
+				return nil, err
 			}
 		}
 		return nil, fmt.Errorf("peer %s: %w", p, ErrUnknownSigner)
