@@ -126,7 +126,9 @@ type Bundle struct {
 	// (the rest came from the cache).
 	certKeys [][32]byte
 	digests  [][32]byte // certDigest of each of Certs, in order
-	verified int
+	// bundleKey is the cache key of Raw's root signature.
+	bundleKey [32]byte
+	verified  int
 }
 
 // Hash is the SHA-256 of the encoded bundle (Raw), computed once.
@@ -198,8 +200,13 @@ func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, 
 	if env.SignerSerial != root.Serial {
 		return nil, fmt.Errorf("trust bundle signed by serial %d, not the national root %d: %w", env.SignerSerial, root.Serial, ErrUnknownSigner)
 	}
-	if err := env.VerifyWith(root.SigningKey, PayloadBundle); err != nil {
-		return nil, fmt.Errorf("trust bundle: %w", err)
+	hash := sha256.Sum256(raw)
+	// The root's signature over these exact bytes, unless verified before.
+	bundleKey := cacheKeyOf(issuerID(root), hash)
+	if cache == nil || !cache.Verified(bundleKey) {
+		if err := env.VerifyWith(root.SigningKey, PayloadBundle); err != nil {
+			return nil, fmt.Errorf("trust bundle: %w", err)
+		}
 	}
 	var p cryptopb.TrustBundle
 	if err := proto.Unmarshal(env.Payload, &p); err != nil {
@@ -214,7 +221,8 @@ func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, 
 		ExpiresAt: time.Unix(p.GetExpiresAt(), 0),
 		Envelope:  env,
 		Raw:       raw,
-		hash:      sha256.Sum256(raw),
+		hash:      hash,
+		bundleKey: bundleKey,
 	}
 	b.FullSequence = b.Sequence
 	if b.Sequence == 0 || !b.ExpiresAt.After(b.IssuedAt) {
@@ -457,7 +465,9 @@ func (t *Trust) check(c *Certificate, now time.Time) (*Certificate, error) {
 	}
 	for i := 0; i < 3 && c != nil; i++ {
 		if r, ok := t.revoked[c.Serial]; ok {
-			return nil, fmt.Errorf("%s revoked on %s: %w", c, r.RevokedAt.UTC().Format(time.RFC3339), ErrRevoked)
+			// Formatted only if read: admission refuses revoked peers on
+			// every dial and stream, and mostly only tests the kind.
+			return nil, &revokedCertError{c: c, at: r.RevokedAt}
 		}
 		if err := c.ValidAt(now); err != nil {
 			return nil, err
@@ -469,6 +479,28 @@ func (t *Trust) check(c *Certificate, now time.Time) (*Certificate, error) {
 	}
 	return nil, nil
 }
+
+// revokedCertError refuses a revoked certificate; it wraps ErrRevoked.
+type revokedCertError struct {
+	c  *Certificate
+	at time.Time
+}
+
+func (e *revokedCertError) Error() string {
+	return fmt.Sprintf("%s revoked on %s: %v", e.c, e.at.UTC().Format(time.RFC3339), ErrRevoked)
+}
+
+func (e *revokedCertError) Unwrap() error { return ErrRevoked }
+
+// unknownPeerError refuses a peer no certificate names; it wraps
+// ErrUnknownSigner.
+type unknownPeerError peer.ID
+
+func (e unknownPeerError) Error() string {
+	return fmt.Sprintf("peer %s: %v", peer.ID(e), ErrUnknownSigner)
+}
+
+func (e unknownPeerError) Unwrap() error { return ErrUnknownSigner }
 
 // Revocation returns the revocation of a certificate serial, if any.
 func (t *Trust) Revocation(serial uint64) (Revocation, bool) {
@@ -499,7 +531,7 @@ func (t *Trust) ByPeer(p peer.ID, now time.Time) (*Certificate, error) {
 				return nil, err
 			}
 		}
-		return nil, fmt.Errorf("peer %s: %w", p, ErrUnknownSigner)
+		return nil, unknownPeerError(p)
 	}
 	if _, err := t.check(c, now); err != nil {
 		return nil, err

@@ -49,16 +49,36 @@ func (m *MemCertCache) Verified(key [32]byte) bool {
 }
 
 // Reset makes the cache hold exactly the keys of b (those of the bundle
-// in force): keys of certificates no longer in any bundle are dropped, so
+// in force, and of the root's signature over its whole encoding): keys of certificates no longer in any bundle are dropped, so
 // the cache never grows past one bundle.
 func (m *MemCertCache) Reset(b *Bundle) {
-	keys := make(map[[32]byte]struct{}, len(b.certKeys))
+	keys := make(map[[32]byte]struct{}, len(b.certKeys)+1)
+	keys[b.bundleKey] = struct{}{}
 	for _, k := range b.certKeys {
 		keys[k] = struct{}{}
 	}
 	m.mu.Lock()
 	m.keys = keys
 	m.mu.Unlock()
+}
+
+// Holds reports whether the cache holds exactly the keys of b (as after
+// Reset(b)): then there is nothing to write back.
+func (m *MemCertCache) Holds(b *Bundle) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if len(m.keys) != len(b.certKeys)+1 {
+		return false
+	}
+	if _, ok := m.keys[b.bundleKey]; !ok {
+		return false
+	}
+	for _, k := range b.certKeys {
+		if _, ok := m.keys[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Len is the number of keys held.

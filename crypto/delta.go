@@ -228,7 +228,7 @@ func applyChange(root *Certificate, base *Bundle, seq uint64, ch DeltaChange, _ 
 	nb := &Bundle{
 		Sequence: seq, IssuedAt: ch.IssuedAt, ExpiresAt: ch.ExpiresAt,
 		Envelope: base.Envelope, Raw: base.Raw, Head: base.Head, Deltas: base.Deltas, hash: base.hash,
-		FullSequence: base.FullSequence,
+		FullSequence: base.FullSequence, bundleKey: base.bundleKey,
 	}
 	remove := make(map[uint64]bool, len(ch.Remove))
 	for _, s := range ch.Remove {

@@ -65,9 +65,9 @@ func (s *Service) serveBundleV1(st network.Stream) {
 // whole bundle only if asked for after it.
 func (s *Service) serveBundle(st network.Stream) {
 	defer st.Close()
-	_ = st.SetReadDeadline(time.Now().Add(idleTimeout))
+	r := progressReader{st: st, n: &s.bytesIn}
 	var req pb.BundleRequest
-	if err := cmproto.ReadDelimited(st, &req, maxRequest); err != nil {
+	if err := cmproto.ReadDelimited(r, &req, maxRequest); err != nil {
 		st.Reset()
 		return
 	}
@@ -90,7 +90,7 @@ func (s *Service) serveBundle(st network.Stream) {
 		return
 	}
 	var send pb.BundleRequest
-	if err := cmproto.ReadDelimited(st, &send, maxRequest); err != nil || !send.GetSend() {
+	if err := cmproto.ReadDelimited(r, &send, maxRequest); err != nil || !send.GetSend() {
 		return // the asker took the deltas, or declined
 	}
 	// No deadline for the whole: the asker times out on lack of progress,

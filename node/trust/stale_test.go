@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/nodetest"
 )
@@ -18,9 +19,15 @@ import (
 // with gossipsub, serving until the test ends.
 func joined(t *testing.T, m *nodetest.TrustMesh, i int) *Service {
 	t.Helper()
-	s := newService(t, m, i)
+	return join(t, newService(t, m, i), m.Keys[i])
+}
+
+// join puts s on a real loopback host with gossipsub, serving until the
+// test ends.
+func join(t testing.TB, s *Service, key *crypto.NodeKey) *Service {
+	t.Helper()
 	g := mesh.NewGater(s, s.log, nil, false)
-	h, err := mesh.NewHost(m.Keys[i].Libp2p(), []string{"/ip4/127.0.0.1/tcp/0"}, "", g, s)
+	h, err := mesh.NewHost(key.Libp2p(), []string{"/ip4/127.0.0.1/tcp/0"}, "", g, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +36,7 @@ func joined(t *testing.T, m *nodetest.TrustMesh, i int) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Join(h, mesh.NewGuardedHost(h, s, s.log), ps, m.Keys[i]); err != nil {
+	if err := s.Join(h, mesh.NewGuardedHost(h, s, s.log), ps, key); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -43,7 +50,7 @@ func joined(t *testing.T, m *nodetest.TrustMesh, i int) *Service {
 	return s
 }
 
-func connect(t *testing.T, a, b *Service) {
+func connect(t testing.TB, a, b *Service) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

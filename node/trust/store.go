@@ -28,18 +28,19 @@ const (
 // Stats counts the work the trust service did: tests and the TrustScale
 // benchmark read it.
 type Stats struct {
-	BytesReceived  int64 // bytes read from peers on bundle streams (offers, deltas, bundles)
+	BytesReceived  int64 // bytes read from peers on bundle streams (requests, offers, deltas, bundles)
 	BundlesOpened  int64 // whole bundles decoded and checked
 	CertsVerified  int64 // certificate signatures checked (not found in the cache)
 	DeltasApplied  int64
 	OffersDeclined int64 // offers and announcements not newer than the bundle in force
+	GossipBytes    int64 // bytes of trust topic messages validated
 }
 
 // Stats returns the counters so far.
 func (s *Service) Stats() Stats {
 	return Stats{
 		BytesReceived: s.bytesIn.Load(), BundlesOpened: s.opened.Load(), CertsVerified: s.certsVerified.Load(),
-		DeltasApplied: s.deltasApplied.Load(), OffersDeclined: s.declined.Load(),
+		DeltasApplied: s.deltasApplied.Load(), OffersDeclined: s.declined.Load(), GossipBytes: s.gossipIn.Load(),
 	}
 }
 

@@ -54,6 +54,7 @@ type Service struct {
 	certsVerified atomic.Int64
 	deltasApplied atomic.Int64
 	declined      atomic.Int64
+	gossipIn      atomic.Int64
 
 	// ctx bounds the service's own goroutines (pokes of new connections
 	// and neighbours); stop cancels it and wg waits for them (Close).
@@ -137,10 +138,14 @@ func (s *Service) Join(h host.Host, gh *mesh.GuardedHost, ps *pubsub.PubSub, sig
 	return nil
 }
 
-// InstallAndAnnounce installs a bundle as if pushed by an operator, and
-// announces it to the mesh if it is newer.
+// InstallAndAnnounce installs a bundle or a bundle delta as if pushed by
+// an operator, and announces it to the mesh if it is newer.
 func (s *Service) InstallAndAnnounce(ctx context.Context, raw []byte) (bool, error) {
-	ok, err := s.Install(raw, "local operator")
+	install := s.Install
+	if _, err := crypto.PeekDelta(raw); err == nil {
+		install = s.InstallDelta // a delta (`ca revoke` writes one)
+	}
+	ok, err := install(raw, "local operator")
 	if err != nil || !ok {
 		return ok, err
 	}
@@ -186,7 +191,7 @@ func New(d Deps) (*Service, error) {
 	}
 	s.opened.Add(1)
 	s.certsVerified.Add(int64(b.CertsVerified()))
-	if b.CertsVerified() > 0 || cache.Len() != len(b.Certs) {
+	if !cache.Holds(b) {
 		s.keepCache(b)
 	}
 	s.behind = s.joined
@@ -387,6 +392,7 @@ func (s *Service) announce(ctx context.Context) error {
 		// The change itself rides in the gossip: a node one behind applies
 		// it without a stream.
 		a.Delta = b.Deltas[n-1]
+		a.Head = nil // the delta is what a node one behind needs; the rest ask a stream
 	}
 	env, err := crypto.SealMessage(s.signer, self.Serial, cmproto.PayloadBundleAnnounce, a)
 	if err != nil {
@@ -402,6 +408,7 @@ func (s *Service) announce(ctx context.Context) error {
 
 // validate is the inline gossipsub validator of the trust topic.
 func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	s.gossipIn.Add(int64(len(msg.Data)))
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
 	if err != nil {
 		s.rejected(from, err)
