@@ -34,6 +34,9 @@ type Stats struct {
 	DeltasApplied  int64
 	OffersDeclined int64 // offers and announcements not newer than the bundle in force
 	GossipBytes    int64 // bytes of trust topic messages validated
+	// LastSource names where the newest install came from: "local
+	// operator", "gossip" (a delta carried by an announcement), "peer <id>".
+	LastSource string
 }
 
 // Stats returns the counters so far.
@@ -41,6 +44,7 @@ func (s *Service) Stats() Stats {
 	return Stats{
 		BytesReceived: s.bytesIn.Load(), BundlesOpened: s.opened.Load(), CertsVerified: s.certsVerified.Load(),
 		DeltasApplied: s.deltasApplied.Load(), OffersDeclined: s.declined.Load(), GossipBytes: s.gossipIn.Load(),
+		LastSource: s.lastSource.Load().(string),
 	}
 }
 

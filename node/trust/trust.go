@@ -55,6 +55,7 @@ type Service struct {
 	deltasApplied atomic.Int64
 	declined      atomic.Int64
 	gossipIn      atomic.Int64
+	lastSource    atomic.Value // string
 
 	// ctx bounds the service's own goroutines (pokes of new connections
 	// and neighbours); stop cancels it and wg waits for them (Close).
@@ -194,6 +195,7 @@ func New(d Deps) (*Service, error) {
 	if !cache.Holds(b) {
 		s.keepCache(b)
 	}
+	s.lastSource.Store("")
 	s.behind = s.joined
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.cur.Store(crypto.NewTrust(root, b))
@@ -311,6 +313,7 @@ func (s *Service) commit(cur *crypto.Trust, nb *crypto.Bundle, full bool, source
 	}
 	s.keepCache(nb)
 	s.cur.Store(next)
+	s.lastSource.Store(source)
 	s.mu.Unlock()
 	if s.metrics != nil {
 		s.metrics.BundleInstalled.Inc()
