@@ -200,6 +200,9 @@ func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, 
 	if env.SignerSerial != root.Serial {
 		return nil, fmt.Errorf("trust bundle signed by serial %d, not the national root %d: %w", env.SignerSerial, root.Serial, ErrUnknownSigner)
 	}
+	if env.Suite != root.Suite {
+		return nil, fmt.Errorf("trust bundle: %w", mixed("the bundle", env.Suite, root.Suite))
+	}
 	hash := sha256.Sum256(raw)
 	// The root's signature over these exact bytes, unless verified before.
 	bundleKey := cacheKeyOf(issuerID(root), hash)
@@ -258,6 +261,9 @@ func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, 
 		c, err := ParseCertificate(e)
 		if err != nil {
 			return nil, fmt.Errorf("trust bundle %d, certificate #%d: %w", b.Sequence, i, err)
+		}
+		if c.Suite != root.Suite {
+			return nil, fmt.Errorf("trust bundle %d: %w", b.Sequence, mixed(fmt.Sprintf("certificate %d (%s)", c.Serial, c.Code), c.Suite, root.Suite))
 		}
 		if _, dup := bySerial[c.Serial]; dup {
 			return nil, fmt.Errorf("trust bundle %d: %w: serial %d twice", b.Sequence, ErrMalformed, c.Serial)
@@ -445,6 +451,9 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 
 // Bundle returns the bundle in force.
 func (t *Trust) Bundle() *Bundle { return t.bundle }
+
+// Suite is the mesh's algorithm suite: the national root's.
+func (t *Trust) Suite() Suite { return t.root.Suite }
 
 // Root returns the pinned national root certificate.
 func (t *Trust) Root() *Certificate { return t.root }
@@ -638,6 +647,9 @@ func (t *Trust) OpenRecord(env *Envelope, wantType string, seq uint64, now time.
 // now, holds the court or operator role, and signed it; the payload type is
 // the one expected. It returns the signer's certificate.
 func (t *Trust) Open(env *Envelope, wantType string, now time.Time) (*Certificate, error) {
+	if env.Suite != t.root.Suite {
+		return nil, mixed(fmt.Sprintf("%s from serial %d", wantType, env.SignerSerial), env.Suite, t.root.Suite)
+	}
 	c, err := t.BySerial(env.SignerSerial, now)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", wantType, err)

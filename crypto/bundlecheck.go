@@ -255,6 +255,9 @@ func OpenBundleHead(root *Certificate, raw []byte) (*BundleHead, error) {
 	if env.SignerSerial != root.Serial {
 		return nil, fmt.Errorf("bundle head signed by serial %d, not the national root %d: %w", env.SignerSerial, root.Serial, ErrUnknownSigner)
 	}
+	if env.Suite != root.Suite {
+		return nil, fmt.Errorf("bundle head: %w", mixed("the head", env.Suite, root.Suite))
+	}
 	if err := env.VerifyWith(root.SigningKey, PayloadBundleHead); err != nil {
 		return nil, fmt.Errorf("bundle head: %w", err)
 	}

@@ -184,6 +184,9 @@ func ApplyDelta(root *Certificate, base *Bundle, raw []byte) (*Bundle, error) {
 			return nil, fmt.Errorf("bundle delta %d: freshness signer: %w", d.Sequence, err)
 		}
 	}
+	if env.Suite != root.Suite {
+		return nil, fmt.Errorf("bundle delta %d: %w", d.Sequence, mixed("the delta", env.Suite, root.Suite))
+	}
 	if err := env.VerifyWith(signer.SigningKey, PayloadBundleDelta); err != nil {
 		return nil, fmt.Errorf("bundle delta %d: %w", d.Sequence, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
@@ -47,7 +48,13 @@ func startMesh(t *testing.T, opts ...func(i int, o *node.Options)) *testMesh {
 // connects them all to each other.
 func startCourts(t *testing.T, courts []devmesh.Court, opts ...func(i int, o *node.Options)) *testMesh {
 	t.Helper()
-	m, err := devmesh.Build(t.TempDir(), courts, time.Now())
+	return startCourtsSuite(t, crypto.SuiteV1, courts, opts...)
+}
+
+// startCourtsSuite is startCourts for a mesh of the given algorithm suite.
+func startCourtsSuite(t *testing.T, suite crypto.Suite, courts []devmesh.Court, opts ...func(i int, o *node.Options)) *testMesh {
+	t.Helper()
+	m, err := devmesh.BuildSuite(t.TempDir(), courts, time.Now(), suite)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -97,7 +96,7 @@ func kindOf(r *pb.Record) Kind {
 // Record is a decoded, signature-checked transfer record.
 type Record struct {
 	Raw    []byte   // the envelope exactly as signed and received
-	Hash   [32]byte // SHA-256 of Raw
+	Hash   [32]byte // the suite's hash of Raw (SHA-256, SM3 under SM)
 	Env    *crypto.Envelope
 	Signer *crypto.Certificate
 	// Revocation is set when the signer's certificate is revoked and the
@@ -194,7 +193,7 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	perr := proto.Unmarshal(env.Payload, &p)
 	signer, rev, err := t.OpenRecord(env, PayloadRecord, p.GetSequence(), now)
 	if re, ok := errors.AsType[*crypto.RevokedRecordError](err); ok {
-		return nil, &RevokedRecordError{RevokedRecordError: re, Transfer: p.GetTransferId(), Hash: sha256.Sum256(raw)}
+		return nil, &RevokedRecordError{RevokedRecordError: re, Transfer: p.GetTransferId(), Hash: env.Suite.Sum(raw)}
 	}
 	if err != nil {
 		return nil, err
@@ -205,7 +204,7 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	if perr != nil {
 		return nil, fmt.Errorf("record: %w: %v", crypto.ErrMalformed, perr)
 	}
-	r := &Record{Raw: raw, Hash: sha256.Sum256(raw), Env: env, Signer: signer, Revocation: rev, PB: &p, Kind: kindOf(&p),
+	r := &Record{Raw: raw, Hash: env.Suite.Sum(raw), Env: env, Signer: signer, Revocation: rev, PB: &p, Kind: kindOf(&p),
 		Issuer: court.CourtCode(p.GetIssuerCourt()), Seq: p.GetSequence(), IssuedAt: time.UnixMilli(p.GetIssuedAt())}
 	if p.GetVersion() != RecordVersion {
 		return nil, fmt.Errorf("record: %w: version %d", crypto.ErrMalformed, p.GetVersion())

@@ -45,17 +45,25 @@ type Options struct {
 	// still syncs twice per import (after the chunks, after the commit),
 	// which is what crash consistency needs.
 	SyncWrites bool
+	// Suite is the algorithm suite new documents are sealed and
+	// addressed in: the mesh's (its national root's). Zero means
+	// crypto.SuiteV1. A stored document keeps the suite it was sealed in.
+	Suite crypto.Suite
 	// Chunks is where sealed chunks are kept; nil means files under
 	// store/chunks (FileChunks). Tests may pass NewMemChunks(). DB closes
 	// it.
 	Chunks ChunkStore
 }
 
+// Suite is the algorithm suite the store seals new documents in.
+func (db *DB) Suite() crypto.Suite { return db.suite }
+
 // DB is a court's store. It is safe for concurrent use.
 type DB struct {
 	bdb       *badger.DB
 	chunks    ChunkStore
 	dec       crypto.Decrypter
+	suite     crypto.Suite
 	log       *slog.Logger
 	chunkSize int
 	now       func() time.Time
@@ -123,7 +131,15 @@ func Open(dir string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now}
+	suite := o.Suite
+	if suite == 0 {
+		suite = crypto.SuiteV1
+	}
+	if err := suite.Check(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now, suite: suite}
 	if err := db.migrate(); err != nil {
 		db.Close()
 		return nil, err

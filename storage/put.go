@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -122,7 +121,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	for i := range v.Parties {
 		p := &v.Parties[i]
 		if id, ok := in.PartyIDs[p.ID]; ok && id != "" {
-			if p.IDSealed, err = dk.SealField(FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
+			if p.IDSealed, err = dk.SealFieldIn(db.suite, FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
 				return res, err
 			}
 		}
@@ -131,7 +130,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	for i := range v.Assets {
 		a := &v.Assets[i]
 		if acct, ok := in.AssetAccounts[a.ID]; ok && acct != "" {
-			if a.AccountSealed, err = dk.SealField(FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
+			if a.AccountSealed, err = dk.SealFieldIn(db.suite, FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
 				return res, err
 			}
 		}
@@ -167,7 +166,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	caseJSON := in.CaseJSON
 	srcSource := DocumentSource{
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(caseJSON)), nil },
-		Size: int64(len(caseJSON)), Hash: crypto.DocumentIDOf(caseJSON),
+		Size: int64(len(caseJSON)), Hash: db.suite.DocumentID(caseJSON),
 	}
 	if err := db.sealDocument(ctx, w, pool, dk, &src, srcSource, &PutResult{}); err != nil {
 		w.abort()
@@ -305,7 +304,7 @@ func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status court.Cas
 // document hash and the chunk index, so the result is the same as sealing
 // one chunk after another.
 func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, dk crypto.DataKey, d *Document, src DocumentSource, res *PutResult) error {
-	sealer, err := dk.Document(src.Hash)
+	sealer, err := dk.DocumentIn(db.suite, src.Hash)
 	if err != nil {
 		return err
 	}
@@ -316,9 +315,9 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, 
 	defer r.Close()
 	size := db.chunkSize
 	count := crypto.ChunkCount(src.Size, size)
-	d.Size, d.Hash, d.ChunkSize, d.Suite = src.Size, src.Hash, size, crypto.SuiteV1
+	d.Size, d.Hash, d.ChunkSize, d.Suite = src.Size, src.Hash, size, db.suite
 	d.Chunks = make([]crypto.ChunkID, 0, count)
-	h := sha256.New()
+	h := db.suite.NewHash()
 
 	// queue holds the chunks handed to the pool and not yet written, in
 	// index order; at most pool.window of them.
@@ -390,7 +389,7 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, 
 	if crypto.DocumentID(h.Sum(nil)) != src.Hash {
 		return fmt.Errorf("%w: the file changed during the import (hash differs)", court.ErrConflict)
 	}
-	root := crypto.MerkleRoot(d.Chunks)
+	root := db.suite.MerkleRoot(d.Chunks)
 	d.Root = hex.EncodeToString(root[:])
 	return nil
 }

@@ -130,7 +130,7 @@ func moveChunksOut(db *DB) error {
 				return err
 			}
 			return item.Value(func(v []byte) error {
-				if crypto.ChunkIDOf(v) != id {
+				if !id.VerifyIn(db.suite, v) {
 					return fmt.Errorf("%w: chunk %s does not match its address", court.ErrCorrupt, id)
 				}
 				_, err := b.Put(id, v)

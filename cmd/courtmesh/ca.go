@@ -138,14 +138,19 @@ func runCAInit(ctx context.Context, c *cli, args []string) error {
 	issuer := fs.Bool("issuer", false, "create a province issuer's key instead of the national root")
 	name := fs.String("name", "最高人民法院 国家根证书", "the root certificate's name")
 	years := fs.Int("years", 10, "root validity in years")
+	suiteName := fs.String("suite", "v1", "the mesh's algorithm suite: v1 (Ed25519, ML-KEM-768+X25519, AES-256-GCM, SHA-256) or sm (SM2, SM3, SM4); every court follows the root's")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return errors.New("--dir is required")
 	}
+	suite, err := crypto.ParseSuite(*suiteName)
+	if err != nil {
+		return fmt.Errorf("--suite: %w", err)
+	}
 	if *issuer {
-		id, err := ca.InitIssuer(*dir)
+		id, err := ca.InitIssuerSuite(*dir, suite)
 		if err != nil {
 			return err
 		}
@@ -154,13 +159,13 @@ func runCAInit(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	now := time.Now()
-	r, err := ca.InitRoot(*dir, *name, now, time.Duration(*years)*365*24*time.Hour)
+	r, err := ca.InitRootSuite(*dir, *name, now, time.Duration(*years)*365*24*time.Hour, suite)
 	if err != nil {
 		return err
 	}
 	fp := r.Cert.Envelope.Signature
-	fmt.Fprintf(c.stdout, "National root created in %s (serial %d, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
-		*dir, r.Cert.Serial, r.Cert.NotAfter.Format(time.DateOnly), filepath.Join(*dir, ca.RootFile), fp[:8])
+	fmt.Fprintf(c.stdout, "National root created in %s (serial %d, suite %s, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
+		*dir, r.Cert.Serial, r.Cert.Suite.Name(), r.Cert.NotAfter.Format(time.DateOnly), filepath.Join(*dir, ca.RootFile), fp[:8])
 	return nil
 }
 

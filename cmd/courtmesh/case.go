@@ -66,14 +66,18 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 		return nil, fmt.Errorf("--data is required: the node's data directory")
 	}
 	var dec crypto.Decrypter
-	k, err := crypto.LoadEncKey(filepath.Join(data, crypto.EncKeyFile))
+	k, err := crypto.LoadDecrypter(filepath.Join(data, crypto.EncKeyFile))
 	switch {
 	case err == nil:
 		dec = k
 	case needKey:
 		return nil, fmt.Errorf("%w (run courtmesh init first)", err)
 	}
-	db, err := storage.Open(data, storage.Options{Decrypter: dec})
+	suite, err := datadir.Dir(data).Suite()
+	if err != nil {
+		return nil, err
+	}
+	db, err := storage.Open(data, storage.Options{Decrypter: dec, Suite: suite})
 	if errors.Is(err, storage.ErrInUse) {
 		return nil, fmt.Errorf("%w\nAnother process holds the store: if the node of %s is starting, wait until `courtmesh status --data %s` answers and run the command again (it then goes through the node)", err, data, data)
 	}

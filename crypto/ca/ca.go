@@ -3,7 +3,7 @@
 // certificates it issued, its revocations and, for the root, the trust
 // bundle sequence.
 //
-//	ca.key        Ed25519 signing key (0600)
+//	ca.key        signing key (0600): Ed25519 for suite v1, SM2 for suite sm
 //	ca.cert       this authority's certificate (self-signed for the root)
 //	root.cert     the national root certificate (same as ca.cert for the root)
 //	identity.json the public identity (an issuer sends it to the root)
@@ -85,7 +85,7 @@ func (r Revocation) LastTrusted() (*crypto.LogPosition, error) {
 // CA is an opened authority directory.
 type CA struct {
 	dir  string
-	key  *crypto.NodeKey
+	key  crypto.Signer
 	Cert *crypto.Certificate // this authority
 	Root *crypto.Certificate // the national root
 
@@ -96,9 +96,15 @@ type CA struct {
 // ErrNotReady: the directory has a key but no certificate yet.
 var ErrNotReady = errors.New("authority has no certificate yet")
 
-// InitRoot creates a national root in an empty directory.
+// InitRoot creates a national root of suite v1 in an empty directory.
 func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*CA, error) {
-	key, err := initKey(dir)
+	return InitRootSuite(dir, name, notBefore, validity, crypto.SuiteV1)
+}
+
+// InitRootSuite creates a national root of the given suite: the suite of
+// the whole mesh it certifies.
+func InitRootSuite(dir, name string, notBefore time.Time, validity time.Duration, suite crypto.Suite) (*CA, error) {
+	key, err := initKey(dir, suite)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +138,11 @@ func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*C
 // InitIssuer creates a signing key for a province issuer and returns its
 // identity, to be certified by the root (Issue with RoleIssuer) and then
 // installed with InstallCert.
-func InitIssuer(dir string) (*crypto.Identity, error) {
-	key, err := initKey(dir)
+func InitIssuer(dir string) (*crypto.Identity, error) { return InitIssuerSuite(dir, crypto.SuiteV1) }
+
+// InitIssuerSuite is InitIssuer for a mesh of the given suite (the root's).
+func InitIssuerSuite(dir string, suite crypto.Suite) (*crypto.Identity, error) {
+	key, err := initKey(dir, suite)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +152,7 @@ func InitIssuer(dir string) (*crypto.Identity, error) {
 // SignIdentityFile rewrites dir's identity.json signed by its key, for a
 // directory made by a build that wrote unsigned (version 1) identities.
 func SignIdentityFile(dir string) (*crypto.Identity, error) {
-	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	key, err := crypto.LoadSigner(filepath.Join(dir, KeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +160,7 @@ func SignIdentityFile(dir string) (*crypto.Identity, error) {
 }
 
 // writeIdentity writes dir's identity.json, signed by the authority's key.
-func writeIdentity(dir string, key *crypto.NodeKey) (*crypto.Identity, error) {
+func writeIdentity(dir string, key crypto.Signer) (*crypto.Identity, error) {
 	id, err := crypto.SignIdentity(key, nil, nil)
 	if err != nil {
 		return nil, err
@@ -163,18 +172,18 @@ func writeIdentity(dir string, key *crypto.NodeKey) (*crypto.Identity, error) {
 	return id, writeFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
 }
 
-func initKey(dir string) (*crypto.NodeKey, error) {
+func initKey(dir string, suite crypto.Suite) (crypto.Signer, error) {
 	if err := os.MkdirAll(filepath.Join(dir, IssuedDir), 0o700); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
 		return nil, court.Errorf(court.ErrConflict, "%s already holds an authority key; refusing to replace it", dir)
 	}
-	key, err := crypto.GenerateNodeKey()
+	key, err := crypto.GenerateSigner(suite)
 	if err != nil {
 		return nil, err
 	}
-	if err := crypto.SaveNodeKey(filepath.Join(dir, KeyFile), key); err != nil {
+	if err := crypto.SaveSigner(filepath.Join(dir, KeyFile), key); err != nil {
 		return nil, err
 	}
 	if _, err := writeIdentity(dir, key); err != nil {
@@ -186,7 +195,7 @@ func initKey(dir string) (*crypto.NodeKey, error) {
 // InstallCert installs the issuer certificate the root issued for this
 // directory's key, with the root certificate it chains to.
 func InstallCert(dir string, certRaw, rootRaw []byte) error {
-	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	key, err := crypto.LoadSigner(filepath.Join(dir, KeyFile))
 	if err != nil {
 		return err
 	}
@@ -218,7 +227,7 @@ func InstallCert(dir string, certRaw, rootRaw []byte) error {
 
 // Open opens an authority directory.
 func Open(dir string) (*CA, error) {
-	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	key, err := crypto.LoadSigner(filepath.Join(dir, KeyFile))
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func (c *committer) checkLoop() {
 	for job := range c.check {
 		s, i := job.src, job.index
 		switch {
-		case crypto.ChunkIDOf(job.sealed) != job.want:
+		case !job.want.VerifyIn(f.db.Suite(), job.sealed):
 			s.bad.Add(1)
 			f.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
 			f.auditDone(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),

@@ -237,7 +237,7 @@ func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 			if err != nil {
 				return nil, err
 			}
-			if sealed, err = dos.Key.SealField(cmproto.CaseLabel(t.ID), caseJSON); err != nil {
+			if sealed, err = dos.Key.SealFieldIn(dos.Suite, cmproto.CaseLabel(t.ID), caseJSON); err != nil {
 				return nil, err
 			}
 		}

@@ -62,7 +62,7 @@ type Deps struct {
 	Host    host.Host
 	PubSub  *pubsub.PubSub
 	Trust   TrustView
-	Key     *crypto.NodeKey // signs heartbeats and the peer record in them
+	Key     crypto.TransportSigner // signs heartbeats; its transport key signs the peer record in them
 	Store   Store
 	Measure Measures
 	Metrics *metrics.Metrics

@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"math"
@@ -20,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 type hbTopic struct {
@@ -226,7 +226,7 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 		return nil, nil, fmt.Errorf("audit head: %w", err)
 	}
 	if length > 0 {
-		if hb.AuditHead, err = hex.DecodeString(head); err != nil || len(hb.AuditHead) != 32 {
+		if hb.AuditHead, err = storage.AuditHashBytes(head); err != nil {
 			return nil, nil, fmt.Errorf("audit head record of entry %d is corrupt (run `courtmesh audit verify`)", length)
 		}
 		hb.AuditLength = length
@@ -238,8 +238,8 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 			if len(es) != 1 || es[0].Seq != p {
 				return nil, nil, fmt.Errorf("audit entry %d is missing (run `courtmesh audit verify`)", p)
 			}
-			h, err := hex.DecodeString(es[0].Hash)
-			if err != nil || len(h) != 32 {
+			h, err := storage.AuditHashBytes(es[0].Hash)
+			if err != nil {
 				return nil, nil, fmt.Errorf("audit entry %d has a corrupt hash (run `courtmesh audit verify`)", p)
 			}
 			hb.AuditCheckpoints = append(hb.AuditCheckpoints, &pb.AuditCheckpoint{Length: p, Hash: h})
@@ -266,7 +266,7 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 			hb.TransferStates[st] = uint32(min(c, math.MaxUint32))
 		}
 	}
-	rec, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}), s.d.Key.Libp2p())
+	rec, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}), s.d.Key.Transport().Libp2p())
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign peer record: %w", err)
 	}

@@ -3,7 +3,6 @@ package importer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,10 @@ type Options struct {
 	MaxCaseJSON         int64 // case.json, in bytes; default 1 MiB
 	MaxTotalSize        int64 // all documents together; default 64 GiB
 	MaxCompressionRatio int   // zip entries: decompressed/compressed above this (past 1 MiB) is a bomb; default 100
+	// Suite hashes the documents (their DocumentIDs): it must be the
+	// store's (storage.DB.Suite). Zero means crypto.SuiteV1; Import sets
+	// it from the store.
+	Suite crypto.Suite
 }
 
 // Defaults.
@@ -71,6 +74,9 @@ func (p *Prepared) Close() error { return p.src.close() }
 // all of it, as a new version if it changed, or nothing. Validation
 // problems come back together as a *ValidationError.
 func Import(ctx context.Context, db *storage.DB, path string, o Options) (Result, error) {
+	if db != nil {
+		o.Suite = db.Suite()
+	}
 	p, err := Prepare(ctx, path, o)
 	if err != nil {
 		return Result{}, err
@@ -185,7 +191,7 @@ func prepare(ctx context.Context, path string, src source, errs []FieldError, o 
 		if checkRelPath(d.File) != "" || d.File == "case.json" {
 			continue // already reported
 		}
-		size, hash, err := hashFile(src, d.File, o.MaxDocumentSize)
+		size, hash, err := hashFile(src, d.File, o.MaxDocumentSize, o.Suite)
 		if err != nil {
 			errs = append(errs, FieldError{Path: at, Msg: fmt.Sprintf("%q %s", d.File, fileProblem(err, o.MaxDocumentSize))})
 			continue
@@ -232,13 +238,13 @@ func readAll(src source, name string, max int64) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-func hashFile(src source, name string, max int64) (int64, crypto.DocumentID, error) {
+func hashFile(src source, name string, max int64, suite crypto.Suite) (int64, crypto.DocumentID, error) {
 	r, err := src.open(name, max)
 	if err != nil {
 		return 0, crypto.DocumentID{}, err
 	}
 	defer r.Close()
-	h := sha256.New()
+	h := suite.NewHash()
 	n, err := io.Copy(h, r)
 	if err != nil {
 		return 0, crypto.DocumentID{}, err
