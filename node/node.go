@@ -27,6 +27,7 @@ import (
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/fetch"
+	"courtmesh.dev/courtmesh/node/funds"
 	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
@@ -86,6 +87,7 @@ type Node struct {
 	assets   *assets.Service
 	fetch    *fetch.Service
 	workflow *workflow.Service
+	funds    *funds.Service
 	metrics  *metrics.Metrics
 	health   *health.Service
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
@@ -183,7 +185,11 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
-	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now, Suite: ts.Trust().Suite()})
+	reserve := cfg.DiskReserve.N
+	if reserve == 0 {
+		reserve = -1 // disk_reserve = "0": none
+	}
+	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now, Suite: ts.Trust().Suite(), Reserve: reserve})
 	if err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
@@ -199,6 +205,7 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	db.SetOnDiskFull(func(write string) { n.metrics.DiskFull.WithLabelValues(write).Inc() })
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: signer, Metrics: n.metrics, Log: log, Now: now,
@@ -222,10 +229,16 @@ func New(opts Options) (*Node, error) {
 		GuardDays: cfg.HandoverGuardDays,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
+	n.funds = funds.New(funds.Deps{
+		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Log: log, Now: now,
+		GuardDays: cfg.HandoverGuardDays, TemplateFile: opts.Dir.Path(funds.TemplateFile),
+	})
+	api.RegisterFunds(n.api, n.funds, now)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
+		MoreAlerts: n.funds.FundsAlerts,
 	}); err != nil {
 		return fail(err)
 	}
@@ -252,6 +265,9 @@ func (n *Node) Fetcher() *fetch.Service { return n.fetch }
 // Workflow is this court's side of the transfer steps (offer, decide,
 // accept, hand over, ...).
 func (n *Node) Workflow() *workflow.Service { return n.workflow }
+
+// Funds is the room of the funds ledger, sanctions and notices.
+func (n *Node) Funds() *funds.Service { return n.funds }
 
 // Host returns the libp2p host (for tests and the demo).
 func (n *Node) Host() host.Host { return n.h }

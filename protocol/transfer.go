@@ -101,6 +101,13 @@ type Transfer struct {
 	ReceivedAt        time.Time         `json:"received_at,omitzero"`
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
+	// Beyond the handshake (funds.go): the funds ledger, the credit
+	// sanctions, the notices to assisting bodies, the dossier items.
+	Ledger          *Ledger         `json:"ledger,omitempty"`
+	Sanctions       []SanctionState `json:"sanctions,omitempty"`
+	Notices         []NoticeState   `json:"notices,omitempty"`
+	DossierItems    []string        `json:"dossier_items,omitempty"`
+	DossierItemsSet bool            `json:"dossier_items_set,omitempty"`
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -128,6 +135,11 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 	case StateAccepted:
 		return t.Origin, "hand the dossier over"
 	case StateHandedOver:
+		if slices.Contains(t.RevokedGrants, t.Receiver) {
+			// The receiver can no longer fetch, so it will never confirm:
+			// the transfer waits on the origin, not on the receiver.
+			return t.Origin, "the receiver's grant was revoked before it confirmed receipt: its fetch cannot resume; settle with the receiving and superior courts how the case goes on"
+		}
 		return t.Receiver, "fetch the dossier and confirm receipt"
 	case StateReceived:
 		return t.Receiver, "enforce; report progress until closure"
@@ -322,6 +334,8 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		if e := b.AssetUpdate.GetEarliestExpiry(); e != "" {
 			n.LatestExpiryNote = e
 		}
+	case *pb.Record_FundsEntry, *pb.Record_Sanction, *pb.Record_AssistNotice, *pb.Record_DossierItems:
+		return applyMore(t, &n, r, held, conflict)
 	default:
 		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, court.ErrInvalid)
 	}

@@ -75,6 +75,9 @@ type auditHead struct {
 // caller decides what a failure means (see node/audit for the policy):
 // the audit log is evidence, so no caller ignores it.
 func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
+	if err := db.writable("audit log"); err != nil {
+		return e, err
+	}
 	db.auditMu.Lock() // the head is read and written in one transaction
 	defer db.auditMu.Unlock()
 	if db.auditFault != nil {

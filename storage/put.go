@@ -75,6 +75,9 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	if len(in.Sources) != len(in.Version.Documents) {
 		return res, fmt.Errorf("store case %s: %d documents but %d sources", n, len(in.Version.Documents), len(in.Sources))
 	}
+	if err := db.writable("store case " + n.String()); err != nil {
+		return res, err
+	}
 	hashes := make([]crypto.DocumentID, len(in.Sources))
 	for i, s := range in.Sources {
 		hashes[i] = s.Hash
@@ -93,6 +96,16 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	if exists && head.ContentHash == contentHash {
 		res.Version, res.Unchanged = head.Version, true
 		return res, nil
+	}
+	// The whole import must fit above the disk's reserve (chunks already
+	// stored are counted too: an estimate from above); each chunk is
+	// checked again as it is written, as other writers share the disk.
+	sealedSize := int64(len(in.CaseJSON)) + crypto.ChunkOverhead
+	for _, s := range in.Sources {
+		sealedSize += s.Size + int64(crypto.ChunkCount(s.Size, db.chunkSize))*crypto.ChunkOverhead
+	}
+	if err := db.space.need("import", sealedSize, 0); err != nil {
+		return res, fmt.Errorf("store case %s: %w; nothing was imported", n, err)
 	}
 
 	var dk crypto.DataKey
@@ -152,6 +165,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	// written are collected at the next Open or CollectGarbage.
 
 	w := newChunkWriter(db.chunks)
+	w.space, w.whole = db.space, sealedSize
 	pool := newSealPool(runtime.GOMAXPROCS(0))
 	defer pool.close()
 	v.Documents = append([]Document(nil), v.Documents...)
@@ -476,6 +490,10 @@ type chunkWriter struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	err      error
+	// space, if set, refuses a chunk that would eat into the disk's
+	// reserve.
+	space *spaceGuard
+	whole int64
 }
 
 const chunkBatchBytes = 16 << 20
@@ -496,6 +514,11 @@ func (w *chunkWriter) put(id crypto.ChunkID, sealed []byte) (bool, error) {
 	}
 	if w.seen[id] {
 		return false, nil
+	}
+	if w.space != nil {
+		if err := w.space.need("import", int64(len(sealed)), w.whole); err != nil {
+			return false, err
+		}
 	}
 	if w.batch == nil {
 		w.batch = w.cs.NewBatch()

@@ -45,6 +45,8 @@ type Store interface {
 	OverdueEntries(ctx context.Context, at court.Date, limit int) ([]storage.DueEntry, bool, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)
+	// Space is the data directory's disk: free space, reserve, refusals.
+	Space() storage.Space
 }
 
 var _ Store = (*storage.DB)(nil)
@@ -94,6 +96,10 @@ type Deps struct {
 	// AlertEvery is how often alerts are evaluated for the webhook
 	// (sync_interval); zero or less means 30 s.
 	AlertEvery time.Duration
+	// MoreAlerts, if set, adds the alerts of other rooms as of a day
+	// (node/funds: money held at the origin, ledgers that do not balance,
+	// sanctions pending, notices unacknowledged).
+	MoreAlerts func(ctx context.Context, asOf court.Date) ([]api.Alert, error)
 }
 
 // Service is the health room: heartbeats, the mesh view, alerts, the

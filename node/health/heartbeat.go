@@ -377,9 +377,12 @@ func (s *Service) record(signer *crypto.Certificate, hb *pb.Heartbeat, now time.
 	}
 	offset := time.UnixMilli(hb.GetSentAt()).Sub(now)
 	skewed := offset > s.d.SkewTolerance || offset < -s.d.SkewTolerance
-	if ph.hb != nil && hb.GetSentAt() <= ph.sentAt && (skewed || ph.skewSince.IsZero()) {
+	if ph.hb != nil && hb.GetSentAt() <= ph.sentAt && (skewed || ph.skewSince.IsZero()) && signer.PeerID != s.d.Host.ID() {
 		// Not newer. Only a node whose clock was wrong and has been set
-		// right is heard again at once, although its dates went back.
+		// right is heard again at once, although its dates went back;
+		// and this node's own heartbeats always pass (gossipsub
+		// validates a local publish too: after its clock was set back,
+		// it would otherwise stop sending until the clock caught up).
 		return false
 	}
 	ph.serial, ph.court, ph.received, ph.sentAt, ph.hb = signer.Serial, signer.Code, now, hb.GetSentAt(), hb
