@@ -269,6 +269,31 @@ func EnforcementCase(field, s string, c court.CourtCode) (court.CaseNumber, erro
 	return n, nil
 }
 
+// checkReceiverNumber checks the number a receiver files a transferred
+// case under: a first-enforcement (执) number, counted as a new case
+// (法明传〔2018〕335号), of the year of the acceptance or the year
+// before (a number taken in late December may be used in early January).
+func checkReceiverNumber(n court.CaseNumber, at time.Time) error {
+	if n.Type != court.TypeEnforcement {
+		return invalid("new case number %s is a %s case: a transferred case is filed as a first enforcement (执)", n, n.Type)
+	}
+	if y := court.DateOf(at).Year; n.Year != y && n.Year != y-1 {
+		return invalid("new case number %s is of %d: a transferred case is filed under a number of %d (or %d)", n, n.Year, y, y-1)
+	}
+	return nil
+}
+
+// ReceiverNumber parses the number a receiver court c files a
+// transferred case under at now: an 执 number of c of this year or the
+// last (see the acceptance record's rule).
+func ReceiverNumber(field, s string, c court.CourtCode, now time.Time) (court.CaseNumber, error) {
+	n, err := EnforcementCase(field, s, c)
+	if err != nil {
+		return n, err
+	}
+	return n, checkReceiverNumber(n, now)
+}
+
 // checkBody checks what each kind of record carries, without state.
 func checkBody(r *Record, h court.Hierarchy) error {
 	switch b := r.PB.GetBody().(type) {
@@ -341,9 +366,11 @@ func checkBody(r *Record, h court.Hierarchy) error {
 			return err
 		}
 	case *pb.Record_Acceptance:
-		if _, err := EnforcementCase("new case number", b.Acceptance.GetNewCaseNumber(), r.Issuer); err != nil {
+		n, err := EnforcementCase("new case number", b.Acceptance.GetNewCaseNumber(), r.Issuer)
+		if err != nil {
 			return err
 		}
+		return checkReceiverNumber(n, r.IssuedAt)
 	case *pb.Record_Rejection:
 		return checkFree("reason", b.Rejection.GetReason(), 500, true)
 	case *pb.Record_Withdrawal:
@@ -369,6 +396,18 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		}
 		if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
 			return err
+		}
+		if err := checkAmount("claim", m.GetClaimFen()); err != nil {
+			return err
+		}
+		if err := checkAmount("amount recovered", m.GetRecoveredFen()); err != nil {
+			return err
+		}
+		switch claim := m.GetClaimFen(); {
+		case claim == 0 && m.GetRecoveredFen() != 0:
+			return invalid("handover states %d fen recovered but no claim", m.GetRecoveredFen())
+		case claim != 0 && m.GetRecoveredFen() >= claim:
+			return invalid("handover states %d fen recovered of a %d fen claim: nothing is left to enforce; conclude the case (执行完毕) instead", m.GetRecoveredFen(), claim)
 		}
 	case *pb.Record_Receipt:
 		if len(b.Receipt.GetMerkleRoot()) != 32 {

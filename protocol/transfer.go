@@ -79,7 +79,10 @@ type Transfer struct {
 	AcceptBy          string            `json:"accept_by,omitempty"`
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
-	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"` // the case record every source serves; empty from older builds
+	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`       // the case record every source serves; empty from older builds
+	ClaimFen          int64             `json:"claim_fen,omitempty"`              // the origin's claim as filed, stated in the handover; 0 from older builds
+	HandoverRecovered int64             `json:"handover_recovered_fen,omitempty"` // what the origin recovered before handing over, stated in the handover
+	BalanceFen        int64             `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered at handover
 	ChunkCount        uint32            `json:"chunk_count,omitempty"`
 	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
 	OverrideReason    string            `json:"override_reason,omitempty"`
@@ -251,6 +254,21 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
 		n.GrantUntil = m.GetGrantUntil()
 		n.SealedCaseHash = m.GetSealedCaseHash()
+		// The receiver's claim is the balance (法明传〔2018〕335号): the
+		// claim the offer announced less what the origin recovered by
+		// the handover, which can only have grown since the offer.
+		n.BalanceFen = t.AmountOutstanding
+		if claim := m.GetClaimFen(); claim != 0 {
+			if offered := t.AmountOutstanding + t.AmountOrigin; claim != offered {
+				return nil, fmt.Errorf("handover %s states a claim of %d fen, but the offer announced %d (outstanding %d + recovered %d): %w",
+					r.Transfer, claim, offered, t.AmountOutstanding, t.AmountOrigin, court.ErrInvalid)
+			}
+			if rec := m.GetRecoveredFen(); rec < t.AmountOrigin {
+				return nil, fmt.Errorf("handover %s states %d fen recovered by the origin, less than the %d the offer announced: %w",
+					r.Transfer, rec, t.AmountOrigin, court.ErrInvalid)
+			}
+			n.ClaimFen, n.HandoverRecovered, n.BalanceFen = claim, m.GetRecoveredFen(), claim-m.GetRecoveredFen()
+		}
 		n.Readers, n.WrappedKeys = nil, nil
 		for _, k := range m.GetKeys() {
 			n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))

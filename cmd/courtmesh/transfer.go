@@ -126,15 +126,20 @@ func runTransferReason(verb string) func(context.Context, *cli, []string) error 
 func runTransferHandover(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "transfer handover")
 	override := fs.String("override", "", "hand over although measures expire within 30 days, for this reason (recorded and audited)")
+	recovered := fs.Int64("recovered-fen", -1, "amount this court recovered up to now, in fen (default: what the offer announced); the receiver's claim is the balance")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	id, err := idArg(fs, "handover --data DIR [--override REASON] TRANSFER")
+	id, err := idArg(fs, "handover --data DIR [--override REASON] [--recovered-fen N] TRANSFER")
 	if err != nil {
 		return err
 	}
-	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/handover", api.HandoverRequest{OverrideReason: *override}, *asJSON)
+	req := api.HandoverRequest{OverrideReason: *override}
+	if *recovered >= 0 {
+		req.AmountRecoveredFen = recovered
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/handover", req, *asJSON)
 }
 
 func runTransferProgress(ctx context.Context, c *cli, args []string) error {
@@ -285,6 +290,9 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	}
 	if t.NewCaseNumber != "" {
 		fmt.Fprintf(tw, "New case\t%s\n", t.NewCaseNumber)
+	}
+	if t.ClaimFen > 0 {
+		fmt.Fprintf(tw, "Balance\t%s: the receiver's claim (claim %s, origin recovered %s by the handover)\n", yuan(t.BalanceFen), yuan(t.ClaimFen), yuan(t.HandoverRecovered))
 	}
 	if t.ChunkCount > 0 {
 		fmt.Fprintf(tw, "Dossier\t%d chunks, %d bytes, Merkle root %x\n", t.ChunkCount, t.SealedBytes, t.MerkleRoot)

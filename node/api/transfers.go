@@ -39,6 +39,11 @@ type ReasonRequest struct {
 // an active measure expires within 30 days; it is recorded and audited.
 type HandoverRequest struct {
 	OverrideReason string `json:"override_reason,omitempty"`
+	// AmountRecoveredFen is what the origin recovered up to the handover,
+	// stated in the signed handover; the receiver's claim is the case's
+	// claim less this. Default: what the offer announced. It may not be
+	// less than that.
+	AmountRecoveredFen *int64 `json:"amount_recovered_fen,omitempty"`
 }
 
 // ProgressRequest is the receiver's progress report.
@@ -75,6 +80,9 @@ type Transfer struct {
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
 	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`
+	ClaimFen          int64             `json:"claim_fen,omitempty"`              // the origin's claim, stated in the handover
+	HandoverRecovered int64             `json:"handover_recovered_fen,omitempty"` // recovered by the origin up to the handover
+	BalanceFen        int64             `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered
 	ChunkCount        uint32            `json:"chunk_count,omitempty"`
 	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
 	OverrideReason    string            `json:"override_reason,omitempty"`
@@ -128,7 +136,8 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		Grounds: t.Grounds, AmountOutstanding: t.AmountOutstanding, AmountOrigin: t.AmountOrigin,
 		EarliestExpiry: t.EarliestExpiry, Decider: t.Decider, Mode: t.Mode, Receiver: t.Receiver,
 		DecisionNumber: t.DecisionNumber, AcceptBy: t.AcceptBy, NewCaseNumber: t.NewCaseNumber,
-		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
+		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash,
+		ClaimFen: t.ClaimFen, HandoverRecovered: t.HandoverRecovered, BalanceFen: t.BalanceFen, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
 		OverrideReason: t.OverrideReason, Overridden: t.Overridden, AmountRecovered: t.AmountRecovered,
 		ProgressStatus: t.ProgressStatus, Outcome: t.Outcome, Readers: t.Readers, GrantUntil: t.GrantUntil,
 		RevokedGrants: t.RevokedGrants, AssetUpdates: t.AssetUpdates, LatestExpiryNote: t.LatestExpiryNote,

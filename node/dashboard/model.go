@@ -96,6 +96,11 @@ type CourtIndicators struct {
 	// courts had recovered in the same cases before the transfer.
 	RecoveredFen int64 `json:"recovered_fen"`
 	OriginFen    int64 `json:"origin_recovered_fen"`
+	// ClaimedFen is the sum of the claims this court filed the received
+	// cases with: each the balance still unrecovered at the handover,
+	// counted as a first enforcement (法明传〔2018〕335号; the origin's
+	// case, closed by 销案, is not counted).
+	ClaimedFen int64 `json:"claimed_fen"`
 	// MeasuresLapsed counts the transfers to this court during whose
 	// handover a measure may have lapsed (see LapsedDuringHandover).
 	// Target: 0.
@@ -233,7 +238,7 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-2"
+	StatsVersion = "dashboard-3"
 
 	statMode      = "mode/"       // + mode: decided transfers of that mode
 	statAccN      = "acc/n"       // decided and accepted
@@ -248,6 +253,7 @@ const (
 	rcvConcluded  = "concluded"   // .Concluded
 	rcvRecovered  = "recovered"   // .RecoveredFen
 	rcvOrigin     = "origin"      // .OriginFen
+	rcvClaimed    = "claimed"     // .ClaimedFen, receipt confirmed
 	rcvLapsed     = "lapsed"      // .MeasuresLapsed, receipt confirmed
 	rcvLapseFrom  = "lapse_from/" // + date: in flight; counted in .MeasuresLapsed from that day on
 	secondsPerDay = 24 * 3600
@@ -290,10 +296,11 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 				s[p+rcvInTime]++
 			}
 			s[p+rcvRecovered] += max(0, t.AmountRecovered)
-			s[p+rcvOrigin] += max(0, t.AmountOrigin)
+			s[p+rcvOrigin] += max(0, t.AmountOrigin, t.HandoverRecovered)
 		}
 		if !t.ReceivedAt.IsZero() {
 			s[p+rcvReceived]++
+			s[p+rcvClaimed] += max(0, t.BalanceFen)
 			if LapsedDuringHandover(t, t.ReceivedAt, guardDays) {
 				s[p+rcvLapsed]++
 			}
@@ -396,6 +403,8 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.RecoveredFen = v
 		case rcvOrigin:
 			ci.OriginFen = v
+		case rcvClaimed:
+			ci.ClaimedFen = v
 		case rcvLapsed:
 			ci.MeasuresLapsed += int(v)
 		default:

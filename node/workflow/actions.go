@@ -113,7 +113,7 @@ func (w *Service) Accept(ctx context.Context, id court.TransferID, req api.Accep
 	// The new number goes out in its normal form, and must be free here:
 	// the case arrives under it, and the other court's asset updates
 	// follow it.
-	newNo, err := cmproto.EnforcementCase("new case number", req.NewCaseNumber, w.court)
+	newNo, err := cmproto.ReceiverNumber("new case number", req.NewCaseNumber, w.court, w.now())
 	if err != nil {
 		return nil, err
 	}
@@ -237,9 +237,24 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	if err := w.checkFreeText(id, "override_reason", reason); err != nil {
 		return nil, err
 	}
+	// The balance the receiver files (法明传〔2018〕335号): the claim the
+	// offer announced, less what this court recovered up to now.
+	claim, recovered := dos.Version.ClaimFen, t.AmountOrigin
+	if req.AmountRecoveredFen != nil {
+		recovered = *req.AmountRecoveredFen
+	}
+	switch {
+	case claim != t.AmountOutstanding+t.AmountOrigin:
+		return nil, fmt.Errorf("%w: case %s now claims %d fen, but the offer announced %d; the claim cannot change during a transfer: withdraw and offer again", court.ErrConflict, cn, claim, t.AmountOutstanding+t.AmountOrigin)
+	case recovered < t.AmountOrigin:
+		return nil, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen the offer announced; what was recovered cannot shrink", court.ErrInvalid, recovered, t.AmountOrigin)
+	case recovered >= claim:
+		return nil, fmt.Errorf("%w: amount recovered %d fen covers the whole claim of %d fen: nothing is left to transfer; withdraw the offer and conclude the case (执行完毕)", court.ErrInvalid, recovered, claim)
+	}
 	m := &pb.HandoverManifest{
 		ChunkCount: uint32(len(dos.Chunks)), SealedBytes: dos.Bytes, DocumentCount: uint32(len(dos.Documents)),
 		OverrideReason: reason, OverriddenMeasures: ids, ActiveMeasures: uint32(active),
+		ClaimFen: claim, RecoveredFen: recovered,
 	}
 	root, snap := dos.Root(), dos.SnapshotHash()
 	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]

@@ -568,8 +568,17 @@ type TransferDecision struct {
 	ReceiverCourt  string                 `protobuf:"bytes,2,opt,name=receiver_court,json=receiverCourt,proto3" json:"receiver_court,omitempty"`
 	DecisionNumber string                 `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"` // the decision document's number
 	AcceptBy       string                 `protobuf:"bytes,4,opt,name=accept_by,json=acceptBy,proto3" json:"accept_by,omitempty"`                   // YYYY-MM-DD; acceptance deadline
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The periods of the rest of the transfer's life, fixed once by the
+	// decider (from its configuration) so that every node derives the same
+	// dates from the signed times of the records that start them. Zero in
+	// decisions by builds before they existed: the protocol's defaults
+	// (protocol.DefaultPeriods) apply, never a node's own configuration.
+	HandoverDays      uint32 `protobuf:"varint,20,opt,name=handover_days,json=handoverDays,proto3" json:"handover_days,omitempty"`                // the origin hands over within N days of the acceptance
+	FilingDays        uint32 `protobuf:"varint,21,opt,name=filing_days,json=filingDays,proto3" json:"filing_days,omitempty"`                      // the receiver confirms receipt and files within N days of the handover
+	InvestigationDays uint32 `protobuf:"varint,22,opt,name=investigation_days,json=investigationDays,proto3" json:"investigation_days,omitempty"` // property investigation within N days of the filing
+	ConclusionMonths  uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`    // the case concluded within N months of the filing
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
@@ -628,6 +637,34 @@ func (x *TransferDecision) GetAcceptBy() string {
 		return x.AcceptBy
 	}
 	return ""
+}
+
+func (x *TransferDecision) GetHandoverDays() uint32 {
+	if x != nil {
+		return x.HandoverDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetFilingDays() uint32 {
+	if x != nil {
+		return x.FilingDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetInvestigationDays() uint32 {
+	if x != nil {
+		return x.InvestigationDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetConclusionMonths() uint32 {
+	if x != nil {
+		return x.ConclusionMonths
+	}
+	return 0
 }
 
 // Acceptance: the receiver files the case under its new number.
@@ -847,8 +884,16 @@ type HandoverManifest struct {
 	// fetch manifest: the receiver files only that record. Empty in
 	// handovers by builds before it existed.
 	SealedCaseHash []byte `protobuf:"bytes,13,opt,name=sealed_case_hash,json=sealedCaseHash,proto3" json:"sealed_case_hash,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The claim as the origin filed it (申请执行标的) and what the origin
+	// recovered before handing over, in 分: the receiver files its new case
+	// with the balance, claim_fen - recovered_fen (法明传〔2018〕335号),
+	// after checking claim_fen against the case record it fetched. Zero in
+	// handovers by builds before they existed: the offer's amount
+	// outstanding is then the balance.
+	ClaimFen      int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
+	RecoveredFen  int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandoverManifest) Reset() {
@@ -970,6 +1015,20 @@ func (x *HandoverManifest) GetSealedCaseHash() []byte {
 		return x.SealedCaseHash
 	}
 	return nil
+}
+
+func (x *HandoverManifest) GetClaimFen() int64 {
+	if x != nil {
+		return x.ClaimFen
+	}
+	return 0
+}
+
+func (x *HandoverManifest) GetRecoveredFen() int64 {
+	if x != nil {
+		return x.RecoveredFen
+	}
+	return 0
 }
 
 // GrantRevocation: the origin stops further fetches by a court. What the
@@ -1478,12 +1537,17 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x14amount_recovered_fen\x18\x06 \x01(\x03R\x12amountRecoveredFen\x129\n" +
 	"\x06assets\x18\a \x03(\v2!.courtmesh.protocol.v1.AssetCountR\x06assets\x126\n" +
 	"\x17earliest_measure_expiry\x18\b \x01(\tR\x15earliestMeasureExpiry\x12\x19\n" +
-	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xb0\x01\n" +
+	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xd2\x02\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
 	"\x0fdecision_number\x18\x03 \x01(\tR\x0edecisionNumber\x12\x1b\n" +
-	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\"4\n" +
+	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\x12#\n" +
+	"\rhandover_days\x18\x14 \x01(\rR\fhandoverDays\x12\x1f\n" +
+	"\vfiling_days\x18\x15 \x01(\rR\n" +
+	"filingDays\x12-\n" +
+	"\x12investigation_days\x18\x16 \x01(\rR\x11investigationDays\x12+\n" +
+	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\"4\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
 	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
@@ -1496,7 +1560,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\x8e\x04\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xd0\x04\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -1515,7 +1579,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantUntil\x12\x1f\n" +
 	"\vgrant_scope\x18\f \x03(\tR\n" +
 	"grantScope\x12(\n" +
-	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\"?\n" +
+	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
+	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\"?\n" +
 	"\x0fGrantRevocation\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
