@@ -12,6 +12,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
@@ -151,3 +152,140 @@ func TestBalanceIsTheNewClaim(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDeadlinesAgree: every court runs with its own deadlines configured,
+// yet the dates of a transfer are the decider's, fixed once in its signed
+// decision: every node shows the same deadlines and the same overdue.
+func TestDeadlinesAgree(t *testing.T) {
+	// Each court configures other periods; 京01 decides with its own.
+	cfgs := map[court.CourtCode]config.Config{}
+	k := 0
+	s := newScenarioWith(t, func(c court.CourtCode, cfg *config.Config) {
+		k++
+		cfg.AcceptanceDays, cfg.HandoverDays, cfg.FilingDays = 2+k, 3+k, 1+k
+		cfg.InvestigationMonths, cfg.ConclusionMonths = 1+k%3, 2+k
+		cfgs[c] = *cfg
+	})
+	ctx := context.Background()
+	safe, _ := s.cases("京0105", 6)
+	if len(safe) < 2 {
+		t.Fatal("the generator made too few cases without a near-expiry measure")
+	}
+	dec := cfgs["京01"]
+	today := court.DateOf(time.Now())
+
+	// As 京0105, offer; as 京01, decide naming no date: 京01's
+	// configuration fixes every period, once.
+	tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	id := tr.ID
+	s.expectEverywhere(id, cmproto.StateOffered)
+	must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监41号"}))
+	s.expectEverywhere(id, cmproto.StateDecided)
+	got := s.agreeEverywhere(id)
+	wantPeriods := cmproto.Periods{HandoverDays: dec.HandoverDays, FilingDays: dec.FilingDays, InvestigationMonths: dec.InvestigationMonths, ConclusionMonths: dec.ConclusionMonths}
+	if got.AcceptBy != today.AddDate(0, 0, dec.AcceptanceDays).String() || got.Periods == nil || *got.Periods != wantPeriods {
+		t.Fatalf("decided: accept by %s, periods %+v; want %s and 京01's %+v", got.AcceptBy, got.Periods, today.AddDate(0, 0, dec.AcceptanceDays), wantPeriods)
+	}
+	s.sameView(id, "acceptance", "京0108", got.AcceptBy)
+
+	// As 京0108, accept: the origin must hand over within 京01's period.
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（" + itoa(today.Year) + "）京0108执41号"}))
+	s.expectEverywhere(id, cmproto.StateAccepted)
+	got = s.agreeEverywhere(id)
+	if got.HandoverBy != court.DateOf(got.AcceptedAt).AddDate(0, 0, dec.HandoverDays).String() {
+		t.Fatalf("handover by %s, want %d days after the acceptance", got.HandoverBy, dec.HandoverDays)
+	}
+	s.sameView(id, "handover", "京0105", got.HandoverBy)
+
+	// As 京0105, hand over: the receiver must file within 京01's period.
+	must(t)(s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{}))
+	s.expectEverywhere(id, cmproto.StateHandedOver)
+	got = s.agreeEverywhere(id)
+	if got.FileBy != court.DateOf(got.HandedOverAt).AddDate(0, 0, dec.FilingDays).String() {
+		t.Fatalf("file by %s, want %d days after the handover", got.FileBy, dec.FilingDays)
+	}
+	s.sameView(id, "filing", "京0108", got.FileBy)
+
+	// As 京0108, fetch and file: investigation and conclusion run.
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	s.expectEverywhere(id, cmproto.StateReceived)
+	got = s.agreeEverywhere(id)
+	filed := court.DateOf(got.ReceivedAt)
+	if got.InvestigateBy != filed.AddDate(0, dec.InvestigationMonths, 0).String() || got.ConcludeBy != filed.AddDate(0, dec.ConclusionMonths, 0).String() {
+		t.Fatalf("investigate by %s, conclude by %s; want %d and %d months after filing %s", got.InvestigateBy, got.ConcludeBy, dec.InvestigationMonths, dec.ConclusionMonths, filed)
+	}
+	s.sameView(id, "investigation", "京0108", got.InvestigateBy)
+	// The first progress report is the investigation's: the conclusion
+	// deadline runs on.
+	must(t)(s.as("京0108").Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 10_00, Status: "财产调查完毕"}))
+	nodetest.PollUntil(t, 20*time.Second, "the progress report everywhere", func() bool {
+		for _, n := range s.tm.nodes {
+			if v, err := n.Workflow().Transfer(id); err != nil || v.DeadlineFor != "conclusion" {
+				return false
+			}
+		}
+		return true
+	})
+	got = s.agreeEverywhere(id)
+	s.sameView(id, "conclusion", "京0108", got.ConcludeBy)
+	// Every node agrees when each deadline passes, whatever its clock
+	// reads: the same dates give the same answer.
+	for _, at := range []court.Date{filed.AddDate(0, dec.ConclusionMonths, 0), filed.AddDate(0, dec.ConclusionMonths, 1)} {
+		want := at.After(filed.AddDate(0, dec.ConclusionMonths, 0))
+		for _, n := range s.tm.nodes {
+			b, err := n.Store().Transfer(string(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tr cmproto.Transfer
+			if err := json.Unmarshal(b, &tr); err != nil {
+				t.Fatal(err)
+			}
+			if tr.Overdue(at.Start().Add(time.Hour)) != want {
+				t.Fatalf("%s: overdue on %s is %v, want %v", n.Status().CourtCode, at, !want, want)
+			}
+		}
+	}
+
+	// A decision whose acceptance date has passed: every node lists it
+	// overdue, and raises the alert to the receiver.
+	tr2 := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}}))
+	s.expectEverywhere(tr2.ID, cmproto.StateOffered)
+	yesterday := today.AddDate(0, 0, -1).String()
+	must(t)(s.as("京01").Workflow().Decide(ctx, tr2.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监42号", AcceptBy: yesterday}))
+	s.expectEverywhere(tr2.ID, cmproto.StateDecided)
+	s.agreeEverywhere(tr2.ID)
+	for _, n := range s.tm.nodes {
+		page, _, err := n.Workflow().List(ctx, api.TransferQuery{Overdue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 1 || page[0].ID != tr2.ID || !page[0].Overdue || page[0].DeadlineCourt != "京0108" || page[0].Deadline != yesterday {
+			t.Fatalf("%s lists overdue %+v, want only %s", n.Status().CourtCode, page, tr2.ID)
+		}
+	}
+	alerted := false
+	for _, a := range s.as("京").Health().AllAlerts(ctx) {
+		alerted = alerted || (a.Kind == "acceptance_overdue" && a.Transfer == string(tr2.ID) && a.Court == "京0108")
+	}
+	if !alerted {
+		t.Error("no acceptance_overdue alert to 京0108")
+	}
+}
+
+// sameView checks that every node's API view shows the same deadline,
+// for the same step and court, and the same overdue flag.
+func (s *scenario) sameView(id court.TransferID, what string, c court.CourtCode, by string) {
+	s.t.Helper()
+	for _, n := range s.tm.nodes {
+		v, err := n.Workflow().Transfer(id)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if v.Deadline != by || v.DeadlineFor != what || v.DeadlineCourt != string(c) || v.Overdue {
+			s.t.Fatalf("%s shows deadline %s %s of %s (overdue %v), want %s by %s of %s, not overdue", n.Status().CourtCode, v.DeadlineFor, v.Deadline, v.DeadlineCourt, v.Overdue, what, by, c)
+		}
+	}
+}

@@ -184,6 +184,11 @@ func New(opts Options) (*Node, error) {
 	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), dashboard.Stats(cfg.HandoverGuardDays)); err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
+	periods := cmproto.Periods{AcceptDays: cfg.AcceptanceDays, HandoverDays: cfg.HandoverDays, FilingDays: cfg.FilingDays,
+		InvestigationMonths: cfg.InvestigationMonths, ConclusionMonths: cfg.ConclusionMonths}
+	if err := periods.Validate(); err != nil {
+		return fail(fmt.Errorf("config: the deadlines of this court's decisions: %w", err))
+	}
 	stats := func(t *cmproto.Transfer) map[string]int64 { return dashboard.Contribution(t, cfg.HandoverGuardDays) }
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
@@ -192,7 +197,7 @@ func New(opts Options) (*Node, error) {
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
-		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
+		Rules: cmproto.Rules{}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
 		Stats: stats,
 	}); err != nil {
 		return fail(err)
@@ -209,7 +214,7 @@ func New(opts Options) (*Node, error) {
 	})
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays,
+		GuardDays: cfg.HandoverGuardDays, Periods: periods,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	if n.health, err = health.New(health.Deps{

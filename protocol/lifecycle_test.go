@@ -52,3 +52,48 @@ func TestHandoverBalance(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisionPeriods: the decision fixes every deadline; the dates
+// follow from the signed times of the records that start them, and a
+// period out of bounds is refused.
+func TestDecisionPeriods(t *testing.T) {
+	t.Parallel()
+	s := newStory(t)
+	d := decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", "2026-03-20")
+	dd := d.GetDecision()
+	dd.HandoverDays, dd.FilingDays, dd.InvestigationMonths, dd.ConclusionMonths = 3, 2, 2, 4
+	tr := s.apply(s.in(protocol.StateOffered), s.rec("京01", step(2), d))
+	if tr.Periods == nil || *tr.Periods != (protocol.Periods{HandoverDays: 3, FilingDays: 2, InvestigationMonths: 2, ConclusionMonths: 4}) {
+		t.Fatalf("periods %+v", tr.Periods)
+	}
+	tr = s.apply(tr, s.rec("京0108", step(3), acceptanceBody(testNewCase)))
+	accepted := court.DateOf(step(3))
+	if tr.HandoverBy != accepted.AddDate(0, 0, 3).String() || tr.Due != tr.HandoverBy {
+		t.Fatalf("handover by %s (due %s), want %s", tr.HandoverBy, tr.Due, accepted.AddDate(0, 0, 3))
+	}
+	tr = s.apply(tr, s.rec("京0105", step(4), handoverBody("京0108", "京01")))
+	if tr.FileBy != court.DateOf(step(4)).AddDate(0, 0, 2).String() {
+		t.Fatalf("file by %s", tr.FileBy)
+	}
+	tr = s.apply(tr, s.rec("京0108", step(5), receiptBody(testRoot)))
+	filed := court.DateOf(step(5))
+	if tr.InvestigateBy != filed.AddDate(0, 2, 0).String() || tr.ConcludeBy != filed.AddDate(0, 4, 0).String() || tr.Due != tr.InvestigateBy {
+		t.Fatalf("investigate by %s, conclude by %s, due %s", tr.InvestigateBy, tr.ConcludeBy, tr.Due)
+	}
+	tr = s.apply(tr, s.rec("京0108", step(6), closureBody("concluded")))
+	if tr.Due != "" || tr.Overdue(fixNow.AddDate(5, 0, 0)) {
+		t.Fatalf("a closed transfer is due %q", tr.Due)
+	}
+}
+
+func TestDecisionPeriodsOutOfBounds(t *testing.T) {
+	t.Parallel()
+	s := newStory(t)
+	d := decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", "")
+	d.GetDecision().ConclusionMonths = protocol.MaxPeriodMonths + 1
+	s.seq["京01"]++
+	_, err := protocol.DecodeRecord(seal(t, s.f.as(t, "京01"), s.seq["京01"], step(2), testID, d), s.f.trust, fixNow)
+	if !errors.Is(err, court.ErrInvalid) {
+		t.Fatalf("decision with conclusion months %d: %v, want ErrInvalid", protocol.MaxPeriodMonths+1, err)
+	}
+}

@@ -365,6 +365,11 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("accept by", d.GetAcceptBy()); err != nil {
 			return err
 		}
+		p := Periods{HandoverDays: int(d.GetHandoverDays()), FilingDays: int(d.GetFilingDays()),
+			InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths())}
+		if err := p.Validate(); err != nil {
+			return err
+		}
 	case *pb.Record_Acceptance:
 		n, err := EnforcementCase("new case number", b.Acceptance.GetNewCaseNumber(), r.Issuer)
 		if err != nil {

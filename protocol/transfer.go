@@ -31,18 +31,79 @@ func (s State) Terminal() bool {
 	return s == StateClosed || s == StateRejected || s == StateWithdrawn
 }
 
-// Rules are the configurable deadlines of the state machine.
-type Rules struct {
-	// AcceptanceDays is the time the receiver has to accept after the
-	// decision when the decision names no date. Default 7.
-	AcceptanceDays int
+// Rules are node-local parameters of the state machine. There are none
+// left: every deadline of a transfer is fixed by its signed decision
+// (Periods), so that every node derives the same dates and agrees on
+// what is overdue whatever its own configuration says.
+type Rules struct{}
+
+// Periods are the lengths of a transfer's deadlines after its decision.
+// The decider fixes them once, from its configuration, in the decision
+// record; every node derives the dates from them and the signed times of
+// the records that start each period.
+type Periods struct {
+	// AcceptDays: the receiver accepts within N days of the decision
+	// (the decision carries the date itself, accept_by).
+	AcceptDays int `json:"accept_days,omitempty"`
+	// HandoverDays: the origin hands the dossier over within N days of
+	// the acceptance.
+	HandoverDays int `json:"handover_days"`
+	// FilingDays: the receiver fetches, confirms receipt and files the
+	// case within N days of the handover (委托执行规定: 7 days).
+	FilingDays int `json:"filing_days"`
+	// InvestigationMonths: the receiver investigates the debtor's property
+	// (and reports, by its first progress report) within N months of
+	// filing.
+	InvestigationMonths int `json:"investigation_months"`
+	// ConclusionMonths: the receiver concludes the case within N months
+	// of filing; after that the applicant may ask again (民诉法 art. 237).
+	ConclusionMonths int `json:"conclusion_months"`
 }
 
-func (r Rules) acceptanceDays() int {
-	if r.AcceptanceDays <= 0 {
-		return 7
+// DefaultPeriods are the periods of a decision that names none (those of
+// builds before decisions carried them) and the configuration's
+// defaults: 7 days to accept, 7 to hand over, 7 to file, 1 month to
+// investigate, 6 months to conclude.
+var DefaultPeriods = Periods{AcceptDays: 7, HandoverDays: 7, FilingDays: 7, InvestigationMonths: 1, ConclusionMonths: 6}
+
+// Bounds of the periods a decision may set.
+const (
+	MaxPeriodDays   = 90
+	MaxPeriodMonths = 24
+)
+
+// WithDefaults returns p with each zero period replaced by its default.
+func (p Periods) WithDefaults() Periods {
+	d := DefaultPeriods
+	for _, f := range []struct{ v, def *int }{{&p.AcceptDays, &d.AcceptDays}, {&p.HandoverDays, &d.HandoverDays},
+		{&p.FilingDays, &d.FilingDays}, {&p.InvestigationMonths, &d.InvestigationMonths}, {&p.ConclusionMonths, &d.ConclusionMonths}} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
 	}
-	return r.AcceptanceDays
+	return p
+}
+
+// Validate checks that every period is within bounds (0 is the default).
+func (p Periods) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+		max  int
+	}{{"acceptance days", p.AcceptDays, MaxPeriodDays}, {"handover days", p.HandoverDays, MaxPeriodDays}, {"filing days", p.FilingDays, MaxPeriodDays},
+		{"investigation months", p.InvestigationMonths, MaxPeriodMonths}, {"conclusion months", p.ConclusionMonths, MaxPeriodMonths}} {
+		if f.v < 0 || f.v > f.max {
+			return invalid("%s %d: want 1 to %d (0 for the default)", f.name, f.v, f.max)
+		}
+	}
+	return nil
+}
+
+func periodsOf(d *pb.TransferDecision) Periods {
+	p := Periods{HandoverDays: int(d.GetHandoverDays()), FilingDays: int(d.GetFilingDays()),
+		InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths())}.WithDefaults()
+	p.AcceptDays = 0 // the decision carries the date itself (AcceptBy)
+	return p
 }
 
 // RecordRef is an applied record, as kept in the transfer's history.
@@ -63,20 +124,29 @@ type WrappedKey struct {
 // Transfer is the state of one transfer, derived only from its records.
 // It carries no personal data.
 type Transfer struct {
-	ID                court.TransferID  `json:"id"`
-	State             State             `json:"state"`
-	CaseNumber        string            `json:"case_number"`
-	Origin            court.CourtCode   `json:"origin"`
-	Superior          court.CourtCode   `json:"superior"`
-	Grounds           []string          `json:"grounds"`
-	AmountOutstanding int64             `json:"amount_outstanding_fen"`
-	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
-	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
-	Decider           court.CourtCode   `json:"decider,omitempty"`
-	Mode              string            `json:"mode,omitempty"`
-	Receiver          court.CourtCode   `json:"receiver,omitempty"`
-	DecisionNumber    string            `json:"decision_number,omitempty"`
-	AcceptBy          string            `json:"accept_by,omitempty"`
+	ID                court.TransferID `json:"id"`
+	State             State            `json:"state"`
+	CaseNumber        string           `json:"case_number"`
+	Origin            court.CourtCode  `json:"origin"`
+	Superior          court.CourtCode  `json:"superior"`
+	Grounds           []string         `json:"grounds"`
+	AmountOutstanding int64            `json:"amount_outstanding_fen"`
+	AmountOrigin      int64            `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry    string           `json:"earliest_measure_expiry,omitempty"`
+	Decider           court.CourtCode  `json:"decider,omitempty"`
+	Mode              string           `json:"mode,omitempty"`
+	Receiver          court.CourtCode  `json:"receiver,omitempty"`
+	DecisionNumber    string           `json:"decision_number,omitempty"`
+	AcceptBy          string           `json:"accept_by,omitempty"`
+	// The deadlines after the acceptance, each derived once from the
+	// decision's periods and the signed time of the record that starts
+	// it, so that every node holds the same dates.
+	Periods           *Periods          `json:"periods,omitempty"`        // fixed by the decision
+	HandoverBy        string            `json:"handover_by,omitempty"`    // the origin hands over (from the acceptance)
+	FileBy            string            `json:"file_by,omitempty"`        // the receiver confirms receipt and files (from the handover)
+	InvestigateBy     string            `json:"investigate_by,omitempty"` // the receiver reports its property investigation (from the receipt)
+	ConcludeBy        string            `json:"conclude_by,omitempty"`    // the receiver concludes (from the receipt)
+	Due               string            `json:"due,omitempty"`            // the deadline the transfer waits on now (Deadline), for the store's index
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
 	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`       // the case record every source serves; empty from older builds
@@ -111,14 +181,39 @@ func (t *Transfer) Applied(hash string) bool {
 	return slices.ContainsFunc(t.Records, func(r RecordRef) bool { return r.Hash == hash })
 }
 
-// Overdue reports whether the receiver has let the acceptance deadline
-// pass (checked against the civil date in China).
-func (t *Transfer) Overdue(now time.Time) bool {
-	if t.State != StateDecided || t.AcceptBy == "" {
-		return false
+// Deadline is the deadline the transfer waits on now: the court that
+// must act, what it must do, and the last day (civil date in China) to
+// do it. ok is false when no deadline runs (offered: the superior's
+// answer has no date here; ended; or a transfer from an older build
+// whose deadline was never fixed).
+func (t *Transfer) Deadline() (c court.CourtCode, what string, by court.Date, ok bool) {
+	var s string
+	switch t.State {
+	case StateDecided:
+		c, what, s = t.Receiver, "acceptance", t.AcceptBy
+	case StateAccepted:
+		c, what, s = t.Origin, "handover", t.HandoverBy
+	case StateHandedOver:
+		c, what, s = t.Receiver, "filing", t.FileBy
+	case StateReceived:
+		if t.lastProgressAt().After(t.ReceivedAt) || t.ReceivedAt.IsZero() {
+			c, what, s = t.Receiver, "conclusion", t.ConcludeBy
+		} else {
+			c, what, s = t.Receiver, "investigation", t.InvestigateBy
+		}
 	}
-	by, err := court.ParseDate(t.AcceptBy)
-	return err == nil && court.DateOf(now).After(by)
+	d, err := court.ParseDate(s)
+	if s == "" || err != nil {
+		return "", "", court.Date{}, false
+	}
+	return c, what, d, true
+}
+
+// Overdue reports whether the court that must act let the deadline the
+// transfer waits on pass (checked against the civil date in China).
+func (t *Transfer) Overdue(now time.Time) bool {
+	_, _, by, ok := t.Deadline()
+	return ok && court.DateOf(now).After(by)
 }
 
 // WaitingOn says which court must act next and what it must do.
@@ -148,6 +243,18 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 // It is long on purpose: the state machine is one switch over record
 // kinds, so that every transition can be read and checked in one place.
 func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
+	n, err := apply(t, r, h, rules)
+	if err != nil {
+		return nil, err
+	}
+	n.Due = ""
+	if _, _, by, ok := n.Deadline(); ok {
+		n.Due = by.String()
+	}
+	return n, nil
+}
+
+func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
 	if t != nil && t.Applied(r.HashHex()) {
 		return nil, ErrDuplicate
 	}
@@ -202,9 +309,14 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			n.Mode = "指令执行"
 		}
 		n.State, n.Decider, n.Receiver, n.DecisionNumber, n.DecidedAt = StateDecided, r.Issuer, recv, d.GetDecisionNumber(), r.IssuedAt
+		// The deadlines are the decision's, never this node's
+		// configuration: a decision naming none (an older build's) gets
+		// the protocol's defaults.
+		p := periodsOf(d)
+		n.Periods = &p
 		n.AcceptBy = d.GetAcceptBy()
 		if n.AcceptBy == "" {
-			n.AcceptBy = court.DateOf(r.IssuedAt).AddDate(0, 0, rules.acceptanceDays()).String()
+			n.AcceptBy = court.DateOf(r.IssuedAt).AddDate(0, 0, DefaultPeriods.AcceptDays).String()
 		}
 	case *pb.Record_Acceptance:
 		switch {
@@ -216,6 +328,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return nil, fmt.Errorf("acceptance %s by %s, but %s designated %s: %w", r.Transfer, r.Issuer, t.Decider, t.Receiver, court.ErrInvalid)
 		}
 		n.State, n.NewCaseNumber, n.AcceptedAt = StateAccepted, b.Acceptance.GetNewCaseNumber(), r.IssuedAt
+		n.HandoverBy = court.DateOf(r.IssuedAt).AddDate(0, 0, t.periods().HandoverDays).String()
 	case *pb.Record_Rejection:
 		switch {
 		case t.State == StateOffered && r.Issuer == t.Superior:
@@ -250,6 +363,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return nil, fmt.Errorf("handover %s wraps no key for the receiver %s: %w", r.Transfer, t.Receiver, court.ErrInvalid)
 		}
 		n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
+		n.FileBy = court.DateOf(r.IssuedAt).AddDate(0, 0, t.periods().FilingDays).String()
 		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
 		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
 		n.GrantUntil = m.GetGrantUntil()
@@ -289,6 +403,9 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return conflict("the receipt's Merkle root does not match the handover manifest")
 		}
 		n.State, n.ReceivedAt = StateReceived, r.IssuedAt
+		filed := court.DateOf(r.IssuedAt)
+		n.InvestigateBy = filed.AddDate(0, t.periods().InvestigationMonths, 0).String()
+		n.ConcludeBy = filed.AddDate(0, t.periods().ConclusionMonths, 0).String()
 	case *pb.Record_Progress:
 		if err := byReceiver(r, t); err != nil {
 			return nil, err
@@ -444,6 +561,15 @@ func byReceiver(r *Record, t *Transfer) error {
 		return fmt.Errorf("%s %s by the origin %s: %w", r.Kind, r.Transfer, r.Issuer, court.ErrInvalid)
 	}
 	return nil
+}
+
+// periods are the transfer's periods: the decision's, or the defaults
+// for a transfer decided by an older build.
+func (t *Transfer) periods() Periods {
+	if t.Periods == nil {
+		return DefaultPeriods
+	}
+	return *t.Periods
 }
 
 // lastProgressAt is the time of the newest progress record applied.

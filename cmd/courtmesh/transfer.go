@@ -233,7 +233,9 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 		}
 		st := string(t.State)
 		if t.Overdue {
-			st += " (OVERDUE: accept by " + t.AcceptBy + ")"
+			st += " (OVERDUE: " + t.DeadlineFor + " by " + t.Deadline + ", " + t.DeadlineCourt + ")"
+		} else if t.Deadline != "" {
+			st += " (" + t.DeadlineFor + " by " + t.Deadline + ")"
 		}
 		waiting := ""
 		if t.WaitingOn != "" {
@@ -280,6 +282,9 @@ func printTransfer(w io.Writer, t api.Transfer) {
 		st += "  OVERDUE"
 	}
 	fmt.Fprintf(tw, "State\t%s\n", st)
+	if t.Deadline != "" {
+		fmt.Fprintf(tw, "Deadline\t%s by %s (%s)\n", t.DeadlineFor, t.Deadline, t.DeadlineCourt)
+	}
 	if t.WaitingOn != "" {
 		fmt.Fprintf(tw, "Waiting on\t%s to %s\n", t.WaitingOn, t.WaitingFor)
 	}
@@ -290,6 +295,15 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	}
 	if t.NewCaseNumber != "" {
 		fmt.Fprintf(tw, "New case\t%s\n", t.NewCaseNumber)
+	}
+	var dl []string
+	for _, d := range []struct{ what, by string }{{"hand over", t.HandoverBy}, {"file", t.FileBy}, {"investigate", t.InvestigateBy}, {"conclude", t.ConcludeBy}} {
+		if d.by != "" {
+			dl = append(dl, d.what+" by "+d.by)
+		}
+	}
+	if len(dl) > 0 {
+		fmt.Fprintf(tw, "Deadlines\t%s\n", strings.Join(dl, "; "))
 	}
 	if t.ClaimFen > 0 {
 		fmt.Fprintf(tw, "Balance\t%s: the receiver's claim (claim %s, origin recovered %s by the handover)\n", yuan(t.BalanceFen), yuan(t.ClaimFen), yuan(t.HandoverRecovered))

@@ -22,7 +22,7 @@ type DecideRequest struct {
 	Mode           string `json:"mode"` // designated (指令执行) | elevated (提级执行)
 	Receiver       string `json:"receiver"`
 	DecisionNumber string `json:"decision_number"`
-	AcceptBy       string `json:"accept_by,omitempty"` // YYYY-MM-DD; default: 7 days after the decision
+	AcceptBy       string `json:"accept_by,omitempty"` // YYYY-MM-DD; default: the decider's acceptance_days (7) after the decision
 }
 
 // AcceptRequest is the receiver's acceptance.
@@ -77,6 +77,10 @@ type Transfer struct {
 	Receiver          court.CourtCode   `json:"receiver,omitempty"`
 	DecisionNumber    string            `json:"decision_number,omitempty"`
 	AcceptBy          string            `json:"accept_by,omitempty"`
+	HandoverBy        string            `json:"handover_by,omitempty"`    // the origin hands over by (from the acceptance)
+	FileBy            string            `json:"file_by,omitempty"`        // the receiver confirms receipt and files by
+	InvestigateBy     string            `json:"investigate_by,omitempty"` // the receiver reports its property investigation by
+	ConcludeBy        string            `json:"conclude_by,omitempty"`    // the receiver concludes by
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
 	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`
@@ -104,8 +108,15 @@ type Transfer struct {
 	ReceivedAt        time.Time         `json:"received_at,omitzero"`
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
-	// Overdue: the receiver let the acceptance deadline pass.
+	// Overdue: the court that must act let the deadline the transfer
+	// waits on (Deadline) pass.
 	Overdue bool `json:"overdue"`
+	// Deadline is the deadline the transfer waits on now, DeadlineFor
+	// which step it is (acceptance, handover, filing, investigation,
+	// conclusion) and DeadlineCourt the court that must meet it.
+	Deadline      string `json:"deadline,omitempty"`
+	DeadlineFor   string `json:"deadline_for,omitempty"`
+	DeadlineCourt string `json:"deadline_court,omitempty"`
 	// WaitingOn is the court that must act next, WaitingFor what it must do.
 	WaitingOn  string `json:"waiting_on,omitempty"`
 	WaitingFor string `json:"waiting_for,omitempty"`
@@ -135,7 +146,8 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		ID: t.ID, State: t.State, CaseNumber: t.CaseNumber, Origin: t.Origin, Superior: t.Superior,
 		Grounds: t.Grounds, AmountOutstanding: t.AmountOutstanding, AmountOrigin: t.AmountOrigin,
 		EarliestExpiry: t.EarliestExpiry, Decider: t.Decider, Mode: t.Mode, Receiver: t.Receiver,
-		DecisionNumber: t.DecisionNumber, AcceptBy: t.AcceptBy, NewCaseNumber: t.NewCaseNumber,
+		DecisionNumber: t.DecisionNumber, AcceptBy: t.AcceptBy, HandoverBy: t.HandoverBy, FileBy: t.FileBy,
+		InvestigateBy: t.InvestigateBy, ConcludeBy: t.ConcludeBy, NewCaseNumber: t.NewCaseNumber,
 		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash,
 		ClaimFen: t.ClaimFen, HandoverRecovered: t.HandoverRecovered, BalanceFen: t.BalanceFen, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
 		OverrideReason: t.OverrideReason, Overridden: t.Overridden, AmountRecovered: t.AmountRecovered,
@@ -145,6 +157,9 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		HandedOverAt: t.HandedOverAt, ReceivedAt: t.ReceivedAt, ClosedAt: t.ClosedAt,
 		Records: make([]RecordRef, 0, len(t.Records)),
 		Overdue: t.Overdue(now), WaitingOn: string(on), WaitingFor: what,
+	}
+	if c, what, by, ok := t.Deadline(); ok {
+		v.Deadline, v.DeadlineFor, v.DeadlineCourt = by.String(), what, string(c)
 	}
 	for _, k := range t.WrappedKeys {
 		v.WrappedKeys = append(v.WrappedKeys, WrappedKey{Court: k.Court, Serial: k.Serial, Wrapped: k.Wrapped})

@@ -80,7 +80,15 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 
 // Decide decides an offered transfer as a superior court.
 func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.DecideRequest) (*cmproto.Transfer, error) {
-	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy}
+	// Every deadline is fixed here, once, from this court's
+	// configuration: every node derives the same dates from the record.
+	p := w.periods
+	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy,
+		HandoverDays: uint32(p.HandoverDays), FilingDays: uint32(p.FilingDays),
+		InvestigationMonths: uint32(p.InvestigationMonths), ConclusionMonths: uint32(p.ConclusionMonths)}
+	if d.AcceptBy == "" {
+		d.AcceptBy = court.DateOf(w.now()).AddDate(0, 0, p.AcceptDays).String()
+	}
 	switch req.Mode {
 	case "designated", "指令执行":
 		d.Mode = pb.Mode_MODE_DESIGNATED

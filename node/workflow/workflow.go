@@ -34,6 +34,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	guardDays int
+	periods   cmproto.Periods
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -70,12 +71,15 @@ type Deps struct {
 	// GuardDays is the handover guard period: a handover is refused while
 	// an active measure expires within it (config handover_guard_days).
 	GuardDays int
+	// Periods are the deadlines this court writes into its decisions
+	// (config acceptance_days, handover_days, ...).
+	Periods cmproto.Periods
 }
 
 // New builds the workflow.
 func New(d Deps) *Service {
 	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays}
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults()}
 }
 
 // self returns this node's certificate in the bundle in force.

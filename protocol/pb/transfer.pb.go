@@ -573,12 +573,12 @@ type TransferDecision struct {
 	// dates from the signed times of the records that start them. Zero in
 	// decisions by builds before they existed: the protocol's defaults
 	// (protocol.DefaultPeriods) apply, never a node's own configuration.
-	HandoverDays      uint32 `protobuf:"varint,20,opt,name=handover_days,json=handoverDays,proto3" json:"handover_days,omitempty"`                // the origin hands over within N days of the acceptance
-	FilingDays        uint32 `protobuf:"varint,21,opt,name=filing_days,json=filingDays,proto3" json:"filing_days,omitempty"`                      // the receiver confirms receipt and files within N days of the handover
-	InvestigationDays uint32 `protobuf:"varint,22,opt,name=investigation_days,json=investigationDays,proto3" json:"investigation_days,omitempty"` // property investigation within N days of the filing
-	ConclusionMonths  uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`    // the case concluded within N months of the filing
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	HandoverDays        uint32 `protobuf:"varint,20,opt,name=handover_days,json=handoverDays,proto3" json:"handover_days,omitempty"`                      // the origin hands over within N days of the acceptance
+	FilingDays          uint32 `protobuf:"varint,21,opt,name=filing_days,json=filingDays,proto3" json:"filing_days,omitempty"`                            // the receiver confirms receipt and files within N days of the handover
+	InvestigationMonths uint32 `protobuf:"varint,22,opt,name=investigation_months,json=investigationMonths,proto3" json:"investigation_months,omitempty"` // property investigation within N months of the filing
+	ConclusionMonths    uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`          // the case concluded within N months of the filing
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
@@ -653,9 +653,9 @@ func (x *TransferDecision) GetFilingDays() uint32 {
 	return 0
 }
 
-func (x *TransferDecision) GetInvestigationDays() uint32 {
+func (x *TransferDecision) GetInvestigationMonths() uint32 {
 	if x != nil {
-		return x.InvestigationDays
+		return x.InvestigationMonths
 	}
 	return 0
 }
@@ -1537,7 +1537,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x14amount_recovered_fen\x18\x06 \x01(\x03R\x12amountRecoveredFen\x129\n" +
 	"\x06assets\x18\a \x03(\v2!.courtmesh.protocol.v1.AssetCountR\x06assets\x126\n" +
 	"\x17earliest_measure_expiry\x18\b \x01(\tR\x15earliestMeasureExpiry\x12\x19\n" +
-	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xd2\x02\n" +
+	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xd6\x02\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
@@ -1545,8 +1545,8 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\x12#\n" +
 	"\rhandover_days\x18\x14 \x01(\rR\fhandoverDays\x12\x1f\n" +
 	"\vfiling_days\x18\x15 \x01(\rR\n" +
-	"filingDays\x12-\n" +
-	"\x12investigation_days\x18\x16 \x01(\rR\x11investigationDays\x12+\n" +
+	"filingDays\x121\n" +
+	"\x14investigation_months\x18\x16 \x01(\rR\x13investigationMonths\x12+\n" +
 	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\"4\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
