@@ -7,15 +7,20 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage/gen"
+	"courtmesh.dev/courtmesh/storage/importer"
 )
 
 // agreeEverywhere waits until every node holds the same transfer, field
@@ -288,4 +293,165 @@ func (s *scenario) sameView(id court.TransferID, what string, c court.CourtCode,
 			s.t.Fatalf("%s shows deadline %s %s of %s (overdue %v), want %s by %s of %s, not overdue", n.Status().CourtCode, v.DeadlineFor, v.Deadline, v.DeadlineCourt, v.Overdue, what, by, c)
 		}
 	}
+}
+
+// TestTerminalAndResume: a received case is concluded as 终本 only once
+// the law's conditions hold (3 months after filing, the investigation
+// steps done, the approval), and a case concluded as 终本 is resumed
+// under an 执恢 number and offered. Every court's clock runs four months
+// behind at first, then catches up with the calendar: the story spans
+// the months the law requires.
+func TestTerminalAndResume(t *testing.T) {
+	var offset atomic.Int64 // added to the wall clock, the same for every court
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	start := time.Now()
+	offset.Store(int64(start.AddDate(0, -4, 0).Sub(start)))
+	courts := scenarioCourts()
+	tm := startCourtsAt(t, courts, clock(), func(i int, o *node.Options) {
+		cfg, err := config.Load(o.Dir.Path(datadir.ConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.SyncInterval.Duration = time.Second
+		o.Config, o.Now = &cfg, clock
+	})
+	s := &scenario{t: t, tm: tm, by: map[court.CourtCode]*node.Node{}}
+	for i, c := range tm.Courts {
+		s.by[c.Code] = tm.nodes[i]
+	}
+	// travel moves every court's clock to at and gives the mesh a trust
+	// bundle in force then.
+	travel := func(at time.Time) {
+		t.Helper()
+		offset.Store(int64(at.Sub(time.Now())))
+		b, err := tm.CA.Bundle(clock(), 30*24*time.Hour, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tm.nodes {
+			if _, err := n.InstallBundleRaw(context.Background(), b.Raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		connectAll(t, tm.nodes)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	cs, err := gen.Generate(dir, gen.Options{Cases: 6, Seed: 7, Court: "京0105", RefDate: court.DateOf(clock())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var safe []court.CaseNumber
+	for _, c := range cs {
+		if _, err := importer.Import(ctx, s.as("京0105").Store(), c.Dir, importer.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := s.as("京0105").Store().Measures(c.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := court.EarliestExpiry(ms); e.IsZero() || court.DateOf(clock()).DaysUntil(e) > 40 {
+			safe = append(safe, c.Number)
+		}
+	}
+	if len(safe) < 2 {
+		t.Fatalf("the generator made %d cases without a measure expiring within 40 days; need 2", len(safe))
+	}
+
+	// Four months ago: as 京0105, offer case A; as 京01, designate 京0108,
+	// which accepts, receives and files it.
+	year := court.DateOf(clock()).Year
+	tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	a := tr.ID
+	s.expectEverywhere(a, cmproto.StateOffered)
+	must(t)(s.as("京01").Workflow().Decide(ctx, a, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（" + itoa(year) + "）京01执监51号"}))
+	s.expectEverywhere(a, cmproto.StateDecided)
+	must(t)(s.as("京0108").Workflow().Accept(ctx, a, api.AcceptRequest{NewCaseNumber: "（" + itoa(year) + "）京0108执51号"}))
+	s.expectEverywhere(a, cmproto.StateAccepted)
+	must(t)(s.as("京0105").Workflow().Handover(ctx, a, api.HandoverRequest{}))
+	s.expectEverywhere(a, cmproto.StateHandedOver)
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	s.expectEverywhere(a, cmproto.StateReceived)
+	filedNo := court.MustParseCaseNumber("（" + itoa(year) + "）京0108执51号")
+
+	steps := []string{"online_search", "report_order", "on_site", "consumption_restriction", "dishonest_listing"}
+	recv := s.as("京0108").Workflow()
+	// One month after filing: 终本 is refused, the case stays active.
+	travel(start.AddDate(0, -3, 0))
+	_, err = recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "terminal", InvestigationSteps: steps, Approval: "panel_and_president"})
+	refused(t, "终本 one month after filing", err, court.ErrInvalid, "3 months", "终本")
+	// Today, four months after filing: the conditions are checked.
+	travel(start)
+	_, err = recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "终本", InvestigationSteps: steps[:2], Approval: "panel_and_president"})
+	refused(t, "终本 without the on-site investigation and the consumption restriction", err, court.ErrInvalid, "on_site", "consumption_restriction")
+	_, err = recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "终本", InvestigationSteps: steps})
+	refused(t, "终本 without approval", err, court.ErrInvalid, "approval")
+	_, err = recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "销案"})
+	refused(t, "the receiver closing by 销案", err, court.ErrInvalid, "销案")
+	_, err = s.as("京0105").Workflow().Conclude(ctx, a, api.ConcludeRequest{Kind: "执行完毕"})
+	refused(t, "the origin concluding the receiver's case", err, court.ErrConflict, "only the receiver")
+	if head, _, err := s.as("京0108").Store().Case(filedNo); err != nil || head.Status != court.StatusActive {
+		t.Fatalf("after the refusals the filed case is %s (%v), want active", head.Status, err)
+	}
+	// As 京0108, conclude as 终本 with the steps done and the panel's
+	// and president's approval: its case is terminated.
+	tr = must(t)(recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "终本", AmountRecoveredFen: 10_00, InvestigationSteps: steps, Approval: "panel_and_president"}))
+	if tr.ClosureKind != cmproto.ClosureTerminal || tr.Outcome != "terminated" {
+		t.Fatalf("closed as %q (outcome %q)", tr.ClosureKind, tr.Outcome)
+	}
+	s.expectEverywhere(a, cmproto.StateClosed)
+	got := s.agreeEverywhere(a)
+	if got.ClosureKind != cmproto.ClosureTerminal || len(got.InvestigationDone) != len(steps) || got.Approval != "panel_and_president" {
+		t.Fatalf("every node holds closure %q, steps %v, approval %q", got.ClosureKind, got.InvestigationDone, got.Approval)
+	}
+	if head, _, err := s.as("京0108").Store().Case(filedNo); err != nil || head.Status != court.StatusTerminated {
+		t.Fatalf("the filed case is %s (%v), want terminated (终本)", head.Status, err)
+	}
+	if st := dashboard.Contribution(got, 30); st["closure/终本"] != 1 {
+		t.Fatalf("statistics %v do not count the 终本", st)
+	}
+
+	// 执恢: 京0105's case B was concluded as 终本; new property leads
+	// come in, and it is resumed under an 执恢 number and offered.
+	b := safe[1]
+	origin := s.as("京0105")
+	if err := origin.Store().SetCaseStatus(b, court.StatusTerminated); err != nil {
+		t.Fatal(err)
+	}
+	_, err = origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: b.String(), Superior: "京01", Grounds: []string{"capacity"}})
+	refused(t, "offering a 终本 case without resuming it", err, court.ErrInvalid, "执恢")
+	_, err = origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: b.String(), Superior: "京01", Grounds: []string{"capacity"}, ResumeAs: "（" + itoa(year) + "）京0105执3001号"})
+	refused(t, "resuming under an 执 number", err, court.ErrInvalid, "执恢")
+	_, err = origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[0].String(), Superior: "京01", Grounds: []string{"capacity"}, ResumeAs: "（" + itoa(year) + "）京0105执恢3002号"})
+	refused(t, "resuming a case not concluded as 终本", err, court.ErrInvalid, "nothing to resume")
+	resumed := "（" + itoa(year) + "）京0105执恢3号"
+	tr = must(t)(origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: b.String(), Superior: "京01", Grounds: []string{"capacity"}, ResumeAs: resumed}))
+	bid := tr.ID
+	if tr.CaseNumber != resumed {
+		t.Fatalf("the offer names %s, want the resumed %s", tr.CaseNumber, resumed)
+	}
+	if head, _, err := origin.Store().Case(court.MustParseCaseNumber(resumed)); err != nil || head.Status != court.StatusActive {
+		t.Fatalf("the resumed case is %s (%v), want active", head.Status, err)
+	}
+	if head, _, err := origin.Store().Case(b); err != nil || head.Status != court.StatusTerminated {
+		t.Fatalf("the 终本 case is %s (%v), want it to stay terminated", head.Status, err)
+	}
+	s.expectEverywhere(bid, cmproto.StateOffered)
+	must(t)(s.as("京01").Workflow().Decide(ctx, bid, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（" + itoa(year) + "）京01执监52号"}))
+	s.expectEverywhere(bid, cmproto.StateDecided)
+	must(t)(s.as("京0108").Workflow().Accept(ctx, bid, api.AcceptRequest{NewCaseNumber: "（" + itoa(year) + "）京0108执52号"}))
+	s.expectEverywhere(bid, cmproto.StateAccepted)
+	must(t)(origin.Workflow().Handover(ctx, bid, api.HandoverRequest{}))
+	s.expectEverywhere(bid, cmproto.StateHandedOver)
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, bid); err != nil {
+		t.Fatal(err)
+	}
+	s.expectEverywhere(bid, cmproto.StateReceived)
+	got = s.agreeEverywhere(bid)
+	if got.CaseNumber != resumed || got.NewCaseNumber != "（"+itoa(year)+"）京0108执52号" || got.BalanceFen <= 0 {
+		t.Fatalf("every node holds case %s -> %s, balance %d", got.CaseNumber, got.NewCaseNumber, got.BalanceFen)
+	}
+	s.agreeEverywhere(a)
 }

@@ -47,7 +47,14 @@ func startMesh(t *testing.T, opts ...func(i int, o *node.Options)) *testMesh {
 // connects them all to each other.
 func startCourts(t *testing.T, courts []devmesh.Court, opts ...func(i int, o *node.Options)) *testMesh {
 	t.Helper()
-	m, err := devmesh.Build(t.TempDir(), courts, time.Now())
+	return startCourtsAt(t, courts, time.Now(), opts...)
+}
+
+// startCourtsAt is startCourts with the certificates and the trust bundle
+// issued at at (for nodes whose clock reads at).
+func startCourtsAt(t *testing.T, courts []devmesh.Court, at time.Time, opts ...func(i int, o *node.Options)) *testMesh {
+	t.Helper()
+	m, err := devmesh.Build(t.TempDir(), courts, at)
 	if err != nil {
 		t.Fatal(err)
 	}

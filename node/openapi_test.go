@@ -260,6 +260,7 @@ var oaRequestTypes = map[string]reflect.Type{
 	"HandoverRequest": reflect.TypeFor[api.HandoverRequest](),
 	"ProgressRequest": reflect.TypeFor[api.ProgressRequest](),
 	"CloseRequest":    reflect.TypeFor[api.CloseRequest](),
+	"ConcludeRequest": reflect.TypeFor[api.ConcludeRequest](),
 	"ImportRequest":   reflect.TypeFor[api.ImportRequest](),
 	"ExportRequest":   reflect.TypeFor[api.ExportRequest](),
 	"BackupRequest":   reflect.TypeFor[api.BackupRequest](),

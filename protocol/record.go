@@ -424,12 +424,7 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		}
 		return checkFree("status", b.Progress.GetStatus(), 200, false)
 	case *pb.Record_Closure:
-		switch b.Closure.GetOutcome() {
-		case "concluded", "terminated", "settled":
-		default:
-			return invalid("closure outcome %q: want concluded, terminated or settled", b.Closure.GetOutcome())
-		}
-		return checkAmount("amount recovered", b.Closure.GetAmountRecoveredFen())
+		return checkClosure(b.Closure)
 	case *pb.Record_GrantRevocation:
 		if _, err := court.ParseCourtCode(b.GrantRevocation.GetCourt()); err != nil {
 			return invalid("grant revocation court: %v", err)

@@ -160,10 +160,13 @@ type Transfer struct {
 	AmountRecovered   int64             `json:"amount_recovered_fen"`
 	ProgressStatus    string            `json:"progress_status,omitempty"`
 	Outcome           string            `json:"outcome,omitempty"`
-	Readers           []court.CourtCode `json:"readers,omitempty"`        // courts the data key was wrapped for
-	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`   // the data key, wrapped for each reader
-	GrantUntil        int64             `json:"grant_until,omitempty"`    // unix seconds; 0: until revoked or closed
-	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"` // readers whose grant the origin revoked
+	ClosureKind       ClosureKind       `json:"closure_kind,omitempty"`        // how the receiver's case ended; empty from older builds (see Outcome)
+	InvestigationDone []string          `json:"investigation_steps,omitempty"` // for 终本: the steps done
+	Approval          string            `json:"approval,omitempty"`            // for 终本: applicant_signed or panel_and_president
+	Readers           []court.CourtCode `json:"readers,omitempty"`             // courts the data key was wrapped for
+	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`        // the data key, wrapped for each reader
+	GrantUntil        int64             `json:"grant_until,omitempty"`         // unix seconds; 0: until revoked or closed
+	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"`      // readers whose grant the origin revoked
 	AssetUpdates      int               `json:"asset_updates"`
 	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
 	Reason            string            `json:"reason,omitempty"` // of a rejection or withdrawal
@@ -424,7 +427,14 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		if t.State != StateReceived {
 			return held()
 		}
+		if err := checkTerminalAge(r, t); err != nil {
+			return nil, err
+		}
 		n.State, n.Outcome, n.ClosedAt = StateClosed, b.Closure.GetOutcome(), r.IssuedAt
+		if k := closureKindOf(b.Closure.GetKind()); k != "" {
+			n.ClosureKind, n.Outcome = k, outcomeOf(k)
+			n.InvestigationDone, n.Approval = b.Closure.GetInvestigationSteps(), b.Closure.GetApproval()
+		}
 		n.AmountRecovered = b.Closure.GetAmountRecoveredFen()
 	case *pb.Record_GrantRevocation:
 		if r.Issuer != t.Origin {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -23,7 +24,8 @@ func init() {
 		{name: "withdraw", summary: "withdraw this court's offer before handover", run: runTransferReason("withdraw")},
 		{name: "handover", summary: "hand the dossier over (refused while measures expire within 30 days)", run: runTransferHandover},
 		{name: "progress", summary: "report progress as the receiving court", run: runTransferProgress},
-		{name: "close", summary: "conclude a received case", run: runTransferClose},
+		{name: "close", summary: "conclude a received case (outcome only; see conclude)", run: runTransferClose},
+		{name: "conclude", summary: "conclude a received case with its closure kind (结案: 执行完毕, 终本, 终结, 不予执行, 驳回)", run: runTransferConclude},
 		{name: "list", summary: "list transfers: state, who must act, what is overdue", run: runTransferList},
 		{name: "show", summary: "show one transfer and its records", run: runTransferShow},
 	}})
@@ -59,6 +61,7 @@ func idArg(fs interface {
 func runTransferOffer(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "transfer offer")
 	caseNo := fs.String("case", "", "the case number (案号) to offer, e.g. （2024）京0105执1234号")
+	resumeAs := fs.String("resume-as", "", "for a case concluded as 终本: the 执恢 number it is resumed under (恢复执行) and offered as")
 	sup := fs.String("superior", "", "the superior court asked to decide, e.g. 京01")
 	grounds := fs.String("grounds", "long_unexecuted", "comma-separated: long_unexecuted, interference, serial_cases, capacity")
 	recovered := fs.Int64("recovered-fen", -1, "amount already recovered, in fen (default: 0)")
@@ -69,7 +72,7 @@ func runTransferOffer(ctx context.Context, c *cli, args []string) error {
 	if *caseNo == "" || *sup == "" {
 		return errors.New("--case and --superior are required")
 	}
-	req := api.OfferRequest{CaseNumber: *caseNo, Superior: *sup, Grounds: strings.Split(*grounds, ",")}
+	req := api.OfferRequest{CaseNumber: *caseNo, Superior: *sup, Grounds: strings.Split(*grounds, ","), ResumeAs: *resumeAs}
 	if *recovered >= 0 {
 		req.AmountRecoveredFen = recovered
 	}
@@ -170,6 +173,38 @@ func runTransferClose(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/close", api.CloseRequest{Outcome: *outcome, AmountRecoveredFen: *amount}, *asJSON)
+}
+
+// bilingual sets a flag set's usage to a Chinese and an English
+// description, then the flags.
+func bilingual(fs *flag.FlagSet, zh, en string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n  %s\n  %s\n\n", fs.Name(), zh, en)
+		fs.PrintDefaults()
+	}
+}
+
+func runTransferConclude(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer conclude")
+	bilingual(fs, "以结案方式结束本院收到的移送案件：执行完毕、终本（立案满3个月，列明已完成的财产调查措施并经申请执行人签字或合议庭及院长批准）、终结、不予执行、驳回；本院案件状态随之变更。",
+		"Conclude a case this court received, with its closure kind: fulfilled (执行完毕), terminal (终本: from 3 months after filing, listing the investigation steps done and the approval), ended (终结), not_enforced (不予执行), dismissed (驳回); the filed case takes the matching status.")
+	kind := fs.String("kind", "", "fulfilled (执行完毕), terminal (终本), ended (终结), not_enforced (不予执行) or dismissed (驳回)")
+	amount := fs.Int64("recovered-fen", 0, "total amount recovered, in fen")
+	steps := fs.String("steps", "", "for 终本: comma-separated investigation steps done (online_search, report_order, on_site, consumption_restriction required; dishonest_listing, audit, reward_notice, search_warrant)")
+	approval := fs.String("approval", "", "for 终本: applicant_signed or panel_and_president")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "conclude --data DIR --kind KIND [--steps S1,S2 --approval A] [--recovered-fen N] TRANSFER")
+	if err != nil {
+		return err
+	}
+	req := api.ConcludeRequest{Kind: *kind, AmountRecoveredFen: *amount, Approval: *approval}
+	if *steps != "" {
+		req.InvestigationSteps = strings.Split(*steps, ",")
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/conclude", req, *asJSON)
 }
 
 func runTransferList(ctx context.Context, c *cli, args []string) error {
@@ -316,6 +351,13 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	}
 	if t.AmountRecovered > 0 || t.ProgressStatus != "" {
 		fmt.Fprintf(tw, "Recovered\t%s %s\n", yuan(t.AmountRecovered), t.ProgressStatus)
+	}
+	if t.ClosureKind != "" {
+		fmt.Fprintf(tw, "Closed as\t%s", t.ClosureKind)
+		if len(t.InvestigationDone) > 0 {
+			fmt.Fprintf(tw, " (investigation: %s; approval: %s)", strings.Join(t.InvestigationDone, ", "), t.Approval)
+		}
+		fmt.Fprintln(tw)
 	}
 	if t.Reason != "" {
 		fmt.Fprintf(tw, "Reason\t%s\n", t.Reason)

@@ -28,6 +28,7 @@ type TransferService interface {
 	Handover(ctx context.Context, id court.TransferID, req HandoverRequest) (*protocol.Transfer, error)
 	Progress(ctx context.Context, id court.TransferID, req ProgressRequest) (*protocol.Transfer, error)
 	Close(ctx context.Context, id court.TransferID, req CloseRequest) (*protocol.Transfer, error)
+	Conclude(ctx context.Context, id court.TransferID, req ConcludeRequest) (*protocol.Transfer, error)
 	RevokeGrant(ctx context.Context, id court.TransferID, c court.CourtCode, reason string) (*protocol.Transfer, error)
 	// Transfer returns one transfer.
 	Transfer(id court.TransferID) (Transfer, error)
@@ -137,6 +138,13 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 			return nil, err
 		}
 		return x.Close(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/{id}/conclude", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req ConcludeRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.Conclude(ctx, id, req)
 	}))
 	s.Handle("GET /v1/transfers", func(w http.ResponseWriter, r *http.Request) {
 		q, err := transferListQuery(r.URL.Query())

@@ -15,6 +15,10 @@ type OfferRequest struct {
 	Superior           string   `json:"superior"`
 	Grounds            []string `json:"grounds"` // long_unexecuted, interference, serial_cases, capacity
 	AmountRecoveredFen *int64   `json:"amount_recovered_fen,omitempty"`
+	// ResumeAs, for a case concluded as 终本 (terminated), is the 执恢
+	// number it is resumed under (恢复执行) before it is offered: the
+	// offer names the resumed case.
+	ResumeAs string `json:"resume_as,omitempty"`
 }
 
 // DecideRequest is a superior court's decision.
@@ -58,6 +62,20 @@ type CloseRequest struct {
 	AmountRecoveredFen int64  `json:"amount_recovered_fen"`
 }
 
+// ConcludeRequest concludes a received case with its closure kind
+// (结案方式): 执行完毕 (fulfilled), 终本 (terminal), 终结 (ended), 不予执行
+// (not_enforced) or 驳回 (dismissed). A 终本 lists the investigation
+// steps done (online_search, report_order, on_site,
+// consumption_restriction required) and who approved it
+// (applicant_signed or panel_and_president), and is possible from 3
+// months after filing.
+type ConcludeRequest struct {
+	Kind               string   `json:"kind"`
+	AmountRecoveredFen int64    `json:"amount_recovered_fen"`
+	InvestigationSteps []string `json:"investigation_steps,omitempty"`
+	Approval           string   `json:"approval,omitempty"`
+}
+
 // Transfer is a transfer as the API shows it: its own type, converted
 // from the records' state (protocol.Transfer) at the edge by NewTransfer,
 // so that neither the wire nor the store can change the API by accident
@@ -94,6 +112,9 @@ type Transfer struct {
 	AmountRecovered   int64             `json:"amount_recovered_fen"`
 	ProgressStatus    string            `json:"progress_status,omitempty"`
 	Outcome           string            `json:"outcome,omitempty"`
+	ClosureKind       string            `json:"closure_kind,omitempty"`        // 执行完毕, 终本, 终结, 不予执行, 驳回
+	InvestigationDone []string          `json:"investigation_steps,omitempty"` // for 终本
+	Approval          string            `json:"approval,omitempty"`            // for 终本
 	Readers           []court.CourtCode `json:"readers,omitempty"`
 	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`
 	GrantUntil        int64             `json:"grant_until,omitempty"`
@@ -151,7 +172,8 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash,
 		ClaimFen: t.ClaimFen, HandoverRecovered: t.HandoverRecovered, BalanceFen: t.BalanceFen, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
 		OverrideReason: t.OverrideReason, Overridden: t.Overridden, AmountRecovered: t.AmountRecovered,
-		ProgressStatus: t.ProgressStatus, Outcome: t.Outcome, Readers: t.Readers, GrantUntil: t.GrantUntil,
+		ProgressStatus: t.ProgressStatus, Outcome: t.Outcome,
+		ClosureKind: string(t.ClosureKind), InvestigationDone: t.InvestigationDone, Approval: t.Approval, Readers: t.Readers, GrantUntil: t.GrantUntil,
 		RevokedGrants: t.RevokedGrants, AssetUpdates: t.AssetUpdates, LatestExpiryNote: t.LatestExpiryNote,
 		Reason: t.Reason, OfferedAt: t.OfferedAt, DecidedAt: t.DecidedAt, AcceptedAt: t.AcceptedAt,
 		HandedOverAt: t.HandedOverAt, ReceivedAt: t.ReceivedAt, ClosedAt: t.ClosedAt,

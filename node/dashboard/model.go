@@ -35,12 +35,15 @@ type Dashboard struct {
 	Scope     string `json:"scope"`
 	// GuardDays is the handover guard (handover_guard_days) the lapse
 	// indicator assumes.
-	GuardDays int               `json:"guard_days"`
-	Pipeline  Pipeline          `json:"pipeline"`
-	Modes     []ModeCount       `json:"modes"`
-	Courts    []CourtIndicators `json:"courts"`
-	Mesh      Mesh              `json:"mesh"`
-	Alerts    []api.Alert       `json:"alerts"`
+	GuardDays int         `json:"guard_days"`
+	Pipeline  Pipeline    `json:"pipeline"`
+	Modes     []ModeCount `json:"modes"`
+	// Closures counts the transferred cases the receivers closed, by
+	// closure kind (ClosureKinds; 终本 for the 终本率).
+	Closures []ModeCount       `json:"closures"`
+	Courts   []CourtIndicators `json:"courts"`
+	Mesh     Mesh              `json:"mesh"`
+	Alerts   []api.Alert       `json:"alerts"`
 	// AlertCounts counts the alerts by severity (warning, critical).
 	AlertCounts map[string]int `json:"alert_counts"`
 }
@@ -162,6 +165,9 @@ var States = []cmproto.State{
 	cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
 }
 
+// ClosureKinds lists the kinds a receiver closes a case by.
+var ClosureKinds = []string{"执行完毕", "终本", "终结", "不予执行", "驳回"}
+
 // Modes lists the transfer modes.
 var Modes = []string{"指令执行", "提级执行"}
 
@@ -178,7 +184,7 @@ func Compute(in Input) Dashboard {
 	d := Dashboard{
 		Version: Version, GeneratedAt: in.Now.UTC(), AsOf: court.DateOf(in.Now).String(),
 		Court: string(in.Self), CourtName: in.SelfName, Scope: scope, GuardDays: in.GuardDays,
-		Modes: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
+		Modes: []ModeCount{}, Closures: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
 		AlertCounts: map[string]int{"warning": 0, "critical": 0},
 	}
 	mine := map[court.TransferID]bool{}
@@ -212,6 +218,9 @@ func Compute(in Input) Dashboard {
 			d.Pipeline.Total += c
 		}
 	}
+	for _, k := range ClosureKinds {
+		d.Closures = append(d.Closures, ModeCount{Mode: k, Count: int(stats[statClosure+k])})
+	}
 	for _, m := range Modes {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
@@ -241,6 +250,7 @@ const (
 	StatsVersion = "dashboard-3"
 
 	statMode      = "mode/"       // + mode: decided transfers of that mode
+	statClosure   = "closure/"    // + closure kind: closed transfers closed so
 	statAccN      = "acc/n"       // decided and accepted
 	statAccSec    = "acc/sec"     // their decision-to-acceptance time
 	statRcptN     = "rcpt/n"      // decided and received
@@ -276,6 +286,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 	s := map[string]int64{}
 	if t.Mode != "" {
 		s[statMode+t.Mode]++
+	}
+	if t.ClosureKind != "" {
+		s[statClosure+string(t.ClosureKind)]++
 	}
 	if !t.DecidedAt.IsZero() {
 		if !t.AcceptedAt.IsZero() {

@@ -29,8 +29,34 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 	if err != nil {
 		return nil, err
 	}
+	if head.Status == court.StatusTerminated {
+		// A case concluded as 终本 may be offered once resumed (恢复执行)
+		// under an 执恢 number: the offer names the resumed case.
+		if req.ResumeAs == "" {
+			return nil, fmt.Errorf("%w: case %s was concluded as 终本; resume it under an 执恢 number (resume_as, --resume-as) to offer it", court.ErrInvalid, cn)
+		}
+		rn, err := cmproto.EnforcementCase("resume_as", req.ResumeAs, self.Code)
+		if err != nil {
+			return nil, err
+		}
+		e := storage.AuditEntry{Event: "case.resumed", Outcome: "ok", Case: rn.String(), Detail: fmt.Sprintf("%s (终本) resumed as %s to be offered for transfer", cn, rn)}
+		if err := w.audit.Before(e); err != nil {
+			return nil, court.Errorf(court.ErrUnavailable, "resume %s refused: the audit log cannot be written (%v); try again", cn, err)
+		}
+		if _, err := w.db.ResumeCase(cn, rn); err != nil {
+			e.Outcome, e.Detail = "failed", err.Error()
+			w.auditDone(e)
+			return nil, err
+		}
+		cn = rn
+		if head, v, err = w.db.Case(cn); err != nil {
+			return nil, err
+		}
+	} else if req.ResumeAs != "" {
+		return nil, fmt.Errorf("%w: case %s is %s, not concluded as 终本: there is nothing to resume", court.ErrInvalid, cn, head.Status)
+	}
 	if head.Status != court.StatusActive {
-		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", court.ErrInvalid, cn, head.Status)
+		return nil, fmt.Errorf("%w: case %s is %s; only an active case (or one concluded as 终本, resumed) can be offered", court.ErrInvalid, cn, head.Status)
 	}
 	sup, err := court.ParseCourtCode(req.Superior)
 	if err != nil {
@@ -185,6 +211,51 @@ func (w *Service) Progress(ctx context.Context, id court.TransferID, req api.Pro
 // Close concludes a received case as the receiving court.
 func (w *Service) Close(ctx context.Context, id court.TransferID, req api.CloseRequest) (*cmproto.Transfer, error) {
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
+}
+
+// Conclude concludes a received case as the receiving court with its
+// closure kind, and sets the filed case's status accordingly (终本:
+// terminated; the other kinds: concluded).
+func (w *Service) Conclude(ctx context.Context, id court.TransferID, req api.ConcludeRequest) (*cmproto.Transfer, error) {
+	kind, k, err := cmproto.ParseClosureKind(req.Kind)
+	if err != nil {
+		return nil, err
+	}
+	t, err := w.records.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
+	}
+	newNo, err := court.ParseCaseNumber(t.NewCaseNumber)
+	if t.Receiver == w.court && t.State == cmproto.StateClosed && t.ClosureKind == k && err == nil {
+		// A retry after the case's status could not be set.
+		if err := w.db.SetCaseStatus(newNo, k.CaseStatus()); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	if t.Receiver != w.court || t.State != cmproto.StateReceived {
+		return nil, fmt.Errorf("%w: transfer %s is %s with receiver %s: only the receiver concludes a case it received and filed, once", court.ErrConflict, id, t.State, t.Receiver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	next, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Kind: kind, AmountRecoveredFen: req.AmountRecoveredFen,
+		InvestigationSteps: req.InvestigationSteps, Approval: req.Approval}}})
+	if err != nil {
+		return nil, err
+	}
+	// The closure is signed and out: the filed case follows it.
+	e := storage.AuditEntry{Event: "case.concluded", Outcome: "ok", Transfer: string(id), Case: newNo.String(), Detail: fmt.Sprintf("concluded as %s", k)}
+	if err := w.db.SetCaseStatus(newNo, k.CaseStatus()); err != nil {
+		e.Outcome, e.Detail = "failed", fmt.Sprintf("concluded as %s; the case's status could not be set to %s: %v", k, k.CaseStatus(), err)
+		w.auditDone(e)
+		return nil, fmt.Errorf("transfer %s concluded as %s, but case %s could not be marked %s (conclude again to retry): %w", id, k, newNo, k.CaseStatus(), err)
+	}
+	w.auditDone(e)
+	return next, nil
 }
 
 // Handover hands the dossier of an accepted transfer over: it refuses while

@@ -132,6 +132,68 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
 }
 
+// ClosureKind is how an enforcement case ends (结案方式).
+type ClosureKind int32
+
+const (
+	ClosureKind_CLOSURE_KIND_UNSPECIFIED ClosureKind = 0 // builds before kinds existed: see outcome
+	ClosureKind_CLOSURE_FULFILLED        ClosureKind = 1 // 执行完毕
+	ClosureKind_CLOSURE_TERMINAL         ClosureKind = 2 // 终结本次执行程序 (终本): the case may be resumed (执恢)
+	ClosureKind_CLOSURE_ENDED            ClosureKind = 3 // 终结执行
+	ClosureKind_CLOSURE_CANCELLED        ClosureKind = 4 // 销案 (the origin's case on a transfer; never the receiver's)
+	ClosureKind_CLOSURE_NOT_ENFORCED     ClosureKind = 5 // 不予执行
+	ClosureKind_CLOSURE_DISMISSED        ClosureKind = 6 // 驳回申请
+)
+
+// Enum value maps for ClosureKind.
+var (
+	ClosureKind_name = map[int32]string{
+		0: "CLOSURE_KIND_UNSPECIFIED",
+		1: "CLOSURE_FULFILLED",
+		2: "CLOSURE_TERMINAL",
+		3: "CLOSURE_ENDED",
+		4: "CLOSURE_CANCELLED",
+		5: "CLOSURE_NOT_ENFORCED",
+		6: "CLOSURE_DISMISSED",
+	}
+	ClosureKind_value = map[string]int32{
+		"CLOSURE_KIND_UNSPECIFIED": 0,
+		"CLOSURE_FULFILLED":        1,
+		"CLOSURE_TERMINAL":         2,
+		"CLOSURE_ENDED":            3,
+		"CLOSURE_CANCELLED":        4,
+		"CLOSURE_NOT_ENFORCED":     5,
+		"CLOSURE_DISMISSED":        6,
+	}
+)
+
+func (x ClosureKind) Enum() *ClosureKind {
+	p := new(ClosureKind)
+	*p = x
+	return p
+}
+
+func (x ClosureKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClosureKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_pb_transfer_proto_enumTypes[2].Descriptor()
+}
+
+func (ClosureKind) Type() protoreflect.EnumType {
+	return &file_pb_transfer_proto_enumTypes[2]
+}
+
+func (x ClosureKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClosureKind.Descriptor instead.
+func (ClosureKind) EnumDescriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+}
+
 // Record is one step of a transfer, in its issuer's sequence-numbered log.
 type Record struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -1266,8 +1328,15 @@ func (x *Progress) GetStatus() string {
 // Closure: the receiver concludes the case.
 type Closure struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
-	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"` // concluded | terminated (终本) | settled
+	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"` // concluded | terminated (终本) | settled; empty when kind is set
 	AmountRecoveredFen int64                  `protobuf:"varint,2,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"`
+	Kind               ClosureKind            `protobuf:"varint,20,opt,name=kind,proto3,enum=courtmesh.protocol.v1.ClosureKind" json:"kind,omitempty"`
+	// For 终本 (民诉法解释 art. 517): the investigation steps done, each a
+	// step name (online_search, report_order, on_site, consumption_restriction,
+	// dishonest_listing, audit, reward_notice, search_warrant), and who
+	// approved: applicant_signed or panel_and_president.
+	InvestigationSteps []string `protobuf:"bytes,21,rep,name=investigation_steps,json=investigationSteps,proto3" json:"investigation_steps,omitempty"`
+	Approval           string   `protobuf:"bytes,22,opt,name=approval,proto3" json:"approval,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -1314,6 +1383,27 @@ func (x *Closure) GetAmountRecoveredFen() int64 {
 		return x.AmountRecoveredFen
 	}
 	return 0
+}
+
+func (x *Closure) GetKind() ClosureKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ClosureKind_CLOSURE_KIND_UNSPECIFIED
+}
+
+func (x *Closure) GetInvestigationSteps() []string {
+	if x != nil {
+		return x.InvestigationSteps
+	}
+	return nil
+}
+
+func (x *Closure) GetApproval() string {
+	if x != nil {
+		return x.Approval
+	}
+	return ""
 }
 
 // LogHeads lists the latest sequence of each issuer's log a node holds.
@@ -1596,10 +1686,13 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"T\n" +
 	"\bProgress\x120\n" +
 	"\x14amount_recovered_fen\x18\x01 \x01(\x03R\x12amountRecoveredFen\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"U\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\xda\x01\n" +
 	"\aClosure\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
-	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\"Z\n" +
+	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x126\n" +
+	"\x04kind\x18\x14 \x01(\x0e2\".courtmesh.protocol.v1.ClosureKindR\x04kind\x12/\n" +
+	"\x13investigation_steps\x18\x15 \x03(\tR\x12investigationSteps\x12\x1a\n" +
+	"\bapproval\x18\x16 \x01(\tR\bapproval\"Z\n" +
 	"\bLogHeads\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x124\n" +
 	"\x05heads\x18\x02 \x03(\v2\x1e.courtmesh.protocol.v1.LogHeadR\x05heads\"=\n" +
@@ -1620,7 +1713,15 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fMODE_DESIGNATED\x10\x01\x12\x11\n" +
-	"\rMODE_ELEVATED\x10\x02B%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
+	"\rMODE_ELEVATED\x10\x02*\xb3\x01\n" +
+	"\vClosureKind\x12\x1c\n" +
+	"\x18CLOSURE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CLOSURE_FULFILLED\x10\x01\x12\x14\n" +
+	"\x10CLOSURE_TERMINAL\x10\x02\x12\x11\n" +
+	"\rCLOSURE_ENDED\x10\x03\x12\x15\n" +
+	"\x11CLOSURE_CANCELLED\x10\x04\x12\x18\n" +
+	"\x14CLOSURE_NOT_ENFORCED\x10\x05\x12\x15\n" +
+	"\x11CLOSURE_DISMISSED\x10\x06B%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
 
 var (
 	file_pb_transfer_proto_rawDescOnce sync.Once
@@ -1634,51 +1735,53 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 	return file_pb_transfer_proto_rawDescData
 }
 
-var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
-	(*Record)(nil),           // 2: courtmesh.protocol.v1.Record
-	(*AssetCount)(nil),       // 3: courtmesh.protocol.v1.AssetCount
-	(*TransferOffer)(nil),    // 4: courtmesh.protocol.v1.TransferOffer
-	(*TransferDecision)(nil), // 5: courtmesh.protocol.v1.TransferDecision
-	(*Acceptance)(nil),       // 6: courtmesh.protocol.v1.Acceptance
-	(*Rejection)(nil),        // 7: courtmesh.protocol.v1.Rejection
-	(*Withdrawal)(nil),       // 8: courtmesh.protocol.v1.Withdrawal
-	(*WrappedKey)(nil),       // 9: courtmesh.protocol.v1.WrappedKey
-	(*HandoverManifest)(nil), // 10: courtmesh.protocol.v1.HandoverManifest
-	(*GrantRevocation)(nil),  // 11: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 12: courtmesh.protocol.v1.AssetUpdate
-	(*Receipt)(nil),          // 13: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 14: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 15: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 16: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 17: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 18: courtmesh.protocol.v1.SyncRequest
+	(ClosureKind)(0),         // 2: courtmesh.protocol.v1.ClosureKind
+	(*Record)(nil),           // 3: courtmesh.protocol.v1.Record
+	(*AssetCount)(nil),       // 4: courtmesh.protocol.v1.AssetCount
+	(*TransferOffer)(nil),    // 5: courtmesh.protocol.v1.TransferOffer
+	(*TransferDecision)(nil), // 6: courtmesh.protocol.v1.TransferDecision
+	(*Acceptance)(nil),       // 7: courtmesh.protocol.v1.Acceptance
+	(*Rejection)(nil),        // 8: courtmesh.protocol.v1.Rejection
+	(*Withdrawal)(nil),       // 9: courtmesh.protocol.v1.Withdrawal
+	(*WrappedKey)(nil),       // 10: courtmesh.protocol.v1.WrappedKey
+	(*HandoverManifest)(nil), // 11: courtmesh.protocol.v1.HandoverManifest
+	(*GrantRevocation)(nil),  // 12: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 13: courtmesh.protocol.v1.AssetUpdate
+	(*Receipt)(nil),          // 14: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 15: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 16: courtmesh.protocol.v1.Closure
+	(*LogHeads)(nil),         // 17: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 18: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 19: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
-	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
-	5,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
-	6,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
-	7,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
-	8,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
-	10, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	13, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	14, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	15, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	11, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	12, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	5,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
+	6,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
+	7,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
+	8,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
+	9,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
+	11, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
+	14, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	15, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	16, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	12, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	13, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
 	0,  // 11: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	4,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
 	1,  // 13: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	9,  // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	17, // 15: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	10, // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	2,  // 15: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	18, // 16: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1704,7 +1807,7 @@ func file_pb_transfer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
