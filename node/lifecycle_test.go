@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
 )
@@ -169,6 +173,7 @@ func TestDeadlinesAgree(t *testing.T) {
 		k++
 		cfg.AcceptanceDays, cfg.HandoverDays, cfg.FilingDays = 2+k, 3+k, 1+k
 		cfg.InvestigationMonths, cfg.ConclusionMonths = 1+k%3, 2+k
+		cfg.ReturnDays, cfg.SupplementDays = 10+k, 20+k
 		cfgs[c] = *cfg
 	})
 	ctx := context.Background()
@@ -187,7 +192,8 @@ func TestDeadlinesAgree(t *testing.T) {
 	must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监41号"}))
 	s.expectEverywhere(id, cmproto.StateDecided)
 	got := s.agreeEverywhere(id)
-	wantPeriods := cmproto.Periods{HandoverDays: dec.HandoverDays, FilingDays: dec.FilingDays, InvestigationMonths: dec.InvestigationMonths, ConclusionMonths: dec.ConclusionMonths}
+	wantPeriods := cmproto.Periods{HandoverDays: dec.HandoverDays, FilingDays: dec.FilingDays, InvestigationMonths: dec.InvestigationMonths,
+		ConclusionMonths: dec.ConclusionMonths, ReturnDays: dec.ReturnDays, SupplementDays: dec.SupplementDays}
 	if got.AcceptBy != today.AddDate(0, 0, dec.AcceptanceDays).String() || got.Periods == nil || *got.Periods != wantPeriods {
 		t.Fatalf("decided: accept by %s, periods %+v; want %s and 京01's %+v", got.AcceptBy, got.Periods, today.AddDate(0, 0, dec.AcceptanceDays), wantPeriods)
 	}
@@ -454,4 +460,164 @@ func TestTerminalAndResume(t *testing.T) {
 		t.Fatalf("every node holds case %s -> %s, balance %d", got.CaseNumber, got.NewCaseNumber, got.BalanceFen)
 	}
 	s.agreeEverywhere(a)
+}
+
+// TestReturnAndSupplement: the receiver returns an incomplete handover
+// naming what is missing; the origin imports the missing paper and
+// supplements by a new version of the handover, of which only the new
+// chunks move; the receiver then files the complete case.
+func TestReturnAndSupplement(t *testing.T) {
+	s := newScenario(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	cs, err := gen.Generate(dir, gen.Options{Cases: 4, Seed: 7, Court: "京0105"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := s.as("京0105")
+	var c gen.Case
+	for _, g := range cs {
+		if _, err := importer.Import(ctx, origin.Store(), g.Dir, importer.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := origin.Store().Measures(g.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := court.EarliestExpiry(ms); c.Dir == "" && (e.IsZero() || court.DateOf(time.Now()).DaysUntil(e) > 40) {
+			c = g
+		}
+	}
+	if c.Dir == "" {
+		t.Fatal("the generator made no case without a measure expiring within 40 days")
+	}
+
+	// As 京0105, offer; as 京01, designate 京0108; as 京0108, accept; as
+	// 京0105, hand over. 京01 keeps a copy of the dossier.
+	tr := must(t)(origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: c.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted"}}))
+	id := tr.ID
+	s.expectEverywhere(id, cmproto.StateOffered)
+	must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监61号"}))
+	s.expectEverywhere(id, cmproto.StateDecided)
+	year := itoa(court.DateOf(time.Now()).Year)
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（" + year + "）京0108执61号"}))
+	s.expectEverywhere(id, cmproto.StateAccepted)
+	_, err = origin.Workflow().Supplement(ctx, id, api.HandoverRequest{})
+	refused(t, "a supplement before any handover", err, court.ErrConflict, "supplement answers")
+	v1 := must(t)(origin.Workflow().Handover(ctx, id, api.HandoverRequest{}))
+	s.expectEverywhere(id, cmproto.StateHandedOver)
+	if v1.HandoverVersion != 1 || v1.ReturnBy == "" {
+		t.Fatalf("handover version %d, return by %q", v1.HandoverVersion, v1.ReturnBy)
+	}
+	if _, err := s.as("京01").Fetcher().Fetch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+
+	// The refusals of a return.
+	recv := s.as("京0108").Workflow()
+	_, err = origin.Workflow().Return(ctx, id, api.ReturnRequest{Missing: []string{"valuation"}})
+	refused(t, "a return by the origin", err, court.ErrInvalid, "only the receiver")
+	_, err = recv.Return(ctx, id, api.ReturnRequest{})
+	refused(t, "a return naming nothing missing", err, court.ErrInvalid, "names what is missing")
+	_, err = recv.Return(ctx, id, api.ReturnRequest{Missing: []string{"passport"}})
+	refused(t, "a return naming an unknown item", err, court.ErrInvalid, "passport")
+	_, err = origin.Workflow().Supplement(ctx, id, api.HandoverRequest{})
+	refused(t, "a supplement nobody asked for", err, court.ErrConflict, "supplement answers")
+
+	// As 京0108, return the handover: the valuation report is missing.
+	tr = must(t)(recv.Return(ctx, id, api.ReturnRequest{Missing: []string{"valuation"}, Note: "缺评估报告"}))
+	s.expectEverywhere(id, cmproto.StateReturned)
+	got := s.agreeEverywhere(id)
+	if got.SupplementBy != court.DateOf(tr.Records[len(tr.Records)-1].IssuedAt).AddDate(0, 0, 30).String() || len(got.Missing) != 1 {
+		t.Fatalf("returned: supplement by %s, missing %v", got.SupplementBy, got.Missing)
+	}
+	s.sameView(id, "supplement", "京0105", got.SupplementBy)
+	if _, err := s.as("京0108").Fetcher().Fetch(ctx, id); err == nil {
+		t.Fatal("the receiver fetched a returned handover")
+	}
+	_, err = recv.Return(ctx, id, api.ReturnRequest{Missing: []string{"title"}})
+	refused(t, "a second return before the supplement", err, court.ErrConflict, "already returned")
+	_, err = origin.Workflow().Supplement(ctx, id, api.HandoverRequest{})
+	refused(t, "a supplement with nothing new", err, court.ErrConflict, "import the missing papers")
+
+	// As 京0105, import the valuation report and supplement.
+	addDocument(t, c.Dir, "d99", "valuation", "评估报告")
+	if _, err := importer.Import(ctx, origin.Store(), c.Dir, importer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	v2 := must(t)(origin.Workflow().Supplement(ctx, id, api.HandoverRequest{}))
+	if v2.HandoverVersion != 2 || v2.ChunkCount <= v1.ChunkCount || bytes.Equal(v2.MerkleRoot, v1.MerkleRoot) {
+		t.Fatalf("supplement: version %d, %d chunks (before %d)", v2.HandoverVersion, v2.ChunkCount, v1.ChunkCount)
+	}
+	s.expectEverywhere(id, cmproto.StateHandedOver)
+
+	// Only the new chunks move: 京01, which held version 1, fetches the
+	// rest.
+	p, err := s.as("京01").Fetcher().Fetch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Resumed < int(v1.ChunkCount)-1 || p.Fetched > int(v2.ChunkCount-v1.ChunkCount)+1 || p.Fetched == 0 {
+		t.Fatalf("京01 fetched %d chunks and kept %d of version 2's %d (version 1 had %d)", p.Fetched, p.Resumed, v2.ChunkCount, v1.ChunkCount)
+	}
+	t.Logf("version 2: %d chunks; 京01 already held %d and fetched %d", v2.ChunkCount, p.Resumed, p.Fetched)
+
+	// As 京0108, fetch: the case is filed complete.
+	fp, err := s.as("京0108").Fetcher().Fetch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.expectEverywhere(id, cmproto.StateReceived)
+	n, err := court.ParseCaseNumber(fp.NewCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, filed, err := s.as("京0108").Store().Case(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(filed.Documents, func(d storage.Document) bool { return d.ID == "d99" }) {
+		t.Fatalf("the filed case lacks the supplemented valuation report: %d documents", len(filed.Documents))
+	}
+	got = s.agreeEverywhere(id)
+	if got.HandoverVersion != 2 || !bytes.Equal(got.MerkleRoot, v2.MerkleRoot) {
+		t.Fatalf("every node holds handover version %d", got.HandoverVersion)
+	}
+	// The steps are in the audit logs of the courts that took them.
+	for _, a := range []struct {
+		c     court.CourtCode
+		event string
+	}{{"京0108", "handover.returned"}, {"京0105", "handover.supplemented"}} {
+		es, err := s.as(a.c).Store().AuditEntries(1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(es, func(e storage.AuditEntry) bool { return e.Event == a.event && e.Transfer == string(id) }) {
+			t.Errorf("%s has no %s audit entry", a.c, a.event)
+		}
+	}
+}
+
+// addDocument adds a document of a kind to a generated case folder.
+func addDocument(t *testing.T, dir, id, kind, title string) {
+	t.Helper()
+	path := filepath.Join(dir, "case.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["documents"] = append(m["documents"].([]any), map[string]any{"id": id, "kind": kind, "title": title, "file": "docs/" + id + ".pdf"})
+	if b, err = json.MarshalIndent(m, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "docs", id+".pdf"), bytes.Repeat([]byte("%PDF-1.4 synthetic valuation report\n"), 2000), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -185,7 +185,7 @@ func New(opts Options) (*Node, error) {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	periods := cmproto.Periods{AcceptDays: cfg.AcceptanceDays, HandoverDays: cfg.HandoverDays, FilingDays: cfg.FilingDays,
-		InvestigationMonths: cfg.InvestigationMonths, ConclusionMonths: cfg.ConclusionMonths}
+		InvestigationMonths: cfg.InvestigationMonths, ConclusionMonths: cfg.ConclusionMonths, ReturnDays: cfg.ReturnDays, SupplementDays: cfg.SupplementDays}
 	if err := periods.Validate(); err != nil {
 		return fail(fmt.Errorf("config: the deadlines of this court's decisions: %w", err))
 	}

@@ -261,6 +261,7 @@ var oaRequestTypes = map[string]reflect.Type{
 	"ProgressRequest": reflect.TypeFor[api.ProgressRequest](),
 	"CloseRequest":    reflect.TypeFor[api.CloseRequest](),
 	"ConcludeRequest": reflect.TypeFor[api.ConcludeRequest](),
+	"ReturnRequest":   reflect.TypeFor[api.ReturnRequest](),
 	"ImportRequest":   reflect.TypeFor[api.ImportRequest](),
 	"ExportRequest":   reflect.TypeFor[api.ExportRequest](),
 	"BackupRequest":   reflect.TypeFor[api.BackupRequest](),

@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/protocol"
@@ -63,7 +64,7 @@ func TestDecisionPeriods(t *testing.T) {
 	dd := d.GetDecision()
 	dd.HandoverDays, dd.FilingDays, dd.InvestigationMonths, dd.ConclusionMonths = 3, 2, 2, 4
 	tr := s.apply(s.in(protocol.StateOffered), s.rec("京01", step(2), d))
-	if tr.Periods == nil || *tr.Periods != (protocol.Periods{HandoverDays: 3, FilingDays: 2, InvestigationMonths: 2, ConclusionMonths: 4}) {
+	if tr.Periods == nil || *tr.Periods != (protocol.Periods{HandoverDays: 3, FilingDays: 2, InvestigationMonths: 2, ConclusionMonths: 4, ReturnDays: 15, SupplementDays: 30}) {
 		t.Fatalf("periods %+v", tr.Periods)
 	}
 	tr = s.apply(tr, s.rec("京0108", step(3), acceptanceBody(testNewCase)))
@@ -96,4 +97,50 @@ func TestDecisionPeriodsOutOfBounds(t *testing.T) {
 	if !errors.Is(err, court.ErrInvalid) {
 		t.Fatalf("decision with conclusion months %d: %v, want ErrInvalid", protocol.MaxPeriodMonths+1, err)
 	}
+}
+
+// TestReturnPeriod: a return is possible within the decision's return
+// period of the handover and before the receipt; a supplement follows
+// only a return.
+func TestReturnPeriod(t *testing.T) {
+	t.Parallel()
+	ret := &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: []string{"valuation"}}}}
+	t.Run("on the last day", func(t *testing.T) {
+		s := newStory(t)
+		h := s.in(protocol.StateHandedOver)
+		by, _ := court.ParseDate(h.ReturnBy)
+		s.now = by.Start().Add(3 * time.Hour)
+		tr := s.apply(h, s.rec("京0108", by.Start().Add(time.Hour), ret))
+		if tr.State != protocol.StateReturned || tr.SupplementBy != by.AddDate(0, 0, 30).String() {
+			t.Fatalf("returned: %s, supplement by %s", tr.State, tr.SupplementBy)
+		}
+		sup := &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: handoverBody("京0108", "京01").GetHandover()}}}
+		tr = s.apply(tr, s.rec("京0105", by.Start().Add(2*time.Hour), sup))
+		if tr.State != protocol.StateHandedOver || tr.HandoverVersion != 2 || tr.ReturnBy != by.AddDate(0, 0, 15).String() {
+			t.Fatalf("supplemented: %s, version %d, return by %s", tr.State, tr.HandoverVersion, tr.ReturnBy)
+		}
+	})
+	t.Run("the day after", func(t *testing.T) {
+		s := newStory(t)
+		h := s.in(protocol.StateHandedOver)
+		by, _ := court.ParseDate(h.ReturnBy)
+		late := by.AddDate(0, 0, 1).Start().Add(time.Hour)
+		s.now = late
+		if _, err := protocol.Apply(h, s.rec("京0108", late, ret), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+			t.Fatalf("a return after %s: %v, want ErrInvalid", h.ReturnBy, err)
+		}
+	})
+	t.Run("after the receipt", func(t *testing.T) {
+		s := newStory(t)
+		if _, err := protocol.Apply(s.in(protocol.StateReceived), s.rec("京0108", step(6), ret), s.f.trust, s.rules); !errors.Is(err, court.ErrConflict) {
+			t.Fatalf("a return after the receipt: %v, want ErrConflict", err)
+		}
+	})
+	t.Run("a supplement before its return is held", func(t *testing.T) {
+		s := newStory(t)
+		sup := &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: handoverBody("京0108", "京01").GetHandover()}}}
+		if _, err := protocol.Apply(s.in(protocol.StateHandedOver), s.rec("京0105", step(5), sup), s.f.trust, s.rules); !errors.Is(err, protocol.ErrHeld) {
+			t.Fatalf("a supplement before the return: %v, want ErrHeld", err)
+		}
+	})
 }

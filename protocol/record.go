@@ -63,6 +63,8 @@ const (
 	KindClosure     Kind = "closure"
 	KindRevokeGrant Kind = "grant_revocation"
 	KindAssetUpdate Kind = "asset_update"
+	KindReturn      Kind = "handover_return"
+	KindSupplement  Kind = "supplement"
 )
 
 func kindOf(r *pb.Record) Kind {
@@ -89,6 +91,10 @@ func kindOf(r *pb.Record) Kind {
 		return KindRevokeGrant
 	case *pb.Record_AssetUpdate:
 		return KindAssetUpdate
+	case *pb.Record_HandoverReturn:
+		return KindReturn
+	case *pb.Record_Supplement:
+		return KindSupplement
 	}
 	return ""
 }
@@ -294,6 +300,44 @@ func ReceiverNumber(field, s string, c court.CourtCode, now time.Time) (court.Ca
 	return n, checkReceiverNumber(n, now)
 }
 
+// checkManifest checks a handover manifest (of a handover or a
+// supplement) without state.
+func checkManifest(m *pb.HandoverManifest) error {
+	if len(m.GetMerkleRoot()) != 32 || m.GetChunkCount() == 0 {
+		return invalid("handover needs a 32-byte Merkle root and at least one chunk")
+	}
+	if len(m.GetSnapshotHash()) != 32 {
+		return invalid("handover needs a 32-byte snapshot hash")
+	}
+	if h := m.GetSealedCaseHash(); len(h) != 0 && len(h) != 32 {
+		return invalid("handover's sealed case hash must be 32 bytes (or absent)")
+	}
+	if len(m.GetKeys()) == 0 {
+		return invalid("handover wraps the data key for nobody")
+	}
+	for _, k := range m.GetKeys() {
+		if _, err := court.ParseCourtCode(k.GetCourt()); err != nil || len(k.GetWrapped()) == 0 {
+			return invalid("wrapped key for %q is malformed", k.GetCourt())
+		}
+	}
+	if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
+		return err
+	}
+	if err := checkAmount("claim", m.GetClaimFen()); err != nil {
+		return err
+	}
+	if err := checkAmount("amount recovered", m.GetRecoveredFen()); err != nil {
+		return err
+	}
+	switch claim := m.GetClaimFen(); {
+	case claim == 0 && m.GetRecoveredFen() != 0:
+		return invalid("handover states %d fen recovered but no claim", m.GetRecoveredFen())
+	case claim != 0 && m.GetRecoveredFen() >= claim:
+		return invalid("handover states %d fen recovered of a %d fen claim: nothing is left to enforce; conclude the case (执行完毕) instead", m.GetRecoveredFen(), claim)
+	}
+	return nil
+}
+
 // checkBody checks what each kind of record carries, without state.
 func checkBody(r *Record, h court.Hierarchy) error {
 	switch b := r.PB.GetBody().(type) {
@@ -381,39 +425,14 @@ func checkBody(r *Record, h court.Hierarchy) error {
 	case *pb.Record_Withdrawal:
 		return checkFree("reason", b.Withdrawal.GetReason(), 500, true)
 	case *pb.Record_Handover:
-		m := b.Handover
-		if len(m.GetMerkleRoot()) != 32 || m.GetChunkCount() == 0 {
-			return invalid("handover needs a 32-byte Merkle root and at least one chunk")
+		return checkManifest(b.Handover)
+	case *pb.Record_Supplement:
+		if b.Supplement.GetManifest() == nil {
+			return invalid("a supplement carries the new handover manifest")
 		}
-		if len(m.GetSnapshotHash()) != 32 {
-			return invalid("handover needs a 32-byte snapshot hash")
-		}
-		if h := m.GetSealedCaseHash(); len(h) != 0 && len(h) != 32 {
-			return invalid("handover's sealed case hash must be 32 bytes (or absent)")
-		}
-		if len(m.GetKeys()) == 0 {
-			return invalid("handover wraps the data key for nobody")
-		}
-		for _, k := range m.GetKeys() {
-			if _, err := court.ParseCourtCode(k.GetCourt()); err != nil || len(k.GetWrapped()) == 0 {
-				return invalid("wrapped key for %q is malformed", k.GetCourt())
-			}
-		}
-		if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
-			return err
-		}
-		if err := checkAmount("claim", m.GetClaimFen()); err != nil {
-			return err
-		}
-		if err := checkAmount("amount recovered", m.GetRecoveredFen()); err != nil {
-			return err
-		}
-		switch claim := m.GetClaimFen(); {
-		case claim == 0 && m.GetRecoveredFen() != 0:
-			return invalid("handover states %d fen recovered but no claim", m.GetRecoveredFen())
-		case claim != 0 && m.GetRecoveredFen() >= claim:
-			return invalid("handover states %d fen recovered of a %d fen claim: nothing is left to enforce; conclude the case (执行完毕) instead", m.GetRecoveredFen(), claim)
-		}
+		return checkManifest(b.Supplement.GetManifest())
+	case *pb.Record_HandoverReturn:
+		return checkReturn(b.HandoverReturn)
 	case *pb.Record_Receipt:
 		if len(b.Receipt.GetMerkleRoot()) != 32 {
 			return invalid("receipt needs the 32-byte Merkle root")

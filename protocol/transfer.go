@@ -24,6 +24,7 @@ const (
 	StateClosed     State = "closed"      // concluded at the receiver
 	StateRejected   State = "rejected"    // declined by the decider or the receiver
 	StateWithdrawn  State = "withdrawn"   // withdrawn by the origin
+	StateReturned   State = "returned"    // the receiver returned an incomplete handover: waiting for the origin's supplement
 )
 
 // Terminal reports whether no further step may follow.
@@ -58,13 +59,20 @@ type Periods struct {
 	// ConclusionMonths: the receiver concludes the case within N months
 	// of filing; after that the applicant may ask again (民诉法 art. 237).
 	ConclusionMonths int `json:"conclusion_months"`
+	// ReturnDays: the receiver may return an incomplete handover within
+	// N days of it (委托执行规定: 15 days).
+	ReturnDays int `json:"return_days"`
+	// SupplementDays: the origin supplements a returned handover within
+	// N days of the return (委托执行规定: 30 days).
+	SupplementDays int `json:"supplement_days"`
 }
 
 // DefaultPeriods are the periods of a decision that names none (those of
 // builds before decisions carried them) and the configuration's
 // defaults: 7 days to accept, 7 to hand over, 7 to file, 1 month to
-// investigate, 6 months to conclude.
-var DefaultPeriods = Periods{AcceptDays: 7, HandoverDays: 7, FilingDays: 7, InvestigationMonths: 1, ConclusionMonths: 6}
+// investigate, 6 months to conclude, 15 days to return an incomplete
+// handover and 30 to supplement it.
+var DefaultPeriods = Periods{AcceptDays: 7, HandoverDays: 7, FilingDays: 7, InvestigationMonths: 1, ConclusionMonths: 6, ReturnDays: 15, SupplementDays: 30}
 
 // Bounds of the periods a decision may set.
 const (
@@ -76,7 +84,8 @@ const (
 func (p Periods) WithDefaults() Periods {
 	d := DefaultPeriods
 	for _, f := range []struct{ v, def *int }{{&p.AcceptDays, &d.AcceptDays}, {&p.HandoverDays, &d.HandoverDays},
-		{&p.FilingDays, &d.FilingDays}, {&p.InvestigationMonths, &d.InvestigationMonths}, {&p.ConclusionMonths, &d.ConclusionMonths}} {
+		{&p.FilingDays, &d.FilingDays}, {&p.InvestigationMonths, &d.InvestigationMonths}, {&p.ConclusionMonths, &d.ConclusionMonths},
+		{&p.ReturnDays, &d.ReturnDays}, {&p.SupplementDays, &d.SupplementDays}} {
 		if *f.v == 0 {
 			*f.v = *f.def
 		}
@@ -91,7 +100,8 @@ func (p Periods) Validate() error {
 		v    int
 		max  int
 	}{{"acceptance days", p.AcceptDays, MaxPeriodDays}, {"handover days", p.HandoverDays, MaxPeriodDays}, {"filing days", p.FilingDays, MaxPeriodDays},
-		{"investigation months", p.InvestigationMonths, MaxPeriodMonths}, {"conclusion months", p.ConclusionMonths, MaxPeriodMonths}} {
+		{"investigation months", p.InvestigationMonths, MaxPeriodMonths}, {"conclusion months", p.ConclusionMonths, MaxPeriodMonths},
+		{"return days", p.ReturnDays, MaxPeriodDays}, {"supplement days", p.SupplementDays, MaxPeriodDays}} {
 		if f.v < 0 || f.v > f.max {
 			return invalid("%s %d: want 1 to %d (0 for the default)", f.name, f.v, f.max)
 		}
@@ -101,7 +111,8 @@ func (p Periods) Validate() error {
 
 func periodsOf(d *pb.TransferDecision) Periods {
 	p := Periods{HandoverDays: int(d.GetHandoverDays()), FilingDays: int(d.GetFilingDays()),
-		InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths())}.WithDefaults()
+		InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths()),
+		ReturnDays: int(d.GetReturnDays()), SupplementDays: int(d.GetSupplementDays())}.WithDefaults()
 	p.AcceptDays = 0 // the decision carries the date itself (AcceptBy)
 	return p
 }
@@ -141,12 +152,20 @@ type Transfer struct {
 	// The deadlines after the acceptance, each derived once from the
 	// decision's periods and the signed time of the record that starts
 	// it, so that every node holds the same dates.
-	Periods           *Periods          `json:"periods,omitempty"`        // fixed by the decision
-	HandoverBy        string            `json:"handover_by,omitempty"`    // the origin hands over (from the acceptance)
-	FileBy            string            `json:"file_by,omitempty"`        // the receiver confirms receipt and files (from the handover)
-	InvestigateBy     string            `json:"investigate_by,omitempty"` // the receiver reports its property investigation (from the receipt)
-	ConcludeBy        string            `json:"conclude_by,omitempty"`    // the receiver concludes (from the receipt)
-	Due               string            `json:"due,omitempty"`            // the deadline the transfer waits on now (Deadline), for the store's index
+	Periods       *Periods `json:"periods,omitempty"`        // fixed by the decision
+	HandoverBy    string   `json:"handover_by,omitempty"`    // the origin hands over (from the acceptance)
+	FileBy        string   `json:"file_by,omitempty"`        // the receiver confirms receipt and files (from the handover)
+	InvestigateBy string   `json:"investigate_by,omitempty"` // the receiver reports its property investigation (from the receipt)
+	ConcludeBy    string   `json:"conclude_by,omitempty"`    // the receiver concludes (from the receipt)
+	ReturnBy      string   `json:"return_by,omitempty"`      // the receiver may return an incomplete handover until (from the handover or supplement)
+	SupplementBy  string   `json:"supplement_by,omitempty"`  // the origin supplements a returned handover by (from the return)
+	// HandoverVersion counts the handover's versions: 1 for the handover,
+	// one more for each supplement. Missing is what the last return
+	// named, ReturnNote its note.
+	HandoverVersion   int               `json:"handover_version,omitempty"`
+	Missing           []string          `json:"missing,omitempty"`
+	ReturnNote        string            `json:"return_note,omitempty"`
+	Due               string            `json:"due,omitempty"` // the deadline the transfer waits on now (Deadline), for the store's index
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
 	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`       // the case record every source serves; empty from older builds
@@ -198,6 +217,8 @@ func (t *Transfer) Deadline() (c court.CourtCode, what string, by court.Date, ok
 		c, what, s = t.Origin, "handover", t.HandoverBy
 	case StateHandedOver:
 		c, what, s = t.Receiver, "filing", t.FileBy
+	case StateReturned:
+		c, what, s = t.Origin, "supplement", t.SupplementBy
 	case StateReceived:
 		if t.lastProgressAt().After(t.ReceivedAt) || t.ReceivedAt.IsZero() {
 			c, what, s = t.Receiver, "conclusion", t.ConcludeBy
@@ -230,6 +251,8 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 		return t.Origin, "hand the dossier over"
 	case StateHandedOver:
 		return t.Receiver, "fetch the dossier and confirm receipt"
+	case StateReturned:
+		return t.Origin, "supplement the returned handover (" + strings.Join(t.Missing, ", ") + ")"
 	case StateReceived:
 		return t.Receiver, "enforce; report progress until closure"
 	}
@@ -361,36 +384,44 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		default:
 			return conflict("the dossier was already handed over")
 		}
-		m := b.Handover
-		if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
-			return nil, fmt.Errorf("handover %s wraps no key for the receiver %s: %w", r.Transfer, t.Receiver, court.ErrInvalid)
+		if err := applyManifest(&n, t, r, b.Handover); err != nil {
+			return nil, err
 		}
-		n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
-		n.FileBy = court.DateOf(r.IssuedAt).AddDate(0, 0, t.periods().FilingDays).String()
-		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
-		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
-		n.GrantUntil = m.GetGrantUntil()
-		n.SealedCaseHash = m.GetSealedCaseHash()
-		// The receiver's claim is the balance (法明传〔2018〕335号): the
-		// claim the offer announced less what the origin recovered by
-		// the handover, which can only have grown since the offer.
-		n.BalanceFen = t.AmountOutstanding
-		if claim := m.GetClaimFen(); claim != 0 {
-			if offered := t.AmountOutstanding + t.AmountOrigin; claim != offered {
-				return nil, fmt.Errorf("handover %s states a claim of %d fen, but the offer announced %d (outstanding %d + recovered %d): %w",
-					r.Transfer, claim, offered, t.AmountOutstanding, t.AmountOrigin, court.ErrInvalid)
-			}
-			if rec := m.GetRecoveredFen(); rec < t.AmountOrigin {
-				return nil, fmt.Errorf("handover %s states %d fen recovered by the origin, less than the %d the offer announced: %w",
-					r.Transfer, rec, t.AmountOrigin, court.ErrInvalid)
-			}
-			n.ClaimFen, n.HandoverRecovered, n.BalanceFen = claim, m.GetRecoveredFen(), claim-m.GetRecoveredFen()
+		n.HandoverVersion = 1
+	case *pb.Record_HandoverReturn:
+		if err := byReceiver(r, t); err != nil {
+			return nil, err
 		}
-		n.Readers, n.WrappedKeys = nil, nil
-		for _, k := range m.GetKeys() {
-			n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))
-			n.WrappedKeys = append(n.WrappedKeys, WrappedKey{Court: court.CourtCode(k.GetCourt()), Serial: k.GetCertificateSerial(), Wrapped: k.GetWrapped()})
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted:
+			return held()
+		case StateHandedOver:
+		case StateReturned:
+			return conflict("the handover was already returned; the origin must supplement it first")
+		default:
+			return conflict("the receipt confirmed the dossier; it can no longer be returned")
 		}
+		if by, err := court.ParseDate(t.ReturnBy); err == nil && court.DateOf(r.IssuedAt).After(by) {
+			return nil, fmt.Errorf("return %s by %s: the return period ended on %s (%d days after the handover); confirm receipt, or refuse the case with reasons to %s: %w",
+				r.Transfer, r.Issuer, t.ReturnBy, t.periods().ReturnDays, t.Decider, court.ErrInvalid)
+		}
+		n.State, n.Missing, n.ReturnNote, n.FileBy = StateReturned, b.HandoverReturn.GetMissing(), b.HandoverReturn.GetNote(), ""
+		n.SupplementBy = court.DateOf(r.IssuedAt).AddDate(0, 0, t.periods().SupplementDays).String()
+	case *pb.Record_Supplement:
+		if r.Issuer != t.Origin {
+			return nil, fmt.Errorf("supplement %s by %s; only the origin %s supplements its handover: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
+		}
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted, StateHandedOver:
+			return held() // the return it answers has not arrived yet
+		case StateReturned:
+		default:
+			return conflict("the receipt confirmed the dossier; there is nothing to supplement")
+		}
+		if err := applyManifest(&n, t, r, b.Supplement.GetManifest()); err != nil {
+			return nil, err
+		}
+		n.HandoverVersion, n.SupplementBy = max(t.HandoverVersion, 1)+1, ""
 	case *pb.Record_Receipt:
 		if err := byReceiver(r, t); err != nil {
 			return nil, err
@@ -569,6 +600,43 @@ func byReceiver(r *Record, t *Transfer) error {
 	}
 	if t.Receiver == "" && r.Issuer == t.Origin {
 		return fmt.Errorf("%s %s by the origin %s: %w", r.Kind, r.Transfer, r.Issuer, court.ErrInvalid)
+	}
+	return nil
+}
+
+// applyManifest applies the handover manifest m of r (a handover or a
+// supplement) to n, the next state of t.
+func applyManifest(n, t *Transfer, r *Record, m *pb.HandoverManifest) error {
+	if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
+		return fmt.Errorf("%s %s wraps no key for the receiver %s: %w", r.Kind, r.Transfer, t.Receiver, court.ErrInvalid)
+	}
+	n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
+	day := court.DateOf(r.IssuedAt)
+	n.FileBy = day.AddDate(0, 0, t.periods().FilingDays).String()
+	n.ReturnBy = day.AddDate(0, 0, t.periods().ReturnDays).String()
+	n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
+	n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
+	n.GrantUntil = m.GetGrantUntil()
+	n.SealedCaseHash = m.GetSealedCaseHash()
+	// The receiver's claim is the balance (法明传〔2018〕335号): the
+	// claim the offer announced less what the origin recovered by the
+	// handover, which can only have grown since the offer.
+	n.BalanceFen = t.AmountOutstanding
+	if claim := m.GetClaimFen(); claim != 0 {
+		if offered := t.AmountOutstanding + t.AmountOrigin; claim != offered {
+			return fmt.Errorf("%s %s states a claim of %d fen, but the offer announced %d (outstanding %d + recovered %d): %w",
+				r.Kind, r.Transfer, claim, offered, t.AmountOutstanding, t.AmountOrigin, court.ErrInvalid)
+		}
+		if rec := m.GetRecoveredFen(); rec < max(t.AmountOrigin, t.HandoverRecovered) {
+			return fmt.Errorf("%s %s states %d fen recovered by the origin, less than the %d announced before: %w",
+				r.Kind, r.Transfer, rec, max(t.AmountOrigin, t.HandoverRecovered), court.ErrInvalid)
+		}
+		n.ClaimFen, n.HandoverRecovered, n.BalanceFen = claim, m.GetRecoveredFen(), claim-m.GetRecoveredFen()
+	}
+	n.Readers, n.WrappedKeys = nil, nil
+	for _, k := range m.GetKeys() {
+		n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))
+		n.WrappedKeys = append(n.WrappedKeys, WrappedKey{Court: court.CourtCode(k.GetCourt()), Serial: k.GetCertificateSerial(), Wrapped: k.GetWrapped()})
 	}
 	return nil
 }

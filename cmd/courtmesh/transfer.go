@@ -23,6 +23,8 @@ func init() {
 		{name: "reject", summary: "decline an offer (decider) or a designation (receiver)", run: runTransferReason("reject")},
 		{name: "withdraw", summary: "withdraw this court's offer before handover", run: runTransferReason("withdraw")},
 		{name: "handover", summary: "hand the dossier over (refused while measures expire within 30 days)", run: runTransferHandover},
+		{name: "return", summary: "return an incomplete handover, naming what is missing (receiver, within 15 days)", run: runTransferReturn},
+		{name: "supplement", summary: "supplement a returned handover with a new version (origin, within 30 days)", run: runTransferSupplement},
 		{name: "progress", summary: "report progress as the receiving court", run: runTransferProgress},
 		{name: "close", summary: "conclude a received case (outcome only; see conclude)", run: runTransferClose},
 		{name: "conclude", summary: "conclude a received case with its closure kind (结案: 执行完毕, 终本, 终结, 不予执行, 驳回)", run: runTransferConclude},
@@ -143,6 +145,48 @@ func runTransferHandover(ctx context.Context, c *cli, args []string) error {
 		req.AmountRecoveredFen = recovered
 	}
 	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/handover", req, *asJSON)
+}
+
+func runTransferReturn(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer return")
+	bilingual(fs, "接收法院在移交后15日内（以决定为准）将不完整的卷宗退回移送法院，列明缺少的材料种类；移送法院须在30日内补正。",
+		"As the receiving court, return an incomplete handover within the return period (15 days unless the decision says otherwise), naming the kinds of dossier item missing; the origin must supplement within 30 days.")
+	missing := fs.String("missing", "", "comma-separated kinds of dossier item missing: title, application, notice, report_order, search_result, ruling, assist_notice, valuation, settlement, consumption_restriction, dishonest_listing, terminal, other")
+	note := fs.String("note", "", "optional note (no personal data: it is broadcast)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "return --data DIR --missing KIND[,KIND] [--note TEXT] TRANSFER")
+	if err != nil {
+		return err
+	}
+	var ms []string
+	if *missing != "" {
+		ms = strings.Split(*missing, ",")
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/return", api.ReturnRequest{Missing: ms, Note: *note}, *asJSON)
+}
+
+func runTransferSupplement(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "transfer supplement")
+	bilingual(fs, "移送法院在补正期限内以新版本移交卷宗（先导入补充的材料）；接收法院只需取回新增的数据块。",
+		"As the origin, answer a return with a new version of the handover (import the missing papers first); the receiver fetches only the chunks it does not hold.")
+	override := fs.String("override", "", "hand over although measures expire within 30 days, for this reason (recorded and audited)")
+	recovered := fs.Int64("recovered-fen", -1, "amount this court recovered up to now, in fen (default: as announced before)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	id, err := idArg(fs, "supplement --data DIR [--override REASON] [--recovered-fen N] TRANSFER")
+	if err != nil {
+		return err
+	}
+	req := api.HandoverRequest{OverrideReason: *override}
+	if *recovered >= 0 {
+		req.AmountRecoveredFen = recovered
+	}
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/supplement", req, *asJSON)
 }
 
 func runTransferProgress(ctx context.Context, c *cli, args []string) error {
@@ -342,6 +386,9 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	}
 	if t.ClaimFen > 0 {
 		fmt.Fprintf(tw, "Balance\t%s: the receiver's claim (claim %s, origin recovered %s by the handover)\n", yuan(t.BalanceFen), yuan(t.ClaimFen), yuan(t.HandoverRecovered))
+	}
+	if len(t.Missing) > 0 {
+		fmt.Fprintf(tw, "Returned\tmissing %s %s (handover version %d)\n", strings.Join(t.Missing, ", "), t.ReturnNote, t.HandoverVersion)
 	}
 	if t.ChunkCount > 0 {
 		fmt.Fprintf(tw, "Dossier\t%d chunks, %d bytes, Merkle root %x\n", t.ChunkCount, t.SealedBytes, t.MerkleRoot)

@@ -50,6 +50,16 @@ type HandoverRequest struct {
 	AmountRecoveredFen *int64 `json:"amount_recovered_fen,omitempty"`
 }
 
+// ReturnRequest returns an incomplete handover to the origin: the kinds
+// of dossier item missing (title, application, notice,
+// report_order, search_result, ruling, assist_notice, valuation,
+// settlement, consumption_restriction, dishonest_listing, terminal,
+// other) and an optional note (no personal data: it is broadcast).
+type ReturnRequest struct {
+	Missing []string `json:"missing"`
+	Note    string   `json:"note,omitempty"`
+}
+
 // ProgressRequest is the receiver's progress report.
 type ProgressRequest struct {
 	AmountRecoveredFen int64  `json:"amount_recovered_fen"`
@@ -99,6 +109,11 @@ type Transfer struct {
 	FileBy            string            `json:"file_by,omitempty"`        // the receiver confirms receipt and files by
 	InvestigateBy     string            `json:"investigate_by,omitempty"` // the receiver reports its property investigation by
 	ConcludeBy        string            `json:"conclude_by,omitempty"`    // the receiver concludes by
+	ReturnBy          string            `json:"return_by,omitempty"`      // the receiver may return an incomplete handover until
+	SupplementBy      string            `json:"supplement_by,omitempty"`  // the origin supplements a returned handover by
+	HandoverVersion   int               `json:"handover_version,omitempty"`
+	Missing           []string          `json:"missing,omitempty"` // what the last return named
+	ReturnNote        string            `json:"return_note,omitempty"`
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
 	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`
@@ -168,7 +183,8 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		Grounds: t.Grounds, AmountOutstanding: t.AmountOutstanding, AmountOrigin: t.AmountOrigin,
 		EarliestExpiry: t.EarliestExpiry, Decider: t.Decider, Mode: t.Mode, Receiver: t.Receiver,
 		DecisionNumber: t.DecisionNumber, AcceptBy: t.AcceptBy, HandoverBy: t.HandoverBy, FileBy: t.FileBy,
-		InvestigateBy: t.InvestigateBy, ConcludeBy: t.ConcludeBy, NewCaseNumber: t.NewCaseNumber,
+		InvestigateBy: t.InvestigateBy, ConcludeBy: t.ConcludeBy, ReturnBy: t.ReturnBy, SupplementBy: t.SupplementBy,
+		HandoverVersion: t.HandoverVersion, Missing: t.Missing, ReturnNote: t.ReturnNote, NewCaseNumber: t.NewCaseNumber,
 		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash,
 		ClaimFen: t.ClaimFen, HandoverRecovered: t.HandoverRecovered, BalanceFen: t.BalanceFen, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
 		OverrideReason: t.OverrideReason, Overridden: t.Overridden, AmountRecovered: t.AmountRecovered,

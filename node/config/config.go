@@ -63,6 +63,12 @@ type Config struct {
 	// ConclusionMonths is the time the receiver has to conclude the case
 	// after filing, in this court's decisions. Default: 6.
 	ConclusionMonths int `toml:"conclusion_months"`
+	// ReturnDays is the time the receiver has to return an incomplete
+	// handover, in this court's decisions. Default: 15.
+	ReturnDays int `toml:"return_days"`
+	// SupplementDays is the time the origin has to supplement a returned
+	// handover, in this court's decisions. Default: 30.
+	SupplementDays int `toml:"supplement_days"`
 	// MetricsListen is where Prometheus scrapes /metrics (no personal
 	// data, no case-level labels). Default: 127.0.0.1:4790; "off" disables
 	// it (the metrics stay on the local API at /v1/metrics).
@@ -146,6 +152,8 @@ version = 1
 # filing_days = 7
 # investigation_months = 1
 # conclusion_months = 6
+# return_days = 15
+# supplement_days = 30
 
 # Prometheus metrics listener (default "127.0.0.1:4790"; "off" to disable)
 # metrics_listen = "127.0.0.1:4790"
@@ -251,6 +259,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ConclusionMonths == 0 {
 		c.ConclusionMonths = 6
+	}
+	if c.ReturnDays == 0 {
+		c.ReturnDays = 15
+	}
+	if c.SupplementDays == 0 {
+		c.SupplementDays = 30
 	}
 	if c.MetricsListen == "" {
 		c.MetricsListen = "127.0.0.1:4790"

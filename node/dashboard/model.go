@@ -161,7 +161,7 @@ type Input struct {
 
 // States lists the transfer states in workflow order.
 var States = []cmproto.State{
-	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver,
+	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReturned,
 	cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
 }
 

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,7 +112,8 @@ func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.Decid
 	p := w.periods
 	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy,
 		HandoverDays: uint32(p.HandoverDays), FilingDays: uint32(p.FilingDays),
-		InvestigationMonths: uint32(p.InvestigationMonths), ConclusionMonths: uint32(p.ConclusionMonths)}
+		InvestigationMonths: uint32(p.InvestigationMonths), ConclusionMonths: uint32(p.ConclusionMonths),
+		ReturnDays: uint32(p.ReturnDays), SupplementDays: uint32(p.SupplementDays)}
 	if d.AcceptBy == "" {
 		d.AcceptBy = court.DateOf(w.now()).AddDate(0, 0, p.AcceptDays).String()
 	}
@@ -263,6 +265,40 @@ func (w *Service) Conclude(ctx context.Context, id court.TransferID, req api.Con
 // reason is given, wraps the data key for the receiver and the decider,
 // and publishes the manifest.
 func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+	return w.handover(ctx, id, req, false)
+}
+
+// Supplement answers the receiver's return of an incomplete handover with
+// a new version of it: the case as it is now in this court's store (the
+// missing papers imported since), under the same rules as the handover.
+// The readers fetch only the chunks they do not hold yet.
+func (w *Service) Supplement(ctx context.Context, id court.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+	t, err := w.handover(ctx, id, req, true)
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "handover.supplemented", Outcome: "ok", Transfer: string(id), Case: t.CaseNumber,
+		Detail: fmt.Sprintf("handover version %d: %d chunks, answering the return of %s", t.HandoverVersion, t.ChunkCount, strings.Join(t.Missing, ", "))})
+	return t, nil
+}
+
+// Return returns a handed-over dossier to the origin as incomplete,
+// naming the kinds of dossier item missing (within the decision's return
+// period of the handover), as the receiving court.
+func (w *Service) Return(ctx context.Context, id court.TransferID, req api.ReturnRequest) (*cmproto.Transfer, error) {
+	if err := w.checkFreeText(id, "note", req.Note); err != nil {
+		return nil, err
+	}
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: req.Missing, Note: req.Note}}})
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "handover.returned", Outcome: "ok", Transfer: string(id), Case: t.CaseNumber,
+		Detail: fmt.Sprintf("handover version %d returned as incomplete: %s missing; the origin supplements by %s", t.HandoverVersion, strings.Join(req.Missing, ", "), t.SupplementBy)})
+	return t, nil
+}
+
+func (w *Service) handover(ctx context.Context, id court.TransferID, req api.HandoverRequest, supplement bool) (*cmproto.Transfer, error) {
 	t, err := w.records.Load(id)
 	if err != nil {
 		return nil, err
@@ -270,7 +306,10 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	if t == nil {
 		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
 	}
-	if t.State != cmproto.StateAccepted {
+	switch {
+	case supplement && t.State != cmproto.StateReturned:
+		return nil, fmt.Errorf("%w: transfer %s is %s; a supplement answers the receiver's return of the handover", court.ErrConflict, id, t.State)
+	case !supplement && t.State != cmproto.StateAccepted:
 		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", court.ErrConflict, id, t.State)
 	}
 	cn, err := court.ParseCaseNumber(t.CaseNumber)
@@ -285,6 +324,9 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	dos, err := w.db.Dossier(cn)
 	if err != nil {
 		return nil, err
+	}
+	if root := dos.Root(); supplement && bytes.Equal(root[:], t.MerkleRoot) {
+		return nil, fmt.Errorf("%w: case %s is as it was handed over; import the missing papers (%s) first, then supplement", court.ErrConflict, cn, strings.Join(t.Missing, ", "))
 	}
 	today := court.DateOf(w.now())
 	var blocking []string
@@ -318,15 +360,16 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	}
 	// The balance the receiver files (法明传〔2018〕335号): the claim the
 	// offer announced, less what this court recovered up to now.
-	claim, recovered := dos.Version.ClaimFen, t.AmountOrigin
+	before := max(t.AmountOrigin, t.HandoverRecovered)
+	claim, recovered := dos.Version.ClaimFen, before
 	if req.AmountRecoveredFen != nil {
 		recovered = *req.AmountRecoveredFen
 	}
 	switch {
 	case claim != t.AmountOutstanding+t.AmountOrigin:
 		return nil, fmt.Errorf("%w: case %s now claims %d fen, but the offer announced %d; the claim cannot change during a transfer: withdraw and offer again", court.ErrConflict, cn, claim, t.AmountOutstanding+t.AmountOrigin)
-	case recovered < t.AmountOrigin:
-		return nil, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen the offer announced; what was recovered cannot shrink", court.ErrInvalid, recovered, t.AmountOrigin)
+	case recovered < before:
+		return nil, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen announced before; what was recovered cannot shrink", court.ErrInvalid, recovered, before)
 	case recovered >= claim:
 		return nil, fmt.Errorf("%w: amount recovered %d fen covers the whole claim of %d fen: nothing is left to transfer; withdraw the offer and conclude the case (执行完毕)", court.ErrInvalid, recovered, claim)
 	}
@@ -391,7 +434,11 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 			return nil, court.Errorf(court.ErrUnavailable, "handover %s refused: the override could not be written to the audit log (%v); nothing was handed over, try again", id, err)
 		}
 	}
-	next, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Handover{Handover: m}})
+	body := &pb.Record{Body: &pb.Record_Handover{Handover: m}}
+	if supplement {
+		body = &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: m}}}
+	}
+	next, err := w.records.Issue(ctx, id, body)
 	if err != nil {
 		if reason != "" {
 			override.Outcome, override.Detail = "failed", "the handover with this override was not issued: "+err.Error()

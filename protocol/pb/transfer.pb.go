@@ -215,6 +215,8 @@ type Record struct {
 	//	*Record_Closure
 	//	*Record_GrantRevocation
 	//	*Record_AssetUpdate
+	//	*Record_HandoverReturn
+	//	*Record_Supplement
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -391,6 +393,24 @@ func (x *Record) GetAssetUpdate() *AssetUpdate {
 	return nil
 }
 
+func (x *Record) GetHandoverReturn() *HandoverReturn {
+	if x != nil {
+		if x, ok := x.Body.(*Record_HandoverReturn); ok {
+			return x.HandoverReturn
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetSupplement() *Supplement {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Supplement); ok {
+			return x.Supplement
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -439,6 +459,14 @@ type Record_AssetUpdate struct {
 	AssetUpdate *AssetUpdate `protobuf:"bytes,20,opt,name=asset_update,json=assetUpdate,proto3,oneof"`
 }
 
+type Record_HandoverReturn struct {
+	HandoverReturn *HandoverReturn `protobuf:"bytes,21,opt,name=handover_return,json=handoverReturn,proto3,oneof"`
+}
+
+type Record_Supplement struct {
+	Supplement *Supplement `protobuf:"bytes,22,opt,name=supplement,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -460,6 +488,10 @@ func (*Record_Closure) isRecord_Body() {}
 func (*Record_GrantRevocation) isRecord_Body() {}
 
 func (*Record_AssetUpdate) isRecord_Body() {}
+
+func (*Record_HandoverReturn) isRecord_Body() {}
+
+func (*Record_Supplement) isRecord_Body() {}
 
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
@@ -639,6 +671,8 @@ type TransferDecision struct {
 	FilingDays          uint32 `protobuf:"varint,21,opt,name=filing_days,json=filingDays,proto3" json:"filing_days,omitempty"`                            // the receiver confirms receipt and files within N days of the handover
 	InvestigationMonths uint32 `protobuf:"varint,22,opt,name=investigation_months,json=investigationMonths,proto3" json:"investigation_months,omitempty"` // property investigation within N months of the filing
 	ConclusionMonths    uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`          // the case concluded within N months of the filing
+	ReturnDays          uint32 `protobuf:"varint,24,opt,name=return_days,json=returnDays,proto3" json:"return_days,omitempty"`                            // the receiver may return an incomplete handover within N days of it
+	SupplementDays      uint32 `protobuf:"varint,25,opt,name=supplement_days,json=supplementDays,proto3" json:"supplement_days,omitempty"`                // the origin supplements a returned handover within N days of the return
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -725,6 +759,20 @@ func (x *TransferDecision) GetInvestigationMonths() uint32 {
 func (x *TransferDecision) GetConclusionMonths() uint32 {
 	if x != nil {
 		return x.ConclusionMonths
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetReturnDays() uint32 {
+	if x != nil {
+		return x.ReturnDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetSupplementDays() uint32 {
+	if x != nil {
+		return x.SupplementDays
 	}
 	return 0
 }
@@ -1093,6 +1141,108 @@ func (x *HandoverManifest) GetRecoveredFen() int64 {
 	return 0
 }
 
+// HandoverReturn: the receiver returns an incomplete handover (within the
+// decision's return period), naming the kinds of dossier item missing;
+// the origin must supplement. No personal data: kinds and a short note.
+type HandoverReturn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Missing       []string               `protobuf:"bytes,1,rep,name=missing,proto3" json:"missing,omitempty"` // dossier item kinds (protocol.DossierItems)
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // optional free text, no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverReturn) Reset() {
+	*x = HandoverReturn{}
+	mi := &file_pb_transfer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverReturn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverReturn) ProtoMessage() {}
+
+func (x *HandoverReturn) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverReturn.ProtoReflect.Descriptor instead.
+func (*HandoverReturn) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *HandoverReturn) GetMissing() []string {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+func (x *HandoverReturn) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Supplement: the origin answers a return with a new version of the
+// handover: the whole dossier's manifest again (the chunks the readers
+// already hold do not move again).
+type Supplement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manifest      *HandoverManifest      `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Supplement) Reset() {
+	*x = Supplement{}
+	mi := &file_pb_transfer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Supplement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Supplement) ProtoMessage() {}
+
+func (x *Supplement) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Supplement.ProtoReflect.Descriptor instead.
+func (*Supplement) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Supplement) GetManifest() *HandoverManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 // GrantRevocation: the origin stops further fetches by a court. What the
 // court already fetched stays fetched.
 type GrantRevocation struct {
@@ -1105,7 +1255,7 @@ type GrantRevocation struct {
 
 func (x *GrantRevocation) Reset() {
 	*x = GrantRevocation{}
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1267,7 @@ func (x *GrantRevocation) String() string {
 func (*GrantRevocation) ProtoMessage() {}
 
 func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1280,7 @@ func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
 func (*GrantRevocation) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GrantRevocation) GetCourt() string {
@@ -1163,7 +1313,7 @@ type AssetUpdate struct {
 
 func (x *AssetUpdate) Reset() {
 	*x = AssetUpdate{}
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1325,7 @@ func (x *AssetUpdate) String() string {
 func (*AssetUpdate) ProtoMessage() {}
 
 func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1338,7 @@ func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
 func (*AssetUpdate) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AssetUpdate) GetNumber() uint64 {
@@ -1230,7 +1380,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1392,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1405,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1283,7 +1433,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1445,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1458,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1343,7 +1493,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1505,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1518,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1419,7 +1569,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1581,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1594,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1471,7 +1621,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1633,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1646,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1527,7 +1677,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1689,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1702,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1587,7 +1737,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x94\a\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xab\b\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1610,7 +1760,11 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bprogress\x18\x11 \x01(\v2\x1f.courtmesh.protocol.v1.ProgressH\x00R\bprogress\x12:\n" +
 	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosure\x12S\n" +
 	"\x10grant_revocation\x18\x13 \x01(\v2&.courtmesh.protocol.v1.GrantRevocationH\x00R\x0fgrantRevocation\x12G\n" +
-	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdateB\x06\n" +
+	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdate\x12P\n" +
+	"\x0fhandover_return\x18\x15 \x01(\v2%.courtmesh.protocol.v1.HandoverReturnH\x00R\x0ehandoverReturn\x12C\n" +
+	"\n" +
+	"supplement\x18\x16 \x01(\v2!.courtmesh.protocol.v1.SupplementH\x00R\n" +
+	"supplementB\x06\n" +
 	"\x04body\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
@@ -1627,7 +1781,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x14amount_recovered_fen\x18\x06 \x01(\x03R\x12amountRecoveredFen\x129\n" +
 	"\x06assets\x18\a \x03(\v2!.courtmesh.protocol.v1.AssetCountR\x06assets\x126\n" +
 	"\x17earliest_measure_expiry\x18\b \x01(\tR\x15earliestMeasureExpiry\x12\x19\n" +
-	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xd6\x02\n" +
+	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xa0\x03\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
@@ -1637,7 +1791,10 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\vfiling_days\x18\x15 \x01(\rR\n" +
 	"filingDays\x121\n" +
 	"\x14investigation_months\x18\x16 \x01(\rR\x13investigationMonths\x12+\n" +
-	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\"4\n" +
+	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\x12\x1f\n" +
+	"\vreturn_days\x18\x18 \x01(\rR\n" +
+	"returnDays\x12'\n" +
+	"\x0fsupplement_days\x18\x19 \x01(\rR\x0esupplementDays\"4\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
 	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
@@ -1671,7 +1828,13 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantScope\x12(\n" +
 	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
 	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
-	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\"?\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\">\n" +
+	"\x0eHandoverReturn\x12\x18\n" +
+	"\amissing\x18\x01 \x03(\tR\amissing\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
+	"\n" +
+	"Supplement\x12C\n" +
+	"\bmanifest\x18\x01 \x01(\v2'.courtmesh.protocol.v1.HandoverManifestR\bmanifest\"?\n" +
 	"\x0fGrantRevocation\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
@@ -1736,7 +1899,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
@@ -1750,14 +1913,16 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Withdrawal)(nil),       // 9: courtmesh.protocol.v1.Withdrawal
 	(*WrappedKey)(nil),       // 10: courtmesh.protocol.v1.WrappedKey
 	(*HandoverManifest)(nil), // 11: courtmesh.protocol.v1.HandoverManifest
-	(*GrantRevocation)(nil),  // 12: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 13: courtmesh.protocol.v1.AssetUpdate
-	(*Receipt)(nil),          // 14: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 15: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 16: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 17: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 18: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 19: courtmesh.protocol.v1.SyncRequest
+	(*HandoverReturn)(nil),   // 12: courtmesh.protocol.v1.HandoverReturn
+	(*Supplement)(nil),       // 13: courtmesh.protocol.v1.Supplement
+	(*GrantRevocation)(nil),  // 14: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 15: courtmesh.protocol.v1.AssetUpdate
+	(*Receipt)(nil),          // 16: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 17: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 18: courtmesh.protocol.v1.Closure
+	(*LogHeads)(nil),         // 19: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 20: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 21: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	5,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -1766,22 +1931,25 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	8,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
 	9,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
 	11, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	14, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	15, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	16, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	12, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	13, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	0,  // 11: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	4,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 13: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	10, // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	2,  // 15: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	18, // 16: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	16, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	17, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	18, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	14, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	15, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	12, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
+	13, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
+	0,  // 13: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	4,  // 14: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	1,  // 15: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	10, // 16: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	11, // 17: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	2,  // 18: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	20, // 19: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1801,6 +1969,8 @@ func file_pb_transfer_proto_init() {
 		(*Record_Closure)(nil),
 		(*Record_GrantRevocation)(nil),
 		(*Record_AssetUpdate)(nil),
+		(*Record_HandoverReturn)(nil),
+		(*Record_Supplement)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1808,7 +1978,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
