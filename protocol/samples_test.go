@@ -169,7 +169,41 @@ func recordSamples() []recordSample {
 		{"record-withdrawal.hex", protocol.KindWithdrawal, "京0105", 4, at(1), &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{
 			Reason: "被执行人已主动履行",
 		}}}},
+		// Branches of the handed-over transfer: the receiver returns the
+		// handover as incomplete and the origin supplements it; and of the
+		// received one: a closure naming its kind.
+		{"record-handover_return.hex", protocol.KindReturn, "京0108", 6, at(4), &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{
+			Missing: []string{"valuation", "assist_notice"}, Note: "缺评估报告及协助执行通知书回执",
+		}}}},
+		{"record-supplement.hex", protocol.KindSupplement, "京0105", 5, at(5), &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: &pb.HandoverManifest{
+			MerkleRoot: fill32(0xAB), ChunkCount: 14, SealedBytes: 4 << 20, DocumentCount: 6, SnapshotHash: fill32(0xBC),
+			Keys: []*pb.WrappedKey{
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped data key for 京0108")},
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped data key for 京01")},
+			},
+			SealedDetail: []byte("sealed document list and snapshot, version 2"), ActiveMeasures: 2,
+			SealedCaseHash: fill32(0xCD), ClaimFen: 152_000_000, RecoveredFen: 2_000_000,
+		}}}}},
+		{"record-closure-kind.hex", protocol.KindClosure, "京0108", 7, at(9), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
+			Kind: pb.ClosureKind_CLOSURE_FULFILLED, AmountRecoveredFen: 150_000_000,
+		}}}},
 	}
+}
+
+// decodeSample decodes the frozen record sample named file at its time.
+func decodeSample(t *testing.T, v map[string][]byte, trust *crypto.Trust, file string) *protocol.Record {
+	t.Helper()
+	for _, s := range recordSamples() {
+		if s.file == file {
+			r, err := protocol.DecodeRecord(v[file], trust, s.at)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no sample %s", file)
+	return nil
 }
 
 func fill32(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -393,7 +427,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	// they were issued, their meaning field by field, and the main line
 	// applied in order by the state machine.
 	var cur *protocol.Transfer
-	var offered *protocol.Transfer
+	var offered, handed, received *protocol.Transfer
 	for _, s := range recordSamples() {
 		raw := v[s.file]
 		r, err := protocol.DecodeRecord(raw, trust, s.at)
@@ -411,8 +445,25 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		if err := r.Env.VerifyWith(r.Signer.SigningKey, protocol.PayloadRecord); err != nil {
 			t.Errorf("%s: %v", s.file, err)
 		}
-		switch s.kind {
-		case protocol.KindRejection, protocol.KindWithdrawal:
+		switch {
+		case s.kind == protocol.KindReturn:
+			next, err := protocol.Apply(handed, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateReturned || len(next.Missing) != 2 {
+				t.Errorf("%s applied to the handed-over transfer: %v", s.file, err)
+				continue
+			}
+			if next, err = protocol.Apply(next, decodeSample(t, v, trust, "record-supplement.hex"), trust, protocol.Rules{}); err != nil ||
+				next.State != protocol.StateHandedOver || next.HandoverVersion != 2 || next.ChunkCount != 14 || next.BalanceFen != 150_000_000 {
+				t.Errorf("record-supplement.hex applied to the returned transfer: %v", err)
+			}
+		case s.kind == protocol.KindSupplement:
+			// Applied after the return, above.
+		case s.file == "record-closure-kind.hex":
+			next, err := protocol.Apply(received, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateClosed || next.ClosureKind != protocol.ClosureFulfilled || next.Outcome != "concluded" {
+				t.Errorf("%s applied to the received transfer: %v", s.file, err)
+			}
+		case s.kind == protocol.KindRejection || s.kind == protocol.KindWithdrawal:
 			next, err := protocol.Apply(offered, r, trust, protocol.Rules{})
 			want := map[protocol.Kind]protocol.State{protocol.KindRejection: protocol.StateRejected, protocol.KindWithdrawal: protocol.StateWithdrawn}[s.kind]
 			if err != nil || next.State != want {
@@ -425,8 +476,13 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 				continue
 			}
 			cur = next
-			if s.kind == protocol.KindOffer {
+			switch s.kind {
+			case protocol.KindOffer:
 				offered = cur
+			case protocol.KindHandover:
+				handed = cur
+			case protocol.KindReceipt:
+				received = cur
 			}
 		}
 	}
