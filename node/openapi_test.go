@@ -262,6 +262,7 @@ var oaRequestTypes = map[string]reflect.Type{
 	"CloseRequest":    reflect.TypeFor[api.CloseRequest](),
 	"ConcludeRequest": reflect.TypeFor[api.ConcludeRequest](),
 	"ReturnRequest":   reflect.TypeFor[api.ReturnRequest](),
+	"StartRequest":    reflect.TypeFor[api.StartRequest](),
 	"ImportRequest":   reflect.TypeFor[api.ImportRequest](),
 	"ExportRequest":   reflect.TypeFor[api.ExportRequest](),
 	"BackupRequest":   reflect.TypeFor[api.BackupRequest](),

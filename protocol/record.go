@@ -65,6 +65,7 @@ const (
 	KindAssetUpdate Kind = "asset_update"
 	KindReturn      Kind = "handover_return"
 	KindSupplement  Kind = "supplement"
+	KindStart       Kind = "start"
 )
 
 func kindOf(r *pb.Record) Kind {
@@ -95,6 +96,8 @@ func kindOf(r *pb.Record) Kind {
 		return KindReturn
 	case *pb.Record_Supplement:
 		return KindSupplement
+	case *pb.Record_Start:
+		return KindStart
 	}
 	return ""
 }
@@ -363,10 +366,8 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if len(o.GetGrounds()) == 0 {
 			return invalid("an offer needs at least one ground")
 		}
-		for _, g := range o.GetGrounds() {
-			if _, ok := pb.Ground_name[int32(g)]; !ok || g == pb.Ground_GROUND_UNSPECIFIED {
-				return invalid("unknown ground %d", g)
-			}
+		if err := checkGrounds(o.GetGrounds()); err != nil {
+			return err
 		}
 		if err := checkAmount("amount outstanding", o.GetAmountOutstandingFen()); err != nil {
 			return err
@@ -433,6 +434,8 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		return checkManifest(b.Supplement.GetManifest())
 	case *pb.Record_HandoverReturn:
 		return checkReturn(b.HandoverReturn)
+	case *pb.Record_Start:
+		return checkStart(r, b.Start, h)
 	case *pb.Record_Receipt:
 		if len(b.Receipt.GetMerkleRoot()) != 32 {
 			return invalid("receipt needs the 32-byte Merkle root")

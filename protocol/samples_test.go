@@ -184,6 +184,12 @@ func recordSamples() []recordSample {
 			SealedDetail: []byte("sealed document list and snapshot, version 2"), ActiveMeasures: 2,
 			SealedCaseHash: fill32(0xCD), ClaimFen: 152_000_000, RecoveredFen: 2_000_000,
 		}}}}},
+		// Another opening: the superior records the applicant's request
+		// (申请变更执行法院), without an offer.
+		{"record-start.hex", protocol.KindStart, "京01", 3, at(0), &pb.Record{Body: &pb.Record_Start{Start: &pb.TransferStart{
+			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", Grounds: []pb.Ground{pb.Ground_GROUND_LONG_UNEXECUTED, pb.Ground_GROUND_PASSIVE},
+			Source: pb.StartSource_START_APPLICANT_REQUEST, FiledOn: "2025-06-01", RequestedOn: "2026-03-10", AnswerBy: "2026-03-25",
+		}}}},
 		{"record-closure-kind.hex", protocol.KindClosure, "京0108", 7, at(9), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
 			Kind: pb.ClosureKind_CLOSURE_FULFILLED, AmountRecoveredFen: 150_000_000,
 		}}}},
@@ -455,6 +461,11 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 			if next, err = protocol.Apply(next, decodeSample(t, v, trust, "record-supplement.hex"), trust, protocol.Rules{}); err != nil ||
 				next.State != protocol.StateHandedOver || next.HandoverVersion != 2 || next.ChunkCount != 14 || next.BalanceFen != 150_000_000 {
 				t.Errorf("record-supplement.hex applied to the returned transfer: %v", err)
+			}
+		case s.kind == protocol.KindStart:
+			next, err := protocol.Apply(nil, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateOffered || next.StartedBy != "applicant_request" || next.Superior != "京01" || next.Due != "2026-03-25" {
+				t.Errorf("%s opens %+v: %v", s.file, next, err)
 			}
 		case s.kind == protocol.KindSupplement:
 			// Applied after the return, above.

@@ -144,11 +144,19 @@ type Transfer struct {
 	AmountOutstanding int64            `json:"amount_outstanding_fen"`
 	AmountOrigin      int64            `json:"amount_recovered_by_origin_fen"`
 	EarliestExpiry    string           `json:"earliest_measure_expiry,omitempty"`
-	Decider           court.CourtCode  `json:"decider,omitempty"`
-	Mode              string           `json:"mode,omitempty"`
-	Receiver          court.CourtCode  `json:"receiver,omitempty"`
-	DecisionNumber    string           `json:"decision_number,omitempty"`
-	AcceptBy          string           `json:"accept_by,omitempty"`
+	// StartedBy is, for a transfer the superior opened itself (no offer),
+	// why: own_motion, supervision, petition or applicant_request; empty
+	// for the origin's offer. RequestedOn and AnswerBy are, for an
+	// applicant's request, when it reached the superior and the date by
+	// which the superior must answer it (decide or reject).
+	StartedBy      string          `json:"started_by,omitempty"`
+	RequestedOn    string          `json:"requested_on,omitempty"`
+	AnswerBy       string          `json:"answer_by,omitempty"`
+	Decider        court.CourtCode `json:"decider,omitempty"`
+	Mode           string          `json:"mode,omitempty"`
+	Receiver       court.CourtCode `json:"receiver,omitempty"`
+	DecisionNumber string          `json:"decision_number,omitempty"`
+	AcceptBy       string          `json:"accept_by,omitempty"`
 	// The deadlines after the acceptance, each derived once from the
 	// decision's periods and the signed time of the record that starts
 	// it, so that every node holds the same dates.
@@ -211,6 +219,8 @@ func (t *Transfer) Applied(hash string) bool {
 func (t *Transfer) Deadline() (c court.CourtCode, what string, by court.Date, ok bool) {
 	var s string
 	switch t.State {
+	case StateOffered:
+		c, what, s = t.Superior, "decision", t.AnswerBy
 	case StateDecided:
 		c, what, s = t.Receiver, "acceptance", t.AcceptBy
 	case StateAccepted:
@@ -285,10 +295,13 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return nil, ErrDuplicate
 	}
 	if t == nil {
-		if r.Kind != KindOffer {
-			return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
+		switch r.Kind {
+		case KindOffer:
+			return applyOffer(r), nil
+		case KindStart:
+			return applyStart(r), nil
 		}
-		return applyOffer(r), nil
+		return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
 	}
 	n := *t
 	n.Records = insertRef(t.Records, RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt})
@@ -302,8 +315,8 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return afterEnd(t, r, &n, h, rules, conflict)
 	}
 	switch b := r.PB.GetBody().(type) {
-	case *pb.Record_Offer:
-		return conflict("the transfer already has an offer")
+	case *pb.Record_Offer, *pb.Record_Start:
+		return conflict("the transfer is already opened (by %s)", t.Records[0].Issuer)
 	case *pb.Record_Decision:
 		if t.State != StateOffered {
 			return conflict("the transfer was already decided by %s", t.Decider)
@@ -368,6 +381,10 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	case *pb.Record_Withdrawal:
 		if r.Issuer != t.Origin {
 			return nil, fmt.Errorf("withdrawal %s by %s; only the origin %s may withdraw: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
+		}
+		if t.StartedBy != "" {
+			return nil, fmt.Errorf("withdrawal %s by %s: the superior %s started this transfer (%s); the origin cannot withdraw it, and hands over when the decision says so: %w",
+				r.Transfer, r.Issuer, t.Superior, t.StartedBy, court.ErrInvalid)
 		}
 		if t.State != StateOffered && t.State != StateDecided && t.State != StateAccepted {
 			return conflict("the dossier was already handed over")
@@ -623,7 +640,7 @@ func applyManifest(n, t *Transfer, r *Record, m *pb.HandoverManifest) error {
 	// handover, which can only have grown since the offer.
 	n.BalanceFen = t.AmountOutstanding
 	if claim := m.GetClaimFen(); claim != 0 {
-		if offered := t.AmountOutstanding + t.AmountOrigin; claim != offered {
+		if offered := t.AmountOutstanding + t.AmountOrigin; t.StartedBy == "" && claim != offered {
 			return fmt.Errorf("%s %s states a claim of %d fen, but the offer announced %d (outstanding %d + recovered %d): %w",
 				r.Kind, r.Transfer, claim, offered, t.AmountOutstanding, t.AmountOrigin, court.ErrInvalid)
 		}

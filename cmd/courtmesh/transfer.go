@@ -18,6 +18,8 @@ import (
 func init() {
 	register(&command{name: "transfer", summary: "offer, decide, accept, hand over and follow case transfers (交叉执行)", subs: []*command{
 		{name: "offer", summary: "offer one of this court's cases to a superior court", run: runTransferOffer},
+		{name: "start", summary: "open a transfer of a lower court's case on this superior court's own motion (依职权)", run: runTransferStart(false)},
+		{name: "request", summary: "record the applicant's request to move a case (申请变更执行法院, 民诉法 art. 237) as the superior court", run: runTransferStart(true)},
 		{name: "decide", summary: "decide an offer as a superior court (指令执行 or 提级执行)", run: runTransferDecide},
 		{name: "accept", summary: "accept a designated transfer under a new case number", run: runTransferAccept},
 		{name: "reject", summary: "decline an offer (decider) or a designation (receiver)", run: runTransferReason("reject")},
@@ -65,7 +67,7 @@ func runTransferOffer(ctx context.Context, c *cli, args []string) error {
 	caseNo := fs.String("case", "", "the case number (案号) to offer, e.g. （2024）京0105执1234号")
 	resumeAs := fs.String("resume-as", "", "for a case concluded as 终本: the 执恢 number it is resumed under (恢复执行) and offered as")
 	sup := fs.String("superior", "", "the superior court asked to decide, e.g. 京01")
-	grounds := fs.String("grounds", "long_unexecuted", "comma-separated: long_unexecuted, interference, serial_cases, capacity")
+	grounds := fs.String("grounds", "long_unexecuted", "comma-separated: long_unexecuted, interference, serial_cases, capacity, passive (消极执行)")
 	recovered := fs.Int64("recovered-fen", -1, "amount already recovered, in fen (default: 0)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
@@ -79,6 +81,45 @@ func runTransferOffer(ctx context.Context, c *cli, args []string) error {
 		req.AmountRecoveredFen = recovered
 	}
 	return transferCall(ctx, c, *data, "/v1/transfers", req, *asJSON)
+}
+
+func runTransferStart(request bool) func(context.Context, *cli, []string) error {
+	return func(ctx context.Context, c *cli, args []string) error {
+		name := "transfer start"
+		if request {
+			name = "transfer request"
+		}
+		fs, data := newFlags(c, name)
+		if request {
+			bilingual(fs, "作为上级法院登记申请执行人变更执行法院的申请（民诉法第237条：立案满6个月未执行），并在答复期限内作出决定或驳回；原执行法院不得撤回，须按决定移交。",
+				"As the superior court, record the applicant's request to move a case (民诉法 art. 237: unenforced 6 months after filing); it must be answered (decided or rejected) by the answer date; the origin cannot withdraw it and hands over when the decision says so.")
+		} else {
+			bilingual(fs, "作为上级法院依职权（或依执行监督、信访）启动下级法院案件的移送，不需原执行法院申请；原执行法院不得撤回，须按决定移交。",
+				"As the superior court, open the transfer of a lower court's case on its own motion (or from supervision or a petition), without the origin's offer; the origin cannot withdraw it and hands over when the decision says so.")
+		}
+		caseNo := fs.String("case", "", "the origin's case number (案号), e.g. （2024）京0105执1234号")
+		origin := fs.String("origin", "", "the origin court, e.g. 京0105")
+		grounds := fs.String("grounds", "passive", "comma-separated: long_unexecuted, interference, serial_cases, capacity, passive (消极执行)")
+		source := fs.String("source", "own_motion", "own_motion, supervision or petition")
+		filed := fs.String("filed", "", "when the origin filed the case, YYYY-MM-DD (required for a request)")
+		requested := fs.String("requested", "", "when the applicant's request reached this court, YYYY-MM-DD (a request; default today)")
+		answerBy := fs.String("answer-by", "", "answer the request by YYYY-MM-DD (default: request_answer_days after it arrived)")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if *caseNo == "" || *origin == "" {
+			return errors.New("--case and --origin are required")
+		}
+		req := api.StartRequest{CaseNumber: *caseNo, Origin: *origin, Grounds: strings.Split(*grounds, ","), Source: *source, FiledOn: *filed}
+		if request {
+			req.Source, req.RequestedOn, req.AnswerBy = "applicant_request", *requested, *answerBy
+			if req.RequestedOn == "" {
+				req.RequestedOn = time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+			}
+		}
+		return transferCall(ctx, c, *data, "/v1/transfers/start", req, *asJSON)
+	}
 }
 
 func runTransferDecide(ctx context.Context, c *cli, args []string) error {
@@ -367,7 +408,15 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	if t.WaitingOn != "" {
 		fmt.Fprintf(tw, "Waiting on\t%s to %s\n", t.WaitingOn, t.WaitingFor)
 	}
-	fmt.Fprintf(tw, "Asked\t%s; grounds %s\n", t.Superior, strings.Join(t.Grounds, ", "))
+	if t.StartedBy != "" {
+		fmt.Fprintf(tw, "Started\tby %s (%s); grounds %s", t.Superior, t.StartedBy, strings.Join(t.Grounds, ", "))
+		if t.AnswerBy != "" {
+			fmt.Fprintf(tw, "; request of %s, answer by %s", t.RequestedOn, t.AnswerBy)
+		}
+		fmt.Fprintln(tw)
+	} else {
+		fmt.Fprintf(tw, "Asked\t%s; grounds %s\n", t.Superior, strings.Join(t.Grounds, ", "))
+	}
 	fmt.Fprintf(tw, "Outstanding\t%s (origin recovered %s)\n", yuan(t.AmountOutstanding), yuan(t.AmountOrigin))
 	if t.Decider != "" {
 		fmt.Fprintf(tw, "Decision\t%s by %s, %s -> %s; accept by %s\n", t.DecisionNumber, t.Decider, t.Mode, t.Receiver, t.AcceptBy)

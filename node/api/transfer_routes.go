@@ -21,6 +21,7 @@ var errAnswered = errors.New("answered")
 // implements it). Errors are of court's kinds.
 type TransferService interface {
 	Offer(ctx context.Context, req OfferRequest) (*protocol.Transfer, error)
+	Start(ctx context.Context, req StartRequest) (*protocol.Transfer, error)
 	Decide(ctx context.Context, id court.TransferID, req DecideRequest) (*protocol.Transfer, error)
 	Accept(ctx context.Context, id court.TransferID, req AcceptRequest) (*protocol.Transfer, error)
 	Reject(ctx context.Context, id court.TransferID, reason string) (*protocol.Transfer, error)
@@ -90,6 +91,14 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 			return
 		}
 		t, err := x.Offer(r.Context(), req)
+		respond(w, t, err)
+	})
+	s.Handle("POST /v1/transfers/start", func(w http.ResponseWriter, r *http.Request) {
+		var req StartRequest
+		if err := body(w, r, &req); err != nil {
+			return
+		}
+		t, err := x.Start(r.Context(), req)
 		respond(w, t, err)
 	})
 	s.Handle("POST /v1/transfers/{id}/decide", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {

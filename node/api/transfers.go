@@ -21,6 +21,23 @@ type OfferRequest struct {
 	ResumeAs string `json:"resume_as,omitempty"`
 }
 
+// StartRequest opens a transfer as the superior court of the origin,
+// without the origin's offer: on its own motion (source own_motion,
+// supervision or petition), or recording the applicant's request
+// (applicant_request, 申请变更执行法院, 民诉法 art. 237: filed_on and
+// requested_on required; the answer is due request_answer_days after
+// requested_on unless answer_by says). Grounds as for an offer, and
+// passive (消极执行).
+type StartRequest struct {
+	CaseNumber  string   `json:"case_number"`
+	Origin      string   `json:"origin"`
+	Grounds     []string `json:"grounds"`
+	Source      string   `json:"source,omitempty"` // own_motion (default), supervision, petition, applicant_request
+	FiledOn     string   `json:"filed_on,omitempty"`
+	RequestedOn string   `json:"requested_on,omitempty"`
+	AnswerBy    string   `json:"answer_by,omitempty"`
+}
+
 // DecideRequest is a superior court's decision.
 type DecideRequest struct {
 	Mode           string `json:"mode"` // designated (指令执行) | elevated (提级执行)
@@ -97,6 +114,9 @@ type Transfer struct {
 	Origin            court.CourtCode   `json:"origin"`
 	Superior          court.CourtCode   `json:"superior"`
 	Grounds           []string          `json:"grounds"`
+	StartedBy         string            `json:"started_by,omitempty"`   // own_motion, supervision, petition, applicant_request; empty for an offer
+	RequestedOn       string            `json:"requested_on,omitempty"` // the applicant's request reached the superior
+	AnswerBy          string            `json:"answer_by,omitempty"`    // the superior answers the applicant's request by
 	AmountOutstanding int64             `json:"amount_outstanding_fen"`
 	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
 	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
@@ -180,7 +200,7 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	on, what := t.WaitingOn()
 	v := Transfer{
 		ID: t.ID, State: t.State, CaseNumber: t.CaseNumber, Origin: t.Origin, Superior: t.Superior,
-		Grounds: t.Grounds, AmountOutstanding: t.AmountOutstanding, AmountOrigin: t.AmountOrigin,
+		Grounds: t.Grounds, StartedBy: t.StartedBy, RequestedOn: t.RequestedOn, AnswerBy: t.AnswerBy, AmountOutstanding: t.AmountOutstanding, AmountOrigin: t.AmountOrigin,
 		EarliestExpiry: t.EarliestExpiry, Decider: t.Decider, Mode: t.Mode, Receiver: t.Receiver,
 		DecisionNumber: t.DecisionNumber, AcceptBy: t.AcceptBy, HandoverBy: t.HandoverBy, FileBy: t.FileBy,
 		InvestigateBy: t.InvestigateBy, ConcludeBy: t.ConcludeBy, ReturnBy: t.ReturnBy, SupplementBy: t.SupplementBy,

@@ -69,6 +69,11 @@ type Config struct {
 	// SupplementDays is the time the origin has to supplement a returned
 	// handover, in this court's decisions. Default: 30.
 	SupplementDays int `toml:"supplement_days"`
+	// RequestAnswerDays is the time this court gives itself, as a
+	// superior, to answer an applicant's request to move a case
+	// (民诉法 art. 237; the period is not in the law: a configurable
+	// default). Default: 15.
+	RequestAnswerDays int `toml:"request_answer_days"`
 	// MetricsListen is where Prometheus scrapes /metrics (no personal
 	// data, no case-level labels). Default: 127.0.0.1:4790; "off" disables
 	// it (the metrics stay on the local API at /v1/metrics).
@@ -154,6 +159,8 @@ version = 1
 # conclusion_months = 6
 # return_days = 15
 # supplement_days = 30
+# days this court, as a superior, answers an applicant's request within
+# request_answer_days = 15
 
 # Prometheus metrics listener (default "127.0.0.1:4790"; "off" to disable)
 # metrics_listen = "127.0.0.1:4790"
@@ -265,6 +272,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SupplementDays == 0 {
 		c.SupplementDays = 30
+	}
+	if c.RequestAnswerDays == 0 {
+		c.RequestAnswerDays = 15
 	}
 	if c.MetricsListen == "" {
 		c.MetricsListen = "127.0.0.1:4790"

@@ -135,6 +135,9 @@ func overdueAlert(r storage.DueEntry) api.Alert {
 	by := r.Deadline.String()
 	a := api.Alert{Severity: "warning", Transfer: r.ID, Since: r.Deadline.AddDate(0, 0, 1).Start().UTC()}
 	switch cmproto.State(r.State) {
+	case cmproto.StateOffered:
+		a.Kind, a.Court = "decision_overdue", string(r.Decider)
+		a.Message = fmt.Sprintf("%s 未在 %s 前答复申请执行人变更执行法院的申请（移送 %s） / %s has not answered the applicant's request of transfer %s, due %s", r.Decider, by, r.ID, r.Decider, r.ID, by)
 	case cmproto.StateDecided:
 		a.Kind, a.Court = "acceptance_overdue", string(r.Receiver)
 		a.Message = fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)

@@ -67,7 +67,7 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 	for _, g := range req.Grounds {
 		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
 		if !ok {
-			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases or capacity", court.ErrInvalid, g)
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases, capacity or passive", court.ErrInvalid, g)
 		}
 		o.Grounds = append(o.Grounds, pb.Ground(val))
 	}
@@ -103,6 +103,60 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 		}
 	}
 	return w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+}
+
+// Start opens a transfer of a case of a court below this one, as its
+// superior, without the origin's offer: on its own motion, from
+// supervision or a petition, or recording the applicant's request (whose
+// answer is due the configured request_answer_days after it reached this
+// court, unless the request names the date).
+func (w *Service) Start(ctx context.Context, req api.StartRequest) (*cmproto.Transfer, error) {
+	origin, err := court.ParseCourtCode(req.Origin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: origin: %v", court.ErrInvalid, err)
+	}
+	cn, err := cmproto.EnforcementCase("case_number", req.CaseNumber, origin)
+	if err != nil {
+		return nil, err
+	}
+	if req.Source == "" {
+		req.Source = "own_motion"
+	}
+	src, err := cmproto.ParseStartSource(req.Source)
+	if err != nil {
+		return nil, err
+	}
+	st := &pb.TransferStart{CaseNumber: cn.String(), OriginCourt: string(origin), Source: src, FiledOn: req.FiledOn, RequestedOn: req.RequestedOn, AnswerBy: req.AnswerBy}
+	if src == pb.StartSource_START_APPLICANT_REQUEST && st.AnswerBy == "" && st.RequestedOn != "" {
+		on, err := court.ParseDate(st.RequestedOn)
+		if err != nil {
+			return nil, fmt.Errorf("%w: requested_on: %v", court.ErrInvalid, err)
+		}
+		st.AnswerBy = on.AddDate(0, 0, w.answerDays).String()
+	}
+	for _, g := range req.Grounds {
+		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
+		if !ok {
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases, capacity or passive", court.ErrInvalid, g)
+		}
+		st.Grounds = append(st.Grounds, pb.Ground(val))
+	}
+	ts, err := w.records.ByCase(ctx, cn)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t.CaseNumber == cn.String() && t.Origin == origin && !t.State.Terminal() {
+			return nil, fmt.Errorf("%w: case %s is already in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
+		}
+	}
+	t, err := w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Start{Start: st}})
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "transfer.started", Outcome: "ok", Transfer: string(t.ID), Case: cn.String(), Court: string(origin),
+		Detail: fmt.Sprintf("opened by the superior (%s); grounds %s; answer by %s", req.Source, strings.Join(t.Grounds, ", "), t.AnswerBy)})
+	return t, nil
 }
 
 // Decide decides an offered transfer as a superior court.
@@ -366,7 +420,7 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 		recovered = *req.AmountRecoveredFen
 	}
 	switch {
-	case claim != t.AmountOutstanding+t.AmountOrigin:
+	case t.StartedBy == "" && claim != t.AmountOutstanding+t.AmountOrigin:
 		return nil, fmt.Errorf("%w: case %s now claims %d fen, but the offer announced %d; the claim cannot change during a transfer: withdraw and offer again", court.ErrConflict, cn, claim, t.AmountOutstanding+t.AmountOrigin)
 	case recovered < before:
 		return nil, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen announced before; what was recovered cannot shrink", court.ErrInvalid, recovered, before)

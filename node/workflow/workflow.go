@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -24,17 +25,18 @@ import (
 // the records service, whose state machine decides whether the step is in
 // order.
 type Service struct {
-	audit     audit.Policy
-	records   Records
-	db        *storage.DB
-	trust     TrustView
-	peer      peer.ID
-	court     court.CourtCode
-	metrics   *metrics.Metrics
-	log       *slog.Logger
-	now       func() time.Time
-	guardDays int
-	periods   cmproto.Periods
+	audit      audit.Policy
+	records    Records
+	db         *storage.DB
+	trust      TrustView
+	peer       peer.ID
+	court      court.CourtCode
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	now        func() time.Time
+	guardDays  int
+	periods    cmproto.Periods
+	answerDays int
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -74,12 +76,15 @@ type Deps struct {
 	// Periods are the deadlines this court writes into its decisions
 	// (config acceptance_days, handover_days, ...).
 	Periods cmproto.Periods
+	// AnswerDays is the time this court gives itself to answer an
+	// applicant's request (config request_answer_days).
+	AnswerDays int
 }
 
 // New builds the workflow.
 func New(d Deps) *Service {
 	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults()}
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults(), answerDays: cmp.Or(d.AnswerDays, 15)}
 }
 
 // self returns this node's certificate in the bundle in force.

@@ -35,6 +35,7 @@ const (
 	Ground_GROUND_INTERFERENCE    Ground = 2 // local interference
 	Ground_GROUND_SERIAL_CASES    Ground = 3 // serial cases against one debtor, waiting-line seizures
 	Ground_GROUND_CAPACITY        Ground = 4 // lack of capacity
+	Ground_GROUND_PASSIVE         Ground = 5 // passive enforcement (消极执行)
 )
 
 // Enum value maps for Ground.
@@ -45,6 +46,7 @@ var (
 		2: "GROUND_INTERFERENCE",
 		3: "GROUND_SERIAL_CASES",
 		4: "GROUND_CAPACITY",
+		5: "GROUND_PASSIVE",
 	}
 	Ground_value = map[string]int32{
 		"GROUND_UNSPECIFIED":     0,
@@ -52,6 +54,7 @@ var (
 		"GROUND_INTERFERENCE":    2,
 		"GROUND_SERIAL_CASES":    3,
 		"GROUND_CAPACITY":        4,
+		"GROUND_PASSIVE":         5,
 	}
 )
 
@@ -80,6 +83,62 @@ func (x Ground) Number() protoreflect.EnumNumber {
 // Deprecated: Use Ground.Descriptor instead.
 func (Ground) EnumDescriptor() ([]byte, []int) {
 	return file_pb_transfer_proto_rawDescGZIP(), []int{0}
+}
+
+// StartSource is why a superior court starts a transfer itself.
+type StartSource int32
+
+const (
+	StartSource_START_SOURCE_UNSPECIFIED StartSource = 0
+	StartSource_START_OWN_MOTION         StartSource = 1 // on its own motion (依职权)
+	StartSource_START_SUPERVISION        StartSource = 2 // from supervision (执行监督, 督办)
+	StartSource_START_PETITION           StartSource = 3 // from a petition or complaint (信访)
+	StartSource_START_APPLICANT_REQUEST  StartSource = 4 // the applicant's request (申请变更执行法院, 民诉法 art. 237)
+)
+
+// Enum value maps for StartSource.
+var (
+	StartSource_name = map[int32]string{
+		0: "START_SOURCE_UNSPECIFIED",
+		1: "START_OWN_MOTION",
+		2: "START_SUPERVISION",
+		3: "START_PETITION",
+		4: "START_APPLICANT_REQUEST",
+	}
+	StartSource_value = map[string]int32{
+		"START_SOURCE_UNSPECIFIED": 0,
+		"START_OWN_MOTION":         1,
+		"START_SUPERVISION":        2,
+		"START_PETITION":           3,
+		"START_APPLICANT_REQUEST":  4,
+	}
+)
+
+func (x StartSource) Enum() *StartSource {
+	p := new(StartSource)
+	*p = x
+	return p
+}
+
+func (x StartSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StartSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_pb_transfer_proto_enumTypes[1].Descriptor()
+}
+
+func (StartSource) Type() protoreflect.EnumType {
+	return &file_pb_transfer_proto_enumTypes[1]
+}
+
+func (x StartSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StartSource.Descriptor instead.
+func (StartSource) EnumDescriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
 }
 
 // Mode is how enforcement power moves.
@@ -116,11 +175,11 @@ func (x Mode) String() string {
 }
 
 func (Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_pb_transfer_proto_enumTypes[1].Descriptor()
+	return file_pb_transfer_proto_enumTypes[2].Descriptor()
 }
 
 func (Mode) Type() protoreflect.EnumType {
-	return &file_pb_transfer_proto_enumTypes[1]
+	return &file_pb_transfer_proto_enumTypes[2]
 }
 
 func (x Mode) Number() protoreflect.EnumNumber {
@@ -129,7 +188,7 @@ func (x Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Mode.Descriptor instead.
 func (Mode) EnumDescriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
 }
 
 // ClosureKind is how an enforcement case ends (结案方式).
@@ -178,11 +237,11 @@ func (x ClosureKind) String() string {
 }
 
 func (ClosureKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_pb_transfer_proto_enumTypes[2].Descriptor()
+	return file_pb_transfer_proto_enumTypes[3].Descriptor()
 }
 
 func (ClosureKind) Type() protoreflect.EnumType {
-	return &file_pb_transfer_proto_enumTypes[2]
+	return &file_pb_transfer_proto_enumTypes[3]
 }
 
 func (x ClosureKind) Number() protoreflect.EnumNumber {
@@ -191,7 +250,7 @@ func (x ClosureKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ClosureKind.Descriptor instead.
 func (ClosureKind) EnumDescriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 // Record is one step of a transfer, in its issuer's sequence-numbered log.
@@ -217,6 +276,7 @@ type Record struct {
 	//	*Record_AssetUpdate
 	//	*Record_HandoverReturn
 	//	*Record_Supplement
+	//	*Record_Start
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -411,6 +471,15 @@ func (x *Record) GetSupplement() *Supplement {
 	return nil
 }
 
+func (x *Record) GetStart() *TransferStart {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -467,6 +536,10 @@ type Record_Supplement struct {
 	Supplement *Supplement `protobuf:"bytes,22,opt,name=supplement,proto3,oneof"`
 }
 
+type Record_Start struct {
+	Start *TransferStart `protobuf:"bytes,23,opt,name=start,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -493,6 +566,105 @@ func (*Record_HandoverReturn) isRecord_Body() {}
 
 func (*Record_Supplement) isRecord_Body() {}
 
+func (*Record_Start) isRecord_Body() {}
+
+// TransferStart: the superior court opens a transfer of a case of a
+// court below it, without the origin's offer: on its own motion, or
+// recording the applicant's request, which it must answer (decide or
+// reject) by answer_by. The origin cannot withdraw it; it hands over when
+// the decision says so.
+type TransferStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber    string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"` // the origin's enforcement case (案号)
+	OriginCourt   string                 `protobuf:"bytes,2,opt,name=origin_court,json=originCourt,proto3" json:"origin_court,omitempty"`
+	Grounds       []Ground               `protobuf:"varint,3,rep,packed,name=grounds,proto3,enum=courtmesh.protocol.v1.Ground" json:"grounds,omitempty"`
+	Source        StartSource            `protobuf:"varint,4,opt,name=source,proto3,enum=courtmesh.protocol.v1.StartSource" json:"source,omitempty"`
+	FiledOn       string                 `protobuf:"bytes,5,opt,name=filed_on,json=filedOn,proto3" json:"filed_on,omitempty"`             // YYYY-MM-DD, when the origin filed the case; required for an applicant's request
+	RequestedOn   string                 `protobuf:"bytes,6,opt,name=requested_on,json=requestedOn,proto3" json:"requested_on,omitempty"` // YYYY-MM-DD, when the applicant's request reached the superior
+	AnswerBy      string                 `protobuf:"bytes,7,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`          // YYYY-MM-DD, the superior answers the applicant's request by
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferStart) Reset() {
+	*x = TransferStart{}
+	mi := &file_pb_transfer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferStart) ProtoMessage() {}
+
+func (x *TransferStart) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferStart.ProtoReflect.Descriptor instead.
+func (*TransferStart) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TransferStart) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *TransferStart) GetOriginCourt() string {
+	if x != nil {
+		return x.OriginCourt
+	}
+	return ""
+}
+
+func (x *TransferStart) GetGrounds() []Ground {
+	if x != nil {
+		return x.Grounds
+	}
+	return nil
+}
+
+func (x *TransferStart) GetSource() StartSource {
+	if x != nil {
+		return x.Source
+	}
+	return StartSource_START_SOURCE_UNSPECIFIED
+}
+
+func (x *TransferStart) GetFiledOn() string {
+	if x != nil {
+		return x.FiledOn
+	}
+	return ""
+}
+
+func (x *TransferStart) GetRequestedOn() string {
+	if x != nil {
+		return x.RequestedOn
+	}
+	return ""
+}
+
+func (x *TransferStart) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -504,7 +676,7 @@ type AssetCount struct {
 
 func (x *AssetCount) Reset() {
 	*x = AssetCount{}
-	mi := &file_pb_transfer_proto_msgTypes[1]
+	mi := &file_pb_transfer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +688,7 @@ func (x *AssetCount) String() string {
 func (*AssetCount) ProtoMessage() {}
 
 func (x *AssetCount) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[1]
+	mi := &file_pb_transfer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +701,7 @@ func (x *AssetCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetCount.ProtoReflect.Descriptor instead.
 func (*AssetCount) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AssetCount) GetAssetClass() string {
@@ -564,7 +736,7 @@ type TransferOffer struct {
 
 func (x *TransferOffer) Reset() {
 	*x = TransferOffer{}
-	mi := &file_pb_transfer_proto_msgTypes[2]
+	mi := &file_pb_transfer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +748,7 @@ func (x *TransferOffer) String() string {
 func (*TransferOffer) ProtoMessage() {}
 
 func (x *TransferOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[2]
+	mi := &file_pb_transfer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +761,7 @@ func (x *TransferOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferOffer.ProtoReflect.Descriptor instead.
 func (*TransferOffer) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TransferOffer) GetCaseNumber() string {
@@ -679,7 +851,7 @@ type TransferDecision struct {
 
 func (x *TransferDecision) Reset() {
 	*x = TransferDecision{}
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +863,7 @@ func (x *TransferDecision) String() string {
 func (*TransferDecision) ProtoMessage() {}
 
 func (x *TransferDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +876,7 @@ func (x *TransferDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferDecision.ProtoReflect.Descriptor instead.
 func (*TransferDecision) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TransferDecision) GetMode() Mode {
@@ -787,7 +959,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +971,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +984,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Acceptance) GetNewCaseNumber() string {
@@ -833,7 +1005,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1017,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1030,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Rejection) GetReason() string {
@@ -878,7 +1050,7 @@ type Withdrawal struct {
 
 func (x *Withdrawal) Reset() {
 	*x = Withdrawal{}
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +1062,7 @@ func (x *Withdrawal) String() string {
 func (*Withdrawal) ProtoMessage() {}
 
 func (x *Withdrawal) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1075,7 @@ func (x *Withdrawal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Withdrawal.ProtoReflect.Descriptor instead.
 func (*Withdrawal) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Withdrawal) GetReason() string {
@@ -925,7 +1097,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1109,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1122,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WrappedKey) GetCourt() string {
@@ -1008,7 +1180,7 @@ type HandoverManifest struct {
 
 func (x *HandoverManifest) Reset() {
 	*x = HandoverManifest{}
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1192,7 @@ func (x *HandoverManifest) String() string {
 func (*HandoverManifest) ProtoMessage() {}
 
 func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1205,7 @@ func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoverManifest.ProtoReflect.Descriptor instead.
 func (*HandoverManifest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HandoverManifest) GetMerkleRoot() []byte {
@@ -1154,7 +1326,7 @@ type HandoverReturn struct {
 
 func (x *HandoverReturn) Reset() {
 	*x = HandoverReturn{}
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1338,7 @@ func (x *HandoverReturn) String() string {
 func (*HandoverReturn) ProtoMessage() {}
 
 func (x *HandoverReturn) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1351,7 @@ func (x *HandoverReturn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoverReturn.ProtoReflect.Descriptor instead.
 func (*HandoverReturn) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HandoverReturn) GetMissing() []string {
@@ -1208,7 +1380,7 @@ type Supplement struct {
 
 func (x *Supplement) Reset() {
 	*x = Supplement{}
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1392,7 @@ func (x *Supplement) String() string {
 func (*Supplement) ProtoMessage() {}
 
 func (x *Supplement) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1405,7 @@ func (x *Supplement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Supplement.ProtoReflect.Descriptor instead.
 func (*Supplement) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Supplement) GetManifest() *HandoverManifest {
@@ -1255,7 +1427,7 @@ type GrantRevocation struct {
 
 func (x *GrantRevocation) Reset() {
 	*x = GrantRevocation{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1439,7 @@ func (x *GrantRevocation) String() string {
 func (*GrantRevocation) ProtoMessage() {}
 
 func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1452,7 @@ func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
 func (*GrantRevocation) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GrantRevocation) GetCourt() string {
@@ -1313,7 +1485,7 @@ type AssetUpdate struct {
 
 func (x *AssetUpdate) Reset() {
 	*x = AssetUpdate{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1497,7 @@ func (x *AssetUpdate) String() string {
 func (*AssetUpdate) ProtoMessage() {}
 
 func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1510,7 @@ func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
 func (*AssetUpdate) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AssetUpdate) GetNumber() uint64 {
@@ -1380,7 +1552,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1564,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1577,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1433,7 +1605,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1617,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1630,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1493,7 +1665,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1677,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1690,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1569,7 +1741,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1753,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1766,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1621,7 +1793,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1805,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1818,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1677,7 +1849,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1861,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1874,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1737,7 +1909,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xab\b\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xe9\b\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1764,8 +1936,18 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x0fhandover_return\x18\x15 \x01(\v2%.courtmesh.protocol.v1.HandoverReturnH\x00R\x0ehandoverReturn\x12C\n" +
 	"\n" +
 	"supplement\x18\x16 \x01(\v2!.courtmesh.protocol.v1.SupplementH\x00R\n" +
-	"supplementB\x06\n" +
-	"\x04body\"C\n" +
+	"supplement\x12<\n" +
+	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05startB\x06\n" +
+	"\x04body\"\xa3\x02\n" +
+	"\rTransferStart\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12!\n" +
+	"\forigin_court\x18\x02 \x01(\tR\voriginCourt\x127\n" +
+	"\agrounds\x18\x03 \x03(\x0e2\x1d.courtmesh.protocol.v1.GroundR\agrounds\x12:\n" +
+	"\x06source\x18\x04 \x01(\x0e2\".courtmesh.protocol.v1.StartSourceR\x06source\x12\x19\n" +
+	"\bfiled_on\x18\x05 \x01(\tR\afiledOn\x12!\n" +
+	"\frequested_on\x18\x06 \x01(\tR\vrequestedOn\x12\x1b\n" +
+	"\tanswer_by\x18\a \x01(\tR\banswerBy\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
 	"\vasset_class\x18\x01 \x01(\tR\n" +
@@ -1866,13 +2048,20 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\fR\x06issuer\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\x04R\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\x04R\x02to*\x83\x01\n" +
+	"\x02to\x18\x04 \x01(\x04R\x02to*\x97\x01\n" +
 	"\x06Ground\x12\x16\n" +
 	"\x12GROUND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16GROUND_LONG_UNEXECUTED\x10\x01\x12\x17\n" +
 	"\x13GROUND_INTERFERENCE\x10\x02\x12\x17\n" +
 	"\x13GROUND_SERIAL_CASES\x10\x03\x12\x13\n" +
-	"\x0fGROUND_CAPACITY\x10\x04*D\n" +
+	"\x0fGROUND_CAPACITY\x10\x04\x12\x12\n" +
+	"\x0eGROUND_PASSIVE\x10\x05*\x89\x01\n" +
+	"\vStartSource\x12\x1c\n" +
+	"\x18START_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10START_OWN_MOTION\x10\x01\x12\x15\n" +
+	"\x11START_SUPERVISION\x10\x02\x12\x12\n" +
+	"\x0eSTART_PETITION\x10\x03\x12\x1b\n" +
+	"\x17START_APPLICANT_REQUEST\x10\x04*D\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fMODE_DESIGNATED\x10\x01\x12\x11\n" +
@@ -1898,58 +2087,63 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 	return file_pb_transfer_proto_rawDescData
 }
 
-var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
-	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
-	(ClosureKind)(0),         // 2: courtmesh.protocol.v1.ClosureKind
-	(*Record)(nil),           // 3: courtmesh.protocol.v1.Record
-	(*AssetCount)(nil),       // 4: courtmesh.protocol.v1.AssetCount
-	(*TransferOffer)(nil),    // 5: courtmesh.protocol.v1.TransferOffer
-	(*TransferDecision)(nil), // 6: courtmesh.protocol.v1.TransferDecision
-	(*Acceptance)(nil),       // 7: courtmesh.protocol.v1.Acceptance
-	(*Rejection)(nil),        // 8: courtmesh.protocol.v1.Rejection
-	(*Withdrawal)(nil),       // 9: courtmesh.protocol.v1.Withdrawal
-	(*WrappedKey)(nil),       // 10: courtmesh.protocol.v1.WrappedKey
-	(*HandoverManifest)(nil), // 11: courtmesh.protocol.v1.HandoverManifest
-	(*HandoverReturn)(nil),   // 12: courtmesh.protocol.v1.HandoverReturn
-	(*Supplement)(nil),       // 13: courtmesh.protocol.v1.Supplement
-	(*GrantRevocation)(nil),  // 14: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 15: courtmesh.protocol.v1.AssetUpdate
-	(*Receipt)(nil),          // 16: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 17: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 18: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 19: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 20: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 21: courtmesh.protocol.v1.SyncRequest
+	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
+	(Mode)(0),                // 2: courtmesh.protocol.v1.Mode
+	(ClosureKind)(0),         // 3: courtmesh.protocol.v1.ClosureKind
+	(*Record)(nil),           // 4: courtmesh.protocol.v1.Record
+	(*TransferStart)(nil),    // 5: courtmesh.protocol.v1.TransferStart
+	(*AssetCount)(nil),       // 6: courtmesh.protocol.v1.AssetCount
+	(*TransferOffer)(nil),    // 7: courtmesh.protocol.v1.TransferOffer
+	(*TransferDecision)(nil), // 8: courtmesh.protocol.v1.TransferDecision
+	(*Acceptance)(nil),       // 9: courtmesh.protocol.v1.Acceptance
+	(*Rejection)(nil),        // 10: courtmesh.protocol.v1.Rejection
+	(*Withdrawal)(nil),       // 11: courtmesh.protocol.v1.Withdrawal
+	(*WrappedKey)(nil),       // 12: courtmesh.protocol.v1.WrappedKey
+	(*HandoverManifest)(nil), // 13: courtmesh.protocol.v1.HandoverManifest
+	(*HandoverReturn)(nil),   // 14: courtmesh.protocol.v1.HandoverReturn
+	(*Supplement)(nil),       // 15: courtmesh.protocol.v1.Supplement
+	(*GrantRevocation)(nil),  // 16: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 17: courtmesh.protocol.v1.AssetUpdate
+	(*Receipt)(nil),          // 18: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 19: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 20: courtmesh.protocol.v1.Closure
+	(*LogHeads)(nil),         // 21: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 22: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 23: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
-	5,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
-	6,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
-	7,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
-	8,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
-	9,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
-	11, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	16, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	17, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	18, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	14, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	15, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	12, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
-	13, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
-	0,  // 13: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	4,  // 14: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 15: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	10, // 16: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	11, // 17: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	2,  // 18: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	20, // 19: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
+	8,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
+	9,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
+	10, // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
+	11, // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
+	13, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
+	18, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	19, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	20, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	16, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	17, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	14, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
+	15, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
+	5,  // 13: courtmesh.protocol.v1.Record.start:type_name -> courtmesh.protocol.v1.TransferStart
+	0,  // 14: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 15: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 16: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 17: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	2,  // 18: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	12, // 19: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 20: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	3,  // 21: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	22, // 22: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1971,14 +2165,15 @@ func file_pb_transfer_proto_init() {
 		(*Record_AssetUpdate)(nil),
 		(*Record_HandoverReturn)(nil),
 		(*Record_Supplement)(nil),
+		(*Record_Start)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   19,
+			NumEnums:      4,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
