@@ -61,6 +61,14 @@ func DateOf(t time.Time) Date {
 	return Date{y, m, d}
 }
 
+// InChina returns the instant t in China Standard Time (UTC+08:00), the
+// time every court and clerk reads, whatever the server's time zone.
+func InChina(t time.Time) time.Time { return t.In(chinaStandardTime) }
+
+// FormatTime writes the instant t as clerks read it: China Standard Time
+// to the minute, e.g. "2026-03-01 17:04 CST".
+func FormatTime(t time.Time) string { return InChina(t).Format("2006-01-02 15:04 MST") }
+
 // Valid reports whether d is a real calendar date with a year in 1..9999.
 func (d Date) Valid() bool {
 	if d.Year < 1 || d.Year > 9999 || d.Month < time.January || d.Month > time.December || d.Day < 1 {

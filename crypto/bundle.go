@@ -13,8 +13,15 @@ import (
 	"courtmesh.dev/courtmesh/crypto/cryptopb"
 )
 
-// BundleVersion is the trust bundle format version this build writes.
-const BundleVersion = 1
+// BundleVersion is the newest trust bundle format version this build
+// writes. A bundle is written as version 2 only when one of its
+// revocations pins a last trusted log head (which version 1 cannot say),
+// and as version 1 otherwise, so that nodes of older builds keep taking
+// the bundles that mean to them what they always meant. Both are read.
+//
+//	1: revocations withdraw a key from the start
+//	2: a revocation may pin the last trusted head of the key's record log
+const BundleVersion = 2
 
 // PayloadBundle is the envelope payload type of a trust bundle.
 const PayloadBundle = "courtmesh/trust-bundle/v1"
@@ -32,12 +39,66 @@ const (
 	BundleGrace      = 3 * 24 * time.Hour
 )
 
-// Revocation withdraws a certificate.
+// Revocation withdraws a certificate. LastTrusted, if set, pins the last
+// trusted head of the certificate's record log: records its key signed at
+// or before that position stay valid for everyone (they are the chain the
+// head names), later ones are refused. Without it the key is revoked from
+// the start: none of its records is trusted.
 type Revocation struct {
-	Serial    uint64
-	RevokedAt time.Time
-	Reason    string
+	Serial      uint64
+	RevokedAt   time.Time
+	Reason      string
+	LastTrusted *LogPosition
 }
+
+// Trusts reports whether a record at position seq of the revoked key's log
+// lies in its trusted part.
+func (r Revocation) Trusts(seq uint64) bool {
+	return r.LastTrusted != nil && seq >= 1 && seq <= r.LastTrusted.Seq
+}
+
+// LogPosition is a position in a node's record log and the chain hash of
+// the log up to it (ChainRecordLog): it fixes every record at or before
+// Seq, since no other sequence of records hashes to Head.
+type LogPosition struct {
+	Seq  uint64
+	Head [32]byte
+}
+
+// String shows the position as operators type it: "42:<hex head>".
+func (p LogPosition) String() string { return fmt.Sprintf("%d:%x", p.Seq, p.Head) }
+
+// ChainRecordLog extends the chain hash of a record log by the next record
+// (raw: the envelope exactly as signed). The chain of an empty log is all
+// zeros; a log of records r1..rn has head
+// H(n) = SHA-256("courtmesh/record-log/v1" || H(n-1) || SHA-256(rn)).
+func ChainRecordLog(prev [32]byte, raw []byte) [32]byte {
+	rh := sha256.Sum256(raw)
+	h := sha256.New()
+	h.Write([]byte("courtmesh/record-log/v1"))
+	h.Write(prev[:])
+	h.Write(rh[:])
+	return [32]byte(h.Sum(nil))
+}
+
+// RevokedRecordError refuses a record signed by a revoked key outside the
+// trusted part of its log. It names the signer (not whoever relayed the
+// record) and wraps ErrRevoked.
+type RevokedRecordError struct {
+	Signer     *Certificate
+	Revocation Revocation
+	Seq        uint64 // the record's position in the signer's log
+}
+
+func (e *RevokedRecordError) Error() string {
+	when := e.Revocation.RevokedAt.UTC().Format(time.RFC3339)
+	if e.Revocation.LastTrusted == nil {
+		return fmt.Sprintf("record %d signed by %s: revoked on %s from the start of its log: %v", e.Seq, e.Signer, when, ErrRevoked)
+	}
+	return fmt.Sprintf("record %d signed by %s: revoked on %s after record %d of its log: %v", e.Seq, e.Signer, when, e.Revocation.LastTrusted.Seq, ErrRevoked)
+}
+
+func (e *RevokedRecordError) Unwrap() error { return ErrRevoked }
 
 // Bundle is a decoded, verified trust bundle.
 type Bundle struct {
@@ -59,7 +120,7 @@ func (b *Bundle) Hash() [32]byte { return sha256.Sum256(b.Raw) }
 // can be checked, but they are never admitted.
 func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires time.Time, certs []*Certificate, revs []Revocation) (*Bundle, error) {
 	p := &cryptopb.TrustBundle{
-		Version:   BundleVersion,
+		Version:   1, // 2 if a revocation needs it, below
 		Sequence:  seq,
 		IssuedAt:  issued.Unix(),
 		ExpiresAt: expires.Unix(),
@@ -72,7 +133,15 @@ func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires 
 		p.Certificates = append(p.Certificates, c.Envelope.Proto())
 	}
 	for _, r := range revs {
-		p.Revocations = append(p.Revocations, &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason})
+		pr := &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason}
+		if r.LastTrusted != nil {
+			if r.LastTrusted.Seq == 0 {
+				return nil, fmt.Errorf("build bundle %d: revocation of serial %d: %w: a last trusted position is at least 1 (none at all: revoke from the start)", seq, r.Serial, ErrMalformed)
+			}
+			pr.LastTrustedSeq, pr.LastTrustedHead = r.LastTrusted.Seq, r.LastTrusted.Head[:]
+			p.Version = 2
+		}
+		p.Revocations = append(p.Revocations, pr)
 	}
 	env, err := SealMessage(rootKey, root.Serial, PayloadBundle, p)
 	if err != nil {
@@ -96,6 +165,9 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 	if env.SignerSerial != root.Serial {
 		return nil, fmt.Errorf("trust bundle signed by serial %d, not the national root %d: %w", env.SignerSerial, root.Serial, ErrUnknownSigner)
 	}
+	if env.Suite != root.Suite {
+		return nil, fmt.Errorf("trust bundle: %w", mixed("the bundle", env.Suite, root.Suite))
+	}
 	if err := env.VerifyWith(root.SigningKey, PayloadBundle); err != nil {
 		return nil, fmt.Errorf("trust bundle: %w", err)
 	}
@@ -103,8 +175,8 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 	if err := proto.Unmarshal(env.Payload, &p); err != nil {
 		return nil, fmt.Errorf("trust bundle: %w: %v", ErrMalformed, err)
 	}
-	if p.GetVersion() != BundleVersion {
-		return nil, fmt.Errorf("trust bundle: %w: version %d", ErrMalformed, p.GetVersion())
+	if v := p.GetVersion(); v < 1 || v > BundleVersion {
+		return nil, fmt.Errorf("trust bundle: %w: version %d (this build reads 1 to %d)", ErrMalformed, v, BundleVersion)
 	}
 	b := &Bundle{
 		Sequence:  p.GetSequence(),
@@ -121,8 +193,21 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 		if r.GetSerial() == root.Serial {
 			return nil, fmt.Errorf("trust bundle %d: %w: revokes the root itself", b.Sequence, ErrMalformed)
 		}
+		if revoked[r.GetSerial()] {
+			return nil, fmt.Errorf("trust bundle %d: %w: serial %d revoked twice", b.Sequence, ErrMalformed, r.GetSerial())
+		}
 		revoked[r.GetSerial()] = true
-		b.Revocations = append(b.Revocations, Revocation{Serial: r.GetSerial(), RevokedAt: time.Unix(r.GetRevokedAt(), 0), Reason: r.GetReason()})
+		rev := Revocation{Serial: r.GetSerial(), RevokedAt: time.Unix(r.GetRevokedAt(), 0), Reason: r.GetReason()}
+		switch {
+		case r.GetLastTrustedSeq() == 0 && len(r.GetLastTrustedHead()) == 0:
+		case p.GetVersion() < 2:
+			return nil, fmt.Errorf("trust bundle %d: %w: a version %d bundle pins a last trusted log head (serial %d)", b.Sequence, ErrMalformed, p.GetVersion(), r.GetSerial())
+		case r.GetLastTrustedSeq() == 0 || len(r.GetLastTrustedHead()) != 32:
+			return nil, fmt.Errorf("trust bundle %d: %w: revocation of serial %d: last trusted position %d with a %d-byte head", b.Sequence, ErrMalformed, r.GetSerial(), r.GetLastTrustedSeq(), len(r.GetLastTrustedHead()))
+		default:
+			rev.LastTrusted = &LogPosition{Seq: r.GetLastTrustedSeq(), Head: [32]byte(r.GetLastTrustedHead())}
+		}
+		b.Revocations = append(b.Revocations, rev)
 	}
 	bySerial := map[uint64]*Certificate{}
 	for i, pe := range p.GetCertificates() {
@@ -133,6 +218,9 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 		c, err := ParseCertificate(e)
 		if err != nil {
 			return nil, fmt.Errorf("trust bundle %d, certificate #%d: %w", b.Sequence, i, err)
+		}
+		if c.Suite != root.Suite {
+			return nil, fmt.Errorf("trust bundle %d: %w", b.Sequence, mixed(fmt.Sprintf("certificate %d (%s)", c.Serial, c.Code), c.Suite, root.Suite))
 		}
 		if _, dup := bySerial[c.Serial]; dup {
 			return nil, fmt.Errorf("trust bundle %d: %w: serial %d twice", b.Sequence, ErrMalformed, c.Serial)
@@ -205,6 +293,9 @@ type Trust struct {
 	byCode   map[court.CourtCode]*Certificate
 	parentOf map[court.CourtCode]court.CourtCode // from every court certificate, revoked ones too
 	revoked  map[uint64]Revocation
+	// revokedPeer maps the peer of a revoked certificate that has no
+	// certificate in force to that revoked certificate (the newest one).
+	revokedPeer map[peer.ID]*Certificate
 }
 
 // NewTrust builds the view of a verified bundle.
@@ -216,6 +307,8 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 		byCode:   make(map[court.CourtCode]*Certificate, len(b.Certs)),
 		parentOf: make(map[court.CourtCode]court.CourtCode, len(b.Certs)),
 		revoked:  make(map[uint64]Revocation, len(b.Revocations)),
+
+		revokedPeer: make(map[peer.ID]*Certificate, len(b.Revocations)),
 	}
 	for _, r := range b.Revocations {
 		t.revoked[r.Serial] = r
@@ -229,6 +322,11 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 			t.parentOf[c.Code] = c.Parent
 		}
 		if _, rev := t.revoked[c.Serial]; rev {
+			if c.PeerID != "" {
+				if prev, ok := t.revokedPeer[c.PeerID]; !ok || prev.NotBefore.Before(c.NotBefore) {
+					t.revokedPeer[c.PeerID] = c
+				}
+			}
 			continue
 		}
 		if c.PeerID != "" {
@@ -240,11 +338,19 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 			}
 		}
 	}
+	for p := range t.revokedPeer {
+		if _, live := t.byPeer[p]; live {
+			delete(t.revokedPeer, p) // re-certified: its log is trusted again
+		}
+	}
 	return t
 }
 
 // Bundle returns the bundle in force.
 func (t *Trust) Bundle() *Bundle { return t.bundle }
+
+// Suite is the mesh's algorithm suite: the national root's.
+func (t *Trust) Suite() Suite { return t.root.Suite }
 
 // Root returns the pinned national root certificate.
 func (t *Trust) Root() *Certificate { return t.root }
@@ -276,6 +382,23 @@ func (t *Trust) check(c *Certificate, now time.Time) (*Certificate, error) {
 		c = t.bySerial[c.IssuerSerial]
 	}
 	return nil, nil
+}
+
+// Revocation returns the revocation of a certificate serial, if any.
+func (t *Trust) Revocation(serial uint64) (Revocation, bool) {
+	r, ok := t.revoked[serial]
+	return r, ok
+}
+
+// RevokedPeer returns the revoked certificate of a peer that holds no
+// certificate in force, and its revocation: that peer's record log is
+// closed (after its last trusted position, or from the start).
+func (t *Trust) RevokedPeer(p peer.ID) (*Certificate, Revocation, bool) {
+	c, ok := t.revokedPeer[p]
+	if !ok {
+		return nil, Revocation{}, false
+	}
+	return c, t.revoked[c.Serial], true
 }
 
 // ByPeer returns the certificate admitting peer p at now, or an error
@@ -349,10 +472,58 @@ func (t *Trust) Peers(now time.Time) []peer.ID {
 	return out
 }
 
+// OpenRecord is Open for the record at position seq of its signer's log.
+// A signer whose own certificate is revoked is still accepted for a
+// record in the trusted part of its log (Revocation.Trusts): then the
+// revocation is returned too, and the caller must check that the record
+// belongs to the chain the revocation pins before acting on it. A record
+// after that part is refused with a *RevokedRecordError naming the signer.
+// The rest of the chain (the issuer, the bundle, validity at now) is
+// checked as by Open.
+func (t *Trust) OpenRecord(env *Envelope, wantType string, seq uint64, now time.Time) (*Certificate, *Revocation, error) {
+	rev, revoked := t.revoked[env.SignerSerial]
+	if !revoked {
+		c, err := t.Open(env, wantType, now)
+		return c, nil, err
+	}
+	c, ok := t.bySerial[env.SignerSerial]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: certificate serial %d: %w", wantType, env.SignerSerial, ErrUnknownSigner)
+	}
+	if c.PeerID == "" || (!c.HasRole(RoleCourt) && !c.HasRole(RoleOperator)) {
+		return nil, nil, fmt.Errorf("%s signed by %s, which is not a court or operator node: %w", wantType, c, ErrNotAuthorised)
+	}
+	// The signature first: only an authentic record is refused in its
+	// signer's name.
+	if err := env.VerifyWith(c.SigningKey, wantType); err != nil {
+		return nil, nil, err
+	}
+	if !rev.Trusts(seq) {
+		return nil, nil, &RevokedRecordError{Signer: c, Revocation: rev, Seq: seq}
+	}
+	if t.bundle.Status(now) == BundleDead {
+		return nil, nil, fmt.Errorf("trust bundle %d expired on %s and its grace period is over: %w", t.bundle.Sequence, t.bundle.ExpiresAt.UTC().Format(time.DateOnly), ErrExpired)
+	}
+	if err := c.ValidAt(now); err != nil {
+		return nil, nil, err
+	}
+	if !c.SelfSigned() {
+		if issuer := t.bySerial[c.IssuerSerial]; issuer != nil {
+			if _, err := t.check(issuer, now); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return c, &rev, nil
+}
+
 // Open verifies a record envelope: its signer is certified and in force at
 // now, holds the court or operator role, and signed it; the payload type is
 // the one expected. It returns the signer's certificate.
 func (t *Trust) Open(env *Envelope, wantType string, now time.Time) (*Certificate, error) {
+	if env.Suite != t.root.Suite {
+		return nil, mixed(fmt.Sprintf("%s from serial %d", wantType, env.SignerSerial), env.Suite, t.root.Suite)
+	}
 	c, err := t.BySerial(env.SignerSerial, now)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", wantType, err)

@@ -20,7 +20,11 @@ func bundleProto(seq uint64, certs []*Certificate, revs []Revocation) *cryptopb.
 		p.Certificates = append(p.Certificates, c.Envelope.Proto())
 	}
 	for _, r := range revs {
-		p.Revocations = append(p.Revocations, &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason})
+		pr := &cryptopb.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt.Unix(), Reason: r.Reason}
+		if r.LastTrusted != nil {
+			pr.LastTrustedSeq, pr.LastTrustedHead = r.LastTrusted.Seq, r.LastTrusted.Head[:]
+		}
+		p.Revocations = append(p.Revocations, pr)
 	}
 	return p
 }
@@ -203,7 +207,16 @@ func TestOpenBundleRejects(t *testing.T) {
 		{name: "revokes the root", p: bundleProto(1, ok(jing.cert), []Revocation{{Serial: root.cert.Serial, RevokedAt: fixNow}}), wantErr: ErrMalformed},
 		{name: "sequence 0", p: bundleProto(0, ok(jing.cert), nil), wantErr: ErrMalformed},
 		{name: "expires when issued", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.ExpiresAt = p.IssuedAt }, wantErr: ErrMalformed},
-		{name: "version 2", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.Version = 2 }, wantErr: ErrMalformed},
+		{name: "version 3", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.Version = 3 }, wantErr: ErrMalformed},
+		{name: "version 0", p: bundleProto(1, ok(), nil), mod: func(p *cryptopb.TrustBundle) { p.Version = 0 }, wantErr: ErrMalformed},
+		{name: "version 1, revoked from the start", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow}}), mod: func(p *cryptopb.TrustBundle) { p.Version = 1 }},
+		{name: "version 2, last trusted head pinned", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7, Head: [32]byte{1}}}})},
+		{name: "version 1 pinning a last trusted head", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7, Head: [32]byte{1}}}}), mod: func(p *cryptopb.TrustBundle) { p.Version = 1 }, wantErr: ErrMalformed},
+		{name: "last trusted head of 31 bytes", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) {
+			p.Revocations[0].LastTrustedHead = p.Revocations[0].LastTrustedHead[:31]
+		}, wantErr: ErrMalformed},
+		{name: "last trusted head without a position", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow, LastTrusted: &LogPosition{Seq: 7}}}), mod: func(p *cryptopb.TrustBundle) { p.Revocations[0].LastTrustedSeq = 0 }, wantErr: ErrMalformed},
+		{name: "serial revoked twice", p: bundleProto(1, ok(jing.cert, c1.cert), []Revocation{{Serial: c1.cert.Serial, RevokedAt: fixNow}, {Serial: c1.cert.Serial, RevokedAt: fixNow}}), wantErr: ErrMalformed},
 		{name: "certificate envelope without signature", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) { p.Certificates[1].Signature = nil }, wantErr: ErrMalformed},
 		{name: "certificate envelope of version 2", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) { p.Certificates[1].Version = 2 }, wantErr: ErrMalformed},
 		{name: "certificate with a flipped signature byte", p: bundleProto(1, ok(jing.cert), nil), mod: func(p *cryptopb.TrustBundle) {
@@ -593,5 +606,80 @@ func TestTrustParentOfRevokedCourt(t *testing.T) {
 	}
 	if court.IsSuperior(tr, "京01", "京0102") {
 		t.Error("京01 must not count as a superior of 京0102")
+	}
+}
+
+// TestOpenRecordRevoked: a revoked key's record opens only in the trusted
+// part of its log, and a refusal names the signer only for an authentic
+// record.
+func TestOpenRecordRevoked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	jing := f.issuer("京")
+	cut := f.node("京0105", jing)
+	start := f.node("京0108", jing)
+	other := f.node("京0102", jing)
+	last := &LogPosition{Seq: 5, Head: ChainRecordLog([32]byte{}, []byte("r1"))}
+	b := f.bundle(3, []Revocation{
+		{Serial: cut.cert.Serial, RevokedAt: fixNow, Reason: "key lost", LastTrusted: last},
+		{Serial: start.cert.Serial, RevokedAt: fixNow, Reason: "key compromised"},
+	}, jing, cut, start, other)
+	if got, _ := OpenBundle(f.root.cert, b.Raw); got == nil || len(got.Revocations) != 2 || got.Revocations[0].LastTrusted == nil || *got.Revocations[0].LastTrusted != *last {
+		t.Fatalf("bundle revocations %+v", got)
+	}
+	tr := NewTrust(f.root.cert, b)
+	now := fixNow.Add(time.Hour)
+	seal := func(p party, serial uint64) *Envelope {
+		env, err := Seal(p.key, serial, "courtmesh/test/v1", []byte("payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	tests := []struct {
+		name    string
+		env     *Envelope
+		seq     uint64
+		trusted bool  // opens, with the revocation
+		named   bool  // refused as a RevokedRecordError naming the signer
+		wantErr error // otherwise
+	}{
+		{"first trusted record", seal(cut, cut.cert.Serial), 1, true, false, nil},
+		{"last trusted record", seal(cut, cut.cert.Serial), 5, true, false, nil},
+		{"after the cut-off", seal(cut, cut.cert.Serial), 6, false, true, nil},
+		{"position 0", seal(cut, cut.cert.Serial), 0, false, true, nil},
+		{"revoked from the start", seal(start, start.cert.Serial), 1, false, true, nil},
+		{"another key claiming the revoked serial", seal(other, cut.cert.Serial), 1, false, false, ErrBadSignature},
+		{"a key in force", seal(other, other.cert.Serial), 99, false, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, rev, err := tr.OpenRecord(tt.env, "courtmesh/test/v1", tt.seq, now)
+			var re *RevokedRecordError
+			switch {
+			case tt.trusted:
+				if err != nil || rev == nil || c.Serial != tt.env.SignerSerial {
+					t.Fatalf("got %v, %v, %v; want it opened with its revocation", c, rev, err)
+				}
+			case tt.named:
+				if !errors.As(err, &re) || !errors.Is(err, ErrRevoked) || re.Signer.Serial != tt.env.SignerSerial || re.Seq != tt.seq {
+					t.Fatalf("got %v; want a RevokedRecordError naming serial %d", err, tt.env.SignerSerial)
+				}
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) || errors.As(err, &re) {
+					t.Fatalf("got %v; want %v, naming no signer", err, tt.wantErr)
+				}
+			default:
+				if err != nil || rev != nil {
+					t.Fatalf("got %v, %v; want it opened without a revocation", rev, err)
+				}
+			}
+		})
+	}
+	if c, r, ok := tr.RevokedPeer(cut.cert.PeerID); !ok || c.Serial != cut.cert.Serial || r.LastTrusted == nil {
+		t.Errorf("RevokedPeer(%s) = %v, %+v, %v", cut.cert.Code, c, r, ok)
+	}
+	if _, _, ok := tr.RevokedPeer(other.cert.PeerID); ok {
+		t.Error("a peer in force is listed as revoked")
 	}
 }

@@ -63,6 +63,11 @@ type Certificate struct {
 	IssuerSerial uint64
 	IssuerCode   court.CourtCode
 	Scope        court.CourtCode // for issuers: the prefix it may certify
+	// Suite is the algorithm suite of the certificate: of its signature
+	// and of the keys it binds (a certificate never mixes suites). Under
+	// SuiteSM, SigningKey is SM2 and PeerID is the node's Ed25519 libp2p
+	// key, which then differs from SigningKey.
+	Suite Suite
 
 	// Envelope is the certificate exactly as signed by its issuer.
 	Envelope *Envelope
@@ -107,7 +112,7 @@ func (c *Certificate) proto() (*cryptopb.Certificate, error) {
 	var sk []byte
 	if c.SigningKey != nil {
 		var err error
-		if sk, err = lcrypto.MarshalPublicKey(c.SigningKey); err != nil {
+		if sk, err = marshalSigningKey(c.SigningKey); err != nil {
 			return nil, err
 		}
 	}
@@ -192,21 +197,22 @@ func ParseCertificate(env *Envelope) (*Certificate, error) {
 			return nil, bad("scope: %v", err)
 		}
 	}
+	if err := env.Suite.check(); err != nil {
+		return nil, fmt.Errorf("certificate %d: %w", p.GetSerial(), err)
+	}
+	c.Suite = env.Suite
 	if len(p.GetSigningKey()) == 0 {
 		return nil, bad("no signing key")
 	}
-	if c.SigningKey, err = lcrypto.UnmarshalPublicKey(p.GetSigningKey()); err != nil {
-		return nil, bad("signing key: %v", err)
-	}
-	if c.SigningKey.Type() != lcrypto.Ed25519 {
-		return nil, bad("signing key type %v", c.SigningKey.Type())
+	if c.SigningKey, err = unmarshalSigningKey(c.Suite, p.GetSigningKey()); err != nil {
+		return nil, bad("signing key of suite %s: %v", c.Suite.Name(), err)
 	}
 	if len(p.GetPeerId()) > 0 {
 		if c.PeerID, err = peer.IDFromBytes(p.GetPeerId()); err != nil {
 			return nil, bad("peer id: %v", err)
 		}
-		if !c.PeerID.MatchesPublicKey(c.SigningKey) {
-			return nil, bad("peer id does not match the signing key")
+		if err := checkPeerBinding(c.Suite, c.PeerID, c.SigningKey); err != nil {
+			return nil, bad("%v", err)
 		}
 	}
 	for _, r := range p.GetRoles() {
@@ -250,7 +256,7 @@ func (c *Certificate) checkShape() error {
 	if (c.HasRole(RoleCourt) || c.HasRole(RoleOperator)) && (c.PeerID == "" || len(c.EncKey) == 0) {
 		return fmt.Errorf("%w: a node certificate needs a peer id and an encryption key", ErrMalformed)
 	}
-	if len(c.EncKey) > 0 && c.EncKEM != hpkeKEM.ID() {
+	if len(c.EncKey) > 0 && c.EncKEM != kemOf(c.Suite) {
 		return fmt.Errorf("%w: encryption KEM %#x", ErrUnsupportedSuite, c.EncKEM)
 	}
 	if c.HasRole(RoleIssuer) || c.HasRole(RoleRoot) {
@@ -267,6 +273,9 @@ func (c *Certificate) checkShape() error {
 // may certify it: it has the issuer role, c's court code falls within the
 // issuer's scope, c does not outlive it, and only the root issues issuers.
 func (c *Certificate) VerifyIssuedBy(issuer *Certificate) error {
+	if c.Suite != issuer.Suite {
+		return mixed(fmt.Sprintf("certificate %d (%s)", c.Serial, c.Code), c.Suite, issuer.Suite)
+	}
 	if c.IssuerSerial != issuer.Serial {
 		return fmt.Errorf("certificate %d names issuer %d, not %d: %w", c.Serial, c.IssuerSerial, issuer.Serial, ErrUnknownSigner)
 	}
@@ -315,6 +324,13 @@ type Template struct {
 func Issue(signer Signer, issuer *Certificate, t Template) (*Certificate, error) {
 	if t.Identity == nil {
 		return nil, fmt.Errorf("issue %s: %w: no identity", t.Code, ErrMalformed)
+	}
+	subject, err := SuiteOfKey(t.Identity.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("issue %s: %w", t.Code, err)
+	}
+	if subject != signer.Suite() {
+		return nil, fmt.Errorf("issue %s: %w", t.Code, mixed("the identity", subject, signer.Suite()))
 	}
 	c := &Certificate{
 		Serial: t.Serial, Code: t.Code, Name: t.Name, Level: t.Level, Parent: t.Parent,
@@ -365,4 +381,25 @@ func Issue(signer Signer, issuer *Certificate, t Template) (*Certificate, error)
 		return nil, fmt.Errorf("issue %s: %w", c.Code, err)
 	}
 	return out, nil
+}
+
+// checkPeerBinding checks a certificate's peer ID against its signing
+// key. Under SuiteV1 the peer ID is the signing key's own. Under SuiteSM
+// the signing key is SM2, which libp2p cannot use, so the peer ID is the
+// node's separate Ed25519 transport key: it must be an identity peer ID
+// of an Ed25519 key (the handshake proves its possession on every
+// connection, and the node's identity file is signed by both keys).
+func checkPeerBinding(s Suite, id peer.ID, signing lcrypto.PubKey) error {
+	switch s {
+	case SuiteV1:
+		if !id.MatchesPublicKey(signing) {
+			return fmt.Errorf("peer id does not match the signing key")
+		}
+	case SuiteSM:
+		pk, err := id.ExtractPublicKey()
+		if err != nil || pk.Type() != lcrypto.Ed25519 {
+			return fmt.Errorf("peer id of suite sm must carry an Ed25519 transport key")
+		}
+	}
+	return nil
 }

@@ -9,7 +9,24 @@
 // (EncKey, ML-KEM-768+X25519 by default: dossiers must stay confidential
 // for decades, so key wrapping is post-quantum hybrid) to which dossier
 // data keys are wrapped. Callers use them only through the Signer and
-// Decrypter interfaces, so that a hardware module can replace the files.
+// Decrypter interfaces, so that a hardware module can replace the files
+// (crypto/pkcs11key keeps the Ed25519 node key in a PKCS#11 token).
+//
+// # Suites
+//
+// A mesh runs one algorithm suite, its national root's: SuiteV1 (Ed25519,
+// HPKE ML-KEM-768+X25519, AES-256-GCM, SHA-256) or SuiteSM (SM2 with the
+// default user ID, SM2-based key wrapping, SM4-GCM, SM3; see sm.go). The
+// suite is the root certificate's envelope suite; every certificate,
+// bundle, record and identity of the mesh must carry it, and anything of
+// the other suite is refused with ErrMixedSuite. Under SuiteSM the node
+// has three keys: the Ed25519 transport key (libp2p has no SM2 key type,
+// so it stays the peer ID and secures the connection), the SM2 signing
+// key (records, heartbeats, certificates) and the SM2 encryption key; the
+// certificate binds all three and the identity file is signed by both
+// signing keys. Hashes follow the suite where the suite decides them:
+// chunk ids, document ids and Merkle roots (Suite.ChunkID,
+// Suite.MerkleRoot).
 //
 // # Envelopes
 //

@@ -83,6 +83,13 @@ func (e *Envelope) VerifyWith(pub lcrypto.PubKey, wantType string) error {
 	if e.PayloadType != wantType {
 		return fmt.Errorf("%w: payload type %q, want %q", ErrMalformed, e.PayloadType, wantType)
 	}
+	ks, err := SuiteOfKey(pub)
+	if err != nil {
+		return fmt.Errorf("%s from serial %d: %w", e.PayloadType, e.SignerSerial, err)
+	}
+	if ks != e.Suite {
+		return mixed(fmt.Sprintf("%s from serial %d", e.PayloadType, e.SignerSerial), e.Suite, ks)
+	}
 	ok, err := pub.Verify(signedBytes(e.Suite, e.PayloadType, e.SignerSerial, e.Payload), e.Signature)
 	if err != nil || !ok {
 		return fmt.Errorf("%s from serial %d: %w", e.PayloadType, e.SignerSerial, ErrBadSignature)

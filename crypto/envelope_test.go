@@ -106,7 +106,7 @@ func TestEnvelopeForgery(t *testing.T) {
 		{name: "payload type byte", mod: func(e *Envelope) { e.PayloadType = "courtmesh/test/v2" }, wantErr: ErrBadSignature},
 		{name: "payload type other than wanted", want: "courtmesh/other/v1", wantErr: ErrMalformed},
 		{name: "signer serial", mod: func(e *Envelope) { e.SignerSerial ^= 1 }, wantErr: ErrBadSignature},
-		{name: "suite SM", mod: func(e *Envelope) { e.Suite = SuiteSM }, wantErr: ErrUnsupportedSuite},
+		{name: "suite relabelled SM", mod: func(e *Envelope) { e.Suite = SuiteSM }, wantErr: ErrMixedSuite},
 		{name: "suite unknown", mod: func(e *Envelope) { e.Suite = 99 }, wantErr: ErrUnsupportedSuite},
 		{name: "suite zero", mod: func(e *Envelope) { e.Suite = 0 }, wantErr: ErrUnsupportedSuite},
 		{name: "another key", pub: other, wantErr: ErrBadSignature},

@@ -39,6 +39,51 @@ type Identity struct {
 	// Signature is the node key's signature over every field above (see
 	// identityTBS); nil for a version 1 identity.
 	Signature []byte
+	// PeerSignature is, under SuiteSM only, the Ed25519 transport key's
+	// signature over the same fields (payload type
+	// identityPeerPayloadType): the SM2 signing key and the libp2p key
+	// each vouch for the other. Nil under SuiteV1, where they are one key.
+	PeerSignature []byte
+}
+
+// Suite is the algorithm suite of the identity's signing key.
+func (id *Identity) Suite() Suite {
+	s, err := SuiteOfKey(id.SigningKey)
+	if err != nil {
+		return 0
+	}
+	return s
+}
+
+// TransportSigner is a Signer that also holds the node's libp2p transport
+// key (its peer ID). Under SuiteV1 they are one key (NodeKey); under
+// SuiteSM the signer is SM2 and the transport key Ed25519: pair them with
+// WithTransport.
+type TransportSigner interface {
+	Signer
+	// Transport returns the node's libp2p key.
+	Transport() *NodeKey
+}
+
+// Transport implements TransportSigner: a NodeKey is its own transport key.
+func (k *NodeKey) Transport() *NodeKey { return k }
+
+type pairedSigner struct {
+	Signer
+	t *NodeKey
+}
+
+func (p pairedSigner) Transport() *NodeKey { return p.t }
+
+// WithTransport pairs a record signer with the node's transport key.
+func WithTransport(s Signer, t *NodeKey) TransportSigner { return pairedSigner{Signer: s, t: t} }
+
+// transportOf returns the transport key of s (nil if s does not carry one).
+func transportOf(s Signer) *NodeKey {
+	if ts, ok := s.(TransportSigner); ok {
+		return ts.Transport()
+	}
+	return nil
 }
 
 // PossessionProof answers one authority's PossessionChallenge: the
@@ -53,8 +98,23 @@ type PossessionProof struct {
 // signed: see SignIdentity and ProvePossession.
 func NewIdentity(s Signer, d Decrypter) (*Identity, error) {
 	id := &Identity{SigningKey: s.Public()}
-	var err error
-	if id.PeerID, err = peer.IDFromPublicKey(s.Public()); err != nil {
+	suite, err := SuiteOfKey(s.Public())
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	pk := s.Public()
+	if suite != SuiteV1 {
+		t := transportOf(s)
+		if t == nil && d == nil {
+			// An offline issuing key of suite sm: no peer, no transport key.
+			return id, nil
+		}
+		if t == nil {
+			return nil, fmt.Errorf("identity: %w: a suite %s signer needs the node's Ed25519 transport key (crypto.WithTransport)", ErrMalformed, suite.Name())
+		}
+		pk = t.Public()
+	}
+	if id.PeerID, err = peer.IDFromPublicKey(pk); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
 	if d != nil {
@@ -67,10 +127,14 @@ func NewIdentity(s Signer, d Decrypter) (*Identity, error) {
 // is made under (crypto.Seal, signer serial 0: not certified yet).
 const identityPayloadType = "courtmesh/identity/v2"
 
+// identityPeerPayloadType is the payload type of the transport key's
+// signature over an identity of SuiteSM.
+const identityPeerPayloadType = "courtmesh/identity-peer/v2"
+
 // identityTBS is the canonical encoding the node key signs: every field
 // length-prefixed (unsigned varint), the proof included.
 func identityTBS(id *Identity) ([]byte, error) {
-	sk, err := lcrypto.MarshalPublicKey(id.SigningKey)
+	sk, err := marshalSigningKey(id.SigningKey)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +174,13 @@ func SignIdentity(s Signer, d Decrypter, proof *PossessionProof) (*Identity, err
 		return nil, fmt.Errorf("sign identity: %w", err)
 	}
 	id.Version, id.Signature = IdentityVersion, env.Signature
+	if s.Suite() != SuiteV1 && id.PeerID != "" {
+		penv, err := Seal(transportOf(s), 0, identityPeerPayloadType, tbs)
+		if err != nil {
+			return nil, fmt.Errorf("sign identity with the transport key: %w", err)
+		}
+		id.PeerSignature = penv.Signature
+	}
 	return id, nil
 }
 
@@ -130,9 +201,24 @@ func (id *Identity) VerifySignature() error {
 	if err != nil {
 		return fmt.Errorf("identity %s: %w: %v", id.PeerID, ErrMalformed, err)
 	}
-	env := &Envelope{Suite: SuiteV1, PayloadType: identityPayloadType, Payload: tbs, Signature: id.Signature}
+	suite, err := SuiteOfKey(id.SigningKey)
+	if err != nil {
+		return fmt.Errorf("identity %s: %w", id.PeerID, err)
+	}
+	env := &Envelope{Suite: suite, PayloadType: identityPayloadType, Payload: tbs, Signature: id.Signature}
 	if err := env.VerifyWith(id.SigningKey, identityPayloadType); err != nil {
 		return fmt.Errorf("identity %s: %w", id.PeerID, err)
+	}
+	if suite == SuiteV1 || (id.PeerID == "" && len(id.EncKey) == 0 && len(id.PeerSignature) == 0) {
+		return nil // v1, or an offline issuing key of suite sm
+	}
+	pk, err := id.PeerID.ExtractPublicKey()
+	if err != nil || len(id.PeerSignature) == 0 {
+		return fmt.Errorf("identity %s: %w: no signature of its transport key", id.PeerID, ErrBadSignature)
+	}
+	penv := &Envelope{Suite: SuiteV1, PayloadType: identityPeerPayloadType, Payload: tbs, Signature: id.PeerSignature}
+	if err := penv.VerifyWith(pk, identityPeerPayloadType); err != nil {
+		return fmt.Errorf("identity %s: transport key: %w", id.PeerID, err)
 	}
 	return nil
 }
@@ -146,6 +232,9 @@ type identityJSON struct {
 	EncKey     string     `json:"encryption_key,omitempty"`
 	Proof      *proofJSON `json:"possession_proof,omitempty"`
 	Signature  string     `json:"signature,omitempty"`
+	// Suite and PeerSignature are written for SuiteSM only.
+	Suite         string `json:"suite,omitempty"`
+	PeerSignature string `json:"peer_signature,omitempty"`
 }
 
 type proofJSON struct {
@@ -156,7 +245,7 @@ type proofJSON struct {
 // MarshalJSON implements json.Marshaler. An identity with a signature is
 // written as version 2, one without as version 1 (the old unsigned form).
 func (id *Identity) MarshalJSON() ([]byte, error) {
-	sk, err := lcrypto.MarshalPublicKey(id.SigningKey)
+	sk, err := marshalSigningKey(id.SigningKey)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +257,12 @@ func (id *Identity) MarshalJSON() ([]byte, error) {
 		j.Version, j.Signature = IdentityVersion, base64.StdEncoding.EncodeToString(id.Signature)
 		if id.Proof != nil {
 			j.Proof = &proofJSON{Authority: id.Proof.Authority, MAC: base64.StdEncoding.EncodeToString(id.Proof.MAC)}
+		}
+		if s := id.Suite(); s != SuiteV1 {
+			j.Suite, j.PeerSignature = s.Name(), base64.StdEncoding.EncodeToString(id.PeerSignature)
+			if id.PeerID == "" {
+				j.PeerID = ""
+			}
 		}
 	} else if id.Proof != nil {
 		return nil, fmt.Errorf("identity %s: %w: a proof of possession without a signature", id.PeerID, ErrMalformed)
@@ -186,30 +281,46 @@ func (id *Identity) UnmarshalJSON(b []byte) error {
 	if j.Version != 1 && j.Version != 2 {
 		return fmt.Errorf("identity: %w: version %d (this build reads 1 and 2)", ErrMalformed, j.Version)
 	}
-	pid, err := peer.Decode(j.PeerID)
-	if err != nil {
-		return fmt.Errorf("identity: %w: peer id: %v", ErrMalformed, err)
+	var pid peer.ID
+	var err error
+	if j.PeerID != "" || j.Suite == "" {
+		if pid, err = peer.Decode(j.PeerID); err != nil {
+			return fmt.Errorf("identity: %w: peer id: %v", ErrMalformed, err)
+		}
+	} else if j.EncKey != "" {
+		return fmt.Errorf("identity: %w: an encryption key without a peer id", ErrMalformed)
 	}
 	skb, err := base64.StdEncoding.DecodeString(j.SigningKey)
 	if err != nil {
 		return fmt.Errorf("identity: %w: signing key", ErrMalformed)
 	}
-	sk, err := lcrypto.UnmarshalPublicKey(skb)
+	suite := SuiteV1
+	if j.Suite != "" {
+		if j.Version != 2 {
+			return fmt.Errorf("identity: %w: a suite is named only in version 2", ErrMalformed)
+		}
+		if suite, err = ParseSuite(j.Suite); err != nil || suite == SuiteV1 {
+			return fmt.Errorf("identity: %w: suite %q", ErrMalformed, j.Suite)
+		}
+	}
+	sk, err := unmarshalSigningKey(suite, skb)
 	if err != nil {
 		return fmt.Errorf("identity: %w: signing key: %v", ErrMalformed, err)
 	}
-	if !pid.MatchesPublicKey(sk) {
-		return fmt.Errorf("identity: %w: peer id does not match the signing key", ErrMalformed)
+	if pid != "" {
+		if err := checkPeerBinding(suite, pid, sk); err != nil {
+			return fmt.Errorf("identity: %w: %v", ErrMalformed, err)
+		}
 	}
 	var ek []byte
 	if j.EncKey != "" {
 		if ek, err = base64.StdEncoding.DecodeString(j.EncKey); err != nil {
 			return fmt.Errorf("identity: %w: encryption key", ErrMalformed)
 		}
-		if j.EncKEM != hpkeKEM.ID() {
+		if j.EncKEM != kemOf(suite) {
 			return fmt.Errorf("identity: %w: KEM %#x", ErrUnsupportedSuite, j.EncKEM)
 		}
-		if _, err := hpkeKEM.NewPublicKey(ek); err != nil {
+		if err := checkEncKey(suite, ek); err != nil {
 			return fmt.Errorf("identity: %w: encryption key: %v", ErrMalformed, err)
 		}
 	}
@@ -229,6 +340,13 @@ func (id *Identity) UnmarshalJSON(b []byte) error {
 				return fmt.Errorf("identity: %w: possession proof", ErrMalformed)
 			}
 			out.Proof = &PossessionProof{Authority: j.Proof.Authority, MAC: mac}
+		}
+		if suite != SuiteV1 && pid != "" {
+			if out.PeerSignature, err = base64.StdEncoding.DecodeString(j.PeerSignature); err != nil || len(out.PeerSignature) == 0 {
+				return fmt.Errorf("identity: %w: suite %s without a valid peer_signature field", ErrMalformed, suite.Name())
+			}
+		} else if j.PeerSignature != "" {
+			return fmt.Errorf("identity: %w: peer_signature outside suite sm", ErrMalformed)
 		}
 	}
 	*id = out
@@ -387,4 +505,14 @@ func (ch *PossessionChallenge) UnmarshalJSON(b []byte) error {
 	*ch = PossessionChallenge{Authority: j.Authority, PeerID: pid, Sealed: sealed}
 	copy(ch.KeyDigest[:], d)
 	return nil
+}
+
+// checkEncKey checks an encryption public key of suite s decodes.
+func checkEncKey(s Suite, pub []byte) error {
+	if s == SuiteSM {
+		_, err := ParseSM2PublicKey(pub)
+		return err
+	}
+	_, err := hpkeKEM.NewPublicKey(pub)
+	return err
 }

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/hpke"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // Signer signs on behalf of one key. Implementations must be safe for
@@ -116,9 +119,14 @@ func (k *EncKey) Open(info, ciphertext []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// Wrap seals plaintext (a data key) to the HPKE public key pub of KEM kem,
-// bound to info. The result is enc || ciphertext, opened by Decrypter.Open.
+// Wrap seals plaintext (a data key) to the public key pub of KEM kem,
+// bound to info, and is opened by Decrypter.Open. For an HPKE KEM
+// (SuiteV1) the result is enc || ciphertext; for KEMSM2 (SuiteSM) see
+// wrapSM2.
 func Wrap(kem uint16, pub, info, plaintext []byte) ([]byte, error) {
+	if kem == KEMSM2 {
+		return wrapSM2(rand.Reader, pub, info, plaintext)
+	}
 	if kem != hpkeKEM.ID() {
 		return nil, fmt.Errorf("wrap: %w: KEM %#x", ErrUnsupportedSuite, kem)
 	}
@@ -140,11 +148,62 @@ type keyFile struct {
 	Version int    `json:"version"`
 	Type    string `json:"type"`
 	Key     string `json:"key"`
+	// Token is set for type "pkcs11": the key lives in a token and Key is
+	// its public key (libp2p-marshalled, base64).
+	Token *TokenKeyRef `json:"token,omitempty"`
+}
+
+// keyTypeToken is the key file type of a reference to a key in a
+// PKCS#11 token.
+const keyTypeToken = "pkcs11"
+
+// TokenKeyRef names a node key kept in a PKCS#11 token (see package
+// crypto/pkcs11key). It holds no secret: the PIN comes from PINFile or
+// the environment.
+type TokenKeyRef struct {
+	Module  string `json:"module"`             // path of the PKCS#11 module
+	Token   string `json:"token"`              // token label
+	Label   string `json:"label"`              // key label
+	PINFile string `json:"pin_file,omitempty"` // a file holding the PIN; empty: the environment
+}
+
+// ErrTokenKey: a key file that names a key in a PKCS#11 token, which
+// LoadNodeKey cannot open (court.ErrInvalid); see ReadTokenKeyRef.
+var ErrTokenKey = kind(court.ErrInvalid, "the key lives in a PKCS#11 token")
+
+// SaveTokenKeyRef writes a reference to a node key in a token, with its
+// public key, to path (0600, never overwriting).
+func SaveTokenKeyRef(path string, ref TokenKeyRef, pub lcrypto.PubKey) error {
+	raw, err := lcrypto.MarshalPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("save token key reference: %w", err)
+	}
+	return writeKeyFile(path, keyFile{Version: 1, Type: keyTypeToken, Key: base64.StdEncoding.EncodeToString(raw), Token: &ref})
+}
+
+// ReadTokenKeyRef reads a key file written by SaveTokenKeyRef. ok is
+// false (and the error nil) for a key file of another type.
+func ReadTokenKeyRef(path string) (ref TokenKeyRef, pub lcrypto.PubKey, ok bool, err error) {
+	kf, err := readKeyFile(path)
+	if err != nil || kf.Type != keyTypeToken {
+		return ref, nil, false, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(kf.Key)
+	if err != nil || kf.Token == nil {
+		return ref, nil, false, fmt.Errorf("key %s: %w: token reference", path, ErrMalformed)
+	}
+	if pub, err = lcrypto.UnmarshalPublicKey(raw); err != nil {
+		return ref, nil, false, fmt.Errorf("key %s: %w: %v", path, ErrMalformed, err)
+	}
+	return *kf.Token, pub, true, nil
 }
 
 // SaveNodeKey writes the key to path with mode 0600, refusing to
 // overwrite an existing file.
 func SaveNodeKey(path string, k *NodeKey) error {
+	if _, ok := k.priv.(*lcrypto.Ed25519PrivateKey); !ok {
+		return fmt.Errorf("save node key %s: %w: a %T (a key in a token) is never written to a file", path, ErrUnsupportedSuite, k.priv)
+	}
 	raw, err := lcrypto.MarshalPrivateKey(k.priv)
 	if err != nil {
 		return fmt.Errorf("save node key: %w", err)
@@ -167,6 +226,9 @@ func LoadNodeKey(path string) (*NodeKey, error) {
 	kf, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if kf.Type == keyTypeToken && kf.Token != nil {
+		return nil, fmt.Errorf("node key %s: %w %q (module %s)", path, ErrTokenKey, kf.Token.Token, kf.Token.Module)
 	}
 	if kf.Type != "ed25519" {
 		return nil, fmt.Errorf("node key %s: %w: type %q", path, ErrUnsupportedSuite, kf.Type)

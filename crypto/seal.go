@@ -92,11 +92,21 @@ func ParseChunkID(s string) (ChunkID, error) {
 	return c, nil
 }
 
-// Verify reports whether sealed hashes to c.
-func (c ChunkID) Verify(sealed []byte) bool {
-	h := sha256.Sum256(sealed)
+// Verify reports whether sealed hashes to c under SuiteV1 (SHA-256).
+func (c ChunkID) Verify(sealed []byte) bool { return c.VerifyIn(SuiteV1, sealed) }
+
+// VerifyIn reports whether sealed hashes to c under suite s.
+func (c ChunkID) VerifyIn(s Suite, sealed []byte) bool {
+	h := s.Sum(sealed)
 	return subtle.ConstantTimeCompare(h[:], c[:]) == 1
 }
+
+// ChunkID returns the ChunkID of sealed bytes in suite s: SHA-256 for
+// SuiteV1, SM3 for SuiteSM.
+func (s Suite) ChunkID(sealed []byte) ChunkID { return ChunkID(s.Sum(sealed)) }
+
+// DocumentID returns the DocumentID of a whole plaintext in suite s.
+func (s Suite) DocumentID(plaintext []byte) DocumentID { return DocumentID(s.Sum(plaintext)) }
 
 // DocumentID identifies a document by the SHA-256 of its plaintext.
 type DocumentID [32]byte
@@ -185,8 +195,29 @@ type DocumentSealer struct {
 	aead  cipher.AEAD
 }
 
-// Document returns the sealer of the document with the given ID under k.
+// Document returns the SuiteV1 sealer of the document with the given ID
+// under k.
 func (k DataKey) Document(id DocumentID) (*DocumentSealer, error) {
+	return k.DocumentIn(SuiteV1, id)
+}
+
+// DocumentIn returns the sealer of the document with the given ID under k
+// in suite s: AES-256-GCM under an HKDF-SHA256 key with SHA-256 chunk IDs
+// for SuiteV1, SM4-GCM under an HKDF-SM3 key with SM3 chunk IDs for
+// SuiteSM. The chunk header binds the suite, so a chunk sealed in one
+// suite never opens as the other's.
+func (k DataKey) DocumentIn(s Suite, id DocumentID) (*DocumentSealer, error) {
+	switch s {
+	case SuiteV1:
+	case SuiteSM:
+		aead, err := sm4DocumentAEAD(k, id)
+		if err != nil {
+			return nil, err
+		}
+		return &DocumentSealer{id: id, suite: SuiteSM, aead: aead}, nil
+	default:
+		return nil, fmt.Errorf("seal document %s: %w", id, s.check())
+	}
 	sub, err := hkdf.Key(sha256.New, k[:], nil, "courtmesh chunk v1"+string(id[:]), 32)
 	if err != nil {
 		return nil, fmt.Errorf("derive document key: %w", err)
@@ -204,6 +235,9 @@ func (k DataKey) Document(id DocumentID) (*DocumentSealer, error) {
 
 // ID returns the document's ID.
 func (s *DocumentSealer) ID() DocumentID { return s.id }
+
+// Suite returns the sealer's algorithm suite.
+func (s *DocumentSealer) Suite() Suite { return s.suite }
 
 // chunkHeader is the associated data of a chunk.
 func (s *DocumentSealer) chunkHeader(index, count uint32) []byte {
@@ -239,7 +273,7 @@ func (s *DocumentSealer) Seal(dst []byte, index, count uint32, plaintext []byte)
 	}
 	start := len(dst)
 	out := s.aead.Seal(dst, chunkNonce(index), plaintext, s.chunkHeader(index, count))
-	return out, ChunkIDOf(out[start:]), nil
+	return out, s.suite.ChunkID(out[start:]), nil
 }
 
 // Open checks sealed against want, opens it as chunk index of count, and
@@ -248,7 +282,7 @@ func (s *DocumentSealer) Open(dst []byte, want ChunkID, index, count uint32, sea
 	if err := checkIndex(index, count); err != nil {
 		return nil, err
 	}
-	if !want.Verify(sealed) {
+	if !want.VerifyIn(s.suite, sealed) {
 		return nil, fmt.Errorf("chunk %d of document %s: %w: hash is not %s", index, s.id, ErrDecrypt, want)
 	}
 	out, err := s.aead.Open(dst, chunkNonce(index), sealed, s.chunkHeader(index, count))
@@ -275,8 +309,23 @@ func CheckChunkSize(n int) error {
 	return nil
 }
 
-// fieldVersion prefixes a sealed field.
-const fieldVersion = 1
+// fieldVersion prefixes a sealed field: 1 for SuiteV1 (AES-256-GCM under
+// HKDF-SHA256), 2 for SuiteSM (SM4-GCM under HKDF-SM3). OpenField reads
+// both, so an opener need not know the suite.
+const (
+	fieldVersion   = 1
+	fieldVersionSM = 2
+)
+
+func (k DataKey) fieldAEADVersion(version byte, label string) (cipher.AEAD, error) {
+	switch version {
+	case fieldVersion:
+		return k.fieldAEAD(label)
+	case fieldVersionSM:
+		return sm4FieldAEAD(k, label)
+	}
+	return nil, fmt.Errorf("sealed field %s: %w: version %d", label, ErrMalformed, version)
+}
 
 func (k DataKey) fieldAEAD(label string) (cipher.AEAD, error) {
 	sub, err := hkdf.Key(sha256.New, k[:], nil, "courtmesh field v1"+label, 32)
@@ -296,12 +345,26 @@ func (k DataKey) fieldAEAD(label string) (cipher.AEAD, error) {
 // used, so equal values seal differently. The result is
 // version || nonce || ciphertext.
 func (k DataKey) SealField(label string, plaintext []byte) ([]byte, error) {
-	aead, err := k.fieldAEAD(label)
+	return k.SealFieldIn(SuiteV1, label, plaintext)
+}
+
+// SealFieldIn is SealField in suite s: SuiteSM seals with SM4-GCM under
+// an HKDF-SM3 key (version byte 2).
+func (k DataKey) SealFieldIn(s Suite, label string, plaintext []byte) ([]byte, error) {
+	version := byte(fieldVersion)
+	switch s {
+	case SuiteV1, 0:
+	case SuiteSM:
+		version = fieldVersionSM
+	default:
+		return nil, s.check()
+	}
+	aead, err := k.fieldAEADVersion(version, label)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plaintext)+aead.Overhead())
-	out[0] = fieldVersion
+	out[0] = version
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, err
 	}
@@ -310,11 +373,14 @@ func (k DataKey) SealField(label string, plaintext []byte) ([]byte, error) {
 
 // OpenField opens a value sealed by SealField with the same label.
 func (k DataKey) OpenField(label string, sealed []byte) ([]byte, error) {
-	aead, err := k.fieldAEAD(label)
+	if len(sealed) == 0 {
+		return nil, fmt.Errorf("sealed field %s: %w", label, ErrMalformed)
+	}
+	aead, err := k.fieldAEADVersion(sealed[0], label)
 	if err != nil {
 		return nil, err
 	}
-	if len(sealed) < 1+aead.NonceSize()+aead.Overhead() || sealed[0] != fieldVersion {
+	if len(sealed) < 1+aead.NonceSize()+aead.Overhead() {
 		return nil, fmt.Errorf("sealed field %s: %w", label, ErrMalformed)
 	}
 	ns := 1 + aead.NonceSize()
@@ -330,24 +396,28 @@ func (k DataKey) OpenField(label string, sealed []byte) ([]byte, error) {
 // inner node 0x01 || left || right, and a list of n > 1 items splits at the
 // largest power of two below n. The root of no chunks is SHA-256 of the
 // empty string.
-func MerkleRoot(ids []ChunkID) [32]byte {
+func MerkleRoot(ids []ChunkID) [32]byte { return SuiteV1.MerkleRoot(ids) }
+
+// MerkleRoot is the Merkle tree hash of MerkleRoot (the package function)
+// with the suite's hash: SHA-256 for SuiteV1, SM3 for SuiteSM.
+func (s Suite) MerkleRoot(ids []ChunkID) [32]byte {
 	switch len(ids) {
 	case 0:
-		return sha256.Sum256(nil)
+		return s.Sum(nil)
 	case 1:
 		var b [1 + 32]byte
 		b[0] = 0
 		copy(b[1:], ids[0][:])
-		return sha256.Sum256(b[:])
+		return s.Sum(b[:])
 	}
 	k := 1
 	for k*2 < len(ids) {
 		k *= 2
 	}
-	l, r := MerkleRoot(ids[:k]), MerkleRoot(ids[k:])
+	l, r := s.MerkleRoot(ids[:k]), s.MerkleRoot(ids[k:])
 	var b [1 + 64]byte
 	b[0] = 1
 	copy(b[1:], l[:])
 	copy(b[33:], r[:])
-	return sha256.Sum256(b[:])
+	return s.Sum(b[:])
 }

@@ -2,7 +2,12 @@ package crypto
 
 import (
 	"crypto/hpke"
+	"crypto/sha256"
 	"fmt"
+	"hash"
+	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"courtmesh.dev/courtmesh/court"
 )
@@ -17,10 +22,65 @@ const (
 	// ML-KEM-768+X25519, HKDF-SHA256 and AES-256-GCM for key wrapping,
 	// AES-256-GCM for chunks, SHA-256 for content addresses and chains.
 	SuiteV1 Suite = 1
-	// SuiteSM is reserved for SM2 signatures, SM4 sealing and SM3 hashing.
-	// It is not implemented; objects carrying it are rejected as unsupported.
+	// SuiteSM is the national cryptography suite: SM2 signatures with the
+	// default user ID (SM2UserID), key wrapping by SM2 encryption of a
+	// fresh secret with an SM3 KDF and SM4-GCM (KEMSM2), SM4-GCM for
+	// chunks, SM3 for content addresses, Merkle roots and chains (see
+	// sm.go). A mesh runs one suite, the suite of its national root.
 	SuiteSM Suite = 2
 )
+
+// ParseSuite reads a suite name as given on a command line or in a
+// config file: "v1" (also "default") or "sm".
+func ParseSuite(name string) (Suite, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "", "v1", "default":
+		return SuiteV1, nil
+	case "sm":
+		return SuiteSM, nil
+	}
+	return 0, fmt.Errorf("suite %q: %w: want v1 or sm", name, ErrUnsupportedSuite)
+}
+
+// Name is the short name ParseSuite reads: "v1" or "sm".
+func (s Suite) Name() string {
+	switch s {
+	case SuiteV1:
+		return "v1"
+	case SuiteSM:
+		return "sm"
+	}
+	return fmt.Sprintf("suite%d", uint32(s))
+}
+
+// NewHash returns the suite's hash: SHA-256 for SuiteV1, SM3 for SuiteSM.
+// An unsupported suite gets SHA-256; callers check the suite first.
+func (s Suite) NewHash() hash.Hash {
+	if s == SuiteSM {
+		return sm3.New()
+	}
+	return sha256.New()
+}
+
+// Sum hashes b with the suite's hash.
+func (s Suite) Sum(b []byte) [32]byte {
+	if s == SuiteSM {
+		return sm3.Sum(b)
+	}
+	return sha256.Sum256(b)
+}
+
+// Check returns ErrUnsupportedSuite for a suite this build cannot use.
+func (s Suite) Check() error { return s.check() }
+
+// ErrMixedSuite: an object of another algorithm suite than the mesh's (a
+// mesh runs the one suite of its national root) (court.ErrInvalid).
+var ErrMixedSuite = kind(court.ErrInvalid, "algorithm suite differs from the mesh's")
+
+// mixed is the error for an object of suite got in a mesh of suite want.
+func mixed(what string, got, want Suite) error {
+	return fmt.Errorf("%s uses suite %s, not suite %s: a mesh runs the one suite of its national root and cannot mix suites: %w", what, got.Name(), want.Name(), ErrMixedSuite)
+}
 
 // String names the suite.
 func (s Suite) String() string {
@@ -34,7 +94,7 @@ func (s Suite) String() string {
 }
 
 func (s Suite) check() error {
-	if s == SuiteV1 {
+	if s == SuiteV1 || s == SuiteSM {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrUnsupportedSuite, s)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ var vectorFiles = []string{
 	"record.tbs.hex",
 	"record.envelope.hex",
 	"bundle.hex",
+	"bundle-v2.hex",
 }
 
 // generateVectors builds every vector from the fixed inputs. Ed25519
@@ -121,6 +123,18 @@ func generateVectors(tb testing.TB) map[string][]byte {
 	out["record.tbs.hex"] = signedBytes(rec.Suite, rec.PayloadType, rec.SignerSerial, rec.Payload)
 	out["record.envelope.hex"] = mustMarshalEnv(tb, rec)
 	out["bundle.hex"] = b.Raw
+	// Version 2: 京0105 revoked, its log trusted up to its first record
+	// (the record above), whose chain hash the revocation pins.
+	recRaw := mustMarshalEnv(tb, rec)
+	b2, err := BuildBundle(rootKey, root, 2, vectorTime, vectorTime.AddDate(0, 3, 0),
+		[]*Certificate{issuer, courtCert},
+		[]Revocation{{Serial: vectorRevoked, RevokedAt: vectorTime, Reason: "test vector"},
+			{Serial: vectorCourtSN, RevokedAt: vectorTime.Add(time.Hour), Reason: "key lost (test vector)",
+				LastTrusted: &LogPosition{Seq: 1, Head: ChainRecordLog([32]byte{}, recRaw)}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out["bundle-v2.hex"] = b2.Raw
 	if len(out) != len(vectorFiles) {
 		tb.Fatalf("generated %d vectors, listed %d", len(out), len(vectorFiles))
 	}
@@ -293,5 +307,28 @@ func verifyVectors(t *testing.T, v map[string][]byte) {
 	}
 	if _, err := tr.Open(rec, vectorRecType, vectorTime.AddDate(3, 0, 0)); err == nil {
 		t.Fatal("record opens after its signer's certificate and the bundle expired")
+	}
+
+	// Version 2: the court's key revoked after record 1 of its log, whose
+	// chain hash it pins. Record 1 still opens; record 2 would not.
+	b2, err := OpenBundle(root, v["bundle-v2.hex"])
+	if err != nil {
+		t.Fatalf("bundle v2: %v", err)
+	}
+	want := LogPosition{Seq: 1, Head: ChainRecordLog([32]byte{}, v["record.envelope.hex"])}
+	if b2.Sequence != 2 || len(b2.Revocations) != 2 || b2.Revocations[0].LastTrusted != nil ||
+		b2.Revocations[1].Serial != vectorCourtSN || b2.Revocations[1].LastTrusted == nil || *b2.Revocations[1].LastTrusted != want {
+		t.Fatalf("bundle v2 %d: revocations %+v, want serial %d trusted up to %v", b2.Sequence, b2.Revocations, vectorCourtSN, want)
+	}
+	tr2 := NewTrust(root, b2)
+	if _, err := tr2.Open(rec, vectorRecType, vectorTime.Add(2*time.Hour)); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("bundle v2: a revoked signer opens without its log position: %v", err)
+	}
+	if c, rv, err := tr2.OpenRecord(rec, vectorRecType, 1, vectorTime.Add(2*time.Hour)); err != nil || c.Serial != vectorCourtSN || rv == nil || rv.LastTrusted.Head != want.Head {
+		t.Fatalf("bundle v2: record 1 of the revoked court: %v, %v, %v", c, rv, err)
+	}
+	var re *RevokedRecordError
+	if _, _, err := tr2.OpenRecord(rec, vectorRecType, 2, vectorTime.Add(2*time.Hour)); !errors.As(err, &re) || re.Signer.Serial != vectorCourtSN {
+		t.Fatalf("bundle v2: record 2 of the revoked court: %v", err)
 	}
 }

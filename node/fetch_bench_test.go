@@ -82,6 +82,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
@@ -365,9 +366,12 @@ func (m *fbMesh) stop() {
 }
 
 // fbStartMesh is startCourts(scenarioCourts()) for a testing.TB.
-func fbStartMesh(b testing.TB) *fbMesh {
+func fbStartMesh(b testing.TB) *fbMesh { return fbStartMeshSuite(b, crypto.SuiteV1) }
+
+// fbStartMeshSuite is fbStartMesh for a mesh of the given suite.
+func fbStartMeshSuite(b testing.TB, suite crypto.Suite) *fbMesh {
 	dir := b.TempDir()
-	m, err := devmesh.Build(dir, scenarioCourts(), time.Now())
+	m, err := devmesh.BuildSuite(dir, scenarioCourts(), time.Now(), suite)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,7 +73,7 @@ type Node struct {
 	log      *slog.Logger
 	now      func() time.Time
 	key      *crypto.NodeKey
-	enc      *crypto.EncKey
+	enc      crypto.Decrypter
 	trust    *trust.Service
 	gater    *mesh.Gater
 	h        host.Host
@@ -130,6 +130,10 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	signer, err := opts.Dir.Signer()
+	if err != nil {
+		return nil, err
+	}
 	m := metrics.New()
 	ts, err := trust.New(trust.Deps{Dir: opts.Dir, Self: nk.PeerID(), Log: log, Now: now, Metrics: m})
 	if err != nil {
@@ -138,6 +142,12 @@ func New(opts Options) (*Node, error) {
 	self, err := ts.Trust().ByPeer(nk.PeerID(), now())
 	if err != nil {
 		return nil, fmt.Errorf("this node (%s) is not certified by the trust bundle in force: %w", nk.PeerID(), err)
+	}
+	if suite := ts.Trust().Suite(); signer.Suite() != suite {
+		return nil, fmt.Errorf("this node's keys are of suite %s but its national root runs suite %s: %w", signer.Suite().Name(), suite.Name(), crypto.ErrMixedSuite)
+	}
+	if self.EncKEM != ek.KEM() {
+		return nil, fmt.Errorf("this node's enc.key (KEM %#x) is not of the kind its certificate %d names (KEM %#x): %w", ek.KEM(), self.Serial, self.EncKEM, crypto.ErrMixedSuite)
 	}
 	log = log.With("court", string(self.Code))
 	ts.SetLogger(log)
@@ -166,14 +176,18 @@ func New(opts Options) (*Node, error) {
 	if n.ps, err = mesh.NewPubSub(n.ctx, n.gh, ts, psOpts...); err != nil {
 		return fail(err)
 	}
-	if err := ts.Join(h, n.gh, n.ps, nk); err != nil {
+	if err := ts.Join(h, n.gh, n.ps, signer); err != nil {
 		return fail(err)
 	}
 	token, err := opts.Dir.Token()
 	if err != nil {
 		return fail(err)
 	}
-	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now})
+	reserve := cfg.DiskReserve.N
+	if reserve == 0 {
+		reserve = -1 // disk_reserve = "0": none
+	}
+	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now, Suite: ts.Trust().Suite(), Reserve: reserve})
 	if err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
@@ -194,9 +208,10 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	db.SetOnDiskFull(func(write string) { n.metrics.DiskFull.WithLabelValues(write).Inc() })
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
-		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: nk, Metrics: n.metrics, Log: log, Now: now,
+		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: signer, Metrics: n.metrics, Log: log, Now: now,
 		Rules: cmproto.Rules{}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
 		Stats: stats,
 	}); err != nil {
@@ -218,14 +233,15 @@ func New(opts Options) (*Node, error) {
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	if n.health, err = health.New(health.Deps{
-		Host: h, PubSub: n.ps, Trust: ts, Key: nk, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
-		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration,
+		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 	}); err != nil {
 		return fail(err)
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
 	api.RegisterAudit(n.api, auditLog)
+	api.RegisterLogHead(n.api, n)
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	return n, nil

@@ -278,6 +278,8 @@ var oaResponseTypes = map[string]reflect.Type{
 	"Bundle":          reflect.TypeFor[api.Bundle](),
 	"Peer":            reflect.TypeFor[api.Peer](),
 	"InstallResult":   reflect.TypeFor[api.InstallResult](),
+	"LogHead":         reflect.TypeFor[api.LogHead](),
+	"LogPosition":     reflect.TypeFor[api.LogPosition](),
 	"Transfer":        reflect.TypeFor[api.Transfer](),
 	"FetchProgress":   reflect.TypeFor[api.FetchProgress](),
 	"ImportResult":    reflect.TypeFor[api.ImportResult](),

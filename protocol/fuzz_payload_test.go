@@ -52,7 +52,8 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 			return
 		}
 		if h.GetVersion() != protocol.HeartbeatVersion || court.CourtCode(h.GetCourt()).Validate() != nil || h.GetSentAt() <= 0 ||
-			(h.GetAuditLength() == 0) != (len(h.GetAuditHead()) == 0) || len(h.GetPeerRecord()) > protocol.MaxPeerRecord {
+			(h.GetAuditLength() == 0) != (len(h.GetAuditHead()) == 0) || len(h.GetPeerRecord()) > protocol.MaxPeerRecord ||
+			(h.GetRecordLogLength() == 0) != (len(h.GetRecordLogHead()) == 0) || (h.GetRecordLogLength() > 0 && len(h.GetRecordLogHead()) != 32) {
 			t.Fatalf("accepted an ill-formed heartbeat: %v", h)
 		}
 		for _, c := range h.GetAuditCheckpoints() {

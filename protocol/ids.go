@@ -80,7 +80,8 @@ const (
 )
 
 // DecodeHeartbeat decodes and checks a Heartbeat payload: version, a
-// court code, a 32-byte head exactly when the log is not empty,
+// court code, a 32-byte audit head (and record log head) exactly when that
+// log is not empty,
 // checkpoints within the log, bounded sizes.
 func DecodeHeartbeat(b []byte) (*pb.Heartbeat, error) {
 	var h pb.Heartbeat
@@ -101,6 +102,9 @@ func DecodeHeartbeat(b []byte) (*pb.Heartbeat, error) {
 	}
 	if (h.GetAuditLength() == 0) != (len(h.GetAuditHead()) == 0) || (len(h.GetAuditHead()) != 0 && len(h.GetAuditHead()) != 32) {
 		return nil, bad("audit head of %d bytes for a log of %d entries", len(h.GetAuditHead()), h.GetAuditLength())
+	}
+	if (h.GetRecordLogLength() == 0) != (len(h.GetRecordLogHead()) == 0) || (len(h.GetRecordLogHead()) != 0 && len(h.GetRecordLogHead()) != 32) {
+		return nil, bad("record log head of %d bytes for a log of %d records", len(h.GetRecordLogHead()), h.GetRecordLogLength())
 	}
 	if len(h.GetAuditCheckpoints()) > maxHeartbeatCheckpoints {
 		return nil, bad("%d audit checkpoints", len(h.GetAuditCheckpoints()))

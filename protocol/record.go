@@ -1,8 +1,8 @@
 package protocol
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -104,16 +104,21 @@ func kindOf(r *pb.Record) Kind {
 
 // Record is a decoded, signature-checked transfer record.
 type Record struct {
-	Raw      []byte   // the envelope exactly as signed and received
-	Hash     [32]byte // SHA-256 of Raw
-	Env      *crypto.Envelope
-	Signer   *crypto.Certificate
-	PB       *pb.Record
-	Kind     Kind
-	Issuer   court.CourtCode
-	Seq      uint64
-	IssuedAt time.Time
-	Transfer court.TransferID
+	Raw    []byte   // the envelope exactly as signed and received
+	Hash   [32]byte // the suite's hash of Raw (SHA-256, SM3 under SM)
+	Env    *crypto.Envelope
+	Signer *crypto.Certificate
+	// Revocation is set when the signer's certificate is revoked and the
+	// record lies in the trusted part of its log (crypto.Trust.OpenRecord):
+	// the record stands only if it belongs to the chain the revocation
+	// pins, which the node checks against its copy of the log.
+	Revocation *crypto.Revocation
+	PB         *pb.Record
+	Kind       Kind
+	Issuer     court.CourtCode
+	Seq        uint64
+	IssuedAt   time.Time
+	Transfer   court.TransferID
 }
 
 // SignerPeer is the peer ID of the node that signed (its log's name).
@@ -154,6 +159,18 @@ func (e *DatedAheadError) Unwrap() error { return crypto.ErrNotYetValid }
 // Due is when the record stops being dated ahead by the checking clock.
 func (e *DatedAheadError) Due() time.Time { return e.IssuedAt.Add(-MaxClockSkew) }
 
+// RevokedRecordError is DecodeRecord's refusal of an authentic record
+// signed by a revoked key outside the trusted part of its log. It names
+// the signer, the record's position and the transfer it names (unchecked),
+// and wraps crypto.RevokedRecordError (so crypto.ErrRevoked).
+type RevokedRecordError struct {
+	*crypto.RevokedRecordError
+	Transfer string   // the transfer it names, unchecked
+	Hash     [32]byte // of the raw record
+}
+
+func (e *RevokedRecordError) Unwrap() error { return e.RevokedRecordError }
+
 // SealRecord signs a record body as the given certificate.
 func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.Time, id court.TransferID, body *pb.Record) ([]byte, error) {
 	body.Version = RecordVersion
@@ -169,7 +186,8 @@ func SealRecord(s crypto.Signer, cert *crypto.Certificate, seq uint64, at time.T
 }
 
 // DecodeRecord decodes raw, checks that a court certified and in force at
-// now signed it, and checks every field that needs no transfer state. When
+// now signed it (or, for a revoked court, that the record lies in the
+// trusted part of its log: see Record.Revocation), and checks every field that needs no transfer state. When
 // the envelope is authentic but the body is invalid it returns both the
 // record and the error.
 func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
@@ -177,18 +195,25 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer, err := t.Open(env, PayloadRecord, now)
+	// The payload is read before the signer is checked only for its
+	// position, which a revoked signer's revocation may still trust;
+	// OpenRecord checks the signature over it before anything is used.
+	var p pb.Record
+	perr := proto.Unmarshal(env.Payload, &p)
+	signer, rev, err := t.OpenRecord(env, PayloadRecord, p.GetSequence(), now)
+	if re, ok := errors.AsType[*crypto.RevokedRecordError](err); ok {
+		return nil, &RevokedRecordError{RevokedRecordError: re, Transfer: p.GetTransferId(), Hash: env.Suite.Sum(raw)}
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !signer.HasRole(crypto.RoleCourt) {
 		return nil, fmt.Errorf("record signed by %s, which has no court role: %w", signer.Code, crypto.ErrNotAuthorised)
 	}
-	var p pb.Record
-	if err := proto.Unmarshal(env.Payload, &p); err != nil {
-		return nil, fmt.Errorf("record: %w: %v", crypto.ErrMalformed, err)
+	if perr != nil {
+		return nil, fmt.Errorf("record: %w: %v", crypto.ErrMalformed, perr)
 	}
-	r := &Record{Raw: raw, Hash: sha256.Sum256(raw), Env: env, Signer: signer, PB: &p, Kind: kindOf(&p),
+	r := &Record{Raw: raw, Hash: env.Suite.Sum(raw), Env: env, Signer: signer, Revocation: rev, PB: &p, Kind: kindOf(&p),
 		Issuer: court.CourtCode(p.GetIssuerCourt()), Seq: p.GetSequence(), IssuedAt: time.UnixMilli(p.GetIssuedAt())}
 	if p.GetVersion() != RecordVersion {
 		return nil, fmt.Errorf("record: %w: version %d", crypto.ErrMalformed, p.GetVersion())
@@ -221,8 +246,11 @@ func DecodeRecord(raw []byte, t *crypto.Trust, now time.Time) (*Record, error) {
 	return r, nil
 }
 
+// invalid is a record field's refusal (court.ErrInvalid). It reads as the
+// message alone: a wrapped parse error already says "invalid …", and a
+// prefix made it "invalid: case number: invalid case number …".
 func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", court.ErrInvalid, fmt.Sprintf(format, a...))
+	return court.Errorf(court.ErrInvalid, format, a...)
 }
 
 func checkText(field, s string, max int, required bool) error {

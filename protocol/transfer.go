@@ -260,6 +260,11 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 	case StateAccepted:
 		return t.Origin, "hand the dossier over"
 	case StateHandedOver:
+		if slices.Contains(t.RevokedGrants, t.Receiver) {
+			// The receiver can no longer fetch, so it will never confirm:
+			// the transfer waits on the origin, not on the receiver.
+			return t.Origin, "the receiver's grant was revoked before it confirmed receipt: its fetch cannot resume; settle with the receiving and superior courts how the case goes on"
+		}
 		return t.Receiver, "fetch the dossier and confirm receipt"
 	case StateReturned:
 		return t.Origin, "supplement the returned handover (" + strings.Join(t.Missing, ", ") + ")"

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -40,12 +42,28 @@ type AuditEntry struct {
 	Hash     string    `json:"hash"`               // hash of this entry (hex)
 }
 
-// chainHash is SHA-256 over the entry without its own hash field.
+// chainHash is SHA-256 over the entry without its own hash field, in
+// hex; under crypto.SuiteSM it is SM3 over the same bytes with its own
+// domain, written "sm3:" + hex, so that a verifier (courtmesh audit
+// verify, offline) tells the two apart without knowing the mesh's suite.
 func chainHash(e AuditEntry) string {
 	e.Hash = ""
 	b, _ := json.Marshal(e)
 	h := sha256.Sum256(append([]byte("courtmesh audit v1\n"), b...))
 	return hex.EncodeToString(h[:])
+}
+
+// auditSM3Prefix marks an audit hash of the SM suite.
+const auditSM3Prefix = "sm3:"
+
+func chainHashIn(s crypto.Suite, e AuditEntry) string {
+	if s != crypto.SuiteSM {
+		return chainHash(e)
+	}
+	e.Hash = ""
+	b, _ := json.Marshal(e)
+	h := crypto.SuiteSM.Sum(append([]byte("courtmesh audit sm v1\n"), b...))
+	return auditSM3Prefix + hex.EncodeToString(h[:])
 }
 
 type auditHead struct {
@@ -57,6 +75,9 @@ type auditHead struct {
 // caller decides what a failure means (see node/audit for the policy):
 // the audit log is evidence, so no caller ignores it.
 func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
+	if err := db.writable("audit log"); err != nil {
+		return e, err
+	}
 	db.auditMu.Lock() // the head is read and written in one transaction
 	defer db.auditMu.Unlock()
 	if db.auditFault != nil {
@@ -74,7 +95,7 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 			e.Time = db.now()
 		}
 		e.Time = e.Time.UTC()
-		e.Hash = chainHash(e)
+		e.Hash = chainHashIn(db.suite, e)
 		if err := setJSON(txn, binary.BigEndian.AppendUint64([]byte(prefixAudit), e.Seq), e); err != nil {
 			return err
 		}
@@ -120,6 +141,7 @@ func (db *DB) AuditEntries(from, to uint64) ([]AuditEntry, error) {
 func VerifyAudit(entries []AuditEntry, prevHash string) (uint64, error) {
 	prev := prevHash
 	var want uint64
+	var first crypto.Suite
 	for i, e := range entries {
 		if i == 0 {
 			want = e.Seq
@@ -130,7 +152,16 @@ func VerifyAudit(entries []AuditEntry, prevHash string) (uint64, error) {
 		if e.Prev != prev {
 			return e.Seq, fmt.Errorf("audit entry %d: link to the previous entry is broken", e.Seq)
 		}
-		if chainHash(e) != e.Hash {
+		suite := crypto.SuiteV1
+		if strings.HasPrefix(e.Hash, auditSM3Prefix) {
+			suite = crypto.SuiteSM
+		}
+		if i == 0 {
+			first = suite
+		} else if suite != first {
+			return e.Seq, fmt.Errorf("audit entry %d: hashed in suite %s, the log in suite %s (rewritten)", e.Seq, suite.Name(), first.Name())
+		}
+		if chainHashIn(suite, e) != e.Hash {
 			return e.Seq, fmt.Errorf("audit entry %d: content does not match its hash (rewritten)", e.Seq)
 		}
 		prev, want = e.Hash, e.Seq+1
@@ -145,4 +176,14 @@ func (db *DB) SetAuditFault(f func(AuditEntry) error) {
 	db.auditMu.Lock()
 	db.auditFault = f
 	db.auditMu.Unlock()
+}
+
+// AuditHashBytes decodes an audit entry's hash (hex, or "sm3:" + hex under
+// the SM suite) into its 32 bytes, as heartbeats carry it.
+func AuditHashBytes(h string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.TrimPrefix(h, auditSM3Prefix))
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("%w: audit hash %q", court.ErrCorrupt, h)
+	}
+	return b, nil
 }

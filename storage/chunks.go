@@ -107,6 +107,12 @@ type FileChunks struct {
 	// packBytes is the size past which a new pack is started
 	// (DefaultPackBytes; SetPackBytes).
 	packBytes int64
+	// cutEntries counts the index entries cut at open because they
+	// named bytes past their pack's end (CutEntries).
+	cutEntries int
+	// ro: opened read-only (openFileChunksReadOnly): nothing is written,
+	// cut or removed, and every write fails.
+	ro bool
 }
 
 // SetPackBytes sets the size past which a new pack is started (tests
@@ -154,6 +160,24 @@ func OpenFileChunks(dir string) (*FileChunks, error) {
 	}
 	return c, nil
 }
+
+// openFileChunksReadOnly opens the chunk directory dir for reading only,
+// changing nothing on disk (a store opened read-only on a full disk): the
+// temporary files of an interrupted import stay, and pack bytes past the
+// last whole index entry are only ignored.
+func openFileChunksReadOnly(dir string) (*FileChunks, error) {
+	c := &FileChunks{dir: dir, packBytes: DefaultPackBytes, ro: true}
+	if err := c.openPacks(); err != nil {
+		c.closePacks()
+		return nil, fmt.Errorf("chunk store %s: %w: %v", dir, court.ErrUnavailable, err)
+	}
+	return c, nil
+}
+
+// CutEntries is the number of pack index entries cut at open because
+// they named bytes past the end of their pack (a pack whose tail the
+// filesystem lost): their chunks are missing.
+func (c *FileChunks) CutEntries() int { return c.cutEntries }
 
 func (c *FileChunks) path(id crypto.ChunkID) string {
 	h := hex.EncodeToString(id[:])

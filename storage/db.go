@@ -45,17 +45,34 @@ type Options struct {
 	// still syncs twice per import (after the chunks, after the commit),
 	// which is what crash consistency needs.
 	SyncWrites bool
+	// Suite is the algorithm suite new documents are sealed and
+	// addressed in: the mesh's (its national root's). Zero means
+	// crypto.SuiteV1. A stored document keeps the suite it was sealed in.
+	Suite crypto.Suite
 	// Chunks is where sealed chunks are kept; nil means files under
 	// store/chunks (FileChunks). Tests may pass NewMemChunks(). DB closes
 	// it.
 	Chunks ChunkStore
+	// Reserve is the free space an import or a fetch never writes into
+	// on the store's filesystem (see ErrDiskFull); zero means
+	// DefaultReserve, a negative value none.
+	Reserve int64
+	// ReadOnly opens the store for reading only, as the command line does
+	// when the disk is full: Badger writes nothing (no memtable, no
+	// migration, no garbage collection) and every write is refused with
+	// ErrReadOnly. The store.key must exist.
+	ReadOnly bool
 }
+
+// Suite is the algorithm suite the store seals new documents in.
+func (db *DB) Suite() crypto.Suite { return db.suite }
 
 // DB is a court's store. It is safe for concurrent use.
 type DB struct {
 	bdb       *badger.DB
 	chunks    ChunkStore
 	dec       crypto.Decrypter
+	suite     crypto.Suite
 	log       *slog.Logger
 	chunkSize int
 	now       func() time.Time
@@ -68,6 +85,10 @@ type DB struct {
 	// auditFault is the test fault (SetAuditFault).
 	auditMu    sync.Mutex
 	auditFault func(AuditEntry) error
+	// space keeps the bulk writers out of the disk's reserve; readOnly
+	// is Options.ReadOnly.
+	space    *spaceGuard
+	readOnly bool
 }
 
 // BadgerOptions returns the Badger options the store uses for a directory
@@ -103,6 +124,11 @@ func Open(dir string, o Options) (*DB, error) {
 		o.Now = time.Now
 	}
 	storeDir := filepath.Join(dir, StoreDir)
+	if o.ReadOnly {
+		if _, err := os.Stat(filepath.Join(dir, StoreKeyFile)); err != nil {
+			return nil, fmt.Errorf("open store %s read-only: %w: %v", storeDir, court.ErrUnavailable, err)
+		}
+	}
 	key, err := loadOrCreateStoreKey(dir, storeDir)
 	if err != nil {
 		return nil, err
@@ -112,18 +138,48 @@ func Open(dir string, o Options) (*DB, error) {
 	} else if busy {
 		return nil, fmt.Errorf("open store %s: %w", storeDir, ErrInUse)
 	}
-	bdb, err := badger.Open(BadgerOptions(storeDir, key, o.Logger, o.SyncWrites))
+	bdb, err := badger.Open(BadgerOptions(storeDir, key, o.Logger, o.SyncWrites).WithReadOnly(o.ReadOnly))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, court.ErrUnavailable, err)
 	}
 	chunks := o.Chunks
 	if chunks == nil {
-		if chunks, err = OpenFileChunks(filepath.Join(storeDir, ChunkDir)); err != nil {
+		open := OpenFileChunks
+		if o.ReadOnly {
+			open = openFileChunksReadOnly
+		}
+		if chunks, err = open(filepath.Join(storeDir, ChunkDir)); err != nil {
 			bdb.Close()
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now}
+	if fc, ok := chunks.(*FileChunks); ok && fc.CutEntries() > 0 {
+		o.Logger.Warn("pack index entries named bytes past the end of their pack (the filesystem lost a pack's tail); they were cut: a fetch that marked those chunks verified fetches them again, a filed case missing them fails `courtmesh dossier verify`",
+			"entries", fc.CutEntries())
+	}
+	suite := o.Suite
+	if suite == 0 {
+		suite = crypto.SuiteV1
+	}
+	if err := suite.Check(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	switch {
+	case o.Reserve == 0:
+		o.Reserve = DefaultReserve
+	case o.Reserve < 0:
+		o.Reserve = 0
+	}
+	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now, suite: suite,
+		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now}, readOnly: o.ReadOnly}
+	if o.ReadOnly {
+		if err := db.checkSchema(); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
 	if err := db.migrate(); err != nil {
 		db.Close()
 		return nil, err

@@ -153,8 +153,17 @@ type FetchedChunk struct {
 
 // StageChunk writes a verified fetched chunk to the chunk store ahead of
 // its commit; see ChunkStore.Stage. Hand it to PutFetchedChunks, or Abort
-// it. sealed may be reused once it returns.
-func (db *DB) StageChunk(sealed []byte) (StagedChunk, error) { return db.chunks.Stage(sealed) }
+// it. sealed may be reused once it returns. A chunk that would leave less
+// than the reserve free on the disk is refused with ErrDiskFull.
+func (db *DB) StageChunk(sealed []byte) (StagedChunk, error) {
+	if err := db.writable("store a fetched chunk"); err != nil {
+		return nil, err
+	}
+	if err := db.space.need("fetch", int64(len(sealed)), 0); err != nil {
+		return nil, err
+	}
+	return db.chunks.Stage(sealed)
+}
 
 // OpenSealedChunk opens a stored sealed chunk for reading and returns its
 // size, or ErrNotFound. The caller closes it.
@@ -177,6 +186,23 @@ func (db *DB) PutFetchedChunk(transfer string, index uint32, id crypto.ChunkID, 
 // it returns; staged chunks are taken over (committed, or dropped on
 // error).
 func (db *DB) PutFetchedChunks(transfer string, cs []FetchedChunk) error {
+	if err := db.writable("store fetched chunks"); err != nil {
+		return err
+	}
+	var bulk int64
+	for _, c := range cs {
+		bulk += int64(len(c.Sealed))
+	}
+	if bulk > 0 {
+		if err := db.space.need("fetch", bulk, 0); err != nil {
+			for _, c := range cs {
+				if c.Staged != nil {
+					c.Staged.Abort()
+				}
+			}
+			return fmt.Errorf("transfer %s: %w", transfer, err)
+		}
+	}
 	b := db.chunks.NewBatch()
 	defer b.Discard()
 	defer func() {

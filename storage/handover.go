@@ -20,10 +20,12 @@ type Dossier struct {
 	Key       crypto.DataKey
 	Snapshot  []byte   // canonical JSON of the assets and measures
 	Documents []string // document titles and kinds, for the sealed detail
+	// Suite is the algorithm suite of the chunks (zero: crypto.SuiteV1).
+	Suite crypto.Suite
 }
 
-// Root is the Merkle root over the dossier's chunk IDs.
-func (d *Dossier) Root() [32]byte { return crypto.MerkleRoot(d.Chunks) }
+// Root is the Merkle root over the dossier's chunk IDs, in its suite.
+func (d *Dossier) Root() [32]byte { return d.Suite.MerkleRoot(d.Chunks) }
 
 // SnapshotHash is the SHA-256 of the asset and measure snapshot.
 func (d *Dossier) SnapshotHash() [32]byte { return sha256.Sum256(d.Snapshot) }
@@ -39,7 +41,7 @@ func (db *DB) Dossier(n court.CaseNumber) (*Dossier, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dossier{Case: head, Version: v, Key: dk}
+	d := &Dossier{Case: head, Version: v, Key: dk, Suite: db.suite}
 	docs := append(append([]Document(nil), v.Documents...), v.Source)
 	for _, doc := range docs {
 		d.Chunks = append(d.Chunks, doc.Chunks...)

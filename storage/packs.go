@@ -82,16 +82,21 @@ func (c *FileChunks) packPath(n uint32, ext string) string {
 // reading and deleting only: new chunks go to a new pack.
 func (c *FileChunks) openPacks() error {
 	dir := filepath.Join(c.dir, packDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
 	c.index = map[crypto.ChunkID]packLoc{}
 	c.committing = map[crypto.ChunkID]bool{}
 	c.packs = map[uint32]*pack{}
+	if !c.ro {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if c.ro && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	seen := map[uint32]bool{}
 	for _, e := range ents {
 		name, ext, ok := strings.Cut(e.Name(), ".")
@@ -116,7 +121,14 @@ func (c *FileChunks) openPacks() error {
 }
 
 func (c *FileChunks) loadPack(n uint32) error {
-	idx, err := os.OpenFile(c.packPath(n, "idx"), os.O_RDWR, 0o600)
+	mode := os.O_RDWR
+	if c.ro {
+		mode = os.O_RDONLY
+	}
+	idx, err := os.OpenFile(c.packPath(n, "idx"), mode, 0o600)
+	if c.ro && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		// A pack whose index was never created holds nothing committed.
 		return os.Remove(c.packPath(n, "pack"))
@@ -131,6 +143,16 @@ func (c *FileChunks) loadPack(n uint32) error {
 	}
 	p := &pack{n: n, idx: idx}
 	locs := map[crypto.ChunkID]packLoc{}
+	// The pack's size: an entry naming bytes past it was committed to a
+	// filesystem that lost the pack's tail after acknowledging it (a
+	// crash on a disk that lies about its syncs). It is cut like a torn
+	// entry, with everything after it, rather than refusing the whole
+	// store: the chunks it named are missing, and a fetch that marked
+	// them verified fetches them again.
+	packSize := int64(-1)
+	if st, err := os.Stat(c.packPath(n, "pack")); err == nil {
+		packSize = st.Size()
+	}
 	var valid, end int64
 	for len(raw)-int(valid) >= packEntry {
 		e := raw[valid : valid+packEntry]
@@ -141,6 +163,10 @@ func (c *FileChunks) loadPack(n uint32) error {
 		copy(id[:], e[:32])
 		off := int64(binary.BigEndian.Uint64(e[32:40]))
 		size := binary.BigEndian.Uint32(e[40:44])
+		if size&packDeleted == 0 && packSize >= 0 && off+int64(size) > packSize {
+			c.cutEntries += (len(raw) - int(valid)) / packEntry
+			break
+		}
 		if size&packDeleted != 0 {
 			delete(locs, id)
 		} else {
@@ -149,7 +175,7 @@ func (c *FileChunks) loadPack(n uint32) error {
 		}
 		valid += packEntry
 	}
-	if valid != int64(len(raw)) {
+	if valid != int64(len(raw)) && !c.ro {
 		if err := idx.Truncate(valid); err != nil {
 			idx.Close()
 			return err
@@ -158,9 +184,12 @@ func (c *FileChunks) loadPack(n uint32) error {
 	p.idxEnd = valid
 	if len(locs) == 0 {
 		idx.Close()
+		if c.ro {
+			return nil
+		}
 		return c.removePack(n)
 	}
-	f, err := os.OpenFile(c.packPath(n, "pack"), os.O_RDWR, 0o600)
+	f, err := os.OpenFile(c.packPath(n, "pack"), mode, 0o600)
 	if err != nil {
 		idx.Close()
 		return err
@@ -169,7 +198,7 @@ func (c *FileChunks) loadPack(n uint32) error {
 	if err == nil && st.Size() < end {
 		err = fmt.Errorf("%w: the index names bytes up to %d, the pack has %d", court.ErrCorrupt, end, st.Size())
 	}
-	if err == nil && st.Size() > end {
+	if err == nil && st.Size() > end && !c.ro {
 		err = f.Truncate(end) // staged, never committed
 	}
 	if err != nil {
@@ -291,6 +320,9 @@ func (s *packStaged) release() {
 // dropIfEmpty removes a pack that holds nothing live, is not being
 // written to and has no staged chunk. Called with c.mu held.
 func (c *FileChunks) dropIfEmpty(p *pack) error {
+	if c.ro {
+		return nil
+	}
 	if p.live > 0 || p.staged > 0 || p == c.active || c.packs[p.n] != p {
 		return nil
 	}

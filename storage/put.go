@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -76,6 +75,9 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	if len(in.Sources) != len(in.Version.Documents) {
 		return res, fmt.Errorf("store case %s: %d documents but %d sources", n, len(in.Version.Documents), len(in.Sources))
 	}
+	if err := db.writable("store case " + n.String()); err != nil {
+		return res, err
+	}
 	hashes := make([]crypto.DocumentID, len(in.Sources))
 	for i, s := range in.Sources {
 		hashes[i] = s.Hash
@@ -94,6 +96,16 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	if exists && head.ContentHash == contentHash {
 		res.Version, res.Unchanged = head.Version, true
 		return res, nil
+	}
+	// The whole import must fit above the disk's reserve (chunks already
+	// stored are counted too: an estimate from above); each chunk is
+	// checked again as it is written, as other writers share the disk.
+	sealedSize := int64(len(in.CaseJSON)) + crypto.ChunkOverhead
+	for _, s := range in.Sources {
+		sealedSize += s.Size + int64(crypto.ChunkCount(s.Size, db.chunkSize))*crypto.ChunkOverhead
+	}
+	if err := db.space.need("import", sealedSize, 0); err != nil {
+		return res, fmt.Errorf("store case %s: %w; nothing was imported", n, err)
 	}
 
 	var dk crypto.DataKey
@@ -122,7 +134,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	for i := range v.Parties {
 		p := &v.Parties[i]
 		if id, ok := in.PartyIDs[p.ID]; ok && id != "" {
-			if p.IDSealed, err = dk.SealField(FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
+			if p.IDSealed, err = dk.SealFieldIn(db.suite, FieldLabel("party", p.ID, "id_number"), []byte(id)); err != nil {
 				return res, err
 			}
 		}
@@ -131,7 +143,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	for i := range v.Assets {
 		a := &v.Assets[i]
 		if acct, ok := in.AssetAccounts[a.ID]; ok && acct != "" {
-			if a.AccountSealed, err = dk.SealField(FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
+			if a.AccountSealed, err = dk.SealFieldIn(db.suite, FieldLabel("asset", a.ID, "account"), []byte(acct)); err != nil {
 				return res, err
 			}
 		}
@@ -153,6 +165,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	// written are collected at the next Open or CollectGarbage.
 
 	w := newChunkWriter(db.chunks)
+	w.space, w.whole = db.space, sealedSize
 	pool := newSealPool(runtime.GOMAXPROCS(0))
 	defer pool.close()
 	v.Documents = append([]Document(nil), v.Documents...)
@@ -167,7 +180,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	caseJSON := in.CaseJSON
 	srcSource := DocumentSource{
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(caseJSON)), nil },
-		Size: int64(len(caseJSON)), Hash: crypto.DocumentIDOf(caseJSON),
+		Size: int64(len(caseJSON)), Hash: db.suite.DocumentID(caseJSON),
 	}
 	if err := db.sealDocument(ctx, w, pool, dk, &src, srcSource, &PutResult{}); err != nil {
 		w.abort()
@@ -305,7 +318,7 @@ func (db *DB) clearCurrent(txn *badger.Txn, n court.CaseNumber, status court.Cas
 // document hash and the chunk index, so the result is the same as sealing
 // one chunk after another.
 func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, dk crypto.DataKey, d *Document, src DocumentSource, res *PutResult) error {
-	sealer, err := dk.Document(src.Hash)
+	sealer, err := dk.DocumentIn(db.suite, src.Hash)
 	if err != nil {
 		return err
 	}
@@ -316,9 +329,9 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, 
 	defer r.Close()
 	size := db.chunkSize
 	count := crypto.ChunkCount(src.Size, size)
-	d.Size, d.Hash, d.ChunkSize, d.Suite = src.Size, src.Hash, size, crypto.SuiteV1
+	d.Size, d.Hash, d.ChunkSize, d.Suite = src.Size, src.Hash, size, db.suite
 	d.Chunks = make([]crypto.ChunkID, 0, count)
-	h := sha256.New()
+	h := db.suite.NewHash()
 
 	// queue holds the chunks handed to the pool and not yet written, in
 	// index order; at most pool.window of them.
@@ -390,7 +403,7 @@ func (db *DB) sealDocument(ctx context.Context, w *chunkWriter, pool *sealPool, 
 	if crypto.DocumentID(h.Sum(nil)) != src.Hash {
 		return fmt.Errorf("%w: the file changed during the import (hash differs)", court.ErrConflict)
 	}
-	root := crypto.MerkleRoot(d.Chunks)
+	root := db.suite.MerkleRoot(d.Chunks)
 	d.Root = hex.EncodeToString(root[:])
 	return nil
 }
@@ -477,6 +490,10 @@ type chunkWriter struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	err      error
+	// space, if set, refuses a chunk that would eat into the disk's
+	// reserve.
+	space *spaceGuard
+	whole int64
 }
 
 const chunkBatchBytes = 16 << 20
@@ -497,6 +514,11 @@ func (w *chunkWriter) put(id crypto.ChunkID, sealed []byte) (bool, error) {
 	}
 	if w.seen[id] {
 		return false, nil
+	}
+	if w.space != nil {
+		if err := w.space.need("import", int64(len(sealed)), w.whole); err != nil {
+			return false, err
+		}
 	}
 	if w.batch == nil {
 		w.batch = w.cs.NewBatch()

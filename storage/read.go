@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -128,14 +127,14 @@ func (db *DB) dataKey(head CaseRecord) (crypto.DataKey, error) {
 // content address and seal, the Merkle root, the size and the document
 // hash.
 func (db *DB) readDocument(ctx context.Context, dk crypto.DataKey, d Document, w io.Writer) error {
-	if d.Suite != crypto.SuiteV1 {
-		return fmt.Errorf("document %s: %w: suite %s", d.ID, crypto.ErrUnsupportedSuite, d.Suite)
+	if err := d.Suite.Check(); err != nil {
+		return fmt.Errorf("document %s: %w", d.ID, err)
 	}
-	root := crypto.MerkleRoot(d.Chunks)
+	root := d.Suite.MerkleRoot(d.Chunks)
 	if hex.EncodeToString(root[:]) != d.Root || uint32(len(d.Chunks)) != crypto.ChunkCount(d.Size, d.ChunkSize) {
 		return fmt.Errorf("document %s: %w: chunk list does not match its root or size", d.ID, court.ErrCorrupt)
 	}
-	sealer, err := dk.Document(d.Hash)
+	sealer, err := dk.DocumentIn(d.Suite, d.Hash)
 	if err != nil {
 		return err
 	}
@@ -179,7 +178,7 @@ func (db *DB) readDocument(ctx context.Context, dk crypto.DataKey, d Document, w
 			}()
 		}
 	}()
-	h := sha256.New()
+	h := d.Suite.NewHash()
 	var total int64
 	for i := range d.Chunks {
 		var r opened

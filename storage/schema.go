@@ -51,6 +51,20 @@ func SchemaVersion() int { return len(migrations) + 1 }
 
 // migrate stamps a new store or upgrades an old one, one version per
 // transaction.
+// checkSchema is migrate for a store opened read-only: it only checks
+// that the store is of this release's schema.
+func (db *DB) checkSchema() error {
+	var cur schemaRecord
+	err := db.bdb.View(func(txn *badger.Txn) error { return getJSON(txn, []byte(keySchema), &cur) })
+	switch {
+	case err != nil:
+		return fmt.Errorf("open store read-only: schema version: %w", err)
+	case cur.Schema != SchemaVersion():
+		return fmt.Errorf("store schema version %d, this courtmesh writes %d: %w; a store opened read-only (on a full disk) cannot be migrated: free space and run the command again", cur.Schema, SchemaVersion(), court.ErrUnavailable)
+	}
+	return nil
+}
+
 func (db *DB) migrate() error {
 	want := SchemaVersion()
 	for {
@@ -130,7 +144,7 @@ func moveChunksOut(db *DB) error {
 				return err
 			}
 			return item.Value(func(v []byte) error {
-				if crypto.ChunkIDOf(v) != id {
+				if !id.VerifyIn(db.suite, v) {
 					return fmt.Errorf("%w: chunk %s does not match its address", court.ErrCorrupt, id)
 				}
 				_, err := b.Put(id, v)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/crypto/ca"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 )
 
@@ -25,7 +27,7 @@ func init() {
 		{name: "challenge", summary: "challenge a node to prove it holds its encryption key (before `ca issue`)", run: runCAChallenge},
 		{name: "issue", summary: "certify a court node (or a province issuer) from its signed, proven identity file", run: runCAIssue},
 		{name: "install", summary: "install the issuer certificate the root issued for this directory", run: runCAInstall},
-		{name: "revoke", summary: "revoke a certificate (root); the next bundle carries it", run: runCARevoke},
+		{name: "revoke", summary: "revoke a certificate (root) after the last trusted record of its log; the next bundle carries it", run: runCARevoke},
 		{name: "bundle", summary: "sign the next trust bundle (root)", run: runCABundle},
 		{name: "list", summary: "list the certificates this authority issued", run: runCAList},
 	}})
@@ -136,14 +138,19 @@ func runCAInit(ctx context.Context, c *cli, args []string) error {
 	issuer := fs.Bool("issuer", false, "create a province issuer's key instead of the national root")
 	name := fs.String("name", "最高人民法院 国家根证书", "the root certificate's name")
 	years := fs.Int("years", 10, "root validity in years")
+	suiteName := fs.String("suite", "v1", "the mesh's algorithm suite: v1 (Ed25519, ML-KEM-768+X25519, AES-256-GCM, SHA-256) or sm (SM2, SM3, SM4); every court follows the root's")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return errors.New("--dir is required")
 	}
+	suite, err := crypto.ParseSuite(*suiteName)
+	if err != nil {
+		return fmt.Errorf("--suite: %w", err)
+	}
 	if *issuer {
-		id, err := ca.InitIssuer(*dir)
+		id, err := ca.InitIssuerSuite(*dir, suite)
 		if err != nil {
 			return err
 		}
@@ -152,13 +159,13 @@ func runCAInit(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	now := time.Now()
-	r, err := ca.InitRoot(*dir, *name, now, time.Duration(*years)*365*24*time.Hour)
+	r, err := ca.InitRootSuite(*dir, *name, now, time.Duration(*years)*365*24*time.Hour, suite)
 	if err != nil {
 		return err
 	}
 	fp := r.Cert.Envelope.Signature
-	fmt.Fprintf(c.stdout, "National root created in %s (serial %d, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
-		*dir, r.Cert.Serial, r.Cert.NotAfter.Format(time.DateOnly), filepath.Join(*dir, ca.RootFile), fp[:8])
+	fmt.Fprintf(c.stdout, "National root created in %s (serial %d, suite %s, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
+		*dir, r.Cert.Serial, r.Cert.Suite.Name(), r.Cert.NotAfter.Format(time.DateOnly), filepath.Join(*dir, ca.RootFile), fp[:8])
 	return nil
 }
 
@@ -232,8 +239,8 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	}
 	for _, old := range live {
 		if old.Code == cert.Code && old.Serial != cert.Serial {
-			fmt.Fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate:\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\"\n",
-				old.Code, old.Serial, old.PeerID, old.NotAfter.Format(time.DateOnly), *dir, old.Serial, cert.Serial)
+			fmt.Fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate, keeping the records it signed so far: on the operator's node run\n  courtmesh trust head --data <its data directory> --serial %d --out head-%d.json\nthen here\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\" --witness head-%d.json\n",
+				old.Code, old.Serial, old.PeerID, old.NotAfter.Format(time.DateOnly), old.Serial, old.Serial, *dir, old.Serial, cert.Serial, old.Serial)
 		}
 	}
 	path := filepath.Join(*dir, ca.IssuedDir, fmt.Sprintf("%d.cert", cert.Serial))
@@ -285,16 +292,92 @@ func runCAInstall(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
+// witnessFile is what `courtmesh trust head --out` writes and `ca revoke
+// --witness` reads: the last trusted head of a key's record log as the
+// operator's node saw it, carried by hand to the (offline) authority.
+type witnessFile struct {
+	Version     int        `json:"version"` // 1
+	Serial      uint64     `json:"serial"`
+	Court       string     `json:"court"`
+	Peer        string     `json:"peer"`
+	Seq         uint64     `json:"last_trusted_seq"`
+	Head        string     `json:"last_trusted_head"`
+	WitnessedAt *time.Time `json:"witnessed_at,omitempty"`
+	Source      string     `json:"source"` // "witnessed" (the key's own heartbeats) or "held" (the node's copy of the log)
+}
+
+// parseHead reads a 32-byte head in hex.
+func parseHead(s string) ([32]byte, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != 32 {
+		return [32]byte{}, court.Errorf(court.ErrInvalid, "last trusted head %q: 64 hex digits (the chain hash `courtmesh trust head` prints)", s)
+	}
+	return [32]byte(b), nil
+}
+
 func runCARevoke(ctx context.Context, c *cli, args []string) error {
 	fs, dir := caFlags(c, "revoke")
 	serial := fs.String("serial", "", "serial of the certificate to revoke")
 	reason := fs.String("reason", "", "reason, for operators (no personal data)")
+	witness := fs.String("witness", "", "the file `courtmesh trust head --serial N --out FILE` wrote on the operator's node: its records up to the head it names (by default the last head the key's heartbeats showed) stay valid")
+	lastSeq := fs.Uint64("last-trusted-seq", 0, "the last trusted record of the key's log: the records it signed up to here stay valid, later ones are refused (with --last-trusted-head)")
+	lastHead := fs.String("last-trusted-head", "", "the chain hash of the key's log up to --last-trusted-seq (64 hex digits, from `courtmesh trust head`)")
+	fromStart := fs.Bool("from-start", false, "trust none of the records the key ever signed (a key whose whole past is in doubt)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	s, err := strconv.ParseUint(*serial, 10, 64)
 	if err != nil || s == 0 || *reason == "" {
 		return errors.New("--serial (a certificate serial) and --reason are required")
+	}
+	var last *crypto.LogPosition
+	modes := 0
+	if *witness != "" {
+		modes++
+	}
+	if *lastSeq != 0 || *lastHead != "" {
+		modes++
+	}
+	if *fromStart {
+		modes++
+	}
+	switch {
+	case modes != 1:
+		return court.Errorf(court.ErrInvalid, "say up to where the key's records stay valid, with exactly one of:\n"+
+			"  --witness FILE      the head the operator's node witnessed: on that node run\n"+
+			"                      courtmesh trust head --data DIR --serial %[1]d --out head-%[1]d.json\n"+
+			"                      and bring the file here (records after it are refused, those up to it stay valid)\n"+
+			"  --last-trusted-seq N --last-trusted-head HEX   a position you chose (e.g. before the key was lost)\n"+
+			"  --from-start        none of its records stays valid", s)
+	case *witness != "":
+		raw, err := os.ReadFile(*witness)
+		if err != nil {
+			return err
+		}
+		var wf witnessFile
+		if err := json.Unmarshal(raw, &wf); err != nil || wf.Version != 1 {
+			return court.Errorf(court.ErrInvalid, "%s: not a head file of `courtmesh trust head` (version 1): %v", *witness, err)
+		}
+		if wf.Serial != s {
+			return court.Errorf(court.ErrInvalid, "%s names the log of serial %d, not %d", *witness, wf.Serial, s)
+		}
+		h, err := parseHead(wf.Head)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *witness, err)
+		}
+		if wf.Seq == 0 {
+			return court.Errorf(court.ErrInvalid, "%s: the key's log was empty when witnessed; revoke with --from-start", *witness)
+		}
+		last = &crypto.LogPosition{Seq: wf.Seq, Head: h}
+	case !*fromStart:
+		if *lastSeq == 0 || *lastHead == "" {
+			return court.Errorf(court.ErrInvalid, "--last-trusted-seq (from 1) and --last-trusted-head go together; to trust none of the key's records, use --from-start")
+		}
+		h, err := parseHead(*lastHead)
+		if err != nil {
+			return err
+		}
+		last = &crypto.LogPosition{Seq: *lastSeq, Head: h}
 	}
 	a, err := ca.Open(*dir)
 	if err != nil {
@@ -309,10 +392,87 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 	if !known {
 		fmt.Fprintf(c.stderr, "warning: serial %d was not issued by this authority; check it (a province issuer's certificate is fine to revoke here)\n", s)
 	}
-	if err := a.Revoke(s, *reason, time.Now()); err != nil {
+	if err := a.RevokeAfter(s, *reason, time.Now(), last); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Certificate %d revoked. Sign a new bundle (`courtmesh ca bundle`) and push it to a node (`courtmesh trust push`).\n", s)
+	if last == nil {
+		fmt.Fprintf(c.stdout, "Certificate %d revoked from the start: every record its key signed is refused.\n", s)
+	} else {
+		fmt.Fprintf(c.stdout, "Certificate %d revoked after record %d of its log (head %x…): the records up to it stay valid, later ones are refused.\n", s, last.Seq, last.Head[:8])
+	}
+	fmt.Fprintf(c.stdout, "Sign a new bundle (`courtmesh ca bundle`) and push it to a node (`courtmesh trust push`).\n")
+	return nil
+}
+
+func runTrustHead(ctx context.Context, c *cli, args []string) error {
+	fs, data := newFlags(c, "trust head")
+	serial := fs.Uint64("serial", 0, "the certificate whose key's record log to show (the one to revoke)")
+	seq := fs.Uint64("seq", 0, "a position of that log to pin instead of the last head witnessed (e.g. the last record before the key was lost)")
+	out := fs.String("out", "", "write the head to this file, for `courtmesh ca revoke --witness FILE`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *serial == 0 {
+		return errors.New("--serial is required")
+	}
+	cl, err := client(*data)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf("/v1/trust/log-head?serial=%d", *serial)
+	if *seq != 0 {
+		q += fmt.Sprintf("&seq=%d", *seq)
+	}
+	var h api.LogHead
+	if err := cl.Do(ctx, "GET", q, nil, &h); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(h)
+	}
+	fmt.Fprintf(c.stdout, "Certificate %d: %s, peer %s", h.Serial, h.Court, h.Peer)
+	if h.Revoked {
+		fmt.Fprint(c.stdout, " (revoked)")
+	}
+	fmt.Fprintln(c.stdout)
+	if h.Witnessed != nil {
+		fmt.Fprintf(c.stdout, "  last head its heartbeats showed: record %d, head %s (%s)\n", h.Witnessed.Seq, h.Witnessed.Head, court.FormatTime(*h.WitnessedAt))
+	} else {
+		fmt.Fprintln(c.stdout, "  this node has heard no heartbeat of it that shows its log head")
+	}
+	fmt.Fprintf(c.stdout, "  this node's copy of its log:      record %d, head %s\n", h.Held.Seq, h.Held.Head)
+	pin, source := h.Held, "held"
+	switch {
+	case *seq != 0:
+		fmt.Fprintf(c.stdout, "  pinning record %d as asked, from this node's copy.\n", *seq)
+	case h.Witnessed != nil && h.Agrees:
+		pin, source = *h.Witnessed, "witnessed"
+		fmt.Fprintln(c.stdout, "  they agree: pinning the witnessed head.")
+	case h.Witnessed != nil:
+		fmt.Fprintf(c.stdout, "  warning: this node does not hold the witnessed head (it holds the log up to record %d, or another chain): pinning its own copy. Check another node with --seq %d before revoking.\n", h.Held.Seq, h.Witnessed.Seq)
+	}
+	if pin.Seq == 0 {
+		fmt.Fprintf(c.stdout, "  its log is empty here: revoke with\n    courtmesh ca revoke --dir CA --serial %d --reason REASON --from-start\n", h.Serial)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "Revoke with:\n  courtmesh ca revoke --dir CA --serial %d --reason REASON --last-trusted-seq %d --last-trusted-head %s\n", h.Serial, pin.Seq, pin.Head)
+	if *out != "" {
+		wf := witnessFile{Version: 1, Serial: h.Serial, Court: h.Court, Peer: h.Peer, Seq: pin.Seq, Head: pin.Head, Source: source}
+		if source == "witnessed" {
+			wf.WitnessedAt = h.WitnessedAt
+		}
+		b, err := json.MarshalIndent(wf, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "or bring %s to the authority:\n  courtmesh ca revoke --dir CA --serial %d --reason REASON --witness %s\n", *out, h.Serial, filepath.Base(*out))
+	}
 	return nil
 }
 
@@ -381,6 +541,11 @@ func runCAList(ctx context.Context, c *cli, args []string) error {
 		status := "live"
 		if r, ok := revs[ct.Serial]; ok {
 			status = "REVOKED " + court.DateOf(r.RevokedAt).String()
+			if r.LastTrustedSeq > 0 {
+				status += fmt.Sprintf(" after #%d", r.LastTrustedSeq)
+			} else {
+				status += " from the start"
+			}
 		} else if !now.Before(ct.NotAfter) {
 			status = "expired"
 		}

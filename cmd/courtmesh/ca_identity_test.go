@@ -98,9 +98,29 @@ func TestCAIdentityCLI(t *testing.T) {
 		}
 	}
 
-	e.must(t, "ca", "revoke", "--dir", root, "--serial", strconv.FormatUint(aSerial, 10), "--reason", "replaced (test)")
+	// A revocation says up to where the key's records stay valid.
+	aS := strconv.FormatUint(aSerial, 10)
+	refused(t, exitInvalid, []string{"--witness", "courtmesh trust head", "--last-trusted-seq", "--from-start"}, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)")
+	refused(t, exitInvalid, []string{"64 hex digits"}, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)", "--last-trusted-seq", "3", "--last-trusted-head", "abc")
+	refused(t, exitInvalid, []string{"go together"}, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)", "--last-trusted-seq", "3")
+	wrong := filepath.Join(base, "head-other.json")
+	os.WriteFile(wrong, []byte(`{"version":1,"serial":1,"last_trusted_seq":3,"last_trusted_head":"`+strings.Repeat("ab", 32)+`"}`), 0o644)
+	refused(t, exitInvalid, []string{"serial 1, not " + aS}, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)", "--witness", wrong)
+	e.must(t, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)", "--from-start")
+	// Revoked from the start, then given the head its node witnessed: the
+	// records up to it are valid again.
+	head := filepath.Join(base, "head-"+aS+".json")
+	os.WriteFile(head, []byte(`{"version":1,"serial":`+aS+`,"last_trusted_seq":3,"last_trusted_head":"`+strings.Repeat("ab", 32)+`","source":"witnessed"}`), 0o644)
+	if out := e.must(t, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)", "--witness", head); !strings.Contains(out, "after record 3") {
+		t.Errorf("ca revoke --witness: %s", out)
+	}
+	// A second, different position is refused.
+	refused(t, exitConflict, []string{"already revoked with last trusted record 3"}, "ca", "revoke", "--dir", root, "--serial", aS, "--reason", "replaced (test)", "--last-trusted-seq", "4", "--last-trusted-head", strings.Repeat("cd", 32))
+	if out := e.must(t, "ca", "bundle", "--dir", root, "--out", filepath.Join(base, "bundle.pb")); !strings.Contains(out, "1 revocations") {
+		t.Errorf("ca bundle: %s", out)
+	}
 	list := e.must(t, "ca", "list", "--dir", root)
-	if !regexp.MustCompile(`(?m)^` + strconv.FormatUint(aSerial, 10) + `\s+京0105\s.*REVOKED \d{4}-\d\d-\d\d`).MatchString(list) {
+	if !regexp.MustCompile(`(?m)^` + strconv.FormatUint(aSerial, 10) + `\s+京0105\s.*REVOKED \d{4}-\d\d-\d\d after #3`).MatchString(list) {
 		t.Errorf("ca list does not mark serial %d revoked:\n%s", aSerial, list)
 	}
 	if n := strings.Count(list, " live "); n != 1 {

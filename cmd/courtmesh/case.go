@@ -18,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/cases"
+	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/importer"
@@ -66,18 +67,43 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 		return nil, fmt.Errorf("--data is required: the node's data directory")
 	}
 	var dec crypto.Decrypter
-	k, err := crypto.LoadEncKey(filepath.Join(data, crypto.EncKeyFile))
+	k, err := crypto.LoadDecrypter(filepath.Join(data, crypto.EncKeyFile))
 	switch {
 	case err == nil:
 		dec = k
 	case needKey:
 		return nil, fmt.Errorf("%w (run courtmesh init first)", err)
 	}
-	db, err := storage.Open(data, storage.Options{Decrypter: dec})
+	suite, err := datadir.Dir(data).Suite()
+	if err != nil {
+		return nil, err
+	}
+	o := storage.Options{Decrypter: dec, Suite: suite, Reserve: diskReserve(data)}
+	if free, err := storage.FreeSpace(data); err == nil && free >= 0 && free < max(o.Reserve, 0) && fileExists(filepath.Join(data, storage.StoreDir)) {
+		// A store opened for writing on a full disk dies inside Badger
+		// (SIGBUS on its memory-mapped files): read what can be read.
+		o.ReadOnly = true
+		fmt.Fprintf(os.Stderr, "courtmesh: only %s free on the disk of %s (reserve %s): the store is opened read-only; commands that write are refused until space is freed\n",
+			storage.HumanBytes(free), data, storage.HumanBytes(o.Reserve))
+	}
+	db, err := storage.Open(data, o)
 	if errors.Is(err, storage.ErrInUse) {
 		return nil, fmt.Errorf("%w\nAnother process holds the store: if the node of %s is starting, wait until `courtmesh status --data %s` answers and run the command again (it then goes through the node)", err, data, data)
 	}
 	return db, err
+}
+
+// diskReserve is the data directory's disk_reserve (the default if its
+// config cannot be read), as storage.Options.Reserve takes it.
+func diskReserve(data string) int64 {
+	cfg, err := config.Load(datadir.Dir(data).Path(datadir.ConfigFile))
+	if err != nil {
+		return 0
+	}
+	if cfg.DiskReserve.N == 0 {
+		return -1
+	}
+	return cfg.DiskReserve.N
 }
 
 // nodeRunning reports whether the node of the data directory answers on
@@ -235,6 +261,8 @@ func fromAPI(err error) error {
 		kind = court.ErrUnavailable
 	case api.CodeForbidden:
 		kind = court.ErrPermission
+	default: // a specific code (disk_full, ...): its kind
+		kind = court.KindOf(ae)
 	}
 	return &remoteError{msg: ae.Message, kind: kind}
 }

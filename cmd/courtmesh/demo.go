@@ -50,8 +50,13 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	dir := fs.String("dir", "", "where to create the demo mesh (default: a new temporary directory)")
 	once := fs.Bool("once", false, "play the story, verify every step, and exit (0 only if every step verified)")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
+	suiteName := fs.String("suite", "v1", "the mesh's algorithm suite: v1 (Ed25519, ML-KEM-768+X25519, AES-256-GCM, SHA-256) or sm (SM2, SM3, SM4)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	suite, err := crypto.ParseSuite(*suiteName)
+	if err != nil {
+		return fmt.Errorf("--suite: %w", err)
 	}
 	if *dir == "" {
 		var err error
@@ -67,8 +72,8 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	started := time.Now()
 
 	courts := append(devmesh.DefaultCourts(), devmesh.Court{Code: "京0106", Roles: []crypto.Role{crypto.RoleCourt}})
-	d.say("国家根证书签发 %d 个法院节点的证书，并签署信任包。", "The national root certifies %d court nodes and signs the trust bundle.", len(courts))
-	m, err := devmesh.Build(*dir, courts, time.Now())
+	d.say("国家根证书签发 %d 个法院节点的证书，并签署信任包（算法套件 %s）。", "The national root certifies %d court nodes and signs the trust bundle (algorithm suite %s).", len(courts), suite)
+	m, err := devmesh.BuildSuite(*dir, courts, time.Now(), suite)
 	if err != nil {
 		return err
 	}

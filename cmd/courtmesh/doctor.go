@@ -17,6 +17,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 func init() {
@@ -143,7 +144,13 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	var sfs syscall.Statfs_t
 	if err := syscall.Statfs(*data, &sfs); err == nil {
 		free := int64(sfs.Bavail) * int64(sfs.Bsize)
-		if free < 5<<30 {
+		reserve := storage.DefaultReserve
+		if cfgErr == nil {
+			reserve = cfg.DiskReserve.N
+		}
+		if free < reserve {
+			k.fail("free space on the disk (or move the data directory to a larger one): imports and fetches are refused until it is above disk_reserve", "only %s free on the data directory's disk, below its reserve of %s (disk_reserve)", humanBytes(free), humanBytes(reserve))
+		} else if free < 5<<30 {
 			k.warn("free space: dossiers take tens to hundreds of MB each", "only %s free on the data directory's disk", humanBytes(free))
 		} else {
 			k.ok("%s free on the data directory's disk", humanBytes(free))

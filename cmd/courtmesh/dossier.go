@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -91,7 +93,17 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, p)
 	}
 	if p.State != "done" {
-		return fmt.Errorf("fetch %s: %s: %s", p.Transfer, p.State, p.Error)
+		printFailures(c.stderr, p)
+		msg := fmt.Sprintf("fetch %s: %s: %s", p.Transfer, p.State, p.Error)
+		if p.Resumable {
+			msg += fmt.Sprintf(" (%d of %d chunks verified; run the same command to resume)", p.Verified, p.Chunks)
+		}
+		// The node's error code keeps its kind (and the exit status).
+		status := http.StatusServiceUnavailable
+		if p.Code == api.CodeInternal {
+			status = http.StatusInternalServerError
+		}
+		return &api.Error{Status: status, Code: p.Code, Message: msg}
 	}
 	fmt.Fprintf(c.stdout, "Dossier of %s verified: %d chunks (%d fetched now, %d already verified before), %s in %s",
 		p.Transfer, p.Chunks, p.Fetched, p.Resumed, humanBytes(p.Bytes), p.Finished.Sub(p.Started).Round(time.Millisecond))
@@ -103,6 +115,14 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(c.stdout, "Filed as %s; the receipt has been published.\n", p.NewCase)
 	}
 	return nil
+}
+
+// printFailures lists why chunk requests of a fetch failed, one line per
+// source and reason.
+func printFailures(w io.Writer, p api.FetchProgress) {
+	for _, fl := range p.Failures {
+		fmt.Fprintf(w, "  %s %s: %d chunk request(s); last: %s\n", fl.Court, fl.Reason, fl.Chunks, fl.Last)
+	}
 }
 
 func humanBytes(b int64) string {

@@ -369,7 +369,12 @@ func (e *e2e) meshAndRevocation(t *testing.T) {
 
 	// Revoke 京0108 and push the next bundle on the operator node.
 	v := courts[victim]
-	e.must(t, "ca", "revoke", "--dir", root, "--serial", strconv.FormatUint(v.serial, 10), "--reason", "key compromised (e2e test)")
+	// The operator's node shows the key's log head (empty: 京0108 signed
+	// nothing), and what to revoke with.
+	if out := e.must(t, "trust", "head", "--data", courts[operator].dir, "--serial", strconv.FormatUint(v.serial, 10)); !strings.Contains(out, "京0108") || !strings.Contains(out, "--from-start") {
+		t.Errorf("trust head: %s", out)
+	}
+	e.must(t, "ca", "revoke", "--dir", root, "--serial", strconv.FormatUint(v.serial, 10), "--reason", "key compromised (e2e test)", "--from-start")
 	b2 := filepath.Join(base, "bundle-2.pb")
 	if out := e.must(t, "ca", "bundle", "--dir", root, "--out", b2); !strings.Contains(out, "Trust bundle 2") || !strings.Contains(out, "1 revocations") {
 		t.Fatalf("ca bundle: %s", out)

@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/crypto/pkcs11key"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
@@ -27,18 +29,48 @@ func init() {
 	register(&command{name: "trust", summary: "install or push trust bundles", subs: []*command{
 		{name: "install", summary: "pin the national root and install a first bundle (node stopped)", run: runTrustInstall},
 		{name: "push", summary: "push a newer bundle to a running node, which spreads it to the mesh", run: runTrustPush},
+		{name: "head", summary: "a key's record log head, witnessed and held: the cut-off for `ca revoke`", run: runTrustHead},
 	}})
 }
 
 func runInit(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "init")
+	rootFile := fs.String("root", "", "the national root certificate (root.cert): the node's keys follow its algorithm suite (v1 or sm); without it, v1")
+	p11Module := fs.String("pkcs11-module", "", "keep the node key in a PKCS#11 token: the module's path (e.g. /usr/lib/softhsm/libsofthsm2.so)")
+	p11Token := fs.String("pkcs11-token", "", "the token's label (with --pkcs11-module)")
+	p11Label := fs.String("pkcs11-label", "", "the key's label in the token (default \"courtmesh node key\")")
+	p11PIN := fs.String("pkcs11-pin-file", "", "a file (mode 0600) holding the token's user PIN; without it the PIN is read from $"+pkcs11key.PINEnv+" (never from the command line)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if (*p11Module == "") != (*p11Token == "") {
+		return errors.New("--pkcs11-module and --pkcs11-token go together")
 	}
 	if *data == "" {
 		return errors.New("--data is required: the directory to create")
 	}
-	id, err := datadir.Init(datadir.Dir(*data))
+	suite := crypto.SuiteV1
+	if *rootFile != "" {
+		raw, err := os.ReadFile(*rootFile)
+		if err != nil {
+			return err
+		}
+		root, err := datadir.ParseRoot(raw)
+		if err != nil {
+			return fmt.Errorf("--root %s: %w", *rootFile, err)
+		}
+		suite = root.Suite
+	}
+	var id *crypto.Identity
+	var err error
+	if *p11Module != "" {
+		if suite != crypto.SuiteV1 {
+			return fmt.Errorf("--pkcs11-module: %w: this build keeps only suite v1's Ed25519 node key in a PKCS#11 token; an SM2 token key needs a device with SM2 (see docs/operations.md)", crypto.ErrUnsupportedSuite)
+		}
+		id, err = datadir.InitToken(datadir.Dir(*data), datadir.TokenOptions{Module: *p11Module, Token: *p11Token, Label: *p11Label, PINFile: *p11PIN})
+	} else {
+		id, err = datadir.InitSuite(datadir.Dir(*data), suite)
+	}
 	if err != nil {
 		return err
 	}
@@ -46,7 +78,13 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
+	if *p11Module != "" {
+		fmt.Fprintf(c.stdout, "Node key created in PKCS#11 token %q (node.key names it; the private key never leaves the token); enc.key in %s (mode 0600).\n", *p11Token, *data)
+	} else if suite == crypto.SuiteV1 {
+		fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
+	} else {
+		fmt.Fprintf(c.stdout, "Node keys of suite %s created in %s (node.key: Ed25519 transport key; sign.key: SM2 signing key; enc.key: SM2 encryption key; mode 0600).\n", suite.Name(), *data)
+	}
 	fmt.Fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
 	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n\nThe authority answers with a challenge file; answer it with\n  courtmesh identity prove --data %s --challenge <file>\nand send back the identity.json that writes.\n", filepath.Join(*data, datadir.IdentityFile), b, *data)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 )
 
@@ -115,7 +116,7 @@ func runTransferStart(request bool) func(context.Context, *cli, []string) error 
 		if request {
 			req.Source, req.RequestedOn, req.AnswerBy = "applicant_request", *requested, *answerBy
 			if req.RequestedOn == "" {
-				req.RequestedOn = time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+				req.RequestedOn = court.DateOf(time.Now()).String()
 			}
 		}
 		return transferCall(ctx, c, *data, "/v1/transfers/start", req, *asJSON)
@@ -344,7 +345,13 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.stdout, "No transfers.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
+	return printTransferTable(c.stdout, ts)
+}
+
+// printTransferTable prints transfers one a line, dated in China time
+// (court.DateOf) whatever the server's time zone, as the rest of the CLI.
+func printTransferTable(w io.Writer, ts []api.Transfer) error {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "TRANSFER\tCASE\tFROM -> TO\tSTATE\tWAITING ON\tOFFERED")
 	for _, t := range ts {
 		to := string(t.Receiver)
@@ -361,7 +368,7 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 		if t.WaitingOn != "" {
 			waiting = t.WaitingOn + ": " + t.WaitingFor
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\n", t.ID, t.CaseNumber, t.Origin, to, st, waiting, t.OfferedAt.Local().Format(time.DateOnly))
+		fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\n", t.ID, t.CaseNumber, t.Origin, to, st, waiting, court.DateOf(t.OfferedAt).String())
 	}
 	return tw.Flush()
 }
@@ -460,7 +467,7 @@ func printTransfer(w io.Writer, t api.Transfer) {
 	}
 	fmt.Fprintf(tw, "Records\t\n")
 	for _, r := range t.Records {
-		fmt.Fprintf(tw, "  %s\t%s by %s, record %s…\n", r.IssuedAt.Local().Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
+		fmt.Fprintf(tw, "  %s\t%s by %s, record %s…\n", court.InChina(r.IssuedAt).Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
 	}
 	tw.Flush()
 }

@@ -3,11 +3,12 @@
 // certificates it issued, its revocations and, for the root, the trust
 // bundle sequence.
 //
-//	ca.key        Ed25519 signing key (0600)
+//	ca.key        signing key (0600): Ed25519 for suite v1, SM2 for suite sm
 //	ca.cert       this authority's certificate (self-signed for the root)
 //	root.cert     the national root certificate (same as ca.cert for the root)
 //	identity.json the public identity (an issuer sends it to the root)
-//	state.json    bundle sequence and revocations (root only)
+//	state.json    bundle sequence and revocations, with the last trusted
+//	              head of a revoked key's record log (root only)
 //	pop.key       secret for proof-of-possession challenges (0600; made
 //	              by the first Challenge)
 //	issued/       every certificate issued, one file per serial
@@ -24,6 +25,7 @@ package ca
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,17 +57,35 @@ type State struct {
 	Revocations    []Revocation `json:"revocations"`
 }
 
-// Revocation is a revocation as kept in state.json.
+// Revocation is a revocation as kept in state.json. LastTrustedSeq and
+// LastTrustedHead (hex), if set, pin the last trusted head of the
+// certificate's record log (crypto.Revocation.LastTrusted); a state file
+// holding one is version 2.
 type Revocation struct {
-	Serial    uint64    `json:"serial"`
-	RevokedAt time.Time `json:"revoked_at"`
-	Reason    string    `json:"reason"`
+	Serial          uint64    `json:"serial"`
+	RevokedAt       time.Time `json:"revoked_at"`
+	Reason          string    `json:"reason"`
+	LastTrustedSeq  uint64    `json:"last_trusted_seq,omitempty"`
+	LastTrustedHead string    `json:"last_trusted_head,omitempty"`
+}
+
+// LastTrusted returns the pinned log position, or nil for a key revoked
+// from the start.
+func (r Revocation) LastTrusted() (*crypto.LogPosition, error) {
+	if r.LastTrustedSeq == 0 && r.LastTrustedHead == "" {
+		return nil, nil
+	}
+	h, err := hex.DecodeString(r.LastTrustedHead)
+	if err != nil || len(h) != 32 || r.LastTrustedSeq == 0 {
+		return nil, court.Errorf(court.ErrCorrupt, "revocation of serial %d: last trusted position %d, head %q", r.Serial, r.LastTrustedSeq, r.LastTrustedHead)
+	}
+	return &crypto.LogPosition{Seq: r.LastTrustedSeq, Head: [32]byte(h)}, nil
 }
 
 // CA is an opened authority directory.
 type CA struct {
 	dir  string
-	key  *crypto.NodeKey
+	key  crypto.Signer
 	Cert *crypto.Certificate // this authority
 	Root *crypto.Certificate // the national root
 }
@@ -73,9 +93,15 @@ type CA struct {
 // ErrNotReady: the directory has a key but no certificate yet.
 var ErrNotReady = errors.New("authority has no certificate yet")
 
-// InitRoot creates a national root in an empty directory.
+// InitRoot creates a national root of suite v1 in an empty directory.
 func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*CA, error) {
-	key, err := initKey(dir)
+	return InitRootSuite(dir, name, notBefore, validity, crypto.SuiteV1)
+}
+
+// InitRootSuite creates a national root of the given suite: the suite of
+// the whole mesh it certifies.
+func InitRootSuite(dir, name string, notBefore time.Time, validity time.Duration, suite crypto.Suite) (*CA, error) {
+	key, err := initKey(dir, suite)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +135,11 @@ func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*C
 // InitIssuer creates a signing key for a province issuer and returns its
 // identity, to be certified by the root (Issue with RoleIssuer) and then
 // installed with InstallCert.
-func InitIssuer(dir string) (*crypto.Identity, error) {
-	key, err := initKey(dir)
+func InitIssuer(dir string) (*crypto.Identity, error) { return InitIssuerSuite(dir, crypto.SuiteV1) }
+
+// InitIssuerSuite is InitIssuer for a mesh of the given suite (the root's).
+func InitIssuerSuite(dir string, suite crypto.Suite) (*crypto.Identity, error) {
+	key, err := initKey(dir, suite)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +149,7 @@ func InitIssuer(dir string) (*crypto.Identity, error) {
 // SignIdentityFile rewrites dir's identity.json signed by its key, for a
 // directory made by a build that wrote unsigned (version 1) identities.
 func SignIdentityFile(dir string) (*crypto.Identity, error) {
-	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	key, err := crypto.LoadSigner(filepath.Join(dir, KeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +157,7 @@ func SignIdentityFile(dir string) (*crypto.Identity, error) {
 }
 
 // writeIdentity writes dir's identity.json, signed by the authority's key.
-func writeIdentity(dir string, key *crypto.NodeKey) (*crypto.Identity, error) {
+func writeIdentity(dir string, key crypto.Signer) (*crypto.Identity, error) {
 	id, err := crypto.SignIdentity(key, nil, nil)
 	if err != nil {
 		return nil, err
@@ -140,18 +169,18 @@ func writeIdentity(dir string, key *crypto.NodeKey) (*crypto.Identity, error) {
 	return id, writeFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
 }
 
-func initKey(dir string) (*crypto.NodeKey, error) {
+func initKey(dir string, suite crypto.Suite) (crypto.Signer, error) {
 	if err := os.MkdirAll(filepath.Join(dir, IssuedDir), 0o700); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
 		return nil, court.Errorf(court.ErrConflict, "%s already holds an authority key; refusing to replace it", dir)
 	}
-	key, err := crypto.GenerateNodeKey()
+	key, err := crypto.GenerateSigner(suite)
 	if err != nil {
 		return nil, err
 	}
-	if err := crypto.SaveNodeKey(filepath.Join(dir, KeyFile), key); err != nil {
+	if err := crypto.SaveSigner(filepath.Join(dir, KeyFile), key); err != nil {
 		return nil, err
 	}
 	if _, err := writeIdentity(dir, key); err != nil {
@@ -163,7 +192,7 @@ func initKey(dir string) (*crypto.NodeKey, error) {
 // InstallCert installs the issuer certificate the root issued for this
 // directory's key, with the root certificate it chains to.
 func InstallCert(dir string, certRaw, rootRaw []byte) error {
-	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	key, err := crypto.LoadSigner(filepath.Join(dir, KeyFile))
 	if err != nil {
 		return err
 	}
@@ -195,7 +224,7 @@ func InstallCert(dir string, certRaw, rootRaw []byte) error {
 
 // Open opens an authority directory.
 func Open(dir string) (*CA, error) {
-	key, err := crypto.LoadNodeKey(filepath.Join(dir, KeyFile))
+	key, err := crypto.LoadSigner(filepath.Join(dir, KeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -425,8 +454,19 @@ func (ca *CA) Issued() ([]*crypto.Certificate, error) {
 	return out, nil
 }
 
-// Revoke records a revocation; the next bundle carries it. Root only.
+// Revoke records a revocation from the start of the key's log: none of the
+// records it signed stays trusted. The next bundle carries it. Root only.
 func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
+	return ca.RevokeAfter(serial, reason, at, nil)
+}
+
+// RevokeAfter records a revocation that keeps the key's record log trusted
+// up to lastTrusted (nil: from the start, as Revoke). The next bundle
+// carries it. Revoking a serial again changes nothing, except that a
+// revocation from the start may be given a last trusted position later
+// (the operator learned the head); two different positions conflict.
+// Root only.
+func (ca *CA) RevokeAfter(serial uint64, reason string, at time.Time, lastTrusted *crypto.LogPosition) error {
 	if !ca.IsRoot() {
 		return court.Errorf(court.ErrPermission, "only the national root revokes; send the serial %d to the national operator", serial)
 	}
@@ -437,12 +477,31 @@ func (ca *CA) Revoke(serial uint64, reason string, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range st.Revocations {
-		if r.Serial == serial {
-			return nil
-		}
+	if lastTrusted != nil && lastTrusted.Seq == 0 {
+		return court.Errorf(court.ErrInvalid, "revoke serial %d: the last trusted position is a record number from 1; to trust none of its records, revoke from the start", serial)
 	}
-	st.Revocations = append(st.Revocations, Revocation{Serial: serial, RevokedAt: at.UTC().Truncate(time.Second), Reason: reason})
+	nr := Revocation{Serial: serial, RevokedAt: at.UTC().Truncate(time.Second), Reason: reason}
+	if lastTrusted != nil {
+		nr.LastTrustedSeq, nr.LastTrustedHead = lastTrusted.Seq, hex.EncodeToString(lastTrusted.Head[:])
+	}
+	for i, r := range st.Revocations {
+		if r.Serial != serial {
+			continue
+		}
+		was, err := r.LastTrusted()
+		switch {
+		case err != nil:
+			return err
+		case lastTrusted == nil || (was != nil && *was == *lastTrusted):
+			return nil
+		case was != nil:
+			return court.Errorf(court.ErrConflict, "serial %d is already revoked with last trusted record %s; a revocation's trusted part is not moved", serial, was)
+		}
+		// Revoked from the start until now: keep the date, pin the head.
+		st.Revocations[i].LastTrustedSeq, st.Revocations[i].LastTrustedHead = nr.LastTrustedSeq, nr.LastTrustedHead
+		return saveState(ca.dir, st)
+	}
+	st.Revocations = append(st.Revocations, nr)
 	return saveState(ca.dir, st)
 }
 
@@ -472,7 +531,11 @@ func (ca *CA) Bundle(now time.Time, validity time.Duration, extra []*crypto.Cert
 	}
 	revs := make([]crypto.Revocation, len(st.Revocations))
 	for i, r := range st.Revocations {
-		revs[i] = crypto.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason}
+		last, err := r.LastTrusted()
+		if err != nil {
+			return nil, err
+		}
+		revs[i] = crypto.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason, LastTrusted: last}
 	}
 	b, err := crypto.BuildBundle(ca.key, ca.Cert, st.BundleSequence+1, now, now.Add(validity), certs, revs)
 	if err != nil {
@@ -505,13 +568,26 @@ func loadState(dir string) (State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, court.Errorf(court.ErrCorrupt, "CA state %s: %w", filepath.Join(dir, StateFile), err)
 	}
-	if st.Version != 1 {
-		return st, court.Errorf(court.ErrCorrupt, "CA state %s: version %d, this build reads version 1", filepath.Join(dir, StateFile), st.Version)
+	if st.Version != 1 && st.Version != 2 {
+		return st, court.Errorf(court.ErrCorrupt, "CA state %s: version %d, this build reads versions 1 and 2", filepath.Join(dir, StateFile), st.Version)
+	}
+	for _, r := range st.Revocations {
+		if _, err := r.LastTrusted(); err != nil {
+			return st, fmt.Errorf("CA state %s: %w", filepath.Join(dir, StateFile), err)
+		}
 	}
 	return st, nil
 }
 
+// saveState writes st as version 1, or 2 when a revocation pins a last
+// trusted log head (an older build, which would drop it, refuses it).
 func saveState(dir string, st State) error {
+	st.Version = 1
+	for _, r := range st.Revocations {
+		if r.LastTrustedSeq != 0 || r.LastTrustedHead != "" {
+			st.Version = 2
+		}
+	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

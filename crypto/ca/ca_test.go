@@ -537,7 +537,8 @@ func TestStateErrors(t *testing.T) {
 		wantErr error
 	}{
 		{name: "not JSON", state: []byte("{truncated"), wantErr: court.ErrCorrupt},
-		{name: "version 2", state: []byte(`{"version":2,"bundle_sequence":7}`), wantErr: court.ErrCorrupt},
+		{name: "version 3", state: []byte(`{"version":3,"bundle_sequence":7}`), wantErr: court.ErrCorrupt},
+		{name: "a bad last trusted head", state: []byte(`{"version":2,"bundle_sequence":7,"revocations":[{"serial":5,"last_trusted_seq":3,"last_trusted_head":"00"}]}`), wantErr: court.ErrCorrupt},
 		{name: "no version", state: []byte(`{"bundle_sequence":7}`), wantErr: court.ErrCorrupt},
 		{name: "missing", wantErr: os.ErrNotExist},
 	}

@@ -277,14 +277,21 @@ func (x *Certificate) GetScope() string {
 	return ""
 }
 
-// Revocation withdraws a certificate before its expiry.
+// Revocation withdraws a certificate before its expiry. From bundle
+// version 2 it may pin the last trusted head of the certificate's record
+// log: the records its key signed at or before last_trusted_seq, whose
+// chain (see crypto.ChainRecordLog) ends in last_trusted_head, stay valid;
+// later ones are refused. Without them (and in every version 1 bundle) the
+// key is revoked from the start: none of its records is trusted.
 type Revocation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Serial        uint64                 `protobuf:"varint,1,opt,name=serial,proto3" json:"serial,omitempty"`
-	RevokedAt     int64                  `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"` // unix seconds
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`                         // free text for operators; never personal data
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Serial          uint64                 `protobuf:"varint,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	RevokedAt       int64                  `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`                    // unix seconds
+	Reason          string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`                                            // free text for operators; never personal data
+	LastTrustedSeq  uint64                 `protobuf:"varint,4,opt,name=last_trusted_seq,json=lastTrustedSeq,proto3" json:"last_trusted_seq,omitempty"`   // bundle version 2: last trusted position in the signer's record log (0: none)
+	LastTrustedHead []byte                 `protobuf:"bytes,5,opt,name=last_trusted_head,json=lastTrustedHead,proto3" json:"last_trusted_head,omitempty"` // bundle version 2: chain hash of that log up to last_trusted_seq (32 bytes)
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Revocation) Reset() {
@@ -338,10 +345,24 @@ func (x *Revocation) GetReason() string {
 	return ""
 }
 
+func (x *Revocation) GetLastTrustedSeq() uint64 {
+	if x != nil {
+		return x.LastTrustedSeq
+	}
+	return 0
+}
+
+func (x *Revocation) GetLastTrustedHead() []byte {
+	if x != nil {
+		return x.LastTrustedHead
+	}
+	return nil
+}
+
 // TrustBundle is the root-signed list the mesh admits peers from.
 type TrustBundle struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`                      // 1; 2 when a revocation pins a last trusted log head
 	Sequence      uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`                    // strictly increasing; an older bundle is rejected
 	IssuedAt      int64                  `protobuf:"varint,3,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`    // unix seconds
 	ExpiresAt     int64                  `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"` // unix seconds
@@ -458,13 +479,15 @@ const file_cryptopb_crypto_proto_rawDesc = "" +
 	"\rissuer_serial\x18\x0e \x01(\x04R\fissuerSerial\x12\x1f\n" +
 	"\vissuer_code\x18\x0f \x01(\tR\n" +
 	"issuerCode\x12\x14\n" +
-	"\x05scope\x18\x10 \x01(\tR\x05scope\"[\n" +
+	"\x05scope\x18\x10 \x01(\tR\x05scope\"\xb1\x01\n" +
 	"\n" +
 	"Revocation\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\x04R\x06serial\x12\x1d\n" +
 	"\n" +
 	"revoked_at\x18\x02 \x01(\x03R\trevokedAt\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x85\x02\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12(\n" +
+	"\x10last_trusted_seq\x18\x04 \x01(\x04R\x0elastTrustedSeq\x12*\n" +
+	"\x11last_trusted_head\x18\x05 \x01(\fR\x0flastTrustedHead\"\x85\x02\n" +
 	"\vTrustBundle\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x1b\n" +

@@ -40,7 +40,29 @@ type Error struct {
 	Status  int    `json:"-"`
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+// Error reads as the node's message, which is the node's own error text:
+// for an error of a plain kind (invalid, not_found, conflict, ...) it
+// already says what failed in words a clerk reads, often starting with the
+// kind ("invalid transfer id …"), so prefixing the code as well read
+// "invalid: invalid …". That code stays in Code, for scripts, and in the
+// kind Unwrap returns (the CLI's exit status). A more specific code
+// (handover_blocked, too_large, unauthorised) still leads the message,
+// which does not say it.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	if kindCodes[e.Code] {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// kindCodes are the codes that only name an error kind.
+var kindCodes = map[string]bool{
+	CodeInvalid: true, CodeNotFound: true, CodeForbidden: true, CodeRevoked: true, CodeConflict: true,
+	CodeStale: true, CodeUnavailable: true, CodeCorrupt: true, CodeInternal: true,
+}
 
 // Errorf makes an API error with a status and stable code.
 func Errorf(status int, code, format string, a ...any) *Error {

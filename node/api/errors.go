@@ -110,8 +110,8 @@ var codeKind = map[string]error{
 	CodeForbidden: court.ErrPermission, CodeUnauthorised: court.ErrPermission,
 	CodeRevoked:  court.ErrRevoked,
 	CodeConflict: court.ErrConflict, CodeStale: court.ErrStale,
-	CodeUnavailable: court.ErrUnavailable,
-	CodeCorrupt:     court.ErrCorrupt,
+	CodeUnavailable: court.ErrUnavailable, "disk_full": court.ErrUnavailable, "store_in_use": court.ErrUnavailable,
+	CodeCorrupt: court.ErrCorrupt,
 }
 
 // Unwrap returns the error kind of e's code; a specific code (such as

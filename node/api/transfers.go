@@ -244,6 +244,40 @@ type FetchProgress struct {
 	Error     string           `json:"error,omitempty"`
 	NewCase   string           `json:"new_case,omitempty"`
 	BytesPerS float64          `json:"bytes_per_second"`
+	// Code is the stable error code of a fetch that did not end done
+	// (unavailable, disk_full, revoked, ...), as the API would answer it.
+	Code string `json:"code,omitempty"`
+	// Resumable says whether running the fetch again can finish it: false
+	// once the grant was revoked or ran out.
+	Resumable bool `json:"resumable"`
+	// Failures says why chunk requests failed, by source and reason: the
+	// requests go to another stream or source, and a fetch that ends
+	// failed names here what stopped it.
+	Failures []FetchFailure `json:"failures,omitempty"`
+}
+
+// FetchFailure counts the chunk requests of one fetch that failed at one
+// source for one reason.
+type FetchFailure struct {
+	// Court is the source's court, or this court for a failure of its
+	// own store (disk_full, store).
+	Court string `json:"court"`
+	Peer  string `json:"peer,omitempty"`
+	// Reason is one of unreachable (no stream could be opened), timeout
+	// (the source sent nothing within the stall time), broken (the stream
+	// was reset or cut), refused (the source refused the request),
+	// revoked (refused: the grant was revoked), missing (the source does
+	// not hold the chunk, or holds a grant but has not fetched its copy),
+	// corrupt (the chunk does not match the signed
+	// manifest), bad_answer (an answer that does not fit the request),
+	// disk_full (this node's disk is at its reserve), store (this node's
+	// store failed).
+	Reason string `json:"reason"`
+	// Chunks is the number of chunk requests that failed so.
+	Chunks int `json:"chunks"`
+	// Last is the latest such error; it names no person.
+	Last string    `json:"last_error"`
+	At   time.Time `json:"at"`
 }
 
 // TransferQuery selects a page of GET /v1/transfers.

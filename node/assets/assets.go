@@ -302,7 +302,7 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 		})
 		change.Asset = &a
 	}
-	sc, err := storageChange(change, key)
+	sc, err := storageChange(change, key, a.db.Suite())
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := key.SealField(assetUpdateLabel(id, self.Code, number), plain)
+	sealed, err := key.SealFieldIn(a.db.Suite(), assetUpdateLabel(id, self.Code, number), plain)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 
 // storageChange checks and converts an API change; an account number is
 // sealed with the dossier's data key and kept masked.
-func storageChange(c api.AssetChange, key crypto.DataKey) (court.AssetChange, error) {
+func storageChange(c api.AssetChange, key crypto.DataKey, suite crypto.Suite) (court.AssetChange, error) {
 	sc := court.AssetChange{Kind: court.AssetChangeKind(c.Kind), Measure: c.Measure, NewMeasure: c.NewMeasure, AssetID: c.AssetID, Rank: c.Rank}
 	if !sc.Kind.Valid() {
 		return sc, fmt.Errorf("%w: kind %q: want search_result, renewal, release, disposal, lapse or other", court.ErrInvalid, c.Kind)
@@ -401,7 +401,7 @@ func storageChange(c api.AssetChange, key crypto.DataKey) (court.AssetChange, er
 				return sc, fmt.Errorf("%w: asset account: at most 64 bytes of text", court.ErrInvalid)
 			}
 			as.AccountMasked = court.MaskNumber(acct)
-			if as.AccountSealed, err = key.SealField(storage.FieldLabel("asset", as.ID, "account"), []byte(acct)); err != nil {
+			if as.AccountSealed, err = key.SealFieldIn(suite, storage.FieldLabel("asset", as.ID, "account"), []byte(acct)); err != nil {
 				return sc, err
 			}
 		}

@@ -285,7 +285,7 @@ func (a *Service) FiledFrom(head storage.CaseRecord, t *cmproto.Transfer) bool {
 	for _, d := range append(append([]storage.Document(nil), v1.Documents...), v1.Source) {
 		ids = append(ids, d.Chunks...)
 	}
-	if root := crypto.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) {
+	if root := a.db.Suite().MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) {
 		return false
 	}
 	if err := a.db.SetCaseTransfer(head.Number, string(t.ID)); err != nil {

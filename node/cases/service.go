@@ -146,7 +146,7 @@ func (c *Service) Import(ctx context.Context, path string, maxDoc int64) (api.Im
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return api.ImportResult{}, court.Errorf(court.ErrNotFound, "import: %s does not exist on the node's machine; check the path of the case folder or .zip", path)
 	}
-	p, err := importer.Prepare(ctx, path, importer.Options{MaxDocumentSize: maxDoc})
+	p, err := importer.Prepare(ctx, path, importer.Options{MaxDocumentSize: maxDoc, Suite: c.db.Suite()})
 	if err != nil {
 		return api.ImportResult{}, err
 	}

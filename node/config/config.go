@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // ConfigVersion is the config file format version this build reads.
@@ -105,6 +107,57 @@ type Config struct {
 	// refused until it is set (a stopped node's `courtmesh case export`
 	// writes where its user names, never inside the data directory).
 	ExportsDir string `toml:"exports_dir"`
+	// DiskReserve is the free space kept on the data directory's disk:
+	// an import or a fetch is refused (503 unavailable, code disk_full)
+	// before it would leave less, so that the store can always commit
+	// and the audit log append, and a disk_full alert is raised. Written
+	// "256MiB", "1GiB" or in bytes; "0" keeps no reserve (not advised).
+	// Default: 256MiB (storage.DefaultReserve).
+	DiskReserve Bytes `toml:"disk_reserve"`
+}
+
+// Bytes is a size written as "256MiB", "1GiB", "64MB" or a number of
+// bytes in the file; Set reports whether it was given (a written "0"
+// means zero, not the default).
+type Bytes struct {
+	N   int64
+	Set bool
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *Bytes) UnmarshalText(t []byte) error {
+	n, err := ParseBytes(string(t))
+	if err != nil {
+		return err
+	}
+	*b = Bytes{N: n, Set: true}
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (b Bytes) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(b.N, 10)), nil }
+
+// ParseBytes reads a size: a whole number of bytes with an optional unit
+// (B, KB, MB, GB, KiB, MiB, GiB, TiB).
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.TrimSpace(s[i:])
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size such as 256MiB, got %q", s)
+	}
+	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("want a size such as 256MiB (units B, KB, MB, GB, KiB, MiB, GiB, TiB), got %q", s)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q too large", s)
+	}
+	return n * mult, nil
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -185,6 +238,11 @@ version = 1
 # path outside the data directory (default none: exports through the node
 # are refused until it is set; every export and every case show is audited)
 # exports_dir = "/srv/courtmesh-exports"
+
+# free space kept on the data directory's disk: imports and fetches are
+# refused (disk_full alert) before they would leave less, so that the store
+# can always commit and the audit log append (default "256MiB")
+# disk_reserve = "256MiB"
 `
 
 // ErrConfig marks a configuration error.
@@ -287,6 +345,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ClockSkewTolerance.Duration == 0 {
 		c.ClockSkewTolerance.Duration = 2 * time.Minute
+	}
+	if !c.DiskReserve.Set {
+		c.DiskReserve = Bytes{N: storage.DefaultReserve, Set: true}
 	}
 	return c
 }

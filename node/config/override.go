@@ -76,6 +76,12 @@ func (c *Config) set(key, val string) error {
 				return fmt.Errorf("want a whole number, got %q", val)
 			}
 			f.SetInt(int64(n))
+		case Bytes:
+			n, err := ParseBytes(val)
+			if err != nil {
+				return err
+			}
+			f.Set(reflect.ValueOf(Bytes{N: n, Set: true}))
 		case Duration:
 			d, err := time.ParseDuration(val)
 			if err != nil {

@@ -83,6 +83,7 @@ var messages = map[string][2]string{
 	"alert.node_revoked":         {"节点证书已吊销", "Node revoked"},
 	"alert.bundle_expiring":      {"信任包即将到期", "Trust bundle near expiry"},
 	"alert.audit_inconsistent":   {"审计日志不一致", "Audit log inconsistent"},
+	"alert.disk_full":            {"数据盘空间不足", "Data disk full"},
 	"flag.silent":                {"无心跳", "silent"},
 	"flag.revoked":               {"已吊销", "revoked"},
 	"flag.audit_rewound":         {"审计日志回退", "audit log rewound"},

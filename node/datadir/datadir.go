@@ -12,6 +12,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/crypto/pkcs11key"
 	"courtmesh.dev/courtmesh/node/config"
 )
 
@@ -48,20 +49,60 @@ func (d Dir) Path(name string) string { return filepath.Join(string(d), name) }
 // ErrNotInitialised: the data directory has no node keys.
 var ErrNotInitialised = errors.New("data directory not initialised")
 
-// Keys loads the node's private keys.
-func (d Dir) Keys() (*crypto.NodeKey, *crypto.EncKey, error) {
+// Keys loads the node's transport key (node.key, Ed25519: its libp2p
+// identity and peer ID) and its decryption key (enc.key: HPKE under
+// suite v1, SM2 under suite sm). Signer loads the key that signs records.
+func (d Dir) Keys() (*crypto.NodeKey, crypto.Decrypter, error) {
 	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s: %w: run `courtmesh init --data %s`", d, ErrNotInitialised, d)
 	}
-	nk, err := crypto.LoadNodeKey(d.Path(crypto.NodeKeyFile))
+	nk, err := loadNodeKey(d.Path(crypto.NodeKeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
-	ek, err := crypto.LoadEncKey(d.Path(crypto.EncKeyFile))
+	ek, err := crypto.LoadDecrypter(d.Path(crypto.EncKeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
 	return nk, ek, nil
+}
+
+// Suite is the algorithm suite of the directory: the pinned national
+// root's, or, before a root is pinned, the keys' (sign.key means sm).
+func (d Dir) Suite() (crypto.Suite, error) {
+	raw, err := os.ReadFile(d.Path(RootFile))
+	if err == nil {
+		root, err := ParseRoot(raw)
+		if err != nil {
+			return 0, err
+		}
+		return root.Suite, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	if _, err := os.Stat(d.Path(crypto.SignKeyFile)); err == nil {
+		return crypto.SuiteSM, nil
+	}
+	return crypto.SuiteV1, nil
+}
+
+// Signer loads the key that signs the node's records, heartbeats and
+// identity: node.key itself under suite v1; under suite sm the SM2 key in
+// sign.key, paired with node.key (the transport key).
+func (d Dir) Signer() (crypto.TransportSigner, error) {
+	nk, _, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(crypto.SignKeyFile)); errors.Is(err, os.ErrNotExist) {
+		return nk, nil
+	}
+	s, err := crypto.LoadSigner(d.Path(crypto.SignKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return crypto.WithTransport(s, nk), nil
 }
 
 // Court returns the court the installed trust bundle certifies this
@@ -162,9 +203,17 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// Init creates a data directory with fresh keys and the identity file. It
-// refuses a directory that already has keys.
-func Init(d Dir) (*crypto.Identity, error) {
+// Init creates a data directory with fresh keys of suite v1 and the
+// identity file. It refuses a directory that already has keys.
+func Init(d Dir) (*crypto.Identity, error) { return InitSuite(d, crypto.SuiteV1) }
+
+// InitSuite is Init for the mesh's suite (the national root's): under
+// suite sm it adds an SM2 signing key (sign.key) beside the Ed25519
+// transport key, and the encryption key is SM2.
+func InitSuite(d Dir, suite crypto.Suite) (*crypto.Identity, error) {
+	if err := suite.Check(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return nil, err
 	}
@@ -175,17 +224,28 @@ func Init(d Dir) (*crypto.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	ek, err := crypto.GenerateEncKey()
+	ek, err := crypto.GenerateDecrypter(suite)
 	if err != nil {
 		return nil, err
+	}
+	var signer crypto.TransportSigner = nk
+	if suite != crypto.SuiteV1 {
+		sk, err := crypto.GenerateSigner(suite)
+		if err != nil {
+			return nil, err
+		}
+		if err := crypto.SaveSigner(d.Path(crypto.SignKeyFile), sk); err != nil {
+			return nil, err
+		}
+		signer = crypto.WithTransport(sk, nk)
 	}
 	if err := crypto.SaveNodeKey(d.Path(crypto.NodeKeyFile), nk); err != nil {
 		return nil, err
 	}
-	if err := crypto.SaveEncKey(d.Path(crypto.EncKeyFile), ek); err != nil {
+	if err := crypto.SaveDecrypter(d.Path(crypto.EncKeyFile), ek); err != nil {
 		return nil, err
 	}
-	id, err := crypto.SignIdentity(nk, ek, nil)
+	id, err := crypto.SignIdentity(signer, ek, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -213,11 +273,15 @@ func (d Dir) writeIdentity(id *crypto.Identity) error {
 // whose enc.key was carried over from an older node, or made by a build
 // that wrote unsigned identities).
 func SignIdentity(d Dir) (*crypto.Identity, error) {
-	nk, ek, err := d.Keys()
+	_, ek, err := d.Keys()
 	if err != nil {
 		return nil, err
 	}
-	id, err := crypto.SignIdentity(nk, ek, nil)
+	sk, err := d.Signer()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(sk, ek, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -229,11 +293,15 @@ func SignIdentity(d Dir) (*crypto.Identity, error) {
 // and carrying the proof, to be sent back to the authority. A challenge
 // made for another node is refused and identity.json is left alone.
 func Prove(d Dir, ch *crypto.PossessionChallenge) (*crypto.Identity, error) {
-	nk, ek, err := d.Keys()
+	_, ek, err := d.Keys()
 	if err != nil {
 		return nil, err
 	}
-	id, err := crypto.ProvePossession(nk, ek, ch)
+	sk, err := d.Signer()
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.ProvePossession(sk, ek, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +318,13 @@ func InstallTrust(d Dir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Cer
 	}
 	if old, err := os.ReadFile(d.Path(RootFile)); err == nil && string(old) != string(rootRaw) {
 		return nil, nil, fmt.Errorf("%s pins a different national root; remove it by hand only if the national operator has told you to re-pin", d.Path(RootFile))
+	}
+	signer, err := d.Signer()
+	if err != nil {
+		return nil, nil, err
+	}
+	if signer.Suite() != root.Suite {
+		return nil, nil, fmt.Errorf("this data directory's keys are of suite %s but the national root runs suite %s: %w; make the node's keys with `courtmesh init --data NEW_DIR --root ROOT_CERT`", signer.Suite().Name(), root.Suite.Name(), crypto.ErrMixedSuite)
 	}
 	b, err := crypto.OpenBundle(root, bundleRaw)
 	if err != nil {
@@ -294,4 +369,77 @@ func ParseRoot(raw []byte) (*crypto.Certificate, error) {
 		return nil, fmt.Errorf("root certificate: %w", err)
 	}
 	return root, nil
+}
+
+// loadNodeKey loads node.key: a key file, or a reference to a key in a
+// PKCS#11 token (opened with the PIN from its PIN file or the
+// environment).
+func loadNodeKey(path string) (*crypto.NodeKey, error) {
+	ref, pub, ok, err := crypto.ReadTokenKeyRef(path)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return crypto.LoadNodeKey(path)
+	}
+	k, err := pkcs11key.Open(pkcs11key.Ref{Module: ref.Module, Token: ref.Token, Label: ref.Label, PINFile: ref.PINFile})
+	if err != nil {
+		return nil, fmt.Errorf("node key in PKCS#11 token %q: %w", ref.Token, err)
+	}
+	if !k.GetPublic().Equals(pub) {
+		return nil, court.Errorf(court.ErrConflict, "PKCS#11 token %q holds a key labelled %q that is not this node's (%s names another public key): is it the right token?", ref.Token, ref.Label, path)
+	}
+	return crypto.NodeKeyFromLibp2p(k)
+}
+
+// TokenOptions name the PKCS#11 token a new node key is made in.
+type TokenOptions struct {
+	Module  string // path of the PKCS#11 module
+	Token   string // token label
+	Label   string // key label; empty: "courtmesh node key"
+	PINFile string // a file holding the PIN; empty: the environment (pkcs11key.PINEnv)
+}
+
+// InitToken is Init (suite v1) with the node key generated in a PKCS#11
+// token: node.key then holds only a reference to it. The encryption key
+// stays in enc.key (the HPKE KEM of suite v1 is not a PKCS#11 mechanism).
+func InitToken(d Dir, o TokenOptions) (*crypto.Identity, error) {
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(crypto.NodeKeyFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a node key; refusing to replace it (a new key is a new identity that needs a new certificate)", d)
+	}
+	k, err := pkcs11key.Generate(pkcs11key.Ref{Module: o.Module, Token: o.Token, Label: o.Label, PINFile: o.PINFile})
+	if err != nil {
+		return nil, err
+	}
+	r := k.Ref()
+	nk, err := crypto.NodeKeyFromLibp2p(k)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := crypto.GenerateEncKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveTokenKeyRef(d.Path(crypto.NodeKeyFile), crypto.TokenKeyRef{Module: r.Module, Token: r.Token, Label: r.Label, PINFile: r.PINFile}, k.GetPublic()); err != nil {
+		return nil, err
+	}
+	if err := crypto.SaveEncKey(d.Path(crypto.EncKeyFile), ek); err != nil {
+		return nil, err
+	}
+	id, err := crypto.SignIdentity(nk, ek, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.writeIdentity(id); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(d.Path(ConfigFile)); errors.Is(err, os.ErrNotExist) {
+		if err := WriteFileAtomic(d.Path(ConfigFile), []byte(config.DefaultConfigText), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
 }

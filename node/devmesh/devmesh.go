@@ -22,6 +22,9 @@ type Court struct {
 	Code   court.CourtCode
 	Parent court.CourtCode // empty: derived from the code
 	Roles  []crypto.Role
+	// Token, if set, keeps the court's node key in a PKCS#11 token
+	// (datadir.InitToken; suite v1 only).
+	Token *datadir.TokenOptions
 }
 
 // DefaultCourts is the demo mesh: the national operator at the SPC, the
@@ -47,16 +50,28 @@ type Mesh struct {
 }
 
 // Build creates dir/ca and dir/<n>-<code> for each court, and installs a
-// bundle valid for a year from now.
+// bundle valid for a year from now, under the default suite.
 func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
+	return BuildSuite(dir, courts, now, crypto.SuiteV1)
+}
+
+// BuildSuite is Build for a mesh of the given algorithm suite: the root
+// is made with `ca init --suite` and every court's keys follow it, as
+// `courtmesh init --root` does.
+func BuildSuite(dir string, courts []Court, now time.Time, suite crypto.Suite) (*Mesh, error) {
 	m := &Mesh{Dir: dir, Courts: courts}
 	var err error
-	if m.CA, err = ca.InitRoot(filepath.Join(dir, "ca"), "最高人民法院 国家根证书 (demo)", now.Add(-time.Hour), 10*365*24*time.Hour); err != nil {
+	if m.CA, err = ca.InitRootSuite(filepath.Join(dir, "ca"), "最高人民法院 国家根证书 (demo)", now.Add(-time.Hour), 10*365*24*time.Hour, suite); err != nil {
 		return nil, err
 	}
 	for i, c := range courts {
 		d := datadir.Dir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
-		id, err := datadir.Init(d)
+		var id *crypto.Identity
+		if c.Token != nil {
+			id, err = datadir.InitToken(d, *c.Token)
+		} else {
+			id, err = datadir.InitSuite(d, m.CA.Root.Suite)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -106,15 +106,30 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 					// again, a few times, after a pause: on a short link
 					// a source has one stream, and one bad moment must
 					// not end the fetch when it is the only source.
+					// A source that cannot be reached (a node just
+					// restarted, not yet reconnected) is tried again for
+					// up to the stall time before it is given up.
+					var unreachableSince time.Time
 					for attempt := 1; ; attempt++ {
-						f.streamWorker(ctx, id, ids, s, w, window, j, c)
-						if left, _ := w.state(); left == 0 || ctx.Err() != nil || s.bad.Load() >= badSourceLimit || attempt >= fetchStreamTries {
+						opened := f.streamWorker(ctx, id, ids, s, w, window, j, c)
+						switch {
+						case opened:
+							unreachableSince = time.Time{}
+						case unreachableSince.IsZero():
+							unreachableSince = time.Now()
+						}
+						left, _ := w.state()
+						if left == 0 || ctx.Err() != nil || s.bad.Load() >= badSourceLimit {
 							return
 						}
+						if attempt >= fetchStreamTries && (opened || time.Since(unreachableSince) > time.Duration(f.stall.Load())) {
+							return
+						}
+						pause := min(time.Duration(attempt)*time.Duration(f.retryPause.Load()), fetchMaxPause)
 						select {
 						case <-ctx.Done():
 							return
-						case <-time.After(time.Duration(attempt) * time.Duration(f.retryPause.Load())):
+						case <-time.After(pause):
 						}
 					}
 				})
@@ -154,7 +169,13 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 			default:
 			}
 			if left, _ := w.state(); left > 0 {
-				return fmt.Errorf("transfer %s: %d chunks could not be fetched from any source; verified chunks are kept and the next fetch resumes", id, left)
+				j.mu.Lock()
+				why := failureSummary(j.p.Failures)
+				j.mu.Unlock()
+				if why == "" {
+					why = "no source holds them"
+				}
+				return court.Errorf(court.ErrUnavailable, "transfer %s: %d chunks could not be fetched from any source (%s); verified chunks are kept and the next fetch resumes", id, left, why)
 			}
 			return nil
 		}
@@ -190,7 +211,7 @@ func (f *Service) streamsFor(ctx context.Context, p peer.ID) int {
 // (an error, a source silent for fetchStall) the reader resets it at once
 // and the requests still in flight go back to the queue for the other
 // streams and sources.
-func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) {
+func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) (opened bool) {
 	var st network.Stream
 	defer func() {
 		if st != nil {
@@ -254,12 +275,17 @@ loop:
 		if st == nil {
 			var err error
 			if st, err = f.h.NewStream(ctx, s.peer, cmproto.ProtoFetch); err != nil {
+				// Not the chunks' fault: they go back for any source,
+				// this one included once it answers again.
 				for _, i := range batch {
-					w.retry(i, s.peer)
+					w.retry(i, "")
 				}
-				s.bad.Add(1)
-				return
+				if ctx.Err() == nil {
+					f.failed(j, id, s, reasonUnreachable, len(batch), err)
+				}
+				return false
 			}
+			opened = true
 			go reader()
 		}
 		// One window token per chunk; the reader gives them back as the
@@ -277,6 +303,9 @@ loop:
 		st.SetWriteDeadline(time.Now().Add(time.Duration(f.stall.Load())))
 		if err := cmproto.WriteDelimited(st, req); err != nil {
 			giveBack(batch, true)
+			if ctx.Err() == nil {
+				f.failed(j, id, s, streamReason(err), len(batch), err)
+			}
 			break
 		}
 		select {
@@ -290,9 +319,10 @@ loop:
 		close(inflight)
 		<-readerDone
 		if readErr != nil && ctx.Err() == nil {
-			f.log.Info("fetch stream ended; its chunks go to the other streams", "court", s.court, "reason", readErr)
+			f.log.Info("fetch stream ended; its chunks go to the other streams", "transfer", id, "court", s.court, "reason", readErr)
 		}
 	}
+	return opened
 }
 
 // acquire takes n tokens of window, or none if ctx ends or stop closes
@@ -324,6 +354,7 @@ func (f *Service) readBatch(st network.Stream, id court.TransferID, ids []crypto
 		for _, i := range batch {
 			w.retry(i, "")
 		}
+		f.failed(j, id, s, streamReason(err), len(batch), err)
 		return err
 	}
 	if resp.GetError() != "" {
@@ -331,14 +362,18 @@ func (f *Service) readBatch(st network.Stream, id court.TransferID, ids []crypto
 			w.retry(i, s.peer)
 		}
 		s.bad.Store(badSourceLimit) // refused: do not ask this source again
-		return fmt.Errorf("%s refused: %s", s.court, resp.GetError())
+		err := fmt.Errorf("%s refused: %s", s.court, resp.GetError())
+		f.failed(j, id, s, refusalReason(resp.GetError()), len(batch), err)
+		return err
 	}
 	if int(resp.GetChunkCount()) != len(batch) {
 		for _, i := range batch {
 			w.retry(i, s.peer)
 		}
 		s.bad.Add(1)
-		return fmt.Errorf("%s answered %d chunks for %d asked", s.court, resp.GetChunkCount(), len(batch))
+		err := fmt.Errorf("%s answered %d chunks for %d asked", s.court, resp.GetChunkCount(), len(batch))
+		f.failed(j, id, s, reasonBadAnswer, len(batch), err)
+		return err
 	}
 	for k, i := range batch {
 		st.SetReadDeadline(time.Now().Add(time.Duration(f.stall.Load())))
@@ -346,6 +381,7 @@ func (f *Service) readBatch(st network.Stream, id court.TransferID, ids []crypto
 			for _, r := range batch[k:] {
 				w.retry(r, "")
 			}
+			f.failed(j, id, s, streamReason(err), len(batch)-k, err)
 			return err
 		}
 	}
@@ -363,6 +399,7 @@ func (f *Service) readChunk(st network.Stream, id court.TransferID, want crypto.
 	}
 	if size == 0 {
 		w.retry(i, s.peer) // this source does not hold it
+		f.failed(j, id, s, reasonMissing, 1, fmt.Errorf("%s does not hold chunk %d", s.court, i))
 		return nil
 	}
 	buf := <-c.free

@@ -27,7 +27,7 @@ func (c *committer) checkLoop() {
 	for job := range c.check {
 		s, i := job.src, job.index
 		switch {
-		case crypto.ChunkIDOf(job.sealed) != job.want:
+		case !job.want.VerifyIn(f.db.Suite(), job.sealed):
 			s.bad.Add(1)
 			f.log.Warn("chunk failed verification; fetching it from another source", "transfer", id, "court", s.court, "chunk", i)
 			f.auditDone(storage.AuditEntry{Event: "dossier.bad_chunk", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id),
@@ -37,10 +37,13 @@ func (c *committer) checkLoop() {
 			j.mu.Unlock()
 			f.metrics.FetchRejected.Inc()
 			w.retry(i, s.peer)
+			f.failed(j, id, s, reasonCorrupt, 1, fmt.Errorf("chunk %d from %s does not match the manifest", i, s.court))
 		default:
 			staged, err := f.db.StageChunk(job.sealed)
 			if err != nil {
-				c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, err))
+				if c.fail(fmt.Errorf("transfer %s: write a chunk: %w", id, err)) {
+					f.failed(j, id, nil, storeReason(err), 1, err)
+				}
 				w.retry(i, "")
 				break
 			}
@@ -99,14 +102,15 @@ const (
 	fetchBuffers  = 2*fetchCheckers + 2
 )
 
-// fail records that the local store failed (the fetch stops) and returns
-// err.
-func (c *committer) fail(err error) error {
+// fail records that the local store failed (the fetch stops); it
+// reports whether err is the first such failure.
+func (c *committer) fail(err error) (first bool) {
 	c.failOnce.Do(func() {
 		c.err = err
 		close(c.failed)
+		first = true
 	})
-	return err
+	return first
 }
 
 func (c *committer) run() {
@@ -161,7 +165,9 @@ func (c *committer) commit(group []verifiedChunk) {
 		}
 	default:
 		if err = c.f.db.PutFetchedChunks(string(c.id), chunks); err != nil {
-			c.fail(fmt.Errorf("transfer %s: store verified chunks: %w", c.id, err))
+			if c.fail(fmt.Errorf("transfer %s: store verified chunks: %w", c.id, err)) {
+				c.f.failed(c.j, c.id, nil, storeReason(err), len(chunks), err)
+			}
 		}
 	}
 	for _, v := range group {

@@ -45,6 +45,8 @@ const (
 	// fetchStreamTries is how many times a stream to a source is opened
 	// in one fetch; the pauses between grow by fetchRetryPause.
 	fetchStreamTries = 4
+	// fetchMaxPause caps the pause between two tries of a source.
+	fetchMaxPause = 5 * time.Second
 )
 
 // dossierIndex is what a serving node knows about a dossier.
@@ -238,7 +240,7 @@ func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 			if err != nil {
 				return nil, err
 			}
-			if sealed, err = dos.Key.SealField(cmproto.CaseLabel(t.ID), caseJSON); err != nil {
+			if sealed, err = dos.Key.SealFieldIn(dos.Suite, cmproto.CaseLabel(t.ID), caseJSON); err != nil {
 				return nil, err
 			}
 		}
@@ -281,6 +283,7 @@ func (f *Service) savedManifest(id court.TransferID) (*pb.FetchManifest, error) 
 type fetchJob struct {
 	mu     sync.Mutex
 	p      api.FetchProgress
+	ctx    context.Context // the job's: done once it stops
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -316,22 +319,26 @@ func (f *Service) Start(id court.TransferID) (api.FetchProgress, error) {
 		return api.FetchProgress{}, court.Errorf(court.ErrUnavailable, "fetch %s: the node is stopping; start it again after the restart (verified chunks are kept)", id)
 	}
 	ctx, cancel := context.WithCancel(f.ctx)
-	j := &fetchJob{cancel: cancel, done: make(chan struct{}), p: api.FetchProgress{Transfer: id, State: "running", Started: time.Now(), Sources: map[string]int{}}}
+	j := &fetchJob{ctx: ctx, cancel: cancel, done: make(chan struct{}), p: api.FetchProgress{Transfer: id, State: "running", Started: time.Now(), Sources: map[string]int{}}}
 	f.jobs[id] = j
 	f.mu.Unlock()
 	go func() {
 		defer close(j.done)
 		defer cancel()
 		err := f.run(ctx, id, j)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			err = f.ended(id, j, err)
+		}
 		j.mu.Lock()
 		j.p.Finished = time.Now()
 		switch {
 		case err == nil:
 			j.p.State = "done"
 		case errors.Is(err, context.Canceled):
-			j.p.State, j.p.Error = "cancelled", "cancelled; verified chunks are kept and a new fetch resumes from them"
+			j.p.State, j.p.Error, j.p.Code, j.p.Resumable = "cancelled", "cancelled; verified chunks are kept and a new fetch resumes from them", api.CodeUnavailable, true
 		default:
-			j.p.State, j.p.Error = "failed", err.Error()
+			j.p.State, j.p.Error, j.p.Code = "failed", err.Error(), api.FromError(err).Code
+			j.p.Resumable = !errors.Is(err, court.ErrRevoked)
 		}
 		j.mu.Unlock()
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -340,6 +347,38 @@ func (f *Service) Start(id court.TransferID) (api.FetchProgress, error) {
 		f.finish(id, j)
 	}()
 	return j.snapshot(), nil
+}
+
+// ended says why a fetch that failed with err stopped, once the fetch
+// is over. A fetch whose grant was revoked (or ran out) while it ran, or
+// that a source refused as revoked, cannot resume: its error says so,
+// with kind court.ErrRevoked, instead of promising that the next fetch
+// resumes.
+func (f *Service) ended(id court.TransferID, j *fetchJob, err error) error {
+	why := ""
+	if t, lerr := f.transfers.Load(id); lerr == nil && t != nil {
+		if self, serr := f.self(); serr == nil {
+			if merr := t.MayFetch(self.Code, f.now()); merr != nil && self.Code != t.Origin &&
+				(t.State == cmproto.StateHandedOver || t.State == cmproto.StateReceived) {
+				why = merr.Error()
+			}
+		}
+	}
+	j.mu.Lock()
+	verified := j.p.Verified
+	if why == "" {
+		for _, fl := range j.p.Failures {
+			if fl.Reason == reasonRevoked {
+				why = fmt.Sprintf("%s refused the fetch: %s", fl.Court, fl.Last)
+			}
+		}
+	}
+	j.mu.Unlock()
+	if why == "" {
+		return err
+	}
+	return court.Errorf(court.ErrRevoked, "fetch %s stopped: %s. This fetch cannot resume: fetching again is refused by every source. The %d chunks verified before stay on this node (a revocation cannot unsee); ask the origin court if the case is still to move here",
+		id, why, verified)
 }
 
 // finish drops a finished job, keeping its final progress for Status.

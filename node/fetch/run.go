@@ -107,7 +107,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 	var v storage.CaseVersion
 	m, err := f.savedManifest(id)
 	if err == nil {
-		if ids, v, err = checkManifest(t, key, m); err != nil {
+		if ids, v, err = checkManifest(f.db.Suite(), t, key, m); err != nil {
 			f.log.Warn("the saved fetch manifest fails its check; asking the sources again", "transfer", id, "reason", err)
 			m = nil
 		}
@@ -116,7 +116,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 		for _, s := range srcs {
 			got, aerr := f.askManifest(ctx, s.peer, id)
 			if aerr == nil {
-				if ids, v, aerr = checkManifest(t, key, got); aerr != nil {
+				if ids, v, aerr = checkManifest(f.db.Suite(), t, key, got); aerr != nil {
 					f.auditDone(storage.AuditEntry{Event: "dossier.bad_manifest", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id), Detail: aerr.Error()})
 				}
 			}
@@ -212,7 +212,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 // case record is the one the handover names (when it names one) and
 // opens with the data key, and that record's documents are exactly the
 // chunk list. It returns the chunk IDs and the case record.
-func checkManifest(t *cmproto.Transfer, key crypto.DataKey, m *pb.FetchManifest) ([]crypto.ChunkID, storage.CaseVersion, error) {
+func checkManifest(suite crypto.Suite, t *cmproto.Transfer, key crypto.DataKey, m *pb.FetchManifest) ([]crypto.ChunkID, storage.CaseVersion, error) {
 	var v storage.CaseVersion
 	ids := make([]crypto.ChunkID, len(m.GetChunkIds()))
 	for i, b := range m.GetChunkIds() {
@@ -221,7 +221,7 @@ func checkManifest(t *cmproto.Transfer, key crypto.DataKey, m *pb.FetchManifest)
 		}
 		ids[i] = crypto.ChunkID(b)
 	}
-	if root := crypto.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) || uint32(len(ids)) != t.ChunkCount {
+	if root := suite.MerkleRoot(ids); !bytes.Equal(root[:], t.MerkleRoot) || uint32(len(ids)) != t.ChunkCount {
 		return nil, v, fmt.Errorf("transfer %s: the manifest does not match the handover's Merkle root; refusing it", t.ID)
 	}
 	if len(t.SealedCaseHash) > 0 {
@@ -271,7 +271,7 @@ func (f *Service) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.
 	if t.State != cmproto.StateHandedOver {
 		return nil // received before: the receipt is out
 	}
-	root := crypto.MerkleRoot(ids)
+	root := f.db.Suite().MerkleRoot(ids)
 	if _, err := f.transfers.Issue(ctx, id, &pb.Record{Body: &pb.Record_Receipt{Receipt: &pb.Receipt{MerkleRoot: root[:], ChunksVerified: uint32(len(ids))}}}); err != nil {
 		return fmt.Errorf("transfer %s: publish the receipt: %w", id, err)
 	}

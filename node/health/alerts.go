@@ -22,7 +22,8 @@ import (
 // Alerts lists the node-level problems operators and the court must act
 // on: silent, revoked and audit-inconsistent nodes, nodes whose clocks
 // are off (clock_skew, one per court), this node's own clock if its
-// peers disagree with it, a trust bundle that
+// peers disagree with it, this node's data disk below its reserve
+// (disk_full), a trust bundle that
 // expires within seven days, and acceptances overdue (at most
 // MaxOverdueAlerts of them, then one alert counting the rest). Messages
 // are in Chinese and English and carry no personal data.
@@ -75,6 +76,15 @@ func (s *Service) alerts(ctx context.Context) ([]api.Alert, map[string][]court.C
 				Message: fmt.Sprintf("本节点时钟%s（%d 个节点心跳的中位数），请校准系统时间（NTP/chrony） / this node's clock is %s of its %d peers' (median of their heartbeats): its records are refused; fix the time sync (chronyc tracking, timedatectl)",
 					fmtOffsetZh(off), c.Peers, fmtOffset(off), c.Peers)})
 		}
+	}
+	if sp := s.d.Store.Space(); sp.Low {
+		code := ""
+		if self, err := s.self(); err == nil {
+			code = string(self.Code)
+		}
+		out = append(out, api.Alert{Kind: "disk_full", Severity: "critical", Court: code, Since: sp.LastRefused.UTC(),
+			Message: fmt.Sprintf("本节点数据盘空间不足（可用 %s，保留 %s），导入和调取暂停（已拒绝 %d 次），请清理磁盘或扩容；节点照常服务 / this node's data disk is low: %s free, %s kept in reserve (disk_reserve); imports and fetches are refused (%d so far) until space is freed; the node keeps serving",
+				storage.HumanBytes(sp.Free), storage.HumanBytes(sp.Reserve), sp.Refused, storage.HumanBytes(sp.Free), storage.HumanBytes(sp.Reserve), sp.Refused)})
 	}
 	b := s.d.Trust.Trust().Bundle()
 	switch st := b.Status(now); st {

@@ -45,6 +45,8 @@ type Store interface {
 	OverdueEntries(ctx context.Context, at court.Date, limit int) ([]storage.DueEntry, bool, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)
+	// Space is the data directory's disk: free space, reserve, refusals.
+	Space() storage.Space
 }
 
 var _ Store = (*storage.DB)(nil)
@@ -62,7 +64,7 @@ type Deps struct {
 	Host    host.Host
 	PubSub  *pubsub.PubSub
 	Trust   TrustView
-	Key     *crypto.NodeKey // signs heartbeats and the peer record in them
+	Key     crypto.TransportSigner // signs heartbeats; its transport key signs the peer record in them
 	Store   Store
 	Measure Measures
 	Metrics *metrics.Metrics
@@ -75,6 +77,9 @@ type Deps struct {
 	Life context.Context
 	// Version is the software version heartbeats report.
 	Version string
+	// RecordHead, if set, is this node's own record log head, which its
+	// heartbeats carry for peers to witness (records.Service.Head).
+	RecordHead func() (crypto.LogPosition, error)
 
 	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
 	// must be positive.

@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"math"
@@ -20,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/node/metrics"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 type hbTopic struct {
@@ -226,7 +226,7 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 		return nil, nil, fmt.Errorf("audit head: %w", err)
 	}
 	if length > 0 {
-		if hb.AuditHead, err = hex.DecodeString(head); err != nil || len(hb.AuditHead) != 32 {
+		if hb.AuditHead, err = storage.AuditHashBytes(head); err != nil {
 			return nil, nil, fmt.Errorf("audit head record of entry %d is corrupt (run `courtmesh audit verify`)", length)
 		}
 		hb.AuditLength = length
@@ -238,11 +238,20 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 			if len(es) != 1 || es[0].Seq != p {
 				return nil, nil, fmt.Errorf("audit entry %d is missing (run `courtmesh audit verify`)", p)
 			}
-			h, err := hex.DecodeString(es[0].Hash)
-			if err != nil || len(h) != 32 {
+			h, err := storage.AuditHashBytes(es[0].Hash)
+			if err != nil {
 				return nil, nil, fmt.Errorf("audit entry %d has a corrupt hash (run `courtmesh audit verify`)", p)
 			}
 			hb.AuditCheckpoints = append(hb.AuditCheckpoints, &pb.AuditCheckpoint{Length: p, Hash: h})
+		}
+	}
+	if s.d.RecordHead != nil {
+		pos, err := s.d.RecordHead()
+		if err != nil {
+			return nil, nil, fmt.Errorf("record log head: %w", err)
+		}
+		if pos.Seq > 0 {
+			hb.RecordLogLength, hb.RecordLogHead = pos.Seq, pos.Head[:]
 		}
 	}
 	// Count by state from the counters kept with the transfers; at most
@@ -257,7 +266,7 @@ func (s *Service) build() (*pb.Heartbeat, *crypto.Certificate, error) {
 			hb.TransferStates[st] = uint32(min(c, math.MaxUint32))
 		}
 	}
-	rec, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}), s.d.Key.Libp2p())
+	rec, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}), s.d.Key.Transport().Libp2p())
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign peer record: %w", err)
 	}
@@ -368,9 +377,12 @@ func (s *Service) record(signer *crypto.Certificate, hb *pb.Heartbeat, now time.
 	}
 	offset := time.UnixMilli(hb.GetSentAt()).Sub(now)
 	skewed := offset > s.d.SkewTolerance || offset < -s.d.SkewTolerance
-	if ph.hb != nil && hb.GetSentAt() <= ph.sentAt && (skewed || ph.skewSince.IsZero()) {
+	if ph.hb != nil && hb.GetSentAt() <= ph.sentAt && (skewed || ph.skewSince.IsZero()) && signer.PeerID != s.d.Host.ID() {
 		// Not newer. Only a node whose clock was wrong and has been set
-		// right is heard again at once, although its dates went back.
+		// right is heard again at once, although its dates went back;
+		// and this node's own heartbeats always pass (gossipsub
+		// validates a local publish too: after its clock was set back,
+		// it would otherwise stop sending until the clock caught up).
 		return false
 	}
 	ph.serial, ph.court, ph.received, ph.sentAt, ph.hb = signer.Serial, signer.Code, now, hb.GetSentAt(), hb
@@ -389,6 +401,19 @@ func (s *Service) record(signer *crypto.Certificate, hb *pb.Heartbeat, now time.
 		s.log.Warn("audit log inconsistency", "court", signer.Code, "peer", signer.PeerID, "flag", ph.audit, "detail", ph.auditDetail)
 	}
 	return true
+}
+
+// WitnessedRecordHead returns the newest head of peer p's own record log
+// that this node witnessed in p's heartbeats, and when that heartbeat
+// arrived. A revocation of p's key may pin it as the last trusted head.
+func (s *Service) WitnessedRecordHead(p peer.ID) (pos crypto.LogPosition, at time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ph := s.peers[p]
+	if ph == nil || ph.hb == nil || ph.hb.GetRecordLogLength() == 0 || len(ph.hb.GetRecordLogHead()) != 32 {
+		return crypto.LogPosition{}, time.Time{}, false
+	}
+	return crypto.LogPosition{Seq: ph.hb.GetRecordLogLength(), Head: [32]byte(ph.hb.GetRecordLogHead())}, ph.received, true
 }
 
 // witness compares a heartbeat's audit head and checkpoints with what the

@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -64,16 +64,22 @@ func (b *Bootstrap) Serve(ctx context.Context) error {
 }
 
 // NewPubSub starts gossipsub on h for the life of ctx: courtmesh's
-// protocol IDs, message id = SHA-256 of the payload, no message signing
-// (records carry their own signatures), and only admitted peers. extra
-// options come after these (a test's tracer).
+// protocol IDs, message id = the suite's hash of the payload, no message
+// signing (records carry their own signatures), and only admitted peers.
+// extra options come after these (a test's tracer).
 func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.Option) (*pubsub.PubSub, error) {
+	// The message id is the hash of the mesh's suite (SHA-256, or SM3 in
+	// an SM mesh): every peer of a mesh computes the same.
+	suite := crypto.SuiteV1
+	if t, ok := adm.(interface{ Trust() *crypto.Trust }); ok {
+		suite = t.Trust().Suite()
+	}
 	opts := []pubsub.Option{
 		pubsub.WithGossipSubProtocols(cmproto.GossipSubProtocols, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
 			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
 		}),
 		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string {
-			h := sha256.Sum256(m.Data)
+			h := suite.Sum(m.Data)
 			return string(h[:])
 		}),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),

@@ -36,6 +36,10 @@ type Metrics struct {
 	ServedBytes     prometheus.Counter
 	ServedRequests  *prometheus.CounterVec // outcome
 	BundleInstalled prometheus.Counter
+	// DiskFull counts writes refused because they would eat into the
+	// reserve kept free on the data directory's disk, by write (import,
+	// fetch).
+	DiskFull *prometheus.CounterVec
 	// Gate stops validators before the store closes.
 	Gate Gate
 }
@@ -81,8 +85,12 @@ func New() *Metrics {
 	m.ServedBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "courtmesh_fetch_served_bytes_total", Help: "Sealed dossier bytes served to authorised courts."})
 	m.ServedRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courtmesh_fetch_requests_total", Help: "Fetch requests answered, by outcome (served, refused)."}, []string{"outcome"})
 	m.BundleInstalled = prometheus.NewCounter(prometheus.CounterOpts{Name: "courtmesh_trust_bundles_installed_total", Help: "Newer trust bundles put in force."})
-	for _, c := range []prometheus.Collector{m.ConnsAdmitted, m.ConnsRefused, m.Gossip, m.GossipRejected, m.Records, m.FetchBytes, m.FetchVerified, m.FetchRejected, m.ServedBytes, m.ServedRequests, m.BundleInstalled} {
+	m.DiskFull = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courtmesh_disk_full_refusals_total", Help: "Imports and fetch writes refused because the data directory's disk would fall below its reserve (disk_reserve), by write (import, fetch)."}, []string{"write"})
+	for _, c := range []prometheus.Collector{m.ConnsAdmitted, m.ConnsRefused, m.Gossip, m.GossipRejected, m.Records, m.FetchBytes, m.FetchVerified, m.FetchRejected, m.ServedBytes, m.ServedRequests, m.BundleInstalled, m.DiskFull} {
 		f(c)
+	}
+	for _, w := range []string{"import", "fetch"} {
+		m.DiskFull.WithLabelValues(w) // shown at zero from the start
 	}
 	return m
 }

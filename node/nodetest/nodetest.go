@@ -217,3 +217,49 @@ func (a Announce) Envelope(t testing.TB) Sealed {
 	}
 	return Sealed{env}
 }
+
+// FaultRunsEnv is the environment variable that sets how many times each
+// fault test of the fault suite (the tests named TestFault…) repeats its
+// fault; unset, each runs a few times, sized for CI.
+const FaultRunsEnv = "COURTMESH_FAULT_RUNS"
+
+// FaultRuns returns how many times a fault test repeats its fault: def,
+// or the number in COURTMESH_FAULT_RUNS.
+func FaultRuns(t testing.TB, def int) int {
+	t.Helper()
+	v := os.Getenv(FaultRunsEnv)
+	if v == "" {
+		return def
+	}
+	var n int
+	if _, err := fmt.Sscan(v, &n); err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a whole number of runs, at least 1", FaultRunsEnv, v)
+	}
+	return n
+}
+
+// FaultReport is what a fault test measured over its runs: the records
+// or chunks put at risk by the fault, how many of them were lost, and the
+// longest time from the end of the fault to full recovery.
+type FaultReport struct {
+	Name      string
+	Runs      int
+	AtRisk    int
+	Lost      int
+	Recovered time.Duration
+}
+
+// Recover records one run's time to recover (the longest is reported).
+func (r *FaultReport) Recover(d time.Duration) { r.Recovered = max(r.Recovered, d) }
+
+// Print prints the fault suite's line for the fault, exactly
+// "fault <name>: runs <n>, at risk <n>, lost <n>, recovered in <duration>",
+// on stdout (`go test -run Fault -v` shows it), and fails t if anything
+// was lost.
+func (r *FaultReport) Print(t testing.TB) {
+	t.Helper()
+	fmt.Printf("fault %s: runs %d, at risk %d, lost %d, recovered in %v\n", r.Name, r.Runs, r.AtRisk, r.Lost, r.Recovered.Round(time.Millisecond))
+	if r.Lost > 0 {
+		t.Errorf("fault %s: %d of %d at risk lost", r.Name, r.Lost, r.AtRisk)
+	}
+}

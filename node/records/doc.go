@@ -13,6 +13,13 @@
 // as evidence and refused. Issue signs this court's own records as the
 // next entry of its log, applies them locally and publishes them.
 //
+// A revoked key's log (revoked.go) is taken only up to the last trusted
+// head its revocation pins, as one range checked against that head, and
+// never past it; a record refused because its signer is revoked is
+// remembered, so that sync does not pull and audit it again, and the
+// refusal names the signer, not the peer that relayed it. Head is this
+// node's own log head (length and chain hash), which its heartbeats carry.
+//
 // Transfers are stored with indexes and counters (by state, court,
 // deadline, case number) in the same transaction as the record, so that
 // Each and ByCase read pages from the indexes, never every transfer.

@@ -53,10 +53,19 @@ type Service struct {
 	// ahead remembers the records refused as dated ahead, so that they
 	// are not fetched and audited again before they are due.
 	ahead aheadMemo
+	// revoked remembers the records refused because their signer is
+	// revoked, and the peers that served a revoked key's trusted log
+	// falsely (revoked.go).
+	revoked revokedMemo
 	// exchanges counts the heads exchanges completed with a peer;
 	// skippedAhead the log ranges not pulled because their next record
-	// was refused as dated ahead and is not yet due.
-	exchanges, skippedAhead atomic.Uint64
+	// was refused as dated ahead and is not yet due; skippedRevoked those
+	// not pulled because their next record was refused as signed by a
+	// revoked key.
+	exchanges, skippedAhead, skippedRevoked atomic.Uint64
+	// head caches this node's own log head (Head).
+	headMu sync.Mutex
+	head   crypto.LogPosition
 	// onChange is called after a transfer's state changed (Deps.OnChange).
 	onChange func(*cmproto.Transfer)
 	// onApplied is called under mu after a record was applied to its
@@ -132,6 +141,8 @@ func New(d Deps) (*Service, error) {
 			func() float64 { return float64(s.skippedAhead.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "courtmesh_records_dated_ahead", Help: "Records refused as dated ahead of this node's clock, remembered until they are due."},
 			func() float64 { return float64(s.ahead.len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "courtmesh_sync_skipped_revoked_total", Help: "Log ranges not pulled because their next record was refused already as signed by a revoked key after its cut-off."},
+			func() float64 { return float64(s.skippedRevoked.Load()) }),
 	)
 	d.Host.SetStreamHandler(cmproto.ProtoSync, s.serveSync)
 	d.Host.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
@@ -198,32 +209,32 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 	}
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
 	if err != nil {
-		s.reject(from, "", err)
+		s.reject(from, err)
 		return pubsub.ValidationReject
 	}
 	switch env.PayloadType {
 	case cmproto.PayloadRecord:
 		err := s.Ingest(msg.Data, from)
 		if outcome(err) == pubsub.ValidationReject {
-			s.reject(from, "", err)
+			s.reject(from, err)
 		}
 		return outcome(err)
 	case cmproto.PayloadLogHeads:
 		signer, err := s.trust.Trust().Open(env, cmproto.PayloadLogHeads, s.now())
 		if err != nil {
-			s.reject(from, "", err)
+			s.reject(from, err)
 			return pubsub.ValidationReject
 		}
 		var lh pb.LogHeads
 		if err := proto.Unmarshal(env.Payload, &lh); err != nil || lh.GetVersion() != 1 {
-			s.reject(from, "", fmt.Errorf("log heads: %w", crypto.ErrMalformed))
+			s.reject(from, fmt.Errorf("log heads: %w", crypto.ErrMalformed))
 			return pubsub.ValidationReject
 		}
 		newer := false
 		for _, h := range lh.GetHeads() {
 			issuer, err := peer.IDFromBytes(h.GetIssuer())
 			if err != nil {
-				s.reject(from, "", fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
+				s.reject(from, fmt.Errorf("log heads: %w: issuer", crypto.ErrMalformed))
 				return pubsub.ValidationReject
 			}
 			have, err := s.db.LogHead(court.PeerID(issuer.String()))
@@ -240,17 +251,32 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 		}
 		return pubsub.ValidationAccept
 	}
-	s.reject(from, "", fmt.Errorf("%w: payload type %q on the transfers topic", crypto.ErrMalformed, env.PayloadType))
+	s.reject(from, fmt.Errorf("%w: payload type %q on the transfers topic", crypto.ErrMalformed, env.PayloadType))
 	return pubsub.ValidationReject
 }
 
-// reject logs and audits a refused record or message.
-func (s *Service) reject(from peer.ID, transfer string, err error) {
-	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
-	s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
-	court := ""
+// recordError is the refusal of an authentic record, carrying the
+// transfer it names (so that the log and the audit name it).
+type recordError struct {
+	transfer court.TransferID
+	err      error
+}
+
+func (e *recordError) Error() string { return e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
+
+// reject logs and audits a refused record or message received from peer
+// from. The audit names the record's signer where the error knows it (a
+// revoked key, a clock ahead), not the peer that relayed it, and the
+// transfer where it is known.
+func (s *Service) reject(from peer.ID, err error) {
+	transfer, peerName, court := "", from.String(), ""
 	if c, cerr := s.trust.Trust().ByPeer(from, s.now()); cerr == nil {
 		court = string(c.Code)
+	}
+	detail := err.Error()
+	if re, ok := errors.AsType[*recordError](err); ok {
+		transfer = string(re.transfer)
 	}
 	if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
 		// Name the court whose clock is wrong, not the relay.
@@ -259,7 +285,17 @@ func (s *Service) reject(from peer.ID, transfer string, err error) {
 			transfer = ahead.Transfer
 		}
 	}
-	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: from.String(), Court: court, Transfer: transfer, Detail: err.Error()})
+	if rev, ok := errors.AsType[*cmproto.RevokedRecordError](err); ok {
+		// Name the revoked signer, not the relay.
+		court, peerName = string(rev.Signer.Code), rev.Signer.PeerID.String()
+		if transfer == "" {
+			transfer = rev.Transfer
+		}
+		detail = fmt.Sprintf("signer %s serial %d, relayed by %s: %v", rev.Signer.Code, rev.Signer.Serial, from, err)
+	}
+	s.log.Info("transfer record rejected", "from", from, "transfer", transfer, "reason", err)
+	s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTransfers, metrics.RejectReason(err)).Inc()
+	s.auditDone(storage.AuditEntry{Event: "record.rejected", Outcome: "rejected", Peer: peerName, Court: court, Transfer: transfer, Detail: detail})
 }
 
 // Load returns the stored state of a transfer, or nil.
@@ -298,6 +334,13 @@ func (s *Service) transferWrite(prev, next *cmproto.Transfer) (*storage.Transfer
 // arrives). It is idempotent: a record already in the log returns
 // ErrDuplicate and changes nothing.
 func (s *Service) Ingest(raw []byte, from peer.ID) error {
+	return s.ingest(raw, from, false)
+}
+
+// ingest is Ingest; pinned says that raw came in a range of a revoked
+// key's trusted log that was checked against its pinned head (revoked.go).
+// An error about an authentic record names its transfer (recordError).
+func (s *Service) ingest(raw []byte, from peer.ID, pinned bool) error {
 	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), s.now())
 	if r == nil {
 		if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
@@ -307,10 +350,30 @@ func (s *Service) Ingest(raw []byte, from peer.ID) error {
 					ahead.Seq, ahead.Issuer, due.UTC().Format(time.RFC3339))
 			}
 		}
+		if rev, ok := errors.AsType[*cmproto.RevokedRecordError](err); ok {
+			if s.revoked.note(rev.Signer.PeerID, rev.Seq, s.trust.Trust().Bundle().Sequence) {
+				// Refused and audited once already under this bundle.
+				return errRevokedAgain(rev)
+			}
+		}
 		return err
 	}
+	if err := s.ingestRecord(r, raw, from, pinned, err); err != nil {
+		return &recordError{transfer: r.Transfer, err: err}
+	}
+	return nil
+}
+
+// ingestRecord keeps and applies an authentic record; err is what
+// DecodeRecord found wrong with its body, if anything.
+func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.Revocation != nil && !pinned {
+		if err := s.checkTrusted(r, raw); err != nil {
+			return err
+		}
+	}
 	lr := &storage.LogRecord{Issuer: court.PeerID(r.SignerPeer().String()), Seq: r.Seq, Raw: raw}
 	have, herr := s.db.HasRecord(lr.Issuer, lr.Seq, raw)
 	if herr != nil {
@@ -397,7 +460,7 @@ func (s *Service) releaseHeld(id court.TransferID) {
 			continue
 		case aerr != nil:
 			s.db.Apply(storage.Commit{Unhold: &h})
-			s.reject(r.SignerPeer(), string(id), aerr)
+			s.reject(r.SignerPeer(), &recordError{transfer: id, err: aerr})
 			continue
 		}
 		w, err := s.transferWrite(cur, next)

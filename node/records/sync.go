@@ -100,6 +100,11 @@ func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64)
 		return nil
 	}
 	defer s.busy.Delete(issuer)
+	if c, rev, ok := s.trust.Trust().RevokedPeer(issuer); ok {
+		// A revoked key's log: only its trusted part, checked, and once
+		// the record after it.
+		return s.pullRevoked(ctx, p, issuer, c, rev, upto)
+	}
 	for {
 		have, err := s.db.LogHead(court.PeerID(issuer.String()))
 		if err != nil || have >= upto {
@@ -127,30 +132,46 @@ func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64)
 }
 
 func (s *Service) pullOnce(ctx context.Context, p, issuer peer.ID, from, to uint64) (int, error) {
+	n := 0
+	err := s.readRange(ctx, p, issuer, from, to, func(raw []byte) {
+		n++
+		if err := s.Ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
+			s.reject(p, err)
+		}
+	})
+	return n, err
+}
+
+// fetchRange asks p for issuer's records from..to (one response: at most
+// maxRangePerRequest) and returns them unchecked.
+func (s *Service) fetchRange(ctx context.Context, p, issuer peer.ID, from, to uint64) ([][]byte, error) {
+	var out [][]byte
+	err := s.readRange(ctx, p, issuer, from, to, func(raw []byte) { out = append(out, raw) })
+	return out, err
+}
+
+// readRange asks p for issuer's records from..to and calls f with each.
+func (s *Service) readRange(ctx context.Context, p, issuer peer.ID, from, to uint64, f func([]byte)) error {
 	st, err := s.h.NewStream(ctx, p, cmproto.ProtoSync)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(time.Minute))
 	if err := cmproto.WriteDelimited(st, &pb.SyncRequest{Version: 1, Issuer: []byte(issuer), From: from, To: to}); err != nil {
 		st.Reset()
-		return 0, err
+		return err
 	}
-	n := 0
 	for {
 		raw, err := cmproto.ReadFrame(st, cmproto.MaxGossipMessage)
 		if err != nil {
 			st.Reset()
-			return n, err
+			return err
 		}
 		if len(raw) == 0 {
-			return n, nil
+			return nil
 		}
-		n++
-		if err := s.Ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
-			s.reject(p, "", err)
-		}
+		f(raw)
 	}
 }
 

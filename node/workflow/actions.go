@@ -443,7 +443,7 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 	if err != nil {
 		return nil, err
 	}
-	sealedCase, err := dos.Key.SealField(cmproto.CaseLabel(id), caseJSON)
+	sealedCase, err := dos.Key.SealFieldIn(dos.Suite, cmproto.CaseLabel(id), caseJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -475,7 +475,7 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 	if err != nil {
 		return nil, err
 	}
-	if m.SealedDetail, err = dos.Key.SealField("handover/"+string(id)+"/detail", detail); err != nil {
+	if m.SealedDetail, err = dos.Key.SealFieldIn(dos.Suite, "handover/"+string(id)+"/detail", detail); err != nil {
 		return nil, err
 	}
 	// An override is a judge's decision: it is evidenced before it takes

@@ -403,7 +403,9 @@ type Heartbeat struct {
 	AuditCheckpoints []*AuditCheckpoint     `protobuf:"bytes,10,rep,name=audit_checkpoints,json=auditCheckpoints,proto3" json:"audit_checkpoints,omitempty"`
 	TransferStates   map[string]uint32      `protobuf:"bytes,11,rep,name=transfer_states,json=transferStates,proto3" json:"transfer_states,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // transfers known to the node, by state
 	SoftwareVersion  string                 `protobuf:"bytes,12,opt,name=software_version,json=softwareVersion,proto3" json:"software_version,omitempty"`
-	PeerRecord       []byte                 `protobuf:"bytes,13,opt,name=peer_record,json=peerRecord,proto3" json:"peer_record,omitempty"` // libp2p signed peer record (a core/record envelope) of the node's addresses
+	PeerRecord       []byte                 `protobuf:"bytes,13,opt,name=peer_record,json=peerRecord,proto3" json:"peer_record,omitempty"`                   // libp2p signed peer record (a core/record envelope) of the node's addresses
+	RecordLogLength  uint64                 `protobuf:"varint,14,opt,name=record_log_length,json=recordLogLength,proto3" json:"record_log_length,omitempty"` // the signer's own record log: complete up to this record (0: empty)
+	RecordLogHead    []byte                 `protobuf:"bytes,15,opt,name=record_log_head,json=recordLogHead,proto3" json:"record_log_head,omitempty"`        // its chain hash up to there (crypto.ChainRecordLog; 32 bytes, empty for an empty log): a revocation of the key may pin it
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -529,6 +531,20 @@ func (x *Heartbeat) GetPeerRecord() []byte {
 	return nil
 }
 
+func (x *Heartbeat) GetRecordLogLength() uint64 {
+	if x != nil {
+		return x.RecordLogLength
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetRecordLogHead() []byte {
+	if x != nil {
+		return x.RecordLogHead
+	}
+	return nil
+}
+
 // AuditCheckpoint is the hash of audit entry `length`.
 type AuditCheckpoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -617,7 +633,7 @@ const file_pb_protocol_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12@\n" +
 	"\bmanifest\x18\x03 \x01(\v2$.courtmesh.protocol.v1.FetchManifestR\bmanifest\x12\x1f\n" +
 	"\vchunk_count\x18\x04 \x01(\rR\n" +
-	"chunkCount\"\xe0\x04\n" +
+	"chunkCount\"\xb4\x05\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05court\x18\x02 \x01(\tR\x05court\x12\x17\n" +
@@ -635,7 +651,9 @@ const file_pb_protocol_proto_rawDesc = "" +
 	"\x0ftransfer_states\x18\v \x03(\v24.courtmesh.protocol.v1.Heartbeat.TransferStatesEntryR\x0etransferStates\x12)\n" +
 	"\x10software_version\x18\f \x01(\tR\x0fsoftwareVersion\x12\x1f\n" +
 	"\vpeer_record\x18\r \x01(\fR\n" +
-	"peerRecord\x1aA\n" +
+	"peerRecord\x12*\n" +
+	"\x11record_log_length\x18\x0e \x01(\x04R\x0frecordLogLength\x12&\n" +
+	"\x0frecord_log_head\x18\x0f \x01(\fR\rrecordLogHead\x1aA\n" +
 	"\x13TransferStatesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"=\n" +

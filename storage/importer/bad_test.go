@@ -289,6 +289,18 @@ func TestBadInput(t *testing.T) {
 			}
 			return path
 		}, importer.Options{}, "documents[0].file", "zip bomb"},
+		{"zip whose directory declares fewer bytes than an entry holds", func(t *testing.T) string {
+			return patchCentral(t, zipOf(t, mutate(t, good, nil)), "docs/d1.pdf", 24, 10)
+		}, importer.Options{}, "documents[0].file", "longer in the zip than the 10 bytes the archive's directory declares for it"},
+		{"zip whose directory declares more bytes than an entry holds", func(t *testing.T) string {
+			return patchCentral(t, zipOf(t, mutate(t, good, nil)), "docs/d1.pdf", 24, 100000)
+		}, importer.Options{}, "documents[0].file", "not the 100000 the archive's directory declares for it"},
+		{"zip whose directory declares fewer compressed bytes than an entry holds", func(t *testing.T) string {
+			return patchCentral(t, zipOf(t, mutate(t, good, nil)), "docs/d1.pdf", 20, 10)
+		}, importer.Options{}, "documents[0].file", "does not match the 10 compressed bytes the archive's directory declares for it"},
+		{"zip entry whose checksum does not match", func(t *testing.T) string {
+			return patchCentral(t, zipOf(t, mutate(t, good, nil)), "docs/d1.pdf", 16, 12345)
+		}, importer.Options{}, "documents[0].file", "does not match the checksum"},
 		{"symlink in folder", func(t *testing.T) string {
 			d := mutate(t, good, nil)
 			p := filepath.Join(d, "docs", "d1.pdf")
@@ -323,6 +335,34 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// patchCentral overwrites the 32-bit field at offset off (16 CRC-32, 20
+// compressed size, 24 uncompressed size) of entry name's central
+// directory record in the zip at path, with v.
+func patchCentral(t *testing.T, path, name string, off int, v uint32) string {
+	t.Helper()
+	z, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := bytes.Index(z, []byte("PK\x01\x02")); i >= 0 && i+46 < len(z); {
+		nl := int(binary.LittleEndian.Uint16(z[i+28:]))
+		if string(z[i+46:i+46+nl]) == name {
+			binary.LittleEndian.PutUint32(z[i+off:], v)
+			if err := os.WriteFile(path, z, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		j := bytes.Index(z[i+4:], []byte("PK\x01\x02"))
+		if j < 0 {
+			break
+		}
+		i += 4 + j
+	}
+	t.Fatalf("no central directory entry for %s", name)
+	return ""
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }

@@ -1,8 +1,9 @@
 package importer
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -21,6 +23,10 @@ type Options struct {
 	MaxCaseJSON         int64 // case.json, in bytes; default 1 MiB
 	MaxTotalSize        int64 // all documents together; default 64 GiB
 	MaxCompressionRatio int   // zip entries: decompressed/compressed above this (past 1 MiB) is a bomb; default 100
+	// Suite hashes the documents (their DocumentIDs): it must be the
+	// store's (storage.DB.Suite). Zero means crypto.SuiteV1; Import sets
+	// it from the store.
+	Suite crypto.Suite
 }
 
 // Defaults.
@@ -68,6 +74,9 @@ func (p *Prepared) Close() error { return p.src.close() }
 // all of it, as a new version if it changed, or nothing. Validation
 // problems come back together as a *ValidationError.
 func Import(ctx context.Context, db *storage.DB, path string, o Options) (Result, error) {
+	if db != nil {
+		o.Suite = db.Suite()
+	}
 	p, err := Prepare(ctx, path, o)
 	if err != nil {
 		return Result{}, err
@@ -115,6 +124,42 @@ func Prepare(ctx context.Context, path string, o Options) (*Prepared, error) {
 	return p, nil
 }
 
+// canonicalNumbers returns case.json with its case numbers (the case's
+// and its title's) written in their normal form (court.ParseCaseNumber:
+// full-width brackets, ASCII digits, no spaces), so that the same case
+// exported once with （） and once with () is the same content and not a new
+// version. case.json is stored and hashed as returned. A file whose
+// numbers are already normal is returned unchanged, byte for byte (its
+// content hash is what earlier releases stored); a number written with
+// JSON escapes is left as it is.
+func canonicalNumbers(data []byte) []byte {
+	var f struct {
+		CaseNumber string `json:"case_number"`
+		Title      struct {
+			CaseNumber string `json:"case_number"`
+		} `json:"title"`
+	}
+	if json.Unmarshal(data, &f) != nil {
+		return data
+	}
+	for _, typed := range []string{f.CaseNumber, f.Title.CaseNumber} {
+		n, err := court.ParseCaseNumber(typed)
+		if err != nil || n.String() == typed {
+			continue
+		}
+		var from, to bytes.Buffer
+		enc := func(b *bytes.Buffer, s string) {
+			e := json.NewEncoder(b)
+			e.SetEscapeHTML(false)
+			e.Encode(s)
+		}
+		enc(&from, typed)
+		enc(&to, n.String())
+		data = bytes.ReplaceAll(data, bytes.TrimSpace(from.Bytes()), bytes.TrimSpace(to.Bytes()))
+	}
+	return data
+}
+
 func fileExt(p string) string {
 	if i := strings.LastIndexByte(p, '.'); i >= 0 {
 		return p[i:]
@@ -134,6 +179,7 @@ func prepare(ctx context.Context, path string, src source, errs []FieldError, o 
 	if parsed == nil {
 		return nil, fail()
 	}
+	data = canonicalNumbers(data)
 	v := parsed.Version
 	sources := make([]storage.DocumentSource, len(v.Documents))
 	var total int64
@@ -145,7 +191,7 @@ func prepare(ctx context.Context, path string, src source, errs []FieldError, o 
 		if checkRelPath(d.File) != "" || d.File == "case.json" {
 			continue // already reported
 		}
-		size, hash, err := hashFile(src, d.File, o.MaxDocumentSize)
+		size, hash, err := hashFile(src, d.File, o.MaxDocumentSize, o.Suite)
 		if err != nil {
 			errs = append(errs, FieldError{Path: at, Msg: fmt.Sprintf("%q %s", d.File, fileProblem(err, o.MaxDocumentSize))})
 			continue
@@ -192,13 +238,13 @@ func readAll(src source, name string, max int64) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-func hashFile(src source, name string, max int64) (int64, crypto.DocumentID, error) {
+func hashFile(src source, name string, max int64, suite crypto.Suite) (int64, crypto.DocumentID, error) {
 	r, err := src.open(name, max)
 	if err != nil {
 		return 0, crypto.DocumentID{}, err
 	}
 	defer r.Close()
-	h := sha256.New()
+	h := suite.NewHash()
 	n, err := io.Copy(h, r)
 	if err != nil {
 		return 0, crypto.DocumentID{}, err

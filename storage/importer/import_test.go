@@ -281,3 +281,48 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Errorf("export into a non-empty folder: %v", err)
 	}
 }
+
+// The same case exported again with its case numbers spelled differently
+// (ASCII brackets, a leading space) is the same content: no new version.
+func TestRespelledCaseNumberIsSameCase(t *testing.T) {
+	ctx := context.Background()
+	cases, err := gen.Generate(filepath.Join(t.TempDir(), "cases"), gen.Options{Cases: 1, Seed: 4, RefDate: refDate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cases[0]
+	db := openStore(t, newDataDir(t))
+	defer db.Close()
+	if _, err := importer.Import(ctx, db, c.Dir, importer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := keys(t, db)
+	path := filepath.Join(c.Dir, "case.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f importer.CaseFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	ascii := strings.NewReplacer("（", "(", "）", ")")
+	respelled := strings.ReplaceAll(string(raw), f.CaseNumber, " "+ascii.Replace(f.CaseNumber))
+	respelled = strings.ReplaceAll(respelled, f.Title.CaseNumber, ascii.Replace(f.Title.CaseNumber))
+	if respelled == string(raw) {
+		t.Fatal("the test did not re-spell the case numbers")
+	}
+	if err := os.WriteFile(path, []byte(respelled), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := importer.Import(ctx, db, c.Dir, importer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Unchanged || r.Version != 1 || !sameKeys(before, keys(t, db)) {
+		t.Fatalf("re-spelled import: %+v (keys changed: %v), want unchanged version 1", r.PutResult, !sameKeys(before, keys(t, db)))
+	}
+	if vs, err := db.Versions(c.Number); err != nil || len(vs) != 1 {
+		t.Errorf("versions %v, %v", vs, err)
+	}
+}

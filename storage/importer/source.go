@@ -148,7 +148,7 @@ func (z *zipSource) open(name string, max int64) (io.ReadCloser, error) {
 	// the archive's directory are the sender's word and can lie.
 	raw, err := f.OpenRaw()
 	if err != nil {
-		return nil, err
+		return nil, &zipEntryError{err: err, msg: fmt.Sprintf("cannot be found where the zip's directory places it (%v): the archive is damaged or altered; export the case again", err)}
 	}
 	cr := &countingReader{r: raw}
 	var rc io.ReadCloser
@@ -189,14 +189,31 @@ func (c *checkedEntry) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.crc.Write(p[:k])
 	c.n += uint64(k)
-	if c.n > c.f.UncompressedSize64 {
-		return k, zip.ErrFormat
+	if err != nil && err != io.EOF {
+		return k, &zipEntryError{err: err, msg: fmt.Sprintf("cannot be read from the zip after %d bytes (%v): its compressed data is damaged or does not match the %d compressed bytes the archive's directory declares for it; export the case again", c.n, err, c.f.CompressedSize64)}
 	}
-	if err == io.EOF && (c.n != c.f.UncompressedSize64 || c.crc.Sum32() != c.f.CRC32) {
-		return k, zip.ErrChecksum
+	if c.n > c.f.UncompressedSize64 {
+		return k, &zipEntryError{err: zip.ErrFormat, msg: fmt.Sprintf("is longer in the zip than the %d bytes the archive's directory declares for it (the archive was altered or written by a faulty tool); export the case again", c.f.UncompressedSize64)}
+	}
+	if err == io.EOF && c.n != c.f.UncompressedSize64 {
+		return k, &zipEntryError{err: zip.ErrFormat, msg: fmt.Sprintf("holds %d bytes in the zip, not the %d the archive's directory declares for it (the archive was cut, altered or written by a faulty tool); export the case again", c.n, c.f.UncompressedSize64)}
+	}
+	if err == io.EOF && c.crc.Sum32() != c.f.CRC32 {
+		return k, &zipEntryError{err: zip.ErrChecksum, msg: fmt.Sprintf("does not match the checksum (CRC-32 %08x, read %08x) the archive declares for it: it is damaged; export the case again", c.f.CRC32, c.crc.Sum32())}
 	}
 	return k, err
 }
+
+// zipEntryError says which entry of an archive does not match what the
+// archive's directory declares, and how ("zip: not a valid zip file" did
+// not). It wraps zip.ErrFormat or zip.ErrChecksum.
+type zipEntryError struct {
+	err error
+	msg string
+}
+
+func (e *zipEntryError) Error() string { return e.msg }
+func (e *zipEntryError) Unwrap() error { return e.err }
 
 func (c *checkedEntry) Close() error { return c.r.Close() }
 
