@@ -27,6 +27,7 @@ import (
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/fetch"
+	"courtmesh.dev/courtmesh/node/funds"
 	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
@@ -86,6 +87,7 @@ type Node struct {
 	assets   *assets.Service
 	fetch    *fetch.Service
 	workflow *workflow.Service
+	funds    *funds.Service
 	metrics  *metrics.Metrics
 	health   *health.Service
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
@@ -213,7 +215,7 @@ func New(opts Options) (*Node, error) {
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: signer, Metrics: n.metrics, Log: log, Now: now,
 		Rules: cmproto.Rules{}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
-		Stats: stats,
+		Stats: stats, Tags: funds.Tags,
 	}); err != nil {
 		return fail(err)
 	}
@@ -232,10 +234,16 @@ func New(opts Options) (*Node, error) {
 		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
+	n.funds = funds.New(funds.Deps{
+		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Log: log, Now: now,
+		GuardDays: cfg.HandoverGuardDays, TemplateFile: opts.Dir.Path(funds.TemplateFile),
+	})
+	api.RegisterFunds(n.api, n.funds, now)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
+		MoreAlerts: n.funds.FundsAlerts,
 	}); err != nil {
 		return fail(err)
 	}
@@ -262,6 +270,9 @@ func (n *Node) Fetcher() *fetch.Service { return n.fetch }
 // Workflow is this court's side of the transfer steps (offer, decide,
 // accept, hand over, ...).
 func (n *Node) Workflow() *workflow.Service { return n.workflow }
+
+// Funds is the room of the funds ledger, sanctions and notices.
+func (n *Node) Funds() *funds.Service { return n.funds }
 
 // Host returns the libp2p host (for tests and the demo).
 func (n *Node) Host() host.Host { return n.h }

@@ -268,6 +268,10 @@ var oaRequestTypes = map[string]reflect.Type{
 	"BackupRequest":   reflect.TypeFor[api.BackupRequest](),
 	"AssetChange":     reflect.TypeFor[api.AssetChange](),
 	"NewAsset":        reflect.TypeFor[api.NewAsset](),
+	// node/funds
+	"FundsEntryRequest": reflect.TypeFor[api.FundsEntryRequest](),
+	"SanctionRequest":   reflect.TypeFor[api.SanctionRequest](),
+	"NoticeRequest":     reflect.TypeFor[api.NoticeRequest](),
 }
 
 // oaResponseTypes are the Go structs the handlers encode, by schema.
@@ -303,6 +307,16 @@ var oaResponseTypes = map[string]reflect.Type{
 	"Alert":           reflect.TypeFor[api.Alert](),
 	"AuditEntry":      reflect.TypeFor[storage.AuditEntry](),
 	"Error":           reflect.TypeFor[api.Error](),
+	// node/funds
+	"FundsEntry":          reflect.TypeFor[api.FundsEntry](),
+	"FundsLedger":         reflect.TypeFor[api.FundsLedger](),
+	"FundsReconciliation": reflect.TypeFor[api.FundsReconciliation](),
+	"Sanction":            reflect.TypeFor[api.Sanction](),
+	"SanctionList":        reflect.TypeFor[api.SanctionList](),
+	"Notice":              reflect.TypeFor[api.Notice](),
+	"NoticeWorklist":      reflect.TypeFor[api.NoticeWorklist](),
+	"DossierItem":         reflect.TypeFor[api.DossierItem](),
+	"DossierItems":        reflect.TypeFor[api.DossierItems](),
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -637,6 +651,8 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 				return caseNo
 			case "{court}":
 				return url.PathEscape("京0108")
+			case "{measure}":
+				return "m1"
 			}
 			t.Fatalf("%s: no sample value for %s", key, p)
 			return ""

@@ -275,6 +275,13 @@ func TestTransferAPIRefusals(t *testing.T) {
 		{name: "reject without reason", omits: "ReasonRequest.reason", c: decider, method: "POST", path: tp(t2, "reject"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{"reason is required"}},
 		{name: "withdraw without reason", omits: "ReasonRequest.reason", c: origin, method: "POST", path: tp(t2, "withdraw"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{"reason is required"}},
 		{name: "close without outcome", omits: "CloseRequest.outcome", c: receiver, method: "POST", path: tp(t1, "close"), body: []byte(`{"amount_recovered_fen": 100}`), status: 422, code: api.CodeInvalid, msg: []string{`outcome ""`}},
+		// node/funds
+		{name: "funds without kind", omits: "FundsEntryRequest.kind", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"amount_fen": 100}`), status: 422, code: api.CodeInvalid, msg: []string{`kind ""`}},
+		{name: "funds without amount_fen", omits: "FundsEntryRequest.amount_fen", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"kind": "received", "source": "voluntary"}`), status: 422, code: api.CodeInvalid, msg: []string{"amount_fen 0"}},
+		{name: "negative funds amount", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"kind": "received", "source": "voluntary", "amount_fen": -5}`), status: 422, code: api.CodeInvalid, msg: []string{"amount_fen -5"}},
+		{name: "funds before the handover", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"kind": "received", "source": "voluntary", "amount_fen": 5}`), status: 409, code: api.CodeConflict, msg: []string{"from the handover"}},
+		{name: "sanction without action", omits: "SanctionRequest.action", c: origin, method: "POST", path: tp(t1, "sanctions"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{`action ""`}},
+		{name: "notice without status", omits: "NoticeRequest.status", c: receiver, method: "POST", path: tp(t1, "notices/m1"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{`status ""`}},
 	}
 	if len(cases) < 20 {
 		t.Fatalf("%d cases; the issue asks for at least 20", len(cases))

@@ -98,6 +98,14 @@ func kindOf(r *pb.Record) Kind {
 		return KindSupplement
 	case *pb.Record_Start:
 		return KindStart
+	case *pb.Record_FundsEntry:
+		return KindFunds
+	case *pb.Record_Sanction:
+		return KindSanction
+	case *pb.Record_AssistNotice:
+		return KindAssistNotice
+	case *pb.Record_DossierItems:
+		return KindDossierItems
 	}
 	return ""
 }
@@ -496,6 +504,8 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("earliest expiry", u.GetEarliestExpiry()); err != nil {
 			return err
 		}
+	case *pb.Record_FundsEntry, *pb.Record_Sanction, *pb.Record_AssistNotice, *pb.Record_DossierItems:
+		return checkMore(r)
 	}
 	return nil
 }

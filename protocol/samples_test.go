@@ -156,6 +156,24 @@ func recordSamples() []recordSample {
 		{"record-asset_update.hex", protocol.KindAssetUpdate, "京0108", 4, at(6), &pb.Record{Body: &pb.Record_AssetUpdate{AssetUpdate: &pb.AssetUpdate{
 			Number: 1, Kind: "renewal", Sealed: []byte("sealed asset change"), EarliestExpiry: "2027-03-01",
 		}}}},
+		// Beyond the handshake (field numbers 30-39): money landing at the
+		// origin after its 销案, a sanction in force, the receiver's notice
+		// to a bank, the dossier items the handover named.
+		{"record-funds_entry.hex", protocol.KindFunds, "京0105", 5, at(6).Add(10 * time.Minute), &pb.Record{Body: &pb.Record_FundsEntry{FundsEntry: &pb.FundsEntry{
+			Number: 1, Kind: "received", AmountFen: 300_000, On: "2026-03-16", Source: "deduction", CaseNumber: "（2025）京0105执123号",
+			ReferenceDigest: fill32(0xDD), Sealed: []byte("sealed funds detail"),
+		}}}},
+		{"record-sanction.hex", protocol.KindSanction, "京0105", 6, at(6).Add(20 * time.Minute), &pb.Record{Body: &pb.Record_Sanction{Sanction: &pb.Sanction{
+			SanctionId: "s1", Kind: "dishonest_listing", Action: "in_force", CaseNumber: "（2025）京0105执123号", Until: "2028-03-16", On: "2026-03-16",
+			Sealed: []byte("sealed respondent and decision"),
+		}}}},
+		{"record-assist_notice.hex", protocol.KindAssistNotice, "京0108", 6, at(6).Add(30 * time.Minute), &pb.Record{Body: &pb.Record_AssistNotice{AssistNotice: &pb.AssistNotice{
+			MeasureId: "m1", BodyKind: "bank", Status: "drafted", On: "2026-03-16", CaseNumber: "（2026）京0108执77号", MeasureExpiry: "2026-09-01",
+			Sealed: []byte("sealed body and asset"),
+		}}}},
+		{"record-dossier_items.hex", protocol.KindDossierItems, "京0105", 7, at(6).Add(40 * time.Minute), &pb.Record{Body: &pb.Record_DossierItems{DossierItems: &pb.DossierItems{
+			Items: []string{"title", "application", "notice"},
+		}}}},
 		{"record-grant_revocation.hex", protocol.KindRevokeGrant, "京0105", 3, at(7), &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{
 			Court: "京01", Reason: "已完成移交",
 		}}}},
@@ -505,7 +523,9 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	}
 	if cur == nil || cur.State != protocol.StateClosed || cur.Mode != "指令执行" || cur.Receiver != "京0108" || cur.NewCaseNumber != "（2026）京0108执77号" ||
 		cur.AmountRecovered != 100_000_000 || cur.AssetUpdates != 1 || len(cur.RevokedGrants) != 1 || cur.RevokedGrants[0] != "京01" ||
-		len(cur.Records) != 9 || cur.Outcome != "concluded" || cur.ChunkCount != 12 {
+		len(cur.Records) != 13 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
+		cur.Ledger == nil || cur.Ledger.RecoveredFen != 300_000 || cur.Ledger.OriginHeldFen != 300_000 || len(cur.Sanctions) != 1 ||
+		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 {
 		t.Errorf("the main line ends as %+v", cur)
 	}
 

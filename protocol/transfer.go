@@ -204,6 +204,13 @@ type Transfer struct {
 	ReceivedAt        time.Time         `json:"received_at,omitzero"`
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
+	// Beyond the handshake (funds.go): the funds ledger, the credit
+	// sanctions, the notices to assisting bodies, the dossier items.
+	Ledger          *Ledger         `json:"ledger,omitempty"`
+	Sanctions       []SanctionState `json:"sanctions,omitempty"`
+	Notices         []NoticeState   `json:"notices,omitempty"`
+	DossierItems    []string        `json:"dossier_items,omitempty"`
+	DossierItemsSet bool            `json:"dossier_items_set,omitempty"`
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -520,6 +527,8 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		if e := b.AssetUpdate.GetEarliestExpiry(); e != "" {
 			n.LatestExpiryNote = e
 		}
+	case *pb.Record_FundsEntry, *pb.Record_Sanction, *pb.Record_AssistNotice, *pb.Record_DossierItems:
+		return applyMore(t, &n, r, held, conflict)
 	default:
 		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, court.ErrInvalid)
 	}

@@ -55,6 +55,8 @@ type TransferWrite struct {
 	// Stats is what the transfer adds to the statistics of its scopes (see
 	// TransferRecord.Stats).
 	Stats map[string]int64
+	// Tags mark the transfer for listings by tag (TransferRecord.Tags).
+	Tags []string
 }
 
 // Commit is what one accepted record changes, written in one transaction.
@@ -123,7 +125,7 @@ func (db *DB) Apply(c Commit) error {
 			return fmt.Errorf("transfer %s: %w", c.Transfer.ID, err)
 		}
 		r.ID, r.State, r.Terminal = c.Transfer.ID, c.Transfer.State, legacyTerminal[c.Transfer.State]
-		r.Stats = c.Transfer.Stats
+		r.Stats, r.Tags = c.Transfer.Stats, c.Transfer.Tags
 		rec = &r
 	}
 	return db.update(func(txn *badger.Txn) error {

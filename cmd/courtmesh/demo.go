@@ -394,13 +394,21 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	d.ok("京0108's case now holds the vehicle and its 查封 (2-year term); the plate stays sealed")
 
+	amount := int64(1_250_000_00)
+	if t, err := receiver.Workflow().Transfer(id); err == nil && t.AmountOutstanding > 0 {
+		amount = min(amount, t.AmountOutstanding)
+	}
+	if err := demoAfterHandover(ctx, d, nodes, origin, receiver, id, amount); err != nil {
+		return err
+	}
+
 	d.say("京0108 报告执行进展。", "京0108 reports progress.")
-	if _, err := receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 1_250_000_00, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
+	if _, err := receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: amount, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
 		return err
 	}
 	if err := waitUntil(ctx, 15*time.Second, func() bool {
 		for _, n := range nodes {
-			if t, err := n.Workflow().Transfer(id); err != nil || t.AmountRecovered != 1_250_000_00 {
+			if t, err := n.Workflow().Transfer(id); err != nil || t.AmountRecovered != amount {
 				return false
 			}
 		}
@@ -408,7 +416,14 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}); err != nil {
 		return fmt.Errorf("progress did not reach every court: %w", err)
 	}
-	d.ok("every court records %s recovered by the receiver", yuan(1_250_000_00))
+	rec, err := receiver.Funds().Reconcile(id, court.DateOf(time.Now()))
+	if err != nil {
+		return err
+	}
+	if !rec.Balanced {
+		return fmt.Errorf("demo: the receiver's report does not match the ledger: %v", rec.Problems)
+	}
+	d.ok("every court records %s recovered by the receiver; the report matches the funds ledger", yuan(amount))
 	return nil
 }
 

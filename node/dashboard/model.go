@@ -94,9 +94,10 @@ type CourtIndicators struct {
 	Received int `json:"received"`
 	// Concluded counts the transferred cases it closed.
 	Concluded int `json:"concluded"`
-	// RecoveredFen is what this court recovered in the accepted cases (the
-	// last progress or closure report of each); OriginFen what the origin
-	// courts had recovered in the same cases before the transfer.
+	// RecoveredFen is what was recovered in the accepted cases since the
+	// handover, from their funds ledgers (money received by either court,
+	// forwards not counted twice; see Recovered); OriginFen what the
+	// origin courts had recovered in the same cases before the transfer.
 	RecoveredFen int64 `json:"recovered_fen"`
 	OriginFen    int64 `json:"origin_recovered_fen"`
 	// ClaimedFen is the sum of the claims this court filed the received
@@ -108,6 +109,10 @@ type CourtIndicators struct {
 	// handover a measure may have lapsed (see LapsedDuringHandover).
 	// Target: 0.
 	MeasuresLapsed int `json:"measures_lapsed"`
+	// SanctionsLapsed counts the credit sanctions of cases transferred to
+	// this court that it did not re-issue by their deadline (the debtor
+	// was free of them after the origin's 销案). Target: 0.
+	SanctionsLapsed int `json:"sanctions_lapsed"`
 }
 
 // Mesh is the mesh as heartbeats show it.
@@ -247,26 +252,28 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-3"
+	StatsVersion = "dashboard-4"
 
-	statMode      = "mode/"       // + mode: decided transfers of that mode
-	statClosure   = "closure/"    // + closure kind: closed transfers closed so
-	statAccN      = "acc/n"       // decided and accepted
-	statAccSec    = "acc/sec"     // their decision-to-acceptance time
-	statRcptN     = "rcpt/n"      // decided and received
-	statRcptSec   = "rcpt/sec"    // their decision-to-receipt time
-	statRcv       = "rcv/"        // + receiver + "/" + field
-	rcvDesignated = "designated"  // CourtIndicators.Designated
-	rcvAccepted   = "accepted"    // .Accepted
-	rcvInTime     = "in_time"     // .AcceptedInTime
-	rcvReceived   = "received"    // .Received
-	rcvConcluded  = "concluded"   // .Concluded
-	rcvRecovered  = "recovered"   // .RecoveredFen
-	rcvOrigin     = "origin"      // .OriginFen
-	rcvClaimed    = "claimed"     // .ClaimedFen, receipt confirmed
-	rcvLapsed     = "lapsed"      // .MeasuresLapsed, receipt confirmed
-	rcvLapseFrom  = "lapse_from/" // + date: in flight; counted in .MeasuresLapsed from that day on
-	secondsPerDay = 24 * 3600
+	statMode       = "mode/"                // + mode: decided transfers of that mode
+	statClosure    = "closure/"             // + closure kind: closed transfers closed so
+	statAccN       = "acc/n"                // decided and accepted
+	statAccSec     = "acc/sec"              // their decision-to-acceptance time
+	statRcptN      = "rcpt/n"               // decided and received
+	statRcptSec    = "rcpt/sec"             // their decision-to-receipt time
+	statRcv        = "rcv/"                 // + receiver + "/" + field
+	rcvDesignated  = "designated"           // CourtIndicators.Designated
+	rcvAccepted    = "accepted"             // .Accepted
+	rcvInTime      = "in_time"              // .AcceptedInTime
+	rcvReceived    = "received"             // .Received
+	rcvConcluded   = "concluded"            // .Concluded
+	rcvRecovered   = "recovered"            // .RecoveredFen
+	rcvOrigin      = "origin"               // .OriginFen
+	rcvClaimed     = "claimed"              // .ClaimedFen, receipt confirmed
+	rcvLapsed      = "lapsed"               // .MeasuresLapsed, receipt confirmed
+	rcvLapseFrom   = "lapse_from/"          // + date: in flight; counted in .MeasuresLapsed from that day on
+	rcvSanctLapsed = "sanctions_lapsed"     // .SanctionsLapsed: re-issued late
+	rcvSanctFrom   = "sanction_lapse_from/" // + date: not re-issued; counted in .SanctionsLapsed from that day on
+	secondsPerDay  = 24 * 3600
 )
 
 // StatsKey names the statistics definition for a node whose handover
@@ -308,7 +315,7 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			if AcceptedInTime(t) {
 				s[p+rcvInTime]++
 			}
-			s[p+rcvRecovered] += max(0, t.AmountRecovered)
+			s[p+rcvRecovered] += max(0, Recovered(t))
 			s[p+rcvOrigin] += max(0, t.AmountOrigin, t.HandoverRecovered)
 		}
 		if !t.ReceivedAt.IsZero() {
@@ -324,6 +331,18 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		if t.State == cmproto.StateClosed {
 			s[p+rcvConcluded]++
 		}
+		for _, x := range t.Sanctions {
+			by, err := court.ParseDate(x.ReissueBy)
+			if err != nil {
+				continue
+			}
+			switch on, err := court.ParseDate(x.ReissuedOn); {
+			case err == nil && on.After(by):
+				s[p+rcvSanctLapsed]++
+			case err != nil:
+				s[p+rcvSanctFrom+by.AddDate(0, 0, 1).String()]++
+			}
+		}
 	}
 	for k, v := range s {
 		if v == 0 {
@@ -331,6 +350,18 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		}
 	}
 	return s
+}
+
+// Recovered is what transfer t shows recovered since the handover: the
+// money its funds ledger received from outside the courts (a forward
+// between them is not counted again). A transfer without a ledger entry
+// (from builds before the ledger, or no money yet) shows the receiver's
+// last progress or closure report.
+func Recovered(t *cmproto.Transfer) int64 {
+	if t.Ledger != nil {
+		return t.Ledger.RecoveredFen
+	}
+	return t.AmountRecovered
 }
 
 // Stats is the statistics definition a node whose handover guard is
@@ -420,7 +451,15 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.ClaimedFen = v
 		case rcvLapsed:
 			ci.MeasuresLapsed += int(v)
+		case rcvSanctLapsed:
+			ci.SanctionsLapsed += int(v)
 		default:
+			if day, ok := strings.CutPrefix(field, rcvSanctFrom); ok {
+				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
+					ci.SanctionsLapsed += int(v)
+				}
+				continue
+			}
 			if day, ok := strings.CutPrefix(field, rcvLapseFrom); ok {
 				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
 					ci.MeasuresLapsed += int(v)

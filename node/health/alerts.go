@@ -205,6 +205,13 @@ func (s *Service) allAlerts(ctx context.Context) ([]api.Alert, map[string][]cour
 		s.log.Warn("alerts: could not read the measures of transferred cases", "reason", err)
 	}
 	out = append(out, ms...)
+	if s.d.MoreAlerts != nil {
+		more, err := s.d.MoreAlerts(ctx, court.DateOf(s.now()))
+		if err != nil {
+			s.log.Warn("alerts: could not read the funds, sanctions and notices of transfers", "reason", err)
+		}
+		out = append(out, more...)
+	}
 	dashboard.SortAlerts(out)
 	return out, parties
 }

@@ -96,6 +96,10 @@ type Deps struct {
 	// AlertEvery is how often alerts are evaluated for the webhook
 	// (sync_interval); zero or less means 30 s.
 	AlertEvery time.Duration
+	// MoreAlerts, if set, adds the alerts of other rooms as of a day
+	// (node/funds: money held at the origin, ledgers that do not balance,
+	// sanctions pending, notices unacknowledged).
+	MoreAlerts func(ctx context.Context, asOf court.Date) ([]api.Alert, error)
 }
 
 // Service is the health room: heartbeats, the mesh view, alerts, the

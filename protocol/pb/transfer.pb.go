@@ -277,6 +277,10 @@ type Record struct {
 	//	*Record_HandoverReturn
 	//	*Record_Supplement
 	//	*Record_Start
+	//	*Record_FundsEntry
+	//	*Record_Sanction
+	//	*Record_AssistNotice
+	//	*Record_DossierItems
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -480,6 +484,42 @@ func (x *Record) GetStart() *TransferStart {
 	return nil
 }
 
+func (x *Record) GetFundsEntry() *FundsEntry {
+	if x != nil {
+		if x, ok := x.Body.(*Record_FundsEntry); ok {
+			return x.FundsEntry
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetSanction() *Sanction {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Sanction); ok {
+			return x.Sanction
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAssistNotice() *AssistNotice {
+	if x != nil {
+		if x, ok := x.Body.(*Record_AssistNotice); ok {
+			return x.AssistNotice
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDossierItems() *DossierItems {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DossierItems); ok {
+			return x.DossierItems
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -540,6 +580,23 @@ type Record_Start struct {
 	Start *TransferStart `protobuf:"bytes,23,opt,name=start,proto3,oneof"`
 }
 
+type Record_FundsEntry struct {
+	// 30-39: money, sanctions and assisting bodies (see FundsEntry).
+	FundsEntry *FundsEntry `protobuf:"bytes,30,opt,name=funds_entry,json=fundsEntry,proto3,oneof"`
+}
+
+type Record_Sanction struct {
+	Sanction *Sanction `protobuf:"bytes,31,opt,name=sanction,proto3,oneof"`
+}
+
+type Record_AssistNotice struct {
+	AssistNotice *AssistNotice `protobuf:"bytes,32,opt,name=assist_notice,json=assistNotice,proto3,oneof"`
+}
+
+type Record_DossierItems struct {
+	DossierItems *DossierItems `protobuf:"bytes,33,opt,name=dossier_items,json=dossierItems,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -567,6 +624,14 @@ func (*Record_HandoverReturn) isRecord_Body() {}
 func (*Record_Supplement) isRecord_Body() {}
 
 func (*Record_Start) isRecord_Body() {}
+
+func (*Record_FundsEntry) isRecord_Body() {}
+
+func (*Record_Sanction) isRecord_Body() {}
+
+func (*Record_AssistNotice) isRecord_Body() {}
+
+func (*Record_DossierItems) isRecord_Body() {}
 
 // TransferStart: the superior court opens a transfer of a case of a
 // court below it, without the origin's offer: on its own motion, or
@@ -1541,6 +1606,364 @@ func (x *AssetUpdate) GetEarliestExpiry() string {
 	return ""
 }
 
+// FundsEntry: money (执行款/案款) that moved through the issuing court's
+// case account in a transferred case, from the handover on: received
+// (a 扣划 of a frozen deposit, an auction, a voluntary payment, or the
+// other court's forward), paid out to the applicant, or forwarded to the
+// other court. Amounts and dates are broadcast; accounts, payers, payees
+// and bank references only in sealed. Numbered per transfer and issuer
+// from 1.
+type FundsEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`                                         // received | paid_out | forwarded
+	AmountFen     int64                  `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`             // 分, more than 0
+	On            string                 `protobuf:"bytes,4,opt,name=on,proto3" json:"on,omitempty"`                                             // YYYY-MM-DD the money moved
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`                                     // received: deduction | auction | voluntary | forward | other
+	CaseNumber    string                 `protobuf:"bytes,6,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`           // the issuer's case number in the transfer
+	ForwardNumber uint64                 `protobuf:"varint,7,opt,name=forward_number,json=forwardNumber,proto3" json:"forward_number,omitempty"` // received from a forward: the other court's forwarded entry
+	// HMAC-SHA-256, under a key derived from the dossier's data key, of
+	// the money's bank reference: the same payment recorded twice is
+	// refused without the reference being broadcast. Empty for a forward
+	// received (forward_number names it).
+	ReferenceDigest []byte `protobuf:"bytes,8,opt,name=reference_digest,json=referenceDigest,proto3" json:"reference_digest,omitempty"`
+	Sealed          []byte `protobuf:"bytes,9,opt,name=sealed,proto3" json:"sealed,omitempty"` // the detail (accounts, payer, payee, reference), sealed with the data key
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FundsEntry) Reset() {
+	*x = FundsEntry{}
+	mi := &file_pb_transfer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FundsEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FundsEntry) ProtoMessage() {}
+
+func (x *FundsEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FundsEntry.ProtoReflect.Descriptor instead.
+func (*FundsEntry) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FundsEntry) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *FundsEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *FundsEntry) GetOn() string {
+	if x != nil {
+		return x.On
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetForwardNumber() uint64 {
+	if x != nil {
+		return x.ForwardNumber
+	}
+	return 0
+}
+
+func (x *FundsEntry) GetReferenceDigest() []byte {
+	if x != nil {
+		return x.ReferenceDigest
+	}
+	return nil
+}
+
+func (x *FundsEntry) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// Sanction: a credit sanction (信用惩戒) hanging on a case number: the
+// origin declares those in force at handover (in_force), the receiver
+// re-issues each under its new case number (reissued), then the origin
+// lifts its own (lifted). The respondent and the decision only in sealed.
+type Sanction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SanctionId    string                 `protobuf:"bytes,1,opt,name=sanction_id,json=sanctionId,proto3" json:"sanction_id,omitempty"` // chosen by the origin (s1, s2, ...); names it in both courts
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`                               // dishonest_listing | consumption_restriction | exit_restriction | other
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`                           // in_force | reissued | lifted
+	CaseNumber    string                 `protobuf:"bytes,4,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"` // the issuer's case number it hangs on
+	Until         string                 `protobuf:"bytes,5,opt,name=until,proto3" json:"until,omitempty"`                             // YYYY-MM-DD the term ends; empty: no term
+	On            string                 `protobuf:"bytes,6,opt,name=on,proto3" json:"on,omitempty"`                                   // YYYY-MM-DD of the act
+	Sealed        []byte                 `protobuf:"bytes,7,opt,name=sealed,proto3" json:"sealed,omitempty"`                           // respondent and decision number, sealed with the data key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sanction) Reset() {
+	*x = Sanction{}
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sanction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sanction) ProtoMessage() {}
+
+func (x *Sanction) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sanction.ProtoReflect.Descriptor instead.
+func (*Sanction) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Sanction) GetSanctionId() string {
+	if x != nil {
+		return x.SanctionId
+	}
+	return ""
+}
+
+func (x *Sanction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Sanction) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Sanction) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *Sanction) GetUntil() string {
+	if x != nil {
+		return x.Until
+	}
+	return ""
+}
+
+func (x *Sanction) GetOn() string {
+	if x != nil {
+		return x.On
+	}
+	return ""
+}
+
+func (x *Sanction) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// AssistNotice: the receiver's notice (协助执行通知书) to the assisting
+// body holding a moved measure (a bank, a registry, a vehicle
+// administration) that the measure now answers to the receiver's case:
+// drafted, sent, acknowledged. The body's name and the asset only in
+// sealed.
+type AssistNotice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MeasureId     string                 `protobuf:"bytes,1,opt,name=measure_id,json=measureId,proto3" json:"measure_id,omitempty"`
+	BodyKind      string                 `protobuf:"bytes,2,opt,name=body_kind,json=bodyKind,proto3" json:"body_kind,omitempty"`                // bank | real_estate_registry | vehicle_administration | market_regulator | other
+	Status        string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`                                    // drafted | sent | acknowledged
+	On            string                 `protobuf:"bytes,4,opt,name=on,proto3" json:"on,omitempty"`                                            // YYYY-MM-DD
+	CaseNumber    string                 `protobuf:"bytes,5,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`          // the receiver's case number the measure now answers to
+	MeasureExpiry string                 `protobuf:"bytes,6,opt,name=measure_expiry,json=measureExpiry,proto3" json:"measure_expiry,omitempty"` // YYYY-MM-DD, for the alert; empty if the measure has no term
+	Sealed        []byte                 `protobuf:"bytes,7,opt,name=sealed,proto3" json:"sealed,omitempty"`                                    // body, asset and measure detail, sealed with the data key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssistNotice) Reset() {
+	*x = AssistNotice{}
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssistNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssistNotice) ProtoMessage() {}
+
+func (x *AssistNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssistNotice.ProtoReflect.Descriptor instead.
+func (*AssistNotice) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AssistNotice) GetMeasureId() string {
+	if x != nil {
+		return x.MeasureId
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetBodyKind() string {
+	if x != nil {
+		return x.BodyKind
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetOn() string {
+	if x != nil {
+		return x.On
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetMeasureExpiry() string {
+	if x != nil {
+		return x.MeasureExpiry
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// DossierItems: the standard dossier items (执行案卷) the origin's
+// handover carries, so the receiver sees at once what is missing.
+type DossierItems struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []string               `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"` // title, application, notice, report_order, search_results, ...
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DossierItems) Reset() {
+	*x = DossierItems{}
+	mi := &file_pb_transfer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DossierItems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DossierItems) ProtoMessage() {}
+
+func (x *DossierItems) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DossierItems.ProtoReflect.Descriptor instead.
+func (*DossierItems) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DossierItems) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // Receipt: the receiver verified every chunk.
 type Receipt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1552,7 +1975,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1987,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +2000,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1605,7 +2028,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +2040,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +2053,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1665,7 +2088,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +2100,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +2113,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1741,7 +2164,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1753,7 +2176,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +2189,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1793,7 +2216,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2228,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +2241,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1849,7 +2272,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2284,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2297,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1909,7 +2332,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xe9\b\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x86\v\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1937,7 +2360,12 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
 	"supplement\x18\x16 \x01(\v2!.courtmesh.protocol.v1.SupplementH\x00R\n" +
 	"supplement\x12<\n" +
-	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05startB\x06\n" +
+	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05start\x12D\n" +
+	"\vfunds_entry\x18\x1e \x01(\v2!.courtmesh.protocol.v1.FundsEntryH\x00R\n" +
+	"fundsEntry\x12=\n" +
+	"\bsanction\x18\x1f \x01(\v2\x1f.courtmesh.protocol.v1.SanctionH\x00R\bsanction\x12J\n" +
+	"\rassist_notice\x18  \x01(\v2#.courtmesh.protocol.v1.AssistNoticeH\x00R\fassistNotice\x12J\n" +
+	"\rdossier_items\x18! \x01(\v2#.courtmesh.protocol.v1.DossierItemsH\x00R\fdossierItemsB\x06\n" +
 	"\x04body\"\xa3\x02\n" +
 	"\rTransferStart\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
@@ -2024,7 +2452,42 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06sealed\x18\x03 \x01(\fR\x06sealed\x12'\n" +
-	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"S\n" +
+	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"\x8a\x02\n" +
+	"\n" +
+	"FundsEntry\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x0e\n" +
+	"\x02on\x18\x04 \x01(\tR\x02on\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1f\n" +
+	"\vcase_number\x18\x06 \x01(\tR\n" +
+	"caseNumber\x12%\n" +
+	"\x0eforward_number\x18\a \x01(\x04R\rforwardNumber\x12)\n" +
+	"\x10reference_digest\x18\b \x01(\fR\x0freferenceDigest\x12\x16\n" +
+	"\x06sealed\x18\t \x01(\fR\x06sealed\"\xb6\x01\n" +
+	"\bSanction\x12\x1f\n" +
+	"\vsanction_id\x18\x01 \x01(\tR\n" +
+	"sanctionId\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x1f\n" +
+	"\vcase_number\x18\x04 \x01(\tR\n" +
+	"caseNumber\x12\x14\n" +
+	"\x05until\x18\x05 \x01(\tR\x05until\x12\x0e\n" +
+	"\x02on\x18\x06 \x01(\tR\x02on\x12\x16\n" +
+	"\x06sealed\x18\a \x01(\fR\x06sealed\"\xd2\x01\n" +
+	"\fAssistNotice\x12\x1d\n" +
+	"\n" +
+	"measure_id\x18\x01 \x01(\tR\tmeasureId\x12\x1b\n" +
+	"\tbody_kind\x18\x02 \x01(\tR\bbodyKind\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x0e\n" +
+	"\x02on\x18\x04 \x01(\tR\x02on\x12\x1f\n" +
+	"\vcase_number\x18\x05 \x01(\tR\n" +
+	"caseNumber\x12%\n" +
+	"\x0emeasure_expiry\x18\x06 \x01(\tR\rmeasureExpiry\x12\x16\n" +
+	"\x06sealed\x18\a \x01(\fR\x06sealed\"$\n" +
+	"\fDossierItems\x12\x14\n" +
+	"\x05items\x18\x01 \x03(\tR\x05items\"S\n" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
@@ -2088,7 +2551,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
@@ -2108,12 +2571,16 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Supplement)(nil),       // 15: courtmesh.protocol.v1.Supplement
 	(*GrantRevocation)(nil),  // 16: courtmesh.protocol.v1.GrantRevocation
 	(*AssetUpdate)(nil),      // 17: courtmesh.protocol.v1.AssetUpdate
-	(*Receipt)(nil),          // 18: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 19: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 20: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 21: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 22: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 23: courtmesh.protocol.v1.SyncRequest
+	(*FundsEntry)(nil),       // 18: courtmesh.protocol.v1.FundsEntry
+	(*Sanction)(nil),         // 19: courtmesh.protocol.v1.Sanction
+	(*AssistNotice)(nil),     // 20: courtmesh.protocol.v1.AssistNotice
+	(*DossierItems)(nil),     // 21: courtmesh.protocol.v1.DossierItems
+	(*Receipt)(nil),          // 22: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 23: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 24: courtmesh.protocol.v1.Closure
+	(*LogHeads)(nil),         // 25: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 26: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 27: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -2122,28 +2589,32 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	10, // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
 	11, // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
 	13, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	18, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	19, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	20, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	22, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	23, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	24, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
 	16, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
 	17, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
 	14, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
 	15, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
 	5,  // 13: courtmesh.protocol.v1.Record.start:type_name -> courtmesh.protocol.v1.TransferStart
-	0,  // 14: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
-	1,  // 15: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
-	0,  // 16: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	6,  // 17: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	2,  // 18: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	12, // 19: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 20: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	3,  // 21: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	22, // 22: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	18, // 14: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
+	19, // 15: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
+	20, // 16: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
+	21, // 17: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
+	0,  // 18: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 19: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 20: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 21: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	2,  // 22: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	12, // 23: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 24: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	3,  // 25: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	26, // 26: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -2166,6 +2637,10 @@ func file_pb_transfer_proto_init() {
 		(*Record_HandoverReturn)(nil),
 		(*Record_Supplement)(nil),
 		(*Record_Start)(nil),
+		(*Record_FundsEntry)(nil),
+		(*Record_Sanction)(nil),
+		(*Record_AssistNotice)(nil),
+		(*Record_DossierItems)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2173,7 +2648,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

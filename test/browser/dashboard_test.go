@@ -88,6 +88,7 @@ func expectedNumbers(d dashboard.Dashboard) map[string]string {
 		want[pre+"recovered_fen"] = dashboard.Yuan(c.RecoveredFen)
 		want[pre+"origin_recovered_fen"] = dashboard.Yuan(c.OriginFen)
 		want[pre+"measures_lapsed"] = strconv.Itoa(c.MeasuresLapsed)
+		want[pre+"sanctions_lapsed"] = strconv.Itoa(c.SanctionsLapsed)
 	}
 	return want
 }
