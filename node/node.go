@@ -26,6 +26,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/evidence"
 	"courtmesh.dev/courtmesh/node/fetch"
 	"courtmesh.dev/courtmesh/node/funds"
 	"courtmesh.dev/courtmesh/node/health"
@@ -231,7 +232,7 @@ func New(opts Options) (*Node, error) {
 	})
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays,
+		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays, Logs: n.xfer,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.funds = funds.New(funds.Deps{
@@ -239,17 +240,23 @@ func New(opts Options) (*Node, error) {
 		GuardDays: cfg.HandoverGuardDays, TemplateFile: opts.Dir.Path(funds.TemplateFile),
 	})
 	api.RegisterFunds(n.api, n.funds, now)
+	api.RegisterJurisdiction(n.api, n.workflow)
+	api.RegisterDirectives(n.api, n.workflow, now)
+	api.RegisterReviews(n.api, n.workflow, now)
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 		MoreAlerts: n.funds.FundsAlerts,
+		Published:  db.PutPublishedHead,
 	}); err != nil {
 		return fail(err)
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
+	api.RegisterIndicators(n.api, n.health)
 	api.RegisterAudit(n.api, auditLog)
 	api.RegisterLogHead(n.api, n)
+	api.RegisterEvidence(n.api, evidence.New(evidence.Deps{Store: db, Dir: opts.Dir, Key: nk, Audit: auditLog, Now: now}))
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	return n, nil

@@ -272,6 +272,11 @@ var oaRequestTypes = map[string]reflect.Type{
 	"FundsEntryRequest": reflect.TypeFor[api.FundsEntryRequest](),
 	"SanctionRequest":   reflect.TypeFor[api.SanctionRequest](),
 	"NoticeRequest":     reflect.TypeFor[api.NoticeRequest](),
+
+	"DirectiveRequest":       reflect.TypeFor[api.DirectiveRequest](),
+	"DirectiveReportRequest": reflect.TypeFor[api.DirectiveReportRequest](),
+	"SpotCheckRequest":       reflect.TypeFor[api.SpotCheckRequest](),
+	"ReviewRequest":          reflect.TypeFor[api.ReviewRequest](),
 }
 
 // oaResponseTypes are the Go structs the handlers encode, by schema.
@@ -653,6 +658,8 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 				return url.PathEscape("京0108")
 			case "{measure}":
 				return "m1"
+			case "{directive}", "{review}":
+				return strings.Repeat("ab", 32) // a well-formed hash no directive has
 			}
 			t.Fatalf("%s: no sample value for %s", key, p)
 			return ""

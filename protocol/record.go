@@ -69,6 +69,9 @@ const (
 )
 
 func kindOf(r *pb.Record) Kind {
+	if k := supervisionKind(r); k != "" {
+		return k
+	}
 	switch r.GetBody().(type) {
 	case *pb.Record_Offer:
 		return KindOffer
@@ -379,6 +382,9 @@ func checkManifest(m *pb.HandoverManifest) error {
 
 // checkBody checks what each kind of record carries, without state.
 func checkBody(r *Record, h court.Hierarchy) error {
+	if ok, err := checkSupervision(r); ok {
+		return err
+	}
 	switch b := r.PB.GetBody().(type) {
 	case *pb.Record_Offer:
 		o := b.Offer

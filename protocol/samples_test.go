@@ -180,6 +180,20 @@ func recordSamples() []recordSample {
 		{"record-closure.hex", protocol.KindClosure, "京0108", 5, at(8), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
 			Outcome: "concluded", AmountRecoveredFen: 100_000_000,
 		}}}},
+		// Supervision after the end: 京01 directs 京0108 (督办).
+		{"record-directive.hex", protocol.KindDirective, "京01", 3, at(9), &pb.Record{Body: &pb.Record_Directive{Directive: &pb.Directive{
+			Court: "京0108", Instruction: "请于十日内报告财产处置进展", Due: "2026-04-30",
+		}}}},
+		// 京0108 answers: the report names the directive sample's hash.
+		{"record-directive_report.hex", protocol.KindDirectiveReport, "京0108", 6, at(10), &pb.Record{Body: &pb.Record_DirectiveReport{DirectiveReport: &pb.DirectiveReport{
+			Directive: "20be20d1c65f11b7c4c9245bdab6fcee509eb74865763e7bddd9042b72aa3355", Report: "已拍卖房产一处，款项已发放",
+		}}}},
+		// 京01 reviews the transfer drawn in a spot check of its jurisdiction (抽查).
+		{"record-review.hex", protocol.KindReview, "京01", 4, at(11), &pb.Record{Body: &pb.Record_Review{Review: &pb.Review{
+			Finding: "in_order", Note: "移送及接收程序合规",
+			Draw: &pb.SpotCheckDraw{Scope: "京01", OfferedFrom: at(-24).UnixMilli(), OfferedTo: at(24).UnixMilli(), SeedSeq: 3, SeedHead: fill32(0xDD),
+				Population: 5, PopulationHash: fill32(0xEE), Sample: 2},
+		}}}},
 		// Branches: the superior declines the offer; the origin withdraws it.
 		{"record-rejection.hex", protocol.KindRejection, "京01", 2, at(1), &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{
 			Reason: "本院执行力量不足",
@@ -523,9 +537,10 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	}
 	if cur == nil || cur.State != protocol.StateClosed || cur.Mode != "指令执行" || cur.Receiver != "京0108" || cur.NewCaseNumber != "（2026）京0108执77号" ||
 		cur.AmountRecovered != 100_000_000 || cur.AssetUpdates != 1 || len(cur.RevokedGrants) != 1 || cur.RevokedGrants[0] != "京01" ||
-		len(cur.Records) != 13 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
+		len(cur.Records) != 16 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
 		cur.Ledger == nil || cur.Ledger.RecoveredFen != 300_000 || cur.Ledger.OriginHeldFen != 300_000 || len(cur.Sanctions) != 1 ||
-		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 {
+		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 ||
+		len(cur.Directives) != 1 || len(cur.Reviews) != 1 || cur.Reviews[0].SpotCheck == "" || cur.Directives[0].ReportedAt.IsZero() {
 		t.Errorf("the main line ends as %+v", cur)
 	}
 

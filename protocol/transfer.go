@@ -211,6 +211,8 @@ type Transfer struct {
 	Notices         []NoticeState   `json:"notices,omitempty"`
 	DossierItems    []string        `json:"dossier_items,omitempty"`
 	DossierItemsSet bool            `json:"dossier_items_set,omitempty"`
+	Directives      []Directive     `json:"directives,omitempty"` // 督办 and their reports (supervision.go)
+	Reviews         []Review        `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews (spotcheck.go)
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -305,6 +307,9 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
 	if t != nil && t.Applied(r.HashHex()) {
 		return nil, ErrDuplicate
+	}
+	if n, ok, err := applySupervision(t, r, h); ok {
+		return n, err
 	}
 	if t == nil {
 		switch r.Kind {

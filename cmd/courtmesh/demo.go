@@ -51,12 +51,22 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	once := fs.Bool("once", false, "play the story, verify every step, and exit (0 only if every step verified)")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
 	suiteName := fs.String("suite", "v1", "the mesh's algorithm suite: v1 (Ed25519, ML-KEM-768+X25519, AES-256-GCM, SHA-256) or sm (SM2, SM3, SM4)")
+	keep := fs.String("keep", "", "keep the nodes' data directories in this new or empty directory, one folder per court named by its code (DIR/京0108), for the CLI to read once the demo has stopped")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	suite, err := crypto.ParseSuite(*suiteName)
 	if err != nil {
 		return fmt.Errorf("--suite: %w", err)
+	}
+	if *keep != "" {
+		if *dir != "" && *dir != *keep {
+			return errors.New("give --dir or --keep, not both")
+		}
+		if ents, err := os.ReadDir(*keep); err == nil && len(ents) > 0 {
+			return fmt.Errorf("--keep %s: the directory is not empty", *keep)
+		}
+		*dir = *keep
 	}
 	if *dir == "" {
 		var err error
@@ -73,7 +83,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 
 	courts := append(devmesh.DefaultCourts(), devmesh.Court{Code: "京0106", Roles: []crypto.Role{crypto.RoleCourt}})
 	d.say("国家根证书签发 %d 个法院节点的证书，并签署信任包（算法套件 %s）。", "The national root certifies %d court nodes and signs the trust bundle (algorithm suite %s).", len(courts), suite)
-	m, err := devmesh.BuildSuite(*dir, courts, time.Now(), suite)
+	build := devmesh.BuildSuite
+	if *keep != "" {
+		build = devmesh.BuildByCode
+	}
+	m, err := build(*dir, courts, time.Now(), suite)
 	if err != nil {
 		return err
 	}
@@ -101,7 +115,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	defer func() {
 		cancel()
-		for range nodes {
+		for range m.Dirs { // every node started, the revoked one too (nodes is cut below)
 			<-done
 		}
 	}()
@@ -174,6 +188,12 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	nodes = nodes[:victim]
 
 	d.say("演示完成（%s）。", "Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
+	if *keep != "" {
+		fmt.Fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
+		fmt.Fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
+	}
 	if *once {
 		return nil
 	}

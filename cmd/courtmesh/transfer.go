@@ -14,6 +14,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/workflow"
 )
 
 func init() {
@@ -304,6 +305,25 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *data != "" && !nodeRunning(*data) {
+		// The node is stopped: read its store here, as the node would.
+		q := api.TransferQuery{State: *state, Court: court.CourtCode(*courtF), Overdue: *overdue, Cursor: *cursor, Limit: *limit}
+		if q.Court != "" {
+			if err := q.Court.Validate(); err != nil {
+				return err
+			}
+		}
+		db, err := openStore(*data, false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		ts, next, err := workflow.List(ctx, db, time.Now(), q)
+		if err != nil {
+			return err
+		}
+		return printTransferList(c, ts, next, *asJSON)
+	}
 	cl, err := client(*data)
 	if err != nil {
 		return err
@@ -333,12 +353,16 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	return printTransferList(c, ts, next, *asJSON)
+}
+
+func printTransferList(c *cli, ts []api.Transfer, next string, asJSON bool) error {
 	if next != "" {
 		// After the page, on stderr: a script reading the JSON on stdout
 		// still gets one array.
 		defer fmt.Fprintf(c.stderr, "More transfers: add --cursor %s\n", next)
 	}
-	if *asJSON {
+	if asJSON {
 		return printJSON(c.stdout, ts)
 	}
 	if len(ts) == 0 {

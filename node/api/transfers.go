@@ -164,6 +164,8 @@ type Transfer struct {
 	ReceivedAt        time.Time         `json:"received_at,omitzero"`
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
+	Directives        []Directive       `json:"directives,omitempty"` // 督办 and their reports
+	Reviews           []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
 	// Overdue: the court that must act let the deadline the transfer
 	// waits on (Deadline) pass.
 	Overdue bool `json:"overdue"`
@@ -225,6 +227,10 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	for _, r := range t.Records {
 		v.Records = append(v.Records, RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.Hash, IssuedAt: r.IssuedAt})
 	}
+	if len(t.Directives) > 0 {
+		v.Directives = NewDirectives(t, now)
+	}
+	v.Reviews = t.Reviews
 	return v
 }
 

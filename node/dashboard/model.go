@@ -252,7 +252,7 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-4"
+	StatsVersion = "dashboard-6" // 5 (main) and 4 (issue 16) both changed Contribution
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
 	statClosure    = "closure/"             // + closure kind: closed transfers closed so
@@ -344,6 +344,13 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			}
 		}
 	}
+	addIndicators(s, t)
+	for _, d := range t.Directives {
+		if d.ReportedAt.IsZero() {
+			s[statDirTo+string(d.Court)+"/"+d.Due]++
+			s[statDirBy+string(d.Issuer)+"/"+d.Due]++
+		}
+	}
 	for k, v := range s {
 		if v == 0 {
 			delete(s, k)
@@ -362,6 +369,36 @@ func Recovered(t *cmproto.Transfer) int64 {
 		return t.Ledger.RecoveredFen
 	}
 	return t.AmountRecovered
+}
+
+// The unanswered directives (督办) of a transfer, by the day they are
+// due: statDirTo + directed court + "/" + due, statDirBy + issuing court
+// + "/" + due. A directive is overdue from the day after; OverdueDirectives
+// counts them from the sums without reading a transfer.
+const (
+	statDirTo = "dir/to/"
+	statDirBy = "dir/by/"
+)
+
+// OverdueDirectives counts, in sums (the mesh scope's), the unanswered
+// directives to court c and those c issued that were due before today.
+func OverdueDirectives(sums map[string]int64, c court.CourtCode, today court.Date) (to, by int64) {
+	for k, v := range sums {
+		var rest string
+		var n *int64
+		switch {
+		case strings.HasPrefix(k, statDirTo+string(c)+"/"):
+			rest, n = k[len(statDirTo+string(c)+"/"):], &to
+		case strings.HasPrefix(k, statDirBy+string(c)+"/"):
+			rest, n = k[len(statDirBy+string(c)+"/"):], &by
+		default:
+			continue
+		}
+		if due, err := court.ParseDate(rest); err == nil && due.Before(today) {
+			*n += v
+		}
+	}
+	return to, by
 }
 
 // Stats is the statistics definition a node whose handover guard is

@@ -97,6 +97,7 @@ func (s *Service) alerts(ctx context.Context) ([]api.Alert, map[string][]court.C
 			Message: fmt.Sprintf("信任包 %d 于 %s 到期，请向国家运维申请新信任包 / trust bundle %d expires %s: ask the national operator for a new one",
 				b.Sequence, b.ExpiresAt.UTC().Format(time.DateOnly), b.Sequence, b.ExpiresAt.UTC().Format(time.RFC3339))})
 	}
+	out = append(out, s.directiveAlerts(now)...)
 	overdue, parties := s.overdueAlerts(ctx, now)
 	return append(out, overdue...), parties
 }

@@ -80,6 +80,10 @@ type Deps struct {
 	// RecordHead, if set, is this node's own record log head, which its
 	// heartbeats carry for peers to witness (records.Service.Head).
 	RecordHead func() (crypto.LogPosition, error)
+	// Published, if set, is given every heartbeat this node published,
+	// signed, once gossip took it (storage.DB.PutPublishedHead keeps the
+	// newest for evidence exports). Its error is logged.
+	Published func(raw []byte) error
 
 	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
 	// must be positive.
@@ -180,6 +184,7 @@ func New(d Deps) (*Service, error) {
 		}
 	})
 	d.Metrics.Reg.MustRegister(&stateCollector{s: s})
+	d.Metrics.Reg.MustRegister(&supervisionCollector{s: s})
 	return s, nil
 }
 

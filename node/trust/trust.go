@@ -212,6 +212,10 @@ func (s *Service) Install(raw []byte, source string) (bool, error) {
 		s.mu.Unlock()
 		return false, fmt.Errorf("trust bundle %d expired on %s: %w", nb.Sequence, nb.ExpiresAt.UTC().Format(time.DateOnly), crypto.ErrExpired)
 	}
+	if err := datadir.KeepBundle(s.dir, nb.Sequence, raw); err != nil {
+		s.mu.Unlock()
+		return false, err
+	}
 	if err := datadir.WriteFileAtomic(s.dir.Path(datadir.BundleFile), raw, 0o644); err != nil {
 		s.mu.Unlock()
 		return false, fmt.Errorf("persist trust bundle: %w", err)

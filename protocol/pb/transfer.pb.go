@@ -281,6 +281,9 @@ type Record struct {
 	//	*Record_Sanction
 	//	*Record_AssistNotice
 	//	*Record_DossierItems
+	//	*Record_Directive
+	//	*Record_DirectiveReport
+	//	*Record_Review
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -520,6 +523,33 @@ func (x *Record) GetDossierItems() *DossierItems {
 	return nil
 }
 
+func (x *Record) GetDirective() *Directive {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Directive); ok {
+			return x.Directive
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDirectiveReport() *DirectiveReport {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DirectiveReport); ok {
+			return x.DirectiveReport
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetReview() *Review {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Review); ok {
+			return x.Review
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -597,6 +627,20 @@ type Record_DossierItems struct {
 	DossierItems *DossierItems `protobuf:"bytes,33,opt,name=dossier_items,json=dossierItems,proto3,oneof"`
 }
 
+type Record_Directive struct {
+	// Supervision: 督办 and its answer, reviews (抽查, 倒查); 43-49
+	// are kept for more.
+	Directive *Directive `protobuf:"bytes,40,opt,name=directive,proto3,oneof"`
+}
+
+type Record_DirectiveReport struct {
+	DirectiveReport *DirectiveReport `protobuf:"bytes,41,opt,name=directive_report,json=directiveReport,proto3,oneof"`
+}
+
+type Record_Review struct {
+	Review *Review `protobuf:"bytes,42,opt,name=review,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -632,6 +676,12 @@ func (*Record_Sanction) isRecord_Body() {}
 func (*Record_AssistNotice) isRecord_Body() {}
 
 func (*Record_DossierItems) isRecord_Body() {}
+
+func (*Record_Directive) isRecord_Body() {}
+
+func (*Record_DirectiveReport) isRecord_Body() {}
+
+func (*Record_Review) isRecord_Body() {}
 
 // TransferStart: the superior court opens a transfer of a case of a
 // court below it, without the origin's offer: on its own motion, or
@@ -2151,6 +2201,289 @@ func (x *Closure) GetApproval() string {
 	return ""
 }
 
+// Directive (督办): a superior court directs a court concerned by the
+// transfer (its origin, decider or receiver) to act by a date. Broadcast
+// like every record: the instruction names no person.
+type Directive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Court         string                 `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`             // the court directed
+	Instruction   string                 `protobuf:"bytes,2,opt,name=instruction,proto3" json:"instruction,omitempty"` // what to do; free text, no personal data
+	Due           string                 `protobuf:"bytes,3,opt,name=due,proto3" json:"due,omitempty"`                 // YYYY-MM-DD (China time): answer by this day
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Directive) Reset() {
+	*x = Directive{}
+	mi := &file_pb_transfer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Directive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Directive) ProtoMessage() {}
+
+func (x *Directive) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Directive.ProtoReflect.Descriptor instead.
+func (*Directive) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Directive) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *Directive) GetInstruction() string {
+	if x != nil {
+		return x.Instruction
+	}
+	return ""
+}
+
+func (x *Directive) GetDue() string {
+	if x != nil {
+		return x.Due
+	}
+	return ""
+}
+
+// DirectiveReport: the directed court answers a directive.
+type DirectiveReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Directive     string                 `protobuf:"bytes,1,opt,name=directive,proto3" json:"directive,omitempty"` // SHA-256 (hex) of the directive record answered
+	Report        string                 `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`       // what was done; free text, no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectiveReport) Reset() {
+	*x = DirectiveReport{}
+	mi := &file_pb_transfer_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectiveReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectiveReport) ProtoMessage() {}
+
+func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
+func (*DirectiveReport) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DirectiveReport) GetDirective() string {
+	if x != nil {
+		return x.Directive
+	}
+	return ""
+}
+
+func (x *DirectiveReport) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+// Review: a superior court's review of the transfer with its finding,
+// after a spot check (抽查: draw says how the transfer was drawn) or a
+// check back on the origin (倒查).
+type Review struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Finding       string                 `protobuf:"bytes,1,opt,name=finding,proto3" json:"finding,omitempty"` // in_order | no_fault | negligence | interference | other
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // free text, no personal data
+	Draw          *SpotCheckDraw         `protobuf:"bytes,3,opt,name=draw,proto3" json:"draw,omitempty"`       // set for a spot check
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Review) Reset() {
+	*x = Review{}
+	mi := &file_pb_transfer_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Review) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Review) ProtoMessage() {}
+
+func (x *Review) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Review.ProtoReflect.Descriptor instead.
+func (*Review) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Review) GetFinding() string {
+	if x != nil {
+		return x.Finding
+	}
+	return ""
+}
+
+func (x *Review) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Review) GetDraw() *SpotCheckDraw {
+	if x != nil {
+		return x.Draw
+	}
+	return nil
+}
+
+// SpotCheckDraw fixes a spot check's sample so that any node recomputes
+// it (protocol.DrawSample): the population is every transfer concerning
+// a court under scope offered in [offered_from, offered_to); the seed is
+// the drawer's own record log head at seed_seq, public and witnessed.
+type SpotCheckDraw struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Scope          string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	OfferedFrom    int64                  `protobuf:"varint,2,opt,name=offered_from,json=offeredFrom,proto3" json:"offered_from,omitempty"` // unix milliseconds, inclusive
+	OfferedTo      int64                  `protobuf:"varint,3,opt,name=offered_to,json=offeredTo,proto3" json:"offered_to,omitempty"`       // unix milliseconds, exclusive
+	SeedSeq        uint64                 `protobuf:"varint,4,opt,name=seed_seq,json=seedSeq,proto3" json:"seed_seq,omitempty"`
+	SeedHead       []byte                 `protobuf:"bytes,5,opt,name=seed_head,json=seedHead,proto3" json:"seed_head,omitempty"` // 32 bytes
+	Population     uint32                 `protobuf:"varint,6,opt,name=population,proto3" json:"population,omitempty"`
+	PopulationHash []byte                 `protobuf:"bytes,7,opt,name=population_hash,json=populationHash,proto3" json:"population_hash,omitempty"` // SHA-256 of the population's IDs, sorted, each followed by a newline
+	Sample         uint32                 `protobuf:"varint,8,opt,name=sample,proto3" json:"sample,omitempty"`                                      // how many were drawn
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SpotCheckDraw) Reset() {
+	*x = SpotCheckDraw{}
+	mi := &file_pb_transfer_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpotCheckDraw) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpotCheckDraw) ProtoMessage() {}
+
+func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
+func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SpotCheckDraw) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *SpotCheckDraw) GetOfferedFrom() int64 {
+	if x != nil {
+		return x.OfferedFrom
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetOfferedTo() int64 {
+	if x != nil {
+		return x.OfferedTo
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetSeedSeq() uint64 {
+	if x != nil {
+		return x.SeedSeq
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetSeedHead() []byte {
+	if x != nil {
+		return x.SeedHead
+	}
+	return nil
+}
+
+func (x *SpotCheckDraw) GetPopulation() uint32 {
+	if x != nil {
+		return x.Population
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetPopulationHash() []byte {
+	if x != nil {
+		return x.PopulationHash
+	}
+	return nil
+}
+
+func (x *SpotCheckDraw) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
+	}
+	return 0
+}
+
 // LogHeads lists the latest sequence of each issuer's log a node holds.
 // Sent on the sync stream when peers connect, and (own head only) on the
 // transfers topic every sync interval. Payload type courtmesh/log-heads/v1.
@@ -2164,7 +2497,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2509,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2522,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -2216,7 +2549,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2561,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2574,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -2272,7 +2605,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2617,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2630,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -2332,7 +2665,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x86\v\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xd6\f\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -2365,7 +2698,10 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"fundsEntry\x12=\n" +
 	"\bsanction\x18\x1f \x01(\v2\x1f.courtmesh.protocol.v1.SanctionH\x00R\bsanction\x12J\n" +
 	"\rassist_notice\x18  \x01(\v2#.courtmesh.protocol.v1.AssistNoticeH\x00R\fassistNotice\x12J\n" +
-	"\rdossier_items\x18! \x01(\v2#.courtmesh.protocol.v1.DossierItemsH\x00R\fdossierItemsB\x06\n" +
+	"\rdossier_items\x18! \x01(\v2#.courtmesh.protocol.v1.DossierItemsH\x00R\fdossierItems\x12@\n" +
+	"\tdirective\x18( \x01(\v2 .courtmesh.protocol.v1.DirectiveH\x00R\tdirective\x12S\n" +
+	"\x10directive_report\x18) \x01(\v2&.courtmesh.protocol.v1.DirectiveReportH\x00R\x0fdirectiveReport\x127\n" +
+	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06reviewB\x06\n" +
 	"\x04body\"\xa3\x02\n" +
 	"\rTransferStart\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
@@ -2500,7 +2836,30 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x126\n" +
 	"\x04kind\x18\x14 \x01(\x0e2\".courtmesh.protocol.v1.ClosureKindR\x04kind\x12/\n" +
 	"\x13investigation_steps\x18\x15 \x03(\tR\x12investigationSteps\x12\x1a\n" +
-	"\bapproval\x18\x16 \x01(\tR\bapproval\"Z\n" +
+	"\bapproval\x18\x16 \x01(\tR\bapproval\"U\n" +
+	"\tDirective\x12\x14\n" +
+	"\x05court\x18\x01 \x01(\tR\x05court\x12 \n" +
+	"\vinstruction\x18\x02 \x01(\tR\vinstruction\x12\x10\n" +
+	"\x03due\x18\x03 \x01(\tR\x03due\"G\n" +
+	"\x0fDirectiveReport\x12\x1c\n" +
+	"\tdirective\x18\x01 \x01(\tR\tdirective\x12\x16\n" +
+	"\x06report\x18\x02 \x01(\tR\x06report\"p\n" +
+	"\x06Review\x12\x18\n" +
+	"\afinding\x18\x01 \x01(\tR\afinding\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x128\n" +
+	"\x04draw\x18\x03 \x01(\v2$.courtmesh.protocol.v1.SpotCheckDrawR\x04draw\"\x80\x02\n" +
+	"\rSpotCheckDraw\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12!\n" +
+	"\foffered_from\x18\x02 \x01(\x03R\vofferedFrom\x12\x1d\n" +
+	"\n" +
+	"offered_to\x18\x03 \x01(\x03R\tofferedTo\x12\x19\n" +
+	"\bseed_seq\x18\x04 \x01(\x04R\aseedSeq\x12\x1b\n" +
+	"\tseed_head\x18\x05 \x01(\fR\bseedHead\x12\x1e\n" +
+	"\n" +
+	"population\x18\x06 \x01(\rR\n" +
+	"population\x12'\n" +
+	"\x0fpopulation_hash\x18\a \x01(\fR\x0epopulationHash\x12\x16\n" +
+	"\x06sample\x18\b \x01(\rR\x06sample\"Z\n" +
 	"\bLogHeads\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x124\n" +
 	"\x05heads\x18\x02 \x03(\v2\x1e.courtmesh.protocol.v1.LogHeadR\x05heads\"=\n" +
@@ -2551,7 +2910,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
@@ -2578,9 +2937,13 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Receipt)(nil),          // 22: courtmesh.protocol.v1.Receipt
 	(*Progress)(nil),         // 23: courtmesh.protocol.v1.Progress
 	(*Closure)(nil),          // 24: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 25: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 26: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 27: courtmesh.protocol.v1.SyncRequest
+	(*Directive)(nil),        // 25: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),  // 26: courtmesh.protocol.v1.DirectiveReport
+	(*Review)(nil),           // 27: courtmesh.protocol.v1.Review
+	(*SpotCheckDraw)(nil),    // 28: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),         // 29: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 30: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 31: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -2601,20 +2964,24 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	19, // 15: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
 	20, // 16: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
 	21, // 17: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
-	0,  // 18: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
-	1,  // 19: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
-	0,  // 20: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	6,  // 21: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	2,  // 22: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	12, // 23: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 24: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	3,  // 25: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	26, // 26: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	25, // 18: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	26, // 19: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	27, // 20: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
+	0,  // 21: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 22: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 23: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 24: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	2,  // 25: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	12, // 26: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 27: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	3,  // 28: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	28, // 29: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	30, // 30: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -2641,6 +3008,9 @@ func file_pb_transfer_proto_init() {
 		(*Record_Sanction)(nil),
 		(*Record_AssistNotice)(nil),
 		(*Record_DossierItems)(nil),
+		(*Record_Directive)(nil),
+		(*Record_DirectiveReport)(nil),
+		(*Record_Review)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2648,7 +3018,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
