@@ -205,6 +205,11 @@ func New(opts Options) (*Node, error) {
 	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), dashboard.Stats(cfg.HandoverGuardDays)); err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
+	periods := cmproto.Periods{AcceptDays: cfg.AcceptanceDays, HandoverDays: cfg.HandoverDays, FilingDays: cfg.FilingDays,
+		InvestigationMonths: cfg.InvestigationMonths, ConclusionMonths: cfg.ConclusionMonths, ReturnDays: cfg.ReturnDays, SupplementDays: cfg.SupplementDays}
+	if err := periods.Validate(); err != nil {
+		return fail(fmt.Errorf("config: the deadlines of this court's decisions: %w", err))
+	}
 	stats := func(t *cmproto.Transfer) map[string]int64 { return dashboard.Contribution(t, cfg.HandoverGuardDays) }
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
@@ -214,7 +219,7 @@ func New(opts Options) (*Node, error) {
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: signer, Metrics: n.metrics, Log: log, Now: now,
-		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
+		Rules: cmproto.Rules{}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
 		Stats: stats, Tags: funds.Tags,
 	}); err != nil {
 		return fail(err)
@@ -235,7 +240,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays, Logs: n.xfer, Advice: &weights,
+		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays, Logs: n.xfer, Advice: &weights,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.funds = funds.New(funds.Deps{

@@ -203,7 +203,7 @@ func recordSamples() []recordSample {
 		}}}},
 		// A second line: an offer with the region summary (TransferOffer
 		// fields 30-39), and a decision noting the recommendation (fields
-		// 20-21). The records above, without them, decode as before.
+		// 30-31). The records above, without them, decode as before.
 		{"record-offer-regions.hex", protocol.KindOffer, "京0105", 5, at(0), &pb.Record{Body: &pb.Record_Offer{Offer: &pb.TransferOffer{
 			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", SuperiorCourt: "京01",
 			Grounds:              []pb.Ground{pb.Ground_GROUND_INTERFERENCE},
@@ -240,7 +240,47 @@ func recordSamples() []recordSample {
 				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
 			},
 		}}}},
+		// Branches of the handed-over transfer: the receiver returns the
+		// handover as incomplete and the origin supplements it; and of the
+		// received one: a closure naming its kind.
+		{"record-handover_return.hex", protocol.KindReturn, "京0108", 6, at(4), &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{
+			Missing: []string{"valuation", "assist_notice"}, Note: "缺评估报告及协助执行通知书回执",
+		}}}},
+		{"record-supplement.hex", protocol.KindSupplement, "京0105", 5, at(5), &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: &pb.HandoverManifest{
+			MerkleRoot: fill32(0xAB), ChunkCount: 14, SealedBytes: 4 << 20, DocumentCount: 6, SnapshotHash: fill32(0xBC),
+			Keys: []*pb.WrappedKey{
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped data key for 京0108")},
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped data key for 京01")},
+			},
+			SealedDetail: []byte("sealed document list and snapshot, version 2"), ActiveMeasures: 2,
+			SealedCaseHash: fill32(0xCD), ClaimFen: 152_000_000, RecoveredFen: 2_000_000,
+		}}}}},
+		// Another opening: the superior records the applicant's request
+		// (申请变更执行法院), without an offer.
+		{"record-start.hex", protocol.KindStart, "京01", 3, at(0), &pb.Record{Body: &pb.Record_Start{Start: &pb.TransferStart{
+			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", Grounds: []pb.Ground{pb.Ground_GROUND_LONG_UNEXECUTED, pb.Ground_GROUND_PASSIVE},
+			Source: pb.StartSource_START_APPLICANT_REQUEST, FiledOn: "2025-06-01", RequestedOn: "2026-03-10", AnswerBy: "2026-03-25",
+		}}}},
+		{"record-closure-kind.hex", protocol.KindClosure, "京0108", 7, at(9), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
+			Kind: pb.ClosureKind_CLOSURE_FULFILLED, AmountRecoveredFen: 150_000_000,
+		}}}},
 	}
+}
+
+// decodeSample decodes the frozen record sample named file at its time.
+func decodeSample(t *testing.T, v map[string][]byte, trust *crypto.Trust, file string) *protocol.Record {
+	t.Helper()
+	for _, s := range recordSamples() {
+		if s.file == file {
+			r, err := protocol.DecodeRecord(v[file], trust, s.at)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no sample %s", file)
+	return nil
 }
 
 func fill32(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -470,7 +510,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	// they were issued, their meaning field by field, and the main line
 	// applied in order by the state machine.
 	var cur *protocol.Transfer
-	var offered, second *protocol.Transfer
+	var offered, second, handed, received *protocol.Transfer
 	var complaint *protocol.Complaint
 	for _, s := range recordSamples() {
 		raw := v[s.file]
@@ -504,6 +544,28 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 				continue
 			}
 			complaint = next
+		case s.kind == protocol.KindReturn:
+			next, err := protocol.Apply(handed, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateReturned || len(next.Missing) != 2 {
+				t.Errorf("%s applied to the handed-over transfer: %v", s.file, err)
+				continue
+			}
+			if next, err = protocol.Apply(next, decodeSample(t, v, trust, "record-supplement.hex"), trust, protocol.Rules{}); err != nil ||
+				next.State != protocol.StateHandedOver || next.HandoverVersion != 2 || next.ChunkCount != 14 || next.BalanceFen != 150_000_000 {
+				t.Errorf("record-supplement.hex applied to the returned transfer: %v", err)
+			}
+		case s.kind == protocol.KindStart:
+			next, err := protocol.Apply(nil, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateOffered || next.StartedBy != "applicant_request" || next.Superior != "京01" || next.Due != "2026-03-25" {
+				t.Errorf("%s opens %+v: %v", s.file, next, err)
+			}
+		case s.kind == protocol.KindSupplement:
+			// Applied after the return, above.
+		case s.file == "record-closure-kind.hex":
+			next, err := protocol.Apply(received, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateClosed || next.ClosureKind != protocol.ClosureFulfilled || next.Outcome != "concluded" {
+				t.Errorf("%s applied to the received transfer: %v", s.file, err)
+			}
 		case s.kind == protocol.KindRejection || s.kind == protocol.KindWithdrawal:
 			next, err := protocol.Apply(offered, r, trust, protocol.Rules{})
 			want := map[protocol.Kind]protocol.State{protocol.KindRejection: protocol.StateRejected, protocol.KindWithdrawal: protocol.StateWithdrawn}[s.kind]
@@ -517,8 +579,13 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 				continue
 			}
 			cur = next
-			if s.kind == protocol.KindOffer {
+			switch s.kind {
+			case protocol.KindOffer:
 				offered = cur
+			case protocol.KindHandover:
+				handed = cur
+			case protocol.KindReceipt:
+				received = cur
 			}
 		}
 	}

@@ -89,7 +89,9 @@ type TransferRecord struct {
 	// receiver's, once it accepted (zero before).
 	CaseNumber, NewCaseNumber court.CaseNumber
 	// Deadline is the next date that can be missed in the current state
-	// (the acceptance deadline of a decided transfer); zero if none.
+	// (protocol.Transfer.Due: acceptance, handover, filing, investigation
+	// or conclusion; only the acceptance's for a transfer stored by an
+	// older build); zero if none.
 	Deadline court.Date
 	// Offered is when the transfer was offered: it orders listings,
 	// newest first, and must not change over the transfer's life.
@@ -149,6 +151,7 @@ type legacyTransfer struct {
 	Decider       court.CourtCode `json:"decider"`
 	Receiver      court.CourtCode `json:"receiver"`
 	AcceptBy      string          `json:"accept_by"`
+	Due           string          `json:"due"` // the deadline the transfer waits on, whatever its state
 	NewCaseNumber string          `json:"new_case_number"`
 	OfferedAt     time.Time       `json:"offered_at"`
 	DecidedAt     time.Time       `json:"decided_at"`
@@ -187,7 +190,12 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 	if t.NewCaseNumber != "" {
 		r.NewCaseNumber, _ = court.ParseCaseNumber(t.NewCaseNumber)
 	}
-	if t.State == legacyDeadlineState && t.AcceptBy != "" {
+	switch {
+	case t.Due != "" && !r.Terminal:
+		r.Deadline, _ = court.ParseDate(t.Due)
+	case t.State == legacyDeadlineState && t.AcceptBy != "":
+		// Stored by a build before every deadline was: only the
+		// acceptance's is known.
 		r.Deadline, _ = court.ParseDate(t.AcceptBy)
 	}
 	r.Updated = t.OfferedAt

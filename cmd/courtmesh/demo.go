@@ -365,8 +365,10 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("every court sees the decision; 京0108 must accept by %s", t.AcceptBy)
 	d.ok("the decision notes that 京01 chose the court ranked %d in the recommendation (inputs %s…)", t.RecommendedRank, t.RecommendationHash[:12])
 
-	d.say("京0108 立案受理，新案号（2026）京0108执1201号。", "京0108 accepts and files the case as （2026）京0108执1201号.")
-	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}); err != nil {
+	// The receiver files under an 执 number of this year.
+	acceptNo := fmt.Sprintf("（%d）京0108执1201号", court.DateOf(time.Now()).Year)
+	d.say("京0108 立案受理，新案号%s。", "京0108 accepts and files the case as %s.", acceptNo)
+	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: acceptNo}); err != nil {
 		return court.CaseNumber{}, err
 	}
 	if err := demoEverywhere(ctx, nodes, id, cmproto.StateAccepted); err != nil {

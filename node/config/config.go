@@ -51,8 +51,35 @@ type Config struct {
 	// record within one interval of reconnecting. Default: 30s.
 	SyncInterval Duration `toml:"sync_interval"`
 	// AcceptanceDays is the default time a designated court has to accept
-	// a transfer after the decision. Default: 7.
+	// a transfer after this court's decision. Default: 7. This and the
+	// periods below are written into the decisions this court signs
+	// (they fix the deadlines for every node); they do not change how
+	// this node reads other courts' decisions.
 	AcceptanceDays int `toml:"acceptance_days"`
+	// HandoverDays is the time the origin has to hand over after the
+	// acceptance, in this court's decisions. Default: 7.
+	HandoverDays int `toml:"handover_days"`
+	// FilingDays is the time the receiver has to confirm receipt and file
+	// after the handover, in this court's decisions. Default: 7.
+	FilingDays int `toml:"filing_days"`
+	// InvestigationMonths is the time the receiver has to investigate the
+	// debtor's property after filing, in this court's decisions.
+	// Default: 1.
+	InvestigationMonths int `toml:"investigation_months"`
+	// ConclusionMonths is the time the receiver has to conclude the case
+	// after filing, in this court's decisions. Default: 6.
+	ConclusionMonths int `toml:"conclusion_months"`
+	// ReturnDays is the time the receiver has to return an incomplete
+	// handover, in this court's decisions. Default: 15.
+	ReturnDays int `toml:"return_days"`
+	// SupplementDays is the time the origin has to supplement a returned
+	// handover, in this court's decisions. Default: 30.
+	SupplementDays int `toml:"supplement_days"`
+	// RequestAnswerDays is the time this court gives itself, as a
+	// superior, to answer an applicant's request to move a case
+	// (民诉法 art. 237; the period is not in the law: a configurable
+	// default). Default: 15.
+	RequestAnswerDays int `toml:"request_answer_days"`
 	// MetricsListen is where Prometheus scrapes /metrics (no personal
 	// data, no case-level labels). Default: 127.0.0.1:4790; "off" disables
 	// it (the metrics stay on the local API at /v1/metrics).
@@ -256,8 +283,18 @@ version = 1
 # how often the record log head is announced and compared (default "30s")
 # sync_interval = "30s"
 
-# days a designated court has to accept after the decision (default 7)
+# the deadlines this court writes into its transfer decisions: days to
+# accept after the decision, to hand over after the acceptance, to file
+# after the handover; months to investigate and to conclude after filing
 # acceptance_days = 7
+# handover_days = 7
+# filing_days = 7
+# investigation_months = 1
+# conclusion_months = 6
+# return_days = 15
+# supplement_days = 30
+# days this court, as a superior, answers an applicant's request within
+# request_answer_days = 15
 
 # Prometheus metrics listener (default "127.0.0.1:4790"; "off" to disable)
 # metrics_listen = "127.0.0.1:4790"
@@ -386,6 +423,27 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AcceptanceDays == 0 {
 		c.AcceptanceDays = 7
+	}
+	if c.HandoverDays == 0 {
+		c.HandoverDays = 7
+	}
+	if c.FilingDays == 0 {
+		c.FilingDays = 7
+	}
+	if c.InvestigationMonths == 0 {
+		c.InvestigationMonths = 1
+	}
+	if c.ConclusionMonths == 0 {
+		c.ConclusionMonths = 6
+	}
+	if c.ReturnDays == 0 {
+		c.ReturnDays = 15
+	}
+	if c.SupplementDays == 0 {
+		c.SupplementDays = 30
+	}
+	if c.RequestAnswerDays == 0 {
+		c.RequestAnswerDays = 15
 	}
 	if c.MetricsListen == "" {
 		c.MetricsListen = "127.0.0.1:4790"

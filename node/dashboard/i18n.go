@@ -69,6 +69,7 @@ var messages = map[string][2]string{
 	"state.decided":     {"待受理", "Decided"},
 	"state.accepted":    {"待移交", "Accepted"},
 	"state.handed_over": {"待接收", "Handed over"},
+	"state.returned":    {"退回补正", "Returned for supplement"},
 	"state.received":    {"执行中", "Received"},
 	"state.closed":      {"已结案", "Closed"},
 	"state.rejected":    {"已驳回", "Rejected"},

@@ -35,12 +35,15 @@ type Dashboard struct {
 	Scope     string `json:"scope"`
 	// GuardDays is the handover guard (handover_guard_days) the lapse
 	// indicator assumes.
-	GuardDays int               `json:"guard_days"`
-	Pipeline  Pipeline          `json:"pipeline"`
-	Modes     []ModeCount       `json:"modes"`
-	Courts    []CourtIndicators `json:"courts"`
-	Mesh      Mesh              `json:"mesh"`
-	Alerts    []api.Alert       `json:"alerts"`
+	GuardDays int         `json:"guard_days"`
+	Pipeline  Pipeline    `json:"pipeline"`
+	Modes     []ModeCount `json:"modes"`
+	// Closures counts the transferred cases the receivers closed, by
+	// closure kind (ClosureKinds; 终本 for the 终本率).
+	Closures []ModeCount       `json:"closures"`
+	Courts   []CourtIndicators `json:"courts"`
+	Mesh     Mesh              `json:"mesh"`
+	Alerts   []api.Alert       `json:"alerts"`
 	// AlertCounts counts the alerts by severity (warning, critical).
 	AlertCounts map[string]int `json:"alert_counts"`
 	// Trends are, per superior court (this court only, unless the scope
@@ -101,6 +104,11 @@ type CourtIndicators struct {
 	// origin courts had recovered in the same cases before the transfer.
 	RecoveredFen int64 `json:"recovered_fen"`
 	OriginFen    int64 `json:"origin_recovered_fen"`
+	// ClaimedFen is the sum of the claims this court filed the received
+	// cases with: each the balance still unrecovered at the handover,
+	// counted as a first enforcement (法明传〔2018〕335号; the origin's
+	// case, closed by 销案, is not counted).
+	ClaimedFen int64 `json:"claimed_fen"`
 	// MeasuresLapsed counts the transfers to this court during whose
 	// handover a measure may have lapsed (see LapsedDuringHandover).
 	// Target: 0.
@@ -115,9 +123,6 @@ type CourtIndicators struct {
 	// Concluded6m counts those of Concluded closed within 6 months of the
 	// acceptance (the statutory period for a case with assets).
 	Concluded6m int `json:"concluded_6m"`
-	// ClaimedFen is what was outstanding in the accepted cases when they
-	// were offered: RecoveredFen / ClaimedFen is the recovery rate.
-	ClaimedFen int64 `json:"claimed_fen"`
 }
 
 // Mesh is the mesh as heartbeats show it.
@@ -171,9 +176,12 @@ type Input struct {
 
 // States lists the transfer states in workflow order.
 var States = []cmproto.State{
-	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver,
+	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReturned,
 	cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
 }
+
+// ClosureKinds lists the kinds a receiver closes a case by.
+var ClosureKinds = []string{"执行完毕", "终本", "终结", "不予执行", "驳回"}
 
 // Modes lists the transfer modes.
 var Modes = []string{"指令执行", "提级执行"}
@@ -191,7 +199,7 @@ func Compute(in Input) Dashboard {
 	d := Dashboard{
 		Version: Version, GeneratedAt: in.Now.UTC(), AsOf: court.DateOf(in.Now).String(),
 		Court: string(in.Self), CourtName: in.SelfName, Scope: scope, GuardDays: in.GuardDays,
-		Modes: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
+		Modes: []ModeCount{}, Closures: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
 		AlertCounts: map[string]int{"warning": 0, "critical": 0},
 	}
 	mine := map[court.TransferID]bool{}
@@ -225,6 +233,9 @@ func Compute(in Input) Dashboard {
 			d.Pipeline.Total += c
 		}
 	}
+	for _, k := range ClosureKinds {
+		d.Closures = append(d.Closures, ModeCount{Mode: k, Count: int(stats[statClosure+k])})
+	}
 	for _, m := range Modes {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
@@ -252,9 +263,10 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-6"
+	StatsVersion = "dashboard-6" // 5 (main) and 4 (issue 16) both changed Contribution
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
+	statClosure    = "closure/"             // + closure kind: closed transfers closed so
 	statAccN       = "acc/n"                // decided and accepted
 	statAccSec     = "acc/sec"              // their decision-to-acceptance time
 	statRcptN      = "rcpt/n"               // decided and received
@@ -267,11 +279,11 @@ const (
 	rcvConcluded   = "concluded"            // .Concluded
 	rcvRecovered   = "recovered"            // .RecoveredFen
 	rcvOrigin      = "origin"               // .OriginFen
+	rcvClaimed     = "claimed"              // .ClaimedFen, receipt confirmed
 	rcvLapsed      = "lapsed"               // .MeasuresLapsed, receipt confirmed
 	rcvLapseFrom   = "lapse_from/"          // + date: in flight; counted in .MeasuresLapsed from that day on
 	rcvOpen        = "open"                 // .Open: accepted, not yet closed (nor withdrawn)
 	rcvConc6m      = "concluded_6m"         // .Concluded6m
-	rcvClaimed     = "claimed"              // .ClaimedFen
 	rcvSanctLapsed = "sanctions_lapsed"     // .SanctionsLapsed: re-issued late
 	rcvSanctFrom   = "sanction_lapse_from/" // + date: not re-issued; counted in .SanctionsLapsed from that day on
 	secondsPerDay  = 24 * 3600
@@ -295,6 +307,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 	if t.Mode != "" {
 		s[statMode+t.Mode]++
 	}
+	if t.ClosureKind != "" {
+		s[statClosure+string(t.ClosureKind)]++
+	}
 	if !t.DecidedAt.IsZero() {
 		if !t.AcceptedAt.IsZero() {
 			s[statAccN]++
@@ -314,8 +329,7 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 				s[p+rcvInTime]++
 			}
 			s[p+rcvRecovered] += max(0, Recovered(t))
-			s[p+rcvOrigin] += max(0, t.AmountOrigin)
-			s[p+rcvClaimed] += max(0, t.AmountOutstanding)
+			s[p+rcvOrigin] += max(0, t.AmountOrigin, t.HandoverRecovered)
 			switch t.State {
 			case cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived:
 				s[p+rcvOpen]++
@@ -323,6 +337,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		}
 		if !t.ReceivedAt.IsZero() {
 			s[p+rcvReceived]++
+			// The balance the receiver filed with (older handovers state
+			// none: the offer's outstanding amount).
+			s[p+rcvClaimed] += max(0, cmp.Or(t.BalanceFen, t.AmountOutstanding))
 			if LapsedDuringHandover(t, t.ReceivedAt, guardDays) {
 				s[p+rcvLapsed]++
 			}
@@ -490,6 +507,8 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.RecoveredFen = v
 		case rcvOrigin:
 			ci.OriginFen = v
+		case rcvClaimed:
+			ci.ClaimedFen = v
 		case rcvLapsed:
 			ci.MeasuresLapsed += int(v)
 		case rcvSanctLapsed:
@@ -498,8 +517,6 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.Open = int(v)
 		case rcvConc6m:
 			ci.Concluded6m = int(v)
-		case rcvClaimed:
-			ci.ClaimedFen = v
 		default:
 			if day, ok := strings.CutPrefix(field, rcvSanctFrom); ok {
 				if d, err := court.ParseDate(day); err == nil && !d.After(today) {

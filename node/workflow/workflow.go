@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -25,18 +26,20 @@ import (
 // the records service, whose state machine decides whether the step is in
 // order.
 type Service struct {
-	audit     audit.Policy
-	records   Records
-	db        *storage.DB
-	trust     TrustView
-	peer      peer.ID
-	court     court.CourtCode
-	metrics   *metrics.Metrics
-	log       *slog.Logger
-	now       func() time.Time
-	guardDays int
-	logs      Logs
-	advice    advice.Weights
+	audit      audit.Policy
+	records    Records
+	db         *storage.DB
+	trust      TrustView
+	peer       peer.ID
+	court      court.CourtCode
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	now        func() time.Time
+	guardDays  int
+	periods    cmproto.Periods
+	answerDays int
+	logs       Logs
+	advice     advice.Weights
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -73,6 +76,12 @@ type Deps struct {
 	// GuardDays is the handover guard period: a handover is refused while
 	// an active measure expires within it (config handover_guard_days).
 	GuardDays int
+	// Periods are the deadlines this court writes into its decisions
+	// (config acceptance_days, handover_days, ...).
+	Periods cmproto.Periods
+	// AnswerDays is the time this court gives itself to answer an
+	// applicant's request (config request_answer_days).
+	AnswerDays int
 	// Logs reads record log positions, for spot checks: this node's own
 	// head seeds a draw, another court's position checks one (the records
 	// room). Nil: spot checks are refused.
@@ -93,7 +102,8 @@ type Logs interface {
 // New builds the workflow.
 func New(d Deps) *Service {
 	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays, logs: d.Logs, advice: advice.Default()}
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults(), answerDays: cmp.Or(d.AnswerDays, 15), logs: d.Logs,
+		advice: advice.Default()}
 	if d.Advice != nil {
 		s.advice = *d.Advice
 	}

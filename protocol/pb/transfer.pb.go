@@ -35,6 +35,7 @@ const (
 	Ground_GROUND_INTERFERENCE    Ground = 2 // local interference
 	Ground_GROUND_SERIAL_CASES    Ground = 3 // serial cases against one debtor, waiting-line seizures
 	Ground_GROUND_CAPACITY        Ground = 4 // lack of capacity
+	Ground_GROUND_PASSIVE         Ground = 5 // passive enforcement (消极执行)
 )
 
 // Enum value maps for Ground.
@@ -45,6 +46,7 @@ var (
 		2: "GROUND_INTERFERENCE",
 		3: "GROUND_SERIAL_CASES",
 		4: "GROUND_CAPACITY",
+		5: "GROUND_PASSIVE",
 	}
 	Ground_value = map[string]int32{
 		"GROUND_UNSPECIFIED":     0,
@@ -52,6 +54,7 @@ var (
 		"GROUND_INTERFERENCE":    2,
 		"GROUND_SERIAL_CASES":    3,
 		"GROUND_CAPACITY":        4,
+		"GROUND_PASSIVE":         5,
 	}
 )
 
@@ -80,6 +83,62 @@ func (x Ground) Number() protoreflect.EnumNumber {
 // Deprecated: Use Ground.Descriptor instead.
 func (Ground) EnumDescriptor() ([]byte, []int) {
 	return file_pb_transfer_proto_rawDescGZIP(), []int{0}
+}
+
+// StartSource is why a superior court starts a transfer itself.
+type StartSource int32
+
+const (
+	StartSource_START_SOURCE_UNSPECIFIED StartSource = 0
+	StartSource_START_OWN_MOTION         StartSource = 1 // on its own motion (依职权)
+	StartSource_START_SUPERVISION        StartSource = 2 // from supervision (执行监督, 督办)
+	StartSource_START_PETITION           StartSource = 3 // from a petition or complaint (信访)
+	StartSource_START_APPLICANT_REQUEST  StartSource = 4 // the applicant's request (申请变更执行法院, 民诉法 art. 237)
+)
+
+// Enum value maps for StartSource.
+var (
+	StartSource_name = map[int32]string{
+		0: "START_SOURCE_UNSPECIFIED",
+		1: "START_OWN_MOTION",
+		2: "START_SUPERVISION",
+		3: "START_PETITION",
+		4: "START_APPLICANT_REQUEST",
+	}
+	StartSource_value = map[string]int32{
+		"START_SOURCE_UNSPECIFIED": 0,
+		"START_OWN_MOTION":         1,
+		"START_SUPERVISION":        2,
+		"START_PETITION":           3,
+		"START_APPLICANT_REQUEST":  4,
+	}
+)
+
+func (x StartSource) Enum() *StartSource {
+	p := new(StartSource)
+	*p = x
+	return p
+}
+
+func (x StartSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StartSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_pb_transfer_proto_enumTypes[1].Descriptor()
+}
+
+func (StartSource) Type() protoreflect.EnumType {
+	return &file_pb_transfer_proto_enumTypes[1]
+}
+
+func (x StartSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StartSource.Descriptor instead.
+func (StartSource) EnumDescriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
 }
 
 // Mode is how enforcement power moves.
@@ -116,11 +175,11 @@ func (x Mode) String() string {
 }
 
 func (Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_pb_transfer_proto_enumTypes[1].Descriptor()
+	return file_pb_transfer_proto_enumTypes[2].Descriptor()
 }
 
 func (Mode) Type() protoreflect.EnumType {
-	return &file_pb_transfer_proto_enumTypes[1]
+	return &file_pb_transfer_proto_enumTypes[2]
 }
 
 func (x Mode) Number() protoreflect.EnumNumber {
@@ -129,7 +188,69 @@ func (x Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Mode.Descriptor instead.
 func (Mode) EnumDescriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+}
+
+// ClosureKind is how an enforcement case ends (结案方式).
+type ClosureKind int32
+
+const (
+	ClosureKind_CLOSURE_KIND_UNSPECIFIED ClosureKind = 0 // builds before kinds existed: see outcome
+	ClosureKind_CLOSURE_FULFILLED        ClosureKind = 1 // 执行完毕
+	ClosureKind_CLOSURE_TERMINAL         ClosureKind = 2 // 终结本次执行程序 (终本): the case may be resumed (执恢)
+	ClosureKind_CLOSURE_ENDED            ClosureKind = 3 // 终结执行
+	ClosureKind_CLOSURE_CANCELLED        ClosureKind = 4 // 销案 (the origin's case on a transfer; never the receiver's)
+	ClosureKind_CLOSURE_NOT_ENFORCED     ClosureKind = 5 // 不予执行
+	ClosureKind_CLOSURE_DISMISSED        ClosureKind = 6 // 驳回申请
+)
+
+// Enum value maps for ClosureKind.
+var (
+	ClosureKind_name = map[int32]string{
+		0: "CLOSURE_KIND_UNSPECIFIED",
+		1: "CLOSURE_FULFILLED",
+		2: "CLOSURE_TERMINAL",
+		3: "CLOSURE_ENDED",
+		4: "CLOSURE_CANCELLED",
+		5: "CLOSURE_NOT_ENFORCED",
+		6: "CLOSURE_DISMISSED",
+	}
+	ClosureKind_value = map[string]int32{
+		"CLOSURE_KIND_UNSPECIFIED": 0,
+		"CLOSURE_FULFILLED":        1,
+		"CLOSURE_TERMINAL":         2,
+		"CLOSURE_ENDED":            3,
+		"CLOSURE_CANCELLED":        4,
+		"CLOSURE_NOT_ENFORCED":     5,
+		"CLOSURE_DISMISSED":        6,
+	}
+)
+
+func (x ClosureKind) Enum() *ClosureKind {
+	p := new(ClosureKind)
+	*p = x
+	return p
+}
+
+func (x ClosureKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClosureKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_pb_transfer_proto_enumTypes[3].Descriptor()
+}
+
+func (ClosureKind) Type() protoreflect.EnumType {
+	return &file_pb_transfer_proto_enumTypes[3]
+}
+
+func (x ClosureKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClosureKind.Descriptor instead.
+func (ClosureKind) EnumDescriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 // Record is one step of a transfer, in its issuer's sequence-numbered log.
@@ -153,6 +274,9 @@ type Record struct {
 	//	*Record_Closure
 	//	*Record_GrantRevocation
 	//	*Record_AssetUpdate
+	//	*Record_HandoverReturn
+	//	*Record_Supplement
+	//	*Record_Start
 	//	*Record_FundsEntry
 	//	*Record_Sanction
 	//	*Record_AssistNotice
@@ -338,6 +462,33 @@ func (x *Record) GetAssetUpdate() *AssetUpdate {
 	return nil
 }
 
+func (x *Record) GetHandoverReturn() *HandoverReturn {
+	if x != nil {
+		if x, ok := x.Body.(*Record_HandoverReturn); ok {
+			return x.HandoverReturn
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetSupplement() *Supplement {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Supplement); ok {
+			return x.Supplement
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetStart() *TransferStart {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
 func (x *Record) GetFundsEntry() *FundsEntry {
 	if x != nil {
 		if x, ok := x.Body.(*Record_FundsEntry); ok {
@@ -467,6 +618,18 @@ type Record_AssetUpdate struct {
 	AssetUpdate *AssetUpdate `protobuf:"bytes,20,opt,name=asset_update,json=assetUpdate,proto3,oneof"`
 }
 
+type Record_HandoverReturn struct {
+	HandoverReturn *HandoverReturn `protobuf:"bytes,21,opt,name=handover_return,json=handoverReturn,proto3,oneof"`
+}
+
+type Record_Supplement struct {
+	Supplement *Supplement `protobuf:"bytes,22,opt,name=supplement,proto3,oneof"`
+}
+
+type Record_Start struct {
+	Start *TransferStart `protobuf:"bytes,23,opt,name=start,proto3,oneof"`
+}
+
 type Record_FundsEntry struct {
 	// 30-39: money, sanctions and assisting bodies (see FundsEntry).
 	FundsEntry *FundsEntry `protobuf:"bytes,30,opt,name=funds_entry,json=fundsEntry,proto3,oneof"`
@@ -530,6 +693,12 @@ func (*Record_GrantRevocation) isRecord_Body() {}
 
 func (*Record_AssetUpdate) isRecord_Body() {}
 
+func (*Record_HandoverReturn) isRecord_Body() {}
+
+func (*Record_Supplement) isRecord_Body() {}
+
+func (*Record_Start) isRecord_Body() {}
+
 func (*Record_FundsEntry) isRecord_Body() {}
 
 func (*Record_Sanction) isRecord_Body() {}
@@ -548,6 +717,103 @@ func (*Record_PartyComplaint) isRecord_Body() {}
 
 func (*Record_ComplaintAnswer) isRecord_Body() {}
 
+// TransferStart: the superior court opens a transfer of a case of a
+// court below it, without the origin's offer: on its own motion, or
+// recording the applicant's request, which it must answer (decide or
+// reject) by answer_by. The origin cannot withdraw it; it hands over when
+// the decision says so.
+type TransferStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber    string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"` // the origin's enforcement case (案号)
+	OriginCourt   string                 `protobuf:"bytes,2,opt,name=origin_court,json=originCourt,proto3" json:"origin_court,omitempty"`
+	Grounds       []Ground               `protobuf:"varint,3,rep,packed,name=grounds,proto3,enum=courtmesh.protocol.v1.Ground" json:"grounds,omitempty"`
+	Source        StartSource            `protobuf:"varint,4,opt,name=source,proto3,enum=courtmesh.protocol.v1.StartSource" json:"source,omitempty"`
+	FiledOn       string                 `protobuf:"bytes,5,opt,name=filed_on,json=filedOn,proto3" json:"filed_on,omitempty"`             // YYYY-MM-DD, when the origin filed the case; required for an applicant's request
+	RequestedOn   string                 `protobuf:"bytes,6,opt,name=requested_on,json=requestedOn,proto3" json:"requested_on,omitempty"` // YYYY-MM-DD, when the applicant's request reached the superior
+	AnswerBy      string                 `protobuf:"bytes,7,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`          // YYYY-MM-DD, the superior answers the applicant's request by
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferStart) Reset() {
+	*x = TransferStart{}
+	mi := &file_pb_transfer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferStart) ProtoMessage() {}
+
+func (x *TransferStart) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferStart.ProtoReflect.Descriptor instead.
+func (*TransferStart) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TransferStart) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *TransferStart) GetOriginCourt() string {
+	if x != nil {
+		return x.OriginCourt
+	}
+	return ""
+}
+
+func (x *TransferStart) GetGrounds() []Ground {
+	if x != nil {
+		return x.Grounds
+	}
+	return nil
+}
+
+func (x *TransferStart) GetSource() StartSource {
+	if x != nil {
+		return x.Source
+	}
+	return StartSource_START_SOURCE_UNSPECIFIED
+}
+
+func (x *TransferStart) GetFiledOn() string {
+	if x != nil {
+		return x.FiledOn
+	}
+	return ""
+}
+
+func (x *TransferStart) GetRequestedOn() string {
+	if x != nil {
+		return x.RequestedOn
+	}
+	return ""
+}
+
+func (x *TransferStart) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -559,7 +825,7 @@ type AssetCount struct {
 
 func (x *AssetCount) Reset() {
 	*x = AssetCount{}
-	mi := &file_pb_transfer_proto_msgTypes[1]
+	mi := &file_pb_transfer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +837,7 @@ func (x *AssetCount) String() string {
 func (*AssetCount) ProtoMessage() {}
 
 func (x *AssetCount) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[1]
+	mi := &file_pb_transfer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +850,7 @@ func (x *AssetCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetCount.ProtoReflect.Descriptor instead.
 func (*AssetCount) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AssetCount) GetAssetClass() string {
@@ -625,7 +891,7 @@ type TransferOffer struct {
 
 func (x *TransferOffer) Reset() {
 	*x = TransferOffer{}
-	mi := &file_pb_transfer_proto_msgTypes[2]
+	mi := &file_pb_transfer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +903,7 @@ func (x *TransferOffer) String() string {
 func (*TransferOffer) ProtoMessage() {}
 
 func (x *TransferOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[2]
+	mi := &file_pb_transfer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +916,7 @@ func (x *TransferOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferOffer.ProtoReflect.Descriptor instead.
 func (*TransferOffer) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TransferOffer) GetCaseNumber() string {
@@ -744,7 +1010,7 @@ type RegionAssets struct {
 
 func (x *RegionAssets) Reset() {
 	*x = RegionAssets{}
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +1022,7 @@ func (x *RegionAssets) String() string {
 func (*RegionAssets) ProtoMessage() {}
 
 func (x *RegionAssets) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +1035,7 @@ func (x *RegionAssets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionAssets.ProtoReflect.Descriptor instead.
 func (*RegionAssets) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegionAssets) GetRegion() string {
@@ -807,19 +1073,30 @@ type TransferDecision struct {
 	ReceiverCourt  string                 `protobuf:"bytes,2,opt,name=receiver_court,json=receiverCourt,proto3" json:"receiver_court,omitempty"`
 	DecisionNumber string                 `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"` // the decision document's number
 	AcceptBy       string                 `protobuf:"bytes,4,opt,name=accept_by,json=acceptBy,proto3" json:"accept_by,omitempty"`                   // YYYY-MM-DD; acceptance deadline
-	// Fields 20 and on: the recommendation the decider had before it
+	// The periods of the rest of the transfer's life, fixed once by the
+	// decider (from its configuration) so that every node derives the same
+	// dates from the signed times of the records that start them. Zero in
+	// decisions by builds before they existed: the protocol's defaults
+	// (protocol.DefaultPeriods) apply, never a node's own configuration.
+	HandoverDays        uint32 `protobuf:"varint,20,opt,name=handover_days,json=handoverDays,proto3" json:"handover_days,omitempty"`                      // the origin hands over within N days of the acceptance
+	FilingDays          uint32 `protobuf:"varint,21,opt,name=filing_days,json=filingDays,proto3" json:"filing_days,omitempty"`                            // the receiver confirms receipt and files within N days of the handover
+	InvestigationMonths uint32 `protobuf:"varint,22,opt,name=investigation_months,json=investigationMonths,proto3" json:"investigation_months,omitempty"` // property investigation within N months of the filing
+	ConclusionMonths    uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`          // the case concluded within N months of the filing
+	ReturnDays          uint32 `protobuf:"varint,24,opt,name=return_days,json=returnDays,proto3" json:"return_days,omitempty"`                            // the receiver may return an incomplete handover within N days of it
+	SupplementDays      uint32 `protobuf:"varint,25,opt,name=supplement_days,json=supplementDays,proto3" json:"supplement_days,omitempty"`                // the origin supplements a returned handover within N days of the return
+	// Fields 30 and on: the recommendation the decider had before it
 	// (courtmesh transfer recommend), so supervision can compare the
 	// outcomes of followed and overridden advice. Both unset: none was
 	// consulted (and in decisions by builds before they existed).
-	RecommendedRank    uint32 `protobuf:"varint,20,opt,name=recommended_rank,json=recommendedRank,proto3" json:"recommended_rank,omitempty"`         // the chosen court's rank in it, 1 = first; 0 with a hash: the court was not listed
-	RecommendationHash []byte `protobuf:"bytes,21,opt,name=recommendation_hash,json=recommendationHash,proto3" json:"recommendation_hash,omitempty"` // SHA-256 of the recommendation's inputs (32 bytes)
+	RecommendedRank    uint32 `protobuf:"varint,30,opt,name=recommended_rank,json=recommendedRank,proto3" json:"recommended_rank,omitempty"`         // the chosen court's rank in it, 1 = first; 0 with a hash: the court was not listed
+	RecommendationHash []byte `protobuf:"bytes,31,opt,name=recommendation_hash,json=recommendationHash,proto3" json:"recommendation_hash,omitempty"` // SHA-256 of the recommendation's inputs (32 bytes)
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
 	*x = TransferDecision{}
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1108,7 @@ func (x *TransferDecision) String() string {
 func (*TransferDecision) ProtoMessage() {}
 
 func (x *TransferDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1121,7 @@ func (x *TransferDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferDecision.ProtoReflect.Descriptor instead.
 func (*TransferDecision) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TransferDecision) GetMode() Mode {
@@ -875,6 +1152,48 @@ func (x *TransferDecision) GetAcceptBy() string {
 	return ""
 }
 
+func (x *TransferDecision) GetHandoverDays() uint32 {
+	if x != nil {
+		return x.HandoverDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetFilingDays() uint32 {
+	if x != nil {
+		return x.FilingDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetInvestigationMonths() uint32 {
+	if x != nil {
+		return x.InvestigationMonths
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetConclusionMonths() uint32 {
+	if x != nil {
+		return x.ConclusionMonths
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetReturnDays() uint32 {
+	if x != nil {
+		return x.ReturnDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetSupplementDays() uint32 {
+	if x != nil {
+		return x.SupplementDays
+	}
+	return 0
+}
+
 func (x *TransferDecision) GetRecommendedRank() uint32 {
 	if x != nil {
 		return x.RecommendedRank
@@ -899,7 +1218,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1230,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1243,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Acceptance) GetNewCaseNumber() string {
@@ -945,7 +1264,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1276,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1289,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Rejection) GetReason() string {
@@ -990,7 +1309,7 @@ type Withdrawal struct {
 
 func (x *Withdrawal) Reset() {
 	*x = Withdrawal{}
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1321,7 @@ func (x *Withdrawal) String() string {
 func (*Withdrawal) ProtoMessage() {}
 
 func (x *Withdrawal) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1334,7 @@ func (x *Withdrawal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Withdrawal.ProtoReflect.Descriptor instead.
 func (*Withdrawal) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Withdrawal) GetReason() string {
@@ -1037,7 +1356,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1368,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1381,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WrappedKey) GetCourt() string {
@@ -1106,13 +1425,21 @@ type HandoverManifest struct {
 	// fetch manifest: the receiver files only that record. Empty in
 	// handovers by builds before it existed.
 	SealedCaseHash []byte `protobuf:"bytes,13,opt,name=sealed_case_hash,json=sealedCaseHash,proto3" json:"sealed_case_hash,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The claim as the origin filed it (申请执行标的) and what the origin
+	// recovered before handing over, in 分: the receiver files its new case
+	// with the balance, claim_fen - recovered_fen (法明传〔2018〕335号),
+	// after checking claim_fen against the case record it fetched. Zero in
+	// handovers by builds before they existed: the offer's amount
+	// outstanding is then the balance.
+	ClaimFen      int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
+	RecoveredFen  int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandoverManifest) Reset() {
 	*x = HandoverManifest{}
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1451,7 @@ func (x *HandoverManifest) String() string {
 func (*HandoverManifest) ProtoMessage() {}
 
 func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1464,7 @@ func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoverManifest.ProtoReflect.Descriptor instead.
 func (*HandoverManifest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HandoverManifest) GetMerkleRoot() []byte {
@@ -1231,6 +1558,122 @@ func (x *HandoverManifest) GetSealedCaseHash() []byte {
 	return nil
 }
 
+func (x *HandoverManifest) GetClaimFen() int64 {
+	if x != nil {
+		return x.ClaimFen
+	}
+	return 0
+}
+
+func (x *HandoverManifest) GetRecoveredFen() int64 {
+	if x != nil {
+		return x.RecoveredFen
+	}
+	return 0
+}
+
+// HandoverReturn: the receiver returns an incomplete handover (within the
+// decision's return period), naming the kinds of dossier item missing;
+// the origin must supplement. No personal data: kinds and a short note.
+type HandoverReturn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Missing       []string               `protobuf:"bytes,1,rep,name=missing,proto3" json:"missing,omitempty"` // dossier item kinds (protocol.DossierItems)
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // optional free text, no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverReturn) Reset() {
+	*x = HandoverReturn{}
+	mi := &file_pb_transfer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverReturn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverReturn) ProtoMessage() {}
+
+func (x *HandoverReturn) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverReturn.ProtoReflect.Descriptor instead.
+func (*HandoverReturn) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HandoverReturn) GetMissing() []string {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+func (x *HandoverReturn) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Supplement: the origin answers a return with a new version of the
+// handover: the whole dossier's manifest again (the chunks the readers
+// already hold do not move again).
+type Supplement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manifest      *HandoverManifest      `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Supplement) Reset() {
+	*x = Supplement{}
+	mi := &file_pb_transfer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Supplement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Supplement) ProtoMessage() {}
+
+func (x *Supplement) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Supplement.ProtoReflect.Descriptor instead.
+func (*Supplement) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Supplement) GetManifest() *HandoverManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 // GrantRevocation: the origin stops further fetches by a court. What the
 // court already fetched stays fetched.
 type GrantRevocation struct {
@@ -1243,7 +1686,7 @@ type GrantRevocation struct {
 
 func (x *GrantRevocation) Reset() {
 	*x = GrantRevocation{}
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1698,7 @@ func (x *GrantRevocation) String() string {
 func (*GrantRevocation) ProtoMessage() {}
 
 func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1711,7 @@ func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
 func (*GrantRevocation) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GrantRevocation) GetCourt() string {
@@ -1301,7 +1744,7 @@ type AssetUpdate struct {
 
 func (x *AssetUpdate) Reset() {
 	*x = AssetUpdate{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1756,7 @@ func (x *AssetUpdate) String() string {
 func (*AssetUpdate) ProtoMessage() {}
 
 func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1769,7 @@ func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
 func (*AssetUpdate) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AssetUpdate) GetNumber() uint64 {
@@ -1385,7 +1828,7 @@ type FundsEntry struct {
 
 func (x *FundsEntry) Reset() {
 	*x = FundsEntry{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1840,7 @@ func (x *FundsEntry) String() string {
 func (*FundsEntry) ProtoMessage() {}
 
 func (x *FundsEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1853,7 @@ func (x *FundsEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FundsEntry.ProtoReflect.Descriptor instead.
 func (*FundsEntry) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FundsEntry) GetNumber() uint64 {
@@ -1495,7 +1938,7 @@ type Sanction struct {
 
 func (x *Sanction) Reset() {
 	*x = Sanction{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1950,7 @@ func (x *Sanction) String() string {
 func (*Sanction) ProtoMessage() {}
 
 func (x *Sanction) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1963,7 @@ func (x *Sanction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sanction.ProtoReflect.Descriptor instead.
 func (*Sanction) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Sanction) GetSanctionId() string {
@@ -1592,7 +2035,7 @@ type AssistNotice struct {
 
 func (x *AssistNotice) Reset() {
 	*x = AssistNotice{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +2047,7 @@ func (x *AssistNotice) String() string {
 func (*AssistNotice) ProtoMessage() {}
 
 func (x *AssistNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +2060,7 @@ func (x *AssistNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistNotice.ProtoReflect.Descriptor instead.
 func (*AssistNotice) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AssistNotice) GetMeasureId() string {
@@ -1680,7 +2123,7 @@ type DossierItems struct {
 
 func (x *DossierItems) Reset() {
 	*x = DossierItems{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +2135,7 @@ func (x *DossierItems) String() string {
 func (*DossierItems) ProtoMessage() {}
 
 func (x *DossierItems) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +2148,7 @@ func (x *DossierItems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DossierItems.ProtoReflect.Descriptor instead.
 func (*DossierItems) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DossierItems) GetItems() []string {
@@ -1735,7 +2178,7 @@ type PartyComplaint struct {
 
 func (x *PartyComplaint) Reset() {
 	*x = PartyComplaint{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +2190,7 @@ func (x *PartyComplaint) String() string {
 func (*PartyComplaint) ProtoMessage() {}
 
 func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +2203,7 @@ func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyComplaint.ProtoReflect.Descriptor instead.
 func (*PartyComplaint) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PartyComplaint) GetCaseNumber() string {
@@ -1830,7 +2273,7 @@ type ComplaintAnswer struct {
 
 func (x *ComplaintAnswer) Reset() {
 	*x = ComplaintAnswer{}
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1842,7 +2285,7 @@ func (x *ComplaintAnswer) String() string {
 func (*ComplaintAnswer) ProtoMessage() {}
 
 func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,7 +2298,7 @@ func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplaintAnswer.ProtoReflect.Descriptor instead.
 func (*ComplaintAnswer) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ComplaintAnswer) GetSealedText() []byte {
@@ -1883,7 +2326,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2338,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2351,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1936,7 +2379,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2391,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2404,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1981,15 +2424,22 @@ func (x *Progress) GetStatus() string {
 // Closure: the receiver concludes the case.
 type Closure struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
-	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"` // concluded | terminated (终本) | settled
+	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"` // concluded | terminated (终本) | settled; empty when kind is set
 	AmountRecoveredFen int64                  `protobuf:"varint,2,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"`
+	Kind               ClosureKind            `protobuf:"varint,20,opt,name=kind,proto3,enum=courtmesh.protocol.v1.ClosureKind" json:"kind,omitempty"`
+	// For 终本 (民诉法解释 art. 517): the investigation steps done, each a
+	// step name (online_search, report_order, on_site, consumption_restriction,
+	// dishonest_listing, audit, reward_notice, search_warrant), and who
+	// approved: applicant_signed or panel_and_president.
+	InvestigationSteps []string `protobuf:"bytes,21,rep,name=investigation_steps,json=investigationSteps,proto3" json:"investigation_steps,omitempty"`
+	Approval           string   `protobuf:"bytes,22,opt,name=approval,proto3" json:"approval,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2451,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2464,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -2031,6 +2481,27 @@ func (x *Closure) GetAmountRecoveredFen() int64 {
 	return 0
 }
 
+func (x *Closure) GetKind() ClosureKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ClosureKind_CLOSURE_KIND_UNSPECIFIED
+}
+
+func (x *Closure) GetInvestigationSteps() []string {
+	if x != nil {
+		return x.InvestigationSteps
+	}
+	return nil
+}
+
+func (x *Closure) GetApproval() string {
+	if x != nil {
+		return x.Approval
+	}
+	return ""
+}
+
 // Directive (督办): a superior court directs a court concerned by the
 // transfer (its origin, decider or receiver) to act by a date. Broadcast
 // like every record: the instruction names no person.
@@ -2045,7 +2516,7 @@ type Directive struct {
 
 func (x *Directive) Reset() {
 	*x = Directive{}
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2528,7 @@ func (x *Directive) String() string {
 func (*Directive) ProtoMessage() {}
 
 func (x *Directive) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2541,7 @@ func (x *Directive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Directive.ProtoReflect.Descriptor instead.
 func (*Directive) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Directive) GetCourt() string {
@@ -2105,7 +2576,7 @@ type DirectiveReport struct {
 
 func (x *DirectiveReport) Reset() {
 	*x = DirectiveReport{}
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2117,7 +2588,7 @@ func (x *DirectiveReport) String() string {
 func (*DirectiveReport) ProtoMessage() {}
 
 func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2130,7 +2601,7 @@ func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
 func (*DirectiveReport) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DirectiveReport) GetDirective() string {
@@ -2161,7 +2632,7 @@ type Review struct {
 
 func (x *Review) Reset() {
 	*x = Review{}
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2644,7 @@ func (x *Review) String() string {
 func (*Review) ProtoMessage() {}
 
 func (x *Review) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2657,7 @@ func (x *Review) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Review.ProtoReflect.Descriptor instead.
 func (*Review) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Review) GetFinding() string {
@@ -2230,7 +2701,7 @@ type SpotCheckDraw struct {
 
 func (x *SpotCheckDraw) Reset() {
 	*x = SpotCheckDraw{}
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2713,7 @@ func (x *SpotCheckDraw) String() string {
 func (*SpotCheckDraw) ProtoMessage() {}
 
 func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2726,7 @@ func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
 func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SpotCheckDraw) GetScope() string {
@@ -2327,7 +2798,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[25]
+	mi := &file_pb_transfer_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2339,7 +2810,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[25]
+	mi := &file_pb_transfer_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2823,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -2379,7 +2850,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[26]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2862,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[26]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2875,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -2435,7 +2906,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[27]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2918,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[27]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2931,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -2495,7 +2966,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xa8\f\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xfd\r\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -2518,7 +2989,12 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bprogress\x18\x11 \x01(\v2\x1f.courtmesh.protocol.v1.ProgressH\x00R\bprogress\x12:\n" +
 	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosure\x12S\n" +
 	"\x10grant_revocation\x18\x13 \x01(\v2&.courtmesh.protocol.v1.GrantRevocationH\x00R\x0fgrantRevocation\x12G\n" +
-	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdate\x12D\n" +
+	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdate\x12P\n" +
+	"\x0fhandover_return\x18\x15 \x01(\v2%.courtmesh.protocol.v1.HandoverReturnH\x00R\x0ehandoverReturn\x12C\n" +
+	"\n" +
+	"supplement\x18\x16 \x01(\v2!.courtmesh.protocol.v1.SupplementH\x00R\n" +
+	"supplement\x12<\n" +
+	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05start\x12D\n" +
 	"\vfunds_entry\x18\x1e \x01(\v2!.courtmesh.protocol.v1.FundsEntryH\x00R\n" +
 	"fundsEntry\x12=\n" +
 	"\bsanction\x18\x1f \x01(\v2\x1f.courtmesh.protocol.v1.SanctionH\x00R\bsanction\x12J\n" +
@@ -2529,7 +3005,16 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06review\x12P\n" +
 	"\x0fparty_complaint\x182 \x01(\v2%.courtmesh.protocol.v1.PartyComplaintH\x00R\x0epartyComplaint\x12S\n" +
 	"\x10complaint_answer\x183 \x01(\v2&.courtmesh.protocol.v1.ComplaintAnswerH\x00R\x0fcomplaintAnswerB\x06\n" +
-	"\x04body\"C\n" +
+	"\x04body\"\xa3\x02\n" +
+	"\rTransferStart\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12!\n" +
+	"\forigin_court\x18\x02 \x01(\tR\voriginCourt\x127\n" +
+	"\agrounds\x18\x03 \x03(\x0e2\x1d.courtmesh.protocol.v1.GroundR\agrounds\x12:\n" +
+	"\x06source\x18\x04 \x01(\x0e2\".courtmesh.protocol.v1.StartSourceR\x06source\x12\x19\n" +
+	"\bfiled_on\x18\x05 \x01(\tR\afiledOn\x12!\n" +
+	"\frequested_on\x18\x06 \x01(\tR\vrequestedOn\x12\x1b\n" +
+	"\tanswer_by\x18\a \x01(\tR\banswerBy\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
 	"\vasset_class\x18\x01 \x01(\tR\n" +
@@ -2554,14 +3039,22 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"assetClass\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
 	"\n" +
-	"value_band\x18\x04 \x01(\rR\tvalueBand\"\x8c\x02\n" +
+	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xfc\x03\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
 	"\x0fdecision_number\x18\x03 \x01(\tR\x0edecisionNumber\x12\x1b\n" +
-	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\x12)\n" +
-	"\x10recommended_rank\x18\x14 \x01(\rR\x0frecommendedRank\x12/\n" +
-	"\x13recommendation_hash\x18\x15 \x01(\fR\x12recommendationHash\"4\n" +
+	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\x12#\n" +
+	"\rhandover_days\x18\x14 \x01(\rR\fhandoverDays\x12\x1f\n" +
+	"\vfiling_days\x18\x15 \x01(\rR\n" +
+	"filingDays\x121\n" +
+	"\x14investigation_months\x18\x16 \x01(\rR\x13investigationMonths\x12+\n" +
+	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\x12\x1f\n" +
+	"\vreturn_days\x18\x18 \x01(\rR\n" +
+	"returnDays\x12'\n" +
+	"\x0fsupplement_days\x18\x19 \x01(\rR\x0esupplementDays\x12)\n" +
+	"\x10recommended_rank\x18\x1e \x01(\rR\x0frecommendedRank\x12/\n" +
+	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\"4\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
 	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
@@ -2574,7 +3067,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\x8e\x04\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xd0\x04\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -2593,7 +3086,15 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantUntil\x12\x1f\n" +
 	"\vgrant_scope\x18\f \x03(\tR\n" +
 	"grantScope\x12(\n" +
-	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\"?\n" +
+	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
+	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\">\n" +
+	"\x0eHandoverReturn\x12\x18\n" +
+	"\amissing\x18\x01 \x03(\tR\amissing\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
+	"\n" +
+	"Supplement\x12C\n" +
+	"\bmanifest\x18\x01 \x01(\v2'.courtmesh.protocol.v1.HandoverManifestR\bmanifest\"?\n" +
 	"\x0fGrantRevocation\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
@@ -2659,10 +3160,13 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"T\n" +
 	"\bProgress\x120\n" +
 	"\x14amount_recovered_fen\x18\x01 \x01(\x03R\x12amountRecoveredFen\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"U\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\xda\x01\n" +
 	"\aClosure\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
-	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\"U\n" +
+	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x126\n" +
+	"\x04kind\x18\x14 \x01(\x0e2\".courtmesh.protocol.v1.ClosureKindR\x04kind\x12/\n" +
+	"\x13investigation_steps\x18\x15 \x03(\tR\x12investigationSteps\x12\x1a\n" +
+	"\bapproval\x18\x16 \x01(\tR\bapproval\"U\n" +
 	"\tDirective\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12 \n" +
 	"\vinstruction\x18\x02 \x01(\tR\vinstruction\x12\x10\n" +
@@ -2696,17 +3200,32 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\fR\x06issuer\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\x04R\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\x04R\x02to*\x83\x01\n" +
+	"\x02to\x18\x04 \x01(\x04R\x02to*\x97\x01\n" +
 	"\x06Ground\x12\x16\n" +
 	"\x12GROUND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16GROUND_LONG_UNEXECUTED\x10\x01\x12\x17\n" +
 	"\x13GROUND_INTERFERENCE\x10\x02\x12\x17\n" +
 	"\x13GROUND_SERIAL_CASES\x10\x03\x12\x13\n" +
-	"\x0fGROUND_CAPACITY\x10\x04*D\n" +
+	"\x0fGROUND_CAPACITY\x10\x04\x12\x12\n" +
+	"\x0eGROUND_PASSIVE\x10\x05*\x89\x01\n" +
+	"\vStartSource\x12\x1c\n" +
+	"\x18START_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10START_OWN_MOTION\x10\x01\x12\x15\n" +
+	"\x11START_SUPERVISION\x10\x02\x12\x12\n" +
+	"\x0eSTART_PETITION\x10\x03\x12\x1b\n" +
+	"\x17START_APPLICANT_REQUEST\x10\x04*D\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fMODE_DESIGNATED\x10\x01\x12\x11\n" +
-	"\rMODE_ELEVATED\x10\x02B%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
+	"\rMODE_ELEVATED\x10\x02*\xb3\x01\n" +
+	"\vClosureKind\x12\x1c\n" +
+	"\x18CLOSURE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CLOSURE_FULFILLED\x10\x01\x12\x14\n" +
+	"\x10CLOSURE_TERMINAL\x10\x02\x12\x11\n" +
+	"\rCLOSURE_ENDED\x10\x03\x12\x15\n" +
+	"\x11CLOSURE_CANCELLED\x10\x04\x12\x18\n" +
+	"\x14CLOSURE_NOT_ENFORCED\x10\x05\x12\x15\n" +
+	"\x11CLOSURE_DISMISSED\x10\x06B%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
 
 var (
 	file_pb_transfer_proto_rawDescOnce sync.Once
@@ -2720,75 +3239,87 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 	return file_pb_transfer_proto_rawDescData
 }
 
-var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
-	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
-	(*Record)(nil),           // 2: courtmesh.protocol.v1.Record
-	(*AssetCount)(nil),       // 3: courtmesh.protocol.v1.AssetCount
-	(*TransferOffer)(nil),    // 4: courtmesh.protocol.v1.TransferOffer
-	(*RegionAssets)(nil),     // 5: courtmesh.protocol.v1.RegionAssets
-	(*TransferDecision)(nil), // 6: courtmesh.protocol.v1.TransferDecision
-	(*Acceptance)(nil),       // 7: courtmesh.protocol.v1.Acceptance
-	(*Rejection)(nil),        // 8: courtmesh.protocol.v1.Rejection
-	(*Withdrawal)(nil),       // 9: courtmesh.protocol.v1.Withdrawal
-	(*WrappedKey)(nil),       // 10: courtmesh.protocol.v1.WrappedKey
-	(*HandoverManifest)(nil), // 11: courtmesh.protocol.v1.HandoverManifest
-	(*GrantRevocation)(nil),  // 12: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 13: courtmesh.protocol.v1.AssetUpdate
-	(*FundsEntry)(nil),       // 14: courtmesh.protocol.v1.FundsEntry
-	(*Sanction)(nil),         // 15: courtmesh.protocol.v1.Sanction
-	(*AssistNotice)(nil),     // 16: courtmesh.protocol.v1.AssistNotice
-	(*DossierItems)(nil),     // 17: courtmesh.protocol.v1.DossierItems
-	(*PartyComplaint)(nil),   // 18: courtmesh.protocol.v1.PartyComplaint
-	(*ComplaintAnswer)(nil),  // 19: courtmesh.protocol.v1.ComplaintAnswer
-	(*Receipt)(nil),          // 20: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 21: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 22: courtmesh.protocol.v1.Closure
-	(*Directive)(nil),        // 23: courtmesh.protocol.v1.Directive
-	(*DirectiveReport)(nil),  // 24: courtmesh.protocol.v1.DirectiveReport
-	(*Review)(nil),           // 25: courtmesh.protocol.v1.Review
-	(*SpotCheckDraw)(nil),    // 26: courtmesh.protocol.v1.SpotCheckDraw
-	(*LogHeads)(nil),         // 27: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 28: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 29: courtmesh.protocol.v1.SyncRequest
+	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
+	(Mode)(0),                // 2: courtmesh.protocol.v1.Mode
+	(ClosureKind)(0),         // 3: courtmesh.protocol.v1.ClosureKind
+	(*Record)(nil),           // 4: courtmesh.protocol.v1.Record
+	(*TransferStart)(nil),    // 5: courtmesh.protocol.v1.TransferStart
+	(*AssetCount)(nil),       // 6: courtmesh.protocol.v1.AssetCount
+	(*TransferOffer)(nil),    // 7: courtmesh.protocol.v1.TransferOffer
+	(*RegionAssets)(nil),     // 8: courtmesh.protocol.v1.RegionAssets
+	(*TransferDecision)(nil), // 9: courtmesh.protocol.v1.TransferDecision
+	(*Acceptance)(nil),       // 10: courtmesh.protocol.v1.Acceptance
+	(*Rejection)(nil),        // 11: courtmesh.protocol.v1.Rejection
+	(*Withdrawal)(nil),       // 12: courtmesh.protocol.v1.Withdrawal
+	(*WrappedKey)(nil),       // 13: courtmesh.protocol.v1.WrappedKey
+	(*HandoverManifest)(nil), // 14: courtmesh.protocol.v1.HandoverManifest
+	(*HandoverReturn)(nil),   // 15: courtmesh.protocol.v1.HandoverReturn
+	(*Supplement)(nil),       // 16: courtmesh.protocol.v1.Supplement
+	(*GrantRevocation)(nil),  // 17: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 18: courtmesh.protocol.v1.AssetUpdate
+	(*FundsEntry)(nil),       // 19: courtmesh.protocol.v1.FundsEntry
+	(*Sanction)(nil),         // 20: courtmesh.protocol.v1.Sanction
+	(*AssistNotice)(nil),     // 21: courtmesh.protocol.v1.AssistNotice
+	(*DossierItems)(nil),     // 22: courtmesh.protocol.v1.DossierItems
+	(*PartyComplaint)(nil),   // 23: courtmesh.protocol.v1.PartyComplaint
+	(*ComplaintAnswer)(nil),  // 24: courtmesh.protocol.v1.ComplaintAnswer
+	(*Receipt)(nil),          // 25: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 26: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 27: courtmesh.protocol.v1.Closure
+	(*Directive)(nil),        // 28: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),  // 29: courtmesh.protocol.v1.DirectiveReport
+	(*Review)(nil),           // 30: courtmesh.protocol.v1.Review
+	(*SpotCheckDraw)(nil),    // 31: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),         // 32: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 33: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 34: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
-	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
-	6,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
-	7,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
-	8,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
-	9,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
-	11, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	20, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	21, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	22, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	12, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	13, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	14, // 11: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
-	15, // 12: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
-	16, // 13: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
-	17, // 14: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
-	23, // 15: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
-	24, // 16: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
-	25, // 17: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
-	18, // 18: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
-	19, // 19: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
-	0,  // 20: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 21: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	5,  // 22: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
-	1,  // 23: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	10, // 24: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	10, // 25: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	10, // 26: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	26, // 27: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	28, // 28: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
+	9,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
+	10, // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
+	11, // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
+	12, // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
+	14, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
+	25, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	26, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	27, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	17, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	18, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	15, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
+	16, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
+	5,  // 13: courtmesh.protocol.v1.Record.start:type_name -> courtmesh.protocol.v1.TransferStart
+	19, // 14: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
+	20, // 15: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
+	21, // 16: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
+	22, // 17: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
+	28, // 18: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	29, // 19: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	30, // 20: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
+	23, // 21: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
+	24, // 22: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
+	0,  // 23: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 24: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 25: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 26: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	8,  // 27: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
+	2,  // 28: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	13, // 29: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	14, // 30: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	13, // 31: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 32: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	3,  // 33: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	31, // 34: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	33, // 35: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -2808,6 +3339,9 @@ func file_pb_transfer_proto_init() {
 		(*Record_Closure)(nil),
 		(*Record_GrantRevocation)(nil),
 		(*Record_AssetUpdate)(nil),
+		(*Record_HandoverReturn)(nil),
+		(*Record_Supplement)(nil),
+		(*Record_Start)(nil),
 		(*Record_FundsEntry)(nil),
 		(*Record_Sanction)(nil),
 		(*Record_AssistNotice)(nil),
@@ -2823,8 +3357,8 @@ func file_pb_transfer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   28,
+			NumEnums:      4,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
