@@ -138,6 +138,11 @@ func Open(dir string, o Options) (*DB, error) {
 	} else if busy {
 		return nil, fmt.Errorf("open store %s: %w", storeDir, ErrInUse)
 	}
+	if !o.ReadOnly {
+		if err := removeEmptyMemtables(storeDir, o.Logger); err != nil {
+			return nil, fmt.Errorf("open store %s: %w: %v", storeDir, court.ErrUnavailable, err)
+		}
+	}
 	bdb, err := badger.Open(BadgerOptions(storeDir, key, o.Logger, o.SyncWrites).WithReadOnly(o.ReadOnly))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w: %v", storeDir, court.ErrUnavailable, err)
@@ -341,4 +346,39 @@ func setJSON(txn *badger.Txn, key []byte, v any) error {
 		return err
 	}
 	return txn.Set(key, b)
+}
+
+// removeEmptyMemtables deletes the memtable files (NNNNN.mem) of length
+// zero in Badger's directory. Badger creates a memtable's write-ahead log
+// and only then sizes it; a process killed between the two leaves an
+// empty file, which Badger then refuses to open ("while opening
+// memtables ... Create a new file"), so that the node could not start
+// again. An empty file holds no entry: nothing is lost by deleting it.
+func removeEmptyMemtables(dir string, log *slog.Logger) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".mem" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+		if log != nil {
+			log.Warn("removed an empty memtable file left by a crash", "file", e.Name())
+		}
+	}
+	return nil
 }

@@ -301,3 +301,26 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 	}
 	return m, err
 }
+
+// A process killed between Badger's creating a memtable file and sizing
+// it leaves an empty NNNNN.mem; the store must still open (it did not:
+// "while opening memtables ... Create a new file", seen in
+// TestCrashDuringImport), and keep what it held.
+func TestOpenAfterEmptyMemtable(t *testing.T) {
+	db, dir, k := testStore(t)
+	if err := db.PutTransfer(TransferRecord{ID: "t1", State: "offered", Origin: "京0105", Body: []byte(`{"id":"t1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.WriteFile(filepath.Join(dir, StoreDir, "00099.mem"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, Options{Decrypter: k})
+	if err != nil {
+		t.Fatalf("store with an empty memtable file does not open: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.GetTransfer("t1"); err != nil {
+		t.Fatalf("after the repair: %v", err)
+	}
+}
