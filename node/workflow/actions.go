@@ -112,6 +112,14 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 // answer is due the configured request_answer_days after it reached this
 // court, unless the request names the date).
 func (w *Service) Start(ctx context.Context, req api.StartRequest) (*cmproto.Transfer, error) {
+	switch {
+	case req.CaseNumber == "":
+		return nil, court.Errorf(court.ErrInvalid, "case_number is required: the origin's 执 case to move")
+	case req.Origin == "":
+		return nil, court.Errorf(court.ErrInvalid, "origin is required: the court that holds the case")
+	case len(req.Grounds) == 0:
+		return nil, court.Errorf(court.ErrInvalid, "grounds is required: at least one of long_unexecuted, interference, serial_cases, capacity or passive")
+	}
 	origin, err := court.ParseCourtCode(req.Origin)
 	if err != nil {
 		return nil, fmt.Errorf("%w: origin: %v", court.ErrInvalid, err)
@@ -302,6 +310,9 @@ func (w *Service) Close(ctx context.Context, id court.TransferID, req api.CloseR
 // closure kind, and sets the filed case's status accordingly (终本:
 // terminated; the other kinds: concluded).
 func (w *Service) Conclude(ctx context.Context, id court.TransferID, req api.ConcludeRequest) (*cmproto.Transfer, error) {
+	if req.Kind == "" {
+		return nil, court.Errorf(court.ErrInvalid, "kind is required: how the case ended (执行完毕, 终本, 终结, 不予执行, 驳回)")
+	}
 	kind, k, err := cmproto.ParseClosureKind(req.Kind)
 	if err != nil {
 		return nil, err
@@ -369,6 +380,9 @@ func (w *Service) Supplement(ctx context.Context, id court.TransferID, req api.H
 // naming the kinds of dossier item missing (within the decision's return
 // period of the handover), as the receiving court.
 func (w *Service) Return(ctx context.Context, id court.TransferID, req api.ReturnRequest) (*cmproto.Transfer, error) {
+	if len(req.Missing) == 0 {
+		return nil, court.Errorf(court.ErrInvalid, "missing is required: the dossier item kinds the handover lacks")
+	}
 	if err := w.checkFreeText(id, "note", req.Note); err != nil {
 		return nil, err
 	}
