@@ -37,6 +37,27 @@ func (db *DB) TransferStats(c court.CourtCode) (map[string]int64, error) {
 	return out, nil
 }
 
+// TransferStatsPrefix is TransferStats restricted to the names that
+// begin with prefix: its cost is the number of those names only.
+func (db *DB) TransferStatsPrefix(c court.CourtCode, prefix string) (map[string]int64, error) {
+	p := prefixXSumMesh
+	if c != "" {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		p = prefixXSumCourt + string(c) + "/"
+	}
+	m, err := db.counters([]byte(p + prefix))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[prefix+k] = int64(v)
+	}
+	return out, nil
+}
+
 // StatsFunc computes a transfer's Stats from its body (the protocol-level
 // transfer JSON).
 type StatsFunc func(body []byte) (map[string]int64, error)

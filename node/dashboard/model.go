@@ -403,6 +403,12 @@ const (
 	statDirBy = "dir/by/"
 )
 
+// DirectivePrefixes are the statistic name prefixes OverdueDirectives
+// reads for court c, so that a caller reads only those sums.
+func DirectivePrefixes(c court.CourtCode) []string {
+	return []string{statDirTo + string(c) + "/", statDirBy + string(c) + "/"}
+}
+
 // OverdueDirectives counts, in sums (the mesh scope's), the unanswered
 // directives to court c and those c issued that were due before today.
 func OverdueDirectives(sums map[string]int64, c court.CourtCode, today court.Date) (to, by int64) {

@@ -18,10 +18,17 @@ func (s *Service) directiveAlerts(now time.Time) []api.Alert {
 	if err != nil {
 		return nil
 	}
-	sums, err := s.d.Store.TransferStats("")
-	if err != nil {
-		s.log.Warn("alerts: could not read the directive sums", "reason", err)
-		return nil
+	// Only the directive sums of this court, not the whole mesh scope.
+	sums := map[string]int64{}
+	for _, p := range dashboard.DirectivePrefixes(self.Code) {
+		m, err := s.d.Store.TransferStatsPrefix("", p)
+		if err != nil {
+			s.log.Warn("alerts: could not read the directive sums", "reason", err)
+			return nil
+		}
+		for k, v := range m {
+			sums[k] = v
+		}
 	}
 	to, by := dashboard.OverdueDirectives(sums, self.Code, court.DateOf(now))
 	var out []api.Alert

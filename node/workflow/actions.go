@@ -381,7 +381,7 @@ func (w *Service) Supplement(ctx context.Context, id court.TransferID, req api.H
 // period of the handover), as the receiving court.
 func (w *Service) Return(ctx context.Context, id court.TransferID, req api.ReturnRequest) (*cmproto.Transfer, error) {
 	if len(req.Missing) == 0 {
-		return nil, court.Errorf(court.ErrInvalid, "missing is required: the dossier item kinds the handover lacks")
+		return nil, court.Errorf(court.ErrInvalid, "missing is required: a return names what is missing (the dossier item kinds the handover lacks)")
 	}
 	if err := w.checkFreeText(id, "note", req.Note); err != nil {
 		return nil, err
