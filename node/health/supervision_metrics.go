@@ -64,7 +64,7 @@ func (c *supervisionCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	sums, err := s.d.Store.TransferStats("")
+	sums, err := s.supervisionSums(self.Code)
 	if err != nil {
 		s.log.Warn("metrics: could not read the statistics", "reason", err)
 		return
@@ -132,4 +132,27 @@ func (c *supervisionCollector) Collect(ch chan<- prometheus.Metric) {
 	if ck := s.Clock(); ck.State != "unknown" {
 		ch <- prometheus.MustNewConstMetric(descClockOffset, prometheus.GaugeValue, float64(ck.OffsetMs)/1000)
 	}
+}
+
+// supervisionSums reads the statistic sums the gauges need: on an
+// operator node the whole mesh scope (one series per court of the mesh);
+// elsewhere only the names about this court and the per-mode ones, so
+// that a court's scrape does not read every court's indicators.
+func (s *Service) supervisionSums(self court.CourtCode) (map[string]int64, error) {
+	if s.operator {
+		return s.d.Store.TransferStats("")
+	}
+	prefixes := append([]string{"ind/r/" + string(self) + "/", "ind/o/" + string(self) + "/", "ind/m/", "rcv/" + string(self) + "/"},
+		dashboard.DirectivePrefixes(self)...)
+	sums := map[string]int64{}
+	for _, p := range prefixes {
+		m, err := s.d.Store.TransferStatsPrefix("", p)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			sums[k] = v
+		}
+	}
+	return sums, nil
 }
