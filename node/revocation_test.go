@@ -259,6 +259,15 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 		t.Fatalf("install on the third node: %v %v", ok, err)
 	}
 	connectNodes(t, third, relay)
+	// The exchange on connecting may already be pulling the log (a sync
+	// of a log another pull is busy with returns at once): wait for the
+	// refusal, then sync again and count.
+	nodetest.PollUntil(t, 20*time.Second, "the forged log refused on the third node", func() bool {
+		if err := node.SyncWithForTest(ctx, third, relay.PeerID()); err != nil {
+			t.Fatal(err)
+		}
+		return revokedAudits(t, third, "京0108", victim.peer()) >= 1
+	})
 	for round := 0; round < 3; round++ {
 		if err := node.SyncWithForTest(ctx, third, relay.PeerID()); err != nil {
 			t.Fatal(err)
