@@ -243,13 +243,13 @@ func runScale(b *testing.B, n int) map[string]float64 {
 	// connection until 京01's log of 京03 reaches 京03's head.
 	head := issueWhileAlone(b, n, base, iss, ref)
 	issuer := court.PeerID(iss.n.PeerID().String())
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	connectScale(b, iss, self)
 	waitScale(b, 5*time.Minute, "the catch-up sync", func() bool {
 		h, err := self.n.Store().LogHead(issuer)
 		return err == nil && h >= head
 	})
-	res["sync"] = float64(time.Since(t0))
+	res["sync"], res["cpu:sync"] = float64(time.Since(t0)), float64(cpuTime()-c0)
 
 	// Starts: the benchmarked node alone, as a restarted daemon. The
 	// first start after the catch-up reads 京03's new log past the
@@ -257,11 +257,13 @@ func runScale(b *testing.B, n int) map[string]float64 {
 	for _, s := range []*scaleNode{iss, orig, sup, self} {
 		s.stop()
 	}
-	var ready, rec []time.Duration
+	var ready, rec, readyCPU, recCPU []time.Duration
 	for i := range scaleStarts {
+		c0 := cpuTime()
 		s, d := startScale(b, m.Dirs[0], now, log)
-		ready = append(ready, d)
+		ready, readyCPU = append(ready, d), append(readyCPU, cpuTime()-c0)
 		rec = append(rec, d+waitScale(b, 5*time.Minute, "the asset recovery", func() bool { return recovered(s) }))
+		recCPU = append(recCPU, cpuTime()-c0)
 		if i == scaleStarts-1 {
 			// The node runs in this process: VmRSS is the process's,
 			// read with only this node running, after a GC that returns
@@ -276,6 +278,7 @@ func runScale(b *testing.B, n int) map[string]float64 {
 		s.stop()
 	}
 	res["ready"], res["recovered"] = float64(median(ready)), float64(median(rec))
+	res["cpu:ready"], res["cpu:recovered"] = float64(median(readyCPU)), float64(median(recCPU))
 	return res
 }
 
