@@ -54,6 +54,7 @@ type S3Options struct {
 // backoff; an error that remains is ErrUnavailable.
 type S3Chunks struct {
 	cl     *minio.Client
+	tr     http.RoundTripper
 	bucket string
 	prefix string
 	suite  crypto.Suite
@@ -76,18 +77,26 @@ func OpenS3Chunks(o S3Options) (*S3Chunks, error) {
 	if retries <= 0 {
 		retries = minio.MaxRetry
 	}
+	tr := o.Transport
+	if tr == nil {
+		t, err := minio.DefaultTransport(o.Secure)
+		if err != nil {
+			return nil, court.Errorf(court.ErrInvalid, "s3 chunk store: %v", err)
+		}
+		tr = t
+	}
 	cl, err := minio.New(o.Endpoint, &minio.Options{
 		Creds:      credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
 		Secure:     o.Secure,
 		Region:     o.Region,
 		MaxRetries: retries,
-		Transport:  o.Transport,
+		Transport:  tr,
 	})
 	if err != nil {
 		return nil, court.Errorf(court.ErrInvalid, "s3 chunk store: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &S3Chunks{cl: cl, bucket: o.Bucket, prefix: o.Prefix, suite: o.Suite, ctx: ctx, cancel: cancel}
+	c := &S3Chunks{cl: cl, tr: tr, bucket: o.Bucket, prefix: o.Prefix, suite: o.Suite, ctx: ctx, cancel: cancel}
 	if c.suite == 0 {
 		c.suite = crypto.SuiteV1
 	}
@@ -248,9 +257,12 @@ func (c *S3Chunks) Walk(ctx context.Context, fn func(crypto.ChunkID) error) erro
 	return ctx.Err()
 }
 
-// Close cancels the requests under way.
+// Close cancels the requests under way and closes idle connections.
 func (c *S3Chunks) Close() error {
 	c.cancel()
+	if t, ok := c.tr.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
 	return nil
 }
 
