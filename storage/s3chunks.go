@@ -272,10 +272,10 @@ func (c *S3Chunks) NewBatch() ChunkBatch {
 }
 
 type s3Batch struct {
-	c       *S3Chunks
-	seen    map[crypto.ChunkID]bool
-	ids     []crypto.ChunkID
-	staged  []*s3Staged
+	c      *S3Chunks
+	seen   map[crypto.ChunkID]bool
+	ids    []crypto.ChunkID
+	staged []*s3Staged
 }
 
 func (b *s3Batch) Len() int { return len(b.ids) }

@@ -176,3 +176,7 @@ func (s *Server) Restart() {
 	s.Stop()
 	s.start()
 }
+
+// Root is the folder the server serves: bucket B's object K is the file
+// Root/B/K.
+func (s *Server) Root() string { return s.root }
