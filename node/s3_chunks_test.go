@@ -23,8 +23,9 @@ import (
 // store (a real S3 server, versitygw, on loopback): a case is imported
 // into the bucket, fetched by 京0108 across real nodes while the S3 server
 // is killed mid-fetch and the fetch resumed once it is back, an object
-// altered in the bucket is caught on read, and garbage collection removes
-// an unreferenced chunk from the bucket.
+// altered in the bucket is caught on read, garbage collection removes an
+// unreferenced chunk from the bucket, and a staged chunk a crash left is
+// removed at the next start.
 func TestS3ChunkStore(t *testing.T) {
 	srv := s3test.Start(t)
 	const prefix = "c0105/"
@@ -187,8 +188,25 @@ func TestS3ChunkStore(t *testing.T) {
 	if _, err := origin.Store().VerifyCase(ctx, cn); err != nil {
 		t.Errorf("verify the case after garbage collection: %v", err)
 	}
-	staged, err := os.ReadDir(filepath.Join(srv.Root(), srv.Opts.Bucket, prefix+"tmp"))
-	if err == nil && len(staged) > 0 {
+	tmpDir := filepath.Join(srv.Root(), srv.Opts.Bucket, prefix+"tmp")
+	if staged, err := os.ReadDir(tmpDir); err == nil && len(staged) > 0 {
 		t.Errorf("%d staged objects left under tmp/ after the commits", len(staged))
+	}
+
+	// A chunk staged and never committed (a crash) is removed when the
+	// node opens its store again.
+	if _, err := origin.Store().Chunks().Stage([]byte("staged, never committed")); err != nil {
+		t.Fatal(err)
+	}
+	if staged, err := os.ReadDir(tmpDir); err != nil || len(staged) != 1 {
+		t.Fatalf("staged objects under tmp/: %d, %v; want 1", len(staged), err)
+	}
+	ss.stops["京0105"]()
+	origin = ss.start("京0105")
+	if staged, err := os.ReadDir(tmpDir); err == nil && len(staged) > 0 {
+		t.Errorf("%d staged objects left under tmp/ after the restart", len(staged))
+	}
+	if _, err := origin.Store().VerifyCase(ctx, cn); err != nil {
+		t.Errorf("verify the case after the restart: %v", err)
 	}
 }

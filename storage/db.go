@@ -153,6 +153,16 @@ func Open(dir string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	// A store that removes a crash's leftovers only once it is known to
+	// be this process's (S3Chunks: its tmp/ objects), now that Badger's
+	// lock is held.
+	if rs, ok := chunks.(interface{ RemoveStaged() error }); ok && !o.ReadOnly {
+		if err := rs.RemoveStaged(); err != nil {
+			chunks.Close()
+			bdb.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
 	if fc, ok := chunks.(*FileChunks); ok && fc.CutEntries() > 0 {
 		o.Logger.Warn("pack index entries named bytes past the end of their pack (the filesystem lost a pack's tail); they were cut: a fetch that marked those chunks verified fetches them again, a filed case missing them fails `courtmesh dossier verify`",
 			"entries", fc.CutEntries())

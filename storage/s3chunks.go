@@ -49,7 +49,7 @@ type S3Options struct {
 // Stage) and copied to its final name at Commit, server side, so a chunk
 // under its final name is always whole; S3 acknowledges a PUT only once
 // the object is durable. Leftovers under tmp/ (a crash before a commit)
-// are removed at open. Every read checks the bytes against the id
+// are removed when storage.Open opens the store. Every read checks the bytes against the id
 // (ErrCorrupt otherwise). Requests are retried by the client with
 // backoff; an error that remains is ErrUnavailable.
 type S3Chunks struct {
@@ -64,8 +64,9 @@ type S3Chunks struct {
 
 var _ ChunkStore = (*S3Chunks)(nil)
 
-// OpenS3Chunks connects to the bucket, checks that it exists and removes
-// the staged objects a crash left behind.
+// OpenS3Chunks connects to the bucket and checks that it exists.
+// storage.Open then removes the staged objects a crash left behind
+// (RemoveStaged), once it holds the store's lock.
 func OpenS3Chunks(o S3Options) (*S3Chunks, error) {
 	if o.Endpoint == "" || o.Bucket == "" {
 		return nil, court.Errorf(court.ErrInvalid, "s3 chunk store: endpoint and bucket are required")
@@ -109,17 +110,21 @@ func OpenS3Chunks(o S3Options) (*S3Chunks, error) {
 		cancel()
 		return nil, court.Errorf(court.ErrNotFound, "s3 chunk store: bucket %q does not exist", o.Bucket)
 	}
-	for obj := range cl.ListObjects(ctx, o.Bucket, minio.ListObjectsOptions{Prefix: c.prefix + "tmp/", Recursive: true}) {
+	return c, nil
+}
+
+// RemoveStaged removes the objects under tmp/: chunks staged and never
+// committed (a crash). Only the process holding the store calls it.
+func (c *S3Chunks) RemoveStaged() error {
+	for obj := range c.cl.ListObjects(c.ctx, c.bucket, minio.ListObjectsOptions{Prefix: c.prefix + "tmp/", Recursive: true}) {
 		if obj.Err != nil {
-			cancel()
-			return nil, c.wrap("list staged chunks", obj.Err)
+			return c.wrap("list staged chunks", obj.Err)
 		}
-		if err := cl.RemoveObject(ctx, o.Bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
-			cancel()
-			return nil, c.wrap("remove staged chunk", err)
+		if err := c.cl.RemoveObject(c.ctx, c.bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil && !isS3NotFound(err) {
+			return c.wrap("remove staged chunk", err)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 func (c *S3Chunks) key(id crypto.ChunkID) string { return c.prefix + "chunks/" + id.String() }
