@@ -182,7 +182,7 @@ func Open(dir string, o Options) (*DB, error) {
 		o.Reserve = 0
 	}
 	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now, suite: suite,
-		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now}, readOnly: o.ReadOnly}
+		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now, remote: isRemote(chunks)}, readOnly: o.ReadOnly}
 	if o.ReadOnly {
 		if err := db.checkSchema(); err != nil {
 			db.Close()
@@ -351,4 +351,11 @@ func setJSON(txn *badger.Txn, key []byte, v any) error {
 		return err
 	}
 	return txn.Set(key, b)
+}
+
+// isRemote reports whether a chunk store keeps its chunks off the store's
+// disk (it has a Remote method that says so).
+func isRemote(c ChunkStore) bool {
+	r, ok := c.(interface{ Remote() bool })
+	return ok && r.Remote()
 }

@@ -127,6 +127,10 @@ func (c *S3Chunks) RemoveStaged() error {
 	return nil
 }
 
+// Remote reports that the chunks are not on the store's disk: the disk
+// reserve (storage.Options.Reserve) then guards only Badger's writes.
+func (c *S3Chunks) Remote() bool { return true }
+
 func (c *S3Chunks) key(id crypto.ChunkID) string { return c.prefix + "chunks/" + id.String() }
 
 func (c *S3Chunks) tmpKey() string {
