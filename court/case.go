@@ -74,14 +74,15 @@ func (s MeasureStatus) Valid() bool {
 // masked, and sealed (by the caller, under the dossier's data key) in
 // IDSealed. The JSON field names are a stored format: do not change them.
 type Party struct {
-	ID       string    `json:"id"`
-	Role     PartyRole `json:"role"`
-	Kind     PartyKind `json:"kind"`
-	Name     string    `json:"name"`                // as published judgments anonymise it: 张某甲
-	IDType   IDType    `json:"id_type,omitempty"`   //
-	IDMasked string    `json:"id_masked,omitempty"` // 110***********1234
-	IDSealed []byte    `json:"id_sealed,omitempty"` // sealed under the dossier's data key, label party/<ID>/id_number
-	Phone    string    `json:"phone,omitempty"`     // masked: 138****0000
+	ID       string     `json:"id"`
+	Role     PartyRole  `json:"role"`
+	Kind     PartyKind  `json:"kind"`
+	Name     string     `json:"name"`                // as published judgments anonymise it: 张某甲
+	IDType   IDType     `json:"id_type,omitempty"`   //
+	IDMasked string     `json:"id_masked,omitempty"` // 110***********1234
+	IDSealed []byte     `json:"id_sealed,omitempty"` // sealed under the dossier's data key, label party/<ID>/id_number
+	Phone    string     `json:"phone,omitempty"`     // masked: 138****0000
+	Region   RegionCode `json:"region,omitempty"`    // division code of the domicile (district or city), never the address
 }
 
 // Title is the enforceable title (执行依据).
@@ -103,6 +104,7 @@ type Asset struct {
 	AccountMasked string     `json:"account_masked,omitempty"`
 	AccountSealed []byte     `json:"account_sealed,omitempty"` // sealed under the dossier's data key, label asset/<ID>/account
 	ValueFen      int64      `json:"value_fen,omitempty"`      // estimated value in fen (分)
+	Region        RegionCode `json:"region,omitempty"`         // where it lies or is registered: district or city division code
 }
 
 // Measure is an enforcement measure on an asset.

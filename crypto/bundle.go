@@ -110,10 +110,29 @@ type Bundle struct {
 	// Envelope is the bundle exactly as signed; Raw its encoding.
 	Envelope *Envelope
 	Raw      []byte
+	// Head is the root-signed head of Raw (SignBundleHead), when known:
+	// BuildBundle makes one; a bundle read from a file alone has none.
+	Head []byte
+	// Deltas are the signed deltas applied on top of Raw, in order
+	// (ApplyDelta): Sequence and the lists are the result, FullSequence
+	// the sequence of Raw itself.
+	Deltas       [][]byte
+	FullSequence uint64
+
+	hash  [32]byte // SHA-256 of Raw, computed once when opened
+	state [32]byte // StateDigest of the content after Deltas
+	// certKeys are the cache keys of the certificates (certCacheKey);
+	// verified counts the certificate signatures checked when opened
+	// (the rest came from the cache).
+	certKeys [][32]byte
+	digests  [][32]byte // certDigest of each of Certs, in order
+	// bundleKey is the cache key of Raw's root signature.
+	bundleKey [32]byte
+	verified  int
 }
 
-// Hash is the SHA-256 of the encoded bundle.
-func (b *Bundle) Hash() [32]byte { return sha256.Sum256(b.Raw) }
+// Hash is the SHA-256 of the encoded bundle (Raw), computed once.
+func (b *Bundle) Hash() [32]byte { return b.hash }
 
 // BuildBundle signs a bundle with the root key. Every certificate must
 // chain to root; revoked serials may still be listed so that old records
@@ -151,13 +170,29 @@ func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires 
 	if err != nil {
 		return nil, err
 	}
-	return OpenBundle(root, raw)
+	b, err := OpenBundle(root, raw)
+	if err != nil {
+		return nil, err
+	}
+	if b.Head, err = SignBundleHead(rootKey, root, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // OpenBundle decodes raw, checks the root's signature and every
 // certificate's chain and constraints. It does not compare with the bundle
 // in force (see Trust.Replace) nor check expiry (see Bundle.Status).
 func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
+	return OpenBundleCached(root, raw, nil)
+}
+
+// OpenBundleCached is OpenBundle that skips the signature check of a
+// certificate whose cache key (its issuer and its exact signed bytes) the
+// cache holds; every other check is made. A nil cache checks every
+// signature. It never adds to the cache: the caller adds
+// Bundle.CertKeys once the bundle is accepted.
+func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, error) {
 	env, err := UnmarshalEnvelope(raw, MaxBundleSize)
 	if err != nil {
 		return nil, fmt.Errorf("trust bundle: %w", err)
@@ -168,8 +203,13 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 	if env.Suite != root.Suite {
 		return nil, fmt.Errorf("trust bundle: %w", mixed("the bundle", env.Suite, root.Suite))
 	}
-	if err := env.VerifyWith(root.SigningKey, PayloadBundle); err != nil {
-		return nil, fmt.Errorf("trust bundle: %w", err)
+	hash := sha256.Sum256(raw)
+	// The root's signature over these exact bytes, unless verified before.
+	bundleKey := cacheKeyOf(issuerID(root), hash)
+	if cache == nil || !cache.Verified(bundleKey) {
+		if err := env.VerifyWith(root.SigningKey, PayloadBundle); err != nil {
+			return nil, fmt.Errorf("trust bundle: %w", err)
+		}
 	}
 	var p cryptopb.TrustBundle
 	if err := proto.Unmarshal(env.Payload, &p); err != nil {
@@ -184,7 +224,10 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 		ExpiresAt: time.Unix(p.GetExpiresAt(), 0),
 		Envelope:  env,
 		Raw:       raw,
+		hash:      hash,
+		bundleKey: bundleKey,
 	}
+	b.FullSequence = b.Sequence
 	if b.Sequence == 0 || !b.ExpiresAt.After(b.IssuedAt) {
 		return nil, fmt.Errorf("trust bundle %d: %w: bad sequence or lifetime", b.Sequence, ErrMalformed)
 	}
@@ -231,26 +274,70 @@ func OpenBundle(root *Certificate, raw []byte) (*Bundle, error) {
 	if len(b.Certs) == 0 || b.Certs[0].Serial != root.Serial || !slices.Equal(b.Certs[0].Envelope.Signature, root.Envelope.Signature) {
 		return nil, fmt.Errorf("trust bundle %d: %w: the first certificate is not the pinned national root", b.Sequence, ErrUnknownSigner)
 	}
+	if err := b.checkChain(root, cache, revoked); err != nil {
+		return nil, err
+	}
+	b.state = stateDigest(b)
+	return b, nil
+}
+
+// checkChain checks every certificate of b after the root: its issuer is
+// in the bundle, the chain is at most root -> issuer -> court, the issuer
+// may certify it, and its signature holds (unless the cache knows it). No
+// peer is certified twice by certificates in force. It fills b.digests
+// (keeping entries already computed), b.certKeys and b.verified.
+func (b *Bundle) checkChain(root *Certificate, cache CertCache, revoked map[uint64]bool) error {
+	bySerial := make(map[uint64]*Certificate, len(b.Certs))
+	for _, c := range b.Certs {
+		bySerial[c.Serial] = c
+	}
+	if len(b.digests) != len(b.Certs) {
+		b.digests = make([][32]byte, len(b.Certs))
+	}
+	var zero [32]byte
+	digest := func(i int) [32]byte {
+		if b.digests[i] == zero {
+			b.digests[i] = certDigest(b.Certs[i])
+		}
+		return b.digests[i]
+	}
 	peers := map[peer.ID]uint64{}
-	for _, c := range b.Certs[1:] {
+	b.certKeys = make([][32]byte, len(b.Certs))
+	b.verified = 0
+	rootID := issuerID(root)
+	b.certKeys[0] = cacheKeyOf(rootID, digest(0))
+	issuerIDs := map[uint64][32]byte{root.Serial: rootID}
+	for i, c := range b.Certs[1:] {
+		i++
 		issuer, ok := bySerial[c.IssuerSerial]
 		if !ok || c.SelfSigned() {
-			return nil, fmt.Errorf("trust bundle %d: certificate %d (%s): issuer %d not in bundle: %w", b.Sequence, c.Serial, c.Code, c.IssuerSerial, ErrUnknownSigner)
+			return fmt.Errorf("trust bundle %d: certificate %d (%s): issuer %d not in bundle: %w", b.Sequence, c.Serial, c.Code, c.IssuerSerial, ErrUnknownSigner)
 		}
 		if issuer.Serial != root.Serial && issuer.IssuerSerial != root.Serial {
-			return nil, fmt.Errorf("trust bundle %d: certificate %d (%s): chain longer than root -> issuer -> court: %w", b.Sequence, c.Serial, c.Code, ErrNotAuthorised)
+			return fmt.Errorf("trust bundle %d: certificate %d (%s): chain longer than root -> issuer -> court: %w", b.Sequence, c.Serial, c.Code, ErrNotAuthorised)
 		}
-		if err := c.VerifyIssuedBy(issuer); err != nil {
-			return nil, fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
+		iid, ok := issuerIDs[issuer.Serial]
+		if !ok {
+			iid = issuerID(issuer)
+			issuerIDs[issuer.Serial] = iid
+		}
+		key := cacheKeyOf(iid, digest(i))
+		b.certKeys[i] = key
+		checkSig := cache == nil || !cache.Verified(key)
+		if err := c.verifyIssuedBy(issuer, checkSig); err != nil {
+			return fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
+		}
+		if checkSig {
+			b.verified++
 		}
 		if c.PeerID != "" && !revoked[c.Serial] {
 			if other, dup := peers[c.PeerID]; dup && !revoked[other] {
-				return nil, fmt.Errorf("trust bundle %d: %w: peer %s certified twice (serials %d and %d)", b.Sequence, ErrMalformed, c.PeerID, other, c.Serial)
+				return fmt.Errorf("trust bundle %d: %w: peer %s certified twice (serials %d and %d)", b.Sequence, ErrMalformed, c.PeerID, other, c.Serial)
 			}
 			peers[c.PeerID] = c.Serial
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // BundleState says where a bundle stands in its lifetime.
@@ -296,6 +383,10 @@ type Trust struct {
 	// revokedPeer maps the peer of a revoked certificate that has no
 	// certificate in force to that revoked certificate (the newest one).
 	revokedPeer map[peer.ID]*Certificate
+	// notInForce maps a peer that some certificate of the bundle names
+	// but byPeer does not admit to the first such certificate in bundle
+	// order: the miss path of ByPeer answers from it in O(1).
+	notInForce map[peer.ID]*Certificate
 }
 
 // NewTrust builds the view of a verified bundle.
@@ -309,6 +400,7 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 		revoked:  make(map[uint64]Revocation, len(b.Revocations)),
 
 		revokedPeer: make(map[peer.ID]*Certificate, len(b.Revocations)),
+		notInForce:  make(map[peer.ID]*Certificate, len(b.Revocations)),
 	}
 	for _, r := range b.Revocations {
 		t.revoked[r.Serial] = r
@@ -343,6 +435,17 @@ func NewTrust(root *Certificate, b *Bundle) *Trust {
 			delete(t.revokedPeer, p) // re-certified: its log is trusted again
 		}
 	}
+	for _, c := range b.Certs {
+		if c.PeerID == "" {
+			continue
+		}
+		if _, ok := t.notInForce[c.PeerID]; ok {
+			continue
+		}
+		if live, ok := t.byPeer[c.PeerID]; !ok || live != c {
+			t.notInForce[c.PeerID] = c
+		}
+	}
 	return t
 }
 
@@ -371,7 +474,9 @@ func (t *Trust) check(c *Certificate, now time.Time) (*Certificate, error) {
 	}
 	for i := 0; i < 3 && c != nil; i++ {
 		if r, ok := t.revoked[c.Serial]; ok {
-			return nil, fmt.Errorf("%s revoked on %s: %w", c, r.RevokedAt.UTC().Format(time.RFC3339), ErrRevoked)
+			// Formatted only if read: admission refuses revoked peers on
+			// every dial and stream, and mostly only tests the kind.
+			return nil, &revokedCertError{c: c, at: r.RevokedAt}
 		}
 		if err := c.ValidAt(now); err != nil {
 			return nil, err
@@ -383,6 +488,28 @@ func (t *Trust) check(c *Certificate, now time.Time) (*Certificate, error) {
 	}
 	return nil, nil
 }
+
+// revokedCertError refuses a revoked certificate; it wraps ErrRevoked.
+type revokedCertError struct {
+	c  *Certificate
+	at time.Time
+}
+
+func (e *revokedCertError) Error() string {
+	return fmt.Sprintf("%s revoked on %s: %v", e.c, e.at.UTC().Format(time.RFC3339), ErrRevoked)
+}
+
+func (e *revokedCertError) Unwrap() error { return ErrRevoked }
+
+// unknownPeerError refuses a peer no certificate names; it wraps
+// ErrUnknownSigner.
+type unknownPeerError peer.ID
+
+func (e unknownPeerError) Error() string {
+	return fmt.Sprintf("peer %s: %v", peer.ID(e), ErrUnknownSigner)
+}
+
+func (e unknownPeerError) Unwrap() error { return ErrUnknownSigner }
 
 // Revocation returns the revocation of a certificate serial, if any.
 func (t *Trust) Revocation(serial uint64) (Revocation, bool) {
@@ -406,15 +533,14 @@ func (t *Trust) RevokedPeer(p peer.ID) (*Certificate, Revocation, bool) {
 func (t *Trust) ByPeer(p peer.ID, now time.Time) (*Certificate, error) {
 	c, ok := t.byPeer[p]
 	if !ok {
-		for _, cc := range t.bundle.Certs {
-			if cc.PeerID == p {
-				_, err := t.check(cc, now)
-				if err != nil {
-					return nil, err
-				}
+		// Why not: the first certificate naming p says (revoked, expired),
+		// from an index rather than a scan of the bundle.
+		if cc, named := t.notInForce[p]; named {
+			if _, err := t.check(cc, now); err != nil {
+				return nil, err
 			}
 		}
-		return nil, fmt.Errorf("peer %s: %w", p, ErrUnknownSigner)
+		return nil, unknownPeerError(p)
 	}
 	if _, err := t.check(c, now); err != nil {
 		return nil, err

@@ -35,11 +35,15 @@ const (
 	RoleOperator Role = "operator"
 	// RoleRoot: the national root; signs bundles and issuer certificates.
 	RoleRoot Role = "root"
+	// RoleFreshness: the freshness signer the root delegates (held online
+	// by the national operator): its bundle deltas may only extend the
+	// bundle's lifetime and add revocations (see ApplyDelta).
+	RoleFreshness Role = "freshness"
 )
 
 func (r Role) valid() bool {
 	switch r {
-	case RoleCourt, RoleIssuer, RoleOperator, RoleRoot:
+	case RoleCourt, RoleIssuer, RoleOperator, RoleRoot, RoleFreshness:
 		return true
 	}
 	return false
@@ -273,14 +277,22 @@ func (c *Certificate) checkShape() error {
 // may certify it: it has the issuer role, c's court code falls within the
 // issuer's scope, c does not outlive it, and only the root issues issuers.
 func (c *Certificate) VerifyIssuedBy(issuer *Certificate) error {
+	return c.verifyIssuedBy(issuer, true)
+}
+
+// verifyIssuedBy is VerifyIssuedBy; sig false skips the signature (a
+// certificate found in a CertCache), never the constraints.
+func (c *Certificate) verifyIssuedBy(issuer *Certificate, sig bool) error {
 	if c.Suite != issuer.Suite {
 		return mixed(fmt.Sprintf("certificate %d (%s)", c.Serial, c.Code), c.Suite, issuer.Suite)
 	}
 	if c.IssuerSerial != issuer.Serial {
 		return fmt.Errorf("certificate %d names issuer %d, not %d: %w", c.Serial, c.IssuerSerial, issuer.Serial, ErrUnknownSigner)
 	}
-	if err := c.Envelope.VerifyWith(issuer.SigningKey, PayloadCertificate); err != nil {
-		return fmt.Errorf("certificate %d (%s): %w", c.Serial, c.Code, err)
+	if sig {
+		if err := c.Envelope.VerifyWith(issuer.SigningKey, PayloadCertificate); err != nil {
+			return fmt.Errorf("certificate %d (%s): %w", c.Serial, c.Code, err)
+		}
 	}
 	if !issuer.HasRole(RoleIssuer) && !issuer.HasRole(RoleRoot) {
 		return fmt.Errorf("certificate %d (%s) issued by %s, which is no issuer: %w", c.Serial, c.Code, issuer.Code, ErrNotAuthorised)
@@ -292,7 +304,7 @@ func (c *Certificate) VerifyIssuedBy(issuer *Certificate) error {
 		if !c.Code.Within(issuer.Scope) {
 			return fmt.Errorf("issuer %s (scope %s) may not certify %s: %w", issuer.Code, issuer.Scope, c.Code, ErrNotAuthorised)
 		}
-		if (c.HasRole(RoleIssuer) || c.HasRole(RoleRoot) || c.HasRole(RoleOperator)) && !issuer.HasRole(RoleRoot) {
+		if (c.HasRole(RoleIssuer) || c.HasRole(RoleRoot) || c.HasRole(RoleOperator) || c.HasRole(RoleFreshness)) && !issuer.HasRole(RoleRoot) {
 			return fmt.Errorf("only the national root may issue issuer or operator certificates; %s tried for %s: %w", issuer.Code, c.Code, ErrNotAuthorised)
 		}
 		if c.HasRole(RoleRoot) {

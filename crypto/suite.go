@@ -135,6 +135,9 @@ var (
 	// ErrStale: a bundle that is not newer than the one in force
 	// (court.ErrStale).
 	ErrStale = kind(court.ErrStale, "stale")
+	// ErrWrongBase: a bundle delta that applies to another bundle than
+	// the one in force (the node is behind: it fetches what it misses).
+	ErrWrongBase = kind(court.ErrNotFound, "bundle delta for another base")
 	// ErrKeyPermissions: a private key file readable by others
 	// (court.ErrPermission).
 	ErrKeyPermissions = kind(court.ErrPermission, "private key file permissions too open")

@@ -272,8 +272,18 @@ func TestDashboardIndicatorsAlertsAndWebhook(t *testing.T) {
 		t.Errorf("modes %+v", d.Modes)
 	}
 	r := courtRow(d, "京0108")
+	// The received case counts as a first enforcement of its balance.
+	var balance int64
+	for _, tr := range all {
+		if tr.State == cmproto.StateReceived {
+			balance = tr.BalanceFen
+		}
+	}
 	want := dashboard.CourtIndicators{Court: "京0108", Name: r.Name, Designated: 2, Accepted: 1, AcceptedInTime: 1, Received: 1,
-		RecoveredFen: storyRecoveredFen, OriginFen: storyOriginFen}
+		RecoveredFen: storyRecoveredFen, OriginFen: storyOriginFen, Open: 1, ClaimedFen: balance}
+	if balance <= 0 {
+		t.Errorf("the received transfer states no balance")
+	}
 	if r != want || r.Name == "" {
 		t.Errorf("京0108: %+v, want %+v", r, want)
 	}

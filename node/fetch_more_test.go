@@ -563,8 +563,12 @@ func TestFetchRefusesAForgedCaseRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ClaimFen != claim {
-		t.Fatalf("filed claim %d, the origin's %d", got.ClaimFen, claim)
+	tr, err := recv.Workflow().Transfer(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ClaimFen != tr.BalanceFen || got.OriginClaimFen != claim || tr.ClaimFen != claim {
+		t.Fatalf("filed claim %d (origin's %d), want the handover's balance %d of the origin's claim %d", got.ClaimFen, got.OriginClaimFen, tr.BalanceFen, claim)
 	}
 	for _, ms := range got.Measures {
 		if ms.Status == court.MeasureReleased {

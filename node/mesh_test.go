@@ -51,10 +51,23 @@ func startCourts(t *testing.T, courts []devmesh.Court, opts ...func(i int, o *no
 	return startCourtsSuite(t, crypto.SuiteV1, courts, opts...)
 }
 
+// startCourtsAt is startCourts with the certificates and the trust bundle
+// issued at at (for nodes whose clock reads at).
+func startCourtsAt(t *testing.T, courts []devmesh.Court, at time.Time, opts ...func(i int, o *node.Options)) *testMesh {
+	t.Helper()
+	return startCourtsSuiteAt(t, crypto.SuiteV1, courts, at, opts...)
+}
+
 // startCourtsSuite is startCourts for a mesh of the given algorithm suite.
 func startCourtsSuite(t *testing.T, suite crypto.Suite, courts []devmesh.Court, opts ...func(i int, o *node.Options)) *testMesh {
 	t.Helper()
-	m, err := devmesh.BuildSuite(t.TempDir(), courts, time.Now(), suite)
+	return startCourtsSuiteAt(t, suite, courts, time.Now(), opts...)
+}
+
+// startCourtsSuiteAt is startCourtsSuite issued at at.
+func startCourtsSuiteAt(t *testing.T, suite crypto.Suite, courts []devmesh.Court, at time.Time, opts ...func(i int, o *node.Options)) *testMesh {
+	t.Helper()
+	m, err := devmesh.BuildSuite(t.TempDir(), courts, at, suite)
 	if err != nil {
 		t.Fatal(err)
 	}

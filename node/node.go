@@ -26,10 +26,13 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/evidence"
 	"courtmesh.dev/courtmesh/node/fetch"
+	"courtmesh.dev/courtmesh/node/funds"
 	"courtmesh.dev/courtmesh/node/health"
 	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
+	"courtmesh.dev/courtmesh/node/party"
 	"courtmesh.dev/courtmesh/node/records"
 	"courtmesh.dev/courtmesh/node/trust"
 	"courtmesh.dev/courtmesh/node/workflow"
@@ -86,13 +89,17 @@ type Node struct {
 	assets   *assets.Service
 	fetch    *fetch.Service
 	workflow *workflow.Service
+	funds    *funds.Service
 	metrics  *metrics.Metrics
 	health   *health.Service
+	party    *party.Service
+	portal   *party.Portal // nil unless party_listen is set
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 
 	metricsAddr atomic.Value
+	partyAddr   atomic.Value
 	apiAddr     string
 	ready       chan struct{}
 	readyOnce   sync.Once
@@ -205,6 +212,11 @@ func New(opts Options) (*Node, error) {
 	if err := db.EnsureTransferStats(n.ctx, dashboard.StatsKey(cfg.HandoverGuardDays), dashboard.Stats(cfg.HandoverGuardDays)); err != nil {
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
+	periods := cmproto.Periods{AcceptDays: cfg.AcceptanceDays, HandoverDays: cfg.HandoverDays, FilingDays: cfg.FilingDays,
+		InvestigationMonths: cfg.InvestigationMonths, ConclusionMonths: cfg.ConclusionMonths, ReturnDays: cfg.ReturnDays, SupplementDays: cfg.SupplementDays}
+	if err := periods.Validate(); err != nil {
+		return fail(fmt.Errorf("config: the deadlines of this court's decisions: %w", err))
+	}
 	stats := func(t *cmproto.Transfer) map[string]int64 { return dashboard.Contribution(t, cfg.HandoverGuardDays) }
 	auditLog, err := audit.New(audit.Deps{Store: db, Log: log, Registerer: n.metrics.Reg})
 	if err != nil {
@@ -214,8 +226,8 @@ func New(opts Options) (*Node, error) {
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
 		Audit: auditLog, Store: db, Trust: ts, Host: n.gh, PubSub: n.ps, Signer: signer, Metrics: n.metrics, Log: log, Now: now,
-		Rules: cmproto.Rules{AcceptanceDays: cfg.AcceptanceDays}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
-		Stats: stats,
+		Rules: cmproto.Rules{}, SyncEvery: cfg.SyncInterval.Duration, OnChange: opts.OnTransferChange,
+		Stats: stats, Tags: funds.Tags,
 	}); err != nil {
 		return fail(err)
 	}
@@ -229,23 +241,54 @@ func New(opts Options) (*Node, error) {
 		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
 		Filed: n.assets.Poke,
 	})
+	weights, err := cfg.Recommend.Weights()
+	if err != nil {
+		return fail(err)
+	}
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
-		GuardDays: cfg.HandoverGuardDays,
+		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays, Logs: n.xfer, Advice: &weights,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
+	n.funds = funds.New(funds.Deps{
+		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Log: log, Now: now,
+		GuardDays: cfg.HandoverGuardDays, TemplateFile: opts.Dir.Path(funds.TemplateFile),
+	})
+	api.RegisterFunds(n.api, n.funds, now)
+	api.RegisterJurisdiction(n.api, n.workflow)
+	api.RegisterDirectives(n.api, n.workflow, now)
+	api.RegisterReviews(n.api, n.workflow, now)
+	api.RegisterRecommend(n.api, n.workflow)
+	n.api.Handle("GET "+dashboard.DecidePath, dashboard.NewDecideHandler(n.workflow.Recommend, n.workflow.Transfer, func(c court.CourtCode) string {
+		if cert, err := ts.Trust().Court(c, now()); err == nil {
+			return cert.Name
+		}
+		return ""
+	}, log).ServeHTTP)
+	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
+		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
 	if n.health, err = health.New(health.Deps{
-		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
+		MoreAlerts: n.funds.FundsAlerts,
+		Published:  db.PutPublishedHead,
 	}); err != nil {
 		return fail(err)
 	}
 	api.RegisterHealth(n.api, n.health, n.health.DashboardPage(), n.metrics.Handler())
+	api.RegisterIndicators(n.api, n.health)
 	api.RegisterAudit(n.api, auditLog)
 	api.RegisterLogHead(n.api, n)
+	api.RegisterEvidence(n.api, evidence.New(evidence.Deps{Store: db, Dir: opts.Dir, Key: nk, Audit: auditLog, Now: now}))
 	api.RegisterCases(n.api, cases.New(cases.Deps{Store: db, Court: n.court, Now: now, Log: log,
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
+	api.RegisterComplaints(n.api, n.party)
+	if cfg.PartyListen != "" {
+		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now, Registerer: n.metrics.Reg}); err != nil {
+			return fail(err)
+		}
+	}
 	return n, nil
 }
 
@@ -264,6 +307,9 @@ func (n *Node) Fetcher() *fetch.Service { return n.fetch }
 // Workflow is this court's side of the transfer steps (offer, decide,
 // accept, hand over, ...).
 func (n *Node) Workflow() *workflow.Service { return n.workflow }
+
+// Funds is the room of the funds ledger, sanctions and notices.
+func (n *Node) Funds() *funds.Service { return n.funds }
 
 // Host returns the libp2p host (for tests and the demo).
 func (n *Node) Host() host.Host { return n.h }
@@ -309,6 +355,18 @@ func (n *Node) Serve(ctx context.Context) error {
 				cancel()
 			}
 		}()
+	}
+	if n.portal != nil {
+		// The party service: its own listener, off unless configured.
+		l, err := net.Listen("tcp", n.cfg.PartyListen)
+		if err != nil {
+			cancel()
+			n.cancelCtx()
+			n.Close()
+			return fmt.Errorf("party listener %s: %w", n.cfg.PartyListen, err)
+		}
+		n.partyAddr.Store(l.Addr().String())
+		start("party", func(ctx context.Context) error { return n.portal.Serve(ctx, l) })
 	}
 	start("trust", n.trust.Serve)
 	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log}).Serve)
@@ -391,6 +449,16 @@ func (n *Node) serveMetrics(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PartyAddr is the bound address of the party service ("" when it is
+// off or not yet serving).
+func (n *Node) PartyAddr() string {
+	a, _ := n.partyAddr.Load().(string)
+	return a
+}
+
+// Party is the party service's model (query codes, complaints).
+func (n *Node) Party() *party.Service { return n.party }
 
 // MetricsAddr is the bound metrics address ("" until Serve binds it).
 func (n *Node) MetricsAddr() string {

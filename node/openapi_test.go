@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
@@ -260,46 +261,76 @@ var oaRequestTypes = map[string]reflect.Type{
 	"HandoverRequest": reflect.TypeFor[api.HandoverRequest](),
 	"ProgressRequest": reflect.TypeFor[api.ProgressRequest](),
 	"CloseRequest":    reflect.TypeFor[api.CloseRequest](),
+	"ConcludeRequest": reflect.TypeFor[api.ConcludeRequest](),
+	"ReturnRequest":   reflect.TypeFor[api.ReturnRequest](),
+	"StartRequest":    reflect.TypeFor[api.StartRequest](),
 	"ImportRequest":   reflect.TypeFor[api.ImportRequest](),
 	"ExportRequest":   reflect.TypeFor[api.ExportRequest](),
 	"BackupRequest":   reflect.TypeFor[api.BackupRequest](),
 	"AssetChange":     reflect.TypeFor[api.AssetChange](),
 	"NewAsset":        reflect.TypeFor[api.NewAsset](),
+	// node/funds
+	"FundsEntryRequest": reflect.TypeFor[api.FundsEntryRequest](),
+	"SanctionRequest":   reflect.TypeFor[api.SanctionRequest](),
+	"NoticeRequest":     reflect.TypeFor[api.NoticeRequest](),
+
+	"DirectiveRequest":       reflect.TypeFor[api.DirectiveRequest](),
+	"DirectiveReportRequest": reflect.TypeFor[api.DirectiveReportRequest](),
+	"SpotCheckRequest":       reflect.TypeFor[api.SpotCheckRequest](),
+	"ReviewRequest":          reflect.TypeFor[api.ReviewRequest](),
+	"AnswerRequest":          reflect.TypeFor[api.AnswerRequest](),
+	"CodesRequest":           reflect.TypeFor[api.CodesRequest](),
 }
 
 // oaResponseTypes are the Go structs the handlers encode, by schema.
 // Dashboard is documented loosely on purpose (a view for people whose
 // inner shape may grow); its top level is still checked.
 var oaResponseTypes = map[string]reflect.Type{
-	"Status":          reflect.TypeFor[api.Status](),
-	"Bundle":          reflect.TypeFor[api.Bundle](),
-	"Peer":            reflect.TypeFor[api.Peer](),
-	"InstallResult":   reflect.TypeFor[api.InstallResult](),
-	"LogHead":         reflect.TypeFor[api.LogHead](),
-	"LogPosition":     reflect.TypeFor[api.LogPosition](),
-	"Transfer":        reflect.TypeFor[api.Transfer](),
-	"FetchProgress":   reflect.TypeFor[api.FetchProgress](),
-	"ImportResult":    reflect.TypeFor[api.ImportResult](),
-	"FieldProblem":    reflect.TypeFor[api.FieldProblem](),
-	"CaseSummary":     reflect.TypeFor[api.CaseSummary](),
-	"CaseDetail":      reflect.TypeFor[api.CaseDetail](),
-	"TitleInfo":       reflect.TypeFor[api.TitleInfo](),
-	"PartyInfo":       reflect.TypeFor[api.PartyInfo](),
-	"AssetInfo":       reflect.TypeFor[api.AssetInfo](),
-	"MeasureInfo":     reflect.TypeFor[api.MeasureInfo](),
-	"DocInfo":         reflect.TypeFor[api.DocInfo](),
-	"VerifyResult":    reflect.TypeFor[api.VerifyResult](),
-	"ExportResult":    reflect.TypeFor[api.ExportResult](),
-	"ExpiringMeasure": reflect.TypeFor[api.ExpiringMeasure](),
-	"ExpiringResult":  reflect.TypeFor[api.ExpiringResult](),
-	"BackupResult":    reflect.TypeFor[api.BackupResult](),
-	"TransferAssets":  reflect.TypeFor[api.TransferAssets](),
-	"MeasureAlert":    reflect.TypeFor[api.MeasureAlert](),
-	"MeasureAlerts":   reflect.TypeFor[api.MeasureAlerts](),
-	"CourtHealth":     reflect.TypeFor[api.CourtHealth](),
-	"Alert":           reflect.TypeFor[api.Alert](),
-	"AuditEntry":      reflect.TypeFor[storage.AuditEntry](),
-	"Error":           reflect.TypeFor[api.Error](),
+	"Status":             reflect.TypeFor[api.Status](),
+	"Bundle":             reflect.TypeFor[api.Bundle](),
+	"Peer":               reflect.TypeFor[api.Peer](),
+	"InstallResult":      reflect.TypeFor[api.InstallResult](),
+	"LogHead":            reflect.TypeFor[api.LogHead](),
+	"LogPosition":        reflect.TypeFor[api.LogPosition](),
+	"Transfer":           reflect.TypeFor[api.Transfer](),
+	"FetchProgress":      reflect.TypeFor[api.FetchProgress](),
+	"ImportResult":       reflect.TypeFor[api.ImportResult](),
+	"FieldProblem":       reflect.TypeFor[api.FieldProblem](),
+	"CaseSummary":        reflect.TypeFor[api.CaseSummary](),
+	"CaseDetail":         reflect.TypeFor[api.CaseDetail](),
+	"TitleInfo":          reflect.TypeFor[api.TitleInfo](),
+	"PartyInfo":          reflect.TypeFor[api.PartyInfo](),
+	"AssetInfo":          reflect.TypeFor[api.AssetInfo](),
+	"MeasureInfo":        reflect.TypeFor[api.MeasureInfo](),
+	"DocInfo":            reflect.TypeFor[api.DocInfo](),
+	"VerifyResult":       reflect.TypeFor[api.VerifyResult](),
+	"ExportResult":       reflect.TypeFor[api.ExportResult](),
+	"ExpiringMeasure":    reflect.TypeFor[api.ExpiringMeasure](),
+	"ExpiringResult":     reflect.TypeFor[api.ExpiringResult](),
+	"BackupResult":       reflect.TypeFor[api.BackupResult](),
+	"TransferAssets":     reflect.TypeFor[api.TransferAssets](),
+	"MeasureAlert":       reflect.TypeFor[api.MeasureAlert](),
+	"MeasureAlerts":      reflect.TypeFor[api.MeasureAlerts](),
+	"CourtHealth":        reflect.TypeFor[api.CourtHealth](),
+	"Alert":              reflect.TypeFor[api.Alert](),
+	"AuditEntry":         reflect.TypeFor[storage.AuditEntry](),
+	"Error":              reflect.TypeFor[api.Error](),
+	"ComplaintInfo":      reflect.TypeFor[api.ComplaintInfo](),
+	"ComplaintList":      reflect.TypeFor[api.ComplaintList](),
+	"ComplaintIndicator": reflect.TypeFor[api.ComplaintIndicator](),
+	"IssuedCode":         reflect.TypeFor[api.IssuedCode](),
+	"CodesResult":        reflect.TypeFor[api.CodesResult](),
+	// node/funds
+	"FundsEntry":          reflect.TypeFor[api.FundsEntry](),
+	"FundsLedger":         reflect.TypeFor[api.FundsLedger](),
+	"FundsReconciliation": reflect.TypeFor[api.FundsReconciliation](),
+	"Sanction":            reflect.TypeFor[api.Sanction](),
+	"SanctionList":        reflect.TypeFor[api.SanctionList](),
+	"Notice":              reflect.TypeFor[api.Notice](),
+	"NoticeWorklist":      reflect.TypeFor[api.NoticeWorklist](),
+	"DossierItem":         reflect.TypeFor[api.DossierItem](),
+	"DossierItems":        reflect.TypeFor[api.DossierItems](),
+	"Recommendation":      reflect.TypeFor[advice.Recommendation](),
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -618,6 +649,8 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 	call("GET /v1/transfers", "/v1/transfers", "", nil)
 	call("GET /v1/transfers", "/v1/transfers?state=offered", "", nil)
 	call("GET /v1/transfers/{id}", "/v1/transfers/"+string(tr.ID), "", nil)
+	call("GET /v1/transfers/{id}/recommendation", "/v1/transfers/"+string(tr.ID)+"/recommendation", "", nil) // 403: 京0105 is not the superior
+	call("GET /dashboard/decide", "/dashboard/decide?transfer="+string(tr.ID), "", nil)                      // 403 likewise
 	call("GET /v1/audit", "/v1/audit", "", nil)
 	call("GET /dashboard", "/dashboard?token="+url.QueryEscape(tok), "", nil)
 	call("GET /dashboard", "/dashboard?token=wrong", "", nil)
@@ -634,6 +667,10 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 				return caseNo
 			case "{court}":
 				return url.PathEscape("京0108")
+			case "{measure}":
+				return "m1"
+			case "{directive}", "{review}":
+				return strings.Repeat("ab", 32) // a well-formed hash no directive has
 			}
 			t.Fatalf("%s: no sample value for %s", key, p)
 			return ""

@@ -266,6 +266,13 @@ func TestTransferAPIRefusals(t *testing.T) {
 		{name: "bad close outcome", c: receiver, method: "POST", path: tp(t1, "close"), body: j(api.CloseRequest{Outcome: "won"}), status: 422, code: api.CodeInvalid, msg: []string{`outcome "won"`, "concluded"}},
 
 		// Required fields left out.
+		{name: "directive without court", omits: "DirectiveRequest.court", c: decider, method: "POST", path: tp(t1, "directives"), body: []byte(`{"instruction": "请报告", "due": "2099-01-01"}`), status: 422, code: api.CodeInvalid, msg: []string{"court"}},
+		{name: "directive without instruction", omits: "DirectiveRequest.instruction", c: decider, method: "POST", path: tp(t1, "directives"), body: []byte(`{"court": "京0108", "due": "2099-01-01"}`), status: 422, code: api.CodeInvalid, msg: []string{"instruction is required"}},
+		{name: "directive without due", omits: "DirectiveRequest.due", c: decider, method: "POST", path: tp(t1, "directives"), body: []byte(`{"court": "京0108", "instruction": "请报告"}`), status: 422, code: api.CodeInvalid, msg: []string{"due"}},
+		{name: "directive by a court not superior", c: origin, method: "POST", path: tp(t1, "directives"), body: []byte(`{"court": "京0108", "instruction": "请报告", "due": "2099-01-01"}`), status: 403, code: api.CodeForbidden, msg: []string{"not a superior court"}},
+		{name: "report without report", omits: "DirectiveReportRequest.report", c: receiver, method: "POST", path: tp(t1, "directives/"+strings.Repeat("ab", 32)+"/report"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{"report is required"}},
+		{name: "report on no directive", c: receiver, method: "POST", path: tp(t1, "directives/"+strings.Repeat("ab", 32)+"/report"), body: []byte(`{"report": "已办理"}`), status: 404, code: api.CodeNotFound, msg: []string{"no directive"}},
+		{name: "review without finding", omits: "ReviewRequest.finding", c: decider, method: "POST", path: tp(t1, "reviews"), body: []byte(`{"note": "抽查"}`), status: 422, code: api.CodeInvalid, msg: []string{"finding"}},
 		{name: "offer without case_number", omits: "OfferRequest.case_number", c: origin, method: "POST", path: "/v1/transfers", body: []byte(`{"superior": "京01", "grounds": ["capacity"]}`), status: 422, code: api.CodeInvalid, msg: []string{"case_number"}},
 		{name: "offer without superior", omits: "OfferRequest.superior", c: origin, method: "POST", path: "/v1/transfers", body: offer(`"case_number": "` + free + `", "grounds": ["capacity"]`), status: 422, code: api.CodeInvalid, msg: []string{"superior"}},
 		{name: "offer without grounds", omits: "OfferRequest.grounds", c: origin, method: "POST", path: "/v1/transfers", body: offer(`"case_number": "` + free + `", "superior": "京01"`), status: 422, code: api.CodeInvalid, msg: []string{"at least one ground"}},
@@ -275,6 +282,13 @@ func TestTransferAPIRefusals(t *testing.T) {
 		{name: "reject without reason", omits: "ReasonRequest.reason", c: decider, method: "POST", path: tp(t2, "reject"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{"reason is required"}},
 		{name: "withdraw without reason", omits: "ReasonRequest.reason", c: origin, method: "POST", path: tp(t2, "withdraw"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{"reason is required"}},
 		{name: "close without outcome", omits: "CloseRequest.outcome", c: receiver, method: "POST", path: tp(t1, "close"), body: []byte(`{"amount_recovered_fen": 100}`), status: 422, code: api.CodeInvalid, msg: []string{`outcome ""`}},
+		// node/funds
+		{name: "funds without kind", omits: "FundsEntryRequest.kind", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"amount_fen": 100}`), status: 422, code: api.CodeInvalid, msg: []string{`kind ""`}},
+		{name: "funds without amount_fen", omits: "FundsEntryRequest.amount_fen", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"kind": "received", "source": "voluntary"}`), status: 422, code: api.CodeInvalid, msg: []string{"amount_fen 0"}},
+		{name: "negative funds amount", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"kind": "received", "source": "voluntary", "amount_fen": -5}`), status: 422, code: api.CodeInvalid, msg: []string{"amount_fen -5"}},
+		{name: "funds before the handover", c: origin, method: "POST", path: tp(t1, "funds"), body: []byte(`{"kind": "received", "source": "voluntary", "amount_fen": 5}`), status: 409, code: api.CodeConflict, msg: []string{"from the handover"}},
+		{name: "sanction without action", omits: "SanctionRequest.action", c: origin, method: "POST", path: tp(t1, "sanctions"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{`action ""`}},
+		{name: "notice without status", omits: "NoticeRequest.status", c: receiver, method: "POST", path: tp(t1, "notices/m1"), body: []byte(`{}`), status: 422, code: api.CodeInvalid, msg: []string{`status ""`}},
 	}
 	if len(cases) < 20 {
 		t.Fatalf("%d cases; the issue asks for at least 20", len(cases))

@@ -51,12 +51,23 @@ type scenario struct {
 
 func newScenario(t *testing.T) *scenario {
 	t.Helper()
-	tm := startCourts(t, scenarioCourts(), func(i int, o *node.Options) {
+	return newScenarioWith(t, nil)
+}
+
+// newScenarioWith is newScenario with each court's configuration changed
+// by tweak (nil: none) before its node starts.
+func newScenarioWith(t *testing.T, tweak func(court.CourtCode, *config.Config)) *scenario {
+	t.Helper()
+	courts := scenarioCourts()
+	tm := startCourts(t, courts, func(i int, o *node.Options) {
 		cfg, err := config.Load(o.Dir.Path(datadir.ConfigFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.SyncInterval.Duration = time.Second
+		if tweak != nil {
+			tweak(courts[i].Code, &cfg)
+		}
 		o.Config = &cfg
 	})
 	s := &scenario{t: t, tm: tm, by: map[court.CourtCode]*node.Node{}}

@@ -24,8 +24,14 @@ const (
 
 // Stream protocols.
 const (
-	// ProtoBundle serves the trust bundle in force to a peer that asks.
-	ProtoBundle protocol.ID = "/courtmesh/bundle/1.0.0"
+	// ProtoBundle offers the trust bundle in force to a peer that asks:
+	// first a small offer (sequence, root-signed head, the deltas that
+	// lead from the asker's bundle), then the whole bundle only if the
+	// asker, having checked the offer, asks for it.
+	ProtoBundle protocol.ID = "/courtmesh/bundle/2.0.0"
+	// ProtoBundleV1 serves the whole bundle at once, for nodes of older
+	// builds.
+	ProtoBundleV1 protocol.ID = "/courtmesh/bundle/1.0.0"
 )
 
 // Payload types of the records that travel on the topics.

@@ -63,9 +63,19 @@ const (
 	KindClosure     Kind = "closure"
 	KindRevokeGrant Kind = "grant_revocation"
 	KindAssetUpdate Kind = "asset_update"
+	// KindComplaint and KindComplaintAnswer name a complaint, not a
+	// transfer, in their Record's transfer_id (see complaint.go).
+	KindComplaint       Kind = "party_complaint"
+	KindComplaintAnswer Kind = "complaint_answer"
+	KindReturn          Kind = "handover_return"
+	KindSupplement      Kind = "supplement"
+	KindStart           Kind = "start"
 )
 
 func kindOf(r *pb.Record) Kind {
+	if k := supervisionKind(r); k != "" {
+		return k
+	}
 	switch r.GetBody().(type) {
 	case *pb.Record_Offer:
 		return KindOffer
@@ -89,6 +99,24 @@ func kindOf(r *pb.Record) Kind {
 		return KindRevokeGrant
 	case *pb.Record_AssetUpdate:
 		return KindAssetUpdate
+	case *pb.Record_HandoverReturn:
+		return KindReturn
+	case *pb.Record_Supplement:
+		return KindSupplement
+	case *pb.Record_Start:
+		return KindStart
+	case *pb.Record_FundsEntry:
+		return KindFunds
+	case *pb.Record_Sanction:
+		return KindSanction
+	case *pb.Record_AssistNotice:
+		return KindAssistNotice
+	case *pb.Record_DossierItems:
+		return KindDossierItems
+	case *pb.Record_PartyComplaint:
+		return KindComplaint
+	case *pb.Record_ComplaintAnswer:
+		return KindComplaintAnswer
 	}
 	return ""
 }
@@ -297,8 +325,74 @@ func EnforcementCase(field, s string, c court.CourtCode) (court.CaseNumber, erro
 	return n, nil
 }
 
+// checkReceiverNumber checks the number a receiver files a transferred
+// case under: a first-enforcement (执) number, counted as a new case
+// (法明传〔2018〕335号), of the year of the acceptance or the year
+// before (a number taken in late December may be used in early January).
+func checkReceiverNumber(n court.CaseNumber, at time.Time) error {
+	if n.Type != court.TypeEnforcement {
+		return invalid("new case number %s is a %s case: a transferred case is filed as a first enforcement (执)", n, n.Type)
+	}
+	if y := court.DateOf(at).Year; n.Year != y && n.Year != y-1 {
+		return invalid("new case number %s is of %d: a transferred case is filed under a number of %d (or %d)", n, n.Year, y, y-1)
+	}
+	return nil
+}
+
+// ReceiverNumber parses the number a receiver court c files a
+// transferred case under at now: an 执 number of c of this year or the
+// last (see the acceptance record's rule).
+func ReceiverNumber(field, s string, c court.CourtCode, now time.Time) (court.CaseNumber, error) {
+	n, err := EnforcementCase(field, s, c)
+	if err != nil {
+		return n, err
+	}
+	return n, checkReceiverNumber(n, now)
+}
+
+// checkManifest checks a handover manifest (of a handover or a
+// supplement) without state.
+func checkManifest(m *pb.HandoverManifest) error {
+	if len(m.GetMerkleRoot()) != 32 || m.GetChunkCount() == 0 {
+		return invalid("handover needs a 32-byte Merkle root and at least one chunk")
+	}
+	if len(m.GetSnapshotHash()) != 32 {
+		return invalid("handover needs a 32-byte snapshot hash")
+	}
+	if h := m.GetSealedCaseHash(); len(h) != 0 && len(h) != 32 {
+		return invalid("handover's sealed case hash must be 32 bytes (or absent)")
+	}
+	if len(m.GetKeys()) == 0 {
+		return invalid("handover wraps the data key for nobody")
+	}
+	for _, k := range m.GetKeys() {
+		if _, err := court.ParseCourtCode(k.GetCourt()); err != nil || len(k.GetWrapped()) == 0 {
+			return invalid("wrapped key for %q is malformed", k.GetCourt())
+		}
+	}
+	if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
+		return err
+	}
+	if err := checkAmount("claim", m.GetClaimFen()); err != nil {
+		return err
+	}
+	if err := checkAmount("amount recovered", m.GetRecoveredFen()); err != nil {
+		return err
+	}
+	switch claim := m.GetClaimFen(); {
+	case claim == 0 && m.GetRecoveredFen() != 0:
+		return invalid("handover states %d fen recovered but no claim", m.GetRecoveredFen())
+	case claim != 0 && m.GetRecoveredFen() >= claim:
+		return invalid("handover states %d fen recovered of a %d fen claim: nothing is left to enforce; conclude the case (执行完毕) instead", m.GetRecoveredFen(), claim)
+	}
+	return nil
+}
+
 // checkBody checks what each kind of record carries, without state.
 func checkBody(r *Record, h court.Hierarchy) error {
+	if ok, err := checkSupervision(r); ok {
+		return err
+	}
 	switch b := r.PB.GetBody().(type) {
 	case *pb.Record_Offer:
 		o := b.Offer
@@ -322,10 +416,8 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if len(o.GetGrounds()) == 0 {
 			return invalid("an offer needs at least one ground")
 		}
-		for _, g := range o.GetGrounds() {
-			if _, ok := pb.Ground_name[int32(g)]; !ok || g == pb.Ground_GROUND_UNSPECIFIED {
-				return invalid("unknown ground %d", g)
-			}
+		if err := checkGrounds(o.GetGrounds()); err != nil {
+			return err
 		}
 		if err := checkAmount("amount outstanding", o.GetAmountOutstandingFen()); err != nil {
 			return err
@@ -354,6 +446,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if limit := court.DateOf(r.IssuedAt).AddDate(0, -6, 0); filed.After(limit) {
 			return invalid("case filed on %s is not yet 6 months old (民诉法 art. 237: after %s)", filed, limit)
 		}
+		if err := checkOfferSummary(o); err != nil {
+			return err
+		}
 	case *pb.Record_Decision:
 		d := b.Decision
 		if d.GetMode() != pb.Mode_MODE_DESIGNATED && d.GetMode() != pb.Mode_MODE_ELEVATED {
@@ -368,36 +463,35 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("accept by", d.GetAcceptBy()); err != nil {
 			return err
 		}
-	case *pb.Record_Acceptance:
-		if _, err := EnforcementCase("new case number", b.Acceptance.GetNewCaseNumber(), r.Issuer); err != nil {
+		if err := checkDecisionAdvice(d); err != nil {
 			return err
 		}
+		p := Periods{HandoverDays: int(d.GetHandoverDays()), FilingDays: int(d.GetFilingDays()),
+			InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths())}
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	case *pb.Record_Acceptance:
+		n, err := EnforcementCase("new case number", b.Acceptance.GetNewCaseNumber(), r.Issuer)
+		if err != nil {
+			return err
+		}
+		return checkReceiverNumber(n, r.IssuedAt)
 	case *pb.Record_Rejection:
 		return checkFree("reason", b.Rejection.GetReason(), 500, true)
 	case *pb.Record_Withdrawal:
 		return checkFree("reason", b.Withdrawal.GetReason(), 500, true)
 	case *pb.Record_Handover:
-		m := b.Handover
-		if len(m.GetMerkleRoot()) != 32 || m.GetChunkCount() == 0 {
-			return invalid("handover needs a 32-byte Merkle root and at least one chunk")
+		return checkManifest(b.Handover)
+	case *pb.Record_Supplement:
+		if b.Supplement.GetManifest() == nil {
+			return invalid("a supplement carries the new handover manifest")
 		}
-		if len(m.GetSnapshotHash()) != 32 {
-			return invalid("handover needs a 32-byte snapshot hash")
-		}
-		if h := m.GetSealedCaseHash(); len(h) != 0 && len(h) != 32 {
-			return invalid("handover's sealed case hash must be 32 bytes (or absent)")
-		}
-		if len(m.GetKeys()) == 0 {
-			return invalid("handover wraps the data key for nobody")
-		}
-		for _, k := range m.GetKeys() {
-			if _, err := court.ParseCourtCode(k.GetCourt()); err != nil || len(k.GetWrapped()) == 0 {
-				return invalid("wrapped key for %q is malformed", k.GetCourt())
-			}
-		}
-		if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
-			return err
-		}
+		return checkManifest(b.Supplement.GetManifest())
+	case *pb.Record_HandoverReturn:
+		return checkReturn(b.HandoverReturn)
+	case *pb.Record_Start:
+		return checkStart(r, b.Start, h)
 	case *pb.Record_Receipt:
 		if len(b.Receipt.GetMerkleRoot()) != 32 {
 			return invalid("receipt needs the 32-byte Merkle root")
@@ -408,12 +502,7 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		}
 		return checkFree("status", b.Progress.GetStatus(), 200, false)
 	case *pb.Record_Closure:
-		switch b.Closure.GetOutcome() {
-		case "concluded", "terminated", "settled":
-		default:
-			return invalid("closure outcome %q: want concluded, terminated or settled", b.Closure.GetOutcome())
-		}
-		return checkAmount("amount recovered", b.Closure.GetAmountRecoveredFen())
+		return checkClosure(b.Closure)
 	case *pb.Record_GrantRevocation:
 		if _, err := court.ParseCourtCode(b.GrantRevocation.GetCourt()); err != nil {
 			return invalid("grant revocation court: %v", err)
@@ -435,6 +524,12 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("earliest expiry", u.GetEarliestExpiry()); err != nil {
 			return err
 		}
+	case *pb.Record_FundsEntry, *pb.Record_Sanction, *pb.Record_AssistNotice, *pb.Record_DossierItems:
+		return checkMore(r)
+	case *pb.Record_PartyComplaint:
+		return checkComplaint(r, b.PartyComplaint, h)
+	case *pb.Record_ComplaintAnswer:
+		return checkSealed("answer", b.ComplaintAnswer.GetSealedText(), b.ComplaintAnswer.GetKeys())
 	}
 	return nil
 }

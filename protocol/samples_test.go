@@ -156,11 +156,43 @@ func recordSamples() []recordSample {
 		{"record-asset_update.hex", protocol.KindAssetUpdate, "京0108", 4, at(6), &pb.Record{Body: &pb.Record_AssetUpdate{AssetUpdate: &pb.AssetUpdate{
 			Number: 1, Kind: "renewal", Sealed: []byte("sealed asset change"), EarliestExpiry: "2027-03-01",
 		}}}},
+		// Beyond the handshake (field numbers 30-39): money landing at the
+		// origin after its 销案, a sanction in force, the receiver's notice
+		// to a bank, the dossier items the handover named.
+		{"record-funds_entry.hex", protocol.KindFunds, "京0105", 5, at(6).Add(10 * time.Minute), &pb.Record{Body: &pb.Record_FundsEntry{FundsEntry: &pb.FundsEntry{
+			Number: 1, Kind: "received", AmountFen: 300_000, On: "2026-03-16", Source: "deduction", CaseNumber: "（2025）京0105执123号",
+			ReferenceDigest: fill32(0xDD), Sealed: []byte("sealed funds detail"),
+		}}}},
+		{"record-sanction.hex", protocol.KindSanction, "京0105", 6, at(6).Add(20 * time.Minute), &pb.Record{Body: &pb.Record_Sanction{Sanction: &pb.Sanction{
+			SanctionId: "s1", Kind: "dishonest_listing", Action: "in_force", CaseNumber: "（2025）京0105执123号", Until: "2028-03-16", On: "2026-03-16",
+			Sealed: []byte("sealed respondent and decision"),
+		}}}},
+		{"record-assist_notice.hex", protocol.KindAssistNotice, "京0108", 6, at(6).Add(30 * time.Minute), &pb.Record{Body: &pb.Record_AssistNotice{AssistNotice: &pb.AssistNotice{
+			MeasureId: "m1", BodyKind: "bank", Status: "drafted", On: "2026-03-16", CaseNumber: "（2026）京0108执77号", MeasureExpiry: "2026-09-01",
+			Sealed: []byte("sealed body and asset"),
+		}}}},
+		{"record-dossier_items.hex", protocol.KindDossierItems, "京0105", 7, at(6).Add(40 * time.Minute), &pb.Record{Body: &pb.Record_DossierItems{DossierItems: &pb.DossierItems{
+			Items: []string{"title", "application", "notice"},
+		}}}},
 		{"record-grant_revocation.hex", protocol.KindRevokeGrant, "京0105", 3, at(7), &pb.Record{Body: &pb.Record_GrantRevocation{GrantRevocation: &pb.GrantRevocation{
 			Court: "京01", Reason: "已完成移交",
 		}}}},
 		{"record-closure.hex", protocol.KindClosure, "京0108", 5, at(8), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
 			Outcome: "concluded", AmountRecoveredFen: 100_000_000,
+		}}}},
+		// Supervision after the end: 京01 directs 京0108 (督办).
+		{"record-directive.hex", protocol.KindDirective, "京01", 3, at(9), &pb.Record{Body: &pb.Record_Directive{Directive: &pb.Directive{
+			Court: "京0108", Instruction: "请于十日内报告财产处置进展", Due: "2026-04-30",
+		}}}},
+		// 京0108 answers: the report names the directive sample's hash.
+		{"record-directive_report.hex", protocol.KindDirectiveReport, "京0108", 6, at(10), &pb.Record{Body: &pb.Record_DirectiveReport{DirectiveReport: &pb.DirectiveReport{
+			Directive: "20be20d1c65f11b7c4c9245bdab6fcee509eb74865763e7bddd9042b72aa3355", Report: "已拍卖房产一处，款项已发放",
+		}}}},
+		// 京01 reviews the transfer drawn in a spot check of its jurisdiction (抽查).
+		{"record-review.hex", protocol.KindReview, "京01", 4, at(11), &pb.Record{Body: &pb.Record_Review{Review: &pb.Review{
+			Finding: "in_order", Note: "移送及接收程序合规",
+			Draw: &pb.SpotCheckDraw{Scope: "京01", OfferedFrom: at(-24).UnixMilli(), OfferedTo: at(24).UnixMilli(), SeedSeq: 3, SeedHead: fill32(0xDD),
+				Population: 5, PopulationHash: fill32(0xEE), Sample: 2},
 		}}}},
 		// Branches: the superior declines the offer; the origin withdraws it.
 		{"record-rejection.hex", protocol.KindRejection, "京01", 2, at(1), &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{
@@ -169,7 +201,86 @@ func recordSamples() []recordSample {
 		{"record-withdrawal.hex", protocol.KindWithdrawal, "京0105", 4, at(1), &pb.Record{Body: &pb.Record_Withdrawal{Withdrawal: &pb.Withdrawal{
 			Reason: "被执行人已主动履行",
 		}}}},
+		// A second line: an offer with the region summary (TransferOffer
+		// fields 30-39), and a decision noting the recommendation (fields
+		// 30-31). The records above, without them, decode as before.
+		{"record-offer-regions.hex", protocol.KindOffer, "京0105", 5, at(0), &pb.Record{Body: &pb.Record_Offer{Offer: &pb.TransferOffer{
+			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", SuperiorCourt: "京01",
+			Grounds:              []pb.Ground{pb.Ground_GROUND_INTERFERENCE},
+			AmountOutstandingFen: 150_000_000, AmountRecoveredFen: 2_000_000,
+			Assets:                []*pb.AssetCount{{AssetClass: "real_estate", Count: 1}, {AssetClass: "deposit", Count: 3}},
+			EarliestMeasureExpiry: "2026-09-01", FiledOn: "2025-06-01",
+			RegionAssets: []*pb.RegionAssets{
+				{Region: "110108", AssetClass: "real_estate", Count: 1, ValueBand: 3},
+				{Region: "110105", AssetClass: "deposit", Count: 2, ValueBand: 1},
+				{Region: "110100", AssetClass: "deposit", Count: 1},
+			},
+			DebtorRegion: "110105",
+		}}}},
+		{"record-decision-advice.hex", protocol.KindDecision, "京01", 3, at(1), &pb.Record{Body: &pb.Record_Decision{Decision: &pb.TransferDecision{
+			Mode: pb.Mode_MODE_DESIGNATED, ReceiverCourt: "京0108", DecisionNumber: "（2026）京01执监8号", AcceptBy: "2026-03-23",
+			RecommendedRank: 2, RecommendationHash: fill32(0xDD),
+		}}}},
+		// A party's complaint (its ID in transfer_id) and the supervising
+		// court's answer: a line of their own.
+		{"record-party_complaint.hex", protocol.KindComplaint, "京0105", 5, at(9), &pb.Record{Body: &pb.Record_PartyComplaint{PartyComplaint: &pb.PartyComplaint{
+			CaseNumber: "（2025）京0105执123号", ComplainedCourt: "京0108", SupervisorCourt: "京01", Category: "no_progress",
+			AnswerBy: "2026-04-15", SealedText: []byte("sealed complaint text"), PartyRole: "applicant",
+			Keys: []*pb.WrappedKey{
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped key for 京01")},
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped key for 京0108")},
+				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
+			},
+		}}}},
+		{"record-complaint_answer.hex", protocol.KindComplaintAnswer, "京01", 3, at(10), &pb.Record{Body: &pb.Record_ComplaintAnswer{ComplaintAnswer: &pb.ComplaintAnswer{
+			SealedText: []byte("sealed answer"),
+			Keys: []*pb.WrappedKey{
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped key for 京01")},
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped key for 京0108")},
+				{Court: "京0105", CertificateSerial: 203, Wrapped: []byte("wrapped key for 京0105")},
+			},
+		}}}},
+		// Branches of the handed-over transfer: the receiver returns the
+		// handover as incomplete and the origin supplements it; and of the
+		// received one: a closure naming its kind.
+		{"record-handover_return.hex", protocol.KindReturn, "京0108", 6, at(4), &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{
+			Missing: []string{"valuation", "assist_notice"}, Note: "缺评估报告及协助执行通知书回执",
+		}}}},
+		{"record-supplement.hex", protocol.KindSupplement, "京0105", 5, at(5), &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: &pb.HandoverManifest{
+			MerkleRoot: fill32(0xAB), ChunkCount: 14, SealedBytes: 4 << 20, DocumentCount: 6, SnapshotHash: fill32(0xBC),
+			Keys: []*pb.WrappedKey{
+				{Court: "京0108", CertificateSerial: 204, Wrapped: []byte("wrapped data key for 京0108")},
+				{Court: "京01", CertificateSerial: 202, Wrapped: []byte("wrapped data key for 京01")},
+			},
+			SealedDetail: []byte("sealed document list and snapshot, version 2"), ActiveMeasures: 2,
+			SealedCaseHash: fill32(0xCD), ClaimFen: 152_000_000, RecoveredFen: 2_000_000,
+		}}}}},
+		// Another opening: the superior records the applicant's request
+		// (申请变更执行法院), without an offer.
+		{"record-start.hex", protocol.KindStart, "京01", 3, at(0), &pb.Record{Body: &pb.Record_Start{Start: &pb.TransferStart{
+			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", Grounds: []pb.Ground{pb.Ground_GROUND_LONG_UNEXECUTED, pb.Ground_GROUND_PASSIVE},
+			Source: pb.StartSource_START_APPLICANT_REQUEST, FiledOn: "2025-06-01", RequestedOn: "2026-03-10", AnswerBy: "2026-03-25",
+		}}}},
+		{"record-closure-kind.hex", protocol.KindClosure, "京0108", 7, at(9), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
+			Kind: pb.ClosureKind_CLOSURE_FULFILLED, AmountRecoveredFen: 150_000_000,
+		}}}},
 	}
+}
+
+// decodeSample decodes the frozen record sample named file at its time.
+func decodeSample(t *testing.T, v map[string][]byte, trust *crypto.Trust, file string) *protocol.Record {
+	t.Helper()
+	for _, s := range recordSamples() {
+		if s.file == file {
+			r, err := protocol.DecodeRecord(v[file], trust, s.at)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no sample %s", file)
+	return nil
 }
 
 func fill32(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -399,7 +510,8 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	// they were issued, their meaning field by field, and the main line
 	// applied in order by the state machine.
 	var cur *protocol.Transfer
-	var offered *protocol.Transfer
+	var offered, second, handed, received *protocol.Transfer
+	var complaint *protocol.Complaint
 	for _, s := range recordSamples() {
 		raw := v[s.file]
 		r, err := protocol.DecodeRecord(raw, trust, s.at)
@@ -417,8 +529,44 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		if err := r.Env.VerifyWith(r.Signer.SigningKey, protocol.PayloadRecord); err != nil {
 			t.Errorf("%s: %v", s.file, err)
 		}
-		switch s.kind {
-		case protocol.KindRejection, protocol.KindWithdrawal:
+		switch {
+		case s.file == "record-offer-regions.hex" || s.file == "record-decision-advice.hex":
+			next, err := protocol.Apply(second, r, trust, protocol.Rules{})
+			if err != nil {
+				t.Errorf("%s does not apply after %v: %v", s.file, stateOf(second), err)
+				continue
+			}
+			second = next
+		case s.kind == protocol.KindComplaint || s.kind == protocol.KindComplaintAnswer:
+			next, err := protocol.ApplyComplaint(complaint, r)
+			if err != nil {
+				t.Errorf("%s does not apply: %v", s.file, err)
+				continue
+			}
+			complaint = next
+		case s.kind == protocol.KindReturn:
+			next, err := protocol.Apply(handed, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateReturned || len(next.Missing) != 2 {
+				t.Errorf("%s applied to the handed-over transfer: %v", s.file, err)
+				continue
+			}
+			if next, err = protocol.Apply(next, decodeSample(t, v, trust, "record-supplement.hex"), trust, protocol.Rules{}); err != nil ||
+				next.State != protocol.StateHandedOver || next.HandoverVersion != 2 || next.ChunkCount != 14 || next.BalanceFen != 150_000_000 {
+				t.Errorf("record-supplement.hex applied to the returned transfer: %v", err)
+			}
+		case s.kind == protocol.KindStart:
+			next, err := protocol.Apply(nil, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateOffered || next.StartedBy != "applicant_request" || next.Superior != "京01" || next.Due != "2026-03-25" {
+				t.Errorf("%s opens %+v: %v", s.file, next, err)
+			}
+		case s.kind == protocol.KindSupplement:
+			// Applied after the return, above.
+		case s.file == "record-closure-kind.hex":
+			next, err := protocol.Apply(received, r, trust, protocol.Rules{})
+			if err != nil || next.State != protocol.StateClosed || next.ClosureKind != protocol.ClosureFulfilled || next.Outcome != "concluded" {
+				t.Errorf("%s applied to the received transfer: %v", s.file, err)
+			}
+		case s.kind == protocol.KindRejection || s.kind == protocol.KindWithdrawal:
 			next, err := protocol.Apply(offered, r, trust, protocol.Rules{})
 			want := map[protocol.Kind]protocol.State{protocol.KindRejection: protocol.StateRejected, protocol.KindWithdrawal: protocol.StateWithdrawn}[s.kind]
 			if err != nil || next.State != want {
@@ -431,15 +579,35 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 				continue
 			}
 			cur = next
-			if s.kind == protocol.KindOffer {
+			switch s.kind {
+			case protocol.KindOffer:
 				offered = cur
+			case protocol.KindHandover:
+				handed = cur
+			case protocol.KindReceipt:
+				received = cur
 			}
 		}
 	}
 	if cur == nil || cur.State != protocol.StateClosed || cur.Mode != "指令执行" || cur.Receiver != "京0108" || cur.NewCaseNumber != "（2026）京0108执77号" ||
 		cur.AmountRecovered != 100_000_000 || cur.AssetUpdates != 1 || len(cur.RevokedGrants) != 1 || cur.RevokedGrants[0] != "京01" ||
-		len(cur.Records) != 9 || cur.Outcome != "concluded" || cur.ChunkCount != 12 {
+		len(cur.Records) != 16 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
+		cur.Ledger == nil || cur.Ledger.RecoveredFen != 300_000 || cur.Ledger.OriginHeldFen != 300_000 || len(cur.Sanctions) != 1 ||
+		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 ||
+		len(cur.Directives) != 1 || len(cur.Reviews) != 1 || cur.Reviews[0].SpotCheck == "" || cur.Directives[0].ReportedAt.IsZero() {
 		t.Errorf("the main line ends as %+v", cur)
+	}
+	if second == nil || second.State != protocol.StateDecided || second.DebtorRegion != "110105" || len(second.RegionAssets) != 3 ||
+		second.RegionAssets[0] != (protocol.RegionAssets{Region: "110108", Class: "real_estate", Count: 1, Band: court.BandUnder10M}) ||
+		second.RecommendedRank != 2 || !bytes.Equal(second.RecommendationHash, fill32(0xDD)) {
+		t.Errorf("the second line ends as %+v", second)
+	}
+	if offered != nil && (offered.RegionAssets != nil || offered.DebtorRegion != "") {
+		t.Errorf("an offer without the summary reads as %+v", offered)
+	}
+
+	if complaint == nil || !complaint.Answered() || complaint.Supervisor != "京01" || complaint.Complained != "京0108" || len(complaint.Readers()) != 3 || len(complaint.Records) != 2 {
+		t.Errorf("the complaint line ends as %+v", complaint)
 	}
 
 	// The other signed payloads.

@@ -24,6 +24,7 @@ const (
 	StateClosed     State = "closed"      // concluded at the receiver
 	StateRejected   State = "rejected"    // declined by the decider or the receiver
 	StateWithdrawn  State = "withdrawn"   // withdrawn by the origin
+	StateReturned   State = "returned"    // the receiver returned an incomplete handover: waiting for the origin's supplement
 )
 
 // Terminal reports whether no further step may follow.
@@ -31,18 +32,89 @@ func (s State) Terminal() bool {
 	return s == StateClosed || s == StateRejected || s == StateWithdrawn
 }
 
-// Rules are the configurable deadlines of the state machine.
-type Rules struct {
-	// AcceptanceDays is the time the receiver has to accept after the
-	// decision when the decision names no date. Default 7.
-	AcceptanceDays int
+// Rules are node-local parameters of the state machine. There are none
+// left: every deadline of a transfer is fixed by its signed decision
+// (Periods), so that every node derives the same dates and agrees on
+// what is overdue whatever its own configuration says.
+type Rules struct{}
+
+// Periods are the lengths of a transfer's deadlines after its decision.
+// The decider fixes them once, from its configuration, in the decision
+// record; every node derives the dates from them and the signed times of
+// the records that start each period.
+type Periods struct {
+	// AcceptDays: the receiver accepts within N days of the decision
+	// (the decision carries the date itself, accept_by).
+	AcceptDays int `json:"accept_days,omitempty"`
+	// HandoverDays: the origin hands the dossier over within N days of
+	// the acceptance.
+	HandoverDays int `json:"handover_days"`
+	// FilingDays: the receiver fetches, confirms receipt and files the
+	// case within N days of the handover (委托执行规定: 7 days).
+	FilingDays int `json:"filing_days"`
+	// InvestigationMonths: the receiver investigates the debtor's property
+	// (and reports, by its first progress report) within N months of
+	// filing.
+	InvestigationMonths int `json:"investigation_months"`
+	// ConclusionMonths: the receiver concludes the case within N months
+	// of filing; after that the applicant may ask again (民诉法 art. 237).
+	ConclusionMonths int `json:"conclusion_months"`
+	// ReturnDays: the receiver may return an incomplete handover within
+	// N days of it (委托执行规定: 15 days).
+	ReturnDays int `json:"return_days"`
+	// SupplementDays: the origin supplements a returned handover within
+	// N days of the return (委托执行规定: 30 days).
+	SupplementDays int `json:"supplement_days"`
 }
 
-func (r Rules) acceptanceDays() int {
-	if r.AcceptanceDays <= 0 {
-		return 7
+// DefaultPeriods are the periods of a decision that names none (those of
+// builds before decisions carried them) and the configuration's
+// defaults: 7 days to accept, 7 to hand over, 7 to file, 1 month to
+// investigate, 6 months to conclude, 15 days to return an incomplete
+// handover and 30 to supplement it.
+var DefaultPeriods = Periods{AcceptDays: 7, HandoverDays: 7, FilingDays: 7, InvestigationMonths: 1, ConclusionMonths: 6, ReturnDays: 15, SupplementDays: 30}
+
+// Bounds of the periods a decision may set.
+const (
+	MaxPeriodDays   = 90
+	MaxPeriodMonths = 24
+)
+
+// WithDefaults returns p with each zero period replaced by its default.
+func (p Periods) WithDefaults() Periods {
+	d := DefaultPeriods
+	for _, f := range []struct{ v, def *int }{{&p.AcceptDays, &d.AcceptDays}, {&p.HandoverDays, &d.HandoverDays},
+		{&p.FilingDays, &d.FilingDays}, {&p.InvestigationMonths, &d.InvestigationMonths}, {&p.ConclusionMonths, &d.ConclusionMonths},
+		{&p.ReturnDays, &d.ReturnDays}, {&p.SupplementDays, &d.SupplementDays}} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
 	}
-	return r.AcceptanceDays
+	return p
+}
+
+// Validate checks that every period is within bounds (0 is the default).
+func (p Periods) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+		max  int
+	}{{"acceptance days", p.AcceptDays, MaxPeriodDays}, {"handover days", p.HandoverDays, MaxPeriodDays}, {"filing days", p.FilingDays, MaxPeriodDays},
+		{"investigation months", p.InvestigationMonths, MaxPeriodMonths}, {"conclusion months", p.ConclusionMonths, MaxPeriodMonths},
+		{"return days", p.ReturnDays, MaxPeriodDays}, {"supplement days", p.SupplementDays, MaxPeriodDays}} {
+		if f.v < 0 || f.v > f.max {
+			return invalid("%s %d: want 1 to %d (0 for the default)", f.name, f.v, f.max)
+		}
+	}
+	return nil
+}
+
+func periodsOf(d *pb.TransferDecision) Periods {
+	p := Periods{HandoverDays: int(d.GetHandoverDays()), FilingDays: int(d.GetFilingDays()),
+		InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths()),
+		ReturnDays: int(d.GetReturnDays()), SupplementDays: int(d.GetSupplementDays())}.WithDefaults()
+	p.AcceptDays = 0 // the decision carries the date itself (AcceptBy)
+	return p
 }
 
 // RecordRef is an applied record, as kept in the transfer's history.
@@ -63,23 +135,55 @@ type WrappedKey struct {
 // Transfer is the state of one transfer, derived only from its records.
 // It carries no personal data.
 type Transfer struct {
-	ID                court.TransferID  `json:"id"`
-	State             State             `json:"state"`
-	CaseNumber        string            `json:"case_number"`
-	Origin            court.CourtCode   `json:"origin"`
-	Superior          court.CourtCode   `json:"superior"`
-	Grounds           []string          `json:"grounds"`
-	AmountOutstanding int64             `json:"amount_outstanding_fen"`
-	AmountOrigin      int64             `json:"amount_recovered_by_origin_fen"`
-	EarliestExpiry    string            `json:"earliest_measure_expiry,omitempty"`
-	Decider           court.CourtCode   `json:"decider,omitempty"`
-	Mode              string            `json:"mode,omitempty"`
-	Receiver          court.CourtCode   `json:"receiver,omitempty"`
-	DecisionNumber    string            `json:"decision_number,omitempty"`
-	AcceptBy          string            `json:"accept_by,omitempty"`
+	ID                court.TransferID `json:"id"`
+	State             State            `json:"state"`
+	CaseNumber        string           `json:"case_number"`
+	Origin            court.CourtCode  `json:"origin"`
+	Superior          court.CourtCode  `json:"superior"`
+	Grounds           []string         `json:"grounds"`
+	AmountOutstanding int64            `json:"amount_outstanding_fen"`
+	AmountOrigin      int64            `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry    string           `json:"earliest_measure_expiry,omitempty"`
+	RegionAssets      []RegionAssets   `json:"region_assets,omitempty"` // the offer's region summary; empty from older builds
+	DebtorRegion      court.RegionCode `json:"debtor_region,omitempty"`
+	// StartedBy is, for a transfer the superior opened itself (no offer),
+	// why: own_motion, supervision, petition or applicant_request; empty
+	// for the origin's offer. RequestedOn and AnswerBy are, for an
+	// applicant's request, when it reached the superior and the date by
+	// which the superior must answer it (decide or reject).
+	StartedBy          string          `json:"started_by,omitempty"`
+	RequestedOn        string          `json:"requested_on,omitempty"`
+	AnswerBy           string          `json:"answer_by,omitempty"`
+	Decider            court.CourtCode `json:"decider,omitempty"`
+	Mode               string          `json:"mode,omitempty"`
+	Receiver           court.CourtCode `json:"receiver,omitempty"`
+	DecisionNumber     string          `json:"decision_number,omitempty"`
+	RecommendedRank    uint32          `json:"recommended_rank,omitempty"`    // the chosen court's rank in the recommendation the decider saw
+	RecommendationHash []byte          `json:"recommendation_hash,omitempty"` // that recommendation's inputs hash; empty: none consulted
+	AcceptBy           string          `json:"accept_by,omitempty"`
+	// The deadlines after the acceptance, each derived once from the
+	// decision's periods and the signed time of the record that starts
+	// it, so that every node holds the same dates.
+	Periods       *Periods `json:"periods,omitempty"`        // fixed by the decision
+	HandoverBy    string   `json:"handover_by,omitempty"`    // the origin hands over (from the acceptance)
+	FileBy        string   `json:"file_by,omitempty"`        // the receiver confirms receipt and files (from the handover)
+	InvestigateBy string   `json:"investigate_by,omitempty"` // the receiver reports its property investigation (from the receipt)
+	ConcludeBy    string   `json:"conclude_by,omitempty"`    // the receiver concludes (from the receipt)
+	ReturnBy      string   `json:"return_by,omitempty"`      // the receiver may return an incomplete handover until (from the handover or supplement)
+	SupplementBy  string   `json:"supplement_by,omitempty"`  // the origin supplements a returned handover by (from the return)
+	// HandoverVersion counts the handover's versions: 1 for the handover,
+	// one more for each supplement. Missing is what the last return
+	// named, ReturnNote its note.
+	HandoverVersion   int               `json:"handover_version,omitempty"`
+	Missing           []string          `json:"missing,omitempty"`
+	ReturnNote        string            `json:"return_note,omitempty"`
+	Due               string            `json:"due,omitempty"` // the deadline the transfer waits on now (Deadline), for the store's index
 	NewCaseNumber     string            `json:"new_case_number,omitempty"`
 	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
-	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"` // the case record every source serves; empty from older builds
+	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`       // the case record every source serves; empty from older builds
+	ClaimFen          int64             `json:"claim_fen,omitempty"`              // the origin's claim as filed, stated in the handover; 0 from older builds
+	HandoverRecovered int64             `json:"handover_recovered_fen,omitempty"` // what the origin recovered before handing over, stated in the handover
+	BalanceFen        int64             `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered at handover
 	ChunkCount        uint32            `json:"chunk_count,omitempty"`
 	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
 	OverrideReason    string            `json:"override_reason,omitempty"`
@@ -87,10 +191,13 @@ type Transfer struct {
 	AmountRecovered   int64             `json:"amount_recovered_fen"`
 	ProgressStatus    string            `json:"progress_status,omitempty"`
 	Outcome           string            `json:"outcome,omitempty"`
-	Readers           []court.CourtCode `json:"readers,omitempty"`        // courts the data key was wrapped for
-	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`   // the data key, wrapped for each reader
-	GrantUntil        int64             `json:"grant_until,omitempty"`    // unix seconds; 0: until revoked or closed
-	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"` // readers whose grant the origin revoked
+	ClosureKind       ClosureKind       `json:"closure_kind,omitempty"`        // how the receiver's case ended; empty from older builds (see Outcome)
+	InvestigationDone []string          `json:"investigation_steps,omitempty"` // for 终本: the steps done
+	Approval          string            `json:"approval,omitempty"`            // for 终本: applicant_signed or panel_and_president
+	Readers           []court.CourtCode `json:"readers,omitempty"`             // courts the data key was wrapped for
+	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`        // the data key, wrapped for each reader
+	GrantUntil        int64             `json:"grant_until,omitempty"`         // unix seconds; 0: until revoked or closed
+	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"`      // readers whose grant the origin revoked
 	AssetUpdates      int               `json:"asset_updates"`
 	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
 	Reason            string            `json:"reason,omitempty"` // of a rejection or withdrawal
@@ -101,6 +208,15 @@ type Transfer struct {
 	ReceivedAt        time.Time         `json:"received_at,omitzero"`
 	ClosedAt          time.Time         `json:"closed_at,omitzero"`
 	Records           []RecordRef       `json:"records"`
+	// Beyond the handshake (funds.go): the funds ledger, the credit
+	// sanctions, the notices to assisting bodies, the dossier items.
+	Ledger          *Ledger         `json:"ledger,omitempty"`
+	Sanctions       []SanctionState `json:"sanctions,omitempty"`
+	Notices         []NoticeState   `json:"notices,omitempty"`
+	DossierItems    []string        `json:"dossier_items,omitempty"`
+	DossierItemsSet bool            `json:"dossier_items_set,omitempty"`
+	Directives      []Directive     `json:"directives,omitempty"` // 督办 and their reports (supervision.go)
+	Reviews         []Review        `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews (spotcheck.go)
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -108,14 +224,43 @@ func (t *Transfer) Applied(hash string) bool {
 	return slices.ContainsFunc(t.Records, func(r RecordRef) bool { return r.Hash == hash })
 }
 
-// Overdue reports whether the receiver has let the acceptance deadline
-// pass (checked against the civil date in China).
-func (t *Transfer) Overdue(now time.Time) bool {
-	if t.State != StateDecided || t.AcceptBy == "" {
-		return false
+// Deadline is the deadline the transfer waits on now: the court that
+// must act, what it must do, and the last day (civil date in China) to
+// do it. ok is false when no deadline runs (offered: the superior's
+// answer has no date here; ended; or a transfer from an older build
+// whose deadline was never fixed).
+func (t *Transfer) Deadline() (c court.CourtCode, what string, by court.Date, ok bool) {
+	var s string
+	switch t.State {
+	case StateOffered:
+		c, what, s = t.Superior, "decision", t.AnswerBy
+	case StateDecided:
+		c, what, s = t.Receiver, "acceptance", t.AcceptBy
+	case StateAccepted:
+		c, what, s = t.Origin, "handover", t.HandoverBy
+	case StateHandedOver:
+		c, what, s = t.Receiver, "filing", t.FileBy
+	case StateReturned:
+		c, what, s = t.Origin, "supplement", t.SupplementBy
+	case StateReceived:
+		if t.lastProgressAt().After(t.ReceivedAt) || t.ReceivedAt.IsZero() {
+			c, what, s = t.Receiver, "conclusion", t.ConcludeBy
+		} else {
+			c, what, s = t.Receiver, "investigation", t.InvestigateBy
+		}
 	}
-	by, err := court.ParseDate(t.AcceptBy)
-	return err == nil && court.DateOf(now).After(by)
+	d, err := court.ParseDate(s)
+	if s == "" || err != nil {
+		return "", "", court.Date{}, false
+	}
+	return c, what, d, true
+}
+
+// Overdue reports whether the court that must act let the deadline the
+// transfer waits on pass (checked against the civil date in China).
+func (t *Transfer) Overdue(now time.Time) bool {
+	_, _, by, ok := t.Deadline()
+	return ok && court.DateOf(now).After(by)
 }
 
 // WaitingOn says which court must act next and what it must do.
@@ -134,6 +279,8 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 			return t.Origin, "the receiver's grant was revoked before it confirmed receipt: its fetch cannot resume; settle with the receiving and superior courts how the case goes on"
 		}
 		return t.Receiver, "fetch the dossier and confirm receipt"
+	case StateReturned:
+		return t.Origin, "supplement the returned handover (" + strings.Join(t.Missing, ", ") + ")"
 	case StateReceived:
 		return t.Receiver, "enforce; report progress until closure"
 	}
@@ -150,14 +297,32 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 // It is long on purpose: the state machine is one switch over record
 // kinds, so that every transition can be read and checked in one place.
 func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
+	n, err := apply(t, r, h, rules)
+	if err != nil {
+		return nil, err
+	}
+	n.Due = ""
+	if _, _, by, ok := n.Deadline(); ok {
+		n.Due = by.String()
+	}
+	return n, nil
+}
+
+func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
 	if t != nil && t.Applied(r.HashHex()) {
 		return nil, ErrDuplicate
 	}
+	if n, ok, err := applySupervision(t, r, h); ok {
+		return n, err
+	}
 	if t == nil {
-		if r.Kind != KindOffer {
-			return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
+		switch r.Kind {
+		case KindOffer:
+			return applyOffer(r), nil
+		case KindStart:
+			return applyStart(r), nil
 		}
-		return applyOffer(r), nil
+		return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
 	}
 	n := *t
 	n.Records = insertRef(t.Records, RecordRef{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt})
@@ -171,8 +336,8 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		return afterEnd(t, r, &n, h, rules, conflict)
 	}
 	switch b := r.PB.GetBody().(type) {
-	case *pb.Record_Offer:
-		return conflict("the transfer already has an offer")
+	case *pb.Record_Offer, *pb.Record_Start:
+		return conflict("the transfer is already opened (by %s)", t.Records[0].Issuer)
 	case *pb.Record_Decision:
 		if t.State != StateOffered {
 			return conflict("the transfer was already decided by %s", t.Decider)
@@ -204,9 +369,15 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			n.Mode = "指令执行"
 		}
 		n.State, n.Decider, n.Receiver, n.DecisionNumber, n.DecidedAt = StateDecided, r.Issuer, recv, d.GetDecisionNumber(), r.IssuedAt
+		n.RecommendedRank, n.RecommendationHash = d.GetRecommendedRank(), d.GetRecommendationHash()
+		// The deadlines are the decision's, never this node's
+		// configuration: a decision naming none (an older build's) gets
+		// the protocol's defaults.
+		p := periodsOf(d)
+		n.Periods = &p
 		n.AcceptBy = d.GetAcceptBy()
 		if n.AcceptBy == "" {
-			n.AcceptBy = court.DateOf(r.IssuedAt).AddDate(0, 0, rules.acceptanceDays()).String()
+			n.AcceptBy = court.DateOf(r.IssuedAt).AddDate(0, 0, DefaultPeriods.AcceptDays).String()
 		}
 	case *pb.Record_Acceptance:
 		switch {
@@ -218,6 +389,7 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return nil, fmt.Errorf("acceptance %s by %s, but %s designated %s: %w", r.Transfer, r.Issuer, t.Decider, t.Receiver, court.ErrInvalid)
 		}
 		n.State, n.NewCaseNumber, n.AcceptedAt = StateAccepted, b.Acceptance.GetNewCaseNumber(), r.IssuedAt
+		n.HandoverBy = court.DateOf(r.IssuedAt).AddDate(0, 0, t.periods().HandoverDays).String()
 	case *pb.Record_Rejection:
 		switch {
 		case t.State == StateOffered && r.Issuer == t.Superior:
@@ -231,6 +403,10 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	case *pb.Record_Withdrawal:
 		if r.Issuer != t.Origin {
 			return nil, fmt.Errorf("withdrawal %s by %s; only the origin %s may withdraw: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
+		}
+		if t.StartedBy != "" {
+			return nil, fmt.Errorf("withdrawal %s by %s: the superior %s started this transfer (%s); the origin cannot withdraw it, and hands over when the decision says so: %w",
+				r.Transfer, r.Issuer, t.Superior, t.StartedBy, court.ErrInvalid)
 		}
 		if t.State != StateOffered && t.State != StateDecided && t.State != StateAccepted {
 			return conflict("the dossier was already handed over")
@@ -247,20 +423,44 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		default:
 			return conflict("the dossier was already handed over")
 		}
-		m := b.Handover
-		if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
-			return nil, fmt.Errorf("handover %s wraps no key for the receiver %s: %w", r.Transfer, t.Receiver, court.ErrInvalid)
+		if err := applyManifest(&n, t, r, b.Handover); err != nil {
+			return nil, err
 		}
-		n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
-		n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
-		n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
-		n.GrantUntil = m.GetGrantUntil()
-		n.SealedCaseHash = m.GetSealedCaseHash()
-		n.Readers, n.WrappedKeys = nil, nil
-		for _, k := range m.GetKeys() {
-			n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))
-			n.WrappedKeys = append(n.WrappedKeys, WrappedKey{Court: court.CourtCode(k.GetCourt()), Serial: k.GetCertificateSerial(), Wrapped: k.GetWrapped()})
+		n.HandoverVersion = 1
+	case *pb.Record_HandoverReturn:
+		if err := byReceiver(r, t); err != nil {
+			return nil, err
 		}
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted:
+			return held()
+		case StateHandedOver:
+		case StateReturned:
+			return conflict("the handover was already returned; the origin must supplement it first")
+		default:
+			return conflict("the receipt confirmed the dossier; it can no longer be returned")
+		}
+		if by, err := court.ParseDate(t.ReturnBy); err == nil && court.DateOf(r.IssuedAt).After(by) {
+			return nil, fmt.Errorf("return %s by %s: the return period ended on %s (%d days after the handover); confirm receipt, or refuse the case with reasons to %s: %w",
+				r.Transfer, r.Issuer, t.ReturnBy, t.periods().ReturnDays, t.Decider, court.ErrInvalid)
+		}
+		n.State, n.Missing, n.ReturnNote, n.FileBy = StateReturned, b.HandoverReturn.GetMissing(), b.HandoverReturn.GetNote(), ""
+		n.SupplementBy = court.DateOf(r.IssuedAt).AddDate(0, 0, t.periods().SupplementDays).String()
+	case *pb.Record_Supplement:
+		if r.Issuer != t.Origin {
+			return nil, fmt.Errorf("supplement %s by %s; only the origin %s supplements its handover: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
+		}
+		switch t.State {
+		case StateOffered, StateDecided, StateAccepted, StateHandedOver:
+			return held() // the return it answers has not arrived yet
+		case StateReturned:
+		default:
+			return conflict("the receipt confirmed the dossier; there is nothing to supplement")
+		}
+		if err := applyManifest(&n, t, r, b.Supplement.GetManifest()); err != nil {
+			return nil, err
+		}
+		n.HandoverVersion, n.SupplementBy = max(t.HandoverVersion, 1)+1, ""
 	case *pb.Record_Receipt:
 		if err := byReceiver(r, t); err != nil {
 			return nil, err
@@ -276,6 +476,9 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return conflict("the receipt's Merkle root does not match the handover manifest")
 		}
 		n.State, n.ReceivedAt = StateReceived, r.IssuedAt
+		filed := court.DateOf(r.IssuedAt)
+		n.InvestigateBy = filed.AddDate(0, t.periods().InvestigationMonths, 0).String()
+		n.ConcludeBy = filed.AddDate(0, t.periods().ConclusionMonths, 0).String()
 	case *pb.Record_Progress:
 		if err := byReceiver(r, t); err != nil {
 			return nil, err
@@ -294,7 +497,14 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		if t.State != StateReceived {
 			return held()
 		}
+		if err := checkTerminalAge(r, t); err != nil {
+			return nil, err
+		}
 		n.State, n.Outcome, n.ClosedAt = StateClosed, b.Closure.GetOutcome(), r.IssuedAt
+		if k := closureKindOf(b.Closure.GetKind()); k != "" {
+			n.ClosureKind, n.Outcome = k, outcomeOf(k)
+			n.InvestigationDone, n.Approval = b.Closure.GetInvestigationSteps(), b.Closure.GetApproval()
+		}
 		n.AmountRecovered = b.Closure.GetAmountRecoveredFen()
 	case *pb.Record_GrantRevocation:
 		if r.Issuer != t.Origin {
@@ -327,6 +537,8 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		if e := b.AssetUpdate.GetEarliestExpiry(); e != "" {
 			n.LatestExpiryNote = e
 		}
+	case *pb.Record_FundsEntry, *pb.Record_Sanction, *pb.Record_AssistNotice, *pb.Record_DossierItems:
+		return applyMore(t, &n, r, held, conflict)
 	default:
 		return nil, fmt.Errorf("record %s: %w: unknown kind", r.Transfer, court.ErrInvalid)
 	}
@@ -433,6 +645,52 @@ func byReceiver(r *Record, t *Transfer) error {
 	return nil
 }
 
+// applyManifest applies the handover manifest m of r (a handover or a
+// supplement) to n, the next state of t.
+func applyManifest(n, t *Transfer, r *Record, m *pb.HandoverManifest) error {
+	if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
+		return fmt.Errorf("%s %s wraps no key for the receiver %s: %w", r.Kind, r.Transfer, t.Receiver, court.ErrInvalid)
+	}
+	n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
+	day := court.DateOf(r.IssuedAt)
+	n.FileBy = day.AddDate(0, 0, t.periods().FilingDays).String()
+	n.ReturnBy = day.AddDate(0, 0, t.periods().ReturnDays).String()
+	n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
+	n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
+	n.GrantUntil = m.GetGrantUntil()
+	n.SealedCaseHash = m.GetSealedCaseHash()
+	// The receiver's claim is the balance (法明传〔2018〕335号): the
+	// claim the offer announced less what the origin recovered by the
+	// handover, which can only have grown since the offer.
+	n.BalanceFen = t.AmountOutstanding
+	if claim := m.GetClaimFen(); claim != 0 {
+		if offered := t.AmountOutstanding + t.AmountOrigin; t.StartedBy == "" && claim != offered {
+			return fmt.Errorf("%s %s states a claim of %d fen, but the offer announced %d (outstanding %d + recovered %d): %w",
+				r.Kind, r.Transfer, claim, offered, t.AmountOutstanding, t.AmountOrigin, court.ErrInvalid)
+		}
+		if rec := m.GetRecoveredFen(); rec < max(t.AmountOrigin, t.HandoverRecovered) {
+			return fmt.Errorf("%s %s states %d fen recovered by the origin, less than the %d announced before: %w",
+				r.Kind, r.Transfer, rec, max(t.AmountOrigin, t.HandoverRecovered), court.ErrInvalid)
+		}
+		n.ClaimFen, n.HandoverRecovered, n.BalanceFen = claim, m.GetRecoveredFen(), claim-m.GetRecoveredFen()
+	}
+	n.Readers, n.WrappedKeys = nil, nil
+	for _, k := range m.GetKeys() {
+		n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))
+		n.WrappedKeys = append(n.WrappedKeys, WrappedKey{Court: court.CourtCode(k.GetCourt()), Serial: k.GetCertificateSerial(), Wrapped: k.GetWrapped()})
+	}
+	return nil
+}
+
+// periods are the transfer's periods: the decision's, or the defaults
+// for a transfer decided by an older build.
+func (t *Transfer) periods() Periods {
+	if t.Periods == nil {
+		return DefaultPeriods
+	}
+	return *t.Periods
+}
+
 // lastProgressAt is the time of the newest progress record applied.
 func (t *Transfer) lastProgressAt() time.Time {
 	var last time.Time
@@ -451,6 +709,7 @@ func applyOffer(r *Record) *Transfer {
 		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
 		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
 		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt,
+		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}
 	if n, err := court.ParseCaseNumber(t.CaseNumber); err == nil {

@@ -642,8 +642,7 @@ func TestOverdue(t *testing.T) {
 		want     string
 	}{
 		{"default deadline, 7 days", "", protocol.Rules{}, "2026-03-23"},
-		{"configured deadline", "", protocol.Rules{AcceptanceDays: 3}, "2026-03-19"},
-		{"deadline in the decision", "2026-03-20", protocol.Rules{AcceptanceDays: 3}, "2026-03-20"},
+		{"deadline in the decision", "2026-03-20", protocol.Rules{}, "2026-03-20"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStory(t)
@@ -663,19 +662,24 @@ func TestOverdue(t *testing.T) {
 			if !tr.Overdue(lastMoment.Add(time.Nanosecond)) {
 				t.Errorf("not overdue the day after %s", c.want)
 			}
-			// Accepted late, the transfer is no longer overdue.
+			// Accepted late, the transfer no longer waits on the
+			// acceptance but on the origin's handover, 7 days on.
 			s.now = decidedAt.AddDate(0, 0, 10)
 			acc := s.apply(tr, s.rec("京0108", decidedAt.AddDate(0, 0, 9), acceptanceBody(testNewCase)))
-			if acc.Overdue(lastMoment.AddDate(1, 0, 0)) {
-				t.Error("an accepted transfer is overdue")
+			if c, what, by, ok := acc.Deadline(); !ok || c != "京0105" || what != "handover" || by.String() != "2026-04-01" {
+				t.Errorf("accepted: deadline %s %s %s %v, want the origin's handover by 2026-04-01", c, what, by, ok)
+			}
+			if acc.Overdue(decidedAt.AddDate(0, 0, 16)) || !acc.Overdue(decidedAt.AddDate(0, 0, 17)) {
+				t.Error("the handover deadline is not 2026-04-01")
 			}
 		})
 	}
-	t.Run("only a decided transfer can be overdue", func(t *testing.T) {
+	t.Run("a transfer waiting on a court can be overdue; an offer or an ended one cannot", func(t *testing.T) {
 		s := newStory(t)
 		late := fixNow.AddDate(1, 0, 0)
 		for _, st := range allStates[1:] {
-			if tr := s.in(st); tr.Overdue(late) != (st == protocol.StateDecided) {
+			waits := st == protocol.StateDecided || st == protocol.StateAccepted || st == protocol.StateHandedOver || st == protocol.StateReceived
+			if tr := s.in(st); tr.Overdue(late) != waits {
 				t.Errorf("%s: overdue %v a year later", st, tr.Overdue(late))
 			}
 		}

@@ -72,6 +72,7 @@
 //	ix/xcn/<court>/<state>              counter: transfers of court in state
 //	ix/xdn/<yyyymmdd>                   counter: deadline entries that day
 //	meta/ckpt/<pass>/<issuer>           Checkpoint: a pass handled the log up to here
+//	meta/heartbeat/published            the newest heartbeat this node published (signed)
 //
 // Documents live inside their CaseVersion (no separate d/ records): a
 // version is read whole and its document list is small. Records are JSON

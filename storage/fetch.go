@@ -284,8 +284,18 @@ func (db *DB) HasChunk(id crypto.ChunkID) (bool, error) {
 // held by this court with their priority (rank) kept, the data key
 // wrapped for this court's own key. Every chunk must already be stored;
 // the fetch's chunk list is removed in the same transaction and its bits
-// after it; its manifest is kept, for serving the copy.
-func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self court.CourtCode, v CaseVersion, key crypto.DataKey) (CaseRecord, error) {
+// after it; its manifest is kept, for serving the copy. The new case's
+// claim is balanceFen, the amount still unrecovered that the signed
+// handover states (0 < balanceFen <= v.ClaimFen); the origin's claim is
+// kept as OriginClaimFen.
+func (db *DB) FileReceived(transfer string, newNumber court.CaseNumber, self court.CourtCode, v CaseVersion, key crypto.DataKey, balanceFen int64) (CaseRecord, error) {
+	// The new case claims the balance, not the origin's claim
+	// (法明传〔2018〕335号): it counts as a first enforcement of what is
+	// still unrecovered.
+	if balanceFen <= 0 || balanceFen > v.ClaimFen {
+		return CaseRecord{}, fmt.Errorf("file %s: %w: a balance of %d fen against the origin's claim of %d fen; the handover must state a balance above 0 and at most the claim", newNumber, court.ErrInvalid, balanceFen, v.ClaimFen)
+	}
+	v.OriginClaimFen, v.ClaimFen = v.ClaimFen, balanceFen
 	if db.dec == nil {
 		return CaseRecord{}, fmt.Errorf("file %s: %w: no encryption key", newNumber, court.ErrUnavailable)
 	}

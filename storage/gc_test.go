@@ -164,7 +164,8 @@ func TestGCAfterReceivedDossier(t *testing.T) {
 		t.Fatal(err)
 	}
 	newNo := court.MustParseCaseNumber("（2025）京0108执5号")
-	if _, err := db.FileReceived(transfer, newNo, newNo.Court, v, key); err != nil {
+	v.ClaimFen = 100_00
+	if _, err := db.FileReceived(transfer, newNo, newNo.Court, v, key, 60_00); err != nil {
 		t.Fatal(err)
 	}
 	chunksBefore, sizeBefore := chunkSpace(t, db, chunkDir)

@@ -42,11 +42,15 @@ type CaseVersion struct {
 	Applied     court.Date       `json:"applied"`
 	Noticed     court.Date       `json:"noticed,omitzero"`
 	ClaimFen    int64            `json:"claim_fen"`
-	Title       court.Title      `json:"title"`
-	Parties     []court.Party    `json:"parties"`
-	Assets      []court.Asset    `json:"assets"`
-	Measures    []court.Measure  `json:"measures"`
-	Documents   []Document       `json:"documents"`
+	// OriginClaimFen is, for a case filed from a transferred dossier, the
+	// claim the origin court filed; ClaimFen is then the balance still
+	// unrecovered at the handover. Zero otherwise.
+	OriginClaimFen int64           `json:"origin_claim_fen,omitempty"`
+	Title          court.Title     `json:"title"`
+	Parties        []court.Party   `json:"parties"`
+	Assets         []court.Asset   `json:"assets"`
+	Measures       []court.Measure `json:"measures"`
+	Documents      []Document      `json:"documents"`
 	// Source is the sealed original case.json, kept so that export writes
 	// it back byte for byte (it holds identity numbers in clear, hence
 	// sealed).

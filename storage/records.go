@@ -55,6 +55,8 @@ type TransferWrite struct {
 	// Stats is what the transfer adds to the statistics of its scopes (see
 	// TransferRecord.Stats).
 	Stats map[string]int64
+	// Tags mark the transfer for listings by tag (TransferRecord.Tags).
+	Tags []string
 }
 
 // Commit is what one accepted record changes, written in one transaction.
@@ -70,6 +72,8 @@ type Commit struct {
 	// Checkpoints move in the same transaction (see Checkpoint): e.g.
 	// "applied up to this record's sequence" for its issuer.
 	Checkpoints []Checkpoint
+	// Complaint is the new state of a complaint (nil: none); see party.go.
+	Complaint *ComplaintWrite
 }
 
 // Held is a record waiting for its predecessor.
@@ -123,7 +127,7 @@ func (db *DB) Apply(c Commit) error {
 			return fmt.Errorf("transfer %s: %w", c.Transfer.ID, err)
 		}
 		r.ID, r.State, r.Terminal = c.Transfer.ID, c.Transfer.State, legacyTerminal[c.Transfer.State]
-		r.Stats = c.Transfer.Stats
+		r.Stats, r.Tags = c.Transfer.Stats, c.Transfer.Tags
 		rec = &r
 	}
 	return db.update(func(txn *badger.Txn) error {
@@ -140,6 +144,11 @@ func (db *DB) Apply(c Commit) error {
 		}
 		for _, cp := range c.Checkpoints {
 			if err := setCheckpoint(txn, cp); err != nil {
+				return err
+			}
+		}
+		if w := c.Complaint; w != nil {
+			if err := putComplaint(txn, w); err != nil {
 				return err
 			}
 		}

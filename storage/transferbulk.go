@@ -177,7 +177,7 @@ func (db *DB) deletePrefixes(prefixes ...string) error {
 // 2 the next time it changes.
 func rebuildTransferIndexes(db *DB) error {
 	prefixes := []string{prefixXAll, prefixXSt, prefixXCourt, prefixXCourtSt, prefixXDue, prefixXCase, prefixXCount, prefixXCourtCnt,
-		prefixXDueCnt, prefixXCourtDue, prefixXSumMesh, prefixXSumCourt, legacyPrefixXSt}
+		prefixXDueCnt, prefixXCourtDue, prefixXSumMesh, prefixXSumCourt, prefixXTag, prefixXCourtTag, legacyPrefixXSt}
 	if err := db.deletePrefixes(prefixes...); err != nil {
 		return fmt.Errorf("clear transfer indexes: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -24,13 +25,15 @@ const (
 )
 
 // TransferQuery selects transfers. Zero fields do not filter. The most
-// selective index answers: case number, then deadline, then court, then
-// state; the other filters check the records it yields.
+// selective index answers: case number, then deadline, then tag (with
+// court), then court, then state; the other filters check the records it
+// yields.
 type TransferQuery struct {
 	State      string           // only this state
 	Court      court.CourtCode  // only transfers concerning this court (origin, decider or receiver)
 	OverdueAt  court.Date       // only transfers not terminal whose deadline is before this date
 	CaseNumber court.CaseNumber // only transfers with this case number (origin's or receiver's)
+	Tag        string           // only transfers carrying this tag (TransferRecord.Tags)
 	Cursor     string           // from TransferPage.Next; "" for the first page
 	Limit      int              // records per page: 0 means DefaultTransferPage, at most MaxTransferPage
 }
@@ -51,6 +54,8 @@ const (
 	ixCourtState
 	ixDue
 	ixCase
+	ixTag
+	ixCourtTag
 )
 
 const cursorVersion = 1
@@ -68,6 +73,11 @@ func (q *TransferQuery) plan() (prefix []byte, kind byte, stop []byte, err error
 			return nil, 0, nil, err
 		}
 	}
+	if q.Tag != "" {
+		if err := checkKeyPart("tag", q.Tag); err != nil {
+			return nil, 0, nil, err
+		}
+	}
 	if !q.OverdueAt.IsZero() && !q.OverdueAt.Valid() {
 		return nil, 0, nil, court.Errorf(court.ErrInvalid, "overdue date %s is not a calendar date", q.OverdueAt)
 	}
@@ -79,6 +89,10 @@ func (q *TransferQuery) plan() (prefix []byte, kind byte, stop []byte, err error
 		return []byte(prefixXCase + q.CaseNumber.String() + "/"), ixCase, nil, nil
 	case !q.OverdueAt.IsZero():
 		return []byte(prefixXDue), ixDue, []byte(prefixXDue + dateKey(q.OverdueAt)), nil
+	case q.Tag != "" && q.Court != "":
+		return []byte(prefixXCourtTag + string(q.Court) + "/" + q.Tag + "/"), ixCourtTag, nil, nil
+	case q.Tag != "":
+		return []byte(prefixXTag + q.Tag + "/"), ixTag, nil, nil
 	case q.Court != "" && q.State != "":
 		return []byte(prefixXCourtSt + string(q.Court) + "/" + q.State + "/"), ixCourtState, nil, nil
 	case q.Court != "":
@@ -101,6 +115,9 @@ func (q *TransferQuery) matches(r *TransferRecord) bool {
 		return false
 	}
 	if !q.CaseNumber.IsZero() && r.CaseNumber != q.CaseNumber && r.NewCaseNumber != q.CaseNumber {
+		return false
+	}
+	if q.Tag != "" && !slices.Contains(r.Tags, q.Tag) {
 		return false
 	}
 	return true

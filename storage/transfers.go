@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,8 @@ import (
 //	ix/xcn/<court>/<state>                 count per court and state (8 bytes)
 //	ix/xdn/<yyyymmdd>                      count of deadline index entries that day (8 bytes)
 //	ix/xcdn/<court>/<yyyymmdd>             the same per court (origin, decider, receiver)
+//	ix/xtag/<tag>/<order>/<id>             by tag (TransferRecord.Tags)
+//	ix/xtgc/<court>/<tag>/<order>/<id>     by court and tag
 //	ix/xsm/<name>                          sum of the transfers' Stats[name], every transfer
 //	ix/xsc/<court>/<name>                  sum of Stats[name] of the transfers concerning court
 //
@@ -50,6 +53,8 @@ const (
 	prefixXDueCnt    = "ix/xdn/"
 	prefixXCourtDue  = "ix/xcdn/"
 	prefixXSumMesh   = "ix/xsm/"
+	prefixXTag       = "ix/xtag/"
+	prefixXCourtTag  = "ix/xtgc/"
 	prefixXSumCourt  = "ix/xsc/"
 	legacyPrefixXSt  = "ix/xstate/" // schema 3 and older: ix/xstate/<state>/<id>
 	transferV2Marker = `{"v":`
@@ -84,7 +89,9 @@ type TransferRecord struct {
 	// receiver's, once it accepted (zero before).
 	CaseNumber, NewCaseNumber court.CaseNumber
 	// Deadline is the next date that can be missed in the current state
-	// (the acceptance deadline of a decided transfer); zero if none.
+	// (protocol.Transfer.Due: acceptance, handover, filing, investigation
+	// or conclusion; only the acceptance's for a transfer stored by an
+	// older build); zero if none.
 	Deadline court.Date
 	// Offered is when the transfer was offered: it orders listings,
 	// newest first, and must not change over the transfer's life.
@@ -102,6 +109,12 @@ type TransferRecord struct {
 	// without reading a transfer. Names are non-empty UTF-8 without
 	// control characters ('/' allowed).
 	Stats map[string]int64
+	// Tags mark the transfer for a listing by tag (TransferQuery.Tag):
+	// the writer's names for work that is pending on it (e.g. "funds":
+	// money, sanctions or notices not settled), so that the rooms that
+	// raise alerts about that work read only the transfers concerned.
+	// Each is a key part (no '/', no control characters).
+	Tags []string
 }
 
 // transferValue is the stored form of a TransferRecord (version 2): this
@@ -124,6 +137,7 @@ type transferValue struct {
 	Offered       time.Time        `json:"offered,omitzero"`
 	Updated       time.Time        `json:"updated,omitzero"`
 	Stats         map[string]int64 `json:"stats,omitempty"`
+	Tags          []string         `json:"tags,omitempty"`
 }
 
 // legacyTransfer mirrors the fields of protocol.Transfer's JSON that
@@ -137,6 +151,7 @@ type legacyTransfer struct {
 	Decider       court.CourtCode `json:"decider"`
 	Receiver      court.CourtCode `json:"receiver"`
 	AcceptBy      string          `json:"accept_by"`
+	Due           string          `json:"due"` // the deadline the transfer waits on, whatever its state
 	NewCaseNumber string          `json:"new_case_number"`
 	OfferedAt     time.Time       `json:"offered_at"`
 	DecidedAt     time.Time       `json:"decided_at"`
@@ -175,7 +190,12 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 	if t.NewCaseNumber != "" {
 		r.NewCaseNumber, _ = court.ParseCaseNumber(t.NewCaseNumber)
 	}
-	if t.State == legacyDeadlineState && t.AcceptBy != "" {
+	switch {
+	case t.Due != "" && !r.Terminal:
+		r.Deadline, _ = court.ParseDate(t.Due)
+	case t.State == legacyDeadlineState && t.AcceptBy != "":
+		// Stored by a build before every deadline was: only the
+		// acceptance's is known.
 		r.Deadline, _ = court.ParseDate(t.AcceptBy)
 	}
 	r.Updated = t.OfferedAt
@@ -208,7 +228,7 @@ func decodeTransfer(v []byte) (TransferRecord, error) {
 		Version: tv.V, ID: tv.ID, State: tv.State, Terminal: tv.Terminal,
 		Origin: tv.Origin, Decider: tv.Decider, Receiver: tv.Receiver,
 		CaseNumber: tv.CaseNumber, NewCaseNumber: tv.NewCaseNumber,
-		Deadline: tv.Deadline, Offered: tv.Offered, Updated: tv.Updated, Body: body, Stats: tv.Stats,
+		Deadline: tv.Deadline, Offered: tv.Offered, Updated: tv.Updated, Body: body, Stats: tv.Stats, Tags: tv.Tags,
 	}, nil
 }
 
@@ -218,7 +238,7 @@ func encodeTransfer(r *TransferRecord) ([]byte, error) {
 		V: TransferRecordVersion, ID: r.ID, State: r.State, Terminal: r.Terminal,
 		Origin: r.Origin, Decider: r.Decider, Receiver: r.Receiver,
 		CaseNumber: r.CaseNumber, NewCaseNumber: r.NewCaseNumber,
-		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated, Stats: r.Stats,
+		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated, Stats: r.Stats, Tags: r.Tags,
 	})
 	if err != nil {
 		return nil, court.Errorf(court.ErrInvalid, "transfer %s: cannot encode: %v", r.ID, err)
@@ -254,6 +274,11 @@ func (r *TransferRecord) validate() error {
 	}
 	if len(r.Body) == 0 || !json.Valid(r.Body) {
 		return court.Errorf(court.ErrInvalid, "transfer %s: body is not valid JSON", r.ID)
+	}
+	for _, tag := range r.Tags {
+		if err := checkKeyPart("tag", tag); err != nil {
+			return err
+		}
 	}
 	for name, v := range r.Stats {
 		if name == "" || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
@@ -339,7 +364,24 @@ func (r *TransferRecord) indexKeys() [][]byte {
 	for _, n := range r.caseNumbers() {
 		ks = append(ks, []byte(prefixXCase+n+"/"+r.ID))
 	}
+	for _, tag := range r.tags() {
+		ks = append(ks, []byte(prefixXTag+tag+"/"+o))
+		for _, c := range r.courts() {
+			ks = append(ks, []byte(prefixXCourtTag+string(c)+"/"+tag+"/"+o))
+		}
+	}
 	return ks
+}
+
+// tags returns r's distinct tags.
+func (r *TransferRecord) tags() []string {
+	var out []string
+	for _, t := range r.Tags {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // caseNumbers returns the distinct normalised case numbers of r.
@@ -374,6 +416,11 @@ func (r *TransferRecord) counterKeys() [][]byte {
 // court r concerns.
 func (r *TransferRecord) statDeltas(f func(k []byte, v int64) error) error {
 	cs := r.courts()
+	for _, tag := range r.Tags {
+		if err := checkKeyPart("tag", tag); err != nil {
+			return err
+		}
+	}
 	for name, v := range r.Stats {
 		if v == 0 {
 			continue

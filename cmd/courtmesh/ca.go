@@ -323,6 +323,7 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 	lastSeq := fs.Uint64("last-trusted-seq", 0, "the last trusted record of the key's log: the records it signed up to here stay valid, later ones are refused (with --last-trusted-head)")
 	lastHead := fs.String("last-trusted-head", "", "the chain hash of the key's log up to --last-trusted-seq (64 hex digits, from `courtmesh trust head`)")
 	fromStart := fs.Bool("from-start", false, "trust none of the records the key ever signed (a key whose whole past is in doubt)")
+	out := fs.String("out", "", "write the revocation as a signed bundle delta here (a few hundred bytes; push it with `courtmesh trust push`)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -383,22 +384,28 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	known := false
-	if issued, err := a.Issued(); err == nil {
-		for _, ct := range issued {
-			known = known || ct.Serial == s
-		}
-	}
-	if !known {
+	if known, err := a.IssuedSerial(s); err == nil && !known {
 		fmt.Fprintf(c.stderr, "warning: serial %d was not issued by this authority; check it (a province issuer's certificate is fine to revoke here)\n", s)
 	}
-	if err := a.RevokeAfter(s, *reason, time.Now(), last); err != nil {
+	var delta *crypto.Delta
+	if *out != "" {
+		if delta, err = a.RevokeDelta(s, *reason, time.Now(), last); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*out, delta.Raw, 0o644); err != nil {
+			return err
+		}
+	} else if err := a.RevokeAfter(s, *reason, time.Now(), last); err != nil {
 		return err
 	}
 	if last == nil {
 		fmt.Fprintf(c.stdout, "Certificate %d revoked from the start: every record its key signed is refused.\n", s)
 	} else {
 		fmt.Fprintf(c.stdout, "Certificate %d revoked after record %d of its log (head %x…): the records up to it stay valid, later ones are refused.\n", s, last.Seq, last.Head[:8])
+	}
+	if delta != nil {
+		fmt.Fprintf(c.stdout, "Bundle delta %d (on bundle %d, %d bytes) written to %s: push it to a node (`courtmesh trust push`).\n", delta.Sequence, delta.BaseSequence, len(delta.Raw), *out)
+		return nil
 	}
 	fmt.Fprintf(c.stdout, "Sign a new bundle (`courtmesh ca bundle`) and push it to a node (`courtmesh trust push`).\n")
 	return nil
@@ -481,6 +488,12 @@ func runCABundle(ctx context.Context, c *cli, args []string) error {
 	out := fs.String("out", "", "write the bundle here")
 	days := fs.Int("days", 30, "bundle validity in days")
 	include := fs.String("include", "", "comma-separated certificate files issued by province issuers to include")
+	includeList := fs.String("include-list", "", "a file listing certificate files to include, one path a line (for thousands: no argument-length limit)")
+	var includeDirs []string
+	fs.Func("include-dir", "a directory of certificate files to include, e.g. a province issuer's issued/ (repeatable)", func(v string) error {
+		includeDirs = append(includeDirs, v)
+		return nil
+	})
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -491,19 +504,45 @@ func runCABundle(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var extra []*crypto.Certificate
+	var files []string
 	if *include != "" {
 		for _, f := range strings.Split(*include, ",") {
-			raw, err := os.ReadFile(strings.TrimSpace(f))
-			if err != nil {
-				return err
-			}
-			cert, err := ca.ParseCertFile(raw)
-			if err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			extra = append(extra, cert)
+			files = append(files, strings.TrimSpace(f))
 		}
+	}
+	if *includeList != "" {
+		raw, err := os.ReadFile(*includeList)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(raw), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				files = append(files, l)
+			}
+		}
+	}
+	for _, d := range includeDirs {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".cert") {
+				files = append(files, filepath.Join(d, e.Name()))
+			}
+		}
+	}
+	var extra []*crypto.Certificate
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		cert, err := ca.ParseCertFile(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		extra = append(extra, cert)
 	}
 	b, err := a.Bundle(time.Now(), time.Duration(*days)*24*time.Hour, extra)
 	if err != nil {
@@ -512,8 +551,13 @@ func runCABundle(ctx context.Context, c *cli, args []string) error {
 	if err := os.WriteFile(*out, b.Raw, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Trust bundle %d signed: %d certificates, %d revocations, expires %s: %s\n",
-		b.Sequence, len(b.Certs), len(b.Revocations), b.ExpiresAt.Format(time.DateOnly), *out)
+	// Its root-signed head: nodes check it before they download the
+	// bundle (`trust install` takes it from beside the bundle).
+	if err := os.WriteFile(*out+".head", b.Head, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Trust bundle %d signed: %d certificates, %d revocations, expires %s: %s (head: %s.head)\n",
+		b.Sequence, len(b.Certs), len(b.Revocations), b.ExpiresAt.Format(time.DateOnly), *out, *out)
 	return nil
 }
 

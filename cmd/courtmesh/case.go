@@ -30,6 +30,7 @@ func init() {
 		{name: "list", summary: "list the cases in the store", run: runCaseList},
 		{name: "show", summary: "show one case (personal data masked; --reveal --purpose WHY unmasks it, audited)", run: runCaseShow},
 		{name: "export", summary: "write a case back out as a folder, documents verified", run: runCaseExport},
+		{name: "codes", summary: "issue the parties' query codes (查询码) for the party service, printed once", run: runCaseCodes},
 	}})
 }
 

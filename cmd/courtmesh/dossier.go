@@ -21,6 +21,7 @@ func init() {
 		{name: "status", summary: "show the progress of a fetch", run: runDossierStatus},
 		{name: "verify", summary: "verify every chunk and document of a stored case", run: runDossierVerify},
 		{name: "revoke", summary: "revoke a court's grant to fetch a dossier (origin court)", run: runDossierRevoke},
+		{name: "items", summary: "show the standard dossier items a handover carried and those missing", run: runDossierItems},
 	}})
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/nodetest"
@@ -152,8 +153,20 @@ func (e *e2e) cliStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eC
 		t.Errorf("transfer list on 京01 does not show %s waiting for its decision:\n%s", cn, out)
 	}
 
+	// The recommendation, as a table and as JSON, then the decision on it.
+	var rec advice.Recommendation
+	e.mustJSON(t, &rec, "transfer", "recommend", "--json", "--data", dec.dir, id)
+	if rec.Decider != "京01" || len(rec.HashBytes()) != 32 || rec.RankOf("京0108") == 0 || rec.RankOf("京0105") != len(rec.Ranking) {
+		t.Fatalf("transfer recommend --json: %+v", rec)
+	}
+	if out := e.must(t, "transfer", "recommend", "--data", dec.dir, id); !strings.Contains(out, rec.InputsHash) || !strings.Contains(out, "the origin court") || !strings.Contains(out, "京0108") {
+		t.Errorf("transfer recommend does not show the ranking with its reasons:\n%s", out)
+	}
 	const decision, newCase = "（2026）京01执监51号", "（2026）京0108执5101号"
-	out := e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--decision", decision, id)
+	out := e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--recommendation", rec.InputsHash, "--decision", decision, id)
+	if !strings.Contains(out, fmt.Sprintf("ranked %d in the recommendation", rec.RankOf("京0108"))) {
+		t.Errorf("transfer decide does not show the rank the decision notes:\n%s", out)
+	}
 	if !strings.Contains(out, decision) || !strings.Contains(out, "指令执行") {
 		t.Errorf("transfer decide does not print the decision %s (指令执行):\n%s", decision, out)
 	}

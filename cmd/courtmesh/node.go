@@ -19,6 +19,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/trust"
 )
 
 func init() {
@@ -111,6 +112,17 @@ func runTrustInstall(ctx context.Context, c *cli, args []string) error {
 	b, self, err := datadir.InstallTrust(datadir.Dir(*data), rootRaw, bRaw)
 	if err != nil {
 		return err
+	}
+	// The bundle's root-signed head, if `ca bundle` wrote one beside it:
+	// the node offers it to peers, which check it before downloading.
+	if hr, err := os.ReadFile(*bundle + ".head"); err == nil {
+		if h, herr := crypto.OpenBundleHead(b.Certs[0], hr); herr == nil && h.Matches(b) {
+			if err := datadir.WriteFileAtomic(datadir.Dir(*data).Path(trust.HeadFile), hr, 0o644); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(c.stderr, "warning: %s.head is not the head of this bundle; ignored\n", *bundle)
+		}
 	}
 	fmt.Fprintf(c.stdout, "Installed trust bundle %d (%d certificates, expires %s).\nThis node is certified as %s %s (serial %d, valid until %s).\n",
 		b.Sequence, len(b.Certs), b.ExpiresAt.Format(time.DateOnly), self.Code, self.Name, self.Serial, self.NotAfter.Format(time.DateOnly))

@@ -23,7 +23,6 @@
 package ca
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -33,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -88,6 +88,9 @@ type CA struct {
 	key  crypto.Signer
 	Cert *crypto.Certificate // this authority
 	Root *crypto.Certificate // the national root
+
+	idxMu sync.Mutex
+	idx   *index // issued/, loaded once (index.go)
 }
 
 // ErrNotReady: the directory has a key but no certificate yet.
@@ -280,12 +283,15 @@ func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = createFile(filepath.Join(ca.dir, IssuedDir, fmt.Sprintf("%d.cert", c.Serial)), raw, 0o644)
+	err = createFile(filepath.Join(ca.dir, IssuedDir, certFileName(c.Serial)), raw, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, court.Errorf(court.ErrConflict, "certificate serial %d was already issued by %s; the certificate on file is kept", c.Serial, ca.dir)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := ca.indexIssued(c, certFileName(c.Serial)); err != nil {
+		return nil, fmt.Errorf("certificate %d issued, but the index of %s was not updated (it is rebuilt at the next use): %w", c.Serial, ca.dir, err)
 	}
 	return c, nil
 }
@@ -368,24 +374,35 @@ func (ca *CA) popKey(create bool) ([]byte, error) {
 // checkKeysFree refuses t if its node key or encryption key is in a live
 // certificate issued here to a court other than t.Code.
 func (ca *CA) checkKeysFree(t crypto.Template, now time.Time) error {
-	live, err := ca.Live(now)
+	x, err := ca.index()
 	if err != nil {
 		return err
 	}
-	for _, c := range live {
-		if c.Code == t.Code {
-			continue
+	revs, err := ca.Revocations()
+	if err != nil {
+		return err
+	}
+	sk, err := t.Identity.SigningKey.Raw()
+	if err != nil {
+		return err
+	}
+	ca.idxMu.Lock()
+	defer ca.idxMu.Unlock()
+	check := func(which string, serials []uint64) error {
+		for _, s := range serials {
+			e := x.bySerial[s]
+			if _, gone := revs[s]; gone || e.Code == string(t.Code) || now.Unix() >= e.NotAfter {
+				continue
+			}
+			return court.Errorf(court.ErrConflict, "the %s of identity %s is already certified to %s (serial %d): a court's keys are its own; the court runs `courtmesh init` on its own machine, or serial %d is revoked first", which, t.Identity.PeerID, e.Code, s, s)
 		}
-		which := ""
-		switch {
-		case c.SigningKey.Equals(t.Identity.SigningKey):
-			which = "node (signing) key"
-		case len(t.Identity.EncKey) > 0 && bytes.Equal(c.EncKey, t.Identity.EncKey):
-			which = "encryption key"
-		default:
-			continue
-		}
-		return court.Errorf(court.ErrConflict, "the %s of identity %s is already certified to %s %s (serial %d): a court's keys are its own; the court runs `courtmesh init` on its own machine, or serial %d is revoked first", which, t.Identity.PeerID, c.Code, c.Name, c.Serial, c.Serial)
+		return nil
+	}
+	if err := check("node (signing) key", x.bySign[keyDigest(sk)]); err != nil {
+		return err
+	}
+	if len(t.Identity.EncKey) > 0 {
+		return check("encryption key", x.byEnc[keyDigest(t.Identity.EncKey)])
 	}
 	return nil
 }
@@ -543,6 +560,9 @@ func (ca *CA) Bundle(now time.Time, validity time.Duration, extra []*crypto.Cert
 	}
 	st.BundleSequence = b.Sequence
 	if err := saveState(ca.dir, st); err != nil {
+		return nil, err
+	}
+	if err := ca.keepLast(b); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -444,6 +444,218 @@ func (x *TrustBundle) GetRevocations() []*Revocation {
 	return nil
 }
 
+// BundleHead is a small root-signed statement about one trust bundle: its
+// sequence, the SHA-256 and size of its encoding (the envelope exactly as
+// signed) and its expiry. A node checks it before it downloads or
+// verifies the bundle, so a stale or forged offer costs it nothing.
+// Payload type: courtmesh/bundle-head/v1.
+type BundleHead struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // 1
+	Sequence      uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sha256        []byte                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`                         // SHA-256 of the encoded bundle envelope
+	Size          uint64                 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`                            // its length in bytes
+	ExpiresAt     int64                  `protobuf:"varint,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"` // unix seconds
+	State         []byte                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`                           // the bundle's state digest (crypto.Bundle.State)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleHead) Reset() {
+	*x = BundleHead{}
+	mi := &file_cryptopb_crypto_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleHead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleHead) ProtoMessage() {}
+
+func (x *BundleHead) ProtoReflect() protoreflect.Message {
+	mi := &file_cryptopb_crypto_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleHead.ProtoReflect.Descriptor instead.
+func (*BundleHead) Descriptor() ([]byte, []int) {
+	return file_cryptopb_crypto_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BundleHead) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *BundleHead) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *BundleHead) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+func (x *BundleHead) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BundleHead) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
+func (x *BundleHead) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// BundleDelta changes the trust bundle at base_sequence (whose state
+// digest is base_state) into the bundle at sequence = base_sequence + 1,
+// whose state digest is state: it removes certificates, adds
+// certificates, adds revocations and sets a new lifetime. Signed by the
+// national root (payload type courtmesh/bundle-delta/v1), or by the
+// freshness signer the root delegated in the bundle, which may only set a
+// later expiry and add revocations.
+type BundleDelta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // 1
+	BaseSequence  uint64                 `protobuf:"varint,2,opt,name=base_sequence,json=baseSequence,proto3" json:"base_sequence,omitempty"`
+	BaseState     []byte                 `protobuf:"bytes,3,opt,name=base_state,json=baseState,proto3" json:"base_state,omitempty"`  // 32 bytes
+	Sequence      uint64                 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`                    // base_sequence + 1
+	State         []byte                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`                           // 32 bytes: the digest after applying
+	IssuedAt      int64                  `protobuf:"varint,6,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`    // unix seconds
+	ExpiresAt     int64                  `protobuf:"varint,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"` // unix seconds
+	Remove        []uint64               `protobuf:"varint,8,rep,packed,name=remove,proto3" json:"remove,omitempty"`                 // serials of certificates removed
+	Add           []*Envelope            `protobuf:"bytes,9,rep,name=add,proto3" json:"add,omitempty"`                               // certificates added
+	Revoke        []*Revocation          `protobuf:"bytes,10,rep,name=revoke,proto3" json:"revoke,omitempty"`                        // revocations added (bundle version 2 scope allowed)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleDelta) Reset() {
+	*x = BundleDelta{}
+	mi := &file_cryptopb_crypto_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleDelta) ProtoMessage() {}
+
+func (x *BundleDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_cryptopb_crypto_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleDelta.ProtoReflect.Descriptor instead.
+func (*BundleDelta) Descriptor() ([]byte, []int) {
+	return file_cryptopb_crypto_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BundleDelta) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *BundleDelta) GetBaseSequence() uint64 {
+	if x != nil {
+		return x.BaseSequence
+	}
+	return 0
+}
+
+func (x *BundleDelta) GetBaseState() []byte {
+	if x != nil {
+		return x.BaseState
+	}
+	return nil
+}
+
+func (x *BundleDelta) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *BundleDelta) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *BundleDelta) GetIssuedAt() int64 {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return 0
+}
+
+func (x *BundleDelta) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
+func (x *BundleDelta) GetRemove() []uint64 {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *BundleDelta) GetAdd() []*Envelope {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *BundleDelta) GetRevoke() []*Revocation {
+	if x != nil {
+		return x.Revoke
+	}
+	return nil
+}
+
 var File_cryptopb_crypto_proto protoreflect.FileDescriptor
 
 const file_cryptopb_crypto_proto_rawDesc = "" +
@@ -495,7 +707,30 @@ const file_cryptopb_crypto_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\x03R\texpiresAt\x12A\n" +
 	"\fcertificates\x18\x05 \x03(\v2\x1d.courtmesh.crypto.v1.EnvelopeR\fcertificates\x12A\n" +
-	"\vrevocations\x18\x06 \x03(\v2\x1f.courtmesh.crypto.v1.RevocationR\vrevocationsB)Z'courtmesh.dev/courtmesh/crypto/cryptopbb\x06proto3"
+	"\vrevocations\x18\x06 \x03(\v2\x1f.courtmesh.crypto.v1.RevocationR\vrevocations\"\xa3\x01\n" +
+	"\n" +
+	"BundleHead\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\x03R\texpiresAt\x12\x14\n" +
+	"\x05state\x18\x06 \x01(\fR\x05state\"\xdb\x02\n" +
+	"\vBundleDelta\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
+	"\rbase_sequence\x18\x02 \x01(\x04R\fbaseSequence\x12\x1d\n" +
+	"\n" +
+	"base_state\x18\x03 \x01(\fR\tbaseState\x12\x1a\n" +
+	"\bsequence\x18\x04 \x01(\x04R\bsequence\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\fR\x05state\x12\x1b\n" +
+	"\tissued_at\x18\x06 \x01(\x03R\bissuedAt\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\x03R\texpiresAt\x12\x16\n" +
+	"\x06remove\x18\b \x03(\x04R\x06remove\x12/\n" +
+	"\x03add\x18\t \x03(\v2\x1d.courtmesh.crypto.v1.EnvelopeR\x03add\x127\n" +
+	"\x06revoke\x18\n" +
+	" \x03(\v2\x1f.courtmesh.crypto.v1.RevocationR\x06revokeB)Z'courtmesh.dev/courtmesh/crypto/cryptopbb\x06proto3"
 
 var (
 	file_cryptopb_crypto_proto_rawDescOnce sync.Once
@@ -509,21 +744,25 @@ func file_cryptopb_crypto_proto_rawDescGZIP() []byte {
 	return file_cryptopb_crypto_proto_rawDescData
 }
 
-var file_cryptopb_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cryptopb_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cryptopb_crypto_proto_goTypes = []any{
 	(*Envelope)(nil),    // 0: courtmesh.crypto.v1.Envelope
 	(*Certificate)(nil), // 1: courtmesh.crypto.v1.Certificate
 	(*Revocation)(nil),  // 2: courtmesh.crypto.v1.Revocation
 	(*TrustBundle)(nil), // 3: courtmesh.crypto.v1.TrustBundle
+	(*BundleHead)(nil),  // 4: courtmesh.crypto.v1.BundleHead
+	(*BundleDelta)(nil), // 5: courtmesh.crypto.v1.BundleDelta
 }
 var file_cryptopb_crypto_proto_depIdxs = []int32{
 	0, // 0: courtmesh.crypto.v1.TrustBundle.certificates:type_name -> courtmesh.crypto.v1.Envelope
 	2, // 1: courtmesh.crypto.v1.TrustBundle.revocations:type_name -> courtmesh.crypto.v1.Revocation
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 2: courtmesh.crypto.v1.BundleDelta.add:type_name -> courtmesh.crypto.v1.Envelope
+	2, // 3: courtmesh.crypto.v1.BundleDelta.revoke:type_name -> courtmesh.crypto.v1.Revocation
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_cryptopb_crypto_proto_init() }
@@ -537,7 +776,7 @@ func file_cryptopb_crypto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cryptopb_crypto_proto_rawDesc), len(file_cryptopb_crypto_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

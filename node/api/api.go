@@ -188,8 +188,8 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 const SessionCookie = "courtmesh_session"
 
 // SessionPaths are the paths the session cookie opens: the dashboard
-// page and its JSON, metadata only.
-var SessionPaths = []string{"/dashboard", "/v1/dashboard"}
+// page, its JSON and the decide view, metadata only.
+var SessionPaths = []string{"/dashboard", "/v1/dashboard", "/dashboard/decide"}
 
 // ServeHTTP checks the bearer token (or, for the dashboard, the session
 // cookie) on every request, then dispatches.

@@ -35,7 +35,8 @@ func NewClient(socket, token string) *Client {
 }
 
 // Do sends a request with body (marshalled as JSON unless it is []byte)
-// and decodes a 2xx answer into out (if not nil). A non-2xx answer is
+// and decodes a 2xx answer into out (if not nil; a *[]byte receives the
+// body as it is, for a document). A non-2xx answer is
 // returned as *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
 	_, err := c.do(ctx, method, path, body, out)
@@ -95,6 +96,11 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (ht
 	}
 	if out == nil {
 		return resp.Header, nil
+	}
+	if raw, ok := out.(*[]byte); ok { // a document (text/html), not JSON
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		*raw = b
+		return resp.Header, err
 	}
 	return resp.Header, json.NewDecoder(resp.Body).Decode(out)
 }

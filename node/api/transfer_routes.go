@@ -21,6 +21,7 @@ var errAnswered = errors.New("answered")
 // implements it). Errors are of court's kinds.
 type TransferService interface {
 	Offer(ctx context.Context, req OfferRequest) (*protocol.Transfer, error)
+	Start(ctx context.Context, req StartRequest) (*protocol.Transfer, error)
 	Decide(ctx context.Context, id court.TransferID, req DecideRequest) (*protocol.Transfer, error)
 	Accept(ctx context.Context, id court.TransferID, req AcceptRequest) (*protocol.Transfer, error)
 	Reject(ctx context.Context, id court.TransferID, reason string) (*protocol.Transfer, error)
@@ -28,6 +29,9 @@ type TransferService interface {
 	Handover(ctx context.Context, id court.TransferID, req HandoverRequest) (*protocol.Transfer, error)
 	Progress(ctx context.Context, id court.TransferID, req ProgressRequest) (*protocol.Transfer, error)
 	Close(ctx context.Context, id court.TransferID, req CloseRequest) (*protocol.Transfer, error)
+	Conclude(ctx context.Context, id court.TransferID, req ConcludeRequest) (*protocol.Transfer, error)
+	Return(ctx context.Context, id court.TransferID, req ReturnRequest) (*protocol.Transfer, error)
+	Supplement(ctx context.Context, id court.TransferID, req HandoverRequest) (*protocol.Transfer, error)
 	RevokeGrant(ctx context.Context, id court.TransferID, c court.CourtCode, reason string) (*protocol.Transfer, error)
 	// Transfer returns one transfer.
 	Transfer(id court.TransferID) (Transfer, error)
@@ -89,6 +93,14 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		t, err := x.Offer(r.Context(), req)
 		respond(w, t, err)
 	})
+	s.Handle("POST /v1/transfers/start", func(w http.ResponseWriter, r *http.Request) {
+		var req StartRequest
+		if err := body(w, r, &req); err != nil {
+			return
+		}
+		t, err := x.Start(r.Context(), req)
+		respond(w, t, err)
+	})
 	s.Handle("POST /v1/transfers/{id}/decide", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
 		var req DecideRequest
 		if err := body(w, r, &req); err != nil {
@@ -137,6 +149,27 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 			return nil, err
 		}
 		return x.Close(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/{id}/return", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req ReturnRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.Return(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/{id}/supplement", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req HandoverRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.Supplement(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/{id}/conclude", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req ConcludeRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.Conclude(ctx, id, req)
 	}))
 	s.Handle("GET /v1/transfers", func(w http.ResponseWriter, r *http.Request) {
 		q, err := transferListQuery(r.URL.Query())
@@ -245,11 +278,11 @@ func transferListQuery(q url.Values) (out TransferQuery, err error) {
 		switch k {
 		case "state":
 			switch s := protocol.State(v[0]); s {
-			case protocol.StateOffered, protocol.StateDecided, protocol.StateAccepted, protocol.StateHandedOver,
+			case protocol.StateOffered, protocol.StateDecided, protocol.StateAccepted, protocol.StateHandedOver, protocol.StateReturned,
 				protocol.StateReceived, protocol.StateClosed, protocol.StateRejected, protocol.StateWithdrawn:
 				out.State = v[0]
 			default:
-				return out, fmt.Errorf("state %q: want offered, decided, accepted, handed_over, received, closed, rejected or withdrawn", v[0])
+				return out, fmt.Errorf("state %q: want offered, decided, accepted, handed_over, returned, received, closed, rejected or withdrawn", v[0])
 			}
 		case "overdue":
 			switch v[0] {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,7 +14,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -48,8 +52,35 @@ type Config struct {
 	// record within one interval of reconnecting. Default: 30s.
 	SyncInterval Duration `toml:"sync_interval"`
 	// AcceptanceDays is the default time a designated court has to accept
-	// a transfer after the decision. Default: 7.
+	// a transfer after this court's decision. Default: 7. This and the
+	// periods below are written into the decisions this court signs
+	// (they fix the deadlines for every node); they do not change how
+	// this node reads other courts' decisions.
 	AcceptanceDays int `toml:"acceptance_days"`
+	// HandoverDays is the time the origin has to hand over after the
+	// acceptance, in this court's decisions. Default: 7.
+	HandoverDays int `toml:"handover_days"`
+	// FilingDays is the time the receiver has to confirm receipt and file
+	// after the handover, in this court's decisions. Default: 7.
+	FilingDays int `toml:"filing_days"`
+	// InvestigationMonths is the time the receiver has to investigate the
+	// debtor's property after filing, in this court's decisions.
+	// Default: 1.
+	InvestigationMonths int `toml:"investigation_months"`
+	// ConclusionMonths is the time the receiver has to conclude the case
+	// after filing, in this court's decisions. Default: 6.
+	ConclusionMonths int `toml:"conclusion_months"`
+	// ReturnDays is the time the receiver has to return an incomplete
+	// handover, in this court's decisions. Default: 15.
+	ReturnDays int `toml:"return_days"`
+	// SupplementDays is the time the origin has to supplement a returned
+	// handover, in this court's decisions. Default: 30.
+	SupplementDays int `toml:"supplement_days"`
+	// RequestAnswerDays is the time this court gives itself, as a
+	// superior, to answer an applicant's request to move a case
+	// (民诉法 art. 237; the period is not in the law: a configurable
+	// default). Default: 15.
+	RequestAnswerDays int `toml:"request_answer_days"`
 	// MetricsListen is where Prometheus scrapes /metrics (no personal
 	// data, no case-level labels). Default: 127.0.0.1:4790; "off" disables
 	// it (the metrics stay on the local API at /v1/metrics).
@@ -88,6 +119,31 @@ type Config struct {
 	// "256MiB", "1GiB" or in bytes; "0" keeps no reserve (not advised).
 	// Default: 256MiB (storage.DefaultReserve).
 	DiskReserve Bytes `toml:"disk_reserve"`
+	// Recommend holds the weights of the receiver recommendation
+	// (courtmesh transfer recommend; node/advice documents the factors).
+	// An absent key is its default (advice.Default).
+	Recommend Recommend `toml:"recommend"`
+	// PartyListen is where the party service (当事人查询与投诉: the
+	// public status page and complaint form, node/party) listens, as
+	// host:port, meant to sit behind the court's public portal or a
+	// reverse proxy that terminates HTTPS. Default: "" (off: no listener).
+	PartyListen string `toml:"party_listen"`
+	// PartyContact is the court's public contact shown to parties (a
+	// telephone number, an office). Default: none (only the national
+	// hotline 12368 is shown).
+	PartyContact string `toml:"party_contact"`
+	// PartyTrustProxy takes a party's address from the last
+	// X-Forwarded-For entry when the connection comes from loopback (the
+	// reverse proxy on the same host), for the per-source limits.
+	// Default: false.
+	PartyTrustProxy bool `toml:"party_trust_proxy"`
+	// PartySecureCookies marks the party service's cookies Secure; set it
+	// when the parties reach it over HTTPS (as they should). Default: false.
+	PartySecureCookies bool `toml:"party_secure_cookies"`
+	// ComplaintAnswerDays is how many days a supervising court has to
+	// answer a party's complaint; an unanswered complaint past it is
+	// overdue (alert). Default: 15.
+	ComplaintAnswerDays int `toml:"complaint_answer_days"`
 	// ChunkStore is where the sealed chunks of dossiers are kept: the
 	// local packs under store/chunks (the default) or an S3-compatible
 	// object store ([chunk_store] kind = "s3").
@@ -210,6 +266,58 @@ func ParseBytes(s string) (int64, error) {
 	return n * mult, nil
 }
 
+// Recommend is the [recommend] table: the weights of node/advice. Each
+// field, when absent (nil), is advice.Default's value; 0 switches a
+// factor off.
+type Recommend struct {
+	Assets       *float64 `toml:"assets"`        // default 4: per unit of asset-value share in the candidate's district (half for its city)
+	Near         *float64 `toml:"near"`          // default 1: subtracted for the same city as the origin, and again as the debtor
+	ExcludeLocal *bool    `toml:"exclude_local"` // default true: exclude the origin's and the debtor's district for 指令执行
+	Load         *float64 `toml:"load"`          // default 2: times open/(open+load_half)
+	Overdue      *float64 `toml:"overdue"`       // default 1: times overdue/(overdue+load_half)
+	LoadHalf     *float64 `toml:"load_half"`     // default 10
+	Track        *float64 `toml:"track"`         // default 4: times the track-record rates' gains over their priors
+	PriorCases   *float64 `toml:"prior_cases"`   // default 5: cases of neutral record a court's own is smoothed with
+	Lapse        *float64 `toml:"lapse"`         // default 2: times lapsed/(lapsed+1)
+	Exclude      []string `toml:"exclude"`       // default none: court codes never to recommend
+}
+
+// Weights returns the advice weights r configures over the defaults.
+func (r Recommend) Weights() (advice.Weights, error) {
+	w := advice.Default()
+	for _, f := range []struct {
+		name string
+		v    *float64
+		dst  *float64
+	}{
+		{"assets", r.Assets, &w.Assets}, {"near", r.Near, &w.Near}, {"load", r.Load, &w.Load},
+		{"overdue", r.Overdue, &w.Overdue}, {"load_half", r.LoadHalf, &w.LoadHalf}, {"track", r.Track, &w.Track},
+		{"prior_cases", r.PriorCases, &w.PriorCases}, {"lapse", r.Lapse, &w.Lapse},
+	} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v < 0 || math.IsNaN(*f.v) || math.IsInf(*f.v, 0) {
+			return w, fmt.Errorf("%w: recommend.%s %v: want a finite number, 0 or more", ErrConfig, f.name, *f.v)
+		}
+		*f.dst = *f.v
+	}
+	if r.LoadHalf != nil && *r.LoadHalf == 0 {
+		return w, fmt.Errorf("%w: recommend.load_half must be more than 0", ErrConfig)
+	}
+	if r.ExcludeLocal != nil {
+		w.ExcludeLocal = *r.ExcludeLocal
+	}
+	for _, s := range r.Exclude {
+		c, err := court.ParseCourtCode(s)
+		if err != nil {
+			return w, fmt.Errorf("%w: recommend.exclude: %v", ErrConfig, err)
+		}
+		w.Exclude = append(w.Exclude, c)
+	}
+	return w, nil
+}
+
 // Duration is a time.Duration written as "10s" in the file.
 type Duration struct{ time.Duration }
 
@@ -252,8 +360,18 @@ version = 1
 # how often the record log head is announced and compared (default "30s")
 # sync_interval = "30s"
 
-# days a designated court has to accept after the decision (default 7)
+# the deadlines this court writes into its transfer decisions: days to
+# accept after the decision, to hand over after the acceptance, to file
+# after the handover; months to investigate and to conclude after filing
 # acceptance_days = 7
+# handover_days = 7
+# filing_days = 7
+# investigation_months = 1
+# conclusion_months = 6
+# return_days = 15
+# supplement_days = 30
+# days this court, as a superior, answers an applicant's request within
+# request_answer_days = 15
 
 # Prometheus metrics listener (default "127.0.0.1:4790"; "off" to disable)
 # metrics_listen = "127.0.0.1:4790"
@@ -279,6 +397,12 @@ version = 1
 # are refused until it is set; every export and every case show is audited)
 # exports_dir = "/srv/courtmesh-exports"
 
+# the party service (status page and complaints for the parties), behind
+# the court's public portal (default off)
+# party_listen = "127.0.0.1:4800"
+# party_contact = "执行局 010-00000000"
+# complaint_answer_days = 15
+
 # free space kept on the data directory's disk: imports and fetches are
 # refused (disk_full alert) before they would leave less, so that the store
 # can always commit and the audit log append (default "256MiB")
@@ -297,6 +421,20 @@ version = 1
 # bucket = "courtmesh"
 # prefix = "court-1101/"
 # credentials_file = "/etc/courtmesh/s3.credentials"
+
+# the weights of the receiver recommendation (courtmesh transfer recommend;
+# score = sum of the factors' points; see node/advice). 0 switches a factor off.
+# [recommend]
+# assets = 4          # x (asset value share in the candidate's district + half the share in its city)
+# near = 1            # subtracted for the same city as the origin, and again as the debtor
+# exclude_local = true # 指令执行: exclude the origin's and the debtor's own district
+# load = 2            # x open/(open+load_half): received cases not concluded
+# overdue = 1         # x overdue/(overdue+load_half)
+# load_half = 10
+# track = 4           # x gains over the priors of: accepted in time 0.8, concluded within 6 months 0.5, recovery 0.3
+# prior_cases = 5     # cases of that neutral record a court's own is smoothed with
+# lapse = 2           # x lapsed/(lapsed+1): measures lapsed during handovers to it
+# exclude = []        # court codes never recommended
 `
 
 // ErrConfig marks a configuration error.
@@ -339,6 +477,9 @@ func Load(path string) (Config, error) {
 	if c.ExportsDir != "" && !filepath.IsAbs(c.ExportsDir) {
 		return c, fmt.Errorf("%s: %w: exports_dir %q is not an absolute path", path, ErrConfig, c.ExportsDir)
 	}
+	if _, err := c.Recommend.Weights(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)
 	}
@@ -350,6 +491,14 @@ func Load(path string) (Config, error) {
 		}
 	default:
 		return c, fmt.Errorf("%s: %w: chunk_store.kind %q is neither local nor s3", path, ErrConfig, c.ChunkStore.Kind)
+	}
+	if c.ComplaintAnswerDays < 0 || c.ComplaintAnswerDays > 365 {
+		return c, fmt.Errorf("%s: %w: complaint_answer_days %d is not between 1 and 365", path, ErrConfig, c.ComplaintAnswerDays)
+	}
+	if c.PartyListen != "" {
+		if _, _, err := net.SplitHostPort(c.PartyListen); err != nil {
+			return c, fmt.Errorf("%s: %w: party_listen %q is not host:port: %v", path, ErrConfig, c.PartyListen, err)
+		}
 	}
 	if c.ClockSkewTolerance.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: clock_skew_tolerance %s is negative", path, ErrConfig, c.ClockSkewTolerance.Duration)
@@ -376,8 +525,32 @@ func (c Config) WithDefaults() Config {
 	if c.AcceptanceDays == 0 {
 		c.AcceptanceDays = 7
 	}
+	if c.HandoverDays == 0 {
+		c.HandoverDays = 7
+	}
+	if c.FilingDays == 0 {
+		c.FilingDays = 7
+	}
+	if c.InvestigationMonths == 0 {
+		c.InvestigationMonths = 1
+	}
+	if c.ConclusionMonths == 0 {
+		c.ConclusionMonths = 6
+	}
+	if c.ReturnDays == 0 {
+		c.ReturnDays = 15
+	}
+	if c.SupplementDays == 0 {
+		c.SupplementDays = 30
+	}
+	if c.RequestAnswerDays == 0 {
+		c.RequestAnswerDays = 15
+	}
 	if c.MetricsListen == "" {
 		c.MetricsListen = "127.0.0.1:4790"
+	}
+	if c.ComplaintAnswerDays == 0 {
+		c.ComplaintAnswerDays = 15
 	}
 	if c.HandoverGuardDays == 0 {
 		c.HandoverGuardDays = 30

@@ -24,7 +24,7 @@ const Refresh = 10 * time.Second
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pageTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{"days": Days}).ParseFS(templateFS, "templates/dashboard.html"))
+var pageTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{"days": Days, "yuan": Yuan}).ParseFS(templateFS, "templates/dashboard.html"))
 
 // Handler serves the dashboard page. The data function is called once per
 // request; the handler sits behind the API's authentication.
@@ -44,18 +44,8 @@ func NewHandler(data func(context.Context) (Dashboard, error), log *slog.Logger)
 // ServeHTTP renders the page in the language asked for (?lang=zh|en, then
 // remembered in LangCookie), Chinese by default.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	lang := LangZH
-	if c, err := r.Cookie(LangCookie); err == nil && (c.Value == LangZH || c.Value == LangEN) {
-		lang = c.Value
-	}
-	switch q := r.URL.Query().Get("lang"); q {
-	case "":
-	case LangZH, LangEN:
-		lang = q
-		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: q, Path: "/dashboard", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	default:
-		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "lang=%q: want zh or en", q))
+	lang, ok := pageLang(w, r)
+	if !ok {
 		return
 	}
 	d, err := h.data(r.Context())
@@ -70,6 +60,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, api.Errorf(http.StatusInternalServerError, api.CodeInternal, "the dashboard page could not be rendered"))
 		return
 	}
+	writePage(w, buf.Bytes())
+}
+
+// pageLang is the language a page is asked for (?lang=zh|en, then
+// remembered in LangCookie), Chinese by default; false when the request
+// was answered (a bad lang).
+func pageLang(w http.ResponseWriter, r *http.Request) (string, bool) {
+	lang := LangZH
+	if c, err := r.Cookie(LangCookie); err == nil && (c.Value == LangZH || c.Value == LangEN) {
+		lang = c.Value
+	}
+	switch q := r.URL.Query().Get("lang"); q {
+	case "":
+	case LangZH, LangEN:
+		lang = q
+		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: q, Path: "/dashboard", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	default:
+		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "lang=%q: want zh or en", q))
+		return "", false
+	}
+	return lang, true
+}
+
+// writePage sends a rendered page with the headers every page carries.
+func writePage(w http.ResponseWriter, b []byte) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	// Nothing is loaded from anywhere: inline styles and SVG only.
@@ -78,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
+	w.Write(b)
 }
 
 // page is the template's view of a Dashboard in one language.

@@ -35,14 +35,21 @@ type Dashboard struct {
 	Scope     string `json:"scope"`
 	// GuardDays is the handover guard (handover_guard_days) the lapse
 	// indicator assumes.
-	GuardDays int               `json:"guard_days"`
-	Pipeline  Pipeline          `json:"pipeline"`
-	Modes     []ModeCount       `json:"modes"`
-	Courts    []CourtIndicators `json:"courts"`
-	Mesh      Mesh              `json:"mesh"`
-	Alerts    []api.Alert       `json:"alerts"`
+	GuardDays int         `json:"guard_days"`
+	Pipeline  Pipeline    `json:"pipeline"`
+	Modes     []ModeCount `json:"modes"`
+	// Closures counts the transferred cases the receivers closed, by
+	// closure kind (ClosureKinds; 终本 for the 终本率).
+	Closures []ModeCount       `json:"closures"`
+	Courts   []CourtIndicators `json:"courts"`
+	Mesh     Mesh              `json:"mesh"`
+	Alerts   []api.Alert       `json:"alerts"`
 	// AlertCounts counts the alerts by severity (warning, critical).
 	AlertCounts map[string]int `json:"alert_counts"`
+	// Trends are, per superior court (this court only, unless the scope
+	// is the mesh), its transfers by mode and outcome month by month, the
+	// recovery of the courts it designated and their load over time.
+	Trends []Trend `json:"trends"`
 }
 
 // Pipeline is the transfer pipeline, over every transfer in scope.
@@ -91,15 +98,31 @@ type CourtIndicators struct {
 	Received int `json:"received"`
 	// Concluded counts the transferred cases it closed.
 	Concluded int `json:"concluded"`
-	// RecoveredFen is what this court recovered in the accepted cases (the
-	// last progress or closure report of each); OriginFen what the origin
-	// courts had recovered in the same cases before the transfer.
+	// RecoveredFen is what was recovered in the accepted cases since the
+	// handover, from their funds ledgers (money received by either court,
+	// forwards not counted twice; see Recovered); OriginFen what the
+	// origin courts had recovered in the same cases before the transfer.
 	RecoveredFen int64 `json:"recovered_fen"`
 	OriginFen    int64 `json:"origin_recovered_fen"`
+	// ClaimedFen is the sum of the claims this court filed the received
+	// cases with: each the balance still unrecovered at the handover,
+	// counted as a first enforcement (法明传〔2018〕335号; the origin's
+	// case, closed by 销案, is not counted).
+	ClaimedFen int64 `json:"claimed_fen"`
 	// MeasuresLapsed counts the transfers to this court during whose
 	// handover a measure may have lapsed (see LapsedDuringHandover).
 	// Target: 0.
 	MeasuresLapsed int `json:"measures_lapsed"`
+	// SanctionsLapsed counts the credit sanctions of cases transferred to
+	// this court that it did not re-issue by their deadline (the debtor
+	// was free of them after the origin's 销案). Target: 0.
+	SanctionsLapsed int `json:"sanctions_lapsed"`
+	// Open counts the accepted cases it has not yet closed: its load of
+	// transferred cases.
+	Open int `json:"open"`
+	// Concluded6m counts those of Concluded closed within 6 months of the
+	// acceptance (the statutory period for a case with assets).
+	Concluded6m int `json:"concluded_6m"`
 }
 
 // Mesh is the mesh as heartbeats show it.
@@ -153,9 +176,12 @@ type Input struct {
 
 // States lists the transfer states in workflow order.
 var States = []cmproto.State{
-	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver,
+	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReturned,
 	cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
 }
+
+// ClosureKinds lists the kinds a receiver closes a case by.
+var ClosureKinds = []string{"执行完毕", "终本", "终结", "不予执行", "驳回"}
 
 // Modes lists the transfer modes.
 var Modes = []string{"指令执行", "提级执行"}
@@ -173,7 +199,7 @@ func Compute(in Input) Dashboard {
 	d := Dashboard{
 		Version: Version, GeneratedAt: in.Now.UTC(), AsOf: court.DateOf(in.Now).String(),
 		Court: string(in.Self), CourtName: in.SelfName, Scope: scope, GuardDays: in.GuardDays,
-		Modes: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
+		Modes: []ModeCount{}, Closures: []ModeCount{}, Courts: []CourtIndicators{}, Alerts: []api.Alert{},
 		AlertCounts: map[string]int{"warning": 0, "critical": 0},
 	}
 	mine := map[court.TransferID]bool{}
@@ -207,10 +233,14 @@ func Compute(in Input) Dashboard {
 			d.Pipeline.Total += c
 		}
 	}
+	for _, k := range ClosureKinds {
+		d.Closures = append(d.Closures, ModeCount{Mode: k, Count: int(stats[statClosure+k])})
+	}
 	for _, m := range Modes {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
 	d.Courts = courts(stats, in.Now, name)
+	d.Trends = trends(stats, in.Now, in.Self, in.Operator)
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
 		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {
@@ -233,24 +263,30 @@ func involves(t *cmproto.Transfer, c court.CourtCode) bool {
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-2"
+	StatsVersion = "dashboard-6" // 5 (main) and 4 (issue 16) both changed Contribution
 
-	statMode      = "mode/"       // + mode: decided transfers of that mode
-	statAccN      = "acc/n"       // decided and accepted
-	statAccSec    = "acc/sec"     // their decision-to-acceptance time
-	statRcptN     = "rcpt/n"      // decided and received
-	statRcptSec   = "rcpt/sec"    // their decision-to-receipt time
-	statRcv       = "rcv/"        // + receiver + "/" + field
-	rcvDesignated = "designated"  // CourtIndicators.Designated
-	rcvAccepted   = "accepted"    // .Accepted
-	rcvInTime     = "in_time"     // .AcceptedInTime
-	rcvReceived   = "received"    // .Received
-	rcvConcluded  = "concluded"   // .Concluded
-	rcvRecovered  = "recovered"   // .RecoveredFen
-	rcvOrigin     = "origin"      // .OriginFen
-	rcvLapsed     = "lapsed"      // .MeasuresLapsed, receipt confirmed
-	rcvLapseFrom  = "lapse_from/" // + date: in flight; counted in .MeasuresLapsed from that day on
-	secondsPerDay = 24 * 3600
+	statMode       = "mode/"                // + mode: decided transfers of that mode
+	statClosure    = "closure/"             // + closure kind: closed transfers closed so
+	statAccN       = "acc/n"                // decided and accepted
+	statAccSec     = "acc/sec"              // their decision-to-acceptance time
+	statRcptN      = "rcpt/n"               // decided and received
+	statRcptSec    = "rcpt/sec"             // their decision-to-receipt time
+	statRcv        = "rcv/"                 // + receiver + "/" + field
+	rcvDesignated  = "designated"           // CourtIndicators.Designated
+	rcvAccepted    = "accepted"             // .Accepted
+	rcvInTime      = "in_time"              // .AcceptedInTime
+	rcvReceived    = "received"             // .Received
+	rcvConcluded   = "concluded"            // .Concluded
+	rcvRecovered   = "recovered"            // .RecoveredFen
+	rcvOrigin      = "origin"               // .OriginFen
+	rcvClaimed     = "claimed"              // .ClaimedFen, receipt confirmed
+	rcvLapsed      = "lapsed"               // .MeasuresLapsed, receipt confirmed
+	rcvLapseFrom   = "lapse_from/"          // + date: in flight; counted in .MeasuresLapsed from that day on
+	rcvOpen        = "open"                 // .Open: accepted, not yet closed (nor withdrawn)
+	rcvConc6m      = "concluded_6m"         // .Concluded6m
+	rcvSanctLapsed = "sanctions_lapsed"     // .SanctionsLapsed: re-issued late
+	rcvSanctFrom   = "sanction_lapse_from/" // + date: not re-issued; counted in .SanctionsLapsed from that day on
+	secondsPerDay  = 24 * 3600
 )
 
 // StatsKey names the statistics definition for a node whose handover
@@ -271,6 +307,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 	if t.Mode != "" {
 		s[statMode+t.Mode]++
 	}
+	if t.ClosureKind != "" {
+		s[statClosure+string(t.ClosureKind)]++
+	}
 	if !t.DecidedAt.IsZero() {
 		if !t.AcceptedAt.IsZero() {
 			s[statAccN]++
@@ -289,11 +328,18 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			if AcceptedInTime(t) {
 				s[p+rcvInTime]++
 			}
-			s[p+rcvRecovered] += max(0, t.AmountRecovered)
-			s[p+rcvOrigin] += max(0, t.AmountOrigin)
+			s[p+rcvRecovered] += max(0, Recovered(t))
+			s[p+rcvOrigin] += max(0, t.AmountOrigin, t.HandoverRecovered)
+			switch t.State {
+			case cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReceived:
+				s[p+rcvOpen]++
+			}
 		}
 		if !t.ReceivedAt.IsZero() {
 			s[p+rcvReceived]++
+			// The balance the receiver filed with (older handovers state
+			// none: the offer's outstanding amount).
+			s[p+rcvClaimed] += max(0, cmp.Or(t.BalanceFen, t.AmountOutstanding))
 			if LapsedDuringHandover(t, t.ReceivedAt, guardDays) {
 				s[p+rcvLapsed]++
 			}
@@ -303,14 +349,79 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 		}
 		if t.State == cmproto.StateClosed {
 			s[p+rcvConcluded]++
+			if ConcludedWithin6Months(t) {
+				s[p+rcvConc6m]++
+			}
+		}
+		for _, x := range t.Sanctions {
+			by, err := court.ParseDate(x.ReissueBy)
+			if err != nil {
+				continue
+			}
+			switch on, err := court.ParseDate(x.ReissuedOn); {
+			case err == nil && on.After(by):
+				s[p+rcvSanctLapsed]++
+			case err != nil:
+				s[p+rcvSanctFrom+by.AddDate(0, 0, 1).String()]++
+			}
 		}
 	}
+	addIndicators(s, t)
+	for _, d := range t.Directives {
+		if d.ReportedAt.IsZero() {
+			s[statDirTo+string(d.Court)+"/"+d.Due]++
+			s[statDirBy+string(d.Issuer)+"/"+d.Due]++
+		}
+	}
+	trendContribution(t, s)
 	for k, v := range s {
 		if v == 0 {
 			delete(s, k)
 		}
 	}
 	return s
+}
+
+// Recovered is what transfer t shows recovered since the handover: the
+// money its funds ledger received from outside the courts (a forward
+// between them is not counted again). A transfer without a ledger entry
+// (from builds before the ledger, or no money yet) shows the receiver's
+// last progress or closure report.
+func Recovered(t *cmproto.Transfer) int64 {
+	if t.Ledger != nil {
+		return t.Ledger.RecoveredFen
+	}
+	return t.AmountRecovered
+}
+
+// The unanswered directives (督办) of a transfer, by the day they are
+// due: statDirTo + directed court + "/" + due, statDirBy + issuing court
+// + "/" + due. A directive is overdue from the day after; OverdueDirectives
+// counts them from the sums without reading a transfer.
+const (
+	statDirTo = "dir/to/"
+	statDirBy = "dir/by/"
+)
+
+// OverdueDirectives counts, in sums (the mesh scope's), the unanswered
+// directives to court c and those c issued that were due before today.
+func OverdueDirectives(sums map[string]int64, c court.CourtCode, today court.Date) (to, by int64) {
+	for k, v := range sums {
+		var rest string
+		var n *int64
+		switch {
+		case strings.HasPrefix(k, statDirTo+string(c)+"/"):
+			rest, n = k[len(statDirTo+string(c)+"/"):], &to
+		case strings.HasPrefix(k, statDirBy+string(c)+"/"):
+			rest, n = k[len(statDirBy+string(c)+"/"):], &by
+		default:
+			continue
+		}
+		if due, err := court.ParseDate(rest); err == nil && due.Before(today) {
+			*n += v
+		}
+	}
+	return to, by
 }
 
 // Stats is the statistics definition a node whose handover guard is
@@ -396,9 +507,23 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 			ci.RecoveredFen = v
 		case rcvOrigin:
 			ci.OriginFen = v
+		case rcvClaimed:
+			ci.ClaimedFen = v
 		case rcvLapsed:
 			ci.MeasuresLapsed += int(v)
+		case rcvSanctLapsed:
+			ci.SanctionsLapsed += int(v)
+		case rcvOpen:
+			ci.Open = int(v)
+		case rcvConc6m:
+			ci.Concluded6m = int(v)
 		default:
+			if day, ok := strings.CutPrefix(field, rcvSanctFrom); ok {
+				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
+					ci.SanctionsLapsed += int(v)
+				}
+				continue
+			}
 			if day, ok := strings.CutPrefix(field, rcvLapseFrom); ok {
 				if d, err := court.ParseDate(day); err == nil && !d.After(today) {
 					ci.MeasuresLapsed += int(v)
@@ -412,6 +537,32 @@ func courts(stats map[string]int64, now time.Time, name func(court.CourtCode) st
 	}
 	slices.SortFunc(out, func(a, b CourtIndicators) int { return strings.Compare(a.Court, b.Court) })
 	return out
+}
+
+// ConcludedWithin6Months reports whether t was closed within 6 months of
+// its acceptance (civil dates in China).
+func ConcludedWithin6Months(t *cmproto.Transfer) bool {
+	if t.AcceptedAt.IsZero() || t.ClosedAt.IsZero() {
+		return false
+	}
+	return !court.DateOf(t.ClosedAt).After(court.DateOf(t.AcceptedAt).AddDate(0, 6, 0))
+}
+
+// ReceiverIndicators returns the indicators of court c as a receiver
+// from stats, the sums of Contribution over the transfers concerning it
+// (storage.TransferStats(c)), as of now.
+func ReceiverIndicators(stats map[string]int64, c court.CourtCode, now time.Time) CourtIndicators {
+	p := statRcv + string(c) + "/"
+	mine := map[string]int64{}
+	for k, v := range stats {
+		if strings.HasPrefix(k, p) {
+			mine[k] = v
+		}
+	}
+	for _, ci := range courts(mine, now, func(court.CourtCode) string { return "" }) {
+		return ci
+	}
+	return CourtIndicators{Court: string(c)}
 }
 
 // AcceptedInTime reports whether t was accepted on or before its AcceptBy

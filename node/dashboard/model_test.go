@@ -122,8 +122,8 @@ func TestComputeMesh(t *testing.T) {
 		t.Errorf("modes %+v", d.Modes)
 	}
 	want := []CourtIndicators{
-		{Court: "京01", Designated: 1, Accepted: 1, AcceptedInTime: 1, OriginFen: 7_00},
-		{Court: "京0108", Designated: 3, Accepted: 2, AcceptedInTime: 1, Received: 2, Concluded: 1, RecoveredFen: 50_001_00, OriginFen: 10_000_00, MeasuresLapsed: 1},
+		{Court: "京01", Designated: 1, Accepted: 1, AcceptedInTime: 1, OriginFen: 7_00, Open: 1},
+		{Court: "京0108", Designated: 3, Accepted: 2, AcceptedInTime: 1, Received: 2, Concluded: 1, RecoveredFen: 50_001_00, OriginFen: 10_000_00, MeasuresLapsed: 1, Open: 1, Concluded6m: 1},
 	}
 	if len(d.Courts) != len(want) {
 		t.Fatalf("courts %+v", d.Courts)

@@ -25,6 +25,7 @@ import (
 //	identity.json  the public identity sent to the certificate authority
 //	root.cert      the pinned national root certificate
 //	bundle.pb      the newest valid trust bundle
+//	bundles/       every bundle installed, by sequence (evidence exports)
 //	api.token      the local API bearer token (0600)
 //	api.sock       the local API Unix socket, while the node runs
 //	api.addr       the local API TCP address, while the node runs
@@ -339,14 +340,19 @@ func InstallTrust(d Dir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Cer
 		return nil, nil, fmt.Errorf("the bundle does not certify this node (%s): %w; send %s to the certificate authority", nk.PeerID(), err, d.Path(IdentityFile))
 	}
 	if raw, err := os.ReadFile(d.Path(BundleFile)); err == nil {
-		if cur, err := crypto.OpenBundle(root, raw); err == nil && cur.Sequence > b.Sequence {
-			return nil, nil, fmt.Errorf("bundle %d is older than the installed bundle %d: %w", b.Sequence, cur.Sequence, crypto.ErrStale)
+		// The installed bundle was verified when installed: its sequence
+		// is all that is needed here.
+		if cur, err := crypto.PeekBundleSequence(raw); err == nil && cur > b.Sequence {
+			return nil, nil, fmt.Errorf("bundle %d is older than the installed bundle %d: %w", b.Sequence, cur, crypto.ErrStale)
 		}
 	}
 	if err := WriteFileAtomic(d.Path(RootFile), rootRaw, 0o644); err != nil {
 		return nil, nil, err
 	}
 	if err := WriteFileAtomic(d.Path(BundleFile), bundleRaw, 0o644); err != nil {
+		return nil, nil, err
+	}
+	if err := KeepBundle(d, b.Sequence, bundleRaw); err != nil {
 		return nil, nil, err
 	}
 	return b, self, nil
@@ -442,4 +448,56 @@ func InitToken(d Dir, o TokenOptions) (*crypto.Identity, error) {
 		}
 	}
 	return id, nil
+}
+
+// BundlesDir keeps every trust bundle the node installed, so that its
+// evidence exports can show the bundle in force when each record was
+// signed (bundle.pb holds only the newest): bundles/<sequence, 20
+// digits>.pb, exactly as signed.
+const BundlesDir = "bundles"
+
+// KeepBundle adds raw, a verified bundle of that sequence, to the history
+// (a bundle already kept is left as it is).
+func KeepBundle(d Dir, seq uint64, raw []byte) error {
+	if err := os.MkdirAll(d.Path(BundlesDir), 0o755); err != nil {
+		return fmt.Errorf("keep trust bundle %d: %w", seq, err)
+	}
+	p := filepath.Join(d.Path(BundlesDir), fmt.Sprintf("%020d.pb", seq))
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := WriteFileAtomic(p, raw, 0o644); err != nil {
+		return fmt.Errorf("keep trust bundle %d: %w", seq, err)
+	}
+	return nil
+}
+
+// KeptBundles returns the kept bundles, oldest first, and the bundle in
+// force (bundle.pb) if the history lacks it; they are not verified here.
+func KeptBundles(d Dir) ([][]byte, error) {
+	ents, err := os.ReadDir(d.Path(BundlesDir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var out [][]byte
+	for _, e := range ents { // ReadDir sorts by name: by sequence
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pb") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(d.Path(BundlesDir), e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	cur, err := os.ReadFile(d.Path(BundleFile))
+	if err != nil {
+		return nil, fmt.Errorf("the trust bundle in force: %w", err)
+	}
+	for _, raw := range out {
+		if string(raw) == string(cur) {
+			return out, nil
+		}
+	}
+	return append(out, cur), nil
 }

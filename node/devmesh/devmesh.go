@@ -59,13 +59,31 @@ func Build(dir string, courts []Court, now time.Time) (*Mesh, error) {
 // is made with `ca init --suite` and every court's keys follow it, as
 // `courtmesh init --root` does.
 func BuildSuite(dir string, courts []Court, now time.Time, suite crypto.Suite) (*Mesh, error) {
+	return build(dir, courts, now, suite, func(i int, c Court) string { return fmt.Sprintf("%d-%s", i, c.Code) })
+}
+
+// BuildByCode is BuildSuite with each court's data directory named by its
+// code alone (dir/京0108), for a mesh kept after the demo; codes must
+// differ.
+func BuildByCode(dir string, courts []Court, now time.Time, suite crypto.Suite) (*Mesh, error) {
+	seen := map[court.CourtCode]bool{}
+	for _, c := range courts {
+		if seen[c.Code] {
+			return nil, fmt.Errorf("court %s twice: data directories are named by court code", c.Code)
+		}
+		seen[c.Code] = true
+	}
+	return build(dir, courts, now, suite, func(_ int, c Court) string { return string(c.Code) })
+}
+
+func build(dir string, courts []Court, now time.Time, suite crypto.Suite, name func(int, Court) string) (*Mesh, error) {
 	m := &Mesh{Dir: dir, Courts: courts}
 	var err error
 	if m.CA, err = ca.InitRootSuite(filepath.Join(dir, "ca"), "最高人民法院 国家根证书 (demo)", now.Add(-time.Hour), 10*365*24*time.Hour, suite); err != nil {
 		return nil, err
 	}
 	for i, c := range courts {
-		d := datadir.Dir(filepath.Join(dir, fmt.Sprintf("%d-%s", i, c.Code)))
+		d := datadir.Dir(filepath.Join(dir, name(i, c)))
 		var id *crypto.Identity
 		if c.Token != nil {
 			id, err = datadir.InitToken(d, *c.Token)

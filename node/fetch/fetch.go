@@ -53,6 +53,7 @@ const (
 type dossierIndex struct {
 	ids    map[crypto.ChunkID]bool
 	origin *pb.FetchManifest // only on the origin: the manifest it serves
+	root   []byte            // the handover's Merkle root it was built for (a supplement changes it)
 }
 
 // Service serves dossiers and fetches them.
@@ -203,7 +204,7 @@ func (f *Service) self() (*crypto.Certificate, error) {
 // transfer's dossier as this node holds it.
 func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 	f.mu.Lock()
-	if ix, ok := f.cache[t.ID]; ok {
+	if ix, ok := f.cache[t.ID]; ok && bytes.Equal(ix.root, t.MerkleRoot) {
 		f.mu.Unlock()
 		return ix, nil
 	}
@@ -212,7 +213,7 @@ func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &dossierIndex{ids: map[crypto.ChunkID]bool{}}
+	ix := &dossierIndex{ids: map[crypto.ChunkID]bool{}, root: t.MerkleRoot}
 	switch {
 	case self.Code == t.Origin:
 		cn, err := court.ParseCaseNumber(t.CaseNumber)

@@ -192,7 +192,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 	if err != nil {
 		return err
 	}
-	if _, err := f.db.FileReceived(string(id), newNo, self.Code, v, key); err != nil {
+	if _, err := f.db.FileReceived(string(id), newNo, self.Code, v, key, t.BalanceFen); err != nil {
 		return err
 	}
 	f.filed() // asset updates that waited for the filing
@@ -247,6 +247,9 @@ func checkManifest(suite crypto.Suite, t *cmproto.Transfer, key crypto.DataKey, 
 		if docChunks[i] != ids[i] {
 			return nil, v, fmt.Errorf("transfer %s: document chunk %d differs from the manifest", t.ID, i)
 		}
+	}
+	if t.ClaimFen != 0 && v.ClaimFen != t.ClaimFen {
+		return nil, v, fmt.Errorf("transfer %s: the case record claims %d fen, the signed handover %d; refusing it", t.ID, v.ClaimFen, t.ClaimFen)
 	}
 	return ids, v, nil
 }

@@ -97,6 +97,7 @@ func (s *Service) alerts(ctx context.Context) ([]api.Alert, map[string][]court.C
 			Message: fmt.Sprintf("信任包 %d 于 %s 到期，请向国家运维申请新信任包 / trust bundle %d expires %s: ask the national operator for a new one",
 				b.Sequence, b.ExpiresAt.UTC().Format(time.DateOnly), b.Sequence, b.ExpiresAt.UTC().Format(time.RFC3339))})
 	}
+	out = append(out, s.directiveAlerts(now)...)
 	overdue, parties := s.overdueAlerts(ctx, now)
 	return append(out, overdue...), parties
 }
@@ -125,10 +126,7 @@ func (s *Service) overdueAlerts(ctx context.Context, now time.Time) ([]api.Alert
 	parties := make(map[string][]court.CourtCode, len(rs))
 	for _, r := range rs {
 		parties[r.ID] = []court.CourtCode{r.Origin, r.Decider, r.Receiver}
-		by := r.Deadline.String()
-		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning", Court: string(r.Receiver), Transfer: r.ID,
-			Since:   r.Deadline.AddDate(0, 0, 1).Start().UTC(),
-			Message: fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)})
+		out = append(out, overdueAlert(r))
 	}
 	if more {
 		total, err := s.d.Store.CountOverdue(ctx, court.DateOf(now))
@@ -137,9 +135,34 @@ func (s *Service) overdueAlerts(ctx context.Context, now time.Time) ([]api.Alert
 		}
 		rest := max(total-len(rs), 1)
 		out = append(out, api.Alert{Kind: "acceptance_overdue", Severity: "warning",
-			Message: fmt.Sprintf("另有 %d 件移送逾期未接受，请用 GET /v1/transfers?overdue=1 查看 / %d more transfers are overdue for acceptance; list them with GET /v1/transfers?overdue=1", rest, rest)})
+			Message: fmt.Sprintf("另有 %d 件移送逾期，请用 GET /v1/transfers?overdue=1 查看 / %d more transfers are overdue; list them with GET /v1/transfers?overdue=1", rest, rest)})
 	}
 	return out, parties
+}
+
+// overdueAlert is the alert of one overdue transfer, addressed to the
+// court that must act (its superior, the decider, is among the parties).
+func overdueAlert(r storage.DueEntry) api.Alert {
+	by := r.Deadline.String()
+	a := api.Alert{Severity: "warning", Transfer: r.ID, Since: r.Deadline.AddDate(0, 0, 1).Start().UTC()}
+	switch cmproto.State(r.State) {
+	case cmproto.StateOffered:
+		a.Kind, a.Court = "decision_overdue", string(r.Decider)
+		a.Message = fmt.Sprintf("%s 未在 %s 前答复申请执行人变更执行法院的申请（移送 %s） / %s has not answered the applicant's request of transfer %s, due %s", r.Decider, by, r.ID, r.Decider, r.ID, by)
+	case cmproto.StateDecided:
+		a.Kind, a.Court = "acceptance_overdue", string(r.Receiver)
+		a.Message = fmt.Sprintf("%s 未在 %s 前接受移送 %s / %s has not accepted transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
+	case cmproto.StateAccepted:
+		a.Kind, a.Court = "handover_overdue", string(r.Origin)
+		a.Message = fmt.Sprintf("%s 未在 %s 前移交移送 %s 的卷宗 / %s has not handed over the dossier of transfer %s, due %s", r.Origin, by, r.ID, r.Origin, r.ID, by)
+	case cmproto.StateHandedOver:
+		a.Kind, a.Court = "filing_overdue", string(r.Receiver)
+		a.Message = fmt.Sprintf("%s 未在 %s 前确认接收并立案（移送 %s） / %s has not confirmed receipt and filed transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
+	default:
+		a.Kind, a.Court = "enforcement_overdue", string(r.Receiver)
+		a.Message = fmt.Sprintf("%s 未在 %s 前完成财产调查或结案（移送 %s），申请执行人可再次申请 / %s let the property investigation or conclusion deadline of transfer %s pass (%s); the applicant may ask again", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
+	}
+	return a
 }
 
 // overdueRecords lists, for the alerts, the transfers whose receiver let
@@ -152,10 +175,10 @@ func (s *Service) overdueRecords(ctx context.Context, now time.Time, limit int) 
 	if err != nil {
 		return nil, false, err
 	}
-	// The index's rule, checked on the entry itself: decided, and the
-	// acceptance deadline passed (protocol.Transfer.Overdue).
+	// The index's rule, checked on the entry itself: the deadline the
+	// transfer waits on passed (protocol.Transfer.Overdue).
 	es = slices.DeleteFunc(es, func(e storage.DueEntry) bool {
-		return e.State != string(cmproto.StateDecided) || !today.After(e.Deadline)
+		return e.Deadline.IsZero() || !today.After(e.Deadline)
 	})
 	slices.SortStableFunc(es, func(a, b storage.DueEntry) int {
 		return cmp.Or(b.Offered.Compare(a.Offered), strings.Compare(a.ID, b.ID))
@@ -183,8 +206,35 @@ func (s *Service) allAlerts(ctx context.Context) ([]api.Alert, map[string][]cour
 		s.log.Warn("alerts: could not read the measures of transferred cases", "reason", err)
 	}
 	out = append(out, ms...)
+	if s.d.MoreAlerts != nil {
+		more, err := s.d.MoreAlerts(ctx, court.DateOf(s.now()))
+		if err != nil {
+			s.log.Warn("alerts: could not read the funds, sanctions and notices of transfers", "reason", err)
+		}
+		out = append(out, more...)
+	}
+	if s.d.Complaints != nil {
+		cs, err := s.d.Complaints.OverdueComplaints(ctx, MaxOverdueAlerts)
+		if err != nil {
+			s.log.Warn("alerts: could not list overdue complaints", "reason", err)
+		}
+		for _, c := range cs {
+			out = append(out, api.Alert{Kind: "complaint_overdue", Severity: "warning", Court: string(c.Supervisor),
+				Since: complaintSince(c.AnswerBy),
+				Message: fmt.Sprintf("当事人投诉 %s（案件 %s，被投诉法院 %s）应于 %s 前答复，已逾期 / party complaint %s (case %s, about %s) was due for an answer by %s",
+					c.Ref, c.Case, c.Complained, c.AnswerBy, c.Ref, c.Case, c.Complained, c.AnswerBy)})
+		}
+	}
 	dashboard.SortAlerts(out)
 	return out, parties
+}
+
+func complaintSince(answerBy string) time.Time {
+	d, err := court.ParseDate(answerBy)
+	if err != nil {
+		return time.Time{}
+	}
+	return d.AddDate(0, 0, 1).Start().UTC()
 }
 
 // measureAlerts raises one alert per active measure of a transferred case

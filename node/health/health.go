@@ -51,6 +51,13 @@ type Store interface {
 
 var _ Store = (*storage.DB)(nil)
 
+// Complaints lists the parties' complaints past their answer-by date
+// that this court supervises or is complained of (node/party implements
+// it), at most limit of them.
+type Complaints interface {
+	OverdueComplaints(ctx context.Context, limit int) ([]api.ComplaintInfo, error)
+}
+
 // Measures lists the active measures of the transferred cases this court
 // holds that expire within days of asOf, soonest first. The assets room
 // implements it (today a method of the node).
@@ -67,7 +74,9 @@ type Deps struct {
 	Key     crypto.TransportSigner // signs heartbeats; its transport key signs the peer record in them
 	Store   Store
 	Measure Measures
-	Metrics *metrics.Metrics
+	// Complaints, if set, raises complaint_overdue alerts.
+	Complaints Complaints
+	Metrics    *metrics.Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Log receives structured logs; nil discards them.
@@ -80,6 +89,10 @@ type Deps struct {
 	// RecordHead, if set, is this node's own record log head, which its
 	// heartbeats carry for peers to witness (records.Service.Head).
 	RecordHead func() (crypto.LogPosition, error)
+	// Published, if set, is given every heartbeat this node published,
+	// signed, once gossip took it (storage.DB.PutPublishedHead keeps the
+	// newest for evidence exports). Its error is logged.
+	Published func(raw []byte) error
 
 	// HeartbeatEvery is the heartbeat interval (heartbeat_interval); it
 	// must be positive.
@@ -96,6 +109,10 @@ type Deps struct {
 	// AlertEvery is how often alerts are evaluated for the webhook
 	// (sync_interval); zero or less means 30 s.
 	AlertEvery time.Duration
+	// MoreAlerts, if set, adds the alerts of other rooms as of a day
+	// (node/funds: money held at the origin, ledgers that do not balance,
+	// sanctions pending, notices unacknowledged).
+	MoreAlerts func(ctx context.Context, asOf court.Date) ([]api.Alert, error)
 }
 
 // Service is the health room: heartbeats, the mesh view, alerts, the
@@ -176,6 +193,7 @@ func New(d Deps) (*Service, error) {
 		}
 	})
 	d.Metrics.Reg.MustRegister(&stateCollector{s: s})
+	d.Metrics.Reg.MustRegister(&supervisionCollector{s: s})
 	return s, nil
 }
 

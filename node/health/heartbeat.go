@@ -302,7 +302,15 @@ func (s *Service) publish(ctx context.Context) error {
 	s.mu.Lock()
 	t := s.topics[s.province]
 	s.mu.Unlock()
-	return t.topic.Publish(ctx, b)
+	if err := t.topic.Publish(ctx, b); err != nil {
+		return err
+	}
+	if s.d.Published != nil {
+		if err := s.d.Published(b); err != nil {
+			s.log.Warn("could not keep the published heartbeat for evidence exports", "reason", err)
+		}
+	}
+	return nil
 }
 
 // validator is the inline gossipsub validator of a province's heartbeat

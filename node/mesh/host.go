@@ -168,14 +168,16 @@ func Limits() rcmgr.ConcreteLimitConfig {
 			FD: 8192,
 		},
 		Protocol: map[protocol.ID]rcmgr.ResourceLimits{
-			cmproto.ProtoBundle: {Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 64 << 20},
-			cmproto.ProtoSync:   {Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 256 << 20},
-			cmproto.ProtoFetch:  {Streams: 256, StreamsInbound: 128, StreamsOutbound: 128, Memory: 1 << 30},
+			cmproto.ProtoBundle:   {Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 64 << 20},
+			cmproto.ProtoBundleV1: {Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 64 << 20},
+			cmproto.ProtoSync:     {Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 256 << 20},
+			cmproto.ProtoFetch:    {Streams: 256, StreamsInbound: 128, StreamsOutbound: 128, Memory: 1 << 30},
 		},
 		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
-			cmproto.ProtoBundle: {Streams: 2, StreamsInbound: 1, StreamsOutbound: 1, Memory: 34 << 20},
-			cmproto.ProtoSync:   {Streams: 8, StreamsInbound: 4, StreamsOutbound: 4, Memory: 64 << 20},
-			cmproto.ProtoFetch:  {Streams: 16, StreamsInbound: 8, StreamsOutbound: 8, Memory: 256 << 20},
+			cmproto.ProtoBundle:   {Streams: 2, StreamsInbound: 1, StreamsOutbound: 1, Memory: 34 << 20},
+			cmproto.ProtoBundleV1: {Streams: 2, StreamsInbound: 1, StreamsOutbound: 1, Memory: 34 << 20},
+			cmproto.ProtoSync:     {Streams: 8, StreamsInbound: 4, StreamsOutbound: 4, Memory: 64 << 20},
+			cmproto.ProtoFetch:    {Streams: 16, StreamsInbound: 8, StreamsOutbound: 8, Memory: 256 << 20},
 		},
 	}
 	return p.Build(base)

@@ -74,6 +74,8 @@ type Service struct {
 	// stats computes what a transfer adds to the statistics the store
 	// sums (Deps.Stats).
 	stats func(*cmproto.Transfer) map[string]int64
+	// tags names the listings by tag a transfer belongs in (Deps.Tags).
+	tags func(*cmproto.Transfer) []string
 }
 
 // TrustView is what the service needs of the trust bundle in force:
@@ -106,6 +108,10 @@ type Deps struct {
 	// store sums per scope (storage.TransferRecord.Stats); it is written
 	// with every state of the transfer.
 	Stats func(*cmproto.Transfer) map[string]int64
+	// Tags, if set, names the listings by tag a transfer belongs in
+	// (storage.TransferRecord.Tags): the work pending on it that another
+	// room raises alerts about.
+	Tags func(*cmproto.Transfer) []string
 }
 
 type pullJob struct {
@@ -121,7 +127,7 @@ const maxRangePerRequest = 512
 // the transfers topic and serves the sync protocol. Serve runs it.
 func New(d Deps) (*Service, error) {
 	s := &Service{audit: d.Audit, db: d.Store, trust: d.Trust, h: d.Host, signer: d.Signer, metrics: d.Metrics, log: d.Log, now: d.Now,
-		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange, stats: d.Stats}
+		rules: d.Rules, every: d.SyncEvery, pulls: make(chan pullJob, 1024), onChange: d.OnChange, stats: d.Stats, tags: d.Tags}
 	if err := d.PubSub.RegisterTopicValidator(cmproto.TopicTransfers, d.Metrics.Metered(cmproto.TopicTransfers, s.validate), pubsub.WithValidatorInline(true)); err != nil {
 		return nil, err
 	}
@@ -323,6 +329,9 @@ func (s *Service) transferWrite(prev, next *cmproto.Transfer) (*storage.Transfer
 	if s.stats != nil {
 		w.Stats = s.stats(next)
 	}
+	if s.tags != nil {
+		w.Tags = s.tags(next)
+	}
 	if prev != nil {
 		w.PrevState = string(prev.State)
 	}
@@ -401,6 +410,9 @@ func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinn
 // apply applies a decoded record under s.mu, committing it with its log
 // entry (lr may be nil for a held record already logged).
 func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
+	if r.IsComplaint() {
+		return s.applyComplaint(r, lr)
+	}
 	cur, err := s.Load(r.Transfer)
 	if err != nil {
 		return err

@@ -48,6 +48,15 @@ type Service struct {
 	// onInstall is called, without locks held, after a new bundle is in force.
 	onInstall []func(*crypto.Trust)
 
+	cache         *crypto.MemCertCache
+	bytesIn       atomic.Int64
+	opened        atomic.Int64
+	certsVerified atomic.Int64
+	deltasApplied atomic.Int64
+	declined      atomic.Int64
+	gossipIn      atomic.Int64
+	lastSource    atomic.Value // string
+
 	// ctx bounds the service's own goroutines (pokes of new connections
 	// and neighbours); stop cancels it and wg waits for them (Close).
 	ctx  context.Context
@@ -58,6 +67,7 @@ type Service struct {
 type pullRequest struct {
 	seq   uint64
 	peers []peer.ID
+	delta []byte // a delta that came with the announcement, tried first
 }
 
 var _ mesh.Admission = (*Service)(nil)
@@ -101,6 +111,7 @@ func (s *Service) OnInstall(f func(*crypto.Trust)) { s.onInstall = append(s.onIn
 func (s *Service) Join(h host.Host, gh *mesh.GuardedHost, ps *pubsub.PubSub, signer crypto.Signer) error {
 	s.h, s.signer = h, signer
 	gh.SetStreamHandler(cmproto.ProtoBundle, s.serveBundle)
+	gh.SetStreamHandler(cmproto.ProtoBundleV1, s.serveBundleV1)
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		// Exchange bundle sequences with every new peer: whoever is behind
 		// pulls. Outbound side only, so one exchange per connection.
@@ -128,10 +139,14 @@ func (s *Service) Join(h host.Host, gh *mesh.GuardedHost, ps *pubsub.PubSub, sig
 	return nil
 }
 
-// InstallAndAnnounce installs a bundle as if pushed by an operator, and
-// announces it to the mesh if it is newer.
+// InstallAndAnnounce installs a bundle or a bundle delta as if pushed by
+// an operator, and announces it to the mesh if it is newer.
 func (s *Service) InstallAndAnnounce(ctx context.Context, raw []byte) (bool, error) {
-	ok, err := s.Install(raw, "local operator")
+	install := s.Install
+	if _, err := crypto.PeekDelta(raw); err == nil {
+		install = s.InstallDelta // a delta (`ca revoke` writes one)
+	}
+	ok, err := install(raw, "local operator")
 	if err != nil || !ok {
 		return ok, err
 	}
@@ -160,16 +175,27 @@ func New(d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := readFile(dir.Path(datadir.BundleFile), "the trust bundle; run `courtmesh trust install`")
+	cache := &crypto.MemCertCache{}
+	if cr, err := os.ReadFile(dir.Path(CertCacheFile)); err == nil {
+		if c, err := crypto.UnmarshalCertCache(cr); err == nil {
+			cache = c
+		}
+	}
+	b, deltaErr, err := load(dir, root, cache)
 	if err != nil {
 		return nil, err
 	}
-	b, err := crypto.OpenBundle(root, raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir.Path(datadir.BundleFile), err)
-	}
 	s := &Service{dir: dir, root: root, self: self, log: log, now: now, metrics: d.Metrics, pulls: make(chan pullRequest, 16),
-		joined: make(chan peer.ID, 64)}
+		joined: make(chan peer.ID, 64), cache: cache}
+	if deltaErr != nil {
+		log.Warn("trust bundle deltas on disk not applied; they will be fetched again", "sequence", b.Sequence, "reason", deltaErr)
+	}
+	s.opened.Add(1)
+	s.certsVerified.Add(int64(b.CertsVerified()))
+	if !cache.Holds(b) {
+		s.keepCache(b)
+	}
+	s.lastSource.Store("")
 	s.behind = s.joined
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.cur.Store(crypto.NewTrust(root, b))
@@ -190,16 +216,85 @@ func (s *Service) Admit(p peer.ID) error {
 }
 
 // Install verifies raw and puts it in force if it is newer. It returns
-// false, nil for a bundle that is valid but not newer.
+// false, nil for a bundle that is not newer, having done no work on it:
+// the sequence it claims is read first, and only a newer one is verified.
 func (s *Service) Install(raw []byte, source string) (bool, error) {
+	return s.installFull(raw, nil, source)
+}
+
+// InstallWithHead is Install for a bundle with its root-signed head (as
+// `ca bundle` writes it), which the node then offers to its peers so that
+// they check it before downloading.
+func (s *Service) InstallWithHead(raw, head []byte, source string) (bool, error) {
+	return s.installFull(raw, head, source)
+}
+
+func (s *Service) installFull(raw, head []byte, source string) (bool, error) {
+	if seq, err := crypto.PeekBundleSequence(raw); err == nil && seq <= s.cur.Load().Bundle().Sequence {
+		s.declined.Add(1)
+		return false, nil
+	}
 	s.mu.Lock()
 	cur := s.cur.Load()
-	nb, err := crypto.OpenBundle(s.root, raw)
+	if seq, err := crypto.PeekBundleSequence(raw); err == nil && seq <= cur.Bundle().Sequence {
+		s.mu.Unlock()
+		s.declined.Add(1)
+		return false, nil
+	}
+	nb, err := crypto.OpenBundleCached(s.root, raw, s.cache)
+	s.opened.Add(1)
 	if err != nil {
 		s.mu.Unlock()
 		s.log.Warn("trust bundle rejected", "source", source, "reason", err)
 		return false, err
 	}
+	s.certsVerified.Add(int64(nb.CertsVerified()))
+	if len(head) > 0 {
+		h, err := crypto.OpenBundleHead(s.root, head)
+		if err != nil || !h.Matches(nb) {
+			s.mu.Unlock()
+			return false, fmt.Errorf("trust bundle %d: its head does not match (%v): %w", nb.Sequence, err, crypto.ErrMalformed)
+		}
+		nb.Head = head
+	}
+	return s.commit(cur, nb, true, source)
+}
+
+// InstallDelta applies a signed delta to the bundle in force. It returns
+// false, nil for a delta that is not newer (no work done), and an error
+// wrapping crypto.ErrWrongBase for one that applies to a bundle this node
+// does not hold yet (the caller pulls what is missing).
+func (s *Service) InstallDelta(raw []byte, source string) (bool, error) {
+	d, err := crypto.PeekDelta(raw)
+	if err != nil {
+		return false, err
+	}
+	if d.Sequence <= s.cur.Load().Bundle().Sequence {
+		s.declined.Add(1)
+		return false, nil
+	}
+	s.mu.Lock()
+	cur := s.cur.Load()
+	if d.Sequence <= cur.Bundle().Sequence {
+		s.mu.Unlock()
+		s.declined.Add(1)
+		return false, nil
+	}
+	nb, err := crypto.ApplyDelta(s.root, cur.Bundle(), raw)
+	if err != nil {
+		s.mu.Unlock()
+		if !errors.Is(err, crypto.ErrWrongBase) {
+			s.log.Warn("trust bundle delta rejected", "source", source, "sequence", d.Sequence, "reason", err)
+		}
+		return false, err
+	}
+	s.deltasApplied.Add(1)
+	return s.commit(cur, nb, false, source)
+}
+
+// commit puts nb in force (s.mu held; commit releases it), persists it,
+// and then, without locks, enforces it and tells the neighbours.
+func (s *Service) commit(cur *crypto.Trust, nb *crypto.Bundle, full bool, source string) (bool, error) {
 	next, err := cur.Replace(nb)
 	if err != nil {
 		s.mu.Unlock()
@@ -212,17 +307,20 @@ func (s *Service) Install(raw []byte, source string) (bool, error) {
 		s.mu.Unlock()
 		return false, fmt.Errorf("trust bundle %d expired on %s: %w", nb.Sequence, nb.ExpiresAt.UTC().Format(time.DateOnly), crypto.ErrExpired)
 	}
-	if err := datadir.WriteFileAtomic(s.dir.Path(datadir.BundleFile), raw, 0o644); err != nil {
+	if err := s.persist(nb, full); err != nil {
 		s.mu.Unlock()
-		return false, fmt.Errorf("persist trust bundle: %w", err)
+		return false, err
 	}
+	s.keepCache(nb)
 	s.cur.Store(next)
+	s.lastSource.Store(source)
 	s.mu.Unlock()
 	if s.metrics != nil {
 		s.metrics.BundleInstalled.Inc()
 	}
 	s.log.Info("trust bundle installed", "sequence", nb.Sequence, "previous", cur.Bundle().Sequence, "source", source,
-		"certificates", len(nb.Certs), "revocations", len(nb.Revocations), "expires", nb.ExpiresAt.UTC().Format(time.RFC3339))
+		"whole", full, "deltas", len(nb.Deltas), "certificates", len(nb.Certs), "revocations", len(nb.Revocations),
+		"expires", nb.ExpiresAt.UTC().Format(time.RFC3339))
 	s.enforce()
 	for _, f := range s.onInstall {
 		f(next)
@@ -287,24 +385,33 @@ func (s *Service) announce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("announce bundle: this node is not certified: %w", err)
 	}
-	h := t.Bundle().Hash()
-	env, err := crypto.SealMessage(s.signer, self.Serial, cmproto.PayloadBundleAnnounce, &pb.BundleAnnounce{
-		Version: cmproto.BundleAnnounceVersion, Sequence: t.Bundle().Sequence, Sha256: h[:], ExpiresAt: t.Bundle().ExpiresAt.Unix(),
-		AnnouncedAt: s.now().UnixMilli(),
-	})
+	b := t.Bundle()
+	h := b.Hash()
+	a := &pb.BundleAnnounce{
+		Version: cmproto.BundleAnnounceVersion, Sequence: b.Sequence, Sha256: h[:], ExpiresAt: b.ExpiresAt.Unix(),
+		AnnouncedAt: s.now().UnixMilli(), Head: b.Head,
+	}
+	if n := len(b.Deltas); n > 0 && len(b.Deltas[n-1]) <= maxGossipDelta {
+		// The change itself rides in the gossip: a node one behind applies
+		// it without a stream.
+		a.Delta = b.Deltas[n-1]
+		a.Head = nil // the delta is what a node one behind needs; the rest ask a stream
+	}
+	env, err := crypto.SealMessage(s.signer, self.Serial, cmproto.PayloadBundleAnnounce, a)
 	if err != nil {
 		return err
 	}
-	b, err := env.Marshal()
+	msg, err := env.Marshal()
 	if err != nil {
 		return err
 	}
-	s.log.Debug("announcing trust bundle", "sequence", t.Bundle().Sequence, "topic_peers", len(s.topic.ListPeers()))
-	return s.topic.Publish(ctx, b)
+	s.log.Debug("announcing trust bundle", "sequence", b.Sequence, "topic_peers", len(s.topic.ListPeers()))
+	return s.topic.Publish(ctx, msg)
 }
 
 // validate is the inline gossipsub validator of the trust topic.
 func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	s.gossipIn.Add(int64(len(msg.Data)))
 	env, err := crypto.UnmarshalEnvelope(msg.Data, cmproto.MaxGossipMessage)
 	if err != nil {
 		s.rejected(from, err)
@@ -334,75 +441,42 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 		}
 	}
 	if a.GetSequence() <= t.Bundle().Sequence {
-		return pubsub.ValidationIgnore
+		s.declined.Add(1)
+		return pubsub.ValidationIgnore // stale or equal: no further work
 	}
-	// Newer: pull it from the announcer, falling back to whoever relayed it.
-	select {
-	case s.pulls <- pullRequest{seq: a.GetSequence(), peers: []peer.ID{signer.PeerID, from}}:
-	default:
+	// Newer. What it carries from the root is checked before anything is
+	// fetched: a forged head or delta is rejected here.
+	if len(a.GetHead()) > 0 {
+		h, err := crypto.OpenBundleHead(s.root, a.GetHead())
+		if err != nil || h.Sequence > a.GetSequence() {
+			s.rejected(from, fmt.Errorf("bundle announcement %d with a bad head (%v): %w", a.GetSequence(), err, crypto.ErrMalformed))
+			return pubsub.ValidationReject
+		}
 	}
+	var delta []byte
+	if len(a.GetDelta()) > 0 {
+		d, err := crypto.PeekDelta(a.GetDelta())
+		if err != nil || d.Sequence != a.GetSequence() {
+			s.rejected(from, fmt.Errorf("bundle announcement %d with a bad delta (%v): %w", a.GetSequence(), err, crypto.ErrMalformed))
+			return pubsub.ValidationReject
+		}
+		delta = a.GetDelta()
+	}
+	// Pull it from the announcer, falling back to whoever relayed it and
+	// then to the other peers.
+	s.queuePull(pullRequest{seq: a.GetSequence(), peers: []peer.ID{signer.PeerID, from}, delta: delta})
 	return pubsub.ValidationAccept
 }
+
+// maxGossipDelta bounds a delta carried in a bundle announcement (the
+// trust topic carries signalling, not bulk).
+const maxGossipDelta = 12 << 10
 
 func (s *Service) rejected(from peer.ID, err error) {
 	s.log.Info("gossip rejected", "topic", cmproto.TopicTrust, "from", from, "reason", err)
 	if s.metrics != nil {
 		s.metrics.GossipRejected.WithLabelValues(cmproto.TopicTrust, metrics.RejectReason(err)).Inc()
 	}
-}
-
-// serveBundle answers a bundle request: the bundle in force if newer than
-// what the peer has, else an empty answer.
-func (s *Service) serveBundle(st network.Stream) {
-	defer st.Close()
-	st.SetDeadline(time.Now().Add(30 * time.Second))
-	var req pb.BundleRequest
-	if err := cmproto.ReadDelimited(st, &req, 1024); err != nil {
-		st.Reset()
-		return
-	}
-	b := s.cur.Load().Bundle()
-	if req.GetHave() > b.Sequence {
-		// The asker holds a newer bundle than ours: fetch it from them.
-		select {
-		case s.pulls <- pullRequest{seq: req.GetHave(), peers: []peer.ID{st.Conn().RemotePeer()}}:
-		default:
-		}
-	}
-	var out []byte
-	if b.Sequence > req.GetHave() {
-		out = b.Raw
-	}
-	if err := cmproto.WriteFrame(st, out); err != nil {
-		st.Reset()
-	}
-}
-
-// pull asks p for a bundle newer than the one in force.
-func (s *Service) pull(ctx context.Context, p peer.ID) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	st, err := s.h.NewStream(ctx, p, cmproto.ProtoBundle)
-	if err != nil {
-		return false, err
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		st.SetDeadline(dl)
-	}
-	if err := cmproto.WriteDelimited(st, &pb.BundleRequest{Version: 1, Have: s.cur.Load().Bundle().Sequence}); err != nil {
-		st.Reset()
-		return false, err
-	}
-	raw, err := cmproto.ReadFrame(st, crypto.MaxBundleSize)
-	if err != nil {
-		st.Reset()
-		return false, err
-	}
-	if len(raw) == 0 {
-		return false, nil
-	}
-	return s.Install(raw, "peer "+p.String())
 }
 
 // Serve runs the pull worker and the periodic checks until ctx ends.
@@ -433,21 +507,51 @@ func (s *Service) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case r := <-s.pulls:
-			for _, p := range r.peers {
-				if s.cur.Load().Bundle().Sequence >= r.seq {
-					break
-				}
-				if p == "" || p == s.self {
-					continue
-				}
-				if _, err := s.pull(ctx, p); err != nil {
-					s.log.Info("trust bundle pull failed", "peer", p, "reason", err)
-				}
-			}
+			s.handlePull(ctx, r)
 		case <-tick.C:
 			// Certificates expire while connections stay up: re-check.
 			s.enforce()
 			s.checkExpiry()
+		}
+	}
+}
+
+// handlePull brings the bundle in force up to r.seq: the delta that came
+// with the announcement if it applies, else pulls from the peers named,
+// then from the other connected peers (any of them may hold it), until
+// one gives it.
+func (s *Service) handlePull(ctx context.Context, r pullRequest) {
+	have := func() bool { return s.cur.Load().Bundle().Sequence >= r.seq }
+	if r.delta != nil {
+		if _, err := s.InstallDelta(r.delta, "gossip"); err != nil && !errors.Is(err, crypto.ErrWrongBase) {
+			s.log.Info("trust bundle delta from gossip refused", "reason", err)
+		}
+	}
+	tried := map[peer.ID]bool{"": true, s.self: true}
+	try := func(p peer.ID) {
+		if have() || tried[p] || ctx.Err() != nil {
+			return
+		}
+		tried[p] = true
+		if _, err := s.pull(ctx, p); err != nil {
+			s.log.Info("trust bundle pull failed", "peer", p, "reason", err)
+		}
+	}
+	for _, p := range r.peers {
+		try(p)
+	}
+	if s.h == nil {
+		return
+	}
+	const othersAtMost = 8
+	n := 0
+	for _, p := range s.h.Network().Peers() {
+		if have() || n >= othersAtMost {
+			break
+		}
+		if !tried[p] && s.Admit(p) == nil {
+			n++
+			try(p)
 		}
 	}
 }

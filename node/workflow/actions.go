@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,8 +30,34 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 	if err != nil {
 		return nil, err
 	}
+	if head.Status == court.StatusTerminated {
+		// A case concluded as 终本 may be offered once resumed (恢复执行)
+		// under an 执恢 number: the offer names the resumed case.
+		if req.ResumeAs == "" {
+			return nil, fmt.Errorf("%w: case %s was concluded as 终本; resume it under an 执恢 number (resume_as, --resume-as) to offer it", court.ErrInvalid, cn)
+		}
+		rn, err := cmproto.EnforcementCase("resume_as", req.ResumeAs, self.Code)
+		if err != nil {
+			return nil, err
+		}
+		e := storage.AuditEntry{Event: "case.resumed", Outcome: "ok", Case: rn.String(), Detail: fmt.Sprintf("%s (终本) resumed as %s to be offered for transfer", cn, rn)}
+		if err := w.audit.Before(e); err != nil {
+			return nil, court.Errorf(court.ErrUnavailable, "resume %s refused: the audit log cannot be written (%v); try again", cn, err)
+		}
+		if _, err := w.db.ResumeCase(cn, rn); err != nil {
+			e.Outcome, e.Detail = "failed", err.Error()
+			w.auditDone(e)
+			return nil, err
+		}
+		cn = rn
+		if head, v, err = w.db.Case(cn); err != nil {
+			return nil, err
+		}
+	} else if req.ResumeAs != "" {
+		return nil, fmt.Errorf("%w: case %s is %s, not concluded as 终本: there is nothing to resume", court.ErrInvalid, cn, head.Status)
+	}
 	if head.Status != court.StatusActive {
-		return nil, fmt.Errorf("%w: case %s is %s; only an active case can be offered", court.ErrInvalid, cn, head.Status)
+		return nil, fmt.Errorf("%w: case %s is %s; only an active case (or one concluded as 终本, resumed) can be offered", court.ErrInvalid, cn, head.Status)
 	}
 	sup, err := court.ParseCourtCode(req.Superior)
 	if err != nil {
@@ -40,7 +67,7 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 	for _, g := range req.Grounds {
 		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
 		if !ok {
-			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases or capacity", court.ErrInvalid, g)
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases, capacity or passive", court.ErrInvalid, g)
 		}
 		o.Grounds = append(o.Grounds, pb.Ground(val))
 	}
@@ -57,6 +84,7 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 			o.Assets = append(o.Assets, &pb.AssetCount{AssetClass: string(c), Count: counts[c]})
 		}
 	}
+	o.RegionAssets, o.DebtorRegion = regionSummary(v.Assets, v.Parties)
 	var earliest court.Date
 	for _, m := range v.Measures {
 		if m.Status == court.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
@@ -78,9 +106,72 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 	return w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
 }
 
+// Start opens a transfer of a case of a court below this one, as its
+// superior, without the origin's offer: on its own motion, from
+// supervision or a petition, or recording the applicant's request (whose
+// answer is due the configured request_answer_days after it reached this
+// court, unless the request names the date).
+func (w *Service) Start(ctx context.Context, req api.StartRequest) (*cmproto.Transfer, error) {
+	origin, err := court.ParseCourtCode(req.Origin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: origin: %v", court.ErrInvalid, err)
+	}
+	cn, err := cmproto.EnforcementCase("case_number", req.CaseNumber, origin)
+	if err != nil {
+		return nil, err
+	}
+	if req.Source == "" {
+		req.Source = "own_motion"
+	}
+	src, err := cmproto.ParseStartSource(req.Source)
+	if err != nil {
+		return nil, err
+	}
+	st := &pb.TransferStart{CaseNumber: cn.String(), OriginCourt: string(origin), Source: src, FiledOn: req.FiledOn, RequestedOn: req.RequestedOn, AnswerBy: req.AnswerBy}
+	if src == pb.StartSource_START_APPLICANT_REQUEST && st.AnswerBy == "" && st.RequestedOn != "" {
+		on, err := court.ParseDate(st.RequestedOn)
+		if err != nil {
+			return nil, fmt.Errorf("%w: requested_on: %v", court.ErrInvalid, err)
+		}
+		st.AnswerBy = on.AddDate(0, 0, w.answerDays).String()
+	}
+	for _, g := range req.Grounds {
+		val, ok := pb.Ground_value["GROUND_"+strings.ToUpper(g)]
+		if !ok {
+			return nil, fmt.Errorf("%w: ground %q: want long_unexecuted, interference, serial_cases, capacity or passive", court.ErrInvalid, g)
+		}
+		st.Grounds = append(st.Grounds, pb.Ground(val))
+	}
+	ts, err := w.records.ByCase(ctx, cn)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t.CaseNumber == cn.String() && t.Origin == origin && !t.State.Terminal() {
+			return nil, fmt.Errorf("%w: case %s is already in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
+		}
+	}
+	t, err := w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Start{Start: st}})
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "transfer.started", Outcome: "ok", Transfer: string(t.ID), Case: cn.String(), Court: string(origin),
+		Detail: fmt.Sprintf("opened by the superior (%s); grounds %s; answer by %s", req.Source, strings.Join(t.Grounds, ", "), t.AnswerBy)})
+	return t, nil
+}
+
 // Decide decides an offered transfer as a superior court.
 func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.DecideRequest) (*cmproto.Transfer, error) {
-	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy}
+	// Every deadline is fixed here, once, from this court's
+	// configuration: every node derives the same dates from the record.
+	p := w.periods
+	d := &pb.TransferDecision{ReceiverCourt: req.Receiver, DecisionNumber: req.DecisionNumber, AcceptBy: req.AcceptBy,
+		HandoverDays: uint32(p.HandoverDays), FilingDays: uint32(p.FilingDays),
+		InvestigationMonths: uint32(p.InvestigationMonths), ConclusionMonths: uint32(p.ConclusionMonths),
+		ReturnDays: uint32(p.ReturnDays), SupplementDays: uint32(p.SupplementDays)}
+	if d.AcceptBy == "" {
+		d.AcceptBy = court.DateOf(w.now()).AddDate(0, 0, p.AcceptDays).String()
+	}
 	switch req.Mode {
 	case "designated", "指令执行":
 		d.Mode = pb.Mode_MODE_DESIGNATED
@@ -105,7 +196,35 @@ func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.Decid
 			return nil, fmt.Errorf("%w: the designated court %s has no certificate in force on the mesh (%v); it could neither accept the case nor fetch the dossier: designate another court, or have it certified first", court.ErrInvalid, c, err)
 		}
 	}
+	if err := w.noteAdvice(ctx, id, d, req.RecommendationHash); err != nil {
+		return nil, err
+	}
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
+}
+
+// noteAdvice writes into decision d the chosen court's rank in the
+// recommendation for the transfer as it stands (Recommend) and that
+// recommendation's inputs hash. When the decider names the hash of the
+// recommendation it saw (seen) and the inputs have changed since, the
+// decision is refused as stale: the judge looks again. A transfer not
+// known here, or not offered to this court, is left to the state
+// machine to refuse.
+func (w *Service) noteAdvice(ctx context.Context, id court.TransferID, d *pb.TransferDecision, seen string) error {
+	rec, err := w.Recommend(ctx, id)
+	if errors.Is(err, court.ErrNotFound) || errors.Is(err, court.ErrPermission) {
+		if seen != "" {
+			return err
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if seen != "" && seen != rec.InputsHash {
+		return court.Errorf(court.ErrStale, "transfer %s: the recommendation changed since it was shown (inputs %s, now %s): show it again (courtmesh transfer recommend %s) and decide on what it says now", id, seen, rec.InputsHash, id)
+	}
+	d.RecommendedRank, d.RecommendationHash = uint32(rec.RankOf(court.CourtCode(d.ReceiverCourt))), rec.HashBytes()
+	return nil
 }
 
 // Accept accepts a transfer designated to this court.
@@ -113,7 +232,7 @@ func (w *Service) Accept(ctx context.Context, id court.TransferID, req api.Accep
 	// The new number goes out in its normal form, and must be free here:
 	// the case arrives under it, and the other court's asset updates
 	// follow it.
-	newNo, err := cmproto.EnforcementCase("new case number", req.NewCaseNumber, w.court)
+	newNo, err := cmproto.ReceiverNumber("new case number", req.NewCaseNumber, w.court, w.now())
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +298,14 @@ func (w *Service) Close(ctx context.Context, id court.TransferID, req api.CloseR
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Outcome: req.Outcome, AmountRecoveredFen: req.AmountRecoveredFen}}})
 }
 
-// Handover hands the dossier of an accepted transfer over: it refuses while
-// an active measure expires within the guard period unless an override
-// reason is given, wraps the data key for the receiver and the decider,
-// and publishes the manifest.
-func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+// Conclude concludes a received case as the receiving court with its
+// closure kind, and sets the filed case's status accordingly (终本:
+// terminated; the other kinds: concluded).
+func (w *Service) Conclude(ctx context.Context, id court.TransferID, req api.ConcludeRequest) (*cmproto.Transfer, error) {
+	kind, k, err := cmproto.ParseClosureKind(req.Kind)
+	if err != nil {
+		return nil, err
+	}
 	t, err := w.records.Load(id)
 	if err != nil {
 		return nil, err
@@ -191,7 +313,86 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	if t == nil {
 		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
 	}
-	if t.State != cmproto.StateAccepted {
+	newNo, err := court.ParseCaseNumber(t.NewCaseNumber)
+	if t.Receiver == w.court && t.State == cmproto.StateClosed && t.ClosureKind == k && err == nil {
+		// A retry after the case's status could not be set.
+		if err := w.db.SetCaseStatus(newNo, k.CaseStatus()); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	if t.Receiver != w.court || t.State != cmproto.StateReceived {
+		return nil, fmt.Errorf("%w: transfer %s is %s with receiver %s: only the receiver concludes a case it received and filed, once", court.ErrConflict, id, t.State, t.Receiver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	next, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{Kind: kind, AmountRecoveredFen: req.AmountRecoveredFen,
+		InvestigationSteps: req.InvestigationSteps, Approval: req.Approval}}})
+	if err != nil {
+		return nil, err
+	}
+	// The closure is signed and out: the filed case follows it.
+	e := storage.AuditEntry{Event: "case.concluded", Outcome: "ok", Transfer: string(id), Case: newNo.String(), Detail: fmt.Sprintf("concluded as %s", k)}
+	if err := w.db.SetCaseStatus(newNo, k.CaseStatus()); err != nil {
+		e.Outcome, e.Detail = "failed", fmt.Sprintf("concluded as %s; the case's status could not be set to %s: %v", k, k.CaseStatus(), err)
+		w.auditDone(e)
+		return nil, fmt.Errorf("transfer %s concluded as %s, but case %s could not be marked %s (conclude again to retry): %w", id, k, newNo, k.CaseStatus(), err)
+	}
+	w.auditDone(e)
+	return next, nil
+}
+
+// Handover hands the dossier of an accepted transfer over: it refuses while
+// an active measure expires within the guard period unless an override
+// reason is given, wraps the data key for the receiver and the decider,
+// and publishes the manifest.
+func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+	return w.handover(ctx, id, req, false)
+}
+
+// Supplement answers the receiver's return of an incomplete handover with
+// a new version of it: the case as it is now in this court's store (the
+// missing papers imported since), under the same rules as the handover.
+// The readers fetch only the chunks they do not hold yet.
+func (w *Service) Supplement(ctx context.Context, id court.TransferID, req api.HandoverRequest) (*cmproto.Transfer, error) {
+	t, err := w.handover(ctx, id, req, true)
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "handover.supplemented", Outcome: "ok", Transfer: string(id), Case: t.CaseNumber,
+		Detail: fmt.Sprintf("handover version %d: %d chunks, answering the return of %s", t.HandoverVersion, t.ChunkCount, strings.Join(t.Missing, ", "))})
+	return t, nil
+}
+
+// Return returns a handed-over dossier to the origin as incomplete,
+// naming the kinds of dossier item missing (within the decision's return
+// period of the handover), as the receiving court.
+func (w *Service) Return(ctx context.Context, id court.TransferID, req api.ReturnRequest) (*cmproto.Transfer, error) {
+	if err := w.checkFreeText(id, "note", req.Note); err != nil {
+		return nil, err
+	}
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: req.Missing, Note: req.Note}}})
+	if err != nil {
+		return nil, err
+	}
+	w.auditDone(storage.AuditEntry{Event: "handover.returned", Outcome: "ok", Transfer: string(id), Case: t.CaseNumber,
+		Detail: fmt.Sprintf("handover version %d returned as incomplete: %s missing; the origin supplements by %s", t.HandoverVersion, strings.Join(req.Missing, ", "), t.SupplementBy)})
+	return t, nil
+}
+
+func (w *Service) handover(ctx context.Context, id court.TransferID, req api.HandoverRequest, supplement bool) (*cmproto.Transfer, error) {
+	t, err := w.records.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("transfer %s: %w", id, court.ErrNotFound)
+	}
+	switch {
+	case supplement && t.State != cmproto.StateReturned:
+		return nil, fmt.Errorf("%w: transfer %s is %s; a supplement answers the receiver's return of the handover", court.ErrConflict, id, t.State)
+	case !supplement && t.State != cmproto.StateAccepted:
 		return nil, fmt.Errorf("%w: transfer %s is %s; handover follows the receiver's acceptance", court.ErrConflict, id, t.State)
 	}
 	cn, err := court.ParseCaseNumber(t.CaseNumber)
@@ -206,6 +407,9 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	dos, err := w.db.Dossier(cn)
 	if err != nil {
 		return nil, err
+	}
+	if root := dos.Root(); supplement && bytes.Equal(root[:], t.MerkleRoot) {
+		return nil, fmt.Errorf("%w: case %s is as it was handed over; import the missing papers (%s) first, then supplement", court.ErrConflict, cn, strings.Join(t.Missing, ", "))
 	}
 	today := court.DateOf(w.now())
 	var blocking []string
@@ -237,9 +441,25 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 	if err := w.checkFreeText(id, "override_reason", reason); err != nil {
 		return nil, err
 	}
+	// The balance the receiver files (法明传〔2018〕335号): the claim the
+	// offer announced, less what this court recovered up to now.
+	before := max(t.AmountOrigin, t.HandoverRecovered)
+	claim, recovered := dos.Version.ClaimFen, before
+	if req.AmountRecoveredFen != nil {
+		recovered = *req.AmountRecoveredFen
+	}
+	switch {
+	case t.StartedBy == "" && claim != t.AmountOutstanding+t.AmountOrigin:
+		return nil, fmt.Errorf("%w: case %s now claims %d fen, but the offer announced %d; the claim cannot change during a transfer: withdraw and offer again", court.ErrConflict, cn, claim, t.AmountOutstanding+t.AmountOrigin)
+	case recovered < before:
+		return nil, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen announced before; what was recovered cannot shrink", court.ErrInvalid, recovered, before)
+	case recovered >= claim:
+		return nil, fmt.Errorf("%w: amount recovered %d fen covers the whole claim of %d fen: nothing is left to transfer; withdraw the offer and conclude the case (执行完毕)", court.ErrInvalid, recovered, claim)
+	}
 	m := &pb.HandoverManifest{
 		ChunkCount: uint32(len(dos.Chunks)), SealedBytes: dos.Bytes, DocumentCount: uint32(len(dos.Documents)),
 		OverrideReason: reason, OverriddenMeasures: ids, ActiveMeasures: uint32(active),
+		ClaimFen: claim, RecoveredFen: recovered,
 	}
 	root, snap := dos.Root(), dos.SnapshotHash()
 	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
@@ -297,7 +517,11 @@ func (w *Service) Handover(ctx context.Context, id court.TransferID, req api.Han
 			return nil, court.Errorf(court.ErrUnavailable, "handover %s refused: the override could not be written to the audit log (%v); nothing was handed over, try again", id, err)
 		}
 	}
-	next, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Handover{Handover: m}})
+	body := &pb.Record{Body: &pb.Record_Handover{Handover: m}}
+	if supplement {
+		body = &pb.Record{Body: &pb.Record_Supplement{Supplement: &pb.Supplement{Manifest: m}}}
+	}
+	next, err := w.records.Issue(ctx, id, body)
 	if err != nil {
 		if reason != "" {
 			override.Outcome, override.Detail = "failed", "the handover with this override was not issued: "+err.Error()

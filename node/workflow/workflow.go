@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -8,6 +9,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/audit"
 	"courtmesh.dev/courtmesh/node/metrics"
@@ -24,16 +26,20 @@ import (
 // the records service, whose state machine decides whether the step is in
 // order.
 type Service struct {
-	audit     audit.Policy
-	records   Records
-	db        *storage.DB
-	trust     TrustView
-	peer      peer.ID
-	court     court.CourtCode
-	metrics   *metrics.Metrics
-	log       *slog.Logger
-	now       func() time.Time
-	guardDays int
+	audit      audit.Policy
+	records    Records
+	db         *storage.DB
+	trust      TrustView
+	peer       peer.ID
+	court      court.CourtCode
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	now        func() time.Time
+	guardDays  int
+	periods    cmproto.Periods
+	answerDays int
+	logs       Logs
+	advice     advice.Weights
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -70,12 +76,38 @@ type Deps struct {
 	// GuardDays is the handover guard period: a handover is refused while
 	// an active measure expires within it (config handover_guard_days).
 	GuardDays int
+	// Periods are the deadlines this court writes into its decisions
+	// (config acceptance_days, handover_days, ...).
+	Periods cmproto.Periods
+	// AnswerDays is the time this court gives itself to answer an
+	// applicant's request (config request_answer_days).
+	AnswerDays int
+	// Logs reads record log positions, for spot checks: this node's own
+	// head seeds a draw, another court's position checks one (the records
+	// room). Nil: spot checks are refused.
+	Logs Logs
+	// Advice is the weights of the receiver recommendation (config
+	// [recommend]); the zero value means advice.Default().
+	Advice *advice.Weights
+}
+
+// Logs is what spot checks read of the record logs.
+type Logs interface {
+	// Head is this node's own record log head.
+	Head() (crypto.LogPosition, error)
+	// LogPosition is the chain hash of issuer's log up to seq.
+	LogPosition(issuer peer.ID, seq uint64) (crypto.LogPosition, error)
 }
 
 // New builds the workflow.
 func New(d Deps) *Service {
-	return &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
-		log: d.Log, now: d.Now, guardDays: d.GuardDays}
+	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
+		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults(), answerDays: cmp.Or(d.AnswerDays, 15), logs: d.Logs,
+		advice: advice.Default()}
+	if d.Advice != nil {
+		s.advice = *d.Advice
+	}
+	return s
 }
 
 // self returns this node's certificate in the bundle in force.
@@ -106,15 +138,25 @@ func (w *Service) Transfer(id court.TransferID) (api.Transfer, error) {
 // List returns one page of transfers (newest offer first) and the cursor
 // of the next ("" at the end), answered from the store's indexes.
 func (w *Service) List(ctx context.Context, q api.TransferQuery) ([]api.Transfer, string, error) {
+	return List(ctx, w.db, w.now(), q)
+}
+
+// Lister is the store's paged transfer listing; *storage.DB implements it.
+type Lister interface {
+	ListTransfers(ctx context.Context, q storage.TransferQuery) (storage.TransferPage, error)
+}
+
+// List is Service.List over a store opened by itself (the command line
+// reads a stopped node's transfers with it): one page at now.
+func List(ctx context.Context, db Lister, now time.Time, q api.TransferQuery) ([]api.Transfer, string, error) {
 	sq := storage.TransferQuery{State: q.State, Court: q.Court, Cursor: q.Cursor, Limit: q.Limit}
 	if q.Overdue {
-		sq.OverdueAt = court.DateOf(w.now())
+		sq.OverdueAt = court.DateOf(now)
 	}
-	page, err := w.db.ListTransfers(ctx, sq)
+	page, err := db.ListTransfers(ctx, sq)
 	if err != nil {
 		return nil, "", err
 	}
-	now := w.now()
 	out := make([]api.Transfer, 0, len(page.Records))
 	for _, rec := range page.Records {
 		t, err := records.Decode(rec)

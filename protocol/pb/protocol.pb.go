@@ -35,6 +35,8 @@ type BundleAnnounce struct {
 	Sha256        []byte                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	ExpiresAt     int64                  `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`       // unix seconds
 	AnnouncedAt   int64                  `protobuf:"varint,5,opt,name=announced_at,json=announcedAt,proto3" json:"announced_at,omitempty"` // unix milliseconds; makes each announcement a distinct gossip message
+	Head          []byte                 `protobuf:"bytes,6,opt,name=head,proto3" json:"head,omitempty"`                                   // the root-signed head of the bundle (crypto.BundleHead), when the announcer has one
+	Delta         []byte                 `protobuf:"bytes,7,opt,name=delta,proto3" json:"delta,omitempty"`                                 // the root-signed delta that made `sequence`, when small: applied from the gossip itself
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -104,11 +106,30 @@ func (x *BundleAnnounce) GetAnnouncedAt() int64 {
 	return 0
 }
 
+func (x *BundleAnnounce) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *BundleAnnounce) GetDelta() []byte {
+	if x != nil {
+		return x.Delta
+	}
+	return nil
+}
+
 // BundleRequest asks a peer for its trust bundle if newer than `have`.
+// On /courtmesh/bundle/2.0.0 (version 2) the peer first answers with a
+// BundleOffer; the asker then sends a second BundleRequest with `send`
+// set if it wants the whole bundle, or closes the stream.
 type BundleRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	Have          uint64                 `protobuf:"varint,2,opt,name=have,proto3" json:"have,omitempty"`
+	HaveState     []byte                 `protobuf:"bytes,3,opt,name=have_state,json=haveState,proto3" json:"have_state,omitempty"` // version 2: the state digest of the bundle held (crypto.Bundle.State)
+	Send          bool                   `protobuf:"varint,4,opt,name=send,proto3" json:"send,omitempty"`                           // version 2, second request: send the whole bundle offered
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -157,6 +178,108 @@ func (x *BundleRequest) GetHave() uint64 {
 	return 0
 }
 
+func (x *BundleRequest) GetHaveState() []byte {
+	if x != nil {
+		return x.HaveState
+	}
+	return nil
+}
+
+func (x *BundleRequest) GetSend() bool {
+	if x != nil {
+		return x.Send
+	}
+	return false
+}
+
+// BundleOffer answers a version 2 BundleRequest: what the peer holds
+// (sequence 0 or not newer than `have`: nothing to offer), its root-signed
+// head, and, when the asker's bundle is a recent base of it, the signed
+// deltas that lead from there to `sequence`, in order.
+type BundleOffer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // 1
+	Sequence      uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Head          []byte                 `protobuf:"bytes,3,opt,name=head,proto3" json:"head,omitempty"`                                      // root-signed head of the full bundle offered (may be empty)
+	Deltas        [][]byte               `protobuf:"bytes,4,rep,name=deltas,proto3" json:"deltas,omitempty"`                                  // signed deltas from the asker's bundle, in order
+	Size          uint64                 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`                                     // length of the full bundle offered
+	FullSequence  uint64                 `protobuf:"varint,6,opt,name=full_sequence,json=fullSequence,proto3" json:"full_sequence,omitempty"` // sequence of the full bundle offered (before the peer's own deltas)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleOffer) Reset() {
+	*x = BundleOffer{}
+	mi := &file_pb_protocol_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleOffer) ProtoMessage() {}
+
+func (x *BundleOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_protocol_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleOffer.ProtoReflect.Descriptor instead.
+func (*BundleOffer) Descriptor() ([]byte, []int) {
+	return file_pb_protocol_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BundleOffer) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *BundleOffer) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *BundleOffer) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *BundleOffer) GetDeltas() [][]byte {
+	if x != nil {
+		return x.Deltas
+	}
+	return nil
+}
+
+func (x *BundleOffer) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BundleOffer) GetFullSequence() uint64 {
+	if x != nil {
+		return x.FullSequence
+	}
+	return 0
+}
+
 // FetchRequest is one request on the fetch stream: the manifest of a
 // transfer's dossier, or a batch of its chunks. A stream carries many
 // requests (pipelined); every request is authorised and audited.
@@ -172,7 +295,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_pb_protocol_proto_msgTypes[2]
+	mi := &file_pb_protocol_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +307,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_protocol_proto_msgTypes[2]
+	mi := &file_pb_protocol_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +320,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_pb_protocol_proto_rawDescGZIP(), []int{2}
+	return file_pb_protocol_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FetchRequest) GetVersion() uint32 {
@@ -243,7 +366,7 @@ type FetchManifest struct {
 
 func (x *FetchManifest) Reset() {
 	*x = FetchManifest{}
-	mi := &file_pb_protocol_proto_msgTypes[3]
+	mi := &file_pb_protocol_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +378,7 @@ func (x *FetchManifest) String() string {
 func (*FetchManifest) ProtoMessage() {}
 
 func (x *FetchManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_protocol_proto_msgTypes[3]
+	mi := &file_pb_protocol_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +391,7 @@ func (x *FetchManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchManifest.ProtoReflect.Descriptor instead.
 func (*FetchManifest) Descriptor() ([]byte, []int) {
-	return file_pb_protocol_proto_rawDescGZIP(), []int{3}
+	return file_pb_protocol_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FetchManifest) GetVersion() uint32 {
@@ -322,7 +445,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_pb_protocol_proto_msgTypes[4]
+	mi := &file_pb_protocol_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +457,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_protocol_proto_msgTypes[4]
+	mi := &file_pb_protocol_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +470,7 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_pb_protocol_proto_rawDescGZIP(), []int{4}
+	return file_pb_protocol_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FetchResponse) GetVersion() uint32 {
@@ -412,7 +535,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_pb_protocol_proto_msgTypes[5]
+	mi := &file_pb_protocol_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +547,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_protocol_proto_msgTypes[5]
+	mi := &file_pb_protocol_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +560,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_pb_protocol_proto_rawDescGZIP(), []int{5}
+	return file_pb_protocol_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Heartbeat) GetVersion() uint32 {
@@ -556,7 +679,7 @@ type AuditCheckpoint struct {
 
 func (x *AuditCheckpoint) Reset() {
 	*x = AuditCheckpoint{}
-	mi := &file_pb_protocol_proto_msgTypes[6]
+	mi := &file_pb_protocol_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +691,7 @@ func (x *AuditCheckpoint) String() string {
 func (*AuditCheckpoint) ProtoMessage() {}
 
 func (x *AuditCheckpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_protocol_proto_msgTypes[6]
+	mi := &file_pb_protocol_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +704,7 @@ func (x *AuditCheckpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditCheckpoint.ProtoReflect.Descriptor instead.
 func (*AuditCheckpoint) Descriptor() ([]byte, []int) {
-	return file_pb_protocol_proto_rawDescGZIP(), []int{6}
+	return file_pb_protocol_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AuditCheckpoint) GetLength() uint64 {
@@ -602,17 +725,29 @@ var File_pb_protocol_proto protoreflect.FileDescriptor
 
 const file_pb_protocol_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/protocol.proto\x12\x15courtmesh.protocol.v1\"\xa0\x01\n" +
+	"\x11pb/protocol.proto\x12\x15courtmesh.protocol.v1\"\xca\x01\n" +
 	"\x0eBundleAnnounce\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x16\n" +
 	"\x06sha256\x18\x03 \x01(\fR\x06sha256\x12\x1d\n" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\x03R\texpiresAt\x12!\n" +
-	"\fannounced_at\x18\x05 \x01(\x03R\vannouncedAt\"=\n" +
+	"\fannounced_at\x18\x05 \x01(\x03R\vannouncedAt\x12\x12\n" +
+	"\x04head\x18\x06 \x01(\fR\x04head\x12\x14\n" +
+	"\x05delta\x18\a \x01(\fR\x05delta\"p\n" +
 	"\rBundleRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
-	"\x04have\x18\x02 \x01(\x04R\x04have\"\x82\x01\n" +
+	"\x04have\x18\x02 \x01(\x04R\x04have\x12\x1d\n" +
+	"\n" +
+	"have_state\x18\x03 \x01(\fR\thaveState\x12\x12\n" +
+	"\x04send\x18\x04 \x01(\bR\x04send\"\xa8\x01\n" +
+	"\vBundleOffer\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x12\n" +
+	"\x04head\x18\x03 \x01(\fR\x04head\x12\x16\n" +
+	"\x06deltas\x18\x04 \x03(\fR\x06deltas\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x04R\x04size\x12#\n" +
+	"\rfull_sequence\x18\x06 \x01(\x04R\ffullSequence\"\x82\x01\n" +
 	"\fFetchRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1f\n" +
 	"\vtransfer_id\x18\x02 \x01(\tR\n" +
@@ -673,21 +808,22 @@ func file_pb_protocol_proto_rawDescGZIP() []byte {
 	return file_pb_protocol_proto_rawDescData
 }
 
-var file_pb_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_pb_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_pb_protocol_proto_goTypes = []any{
 	(*BundleAnnounce)(nil),  // 0: courtmesh.protocol.v1.BundleAnnounce
 	(*BundleRequest)(nil),   // 1: courtmesh.protocol.v1.BundleRequest
-	(*FetchRequest)(nil),    // 2: courtmesh.protocol.v1.FetchRequest
-	(*FetchManifest)(nil),   // 3: courtmesh.protocol.v1.FetchManifest
-	(*FetchResponse)(nil),   // 4: courtmesh.protocol.v1.FetchResponse
-	(*Heartbeat)(nil),       // 5: courtmesh.protocol.v1.Heartbeat
-	(*AuditCheckpoint)(nil), // 6: courtmesh.protocol.v1.AuditCheckpoint
-	nil,                     // 7: courtmesh.protocol.v1.Heartbeat.TransferStatesEntry
+	(*BundleOffer)(nil),     // 2: courtmesh.protocol.v1.BundleOffer
+	(*FetchRequest)(nil),    // 3: courtmesh.protocol.v1.FetchRequest
+	(*FetchManifest)(nil),   // 4: courtmesh.protocol.v1.FetchManifest
+	(*FetchResponse)(nil),   // 5: courtmesh.protocol.v1.FetchResponse
+	(*Heartbeat)(nil),       // 6: courtmesh.protocol.v1.Heartbeat
+	(*AuditCheckpoint)(nil), // 7: courtmesh.protocol.v1.AuditCheckpoint
+	nil,                     // 8: courtmesh.protocol.v1.Heartbeat.TransferStatesEntry
 }
 var file_pb_protocol_proto_depIdxs = []int32{
-	3, // 0: courtmesh.protocol.v1.FetchResponse.manifest:type_name -> courtmesh.protocol.v1.FetchManifest
-	6, // 1: courtmesh.protocol.v1.Heartbeat.audit_checkpoints:type_name -> courtmesh.protocol.v1.AuditCheckpoint
-	7, // 2: courtmesh.protocol.v1.Heartbeat.transfer_states:type_name -> courtmesh.protocol.v1.Heartbeat.TransferStatesEntry
+	4, // 0: courtmesh.protocol.v1.FetchResponse.manifest:type_name -> courtmesh.protocol.v1.FetchManifest
+	7, // 1: courtmesh.protocol.v1.Heartbeat.audit_checkpoints:type_name -> courtmesh.protocol.v1.AuditCheckpoint
+	8, // 2: courtmesh.protocol.v1.Heartbeat.transfer_states:type_name -> courtmesh.protocol.v1.Heartbeat.TransferStatesEntry
 	3, // [3:3] is the sub-list for method output_type
 	3, // [3:3] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
@@ -706,7 +842,7 @@ func file_pb_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_protocol_proto_rawDesc), len(file_pb_protocol_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -35,6 +35,7 @@ const (
 	Ground_GROUND_INTERFERENCE    Ground = 2 // local interference
 	Ground_GROUND_SERIAL_CASES    Ground = 3 // serial cases against one debtor, waiting-line seizures
 	Ground_GROUND_CAPACITY        Ground = 4 // lack of capacity
+	Ground_GROUND_PASSIVE         Ground = 5 // passive enforcement (消极执行)
 )
 
 // Enum value maps for Ground.
@@ -45,6 +46,7 @@ var (
 		2: "GROUND_INTERFERENCE",
 		3: "GROUND_SERIAL_CASES",
 		4: "GROUND_CAPACITY",
+		5: "GROUND_PASSIVE",
 	}
 	Ground_value = map[string]int32{
 		"GROUND_UNSPECIFIED":     0,
@@ -52,6 +54,7 @@ var (
 		"GROUND_INTERFERENCE":    2,
 		"GROUND_SERIAL_CASES":    3,
 		"GROUND_CAPACITY":        4,
+		"GROUND_PASSIVE":         5,
 	}
 )
 
@@ -80,6 +83,62 @@ func (x Ground) Number() protoreflect.EnumNumber {
 // Deprecated: Use Ground.Descriptor instead.
 func (Ground) EnumDescriptor() ([]byte, []int) {
 	return file_pb_transfer_proto_rawDescGZIP(), []int{0}
+}
+
+// StartSource is why a superior court starts a transfer itself.
+type StartSource int32
+
+const (
+	StartSource_START_SOURCE_UNSPECIFIED StartSource = 0
+	StartSource_START_OWN_MOTION         StartSource = 1 // on its own motion (依职权)
+	StartSource_START_SUPERVISION        StartSource = 2 // from supervision (执行监督, 督办)
+	StartSource_START_PETITION           StartSource = 3 // from a petition or complaint (信访)
+	StartSource_START_APPLICANT_REQUEST  StartSource = 4 // the applicant's request (申请变更执行法院, 民诉法 art. 237)
+)
+
+// Enum value maps for StartSource.
+var (
+	StartSource_name = map[int32]string{
+		0: "START_SOURCE_UNSPECIFIED",
+		1: "START_OWN_MOTION",
+		2: "START_SUPERVISION",
+		3: "START_PETITION",
+		4: "START_APPLICANT_REQUEST",
+	}
+	StartSource_value = map[string]int32{
+		"START_SOURCE_UNSPECIFIED": 0,
+		"START_OWN_MOTION":         1,
+		"START_SUPERVISION":        2,
+		"START_PETITION":           3,
+		"START_APPLICANT_REQUEST":  4,
+	}
+)
+
+func (x StartSource) Enum() *StartSource {
+	p := new(StartSource)
+	*p = x
+	return p
+}
+
+func (x StartSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StartSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_pb_transfer_proto_enumTypes[1].Descriptor()
+}
+
+func (StartSource) Type() protoreflect.EnumType {
+	return &file_pb_transfer_proto_enumTypes[1]
+}
+
+func (x StartSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StartSource.Descriptor instead.
+func (StartSource) EnumDescriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
 }
 
 // Mode is how enforcement power moves.
@@ -116,11 +175,11 @@ func (x Mode) String() string {
 }
 
 func (Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_pb_transfer_proto_enumTypes[1].Descriptor()
+	return file_pb_transfer_proto_enumTypes[2].Descriptor()
 }
 
 func (Mode) Type() protoreflect.EnumType {
-	return &file_pb_transfer_proto_enumTypes[1]
+	return &file_pb_transfer_proto_enumTypes[2]
 }
 
 func (x Mode) Number() protoreflect.EnumNumber {
@@ -129,7 +188,69 @@ func (x Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Mode.Descriptor instead.
 func (Mode) EnumDescriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+}
+
+// ClosureKind is how an enforcement case ends (结案方式).
+type ClosureKind int32
+
+const (
+	ClosureKind_CLOSURE_KIND_UNSPECIFIED ClosureKind = 0 // builds before kinds existed: see outcome
+	ClosureKind_CLOSURE_FULFILLED        ClosureKind = 1 // 执行完毕
+	ClosureKind_CLOSURE_TERMINAL         ClosureKind = 2 // 终结本次执行程序 (终本): the case may be resumed (执恢)
+	ClosureKind_CLOSURE_ENDED            ClosureKind = 3 // 终结执行
+	ClosureKind_CLOSURE_CANCELLED        ClosureKind = 4 // 销案 (the origin's case on a transfer; never the receiver's)
+	ClosureKind_CLOSURE_NOT_ENFORCED     ClosureKind = 5 // 不予执行
+	ClosureKind_CLOSURE_DISMISSED        ClosureKind = 6 // 驳回申请
+)
+
+// Enum value maps for ClosureKind.
+var (
+	ClosureKind_name = map[int32]string{
+		0: "CLOSURE_KIND_UNSPECIFIED",
+		1: "CLOSURE_FULFILLED",
+		2: "CLOSURE_TERMINAL",
+		3: "CLOSURE_ENDED",
+		4: "CLOSURE_CANCELLED",
+		5: "CLOSURE_NOT_ENFORCED",
+		6: "CLOSURE_DISMISSED",
+	}
+	ClosureKind_value = map[string]int32{
+		"CLOSURE_KIND_UNSPECIFIED": 0,
+		"CLOSURE_FULFILLED":        1,
+		"CLOSURE_TERMINAL":         2,
+		"CLOSURE_ENDED":            3,
+		"CLOSURE_CANCELLED":        4,
+		"CLOSURE_NOT_ENFORCED":     5,
+		"CLOSURE_DISMISSED":        6,
+	}
+)
+
+func (x ClosureKind) Enum() *ClosureKind {
+	p := new(ClosureKind)
+	*p = x
+	return p
+}
+
+func (x ClosureKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClosureKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_pb_transfer_proto_enumTypes[3].Descriptor()
+}
+
+func (ClosureKind) Type() protoreflect.EnumType {
+	return &file_pb_transfer_proto_enumTypes[3]
+}
+
+func (x ClosureKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClosureKind.Descriptor instead.
+func (ClosureKind) EnumDescriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 // Record is one step of a transfer, in its issuer's sequence-numbered log.
@@ -153,6 +274,18 @@ type Record struct {
 	//	*Record_Closure
 	//	*Record_GrantRevocation
 	//	*Record_AssetUpdate
+	//	*Record_HandoverReturn
+	//	*Record_Supplement
+	//	*Record_Start
+	//	*Record_FundsEntry
+	//	*Record_Sanction
+	//	*Record_AssistNotice
+	//	*Record_DossierItems
+	//	*Record_Directive
+	//	*Record_DirectiveReport
+	//	*Record_Review
+	//	*Record_PartyComplaint
+	//	*Record_ComplaintAnswer
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -329,6 +462,114 @@ func (x *Record) GetAssetUpdate() *AssetUpdate {
 	return nil
 }
 
+func (x *Record) GetHandoverReturn() *HandoverReturn {
+	if x != nil {
+		if x, ok := x.Body.(*Record_HandoverReturn); ok {
+			return x.HandoverReturn
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetSupplement() *Supplement {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Supplement); ok {
+			return x.Supplement
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetStart() *TransferStart {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetFundsEntry() *FundsEntry {
+	if x != nil {
+		if x, ok := x.Body.(*Record_FundsEntry); ok {
+			return x.FundsEntry
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetSanction() *Sanction {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Sanction); ok {
+			return x.Sanction
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAssistNotice() *AssistNotice {
+	if x != nil {
+		if x, ok := x.Body.(*Record_AssistNotice); ok {
+			return x.AssistNotice
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDossierItems() *DossierItems {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DossierItems); ok {
+			return x.DossierItems
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDirective() *Directive {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Directive); ok {
+			return x.Directive
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDirectiveReport() *DirectiveReport {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DirectiveReport); ok {
+			return x.DirectiveReport
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetReview() *Review {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Review); ok {
+			return x.Review
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetPartyComplaint() *PartyComplaint {
+	if x != nil {
+		if x, ok := x.Body.(*Record_PartyComplaint); ok {
+			return x.PartyComplaint
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetComplaintAnswer() *ComplaintAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*Record_ComplaintAnswer); ok {
+			return x.ComplaintAnswer
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -377,6 +618,59 @@ type Record_AssetUpdate struct {
 	AssetUpdate *AssetUpdate `protobuf:"bytes,20,opt,name=asset_update,json=assetUpdate,proto3,oneof"`
 }
 
+type Record_HandoverReturn struct {
+	HandoverReturn *HandoverReturn `protobuf:"bytes,21,opt,name=handover_return,json=handoverReturn,proto3,oneof"`
+}
+
+type Record_Supplement struct {
+	Supplement *Supplement `protobuf:"bytes,22,opt,name=supplement,proto3,oneof"`
+}
+
+type Record_Start struct {
+	Start *TransferStart `protobuf:"bytes,23,opt,name=start,proto3,oneof"`
+}
+
+type Record_FundsEntry struct {
+	// 30-39: money, sanctions and assisting bodies (see FundsEntry).
+	FundsEntry *FundsEntry `protobuf:"bytes,30,opt,name=funds_entry,json=fundsEntry,proto3,oneof"`
+}
+
+type Record_Sanction struct {
+	Sanction *Sanction `protobuf:"bytes,31,opt,name=sanction,proto3,oneof"`
+}
+
+type Record_AssistNotice struct {
+	AssistNotice *AssistNotice `protobuf:"bytes,32,opt,name=assist_notice,json=assistNotice,proto3,oneof"`
+}
+
+type Record_DossierItems struct {
+	DossierItems *DossierItems `protobuf:"bytes,33,opt,name=dossier_items,json=dossierItems,proto3,oneof"`
+}
+
+type Record_Directive struct {
+	// Supervision: 督办 and its answer, reviews (抽查, 倒查); 43-49
+	// are kept for more.
+	Directive *Directive `protobuf:"bytes,40,opt,name=directive,proto3,oneof"`
+}
+
+type Record_DirectiveReport struct {
+	DirectiveReport *DirectiveReport `protobuf:"bytes,41,opt,name=directive_report,json=directiveReport,proto3,oneof"`
+}
+
+type Record_Review struct {
+	Review *Review `protobuf:"bytes,42,opt,name=review,proto3,oneof"`
+}
+
+type Record_PartyComplaint struct {
+	// 50-54: the parties' complaints (投诉). In these records transfer_id
+	// names the complaint (its reference), not a transfer.
+	PartyComplaint *PartyComplaint `protobuf:"bytes,50,opt,name=party_complaint,json=partyComplaint,proto3,oneof"`
+}
+
+type Record_ComplaintAnswer struct {
+	ComplaintAnswer *ComplaintAnswer `protobuf:"bytes,51,opt,name=complaint_answer,json=complaintAnswer,proto3,oneof"`
+}
+
 func (*Record_Offer) isRecord_Body() {}
 
 func (*Record_Decision) isRecord_Body() {}
@@ -399,6 +693,127 @@ func (*Record_GrantRevocation) isRecord_Body() {}
 
 func (*Record_AssetUpdate) isRecord_Body() {}
 
+func (*Record_HandoverReturn) isRecord_Body() {}
+
+func (*Record_Supplement) isRecord_Body() {}
+
+func (*Record_Start) isRecord_Body() {}
+
+func (*Record_FundsEntry) isRecord_Body() {}
+
+func (*Record_Sanction) isRecord_Body() {}
+
+func (*Record_AssistNotice) isRecord_Body() {}
+
+func (*Record_DossierItems) isRecord_Body() {}
+
+func (*Record_Directive) isRecord_Body() {}
+
+func (*Record_DirectiveReport) isRecord_Body() {}
+
+func (*Record_Review) isRecord_Body() {}
+
+func (*Record_PartyComplaint) isRecord_Body() {}
+
+func (*Record_ComplaintAnswer) isRecord_Body() {}
+
+// TransferStart: the superior court opens a transfer of a case of a
+// court below it, without the origin's offer: on its own motion, or
+// recording the applicant's request, which it must answer (decide or
+// reject) by answer_by. The origin cannot withdraw it; it hands over when
+// the decision says so.
+type TransferStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber    string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"` // the origin's enforcement case (案号)
+	OriginCourt   string                 `protobuf:"bytes,2,opt,name=origin_court,json=originCourt,proto3" json:"origin_court,omitempty"`
+	Grounds       []Ground               `protobuf:"varint,3,rep,packed,name=grounds,proto3,enum=courtmesh.protocol.v1.Ground" json:"grounds,omitempty"`
+	Source        StartSource            `protobuf:"varint,4,opt,name=source,proto3,enum=courtmesh.protocol.v1.StartSource" json:"source,omitempty"`
+	FiledOn       string                 `protobuf:"bytes,5,opt,name=filed_on,json=filedOn,proto3" json:"filed_on,omitempty"`             // YYYY-MM-DD, when the origin filed the case; required for an applicant's request
+	RequestedOn   string                 `protobuf:"bytes,6,opt,name=requested_on,json=requestedOn,proto3" json:"requested_on,omitempty"` // YYYY-MM-DD, when the applicant's request reached the superior
+	AnswerBy      string                 `protobuf:"bytes,7,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`          // YYYY-MM-DD, the superior answers the applicant's request by
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferStart) Reset() {
+	*x = TransferStart{}
+	mi := &file_pb_transfer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferStart) ProtoMessage() {}
+
+func (x *TransferStart) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferStart.ProtoReflect.Descriptor instead.
+func (*TransferStart) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TransferStart) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *TransferStart) GetOriginCourt() string {
+	if x != nil {
+		return x.OriginCourt
+	}
+	return ""
+}
+
+func (x *TransferStart) GetGrounds() []Ground {
+	if x != nil {
+		return x.Grounds
+	}
+	return nil
+}
+
+func (x *TransferStart) GetSource() StartSource {
+	if x != nil {
+		return x.Source
+	}
+	return StartSource_START_SOURCE_UNSPECIFIED
+}
+
+func (x *TransferStart) GetFiledOn() string {
+	if x != nil {
+		return x.FiledOn
+	}
+	return ""
+}
+
+func (x *TransferStart) GetRequestedOn() string {
+	if x != nil {
+		return x.RequestedOn
+	}
+	return ""
+}
+
+func (x *TransferStart) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
 // AssetCount is how many assets of one class the case holds.
 type AssetCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -410,7 +825,7 @@ type AssetCount struct {
 
 func (x *AssetCount) Reset() {
 	*x = AssetCount{}
-	mi := &file_pb_transfer_proto_msgTypes[1]
+	mi := &file_pb_transfer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +837,7 @@ func (x *AssetCount) String() string {
 func (*AssetCount) ProtoMessage() {}
 
 func (x *AssetCount) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[1]
+	mi := &file_pb_transfer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +850,7 @@ func (x *AssetCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetCount.ProtoReflect.Descriptor instead.
 func (*AssetCount) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{1}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AssetCount) GetAssetClass() string {
@@ -464,13 +879,19 @@ type TransferOffer struct {
 	Assets                []*AssetCount          `protobuf:"bytes,7,rep,name=assets,proto3" json:"assets,omitempty"`
 	EarliestMeasureExpiry string                 `protobuf:"bytes,8,opt,name=earliest_measure_expiry,json=earliestMeasureExpiry,proto3" json:"earliest_measure_expiry,omitempty"` // YYYY-MM-DD, empty if no active measure
 	FiledOn               string                 `protobuf:"bytes,9,opt,name=filed_on,json=filedOn,proto3" json:"filed_on,omitempty"`                                             // YYYY-MM-DD, when the origin filed the case
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Fields 30-39: what a superior weighs when it chooses the receiver
+	// (两便: where the assets are, where the debtor lives), as division
+	// codes and bands only: no name, identifier, address or exact value.
+	// Empty in offers by builds before they existed.
+	RegionAssets  []*RegionAssets `protobuf:"bytes,30,rep,name=region_assets,json=regionAssets,proto3" json:"region_assets,omitempty"`
+	DebtorRegion  string          `protobuf:"bytes,31,opt,name=debtor_region,json=debtorRegion,proto3" json:"debtor_region,omitempty"` // 6-digit division code of the debtor's domicile (district or city); empty if unknown
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferOffer) Reset() {
 	*x = TransferOffer{}
-	mi := &file_pb_transfer_proto_msgTypes[2]
+	mi := &file_pb_transfer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +903,7 @@ func (x *TransferOffer) String() string {
 func (*TransferOffer) ProtoMessage() {}
 
 func (x *TransferOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[2]
+	mi := &file_pb_transfer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +916,7 @@ func (x *TransferOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferOffer.ProtoReflect.Descriptor instead.
 func (*TransferOffer) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{2}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TransferOffer) GetCaseNumber() string {
@@ -561,6 +982,90 @@ func (x *TransferOffer) GetFiledOn() string {
 	return ""
 }
 
+func (x *TransferOffer) GetRegionAssets() []*RegionAssets {
+	if x != nil {
+		return x.RegionAssets
+	}
+	return nil
+}
+
+func (x *TransferOffer) GetDebtorRegion() string {
+	if x != nil {
+		return x.DebtorRegion
+	}
+	return ""
+}
+
+// RegionAssets is how many assets of one class lie in one administrative
+// region, and the band of their total estimated value.
+type RegionAssets struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"` // 6-digit division code (GB/T 2260): a district (110105) or a city (110100)
+	AssetClass    string                 `protobuf:"bytes,2,opt,name=asset_class,json=assetClass,proto3" json:"asset_class,omitempty"`
+	Count         uint32                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	ValueBand     uint32                 `protobuf:"varint,4,opt,name=value_band,json=valueBand,proto3" json:"value_band,omitempty"` // 0 no estimate, 1 <100k yuan, 2 100k-1m, 3 1m-10m, 4 >=10m
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionAssets) Reset() {
+	*x = RegionAssets{}
+	mi := &file_pb_transfer_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionAssets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionAssets) ProtoMessage() {}
+
+func (x *RegionAssets) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionAssets.ProtoReflect.Descriptor instead.
+func (*RegionAssets) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RegionAssets) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *RegionAssets) GetAssetClass() string {
+	if x != nil {
+		return x.AssetClass
+	}
+	return ""
+}
+
+func (x *RegionAssets) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *RegionAssets) GetValueBand() uint32 {
+	if x != nil {
+		return x.ValueBand
+	}
+	return 0
+}
+
 // TransferDecision: a superior of both courts decides.
 type TransferDecision struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -568,13 +1073,30 @@ type TransferDecision struct {
 	ReceiverCourt  string                 `protobuf:"bytes,2,opt,name=receiver_court,json=receiverCourt,proto3" json:"receiver_court,omitempty"`
 	DecisionNumber string                 `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"` // the decision document's number
 	AcceptBy       string                 `protobuf:"bytes,4,opt,name=accept_by,json=acceptBy,proto3" json:"accept_by,omitempty"`                   // YYYY-MM-DD; acceptance deadline
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The periods of the rest of the transfer's life, fixed once by the
+	// decider (from its configuration) so that every node derives the same
+	// dates from the signed times of the records that start them. Zero in
+	// decisions by builds before they existed: the protocol's defaults
+	// (protocol.DefaultPeriods) apply, never a node's own configuration.
+	HandoverDays        uint32 `protobuf:"varint,20,opt,name=handover_days,json=handoverDays,proto3" json:"handover_days,omitempty"`                      // the origin hands over within N days of the acceptance
+	FilingDays          uint32 `protobuf:"varint,21,opt,name=filing_days,json=filingDays,proto3" json:"filing_days,omitempty"`                            // the receiver confirms receipt and files within N days of the handover
+	InvestigationMonths uint32 `protobuf:"varint,22,opt,name=investigation_months,json=investigationMonths,proto3" json:"investigation_months,omitempty"` // property investigation within N months of the filing
+	ConclusionMonths    uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`          // the case concluded within N months of the filing
+	ReturnDays          uint32 `protobuf:"varint,24,opt,name=return_days,json=returnDays,proto3" json:"return_days,omitempty"`                            // the receiver may return an incomplete handover within N days of it
+	SupplementDays      uint32 `protobuf:"varint,25,opt,name=supplement_days,json=supplementDays,proto3" json:"supplement_days,omitempty"`                // the origin supplements a returned handover within N days of the return
+	// Fields 30 and on: the recommendation the decider had before it
+	// (courtmesh transfer recommend), so supervision can compare the
+	// outcomes of followed and overridden advice. Both unset: none was
+	// consulted (and in decisions by builds before they existed).
+	RecommendedRank    uint32 `protobuf:"varint,30,opt,name=recommended_rank,json=recommendedRank,proto3" json:"recommended_rank,omitempty"`         // the chosen court's rank in it, 1 = first; 0 with a hash: the court was not listed
+	RecommendationHash []byte `protobuf:"bytes,31,opt,name=recommendation_hash,json=recommendationHash,proto3" json:"recommendation_hash,omitempty"` // SHA-256 of the recommendation's inputs (32 bytes)
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
 	*x = TransferDecision{}
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +1108,7 @@ func (x *TransferDecision) String() string {
 func (*TransferDecision) ProtoMessage() {}
 
 func (x *TransferDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[3]
+	mi := &file_pb_transfer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +1121,7 @@ func (x *TransferDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferDecision.ProtoReflect.Descriptor instead.
 func (*TransferDecision) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{3}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TransferDecision) GetMode() Mode {
@@ -630,6 +1152,62 @@ func (x *TransferDecision) GetAcceptBy() string {
 	return ""
 }
 
+func (x *TransferDecision) GetHandoverDays() uint32 {
+	if x != nil {
+		return x.HandoverDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetFilingDays() uint32 {
+	if x != nil {
+		return x.FilingDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetInvestigationMonths() uint32 {
+	if x != nil {
+		return x.InvestigationMonths
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetConclusionMonths() uint32 {
+	if x != nil {
+		return x.ConclusionMonths
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetReturnDays() uint32 {
+	if x != nil {
+		return x.ReturnDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetSupplementDays() uint32 {
+	if x != nil {
+		return x.SupplementDays
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetRecommendedRank() uint32 {
+	if x != nil {
+		return x.RecommendedRank
+	}
+	return 0
+}
+
+func (x *TransferDecision) GetRecommendationHash() []byte {
+	if x != nil {
+		return x.RecommendationHash
+	}
+	return nil
+}
+
 // Acceptance: the receiver files the case under its new number.
 type Acceptance struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -640,7 +1218,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +1230,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[4]
+	mi := &file_pb_transfer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +1243,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{4}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Acceptance) GetNewCaseNumber() string {
@@ -686,7 +1264,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +1276,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[5]
+	mi := &file_pb_transfer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +1289,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{5}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Rejection) GetReason() string {
@@ -731,7 +1309,7 @@ type Withdrawal struct {
 
 func (x *Withdrawal) Reset() {
 	*x = Withdrawal{}
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +1321,7 @@ func (x *Withdrawal) String() string {
 func (*Withdrawal) ProtoMessage() {}
 
 func (x *Withdrawal) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[6]
+	mi := &file_pb_transfer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1334,7 @@ func (x *Withdrawal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Withdrawal.ProtoReflect.Descriptor instead.
 func (*Withdrawal) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{6}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Withdrawal) GetReason() string {
@@ -778,7 +1356,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +1368,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[7]
+	mi := &file_pb_transfer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +1381,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{7}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WrappedKey) GetCourt() string {
@@ -847,13 +1425,21 @@ type HandoverManifest struct {
 	// fetch manifest: the receiver files only that record. Empty in
 	// handovers by builds before it existed.
 	SealedCaseHash []byte `protobuf:"bytes,13,opt,name=sealed_case_hash,json=sealedCaseHash,proto3" json:"sealed_case_hash,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The claim as the origin filed it (申请执行标的) and what the origin
+	// recovered before handing over, in 分: the receiver files its new case
+	// with the balance, claim_fen - recovered_fen (法明传〔2018〕335号),
+	// after checking claim_fen against the case record it fetched. Zero in
+	// handovers by builds before they existed: the offer's amount
+	// outstanding is then the balance.
+	ClaimFen      int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
+	RecoveredFen  int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandoverManifest) Reset() {
 	*x = HandoverManifest{}
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1451,7 @@ func (x *HandoverManifest) String() string {
 func (*HandoverManifest) ProtoMessage() {}
 
 func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[8]
+	mi := &file_pb_transfer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1464,7 @@ func (x *HandoverManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoverManifest.ProtoReflect.Descriptor instead.
 func (*HandoverManifest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{8}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HandoverManifest) GetMerkleRoot() []byte {
@@ -972,6 +1558,122 @@ func (x *HandoverManifest) GetSealedCaseHash() []byte {
 	return nil
 }
 
+func (x *HandoverManifest) GetClaimFen() int64 {
+	if x != nil {
+		return x.ClaimFen
+	}
+	return 0
+}
+
+func (x *HandoverManifest) GetRecoveredFen() int64 {
+	if x != nil {
+		return x.RecoveredFen
+	}
+	return 0
+}
+
+// HandoverReturn: the receiver returns an incomplete handover (within the
+// decision's return period), naming the kinds of dossier item missing;
+// the origin must supplement. No personal data: kinds and a short note.
+type HandoverReturn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Missing       []string               `protobuf:"bytes,1,rep,name=missing,proto3" json:"missing,omitempty"` // dossier item kinds (protocol.DossierItems)
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // optional free text, no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverReturn) Reset() {
+	*x = HandoverReturn{}
+	mi := &file_pb_transfer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverReturn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverReturn) ProtoMessage() {}
+
+func (x *HandoverReturn) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverReturn.ProtoReflect.Descriptor instead.
+func (*HandoverReturn) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HandoverReturn) GetMissing() []string {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+func (x *HandoverReturn) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Supplement: the origin answers a return with a new version of the
+// handover: the whole dossier's manifest again (the chunks the readers
+// already hold do not move again).
+type Supplement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manifest      *HandoverManifest      `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Supplement) Reset() {
+	*x = Supplement{}
+	mi := &file_pb_transfer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Supplement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Supplement) ProtoMessage() {}
+
+func (x *Supplement) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Supplement.ProtoReflect.Descriptor instead.
+func (*Supplement) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Supplement) GetManifest() *HandoverManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 // GrantRevocation: the origin stops further fetches by a court. What the
 // court already fetched stays fetched.
 type GrantRevocation struct {
@@ -984,7 +1686,7 @@ type GrantRevocation struct {
 
 func (x *GrantRevocation) Reset() {
 	*x = GrantRevocation{}
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1698,7 @@ func (x *GrantRevocation) String() string {
 func (*GrantRevocation) ProtoMessage() {}
 
 func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[9]
+	mi := &file_pb_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1711,7 @@ func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
 func (*GrantRevocation) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{9}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GrantRevocation) GetCourt() string {
@@ -1042,7 +1744,7 @@ type AssetUpdate struct {
 
 func (x *AssetUpdate) Reset() {
 	*x = AssetUpdate{}
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1756,7 @@ func (x *AssetUpdate) String() string {
 func (*AssetUpdate) ProtoMessage() {}
 
 func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[10]
+	mi := &file_pb_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1769,7 @@ func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
 func (*AssetUpdate) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{10}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AssetUpdate) GetNumber() uint64 {
@@ -1098,6 +1800,521 @@ func (x *AssetUpdate) GetEarliestExpiry() string {
 	return ""
 }
 
+// FundsEntry: money (执行款/案款) that moved through the issuing court's
+// case account in a transferred case, from the handover on: received
+// (a 扣划 of a frozen deposit, an auction, a voluntary payment, or the
+// other court's forward), paid out to the applicant, or forwarded to the
+// other court. Amounts and dates are broadcast; accounts, payers, payees
+// and bank references only in sealed. Numbered per transfer and issuer
+// from 1.
+type FundsEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`                                         // received | paid_out | forwarded
+	AmountFen     int64                  `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`             // 分, more than 0
+	On            string                 `protobuf:"bytes,4,opt,name=on,proto3" json:"on,omitempty"`                                             // YYYY-MM-DD the money moved
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`                                     // received: deduction | auction | voluntary | forward | other
+	CaseNumber    string                 `protobuf:"bytes,6,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`           // the issuer's case number in the transfer
+	ForwardNumber uint64                 `protobuf:"varint,7,opt,name=forward_number,json=forwardNumber,proto3" json:"forward_number,omitempty"` // received from a forward: the other court's forwarded entry
+	// HMAC-SHA-256, under a key derived from the dossier's data key, of
+	// the money's bank reference: the same payment recorded twice is
+	// refused without the reference being broadcast. Empty for a forward
+	// received (forward_number names it).
+	ReferenceDigest []byte `protobuf:"bytes,8,opt,name=reference_digest,json=referenceDigest,proto3" json:"reference_digest,omitempty"`
+	Sealed          []byte `protobuf:"bytes,9,opt,name=sealed,proto3" json:"sealed,omitempty"` // the detail (accounts, payer, payee, reference), sealed with the data key
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FundsEntry) Reset() {
+	*x = FundsEntry{}
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FundsEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FundsEntry) ProtoMessage() {}
+
+func (x *FundsEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FundsEntry.ProtoReflect.Descriptor instead.
+func (*FundsEntry) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FundsEntry) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *FundsEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *FundsEntry) GetOn() string {
+	if x != nil {
+		return x.On
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *FundsEntry) GetForwardNumber() uint64 {
+	if x != nil {
+		return x.ForwardNumber
+	}
+	return 0
+}
+
+func (x *FundsEntry) GetReferenceDigest() []byte {
+	if x != nil {
+		return x.ReferenceDigest
+	}
+	return nil
+}
+
+func (x *FundsEntry) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// Sanction: a credit sanction (信用惩戒) hanging on a case number: the
+// origin declares those in force at handover (in_force), the receiver
+// re-issues each under its new case number (reissued), then the origin
+// lifts its own (lifted). The respondent and the decision only in sealed.
+type Sanction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SanctionId    string                 `protobuf:"bytes,1,opt,name=sanction_id,json=sanctionId,proto3" json:"sanction_id,omitempty"` // chosen by the origin (s1, s2, ...); names it in both courts
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`                               // dishonest_listing | consumption_restriction | exit_restriction | other
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`                           // in_force | reissued | lifted
+	CaseNumber    string                 `protobuf:"bytes,4,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"` // the issuer's case number it hangs on
+	Until         string                 `protobuf:"bytes,5,opt,name=until,proto3" json:"until,omitempty"`                             // YYYY-MM-DD the term ends; empty: no term
+	On            string                 `protobuf:"bytes,6,opt,name=on,proto3" json:"on,omitempty"`                                   // YYYY-MM-DD of the act
+	Sealed        []byte                 `protobuf:"bytes,7,opt,name=sealed,proto3" json:"sealed,omitempty"`                           // respondent and decision number, sealed with the data key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sanction) Reset() {
+	*x = Sanction{}
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sanction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sanction) ProtoMessage() {}
+
+func (x *Sanction) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sanction.ProtoReflect.Descriptor instead.
+func (*Sanction) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Sanction) GetSanctionId() string {
+	if x != nil {
+		return x.SanctionId
+	}
+	return ""
+}
+
+func (x *Sanction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Sanction) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Sanction) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *Sanction) GetUntil() string {
+	if x != nil {
+		return x.Until
+	}
+	return ""
+}
+
+func (x *Sanction) GetOn() string {
+	if x != nil {
+		return x.On
+	}
+	return ""
+}
+
+func (x *Sanction) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// AssistNotice: the receiver's notice (协助执行通知书) to the assisting
+// body holding a moved measure (a bank, a registry, a vehicle
+// administration) that the measure now answers to the receiver's case:
+// drafted, sent, acknowledged. The body's name and the asset only in
+// sealed.
+type AssistNotice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MeasureId     string                 `protobuf:"bytes,1,opt,name=measure_id,json=measureId,proto3" json:"measure_id,omitempty"`
+	BodyKind      string                 `protobuf:"bytes,2,opt,name=body_kind,json=bodyKind,proto3" json:"body_kind,omitempty"`                // bank | real_estate_registry | vehicle_administration | market_regulator | other
+	Status        string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`                                    // drafted | sent | acknowledged
+	On            string                 `protobuf:"bytes,4,opt,name=on,proto3" json:"on,omitempty"`                                            // YYYY-MM-DD
+	CaseNumber    string                 `protobuf:"bytes,5,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`          // the receiver's case number the measure now answers to
+	MeasureExpiry string                 `protobuf:"bytes,6,opt,name=measure_expiry,json=measureExpiry,proto3" json:"measure_expiry,omitempty"` // YYYY-MM-DD, for the alert; empty if the measure has no term
+	Sealed        []byte                 `protobuf:"bytes,7,opt,name=sealed,proto3" json:"sealed,omitempty"`                                    // body, asset and measure detail, sealed with the data key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssistNotice) Reset() {
+	*x = AssistNotice{}
+	mi := &file_pb_transfer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssistNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssistNotice) ProtoMessage() {}
+
+func (x *AssistNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssistNotice.ProtoReflect.Descriptor instead.
+func (*AssistNotice) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AssistNotice) GetMeasureId() string {
+	if x != nil {
+		return x.MeasureId
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetBodyKind() string {
+	if x != nil {
+		return x.BodyKind
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetOn() string {
+	if x != nil {
+		return x.On
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetMeasureExpiry() string {
+	if x != nil {
+		return x.MeasureExpiry
+	}
+	return ""
+}
+
+func (x *AssistNotice) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// DossierItems: the standard dossier items (执行案卷) the origin's
+// handover carries, so the receiver sees at once what is missing.
+type DossierItems struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []string               `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"` // title, application, notice, report_order, search_results, ...
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DossierItems) Reset() {
+	*x = DossierItems{}
+	mi := &file_pb_transfer_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DossierItems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DossierItems) ProtoMessage() {}
+
+func (x *DossierItems) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DossierItems.ProtoReflect.Descriptor instead.
+func (*DossierItems) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DossierItems) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// PartyComplaint: a party complained through the party service of the
+// issuing court about how a case is handled. Only metadata travels in
+// clear; the party's text is sealed (HPKE-wrapped data key) to the
+// supervising court, the court complained of and the issuer.
+type PartyComplaint struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber      string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`                // the case as the party signed in with it
+	ComplainedCourt string                 `protobuf:"bytes,2,opt,name=complained_court,json=complainedCourt,proto3" json:"complained_court,omitempty"` // the court whose handling is complained of
+	SupervisorCourt string                 `protobuf:"bytes,3,opt,name=supervisor_court,json=supervisorCourt,proto3" json:"supervisor_court,omitempty"` // a superior of it: the decider of the transfer, else its parent
+	Category        string                 `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`                                      // no_progress | missed_deadline | lapsed_measure | conduct | other
+	AnswerBy        string                 `protobuf:"bytes,5,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`                      // YYYY-MM-DD; the supervisor answers by then
+	SealedText      []byte                 `protobuf:"bytes,6,opt,name=sealed_text,json=sealedText,proto3" json:"sealed_text,omitempty"`                // the party's text, sealed with the data key
+	Keys            []*WrappedKey          `protobuf:"bytes,7,rep,name=keys,proto3" json:"keys,omitempty"`                                              // the data key, for each reader court
+	PartyRole       string                 `protobuf:"bytes,8,opt,name=party_role,json=partyRole,proto3" json:"party_role,omitempty"`                   // applicant | respondent
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PartyComplaint) Reset() {
+	*x = PartyComplaint{}
+	mi := &file_pb_transfer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyComplaint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyComplaint) ProtoMessage() {}
+
+func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyComplaint.ProtoReflect.Descriptor instead.
+func (*PartyComplaint) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PartyComplaint) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetComplainedCourt() string {
+	if x != nil {
+		return x.ComplainedCourt
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetSupervisorCourt() string {
+	if x != nil {
+		return x.SupervisorCourt
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
+func (x *PartyComplaint) GetSealedText() []byte {
+	if x != nil {
+		return x.SealedText
+	}
+	return nil
+}
+
+func (x *PartyComplaint) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *PartyComplaint) GetPartyRole() string {
+	if x != nil {
+		return x.PartyRole
+	}
+	return ""
+}
+
+// ComplaintAnswer: the supervising court answers a complaint.
+type ComplaintAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SealedText    []byte                 `protobuf:"bytes,1,opt,name=sealed_text,json=sealedText,proto3" json:"sealed_text,omitempty"` // the answer, sealed with a new data key
+	Keys          []*WrappedKey          `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`                               // for the complaint's issuer, the court complained of, the supervisor
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComplaintAnswer) Reset() {
+	*x = ComplaintAnswer{}
+	mi := &file_pb_transfer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComplaintAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComplaintAnswer) ProtoMessage() {}
+
+func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComplaintAnswer.ProtoReflect.Descriptor instead.
+func (*ComplaintAnswer) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ComplaintAnswer) GetSealedText() []byte {
+	if x != nil {
+		return x.SealedText
+	}
+	return nil
+}
+
+func (x *ComplaintAnswer) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 // Receipt: the receiver verified every chunk.
 type Receipt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1109,7 +2326,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +2338,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[11]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +2351,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{11}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -1162,7 +2379,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +2391,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[12]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +2404,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{12}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -1207,15 +2424,22 @@ func (x *Progress) GetStatus() string {
 // Closure: the receiver concludes the case.
 type Closure struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
-	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"` // concluded | terminated (终本) | settled
+	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"` // concluded | terminated (终本) | settled; empty when kind is set
 	AmountRecoveredFen int64                  `protobuf:"varint,2,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"`
+	Kind               ClosureKind            `protobuf:"varint,20,opt,name=kind,proto3,enum=courtmesh.protocol.v1.ClosureKind" json:"kind,omitempty"`
+	// For 终本 (民诉法解释 art. 517): the investigation steps done, each a
+	// step name (online_search, report_order, on_site, consumption_restriction,
+	// dishonest_listing, audit, reward_notice, search_warrant), and who
+	// approved: applicant_signed or panel_and_president.
+	InvestigationSteps []string `protobuf:"bytes,21,rep,name=investigation_steps,json=investigationSteps,proto3" json:"investigation_steps,omitempty"`
+	Approval           string   `protobuf:"bytes,22,opt,name=approval,proto3" json:"approval,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +2451,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +2464,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -1253,6 +2477,310 @@ func (x *Closure) GetOutcome() string {
 func (x *Closure) GetAmountRecoveredFen() int64 {
 	if x != nil {
 		return x.AmountRecoveredFen
+	}
+	return 0
+}
+
+func (x *Closure) GetKind() ClosureKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ClosureKind_CLOSURE_KIND_UNSPECIFIED
+}
+
+func (x *Closure) GetInvestigationSteps() []string {
+	if x != nil {
+		return x.InvestigationSteps
+	}
+	return nil
+}
+
+func (x *Closure) GetApproval() string {
+	if x != nil {
+		return x.Approval
+	}
+	return ""
+}
+
+// Directive (督办): a superior court directs a court concerned by the
+// transfer (its origin, decider or receiver) to act by a date. Broadcast
+// like every record: the instruction names no person.
+type Directive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Court         string                 `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`             // the court directed
+	Instruction   string                 `protobuf:"bytes,2,opt,name=instruction,proto3" json:"instruction,omitempty"` // what to do; free text, no personal data
+	Due           string                 `protobuf:"bytes,3,opt,name=due,proto3" json:"due,omitempty"`                 // YYYY-MM-DD (China time): answer by this day
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Directive) Reset() {
+	*x = Directive{}
+	mi := &file_pb_transfer_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Directive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Directive) ProtoMessage() {}
+
+func (x *Directive) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Directive.ProtoReflect.Descriptor instead.
+func (*Directive) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Directive) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *Directive) GetInstruction() string {
+	if x != nil {
+		return x.Instruction
+	}
+	return ""
+}
+
+func (x *Directive) GetDue() string {
+	if x != nil {
+		return x.Due
+	}
+	return ""
+}
+
+// DirectiveReport: the directed court answers a directive.
+type DirectiveReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Directive     string                 `protobuf:"bytes,1,opt,name=directive,proto3" json:"directive,omitempty"` // SHA-256 (hex) of the directive record answered
+	Report        string                 `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`       // what was done; free text, no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectiveReport) Reset() {
+	*x = DirectiveReport{}
+	mi := &file_pb_transfer_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectiveReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectiveReport) ProtoMessage() {}
+
+func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
+func (*DirectiveReport) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DirectiveReport) GetDirective() string {
+	if x != nil {
+		return x.Directive
+	}
+	return ""
+}
+
+func (x *DirectiveReport) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+// Review: a superior court's review of the transfer with its finding,
+// after a spot check (抽查: draw says how the transfer was drawn) or a
+// check back on the origin (倒查).
+type Review struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Finding       string                 `protobuf:"bytes,1,opt,name=finding,proto3" json:"finding,omitempty"` // in_order | no_fault | negligence | interference | other
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // free text, no personal data
+	Draw          *SpotCheckDraw         `protobuf:"bytes,3,opt,name=draw,proto3" json:"draw,omitempty"`       // set for a spot check
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Review) Reset() {
+	*x = Review{}
+	mi := &file_pb_transfer_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Review) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Review) ProtoMessage() {}
+
+func (x *Review) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Review.ProtoReflect.Descriptor instead.
+func (*Review) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Review) GetFinding() string {
+	if x != nil {
+		return x.Finding
+	}
+	return ""
+}
+
+func (x *Review) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Review) GetDraw() *SpotCheckDraw {
+	if x != nil {
+		return x.Draw
+	}
+	return nil
+}
+
+// SpotCheckDraw fixes a spot check's sample so that any node recomputes
+// it (protocol.DrawSample): the population is every transfer concerning
+// a court under scope offered in [offered_from, offered_to); the seed is
+// the drawer's own record log head at seed_seq, public and witnessed.
+type SpotCheckDraw struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Scope          string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	OfferedFrom    int64                  `protobuf:"varint,2,opt,name=offered_from,json=offeredFrom,proto3" json:"offered_from,omitempty"` // unix milliseconds, inclusive
+	OfferedTo      int64                  `protobuf:"varint,3,opt,name=offered_to,json=offeredTo,proto3" json:"offered_to,omitempty"`       // unix milliseconds, exclusive
+	SeedSeq        uint64                 `protobuf:"varint,4,opt,name=seed_seq,json=seedSeq,proto3" json:"seed_seq,omitempty"`
+	SeedHead       []byte                 `protobuf:"bytes,5,opt,name=seed_head,json=seedHead,proto3" json:"seed_head,omitempty"` // 32 bytes
+	Population     uint32                 `protobuf:"varint,6,opt,name=population,proto3" json:"population,omitempty"`
+	PopulationHash []byte                 `protobuf:"bytes,7,opt,name=population_hash,json=populationHash,proto3" json:"population_hash,omitempty"` // SHA-256 of the population's IDs, sorted, each followed by a newline
+	Sample         uint32                 `protobuf:"varint,8,opt,name=sample,proto3" json:"sample,omitempty"`                                      // how many were drawn
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SpotCheckDraw) Reset() {
+	*x = SpotCheckDraw{}
+	mi := &file_pb_transfer_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpotCheckDraw) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpotCheckDraw) ProtoMessage() {}
+
+func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
+func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SpotCheckDraw) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *SpotCheckDraw) GetOfferedFrom() int64 {
+	if x != nil {
+		return x.OfferedFrom
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetOfferedTo() int64 {
+	if x != nil {
+		return x.OfferedTo
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetSeedSeq() uint64 {
+	if x != nil {
+		return x.SeedSeq
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetSeedHead() []byte {
+	if x != nil {
+		return x.SeedHead
+	}
+	return nil
+}
+
+func (x *SpotCheckDraw) GetPopulation() uint32 {
+	if x != nil {
+		return x.Population
+	}
+	return 0
+}
+
+func (x *SpotCheckDraw) GetPopulationHash() []byte {
+	if x != nil {
+		return x.PopulationHash
+	}
+	return nil
+}
+
+func (x *SpotCheckDraw) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
 	}
 	return 0
 }
@@ -1270,7 +2798,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +2810,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +2823,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -1322,7 +2850,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +2862,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +2875,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -1378,7 +2906,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +2918,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +2931,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -1438,7 +2966,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\x94\a\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xfd\r\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -1461,13 +2989,37 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bprogress\x18\x11 \x01(\v2\x1f.courtmesh.protocol.v1.ProgressH\x00R\bprogress\x12:\n" +
 	"\aclosure\x18\x12 \x01(\v2\x1e.courtmesh.protocol.v1.ClosureH\x00R\aclosure\x12S\n" +
 	"\x10grant_revocation\x18\x13 \x01(\v2&.courtmesh.protocol.v1.GrantRevocationH\x00R\x0fgrantRevocation\x12G\n" +
-	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdateB\x06\n" +
-	"\x04body\"C\n" +
+	"\fasset_update\x18\x14 \x01(\v2\".courtmesh.protocol.v1.AssetUpdateH\x00R\vassetUpdate\x12P\n" +
+	"\x0fhandover_return\x18\x15 \x01(\v2%.courtmesh.protocol.v1.HandoverReturnH\x00R\x0ehandoverReturn\x12C\n" +
+	"\n" +
+	"supplement\x18\x16 \x01(\v2!.courtmesh.protocol.v1.SupplementH\x00R\n" +
+	"supplement\x12<\n" +
+	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05start\x12D\n" +
+	"\vfunds_entry\x18\x1e \x01(\v2!.courtmesh.protocol.v1.FundsEntryH\x00R\n" +
+	"fundsEntry\x12=\n" +
+	"\bsanction\x18\x1f \x01(\v2\x1f.courtmesh.protocol.v1.SanctionH\x00R\bsanction\x12J\n" +
+	"\rassist_notice\x18  \x01(\v2#.courtmesh.protocol.v1.AssistNoticeH\x00R\fassistNotice\x12J\n" +
+	"\rdossier_items\x18! \x01(\v2#.courtmesh.protocol.v1.DossierItemsH\x00R\fdossierItems\x12@\n" +
+	"\tdirective\x18( \x01(\v2 .courtmesh.protocol.v1.DirectiveH\x00R\tdirective\x12S\n" +
+	"\x10directive_report\x18) \x01(\v2&.courtmesh.protocol.v1.DirectiveReportH\x00R\x0fdirectiveReport\x127\n" +
+	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06review\x12P\n" +
+	"\x0fparty_complaint\x182 \x01(\v2%.courtmesh.protocol.v1.PartyComplaintH\x00R\x0epartyComplaint\x12S\n" +
+	"\x10complaint_answer\x183 \x01(\v2&.courtmesh.protocol.v1.ComplaintAnswerH\x00R\x0fcomplaintAnswerB\x06\n" +
+	"\x04body\"\xa3\x02\n" +
+	"\rTransferStart\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12!\n" +
+	"\forigin_court\x18\x02 \x01(\tR\voriginCourt\x127\n" +
+	"\agrounds\x18\x03 \x03(\x0e2\x1d.courtmesh.protocol.v1.GroundR\agrounds\x12:\n" +
+	"\x06source\x18\x04 \x01(\x0e2\".courtmesh.protocol.v1.StartSourceR\x06source\x12\x19\n" +
+	"\bfiled_on\x18\x05 \x01(\tR\afiledOn\x12!\n" +
+	"\frequested_on\x18\x06 \x01(\tR\vrequestedOn\x12\x1b\n" +
+	"\tanswer_by\x18\a \x01(\tR\banswerBy\"C\n" +
 	"\n" +
 	"AssetCount\x12\x1f\n" +
 	"\vasset_class\x18\x01 \x01(\tR\n" +
 	"assetClass\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"\xa9\x03\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\x98\x04\n" +
 	"\rTransferOffer\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
 	"caseNumber\x12!\n" +
@@ -1478,12 +3030,31 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x14amount_recovered_fen\x18\x06 \x01(\x03R\x12amountRecoveredFen\x129\n" +
 	"\x06assets\x18\a \x03(\v2!.courtmesh.protocol.v1.AssetCountR\x06assets\x126\n" +
 	"\x17earliest_measure_expiry\x18\b \x01(\tR\x15earliestMeasureExpiry\x12\x19\n" +
-	"\bfiled_on\x18\t \x01(\tR\afiledOn\"\xb0\x01\n" +
+	"\bfiled_on\x18\t \x01(\tR\afiledOn\x12H\n" +
+	"\rregion_assets\x18\x1e \x03(\v2#.courtmesh.protocol.v1.RegionAssetsR\fregionAssets\x12#\n" +
+	"\rdebtor_region\x18\x1f \x01(\tR\fdebtorRegion\"|\n" +
+	"\fRegionAssets\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vasset_class\x18\x02 \x01(\tR\n" +
+	"assetClass\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
+	"\n" +
+	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xfc\x03\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
 	"\x0fdecision_number\x18\x03 \x01(\tR\x0edecisionNumber\x12\x1b\n" +
-	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\"4\n" +
+	"\taccept_by\x18\x04 \x01(\tR\bacceptBy\x12#\n" +
+	"\rhandover_days\x18\x14 \x01(\rR\fhandoverDays\x12\x1f\n" +
+	"\vfiling_days\x18\x15 \x01(\rR\n" +
+	"filingDays\x121\n" +
+	"\x14investigation_months\x18\x16 \x01(\rR\x13investigationMonths\x12+\n" +
+	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\x12\x1f\n" +
+	"\vreturn_days\x18\x18 \x01(\rR\n" +
+	"returnDays\x12'\n" +
+	"\x0fsupplement_days\x18\x19 \x01(\rR\x0esupplementDays\x12)\n" +
+	"\x10recommended_rank\x18\x1e \x01(\rR\x0frecommendedRank\x12/\n" +
+	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\"4\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
 	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
@@ -1496,7 +3067,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\x8e\x04\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xd0\x04\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -1515,7 +3086,15 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantUntil\x12\x1f\n" +
 	"\vgrant_scope\x18\f \x03(\tR\n" +
 	"grantScope\x12(\n" +
-	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\"?\n" +
+	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
+	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\">\n" +
+	"\x0eHandoverReturn\x12\x18\n" +
+	"\amissing\x18\x01 \x03(\tR\amissing\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
+	"\n" +
+	"Supplement\x12C\n" +
+	"\bmanifest\x18\x01 \x01(\v2'.courtmesh.protocol.v1.HandoverManifestR\bmanifest\"?\n" +
 	"\x0fGrantRevocation\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
@@ -1523,17 +3102,94 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06sealed\x18\x03 \x01(\fR\x06sealed\x12'\n" +
-	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"S\n" +
+	"\x0fearliest_expiry\x18\x04 \x01(\tR\x0eearliestExpiry\"\x8a\x02\n" +
+	"\n" +
+	"FundsEntry\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x0e\n" +
+	"\x02on\x18\x04 \x01(\tR\x02on\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1f\n" +
+	"\vcase_number\x18\x06 \x01(\tR\n" +
+	"caseNumber\x12%\n" +
+	"\x0eforward_number\x18\a \x01(\x04R\rforwardNumber\x12)\n" +
+	"\x10reference_digest\x18\b \x01(\fR\x0freferenceDigest\x12\x16\n" +
+	"\x06sealed\x18\t \x01(\fR\x06sealed\"\xb6\x01\n" +
+	"\bSanction\x12\x1f\n" +
+	"\vsanction_id\x18\x01 \x01(\tR\n" +
+	"sanctionId\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x1f\n" +
+	"\vcase_number\x18\x04 \x01(\tR\n" +
+	"caseNumber\x12\x14\n" +
+	"\x05until\x18\x05 \x01(\tR\x05until\x12\x0e\n" +
+	"\x02on\x18\x06 \x01(\tR\x02on\x12\x16\n" +
+	"\x06sealed\x18\a \x01(\fR\x06sealed\"\xd2\x01\n" +
+	"\fAssistNotice\x12\x1d\n" +
+	"\n" +
+	"measure_id\x18\x01 \x01(\tR\tmeasureId\x12\x1b\n" +
+	"\tbody_kind\x18\x02 \x01(\tR\bbodyKind\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x0e\n" +
+	"\x02on\x18\x04 \x01(\tR\x02on\x12\x1f\n" +
+	"\vcase_number\x18\x05 \x01(\tR\n" +
+	"caseNumber\x12%\n" +
+	"\x0emeasure_expiry\x18\x06 \x01(\tR\rmeasureExpiry\x12\x16\n" +
+	"\x06sealed\x18\a \x01(\fR\x06sealed\"$\n" +
+	"\fDossierItems\x12\x14\n" +
+	"\x05items\x18\x01 \x03(\tR\x05items\"\xb7\x02\n" +
+	"\x0ePartyComplaint\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12)\n" +
+	"\x10complained_court\x18\x02 \x01(\tR\x0fcomplainedCourt\x12)\n" +
+	"\x10supervisor_court\x18\x03 \x01(\tR\x0fsupervisorCourt\x12\x1a\n" +
+	"\bcategory\x18\x04 \x01(\tR\bcategory\x12\x1b\n" +
+	"\tanswer_by\x18\x05 \x01(\tR\banswerBy\x12\x1f\n" +
+	"\vsealed_text\x18\x06 \x01(\fR\n" +
+	"sealedText\x125\n" +
+	"\x04keys\x18\a \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\x12\x1d\n" +
+	"\n" +
+	"party_role\x18\b \x01(\tR\tpartyRole\"i\n" +
+	"\x0fComplaintAnswer\x12\x1f\n" +
+	"\vsealed_text\x18\x01 \x01(\fR\n" +
+	"sealedText\x125\n" +
+	"\x04keys\x18\x02 \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\"S\n" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
 	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"T\n" +
 	"\bProgress\x120\n" +
 	"\x14amount_recovered_fen\x18\x01 \x01(\x03R\x12amountRecoveredFen\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"U\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\xda\x01\n" +
 	"\aClosure\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
-	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\"Z\n" +
+	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x126\n" +
+	"\x04kind\x18\x14 \x01(\x0e2\".courtmesh.protocol.v1.ClosureKindR\x04kind\x12/\n" +
+	"\x13investigation_steps\x18\x15 \x03(\tR\x12investigationSteps\x12\x1a\n" +
+	"\bapproval\x18\x16 \x01(\tR\bapproval\"U\n" +
+	"\tDirective\x12\x14\n" +
+	"\x05court\x18\x01 \x01(\tR\x05court\x12 \n" +
+	"\vinstruction\x18\x02 \x01(\tR\vinstruction\x12\x10\n" +
+	"\x03due\x18\x03 \x01(\tR\x03due\"G\n" +
+	"\x0fDirectiveReport\x12\x1c\n" +
+	"\tdirective\x18\x01 \x01(\tR\tdirective\x12\x16\n" +
+	"\x06report\x18\x02 \x01(\tR\x06report\"p\n" +
+	"\x06Review\x12\x18\n" +
+	"\afinding\x18\x01 \x01(\tR\afinding\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x128\n" +
+	"\x04draw\x18\x03 \x01(\v2$.courtmesh.protocol.v1.SpotCheckDrawR\x04draw\"\x80\x02\n" +
+	"\rSpotCheckDraw\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12!\n" +
+	"\foffered_from\x18\x02 \x01(\x03R\vofferedFrom\x12\x1d\n" +
+	"\n" +
+	"offered_to\x18\x03 \x01(\x03R\tofferedTo\x12\x19\n" +
+	"\bseed_seq\x18\x04 \x01(\x04R\aseedSeq\x12\x1b\n" +
+	"\tseed_head\x18\x05 \x01(\fR\bseedHead\x12\x1e\n" +
+	"\n" +
+	"population\x18\x06 \x01(\rR\n" +
+	"population\x12'\n" +
+	"\x0fpopulation_hash\x18\a \x01(\fR\x0epopulationHash\x12\x16\n" +
+	"\x06sample\x18\b \x01(\rR\x06sample\"Z\n" +
 	"\bLogHeads\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x124\n" +
 	"\x05heads\x18\x02 \x03(\v2\x1e.courtmesh.protocol.v1.LogHeadR\x05heads\"=\n" +
@@ -1544,17 +3200,32 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\fR\x06issuer\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\x04R\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\x04R\x02to*\x83\x01\n" +
+	"\x02to\x18\x04 \x01(\x04R\x02to*\x97\x01\n" +
 	"\x06Ground\x12\x16\n" +
 	"\x12GROUND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16GROUND_LONG_UNEXECUTED\x10\x01\x12\x17\n" +
 	"\x13GROUND_INTERFERENCE\x10\x02\x12\x17\n" +
 	"\x13GROUND_SERIAL_CASES\x10\x03\x12\x13\n" +
-	"\x0fGROUND_CAPACITY\x10\x04*D\n" +
+	"\x0fGROUND_CAPACITY\x10\x04\x12\x12\n" +
+	"\x0eGROUND_PASSIVE\x10\x05*\x89\x01\n" +
+	"\vStartSource\x12\x1c\n" +
+	"\x18START_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10START_OWN_MOTION\x10\x01\x12\x15\n" +
+	"\x11START_SUPERVISION\x10\x02\x12\x12\n" +
+	"\x0eSTART_PETITION\x10\x03\x12\x1b\n" +
+	"\x17START_APPLICANT_REQUEST\x10\x04*D\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fMODE_DESIGNATED\x10\x01\x12\x11\n" +
-	"\rMODE_ELEVATED\x10\x02B%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
+	"\rMODE_ELEVATED\x10\x02*\xb3\x01\n" +
+	"\vClosureKind\x12\x1c\n" +
+	"\x18CLOSURE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CLOSURE_FULFILLED\x10\x01\x12\x14\n" +
+	"\x10CLOSURE_TERMINAL\x10\x02\x12\x11\n" +
+	"\rCLOSURE_ENDED\x10\x03\x12\x15\n" +
+	"\x11CLOSURE_CANCELLED\x10\x04\x12\x18\n" +
+	"\x14CLOSURE_NOT_ENFORCED\x10\x05\x12\x15\n" +
+	"\x11CLOSURE_DISMISSED\x10\x06B%Z#courtmesh.dev/courtmesh/protocol/pbb\x06proto3"
 
 var (
 	file_pb_transfer_proto_rawDescOnce sync.Once
@@ -1568,51 +3239,87 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 	return file_pb_transfer_proto_rawDescData
 }
 
-var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
-	(Mode)(0),                // 1: courtmesh.protocol.v1.Mode
-	(*Record)(nil),           // 2: courtmesh.protocol.v1.Record
-	(*AssetCount)(nil),       // 3: courtmesh.protocol.v1.AssetCount
-	(*TransferOffer)(nil),    // 4: courtmesh.protocol.v1.TransferOffer
-	(*TransferDecision)(nil), // 5: courtmesh.protocol.v1.TransferDecision
-	(*Acceptance)(nil),       // 6: courtmesh.protocol.v1.Acceptance
-	(*Rejection)(nil),        // 7: courtmesh.protocol.v1.Rejection
-	(*Withdrawal)(nil),       // 8: courtmesh.protocol.v1.Withdrawal
-	(*WrappedKey)(nil),       // 9: courtmesh.protocol.v1.WrappedKey
-	(*HandoverManifest)(nil), // 10: courtmesh.protocol.v1.HandoverManifest
-	(*GrantRevocation)(nil),  // 11: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 12: courtmesh.protocol.v1.AssetUpdate
-	(*Receipt)(nil),          // 13: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 14: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 15: courtmesh.protocol.v1.Closure
-	(*LogHeads)(nil),         // 16: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 17: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 18: courtmesh.protocol.v1.SyncRequest
+	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
+	(Mode)(0),                // 2: courtmesh.protocol.v1.Mode
+	(ClosureKind)(0),         // 3: courtmesh.protocol.v1.ClosureKind
+	(*Record)(nil),           // 4: courtmesh.protocol.v1.Record
+	(*TransferStart)(nil),    // 5: courtmesh.protocol.v1.TransferStart
+	(*AssetCount)(nil),       // 6: courtmesh.protocol.v1.AssetCount
+	(*TransferOffer)(nil),    // 7: courtmesh.protocol.v1.TransferOffer
+	(*RegionAssets)(nil),     // 8: courtmesh.protocol.v1.RegionAssets
+	(*TransferDecision)(nil), // 9: courtmesh.protocol.v1.TransferDecision
+	(*Acceptance)(nil),       // 10: courtmesh.protocol.v1.Acceptance
+	(*Rejection)(nil),        // 11: courtmesh.protocol.v1.Rejection
+	(*Withdrawal)(nil),       // 12: courtmesh.protocol.v1.Withdrawal
+	(*WrappedKey)(nil),       // 13: courtmesh.protocol.v1.WrappedKey
+	(*HandoverManifest)(nil), // 14: courtmesh.protocol.v1.HandoverManifest
+	(*HandoverReturn)(nil),   // 15: courtmesh.protocol.v1.HandoverReturn
+	(*Supplement)(nil),       // 16: courtmesh.protocol.v1.Supplement
+	(*GrantRevocation)(nil),  // 17: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),      // 18: courtmesh.protocol.v1.AssetUpdate
+	(*FundsEntry)(nil),       // 19: courtmesh.protocol.v1.FundsEntry
+	(*Sanction)(nil),         // 20: courtmesh.protocol.v1.Sanction
+	(*AssistNotice)(nil),     // 21: courtmesh.protocol.v1.AssistNotice
+	(*DossierItems)(nil),     // 22: courtmesh.protocol.v1.DossierItems
+	(*PartyComplaint)(nil),   // 23: courtmesh.protocol.v1.PartyComplaint
+	(*ComplaintAnswer)(nil),  // 24: courtmesh.protocol.v1.ComplaintAnswer
+	(*Receipt)(nil),          // 25: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),         // 26: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),          // 27: courtmesh.protocol.v1.Closure
+	(*Directive)(nil),        // 28: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),  // 29: courtmesh.protocol.v1.DirectiveReport
+	(*Review)(nil),           // 30: courtmesh.protocol.v1.Review
+	(*SpotCheckDraw)(nil),    // 31: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),         // 32: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 33: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 34: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
-	4,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
-	5,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
-	6,  // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
-	7,  // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
-	8,  // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
-	10, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	13, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	14, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	15, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	11, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	12, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
-	0,  // 11: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	3,  // 12: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	1,  // 13: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	9,  // 14: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	17, // 15: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
+	9,  // 1: courtmesh.protocol.v1.Record.decision:type_name -> courtmesh.protocol.v1.TransferDecision
+	10, // 2: courtmesh.protocol.v1.Record.acceptance:type_name -> courtmesh.protocol.v1.Acceptance
+	11, // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
+	12, // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
+	14, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
+	25, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	26, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	27, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	17, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	18, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	15, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
+	16, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
+	5,  // 13: courtmesh.protocol.v1.Record.start:type_name -> courtmesh.protocol.v1.TransferStart
+	19, // 14: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
+	20, // 15: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
+	21, // 16: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
+	22, // 17: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
+	28, // 18: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	29, // 19: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	30, // 20: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
+	23, // 21: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
+	24, // 22: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
+	0,  // 23: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 24: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 25: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 26: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	8,  // 27: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
+	2,  // 28: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	13, // 29: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	14, // 30: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	13, // 31: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 32: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	3,  // 33: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	31, // 34: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	33, // 35: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -1632,14 +3339,26 @@ func file_pb_transfer_proto_init() {
 		(*Record_Closure)(nil),
 		(*Record_GrantRevocation)(nil),
 		(*Record_AssetUpdate)(nil),
+		(*Record_HandoverReturn)(nil),
+		(*Record_Supplement)(nil),
+		(*Record_Start)(nil),
+		(*Record_FundsEntry)(nil),
+		(*Record_Sanction)(nil),
+		(*Record_AssistNotice)(nil),
+		(*Record_DossierItems)(nil),
+		(*Record_Directive)(nil),
+		(*Record_DirectiveReport)(nil),
+		(*Record_Review)(nil),
+		(*Record_PartyComplaint)(nil),
+		(*Record_ComplaintAnswer)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      4,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -52,6 +52,7 @@ type PartyFile struct {
 	IDType   string `json:"id_type,omitempty"`
 	IDNumber string `json:"id_number,omitempty"`
 	Phone    string `json:"phone,omitempty"`
+	Region   string `json:"region,omitempty"` // division code of the domicile: 110105
 }
 
 // AssetFile is an asset in case.json.
@@ -63,6 +64,7 @@ type AssetFile struct {
 	Source      string `json:"source"`
 	Account     string `json:"account,omitempty"`
 	ValueFen    int64  `json:"value_fen,omitempty"`
+	Region      string `json:"region,omitempty"` // division code where it lies: 110105
 }
 
 // MeasureFile is a measure in case.json.
@@ -302,6 +304,13 @@ func (c *checker) check(f *CaseFile) *Parsed {
 		if pf.Phone != "" {
 			party.Phone = court.MaskPhone(pf.Phone)
 		}
+		if pf.Region != "" {
+			r, err := court.ParseRegionCode(pf.Region)
+			if err != nil {
+				c.add(at+".region", "%s", reason(err))
+			}
+			party.Region = r
+		}
 		parties[pf.ID] = party
 		v.Parties = append(v.Parties, party)
 	}
@@ -345,6 +354,13 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			c.add(at+".class", "unknown asset class %q: %s", af.Class, reason(err))
 		}
 		a.Class = cl
+		if af.Region != "" {
+			r, err := court.ParseRegionCode(af.Region)
+			if err != nil {
+				c.add(at+".region", "%s", reason(err))
+			}
+			a.Region = r
+		}
 		if owner, ok := parties[af.Owner]; !ok {
 			c.add(at+".owner", "no party with id %q", af.Owner)
 		} else if owner.Role != court.RoleRespondent {

@@ -88,6 +88,19 @@ func expectedNumbers(d dashboard.Dashboard) map[string]string {
 		want[pre+"recovered_fen"] = dashboard.Yuan(c.RecoveredFen)
 		want[pre+"origin_recovered_fen"] = dashboard.Yuan(c.OriginFen)
 		want[pre+"measures_lapsed"] = strconv.Itoa(c.MeasuresLapsed)
+		want[pre+"sanctions_lapsed"] = strconv.Itoa(c.SanctionsLapsed)
+	}
+	for _, tr := range d.Trends {
+		for _, m := range tr.Months {
+			pre := "trend-" + tr.Superior + "-" + m.Month + "-"
+			want[pre+"designated"] = strconv.Itoa(m.Modes["指令执行"])
+			want[pre+"elevated"] = strconv.Itoa(m.Modes["提级执行"])
+			want[pre+"concluded"] = strconv.Itoa(m.Outcomes["concluded"])
+			want[pre+"withdrawn"] = strconv.Itoa(m.Outcomes["withdrawn"])
+		}
+		for _, r := range tr.Recovery {
+			want["trend-"+tr.Superior+"-recovered-"+r.Court] = dashboard.Yuan(r.RecoveredFen)
+		}
 	}
 	return want
 }
@@ -148,6 +161,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		// The story's own numbers, so that an empty page and an empty API
 		// cannot agree.
+		// The story's trend: 京01 decided A and C (指令执行) and B (提级执行).
+		if len(d.Trends) != 1 || d.Trends[0].Superior != "京01" {
+			t.Errorf("trends: %+v", d.Trends)
+		} else {
+			designated, elevated := 0, 0
+			for _, m := range d.Trends[0].Months {
+				designated, elevated = designated+m.Modes["指令执行"], elevated+m.Modes["提级执行"]
+			}
+			if designated != 2 || elevated != 1 {
+				t.Errorf("京01's trend counts %d 指令执行 and %d 提级执行, want 2 and 1", designated, elevated)
+			}
+		}
 		if want["pipeline-total"] != "4" || want["court-京0108-recovered_fen"] != dashboard.Yuan(storyRecoveredFen) || want["pipeline-overdue"] != "1" {
 			t.Errorf("the API does not show the story: %v", want)
 		}

@@ -47,6 +47,8 @@ type story struct {
 	courts []devmesh.Court
 	mesh   *devmesh.Mesh
 	nodes  map[court.CourtCode]*node.Node
+	// offered is transfer D, waiting for 京01's decision.
+	offered string
 }
 
 func storyCourts() []devmesh.Court {
@@ -82,7 +84,16 @@ func freePorts(t *testing.T, n int) []int {
 // every other through its config, and plays the story.
 func startStory(t *testing.T) *story {
 	t.Helper()
-	s := &story{t: t, courts: storyCourts(), nodes: map[court.CourtCode]*node.Node{}}
+	s := startCourts(t, storyCourts(), nil)
+	s.play()
+	return s
+}
+
+// startCourts builds and starts courts, every node bootstrapping to every
+// other through its config; extra, if set, adds lines to a court's config.
+func startCourts(t *testing.T, courts []devmesh.Court, extra func(court.CourtCode) string) *story {
+	t.Helper()
+	s := &story{t: t, courts: courts, nodes: map[court.CourtCode]*node.Node{}}
 	m, err := devmesh.Build(t.TempDir(), s.courts, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -105,12 +116,14 @@ reconnect_interval = "1s"
 sync_interval = "1s"
 heartbeat_interval = "1s"
 `, ports[i], strings.Join(boot, ", "))
+		if extra != nil {
+			cfg += extra(s.courts[i].Code)
+		}
 		if err := os.WriteFile(d.Path(datadir.ConfigFile), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s.nodes[s.courts[i].Code] = startNode(t, node.Options{Dir: d})
 	}
-	s.play()
 	return s
 }
 
@@ -280,6 +293,7 @@ func (s *story) play() {
 	// D: offered only.
 	s.do("京0105", "POST", "/v1/transfers", api.OfferRequest{CaseNumber: safe[2], Superior: "京01", Grounds: []string{"long_unexecuted"}}, &tr)
 	s.expectEverywhere(tr.ID, "offered")
+	s.offered = tr.ID
 
 	// The operator heard every node's heartbeat.
 	nodetest.PollUntil(t, 30*time.Second, "the operator sees every node online", func() bool {

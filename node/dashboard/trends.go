@@ -1,0 +1,276 @@
+package dashboard
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"courtmesh.dev/courtmesh/court"
+	cmproto "courtmesh.dev/courtmesh/protocol"
+)
+
+// TrendMonths is how many months, up to the current one, the trends show.
+const TrendMonths = 12
+
+// The trend statistics (Contribution): per superior court asked to
+// decide, statTrend + superior + "/" + month (YYYY-MM, civil month in
+// China) + "/" + one of the trend* names + a mode, outcome or court; and
+// per receiver, statRcv + court + "/" + rcvOpenFrom or rcvOpenTo + month,
+// from which the load in any month is a difference of sums. Nothing here
+// is a time series kept beside the records: every number is a sum of
+// what the transfers' signed records say, kept by the store at write
+// time like the others. The keys per court and receiver carry no month
+// (recovery is over every closed case), so that the sums grow with the
+// courts and the calendar months, never with the number of transfers.
+const (
+	statTrend       = "trend/"
+	trendAll        = "all"         // in place of a month: over the whole history
+	trendMode       = "mode/"       // + mode: decided that month
+	trendDesignated = "designated/" // + receiver: designated (month "all")
+	trendOutcome    = "outcome/"    // + concluded | terminated | settled | rejected | withdrawn: ended that month
+	trendRecovered  = "recovered/"  // + receiver: recovered in the closed cases (month "all"; fen)
+	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the closed cases (month "all"; fen)
+	rcvOpenFrom     = "open_from/"  // + month: accepted that month
+	rcvOpenTo       = "open_to/"    // + month: ended that month, having been accepted
+)
+
+// Outcomes lists the ways a transfer ends, as the trends count them.
+var Outcomes = []string{"concluded", "terminated", "settled", "rejected", "withdrawn"}
+
+// Trend is what one superior court's decisions came to, month by month.
+type Trend struct {
+	Superior string       `json:"superior"`
+	Months   []TrendMonth `json:"months"` // the last TrendMonths months, oldest first
+	// Recovery is, per court the superior designated, what was recovered
+	// in the cases it closed (all of them, not only those months) against
+	// what was outstanding when they were offered.
+	Recovery []CourtRecovery `json:"recovery"`
+	// Load is, per court the superior designated, the transferred cases
+	// it held open at the end of each month (aligned with Months), among
+	// the transfers in the dashboard's scope.
+	Load []CourtLoad `json:"load"`
+}
+
+// TrendMonth is one month of a Trend.
+type TrendMonth struct {
+	Month    string         `json:"month"`    // YYYY-MM
+	Modes    map[string]int `json:"modes"`    // decided that month, by mode (指令执行, 提级执行)
+	Outcomes map[string]int `json:"outcomes"` // ended that month, by outcome (Outcomes)
+}
+
+// CourtRecovery is a receiving court's recovery in a Trend.
+type CourtRecovery struct {
+	Court        string  `json:"court"`
+	RecoveredFen int64   `json:"recovered_fen"`
+	ClaimedFen   int64   `json:"claimed_fen"`
+	Rate         float64 `json:"rate"` // recovered / claimed, 0 when nothing was claimed; three decimals
+}
+
+// CourtLoad is a receiving court's open transferred cases at the end of
+// each month.
+type CourtLoad struct {
+	Court string `json:"court"`
+	Open  []int  `json:"open"`
+}
+
+// month is the civil month in China of t: YYYY-MM.
+func month(t time.Time) string { return court.DateOf(t).String()[:7] }
+
+// endedAt is when t ended (closed, rejected or withdrawn), zero if it
+// has not: the closure's time, or that of the last record of its kind.
+func endedAt(t *cmproto.Transfer) (time.Time, string) {
+	switch t.State {
+	case cmproto.StateClosed:
+		return t.ClosedAt, t.Outcome
+	case cmproto.StateRejected, cmproto.StateWithdrawn:
+		kind := cmproto.KindRejection
+		if t.State == cmproto.StateWithdrawn {
+			kind = cmproto.KindWithdrawal
+		}
+		var at time.Time
+		for _, r := range t.Records {
+			if r.Kind == kind && r.IssuedAt.After(at) {
+				at = r.IssuedAt
+			}
+		}
+		return at, string(t.State)
+	}
+	return time.Time{}, ""
+}
+
+// trendContribution adds t's trend statistics to s.
+func trendContribution(t *cmproto.Transfer, s map[string]int64) {
+	end, outcome := endedAt(t)
+	if t.Superior != "" {
+		p := statTrend + string(t.Superior) + "/"
+		if t.Mode != "" && !t.DecidedAt.IsZero() {
+			s[p+month(t.DecidedAt)+"/"+trendMode+t.Mode]++
+			if t.Receiver != "" {
+				s[p+trendAll+"/"+trendDesignated+string(t.Receiver)]++
+			}
+		}
+		if !end.IsZero() && outcome != "" {
+			s[p+month(end)+"/"+trendOutcome+outcome]++
+			if t.State == cmproto.StateClosed && t.Receiver != "" {
+				s[p+trendAll+"/"+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
+				s[p+trendAll+"/"+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
+			}
+		}
+	}
+	if t.Receiver != "" && !t.AcceptedAt.IsZero() {
+		p := statRcv + string(t.Receiver) + "/"
+		s[p+rcvOpenFrom+month(t.AcceptedAt)]++
+		if !end.IsZero() {
+			s[p+rcvOpenTo+month(end)]++
+		}
+	}
+}
+
+// trends builds the trends of every superior in stats (only self's,
+// unless all), over the TrendMonths months up to now's.
+func trends(stats map[string]int64, now time.Time, self court.CourtCode, all bool) []Trend {
+	today := court.DateOf(now)
+	var months []string
+	for i := TrendMonths - 1; i >= 0; i-- {
+		first := court.Date{Year: today.Year, Month: today.Month, Day: 1}
+		months = append(months, first.AddDate(0, -i, 0).String()[:7])
+	}
+	first, last := months[0], months[len(months)-1]
+	type acc struct {
+		t         *Trend
+		byMonth   map[string]*TrendMonth
+		recovered map[string]*CourtRecovery
+		courts    map[string]bool
+	}
+	bySup := map[string]*acc{}
+	get := func(sup string) *acc {
+		a := bySup[sup]
+		if a == nil {
+			a = &acc{t: &Trend{Superior: sup}, byMonth: map[string]*TrendMonth{}, recovered: map[string]*CourtRecovery{}, courts: map[string]bool{}}
+			for _, m := range months {
+				tm := &TrendMonth{Month: m, Modes: map[string]int{}, Outcomes: map[string]int{}}
+				for _, md := range Modes {
+					tm.Modes[md] = 0
+				}
+				for _, o := range Outcomes {
+					tm.Outcomes[o] = 0
+				}
+				a.byMonth[m] = tm
+			}
+			bySup[sup] = a
+		}
+		return a
+	}
+	// open: per receiver, the +/- of each month (before the window:
+	// carried in at the window's start).
+	from := map[string]map[string]int64{}
+	to := map[string]map[string]int64{}
+	for k, v := range stats {
+		if rest, ok := strings.CutPrefix(k, statTrend); ok {
+			parts := strings.SplitN(rest, "/", 4) // superior, month, kind, what
+			if len(parts) != 4 || (!all && parts[0] != string(self)) {
+				continue
+			}
+			sup, m, kind, what := parts[0], parts[1], parts[2]+"/", parts[3]
+			a := get(sup)
+			if kind == trendDesignated {
+				a.courts[what] = true
+			}
+			if m == trendAll {
+				switch kind {
+				case trendRecovered, trendClaimed:
+					r := a.recovered[what]
+					if r == nil {
+						r = &CourtRecovery{Court: what}
+						a.recovered[what] = r
+					}
+					if kind == trendRecovered {
+						r.RecoveredFen += v
+					} else {
+						r.ClaimedFen += v
+					}
+				}
+				continue
+			}
+			if m < first || m > last {
+				continue
+			}
+			switch kind {
+			case trendMode:
+				a.byMonth[m].Modes[what] += int(v)
+			case trendOutcome:
+				a.byMonth[m].Outcomes[what] += int(v)
+			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(k, statRcv); ok {
+			c, field, ok := strings.Cut(rest, "/")
+			if !ok {
+				continue
+			}
+			for _, x := range []struct {
+				prefix string
+				into   map[string]map[string]int64
+			}{{rcvOpenFrom, from}, {rcvOpenTo, to}} {
+				if m, ok := strings.CutPrefix(field, x.prefix); ok {
+					if x.into[c] == nil {
+						x.into[c] = map[string]int64{}
+					}
+					x.into[c][m] += v
+				}
+			}
+		}
+	}
+	out := []Trend{}
+	sups := make([]string, 0, len(bySup))
+	for s := range bySup {
+		sups = append(sups, s)
+	}
+	slices.Sort(sups)
+	for _, s := range sups {
+		a := bySup[s]
+		for _, m := range months {
+			a.t.Months = append(a.t.Months, *a.byMonth[m])
+		}
+		for _, r := range a.recovered {
+			if r.ClaimedFen > 0 {
+				r.Rate = round3(float64(r.RecoveredFen) / float64(r.ClaimedFen))
+			}
+			a.t.Recovery = append(a.t.Recovery, *r)
+		}
+		slices.SortFunc(a.t.Recovery, func(x, y CourtRecovery) int { return strings.Compare(x.Court, y.Court) })
+		courts := make([]string, 0, len(a.courts))
+		for c := range a.courts {
+			courts = append(courts, c)
+		}
+		slices.Sort(courts)
+		for _, c := range courts {
+			l := CourtLoad{Court: c}
+			for _, m := range months {
+				var n int64
+				for fm, v := range from[c] {
+					if fm <= m {
+						n += v
+					}
+				}
+				for tm, v := range to[c] {
+					if tm <= m {
+						n -= v
+					}
+				}
+				l.Open = append(l.Open, int(max(0, n)))
+			}
+			a.t.Load = append(a.t.Load, l)
+		}
+		if a.t.Recovery == nil {
+			a.t.Recovery = []CourtRecovery{}
+		}
+		if a.t.Load == nil {
+			a.t.Load = []CourtLoad{}
+		}
+		out = append(out, *a.t)
+	}
+	return out
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
