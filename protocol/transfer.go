@@ -589,6 +589,11 @@ func applyManifest(n, t *Transfer, r *Record, m *pb.HandoverManifest) error {
 	n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
 	n.GrantUntil = m.GetGrantUntil()
 	n.SealedCaseHash = m.GetSealedCaseHash()
+	if items := m.GetDossierItems(); len(items) > 0 {
+		// The items this version of the handover carries (a supplement
+		// names them again).
+		n.DossierItems, n.DossierItemsSet = slices.Clone(items), true
+	}
 	// The receiver's claim is the balance (法明传〔2018〕335号): the
 	// claim the offer announced less what the origin recovered by the
 	// handover, which can only have grown since the offer.

@@ -478,6 +478,13 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 		OverrideReason: reason, OverriddenMeasures: ids, ActiveMeasures: uint32(active),
 		ClaimFen: claim, RecoveredFen: recovered,
 	}
+	// The standard items the dossier carries, named in the handover
+	// itself so that the receiver sees at once what is missing.
+	kinds := make([]string, len(dos.Version.Documents))
+	for i, d := range dos.Version.Documents {
+		kinds[i] = d.Kind
+	}
+	m.DossierItems = cmproto.DossierItemsOf(kinds)
 	root, snap := dos.Root(), dos.SnapshotHash()
 	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
 	// The case record every source will serve in the fetch manifest,

@@ -1431,8 +1431,14 @@ type HandoverManifest struct {
 	// after checking claim_fen against the case record it fetched. Zero in
 	// handovers by builds before they existed: the offer's amount
 	// outstanding is then the balance.
-	ClaimFen      int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
-	RecoveredFen  int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	ClaimFen     int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
+	RecoveredFen int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	// The standard dossier items (卷宗材料) the dossier carries, named from
+	// its documents' kinds (protocol.DossierItemNames, in that order), so
+	// that the receiver sees at once what is missing; a supplement names
+	// them again for its version. Empty in handovers by builds before it
+	// existed (a DossierItems record may name them then).
+	DossierItems  []string `protobuf:"bytes,22,rep,name=dossier_items,json=dossierItems,proto3" json:"dossier_items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1570,6 +1576,13 @@ func (x *HandoverManifest) GetRecoveredFen() int64 {
 		return x.RecoveredFen
 	}
 	return 0
+}
+
+func (x *HandoverManifest) GetDossierItems() []string {
+	if x != nil {
+		return x.DossierItems
+	}
+	return nil
 }
 
 // HandoverReturn: the receiver returns an incomplete handover (within the
@@ -3078,7 +3091,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xd0\x04\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xf5\x04\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -3099,7 +3112,8 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantScope\x12(\n" +
 	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
 	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
-	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\">\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\x12#\n" +
+	"\rdossier_items\x18\x16 \x03(\tR\fdossierItems\">\n" +
 	"\x0eHandoverReturn\x12\x18\n" +
 	"\amissing\x18\x01 \x03(\tR\amissing\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
