@@ -285,7 +285,7 @@ func New(opts Options) (*Node, error) {
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	api.RegisterComplaints(n.api, n.party)
 	if cfg.PartyListen != "" {
-		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now, Registerer: n.metrics.Reg}); err != nil {
+		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now, Registerer: n.metrics.Reg, Lockouts: n.db}); err != nil {
 			return fail(err)
 		}
 	}
