@@ -25,7 +25,6 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
-	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/node/nodetest/tcpdelay"
 	"courtmesh.dev/courtmesh/storage/scalegen"
 )
@@ -107,6 +106,9 @@ func TestMeshOfProcesses(t *testing.T) {
 		t.Fatalf("%s=%d: only %d Beijing courts to run; at most %d", meshProcsEnv, n, len(codes), len(codes))
 	}
 	e := sharedE2E(t)
+	// Bounds on waits grow with the mesh: on two shared cores a hundred
+	// processes start, connect and settle far slower than twenty.
+	scale := time.Duration(max(1, n/20))
 	base := t.TempDir()
 	now := time.Now()
 
@@ -193,14 +195,12 @@ func TestMeshOfProcesses(t *testing.T) {
 	}
 	t.Logf("%d processes started in %v (%d behind lines of 20-50 ms round trip)", n, time.Since(start).Round(time.Millisecond), nDelayed)
 	want := min(3, n-1)
-	d := nodetest.PollUntil(t, 2*time.Minute, fmt.Sprintf("every node connected to at least %d courts", want), func() bool {
-		for _, p := range ps {
-			st, err := p.apiStatus(t)
-			if err != nil || st.Peers < want {
-				return false
-			}
+	d := waitNodes(t, ps, scale*2*time.Minute, fmt.Sprintf("connected to at least %d courts", want), func(p *meshProc) (bool, string) {
+		st, err := p.apiStatus(t)
+		if err != nil {
+			return false, err.Error()
 		}
-		return true
+		return st.Peers >= want, fmt.Sprintf("%d peers", st.Peers)
 	})
 	t.Logf("every node has at least %d peers %v later", want, d.Round(time.Millisecond))
 
@@ -317,24 +317,18 @@ func TestMeshOfProcesses(t *testing.T) {
 	}
 
 	// Correctness: every node holds every offer and the handover received.
-	allCourts := make([]*e2eCourt, n)
-	for i, p := range ps {
-		allCourts[i] = p.e2eCourt
-	}
-	e.waitState(t, id, "received", allCourts...)
-	d = nodetest.PollUntil(t, 3*time.Minute, fmt.Sprintf("every node holds all %d transfers", len(offers)), func() bool {
-		for _, p := range ps {
-			ids, err := p.transferIDs(t)
-			if err != nil {
-				return false
-			}
-			for _, o := range offers {
-				if !ids[o.id] {
-					return false
-				}
+	d = waitNodes(t, ps, scale*3*time.Minute, fmt.Sprintf("holds all %d transfers, %s received", len(offers), id), func(p *meshProc) (bool, string) {
+		ids, err := p.transferIDs(t)
+		if err != nil {
+			return false, err.Error()
+		}
+		missing := 0
+		for _, o := range offers {
+			if ids[o.id] == "" {
+				missing++
 			}
 		}
-		return true
+		return missing == 0 && ids[id] == "received", fmt.Sprintf("%d transfers missing, %s %s", missing, id, ids[id])
 	})
 	t.Logf("every node holds all %d transfers %v after the last restart and offer", len(offers), d.Round(time.Millisecond))
 
@@ -433,17 +427,13 @@ func TestMeshOfProcesses(t *testing.T) {
 	if out := e.must(t, "trust", "push", "--data", ps[0].dir, deltaFile); !strings.Contains(out, fmt.Sprintf("Trust bundle %d installed", wantSeq)) {
 		t.Fatalf("trust push of the delta: %s", out)
 	}
-	polled := nodetest.PollUntil(t, time.Minute, fmt.Sprintf("every node but %s on bundle %d", victim.code, wantSeq), func() bool {
-		for _, p := range ps {
-			if p == victim {
-				continue
-			}
-			st, err := p.apiStatus(t)
-			if err != nil || st.Bundle.Sequence != wantSeq || st.Bundle.Revocations != 1 {
-				return false
-			}
+	others := slices.DeleteFunc(slices.Clone(ps), func(p *meshProc) bool { return p == victim })
+	polled := waitNodes(t, others, scale*time.Minute, fmt.Sprintf("on bundle %d with the revocation", wantSeq), func(p *meshProc) (bool, string) {
+		st, err := p.apiStatus(t)
+		if err != nil {
+			return false, err.Error()
 		}
-		return true
+		return st.Bundle.Sequence == wantSeq && st.Bundle.Revocations == 1, fmt.Sprintf("bundle %d, %d revocations", st.Bundle.Sequence, st.Bundle.Revocations)
 	})
 	var inForce time.Duration
 	whole := 0
@@ -468,17 +458,12 @@ func TestMeshOfProcesses(t *testing.T) {
 	}
 	t.Logf("trust revocation in force on %d nodes: %v (national bundle of %d certificates; delta of %d bytes; %d nodes took the whole bundle; every node's status showed it %v after the push)",
 		n-1, inForce.Round(time.Millisecond), len(nb.Certs), len(raw), whole, polled.Round(time.Millisecond))
-	nodetest.PollUntil(t, time.Minute, "every node dropped "+victim.code, func() bool {
-		for _, p := range ps {
-			if p == victim {
-				continue
-			}
-			peers, err := p.apiPeers(t)
-			if err != nil || slices.Contains(peerIDs(peers), victim.peer) {
-				return false
-			}
+	waitNodes(t, others, scale*time.Minute, "dropped "+victim.code, func(p *meshProc) (bool, string) {
+		peers, err := p.apiPeers(t)
+		if err != nil {
+			return false, err.Error()
 		}
-		return true
+		return !slices.Contains(peerIDs(peers), victim.peer), "still connected"
 	})
 
 	// Idle: CPU over a quiet window, and RSS, per node.
@@ -682,7 +667,7 @@ exports_dir = %q
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait(); logf.Close() }()
 	p.cmd, p.done, p.killed = cmd, done, false
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		select {
 		case err := <-done:
@@ -695,7 +680,7 @@ exports_dir = %q
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: API not answering after 60s", p.code)
+			t.Fatalf("%s: API not answering after 2 minutes", p.code)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -744,19 +729,20 @@ func stopAll(t *testing.T, ps []*meshProc) {
 	}
 }
 
-// transferIDs is the set of transfers the node lists.
-func (p *meshProc) transferIDs(t *testing.T) (map[string]bool, error) {
+// transferIDs is the state of each transfer the node lists.
+func (p *meshProc) transferIDs(t *testing.T) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var ts []struct {
-		ID string `json:"id"`
+		ID    string `json:"id"`
+		State string `json:"state"`
 	}
 	if err := p.client(t).Do(ctx, "GET", "/v1/transfers?limit=1000", nil, &ts); err != nil {
 		return nil, err
 	}
-	ids := map[string]bool{}
+	ids := map[string]string{}
 	for _, x := range ts {
-		ids[x.ID] = true
+		ids[x.ID] = x.State
 	}
 	return ids, nil
 }
@@ -892,4 +878,32 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// waitNodes polls each node (those not yet there) until ok holds for all
+// of them, for at most limit; it fails naming the nodes that are not
+// there, with what they last said. It returns how long it waited.
+func waitNodes(t *testing.T, ps []*meshProc, limit time.Duration, what string, ok func(*meshProc) (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	left := slices.Clone(ps)
+	last := map[*meshProc]string{}
+	for {
+		left = slices.DeleteFunc(left, func(p *meshProc) bool {
+			done, state := ok(p)
+			last[p] = state
+			return done
+		})
+		if len(left) == 0 {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			var msg []string
+			for _, p := range left {
+				msg = append(msg, fmt.Sprintf("%s: %s", p.code, last[p]))
+			}
+			t.Fatalf("after %v, %d nodes not %s: %s", limit, len(left), what, strings.Join(msg, "; "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
