@@ -438,7 +438,7 @@ func TestMeshOfProcesses(t *testing.T) {
 	var inForce time.Duration
 	var perNode []time.Duration
 	var opAt time.Duration // the operator node's own install, after the CLI's start and the API call
-	whole := 0
+	whole, viaGossip := 0, 0
 	for _, p := range ps {
 		if p == victim {
 			continue
@@ -449,6 +449,9 @@ func TestMeshOfProcesses(t *testing.T) {
 				at = l.Time
 				if l.Whole {
 					whole++
+				}
+				if l.Source == "gossip" {
+					viaGossip++
 				}
 			}
 		}
@@ -463,8 +466,8 @@ func TestMeshOfProcesses(t *testing.T) {
 		}
 	}
 	slices.Sort(perNode)
-	t.Logf("trust revocation in force on %d nodes: %v (from the push to the last node's log line installing it; the operator node %v, per node p50 %v; national bundle of %d certificates; delta of %d bytes; %d nodes took the whole bundle; the test's polling saw every node's status show it %v after the push)",
-		n-1, inForce.Round(time.Millisecond), opAt.Round(time.Millisecond), pct(perNode, 50), len(nb.Certs), len(raw), whole, polled.Round(time.Millisecond))
+	t.Logf("trust revocation in force on %d nodes: %v (from the push to the last node's log line installing it; the operator node %v, per node p50 %v; national bundle of %d certificates; delta of %d bytes; %d nodes applied the delta carried by the gossip, the others pulled; %d nodes took the whole bundle; the test's polling saw every node's status show it %v after the push)",
+		n-1, inForce.Round(time.Millisecond), opAt.Round(time.Millisecond), pct(perNode, 50), len(nb.Certs), len(raw), viaGossip, whole, polled.Round(time.Millisecond))
 	waitNodes(t, others, scale*time.Minute, "dropped "+victim.code, func(p *meshProc) (bool, string) {
 		peers, err := p.apiPeers(t)
 		if err != nil {
@@ -762,6 +765,7 @@ type logLine struct {
 	Kind     string    `json:"kind"`
 	Sequence uint64    `json:"sequence"`
 	Whole    bool      `json:"whole"`
+	Source   string    `json:"source"`
 }
 
 // readLogs reads every log line of every start of the node.
