@@ -17,6 +17,7 @@ func init() {
 func newFlagSet(c *cli, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("courtmesh "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	return fs
 }
 

@@ -130,6 +130,7 @@ func runIdentityProve(ctx context.Context, c *cli, args []string) error {
 func caFlags(c *cli, name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("courtmesh ca "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	return fs, fs.String("dir", "", "the authority's directory (keep the root's offline)")
 }
 

@@ -39,6 +39,7 @@ func init() {
 func newFlags(c *cli, name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("courtmesh "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	data := fs.String("data", "", "the node's data directory (holds enc.key, store.key and store/)")
 	return fs, data
 }

@@ -47,6 +47,7 @@ func (d *demo) ok(format string, a ...any) { fmt.Fprintf(d.w, "    ✓ "+format+
 func runDemo(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("courtmesh demo", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	dir := fs.String("dir", "", "where to create the demo mesh (default: a new temporary directory)")
 	once := fs.Bool("once", false, "play the story, verify every step, and exit (0 only if every step verified)")
 	verbose := fs.Bool("v", false, "show the nodes' logs")

@@ -125,6 +125,7 @@ func writeEvidence(ctx context.Context, data string, id court.TransferID, w io.W
 func runEvidenceVerify(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("courtmesh evidence verify", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	rootF := fs.String("root", "", "the national root certificate (root.cert, as published); without it the file's own root is used and its fingerprint printed for comparison")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {

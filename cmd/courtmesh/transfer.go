@@ -264,12 +264,13 @@ func runTransferClose(ctx context.Context, c *cli, args []string) error {
 	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/close", api.CloseRequest{Outcome: *outcome, AmountRecoveredFen: *amount}, *asJSON)
 }
 
-// bilingual sets a flag set's usage to a Chinese and an English
-// description, then the flags.
+// bilingual sets a flag set's usage to a description, given here in
+// Chinese and English and printed in the language of the messages, then
+// the flags.
 func bilingual(fs *flag.FlagSet, zh, en string) {
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n  %s\n  %s\n\n", fs.Name(), zh, en)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "%s\n  %s\n\n", fs.Name(), inLang(zh, en))
+		printDefaults(fs)
 	}
 }
 
