@@ -49,12 +49,12 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" {
-		return errors.New("--data is required: the node's data directory")
+		return errorf("--data is required: the node's data directory")
 	}
 	d := datadir.Dir(*data)
 	k := &checkup{c: c}
 	now := time.Now()
-	fmt.Fprintf(c.stdout, "Checking %s\n", *data)
+	fprintf(c.stdout, "Checking %s\n", *data)
 
 	// Directory and keys.
 	if st, err := os.Stat(*data); err != nil {
@@ -209,9 +209,9 @@ func (k *checkup) dial(s string) {
 }
 
 func (k *checkup) result() error {
-	fmt.Fprintf(k.c.stdout, "%d problem(s), %d warning(s).\n", k.failures, k.warnings)
+	fprintf(k.c.stdout, "%d problem(s), %d warning(s).\n", k.failures, k.warnings)
 	if k.failures > 0 {
-		return fmt.Errorf("doctor found %d problem(s)", k.failures)
+		return errorf("doctor found %d problem(s)", k.failures)
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ type capture struct {
 }
 
 func (r *capture) Render(s string) { r.s += s; r.done = true }
-func (r *capture) Arg(int) any      { return nil }
+func (r *capture) Arg(int) any     { return nil }
 
 // inLang is zh or en, whichever is the language of the messages: for
 // text that carries both itself.
