@@ -208,9 +208,9 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	d.say("Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
 	if *keep != "" {
 		fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
-		fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
-		fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
-		fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
+		fmt.Fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
 	}
 	if *once {
 		fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s  案号 %s  查询码 %s  证件后4位 %s\n", login.url, login.caseNumber, login.code, login.last4)
