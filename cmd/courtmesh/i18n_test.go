@@ -76,6 +76,72 @@ func TestMessagesHaveBothLanguages(t *testing.T) {
 	for _, r := range raw {
 		t.Errorf("%s: %s prints or returns text past the catalogue: %q (use T, sprintf, fprintf, fprintln or errorf)", r.pos, r.fn, r.key)
 	}
+	// Every verb's flags, from the verbs themselves: each runs with -h,
+	// and the help of every flag it prints must be a catalogue key.
+	var verbs [][]string
+	var walk func(path []string, cmd *command)
+	walk = func(path []string, cmd *command) {
+		if len(cmd.subs) == 0 {
+			verbs = append(verbs, path)
+		}
+		for _, s := range cmd.subs {
+			walk(append(slices.Clip(path), s.name), s)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(commands)) {
+		walk([]string{name}, commands[name])
+	}
+	// A help as printed: flag.UnquoteUsage drops the first back quotes; a
+	// help made with sprintf matches its key's pattern.
+	printed := map[string]bool{}
+	var patterns []*regexp.Regexp
+	for _, m := range messages {
+		printed[m.en] = true
+		printed[strings.Replace(m.en, "`", "", 2)] = true
+		if len(formatVerbs(m.en)) > 0 {
+			patterns = append(patterns, regexp.MustCompile("^"+verbRE.ReplaceAllString(regexp.QuoteMeta(m.en), ".*")+"$"))
+		}
+	}
+	isPrinted := func(help string) bool {
+		if printed[help] {
+			return true
+		}
+		for _, re := range patterns {
+			if re.MatchString(help) {
+				return true
+			}
+		}
+		return false
+	}
+	helps := 0
+	for _, path := range verbs {
+		out, err := runCLI(t, append(slices.Clip(path), "-h")...)
+		if exitStatus(err) != 0 {
+			t.Errorf("courtmesh %s -h: %v\n%s", strings.Join(path, " "), err, out)
+			continue
+		}
+		for _, line := range strings.Split(out, "\n") {
+			help, ok := strings.CutPrefix(line, "    \t")
+			if m := oneLetterFlag.FindStringSubmatch(line); m != nil {
+				help, ok = m[1], true
+			}
+			if !ok {
+				continue
+			}
+			helps++
+			if isPrinted(help) {
+				continue
+			}
+			if m := defaultNote.FindStringSubmatch(help); m != nil && isPrinted(m[1]) {
+				continue
+			}
+			t.Errorf("courtmesh %s -h: the help %q is not in the catalogue", strings.Join(path, " "), help)
+		}
+	}
+	if len(verbs) < 50 || helps < 200 {
+		t.Errorf("ran %d verbs with -h and read %d flag helps: the walk is broken", len(verbs), helps)
+	}
+
 	used := map[string]bool{}
 	for _, u := range uses {
 		used[u.key] = true
@@ -237,6 +303,14 @@ func backquoted(s string) []string {
 	return names
 }
 
+// oneLetterFlag is a line of a one-letter boolean flag's help
+// ("  -v\tshow the nodes' logs"); defaultNote is the note the flag
+// package adds to a help.
+var (
+	oneLetterFlag = regexp.MustCompile("^  -[A-Za-z]\t(.*)$")
+	defaultNote   = regexp.MustCompile(`^(.*) \(default [^:]*\)$`)
+)
+
 // use is a message found in the code.
 type use struct{ pos, fn, key string }
 
@@ -244,8 +318,7 @@ type use struct{ pos, fn, key string }
 var translating = map[string]int{"T": 0, "sprintf": 0, "errorf": 0, "fprintf": 1, "fprintln": 1, "say": 0, "ok": 0}
 
 // flagHelp: the flag.FlagSet methods that define a flag, and the index of
-// their help (usage) argument; their name argument is the one before it
-// (Var: two before).
+// their help (usage) argument.
 var flagHelp = map[string]int{
 	"String": 2, "Bool": 2, "Int": 2, "Int64": 2, "Uint": 2, "Uint64": 2, "Float64": 2, "Duration": 2,
 	"StringVar": 3, "BoolVar": 3, "IntVar": 3, "Int64Var": 3, "UintVar": 3, "Uint64Var": 3, "Float64Var": 3, "DurationVar": 3, "TextVar": 3,
@@ -345,9 +418,9 @@ func codeMessages(t *testing.T) (uses, raw []use) {
 					}
 				}
 				if i, ok := flagHelp[fn]; ok && pkg != "" && len(n.Args) > i {
-					nameArg := i - 1
-					if fn == "Var" {
-						nameArg = 1
+					nameArg := 0 // String(name, value, usage), Func(name, usage, fn)
+					if i == 3 || fn == "Var" {
+						nameArg = 1 // StringVar(p, name, value, usage), Var(value, name, usage)
 					}
 					_, named := lit(n.Args[nameArg])
 					if s, ok := lit(n.Args[i]); ok && named {

@@ -49,6 +49,12 @@ var messages = []msgPair{
 	{"--account-file -: no standard input to read the %s from", "--account-file -：没有可读取%s的标准输入"},
 	{"read the %s: %w", "读取%s：%w"},
 	{"read the %s from %s: %w", "从 %[2]s 读取%[1]s：%[3]w"},
+	{"without TRANSFER: days ahead to look", "不指定 TRANSFER 时：向后查看的天数"},
+	{"print JSON", "输出 JSON"},
+	{"how often to ask the node", "询问节点的间隔"},
+	{"print the current state and stop", "打印当前状态后停止"},
+	{"a waiting-line seizure's place (1 = next)", "轮候查封的顺位（1 = 下一位）"},
+	{"search_result: estimated value in fen", "search_result：估计价值，单位分"},
 	// audit.go
 	{"export and verify the hash-chained audit log", "导出并校验哈希链审计日志"},
 	{"write the audit log, or a time range of it, as JSON lines", "以 JSON lines 格式写出审计日志或其中一段时间范围"},
@@ -167,6 +173,14 @@ var messages = []msgPair{
 	{"Trust bundle %d signed: %d certificates, %d revocations, expires %s: %s (head: %s.head)\n", "信任包 %d 已签署：%d 个证书，%d 项吊销，到期 %s：%s（链头：%s.head）\n"},
 	{"SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tSTATUS\tPEER ID", "序列号\t法院\t名称\t角色\t上级\t有效期至\t状态\t节点 ID"},
 	{" after #%d", "，自第 %d 条之后"},
+	{"create a province issuer's key instead of the national root", "创建省级签发机构的密钥，而不是国家根"},
+	{"root validity in years", "根证书有效年数"},
+	{"validity in days", "有效天数"},
+	{"the last trusted record of the key's log: the records it signed up to here stay valid, later ones are refused (with --last-trusted-head)", "该密钥日志中最后一条可信记录：其签署的直到这里的记录仍然有效，此后的记录被拒绝（与 --last-trusted-head 一起使用）"},
+	{"trust none of the records the key ever signed (a key whose whole past is in doubt)", "不信任该密钥签署过的任何记录（其全部历史都可疑的密钥）"},
+	{"the certificate whose key's record log to show (the one to revoke)", "要显示其密钥记录日志的证书（即要吊销的证书）"},
+	{"a position of that log to pin instead of the last head witnessed (e.g. the last record before the key was lost)", "改为固定该日志的某个位置，而不是最后见证的链头（例如密钥丢失前的最后一条记录）"},
+	{"bundle validity in days", "信任包有效天数"},
 	// case.go
 	{"import, list, show and export enforcement cases in the local store", "导入、列出、显示和导出本地存储中的执行案件"},
 	{"import a case folder or .zip (case.json + documents)", "导入案件文件夹或 .zip（case.json 和文书）"},
@@ -205,6 +219,8 @@ var messages = []msgPair{
 	{"why the case leaves the store, for the audit log (required)", "案件离开存储的原因，记入审计日志（必填）"},
 	{"usage: courtmesh case export --data DIR --out FOLDER --purpose WHY CASE-NUMBER", "用法：courtmesh case export --data DIR --out FOLDER --purpose WHY CASE-NUMBER"},
 	{"%s exported to %s: %d files, %d bytes, %d chunks verified\n", "%s 已导出到 %s：%d 个文件，%d 字节，%d 个数据块已校验\n"},
+	{"largest document accepted, in bytes", "接受的最大文书大小，单位字节"},
+	{"show the parties' names, identity and account numbers and the assets' whereabouts unmasked (needs --purpose; audited as case.shown with the purpose)", "显示当事人的姓名、证件号码和账号以及财产所在位置的原文（需要 --purpose；以 case.shown 连同目的记入审计）"},
 	// demo.go
 	{"run a mesh of courts on this machine and play the story", "在本机运行一个法院网络并演示完整流程"},
 	{"where to create the demo mesh (default: a new temporary directory)", "创建演示网络的位置（默认：新建临时目录）"},
@@ -267,6 +283,8 @@ var messages = []msgPair{
 	{"demo: the receiver's report does not match the ledger: %v", "演示：受理法院的报告与执行款台账不符：%v"},
 	{"every court records %s recovered by the receiver; the report matches the funds ledger", "每个法院都记录了受理法院执行到位 %s；报告与执行款台账相符"},
 	{"transfer %s did not reach %s on every court: %w", "移送 %s 未在每个法院达到 %s 状态：%w"},
+	{"play the story, verify every step, and exit (0 only if every step verified)", "演示完整流程，校验每一步后退出（只有每一步都校验通过才返回 0）"},
+	{"show the nodes' logs", "显示各节点的日志"},
 	// demo_funds.go
 	{"After its 销案 a deduction (%s) lands in 京0105's case account; 京0105 forwards it, 京0108 records it received.", "销案后，一笔扣划款（%s）到达京0105案款账户；京0105 转交京0108，京0108 入账。"},
 	{"demo: the forward did not reach the receiver: %w", "演示：转付款未到达受理法院：%w"},
@@ -325,6 +343,8 @@ var messages = []msgPair{
 	{"why (broadcast: no personal data)", "原因（会广播：不得含个人信息）"},
 	{"--court and --reason are required", "必须提供 --court 和 --reason"},
 	{"\nThe grant of %s is revoked: every node refuses its further fetches. What it already fetched stays fetched.\n", "\n%s 的授权已撤销：每个节点都拒绝其后续获取。已获取的内容仍保留。\n"},
+	{"start the fetch and return; the node keeps fetching", "启动获取后立即返回；节点继续获取"},
+	{"print the final progress as JSON", "以 JSON 输出最终进度"},
 	// evidence.go
 	{"export a transfer's evidence in one file, and verify such a file offline", "将移送的证据导出为一个文件，并离线校验这样的文件"},
 	{"write a transfer's signed records, certificates, trust bundles and audit entries to one file", "将移送的签名记录、证书、信任包和审计记录写入一个文件"},
@@ -399,6 +419,8 @@ var messages = []msgPair{
 	{"the origin has not named the dossier items of transfer %s yet\n", "原执行法院尚未列明移送 %s 的卷宗材料\n"},
 	{"carried  %s (%s)\n", "已移交  %s（%s）\n"},
 	{"missing  %s (%s)%s\n", "缺少    %s（%s）%s\n"},
+	{"received from a forward: the other court's entry number (default: its oldest not received)", "来自转付的款项：另一法院的台账序号（默认：其最早未收到的一笔）"},
+	{"as the origin, after the handover: name the items from the case's documents (a signed record the receiver sees)", "作为原执行法院，在移交之后：根据案件文书列明卷宗材料（受理法院可见的签名记录）"},
 	// gen.go
 	{"write synthetic enforcement cases (demo and test data)", "生成合成的执行案件（演示与测试数据）"},
 	{"directory to write case folders to (must be empty or absent)", "写出案件文件夹的目录（必须为空或不存在）"},
@@ -406,6 +428,9 @@ var messages = []msgPair{
 	{"reference date of the data (YYYY-MM-DD; default today in China time)", "数据的基准日期（YYYY-MM-DD；默认为中国时间的今天）"},
 	{"usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]", "用法：courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]"},
 	{"wrote %d cases (%d bytes of documents) to %s, reference date %s\n", "已写出 %d 个案件（文书共 %d 字节）到 %s，基准日期 %s\n"},
+	{"number of cases", "案件数量"},
+	{"random seed; the same seed gives the same files", "随机种子；相同的种子生成相同的文件"},
+	{"pad every document to about this many bytes (0: a few KB)", "将每份文书填充到约这么多字节（0：几 KB）"},
 	// i18n.go
 	{"Usage of %s:\n", "%s 的用法：\n"},
 	{" (default %q)", "（默认 %q）"},
@@ -428,6 +453,7 @@ var messages = []msgPair{
 	{"--within %d: want 0 or more days", "--within %d：应为 0 或更多天"},
 	{"DAYS LEFT\tEXPIRY\tCASE\tMEASURE\tKIND\tASSET CLASS\tCOURT", "剩余天数\t到期日\t案件\t措施\t种类\t财产类别\t法院"},
 	{"%d active measure(s) expire by %s\n", "%d 项有效查控措施将于 %s 前到期\n"},
+	{"days ahead to look", "向后查看的天数"},
 	// node.go
 	{"create a node's keys and data directory; prints its identity for the certificate authority", "创建节点的密钥和数据目录；打印其身份供证书颁发机构使用"},
 	{"run the node (the daemon)", "运行节点（守护进程）"},
@@ -439,6 +465,7 @@ var messages = []msgPair{
 	{"a key's record log head, witnessed and held: the cut-off for `ca revoke`", "某密钥记录日志的链头（经见证并已保存）：`ca revoke` 的截止点"},
 	{"the national root certificate (root.cert): the node's keys follow its algorithm suite (v1 or sm); without it, v1", "国家根证书（root.cert）：节点的密钥遵从其算法套件（v1 或 sm）；没有它时为 v1"},
 	{"keep the node key in a PKCS#11 token: the module's path (e.g. /usr/lib/softhsm/libsofthsm2.so)", "将节点密钥保存在 PKCS#11 令牌中：模块路径（例如 /usr/lib/softhsm/libsofthsm2.so）"},
+	{"a file (mode 0600) holding the token's user PIN; without it the PIN is read from $%s (never from the command line)", "存放令牌用户 PIN 的文件（权限 0600）；没有它时从 $%s 读取 PIN（绝不从命令行读取）"},
 	{"the token's label (with --pkcs11-module)", "令牌的标签（与 --pkcs11-module 一起使用）"},
 	{"the key's label in the token (default \"courtmesh node key\")", "密钥在令牌中的标签（默认 \"courtmesh node key\"）"},
 	{"--pkcs11-module and --pkcs11-token go together", "--pkcs11-module 和 --pkcs11-token 须同时使用"},
@@ -470,6 +497,7 @@ var messages = []msgPair{
 	{"COURT\tNAME\tLEVEL\tROLES\tPEER ID\tADDRESS", "法院\t名称\t级别\t角色\t节点 ID\t地址"},
 	{"configuration file (default: DATA/config.toml)", "配置文件（默认：DATA/config.toml）"},
 	{"override a configuration key, e.g. --set api_listen=127.0.0.1:4781 (repeatable; wins over COURTMESH_<KEY> environment variables, which win over the file)", "覆盖一个配置项，例如 --set api_listen=127.0.0.1:4781（可重复；优先于 COURTMESH_<KEY> 环境变量，环境变量优先于配置文件）"},
+	{"log at debug level", "以 debug 级别记录日志"},
 	// party.go
 	{"the parties' complaints (投诉) this court supervises or that are about it (through the running node)", "本院监督的或针对本院的当事人投诉（经由运行中的节点）"},
 	{"list complaints: --which supervising (default), about or overdue", "列出投诉：--which supervising（默认，本院监督的）、about（针对本院的）或 overdue（超期的）"},
@@ -488,6 +516,7 @@ var messages = []msgPair{
 	{"usage: courtmesh complaint answer --data DIR --text ANSWER REF", "用法：courtmesh complaint answer --data DIR --text ANSWER REF"},
 	{"complaint %s answered (answer by %s; in time: %t)\n", "投诉 %s 已答复（答复期限 %s；按期：%t）\n"},
 	{"COURT\tCOMPLAINTS\tANSWERED\tIN TIME\tOVERDUE", "法院\t投诉\t已答复\t按期\t超期"},
+	{"replace codes already issued (the old ones stop working)", "替换已签发的查询码（旧查询码随即失效）"},
 	// recommend.go
 	{"recommendation for transfer %s, decided by %s (inputs %s)\n", "移送 %s 的受理法院推荐，由 %s 决定（输入 %s）\n"},
 	{"weights: assets %g, near %g, exclude_local %v, load %g, overdue %g (half at %g), track %g (prior %g cases), lapse %g\n", "权重：财产 %g，就近 %g，排除本地 %v，负担 %g，超期 %g（%g 时减半），以往表现 %g（先验 %g 件），措施失效 %g\n"},
@@ -510,6 +539,8 @@ var messages = []msgPair{
 	{"a mode (指令执行, 提级执行, ...)", "一种执行方式（指令执行、提级执行……）"},
 	{"a month of filing, yyyy-mm", "立案月份，yyyy-mm"},
 	{"--role needs --court", "--role 需要 --court"},
+	{"only overdue transfers", "只列出超期的移送"},
+	{"transfers a page (1 to 1000)", "每页移送数（1 到 1000）"},
 	// transfer.go
 	{"offer, decide, accept, hand over and follow case transfers (交叉执行)", "报请、决定、受理、移交并跟踪案件的交叉执行"},
 	{"offer one of this court's cases to a superior court", "将本院的一个案件报请上级法院交叉执行"},
@@ -585,4 +616,10 @@ var messages = []msgPair{
 	{"Reason\t%s\n", "原因\t%s\n"},
 	{"Records\t\n", "记录\t\n"},
 	{"  %s\t%s by %s, record %s…\n", "  %s\t%s，由 %s，记录 %s…\n"},
+	{"amount already recovered, in fen (default: 0)", "已执行到位的金额，单位分（默认：0）"},
+	{"amount this court recovered up to now, in fen (default: what the offer announced); the receiver's claim is the balance", "本院至今执行到位的金额，单位分（默认：报请时公布的金额）；受理法院的申请执行标的为其余额"},
+	{"amount this court recovered up to now, in fen (default: as announced before)", "本院至今执行到位的金额，单位分（默认：此前公布的金额）"},
+	{"total amount recovered so far, in fen", "至今执行到位的总金额，单位分"},
+	{"total amount recovered, in fen", "执行到位的总金额，单位分"},
+	{"transfers a page (1 to 1000), newest offer first", "每页移送数（1 到 1000），最新报请在前"},
 }

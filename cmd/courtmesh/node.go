@@ -39,7 +39,7 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	p11Module := fs.String("pkcs11-module", "", "keep the node key in a PKCS#11 token: the module's path (e.g. /usr/lib/softhsm/libsofthsm2.so)")
 	p11Token := fs.String("pkcs11-token", "", "the token's label (with --pkcs11-module)")
 	p11Label := fs.String("pkcs11-label", "", "the key's label in the token (default \"courtmesh node key\")")
-	p11PIN := fs.String("pkcs11-pin-file", "", "a file (mode 0600) holding the token's user PIN; without it the PIN is read from $"+pkcs11key.PINEnv+" (never from the command line)")
+	p11PIN := fs.String("pkcs11-pin-file", "", sprintf("a file (mode 0600) holding the token's user PIN; without it the PIN is read from $%s (never from the command line)", pkcs11key.PINEnv))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
