@@ -314,8 +314,12 @@ var (
 // use is a message found in the code.
 type use struct{ pos, fn, key string }
 
-// translating functions and the index of their key argument.
-var translating = map[string]int{"T": 0, "sprintf": 0, "errorf": 0, "fprintf": 1, "fprintln": 1, "say": 0, "ok": 0}
+// translating functions and the indexes of their key arguments: the
+// functions of i18n.go, and the methods of the demo's narrator and of
+// doctor's checkup (say, ok, warn, fail).
+var translating = map[string][]int{"T": {0}, "sprintf": {0}, "errorf": {0}, "fprintf": {1}, "fprintln": {1}}
+
+var translatingMethods = map[string][]int{"say": {0}, "ok": {0}, "warn": {0, 1}, "fail": {0, 1}}
 
 // flagHelp: the flag.FlagSet methods that define a flag, and the index of
 // their help (usage) argument.
@@ -341,6 +345,24 @@ var notMessages = map[string]bool{
 	"  courtmesh transfer list --data %s --json\n":                         true,
 	"  courtmesh evidence export --data %s TRANSFER --out evidence.json\n": true,
 	"  courtmesh evidence verify evidence.json --root %s\n":                true,
+}
+
+// isTranslatingCall reports whether n is a call of a function of i18n.go
+// (its result is a message already translated).
+func isTranslatingCall(n ast.Node) bool {
+	c, ok := n.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	id, ok := c.Fun.(*ast.Ident)
+	return ok && translating[id.Name] != nil
+}
+
+// isTranslatedVar reports whether e is a variable assigned a translated
+// message.
+func isTranslatedVar(e ast.Expr, translated map[string]bool) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && translated[id.Name]
 }
 
 // codeMessages parses the command's Go files (not the tests) and returns
@@ -383,11 +405,21 @@ func codeMessages(t *testing.T) (uses, raw []use) {
 		passOn := map[ast.Node]bool{}
 		for _, d := range f.Decls {
 			if fd, ok := d.(*ast.FuncDecl); ok {
-				if _, tr := translating[fd.Name.Name]; tr {
+				if translating[fd.Name.Name] != nil || translatingMethods[fd.Name.Name] != nil {
 					ast.Inspect(fd, func(n ast.Node) bool { passOn[n] = true; return true })
 				}
 			}
 		}
+		// Variables holding a message: v := T("...").
+		translated := map[string]bool{}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if as, ok := n.(*ast.AssignStmt); ok && len(as.Lhs) == 1 && len(as.Rhs) == 1 && isTranslatingCall(as.Rhs[0]) {
+				if id, ok := as.Lhs[0].(*ast.Ident); ok {
+					translated[id.Name] = true
+				}
+			}
+			return true
+		})
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.KeyValueExpr:
@@ -410,10 +442,17 @@ func codeMessages(t *testing.T) (uses, raw []use) {
 						pkg = x.Name
 					}
 				}
-				if i, ok := translating[fn]; ok && (pkg == "" || pkg == "d") && len(n.Args) > i {
+				keys := translating[fn]
+				if _, sel := n.Fun.(*ast.SelectorExpr); sel {
+					keys = translatingMethods[fn]
+				}
+				for _, i := range keys {
+					if len(n.Args) <= i {
+						continue
+					}
 					if s, ok := lit(n.Args[i]); ok {
 						uses = append(uses, use{pos, fn, s})
-					} else if !passOn[n] && name != "i18n.go" && !(name == "main.go" && fn == "T") {
+					} else if !passOn[n] && name != "i18n.go" && !(name == "main.go" && fn == "T") && !isTranslatingCall(n.Args[i]) && !isTranslatedVar(n.Args[i], translated) {
 						raw = append(raw, use{pos, fn, "(a key that is not a literal)"})
 					}
 				}
@@ -439,12 +478,8 @@ func codeMessages(t *testing.T) (uses, raw []use) {
 					// call of a translating function.
 					for _, a := range n.Args {
 						ast.Inspect(a, func(m ast.Node) bool {
-							if c, ok := m.(*ast.CallExpr); ok {
-								if id, ok := c.Fun.(*ast.Ident); ok {
-									if _, tr := translating[id.Name]; tr {
-										return false
-									}
-								}
+							if isTranslatingCall(m) {
+								return false
 							}
 							if e, ok := m.(ast.Expr); ok {
 								if s, ok := lit(e); ok && wordRE.MatchString(s) && !notMessages[s] {
