@@ -102,9 +102,9 @@ func printMeasures(w io.Writer, ms []api.MeasureInfo) error {
 		link := ""
 		switch {
 		case m.Renews != "":
-			link = "renews " + m.Renews
+			link = sprintf("renews %s", m.Renews)
 		case m.Releases != "":
-			link = "releases " + m.Releases
+			link = sprintf("releases %s", m.Releases)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", left, orDash(m.Expiry), m.ID, m.KindLabel, m.Asset, m.Status, m.Court, link)
 	}

@@ -583,16 +583,16 @@ func runCAList(ctx context.Context, c *cli, args []string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
 	fprintln(tw, "SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tSTATUS\tPEER ID")
 	for _, ct := range certs {
-		status := "live"
+		status := T("live")
 		if r, ok := revs[ct.Serial]; ok {
-			status = "REVOKED " + court.DateOf(r.RevokedAt).String()
+			status = sprintf("REVOKED %s", court.DateOf(r.RevokedAt))
 			if r.LastTrustedSeq > 0 {
 				status += sprintf(" after #%d", r.LastTrustedSeq)
 			} else {
-				status += " from the start"
+				status += T(" from the start")
 			}
 		} else if !now.Before(ct.NotAfter) {
-			status = "expired"
+			status = T("expired")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", ct.Serial, ct.Code, ct.Name, ct.Roles, ct.Parent, ct.NotAfter.Format(time.DateOnly), status, ct.PeerID)
 	}

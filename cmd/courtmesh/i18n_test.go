@@ -333,6 +333,9 @@ var flagHelp = map[string]int{
 // reach them.
 var rawPrinters = map[string]bool{"fmt.Sprintf": true, "fmt.Errorf": true, "errors.New": true, "fmt.Fprintf": true, "fmt.Fprintln": true, "fmt.Fprint": true, "fmt.Printf": true, "fmt.Println": true, "fmt.Print": true}
 
+// formatArg is the index of the format of the fmt functions that take one.
+var formatArg = map[string]int{"fmt.Errorf": 0, "fmt.Sprintf": 0, "fmt.Printf": 0, "fmt.Fprintf": 1}
+
 var wordRE = regexp.MustCompile(`[A-Za-z]{2,}|\p{Han}`)
 
 // notMessages are literals with words that are not messages: paths,
@@ -471,6 +474,12 @@ func codeMessages(t *testing.T) (uses, raw []use) {
 					en, ok2 := lit(n.Args[2])
 					if !ok1 || !ok2 || !hasHan(zh) || zh == en {
 						raw = append(raw, use{pos, fn, "(a description not in both languages)"})
+					}
+				}
+				if i, ok := formatArg[pkg+"."+fn]; ok && len(n.Args) > i && name != "i18n.go" && !passOn[n] {
+					// A format made at run time would slip past the catalogue.
+					if _, isLit := lit(n.Args[i]); !isLit && !isTranslatingCall(n.Args[i]) && !isTranslatedVar(n.Args[i], translated) {
+						raw = append(raw, use{pos, pkg + "." + fn, "(a format that is not a literal)"})
 					}
 				}
 				if rawPrinters[pkg+"."+fn] && !sentinels[n] {

@@ -55,6 +55,8 @@ var messages = []msgPair{
 	{"print the current state and stop", "打印当前状态后停止"},
 	{"a waiting-line seizure's place (1 = next)", "轮候查封的顺位（1 = 下一位）"},
 	{"search_result: estimated value in fen", "search_result：估计价值，单位分"},
+	{"renews %s", "续行自 %s"},
+	{"releases %s", "解除 %s"},
 	// audit.go
 	{"export and verify the hash-chained audit log", "导出并校验哈希链审计日志"},
 	{"write the audit log, or a time range of it, as JSON lines", "以 JSON lines 格式写出审计日志或其中一段时间范围"},
@@ -181,6 +183,10 @@ var messages = []msgPair{
 	{"the certificate whose key's record log to show (the one to revoke)", "要显示其密钥记录日志的证书（即要吊销的证书）"},
 	{"a position of that log to pin instead of the last head witnessed (e.g. the last record before the key was lost)", "改为固定该日志的某个位置，而不是最后见证的链头（例如密钥丢失前的最后一条记录）"},
 	{"bundle validity in days", "信任包有效天数"},
+	{"live", "有效"},
+	{"REVOKED %s", "已吊销 %s"},
+	{" from the start", "，自始"},
+	{"expired", "已过期"},
 	// case.go
 	{"import, list, show and export enforcement cases in the local store", "导入、列出、显示和导出本地存储中的执行案件"},
 	{"import a case folder or .zip (case.json + documents)", "导入案件文件夹或 .zip（case.json 和文书）"},
@@ -285,6 +291,7 @@ var messages = []msgPair{
 	{"transfer %s did not reach %s on every court: %w", "移送 %s 未在每个法院达到 %s 状态：%w"},
 	{"play the story, verify every step, and exit (0 only if every step verified)", "演示完整流程，校验每一步后退出（只有每一步都校验通过才返回 0）"},
 	{"show the nodes' logs", "显示各节点的日志"},
+	{"excluded: %s", "排除：%s"},
 	// demo_funds.go
 	{"After its 销案 a deduction (%s) lands in 京0105's case account; 京0105 forwards it, 京0108 records it received.", "销案后，一笔扣划款（%s）到达京0105案款账户；京0105 转交京0108，京0108 入账。"},
 	{"demo: the forward did not reach the receiver: %w", "演示：转付款未到达受理法院：%w"},
@@ -578,6 +585,10 @@ var messages = []msgPair{
 	{"complaint %s answered (answer by %s; in time: %t)\n", "投诉 %s 已答复（答复期限 %s；按期：%t）\n"},
 	{"COURT\tCOMPLAINTS\tANSWERED\tIN TIME\tOVERDUE", "法院\t投诉\t已答复\t按期\t超期"},
 	{"replace codes already issued (the old ones stop working)", "替换已签发的查询码（旧查询码随即失效）"},
+	{"open", "待答复"},
+	{"answered in time", "已按期答复"},
+	{"answered late", "逾期答复"},
+	{"OVERDUE", "已超期"},
 	// recommend.go
 	{"recommendation for transfer %s, decided by %s (inputs %s)\n", "移送 %s 的受理法院推荐，由 %s 决定（输入 %s）\n"},
 	{"weights: assets %g, near %g, exclude_local %v, load %g, overdue %g (half at %g), track %g (prior %g cases), lapse %g\n", "权重：财产 %g，就近 %g，排除本地 %v，负担 %g，超期 %g（%g 时减半），以往表现 %g（先验 %g 件），措施失效 %g\n"},

@@ -136,14 +136,14 @@ func runComplaintList(ctx context.Context, c *cli, args []string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fprintln(tw, "REF\tCASE\tCATEGORY\tABOUT\tSUPERVISOR\tFILED\tANSWER BY\tSTATE")
 	for _, x := range all {
-		state := "open"
+		state := T("open")
 		switch {
 		case !x.Answered.IsZero() && x.InTime:
-			state = "answered in time"
+			state = T("answered in time")
 		case !x.Answered.IsZero():
-			state = "answered late"
+			state = T("answered late")
 		case x.Overdue:
-			state = "OVERDUE"
+			state = T("OVERDUE")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Ref, x.Case, x.Category, x.Complained, x.Supervisor, court.DateOf(x.Filed), x.AnswerBy, state)
 	}
