@@ -263,12 +263,12 @@ func runTransferClose(ctx context.Context, c *cli, args []string) error {
 	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/close", api.CloseRequest{Outcome: *outcome, AmountRecoveredFen: *amount}, *asJSON)
 }
 
-// bilingual sets a flag set's usage to a description, given here in
-// Chinese and English and printed in the language of the messages, then
-// the flags.
+// bilingual sets a flag set's usage to a description in Chinese and
+// English, the language of the messages first (the other stays, for the
+// legal terms), then the flags.
 func bilingual(fs *flag.FlagSet, zh, en string) {
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n  %s\n\n", fs.Name(), inLang(zh, en))
+		fmt.Fprintf(fs.Output(), "%s\n  %s\n  %s\n\n", fs.Name(), inLang(zh, en), inLang(en, zh))
 		printDefaults(fs)
 	}
 }
