@@ -63,7 +63,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		k.fail(sprintf("run `courtmesh init --data %s`", *data), "data directory: %v", err)
 		return k.result()
 	} else if st.Mode().Perm()&0o077 != 0 {
-		k.warn(sprintf("run chmod 700 %s", *data), "data directory has mode %v: other users can list it", st.Mode().Perm())
+		k.warn(sprintf("chmod 700 %s", *data), "data directory has mode %v: other users can list it", st.Mode().Perm())
 	} else {
 		k.ok("data directory private (%v)", st.Mode().Perm())
 	}
@@ -75,7 +75,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	}
 	if st, err := os.Stat(d.Path(datadir.TokenFile)); err == nil {
 		if st.Mode().Perm()&0o077 != 0 {
-			k.fail(sprintf("run chmod 600 %s", d.Path(datadir.TokenFile)), "API token readable by others (mode %v)", st.Mode().Perm())
+			k.fail(sprintf("chmod 600 %s", d.Path(datadir.TokenFile)), "API token readable by others (mode %v)", st.Mode().Perm())
 		} else {
 			k.ok("API token private")
 		}
