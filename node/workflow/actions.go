@@ -298,7 +298,10 @@ func (w *Service) Progress(ctx context.Context, id court.TransferID, req api.Pro
 	if err := w.checkFreeText(id, "status", req.Status); err != nil {
 		return nil, err
 	}
-	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
+	if req.Publish && strings.TrimSpace(req.Status) == "" {
+		return nil, court.Errorf(court.ErrInvalid, "publish shows the status to the parties: give the status to show (status, --status)")
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status, Publish: req.Publish}}})
 }
 
 // Close concludes a received case as the receiving court.

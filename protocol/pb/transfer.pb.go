@@ -2373,8 +2373,12 @@ type Progress struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	AmountRecoveredFen int64                  `protobuf:"varint,1,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"`
 	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"` // free text for supervisors, never personal data
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// publish: the receiving court chose to show this status to the case's
+	// parties on their status page (the party service); without it the
+	// status is for the courts and supervisors only.
+	Publish       bool `protobuf:"varint,3,opt,name=publish,proto3" json:"publish,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
@@ -2419,6 +2423,13 @@ func (x *Progress) GetStatus() string {
 		return x.Status
 	}
 	return ""
+}
+
+func (x *Progress) GetPublish() bool {
+	if x != nil {
+		return x.Publish
+	}
+	return false
 }
 
 // Closure: the receiver concludes the case.
@@ -3157,10 +3168,11 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
-	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"T\n" +
+	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"n\n" +
 	"\bProgress\x120\n" +
 	"\x14amount_recovered_fen\x18\x01 \x01(\x03R\x12amountRecoveredFen\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"\xda\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +
+	"\apublish\x18\x03 \x01(\bR\apublish\"\xda\x01\n" +
 	"\aClosure\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
 	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x126\n" +
