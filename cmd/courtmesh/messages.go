@@ -654,6 +654,7 @@ var messages = []msgPair{
 	{"hand over although measures expire within 30 days, for this reason (recorded and audited)", "尽管有措施在30日内到期仍然移交，理由如下（记录并记入审计）"},
 	{"comma-separated kinds of dossier item missing: title, application, notice, report_order, search_result, ruling, assist_notice, valuation, settlement, consumption_restriction, dishonest_listing, terminal, other", "以逗号分隔的缺少的卷宗材料种类：title、application、notice、report_order、search_result、ruling、assist_notice、valuation、settlement、consumption_restriction、dishonest_listing、terminal、other"},
 	{"optional note (no personal data: it is broadcast)", "可选备注（会广播：不得含个人信息）"},
+	{"also show the status to the case's parties on their status page", "同时在当事人查询页面向案件当事人显示该状态"},
 	{"short status for supervisors (no personal data)", "供监督者查看的简短状态（不含个人信息）"},
 	{"concluded, terminated (终本) or settled", "concluded（结案）、terminated（终本）或 settled（和解）"},
 	{"fulfilled (执行完毕), terminal (终本), ended (终结), not_enforced (不予执行) or dismissed (驳回)", "fulfilled（执行完毕）、terminal（终本）、ended（终结）、not_enforced（不予执行）或 dismissed（驳回）"},
