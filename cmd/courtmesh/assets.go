@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -51,7 +50,7 @@ func runAssetsList(ctx context.Context, c *cli, args []string) error {
 		return listAlerts(ctx, c, *data, *within, *asOf, *asJSON)
 	case 1:
 	default:
-		return errors.New("usage: courtmesh assets list --data DIR [--within DAYS] [TRANSFER]")
+		return errorf("usage: courtmesh assets list --data DIR [--within DAYS] [TRANSFER]")
 	}
 	res, err := assetsGet(ctx, *data, fs.Arg(0), "measures", *asOf)
 	if err != nil {
@@ -60,7 +59,7 @@ func runAssetsList(ctx context.Context, c *cli, args []string) error {
 	if *asJSON {
 		return printJSON(c.stdout, res)
 	}
-	fmt.Fprintf(c.stdout, "Case %s (%s of transfer %s), as of %s\n", res.Case, res.Role, res.Transfer, res.AsOf)
+	fprintf(c.stdout, "Case %s (%s of transfer %s), as of %s\n", res.Case, res.Role, res.Transfer, res.AsOf)
 	return printMeasures(c.stdout, res.Measures)
 }
 
@@ -81,20 +80,20 @@ func listAlerts(ctx context.Context, c *cli, data string, within int, asOf strin
 		return printJSON(c.stdout, res)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DAYS LEFT\tEXPIRY\tTRANSFER\tROLE\tCASE\tMEASURE\tKIND\tASSET CLASS")
+	fprintln(tw, "DAYS LEFT\tEXPIRY\tTRANSFER\tROLE\tCASE\tMEASURE\tKIND\tASSET CLASS")
 	for _, m := range res.Measures {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.DaysLeft, m.Expiry, m.Transfer, m.Role, m.Case, m.Measure, m.KindLabel, m.AssetClassLabel)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "%d active measure(s) of transferred cases expire by %s\n", len(res.Measures), res.Until)
+	fprintf(c.stderr, "%d active measure(s) of transferred cases expire by %s\n", len(res.Measures), res.Until)
 	return nil
 }
 
 func printMeasures(w io.Writer, ms []api.MeasureInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DAYS LEFT\tEXPIRY\tMEASURE\tKIND\tASSET\tSTATUS\tCOURT\tLINK")
+	fprintln(tw, "DAYS LEFT\tEXPIRY\tMEASURE\tKIND\tASSET\tSTATUS\tCOURT\tLINK")
 	for _, m := range ms {
 		left := "-"
 		if m.DaysLeft != nil {
@@ -103,9 +102,9 @@ func printMeasures(w io.Writer, ms []api.MeasureInfo) error {
 		link := ""
 		switch {
 		case m.Renews != "":
-			link = "renews " + m.Renews
+			link = sprintf("renews %s", m.Renews)
 		case m.Releases != "":
-			link = "releases " + m.Releases
+			link = sprintf("releases %s", m.Releases)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", left, orDash(m.Expiry), m.ID, m.KindLabel, m.Asset, m.Status, m.Court, link)
 	}
@@ -120,10 +119,10 @@ func orDash(s string) string {
 }
 
 func printAssets(w io.Writer, res api.TransferAssets) error {
-	fmt.Fprintf(w, "Case %s (%s of transfer %s), as of %s\n", res.Case, res.Role, res.Transfer, res.AsOf)
-	fmt.Fprintf(w, "Asset updates: %d sent, %d received and applied, %d waiting\n\n", res.Issued, res.Applied, res.Pending)
+	fprintf(w, "Case %s (%s of transfer %s), as of %s\n", res.Case, res.Role, res.Transfer, res.AsOf)
+	fprintf(w, "Asset updates: %d sent, %d received and applied, %d waiting\n\n", res.Issued, res.Applied, res.Pending)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ASSET\tCLASS\tSOURCE\tACCOUNT\tVALUE\tDESCRIPTION")
+	fprintln(tw, "ASSET\tCLASS\tSOURCE\tACCOUNT\tVALUE\tDESCRIPTION")
 	for _, a := range res.Assets {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Source, orDash(a.AccountMasked), yuan(a.ValueFen), a.Description)
 	}
@@ -142,7 +141,7 @@ func runAssetsShow(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: courtmesh assets show --data DIR TRANSFER")
+		return errorf("usage: courtmesh assets show --data DIR TRANSFER")
 	}
 	res, err := assetsGet(ctx, *data, fs.Arg(0), "assets", *asOf)
 	if err != nil {
@@ -162,10 +161,10 @@ func runAssetsWatch(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: courtmesh assets watch --data DIR [--every 5s] [--once] TRANSFER")
+		return errorf("usage: courtmesh assets watch --data DIR [--every 5s] [--once] TRANSFER")
 	}
 	if *every < time.Second {
-		return fmt.Errorf("--every %v: at least 1s", *every)
+		return errorf("--every %v: at least 1s", *every)
 	}
 	res, err := assetsGet(ctx, *data, fs.Arg(0), "assets", "")
 	if err != nil {
@@ -187,7 +186,7 @@ func runAssetsWatch(ctx context.Context, c *cli, args []string) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			fmt.Fprintf(c.stderr, "%s  %v (retrying)\n", time.Now().Format(time.TimeOnly), err)
+			fprintf(c.stderr, "%s  %v (retrying)\n", time.Now().Format(time.TimeOnly), err)
 			continue
 		}
 		for _, line := range assetChanges(res, next) {
@@ -206,7 +205,7 @@ func assetChanges(prev, next api.TransferAssets) []string {
 	}
 	for _, a := range next.Assets {
 		if _, ok := had[a.ID]; !ok {
-			out = append(out, fmt.Sprintf("new asset %s: %s, %s (source %s)", a.ID, a.ClassLabel, a.Description, a.Source))
+			out = append(out, sprintf("new asset %s: %s, %s (source %s)", a.ID, a.ClassLabel, a.Description, a.Source))
 		}
 	}
 	was := map[string]api.MeasureInfo{}
@@ -217,15 +216,15 @@ func assetChanges(prev, next api.TransferAssets) []string {
 		o, ok := was[m.ID]
 		switch {
 		case !ok && m.Expiry != "":
-			out = append(out, fmt.Sprintf("new measure %s: %s on %s, %s to %s, %s", m.ID, m.KindLabel, m.Asset, m.Effective, m.Expiry, m.Status))
+			out = append(out, sprintf("new measure %s: %s on %s, %s to %s, %s", m.ID, m.KindLabel, m.Asset, m.Effective, m.Expiry, m.Status))
 		case !ok:
-			out = append(out, fmt.Sprintf("new measure %s: %s on %s, %s, %s", m.ID, m.KindLabel, m.Asset, m.Effective, m.Status))
+			out = append(out, sprintf("new measure %s: %s on %s, %s, %s", m.ID, m.KindLabel, m.Asset, m.Effective, m.Status))
 		case o.Status != m.Status || o.Expiry != m.Expiry || o.Court != m.Court:
-			out = append(out, fmt.Sprintf("measure %s (%s on %s): %s -> %s, expiry %s -> %s", m.ID, m.KindLabel, m.Asset, o.Status, m.Status, orDash(o.Expiry), orDash(m.Expiry)))
+			out = append(out, sprintf("measure %s (%s on %s): %s -> %s, expiry %s -> %s", m.ID, m.KindLabel, m.Asset, o.Status, m.Status, orDash(o.Expiry), orDash(m.Expiry)))
 		}
 	}
 	if prev.Applied != next.Applied || prev.Pending != next.Pending || prev.Issued != next.Issued {
-		out = append(out, fmt.Sprintf("asset updates: %d sent, %d received and applied, %d waiting", next.Issued, next.Applied, next.Pending))
+		out = append(out, sprintf("asset updates: %d sent, %d received and applied, %d waiting", next.Issued, next.Applied, next.Pending))
 	}
 	return out
 }
@@ -257,13 +256,12 @@ func runAssetsUpdate(ctx context.Context, c *cli, args []string) error {
 	}
 	if refused {
 		// The value is not repeated: it is already in the shell's history.
-		fmt.Fprintln(c.stderr, "courtmesh assets update: --account is not accepted: an account number on the command line is kept in the shell history and shown in the process list. "+
-			"Put it in a file readable only by you and pass --account-file FILE (then delete the file), or pipe it: --account-file - (clear your shell history of the command you ran)")
+		fprintln(c.stderr, "courtmesh assets update: --account is not accepted: an account number on the command line is kept in the shell history and shown in the process list. Put it in a file readable only by you and pass --account-file FILE (then delete the file), or pipe it: --account-file - (clear your shell history of the command you ran)")
 		return errUsage
 	}
 	id, err := idArg(fs, "update --data DIR --kind renewal --measure m1 TRANSFER")
 	if err != nil {
-		return fmt.Errorf("usage: courtmesh assets update --data DIR --kind KIND [--measure ID] ... TRANSFER")
+		return errorf("usage: courtmesh assets update --data DIR --kind KIND [--measure ID] ... TRANSFER")
 	}
 	if *accountFile != "" {
 		if na.Account, err = readSecret(c, *accountFile, "account number"); err != nil {
@@ -271,7 +269,7 @@ func runAssetsUpdate(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	if req.Kind == "" {
-		return errors.New("--kind is required")
+		return errorf("--kind is required")
 	}
 	if na.ID != "" {
 		req.Asset = &na
@@ -298,20 +296,20 @@ func readSecret(c *cli, path, what string) (string, error) {
 	var r io.Reader
 	if path == "-" {
 		if c.stdin == nil {
-			return "", fmt.Errorf("--account-file -: no standard input to read the %s from", what)
+			return "", errorf("--account-file -: no standard input to read the %s from", what)
 		}
 		r = c.stdin
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
-			return "", fmt.Errorf("read the %s: %w", what, err)
+			return "", errorf("read the %s: %w", what, err)
 		}
 		defer f.Close()
 		r = f
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxSecret+1))
 	if err != nil {
-		return "", fmt.Errorf("read the %s from %s: %w", what, path, err)
+		return "", errorf("read the %s from %s: %w", what, path, err)
 	}
 	if len(b) > maxSecret {
 		return "", court.Errorf(court.ErrInvalid, "%s: more than %d bytes; the file must hold the %s alone, on one line", path, maxSecret, what)

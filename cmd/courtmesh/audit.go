@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,7 +36,7 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" || *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh audit export --data DIR [--from TIME] [--to TIME] --out FILE")
+		fprintln(c.stderr, "usage: courtmesh audit export --data DIR [--from TIME] [--to TIME] --out FILE")
 		return errUsage
 	}
 	var fromT, toT time.Time
@@ -61,7 +60,7 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("audit export: %w (choose a new file)", err)
+		return errorf("audit export: %w (choose a new file)", err)
 	}
 	err = writeAuditExport(ctx, *data, fromT, toT, f)
 	if cerr := f.Close(); err == nil {
@@ -69,7 +68,7 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return fmt.Errorf("audit export: %w", err)
+		return errorf("audit export: %w", err)
 	}
 	// Read back what was written: the summary, and a warning if the log
 	// itself does not hold together (the export is kept as evidence).
@@ -82,16 +81,16 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 	verr := audit.ReadExport(bufio.NewReader(rf), &chk)
 	n, first, last, prev, head := chk.Result()
 	if n == 0 && verr == nil {
-		fmt.Fprintf(c.stdout, "no audit entries in that range; %s is empty\n", path)
+		fprintf(c.stdout, "no audit entries in that range; %s is empty\n", path)
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "exported audit entries %d..%d (%d) to %s\n", first, last, n, path)
-	fmt.Fprintf(c.stdout, "first entry links to %s\nhead %s\n", prevText(prev), head)
+	fprintf(c.stdout, "exported audit entries %d..%d (%d) to %s\n", first, last, n, path)
+	fprintf(c.stdout, "first entry links to %s\nhead %s\n", prevText(prev), head)
 	if verr != nil {
-		return fmt.Errorf("the export is written but does not verify: %w", verr)
+		return errorf("the export is written but does not verify: %w", verr)
 	}
 	if first > 1 {
-		fmt.Fprintf(c.stdout, "check it with: courtmesh audit verify --file %s --prev %s\n", path, prev)
+		fprintf(c.stdout, "check it with: courtmesh audit verify --file %s --prev %s\n", path, prev)
 	}
 	return nil
 }
@@ -114,7 +113,7 @@ func writeAuditExport(ctx context.Context, data string, from, to time.Time, w io
 		}
 		defer body.Close()
 		if _, err := io.Copy(bw, body); err != nil {
-			return fmt.Errorf("the node broke off the export: %w", err)
+			return errorf("the node broke off the export: %w", err)
 		}
 		return bw.Flush()
 	}
@@ -144,7 +143,7 @@ func auditStream(ctx context.Context, data string, q url.Values) (io.ReadCloser,
 	d := datadir.Dir(data)
 	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
-		return nil, fmt.Errorf("%w: no API token in %s", api.ErrNodeNotRunning, data)
+		return nil, errorf("%w: no API token in %s", api.ErrNodeNotRunning, data)
 	}
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var dl net.Dialer
@@ -167,7 +166,7 @@ func auditStream(ctx context.Context, data string, q url.Values) (io.ReadCloser,
 		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb) == nil && eb.Error != nil {
 			return nil, eb.Error
 		}
-		return nil, fmt.Errorf("node answered %s", resp.Status)
+		return nil, errorf("node answered %s", resp.Status)
 	}
 	return resp.Body, nil
 }
@@ -181,7 +180,7 @@ func (w witnessedFlag) Set(s string) error {
 	seq, hash, ok := strings.Cut(s, ":")
 	n, err := strconv.ParseUint(seq, 10, 64)
 	if !ok || err != nil || n == 0 || len(hash) != 64 {
-		return errors.New("want SEQ:HASH, e.g. 1200:9f86d08… (64 hex digits), as GET /v1/mesh shows audit_length:audit_head")
+		return errorf("want SEQ:HASH, e.g. 1200:9f86d08… (64 hex digits), as GET /v1/mesh shows audit_length:audit_head")
 	}
 	w[n] = strings.ToLower(hash)
 	return nil
@@ -197,27 +196,27 @@ func runAuditVerify(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if (*data == "") == (*file == "") || fs.NArg() != 0 || (*prev != "" && *file == "") {
-		fmt.Fprintln(c.stderr, "usage: courtmesh audit verify --data DIR [--witnessed SEQ:HASH]...\n       courtmesh audit verify --file EXPORT [--prev HASH] [--witnessed SEQ:HASH]...")
+		fprintln(c.stderr, "usage: courtmesh audit verify --data DIR [--witnessed SEQ:HASH]...\n       courtmesh audit verify --file EXPORT [--prev HASH] [--witnessed SEQ:HASH]...")
 		return errUsage
 	}
 	chk := &audit.Checker{Prev: strings.ToLower(*prev), Witnessed: witnessed}
 	if *file != "" {
 		f, err := os.Open(*file)
 		if err != nil {
-			return fmt.Errorf("audit verify: %w", err)
+			return errorf("audit verify: %w", err)
 		}
 		defer f.Close()
 		if err := audit.ReadExport(bufio.NewReaderSize(f, 1<<20), chk); err != nil {
-			return fmt.Errorf("audit export %s does not verify: %w", filepath.Base(*file), err)
+			return errorf("audit export %s does not verify: %w", filepath.Base(*file), err)
 		}
 		n, first, last, p, head := chk.Result()
 		if n == 0 {
-			return fmt.Errorf("audit export %s holds no entries", *file)
+			return errorf("audit export %s holds no entries", *file)
 		}
-		fmt.Fprintf(c.stdout, "audit export %s: entries %d..%d (%d), every link holds\n", *file, first, last, n)
-		fmt.Fprintf(c.stdout, "first entry links to %s\nhead %s\n", prevText(p), head)
+		fprintf(c.stdout, "audit export %s: entries %d..%d (%d), every link holds\n", *file, first, last, n)
+		fprintf(c.stdout, "first entry links to %s\nhead %s\n", prevText(p), head)
 		if first > 1 && *prev == "" {
-			fmt.Fprintf(c.stdout, "the export starts mid-log: compare that link with the head of entry %d (an earlier export, or the head the mesh witnessed) or pass it with --prev\n", first-1)
+			fprintf(c.stdout, "the export starts mid-log: compare that link with the head of entry %d (an earlier export, or the head the mesh witnessed) or pass it with --prev\n", first-1)
 		}
 		return nil
 	}
@@ -230,7 +229,7 @@ func runAuditVerify(ctx context.Context, c *cli, args []string) error {
 		}
 		defer body.Close()
 		if err := audit.ReadExport(body, chk); err != nil {
-			return fmt.Errorf("audit log of %s does not verify: %w", *data, err)
+			return errorf("audit log of %s does not verify: %w", *data, err)
 		}
 	} else {
 		db, err := openStore(*data, false)
@@ -239,15 +238,15 @@ func runAuditVerify(ctx context.Context, c *cli, args []string) error {
 		}
 		defer db.Close()
 		if err := audit.VerifyStored(db, chk); err != nil {
-			return fmt.Errorf("audit log of %s does not verify: %w", *data, err)
+			return errorf("audit log of %s does not verify: %w", *data, err)
 		}
 	}
 	n, _, last, _, head := chk.Result()
 	if n == 0 {
-		fmt.Fprintf(c.stdout, "audit log of %s is empty\n", *data)
+		fprintf(c.stdout, "audit log of %s is empty\n", *data)
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "audit log of %s: entries 1..%d, every link holds\nhead %s\n", *data, last, head)
+	fprintf(c.stdout, "audit log of %s: entries 1..%d, every link holds\nhead %s\n", *data, last, head)
 	return nil
 }
 

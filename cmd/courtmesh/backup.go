@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"flag"
-	"fmt"
 	"os"
 )
 
@@ -17,6 +16,7 @@ func init() {
 func newFlagSet(c *cli, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("courtmesh "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	return fs
 }
 
@@ -27,7 +27,7 @@ func runBackup(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *out == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh backup --data DIR --out FILE")
+		fprintln(c.stderr, "usage: courtmesh backup --data DIR --out FILE")
 		return errUsage
 	}
 	path, err := absPath(*out)
@@ -43,7 +43,7 @@ func runBackup(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes); sealed for this node's enc.key: keep a copy of enc.key elsewhere, without it the backup cannot be restored\n", res.Out, res.Bytes)
+	fprintf(c.stdout, "backup written to %s (%d bytes); sealed for this node's enc.key: keep a copy of enc.key elsewhere, without it the backup cannot be restored\n", res.Out, res.Bytes)
 	return nil
 }
 
@@ -54,15 +54,15 @@ func runRestore(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *in == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh restore --data DIR --in FILE")
+		fprintln(c.stderr, "usage: courtmesh restore --data DIR --in FILE")
 		return errUsage
 	}
 	if *data != "" && nodeRunning(*data) {
-		return fmt.Errorf("the node of %s is running: restore writes the store directly and only into a new, empty one; stop the node (or restore into a new data directory) and run restore again", *data)
+		return errorf("the node of %s is running: restore writes the store directly and only into a new, empty one; stop the node (or restore into a new data directory) and run restore again", *data)
 	}
 	f, err := os.Open(*in)
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return errorf("restore: %w", err)
 	}
 	defer f.Close()
 	db, err := openStore(*data, false)
@@ -77,6 +77,6 @@ func runRestore(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "restored %d cases into %s\n", len(cases), *data)
+	fprintf(c.stdout, "restored %d cases into %s\n", len(cases), *data)
 	return nil
 }

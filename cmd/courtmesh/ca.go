@@ -57,7 +57,7 @@ func runCAChallenge(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *dir == "" || *idFile == "" || *out == "" {
-		return errors.New("--dir, --identity and --out are required")
+		return errorf("--dir, --identity and --out are required")
 	}
 	a, err := ca.Open(*dir)
 	if err != nil {
@@ -78,7 +78,7 @@ func runCAChallenge(ctx context.Context, c *cli, args []string) error {
 	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Challenge for node %s written to %s.\nSend it to the court; on the node it runs\n  courtmesh identity prove --data <its data directory> --challenge %s\nand sends back the identity.json that writes. Then run `courtmesh ca issue` with it.\n",
+	fprintf(c.stdout, "Challenge for node %s written to %s.\nSend it to the court; on the node it runs\n  courtmesh identity prove --data <its data directory> --challenge %s\nand sends back the identity.json that writes. Then run `courtmesh ca issue` with it.\n",
 		id.PeerID, *out, filepath.Base(*out))
 	return nil
 }
@@ -95,11 +95,11 @@ func runIdentityProve(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "Identity of issuer key %s signed: send %s to the national root.\n", id.PeerID, filepath.Join(*caDir, ca.IdentityFile))
+		fprintf(c.stdout, "Identity of issuer key %s signed: send %s to the national root.\n", id.PeerID, filepath.Join(*caDir, ca.IdentityFile))
 		return nil
 	}
 	if *data == "" {
-		return errors.New("--data is required (or --ca-dir for a province issuer)")
+		return errorf("--data is required (or --ca-dir for a province issuer)")
 	}
 	if *chFile == "" {
 		// No challenge: rewrite identity.json signed from the keys in the
@@ -108,7 +108,7 @@ func runIdentityProve(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "Identity of node %s signed (no proof yet): send %s to the certificate authority for its challenge.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
+		fprintf(c.stdout, "Identity of node %s signed (no proof yet): send %s to the certificate authority for its challenge.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
 		return nil
 	}
 	raw, err := os.ReadFile(*chFile)
@@ -123,13 +123,14 @@ func runIdentityProve(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Challenge answered for node %s: send %s back to the certificate authority.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
+	fprintf(c.stdout, "Challenge answered for node %s: send %s back to the certificate authority.\n", id.PeerID, filepath.Join(*data, datadir.IdentityFile))
 	return nil
 }
 
 func caFlags(c *cli, name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("courtmesh ca "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	return fs, fs.String("dir", "", "the authority's directory (keep the root's offline)")
 }
 
@@ -143,18 +144,18 @@ func runCAInit(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *dir == "" {
-		return errors.New("--dir is required")
+		return errorf("--dir is required")
 	}
 	suite, err := crypto.ParseSuite(*suiteName)
 	if err != nil {
-		return fmt.Errorf("--suite: %w", err)
+		return errorf("--suite: %w", err)
 	}
 	if *issuer {
 		id, err := ca.InitIssuerSuite(*dir, suite)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "Issuer key created in %s. Send %s to the national root, then run `courtmesh ca install`.\n", *dir, filepath.Join(*dir, ca.IdentityFile))
+		fprintf(c.stdout, "Issuer key created in %s. Send %s to the national root, then run `courtmesh ca install`.\n", *dir, filepath.Join(*dir, ca.IdentityFile))
 		_ = id
 		return nil
 	}
@@ -164,7 +165,7 @@ func runCAInit(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	fp := r.Cert.Envelope.Signature
-	fmt.Fprintf(c.stdout, "National root created in %s (serial %d, suite %s, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
+	fprintf(c.stdout, "National root created in %s (serial %d, suite %s, valid until %s).\nDistribute %s; courts check its fingerprint %x out of band.\n",
 		*dir, r.Cert.Serial, r.Cert.Suite.Name(), r.Cert.NotAfter.Format(time.DateOnly), filepath.Join(*dir, ca.RootFile), fp[:8])
 	return nil
 }
@@ -183,7 +184,7 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *dir == "" || *idFile == "" || *code == "" {
-		return errors.New("--dir, --identity and --code are required")
+		return errorf("--dir, --identity and --code are required")
 	}
 	a, err := ca.Open(*dir)
 	if err != nil {
@@ -204,7 +205,7 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	if t.Name == "" {
 		n, ok := court.KnownCourtName(cc)
 		if !ok {
-			return fmt.Errorf("no known name for %s: give --name", cc)
+			return errorf("no known name for %s: give --name", cc)
 		}
 		t.Name = n
 	}
@@ -239,7 +240,7 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 	}
 	for _, old := range live {
 		if old.Code == cert.Code && old.Serial != cert.Serial {
-			fmt.Fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate, keeping the records it signed so far: on the operator's node run\n  courtmesh trust head --data <its data directory> --serial %d --out head-%d.json\nthen here\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\" --witness head-%d.json\n",
+			fprintf(c.stderr, "warning: %s already holds live certificate serial %d (peer %s, valid until %s). If the new node replaces that one, revoke the old certificate, keeping the records it signed so far: on the operator's node run\n  courtmesh trust head --data <its data directory> --serial %d --out head-%d.json\nthen here\n  courtmesh ca revoke --dir %s --serial %d --reason \"replaced by serial %d\" --witness head-%d.json\n",
 				old.Code, old.Serial, old.PeerID, old.NotAfter.Format(time.DateOnly), old.Serial, old.Serial, *dir, old.Serial, cert.Serial, old.Serial)
 		}
 	}
@@ -251,7 +252,7 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 		}
 		path = *out
 	}
-	fmt.Fprintf(c.stdout, "Certified %s %s (serial %d, roles %v, parent %s, valid until %s): %s\n",
+	fprintf(c.stdout, "Certified %s %s (serial %d, roles %v, parent %s, valid until %s): %s\n",
 		cert.Code, cert.Name, cert.Serial, cert.Roles, cert.Parent, cert.NotAfter.Format(time.DateOnly), path)
 	return nil
 }
@@ -260,9 +261,9 @@ func runCAIssue(ctx context.Context, c *cli, args []string) error {
 func identityHelp(err error, id *crypto.Identity, dir, idFile string) error {
 	switch {
 	case len(id.EncKey) == 0 && errors.Is(err, crypto.ErrIdentityUnsigned):
-		return fmt.Errorf("%s: %w; the issuer re-signs it with `courtmesh identity prove --ca-dir <its authority directory>` and sends it again", idFile, err)
+		return errorf("%s: %w; the issuer re-signs it with `courtmesh identity prove --ca-dir <its authority directory>` and sends it again", idFile, err)
 	case errors.Is(err, crypto.ErrIdentityUnsigned), errors.Is(err, crypto.ErrNoPossessionProof):
-		return fmt.Errorf("%s: %w. Run `courtmesh ca challenge --dir %s --identity %s --out challenge.json`, send challenge.json to the court, which runs `courtmesh identity prove --data <its data directory> --challenge challenge.json` and sends back the identity.json it writes; then issue again", idFile, err, dir, idFile)
+		return errorf("%s: %w. Run `courtmesh ca challenge --dir %s --identity %s --out challenge.json`, send challenge.json to the court, which runs `courtmesh identity prove --data <its data directory> --challenge challenge.json` and sends back the identity.json it writes; then issue again", idFile, err, dir, idFile)
 	}
 	return fmt.Errorf("%s: %w", idFile, err)
 }
@@ -275,7 +276,7 @@ func runCAInstall(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *dir == "" || *certFile == "" || *rootFile == "" {
-		return errors.New("--dir, --cert and --root are required")
+		return errorf("--dir, --cert and --root are required")
 	}
 	cr, err := os.ReadFile(*certFile)
 	if err != nil {
@@ -288,7 +289,7 @@ func runCAInstall(ctx context.Context, c *cli, args []string) error {
 	if err := ca.InstallCert(*dir, cr, rr); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Issuer certificate installed in %s.\n", *dir)
+	fprintf(c.stdout, "Issuer certificate installed in %s.\n", *dir)
 	return nil
 }
 
@@ -329,7 +330,7 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 	}
 	s, err := strconv.ParseUint(*serial, 10, 64)
 	if err != nil || s == 0 || *reason == "" {
-		return errors.New("--serial (a certificate serial) and --reason are required")
+		return errorf("--serial (a certificate serial) and --reason are required")
 	}
 	var last *crypto.LogPosition
 	modes := 0
@@ -385,7 +386,7 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if known, err := a.IssuedSerial(s); err == nil && !known {
-		fmt.Fprintf(c.stderr, "warning: serial %d was not issued by this authority; check it (a province issuer's certificate is fine to revoke here)\n", s)
+		fprintf(c.stderr, "warning: serial %d was not issued by this authority; check it (a province issuer's certificate is fine to revoke here)\n", s)
 	}
 	var delta *crypto.Delta
 	if *out != "" {
@@ -399,15 +400,15 @@ func runCARevoke(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if last == nil {
-		fmt.Fprintf(c.stdout, "Certificate %d revoked from the start: every record its key signed is refused.\n", s)
+		fprintf(c.stdout, "Certificate %d revoked from the start: every record its key signed is refused.\n", s)
 	} else {
-		fmt.Fprintf(c.stdout, "Certificate %d revoked after record %d of its log (head %x…): the records up to it stay valid, later ones are refused.\n", s, last.Seq, last.Head[:8])
+		fprintf(c.stdout, "Certificate %d revoked after record %d of its log (head %x…): the records up to it stay valid, later ones are refused.\n", s, last.Seq, last.Head[:8])
 	}
 	if delta != nil {
-		fmt.Fprintf(c.stdout, "Bundle delta %d (on bundle %d, %d bytes) written to %s: push it to a node (`courtmesh trust push`).\n", delta.Sequence, delta.BaseSequence, len(delta.Raw), *out)
+		fprintf(c.stdout, "Bundle delta %d (on bundle %d, %d bytes) written to %s: push it to a node (`courtmesh trust push`).\n", delta.Sequence, delta.BaseSequence, len(delta.Raw), *out)
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "Sign a new bundle (`courtmesh ca bundle`) and push it to a node (`courtmesh trust push`).\n")
+	fprintf(c.stdout, "Sign a new bundle (`courtmesh ca bundle`) and push it to a node (`courtmesh trust push`).\n")
 	return nil
 }
 
@@ -421,7 +422,7 @@ func runTrustHead(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *serial == 0 {
-		return errors.New("--serial is required")
+		return errorf("--serial is required")
 	}
 	cl, err := client(*data)
 	if err != nil {
@@ -440,32 +441,32 @@ func runTrustHead(ctx context.Context, c *cli, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(h)
 	}
-	fmt.Fprintf(c.stdout, "Certificate %d: %s, peer %s", h.Serial, h.Court, h.Peer)
+	fprintf(c.stdout, "Certificate %d: %s, peer %s", h.Serial, h.Court, h.Peer)
 	if h.Revoked {
-		fmt.Fprint(c.stdout, " (revoked)")
+		fprintf(c.stdout, " (revoked)")
 	}
 	fmt.Fprintln(c.stdout)
 	if h.Witnessed != nil {
-		fmt.Fprintf(c.stdout, "  last head its heartbeats showed: record %d, head %s (%s)\n", h.Witnessed.Seq, h.Witnessed.Head, court.FormatTime(*h.WitnessedAt))
+		fprintf(c.stdout, "  last head its heartbeats showed: record %d, head %s (%s)\n", h.Witnessed.Seq, h.Witnessed.Head, court.FormatTime(*h.WitnessedAt))
 	} else {
-		fmt.Fprintln(c.stdout, "  this node has heard no heartbeat of it that shows its log head")
+		fprintln(c.stdout, "  this node has heard no heartbeat of it that shows its log head")
 	}
-	fmt.Fprintf(c.stdout, "  this node's copy of its log:      record %d, head %s\n", h.Held.Seq, h.Held.Head)
+	fprintf(c.stdout, "  this node's copy of its log:      record %d, head %s\n", h.Held.Seq, h.Held.Head)
 	pin, source := h.Held, "held"
 	switch {
 	case *seq != 0:
-		fmt.Fprintf(c.stdout, "  pinning record %d as asked, from this node's copy.\n", *seq)
+		fprintf(c.stdout, "  pinning record %d as asked, from this node's copy.\n", *seq)
 	case h.Witnessed != nil && h.Agrees:
 		pin, source = *h.Witnessed, "witnessed"
-		fmt.Fprintln(c.stdout, "  they agree: pinning the witnessed head.")
+		fprintln(c.stdout, "  they agree: pinning the witnessed head.")
 	case h.Witnessed != nil:
-		fmt.Fprintf(c.stdout, "  warning: this node does not hold the witnessed head (it holds the log up to record %d, or another chain): pinning its own copy. Check another node with --seq %d before revoking.\n", h.Held.Seq, h.Witnessed.Seq)
+		fprintf(c.stdout, "  warning: this node does not hold the witnessed head (it holds the log up to record %d, or another chain): pinning its own copy. Check another node with --seq %d before revoking.\n", h.Held.Seq, h.Witnessed.Seq)
 	}
 	if pin.Seq == 0 {
-		fmt.Fprintf(c.stdout, "  its log is empty here: revoke with\n    courtmesh ca revoke --dir CA --serial %d --reason REASON --from-start\n", h.Serial)
+		fprintf(c.stdout, "  its log is empty here: revoke with\n    courtmesh ca revoke --dir CA --serial %d --reason REASON --from-start\n", h.Serial)
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "Revoke with:\n  courtmesh ca revoke --dir CA --serial %d --reason REASON --last-trusted-seq %d --last-trusted-head %s\n", h.Serial, pin.Seq, pin.Head)
+	fprintf(c.stdout, "Revoke with:\n  courtmesh ca revoke --dir CA --serial %d --reason REASON --last-trusted-seq %d --last-trusted-head %s\n", h.Serial, pin.Seq, pin.Head)
 	if *out != "" {
 		wf := witnessFile{Version: 1, Serial: h.Serial, Court: h.Court, Peer: h.Peer, Seq: pin.Seq, Head: pin.Head, Source: source}
 		if source == "witnessed" {
@@ -478,7 +479,7 @@ func runTrustHead(ctx context.Context, c *cli, args []string) error {
 		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "or bring %s to the authority:\n  courtmesh ca revoke --dir CA --serial %d --reason REASON --witness %s\n", *out, h.Serial, filepath.Base(*out))
+		fprintf(c.stdout, "or bring %s to the authority:\n  courtmesh ca revoke --dir CA --serial %d --reason REASON --witness %s\n", *out, h.Serial, filepath.Base(*out))
 	}
 	return nil
 }
@@ -498,7 +499,7 @@ func runCABundle(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *dir == "" || *out == "" {
-		return errors.New("--dir and --out are required")
+		return errorf("--dir and --out are required")
 	}
 	a, err := ca.Open(*dir)
 	if err != nil {
@@ -556,7 +557,7 @@ func runCABundle(ctx context.Context, c *cli, args []string) error {
 	if err := os.WriteFile(*out+".head", b.Head, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Trust bundle %d signed: %d certificates, %d revocations, expires %s: %s (head: %s.head)\n",
+	fprintf(c.stdout, "Trust bundle %d signed: %d certificates, %d revocations, expires %s: %s (head: %s.head)\n",
 		b.Sequence, len(b.Certs), len(b.Revocations), b.ExpiresAt.Format(time.DateOnly), *out, *out)
 	return nil
 }
@@ -580,18 +581,18 @@ func runCAList(ctx context.Context, c *cli, args []string) error {
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tSTATUS\tPEER ID")
+	fprintln(tw, "SERIAL\tCOURT\tNAME\tROLES\tPARENT\tVALID UNTIL\tSTATUS\tPEER ID")
 	for _, ct := range certs {
-		status := "live"
+		status := T("live")
 		if r, ok := revs[ct.Serial]; ok {
-			status = "REVOKED " + court.DateOf(r.RevokedAt).String()
+			status = sprintf("REVOKED %s", court.DateOf(r.RevokedAt))
 			if r.LastTrustedSeq > 0 {
-				status += fmt.Sprintf(" after #%d", r.LastTrustedSeq)
+				status += sprintf(" after #%d", r.LastTrustedSeq)
 			} else {
-				status += " from the start"
+				status += T(" from the start")
 			}
 		} else if !now.Before(ct.NotAfter) {
-			status = "expired"
+			status = T("expired")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", ct.Serial, ct.Code, ct.Name, ct.Roles, ct.Parent, ct.NotAfter.Format(time.DateOnly), status, ct.PeerID)
 	}

@@ -39,6 +39,7 @@ func init() {
 func newFlags(c *cli, name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("courtmesh "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	data := fs.String("data", "", "the node's data directory (holds enc.key, store.key and store/)")
 	return fs, data
 }
@@ -65,7 +66,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // node: see openCases.
 func openStore(data string, needKey bool) (*storage.DB, error) {
 	if data == "" {
-		return nil, fmt.Errorf("--data is required: the node's data directory")
+		return nil, errorf("--data is required: the node's data directory")
 	}
 	var dec crypto.Decrypter
 	k, err := crypto.LoadDecrypter(filepath.Join(data, crypto.EncKeyFile))
@@ -73,7 +74,7 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 	case err == nil:
 		dec = k
 	case needKey:
-		return nil, fmt.Errorf("%w (run courtmesh init first)", err)
+		return nil, errorf("%w (run courtmesh init first)", err)
 	}
 	suite, err := datadir.Dir(data).Suite()
 	if err != nil {
@@ -89,12 +90,12 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 		// A store opened for writing on a full disk dies inside Badger
 		// (SIGBUS on its memory-mapped files): read what can be read.
 		o.ReadOnly = true
-		fmt.Fprintf(os.Stderr, "courtmesh: only %s free on the disk of %s (reserve %s): the store is opened read-only; commands that write are refused until space is freed\n",
+		fprintf(os.Stderr, "courtmesh: only %s free on the disk of %s (reserve %s): the store is opened read-only; commands that write are refused until space is freed\n",
 			storage.HumanBytes(free), data, storage.HumanBytes(o.Reserve))
 	}
 	db, err := storage.Open(data, o)
 	if errors.Is(err, storage.ErrInUse) {
-		return nil, fmt.Errorf("%w\nAnother process holds the store: if the node of %s is starting, wait until `courtmesh status --data %s` answers and run the command again (it then goes through the node)", err, data, data)
+		return nil, errorf("%w\nAnother process holds the store: if the node of %s is starting, wait until `courtmesh status --data %s` answers and run the command again (it then goes through the node)", err, data, data)
 	}
 	return db, err
 }
@@ -142,7 +143,7 @@ type caseStore interface {
 // store opened directly (with the encryption key if needKey).
 func openCases(data string, needKey bool) (caseStore, error) {
 	if data == "" {
-		return nil, fmt.Errorf("--data is required: the node's data directory")
+		return nil, errorf("--data is required: the node's data directory")
 	}
 	if nodeRunning(data) {
 		cl, err := client(data)
@@ -167,7 +168,7 @@ func openCases(data string, needKey bool) (caseStore, error) {
 	case fileExists(d.Path(datadir.BundleFile)):
 		// Certified once, but its court cannot be read now: imports are
 		// refused rather than left unchecked (other commands work).
-		deps.CourtErr = fmt.Errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(datadir.BundleFile), err, data)
+		deps.CourtErr = errorf("%s: %w; check it with `courtmesh doctor --data %s`", d.Path(datadir.BundleFile), err, data)
 	}
 	// Not certified yet: there is no court to hold imports to.
 	return localCases{cases.New(deps), db}, nil
@@ -289,7 +290,7 @@ func runCaseImport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case import --data DIR PATH")
+		fprintln(c.stderr, "usage: courtmesh case import --data DIR PATH")
 		return errUsage
 	}
 	path, err := absPath(fs.Arg(0))
@@ -306,13 +307,13 @@ func runCaseImport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintln(c.stderr, "warning:", w)
+		fprintf(c.stderr, "warning: %s\n", w)
 	}
 	if res.Unchanged {
-		fmt.Fprintf(c.stdout, "%s unchanged (version %d); nothing imported\n", res.Case, res.Version)
+		fprintf(c.stdout, "%s unchanged (version %d); nothing imported\n", res.Case, res.Version)
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "%s imported as version %d: %d documents, %d bytes, %d chunks (%d new)\n",
+	fprintf(c.stdout, "%s imported as version %d: %d documents, %d bytes, %d chunks (%d new)\n",
 		res.Case, res.Version, res.Documents, res.Bytes, res.Chunks, res.NewChunks)
 	return nil
 }
@@ -325,7 +326,7 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *status != "" && !court.CaseStatus(*status).Valid() {
-		return fmt.Errorf("--status %q: want active, terminated, concluded or transferred", *status)
+		return errorf("--status %q: want active, terminated, concluded or transferred", *status)
 	}
 	st, err := openCases(*data, false)
 	if err != nil {
@@ -340,7 +341,7 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, cases)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tSTATUS\tVERSION\tRESPONDENTS (masked)\tUPDATED")
+	fprintln(tw, "CASE\tSTATUS\tVERSION\tRESPONDENTS (masked)\tUPDATED")
 	for _, h := range cases {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.Case, h.Status, h.Version, strings.Join(h.Respondents, "、"), h.Updated)
 	}
@@ -357,11 +358,11 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case show --data DIR [--reveal --purpose WHY] CASE-NUMBER")
+		fprintln(c.stderr, "usage: courtmesh case show --data DIR [--reveal --purpose WHY] CASE-NUMBER")
 		return errUsage
 	}
 	if *reveal && strings.TrimSpace(*purpose) == "" {
-		fmt.Fprintln(c.stderr, "case show --reveal needs --purpose WHY: unmasked personal data is shown only for a stated purpose, which the audit log keeps")
+		fprintln(c.stderr, "case show --reveal needs --purpose WHY: unmasked personal data is shown only for a stated purpose, which the audit log keeps")
 		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
@@ -393,32 +394,32 @@ func runCaseShow(ctx context.Context, c *cli, args []string) error {
 // view was revealed.
 func printCase(w io.Writer, d api.CaseDetail) error {
 	if d.Revealed {
-		fmt.Fprintln(w, "personal data REVEALED (audited): do not copy it into other systems or messages")
+		fprintln(w, "personal data REVEALED (audited): do not copy it into other systems or messages")
 	}
-	fmt.Fprintf(w, "案号 %s   court %s %s   status %s   version %d (imported %s)\n", d.Case, d.Court, d.CourtName, d.Status, d.Version, d.Imported)
-	fmt.Fprintf(w, "filed %s  applied %s  noticed %s  claim %d.%02d yuan\n", d.Filed, d.Applied, dash(d.Noticed), d.ClaimFen/100, d.ClaimFen%100)
-	fmt.Fprintf(w, "title: %s %s by %s, effective %s\n", d.Title.Kind, d.Title.CaseNumber, d.Title.Issuer, d.Title.Effective)
+	fprintf(w, "案号 %s   court %s %s   status %s   version %d (imported %s)\n", d.Case, d.Court, d.CourtName, d.Status, d.Version, d.Imported)
+	fprintf(w, "filed %s  applied %s  noticed %s  claim %d.%02d yuan\n", d.Filed, d.Applied, dash(d.Noticed), d.ClaimFen/100, d.ClaimFen%100)
+	fprintf(w, "title: %s %s by %s, effective %s\n", d.Title.Kind, d.Title.CaseNumber, d.Title.Issuer, d.Title.Effective)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if d.Revealed {
-		fmt.Fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME\tID\tPHONE (masked)")
+		fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME\tID\tPHONE (masked)")
 		for _, p := range d.Parties {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Kind, p.Name, orMasked(p.IDNumber, p.IDMasked), p.Phone)
 		}
-		fmt.Fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION\tACCOUNT\tOWNER")
+		fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION\tACCOUNT\tOWNER")
 		for _, a := range d.Assets {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Description, orMasked(a.Account, a.AccountMasked), a.Owner)
 		}
 	} else {
-		fmt.Fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME (masked)\tID (masked)\tPHONE (masked)")
+		fprintln(tw, "\nPARTY\tROLE\tKIND\tNAME (masked)\tID (masked)\tPHONE (masked)")
 		for _, p := range d.Parties {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Kind, p.Name, p.IDMasked, p.Phone)
 		}
-		fmt.Fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION (masked)\tACCOUNT (masked)\tOWNER")
+		fprintln(tw, "\nASSET\tCLASS\tDESCRIPTION (masked)\tACCOUNT (masked)\tOWNER")
 		for _, a := range d.Assets {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.ClassLabel, a.Description, a.AccountMasked, a.Owner)
 		}
 	}
-	fmt.Fprintln(tw, "\nMEASURE\tKIND\tASSET\tEFFECTIVE\tEXPIRY\tDAYS LEFT\tSTATUS\tCOURT\tRANK\tRENEWS")
+	fprintln(tw, "\nMEASURE\tKIND\tASSET\tEFFECTIVE\tEXPIRY\tDAYS LEFT\tSTATUS\tCOURT\tRANK\tRENEWS")
 	for _, m := range d.Measures {
 		left, rank := "-", ""
 		if m.DaysLeft != nil {
@@ -429,7 +430,7 @@ func printCase(w io.Writer, d api.CaseDetail) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.KindLabel, m.Asset, m.Effective, dash(m.Expiry), left, m.Status, m.Court, rank, m.Renews)
 	}
-	fmt.Fprintln(tw, "\nDOCUMENT\tKIND\tTITLE\tFILE\tBYTES\tCHUNKS")
+	fprintln(tw, "\nDOCUMENT\tKIND\tTITLE\tFILE\tBYTES\tCHUNKS")
 	for _, doc := range d.Documents {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", doc.ID, doc.Kind, doc.Title, doc.File, doc.Size, doc.Chunks)
 	}
@@ -460,7 +461,7 @@ func runCaseExport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 || *out == "" || *purpose == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case export --data DIR --out FOLDER --purpose WHY CASE-NUMBER")
+		fprintln(c.stderr, "usage: courtmesh case export --data DIR --out FOLDER --purpose WHY CASE-NUMBER")
 		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
@@ -480,7 +481,7 @@ func runCaseExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%s exported to %s: %d files, %d bytes, %d chunks verified\n", rep.Case, rep.Out, rep.Documents, rep.Bytes, rep.Chunks)
+	fprintf(c.stdout, "%s exported to %s: %d files, %d bytes, %d chunks verified\n", rep.Case, rep.Out, rep.Documents, rep.Bytes, rep.Chunks)
 	return nil
 }
 

@@ -31,22 +31,26 @@ func init() {
 	register(&command{name: "demo", summary: "run a mesh of courts on this machine and play the story", run: runDemo})
 }
 
-// demo narrates in both languages.
+// demo narrates the story, in the language of the messages (Chinese
+// unless the locale asks for another).
 type demo struct {
 	w    io.Writer
 	step int
 }
 
-func (d *demo) say(zh, en string, a ...any) {
+// say starts the next step: key is the catalogue's message.
+func (d *demo) say(key string, a ...any) {
 	d.step++
-	fmt.Fprintf(d.w, "\n[%d] %s\n    %s\n", d.step, fmt.Sprintf(zh, a...), fmt.Sprintf(en, a...))
+	fmt.Fprintf(d.w, "\n[%d] %s\n", d.step, sprintf(key, a...))
 }
 
-func (d *demo) ok(format string, a ...any) { fmt.Fprintf(d.w, "    ✓ "+format+"\n", a...) }
+// ok reports what a step verified: key is the catalogue's message.
+func (d *demo) ok(key string, a ...any) { fmt.Fprintf(d.w, "    ✓ %s\n", sprintf(key, a...)) }
 
 func runDemo(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("courtmesh demo", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	dir := fs.String("dir", "", "where to create the demo mesh (default: a new temporary directory)")
 	once := fs.Bool("once", false, "play the story, verify every step, and exit (0 only if every step verified)")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
@@ -57,14 +61,14 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	suite, err := crypto.ParseSuite(*suiteName)
 	if err != nil {
-		return fmt.Errorf("--suite: %w", err)
+		return errorf("--suite: %w", err)
 	}
 	if *keep != "" {
 		if *dir != "" && *dir != *keep {
-			return errors.New("give --dir or --keep, not both")
+			return errorf("give --dir or --keep, not both")
 		}
 		if ents, err := os.ReadDir(*keep); err == nil && len(ents) > 0 {
-			return fmt.Errorf("--keep %s: the directory is not empty", *keep)
+			return errorf("--keep %s: the directory is not empty", *keep)
 		}
 		*dir = *keep
 	}
@@ -82,7 +86,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	started := time.Now()
 
 	courts := append(devmesh.DefaultCourts(), devmesh.Court{Code: "京0106", Roles: []crypto.Role{crypto.RoleCourt}})
-	d.say("国家根证书签发 %d 个法院节点的证书，并签署信任包（算法套件 %s）。", "The national root certifies %d court nodes and signs the trust bundle (algorithm suite %s).", len(courts), suite)
+	d.say("The national root certifies %d court nodes and signs the trust bundle (algorithm suite %s).", len(courts), suite)
 	build := devmesh.BuildSuite
 	if *keep != "" {
 		build = devmesh.BuildByCode
@@ -104,7 +108,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 
-	d.say("启动各法院节点（本机回环地址），互相连接。", "Start every court's node on loopback and connect them.")
+	d.say("Start every court's node on loopback and connect them.")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	nodes := make([]*node.Node, len(m.Dirs))
@@ -119,7 +123,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		select {
 		case <-n.Ready():
 		case err := <-done:
-			return fmt.Errorf("node %s stopped: %w", courts[i].Code, err)
+			return errorf("node %s stopped: %w", courts[i].Code, err)
 		}
 	}
 	defer func() {
@@ -134,7 +138,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			err := a.Host().Connect(cctx, peer.AddrInfo{ID: b.PeerID(), Addrs: b.Host().Addrs()})
 			ccancel()
 			if err != nil {
-				return fmt.Errorf("connect: %w", err)
+				return errorf("connect: %w", err)
 			}
 		}
 	}
@@ -146,21 +150,21 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		}
 		return true
 	}); err != nil {
-		return fmt.Errorf("mesh did not form: %w", err)
+		return errorf("mesh did not form: %w", err)
 	}
 	for _, n := range nodes {
 		st := n.Status()
 		d.ok("%-6s sees %d certified peers; API %s", st.CourtCode, st.Peers, n.APIAddr())
 	}
 
-	d.say("一个未经认证的节点试图连接：每个节点都拒绝。", "An uncertified node tries to connect: every node refuses it.")
+	d.say("An uncertified node tries to connect: every node refuses it.")
 	refused, err := demoOutsider(ctx, nodes)
 	if err != nil {
 		return err
 	}
 	d.ok("refused by %d of %d nodes", refused, len(nodes))
 	if refused != len(nodes) {
-		return errors.New("an uncertified node was admitted")
+		return errorf("an uncertified node was admitted")
 	}
 
 	moved, err := demoTransfer(ctx, d, *dir, courts, nodes)
@@ -173,7 +177,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 
 	victim := len(nodes) - 1
-	d.say("国家根吊销 %s 的证书，运营节点推送新信任包。", "The national root revokes %s; the operator node pushes the new bundle.", courts[victim].Code)
+	d.say("The national root revokes %s; the operator node pushes the new bundle.", courts[victim].Code)
 	b, err := m.Revoke(victim, "demo: key-compromise drill", time.Now())
 	if err != nil {
 		return err
@@ -196,37 +200,37 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		}
 		return true
 	}); err != nil {
-		return fmt.Errorf("revoked node still connected: %w", err)
+		return errorf("revoked node still connected: %w", err)
 	}
 	d.ok("bundle #%d in force on every node; %s disconnected everywhere in %v", b.Sequence, courts[victim].Code, time.Since(t0).Round(time.Millisecond))
 	nodes = nodes[:victim]
 
-	d.say("演示完成（%s）。", "Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
+	d.say("Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
 	if *keep != "" {
-		fmt.Fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
+		fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
 		fmt.Fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
 		fmt.Fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
 		fmt.Fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
 	}
 	if *once {
-		fmt.Fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s  案号 %s  查询码 %s  证件后4位 %s\n", login.url, login.caseNumber, login.code, login.last4)
+		fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s  案号 %s  查询码 %s  证件后4位 %s\n", login.url, login.caseNumber, login.code, login.last4)
 		return nil
 	}
 	if tok, err := os.ReadFile(m.Dirs[0].Path(datadir.TokenFile)); err == nil {
-		fmt.Fprintf(c.stdout, "\n监管看板 Operator dashboard (%s): http://%s/dashboard?token=%s\n", courts[0].Code, nodes[0].APIAddr(), strings.TrimSpace(string(tok)))
+		fprintf(c.stdout, "\n监管看板 Operator dashboard (%s): http://%s/dashboard?token=%s\n", courts[0].Code, nodes[0].APIAddr(), strings.TrimSpace(string(tok)))
 	}
 	for i, n := range nodes {
-		fmt.Fprintf(c.stdout, "  %-6s dashboard http://%s/dashboard  metrics http://%s/metrics\n", courts[i].Code, n.APIAddr(), n.MetricsAddr())
+		fprintf(c.stdout, "  %-6s dashboard http://%s/dashboard  metrics http://%s/metrics\n", courts[i].Code, n.APIAddr(), n.MetricsAddr())
 	}
-	fmt.Fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s\n  案号 case number: %s\n  查询码 query code: %s\n  证件号码后4位 last 4 of the ID number: %s\n",
+	fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s\n  案号 case number: %s\n  查询码 query code: %s\n  证件号码后4位 last 4 of the ID number: %s\n",
 		login.url, login.caseNumber, login.code, login.last4)
-	fmt.Fprintf(c.stdout, "\nThe nodes keep running. Try, in another terminal:\n")
+	fprintf(c.stdout, "\nThe nodes keep running. Try, in another terminal:\n")
 	for i, n := range nodes {
-		fmt.Fprintf(c.stdout, "  courtmesh status --data %s    # %s, API on %s\n", m.Dirs[i], courts[i].Code, n.APIAddr())
+		fprintf(c.stdout, "  courtmesh status --data %s    # %s, API on %s\n", m.Dirs[i], courts[i].Code, n.APIAddr())
 	}
-	fmt.Fprintf(c.stdout, "Press Ctrl-C to stop.\n")
+	fprintf(c.stdout, "Press Ctrl-C to stop.\n")
 	<-ctx.Done()
-	fmt.Fprintf(c.stdout, "\nStopping the nodes…\n")
+	fprintf(c.stdout, "\nStopping the nodes…\n")
 	return nil
 }
 
@@ -270,7 +274,7 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) err
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not reached within %v", timeout)
+			return errorf("not reached within %v", timeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -292,7 +296,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	origin, decider, receiver := by["京0105"], by["京01"], by["京0108"]
 
-	d.say("朝阳法院（京0105）从案件管理系统导入合成的执行案件。", "京0105 (朝阳) imports synthetic enforcement cases from its case-management system.")
+	d.say("京0105 (朝阳) imports synthetic enforcement cases from its case-management system.")
 	casesDir := filepath.Join(dir, "cases-京0105")
 	cs, err := gen.Generate(casesDir, gen.Options{Cases: 6, Seed: 2024, Court: "京0105"})
 	if err != nil {
@@ -325,11 +329,11 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		}
 	}
 	if pick.Dir == "" {
-		return court.CaseNumber{}, errors.New("demo: the generator made no case with a measure near expiry")
+		return court.CaseNumber{}, errorf("demo: the generator made no case with a measure near expiry")
 	}
 	d.ok("%d cases imported; %s has been stalled for over 6 months", len(cs), pick.Number)
 
-	d.say("京0105 将 %s 报请北京一中院（京01）交叉执行。", "京0105 offers %s to its superior court 京01 for cross-execution.", pick.Number)
+	d.say("京0105 offers %s to its superior court 京01 for cross-execution.", pick.Number)
 	tr, err := origin.Workflow().Offer(ctx, api.OfferRequest{CaseNumber: pick.Number.String(), Superior: "京01", Grounds: []string{"long_unexecuted", "interference"}})
 	if err != nil {
 		return court.CaseNumber{}, err
@@ -340,21 +344,21 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	d.ok("offer %s reached all %d courts (outstanding %s)", id, len(nodes), yuan(tr.AmountOutstanding))
 
-	d.say("京01 查看受理法院推荐（财产所在地、与当地的距离、收案负担、以往表现）。", "京01 looks at the recommendation of the receiving court (where the assets are, distance from local ties, load, track record).")
+	d.say("京01 looks at the recommendation of the receiving court (where the assets are, distance from local ties, load, track record).")
 	rec, err := decider.Workflow().Recommend(ctx, id)
 	if err != nil {
 		return court.CaseNumber{}, err
 	}
 	for _, e := range rec.Ranking {
-		why := fmt.Sprintf("assets here %.2f, in the city %.2f; distance origin %d, debtor %d; open %d, overdue %d",
+		why := sprintf("assets here %.2f, in the city %.2f; distance origin %d, debtor %d; open %d, overdue %d",
 			e.Factors.AssetShareDistrict, e.Factors.AssetShareCity, e.Factors.DistanceOrigin, e.Factors.DistanceDebtor, e.Factors.Open, e.Factors.Overdue)
 		if !e.Eligible {
-			why = "excluded: " + e.Excluded
+			why = sprintf("excluded: %s", e.Excluded)
 		}
 		d.ok("%d. %s  score %.3f  (%s)", e.Rank, e.Court, e.Score, why)
 	}
 
-	d.say("京01 作出指令执行决定：由海淀法院（京0108）执行。", "京01 decides 指令执行: 京0108 (海淀) is to enforce the case.")
+	d.say("京01 decides 指令执行: 京0108 (海淀) is to enforce the case.")
 	if _, err := decider.Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号", RecommendationHash: rec.InputsHash}); err != nil {
 		return court.CaseNumber{}, err
 	}
@@ -367,7 +371,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 
 	// The receiver files under an 执 number of this year.
 	acceptNo := fmt.Sprintf("（%d）京0108执1201号", court.DateOf(time.Now()).Year)
-	d.say("京0108 立案受理，新案号%s。", "京0108 accepts and files the case as %s.", acceptNo)
+	d.say("京0108 accepts and files the case as %s.", acceptNo)
 	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: acceptNo}); err != nil {
 		return court.CaseNumber{}, err
 	}
@@ -376,14 +380,14 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	d.ok("accepted everywhere")
 
-	d.say("京0105 移交案卷：被拒绝，因为有查控措施将在30日内到期。", "京0105 tries to hand the dossier over: refused, a measure expires within 30 days.")
+	d.say("京0105 tries to hand the dossier over: refused, a measure expires within 30 days.")
 	_, err = origin.Workflow().Handover(ctx, id, api.HandoverRequest{})
 	if !errors.Is(err, court.ErrHandoverBlocked) {
-		return court.CaseNumber{}, fmt.Errorf("demo: handover should have been refused, got %v", err)
+		return court.CaseNumber{}, errorf("demo: handover should have been refused, got %v", err)
 	}
 	d.ok("%v", err)
 
-	d.say("京0105 先行续行冻结（%s），更新案件后再次移交。", "京0105 renews the freeze (%s) first, updates the case, and hands over again.", near.ID)
+	d.say("京0105 renews the freeze (%s) first, updates the case, and hands over again.", near.ID)
 	if err := renewMeasure(pick.Dir, near, today); err != nil {
 		return court.CaseNumber{}, err
 	}
@@ -401,9 +405,9 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 	d.ok("handover manifest: %d sealed chunks, Merkle root %x…, data key wrapped for 京0108 and 京01", tr.ChunkCount, tr.MerkleRoot[:8])
 
-	d.say("京0108 获取并校验电子案卷（多源、可断点续传）。", "京0108 fetches the sealed dossier, verifying every chunk against the manifest.")
+	d.say("京0108 fetches the sealed dossier, verifying every chunk against the manifest.")
 	if _, err := decider.Fetcher().Fetch(ctx, id); err != nil { // the decider keeps a copy for supervision: a second source
-		return court.CaseNumber{}, fmt.Errorf("decider fetch: %w", err)
+		return court.CaseNumber{}, errorf("decider fetch: %w", err)
 	}
 	fp, err := receiver.Fetcher().Fetch(ctx, id)
 	if err != nil {
@@ -418,17 +422,17 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		return court.CaseNumber{}, err
 	}
 	if _, err := receiver.Store().VerifyCase(ctx, newNo); err != nil {
-		return court.CaseNumber{}, fmt.Errorf("demo: the received case does not verify: %w", err)
+		return court.CaseNumber{}, errorf("demo: the received case does not verify: %w", err)
 	}
 	if err := waitUntil(ctx, 10*time.Second, func() bool {
 		head, _, err := origin.Store().Case(pick.Number)
 		return err == nil && head.Status == court.StatusTransferred
 	}); err != nil {
-		return court.CaseNumber{}, fmt.Errorf("demo: the origin did not close its case: %w", err)
+		return court.CaseNumber{}, errorf("demo: the origin did not close its case: %w", err)
 	}
 	d.ok("receipt published: every court shows the transfer received; 京0105 closed %s by 销案", pick.Number)
 
-	d.say("京0105 新查询到一辆车辆，查控更新推送至京0108。", "京0105 finds a vehicle in a new search; the sealed asset update reaches 京0108.")
+	d.say("京0105 finds a vehicle in a new search; the sealed asset update reaches 京0108.")
 	if _, err := origin.Assets().UpdateAssets(ctx, id, api.AssetChange{Kind: "search_result", MeasureKind: "seal",
 		Asset: &api.NewAsset{ID: "a90", Class: "vehicle", Description: "小型轿车一辆（总对总查询）", Source: "national_search", Account: "京A·99999", ValueFen: 8_500_000}}); err != nil {
 		return court.CaseNumber{}, err
@@ -445,7 +449,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		}
 		return false
 	}); err != nil {
-		return court.CaseNumber{}, fmt.Errorf("demo: the asset update did not reach the receiver: %w", err)
+		return court.CaseNumber{}, errorf("demo: the asset update did not reach the receiver: %w", err)
 	}
 	d.ok("京0108's case now holds the vehicle and its 查封 (2-year term); the plate stays sealed")
 
@@ -457,7 +461,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		return court.CaseNumber{}, err
 	}
 
-	d.say("京0108 报告执行进展。", "京0108 reports progress.")
+	d.say("京0108 reports progress.")
 	if _, err := receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: amount, Status: "已扣划存款，房产进入评估拍卖"}); err != nil {
 		return court.CaseNumber{}, err
 	}
@@ -469,14 +473,14 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		}
 		return true
 	}); err != nil {
-		return court.CaseNumber{}, fmt.Errorf("progress did not reach every court: %w", err)
+		return court.CaseNumber{}, errorf("progress did not reach every court: %w", err)
 	}
 	recon, err := receiver.Funds().Reconcile(id, court.DateOf(time.Now()))
 	if err != nil {
 		return court.CaseNumber{}, err
 	}
 	if !recon.Balanced {
-		return court.CaseNumber{}, fmt.Errorf("demo: the receiver's report does not match the ledger: %v", recon.Problems)
+		return court.CaseNumber{}, errorf("demo: the receiver's report does not match the ledger: %v", recon.Problems)
 	}
 	d.ok("every court records %s recovered by the receiver; the report matches the funds ledger", yuan(amount))
 	return pick.Number, nil
@@ -493,7 +497,7 @@ func demoEverywhere(ctx context.Context, nodes []*node.Node, id court.TransferID
 		return true
 	})
 	if err != nil {
-		return fmt.Errorf("transfer %s did not reach %s on every court: %w", id, state, err)
+		return errorf("transfer %s did not reach %s on every court: %w", id, state, err)
 	}
 	return nil
 }

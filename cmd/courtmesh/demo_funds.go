@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -15,8 +14,7 @@ import (
 // after its 销案 and forwarded, two sanctions re-issued by the receiver
 // and lifted by the origin, and the receiver's worklist of notices.
 func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin, receiver *node.Node, id court.TransferID, amount int64) error {
-	d.say("销案后，一笔扣划款（%s）到达京0105案款账户；京0105 转交京0108，京0108 入账。",
-		"After its 销案 a deduction (%s) lands in 京0105's case account; 京0105 forwards it, 京0108 records it received.", yuan(amount))
+	d.say("After its 销案 a deduction (%s) lands in 京0105's case account; 京0105 forwards it, 京0108 records it received.", yuan(amount))
 	if _, err := origin.Funds().RecordFunds(ctx, id, api.FundsEntryRequest{Kind: "received", AmountFen: amount, Source: "deduction",
 		Reference: "DEMO-BK-0001", Account: "9999 0105 0000 0001", Measure: "m1"}); err != nil {
 		return err
@@ -28,7 +26,7 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		l, err := receiver.Funds().Ledger(id)
 		return err == nil && l.InTransitFen == amount
 	}); err != nil {
-		return fmt.Errorf("demo: the forward did not reach the receiver: %w", err)
+		return errorf("demo: the forward did not reach the receiver: %w", err)
 	}
 	if _, err := receiver.Funds().RecordFunds(ctx, id, api.FundsEntryRequest{Kind: "received", AmountFen: amount, Source: "forward"}); err != nil {
 		return err
@@ -41,19 +39,18 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		}
 		return true
 	}); err != nil {
-		return fmt.Errorf("demo: the ledger did not reach every court: %w", err)
+		return errorf("demo: the ledger did not reach every court: %w", err)
 	}
 	d.ok("funds ledger on every court: recovered %s, held by 京0105 0.00, by 京0108 %s, in transit 0.00 (accounts sealed)", yuan(amount), yuan(amount))
 
-	d.say("信用惩戒随案移送：京0108 以新案号重新作出失信名单与限制消费令，京0105 随后解除原案下的惩戒。",
-		"Sanctions travel with the case: 京0108 re-issues the 失信 listing and the 限制消费令 under its new number; only then does 京0105 lift its own.")
+	d.say("Sanctions travel with the case: 京0108 re-issues the 失信 listing and the 限制消费令 under its new number; only then does 京0105 lift its own.")
 	for _, k := range []string{"dishonest_listing", "consumption_restriction"} {
 		if _, err := origin.Funds().ActOnSanction(ctx, id, api.SanctionRequest{Action: "in_force", Kind: k, Respondent: "某某科技有限公司"}); err != nil {
 			return err
 		}
 	}
 	if _, err := origin.Funds().ActOnSanction(ctx, id, api.SanctionRequest{Action: "lifted", ID: "s1"}); err == nil {
-		return fmt.Errorf("demo: the origin lifted a sanction before the re-issue")
+		return errorf("demo: the origin lifted a sanction before the re-issue")
 	} else {
 		d.ok("lifting s1 before the re-issue is refused: %v", err)
 	}
@@ -61,7 +58,7 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		l, err := receiver.Funds().Sanctions(id)
 		return err == nil && l.ToReissue == 2
 	}); err != nil {
-		return fmt.Errorf("demo: the sanctions did not reach the receiver: %w", err)
+		return errorf("demo: the sanctions did not reach the receiver: %w", err)
 	}
 	for _, s := range []string{"s1", "s2"} {
 		if _, err := receiver.Funds().ActOnSanction(ctx, id, api.SanctionRequest{Action: "reissued", ID: s}); err != nil {
@@ -72,7 +69,7 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		l, err := origin.Funds().Sanctions(id)
 		return err == nil && l.ToLift == 2
 	}); err != nil {
-		return fmt.Errorf("demo: the re-issues did not reach the origin: %w", err)
+		return errorf("demo: the re-issues did not reach the origin: %w", err)
 	}
 	for _, s := range []string{"s1", "s2"} {
 		if _, err := origin.Funds().ActOnSanction(ctx, id, api.SanctionRequest{Action: "lifted", ID: s}); err != nil {
@@ -83,12 +80,11 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		l, err := receiver.Funds().Sanctions(id)
 		return err == nil && l.ToReissue == 0 && l.ToLift == 0 && len(l.Sanctions) == 2
 	}); err != nil {
-		return fmt.Errorf("demo: the lifts did not reach the receiver: %w", err)
+		return errorf("demo: the lifts did not reach the receiver: %w", err)
 	}
 	d.ok("2 sanctions re-issued under the new number and lifted by the origin; none lapsed, none listed twice")
 
-	d.say("京0108 生成协助执行通知书工作清单：每项移送的措施通知其协助单位。",
-		"京0108's worklist: a notice (协助执行通知书) to the assisting body of every moved measure.")
+	d.say("京0108's worklist: a notice (协助执行通知书) to the assisting body of every moved measure.")
 	w, err := receiver.Funds().Worklist(ctx, id)
 	if err != nil {
 		return err
@@ -98,7 +94,7 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		bodies[n.BodyLabel]++
 	}
 	if len(w.Notices) == 0 {
-		return fmt.Errorf("demo: no notice drafted for the moved measures")
+		return errorf("demo: no notice drafted for the moved measures")
 	}
 	first := w.Notices[0].Measure
 	if _, err := receiver.Funds().MarkNotice(ctx, id, first, api.NoticeRequest{Status: "sent"}); err != nil {
@@ -119,7 +115,7 @@ func demoAfterHandover(ctx context.Context, d *demo, nodes []*node.Node, origin,
 		items, err := receiver.Funds().DossierItems(id)
 		return err == nil && items.Named
 	}); err != nil {
-		return fmt.Errorf("demo: the dossier items did not reach the receiver: %w", err)
+		return errorf("demo: the dossier items did not reach the receiver: %w", err)
 	}
 	items, err := receiver.Funds().DossierItems(id)
 	if err != nil {

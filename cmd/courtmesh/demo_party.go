@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -48,7 +47,7 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 		by[c.Code] = nodes[i]
 	}
 	origin, sup := by["京0105"], by["京01"]
-	d.say("京0105 为 %s 的当事人生成查询码（只打印一次，仅保存其哈希）。", "京0105 issues query codes for the parties of %s (printed once; only their hashes are kept).", moved)
+	d.say("京0105 issues query codes for the parties of %s (printed once; only their hashes are kept).", moved)
 	res, err := origin.Party().Codes(ctx, moved, false)
 	if err != nil {
 		return partyLogin{}, err
@@ -65,10 +64,10 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 		}
 	}
 	if login.code == "" {
-		return partyLogin{}, fmt.Errorf("demo: case %s has no applicant with a query code", moved)
+		return partyLogin{}, errorf("demo: case %s has no applicant with a query code", moved)
 	}
 
-	d.say("申请执行人用原案号登录京0105的当事人查询服务，看到案件已移送京0108。", "The applicant signs in at 京0105's party service with the old number and sees the case now at 京0108.")
+	d.say("The applicant signs in at 京0105's party service with the old number and sees the case now at 京0108.")
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
@@ -79,7 +78,7 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 		defer resp.Body.Close()
 		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("demo: party service answered %s", resp.Status)
+			return "", errorf("demo: party service answered %s", resp.Status)
 		}
 		return string(b), err
 	}
@@ -89,21 +88,21 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 	}
 	m := demoCSRF.FindStringSubmatch(body)
 	if m == nil {
-		return partyLogin{}, fmt.Errorf("demo: the sign-in page has no CSRF token")
+		return partyLogin{}, errorf("demo: the sign-in page has no CSRF token")
 	}
 	body, err = page(hc.PostForm(login.url+"signin", url.Values{"csrf": {m[1]}, "case": {login.caseNumber}, "code": {login.code}, "id4": {login.last4}}))
 	if err != nil {
 		return partyLogin{}, err
 	}
 	if !strings.Contains(body, "（2026）京0108执1201号") {
-		return partyLogin{}, fmt.Errorf("demo: the party's page does not show the new case number")
+		return partyLogin{}, errorf("demo: the party's page does not show the new case number")
 	}
 	d.ok("the page shows 京0108 and （2026）京0108执1201号")
 
-	d.say("申请执行人投诉：无进展。投诉加密送达监督法院京01，京01答复。", "The applicant complains of no progress; the complaint reaches 京01 sealed, and 京01 answers.")
+	d.say("The applicant complains of no progress; the complaint reaches 京01 sealed, and 京01 answers.")
 	m = demoCSRF.FindStringSubmatch(body)
 	if m == nil {
-		return partyLogin{}, fmt.Errorf("demo: the case page has no CSRF token")
+		return partyLogin{}, errorf("demo: the case page has no CSRF token")
 	}
 	if _, err := page(hc.PostForm(login.url+"complaints", url.Values{"csrf": {m[1]}, "target": {"京0108"}, "category": {"no_progress"}, "text": {"移送后一个月没有进展。（演示）"}})); err != nil {
 		return partyLogin{}, err
@@ -117,7 +116,7 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 		ref = l.Complaints[0].Ref
 		return true
 	}); err != nil {
-		return partyLogin{}, fmt.Errorf("demo: the complaint did not reach 京01: %w", err)
+		return partyLogin{}, errorf("demo: the complaint did not reach 京01: %w", err)
 	}
 	if _, err := sup.Party().Answer(ctx, ref, "已督促京0108十日内告知进展。（演示）"); err != nil {
 		return partyLogin{}, err
@@ -126,7 +125,7 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 		body, err := page(hc.Get(login.url + "case"))
 		return err == nil && strings.Contains(body, "已督促京0108十日内告知进展")
 	}); err != nil {
-		return partyLogin{}, fmt.Errorf("demo: the answer did not reach the party's page: %w", err)
+		return partyLogin{}, errorf("demo: the answer did not reach the party's page: %w", err)
 	}
 	d.ok("complaint %s answered by 京01; the party sees the answer", ref)
 	return login, nil

@@ -31,16 +31,18 @@ type checkup struct {
 	warnings int
 }
 
-func (k *checkup) ok(format string, a ...any) { fmt.Fprintf(k.c.stdout, "  ✓ "+format+"\n", a...) }
+// ok, warn and fail print a finding: key is the catalogue's message, fix
+// (a catalogue key, or a message already translated) what to do.
+func (k *checkup) ok(key string, a ...any) { fmt.Fprintf(k.c.stdout, "  ✓ %s\n", sprintf(key, a...)) }
 
-func (k *checkup) warn(fix, format string, a ...any) {
+func (k *checkup) warn(fix, key string, a ...any) {
 	k.warnings++
-	fmt.Fprintf(k.c.stdout, "  ! "+format+"\n      → %s\n", append(a, fix)...)
+	fmt.Fprintf(k.c.stdout, "  ! %s\n      → %s\n", sprintf(key, a...), T(fix))
 }
 
-func (k *checkup) fail(fix, format string, a ...any) {
+func (k *checkup) fail(fix, key string, a ...any) {
 	k.failures++
-	fmt.Fprintf(k.c.stdout, "  ✗ "+format+"\n      → %s\n", append(a, fix)...)
+	fmt.Fprintf(k.c.stdout, "  ✗ %s\n      → %s\n", sprintf(key, a...), T(fix))
 }
 
 func runDoctor(ctx context.Context, c *cli, args []string) error {
@@ -49,19 +51,19 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" {
-		return errors.New("--data is required: the node's data directory")
+		return errorf("--data is required: the node's data directory")
 	}
 	d := datadir.Dir(*data)
 	k := &checkup{c: c}
 	now := time.Now()
-	fmt.Fprintf(c.stdout, "Checking %s\n", *data)
+	fprintf(c.stdout, "Checking %s\n", *data)
 
 	// Directory and keys.
 	if st, err := os.Stat(*data); err != nil {
-		k.fail("run `courtmesh init --data "+*data+"`", "data directory: %v", err)
+		k.fail(sprintf("run `courtmesh init --data %s`", *data), "data directory: %v", err)
 		return k.result()
 	} else if st.Mode().Perm()&0o077 != 0 {
-		k.warn("chmod 700 "+*data, "data directory has mode %v: other users can list it", st.Mode().Perm())
+		k.warn(sprintf("chmod 700 %s", *data), "data directory has mode %v: other users can list it", st.Mode().Perm())
 	} else {
 		k.ok("data directory private (%v)", st.Mode().Perm())
 	}
@@ -73,7 +75,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	}
 	if st, err := os.Stat(d.Path(datadir.TokenFile)); err == nil {
 		if st.Mode().Perm()&0o077 != 0 {
-			k.fail("chmod 600 "+d.Path(datadir.TokenFile), "API token readable by others (mode %v)", st.Mode().Perm())
+			k.fail(sprintf("chmod 600 %s", d.Path(datadir.TokenFile)), "API token readable by others (mode %v)", st.Mode().Perm())
 		} else {
 			k.ok("API token private")
 		}
@@ -115,7 +117,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 			case crypto.BundleExpiring:
 				k.warn("ask the national operator for the next bundle", "trust bundle #%d expires in %d days (%s)", b.Sequence, days, b.ExpiresAt.Format(time.DateOnly))
 			case crypto.BundleGraced:
-				k.fail("install a newer bundle now: the grace period ends "+b.ExpiresAt.Add(crypto.BundleGrace).Format(time.DateOnly), "trust bundle #%d expired on %s", b.Sequence, b.ExpiresAt.Format(time.DateOnly))
+				k.fail(sprintf("install a newer bundle now: the grace period ends %s", b.ExpiresAt.Add(crypto.BundleGrace).Format(time.DateOnly)), "trust bundle #%d expired on %s", b.Sequence, b.ExpiresAt.Format(time.DateOnly))
 			default:
 				k.fail("install a newer bundle: the node admits no peer until then", "trust bundle #%d expired and its grace period is over", b.Sequence)
 			}
@@ -175,9 +177,9 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		cancel()
 		switch {
 		case errors.Is(err, api.ErrNodeNotRunning):
-			k.warn("start it: `courtmesh run --data "+*data+"` or `systemctl start courtmesh`", "the node is not running")
+			k.warn(sprintf("start it: `courtmesh run --data %s` or `systemctl start courtmesh`", *data), "the node is not running")
 		case err != nil:
-			k.fail("check the token file and the socket "+filepath.Join(*data, datadir.SocketFile), "local API: %v", err)
+			k.fail(sprintf("check the token file and the socket %s", filepath.Join(*data, datadir.SocketFile)), "local API: %v", err)
 		default:
 			k.ok("node running: %d peers, bundle #%d", st.Peers, st.Bundle.Sequence)
 			k.clock(st.Clock)
@@ -209,9 +211,9 @@ func (k *checkup) dial(s string) {
 }
 
 func (k *checkup) result() error {
-	fmt.Fprintf(k.c.stdout, "%d problem(s), %d warning(s).\n", k.failures, k.warnings)
+	fprintf(k.c.stdout, "%d problem(s), %d warning(s).\n", k.failures, k.warnings)
 	if k.failures > 0 {
-		return fmt.Errorf("doctor found %d problem(s)", k.failures)
+		return errorf("doctor found %d problem(s)", k.failures)
 	}
 	return nil
 }
@@ -224,7 +226,7 @@ func (k *checkup) clock(c *api.ClockCheck) {
 	}
 	off := (time.Duration(c.OffsetMs) * time.Millisecond).Round(time.Second)
 	tol := time.Duration(c.ToleranceMs) * time.Millisecond
-	const fix = "fix the system clock: enable time sync against the court network's time source (chrony: `chronyc tracking`, `chronyc makestep`; or `timedatectl set-ntp true`), then restart the node"
+	fix := T("fix the system clock: enable time sync against the court network's time source (chrony: `chronyc tracking`, `chronyc makestep`; or `timedatectl set-ntp true`), then restart the node")
 	switch c.State {
 	case "ahead":
 		k.fail(fix, "clock: this machine's clock is %s ahead of its %d peers' (median of their heartbeats; tolerance %s): the mesh refuses the records this node issues", off, c.Peers, tol)

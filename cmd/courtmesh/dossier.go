@@ -45,7 +45,7 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *detach {
-		fmt.Fprintf(c.stdout, "Fetch of %s started; follow it with `courtmesh dossier status --data %s %s`.\n", id, *data, id)
+		fprintf(c.stdout, "Fetch of %s started; follow it with `courtmesh dossier status --data %s %s`.\n", id, *data, id)
 		return nil
 	}
 	var bar *progressbar.ProgressBar
@@ -58,7 +58,7 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			cl.Do(dctx, "DELETE", "/v1/transfers/"+id+"/fetch", nil, &p)
 			cancel()
-			fmt.Fprintf(c.stderr, "\nFetch cancelled with %d of %d chunks verified; run the same command to resume.\n", p.Verified, p.Chunks)
+			fprintf(c.stderr, "\nFetch cancelled with %d of %d chunks verified; run the same command to resume.\n", p.Verified, p.Chunks)
 			return ctx.Err()
 		case <-tick.C:
 		}
@@ -83,7 +83,7 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 			for court, n := range p.Sources {
 				srcs = append(srcs, fmt.Sprintf("%s:%d", court, n))
 			}
-			bar.Describe(fmt.Sprintf("%s, %.1f MB/s, sources %s", humanBytes(p.Bytes), p.BytesPerS/1e6, strings.Join(srcs, " ")))
+			bar.Describe(sprintf("%s, %.1f MB/s, sources %s", humanBytes(p.Bytes), p.BytesPerS/1e6, strings.Join(srcs, " ")))
 			bar.Set64(int64(p.Verified))
 		}
 		if p.State != "running" && p.State != "verifying" {
@@ -95,9 +95,9 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 	}
 	if p.State != "done" {
 		printFailures(c.stderr, p)
-		msg := fmt.Sprintf("fetch %s: %s: %s", p.Transfer, p.State, p.Error)
+		msg := sprintf("fetch %s: %s: %s", p.Transfer, p.State, p.Error)
 		if p.Resumable {
-			msg += fmt.Sprintf(" (%d of %d chunks verified; run the same command to resume)", p.Verified, p.Chunks)
+			msg += sprintf(" (%d of %d chunks verified; run the same command to resume)", p.Verified, p.Chunks)
 		}
 		// The node's error code keeps its kind (and the exit status).
 		status := http.StatusServiceUnavailable
@@ -106,14 +106,14 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 		}
 		return &api.Error{Status: status, Code: p.Code, Message: msg}
 	}
-	fmt.Fprintf(c.stdout, "Dossier of %s verified: %d chunks (%d fetched now, %d already verified before), %s in %s",
+	fprintf(c.stdout, "Dossier of %s verified: %d chunks (%d fetched now, %d already verified before), %s in %s",
 		p.Transfer, p.Chunks, p.Fetched, p.Resumed, humanBytes(p.Bytes), p.Finished.Sub(p.Started).Round(time.Millisecond))
 	if p.Rejected > 0 {
-		fmt.Fprintf(c.stdout, "; %d bad chunk(s) rejected and fetched again from another source", p.Rejected)
+		fprintf(c.stdout, "; %d bad chunk(s) rejected and fetched again from another source", p.Rejected)
 	}
 	fmt.Fprintln(c.stdout, ".")
 	if p.NewCase != "" {
-		fmt.Fprintf(c.stdout, "Filed as %s; the receipt has been published.\n", p.NewCase)
+		fprintf(c.stdout, "Filed as %s; the receipt has been published.\n", p.NewCase)
 	}
 	return nil
 }
@@ -122,7 +122,7 @@ func runDossierFetch(ctx context.Context, c *cli, args []string) error {
 // source and reason.
 func printFailures(w io.Writer, p api.FetchProgress) {
 	for _, fl := range p.Failures {
-		fmt.Fprintf(w, "  %s %s: %d chunk request(s); last: %s\n", fl.Court, fl.Reason, fl.Chunks, fl.Last)
+		fprintf(w, "  %s %s: %d chunk request(s); last: %s\n", fl.Court, fl.Reason, fl.Chunks, fl.Last)
 	}
 }
 
@@ -164,7 +164,7 @@ func runDossierVerify(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: courtmesh dossier verify --data DIR CASE_NUMBER")
+		return errorf("usage: courtmesh dossier verify --data DIR CASE_NUMBER")
 	}
 	cl, err := client(*data)
 	if err != nil {
@@ -174,7 +174,7 @@ func runDossierVerify(ctx context.Context, c *cli, args []string) error {
 	if err := cl.Do(ctx, "GET", "/v1/cases/"+url.PathEscape(fs.Arg(0))+"/verify", nil, &v); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%s version %d verified: %d documents, %d chunks, %s; every chunk's content address, seal and every document hash check out.\n",
+	fprintf(c.stdout, "%s version %d verified: %d documents, %d chunks, %s; every chunk's content address, seal and every document hash check out.\n",
 		v.Case, v.Version, v.Documents, v.Chunks, humanBytes(v.Bytes))
 	return nil
 }
@@ -191,11 +191,11 @@ func runDossierRevoke(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *courtCode == "" || *reason == "" {
-		return errors.New("--court and --reason are required")
+		return errorf("--court and --reason are required")
 	}
 	if err := transferCall(ctx, c, *data, "/v1/transfers/"+id+"/grants/"+url.PathEscape(*courtCode)+"/revoke", api.ReasonRequest{Reason: *reason}, false); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "\nThe grant of %s is revoked: every node refuses its further fetches. What it already fetched stays fetched.\n", *courtCode)
+	fprintf(c.stdout, "\nThe grant of %s is revoked: every node refuses its further fetches. What it already fetched stays fetched.\n", *courtCode)
 	return nil
 }

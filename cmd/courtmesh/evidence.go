@@ -47,7 +47,7 @@ func runEvidenceExport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" || *out == "" || len(pos) != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh evidence export --data DIR TRANSFER --out FILE")
+		fprintln(c.stderr, "usage: courtmesh evidence export --data DIR TRANSFER --out FILE")
 		return errUsage
 	}
 	id, err := court.ParseTransferID(pos[0])
@@ -60,7 +60,7 @@ func runEvidenceExport(ctx context.Context, c *cli, args []string) error {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("evidence export: %w (choose a new file)", err)
+		return errorf("evidence export: %w (choose a new file)", err)
 	}
 	err = writeEvidence(ctx, *data, id, f)
 	if cerr := f.Close(); err == nil {
@@ -68,7 +68,7 @@ func runEvidenceExport(ctx context.Context, c *cli, args []string) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return fmt.Errorf("evidence export of %s: %w", id, err)
+		return errorf("evidence export of %s: %w", id, err)
 	}
 	rf, err := os.Open(path)
 	if err != nil {
@@ -79,9 +79,9 @@ func runEvidenceExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "wrote the evidence of transfer %s to %s: %d records, %d certificates, %d trust bundles, audit entries %d..%d of %s\n",
+	fprintf(c.stdout, "wrote the evidence of transfer %s to %s: %d records, %d certificates, %d trust bundles, audit entries %d..%d of %s\n",
 		id, path, len(ef.Records), len(ef.Certificates), len(ef.Bundles), ef.Audit.Entries[0].Seq, ef.Audit.Entries[len(ef.Audit.Entries)-1].Seq, ef.Exporter.Court)
-	fmt.Fprintf(c.stdout, "check it with: courtmesh evidence verify %s --root %s\n", path, datadir.Dir(*data).Path(datadir.RootFile))
+	fprintf(c.stdout, "check it with: courtmesh evidence verify %s --root %s\n", path, datadir.Dir(*data).Path(datadir.RootFile))
 	return nil
 }
 
@@ -125,51 +125,52 @@ func writeEvidence(ctx context.Context, data string, id court.TransferID, w io.W
 func runEvidenceVerify(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("courtmesh evidence verify", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	localFlags(fs)
 	rootF := fs.String("root", "", "the national root certificate (root.cert, as published); without it the file's own root is used and its fingerprint printed for comparison")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh evidence verify FILE [--root ROOT.cert]")
+		fprintln(c.stderr, "usage: courtmesh evidence verify FILE [--root ROOT.cert]")
 		return errUsage
 	}
 	var rootRaw []byte
 	if *rootF != "" {
 		if rootRaw, err = os.ReadFile(*rootF); err != nil {
-			return fmt.Errorf("the national root: %w", err)
+			return errorf("the national root: %w", err)
 		}
 	}
 	fh, err := os.Open(pos[0])
 	if err != nil {
-		return fmt.Errorf("evidence verify: %w", err)
+		return errorf("evidence verify: %w", err)
 	}
 	defer fh.Close()
 	f, err := evidence.Read(bufio.NewReader(fh))
 	if err != nil {
-		return fmt.Errorf("evidence %s does not verify: %w", filepath.Base(pos[0]), err)
+		return errorf("evidence %s does not verify: %w", filepath.Base(pos[0]), err)
 	}
 	rep, err := evidence.Verify(f, rootRaw)
 	if err != nil {
-		return fmt.Errorf("evidence %s does not verify: %w", filepath.Base(pos[0]), err)
+		return errorf("evidence %s does not verify: %w", filepath.Base(pos[0]), err)
 	}
-	fmt.Fprintf(c.stdout, "evidence of transfer %s exported by %s: every part verifies\n", rep.Transfer, rep.Exporter)
+	fprintf(c.stdout, "evidence of transfer %s exported by %s: every part verifies\n", rep.Transfer, rep.Exporter)
 	for i, r := range rep.Records {
-		fmt.Fprintf(c.stdout, "  record %d: %-16s by %-6s #%d of its log, signed %s under trust bundle %d\n", i+1, r.Kind, r.Issuer, r.Seq, r.IssuedAt.Format("2006-01-02T15:04:05Z"), r.Bundle)
+		fprintf(c.stdout, "  record %d: %-16s by %-6s #%d of its log, signed %s under trust bundle %d\n", i+1, r.Kind, r.Issuer, r.Seq, r.IssuedAt.Format("2006-01-02T15:04:05Z"), r.Bundle)
 	}
-	fmt.Fprintf(c.stdout, "  %d certificates, %d trust bundles, all chained to the national root\n", rep.Certificates, rep.Bundles)
-	fmt.Fprintf(c.stdout, "  audit entries %d..%d of %s (%d name the transfer), head signed by %s", rep.AuditFirst, rep.AuditLast, rep.Exporter, rep.Concerning, rep.Exporter)
+	fprintf(c.stdout, "  %d certificates, %d trust bundles, all chained to the national root\n", rep.Certificates, rep.Bundles)
+	fprintf(c.stdout, "  audit entries %d..%d of %s (%d name the transfer), head signed by %s", rep.AuditFirst, rep.AuditLast, rep.Exporter, rep.Concerning, rep.Exporter)
 	switch {
 	case rep.Witnessed > 0 && rep.Compared > 0:
-		fmt.Fprintf(c.stdout, "; agrees at %d positions with the head of %d entries it published to the mesh", rep.Compared, rep.Witnessed)
+		fprintf(c.stdout, "; agrees at %d positions with the head of %d entries it published to the mesh", rep.Compared, rep.Witnessed)
 	case rep.Witnessed > 0:
-		fmt.Fprintf(c.stdout, "; the head of %d entries it published to the mesh precedes the segment (compare it with GET /v1/mesh)", rep.Witnessed)
+		fprintf(c.stdout, "; the head of %d entries it published to the mesh precedes the segment (compare it with GET /v1/mesh)", rep.Witnessed)
 	}
 	fmt.Fprintln(c.stdout)
 	if rep.RootGiven {
-		fmt.Fprintf(c.stdout, "national root %s serial %d, SHA-256 %s (given)\n", rep.Root.Code, rep.Root.Serial, rep.Fingerprint)
+		fprintf(c.stdout, "national root %s serial %d, SHA-256 %s (given)\n", rep.Root.Code, rep.Root.Serial, rep.Fingerprint)
 	} else {
-		fmt.Fprintf(c.stdout, "national root %s serial %d, SHA-256 %s, taken from the file: compare this fingerprint with the published national root, or pass --root\n", rep.Root.Code, rep.Root.Serial, rep.Fingerprint)
+		fprintf(c.stdout, "national root %s serial %d, SHA-256 %s, taken from the file: compare this fingerprint with the published national root, or pass --root\n", rep.Root.Code, rep.Root.Serial, rep.Fingerprint)
 	}
 	return nil
 }

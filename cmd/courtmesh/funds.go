@@ -38,16 +38,16 @@ func parseYuan(s string) (int64, error) {
 	s = strings.TrimSpace(strings.ReplaceAll(s, ",", ""))
 	whole, frac, _ := strings.Cut(s, ".")
 	if len(frac) > 2 || whole == "" {
-		return 0, fmt.Errorf("amount %q: want yuan with at most 2 decimals (12345.67)", s)
+		return 0, errorf("amount %q: want yuan with at most 2 decimals (12345.67)", s)
 	}
 	frac += strings.Repeat("0", 2-len(frac))
 	y, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("amount %q: want yuan with at most 2 decimals (12345.67)", s)
+		return 0, errorf("amount %q: want yuan with at most 2 decimals (12345.67)", s)
 	}
 	f, err := strconv.ParseInt(frac, 10, 64)
 	if err != nil || f < 0 {
-		return 0, fmt.Errorf("amount %q: want yuan with at most 2 decimals (12345.67)", s)
+		return 0, errorf("amount %q: want yuan with at most 2 decimals (12345.67)", s)
 	}
 	if strings.HasPrefix(whole, "-") {
 		return y*100 - f, nil
@@ -61,7 +61,7 @@ func oneArg(fs interface {
 	Arg(int) string
 }, usage string) (string, error) {
 	if fs.NArg() != 1 {
-		return "", fmt.Errorf("usage: courtmesh %s", usage)
+		return "", errorf("usage: courtmesh %s", usage)
 	}
 	return fs.Arg(0), nil
 }
@@ -93,7 +93,7 @@ func fundsEntry(ctx context.Context, c *cli, args []string, name string, forward
 		return err
 	}
 	if *amount == "" {
-		return errors.New("--amount is required")
+		return errorf("--amount is required")
 	}
 	if req.AmountFen, err = parseYuan(*amount); err != nil {
 		return err
@@ -131,15 +131,15 @@ func runFundsForward(ctx context.Context, c *cli, args []string) error {
 }
 
 func printLedger(w io.Writer, l api.FundsLedger) error {
-	fmt.Fprintf(w, "Transfer %s: %s -> %s, claim %s yuan\n", l.Transfer, l.Origin, l.Receiver, yuanOf(l.ClaimFen))
-	fmt.Fprintf(w, "recovered %s, paid out %s, held by the origin %s, by the receiver %s, in transit %s (yuan)\n",
+	fprintf(w, "Transfer %s: %s -> %s, claim %s yuan\n", l.Transfer, l.Origin, l.Receiver, yuanOf(l.ClaimFen))
+	fprintf(w, "recovered %s, paid out %s, held by the origin %s, by the receiver %s, in transit %s (yuan)\n",
 		yuanOf(l.RecoveredFen), yuanOf(l.PaidOutFen), yuanOf(l.OriginHeldFen), yuanOf(l.ReceiverHeldFen), yuanOf(l.InTransitFen))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COURT\tNO\tKIND\tYUAN\tON\tSOURCE")
+	fprintln(tw, "COURT\tNO\tKIND\tYUAN\tON\tSOURCE")
 	for _, e := range l.Entries {
 		src := e.Source
 		if e.ForwardNumber != 0 {
-			src = fmt.Sprintf("forward %d", e.ForwardNumber)
+			src = sprintf("forward %d", e.ForwardNumber)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.Court, e.Number, e.Kind, yuanOf(e.AmountFen), e.On, orDash(src))
 	}
@@ -205,10 +205,10 @@ func runFundsReconcile(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		for _, p := range r.Problems {
-			fmt.Fprintln(c.stdout, "PROBLEM:", p)
+			fprintf(c.stdout, "PROBLEM: %s\n", p)
 		}
 		if r.Balanced {
-			fmt.Fprintf(c.stdout, "balanced as of %s\n", r.AsOf)
+			fprintf(c.stdout, "balanced as of %s\n", r.AsOf)
 		}
 	}
 	if !r.Balanced {
@@ -243,7 +243,7 @@ func runSanctionsList(ctx context.Context, c *cli, args []string) error {
 
 func printSanctions(w io.Writer, l api.SanctionList) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tUNTIL\tREISSUE BY\tREISSUED\tLIFTED\tWAITING ON")
+	fprintln(tw, "ID\tKIND\tUNTIL\tREISSUE BY\tREISSUED\tLIFTED\tWAITING ON")
 	for _, s := range l.Sanctions {
 		wait := "-"
 		if s.Waiting != "" {
@@ -254,7 +254,7 @@ func printSanctions(w io.Writer, l api.SanctionList) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d to re-issue by the receiver, %d to lift by the origin\n", l.ToReissue, l.ToLift)
+	fprintf(w, "%d to re-issue by the receiver, %d to lift by the origin\n", l.ToReissue, l.ToLift)
 	return nil
 }
 
@@ -298,9 +298,9 @@ func sanctionAct(action string) func(context.Context, *cli, []string) error {
 }
 
 func printWorklist(w io.Writer, l api.NoticeWorklist) error {
-	fmt.Fprintf(w, "Notices of transfer %s (case %s): %d not acknowledged\n", l.Transfer, l.Case, l.Unacknowledged)
+	fprintf(w, "Notices of transfer %s (case %s): %d not acknowledged\n", l.Transfer, l.Case, l.Unacknowledged)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEASURE\tKIND\tBODY\tSTATUS\tDRAFTED\tSENT\tACKNOWLEDGED\tMEASURE EXPIRY")
+	fprintln(tw, "MEASURE\tKIND\tBODY\tSTATUS\tDRAFTED\tSENT\tACKNOWLEDGED\tMEASURE EXPIRY")
 	for _, n := range l.Notices {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Measure, orDash(n.MeasureKind), n.BodyLabel, n.Status, orDash(n.DraftedOn), orDash(n.SentOn), orDash(n.AckOn), orDash(n.MeasureExpiry))
 	}
@@ -308,7 +308,7 @@ func printWorklist(w io.Writer, l api.NoticeWorklist) error {
 		return err
 	}
 	if len(l.MissingItems) > 0 {
-		fmt.Fprintf(w, "dossier items the handover did not name: %s\n", strings.Join(l.MissingItems, ", "))
+		fprintf(w, "dossier items the handover did not name: %s\n", strings.Join(l.MissingItems, ", "))
 	}
 	return nil
 }
@@ -352,7 +352,7 @@ func runNoticesMark(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *measure == "" || req.Status == "" {
-		return errors.New("--measure and --status are required")
+		return errorf("--measure and --status are required")
 	}
 	cl, err := client(*data)
 	if err != nil {
@@ -379,7 +379,7 @@ func runNoticesPrint(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *measure == "" {
-		return errors.New("--measure is required")
+		return errorf("--measure is required")
 	}
 	cl, err := client(*data)
 	if err != nil {
@@ -420,18 +420,18 @@ func runDossierItems(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, d)
 	}
 	if !d.Named {
-		fmt.Fprintf(c.stdout, "the origin has not named the dossier items of transfer %s yet\n", d.Transfer)
+		fprintf(c.stdout, "the origin has not named the dossier items of transfer %s yet\n", d.Transfer)
 		return nil
 	}
 	for _, it := range d.Carried {
-		fmt.Fprintf(c.stdout, "carried  %s (%s)\n", it.Label, it.Item)
+		fprintf(c.stdout, "carried  %s (%s)\n", it.Label, it.Item)
 	}
 	for _, it := range d.Missing {
 		req := ""
 		if it.Required {
 			req = "  REQUIRED: ask the origin to supplement it"
 		}
-		fmt.Fprintf(c.stdout, "missing  %s (%s)%s\n", it.Label, it.Item, req)
+		fprintf(c.stdout, "missing  %s (%s)%s\n", it.Label, it.Item, req)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/storage/gen"
@@ -24,7 +23,7 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *out == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]")
+		fprintln(c.stderr, "usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]")
 		return errUsage
 	}
 	cc, err := court.ParseCourtCode(*courtCode)
@@ -43,6 +42,6 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 	for _, r := range res {
 		total += r.Bytes
 	}
-	fmt.Fprintf(c.stdout, "wrote %d cases (%d bytes of documents) to %s, reference date %s\n", len(res), total, *out, ref)
+	fprintf(c.stdout, "wrote %d cases (%d bytes of documents) to %s, reference date %s\n", len(res), total, *out, ref)
 	return ctx.Err()
 }

@@ -16,6 +16,7 @@ import (
 )
 
 func main() {
+	msgLang = pickLang(os.Getenv, os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, ok := commands[args[0]]
 	if !ok {
 		usage(stderr)
-		return fmt.Errorf("unknown command %q", args[0])
+		return errorf("unknown command %q", args[0])
 	}
 	return dispatch(ctx, c, cmd, []string{args[0]}, args[1:])
 }
@@ -88,26 +89,26 @@ func dispatch(ctx context.Context, c *cli, cmd *command, path, args []string) er
 		}
 	}
 	subUsage(c.stderr, path, cmd)
-	return fmt.Errorf("unknown command %q", strings.Join(append(path, args[0]), " "))
+	return errorf("unknown command %q", strings.Join(append(path, args[0]), " "))
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "courtmesh: the court-to-court mesh for cross-execution (交叉执行)")
-	fmt.Fprintln(w, "\nUsage: courtmesh COMMAND [flags]\n\nCommands:")
+	fprintln(w, "courtmesh: the court-to-court mesh for cross-execution (交叉执行)")
+	fprintln(w, "\nUsage: courtmesh COMMAND [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, T(commands[n].summary))
 	}
-	fmt.Fprintln(w, "\nRun 'courtmesh COMMAND -h' for a command's flags.")
+	fprintln(w, "\nRun 'courtmesh COMMAND -h' for a command's flags.")
 }
 
 func subUsage(w io.Writer, path []string, cmd *command) {
-	fmt.Fprintf(w, "Usage: courtmesh %s SUBCOMMAND [flags]\n\n", strings.Join(path, " "))
+	fprintf(w, "Usage: courtmesh %s SUBCOMMAND [flags]\n\n", strings.Join(path, " "))
 	for _, s := range cmd.subs {
-		fmt.Fprintf(w, "  %-10s %s\n", s.name, s.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", s.name, T(s.summary))
 	}
 }

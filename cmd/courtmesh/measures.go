@@ -32,7 +32,7 @@ func runMeasuresExpiring(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *within < 0 {
-		return fmt.Errorf("--within %d: want 0 or more days", *within)
+		return errorf("--within %d: want 0 or more days", *within)
 	}
 	today, err := refDate(*asOf)
 	if err != nil {
@@ -51,13 +51,13 @@ func runMeasuresExpiring(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, res)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DAYS LEFT\tEXPIRY\tCASE\tMEASURE\tKIND\tASSET CLASS\tCOURT")
+	fprintln(tw, "DAYS LEFT\tEXPIRY\tCASE\tMEASURE\tKIND\tASSET CLASS\tCOURT")
 	for _, m := range res.Measures {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.DaysLeft, m.Expiry, m.Case, m.Measure, m.KindLabel, m.AssetClassLabel, m.Court)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "%d active measure(s) expire by %s\n", len(res.Measures), res.Until)
+	fprintf(c.stderr, "%d active measure(s) expire by %s\n", len(res.Measures), res.Until)
 	return nil
 }

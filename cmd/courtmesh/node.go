@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,15 +39,15 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	p11Module := fs.String("pkcs11-module", "", "keep the node key in a PKCS#11 token: the module's path (e.g. /usr/lib/softhsm/libsofthsm2.so)")
 	p11Token := fs.String("pkcs11-token", "", "the token's label (with --pkcs11-module)")
 	p11Label := fs.String("pkcs11-label", "", "the key's label in the token (default \"courtmesh node key\")")
-	p11PIN := fs.String("pkcs11-pin-file", "", "a file (mode 0600) holding the token's user PIN; without it the PIN is read from $"+pkcs11key.PINEnv+" (never from the command line)")
+	p11PIN := fs.String("pkcs11-pin-file", "", sprintf("a file (mode 0600) holding the token's user PIN; without it the PIN is read from $%s (never from the command line)", pkcs11key.PINEnv))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if (*p11Module == "") != (*p11Token == "") {
-		return errors.New("--pkcs11-module and --pkcs11-token go together")
+		return errorf("--pkcs11-module and --pkcs11-token go together")
 	}
 	if *data == "" {
-		return errors.New("--data is required: the directory to create")
+		return errorf("--data is required: the directory to create")
 	}
 	suite := crypto.SuiteV1
 	if *rootFile != "" {
@@ -58,7 +57,7 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 		}
 		root, err := datadir.ParseRoot(raw)
 		if err != nil {
-			return fmt.Errorf("--root %s: %w", *rootFile, err)
+			return errorf("--root %s: %w", *rootFile, err)
 		}
 		suite = root.Suite
 	}
@@ -66,7 +65,7 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 	var err error
 	if *p11Module != "" {
 		if suite != crypto.SuiteV1 {
-			return fmt.Errorf("--pkcs11-module: %w: this build keeps only suite v1's Ed25519 node key in a PKCS#11 token; an SM2 token key needs a device with SM2 (see docs/operations.md)", crypto.ErrUnsupportedSuite)
+			return errorf("--pkcs11-module: %w: this build keeps only suite v1's Ed25519 node key in a PKCS#11 token; an SM2 token key needs a device with SM2 (see docs/operations.md)", crypto.ErrUnsupportedSuite)
 		}
 		id, err = datadir.InitToken(datadir.Dir(*data), datadir.TokenOptions{Module: *p11Module, Token: *p11Token, Label: *p11Label, PINFile: *p11PIN})
 	} else {
@@ -80,14 +79,14 @@ func runInit(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *p11Module != "" {
-		fmt.Fprintf(c.stdout, "Node key created in PKCS#11 token %q (node.key names it; the private key never leaves the token); enc.key in %s (mode 0600).\n", *p11Token, *data)
+		fprintf(c.stdout, "Node key created in PKCS#11 token %q (node.key names it; the private key never leaves the token); enc.key in %s (mode 0600).\n", *p11Token, *data)
 	} else if suite == crypto.SuiteV1 {
-		fmt.Fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
+		fprintf(c.stdout, "Node keys created in %s (node.key and enc.key, mode 0600).\n", *data)
 	} else {
-		fmt.Fprintf(c.stdout, "Node keys of suite %s created in %s (node.key: Ed25519 transport key; sign.key: SM2 signing key; enc.key: SM2 encryption key; mode 0600).\n", suite.Name(), *data)
+		fprintf(c.stdout, "Node keys of suite %s created in %s (node.key: Ed25519 transport key; sign.key: SM2 signing key; enc.key: SM2 encryption key; mode 0600).\n", suite.Name(), *data)
 	}
-	fmt.Fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
-	fmt.Fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n\nThe authority answers with a challenge file; answer it with\n  courtmesh identity prove --data %s --challenge <file>\nand send back the identity.json that writes.\n", filepath.Join(*data, datadir.IdentityFile), b, *data)
+	fprintf(c.stdout, "Peer ID: %s\n\n", id.PeerID)
+	fprintf(c.stdout, "Send this identity (also in %s) to the certificate authority:\n%s\n\nThe authority answers with a challenge file; answer it with\n  courtmesh identity prove --data %s --challenge <file>\nand send back the identity.json that writes.\n", filepath.Join(*data, datadir.IdentityFile), b, *data)
 	return nil
 }
 
@@ -99,7 +98,7 @@ func runTrustInstall(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" || *root == "" || *bundle == "" {
-		return errors.New("--data, --root and --bundle are required")
+		return errorf("--data, --root and --bundle are required")
 	}
 	rootRaw, err := os.ReadFile(*root)
 	if err != nil {
@@ -121,10 +120,10 @@ func runTrustInstall(ctx context.Context, c *cli, args []string) error {
 				return err
 			}
 		} else {
-			fmt.Fprintf(c.stderr, "warning: %s.head is not the head of this bundle; ignored\n", *bundle)
+			fprintf(c.stderr, "warning: %s.head is not the head of this bundle; ignored\n", *bundle)
 		}
 	}
-	fmt.Fprintf(c.stdout, "Installed trust bundle %d (%d certificates, expires %s).\nThis node is certified as %s %s (serial %d, valid until %s).\n",
+	fprintf(c.stdout, "Installed trust bundle %d (%d certificates, expires %s).\nThis node is certified as %s %s (serial %d, valid until %s).\n",
 		b.Sequence, len(b.Certs), b.ExpiresAt.Format(time.DateOnly), self.Code, self.Name, self.Serial, self.NotAfter.Format(time.DateOnly))
 	return nil
 }
@@ -132,12 +131,12 @@ func runTrustInstall(ctx context.Context, c *cli, args []string) error {
 // client returns an API client for the node in data.
 func client(data string) (*api.Client, error) {
 	if data == "" {
-		return nil, errors.New("--data is required: the node's data directory")
+		return nil, errorf("--data is required: the node's data directory")
 	}
 	d := datadir.Dir(data)
 	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
-		return nil, fmt.Errorf("%w: no API token in %s (has the node been started?)", api.ErrNodeNotRunning, data)
+		return nil, errorf("%w: no API token in %s (has the node been started?)", api.ErrNodeNotRunning, data)
 	}
 	return api.NewClient(d.Path(datadir.SocketFile), strings.TrimSpace(string(tok))), nil
 }
@@ -148,7 +147,7 @@ func runTrustPush(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: courtmesh trust push --data DIR BUNDLE")
+		return errorf("usage: courtmesh trust push --data DIR BUNDLE")
 	}
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
@@ -163,9 +162,9 @@ func runTrustPush(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if res.Installed {
-		fmt.Fprintf(c.stdout, "Trust bundle %d installed and announced to the mesh.\n", res.Sequence)
+		fprintf(c.stdout, "Trust bundle %d installed and announced to the mesh.\n", res.Sequence)
 	} else {
-		fmt.Fprintf(c.stdout, "The node already holds bundle %d or newer; nothing changed.\n", res.Sequence)
+		fprintf(c.stdout, "The node already holds bundle %d or newer; nothing changed.\n", res.Sequence)
 	}
 	return nil
 }
@@ -193,15 +192,15 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 
 func printStatus(w io.Writer, st api.Status) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(tw, "Court\t%s %s\n", st.CourtCode, st.CourtName)
-	fmt.Fprintf(tw, "Roles\t%s\n", strings.Join(st.Roles, ", "))
-	fmt.Fprintf(tw, "Peer ID\t%s\n", st.PeerID)
-	fmt.Fprintf(tw, "Certificate\tserial %d, valid until %s\n", st.Serial, st.CertExpires.Format(time.DateOnly))
-	fmt.Fprintf(tw, "Listening\t%s\n", strings.Join(st.ListenAddrs, " "))
-	fmt.Fprintf(tw, "Peers\t%d connected\n", st.Peers)
-	fmt.Fprintf(tw, "Trust bundle\t#%d, %s, expires %s (%d days), %d certificates, %d revocations\n",
+	fprintf(tw, "Court\t%s %s\n", st.CourtCode, st.CourtName)
+	fprintf(tw, "Roles\t%s\n", strings.Join(st.Roles, ", "))
+	fprintf(tw, "Peer ID\t%s\n", st.PeerID)
+	fprintf(tw, "Certificate\tserial %d, valid until %s\n", st.Serial, st.CertExpires.Format(time.DateOnly))
+	fprintf(tw, "Listening\t%s\n", strings.Join(st.ListenAddrs, " "))
+	fprintf(tw, "Peers\t%d connected\n", st.Peers)
+	fprintf(tw, "Trust bundle\t#%d, %s, expires %s (%d days), %d certificates, %d revocations\n",
 		st.Bundle.Sequence, st.Bundle.State, st.Bundle.ExpiresAt.Format(time.DateOnly), st.Bundle.DaysLeft, st.Bundle.Certificates, st.Bundle.Revocations)
-	fmt.Fprintf(tw, "Version\t%s, up since %s\n", st.Version, st.Started.Format(time.RFC3339))
+	fprintf(tw, "Version\t%s, up since %s\n", st.Version, st.Started.Format(time.RFC3339))
 	tw.Flush()
 }
 
@@ -223,7 +222,7 @@ func runPeers(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, ps)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "COURT\tNAME\tLEVEL\tROLES\tPEER ID\tADDRESS")
+	fprintln(tw, "COURT\tNAME\tLEVEL\tROLES\tPEER ID\tADDRESS")
 	for _, p := range ps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.CourtCode, p.CourtName, p.Level, strings.Join(p.Roles, ","), p.PeerID, strings.Join(p.Addrs, " "))
 	}
@@ -261,7 +260,7 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" {
-		return errors.New("--data is required: the node's data directory")
+		return errorf("--data is required: the node's data directory")
 	}
 	d := datadir.Dir(*data)
 	if *configFile == "" {

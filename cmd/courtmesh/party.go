@@ -37,7 +37,7 @@ func runCaseCodes(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh case codes --data DIR [--reissue] CASE-NUMBER")
+		fprintln(c.stderr, "usage: courtmesh case codes --data DIR [--reissue] CASE-NUMBER")
 		return errUsage
 	}
 	n, err := court.ParseCaseNumber(fs.Arg(0))
@@ -45,7 +45,7 @@ func runCaseCodes(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *data == "" {
-		return fmt.Errorf("--data is required: the node's data directory")
+		return errorf("--data is required: the node's data directory")
 	}
 	var res api.CodesResult
 	if nodeRunning(*data) {
@@ -74,9 +74,9 @@ func runCaseCodes(ctx context.Context, c *cli, args []string) error {
 	if *asJSON {
 		return printJSON(c.stdout, res)
 	}
-	fmt.Fprintf(c.stdout, "查询码 query codes of %s (shown once: hand each to its party with the notice)\n", res.Case)
+	fprintf(c.stdout, "查询码 query codes of %s (shown once: hand each to its party with the notice)\n", res.Case)
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTY\tROLE\tNAME\tCODE")
+	fprintln(tw, "PARTY\tROLE\tNAME\tCODE")
 	for _, is := range res.Codes {
 		code := is.Code
 		if code == "" {
@@ -91,7 +91,7 @@ func runCaseCodes(ctx context.Context, c *cli, args []string) error {
 // (an answer is a signed record sent to the mesh).
 func complaintClient(data string) (*api.Client, error) {
 	if data == "" {
-		return nil, fmt.Errorf("--data is required: the node's data directory")
+		return nil, errorf("--data is required: the node's data directory")
 	}
 	if !nodeRunning(data) {
 		return nil, court.Errorf(court.ErrUnavailable, "the node of %s is not running: complaints are read and answered through it (start it with `courtmesh run --data %s`)", data, data)
@@ -107,7 +107,7 @@ func runComplaintList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh complaint list --data DIR [--which supervising|about|overdue]")
+		fprintln(c.stderr, "usage: courtmesh complaint list --data DIR [--which supervising|about|overdue]")
 		return errUsage
 	}
 	cl, err := complaintClient(*data)
@@ -134,16 +134,16 @@ func runComplaintList(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, all)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REF\tCASE\tCATEGORY\tABOUT\tSUPERVISOR\tFILED\tANSWER BY\tSTATE")
+	fprintln(tw, "REF\tCASE\tCATEGORY\tABOUT\tSUPERVISOR\tFILED\tANSWER BY\tSTATE")
 	for _, x := range all {
-		state := "open"
+		state := T("open")
 		switch {
 		case !x.Answered.IsZero() && x.InTime:
-			state = "answered in time"
+			state = T("answered in time")
 		case !x.Answered.IsZero():
-			state = "answered late"
+			state = T("answered late")
 		case x.Overdue:
-			state = "OVERDUE"
+			state = T("OVERDUE")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Ref, x.Case, x.Category, x.Complained, x.Supervisor, court.DateOf(x.Filed), x.AnswerBy, state)
 	}
@@ -157,7 +157,7 @@ func runComplaintShow(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh complaint show --data DIR [--purpose WHY] REF")
+		fprintln(c.stderr, "usage: courtmesh complaint show --data DIR [--purpose WHY] REF")
 		return errUsage
 	}
 	cl, err := complaintClient(*data)
@@ -182,7 +182,7 @@ func runComplaintAnswer(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 || *text == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh complaint answer --data DIR --text ANSWER REF")
+		fprintln(c.stderr, "usage: courtmesh complaint answer --data DIR --text ANSWER REF")
 		return errUsage
 	}
 	if *text == "-" {
@@ -200,7 +200,7 @@ func runComplaintAnswer(ctx context.Context, c *cli, args []string) error {
 	if err := fromAPI(cl.Do(ctx, "POST", "/v1/complaints/"+url.PathEscape(fs.Arg(0))+"/answer", api.AnswerRequest{Text: *text}, &x)); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "complaint %s answered (answer by %s; in time: %t)\n", x.Ref, x.AnswerBy, x.InTime)
+	fprintf(c.stdout, "complaint %s answered (answer by %s; in time: %t)\n", x.Ref, x.AnswerBy, x.InTime)
 	return nil
 }
 
@@ -222,7 +222,7 @@ func runComplaintIndicators(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, res)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COURT\tCOMPLAINTS\tANSWERED\tIN TIME\tOVERDUE")
+	fprintln(tw, "COURT\tCOMPLAINTS\tANSWERED\tIN TIME\tOVERDUE")
 	for _, x := range res {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", x.Court, x.Total, x.Answered, x.InTime, x.Overdue)
 	}

@@ -40,11 +40,11 @@ func runTransferRecommend(ctx context.Context, c *cli, args []string) error {
 // the score is the sum of the points columns.
 func printRecommendation(out io.Writer, rec advice.Recommendation) {
 	w := rec.Weights
-	fmt.Fprintf(out, "recommendation for transfer %s, decided by %s (inputs %s)\n", rec.Transfer, rec.Decider, rec.InputsHash)
-	fmt.Fprintf(out, "weights: assets %g, near %g, exclude_local %v, load %g, overdue %g (half at %g), track %g (prior %g cases), lapse %g\n",
+	fprintf(out, "recommendation for transfer %s, decided by %s (inputs %s)\n", rec.Transfer, rec.Decider, rec.InputsHash)
+	fprintf(out, "weights: assets %g, near %g, exclude_local %v, load %g, overdue %g (half at %g), track %g (prior %g cases), lapse %g\n",
 		w.Assets, w.Near, w.ExcludeLocal, w.Load, w.Overdue, w.LoadHalf, w.Track, w.PriorCases, w.Lapse)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tCOURT\tSCORE\tASSETS district/city\tDISTANCE origin/debtor\tOPEN\tOVERDUE\tIN TIME\tCONCLUDED 6M\tRECOVERY\tLAPSED\tCASES\tPOINTS assets/near/load/track/lapse\tEXCLUDED")
+	fprintln(tw, "RANK\tCOURT\tSCORE\tASSETS district/city\tDISTANCE origin/debtor\tOPEN\tOVERDUE\tIN TIME\tCONCLUDED 6M\tRECOVERY\tLAPSED\tCASES\tPOINTS assets/near/load/track/lapse\tEXCLUDED")
 	for _, e := range rec.Ranking {
 		f, p := e.Factors, e.Points
 		fmt.Fprintf(tw, "%d\t%s\t%.3f\t%.2f/%.2f\t%d/%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.2f/%.2f/%.2f/%.2f/%.2f\t%s\n",
@@ -53,8 +53,8 @@ func printRecommendation(out io.Writer, rec advice.Recommendation) {
 	}
 	tw.Flush()
 	if b, ok := rec.Best(); ok {
-		fmt.Fprintf(out, "to follow it: courtmesh transfer decide --mode designated --to %s --recommendation %s --decision NUMBER %s\n", b.Court, rec.InputsHash, rec.Transfer)
+		fprintf(out, "to follow it: courtmesh transfer decide --mode designated --to %s --recommendation %s --decision NUMBER %s\n", b.Court, rec.InputsHash, rec.Transfer)
 	} else {
-		fmt.Fprintln(out, "no court is eligible: decide 提级执行 (--mode elevated), or change the exclusions in [recommend]")
+		fprintln(out, "no court is eligible: decide 提级执行 (--mode elevated), or change the exclusions in [recommend]")
 	}
 }

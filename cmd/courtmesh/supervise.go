@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -55,7 +54,7 @@ func runJurisdiction(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, j)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(tw, "COURT\tCOURTS\tOVERDUE\tBY STATE\n")
+	fprintf(tw, "COURT\tCOURTS\tOVERDUE\tBY STATE\n")
 	for _, r := range j.Rows {
 		states := make([]string, 0, len(r.States))
 		for st, n := range r.States {
@@ -69,12 +68,12 @@ func runJurisdiction(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintln(c.stdout)
 	if len(j.Transfers) == 0 {
-		fmt.Fprintln(c.stdout, "No transfers.")
+		fprintln(c.stdout, "No transfers.")
 	} else if err := printTransferTable(c.stdout, j.Transfers); err != nil {
 		return err
 	}
 	if j.Next != "" {
-		fmt.Fprintf(c.stderr, "More transfers: add --cursor %s\n", j.Next)
+		fprintf(c.stderr, "More transfers: add --cursor %s\n", j.Next)
 	}
 	return nil
 }
@@ -89,7 +88,7 @@ func runIndicators(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *role != "" && *courtF == "" {
-		return errors.New("--role needs --court")
+		return errorf("--role needs --court")
 	}
 	cl, err := client(*data)
 	if err != nil {

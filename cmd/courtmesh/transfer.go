@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,7 +59,7 @@ func idArg(fs interface {
 	Arg(int) string
 }, usage string) (string, error) {
 	if fs.NArg() != 1 {
-		return "", fmt.Errorf("usage: courtmesh transfer %s", usage)
+		return "", errorf("usage: courtmesh transfer %s", usage)
 	}
 	return url.PathEscape(fs.Arg(0)), nil
 }
@@ -77,7 +76,7 @@ func runTransferOffer(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *caseNo == "" || *sup == "" {
-		return errors.New("--case and --superior are required")
+		return errorf("--case and --superior are required")
 	}
 	req := api.OfferRequest{CaseNumber: *caseNo, Superior: *sup, Grounds: strings.Split(*grounds, ","), ResumeAs: *resumeAs}
 	if *recovered >= 0 {
@@ -112,7 +111,7 @@ func runTransferStart(request bool) func(context.Context, *cli, []string) error 
 			return err
 		}
 		if *caseNo == "" || *origin == "" {
-			return errors.New("--case and --origin are required")
+			return errorf("--case and --origin are required")
 		}
 		req := api.StartRequest{CaseNumber: *caseNo, Origin: *origin, Grounds: strings.Split(*grounds, ","), Source: *source, FiledOn: *filed}
 		if request {
@@ -265,12 +264,13 @@ func runTransferClose(ctx context.Context, c *cli, args []string) error {
 	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/close", api.CloseRequest{Outcome: *outcome, AmountRecoveredFen: *amount}, *asJSON)
 }
 
-// bilingual sets a flag set's usage to a Chinese and an English
-// description, then the flags.
+// bilingual sets a flag set's usage to a description in Chinese and
+// English, the language of the messages first (the other stays, for the
+// legal terms), then the flags.
 func bilingual(fs *flag.FlagSet, zh, en string) {
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n  %s\n  %s\n\n", fs.Name(), zh, en)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "%s\n  %s\n  %s\n\n", fs.Name(), inLang(zh, en), inLang(en, zh))
+		printDefaults(fs)
 	}
 }
 
@@ -363,13 +363,13 @@ func printTransferList(c *cli, ts []api.Transfer, next string, asJSON bool) erro
 	if next != "" {
 		// After the page, on stderr: a script reading the JSON on stdout
 		// still gets one array.
-		defer fmt.Fprintf(c.stderr, "More transfers: add --cursor %s\n", next)
+		defer fprintf(c.stderr, "More transfers: add --cursor %s\n", next)
 	}
 	if asJSON {
 		return printJSON(c.stdout, ts)
 	}
 	if len(ts) == 0 {
-		fmt.Fprintln(c.stdout, "No transfers.")
+		fprintln(c.stdout, "No transfers.")
 		return nil
 	}
 	return printTransferTable(c.stdout, ts)
@@ -379,7 +379,7 @@ func printTransferList(c *cli, ts []api.Transfer, next string, asJSON bool) erro
 // (court.DateOf) whatever the server's time zone, as the rest of the CLI.
 func printTransferTable(w io.Writer, ts []api.Transfer) error {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "TRANSFER\tCASE\tFROM -> TO\tSTATE\tWAITING ON\tOFFERED")
+	fprintln(tw, "TRANSFER\tCASE\tFROM -> TO\tSTATE\tWAITING ON\tOFFERED")
 	for _, t := range ts {
 		to := string(t.Receiver)
 		if to == "" {
@@ -429,37 +429,37 @@ func yuan(fen int64) string { return fmt.Sprintf("%d.%02d 元", fen/100, fen%100
 
 func printTransfer(w io.Writer, t api.Transfer) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(tw, "Transfer\t%s\n", t.ID)
-	fmt.Fprintf(tw, "Case\t%s (origin %s)\n", t.CaseNumber, t.Origin)
+	fprintf(tw, "Transfer\t%s\n", t.ID)
+	fprintf(tw, "Case\t%s (origin %s)\n", t.CaseNumber, t.Origin)
 	st := string(t.State)
 	if t.Overdue {
 		st += "  OVERDUE"
 	}
-	fmt.Fprintf(tw, "State\t%s\n", st)
+	fprintf(tw, "State\t%s\n", st)
 	if t.Deadline != "" {
-		fmt.Fprintf(tw, "Deadline\t%s by %s (%s)\n", t.DeadlineFor, t.Deadline, t.DeadlineCourt)
+		fprintf(tw, "Deadline\t%s by %s (%s)\n", t.DeadlineFor, t.Deadline, t.DeadlineCourt)
 	}
 	if t.WaitingOn != "" {
-		fmt.Fprintf(tw, "Waiting on\t%s to %s\n", t.WaitingOn, t.WaitingFor)
+		fprintf(tw, "Waiting on\t%s to %s\n", t.WaitingOn, t.WaitingFor)
 	}
 	if t.StartedBy != "" {
-		fmt.Fprintf(tw, "Started\tby %s (%s); grounds %s", t.Superior, t.StartedBy, strings.Join(t.Grounds, ", "))
+		fprintf(tw, "Started\tby %s (%s); grounds %s", t.Superior, t.StartedBy, strings.Join(t.Grounds, ", "))
 		if t.AnswerBy != "" {
-			fmt.Fprintf(tw, "; request of %s, answer by %s", t.RequestedOn, t.AnswerBy)
+			fprintf(tw, "; request of %s, answer by %s", t.RequestedOn, t.AnswerBy)
 		}
 		fmt.Fprintln(tw)
 	} else {
-		fmt.Fprintf(tw, "Asked\t%s; grounds %s\n", t.Superior, strings.Join(t.Grounds, ", "))
+		fprintf(tw, "Asked\t%s; grounds %s\n", t.Superior, strings.Join(t.Grounds, ", "))
 	}
-	fmt.Fprintf(tw, "Outstanding\t%s (origin recovered %s)\n", yuan(t.AmountOutstanding), yuan(t.AmountOrigin))
+	fprintf(tw, "Outstanding\t%s (origin recovered %s)\n", yuan(t.AmountOutstanding), yuan(t.AmountOrigin))
 	if t.Decider != "" {
-		fmt.Fprintf(tw, "Decision\t%s by %s, %s -> %s; accept by %s\n", t.DecisionNumber, t.Decider, t.Mode, t.Receiver, t.AcceptBy)
+		fprintf(tw, "Decision\t%s by %s, %s -> %s; accept by %s\n", t.DecisionNumber, t.Decider, t.Mode, t.Receiver, t.AcceptBy)
 	}
 	if t.RecommendationHash != "" {
 		if t.RecommendedRank > 0 {
-			fmt.Fprintf(tw, "Advice\tthe court chosen was ranked %d in the recommendation (inputs %s)\n", t.RecommendedRank, t.RecommendationHash)
+			fprintf(tw, "Advice\tthe court chosen was ranked %d in the recommendation (inputs %s)\n", t.RecommendedRank, t.RecommendationHash)
 		} else {
-			fmt.Fprintf(tw, "Advice\tthe court chosen was not listed in the recommendation (inputs %s)\n", t.RecommendationHash)
+			fprintf(tw, "Advice\tthe court chosen was not listed in the recommendation (inputs %s)\n", t.RecommendationHash)
 		}
 	}
 	if len(t.RegionAssets) > 0 || t.DebtorRegion != "" {
@@ -467,10 +467,10 @@ func printTransfer(w io.Writer, t api.Transfer) {
 		for _, h := range t.RegionAssets {
 			parts = append(parts, fmt.Sprintf("%s %s x%d (%s)", h.Region, h.Class, h.Count, court.ValueBand(h.Band)))
 		}
-		fmt.Fprintf(tw, "Assets by region\t%s; debtor's region %s\n", strings.Join(parts, ", "), t.DebtorRegion)
+		fprintf(tw, "Assets by region\t%s; debtor's region %s\n", strings.Join(parts, ", "), t.DebtorRegion)
 	}
 	if t.NewCaseNumber != "" {
-		fmt.Fprintf(tw, "New case\t%s\n", t.NewCaseNumber)
+		fprintf(tw, "New case\t%s\n", t.NewCaseNumber)
 	}
 	var dl []string
 	for _, d := range []struct{ what, by string }{{"hand over", t.HandoverBy}, {"file", t.FileBy}, {"investigate", t.InvestigateBy}, {"conclude", t.ConcludeBy}} {
@@ -479,36 +479,36 @@ func printTransfer(w io.Writer, t api.Transfer) {
 		}
 	}
 	if len(dl) > 0 {
-		fmt.Fprintf(tw, "Deadlines\t%s\n", strings.Join(dl, "; "))
+		fprintf(tw, "Deadlines\t%s\n", strings.Join(dl, "; "))
 	}
 	if t.ClaimFen > 0 {
-		fmt.Fprintf(tw, "Balance\t%s: the receiver's claim (claim %s, origin recovered %s by the handover)\n", yuan(t.BalanceFen), yuan(t.ClaimFen), yuan(t.HandoverRecovered))
+		fprintf(tw, "Balance\t%s: the receiver's claim (claim %s, origin recovered %s by the handover)\n", yuan(t.BalanceFen), yuan(t.ClaimFen), yuan(t.HandoverRecovered))
 	}
 	if len(t.Missing) > 0 {
-		fmt.Fprintf(tw, "Returned\tmissing %s %s (handover version %d)\n", strings.Join(t.Missing, ", "), t.ReturnNote, t.HandoverVersion)
+		fprintf(tw, "Returned\tmissing %s %s (handover version %d)\n", strings.Join(t.Missing, ", "), t.ReturnNote, t.HandoverVersion)
 	}
 	if t.ChunkCount > 0 {
-		fmt.Fprintf(tw, "Dossier\t%d chunks, %d bytes, Merkle root %x\n", t.ChunkCount, t.SealedBytes, t.MerkleRoot)
+		fprintf(tw, "Dossier\t%d chunks, %d bytes, Merkle root %x\n", t.ChunkCount, t.SealedBytes, t.MerkleRoot)
 	}
 	if t.OverrideReason != "" {
-		fmt.Fprintf(tw, "Override\t%s (measures %s)\n", t.OverrideReason, strings.Join(t.Overridden, ", "))
+		fprintf(tw, "Override\t%s (measures %s)\n", t.OverrideReason, strings.Join(t.Overridden, ", "))
 	}
 	if t.AmountRecovered > 0 || t.ProgressStatus != "" {
-		fmt.Fprintf(tw, "Recovered\t%s %s\n", yuan(t.AmountRecovered), t.ProgressStatus)
+		fprintf(tw, "Recovered\t%s %s\n", yuan(t.AmountRecovered), t.ProgressStatus)
 	}
 	if t.ClosureKind != "" {
-		fmt.Fprintf(tw, "Closed as\t%s", t.ClosureKind)
+		fprintf(tw, "Closed as\t%s", t.ClosureKind)
 		if len(t.InvestigationDone) > 0 {
-			fmt.Fprintf(tw, " (investigation: %s; approval: %s)", strings.Join(t.InvestigationDone, ", "), t.Approval)
+			fprintf(tw, " (investigation: %s; approval: %s)", strings.Join(t.InvestigationDone, ", "), t.Approval)
 		}
 		fmt.Fprintln(tw)
 	}
 	if t.Reason != "" {
-		fmt.Fprintf(tw, "Reason\t%s\n", t.Reason)
+		fprintf(tw, "Reason\t%s\n", t.Reason)
 	}
-	fmt.Fprintf(tw, "Records\t\n")
+	fprintf(tw, "Records\t\n")
 	for _, r := range t.Records {
-		fmt.Fprintf(tw, "  %s\t%s by %s, record %s…\n", court.InChina(r.IssuedAt).Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
+		fprintf(tw, "  %s\t%s by %s, record %s…\n", court.InChina(r.IssuedAt).Format("2006-01-02 15:04:05"), r.Kind, r.Issuer, r.Hash[:12])
 	}
 	tw.Flush()
 }
