@@ -17,7 +17,7 @@ import (
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-6" // 5 (main) and 4 (issue 16) both changed Contribution
+	StatsVersion = "dashboard-7" // 7: the resumption rate's sum (ind/.../resumed)
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
 	statClosure    = "closure/"             // + closure kind: closed transfers closed so
