@@ -238,9 +238,14 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	checkBack, err := cfg.CheckBackRule()
+	if err != nil {
+		return fail(err)
+	}
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
 		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays, Logs: n.xfer, Advice: &weights,
+		CheckBack: &checkBack,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.funds = funds.New(funds.Deps{
@@ -251,6 +256,7 @@ func New(opts Options) (*Node, error) {
 	api.RegisterJurisdiction(n.api, n.workflow)
 	api.RegisterDirectives(n.api, n.workflow, now)
 	api.RegisterReviews(n.api, n.workflow, now)
+	api.RegisterCheckBacks(n.api, n.workflow)
 	api.RegisterRecommend(n.api, n.workflow)
 	n.api.Handle("GET "+dashboard.DecidePath, dashboard.NewDecideHandler(n.workflow.Recommend, n.workflow.Transfer, func(c court.CourtCode) string {
 		if cert, err := ts.Trust().Court(c, now()); err == nil {
@@ -264,8 +270,12 @@ func New(opts Options) (*Node, error) {
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
-		MoreAlerts: n.funds.FundsAlerts,
-		Published:  db.PutPublishedHead,
+		MoreAlerts: func(ctx context.Context, asOf court.Date) ([]api.Alert, error) {
+			out, err := n.funds.FundsAlerts(ctx, asOf)
+			more, cerr := n.workflow.CheckBackAlerts(ctx, asOf)
+			return append(out, more...), errors.Join(err, cerr)
+		},
+		Published: db.PutPublishedHead,
 	}); err != nil {
 		return fail(err)
 	}

@@ -79,6 +79,7 @@ var messages = map[string][2]string{
 	"mode.提级执行": {"提级执行", "Elevated (提级执行)"},
 
 	"alert.measure_expiring":     {"措施即将到期", "Measure near expiry"},
+	"alert.check_back":           {"倒查", "Check back on the origin"},
 	"alert.acceptance_overdue":   {"逾期未受理", "Acceptance overdue"},
 	"alert.node_silent":          {"节点无心跳", "Node silent"},
 	"alert.node_revoked":         {"节点证书已吊销", "Node revoked"},
