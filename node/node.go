@@ -266,6 +266,14 @@ func New(opts Options) (*Node, error) {
 	}, log).ServeHTTP)
 	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
 		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
+	m.Reg.MustRegister(metrics.NewComplaintCollector(func(ctx context.Context) ([]metrics.ComplaintCount, error) {
+		is, err := n.party.Indicators(ctx)
+		out := make([]metrics.ComplaintCount, 0, len(is))
+		for _, i := range is {
+			out = append(out, metrics.ComplaintCount{Court: i.Court, Total: i.Total, Answered: i.Answered, InTime: i.InTime, Overdue: i.Overdue})
+		}
+		return out, err
+	}, log))
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
