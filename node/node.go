@@ -283,7 +283,12 @@ func New(opts Options) (*Node, error) {
 			more, cerr := n.workflow.CheckBackAlerts(ctx, asOf)
 			return append(out, more...), errors.Join(err, cerr)
 		},
-		Published: db.PutPublishedHead,
+		Jurisdiction: n.workflow.Jurisdiction,
+		ComplaintCounts: func(ctx context.Context) ([]api.ComplaintIndicator, error) {
+			return n.party.Indicators(ctx)
+		},
+		CheckBacks: n.workflow.CheckBacks,
+		Published:  db.PutPublishedHead,
 	}); err != nil {
 		return fail(err)
 	}
