@@ -105,6 +105,36 @@ type Asset struct {
 	AccountSealed []byte     `json:"account_sealed,omitempty"` // sealed under the dossier's data key, label asset/<ID>/account
 	ValueFen      int64      `json:"value_fen,omitempty"`      // estimated value in fen (分)
 	Region        RegionCode `json:"region,omitempty"`         // where it lies or is registered: district or city division code
+	// FirstSeen is the earliest day the asset is known to have been the
+	// debtor's (an account's opening, a registration), as the search
+	// that found it reports; zero if unknown. A check back on the origin
+	// (倒查) compares it with the origin's searches (Case.Searches).
+	FirstSeen Date `json:"first_seen,omitzero"`
+}
+
+// Search is one property search (财产查询) a court ran in the case: when,
+// through which channel, and which court ran it. The case keeps them
+// (Case.Searches) so that the court that receives the case can tell
+// whether what it finds existed when the origin searched (倒查).
+type Search struct {
+	On     Date      `json:"on"`
+	Source string    `json:"source"` // national_search, local_link, debtor_report, applicant_lead, other
+	Court  CourtCode `json:"court"`
+}
+
+// LastSearch is the latest day court c searched among ss, zero if never;
+// n counts c's searches.
+func LastSearch(ss []Search, c CourtCode) (last Date, n int) {
+	for _, s := range ss {
+		if s.Court != c {
+			continue
+		}
+		n++
+		if last.IsZero() || s.On.After(last) {
+			last = s.On
+		}
+	}
+	return last, n
 }
 
 // Measure is an enforcement measure on an asset.
@@ -157,6 +187,7 @@ type Case struct {
 	Parties  []Party
 	Assets   []Asset
 	Measures []Measure
+	Searches []Search
 }
 
 // Measure returns the measure of c with the given id.

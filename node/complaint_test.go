@@ -163,6 +163,15 @@ func TestComplaintRoutedToSupervisor(t *testing.T) {
 	if err != nil || len(ind) != 1 || ind[0].Court != "京0108" || ind[0].Total != 1 || ind[0].InTime != 1 || ind[0].Overdue != 0 {
 		t.Errorf("京01's indicators: %+v, %v", ind, err)
 	}
+	// The same counts as gauges at 京01 (bounded labels: the court
+	// complained of and a status), and on its dashboard.
+	resp, body := call(t, s.as("京01"), "GET", "/v1/metrics", s.token("京01"))
+	for _, want := range []string{`courtmesh_complaints{court="京0108",status="total"} 1`, `courtmesh_complaints{court="京0108",status="answered_in_time"} 1`,
+		`courtmesh_complaints{court="京0108",status="overdue"} 0`} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("京01's metrics lack %s", want)
+		}
+	}
 
 	// Each step is in the audit logs, without the texts.
 	for code, events := range map[court.CourtCode][]string{"京0105": {"party.signin", "complaint.filed", "case.codes"}, "京01": {"complaint.shown", "complaint.answered"}} {

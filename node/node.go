@@ -245,9 +245,14 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	checkBack, err := cfg.CheckBackRule()
+	if err != nil {
+		return fail(err)
+	}
 	n.workflow = workflow.New(workflow.Deps{
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
 		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays, Logs: n.xfer, Advice: &weights,
+		CheckBack: &checkBack,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.funds = funds.New(funds.Deps{
@@ -258,6 +263,7 @@ func New(opts Options) (*Node, error) {
 	api.RegisterJurisdiction(n.api, n.workflow)
 	api.RegisterDirectives(n.api, n.workflow, now)
 	api.RegisterReviews(n.api, n.workflow, now)
+	api.RegisterCheckBacks(n.api, n.workflow)
 	api.RegisterRecommend(n.api, n.workflow)
 	n.api.Handle("GET "+dashboard.DecidePath, dashboard.NewDecideHandler(n.workflow.Recommend, n.workflow.Transfer, func(c court.CourtCode) string {
 		if cert, err := ts.Trust().Court(c, now()); err == nil {
@@ -267,11 +273,28 @@ func New(opts Options) (*Node, error) {
 	}, log).ServeHTTP)
 	n.party = party.New(party.Deps{Store: db, Records: n.xfer, Trust: ts, Decrypter: ek, Audit: auditLog, Court: self.Code, Log: log, Now: now,
 		AnswerDays: cfg.ComplaintAnswerDays, Contact: cfg.PartyContact})
+	m.Reg.MustRegister(metrics.NewComplaintCollector(func(ctx context.Context) ([]metrics.ComplaintCount, error) {
+		is, err := n.party.Indicators(ctx)
+		out := make([]metrics.ComplaintCount, 0, len(is))
+		for _, i := range is {
+			out = append(out, metrics.ComplaintCount{Court: i.Court, Total: i.Total, Answered: i.Answered, InTime: i.InTime, Overdue: i.Overdue})
+		}
+		return out, err
+	}, log))
 	if n.health, err = health.New(health.Deps{
 		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
-		MoreAlerts: n.funds.FundsAlerts,
+		MoreAlerts: func(ctx context.Context, asOf court.Date) ([]api.Alert, error) {
+			out, err := n.funds.FundsAlerts(ctx, asOf)
+			more, cerr := n.workflow.CheckBackAlerts(ctx, asOf)
+			return append(out, more...), errors.Join(err, cerr)
+		},
+		Jurisdiction: n.workflow.Jurisdiction,
+		ComplaintCounts: func(ctx context.Context) ([]api.ComplaintIndicator, error) {
+			return n.party.Indicators(ctx)
+		},
+		CheckBacks: n.workflow.CheckBacks,
 		Published:  db.PutPublishedHead,
 	}); err != nil {
 		return fail(err)

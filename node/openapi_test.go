@@ -331,6 +331,8 @@ var oaResponseTypes = map[string]reflect.Type{
 	"DossierItem":         reflect.TypeFor[api.DossierItem](),
 	"DossierItems":        reflect.TypeFor[api.DossierItems](),
 	"Recommendation":      reflect.TypeFor[advice.Recommendation](),
+	"CheckBacks":          reflect.TypeFor[api.CheckBacks](),
+	"CheckBackItem":       reflect.TypeFor[api.CheckBackItem](),
 }
 
 func sortedKeys[V any](m map[string]V) []string {

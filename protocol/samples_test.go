@@ -194,6 +194,15 @@ func recordSamples() []recordSample {
 			Draw: &pb.SpotCheckDraw{Scope: "京01", OfferedFrom: at(-24).UnixMilli(), OfferedTo: at(24).UnixMilli(), SeedSeq: 3, SeedHead: fill32(0xDD),
 				Population: 5, PopulationHash: fill32(0xEE), Sample: 2},
 		}}}},
+		// 倒查: 京0108 reports on the origin (a deposit the debtor held at
+		// 京0105's last search), and 京01 records its check-back review.
+		{"record-origin_check.hex", protocol.KindOriginCheck, "京0108", 7, at(12), &pb.Record{Body: &pb.Record_OriginCheck{OriginCheck: &pb.OriginCheck{
+			OriginLastSearch: "2025-11-20", OriginSearches: 2, MeasuresLapsedBeforeOffer: 1,
+			Assets: []*pb.EarlierAsset{{AssetUpdate: 1, AssetClass: "deposit", FirstSeen: "2025-06-01", FoundOn: "2026-03-16"}},
+		}}}},
+		{"record-review-check_back.hex", protocol.KindReview, "京01", 5, at(13), &pb.Record{Body: &pb.Record_Review{Review: &pb.Review{
+			Finding: "negligence", Note: "倒查：原执行法院末次查询时该存款已存在", CheckBack: true,
+		}}}},
 		// Branches: the superior declines the offer; the origin withdraws it.
 		{"record-rejection.hex", protocol.KindRejection, "京01", 2, at(1), &pb.Record{Body: &pb.Record_Rejection{Rejection: &pb.Rejection{
 			Reason: "本院执行力量不足",
@@ -591,10 +600,13 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 	}
 	if cur == nil || cur.State != protocol.StateClosed || cur.Mode != "指令执行" || cur.Receiver != "京0108" || cur.NewCaseNumber != "（2026）京0108执77号" ||
 		cur.AmountRecovered != 100_000_000 || cur.AssetUpdates != 1 || len(cur.RevokedGrants) != 1 || cur.RevokedGrants[0] != "京01" ||
-		len(cur.Records) != 16 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
+		len(cur.Records) != 18 || cur.Outcome != "concluded" || cur.ChunkCount != 12 ||
 		cur.Ledger == nil || cur.Ledger.RecoveredFen != 300_000 || cur.Ledger.OriginHeldFen != 300_000 || len(cur.Sanctions) != 1 ||
 		len(cur.Notices) != 1 || len(cur.MissingDossierItems()) != len(protocol.DossierItemsRequired)-3 ||
-		len(cur.Directives) != 1 || len(cur.Reviews) != 1 || cur.Reviews[0].SpotCheck == "" || cur.Directives[0].ReportedAt.IsZero() {
+		len(cur.Directives) != 1 || len(cur.Reviews) != 2 || cur.Reviews[0].SpotCheck == "" || cur.Directives[0].ReportedAt.IsZero() ||
+		!cur.Reviews[1].CheckBack || cur.Reviews[1].Finding != "negligence" || cur.OriginCheck == nil || len(cur.OriginCheck.Assets) != 1 ||
+		cur.OriginCheck.OriginLastSearch != "2025-11-20" || cur.OriginCheck.MeasuresLapsed != 1 ||
+		protocol.CheckBackOf(cur, protocol.DefaultCheckBackRule).Reviewed == nil {
 		t.Errorf("the main line ends as %+v", cur)
 	}
 	if second == nil || second.State != protocol.StateDecided || second.DebtorRegion != "110105" || len(second.RegionAssets) != 3 ||

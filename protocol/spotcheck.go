@@ -30,6 +30,8 @@ type Review struct {
 	// spot check, and Draw the draw itself.
 	SpotCheck string `json:"spot_check,omitempty"`
 	Draw      *Draw  `json:"draw,omitempty"`
+	// CheckBack marks a check back on the origin (倒查).
+	CheckBack bool `json:"check_back,omitempty"`
 }
 
 // Draw is a spot check's draw (pb.SpotCheckDraw) as the transfer keeps it.
@@ -119,6 +121,14 @@ func checkReview(r *Record) error {
 	if err := checkFree("note", v.GetNote(), 1000, false); err != nil {
 		return err
 	}
+	if v.GetCheckBack() {
+		if v.GetDraw() != nil {
+			return invalid("a review is a spot check (draw) or a check back on the origin, not both")
+		}
+		if !slices.Contains(CheckBackFindings, v.GetFinding()) {
+			return invalid("check-back finding %q: want one of %v", v.GetFinding(), CheckBackFindings)
+		}
+	}
 	if d := v.GetDraw(); d != nil {
 		if _, err := court.ParseCourtCode(d.GetScope()); err != nil {
 			return invalid("spot check scope: %v", err)
@@ -143,7 +153,10 @@ func applyReview(t *Transfer, n *Transfer, r *Record, h court.Hierarchy) error {
 	if !court.IsSuperior(h, r.Issuer, t.Origin) && (t.Receiver == "" || !court.IsSuperior(h, r.Issuer, t.Receiver)) {
 		return fmt.Errorf("review %s: %s is not a superior court of %s or %s: %w", r.Transfer, r.Issuer, t.Origin, t.Receiver, court.ErrInvalid)
 	}
-	rv := Review{Hash: r.HashHex(), Issuer: r.Issuer, Finding: v.GetFinding(), Note: v.GetNote(), IssuedAt: r.IssuedAt}
+	rv := Review{Hash: r.HashHex(), Issuer: r.Issuer, Finding: v.GetFinding(), Note: v.GetNote(), IssuedAt: r.IssuedAt, CheckBack: v.GetCheckBack()}
+	if rv.CheckBack && !court.IsSuperior(h, r.Issuer, t.Origin) {
+		return fmt.Errorf("review %s: a check back on the origin is for a superior court of the origin %s, not %s: %w", r.Transfer, t.Origin, r.Issuer, court.ErrInvalid)
+	}
 	if d := v.GetDraw(); d != nil {
 		scope := court.CourtCode(d.GetScope())
 		if scope != r.Issuer && !court.IsSuperior(h, r.Issuer, scope) {

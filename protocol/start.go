@@ -94,7 +94,7 @@ func applyStart(r *Record) *Transfer {
 	t := &Transfer{
 		ID: r.Transfer, State: StateOffered, CaseNumber: s.GetCaseNumber(),
 		Origin: court.CourtCode(s.GetOriginCourt()), Superior: r.Issuer, OfferedAt: r.IssuedAt,
-		StartedBy: startSources[s.GetSource()], RequestedOn: s.GetRequestedOn(), AnswerBy: s.GetAnswerBy(),
+		StartedBy: startSources[s.GetSource()], RequestedOn: s.GetRequestedOn(), AnswerBy: s.GetAnswerBy(), FiledOn: s.GetFiledOn(),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}
 	if n, err := court.ParseCaseNumber(t.CaseNumber); err == nil {

@@ -49,6 +49,8 @@ func supervisionKind(r *pb.Record) Kind {
 		return KindDirectiveReport
 	case *pb.Record_Review:
 		return KindReview
+	case *pb.Record_OriginCheck:
+		return KindOriginCheck
 	}
 	return ""
 }
@@ -83,6 +85,8 @@ func checkSupervision(r *Record) (ok bool, err error) {
 		return true, checkFree("report", b.DirectiveReport.GetReport(), 1000, true)
 	case *pb.Record_Review:
 		return true, checkReview(r)
+	case *pb.Record_OriginCheck:
+		return true, checkOriginCheck(r)
 	}
 	return false, nil
 }
@@ -92,7 +96,7 @@ func checkSupervision(r *Record) (ok bool, err error) {
 // directs, which must be the transfer's origin, decider or receiver; a
 // report comes from the directed court, once.
 func applySupervision(t *Transfer, r *Record, h court.Hierarchy) (n *Transfer, ok bool, err error) {
-	if r.Kind != KindDirective && r.Kind != KindDirectiveReport && r.Kind != KindReview {
+	if r.Kind != KindDirective && r.Kind != KindDirectiveReport && r.Kind != KindReview && r.Kind != KindOriginCheck {
 		return nil, false, nil
 	}
 	if t == nil {
@@ -129,6 +133,10 @@ func applySupervision(t *Transfer, r *Record, h court.Hierarchy) (n *Transfer, o
 		c.Directives[i].Report, c.Directives[i].ReportedAt = b.DirectiveReport.GetReport(), r.IssuedAt
 	case *pb.Record_Review:
 		if err := applyReview(t, &c, r, h); err != nil {
+			return nil, true, err
+		}
+	case *pb.Record_OriginCheck:
+		if err := applyOriginCheck(t, &c, r); err != nil {
 			return nil, true, err
 		}
 	}

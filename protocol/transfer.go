@@ -59,6 +59,7 @@ type Transfer struct {
 	ID                court.TransferID `json:"id"`
 	State             State            `json:"state"`
 	CaseNumber        string           `json:"case_number"`
+	FiledOn           string           `json:"filed_on,omitempty"` // when the origin filed the case (the offer's or start's filed_on); empty from older builds
 	Origin            court.CourtCode  `json:"origin"`
 	Superior          court.CourtCode  `json:"superior"`
 	Grounds           []string         `json:"grounds"`
@@ -140,8 +141,9 @@ type Transfer struct {
 	Notices         []NoticeState   `json:"notices,omitempty"`
 	DossierItems    []string        `json:"dossier_items,omitempty"`
 	DossierItemsSet bool            `json:"dossier_items_set,omitempty"`
-	Directives      []Directive     `json:"directives,omitempty"` // 督办 and their reports (supervision.go)
-	Reviews         []Review        `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews (spotcheck.go)
+	Directives      []Directive     `json:"directives,omitempty"`   // 督办 and their reports (supervision.go)
+	Reviews         []Review        `json:"reviews,omitempty"`      // 抽查 and 倒查 reviews (spotcheck.go)
+	OriginCheck     *OriginCheck    `json:"origin_check,omitempty"` // the receiver's latest report for 倒查 (checkback.go)
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -643,7 +645,7 @@ func applyOffer(r *Record) *Transfer {
 		ID: r.Transfer, State: StateOffered, CaseNumber: o.GetCaseNumber(),
 		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
 		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
-		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt,
+		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt, FiledOn: o.GetFiledOn(),
 		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}

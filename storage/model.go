@@ -50,7 +50,11 @@ type CaseVersion struct {
 	Parties        []court.Party   `json:"parties"`
 	Assets         []court.Asset   `json:"assets"`
 	Measures       []court.Measure `json:"measures"`
-	Documents      []Document      `json:"documents"`
+	// Searches are the property searches run in the case, by the court
+	// that holds it and, for a case filed from a transferred dossier, by
+	// the origin before it (they travel in the sealed case record).
+	Searches  []court.Search `json:"searches,omitempty"`
+	Documents []Document     `json:"documents"`
 	// Source is the sealed original case.json, kept so that export writes
 	// it back byte for byte (it holds identity numbers in clear, hence
 	// sealed).
@@ -84,7 +88,7 @@ type CaseRecord struct {
 // version without its documents.
 func (v CaseVersion) Case() court.Case {
 	return court.Case{Number: v.Number, Court: v.Court, Status: v.Status, Filed: v.Filed, Applied: v.Applied, Noticed: v.Noticed,
-		ClaimFen: v.ClaimFen, Title: v.Title, Parties: v.Parties, Assets: v.Assets, Measures: v.Measures}
+		ClaimFen: v.ClaimFen, Title: v.Title, Parties: v.Parties, Assets: v.Assets, Measures: v.Measures, Searches: v.Searches}
 }
 
 // FieldLabel is the label under which a confidential field is sealed.

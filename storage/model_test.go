@@ -3,6 +3,8 @@ package storage
 import (
 	"reflect"
 	"testing"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // TestCaseVersionCase: every field of court.Case is a field of the stored
@@ -12,6 +14,7 @@ func TestCaseVersionCase(t *testing.T) {
 	v := sampleCase(nil).Version
 	v.ClaimFen, v.Filed, v.Applied, v.Noticed = 100, day("2024-01-02"), day("2024-01-03"), day("2024-01-04")
 	v.Title.Kind = "judgment"
+	v.Searches = []court.Search{{On: day("2024-01-05"), Source: "national_search", Court: v.Court}}
 	c := reflect.ValueOf(v.Case())
 	vv := reflect.ValueOf(v)
 	for i := range c.NumField() {

@@ -188,8 +188,9 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 const SessionCookie = "courtmesh_session"
 
 // SessionPaths are the paths the session cookie opens: the dashboard
-// page, its JSON and the decide view, metadata only.
-var SessionPaths = []string{"/dashboard", "/v1/dashboard", "/dashboard/decide"}
+// page, its JSON, the decide view and the indicators its figures link to
+// (counts only), metadata only.
+var SessionPaths = []string{"/dashboard", "/v1/dashboard", "/dashboard/decide", "/v1/indicators"}
 
 // ServeHTTP checks the bearer token (or, for the dashboard, the session
 // cookie) on every request, then dispatches.

@@ -58,6 +58,12 @@ type NewAsset struct {
 	// in view.
 	Account  string `json:"account,omitempty"`
 	ValueFen int64  `json:"value_fen,omitempty"`
+	// FirstSeen (YYYY-MM-DD) is the earliest day the asset is known to
+	// have been the debtor's (an account's opening, a registration), as
+	// the search reports it; a receiver's search result with one on or
+	// before the origin's last search is reported for a check back on
+	// the origin (倒查).
+	FirstSeen string `json:"first_seen,omitempty"`
 }
 
 // TransferAssets is a transferred case's assets and measures as this node

@@ -39,6 +39,9 @@ type ReviewRequest struct {
 	Finding string         `json:"finding"` // in_order, no_fault, negligence, interference, other
 	Note    string         `json:"note,omitempty"`
 	Draw    *protocol.Draw `json:"draw,omitempty"`
+	// CheckBack marks a check back on the origin (倒查), by a superior
+	// court of the origin: finding no_fault, negligence or interference.
+	CheckBack bool `json:"check_back,omitempty"`
 }
 
 // SpotCheckVerification is what a node found recomputing a review's draw.

@@ -181,6 +181,11 @@ type Transfer struct {
 	Records             []RecordRef       `json:"records"`
 	Directives          []Directive       `json:"directives,omitempty"` // 督办 and their reports
 	Reviews             []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
+	// FiledOn is when the origin filed the case (from the offer); empty
+	// from older builds. OriginCheck is the receiver's latest report for
+	// a check back on the origin (倒查), if any.
+	FiledOn     string                `json:"filed_on,omitempty"`
+	OriginCheck *protocol.OriginCheck `json:"origin_check,omitempty"`
 	// Overdue: the court that must act let the deadline the transfer
 	// waits on (Deadline) pass.
 	// Overdue: the receiver let the acceptance deadline pass.
@@ -265,6 +270,7 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		v.Directives = NewDirectives(t, now)
 	}
 	v.Reviews = t.Reviews
+	v.FiledOn, v.OriginCheck = t.FiledOn, t.OriginCheck
 	return v
 }
 

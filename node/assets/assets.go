@@ -359,7 +359,63 @@ func (a *Service) UpdateAssets(ctx context.Context, id court.TransferID, change 
 	a.log.Info("asset update issued", "transfer", id, "case", cn.String(), "number", number, "kind", delta.Kind)
 	a.auditDone(storage.AuditEntry{Event: "asset_update.issued", Outcome: "ok", Transfer: string(id), Case: cn.String(), Court: string(counterpart(t, role)),
 		Detail: fmt.Sprintf("update %d: %s", number, delta.Summary())})
+	if role == "receiver" {
+		if after := a.reportOrigin(ctx, next, v, delta, number, today); after != nil {
+			next = after
+		}
+	}
 	return next, nil
+}
+
+// reportOrigin issues, as the receiver, a new report for a check back on
+// the origin (倒查) when search result update number found an asset the
+// debtor held on or before the origin's last search (its first-seen date
+// against the origin's searches, both from the case record the origin
+// handed over): the report names every such asset so far, with the
+// measures that lapsed before the offer. It returns the transfer after
+// the report, nil when there was nothing to report or the report failed
+// (logged and audited: the asset update stands either way).
+func (a *Service) reportOrigin(ctx context.Context, t *cmproto.Transfer, v storage.CaseVersion, delta court.AssetDelta, number uint64, today court.Date) *cmproto.Transfer {
+	if delta.Kind != court.ChangeSearchResult || t.AcceptedAt.IsZero() ||
+		court.DateOf(t.AcceptedAt).DaysUntil(today) > cmproto.MaxCheckBackFoundDays {
+		return nil
+	}
+	last, searches := court.LastSearch(v.Searches, t.Origin)
+	var found []cmproto.EarlierAsset
+	for _, e := range delta.Assets {
+		if e.Before == nil && !e.After.FirstSeen.IsZero() && !last.IsZero() && !e.After.FirstSeen.After(last) {
+			found = append(found, cmproto.EarlierAsset{AssetUpdate: number, Class: string(e.After.Class), FirstSeen: e.After.FirstSeen.String(), FoundOn: today.String()})
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	var assets []cmproto.EarlierAsset
+	if t.OriginCheck != nil {
+		assets = slices.Clone(t.OriginCheck.Assets)
+	}
+	assets = append(assets, found...)
+	if len(assets) > cmproto.MaxEarlierAssets {
+		assets = assets[:cmproto.MaxEarlierAssets]
+	}
+	offered := court.DateOf(t.OfferedAt)
+	lapsed := 0
+	for _, m := range v.Measures {
+		if m.Status == court.MeasureLapsed && !m.Expiry.IsZero() && m.Expiry.Before(offered) {
+			lapsed++
+		}
+	}
+	e := storage.AuditEntry{Event: "origin_check.issued", Outcome: "ok", Transfer: string(t.ID), Court: string(t.Origin),
+		Detail: fmt.Sprintf("report for a check back on %s: %d asset(s) found that the debtor held at its last search (%s, of %d), %d measure(s) lapsed before the offer", t.Origin, len(assets), last, searches, lapsed)}
+	next, err := a.transfers.Issue(ctx, t.ID, cmproto.OriginCheckProto(last, searches, lapsed, assets))
+	if err != nil {
+		a.log.Warn("asset update issued, but the report for a check back on the origin was not", "transfer", t.ID, "reason", err)
+		e.Outcome, e.Detail = "failed", e.Detail+": "+err.Error()
+		a.auditDone(e)
+		return nil
+	}
+	a.auditDone(e)
+	return next
 }
 
 // storageChange checks and converts an API change; an account number is
@@ -396,6 +452,11 @@ func storageChange(c api.AssetChange, key crypto.DataKey, suite crypto.Suite) (c
 			return sc, fmt.Errorf("%w: asset description: at most 200 characters of text", court.ErrInvalid)
 		}
 		as := court.Asset{ID: c.Asset.ID, Class: class, Description: c.Asset.Description, Owner: c.Asset.Owner, Source: c.Asset.Source, ValueFen: c.Asset.ValueFen}
+		if c.Asset.FirstSeen != "" {
+			if as.FirstSeen, err = court.ParseDate(c.Asset.FirstSeen); err != nil {
+				return sc, err
+			}
+		}
 		if acct := strings.TrimSpace(c.Asset.Account); acct != "" {
 			if !utf8.ValidString(acct) || len(acct) > 64 {
 				return sc, fmt.Errorf("%w: asset account: at most 64 bytes of text", court.ErrInvalid)

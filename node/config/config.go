@@ -18,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -148,6 +149,40 @@ type Config struct {
 	// local packs under store/chunks (the default) or an S3-compatible
 	// object store ([chunk_store] kind = "s3").
 	ChunkStore ChunkStore `toml:"chunk_store"`
+	// CheckBackFoundDays, CheckBackHeldDays, CheckBackConcludedMonths
+	// and CheckBackLapsedMeasures are the rule by which this node flags
+	// a transfer of a court under it for a check back on the origin
+	// (倒查; protocol.CheckBackRule): an asset the receiver found within
+	// found_days of filing that the debtor held at the origin's last
+	// search; a case the origin held over held_days that the receiver
+	// concluded within concluded_months; at least lapsed_measures
+	// measures lapsed before the offer. 0 is the default (30, 365, 3,
+	// 1); -1 turns that ground off. Bounds: found_days at most 90,
+	// held_days at least 180, concluded_months at most 12.
+	CheckBackFoundDays       int `toml:"check_back_found_days"`
+	CheckBackHeldDays        int `toml:"check_back_held_days"`
+	CheckBackConcludedMonths int `toml:"check_back_concluded_months"`
+	CheckBackLapsedMeasures  int `toml:"check_back_lapsed_measures"`
+}
+
+// CheckBackRule is the check-back rule the configuration names.
+func (c Config) CheckBackRule() (cmproto.CheckBackRule, error) {
+	d := cmproto.DefaultCheckBackRule
+	pick := func(v, def int) int {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	r := cmproto.CheckBackRule{FoundDays: pick(c.CheckBackFoundDays, d.FoundDays), HeldDays: pick(c.CheckBackHeldDays, d.HeldDays),
+		ConcludedMonths: pick(c.CheckBackConcludedMonths, d.ConcludedMonths), LapsedMeasures: pick(c.CheckBackLapsedMeasures, d.LapsedMeasures)}
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return r, nil
 }
 
 // ChunkStore configures the sealed-chunk store.
@@ -499,6 +534,9 @@ func Load(path string) (Config, error) {
 		if _, _, err := net.SplitHostPort(c.PartyListen); err != nil {
 			return c, fmt.Errorf("%s: %w: party_listen %q is not host:port: %v", path, ErrConfig, c.PartyListen, err)
 		}
+	}
+	if _, err := c.CheckBackRule(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	if c.ClockSkewTolerance.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: clock_skew_tolerance %s is negative", path, ErrConfig, c.ClockSkewTolerance.Duration)

@@ -24,7 +24,7 @@ const Refresh = 10 * time.Second
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pageTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{"days": Days, "yuan": Yuan}).ParseFS(templateFS, "templates/dashboard.html"))
+var pageTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{"days": Days, "yuan": Yuan, "percent": Percent}).ParseFS(templateFS, "templates/dashboard.html"))
 
 // Handler serves the dashboard page. The data function is called once per
 // request; the handler sits behind the API's authentication.
@@ -111,6 +111,14 @@ type page struct {
 	Courts        []courtRow
 	MeshRows      []meshRow
 	Alerts        []alertRow
+	TrendChart    template.HTML
+	Jurisdiction  []jurisdictionRow
+}
+
+type jurisdictionRow struct {
+	JurisdictionRow
+	Total                                                 uint64
+	Done, Recovery, Terminated, Resumption, Within6, Days string
 }
 
 type stateRow struct {
@@ -172,6 +180,20 @@ func newPage(d Dashboard, lang string) page {
 		title := fmt.Sprintf("%s: %s %s, %s %s", c.Court, translate(lang, "recovered"), Yuan(c.RecoveredFen), translate(lang, "origin_recovered"), Yuan(c.OriginFen))
 		p.Courts = append(p.Courts, courtRow{CourtIndicators: c, Recovered: Yuan(c.RecoveredFen), Origin: Yuan(c.OriginFen),
 			Chart: pairBars(title, float64(c.RecoveredFen), float64(c.OriginFen), float64(maxFen))})
+	}
+	p.TrendChart = trendChart(translate(lang, "trend.chart"), d.IndicatorTrend, translate(lang, "trend.filed"), translate(lang, "trend.closed"), translate(lang, "ind.recovery"))
+	for _, r := range d.Jurisdiction {
+		jr := jurisdictionRow{JurisdictionRow: r, Done: "–", Recovery: "–", Terminated: "–", Resumption: "–", Within6: "–", Days: "–"}
+		for _, n := range r.States {
+			jr.Total += n
+		}
+		if x := r.Indicators; x != nil {
+			jr.Done, jr.Recovery, jr.Terminated, jr.Resumption, jr.Within6 = Percent(x.FullyEnforced), Percent(x.Recovery), Percent(x.Terminated), Percent(x.Resumption), Percent(x.Within6Months)
+			if x.DaysToClose.Den > 0 {
+				jr.Days = Days(x.DaysToClose.Value)
+			}
+		}
+		p.Jurisdiction = append(p.Jurisdiction, jr)
 	}
 	for _, ch := range d.Mesh.Courts {
 		row := meshRow{CourtHealth: ch, Last: translate(lang, "never")}

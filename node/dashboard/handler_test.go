@@ -105,3 +105,47 @@ func TestPageEscapes(t *testing.T) {
 		t.Error("the page does not escape what it shows")
 	}
 }
+
+// TestPageSupervision: a superior court's page shows its jurisdiction
+// with the indicators, the complaints per court complained of (issue 19)
+// and the check-backs flagged, in both languages; a court's text is
+// escaped.
+func TestPageSupervision(t *testing.T) {
+	in := Input{Now: at("2026-06-30"), Self: "京01", SelfName: "北京市第一中级人民法院", GuardDays: 30, Transfers: pipelineFixture(),
+		Supervision: &Supervision{
+			Jurisdiction: []JurisdictionRow{
+				{JurisdictionRow: api.JurisdictionRow{Court: "京01", Courts: 1, States: map[string]uint64{"decided": 1}}},
+				{JurisdictionRow: api.JurisdictionRow{Court: "京0108", Name: "<b>海淀</b>", Courts: 1, States: map[string]uint64{"received": 3}, Overdue: 1},
+					Indicators: &Indicators{Filed: 3, Closed: 2, FullyEnforced: ratio(1, 2), Recovery: ratio(377, 1000), Resumption: ratio(1, 3)}},
+			},
+			Complaints: []api.ComplaintIndicator{{Court: "京0108", Total: 4, Answered: 3, InTime: 2, Overdue: 1}},
+			CheckBacks: 2,
+		}}
+	d := Compute(in)
+	if len(d.Jurisdiction) != 2 || d.CheckBacks != 2 || len(d.Complaints) != 1 || len(d.IndicatorTrend) != TrendMonths {
+		t.Fatalf("computed: %d rows, %d check-backs, %d complaint rows, %d months", len(d.Jurisdiction), d.CheckBacks, len(d.Complaints), len(d.IndicatorTrend))
+	}
+	h := NewHandler(func(context.Context) (Dashboard, error) { return d, nil }, nil)
+	for lang, words := range map[string][]string{"zh": {"辖区法院", "当事人投诉", "执行到位率", "恢复执行率"}, "en": {"Jurisdiction", "Parties&#39; complaints", "Recovery rate", "Resumed"}} {
+		body := get(t, h, "/dashboard?lang="+lang).Body.String()
+		for _, w := range append(words,
+			`data-testid="juris-京0108-total">3<`, `data-testid="juris-京0108-overdue">1<`, `data-testid="juris-京0108-recovery">37.7%<`,
+			`data-testid="juris-京0108-resumption">33.3%<`, `data-testid="juris-京01-filed">–<`, `href="/v1/indicators?court=%e4%ba%ac0108"`,
+			`data-testid="complaints-京0108-total">4<`, `data-testid="complaints-京0108-in_time">2<`, `data-testid="complaints-京0108-overdue">1<`,
+			`data-testid="checkbacks">2<`, `class="chart trend-chart"`) {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s page lacks %s", lang, w)
+			}
+		}
+		if strings.Contains(body, "<b>海淀</b>") {
+			t.Errorf("%s page shows a court's name unescaped", lang)
+		}
+	}
+	// A court with none under it shows no jurisdiction section.
+	in.Supervision.Jurisdiction = in.Supervision.Jurisdiction[:1]
+	d = Compute(in)
+	h = NewHandler(func(context.Context) (Dashboard, error) { return d, nil }, nil)
+	if body := get(t, h, "/dashboard").Body.String(); strings.Contains(body, `data-testid="jurisdiction"`) {
+		t.Error("a jurisdiction of one court is shown")
+	}
+}

@@ -36,6 +36,7 @@ const (
 	indCloseDays  = "close_days" // days from filing to closure, summed over the closed
 	indProgressed = "progressed" // concluded, settled, or any amount recovered
 	indAccDays    = "acc_days"   // days from decision to acceptance, summed over the filed
+	indResumed    = "resumed"    // the origin's case was resumed (执恢) after 终本 to be offered
 )
 
 // indicatorKeys are the prefixes transfer t's indicators go under.
@@ -77,11 +78,22 @@ func addIndicators(s map[string]int64, t *cmproto.Transfer) {
 	if v[indConcluded]+v[indSettled] > 0 || t.AmountRecovered > 0 {
 		v[indProgressed] = 1
 	}
+	if Resumed(t) {
+		v[indResumed] = 1
+	}
 	for _, k := range indicatorKeys(t) {
 		for n, x := range v {
 			s[k+n] += x
 		}
 	}
+}
+
+// Resumed reports whether transfer t moves a resumed case (恢复执行): the
+// origin had concluded it as 终本 and resumed it under an 执恢 number to
+// offer it (the offer's case number, signed by the origin).
+func Resumed(t *cmproto.Transfer) bool {
+	n, err := court.ParseCaseNumber(t.CaseNumber)
+	return err == nil && n.Type == court.TypeResumed
 }
 
 // Slice names one slice of the indicators.
@@ -169,6 +181,9 @@ type Indicators struct {
 	Progressed Ratio `json:"progressed_or_resolved"`
 	// Amount recovered by the receiver over what the origin had.
 	AgainstOrigin Ratio `json:"recovered_against_origin"`
+	// 恢复执行率: the filed cases that were resumed (执恢) after 终本,
+	// over the filed.
+	Resumption Ratio `json:"resumption_rate"`
 }
 
 // ComputeIndicators reads the indicators of the slice at prefix from
@@ -189,14 +204,15 @@ func ComputeIndicators(sums map[string]int64, prefix string) Indicators {
 		DaysToAccept:  ratio(g(indAccDays), g(indFiled)),
 		Progressed:    ratio(g(indProgressed), g(indFiled)),
 		AgainstOrigin: ratio(g(indRecovered), g(indOrigin)),
+		Resumption:    ratio(g(indResumed), g(indFiled)),
 	}
 }
 
 // String is a one-line summary for logs and tests.
 func (i Indicators) String() string {
-	return fmt.Sprintf("%s filed=%d closed=%d 完毕=%.4f 执结=%.4f 终本=%.4f 到位=%.4f 6m=%.4f days=%.2f acc=%.2f progressed=%.4f vs_origin=%.4f",
+	return fmt.Sprintf("%s filed=%d closed=%d 完毕=%.4f 执结=%.4f 终本=%.4f 到位=%.4f 6m=%.4f days=%.2f acc=%.2f progressed=%.4f vs_origin=%.4f resumed=%.4f",
 		i.Slice, i.Filed, i.Closed, i.FullyEnforced.Value, i.ActuallyDone.Value, i.Terminated.Value, i.Recovery.Value, i.Within6Months.Value,
-		i.DaysToClose.Value, i.DaysToAccept.Value, i.Progressed.Value, i.AgainstOrigin.Value)
+		i.DaysToClose.Value, i.DaysToAccept.Value, i.Progressed.Value, i.AgainstOrigin.Value, i.Resumption.Value)
 }
 
 // MeasuresLapsed is the number of measures that lapsed during the

@@ -22,6 +22,8 @@ import (
 // 4: 0 concluded (all recovered), 1 settled (half), 2 terminated (终本,
 // nothing), 3 still open (k = 3 has recovered 100,000 fen, k = 7 and 11
 // nothing); a closed case closes 30 × (1 + k mod 8) days after filing.
+// For k mod 3 = 0 the origin's case is a resumed one (执恢: concluded as
+// 终本, resumed to be offered).
 func indicatorHistory(final bool) []cmproto.Transfer {
 	codes := make([]court.CourtCode, 20)
 	for r := range codes {
@@ -34,8 +36,12 @@ func indicatorHistory(final bool) []cmproto.Transfer {
 	for i := range 240 {
 		k, r := i/20, i%20
 		claim := int64(1_000_000 * (1 + r%5))
+		typ := "执"
+		if k%3 == 0 {
+			typ = "执恢"
+		}
 		t := cmproto.Transfer{
-			ID: court.TransferID(fmt.Sprintf("%032x", i+1)), State: cmproto.StateReceived, CaseNumber: fmt.Sprintf("（2024）%s执%d号", codes[r], i+1),
+			ID: court.TransferID(fmt.Sprintf("%032x", i+1)), State: cmproto.StateReceived, CaseNumber: fmt.Sprintf("（2024）%s%s%d号", codes[r], typ, i+1),
 			Origin: codes[r], Superior: "京01", Decider: "京01", Receiver: codes[(r+7)%20], Mode: "指令执行",
 			AmountOutstanding: claim, AmountOrigin: int64(50_000 * (1 + k%2)), Grounds: []string{"long_unexecuted"},
 			OfferedAt: day(i - 10), DecidedAt: day(i), AcceptedAt: day(i + 1 + k%3), HandedOverAt: day(i + 2 + k%3), ReceivedAt: day(i + 2 + k%3),
@@ -99,7 +105,7 @@ func TestStandardIndicators(t *testing.T) {
 		filed, closed                                   int64
 		claimed, recovered, origin                      int64
 		done, actual, term, recovery, in6m, days, accep float64
-		progressed, vsOrigin                            float64
+		progressed, vsOrigin, resumed                   float64
 	}
 	check := func(name string, got dashboard.Indicators, w want) {
 		t.Helper()
@@ -107,7 +113,8 @@ func TestStandardIndicators(t *testing.T) {
 		if got.Filed != w.filed || got.Closed != w.closed || got.ClaimedFen != w.claimed || got.RecoveredFen != w.recovered || got.OriginFen != w.origin ||
 			!eq(got.FullyEnforced.Value, w.done) || !eq(got.ActuallyDone.Value, w.actual) || !eq(got.Terminated.Value, w.term) ||
 			!eq(got.Recovery.Value, w.recovery) || !eq(got.Within6Months.Value, w.in6m) || !eq(got.DaysToClose.Value, w.days) ||
-			!eq(got.DaysToAccept.Value, w.accep) || !eq(got.Progressed.Value, w.progressed) || !eq(got.AgainstOrigin.Value, w.vsOrigin) {
+			!eq(got.DaysToAccept.Value, w.accep) || !eq(got.Progressed.Value, w.progressed) || !eq(got.AgainstOrigin.Value, w.vsOrigin) ||
+			!eq(got.Resumption.Value, w.resumed) {
 			t.Errorf("%s:\n got  %s\n want %+v", name, got, w)
 		}
 	}
@@ -120,40 +127,42 @@ func TestStandardIndicators(t *testing.T) {
 	// 30+60+90 = 900, of which all but k = 6 (210) within 6 months.
 	// Decision to acceptance 1 + k mod 3: 4 × (1+2+3) = 24 over 12.
 	// Progressed: concluded, settled and k = 3: 7. The origin had
-	// 6 × 50,000 + 6 × 100,000 = 900,000.
+	// 6 × 50,000 + 6 × 100,000 = 900,000. Resumed (执恢): k = 0, 3, 6, 9.
 	recv := want{filed: 12, closed: 9, claimed: 48_000_000, recovered: 18_100_000, origin: 900_000,
 		done: 3.0 / 9, actual: 6.0 / 9, term: 3.0 / 9, recovery: 18_100_000.0 / 48_000_000, in6m: 8.0 / 9, days: 100, accep: 2,
-		progressed: 7.0 / 12, vsOrigin: 18_100_000.0 / 900_000}
+		progressed: 7.0 / 12, vsOrigin: 18_100_000.0 / 900_000, resumed: 4.0 / 12}
 	check("京0101 as receiver", read("京0101", dashboard.Slice{Role: "receiver", Court: "京0101"}), recv)
 	// 京0114 as origin: the very same 12 cases.
 	check("京0114 as origin", read("京0114", dashboard.Slice{Role: "origin", Court: "京0114"}), recv)
 	// 京0101 as origin: r = 0, C = 1,000,000: the same shares, amounts / 4.
 	check("京0101 as origin", read("京0101", dashboard.Slice{Role: "origin", Court: "京0101"}), want{filed: 12, closed: 9,
 		claimed: 12_000_000, recovered: 4_600_000, origin: 900_000, done: 3.0 / 9, actual: 6.0 / 9, term: 3.0 / 9,
-		recovery: 4_600_000.0 / 12_000_000, in6m: 8.0 / 9, days: 100, accep: 2, progressed: 7.0 / 12, vsOrigin: 4_600_000.0 / 900_000})
+		recovery: 4_600_000.0 / 12_000_000, in6m: 8.0 / 9, days: 100, accep: 2, progressed: 7.0 / 12, vsOrigin: 4_600_000.0 / 900_000,
+		resumed: 4.0 / 12})
 
 	// The whole mesh: 240 filed, 180 closed (60 of each outcome). Claims
 	// 12 × 1,000,000 × Σ(1 + r mod 5) = 12,000,000 × 60 = 720,000,000;
-	// recovered Σ(4.5 C_r + 100,000) = 270,000,000 + 2,000,000.
+	// recovered Σ(4.5 C_r + 100,000) = 270,000,000 + 2,000,000. Resumed:
+	// 4 of every court's 12, 80.
 	check("all", read("", dashboard.Slice{}), want{filed: 240, closed: 180, claimed: 720_000_000, recovered: 272_000_000, origin: 18_000_000,
 		done: 60.0 / 180, actual: 120.0 / 180, term: 60.0 / 180, recovery: 272.0 / 720, in6m: 160.0 / 180, days: 100, accep: 2,
-		progressed: 140.0 / 240, vsOrigin: 272.0 / 18})
+		progressed: 140.0 / 240, vsOrigin: 272.0 / 18, resumed: 80.0 / 240})
 	// 指令执行 (even k): all closed, concluded k = 0, 4, 8 and terminated
 	// 2, 6, 10; days 30, 90, 150, 210, 30, 90 (600 over 6; 210 late).
 	// Claims 6 × 1,000,000 × Σ(1 + r mod 5) = 360,000,000, recovered 3 C_r
-	// each: 180,000,000; the origin 6 × 50,000 × 20.
+	// each: 180,000,000; the origin 6 × 50,000 × 20. Resumed k = 0, 6.
 	check("指令执行", read("", dashboard.Slice{Mode: "指令执行"}), want{filed: 120, closed: 120, claimed: 360_000_000, recovered: 180_000_000,
 		origin: 6_000_000, done: 0.5, actual: 0.5, term: 0.5, recovery: 0.5, in6m: 100.0 / 120, days: 100, accep: (1 + 3 + 2 + 1 + 3 + 2) / 6.0,
-		progressed: 60.0 / 120, vsOrigin: 30})
+		progressed: 60.0 / 120, vsOrigin: 30, resumed: 40.0 / 120})
 	// 提级执行 (odd k): closed k = 1, 5, 9, all settled (C_r / 2 each),
-	// days 60, 180, 60; open 3 (100,000 recovered), 7, 11.
+	// days 60, 180, 60; open 3 (100,000 recovered), 7, 11. Resumed k = 3, 9.
 	check("提级执行", read("", dashboard.Slice{Mode: "提级执行"}), want{filed: 120, closed: 60, claimed: 360_000_000, recovered: 92_000_000,
 		origin: 12_000_000, done: 0, actual: 1, term: 0, recovery: 92.0 / 360, in6m: 1, days: 100, accep: (2 + 1 + 3 + 2 + 1 + 3) / 6.0,
-		progressed: 80.0 / 120, vsOrigin: 92.0 / 12})
+		progressed: 80.0 / 120, vsOrigin: 92.0 / 12, resumed: 40.0 / 120})
 	// Filed in January 2025: day i + 1 + k mod 3 <= 30: k = 0 (i = 0..19,
-	// all 20) and k = 1 (i = 20..28: 9).
-	if got := read("", dashboard.Slice{Month: "2025-01"}); got.Filed != 29 {
-		t.Errorf("filed in 2025-01: %d, want 29", got.Filed)
+	// all 20, all resumed) and k = 1 (i = 20..28: 9, none resumed).
+	if got := read("", dashboard.Slice{Month: "2025-01"}); got.Filed != 29 || got.Resumption.Num != 20 || got.Resumption.Den != 29 {
+		t.Errorf("filed in 2025-01: %d, resumed %d/%d; want 29, 20/29", got.Filed, got.Resumption.Num, got.Resumption.Den)
 	}
 	if _, err := (dashboard.Slice{Mode: "指令执行", Month: "2025-01"}).Prefix(); err == nil {
 		t.Error("two slices at once were accepted")

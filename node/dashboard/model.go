@@ -49,6 +49,21 @@ type Dashboard struct {
 	// is the mesh), its transfers by mode and outcome month by month, the
 	// recovery of the courts it designated and their load over time.
 	Trends []Trend `json:"trends"`
+	// IndicatorTrend is the main standard indicators of the cases filed
+	// in each of the last TrendMonths months, oldest first, from the
+	// scope's sums (the same as GET /v1/indicators?month=).
+	IndicatorTrend []MonthIndicators `json:"indicator_trend"`
+	// Jurisdiction is, on a superior court's node, the courts under it
+	// (GET /v1/jurisdiction's rows) with each court's indicators as
+	// receiver; empty on a court with none under it.
+	Jurisdiction []JurisdictionRow `json:"jurisdiction,omitempty"`
+	// Complaints counts, per court complained of, the parties'
+	// complaints this court supervises (GET /v1/complaints/indicators).
+	Complaints []api.ComplaintIndicator `json:"complaints,omitempty"`
+	// CheckBacks counts the transfers of courts under this one flagged
+	// for a check back on the origin (倒查) and not yet reviewed (GET
+	// /v1/check-backs).
+	CheckBacks int `json:"check_backs"`
 }
 
 // Pipeline is the transfer pipeline, over every transfer in scope.
@@ -171,6 +186,8 @@ type Input struct {
 	Alerts   []api.Alert
 	// Name returns a court's name ("" if unknown).
 	Name func(court.CourtCode) string
+	// Supervision is this court's view of its jurisdiction, if any.
+	Supervision *Supervision
 }
 
 // States lists the transfer states in workflow order.
@@ -240,6 +257,13 @@ func Compute(in Input) Dashboard {
 	}
 	d.Courts = courts(stats, in.Now, name)
 	d.Trends = trends(stats, in.Now, in.Self, in.Operator)
+	d.IndicatorTrend = indicatorTrend(stats, in.Now)
+	if sv := in.Supervision; sv != nil {
+		if len(sv.Jurisdiction) > 1 {
+			d.Jurisdiction = sv.Jurisdiction
+		}
+		d.Complaints, d.CheckBacks = sv.Complaints, sv.CheckBacks
+	}
 	d.Mesh = mesh(in.Mesh)
 	for _, a := range in.Alerts {
 		if in.Operator || a.Court == "" || a.Court == string(in.Self) || mine[court.TransferID(a.Transfer)] {

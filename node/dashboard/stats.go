@@ -3,6 +3,7 @@ package dashboard
 import (
 	"cmp"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ import (
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-6" // 5 (main) and 4 (issue 16) both changed Contribution
+	StatsVersion = "dashboard-7" // 7: the resumption rate's sum (ind/.../resumed), the check-back candidates (cbk/)
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
 	statClosure    = "closure/"             // + closure kind: closed transfers closed so
@@ -127,6 +128,9 @@ func Contribution(t *cmproto.Transfer, guardDays int) map[string]int64 {
 			s[statDirBy+string(d.Issuer)+"/"+d.Due]++
 		}
 	}
+	if cmproto.CheckBackCandidate(t) && cmproto.CheckBackOf(t, cmproto.CheckBackRule{}).Reviewed == nil {
+		s[statCheckBack+string(t.Origin)+"/"+string(t.ID)]++
+	}
 	trendContribution(t, s)
 	for k, v := range s {
 		if v == 0 {
@@ -182,6 +186,41 @@ func OverdueDirectives(sums map[string]int64, c court.CourtCode, today court.Dat
 		}
 	}
 	return to, by
+}
+
+// The transfers a check back on the origin (倒查) might flag and no
+// superior has reviewed for it yet, by origin: statCheckBack + origin +
+// "/" + transfer ID (protocol.CheckBackCandidate). Few: a receiver's
+// report on the origin, or a case held long and concluded fast; a
+// review takes it out.
+const statCheckBack = "cbk/"
+
+// CheckBackPrefix is the prefix of the check-back candidates of origin
+// c ("" for every origin).
+func CheckBackPrefix(c court.CourtCode) string {
+	if c == "" {
+		return statCheckBack
+	}
+	return statCheckBack + string(c) + "/"
+}
+
+// CheckBackCandidates lists the candidates in sums (read by
+// CheckBackPrefix), by origin.
+func CheckBackCandidates(sums map[string]int64) map[court.CourtCode][]court.TransferID {
+	out := map[court.CourtCode][]court.TransferID{}
+	for k, v := range sums {
+		rest, ok := strings.CutPrefix(k, statCheckBack)
+		if !ok || v <= 0 {
+			continue
+		}
+		if o, id, ok := strings.Cut(rest, "/"); ok {
+			out[court.CourtCode(o)] = append(out[court.CourtCode(o)], court.TransferID(id))
+		}
+	}
+	for _, ids := range out {
+		slices.Sort(ids)
+	}
+	return out
 }
 
 // Stats is the statistics definition a node whose handover guard is

@@ -8,6 +8,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
@@ -46,7 +47,57 @@ func (s *Service) Dashboard(ctx context.Context) (dashboard.Dashboard, error) {
 		name, _ := court.KnownCourtName(c)
 		return name
 	}
+	in.Supervision = s.supervision(ctx, self.Code)
 	return dashboard.Compute(in), nil
+}
+
+// supervision reads what the dashboard shows of this court's
+// jurisdiction: the rows of GET /v1/jurisdiction (counters only: one
+// transfer of the page is read) with each court's indicators as receiver
+// (one prefix of that court's sums; none for the provinces of the
+// Supreme People's Court's view), the complaints it supervises and the
+// check-backs flagged. A part that cannot be read is logged and left
+// out: the rest of the dashboard stands.
+func (s *Service) supervision(ctx context.Context, self court.CourtCode) *dashboard.Supervision {
+	sv := &dashboard.Supervision{}
+	if s.d.Jurisdiction != nil {
+		j, err := s.d.Jurisdiction(ctx, api.JurisdictionQuery{Limit: 1})
+		if err != nil {
+			s.log.Warn("dashboard: the jurisdiction could not be read", "reason", err)
+		}
+		for _, r := range j.Rows {
+			row := dashboard.JurisdictionRow{JurisdictionRow: r}
+			if self != court.Supreme {
+				c := court.CourtCode(r.Court)
+				p, perr := dashboard.Slice{Role: "receiver", Court: c}.Prefix()
+				if perr == nil {
+					sums, err := s.d.Store.TransferStatsPrefix(c, p)
+					if err != nil {
+						s.log.Warn("dashboard: a court's indicators could not be read", "court", c, "reason", err)
+					} else {
+						x := dashboard.ComputeIndicators(sums, p)
+						row.Indicators = &x
+					}
+				}
+			}
+			sv.Jurisdiction = append(sv.Jurisdiction, row)
+		}
+	}
+	if s.d.ComplaintCounts != nil {
+		cs, err := s.d.ComplaintCounts(ctx)
+		if err != nil {
+			s.log.Warn("dashboard: the complaints could not be counted", "reason", err)
+		}
+		sv.Complaints = cs
+	}
+	if s.d.CheckBacks != nil {
+		cb, err := s.d.CheckBacks(ctx, "")
+		if err != nil {
+			s.log.Warn("dashboard: the check-backs could not be listed", "reason", err)
+		}
+		sv.CheckBacks = len(cb.Items)
+	}
+	return sv
 }
 
 // dashboardTransfers fills the transfer part of the dashboard's input for

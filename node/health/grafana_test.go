@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"courtmesh.dev/courtmesh/node/metrics"
 )
 
 // TestGrafanaDashboard parses dist/prometheus's Grafana dashboard and
@@ -46,6 +48,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	ch := make(chan *prometheus.Desc, 64)
 	(&supervisionCollector{}).Describe(ch)
 	(&stateCollector{}).Describe(ch)
+	metrics.NewComplaintCollector(nil, nil).Describe(ch)
 	close(ch)
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for desc := range ch {

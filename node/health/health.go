@@ -114,6 +114,13 @@ type Deps struct {
 	// (node/funds: money held at the origin, ledgers that do not balance,
 	// sanctions pending, notices unacknowledged).
 	MoreAlerts func(ctx context.Context, asOf court.Date) ([]api.Alert, error)
+	// Jurisdiction, ComplaintCounts and CheckBacks, if set, give the
+	// dashboard a superior court's view of the courts under it (node/
+	// workflow), the complaints it supervises (node/party) and the
+	// transfers flagged for a check back on the origin (node/workflow).
+	Jurisdiction    func(ctx context.Context, q api.JurisdictionQuery) (api.Jurisdiction, error)
+	ComplaintCounts func(ctx context.Context) ([]api.ComplaintIndicator, error)
+	CheckBacks      func(ctx context.Context, scope court.CourtCode) (api.CheckBacks, error)
 }
 
 // Service is the health room: heartbeats, the mesh view, alerts, the

@@ -47,7 +47,7 @@ func indicatorValues(i dashboard.Indicators) map[string]float64 {
 		"termination_rate": i.Terminated.Value, "recovery_rate": i.Recovery.Value,
 		"closed_within_6_months": i.Within6Months.Value, "mean_days_to_conclusion": i.DaysToClose.Value,
 		"mean_days_decision_to_acceptance": i.DaysToAccept.Value, "progressed_or_resolved": i.Progressed.Value,
-		"recovered_against_origin": i.AgainstOrigin.Value,
+		"recovered_against_origin": i.AgainstOrigin.Value, "resumption_rate": i.Resumption.Value,
 	}
 }
 

@@ -107,6 +107,24 @@ func (w *Service) Review(ctx context.Context, id court.TransferID, req api.Revie
 	if err := w.checkFreeText(id, "note", req.Note); err != nil {
 		return nil, err
 	}
+	if req.CheckBack {
+		if req.Draw != nil {
+			return nil, court.Errorf(court.ErrInvalid, "a review is a spot check (draw) or a check back on the origin (check_back), not both")
+		}
+		if !slices.Contains(cmproto.CheckBackFindings, req.Finding) {
+			return nil, court.Errorf(court.ErrInvalid, "a check back on the origin finds no_fault, negligence or interference, not %q", req.Finding)
+		}
+		t, err := w.records.Load(id)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, court.Errorf(court.ErrNotFound, "transfer %s: not known to this node", id)
+		}
+		if !court.IsSuperior(w.trust.Trust(), w.court, t.Origin) {
+			return nil, court.Errorf(court.ErrPermission, "%s is not a superior court of %s, the origin of transfer %s: only its superior checks back on it", w.court, t.Origin, id)
+		}
+	}
 	var draw *pb.SpotCheckDraw
 	if req.Draw != nil {
 		draw = req.Draw.Proto()
@@ -114,7 +132,7 @@ func (w *Service) Review(ctx context.Context, id court.TransferID, req api.Revie
 			return nil, err
 		}
 	}
-	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Review{Review: &pb.Review{Finding: req.Finding, Note: req.Note, Draw: draw}}})
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Review{Review: &pb.Review{Finding: req.Finding, Note: req.Note, Draw: draw, CheckBack: req.CheckBack}}})
 }
 
 // checkDraw recomputes a draw here: the population of its window from

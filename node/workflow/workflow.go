@@ -40,6 +40,7 @@ type Service struct {
 	answerDays int
 	logs       Logs
 	advice     advice.Weights
+	checkBack  cmproto.CheckBackRule
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -89,6 +90,10 @@ type Deps struct {
 	// Advice is the weights of the receiver recommendation (config
 	// [recommend]); the zero value means advice.Default().
 	Advice *advice.Weights
+	// CheckBack is the rule that flags a transfer for a check back on
+	// its origin (倒查; config check_back_*); nil means
+	// protocol.DefaultCheckBackRule.
+	CheckBack *cmproto.CheckBackRule
 }
 
 // Logs is what spot checks read of the record logs.
@@ -103,9 +108,12 @@ type Logs interface {
 func New(d Deps) *Service {
 	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
 		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults(), answerDays: cmp.Or(d.AnswerDays, 15), logs: d.Logs,
-		advice: advice.Default()}
+		advice: advice.Default(), checkBack: cmproto.DefaultCheckBackRule}
 	if d.Advice != nil {
 		s.advice = *d.Advice
+	}
+	if d.CheckBack != nil {
+		s.checkBack = *d.CheckBack
 	}
 	return s
 }

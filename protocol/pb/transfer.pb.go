@@ -284,6 +284,7 @@ type Record struct {
 	//	*Record_Directive
 	//	*Record_DirectiveReport
 	//	*Record_Review
+	//	*Record_OriginCheck
 	//	*Record_PartyComplaint
 	//	*Record_ComplaintAnswer
 	Body          isRecord_Body `protobuf_oneof:"body"`
@@ -552,6 +553,15 @@ func (x *Record) GetReview() *Review {
 	return nil
 }
 
+func (x *Record) GetOriginCheck() *OriginCheck {
+	if x != nil {
+		if x, ok := x.Body.(*Record_OriginCheck); ok {
+			return x.OriginCheck
+		}
+	}
+	return nil
+}
+
 func (x *Record) GetPartyComplaint() *PartyComplaint {
 	if x != nil {
 		if x, ok := x.Body.(*Record_PartyComplaint); ok {
@@ -648,8 +658,9 @@ type Record_DossierItems struct {
 }
 
 type Record_Directive struct {
-	// Supervision: 督办 and its answer, reviews (抽查, 倒查); 43-49
-	// are kept for more.
+	// Supervision: 督办 and its answer, reviews (抽查, 倒查), the
+	// receiver's report for a check back on the origin; 44-49 are kept
+	// for more.
 	Directive *Directive `protobuf:"bytes,40,opt,name=directive,proto3,oneof"`
 }
 
@@ -659,6 +670,10 @@ type Record_DirectiveReport struct {
 
 type Record_Review struct {
 	Review *Review `protobuf:"bytes,42,opt,name=review,proto3,oneof"`
+}
+
+type Record_OriginCheck struct {
+	OriginCheck *OriginCheck `protobuf:"bytes,43,opt,name=origin_check,json=originCheck,proto3,oneof"`
 }
 
 type Record_PartyComplaint struct {
@@ -712,6 +727,8 @@ func (*Record_Directive) isRecord_Body() {}
 func (*Record_DirectiveReport) isRecord_Body() {}
 
 func (*Record_Review) isRecord_Body() {}
+
+func (*Record_OriginCheck) isRecord_Body() {}
 
 func (*Record_PartyComplaint) isRecord_Body() {}
 
@@ -2646,10 +2663,12 @@ func (x *DirectiveReport) GetReport() string {
 // after a spot check (抽查: draw says how the transfer was drawn) or a
 // check back on the origin (倒查).
 type Review struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Finding       string                 `protobuf:"bytes,1,opt,name=finding,proto3" json:"finding,omitempty"` // in_order | no_fault | negligence | interference | other
-	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // free text, no personal data
-	Draw          *SpotCheckDraw         `protobuf:"bytes,3,opt,name=draw,proto3" json:"draw,omitempty"`       // set for a spot check
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Finding string                 `protobuf:"bytes,1,opt,name=finding,proto3" json:"finding,omitempty"` // in_order | no_fault | negligence | interference | other
+	Note    string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`       // free text, no personal data
+	Draw    *SpotCheckDraw         `protobuf:"bytes,3,opt,name=draw,proto3" json:"draw,omitempty"`       // set for a spot check
+	// Fields 40-44: checking back on the origin.
+	CheckBack     bool `protobuf:"varint,40,opt,name=check_back,json=checkBack,proto3" json:"check_back,omitempty"` // a check back on the origin (倒查); finding no_fault, negligence or interference
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2705,6 +2724,159 @@ func (x *Review) GetDraw() *SpotCheckDraw {
 	return nil
 }
 
+func (x *Review) GetCheckBack() bool {
+	if x != nil {
+		return x.CheckBack
+	}
+	return false
+}
+
+// OriginCheck: the receiver's report, for a check back on the origin
+// (倒查), of what the sealed case record the origin handed over and the
+// receiver's own asset updates show about the origin's enforcement: its
+// property searches, the measures that lapsed before the offer, and the
+// assets the receiver found that the debtor already held when the origin
+// last searched. Dates, counts and asset classes only: no person,
+// account, description or value. Each report replaces the receiver's
+// previous one.
+type OriginCheck struct {
+	state                     protoimpl.MessageState `protogen:"open.v1"`
+	OriginLastSearch          string                 `protobuf:"bytes,1,opt,name=origin_last_search,json=originLastSearch,proto3" json:"origin_last_search,omitempty"`                               // YYYY-MM-DD of the origin's last search; empty: none recorded
+	OriginSearches            uint32                 `protobuf:"varint,2,opt,name=origin_searches,json=originSearches,proto3" json:"origin_searches,omitempty"`                                      // how many searches the origin recorded
+	MeasuresLapsedBeforeOffer uint32                 `protobuf:"varint,3,opt,name=measures_lapsed_before_offer,json=measuresLapsedBeforeOffer,proto3" json:"measures_lapsed_before_offer,omitempty"` // measures of the case lapsed unrenewed before the offer
+	Assets                    []*EarlierAsset        `protobuf:"bytes,4,rep,name=assets,proto3" json:"assets,omitempty"`                                                                             // at most 64
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *OriginCheck) Reset() {
+	*x = OriginCheck{}
+	mi := &file_pb_transfer_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OriginCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OriginCheck) ProtoMessage() {}
+
+func (x *OriginCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OriginCheck.ProtoReflect.Descriptor instead.
+func (*OriginCheck) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *OriginCheck) GetOriginLastSearch() string {
+	if x != nil {
+		return x.OriginLastSearch
+	}
+	return ""
+}
+
+func (x *OriginCheck) GetOriginSearches() uint32 {
+	if x != nil {
+		return x.OriginSearches
+	}
+	return 0
+}
+
+func (x *OriginCheck) GetMeasuresLapsedBeforeOffer() uint32 {
+	if x != nil {
+		return x.MeasuresLapsedBeforeOffer
+	}
+	return 0
+}
+
+func (x *OriginCheck) GetAssets() []*EarlierAsset {
+	if x != nil {
+		return x.Assets
+	}
+	return nil
+}
+
+// EarlierAsset is an asset the receiver found whose first-seen date is on
+// or before the origin's last search.
+type EarlierAsset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AssetUpdate   uint64                 `protobuf:"varint,1,opt,name=asset_update,json=assetUpdate,proto3" json:"asset_update,omitempty"` // number of the receiver's AssetUpdate that recorded it (its sealed detail holds the asset)
+	AssetClass    string                 `protobuf:"bytes,2,opt,name=asset_class,json=assetClass,proto3" json:"asset_class,omitempty"`
+	FirstSeen     string                 `protobuf:"bytes,3,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"` // YYYY-MM-DD: the debtor held it since; not after origin_last_search
+	FoundOn       string                 `protobuf:"bytes,4,opt,name=found_on,json=foundOn,proto3" json:"found_on,omitempty"`       // YYYY-MM-DD: the receiver recorded it
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EarlierAsset) Reset() {
+	*x = EarlierAsset{}
+	mi := &file_pb_transfer_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EarlierAsset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EarlierAsset) ProtoMessage() {}
+
+func (x *EarlierAsset) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EarlierAsset.ProtoReflect.Descriptor instead.
+func (*EarlierAsset) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *EarlierAsset) GetAssetUpdate() uint64 {
+	if x != nil {
+		return x.AssetUpdate
+	}
+	return 0
+}
+
+func (x *EarlierAsset) GetAssetClass() string {
+	if x != nil {
+		return x.AssetClass
+	}
+	return ""
+}
+
+func (x *EarlierAsset) GetFirstSeen() string {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return ""
+}
+
+func (x *EarlierAsset) GetFoundOn() string {
+	if x != nil {
+		return x.FoundOn
+	}
+	return ""
+}
+
 // SpotCheckDraw fixes a spot check's sample so that any node recomputes
 // it (protocol.DrawSample): the population is every transfer concerning
 // a court under scope offered in [offered_from, offered_to); the seed is
@@ -2725,7 +2897,7 @@ type SpotCheckDraw struct {
 
 func (x *SpotCheckDraw) Reset() {
 	*x = SpotCheckDraw{}
-	mi := &file_pb_transfer_proto_msgTypes[27]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2909,7 @@ func (x *SpotCheckDraw) String() string {
 func (*SpotCheckDraw) ProtoMessage() {}
 
 func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[27]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2922,7 @@ func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
 func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SpotCheckDraw) GetScope() string {
@@ -2822,7 +2994,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[28]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +3006,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[28]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +3019,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{28}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -2874,7 +3046,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[29]
+	mi := &file_pb_transfer_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +3058,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[29]
+	mi := &file_pb_transfer_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +3071,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{29}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -2930,7 +3102,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[30]
+	mi := &file_pb_transfer_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3114,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[30]
+	mi := &file_pb_transfer_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3127,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{30}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -2990,7 +3162,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xfd\r\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xc6\x0e\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -3026,7 +3198,8 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\rdossier_items\x18! \x01(\v2#.courtmesh.protocol.v1.DossierItemsH\x00R\fdossierItems\x12@\n" +
 	"\tdirective\x18( \x01(\v2 .courtmesh.protocol.v1.DirectiveH\x00R\tdirective\x12S\n" +
 	"\x10directive_report\x18) \x01(\v2&.courtmesh.protocol.v1.DirectiveReportH\x00R\x0fdirectiveReport\x127\n" +
-	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06review\x12P\n" +
+	"\x06review\x18* \x01(\v2\x1d.courtmesh.protocol.v1.ReviewH\x00R\x06review\x12G\n" +
+	"\forigin_check\x18+ \x01(\v2\".courtmesh.protocol.v1.OriginCheckH\x00R\voriginCheck\x12P\n" +
 	"\x0fparty_complaint\x182 \x01(\v2%.courtmesh.protocol.v1.PartyComplaintH\x00R\x0epartyComplaint\x12S\n" +
 	"\x10complaint_answer\x183 \x01(\v2&.courtmesh.protocol.v1.ComplaintAnswerH\x00R\x0fcomplaintAnswerB\x06\n" +
 	"\x04body\"\xa3\x02\n" +
@@ -3199,11 +3372,25 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x03due\x18\x03 \x01(\tR\x03due\"G\n" +
 	"\x0fDirectiveReport\x12\x1c\n" +
 	"\tdirective\x18\x01 \x01(\tR\tdirective\x12\x16\n" +
-	"\x06report\x18\x02 \x01(\tR\x06report\"p\n" +
+	"\x06report\x18\x02 \x01(\tR\x06report\"\x8f\x01\n" +
 	"\x06Review\x12\x18\n" +
 	"\afinding\x18\x01 \x01(\tR\afinding\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x128\n" +
-	"\x04draw\x18\x03 \x01(\v2$.courtmesh.protocol.v1.SpotCheckDrawR\x04draw\"\x80\x02\n" +
+	"\x04draw\x18\x03 \x01(\v2$.courtmesh.protocol.v1.SpotCheckDrawR\x04draw\x12\x1d\n" +
+	"\n" +
+	"check_back\x18( \x01(\bR\tcheckBack\"\xe2\x01\n" +
+	"\vOriginCheck\x12,\n" +
+	"\x12origin_last_search\x18\x01 \x01(\tR\x10originLastSearch\x12'\n" +
+	"\x0forigin_searches\x18\x02 \x01(\rR\x0eoriginSearches\x12?\n" +
+	"\x1cmeasures_lapsed_before_offer\x18\x03 \x01(\rR\x19measuresLapsedBeforeOffer\x12;\n" +
+	"\x06assets\x18\x04 \x03(\v2#.courtmesh.protocol.v1.EarlierAssetR\x06assets\"\x8c\x01\n" +
+	"\fEarlierAsset\x12!\n" +
+	"\fasset_update\x18\x01 \x01(\x04R\vassetUpdate\x12\x1f\n" +
+	"\vasset_class\x18\x02 \x01(\tR\n" +
+	"assetClass\x12\x1d\n" +
+	"\n" +
+	"first_seen\x18\x03 \x01(\tR\tfirstSeen\x12\x19\n" +
+	"\bfound_on\x18\x04 \x01(\tR\afoundOn\"\x80\x02\n" +
 	"\rSpotCheckDraw\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12!\n" +
 	"\foffered_from\x18\x02 \x01(\x03R\vofferedFrom\x12\x1d\n" +
@@ -3266,7 +3453,7 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_pb_transfer_proto_goTypes = []any{
 	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
 	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
@@ -3299,10 +3486,12 @@ var file_pb_transfer_proto_goTypes = []any{
 	(*Directive)(nil),        // 28: courtmesh.protocol.v1.Directive
 	(*DirectiveReport)(nil),  // 29: courtmesh.protocol.v1.DirectiveReport
 	(*Review)(nil),           // 30: courtmesh.protocol.v1.Review
-	(*SpotCheckDraw)(nil),    // 31: courtmesh.protocol.v1.SpotCheckDraw
-	(*LogHeads)(nil),         // 32: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 33: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 34: courtmesh.protocol.v1.SyncRequest
+	(*OriginCheck)(nil),      // 31: courtmesh.protocol.v1.OriginCheck
+	(*EarlierAsset)(nil),     // 32: courtmesh.protocol.v1.EarlierAsset
+	(*SpotCheckDraw)(nil),    // 33: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),         // 34: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),          // 35: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),      // 36: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -3326,26 +3515,28 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	28, // 18: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
 	29, // 19: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
 	30, // 20: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
-	23, // 21: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
-	24, // 22: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
-	0,  // 23: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
-	1,  // 24: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
-	0,  // 25: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	6,  // 26: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	8,  // 27: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
-	2,  // 28: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	13, // 29: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	14, // 30: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	13, // 31: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 32: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	3,  // 33: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	31, // 34: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	33, // 35: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	31, // 21: courtmesh.protocol.v1.Record.origin_check:type_name -> courtmesh.protocol.v1.OriginCheck
+	23, // 22: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
+	24, // 23: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
+	0,  // 24: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 25: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 26: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 27: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	8,  // 28: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
+	2,  // 29: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	13, // 30: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	14, // 31: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	13, // 32: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 33: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	3,  // 34: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	33, // 35: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	32, // 36: courtmesh.protocol.v1.OriginCheck.assets:type_name -> courtmesh.protocol.v1.EarlierAsset
+	35, // 37: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -3375,6 +3566,7 @@ func file_pb_transfer_proto_init() {
 		(*Record_Directive)(nil),
 		(*Record_DirectiveReport)(nil),
 		(*Record_Review)(nil),
+		(*Record_OriginCheck)(nil),
 		(*Record_PartyComplaint)(nil),
 		(*Record_ComplaintAnswer)(nil),
 	}
@@ -3384,7 +3576,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -276,6 +276,17 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 		ClaimFen: int64(g.between(5000, 50000000)) * 100,
 		Title:    importer.TitleFile{Kind: "judgment", CaseNumber: titleNo.String(), Issuer: issuer, Effective: titleEff.String()},
 	}
+	// The property searches after the notice (no draw from the random
+	// source: the rest of the case stays what it was before searches
+	// were generated).
+	for _, sr := range []struct {
+		after  int
+		source string
+	}{{1, "national_search"}, {30, "local_link"}} {
+		if on := noticed.AddDate(0, 0, sr.after); !on.After(ref) {
+			b.f.Searches = append(b.f.Searches, importer.SearchFile{On: on.String(), Source: sr.source})
+		}
+	}
 	asciiNo := fmt.Sprintf("(%d) %s enforcement no. %d", n.Year, g.o.Court.Province(), n.Seq)
 	b.doc("title", "民事判决书", "SYNTHETIC TEST DOCUMENT - not a real judgment", "Civil judgment "+fmt.Sprint(titleNo.Year), "Effective "+titleEff.String())
 	b.doc("application", "申请执行书", "Application for enforcement", asciiNo, "Applied "+applied.String())

@@ -32,7 +32,15 @@ type CaseFile struct {
 	Parties    []PartyFile    `json:"parties"`
 	Assets     []AssetFile    `json:"assets"`
 	Measures   []MeasureFile  `json:"measures"`
+	Searches   []SearchFile   `json:"searches,omitempty"`
 	Documents  []DocumentFile `json:"documents"`
+}
+
+// SearchFile is a property search in case.json.
+type SearchFile struct {
+	On     string `json:"on"`
+	Source string `json:"source"`
+	Court  string `json:"court,omitempty"` // the court that searched; default: the case's court
 }
 
 // TitleFile is the enforceable title in case.json.
@@ -64,7 +72,8 @@ type AssetFile struct {
 	Source      string `json:"source"`
 	Account     string `json:"account,omitempty"`
 	ValueFen    int64  `json:"value_fen,omitempty"`
-	Region      string `json:"region,omitempty"` // division code where it lies: 110105
+	Region      string `json:"region,omitempty"`     // division code where it lies: 110105
+	FirstSeen   string `json:"first_seen,omitempty"` // earliest day known to be the debtor's
 }
 
 // MeasureFile is a measure in case.json.
@@ -361,6 +370,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			}
 			a.Region = r
 		}
+		a.FirstSeen = c.date(at+".first_seen", af.FirstSeen, false)
 		if owner, ok := parties[af.Owner]; !ok {
 			c.add(at+".owner", "no party with id %q", af.Owner)
 		} else if owner.Role != court.RoleRespondent {
@@ -460,6 +470,23 @@ func (c *checker) check(f *CaseFile) *Parsed {
 		v.Measures = append(v.Measures, m)
 	}
 	c.cycles(f.Measures, measures)
+
+	// Searches.
+	for i, sf := range f.Searches {
+		at := fmt.Sprintf("searches[%d]", i)
+		sr := court.Search{On: c.date(at+".on", sf.On, true), Source: sf.Source, Court: cc}
+		if sf.Court != "" {
+			sc, err := court.ParseCourtCode(sf.Court)
+			if err != nil {
+				c.add(at+".court", "%s", reason(err))
+			}
+			sr.Court = sc
+		}
+		if !sr.On.IsZero() && !v.Filed.IsZero() && sr.On.Before(v.Filed) && sr.Court == cc {
+			c.add(at+".on", "%s is before the case was filed (%s): dates out of order", sr.On, v.Filed)
+		}
+		v.Searches = append(v.Searches, sr)
+	}
 	return p
 }
 
