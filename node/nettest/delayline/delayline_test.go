@@ -1,6 +1,7 @@
 package delayline
 
 import (
+	"encoding/binary"
 	"io"
 	"net"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // need skips the test when not root (namespaces and TUN devices need
@@ -63,13 +66,14 @@ func dial(t *testing.T, ns *Netns, network, addr string) net.Conn {
 }
 
 // TestDelayLine checks that the line imposes what its Config says, within
-// 5%: the round trip (the best of 20 one-byte exchanges over TCP), the
-// rate (a bulk TCP transfer's goodput in steady state, against the rate
-// less the segments' headers), and the queue's bound (a UDP burst larger
-// than the queue loses what does not fit).
+// 5%: the round trip (the best of 50 one-byte exchanges over TCP), the
+// rate (the spacing of UDP datagrams sent faster than the rate, by the
+// receiving kernel's timestamps, against the rate less the datagrams'
+// headers), and the queue's bound (a burst larger than the queue loses
+// what does not fit).
 func TestDelayLine(t *testing.T) {
 	need(t)
-	cfg := Config{Rate: 20e6, Delay: 10 * time.Millisecond}
+	cfg := Config{Rate: 20e6, Delay: 25 * time.Millisecond}
 	l := newLine(t, cfg)
 
 	t.Run("rtt", func(t *testing.T) {
@@ -85,7 +89,7 @@ func TestDelayLine(t *testing.T) {
 		c := dial(t, l.B, "tcp", ln.Addr().String())
 		var rtts []time.Duration
 		b := []byte{1}
-		for range 20 {
+		for range 50 {
 			t0 := time.Now()
 			if _, err := c.Write(b); err != nil {
 				t.Fatal(err)
@@ -104,42 +108,72 @@ func TestDelayLine(t *testing.T) {
 	})
 
 	t.Run("rate", func(t *testing.T) {
-		const total, skip = 4 << 20, 1 << 20 // the first MiB is TCP's slow start
-		ln := listen(t, l.A, "tcp", AddrA)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			c.Write(make([]byte, total))
-		}()
-		c := dial(t, l.B, "tcp", ln.Addr().String())
-		buf := make([]byte, 64<<10)
-		var (
-			got, from int
-			t0        time.Time
-		)
-		for got < total {
-			n, err := c.Read(buf)
-			got += n
-			if got >= skip && t0.IsZero() {
-				t0, from = time.Now(), got
-			}
-			if err != nil {
-				t.Fatalf("after %d bytes: %v", got, err)
-			}
+		// Datagrams of 1,200 bytes (1,228 on the wire) at about four
+		// times the rate, for 1.5 s, into a queue of 100 ms: the queue
+		// never empties, so the datagrams leave it at the rate.
+		const size, wire = 1200, 1228
+		rcfg := Config{Rate: cfg.Rate, Delay: 5 * time.Millisecond, Queue: 250_000}
+		l.Set(rcfg)
+		defer l.Set(cfg)
+		var rc *net.UDPConn
+		if err := l.B.Do(func() error {
+			var err error
+			rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(AddrB, 0)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
-		el := time.Since(t0)
-		goodput := float64(got-from) * 8 / el.Seconds()
-		// Each 1,500-byte packet carries 1,448 bytes: 20 of IP header,
-		// 32 of TCP header with timestamps.
-		want := float64(cfg.Rate) * (MTU - 52) / MTU
-		ab, ba := l.Stats()
-		t.Logf("goodput %.2f Mbit/s over %v, want %.2f (rate %.0f Mbit/s less headers); A->B %+v, B->A %+v",
-			goodput/1e6, el.Round(time.Millisecond), want/1e6, float64(cfg.Rate)/1e6, ab, ba)
-		if goodput < want*0.95 || goodput > want*1.05 {
-			t.Errorf("goodput %.2f Mbit/s, want %.2f ± 5%%", goodput/1e6, want/1e6)
+		defer rc.Close()
+		rc.SetReadBuffer(8 << 20)
+		raw, err := rc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := dial(t, l.A, "udp", rc.LocalAddr().String())
+		stamps := make(chan []time.Time, 1)
+		go func() {
+			var ts []time.Time
+			buf, oob := make([]byte, 2048), make([]byte, 128)
+			for {
+				_, oobn, _, _, err := rc.ReadMsgUDP(buf, oob)
+				if err != nil {
+					stamps <- ts
+					return
+				}
+				msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+				for _, m := range msgs {
+					if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+						sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+						nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+						ts = append(ts, time.Unix(sec, nsec))
+					}
+				}
+			}
+		}()
+		p := make([]byte, size)
+		for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+			for range 16 {
+				sc.Write(p) // a full socket buffer loses the datagram: the queue is full anyway
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		rc.SetReadDeadline(time.Now().Add(500 * time.Millisecond)) // the queue drains in 100 ms
+		ts := <-stamps
+		if len(ts) < 100 {
+			t.Fatalf("%d datagrams delivered", len(ts))
+		}
+		el := ts[len(ts)-1].Sub(ts[0])
+		got := float64((len(ts)-1)*size*8) / el.Seconds()
+		want := float64(rcfg.Rate) * size / wire
+		ab, _ := l.Stats()
+		t.Logf("%d datagrams in %v: %.2f Mbit/s of payload, want %.2f (rate %.0f Mbit/s less headers); A->B %+v",
+			len(ts), el.Round(time.Millisecond), got/1e6, want/1e6, float64(rcfg.Rate)/1e6, ab)
+		if got < want*0.95 || got > want*1.05 {
+			t.Errorf("%.2f Mbit/s, want %.2f ± 5%%", got/1e6, want/1e6)
 		}
 	})
 
@@ -219,6 +253,7 @@ func BenchmarkDelayLineCeiling(b *testing.B) {
 			b.Fatal(err)
 		}
 		ab, ba := l.Stats()
-		b.Logf("delay line ceiling: %.0f MB/s (%.2f Gbit/s) in %v; A->B %+v, B->A %+v", n/1e6/el.Seconds(), n*8/1e9/el.Seconds(), el, ab, ba)
+		b.Logf("delay line ceiling: %.0f MB/s (%.2f Gbit/s) in %v, the forwarder %.2f cores busy; A->B %+v, B->A %+v",
+			n/1e6/el.Seconds(), n*8/1e9/el.Seconds(), el, float64(ab.CPU+ba.CPU)/float64(el), ab, ba)
 	}
 }

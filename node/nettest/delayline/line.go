@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +68,9 @@ type Stats struct {
 	Packets   uint64 // packets (super-packets) delivered
 	WireBytes uint64 // bytes they take on a 1,500-byte-MTU wire
 	Dropped   uint64 // packets dropped: the queue was full
+	// CPU is the forwarder's own CPU time on this direction (its reading
+	// and its writing thread), so far.
+	CPU time.Duration
 }
 
 // Line is a running delay line between its namespaces A and B.
@@ -238,10 +244,33 @@ type direction struct {
 	busyUntil time.Time // when the bottleneck has sent what it holds (reader only)
 
 	packets, wire, dropped atomic.Uint64
+	// The reader's and the writer's OS threads: each goroutine keeps its
+	// own, so that the forwarder's CPU can be told from the rest of the
+	// process.
+	readerTID, writerTID atomic.Int64
 }
 
 func (d *direction) stats() Stats {
-	return Stats{Packets: d.packets.Load(), WireBytes: d.wire.Load(), Dropped: d.dropped.Load()}
+	return Stats{Packets: d.packets.Load(), WireBytes: d.wire.Load(), Dropped: d.dropped.Load(),
+		CPU: threadCPU(d.readerTID.Load()) + threadCPU(d.writerTID.Load())}
+}
+
+// threadCPU is a thread of this process's CPU time so far (0 once it has
+// ended): the first field of its schedstat, in nanoseconds.
+func threadCPU(tid int64) time.Duration {
+	if tid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/schedstat", tid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns)
 }
 
 // read takes packets from the sending side's TUN device, gives each its
@@ -250,6 +279,8 @@ func (d *direction) stats() Stats {
 func (d *direction) read() {
 	defer d.l.wg.Done()
 	defer close(d.q)
+	runtime.LockOSThread() // never unlocked: the thread ends with the reader
+	d.readerTID.Store(int64(unix.Gettid()))
 	buf := make([]byte, bufLarge)
 	for {
 		n, err := d.in.Read(buf)
@@ -295,6 +326,8 @@ func (d *direction) read() {
 // queue is always the next one due.
 func (d *direction) write() {
 	defer d.l.wg.Done()
+	runtime.LockOSThread() // never unlocked: the thread ends with the writer
+	d.writerTID.Store(int64(unix.Gettid()))
 	for p := range d.q {
 		if wait := time.Until(p.at); wait > 0 {
 			time.Sleep(wait)
