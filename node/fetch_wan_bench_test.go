@@ -61,6 +61,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -191,24 +192,33 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 		}
 	}
 	line.Set(l.cfg)
-	// The receiver's connections start again over the new link, as a
-	// court's connections start over the link it has (a live TCP
-	// connection whose round trip jumps from 0.1 to 30 ms crawls for
+	// The receiver's connections to its sources start again over the new
+	// link, as a court's connections start over the link it has (a live
+	// TCP connection whose round trip jumps from 0.1 to 30 ms crawls for
 	// seconds). The round trip libp2p measured on the previous row is
-	// forgotten: the fetch measures it again.
-	for _, c := range recv.Host().Network().Conns() {
-		c.Close()
-	}
-	for _, n := range fm.nodes {
-		if n == recv {
-			continue
+	// forgotten: the fetch measures it again. (Only the sources: libp2p
+	// limits the connections a peer accepts from one address per second.)
+	for _, src := range []court.CourtCode{"京0105", "京01"} {
+		n := fm.as(b, src)
+		for _, c := range recv.Host().Network().ConnsToPeer(n.PeerID()) {
+			c.Close()
 		}
 		recv.Host().Peerstore().RemovePeer(n.PeerID())
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := recv.Host().Connect(ctx, peer.AddrInfo{ID: n.PeerID(), Addrs: n.Host().Addrs()})
-		cancel()
+		var err error
+		for try := 0; try < 30; try++ { // bounded: the source's rate limit refills within seconds
+			if sw, ok := recv.Host().Network().(*swarm.Swarm); ok {
+				sw.Backoff().Clear(n.PeerID())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = recv.Host().Connect(ctx, peer.AddrInfo{ID: n.PeerID(), Addrs: n.Host().Addrs()})
+			cancel()
+			if err == nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		if err != nil {
-			b.Fatalf("reconnect: %v", err)
+			b.Fatalf("reconnect to %s: %v", src, err)
 		}
 	}
 	runtime.GC()
