@@ -29,9 +29,7 @@ package node_test
 // One line per link, exactly "wan <name>: <MB/s> MB/s = <ratio> of link",
 // the ratio against that bulk connection. Then the same rows with
 // tcp_wmem and tcp_rmem raised inside both namespaces to what courtmesh
-// doctor asks for (rows named "<link> +bufs"), and the same with QUIC
-// instead of TCP between the nodes (rows named "<link> quic"; the link
-// is still the bulk TCP connection).
+// doctor asks for (rows named "<link> +bufs").
 //
 // The forwarder runs in this process, on the same cores as both ends of
 // every connection: its own ceiling (one bulk TCP connection over a line
@@ -43,12 +41,13 @@ package node_test
 //
 // Knobs (environment): COURTMESH_BENCH_MB (dossier size, MiB; default
 // 256), COURTMESH_WAN_ROWS (a regular expression: only the rows whose
-// name matches), COURTMESH_WAN_QUIC=0 (no QUIC rows). Needs root, ip
+// name matches). Needs root, ip
 // (iproute2) and /dev/net/tun; nothing outside its own namespaces is
 // changed, and they disappear with the process.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -126,13 +125,9 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 
 	type variant struct {
 		suffix string
-		quic   bool
 		bufs   bool
 	}
-	variants := []variant{{"", false, false}, {" +bufs", false, true}}
-	if os.Getenv("COURTMESH_WAN_QUIC") != "0" {
-		variants = append(variants, variant{" quic", true, false})
-	}
+	variants := []variant{{"", false}, {" +bufs", true}}
 	defaults := map[string]string{}
 	for _, k := range []string{"net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"} {
 		v, err := line.A.ReadSysctl(k)
@@ -163,7 +158,7 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 				}
 			}
 		}
-		fm := wanStartMesh(b, line, v.quic)
+		fm := wanStartMesh(b, line)
 		cases := wanCases(b, len(rows), size)
 		for i, l := range rows {
 			wanRow(b, fm, line, l, l.name+v.suffix, cases[i])
@@ -297,8 +292,8 @@ func wanCases(b *testing.B, n int, size int64) []gen.Case {
 }
 
 // wanStartMesh starts the 7-court mesh with the receiver (京0108) in the
-// line's namespace B and every other court in A, over TCP or QUIC.
-func wanStartMesh(b *testing.B, line *delayline.Line, quic bool) *fbMesh {
+// line's namespace B and every other court in A.
+func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
 	dir := b.TempDir()
 	m, err := devmesh.BuildSuite(dir, scenarioCourts(), time.Now(), crypto.SuiteV1)
 	if err != nil {
@@ -317,12 +312,7 @@ func wanStartMesh(b *testing.B, line *delayline.Line, quic bool) *fbMesh {
 			ns, addr = line.B, delayline.AddrB
 		}
 		cfg.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/0", addr)}
-		hopts := []mesh.HostOption{mesh.WithSockets(ns.Do)}
-		if quic {
-			cfg.Listen = []string{fmt.Sprintf("/ip4/%s/udp/0/quic-v1", addr)}
-			hopts = append(hopts, mesh.WithQUIC())
-		}
-		o := node.Options{Dir: d, Config: &cfg, HostOptions: hopts}
+		o := node.Options{Dir: d, Config: &cfg, HostOptions: []mesh.HostOption{mesh.WithSockets(ns.Do)}}
 		if os.Getenv("COURTMESH_WAN_LOG") != "" {
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("court", m.Courts[i].Code)
 		}
@@ -350,6 +340,10 @@ func wanStartMesh(b *testing.B, line *delayline.Line, quic bool) *fbMesh {
 			err := a.Host().Connect(ctx, peer.AddrInfo{ID: c.PeerID(), Addrs: c.Host().Addrs()})
 			cancel()
 			if err != nil {
+				var de *swarm.DialError
+				if errors.As(err, &de) {
+					err = fmt.Errorf("%w: %v", err, de.DialErrors)
+				}
 				b.Fatalf("connect: %v", err)
 			}
 		}

@@ -64,8 +64,7 @@ type Options struct {
 	GossipTracer pubsub.RawTracer
 
 	// HostOptions are passed to mesh.NewHost: benchmarks put a node inside
-	// a network namespace of their own with mesh.WithSockets, or try
-	// QUIC with mesh.WithQUIC.
+	// a network namespace of their own with mesh.WithSockets.
 	HostOptions []mesh.HostOption
 
 	// bypassGater lets every connection through the gater, so that tests

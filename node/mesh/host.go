@@ -22,7 +22,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -191,7 +190,6 @@ type HostOption func(*hostOptions) error
 
 type hostOptions struct {
 	sockets func(func() error) error
-	quic    bool
 }
 
 // WithSockets has in make every socket the host listens on and every TCP
@@ -209,17 +207,6 @@ func WithSockets(in func(func() error) error) HostOption {
 	}
 }
 
-// WithQUIC adds libp2p's QUIC transport (QUIC v1 over UDP, TLS 1.3 of its
-// own) beside TCP: the host dials and listens on QUIC addresses
-// (/udp/N/quic-v1) given to it. The pre-shared key of a private network
-// cannot protect QUIC, so the two do not go together.
-func WithQUIC() HostOption {
-	return func(o *hostOptions) error {
-		o.quic = true
-		return nil
-	}
-}
-
 // NewHost builds the node's libp2p host: TCP, TLS then Noise, yamux
 // (its windows set by YamuxTransport), no relay, the gater g on every
 // connection and adm on every stream (through the resource manager,
@@ -231,9 +218,6 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
-	}
-	if o.quic && pskFile != "" {
-		return nil, fmt.Errorf("QUIC cannot run in a private network (pre-shared key %s): use TCP", pskFile)
 	}
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(Limits()))
 	if err != nil {
@@ -255,9 +239,6 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 		libp2p.ResourceManager(&admittingRM{ResourceManager: rm, adm: adm}),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
-	}
-	if o.quic {
-		opts = append(opts, libp2p.Transport(quic.NewTransport))
 	}
 	if o.sockets == nil {
 		opts = append(opts, libp2p.ListenAddrStrings(listen...))
