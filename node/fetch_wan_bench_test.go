@@ -136,7 +136,8 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 		}
 		defaults[k] = v
 	}
-	b.Logf("namespaces' defaults: tcp_wmem %q, tcp_rmem %q", defaults["net.ipv4.tcp_wmem"], defaults["net.ipv4.tcp_rmem"])
+	fmt.Printf("    namespaces' defaults: tcp_wmem %q, tcp_rmem %q; +bufs: %q, %q\n", defaults["net.ipv4.tcp_wmem"], defaults["net.ipv4.tcp_rmem"],
+		mesh.TCPBufferAdvice["net.ipv4.tcp_wmem"], mesh.TCPBufferAdvice["net.ipv4.tcp_rmem"])
 	for _, v := range variants {
 		var rows []wanLink
 		for _, l := range wanLinks() {
@@ -263,13 +264,10 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 	ab, ba := line.Stats()
 	rate := float64(p.Bytes) / chunks.Sub(start).Seconds()
 	fmt.Printf("wan %s: %.1f MB/s = %.2f of link\n", name, rate/1e6, rate/bulkRate)
-	b.Logf("%s (%v): fetch %d MiB in %v (end to end %v, %.1f MB/s), %.2f cores busy (the forwarder %.2f); sources %v; link: one TCP connection %.1f MB/s in %v, %.2f cores busy; line A->B %d dropped, B->A %d dropped during the fetch",
+	fmt.Printf("    %s (%v): fetch %d MiB in %v (end to end %v, %.1f MB/s), %.2f cores busy (the forwarder %.2f); sources %v; link: one TCP connection %.1f MB/s in %v, %.2f cores busy; line A->B %d dropped, B->A %d dropped during the fetch\n",
 		name, l.cfg, p.Bytes>>20, chunks.Sub(start).Round(time.Millisecond), end.Sub(start).Round(time.Millisecond), float64(p.Bytes)/end.Sub(start).Seconds()/1e6,
 		float64(cpu)/float64(end.Sub(start)), float64(ab.CPU+ba.CPU-ab0.CPU-ba0.CPU)/float64(end.Sub(start)), p.Sources, bulkRate/1e6, bulk.Round(time.Millisecond), float64(bulkCPU)/float64(bulk),
 		ab.Dropped-ab0.Dropped, ba.Dropped-ba0.Dropped)
-	if conns := recv.Host().Network().ConnsToPeer(origin.PeerID()); len(conns) > 0 {
-		b.Logf("%s: receiver to origin over %s", name, conns[0].RemoteMultiaddr())
-	}
 }
 
 // wanCases generates n cases of about size bytes of documents each (one
