@@ -13,9 +13,9 @@ import (
 // sizes them automatically, up to the third field of net.ipv4.tcp_wmem
 // (sender) and net.ipv4.tcp_rmem (receiver); about half of a buffer holds
 // data in flight (the rest is the kernel's bookkeeping, and for the
-// sender the data not yet sent). Debian's defaults, 4 MiB and 6 MiB, cap
-// one connection near 40 MB/s at 50 ms and 10 MB/s at 200 ms: below a
-// 1 Gbit/s court link. A courtmesh connection to a source is one TCP
+// sender the data not yet sent). The kernel's default tcp_wmem maximum,
+// 4 MiB, caps one connection near 42 MB/s at 50 ms and 10 MB/s at 200 ms:
+// below a 1 Gbit/s court link. A courtmesh connection to a source is one TCP
 // connection, whatever the number of yamux streams on it.
 
 // TCPBufferAdvice is what courtmesh doctor asks for when the buffers cap
