@@ -63,6 +63,10 @@ type Options struct {
 	// it. It must not block.
 	GossipTracer pubsub.RawTracer
 
+	// HostOptions are passed to mesh.NewHost: benchmarks put a node inside
+	// a network namespace of their own with mesh.WithSockets.
+	HostOptions []mesh.HostOption
+
 	// bypassGater lets every connection through the gater, so that tests
 	// can show that the stream-level checks hold on their own.
 	bypassGater bool
@@ -170,7 +174,7 @@ func New(opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.gater = mesh.NewGater(ts, log, n.metrics, opts.bypassGater)
-	h, err := mesh.NewHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts)
+	h, err := mesh.NewHost(nk.Libp2p(), cfg.Listen, cfg.PSKFile, n.gater, ts, opts.HostOptions...)
 	if err != nil {
 		return fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -47,6 +49,8 @@ func (k *checkup) fail(fix, key string, a ...any) {
 
 func runDoctor(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "doctor")
+	linkMbit := fs.Int("link-mbit", 1000, "the court's link to the mesh, Mbit/s: doctor checks that TCP's buffers let one connection fill it")
+	linkRTT := fs.Duration("link-rtt", 50*time.Millisecond, "the longest round trip to a court the node fetches from (ping it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -159,6 +163,9 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 
+	// TCP buffers against the link.
+	k.tcpBuffers(readSysctl, float64(*linkMbit)*1e6/8, *linkRTT)
+
 	// Bootstrap peers.
 	if cfgErr == nil {
 		for _, s := range cfg.Bootstrap {
@@ -186,6 +193,46 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	return k.result()
+}
+
+// readSysctl reads a sysctl's value from /proc/sys.
+func readSysctl(key string) (string, error) {
+	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(key, ".", "/"))
+	return strings.TrimSpace(string(b)), err
+}
+
+// tcpBuffers checks that the largest socket buffers TCP may give a
+// connection (the third field of tcp_wmem for the sending side, tcp_rmem
+// for the receiving one) let one connection carry rate bytes per second
+// over rtt: a dossier from one court comes over one TCP connection.
+func (k *checkup) tcpBuffers(read func(string) (string, error), rate float64, rtt time.Duration) {
+	if rtt <= 0 || rate <= 0 {
+		return
+	}
+	link := fmt.Sprintf("%.0f Mbit/s at %v round trip", rate*8/1e6, rtt)
+	var capped, set []string
+	for _, key := range []string{"net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"} {
+		v, err := read(key)
+		if err != nil {
+			k.warn("check that /proc/sys is mounted (in a container, set the host's or the pod's sysctls)", "%s: %v", key, err)
+			continue
+		}
+		maxBuf, err := mesh.ParseTCPBufferMax(v)
+		if err != nil {
+			k.warn("set it as three numbers, min default max", "%s: %v", key, err)
+			continue
+		}
+		if c := mesh.TCPBufferCap(maxBuf, rtt); c < rate {
+			capped = append(capped, fmt.Sprintf("%s maximum %s caps one connection at %.0f MB/s", key, humanBytes(maxBuf), c/1e6))
+			set = append(set, fmt.Sprintf("%s=%q", key, mesh.TCPBufferAdvice[key]))
+		}
+	}
+	if len(capped) == 0 {
+		k.ok("TCP buffers let one connection fill %s (--link-mbit, --link-rtt)", link)
+		return
+	}
+	k.warn("sysctl -w "+strings.Join(set, " ")+", and the same in /etc/sysctl.d/60-courtmesh.conf (docs/operations.md, \"TCP buffers on long links\")",
+		"TCP buffers cap a dossier fetch below the link (%s): %s", link, strings.Join(capped, "; "))
 }
 
 // dial checks that a bootstrap address answers on TCP.

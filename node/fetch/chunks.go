@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/mesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -100,7 +102,11 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 		wg.Go(func() {
 			window := make(chan struct{}, fetchWindow/crypto.MaxChunkSize) // one token per chunk in flight
 			var streams sync.WaitGroup
-			for range f.streamsFor(ctx, s.peer) {
+			// The first stream starts at once; the others, on a long
+			// link, once the round trip is known (a ping, unless libp2p
+			// measured it already): it costs the first chunk no round
+			// trip.
+			for i, n := 0, 1; i < n; i++ {
 				streams.Go(func() {
 					// A stream that broke (a stall, a reset) is opened
 					// again, a few times, after a pause: on a short link
@@ -133,6 +139,9 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 						}
 					}
 				})
+				if i == 0 {
+					n = f.streamsFor(ctx, s.peer)
+				}
 			}
 			streams.Wait()
 		})
@@ -184,9 +193,11 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 
 // streamsFor returns how many streams to open to a source: one on a short
 // link (a LAN, loopback), where a yamux stream's window never limits its
-// rate and a second stream only adds contention, fetchStreams on a long
-// one, where one stream's window (at most 16 MiB) over the round trip
-// would.
+// rate and a second stream only adds contention; on a long one, enough
+// streams for fetchLinkRate's bandwidth-delay product at the measured
+// round trip to fit in their windows (mesh.YamuxMaxWindow each), and one
+// more so that a stream waiting for its window update does not idle the
+// link.
 func (f *Service) streamsFor(ctx context.Context, p peer.ID) int {
 	rtt := f.h.Peerstore().LatencyEWMA(p)
 	if rtt == 0 {
@@ -200,10 +211,20 @@ func (f *Service) streamsFor(ctx context.Context, p peer.ID) int {
 		case <-pctx.Done():
 		}
 	}
+	return streamsForRTT(rtt)
+}
+
+// streamsForRTT is streamsFor's rule; rtt 0 (not measured) is taken as a
+// long link of 50 ms.
+func streamsForRTT(rtt time.Duration) int {
 	if rtt > 0 && rtt < fetchLongLink {
 		return 1
 	}
-	return fetchStreams
+	if rtt == 0 {
+		rtt = 50 * time.Millisecond
+	}
+	bdp := fetchLinkRate * rtt.Seconds()
+	return min(1+int(math.Ceil(bdp/mesh.YamuxMaxWindow)), fetchMaxStreams)
 }
 
 // streamWorker runs one stream to a source: it keeps up to fetchPipeline

@@ -26,16 +26,21 @@ import (
 
 // Fetch tuning. A stream carries up to fetchPipeline requests in flight,
 // each of up to fetchBatch chunks; a peer gets one stream on a short link
-// and fetchStreams on a long one, and at most fetchWindow bytes in flight
-// (one stream's pipeline, 8 requests of 8 chunks, fills the window).
+// and more on a long one (streamsFor: from the bandwidth-delay product),
+// and at most fetchWindow bytes in flight (one stream's pipeline, 8
+// requests of 8 chunks, fills the window).
 const (
 	fetchBatch    = 8
 	fetchPipeline = 8
-	fetchStreams  = 2
-	// fetchLongLink is the round trip from which a source gets
-	// fetchStreams streams instead of one.
+	// fetchLongLink is the round trip from which a source gets more than
+	// one stream.
 	fetchLongLink = 10 * time.Millisecond
-	fetchWindow   = 64 << 20
+	// fetchLinkRate (bytes per second) is the fastest link a source's
+	// streams are sized for: 1 Gbit/s.
+	fetchLinkRate = 125e6
+	// fetchMaxStreams caps the streams to one source.
+	fetchMaxStreams = 4
+	fetchWindow     = 64 << 20
 	// badSourceLimit drops a source after this many chunks that failed
 	// verification.
 	badSourceLimit = 3

@@ -1,8 +1,10 @@
 package mesh
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -183,26 +185,67 @@ func Limits() rcmgr.ConcreteLimitConfig {
 	return p.Build(base)
 }
 
-// NewHost builds the node's libp2p host: TCP, TLS then Noise, yamux, no
-// relay, the gater g on every connection and adm on every stream (through
-// the resource manager, whose limits are Limits), and the pre-shared key
-// in pskFile if one is given ("": none).
-func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, adm Admission) (host.Host, error) {
+// HostOption changes how NewHost builds a host.
+type HostOption func(*hostOptions) error
+
+type hostOptions struct {
+	sockets func(func() error) error
+}
+
+// WithSockets has in make every socket the host listens on and every TCP
+// connection it dials: in runs its function and returns its error.
+// Benchmarks use it to put a node inside a network namespace they made
+// (delayline.Netns.Do), a socket belonging to the namespace in which it
+// was created; without it sockets are made in the process's namespace.
+func WithSockets(in func(func() error) error) HostOption {
+	return func(o *hostOptions) error {
+		if in == nil {
+			return fmt.Errorf("WithSockets: nil function")
+		}
+		o.sockets = in
+		return nil
+	}
+}
+
+// NewHost builds the node's libp2p host: TCP, TLS then Noise, yamux
+// (its windows set by YamuxTransport), no relay, the gater g on every
+// connection and adm on every stream (through the resource manager,
+// whose limits are Limits), and the pre-shared key in pskFile if one is
+// given ("": none).
+func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, adm Admission, options ...HostOption) (host.Host, error) {
+	var o hostOptions
+	for _, opt := range options {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(Limits()))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
+	var tcpOpts []any
+	if o.sockets != nil {
+		tcpOpts = append(tcpOpts, tcp.WithDialerForAddr(func(ma.Multiaddr) (tcp.ContextDialer, error) {
+			return socketsDialer(o.sockets), nil
+		}))
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
-		libp2p.ListenAddrStrings(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(tcp.NewTCPTransport, tcpOpts...),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, YamuxTransport()),
 		libp2p.ConnectionGater(g),
 		libp2p.ResourceManager(&admittingRM{ResourceManager: rm, adm: adm}),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
+	}
+	if o.sockets == nil {
+		opts = append(opts, libp2p.ListenAddrStrings(listen...))
+	} else {
+		// libp2p listens on another goroutine: listened on below instead,
+		// inside o.sockets.
+		opts = append(opts, libp2p.NoListenAddrs)
 	}
 	if pskFile != "" {
 		f, err := os.Open(pskFile)
@@ -225,7 +268,35 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 		rm.Close()
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
+	if o.sockets != nil && len(listen) > 0 {
+		addrs := make([]ma.Multiaddr, 0, len(listen))
+		for _, l := range listen {
+			a, err := ma.NewMultiaddr(l)
+			if err != nil {
+				h.Close()
+				return nil, fmt.Errorf("listen address %q: %w", l, err)
+			}
+			addrs = append(addrs, a)
+		}
+		if err := o.sockets(func() error { return h.Network().Listen(addrs...) }); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("listen on %v: %w", listen, err)
+		}
+	}
 	return h, nil
+}
+
+// socketsDialer dials TCP with the socket made inside its function.
+type socketsDialer func(func() error) error
+
+func (in socketsDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	var c net.Conn
+	err := in(func() error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, address)
+		return err
+	})
+	return c, err
 }
 
 // NewBareHost builds a host with courtmesh's transports and no Admission
@@ -237,7 +308,7 @@ func NewBareHost(key *crypto.NodeKey, listen []string) (host.Host, error) {
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, YamuxTransport()),
 		libp2p.DisableRelay(),
 	)
 }
