@@ -209,7 +209,7 @@ func (k *checkup) tcpBuffers(read func(string) (string, error), rate float64, rt
 	if rtt <= 0 || rate <= 0 {
 		return
 	}
-	link := fmt.Sprintf("%.0f Mbit/s at %v round trip", rate*8/1e6, rtt)
+	link := sprintf("%.0f Mbit/s at %v round trip", rate*8/1e6, rtt)
 	var capped, set []string
 	for _, key := range []string{"net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"} {
 		v, err := read(key)
@@ -223,7 +223,7 @@ func (k *checkup) tcpBuffers(read func(string) (string, error), rate float64, rt
 			continue
 		}
 		if c := mesh.TCPBufferCap(maxBuf, rtt); c < rate {
-			capped = append(capped, fmt.Sprintf("%s maximum %s caps one connection at %.0f MB/s", key, humanBytes(maxBuf), c/1e6))
+			capped = append(capped, sprintf("%s maximum %s caps one connection at %.0f MB/s", key, humanBytes(maxBuf), c/1e6))
 			set = append(set, fmt.Sprintf("%s=%q", key, mesh.TCPBufferAdvice[key]))
 		}
 	}
@@ -231,7 +231,7 @@ func (k *checkup) tcpBuffers(read func(string) (string, error), rate float64, rt
 		k.ok("TCP buffers let one connection fill %s (--link-mbit, --link-rtt)", link)
 		return
 	}
-	k.warn("sysctl -w "+strings.Join(set, " ")+", and the same in /etc/sysctl.d/60-courtmesh.conf (docs/operations.md, \"TCP buffers on long links\")",
+	k.warn(sprintf("sysctl -w %s, and the same in /etc/sysctl.d/60-courtmesh.conf (docs/operations.md, \"TCP buffers on long links\")", strings.Join(set, " ")),
 		"TCP buffers cap a dossier fetch below the link (%s): %s", link, strings.Join(capped, "; "))
 }
 
