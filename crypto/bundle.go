@@ -3,7 +3,10 @@ package crypto
 import (
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -138,6 +141,15 @@ func (b *Bundle) Hash() [32]byte { return b.hash }
 // chain to root; revoked serials may still be listed so that old records
 // can be checked, but they are never admitted.
 func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires time.Time, certs []*Certificate, revs []Revocation) (*Bundle, error) {
+	return BuildBundleCached(rootKey, root, seq, issued, expires, certs, revs, nil)
+}
+
+// BuildBundleCached is BuildBundle that checks the signatures of only the
+// certificates cache does not hold (as OpenBundleCached); every other
+// check is made. The national root keeps such a cache of the
+// certificates it bundled before (crypto/ca), so that the next bundle
+// verifies only what is new.
+func BuildBundleCached(rootKey Signer, root *Certificate, seq uint64, issued, expires time.Time, certs []*Certificate, revs []Revocation, cache CertCache) (*Bundle, error) {
 	p := &cryptopb.TrustBundle{
 		Version:   1, // 2 if a revocation needs it, below
 		Sequence:  seq,
@@ -170,7 +182,7 @@ func BuildBundle(rootKey Signer, root *Certificate, seq uint64, issued, expires 
 	if err != nil {
 		return nil, err
 	}
-	b, err := OpenBundle(root, raw)
+	b, err := OpenBundleCached(root, raw, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +319,7 @@ func (b *Bundle) checkChain(root *Certificate, cache CertCache, revoked map[uint
 	rootID := issuerID(root)
 	b.certKeys[0] = cacheKeyOf(rootID, digest(0))
 	issuerIDs := map[uint64][32]byte{root.Serial: rootID}
+	var toVerify []sigCheck
 	for i, c := range b.Certs[1:] {
 		i++
 		issuer, ok := bySerial[c.IssuerSerial]
@@ -323,18 +336,72 @@ func (b *Bundle) checkChain(root *Certificate, cache CertCache, revoked map[uint
 		}
 		key := cacheKeyOf(iid, digest(i))
 		b.certKeys[i] = key
-		checkSig := cache == nil || !cache.Verified(key)
-		if err := c.verifyIssuedBy(issuer, checkSig); err != nil {
+		// Everything but the signature here; the signatures after, on
+		// every core.
+		if err := c.verifyIssuedBy(issuer, false); err != nil {
 			return fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
 		}
-		if checkSig {
-			b.verified++
+		if cache == nil || !cache.Verified(key) {
+			toVerify = append(toVerify, sigCheck{c, issuer})
 		}
 		if c.PeerID != "" && !revoked[c.Serial] {
 			if other, dup := peers[c.PeerID]; dup && !revoked[other] {
 				return fmt.Errorf("trust bundle %d: %w: peer %s certified twice (serials %d and %d)", b.Sequence, ErrMalformed, c.PeerID, other, c.Serial)
 			}
 			peers[c.PeerID] = c.Serial
+		}
+	}
+	if err := verifySignatures(toVerify); err != nil {
+		return fmt.Errorf("trust bundle %d: %w", b.Sequence, err)
+	}
+	b.verified = len(toVerify)
+	return nil
+}
+
+// sigCheck is a certificate whose signature by issuer is to be verified.
+type sigCheck struct{ c, issuer *Certificate }
+
+// parallelVerifyMin is the number of signatures from which
+// verifySignatures spreads them over the cores.
+const parallelVerifyMin = 64
+
+// verifySignatures checks each certificate's signature by its issuer, on
+// every core for a long list (a national bundle holds 3,500), and returns
+// the error of the first one in the list that fails.
+func verifySignatures(checks []sigCheck) error {
+	verify := func(k sigCheck) error {
+		if err := k.c.Envelope.VerifyWith(k.issuer.SigningKey, PayloadCertificate); err != nil {
+			return fmt.Errorf("certificate %d (%s): %w", k.c.Serial, k.c.Code, err)
+		}
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(checks)/parallelVerifyMin)
+	if workers < 2 {
+		for _, k := range checks {
+			if err := verify(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(checks))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(checks) {
+					return
+				}
+				errs[i] = verify(checks[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -105,11 +105,8 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		k.ok("national root pinned (serial %d, fingerprint %x)", root.Serial, root.Envelope.Signature[:8])
 	}
 	if root != nil {
-		raw, err := os.ReadFile(d.Path(datadir.BundleFile))
-		var b *crypto.Bundle
-		if err == nil {
-			b, err = crypto.OpenBundle(root, raw)
-		}
+		// The bundle in force: the whole bundle and the deltas on it.
+		b, deltaErr, err := d.LoadBundle(root, nil)
 		switch {
 		case err != nil:
 			k.fail("ask the national operator for a current bundle and install or push it", "trust bundle: %v", err)
@@ -117,13 +114,16 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 			days := int(b.ExpiresAt.Sub(now).Hours() / 24)
 			switch b.Status(now) {
 			case crypto.BundleValid:
-				k.ok("trust bundle #%d valid, expires %s (%d days), %d certificates", b.Sequence, b.ExpiresAt.Format(time.DateOnly), days, len(b.Certs))
+				k.ok("trust bundle #%d valid, expires %s (%d days), %d certificates%s", b.Sequence, b.ExpiresAt.Format(time.DateOnly), days, len(b.Certs), deltasNote(b))
 			case crypto.BundleExpiring:
 				k.warn("ask the national operator for the next bundle", "trust bundle #%d expires in %d days (%s)", b.Sequence, days, b.ExpiresAt.Format(time.DateOnly))
 			case crypto.BundleGraced:
 				k.fail(sprintf("install a newer bundle now: the grace period ends %s", b.ExpiresAt.Add(crypto.BundleGrace).Format(time.DateOnly)), "trust bundle #%d expired on %s", b.Sequence, b.ExpiresAt.Format(time.DateOnly))
 			default:
 				k.fail("install a newer bundle: the node admits no peer until then", "trust bundle #%d expired and its grace period is over", b.Sequence)
+			}
+			if deltaErr != nil {
+				k.warn("start the node: it fetches the deltas it lacks from its peers (or install the current whole bundle)", "trust bundle deltas after #%d not applied: %v", b.Sequence, deltaErr)
 			}
 			if b.IssuedAt.After(now.Add(5 * time.Minute)) {
 				k.fail("set the system clock (chrony/NTP against the court network's time source)", "clock: the bundle was issued at %s, in this machine's future", b.IssuedAt.Format(time.RFC3339))
@@ -236,6 +236,14 @@ func (k *checkup) tcpBuffers(read func(string) (string, error), rate float64, rt
 }
 
 // dial checks that a bootstrap address answers on TCP.
+// deltasNote says how a bundle came to its sequence, when deltas did.
+func deltasNote(b *crypto.Bundle) string {
+	if len(b.Deltas) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (whole bundle #%d and %d deltas)", b.FullSequence, len(b.Deltas))
+}
+
 func (k *checkup) dial(s string) {
 	m, err := ma.NewMultiaddr(s)
 	if err != nil {

@@ -12,6 +12,9 @@
 //	pop.key       secret for proof-of-possession challenges (0600; made
 //	              by the first Challenge)
 //	issued/       every certificate issued, one file per serial
+//	bundle.last   the last bundle signed, with bundle.last.deltas (the
+//	              deltas signed on it) and bundle.last.certs (the
+//	              certificates already verified: a cache)
 //
 // The root key is meant to live on an offline machine; the commands here
 // never need a network.
@@ -554,7 +557,7 @@ func (ca *CA) Bundle(now time.Time, validity time.Duration, extra []*crypto.Cert
 		}
 		revs[i] = crypto.Revocation{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason, LastTrusted: last}
 	}
-	b, err := crypto.BuildBundle(ca.key, ca.Cert, st.BundleSequence+1, now, now.Add(validity), certs, revs)
+	b, err := crypto.BuildBundleCached(ca.key, ca.Cert, st.BundleSequence+1, now, now.Add(validity), certs, revs, ca.certCache())
 	if err != nil {
 		return nil, err
 	}

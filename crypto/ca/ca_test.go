@@ -661,3 +661,53 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("write into a missing directory: %v", err)
 	}
 }
+
+// TestBundleCertCache: the root verifies a certificate's signature once;
+// the next bundle and a revocation delta verify only what is new, a
+// changed certificate is verified again, and a damaged cache only costs
+// a full verification.
+func TestBundleCertCache(t *testing.T) {
+	root := newRoot(t)
+	jing := newProvinceIssuer(t, root, "京")
+	must(root.Issue(courtTemplate(t, "沪0101")))
+	var extra []*crypto.Certificate
+	for _, code := range []court.CourtCode{"京0105", "京0106", "京0107"} {
+		extra = append(extra, must(jing.Issue(courtTemplate(t, code))))
+	}
+	b1 := must(root.Bundle(fixNow, bundleV, extra))
+	if n := len(b1.Certs) - 1; b1.CertsVerified() != n {
+		t.Fatalf("first bundle: %d signatures verified, want all %d", b1.CertsVerified(), n)
+	}
+	extra = append(extra, must(jing.Issue(courtTemplate(t, "京0108"))))
+	b2 := must(root.Bundle(fixNow, bundleV, extra))
+	if b2.CertsVerified() != 1 {
+		t.Fatalf("next bundle with one new certificate: %d signatures verified, want 1", b2.CertsVerified())
+	}
+	// A certificate with a bad signature is not taken from the cache: its
+	// key binds the exact signed bytes.
+	forged := *extra[0].Envelope
+	forged.Signature = append([]byte(nil), forged.Signature...)
+	forged.Signature[0] ^= 1
+	fc, err := crypto.ParseCertificate(&forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Bundle(fixNow, bundleV, append([]*crypto.Certificate{fc}, extra[1:]...)); !errors.Is(err, crypto.ErrBadSignature) {
+		t.Fatalf("bundle with a forged certificate: %v, want %v", err, crypto.ErrBadSignature)
+	}
+	// A revocation delta opens the last bundle through the cache.
+	d, err := root.RevokeDelta(extra[1].Serial, "key lost (test)", fixNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crypto.ApplyDelta(root.Root, b2, d.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root.dir, CertCacheFile), []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b4 := must(root.Bundle(fixNow, bundleV, extra))
+	if n := len(b4.Certs) - 1; b4.CertsVerified() != n {
+		t.Fatalf("bundle after the cache was damaged: %d signatures verified, want all %d", b4.CertsVerified(), n)
+	}
+}

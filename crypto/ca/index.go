@@ -202,7 +202,26 @@ func certFileName(serial uint64) string { return strconv.FormatUint(serial, 10) 
 const (
 	LastBundleFile = "bundle.last"
 	LastDeltasFile = "bundle.last.deltas"
+	// CertCacheFile lists the cache keys of the certificates of the last
+	// bundle whose signatures were verified (crypto.MemCertCache): the
+	// next `ca bundle` or `ca revoke` verifies only the certificates that
+	// are new. It is a cache: deleting it costs one full verification.
+	CertCacheFile = "bundle.last.certs"
 )
+
+// certCache reads the cache of verified certificates; a missing or
+// unreadable one is empty (every signature is then verified).
+func (ca *CA) certCache() *crypto.MemCertCache {
+	raw, err := os.ReadFile(filepath.Join(ca.dir, CertCacheFile))
+	if err != nil {
+		return &crypto.MemCertCache{}
+	}
+	c, err := crypto.UnmarshalCertCache(raw)
+	if err != nil {
+		return &crypto.MemCertCache{}
+	}
+	return c
+}
 
 // lastBundle opens the root's last bundle with its deltas.
 func (ca *CA) lastBundle() (*crypto.Bundle, error) {
@@ -213,7 +232,7 @@ func (ca *CA) lastBundle() (*crypto.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := crypto.OpenBundle(ca.Root, raw)
+	b, err := crypto.OpenBundleCached(ca.Root, raw, ca.certCache())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", LastBundleFile, err)
 	}
@@ -241,6 +260,11 @@ func (ca *CA) lastBundle() (*crypto.Bundle, error) {
 func (ca *CA) keepLast(b *crypto.Bundle) error {
 	if len(b.Deltas) == 0 {
 		if err := writeFile(filepath.Join(ca.dir, LastBundleFile), b.Raw, 0o644); err != nil {
+			return err
+		}
+		var cache crypto.MemCertCache
+		cache.Reset(b)
+		if err := writeFile(filepath.Join(ca.dir, CertCacheFile), cache.Marshal(), 0o644); err != nil {
 			return err
 		}
 	}

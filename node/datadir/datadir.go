@@ -123,11 +123,9 @@ func (d Dir) Court() (court.CourtCode, error) {
 	if err != nil {
 		return "", err
 	}
-	raw, err := os.ReadFile(d.Path(BundleFile))
-	if err != nil {
-		return "", err
-	}
-	b, err := crypto.OpenBundle(root, raw)
+	// The bundle in force, deltas included: a court a delta certified
+	// has its code here too.
+	b, _, err := d.LoadBundle(root, nil)
 	if err != nil {
 		return "", err
 	}
@@ -339,12 +337,10 @@ func InstallTrust(d Dir, rootRaw, bundleRaw []byte) (*crypto.Bundle, *crypto.Cer
 	if err != nil {
 		return nil, nil, fmt.Errorf("the bundle does not certify this node (%s): %w; send %s to the certificate authority", nk.PeerID(), err, d.Path(IdentityFile))
 	}
-	if raw, err := os.ReadFile(d.Path(BundleFile)); err == nil {
-		// The installed bundle was verified when installed: its sequence
-		// is all that is needed here.
-		if cur, err := crypto.PeekBundleSequence(raw); err == nil && cur > b.Sequence {
-			return nil, nil, fmt.Errorf("bundle %d is older than the installed bundle %d: %w", b.Sequence, cur, crypto.ErrStale)
-		}
+	// The installed bundle and its deltas were verified when installed:
+	// their sequence is all that is needed here.
+	if cur := d.InstalledSequence(); cur > b.Sequence {
+		return nil, nil, fmt.Errorf("bundle %d is older than the installed bundle %d: %w", b.Sequence, cur, crypto.ErrStale)
 	}
 	if err := WriteFileAtomic(d.Path(RootFile), rootRaw, 0o644); err != nil {
 		return nil, nil, err

@@ -15,10 +15,10 @@ import (
 // bundle, root-signed).
 const (
 	// HeadFile is the root-signed head of BundleFile, when known.
-	HeadFile = "bundle.head"
-	// DeltasFile holds the signed deltas applied on top of BundleFile, in
-	// order, each as a length-prefixed frame.
-	DeltasFile = "bundle.deltas"
+	HeadFile = datadir.HeadFile
+	// DeltasFile holds the signed deltas applied on top of BundleFile
+	// (datadir.DeltasFile).
+	DeltasFile = datadir.DeltasFile
 	// CertCacheFile lists the cache keys of the certificates of the
 	// bundle in force whose signatures were verified (crypto.MemCertCache):
 	// a restart verifies only what it has not verified before.
@@ -48,47 +48,11 @@ func (s *Service) Stats() Stats {
 	}
 }
 
-// load opens the bundle in force from dir: the whole bundle (through the
-// certificate cache), its head if it matches, then the deltas that apply
-// on top of it. A delta that does not apply ends the chain (it is logged
-// by the caller through the returned error, which does not fail the load).
+// load opens the bundle in force from dir (datadir.Dir.LoadBundle): a
+// delta that does not apply ends the chain, and is returned as deltaErr
+// for the caller to log (it does not fail the load).
 func load(dir datadir.Dir, root *crypto.Certificate, cache *crypto.MemCertCache) (*crypto.Bundle, error, error) {
-	raw, err := readFile(dir.Path(datadir.BundleFile), "the trust bundle; run `courtmesh trust install`")
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := crypto.OpenBundleCached(root, raw, cache)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", dir.Path(datadir.BundleFile), err)
-	}
-	if hr, err := os.ReadFile(dir.Path(HeadFile)); err == nil {
-		if h, err := crypto.OpenBundleHead(root, hr); err == nil && h.Matches(b) {
-			b.Head = hr
-		}
-	}
-	dr, err := os.ReadFile(dir.Path(DeltasFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return b, nil, nil
-	}
-	if err != nil {
-		return b, err, nil
-	}
-	r := bytes.NewReader(dr)
-	for r.Len() > 0 {
-		d, err := cmproto.ReadFrame(r, crypto.MaxDeltaSize)
-		if err != nil {
-			return b, fmt.Errorf("%s: %w", dir.Path(DeltasFile), err), nil
-		}
-		if pd, err := crypto.PeekDelta(d); err == nil && pd.Sequence <= b.Sequence {
-			continue // deltas of an older whole bundle, left by a crash
-		}
-		nb, err := crypto.ApplyDelta(root, b, d)
-		if err != nil {
-			return b, fmt.Errorf("%s: %w", dir.Path(DeltasFile), err), nil
-		}
-		b = nb
-	}
-	return b, nil, nil
+	return dir.LoadBundle(root, cache)
 }
 
 // persist writes what must survive a restart for b to be in force: the
