@@ -241,7 +241,7 @@ func deltasNote(b *crypto.Bundle) string {
 	if len(b.Deltas) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (whole bundle #%d and %d deltas)", b.FullSequence, len(b.Deltas))
+	return sprintf(" (whole bundle #%d and %d deltas)", b.FullSequence, len(b.Deltas))
 }
 
 func (k *checkup) dial(s string) {
