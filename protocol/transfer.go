@@ -25,6 +25,11 @@ const (
 	StateRejected   State = "rejected"    // declined by the decider or the receiver
 	StateWithdrawn  State = "withdrawn"   // withdrawn by the origin
 	StateReturned   State = "returned"    // the receiver returned an incomplete handover: waiting for the origin's supplement
+	// The states of the modes beyond the move of one case (modes.go).
+	StateSupervised      State = "supervised"           // 督促执行: the origin enforces by the superior's date and reports
+	StateRefused         State = "refused"              // the receiver refused the handed-over case with reasons: waiting for the superior's ruling
+	StateAssistRequested State = "assistance_requested" // 协同执行: waiting for the assisting court's answer
+	StateAssisting       State = "assisting"            // 协同执行: the assisting court acts; waiting for its result
 )
 
 // Terminal reports whether no further step may follow.
@@ -138,6 +143,12 @@ type Transfer struct {
 	DossierItemsSet bool            `json:"dossier_items_set,omitempty"`
 	Directives      []Directive     `json:"directives,omitempty"` // 督办 and their reports (supervision.go)
 	Reviews         []Review        `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews (spotcheck.go)
+	// The modes beyond the move of one case (modes.go): 督促执行, 集中执行,
+	// 协同执行, and the receiver's refusal to the superior.
+	Supervision *Supervision      `json:"supervision,omitempty"`
+	Gathered    []court.TransferID `json:"gathered,omitempty"` // 集中执行: the transfers the one decision gathered
+	Assistance  *Assistance       `json:"assistance,omitempty"`
+	Refusal     *Refusal          `json:"refusal,omitempty"`
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -163,6 +174,14 @@ func (t *Transfer) Deadline() (c court.CourtCode, what string, by court.Date, ok
 		c, what, s = t.Receiver, "filing", t.FileBy
 	case StateReturned:
 		c, what, s = t.Origin, "supplement", t.SupplementBy
+	case StateSupervised:
+		c, what, s = t.Origin, "supervised_enforcement", t.Supervision.enforceBy()
+	case StateRefused:
+		c, what, s = t.Decider, "refusal_ruling", t.Refusal.ruleBy()
+	case StateAssistRequested:
+		c, what, s = t.Assistance.court(), "assistance_answer", t.Assistance.answerBy()
+	case StateAssisting:
+		c, what, s = t.Assistance.court(), "assistance_result", t.Assistance.due()
 	case StateReceived:
 		if t.lastProgressAt().After(t.ReceivedAt) || t.ReceivedAt.IsZero() {
 			c, what, s = t.Receiver, "conclusion", t.ConcludeBy
@@ -202,6 +221,14 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 		return t.Receiver, "fetch the dossier and confirm receipt"
 	case StateReturned:
 		return t.Origin, "supplement the returned handover (" + strings.Join(t.Missing, ", ") + ")"
+	case StateSupervised:
+		return t.Origin, "enforce under the superior's supervision (督促执行) by " + t.Supervision.enforceBy() + ", and report"
+	case StateRefused:
+		return t.Decider, "rule on " + string(t.Receiver) + "'s refusal of the case: uphold the designation, designate another court, or set the decision aside"
+	case StateAssistRequested:
+		return t.Assistance.court(), "answer the request for assistance (协同执行)"
+	case StateAssisting:
+		return t.Assistance.court(), "assist and report the result by " + t.Assistance.due()
 	case StateReceived:
 		return t.Receiver, "enforce; report progress until closure"
 	}
@@ -242,6 +269,8 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return applyOffer(r), nil
 		case KindStart:
 			return applyStart(r), nil
+		case KindAssistRequest:
+			return applyAssistRequest(r), nil
 		}
 		return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
 	}
@@ -256,14 +285,20 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	if t.State.Terminal() {
 		return afterEnd(t, r, &n, h, rules, conflict)
 	}
+	if next, ok, err := applyModes(t, &n, r, h, held, conflict); ok {
+		return next, err
+	}
 	switch b := r.PB.GetBody().(type) {
-	case *pb.Record_Offer, *pb.Record_Start:
+	case *pb.Record_Offer, *pb.Record_Start, *pb.Record_AssistanceRequest:
 		return conflict("the transfer is already opened (by %s)", t.Records[0].Issuer)
 	case *pb.Record_Decision:
 		if t.State != StateOffered {
 			return conflict("the transfer was already decided by %s", t.Decider)
 		}
 		d := b.Decision
+		if d.GetMode() == pb.Mode_MODE_SUPERVISED {
+			return applySupervisedDecision(t, &n, r, d, h)
+		}
 		recv := court.CourtCode(d.GetReceiverCourt())
 		if r.Issuer != t.Superior {
 			// One court decides: the superior the offer asked. Two
@@ -278,16 +313,21 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return nil, fmt.Errorf("decision %s: the receiving court must differ from the origin %s: %w", r.Transfer, t.Origin, court.ErrInvalid)
 		}
 		switch d.GetMode() {
+		case pb.Mode_MODE_GATHERED:
+			if !slices.Contains(d.GetGathered(), string(r.Transfer)) {
+				return nil, fmt.Errorf("decision %s: a 集中执行 decision lists the transfer it decides among those it gathers: %w", r.Transfer, court.ErrInvalid)
+			}
+			n.Mode, n.Gathered = ModeGathered, gatheredIDs(d)
 		case pb.Mode_MODE_ELEVATED:
 			if recv != r.Issuer {
 				return nil, fmt.Errorf("decision %s: 提级执行 moves the case to the decider itself, not to %s: %w", r.Transfer, recv, court.ErrInvalid)
 			}
-			n.Mode = "提级执行"
+			n.Mode = ModeElevated
 		default:
 			if recv == r.Issuer {
 				return nil, fmt.Errorf("decision %s: a superior taking the case itself decides 提级执行, not 指令执行: %w", r.Transfer, court.ErrInvalid)
 			}
-			n.Mode = "指令执行"
+			n.Mode = ModeDesignated
 		}
 		n.State, n.Decider, n.Receiver, n.DecisionNumber, n.DecidedAt = StateDecided, r.Issuer, recv, d.GetDecisionNumber(), r.IssuedAt
 		n.RecommendedRank, n.RecommendationHash = d.GetRecommendedRank(), d.GetRecommendationHash()
