@@ -77,9 +77,9 @@ type Supervision struct {
 	Reports     int       `json:"reports"`
 	LastStatus  string    `json:"last_status,omitempty"`
 	ReportedAt  time.Time `json:"reported_at,omitzero"`
-	Recovered   int64     `json:"amount_recovered_fen"`          // by the origin, as last reported
-	Escalated   bool      `json:"escalated,omitempty"`           // the superior moved the case after all
-	EscalatedAt time.Time `json:"escalated_at,omitzero"`         // when
+	Recovered   int64     `json:"amount_recovered_fen"`           // by the origin, as last reported
+	Escalated   bool      `json:"escalated,omitempty"`            // the superior moved the case after all
+	EscalatedAt time.Time `json:"escalated_at,omitzero"`          // when
 	Overdue     bool      `json:"overdue_at_escalation,omitzero"` // the escalation came after enforce_by
 }
 

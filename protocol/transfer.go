@@ -145,10 +145,11 @@ type Transfer struct {
 	Reviews         []Review        `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews (spotcheck.go)
 	// The modes beyond the move of one case (modes.go): 督促执行, 集中执行,
 	// 协同执行, and the receiver's refusal to the superior.
-	Supervision *Supervision      `json:"supervision,omitempty"`
+	Supervision *Supervision       `json:"supervision,omitempty"`
 	Gathered    []court.TransferID `json:"gathered,omitempty"` // 集中执行: the transfers the one decision gathered
-	Assistance  *Assistance       `json:"assistance,omitempty"`
-	Refusal     *Refusal          `json:"refusal,omitempty"`
+	Assistance  *Assistance        `json:"assistance,omitempty"`
+	Refusal     *Refusal           `json:"refusal,omitempty"`
+	DebtorMatch []byte             `json:"debtor_match,omitempty"` // the offer's debtor match key, sealed to the superior
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -670,7 +671,7 @@ func applyOffer(r *Record) *Transfer {
 		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
 		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
 		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt,
-		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()),
+		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()), DebtorMatch: o.GetDebtorMatch(),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}
 	if n, err := court.ParseCaseNumber(t.CaseNumber); err == nil {

@@ -103,7 +103,11 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
 		}
 	}
-	return w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	id := court.NewTransferID()
+	if o.DebtorMatch, err = w.debtorMatch(id, cn, v.Parties, sup); err != nil {
+		return nil, err
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Offer{Offer: o}})
 }
 
 // Start opens a transfer of a case of a court below this one, as its

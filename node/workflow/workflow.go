@@ -40,6 +40,7 @@ type Service struct {
 	answerDays int
 	logs       Logs
 	advice     advice.Weights
+	dec        crypto.Decrypter
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -89,6 +90,10 @@ type Deps struct {
 	// Advice is the weights of the receiver recommendation (config
 	// [recommend]); the zero value means advice.Default().
 	Advice *advice.Weights
+	// Decrypter is this court's key: it opens the debtor match keys
+	// sealed to it (集中执行) and the requests for assistance (协同执行).
+	// Nil: those are refused as unavailable.
+	Decrypter crypto.Decrypter
 }
 
 // Logs is what spot checks read of the record logs.
@@ -103,7 +108,7 @@ type Logs interface {
 func New(d Deps) *Service {
 	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
 		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults(), answerDays: cmp.Or(d.AnswerDays, 15), logs: d.Logs,
-		advice: advice.Default()}
+		advice: advice.Default(), dec: d.Decrypter}
 	if d.Advice != nil {
 		s.advice = *d.Advice
 	}
