@@ -129,6 +129,14 @@ func (m Measure) Running() bool {
 	return m.Status == MeasureActive && m.Kind.HasTerm() && !m.Expiry.IsZero()
 }
 
+// RenewableBy reports whether court c can renew m (续行): its own
+// measure, or one that names no holder (data from before holders were
+// recorded). Another court's measure (the first seizure ahead of c in a
+// waiting line, a third court's) only that court renews.
+func (m Measure) RenewableBy(c CourtCode) bool {
+	return m.Court == "" || m.Court == c
+}
+
 // EarliestExpiry is the earliest expiry of the running measures (see
 // [Measure.Running]), zero if there is none.
 func EarliestExpiry(ms []Measure) Date {

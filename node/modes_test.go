@@ -3,9 +3,12 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -503,5 +506,113 @@ func TestReceiverRefusesToSuperior(t *testing.T) {
 	s.expectEverywhere(ids[2], cmproto.StateRejected)
 	if got := s.agreeEverywhere(ids[2]); got.Refusal.Ruling != "set_aside" {
 		t.Fatalf("ruling %q, want set_aside", got.Refusal.Ruling)
+	}
+}
+
+// TestOtherCourtsMeasuresDoNotBlock: the 30-day guard counts only the
+// measures the origin can renew. A case in a waiting line behind another
+// court's seizure that expires in 10 days is offered (the offer
+// announces that expiry apart, flagged) and handed over without an
+// override; the other court's measure is named in the audit log. (The
+// origin's own measures within the guard still block: TestTransferRefusals.)
+func TestOtherCourtsMeasuresDoNotBlock(t *testing.T) {
+	s := newScenario(t)
+	ctx := context.Background()
+	today := court.DateOf(time.Now())
+	// Find generated data whose waiting-line case has only own measures
+	// beyond the guard, then bring the other court's first seizure to 10
+	// days from expiry. Bounded and deterministic: the seeds are fixed.
+	var dir string
+	var cn court.CaseNumber
+	for seed := uint64(1); seed <= 60 && dir == ""; seed++ {
+		out := filepath.Join(t.TempDir(), "cases")
+		cs, err := gen.Generate(out, gen.Options{Cases: 2, Seed: seed, Court: "京0105", RefDate: today})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(cs[1].Dir, "case.json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f map[string]any
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatal(err)
+		}
+		ok, other := true, false
+		for _, m := range f["measures"].([]any) {
+			m := m.(map[string]any)
+			exp, _ := m["expiry"].(string)
+			if exp == "" || m["status"] != string(court.MeasureActive) {
+				continue
+			}
+			e, err := court.ParseDate(exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m["court"] == "京0105" && today.DaysUntil(e) <= 40 {
+				ok = false
+			}
+			if m["court"] != "京0105" && !other {
+				m["expiry"], other = today.AddDate(0, 0, 10).String(), true
+			}
+		}
+		if !ok || !other {
+			continue
+		}
+		if b, err = json.Marshal(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dir, cn = cs[1].Dir, cs[1].Number
+	}
+	if dir == "" {
+		t.Fatal("no generated waiting-line case with the origin's own measures beyond the guard")
+	}
+	if _, err := importer.Import(ctx, s.as("京0105").Store(), dir, importer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.as("京0105").Store().Measures(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held court.Measure
+	for _, m := range ms {
+		if m.Running() && !m.RenewableBy("京0105") {
+			held = m
+		}
+	}
+	if held.ID == "" || today.DaysUntil(held.Expiry) != 10 {
+		t.Fatalf("the imported case holds no other court's measure 10 days from expiry: %+v", held)
+	}
+
+	tr := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: cn.String(), Superior: "京01", Grounds: []string{"serial_cases"}}))
+	if tr.EarliestOtherCourt != held.Expiry.String() || tr.EarliestExpiry == held.Expiry.String() {
+		t.Fatalf("the offer announces own %s, other courts' %s; want the other court's %s apart", tr.EarliestExpiry, tr.EarliestOtherCourt, held.Expiry)
+	}
+	id := tr.ID
+	s.expectEverywhere(id, cmproto.StateOffered)
+	if got := s.agreeEverywhere(id); got.EarliestOtherCourt != held.Expiry.String() {
+		t.Fatalf("every node holds %q", got.EarliestOtherCourt)
+	}
+	year := itoa(today.Year)
+	must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（" + year + "）京01执监81号"}))
+	s.expectEverywhere(id, cmproto.StateDecided)
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（" + year + "）京0108执81号"}))
+	s.expectEverywhere(id, cmproto.StateAccepted)
+	seq := auditHead(t, s.as("京0105"))
+	must(t)(s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{}))
+	s.expectEverywhere(id, cmproto.StateHandedOver)
+	flagged := false
+	for _, e := range auditAfter(t, s.as("京0105"), seq) {
+		flagged = flagged || (e.Event == "handover.other_court_measures" && e.Transfer == string(id) && strings.Contains(e.Detail, held.ID) && strings.Contains(e.Detail, string(held.Court)))
+	}
+	if !flagged {
+		t.Fatal("the other court's measure is not named in the audit log")
+	}
+	if got := s.agreeEverywhere(id); got.OverrideReason != "" || len(got.Overridden) != 0 {
+		t.Fatalf("handed over with override %q %v", got.OverrideReason, got.Overridden)
 	}
 }

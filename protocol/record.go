@@ -442,6 +442,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("earliest measure expiry", o.GetEarliestMeasureExpiry()); err != nil {
 			return err
 		}
+		if _, err := optDate("earliest other court expiry", o.GetEarliestOtherCourtExpiry()); err != nil {
+			return err
+		}
 		filed, err := optDate("filed on", o.GetFiledOn())
 		if err != nil {
 			return err

@@ -70,8 +70,12 @@ type Transfer struct {
 	AmountOutstanding int64            `json:"amount_outstanding_fen"`
 	AmountOrigin      int64            `json:"amount_recovered_by_origin_fen"`
 	EarliestExpiry    string           `json:"earliest_measure_expiry,omitempty"`
-	RegionAssets      []RegionAssets   `json:"region_assets,omitempty"` // the offer's region summary; empty from older builds
-	DebtorRegion      court.RegionCode `json:"debtor_region,omitempty"`
+	// EarliestOtherCourt is the earliest expiry of the running measures
+	// other courts hold on the case's assets (announced apart: only they
+	// renew them; never blocking the handover). Empty if none.
+	EarliestOtherCourt string           `json:"earliest_other_court_expiry,omitempty"`
+	RegionAssets       []RegionAssets   `json:"region_assets,omitempty"` // the offer's region summary; empty from older builds
+	DebtorRegion       court.RegionCode `json:"debtor_region,omitempty"`
 	// StartedBy is, for a transfer the superior opened itself (no offer),
 	// why: own_motion, supervision, petition or applicant_request; empty
 	// for the origin's offer. RequestedOn and AnswerBy are, for an
@@ -670,7 +674,7 @@ func applyOffer(r *Record) *Transfer {
 		ID: r.Transfer, State: StateOffered, CaseNumber: o.GetCaseNumber(),
 		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
 		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
-		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt,
+		EarliestExpiry: o.GetEarliestMeasureExpiry(), EarliestOtherCourt: o.GetEarliestOtherCourtExpiry(), OfferedAt: r.IssuedAt,
 		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()), DebtorMatch: o.GetDebtorMatch(),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}

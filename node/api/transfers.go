@@ -126,6 +126,7 @@ type Transfer struct {
 	AmountOutstanding  int64             `json:"amount_outstanding_fen"`
 	AmountOrigin       int64             `json:"amount_recovered_by_origin_fen"`
 	EarliestExpiry     string            `json:"earliest_measure_expiry,omitempty"`
+	EarliestOtherCourt string            `json:"earliest_other_court_expiry,omitempty"` // other courts' measures: flagged, only they renew them
 	RegionAssets       []RegionAssets    `json:"region_assets,omitempty"`
 	DebtorRegion       string            `json:"debtor_region,omitempty"`
 	Decider            court.CourtCode   `json:"decider,omitempty"`
@@ -268,6 +269,7 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	}
 	v.Reviews = t.Reviews
 	v.Supervision, v.Gathered, v.Assistance, v.Refusal = t.Supervision, t.Gathered, newAssistance(t.Assistance), t.Refusal
+	v.EarliestOtherCourt = t.EarliestOtherCourt
 	return v
 }
 

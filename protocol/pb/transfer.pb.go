@@ -963,9 +963,15 @@ type TransferOffer struct {
 	// under a fixed label. Only the superior opens it, to find the offers
 	// against one debtor; the identity never travels in clear. Empty when
 	// the case names no respondent's identity number.
-	DebtorMatch   []byte `protobuf:"bytes,32,opt,name=debtor_match,json=debtorMatch,proto3" json:"debtor_match,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DebtorMatch []byte `protobuf:"bytes,32,opt,name=debtor_match,json=debtorMatch,proto3" json:"debtor_match,omitempty"`
+	// The earliest expiry of the running measures other courts hold on the
+	// case's assets (a first seizure ahead of the origin in a waiting line):
+	// shown and flagged, never blocking, since only their holders renew
+	// them. earliest_measure_expiry counts only the origin's own. Empty
+	// when there is none (and in offers by builds before it existed).
+	EarliestOtherCourtExpiry string `protobuf:"bytes,33,opt,name=earliest_other_court_expiry,json=earliestOtherCourtExpiry,proto3" json:"earliest_other_court_expiry,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *TransferOffer) Reset() {
@@ -1080,6 +1086,13 @@ func (x *TransferOffer) GetDebtorMatch() []byte {
 		return x.DebtorMatch
 	}
 	return nil
+}
+
+func (x *TransferOffer) GetEarliestOtherCourtExpiry() string {
+	if x != nil {
+		return x.EarliestOtherCourtExpiry
+	}
+	return ""
 }
 
 // RegionAssets is how many assets of one class lie in one administrative
@@ -3402,7 +3415,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"AssetCount\x12\x1f\n" +
 	"\vasset_class\x18\x01 \x01(\tR\n" +
 	"assetClass\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"\xbb\x04\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\xfa\x04\n" +
 	"\rTransferOffer\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
 	"caseNumber\x12!\n" +
@@ -3416,7 +3429,8 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\bfiled_on\x18\t \x01(\tR\afiledOn\x12H\n" +
 	"\rregion_assets\x18\x1e \x03(\v2#.courtmesh.protocol.v1.RegionAssetsR\fregionAssets\x12#\n" +
 	"\rdebtor_region\x18\x1f \x01(\tR\fdebtorRegion\x12!\n" +
-	"\fdebtor_match\x18  \x01(\fR\vdebtorMatch\"|\n" +
+	"\fdebtor_match\x18  \x01(\fR\vdebtorMatch\x12=\n" +
+	"\x1bearliest_other_court_expiry\x18! \x01(\tR\x18earliestOtherCourtExpiry\"|\n" +
 	"\fRegionAssets\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vasset_class\x18\x02 \x01(\tR\n" +
