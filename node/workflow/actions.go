@@ -116,10 +116,18 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 		}
 	}
 	id := court.NewTransferID()
-	if o.DebtorMatch, err = w.debtorMatch(id, cn, v.Parties, sup); err != nil {
+	var party string
+	if o.DebtorMatch, party, err = w.debtorMatch(id, cn, v.Parties, sup); err != nil {
 		return nil, err
 	}
-	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	if err != nil {
+		return nil, err
+	}
+	if party != "" {
+		w.matchAudited(t, party)
+	}
+	return t, nil
 }
 
 // Start opens a transfer of a case of a court below this one, as its

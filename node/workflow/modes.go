@@ -28,10 +28,13 @@ const matchLabel = "courtmesh/debtor-match/v1\x00"
 
 // debtorMatch returns the sealed match key of case cn's principal
 // respondent (the first respondent with an identity number) for the
-// superior sup, bound to transfer id; nil when no respondent has one.
-// The identity number is read from the sealed case and never leaves this
-// function: only its hash, sealed to the superior, does.
-func (w *Service) debtorMatch(id court.TransferID, cn court.CaseNumber, parties []court.Party, sup court.CourtCode) ([]byte, error) {
+// superior sup, bound to transfer id, and the party it names; nil when
+// no respondent has one or the superior has no certificate in force
+// (the offer is then refused as it is). The identity number is read
+// from the sealed case by the machine and never leaves this function:
+// only its hash, sealed to the superior, does. The offer's issue writes
+// the audit entry (matchAudited).
+func (w *Service) debtorMatch(id court.TransferID, cn court.CaseNumber, parties []court.Party, sup court.CourtCode) ([]byte, string, error) {
 	var p *court.Party
 	for i := range parties {
 		if parties[i].Role == court.RoleRespondent && len(parties[i].IDSealed) > 0 {
@@ -40,23 +43,29 @@ func (w *Service) debtorMatch(id court.TransferID, cn court.CaseNumber, parties 
 		}
 	}
 	if p == nil {
-		return nil, nil
+		return nil, "", nil
 	}
 	cert, err := w.trust.Trust().Court(sup, w.now())
 	if err != nil {
-		return nil, nil // no superior in force: the offer is refused as it is (the record's checks say why)
-	}
-	e := storage.AuditEntry{Event: "party.match_key", Outcome: "ok", Transfer: string(id), Case: cn.String(), Court: string(sup),
-		Detail: fmt.Sprintf("identity number of party %s hashed into the debtor match key, sealed to %s (集中执行)", p.ID, sup)}
-	if err := w.audit.Before(e); err != nil {
-		return nil, court.Errorf(court.ErrUnavailable, "offer of %s refused: the audit log cannot be written (%v); try again", cn, err)
+		return nil, "", nil
 	}
 	num, err := w.db.PartyID(cn, p.ID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	key := sha256.Sum256([]byte(matchLabel + string(p.IDType) + "\x00" + strings.ToUpper(num)))
-	return crypto.Wrap(cert.EncKEM, cert.EncKey, cmproto.MatchInfo(id), key[:])
+	sealed, err := crypto.Wrap(cert.EncKEM, cert.EncKey, cmproto.MatchInfo(id), key[:])
+	if err != nil {
+		return nil, "", err
+	}
+	return sealed, p.ID, nil
+}
+
+// matchAudited writes the audit entry of an offer that carries a debtor
+// match key: which party's identity number was hashed into it, for whom.
+func (w *Service) matchAudited(t *cmproto.Transfer, party string) {
+	w.auditDone(storage.AuditEntry{Event: "party.match_key", Outcome: "ok", Transfer: string(t.ID), Case: t.CaseNumber, Court: string(t.Superior),
+		Detail: fmt.Sprintf("identity number of party %s hashed into the debtor match key, sealed to %s (集中执行)", party, t.Superior)})
 }
 
 // openMatch opens transfer t's debtor match key as its superior; nil
