@@ -105,6 +105,11 @@ type Asset struct {
 	AccountSealed []byte     `json:"account_sealed,omitempty"` // sealed under the dossier's data key, label asset/<ID>/account
 	ValueFen      int64      `json:"value_fen,omitempty"`      // estimated value in fen (分)
 	Region        RegionCode `json:"region,omitempty"`         // where it lies or is registered: district or city division code
+	// Nature is, for class other (其他), what kind of property it is,
+	// which sets the longest term of a measure on it (民诉法解释 art. 485):
+	// NatureMovable (动产, 2 years) or NatureRight (其他财产权, 3 years);
+	// empty: not known (1 year, the shortest). Empty for the other classes.
+	Nature AssetNature `json:"nature,omitempty"`
 }
 
 // Measure is an enforcement measure on an asset.
