@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -198,7 +201,74 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 		}
 	}
 	d.ok("%d cases from 京0105 and 京0106 gathered by one decision, filed by 京0108 as %s; the debtor's identity never left the origins in clear", len(gathered), strings.Join(nos, ", "))
+
+	// A return and a supplement, on the first case 京0106 hands over.
+	g := gathered[0]
+	d.say("京0106 移交 %s 的卷宗；京0108 发现缺少评估报告，在15日内退回补正；京0106 导入评估报告后以新版本补正，京0108 取回补正后的卷宗并立案。",
+		"京0106 hands over the dossier of %s; 京0108 finds the valuation report missing and returns it within 15 days; 京0106 imports the report and supplements with a new version; 京0108 fetches the supplemented dossier and files the case.", g.CaseNumber)
+	if _, err := other.Workflow().Handover(ctx, g.ID, api.HandoverRequest{OverrideReason: "演示：续行已办理"}); err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, g.ID, cmproto.StateHandedOver); err != nil {
+		return err
+	}
+	if _, err := recv.Workflow().Return(ctx, g.ID, api.ReturnRequest{Missing: []string{"valuation"}, Note: "缺少评估报告"}); err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, g.ID, cmproto.StateReturned); err != nil {
+		return err
+	}
+	caseDir := ""
+	for _, c := range ocs {
+		if c.Number.String() == g.CaseNumber {
+			caseDir = c.Dir
+		}
+	}
+	if err := addDemoDocument(caseDir, "valuation-report", "valuation", "评估报告（补正）"); err != nil {
+		return err
+	}
+	if _, err := importer.Import(ctx, other.Store(), caseDir, importer.Options{}); err != nil {
+		return err
+	}
+	v2, err := other.Workflow().Supplement(ctx, g.ID, api.HandoverRequest{OverrideReason: "演示：续行已办理"})
+	if err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, g.ID, cmproto.StateHandedOver); err != nil {
+		return err
+	}
+	p, err := recv.Fetcher().Fetch(ctx, g.ID)
+	if err != nil {
+		return err
+	}
+	if err := demoEverywhere(ctx, nodes, g.ID, cmproto.StateReceived); err != nil {
+		return err
+	}
+	d.ok("handover version %d (missing: %s); 京0108 fetched %d chunk(s) of %d, verified, and filed %s", v2.HandoverVersion, strings.Join(v2.Missing, ", "), p.Fetched, p.Chunks, p.NewCase)
 	return nil
+}
+
+// addDemoDocument adds a document of a kind to a generated case folder
+// (a paper the origin found and imports again).
+func addDemoDocument(dir, id, kind, title string) error {
+	path := filepath.Join(dir, "case.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	docs, _ := m["documents"].([]any)
+	m["documents"] = append(docs, map[string]any{"id": id, "kind": kind, "title": title, "file": "docs/" + id + ".pdf"})
+	if b, err = json.MarshalIndent(m, "", "  "); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "docs", id+".pdf"), bytes.Repeat([]byte("%PDF-1.4 synthetic valuation report\n"), 2000), 0o644)
 }
 
 func itoaDemo(n int) string { return fmt.Sprint(n) }
