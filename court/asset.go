@@ -125,6 +125,73 @@ func MaxMeasureDuration(c AssetClass) int {
 	return y
 }
 
+// AssetNature is what kind of property an asset of class other (其他)
+// is, for the term of a measure on it.
+type AssetNature string
+
+// The natures of property of class other.
+const (
+	NatureMovable AssetNature = "movable"        // 动产: 2 years
+	NatureRight   AssetNature = "property_right" // 其他财产权: 3 years
+)
+
+// ParseAssetNature checks the nature given for an asset of class c: only
+// class other takes one, movable (动产) or property_right (其他财产权);
+// "" is always valid (not known).
+func ParseAssetNature(c AssetClass, s string) (AssetNature, error) {
+	switch n := AssetNature(strings.TrimSpace(s)); {
+	case n == "":
+		return "", nil
+	case c != AssetOther:
+		return "", invalidf("asset nature", s, "only property of class other (其他) states its nature; %s has its own term", c.Label())
+	case n == NatureMovable || n == NatureRight:
+		return n, nil
+	}
+	return "", invalidf("asset nature", s, "want movable (动产, 2 years) or property_right (其他财产权, 3 years)")
+}
+
+// TermYears is the longest term, in years, of a seizure, detention or
+// freeze of a: MaxMeasureDuration of its class, and for class other
+// the term its nature allows (movable 2 years, property right 3; not
+// known: 1, the shortest).
+func (a Asset) TermYears() int {
+	if a.Class == AssetOther {
+		switch a.Nature {
+		case NatureMovable:
+			return 2
+		case NatureRight:
+			return 3
+		}
+	}
+	return MaxMeasureDuration(a.Class)
+}
+
+// LegalExpiry is LegalExpiry for asset a, by its term (TermYears).
+func (a Asset) LegalExpiry(effective Date) Date {
+	return effective.AddDate(a.TermYears(), 0, -1)
+}
+
+// CheckExpiry is CheckExpiry for asset a, by its term (TermYears).
+func (a Asset) CheckExpiry(effective, expiry Date) error {
+	if a.Class != AssetOther || a.TermYears() == MaxMeasureDuration(a.Class) {
+		return CheckExpiry(a.Class, effective, expiry)
+	}
+	what := fmt.Sprintf("term for %s (%s, %s)", a.Class.Label(), a.Class, a.Nature)
+	input := fmt.Sprintf("%s to %s", effective, expiry)
+	switch limit := a.LegalExpiry(effective); {
+	case !effective.Valid():
+		return invalidf(what, input, "effective date %s is not a valid date", effective)
+	case !expiry.Valid():
+		return invalidf(what, input, "expiry date %s is not a valid date", expiry)
+	case expiry.Before(effective):
+		return invalidf(what, input, "expiry %s is before the effective date %s", expiry, effective)
+	case expiry.After(limit):
+		return invalidf(what, input, "expiry %s exceeds the legal limit of %d year(s) for %s of nature %s: the latest allowed expiry is %s; renew the measure before it lapses instead of extending it",
+			expiry, a.TermYears(), a.Class.Label(), a.Nature, limit)
+	}
+	return nil
+}
+
 // LegalExpiry returns the last day on which a measure on property of class
 // c, effective on the given date, may still be in force: effective plus
 // MaxMeasureDuration(c) years, minus one day, counting the effective day as

@@ -177,12 +177,12 @@ func PlanAssetChange(v Case, c AssetChange, today Date, holder CourtCode) (Asset
 		return def
 	}
 	// term returns the checked expiry of a new measure with a term.
-	term := func(class AssetClass, eff Date) (Date, error) {
+	term := func(a Asset, eff Date) (Date, error) {
 		exp := c.Expiry
 		if exp.IsZero() {
-			exp = LegalExpiry(class, eff)
+			exp = a.LegalExpiry(eff)
 		}
-		if err := CheckExpiry(class, eff, exp); err != nil {
+		if err := a.CheckExpiry(eff, exp); err != nil {
 			return Date{}, err
 		}
 		return exp, nil
@@ -206,7 +206,7 @@ func PlanAssetChange(v Case, c AssetChange, today Date, holder CourtCode) (Asset
 			if !c.Expiry.IsZero() {
 				return Measure{}, fmt.Errorf("%w: a waiting-line seizure (轮候) has no term until it takes effect; give no expiry", ErrInvalid)
 			}
-		} else if m.Expiry, err = term(a.Class, m.Effective); err != nil {
+		} else if m.Expiry, err = term(a, m.Effective); err != nil {
 			return Measure{}, err
 		}
 		if k == MeasureWaiting {
@@ -294,7 +294,7 @@ func PlanAssetChange(v Case, c AssetChange, today Date, holder CourtCode) (Asset
 		for i, m := range line {
 			before := m
 			if i == 0 {
-				m.Kind, m.Effective, m.Expiry, m.Rank = kind, end, LegalExpiry(a.Class, end), 0
+				m.Kind, m.Effective, m.Expiry, m.Rank = kind, end, a.LegalExpiry(end), 0
 			} else {
 				m.Rank = max(m.Rank-1, 1)
 			}
@@ -331,7 +331,7 @@ func PlanAssetChange(v Case, c AssetChange, today Date, holder CourtCode) (Asset
 		if eff.Before(old.Effective) {
 			return d, fmt.Errorf("%w: renewal effective %s is before measure %s took effect (%s)", ErrInvalid, eff, old.ID, old.Effective)
 		}
-		exp, err := term(a.Class, eff)
+		exp, err := term(a, eff)
 		if err != nil {
 			return d, err
 		}

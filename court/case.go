@@ -110,6 +110,11 @@ type Asset struct {
 	// that found it reports; zero if unknown. A check back on the origin
 	// (倒查) compares it with the origin's searches (Case.Searches).
 	FirstSeen Date `json:"first_seen,omitzero"`
+	// Nature is, for class other (其他), what kind of property it is,
+	// which sets the longest term of a measure on it (民诉法解释 art. 485):
+	// NatureMovable (动产, 2 years) or NatureRight (其他财产权, 3 years);
+	// empty: not known (1 year, the shortest). Empty for the other classes.
+	Nature AssetNature `json:"nature,omitempty"`
 }
 
 // Search is one property search (财产查询) a court ran in the case: when,
@@ -157,6 +162,14 @@ type Measure struct {
 // that lapse unless renewed, and whose expiry must be watched.
 func (m Measure) Running() bool {
 	return m.Status == MeasureActive && m.Kind.HasTerm() && !m.Expiry.IsZero()
+}
+
+// RenewableBy reports whether court c can renew m (续行): its own
+// measure, or one that names no holder (data from before holders were
+// recorded). Another court's measure (the first seizure ahead of c in a
+// waiting line, a third court's) only that court renews.
+func (m Measure) RenewableBy(c CourtCode) bool {
+	return m.Court == "" || m.Court == c
 }
 
 // EarliestExpiry is the earliest expiry of the running measures (see

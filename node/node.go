@@ -257,6 +257,7 @@ func New(opts Options) (*Node, error) {
 		Audit: auditLog, Records: n.xfer, Store: db, Trust: ts, Peer: nk.PeerID(), Court: self.Code, Metrics: n.metrics, Log: log, Now: now,
 		GuardDays: cfg.HandoverGuardDays, Periods: periods, AnswerDays: cfg.RequestAnswerDays, Logs: n.xfer, Advice: &weights,
 		CheckBack: &checkBack,
+		Decrypter: ek,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
 	n.funds = funds.New(funds.Deps{

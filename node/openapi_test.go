@@ -24,6 +24,7 @@ import (
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/nodetest"
+	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
@@ -280,6 +281,13 @@ var oaRequestTypes = map[string]reflect.Type{
 	"ReviewRequest":          reflect.TypeFor[api.ReviewRequest](),
 	"AnswerRequest":          reflect.TypeFor[api.AnswerRequest](),
 	"CodesRequest":           reflect.TypeFor[api.CodesRequest](),
+	// the modes (督促, 协同, 集中)
+	"SuperviseRequest":         reflect.TypeFor[api.SuperviseRequest](),
+	"SupervisionReportRequest": reflect.TypeFor[api.SupervisionReportRequest](),
+	"AssistRequest":            reflect.TypeFor[api.AssistRequest](),
+	"AssistAnswerRequest":      reflect.TypeFor[api.AssistAnswerRequest](),
+	"AssistResultRequest":      reflect.TypeFor[api.AssistResultRequest](),
+	"GatherRequest":            reflect.TypeFor[api.GatherRequest](),
 }
 
 // oaResponseTypes are the Go structs the handlers encode, by schema.
@@ -321,6 +329,10 @@ var oaResponseTypes = map[string]reflect.Type{
 	"IssuedCode":         reflect.TypeFor[api.IssuedCode](),
 	"CodesResult":        reflect.TypeFor[api.CodesResult](),
 	// node/funds
+	"AssistDetail":        reflect.TypeFor[api.AssistDetail](),
+	"Assistance":          reflect.TypeFor[api.Assistance](),
+	"Supervision":         reflect.TypeFor[cmproto.Supervision](),
+	"Refusal":             reflect.TypeFor[cmproto.Refusal](),
 	"FundsEntry":          reflect.TypeFor[api.FundsEntry](),
 	"FundsLedger":         reflect.TypeFor[api.FundsLedger](),
 	"FundsReconciliation": reflect.TypeFor[api.FundsReconciliation](),

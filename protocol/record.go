@@ -76,6 +76,9 @@ func kindOf(r *pb.Record) Kind {
 	if k := supervisionKind(r); k != "" {
 		return k
 	}
+	if k := modesKind(r); k != "" {
+		return k
+	}
 	switch r.GetBody().(type) {
 	case *pb.Record_Offer:
 		return KindOffer
@@ -396,6 +399,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 	if ok, err := checkSupervision(r); ok {
 		return err
 	}
+	if ok, err := checkModes(r); ok {
+		return err
+	}
 	switch b := r.PB.GetBody().(type) {
 	case *pb.Record_Offer:
 		o := b.Offer
@@ -439,6 +445,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if _, err := optDate("earliest measure expiry", o.GetEarliestMeasureExpiry()); err != nil {
 			return err
 		}
+		if _, err := optDate("earliest other court expiry", o.GetEarliestOtherCourtExpiry()); err != nil {
+			return err
+		}
 		filed, err := optDate("filed on", o.GetFiledOn())
 		if err != nil {
 			return err
@@ -452,10 +461,18 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if err := checkOfferSummary(o); err != nil {
 			return err
 		}
+		if len(o.GetDebtorMatch()) > 4096 {
+			return invalid("debtor match key of %d bytes: a sealed 32-byte key is far smaller", len(o.GetDebtorMatch()))
+		}
 	case *pb.Record_Decision:
 		d := b.Decision
-		if d.GetMode() != pb.Mode_MODE_DESIGNATED && d.GetMode() != pb.Mode_MODE_ELEVATED {
+		switch d.GetMode() {
+		case pb.Mode_MODE_DESIGNATED, pb.Mode_MODE_ELEVATED, pb.Mode_MODE_SUPERVISED, pb.Mode_MODE_GATHERED:
+		default:
 			return invalid("unknown mode %d", d.GetMode())
+		}
+		if err := checkDecisionMode(r, d); err != nil {
+			return err
 		}
 		if _, err := court.ParseCourtCode(d.GetReceiverCourt()); err != nil {
 			return invalid("receiver court: %v", err)

@@ -25,6 +25,11 @@ const (
 	StateRejected   State = "rejected"    // declined by the decider or the receiver
 	StateWithdrawn  State = "withdrawn"   // withdrawn by the origin
 	StateReturned   State = "returned"    // the receiver returned an incomplete handover: waiting for the origin's supplement
+	// The states of the modes beyond the move of one case (modes.go).
+	StateSupervised      State = "supervised"           // 督促执行: the origin enforces by the superior's date and reports
+	StateRefused         State = "refused"              // the receiver refused the handed-over case with reasons: waiting for the superior's ruling
+	StateAssistRequested State = "assistance_requested" // 协同执行: waiting for the assisting court's answer
+	StateAssisting       State = "assisting"            // 协同执行: the assisting court acts; waiting for its result
 )
 
 // Terminal reports whether no further step may follow.
@@ -66,8 +71,12 @@ type Transfer struct {
 	AmountOutstanding int64            `json:"amount_outstanding_fen"`
 	AmountOrigin      int64            `json:"amount_recovered_by_origin_fen"`
 	EarliestExpiry    string           `json:"earliest_measure_expiry,omitempty"`
-	RegionAssets      []RegionAssets   `json:"region_assets,omitempty"` // the offer's region summary; empty from older builds
-	DebtorRegion      court.RegionCode `json:"debtor_region,omitempty"`
+	// EarliestOtherCourt is the earliest expiry of the running measures
+	// other courts hold on the case's assets (announced apart: only they
+	// renew them; never blocking the handover). Empty if none.
+	EarliestOtherCourt string           `json:"earliest_other_court_expiry,omitempty"`
+	RegionAssets       []RegionAssets   `json:"region_assets,omitempty"` // the offer's region summary; empty from older builds
+	DebtorRegion       court.RegionCode `json:"debtor_region,omitempty"`
 	// StartedBy is, for a transfer the superior opened itself (no offer),
 	// why: own_motion, supervision, petition or applicant_request; empty
 	// for the origin's offer. RequestedOn and AnswerBy are, for an
@@ -144,6 +153,13 @@ type Transfer struct {
 	Directives      []Directive     `json:"directives,omitempty"`   // 督办 and their reports (supervision.go)
 	Reviews         []Review        `json:"reviews,omitempty"`      // 抽查 and 倒查 reviews (spotcheck.go)
 	OriginCheck     *OriginCheck    `json:"origin_check,omitempty"` // the receiver's latest report for 倒查 (checkback.go)
+	// The modes beyond the move of one case (modes.go): 督促执行, 集中执行,
+	// 协同执行, and the receiver's refusal to the superior.
+	Supervision *Supervision       `json:"supervision,omitempty"`
+	Gathered    []court.TransferID `json:"gathered,omitempty"` // 集中执行: the transfers the one decision gathered
+	Assistance  *Assistance        `json:"assistance,omitempty"`
+	Refusal     *Refusal           `json:"refusal,omitempty"`
+	DebtorMatch []byte             `json:"debtor_match,omitempty"` // the offer's debtor match key, sealed to the superior
 }
 
 // Applied reports whether the record with this hash is part of t.
@@ -169,6 +185,14 @@ func (t *Transfer) Deadline() (c court.CourtCode, what string, by court.Date, ok
 		c, what, s = t.Receiver, "filing", t.FileBy
 	case StateReturned:
 		c, what, s = t.Origin, "supplement", t.SupplementBy
+	case StateSupervised:
+		c, what, s = t.Origin, "supervised_enforcement", t.Supervision.enforceBy()
+	case StateRefused:
+		c, what, s = t.Decider, "refusal_ruling", t.Refusal.ruleBy()
+	case StateAssistRequested:
+		c, what, s = t.Assistance.court(), "assistance_answer", t.Assistance.answerBy()
+	case StateAssisting:
+		c, what, s = t.Assistance.court(), "assistance_result", t.Assistance.due()
 	case StateReceived:
 		if t.lastProgressAt().After(t.ReceivedAt) || t.ReceivedAt.IsZero() {
 			c, what, s = t.Receiver, "conclusion", t.ConcludeBy
@@ -208,6 +232,14 @@ func (t *Transfer) WaitingOn() (court.CourtCode, string) {
 		return t.Receiver, "fetch the dossier and confirm receipt"
 	case StateReturned:
 		return t.Origin, "supplement the returned handover (" + strings.Join(t.Missing, ", ") + ")"
+	case StateSupervised:
+		return t.Origin, "enforce under the superior's supervision (督促执行) by " + t.Supervision.enforceBy() + ", and report"
+	case StateRefused:
+		return t.Decider, "rule on " + string(t.Receiver) + "'s refusal of the case: uphold the designation, designate another court, or set the decision aside"
+	case StateAssistRequested:
+		return t.Assistance.court(), "answer the request for assistance (协同执行)"
+	case StateAssisting:
+		return t.Assistance.court(), "assist and report the result by " + t.Assistance.due()
 	case StateReceived:
 		return t.Receiver, "enforce; report progress until closure"
 	}
@@ -248,6 +280,8 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return applyOffer(r), nil
 		case KindStart:
 			return applyStart(r), nil
+		case KindAssistRequest:
+			return applyAssistRequest(r), nil
 		}
 		return nil, fmt.Errorf("%s for unknown transfer %s: %w", r.Kind, r.Transfer, ErrHeld)
 	}
@@ -262,14 +296,20 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	if t.State.Terminal() {
 		return afterEnd(t, r, &n, h, rules, conflict)
 	}
+	if next, ok, err := applyModes(t, &n, r, h, held, conflict); ok {
+		return next, err
+	}
 	switch b := r.PB.GetBody().(type) {
-	case *pb.Record_Offer, *pb.Record_Start:
+	case *pb.Record_Offer, *pb.Record_Start, *pb.Record_AssistanceRequest:
 		return conflict("the transfer is already opened (by %s)", t.Records[0].Issuer)
 	case *pb.Record_Decision:
 		if t.State != StateOffered {
 			return conflict("the transfer was already decided by %s", t.Decider)
 		}
 		d := b.Decision
+		if d.GetMode() == pb.Mode_MODE_SUPERVISED {
+			return applySupervisedDecision(t, &n, r, d, h)
+		}
 		recv := court.CourtCode(d.GetReceiverCourt())
 		if r.Issuer != t.Superior {
 			// One court decides: the superior the offer asked. Two
@@ -284,16 +324,21 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return nil, fmt.Errorf("decision %s: the receiving court must differ from the origin %s: %w", r.Transfer, t.Origin, court.ErrInvalid)
 		}
 		switch d.GetMode() {
+		case pb.Mode_MODE_GATHERED:
+			if !slices.Contains(d.GetGathered(), string(r.Transfer)) {
+				return nil, fmt.Errorf("decision %s: a 集中执行 decision lists the transfer it decides among those it gathers: %w", r.Transfer, court.ErrInvalid)
+			}
+			n.Mode, n.Gathered = ModeGathered, gatheredIDs(d)
 		case pb.Mode_MODE_ELEVATED:
 			if recv != r.Issuer {
 				return nil, fmt.Errorf("decision %s: 提级执行 moves the case to the decider itself, not to %s: %w", r.Transfer, recv, court.ErrInvalid)
 			}
-			n.Mode = "提级执行"
+			n.Mode = ModeElevated
 		default:
 			if recv == r.Issuer {
 				return nil, fmt.Errorf("decision %s: a superior taking the case itself decides 提级执行, not 指令执行: %w", r.Transfer, court.ErrInvalid)
 			}
-			n.Mode = "指令执行"
+			n.Mode = ModeDesignated
 		}
 		n.State, n.Decider, n.Receiver, n.DecisionNumber, n.DecidedAt = StateDecided, r.Issuer, recv, d.GetDecisionNumber(), r.IssuedAt
 		n.RecommendedRank, n.RecommendationHash = d.GetRecommendedRank(), d.GetRecommendationHash()
@@ -645,8 +690,8 @@ func applyOffer(r *Record) *Transfer {
 		ID: r.Transfer, State: StateOffered, CaseNumber: o.GetCaseNumber(),
 		Origin: court.CourtCode(o.GetOriginCourt()), Superior: court.CourtCode(o.GetSuperiorCourt()),
 		AmountOutstanding: o.GetAmountOutstandingFen(), AmountOrigin: o.GetAmountRecoveredFen(),
-		EarliestExpiry: o.GetEarliestMeasureExpiry(), OfferedAt: r.IssuedAt, FiledOn: o.GetFiledOn(),
-		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()),
+		EarliestExpiry: o.GetEarliestMeasureExpiry(), EarliestOtherCourt: o.GetEarliestOtherCourtExpiry(), OfferedAt: r.IssuedAt, FiledOn: o.GetFiledOn(),
+		RegionAssets: regionSummary(o), DebtorRegion: court.RegionCode(o.GetDebtorRegion()), DebtorMatch: o.GetDebtorMatch(),
 		Records: []RecordRef{{Kind: r.Kind, Issuer: r.Issuer, Hash: r.HashHex(), IssuedAt: r.IssuedAt}},
 	}
 	if n, err := court.ParseCaseNumber(t.CaseNumber); err == nil {

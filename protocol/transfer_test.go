@@ -142,7 +142,7 @@ func TestApplyEveryKindInEveryState(t *testing.T) {
 		{protocol.KindAcceptance, "京0108", func() *pb.Record { return acceptanceBody(testNewCase) },
 			[9]string{held, held, "accepted", conflict, conflict, conflict}},
 		{protocol.KindRejection, "京0108", rejectionBody,
-			[9]string{held, held, "rejected", invalid, invalid, invalid}},
+			[9]string{held, held, "rejected", invalid, "refused", invalid}}, // a handed-over case is refused to the superior (modes.go)
 		{protocol.KindWithdrawal, "京0105", withdrawalBody,
 			[9]string{held, "withdrawn", "withdrawn", "withdrawn", conflict, conflict}},
 		{protocol.KindHandover, "京0105", func() *pb.Record { return handoverBody("京0108", "京01") },

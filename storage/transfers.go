@@ -159,6 +159,11 @@ type legacyTransfer struct {
 	HandedOverAt  time.Time       `json:"handed_over_at"`
 	ReceivedAt    time.Time       `json:"received_at"`
 	ClosedAt      time.Time       `json:"closed_at"`
+	// Assistance.Court is the court asked to assist (协同执行): indexed
+	// as the receiver, the court that acts on the request.
+	Assistance struct {
+		Court court.CourtCode `json:"court"`
+	} `json:"assistance"`
 }
 
 // Transfer states storage must know to read version 1 values: which are
@@ -185,6 +190,9 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 	}
 	if r.Decider == "" {
 		r.Decider = t.Superior
+	}
+	if r.Receiver == "" {
+		r.Receiver = t.Assistance.Court
 	}
 	r.CaseNumber, _ = court.ParseCaseNumber(t.CaseNumber)
 	if t.NewCaseNumber != "" {

@@ -171,6 +171,9 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := demoModes(ctx, d, *dir, courts, nodes, moved); err != nil {
+		return err
+	}
 	login, err := demoParty(ctx, d, courts, nodes, moved)
 	if err != nil {
 		return err

@@ -25,10 +25,16 @@ func TestEvidenceRoundTrip(t *testing.T) {
 		t.Fatalf("demo --keep does not say where the data is kept:\n%s", tail(out, 800))
 	}
 	data := filepath.Join(keep, "京0108")
-	var ts []api.Transfer
-	e.mustJSON(t, &ts, "transfer", "list", "--data", data, "--json")
+	var all, ts []api.Transfer
+	e.mustJSON(t, &all, "transfer", "list", "--data", data, "--json")
+	for _, tr := range all {
+		// The demo's story transfer; the modes' (协同, 督促, 集中) are beside it.
+		if tr.Mode == "指令执行" {
+			ts = append(ts, tr)
+		}
+	}
 	if len(ts) != 1 || ts[0].ID == "" || ts[0].Receiver != "京0108" {
-		t.Fatalf("the stopped receiver lists %+v, want the demo's one transfer", ts)
+		t.Fatalf("the stopped receiver lists %+v, want the demo's one 指令执行 transfer", ts)
 	}
 	file := filepath.Join(t.TempDir(), "evidence.json")
 	e.must(t, "evidence", "export", "--data", data, string(ts[0].ID), "--out", file)

@@ -23,8 +23,15 @@ func init() {
 		{name: "start", summary: "open a transfer of a lower court's case on this superior court's own motion (依职权)", run: runTransferStart(false)},
 		{name: "request", summary: "record the applicant's request to move a case (申请变更执行法院, 民诉法 art. 237) as the superior court", run: runTransferStart(true)},
 		{name: "decide", summary: "decide an offer as a superior court (指令执行 or 提级执行)", run: runTransferDecide},
+		{name: "supervise", summary: "decide an offer as supervised enforcement (督促执行): the origin enforces and reports by a date", run: runTransferSupervise},
+		{name: "report", summary: "report under supervised enforcement (督促执行) as the origin", run: runTransferReport},
+		{name: "gather", summary: "gather one debtor's cases from several courts into one court by one decision (集中执行)", run: runTransferGather},
+		{name: "assist", summary: "ask another court to assist in a case without taking it (协同执行)", run: runTransferAssist},
+		{name: "assist-answer", summary: "take a request for assistance on, or decline it (协同执行)", run: runTransferAssistAnswer},
+		{name: "assist-result", summary: "report the result of an assistance (协同执行)", run: runTransferAssistResult},
+		{name: "assist-detail", summary: "open the sealed detail of a request for assistance (audited)", run: runTransferAssistDetail},
 		{name: "accept", summary: "accept a designated transfer under a new case number", run: runTransferAccept},
-		{name: "reject", summary: "decline an offer (decider) or a designation (receiver)", run: runTransferReason("reject")},
+		{name: "reject", summary: "decline an offer (decider), a designation or a handed-over case (receiver, to the superior), or set a refused decision aside (decider)", run: runTransferReason("reject")},
 		{name: "withdraw", summary: "withdraw this court's offer before handover", run: runTransferReason("withdraw")},
 		{name: "handover", summary: "hand the dossier over (refused while measures expire within 30 days)", run: runTransferHandover},
 		{name: "return", summary: "return an incomplete handover, naming what is missing (receiver, within 15 days)", run: runTransferReturn},
@@ -500,6 +507,30 @@ func printTransfer(w io.Writer, t api.Transfer) {
 		fprintf(tw, "Closed as\t%s", t.ClosureKind)
 		if len(t.InvestigationDone) > 0 {
 			fprintf(tw, " (investigation: %s; approval: %s)", strings.Join(t.InvestigationDone, ", "), t.Approval)
+		}
+		fmt.Fprintln(tw)
+	}
+	if sv := t.Supervision; sv != nil {
+		fmt.Fprintf(tw, "Supervision\t督促执行: enforce and report by %s; %d report(s), %s recovered %s", sv.EnforceBy, sv.Reports, yuan(sv.Recovered), sv.LastStatus)
+		if sv.Escalated {
+			fmt.Fprintf(tw, "; escalated on %s", court.DateOf(sv.EscalatedAt))
+		}
+		fmt.Fprintln(tw)
+	}
+	if len(t.Gathered) > 0 {
+		fmt.Fprintf(tw, "Gathered\t集中执行: %d transfers by one decision\n", len(t.Gathered))
+	}
+	if a := t.Assistance; a != nil {
+		fmt.Fprintf(tw, "Assistance\t协同执行 by %s: %s; answer by %s, done by %s", a.Court, strings.Join(a.Tasks, ", "), a.AnswerBy, a.Due)
+		if a.Outcome != "" {
+			fmt.Fprintf(tw, "; result %s (%s)", a.Outcome, yuan(a.Recovered))
+		}
+		fmt.Fprintln(tw)
+	}
+	if f := t.Refusal; f != nil {
+		fmt.Fprintf(tw, "Refused\tby %s on %s: %s; ruling by %s", f.By, court.DateOf(f.At), f.Reason, f.RuleBy)
+		if f.Ruling != "" {
+			fmt.Fprintf(tw, "; ruled %s (%s)", f.Ruling, f.RuledWith)
 		}
 		fmt.Fprintln(tw)
 	}

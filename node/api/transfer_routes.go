@@ -33,6 +33,15 @@ type TransferService interface {
 	Return(ctx context.Context, id court.TransferID, req ReturnRequest) (*protocol.Transfer, error)
 	Supplement(ctx context.Context, id court.TransferID, req HandoverRequest) (*protocol.Transfer, error)
 	RevokeGrant(ctx context.Context, id court.TransferID, c court.CourtCode, reason string) (*protocol.Transfer, error)
+	// The modes beyond the move of one case (督促, 协同, 集中).
+	Supervise(ctx context.Context, id court.TransferID, req SuperviseRequest) (*protocol.Transfer, error)
+	Report(ctx context.Context, id court.TransferID, req SupervisionReportRequest) (*protocol.Transfer, error)
+	Assist(ctx context.Context, req AssistRequest) (*protocol.Transfer, error)
+	AnswerAssist(ctx context.Context, id court.TransferID, req AssistAnswerRequest) (*protocol.Transfer, error)
+	AssistResult(ctx context.Context, id court.TransferID, req AssistResultRequest) (*protocol.Transfer, error)
+	AssistDetail(ctx context.Context, id court.TransferID) (AssistDetail, error)
+	SameDebtor(ctx context.Context, id court.TransferID) ([]court.TransferID, error)
+	Gather(ctx context.Context, req GatherRequest) ([]*protocol.Transfer, error)
 	// Transfer returns one transfer.
 	Transfer(id court.TransferID) (Transfer, error)
 	// List returns a page of transfers and the cursor of the next ("" at
@@ -171,6 +180,82 @@ func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() 
 		}
 		return x.Conclude(ctx, id, req)
 	}))
+	s.Handle("POST /v1/transfers/{id}/supervise", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req SuperviseRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.Supervise(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/{id}/report", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req SupervisionReportRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.Report(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/assist", func(w http.ResponseWriter, r *http.Request) {
+		var req AssistRequest
+		if err := body(w, r, &req); err != nil {
+			return
+		}
+		t, err := x.Assist(r.Context(), req)
+		respond(w, t, err)
+	})
+	s.Handle("POST /v1/transfers/{id}/assist/answer", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req AssistAnswerRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.AnswerAssist(ctx, id, req)
+	}))
+	s.Handle("POST /v1/transfers/{id}/assist/result", withID(func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error) {
+		var req AssistResultRequest
+		if err := body(w, r, &req); err != nil {
+			return nil, err
+		}
+		return x.AssistResult(ctx, id, req)
+	}))
+	s.Handle("GET /v1/transfers/{id}/assistance", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := TransferIDParam(w, r)
+		if !ok {
+			return
+		}
+		d, err := x.AssistDetail(r.Context(), id)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, d)
+	})
+	s.Handle("GET /v1/transfers/{id}/same-debtor", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := TransferIDParam(w, r)
+		if !ok {
+			return
+		}
+		ids, err := x.SameDebtor(r.Context(), id)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, ids)
+	})
+	s.Handle("POST /v1/transfers/gather", func(w http.ResponseWriter, r *http.Request) {
+		var req GatherRequest
+		if err := body(w, r, &req); err != nil {
+			return
+		}
+		ts, err := x.Gather(r.Context(), req)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		out := make([]Transfer, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, NewTransfer(t, now()))
+		}
+		WriteJSON(w, http.StatusOK, out)
+	})
 	s.Handle("GET /v1/transfers", func(w http.ResponseWriter, r *http.Request) {
 		q, err := transferListQuery(r.URL.Query())
 		if err != nil {

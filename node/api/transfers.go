@@ -129,6 +129,7 @@ type Transfer struct {
 	AmountOutstanding   int64             `json:"amount_outstanding_fen"`
 	AmountOrigin        int64             `json:"amount_recovered_by_origin_fen"`
 	EarliestExpiry      string            `json:"earliest_measure_expiry,omitempty"`
+	EarliestOtherCourt  string            `json:"earliest_other_court_expiry,omitempty"` // other courts' measures: flagged, only they renew them
 	RegionAssets        []RegionAssets    `json:"region_assets,omitempty"`
 	DebtorRegion        string            `json:"debtor_region,omitempty"`
 	Decider             court.CourtCode   `json:"decider,omitempty"`
@@ -199,6 +200,13 @@ type Transfer struct {
 	// WaitingOn is the court that must act next, WaitingFor what it must do.
 	WaitingOn  string `json:"waiting_on,omitempty"`
 	WaitingFor string `json:"waiting_for,omitempty"`
+	// The modes beyond the move of one case: 督促执行, 集中执行 (the
+	// transfers one decision gathered), 协同执行, and the receiver's
+	// refusal to the superior with its ruling.
+	Supervision *protocol.Supervision `json:"supervision,omitempty"`
+	Gathered    []court.TransferID    `json:"gathered,omitempty"`
+	Assistance  *Assistance           `json:"assistance,omitempty"`
+	Refusal     *protocol.Refusal     `json:"refusal,omitempty"`
 }
 
 // RegionAssets is one entry of an offer's region summary: how many
@@ -271,6 +279,8 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 	}
 	v.Reviews = t.Reviews
 	v.FiledOn, v.OriginCheck = t.FiledOn, t.OriginCheck
+	v.Supervision, v.Gathered, v.Assistance, v.Refusal = t.Supervision, t.Gathered, newAssistance(t.Assistance), t.Refusal
+	v.EarliestOtherCourt = t.EarliestOtherCourt
 	return v
 }
 
@@ -333,4 +343,87 @@ type TransferQuery struct {
 	Overdue bool            // only overdue ones
 	Cursor  string          // from the previous page's X-Next-Cursor
 	Limit   int             // per page: 0 means 100, at most 1000
+}
+
+// SuperviseRequest decides an offered (or started) transfer as 督促执行:
+// the origin keeps the case and enforces, and reports, by EnforceBy.
+type SuperviseRequest struct {
+	DecisionNumber string `json:"decision_number"`
+	EnforceBy      string `json:"enforce_by"` // YYYY-MM-DD
+}
+
+// SupervisionReportRequest is the origin's report under 督促执行: what it
+// recovered so far in total, what it did, and, when it concluded the
+// case, how (Kind: fulfilled, ended, not_enforced, dismissed).
+type SupervisionReportRequest struct {
+	AmountRecoveredFen int64  `json:"amount_recovered_fen"`
+	Status             string `json:"status"`
+	Kind               string `json:"kind,omitempty"`
+}
+
+// AssistRequest asks another court to assist in one of this court's
+// cases (协同执行): the tasks (investigate, seize, freeze, detain, serve,
+// deliver, other) are broadcast; Detail (what, where, against whom) is
+// sealed to the assisting court and this one. AnswerBy defaults to the
+// acceptance period after today, Due to a month after AnswerBy.
+type AssistRequest struct {
+	CaseNumber string   `json:"case_number"`
+	Court      string   `json:"court"`
+	Tasks      []string `json:"tasks"`
+	Detail     string   `json:"detail"`
+	AnswerBy   string   `json:"answer_by,omitempty"`
+	Due        string   `json:"due,omitempty"`
+}
+
+// AssistAnswerRequest takes a request for assistance on (Accept) or
+// declines it (Reason required; broadcast, no personal data).
+type AssistAnswerRequest struct {
+	Accept bool   `json:"accept"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// AssistResultRequest reports the assistance's outcome (done, partial,
+// not_possible), the money it brought in, and the detail (sealed to the
+// requesting court).
+type AssistResultRequest struct {
+	Outcome            string `json:"outcome"`
+	AmountRecoveredFen int64  `json:"amount_recovered_fen,omitempty"`
+	Detail             string `json:"detail"`
+}
+
+// AssistDetail is a request for assistance's sealed detail, opened for
+// one of its two courts (each read audited).
+type AssistDetail struct {
+	Transfer court.TransferID `json:"transfer"`
+	Request  string           `json:"request"`
+	Outcome  string           `json:"outcome,omitempty"`
+	Result   string           `json:"result,omitempty"`
+}
+
+// GatherRequest decides offered transfers of one debtor by one 集中执行
+// decision into Receiver (their offers' sealed debtor match keys must
+// agree; GET /v1/transfers/{id}/same-debtor lists them).
+type GatherRequest struct {
+	Transfers      []string `json:"transfers"`
+	Receiver       string   `json:"receiver"`
+	DecisionNumber string   `json:"decision_number"`
+	AcceptBy       string   `json:"accept_by,omitempty"`
+}
+
+// Assistance is a request for assistance as the API shows it (the sealed
+// detail left out: GET /v1/transfers/{id}/assistance opens it).
+type Assistance struct {
+	Court     court.CourtCode `json:"court"`
+	Tasks     []string        `json:"tasks"`
+	AnswerBy  string          `json:"answer_by"`
+	Due       string          `json:"due"`
+	Outcome   string          `json:"outcome,omitempty"`
+	Recovered int64           `json:"amount_recovered_fen,omitempty"`
+}
+
+func newAssistance(a *protocol.Assistance) *Assistance {
+	if a == nil {
+		return nil
+	}
+	return &Assistance{Court: a.Court, Tasks: a.Tasks, AnswerBy: a.AnswerBy, Due: a.Due, Outcome: a.Outcome, Recovered: a.Recovered}
 }

@@ -193,14 +193,18 @@ type Input struct {
 // States lists the transfer states in workflow order.
 var States = []cmproto.State{
 	cmproto.StateOffered, cmproto.StateDecided, cmproto.StateAccepted, cmproto.StateHandedOver, cmproto.StateReturned,
-	cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
+	cmproto.StateRefused, cmproto.StateReceived, cmproto.StateClosed, cmproto.StateRejected, cmproto.StateWithdrawn,
+	// the modes where the case stays with the origin
+	cmproto.StateSupervised, cmproto.StateAssistRequested, cmproto.StateAssisting,
 }
 
 // ClosureKinds lists the kinds a receiver closes a case by.
 var ClosureKinds = []string{"执行完毕", "终本", "终结", "不予执行", "驳回"}
 
-// Modes lists the transfer modes.
-var Modes = []string{"指令执行", "提级执行"}
+// Modes lists the transfer modes: those that move the case (指令执行,
+// 提级执行, 集中执行) and those that keep it with the origin (督促执行,
+// 协同执行).
+var Modes = cmproto.Modes
 
 // Compute builds the dashboard from in. It does not modify in.
 func Compute(in Input) Dashboard {

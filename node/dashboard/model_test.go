@@ -118,7 +118,7 @@ func TestComputeMesh(t *testing.T) {
 	if p.AcceptanceSamples != 3 || p.AvgDaysDecisionToAcceptance != 3.7 || p.ReceiptSamples != 2 || p.AvgDaysDecisionToReceipt != 12.5 {
 		t.Errorf("averages: %+v", p)
 	}
-	if len(d.Modes) != 2 || d.Modes[0] != (ModeCount{"指令执行", 3}) || d.Modes[1] != (ModeCount{"提级执行", 1}) {
+	if len(d.Modes) != 5 || d.Modes[0] != (ModeCount{"指令执行", 3}) || d.Modes[1] != (ModeCount{"提级执行", 1}) || d.Modes[2] != (ModeCount{"集中执行", 0}) {
 		t.Errorf("modes %+v", d.Modes)
 	}
 	want := []CourtIndicators{

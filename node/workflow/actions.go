@@ -85,14 +85,26 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 		}
 	}
 	o.RegionAssets, o.DebtorRegion = regionSummary(v.Assets, v.Parties)
-	var earliest court.Date
+	// The guard's rule (handover): only the measures this court can renew
+	// count; other courts' are announced apart, flagged.
+	var earliest, others court.Date
 	for _, m := range v.Measures {
-		if m.Status == court.MeasureActive && !m.Expiry.IsZero() && (earliest.IsZero() || m.Expiry.Before(earliest)) {
-			earliest = m.Expiry
+		if m.Status != court.MeasureActive || m.Expiry.IsZero() {
+			continue
+		}
+		e := &earliest
+		if !m.RenewableBy(self.Code) {
+			e = &others
+		}
+		if e.IsZero() || m.Expiry.Before(*e) {
+			*e = m.Expiry
 		}
 	}
 	if !earliest.IsZero() {
 		o.EarliestMeasureExpiry = earliest.String()
+	}
+	if !others.IsZero() {
+		o.EarliestOtherCourtExpiry = others.String()
 	}
 	ts, err := w.records.ByCase(ctx, cn)
 	if err != nil {
@@ -103,7 +115,19 @@ func (w *Service) Offer(ctx context.Context, req api.OfferRequest) (*cmproto.Tra
 			return nil, fmt.Errorf("%w: case %s is already offered in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
 		}
 	}
-	return w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	id := court.NewTransferID()
+	var party string
+	if o.DebtorMatch, party, err = w.debtorMatch(id, cn, v.Parties, sup); err != nil {
+		return nil, err
+	}
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Offer{Offer: o}})
+	if err != nil {
+		return nil, err
+	}
+	if party != "" {
+		w.matchAudited(t, party)
+	}
+	return t, nil
 }
 
 // Start opens a transfer of a case of a court below this one, as its
@@ -429,7 +453,7 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 		return nil, fmt.Errorf("%w: case %s is as it was handed over; import the missing papers (%s) first, then supplement", court.ErrConflict, cn, strings.Join(t.Missing, ", "))
 	}
 	today := court.DateOf(w.now())
-	var blocking []string
+	var blocking, flagged []string
 	var ids []string
 	active := 0
 	for _, m := range dos.Version.Measures {
@@ -444,7 +468,15 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 					class = a.Class.Label()
 				}
 			}
-			blocking = append(blocking, fmt.Sprintf("measure %s (%s of %s asset %s) expires %s, in %d days", m.ID, m.Kind.Label(), class, m.Asset, m.Expiry, days))
+			line := fmt.Sprintf("measure %s (%s of %s asset %s) expires %s, in %d days", m.ID, m.Kind.Label(), class, m.Asset, m.Expiry, days)
+			if !m.RenewableBy(t.Origin) {
+				// Another court's (a first seizure ahead of this court
+				// in a waiting line): only it renews; flagged, not
+				// blocking.
+				flagged = append(flagged, line+", held by "+string(m.Court))
+				continue
+			}
+			blocking = append(blocking, line)
 			ids = append(ids, m.ID)
 		}
 	}
@@ -552,6 +584,11 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 			w.auditDone(override)
 		}
 		return nil, err
+	}
+	if len(flagged) > 0 {
+		w.auditDone(storage.AuditEntry{Event: "handover.other_court_measures", Outcome: "ok", Transfer: string(id), Case: cn.String(),
+			Detail: fmt.Sprintf("handed over with %d measure(s) of other courts expiring within %d days, which only their holders renew (not blocking): %s",
+				len(flagged), w.guardDays, strings.Join(flagged, "; "))})
 	}
 	return next, nil
 }

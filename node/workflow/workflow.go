@@ -41,6 +41,7 @@ type Service struct {
 	logs       Logs
 	advice     advice.Weights
 	checkBack  cmproto.CheckBackRule
+	dec        crypto.Decrypter
 	// acceptMu orders this node's acceptances: two cannot both find the
 	// same new case number free.
 	acceptMu sync.Mutex
@@ -94,6 +95,10 @@ type Deps struct {
 	// its origin (倒查; config check_back_*); nil means
 	// protocol.DefaultCheckBackRule.
 	CheckBack *cmproto.CheckBackRule
+	// Decrypter is this court's key: it opens the debtor match keys
+	// sealed to it (集中执行) and the requests for assistance (协同执行).
+	// Nil: those are refused as unavailable.
+	Decrypter crypto.Decrypter
 }
 
 // Logs is what spot checks read of the record logs.
@@ -108,7 +113,7 @@ type Logs interface {
 func New(d Deps) *Service {
 	s := &Service{audit: d.Audit, records: d.Records, db: d.Store, trust: d.Trust, peer: d.Peer, court: d.Court, metrics: d.Metrics,
 		log: d.Log, now: d.Now, guardDays: d.GuardDays, periods: d.Periods.WithDefaults(), answerDays: cmp.Or(d.AnswerDays, 15), logs: d.Logs,
-		advice: advice.Default(), checkBack: cmproto.DefaultCheckBackRule}
+		advice: advice.Default(), checkBack: cmproto.DefaultCheckBackRule, dec: d.Decrypter}
 	if d.Advice != nil {
 		s.advice = *d.Advice
 	}

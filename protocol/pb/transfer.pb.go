@@ -148,6 +148,8 @@ const (
 	Mode_MODE_UNSPECIFIED Mode = 0
 	Mode_MODE_DESIGNATED  Mode = 1 // 指令执行: to another court the superior designates
 	Mode_MODE_ELEVATED    Mode = 2 // 提级执行: the superior enforces the case itself
+	Mode_MODE_SUPERVISED  Mode = 3 // 督促执行: the origin keeps the case and enforces by enforce_by, reporting; receiver_court names the origin
+	Mode_MODE_GATHERED    Mode = 4 // 集中执行: one debtor's cases from several courts gathered into receiver_court by one decision (gathered)
 )
 
 // Enum value maps for Mode.
@@ -156,11 +158,15 @@ var (
 		0: "MODE_UNSPECIFIED",
 		1: "MODE_DESIGNATED",
 		2: "MODE_ELEVATED",
+		3: "MODE_SUPERVISED",
+		4: "MODE_GATHERED",
 	}
 	Mode_value = map[string]int32{
 		"MODE_UNSPECIFIED": 0,
 		"MODE_DESIGNATED":  1,
 		"MODE_ELEVATED":    2,
+		"MODE_SUPERVISED":  3,
+		"MODE_GATHERED":    4,
 	}
 )
 
@@ -277,6 +283,10 @@ type Record struct {
 	//	*Record_HandoverReturn
 	//	*Record_Supplement
 	//	*Record_Start
+	//	*Record_SupervisionReport
+	//	*Record_AssistanceRequest
+	//	*Record_AssistanceAnswer
+	//	*Record_AssistanceResult
 	//	*Record_FundsEntry
 	//	*Record_Sanction
 	//	*Record_AssistNotice
@@ -490,6 +500,42 @@ func (x *Record) GetStart() *TransferStart {
 	return nil
 }
 
+func (x *Record) GetSupervisionReport() *SupervisionReport {
+	if x != nil {
+		if x, ok := x.Body.(*Record_SupervisionReport); ok {
+			return x.SupervisionReport
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAssistanceRequest() *AssistanceRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Record_AssistanceRequest); ok {
+			return x.AssistanceRequest
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAssistanceAnswer() *AssistanceAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*Record_AssistanceAnswer); ok {
+			return x.AssistanceAnswer
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAssistanceResult() *AssistanceResult {
+	if x != nil {
+		if x, ok := x.Body.(*Record_AssistanceResult); ok {
+			return x.AssistanceResult
+		}
+	}
+	return nil
+}
+
 func (x *Record) GetFundsEntry() *FundsEntry {
 	if x != nil {
 		if x, ok := x.Body.(*Record_FundsEntry); ok {
@@ -640,6 +686,24 @@ type Record_Start struct {
 	Start *TransferStart `protobuf:"bytes,23,opt,name=start,proto3,oneof"`
 }
 
+type Record_SupervisionReport struct {
+	// 24-27: the modes where power stays with the origin: the origin's
+	// report under 督促执行, and 协同执行's request, answer and result.
+	SupervisionReport *SupervisionReport `protobuf:"bytes,24,opt,name=supervision_report,json=supervisionReport,proto3,oneof"`
+}
+
+type Record_AssistanceRequest struct {
+	AssistanceRequest *AssistanceRequest `protobuf:"bytes,25,opt,name=assistance_request,json=assistanceRequest,proto3,oneof"`
+}
+
+type Record_AssistanceAnswer struct {
+	AssistanceAnswer *AssistanceAnswer `protobuf:"bytes,26,opt,name=assistance_answer,json=assistanceAnswer,proto3,oneof"`
+}
+
+type Record_AssistanceResult struct {
+	AssistanceResult *AssistanceResult `protobuf:"bytes,27,opt,name=assistance_result,json=assistanceResult,proto3,oneof"`
+}
+
 type Record_FundsEntry struct {
 	// 30-39: money, sanctions and assisting bodies (see FundsEntry).
 	FundsEntry *FundsEntry `protobuf:"bytes,30,opt,name=funds_entry,json=fundsEntry,proto3,oneof"`
@@ -713,6 +777,14 @@ func (*Record_HandoverReturn) isRecord_Body() {}
 func (*Record_Supplement) isRecord_Body() {}
 
 func (*Record_Start) isRecord_Body() {}
+
+func (*Record_SupervisionReport) isRecord_Body() {}
+
+func (*Record_AssistanceRequest) isRecord_Body() {}
+
+func (*Record_AssistanceAnswer) isRecord_Body() {}
+
+func (*Record_AssistanceResult) isRecord_Body() {}
 
 func (*Record_FundsEntry) isRecord_Body() {}
 
@@ -900,10 +972,23 @@ type TransferOffer struct {
 	// (两便: where the assets are, where the debtor lives), as division
 	// codes and bands only: no name, identifier, address or exact value.
 	// Empty in offers by builds before they existed.
-	RegionAssets  []*RegionAssets `protobuf:"bytes,30,rep,name=region_assets,json=regionAssets,proto3" json:"region_assets,omitempty"`
-	DebtorRegion  string          `protobuf:"bytes,31,opt,name=debtor_region,json=debtorRegion,proto3" json:"debtor_region,omitempty"` // 6-digit division code of the debtor's domicile (district or city); empty if unknown
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RegionAssets []*RegionAssets `protobuf:"bytes,30,rep,name=region_assets,json=regionAssets,proto3" json:"region_assets,omitempty"`
+	DebtorRegion string          `protobuf:"bytes,31,opt,name=debtor_region,json=debtorRegion,proto3" json:"debtor_region,omitempty"` // 6-digit division code of the debtor's domicile (district or city); empty if unknown
+	// The debtor's match key (集中执行: one debtor's cases gathered), HPKE-
+	// sealed to the superior court alone (crypto.Wrap, info bound to the
+	// transfer ID): SHA-256 of the principal respondent's identity number
+	// under a fixed label. Only the superior opens it, to find the offers
+	// against one debtor; the identity never travels in clear. Empty when
+	// the case names no respondent's identity number.
+	DebtorMatch []byte `protobuf:"bytes,32,opt,name=debtor_match,json=debtorMatch,proto3" json:"debtor_match,omitempty"`
+	// The earliest expiry of the running measures other courts hold on the
+	// case's assets (a first seizure ahead of the origin in a waiting line):
+	// shown and flagged, never blocking, since only their holders renew
+	// them. earliest_measure_expiry counts only the origin's own. Empty
+	// when there is none (and in offers by builds before it existed).
+	EarliestOtherCourtExpiry string `protobuf:"bytes,33,opt,name=earliest_other_court_expiry,json=earliestOtherCourtExpiry,proto3" json:"earliest_other_court_expiry,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *TransferOffer) Reset() {
@@ -1013,6 +1098,20 @@ func (x *TransferOffer) GetDebtorRegion() string {
 	return ""
 }
 
+func (x *TransferOffer) GetDebtorMatch() []byte {
+	if x != nil {
+		return x.DebtorMatch
+	}
+	return nil
+}
+
+func (x *TransferOffer) GetEarliestOtherCourtExpiry() string {
+	if x != nil {
+		return x.EarliestOtherCourtExpiry
+	}
+	return ""
+}
+
 // RegionAssets is how many assets of one class lie in one administrative
 // region, and the band of their total estimated value.
 type RegionAssets struct {
@@ -1101,6 +1200,9 @@ type TransferDecision struct {
 	ConclusionMonths    uint32 `protobuf:"varint,23,opt,name=conclusion_months,json=conclusionMonths,proto3" json:"conclusion_months,omitempty"`          // the case concluded within N months of the filing
 	ReturnDays          uint32 `protobuf:"varint,24,opt,name=return_days,json=returnDays,proto3" json:"return_days,omitempty"`                            // the receiver may return an incomplete handover within N days of it
 	SupplementDays      uint32 `protobuf:"varint,25,opt,name=supplement_days,json=supplementDays,proto3" json:"supplement_days,omitempty"`                // the origin supplements a returned handover within N days of the return
+	// 26-29: the modes beyond the move of one case.
+	EnforceBy string   `protobuf:"bytes,26,opt,name=enforce_by,json=enforceBy,proto3" json:"enforce_by,omitempty"` // 督促执行: YYYY-MM-DD, the origin enforces (and reports) by this day
+	Gathered  []string `protobuf:"bytes,27,rep,name=gathered,proto3" json:"gathered,omitempty"`                    // 集中执行: every transfer the one decision gathers (IDs, sorted), this one included
 	// Fields 30 and on: the recommendation the decider had before it
 	// (courtmesh transfer recommend), so supervision can compare the
 	// outcomes of followed and overridden advice. Both unset: none was
@@ -1209,6 +1311,20 @@ func (x *TransferDecision) GetSupplementDays() uint32 {
 		return x.SupplementDays
 	}
 	return 0
+}
+
+func (x *TransferDecision) GetEnforceBy() string {
+	if x != nil {
+		return x.EnforceBy
+	}
+	return ""
+}
+
+func (x *TransferDecision) GetGathered() []string {
+	if x != nil {
+		return x.Gathered
+	}
+	return nil
 }
 
 func (x *TransferDecision) GetRecommendedRank() uint32 {
@@ -1704,6 +1820,282 @@ func (x *Supplement) GetManifest() *HandoverManifest {
 	return nil
 }
 
+// SupervisionReport: under 督促执行 the origin reports what it did. A
+// report with a closure kind concludes the case at the origin; without
+// one it is progress. No personal data.
+type SupervisionReport struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	AmountRecoveredFen int64                  `protobuf:"varint,1,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"` // what the origin recovered so far, in total
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`                                                      // free text for the superior, no personal data
+	Kind               ClosureKind            `protobuf:"varint,3,opt,name=kind,proto3,enum=courtmesh.protocol.v1.ClosureKind" json:"kind,omitempty"`                  // set when the origin concluded the case (never 销案)
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *SupervisionReport) Reset() {
+	*x = SupervisionReport{}
+	mi := &file_pb_transfer_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupervisionReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupervisionReport) ProtoMessage() {}
+
+func (x *SupervisionReport) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupervisionReport.ProtoReflect.Descriptor instead.
+func (*SupervisionReport) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SupervisionReport) GetAmountRecoveredFen() int64 {
+	if x != nil {
+		return x.AmountRecoveredFen
+	}
+	return 0
+}
+
+func (x *SupervisionReport) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *SupervisionReport) GetKind() ClosureKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ClosureKind_CLOSURE_KIND_UNSPECIFIED
+}
+
+// AssistanceRequest (协同执行): the court enforcing a case asks another
+// court to assist without taking the case: it opens a transfer of its
+// own (mode 协同执行). The tasks are broadcast as kinds; what to do,
+// where and against whom only in sealed_detail, under a fresh data key
+// wrapped for the assisting court and the requester.
+type AssistanceRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CaseNumber     string                 `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"` // the requester's enforcement case
+	AssistingCourt string                 `protobuf:"bytes,2,opt,name=assisting_court,json=assistingCourt,proto3" json:"assisting_court,omitempty"`
+	Tasks          []string               `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`                                   // investigate | seize | freeze | detain | serve | deliver | other
+	AnswerBy       string                 `protobuf:"bytes,4,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`             // YYYY-MM-DD: the assisting court answers by
+	Due            string                 `protobuf:"bytes,5,opt,name=due,proto3" json:"due,omitempty"`                                       // YYYY-MM-DD: the assistance is done by
+	SealedDetail   []byte                 `protobuf:"bytes,6,opt,name=sealed_detail,json=sealedDetail,proto3" json:"sealed_detail,omitempty"` // the detail, sealed with the data key
+	Keys           []*WrappedKey          `protobuf:"bytes,7,rep,name=keys,proto3" json:"keys,omitempty"`                                     // the data key, for the assisting court and the requester
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AssistanceRequest) Reset() {
+	*x = AssistanceRequest{}
+	mi := &file_pb_transfer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssistanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssistanceRequest) ProtoMessage() {}
+
+func (x *AssistanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssistanceRequest.ProtoReflect.Descriptor instead.
+func (*AssistanceRequest) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AssistanceRequest) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *AssistanceRequest) GetAssistingCourt() string {
+	if x != nil {
+		return x.AssistingCourt
+	}
+	return ""
+}
+
+func (x *AssistanceRequest) GetTasks() []string {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *AssistanceRequest) GetAnswerBy() string {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return ""
+}
+
+func (x *AssistanceRequest) GetDue() string {
+	if x != nil {
+		return x.Due
+	}
+	return ""
+}
+
+func (x *AssistanceRequest) GetSealedDetail() []byte {
+	if x != nil {
+		return x.SealedDetail
+	}
+	return nil
+}
+
+func (x *AssistanceRequest) GetKeys() []*WrappedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// AssistanceAnswer: the assisting court takes the request on or declines
+// it with reasons.
+type AssistanceAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accepted      bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"` // required when declining; no personal data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssistanceAnswer) Reset() {
+	*x = AssistanceAnswer{}
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssistanceAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssistanceAnswer) ProtoMessage() {}
+
+func (x *AssistanceAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssistanceAnswer.ProtoReflect.Descriptor instead.
+func (*AssistanceAnswer) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AssistanceAnswer) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *AssistanceAnswer) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// AssistanceResult: the assisting court reports what it did; the detail
+// sealed with the request's data key (the same readers).
+type AssistanceResult struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Outcome            string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"`                                                    // done | partial | not_possible
+	AmountRecoveredFen int64                  `protobuf:"varint,2,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"` // money the assistance brought in (0 if none)
+	SealedDetail       []byte                 `protobuf:"bytes,3,opt,name=sealed_detail,json=sealedDetail,proto3" json:"sealed_detail,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *AssistanceResult) Reset() {
+	*x = AssistanceResult{}
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssistanceResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssistanceResult) ProtoMessage() {}
+
+func (x *AssistanceResult) ProtoReflect() protoreflect.Message {
+	mi := &file_pb_transfer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssistanceResult.ProtoReflect.Descriptor instead.
+func (*AssistanceResult) Descriptor() ([]byte, []int) {
+	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AssistanceResult) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *AssistanceResult) GetAmountRecoveredFen() int64 {
+	if x != nil {
+		return x.AmountRecoveredFen
+	}
+	return 0
+}
+
+func (x *AssistanceResult) GetSealedDetail() []byte {
+	if x != nil {
+		return x.SealedDetail
+	}
+	return nil
+}
+
 // GrantRevocation: the origin stops further fetches by a court. What the
 // court already fetched stays fetched.
 type GrantRevocation struct {
@@ -1716,7 +2108,7 @@ type GrantRevocation struct {
 
 func (x *GrantRevocation) Reset() {
 	*x = GrantRevocation{}
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +2120,7 @@ func (x *GrantRevocation) String() string {
 func (*GrantRevocation) ProtoMessage() {}
 
 func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[13]
+	mi := &file_pb_transfer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +2133,7 @@ func (x *GrantRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevocation.ProtoReflect.Descriptor instead.
 func (*GrantRevocation) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{13}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GrantRevocation) GetCourt() string {
@@ -1774,7 +2166,7 @@ type AssetUpdate struct {
 
 func (x *AssetUpdate) Reset() {
 	*x = AssetUpdate{}
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +2178,7 @@ func (x *AssetUpdate) String() string {
 func (*AssetUpdate) ProtoMessage() {}
 
 func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[14]
+	mi := &file_pb_transfer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +2191,7 @@ func (x *AssetUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssetUpdate.ProtoReflect.Descriptor instead.
 func (*AssetUpdate) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{14}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AssetUpdate) GetNumber() uint64 {
@@ -1858,7 +2250,7 @@ type FundsEntry struct {
 
 func (x *FundsEntry) Reset() {
 	*x = FundsEntry{}
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +2262,7 @@ func (x *FundsEntry) String() string {
 func (*FundsEntry) ProtoMessage() {}
 
 func (x *FundsEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[15]
+	mi := &file_pb_transfer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +2275,7 @@ func (x *FundsEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FundsEntry.ProtoReflect.Descriptor instead.
 func (*FundsEntry) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{15}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FundsEntry) GetNumber() uint64 {
@@ -1968,7 +2360,7 @@ type Sanction struct {
 
 func (x *Sanction) Reset() {
 	*x = Sanction{}
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2372,7 @@ func (x *Sanction) String() string {
 func (*Sanction) ProtoMessage() {}
 
 func (x *Sanction) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[16]
+	mi := &file_pb_transfer_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2385,7 @@ func (x *Sanction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sanction.ProtoReflect.Descriptor instead.
 func (*Sanction) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{16}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Sanction) GetSanctionId() string {
@@ -2065,7 +2457,7 @@ type AssistNotice struct {
 
 func (x *AssistNotice) Reset() {
 	*x = AssistNotice{}
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2469,7 @@ func (x *AssistNotice) String() string {
 func (*AssistNotice) ProtoMessage() {}
 
 func (x *AssistNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[17]
+	mi := &file_pb_transfer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2482,7 @@ func (x *AssistNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistNotice.ProtoReflect.Descriptor instead.
 func (*AssistNotice) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{17}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AssistNotice) GetMeasureId() string {
@@ -2153,7 +2545,7 @@ type DossierItems struct {
 
 func (x *DossierItems) Reset() {
 	*x = DossierItems{}
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2557,7 @@ func (x *DossierItems) String() string {
 func (*DossierItems) ProtoMessage() {}
 
 func (x *DossierItems) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[18]
+	mi := &file_pb_transfer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2570,7 @@ func (x *DossierItems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DossierItems.ProtoReflect.Descriptor instead.
 func (*DossierItems) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{18}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DossierItems) GetItems() []string {
@@ -2208,7 +2600,7 @@ type PartyComplaint struct {
 
 func (x *PartyComplaint) Reset() {
 	*x = PartyComplaint{}
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2612,7 @@ func (x *PartyComplaint) String() string {
 func (*PartyComplaint) ProtoMessage() {}
 
 func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[19]
+	mi := &file_pb_transfer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2625,7 @@ func (x *PartyComplaint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyComplaint.ProtoReflect.Descriptor instead.
 func (*PartyComplaint) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{19}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PartyComplaint) GetCaseNumber() string {
@@ -2303,7 +2695,7 @@ type ComplaintAnswer struct {
 
 func (x *ComplaintAnswer) Reset() {
 	*x = ComplaintAnswer{}
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2707,7 @@ func (x *ComplaintAnswer) String() string {
 func (*ComplaintAnswer) ProtoMessage() {}
 
 func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[20]
+	mi := &file_pb_transfer_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2720,7 @@ func (x *ComplaintAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplaintAnswer.ProtoReflect.Descriptor instead.
 func (*ComplaintAnswer) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{20}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ComplaintAnswer) GetSealedText() []byte {
@@ -2356,7 +2748,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2760,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[21]
+	mi := &file_pb_transfer_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2773,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{21}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Receipt) GetMerkleRoot() []byte {
@@ -2413,7 +2805,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2817,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[22]
+	mi := &file_pb_transfer_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2830,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{22}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Progress) GetAmountRecoveredFen() int64 {
@@ -2480,7 +2872,7 @@ type Closure struct {
 
 func (x *Closure) Reset() {
 	*x = Closure{}
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2492,7 +2884,7 @@ func (x *Closure) String() string {
 func (*Closure) ProtoMessage() {}
 
 func (x *Closure) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[23]
+	mi := &file_pb_transfer_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2505,7 +2897,7 @@ func (x *Closure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closure.ProtoReflect.Descriptor instead.
 func (*Closure) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{23}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Closure) GetOutcome() string {
@@ -2557,7 +2949,7 @@ type Directive struct {
 
 func (x *Directive) Reset() {
 	*x = Directive{}
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2961,7 @@ func (x *Directive) String() string {
 func (*Directive) ProtoMessage() {}
 
 func (x *Directive) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[24]
+	mi := &file_pb_transfer_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2974,7 @@ func (x *Directive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Directive.ProtoReflect.Descriptor instead.
 func (*Directive) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{24}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Directive) GetCourt() string {
@@ -2617,7 +3009,7 @@ type DirectiveReport struct {
 
 func (x *DirectiveReport) Reset() {
 	*x = DirectiveReport{}
-	mi := &file_pb_transfer_proto_msgTypes[25]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +3021,7 @@ func (x *DirectiveReport) String() string {
 func (*DirectiveReport) ProtoMessage() {}
 
 func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[25]
+	mi := &file_pb_transfer_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +3034,7 @@ func (x *DirectiveReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectiveReport.ProtoReflect.Descriptor instead.
 func (*DirectiveReport) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{25}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DirectiveReport) GetDirective() string {
@@ -2675,7 +3067,7 @@ type Review struct {
 
 func (x *Review) Reset() {
 	*x = Review{}
-	mi := &file_pb_transfer_proto_msgTypes[26]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2687,7 +3079,7 @@ func (x *Review) String() string {
 func (*Review) ProtoMessage() {}
 
 func (x *Review) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[26]
+	mi := &file_pb_transfer_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2700,7 +3092,7 @@ func (x *Review) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Review.ProtoReflect.Descriptor instead.
 func (*Review) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{26}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Review) GetFinding() string {
@@ -2751,7 +3143,7 @@ type OriginCheck struct {
 
 func (x *OriginCheck) Reset() {
 	*x = OriginCheck{}
-	mi := &file_pb_transfer_proto_msgTypes[27]
+	mi := &file_pb_transfer_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2763,7 +3155,7 @@ func (x *OriginCheck) String() string {
 func (*OriginCheck) ProtoMessage() {}
 
 func (x *OriginCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[27]
+	mi := &file_pb_transfer_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2776,7 +3168,7 @@ func (x *OriginCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OriginCheck.ProtoReflect.Descriptor instead.
 func (*OriginCheck) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{27}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OriginCheck) GetOriginLastSearch() string {
@@ -2821,7 +3213,7 @@ type EarlierAsset struct {
 
 func (x *EarlierAsset) Reset() {
 	*x = EarlierAsset{}
-	mi := &file_pb_transfer_proto_msgTypes[28]
+	mi := &file_pb_transfer_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +3225,7 @@ func (x *EarlierAsset) String() string {
 func (*EarlierAsset) ProtoMessage() {}
 
 func (x *EarlierAsset) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[28]
+	mi := &file_pb_transfer_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +3238,7 @@ func (x *EarlierAsset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EarlierAsset.ProtoReflect.Descriptor instead.
 func (*EarlierAsset) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{28}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EarlierAsset) GetAssetUpdate() uint64 {
@@ -2897,7 +3289,7 @@ type SpotCheckDraw struct {
 
 func (x *SpotCheckDraw) Reset() {
 	*x = SpotCheckDraw{}
-	mi := &file_pb_transfer_proto_msgTypes[29]
+	mi := &file_pb_transfer_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2909,7 +3301,7 @@ func (x *SpotCheckDraw) String() string {
 func (*SpotCheckDraw) ProtoMessage() {}
 
 func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[29]
+	mi := &file_pb_transfer_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2922,7 +3314,7 @@ func (x *SpotCheckDraw) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckDraw.ProtoReflect.Descriptor instead.
 func (*SpotCheckDraw) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{29}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SpotCheckDraw) GetScope() string {
@@ -2994,7 +3386,7 @@ type LogHeads struct {
 
 func (x *LogHeads) Reset() {
 	*x = LogHeads{}
-	mi := &file_pb_transfer_proto_msgTypes[30]
+	mi := &file_pb_transfer_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3398,7 @@ func (x *LogHeads) String() string {
 func (*LogHeads) ProtoMessage() {}
 
 func (x *LogHeads) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[30]
+	mi := &file_pb_transfer_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3411,7 @@ func (x *LogHeads) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHeads.ProtoReflect.Descriptor instead.
 func (*LogHeads) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{30}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LogHeads) GetVersion() uint32 {
@@ -3046,7 +3438,7 @@ type LogHead struct {
 
 func (x *LogHead) Reset() {
 	*x = LogHead{}
-	mi := &file_pb_transfer_proto_msgTypes[31]
+	mi := &file_pb_transfer_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3058,7 +3450,7 @@ func (x *LogHead) String() string {
 func (*LogHead) ProtoMessage() {}
 
 func (x *LogHead) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[31]
+	mi := &file_pb_transfer_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3071,7 +3463,7 @@ func (x *LogHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogHead.ProtoReflect.Descriptor instead.
 func (*LogHead) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{31}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogHead) GetIssuer() []byte {
@@ -3102,7 +3494,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_pb_transfer_proto_msgTypes[32]
+	mi := &file_pb_transfer_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3506,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_transfer_proto_msgTypes[32]
+	mi := &file_pb_transfer_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3519,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_pb_transfer_proto_rawDescGZIP(), []int{32}
+	return file_pb_transfer_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SyncRequest) GetVersion() uint32 {
@@ -3162,7 +3554,7 @@ var File_pb_transfer_proto protoreflect.FileDescriptor
 
 const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xc6\x0e\n" +
+	"\x11pb/transfer.proto\x12\x15courtmesh.protocol.v1\"\xac\x11\n" +
 	"\x06Record\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\fissuer_court\x18\x02 \x01(\tR\vissuerCourt\x12\x1a\n" +
@@ -3190,7 +3582,11 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\n" +
 	"supplement\x18\x16 \x01(\v2!.courtmesh.protocol.v1.SupplementH\x00R\n" +
 	"supplement\x12<\n" +
-	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05start\x12D\n" +
+	"\x05start\x18\x17 \x01(\v2$.courtmesh.protocol.v1.TransferStartH\x00R\x05start\x12Y\n" +
+	"\x12supervision_report\x18\x18 \x01(\v2(.courtmesh.protocol.v1.SupervisionReportH\x00R\x11supervisionReport\x12Y\n" +
+	"\x12assistance_request\x18\x19 \x01(\v2(.courtmesh.protocol.v1.AssistanceRequestH\x00R\x11assistanceRequest\x12V\n" +
+	"\x11assistance_answer\x18\x1a \x01(\v2'.courtmesh.protocol.v1.AssistanceAnswerH\x00R\x10assistanceAnswer\x12V\n" +
+	"\x11assistance_result\x18\x1b \x01(\v2'.courtmesh.protocol.v1.AssistanceResultH\x00R\x10assistanceResult\x12D\n" +
 	"\vfunds_entry\x18\x1e \x01(\v2!.courtmesh.protocol.v1.FundsEntryH\x00R\n" +
 	"fundsEntry\x12=\n" +
 	"\bsanction\x18\x1f \x01(\v2\x1f.courtmesh.protocol.v1.SanctionH\x00R\bsanction\x12J\n" +
@@ -3216,7 +3612,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"AssetCount\x12\x1f\n" +
 	"\vasset_class\x18\x01 \x01(\tR\n" +
 	"assetClass\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"\x98\x04\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\xfa\x04\n" +
 	"\rTransferOffer\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
 	"caseNumber\x12!\n" +
@@ -3229,14 +3625,16 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x17earliest_measure_expiry\x18\b \x01(\tR\x15earliestMeasureExpiry\x12\x19\n" +
 	"\bfiled_on\x18\t \x01(\tR\afiledOn\x12H\n" +
 	"\rregion_assets\x18\x1e \x03(\v2#.courtmesh.protocol.v1.RegionAssetsR\fregionAssets\x12#\n" +
-	"\rdebtor_region\x18\x1f \x01(\tR\fdebtorRegion\"|\n" +
+	"\rdebtor_region\x18\x1f \x01(\tR\fdebtorRegion\x12!\n" +
+	"\fdebtor_match\x18  \x01(\fR\vdebtorMatch\x12=\n" +
+	"\x1bearliest_other_court_expiry\x18! \x01(\tR\x18earliestOtherCourtExpiry\"|\n" +
 	"\fRegionAssets\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vasset_class\x18\x02 \x01(\tR\n" +
 	"assetClass\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
 	"\n" +
-	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xfc\x03\n" +
+	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xb7\x04\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
@@ -3249,7 +3647,10 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x11conclusion_months\x18\x17 \x01(\rR\x10conclusionMonths\x12\x1f\n" +
 	"\vreturn_days\x18\x18 \x01(\rR\n" +
 	"returnDays\x12'\n" +
-	"\x0fsupplement_days\x18\x19 \x01(\rR\x0esupplementDays\x12)\n" +
+	"\x0fsupplement_days\x18\x19 \x01(\rR\x0esupplementDays\x12\x1d\n" +
+	"\n" +
+	"enforce_by\x18\x1a \x01(\tR\tenforceBy\x12\x1a\n" +
+	"\bgathered\x18\x1b \x03(\tR\bgathered\x12)\n" +
 	"\x10recommended_rank\x18\x1e \x01(\rR\x0frecommendedRank\x12/\n" +
 	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\"4\n" +
 	"\n" +
@@ -3292,7 +3693,27 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
 	"\n" +
 	"Supplement\x12C\n" +
-	"\bmanifest\x18\x01 \x01(\v2'.courtmesh.protocol.v1.HandoverManifestR\bmanifest\"?\n" +
+	"\bmanifest\x18\x01 \x01(\v2'.courtmesh.protocol.v1.HandoverManifestR\bmanifest\"\x95\x01\n" +
+	"\x11SupervisionReport\x120\n" +
+	"\x14amount_recovered_fen\x18\x01 \x01(\x03R\x12amountRecoveredFen\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x126\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".courtmesh.protocol.v1.ClosureKindR\x04kind\"\xfe\x01\n" +
+	"\x11AssistanceRequest\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x12'\n" +
+	"\x0fassisting_court\x18\x02 \x01(\tR\x0eassistingCourt\x12\x14\n" +
+	"\x05tasks\x18\x03 \x03(\tR\x05tasks\x12\x1b\n" +
+	"\tanswer_by\x18\x04 \x01(\tR\banswerBy\x12\x10\n" +
+	"\x03due\x18\x05 \x01(\tR\x03due\x12#\n" +
+	"\rsealed_detail\x18\x06 \x01(\fR\fsealedDetail\x125\n" +
+	"\x04keys\x18\a \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x04keys\"F\n" +
+	"\x10AssistanceAnswer\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x83\x01\n" +
+	"\x10AssistanceResult\x12\x18\n" +
+	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
+	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x12#\n" +
+	"\rsealed_detail\x18\x03 \x01(\fR\fsealedDetail\"?\n" +
 	"\x0fGrantRevocation\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"z\n" +
@@ -3426,11 +3847,13 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x10START_OWN_MOTION\x10\x01\x12\x15\n" +
 	"\x11START_SUPERVISION\x10\x02\x12\x12\n" +
 	"\x0eSTART_PETITION\x10\x03\x12\x1b\n" +
-	"\x17START_APPLICANT_REQUEST\x10\x04*D\n" +
+	"\x17START_APPLICANT_REQUEST\x10\x04*l\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fMODE_DESIGNATED\x10\x01\x12\x11\n" +
-	"\rMODE_ELEVATED\x10\x02*\xb3\x01\n" +
+	"\rMODE_ELEVATED\x10\x02\x12\x13\n" +
+	"\x0fMODE_SUPERVISED\x10\x03\x12\x11\n" +
+	"\rMODE_GATHERED\x10\x04*\xb3\x01\n" +
 	"\vClosureKind\x12\x1c\n" +
 	"\x18CLOSURE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CLOSURE_FULFILLED\x10\x01\x12\x14\n" +
@@ -3453,45 +3876,49 @@ func file_pb_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_pb_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_pb_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_pb_transfer_proto_goTypes = []any{
-	(Ground)(0),              // 0: courtmesh.protocol.v1.Ground
-	(StartSource)(0),         // 1: courtmesh.protocol.v1.StartSource
-	(Mode)(0),                // 2: courtmesh.protocol.v1.Mode
-	(ClosureKind)(0),         // 3: courtmesh.protocol.v1.ClosureKind
-	(*Record)(nil),           // 4: courtmesh.protocol.v1.Record
-	(*TransferStart)(nil),    // 5: courtmesh.protocol.v1.TransferStart
-	(*AssetCount)(nil),       // 6: courtmesh.protocol.v1.AssetCount
-	(*TransferOffer)(nil),    // 7: courtmesh.protocol.v1.TransferOffer
-	(*RegionAssets)(nil),     // 8: courtmesh.protocol.v1.RegionAssets
-	(*TransferDecision)(nil), // 9: courtmesh.protocol.v1.TransferDecision
-	(*Acceptance)(nil),       // 10: courtmesh.protocol.v1.Acceptance
-	(*Rejection)(nil),        // 11: courtmesh.protocol.v1.Rejection
-	(*Withdrawal)(nil),       // 12: courtmesh.protocol.v1.Withdrawal
-	(*WrappedKey)(nil),       // 13: courtmesh.protocol.v1.WrappedKey
-	(*HandoverManifest)(nil), // 14: courtmesh.protocol.v1.HandoverManifest
-	(*HandoverReturn)(nil),   // 15: courtmesh.protocol.v1.HandoverReturn
-	(*Supplement)(nil),       // 16: courtmesh.protocol.v1.Supplement
-	(*GrantRevocation)(nil),  // 17: courtmesh.protocol.v1.GrantRevocation
-	(*AssetUpdate)(nil),      // 18: courtmesh.protocol.v1.AssetUpdate
-	(*FundsEntry)(nil),       // 19: courtmesh.protocol.v1.FundsEntry
-	(*Sanction)(nil),         // 20: courtmesh.protocol.v1.Sanction
-	(*AssistNotice)(nil),     // 21: courtmesh.protocol.v1.AssistNotice
-	(*DossierItems)(nil),     // 22: courtmesh.protocol.v1.DossierItems
-	(*PartyComplaint)(nil),   // 23: courtmesh.protocol.v1.PartyComplaint
-	(*ComplaintAnswer)(nil),  // 24: courtmesh.protocol.v1.ComplaintAnswer
-	(*Receipt)(nil),          // 25: courtmesh.protocol.v1.Receipt
-	(*Progress)(nil),         // 26: courtmesh.protocol.v1.Progress
-	(*Closure)(nil),          // 27: courtmesh.protocol.v1.Closure
-	(*Directive)(nil),        // 28: courtmesh.protocol.v1.Directive
-	(*DirectiveReport)(nil),  // 29: courtmesh.protocol.v1.DirectiveReport
-	(*Review)(nil),           // 30: courtmesh.protocol.v1.Review
-	(*OriginCheck)(nil),      // 31: courtmesh.protocol.v1.OriginCheck
-	(*EarlierAsset)(nil),     // 32: courtmesh.protocol.v1.EarlierAsset
-	(*SpotCheckDraw)(nil),    // 33: courtmesh.protocol.v1.SpotCheckDraw
-	(*LogHeads)(nil),         // 34: courtmesh.protocol.v1.LogHeads
-	(*LogHead)(nil),          // 35: courtmesh.protocol.v1.LogHead
-	(*SyncRequest)(nil),      // 36: courtmesh.protocol.v1.SyncRequest
+	(Ground)(0),               // 0: courtmesh.protocol.v1.Ground
+	(StartSource)(0),          // 1: courtmesh.protocol.v1.StartSource
+	(Mode)(0),                 // 2: courtmesh.protocol.v1.Mode
+	(ClosureKind)(0),          // 3: courtmesh.protocol.v1.ClosureKind
+	(*Record)(nil),            // 4: courtmesh.protocol.v1.Record
+	(*TransferStart)(nil),     // 5: courtmesh.protocol.v1.TransferStart
+	(*AssetCount)(nil),        // 6: courtmesh.protocol.v1.AssetCount
+	(*TransferOffer)(nil),     // 7: courtmesh.protocol.v1.TransferOffer
+	(*RegionAssets)(nil),      // 8: courtmesh.protocol.v1.RegionAssets
+	(*TransferDecision)(nil),  // 9: courtmesh.protocol.v1.TransferDecision
+	(*Acceptance)(nil),        // 10: courtmesh.protocol.v1.Acceptance
+	(*Rejection)(nil),         // 11: courtmesh.protocol.v1.Rejection
+	(*Withdrawal)(nil),        // 12: courtmesh.protocol.v1.Withdrawal
+	(*WrappedKey)(nil),        // 13: courtmesh.protocol.v1.WrappedKey
+	(*HandoverManifest)(nil),  // 14: courtmesh.protocol.v1.HandoverManifest
+	(*HandoverReturn)(nil),    // 15: courtmesh.protocol.v1.HandoverReturn
+	(*Supplement)(nil),        // 16: courtmesh.protocol.v1.Supplement
+	(*SupervisionReport)(nil), // 17: courtmesh.protocol.v1.SupervisionReport
+	(*AssistanceRequest)(nil), // 18: courtmesh.protocol.v1.AssistanceRequest
+	(*AssistanceAnswer)(nil),  // 19: courtmesh.protocol.v1.AssistanceAnswer
+	(*AssistanceResult)(nil),  // 20: courtmesh.protocol.v1.AssistanceResult
+	(*GrantRevocation)(nil),   // 21: courtmesh.protocol.v1.GrantRevocation
+	(*AssetUpdate)(nil),       // 22: courtmesh.protocol.v1.AssetUpdate
+	(*FundsEntry)(nil),        // 23: courtmesh.protocol.v1.FundsEntry
+	(*Sanction)(nil),          // 24: courtmesh.protocol.v1.Sanction
+	(*AssistNotice)(nil),      // 25: courtmesh.protocol.v1.AssistNotice
+	(*DossierItems)(nil),      // 26: courtmesh.protocol.v1.DossierItems
+	(*PartyComplaint)(nil),    // 27: courtmesh.protocol.v1.PartyComplaint
+	(*ComplaintAnswer)(nil),   // 28: courtmesh.protocol.v1.ComplaintAnswer
+	(*Receipt)(nil),           // 29: courtmesh.protocol.v1.Receipt
+	(*Progress)(nil),          // 30: courtmesh.protocol.v1.Progress
+	(*Closure)(nil),           // 31: courtmesh.protocol.v1.Closure
+	(*Directive)(nil),         // 32: courtmesh.protocol.v1.Directive
+	(*DirectiveReport)(nil),   // 33: courtmesh.protocol.v1.DirectiveReport
+	(*Review)(nil),            // 34: courtmesh.protocol.v1.Review
+	(*OriginCheck)(nil),       // 35: courtmesh.protocol.v1.OriginCheck
+	(*EarlierAsset)(nil),      // 36: courtmesh.protocol.v1.EarlierAsset
+	(*SpotCheckDraw)(nil),     // 37: courtmesh.protocol.v1.SpotCheckDraw
+	(*LogHeads)(nil),          // 38: courtmesh.protocol.v1.LogHeads
+	(*LogHead)(nil),           // 39: courtmesh.protocol.v1.LogHead
+	(*SyncRequest)(nil),       // 40: courtmesh.protocol.v1.SyncRequest
 }
 var file_pb_transfer_proto_depIdxs = []int32{
 	7,  // 0: courtmesh.protocol.v1.Record.offer:type_name -> courtmesh.protocol.v1.TransferOffer
@@ -3500,43 +3927,49 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	11, // 3: courtmesh.protocol.v1.Record.rejection:type_name -> courtmesh.protocol.v1.Rejection
 	12, // 4: courtmesh.protocol.v1.Record.withdrawal:type_name -> courtmesh.protocol.v1.Withdrawal
 	14, // 5: courtmesh.protocol.v1.Record.handover:type_name -> courtmesh.protocol.v1.HandoverManifest
-	25, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
-	26, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
-	27, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
-	17, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
-	18, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
+	29, // 6: courtmesh.protocol.v1.Record.receipt:type_name -> courtmesh.protocol.v1.Receipt
+	30, // 7: courtmesh.protocol.v1.Record.progress:type_name -> courtmesh.protocol.v1.Progress
+	31, // 8: courtmesh.protocol.v1.Record.closure:type_name -> courtmesh.protocol.v1.Closure
+	21, // 9: courtmesh.protocol.v1.Record.grant_revocation:type_name -> courtmesh.protocol.v1.GrantRevocation
+	22, // 10: courtmesh.protocol.v1.Record.asset_update:type_name -> courtmesh.protocol.v1.AssetUpdate
 	15, // 11: courtmesh.protocol.v1.Record.handover_return:type_name -> courtmesh.protocol.v1.HandoverReturn
 	16, // 12: courtmesh.protocol.v1.Record.supplement:type_name -> courtmesh.protocol.v1.Supplement
 	5,  // 13: courtmesh.protocol.v1.Record.start:type_name -> courtmesh.protocol.v1.TransferStart
-	19, // 14: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
-	20, // 15: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
-	21, // 16: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
-	22, // 17: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
-	28, // 18: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
-	29, // 19: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
-	30, // 20: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
-	31, // 21: courtmesh.protocol.v1.Record.origin_check:type_name -> courtmesh.protocol.v1.OriginCheck
-	23, // 22: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
-	24, // 23: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
-	0,  // 24: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
-	1,  // 25: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
-	0,  // 26: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
-	6,  // 27: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
-	8,  // 28: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
-	2,  // 29: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	13, // 30: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	14, // 31: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	13, // 32: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 33: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	3,  // 34: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	33, // 35: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	32, // 36: courtmesh.protocol.v1.OriginCheck.assets:type_name -> courtmesh.protocol.v1.EarlierAsset
-	35, // 37: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	17, // 14: courtmesh.protocol.v1.Record.supervision_report:type_name -> courtmesh.protocol.v1.SupervisionReport
+	18, // 15: courtmesh.protocol.v1.Record.assistance_request:type_name -> courtmesh.protocol.v1.AssistanceRequest
+	19, // 16: courtmesh.protocol.v1.Record.assistance_answer:type_name -> courtmesh.protocol.v1.AssistanceAnswer
+	20, // 17: courtmesh.protocol.v1.Record.assistance_result:type_name -> courtmesh.protocol.v1.AssistanceResult
+	23, // 18: courtmesh.protocol.v1.Record.funds_entry:type_name -> courtmesh.protocol.v1.FundsEntry
+	24, // 19: courtmesh.protocol.v1.Record.sanction:type_name -> courtmesh.protocol.v1.Sanction
+	25, // 20: courtmesh.protocol.v1.Record.assist_notice:type_name -> courtmesh.protocol.v1.AssistNotice
+	26, // 21: courtmesh.protocol.v1.Record.dossier_items:type_name -> courtmesh.protocol.v1.DossierItems
+	32, // 22: courtmesh.protocol.v1.Record.directive:type_name -> courtmesh.protocol.v1.Directive
+	33, // 23: courtmesh.protocol.v1.Record.directive_report:type_name -> courtmesh.protocol.v1.DirectiveReport
+	34, // 24: courtmesh.protocol.v1.Record.review:type_name -> courtmesh.protocol.v1.Review
+	35, // 25: courtmesh.protocol.v1.Record.origin_check:type_name -> courtmesh.protocol.v1.OriginCheck
+	27, // 26: courtmesh.protocol.v1.Record.party_complaint:type_name -> courtmesh.protocol.v1.PartyComplaint
+	28, // 27: courtmesh.protocol.v1.Record.complaint_answer:type_name -> courtmesh.protocol.v1.ComplaintAnswer
+	0,  // 28: courtmesh.protocol.v1.TransferStart.grounds:type_name -> courtmesh.protocol.v1.Ground
+	1,  // 29: courtmesh.protocol.v1.TransferStart.source:type_name -> courtmesh.protocol.v1.StartSource
+	0,  // 30: courtmesh.protocol.v1.TransferOffer.grounds:type_name -> courtmesh.protocol.v1.Ground
+	6,  // 31: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
+	8,  // 32: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
+	2,  // 33: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
+	13, // 34: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	14, // 35: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	3,  // 36: courtmesh.protocol.v1.SupervisionReport.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	13, // 37: courtmesh.protocol.v1.AssistanceRequest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 38: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 39: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	3,  // 40: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	37, // 41: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	36, // 42: courtmesh.protocol.v1.OriginCheck.assets:type_name -> courtmesh.protocol.v1.EarlierAsset
+	39, // 43: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
@@ -3559,6 +3992,10 @@ func file_pb_transfer_proto_init() {
 		(*Record_HandoverReturn)(nil),
 		(*Record_Supplement)(nil),
 		(*Record_Start)(nil),
+		(*Record_SupervisionReport)(nil),
+		(*Record_AssistanceRequest)(nil),
+		(*Record_AssistanceAnswer)(nil),
+		(*Record_AssistanceResult)(nil),
 		(*Record_FundsEntry)(nil),
 		(*Record_Sanction)(nil),
 		(*Record_AssistNotice)(nil),
@@ -3576,7 +4013,7 @@ func file_pb_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_transfer_proto_rawDesc), len(file_pb_transfer_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

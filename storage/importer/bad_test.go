@@ -179,6 +179,9 @@ func TestBadInput(t *testing.T) {
 				f["kind"] = "seal"
 			})
 		}, importer.Options{}, "measures[*].kind", "cannot be taken on asset"},
+		{"a nature on property other than class other", func(t *testing.T) string {
+			return mutate(t, good, func(m map[string]any) { obj(list(m, "assets")[0])["nature"] = "movable" })
+		}, importer.Options{}, "assets[0].nature", "only property of class other"},
 		{"unknown measure kind", func(t *testing.T) string {
 			return mutate(t, good, func(m map[string]any) { obj(list(m, "measures")[0])["kind"] = "confiscate" })
 		}, importer.Options{}, "measures[0].kind", "unknown measure kind"},

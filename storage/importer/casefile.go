@@ -74,6 +74,10 @@ type AssetFile struct {
 	ValueFen    int64  `json:"value_fen,omitempty"`
 	Region      string `json:"region,omitempty"`     // division code where it lies: 110105
 	FirstSeen   string `json:"first_seen,omitempty"` // earliest day known to be the debtor's
+	// Nature, for class other only: movable (动产, measures up to 2
+	// years) or property_right (其他财产权, up to 3); absent: not known
+	// (up to 1 year).
+	Nature string `json:"nature,omitempty"`
 }
 
 // MeasureFile is a measure in case.json.
@@ -363,6 +367,9 @@ func (c *checker) check(f *CaseFile) *Parsed {
 			c.add(at+".class", "unknown asset class %q: %s", af.Class, reason(err))
 		}
 		a.Class = cl
+		if a.Nature, err = court.ParseAssetNature(cl, af.Nature); err != nil {
+			c.add(at+".nature", "%s", reason(err))
+		}
 		if af.Region != "" {
 			r, err := court.ParseRegionCode(af.Region)
 			if err != nil {
@@ -449,7 +456,7 @@ func (c *checker) check(f *CaseFile) *Parsed {
 				prev := c.date("", f.Measures[j].Effective, false)
 				prevExp, _ := court.ParseDate(f.Measures[j].Expiry)
 				if prevExp.IsZero() && aok && !prev.IsZero() {
-					prevExp = court.LegalExpiry(asset.Class, prev)
+					prevExp = asset.LegalExpiry(prev)
 				}
 				if !prevExp.IsZero() && !m.Effective.IsZero() && m.Effective.After(prevExp.AddDate(0, 0, 1)) {
 					c.add(at+".effective", "renewal effective %s is after measure %s lapsed on %s; a lapsed measure cannot be renewed, take a new one", m.Effective, mf.Renews, prevExp)
@@ -498,7 +505,7 @@ func (c *checker) expiry(path string, asset court.Asset, aok bool, eff court.Dat
 		}
 		return court.Date{}
 	}
-	limit := court.LegalExpiry(asset.Class, eff)
+	limit := asset.LegalExpiry(eff)
 	if s == "" {
 		return limit
 	}
@@ -508,11 +515,11 @@ func (c *checker) expiry(path string, asset court.Asset, aok bool, eff court.Dat
 	}
 	switch {
 	case exp.After(limit):
-		c.add(path, "%s is beyond the legal limit of %d year(s) for %s (latest %s)", exp, court.MaxMeasureDuration(asset.Class), asset.Class.Label(), limit)
+		c.add(path, "%s is beyond the legal limit of %d year(s) for %s (latest %s)", exp, asset.TermYears(), asset.Class.Label(), limit)
 	case exp.Before(eff):
 		c.add(path, "%s is before the effective date %s", exp, eff)
 	default:
-		if err := court.CheckExpiry(asset.Class, eff, exp); err != nil {
+		if err := asset.CheckExpiry(eff, exp); err != nil {
 			c.add(path, "%s", reason(err))
 		}
 	}
