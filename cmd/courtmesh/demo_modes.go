@@ -57,12 +57,12 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 		}
 	}
 	if len(plain) < 1 || len(debtor) < 3 {
-		return fmt.Errorf("demo: too few cases left after the transfer of %s", moved)
+		return errorf("demo: too few cases left after the transfer of %s", moved)
 	}
 	nth := func(i int) (court.CaseNumber, error) {
 		n, ok := free[gcs[i].Number.String()]
 		if !ok {
-			return n, fmt.Errorf("demo: case %s is not in 京0105's store", gcs[i].Number)
+			return n, errorf("demo: case %s is not in 京0105's store", gcs[i].Number)
 		}
 		return n, nil
 	}
@@ -73,8 +73,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	if err != nil {
 		return err
 	}
-	d.say("京0105 请求海淀法院（京0108）协同执行 %s（查询并冻结），案件不移送；具体事项加密，只有两院可读。",
-		"京0105 asks 京0108 to assist in %s (investigate and freeze) without handing it over; the detail is sealed to the two courts.", a)
+	d.say("京0105 asks 京0108 to assist in %s (investigate and freeze) without handing it over; the detail is sealed to the two courts.", a)
 	tr, err := origin.Workflow().Assist(ctx, api.AssistRequest{CaseNumber: a.String(), Court: "京0108", Tasks: []string{"investigate", "freeze"},
 		Detail: "请查询被执行人在海淀区开立的账户 9999 0108 0000 0002 并冻结存款"})
 	if err != nil {
@@ -101,7 +100,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 		return err
 	}
 	if _, err := by["京01"].Workflow().AssistDetail(ctx, tr.ID); err == nil {
-		return fmt.Errorf("demo: 京01 opened a request for assistance sealed to 京0105 and 京0108")
+		return errorf("demo: 京01 opened a request for assistance sealed to 京0105 and 京0108")
 	}
 	d.ok("京0108 took it on and reported: %s; 京0105 opens the result (audited): %q; 京01 cannot", res.Outcome, res.Result)
 
@@ -110,8 +109,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	if err != nil {
 		return err
 	}
-	d.say("京01 督促京0105 在15日内执行 %s 并报告；京0105 报告进展后，京01 仍决定提级执行。",
-		"京01 orders 京0105 to enforce %s within 15 days and report (督促执行); after 京0105's report 京01 escalates to 提级执行.", b)
+	d.say("京01 orders 京0105 to enforce %s within 15 days and report (督促执行); after 京0105's report 京01 escalates to 提级执行.", b)
 	tr, err = sup.Workflow().Start(ctx, api.StartRequest{CaseNumber: b.String(), Origin: "京0105", Grounds: []string{"passive"}, Source: "supervision"})
 	if err != nil {
 		return err
@@ -142,8 +140,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	d.ok("every court holds %s: %s to %s, escalated from 督促执行 (enforce by %s, %d report)", tr.ID, v.Mode, v.Receiver, v.Supervision.EnforceBy, v.Supervision.Reports)
 
 	// 集中执行.
-	d.say("丰台法院（京0106）也有同一被执行人的案件。京0105、京0106 报请京01，申请中附只有京01能解开的被执行人匹配密钥；京01 据此找出同一被执行人的案件，以一份决定集中由京0108执行。",
-		"京0106 holds cases against the same debtor. 京0105 and 京0106 offer them to 京01, each offer carrying the debtor's match key sealed to 京01 alone; 京01 finds the debtor's cases by it and gathers them into 京0108 by one decision (集中执行).")
+	d.say("京0106 holds cases against the same debtor. 京0105 and 京0106 offer them to 京01, each offer carrying the debtor's match key sealed to 京01 alone; 京01 finds the debtor's cases by it and gathers them into 京0108 by one decision (集中执行).")
 	ocs, err := gen.Generate(filepath.Join(dir, "cases-京0106"), gen.Options{Cases: 6, Seed: 2024, Court: "京0106"})
 	if err != nil {
 		return err
@@ -204,8 +201,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 
 	// A return and a supplement, on the first case 京0106 hands over.
 	g := gathered[0]
-	d.say("京0106 移交 %s 的卷宗；京0108 发现缺少评估报告，在15日内退回补正；京0106 导入评估报告后以新版本补正，京0108 取回补正后的卷宗并立案。",
-		"京0106 hands over the dossier of %s; 京0108 finds the valuation report missing and returns it within 15 days; 京0106 imports the report and supplements with a new version; 京0108 fetches the supplemented dossier and files the case.", g.CaseNumber)
+	d.say("京0106 hands over the dossier of %s; 京0108 finds the valuation report missing and returns it within 15 days; 京0106 imports the report and supplements with a new version; 京0108 fetches the supplemented dossier and files the case.", g.CaseNumber)
 	if _, err := other.Workflow().Handover(ctx, g.ID, api.HandoverRequest{OverrideReason: "演示：续行已办理"}); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -51,7 +50,7 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 			}
 			total += len(res)
 		}
-		fmt.Fprintf(c.stdout, "wrote %d cases to %s, one folder per court; cases 3 to %d of every court are against one debtor, reference date %s\n", total, *out, min(*cases, 14), ref)
+		fprintf(c.stdout, "wrote %d cases to %s, one folder per court; cases 3 to %d of every court are against one debtor, reference date %s\n", total, *out, min(*cases, 14), ref)
 		return ctx.Err()
 	}
 	res, err := gen.Generate(*out, gen.Options{Cases: *cases, Seed: *seed, Court: cc, DocSize: *docSize, RefDate: ref})

@@ -511,26 +511,26 @@ func printTransfer(w io.Writer, t api.Transfer) {
 		fmt.Fprintln(tw)
 	}
 	if sv := t.Supervision; sv != nil {
-		fmt.Fprintf(tw, "Supervision\t督促执行: enforce and report by %s; %d report(s), %s recovered %s", sv.EnforceBy, sv.Reports, yuan(sv.Recovered), sv.LastStatus)
+		fprintf(tw, "Supervision\t督促执行: enforce and report by %s; %d report(s), %s recovered %s", sv.EnforceBy, sv.Reports, yuan(sv.Recovered), sv.LastStatus)
 		if sv.Escalated {
-			fmt.Fprintf(tw, "; escalated on %s", court.DateOf(sv.EscalatedAt))
+			fprintf(tw, "; escalated on %s", court.DateOf(sv.EscalatedAt))
 		}
 		fmt.Fprintln(tw)
 	}
 	if len(t.Gathered) > 0 {
-		fmt.Fprintf(tw, "Gathered\t集中执行: %d transfers by one decision\n", len(t.Gathered))
+		fprintf(tw, "Gathered\t集中执行: %d transfers by one decision\n", len(t.Gathered))
 	}
 	if a := t.Assistance; a != nil {
-		fmt.Fprintf(tw, "Assistance\t协同执行 by %s: %s; answer by %s, done by %s", a.Court, strings.Join(a.Tasks, ", "), a.AnswerBy, a.Due)
+		fprintf(tw, "Assistance\t协同执行 by %s: %s; answer by %s, done by %s", a.Court, strings.Join(a.Tasks, ", "), a.AnswerBy, a.Due)
 		if a.Outcome != "" {
-			fmt.Fprintf(tw, "; result %s (%s)", a.Outcome, yuan(a.Recovered))
+			fprintf(tw, "; result %s (%s)", a.Outcome, yuan(a.Recovered))
 		}
 		fmt.Fprintln(tw)
 	}
 	if f := t.Refusal; f != nil {
-		fmt.Fprintf(tw, "Refused\tby %s on %s: %s; ruling by %s", f.By, court.DateOf(f.At), f.Reason, f.RuleBy)
+		fprintf(tw, "Refused\tby %s on %s: %s; ruling by %s", f.By, court.DateOf(f.At), f.Reason, f.RuleBy)
 		if f.Ruling != "" {
-			fmt.Fprintf(tw, "; ruled %s (%s)", f.Ruling, f.RuledWith)
+			fprintf(tw, "; ruled %s (%s)", f.Ruling, f.RuledWith)
 		}
 		fmt.Fprintln(tw)
 	}

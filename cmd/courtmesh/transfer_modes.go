@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -63,7 +62,7 @@ func runTransferAssist(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *caseNo == "" || *to == "" || *tasks == "" || *detail == "" {
-		return errors.New("--case, --to, --tasks and --detail are required")
+		return errorf("--case, --to, --tasks and --detail are required")
 	}
 	req := api.AssistRequest{CaseNumber: *caseNo, Court: *to, Tasks: strings.Split(*tasks, ","), Detail: *detail, AnswerBy: *answerBy, Due: *due}
 	return transferCall(ctx, c, *data, "/v1/transfers/assist", req, *asJSON)
@@ -127,9 +126,9 @@ func runTransferAssistDetail(ctx context.Context, c *cli, args []string) error {
 	if *asJSON {
 		return printJSON(c.stdout, d)
 	}
-	fmt.Fprintf(c.stdout, "Request\t%s\n", d.Request)
+	fprintf(c.stdout, "Request\t%s\n", d.Request)
 	if d.Outcome != "" {
-		fmt.Fprintf(c.stdout, "Result\t%s: %s\n", d.Outcome, d.Result)
+		fprintf(c.stdout, "Result\t%s: %s\n", d.Outcome, d.Result)
 	}
 	return nil
 }
@@ -162,7 +161,7 @@ func runTransferGather(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	if fs.NArg() < 2 || *to == "" || *number == "" {
-		return errors.New("usage: courtmesh transfer gather --data DIR --to COURT --decision NUMBER TRANSFER TRANSFER [...] (or --match TRANSFER)")
+		return errorf("usage: courtmesh transfer gather --data DIR --to COURT --decision NUMBER TRANSFER TRANSFER [...] (or --match TRANSFER)")
 	}
 	var ts []api.Transfer
 	if err := cl.Do(ctx, "POST", "/v1/transfers/gather", api.GatherRequest{Transfers: fs.Args(), Receiver: *to, DecisionNumber: *number, AcceptBy: *by}, &ts); err != nil {
