@@ -1090,8 +1090,14 @@ type TransferDecision struct {
 	// consulted (and in decisions by builds before they existed).
 	RecommendedRank    uint32 `protobuf:"varint,30,opt,name=recommended_rank,json=recommendedRank,proto3" json:"recommended_rank,omitempty"`         // the chosen court's rank in it, 1 = first; 0 with a hash: the court was not listed
 	RecommendationHash []byte `protobuf:"bytes,31,opt,name=recommendation_hash,json=recommendationHash,proto3" json:"recommendation_hash,omitempty"` // SHA-256 of the recommendation's inputs (32 bytes)
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Fields 40 and on: the judge the law ties the decision to (protocol.Responsible,
+	// JSON), sealed with a data key of its own wrapped for the origin, the
+	// receiver and the decider; never in clear. Empty in decisions made with
+	// the node's bootstrap token and by builds before named accounts.
+	SealedResponsible []byte        `protobuf:"bytes,40,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
+	ResponsibleKeys   []*WrappedKey `protobuf:"bytes,41,rep,name=responsible_keys,json=responsibleKeys,proto3" json:"responsible_keys,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
@@ -1208,12 +1214,29 @@ func (x *TransferDecision) GetRecommendationHash() []byte {
 	return nil
 }
 
+func (x *TransferDecision) GetSealedResponsible() []byte {
+	if x != nil {
+		return x.SealedResponsible
+	}
+	return nil
+}
+
+func (x *TransferDecision) GetResponsibleKeys() []*WrappedKey {
+	if x != nil {
+		return x.ResponsibleKeys
+	}
+	return nil
+}
+
 // Acceptance: the receiver files the case under its new number.
 type Acceptance struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NewCaseNumber string                 `protobuf:"bytes,1,opt,name=new_case_number,json=newCaseNumber,proto3" json:"new_case_number,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The receiving judge, sealed as in TransferDecision.sealed_responsible.
+	SealedResponsible []byte        `protobuf:"bytes,2,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
+	ResponsibleKeys   []*WrappedKey `protobuf:"bytes,3,rep,name=responsible_keys,json=responsibleKeys,proto3" json:"responsible_keys,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Acceptance) Reset() {
@@ -1251,6 +1274,20 @@ func (x *Acceptance) GetNewCaseNumber() string {
 		return x.NewCaseNumber
 	}
 	return ""
+}
+
+func (x *Acceptance) GetSealedResponsible() []byte {
+	if x != nil {
+		return x.SealedResponsible
+	}
+	return nil
+}
+
+func (x *Acceptance) GetResponsibleKeys() []*WrappedKey {
+	if x != nil {
+		return x.ResponsibleKeys
+	}
+	return nil
 }
 
 // Rejection: the decider declines the offer, or the receiver declines
@@ -1431,10 +1468,14 @@ type HandoverManifest struct {
 	// after checking claim_fen against the case record it fetched. Zero in
 	// handovers by builds before they existed: the offer's amount
 	// outstanding is then the balance.
-	ClaimFen      int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
-	RecoveredFen  int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClaimFen     int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
+	RecoveredFen int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	// The person who handed over (with an override: the 执行局长 who
+	// approved it), sealed as in TransferDecision.sealed_responsible.
+	SealedResponsible []byte        `protobuf:"bytes,30,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
+	ResponsibleKeys   []*WrappedKey `protobuf:"bytes,31,rep,name=responsible_keys,json=responsibleKeys,proto3" json:"responsible_keys,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *HandoverManifest) Reset() {
@@ -1570,6 +1611,20 @@ func (x *HandoverManifest) GetRecoveredFen() int64 {
 		return x.RecoveredFen
 	}
 	return 0
+}
+
+func (x *HandoverManifest) GetSealedResponsible() []byte {
+	if x != nil {
+		return x.SealedResponsible
+	}
+	return nil
+}
+
+func (x *HandoverManifest) GetResponsibleKeys() []*WrappedKey {
+	if x != nil {
+		return x.ResponsibleKeys
+	}
+	return nil
 }
 
 // HandoverReturn: the receiver returns an incomplete handover (within the
@@ -3039,7 +3094,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"assetClass\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
 	"\n" +
-	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xfc\x03\n" +
+	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xf9\x04\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
@@ -3054,10 +3109,14 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"returnDays\x12'\n" +
 	"\x0fsupplement_days\x18\x19 \x01(\rR\x0esupplementDays\x12)\n" +
 	"\x10recommended_rank\x18\x1e \x01(\rR\x0frecommendedRank\x12/\n" +
-	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\"4\n" +
+	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\x12-\n" +
+	"\x12sealed_responsible\x18( \x01(\fR\x11sealedResponsible\x12L\n" +
+	"\x10responsible_keys\x18) \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\"\xb1\x01\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
-	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
+	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\x12-\n" +
+	"\x12sealed_responsible\x18\x02 \x01(\fR\x11sealedResponsible\x12L\n" +
+	"\x10responsible_keys\x18\x03 \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\"#\n" +
 	"\tRejection\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"$\n" +
 	"\n" +
@@ -3067,7 +3126,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xd0\x04\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xcd\x05\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -3088,7 +3147,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantScope\x12(\n" +
 	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
 	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
-	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\">\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\x12-\n" +
+	"\x12sealed_responsible\x18\x1e \x01(\fR\x11sealedResponsible\x12L\n" +
+	"\x10responsible_keys\x18\x1f \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\">\n" +
 	"\x0eHandoverReturn\x12\x18\n" +
 	"\amissing\x18\x01 \x03(\tR\amissing\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
@@ -3308,18 +3369,21 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	6,  // 26: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
 	8,  // 27: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
 	2,  // 28: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	13, // 29: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	14, // 30: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	13, // 31: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 32: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	3,  // 33: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	31, // 34: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	33, // 35: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	13, // 29: courtmesh.protocol.v1.TransferDecision.responsible_keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 30: courtmesh.protocol.v1.Acceptance.responsible_keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 31: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 32: courtmesh.protocol.v1.HandoverManifest.responsible_keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	14, // 33: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	13, // 34: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 35: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	3,  // 36: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	31, // 37: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	33, // 38: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
