@@ -125,7 +125,6 @@ func ResponsibleOf(rec *pb.Record) (kind string, sealed []byte, keys []*pb.Wrapp
 	return "", nil, nil
 }
 
-
 // maxResponsibleKeys bounds the courts a person is sealed to (origin,
 // receiver, decider, and a few nodes more).
 const maxResponsibleKeys = 8
