@@ -181,3 +181,48 @@ func TestAuditRefusesChanges(t *testing.T) {
 		t.Errorf("a token was stored: %+v", u.Tokens)
 	}
 }
+
+// BenchmarkAuthenticate measures a token's check: "first" pays the
+// argon2id (a token not yet remembered), "remembered" the store read
+// that every later request still makes.
+func BenchmarkAuthenticate(b *testing.B) {
+	k, err := crypto.GenerateEncKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := storage.Open(filepath.Join(b.TempDir(), "d"), storage.Options{Decrypter: k})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	a, err := audit.New(audit.Deps{Store: db})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Deps{Store: db, Audit: a})
+	ctx := context.Background()
+	if _, err := s.AddUser(ctx, api.UserRequest{Name: "wang", DisplayName: "王某某", Roles: []string{"judge"}}); err != nil {
+		b.Fatal(err)
+	}
+	it, err := s.IssueToken(ctx, "wang", api.TokenRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			s.mu.Lock()
+			clear(s.cached)
+			s.mu.Unlock()
+			if _, err := s.Authenticate(ctx, it.Token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remembered", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Authenticate(ctx, it.Token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
