@@ -54,6 +54,8 @@ package node_test
 //
 // Knobs (environment): COURTMESH_BENCH_MB (dossier size, MiB; default
 // 1024), COURTMESH_BENCH_HTTPS=0 (skip the HTTPS rows, when tuning),
+// COURTMESH_BENCH_S3=0 (skip the row of an origin whose chunks are in a
+// real S3 server, versitygw on loopback; it imports the case again),
 // TMPDIR=/dev/shm (every store in memory: the fetch without the disk),
 // COURTMESH_BENCH_LINK=rate (e.g. 1gbit, 4gbit: the benchmark re-runs
 // itself in a child process with a network namespace of its own, whose
@@ -91,6 +93,7 @@ import (
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
+	"courtmesh.dev/courtmesh/storage/s3test"
 )
 
 type fbRow struct {
@@ -272,6 +275,13 @@ func fbRun(b *testing.B, size int64) {
 		rows = append(rows, fbHTTPS(b, p.Bytes)...)
 	}
 
+	// ---- (4) the same fetch from an origin whose chunks are in an
+	// S3-compatible object store (versitygw on loopback)
+	if os.Getenv("COURTMESH_BENCH_S3") != "0" {
+		rows = append(rows, fbS3Fetch(b, size))
+		runtime.GC()
+	}
+
 	// The baseline: both raw runs together (their bytes over their time).
 	rawRate := float64(rawBefore.bytes+rawAfter.bytes) / (rawBefore.dur + rawAfter.dur).Seconds()
 	b.ReportMetric(rawRate/1e6, "raw-MB/s")
@@ -370,6 +380,12 @@ func fbStartMesh(b testing.TB) *fbMesh { return fbStartMeshSuite(b, crypto.Suite
 
 // fbStartMeshSuite is fbStartMesh for a mesh of the given suite.
 func fbStartMeshSuite(b testing.TB, suite crypto.Suite) *fbMesh {
+	return fbStartMeshWith(b, suite, nil)
+}
+
+// fbStartMeshWith is fbStartMeshSuite with a hook that changes a court's
+// configuration before its node starts.
+func fbStartMeshWith(b testing.TB, suite crypto.Suite, configure func(court.CourtCode, *config.Config)) *fbMesh {
 	dir := b.TempDir()
 	m, err := devmesh.BuildSuite(dir, scenarioCourts(), time.Now(), suite)
 	if err != nil {
@@ -383,6 +399,9 @@ func fbStartMeshSuite(b testing.TB, suite crypto.Suite) *fbMesh {
 			b.Fatal(err)
 		}
 		cfg.SyncInterval.Duration = time.Second
+		if configure != nil {
+			configure(m.Courts[i].Code, &cfg)
+		}
 		o := node.Options{Dir: d, Config: &cfg}
 		n, err := node.New(o)
 		if err != nil {
@@ -474,4 +493,40 @@ func (m *fbMesh) handOver(b testing.TB, cn court.CaseNumber) court.TransferID {
 	ok(m.as(b, "京0105").Workflow().Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "基准测试：续行已办理"}))
 	m.everywhere(b, tr.ID, cmproto.StateHandedOver)
 	return tr.ID
+}
+
+// fbS3Fetch imports a case of size bytes into an origin whose chunk store
+// is a real S3 server (versitygw serving a temporary folder on loopback)
+// and times 京0108's fetch of it, end to end. The CPU column is this
+// process's only: the S3 server's is not counted.
+func fbS3Fetch(b *testing.B, size int64) fbRow {
+	srv := s3test.Start(b)
+	creds := filepath.Join(b.TempDir(), "s3.credentials")
+	if err := os.WriteFile(creds, []byte("access_key = \""+srv.Opts.AccessKey+"\"\nsecret_key = \""+srv.Opts.SecretKey+"\"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	plain := false
+	fm := fbStartMeshWith(b, crypto.SuiteV1, func(c court.CourtCode, cfg *config.Config) {
+		if c == "京0105" {
+			cfg.ChunkStore = config.ChunkStore{Kind: "s3", Endpoint: srv.Addr(), TLS: &plain, Region: srv.Opts.Region,
+				Bucket: srv.Opts.Bucket, Prefix: "c0105/", CredentialsFile: creds}
+		}
+	})
+	defer fm.stop()
+	t0 := time.Now()
+	cn, _ := fbBigCase(b, fm.as(b, "京0105"), size)
+	imp := time.Since(t0)
+	id := fm.handOver(b, cn)
+	recv := fm.as(b, "京0108")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	runtime.GC()
+	cpu0, start := fbCPU(), time.Now()
+	p, err := recv.Fetcher().Fetch(ctx, id)
+	end, cpu1 := time.Now(), fbCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fbRow{"courtmesh fetch, S3-backed origin: end to end", p.Bytes, end.Sub(start), cpu1 - cpu0,
+		fmt.Sprintf("%d chunks; origin's chunks in versitygw %s on loopback (its CPU not counted); import into it took %v", p.Fetched, s3test.Version, imp.Round(time.Millisecond))}
 }

@@ -25,9 +25,18 @@ type stoppableScenario struct {
 	*scenario
 	dirs  map[court.CourtCode]datadir.Dir
 	stops map[court.CourtCode]func()
+	// configure, if set, changes a court's configuration at each start.
+	configure func(court.CourtCode, *config.Config)
 }
 
 func newStoppableScenario(t *testing.T) *stoppableScenario {
+	t.Helper()
+	return newStoppableScenarioWith(t, nil)
+}
+
+// newStoppableScenarioWith is newStoppableScenario with a configuration
+// hook.
+func newStoppableScenarioWith(t *testing.T, configure func(court.CourtCode, *config.Config)) *stoppableScenario {
 	t.Helper()
 	m, err := devmesh.Build(t.TempDir(), scenarioCourts(), time.Now())
 	if err != nil {
@@ -36,6 +45,7 @@ func newStoppableScenario(t *testing.T) *stoppableScenario {
 	ss := &stoppableScenario{
 		scenario: &scenario{t: t, tm: &testMesh{Mesh: m}, by: map[court.CourtCode]*node.Node{}},
 		dirs:     map[court.CourtCode]datadir.Dir{}, stops: map[court.CourtCode]func(){},
+		configure: configure,
 	}
 	for i, c := range m.Courts {
 		ss.dirs[c.Code] = m.Dirs[i]
@@ -54,6 +64,9 @@ func (ss *stoppableScenario) start(code court.CourtCode) *node.Node {
 		t.Fatal(err)
 	}
 	cfg.SyncInterval.Duration = time.Second
+	if ss.configure != nil {
+		ss.configure(code, &cfg)
+	}
 	n, stop := startStoppable(t, node.Options{Dir: d, Config: &cfg, Logger: testLogger(t)})
 	if old, ok := ss.by[code]; ok {
 		for i, o := range ss.tm.nodes {

@@ -195,8 +195,15 @@ func New(opts Options) (*Node, error) {
 	if reserve == 0 {
 		reserve = -1 // disk_reserve = "0": none
 	}
-	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now, Suite: ts.Trust().Suite(), Reserve: reserve})
+	chunks, err := cfg.ChunkStore.Open(ts.Trust().Suite())
 	if err != nil {
+		return fail(fmt.Errorf("open the chunk store: %w", err))
+	}
+	db, err := storage.Open(string(opts.Dir), storage.Options{Decrypter: ek, Logger: log, Now: now, Suite: ts.Trust().Suite(), Reserve: reserve, Chunks: chunks})
+	if err != nil {
+		if chunks != nil {
+			chunks.Close()
+		}
 		return fail(fmt.Errorf("open the store: %w", err))
 	}
 	n.db = db
@@ -281,7 +288,7 @@ func New(opts Options) (*Node, error) {
 		Audit: auditLog, DataDir: string(opts.Dir), ExportsDir: cfg.ExportsDir}))
 	api.RegisterComplaints(n.api, n.party)
 	if cfg.PartyListen != "" {
-		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now, Registerer: n.metrics.Reg}); err != nil {
+		if n.portal, err = party.NewPortal(n.party, party.PortalOptions{TrustProxy: cfg.PartyTrustProxy, SecureCookies: cfg.PartySecureCookies, Log: log, Now: now, Registerer: n.metrics.Reg, Lockouts: n.db}); err != nil {
 			return fail(err)
 		}
 	}

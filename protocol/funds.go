@@ -70,6 +70,33 @@ var DossierItemNames = []string{
 	"termination_ruling", // 终本裁定
 }
 
+// itemOfDocument maps a dossier document's kind (case.json) to the
+// standard dossier item it belongs to.
+var itemOfDocument = map[string]string{
+	"title": "title", "application": "application", "notice": "notice", "report_order": "report_order",
+	"search_result": "search_results", "ruling": "measure_rulings", "assist_notice": "measure_rulings",
+	"valuation": "valuation_auction", "auction": "valuation_auction", "settlement": "settlement",
+	"restriction": "sanction_decisions", "dishonest_listing": "sanction_decisions", "conclusion": "termination_ruling",
+}
+
+// DossierItemsOf lists the standard dossier items that documents of the
+// given kinds carry, in dossier order (DossierItemNames).
+func DossierItemsOf(kinds []string) []string {
+	have := map[string]bool{}
+	for _, k := range kinds {
+		if it, ok := itemOfDocument[k]; ok {
+			have[it] = true
+		}
+	}
+	out := []string{}
+	for _, it := range DossierItemNames {
+		if have[it] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 // DossierItemsRequired are the items every handed-over enforcement case
 // carries; the others depend on how far the case went (an auction, a
 // settlement, a 终本 ruling).
@@ -262,13 +289,19 @@ func checkMore(r *Record) error {
 			return invalid("notice detail over %d bytes sealed", MaxGossipMessage/4)
 		}
 	case *pb.Record_DossierItems:
-		seen := map[string]bool{}
-		for _, it := range b.DossierItems.GetItems() {
-			if !slices.Contains(DossierItemNames, it) || seen[it] {
-				return invalid("dossier item %q: unknown or named twice (want items of %v)", it, DossierItemNames)
-			}
-			seen[it] = true
+		return checkDossierItems(b.DossierItems.GetItems())
+	}
+	return nil
+}
+
+// checkDossierItems refuses an unknown item or one named twice.
+func checkDossierItems(items []string) error {
+	seen := map[string]bool{}
+	for _, it := range items {
+		if !slices.Contains(DossierItemNames, it) || seen[it] {
+			return invalid("dossier item %q: unknown or named twice (want items of %v)", it, DossierItemNames)
 		}
+		seen[it] = true
 	}
 	return nil
 }

@@ -373,6 +373,9 @@ func checkManifest(m *pb.HandoverManifest) error {
 	if err := checkFree("override reason", m.GetOverrideReason(), 500, len(m.GetOverriddenMeasures()) > 0); err != nil {
 		return err
 	}
+	if err := checkDossierItems(m.GetDossierItems()); err != nil {
+		return err
+	}
 	if err := checkAmount("claim", m.GetClaimFen()); err != nil {
 		return err
 	}

@@ -95,40 +95,44 @@ type Transfer struct {
 	// HandoverVersion counts the handover's versions: 1 for the handover,
 	// one more for each supplement. Missing is what the last return
 	// named, ReturnNote its note.
-	HandoverVersion   int               `json:"handover_version,omitempty"`
-	Missing           []string          `json:"missing,omitempty"`
-	ReturnNote        string            `json:"return_note,omitempty"`
-	Due               string            `json:"due,omitempty"` // the deadline the transfer waits on now (Deadline), for the store's index
-	NewCaseNumber     string            `json:"new_case_number,omitempty"`
-	MerkleRoot        []byte            `json:"merkle_root,omitempty"`
-	SealedCaseHash    []byte            `json:"sealed_case_hash,omitempty"`       // the case record every source serves; empty from older builds
-	ClaimFen          int64             `json:"claim_fen,omitempty"`              // the origin's claim as filed, stated in the handover; 0 from older builds
-	HandoverRecovered int64             `json:"handover_recovered_fen,omitempty"` // what the origin recovered before handing over, stated in the handover
-	BalanceFen        int64             `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered at handover
-	ChunkCount        uint32            `json:"chunk_count,omitempty"`
-	SealedBytes       uint64            `json:"sealed_bytes,omitempty"`
-	OverrideReason    string            `json:"override_reason,omitempty"`
-	Overridden        []string          `json:"overridden_measures,omitempty"`
-	AmountRecovered   int64             `json:"amount_recovered_fen"`
-	ProgressStatus    string            `json:"progress_status,omitempty"`
-	Outcome           string            `json:"outcome,omitempty"`
-	ClosureKind       ClosureKind       `json:"closure_kind,omitempty"`        // how the receiver's case ended; empty from older builds (see Outcome)
-	InvestigationDone []string          `json:"investigation_steps,omitempty"` // for 终本: the steps done
-	Approval          string            `json:"approval,omitempty"`            // for 终本: applicant_signed or panel_and_president
-	Readers           []court.CourtCode `json:"readers,omitempty"`             // courts the data key was wrapped for
-	WrappedKeys       []WrappedKey      `json:"wrapped_keys,omitempty"`        // the data key, wrapped for each reader
-	GrantUntil        int64             `json:"grant_until,omitempty"`         // unix seconds; 0: until revoked or closed
-	RevokedGrants     []court.CourtCode `json:"revoked_grants,omitempty"`      // readers whose grant the origin revoked
-	AssetUpdates      int               `json:"asset_updates"`
-	LatestExpiryNote  string            `json:"latest_update_earliest_expiry,omitempty"`
-	Reason            string            `json:"reason,omitempty"` // of a rejection or withdrawal
-	OfferedAt         time.Time         `json:"offered_at"`
-	DecidedAt         time.Time         `json:"decided_at,omitzero"`
-	AcceptedAt        time.Time         `json:"accepted_at,omitzero"`
-	HandedOverAt      time.Time         `json:"handed_over_at,omitzero"`
-	ReceivedAt        time.Time         `json:"received_at,omitzero"`
-	ClosedAt          time.Time         `json:"closed_at,omitzero"`
-	Records           []RecordRef       `json:"records"`
+	HandoverVersion   int      `json:"handover_version,omitempty"`
+	Missing           []string `json:"missing,omitempty"`
+	ReturnNote        string   `json:"return_note,omitempty"`
+	Due               string   `json:"due,omitempty"` // the deadline the transfer waits on now (Deadline), for the store's index
+	NewCaseNumber     string   `json:"new_case_number,omitempty"`
+	MerkleRoot        []byte   `json:"merkle_root,omitempty"`
+	SealedCaseHash    []byte   `json:"sealed_case_hash,omitempty"`       // the case record every source serves; empty from older builds
+	ClaimFen          int64    `json:"claim_fen,omitempty"`              // the origin's claim as filed, stated in the handover; 0 from older builds
+	HandoverRecovered int64    `json:"handover_recovered_fen,omitempty"` // what the origin recovered before handing over, stated in the handover
+	BalanceFen        int64    `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered at handover
+	ChunkCount        uint32   `json:"chunk_count,omitempty"`
+	SealedBytes       uint64   `json:"sealed_bytes,omitempty"`
+	OverrideReason    string   `json:"override_reason,omitempty"`
+	Overridden        []string `json:"overridden_measures,omitempty"`
+	AmountRecovered   int64    `json:"amount_recovered_fen"`
+	ProgressStatus    string   `json:"progress_status,omitempty"`
+	// ProgressPublished is the last progress status the receiver chose to
+	// publish to the case's parties (Progress.publish), and the day it did.
+	ProgressPublished   string            `json:"progress_published,omitempty"`
+	ProgressPublishedOn string            `json:"progress_published_on,omitempty"`
+	Outcome             string            `json:"outcome,omitempty"`
+	ClosureKind         ClosureKind       `json:"closure_kind,omitempty"`        // how the receiver's case ended; empty from older builds (see Outcome)
+	InvestigationDone   []string          `json:"investigation_steps,omitempty"` // for 终本: the steps done
+	Approval            string            `json:"approval,omitempty"`            // for 终本: applicant_signed or panel_and_president
+	Readers             []court.CourtCode `json:"readers,omitempty"`             // courts the data key was wrapped for
+	WrappedKeys         []WrappedKey      `json:"wrapped_keys,omitempty"`        // the data key, wrapped for each reader
+	GrantUntil          int64             `json:"grant_until,omitempty"`         // unix seconds; 0: until revoked or closed
+	RevokedGrants       []court.CourtCode `json:"revoked_grants,omitempty"`      // readers whose grant the origin revoked
+	AssetUpdates        int               `json:"asset_updates"`
+	LatestExpiryNote    string            `json:"latest_update_earliest_expiry,omitempty"`
+	Reason              string            `json:"reason,omitempty"` // of a rejection or withdrawal
+	OfferedAt           time.Time         `json:"offered_at"`
+	DecidedAt           time.Time         `json:"decided_at,omitzero"`
+	AcceptedAt          time.Time         `json:"accepted_at,omitzero"`
+	HandedOverAt        time.Time         `json:"handed_over_at,omitzero"`
+	ReceivedAt          time.Time         `json:"received_at,omitzero"`
+	ClosedAt            time.Time         `json:"closed_at,omitzero"`
+	Records             []RecordRef       `json:"records"`
 	// Beyond the handshake (funds.go): the funds ledger, the credit
 	// sanctions, the notices to assisting bodies, the dossier items.
 	Ledger          *Ledger         `json:"ledger,omitempty"`
@@ -411,6 +415,11 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 			return nil, fmt.Errorf("progress %s from %s older than the last report: %w", r.Transfer, r.Issuer, court.ErrStale)
 		}
 		n.AmountRecovered, n.ProgressStatus = b.Progress.GetAmountRecoveredFen(), b.Progress.GetStatus()
+		if b.Progress.GetPublish() && b.Progress.GetStatus() != "" {
+			// What the parties see: the last status the receiver chose to
+			// publish, kept until it publishes another.
+			n.ProgressPublished, n.ProgressPublishedOn = b.Progress.GetStatus(), court.DateOf(r.IssuedAt).String()
+		}
 	case *pb.Record_Closure:
 		if err := byReceiver(r, t); err != nil {
 			return nil, err
@@ -580,6 +589,11 @@ func applyManifest(n, t *Transfer, r *Record, m *pb.HandoverManifest) error {
 	n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
 	n.GrantUntil = m.GetGrantUntil()
 	n.SealedCaseHash = m.GetSealedCaseHash()
+	if items := m.GetDossierItems(); len(items) > 0 {
+		// The items this version of the handover carries (a supplement
+		// names them again).
+		n.DossierItems, n.DossierItemsSet = slices.Clone(items), true
+	}
 	// The receiver's claim is the balance (法明传〔2018〕335号): the
 	// claim the offer announced less what the origin recovered by the
 	// handover, which can only have grown since the offer.

@@ -158,6 +158,16 @@ func Open(dir string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	// A store that removes a crash's leftovers only once it is known to
+	// be this process's (S3Chunks: its tmp/ objects), now that Badger's
+	// lock is held.
+	if rs, ok := chunks.(interface{ RemoveStaged() error }); ok && !o.ReadOnly {
+		if err := rs.RemoveStaged(); err != nil {
+			chunks.Close()
+			bdb.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
 	if fc, ok := chunks.(*FileChunks); ok && fc.CutEntries() > 0 {
 		o.Logger.Warn("pack index entries named bytes past the end of their pack (the filesystem lost a pack's tail); they were cut: a fetch that marked those chunks verified fetches them again, a filed case missing them fails `courtmesh dossier verify`",
 			"entries", fc.CutEntries())
@@ -177,7 +187,7 @@ func Open(dir string, o Options) (*DB, error) {
 		o.Reserve = 0
 	}
 	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now, suite: suite,
-		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now}, readOnly: o.ReadOnly}
+		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now, remote: isRemote(chunks)}, readOnly: o.ReadOnly}
 	if o.ReadOnly {
 		if err := db.checkSchema(); err != nil {
 			db.Close()
@@ -381,4 +391,11 @@ func removeEmptyMemtables(dir string, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// isRemote reports whether a chunk store keeps its chunks off the store's
+// disk (it has a Remote method that says so).
+func isRemote(c ChunkStore) bool {
+	r, ok := c.(interface{ Remote() bool })
+	return ok && r.Remote()
 }

@@ -254,3 +254,49 @@ func (db *DB) Complaints(ix ComplaintIndex, key, cursor string, limit int) ([][]
 	})
 	return out, next, err
 }
+
+// prefixPartyLock holds the party service's sign-in lockouts per case
+// number, so that a restart does not lift a lockout or forget its level:
+// pl/<key> PartyLockout (JSON), the key being the service's hash of the
+// case number as typed.
+const prefixPartyLock = "pl/"
+
+// PartyLockout is one key's failed sign-ins and lockout (see
+// node/party's Limits). The JSON field names are a stored format.
+type PartyLockout struct {
+	Fails    int       `json:"fails"`
+	Lockouts int       `json:"lockouts"`
+	Until    time.Time `json:"until"`
+	Last     time.Time `json:"last"`
+}
+
+// PutPartyLockout stores key's lockout state.
+func (db *DB) PutPartyLockout(key string, l PartyLockout) error {
+	if key == "" || strings.Contains(key, "/") {
+		return fmt.Errorf("%w: party lockout key %q", court.ErrInvalid, key)
+	}
+	return db.update(func(txn *badger.Txn) error { return setJSON(txn, []byte(prefixPartyLock+key), l) })
+}
+
+// DeletePartyLockout forgets key's lockout state.
+func (db *DB) DeletePartyLockout(key string) error {
+	return db.update(func(txn *badger.Txn) error { return txn.Delete([]byte(prefixPartyLock + key)) })
+}
+
+// PartyLockouts returns every stored lockout state by key.
+func (db *DB) PartyLockouts() (map[string]PartyLockout, error) {
+	out := map[string]PartyLockout{}
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixPartyLock)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var l PartyLockout
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &l) }); err != nil {
+				return fmt.Errorf("%w: party lockout %s: %v", court.ErrCorrupt, it.Item().Key(), err)
+			}
+			out[strings.TrimPrefix(string(it.Item().Key()), prefixPartyLock)] = l
+		}
+		return nil
+	})
+	return out, err
+}

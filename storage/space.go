@@ -54,6 +54,10 @@ type spaceGuard struct {
 	dir     string
 	reserve int64
 	now     func() time.Time
+	// remote: the chunks are not on this disk (S3Chunks); a bulk write
+	// then needs no room of its own, only a disk above its reserve for
+	// the records.
+	remote bool
 
 	mu        sync.Mutex
 	refused   uint64
@@ -68,6 +72,9 @@ type spaceGuard struct {
 // counters and the message; whole is the size of the whole write n is
 // part of (at least n): the space stays low until it would fit.
 func (g *spaceGuard) need(write string, n, whole int64) error {
+	if g.remote {
+		n, whole = 0, 0
+	}
 	free, err := FreeSpace(g.dir)
 	if err != nil || free < 0 {
 		return nil // cannot tell: the write's own error will say

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -341,6 +344,9 @@ func TestPersonalDataCanary(t *testing.T) {
 		{code: "京0108", roles: "court", debug: true, extraConfig: extra},
 	}
 	dec, origin, recv := courts[1], courts[2], courts[3]
+	// The origin also serves the party service: its pages are channels.
+	partyAddr := freeLoopbackAddr(t)
+	origin.extraConfig += fmt.Sprintf("party_listen = %q\n", partyAddr)
 	tap := &e2eCourt{code: "京", roles: "court,operator", dir: filepath.Join(base, "tap")}
 	for i, c := range append(slices.Clone(courts), tap) {
 		if c.dir == "" {
@@ -410,6 +416,22 @@ func TestPersonalDataCanary(t *testing.T) {
 	cli("case", "list", "--json", "--data", origin.dir)
 	cli("case", "show", "--data", origin.dir, cc.number)
 	cli("case", "show", "--json", "--data", origin.dir, cc.number)
+
+	// The parties' query codes: the output names parties by role and
+	// masked name only.
+	var codes api.CodesResult
+	e.mustJSON(t, &codes, "case", "codes", "--json", "--data", origin.dir, cc.number)
+	rawCodes, _ := json.Marshal(codes)
+	ch.add("cli: courtmesh case codes on 京0105", rawCodes)
+	respondentCode := ""
+	for _, c := range codes.Codes {
+		if c.Party == "p2" {
+			respondentCode = c.Code
+		}
+	}
+	if respondentCode == "" {
+		t.Fatalf("case codes: no code for the respondent p2: %s", rawCodes)
+	}
 
 	// Refusals name no personal data: an import refused for a wrong
 	// check digit, a reveal whose purpose names a party.
@@ -531,6 +553,30 @@ func TestPersonalDataCanary(t *testing.T) {
 	cli("transfer", "close", "--data", recv.dir, "--outcome", "concluded", "--recovered-fen", "2000000", id)
 	e.waitState(t, id, "closed", courts...)
 
+	// The party service: the respondent signs in at the origin with the
+	// old number and sees the move; the page shows parties by role and
+	// masked name only. A complaint whose text holds a phone number is
+	// filed: the text travels sealed, so it reaches no log, gossip or
+	// audit entry in clear.
+	pp := newPartyBrowser(t, "http://"+partyAddr)
+	_, page, tok := pp.get("/")
+	ch.add("party page: sign-in", []byte(page))
+	id1 := cc.token("resident identity number")
+	if st, body := pp.post("/signin", url.Values{"csrf": {tok}, "case": {cc.number}, "code": {respondentCode}, "id4": {id1[len(id1)-4:]}}); st != http.StatusSeeOther {
+		t.Fatalf("party sign-in: %d %.300s", st, body)
+	}
+	st, page, tok := pp.get("/case")
+	if st != 200 || !strings.Contains(page, newCase) {
+		t.Fatalf("party case page: %d, want the new number %s in it:\n%.500s", st, newCase, page)
+	}
+	ch.add("party page: the case", []byte(page))
+	if st, body := pp.post("/complaints", url.Values{"csrf": {tok}, "target": {"京0108"}, "category": {"no_progress"},
+		"text": {"移送后没有进展，请回电" + cc.token("second phone") + "。"}}); st != http.StatusSeeOther && st != 200 {
+		t.Fatalf("party complaint: %d %.300s", st, body)
+	}
+	_, page, _ = pp.get("/case")
+	ch.add("party page: after the complaint", []byte(page))
+
 	// Heartbeats of every court reach the tap.
 	nodetest.PollUntil(t, 30*time.Second, "heartbeats and records on the tap", func() bool {
 		tp := gt.byTopic()
@@ -605,7 +651,7 @@ func TestPersonalDataCanary(t *testing.T) {
 		total += n
 		t.Logf("channel %-45s %4d items, %8d bytes", name, len(ch.data[name]), n)
 	}
-	for _, want := range []string{"gossip /courtmesh/transfers/1", "gossip /courtmesh/heartbeat/京/1", "webhook body", "backup of 京0105", "log of 京0105", "audit export of 京0105", "metrics of 京0105", "dashboard page of 最高法"} {
+	for _, want := range []string{"party page: the case", "party page: after the complaint", "gossip /courtmesh/transfers/1", "gossip /courtmesh/heartbeat/京/1", "webhook body", "backup of 京0105", "log of 京0105", "audit export of 京0105", "metrics of 京0105", "dashboard page of 最高法"} {
 		if ch.count(want) == 0 {
 			t.Errorf("channel %q carried nothing: the canary cannot judge it", want)
 		}
@@ -614,6 +660,62 @@ func TestPersonalDataCanary(t *testing.T) {
 	if len(leaks) > 0 {
 		t.Errorf("personal data in clear in %d place(s):\n%s", len(leaks), strings.Join(leaks, "\n"))
 	}
+}
+
+// freeLoopbackAddr is a loopback TCP address free at the time of the call
+// (for a listener of the node under test, which is configured by address).
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// partyBrowser is a party's browser on the party service: cookies, no
+// redirects followed.
+type partyBrowser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newPartyBrowser(t *testing.T, base string) *partyBrowser {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t.Cleanup(c.CloseIdleConnections)
+	return &partyBrowser{t: t, base: base, c: c}
+}
+
+var partyCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// get returns the status, the page and its CSRF token.
+func (p *partyBrowser) get(path string) (int, string, string) {
+	p.t.Helper()
+	resp, err := p.c.Get(p.base + path)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	tok := ""
+	if m := partyCSRF.FindSubmatch(b); m != nil {
+		tok = string(m[1])
+	}
+	return resp.StatusCode, string(b), tok
+}
+
+func (p *partyBrowser) post(path string, form url.Values) (int, string) {
+	p.t.Helper()
+	resp, err := p.c.PostForm(p.base+path, form)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // exitCode is the exit status of a command's error (0 for nil, -1 if it

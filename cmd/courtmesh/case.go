@@ -80,6 +80,11 @@ func openStore(data string, needKey bool) (*storage.DB, error) {
 		return nil, err
 	}
 	o := storage.Options{Decrypter: dec, Suite: suite, Reserve: diskReserve(data)}
+	if cfg, err := config.Load(datadir.Dir(data).Path(datadir.ConfigFile)); err == nil {
+		if o.Chunks, err = cfg.ChunkStore.Open(suite); err != nil {
+			return nil, err
+		}
+	}
 	if free, err := storage.FreeSpace(data); err == nil && free >= 0 && free < max(o.Reserve, 0) && fileExists(filepath.Join(data, storage.StoreDir)) {
 		// A store opened for writing on a full disk dies inside Badger
 		// (SIGBUS on its memory-mapped files): read what can be read.

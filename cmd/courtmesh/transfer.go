@@ -238,6 +238,7 @@ func runTransferProgress(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "transfer progress")
 	amount := fs.Int64("recovered-fen", 0, "total amount recovered so far, in fen")
 	status := fs.String("status", "", "short status for supervisors (no personal data)")
+	publish := fs.Bool("publish", false, "also show the status to the case's parties on their status page")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -246,7 +247,7 @@ func runTransferProgress(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/progress", api.ProgressRequest{AmountRecoveredFen: *amount, Status: *status}, *asJSON)
+	return transferCall(ctx, c, *data, "/v1/transfers/"+id+"/progress", api.ProgressRequest{AmountRecoveredFen: *amount, Status: *status, Publish: *publish}, *asJSON)
 }
 
 func runTransferClose(ctx context.Context, c *cli, args []string) error {

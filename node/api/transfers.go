@@ -83,10 +83,13 @@ type ReturnRequest struct {
 	Note    string   `json:"note,omitempty"`
 }
 
-// ProgressRequest is the receiver's progress report.
+// ProgressRequest is the receiver's progress report. Publish shows the
+// status to the case's parties on their status page; without it the
+// status is for the courts only.
 type ProgressRequest struct {
 	AmountRecoveredFen int64  `json:"amount_recovered_fen"`
 	Status             string `json:"status,omitempty"`
+	Publish            bool   `json:"publish,omitempty"`
 }
 
 // CloseRequest concludes a received case.
@@ -114,68 +117,70 @@ type ConcludeRequest struct {
 // so that neither the wire nor the store can change the API by accident
 // (a frozen sample in testdata pins it). Amounts are in fen.
 type Transfer struct {
-	ID                 court.TransferID  `json:"id"`
-	State              protocol.State    `json:"state"`
-	CaseNumber         string            `json:"case_number"`
-	Origin             court.CourtCode   `json:"origin"`
-	Superior           court.CourtCode   `json:"superior"`
-	Grounds            []string          `json:"grounds"`
-	StartedBy          string            `json:"started_by,omitempty"`   // own_motion, supervision, petition, applicant_request; empty for an offer
-	RequestedOn        string            `json:"requested_on,omitempty"` // the applicant's request reached the superior
-	AnswerBy           string            `json:"answer_by,omitempty"`    // the superior answers the applicant's request by
-	AmountOutstanding  int64             `json:"amount_outstanding_fen"`
-	AmountOrigin       int64             `json:"amount_recovered_by_origin_fen"`
-	EarliestExpiry     string            `json:"earliest_measure_expiry,omitempty"`
-	RegionAssets       []RegionAssets    `json:"region_assets,omitempty"`
-	DebtorRegion       string            `json:"debtor_region,omitempty"`
-	Decider            court.CourtCode   `json:"decider,omitempty"`
-	Mode               string            `json:"mode,omitempty"`
-	Receiver           court.CourtCode   `json:"receiver,omitempty"`
-	DecisionNumber     string            `json:"decision_number,omitempty"`
-	RecommendedRank    uint32            `json:"recommended_rank,omitempty"`
-	RecommendationHash string            `json:"recommendation_hash,omitempty"` // hex
-	AcceptBy           string            `json:"accept_by,omitempty"`
-	HandoverBy         string            `json:"handover_by,omitempty"`    // the origin hands over by (from the acceptance)
-	FileBy             string            `json:"file_by,omitempty"`        // the receiver confirms receipt and files by
-	InvestigateBy      string            `json:"investigate_by,omitempty"` // the receiver reports its property investigation by
-	ConcludeBy         string            `json:"conclude_by,omitempty"`    // the receiver concludes by
-	ReturnBy           string            `json:"return_by,omitempty"`      // the receiver may return an incomplete handover until
-	SupplementBy       string            `json:"supplement_by,omitempty"`  // the origin supplements a returned handover by
-	HandoverVersion    int               `json:"handover_version,omitempty"`
-	Missing            []string          `json:"missing,omitempty"` // what the last return named
-	ReturnNote         string            `json:"return_note,omitempty"`
-	NewCaseNumber      string            `json:"new_case_number,omitempty"`
-	MerkleRoot         []byte            `json:"merkle_root,omitempty"`
-	SealedCaseHash     []byte            `json:"sealed_case_hash,omitempty"`
-	ClaimFen           int64             `json:"claim_fen,omitempty"`              // the origin's claim, stated in the handover
-	HandoverRecovered  int64             `json:"handover_recovered_fen,omitempty"` // recovered by the origin up to the handover
-	BalanceFen         int64             `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered
-	ChunkCount         uint32            `json:"chunk_count,omitempty"`
-	SealedBytes        uint64            `json:"sealed_bytes,omitempty"`
-	OverrideReason     string            `json:"override_reason,omitempty"`
-	Overridden         []string          `json:"overridden_measures,omitempty"`
-	AmountRecovered    int64             `json:"amount_recovered_fen"`
-	ProgressStatus     string            `json:"progress_status,omitempty"`
-	Outcome            string            `json:"outcome,omitempty"`
-	ClosureKind        string            `json:"closure_kind,omitempty"`        // 执行完毕, 终本, 终结, 不予执行, 驳回
-	InvestigationDone  []string          `json:"investigation_steps,omitempty"` // for 终本
-	Approval           string            `json:"approval,omitempty"`            // for 终本
-	Readers            []court.CourtCode `json:"readers,omitempty"`
-	WrappedKeys        []WrappedKey      `json:"wrapped_keys,omitempty"`
-	GrantUntil         int64             `json:"grant_until,omitempty"`
-	RevokedGrants      []court.CourtCode `json:"revoked_grants,omitempty"`
-	AssetUpdates       int               `json:"asset_updates"`
-	LatestExpiryNote   string            `json:"latest_update_earliest_expiry,omitempty"`
-	Reason             string            `json:"reason,omitempty"`
-	OfferedAt          time.Time         `json:"offered_at"`
-	DecidedAt          time.Time         `json:"decided_at,omitzero"`
-	AcceptedAt         time.Time         `json:"accepted_at,omitzero"`
-	HandedOverAt       time.Time         `json:"handed_over_at,omitzero"`
-	ReceivedAt         time.Time         `json:"received_at,omitzero"`
-	ClosedAt           time.Time         `json:"closed_at,omitzero"`
-	Records            []RecordRef       `json:"records"`
-	Directives         []Directive       `json:"directives,omitempty"` // 督办 and their reports
-	Reviews            []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
+	ID                  court.TransferID  `json:"id"`
+	State               protocol.State    `json:"state"`
+	CaseNumber          string            `json:"case_number"`
+	Origin              court.CourtCode   `json:"origin"`
+	Superior            court.CourtCode   `json:"superior"`
+	Grounds             []string          `json:"grounds"`
+	StartedBy           string            `json:"started_by,omitempty"`   // own_motion, supervision, petition, applicant_request; empty for an offer
+	RequestedOn         string            `json:"requested_on,omitempty"` // the applicant's request reached the superior
+	AnswerBy            string            `json:"answer_by,omitempty"`    // the superior answers the applicant's request by
+	AmountOutstanding   int64             `json:"amount_outstanding_fen"`
+	AmountOrigin        int64             `json:"amount_recovered_by_origin_fen"`
+	EarliestExpiry      string            `json:"earliest_measure_expiry,omitempty"`
+	RegionAssets        []RegionAssets    `json:"region_assets,omitempty"`
+	DebtorRegion        string            `json:"debtor_region,omitempty"`
+	Decider             court.CourtCode   `json:"decider,omitempty"`
+	Mode                string            `json:"mode,omitempty"`
+	Receiver            court.CourtCode   `json:"receiver,omitempty"`
+	DecisionNumber      string            `json:"decision_number,omitempty"`
+	RecommendedRank     uint32            `json:"recommended_rank,omitempty"`
+	RecommendationHash  string            `json:"recommendation_hash,omitempty"` // hex
+	AcceptBy            string            `json:"accept_by,omitempty"`
+	HandoverBy          string            `json:"handover_by,omitempty"`    // the origin hands over by (from the acceptance)
+	FileBy              string            `json:"file_by,omitempty"`        // the receiver confirms receipt and files by
+	InvestigateBy       string            `json:"investigate_by,omitempty"` // the receiver reports its property investigation by
+	ConcludeBy          string            `json:"conclude_by,omitempty"`    // the receiver concludes by
+	ReturnBy            string            `json:"return_by,omitempty"`      // the receiver may return an incomplete handover until
+	SupplementBy        string            `json:"supplement_by,omitempty"`  // the origin supplements a returned handover by
+	HandoverVersion     int               `json:"handover_version,omitempty"`
+	Missing             []string          `json:"missing,omitempty"` // what the last return named
+	ReturnNote          string            `json:"return_note,omitempty"`
+	NewCaseNumber       string            `json:"new_case_number,omitempty"`
+	MerkleRoot          []byte            `json:"merkle_root,omitempty"`
+	SealedCaseHash      []byte            `json:"sealed_case_hash,omitempty"`
+	ClaimFen            int64             `json:"claim_fen,omitempty"`              // the origin's claim, stated in the handover
+	HandoverRecovered   int64             `json:"handover_recovered_fen,omitempty"` // recovered by the origin up to the handover
+	BalanceFen          int64             `json:"balance_fen,omitempty"`            // the receiver's claim: the amount still unrecovered
+	ChunkCount          uint32            `json:"chunk_count,omitempty"`
+	SealedBytes         uint64            `json:"sealed_bytes,omitempty"`
+	OverrideReason      string            `json:"override_reason,omitempty"`
+	Overridden          []string          `json:"overridden_measures,omitempty"`
+	AmountRecovered     int64             `json:"amount_recovered_fen"`
+	ProgressStatus      string            `json:"progress_status,omitempty"`
+	ProgressPublished   string            `json:"progress_published,omitempty"`    // the status the receiver published to the parties
+	ProgressPublishedOn string            `json:"progress_published_on,omitempty"` // the day it did
+	Outcome             string            `json:"outcome,omitempty"`
+	ClosureKind         string            `json:"closure_kind,omitempty"`        // 执行完毕, 终本, 终结, 不予执行, 驳回
+	InvestigationDone   []string          `json:"investigation_steps,omitempty"` // for 终本
+	Approval            string            `json:"approval,omitempty"`            // for 终本
+	Readers             []court.CourtCode `json:"readers,omitempty"`
+	WrappedKeys         []WrappedKey      `json:"wrapped_keys,omitempty"`
+	GrantUntil          int64             `json:"grant_until,omitempty"`
+	RevokedGrants       []court.CourtCode `json:"revoked_grants,omitempty"`
+	AssetUpdates        int               `json:"asset_updates"`
+	LatestExpiryNote    string            `json:"latest_update_earliest_expiry,omitempty"`
+	Reason              string            `json:"reason,omitempty"`
+	OfferedAt           time.Time         `json:"offered_at"`
+	DecidedAt           time.Time         `json:"decided_at,omitzero"`
+	AcceptedAt          time.Time         `json:"accepted_at,omitzero"`
+	HandedOverAt        time.Time         `json:"handed_over_at,omitzero"`
+	ReceivedAt          time.Time         `json:"received_at,omitzero"`
+	ClosedAt            time.Time         `json:"closed_at,omitzero"`
+	Records             []RecordRef       `json:"records"`
+	Directives          []Directive       `json:"directives,omitempty"` // 督办 and their reports
+	Reviews             []protocol.Review `json:"reviews,omitempty"`    // 抽查 and 倒查 reviews
 	// Overdue: the court that must act let the deadline the transfer
 	// waits on (Deadline) pass.
 	// Overdue: the receiver let the acceptance deadline pass.
@@ -232,7 +237,7 @@ func NewTransfer(t *protocol.Transfer, now time.Time) Transfer {
 		MerkleRoot: t.MerkleRoot, SealedCaseHash: t.SealedCaseHash,
 		ClaimFen: t.ClaimFen, HandoverRecovered: t.HandoverRecovered, BalanceFen: t.BalanceFen, ChunkCount: t.ChunkCount, SealedBytes: t.SealedBytes,
 		OverrideReason: t.OverrideReason, Overridden: t.Overridden, AmountRecovered: t.AmountRecovered,
-		ProgressStatus: t.ProgressStatus, Outcome: t.Outcome,
+		ProgressStatus: t.ProgressStatus, ProgressPublished: t.ProgressPublished, ProgressPublishedOn: t.ProgressPublishedOn, Outcome: t.Outcome,
 		ClosureKind: string(t.ClosureKind), InvestigationDone: t.InvestigationDone, Approval: t.Approval, Readers: t.Readers, GrantUntil: t.GrantUntil,
 		RevokedGrants: t.RevokedGrants, AssetUpdates: t.AssetUpdates, LatestExpiryNote: t.LatestExpiryNote,
 		Reason: t.Reason, OfferedAt: t.OfferedAt, DecidedAt: t.DecidedAt, AcceptedAt: t.AcceptedAt,

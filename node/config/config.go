@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/storage"
@@ -143,6 +144,82 @@ type Config struct {
 	// answer a party's complaint; an unanswered complaint past it is
 	// overdue (alert). Default: 15.
 	ComplaintAnswerDays int `toml:"complaint_answer_days"`
+	// ChunkStore is where the sealed chunks of dossiers are kept: the
+	// local packs under store/chunks (the default) or an S3-compatible
+	// object store ([chunk_store] kind = "s3").
+	ChunkStore ChunkStore `toml:"chunk_store"`
+}
+
+// ChunkStore configures the sealed-chunk store.
+type ChunkStore struct {
+	// Kind is "local" (default: files and packs under store/chunks) or
+	// "s3".
+	Kind string `toml:"kind"`
+	// Endpoint is the S3 service's host:port (no scheme).
+	Endpoint string `toml:"endpoint"`
+	// TLS selects https (default true; false only on a trusted network).
+	TLS *bool `toml:"tls"`
+	// Region of the bucket (default: asked of the service).
+	Region string `toml:"region"`
+	// Bucket holds the chunks; it must exist.
+	Bucket string `toml:"bucket"`
+	// Prefix is put before every object name, e.g. "court-1101/", so
+	// that nodes can share a bucket (one node per prefix).
+	Prefix string `toml:"prefix"`
+	// CredentialsFile names a file (mode 0600) of two lines,
+	// "access_key = ..." and "secret_key = ...". Without it the
+	// credentials come from the environment: COURTMESH_S3_ACCESS_KEY and
+	// COURTMESH_S3_SECRET_KEY. Never on the command line.
+	CredentialsFile string `toml:"credentials_file"`
+}
+
+// Environment variables holding the S3 credentials when no
+// credentials_file is configured.
+const (
+	EnvS3AccessKey = "COURTMESH_S3_ACCESS_KEY"
+	EnvS3SecretKey = "COURTMESH_S3_SECRET_KEY"
+)
+
+// S3Options returns the storage options of an s3 chunk store, with the
+// credentials read from the file or the environment.
+func (c ChunkStore) S3Options(suite crypto.Suite) (storage.S3Options, error) {
+	o := storage.S3Options{Endpoint: c.Endpoint, Secure: c.TLS == nil || *c.TLS, Region: c.Region, Bucket: c.Bucket, Prefix: c.Prefix, Suite: suite}
+	if c.CredentialsFile != "" {
+		b, err := os.ReadFile(c.CredentialsFile)
+		if err != nil {
+			return o, fmt.Errorf("%w: chunk_store.credentials_file: %v", ErrConfig, err)
+		}
+		var cr struct {
+			AccessKey string `toml:"access_key"`
+			SecretKey string `toml:"secret_key"`
+		}
+		if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&cr); err != nil {
+			return o, fmt.Errorf("%w: chunk_store.credentials_file %s: %v", ErrConfig, c.CredentialsFile, err)
+		}
+		o.AccessKey, o.SecretKey = cr.AccessKey, cr.SecretKey
+	} else {
+		o.AccessKey, o.SecretKey = os.Getenv(EnvS3AccessKey), os.Getenv(EnvS3SecretKey)
+	}
+	if o.AccessKey == "" || o.SecretKey == "" {
+		return o, fmt.Errorf("%w: chunk_store: no S3 credentials (credentials_file, or %s and %s in the environment)", ErrConfig, EnvS3AccessKey, EnvS3SecretKey)
+	}
+	return o, nil
+}
+
+// Open opens the configured chunk store: nil for the local default
+// (storage.Open then opens store/chunks), an S3Chunks for kind "s3".
+func (c ChunkStore) Open(suite crypto.Suite) (storage.ChunkStore, error) {
+	switch c.Kind {
+	case "", "local":
+		return nil, nil
+	case "s3":
+		o, err := c.S3Options(suite)
+		if err != nil {
+			return nil, err
+		}
+		return storage.OpenS3Chunks(o)
+	}
+	return nil, fmt.Errorf("%w: chunk_store.kind %q is neither local nor s3", ErrConfig, c.Kind)
 }
 
 // Bytes is a size written as "256MiB", "1GiB", "64MB" or a number of
@@ -330,6 +407,21 @@ version = 1
 # refused (disk_full alert) before they would leave less, so that the store
 # can always commit and the audit log append (default "256MiB")
 # disk_reserve = "256MiB"
+
+# where the sealed chunks of dossiers are kept: "local" (packs and files
+# under store/chunks, the default) or "s3", an S3-compatible object store
+# (MinIO, Ceph RGW, a cloud's). The bucket must exist. Credentials from
+# credentials_file (mode 0600: access_key = "...", secret_key = "...") or
+# from COURTMESH_S3_ACCESS_KEY and COURTMESH_S3_SECRET_KEY in the
+# environment; never on the command line.
+# [chunk_store]
+# kind = "s3"
+# endpoint = "s3.court.example:9000"
+# tls = true
+# bucket = "courtmesh"
+# prefix = "court-1101/"
+# credentials_file = "/etc/courtmesh/s3.credentials"
+
 # the weights of the receiver recommendation (courtmesh transfer recommend;
 # score = sum of the factors' points; see node/advice). 0 switches a factor off.
 # [recommend]
@@ -390,6 +482,15 @@ func Load(path string) (Config, error) {
 	}
 	if c.HeartbeatInterval.Duration < 0 {
 		return c, fmt.Errorf("%s: %w: heartbeat_interval %s is negative", path, ErrConfig, c.HeartbeatInterval.Duration)
+	}
+	switch c.ChunkStore.Kind {
+	case "", "local":
+	case "s3":
+		if c.ChunkStore.Endpoint == "" || c.ChunkStore.Bucket == "" {
+			return c, fmt.Errorf("%s: %w: chunk_store of kind s3 needs endpoint and bucket", path, ErrConfig)
+		}
+	default:
+		return c, fmt.Errorf("%s: %w: chunk_store.kind %q is neither local nor s3", path, ErrConfig, c.ChunkStore.Kind)
 	}
 	if c.ComplaintAnswerDays < 0 || c.ComplaintAnswerDays > 365 {
 		return c, fmt.Errorf("%s: %w: complaint_answer_days %d is not between 1 and 365", path, ErrConfig, c.ComplaintAnswerDays)

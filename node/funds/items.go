@@ -12,31 +12,14 @@ import (
 	"courtmesh.dev/courtmesh/storage"
 )
 
-// itemOfDocument maps a dossier document's kind (case.json) to the
-// standard dossier item it belongs to.
-var itemOfDocument = map[string]string{
-	"title": "title", "application": "application", "notice": "notice", "report_order": "report_order",
-	"search_result": "search_results", "ruling": "measure_rulings", "assist_notice": "measure_rulings",
-	"valuation": "valuation_auction", "auction": "valuation_auction", "settlement": "settlement",
-	"restriction": "sanction_decisions", "dishonest_listing": "sanction_decisions", "conclusion": "termination_ruling",
-}
-
 // ItemsOf lists the standard dossier items the documents of a case
-// carry, in dossier order.
+// carry, in dossier order (protocol.DossierItemsOf).
 func ItemsOf(docs []storage.Document) []string {
-	have := map[string]bool{}
-	for _, d := range docs {
-		if it, ok := itemOfDocument[d.Kind]; ok {
-			have[it] = true
-		}
+	kinds := make([]string, len(docs))
+	for i, d := range docs {
+		kinds[i] = d.Kind
 	}
-	out := []string{}
-	for _, it := range cmproto.DossierItemNames {
-		if have[it] {
-			out = append(out, it)
-		}
-	}
-	return out
+	return cmproto.DossierItemsOf(kinds)
 }
 
 // NameDossierItems issues, as the origin after its handover, the

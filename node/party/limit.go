@@ -1,8 +1,12 @@
 package party
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
+
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // Limits against guessing. Every key (a source address, a case number as
@@ -34,23 +38,84 @@ type limitEntry struct {
 	last     time.Time
 }
 
-// limiter keeps the failures and lockouts of keys, in memory.
+// LockoutStore keeps a limiter's entries across restarts (storage.DB).
+type LockoutStore interface {
+	PutPartyLockout(key string, l storage.PartyLockout) error
+	DeletePartyLockout(key string) error
+	PartyLockouts() (map[string]storage.PartyLockout, error)
+}
+
+// limiter keeps the failures and lockouts of keys in memory and, with a
+// store, in the store: a restart neither lifts a lockout nor forgets a
+// level. Keys are held hashed (a case number as typed is a party's
+// input).
 type limiter struct {
-	l   Limits
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]*limitEntry
+	l     Limits
+	now   func() time.Time
+	store LockoutStore // nil: in memory only
+	// failed counts the store's write errors (the lockout still holds in
+	// memory; the portal logs them).
+	failed func(error)
+	mu     sync.Mutex
+	m      map[string]*limitEntry
 }
 
 func newLimiter(l Limits, now func() time.Time) *limiter {
 	return &limiter{l: l, now: now, m: map[string]*limitEntry{}}
 }
 
+// newStoredLimiter is newLimiter over the entries kept in st, which it
+// keeps up to date; failed is called with each write error.
+func newStoredLimiter(l Limits, now func() time.Time, st LockoutStore, failed func(error)) (*limiter, error) {
+	lm := newLimiter(l, now)
+	lm.store, lm.failed = st, failed
+	es, err := st.PartyLockouts()
+	if err != nil {
+		return nil, err
+	}
+	t := now()
+	for k, e := range es {
+		if !e.Until.After(t) && t.Sub(e.Last) > l.LevelMemory {
+			lm.drop(k) // forgotten while the node was down
+			continue
+		}
+		lm.m[k] = &limitEntry{fails: e.Fails, lockouts: e.Lockouts, until: e.Until, last: e.Last}
+	}
+	return lm, nil
+}
+
+// hashKey is the key under which a limiter holds key.
+func hashKey(key string) string {
+	h := sha256.Sum256([]byte("courtmesh party limit\x00" + key))
+	return hex.EncodeToString(h[:16])
+}
+
+// save writes k's entry to the store (under mu).
+func (l *limiter) save(k string, e *limitEntry) {
+	if l.store == nil {
+		return
+	}
+	if err := l.store.PutPartyLockout(k, storage.PartyLockout{Fails: e.fails, Lockouts: e.lockouts, Until: e.until, Last: e.last}); err != nil && l.failed != nil {
+		l.failed(err)
+	}
+}
+
+// drop forgets k in memory and in the store (under mu).
+func (l *limiter) drop(k string) {
+	delete(l.m, k)
+	if l.store == nil {
+		return
+	}
+	if err := l.store.DeletePartyLockout(k); err != nil && l.failed != nil {
+		l.failed(err)
+	}
+}
+
 // locked reports how long key stays locked out (0: not locked).
 func (l *limiter) locked(key string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.m[key]
+	e := l.m[hashKey(key)]
 	if e == nil {
 		return 0
 	}
@@ -65,8 +130,10 @@ func (l *limiter) locked(key string) time.Duration {
 func (l *limiter) fail(key string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	key = hashKey(key)
 	now := l.now()
 	e := l.m[key]
+	defer func() { l.save(key, e) }()
 	if e != nil && now.Sub(e.last) > l.l.LevelMemory && !e.until.After(now) {
 		e = nil // forgotten
 	}
@@ -94,8 +161,10 @@ func (l *limiter) fail(key string) time.Duration {
 func (l *limiter) succeed(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e := l.m[key]; e != nil {
+	k := hashKey(key)
+	if e := l.m[k]; e != nil && e.fails > 0 {
 		e.fails = 0
+		l.save(k, e)
 	}
 }
 
@@ -107,7 +176,7 @@ func (l *limiter) makeRoom(now time.Time) {
 	}
 	for k, e := range l.m {
 		if !e.until.After(now) && now.Sub(e.last) > l.l.LevelMemory {
-			delete(l.m, k)
+			l.drop(k)
 		}
 	}
 	for k, e := range l.m {
@@ -115,7 +184,7 @@ func (l *limiter) makeRoom(now time.Time) {
 			return
 		}
 		if !e.until.After(now) {
-			delete(l.m, k)
+			l.drop(k)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"mime"
@@ -72,6 +73,11 @@ type PortalOptions struct {
 	// courtmesh_party_signins_total{outcome} (ok, refused, locked) and
 	// courtmesh_party_sessions. No label names a case or a party.
 	Registerer prometheus.Registerer
+	// Lockouts, if set, keeps the per-case-number lockouts across
+	// restarts (the node's store). The per-source ones stay in memory:
+	// addresses change, and a restart lifting them costs the attacker
+	// the lockout it had earned only until it earns it again.
+	Lockouts LockoutStore
 }
 
 // Portal is the party-facing HTTP service: sign-in, the status page,
@@ -102,6 +108,14 @@ func NewPortal(svc *Service, o PortalOptions) (*Portal, error) {
 	}
 	p := &Portal{svc: svc, opts: o, now: o.Now, log: o.Log, byCase: newLimiter(CaseLimits, o.Now), bySource: newLimiter(SourceLimits, o.Now),
 		verify: make(chan struct{}, maxVerifying), sessions: map[string]*session{}}
+	if o.Lockouts != nil {
+		var err error
+		if p.byCase, err = newStoredLimiter(CaseLimits, o.Now, o.Lockouts, func(err error) {
+			p.log.Warn("party service: a sign-in lockout could not be stored; it holds until the next restart", "reason", err)
+		}); err != nil {
+			return nil, fmt.Errorf("party service: read the stored sign-in lockouts: %w", err)
+		}
+	}
 	p.signins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courtmesh_party_signins_total",
 		Help: "Sign-ins to the party service by outcome: ok, refused (wrong case number, code or digits), locked (refused unchecked during a lockout)."}, []string{"outcome"})
 	if o.Registerer != nil {

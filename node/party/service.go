@@ -1,6 +1,7 @@
 package party
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -184,7 +185,8 @@ type View struct {
 	From         *CourtInfo      `json:"from,omitempty"` // the court it came from
 	Stages       []Stage         `json:"stages"`
 	Deadlines    []Stage         `json:"deadlines"`
-	Progress     string          `json:"progress,omitempty"`
+	Progress     string          `json:"progress,omitempty"`    // the status the court published to the parties
+	ProgressOn   string          `json:"progress_on,omitempty"` // the day it did
 	RecoveredFen int64           `json:"recovered_fen"`
 	ClaimFen     int64           `json:"claim_fen"`
 	Complaints   []ComplaintView `json:"complaints"`
@@ -268,13 +270,18 @@ func (s *Service) Status(ctx context.Context, id Identity) (*View, error) {
 		if t.AcceptBy != "" && t.AcceptedAt.IsZero() {
 			view.Deadlines = append(view.Deadlines, Stage{Key: "accept_by", Date: t.AcceptBy})
 		}
+		// The deadlines the decision fixed, as every node holds them
+		// (protocol.Transfer); the statutory defaults for transfers
+		// decided by older builds.
 		if !t.HandedOverAt.IsZero() && t.ReceivedAt.IsZero() {
-			view.Deadlines = append(view.Deadlines, Stage{Key: "file_by", Date: court.DateOf(t.HandedOverAt).AddDate(0, 0, 7).String()})
+			view.Deadlines = append(view.Deadlines, Stage{Key: "file_by", Date: cmp.Or(t.FileBy, court.DateOf(t.HandedOverAt).AddDate(0, 0, 7).String())})
 		}
 		if !t.ReceivedAt.IsZero() && t.ClosedAt.IsZero() {
-			view.Deadlines = append(view.Deadlines, Stage{Key: "conclude_by", Date: court.DateOf(t.ReceivedAt).AddDate(0, 6, 0).String()})
+			view.Deadlines = append(view.Deadlines, Stage{Key: "conclude_by", Date: cmp.Or(t.ConcludeBy, court.DateOf(t.ReceivedAt).AddDate(0, 6, 0).String())})
 		}
-		view.Progress = t.ProgressStatus
+		// Only what the receiving court chose to publish: the status
+		// it reports to supervisors stays among the courts.
+		view.Progress, view.ProgressOn = t.ProgressPublished, t.ProgressPublishedOn
 		view.RecoveredFen = t.AmountRecovered
 		switch {
 		case t.CaseNumber == id.Case.String() && t.NewCaseNumber != "":

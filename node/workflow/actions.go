@@ -312,7 +312,10 @@ func (w *Service) Progress(ctx context.Context, id court.TransferID, req api.Pro
 	if err := w.checkFreeText(id, "status", req.Status); err != nil {
 		return nil, err
 	}
-	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status}}})
+	if req.Publish && strings.TrimSpace(req.Status) == "" {
+		return nil, court.Errorf(court.ErrInvalid, "publish shows the status to the parties: give the status to show (status, --status)")
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Progress{Progress: &pb.Progress{AmountRecoveredFen: req.AmountRecoveredFen, Status: req.Status, Publish: req.Publish}}})
 }
 
 // Close concludes a received case as the receiving court.
@@ -489,6 +492,13 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 		OverrideReason: reason, OverriddenMeasures: ids, ActiveMeasures: uint32(active),
 		ClaimFen: claim, RecoveredFen: recovered,
 	}
+	// The standard items the dossier carries, named in the handover
+	// itself so that the receiver sees at once what is missing.
+	kinds := make([]string, len(dos.Version.Documents))
+	for i, d := range dos.Version.Documents {
+		kinds[i] = d.Kind
+	}
+	m.DossierItems = cmproto.DossierItemsOf(kinds)
 	root, snap := dos.Root(), dos.SnapshotHash()
 	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
 	// The case record every source will serve in the fetch manifest,

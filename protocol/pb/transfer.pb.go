@@ -1470,6 +1470,12 @@ type HandoverManifest struct {
 	// outstanding is then the balance.
 	ClaimFen     int64 `protobuf:"varint,20,opt,name=claim_fen,json=claimFen,proto3" json:"claim_fen,omitempty"`
 	RecoveredFen int64 `protobuf:"varint,21,opt,name=recovered_fen,json=recoveredFen,proto3" json:"recovered_fen,omitempty"`
+	// The standard dossier items (卷宗材料) the dossier carries, named from
+	// its documents' kinds (protocol.DossierItemNames, in that order), so
+	// that the receiver sees at once what is missing; a supplement names
+	// them again for its version. Empty in handovers by builds before it
+	// existed (a DossierItems record may name them then).
+	DossierItems []string `protobuf:"bytes,22,rep,name=dossier_items,json=dossierItems,proto3" json:"dossier_items,omitempty"`
 	// The person who handed over (with an override: the 执行局长 who
 	// approved it), sealed as in TransferDecision.sealed_responsible.
 	SealedResponsible []byte        `protobuf:"bytes,30,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
@@ -1611,6 +1617,13 @@ func (x *HandoverManifest) GetRecoveredFen() int64 {
 		return x.RecoveredFen
 	}
 	return 0
+}
+
+func (x *HandoverManifest) GetDossierItems() []string {
+	if x != nil {
+		return x.DossierItems
+	}
+	return nil
 }
 
 func (x *HandoverManifest) GetSealedResponsible() []byte {
@@ -2428,8 +2441,12 @@ type Progress struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	AmountRecoveredFen int64                  `protobuf:"varint,1,opt,name=amount_recovered_fen,json=amountRecoveredFen,proto3" json:"amount_recovered_fen,omitempty"`
 	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"` // free text for supervisors, never personal data
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// publish: the receiving court chose to show this status to the case's
+	// parties on their status page (the party service); without it the
+	// status is for the courts and supervisors only.
+	Publish       bool `protobuf:"varint,3,opt,name=publish,proto3" json:"publish,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
@@ -2474,6 +2491,13 @@ func (x *Progress) GetStatus() string {
 		return x.Status
 	}
 	return ""
+}
+
+func (x *Progress) GetPublish() bool {
+	if x != nil {
+		return x.Publish
+	}
+	return false
 }
 
 // Closure: the receiver concludes the case.
@@ -3126,7 +3150,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xcd\x05\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xf2\x05\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -3147,7 +3171,8 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"grantScope\x12(\n" +
 	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
 	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
-	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\x12-\n" +
+	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\x12#\n" +
+	"\rdossier_items\x18\x16 \x03(\tR\fdossierItems\x12-\n" +
 	"\x12sealed_responsible\x18\x1e \x01(\fR\x11sealedResponsible\x12L\n" +
 	"\x10responsible_keys\x18\x1f \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\">\n" +
 	"\x0eHandoverReturn\x12\x18\n" +
@@ -3218,10 +3243,11 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\aReceipt\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12'\n" +
-	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"T\n" +
+	"\x0fchunks_verified\x18\x02 \x01(\rR\x0echunksVerified\"n\n" +
 	"\bProgress\x120\n" +
 	"\x14amount_recovered_fen\x18\x01 \x01(\x03R\x12amountRecoveredFen\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"\xda\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +
+	"\apublish\x18\x03 \x01(\bR\apublish\"\xda\x01\n" +
 	"\aClosure\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x120\n" +
 	"\x14amount_recovered_fen\x18\x02 \x01(\x03R\x12amountRecoveredFen\x126\n" +
