@@ -35,6 +35,7 @@ import (
 	"courtmesh.dev/courtmesh/node/party"
 	"courtmesh.dev/courtmesh/node/records"
 	"courtmesh.dev/courtmesh/node/trust"
+	"courtmesh.dev/courtmesh/node/users"
 	"courtmesh.dev/courtmesh/node/workflow"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -260,6 +261,8 @@ func New(opts Options) (*Node, error) {
 		Decrypter: ek,
 	})
 	api.RegisterTransfers(n.api, n.workflow, n.fetch, now)
+	// People: named accounts and their tokens; the API's one policy asks them who calls.
+	n.api.SetGate(users.New(users.Deps{Store: db, Audit: auditLog, Transfer: n.workflow.Transfer, Now: now, Log: log}))
 	n.funds = funds.New(funds.Deps{
 		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Peer: nk.PeerID(), Decrypter: ek, Log: log, Now: now,
 		GuardDays: cfg.HandoverGuardDays, TemplateFile: opts.Dir.Path(funds.TemplateFile),

@@ -255,6 +255,9 @@ func goFields(t reflect.Type) map[string]bool {
 // oaRequestTypes are the Go structs the handlers decode request bodies
 // into, by the schema that documents them.
 var oaRequestTypes = map[string]reflect.Type{
+	"UserRequest":     reflect.TypeFor[api.UserRequest](),
+	"TokenRequest":    reflect.TypeFor[api.TokenRequest](),
+	"CasesRequest":    reflect.TypeFor[api.CasesRequest](),
 	"OfferRequest":    reflect.TypeFor[api.OfferRequest](),
 	"DecideRequest":   reflect.TypeFor[api.DecideRequest](),
 	"AcceptRequest":   reflect.TypeFor[api.AcceptRequest](),
@@ -294,6 +297,10 @@ var oaRequestTypes = map[string]reflect.Type{
 // Dashboard is documented loosely on purpose (a view for people whose
 // inner shape may grow); its top level is still checked.
 var oaResponseTypes = map[string]reflect.Type{
+	"UserInfo":           reflect.TypeFor[api.UserInfo](),
+	"TokenInfo":          reflect.TypeFor[api.TokenInfo](),
+	"IssuedToken":        reflect.TypeFor[api.IssuedToken](),
+	"Person":             reflect.TypeFor[api.Person](),
 	"Status":             reflect.TypeFor[api.Status](),
 	"Bundle":             reflect.TypeFor[api.Bundle](),
 	"Peer":               reflect.TypeFor[api.Peer](),
@@ -685,6 +692,10 @@ func TestOpenAPIAgainstServer(t *testing.T) {
 				return "m1"
 			case "{directive}", "{review}":
 				return strings.Repeat("ab", 32) // a well-formed hash no directive has
+			case "{name}":
+				return "nobody" // an account this node does not have
+			case "{token}":
+				return "0123456789abcdef"
 			}
 			t.Fatalf("%s: no sample value for %s", key, p)
 			return ""

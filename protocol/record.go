@@ -486,6 +486,9 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if err := checkDecisionAdvice(d); err != nil {
 			return err
 		}
+		if err := checkResponsible(d.GetSealedResponsible(), d.GetResponsibleKeys()); err != nil {
+			return err
+		}
 		p := Periods{HandoverDays: int(d.GetHandoverDays()), FilingDays: int(d.GetFilingDays()),
 			InvestigationMonths: int(d.GetInvestigationMonths()), ConclusionMonths: int(d.GetConclusionMonths())}
 		if err := p.Validate(); err != nil {
@@ -496,16 +499,25 @@ func checkBody(r *Record, h court.Hierarchy) error {
 		if err != nil {
 			return err
 		}
+		if err := checkResponsible(b.Acceptance.GetSealedResponsible(), b.Acceptance.GetResponsibleKeys()); err != nil {
+			return err
+		}
 		return checkReceiverNumber(n, r.IssuedAt)
 	case *pb.Record_Rejection:
 		return checkFree("reason", b.Rejection.GetReason(), 500, true)
 	case *pb.Record_Withdrawal:
 		return checkFree("reason", b.Withdrawal.GetReason(), 500, true)
 	case *pb.Record_Handover:
+		if err := checkResponsible(b.Handover.GetSealedResponsible(), b.Handover.GetResponsibleKeys()); err != nil {
+			return err
+		}
 		return checkManifest(b.Handover)
 	case *pb.Record_Supplement:
 		if b.Supplement.GetManifest() == nil {
 			return invalid("a supplement carries the new handover manifest")
+		}
+		if err := checkResponsible(b.Supplement.GetManifest().GetSealedResponsible(), b.Supplement.GetManifest().GetResponsibleKeys()); err != nil {
+			return err
 		}
 		return checkManifest(b.Supplement.GetManifest())
 	case *pb.Record_HandoverReturn:

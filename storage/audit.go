@@ -37,6 +37,7 @@ type AuditEntry struct {
 	Court    string    `json:"court,omitempty"`    // the remote court, if known
 	Transfer string    `json:"transfer,omitempty"` // the transfer concerned
 	Case     string    `json:"case,omitempty"`     // the case number concerned
+	Person   string    `json:"person,omitempty"`   // who acted: "user:<name>" or "api-token" (entries before named accounts have none)
 	Detail   string    `json:"detail,omitempty"`   // what happened, for operators
 	Prev     string    `json:"prev"`               // hash of the previous entry (hex)
 	Hash     string    `json:"hash"`               // hash of this entry (hex)

@@ -134,6 +134,9 @@ func client(data string) (*api.Client, error) {
 		return nil, errorf("--data is required: the node's data directory")
 	}
 	d := datadir.Dir(data)
+	if own := os.Getenv(personalTokenEnv); own != "" { // a person acting as themselves (user.go)
+		return api.NewClient(d.Path(datadir.SocketFile), own), nil
+	}
 	tok, err := os.ReadFile(d.Path(datadir.TokenFile))
 	if err != nil {
 		return nil, errorf("%w: no API token in %s (has the node been started?)", api.ErrNodeNotRunning, data)

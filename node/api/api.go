@@ -130,6 +130,7 @@ const MaxBundleBody = 32 << 20
 type Server struct {
 	be     Backend
 	token  string
+	gate   Gate // the people service; nil: the bootstrap token only
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []string // every pattern registered, for the OpenAPI check
@@ -148,7 +149,7 @@ func NewServer(be Backend, token string, log *slog.Logger) *Server {
 // Handle registers a further endpoint; later services add theirs here.
 func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 	s.routes = append(s.routes, pattern)
-	s.mux.HandleFunc(pattern, h)
+	s.mux.HandleFunc(pattern, s.guard(pattern, h))
 }
 
 // Routes lists the registered patterns ("METHOD /path/{param}").
@@ -180,11 +181,12 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 
 // SessionCookie is the cookie a browser shows instead of the bearer
 // token, which browsers cannot send by themselves. GET /dashboard?token=T
-// with the right token sets it (HttpOnly, SameSite=Strict) and redirects
-// to the same page without the token. Its value is derived from the token
-// (HMAC-SHA-256), so it is not the token and dies with it; it is good for
-// reading the dashboard only (GET or HEAD of SessionPaths), never for
-// changing anything.
+// with the right token (the bootstrap token or a person's own) sets it
+// (HttpOnly, SameSite=Strict) and redirects to the same page without the
+// token. Its value is derived from the token (HMAC-SHA-256), so it is not
+// the token and dies with it; it is good for reading the dashboard only
+// (GET or HEAD of SessionPaths), never for changing anything, and only
+// as far as the policy lets its person.
 const SessionCookie = "courtmesh_session"
 
 // SessionPaths are the paths the session cookie opens: the dashboard
@@ -192,23 +194,27 @@ const SessionCookie = "courtmesh_session"
 // (counts only), metadata only.
 var SessionPaths = []string{"/dashboard", "/v1/dashboard", "/dashboard/decide", "/v1/indicators"}
 
-// ServeHTTP checks the bearer token (or, for the dashboard, the session
-// cookie) on every request, then dispatches.
+// ServeHTTP names the person of every request (the bootstrap bearer
+// token, a personal token, or, for the dashboard, a session cookie), then
+// dispatches; the policy wrapped around each route (policy.go) decides
+// what that person may do.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/dashboard" && r.URL.Query().Has("token") {
 		s.login(w, r)
 		return
 	}
-	if !s.authorised(r) {
-		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "missing or wrong bearer token; the token is in the node's data directory (api.token); a browser opens /dashboard?token=<that token>"))
+	p, ok := s.authenticate(r)
+	if !ok {
+		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "missing, wrong, expired or revoked bearer token; a person's token comes from IT (`courtmesh user token`), the node's own is in its data directory (api.token); a browser opens /dashboard?token=<that token>"))
 		return
 	}
-	s.mux.ServeHTTP(w, r.WithContext(WithActor(r.Context(), ActorToken)))
+	s.mux.ServeHTTP(w, r.WithContext(WithPerson(r.Context(), p)))
 }
 
-// ActorToken names, in the audit log, a caller of the local API: there
-// are no named people yet, only the node's one bearer token (api.token),
-// held by the court's case-management system and the command line.
+// ActorToken names, in the audit log, a caller of the local API with the
+// node's bootstrap token (api.token), held by the court's
+// case-management system and the command line; a person with a token of
+// their own is named "user:<name>".
 const ActorToken = "api-token"
 
 type actorKey struct{}
@@ -224,38 +230,84 @@ func ActorFrom(ctx context.Context) string {
 	return s
 }
 
-// authorised checks the bearer token, or the session cookie for reading
-// the dashboard; both in constant time.
-func (s *Server) authorised(r *http.Request) bool {
+// authenticate names the person of r: the bearer token (the bootstrap
+// token, in constant time, or a personal one), or the session cookie for
+// reading the dashboard.
+func (s *Server) authenticate(r *http.Request) (Person, bool) {
 	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1 {
+			return Bootstrap, true
+		}
+		if s.gate == nil || !strings.HasPrefix(got, PersonalTokenPrefix) {
+			return Person{}, false
+		}
+		p, err := s.gate.Authenticate(r.Context(), got)
+		return p, err == nil
 	}
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !slices.Contains(SessionPaths, r.URL.Path) {
-		return false
+		return Person{}, false
 	}
 	c, err := r.Cookie(SessionCookie)
-	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session())) == 1
+	if err != nil {
+		return Person{}, false
+	}
+	if subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session(""))) == 1 {
+		return Bootstrap, true
+	}
+	id, mac, ok := strings.Cut(strings.TrimPrefix(c.Value, "p1."), ".")
+	if !strings.HasPrefix(c.Value, "p1.") || !ok || s.gate == nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session(id))) != 1 || mac == "" {
+		return Person{}, false
+	}
+	p, err := s.gate.PersonByToken(r.Context(), id)
+	return p, err == nil
 }
 
-// session is the session cookie's value for the token in force.
-func (s *Server) session() string {
+// session is the session cookie's value: for the bootstrap token (id
+// ""), an HMAC of the token in force; for a person's token id,
+// "p1.<id>." and an HMAC of the id under the bootstrap token, so the
+// cookie names the token but holds no secret of it, and dies with it
+// (revoked, expired, its account disabled) as with the bootstrap token.
+func (s *Server) session(id string) string {
 	m := hmac.New(sha256.New, []byte(s.token))
-	m.Write([]byte("courtmesh dashboard session v1"))
-	return hex.EncodeToString(m.Sum(nil))
+	if id == "" {
+		m.Write([]byte("courtmesh dashboard session v1"))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	m.Write([]byte("courtmesh dashboard session v2\x00" + id))
+	return "p1." + id + "." + hex.EncodeToString(m.Sum(nil))
 }
 
-// login trades ?token= for the session cookie and redirects to the page
-// without the token (other query parameters kept). The token is never
-// echoed.
+// login trades ?token= (the bootstrap token or a person's) for the
+// session cookie and redirects to the page without the token (other
+// query parameters kept). The token is never echoed. A person's sign-in
+// is audited (person.signin) before the cookie is set.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	q := r.URL.Query()
-	if r.Method != http.MethodGet || subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(s.token)) != 1 {
-		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "wrong dashboard token; open /dashboard?token=<the contents of api.token in the node's data directory>"))
+	tok := q.Get("token")
+	value := ""
+	switch {
+	case r.Method != http.MethodGet:
+	case subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) == 1:
+		value = s.session("")
+	case s.gate != nil && strings.HasPrefix(tok, PersonalTokenPrefix):
+		p, err := s.gate.Authenticate(r.Context(), tok)
+		if err != nil {
+			break
+		}
+		a := Access{Person: p, Route: "GET /dashboard", Path: "/dashboard", Outcome: "signed in"}
+		if err := s.gate.AuditBefore(a); err != nil {
+			WriteError(w, court.Errorf(court.ErrUnavailable, "%v", err))
+			return
+		}
+		value = s.session(p.TokenID)
+	}
+	if value == "" {
+		WriteError(w, Errorf(http.StatusUnauthorized, CodeUnauthorised, "wrong, expired or revoked dashboard token; open /dashboard?token=<your own token from IT, or the contents of api.token in the node's data directory>"))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.session(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	q.Del("token")
 	target := "/dashboard"
 	if len(q) > 0 {

@@ -231,6 +231,14 @@ func (w *Service) Decide(ctx context.Context, id court.TransferID, req api.Decid
 	if err := w.noteAdvice(ctx, id, d, req.RecommendationHash); err != nil {
 		return nil, err
 	}
+	var origin court.CourtCode
+	if t, err := w.records.Load(id); err == nil && t != nil {
+		origin = t.Origin
+	}
+	var err error
+	if d.SealedResponsible, d.ResponsibleKeys, err = w.responsible(ctx, id, "decision", []court.StaffRole{court.RoleSuperiorJudge}, origin, court.CourtCode(d.ReceiverCourt)); err != nil {
+		return nil, err
+	}
 	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Decision{Decision: d}})
 }
 
@@ -291,7 +299,13 @@ func (w *Service) Accept(ctx context.Context, id court.TransferID, req api.Accep
 			return nil, fmt.Errorf("%w: case number %s is already given to the case of transfer %s; accept under a new number", court.ErrConflict, newNo, t.ID)
 		}
 	}
-	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: newNo.String()}}})
+	a := &pb.Acceptance{NewCaseNumber: newNo.String()}
+	if t, err := w.records.Load(id); err == nil && t != nil {
+		if a.SealedResponsible, a.ResponsibleKeys, err = w.responsible(ctx, id, "acceptance", []court.StaffRole{court.RoleJudge}, t.Origin, t.Decider); err != nil {
+			return nil, err
+		}
+	}
+	return w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: a}})
 }
 
 // Reject declines an offer (as the decider) or a designation (as the receiver).
@@ -563,11 +577,20 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 	if m.SealedDetail, err = dos.Key.SealFieldIn(dos.Suite, "handover/"+string(id)+"/detail", detail); err != nil {
 		return nil, err
 	}
+	// The person handing over, sealed; with an override, the 执行局长
+	// who approved it (the access policy lets only that role override).
+	roles := []court.StaffRole{court.RoleJudge, court.RoleDirector}
+	if reason != "" {
+		roles = []court.StaffRole{court.RoleDirector, court.RoleJudge}
+	}
+	if m.SealedResponsible, m.ResponsibleKeys, err = w.responsible(ctx, id, "handover", roles, t.Receiver, t.Decider); err != nil {
+		return nil, err
+	}
 	// An override is a judge's decision: it is evidenced before it takes
 	// effect, and refused if it cannot be.
 	var override storage.AuditEntry
 	if reason != "" {
-		override = storage.AuditEntry{Event: "handover.override", Outcome: "ok", Transfer: string(id), Case: cn.String(),
+		override = storage.AuditEntry{Event: "handover.override", Outcome: "ok", Transfer: string(id), Case: cn.String(), Person: api.ActorFrom(ctx),
 			Detail: fmt.Sprintf("handover despite %d measure(s) expiring within %d days: %s; reason: %s", len(ids), w.guardDays, strings.Join(ids, ", "), reason)}
 		if err := w.audit.Before(override); err != nil {
 			return nil, court.Errorf(court.ErrUnavailable, "handover %s refused: the override could not be written to the audit log (%v); nothing was handed over, try again", id, err)

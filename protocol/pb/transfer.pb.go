@@ -1209,8 +1209,14 @@ type TransferDecision struct {
 	// consulted (and in decisions by builds before they existed).
 	RecommendedRank    uint32 `protobuf:"varint,30,opt,name=recommended_rank,json=recommendedRank,proto3" json:"recommended_rank,omitempty"`         // the chosen court's rank in it, 1 = first; 0 with a hash: the court was not listed
 	RecommendationHash []byte `protobuf:"bytes,31,opt,name=recommendation_hash,json=recommendationHash,proto3" json:"recommendation_hash,omitempty"` // SHA-256 of the recommendation's inputs (32 bytes)
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Fields 40 and on: the judge the law ties the decision to (protocol.Responsible,
+	// JSON), sealed with a data key of its own wrapped for the origin, the
+	// receiver and the decider; never in clear. Empty in decisions made with
+	// the node's bootstrap token and by builds before named accounts.
+	SealedResponsible []byte        `protobuf:"bytes,40,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
+	ResponsibleKeys   []*WrappedKey `protobuf:"bytes,41,rep,name=responsible_keys,json=responsibleKeys,proto3" json:"responsible_keys,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TransferDecision) Reset() {
@@ -1341,12 +1347,29 @@ func (x *TransferDecision) GetRecommendationHash() []byte {
 	return nil
 }
 
+func (x *TransferDecision) GetSealedResponsible() []byte {
+	if x != nil {
+		return x.SealedResponsible
+	}
+	return nil
+}
+
+func (x *TransferDecision) GetResponsibleKeys() []*WrappedKey {
+	if x != nil {
+		return x.ResponsibleKeys
+	}
+	return nil
+}
+
 // Acceptance: the receiver files the case under its new number.
 type Acceptance struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NewCaseNumber string                 `protobuf:"bytes,1,opt,name=new_case_number,json=newCaseNumber,proto3" json:"new_case_number,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The receiving judge, sealed as in TransferDecision.sealed_responsible.
+	SealedResponsible []byte        `protobuf:"bytes,2,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
+	ResponsibleKeys   []*WrappedKey `protobuf:"bytes,3,rep,name=responsible_keys,json=responsibleKeys,proto3" json:"responsible_keys,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Acceptance) Reset() {
@@ -1384,6 +1407,20 @@ func (x *Acceptance) GetNewCaseNumber() string {
 		return x.NewCaseNumber
 	}
 	return ""
+}
+
+func (x *Acceptance) GetSealedResponsible() []byte {
+	if x != nil {
+		return x.SealedResponsible
+	}
+	return nil
+}
+
+func (x *Acceptance) GetResponsibleKeys() []*WrappedKey {
+	if x != nil {
+		return x.ResponsibleKeys
+	}
+	return nil
 }
 
 // Rejection: the decider declines the offer, or the receiver declines
@@ -1571,9 +1608,13 @@ type HandoverManifest struct {
 	// that the receiver sees at once what is missing; a supplement names
 	// them again for its version. Empty in handovers by builds before it
 	// existed (a DossierItems record may name them then).
-	DossierItems  []string `protobuf:"bytes,22,rep,name=dossier_items,json=dossierItems,proto3" json:"dossier_items,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DossierItems []string `protobuf:"bytes,22,rep,name=dossier_items,json=dossierItems,proto3" json:"dossier_items,omitempty"`
+	// The person who handed over (with an override: the 执行局长 who
+	// approved it), sealed as in TransferDecision.sealed_responsible.
+	SealedResponsible []byte        `protobuf:"bytes,30,opt,name=sealed_responsible,json=sealedResponsible,proto3" json:"sealed_responsible,omitempty"`
+	ResponsibleKeys   []*WrappedKey `protobuf:"bytes,31,rep,name=responsible_keys,json=responsibleKeys,proto3" json:"responsible_keys,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *HandoverManifest) Reset() {
@@ -1714,6 +1755,20 @@ func (x *HandoverManifest) GetRecoveredFen() int64 {
 func (x *HandoverManifest) GetDossierItems() []string {
 	if x != nil {
 		return x.DossierItems
+	}
+	return nil
+}
+
+func (x *HandoverManifest) GetSealedResponsible() []byte {
+	if x != nil {
+		return x.SealedResponsible
+	}
+	return nil
+}
+
+func (x *HandoverManifest) GetResponsibleKeys() []*WrappedKey {
+	if x != nil {
+		return x.ResponsibleKeys
 	}
 	return nil
 }
@@ -3634,7 +3689,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"assetClass\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
 	"\n" +
-	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xb7\x04\n" +
+	"value_band\x18\x04 \x01(\rR\tvalueBand\"\xb4\x05\n" +
 	"\x10TransferDecision\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.courtmesh.protocol.v1.ModeR\x04mode\x12%\n" +
 	"\x0ereceiver_court\x18\x02 \x01(\tR\rreceiverCourt\x12'\n" +
@@ -3652,10 +3707,14 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"enforce_by\x18\x1a \x01(\tR\tenforceBy\x12\x1a\n" +
 	"\bgathered\x18\x1b \x03(\tR\bgathered\x12)\n" +
 	"\x10recommended_rank\x18\x1e \x01(\rR\x0frecommendedRank\x12/\n" +
-	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\"4\n" +
+	"\x13recommendation_hash\x18\x1f \x01(\fR\x12recommendationHash\x12-\n" +
+	"\x12sealed_responsible\x18( \x01(\fR\x11sealedResponsible\x12L\n" +
+	"\x10responsible_keys\x18) \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\"\xb1\x01\n" +
 	"\n" +
 	"Acceptance\x12&\n" +
-	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\"#\n" +
+	"\x0fnew_case_number\x18\x01 \x01(\tR\rnewCaseNumber\x12-\n" +
+	"\x12sealed_responsible\x18\x02 \x01(\fR\x11sealedResponsible\x12L\n" +
+	"\x10responsible_keys\x18\x03 \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\"#\n" +
 	"\tRejection\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"$\n" +
 	"\n" +
@@ -3665,7 +3724,7 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"WrappedKey\x12\x14\n" +
 	"\x05court\x18\x01 \x01(\tR\x05court\x12-\n" +
 	"\x12certificate_serial\x18\x02 \x01(\x04R\x11certificateSerial\x12\x18\n" +
-	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xf5\x04\n" +
+	"\awrapped\x18\x03 \x01(\fR\awrapped\"\xf2\x05\n" +
 	"\x10HandoverManifest\x12\x1f\n" +
 	"\vmerkle_root\x18\x01 \x01(\fR\n" +
 	"merkleRoot\x12\x1f\n" +
@@ -3687,7 +3746,9 @@ const file_pb_transfer_proto_rawDesc = "" +
 	"\x10sealed_case_hash\x18\r \x01(\fR\x0esealedCaseHash\x12\x1b\n" +
 	"\tclaim_fen\x18\x14 \x01(\x03R\bclaimFen\x12#\n" +
 	"\rrecovered_fen\x18\x15 \x01(\x03R\frecoveredFen\x12#\n" +
-	"\rdossier_items\x18\x16 \x03(\tR\fdossierItems\">\n" +
+	"\rdossier_items\x18\x16 \x03(\tR\fdossierItems\x12-\n" +
+	"\x12sealed_responsible\x18\x1e \x01(\fR\x11sealedResponsible\x12L\n" +
+	"\x10responsible_keys\x18\x1f \x03(\v2!.courtmesh.protocol.v1.WrappedKeyR\x0fresponsibleKeys\">\n" +
 	"\x0eHandoverReturn\x12\x18\n" +
 	"\amissing\x18\x01 \x03(\tR\amissing\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"Q\n" +
@@ -3955,21 +4016,24 @@ var file_pb_transfer_proto_depIdxs = []int32{
 	6,  // 31: courtmesh.protocol.v1.TransferOffer.assets:type_name -> courtmesh.protocol.v1.AssetCount
 	8,  // 32: courtmesh.protocol.v1.TransferOffer.region_assets:type_name -> courtmesh.protocol.v1.RegionAssets
 	2,  // 33: courtmesh.protocol.v1.TransferDecision.mode:type_name -> courtmesh.protocol.v1.Mode
-	13, // 34: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	14, // 35: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
-	3,  // 36: courtmesh.protocol.v1.SupervisionReport.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	13, // 37: courtmesh.protocol.v1.AssistanceRequest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 38: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	13, // 39: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
-	3,  // 40: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
-	37, // 41: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
-	36, // 42: courtmesh.protocol.v1.OriginCheck.assets:type_name -> courtmesh.protocol.v1.EarlierAsset
-	39, // 43: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	13, // 34: courtmesh.protocol.v1.TransferDecision.responsible_keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 35: courtmesh.protocol.v1.Acceptance.responsible_keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 36: courtmesh.protocol.v1.HandoverManifest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 37: courtmesh.protocol.v1.HandoverManifest.responsible_keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	14, // 38: courtmesh.protocol.v1.Supplement.manifest:type_name -> courtmesh.protocol.v1.HandoverManifest
+	3,  // 39: courtmesh.protocol.v1.SupervisionReport.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	13, // 40: courtmesh.protocol.v1.AssistanceRequest.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 41: courtmesh.protocol.v1.PartyComplaint.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	13, // 42: courtmesh.protocol.v1.ComplaintAnswer.keys:type_name -> courtmesh.protocol.v1.WrappedKey
+	3,  // 43: courtmesh.protocol.v1.Closure.kind:type_name -> courtmesh.protocol.v1.ClosureKind
+	37, // 44: courtmesh.protocol.v1.Review.draw:type_name -> courtmesh.protocol.v1.SpotCheckDraw
+	36, // 45: courtmesh.protocol.v1.OriginCheck.assets:type_name -> courtmesh.protocol.v1.EarlierAsset
+	39, // 46: courtmesh.protocol.v1.LogHeads.heads:type_name -> courtmesh.protocol.v1.LogHead
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_pb_transfer_proto_init() }
