@@ -38,7 +38,6 @@ package node_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -53,9 +52,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -86,6 +83,8 @@ type propRow struct {
 	gor     int
 	msgSize int
 	drops   int64 // RPCs dropped on full peer queues (whole run)
+	vdrops  int64 // messages dropped on a full validation queue or throttle (whole run)
+	bdrops  int64 // the baseline's drops, both kinds
 	load    string
 }
 
@@ -497,27 +496,6 @@ func benchTCP(b *testing.B, n, offers, degree int) propRow {
 }
 
 // ---------------------------------------------------------------- mocknet
-
-// courtmeshGossipOptions is node.setupPubSub's option list, duplicated
-// here (keep them in step): private protocol IDs, message ID = SHA-256 of
-// the data, no signing, no author. The peer filter (trust.Admit) is left
-// out: mocknet hosts have random keys that no bundle certifies, and
-// mocknet has no connection gater anyway.
-func courtmeshGossipOptions(protos []protocol.ID) []pubsub.Option {
-	return []pubsub.Option{
-		pubsub.WithGossipSubProtocols(protos, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
-			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
-		}),
-		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string {
-			h := sha256.Sum256(m.Data)
-			return string(h[:])
-		}),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMaxMessageSize(4 * cmproto.MaxGossipMessage),
-		pubsub.WithFloodPublish(true), // node.go says so explicitly (also the default)
-	}
-}
 
 // gossipTuning parses COURTMESH_BENCH_GOSSIP into extra options for the
 // courtmesh variant, and whether the validator runs inline.
