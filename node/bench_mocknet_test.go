@@ -145,7 +145,10 @@ type mockRun struct {
 	meshes []*meshTracer
 	drops  atomic.Int64 // RPCs dropped on a full peer queue
 	vdrops atomic.Int64 // messages dropped on a full validation queue or throttle
-	start  time.Duration
+	// kinds splits drops by what the RPC carried: messages, control
+	// (graft, prune, ihave, iwant, idontwant), subscriptions.
+	kinds [3]atomic.Int64
+	start time.Duration
 }
 
 // startRouters starts a variant's gossipsub router on every host, before
@@ -156,7 +159,7 @@ func startRouters(b *testing.B, hosts []host.Host, v mockVariant) *mockRun {
 	r := &mockRun{v: v, topics: make([]*pubsub.Topic, n), tr: newTracker(n), meshes: make([]*meshTracer, n)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for i, h := range hosts {
-		r.meshes[i] = &meshTracer{mesh: map[peer.ID]bool{}, drops: &r.drops, vdrops: &r.vdrops}
+		r.meshes[i] = &meshTracer{mesh: map[peer.ID]bool{}, drops: &r.drops, vdrops: &r.vdrops, kinds: &r.kinds}
 		opts := append(slices.Clone(v.opts), pubsub.WithRawTracer(r.meshes[i]))
 		var ps *pubsub.PubSub
 		var err error
@@ -252,6 +255,7 @@ func (r *mockRun) measure(b *testing.B, edges [][2]int, warm int, rng *mrand.Ran
 		time.Sleep(200 * time.Millisecond)
 	}
 	row.idle = idleCPU()
+	setupDrops := drops.Load()
 	cpu0, w0 := cpuTime(), time.Now()
 	for k := warm; k < len(v.msgs); k++ {
 		if d, ok := send(k); ok {
@@ -264,6 +268,8 @@ func (r *mockRun) measure(b *testing.B, edges [][2]int, warm int, rng *mrand.Ran
 	row.cpu, row.wall = cpuTime()-cpu0, time.Since(w0)
 	row.offers = len(row.lat)
 	row.drops, row.vdrops = drops.Load(), r.vdrops.Load()
+	b.Logf("%s n=%d: RPCs dropped: %d before the timed messages (mesh formation, warm-up), %d during them; carrying messages %d, control %d, subscriptions %d",
+		v.name, n, setupDrops, row.drops-setupDrops, r.kinds[0].Load(), r.kinds[1].Load(), r.kinds[2].Load())
 	b.Logf("%s n=%d: %d messages, p50 %v p99 %v max %v; CPU %v over %v, idle %.2f cores; %d RPCs dropped, %d messages dropped before validation", v.name, n, row.offers,
 		pct(row.lat, 50).Round(time.Millisecond), pct(row.lat, 99).Round(time.Millisecond), pct(row.lat, 100).Round(time.Millisecond),
 		row.cpu.Round(time.Millisecond), row.wall.Round(time.Millisecond), row.idle, row.drops, row.vdrops)
@@ -279,6 +285,7 @@ type meshTracer struct {
 	mesh   map[peer.ID]bool
 	drops  *atomic.Int64
 	vdrops *atomic.Int64
+	kinds  *[3]atomic.Int64
 }
 
 // benchAdmitAll admits every peer: mocknet hosts have keys no bundle
@@ -289,9 +296,19 @@ func (benchAdmitAll) Admit(peer.ID) error { return nil }
 
 func (t *meshTracer) size() int { t.mu.Lock(); defer t.mu.Unlock(); return len(t.mesh) }
 
-func (t *meshTracer) Graft(p peer.ID, _ string)              { t.mu.Lock(); t.mesh[p] = true; t.mu.Unlock() }
-func (t *meshTracer) Prune(p peer.ID, _ string)              { t.mu.Lock(); delete(t.mesh, p); t.mu.Unlock() }
-func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)           { t.drops.Add(1) }
+func (t *meshTracer) Graft(p peer.ID, _ string) { t.mu.Lock(); t.mesh[p] = true; t.mu.Unlock() }
+func (t *meshTracer) Prune(p peer.ID, _ string) { t.mu.Lock(); delete(t.mesh, p); t.mu.Unlock() }
+func (t *meshTracer) DropRPC(rpc *pubsub.RPC, _ peer.ID) {
+	t.drops.Add(1)
+	switch {
+	case len(rpc.GetPublish()) > 0:
+		t.kinds[0].Add(1)
+	case rpc.GetControl() != nil:
+		t.kinds[1].Add(1)
+	default:
+		t.kinds[2].Add(1)
+	}
+}
 func (*meshTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
 func (*meshTracer) OnClosedOutboundStream(peer.ID)           {}
 func (*meshTracer) Join(string)                              {}

@@ -63,6 +63,12 @@ func (b *Bootstrap) Serve(ctx context.Context) error {
 	}
 }
 
+// Gossipsub queue sizes (see NewPubSub).
+const (
+	gossipOutboundQueue = 1024
+	gossipValidateQueue = 1024
+)
+
 // NewPubSub starts gossipsub on h for the life of ctx: courtmesh's
 // protocol IDs, message id = the suite's hash of the payload, no message
 // signing (records carry their own signatures), and only admitted peers.
@@ -90,9 +96,17 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.
 		// the mesh: a peer that joined since the last heartbeat still hears
 		// them. Records are rare and small; relaying stays on the mesh.
 		pubsub.WithFloodPublish(true),
-		// The default per-peer queue (32) dropped messages while meshes
-		// formed under load in the 1,000-node benchmark.
-		pubsub.WithPeerOutboundQueueSize(128),
+		// Queues sized so that nothing is dropped under a burst: the
+		// default per-peer outbound queue (32) dropped RPCs while meshes
+		// formed under load in the 1,000-host benchmark (106 in one run),
+		// and a full validation queue (default 32, shared by the topics)
+		// drops a message unvalidated, without a trace in the drop count.
+		// The outbound queue grows only as used (a list, bounded: a
+		// peer that stops reading holds at most gossipOutboundQueue
+		// RPCs of signalling records); the validation queue is a
+		// channel of gossipValidateQueue pointers (8 KiB).
+		pubsub.WithPeerOutboundQueueSize(gossipOutboundQueue),
+		pubsub.WithValidateQueueSize(gossipValidateQueue),
 	}
 	ps, err := pubsub.NewGossipSub(ctx, h, append(opts, extra...)...)
 	if err != nil {
