@@ -3,7 +3,6 @@ package fetch
 import (
 	"fmt"
 	"sync"
-	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -93,19 +92,10 @@ type committer struct {
 // journal commit. fetchQueue more verified chunks may wait for a group:
 // at most fetchCommits*fetchCommitMax+fetchQueue staged chunks (open
 // files) at a time.
-//
-// While no commit runs, a group goes to the disk once it holds
-// fetchCommitMin chunks, or once its first chunk has waited
-// fetchCommitWait: on a fast disk a group of one or two chunks per
-// commit cost an fsync of the pack and of its index (and a Badger write)
-// every megabyte or two; a group of eight costs them every eight, and a
-// chunk still counts as verified only once it is durable.
 const (
-	fetchCommitMax  = 32
-	fetchCommitMin  = 8
-	fetchCommitWait = 50 * time.Millisecond
-	fetchCommits    = 2
-	fetchQueue      = 64
+	fetchCommitMax = 32
+	fetchCommits   = 2
+	fetchQueue     = 64
 	// fetchCheckers goroutines hash and write the chunks the streams read,
 	// from fetchBuffers buffers of cmproto.MaxChunkFrame bytes.
 	fetchCheckers = 2
@@ -129,17 +119,13 @@ func (c *committer) run() {
 	inflight := 0
 	finished := make(chan struct{}, fetchCommits)
 	in := c.in
-	var due <-chan time.Time // the group's first chunk has waited fetchCommitWait
-	waited := false
 	for in != nil || len(group) > 0 || inflight > 0 {
-		// A group goes to the disk when it is full, or when the disk is
-		// idle and the group holds fetchCommitMin chunks or has waited
-		// fetchCommitWait; while commits run, chunks gather into the
-		// next group, so that a slow disk gets larger groups.
-		if len(group) > 0 && inflight < fetchCommits &&
-			(len(group) >= fetchCommitMax || in == nil || (inflight == 0 && (len(group) >= fetchCommitMin || waited))) {
+		// A group goes to the disk when it is full, or at once when the
+		// disk is idle; while commits run, chunks gather into the next
+		// group, so that a slow disk gets larger groups.
+		if len(group) > 0 && inflight < fetchCommits && (len(group) >= fetchCommitMax || inflight == 0 || in == nil) {
 			g := group
-			group, due, waited = nil, nil, false
+			group = nil
 			inflight++
 			go func() {
 				c.commit(g)
@@ -157,12 +143,7 @@ func (c *committer) run() {
 				in = nil
 				continue
 			}
-			if len(group) == 0 {
-				due = time.After(fetchCommitWait)
-			}
 			group = append(group, v)
-		case <-due:
-			due, waited = nil, true
 		case <-finished:
 			inflight--
 		}
