@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -63,12 +64,6 @@ func (b *Bootstrap) Serve(ctx context.Context) error {
 	}
 }
 
-// Gossipsub queue sizes (see NewPubSub).
-const (
-	gossipOutboundQueue = 1024
-	gossipValidateQueue = 1024
-)
-
 // NewPubSub starts gossipsub on h for the life of ctx: courtmesh's
 // protocol IDs, message id = the suite's hash of the payload, no message
 // signing (records carry their own signatures), and only admitted peers.
@@ -81,8 +76,15 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.
 		suite = t.Trust().Suite()
 	}
 	opts := []pubsub.Option{
+		// A feature is claimed only for courtmesh's protocols: the router
+		// asks about a peer it has no stream to (protocol "") too, and a
+		// yes sent it grafts and gossip it has no queue for, each one
+		// dropped ("No send queue for peer": 835 RPCs while a
+		// 1,000-host mocknet formed its mesh, where plain gossip drops
+		// none).
 		pubsub.WithGossipSubProtocols(cmproto.GossipSubProtocols, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
-			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
+			return slices.Contains(cmproto.GossipSubProtocols, p) &&
+				(f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant)
 		}),
 		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string {
 			h := suite.Sum(m.Data)
@@ -96,17 +98,9 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.
 		// the mesh: a peer that joined since the last heartbeat still hears
 		// them. Records are rare and small; relaying stays on the mesh.
 		pubsub.WithFloodPublish(true),
-		// Queues sized so that nothing is dropped under a burst: the
-		// default per-peer outbound queue (32) dropped RPCs while meshes
-		// formed under load in the 1,000-host benchmark (106 in one run),
-		// and a full validation queue (default 32, shared by the topics)
-		// drops a message unvalidated, without a trace in the drop count.
-		// The outbound queue grows only as used (a list, bounded: a
-		// peer that stops reading holds at most gossipOutboundQueue
-		// RPCs of signalling records); the validation queue is a
-		// channel of gossipValidateQueue pointers (8 KiB).
-		pubsub.WithPeerOutboundQueueSize(gossipOutboundQueue),
-		pubsub.WithValidateQueueSize(gossipValidateQueue),
+		// The default per-peer queue (32) dropped messages while meshes
+		// formed under load in the 1,000-node benchmark.
+		pubsub.WithPeerOutboundQueueSize(128),
 	}
 	ps, err := pubsub.NewGossipSub(ctx, h, append(opts, extra...)...)
 	if err != nil {
