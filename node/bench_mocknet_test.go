@@ -103,7 +103,7 @@ func benchMocknet(b *testing.B, n, offers, degree int) propRow {
 	}
 	b.StopTimer()
 	b.Logf("offer record size %d bytes", row.msgSize)
-	fmt.Printf("mocknet%d dropped: %d (courtmesh: %d RPCs on full peer queues, %d messages on a full validation queue or throttle; baseline: %d)\n",
+	fmt.Printf("mocknet%d dropped: %d (courtmesh: %d RPCs dropped (a full peer queue, or no queue for the peer), %d messages on a full validation queue or throttle; baseline: %d)\n",
 		n, row.drops+row.vdrops, row.drops, row.vdrops, row.bdrops)
 	return row
 }
@@ -143,7 +143,7 @@ type mockRun struct {
 	topics []*pubsub.Topic
 	tr     *tracker
 	meshes []*meshTracer
-	drops  atomic.Int64 // RPCs dropped on a full peer queue
+	drops  atomic.Int64 // RPCs dropped (a full peer queue, or no queue for the peer: DropRPC)
 	vdrops atomic.Int64 // messages dropped on a full validation queue or throttle
 	// kinds splits drops by what the RPC carried: messages, control
 	// (graft, prune, ihave, iwant, idontwant), subscriptions.
@@ -277,7 +277,8 @@ func (r *mockRun) measure(b *testing.B, edges [][2]int, warm int, rng *mrand.Ran
 }
 
 // meshTracer counts a router's mesh peers (grafts minus prunes), the
-// RPCs it dropped because a peer's outbound queue was full, and the
+// RPCs it dropped (DropRPC: a peer's outbound queue was full, or the
+// router had no queue for the peer it sent to), and the
 // messages it dropped unvalidated because its validation queue was full
 // or validation was throttled.
 type meshTracer struct {

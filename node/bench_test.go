@@ -17,7 +17,8 @@ package node_test
 //     random payloads with default gossipsub options and no validator.
 //
 // Each mocknet size prints "mocknet<n> dropped: <count> (...)": the RPCs
-// the courtmesh routers dropped on a full per-peer outbound queue and the
+// the courtmesh routers dropped (a full per-peer outbound queue, or no
+// queue for the peer) and the
 // messages they dropped unvalidated on a full validation queue or
 // throttle, over the whole run (mesh formation included); the baseline's
 // in brackets.
@@ -89,7 +90,7 @@ type propRow struct {
 	heapMiB float64
 	gor     int
 	msgSize int
-	drops   int64 // RPCs dropped on full peer queues (whole run)
+	drops   int64 // RPCs dropped: full peer queue or none for the peer (whole run)
 	vdrops  int64 // messages dropped on a full validation queue or throttle (whole run)
 	bdrops  int64 // the baseline's drops, both kinds
 	load    string
