@@ -21,11 +21,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 
+	"courtmesh.dev/courtmesh/node/mesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
 type mockVariant struct {
-	name     string
+	name string
+	// node: the router is built by mesh.NewPubSub, exactly as a node
+	// builds it (its options, queue sizes included), with opts after.
+	node     bool
 	opts     []pubsub.Option
 	validate pubsub.ValidatorEx
 	inline   bool
@@ -50,12 +54,12 @@ func benchMocknet(b *testing.B, n, offers, degree int) propRow {
 		return pubsub.ValidationAccept
 	}
 	variants := []mockVariant{
-		{name: "courtmesh", opts: append(courtmeshGossipOptions(cmproto.GossipSubProtocols), tuning...), validate: decode, inline: inline, msgs: records},
+		{name: "courtmesh", node: true, opts: tuning, validate: decode, inline: inline, msgs: records},
 		{name: "baseline", msgs: plain},
 		// courtmesh's options without the validator, to separate the
 		// validator's cost from the options'. Opt-in.
 		// (Its own protocol ID, so that it can share the hosts.)
-		{name: "nocheck", opts: append(courtmeshGossipOptions([]protocol.ID{"/courtmesh-nocheck/meshsub/1.2.0"}), tuning...), msgs: records},
+		{name: "nocheck", node: true, opts: append([]pubsub.Option{pubsub.WithGossipSubProtocols([]protocol.ID{"/courtmesh-nocheck/meshsub/1.2.0"}, pubsub.GossipSubDefaultFeatures)}, tuning...), msgs: records},
 	}
 	only := os.Getenv("COURTMESH_BENCH_ONLY")
 	if only == "" {
@@ -86,6 +90,7 @@ func benchMocknet(b *testing.B, n, offers, degree int) propRow {
 		switch v.name {
 		case "baseline":
 			row.base = r.lat
+			row.bdrops = r.drops + r.vdrops
 		case "nocheck":
 			r.mesh = "mocknet (courtmesh options, no validator)"
 			// Reported on its own line through the log only.
@@ -93,10 +98,13 @@ func benchMocknet(b *testing.B, n, offers, degree int) propRow {
 		default:
 			row.lat, row.missed, row.offers = r.lat, r.missed, r.offers
 			row.cpu, row.wall, row.idle, row.heapMiB, row.gor, row.setup = r.cpu, r.wall, r.idle, r.heapMiB, r.gor, r.setup
+			row.drops, row.vdrops = r.drops, r.vdrops
 		}
 	}
 	b.StopTimer()
 	b.Logf("offer record size %d bytes", row.msgSize)
+	fmt.Printf("mocknet%d dropped: %d (courtmesh: %d RPCs dropped (a full peer queue, or no queue for the peer), %d messages on a full validation queue or throttle; baseline: %d)\n",
+		n, row.drops+row.vdrops, row.drops, row.vdrops, row.bdrops)
 	return row
 }
 
@@ -135,8 +143,12 @@ type mockRun struct {
 	topics []*pubsub.Topic
 	tr     *tracker
 	meshes []*meshTracer
-	drops  atomic.Int64
-	start  time.Duration
+	drops  atomic.Int64 // RPCs dropped (a full peer queue, or no queue for the peer: DropRPC)
+	vdrops atomic.Int64 // messages dropped on a full validation queue or throttle
+	// kinds splits drops by what the RPC carried: messages, control
+	// (graft, prune, ihave, iwant, idontwant), subscriptions.
+	kinds [3]atomic.Int64
+	start time.Duration
 }
 
 // startRouters starts a variant's gossipsub router on every host, before
@@ -147,8 +159,15 @@ func startRouters(b *testing.B, hosts []host.Host, v mockVariant) *mockRun {
 	r := &mockRun{v: v, topics: make([]*pubsub.Topic, n), tr: newTracker(n), meshes: make([]*meshTracer, n)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for i, h := range hosts {
-		r.meshes[i] = &meshTracer{mesh: map[peer.ID]bool{}, drops: &r.drops}
-		ps, err := pubsub.NewGossipSub(r.ctx, h, append(slices.Clone(v.opts), pubsub.WithRawTracer(r.meshes[i]))...)
+		r.meshes[i] = &meshTracer{mesh: map[peer.ID]bool{}, drops: &r.drops, vdrops: &r.vdrops, kinds: &r.kinds}
+		opts := append(slices.Clone(v.opts), pubsub.WithRawTracer(r.meshes[i]))
+		var ps *pubsub.PubSub
+		var err error
+		if v.node {
+			ps, err = mesh.NewPubSub(r.ctx, h, benchAdmitAll{}, opts...)
+		} else {
+			ps, err = pubsub.NewGossipSub(r.ctx, h, opts...)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -236,6 +255,7 @@ func (r *mockRun) measure(b *testing.B, edges [][2]int, warm int, rng *mrand.Ran
 		time.Sleep(200 * time.Millisecond)
 	}
 	row.idle = idleCPU()
+	setupDrops := drops.Load()
 	cpu0, w0 := cpuTime(), time.Now()
 	for k := warm; k < len(v.msgs); k++ {
 		if d, ok := send(k); ok {
@@ -247,33 +267,60 @@ func (r *mockRun) measure(b *testing.B, edges [][2]int, warm int, rng *mrand.Ran
 	}
 	row.cpu, row.wall = cpuTime()-cpu0, time.Since(w0)
 	row.offers = len(row.lat)
-	row.drops = drops.Load()
-	b.Logf("%s n=%d: %d messages, p50 %v p99 %v max %v; CPU %v over %v, idle %.2f cores; %d RPCs dropped", v.name, n, row.offers,
+	row.drops, row.vdrops = drops.Load(), r.vdrops.Load()
+	b.Logf("%s n=%d: RPCs dropped: %d before the timed messages (mesh formation, warm-up), %d during them; carrying messages %d, control %d, subscriptions %d",
+		v.name, n, setupDrops, row.drops-setupDrops, r.kinds[0].Load(), r.kinds[1].Load(), r.kinds[2].Load())
+	b.Logf("%s n=%d: %d messages, p50 %v p99 %v max %v; CPU %v over %v, idle %.2f cores; %d RPCs dropped, %d messages dropped before validation", v.name, n, row.offers,
 		pct(row.lat, 50).Round(time.Millisecond), pct(row.lat, 99).Round(time.Millisecond), pct(row.lat, 100).Round(time.Millisecond),
-		row.cpu.Round(time.Millisecond), row.wall.Round(time.Millisecond), row.idle, row.drops)
+		row.cpu.Round(time.Millisecond), row.wall.Round(time.Millisecond), row.idle, row.drops, row.vdrops)
 	return row
 }
 
-// meshTracer counts a router's mesh peers (grafts minus prunes) and the
-// RPCs it dropped because a peer's outbound queue was full.
+// meshTracer counts a router's mesh peers (grafts minus prunes), the
+// RPCs it dropped (DropRPC: a peer's outbound queue was full, or the
+// router had no queue for the peer it sent to), and the
+// messages it dropped unvalidated because its validation queue was full
+// or validation was throttled.
 type meshTracer struct {
-	mu    sync.Mutex
-	mesh  map[peer.ID]bool
-	drops *atomic.Int64
+	mu     sync.Mutex
+	mesh   map[peer.ID]bool
+	drops  *atomic.Int64
+	vdrops *atomic.Int64
+	kinds  *[3]atomic.Int64
 }
+
+// benchAdmitAll admits every peer: mocknet hosts have keys no bundle
+// certifies.
+type benchAdmitAll struct{}
+
+func (benchAdmitAll) Admit(peer.ID) error { return nil }
 
 func (t *meshTracer) size() int { t.mu.Lock(); defer t.mu.Unlock(); return len(t.mesh) }
 
-func (t *meshTracer) Graft(p peer.ID, _ string)                          { t.mu.Lock(); t.mesh[p] = true; t.mu.Unlock() }
-func (t *meshTracer) Prune(p peer.ID, _ string)                          { t.mu.Lock(); delete(t.mesh, p); t.mu.Unlock() }
-func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                       { t.drops.Add(1) }
-func (*meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (*meshTracer) OnClosedOutboundStream(peer.ID)                       {}
-func (*meshTracer) Join(string)                                          {}
-func (*meshTracer) Leave(string)                                         {}
-func (*meshTracer) ValidateMessage(*pubsub.Message)                      {}
-func (*meshTracer) DeliverMessage(*pubsub.Message)                       {}
-func (*meshTracer) RejectMessage(*pubsub.Message, string)                {}
+func (t *meshTracer) Graft(p peer.ID, _ string) { t.mu.Lock(); t.mesh[p] = true; t.mu.Unlock() }
+func (t *meshTracer) Prune(p peer.ID, _ string) { t.mu.Lock(); delete(t.mesh, p); t.mu.Unlock() }
+func (t *meshTracer) DropRPC(rpc *pubsub.RPC, _ peer.ID) {
+	t.drops.Add(1)
+	switch {
+	case len(rpc.GetPublish()) > 0:
+		t.kinds[0].Add(1)
+	case rpc.GetControl() != nil:
+		t.kinds[1].Add(1)
+	default:
+		t.kinds[2].Add(1)
+	}
+}
+func (*meshTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (*meshTracer) OnClosedOutboundStream(peer.ID)           {}
+func (*meshTracer) Join(string)                              {}
+func (*meshTracer) Leave(string)                             {}
+func (*meshTracer) ValidateMessage(*pubsub.Message)          {}
+func (*meshTracer) DeliverMessage(*pubsub.Message)           {}
+func (t *meshTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectValidationQueueFull || reason == pubsub.RejectValidationThrottled {
+		t.vdrops.Add(1)
+	}
+}
 func (*meshTracer) DuplicateMessage(*pubsub.Message)                     {}
 func (*meshTracer) ThrottlePeer(peer.ID)                                 {}
 func (*meshTracer) RecvRPC(*pubsub.RPC)                                  {}

@@ -8,12 +8,20 @@ package node_test
 //     127.0.0.1 TCP in this process; "reached" means the node's store holds
 //     the transfer (the transfer service's onChange hook fired).
 //   - mocknet1000, mocknet3500: bare libp2p hosts on the in-memory mocknet
-//     running gossipsub with courtmesh's options and a validator doing the
+//     running gossipsub built by mesh.NewPubSub (the node's options and
+//     queue sizes; every peer admitted) and a validator doing the
 //     per-message work a node does before relaying (protocol.DecodeRecord:
 //     envelope, signature against the trust bundle, body checks), but no
 //     store write; "reached" means every host's subscription delivered it.
 //     In the same run, on the same topology, a baseline of plain 1 KiB
 //     random payloads with default gossipsub options and no validator.
+//
+// Each mocknet size prints "mocknet<n> dropped: <count> (...)": the RPCs
+// the courtmesh routers dropped (a full per-peer outbound queue, or no
+// queue for the peer) and the
+// messages they dropped unvalidated on a full validation queue or
+// throttle, over the whole run (mesh formation included); the baseline's
+// in brackets.
 //
 // Each offer is timed on its own (published one at a time, the next after
 // the previous reached everybody); the benchmark reports p50 and p99 of
@@ -38,7 +46,6 @@ package node_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -53,9 +60,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -85,7 +90,9 @@ type propRow struct {
 	heapMiB float64
 	gor     int
 	msgSize int
-	drops   int64 // RPCs dropped on full peer queues (whole run)
+	drops   int64 // RPCs dropped: full peer queue or none for the peer (whole run)
+	vdrops  int64 // messages dropped on a full validation queue or throttle (whole run)
+	bdrops  int64 // the baseline's drops, both kinds
 	load    string
 }
 
@@ -497,27 +504,6 @@ func benchTCP(b *testing.B, n, offers, degree int) propRow {
 }
 
 // ---------------------------------------------------------------- mocknet
-
-// courtmeshGossipOptions is node.setupPubSub's option list, duplicated
-// here (keep them in step): private protocol IDs, message ID = SHA-256 of
-// the data, no signing, no author. The peer filter (trust.Admit) is left
-// out: mocknet hosts have random keys that no bundle certifies, and
-// mocknet has no connection gater anyway.
-func courtmeshGossipOptions(protos []protocol.ID) []pubsub.Option {
-	return []pubsub.Option{
-		pubsub.WithGossipSubProtocols(protos, func(f pubsub.GossipSubFeature, p protocol.ID) bool {
-			return f == pubsub.GossipSubFeatureMesh || f == pubsub.GossipSubFeaturePX || f == pubsub.GossipSubFeatureIdontwant
-		}),
-		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string {
-			h := sha256.Sum256(m.Data)
-			return string(h[:])
-		}),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMaxMessageSize(4 * cmproto.MaxGossipMessage),
-		pubsub.WithFloodPublish(true), // node.go says so explicitly (also the default)
-	}
-}
 
 // gossipTuning parses COURTMESH_BENCH_GOSSIP into extra options for the
 // courtmesh variant, and whether the validator runs inline.

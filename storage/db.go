@@ -303,7 +303,9 @@ func loadOrCreateStoreKey(dir, storeDir string) ([]byte, error) {
 type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) log(level slog.Level, format string, args ...any) {
-	if b.l == nil {
+	// Badger logs a debug line for every batch it writes: format it only
+	// if the handler keeps it.
+	if b.l == nil || !b.l.Enabled(context.Background(), level) {
 		return
 	}
 	b.l.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")

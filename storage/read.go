@@ -263,6 +263,68 @@ func (db *DB) VerifyCase(ctx context.Context, n court.CaseNumber) (VerifyReport,
 	return rep, nil
 }
 
+// CheckFiledCase checks a case just filed from chunks that were each
+// verified against their content address on arrival, without reading
+// those chunks back and hashing them again (VerifyCase does, at the cost
+// of a second pass over the whole dossier): the case's data key opens,
+// every document's chunk list has its recorded Merkle root and the count
+// its size needs, every chunk is in the chunk store, and each document's
+// first chunk opens with the key (a dossier sealed under another key, or
+// another document's key, is refused here, not at its first reading).
+// Every later reading of a document still verifies each chunk's hash and
+// seal and the document's hash (readDocument).
+func (db *DB) CheckFiledCase(ctx context.Context, n court.CaseNumber) (VerifyReport, error) {
+	var rep VerifyReport
+	head, v, err := db.Case(n)
+	if err != nil {
+		return rep, err
+	}
+	dk, err := db.dataKey(head)
+	if err != nil {
+		return rep, err
+	}
+	var sealed, pt []byte
+	for _, d := range append(v.Documents, v.Source) {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if err := d.Suite.Check(); err != nil {
+			return rep, fmt.Errorf("check case %s: document %s: %w", n, d.ID, err)
+		}
+		root := d.Suite.MerkleRoot(d.Chunks)
+		count := crypto.ChunkCount(d.Size, d.ChunkSize)
+		if hex.EncodeToString(root[:]) != d.Root || uint32(len(d.Chunks)) != count {
+			return rep, fmt.Errorf("check case %s: document %s: %w: chunk list does not match its root or size", n, d.ID, court.ErrCorrupt)
+		}
+		for i, id := range d.Chunks {
+			ok, err := db.chunks.Has(id)
+			if err != nil {
+				return rep, fmt.Errorf("check case %s: document %s: %w", n, d.ID, err)
+			}
+			if !ok {
+				return rep, fmt.Errorf("check case %s: document %s: chunk %d: %w", n, d.ID, i, court.ErrNotFound)
+			}
+		}
+		sealer, err := dk.DocumentIn(d.Suite, d.Hash)
+		if err != nil {
+			return rep, err
+		}
+		if sealed, err = db.chunks.Append(sealed[:0], d.Chunks[0]); err != nil {
+			return rep, fmt.Errorf("check case %s: document %s: %w", n, d.ID, err)
+		}
+		if pt, err = sealer.Open(pt[:0], d.Chunks[0], 0, count, sealed); err != nil {
+			return rep, fmt.Errorf("check case %s: document %s: %w: %w", n, d.ID, court.ErrCorrupt, err)
+		}
+		if want := min(d.Size, int64(d.ChunkSize)); int64(len(pt)) != want {
+			return rep, fmt.Errorf("check case %s: document %s: %w: first chunk of %d bytes, want %d", n, d.ID, court.ErrCorrupt, len(pt), want)
+		}
+		rep.Documents++
+		rep.Chunks += len(d.Chunks)
+		rep.Bytes += d.Size
+	}
+	return rep, nil
+}
+
 // ExportCase writes the current version of case n to the directory out as
 // an import folder: case.json exactly as imported, and each document at its
 // recorded path, each verified chunk by chunk. out must not exist or be

@@ -13,8 +13,9 @@
 // for the chunks, pipelined over one or more streams per source within a
 // byte window; each chunk is checked against the manifest before it is
 // committed, so a crash or a cancel loses nothing verified and a new fetch
-// resumes from it. The case is filed whole, verified again, and the
-// receipt published.
+// resumes from it. The case is filed whole, checked without reading the
+// chunks back (storage.DB.CheckFiledCase: they were checked on arrival),
+// and the receipt published.
 //
 // Audit policy: a chunk or manifest is served only once its audit entry
 // is written (refused otherwise). Refusals, bad chunks and manifests and

@@ -82,7 +82,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 				if root := dos.Root(); !bytes.Equal(root[:], t.MerkleRoot) {
 					return fmt.Errorf("transfer %s: case %s is already filed here with other contents (Merkle root differs)", id, newNo)
 				}
-				return f.confirm(ctx, t, newNo, dos.Chunks, j)
+				return f.confirm(ctx, t, newNo, dos.Chunks, j, false)
 			}
 		}
 	}
@@ -204,7 +204,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 			return err
 		}
 	}
-	return f.confirm(ctx, t, newNo, ids, j)
+	return f.confirm(ctx, t, newNo, ids, j, true)
 }
 
 // checkManifest checks a fetch manifest against the signed handover of
@@ -255,13 +255,21 @@ func checkManifest(suite crypto.Suite, t *cmproto.Transfer, key crypto.DataKey, 
 }
 
 // confirm verifies the filed case and publishes the receipt (once: a
-// receipt already applied is not issued again).
-func (f *Service) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.CaseNumber, ids []crypto.ChunkID, j *fetchJob) error {
+// receipt already applied is not issued again). With arrived, every chunk
+// was checked against the manifest by this run (or committed after that
+// check by an earlier one) just before the filing, so the case is checked
+// without reading its chunks back (storage.DB.CheckFiledCase); a case
+// an earlier run filed is verified in full (storage.DB.VerifyCase).
+func (f *Service) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.CaseNumber, ids []crypto.ChunkID, j *fetchJob, arrived bool) error {
 	id := t.ID
 	j.mu.Lock()
 	j.p.State, j.p.Chunks, j.p.NewCase = "verifying", len(ids), newNo.String()
 	j.mu.Unlock()
-	rep, err := f.db.VerifyCase(ctx, newNo)
+	check := f.db.VerifyCase
+	if arrived {
+		check = f.db.CheckFiledCase
+	}
+	rep, err := check(ctx, newNo)
 	if err != nil {
 		return fmt.Errorf("transfer %s: the filed case %s does not verify: %w", id, newNo, err)
 	}
