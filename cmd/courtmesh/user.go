@@ -73,7 +73,7 @@ func (u userAPI) AssignCases(ctx context.Context, name string, req api.CasesRequ
 // else on its stopped store; close releases what it opened.
 func openUsers(data string) (svc userService, close func(), err error) {
 	if data == "" {
-		return nil, nil, fmt.Errorf("--data is required: the node's data directory")
+		return nil, nil, errorf("--data is required: the node's data directory")
 	}
 	if nodeRunning(data) {
 		cl, err := client(data)
@@ -118,7 +118,7 @@ func runUserAdd(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 || *name == "" {
-		fmt.Fprintln(c.stderr, "usage: courtmesh user add --data DIR --name NAME --display-name 姓名 --role ROLE [--role ROLE] [--case 案号]")
+		fprintln(c.stderr, "usage: courtmesh user add --data DIR --name NAME --display-name 姓名 --role ROLE [--role ROLE] [--case 案号]")
 		return errUsage
 	}
 	svc, done, err := openUsers(*data)
@@ -133,7 +133,7 @@ func runUserAdd(ctx context.Context, c *cli, args []string) error {
 	if *asJSON {
 		return printJSON(c.stdout, u)
 	}
-	fmt.Fprintf(c.stdout, "account %s (%s) created, roles %s; issue its token with `courtmesh user token --data %s %s`\n", u.Name, u.DisplayName, rolesText(u.Roles), *data, u.Name)
+	fprintf(c.stdout, "account %s (%s) created, roles %s; issue its token with `courtmesh user token --data %s %s`\n", u.Name, u.DisplayName, rolesText(u.Roles), *data, u.Name)
 	return nil
 }
 
@@ -152,7 +152,7 @@ func runUserList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh user list --data DIR [--json]")
+		fprintln(c.stderr, "usage: courtmesh user list --data DIR [--json]")
 		return errUsage
 	}
 	svc, done, err := openUsers(*data)
@@ -168,19 +168,33 @@ func runUserList(ctx context.Context, c *cli, args []string) error {
 		return printJSON(c.stdout, us)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPERSON\tROLES\tSTATE\tCASES\tTOKENS")
+	fprintln(tw, "NAME\tPERSON\tROLES\tSTATE\tCASES\tTOKENS")
 	for _, u := range us {
-		state := "active"
+		state := T("active")
 		if u.Disabled {
-			state = "disabled " + u.DisabledAt.Format(time.DateOnly)
+			state = sprintf("disabled %s", u.DisabledAt.Format(time.DateOnly))
 		}
 		var toks []string
 		for _, t := range u.Tokens {
-			toks = append(toks, fmt.Sprintf("%s (%s, expires %s)", t.ID, t.State, t.Expires.Format(time.DateOnly)))
+			toks = append(toks, sprintf("%s (%s, expires %s)", t.ID, tokenStateText(t.State), t.Expires.Format(time.DateOnly)))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.Name, u.DisplayName, rolesText(u.Roles), state, len(u.Cases), strings.Join(toks, "; "))
 	}
 	return tw.Flush()
+}
+
+// tokenStateText is a token's state ("active", "expired" or "revoked")
+// in the language of the messages; another state prints as it is.
+func tokenStateText(st string) string {
+	switch st {
+	case "active":
+		return T("active")
+	case "expired":
+		return T("expired")
+	case "revoked":
+		return T("revoked")
+	}
+	return st
 }
 
 func runUserDisable(ctx context.Context, c *cli, args []string) error {
@@ -189,7 +203,7 @@ func runUserDisable(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh user disable --data DIR NAME")
+		fprintln(c.stderr, "usage: courtmesh user disable --data DIR NAME")
 		return errUsage
 	}
 	svc, done, err := openUsers(*data)
@@ -201,20 +215,20 @@ func runUserDisable(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "account %s disabled: its %d token(s) no longer work\n", u.Name, len(u.Tokens))
+	fprintf(c.stdout, "account %s disabled: its %d token(s) no longer work\n", u.Name, len(u.Tokens))
 	return nil
 }
 
 func runUserToken(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "user token")
-	days := fs.Int("days", users.DefaultTokenDays, fmt.Sprintf("the token's life in days (1 to %d)", api.MaxTokenDays))
+	days := fs.Int("days", users.DefaultTokenDays, sprintf("the token's life in days (1 to %d)", api.MaxTokenDays))
 	revoke := fs.String("revoke", "", "revoke the token with this id instead of issuing one")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh user token --data DIR [--days N | --revoke ID] NAME")
+		fprintln(c.stderr, "usage: courtmesh user token --data DIR [--days N | --revoke ID] NAME")
 		return errUsage
 	}
 	svc, done, err := openUsers(*data)
@@ -231,7 +245,7 @@ func runUserToken(ctx context.Context, c *cli, args []string) error {
 		if *asJSON {
 			return printJSON(c.stdout, u)
 		}
-		fmt.Fprintf(c.stdout, "token %s of %s revoked\n", *revoke, u.Name)
+		fprintf(c.stdout, "token %s of %s revoked\n", *revoke, u.Name)
 		return nil
 	}
 	t, err := svc.IssueToken(ctx, name, api.TokenRequest{ExpiresInDays: *days})
@@ -241,7 +255,7 @@ func runUserToken(ctx context.Context, c *cli, args []string) error {
 	if *asJSON {
 		return printJSON(c.stdout, t)
 	}
-	fmt.Fprintf(c.stdout, "token %s for %s, valid until %s (shown once; the node keeps only its hash):\n%s\n", t.ID, t.User, t.Expires.Format(time.DateOnly), t.Token)
+	fprintf(c.stdout, "token %s for %s, valid until %s (shown once; the node keeps only its hash):\n%s\n", t.ID, t.User, t.Expires.Format(time.DateOnly), t.Token)
 	return nil
 }
 
@@ -252,7 +266,7 @@ func runUserAssign(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() < 2 {
-		fmt.Fprintln(c.stderr, "usage: courtmesh user assign --data DIR [--remove] NAME 案号...")
+		fprintln(c.stderr, "usage: courtmesh user assign --data DIR [--remove] NAME 案号...")
 		return errUsage
 	}
 	svc, done, err := openUsers(*data)
@@ -264,6 +278,6 @@ func runUserAssign(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%s now has %d case(s): %s\n", u.Name, len(u.Cases), strings.Join(u.Cases, " "))
+	fprintf(c.stdout, "%s now has %d case(s): %s\n", u.Name, len(u.Cases), strings.Join(u.Cases, " "))
 	return nil
 }
