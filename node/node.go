@@ -245,6 +245,8 @@ func New(opts Options) (*Node, error) {
 	n.fetch = fetch.New(fetch.Deps{
 		Audit: auditLog, Store: db, Transfers: n.xfer, Trust: ts, Host: n.gh, Decrypter: ek, Metrics: n.metrics, Log: log, Now: now,
 		Filed: n.assets.Poke,
+		// n.health is built below, before any fetch starts.
+		Addrs: func(p peer.ID) bool { return n.health.RestoreAddrs(p) },
 	})
 	weights, err := cfg.Recommend.Weights()
 	if err != nil {

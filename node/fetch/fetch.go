@@ -76,6 +76,7 @@ type Service struct {
 	retryPause  atomic.Int64 // time.Duration
 	stall       atomic.Int64 // time.Duration
 	afterFiling func() error
+	addrs       func(peer.ID) bool
 
 	// ctx bounds the fetch jobs; Close cancels it and waits for them.
 	ctx  context.Context
@@ -138,12 +139,16 @@ type Deps struct {
 	// AfterFiling, tests only, runs between a fetch's filing and its
 	// receipt; an error stops the fetch there, as a crash would.
 	AfterFiling func() error
+	// Addrs, if set, is called with each source before it is dialled: it
+	// puts the source's last signed addresses back into the peerstore
+	// when that holds none (node/health keeps them from heartbeats).
+	Addrs func(peer.ID) bool
 }
 
 // New builds the service and serves the fetch protocol on d.Host.
 func New(d Deps) *Service {
 	f := &Service{audit: d.Audit, db: d.Store, transfers: d.Transfers, trust: d.Trust, h: d.Host, dec: d.Decrypter, metrics: d.Metrics,
-		log: d.Log, now: d.Now, filed: d.Filed, afterFiling: d.AfterFiling,
+		log: d.Log, now: d.Now, filed: d.Filed, afterFiling: d.AfterFiling, addrs: d.Addrs,
 		cache: map[court.TransferID]*dossierIndex{}, jobs: map[court.TransferID]*fetchJob{},
 		done: map[court.TransferID]api.FetchProgress{}}
 	f.SetRetryPause(d.RetryPause)

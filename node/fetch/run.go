@@ -38,6 +38,9 @@ func (f *Service) sources(t *cmproto.Transfer, self court.CourtCode) []*source {
 				return
 			}
 		}
+		if f.addrs != nil {
+			f.addrs(cert.PeerID) // a source never connected to is dialled from its heartbeat's record
+		}
 		out = append(out, &source{court: c, peer: cert.PeerID})
 	}
 	add(t.Origin)

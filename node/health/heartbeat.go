@@ -35,6 +35,10 @@ const recentHeads = 16
 // claims when judging whether it has gone silent.
 const maxClaimedInterval = 5 * time.Minute
 
+// initialHeartbeatPause is the pause after the first heartbeat; it
+// doubles up to the heartbeat interval.
+const initialHeartbeatPause = time.Second
+
 // maxWitnessed bounds the (length, hash) pairs kept per peer.
 const maxWitnessed = 2*64 + recentHeads + 1
 
@@ -126,7 +130,8 @@ func (s *Service) joinAll(t *crypto.Trust) error {
 	return nil
 }
 
-// serveHeartbeats publishes a heartbeat at once and then every interval, and drains
+// serveHeartbeats publishes a heartbeat at once, then after pauses doubling
+// from initialHeartbeatPause up to the interval, then every interval, and drains
 // the subscriptions, until ctx ends.
 func (s *Service) serveHeartbeats(ctx context.Context) error {
 	s.mu.Lock()
@@ -158,7 +163,13 @@ func (s *Service) serveHeartbeats(ctx context.Context) error {
 		}
 	}
 	drain()
-	tick := time.NewTicker(s.every)
+	// The heartbeat sent at start reaches nobody (the topic has no peers
+	// yet), and courts dial each other from the signed peer records in
+	// heartbeats: the next ones go out after 1 s, 2 s, 4 s … until the
+	// pause reaches the interval, so that courts that just joined (and
+	// nodes not connected to this one) learn its addresses at once.
+	pause := min(initialHeartbeatPause, s.every)
+	tick := time.NewTimer(pause)
 	defer tick.Stop()
 	for {
 		if err := s.publish(ctx); err != nil && ctx.Err() == nil {
@@ -168,6 +179,8 @@ func (s *Service) serveHeartbeats(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			pause = min(2*pause, s.every)
+			tick.Reset(pause)
 		case <-s.rescan:
 			if err := s.joinAll(s.d.Trust.Trust()); err != nil {
 				s.log.Warn("could not join the heartbeat topics of a new bundle", "reason", err)
@@ -365,12 +378,49 @@ func (s *Service) validate(province court.CourtCode, data []byte) (pubsub.Valida
 		return pubsub.ValidationIgnore, court.ErrStale
 	}
 	if rec != nil && signer.PeerID != s.d.Host.ID() {
-		if cab, ok := peerstore.GetCertifiedAddrBook(s.d.Host.Peerstore()); ok {
-			// Courts dial each other from the newest signed address record.
-			cab.ConsumePeerRecord(rec, max(10*s.every, peerstore.RecentlyConnectedAddrTTL))
-		}
+		s.consumeRecord(rec)
 	}
 	return pubsub.ValidationAccept, nil
+}
+
+// consumeRecord puts a verified signed peer record into the certified
+// address book: courts dial each other from the newest one.
+func (s *Service) consumeRecord(rec *record.Envelope) bool {
+	cab, ok := peerstore.GetCertifiedAddrBook(s.d.Host.Peerstore())
+	if !ok {
+		return false
+	}
+	accepted, err := cab.ConsumePeerRecord(rec, max(10*s.every, peerstore.RecentlyConnectedAddrTTL))
+	return accepted && err == nil
+}
+
+// RestoreAddrs makes sure the peerstore holds addresses for p before it is
+// dialled: when it holds none (p's addresses lapsed, or were never
+// learnt), the signed peer record of p's newest verified heartbeat is
+// consumed again. It reports whether the peerstore now holds addresses
+// for p.
+func (s *Service) RestoreAddrs(p peer.ID) bool {
+	ps := s.d.Host.Peerstore()
+	if p == s.d.Host.ID() || len(ps.Addrs(p)) > 0 {
+		return true
+	}
+	s.mu.Lock()
+	var raw []byte
+	if ph := s.peers[p]; ph != nil && ph.hb != nil {
+		raw = ph.hb.GetPeerRecord()
+	}
+	s.mu.Unlock()
+	if len(raw) == 0 {
+		return false
+	}
+	// Verified when its heartbeat was; opened again for the envelope.
+	var pr peer.PeerRecord
+	rec, err := record.ConsumeTypedEnvelope(raw, &pr)
+	if err != nil || pr.PeerID != p {
+		return false
+	}
+	s.consumeRecord(rec)
+	return len(ps.Addrs(p)) > 0
 }
 
 // record keeps hb as the newest heartbeat of its signer and witnesses its
