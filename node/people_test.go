@@ -81,6 +81,15 @@ var whoMay = map[string]string{
 	"GET /v1/transfers/{id}/evidence":               "auditor judge judge-other",
 	"GET /v1/jurisdiction":                          "clerk judge judge-other director superior-judge it auditor operator",
 
+	"POST /v1/transfers/{id}/supervise":     "superior-judge",
+	"POST /v1/transfers/{id}/report":        "judge judge-other director",
+	"POST /v1/transfers/gather":             "superior-judge",
+	"GET /v1/transfers/{id}/same-debtor":    "superior-judge",
+	"POST /v1/transfers/assist":             "judge judge-other",
+	"POST /v1/transfers/{id}/assist/answer": "judge judge-other director",
+	"POST /v1/transfers/{id}/assist/result": "judge judge-other",
+	"GET /v1/transfers/{id}/assistance":     "judge judge-other",
+
 	"POST /v1/transfers/{id}/assets":                    "clerk",
 	"GET /v1/transfers/{id}/assets":                     "clerk judge",
 	"GET /v1/transfers/{id}/measures":                   "clerk judge",
@@ -99,6 +108,7 @@ var whoMay = map[string]string{
 	"POST /v1/transfers/{id}/directives/{directive}/report": "judge judge-other director",
 	"POST /v1/spot-checks":                                  "superior-judge",
 	"POST /v1/transfers/{id}/reviews":                       "superior-judge",
+	"GET /v1/check-backs":                                   "superior-judge director",
 	"GET /v1/transfers/{id}/reviews/{review}/verify":        "superior-judge auditor",
 	"GET /v1/complaints":                                    "superior-judge director",
 	"GET /v1/complaints/indicators":                         "superior-judge director operator",

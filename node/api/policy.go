@@ -116,6 +116,19 @@ var Policy = map[string]Rule{
 	"GET /v1/transfers/{id}/evidence":               {Roles: roles(auditor, judge)},
 	"GET /v1/jurisdiction":                          {Roles: everyone},
 
+	// The modes beyond one case's move: 督促执行, 集中执行, 协同执行.
+	"POST /v1/transfers/{id}/supervise":     {Roles: roles(superior)},
+	"POST /v1/transfers/{id}/report":        {Roles: roles(judge, director)},
+	"POST /v1/transfers/gather":             {Roles: roles(superior)},
+	"GET /v1/transfers/{id}/same-debtor":    {Roles: roles(superior)},
+	"POST /v1/transfers/assist":             {Roles: roles(judge)},
+	"POST /v1/transfers/{id}/assist/answer": {Roles: roles(judge, director)},
+	"POST /v1/transfers/{id}/assist/result": {Roles: roles(judge)},
+	// The sealed request names what to do, where and against whom: the
+	// judges of the two courts (the assisting court holds no case of that
+	// number, so no assignment applies).
+	"GET /v1/transfers/{id}/assistance": {Roles: roles(judge), Personal: true},
+
 	// After the handover: assets, funds, sanctions, notices, items.
 	"POST /v1/transfers/{id}/assets":                    {Roles: roles(clerk)},
 	"GET /v1/transfers/{id}/assets":                     {Roles: roles(clerk, judge), Personal: true, Own: true},
@@ -136,6 +149,7 @@ var Policy = map[string]Rule{
 	"POST /v1/transfers/{id}/directives/{directive}/report": {Roles: roles(judge, director)},
 	"POST /v1/spot-checks":                                  {Roles: roles(superior)},
 	"POST /v1/transfers/{id}/reviews":                       {Roles: roles(superior)},
+	"GET /v1/check-backs":                                   {Roles: roles(superior, director)},
 	"GET /v1/transfers/{id}/reviews/{review}/verify":        {Roles: roles(superior, auditor)},
 	"GET /v1/complaints":                                    {Roles: roles(superior, director)},
 	"GET /v1/complaints/indicators":                         {Roles: roles(superior, director, operator)},
