@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,21 +34,29 @@ import (
 func (s *scenario) agreeEverywhere(id court.TransferID) *cmproto.Transfer {
 	s.t.Helper()
 	var w []byte
-	nodetest.PollUntil(s.t, 20*time.Second, "every node agreeing on every field of "+string(id), func() bool {
+	var differ string // the last disagreement seen, for the failure message
+	agree := func() bool {
 		w = nil
-		for _, n := range s.tm.nodes {
+		for i, n := range s.tm.nodes {
 			g, err := n.Store().Transfer(string(id))
 			if err != nil {
+				differ = fmt.Sprintf("node %d: %v", i, err)
 				return false
 			}
 			if w == nil {
 				w = g
 			} else if !bytes.Equal(g, w) {
+				differ = fmt.Sprintf("node %d differs from node 0 in %s", i, jsonDiff(w, g))
 				return false
 			}
 		}
 		return true
-	})
+	}
+	for deadline := time.Now().Add(20 * time.Second); !agree(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out after 20s waiting for every node agreeing on every field of %s: %s", id, differ)
+		}
+	}
 	var t cmproto.Transfer
 	if err := json.Unmarshal(w, &t); err != nil {
 		s.t.Fatal(err)
@@ -780,4 +789,26 @@ func TestApplicantRequestsTransfer(t *testing.T) {
 	if got.Mode != "提级执行" || got.Receiver != "京01" || got.BalanceFen != v.ClaimFen || got.AnswerBy == "" {
 		t.Fatalf("every node holds mode %s to %s, balance %d", got.Mode, got.Receiver, got.BalanceFen)
 	}
+}
+
+// jsonDiff names the top-level fields in which two JSON objects differ,
+// with both values (for a failure message).
+func jsonDiff(a, b []byte) string {
+	var x, y map[string]json.RawMessage
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return "(not JSON objects)"
+	}
+	var out []string
+	for k, v := range x {
+		if !bytes.Equal(v, y[k]) {
+			out = append(out, fmt.Sprintf("%s: %.300s vs %.300s", k, v, y[k]))
+		}
+	}
+	for k, v := range y {
+		if _, ok := x[k]; !ok {
+			out = append(out, fmt.Sprintf("%s: absent vs %.300s", k, v))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
 }
