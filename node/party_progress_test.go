@@ -77,7 +77,19 @@ func TestPartySeesPublishedProgress(t *testing.T) {
 		t.Errorf("publish without a status: %v, want invalid", err)
 	}
 	must(t)(receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 2_000_00, Status: public, Publish: true}))
-	time.Sleep(10 * time.Millisecond) // a later record: its signed time must be after the last report's
+	// The next report only once every node holds this one: two progress
+	// reports that cross in gossip are applied in arrival order, and the
+	// older one is then refused as stale on that node alone (a defect
+	// noted in the closing note, not this test's subject).
+	nodetest.PollUntil(t, 20*time.Second, "the published progress on every node", func() bool {
+		for _, n := range s.tm.nodes {
+			tr, err := n.Workflow().Transfer(id)
+			if err != nil || tr.ProgressPublished != public {
+				return false
+			}
+		}
+		return true
+	})
 	must(t)(receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 3_000_00, Status: internal}))
 	nodetest.PollUntil(t, 20*time.Second, "the third progress report at the origin", func() bool {
 		tr, err := origin.Workflow().Transfer(id)
