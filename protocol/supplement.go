@@ -1,9 +1,11 @@
 package protocol
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
 
@@ -30,4 +32,46 @@ func checkReturn(r *pb.HandoverReturn) error {
 		}
 	}
 	return checkFree("note", r.GetNote(), 500, false)
+}
+
+// applyManifest applies the handover manifest m of r (a handover or a
+// supplement) to n, the next state of t.
+func applyManifest(n, t *Transfer, r *Record, m *pb.HandoverManifest) error {
+	if !slices.ContainsFunc(m.GetKeys(), func(k *pb.WrappedKey) bool { return court.CourtCode(k.GetCourt()) == t.Receiver }) {
+		return fmt.Errorf("%s %s wraps no key for the receiver %s: %w", r.Kind, r.Transfer, t.Receiver, court.ErrInvalid)
+	}
+	n.State, n.HandedOverAt = StateHandedOver, r.IssuedAt
+	day := court.DateOf(r.IssuedAt)
+	n.FileBy = day.AddDate(0, 0, t.periods().FilingDays).String()
+	n.ReturnBy = day.AddDate(0, 0, t.periods().ReturnDays).String()
+	n.MerkleRoot, n.ChunkCount, n.SealedBytes = m.GetMerkleRoot(), m.GetChunkCount(), m.GetSealedBytes()
+	n.OverrideReason, n.Overridden = m.GetOverrideReason(), m.GetOverriddenMeasures()
+	n.GrantUntil = m.GetGrantUntil()
+	n.SealedCaseHash = m.GetSealedCaseHash()
+	if items := m.GetDossierItems(); len(items) > 0 {
+		// The items this version of the handover carries (a supplement
+		// names them again).
+		n.DossierItems, n.DossierItemsSet = slices.Clone(items), true
+	}
+	// The receiver's claim is the balance (法明传〔2018〕335号): the
+	// claim the offer announced less what the origin recovered by the
+	// handover, which can only have grown since the offer.
+	n.BalanceFen = t.AmountOutstanding
+	if claim := m.GetClaimFen(); claim != 0 {
+		if offered := t.AmountOutstanding + t.AmountOrigin; t.StartedBy == "" && claim != offered {
+			return fmt.Errorf("%s %s states a claim of %d fen, but the offer announced %d (outstanding %d + recovered %d): %w",
+				r.Kind, r.Transfer, claim, offered, t.AmountOutstanding, t.AmountOrigin, court.ErrInvalid)
+		}
+		if rec := m.GetRecoveredFen(); rec < max(t.AmountOrigin, t.HandoverRecovered) {
+			return fmt.Errorf("%s %s states %d fen recovered by the origin, less than the %d announced before: %w",
+				r.Kind, r.Transfer, rec, max(t.AmountOrigin, t.HandoverRecovered), court.ErrInvalid)
+		}
+		n.ClaimFen, n.HandoverRecovered, n.BalanceFen = claim, m.GetRecoveredFen(), claim-m.GetRecoveredFen()
+	}
+	n.Readers, n.WrappedKeys = nil, nil
+	for _, k := range m.GetKeys() {
+		n.Readers = append(n.Readers, court.CourtCode(k.GetCourt()))
+		n.WrappedKeys = append(n.WrappedKeys, WrappedKey{Court: court.CourtCode(k.GetCourt()), Serial: k.GetCertificateSerial(), Wrapped: k.GetWrapped()})
+	}
+	return nil
 }
