@@ -419,23 +419,7 @@ func fbStartMeshWith(b testing.TB, suite crypto.Suite, configure func(court.Cour
 			configure(m.Courts[i].Code, &cfg)
 		}
 		o := node.Options{Dir: d, Config: &cfg}
-		n, err := node.New(o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Serve(ctx) }()
-		fm.stops = append(fm.stops, func() { cancel(); <-done })
-		select {
-		case <-n.Ready():
-		case err := <-done:
-			b.Fatalf("node stopped: %v", err)
-		case <-time.After(20 * time.Second):
-			b.Fatal("node not ready")
-		}
-		fm.nodes = append(fm.nodes, n)
-		fm.by[m.Courts[i].Code] = n
+		fm.serve(b, o, m.Courts[i].Code)
 	}
 	for i, a := range fm.nodes {
 		for _, c := range fm.nodes[i+1:] {
@@ -545,4 +529,27 @@ func fbS3Fetch(b *testing.B, size int64) fbRow {
 	}
 	return fbRow{"courtmesh fetch, S3-backed origin: end to end", p.Bytes, end.Sub(start), cpu1 - cpu0,
 		fmt.Sprintf("%d chunks; origin's chunks in versitygw %s on loopback (its CPU not counted); import into it took %v", p.Fetched, s3test.Version, imp.Round(time.Millisecond))}
+}
+
+// serve starts a node of the mesh with o, waits until it is ready and
+// adds it to fm (stopped by fm's stops).
+func (fm *fbMesh) serve(b testing.TB, o node.Options, code court.CourtCode) {
+	b.Helper()
+	n, err := node.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	fm.stops = append(fm.stops, func() { cancel(); <-done })
+	select {
+	case <-n.Ready():
+	case err := <-done:
+		b.Fatalf("node stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		b.Fatal("node not ready")
+	}
+	fm.nodes = append(fm.nodes, n)
+	fm.by[code] = n
 }

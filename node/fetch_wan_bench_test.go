@@ -314,23 +314,7 @@ func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
 		if os.Getenv("COURTMESH_WAN_LOG") != "" {
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("court", m.Courts[i].Code)
 		}
-		n, err := node.New(o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Serve(ctx) }()
-		fm.stops = append(fm.stops, func() { cancel(); <-done })
-		select {
-		case <-n.Ready():
-		case err := <-done:
-			b.Fatalf("node stopped: %v", err)
-		case <-time.After(20 * time.Second):
-			b.Fatal("node not ready")
-		}
-		fm.nodes = append(fm.nodes, n)
-		fm.by[m.Courts[i].Code] = n
+		fm.serve(b, o, m.Courts[i].Code)
 	}
 	for i, a := range fm.nodes {
 		for _, c := range fm.nodes[i+1:] {
