@@ -77,10 +77,9 @@ func TestPartySeesPublishedProgress(t *testing.T) {
 		t.Errorf("publish without a status: %v, want invalid", err)
 	}
 	must(t)(receiver.Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 2_000_00, Status: public, Publish: true}))
-	// The next report only once every node holds this one: two progress
-	// reports that cross in gossip are applied in arrival order, and the
-	// older one is then refused as stale on that node alone (a defect
-	// noted in the closing note, not this test's subject).
+	// Every node shows the published status before the next report (two
+	// reports that cross in gossip end alike on every node: see
+	// protocol's TestApplyProgress).
 	nodetest.PollUntil(t, 20*time.Second, "the published progress on every node", func() bool {
 		for _, n := range s.tm.nodes {
 			tr, err := n.Workflow().Transfer(id)

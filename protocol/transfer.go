@@ -125,6 +125,7 @@ type Transfer struct {
 	// publish to the case's parties (Progress.publish), and the day it did.
 	ProgressPublished   string            `json:"progress_published,omitempty"`
 	ProgressPublishedOn string            `json:"progress_published_on,omitempty"`
+	ProgressPublishedAt time.Time         `json:"progress_published_at,omitzero"` // its signed time: the newest is kept whatever the arrival order
 	Outcome             string            `json:"outcome,omitempty"`
 	ClosureKind         ClosureKind       `json:"closure_kind,omitempty"`        // how the receiver's case ended; empty from older builds (see Outcome)
 	InvestigationDone   []string          `json:"investigation_steps,omitempty"` // for 终本: the steps done
@@ -458,14 +459,17 @@ func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 		if t.State == StateOffered || t.State == StateDecided {
 			return held()
 		}
-		if !r.IssuedAt.After(t.lastProgressAt()) {
-			return nil, fmt.Errorf("progress %s from %s older than the last report: %w", r.Transfer, r.Issuer, court.ErrStale)
+		// Reports apply in arrival order, which gossip may cross: a report
+		// older than the last one applied joins the record list and
+		// changes no newer field, so that every node ends alike whatever
+		// the order.
+		if r.IssuedAt.After(t.lastProgressAt()) {
+			n.AmountRecovered, n.ProgressStatus = b.Progress.GetAmountRecoveredFen(), b.Progress.GetStatus()
 		}
-		n.AmountRecovered, n.ProgressStatus = b.Progress.GetAmountRecoveredFen(), b.Progress.GetStatus()
-		if b.Progress.GetPublish() && b.Progress.GetStatus() != "" {
+		if b.Progress.GetPublish() && b.Progress.GetStatus() != "" && r.IssuedAt.After(t.ProgressPublishedAt) {
 			// What the parties see: the last status the receiver chose to
 			// publish, kept until it publishes another.
-			n.ProgressPublished, n.ProgressPublishedOn = b.Progress.GetStatus(), court.DateOf(r.IssuedAt).String()
+			n.ProgressPublished, n.ProgressPublishedOn, n.ProgressPublishedAt = b.Progress.GetStatus(), court.DateOf(r.IssuedAt).String(), r.IssuedAt
 		}
 	case *pb.Record_Closure:
 		if err := byReceiver(r, t); err != nil {
