@@ -386,11 +386,14 @@ func ConcludedWithin6Months(t *cmproto.Transfer) bool {
 	return !court.DateOf(t.ClosedAt).After(court.DateOf(t.AcceptedAt).AddDate(0, 6, 0))
 }
 
+// ReceiverPrefix is the prefix of the sums ReceiverIndicators reads.
+func ReceiverPrefix(c court.CourtCode) string { return statRcv + string(c) + "/" }
+
 // ReceiverIndicators returns the indicators of court c as a receiver
 // from stats, the sums of Contribution over the transfers concerning it
-// (storage.TransferStats(c)), as of now.
+// (storage.TransferStats(c), or only its ReceiverPrefix), as of now.
 func ReceiverIndicators(stats map[string]int64, c court.CourtCode, now time.Time) CourtIndicators {
-	p := statRcv + string(c) + "/"
+	p := ReceiverPrefix(c)
 	mine := map[string]int64{}
 	for k, v := range stats {
 		if strings.HasPrefix(k, p) {

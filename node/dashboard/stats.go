@@ -18,7 +18,7 @@ import (
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-7" // 7: the resumption rate's sum (ind/.../resumed), the check-back candidates (cbk/)
+	StatsVersion = "dashboard-8" // 8: the trends and the load keyed by month first (trend/<month>/..., loadm/, loadn/); 7: the resumption rate's sum, the check-back candidates (cbk/)
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
 	statClosure    = "closure/"             // + closure kind: closed transfers closed so

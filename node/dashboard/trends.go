@@ -13,15 +13,17 @@ import (
 const TrendMonths = 12
 
 // The trend statistics (Contribution): per superior court asked to
-// decide, statTrend + superior + "/" + month (YYYY-MM, civil month in
-// China) + "/" + one of the trend* names + a mode, outcome or court; and
-// per receiver, statRcv + court + "/" + rcvOpenFrom or rcvOpenTo + month,
-// from which the load in any month is a difference of sums. Nothing here
-// is a time series kept beside the records: every number is a sum of
-// what the transfers' signed records say, kept by the store at write
-// time like the others. The keys per court and receiver carry no month
-// (recovery is over every closed case), so that the sums grow with the
-// courts and the calendar months, never with the number of transfers.
+// decide, statTrend + month (YYYY-MM, civil month in China) + "/" +
+// superior + "/" + one of the trend* names + a mode, outcome or court,
+// with trendAll in place of the month for the sums over the whole
+// history; and per receiver, statLoadMonth + month + "/" + court + "/" +
+// loadFrom or loadTo, with statLoadOpen + court the cases it holds open
+// now, from which the load at the end of any month is a difference of
+// sums over the months after it. The month comes first so that a reader
+// of the last TrendMonths months reads those months (ModelSums), never
+// the whole history. Nothing here is a time series kept beside the
+// records: every number is a sum of what the transfers' signed records
+// say, kept by the store at write time like the others.
 const (
 	statTrend       = "trend/"
 	trendAll        = "all"         // in place of a month: over the whole history
@@ -30,9 +32,44 @@ const (
 	trendOutcome    = "outcome/"    // + concluded | terminated | settled | rejected | withdrawn: ended that month
 	trendRecovered  = "recovered/"  // + receiver: recovered in the closed cases (month "all"; fen)
 	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the closed cases (month "all"; fen)
-	rcvOpenFrom     = "open_from/"  // + month: accepted that month
-	rcvOpenTo       = "open_to/"    // + month: ended that month, having been accepted
+	statLoadMonth   = "loadm/"      // + month + "/" + receiver + "/" + loadFrom or loadTo
+	loadFrom        = "from"        // accepted that month
+	loadTo          = "to"          // ended that month, having been accepted
+	statLoadOpen    = "loadn/"      // + receiver: accepted and not ended (open now)
 )
+
+// SumRange names the sums Compute reads whose names begin with Prefix
+// and sort at or after Prefix+From (storage.StatsRange).
+type SumRange struct{ Prefix, From string }
+
+// ModelSums are the sums Compute reads for a dashboard as of now: the
+// scope's totals, its per-court rows, and of the families kept per month
+// only the months from the first TrendMonths-month window on. The health
+// room reads these ranges instead of every sum of the scope, so that a
+// dashboard's cost follows the courts and the months it shows, not the
+// months of history the store holds.
+func ModelSums(now time.Time) []SumRange {
+	first := trendMonths(now)[0]
+	return []SumRange{
+		{Prefix: statMode}, {Prefix: statClosure}, {Prefix: statAccN}, {Prefix: statAccSec},
+		{Prefix: statRcptN}, {Prefix: statRcptSec}, {Prefix: statRcv},
+		{Prefix: statTrend, From: first}, // the window's months, then "all/"
+		{Prefix: statLoadMonth, From: first},
+		{Prefix: statLoadOpen},
+		{Prefix: indPrefix + "t/", From: first},
+	}
+}
+
+// trendMonths are the TrendMonths months up to now's, oldest first.
+func trendMonths(now time.Time) []string {
+	today := court.DateOf(now)
+	first := court.Date{Year: today.Year, Month: today.Month, Day: 1}
+	months := make([]string, 0, TrendMonths)
+	for i := TrendMonths - 1; i >= 0; i-- {
+		months = append(months, first.AddDate(0, -i, 0).String()[:7])
+	}
+	return months
+}
 
 // Outcomes lists the ways a transfer ends, as the trends count them.
 var Outcomes = []string{"concluded", "terminated", "settled", "rejected", "withdrawn"}
@@ -102,26 +139,29 @@ func endedAt(t *cmproto.Transfer) (time.Time, string) {
 func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 	end, outcome := endedAt(t)
 	if t.Superior != "" {
-		p := statTrend + string(t.Superior) + "/"
+		sup := string(t.Superior) + "/"
+		all := statTrend + trendAll + "/" + sup
 		if t.Mode != "" && !t.DecidedAt.IsZero() {
-			s[p+month(t.DecidedAt)+"/"+trendMode+t.Mode]++
+			s[statTrend+month(t.DecidedAt)+"/"+sup+trendMode+t.Mode]++
 			if t.Receiver != "" {
-				s[p+trendAll+"/"+trendDesignated+string(t.Receiver)]++
+				s[all+trendDesignated+string(t.Receiver)]++
 			}
 		}
 		if !end.IsZero() && outcome != "" {
-			s[p+month(end)+"/"+trendOutcome+outcome]++
+			s[statTrend+month(end)+"/"+sup+trendOutcome+outcome]++
 			if t.State == cmproto.StateClosed && t.Receiver != "" {
-				s[p+trendAll+"/"+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
-				s[p+trendAll+"/"+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
+				s[all+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
+				s[all+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
 			}
 		}
 	}
 	if t.Receiver != "" && !t.AcceptedAt.IsZero() {
-		p := statRcv + string(t.Receiver) + "/"
-		s[p+rcvOpenFrom+month(t.AcceptedAt)]++
+		r := string(t.Receiver)
+		s[statLoadMonth+month(t.AcceptedAt)+"/"+r+"/"+loadFrom]++
 		if !end.IsZero() {
-			s[p+rcvOpenTo+month(end)]++
+			s[statLoadMonth+month(end)+"/"+r+"/"+loadTo]++
+		} else {
+			s[statLoadOpen+r]++
 		}
 	}
 }
@@ -129,12 +169,7 @@ func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 // trends builds the trends of every superior in stats (only self's,
 // unless all), over the TrendMonths months up to now's.
 func trends(stats map[string]int64, now time.Time, self court.CourtCode, all bool) []Trend {
-	today := court.DateOf(now)
-	var months []string
-	for i := TrendMonths - 1; i >= 0; i-- {
-		first := court.Date{Year: today.Year, Month: today.Month, Day: 1}
-		months = append(months, first.AddDate(0, -i, 0).String()[:7])
-	}
+	months := trendMonths(now)
 	first, last := months[0], months[len(months)-1]
 	type acc struct {
 		t         *Trend
@@ -161,17 +196,18 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 		}
 		return a
 	}
-	// open: per receiver, the +/- of each month (before the window:
-	// carried in at the window's start).
-	from := map[string]map[string]int64{}
-	to := map[string]map[string]int64{}
+	// Load: per receiver, what it holds open now and, per month from the
+	// window's first on (later months included, should a record be dated
+	// ahead), what it took and what ended.
+	open := map[string]int64{}
+	delta := map[string]map[string]int64{} // receiver -> month -> taken - ended
 	for k, v := range stats {
 		if rest, ok := strings.CutPrefix(k, statTrend); ok {
-			parts := strings.SplitN(rest, "/", 4) // superior, month, kind, what
-			if len(parts) != 4 || (!all && parts[0] != string(self)) {
+			parts := strings.SplitN(rest, "/", 4) // month, superior, kind, what
+			if len(parts) != 4 || (!all && parts[1] != string(self)) {
 				continue
 			}
-			sup, m, kind, what := parts[0], parts[1], parts[2]+"/", parts[3]
+			m, sup, kind, what := parts[0], parts[1], parts[2]+"/", parts[3]
 			a := get(sup)
 			if kind == trendDesignated {
 				a.courts[what] = true
@@ -203,21 +239,24 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 			}
 			continue
 		}
-		if rest, ok := strings.CutPrefix(k, statRcv); ok {
-			c, field, ok := strings.Cut(rest, "/")
-			if !ok {
+		if c, ok := strings.CutPrefix(k, statLoadOpen); ok {
+			open[c] += v
+			continue
+		}
+		if rest, ok := strings.CutPrefix(k, statLoadMonth); ok {
+			parts := strings.SplitN(rest, "/", 3) // month, receiver, from|to
+			if len(parts) != 3 || parts[0] < first {
 				continue
 			}
-			for _, x := range []struct {
-				prefix string
-				into   map[string]map[string]int64
-			}{{rcvOpenFrom, from}, {rcvOpenTo, to}} {
-				if m, ok := strings.CutPrefix(field, x.prefix); ok {
-					if x.into[c] == nil {
-						x.into[c] = map[string]int64{}
-					}
-					x.into[c][m] += v
-				}
+			m, c := parts[0], parts[1]
+			if delta[c] == nil {
+				delta[c] = map[string]int64{}
+			}
+			switch parts[2] {
+			case loadFrom:
+				delta[c][m] += v
+			case loadTo:
+				delta[c][m] -= v
 			}
 		}
 	}
@@ -247,14 +286,11 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 		for _, c := range courts {
 			l := CourtLoad{Court: c}
 			for _, m := range months {
-				var n int64
-				for fm, v := range from[c] {
-					if fm <= m {
-						n += v
-					}
-				}
-				for tm, v := range to[c] {
-					if tm <= m {
+				// Open at the end of m: open now, less what came in
+				// (net) in the months after m.
+				n := open[c]
+				for dm, v := range delta[c] {
+					if dm > m {
 						n -= v
 					}
 				}

@@ -11,6 +11,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // Dashboard computes the supervision dashboard: on a node with the
@@ -129,6 +130,12 @@ func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, 
 	for st, c := range counts {
 		in.Counts[cmproto.State(st)] = int(c)
 	}
-	in.Stats, err = s.d.Store.TransferStats(scope)
+	// Only the sums the model shows: not the supervision's per-court
+	// indicators, nor the months of history before the trends' window.
+	var rs []storage.StatsRange
+	for _, r := range dashboard.ModelSums(now) {
+		rs = append(rs, storage.StatsRange{Prefix: r.Prefix, From: r.From})
+	}
+	in.Stats, err = s.d.Store.TransferStatsRanges(scope, rs...)
 	return in, err
 }
