@@ -13,17 +13,20 @@ import (
 const TrendMonths = 12
 
 // The trend statistics (Contribution): per superior court asked to
-// decide, statTrend + month (YYYY-MM, civil month in China) + "/" +
-// superior + "/" + one of the trend* names + a mode, outcome or court,
-// with trendAll in place of the month for the sums over the whole
-// history; and per receiver, statLoadMonth + month + "/" + court + "/" +
-// loadFrom or loadTo, with statLoadOpen + court the cases it holds open
-// now, from which the load at the end of any month is a difference of
-// sums over the months after it. The month comes first so that a reader
-// of the last TrendMonths months reads those months (ModelSums), never
-// the whole history. Nothing here is a time series kept beside the
-// records: every number is a sum of what the transfers' signed records
-// say, kept by the store at write time like the others.
+// decide, statTrend + superior + "/" + month (YYYY-MM, civil month in
+// China) + "/" + one of the trend* names + a mode, outcome or court, with
+// trendAll in place of the month for the sums over the whole history,
+// and statSuperior + superior counting its decisions (the list of
+// superiors an operator may look at); per receiver, statLoadMonth +
+// court + "/" + month + "/" + loadFrom or loadTo, with statLoadOpen +
+// court + "/open" the cases it holds open now, from which the load at the
+// end of any month is a difference of sums over the months after it.
+// A dashboard reads one superior's trends, and of them and of the load
+// only the window's months (ModelSums, LoadSums): its cost follows the
+// courts it shows, never the months of history nor every superior of the
+// mesh. Nothing here is a time series kept beside the records: every
+// number is a sum of what the transfers' signed records say, kept by the
+// store at write time like the others.
 const (
 	statTrend       = "trend/"
 	trendAll        = "all"         // in place of a month: over the whole history
@@ -32,32 +35,90 @@ const (
 	trendOutcome    = "outcome/"    // + concluded | terminated | settled | rejected | withdrawn: ended that month
 	trendRecovered  = "recovered/"  // + receiver: recovered in the closed cases (month "all"; fen)
 	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the closed cases (month "all"; fen)
-	statLoadMonth   = "loadm/"      // + month + "/" + receiver + "/" + loadFrom or loadTo
+	statSuperior    = "sup/"        // + superior: its decisions
+	statLoadMonth   = "loadm/"      // + receiver + "/" + month + "/" + loadFrom or loadTo
 	loadFrom        = "from"        // accepted that month
 	loadTo          = "to"          // ended that month, having been accepted
-	statLoadOpen    = "loadn/"      // + receiver: accepted and not ended (open now)
+	statLoadOpen    = "loadn/"      // + receiver + loadOpen: accepted and not ended (open now)
+	loadOpen        = "/open"
 )
 
 // SumRange names the sums Compute reads whose names begin with Prefix
 // and sort at or after Prefix+From (storage.StatsRange).
 type SumRange struct{ Prefix, From string }
 
-// ModelSums are the sums Compute reads for a dashboard as of now: the
-// scope's totals, its per-court rows, and of the families kept per month
-// only the months from the first TrendMonths-month window on. The health
-// room reads these ranges instead of every sum of the scope, so that a
-// dashboard's cost follows the courts and the months it shows, not the
-// months of history the store holds.
+// ModelSums are the sums Compute reads for a dashboard as of now, but
+// for the trends (TrendSums) and the load (LoadSums): the scope's totals
+// and per-court rows, the list of superiors and the indicators of the
+// window's months.
 func ModelSums(now time.Time) []SumRange {
 	first := trendMonths(now)[0]
 	return []SumRange{
 		{Prefix: statMode}, {Prefix: statClosure}, {Prefix: statAccN}, {Prefix: statAccSec},
-		{Prefix: statRcptN}, {Prefix: statRcptSec}, {Prefix: statRcv},
-		{Prefix: statTrend, From: first}, // the window's months, then "all/"
-		{Prefix: statLoadMonth, From: first},
-		{Prefix: statLoadOpen},
+		{Prefix: statRcptN}, {Prefix: statRcptSec}, {Prefix: statRcv}, {Prefix: statSuperior},
 		{Prefix: indPrefix + "t/", From: first},
 	}
+}
+
+// TrendSums are the sums of superior's trends as of now: the window's
+// months and its sums over the whole history. The load of the courts it
+// designated follows (LoadSums, once these are read: Designated names
+// them).
+func TrendSums(now time.Time, superior court.CourtCode) []SumRange {
+	return []SumRange{{Prefix: statTrend + string(superior) + "/", From: trendMonths(now)[0]}} // the months, then "all/"
+}
+
+// Busiest is the superior with the most decisions in stats (the first by
+// code among equals; "" if none): the trends an operator's dashboard
+// shows unless asked for another's.
+func Busiest(stats map[string]int64) court.CourtCode {
+	var best string
+	var n int64
+	for k, v := range stats {
+		if c, ok := strings.CutPrefix(k, statSuperior); ok && (v > n || v == n && c < best) {
+			best, n = c, v
+		}
+	}
+	return court.CourtCode(best)
+}
+
+// Designated lists the courts superior designated, from sums that hold
+// its trend sums (ModelSums).
+func Designated(stats map[string]int64, superior court.CourtCode) []court.CourtCode {
+	p := statTrend + string(superior) + "/" + trendAll + "/" + trendDesignated
+	var out []court.CourtCode
+	for k := range stats {
+		if c, ok := strings.CutPrefix(k, p); ok {
+			out = append(out, court.CourtCode(c))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// LoadSums are the sums the load of courts over the trends' window as of
+// now is computed from.
+func LoadSums(now time.Time, courts []court.CourtCode) []SumRange {
+	first := trendMonths(now)[0]
+	out := make([]SumRange, 0, 2*len(courts))
+	for _, c := range courts {
+		out = append(out, SumRange{Prefix: statLoadMonth + string(c) + "/", From: first}, SumRange{Prefix: statLoadOpen + string(c) + loadOpen})
+	}
+	return out
+}
+
+// Superiors lists the superior courts whose decisions the sums count
+// (ModelSums reads them on an operator's dashboard: the trends it may
+// show).
+func Superiors(stats map[string]int64) []string {
+	var out []string
+	for k := range stats {
+		if c, ok := strings.CutPrefix(k, statSuperior); ok {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // trendMonths are the TrendMonths months up to now's, oldest first.
@@ -139,29 +200,29 @@ func endedAt(t *cmproto.Transfer) (time.Time, string) {
 func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 	end, outcome := endedAt(t)
 	if t.Superior != "" {
-		sup := string(t.Superior) + "/"
-		all := statTrend + trendAll + "/" + sup
+		p := statTrend + string(t.Superior) + "/"
 		if t.Mode != "" && !t.DecidedAt.IsZero() {
-			s[statTrend+month(t.DecidedAt)+"/"+sup+trendMode+t.Mode]++
+			s[statSuperior+string(t.Superior)]++
+			s[p+month(t.DecidedAt)+"/"+trendMode+t.Mode]++
 			if t.Receiver != "" {
-				s[all+trendDesignated+string(t.Receiver)]++
+				s[p+trendAll+"/"+trendDesignated+string(t.Receiver)]++
 			}
 		}
 		if !end.IsZero() && outcome != "" {
-			s[statTrend+month(end)+"/"+sup+trendOutcome+outcome]++
+			s[p+month(end)+"/"+trendOutcome+outcome]++
 			if t.State == cmproto.StateClosed && t.Receiver != "" {
-				s[all+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
-				s[all+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
+				s[p+trendAll+"/"+trendRecovered+string(t.Receiver)] += max(0, t.AmountRecovered)
+				s[p+trendAll+"/"+trendClaimed+string(t.Receiver)] += max(0, t.AmountOutstanding)
 			}
 		}
 	}
 	if t.Receiver != "" && !t.AcceptedAt.IsZero() {
-		r := string(t.Receiver)
-		s[statLoadMonth+month(t.AcceptedAt)+"/"+r+"/"+loadFrom]++
+		p := statLoadMonth + string(t.Receiver) + "/"
+		s[p+month(t.AcceptedAt)+"/"+loadFrom]++
 		if !end.IsZero() {
-			s[statLoadMonth+month(end)+"/"+r+"/"+loadTo]++
+			s[p+month(end)+"/"+loadTo]++
 		} else {
-			s[statLoadOpen+r]++
+			s[statLoadOpen+string(t.Receiver)+loadOpen]++
 		}
 	}
 }
@@ -203,11 +264,11 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 	delta := map[string]map[string]int64{} // receiver -> month -> taken - ended
 	for k, v := range stats {
 		if rest, ok := strings.CutPrefix(k, statTrend); ok {
-			parts := strings.SplitN(rest, "/", 4) // month, superior, kind, what
-			if len(parts) != 4 || (!all && parts[1] != string(self)) {
+			parts := strings.SplitN(rest, "/", 4) // superior, month, kind, what
+			if len(parts) != 4 || (!all && parts[0] != string(self)) {
 				continue
 			}
-			m, sup, kind, what := parts[0], parts[1], parts[2]+"/", parts[3]
+			sup, m, kind, what := parts[0], parts[1], parts[2]+"/", parts[3]
 			a := get(sup)
 			if kind == trendDesignated {
 				a.courts[what] = true
@@ -239,16 +300,18 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 			}
 			continue
 		}
-		if c, ok := strings.CutPrefix(k, statLoadOpen); ok {
-			open[c] += v
+		if rest, ok := strings.CutPrefix(k, statLoadOpen); ok {
+			if c, ok := strings.CutSuffix(rest, loadOpen); ok {
+				open[c] += v
+			}
 			continue
 		}
 		if rest, ok := strings.CutPrefix(k, statLoadMonth); ok {
-			parts := strings.SplitN(rest, "/", 3) // month, receiver, from|to
-			if len(parts) != 3 || parts[0] < first {
+			parts := strings.SplitN(rest, "/", 3) // receiver, month, from|to
+			if len(parts) != 3 || parts[1] < first {
 				continue
 			}
-			m, c := parts[0], parts[1]
+			c, m := parts[0], parts[1]
 			if delta[c] == nil {
 				delta[c] = map[string]int64{}
 			}

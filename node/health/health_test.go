@@ -193,7 +193,7 @@ func dashboardMatchesFullScan(t *testing.T, n int) {
 				return in
 			}
 			got := dashboard.Compute(fill(in))
-			want := dashboard.Compute(fill(dashboard.Input{Operator: c.operator, Transfers: all}))
+			want := dashboard.Compute(fill(dashboard.Input{Operator: c.operator, Transfers: all, TrendsOf: "京"}))
 			gj, _ := json.Marshal(got)
 			wj, _ := json.Marshal(want)
 			if string(gj) != string(wj) {
@@ -251,7 +251,7 @@ func TestDashboardReadsNoHistory(t *testing.T) {
 		in.Now, in.Self, in.GuardDays = now, "最高法", testGuardDays
 		return in
 	}
-	got, want := dashboard.Compute(fill(in)), dashboard.Compute(fill(dashboard.Input{Operator: true, Transfers: all}))
+	got, want := dashboard.Compute(fill(in)), dashboard.Compute(fill(dashboard.Input{Operator: true, Transfers: all, TrendsOf: "京"}))
 	gj, _ := json.Marshal(got)
 	wj, _ := json.Marshal(want)
 	if string(gj) != string(wj) {
