@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -118,8 +119,13 @@ func (s *Service) serveBundle(st network.Stream) {
 	}
 	// No deadline for the whole: the asker times out on lack of progress,
 	// and so do we (a write that cannot progress for idleTimeout fails).
-	w := progressWriter{st: st, n: &s.bytesServed}
-	if err := cmproto.WriteFrame(w, out); err != nil {
+	// The length with the first piece; only the bundle's bytes counted.
+	_ = st.SetWriteDeadline(time.Now().Add(idleTimeout))
+	if _, err := st.Write(binary.AppendUvarint(nil, uint64(len(out)))); err != nil {
+		st.Reset()
+		return
+	}
+	if _, err := (progressWriter{st: st, n: &s.bytesServed}).Write(out); err != nil {
 		st.Reset()
 		return
 	}

@@ -538,9 +538,10 @@ func (s *Service) Serve(ctx context.Context) error {
 
 // handlePull brings the bundle in force up to r.seq: the delta that came
 // with the announcement if it applies, else pulls from the sources in
-// order (see sources) until one gives it. If every source that holds it
-// was busy, or a download stopped midway, it tries again later (see
-// retryLater), asking as a last resort after lastResortAfter rounds.
+// order (see sources) until one gives it. If none did while some peer is
+// known to hold it (busy, say) or a download stopped midway, it tries
+// again later (see retryLater), asking as a last resort after
+// lastResortAfter rounds.
 func (s *Service) handlePull(ctx context.Context, r pullRequest) {
 	have := func() bool { return s.cur.Load().Bundle().Sequence >= r.seq }
 	if r.delta != nil {
@@ -566,7 +567,10 @@ func (s *Service) handlePull(ctx context.Context, r pullRequest) {
 			s.log.Info("trust bundle pull failed", "peer", p, "reason", err)
 		}
 	}
-	if !have() && ctx.Err() == nil && (busy || s.partials.pending(s.cur.Load().Bundle().Sequence)) && r.round+1 < maxPullRounds {
+	// Again later if a source is known to hold it (it may have been busy,
+	// or its stream refused by the resource manager) or a download stopped.
+	retry := busy || s.partials.pending(s.cur.Load().Bundle().Sequence) || len(s.holders.of(r.seq)) > 0
+	if !have() && ctx.Err() == nil && retry && r.round+1 < maxPullRounds {
 		s.retryLater(r.seq, r.round+1)
 	}
 }
