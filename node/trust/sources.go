@@ -80,6 +80,17 @@ func (h *holders) of(seq uint64) []peer.ID {
 	return out
 }
 
+// newest returns the newest sequence remembered (0: none).
+func (h *holders) newest() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var n uint64
+	for s := range h.seq {
+		n = max(n, s)
+	}
+	return n
+}
+
 // forget drops what is known of sequences up to seq (installed).
 func (h *holders) forget(seq uint64) {
 	h.mu.Lock()

@@ -368,6 +368,7 @@ func (s *Service) pokeNeighbours(ctx context.Context) {
 			defer func() { <-sem; wg.Done() }()
 			if _, err := s.pull(ctx, p); err != nil {
 				s.log.Debug("bundle poke failed", "peer", p, "reason", err)
+				s.pokeFailed()
 			}
 		}()
 	}
@@ -378,6 +379,16 @@ func (s *Service) pokeNeighbours(ctx context.Context) {
 func (s *Service) poke(ctx context.Context, p peer.ID) {
 	if _, err := s.pull(ctx, p); err != nil {
 		s.log.Debug("bundle exchange failed", "peer", p, "reason", err)
+		s.pokeFailed()
+	}
+}
+
+// pokeFailed leaves to the pull worker, after a backoff, a newer bundle
+// that an exchange outside it learnt of but did not bring (the peer was
+// busy, or its stream stopped midway).
+func (s *Service) pokeFailed() {
+	if seq := s.holders.newest(); seq > s.cur.Load().Bundle().Sequence {
+		s.retryLater(seq, 1)
 	}
 }
 
