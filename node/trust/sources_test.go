@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -130,7 +132,13 @@ func hosted(t *testing.T, s *Service, key *crypto.NodeKey) *Service {
 // bundle like serveBundle and, asked for the whole, sends the frame's
 // length and half of what was asked, and ends the stream: a source gone
 // mid-transfer.
-func stopsMidway(s *Service) {
+func stopsMidway(s *Service) { fakeSource(s, offerVersion, true) }
+
+// olderBuild replaces the bundle handler of s by one that answers like a
+// build that knows no offsets: a version 1 offer, and the whole bundle.
+func olderBuild(s *Service) { fakeSource(s, 1, false) }
+
+func fakeSource(s *Service, version uint32, midway bool) {
 	s.h.SetStreamHandler(cmproto.ProtoBundle, func(st network.Stream) {
 		defer st.Close()
 		var req pb.BundleRequest
@@ -139,7 +147,7 @@ func stopsMidway(s *Service) {
 			return
 		}
 		b := s.Trust().Bundle()
-		offer := &pb.BundleOffer{Version: offerVersion, Sequence: b.Sequence}
+		offer := &pb.BundleOffer{Version: version, Sequence: b.Sequence}
 		if b.Sequence > req.GetHave() {
 			offer.Head, offer.Size, offer.FullSequence = b.Head, uint64(len(b.Raw)), b.FullSequence
 		}
@@ -150,14 +158,19 @@ func stopsMidway(s *Service) {
 		if err := cmproto.ReadDelimited(st, &send, maxRequest); err != nil || !send.GetSend() {
 			return
 		}
-		rest := b.Raw[send.GetOffset():]
+		rest := b.Raw
+		if version >= 2 {
+			rest = rest[send.GetOffset():]
+		}
 		frame := binary.AppendUvarint(nil, uint64(len(rest)))
-		frame = append(frame, rest[:len(rest)/2]...)
-		if _, err := st.Write(frame); err != nil {
+		if midway {
+			rest = rest[:len(rest)/2]
+		}
+		if _, err := st.Write(append(frame, rest...)); err != nil {
 			st.Reset()
 			return
 		}
-		s.bytesServed.Add(int64(len(rest) / 2))
+		s.bytesServed.Add(int64(len(rest)))
 		_ = st.CloseWrite() // what was written arrives, then the end
 		_, _ = st.Read(make([]byte, 1))
 	})
@@ -251,6 +264,34 @@ func TestBundlePullResumes(t *testing.T) {
 			t.Error("a whole bundle was kept as a partial one")
 		}
 	})
+
+	t.Run("a source of an older build is asked for the whole", func(t *testing.T) {
+		old := joined(t, m, 0)
+		b3 := wholeBundle(t, m, 3)
+		for _, s := range []*Service{half, old} {
+			if ok, err := s.InstallWithHead(b3.Raw, b3.Head, "test"); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		}
+		olderBuild(old)
+		connect(t, old, asker)
+		if ok, err := pullOnce(ctx, asker, half.h.ID()); ok || err == nil {
+			t.Fatalf("pull from the source that stops = %v, %v; want an error", ok, err)
+		}
+		if !asker.partials.pending(2) {
+			t.Fatal("nothing kept of bundle 3")
+		}
+		if ok, err := pullOnce(ctx, asker, old.h.ID()); !ok || err != nil {
+			t.Fatalf("pull from the older build = %v, %v", ok, err)
+		}
+		if b := asker.Trust().Bundle(); !bytes.Equal(b.Raw, b3.Raw) {
+			t.Fatal("the asker does not hold bundle 3")
+		}
+		if st := asker.Stats(); st.PullsResumed != 1 || asker.partials.pending(0) || old.Stats().BytesServed != int64(len(b3.Raw)) {
+			t.Errorf("%d pulls resumed (want still 1), partial left %v, the older build sent %d of %d bytes",
+				st.PullsResumed, asker.partials.pending(0), old.Stats().BytesServed, len(b3.Raw))
+		}
+	})
 }
 
 // TestBundleHoldersBounded: the memory of who holds which sequence keeps
@@ -285,4 +326,80 @@ func TestBundleHoldersBounded(t *testing.T) {
 	if len(h.seq) != 1 {
 		t.Errorf("after forgetting up to 19, %d sequences remembered", len(h.seq))
 	}
+}
+
+// TestBundleStreamVersions speaks the bundle stream by hand to a node
+// that has served its share of its bundle: an asker of an older build
+// (version 2) still gets the whole bundle; a version 3 asker is told
+// "busy" (an empty frame), unless it asks as a last resort, and then
+// gets the bundle from the offset it asks.
+func TestBundleStreamVersions(t *testing.T) {
+	m := nodetest.NewTrustMesh(t)
+	asker := hosted(t, newService(t, m, 3), m.Keys[3])
+	srv := newService(t, m, 1)
+	srv.uploads.fanout = 0
+	join(t, srv, m.Keys[1])
+	b2 := wholeBundle(t, m, 2)
+	if ok, err := srv.InstallWithHead(b2.Raw, b2.Head, "test"); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	connect(t, srv, asker)
+	ask := func(t *testing.T, send *pb.BundleRequest) []byte {
+		t.Helper()
+		for i := 0; ; i++ {
+			out, err := askWhole(asker, srv.h.ID(), send)
+			var se *network.StreamError
+			limited := errors.Is(err, network.ErrResourceLimitExceeded) ||
+				(errors.As(err, &se) && se.ErrorCode == network.StreamResourceLimitExceeded)
+			if !limited || i == 500 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if got := ask(t, &pb.BundleRequest{Version: 2, Have: 1, Send: true}); !bytes.Equal(got, b2.Raw) {
+		t.Errorf("a version 2 asker got %d bytes, want the whole bundle (%d)", len(got), len(b2.Raw))
+	}
+	if got := ask(t, &pb.BundleRequest{Version: 3, Have: 1, Send: true}); len(got) != 0 {
+		t.Errorf("a version 3 asker got %d bytes from a node that served its share, want busy", len(got))
+	}
+	if got := ask(t, &pb.BundleRequest{Version: 3, Have: 1, Send: true, LastResort: true, Offset: 100}); !bytes.Equal(got, b2.Raw[100:]) {
+		t.Errorf("a last resort from offset 100 got %d bytes, want %d", len(got), len(b2.Raw)-100)
+	}
+	st := srv.Stats()
+	if st.BundlesServed != 2 || st.UploadsBusy != 1 || st.BytesServed != int64(2*len(b2.Raw)-100) {
+		t.Errorf("the server served %d bundles (%d bytes) and answered busy %d times; want 2 (%d), 1",
+			st.BundlesServed, st.BytesServed, st.UploadsBusy, 2*len(b2.Raw)-100)
+	}
+}
+
+// askWhole opens a bundle stream from a to p, asks what p holds (version
+// 3), checks the offer is a version 2 offer of something newer, sends
+// send and returns the frame that answers it.
+func askWhole(a *Service, p peer.ID, send *pb.BundleRequest) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := a.h.NewStream(ctx, p, cmproto.ProtoBundle)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := cmproto.WriteDelimited(st, &pb.BundleRequest{Version: requestVersion, Have: send.GetHave()}); err != nil {
+		return nil, err
+	}
+	var offer pb.BundleOffer
+	if err := cmproto.ReadDelimited(st, &offer, maxOffer); err != nil {
+		return nil, err
+	}
+	if offer.GetVersion() != offerVersion || offer.GetSequence() <= send.GetHave() {
+		return nil, fmt.Errorf("offer version %d of bundle %d", offer.GetVersion(), offer.GetSequence())
+	}
+	if err := cmproto.WriteDelimited(st, send); err != nil {
+		return nil, err
+	}
+	return cmproto.ReadFrame(st, crypto.MaxBundleSize)
 }
