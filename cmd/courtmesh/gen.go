@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -39,6 +40,7 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 	}
 	if *courts != "" {
 		total := 0
+		var first []gen.Case
 		for _, code := range strings.Split(*courts, ",") {
 			cc, err := court.ParseCourtCode(strings.TrimSpace(code))
 			if err != nil {
@@ -49,8 +51,12 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 				return err
 			}
 			total += len(res)
+			if first == nil {
+				first = res
+			}
 		}
 		fprintf(c.stdout, "wrote %d cases to %s, one folder per court; cases 3 to %d of every court are against one debtor, reference date %s\n", total, *out, min(*cases, 14), ref)
+		printScenarios(c.stdout, first, false)
 		return ctx.Err()
 	}
 	res, err := gen.Generate(*out, gen.Options{Cases: *cases, Seed: *seed, Court: cc, DocSize: *docSize, RefDate: ref})
@@ -62,5 +68,57 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 		total += r.Bytes
 	}
 	fprintf(c.stdout, "wrote %d cases (%d bytes of documents) to %s, reference date %s\n", len(res), total, *out, ref)
+	printScenarios(c.stdout, res, true)
 	return ctx.Err()
+}
+
+// printScenarios prints one line for each scenario the cases carry
+// (gen.Scenarios): the case folders (with their case numbers when
+// numbers; under --courts every court has the same folders and its own
+// numbers).
+func printScenarios(w io.Writer, cs []gen.Case, numbers bool) {
+	by := map[gen.Scenario][]gen.Case{}
+	for _, c := range cs {
+		if c.Scenario != "" {
+			by[c.Scenario] = append(by[c.Scenario], c)
+		}
+	}
+	if len(by) == 0 {
+		return
+	}
+	if numbers {
+		fprintf(w, "scenarios (%s, as listed in it):\n", gen.ScenariosFile)
+	} else {
+		fprintf(w, "scenarios (the same folders in every court's; %s in each lists them):\n", gen.ScenariosFile)
+	}
+	list := func(cs []gen.Case) string {
+		var out []string
+		for _, c := range cs {
+			if numbers {
+				out = append(out, filepath.Base(c.Dir)+" "+c.Number.String())
+			} else {
+				out = append(out, filepath.Base(c.Dir))
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	for _, sc := range gen.Scenarios {
+		cs := by[sc]
+		if len(cs) == 0 {
+			continue
+		}
+		switch sc {
+		case gen.ScenarioNearExpiry:
+			fprintf(w, "  a deposit freeze 20 days from expiry: %s\n", list(cs))
+		case gen.ScenarioWaitingLine:
+			fprintf(w, "  a waiting-line chain across three courts: %s\n", list(cs))
+		case gen.ScenarioGathered:
+			fprintf(w, "  %d cases against one debtor (for 集中执行): %s to %s\n", len(cs), filepath.Base(cs[0].Dir), filepath.Base(cs[len(cs)-1].Dir))
+		case gen.ScenarioResumed:
+			fprintf(w, "  终本 then 执恢 (a resumed case): %s\n", list(cs))
+		case gen.ScenarioReturned:
+			fprintf(w, "  a handover returned incomplete, its dossier lacking %s (the papers are in the folder's %s/: import it after the return, then `transfer supplement`): %s\n",
+				strings.Join(cs[0].Missing, ", "), gen.SupplementDir, list(cs))
+		}
+	}
 }

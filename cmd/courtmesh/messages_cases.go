@@ -115,6 +115,13 @@ var messagesCases = []msgPair{
 	{"pad every document to about this many bytes (0: a few KB)", "将每份文书填充到约这么多字节（0：几 KB）"},
 	{"comma-separated court codes: write the same data for each into OUT/<court>; with --cases 6 or more, cases 3 to 6 of every court are against one debtor (e.g. 12 cases of one debtor across 3 courts, for 集中执行)", "以逗号分隔的法院代字：为每个法院写出相同的数据到 OUT/<court>；--cases 为6或更多时，每个法院的第3至6个案件的被执行人相同（例如3个法院共12件同一被执行人的案件，用于集中执行）"},
 	{"wrote %d cases to %s, one folder per court; cases 3 to %d of every court are against one debtor, reference date %s\n", "已写出 %d 个案件到 %s，每个法院一个文件夹；每个法院的第3至%d个案件的被执行人相同，基准日期 %s\n"},
+	{"scenarios (%s, as listed in it):\n", "场景（%s 中亦有列明）：\n"},
+	{"scenarios (the same folders in every court's; %s in each lists them):\n", "场景（每个法院的文件夹相同；各自的 %s 中有列明）：\n"},
+	{"  a deposit freeze 20 days from expiry: %s\n", "  距到期20天的存款冻结：%s\n"},
+	{"  a waiting-line chain across three courts: %s\n", "  跨三个法院的轮候查封链：%s\n"},
+	{"  %d cases against one debtor (for 集中执行): %s to %s\n", "  同一被执行人的 %d 个案件（用于集中执行）：%s 至 %s\n"},
+	{"  终本 then 执恢 (a resumed case): %s\n", "  终本后恢复执行（执恢案件）：%s\n"},
+	{"  a handover returned incomplete, its dossier lacking %s (the papers are in the folder's %s/: import it after the return, then `transfer supplement`): %s\n", "  移交后因材料不全被退回，卷宗缺少 %s（这些材料在该文件夹的 %s/ 中：退回后导入它，再执行 `transfer supplement`）：%s\n"},
 	// i18n.go
 	{"Usage of %s:\n", "%s 的用法：\n"},
 	{" (default %q)", "（默认 %q）"},
