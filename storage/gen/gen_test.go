@@ -263,3 +263,24 @@ func TestReturnedIncomplete(t *testing.T) {
 	}
 
 }
+
+// TestPrefix: a run of N cases is the first N cases of a longer run with
+// the same seed (README), scenarios included.
+func TestPrefix(t *testing.T) {
+	long, short := t.TempDir(), t.TempDir()
+	if _, err := Generate(long, Options{Cases: 30, Seed: 6, RefDate: ref}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(short, Options{Cases: 18, Seed: 6, RefDate: ref}); err != nil {
+		t.Fatal(err)
+	}
+	tl, ts := readTree(t, long), readTree(t, short)
+	for k, v := range ts {
+		if k != ScenariosFile && !bytes.Equal(v, tl[k]) {
+			t.Errorf("%s differs between 18 and 30 cases", k)
+		}
+	}
+	if _, ok := ts["case-0017/supplement/case.json"]; !ok {
+		t.Error("18 cases hold no case 17 supplement")
+	}
+}
