@@ -23,6 +23,7 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 	courts := fs.String("courts", "", "comma-separated court codes: write the same data for each into OUT/<court>; with --cases 6 or more, cases 3 to 6 of every court are against one debtor (e.g. 12 cases of one debtor across 3 courts, for 集中执行)")
 	docSize := fs.Int64("doc-size", 0, "pad every document to about this many bytes (0: a few KB)")
 	asOf := fs.String("today", "", "reference date of the data (YYYY-MM-DD; default today in China time)")
+	asJSON := fs.Bool("json", false, "print every case written as JSON: folder, case number, documents, scenario, and for a handover returned incomplete the kinds missing and the supplement folder")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +42,7 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 	if *courts != "" {
 		total := 0
 		var first []gen.Case
+		var all []genCase
 		for _, code := range strings.Split(*courts, ",") {
 			cc, err := court.ParseCourtCode(strings.TrimSpace(code))
 			if err != nil {
@@ -54,6 +56,10 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 			if first == nil {
 				first = res
 			}
+			all = append(all, genCases(*out, cc, res)...)
+		}
+		if *asJSON {
+			return printJSON(c.stdout, all)
 		}
 		fprintf(c.stdout, "wrote %d cases to %s, one folder per court; cases 3 to %d of every court are against one debtor, reference date %s\n", total, *out, min(*cases, 14), ref)
 		printScenarios(c.stdout, first, false)
@@ -63,6 +69,9 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(c.stdout, genCases(*out, cc, res))
+	}
 	var total int64
 	for _, r := range res {
 		total += r.Bytes
@@ -70,6 +79,37 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 	fprintf(c.stdout, "wrote %d cases (%d bytes of documents) to %s, reference date %s\n", len(res), total, *out, ref)
 	printScenarios(c.stdout, res, true)
 	return ctx.Err()
+}
+
+// genCase is a case written, as gen --json prints it; folders are
+// relative to --out.
+type genCase struct {
+	Court      court.CourtCode `json:"court"`
+	Folder     string          `json:"folder"`
+	CaseNumber string          `json:"case_number"`
+	Documents  int             `json:"documents"`
+	Bytes      int64           `json:"bytes"`
+	Scenario   gen.Scenario    `json:"scenario,omitempty"`
+	Missing    []string        `json:"missing,omitempty"`    // the kinds of dossier item the case folder lacks
+	Supplement string          `json:"supplement,omitempty"` // the same case with the missing papers
+}
+
+func genCases(out string, cc court.CourtCode, cs []gen.Case) []genCase {
+	rel := func(p string) string {
+		if r, err := filepath.Rel(out, p); err == nil {
+			return filepath.ToSlash(r)
+		}
+		return p
+	}
+	res := make([]genCase, 0, len(cs))
+	for _, c := range cs {
+		g := genCase{Court: cc, Folder: rel(c.Dir), CaseNumber: c.Number.String(), Documents: c.Documents, Bytes: c.Bytes, Scenario: c.Scenario, Missing: c.Missing}
+		if c.Supplement != "" {
+			g.Supplement = rel(c.Supplement)
+		}
+		res = append(res, g)
+	}
+	return res
 }
 
 // printScenarios prints one line for each scenario the cases carry
@@ -87,9 +127,9 @@ func printScenarios(w io.Writer, cs []gen.Case, numbers bool) {
 		return
 	}
 	if numbers {
-		fprintf(w, "scenarios (%s, as listed in it):\n", gen.ScenariosFile)
+		fprintln(w, "scenarios (--json lists every case):")
 	} else {
-		fprintf(w, "scenarios (the same folders in every court's; %s in each lists them):\n", gen.ScenariosFile)
+		fprintln(w, "scenarios (the same folders in every court's; --json lists every case):")
 	}
 	list := func(cs []gen.Case) string {
 		var out []string

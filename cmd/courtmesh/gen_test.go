@@ -35,7 +35,7 @@ func TestGenPrintsScenarios(t *testing.T) {
 		return cj.CaseNumber
 	}
 	for _, want := range []string{
-		"scenarios (scenarios.json, as listed in it):\n",
+		"scenarios (--json lists every case):\n",
 		"  a deposit freeze 20 days from expiry: case-0001 " + number("case-0001") + "\n",
 		"  a waiting-line chain across three courts: case-0002 " + number("case-0002") + "\n",
 		"  12 cases against one debtor (for 集中执行): case-0003 to case-0014\n",
@@ -76,5 +76,38 @@ func TestGenPrintsScenarios(t *testing.T) {
 	}
 	if n := number(filepath.Join("case-0017", "supplement")); n != number("case-0017") {
 		t.Errorf("the supplement is case %s, the folder %s", n, number("case-0017"))
+	}
+
+	// Every entry of the output is a case folder (scripts import them
+	// all).
+	if ents, err := os.ReadDir(out); err != nil || len(ents) != 20 {
+		t.Errorf("%d entries in %s (%v), want the 20 case folders", len(ents), out, err)
+	}
+
+	// --json, under --courts: every case of every court, the scenario
+	// case with what it lacks and where its supplement is.
+	out2 := filepath.Join(t.TempDir(), "g")
+	o, err = runCLI(t, "gen", "--out", out2, "--courts", "京0105,京0108", "--cases", "17", "--seed", "9", "--today", "2025-06-01", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	var cs []genCase
+	if err := json.Unmarshal([]byte(o), &cs); err != nil || len(cs) != 34 {
+		t.Fatalf("gen --json printed %d cases (%v):\n%s", len(cs), err, o)
+	}
+	for _, c := range cs {
+		returned := filepath.Base(c.Folder) == "case-0017"
+		if returned != (c.Scenario == "returned_incomplete") {
+			t.Errorf("%s is scenario %q", c.Folder, c.Scenario)
+		}
+		if !returned {
+			continue
+		}
+		if c.Folder != string(c.Court)+"/case-0017" || c.Supplement != c.Folder+"/supplement" || !slices.Equal(c.Missing, []string{"report_order", "search_result"}) {
+			t.Errorf("gen --json: %+v", c)
+		}
+		if _, err := os.Stat(filepath.Join(out2, c.Supplement, "case.json")); err != nil {
+			t.Error(err)
+		}
 	}
 }

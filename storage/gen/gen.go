@@ -11,8 +11,8 @@
 // date and sizes give byte-identical files.
 //
 // Scenarios built in, at fixed positions so that a test or a demo can
-// drive them (Case.Scenario names them; scenarios.json in the output
-// lists them): a deposit freeze 20 days from expiry (case 1), a
+// drive them (Case.Scenario names them; courtmesh gen prints them, one
+// line each, or with --json case by case): a deposit freeze 20 days from expiry (case 1), a
 // waiting-line chain across three courts (case 2), up to 12 cases
 // against one debtor (cases 3..14), a resumed case (执恢) after 终本
 // (case 16 and every 23rd: 24, 47, ...), and a handover the receiver
@@ -98,34 +98,6 @@ var ReturnedMissing = []string{"report_order", "search_result"}
 // case with its missing papers.
 const SupplementDir = "supplement"
 
-// ScenariosFile is the file in the output folder listing the cases of
-// every scenario (a ScenarioFile).
-const ScenariosFile = "scenarios.json"
-
-// ScenarioFile is the content of ScenariosFile.
-type ScenarioFile struct {
-	Format    string          `json:"format"` // ScenarioFormat
-	Scenarios []ScenarioCases `json:"scenarios"`
-}
-
-// ScenarioFormat is the version of ScenarioFile.
-const ScenarioFormat = "courtmesh-gen-scenarios/1"
-
-// ScenarioCases are the cases of one scenario in ScenarioFile.
-type ScenarioCases struct {
-	Scenario Scenario       `json:"scenario"`
-	Cases    []ScenarioCase `json:"cases"`
-}
-
-// ScenarioCase is one case of a scenario in ScenarioFile; folders are
-// relative to the output folder.
-type ScenarioCase struct {
-	Folder     string   `json:"folder"`
-	CaseNumber string   `json:"case_number"`
-	Missing    []string `json:"missing,omitempty"`
-	Supplement string   `json:"supplement,omitempty"`
-}
-
 // scenarioOf is the scenario case i (from 0) carries.
 func scenarioOf(i int) Scenario {
 	switch {
@@ -144,7 +116,8 @@ func scenarioOf(i int) Scenario {
 }
 
 // Generate writes o.Cases case folders (case-0001, ...) under out, which
-// must be empty or absent.
+// must be empty or absent; it writes nothing else there, so that every
+// entry of out is a case folder.
 func Generate(out string, o Options) ([]Case, error) {
 	if o.Cases == 0 {
 		o.Cases = 10
@@ -180,40 +153,7 @@ func Generate(out string, o Options) ([]Case, error) {
 		}
 		out2 = append(out2, c)
 	}
-	if err := writeScenarios(out, out2); err != nil {
-		return nil, err
-	}
 	return out2, nil
-}
-
-// writeScenarios writes ScenariosFile, listing the cases of every
-// scenario.
-func writeScenarios(out string, cs []Case) error {
-	f := ScenarioFile{Format: ScenarioFormat, Scenarios: []ScenarioCases{}}
-	for _, sc := range Scenarios {
-		e := ScenarioCases{Scenario: sc}
-		for _, c := range cs {
-			if c.Scenario != sc {
-				continue
-			}
-			x := ScenarioCase{Folder: filepath.Base(c.Dir), CaseNumber: c.Number.String(), Missing: c.Missing}
-			if c.Supplement != "" {
-				x.Supplement = filepath.ToSlash(filepath.Join(x.Folder, SupplementDir))
-			}
-			e.Cases = append(e.Cases, x)
-		}
-		if len(e.Cases) > 0 {
-			f.Scenarios = append(f.Scenarios, e)
-		}
-	}
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, ScenariosFile), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("gen: %w", err)
-	}
-	return nil
 }
 
 type generator struct {
