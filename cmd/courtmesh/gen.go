@@ -28,7 +28,7 @@ func runGen(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *out == "" {
-		fprintln(c.stderr, "usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]")
+		fprintln(c.stderr, "usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105 | --courts A,B,C] [--doc-size BYTES] [--today YYYY-MM-DD] [--json]")
 		return errUsage
 	}
 	cc, err := court.ParseCourtCode(*courtCode)

@@ -108,7 +108,7 @@ var messagesCases = []msgPair{
 	{"directory to write case folders to (must be empty or absent)", "写出案件文件夹的目录（必须为空或不存在）"},
 	{"court code (法院代字) holding the cases", "案件所属法院的代字"},
 	{"reference date of the data (YYYY-MM-DD; default today in China time)", "数据的基准日期（YYYY-MM-DD；默认为中国时间的今天）"},
-	{"usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]", "用法：courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105] [--doc-size BYTES] [--today YYYY-MM-DD]"},
+	{"usage: courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105 | --courts A,B,C] [--doc-size BYTES] [--today YYYY-MM-DD] [--json]", "用法：courtmesh gen --out DIR [--cases N] [--seed S] [--court 京0105 | --courts A,B,C] [--doc-size BYTES] [--today YYYY-MM-DD] [--json]"},
 	{"wrote %d cases (%d bytes of documents) to %s, reference date %s\n", "已写出 %d 个案件（文书共 %d 字节）到 %s，基准日期 %s\n"},
 	{"number of cases", "案件数量"},
 	{"random seed; the same seed gives the same files", "随机种子；相同的种子生成相同的文件"},
