@@ -10,11 +10,26 @@
 // Output is a function of the options alone: the same seed, reference
 // date and sizes give byte-identical files.
 //
-// Scenarios built in: a deposit freeze 20 days from expiry (case 1), a
-// waiting-line chain across three courts (case 2), up to 12 cases against
-// one debtor (cases 3..14), a resumed case (执恢) after 终本, renewal
-// chains for measures older than their term, and expiries spread so that
-// some fall within 30 days of the reference date.
+// Scenarios built in, at fixed positions so that a test or a demo can
+// drive them (Case.Scenario names them; courtmesh gen prints them, one
+// line each, or with --json case by case): a deposit freeze 20 days from expiry (case 1), a
+// waiting-line chain across three courts (case 2), up to 12 cases
+// against one debtor (cases 3..14), a resumed case (执恢) after 终本
+// (case 16 and every 23rd: 24, 47, ...), and a handover the receiver
+// will return as incomplete (case 17 and every 29th after it: 46, 75,
+// ...; a resumed case stays only that). Besides: renewal chains for
+// measures older than their term, and expiries spread so that some fall
+// within 30 days of the reference date.
+//
+// The handover returned incomplete: the case folder is the case as the
+// origin holds it at the handover, its dossier lacking the papers of the
+// kinds in ReturnedMissing (the order to report assets and the online
+// search results; each a kind a return names, protocol.DossierItems, and
+// each a required dossier item, protocol.DossierItemsRequired). Its
+// subfolder supplement/ is the same case with those papers found: the
+// origin imports it after the return and supplements the handover. No
+// measure of that case expires within 40 days of the reference date, so
+// its handover is never held back by the 30-day guard.
 package gen
 
 import (
@@ -22,9 +37,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -44,12 +61,63 @@ type Options struct {
 type Case struct {
 	Dir       string // the case folder, ready for importer.Import
 	Number    court.CaseNumber
-	Documents int
-	Bytes     int64 // total bytes of the documents
+	Documents int   // the documents of the case folder's case.json
+	Bytes     int64 // total bytes of those documents
+	Scenario  Scenario
+	// Missing lists, for ScenarioReturned, the kinds of document
+	// (case.json "kind") the case folder's dossier lacks: the dossier
+	// item kinds the receiver's return names.
+	Missing []string
+	// Supplement is, for ScenarioReturned, a folder holding the same
+	// case with the missing papers (Dir/supplement), ready for
+	// importer.Import after the return.
+	Supplement string
+}
+
+// Scenario names what a generated case is built to show ("" for none).
+type Scenario string
+
+// The scenarios, in the order of the cases that carry them.
+const (
+	ScenarioNearExpiry  Scenario = "near_expiry"         // case 1: a deposit freeze 20 days from expiry
+	ScenarioWaitingLine Scenario = "waiting_line"        // case 2: a waiting-line chain across three courts
+	ScenarioGathered    Scenario = "one_debtor"          // cases 3..14: one debtor's cases, for 集中执行
+	ScenarioResumed     Scenario = "resumed"             // case 16, every 23rd: 执恢 after 终本
+	ScenarioReturned    Scenario = "returned_incomplete" // case 17, every 29th after it: a handover returned incomplete
+)
+
+// Scenarios lists every scenario in order.
+var Scenarios = []Scenario{ScenarioNearExpiry, ScenarioWaitingLine, ScenarioGathered, ScenarioResumed, ScenarioReturned}
+
+// ReturnedMissing are the kinds of document (case.json "kind") a case of
+// ScenarioReturned lacks at the handover: the order to report assets
+// (报告财产令) and the online search results (网络查控结果).
+var ReturnedMissing = []string{"report_order", "search_result"}
+
+// SupplementDir is the subfolder of a ScenarioReturned case holding the
+// case with its missing papers.
+const SupplementDir = "supplement"
+
+// scenarioOf is the scenario case i (from 0) carries.
+func scenarioOf(i int) Scenario {
+	switch {
+	case i == 0:
+		return ScenarioNearExpiry
+	case i == 1:
+		return ScenarioWaitingLine
+	case i >= 2 && i < 14:
+		return ScenarioGathered
+	case i == 15 || (i > 0 && i%23 == 0):
+		return ScenarioResumed
+	case i >= 16 && i%29 == 16:
+		return ScenarioReturned
+	}
+	return ""
 }
 
 // Generate writes o.Cases case folders (case-0001, ...) under out, which
-// must be empty or absent.
+// must be empty or absent; it writes nothing else there, so that every
+// entry of out is a case folder.
 func Generate(out string, o Options) ([]Case, error) {
 	if o.Cases == 0 {
 		o.Cases = 10
@@ -257,9 +325,10 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 	applied := filed.AddDate(0, 0, -g.between(0, 7))
 	titleEff := applied.AddDate(0, 0, -g.between(15, 700))
 	noticed := filed.AddDate(0, 0, g.between(1, 10))
+	sc := scenarioOf(i)
 	typ := court.TypeEnforcement
 	status := court.StatusActive
-	if i == 15 || (i > 0 && i%23 == 0) {
+	if sc == ScenarioResumed {
 		typ = court.TypeResumed // 终本 earlier, resumed now
 	}
 	g.seq[filed.Year]++
@@ -300,8 +369,7 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 
 	applicant := g.party("p1", court.RoleApplicant)
 	debtor := g.party("p2", court.RoleRespondent)
-	gathered := i >= 2 && i < 14
-	if gathered {
+	if sc == ScenarioGathered {
 		debtor = g.debtor
 	}
 	b.f.Parties = []importer.PartyFile{applicant, debtor}
@@ -356,6 +424,11 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 		default:
 			d = g.between(31, days)
 		}
+		if sc == ScenarioReturned && d <= 40 {
+			// Nothing holds this handover back (no draw: the cases
+			// after it stay what they were).
+			d += 45
+		}
 		expiry := ref.AddDate(0, 0, d)
 		if i == 1 && k == 0 {
 			// Waiting-line chain across three courts: another court holds
@@ -385,27 +458,87 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "docs"), 0o755); err != nil {
 		return Case{}, fmt.Errorf("gen: %w", err)
 	}
-	c := Case{Dir: dir, Number: n, Documents: len(b.docs)}
+	c := Case{Dir: dir, Number: n, Scenario: sc}
+	// A case returned incomplete: the case folder lacks the papers of
+	// the missing kinds; the supplement folder holds them all (each
+	// document written once, with the same draws as any other case, and
+	// copied).
+	full := b.f
+	if sc == ScenarioReturned {
+		c.Missing = slices.Clone(ReturnedMissing)
+		c.Supplement = filepath.Join(dir, SupplementDir)
+		if err := os.MkdirAll(filepath.Join(c.Supplement, "docs"), 0o755); err != nil {
+			return Case{}, fmt.Errorf("gen: %w", err)
+		}
+	}
 	for _, d := range b.docs {
 		file := "docs/" + d.id + ".pdf"
-		b.f.Documents = append(b.f.Documents, importer.DocumentFile{ID: d.id, Kind: d.kind, Title: d.title, File: file})
-		size, err := g.writePDF(filepath.Join(dir, filepath.FromSlash(file)), append([]string{"courtmesh synthetic data", asciiNo, d.kind}, d.lines...))
+		df := importer.DocumentFile{ID: d.id, Kind: d.kind, Title: d.title, File: file}
+		full.Documents = append(full.Documents, df)
+		missing := slices.Contains(c.Missing, d.kind)
+		at := dir
+		if c.Supplement != "" {
+			at = c.Supplement
+		}
+		size, err := g.writePDF(filepath.Join(at, filepath.FromSlash(file)), append([]string{"courtmesh synthetic data", asciiNo, d.kind}, d.lines...))
 		if err != nil {
 			return Case{}, err
 		}
+		if missing {
+			continue
+		}
+		if at != dir {
+			if err := copyFile(filepath.Join(dir, filepath.FromSlash(file)), filepath.Join(at, filepath.FromSlash(file))); err != nil {
+				return Case{}, err
+			}
+		}
+		b.f.Documents = append(b.f.Documents, df)
+		c.Documents++
 		c.Bytes += size
 	}
+	if err := writeCaseFile(filepath.Join(dir, "case.json"), b.f); err != nil {
+		return Case{}, err
+	}
+	if c.Supplement != "" {
+		if err := writeCaseFile(filepath.Join(c.Supplement, "case.json"), full); err != nil {
+			return Case{}, err
+		}
+	}
+	return c, nil
+}
+
+func writeCaseFile(path string, f importer.CaseFile) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(b.f); err != nil {
-		return Case{}, err
+	if err := enc.Encode(f); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "case.json"), buf.Bytes(), 0o644); err != nil {
-		return Case{}, fmt.Errorf("gen: %w", err)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("gen: %w", err)
 	}
-	return c, nil
+	return nil
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("gen: %s: %w", dst, err)
+	}
+	return nil
 }
 
 func (g *generator) writePDF(path string, lines []string) (int64, error) {
