@@ -424,15 +424,19 @@ func (w *Service) Return(ctx context.Context, id court.TransferID, req api.Retur
 	if len(req.Missing) == 0 {
 		return nil, court.Errorf(court.ErrInvalid, "missing is required: a return names what is missing (the dossier item kinds the handover lacks)")
 	}
+	missing, err := cmproto.ReturnKinds(req.Missing) // the dossier-items view's names too
+	if err != nil {
+		return nil, err
+	}
 	if err := w.checkFreeText(id, "note", req.Note); err != nil {
 		return nil, err
 	}
-	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: req.Missing, Note: req.Note}}})
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: missing, Note: req.Note}}})
 	if err != nil {
 		return nil, err
 	}
 	w.auditDone(storage.AuditEntry{Event: "handover.returned", Outcome: "ok", Transfer: string(id), Case: t.CaseNumber,
-		Detail: fmt.Sprintf("handover version %d returned as incomplete: %s missing; the origin supplements by %s", t.HandoverVersion, strings.Join(req.Missing, ", "), t.SupplementBy)})
+		Detail: fmt.Sprintf("handover version %d returned as incomplete: %s missing; the origin supplements by %s", t.HandoverVersion, strings.Join(missing, ", "), t.SupplementBy)})
 	return t, nil
 }
 
