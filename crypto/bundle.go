@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"courtmesh.dev/courtmesh/court"
@@ -283,6 +285,7 @@ func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, 
 		bySerial[c.Serial] = c
 		b.Certs = append(b.Certs, c)
 	}
+	shareRaw(b)
 	if len(b.Certs) == 0 || b.Certs[0].Serial != root.Serial || !slices.Equal(b.Certs[0].Envelope.Signature, root.Envelope.Signature) {
 		return nil, fmt.Errorf("trust bundle %d: %w: the first certificate is not the pinned national root", b.Sequence, ErrUnknownSigner)
 	}
@@ -291,6 +294,52 @@ func OpenBundleCached(root *Certificate, raw []byte, cache CertCache) (*Bundle, 
 	}
 	b.state = stateDigest(b)
 	return b, nil
+}
+
+// shareRaw points the byte fields that decoding copied out of b.Raw (the
+// bundle's payload; each certificate's payload, signature and encryption
+// key) at the same bytes inside b.Raw, which the bundle keeps anyway.
+// Without it a national bundle (3,500 certificates, 5 MB) is held in
+// memory four times over, some 15 MB more for every node (issue 22). A
+// field is replaced only by bytes equal to it, and capped so that an
+// append to it cannot write into Raw. A certificate kept after its
+// bundle then keeps Raw alive with it.
+func shareRaw(b *Bundle) {
+	share := func(dst *[]byte, msg []byte, num protowire.Number) []byte {
+		v, ok := protoField(msg, num)
+		if !ok || !bytes.Equal(v, *dst) {
+			return nil
+		}
+		v = v[:len(v):len(v)]
+		*dst = v
+		return v
+	}
+	payload := share(&b.Envelope.Payload, b.Raw, 4) // Envelope.payload
+	if payload == nil {
+		return
+	}
+	i := 0
+	for len(payload) > 0 && i < len(b.Certs) {
+		num, typ, n := protowire.ConsumeTag(payload)
+		if n < 0 {
+			return
+		}
+		payload = payload[n:]
+		n = protowire.ConsumeFieldValue(num, typ, payload)
+		if n < 0 {
+			return
+		}
+		if num == 5 && typ == protowire.BytesType { // TrustBundle.certificates
+			msg, _ := protowire.ConsumeBytes(payload)
+			c := b.Certs[i]
+			i++
+			share(&c.Envelope.Signature, msg, 6) // Envelope.signature
+			if cp := share(&c.Envelope.Payload, msg, 4); cp != nil && len(c.EncKey) > 0 {
+				share(&c.EncKey, cp, 10) // Certificate.encryption_key
+			}
+		}
+		payload = payload[n:]
+	}
 }
 
 // checkChain checks every certificate of b after the root: its issuer is

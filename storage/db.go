@@ -93,11 +93,38 @@ type DB struct {
 
 // BadgerOptions returns the Badger options the store uses for a directory
 // and encryption key. The benchmark's raw baseline uses the same.
+//
+// They are sized for a court's node, which holds thousands of cases and
+// their records, not a database of millions of rows, and runs beside
+// other services: Badger's defaults (a 64 MiB memtable allocated whole,
+// up to five of them, a 256 MiB block cache, four compactors each
+// waking every 50 ms) cost an idle node tens of MB of memory and a
+// steady CPU trickle for nothing (issue 22). None of this touches
+// durability: writes still go to the memtable's write-ahead log and
+// are synced as before; encryption at rest is unchanged.
 func BadgerOptions(dir string, key []byte, log *slog.Logger, syncWrites bool) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithEncryptionKey(key).
-		// Badger requires an index cache when encryption is on.
-		WithIndexCacheSize(64 << 20).
+		// Badger requires an index cache when encryption is on; the
+		// indexes and Bloom filters of a court's tables are a few MB.
+		WithIndexCacheSize(16 << 20).
+		// Decrypted blocks; a court's hot set (its open cases, the
+		// transfer indexes) fits many times over.
+		WithBlockCacheSize(32 << 20).
+		// The memtable's arena is allocated whole when the memtable is
+		// made (with its batch reserve: about 1.3x this), and it counts
+		// as live heap, so the garbage collector lets that much more
+		// garbage pile up before it runs. 16 MiB bounds one transaction
+		// at 15% of it, 2.4 MiB and about 26,000 entries, which holds
+		// the largest case import (case.json is at most 1 MiB, see
+		// TestLargestCaseFitsOneTransaction).
+		WithMemTableSize(16 << 20).
+		// At most three full memtables queued for their flush before a
+		// write waits (Badger's default is five).
+		WithNumMemtables(3).
+		// Badger's least (it refuses one); each compactor polls on a
+		// 50 ms ticker even when there is nothing to compact.
+		WithNumCompactors(2).
 		// Chunks (>= 256 KiB) go to the value log, keeping the LSM tree
 		// small and transactions far under the size limit.
 		WithValueThreshold(64 << 10).

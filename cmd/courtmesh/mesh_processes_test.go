@@ -42,6 +42,12 @@ import (
 // issue's full run is 100).
 const meshProcsEnv = "COURTMESH_MESH_PROCS"
 
+// meshProfileEnv names a directory where every node process writes a CPU
+// and a heap profile (`courtmesh run --cpuprofile --memprofile`); unset,
+// none. Debugging only: with COURTMESH_MESH_IDLE_S long, the CPU profile
+// is mostly the idle node's.
+const meshProfileEnv = "COURTMESH_MESH_PROFILE"
+
 // meshOffers is the number of offers made during the run.
 const meshOffers = 50
 
@@ -502,7 +508,7 @@ func TestMeshOfProcesses(t *testing.T) {
 	t0 := time.Now()
 	time.Sleep(window) // a measurement window, not a wait for a condition
 	el := time.Since(t0).Seconds()
-	var cpus, rss []float64
+	var cpus, rss, anon, file []float64
 	var maxCPU, maxRSS string
 	for _, p := range idle {
 		c, r := 100*(procCPU(t, p.cmd.Process.Pid)-cpu0[p])/el, procRSS(t, p.cmd.Process.Pid)
@@ -513,11 +519,19 @@ func TestMeshOfProcesses(t *testing.T) {
 			maxRSS = p.code
 		}
 		cpus, rss = append(cpus, c), append(rss, r)
+		anon, file = append(anon, procStatusMB(t, p.cmd.Process.Pid, "RssAnon")), append(file, procStatusMB(t, p.cmd.Process.Pid, "RssFile"))
 	}
 	sort.Float64s(cpus)
 	sort.Float64s(rss)
+	sort.Float64s(anon)
+	sort.Float64s(file)
 	t.Logf("mesh of %d processes: idle CPU per node over %v (the %d not revoked): median %.2f%%, p90 %.2f%%, max %.2f%% (%s) of a core (goal < 1%%); RSS per node: median %.1f MB, p90 %.1f MB, max %.1f MB (%s) (goal < 60 MB)",
 		n, window, len(idle), pctF(cpus, 50), pctF(cpus, 90), cpus[len(cpus)-1], maxCPU, pctF(rss, 50), pctF(rss, 90), rss[len(rss)-1], maxRSS)
+	// The RSS counts the executable's own pages, which the kernel maps
+	// whole (text and read-only data, about 37 MB) and every node process
+	// on the machine shares: the node's own memory is the anonymous part.
+	t.Logf("mesh of %d processes: RSS per node, anonymous (the node's own memory): median %.1f MB, p90 %.1f MB, max %.1f MB; file-backed (mostly the executable, shared): median %.1f MB, max %.1f MB",
+		n, pctF(anon, 50), pctF(anon, 90), anon[len(anon)-1], pctF(file, 50), file[len(file)-1])
 	t.Logf("connections seen by the nodes: %d through the delay lines, %d dialled to a listen address directly (peer exchange), machine load %s",
 		lined, direct, loadavg())
 }
@@ -668,7 +682,14 @@ exports_dir = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(e.bin, "run", "--data", p.dir)
+	args := []string{"run", "--data", p.dir}
+	if pd := os.Getenv(meshProfileEnv); pd != "" {
+		// Profiles of every run, for `go tool pprof` (debugging the idle
+		// figures): CPU over the whole run, heap when told to stop.
+		stem := filepath.Join(pd, fmt.Sprintf("n%d.%s.run%d", p.i, p.code, p.runs))
+		args = append(args, "--cpuprofile", stem+".cpu.pprof", "--memprofile", stem+".heap.pprof")
+	}
+	cmd := exec.Command(e.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -860,22 +881,25 @@ func procCPU(t *testing.T, pid int) float64 {
 }
 
 // procRSS is the process's resident set in MB (/proc/PID/status VmRSS).
-func procRSS(t *testing.T, pid int) float64 {
+func procRSS(t *testing.T, pid int) float64 { return procStatusMB(t, pid, "VmRSS") }
+
+// procStatusMB is a "kB" line of /proc/PID/status (RssAnon, RssFile) in MB.
+func procStatusMB(t *testing.T, pid int, key string) float64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			if err != nil {
-				t.Fatalf("VmRSS %q", v)
+				t.Fatalf("%s %q", key, v)
 			}
 			return kb * 1024 / 1e6
 		}
 	}
-	t.Fatalf("/proc/%d/status has no VmRSS", pid)
+	t.Fatalf("/proc/%d/status has no %s", pid, key)
 	return 0
 }
 
