@@ -24,6 +24,9 @@ type Batch struct {
 	n    int             // commits applied
 	size int             // bytes of records and transfers written (an estimate)
 	held map[string]bool // transfers with a record held by the batch
+	// view and heldIt read the committed held records (HasHeld).
+	view   *badger.Txn
+	heldIt *badger.Iterator
 }
 
 // ErrBatchFull is returned by Batch.Apply when the transaction cannot take
@@ -43,7 +46,11 @@ const MaxBatchBytes = 2 << 20
 // read, e.g. a counter), fn runs again from the start on a fresh batch,
 // so fn must keep no state across runs that it does not rebuild.
 func (db *DB) Batch(fn func(b *Batch) error) error {
-	return db.update(func(txn *badger.Txn) error { return fn(&Batch{db: db, txn: txn}) })
+	return db.update(func(txn *badger.Txn) error {
+		b := &Batch{db: db, txn: txn}
+		defer b.close()
+		return fn(b)
+	})
 }
 
 // HasRecord reports whether the log holds exactly raw at (issuer, seq),
@@ -111,22 +118,30 @@ func (b *Batch) Len() int { return b.n }
 func (b *Batch) Size() int { return b.size }
 
 // HasHeld reports whether records wait for their predecessor in transfer
-// (Commit.Hold), counting those the batch held. It reads the committed
-// store for the others (an iterator of the batch's own transaction would
-// sort every write of the batch at each call): a batch holds records and
-// never releases one, and the caller serialises the writers of held
-// records.
+// (Commit.Hold), counting those the batch held. It reads the others from
+// the store as committed when the batch first asked (an iterator of the
+// batch's own transaction would sort every write of the batch at each
+// call): a batch holds records and never releases one, and the caller
+// serialises the writers of held records.
 func (b *Batch) HasHeld(transfer string) (bool, error) {
 	if b.held[transfer] {
 		return true, nil
 	}
-	var found bool
-	err := b.db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixHeld + transfer + "/")})
-		defer it.Close()
-		it.Rewind()
-		found = it.Valid()
-		return nil
-	})
-	return found, err
+	if b.heldIt == nil {
+		// One read transaction and iterator for the batch's lifetime.
+		b.view = b.db.bdb.NewTransaction(false)
+		b.heldIt = b.view.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixHeld)})
+	}
+	p := []byte(prefixHeld + transfer + "/")
+	b.heldIt.Seek(p)
+	return b.heldIt.ValidForPrefix(p), nil
+}
+
+// close releases what HasHeld opened.
+func (b *Batch) close() {
+	if b.heldIt != nil {
+		b.heldIt.Close()
+		b.view.Discard()
+		b.heldIt, b.view = nil, nil
+	}
 }

@@ -373,6 +373,12 @@ func (s *Service) ingest(raw []byte, from peer.ID, pinned bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if batchable(r) && !pinned {
+		// Kept and applied in one store transaction (a batch of one).
+		var errs [1]error
+		s.applyBatch([]decoded{{raw: raw, r: r, err: err}}, from, s.trust.Trust(), errs[:])
+		return errs[0]
+	}
 	return s.ingestRecord(r, raw, from, pinned, err)
 }
 
