@@ -20,7 +20,8 @@ import (
 // record, the held records, the log heads, the equivocation audits. The
 // records cover every outcome: applied, held then released (by a record
 // of the same run and by a later one), duplicate, equivocation, authentic
-// but invalid, refused by the state machine, bad signature.
+// but invalid, refused by the state machine, bad signature; and a range
+// long enough to be decoded on several goroutines.
 func TestSyncRangeIngestSameAsOneAtATime(t *testing.T) {
 	m, err := devmesh.Build(t.TempDir(), scenarioCourts(), time.Now())
 	if err != nil {
@@ -111,6 +112,27 @@ func TestSyncRangeIngestSameAsOneAtATime(t *testing.T) {
 	if tr, err := rng.Workflow().Transfer(t2); err != nil || tr.NewCaseNumber != "（2026）京0108执32号" {
 		t.Errorf("t2 after its held acceptance was released: %+v, %v", tr, err)
 	}
+	// A range long enough to be decoded on several goroutines.
+	var offers [][]byte
+	for k := range 48 {
+		offers = append(offers, sign(origin, court.NewTransferID(), offerBody(300+k, 80_000_00)))
+	}
+	for _, raw := range offers {
+		if err := node.IngestForTest(one, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, err := range node.IngestRangeForTest(rng, offers) {
+		if err != nil {
+			t.Errorf("offer %d of the long range: %v", i, err)
+		}
+	}
+	ca, _ := one.Store().TransferCounts()
+	cb, _ := rng.Store().TransferCounts()
+	if !reflect.DeepEqual(ca, cb) {
+		t.Errorf("transfer counts: range %v, one at a time %v", cb, ca)
+	}
+
 	ha, err := one.Store().LogHeads()
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -67,10 +70,7 @@ func (s *Service) IngestRange(raws [][]byte, from peer.ID) []error {
 	// yet applied, as it would to a record ingested alone after it.
 	decode := func(from int) *crypto.Trust {
 		tr := s.trust.Trust()
-		for i := from; i < len(raws); i++ {
-			r, err := cmproto.DecodeRecord(raws[i], tr, s.now())
-			ds[i] = decoded{raw: raws[i], r: r, err: err}
-		}
+		decodeAll(ds[from:], raws[from:], tr, s.now)
 		return tr
 	}
 	tr := decode(0)
@@ -98,6 +98,36 @@ func (s *Service) IngestRange(raws [][]byte, from peer.ID) []error {
 	}
 	return errs
 }
+
+// decodeAll decodes raws into ds under tr, on as many cores as the
+// process may use (the signatures are most of the CPU a record costs,
+// and they need no lock): a node catching up applies records sooner,
+// for the same CPU.
+func decodeAll(ds []decoded, raws [][]byte, tr *crypto.Trust, now func() time.Time) {
+	one := func(i int) {
+		r, err := cmproto.DecodeRecord(raws[i], tr, now())
+		ds[i] = decoded{raw: raws[i], r: r, err: err}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(raws)/minDecodeShare)
+	if workers <= 1 {
+		for i := range raws {
+			one(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(raws); i += workers {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// minDecodeShare is the fewest records worth a goroutine of decodeAll.
+const minDecodeShare = 16
 
 // batchable reports whether r may be applied in a batch: not a complaint
 // (their own state and release), not a revoked key's record (checked
