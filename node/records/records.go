@@ -412,6 +412,9 @@ func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinn
 	return nil
 }
 
+// keep is ingestRecord's work, one store transaction at a time: the path
+// of the records a batch does not take (complaints, a revoked key's
+// records) and of a batch's records again when the batch failed.
 func (s *Service) keep(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
 	if r.Revocation != nil && !pinned {
 		if err := s.checkTrusted(r, raw); err != nil {
