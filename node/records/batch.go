@@ -31,11 +31,12 @@ import (
 // the batch commits, in the records' order, still under s.mu, which a
 // range takes for one run at a time.
 //
-// A run ends before a record that takes the one-at-a-time path (a
-// complaint, or a revoked key's record, which are rare), at a size bound
-// (maxBatchRecords, storage.MaxBatchBytes), and after a record applied to
-// a transfer that has records held for it (their release reads the store
-// as it stands after that record). If a batch fails in the store (its
+// A run ends when a new bundle comes into force (the records after it
+// are decoded again under the new one), before a record that takes the
+// one-at-a-time path (a complaint, or a revoked key's record, which are
+// rare), at a size bound (maxBatchRecords, storage.MaxBatchBytes), and
+// after a record applied to a transfer that has records held for it
+// (their release reads the store as it stands after that record). If a batch fails in the store (its
 // commit, a read, or storage.ErrBatchFull), nothing of it was written and
 // its records are kept and applied again one at a time.
 
@@ -150,6 +151,11 @@ func (s *Service) applyBatch(ds []decoded, from peer.ID, tr *crypto.Trust, errs 
 		n, res, after = 0, make([]error, 0, len(ds)), after[:0]
 		for _, d := range ds {
 			if n > 0 && (d.r == nil || !batchable(d.r) || n >= maxBatchRecords || b.Size() >= storage.MaxBatchBytes) {
+				break
+			}
+			if n > 0 && s.trust.Trust() != tr {
+				// A new bundle: the rest is checked again under it
+				// (IngestRange), as a record ingested alone after it.
 				break
 			}
 			n++
