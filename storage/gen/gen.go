@@ -379,81 +379,103 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 
 	nAssets := g.between(1, 3)
 	for k := range nAssets {
-		class := assetMix[g.r.IntN(len(assetMix))]
-		if i == 0 && k == 0 {
-			class = court.AssetDeposit
-		}
-		if i == 1 && k == 0 {
-			class = court.AssetRealEstate
-		}
-		a := importer.AssetFile{ID: fmt.Sprintf("a%d", k+1), Class: string(class), Owner: "p2", Source: "national_search", ValueFen: int64(g.between(1000, 900000000)) * 100}
-		switch class {
-		case court.AssetDeposit:
-			a.Description = bankNames[g.r.IntN(len(bankNames))] + "活期存款账户"
-			a.Account = "9999" + g.digits(15)
-		case court.AssetOnlinePayment:
-			a.Description = "某某支付平台账户"
-			a.Account = "9999" + g.digits(12)
-		case court.AssetRealEstate:
-			a.Description = "某某小区某号楼某单元住宅"
-			a.Source = "local_link"
-		case court.AssetVehicle:
-			a.Description = "小型轿车一辆 (京A*****)"
-		case court.AssetVessel:
-			a.Description = "货船一艘"
-		case court.AssetEquity:
-			a.Description = "某某有限公司 20% 股权"
-		case court.AssetSecurities:
-			a.Description = "证券账户内股票"
-			a.Account = "9999" + g.digits(8)
-		case court.AssetReceivable:
-			a.Description = "对某某公司的应收账款"
-			a.Source = "applicant_lead"
-		case court.AssetIP:
-			a.Description = "注册商标专用权一项"
-		}
+		a, class := g.asset(i, k)
 		b.f.Assets = append(b.f.Assets, a)
-		term := court.LegalExpiry(class, ref)
-		days := ref.DaysUntil(term)
-		var d int
-		switch {
-		case i == 0 && k == 0:
-			d = 20 // the scenario: a freeze 20 days from expiry
-		case g.r.IntN(4) == 0:
-			d = g.between(0, 30)
-		default:
-			d = g.between(31, days)
-		}
-		if sc == ScenarioReturned && d <= 40 {
-			// Nothing holds this handover back (no draw: the cases
-			// after it stay what they were).
-			d += 45
-		}
-		expiry := ref.AddDate(0, 0, d)
-		if i == 1 && k == 0 {
-			// Waiting-line chain across three courts: another court holds
-			// the first seizure, this court waits first, a third second.
-			first, third := g.others[0], g.others[1]
-			b.addMeasures(a, class, expiry, first)
-			for rank, holder := range []court.CourtCode{g.o.Court, third} {
-				eff := ref.AddDate(0, 0, -g.between(10, 150))
-				id := b.measureID()
-				doc := b.doc("ruling", "轮候查封裁定书", "Ruling: waiting-line seizure", fmt.Sprintf("Rank %d, held by %s", rank+1, holder))
-				b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: id, Kind: string(court.MeasureWaiting), Asset: a.ID,
-					Effective: eff.String(), Rank: rank + 1, Status: string(court.MeasureActive), Court: string(holder), Document: doc})
-			}
-			continue
-		}
-		b.addMeasures(a, class, expiry, g.o.Court)
-		if class == court.AssetDeposit && g.r.IntN(5) == 0 {
-			eff := ref.AddDate(0, 0, -g.between(1, 60))
-			doc := b.doc("ruling", "扣划裁定书", "Ruling: deduction of frozen funds")
-			b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: b.measureID(), Kind: string(court.MeasureDeduct), Asset: a.ID,
-				Effective: eff.String(), Status: string(court.MeasureExecuted), Document: doc})
-		}
+		g.measures(b, i, k, sc, a, class)
 	}
 	b.doc("assist_notice", "协助执行通知书", "Notice to assisting bodies", asciiNo)
 
+	return g.writeCaseDir(b, out, i, n, sc, asciiNo)
+}
+
+// asset draws the k-th asset of case i (the first two cases get the
+// scenario's deposit and real estate).
+func (g *generator) asset(i, k int) (importer.AssetFile, court.AssetClass) {
+	class := assetMix[g.r.IntN(len(assetMix))]
+	if i == 0 && k == 0 {
+		class = court.AssetDeposit
+	}
+	if i == 1 && k == 0 {
+		class = court.AssetRealEstate
+	}
+	a := importer.AssetFile{ID: fmt.Sprintf("a%d", k+1), Class: string(class), Owner: "p2", Source: "national_search", ValueFen: int64(g.between(1000, 900000000)) * 100}
+	switch class {
+	case court.AssetDeposit:
+		a.Description = bankNames[g.r.IntN(len(bankNames))] + "活期存款账户"
+		a.Account = "9999" + g.digits(15)
+	case court.AssetOnlinePayment:
+		a.Description = "某某支付平台账户"
+		a.Account = "9999" + g.digits(12)
+	case court.AssetRealEstate:
+		a.Description = "某某小区某号楼某单元住宅"
+		a.Source = "local_link"
+	case court.AssetVehicle:
+		a.Description = "小型轿车一辆 (京A*****)"
+	case court.AssetVessel:
+		a.Description = "货船一艘"
+	case court.AssetEquity:
+		a.Description = "某某有限公司 20% 股权"
+	case court.AssetSecurities:
+		a.Description = "证券账户内股票"
+		a.Account = "9999" + g.digits(8)
+	case court.AssetReceivable:
+		a.Description = "对某某公司的应收账款"
+		a.Source = "applicant_lead"
+	case court.AssetIP:
+		a.Description = "注册商标专用权一项"
+	}
+	return a, class
+}
+
+// measures adds the measures on asset a, the k-th of case i: its own
+// measure chain expiring at a drawn date, or for the second case's first
+// asset a waiting-line chain across three courts.
+func (g *generator) measures(b *caseBuilder, i, k int, sc Scenario, a importer.AssetFile, class court.AssetClass) {
+	ref := g.o.RefDate
+	term := court.LegalExpiry(class, ref)
+	days := ref.DaysUntil(term)
+	var d int
+	switch {
+	case i == 0 && k == 0:
+		d = 20 // the scenario: a freeze 20 days from expiry
+	case g.r.IntN(4) == 0:
+		d = g.between(0, 30)
+	default:
+		d = g.between(31, days)
+	}
+	if sc == ScenarioReturned && d <= 40 {
+		// Nothing holds this handover back (no draw: the cases
+		// after it stay what they were).
+		d += 45
+	}
+	expiry := ref.AddDate(0, 0, d)
+	if i == 1 && k == 0 {
+		// Waiting-line chain across three courts: another court holds
+		// the first seizure, this court waits first, a third second.
+		first, third := g.others[0], g.others[1]
+		b.addMeasures(a, class, expiry, first)
+		for rank, holder := range []court.CourtCode{g.o.Court, third} {
+			eff := ref.AddDate(0, 0, -g.between(10, 150))
+			id := b.measureID()
+			doc := b.doc("ruling", "轮候查封裁定书", "Ruling: waiting-line seizure", fmt.Sprintf("Rank %d, held by %s", rank+1, holder))
+			b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: id, Kind: string(court.MeasureWaiting), Asset: a.ID,
+				Effective: eff.String(), Rank: rank + 1, Status: string(court.MeasureActive), Court: string(holder), Document: doc})
+		}
+		return
+	}
+	b.addMeasures(a, class, expiry, g.o.Court)
+	if class == court.AssetDeposit && g.r.IntN(5) == 0 {
+		eff := ref.AddDate(0, 0, -g.between(1, 60))
+		doc := b.doc("ruling", "扣划裁定书", "Ruling: deduction of frozen funds")
+		b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: b.measureID(), Kind: string(court.MeasureDeduct), Asset: a.ID,
+			Effective: eff.String(), Status: string(court.MeasureExecuted), Document: doc})
+	}
+}
+
+// writeCaseDir writes case i (number n) under out: its documents as
+// PDFs and its case.json, and for a case returned incomplete its
+// supplement folder.
+func (g *generator) writeCaseDir(b *caseBuilder, out string, i int, n court.CaseNumber, sc Scenario, asciiNo string) (Case, error) {
 	dir := filepath.Join(out, fmt.Sprintf("case-%04d", i+1))
 	if err := os.MkdirAll(filepath.Join(dir, "docs"), 0o755); err != nil {
 		return Case{}, fmt.Errorf("gen: %w", err)
