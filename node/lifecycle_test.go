@@ -316,6 +316,9 @@ func (s *scenario) sameView(id court.TransferID, what string, c court.CourtCode,
 // under an 执恢 number and offered. Every court's clock runs four months
 // behind at first, then catches up with the calendar: the story spans
 // the months the law requires.
+//
+// It is long on purpose: one story on one clock, spanning the months
+// the law requires.
 func TestTerminalAndResume(t *testing.T) {
 	var offset atomic.Int64 // added to the wall clock, the same for every court
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }

@@ -190,6 +190,10 @@ func forms(v string) []string {
 // the channel that does. As a positive control, case show --reveal
 // (audited) must show the canaries it can (phones are stored masked
 // only), and the same search must find them there.
+//
+// It is long on purpose: one story, the canary case carried through
+// the mesh and then every channel searched in one list, so that no
+// channel is left out.
 func TestPersonalDataCanary(t *testing.T) {
 	e := newE2E(t)
 	base := t.TempDir()
