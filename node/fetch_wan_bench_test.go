@@ -49,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -59,6 +60,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
@@ -126,8 +129,9 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 	type variant struct {
 		suffix string
 		bufs   bool
+		quic   bool
 	}
-	variants := []variant{{"", false}, {" +bufs", true}}
+	variants := []variant{{"", false, false}, {" +bufs", true, false}, {" quic", false, true}}
 	defaults := map[string]string{}
 	for _, k := range []string{"net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"} {
 		v, err := line.A.ReadSysctl(k)
@@ -159,17 +163,17 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 				}
 			}
 		}
-		fm := wanStartMesh(b, line)
+		fm := wanStartMesh(b, line, v.quic)
 		cases := wanCases(b, len(rows), size)
 		for i, l := range rows {
-			wanRow(b, fm, line, l, l.name+v.suffix, cases[i])
+			wanRow(b, fm, line, l, l.name+v.suffix, cases[i], v.quic)
 		}
 		fm.stop()
 	}
 }
 
 // wanRow runs one link: the bulk connection, then the fetch.
-func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name string, cs gen.Case) {
+func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name string, cs gen.Case, quic bool) {
 	line.Set(delayline.Config{})
 	origin, recv := fm.as(b, "京0105"), fm.as(b, "京0108")
 	if _, err := importer.Import(context.Background(), origin.Store(), cs.Dir, importer.Options{}); err != nil {
@@ -226,6 +230,16 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 	}
 	bulkCPU := fbCPU() - c0
 	bulkRate := float64(size) / bulk.Seconds()
+	if quic {
+		// QUIC's own rate over the link: one libp2p stream over the
+		// QUIC connection the fetch uses, the source writing.
+		el, err := wanStream(recv.Host(), fm.as(b, "京0105").Host(), size)
+		if err != nil {
+			b.Fatalf("%s: one QUIC stream: %v", name, err)
+		}
+		r := float64(size) / el.Seconds()
+		fmt.Printf("    %s: one libp2p stream over QUIC %.1f MB/s = %.2f of link\n", name, r/1e6, r/bulkRate)
+	}
 
 	done := make(chan time.Time, 1)
 	stop := make(chan struct{})
@@ -291,7 +305,10 @@ func wanCases(b *testing.B, n int, size int64) []gen.Case {
 
 // wanStartMesh starts the 7-court mesh with the receiver (京0108) in the
 // line's namespace B and every other court in A.
-func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
+//
+// With quic every node listens on QUIC only (mesh.WithQUIC), so that
+// every connection, the fetch's included, is QUIC.
+func wanStartMesh(b *testing.B, line *delayline.Line, quic bool) *fbMesh {
 	dir := b.TempDir()
 	m, err := devmesh.BuildSuite(dir, scenarioCourts(), time.Now(), crypto.SuiteV1)
 	if err != nil {
@@ -310,7 +327,12 @@ func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
 			ns, addr = line.B, delayline.AddrB
 		}
 		cfg.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/0", addr)}
-		o := node.Options{Dir: d, Config: &cfg, HostOptions: []mesh.HostOption{mesh.WithSockets(ns.Do)}}
+		hopts := []mesh.HostOption{mesh.WithSockets(ns.Do)}
+		if quic {
+			cfg.Listen = []string{fmt.Sprintf("/ip4/%s/udp/0/quic-v1", addr)}
+			hopts = append(hopts, mesh.WithQUIC())
+		}
+		o := node.Options{Dir: d, Config: &cfg, HostOptions: hopts}
 		if os.Getenv("COURTMESH_WAN_LOG") != "" {
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("court", m.Courts[i].Code)
 		}
@@ -334,4 +356,47 @@ func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
 		b.Fatalf("the receiver listens on %v", addrs)
 	}
 	return fm
+}
+
+// wanBulkProto is the protocol of wanStream's one stream.
+const wanBulkProto = "/courtmesh-bench/wan-bulk/1"
+
+// wanStream opens one libp2p stream from recv to src, over the connection
+// they have, on which src writes n bytes; it returns the time from the
+// stream's opening to recv's reading the last byte.
+func wanStream(recv, src host.Host, n int64) (time.Duration, error) {
+	sent := make(chan error, 1)
+	src.SetStreamHandler(wanBulkProto, func(s network.Stream) {
+		defer s.Close()
+		buf := make([]byte, 1<<20)
+		for left := n; left > 0; {
+			k, err := s.Write(buf[:min(left, int64(len(buf)))])
+			if err != nil {
+				s.Reset()
+				sent <- err
+				return
+			}
+			left -= int64(k)
+		}
+		sent <- nil
+	})
+	defer src.RemoveStreamHandler(wanBulkProto)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	s, err := recv.NewStream(ctx, src.ID(), wanBulkProto)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	got, err := io.CopyBuffer(io.Discard, io.LimitReader(s, n), make([]byte, 1<<20))
+	el := time.Since(start)
+	if err == nil && got < n {
+		err = fmt.Errorf("%d of %d bytes", got, n)
+	}
+	if err != nil {
+		s.Reset()
+		return 0, err
+	}
+	return el, <-sent
 }
