@@ -29,7 +29,14 @@ package node_test
 // One line per link, exactly "wan <name>: <MB/s> MB/s = <ratio> of link",
 // the ratio against that bulk connection. Then the same rows with
 // tcp_wmem and tcp_rmem raised inside both namespaces to what courtmesh
-// doctor asks for (rows named "<link> +bufs").
+// doctor asks for (rows named "<link> +bufs"). Then the same rows over
+// QUIC (rows named "<link> quic", the defaults back, and "<link> quic
+// +win", the receive windows starting at libp2p's maxima as yamux's
+// start at courtmesh's): every node listens
+// on QUIC only (mesh.WithQUIC), the ratio is still against the bulk TCP
+// connection, and one libp2p stream over the QUIC connection (QUIC's own
+// rate over the link) is printed before each row, QUIC's ceiling (that
+// stream over the line with no rate and no delay) before the rows.
 //
 // The forwarder runs in this process, on the same cores as both ends of
 // every connection: its own ceiling (one bulk TCP connection over a line
@@ -130,8 +137,9 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 		suffix string
 		bufs   bool
 		quic   bool
+		win    bool // QUIC's receive windows start at their maxima
 	}
-	variants := []variant{{"", false, false}, {" +bufs", true, false}, {" quic", false, true}}
+	variants := []variant{{"", false, false, false}, {" +bufs", true, false, false}, {" quic", false, true, false}, {" quic +win", false, true, true}}
 	defaults := map[string]string{}
 	for _, k := range []string{"net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"} {
 		v, err := line.A.ReadSysctl(k)
@@ -163,7 +171,20 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 				}
 			}
 		}
-		fm := wanStartMesh(b, line, v.quic)
+		fm := wanStartMesh(b, line, v.quic, v.win)
+		if v.quic {
+			// QUIC's own ceiling on these cores and this forwarder.
+			line.Set(delayline.Config{})
+			ab0, ba0 := line.Stats()
+			c0 := fbCPU()
+			el, err := wanStream(fm.as(b, "京0108").Host(), fm.as(b, "京0105").Host(), size)
+			if err != nil {
+				b.Fatalf("one QUIC stream: %v", err)
+			}
+			ab, ba := line.Stats()
+			fmt.Printf("    quic ceiling: %.1f MB/s (one libp2p stream over QUIC, no rate, no delay; the forwarder %.2f cores busy, the process with both ends %.2f)\n",
+				float64(size)/el.Seconds()/1e6, float64(ab.CPU+ba.CPU-ab0.CPU-ba0.CPU)/float64(el), float64(fbCPU()-c0)/float64(el))
+		}
 		cases := wanCases(b, len(rows), size)
 		for i, l := range rows {
 			wanRow(b, fm, line, l, l.name+v.suffix, cases[i], v.quic)
@@ -307,8 +328,10 @@ func wanCases(b *testing.B, n int, size int64) []gen.Case {
 // line's namespace B and every other court in A.
 //
 // With quic every node listens on QUIC only (mesh.WithQUIC), so that
-// every connection, the fetch's included, is QUIC.
-func wanStartMesh(b *testing.B, line *delayline.Line, quic bool) *fbMesh {
+// every connection, the fetch's included, is QUIC; with win too, the
+// connections a node dials (the receiver dials its sources: wanRow)
+// start with full receive windows.
+func wanStartMesh(b *testing.B, line *delayline.Line, quic, win bool) *fbMesh {
 	dir := b.TempDir()
 	m, err := devmesh.BuildSuite(dir, scenarioCourts(), time.Now(), crypto.SuiteV1)
 	if err != nil {
@@ -330,7 +353,7 @@ func wanStartMesh(b *testing.B, line *delayline.Line, quic bool) *fbMesh {
 		hopts := []mesh.HostOption{mesh.WithSockets(ns.Do)}
 		if quic {
 			cfg.Listen = []string{fmt.Sprintf("/ip4/%s/udp/0/quic-v1", addr)}
-			hopts = append(hopts, mesh.WithQUIC())
+			hopts = append(hopts, mesh.WithQUIC(win))
 		}
 		o := node.Options{Dir: d, Config: &cfg, HostOptions: hopts}
 		if os.Getenv("COURTMESH_WAN_LOG") != "" {

@@ -192,18 +192,27 @@ func Limits() rcmgr.ConcreteLimitConfig {
 type HostOption func(*hostOptions) error
 
 type hostOptions struct {
-	sockets func(func() error) error
-	quic    bool
+	sockets     func(func() error) error
+	quic        bool
+	quicWindows bool
 }
 
 // WithQUIC adds libp2p's QUIC transport (quic-v1) beside TCP: the host
 // listens on the /udp/.../quic-v1 addresses among its listen addresses
 // and dials them. Only BenchmarkFetchWAN uses it, to compare QUIC with
 // TCP over the same links; the configuration has no QUIC (see
-// docs/operations.md, "QUIC").
-func WithQUIC() HostOption {
+// docs/operations.md, "QUIC"). A private network (a pre-shared key) and
+// QUIC do not go together: libp2p refuses it.
+//
+// With fullWindows (and WithSockets), the connections the host dials
+// start with their receive windows at libp2p's maxima (10 MB a stream,
+// 15 MB the connection) instead of quic-go's 512 KiB, which QUIC's
+// auto-tuning grows round trip by round trip, as the yamux windows over
+// TCP start at YamuxInitialWindow.
+func WithQUIC(fullWindows bool) HostOption {
 	return func(o *hostOptions) error {
 		o.quic = true
+		o.quicWindows = fullWindows
 		return nil
 	}
 }
@@ -263,6 +272,12 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 			if quicCM, err = socketsQUICReuse(priv, o.sockets); err != nil {
 				rm.Close()
 				return nil, err
+			}
+			if o.quicWindows {
+				// The configuration every dial clones.
+				c := quicCM.ClientConfig()
+				c.InitialStreamReceiveWindow = c.MaxStreamReceiveWindow
+				c.InitialConnectionReceiveWindow = c.MaxConnectionReceiveWindow
 			}
 			opts = append(opts, libp2p.QUICReuse(func() *quicreuse.ConnManager { return quicCM }))
 		}
