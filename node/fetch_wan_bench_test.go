@@ -35,8 +35,10 @@ package node_test
 // start at courtmesh's): every node listens
 // on QUIC only (mesh.WithQUIC), the ratio is still against the bulk TCP
 // connection, and one libp2p stream over the QUIC connection (QUIC's own
-// rate over the link) is printed before each row, QUIC's ceiling (that
-// stream over the line with no rate and no delay) before the rows.
+// rate over the link) is printed before each row. Before each set of
+// rows, the transport's ceiling: one libp2p stream between the receiver
+// and the origin over the line with no rate and no delay ("tcp ceiling",
+// "quic ceiling", ...), its CPU beside it.
 //
 // The forwarder runs in this process, on the same cores as both ends of
 // every connection: its own ceiling (one bulk TCP connection over a line
@@ -172,18 +174,23 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 			}
 		}
 		fm := wanStartMesh(b, line, v.quic, v.win)
-		if v.quic {
-			// QUIC's own ceiling on these cores and this forwarder.
+		{
+			// The transport's own ceiling on these cores and this
+			// forwarder (TLS or Noise and yamux over TCP, or QUIC).
 			line.Set(delayline.Config{})
 			ab0, ba0 := line.Stats()
 			c0 := fbCPU()
 			el, err := wanStream(fm.as(b, "京0108").Host(), fm.as(b, "京0105").Host(), size)
 			if err != nil {
-				b.Fatalf("one QUIC stream: %v", err)
+				b.Fatalf("one libp2p stream: %v", err)
 			}
 			ab, ba := line.Stats()
-			fmt.Printf("    quic ceiling: %.1f MB/s (one libp2p stream over QUIC, no rate, no delay; the forwarder %.2f cores busy, the process with both ends %.2f)\n",
-				float64(size)/el.Seconds()/1e6, float64(ab.CPU+ba.CPU-ab0.CPU-ba0.CPU)/float64(el), float64(fbCPU()-c0)/float64(el))
+			tr, over := "tcp"+v.suffix, "TCP"
+			if v.quic {
+				tr, over = strings.TrimPrefix(v.suffix, " "), "QUIC"
+			}
+			fmt.Printf("    %s ceiling: %.1f MB/s (one libp2p stream over %s, no rate, no delay; the forwarder %.2f cores busy, the process with both ends %.2f)\n",
+				tr, float64(size)/el.Seconds()/1e6, over, float64(ab.CPU+ba.CPU-ab0.CPU-ba0.CPU)/float64(el), float64(fbCPU()-c0)/float64(el))
 		}
 		cases := wanCases(b, len(rows), size)
 		for i, l := range rows {
