@@ -218,7 +218,15 @@ func TestDelayLine(t *testing.T) {
 				t.Fatalf("datagram %d: %d bytes, want %d", i, n, size)
 			}
 		}
-		ab, _ := l.Stats()
+		// The forwarder counts a packet after writing it: B may read it
+		// first. Wait for the count (bounded).
+		var ab Stats
+		for range 200 {
+			if ab, _ = l.Stats(); ab.WireBytes-ab0.WireBytes >= segs*wire {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		t.Logf("%d datagrams sent at once crossed as %d packets, %d wire bytes", segs, ab.Packets-ab0.Packets, ab.WireBytes-ab0.WireBytes)
 		if got := ab.WireBytes - ab0.WireBytes; got != segs*wire {
 			t.Errorf("%d wire bytes, want %d", got, segs*wire)
