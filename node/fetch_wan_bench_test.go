@@ -29,7 +29,16 @@ package node_test
 // One line per link, exactly "wan <name>: <MB/s> MB/s = <ratio> of link",
 // the ratio against that bulk connection. Then the same rows with
 // tcp_wmem and tcp_rmem raised inside both namespaces to what courtmesh
-// doctor asks for (rows named "<link> +bufs").
+// doctor asks for (rows named "<link> +bufs"). Then the same rows over
+// QUIC (rows named "<link> quic", the defaults back, and "<link> quic
+// +win", the receive windows starting at libp2p's maxima as yamux's
+// start at courtmesh's): every node listens
+// on QUIC only (mesh.WithQUIC), the ratio is still against the bulk TCP
+// connection, and one libp2p stream over the QUIC connection (QUIC's own
+// rate over the link) is printed before each row. Before each set of
+// rows, the transport's ceiling: one libp2p stream between the receiver
+// and the origin over the line with no rate and no delay ("tcp ceiling",
+// "quic ceiling", ...), its CPU beside it.
 //
 // The forwarder runs in this process, on the same cores as both ends of
 // every connection: its own ceiling (one bulk TCP connection over a line
@@ -49,6 +58,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -59,6 +69,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
@@ -126,8 +138,10 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 	type variant struct {
 		suffix string
 		bufs   bool
+		quic   bool
+		win    bool // QUIC's receive windows start at their maxima
 	}
-	variants := []variant{{"", false}, {" +bufs", true}}
+	variants := []variant{{"", false, false, false}, {" +bufs", true, false, false}, {" quic", false, true, false}, {" quic +win", false, true, true}}
 	defaults := map[string]string{}
 	for _, k := range []string{"net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem"} {
 		v, err := line.A.ReadSysctl(k)
@@ -159,17 +173,35 @@ func wanRun(b *testing.B, size int64, only *regexp.Regexp) {
 				}
 			}
 		}
-		fm := wanStartMesh(b, line)
+		fm := wanStartMesh(b, line, v.quic, v.win)
+		{
+			// The transport's own ceiling on these cores and this
+			// forwarder (TLS or Noise and yamux over TCP, or QUIC).
+			line.Set(delayline.Config{})
+			ab0, ba0 := line.Stats()
+			c0 := fbCPU()
+			el, err := wanStream(fm.as(b, "京0108").Host(), fm.as(b, "京0105").Host(), size)
+			if err != nil {
+				b.Fatalf("one libp2p stream: %v", err)
+			}
+			ab, ba := line.Stats()
+			tr, over := "tcp"+v.suffix, "TCP"
+			if v.quic {
+				tr, over = strings.TrimPrefix(v.suffix, " "), "QUIC"
+			}
+			fmt.Printf("    %s ceiling: %.1f MB/s (one libp2p stream over %s, no rate, no delay; the forwarder %.2f cores busy, the process with both ends %.2f)\n",
+				tr, float64(size)/el.Seconds()/1e6, over, float64(ab.CPU+ba.CPU-ab0.CPU-ba0.CPU)/float64(el), float64(fbCPU()-c0)/float64(el))
+		}
 		cases := wanCases(b, len(rows), size)
 		for i, l := range rows {
-			wanRow(b, fm, line, l, l.name+v.suffix, cases[i])
+			wanRow(b, fm, line, l, l.name+v.suffix, cases[i], v.quic)
 		}
 		fm.stop()
 	}
 }
 
 // wanRow runs one link: the bulk connection, then the fetch.
-func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name string, cs gen.Case) {
+func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name string, cs gen.Case, quic bool) {
 	line.Set(delayline.Config{})
 	origin, recv := fm.as(b, "京0105"), fm.as(b, "京0108")
 	if _, err := importer.Import(context.Background(), origin.Store(), cs.Dir, importer.Options{}); err != nil {
@@ -226,6 +258,16 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 	}
 	bulkCPU := fbCPU() - c0
 	bulkRate := float64(size) / bulk.Seconds()
+	if quic {
+		// QUIC's own rate over the link: one libp2p stream over the
+		// QUIC connection the fetch uses, the source writing.
+		el, err := wanStream(recv.Host(), fm.as(b, "京0105").Host(), size)
+		if err != nil {
+			b.Fatalf("%s: one QUIC stream: %v", name, err)
+		}
+		r := float64(size) / el.Seconds()
+		fmt.Printf("    %s: one libp2p stream over QUIC %.1f MB/s = %.2f of link\n", name, r/1e6, r/bulkRate)
+	}
 
 	done := make(chan time.Time, 1)
 	stop := make(chan struct{})
@@ -291,7 +333,12 @@ func wanCases(b *testing.B, n int, size int64) []gen.Case {
 
 // wanStartMesh starts the 7-court mesh with the receiver (京0108) in the
 // line's namespace B and every other court in A.
-func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
+//
+// With quic every node listens on QUIC only (mesh.WithQUIC), so that
+// every connection, the fetch's included, is QUIC; with win too, the
+// connections a node dials (the receiver dials its sources: wanRow)
+// start with full receive windows.
+func wanStartMesh(b *testing.B, line *delayline.Line, quic, win bool) *fbMesh {
 	dir := b.TempDir()
 	m, err := devmesh.BuildSuite(dir, scenarioCourts(), time.Now(), crypto.SuiteV1)
 	if err != nil {
@@ -310,7 +357,12 @@ func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
 			ns, addr = line.B, delayline.AddrB
 		}
 		cfg.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/0", addr)}
-		o := node.Options{Dir: d, Config: &cfg, HostOptions: []mesh.HostOption{mesh.WithSockets(ns.Do)}}
+		hopts := []mesh.HostOption{mesh.WithSockets(ns.Do)}
+		if quic {
+			cfg.Listen = []string{fmt.Sprintf("/ip4/%s/udp/0/quic-v1", addr)}
+			hopts = append(hopts, mesh.WithQUIC(win))
+		}
+		o := node.Options{Dir: d, Config: &cfg, HostOptions: hopts}
 		if os.Getenv("COURTMESH_WAN_LOG") != "" {
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("court", m.Courts[i].Code)
 		}
@@ -334,4 +386,47 @@ func wanStartMesh(b *testing.B, line *delayline.Line) *fbMesh {
 		b.Fatalf("the receiver listens on %v", addrs)
 	}
 	return fm
+}
+
+// wanBulkProto is the protocol of wanStream's one stream.
+const wanBulkProto = "/courtmesh-bench/wan-bulk/1"
+
+// wanStream opens one libp2p stream from recv to src, over the connection
+// they have, on which src writes n bytes; it returns the time from the
+// stream's opening to recv's reading the last byte.
+func wanStream(recv, src host.Host, n int64) (time.Duration, error) {
+	sent := make(chan error, 1)
+	src.SetStreamHandler(wanBulkProto, func(s network.Stream) {
+		defer s.Close()
+		buf := make([]byte, 1<<20)
+		for left := n; left > 0; {
+			k, err := s.Write(buf[:min(left, int64(len(buf)))])
+			if err != nil {
+				s.Reset()
+				sent <- err
+				return
+			}
+			left -= int64(k)
+		}
+		sent <- nil
+	})
+	defer src.RemoveStreamHandler(wanBulkProto)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	s, err := recv.NewStream(ctx, src.ID(), wanBulkProto)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	got, err := io.CopyBuffer(io.Discard, io.LimitReader(s, n), make([]byte, 1<<20))
+	el := time.Since(start)
+	if err == nil && got < n {
+		err = fmt.Errorf("%d of %d bytes", got, n)
+	}
+	if err != nil {
+		s.Reset()
+		return 0, err
+	}
+	return el, <-sent
 }

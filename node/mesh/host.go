@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/config"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
@@ -22,6 +23,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -189,7 +192,29 @@ func Limits() rcmgr.ConcreteLimitConfig {
 type HostOption func(*hostOptions) error
 
 type hostOptions struct {
-	sockets func(func() error) error
+	sockets     func(func() error) error
+	quic        bool
+	quicWindows bool
+}
+
+// WithQUIC adds libp2p's QUIC transport (quic-v1) beside TCP: the host
+// listens on the /udp/.../quic-v1 addresses among its listen addresses
+// and dials them. Only BenchmarkFetchWAN uses it, to compare QUIC with
+// TCP over the same links; the configuration has no QUIC (see
+// docs/operations.md, "QUIC"). A private network (a pre-shared key) and
+// QUIC do not go together: libp2p refuses it.
+//
+// With fullWindows (and WithSockets), the connections the host dials
+// start with their receive windows at libp2p's maxima (10 MB a stream,
+// 15 MB the connection) instead of quic-go's 512 KiB, which QUIC's
+// auto-tuning grows round trip by round trip, as the yamux windows over
+// TCP start at YamuxInitialWindow.
+func WithQUIC(fullWindows bool) HostOption {
+	return func(o *hostOptions) error {
+		o.quic = true
+		o.quicWindows = fullWindows
+		return nil
+	}
 }
 
 // WithSockets has in make every socket the host listens on and every TCP
@@ -240,6 +265,23 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 	}
+	var quicCM *quicreuse.ConnManager
+	if o.quic {
+		opts = append(opts, libp2p.Transport(libp2pquic.NewTransport))
+		if o.sockets != nil {
+			if quicCM, err = socketsQUICReuse(priv, o.sockets); err != nil {
+				rm.Close()
+				return nil, err
+			}
+			if o.quicWindows {
+				// The configuration every dial clones.
+				c := quicCM.ClientConfig()
+				c.InitialStreamReceiveWindow = c.MaxStreamReceiveWindow
+				c.InitialConnectionReceiveWindow = c.MaxConnectionReceiveWindow
+			}
+			opts = append(opts, libp2p.QUICReuse(func() *quicreuse.ConnManager { return quicCM }))
+		}
+	}
 	if o.sockets == nil {
 		opts = append(opts, libp2p.ListenAddrStrings(listen...))
 	} else {
@@ -262,10 +304,16 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 		opts = append(opts, libp2p.PrivateNetwork(psk))
 	}
 	h, err := libp2p.New(opts...)
+	if err == nil && quicCM != nil {
+		h = &closingHost{Host: h, after: quicCM.Close}
+	}
 	if err != nil {
 		// The host was not built, so nothing else closes the resource
 		// manager and its background goroutine.
 		rm.Close()
+		if quicCM != nil {
+			quicCM.Close()
+		}
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	if o.sockets != nil && len(listen) > 0 {
@@ -284,6 +332,72 @@ func NewHost(priv lcrypto.PrivKey, listen []string, pskFile string, g *Gater, ad
 		}
 	}
 	return h, nil
+}
+
+// socketsQUICReuse is the QUIC connection manager of a host whose
+// sockets are made by in (WithSockets). libp2p's own makes its UDP
+// sockets lazily, on whichever goroutine dials first, and picks the
+// socket a dial reuses by asking the kernel for a route from that
+// goroutine's thread: both happen outside in's namespace, where the
+// namespace's addresses have no route, so every dial went out of a
+// socket of the process's namespace and timed out. Here every UDP socket
+// is made inside in, and the route is asked there too, so that a dial
+// reuses the socket the host listens on.
+func socketsQUICReuse(priv lcrypto.PrivKey, in func(func() error) error) (*quicreuse.ConnManager, error) {
+	srk, err := config.PrivKeyToStatelessResetKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("QUIC stateless reset key: %w", err)
+	}
+	tok, err := config.PrivKeyToTokenGeneratorKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("QUIC token key: %w", err)
+	}
+	return quicreuse.NewConnManager(srk, tok,
+		quicreuse.OverrideListenUDP(func(network string, laddr *net.UDPAddr) (net.PacketConn, error) {
+			var c net.PacketConn
+			err := in(func() error {
+				var err error
+				c, err = net.ListenUDP(network, laddr)
+				return err
+			})
+			return c, err
+		}),
+		quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) {
+			return socketsSourceIP(in), nil
+		}))
+}
+
+// socketsSourceIP is the source address the kernel of in's namespace
+// would give a datagram to a destination: the local address of a UDP
+// socket connected there (connecting sends nothing).
+type socketsSourceIP func(func() error) error
+
+func (in socketsSourceIP) PreferredSourceIPForDestination(dst *net.UDPAddr) (net.IP, error) {
+	var ip net.IP
+	err := in(func() error {
+		c, err := net.DialUDP("udp", nil, dst)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ip = c.LocalAddr().(*net.UDPAddr).IP
+		return nil
+	})
+	return ip, err
+}
+
+// closingHost closes a part of its own after the host.
+type closingHost struct {
+	host.Host
+	after func() error
+}
+
+func (h *closingHost) Close() error {
+	err := h.Host.Close()
+	if err2 := h.after(); err == nil {
+		err = err2
+	}
+	return err
 }
 
 // socketsDialer dials TCP with the socket made inside its function.

@@ -177,6 +177,62 @@ func TestDelayLine(t *testing.T) {
 		}
 	})
 
+	t.Run("udp gso", func(t *testing.T) {
+		// One send of 10 segments of 1,200 bytes with UDP GSO (as QUIC
+		// stacks send): B reads 10 datagrams, and the line charges 10
+		// datagrams' wire bytes, whether the batch crossed as one packet
+		// (USO on the TUN devices) or as 10.
+		const segs, size, wire = 10, 1200, 1228
+		l.Set(Config{})
+		defer l.Set(cfg)
+		var rc *net.UDPConn
+		if err := l.B.Do(func() error {
+			var err error
+			rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(AddrB, 0)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		sc := dial(t, l.A, "udp", rc.LocalAddr().String()).(*net.UDPConn)
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT, size) })
+		if err != nil {
+			t.Skipf("no UDP GSO in this kernel: %v", err)
+		}
+		ab0, _ := l.Stats()
+		if _, err := sc.Write(make([]byte, segs*size)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 2*size)
+		rc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for i := range segs {
+			n, err := rc.Read(buf)
+			if err != nil {
+				t.Fatalf("datagram %d: %v", i, err)
+			}
+			if n != size {
+				t.Fatalf("datagram %d: %d bytes, want %d", i, n, size)
+			}
+		}
+		// The forwarder counts a packet after writing it: B may read it
+		// first. Wait for the count (bounded).
+		var ab Stats
+		for range 200 {
+			if ab, _ = l.Stats(); ab.WireBytes-ab0.WireBytes >= segs*wire {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("%d datagrams sent at once crossed as %d packets, %d wire bytes", segs, ab.Packets-ab0.Packets, ab.WireBytes-ab0.WireBytes)
+		if got := ab.WireBytes - ab0.WireBytes; got != segs*wire {
+			t.Errorf("%d wire bytes, want %d", got, segs*wire)
+		}
+	})
+
 	t.Run("queue", func(t *testing.T) {
 		// A burst of 100 datagrams of 1,028 wire bytes into a 20 KiB
 		// queue: about 20 fit, a few more leave the bottleneck while the
