@@ -89,9 +89,6 @@ type DB struct {
 	// is Options.ReadOnly.
 	space    *spaceGuard
 	readOnly bool
-	// compactStop ends serveCompactions, which closes compactDone (both
-	// nil for a read-only store).
-	compactStop, compactDone chan struct{}
 }
 
 // BadgerOptions returns the Badger options the store uses for a directory
@@ -125,11 +122,9 @@ func BadgerOptions(dir string, key []byte, log *slog.Logger, syncWrites bool) ba
 		// At most three full memtables queued for their flush before a
 		// write waits (Badger's default is five).
 		WithNumMemtables(3).
-		// None: each of Badger's compactors polls on a 50 ms ticker even
-		// when there is nothing to compact. The store compacts itself
-		// (compact.go); a bare Badger opened with these options (the
-		// benchmarks' raw baseline) does not compact at all.
-		WithNumCompactors(0).
+		// Badger's least (it refuses one); each compactor polls on a
+		// 50 ms ticker even when there is nothing to compact.
+		WithNumCompactors(2).
 		// Chunks (>= 256 KiB) go to the value log, keeping the LSM tree
 		// small and transactions far under the size limit.
 		WithValueThreshold(64 << 10).
@@ -244,18 +239,11 @@ func Open(dir string, o Options) (*DB, error) {
 		}
 		db.log.Info("removed chunks of an interrupted import", "chunks", n)
 	}
-	db.compactStop, db.compactDone = make(chan struct{}), make(chan struct{})
-	go db.serveCompactions(db.compactStop, db.compactDone)
 	return db, nil
 }
 
 // Close closes the store.
 func (db *DB) Close() error {
-	if db.compactStop != nil {
-		close(db.compactStop)
-		<-db.compactDone
-		db.compactStop = nil
-	}
 	cerr := db.chunks.Close()
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
