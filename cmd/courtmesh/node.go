@@ -262,8 +262,8 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 	var sets setFlags
 	fs.Var(&sets, "set", "override a configuration key, e.g. --set api_listen=127.0.0.1:4781 (repeatable; wins over COURTMESH_<KEY> environment variables, which win over the file)")
 	var prof profiles
-	fs.StringVar(&prof.cpu, "cpuprofile", "", "debugging: write a Go CPU profile of the node's whole run to this file (for `go tool pprof`)")
-	fs.StringVar(&prof.heap, "memprofile", "", "debugging: write a Go heap profile to this file when the node is told to stop")
+	fs.StringVar(&prof.cpu, "cpuprofile", "", "debugging: write a Go CPU profile of the node's whole run to `file` (read it with go tool pprof)")
+	fs.StringVar(&prof.heap, "memprofile", "", "debugging: write a Go heap profile to `file` when the node is told to stop")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
