@@ -2,9 +2,12 @@
 package courtmesh_test
 
 import (
+	"bytes"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -123,5 +126,105 @@ func TestRoomsDoNotImportTheDaemon(t *testing.T) {
 	}
 	if rooms < 10 {
 		t.Fatalf("only %d packages under node/ found", rooms)
+	}
+}
+
+// Limits of issue 14: no file too long to read whole, no function too
+// long to hold in mind unless its doc comment says why, and a daemon
+// package that only composes its rooms.
+const (
+	maxFileLines = 700
+	maxFuncLines = 150
+	maxNodeLines = 1500 // node/*.go without tests, sub-packages excluded
+	// longReason is the phrase a function over maxFuncLines carries in
+	// its doc comment, followed by why (one table, one story, ...).
+	longReason = "long on purpose"
+)
+
+// generated reports whether src is generated code, by the convention of
+// https://go.dev/s/generatedcode: a line "// Code generated ... DO NOT
+// EDIT." before the package clause.
+func generated(f *ast.File) bool {
+	for _, g := range f.Comments {
+		if g.Pos() > f.Package {
+			break
+		}
+		for _, c := range g.List {
+			if strings.HasPrefix(c.Text, "// Code generated ") && strings.HasSuffix(c.Text, " DO NOT EDIT.") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestCodeLimits parses every non-generated Go file of the repository
+// (tests and the nested test/ modules included) and checks the limits
+// of issue 14: files of at most 700 lines, functions of at most 150
+// lines unless their doc comment says they are "long on purpose" and
+// why, and package node itself under 1,500 lines of non-test code.
+func TestCodeLimits(t *testing.T) {
+	fset := token.NewFileSet()
+	files, nodeLines := 0, 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".pb.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		if generated(f) {
+			return nil
+		}
+		files++
+		lines := bytes.Count(src, []byte("\n"))
+		if len(src) > 0 && src[len(src)-1] != '\n' {
+			lines++
+		}
+		if lines > maxFileLines {
+			t.Errorf("%s: %d lines, over %d: split it by moving whole functions into a sibling file", path, lines, maxFileLines)
+		}
+		if filepath.ToSlash(filepath.Dir(path)) == "node" && !strings.HasSuffix(path, "_test.go") {
+			nodeLines += lines
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			start, end := fset.Position(fn.Pos()), fset.Position(fn.End())
+			n := end.Line - start.Line + 1
+			if n <= maxFuncLines || strings.Contains(fn.Doc.Text(), longReason) {
+				continue
+			}
+			t.Errorf("%s:%d: func %s is %d lines, over %d: split it, or say in its doc comment why it is %s", path, start.Line, fn.Name.Name, n, maxFuncLines, longReason)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 20 {
+		t.Fatalf("only %d Go files found", files)
+	}
+	if nodeLines == 0 {
+		t.Fatal("no non-test Go file found in node/")
+	}
+	if nodeLines >= maxNodeLines {
+		t.Errorf("package node has %d lines of non-test code, not under %d: it composes the rooms, the work belongs in them", nodeLines, maxNodeLines)
 	}
 }

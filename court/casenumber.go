@@ -1,7 +1,6 @@
 package court
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,7 +264,18 @@ func (n CaseNumber) String() string {
 	if n.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf("（%d）%s%s%s%d号", n.Year, n.Court, n.Special, n.Type, n.Seq)
+	// As fmt.Sprintf("（%d）%s%s%s%d号", ...), without fmt: every stored
+	// transfer's indexes spell it.
+	b := make([]byte, 0, 48)
+	b = append(b, "（"...)
+	b = strconv.AppendInt(b, int64(n.Year), 10)
+	b = append(b, "）"...)
+	b = append(b, n.Court...)
+	b = append(b, n.Special...)
+	b = append(b, n.Type...)
+	b = strconv.AppendInt(b, int64(n.Seq), 10)
+	b = append(b, "号"...)
+	return string(b)
 }
 
 // MarshalText encodes n in its normalised form. The zero value encodes as

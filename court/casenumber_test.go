@@ -3,6 +3,7 @@ package court
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -169,4 +170,19 @@ func TestMustParseCaseNumberPanics(t *testing.T) {
 		}
 	}()
 	MustParseCaseNumber("nonsense")
+}
+
+// TestCaseNumberStringFormat checks String against the format it spells
+// by hand: （year）court special type seq号.
+func TestCaseNumberStringFormat(t *testing.T) {
+	for _, n := range []CaseNumber{
+		{Year: 2024, Court: "京0105", Type: TypeEnforcement, Seq: 1234},
+		{Year: 1990, Court: "最高法", Special: SpecialTrialIP, Type: TypeResumed, Seq: 1},
+		{Year: 2099, Court: "沪", Type: TypeEnforcement, Seq: MaxCaseSeq},
+	} {
+		want := fmt.Sprintf("（%d）%s%s%s%d号", n.Year, n.Court, n.Special, n.Type, n.Seq)
+		if got := n.String(); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+	}
 }

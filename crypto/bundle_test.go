@@ -110,6 +110,10 @@ func TestOpenBundle(t *testing.T) {
 	}
 }
 
+// TestOpenBundleRejects: OpenBundle refuses every malformed or
+// unauthorised bundle with the kind of its fault, and BuildBundle
+// refuses the same. It is long on purpose: one table of every refusal,
+// with the certificates crafted for it.
 func TestOpenBundleRejects(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

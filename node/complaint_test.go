@@ -22,6 +22,9 @@ import (
 // supervising court 京01, the court complained of and 京0105 can read its
 // text; only 京01 can answer; the answer reaches 京0105, where the party
 // sees it; the indicators count it.
+//
+// It is long on purpose: one story, a complaint from filing to the
+// party reading the answer, across the courts it passes.
 func TestComplaintRoutedToSupervisor(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()

@@ -38,6 +38,11 @@ func TransferTopicPeersForTest(n *Node) int { return len(n.xfer.Topic().ListPeer
 // from the network (verify, log, apply or hold), returning ingest's error.
 func IngestForTest(n *Node, raw []byte) error { return n.xfer.Ingest(raw, "") }
 
+// IngestRangeForTest ingests the records of one sync response into n, as
+// the log sync does (records.Service.IngestRange), returning each
+// record's error.
+func IngestRangeForTest(n *Node, raws [][]byte) []error { return n.xfer.IngestRange(raws, "") }
+
 // PublishForTest publishes raw bytes on n's transfers topic, as a relay
 // would: n does not apply them, every other node validates them.
 func PublishForTest(ctx context.Context, n *Node, raw []byte) error {

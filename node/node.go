@@ -114,6 +114,9 @@ type Node struct {
 
 // New loads the data directory and builds the node. It listens at once;
 // Serve runs it.
+//
+// It is long on purpose: the composition of every room in order, each
+// built from what the ones before it provide.
 func New(opts Options) (*Node, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("node: no data directory")

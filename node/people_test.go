@@ -132,6 +132,10 @@ var principals = []struct{ alias, role string }{
 // token is refused nothing, that revealing personal data and an override
 // of the 30-day guard need what the law asks, and that the audit log
 // names the person of each action and refusal.
+//
+// It is long on purpose: one story on one live node, every route as
+// every role first, then the checks that follow on the same node and
+// audit log.
 func TestEveryRouteEveryRole(t *testing.T) {
 	m := nodetest.NewTrustMesh(t)
 	dir := m.Dirs[3] // 京0105

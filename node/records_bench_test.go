@@ -3,6 +3,9 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
+	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
@@ -19,22 +23,35 @@ import (
 // record that reaches it: decode (envelope, payload), the signature and
 // the signer's certificate against the trust bundle, the state machine's
 // apply, and the store (the record in its issuer's log, the transfer and
-// its indexes, in one commit): node.IngestForTest, the path a record from
-// gossip or sync takes. The records are offers of distinct cases signed
-// by four basic courts, each court's in log order, ingested by a running
-// node of their superior court (京01) in the default suite, one after
-// the other.
+// its indexes). The records are offers of distinct cases signed by four
+// basic courts, each court's in log order, ingested by a running node of
+// their superior court (京01) in the default suite, in two ways, each by
+// a fresh copy of that node:
 //
-// It prints one line, exactly "records validated: <n>/s per core": the
-// records divided by the process's CPU seconds (user+sys, every
-// goroutine: Badger's writer and the node's idle work are counted) over
-// the timed loop; and the wall rate.
+//   - as log sync brings them (the headline): each court's log in the
+//     groups of 256 records that a sync pull ingests at once
+//     (node.IngestRangeForTest: records.Service.IngestRange, one store
+//     transaction per run of records);
+//   - one at a time, as gossip brings them (node.IngestForTest: one store
+//     transaction per record).
+//
+// It prints, each over its own timed loop in the same run, the records
+// divided by the process's CPU seconds (user+sys, every goroutine:
+// Badger's writer and the node's idle work are counted):
+//
+//	records validated: <n>/s per core
+//	records validated one at a time (gossip): <n>/s per core
+//	signature verifications alone: <n>/s per core
+//
+// the last being the same records' Ed25519 signature checks and nothing
+// else (crypto.Envelope.VerifyWith, the call ingest makes): the ceiling
+// the other two can approach but not pass.
 //
 //	go test ./node -run '^$' -bench '^BenchmarkRecordValidation$' -benchtime 1x
 //
 // COURTMESH_BENCH_RECORDS sets the number of records (default 4000);
-// COURTMESH_BENCH_PROFILE=dir writes a CPU profile of the loop to
-// dir/records.cpu.pprof.
+// COURTMESH_BENCH_PROFILE=dir writes CPU profiles of the loops to
+// dir/records.cpu.pprof (sync) and dir/records-gossip.cpu.pprof.
 func BenchmarkRecordValidation(b *testing.B) {
 	count := fbEnvInt("COURTMESH_BENCH_RECORDS", 4000)
 	for range b.N {
@@ -44,43 +61,152 @@ func BenchmarkRecordValidation(b *testing.B) {
 			b.Fatal(err)
 		}
 		recs := signOffers(b, m, count)
-		n, err := node.New(node.Options{Dir: m.Dirs[2]}) // 京01, the offers' superior
+		// Fresh copies of 京01's data directory, the offers' superior.
+		syncDir, gossipDir := copyDataDir(b, m.Dirs[2]), copyDataDir(b, m.Dirs[2])
+		load := loadavg()
+
+		// Sync: each court's log in ranges, as pullOnce ingests them.
+		var ranges [][][]byte
+		for c := range 4 {
+			var log [][]byte
+			for k := c; k < len(recs); k += 4 {
+				log = append(log, recs[k])
+			}
+			for len(log) > 0 {
+				n := min(256, len(log))
+				ranges = append(ranges, log[:n])
+				log = log[n:]
+			}
+		}
+		b.StartTimer()
+		syncCPU, syncWall := ingestTimed(b, syncDir, "records", func(n *node.Node) error {
+			for _, r := range ranges {
+				for i, err := range node.IngestRangeForTest(n, r) {
+					if err != nil {
+						return fmt.Errorf("record %d of a range: %w", i, err)
+					}
+				}
+			}
+			return nil
+		})
+		b.StopTimer()
+		gossipCPU, _ := ingestTimed(b, gossipDir, "records-gossip", func(n *node.Node) error {
+			for _, raw := range recs {
+				if err := node.IngestForTest(n, raw); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		verifyCPU := verifyTimed(b, m, recs)
+
+		perCore := float64(count) / syncCPU.Seconds()
+		fmt.Printf("\nBenchmarkRecordValidation: %d offers (suite %s), ingested by a running node; load average %s\n",
+			count, crypto.SuiteV1, load)
+		fmt.Printf("records validated: %.0f/s per core\n", perCore)
+		fmt.Printf("  (log sync, ranges of 256 records: %.1f µs CPU per record, %.0f/s wall on %d cores)\n",
+			syncCPU.Seconds()/float64(count)*1e6, float64(count)/syncWall.Seconds(), runtime.GOMAXPROCS(0))
+		fmt.Printf("records validated one at a time (gossip): %.0f/s per core\n", float64(count)/gossipCPU.Seconds())
+		fmt.Printf("  (%.1f µs CPU per record)\n", gossipCPU.Seconds()/float64(count)*1e6)
+		fmt.Printf("signature verifications alone: %.0f/s per core\n", float64(count)/verifyCPU.Seconds())
+		fmt.Printf("  (%.1f µs CPU per record)\n\n", verifyCPU.Seconds()/float64(count)*1e6)
+		b.ReportMetric(perCore, "records/s/core")
+		b.ReportMetric(float64(count)/gossipCPU.Seconds(), "gossip-records/s/core")
+		b.ReportMetric(float64(count)/verifyCPU.Seconds(), "verifications/s/core")
+	}
+}
+
+// ingestTimed starts a node on dir, runs ingest on it and returns the
+// process's CPU time and the wall time of ingest alone.
+func ingestTimed(b *testing.B, dir datadir.Dir, profile string, ingest func(*node.Node) error) (cpu, wall time.Duration) {
+	n, err := node.New(node.Options{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	select {
+	case <-n.Ready():
+	case err := <-done:
+		cancel()
+		b.Fatalf("node stopped: %v", err)
+	}
+	runtime.GC()
+	stopProf := fbProfile(b, profile)
+	cpu0, w0 := cpuTime(), time.Now()
+	ierr := ingest(n)
+	cpu, wall = cpuTime()-cpu0, time.Since(w0)
+	stopProf()
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	if ierr != nil {
+		b.Fatal(ierr)
+	}
+	return cpu, wall
+}
+
+// verifyTimed returns the process's CPU time to check the signature of
+// every record in recs and nothing else: the envelopes are decoded and
+// the signers' keys looked up before the clock starts.
+func verifyTimed(b *testing.B, m *devmesh.Mesh, recs [][]byte) time.Duration {
+	keys := map[uint64]*crypto.Certificate{}
+	for _, c := range m.Certs {
+		keys[c.Serial] = c
+	}
+	envs := make([]*crypto.Envelope, len(recs))
+	for i, raw := range recs {
+		env, err := crypto.UnmarshalEnvelope(raw, cmproto.MaxGossipMessage)
 		if err != nil {
 			b.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Serve(ctx) }()
-		select {
-		case <-n.Ready():
-		case err := <-done:
-			cancel()
-			b.Fatalf("node stopped: %v", err)
+		if keys[env.SignerSerial] == nil {
+			b.Fatalf("record %d: no certificate with serial %d", i, env.SignerSerial)
 		}
-		runtime.GC()
-		stopProf := fbProfile(b, "records")
-		load := loadavg()
-		b.StartTimer()
-		cpu0, w0 := cpuTime(), time.Now()
-		for _, raw := range recs {
-			if err := node.IngestForTest(n, raw); err != nil {
-				b.Fatal(err)
-			}
-		}
-		cpu, wall := cpuTime()-cpu0, time.Since(w0)
-		b.StopTimer()
-		stopProf()
-		cancel()
-		if err := <-done; err != nil {
+		envs[i] = env
+	}
+	runtime.GC()
+	cpu0 := cpuTime()
+	for _, env := range envs {
+		if err := env.VerifyWith(keys[env.SignerSerial].SigningKey, cmproto.PayloadRecord); err != nil {
 			b.Fatal(err)
 		}
-		perCore := float64(count) / cpu.Seconds()
-		fmt.Printf("\nBenchmarkRecordValidation: %d offers (suite %s), ingested one after the other by a running node; load average %s\n",
-			count, crypto.SuiteV1, load)
-		fmt.Printf("records validated: %.0f/s per core\n", perCore)
-		fmt.Printf("  (%.1f µs CPU per record, %.0f/s wall on %d cores)\n\n", cpu.Seconds()/float64(count)*1e6, float64(count)/wall.Seconds(), runtime.GOMAXPROCS(0))
-		b.ReportMetric(perCore, "records/s/core")
 	}
+	return cpuTime() - cpu0
+}
+
+// copyDataDir copies a node's data directory (not running) to a new
+// directory, keeping each file's mode (the keys' 0600).
+func copyDataDir(b testing.TB, src datadir.Dir) datadir.Dir {
+	dst := filepath.Join(b.TempDir(), "node")
+	err := filepath.WalkDir(string(src), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(string(src), p)
+		if err != nil {
+			return err
+		}
+		st, err := d.Info()
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, st.Mode().Perm())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, data, st.Mode().Perm())
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return datadir.Dir(dst)
 }
 
 // signOffers signs count offers of distinct cases by the basic courts

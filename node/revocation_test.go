@@ -90,6 +90,9 @@ func revokedAudits(t *testing.T, n *node.Node, code court.CourtCode, p peer.ID) 
 // and does not pull and audit it again at the next syncs. A record the
 // stolen key back-dates into the trusted part is refused, whether it is
 // offered alone or in a forged copy of the log.
+//
+// It is long on purpose: one story on one mesh, the revocation, the
+// late joiner and the forged records in order.
 func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 	ctx := context.Background()
 	m, err := devmesh.Build(t.TempDir(), scenarioCourts(), time.Now())

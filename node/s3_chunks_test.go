@@ -26,6 +26,9 @@ import (
 // altered in the bucket is caught on read, garbage collection removes an
 // unreferenced chunk from the bucket, and a staged chunk a crash left is
 // removed at the next start.
+//
+// It is long on purpose: one story on one bucket, each step on what
+// the one before left in it.
 func TestS3ChunkStore(t *testing.T) {
 	srv := s3test.Start(t)
 	const prefix = "c0105/"

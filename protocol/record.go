@@ -395,6 +395,9 @@ func checkManifest(m *pb.HandoverManifest) error {
 }
 
 // checkBody checks what each kind of record carries, without state.
+//
+// It is long on purpose: one switch over every record kind, each case
+// what that kind must carry.
 func checkBody(r *Record, h court.Hierarchy) error {
 	if ok, err := checkSupervision(r); ok {
 		return err

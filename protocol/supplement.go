@@ -19,6 +19,39 @@ import (
 var DossierItems = []string{"title", "application", "notice", "report_order", "search_result", "ruling",
 	"assist_notice", "valuation", "settlement", "consumption_restriction", "dishonest_listing", "terminal", "other"}
 
+// returnKindsOfItem maps a standard dossier item (DossierItemNames, as
+// the dossier-items view and the handover name them) to the item kinds a
+// return names (DossierItems).
+var returnKindsOfItem = map[string][]string{
+	"search_results": {"search_result"}, "measure_rulings": {"ruling", "assist_notice"},
+	"valuation_auction": {"valuation"}, "sanction_decisions": {"consumption_restriction", "dishonest_listing"},
+	"termination_ruling": {"terminal"},
+}
+
+// ReturnKinds reads what a clerk names missing, in either vocabulary (the
+// return's item kinds, DossierItems, or the standard dossier items the
+// dossier-items view shows, DossierItemNames), as the return's kinds, in
+// the order named and each once; an unknown name is an error naming both
+// lists.
+func ReturnKinds(names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		ks, ok := returnKindsOfItem[n]
+		if !ok {
+			if !slices.Contains(DossierItems, n) {
+				return nil, invalid("missing item %q: want one of %s (or a dossier item: %s)", n, strings.Join(DossierItems, ", "), strings.Join(DossierItemNames, ", "))
+			}
+			ks = []string{n}
+		}
+		for _, k := range ks {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out, nil
+}
+
 func checkReturn(r *pb.HandoverReturn) error {
 	if len(r.GetMissing()) == 0 {
 		return invalid("a return names what is missing: at least one of %s", strings.Join(DossierItems, ", "))

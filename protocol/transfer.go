@@ -268,6 +268,12 @@ func Apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, e
 	return n, nil
 }
 
+// apply is the state machine's step: it applies r to t (nil before the
+// transfer's first record) and returns the new state, or ErrDuplicate,
+// ErrHeld for a record that must wait for another, or the kind of its
+// refusal. It is long on purpose: one switch over every record kind,
+// each case the whole rule of that kind, so that the transitions read
+// in one place.
 func apply(t *Transfer, r *Record, h court.Hierarchy, rules Rules) (*Transfer, error) {
 	if t != nil && t.Applied(r.HashHex()) {
 		return nil, ErrDuplicate

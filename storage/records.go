@@ -91,20 +91,28 @@ var ErrEquivocation = fmt.Errorf("%w: another record already holds this log posi
 func (db *DB) HasRecord(issuer court.PeerID, seq uint64, raw []byte) (bool, error) {
 	var found bool
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(logKey(issuer, seq))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
+		var err error
+		found, err = hasRecordIn(txn, issuer, seq, raw)
+		return err
+	})
+	return found, err
+}
+
+func hasRecordIn(txn *badger.Txn, issuer court.PeerID, seq uint64, raw []byte) (bool, error) {
+	item, err := txn.Get(logKey(issuer, seq))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	found := false
+	err = item.Value(func(v []byte) error {
+		if !bytes.Equal(v, raw) {
+			return ErrEquivocation
 		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if !bytes.Equal(v, raw) {
-				return ErrEquivocation
-			}
-			found = true
-			return nil
-		})
+		found = true
+		return nil
 	})
 	return found, err
 }
@@ -113,57 +121,68 @@ func (db *DB) HasRecord(issuer court.PeerID, seq uint64, raw []byte) (bool, erro
 // log is a no-op for that part; a different record at the same position
 // fails the whole commit with ErrEquivocation.
 func (db *DB) Apply(c Commit) error {
-	if c.Transfer != nil && c.TransferRecord != nil {
-		return court.Errorf(court.ErrInvalid, "commit sets both Transfer and TransferRecord for %s", c.Transfer.ID)
+	rec, err := c.transferRecord()
+	if err != nil {
+		return err
 	}
-	var rec *TransferRecord
+	return db.update(func(txn *badger.Txn) error { return applyIn(txn, &c, rec) })
+}
+
+// transferRecord returns the transfer record c writes, nil if none.
+func (c *Commit) transferRecord() (*TransferRecord, error) {
+	if c.Transfer != nil && c.TransferRecord != nil {
+		return nil, court.Errorf(court.ErrInvalid, "commit sets both Transfer and TransferRecord for %s", c.Transfer.ID)
+	}
 	switch {
 	case c.TransferRecord != nil:
 		r := *c.TransferRecord
-		rec = &r
+		return &r, nil
 	case c.Transfer != nil:
 		r, err := TransferRecordFromJSON(c.Transfer.Data)
 		if err != nil {
-			return fmt.Errorf("transfer %s: %w", c.Transfer.ID, err)
+			return nil, fmt.Errorf("transfer %s: %w", c.Transfer.ID, err)
 		}
 		r.ID, r.State, r.Terminal = c.Transfer.ID, c.Transfer.State, legacyTerminal[c.Transfer.State]
 		r.Stats, r.Tags = c.Transfer.Stats, c.Transfer.Tags
-		rec = &r
+		return &r, nil
 	}
-	return db.update(func(txn *badger.Txn) error {
-		if r := c.Record; r != nil {
-			if err := appendLog(txn, r); err != nil {
-				return err
-			}
+	return nil, nil
+}
+
+// applyIn writes c, whose transfer record is rec (nil: none), in txn.
+func applyIn(txn *badger.Txn, c *Commit, rec *TransferRecord) error {
+	if r := c.Record; r != nil {
+		if err := appendLog(txn, r); err != nil {
+			return err
 		}
-		if rec != nil {
-			r := *rec // putTransfer may fill Offered; a retry starts afresh
-			if err := putTransfer(txn, &r); err != nil {
-				return err
-			}
+	}
+	if rec != nil {
+		r := *rec // putTransfer may fill Offered; a retry starts afresh
+		if err := putTransfer(txn, &r); err != nil {
+			return err
 		}
-		for _, cp := range c.Checkpoints {
-			if err := setCheckpoint(txn, cp); err != nil {
-				return err
-			}
+	}
+	for _, cp := range c.Checkpoints {
+		if err := setCheckpoint(txn, cp); err != nil {
+			return err
 		}
-		if w := c.Complaint; w != nil {
-			if err := putComplaint(txn, w); err != nil {
-				return err
-			}
+	}
+	if w := c.Complaint; w != nil {
+		if err := putComplaint(txn, w); err != nil {
+			return err
 		}
-		if h := c.Hold; h != nil {
-			if err := txn.Set([]byte(prefixHeld+h.Transfer+"/"+h.Hash), h.Raw); err != nil {
-				return err
-			}
+	}
+	if h := c.Hold; h != nil {
+		if err := txn.Set([]byte(prefixHeld+h.Transfer+"/"+h.Hash), h.Raw); err != nil {
+			return err
 		}
-		if h := c.Unhold; h != nil {
-			if err := txn.Delete([]byte(prefixHeld + h.Transfer + "/" + h.Hash)); err != nil {
-				return err
-			}
+	}
+	if h := c.Unhold; h != nil {
+		if err := txn.Delete([]byte(prefixHeld + h.Transfer + "/" + h.Hash)); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func appendLog(txn *badger.Txn, r *LogRecord) error {

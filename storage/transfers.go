@@ -174,6 +174,20 @@ var (
 	legacyDeadlineState = "decided"
 )
 
+// TransferFields are the fields of a transfer's protocol JSON that
+// storage indexes, as protocol.Transfer names them (legacyTransfer): a
+// writer that holds the transfer decoded gives them with its JSON to
+// NewTransferRecord, instead of having storage decode the JSON again.
+type TransferFields struct {
+	ID, State                                      string
+	CaseNumber, NewCaseNumber                      string
+	Origin, Superior, Decider, Receiver            court.CourtCode
+	AssistanceCourt                                court.CourtCode // Assistance.Court
+	AcceptBy, Due                                  string
+	OfferedAt, DecidedAt, AcceptedAt, HandedOverAt time.Time
+	ReceivedAt, ClosedAt                           time.Time
+}
+
 // TransferRecordFromJSON builds the record of a transfer from its protocol
 // JSON (the fields named as protocol.Transfer names them). It is how
 // version 1 values and TransferWrite.Data are read; a case number or date
@@ -183,8 +197,24 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 	if err := json.Unmarshal(body, &t); err != nil {
 		return TransferRecord{}, court.Errorf(court.ErrCorrupt, "stored transfer does not decode: %v: %w", err, court.ErrCorrupt)
 	}
+	r := NewTransferRecord(TransferFields{
+		ID: t.ID, State: t.State, CaseNumber: t.CaseNumber, NewCaseNumber: t.NewCaseNumber,
+		Origin: t.Origin, Superior: t.Superior, Decider: t.Decider, Receiver: t.Receiver, AssistanceCourt: t.Assistance.Court,
+		AcceptBy: t.AcceptBy, Due: t.Due,
+		OfferedAt: t.OfferedAt, DecidedAt: t.DecidedAt, AcceptedAt: t.AcceptedAt, HandedOverAt: t.HandedOverAt,
+		ReceivedAt: t.ReceivedAt, ClosedAt: t.ClosedAt,
+	}, body)
+	r.Version = 1
+	return r, nil
+}
+
+// NewTransferRecord builds the record of a transfer from its indexed
+// fields and its protocol JSON, body, exactly as TransferRecordFromJSON
+// builds it from body alone (body is not read). Stats and Tags are left
+// to the caller.
+func NewTransferRecord(t TransferFields, body []byte) TransferRecord {
 	r := TransferRecord{
-		Version: 1, ID: t.ID, State: t.State, Terminal: legacyTerminal[t.State],
+		ID: t.ID, State: t.State, Terminal: legacyTerminal[t.State],
 		Origin: t.Origin, Decider: t.Decider, Receiver: t.Receiver,
 		Offered: t.OfferedAt, Body: body,
 	}
@@ -192,7 +222,7 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 		r.Decider = t.Superior
 	}
 	if r.Receiver == "" {
-		r.Receiver = t.Assistance.Court
+		r.Receiver = t.AssistanceCourt
 	}
 	r.CaseNumber, _ = court.ParseCaseNumber(t.CaseNumber)
 	if t.NewCaseNumber != "" {
@@ -212,7 +242,7 @@ func TransferRecordFromJSON(body []byte) (TransferRecord, error) {
 			r.Updated = at
 		}
 	}
-	return r, nil
+	return r
 }
 
 // decodeTransfer reads a stored value of either version. The record's

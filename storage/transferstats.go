@@ -58,6 +58,48 @@ func (db *DB) TransferStatsPrefix(c court.CourtCode, prefix string) (map[string]
 	return out, nil
 }
 
+// StatsRange names the sums whose names begin with Prefix and sort at or
+// after Prefix+From (all of them with From ""): a window over names that
+// carry a month or a day after the prefix.
+type StatsRange struct{ Prefix, From string }
+
+// TransferStatsRanges is TransferStats restricted to the ranges given,
+// read in one snapshot: its cost is the number of names in the ranges, so
+// a reader that needs the last months of a family reads those months,
+// not the family's whole history.
+func (db *DB) TransferStatsRanges(c court.CourtCode, rs ...StatsRange) (map[string]int64, error) {
+	scope := prefixXSumMesh
+	if c != "" {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		scope = prefixXSumCourt + string(c) + "/"
+	}
+	out := map[string]int64{}
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		for _, r := range rs {
+			p := []byte(scope + r.Prefix)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 256})
+			for it.Seek(append(p[:len(p):len(p)], r.From...)); it.Valid(); it.Next() {
+				name := string(it.Item().Key()[len(scope):])
+				if err := it.Item().Value(func(b []byte) error {
+					if len(b) != 8 {
+						return court.Errorf(court.ErrCorrupt, "transfer sum %s: %d bytes, want 8: %w", name, len(b), court.ErrCorrupt)
+					}
+					out[name] = int64(binary.BigEndian.Uint64(b))
+					return nil
+				}); err != nil {
+					it.Close()
+					return err
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	return out, err
+}
+
 // StatsFunc computes a transfer's Stats from its body (the protocol-level
 // transfer JSON).
 type StatsFunc func(body []byte) (map[string]int64, error)

@@ -132,25 +132,8 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			<-done
 		}
 	}()
-	for i, a := range nodes {
-		for _, b := range nodes[i+1:] {
-			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-			err := a.Host().Connect(cctx, peer.AddrInfo{ID: b.PeerID(), Addrs: b.Host().Addrs()})
-			ccancel()
-			if err != nil {
-				return errorf("connect: %w", err)
-			}
-		}
-	}
-	if err := waitUntil(ctx, 15*time.Second, func() bool {
-		for _, n := range nodes {
-			if len(n.Peers()) != len(nodes)-1 {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return errorf("mesh did not form: %w", err)
+	if err := demoConnect(ctx, nodes); err != nil {
+		return err
 	}
 	for _, n := range nodes {
 		st := n.Status()
@@ -180,6 +163,55 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 
 	victim := len(nodes) - 1
+	if err := demoRevoke(ctx, d, m, courts, nodes, victim); err != nil {
+		return err
+	}
+	nodes = nodes[:victim]
+
+	d.say("Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
+	if *keep != "" {
+		fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
+		fmt.Fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
+		fmt.Fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
+	}
+	if *once {
+		fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s  案号 %s  查询码 %s  证件后4位 %s\n", login.url, login.caseNumber, login.code, login.last4)
+		return nil
+	}
+	return demoRunning(ctx, c, m, courts, nodes, login)
+}
+
+// demoConnect connects every pair of nodes and waits until each sees
+// all the others.
+func demoConnect(ctx context.Context, nodes []*node.Node) error {
+	for i, a := range nodes {
+		for _, b := range nodes[i+1:] {
+			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+			err := a.Host().Connect(cctx, peer.AddrInfo{ID: b.PeerID(), Addrs: b.Host().Addrs()})
+			ccancel()
+			if err != nil {
+				return errorf("connect: %w", err)
+			}
+		}
+	}
+	if err := waitUntil(ctx, 15*time.Second, func() bool {
+		for _, n := range nodes {
+			if len(n.Peers()) != len(nodes)-1 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return errorf("mesh did not form: %w", err)
+	}
+	return nil
+}
+
+// demoRevoke has the national root revoke the node at victim, pushes the
+// new bundle from the operator node, and waits until every other node
+// holds it and has dropped the revoked node.
+func demoRevoke(ctx context.Context, d *demo, m *devmesh.Mesh, courts []devmesh.Court, nodes []*node.Node, victim int) error {
 	d.say("The national root revokes %s; the operator node pushes the new bundle.", courts[victim].Code)
 	b, err := m.Revoke(victim, "demo: key-compromise drill", time.Now())
 	if err != nil {
@@ -206,19 +238,12 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return errorf("revoked node still connected: %w", err)
 	}
 	d.ok("bundle #%d in force on every node; %s disconnected everywhere in %v", b.Sequence, courts[victim].Code, time.Since(t0).Round(time.Millisecond))
-	nodes = nodes[:victim]
+	return nil
+}
 
-	d.say("Demo complete (%s).", time.Since(started).Round(100*time.Millisecond))
-	if *keep != "" {
-		fprintf(c.stdout, "\n节点停止后数据保留在 The nodes' data is kept in %s (one folder per court). Once the demo has stopped, try:\n", *keep)
-		fmt.Fprintf(c.stdout, "  courtmesh transfer list --data %s --json\n", filepath.Join(*keep, "京0108"))
-		fmt.Fprintf(c.stdout, "  courtmesh evidence export --data %s TRANSFER --out evidence.json\n", filepath.Join(*keep, "京0108"))
-		fmt.Fprintf(c.stdout, "  courtmesh evidence verify evidence.json --root %s\n", filepath.Join(*keep, "京0108", datadir.RootFile))
-	}
-	if *once {
-		fprintf(c.stdout, "\n当事人查询 Party service (京0105): %s  案号 %s  查询码 %s  证件后4位 %s\n", login.url, login.caseNumber, login.code, login.last4)
-		return nil
-	}
+// demoRunning prints where to reach the nodes left running and waits
+// until ctx ends (Ctrl-C).
+func demoRunning(ctx context.Context, c *cli, m *devmesh.Mesh, courts []devmesh.Court, nodes []*node.Node, login partyLogin) error {
 	if tok, err := os.ReadFile(m.Dirs[0].Path(datadir.TokenFile)); err == nil {
 		fprintf(c.stdout, "\n监管看板 Operator dashboard (%s): http://%s/dashboard?token=%s\n", courts[0].Code, nodes[0].APIAddr(), strings.TrimSpace(string(tok)))
 	}

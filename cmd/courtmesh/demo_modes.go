@@ -25,6 +25,9 @@ import (
 // into 京0108 by one decision. The cases are 京0105's from demoTransfer
 // (seed 2024: cases 3 to 6 are against one debtor) and the same data
 // generated for 京0106.
+//
+// It is long on purpose: one story, the three modes played in order on
+// one mesh, each step using what the one before made.
 func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court, nodes []*node.Node, moved court.CaseNumber) error {
 	by := map[court.CourtCode]*node.Node{}
 	for i, c := range courts {

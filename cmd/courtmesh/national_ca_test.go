@@ -28,6 +28,9 @@ import (
 // limit) and signs the 3,534-certificate bundle with its head; `trust
 // install` takes both; `ca revoke` writes each revocation as a delta of a
 // few hundred bytes that applies to the bundle, with the log cut-off.
+//
+// It is long on purpose: one story, the national CA's tools run in
+// order, each step taking the files the one before wrote.
 func TestNationalBundleCA(t *testing.T) {
 	e := newE2E(t)
 	base := t.TempDir()

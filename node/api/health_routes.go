@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // The health routes: the mesh as heartbeats show it, the alerts, the
@@ -37,7 +40,12 @@ func RegisterHealth[D any](s *Server, h HealthService[D], page, metrics http.Han
 	s.Handle("GET /v1/alerts", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, h.Alerts(r.Context())) })
 	s.Handle("GET /dashboard", page.ServeHTTP)
 	s.Handle("GET /v1/dashboard", func(w http.ResponseWriter, r *http.Request) {
-		d, err := h.Dashboard(r.Context())
+		ctx, err := ParseTrendsOf(r)
+		if err != nil {
+			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "%v", err))
+			return
+		}
+		d, err := h.Dashboard(ctx)
 		if err != nil {
 			WriteError(w, Errorf(http.StatusServiceUnavailable, CodeUnavailable, "%v; try again shortly", err))
 			return
@@ -45,4 +53,32 @@ func RegisterHealth[D any](s *Server, h HealthService[D], page, metrics http.Han
 		WriteJSON(w, http.StatusOK, d)
 	})
 	s.Handle("GET /v1/metrics", metrics.ServeHTTP)
+}
+
+type trendsOfKey struct{}
+
+// WithTrendsOf returns ctx asking, of an operator's dashboard, the trends
+// of superior (the page's and the API's ?superior=).
+func WithTrendsOf(ctx context.Context, superior court.CourtCode) context.Context {
+	return context.WithValue(ctx, trendsOfKey{}, superior)
+}
+
+// TrendsOf is the superior ctx asks the trends of ("" if none).
+func TrendsOf(ctx context.Context) court.CourtCode {
+	c, _ := ctx.Value(trendsOfKey{}).(court.CourtCode)
+	return c
+}
+
+// ParseTrendsOf reads ?superior= of a dashboard request into ctx: a court
+// code, or nothing.
+func ParseTrendsOf(r *http.Request) (context.Context, error) {
+	q := r.URL.Query().Get("superior")
+	if q == "" {
+		return r.Context(), nil
+	}
+	c, err := court.ParseCourtCode(q)
+	if err != nil {
+		return nil, fmt.Errorf("superior=%q: %w", q, err)
+	}
+	return WithTrendsOf(r.Context(), c), nil
 }

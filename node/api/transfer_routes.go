@@ -66,6 +66,9 @@ const NextCursorHeader = "X-Next-Cursor"
 
 // RegisterTransfers adds the routes of the transfer steps, the transfer
 // listing and the fetch; now is the clock the views are computed at.
+//
+// It is long on purpose: one table of every transfer route, each a few
+// lines that decode its body and call the service.
 func RegisterTransfers(s *Server, x TransferService, f FetchService, now func() time.Time) {
 	type action func(ctx context.Context, id court.TransferID, r *http.Request, w http.ResponseWriter) (*protocol.Transfer, error)
 	respond := func(w http.ResponseWriter, t *protocol.Transfer, err error) {

@@ -48,7 +48,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := h.data(r.Context())
+	ctx, err := api.ParseTrendsOf(r)
+	if err != nil {
+		api.WriteError(w, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "%v", err))
+		return
+	}
+	d, err := h.data(ctx)
 	if err != nil {
 		h.log.Warn("dashboard unavailable", "reason", err)
 		api.WriteError(w, api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "the dashboard could not be computed: %v; try again shortly", err))

@@ -128,6 +128,7 @@ var messages = map[string][2]string{
 
 	"trends":             {"趋势（按决定法院，近 12 个月）", "Trends (by deciding court, last 12 months)"},
 	"trends.month":       {"月份", "Month"},
+	"trends.of":          {"查看决定法院", "Deciding court shown"},
 	"trends.recovery":    {"各受移送法院执行到位（全部已结案件）", "Recovery by receiving court (all closed cases)"},
 	"trends.claimed":     {"移送时未执行金额", "Outstanding at transfer"},
 	"trends.rate":        {"到位率", "Rate"},

@@ -45,10 +45,16 @@ type Dashboard struct {
 	Alerts   []api.Alert       `json:"alerts"`
 	// AlertCounts counts the alerts by severity (warning, critical).
 	AlertCounts map[string]int `json:"alert_counts"`
-	// Trends are, per superior court (this court only, unless the scope
-	// is the mesh), its transfers by mode and outcome month by month, the
-	// recovery of the courts it designated and their load over time.
+	// Trends are, of one superior court (this court's own; on an
+	// operator's dashboard TrendsOf), its transfers by mode and outcome
+	// month by month, the recovery of the courts it designated and their
+	// load over time.
 	Trends []Trend `json:"trends"`
+	// TrendsOf is the superior whose trends an operator's dashboard
+	// shows (?superior=), and Superiors those it may choose from: every
+	// superior that decided a transfer in scope. Absent elsewhere.
+	TrendsOf  string   `json:"trends_of,omitempty"`
+	Superiors []string `json:"superiors,omitempty"`
 	// IndicatorTrend is the main standard indicators of the cases filed
 	// in each of the last TrendMonths months, oldest first, from the
 	// scope's sums (the same as GET /v1/indicators?month=).
@@ -188,6 +194,10 @@ type Input struct {
 	Name func(court.CourtCode) string
 	// Supervision is this court's view of its jurisdiction, if any.
 	Supervision *Supervision
+	// TrendsOf is, on an operator's dashboard, the superior whose
+	// trends to show; "" shows those of every superior in Stats. A
+	// court's own dashboard shows its own.
+	TrendsOf court.CourtCode
 }
 
 // States lists the transfer states in workflow order.
@@ -260,7 +270,14 @@ func Compute(in Input) Dashboard {
 		d.Modes = append(d.Modes, ModeCount{Mode: m, Count: int(stats[statMode+m])})
 	}
 	d.Courts = courts(stats, in.Now, name)
-	d.Trends = trends(stats, in.Now, in.Self, in.Operator)
+	sel, all := in.Self, in.Operator
+	if in.Operator {
+		d.Superiors = Superiors(stats)
+		if in.TrendsOf != "" {
+			sel, all, d.TrendsOf = in.TrendsOf, false, string(in.TrendsOf)
+		}
+	}
+	d.Trends = trends(stats, in.Now, sel, all)
 	d.IndicatorTrend = indicatorTrend(stats, in.Now)
 	if sv := in.Supervision; sv != nil {
 		if len(sv.Jurisdiction) > 1 {
@@ -386,11 +403,14 @@ func ConcludedWithin6Months(t *cmproto.Transfer) bool {
 	return !court.DateOf(t.ClosedAt).After(court.DateOf(t.AcceptedAt).AddDate(0, 6, 0))
 }
 
+// ReceiverPrefix is the prefix of the sums ReceiverIndicators reads.
+func ReceiverPrefix(c court.CourtCode) string { return statRcv + string(c) + "/" }
+
 // ReceiverIndicators returns the indicators of court c as a receiver
 // from stats, the sums of Contribution over the transfers concerning it
-// (storage.TransferStats(c)), as of now.
+// (storage.TransferStats(c), or only its ReceiverPrefix), as of now.
 func ReceiverIndicators(stats map[string]int64, c court.CourtCode, now time.Time) CourtIndicators {
-	p := statRcv + string(c) + "/"
+	p := ReceiverPrefix(c)
 	mine := map[string]int64{}
 	for k, v := range stats {
 		if strings.HasPrefix(k, p) {

@@ -14,14 +14,19 @@ const TrendMonths = 12
 
 // The trend statistics (Contribution): per superior court asked to
 // decide, statTrend + superior + "/" + month (YYYY-MM, civil month in
-// China) + "/" + one of the trend* names + a mode, outcome or court; and
-// per receiver, statRcv + court + "/" + rcvOpenFrom or rcvOpenTo + month,
-// from which the load in any month is a difference of sums. Nothing here
-// is a time series kept beside the records: every number is a sum of
-// what the transfers' signed records say, kept by the store at write
-// time like the others. The keys per court and receiver carry no month
-// (recovery is over every closed case), so that the sums grow with the
-// courts and the calendar months, never with the number of transfers.
+// China) + "/" + one of the trend* names + a mode, outcome or court, with
+// trendAll in place of the month for the sums over the whole history,
+// and statSuperior + superior counting its decisions (the list of
+// superiors an operator may look at); per receiver, statLoadMonth +
+// court + "/" + month + "/" + loadFrom or loadTo, with statLoadOpen +
+// court + "/open" the cases it holds open now, from which the load at the
+// end of any month is a difference of sums over the months after it.
+// A dashboard reads one superior's trends, and of them and of the load
+// only the window's months (ModelSums, LoadSums): its cost follows the
+// courts it shows, never the months of history nor every superior of the
+// mesh. Nothing here is a time series kept beside the records: every
+// number is a sum of what the transfers' signed records say, kept by the
+// store at write time like the others.
 const (
 	statTrend       = "trend/"
 	trendAll        = "all"         // in place of a month: over the whole history
@@ -30,9 +35,102 @@ const (
 	trendOutcome    = "outcome/"    // + concluded | terminated | settled | rejected | withdrawn: ended that month
 	trendRecovered  = "recovered/"  // + receiver: recovered in the closed cases (month "all"; fen)
 	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the closed cases (month "all"; fen)
-	rcvOpenFrom     = "open_from/"  // + month: accepted that month
-	rcvOpenTo       = "open_to/"    // + month: ended that month, having been accepted
+	statSuperior    = "sup/"        // + superior: its decisions
+	statLoadMonth   = "loadm/"      // + receiver + "/" + month + "/" + loadFrom or loadTo
+	loadFrom        = "from"        // accepted that month
+	loadTo          = "to"          // ended that month, having been accepted
+	statLoadOpen    = "loadn/"      // + receiver + loadOpen: accepted and not ended (open now)
+	loadOpen        = "/open"
 )
+
+// SumRange names the sums Compute reads whose names begin with Prefix
+// and sort at or after Prefix+From (storage.StatsRange).
+type SumRange struct{ Prefix, From string }
+
+// ModelSums are the sums Compute reads for a dashboard as of now, but
+// for the trends (TrendSums) and the load (LoadSums): the scope's totals
+// and per-court rows, the list of superiors and the indicators of the
+// window's months.
+func ModelSums(now time.Time) []SumRange {
+	first := trendMonths(now)[0]
+	return []SumRange{
+		{Prefix: statMode}, {Prefix: statClosure}, {Prefix: statAccN}, {Prefix: statAccSec},
+		{Prefix: statRcptN}, {Prefix: statRcptSec}, {Prefix: statRcv}, {Prefix: statSuperior},
+		{Prefix: indPrefix + "t/", From: first},
+	}
+}
+
+// TrendSums are the sums of superior's trends as of now: the window's
+// months and its sums over the whole history. The load of the courts it
+// designated follows (LoadSums, once these are read: Designated names
+// them).
+func TrendSums(now time.Time, superior court.CourtCode) []SumRange {
+	return []SumRange{{Prefix: statTrend + string(superior) + "/", From: trendMonths(now)[0]}} // the months, then "all/"
+}
+
+// Busiest is the superior with the most decisions in stats (the first by
+// code among equals; "" if none): the trends an operator's dashboard
+// shows unless asked for another's.
+func Busiest(stats map[string]int64) court.CourtCode {
+	var best string
+	var n int64
+	for k, v := range stats {
+		if c, ok := strings.CutPrefix(k, statSuperior); ok && (v > n || v == n && c < best) {
+			best, n = c, v
+		}
+	}
+	return court.CourtCode(best)
+}
+
+// Designated lists the courts superior designated, from sums that hold
+// its trend sums (ModelSums).
+func Designated(stats map[string]int64, superior court.CourtCode) []court.CourtCode {
+	p := statTrend + string(superior) + "/" + trendAll + "/" + trendDesignated
+	var out []court.CourtCode
+	for k := range stats {
+		if c, ok := strings.CutPrefix(k, p); ok {
+			out = append(out, court.CourtCode(c))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// LoadSums are the sums the load of courts over the trends' window as of
+// now is computed from.
+func LoadSums(now time.Time, courts []court.CourtCode) []SumRange {
+	first := trendMonths(now)[0]
+	out := make([]SumRange, 0, 2*len(courts))
+	for _, c := range courts {
+		out = append(out, SumRange{Prefix: statLoadMonth + string(c) + "/", From: first}, SumRange{Prefix: statLoadOpen + string(c) + loadOpen})
+	}
+	return out
+}
+
+// Superiors lists the superior courts whose decisions the sums count
+// (ModelSums reads them on an operator's dashboard: the trends it may
+// show).
+func Superiors(stats map[string]int64) []string {
+	var out []string
+	for k := range stats {
+		if c, ok := strings.CutPrefix(k, statSuperior); ok {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// trendMonths are the TrendMonths months up to now's, oldest first.
+func trendMonths(now time.Time) []string {
+	today := court.DateOf(now)
+	first := court.Date{Year: today.Year, Month: today.Month, Day: 1}
+	months := make([]string, 0, TrendMonths)
+	for i := TrendMonths - 1; i >= 0; i-- {
+		months = append(months, first.AddDate(0, -i, 0).String()[:7])
+	}
+	return months
+}
 
 // Outcomes lists the ways a transfer ends, as the trends count them.
 var Outcomes = []string{"concluded", "terminated", "settled", "rejected", "withdrawn"}
@@ -104,6 +202,7 @@ func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 	if t.Superior != "" {
 		p := statTrend + string(t.Superior) + "/"
 		if t.Mode != "" && !t.DecidedAt.IsZero() {
+			s[statSuperior+string(t.Superior)]++
 			s[p+month(t.DecidedAt)+"/"+trendMode+t.Mode]++
 			if t.Receiver != "" {
 				s[p+trendAll+"/"+trendDesignated+string(t.Receiver)]++
@@ -118,10 +217,12 @@ func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 		}
 	}
 	if t.Receiver != "" && !t.AcceptedAt.IsZero() {
-		p := statRcv + string(t.Receiver) + "/"
-		s[p+rcvOpenFrom+month(t.AcceptedAt)]++
+		p := statLoadMonth + string(t.Receiver) + "/"
+		s[p+month(t.AcceptedAt)+"/"+loadFrom]++
 		if !end.IsZero() {
-			s[p+rcvOpenTo+month(end)]++
+			s[p+month(end)+"/"+loadTo]++
+		} else {
+			s[statLoadOpen+string(t.Receiver)+loadOpen]++
 		}
 	}
 }
@@ -129,12 +230,7 @@ func trendContribution(t *cmproto.Transfer, s map[string]int64) {
 // trends builds the trends of every superior in stats (only self's,
 // unless all), over the TrendMonths months up to now's.
 func trends(stats map[string]int64, now time.Time, self court.CourtCode, all bool) []Trend {
-	today := court.DateOf(now)
-	var months []string
-	for i := TrendMonths - 1; i >= 0; i-- {
-		first := court.Date{Year: today.Year, Month: today.Month, Day: 1}
-		months = append(months, first.AddDate(0, -i, 0).String()[:7])
-	}
+	months := trendMonths(now)
 	first, last := months[0], months[len(months)-1]
 	type acc struct {
 		t         *Trend
@@ -161,10 +257,11 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 		}
 		return a
 	}
-	// open: per receiver, the +/- of each month (before the window:
-	// carried in at the window's start).
-	from := map[string]map[string]int64{}
-	to := map[string]map[string]int64{}
+	// Load: per receiver, what it holds open now and, per month from the
+	// window's first on (later months included, should a record be dated
+	// ahead), what it took and what ended.
+	open := map[string]int64{}
+	delta := map[string]map[string]int64{} // receiver -> month -> taken - ended
 	for k, v := range stats {
 		if rest, ok := strings.CutPrefix(k, statTrend); ok {
 			parts := strings.SplitN(rest, "/", 4) // superior, month, kind, what
@@ -203,21 +300,26 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 			}
 			continue
 		}
-		if rest, ok := strings.CutPrefix(k, statRcv); ok {
-			c, field, ok := strings.Cut(rest, "/")
-			if !ok {
+		if rest, ok := strings.CutPrefix(k, statLoadOpen); ok {
+			if c, ok := strings.CutSuffix(rest, loadOpen); ok {
+				open[c] += v
+			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(k, statLoadMonth); ok {
+			parts := strings.SplitN(rest, "/", 3) // receiver, month, from|to
+			if len(parts) != 3 || parts[1] < first {
 				continue
 			}
-			for _, x := range []struct {
-				prefix string
-				into   map[string]map[string]int64
-			}{{rcvOpenFrom, from}, {rcvOpenTo, to}} {
-				if m, ok := strings.CutPrefix(field, x.prefix); ok {
-					if x.into[c] == nil {
-						x.into[c] = map[string]int64{}
-					}
-					x.into[c][m] += v
-				}
+			c, m := parts[0], parts[1]
+			if delta[c] == nil {
+				delta[c] = map[string]int64{}
+			}
+			switch parts[2] {
+			case loadFrom:
+				delta[c][m] += v
+			case loadTo:
+				delta[c][m] -= v
 			}
 		}
 	}
@@ -247,14 +349,11 @@ func trends(stats map[string]int64, now time.Time, self court.CourtCode, all boo
 		for _, c := range courts {
 			l := CourtLoad{Court: c}
 			for _, m := range months {
-				var n int64
-				for fm, v := range from[c] {
-					if fm <= m {
-						n += v
-					}
-				}
-				for tm, v := range to[c] {
-					if tm <= m {
+				// Open at the end of m: open now, less what came in
+				// (net) in the months after m.
+				n := open[c]
+				for dm, v := range delta[c] {
+					if dm > m {
 						n -= v
 					}
 				}

@@ -1,8 +1,10 @@
 package health
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 	cmproto "courtmesh.dev/courtmesh/protocol"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // Dashboard computes the supervision dashboard: on a node with the
@@ -129,6 +132,32 @@ func (s *Service) dashboardTransfers(ctx context.Context, self court.CourtCode, 
 	for st, c := range counts {
 		in.Counts[cmproto.State(st)] = int(c)
 	}
-	in.Stats, err = s.d.Store.TransferStats(scope)
+	// Only the sums the model shows: not the supervision's per-court
+	// indicators, nor the months of history before the trends' window,
+	// nor the trends of another superior than the one shown (an
+	// operator's: the one asked for, else the busiest).
+	in.Stats, err = s.d.Store.TransferStatsRanges(scope, ranges(dashboard.ModelSums(now))...)
+	if err != nil {
+		return in, err
+	}
+	in.TrendsOf = self
+	if operator {
+		in.TrendsOf = cmp.Or(api.TrendsOf(ctx), dashboard.Busiest(in.Stats), self)
+	}
+	more, err := s.d.Store.TransferStatsRanges(scope, ranges(dashboard.TrendSums(now, in.TrendsOf))...)
+	if err != nil {
+		return in, err
+	}
+	maps.Copy(in.Stats, more)
+	more, err = s.d.Store.TransferStatsRanges(scope, ranges(dashboard.LoadSums(now, dashboard.Designated(in.Stats, in.TrendsOf)))...)
+	maps.Copy(in.Stats, more)
 	return in, err
+}
+
+func ranges(rs []dashboard.SumRange) []storage.StatsRange {
+	out := make([]storage.StatsRange, len(rs))
+	for i, r := range rs {
+		out[i] = storage.StatsRange{Prefix: r.Prefix, From: r.From}
+	}
+	return out
 }

@@ -43,6 +43,7 @@ type Store interface {
 	CountCourtOverdue(ctx context.Context, c court.CourtCode, at court.Date) (int, error)
 	TransferStats(c court.CourtCode) (map[string]int64, error)
 	TransferStatsPrefix(c court.CourtCode, prefix string) (map[string]int64, error)
+	TransferStatsRanges(c court.CourtCode, rs ...storage.StatsRange) (map[string]int64, error)
 	OverdueEntries(ctx context.Context, at court.Date, limit int) ([]storage.DueEntry, bool, error)
 	ExpiringMeasures(ctx context.Context, asOf court.Date, within int) ([]storage.ExpiringMeasure, error)
 	LogHeads() (map[court.PeerID]uint64, error)

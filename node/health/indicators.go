@@ -20,7 +20,7 @@ func (s *Service) Indicators(_ context.Context, q api.IndicatorsQuery) (any, err
 	if q.Court != "" {
 		scope = q.Court
 	}
-	sums, err := s.d.Store.TransferStats(scope)
+	sums, err := s.d.Store.TransferStatsPrefix(scope, p) // the slice's sums only
 	if err != nil {
 		return nil, err
 	}

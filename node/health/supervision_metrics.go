@@ -7,6 +7,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/dashboard"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // supervisionCollector exports, at scrape time, the standard indicators
@@ -135,12 +136,17 @@ func (c *supervisionCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // supervisionSums reads the statistic sums the gauges need: on an
-// operator node the whole mesh scope (one series per court of the mesh);
-// elsewhere only the names about this court and the per-mode ones, so
-// that a court's scrape does not read every court's indicators.
+// operator node those of every court of the mesh (one series per court),
+// never the trends' months; elsewhere only the names about this court and
+// the per-mode ones, so that a court's scrape does not read every court's
+// indicators.
 func (s *Service) supervisionSums(self court.CourtCode) (map[string]int64, error) {
 	if s.operator {
-		return s.d.Store.TransferStats("")
+		rs := []storage.StatsRange{{Prefix: "ind/r/"}, {Prefix: "ind/o/"}, {Prefix: "ind/m/"}, {Prefix: "rcv/"}}
+		for _, p := range dashboard.DirectivePrefixes(self) {
+			rs = append(rs, storage.StatsRange{Prefix: p})
+		}
+		return s.d.Store.TransferStatsRanges("", rs...)
 	}
 	prefixes := append([]string{"ind/r/" + string(self) + "/", "ind/o/" + string(self) + "/", "ind/m/", "rcv/" + string(self) + "/"},
 		dashboard.DirectivePrefixes(self)...)

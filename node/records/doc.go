@@ -22,5 +22,9 @@
 //
 // Transfers are stored with indexes and counters (by state, court,
 // deadline, case number) in the same transaction as the record, so that
-// Each and ByCase read pages from the indexes, never every transfer.
+// Each and ByCase read pages from the indexes, never every transfer. The
+// records of a sync response (batch.go, IngestRange) are checked one by
+// one as gossip's are, their signatures on every core, and kept and
+// applied a run at a time in one transaction; a record from gossip is a
+// run of one.
 package records

@@ -320,22 +320,39 @@ func (s *Service) Load(id court.TransferID) (*cmproto.Transfer, error) {
 	return &t, nil
 }
 
-func (s *Service) transferWrite(prev, next *cmproto.Transfer) (*storage.TransferWrite, error) {
+// transferRecord is the stored record of transfer state next: its
+// protocol JSON with the fields storage indexes taken from next itself
+// (storage.NewTransferRecord builds what storage.TransferRecordFromJSON
+// would read back from the JSON), its statistics and tags.
+func (s *Service) transferRecord(next *cmproto.Transfer) (*storage.TransferRecord, error) {
 	b, err := json.Marshal(next)
 	if err != nil {
 		return nil, err
 	}
-	w := &storage.TransferWrite{ID: string(next.ID), State: string(next.State), Data: b}
+	r := storage.NewTransferRecord(TransferFields(next), b)
 	if s.stats != nil {
-		w.Stats = s.stats(next)
+		r.Stats = s.stats(next)
 	}
 	if s.tags != nil {
-		w.Tags = s.tags(next)
+		r.Tags = s.tags(next)
 	}
-	if prev != nil {
-		w.PrevState = string(prev.State)
+	return &r, nil
+}
+
+// TransferFields are the fields of t that the store indexes, as its
+// protocol JSON names them (storage.TransferFields).
+func TransferFields(t *cmproto.Transfer) storage.TransferFields {
+	f := storage.TransferFields{
+		ID: string(t.ID), State: string(t.State), CaseNumber: t.CaseNumber, NewCaseNumber: t.NewCaseNumber,
+		Origin: t.Origin, Superior: t.Superior, Decider: t.Decider, Receiver: t.Receiver,
+		AcceptBy: t.AcceptBy, Due: t.Due,
+		OfferedAt: t.OfferedAt, DecidedAt: t.DecidedAt, AcceptedAt: t.AcceptedAt, HandedOverAt: t.HandedOverAt,
+		ReceivedAt: t.ReceivedAt, ClosedAt: t.ClosedAt,
 	}
-	return w, nil
+	if t.Assistance != nil {
+		f.AssistanceCourt = t.Assistance.Court
+	}
+	return f
 }
 
 // Ingest verifies a record from the network, keeps it in its signer's
@@ -352,32 +369,53 @@ func (s *Service) Ingest(raw []byte, from peer.ID) error {
 func (s *Service) ingest(raw []byte, from peer.ID, pinned bool) error {
 	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), s.now())
 	if r == nil {
-		if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
-			if due, again := s.ahead.refused(ahead); again {
-				// Refused and audited once already: ignore it until due.
-				return fmt.Errorf("%w: record %d from %s was refused as dated ahead; it is tried again from %s", court.ErrStale,
-					ahead.Seq, ahead.Issuer, due.UTC().Format(time.RFC3339))
-			}
-		}
-		if rev, ok := errors.AsType[*cmproto.RevokedRecordError](err); ok {
-			if s.revoked.note(rev.Signer.PeerID, rev.Seq, s.trust.Trust().Bundle().Sequence) {
-				// Refused and audited once already under this bundle.
-				return errRevokedAgain(rev)
-			}
-		}
-		return err
+		return s.refused(err)
 	}
-	if err := s.ingestRecord(r, raw, from, pinned, err); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if batchable(r) && !pinned {
+		// Kept and applied in one store transaction (a batch of one).
+		var errs [1]error
+		s.applyBatch([]decoded{{raw: raw, r: r, err: err}}, from, s.trust.Trust(), errs[:])
+		return errs[0]
+	}
+	return s.ingestRecord(r, raw, from, pinned, err)
+}
+
+// refused is what ingesting a record that DecodeRecord refused returns:
+// its error, or, for a record refused already (dated ahead, or signed by
+// a revoked key) and so audited already, a stale error that is not.
+func (s *Service) refused(err error) error {
+	if ahead, ok := errors.AsType[*cmproto.DatedAheadError](err); ok {
+		if due, again := s.ahead.refused(ahead); again {
+			// Refused and audited once already: ignore it until due.
+			return fmt.Errorf("%w: record %d from %s was refused as dated ahead; it is tried again from %s", court.ErrStale,
+				ahead.Seq, ahead.Issuer, due.UTC().Format(time.RFC3339))
+		}
+	}
+	if rev, ok := errors.AsType[*cmproto.RevokedRecordError](err); ok {
+		if s.revoked.note(rev.Signer.PeerID, rev.Seq, s.trust.Trust().Bundle().Sequence) {
+			// Refused and audited once already under this bundle.
+			return errRevokedAgain(rev)
+		}
+	}
+	return err
+}
+
+// ingestRecord keeps and applies an authentic record, under s.mu; err is
+// what DecodeRecord found wrong with its body, if anything. Its error
+// names the record's transfer (recordError).
+func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
+	if err := s.keep(r, raw, from, pinned, err); err != nil {
 		return &recordError{transfer: r.Transfer, err: err}
 	}
 	return nil
 }
 
-// ingestRecord keeps and applies an authentic record; err is what
-// DecodeRecord found wrong with its body, if anything.
-func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// keep is ingestRecord's work, one store transaction at a time: the path
+// of the records a batch does not take (complaints, a revoked key's
+// records) and of a batch's records again when the batch failed.
+func (s *Service) keep(r *cmproto.Record, raw []byte, from peer.ID, pinned bool, err error) error {
 	if r.Revocation != nil && !pinned {
 		if err := s.checkTrusted(r, raw); err != nil {
 			return err
@@ -387,8 +425,7 @@ func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinn
 	have, herr := s.db.HasRecord(lr.Issuer, lr.Seq, raw)
 	if herr != nil {
 		if errors.Is(herr, storage.ErrEquivocation) {
-			s.auditDone(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
-				Detail: fmt.Sprintf("%s signed two different records at position %d of its log", r.Issuer, r.Seq)})
+			s.auditEquivocation(r, from)
 			return fmt.Errorf("%s from %s: %w", r.Kind, r.Issuer, herr)
 		}
 		return herr
@@ -407,6 +444,13 @@ func (s *Service) ingestRecord(r *cmproto.Record, raw []byte, from peer.ID, pinn
 	return s.apply(r, lr)
 }
 
+// auditEquivocation audits a record at a position of its signer's log
+// that another record holds.
+func (s *Service) auditEquivocation(r *cmproto.Record, from peer.ID) {
+	s.auditDone(storage.AuditEntry{Event: "record.equivocation", Outcome: "rejected", Peer: from.String(), Court: string(r.Issuer), Transfer: string(r.Transfer),
+		Detail: fmt.Sprintf("%s signed two different records at position %d of its log", r.Issuer, r.Seq)})
+}
+
 // apply applies a decoded record under s.mu, committing it with its log
 // entry (lr may be nil for a held record already logged).
 func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
@@ -420,11 +464,11 @@ func (s *Service) apply(r *cmproto.Record, lr *storage.LogRecord) error {
 	next, aerr := cmproto.Apply(cur, r, s.trust.Trust(), s.rules)
 	switch {
 	case aerr == nil:
-		w, err := s.transferWrite(cur, next)
+		w, err := s.transferRecord(next)
 		if err != nil {
 			return err
 		}
-		if err := s.db.Apply(storage.Commit{Record: lr, Transfer: w}); err != nil {
+		if err := s.db.Apply(storage.Commit{Record: lr, TransferRecord: w}); err != nil {
 			return err
 		}
 		s.log.Info("transfer record applied", "transfer", r.Transfer, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
@@ -475,11 +519,11 @@ func (s *Service) releaseHeld(id court.TransferID) {
 			s.reject(r.SignerPeer(), &recordError{transfer: id, err: aerr})
 			continue
 		}
-		w, err := s.transferWrite(cur, next)
+		w, err := s.transferRecord(next)
 		if err != nil {
 			return
 		}
-		if err := s.db.Apply(storage.Commit{Transfer: w, Unhold: &h}); err != nil {
+		if err := s.db.Apply(storage.Commit{TransferRecord: w, Unhold: &h}); err != nil {
 			return
 		}
 		s.log.Info("held transfer record applied", "transfer", id, "kind", r.Kind, "issuer", r.Issuer, "state", next.State)
@@ -549,9 +593,9 @@ func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Recor
 		s.mu.Unlock()
 		return nil, err
 	}
-	w, err := s.transferWrite(cur, next)
+	w, err := s.transferRecord(next)
 	if err == nil {
-		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: court.PeerID(s.h.ID().String()), Seq: head + 1, Raw: raw}, Transfer: w})
+		err = s.db.Apply(storage.Commit{Record: &storage.LogRecord{Issuer: court.PeerID(s.h.ID().String()), Seq: head + 1, Raw: raw}, TransferRecord: w})
 	}
 	s.mu.Unlock()
 	if err != nil {

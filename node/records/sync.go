@@ -14,6 +14,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // serveSync answers a sync request: our log heads, or a range of one
@@ -131,14 +132,29 @@ func (s *Service) pullRange(ctx context.Context, p, issuer peer.ID, upto uint64)
 	}
 }
 
+// pullOnce pulls issuer's records from..to from p (one response) and
+// ingests them, a group of up to maxIngestGroup records at a time
+// (IngestRange); it returns how many came.
 func (s *Service) pullOnce(ctx context.Context, p, issuer peer.ID, from, to uint64) (int, error) {
-	n := 0
+	n, size := 0, 0
+	var group [][]byte
+	flush := func() {
+		for _, err := range s.IngestRange(group, p) {
+			if err != nil && outcome(err) == pubsub.ValidationReject {
+				s.reject(p, err)
+			}
+		}
+		group, size = nil, 0
+	}
 	err := s.readRange(ctx, p, issuer, from, to, func(raw []byte) {
 		n++
-		if err := s.Ingest(raw, p); err != nil && outcome(err) == pubsub.ValidationReject {
-			s.reject(p, err)
+		group = append(group, raw)
+		if size += len(raw); len(group) >= maxIngestGroup || size >= storage.MaxBatchBytes/2 {
+			flush()
 		}
 	})
+	// What came before an error is ingested too.
+	flush()
 	return n, err
 }
 

@@ -46,6 +46,9 @@ func rusage(who int) time.Duration {
 // (each node receives the change once, plus gossip duplicates). Times are
 // CPU time (of the process for open, install and apply; of the thread for
 // lookups), not wall time.
+//
+// It is long on purpose: one story, the national-size trust state
+// built once and each measure taken on it in turn.
 func BenchmarkTrustScale(b *testing.B) {
 	now := time.Now()
 	base := b.TempDir()

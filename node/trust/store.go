@@ -34,6 +34,13 @@ type Stats struct {
 	DeltasApplied  int64
 	OffersDeclined int64 // offers and announcements not newer than the bundle in force
 	GossipBytes    int64 // bytes of trust topic messages validated
+	// Whole bundles this node served: their bytes (from the offset asked),
+	// the uploads completed, the asks answered "busy" (uploads), and the
+	// downloads it resumed from another source (partials).
+	BytesServed   int64
+	BundlesServed int64
+	UploadsBusy   int64
+	PullsResumed  int64
 	// LastSource names where the newest install came from: "local
 	// operator", "gossip" (a delta carried by an announcement), "peer <id>".
 	LastSource string
@@ -44,7 +51,9 @@ func (s *Service) Stats() Stats {
 	return Stats{
 		BytesReceived: s.bytesIn.Load(), BundlesOpened: s.opened.Load(), CertsVerified: s.certsVerified.Load(),
 		DeltasApplied: s.deltasApplied.Load(), OffersDeclined: s.declined.Load(), GossipBytes: s.gossipIn.Load(),
-		LastSource: s.lastSource.Load().(string),
+		LastSource:  s.lastSource.Load().(string),
+		BytesServed: s.bytesServed.Load(), BundlesServed: s.bundlesServed.Load(), UploadsBusy: s.uploadsBusy.Load(),
+		PullsResumed: s.resumed.Load(),
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +59,19 @@ type Service struct {
 	gossipIn      atomic.Int64
 	lastSource    atomic.Value // string
 
+	// Many sources (sources.go): who holds which sequence, the bounded
+	// whole-bundle uploads of this node, a download to resume, and one
+	// pending retry of a pull that found only busy sources.
+	holders         holders
+	uploads         uploads
+	partials        partials
+	lastResortAfter int
+	retrying        atomic.Bool
+	bytesServed     atomic.Int64
+	bundlesServed   atomic.Int64
+	uploadsBusy     atomic.Int64
+	resumed         atomic.Int64
+
 	// ctx bounds the service's own goroutines (pokes of new connections
 	// and neighbours); stop cancels it and wg waits for them (Close).
 	ctx  context.Context
@@ -68,6 +83,7 @@ type pullRequest struct {
 	seq   uint64
 	peers []peer.ID
 	delta []byte // a delta that came with the announcement, tried first
+	round int    // retries so far of a pull that found every source busy
 }
 
 var _ mesh.Admission = (*Service)(nil)
@@ -186,7 +202,8 @@ func New(d Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{dir: dir, root: root, self: self, log: log, now: now, metrics: d.Metrics, pulls: make(chan pullRequest, 16),
-		joined: make(chan peer.ID, 64), cache: cache}
+		joined: make(chan peer.ID, 64), cache: cache, lastResortAfter: lastResortAfter,
+		uploads: uploads{concurrency: uploadConcurrency, fanout: uploadFanout}}
 	if deltaErr != nil {
 		log.Warn("trust bundle deltas on disk not applied; they will be fetched again", "sequence", b.Sequence, "reason", deltaErr)
 	}
@@ -315,6 +332,8 @@ func (s *Service) commit(cur *crypto.Trust, nb *crypto.Bundle, full bool, source
 	s.cur.Store(next)
 	s.lastSource.Store(source)
 	s.mu.Unlock()
+	s.holders.forget(nb.Sequence)
+	s.partials.drop(nb.Sequence)
 	if s.metrics != nil {
 		s.metrics.BundleInstalled.Inc()
 	}
@@ -349,6 +368,7 @@ func (s *Service) pokeNeighbours(ctx context.Context) {
 			defer func() { <-sem; wg.Done() }()
 			if _, err := s.pull(ctx, p); err != nil {
 				s.log.Debug("bundle poke failed", "peer", p, "reason", err)
+				s.pokeFailed()
 			}
 		}()
 	}
@@ -359,6 +379,16 @@ func (s *Service) pokeNeighbours(ctx context.Context) {
 func (s *Service) poke(ctx context.Context, p peer.ID) {
 	if _, err := s.pull(ctx, p); err != nil {
 		s.log.Debug("bundle exchange failed", "peer", p, "reason", err)
+		s.pokeFailed()
+	}
+}
+
+// pokeFailed leaves to the pull worker, after a backoff, a newer bundle
+// that an exchange outside it learnt of but did not bring (the peer was
+// busy, or its stream stopped midway).
+func (s *Service) pokeFailed() {
+	if seq := s.holders.newest(); seq > s.cur.Load().Bundle().Sequence {
+		s.retryLater(seq, 1)
 	}
 }
 
@@ -462,8 +492,9 @@ func (s *Service) validate(ctx context.Context, from peer.ID, msg *pubsub.Messag
 		}
 		delta = a.GetDelta()
 	}
-	// Pull it from the announcer, falling back to whoever relayed it and
-	// then to the other peers.
+	// Pull it from the peers that hold it (the announcer among them),
+	// falling back to whoever relayed it and then to the other peers.
+	s.holders.add(a.GetSequence(), signer.PeerID)
 	s.queuePull(pullRequest{seq: a.GetSequence(), peers: []peer.ID{signer.PeerID, from}, delta: delta})
 	return pubsub.ValidationAccept
 }
@@ -517,9 +548,11 @@ func (s *Service) Serve(ctx context.Context) error {
 }
 
 // handlePull brings the bundle in force up to r.seq: the delta that came
-// with the announcement if it applies, else pulls from the peers named,
-// then from the other connected peers (any of them may hold it), until
-// one gives it.
+// with the announcement if it applies, else pulls from the sources in
+// order (see sources) until one gives it. If none did while some peer is
+// known to hold it (busy, say) or a download stopped midway, it tries
+// again later (see retryLater), asking as a last resort after
+// lastResortAfter rounds.
 func (s *Service) handlePull(ctx context.Context, r pullRequest) {
 	have := func() bool { return s.cur.Load().Bundle().Sequence >= r.seq }
 	if r.delta != nil {
@@ -527,33 +560,105 @@ func (s *Service) handlePull(ctx context.Context, r pullRequest) {
 			s.log.Info("trust bundle delta from gossip refused", "reason", err)
 		}
 	}
-	tried := map[peer.ID]bool{"": true, s.self: true}
-	try := func(p peer.ID) {
-		if have() || tried[p] || ctx.Err() != nil {
-			return
+	if have() || s.h == nil {
+		return
+	}
+	lastResort := r.round >= s.lastResortAfter
+	busy := false
+	for _, p := range s.sources(r) {
+		if have() || ctx.Err() != nil {
+			break
 		}
-		tried[p] = true
-		if _, err := s.pull(ctx, p); err != nil {
+		_, err := s.pullFrom(ctx, p, lastResort)
+		switch {
+		case errors.Is(err, errBusy):
+			busy = true
+			s.log.Debug("trust bundle source busy", "peer", p, "sequence", r.seq)
+		case err != nil:
 			s.log.Info("trust bundle pull failed", "peer", p, "reason", err)
 		}
 	}
-	for _, p := range r.peers {
-		try(p)
+	// Again later if a source is known to hold it (it may have been busy,
+	// or its stream refused by the resource manager) or a download stopped.
+	retry := busy || s.partials.pending(s.cur.Load().Bundle().Sequence) || len(s.holders.of(r.seq)) > 0
+	if !have() && ctx.Err() == nil && retry && r.round+1 < maxPullRounds {
+		s.retryLater(r.seq, r.round+1)
 	}
-	if s.h == nil {
-		return
+}
+
+// sources orders the peers to pull r.seq from: the peers known to hold
+// it or a newer bundle (announced, offered, or told us), in random order
+// and the announcer last among them, so that a bundle pushed to one node
+// is not pulled by every node from that node; then the peers named in r
+// (the announcer, whoever relayed it) in random order; then up to eight
+// other admitted connected peers, in random order (any may hold it).
+func (s *Service) sources(r pullRequest) []peer.ID {
+	tried := map[peer.ID]bool{"": true, s.self: true}
+	var out []peer.ID
+	add := func(p peer.ID) {
+		if !tried[p] {
+			tried[p] = true
+			out = append(out, p)
+		}
+	}
+	var announcer peer.ID
+	if len(r.peers) > 0 {
+		announcer = r.peers[0]
+	}
+	for _, p := range s.holders.of(r.seq) {
+		if p != announcer {
+			add(p)
+		}
+	}
+	named := slices.Clone(r.peers)
+	rand.Shuffle(len(named), func(i, j int) { named[i], named[j] = named[j], named[i] })
+	for _, p := range named {
+		add(p)
 	}
 	const othersAtMost = 8
+	others := s.h.Network().Peers()
+	rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 	n := 0
-	for _, p := range s.h.Network().Peers() {
-		if have() || n >= othersAtMost {
+	for _, p := range others {
+		if n >= othersAtMost {
 			break
 		}
 		if !tried[p] && s.Admit(p) == nil {
 			n++
-			try(p)
+			add(p)
 		}
 	}
+	return out
+}
+
+// retryLater queues the pull of seq again after a backoff (250 ms,
+// doubling, at most 8 s, with jitter), unless a retry is already pending
+// or seq is in force by then. Meanwhile the nodes that took the bundle
+// tell their neighbours (pokeNeighbours), who learn new sources.
+func (s *Service) retryLater(seq uint64, round int) {
+	if !s.retrying.CompareAndSwap(false, true) {
+		return
+	}
+	d := min(250*time.Millisecond<<min(round-1, 5), 8*time.Second)
+	d += rand.N(d / 4)
+	s.goOwned(func(ctx context.Context) {
+		defer s.retrying.Store(false)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.cur.Load().Bundle().Sequence >= seq {
+			return
+		}
+		s.retrying.Store(false)
+		select {
+		case s.pulls <- pullRequest{seq: seq, round: round}:
+		case <-ctx.Done():
+		}
+	})
 }
 
 func (s *Service) checkExpiry() {

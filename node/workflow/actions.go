@@ -424,15 +424,19 @@ func (w *Service) Return(ctx context.Context, id court.TransferID, req api.Retur
 	if len(req.Missing) == 0 {
 		return nil, court.Errorf(court.ErrInvalid, "missing is required: a return names what is missing (the dossier item kinds the handover lacks)")
 	}
+	missing, err := cmproto.ReturnKinds(req.Missing) // the dossier-items view's names too
+	if err != nil {
+		return nil, err
+	}
 	if err := w.checkFreeText(id, "note", req.Note); err != nil {
 		return nil, err
 	}
-	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: req.Missing, Note: req.Note}}})
+	t, err := w.records.Issue(ctx, id, &pb.Record{Body: &pb.Record_HandoverReturn{HandoverReturn: &pb.HandoverReturn{Missing: missing, Note: req.Note}}})
 	if err != nil {
 		return nil, err
 	}
 	w.auditDone(storage.AuditEntry{Event: "handover.returned", Outcome: "ok", Transfer: string(id), Case: t.CaseNumber,
-		Detail: fmt.Sprintf("handover version %d returned as incomplete: %s missing; the origin supplements by %s", t.HandoverVersion, strings.Join(req.Missing, ", "), t.SupplementBy)})
+		Detail: fmt.Sprintf("handover version %d returned as incomplete: %s missing; the origin supplements by %s", t.HandoverVersion, strings.Join(missing, ", "), t.SupplementBy)})
 	return t, nil
 }
 
@@ -467,33 +471,7 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 		return nil, fmt.Errorf("%w: case %s is as it was handed over; import the missing papers (%s) first, then supplement", court.ErrConflict, cn, strings.Join(t.Missing, ", "))
 	}
 	today := court.DateOf(w.now())
-	var blocking, flagged []string
-	var ids []string
-	active := 0
-	for _, m := range dos.Version.Measures {
-		if m.Status != court.MeasureActive || m.Expiry.IsZero() {
-			continue
-		}
-		active++
-		if days := today.DaysUntil(m.Expiry); days <= w.guardDays {
-			class := ""
-			for _, a := range dos.Version.Assets {
-				if a.ID == m.Asset {
-					class = a.Class.Label()
-				}
-			}
-			line := fmt.Sprintf("measure %s (%s of %s asset %s) expires %s, in %d days", m.ID, m.Kind.Label(), class, m.Asset, m.Expiry, days)
-			if !m.RenewableBy(t.Origin) {
-				// Another court's (a first seizure ahead of this court
-				// in a waiting line): only it renews; flagged, not
-				// blocking.
-				flagged = append(flagged, line+", held by "+string(m.Court))
-				continue
-			}
-			blocking = append(blocking, line)
-			ids = append(ids, m.ID)
-		}
-	}
+	blocking, flagged, ids, active := expiringMeasures(dos, today, w.guardDays, t.Origin)
 	reason := strings.TrimSpace(req.OverrideReason)
 	if len(blocking) > 0 && reason == "" {
 		return nil, fmt.Errorf("%w: case %s: %s. Renew these measures (续行) before handing over, or give an override reason", court.ErrHandoverBlocked, cn, strings.Join(blocking, "; "))
@@ -504,20 +482,9 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 	if err := w.checkFreeText(id, "override_reason", reason); err != nil {
 		return nil, err
 	}
-	// The balance the receiver files (法明传〔2018〕335号): the claim the
-	// offer announced, less what this court recovered up to now.
-	before := max(t.AmountOrigin, t.HandoverRecovered)
-	claim, recovered := dos.Version.ClaimFen, before
-	if req.AmountRecoveredFen != nil {
-		recovered = *req.AmountRecoveredFen
-	}
-	switch {
-	case t.StartedBy == "" && claim != t.AmountOutstanding+t.AmountOrigin:
-		return nil, fmt.Errorf("%w: case %s now claims %d fen, but the offer announced %d; the claim cannot change during a transfer: withdraw and offer again", court.ErrConflict, cn, claim, t.AmountOutstanding+t.AmountOrigin)
-	case recovered < before:
-		return nil, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen announced before; what was recovered cannot shrink", court.ErrInvalid, recovered, before)
-	case recovered >= claim:
-		return nil, fmt.Errorf("%w: amount recovered %d fen covers the whole claim of %d fen: nothing is left to transfer; withdraw the offer and conclude the case (执行完毕)", court.ErrInvalid, recovered, claim)
+	claim, recovered, err := handoverAmounts(t, cn, dos.Version.ClaimFen, req.AmountRecoveredFen)
+	if err != nil {
+		return nil, err
 	}
 	m := &pb.HandoverManifest{
 		ChunkCount: uint32(len(dos.Chunks)), SealedBytes: dos.Bytes, DocumentCount: uint32(len(dos.Documents)),
@@ -533,38 +500,11 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 	m.DossierItems = cmproto.DossierItemsOf(kinds)
 	root, snap := dos.Root(), dos.SnapshotHash()
 	m.MerkleRoot, m.SnapshotHash = root[:], snap[:]
-	// The case record every source will serve in the fetch manifest,
-	// fixed now and named in the signed record: the receiver files
-	// nothing else (not a record re-sealed by another key holder, nor the
-	// origin's copy as later asset updates change it; those arrive as
-	// their own records).
-	caseJSON, err := json.Marshal(dos.Version)
-	if err != nil {
+	if m.SealedCaseHash, err = w.sealHandoverCase(id, dos); err != nil {
 		return nil, err
 	}
-	sealedCase, err := dos.Key.SealFieldIn(dos.Suite, cmproto.CaseLabel(id), caseJSON)
-	if err != nil {
+	if m.Keys, err = w.wrapHandoverKey(id, t, dos); err != nil {
 		return nil, err
-	}
-	caseHash, err := w.db.SaveHandoverCase(string(id), sealedCase)
-	if err != nil {
-		return nil, err
-	}
-	m.SealedCaseHash = caseHash[:]
-	readers := []court.CourtCode{t.Receiver}
-	if t.Decider != t.Receiver {
-		readers = append(readers, t.Decider)
-	}
-	for _, c := range readers {
-		cert, err := w.trust.Trust().Court(c, w.now())
-		if err != nil {
-			return nil, fmt.Errorf("handover %s: no certificate in force for %s: %w", id, c, err)
-		}
-		w, err := crypto.WrapDataKey(cert.EncKEM, cert.EncKey, "handover", string(id), dos.Key)
-		if err != nil {
-			return nil, fmt.Errorf("handover %s: wrap the data key for %s: %w", id, c, err)
-		}
-		m.Keys = append(m.Keys, &pb.WrappedKey{Court: string(c), CertificateSerial: cert.Serial, Wrapped: w})
 	}
 	detail, err := json.Marshal(struct {
 		Case      string          `json:"case"`
@@ -614,6 +554,104 @@ func (w *Service) handover(ctx context.Context, id court.TransferID, req api.Han
 				len(flagged), w.guardDays, strings.Join(flagged, "; "))})
 	}
 	return next, nil
+}
+
+// expiringMeasures sorts the case's active measures that expire within
+// guardDays of today: those the origin renews itself block the handover
+// (their lines and IDs), another court's are only flagged. active counts
+// every active measure with an expiry.
+func expiringMeasures(dos *storage.Dossier, today court.Date, guardDays int, origin court.CourtCode) (blocking, flagged, ids []string, active int) {
+	for _, m := range dos.Version.Measures {
+		if m.Status != court.MeasureActive || m.Expiry.IsZero() {
+			continue
+		}
+		active++
+		if days := today.DaysUntil(m.Expiry); days <= guardDays {
+			class := ""
+			for _, a := range dos.Version.Assets {
+				if a.ID == m.Asset {
+					class = a.Class.Label()
+				}
+			}
+			line := fmt.Sprintf("measure %s (%s of %s asset %s) expires %s, in %d days", m.ID, m.Kind.Label(), class, m.Asset, m.Expiry, days)
+			if !m.RenewableBy(origin) {
+				// Another court's (a first seizure ahead of this court
+				// in a waiting line): only it renews; flagged, not
+				// blocking.
+				flagged = append(flagged, line+", held by "+string(m.Court))
+				continue
+			}
+			blocking = append(blocking, line)
+			ids = append(ids, m.ID)
+		}
+	}
+	return blocking, flagged, ids, active
+}
+
+// handoverAmounts is the claim a handover of case cn states and what the
+// origin recovered up to now (stated, or else what it announced before).
+// The balance the receiver files (法明传〔2018〕335号): the claim the
+// offer announced, less what this court recovered up to now.
+func handoverAmounts(t *cmproto.Transfer, cn court.CaseNumber, claim int64, stated *int64) (int64, int64, error) {
+	before := max(t.AmountOrigin, t.HandoverRecovered)
+	recovered := before
+	if stated != nil {
+		recovered = *stated
+	}
+	switch {
+	case t.StartedBy == "" && claim != t.AmountOutstanding+t.AmountOrigin:
+		return 0, 0, fmt.Errorf("%w: case %s now claims %d fen, but the offer announced %d; the claim cannot change during a transfer: withdraw and offer again", court.ErrConflict, cn, claim, t.AmountOutstanding+t.AmountOrigin)
+	case recovered < before:
+		return 0, 0, fmt.Errorf("%w: amount recovered %d fen is less than the %d fen announced before; what was recovered cannot shrink", court.ErrInvalid, recovered, before)
+	case recovered >= claim:
+		return 0, 0, fmt.Errorf("%w: amount recovered %d fen covers the whole claim of %d fen: nothing is left to transfer; withdraw the offer and conclude the case (执行完毕)", court.ErrInvalid, recovered, claim)
+	}
+	return claim, recovered, nil
+}
+
+// sealHandoverCase seals and saves the case record every source will
+// serve in the fetch manifest of transfer id, and returns its hash. It
+// is fixed now and named in the signed record: the receiver files
+// nothing else (not a record re-sealed by another key holder, nor the
+// origin's copy as later asset updates change it; those arrive as their
+// own records).
+func (w *Service) sealHandoverCase(id court.TransferID, dos *storage.Dossier) ([]byte, error) {
+	caseJSON, err := json.Marshal(dos.Version)
+	if err != nil {
+		return nil, err
+	}
+	sealedCase, err := dos.Key.SealFieldIn(dos.Suite, cmproto.CaseLabel(id), caseJSON)
+	if err != nil {
+		return nil, err
+	}
+	caseHash, err := w.db.SaveHandoverCase(string(id), sealedCase)
+	if err != nil {
+		return nil, err
+	}
+	return caseHash[:], nil
+}
+
+// wrapHandoverKey wraps the dossier's data key for the courts that read
+// the handover of t: the receiver, and the decider when it is another
+// court, each under its certificate in force now.
+func (w *Service) wrapHandoverKey(id court.TransferID, t *cmproto.Transfer, dos *storage.Dossier) ([]*pb.WrappedKey, error) {
+	readers := []court.CourtCode{t.Receiver}
+	if t.Decider != t.Receiver {
+		readers = append(readers, t.Decider)
+	}
+	var keys []*pb.WrappedKey
+	for _, c := range readers {
+		cert, err := w.trust.Trust().Court(c, w.now())
+		if err != nil {
+			return nil, fmt.Errorf("handover %s: no certificate in force for %s: %w", id, c, err)
+		}
+		wrapped, err := crypto.WrapDataKey(cert.EncKEM, cert.EncKey, "handover", string(id), dos.Key)
+		if err != nil {
+			return nil, fmt.Errorf("handover %s: wrap the data key for %s: %w", id, c, err)
+		}
+		keys = append(keys, &pb.WrappedKey{Court: string(c), CertificateSerial: cert.Serial, Wrapped: wrapped})
+	}
+	return keys, nil
 }
 
 // RevokeGrant stops further fetches of a handed-over dossier by a court.

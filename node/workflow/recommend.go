@@ -67,7 +67,7 @@ func (w *Service) adviceInput(ctx context.Context, t *cmproto.Transfer, decider 
 		if err := ctx.Err(); err != nil {
 			return in, err
 		}
-		stats, err := w.db.TransferStats(c)
+		stats, err := w.db.TransferStatsPrefix(c, dashboard.ReceiverPrefix(c))
 		if err != nil {
 			return in, fmt.Errorf("recommendation: the statistics of %s: %w", c, err)
 		}

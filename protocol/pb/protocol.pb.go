@@ -125,11 +125,19 @@ func (x *BundleAnnounce) GetDelta() []byte {
 // BundleOffer; the asker then sends a second BundleRequest with `send`
 // set if it wants the whole bundle, or closes the stream.
 type BundleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Have          uint64                 `protobuf:"varint,2,opt,name=have,proto3" json:"have,omitempty"`
-	HaveState     []byte                 `protobuf:"bytes,3,opt,name=have_state,json=haveState,proto3" json:"have_state,omitempty"` // version 2: the state digest of the bundle held (crypto.Bundle.State)
-	Send          bool                   `protobuf:"varint,4,opt,name=send,proto3" json:"send,omitempty"`                           // version 2, second request: send the whole bundle offered
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Version   uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Have      uint64                 `protobuf:"varint,2,opt,name=have,proto3" json:"have,omitempty"`
+	HaveState []byte                 `protobuf:"bytes,3,opt,name=have_state,json=haveState,proto3" json:"have_state,omitempty"` // version 2: the state digest of the bundle held (crypto.Bundle.State)
+	Send      bool                   `protobuf:"varint,4,opt,name=send,proto3" json:"send,omitempty"`                           // version 2, second request: send the whole bundle offered
+	// Version 3, second request, only to a server whose offer is version 2:
+	// send the whole bundle from this byte on (a pull resumed after another
+	// source stopped mid-bundle; the asker checks the result against the head).
+	Offset uint64 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Version 3, second request: the asker found no other source; a server
+	// that has served its share of this bundle serves it anyway (within its
+	// limit of concurrent uploads).
+	LastResort    bool `protobuf:"varint,6,opt,name=last_resort,json=lastResort,proto3" json:"last_resort,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -192,13 +200,30 @@ func (x *BundleRequest) GetSend() bool {
 	return false
 }
 
+func (x *BundleRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BundleRequest) GetLastResort() bool {
+	if x != nil {
+		return x.LastResort
+	}
+	return false
+}
+
 // BundleOffer answers a version 2 BundleRequest: what the peer holds
 // (sequence 0 or not newer than `have`: nothing to offer), its root-signed
 // head, and, when the asker's bundle is a recent base of it, the signed
 // deltas that lead from there to `sequence`, in order.
+// Version 2: the server takes `offset` and `last_resort`, and answers a
+// version 3 `send` with an empty frame when it is busy (the asker tries
+// another source).
 type BundleOffer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // 1
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // 1 or 2
 	Sequence      uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	Head          []byte                 `protobuf:"bytes,3,opt,name=head,proto3" json:"head,omitempty"`                                      // root-signed head of the full bundle offered (may be empty)
 	Deltas        [][]byte               `protobuf:"bytes,4,rep,name=deltas,proto3" json:"deltas,omitempty"`                                  // signed deltas from the asker's bundle, in order
@@ -734,13 +759,16 @@ const file_pb_protocol_proto_rawDesc = "" +
 	"expires_at\x18\x04 \x01(\x03R\texpiresAt\x12!\n" +
 	"\fannounced_at\x18\x05 \x01(\x03R\vannouncedAt\x12\x12\n" +
 	"\x04head\x18\x06 \x01(\fR\x04head\x12\x14\n" +
-	"\x05delta\x18\a \x01(\fR\x05delta\"p\n" +
+	"\x05delta\x18\a \x01(\fR\x05delta\"\xa9\x01\n" +
 	"\rBundleRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
 	"\x04have\x18\x02 \x01(\x04R\x04have\x12\x1d\n" +
 	"\n" +
 	"have_state\x18\x03 \x01(\fR\thaveState\x12\x12\n" +
-	"\x04send\x18\x04 \x01(\bR\x04send\"\xa8\x01\n" +
+	"\x04send\x18\x04 \x01(\bR\x04send\x12\x16\n" +
+	"\x06offset\x18\x05 \x01(\x04R\x06offset\x12\x1f\n" +
+	"\vlast_resort\x18\x06 \x01(\bR\n" +
+	"lastResort\"\xa8\x01\n" +
 	"\vBundleOffer\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x12\n" +

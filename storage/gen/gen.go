@@ -10,11 +10,26 @@
 // Output is a function of the options alone: the same seed, reference
 // date and sizes give byte-identical files.
 //
-// Scenarios built in: a deposit freeze 20 days from expiry (case 1), a
-// waiting-line chain across three courts (case 2), up to 12 cases against
-// one debtor (cases 3..14), a resumed case (执恢) after 终本, renewal
-// chains for measures older than their term, and expiries spread so that
-// some fall within 30 days of the reference date.
+// Scenarios built in, at fixed positions so that a test or a demo can
+// drive them (Case.Scenario names them; courtmesh gen prints them, one
+// line each, or with --json case by case): a deposit freeze 20 days from expiry (case 1), a
+// waiting-line chain across three courts (case 2), up to 12 cases
+// against one debtor (cases 3..14), a resumed case (执恢) after 终本
+// (case 16 and every 23rd: 24, 47, ...), and a handover the receiver
+// will return as incomplete (case 17 and every 29th after it: 46, 75,
+// ...; a resumed case stays only that). Besides: renewal chains for
+// measures older than their term, and expiries spread so that some fall
+// within 30 days of the reference date.
+//
+// The handover returned incomplete: the case folder is the case as the
+// origin holds it at the handover, its dossier lacking the papers of the
+// kinds in ReturnedMissing (the order to report assets and the online
+// search results; each a kind a return names, protocol.DossierItems, and
+// each a required dossier item, protocol.DossierItemsRequired). Its
+// subfolder supplement/ is the same case with those papers found: the
+// origin imports it after the return and supplements the handover. No
+// measure of that case expires within 40 days of the reference date, so
+// its handover is never held back by the 30-day guard.
 package gen
 
 import (
@@ -22,9 +37,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -44,12 +61,63 @@ type Options struct {
 type Case struct {
 	Dir       string // the case folder, ready for importer.Import
 	Number    court.CaseNumber
-	Documents int
-	Bytes     int64 // total bytes of the documents
+	Documents int   // the documents of the case folder's case.json
+	Bytes     int64 // total bytes of those documents
+	Scenario  Scenario
+	// Missing lists, for ScenarioReturned, the kinds of document
+	// (case.json "kind") the case folder's dossier lacks: the dossier
+	// item kinds the receiver's return names.
+	Missing []string
+	// Supplement is, for ScenarioReturned, a folder holding the same
+	// case with the missing papers (Dir/supplement), ready for
+	// importer.Import after the return.
+	Supplement string
+}
+
+// Scenario names what a generated case is built to show ("" for none).
+type Scenario string
+
+// The scenarios, in the order of the cases that carry them.
+const (
+	ScenarioNearExpiry  Scenario = "near_expiry"         // case 1: a deposit freeze 20 days from expiry
+	ScenarioWaitingLine Scenario = "waiting_line"        // case 2: a waiting-line chain across three courts
+	ScenarioGathered    Scenario = "one_debtor"          // cases 3..14: one debtor's cases, for 集中执行
+	ScenarioResumed     Scenario = "resumed"             // case 16, every 23rd: 执恢 after 终本
+	ScenarioReturned    Scenario = "returned_incomplete" // case 17, every 29th after it: a handover returned incomplete
+)
+
+// Scenarios lists every scenario in order.
+var Scenarios = []Scenario{ScenarioNearExpiry, ScenarioWaitingLine, ScenarioGathered, ScenarioResumed, ScenarioReturned}
+
+// ReturnedMissing are the kinds of document (case.json "kind") a case of
+// ScenarioReturned lacks at the handover: the order to report assets
+// (报告财产令) and the online search results (网络查控结果).
+var ReturnedMissing = []string{"report_order", "search_result"}
+
+// SupplementDir is the subfolder of a ScenarioReturned case holding the
+// case with its missing papers.
+const SupplementDir = "supplement"
+
+// scenarioOf is the scenario case i (from 0) carries.
+func scenarioOf(i int) Scenario {
+	switch {
+	case i == 0:
+		return ScenarioNearExpiry
+	case i == 1:
+		return ScenarioWaitingLine
+	case i >= 2 && i < 14:
+		return ScenarioGathered
+	case i == 15 || (i > 0 && i%23 == 0):
+		return ScenarioResumed
+	case i >= 16 && i%29 == 16:
+		return ScenarioReturned
+	}
+	return ""
 }
 
 // Generate writes o.Cases case folders (case-0001, ...) under out, which
-// must be empty or absent.
+// must be empty or absent; it writes nothing else there, so that every
+// entry of out is a case folder.
 func Generate(out string, o Options) ([]Case, error) {
 	if o.Cases == 0 {
 		o.Cases = 10
@@ -257,9 +325,10 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 	applied := filed.AddDate(0, 0, -g.between(0, 7))
 	titleEff := applied.AddDate(0, 0, -g.between(15, 700))
 	noticed := filed.AddDate(0, 0, g.between(1, 10))
+	sc := scenarioOf(i)
 	typ := court.TypeEnforcement
 	status := court.StatusActive
-	if i == 15 || (i > 0 && i%23 == 0) {
+	if sc == ScenarioResumed {
 		typ = court.TypeResumed // 终本 earlier, resumed now
 	}
 	g.seq[filed.Year]++
@@ -300,8 +369,7 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 
 	applicant := g.party("p1", court.RoleApplicant)
 	debtor := g.party("p2", court.RoleRespondent)
-	gathered := i >= 2 && i < 14
-	if gathered {
+	if sc == ScenarioGathered {
 		debtor = g.debtor
 	}
 	b.f.Parties = []importer.PartyFile{applicant, debtor}
@@ -311,101 +379,188 @@ func (g *generator) writeCase(out string, i int) (Case, error) {
 
 	nAssets := g.between(1, 3)
 	for k := range nAssets {
-		class := assetMix[g.r.IntN(len(assetMix))]
-		if i == 0 && k == 0 {
-			class = court.AssetDeposit
-		}
-		if i == 1 && k == 0 {
-			class = court.AssetRealEstate
-		}
-		a := importer.AssetFile{ID: fmt.Sprintf("a%d", k+1), Class: string(class), Owner: "p2", Source: "national_search", ValueFen: int64(g.between(1000, 900000000)) * 100}
-		switch class {
-		case court.AssetDeposit:
-			a.Description = bankNames[g.r.IntN(len(bankNames))] + "活期存款账户"
-			a.Account = "9999" + g.digits(15)
-		case court.AssetOnlinePayment:
-			a.Description = "某某支付平台账户"
-			a.Account = "9999" + g.digits(12)
-		case court.AssetRealEstate:
-			a.Description = "某某小区某号楼某单元住宅"
-			a.Source = "local_link"
-		case court.AssetVehicle:
-			a.Description = "小型轿车一辆 (京A*****)"
-		case court.AssetVessel:
-			a.Description = "货船一艘"
-		case court.AssetEquity:
-			a.Description = "某某有限公司 20% 股权"
-		case court.AssetSecurities:
-			a.Description = "证券账户内股票"
-			a.Account = "9999" + g.digits(8)
-		case court.AssetReceivable:
-			a.Description = "对某某公司的应收账款"
-			a.Source = "applicant_lead"
-		case court.AssetIP:
-			a.Description = "注册商标专用权一项"
-		}
+		a, class := g.asset(i, k)
 		b.f.Assets = append(b.f.Assets, a)
-		term := court.LegalExpiry(class, ref)
-		days := ref.DaysUntil(term)
-		var d int
-		switch {
-		case i == 0 && k == 0:
-			d = 20 // the scenario: a freeze 20 days from expiry
-		case g.r.IntN(4) == 0:
-			d = g.between(0, 30)
-		default:
-			d = g.between(31, days)
-		}
-		expiry := ref.AddDate(0, 0, d)
-		if i == 1 && k == 0 {
-			// Waiting-line chain across three courts: another court holds
-			// the first seizure, this court waits first, a third second.
-			first, third := g.others[0], g.others[1]
-			b.addMeasures(a, class, expiry, first)
-			for rank, holder := range []court.CourtCode{g.o.Court, third} {
-				eff := ref.AddDate(0, 0, -g.between(10, 150))
-				id := b.measureID()
-				doc := b.doc("ruling", "轮候查封裁定书", "Ruling: waiting-line seizure", fmt.Sprintf("Rank %d, held by %s", rank+1, holder))
-				b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: id, Kind: string(court.MeasureWaiting), Asset: a.ID,
-					Effective: eff.String(), Rank: rank + 1, Status: string(court.MeasureActive), Court: string(holder), Document: doc})
-			}
-			continue
-		}
-		b.addMeasures(a, class, expiry, g.o.Court)
-		if class == court.AssetDeposit && g.r.IntN(5) == 0 {
-			eff := ref.AddDate(0, 0, -g.between(1, 60))
-			doc := b.doc("ruling", "扣划裁定书", "Ruling: deduction of frozen funds")
-			b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: b.measureID(), Kind: string(court.MeasureDeduct), Asset: a.ID,
-				Effective: eff.String(), Status: string(court.MeasureExecuted), Document: doc})
-		}
+		g.measures(b, i, k, sc, a, class)
 	}
 	b.doc("assist_notice", "协助执行通知书", "Notice to assisting bodies", asciiNo)
 
+	return g.writeCaseDir(b, out, i, n, sc, asciiNo)
+}
+
+// asset draws the k-th asset of case i (the first two cases get the
+// scenario's deposit and real estate).
+func (g *generator) asset(i, k int) (importer.AssetFile, court.AssetClass) {
+	class := assetMix[g.r.IntN(len(assetMix))]
+	if i == 0 && k == 0 {
+		class = court.AssetDeposit
+	}
+	if i == 1 && k == 0 {
+		class = court.AssetRealEstate
+	}
+	a := importer.AssetFile{ID: fmt.Sprintf("a%d", k+1), Class: string(class), Owner: "p2", Source: "national_search", ValueFen: int64(g.between(1000, 900000000)) * 100}
+	switch class {
+	case court.AssetDeposit:
+		a.Description = bankNames[g.r.IntN(len(bankNames))] + "活期存款账户"
+		a.Account = "9999" + g.digits(15)
+	case court.AssetOnlinePayment:
+		a.Description = "某某支付平台账户"
+		a.Account = "9999" + g.digits(12)
+	case court.AssetRealEstate:
+		a.Description = "某某小区某号楼某单元住宅"
+		a.Source = "local_link"
+	case court.AssetVehicle:
+		a.Description = "小型轿车一辆 (京A*****)"
+	case court.AssetVessel:
+		a.Description = "货船一艘"
+	case court.AssetEquity:
+		a.Description = "某某有限公司 20% 股权"
+	case court.AssetSecurities:
+		a.Description = "证券账户内股票"
+		a.Account = "9999" + g.digits(8)
+	case court.AssetReceivable:
+		a.Description = "对某某公司的应收账款"
+		a.Source = "applicant_lead"
+	case court.AssetIP:
+		a.Description = "注册商标专用权一项"
+	}
+	return a, class
+}
+
+// measures adds the measures on asset a, the k-th of case i: its own
+// measure chain expiring at a drawn date, or for the second case's first
+// asset a waiting-line chain across three courts.
+func (g *generator) measures(b *caseBuilder, i, k int, sc Scenario, a importer.AssetFile, class court.AssetClass) {
+	ref := g.o.RefDate
+	term := court.LegalExpiry(class, ref)
+	days := ref.DaysUntil(term)
+	var d int
+	switch {
+	case i == 0 && k == 0:
+		d = 20 // the scenario: a freeze 20 days from expiry
+	case g.r.IntN(4) == 0:
+		d = g.between(0, 30)
+	default:
+		d = g.between(31, days)
+	}
+	if sc == ScenarioReturned && d <= 40 {
+		// Nothing holds this handover back (no draw: the cases
+		// after it stay what they were).
+		d += 45
+	}
+	expiry := ref.AddDate(0, 0, d)
+	if i == 1 && k == 0 {
+		// Waiting-line chain across three courts: another court holds
+		// the first seizure, this court waits first, a third second.
+		first, third := g.others[0], g.others[1]
+		b.addMeasures(a, class, expiry, first)
+		for rank, holder := range []court.CourtCode{g.o.Court, third} {
+			eff := ref.AddDate(0, 0, -g.between(10, 150))
+			id := b.measureID()
+			doc := b.doc("ruling", "轮候查封裁定书", "Ruling: waiting-line seizure", fmt.Sprintf("Rank %d, held by %s", rank+1, holder))
+			b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: id, Kind: string(court.MeasureWaiting), Asset: a.ID,
+				Effective: eff.String(), Rank: rank + 1, Status: string(court.MeasureActive), Court: string(holder), Document: doc})
+		}
+		return
+	}
+	b.addMeasures(a, class, expiry, g.o.Court)
+	if class == court.AssetDeposit && g.r.IntN(5) == 0 {
+		eff := ref.AddDate(0, 0, -g.between(1, 60))
+		doc := b.doc("ruling", "扣划裁定书", "Ruling: deduction of frozen funds")
+		b.f.Measures = append(b.f.Measures, importer.MeasureFile{ID: b.measureID(), Kind: string(court.MeasureDeduct), Asset: a.ID,
+			Effective: eff.String(), Status: string(court.MeasureExecuted), Document: doc})
+	}
+}
+
+// writeCaseDir writes case i (number n) under out: its documents as
+// PDFs and its case.json, and for a case returned incomplete its
+// supplement folder.
+func (g *generator) writeCaseDir(b *caseBuilder, out string, i int, n court.CaseNumber, sc Scenario, asciiNo string) (Case, error) {
 	dir := filepath.Join(out, fmt.Sprintf("case-%04d", i+1))
 	if err := os.MkdirAll(filepath.Join(dir, "docs"), 0o755); err != nil {
 		return Case{}, fmt.Errorf("gen: %w", err)
 	}
-	c := Case{Dir: dir, Number: n, Documents: len(b.docs)}
+	c := Case{Dir: dir, Number: n, Scenario: sc}
+	// A case returned incomplete: the case folder lacks the papers of
+	// the missing kinds; the supplement folder holds them all (each
+	// document written once, with the same draws as any other case, and
+	// copied).
+	full := b.f
+	if sc == ScenarioReturned {
+		c.Missing = slices.Clone(ReturnedMissing)
+		c.Supplement = filepath.Join(dir, SupplementDir)
+		if err := os.MkdirAll(filepath.Join(c.Supplement, "docs"), 0o755); err != nil {
+			return Case{}, fmt.Errorf("gen: %w", err)
+		}
+	}
 	for _, d := range b.docs {
 		file := "docs/" + d.id + ".pdf"
-		b.f.Documents = append(b.f.Documents, importer.DocumentFile{ID: d.id, Kind: d.kind, Title: d.title, File: file})
-		size, err := g.writePDF(filepath.Join(dir, filepath.FromSlash(file)), append([]string{"courtmesh synthetic data", asciiNo, d.kind}, d.lines...))
+		df := importer.DocumentFile{ID: d.id, Kind: d.kind, Title: d.title, File: file}
+		full.Documents = append(full.Documents, df)
+		missing := slices.Contains(c.Missing, d.kind)
+		at := dir
+		if c.Supplement != "" {
+			at = c.Supplement
+		}
+		size, err := g.writePDF(filepath.Join(at, filepath.FromSlash(file)), append([]string{"courtmesh synthetic data", asciiNo, d.kind}, d.lines...))
 		if err != nil {
 			return Case{}, err
 		}
+		if missing {
+			continue
+		}
+		if at != dir {
+			if err := copyFile(filepath.Join(dir, filepath.FromSlash(file)), filepath.Join(at, filepath.FromSlash(file))); err != nil {
+				return Case{}, err
+			}
+		}
+		b.f.Documents = append(b.f.Documents, df)
+		c.Documents++
 		c.Bytes += size
 	}
+	if err := writeCaseFile(filepath.Join(dir, "case.json"), b.f); err != nil {
+		return Case{}, err
+	}
+	if c.Supplement != "" {
+		if err := writeCaseFile(filepath.Join(c.Supplement, "case.json"), full); err != nil {
+			return Case{}, err
+		}
+	}
+	return c, nil
+}
+
+func writeCaseFile(path string, f importer.CaseFile) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(b.f); err != nil {
-		return Case{}, err
+	if err := enc.Encode(f); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "case.json"), buf.Bytes(), 0o644); err != nil {
-		return Case{}, fmt.Errorf("gen: %w", err)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("gen: %w", err)
 	}
-	return c, nil
+	return nil
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("gen: %s: %w", dst, err)
+	}
+	return nil
 }
 
 func (g *generator) writePDF(path string, lines []string) (int64, error) {

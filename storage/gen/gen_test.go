@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,5 +146,135 @@ func TestSyntheticRules(t *testing.T) {
 	}
 	if most < 12 {
 		t.Errorf("the most frequent debtor has %d cases, want 12 gathered", most)
+	}
+}
+
+// TestReturnedIncomplete: case 17 and every 29th after it are handovers
+// the receiver will return as incomplete. The case folder lacks the
+// papers of the kinds ReturnedMissing names and imports as it is; its
+// supplement folder is the same case with them, byte for byte the same
+// other papers; no measure of it expires within 40 days; and every
+// scenario is where the package comment says.
+func TestReturnedIncomplete(t *testing.T) {
+	out := t.TempDir()
+	cases, err := Generate(out, Options{Cases: 50, Seed: 3, RefDate: ref, DocSize: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var returned []int
+	for i, c := range cases {
+		if c.Scenario == ScenarioReturned {
+			returned = append(returned, i+1)
+		}
+	}
+	if !slices.Equal(returned, []int{17, 46}) {
+		t.Fatalf("returned-incomplete cases %v, want 17 and 46", returned)
+	}
+	parse := func(path string) (importer.CaseFile, *importer.Parsed) {
+		t.Helper()
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, errs := importer.ParseCase(raw)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", path, errs)
+		}
+		var f importer.CaseFile
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatal(err)
+		}
+		return f, p
+	}
+	kinds := func(f importer.CaseFile) []string {
+		var out []string
+		for _, d := range f.Documents {
+			out = append(out, d.Kind)
+		}
+		return out
+	}
+	for _, n := range returned {
+		c := cases[n-1]
+		if !slices.Equal(c.Missing, ReturnedMissing) || c.Supplement != filepath.Join(c.Dir, SupplementDir) {
+			t.Fatalf("case %d: missing %v, supplement %q", n, c.Missing, c.Supplement)
+		}
+		have, _ := parse(filepath.Join(c.Dir, "case.json"))
+		full, p := parse(filepath.Join(c.Supplement, "case.json"))
+		if p.Version.Number != c.Number || have.CaseNumber != full.CaseNumber {
+			t.Fatalf("case %d: the supplement is case %s, the folder %s, want %s", n, full.CaseNumber, have.CaseNumber, c.Number)
+		}
+		for _, m := range ReturnedMissing {
+			if slices.Contains(kinds(have), m) || !slices.Contains(kinds(full), m) {
+				t.Errorf("case %d: %s in the case folder %v, in the supplement %v", n, m, kinds(have), kinds(full))
+			}
+		}
+		if len(have.Documents) != c.Documents || len(full.Documents) != c.Documents+len(ReturnedMissing) {
+			t.Errorf("case %d: %d documents, %d in the supplement, Case says %d", n, len(have.Documents), len(full.Documents), c.Documents)
+		}
+		// The papers the case folder holds are the supplement's.
+		var size int64
+		for _, d := range have.Documents {
+			a, _ := os.ReadFile(filepath.Join(c.Dir, d.File))
+			b, _ := os.ReadFile(filepath.Join(c.Supplement, d.File))
+			if len(a) == 0 || !bytes.Equal(a, b) {
+				t.Errorf("case %d: %s differs from the supplement's", n, d.File)
+			}
+			size += int64(len(a))
+		}
+		if size != c.Bytes {
+			t.Errorf("case %d: %d bytes of documents, Case says %d", n, size, c.Bytes)
+		}
+		for _, m := range have.Measures {
+			if e, err := court.ParseDate(m.Expiry); err == nil && m.Status == "active" && ref.DaysUntil(e) <= 40 {
+				t.Errorf("case %d: measure %s expires %s, within 40 days of %s", n, m.ID, e, ref)
+			}
+		}
+		if !slices.Equal(have.Measures, full.Measures) {
+			t.Errorf("case %d: the supplement's measures differ", n)
+		}
+	}
+
+	listed := map[Scenario][]string{}
+	for _, c := range cases {
+		if c.Scenario != "" {
+			listed[c.Scenario] = append(listed[c.Scenario], filepath.Base(c.Dir))
+		}
+	}
+	want := map[Scenario][]string{
+		ScenarioNearExpiry:  {"case-0001"},
+		ScenarioWaitingLine: {"case-0002"},
+		ScenarioGathered:    {"case-0003", "case-0004", "case-0005", "case-0006", "case-0007", "case-0008", "case-0009", "case-0010", "case-0011", "case-0012", "case-0013", "case-0014"},
+		ScenarioResumed:     {"case-0016", "case-0024", "case-0047"},
+		ScenarioReturned:    {"case-0017", "case-0046"},
+	}
+	if !reflect.DeepEqual(listed, want) {
+		t.Fatalf("the scenarios are at %v, want %v", listed, want)
+	}
+	// Every entry of the output is a case folder.
+	ents, err := os.ReadDir(out)
+	if err != nil || len(ents) != len(cases) {
+		t.Fatalf("%d entries in the output (%v), want the %d case folders", len(ents), err, len(cases))
+	}
+
+}
+
+// TestPrefix: a run of N cases is the first N cases of a longer run with
+// the same seed (README), scenarios included.
+func TestPrefix(t *testing.T) {
+	long, short := t.TempDir(), t.TempDir()
+	if _, err := Generate(long, Options{Cases: 30, Seed: 6, RefDate: ref}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(short, Options{Cases: 18, Seed: 6, RefDate: ref}); err != nil {
+		t.Fatal(err)
+	}
+	tl, ts := readTree(t, long), readTree(t, short)
+	for k, v := range ts {
+		if !bytes.Equal(v, tl[k]) {
+			t.Errorf("%s differs between 18 and 30 cases", k)
+		}
+	}
+	if _, ok := ts["case-0017/supplement/case.json"]; !ok {
+		t.Error("18 cases hold no case 17 supplement")
 	}
 }

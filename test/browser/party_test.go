@@ -36,6 +36,10 @@ type complaintList struct {
 // service with the old number, sees the receiving court and the new
 // number, files a complaint and sees it acknowledged; 京01 answers through
 // its API; the party sees the answer. Screenshots go to the artifacts.
+//
+// It is long on purpose: one story in one browser session, a party's
+// visit from sign-in to sign-out, switching width and language on the
+// way.
 func TestPartyPortalBrowser(t *testing.T) {
 	bin := chromiumPath()
 	if bin == "" {
