@@ -190,6 +190,9 @@ var messagesCases = []msgPair{
 	{"configuration file (default: DATA/config.toml)", "配置文件（默认：DATA/config.toml）"},
 	{"override a configuration key, e.g. --set api_listen=127.0.0.1:4781 (repeatable; wins over COURTMESH_<KEY> environment variables, which win over the file)", "覆盖一个配置项，例如 --set api_listen=127.0.0.1:4781（可重复；优先于 COURTMESH_<KEY> 环境变量，环境变量优先于配置文件）"},
 	{"log at debug level", "以 debug 级别记录日志"},
+	{"debugging: write a Go CPU profile of the node's whole run to `file` (read it with go tool pprof)", "调试用：把节点整个运行期间的 Go CPU 剖析写入 `file`（用 go tool pprof 查看）"},
+	{"debugging: write a Go heap profile to `file` when the node is told to stop", "调试用：节点收到停止信号时把 Go 堆剖析写入 `file`"},
+	{"debugging profile %s: %w", "调试剖析 %s：%w"},
 	// party.go
 	{"the parties' complaints (投诉) this court supervises or that are about it (through the running node)", "本院监督的或针对本院的当事人投诉（经由运行中的节点）"},
 	{"list complaints: --which supervising (default), about or overdue", "列出投诉：--which supervising（默认，本院监督的）、about（针对本院的）或 overdue（超期的）"},

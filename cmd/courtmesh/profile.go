@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"runtime/pprof"
 )
@@ -26,11 +25,11 @@ func (p *profiles) start(ctx context.Context) error {
 	if p.cpu != "" {
 		f, err := os.Create(p.cpu)
 		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return errorf("debugging profile %s: %w", p.cpu, err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return errorf("debugging profile %s: %w", p.cpu, err)
 		}
 		p.cpuFile = f
 	}
@@ -54,13 +53,13 @@ func (p *profiles) stop() error {
 	if p.cpuFile != nil {
 		pprof.StopCPUProfile()
 		if err := p.cpuFile.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("--cpuprofile: %w", err))
+			errs = append(errs, errorf("debugging profile %s: %w", p.cpu, err))
 		}
 	}
 	if p.heapDone != nil {
 		close(p.quit)
 		if err := <-p.heapDone; err != nil {
-			errs = append(errs, fmt.Errorf("--memprofile: %w", err))
+			errs = append(errs, errorf("debugging profile %s: %w", p.heap, err))
 		}
 	}
 	return errors.Join(errs...)
