@@ -102,7 +102,9 @@ func NewPubSub(ctx context.Context, h host.Host, adm Admission, extra ...pubsub.
 		// formed under load in the 1,000-node benchmark.
 		pubsub.WithPeerOutboundQueueSize(128),
 	}
-	ps, err := pubsub.NewGossipSub(ctx, h, append(opts, extra...)...)
+	// On a context that does not keep the per-peer contexts gossipsub
+	// never cancels (weakctx.go): memory stays flat under churn.
+	ps, err := pubsub.NewGossipSub(newWeakChildren(ctx), h, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("gossipsub: %w", err)
 	}
