@@ -405,7 +405,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		start("party", func(ctx context.Context) error { return n.portal.Serve(ctx, l) })
 	}
 	start("trust", n.trust.Serve)
-	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log}).Serve)
+	start("bootstrap", (&mesh.Bootstrap{Host: n.h, Admission: n.trust, Peers: n.cfg.Bootstrap, Every: n.cfg.ReconnectInterval.Duration, Log: n.log, Certified: n.trust.SelfCertified}).Serve)
 	start("transfers", n.xfer.Serve)
 	start("metrics", n.serveMetrics)
 	start("assets", n.assets.Serve)

@@ -20,12 +20,24 @@ import (
 
 // Bootstrap keeps the configured bootstrap peers connected: it dials each
 // admitted one that is not connected, now and every Every.
+//
+// A node that its own bundle in force does not certify (its certificate
+// revoked or expired, or not in the bundle) dials less and less often,
+// down to once in maxRedialBackoff rounds: a peer with the same bundle
+// refuses it at the gater after a handshake that costs the peer CPU, and
+// it used to pay that every Every, for ever. It still dials now and then,
+// because a peer may hold a newer bundle that certifies it (a new node
+// installed with an older bundle, a court certified again), which it
+// learns once connected. It says so once in the log.
 type Bootstrap struct {
 	Host      host.Host
 	Admission Admission
 	Peers     []string // multiaddrs with /p2p/ peer IDs
 	Every     time.Duration
 	Log       *slog.Logger
+	// Certified says whether the bundle in force certifies this node
+	// now; nil: always.
+	Certified func() error
 }
 
 // Serve runs until ctx ends. A malformed address is an error at once.
@@ -45,22 +57,76 @@ func (b *Bootstrap) Serve(ctx context.Context) error {
 	}
 	t := time.NewTicker(b.Every)
 	defer t.Stop()
+	var r redial
 	for {
-		for _, ai := range infos {
-			if b.Host.Network().Connectedness(ai.ID) == network.Connected || b.Admission.Admit(ai.ID) != nil {
-				continue
-			}
-			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := b.Host.Connect(dctx, ai); err != nil {
-				b.Log.Debug("bootstrap dial failed", "peer", ai.ID, "reason", err)
-			}
-			cancel()
+		err := b.certified()
+		switch {
+		case err != nil && !r.uncertified:
+			b.Log.Warn("this node is not certified by the trust bundle in force: dialling the bootstrap peers less and less often, down to once every "+(maxRedialBackoff*b.Every).String()+" (a peer's newer bundle, or courtmesh trust install, may certify it)", "reason", err)
+		case err == nil && r.uncertified:
+			b.Log.Info("this node is certified again: dialling the bootstrap peers every " + b.Every.String())
+		}
+		if r.due(err == nil) {
+			b.dial(ctx, infos)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// maxRedialBackoff is the most rounds (of Bootstrap.Every) between two
+// rounds of dials by a node that is not certified: 64 x 10 s by default,
+// about 11 minutes.
+const maxRedialBackoff = 64
+
+// redial decides which rounds dial: every one while the node is
+// certified; while it is not, the first, then after 2, 4, ... rounds, at
+// most maxRedialBackoff.
+type redial struct {
+	uncertified bool
+	backoff     int // rounds between dials while uncertified
+	skip        int // rounds left to skip
+}
+
+func (r *redial) due(certified bool) bool {
+	if certified {
+		*r = redial{}
+		return true
+	}
+	if !r.uncertified {
+		*r = redial{uncertified: true, backoff: 2, skip: 1}
+		return true
+	}
+	if r.skip > 0 {
+		r.skip--
+		return false
+	}
+	r.backoff = min(2*r.backoff, maxRedialBackoff)
+	r.skip = r.backoff - 1
+	return true
+}
+
+func (b *Bootstrap) certified() error {
+	if b.Certified == nil {
+		return nil
+	}
+	return b.Certified()
+}
+
+// dial connects each admitted peer of infos that is not connected.
+func (b *Bootstrap) dial(ctx context.Context, infos []peer.AddrInfo) {
+	for _, ai := range infos {
+		if b.Host.Network().Connectedness(ai.ID) == network.Connected || b.Admission.Admit(ai.ID) != nil {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := b.Host.Connect(dctx, ai); err != nil {
+			b.Log.Debug("bootstrap dial failed", "peer", ai.ID, "reason", err)
+		}
+		cancel()
 	}
 }
 

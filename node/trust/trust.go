@@ -232,6 +232,13 @@ func (s *Service) Admit(p peer.ID) error {
 	return err
 }
 
+// SelfCertified says whether the bundle in force certifies this node
+// now (not revoked, not expired, present): nil if it does.
+func (s *Service) SelfCertified() error {
+	_, err := s.cur.Load().ByPeer(s.self, s.now())
+	return err
+}
+
 // Install verifies raw and puts it in force if it is newer. It returns
 // false, nil for a bundle that is not newer, having done no work on it:
 // the sequence it claims is read first, and only a newer one is verified.
