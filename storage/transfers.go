@@ -515,11 +515,13 @@ func loadTransfer(txn *badger.Txn, id string) (rec TransferRecord, found bool, e
 // counters, removing those of the version it replaces. It is the one
 // write path of a transfer (Apply, PutTransfer, the migration's and the
 // bulk loader's key builders are the same functions).
-func putTransfer(txn *badger.Txn, r *TransferRecord) error {
+//
+// It reads the transfer it replaces through rc (nil: none).
+func putTransfer(txn *badger.Txn, rc *readCache, r *TransferRecord) error {
 	if err := r.validate(); err != nil {
 		return err
 	}
-	old, found, err := loadTransfer(txn, r.ID)
+	old, found, err := rc.transfer(txn, r.ID)
 	if err != nil {
 		return err
 	}
@@ -554,6 +556,7 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 	if err != nil {
 		return err
 	}
+	rc.wroteTransfer(r.ID)
 	if err := txn.Set(transferKey(r.ID), v); err != nil {
 		return err
 	}
@@ -579,7 +582,7 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 // transaction. Apply with Commit.TransferRecord does the same together
 // with the record log; PutTransfer is for tools and tests.
 func (db *DB) PutTransfer(r TransferRecord) error {
-	return db.update(func(txn *badger.Txn) error { return putTransfer(txn, &r) })
+	return db.update(func(txn *badger.Txn) error { return putTransfer(txn, nil, &r) })
 }
 
 // GetTransfer returns the record of a transfer; an error wrapping
