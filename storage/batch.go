@@ -21,7 +21,7 @@ import (
 type Batch struct {
 	db   *DB
 	txn  *badger.Txn
-	rc   *readCache // what the batch read, so as not to read it again
+	rc   *readCache      // what the batch read, so as not to read it again
 	n    int             // commits applied
 	size int             // bytes of records and transfers written (an estimate)
 	held map[string]bool // transfers with a record held by the batch
