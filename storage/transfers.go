@@ -270,21 +270,6 @@ func decodeTransfer(v []byte) (TransferRecord, error) {
 	}, nil
 }
 
-// encodeTransfer returns the stored form (version 2) of r.
-func encodeTransfer(r *TransferRecord) ([]byte, error) {
-	b, err := json.Marshal(transferValue{
-		V: TransferRecordVersion, ID: r.ID, State: r.State, Terminal: r.Terminal,
-		Origin: r.Origin, Decider: r.Decider, Receiver: r.Receiver,
-		CaseNumber: r.CaseNumber, NewCaseNumber: r.NewCaseNumber,
-		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated, Stats: r.Stats, Tags: r.Tags,
-	})
-	if err != nil {
-		return nil, court.Errorf(court.ErrInvalid, "transfer %s: cannot encode: %v", r.ID, err)
-	}
-	b = append(b, '\n')
-	return append(b, r.Body...), nil
-}
-
 // checkKeyPart reports whether s can be part of a key: not empty, valid
 // UTF-8, no '/', no control characters.
 func checkKeyPart(what, s string) error {
@@ -349,15 +334,6 @@ func containsCourt(cs []court.CourtCode, c court.CourtCode) bool {
 	return false
 }
 
-// orderKey is the newest-first sort key of an offer time.
-func orderKey(offered time.Time) string {
-	var ns uint64
-	if !offered.IsZero() {
-		ns = uint64(offered.UnixNano())
-	}
-	return fmt.Sprintf("%016x", ^ns)
-}
-
 func transferKey(id string) []byte { return []byte(prefixTransfer + id) }
 
 // dueKey returns r's entry in the deadline index, nil if it has none (no
@@ -392,23 +368,35 @@ func (r *TransferRecord) dueValue() []byte {
 // dueKey).
 func (r *TransferRecord) indexKeys() [][]byte {
 	o := orderKey(r.Offered) + "/" + r.ID
-	ks := [][]byte{
-		[]byte(prefixXAll + o),
-		[]byte(prefixXSt + r.State + "/" + o),
-	}
-	for _, c := range r.courts() {
-		ks = append(ks, []byte(prefixXCourt+string(c)+"/"+o), []byte(prefixXCourtSt+string(c)+"/"+r.State+"/"+o))
+	cs := r.courts()
+	ks := make([][]byte, 0, 3+2*len(cs))
+	ks = append(ks, key(prefixXAll, o), key(prefixXSt, r.State, "/", o))
+	for _, c := range cs {
+		ks = append(ks, key(prefixXCourt, string(c), "/", o), key(prefixXCourtSt, string(c), "/", r.State, "/", o))
 	}
 	for _, n := range r.caseNumbers() {
-		ks = append(ks, []byte(prefixXCase+n+"/"+r.ID))
+		ks = append(ks, key(prefixXCase, n, "/", r.ID))
 	}
 	for _, tag := range r.tags() {
-		ks = append(ks, []byte(prefixXTag+tag+"/"+o))
-		for _, c := range r.courts() {
-			ks = append(ks, []byte(prefixXCourtTag+string(c)+"/"+tag+"/"+o))
+		ks = append(ks, key(prefixXTag, tag, "/", o))
+		for _, c := range cs {
+			ks = append(ks, key(prefixXCourtTag, string(c), "/", tag, "/", o))
 		}
 	}
 	return ks
+}
+
+// key returns the concatenation of parts, in one allocation.
+func key(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
 }
 
 // tags returns r's distinct tags.
@@ -436,14 +424,17 @@ func (r *TransferRecord) caseNumbers() []string {
 
 // counterKeys returns the counters r adds one to.
 func (r *TransferRecord) counterKeys() [][]byte {
-	ks := [][]byte{[]byte(prefixXCount + r.State)}
-	for _, c := range r.courts() {
-		ks = append(ks, []byte(prefixXCourtCnt+string(c)+"/"+r.State))
+	cs := r.courts()
+	ks := make([][]byte, 0, 2+2*len(cs))
+	ks = append(ks, key(prefixXCount, r.State))
+	for _, c := range cs {
+		ks = append(ks, key(prefixXCourtCnt, string(c), "/", r.State))
 	}
 	if !r.Deadline.IsZero() && !r.Terminal {
-		ks = append(ks, []byte(prefixXDueCnt+dateKey(r.Deadline)))
-		for _, c := range r.courts() {
-			ks = append(ks, []byte(prefixXCourtDue+string(c)+"/"+dateKey(r.Deadline)))
+		d := dateKey(r.Deadline)
+		ks = append(ks, key(prefixXDueCnt, d))
+		for _, c := range cs {
+			ks = append(ks, key(prefixXCourtDue, string(c), "/", d))
 		}
 	}
 	return ks
