@@ -370,24 +370,24 @@ func (r *TransferRecord) indexKeys() [][]byte {
 	o := orderKey(r.Offered) + "/" + r.ID
 	cs := r.courts()
 	ks := make([][]byte, 0, 3+2*len(cs))
-	ks = append(ks, key(prefixXAll, o), key(prefixXSt, r.State, "/", o))
+	ks = append(ks, joinKey(prefixXAll, o), joinKey(prefixXSt, r.State, "/", o))
 	for _, c := range cs {
-		ks = append(ks, key(prefixXCourt, string(c), "/", o), key(prefixXCourtSt, string(c), "/", r.State, "/", o))
+		ks = append(ks, joinKey(prefixXCourt, string(c), "/", o), joinKey(prefixXCourtSt, string(c), "/", r.State, "/", o))
 	}
 	for _, n := range r.caseNumbers() {
-		ks = append(ks, key(prefixXCase, n, "/", r.ID))
+		ks = append(ks, joinKey(prefixXCase, n, "/", r.ID))
 	}
 	for _, tag := range r.tags() {
-		ks = append(ks, key(prefixXTag, tag, "/", o))
+		ks = append(ks, joinKey(prefixXTag, tag, "/", o))
 		for _, c := range cs {
-			ks = append(ks, key(prefixXCourtTag, string(c), "/", tag, "/", o))
+			ks = append(ks, joinKey(prefixXCourtTag, string(c), "/", tag, "/", o))
 		}
 	}
 	return ks
 }
 
-// key returns the concatenation of parts, in one allocation.
-func key(parts ...string) []byte {
+// joinKey returns the concatenation of parts, in one allocation.
+func joinKey(parts ...string) []byte {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -426,15 +426,15 @@ func (r *TransferRecord) caseNumbers() []string {
 func (r *TransferRecord) counterKeys() [][]byte {
 	cs := r.courts()
 	ks := make([][]byte, 0, 2+2*len(cs))
-	ks = append(ks, key(prefixXCount, r.State))
+	ks = append(ks, joinKey(prefixXCount, r.State))
 	for _, c := range cs {
-		ks = append(ks, key(prefixXCourtCnt, string(c), "/", r.State))
+		ks = append(ks, joinKey(prefixXCourtCnt, string(c), "/", r.State))
 	}
 	if !r.Deadline.IsZero() && !r.Terminal {
 		d := dateKey(r.Deadline)
-		ks = append(ks, key(prefixXDueCnt, d))
+		ks = append(ks, joinKey(prefixXDueCnt, d))
 		for _, c := range cs {
-			ks = append(ks, key(prefixXCourtDue, string(c), "/", d))
+			ks = append(ks, joinKey(prefixXCourtDue, string(c), "/", d))
 		}
 	}
 	return ks
