@@ -1,14 +1,19 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
@@ -17,6 +22,7 @@ import (
 	"courtmesh.dev/courtmesh/node/devmesh"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
+	"courtmesh.dev/courtmesh/storage"
 )
 
 // BenchmarkRecordValidation measures what a node spends on each transfer
@@ -45,13 +51,25 @@ import (
 //
 // the last being the same records' Ed25519 signature checks and nothing
 // else (crypto.Envelope.VerifyWith, the call ingest makes): the ceiling
-// the other two can approach but not pass.
+// the other two can approach but not pass. Then
+//
+//	store writes alone: <t> µs CPU per record (...)
+//	floor, signature + store writes: <n>/s per core
+//
+// the first being what Badger alone costs to write the keys and values
+// the sync ingest wrote (the log, the transfers, their indexes and
+// counters), into a fresh store opened as a node opens its own, in
+// transactions of as many records' keys as one storage.Batch holds, with
+// no reads, checks or encoding (storeAloneTimed); the second, what a
+// record would cost if ingest did nothing but check its signature and
+// write its keys: a lower ceiling than the signature's alone.
 //
 //	go test ./node -run '^$' -bench '^BenchmarkRecordValidation$' -benchtime 1x
 //
 // COURTMESH_BENCH_RECORDS sets the number of records (default 4000);
 // COURTMESH_BENCH_PROFILE=dir writes CPU profiles of the loops to
-// dir/records.cpu.pprof (sync) and dir/records-gossip.cpu.pprof.
+// dir/records.cpu.pprof (sync), dir/records-gossip.cpu.pprof and
+// dir/records-store.cpu.pprof (store writes alone).
 func BenchmarkRecordValidation(b *testing.B) {
 	count := fbEnvInt("COURTMESH_BENCH_RECORDS", 4000)
 	for range b.N {
@@ -99,6 +117,11 @@ func BenchmarkRecordValidation(b *testing.B) {
 			return nil
 		})
 		verifyCPU := verifyTimed(b, m, recs)
+		// What the sync ingest wrote: its store less a store that a node
+		// opened and closed (read after the timed loops, so that nothing
+		// of it runs during them).
+		written := newEntries(storedKeys(b, openedCopy(b, m.Dirs[2])), storedKeys(b, syncDir))
+		storeCPU := storeAloneTimed(b, written, count)
 
 		perCore := float64(count) / syncCPU.Seconds()
 		fmt.Printf("\nBenchmarkRecordValidation: %d offers (suite %s), ingested by a running node; load average %s\n",
@@ -109,10 +132,15 @@ func BenchmarkRecordValidation(b *testing.B) {
 		fmt.Printf("records validated one at a time (gossip): %.0f/s per core\n", float64(count)/gossipCPU.Seconds())
 		fmt.Printf("  (%.1f µs CPU per record)\n", gossipCPU.Seconds()/float64(count)*1e6)
 		fmt.Printf("signature verifications alone: %.0f/s per core\n", float64(count)/verifyCPU.Seconds())
-		fmt.Printf("  (%.1f µs CPU per record)\n\n", verifyCPU.Seconds()/float64(count)*1e6)
+		fmt.Printf("  (%.1f µs CPU per record)\n", verifyCPU.Seconds()/float64(count)*1e6)
+		fmt.Printf("store writes alone: %.1f µs CPU per record (%.1f keys per record, written to a fresh store in transactions of %d records' keys)\n",
+			storeCPU.Seconds()/float64(count)*1e6, float64(len(written))/float64(count), storeTxnRecords)
+		floor := verifyCPU + storeCPU
+		fmt.Printf("floor, signature + store writes: %.0f/s per core\n\n", float64(count)/floor.Seconds())
 		b.ReportMetric(perCore, "records/s/core")
 		b.ReportMetric(float64(count)/gossipCPU.Seconds(), "gossip-records/s/core")
 		b.ReportMetric(float64(count)/verifyCPU.Seconds(), "verifications/s/core")
+		b.ReportMetric(float64(count)/floor.Seconds(), "floor-records/s/core")
 	}
 }
 
@@ -241,4 +269,108 @@ func signOffers(b testing.TB, m *devmesh.Mesh, count int) [][]byte {
 		out = append(out, raw)
 	}
 	return out
+}
+
+// openedCopy returns a copy of a node's data directory (not running) on
+// which a node was opened and closed: its store as it is before ingest.
+func openedCopy(b testing.TB, src datadir.Dir) datadir.Dir {
+	dir := copyDataDir(b, src)
+	n, err := node.New(node.Options{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// storedKeys returns the records' log, the transfers, their indexes and
+// counters (every key under rl/, rh/, x/ and ix/, with its value) of the
+// store of dir, a node's data directory that no node runs.
+func storedKeys(b testing.TB, dir datadir.Dir) map[string][]byte {
+	db, err := storage.Open(string(dir), storage.Options{ReadOnly: true, Chunks: storage.NewMemChunks()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string][]byte{}
+	err = db.Badger().View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := string(it.Item().Key())
+			if !strings.HasPrefix(k, "rl/") && !strings.HasPrefix(k, "rh/") && !strings.HasPrefix(k, "x/") && !strings.HasPrefix(k, "ix/") {
+				continue
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out[k] = v
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// entry is one key and value of a store.
+type entry struct{ k, v []byte }
+
+// newEntries returns the keys of after that before does not hold with the
+// same value, in key order.
+func newEntries(before, after map[string][]byte) []entry {
+	var out []entry
+	for k, v := range after {
+		if old, ok := before[k]; !ok || !bytes.Equal(old, v) {
+			out = append(out, entry{[]byte(k), v})
+		}
+	}
+	slices.SortFunc(out, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
+	return out
+}
+
+// storeTxnRecords is the records whose keys storeAloneTimed writes in one
+// transaction: as many as ingest applies in one storage.Batch.
+const storeTxnRecords = 128
+
+// storeAloneTimed returns the process's CPU time to write es, what
+// ingesting count records wrote, into a fresh store opened as a node
+// opens its own (storage.Open: Badger encrypted at rest, the node's
+// options), in one transaction per storeTxnRecords records' share of es
+// and nothing else: no reads, no checks, no encoding. It is what Badger
+// alone costs for what a record stores, the floor of ingest's store part.
+func storeAloneTimed(b testing.TB, es []entry, count int) time.Duration {
+	db, err := storage.Open(b.TempDir(), storage.Options{Chunks: storage.NewMemChunks()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	per := (len(es)*storeTxnRecords + count - 1) / count
+	runtime.GC()
+	stopProf := fbProfile(b, "records-store")
+	cpu0 := cpuTime()
+	for rest := es; len(rest) > 0; {
+		n := min(per, len(rest))
+		err := db.Badger().Update(func(txn *badger.Txn) error {
+			for _, e := range rest[:n] {
+				if err := txn.Set(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	cpu := cpuTime() - cpu0
+	stopProf()
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return cpu
 }

@@ -21,6 +21,7 @@ import (
 type Batch struct {
 	db   *DB
 	txn  *badger.Txn
+	rc   *readCache      // what the batch read, so as not to read it again
 	n    int             // commits applied
 	size int             // bytes of records and transfers written (an estimate)
 	held map[string]bool // transfers with a record held by the batch
@@ -47,7 +48,7 @@ const MaxBatchBytes = 2 << 20
 // so fn must keep no state across runs that it does not rebuild.
 func (db *DB) Batch(fn func(b *Batch) error) error {
 	return db.update(func(txn *badger.Txn) error {
-		b := &Batch{db: db, txn: txn}
+		b := &Batch{db: db, txn: txn, rc: newReadCache()}
 		defer b.close()
 		return fn(b)
 	})
@@ -57,14 +58,14 @@ func (db *DB) Batch(fn func(b *Batch) error) error {
 // counting what the batch wrote; ErrEquivocation if it holds another
 // record there.
 func (b *Batch) HasRecord(issuer court.PeerID, seq uint64, raw []byte) (bool, error) {
-	return hasRecordIn(b.txn, issuer, seq, raw)
+	return hasRecordIn(b.txn, b.rc, issuer, seq, raw)
 }
 
 // Transfer returns the stored state of a transfer (protocol JSON, as
 // DB.Transfer), counting what the batch wrote; an error wrapping
 // court.ErrNotFound if there is none.
 func (b *Batch) Transfer(id string) ([]byte, error) {
-	r, found, err := loadTransfer(b.txn, id)
+	r, found, err := b.rc.transfer(b.txn, id)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (b *Batch) Apply(c Commit) error {
 	if err != nil {
 		return err
 	}
-	if err := applyIn(b.txn, &c, rec); err != nil {
+	if err := applyIn(b.txn, b.rc, &c, rec); err != nil {
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			return ErrBatchFull
 		}

@@ -40,11 +40,21 @@ func TestBatch(t *testing.T) {
 			if has, err := b.HasRecord(c.Record.Issuer, c.Record.Seq, c.Record.Raw); err != nil || has {
 				t.Fatalf("commit %d: HasRecord before it: %v, %v", i, has, err)
 			}
+			if w := c.TransferRecord; w != nil {
+				// Read before the write (the batch keeps what it read):
+				// the write must be seen after it all the same.
+				_, _ = b.Transfer(w.ID)
+			}
 			if err := b.Apply(c); err != nil {
 				t.Fatal(err)
 			}
 			if has, err := b.HasRecord(c.Record.Issuer, c.Record.Seq, c.Record.Raw); err != nil || !has {
 				t.Fatalf("commit %d: HasRecord after it: %v, %v", i, has, err)
+			}
+			if w := c.TransferRecord; w != nil {
+				if body, err := b.Transfer(w.ID); err != nil || string(body) != string(w.Body) {
+					t.Fatalf("commit %d: Transfer %s after it: %s, %v; want its body", i, w.ID, body, err)
+				}
 			}
 		}
 		if _, err := b.HasRecord("peerA", 1, []byte("other")); !errors.Is(err, ErrEquivocation) {

@@ -92,14 +92,15 @@ func (db *DB) HasRecord(issuer court.PeerID, seq uint64, raw []byte) (bool, erro
 	var found bool
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		var err error
-		found, err = hasRecordIn(txn, issuer, seq, raw)
+		found, err = hasRecordIn(txn, nil, issuer, seq, raw)
 		return err
 	})
 	return found, err
 }
 
-func hasRecordIn(txn *badger.Txn, issuer court.PeerID, seq uint64, raw []byte) (bool, error) {
-	item, err := txn.Get(logKey(issuer, seq))
+// hasRecordIn is HasRecord in txn, reading through rc (nil: none).
+func hasRecordIn(txn *badger.Txn, rc *readCache, issuer court.PeerID, seq uint64, raw []byte) (bool, error) {
+	item, err := rc.get(txn, logKey(issuer, seq))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
 	}
@@ -125,7 +126,7 @@ func (db *DB) Apply(c Commit) error {
 	if err != nil {
 		return err
 	}
-	return db.update(func(txn *badger.Txn) error { return applyIn(txn, &c, rec) })
+	return db.update(func(txn *badger.Txn) error { return applyIn(txn, nil, &c, rec) })
 }
 
 // transferRecord returns the transfer record c writes, nil if none.
@@ -149,16 +150,17 @@ func (c *Commit) transferRecord() (*TransferRecord, error) {
 	return nil, nil
 }
 
-// applyIn writes c, whose transfer record is rec (nil: none), in txn.
-func applyIn(txn *badger.Txn, c *Commit, rec *TransferRecord) error {
+// applyIn writes c, whose transfer record is rec (nil: none), in txn,
+// reading the log and the transfer through rc (nil: none).
+func applyIn(txn *badger.Txn, rc *readCache, c *Commit, rec *TransferRecord) error {
 	if r := c.Record; r != nil {
-		if err := appendLog(txn, r); err != nil {
+		if err := appendLog(txn, rc, r); err != nil {
 			return err
 		}
 	}
 	if rec != nil {
 		r := *rec // putTransfer may fill Offered; a retry starts afresh
-		if err := putTransfer(txn, &r); err != nil {
+		if err := putTransfer(txn, rc, &r); err != nil {
 			return err
 		}
 	}
@@ -185,12 +187,14 @@ func applyIn(txn *badger.Txn, c *Commit, rec *TransferRecord) error {
 	return nil
 }
 
-func appendLog(txn *badger.Txn, r *LogRecord) error {
+// appendLog appends r to its issuer's log in txn and moves the log head,
+// reading the log through rc (nil: none).
+func appendLog(txn *badger.Txn, rc *readCache, r *LogRecord) error {
 	if r.Seq == 0 || r.Issuer == "" {
 		return fmt.Errorf("%w: log record needs an issuer and a sequence from 1", court.ErrInvalid)
 	}
 	k := logKey(r.Issuer, r.Seq)
-	item, err := txn.Get(k)
+	item, err := rc.get(txn, k)
 	switch {
 	case err == nil:
 		return item.Value(func(v []byte) error {
@@ -202,6 +206,7 @@ func appendLog(txn *badger.Txn, r *LogRecord) error {
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return err
 	}
+	rc.wrote(k)
 	if err := txn.Set(k, r.Raw); err != nil {
 		return err
 	}
@@ -213,7 +218,7 @@ func appendLog(txn *badger.Txn, r *LogRecord) error {
 		return nil // a gap remains below; the head moves when it is filled
 	}
 	for {
-		_, err := txn.Get(logKey(r.Issuer, head+1))
+		_, err := rc.get(txn, logKey(r.Issuer, head+1))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			break
 		}

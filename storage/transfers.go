@@ -270,21 +270,6 @@ func decodeTransfer(v []byte) (TransferRecord, error) {
 	}, nil
 }
 
-// encodeTransfer returns the stored form (version 2) of r.
-func encodeTransfer(r *TransferRecord) ([]byte, error) {
-	b, err := json.Marshal(transferValue{
-		V: TransferRecordVersion, ID: r.ID, State: r.State, Terminal: r.Terminal,
-		Origin: r.Origin, Decider: r.Decider, Receiver: r.Receiver,
-		CaseNumber: r.CaseNumber, NewCaseNumber: r.NewCaseNumber,
-		Deadline: r.Deadline, Offered: r.Offered, Updated: r.Updated, Stats: r.Stats, Tags: r.Tags,
-	})
-	if err != nil {
-		return nil, court.Errorf(court.ErrInvalid, "transfer %s: cannot encode: %v", r.ID, err)
-	}
-	b = append(b, '\n')
-	return append(b, r.Body...), nil
-}
-
 // checkKeyPart reports whether s can be part of a key: not empty, valid
 // UTF-8, no '/', no control characters.
 func checkKeyPart(what, s string) error {
@@ -349,15 +334,6 @@ func containsCourt(cs []court.CourtCode, c court.CourtCode) bool {
 	return false
 }
 
-// orderKey is the newest-first sort key of an offer time.
-func orderKey(offered time.Time) string {
-	var ns uint64
-	if !offered.IsZero() {
-		ns = uint64(offered.UnixNano())
-	}
-	return fmt.Sprintf("%016x", ^ns)
-}
-
 func transferKey(id string) []byte { return []byte(prefixTransfer + id) }
 
 // dueKey returns r's entry in the deadline index, nil if it has none (no
@@ -392,23 +368,35 @@ func (r *TransferRecord) dueValue() []byte {
 // dueKey).
 func (r *TransferRecord) indexKeys() [][]byte {
 	o := orderKey(r.Offered) + "/" + r.ID
-	ks := [][]byte{
-		[]byte(prefixXAll + o),
-		[]byte(prefixXSt + r.State + "/" + o),
-	}
-	for _, c := range r.courts() {
-		ks = append(ks, []byte(prefixXCourt+string(c)+"/"+o), []byte(prefixXCourtSt+string(c)+"/"+r.State+"/"+o))
+	cs := r.courts()
+	ks := make([][]byte, 0, 3+2*len(cs))
+	ks = append(ks, joinKey(prefixXAll, o), joinKey(prefixXSt, r.State, "/", o))
+	for _, c := range cs {
+		ks = append(ks, joinKey(prefixXCourt, string(c), "/", o), joinKey(prefixXCourtSt, string(c), "/", r.State, "/", o))
 	}
 	for _, n := range r.caseNumbers() {
-		ks = append(ks, []byte(prefixXCase+n+"/"+r.ID))
+		ks = append(ks, joinKey(prefixXCase, n, "/", r.ID))
 	}
 	for _, tag := range r.tags() {
-		ks = append(ks, []byte(prefixXTag+tag+"/"+o))
-		for _, c := range r.courts() {
-			ks = append(ks, []byte(prefixXCourtTag+string(c)+"/"+tag+"/"+o))
+		ks = append(ks, joinKey(prefixXTag, tag, "/", o))
+		for _, c := range cs {
+			ks = append(ks, joinKey(prefixXCourtTag, string(c), "/", tag, "/", o))
 		}
 	}
 	return ks
+}
+
+// joinKey returns the concatenation of parts, in one allocation.
+func joinKey(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
 }
 
 // tags returns r's distinct tags.
@@ -436,14 +424,17 @@ func (r *TransferRecord) caseNumbers() []string {
 
 // counterKeys returns the counters r adds one to.
 func (r *TransferRecord) counterKeys() [][]byte {
-	ks := [][]byte{[]byte(prefixXCount + r.State)}
-	for _, c := range r.courts() {
-		ks = append(ks, []byte(prefixXCourtCnt+string(c)+"/"+r.State))
+	cs := r.courts()
+	ks := make([][]byte, 0, 2+2*len(cs))
+	ks = append(ks, joinKey(prefixXCount, r.State))
+	for _, c := range cs {
+		ks = append(ks, joinKey(prefixXCourtCnt, string(c), "/", r.State))
 	}
 	if !r.Deadline.IsZero() && !r.Terminal {
-		ks = append(ks, []byte(prefixXDueCnt+dateKey(r.Deadline)))
-		for _, c := range r.courts() {
-			ks = append(ks, []byte(prefixXCourtDue+string(c)+"/"+dateKey(r.Deadline)))
+		d := dateKey(r.Deadline)
+		ks = append(ks, joinKey(prefixXDueCnt, d))
+		for _, c := range cs {
+			ks = append(ks, joinKey(prefixXCourtDue, string(c), "/", d))
 		}
 	}
 	return ks
@@ -515,11 +506,13 @@ func loadTransfer(txn *badger.Txn, id string) (rec TransferRecord, found bool, e
 // counters, removing those of the version it replaces. It is the one
 // write path of a transfer (Apply, PutTransfer, the migration's and the
 // bulk loader's key builders are the same functions).
-func putTransfer(txn *badger.Txn, r *TransferRecord) error {
+//
+// It reads the transfer it replaces through rc (nil: none).
+func putTransfer(txn *badger.Txn, rc *readCache, r *TransferRecord) error {
 	if err := r.validate(); err != nil {
 		return err
 	}
-	old, found, err := loadTransfer(txn, r.ID)
+	old, found, err := rc.transfer(txn, r.ID)
 	if err != nil {
 		return err
 	}
@@ -554,6 +547,7 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 	if err != nil {
 		return err
 	}
+	rc.wroteTransfer(r.ID)
 	if err := txn.Set(transferKey(r.ID), v); err != nil {
 		return err
 	}
@@ -579,7 +573,7 @@ func putTransfer(txn *badger.Txn, r *TransferRecord) error {
 // transaction. Apply with Commit.TransferRecord does the same together
 // with the record log; PutTransfer is for tools and tests.
 func (db *DB) PutTransfer(r TransferRecord) error {
-	return db.update(func(txn *badger.Txn) error { return putTransfer(txn, &r) })
+	return db.update(func(txn *badger.Txn) error { return putTransfer(txn, nil, &r) })
 }
 
 // GetTransfer returns the record of a transfer; an error wrapping

@@ -146,6 +146,16 @@ func (s *Service) applyBatch(ds []decoded, from peer.ID, tr *crypto.Trust, errs 
 		res   []error
 		after []func()
 	)
+	// The log's name of each signer, encoded once per run (base58).
+	issuers := map[peer.ID]court.PeerID{}
+	issuer := func(p peer.ID) court.PeerID {
+		id, ok := issuers[p]
+		if !ok {
+			id = court.PeerID(p.String())
+			issuers[p] = id
+		}
+		return id
+	}
 	err := s.db.Batch(func(b *storage.Batch) error {
 		// A conflicting commit runs this again from the start.
 		n, res, after = 0, make([]error, 0, len(ds)), after[:0]
@@ -160,7 +170,7 @@ func (s *Service) applyBatch(ds []decoded, from peer.ID, tr *crypto.Trust, errs 
 			}
 			n++
 			r := d.r
-			lr := &storage.LogRecord{Issuer: court.PeerID(r.SignerPeer().String()), Seq: r.Seq, Raw: d.raw}
+			lr := &storage.LogRecord{Issuer: issuer(r.SignerPeer()), Seq: r.Seq, Raw: d.raw}
 			have, herr := b.HasRecord(lr.Issuer, lr.Seq, d.raw)
 			if errors.Is(herr, storage.ErrEquivocation) {
 				res = append(res, fmt.Errorf("%s from %s: %w", r.Kind, r.Issuer, herr))
