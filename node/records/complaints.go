@@ -136,12 +136,13 @@ func (s *Service) IssueComplaint(ctx context.Context, id court.TransferID, body 
 		s.mu.Unlock()
 		return nil, err
 	}
-	raw, err := cmproto.SealRecord(s.signer, self, head+1, now, id, body)
+	at := s.issueTime(now)
+	raw, err := cmproto.SealRecord(s.signer, self, head+1, at, id, body)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), now)
+	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), at)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err

@@ -47,9 +47,13 @@ type Service struct {
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
 
-	mu    sync.Mutex // serialises applying records (and issuing our own)
-	pulls chan pullJob
-	busy  sync.Map // issuer -> struct{}: a pull in progress
+	mu sync.Mutex // serialises applying records (and issuing our own)
+	// lastIssued is the signed time of the last record this node issued
+	// (under mu): each new one is dated at least a millisecond later
+	// (issueTime).
+	lastIssued time.Time
+	pulls      chan pullJob
+	busy       sync.Map // issuer -> struct{}: a pull in progress
 	// ahead remembers the records refused as dated ahead, so that they
 	// are not fetched and audited again before they are due.
 	ahead aheadMemo
@@ -551,6 +555,24 @@ func (s *Service) changed(t *cmproto.Transfer) {
 	}
 }
 
+// issueTime is the time to sign this node's next record with: now, or a
+// millisecond after the last record it issued if that was in the same
+// millisecond or up to a second later (two actions in one millisecond,
+// as a script makes them, or the clock stepped back a little). A
+// record's time is kept to the millisecond and the state machine keeps
+// the newer of two reports by their signed times, so of two reports
+// signed in the same millisecond the second changed nothing. A clock set
+// back further is not bridged: records dated ahead of the mesh's clocks
+// would be held by every peer. Call with s.mu held.
+func (s *Service) issueTime(now time.Time) time.Time {
+	at := now.Truncate(time.Millisecond)
+	if !at.After(s.lastIssued) && s.lastIssued.Sub(at) < time.Second {
+		at = s.lastIssued.Add(time.Millisecond)
+	}
+	s.lastIssued = at
+	return at
+}
+
 // Issue signs a record of this court as the next entry of its log,
 // applies it locally (refusing it, and consuming no sequence, if the
 // state machine refuses it) and publishes it.
@@ -566,12 +588,13 @@ func (s *Service) Issue(ctx context.Context, id court.TransferID, body *pb.Recor
 		s.mu.Unlock()
 		return nil, err
 	}
-	raw, err := cmproto.SealRecord(s.signer, self, head+1, now, id, body)
+	at := s.issueTime(now)
+	raw, err := cmproto.SealRecord(s.signer, self, head+1, at, id, body)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), now)
+	r, err := cmproto.DecodeRecord(raw, s.trust.Trust(), at)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
