@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,15 +118,34 @@ func testLineRTT(t *testing.T, l *Line, cfg Config) {
 	}
 }
 
-// testLineRate is TestDelayLine's "rate" subtest.
+// testLineRate is TestDelayLine's "rate" subtest. The line's forwarder
+// is a user-space process: on a loaded machine it can fall behind the
+// rate it imposes (never get ahead of it), so a measurement below the
+// rate is taken again, at most three times; one above it fails at once.
 func testLineRate(t *testing.T, l *Line, cfg Config) {
-	// Datagrams of 1,200 bytes (1,228 on the wire) at about four
-	// times the rate, for 1.5 s, into a queue of 100 ms: the queue
-	// never empties, so the datagrams leave it at the rate.
-	const size, wire = 1200, 1228
 	rcfg := Config{Rate: cfg.Rate, Delay: 5 * time.Millisecond, Queue: 250_000}
 	l.Set(rcfg)
 	defer l.Set(cfg)
+	var got, want float64
+	for attempt := 1; attempt <= 3; attempt++ {
+		got, want = measureLineRate(t, l, rcfg)
+		if got > want*1.05 {
+			t.Fatalf("%.2f Mbit/s, want %.2f ± 5%%: faster than the line's rate", got/1e6, want/1e6)
+		}
+		if got >= want*0.95 {
+			return
+		}
+		t.Logf("attempt %d: %.2f Mbit/s, below %.2f - 5%% (machine load %s)", attempt, got/1e6, want/1e6, loadavg())
+	}
+	t.Errorf("%.2f Mbit/s, want %.2f ± 5%% (3 attempts)", got/1e6, want/1e6)
+}
+
+// measureLineRate sends datagrams of 1,200 bytes (1,228 on the wire) at
+// about four times the rate, for 1.5 s, into a queue of 100 ms: the
+// queue never empties, so the datagrams leave it at the rate. It returns
+// the payload rate B received and the rate the line should give.
+func measureLineRate(t *testing.T, l *Line, rcfg Config) (got, want float64) {
+	const size, wire = 1200, 1228
 	var rc *net.UDPConn
 	if err := l.B.Do(func() error {
 		var err error
@@ -178,14 +198,12 @@ func testLineRate(t *testing.T, l *Line, cfg Config) {
 		t.Fatalf("%d datagrams delivered", len(ts))
 	}
 	el := ts[len(ts)-1].Sub(ts[0])
-	got := float64((len(ts)-1)*size*8) / el.Seconds()
-	want := float64(rcfg.Rate) * size / wire
+	got = float64((len(ts)-1)*size*8) / el.Seconds()
+	want = float64(rcfg.Rate) * size / wire
 	ab, _ := l.Stats()
 	t.Logf("%d datagrams in %v: %.2f Mbit/s of payload, want %.2f (rate %.0f Mbit/s less headers); A->B %+v",
 		len(ts), el.Round(time.Millisecond), got/1e6, want/1e6, float64(rcfg.Rate)/1e6, ab)
-	if got < want*0.95 || got > want*1.05 {
-		t.Errorf("%.2f Mbit/s, want %.2f ± 5%%", got/1e6, want/1e6)
-	}
+	return got, want
 }
 
 // testLineUDPGSO is TestDelayLine's "udp gso" subtest.
@@ -324,4 +342,18 @@ func BenchmarkDelayLineCeiling(b *testing.B) {
 		b.Logf("delay line ceiling: %.0f MB/s (%.2f Gbit/s) in %v, the forwarder %.2f cores busy; A->B %+v, B->A %+v",
 			n/1e6/el.Seconds(), n*8/1e9/el.Seconds(), el, float64(ab.CPU+ba.CPU)/float64(el), ab, ba)
 	}
+}
+
+// loadavg is the machine's load average (/proc/loadavg's first three
+// fields), for the log.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
