@@ -86,7 +86,17 @@ func (d Date) IsZero() bool { return d == Date{} }
 
 // String returns d as YYYY-MM-DD.
 func (d Date) String() string {
-	return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+	if d.Year < 0 || d.Year > 9999 || d.Month < 0 || d.Month > 99 || d.Day < 0 || d.Day > 99 {
+		return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+	}
+	// What that Sprintf writes, without fmt: alerts and listings
+	// format a date per row.
+	m, dd := int(d.Month), d.Day
+	b := [10]byte{
+		byte('0' + d.Year/1000), byte('0' + d.Year/100%10), byte('0' + d.Year/10%10), byte('0' + d.Year%10), '-',
+		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + dd/10), byte('0' + dd%10),
+	}
+	return string(b[:])
 }
 
 // Start returns the first instant of d in China Standard Time.

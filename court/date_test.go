@@ -3,6 +3,7 @@ package court
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,19 @@ func TestDateZeroAndJSON(t *testing.T) {
 	}
 	if _, err := json.Marshal(msg{Effective: Date{2023, 2, 29}}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Marshal bad date: %v", err)
+	}
+}
+
+// TestDateStringAsSprintf checks String's formatting without fmt against
+// the Sprintf it replaces, on valid dates and on values no valid date
+// has (the zero Date, out-of-range fields).
+func TestDateStringAsSprintf(t *testing.T) {
+	for _, d := range []Date{
+		{}, {1, 1, 1}, {9999, 12, 31}, {2025, 6, 30}, {999, 9, 9}, {10000, 1, 1}, {-1, 1, 1},
+		{2025, 0, 0}, {2025, 13, 99}, {2025, 100, 1}, {2025, 1, 100}, {2025, -1, 5}, {2025, 5, -1},
+	} {
+		if got, want := d.String(), fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day); got != want {
+			t.Errorf("Date%v.String() = %q, want %q", [3]int{d.Year, int(d.Month), d.Day}, got, want)
+		}
 	}
 }

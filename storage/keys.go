@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"time"
 
 	"courtmesh.dev/courtmesh/court"
 )
@@ -46,6 +47,16 @@ func dateKey(d court.Date) string {
 func parseDateKey(s string) (court.Date, error) {
 	if len(s) != 8 {
 		return court.Date{}, court.Errorf(court.ErrCorrupt, "date key %q: want YYYYMMDD", s)
+	}
+	// The common case without building the string court.ParseDate
+	// reads (the deadline index is read a key per overdue alert).
+	n, digits := 0, true
+	for i := range len(s) {
+		digits = digits && s[i] >= '0' && s[i] <= '9'
+		n = n*10 + int(s[i]-'0')
+	}
+	if d := (court.Date{Year: n / 10000, Month: time.Month(n / 100 % 100), Day: n % 100}); digits && d.Valid() {
+		return d, nil
 	}
 	return court.ParseDate(s[:4] + "-" + s[4:6] + "-" + s[6:])
 }

@@ -324,3 +324,20 @@ func TestOpenAfterEmptyMemtable(t *testing.T) {
 		t.Fatalf("after the repair: %v", err)
 	}
 }
+
+// TestParseDateKey checks parseDateKey's path without court.ParseDate
+// against it: the same dates, and the same refusals.
+func TestParseDateKey(t *testing.T) {
+	for _, s := range []string{"20250630", "00010101", "99991231", "20240229", "20250229", "00000101", "20251301", "20250100", "20250132", "2025063a", "2025-6-3", "2025063", "+2025063"} {
+		got, err := parseDateKey(s)
+		want, werr := court.Date{}, error(nil)
+		if len(s) == 8 {
+			want, werr = court.ParseDate(s[:4] + "-" + s[4:6] + "-" + s[6:])
+		} else {
+			werr = errors.New("length")
+		}
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("parseDateKey(%q) = %v, %v; want %v, %v", s, got, err, want, werr)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func Cached(ctx context.Context, n int, log *slog.Logger) (string, Manifest, err
 	if n <= 0 {
 		return "", Manifest{}, court.Errorf(court.ErrInvalid, "scale fixture of %d transfers: want at least 1", n)
 	}
-	return cached(fmt.Sprintf("v%d-n%d", Version, n), func(tmp string) (Manifest, error) {
+	return cached(fmt.Sprintf("v%d-n%d-l%s", Version, n, layout()), func(tmp string) (Manifest, error) {
 		log.Info("generating scale fixture", "transfers", n)
 		start := time.Now()
 		db, err := storage.Open(tmp, storage.Options{})
@@ -81,6 +81,18 @@ func Cached(ctx context.Context, n int, log *slog.Logger) (string, Manifest, err
 		log.Info("generated scale fixture", "transfers", n, "took", m.Generated)
 		return m, nil
 	})
+}
+
+// layout names the Badger options that shape the files of a store
+// (storage.BadgerOptions): a fixture written under others has tables of
+// other sizes and blocks, which is what the start and read rows measure,
+// so a change of them is a new cache entry as a new Version is.
+func layout() string {
+	o := storage.BadgerOptions("", nil, nil, false)
+	sum := sha256.Sum256(fmt.Appendf(nil, "memtable %d tables %d/%d levels %d/%d/%d l0 %d/%d block %d bloom %g compression %d/%d value %d",
+		o.MemTableSize, o.BaseTableSize, o.TableSizeMultiplier, o.BaseLevelSize, o.LevelSizeMultiplier, o.MaxLevels,
+		o.NumLevelZeroTables, o.NumLevelZeroTablesStall, o.BlockSize, o.BloomFalsePositive, o.Compression, o.ZSTDCompressionLevel, o.ValueThreshold))
+	return hex.EncodeToString(sum[:4])
 }
 
 // cached returns the cache folder's directory name, building it with
@@ -143,7 +155,7 @@ func PrepareDerived(ctx context.Context, n int, dst string, log *slog.Logger, d 
 		return Manifest{}, err
 	}
 	sum := sha256.Sum256([]byte(d.Key))
-	dir, m, err := cached(fmt.Sprintf("v%d-n%d-%x", Version, n, sum[:6]), func(tmp string) (Manifest, error) {
+	dir, m, err := cached(fmt.Sprintf("v%d-n%d-l%s-%x", Version, n, layout(), sum[:6]), func(tmp string) (Manifest, error) {
 		m, err := readManifest(base)
 		if err != nil {
 			return m, err

@@ -23,10 +23,12 @@
 //
 // Generating 300,000 transfers takes a minute or two, so Cached keeps each
 // generated data directory in the cache folder: $COURTMESH_SCALE_CACHE if
-// set, else os.UserCacheDir()/courtmesh-scale, one directory per size and
-// generator version (v<Version>-n<N>). Prepare copies it to a directory of
-// the caller's, so the cached copy stays pristine. Delete the folder to
-// regenerate; bumping Version does so for every user.
+// set, else os.UserCacheDir()/courtmesh-scale, one directory per size,
+// generator version and layout of the store's files
+// (v<Version>-n<N>-l<hash of storage.BadgerOptions' table, block and
+// level sizes>). Prepare copies it to a directory of the caller's, so the
+// cached copy stays pristine. Delete the folder to regenerate; bumping
+// Version, or changing those Badger options, does so for every user.
 package scalegen
 
 import (
