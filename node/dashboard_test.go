@@ -78,7 +78,7 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 	s.expectEverywhere(st.A, cmproto.StateOffered)
 	must(t)(s.as("京01").Workflow().Decide(ctx, st.A, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监21号"}))
 	s.expectEverywhere(st.A, cmproto.StateDecided)
-	must(t)(s.as("京0108").Workflow().Accept(ctx, st.A, api.AcceptRequest{NewCaseNumber: "（2026）京0108执2101号"}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, st.A, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 2101)}))
 	s.expectEverywhere(st.A, cmproto.StateAccepted)
 	must(t)(s.as("京0105").Workflow().Handover(ctx, st.A, api.HandoverRequest{OverrideReason: "测试：续行裁定已送达，待系统更新"}))
 	s.expectEverywhere(st.A, cmproto.StateHandedOver)
@@ -102,7 +102,7 @@ func newDashStory(t *testing.T, webhookURL string) *dashStory {
 	s.expectEverywhere(st.B, cmproto.StateOffered)
 	must(t)(s.as("京01").Workflow().Decide(ctx, st.B, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监22号"}))
 	s.expectEverywhere(st.B, cmproto.StateDecided)
-	must(t)(s.as("京01").Workflow().Accept(ctx, st.B, api.AcceptRequest{NewCaseNumber: "（2026）京01执122号"}))
+	must(t)(s.as("京01").Workflow().Accept(ctx, st.B, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京01", court.TypeEnforcement, 122)}))
 	s.expectEverywhere(st.B, cmproto.StateAccepted)
 
 	// C: designated to 京0108, to accept by yesterday: overdue.

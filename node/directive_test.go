@@ -54,7 +54,7 @@ func TestDirectiveAndReport(t *testing.T) {
 	s.expectEverywhere(id, cmproto.StateOffered)
 	must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监9号"}))
 	s.expectEverywhere(id, cmproto.StateDecided)
-	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1301号"}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(clock.Now(), "京0108", court.TypeEnforcement, 1301)}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 
 	due := court.DateOf(clock.Now()).AddDate(0, 0, 5).String()

@@ -96,6 +96,7 @@ import (
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage/gen"
 	"courtmesh.dev/courtmesh/storage/importer"
@@ -488,7 +489,7 @@ func (m *fbMesh) handOver(b testing.TB, cn court.CaseNumber) court.TransferID {
 	m.everywhere(b, tr.ID, cmproto.StateOffered)
 	ok(m.as(b, "京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监11号"}))
 	m.everywhere(b, tr.ID, cmproto.StateDecided)
-	ok(m.as(b, "京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 900+m.n)}))
+	ok(m.as(b, "京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 900+m.n)}))
 	m.everywhere(b, tr.ID, cmproto.StateAccepted)
 	ok(m.as(b, "京0105").Workflow().Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "基准测试：续行已办理"}))
 	m.everywhere(b, tr.ID, cmproto.StateHandedOver)

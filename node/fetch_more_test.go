@@ -263,7 +263,7 @@ func TestFetchRefusals(t *testing.T) {
 		s.expectEverywhere(tr.ID, cmproto.StateOffered)
 		must(t)(s.as("京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监31号"}))
 		s.expectEverywhere(tr.ID, cmproto.StateDecided)
-		must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: "（2026）京0108执931号"}))
+		must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 931)}))
 		s.expectEverywhere(tr.ID, cmproto.StateAccepted)
 		s.refusedEverywhere(t, "京0108", "京0105", tr.ID, otherIDs)
 		s.refusedEverywhere(t, "京01", "京0105", tr.ID, otherIDs)

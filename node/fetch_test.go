@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +25,7 @@ func (s *scenario) handedOver(t *testing.T, cn court.CaseNumber) court.TransferI
 	s.expectEverywhere(tr.ID, cmproto.StateOffered)
 	must(t)(s.as("京01").Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监11号"}))
 	s.expectEverywhere(tr.ID, cmproto.StateDecided)
-	must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 500+s.accepted)}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 500+s.accepted)}))
 	s.expectEverywhere(tr.ID, cmproto.StateAccepted)
 	must(t)(s.as("京0105").Workflow().Handover(ctx, tr.ID, api.HandoverRequest{OverrideReason: "测试：续行已办理"}))
 	s.expectEverywhere(tr.ID, cmproto.StateHandedOver)

@@ -11,6 +11,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -32,7 +33,7 @@ func TestResponsiblePersonSealed(t *testing.T) {
 	s.expectEverywhere(id, cmproto.StateOffered)
 	must(t)(s.as("京01").Workflow().Decide(as("zhao", "赵某某", court.RoleSuperiorJudge), id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监40号"}))
 	s.expectEverywhere(id, cmproto.StateDecided)
-	must(t)(s.as("京0108").Workflow().Accept(as("qian", "钱某某", court.RoleJudge), id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执40号"}))
+	must(t)(s.as("京0108").Workflow().Accept(as("qian", "钱某某", court.RoleJudge), id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 40)}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 	must(t)(s.as("京0105").Workflow().Handover(as("sun", "孙某某", court.RoleJudge, court.RoleDirector), id, api.HandoverRequest{OverrideReason: "续行裁定已送达登记机关，回执待补"}))
 	s.expectEverywhere(id, cmproto.StateHandedOver)

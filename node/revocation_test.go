@@ -119,7 +119,8 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 	s.expectOn(tr.ID, cmproto.StateOffered, running, "the running nodes")
 	must(t)(rm.nodes["京01"].Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监31号"}))
 	s.expectOn(tr.ID, cmproto.StateDecided, running, "the running nodes")
-	must(t)(rm.nodes["京0108"].Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: "（2026）京0108执3101号"}))
+	newCase := nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 3101)
+	must(t)(rm.nodes["京0108"].Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: newCase}))
 	s.expectOn(tr.ID, cmproto.StateAccepted, running, "the running nodes")
 
 	victim := meshSigner(t, m, "京0108")
@@ -184,7 +185,7 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 	}
 	s.expectOn(tr.ID, cmproto.StateAccepted, []*node.Node{late}, "the node that joined after the revocation")
 	got := viewOf(t, late, tr.ID)
-	if got.receiver != "京0108" || got.newCase != "（2026）京0108执3101号" {
+	if got.receiver != "京0108" || got.newCase != newCase {
 		t.Errorf("late node: receiver %s, new case %q", got.receiver, got.newCase)
 	}
 	if h, err := late.Store().LogHead(vlog); err != nil || h != cut {
@@ -228,7 +229,7 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 	}
 
 	// Back-dated: the thief signs another record at a trusted position.
-	forged := victim.seal(t, cut, tr.ID, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: "（2026）京0108执3999号"}}})
+	forged := victim.seal(t, cut, tr.ID, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 3999)}}})
 	if err := node.IngestForTest(late, forged); !errors.Is(err, storage.ErrEquivocation) {
 		t.Errorf("back-dated record on a node that holds the trusted log: %v, want equivocation", err)
 	}

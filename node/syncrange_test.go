@@ -10,6 +10,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
 
@@ -49,8 +50,9 @@ func TestSyncRangeIngestSameAsOneAtATime(t *testing.T) {
 		return sign(decider, id, &pb.Record{Body: &pb.Record_Decision{Decision: &pb.TransferDecision{
 			Mode: pb.Mode_MODE_DESIGNATED, ReceiverCourt: "京0108", DecisionNumber: "（2026）京01执监31号"}}})
 	}
+	at := time.Now() // the year of the acceptances' numbers
 	acceptance := func(s signer, id court.TransferID, n int) []byte {
-		return sign(s, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）%s执%d号", s.code, n)}}})
+		return sign(s, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(at, s.code, court.TypeEnforcement, n)}}})
 	}
 
 	t1, t2, t3, t4 := court.NewTransferID(), court.NewTransferID(), court.NewTransferID(), court.NewTransferID()
@@ -109,7 +111,7 @@ func TestSyncRangeIngestSameAsOneAtATime(t *testing.T) {
 			t.Errorf("held for %s: range %d, one at a time %d", id, len(hb), len(ha))
 		}
 	}
-	if tr, err := rng.Workflow().Transfer(t2); err != nil || tr.NewCaseNumber != "（2026）京0108执32号" {
+	if tr, err := rng.Workflow().Transfer(t2); err != nil || tr.NewCaseNumber != nodetest.CaseNo(at, "京0108", court.TypeEnforcement, 32) {
 		t.Errorf("t2 after its held acceptance was released: %+v, %v", tr, err)
 	}
 	// A range long enough to be decoded on several goroutines.

@@ -13,10 +13,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
@@ -271,7 +273,7 @@ func TestTransferAPIRefusals(t *testing.T) {
 		{name: "unknown ground", c: origin, method: "POST", path: "/v1/transfers", body: j(api.OfferRequest{CaseNumber: free, Superior: "京01", Grounds: []string{"boredom"}}), status: 422, code: api.CodeInvalid, msg: []string{`ground "boredom"`}},
 		{name: "bad accept-by date", c: decider, method: "POST", path: tp(t2, "decide"), body: j(api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监37号", AcceptBy: "2026-02-30"}), status: 422, code: api.CodeInvalid, msg: []string{"accept by"}},
 		{name: "decided by a court the offer did not ask (and no superior)", c: receiver, method: "POST", path: tp(t2, "decide"), body: j(api.DecideRequest{Mode: "designated", Receiver: "京0102", DecisionNumber: "（2026）京0108执监1号"}), status: 422, code: api.CodeInvalid, msg: []string{"the offer asked 京01 to decide"}},
-		{name: "new case number of another court", c: receiver, method: "POST", path: tp(t1, "accept"), body: j(api.AcceptRequest{NewCaseNumber: "（2026）京0105执1201号"}), status: 422, code: api.CodeInvalid, msg: []string{"new case number", "belongs to 京0105"}},
+		{name: "new case number of another court", c: receiver, method: "POST", path: tp(t1, "accept"), body: j(api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0105", court.TypeEnforcement, 1201)}), status: 422, code: api.CodeInvalid, msg: []string{"new case number", "belongs to 京0105"}},
 		{name: "handover before acceptance", c: origin, method: "POST", path: tp(t1, "handover"), body: []byte(`{}`), status: 409, code: api.CodeConflict, msg: []string{string(t1), "decided", "acceptance"}},
 		{name: "negative progress amount", c: receiver, method: "POST", path: tp(t1, "progress"), body: j(api.ProgressRequest{AmountRecoveredFen: -5}), status: 422, code: api.CodeInvalid, msg: []string{"amount recovered -5"}},
 		{name: "bad close outcome", c: receiver, method: "POST", path: tp(t1, "close"), body: j(api.CloseRequest{Outcome: "won"}), status: 422, code: api.CodeInvalid, msg: []string{`outcome "won"`, "concluded"}},

@@ -205,7 +205,7 @@ func TestReplayedRecordChangesNothing(t *testing.T) {
 	}
 	// A new record from the same node follows the replays on the topic;
 	// once it is everywhere, so is whatever the replays did.
-	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1301号"}))
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1301)}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 	for _, n := range s.tm.nodes {
 		got := viewOf(t, n, id)
@@ -222,13 +222,13 @@ func TestResignedRecordRefused(t *testing.T) {
 	s := newScenario(t)
 	ctx := context.Background()
 	id := s.decided()
-	const first = "（2026）京0108执1401号"
+	first := nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1401)
 	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: first}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 
 	recv := meshSigner(t, s.tm.Mesh, "京0108")
 	seq := nextSeq(t, s.tm.nodes, recv)
-	resigned := recv.seal(t, seq, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: "（2026）京0108执1402号"}}})
+	resigned := recv.seal(t, seq, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1402)}}})
 	// Control: the record is authentic and well formed; only the state
 	// of the transfer refuses it.
 	if _, err := cmproto.DecodeRecord(resigned, s.as("京").Trust(), time.Now()); err != nil {
@@ -258,7 +258,7 @@ func TestResignedRecordRefused(t *testing.T) {
 		want[n] = audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) + 1
 	}
 	publishFromEach(t, s.tm.nodes, func(i int) []byte {
-		return recv.seal(t, seq+1+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1410+i)}}})
+		return recv.seal(t, seq+1+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1410+i)}}})
 	})
 	nodetest.PollUntil(t, 20*time.Second, "re-signed acceptances refused and audited on every node", func() bool {
 		for _, n := range s.tm.nodes {
@@ -285,7 +285,7 @@ func TestResignedRecordRefused(t *testing.T) {
 		want[n] = audits(t, n, "record.rejected", string(id), court.ErrConflict.Error()) + 1
 	}
 	publishFromEach(t, s.tm.nodes, func(i int) []byte {
-		return recv.seal(t, seq+20+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1430+i)}}})
+		return recv.seal(t, seq+20+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1430+i)}}})
 	})
 	nodetest.PollUntil(t, 20*time.Second, "the refusals counted where the audit log fails, audited elsewhere", func() bool {
 		for _, n := range s.tm.nodes {
@@ -385,7 +385,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 	recv := meshSigner(t, s.tm.Mesh, victim)
 	oldTrust := s.as("京").Trust()
 	seq := nextSeq(t, s.tm.nodes, recv)
-	raw := recv.seal(t, seq, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: "（2026）京0108执1501号"}}})
+	raw := recv.seal(t, seq, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1501)}}})
 	// Control: before the revocation the very same record is good.
 	if _, err := cmproto.DecodeRecord(raw, oldTrust, time.Now()); err != nil {
 		t.Fatalf("control: before the revocation: %v", err)
@@ -433,7 +433,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 		}
 	}
 	publishFromEach(t, others, func(i int) []byte {
-		return recv.seal(t, seq+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）京0108执%d号", 1510+i)}}})
+		return recv.seal(t, seq+uint64(i), id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1510+i)}}})
 	})
 	nodetest.PollUntil(t, 20*time.Second, "the refusal audited on every node", func() bool {
 		for _, n := range others {
@@ -482,8 +482,9 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 		return sign(decider, id, &pb.Record{Body: &pb.Record_Decision{Decision: &pb.TransferDecision{
 			Mode: pb.Mode_MODE_DESIGNATED, ReceiverCourt: "京0108", DecisionNumber: "（2026）京01执监31号"}}})
 	}
+	at := time.Now() // the year of the acceptances' numbers
 	acceptance := func(s signer, id court.TransferID) []byte {
-		return sign(s, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: fmt.Sprintf("（2026）%s执31号", s.code)}}})
+		return sign(s, id, &pb.Record{Body: &pb.Record_Acceptance{Acceptance: &pb.Acceptance{NewCaseNumber: nodetest.CaseNo(at, s.code, court.TypeEnforcement, 31)}}})
 	}
 	held := func(id court.TransferID) int {
 		hs, err := n.Store().HeldRecords(string(id))
@@ -520,7 +521,7 @@ func TestOutOfOrderRecordHeld(t *testing.T) {
 			t.Fatalf("after the decision: state %s, %d held, want accepted and 0", st, h)
 		}
 		tr, _ := n.Workflow().Transfer(id)
-		if tr.NewCaseNumber != "（2026）京0108执31号" || len(tr.Records) != 3 {
+		if tr.NewCaseNumber != nodetest.CaseNo(at, "京0108", court.TypeEnforcement, 31) || len(tr.Records) != 3 {
 			t.Errorf("accepted transfer: %+v", tr)
 		}
 		// Delivered again, the released record is a duplicate.

@@ -184,7 +184,8 @@ func TestTransferStory(t *testing.T) {
 	s.expectEverywhere(id, cmproto.StateDecided)
 
 	// As 京0108, accept under a new case number.
-	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执1201号"}))
+	newNo := nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1201)
+	must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: newNo}))
 	s.expectEverywhere(id, cmproto.StateAccepted)
 
 	// As 京0105, hand the dossier over.
@@ -214,7 +215,7 @@ func TestTransferStory(t *testing.T) {
 	for _, n := range s.tm.nodes {
 		got, _ := n.Workflow().Transfer(id)
 		if got.State != want.State || got.Receiver != "京0108" || got.Decider != "京01" || got.Mode != "指令执行" ||
-			got.NewCaseNumber != "（2026）京0108执1201号" || len(got.Records) != 6 || got.ChunkCount == 0 {
+			got.NewCaseNumber != newNo || len(got.Records) != 6 || got.ChunkCount == 0 {
 			t.Errorf("%s disagrees: %+v", n.Status().CourtCode, got)
 		}
 	}
@@ -223,7 +224,7 @@ func TestTransferStory(t *testing.T) {
 	tr2 := must(t)(s.as("京0105").Workflow().Offer(ctx, api.OfferRequest{CaseNumber: safe[1].String(), Superior: "京01", Grounds: []string{"capacity"}}))
 	s.expectEverywhere(tr2.ID, cmproto.StateOffered)
 	must(t)(s.as("京01").Workflow().Decide(ctx, tr2.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监8号"}))
-	must(t)(s.as("京01").Workflow().Accept(ctx, tr2.ID, api.AcceptRequest{NewCaseNumber: "（2026）京01执88号"}))
+	must(t)(s.as("京01").Workflow().Accept(ctx, tr2.ID, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京01", court.TypeEnforcement, 88)}))
 	s.expectEverywhere(tr2.ID, cmproto.StateAccepted)
 }
 
@@ -277,7 +278,7 @@ func TestTransferRefusals(t *testing.T) {
 			{"the receiver accepts", func(t *testing.T, id court.TransferID) {
 				decide(t, id, 2)
 				s.expectOn(id, cmproto.StateDecided, []*node.Node{s.as("京0108")}, "京0108")
-				must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执822号"}))
+				must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 822)}))
 			}},
 		} {
 			t.Run(other.name, func(t *testing.T) {
@@ -328,7 +329,7 @@ func TestTransferRefusals(t *testing.T) {
 		id := offer(safe[2])
 		must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监8号"}))
 		s.expectEverywhere(id, cmproto.StateDecided)
-		must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执808号"}))
+		must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 808)}))
 		s.expectEverywhere(id, cmproto.StateAccepted)
 		_, err := s.as("京0108").Workflow().Progress(ctx, id, api.ProgressRequest{AmountRecoveredFen: 100_00, Status: "已扣划存款"})
 		if !errors.Is(err, court.ErrConflict) || !strings.Contains(err.Error(), "once the dossier is received") {
@@ -357,7 +358,7 @@ func TestTransferRefusals(t *testing.T) {
 		s.expectEverywhere(id, cmproto.StateDecided)
 
 		t.Run("acceptance by a court that was not designated", func(t *testing.T) {
-			_, err := s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执9号"})
+			_, err := s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 9)})
 			if !errors.Is(err, court.ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
@@ -375,7 +376,7 @@ func TestTransferRefusals(t *testing.T) {
 		id := offer(expiring[0])
 		must(t)(s.as("京01").Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监4号"}))
 		s.expectEverywhere(id, cmproto.StateDecided)
-		must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: "（2026）京0108执10号"}))
+		must(t)(s.as("京0108").Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 10)}))
 		s.expectEverywhere(id, cmproto.StateAccepted)
 		_, err := s.as("京0105").Workflow().Handover(ctx, id, api.HandoverRequest{})
 		if !errors.Is(err, court.ErrHandoverBlocked) {

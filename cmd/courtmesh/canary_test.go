@@ -365,7 +365,7 @@ func TestPersonalDataCanary(t *testing.T) {
 	e.waitState(t, id, "offered", courts...)
 	cli("transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--decision", "（2026）京01执监81号", id)
 	e.waitState(t, id, "decided", courts...)
-	const newCase = "（2026）京0108执8101号"
+	newCase := nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 8101)
 	cli("transfer", "accept", "--data", recv.dir, "--case", newCase, id)
 	e.waitState(t, id, "accepted", courts...)
 	// Broadcast text may not hold a place of the case's assets.

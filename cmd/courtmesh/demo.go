@@ -36,6 +36,18 @@ func init() {
 type demo struct {
 	w    io.Writer
 	step int
+	now  func() time.Time // the clock of the nodes, the data and the case numbers
+	// filed is the number 京0108 files the story's case under (set by
+	// demoTransfer, shown by the party's page).
+	filed string
+}
+
+// caseNo is the number of court c's case or document of type typ (执,
+// 执监, 执督 ...) and sequence seq in the year of the demo's clock: a
+// receiver files a transferred case under a number of the year of its
+// acceptance (or the year before).
+func (d *demo) caseNo(c court.CourtCode, typ string, seq int) string {
+	return fmt.Sprintf("（%d）%s%s%d号", court.DateOf(d.now()).Year, c, typ, seq)
 }
 
 // say starts the next step: key is the catalogue's message.
@@ -82,7 +94,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if *verbose {
 		log = newLogger(c.stderr, "text", slog.LevelInfo)
 	}
-	d := &demo{w: c.stdout}
+	d := &demo{w: c.stdout, now: c.clock()}
 	started := time.Now()
 
 	courts := append(devmesh.DefaultCourts(), devmesh.Court{Code: "京0106", Roles: []crypto.Role{crypto.RoleCourt}})
@@ -91,7 +103,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if *keep != "" {
 		build = devmesh.BuildByCode
 	}
-	m, err := build(*dir, courts, time.Now(), suite)
+	m, err := build(*dir, courts, d.now(), suite)
 	if err != nil {
 		return err
 	}
@@ -114,7 +126,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	nodes := make([]*node.Node, len(m.Dirs))
 	done := make(chan error, len(m.Dirs))
 	for i, dd := range m.Dirs {
-		n, err := node.New(node.Options{Dir: dd, Logger: log.With("node", string(courts[i].Code))})
+		n, err := node.New(node.Options{Dir: dd, Logger: log.With("node", string(courts[i].Code)), Now: d.now})
 		if err != nil {
 			return err
 		}
@@ -213,7 +225,7 @@ func demoConnect(ctx context.Context, nodes []*node.Node) error {
 // holds it and has dropped the revoked node.
 func demoRevoke(ctx context.Context, d *demo, m *devmesh.Mesh, courts []devmesh.Court, nodes []*node.Node, victim int) error {
 	d.say("The national root revokes %s; the operator node pushes the new bundle.", courts[victim].Code)
-	b, err := m.Revoke(victim, "demo: key-compromise drill", time.Now())
+	b, err := m.Revoke(victim, "demo: key-compromise drill", d.now())
 	if err != nil {
 		return err
 	}
@@ -326,7 +338,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 
 	d.say("京0105 (朝阳) imports synthetic enforcement cases from its case-management system.")
 	casesDir := filepath.Join(dir, "cases-京0105")
-	cs, err := gen.Generate(casesDir, gen.Options{Cases: 6, Seed: 2024, Court: "京0105"})
+	cs, err := gen.Generate(casesDir, gen.Options{Cases: 6, Seed: 2024, Court: "京0105", RefDate: court.DateOf(d.now())})
 	if err != nil {
 		return court.CaseNumber{}, err
 	}
@@ -341,7 +353,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	// The case to move: the one with a freeze close to expiry.
 	var pick gen.Case
 	var near court.Measure
-	today := court.DateOf(time.Now())
+	today := court.DateOf(d.now())
 	for _, c := range cs {
 		ms, err := origin.Store().Measures(c.Number)
 		if err != nil {
@@ -387,7 +399,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}
 
 	d.say("京01 decides 指令执行: 京0108 (海淀) is to enforce the case.")
-	if _, err := decider.Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监7号", RecommendationHash: rec.InputsHash}); err != nil {
+	if _, err := decider.Workflow().Decide(ctx, id, api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: d.caseNo("京01", "执监", 7), RecommendationHash: rec.InputsHash}); err != nil {
 		return court.CaseNumber{}, err
 	}
 	if err := demoEverywhere(ctx, nodes, id, cmproto.StateDecided); err != nil {
@@ -398,9 +410,9 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	d.ok("the decision notes that 京01 chose the court ranked %d in the recommendation (inputs %s…)", t.RecommendedRank, t.RecommendationHash[:12])
 
 	// The receiver files under an 执 number of this year.
-	acceptNo := fmt.Sprintf("（%d）京0108执1201号", court.DateOf(time.Now()).Year)
-	d.say("京0108 accepts and files the case as %s.", acceptNo)
-	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: acceptNo}); err != nil {
+	d.filed = d.caseNo("京0108", "执", 1201)
+	d.say("京0108 accepts and files the case as %s.", d.filed)
+	if _, err := receiver.Workflow().Accept(ctx, id, api.AcceptRequest{NewCaseNumber: d.filed}); err != nil {
 		return court.CaseNumber{}, err
 	}
 	if err := demoEverywhere(ctx, nodes, id, cmproto.StateAccepted); err != nil {
@@ -503,7 +515,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 	}); err != nil {
 		return court.CaseNumber{}, errorf("progress did not reach every court: %w", err)
 	}
-	recon, err := receiver.Funds().Reconcile(id, court.DateOf(time.Now()))
+	recon, err := receiver.Funds().Reconcile(id, court.DateOf(d.now()))
 	if err != nil {
 		return court.CaseNumber{}, err
 	}

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node"
@@ -42,7 +40,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	for _, c := range cs {
 		free[c.Number.String()] = c.Number
 	}
-	gcs, err := gen.Generate(filepath.Join(dir, "cases-京0105"+"-again"), gen.Options{Cases: 6, Seed: 2024, Court: "京0105"})
+	gcs, err := gen.Generate(filepath.Join(dir, "cases-京0105"+"-again"), gen.Options{Cases: 6, Seed: 2024, Court: "京0105", RefDate: court.DateOf(d.now())})
 	if err != nil {
 		return err
 	}
@@ -69,7 +67,6 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 		}
 		return n, nil
 	}
-	year := itoaDemo(court.DateOf(time.Now()).Year)
 
 	// 协同执行.
 	a, err := nth(plain[0])
@@ -120,8 +117,8 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	if err := demoEverywhere(ctx, nodes, tr.ID, cmproto.StateOffered); err != nil {
 		return err
 	}
-	by15 := court.DateOf(time.Now()).AddDate(0, 0, 15).String()
-	if _, err := sup.Workflow().Supervise(ctx, tr.ID, api.SuperviseRequest{DecisionNumber: "（" + year + "）京01执督1号", EnforceBy: by15}); err != nil {
+	by15 := court.DateOf(d.now()).AddDate(0, 0, 15).String()
+	if _, err := sup.Workflow().Supervise(ctx, tr.ID, api.SuperviseRequest{DecisionNumber: d.caseNo("京01", "执督", 1), EnforceBy: by15}); err != nil {
 		return err
 	}
 	if err := demoEverywhere(ctx, nodes, tr.ID, cmproto.StateSupervised); err != nil {
@@ -130,7 +127,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	if _, err := origin.Workflow().Report(ctx, tr.ID, api.SupervisionReportRequest{AmountRecoveredFen: 2_000_00, Status: "已约谈被执行人，执行到位部分款项"}); err != nil {
 		return err
 	}
-	if _, err := sup.Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: "（" + year + "）京01执监2号"}); err != nil {
+	if _, err := sup.Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: d.caseNo("京01", "执监", 2)}); err != nil {
 		return err
 	}
 	if err := demoEverywhere(ctx, nodes, tr.ID, cmproto.StateDecided); err != nil {
@@ -144,7 +141,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 
 	// 集中执行.
 	d.say("京0106 holds cases against the same debtor. 京0105 and 京0106 offer them to 京01, each offer carrying the debtor's match key sealed to 京01 alone; 京01 finds the debtor's cases by it and gathers them into 京0108 by one decision (集中执行).")
-	ocs, err := gen.Generate(filepath.Join(dir, "cases-京0106"), gen.Options{Cases: 6, Seed: 2024, Court: "京0106"})
+	ocs, err := gen.Generate(filepath.Join(dir, "cases-京0106"), gen.Options{Cases: 6, Seed: 2024, Court: "京0106", RefDate: court.DateOf(d.now())})
 	if err != nil {
 		return err
 	}
@@ -180,7 +177,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 		return err
 	}
 	d.ok("京01 finds %d offers against the debtor of %s", len(same), ids[0])
-	gathered, err := sup.Workflow().Gather(ctx, api.GatherRequest{Transfers: ids, Receiver: "京0108", DecisionNumber: "（" + year + "）京01执集1号"})
+	gathered, err := sup.Workflow().Gather(ctx, api.GatherRequest{Transfers: ids, Receiver: "京0108", DecisionNumber: d.caseNo("京01", "执集", 1)})
 	if err != nil {
 		return err
 	}
@@ -189,7 +186,7 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 		if err := demoEverywhere(ctx, nodes, t.ID, cmproto.StateDecided); err != nil {
 			return err
 		}
-		no := fmt.Sprintf("（%s）京0108执%d号", year, 3100+i)
+		no := d.caseNo("京0108", "执", 3100+i)
 		if _, err := recv.Workflow().Accept(ctx, t.ID, api.AcceptRequest{NewCaseNumber: no}); err != nil {
 			return err
 		}
@@ -269,5 +266,3 @@ func addDemoDocument(dir, id, kind, title string) error {
 	}
 	return os.WriteFile(filepath.Join(dir, "docs", id+".pdf"), bytes.Repeat([]byte("%PDF-1.4 synthetic valuation report\n"), 2000), 0o644)
 }
-
-func itoaDemo(n int) string { return fmt.Sprint(n) }

@@ -94,10 +94,10 @@ func demoParty(ctx context.Context, d *demo, courts []devmesh.Court, nodes []*no
 	if err != nil {
 		return partyLogin{}, err
 	}
-	if !strings.Contains(body, "（2026）京0108执1201号") {
+	if !strings.Contains(body, d.filed) {
 		return partyLogin{}, errorf("demo: the party's page does not show the new case number")
 	}
-	d.ok("the page shows 京0108 and （2026）京0108执1201号")
+	d.ok("the page shows 京0108 and %s", d.filed)
 
 	d.say("The applicant complains of no progress; the complaint reaches 京01 sealed, and 京01 answers.")
 	m = demoCSRF.FindStringSubmatch(body)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage"
@@ -405,7 +406,7 @@ func diskFullFetch(t *testing.T, e *e2e, runs int) *nodetest.FaultReport {
 		e.waitState(t, id, "offered", courts...)
 		e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--decision", fmt.Sprintf("（2026）京01执监%d号", 300+i), id)
 		e.waitState(t, id, "decided", courts...)
-		e.must(t, "transfer", "accept", "--data", recv.dir, "--case", fmt.Sprintf("（2026）京0108执%d号", 3100+i), id)
+		e.must(t, "transfer", "accept", "--data", recv.dir, "--case", nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 3100+i), id)
 		e.waitState(t, id, "accepted", courts...)
 		e.must(t, "transfer", "handover", "--data", origin.dir, "--override", "端到端测试：续行已办理", id)
 		e.waitState(t, id, "handed_over", courts...)

@@ -162,7 +162,7 @@ func (e *e2e) cliStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eC
 	if out := e.must(t, "transfer", "recommend", "--data", dec.dir, id); !strings.Contains(out, rec.InputsHash) || !strings.Contains(out, "the origin court") || !strings.Contains(out, "京0108") {
 		t.Errorf("transfer recommend does not show the ranking with its reasons:\n%s", out)
 	}
-	const decision, newCase = "（2026）京01执监51号", "（2026）京0108执5101号"
+	decision, newCase := "（2026）京01执监51号", nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 5101)
 	out := e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--recommendation", rec.InputsHash, "--decision", decision, id)
 	if !strings.Contains(out, fmt.Sprintf("ranked %d in the recommendation", rec.RankOf("京0108"))) {
 		t.Errorf("transfer decide does not show the rank the decision notes:\n%s", out)
@@ -378,7 +378,7 @@ func httpStory(t *testing.T, courts []*e2eCourt, dec, origin, recv *e2eCourt, cn
 	o.must(t, "POST", "/v1/transfers", api.OfferRequest{CaseNumber: cn, Superior: "京01", Grounds: []string{"interference"}}, 200, &tr)
 	id := string(tr.ID)
 	everywhere(id, "offered", state("offered"))
-	const decision, newCase = "（2026）京01执监52号", "（2026）京0108执5202号"
+	decision, newCase := "（2026）京01执监52号", nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 5202)
 	d.must(t, "POST", "/v1/transfers/"+id+"/decide", api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: decision}, 200, &tr)
 	if tr.Mode != "指令执行" || tr.Receiver != "京0108" || tr.AcceptBy == "" {
 		t.Fatalf("decision: %+v", tr)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/nodetest"
@@ -207,7 +208,9 @@ func (m *faultMesh) killDuring(t *testing.T, method, path string, body any, afte
 }
 
 // newCaseNumber is the receiver's case number of the nth transfer.
-func newCaseNumber(n int) string { return fmt.Sprintf("（2026）京0108执%d号", 4100+n) }
+func newCaseNumber(n int) string {
+	return nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 4100+n)
+}
 
 // toHandedOver takes c from import to handover.
 func (m *faultMesh) toHandedOver(t *testing.T, c gen.Case, n int) string {

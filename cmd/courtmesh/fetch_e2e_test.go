@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/datadir"
@@ -84,7 +85,7 @@ func TestE2EFetchKilledAndResumed(t *testing.T) {
 	e.waitState(t, id, "offered", courts...)
 	e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", "京0108", "--decision", "（2026）京01执监21号", id)
 	e.waitState(t, id, "decided", courts...)
-	e.must(t, "transfer", "accept", "--data", recv.dir, "--case", "（2026）京0108执2101号", id)
+	e.must(t, "transfer", "accept", "--data", recv.dir, "--case", nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 2101), id)
 	e.waitState(t, id, "accepted", courts...)
 	e.must(t, "transfer", "handover", "--data", origin.dir, "--override", "端到端测试：续行已办理", id)
 	e.waitState(t, id, "handed_over", courts...)

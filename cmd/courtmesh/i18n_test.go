@@ -343,7 +343,7 @@ var wordRE = regexp.MustCompile(`[A-Za-z]{2,}|\p{Han}`)
 var notMessages = map[string]bool{
 	"courtmesh:": true, "%d.cert": true, "/v1/trust/log-head?serial=%d": true, "&seq=%d": true,
 	"offline cli (uid %d)": true, "%.2f GiB": true, "%.1f MiB": true, "%.1f KiB": true,
-	"（%d）京0108执1201号": true, "（%s）京0108执%d号": true, "%d.%02d 元": true, "京0108": true, // a case number, an amount, a court
+	"（%d）%s%s%d号": true, "%d.%02d 元": true, "京0108": true, // a case number, an amount, a court
 	// command lines the demo suggests
 	"  courtmesh transfer list --data %s --json\n":                         true,
 	"  courtmesh evidence export --data %s TRANSFER --out evidence.json\n": true,

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -36,6 +37,18 @@ var errUsage = errors.New("usage")
 type cli struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader // for secrets a command reads rather than take as a flag (nil: nothing to read)
+	// now is the clock of the commands that read one (the demo: its
+	// nodes, data and case numbers); nil means time.Now. Only tests set
+	// it, to play the story in another year.
+	now func() time.Time
+}
+
+// clock is c's clock: c.now, or time.Now.
+func (c *cli) clock() func() time.Time {
+	if c.now != nil {
+		return c.now
+	}
+	return time.Now
 }
 
 // command is one subcommand. A command with subs dispatches on its first

@@ -18,6 +18,7 @@ import (
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/node/nodetest/tcpdelay"
 	"courtmesh.dev/courtmesh/storage/scalegen"
 )
@@ -293,7 +294,7 @@ func TestMeshOfProcesses(t *testing.T) {
 	e.waitState(t, id, "offered", dec.e2eCourt, recv.e2eCourt)
 	e.must(t, "transfer", "decide", "--data", dec.dir, "--mode", "designated", "--to", recv.code, "--decision", "（2026）京01执监701号", id)
 	e.waitState(t, id, "decided", recv.e2eCourt, origin.e2eCourt)
-	e.must(t, "transfer", "accept", "--data", recv.dir, "--case", "（2026）京0108执7101号", id)
+	e.must(t, "transfer", "accept", "--data", recv.dir, "--case", nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 7101), id)
 	e.waitState(t, id, "accepted", origin.e2eCourt)
 	e.must(t, "transfer", "handover", "--data", origin.dir, "--override", "多进程网格测试：续行已办理", id)
 	e.waitState(t, id, "handed_over", recv.e2eCourt)

@@ -334,7 +334,7 @@ var messagesNode = []msgPair{
 	{"demo: party service answered %s", "演示：当事人服务答复 %s"},
 	{"demo: the sign-in page has no CSRF token", "演示：登录页面没有 CSRF 令牌"},
 	{"demo: the party's page does not show the new case number", "演示：当事人页面未显示新案号"},
-	{"the page shows 京0108 and （2026）京0108执1201号", "页面显示 京0108 和 （2026）京0108执1201号"},
+	{"the page shows 京0108 and %s", "页面显示 京0108 和 %s"},
 	{"The applicant complains of no progress; the complaint reaches 京01 sealed, and 京01 answers.", "申请执行人投诉：无进展。投诉加密送达监督法院京01，京01答复。"},
 	{"demo: the case page has no CSRF token", "演示：案件页面没有 CSRF 令牌"},
 	{"demo: the complaint did not reach 京01: %w", "演示：投诉未到达京01：%w"},

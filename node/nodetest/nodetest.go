@@ -144,6 +144,17 @@ reconnect_interval = "1s"
 // d: a sibling of the data directory, "<data>-exports".
 func ExportsDir(d datadir.Dir) string { return filepath.Clean(string(d)) + "-exports" }
 
+// CaseNo is the case number of court c, type typ and sequence seq in
+// the year that at falls in, in China (court.DateOf): e.g.
+// CaseNo(time.Now(), "京0108", court.TypeEnforcement, 1201). A receiver
+// files a transferred case under an 执 number of the year of its
+// acceptance or the year before, checked against the clock that signs
+// the acceptance; a test names that clock (time.Now(), or the moved
+// clock its nodes read) instead of writing a year that one day passes.
+func CaseNo(at time.Time, c court.CourtCode, typ court.CaseType, seq int) string {
+	return court.CaseNumber{Year: court.DateOf(at).Year, Court: c, Type: typ, Seq: seq}.String()
+}
+
 // PollUntil polls cond every 10 ms until it holds or d passes, and
 // returns how long it took.
 func PollUntil(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {

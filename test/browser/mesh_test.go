@@ -256,7 +256,7 @@ func (s *story) play() {
 	s.expectEverywhere(a, "offered")
 	s.do("京01", "POST", "/v1/transfers/"+a+"/decide", api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监21号"}, nil)
 	s.expectEverywhere(a, "decided")
-	s.do("京0108", "POST", "/v1/transfers/"+a+"/accept", api.AcceptRequest{NewCaseNumber: "（2026）京0108执2101号"}, nil)
+	s.do("京0108", "POST", "/v1/transfers/"+a+"/accept", api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 2101)}, nil)
 	s.expectEverywhere(a, "accepted")
 	s.do("京0105", "POST", "/v1/transfers/"+a+"/handover", api.HandoverRequest{OverrideReason: "测试：续行裁定已送达，待系统更新"}, nil)
 	s.expectEverywhere(a, "handed_over")
@@ -279,7 +279,7 @@ func (s *story) play() {
 	s.expectEverywhere(b, "offered")
 	s.do("京01", "POST", "/v1/transfers/"+b+"/decide", api.DecideRequest{Mode: "elevated", DecisionNumber: "（2026）京01执监22号"}, nil)
 	s.expectEverywhere(b, "decided")
-	s.do("京01", "POST", "/v1/transfers/"+b+"/accept", api.AcceptRequest{NewCaseNumber: "（2026）京01执122号"}, nil)
+	s.do("京01", "POST", "/v1/transfers/"+b+"/accept", api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京01", court.TypeEnforcement, 122)}, nil)
 	s.expectEverywhere(b, "accepted")
 
 	// C: designated to 京0108, to accept by yesterday: overdue.

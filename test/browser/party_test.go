@@ -97,7 +97,7 @@ func TestPartyPortalBrowser(t *testing.T) {
 	s.expectEverywhere(tr.ID, "offered")
 	s.do("京01", "POST", "/v1/transfers/"+tr.ID+"/decide", api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监41号"}, nil)
 	s.expectEverywhere(tr.ID, "decided")
-	const newNo = "（2026）京0108执4101号"
+	newNo := nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 4101)
 	s.do("京0108", "POST", "/v1/transfers/"+tr.ID+"/accept", api.AcceptRequest{NewCaseNumber: newNo}, nil)
 	s.expectEverywhere(tr.ID, "accepted")
 	var recv api.Status
