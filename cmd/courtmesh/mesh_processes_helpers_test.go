@@ -395,18 +395,6 @@ func procStatusMB(t *testing.T, pid int, key string) float64 {
 	return 0
 }
 
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // waitNodes polls each node (those not yet there) until ok holds for all
 // of them, for at most limit; it fails naming the nodes that are not
 // there, with what they last said. It returns how long it waited.

@@ -531,5 +531,5 @@ func TestMeshOfProcesses(t *testing.T) {
 	t.Logf("mesh of %d processes: RSS per node, anonymous (the node's own memory): median %.1f MB, p90 %.1f MB, max %.1f MB; file-backed (mostly the executable, shared): median %.1f MB, max %.1f MB",
 		n, pctF(anon, 50), pctF(anon, 90), anon[len(anon)-1], pctF(file, 50), file[len(file)-1])
 	t.Logf("connections seen by the nodes: %d through the delay lines, %d dialled to a listen address directly (peer exchange), machine load %s",
-		lined, direct, loadavg())
+		lined, direct, nodetest.LoadAvg())
 }

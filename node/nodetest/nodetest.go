@@ -155,6 +155,21 @@ func CaseNo(at time.Time, c court.CourtCode, typ court.CaseType, seq int) string
 	return court.CaseNumber{Year: court.DateOf(at).Year, Court: c, Type: typ, Seq: seq}.String()
 }
 
+// LoadAvg is the machine's load average, its three fields as
+// /proc/loadavg gives them ("unknown" where there is none), for tests and
+// benchmarks to log beside what the load stretches.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // PollUntil polls cond every 10 ms until it holds or d passes, and
 // returns how long it took.
 func PollUntil(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {

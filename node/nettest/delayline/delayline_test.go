@@ -8,10 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,7 +135,7 @@ func testLineRate(t *testing.T, l *Line, cfg Config) {
 		if got >= want*0.95 {
 			return
 		}
-		t.Logf("attempt %d: %.2f Mbit/s, below %.2f - 5%% (machine load %s)", attempt, got/1e6, want/1e6, loadavg())
+		t.Logf("attempt %d: %.2f Mbit/s, below %.2f - 5%% (machine load %s)", attempt, got/1e6, want/1e6, nodetest.LoadAvg())
 	}
 	t.Errorf("%.2f Mbit/s, want %.2f ± 5%% (3 attempts)", got/1e6, want/1e6)
 }
@@ -342,18 +342,4 @@ func BenchmarkDelayLineCeiling(b *testing.B) {
 		b.Logf("delay line ceiling: %.0f MB/s (%.2f Gbit/s) in %v, the forwarder %.2f cores busy; A->B %+v, B->A %+v",
 			n/1e6/el.Seconds(), n*8/1e9/el.Seconds(), el, float64(ab.CPU+ba.CPU)/float64(el), ab, ba)
 	}
-}
-
-// loadavg is the machine's load average (/proc/loadavg's first three
-// fields), for the log.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
