@@ -191,11 +191,22 @@ func TestFaultRevocationMidFetch(t *testing.T) {
 		}
 		cn, chunks := c.Number, len(dossierChunks(t, origin, c.Number))
 		id := s.handedOver(t, cn)
+		// Two chunks are served; every later request is held until the
+		// grant is revoked, then answered "not held", so that the fetch
+		// cannot finish before the revocation however slow the machine
+		// (with a pace of 20 ms a chunk, 2 of 20 loaded runs fetched the
+		// whole dossier first).
 		var served atomic.Int32
+		revokedGate := make(chan struct{})
 		origin.Fetcher().SetTamper(func(_ peer.ID, _ crypto.ChunkID, sealed []byte) []byte {
-			served.Add(1)
-			time.Sleep(20 * time.Millisecond)
-			return sealed
+			if served.Add(1) <= 2 {
+				return sealed
+			}
+			select {
+			case <-revokedGate:
+			case <-time.After(time.Minute):
+			}
+			return nil
 		})
 		if _, err := recv.Fetcher().Start(id); err != nil {
 			t.Fatal(err)
@@ -206,6 +217,7 @@ func TestFaultRevocationMidFetch(t *testing.T) {
 		})
 		must(t)(origin.Workflow().RevokeGrant(ctx, id, "京0108", "测试：撤销调卷授权"))
 		revoked := time.Now()
+		close(revokedGate)
 		var p api.FetchProgress
 		nodetest.PollUntil(t, 60*time.Second, "the fetch stops after the revocation", func() bool {
 			p, _ = recv.Fetcher().Status(id)
