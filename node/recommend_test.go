@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"courtmesh.dev/courtmesh/court"
+	"courtmesh.dev/courtmesh/node/advice"
 	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage/gen"
@@ -84,7 +85,7 @@ func TestRecommendAndDecide(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rec.Ranking) != 2 || rec.Ranking[0].Court != "京0108" || rec.Ranking[0].Factors.AssetShareDistrict != 1 || !rec.Ranking[0].Eligible ||
-		rec.Ranking[1].Court != "京0105" || rec.Ranking[1].Eligible || rec.Ranking[1].Excluded != "the origin court" {
+		rec.Ranking[1].Court != "京0105" || rec.Ranking[1].Eligible || rec.Ranking[1].Excluded != "the origin court" || rec.Ranking[1].ExcludedCode != advice.ExcludedOrigin {
 		t.Fatalf("ranking %+v", rec.Ranking)
 	}
 	again, err := s.as("京01").Workflow().Recommend(ctx, tr.ID)

@@ -393,7 +393,7 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 		why := sprintf("assets here %.2f, in the city %.2f; distance origin %d, debtor %d; open %d, overdue %d",
 			e.Factors.AssetShareDistrict, e.Factors.AssetShareCity, e.Factors.DistanceOrigin, e.Factors.DistanceDebtor, e.Factors.Open, e.Factors.Overdue)
 		if !e.Eligible {
-			why = sprintf("excluded: %s", e.Excluded)
+			why = sprintf("excluded: %s", exclusionText(e))
 		}
 		d.ok("%d. %s  score %.3f  (%s)", e.Rank, e.Court, e.Score, why)
 	}

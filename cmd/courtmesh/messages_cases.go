@@ -222,6 +222,12 @@ var messagesCases = []msgPair{
 	{"RANK\tCOURT\tSCORE\tASSETS district/city\tDISTANCE origin/debtor\tOPEN\tOVERDUE\tIN TIME\tCONCLUDED 6M\tRECOVERY\tLAPSED\tCASES\tPOINTS assets/near/load/track/lapse\tEXCLUDED", "排名\t法院\t得分\t财产 本区/本市\t距离 原执行法院/被执行人\t在办\t超期\t按期\t6个月内结案\t执行到位\t失效\t案件数\t分项 财产/就近/负担/表现/失效\t排除原因"},
 	{"to follow it: courtmesh transfer decide --mode designated --to %s --recommendation %s --decision NUMBER %s\n", "按推荐决定：courtmesh transfer decide --mode designated --to %s --recommendation %s --decision 文号 %s\n"},
 	{"no court is eligible: decide 提级执行 (--mode elevated), or change the exclusions in [recommend]", "没有符合条件的法院：可决定提级执行（--mode elevated），或修改 [recommend] 中的排除条件"},
+	{"court regions configured: %s\n", "配置的法院所在地区：%s\n"},
+	{"the origin court", "原执行法院"},
+	{"the deciding court (that is 提级执行, not 指令执行)", "决定法院本身（应为提级执行，而非指令执行）"},
+	{"excluded in the configuration", "配置中排除"},
+	{"in the origin's district", "位于原执行法院所在区县"},
+	{"in the debtor's district", "位于被执行人住所地区县"},
 	// supervise.go
 	{"a superior court's view: the courts under it, their counts, their transfers", "上级法院视图：辖区内各法院、其统计数及其移送"},
 	{"the standard indicators of cross-execution for a court, a mode, a month or all", "某法院、某执行方式、某月份或全部的交叉执行标准指标"},

@@ -50,6 +50,21 @@ type Weights struct {
 	// Exclude lists courts never to recommend (e.g. one under
 	// investigation). Default none.
 	Exclude []court.CourtCode `json:"exclude,omitempty"`
+	// CourtRegions gives the region a court serves where its code does
+	// not say it (specialised courts, codes 71-99; 军; 兵) or says it
+	// wrongly: Rank takes a court listed here to be in that region, as
+	// candidate and as origin, instead of the region derived from its
+	// code (court.CourtCode.Region). Default none.
+	CourtRegions map[court.CourtCode]court.RegionCode `json:"court_regions,omitempty"`
+}
+
+// RegionOf returns the region of court c: the configured one
+// (CourtRegions), else the one its code names, else ("", false).
+func (w Weights) RegionOf(c court.CourtCode) (court.RegionCode, bool) {
+	if r, ok := w.CourtRegions[c]; ok && r != "" {
+		return r, true
+	}
+	return c.Region()
 }
 
 // Default returns the default weights.
@@ -156,10 +171,56 @@ type Entry struct {
 	Court    court.CourtCode `json:"court"`
 	Score    float64         `json:"score"`
 	Eligible bool            `json:"eligible"`
-	// Excluded says why a candidate is not eligible.
-	Excluded string  `json:"excluded,omitempty"`
-	Factors  Factors `json:"factors"`
-	Points   Points  `json:"points"`
+	// Excluded says why a candidate is not eligible, in English
+	// (ExcludedCode's Text).
+	Excluded string `json:"excluded,omitempty"`
+	// ExcludedCode is the same reason as a stable code, for programs
+	// and for translations ("" when eligible).
+	ExcludedCode Exclusion `json:"excluded_code,omitempty"`
+	Factors      Factors   `json:"factors"`
+	Points       Points    `json:"points"`
+}
+
+// Exclusion is why a candidate is not eligible, as a stable code: the
+// API and the CLI's JSON carry it, and the dashboard and the CLI
+// translate it.
+type Exclusion string
+
+// The reasons of exclusion, in the order Rank tests them.
+const (
+	// ExcludedOrigin: the origin court itself.
+	ExcludedOrigin Exclusion = "origin"
+	// ExcludedDecider: the deciding court (taking the case itself is
+	// 提级执行, not 指令执行).
+	ExcludedDecider Exclusion = "decider"
+	// ExcludedConfigured: listed in Weights.Exclude.
+	ExcludedConfigured Exclusion = "configured"
+	// ExcludedOriginDistrict: in the origin's district
+	// (Weights.ExcludeLocal).
+	ExcludedOriginDistrict Exclusion = "origin_district"
+	// ExcludedDebtorDistrict: in the debtor's district
+	// (Weights.ExcludeLocal).
+	ExcludedDebtorDistrict Exclusion = "debtor_district"
+)
+
+// Exclusions lists every reason, for tests and translations.
+var Exclusions = []Exclusion{ExcludedOrigin, ExcludedDecider, ExcludedConfigured, ExcludedOriginDistrict, ExcludedDebtorDistrict}
+
+// Text returns the reason in English ("" for an unknown code).
+func (x Exclusion) Text() string {
+	switch x {
+	case ExcludedOrigin:
+		return "the origin court"
+	case ExcludedDecider:
+		return "the deciding court (that is 提级执行, not 指令执行)"
+	case ExcludedConfigured:
+		return "excluded in the configuration"
+	case ExcludedOriginDistrict:
+		return "in the origin's district"
+	case ExcludedDebtorDistrict:
+		return "in the debtor's district"
+	}
+	return ""
 }
 
 // Recommendation is the ranking of the candidates for one case.
@@ -249,6 +310,14 @@ func smooth(x, n, prior, k float64) float64 {
 func Rank(in Input) Recommendation {
 	in = canonical(in)
 	w := in.Weights
+	if r, ok := w.CourtRegions[in.Case.Origin]; ok && r != "" {
+		in.Case.OriginRegion = r
+	}
+	for i, c := range in.Candidates {
+		if r, ok := w.CourtRegions[c.Court]; ok && r != "" {
+			in.Candidates[i].Region = r
+		}
+	}
 	rec := Recommendation{Version: Version, Transfer: in.Case.Transfer, Decider: in.Case.Decider, InputsHash: Hash(in), Weights: w, Ranking: []Entry{}}
 	var total float64
 	for _, h := range in.Case.Holdings {
@@ -311,17 +380,18 @@ func Rank(in Input) Recommendation {
 
 		switch {
 		case c.Court == in.Case.Origin:
-			e.Excluded = "the origin court"
+			e.ExcludedCode = ExcludedOrigin
 		case c.Court == in.Case.Decider:
-			e.Excluded = "the deciding court (that is 提级执行, not 指令执行)"
+			e.ExcludedCode = ExcludedDecider
 		case slices.Contains(w.Exclude, c.Court):
-			e.Excluded = "excluded in the configuration"
+			e.ExcludedCode = ExcludedConfigured
 		case w.ExcludeLocal && c.Region != "" && f.DistanceOrigin == 0:
-			e.Excluded = "in the origin's district"
+			e.ExcludedCode = ExcludedOriginDistrict
 		case w.ExcludeLocal && c.Region != "" && f.DistanceDebtor == 0:
-			e.Excluded = "in the debtor's district"
+			e.ExcludedCode = ExcludedDebtorDistrict
 		}
-		e.Eligible = e.Excluded == ""
+		e.Excluded = e.ExcludedCode.Text()
+		e.Eligible = e.ExcludedCode == ""
 		rec.Ranking = append(rec.Ranking, e)
 	}
 	slices.SortStableFunc(rec.Ranking, func(a, b Entry) int {

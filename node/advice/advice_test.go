@@ -71,10 +71,10 @@ func TestRecommendationFactors(t *testing.T) {
 		in := factorCase("苏0105", "苏0106", "苏0211")
 		in.Case.Holdings = []advice.Holding{{Region: "320106", Class: "real_estate", Count: 1, Band: court.BandOver10M}}
 		r := advice.Rank(in)
-		if e := entry(t, r, "苏0105"); e.Eligible || e.Excluded != "the origin court" {
+		if e := entry(t, r, "苏0105"); e.Eligible || e.ExcludedCode != advice.ExcludedOrigin || e.Excluded != "the origin court" {
 			t.Errorf("origin: %+v", e)
 		}
-		if e := entry(t, r, "苏0106"); e.Eligible || e.Excluded != "in the debtor's district" || e.Rank != 3 && e.Rank != 2 {
+		if e := entry(t, r, "苏0106"); e.Eligible || e.ExcludedCode != advice.ExcludedDebtorDistrict || e.Excluded != "in the debtor's district" || e.Rank != 3 && e.Rank != 2 {
 			t.Errorf("debtor's district, though all the assets are there: %+v", e)
 		}
 		if b, ok := r.Best(); !ok || b.Court != "苏0211" {
@@ -117,8 +117,54 @@ func TestRecommendationFactors(t *testing.T) {
 	t.Run("configured exclusion", func(t *testing.T) {
 		in := factorCase("苏0211", "苏0212")
 		in.Weights.Exclude = []court.CourtCode{"苏0212"}
-		if e := entry(t, advice.Rank(in), "苏0212"); e.Eligible || e.Rank != 2 {
+		if e := entry(t, advice.Rank(in), "苏0212"); e.Eligible || e.Rank != 2 || e.ExcludedCode != advice.ExcludedConfigured {
 			t.Errorf("configured exclusion: %+v", e)
+		}
+	})
+	t.Run("a configured region counts like a derived one", func(t *testing.T) {
+		// Specialised courts' codes name no region: without
+		// configuration they get no asset share and no local tie.
+		in := factorCase("苏0211", "苏71", "苏72", "苏7101")
+		in.Case.Holdings = []advice.Holding{
+			{Region: "320106", Class: "real_estate", Count: 1, Band: court.BandUnder10M},
+			{Region: "320102", Class: "deposit", Count: 1, Band: court.BandUnder10M},
+		}
+		r := advice.Rank(in)
+		for _, c := range []court.CourtCode{"苏71", "苏72", "苏7101"} {
+			if e := entry(t, r, c); !e.Eligible || e.Factors.AssetShareDistrict != 0 || e.Points.Near != 0 || e.Factors.DistanceDebtor != 3 {
+				t.Errorf("%s unconfigured: %+v", c, e)
+			}
+		}
+		// Configured: 苏71 sits in the debtor's district, 苏72 in the
+		// origin's city, and 苏7101 is the origin, in the origin's district.
+		in.Weights.CourtRegions = map[court.CourtCode]court.RegionCode{"苏71": "320106", "苏72": "320102", "苏7101": "320105"}
+		in.Case.Origin, in.Case.OriginRegion = "苏7101", ""
+		r = advice.Rank(in)
+		if e := entry(t, r, "苏71"); e.Eligible || e.ExcludedCode != advice.ExcludedDebtorDistrict || e.Factors.AssetShareDistrict != 0.5 || e.Factors.AssetShareCity != 0.5 {
+			t.Errorf("苏71 in the debtor's district: %+v", e)
+		}
+		if e := entry(t, r, "苏72"); !e.Eligible || e.Factors.AssetShareDistrict != 0.5 || e.Points.Near != -2 || e.Factors.DistanceOrigin != 1 || e.Factors.DistanceDebtor != 1 {
+			t.Errorf("苏72 in the origin's and the debtor's city: %+v", e)
+		}
+		if e := entry(t, r, "苏0211"); e.Factors.DistanceOrigin != 2 || e.Points.Near != 0 {
+			t.Errorf("苏0211 from an origin with a configured region: %+v", e)
+		}
+		in.Case.Origin, in.Case.OriginRegion = "苏0105", "320105"
+		if e := entry(t, advice.Rank(in), "苏7101"); e.Eligible || e.ExcludedCode != advice.ExcludedOriginDistrict {
+			t.Errorf("苏7101 in the origin's district: %+v", e)
+		}
+		if got, ok := in.Weights.RegionOf("苏71"); !ok || got != "320106" {
+			t.Errorf("RegionOf(苏71) = %q, %v", got, ok)
+		}
+		if got, ok := in.Weights.RegionOf("苏0211"); !ok || got != "320211" {
+			t.Errorf("RegionOf(苏0211) = %q, %v", got, ok)
+		}
+	})
+	t.Run("every exclusion has its text", func(t *testing.T) {
+		for _, x := range advice.Exclusions {
+			if x.Text() == "" {
+				t.Errorf("%q has no text", x)
+			}
 		}
 	})
 	t.Run("deterministic, and the hash names the inputs", func(t *testing.T) {
@@ -140,6 +186,11 @@ func TestRecommendationFactors(t *testing.T) {
 		in.Candidates[0].Load.Open++
 		if advice.Rank(in).InputsHash == a.InputsHash {
 			t.Error("a changed load keeps the hash")
+		}
+		in.Candidates[0].Load.Open--
+		in.Weights.CourtRegions = map[court.CourtCode]court.RegionCode{"苏0211": "320212"}
+		if advice.Rank(in).InputsHash == a.InputsHash {
+			t.Error("a configured region keeps the hash")
 		}
 		if got := a.RankOf("苏0105"); got != 4 {
 			t.Errorf("the origin's rank %d, want last (4)", got)

@@ -32,6 +32,16 @@
 //     during handover as n/(n+1) times Weights.Lapse;
 //   - configured exclusions (Weights.Exclude).
 //
+// A court's region is the one its code names (court.CourtCode.Region),
+// or the one the configuration gives it (Weights.CourtRegions, config
+// [recommend] court_regions): specialised courts (codes 71-99), 军 and
+// 兵 have a region only so, and without one they get no asset share and
+// no local tie.
+//
+// An excluded candidate carries the reason as a stable code
+// (Entry.ExcludedCode, one of Exclusions) and in English (Entry.Excluded);
+// the dashboard and the command line translate the code.
+//
 // Candidates are ranked eligible first, by score (ties by court code),
 // then the excluded ones, so every candidate has a rank.
 package advice

@@ -315,6 +315,13 @@ type Recommend struct {
 	PriorCases   *float64 `toml:"prior_cases"`   // default 5: cases of neutral record a court's own is smoothed with
 	Lapse        *float64 `toml:"lapse"`         // default 2: times lapsed/(lapsed+1)
 	Exclude      []string `toml:"exclude"`       // default none: court codes never to recommend
+	// CourtRegions maps court codes to the region code (six digits,
+	// GB/T 2260) of the area the court serves, for the courts whose code
+	// names none (specialised courts, codes 71-99; 军; 兵) or names the
+	// wrong one: such a court then gets an asset share and is excluded
+	// or penalised for local ties like any other. Default none: every
+	// court's region is the one its code names (京0105 -> 110105).
+	CourtRegions map[string]string `toml:"court_regions"`
 }
 
 // Weights returns the advice weights r configures over the defaults.
@@ -349,6 +356,23 @@ func (r Recommend) Weights() (advice.Weights, error) {
 			return w, fmt.Errorf("%w: recommend.exclude: %v", ErrConfig, err)
 		}
 		w.Exclude = append(w.Exclude, c)
+	}
+	for k, v := range r.CourtRegions {
+		c, err := court.ParseCourtCode(k)
+		if err != nil {
+			return w, fmt.Errorf("%w: recommend.court_regions: %v", ErrConfig, err)
+		}
+		reg, err := court.ParseRegionCode(v)
+		if err != nil {
+			return w, fmt.Errorf("%w: recommend.court_regions.%s: %v", ErrConfig, k, err)
+		}
+		if _, dup := w.CourtRegions[c]; dup {
+			return w, fmt.Errorf("%w: recommend.court_regions: %s is given twice (as %s)", ErrConfig, c, k)
+		}
+		if w.CourtRegions == nil {
+			w.CourtRegions = map[court.CourtCode]court.RegionCode{}
+		}
+		w.CourtRegions[c] = reg
 	}
 	return w, nil
 }
@@ -470,6 +494,8 @@ version = 1
 # prior_cases = 5     # cases of that neutral record a court's own is smoothed with
 # lapse = 2           # x lapsed/(lapsed+1): measures lapsed during handovers to it
 # exclude = []        # court codes never recommended
+# court_regions = {}  # the region (division code) a court serves where its code names none
+#                     # (specialised courts 71-99, 军, 兵) or the wrong one: { "京71" = "110105" }
 `
 
 // ErrConfig marks a configuration error.

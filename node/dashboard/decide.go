@@ -98,7 +98,7 @@ func (h *DecideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, e := range rec.Ranking {
 		row := decideRow{Entry: e, Name: h.name(e.Court)}
 		if !e.Eligible {
-			row.Why = translate(lang, "excluded."+e.Excluded)
+			row.Why = translate(lang, "excluded."+string(e.ExcludedCode))
 		}
 		p.Rows = append(p.Rows, row)
 	}

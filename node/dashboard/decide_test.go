@@ -51,3 +51,21 @@ func TestDecideView(t *testing.T) {
 		}
 	}
 }
+
+// TestExclusionWords: every reason of exclusion the recommendation gives
+// has its words in both languages, the English ones those of the code.
+func TestExclusionWords(t *testing.T) {
+	for _, x := range advice.Exclusions {
+		key := "excluded." + string(x)
+		if _, ok := messages[key]; !ok {
+			t.Errorf("%s: no words", key)
+			continue
+		}
+		if en := translate(LangEN, key); en != x.Text() {
+			t.Errorf("%s in English: %q, the code says %q", key, en, x.Text())
+		}
+		if zh := translate(LangZH, key); zh == x.Text() || zh == string(x) {
+			t.Errorf("%s in Chinese: %q", key, zh)
+		}
+	}
+}

@@ -170,11 +170,12 @@ var messages = map[string][2]string{
 	"decide.explain":      {"得分为各分项得分之和：财产份额×财产权重；与原法院、被执行人住所地同市各扣近地权重；负担按 n/(n+半值) 扣分；以往表现（按期受理率、6个月内结案率、执行到位率，向中性值平滑）相对中性值的增减×表现权重；移送期间措施失效按 n/(n+1) 扣分。原法院及被执行人住所地所在区县的法院不予指定（指令执行）。", "The score is the sum of the points: asset share × the assets weight; the near weight taken once for the same city as the origin and once for the debtor's; load taken as n/(n+half); track record (acceptances in time, concluded within 6 months, recovery, each smoothed towards a neutral prior) against the prior × the track weight; measures lapsed during handover taken as n/(n+1). A court in the origin's or the debtor's own district is not designated (指令执行)."},
 	"decide.distance_key": {"距离：0 同区县，1 同市，2 同省，3 更远或未知", "Distance: 0 same district, 1 same city, 2 same province, 3 further or unknown"},
 
-	"excluded.the origin court": {"原法院", "the origin court"},
-	"excluded.the deciding court (that is 提级执行, not 指令执行)": {"决定法院本身（应为提级执行）", "the deciding court (that is 提级执行, not 指令执行)"},
-	"excluded.excluded in the configuration":               {"配置中排除", "excluded in the configuration"},
-	"excluded.in the origin's district":                    {"位于原法院所在区县", "in the origin's district"},
-	"excluded.in the debtor's district":                    {"位于被执行人住所地区县", "in the debtor's district"},
+	// The codes of advice.Exclusion.
+	"excluded.origin":          {"原法院", "the origin court"},
+	"excluded.decider":         {"决定法院本身（应为提级执行）", "the deciding court (that is 提级执行, not 指令执行)"},
+	"excluded.configured":      {"配置中排除", "excluded in the configuration"},
+	"excluded.origin_district": {"位于原法院所在区县", "in the origin's district"},
+	"excluded.debtor_district": {"位于被执行人住所地区县", "in the debtor's district"},
 }
 
 // translate returns the word for key in lang; an unknown key is shown as

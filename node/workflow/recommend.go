@@ -44,7 +44,7 @@ func (w *Service) Recommend(ctx context.Context, id court.TransferID) (advice.Re
 func (w *Service) adviceInput(ctx context.Context, t *cmproto.Transfer, decider court.CourtCode) (advice.Input, error) {
 	now := w.now()
 	tr := w.trust.Trust()
-	originRegion, _ := t.Origin.Region()
+	originRegion, _ := w.advice.RegionOf(t.Origin)
 	in := advice.Input{
 		Case:    advice.Case{Transfer: t.ID, Origin: t.Origin, Decider: decider, OriginRegion: originRegion, DebtorRegion: t.DebtorRegion},
 		Weights: w.advice,
@@ -76,7 +76,7 @@ func (w *Service) adviceInput(ctx context.Context, t *cmproto.Transfer, decider 
 			return in, fmt.Errorf("recommendation: the overdue transfers of %s: %w", c, err)
 		}
 		ci := dashboard.ReceiverIndicators(stats, c, now)
-		region, _ := c.Region()
+		region, _ := w.advice.RegionOf(c)
 		in.Candidates = append(in.Candidates, advice.Candidate{
 			Court: c, Region: region,
 			Load: advice.Load{Open: ci.Open, Overdue: overdue},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,15 +14,22 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/advice"
+	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/dashboard"
 )
 
-// TestDecideViewInBrowser opens the decide view of the story's offered
-// transfer D on 京01's node, the superior asked to decide, in headless
-// Chromium; compares every rank, score and factor shown with GET
-// /v1/transfers/{id}/recommendation; switches to English; and saves
-// screenshots (decide-zh.png, decide-en.png) as artifacts.
+// TestDecideViewInBrowser opens the decide view of the region story's
+// offered transfer D on 京01's node, the superior asked to decide, in
+// headless Chromium; compares every rank, score, factor and reason shown
+// with GET /v1/transfers/{id}/recommendation (what `courtmesh transfer
+// recommend` prints), and the region summary and the debtor's domicile
+// with GET /v1/transfers/{id}; switches to English; and saves
+// screenshots (decide-zh.png, decide-en.png) as artifacts. D's offer
+// carries a region summary (startRegionStory), so the page shows real
+// asset shares, a domicile, a court excluded for local ties and four
+// candidates.
 func TestDecideViewInBrowser(t *testing.T) {
 	bin := chromiumPath()
 	if bin == "" {
@@ -30,7 +38,7 @@ func TestDecideViewInBrowser(t *testing.T) {
 		}
 		t.Skip("no chromium binary found: install the Debian package chromium (or set COURTMESH_CHROMIUM) to run the browser test; COURTMESH_REQUIRE_BROWSER=1 makes this a failure")
 	}
-	st := startStory(t)
+	st := startRegionStory(t)
 	base := "http://" + st.nodes["京01"].APIAddr()
 	out := artifactsDir(t)
 
@@ -52,16 +60,21 @@ func TestDecideViewInBrowser(t *testing.T) {
 
 	var rec advice.Recommendation
 	st.do("京01", "GET", "/v1/transfers/"+st.offered+"/recommendation", nil, &rec)
-	if len(rec.Ranking) < 2 {
-		t.Fatalf("the recommendation for D ranks %d courts: %+v", len(rec.Ranking), rec)
-	}
+	var tr api.Transfer
+	st.do("京01", "GET", "/v1/transfers/"+st.offered, nil, &tr)
+	checkRegionStory(t, tr, rec)
 	check := func(lang string) {
 		t.Helper()
 		got, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](pageNumbers))
 		if err != nil {
 			t.Fatalf("read the page: %v", err)
 		}
-		want := map[string]string{"inputs-hash": rec.InputsHash, "transfer": st.offered, "decider": "京01", "origin": "京0105"}
+		want := map[string]string{"inputs-hash": rec.InputsHash, "transfer": st.offered, "decider": "京01", "origin": "京0105",
+			"debtor-region": tr.DebtorRegion}
+		for _, h := range tr.RegionAssets {
+			want["holding-count-"+h.Region+"-"+h.Class] = strconv.Itoa(int(h.Count))
+			want["holding-band-"+h.Region+"-"+h.Class] = court.ValueBand(h.Band).String()
+		}
 		for _, e := range rec.Ranking {
 			c := string(e.Court)
 			want["rank-"+c] = strconv.Itoa(e.Rank)
@@ -71,6 +84,10 @@ func TestDecideViewInBrowser(t *testing.T) {
 			want["load-"+c] = fmt.Sprintf("%d / %d", e.Factors.Open, e.Factors.Overdue)
 			want["track-"+c] = fmt.Sprintf("%.2f / %.2f / %.2f", e.Factors.InTimeRate, e.Factors.Concluded6mRate, e.Factors.RecoveryRate)
 			want["lapsed-"+c] = strconv.Itoa(e.Factors.Lapsed)
+			want["points-"+c] = fmt.Sprintf("%.2f / %.2f / %.2f / %.2f / %.2f", e.Points.Assets, e.Points.Near, e.Points.Load, e.Points.Track, e.Points.Lapse)
+			if !e.Eligible {
+				want["eligible-"+c] = exclusionWords[lang][e.ExcludedCode]
+			}
 		}
 		for id, w := range want {
 			if g, ok := got[id]; !ok {
@@ -83,16 +100,9 @@ func TestDecideViewInBrowser(t *testing.T) {
 		if err != nil || rows != len(rec.Ranking) {
 			t.Errorf("%s: %d ranking rows, the API has %d (%v)", lang, rows, len(rec.Ranking), err)
 		}
-		// The story's own facts, so that an empty page and an empty API
-		// cannot agree: the origin is listed last, excluded; 京0108, which
-		// took transfers A and C, is eligible with its record.
-		if e := rec.Ranking[len(rec.Ranking)-1]; e.Court != "京0105" || e.Eligible {
-			t.Errorf("the origin is not last and excluded: %+v", e)
-		}
-		for _, e := range rec.Ranking {
-			if e.Court == "京0108" && (!e.Eligible || e.Factors.Cases != 2) {
-				t.Errorf("京0108: %+v; want eligible with 2 cases designated", e)
-			}
+		holdings, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="holding"]').length`))
+		if err != nil || holdings != len(tr.RegionAssets) {
+			t.Errorf("%s: %d rows of the region summary, the offer has %d (%v)", lang, holdings, len(tr.RegionAssets), err)
 		}
 	}
 	shoot := func(name string) string {
@@ -146,4 +156,62 @@ func TestDecideViewInBrowser(t *testing.T) {
 	check("en")
 	en := shoot("decide-en.png")
 	fmt.Fprintf(os.Stderr, "decide view screenshots: %s %s\n", zh, en)
+}
+
+// exclusionWords are the reasons of exclusion as the decide view writes
+// them, by language; the test writes them out rather than asking the
+// dashboard, so that a lost translation shows.
+var exclusionWords = map[string]map[advice.Exclusion]string{
+	"zh": {advice.ExcludedOrigin: "原法院", advice.ExcludedDebtorDistrict: "位于被执行人住所地区县", advice.ExcludedOriginDistrict: "位于原法院所在区县",
+		advice.ExcludedDecider: "决定法院本身（应为提级执行）", advice.ExcludedConfigured: "配置中排除"},
+	"en": {advice.ExcludedOrigin: "the origin court", advice.ExcludedDebtorDistrict: "in the debtor's district", advice.ExcludedOriginDistrict: "in the origin's district",
+		advice.ExcludedDecider: "the deciding court (that is 提级执行, not 指令执行)", advice.ExcludedConfigured: "excluded in the configuration"},
+}
+
+// checkRegionStory checks the region story's own facts in the API's
+// answers, so that an empty page and an empty API cannot agree: D's offer
+// carries the debtor's domicile and assets in several districts; 京01
+// ranks four candidates; 京0108, which took transfers A and C, and
+// 京0107 are eligible, 京0108 with its record; an eligible court has a
+// share of the assets in its district; 京0106, the debtor's district,
+// is excluded for it though assets lie there; the origin is excluded.
+func checkRegionStory(t *testing.T, tr api.Transfer, rec advice.Recommendation) {
+	t.Helper()
+	if tr.DebtorRegion != string(storyDebtorRegion) {
+		t.Errorf("D's debtor region %q, want %s", tr.DebtorRegion, storyDebtorRegion)
+	}
+	regions := map[string]bool{}
+	for _, h := range tr.RegionAssets {
+		regions[h.Region] = true
+	}
+	if len(regions) < 2 {
+		t.Errorf("D's region summary %+v: want assets in two districts or more", tr.RegionAssets)
+	}
+	if len(rec.Ranking) != 4 {
+		t.Fatalf("the recommendation for D ranks %d courts, want 4 (京0105 to 京0108): %+v", len(rec.Ranking), rec.Ranking)
+	}
+	by := map[court.CourtCode]advice.Entry{}
+	var shares float64
+	for _, e := range rec.Ranking {
+		by[e.Court] = e
+		shares += e.Factors.AssetShareDistrict
+	}
+	if math.Abs(shares-1) > 1e-5 {
+		t.Errorf("the candidates' district shares sum to %v, want 1: every asset lies in a candidate's district", shares)
+	}
+	if e := by["京0105"]; e.Eligible || e.ExcludedCode != advice.ExcludedOrigin {
+		t.Errorf("the origin: %+v", e)
+	}
+	if e := by["京0106"]; e.Eligible || e.ExcludedCode != advice.ExcludedDebtorDistrict || e.Factors.DistanceDebtor != 0 {
+		t.Errorf("京0106, the debtor's district: %+v; want excluded for it", e)
+	}
+	if e := by["京0108"]; !e.Eligible || e.Factors.Cases != 2 || e.Factors.AssetShareDistrict <= 0 || e.Factors.DistanceDebtor != 1 || e.Points.Near != -2 {
+		t.Errorf("京0108: %+v; want eligible, 2 cases designated, a share of the assets, penalised twice for the same city", e)
+	}
+	if e := by["京0107"]; !e.Eligible || e.Factors.AssetShareDistrict <= 0 {
+		t.Errorf("京0107: %+v; want eligible with a share of the assets", e)
+	}
+	if !rec.Ranking[0].Eligible || !rec.Ranking[1].Eligible {
+		t.Errorf("the eligible courts are not first: %+v", rec.Ranking)
+	}
 }

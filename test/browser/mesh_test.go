@@ -23,6 +23,7 @@ import (
 	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/node/nodetest/served"
 	"courtmesh.dev/courtmesh/storage/gen"
+	"courtmesh.dev/courtmesh/storage/importer"
 )
 
 // This module reaches the node only through stable entry points:
@@ -49,6 +50,12 @@ type story struct {
 	nodes  map[court.CourtCode]*node.Node
 	// offered is transfer D, waiting for 京01's decision.
 	offered string
+	// summary, if set, changes every generated case file before its
+	// import (the decide story gives the cases' assets and debtors
+	// regions, so that the offers carry a region summary).
+	summary func(*importer.CaseFile)
+	// assets counts the assets of each imported case, by case number.
+	assets map[string]int
 }
 
 func storyCourts() []devmesh.Court {
@@ -88,6 +95,38 @@ func startStory(t *testing.T) *story {
 	s.play()
 	return s
 }
+
+// startRegionStory is the story with two more courts under 京01 (京0106
+// 丰台, 京0107 石景山) and region fields in every case file: the debtor
+// lives in 京0106's district (110106), the assets lie, in turn, in
+// 110108, 110107 and 110106. D's offer then carries a region summary, and
+// 京01 ranks four candidates: 京0108 and 京0107 eligible, 京0106 excluded
+// as the debtor's district, 京0105 as the origin.
+func startRegionStory(t *testing.T) *story {
+	t.Helper()
+	c := func(code string) devmesh.Court {
+		return devmesh.Court{Code: court.CourtCode(code), Roles: []crypto.Role{crypto.RoleCourt}}
+	}
+	s := startCourts(t, append(storyCourts(), c("京0106"), c("京0107")), nil)
+	s.summary = func(f *importer.CaseFile) {
+		for i := range f.Parties {
+			if f.Parties[i].Role == string(court.RoleRespondent) {
+				f.Parties[i].Region = string(storyDebtorRegion)
+			}
+		}
+		for i := range f.Assets {
+			f.Assets[i].Region = string(storyAssetRegions[i%len(storyAssetRegions)])
+		}
+	}
+	s.play()
+	return s
+}
+
+// The regions of the region story's case files.
+var (
+	storyDebtorRegion = court.RegionCode("110106")
+	storyAssetRegions = []court.RegionCode{"110108", "110107", "110106"}
+)
 
 // startCourts builds and starts courts, every node bootstrapping to every
 // other through its config; extra, if set, adds lines to a court's config.
@@ -222,7 +261,29 @@ func (s *story) cases(code court.CourtCode, count int) (safe, expiring []string)
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	if s.assets == nil {
+		s.assets = map[string]int{}
+	}
 	for _, c := range cs {
+		p := filepath.Join(c.Dir, "case.json")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		var f importer.CaseFile
+		if err := json.Unmarshal(b, &f); err != nil {
+			s.t.Fatal(err)
+		}
+		if s.summary != nil {
+			s.summary(&f)
+			if b, err = json.Marshal(f); err != nil {
+				s.t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		s.assets[c.Number.String()] = len(f.Assets)
 		s.do(code, "POST", "/v1/cases/import", api.ImportRequest{Path: c.Dir}, nil)
 	}
 	var exp api.ExpiringResult
@@ -290,8 +351,18 @@ func (s *story) play() {
 	s.do("京01", "POST", "/v1/transfers/"+c+"/decide", api.DecideRequest{Mode: "designated", Receiver: "京0108", DecisionNumber: "（2026）京01执监23号", AcceptBy: yesterday}, nil)
 	s.expectEverywhere(c, "decided")
 
-	// D: offered only.
-	s.do("京0105", "POST", "/v1/transfers", api.OfferRequest{CaseNumber: safe[2], Superior: "京01", Grounds: []string{"long_unexecuted"}}, &tr)
+	// D: offered only; with a region summary, a case with two assets
+	// or more, so that they can lie in more than one district.
+	d := safe[2]
+	if s.summary != nil {
+		for _, n := range safe[2:] {
+			if s.assets[n] >= 2 {
+				d = n
+				break
+			}
+		}
+	}
+	s.do("京0105", "POST", "/v1/transfers", api.OfferRequest{CaseNumber: d, Superior: "京01", Grounds: []string{"long_unexecuted"}}, &tr)
 	s.expectEverywhere(tr.ID, "offered")
 	s.offered = tr.ID
 
