@@ -141,6 +141,7 @@ var messages = map[string][2]string{
 	"outcome.concluded":  {"执行完毕", "Concluded"},
 	"outcome.terminated": {"终本", "Terminated (终本)"},
 	"outcome.settled":    {"和解", "Settled"},
+	"outcome.ended":      {"终结/不予执行/驳回", "Ended (终结, 不予执行, 驳回)"},
 	"outcome.rejected":   {"驳回", "Rejected"},
 	"outcome.withdrawn":  {"撤回", "Withdrawn"},
 
