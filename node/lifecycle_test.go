@@ -400,6 +400,14 @@ func TestTerminalAndResume(t *testing.T) {
 	travel(start.AddDate(0, -3, 0))
 	_, err = recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "terminal", InvestigationSteps: steps, Approval: "panel_and_president"})
 	refused(t, "终本 one month after filing", err, court.ErrInvalid, "3 months", "终本")
+	// The applicant asks 京01 again to move the case: refused while
+	// 京0108's conclusion period runs, even with a filing date the
+	// record's own 6-month check would accept (protocol.TestAskAgain:
+	// allowed the day after the conclusion deadline).
+	today := court.DateOf(clock())
+	_, err = s.as("京01").Workflow().Start(ctx, api.StartRequest{CaseNumber: filedNo.String(), Origin: "京0108", Grounds: []string{"passive"},
+		Source: "applicant_request", FiledOn: today.AddDate(0, -7, 0).String(), RequestedOn: today.String()})
+	refused(t, "the applicant asking again within the receiver's conclusion period", err, court.ErrConflict, "may ask again (a new transfer or 提级) from")
 	// Today, four months after filing: the conditions are checked.
 	travel(start)
 	_, err = recv.Conclude(ctx, a, api.ConcludeRequest{Kind: "终本", InvestigationSteps: steps[:2], Approval: "panel_and_president"})

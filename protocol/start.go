@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"cmp"
+
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/protocol/pb"
 )
@@ -104,4 +106,34 @@ func applyStart(r *Record) *Transfer {
 		t.Grounds = append(t.Grounds, g.String())
 	}
 	return t
+}
+
+// AskAgain checks an applicant's new request (申请变更执行法院, a new
+// transfer or 提级) about the case that transfer prev moved, made on the
+// date requested, against prev: while the receiver's conclusion period
+// runs (prev received, its conclusion due by ConcludeBy, fixed by the
+// decision) the receiver has the case and the request is refused;
+// the day after ConcludeBy the applicant may ask again (委托执行规定
+// (2020) by analogy: a case with assets concluded within 6 months, then
+// the applicant may ask the superior). A case the receiver has closed
+// is no longer enforced under prev: after 终本 it is resumed (执恢) and
+// offered under that number. It returns court.ErrConflict with the
+// date from which the applicant may ask.
+func AskAgain(prev *Transfer, requested court.Date) error {
+	switch {
+	case prev.State == StateClosed:
+		return court.Errorf(court.ErrConflict, "case %s was concluded by %s in transfer %s (%s): an applicant's request moves a case in enforcement; resume a 终本 case (执恢) and offer it under that number",
+			prev.NewCaseNumber, prev.Receiver, prev.ID, cmp.Or(string(prev.ClosureKind), prev.Outcome))
+	case prev.State != StateReceived:
+		return court.Errorf(court.ErrConflict, "case %s is in transfer %s (%s), not yet enforced by %s: the applicant may ask again only after the receiver's conclusion period", prev.NewCaseNumber, prev.ID, prev.State, prev.Receiver)
+	}
+	by, err := court.ParseDate(prev.ConcludeBy)
+	if err != nil {
+		return nil // a transfer of an older build: no conclusion date fixed
+	}
+	if !requested.After(by) {
+		return court.Errorf(court.ErrConflict, "case %s received by %s in transfer %s is due for conclusion by %s: the applicant may ask again (a new transfer or 提级) from %s, not on %s",
+			prev.NewCaseNumber, prev.Receiver, prev.ID, by, by.AddDate(0, 0, 1), requested)
+	}
+	return nil
 }

@@ -528,16 +528,22 @@ func demoTransfer(ctx context.Context, d *demo, dir string, courts []devmesh.Cou
 
 // demoEverywhere waits until every node holds the transfer in state.
 func demoEverywhere(ctx context.Context, nodes []*node.Node, id court.TransferID, state cmproto.State) error {
+	return demoEverywhereThat(ctx, nodes, id, string(state), func(t api.Transfer) bool { return t.State == state })
+}
+
+// demoEverywhereThat waits until every node's view of transfer id
+// satisfies ok (what names it in the error).
+func demoEverywhereThat(ctx context.Context, nodes []*node.Node, id court.TransferID, what string, ok func(api.Transfer) bool) error {
 	err := waitUntil(ctx, 15*time.Second, func() bool {
 		for _, n := range nodes {
-			if t, err := n.Workflow().Transfer(id); err != nil || t.State != state {
+			if t, err := n.Workflow().Transfer(id); err != nil || !ok(t) {
 				return false
 			}
 		}
 		return true
 	})
 	if err != nil {
-		return errorf("transfer %s did not reach %s on every court: %w", id, state, err)
+		return errorf("transfer %s did not reach %s on every court: %w", id, what, err)
 	}
 	return nil
 }

@@ -127,6 +127,13 @@ func demoModes(ctx context.Context, d *demo, dir string, courts []devmesh.Court,
 	if _, err := origin.Workflow().Report(ctx, tr.ID, api.SupervisionReportRequest{AmountRecoveredFen: 2_000_00, Status: "已约谈被执行人，执行到位部分款项"}); err != nil {
 		return err
 	}
+	// The escalation follows the report on every court: a report that
+	// reached a court only after the decision would not count there.
+	if err := demoEverywhereThat(ctx, nodes, tr.ID, "the origin's report under 督促执行", func(t api.Transfer) bool {
+		return t.State == cmproto.StateSupervised && t.Supervision != nil && t.Supervision.Reports == 1
+	}); err != nil {
+		return err
+	}
 	if _, err := sup.Workflow().Decide(ctx, tr.ID, api.DecideRequest{Mode: "elevated", DecisionNumber: d.caseNo("京01", "执监", 2)}); err != nil {
 		return err
 	}

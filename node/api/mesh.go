@@ -32,7 +32,7 @@ type CourtHealth struct {
 
 // Alert is something an operator or a court must act on.
 type Alert struct {
-	Kind     string    `json:"kind"`     // measure_expiring, acceptance_overdue, complaint_overdue, check_back, node_silent, node_revoked, bundle_expiring, audit_inconsistent, clock_skew, disk_full
+	Kind     string    `json:"kind"`     // measure_expiring, <deadline>_overdue (decision, acceptance, handover, filing, supplement, supervision, refusal_ruling, assistance, enforcement), complaint_overdue, check_back, node_silent, node_revoked, bundle_expiring, audit_inconsistent, clock_skew, disk_full
 	Severity string    `json:"severity"` // warning | critical
 	Court    string    `json:"court,omitempty"`
 	Transfer string    `json:"transfer,omitempty"`

@@ -110,7 +110,12 @@ var messages = map[string][2]string{
 
 	"alert.measure_expiring":       {"措施即将到期", "Measure near expiry"},
 	"alert.check_back":             {"倒查", "Check back on the origin"},
+	"alert.decision_overdue":       {"逾期未答复申请", "Answer to the applicant's request overdue"},
 	"alert.acceptance_overdue":     {"逾期未受理", "Acceptance overdue"},
+	"alert.handover_overdue":       {"逾期未移交卷宗", "Handover overdue"},
+	"alert.filing_overdue":         {"逾期未接收立案", "Receipt and filing overdue"},
+	"alert.supplement_overdue":     {"逾期未补正材料", "Supplement of a returned handover overdue"},
+	"alert.enforcement_overdue":    {"财产调查或结案逾期", "Investigation or conclusion overdue"},
 	"alert.supervision_overdue":    {"督促执行逾期", "Supervised enforcement overdue"},
 	"alert.refusal_ruling_overdue": {"拒收逾期未决定", "Ruling on a refusal overdue"},
 	"alert.assistance_overdue":     {"协同执行逾期", "Assistance overdue"},
@@ -136,6 +141,7 @@ var messages = map[string][2]string{
 	"outcome.concluded":  {"执行完毕", "Concluded"},
 	"outcome.terminated": {"终本", "Terminated (终本)"},
 	"outcome.settled":    {"和解", "Settled"},
+	"outcome.ended":      {"终结/不予执行/驳回", "Ended (终结, 不予执行, 驳回)"},
 	"outcome.rejected":   {"驳回", "Rejected"},
 	"outcome.withdrawn":  {"撤回", "Withdrawn"},
 

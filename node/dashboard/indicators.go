@@ -61,7 +61,7 @@ func addIndicators(s map[string]int64, t *cmproto.Transfer) {
 	}
 	if t.State == cmproto.StateClosed {
 		v[indClosed] = 1
-		switch t.Outcome {
+		switch ClosedAs(t) {
 		case "concluded":
 			v[indConcluded] = 1
 		case "settled":
@@ -86,6 +86,24 @@ func addIndicators(s map[string]int64, t *cmproto.Transfer) {
 			s[k+n] += x
 		}
 	}
+}
+
+// ClosedAs is how closed transfer t counts in the indicators and the
+// trends: "concluded" (执行完毕), "terminated" (终本), "settled", or
+// "ended" for a case ended by 终结, 不予执行 or 驳回, which is neither
+// fully enforced nor actually concluded (实际执结: enforced, performed
+// or settled) nor 终本. The closure's kind decides; a transfer closed by
+// an older build, without a kind, keeps its outcome word.
+func ClosedAs(t *cmproto.Transfer) string {
+	switch t.ClosureKind {
+	case "":
+		return t.Outcome
+	case cmproto.ClosureFulfilled:
+		return "concluded"
+	case cmproto.ClosureTerminal:
+		return "terminated"
+	}
+	return "ended"
 }
 
 // Resumed reports whether transfer t moves a resumed case (恢复执行): the

@@ -168,3 +168,59 @@ func TestStandardIndicators(t *testing.T) {
 		t.Error("two slices at once were accepted")
 	}
 }
+
+// A case the receiver closes counts by its closure's kind: 执行完毕 is
+// fully enforced and actually concluded; 终本 counts in the 终本率; 终结,
+// 不予执行 and 驳回 are closed cases that are none of these (实际执结
+// counts the cases enforced, performed or settled), and count as
+// progressed only if money was recovered. Each kind is also counted
+// apart (closure/<kind>) and in the trends. The transfers are closed as
+// protocol.Apply closes them (TestConcludeEveryKind): the kind, and the
+// legacy outcome word terminated for 终本, concluded for the rest.
+func TestClosureKindsInIndicators(t *testing.T) {
+	type want struct{ done, actual, term, progressed int64 }
+	for _, c := range []struct {
+		kind      cmproto.ClosureKind
+		recovered int64
+		want      want
+		trend     string
+	}{
+		{cmproto.ClosureFulfilled, 1_000_000, want{1, 1, 0, 1}, "concluded"},
+		{cmproto.ClosureTerminal, 0, want{0, 0, 1, 0}, "terminated"},
+		{cmproto.ClosureEnded, 0, want{0, 0, 0, 0}, "ended"},
+		{cmproto.ClosureEnded, 200_000, want{0, 0, 0, 1}, "ended"},
+		{cmproto.ClosureNotEnforced, 0, want{0, 0, 0, 0}, "ended"},
+		{cmproto.ClosureDismissed, 0, want{0, 0, 0, 0}, "ended"},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", c.kind, c.recovered), func(t *testing.T) {
+			cst := time.FixedZone("CST", 8*3600)
+			at := time.Date(2025, 3, 3, 10, 0, 0, 0, cst)
+			tr := cmproto.Transfer{
+				ID: "00000000000000000000000000000001", State: cmproto.StateClosed, CaseNumber: "（2024）京0105执1号", NewCaseNumber: "（2025）京0108执1号",
+				Origin: "京0105", Superior: "京01", Decider: "京01", Receiver: "京0108", Mode: "指令执行", AmountOutstanding: 1_000_000,
+				OfferedAt: at, DecidedAt: at.AddDate(0, 0, 1), AcceptedAt: at.AddDate(0, 0, 2), HandedOverAt: at.AddDate(0, 0, 3), ReceivedAt: at.AddDate(0, 0, 3),
+				ClosedAt: at.AddDate(0, 2, 0), ClosureKind: c.kind, Outcome: "concluded", AmountRecovered: c.recovered, Records: []cmproto.RecordRef{},
+			}
+			if c.kind == cmproto.ClosureTerminal {
+				tr.Outcome = "terminated"
+			}
+			sums := dashboard.Contribution(&tr, 30)
+			if sums["closure/"+string(c.kind)] != 1 {
+				t.Errorf("closure/%s = %d, want 1", c.kind, sums["closure/"+string(c.kind)])
+			}
+			if got := dashboard.ClosedAs(&tr); got != c.trend {
+				t.Errorf("ClosedAs = %q, want %q", got, c.trend)
+			}
+			if n := sums["trend/京01/2025-05/outcome/"+c.trend]; n != 1 {
+				t.Errorf("trend outcome %s in 2025-05: %d, want 1 (%v)", c.trend, n, sums)
+			}
+			for _, p := range []string{"ind/all/", "ind/r/京0108/", "ind/o/京0105/", "ind/m/指令执行/"} {
+				got := dashboard.ComputeIndicators(sums, p)
+				g := want{got.FullyEnforced.Num, got.ActuallyDone.Num, got.Terminated.Num, got.Progressed.Num}
+				if got.Filed != 1 || got.Closed != 1 || g != c.want || got.FullyEnforced.Den != 1 {
+					t.Errorf("%s: filed %d, closed %d, (完毕, 实际执结, 终本, progressed) = %+v; want 1, 1, %+v", p, got.Filed, got.Closed, g, c.want)
+				}
+			}
+		})
+	}
+}

@@ -178,7 +178,8 @@ func TestMessagesComplete(t *testing.T) {
 			t.Errorf("no label for mode %s", m)
 		}
 	}
-	for _, k := range []string{"measure_expiring", "acceptance_overdue", "node_silent", "node_revoked", "bundle_expiring", "audit_inconsistent"} {
+	for _, k := range []string{"measure_expiring", "decision_overdue", "acceptance_overdue", "handover_overdue", "filing_overdue",
+		"supplement_overdue", "supervision_overdue", "refusal_ruling_overdue", "assistance_overdue", "enforcement_overdue", "node_silent", "node_revoked", "bundle_expiring", "audit_inconsistent"} {
 		if _, ok := messages["alert."+k]; !ok {
 			t.Errorf("no label for alert kind %s", k)
 		}

@@ -18,7 +18,7 @@ import (
 const (
 	// StatsVersion names the definition below; bump it whenever
 	// Contribution changes, so that every node recomputes its sums.
-	StatsVersion = "dashboard-9" // 9: the load per receiver and month (loadm/, loadn/) and the superiors (sup/) for reading one superior's trends; 8: never released; 7: the resumption rate's sum, the check-back candidates (cbk/)
+	StatsVersion = "dashboard-10" // 10: a closure by 终结, 不予执行 or 驳回 counts as closed, not as 执行完毕 (ClosedAs), and as "ended" in the trends; 9: the load per receiver and month (loadm/, loadn/) and the superiors (sup/) for reading one superior's trends; 8: never released; 7: the resumption rate's sum, the check-back candidates (cbk/)
 
 	statMode       = "mode/"                // + mode: decided transfers of that mode
 	statClosure    = "closure/"             // + closure kind: closed transfers closed so

@@ -32,7 +32,7 @@ const (
 	trendAll        = "all"         // in place of a month: over the whole history
 	trendMode       = "mode/"       // + mode: decided that month
 	trendDesignated = "designated/" // + receiver: designated (month "all")
-	trendOutcome    = "outcome/"    // + concluded | terminated | settled | rejected | withdrawn: ended that month
+	trendOutcome    = "outcome/"    // + concluded | terminated | settled | ended | rejected | withdrawn: ended that month (ClosedAs)
 	trendRecovered  = "recovered/"  // + receiver: recovered in the closed cases (month "all"; fen)
 	trendClaimed    = "claimed/"    // + receiver: outstanding at offer in the closed cases (month "all"; fen)
 	statSuperior    = "sup/"        // + superior: its decisions
@@ -133,7 +133,7 @@ func trendMonths(now time.Time) []string {
 }
 
 // Outcomes lists the ways a transfer ends, as the trends count them.
-var Outcomes = []string{"concluded", "terminated", "settled", "rejected", "withdrawn"}
+var Outcomes = []string{"concluded", "terminated", "settled", "ended", "rejected", "withdrawn"}
 
 // Trend is what one superior court's decisions came to, month by month.
 type Trend struct {
@@ -179,7 +179,7 @@ func month(t time.Time) string { return court.DateOf(t).String()[:7] }
 func endedAt(t *cmproto.Transfer) (time.Time, string) {
 	switch t.State {
 	case cmproto.StateClosed:
-		return t.ClosedAt, t.Outcome
+		return t.ClosedAt, ClosedAs(t)
 	case cmproto.StateRejected, cmproto.StateWithdrawn:
 		kind := cmproto.KindRejection
 		if t.State == cmproto.StateWithdrawn {

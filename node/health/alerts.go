@@ -113,8 +113,8 @@ const MaxOverdueAlerts = 50
 // overduePage is the page size of the overdue listing.
 const overduePage = 250
 
-// overdueAlerts raises one alert per transfer whose receiver let the
-// acceptance deadline pass, from the store's deadline index (at most
+// overdueAlerts raises one alert per transfer whose court that must act
+// let the deadline the transfer waits on pass (overdueAlert), from the store's deadline index (at most
 // MaxOverdueAlerts records read), newest offer first as before.
 func (s *Service) overdueAlerts(ctx context.Context, now time.Time) ([]api.Alert, map[string][]court.CourtCode) {
 	rs, more, err := s.overdueRecords(ctx, now, MaxOverdueAlerts)
@@ -158,6 +158,9 @@ func overdueAlert(r storage.DueEntry) api.Alert {
 	case cmproto.StateHandedOver:
 		a.Kind, a.Court = "filing_overdue", string(r.Receiver)
 		a.Message = fmt.Sprintf("%s 未在 %s 前确认接收并立案（移送 %s） / %s has not confirmed receipt and filed transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
+	case cmproto.StateReturned:
+		a.Kind, a.Court = "supplement_overdue", string(r.Origin)
+		a.Message = fmt.Sprintf("%s 未在 %s 前补正接收法院退回的移交材料（移送 %s） / %s has not supplemented the handover of transfer %s that the receiver returned as incomplete, due %s", r.Origin, by, r.ID, r.Origin, r.ID, by)
 	case cmproto.StateSupervised:
 		a.Kind, a.Court = "supervision_overdue", string(r.Origin)
 		a.Message = fmt.Sprintf("%s 未在 %s 前按督促执行要求执行并报告（移送 %s），上级法院可指令或提级执行 / %s has not enforced and reported by %s under the superior's supervision (transfer %s); the superior may move the case", r.Origin, by, r.ID, r.Origin, by, r.ID)
@@ -167,7 +170,7 @@ func overdueAlert(r storage.DueEntry) api.Alert {
 	case cmproto.StateAssistRequested, cmproto.StateAssisting:
 		a.Kind, a.Court = "assistance_overdue", string(r.Receiver)
 		a.Message = fmt.Sprintf("%s 未在 %s 前答复或完成协同执行（%s） / %s has not answered or completed the assistance asked in %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
-	default:
+	default: // received: the property investigation or the conclusion
 		a.Kind, a.Court = "enforcement_overdue", string(r.Receiver)
 		a.Message = fmt.Sprintf("%s 未在 %s 前完成财产调查或结案（移送 %s），申请执行人可再次申请 / %s let the property investigation or conclusion deadline of transfer %s pass (%s); the applicant may ask again", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
 	}

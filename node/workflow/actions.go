@@ -182,6 +182,17 @@ func (w *Service) Start(ctx context.Context, req api.StartRequest) (*cmproto.Tra
 		if t.CaseNumber == cn.String() && t.Origin == origin && !t.State.Terminal() {
 			return nil, fmt.Errorf("%w: case %s is already in transfer %s (%s)", court.ErrConflict, cn, t.ID, t.State)
 		}
+		// A case the origin received by an earlier transfer: the
+		// applicant asks again only once its conclusion period passed.
+		if src == pb.StartSource_START_APPLICANT_REQUEST && t.NewCaseNumber == cn.String() && t.Receiver == origin {
+			on, err := court.ParseDate(st.RequestedOn)
+			if err != nil {
+				return nil, fmt.Errorf("%w: requested_on %q: the day the applicant's request reached this court", court.ErrInvalid, st.RequestedOn)
+			}
+			if err := cmproto.AskAgain(t, on); err != nil {
+				return nil, err
+			}
+		}
 	}
 	t, err := w.records.Issue(ctx, court.NewTransferID(), &pb.Record{Body: &pb.Record_Start{Start: st}})
 	if err != nil {
