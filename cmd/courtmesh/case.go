@@ -131,7 +131,7 @@ func nodeRunning(data string) bool {
 // both); Close releases the store or the client.
 type caseStore interface {
 	Import(ctx context.Context, path string, maxDoc int64) (api.ImportResult, error)
-	List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error)
+	List(ctx context.Context, q api.CaseQuery) ([]api.CaseSummary, string, error)
 	Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string, reveal bool) (api.CaseDetail, error)
 	Export(ctx context.Context, n court.CaseNumber, out, purpose string) (api.ExportResult, error)
 	Expiring(ctx context.Context, asOf court.Date, within int) (api.ExpiringResult, error)
@@ -195,14 +195,10 @@ func (r remoteCases) Import(ctx context.Context, path string, maxDoc int64) (api
 	return res, err
 }
 
-func (r remoteCases) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
+func (r remoteCases) List(ctx context.Context, q api.CaseQuery) ([]api.CaseSummary, string, error) {
 	var res []api.CaseSummary
-	p := "/v1/cases"
-	if status != "" {
-		p += "?" + url.Values{"status": {string(status)}}.Encode()
-	}
-	err := r.do(ctx, "GET", p, nil, &res)
-	return res, err
+	next, err := r.cl.Page(ctx, "/v1/cases"+pageQuery(url.Values{"status": {string(q.Status)}}, q.Cursor, q.Limit), &res)
+	return res, next, fromAPI(err)
 }
 
 func (r remoteCases) Show(ctx context.Context, n court.CaseNumber, asOf court.Date, purpose string, reveal bool) (api.CaseDetail, error) {
@@ -321,6 +317,8 @@ func runCaseImport(ctx context.Context, c *cli, args []string) error {
 func runCaseList(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "case list")
 	status := fs.String("status", "", "only cases in this status (active, terminated, concluded, transferred)")
+	limit := fs.Int("limit", 0, "cases a page (1 to 1000), in case number order; 0: every case, page after page")
+	cursor := fs.String("cursor", "", "continue a listing where the previous page ended (printed after it)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -328,14 +326,26 @@ func runCaseList(ctx context.Context, c *cli, args []string) error {
 	if *status != "" && !court.CaseStatus(*status).Valid() {
 		return errorf("--status %q: want active, terminated, concluded or transferred", *status)
 	}
+	if err := checkPageFlag(*limit); err != nil {
+		return err
+	}
 	st, err := openCases(*data, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cases, err := st.List(ctx, court.CaseStatus(*status))
+	q := api.CaseQuery{Status: court.CaseStatus(*status), Cursor: *cursor, Limit: *limit}
+	cases, next, err := allPages(q.Cursor, *limit, func(cur string, n int) ([]api.CaseSummary, string, error) {
+		q.Cursor, q.Limit = cur, n
+		return st.List(ctx, q)
+	})
 	if err != nil {
 		return err
+	}
+	if next != "" {
+		// After the page, on stderr: a script reading the JSON on stdout
+		// still gets one array.
+		defer fprintf(c.stderr, "More cases: add --cursor %s\n", next)
 	}
 	if *asJSON {
 		return printJSON(c.stdout, cases)

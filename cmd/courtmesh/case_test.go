@@ -403,6 +403,20 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 	if strings.Count(out, "执") != 3 {
 		t.Fatalf("list: %s", out)
 	}
+	// A page at a time, the same either way: the cursor printed after a
+	// page continues it.
+	paged := regexp.MustCompile(`More cases: add --cursor (\S+)`)
+	first := both("case", "list", "--limit", "2")
+	m := paged.FindStringSubmatch(first)
+	if strings.Count(first, "执") != 2 || m == nil {
+		t.Fatalf("case list --limit 2: %s", first)
+	}
+	if rest := both("case", "list", "--limit", "2", "--cursor", m[1]); strings.Count(rest, "执") != 1 || paged.MatchString(rest) {
+		t.Fatalf("case list --cursor: %s", rest)
+	}
+	if _, err := runCLI(t, "case", "list", "--data", running, "--limit", "1001"); err == nil {
+		t.Fatal("case list --limit 1001 accepted")
+	}
 	n := strings.Fields(strings.Split(out, "\n")[1])[0]
 	if out := both("case", "show", "--today", "2025-06-01", n); !strings.Contains(out, "案号 "+n) || !strings.Contains(out, "*******") {
 		t.Fatalf("show: %s", out)

@@ -209,6 +209,8 @@ var messagesNode = []msgPair{
 	{"%s unchanged (version %d); nothing imported\n", "%s 未变化（版本 %d）；未导入任何内容\n"},
 	{"%s imported as version %d: %d documents, %d bytes, %d chunks (%d new)\n", "%s 已导入为版本 %d：%d 份文书，%d 字节，%d 个数据块（新增 %d 个）\n"},
 	{"only cases in this status (active, terminated, concluded, transferred)", "只列出该状态的案件（active 在办、terminated 终本、concluded 结案、transferred 已移送）"},
+	{"cases a page (1 to 1000), in case number order; 0: every case, page after page", "每页案件数（1 到 1000），按案号排序；0：逐页列出全部案件"},
+	{"More cases: add --cursor %s\n", "还有更多案件：加上 --cursor %s\n"},
 	{"--status %q: want active, terminated, concluded or transferred", "--status %q：应为 active、terminated、concluded 或 transferred"},
 	{"CASE\tSTATUS\tVERSION\tRESPONDENTS (masked)\tUPDATED", "案号\t状态\t版本\t被执行人（脱敏）\t更新时间"},
 	{"reference date for days to expiry (YYYY-MM-DD; default today in China time)", "计算到期剩余天数的基准日期（YYYY-MM-DD；默认为中国时间的今天）"},

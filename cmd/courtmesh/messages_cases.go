@@ -216,6 +216,8 @@ var messagesCases = []msgPair{
 	{"answered in time", "已按期答复"},
 	{"answered late", "逾期答复"},
 	{"OVERDUE", "已超期"},
+	// paging.go
+	{"--limit %d: want 1 to %d a page, or 0 for the whole list", "--limit %d：每页应为 1 到 %d，或 0 表示全部列出"},
 	// recommend.go
 	{"recommendation for transfer %s, decided by %s (inputs %s)\n", "移送 %s 的受理法院推荐，由 %s 决定（输入 %s）\n"},
 	{"weights: assets %g, near %g, exclude_local %v, load %g, overdue %g (half at %g), track %g (prior %g cases), lapse %g\n", "权重：财产 %g，就近 %g，排除本地 %v，负担 %g，超期 %g（%g 时减半），以往表现 %g（先验 %g 件），措施失效 %g\n"},
@@ -378,7 +380,9 @@ var messagesCases = []msgPair{
 	{"a case number assigned to a judge (repeatable)", "分配给承办法官的案号（可重复）"},
 	{"usage: courtmesh user add --data DIR --name NAME --display-name 姓名 --role ROLE [--role ROLE] [--case 案号]", "用法：courtmesh user add --data DIR --name NAME --display-name 姓名 --role ROLE [--role ROLE] [--case 案号]"},
 	{"account %s (%s) created, roles %s; issue its token with `courtmesh user token --data %s %s`\n", "账号 %s（%s）已创建，角色 %s；用 `courtmesh user token --data %s %s` 签发其令牌\n"},
-	{"usage: courtmesh user list --data DIR [--json]", "用法：courtmesh user list --data DIR [--json]"},
+	{"accounts a page (1 to 1000), by name; 0: every account, page after page", "每页账户数（1 到 1000），按登录名排序；0：逐页列出全部账户"},
+	{"usage: courtmesh user list --data DIR [--limit N] [--cursor CURSOR] [--json]", "用法：courtmesh user list --data DIR [--limit N] [--cursor CURSOR] [--json]"},
+	{"More accounts: add --cursor %s\n", "还有更多账户：加上 --cursor %s\n"},
 	{"NAME\tPERSON\tROLES\tSTATE\tCASES\tTOKENS", "账号\t姓名\t角色\t状态\t案件数\t令牌"},
 	{"active", "有效"},
 	{"disabled %s", "已停用 %s"},

@@ -33,7 +33,7 @@ func init() {
 // or, with the node stopped, on its store. Both audit with who acted.
 type userService interface {
 	AddUser(ctx context.Context, req api.UserRequest) (api.UserInfo, error)
-	ListUsers(ctx context.Context) ([]api.UserInfo, error)
+	ListUsers(ctx context.Context, cursor string, limit int) ([]api.UserInfo, string, error)
 	DisableUser(ctx context.Context, name string) (api.UserInfo, error)
 	IssueToken(ctx context.Context, name string, req api.TokenRequest) (api.IssuedToken, error)
 	RevokeToken(ctx context.Context, name, id string) (api.UserInfo, error)
@@ -49,8 +49,9 @@ func (u userAPI) AddUser(ctx context.Context, req api.UserRequest) (out api.User
 	return out, fromAPI(u.cl.Do(ctx, "POST", "/v1/users", req, &out))
 }
 
-func (u userAPI) ListUsers(ctx context.Context) (out []api.UserInfo, err error) {
-	return out, fromAPI(u.cl.Do(ctx, "GET", "/v1/users", nil, &out))
+func (u userAPI) ListUsers(ctx context.Context, cursor string, limit int) (out []api.UserInfo, next string, err error) {
+	next, err = u.cl.Page(ctx, "/v1/users"+pageQuery(nil, cursor, limit), &out)
+	return out, next, fromAPI(err)
 }
 
 func (u userAPI) DisableUser(ctx context.Context, name string) (out api.UserInfo, err error) {
@@ -147,22 +148,32 @@ func rolesText(rs []court.StaffRole) string {
 
 func runUserList(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "user list")
+	limit := fs.Int("limit", 0, "accounts a page (1 to 1000), by name; 0: every account, page after page")
+	cursor := fs.String("cursor", "", "continue a listing where the previous page ended (printed after it)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
-		fprintln(c.stderr, "usage: courtmesh user list --data DIR [--json]")
+		fprintln(c.stderr, "usage: courtmesh user list --data DIR [--limit N] [--cursor CURSOR] [--json]")
 		return errUsage
+	}
+	if err := checkPageFlag(*limit); err != nil {
+		return err
 	}
 	svc, done, err := openUsers(*data)
 	if err != nil {
 		return err
 	}
 	defer done()
-	us, err := svc.ListUsers(ctx)
+	us, next, err := allPages(*cursor, *limit, func(cur string, n int) ([]api.UserInfo, string, error) {
+		return svc.ListUsers(ctx, cur, n)
+	})
 	if err != nil {
 		return err
+	}
+	if next != "" {
+		defer fprintf(c.stderr, "More accounts: add --cursor %s\n", next)
 	}
 	if *asJSON {
 		return printJSON(c.stdout, us)

@@ -70,6 +70,17 @@ func TestUserCommands(t *testing.T) {
 				t.Fatalf("user list: %v\n%s", err, out)
 			}
 
+			// A page of one, then the rest from its cursor.
+			out, err = runCLI(t, "user", "list", "--data", data, "--limit", "1")
+			m := regexp.MustCompile(`More accounts: add --cursor (\S+)`).FindStringSubmatch(out)
+			if err != nil || m == nil || strings.Contains(out, "li.clerk") == strings.Contains(out, "wang") {
+				t.Fatalf("user list --limit 1: %v\n%s", err, out)
+			}
+			rest, err := runCLI(t, "user", "list", "--data", data, "--cursor", m[1])
+			if err != nil || strings.Contains(rest, "More accounts") || strings.Contains(rest, "li.clerk") == strings.Contains(out, "li.clerk") {
+				t.Fatalf("user list --cursor: %v\n%s", err, rest)
+			}
+
 			if mode == "running" {
 				// The clerk, as themselves: cases yes, accounts no.
 				t.Setenv(personalTokenEnv, clerkTok)

@@ -18,9 +18,10 @@ type CaseService interface {
 	// Import validates the case folder or .zip at the absolute path and
 	// stores it whole, or nothing; maxDoc bounds a document (0: default).
 	Import(ctx context.Context, path string, maxDoc int64) (ImportResult, error)
-	// List returns the cases in the store, all or those in one status,
-	// the respondents' names masked.
-	List(ctx context.Context, status court.CaseStatus) ([]CaseSummary, error)
+	// List returns a page of the cases in the store, all or those in one
+	// status, in case number order, the respondents' names masked, and
+	// the cursor of the next page ("" at the end). It reads one page.
+	List(ctx context.Context, q CaseQuery) ([]CaseSummary, string, error)
 	// Show returns the current version of case n, days to expiry counted
 	// from asOf, personal data masked (see CaseDetail) unless reveal; the
 	// show is audited (case.shown) with the caller (ActorFrom), the
@@ -38,6 +39,13 @@ type CaseService interface {
 	Backup(ctx context.Context, out string) (BackupResult, error)
 	// Today is the default as_of: today in China time.
 	Today() court.Date
+}
+
+// CaseQuery selects a page of GET /v1/cases.
+type CaseQuery struct {
+	Status court.CaseStatus // only cases in this status ("" all)
+	Cursor string           // from the previous page's X-Next-Cursor
+	Limit  int              // per page: 0 means DefaultPage, at most MaxPage
 }
 
 // RegisterCases adds the case endpoints (see cases.go) to s, served by c.
@@ -63,11 +71,15 @@ func RegisterCases(s *Server, c CaseService) {
 		WriteJSON(w, status, res)
 	})
 	s.Handle("GET /v1/cases", func(w http.ResponseWriter, r *http.Request) {
-		if !CheckQuery(w, r, "status") {
+		if !CheckQuery(w, r, "status", "cursor", "limit") {
 			return
 		}
-		res, err := c.List(r.Context(), court.CaseStatus(r.URL.Query().Get("status")))
-		caseAnswer(w, http.StatusOK, res, err)
+		cursor, limit, ok := PageParams(w, r, "cases")
+		if !ok {
+			return
+		}
+		res, next, err := c.List(r.Context(), CaseQuery{Status: court.CaseStatus(r.URL.Query().Get("status")), Cursor: cursor, Limit: limit})
+		writePage(w, res, next, err)
 	})
 	s.Handle("GET /v1/cases/{number}", func(w http.ResponseWriter, r *http.Request) {
 		num, ok := CaseNumberParam(w, r)

@@ -13,7 +13,7 @@ import (
 // check_back_*), not yet reviewed; a review with check_back set (POST
 // /v1/transfers/{id}/reviews) answers a flag.
 //
-//	GET /v1/check-backs?scope= -> CheckBacks
+//	GET /v1/check-backs?scope=&limit=&cursor= -> CheckBacks (a page; next, also in X-Next-Cursor)
 
 // CheckBackItem is one flagged transfer with the indicators about its
 // origin.
@@ -37,17 +37,32 @@ type CheckBacks struct {
 	Scope string                 `json:"scope"`
 	Rule  protocol.CheckBackRule `json:"rule"`
 	Items []CheckBackItem        `json:"items"`
+	// Next is the cursor of the next page ("" at the end).
+	Next string `json:"next,omitempty"`
+}
+
+// CheckBackQuery selects a page of GET /v1/check-backs.
+type CheckBackQuery struct {
+	Scope  court.CourtCode // origins under this court ("": this court)
+	Cursor string          // from the previous page's next
+	Limit  int             // per page: 0 means DefaultPage, at most MaxPage
 }
 
 // CheckBackService answers the listing (the workflow room).
 type CheckBackService interface {
-	CheckBacks(ctx context.Context, scope court.CourtCode) (CheckBacks, error)
+	// CheckBackPage returns a page of the flagged transfers, in the order
+	// of their origins and IDs, reading one page of the candidates.
+	CheckBackPage(ctx context.Context, q CheckBackQuery) (CheckBacks, error)
 }
 
 // RegisterCheckBacks registers the check-back route.
 func RegisterCheckBacks(s *Server, x CheckBackService) {
 	s.Handle("GET /v1/check-backs", func(w http.ResponseWriter, r *http.Request) {
-		if !CheckQuery(w, r, "scope") {
+		if !CheckQuery(w, r, "scope", "cursor", "limit") {
+			return
+		}
+		cursor, limit, ok := PageParams(w, r, "transfers")
+		if !ok {
 			return
 		}
 		scope := court.CourtCode(r.URL.Query().Get("scope"))
@@ -57,11 +72,7 @@ func RegisterCheckBacks(s *Server, x CheckBackService) {
 				return
 			}
 		}
-		out, err := x.CheckBacks(r.Context(), scope)
-		if err != nil {
-			WriteError(w, err)
-			return
-		}
-		WriteJSON(w, http.StatusOK, out)
+		out, err := x.CheckBackPage(r.Context(), CheckBackQuery{Scope: scope, Cursor: cursor, Limit: limit})
+		writePage(w, out, out.Next, err)
 	})
 }

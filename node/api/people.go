@@ -13,7 +13,7 @@ import (
 // tied to one.
 //
 //	GET  /v1/me                                   -> Person (who this token is)
-//	GET  /v1/users                                -> []UserInfo
+//	GET  /v1/users?limit=&cursor=                 -> []UserInfo (a page, by name; the next page's cursor in X-Next-Cursor)
 //	POST /v1/users                                UserRequest -> UserInfo (201)
 //	POST /v1/users/{name}/disable                 -> UserInfo
 //	POST /v1/users/{name}/tokens                  TokenRequest -> IssuedToken (201; the token shown once)
@@ -181,7 +181,9 @@ type Gate interface {
 	AuditAfter(a Access) error
 
 	AddUser(ctx context.Context, req UserRequest) (UserInfo, error)
-	ListUsers(ctx context.Context) ([]UserInfo, error)
+	// ListUsers returns a page of the accounts, by name, and the cursor
+	// of the next page ("" at the end); limit 0 means DefaultPage.
+	ListUsers(ctx context.Context, cursor string, limit int) ([]UserInfo, string, error)
 	DisableUser(ctx context.Context, name string) (UserInfo, error)
 	IssueToken(ctx context.Context, name string, req TokenRequest) (IssuedToken, error)
 	RevokeToken(ctx context.Context, name, id string) (UserInfo, error)
@@ -205,8 +207,15 @@ func (s *Server) SetGate(g Gate) {
 		writeJSON(w, status, v)
 	}
 	s.Handle("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
-		us, err := g.ListUsers(r.Context())
-		answer(w, http.StatusOK, us, err)
+		if !CheckQuery(w, r, "cursor", "limit") {
+			return
+		}
+		cursor, limit, ok := PageParams(w, r, "accounts")
+		if !ok {
+			return
+		}
+		us, next, err := g.ListUsers(r.Context(), cursor, limit)
+		writePage(w, us, next, err)
 	})
 	s.Handle("POST /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		var req UserRequest

@@ -183,17 +183,18 @@ func (c *Service) Import(ctx context.Context, path string, maxDoc int64) (api.Im
 	}, nil
 }
 
-// List returns the cases in the store, all or those in one status. The
-// respondents' names are masked (court.MaskName): a listing is for
-// finding a case, and it is not audited; `case show --reveal` shows the
-// names, audited.
-func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.CaseSummary, error) {
-	if status != "" && !status.Valid() {
-		return nil, court.Errorf(court.ErrInvalid, "status %q: want active, terminated, concluded or transferred", status)
+// List returns a page of the cases in the store, all or those in one
+// status, in case number order, and the cursor of the next page ("" at
+// the end); it reads that page only. The respondents' names are masked
+// (court.MaskName): a listing is for finding a case, and it is not
+// audited; `case show --reveal` shows the names, audited.
+func (c *Service) List(ctx context.Context, q api.CaseQuery) ([]api.CaseSummary, string, error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return nil, "", court.Errorf(court.ErrInvalid, "status %q: want active, terminated, concluded or transferred", q.Status)
 	}
-	hs, err := c.db.Cases(ctx, status)
+	hs, next, err := c.db.CasesPage(ctx, storage.CaseQuery{Status: q.Status, Cursor: q.Cursor, Limit: q.Limit})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out := make([]api.CaseSummary, 0, len(hs))
 	for _, h := range hs {
@@ -208,7 +209,7 @@ func (c *Service) List(ctx context.Context, status court.CaseStatus) ([]api.Case
 			Respondents: resp, Created: h.Created, Updated: h.Updated,
 		})
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // Show returns the current version of case n; days to expiry are counted

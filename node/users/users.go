@@ -50,7 +50,7 @@ type Store interface {
 	UpdateUser(name string, fn func(*storage.UserRecord) error) (storage.UserRecord, error)
 	User(name string) (storage.UserRecord, error)
 	UserByToken(id string) (storage.UserRecord, error)
-	Users() ([]storage.UserRecord, error)
+	UsersPage(ctx context.Context, cursor string, limit int) ([]storage.UserRecord, string, error)
 }
 
 var _ Store = (*storage.DB)(nil)
@@ -366,17 +366,18 @@ func joinRoles(rs []court.StaffRole) string {
 	return strings.Join(s, "+")
 }
 
-// ListUsers implements api.Gate.
-func (s *Service) ListUsers(context.Context) ([]api.UserInfo, error) {
-	us, err := s.d.Store.Users()
+// ListUsers implements api.Gate: one page of the accounts, read from
+// the store a page at a time.
+func (s *Service) ListUsers(ctx context.Context, cursor string, limit int) ([]api.UserInfo, string, error) {
+	us, next, err := s.d.Store.UsersPage(ctx, cursor, limit)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out := []api.UserInfo{}
 	for _, u := range us {
 		out = append(out, s.info(u))
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // change audits ev (Before) and then changes account name with fn.

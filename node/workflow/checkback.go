@@ -3,7 +3,6 @@ package workflow
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"courtmesh.dev/courtmesh/court"
@@ -13,15 +12,51 @@ import (
 	cmproto "courtmesh.dev/courtmesh/protocol"
 )
 
-// CheckBacks lists the transfers whose origin is under scope (this court
-// by default; the scope's own cases are not its to check back on) that
-// this node's rule flags for a check back on the origin (倒查) and that
-// no superior has reviewed for it yet. It reads the candidates the
-// statistics index (dashboard.CheckBackPrefix), never every transfer.
+// CheckBacks lists every transfer whose origin is under scope (this
+// court by default) that CheckBackPage finds, following its pages (for
+// the dashboard's count and the alerts).
 func (w *Service) CheckBacks(ctx context.Context, scope court.CourtCode) (api.CheckBacks, error) {
+	q := api.CheckBackQuery{Scope: scope, Limit: api.MaxPage}
+	var out api.CheckBacks
+	for {
+		page, err := w.CheckBackPage(ctx, q)
+		if err != nil {
+			return out, err
+		}
+		items := append(out.Items, page.Items...)
+		out = page
+		out.Items = items
+		if page.Next == "" {
+			return out, nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// checkBackScan bounds the candidates a page of check-backs examines per
+// item asked for (the candidates of origins outside the scope, or
+// reviewed, are skipped): a page may hold fewer items, with a cursor.
+const checkBackScan = 20
+
+// CheckBackPage returns a page of the transfers whose origin is under
+// q.Scope (this court by default; the scope's own cases are not its to
+// check back on) that this node's rule flags for a check back on the
+// origin (倒查) and that no superior has reviewed for it yet, by origin
+// and then ID. It reads a page of the candidates from the statistics
+// index (dashboard.CheckBackPrefix) from q.Cursor on, never every
+// transfer; a cursor that does not continue the listing is invalid.
+func (w *Service) CheckBackPage(ctx context.Context, q api.CheckBackQuery) (api.CheckBacks, error) {
 	t := w.trust.Trust()
+	scope := q.Scope
 	if scope == "" {
 		scope = w.court
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = api.DefaultPage
+	case limit < 0 || limit > api.MaxPage:
+		return api.CheckBacks{}, court.Errorf(court.ErrInvalid, "page size %d: want 1 to %d", limit, api.MaxPage)
 	}
 	self, err := w.self()
 	if err != nil {
@@ -31,39 +66,27 @@ func (w *Service) CheckBacks(ctx context.Context, scope court.CourtCode) (api.Ch
 		return api.CheckBacks{}, court.Errorf(court.ErrPermission, "%s is not under %s: a court checks back on the courts under it only (operators see every one)", scope, w.court)
 	}
 	out := api.CheckBacks{Scope: string(scope), Rule: w.checkBack, Items: []api.CheckBackItem{}}
-	sums, err := w.db.TransferStatsPrefix("", dashboard.CheckBackPrefix(""))
-	if err != nil {
-		return out, err
-	}
-	byOrigin := dashboard.CheckBackCandidates(sums)
-	origins := make([]court.CourtCode, 0, len(byOrigin))
-	for o := range byOrigin {
-		if o != scope && under(t, o, scope) {
-			origins = append(origins, o)
+	prefix := dashboard.CheckBackPrefix("")
+	next, err := w.db.ScanTransferStats(ctx, "", prefix, q.Cursor, limit*checkBackScan+1000, func(name string, v int64) (bool, error) {
+		o, id, ok := strings.Cut(strings.TrimPrefix(name, prefix), "/")
+		origin := court.CourtCode(o)
+		if !ok || v <= 0 || origin == scope || !under(t, origin, scope) {
+			return false, nil
 		}
-	}
-	slices.Sort(origins)
-	for _, o := range origins {
-		for _, id := range byOrigin[o] {
-			if err := ctx.Err(); err != nil {
-				return out, err
-			}
-			tr, err := w.records.Load(id)
-			if err != nil {
-				return out, err
-			}
-			if tr == nil {
-				continue
-			}
-			cb := cmproto.CheckBackOf(tr, w.checkBack)
-			if len(cb.Reasons) == 0 || cb.Reviewed != nil {
-				continue
-			}
-			out.Items = append(out.Items, api.CheckBackItem{Transfer: tr.ID, CaseNumber: tr.CaseNumber, NewCaseNumber: tr.NewCaseNumber,
-				Origin: tr.Origin, Receiver: tr.Receiver, State: string(tr.State), CheckBack: cb, OriginCheck: tr.OriginCheck})
+		tr, err := w.records.Load(court.TransferID(id))
+		if err != nil || tr == nil {
+			return false, err
 		}
-	}
-	return out, nil
+		cb := cmproto.CheckBackOf(tr, w.checkBack)
+		if len(cb.Reasons) == 0 || cb.Reviewed != nil {
+			return false, nil
+		}
+		out.Items = append(out.Items, api.CheckBackItem{Transfer: tr.ID, CaseNumber: tr.CaseNumber, NewCaseNumber: tr.NewCaseNumber,
+			Origin: tr.Origin, Receiver: tr.Receiver, State: string(tr.State), CheckBack: cb, OriginCheck: tr.OriginCheck})
+		return len(out.Items) == limit, nil
+	})
+	out.Next = next
+	return out, err
 }
 
 // CheckBackAlerts raises, at this court, an alert for each transfer of a
