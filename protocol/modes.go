@@ -414,21 +414,45 @@ func applySupervisionReport(t, n *Transfer, r *Record, s *pb.SupervisionReport, 
 	if r.Issuer != t.Origin {
 		return nil, fmt.Errorf("supervision report %s by %s; only the origin %s reports under 督促执行: %w", r.Transfer, r.Issuer, t.Origin, court.ErrInvalid)
 	}
+	closing := closureKindOf(s.GetKind()) != ""
 	switch {
 	case t.State == StateOffered:
 		return held() // the 督促 decision has not arrived yet
-	case t.State != StateSupervised:
+	case t.State == StateSupervised:
+	case !closing && t.Supervision != nil && t.Supervision.Escalated && r.IssuedAt.Before(t.Supervision.EscalatedAt):
+		// Records apply on arrival, and gossip may cross them: a report
+		// the origin made before the escalation that reaches this node
+		// after it counts as it would have counted first, and moves
+		// nothing else. (A closing report cannot: had it come first, the
+		// escalation would have been refused; it stays a conflict.)
+	default:
 		return conflict("the transfer is %s, not under 督促执行", t.State)
-	case !r.IssuedAt.After(t.Supervision.ReportedAt):
-		return nil, fmt.Errorf("supervision report %s from %s older than the last report: %w", r.Transfer, r.Issuer, court.ErrStale)
-	case s.GetAmountRecoveredFen() < t.Supervision.Recovered:
-		return nil, fmt.Errorf("supervision report %s states %d fen recovered, less than the %d reported before: %w", r.Transfer, s.GetAmountRecoveredFen(), t.Supervision.Recovered, court.ErrInvalid)
 	}
 	sv := *t.Supervision
+	if !r.IssuedAt.After(sv.ReportedAt) {
+		// Older than the last report applied (crossed in gossip): it
+		// joins the count and changes no newer field, so that every node
+		// ends alike whatever the order. Not at the same instant (one
+		// issuer dates its records strictly apart), and not a closing
+		// one, for the reason above.
+		switch {
+		case r.IssuedAt.Equal(sv.ReportedAt) || closing:
+			return nil, fmt.Errorf("supervision report %s from %s not newer than the last report: %w", r.Transfer, r.Issuer, court.ErrStale)
+		case s.GetAmountRecoveredFen() > sv.Recovered:
+			return nil, fmt.Errorf("supervision report %s states %d fen recovered, more than the %d of a later report: %w", r.Transfer, s.GetAmountRecoveredFen(), sv.Recovered, court.ErrInvalid)
+		}
+		sv.Reports++
+		n.Supervision = &sv
+		return n, nil
+	}
+	if s.GetAmountRecoveredFen() < sv.Recovered {
+		return nil, fmt.Errorf("supervision report %s states %d fen recovered, less than the %d reported before: %w", r.Transfer, s.GetAmountRecoveredFen(), sv.Recovered, court.ErrInvalid)
+	}
 	sv.Reports++
 	sv.LastStatus, sv.ReportedAt, sv.Recovered = s.GetStatus(), r.IssuedAt, s.GetAmountRecoveredFen()
 	n.Supervision = &sv
-	if k := closureKindOf(s.GetKind()); k != "" {
+	if closing {
+		k := closureKindOf(s.GetKind())
 		n.State, n.ClosureKind, n.Outcome, n.ClosedAt, n.AmountRecovered = StateClosed, k, outcomeOf(k), r.IssuedAt, s.GetAmountRecoveredFen()
 	}
 	return n, nil

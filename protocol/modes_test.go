@@ -1,6 +1,8 @@
 package protocol_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -131,6 +133,61 @@ func TestSupervisedPath(t *testing.T) {
 	cur = s.apply(cur, esc)
 	if cur.State != protocol.StateDecided || cur.Mode != protocol.ModeDesignated || cur.Receiver != "京0108" || !cur.Supervision.Escalated || !cur.Supervision.Overdue || cur.Supervision.Reports != 1 {
 		t.Fatalf("after the escalation: %s %s to %s, %+v", cur.State, cur.Mode, cur.Receiver, cur.Supervision)
+	}
+}
+
+// TestSupervisionReportsInAnyOrder: the origin's two reports under 督促执行
+// and the superior's escalation after them reach a node in any of the six
+// orders gossip can deliver; every order ends in the same transfer (a
+// report older than the last applied, or made before an escalation
+// applied first, counts and moves nothing newer). A report made after the
+// escalation is still refused, and so is a closing report that comes late.
+func TestSupervisionReportsInAnyOrder(t *testing.T) {
+	t.Parallel()
+	s := newStory(t)
+	sup := s.apply(s.in(protocol.StateOffered), s.rec("京01", step(2), supervisedBody(court.DateOf(step(2)).String())))
+	s.now = step(2).Add(26 * time.Hour)
+	r1 := s.rec("京0105", step(3), reportBody(100, 0))
+	r2 := s.rec("京0105", step(4), reportBody(300, 0))
+	esc := s.rec("京01", step(2).Add(25*time.Hour), decisionBody(pb.Mode_MODE_DESIGNATED, "京0108", ""))
+	orders := [][]*protocol.Record{{r1, r2, esc}, {r1, esc, r2}, {r2, r1, esc}, {r2, esc, r1}, {esc, r1, r2}, {esc, r2, r1}}
+	var first []byte
+	for i, order := range orders {
+		cur := sup
+		for _, r := range order {
+			cur = s.apply(cur, r)
+		}
+		if cur.State != protocol.StateDecided || cur.Supervision.Reports != 2 || cur.Supervision.Recovered != 300 || !cur.Supervision.ReportedAt.Equal(step(4)) {
+			t.Errorf("order %d: %s, %+v; want decided with 2 reports, 300 fen as of the second", i, cur.State, cur.Supervision)
+		}
+		j, err := json.Marshal(cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = j
+		} else if !bytes.Equal(j, first) {
+			t.Errorf("order %d ends otherwise than order 0:\n%s\n%s", i, j, first)
+		}
+	}
+	escalated := s.apply(sup, esc)
+	for _, c := range []struct {
+		name string
+		r    *protocol.Record
+		want error
+	}{
+		{"a report made after the escalation", s.rec("京0105", step(2).Add(25*time.Hour+time.Minute), reportBody(400, 0)), court.ErrConflict},
+		{"a closing report made before it", s.rec("京0105", step(5), reportBody(400, pb.ClosureKind_CLOSURE_FULFILLED)), court.ErrConflict},
+	} {
+		if _, err := protocol.Apply(escalated, c.r, s.f.trust, s.rules); !errors.Is(err, c.want) {
+			t.Errorf("%s, after the escalation: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// Older than the last report: stating more than the later one is
+	// refused; at the same instant it is stale.
+	after2 := s.apply(sup, r2)
+	if _, err := protocol.Apply(after2, s.rec("京0105", step(3), reportBody(500, 0)), s.f.trust, s.rules); !errors.Is(err, court.ErrInvalid) {
+		t.Errorf("an older report stating more than a later one: %v, want invalid", err)
 	}
 }
 
