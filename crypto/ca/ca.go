@@ -97,8 +97,9 @@ type CA struct {
 	idx   *index // issued/, loaded once (index.go)
 }
 
-// ErrNotReady: the directory has a key but no certificate yet.
-var ErrNotReady = errors.New("authority has no certificate yet")
+// ErrNotReady: the directory has a key but no certificate yet. Kind
+// unavailable: it works once the root's certificate is installed.
+var ErrNotReady = court.Errorf(court.ErrUnavailable, "authority has no certificate yet")
 
 // InitRoot creates a national root of suite v1 in an empty directory.
 func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*CA, error) {

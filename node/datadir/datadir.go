@@ -48,8 +48,9 @@ const (
 // Path joins name to the directory.
 func (d Dir) Path(name string) string { return filepath.Join(string(d), name) }
 
-// ErrNotInitialised: the data directory has no node keys.
-var ErrNotInitialised = errors.New("data directory not initialised")
+// ErrNotInitialised: the data directory has no node keys. Kind not
+// found: run courtmesh init.
+var ErrNotInitialised = court.Errorf(court.ErrNotFound, "data directory not initialised")
 
 // Keys loads the node's transport key (node.key, Ed25519: its libp2p
 // identity and peer ID) and its decryption key (enc.key: HPKE under
