@@ -19,17 +19,22 @@ const module = "courtmesh.dev/courtmesh"
 
 // layers lists, for each top-level package, the top-level packages of
 // ours it may import. Dependencies point inward: cmd -> node ->
-// {protocol, storage} -> crypto -> court; court imports nothing of ours.
+// {protocol, storage} -> crypto -> court; court imports nothing of ours,
+// and neither does internal, which every layer but court may use.
 var layers = map[string][]string{
 	"court":    {},
-	"crypto":   {"court"},
-	"protocol": {"crypto", "court"},
-	"storage":  {"crypto", "court"},
-	"node":     {"protocol", "storage", "crypto", "court"},
-	"cmd":      {"node", "protocol", "storage", "crypto", "court"},
+	"crypto":   {"court", "internal"},
+	"protocol": {"crypto", "court", "internal"},
+	"storage":  {"crypto", "court", "internal"},
+	"node":     {"protocol", "storage", "crypto", "court", "internal"},
+	"cmd":      {"node", "protocol", "storage", "crypto", "court", "internal"},
 	// test/ holds nested modules of tests that drive the whole system
 	// from outside (test/browser: the dashboard in headless Chromium).
-	"test": {"node", "protocol", "storage", "crypto", "court"},
+	"test": {"node", "protocol", "storage", "crypto", "court", "internal"},
+	// internal/ holds mechanisms several layers share that are no part
+	// of the domain (internal/atomicfile: crash-safe file writes); it
+	// imports nothing of ours.
+	"internal": {},
 }
 
 func top(path string) string {

@@ -13,7 +13,9 @@ import (
 //
 // A package may declare a more specific sentinel (protocol.ErrDuplicate,
 // crypto.ErrBadSignature) as long as it wraps one of these kinds, so that
-// callers who only care about the kind still see it.
+// callers who only care about the kind still see it. cmd/courtmesh's
+// TestEverySentinelHasAKind finds every exported Err* variable of the
+// module and fails on one of no kind.
 var (
 	// ErrInvalid: input that is malformed or breaks a rule (a bad court
 	// code, case number, date, record, request field). Fix the input.

@@ -35,8 +35,9 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 // Chunk sizes.
@@ -54,8 +55,9 @@ const ChunkFormatVersion = 1
 const ChunkOverhead = 16
 
 // ErrDecrypt means sealed bytes did not open: wrong key, tampered bytes, or
-// a chunk out of place.
-var ErrDecrypt = errors.New("sealed data does not open")
+// a chunk out of place. Kind corrupt, as the callers that read stored
+// chunks, fields and backups treat it: restore, or fetch again.
+var ErrDecrypt = kind(court.ErrCorrupt, "sealed data does not open")
 
 // ChunkID is the content address of a sealed chunk: SHA-256 of its sealed
 // bytes.

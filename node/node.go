@@ -415,7 +415,10 @@ func (n *Node) Serve(ctx context.Context) error {
 		return n.api.Serve(ctx, n.dir.Path(datadir.SocketFile), n.cfg.APIListen, func(tcp string) {
 			n.apiAddr = tcp
 			if tcp != "" {
-				datadir.WriteFileAtomic(n.dir.Path(datadir.AddrFile), []byte(tcp+"\n"), 0o644)
+				if err := datadir.WriteFileAtomic(n.dir.Path(datadir.AddrFile), []byte(tcp+"\n"), 0o644); err != nil {
+					// The API serves; only the CLI's discovery of its TCP address is lost.
+					n.log.Warn("writing the API address file", "err", err)
+				}
 			}
 			close(apiReady)
 		})

@@ -124,7 +124,7 @@ type recordSample struct {
 // It is long on purpose: one table, a record of every kind.
 func recordSamples() []recordSample {
 	at := func(h int) time.Time { return sampleTime.Add(time.Duration(h) * time.Hour) }
-	return []recordSample{
+	return append([]recordSample{
 		{"record-offer.hex", protocol.KindOffer, "京0105", 1, at(0), &pb.Record{Body: &pb.Record_Offer{Offer: &pb.TransferOffer{
 			CaseNumber: "（2025）京0105执123号", OriginCourt: "京0105", SuperiorCourt: "京01",
 			Grounds:              []pb.Ground{pb.Ground_GROUND_LONG_UNEXECUTED, pb.Ground_GROUND_SERIAL_CASES},
@@ -274,7 +274,7 @@ func recordSamples() []recordSample {
 		{"record-closure-kind.hex", protocol.KindClosure, "京0108", 7, at(9), &pb.Record{Body: &pb.Record_Closure{Closure: &pb.Closure{
 			Kind: pb.ClosureKind_CLOSURE_FULFILLED, AmountRecoveredFen: 150_000_000,
 		}}}},
-	}
+	}, modesSamples()...)
 }
 
 // decodeSample decodes the frozen record sample named file at its time.
@@ -456,8 +456,9 @@ func sampleFiles(tb testing.TB) []string {
 }
 
 // TestSamples reads every frozen sample with this build's code, checks
-// its meaning and signatures (verify), and that this build writes the same
-// bytes (reproduce).
+// its meaning and signatures (verify), that every kind of record has one
+// (every record kind), and that this build writes the same bytes
+// (reproduce).
 func TestSamples(t *testing.T) {
 	t.Parallel()
 	gen := generateSamples(t)
@@ -481,6 +482,7 @@ func TestSamples(t *testing.T) {
 		frozen[name] = readHexFile(t, filepath.Join(sampleDir, name))
 	}
 	t.Run("verify", func(t *testing.T) { verifySamples(t, frozen) })
+	t.Run("every record kind", verifyEveryRecordKind)
 	t.Run("reproduce", func(t *testing.T) {
 		for _, name := range files {
 			if !bytes.Equal(frozen[name], gen[name]) {

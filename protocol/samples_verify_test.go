@@ -32,6 +32,7 @@ func verifySamples(t *testing.T, v map[string][]byte) {
 		}
 	}
 	verifyRecordSamples(t, v, trust)
+	verifyModesSamples(t, v, trust)
 	verifySignedSamples(t, v, trust)
 	verifyPlainSamples(t, v)
 }
@@ -73,6 +74,8 @@ func verifyRecordSamples(t *testing.T, v map[string][]byte, trust *crypto.Trust)
 			t.Errorf("%s: %v", s.file, err)
 		}
 		switch {
+		case isModesSample(s.file):
+			// Their own lines, applied in verifyModesSamples.
 		case s.file == "record-offer-regions.hex" || s.file == "record-decision-advice.hex":
 			next, err := protocol.Apply(second, r, trust, protocol.Rules{})
 			if err != nil {

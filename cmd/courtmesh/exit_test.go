@@ -8,7 +8,10 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/crypto/ca"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/config"
+	"courtmesh.dev/courtmesh/node/datadir"
 )
 
 func TestExitStatus(t *testing.T) {
@@ -28,6 +31,10 @@ func TestExitStatus(t *testing.T) {
 		{"handover blocked from the node", &api.Error{Status: http.StatusConflict, Code: "handover_blocked", Message: "x"}, exitConflict},
 		{"node not running", fmt.Errorf("%w: dial", api.ErrNodeNotRunning), exitUnavailable},
 		{"corrupt", court.ErrCorrupt, exitCorrupt},
+		{"bad configuration", fmt.Errorf("config.toml: %w: unknown key(s) x", config.ErrConfig), exitInvalid},
+		{"data directory not initialised", fmt.Errorf("d: %w: run courtmesh init", datadir.ErrNotInitialised), exitNotFound},
+		{"sealed data does not open", fmt.Errorf("chunk 3: %w", crypto.ErrDecrypt), exitCorrupt},
+		{"authority without its certificate", fmt.Errorf("ca: %w", ca.ErrNotReady), exitUnavailable},
 		{"no kind", errors.New("out of memory"), exitFailure},
 	}
 	for _, tt := range tests {

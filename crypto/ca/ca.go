@@ -40,6 +40,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/internal/atomicfile"
 )
 
 // File names in a CA directory.
@@ -96,8 +97,9 @@ type CA struct {
 	idx   *index // issued/, loaded once (index.go)
 }
 
-// ErrNotReady: the directory has a key but no certificate yet.
-var ErrNotReady = errors.New("authority has no certificate yet")
+// ErrNotReady: the directory has a key but no certificate yet. Kind
+// unavailable: it works once the root's certificate is installed.
+var ErrNotReady = court.Errorf(court.ErrUnavailable, "authority has no certificate yet")
 
 // InitRoot creates a national root of suite v1 in an empty directory.
 func InitRoot(dir, name string, notBefore time.Time, validity time.Duration) (*CA, error) {
@@ -128,7 +130,7 @@ func InitRootSuite(dir, name string, notBefore time.Time, validity time.Duration
 		return nil, err
 	}
 	for _, f := range []string{CertFile, RootFile} {
-		if err := writeFile(filepath.Join(dir, f), raw, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f), raw, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -172,7 +174,7 @@ func writeIdentity(dir string, key crypto.Signer) (*crypto.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return id, writeFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
+	return id, atomicfile.WriteFile(filepath.Join(dir, IdentityFile), append(b, '\n'), 0o644)
 }
 
 func initKey(dir string, suite crypto.Suite) (crypto.Signer, error) {
@@ -222,10 +224,10 @@ func InstallCert(dir string, certRaw, rootRaw []byte) error {
 	if !cert.HasRole(crypto.RoleIssuer) {
 		return fmt.Errorf("certificate %d has no issuer role", cert.Serial)
 	}
-	if err := writeFile(filepath.Join(dir, RootFile), rootRaw, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, RootFile), rootRaw, 0o644); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, CertFile), certRaw, 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, CertFile), certRaw, 0o644)
 }
 
 // Open opens an authority directory.
@@ -286,7 +288,7 @@ func (ca *CA) Issue(t crypto.Template) (*crypto.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = createFile(filepath.Join(ca.dir, IssuedDir, certFileName(c.Serial)), raw, 0o644)
+	err = atomicfile.CreateFile(filepath.Join(ca.dir, IssuedDir, certFileName(c.Serial)), raw, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, court.Errorf(court.ErrConflict, "certificate serial %d was already issued by %s; the certificate on file is kept", c.Serial, ca.dir)
 	}
@@ -357,7 +359,7 @@ func (ca *CA) popKey(create bool) ([]byte, error) {
 		if _, err := rand.Read(k); err != nil {
 			return nil, err
 		}
-		if err := createFile(p, k, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := atomicfile.CreateFile(p, k, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
 		b, err = os.ReadFile(p)
@@ -457,7 +459,7 @@ func (ca *CA) Issued() ([]*crypto.Certificate, error) {
 	}
 	var out []*crypto.Certificate
 	for _, e := range ents {
-		if isTemp(e.Name()) {
+		if atomicfile.IsTemp(e.Name()) {
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(ca.dir, IssuedDir, e.Name()))
@@ -615,5 +617,5 @@ func saveState(dir string, st State) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, StateFile), append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(filepath.Join(dir, StateFile), append(b, '\n'), 0o600)
 }

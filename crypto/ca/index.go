@@ -16,6 +16,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/internal/atomicfile"
 )
 
 // IndexFile indexes issued/: one JSON line per certificate file (serial,
@@ -102,7 +103,7 @@ func (ca *CA) index() (*index, error) {
 	dirty := len(known) != len(ents)
 	for _, de := range ents {
 		name := de.Name()
-		if isTemp(name) {
+		if atomicfile.IsTemp(name) {
 			continue
 		}
 		fi, err := de.Info()
@@ -138,7 +139,7 @@ func (ca *CA) index() (*index, error) {
 			buf.Write(line)
 			buf.WriteByte('\n')
 		}
-		if err := writeFile(filepath.Join(ca.dir, IndexFile), buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(ca.dir, IndexFile), buf.Bytes(), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -259,12 +260,12 @@ func (ca *CA) lastBundle() (*crypto.Bundle, error) {
 
 func (ca *CA) keepLast(b *crypto.Bundle) error {
 	if len(b.Deltas) == 0 {
-		if err := writeFile(filepath.Join(ca.dir, LastBundleFile), b.Raw, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(ca.dir, LastBundleFile), b.Raw, 0o644); err != nil {
 			return err
 		}
 		var cache crypto.MemCertCache
 		cache.Reset(b)
-		if err := writeFile(filepath.Join(ca.dir, CertCacheFile), cache.Marshal(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(ca.dir, CertCacheFile), cache.Marshal(), 0o644); err != nil {
 			return err
 		}
 	}
@@ -273,7 +274,7 @@ func (ca *CA) keepLast(b *crypto.Bundle) error {
 		buf = binary.AppendUvarint(buf, uint64(len(d)))
 		buf = append(buf, d...)
 	}
-	return writeFile(filepath.Join(ca.dir, LastDeltasFile), buf, 0o644)
+	return atomicfile.WriteFile(filepath.Join(ca.dir, LastDeltasFile), buf, 0o644)
 }
 
 // RevokeDelta records a revocation (as RevokeAfter) and signs it as a

@@ -498,8 +498,9 @@ version = 1
 #                     # (specialised courts 71-99, 军, 兵) or the wrong one: { "京71" = "110105" }
 `
 
-// ErrConfig marks a configuration error.
-var ErrConfig = errors.New("bad configuration")
+// ErrConfig marks a configuration error: a bad file, key, flag or
+// environment value. Kind invalid: fix the configuration.
+var ErrConfig = court.Errorf(court.ErrInvalid, "bad configuration")
 
 // Load reads the config file of d. A missing file is the default
 // configuration; a file with unknown keys or a wrong version is an error.

@@ -13,6 +13,7 @@ import (
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/crypto/pkcs11key"
+	"courtmesh.dev/courtmesh/internal/atomicfile"
 	"courtmesh.dev/courtmesh/node/config"
 )
 
@@ -47,8 +48,9 @@ const (
 // Path joins name to the directory.
 func (d Dir) Path(name string) string { return filepath.Join(string(d), name) }
 
-// ErrNotInitialised: the data directory has no node keys.
-var ErrNotInitialised = errors.New("data directory not initialised")
+// ErrNotInitialised: the data directory has no node keys. Kind not
+// found: run courtmesh init.
+var ErrNotInitialised = court.Errorf(court.ErrNotFound, "data directory not initialised")
 
 // Keys loads the node's transport key (node.key, Ed25519: its libp2p
 // identity and peer ID) and its decryption key (enc.key: HPKE under
@@ -167,39 +169,13 @@ func (d Dir) Token() (string, error) {
 	return tok, nil
 }
 
-// WriteFileAtomic writes data to path through a temporary file, fsync and
-// rename, so that a crash leaves either the old or the new content.
+// WriteFileAtomic writes data to path so that a crash leaves either the
+// old or the new content and a nil return means it is on disk: the one
+// helper the CA's directory uses too (internal/atomicfile.WriteFile:
+// temporary file, fsync, rename, fsync of the directory, every error
+// returned).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, perm)
 }
 
 // Init creates a data directory with fresh keys of suite v1 and the
