@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -10,10 +11,21 @@ import (
 )
 
 // InstallAndAnnounce installs a bundle or a bundle delta as if pushed by
-// an operator, and announces it to the mesh if it is newer.
-func (s *Service) InstallAndAnnounce(ctx context.Context, raw []byte) (bool, error) {
+// an operator, and announces it to the mesh if it is newer. head is the
+// root-signed head of a whole bundle (as `ca bundle` writes it beside the
+// bundle), or nil: with it, the head is checked against the bundle before
+// anything else (InstallWithHead), kept, and announced, so that peers
+// check it before they download; without it, peers can check the whole
+// bundle only once they hold it. A delta has no head.
+func (s *Service) InstallAndAnnounce(ctx context.Context, raw, head []byte) (bool, error) {
 	install := s.Install
+	if len(head) > 0 {
+		install = func(raw []byte, source string) (bool, error) { return s.InstallWithHead(raw, head, source) }
+	}
 	if _, err := crypto.PeekDelta(raw); err == nil {
+		if len(head) > 0 {
+			return false, fmt.Errorf("a trust bundle delta with a head: a head describes a whole bundle; push the delta alone: %w", crypto.ErrMalformed)
+		}
 		install = s.InstallDelta // a delta (`ca revoke` writes one)
 	}
 	ok, err := install(raw, "local operator")
@@ -27,17 +39,37 @@ func (s *Service) InstallAndAnnounce(ctx context.Context, raw []byte) (bool, err
 // false, nil for a bundle that is not newer, having done no work on it:
 // the sequence it claims is read first, and only a newer one is verified.
 func (s *Service) Install(raw []byte, source string) (bool, error) {
-	return s.installFull(raw, nil, source)
+	return s.installFull(raw, nil, nil, source)
 }
 
 // InstallWithHead is Install for a bundle with its root-signed head (as
-// `ca bundle` writes it), which the node then offers to its peers so that
-// they check it before downloading.
+// `ca bundle` writes it), which the node then keeps (HeadFile) and offers
+// to its peers so that they check it before downloading. The head is
+// checked first, even for a bundle that is not newer: signed by the
+// pinned root, and naming raw's sequence, size and SHA-256; once the
+// bundle is open, its state too. A head that does not match is refused
+// (crypto.ErrMalformed, of kind court.ErrInvalid) and nothing is
+// installed.
 func (s *Service) InstallWithHead(raw, head []byte, source string) (bool, error) {
-	return s.installFull(raw, head, source)
+	h, err := crypto.OpenBundleHead(s.root, head)
+	if err != nil {
+		s.log.Warn("trust bundle head rejected", "source", source, "reason", err)
+		return false, fmt.Errorf("trust bundle refused: %w", err)
+	}
+	seq, serr := crypto.PeekBundleSequence(raw)
+	if serr != nil || seq != h.Sequence || uint64(len(raw)) != h.Size || sha256.Sum256(raw) != h.Hash {
+		err := fmt.Errorf("trust bundle of %d bytes does not match its head (bundle %d of %d bytes): is the .head file the one `ca bundle` wrote beside this bundle? %w",
+			len(raw), h.Sequence, h.Size, crypto.ErrMalformed)
+		s.log.Warn("trust bundle rejected", "source", source, "reason", err)
+		return false, err
+	}
+	return s.installFull(raw, head, h, source)
 }
 
-func (s *Service) installFull(raw, head []byte, source string) (bool, error) {
+// installFull installs the whole bundle raw if it is newer. head, if not
+// nil, is its root-signed head as received (headRaw), already opened: it
+// must match the bundle, and is kept with it.
+func (s *Service) installFull(raw, headRaw []byte, head *crypto.BundleHead, source string) (bool, error) {
 	if seq, err := crypto.PeekBundleSequence(raw); err == nil && seq <= s.cur.Load().Bundle().Sequence {
 		s.declined.Add(1)
 		return false, nil
@@ -57,13 +89,12 @@ func (s *Service) installFull(raw, head []byte, source string) (bool, error) {
 		return false, err
 	}
 	s.certsVerified.Add(int64(nb.CertsVerified()))
-	if len(head) > 0 {
-		h, err := crypto.OpenBundleHead(s.root, head)
-		if err != nil || !h.Matches(nb) {
+	if head != nil {
+		if !head.Matches(nb) {
 			s.mu.Unlock()
-			return false, fmt.Errorf("trust bundle %d: its head does not match (%v): %w", nb.Sequence, err, crypto.ErrMalformed)
+			return false, fmt.Errorf("trust bundle %d: its head does not match: %w", nb.Sequence, crypto.ErrMalformed)
 		}
-		nb.Head = head
+		nb.Head = headRaw
 	}
 	return s.commit(cur, nb, true, source)
 }
