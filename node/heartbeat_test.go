@@ -328,7 +328,7 @@ func TestHeartbeatForgeriesRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := target.InstallBundleRaw(context.Background(), b.Raw); err != nil {
+	if _, err := target.InstallBundleRaw(context.Background(), b.Raw, b.Head); err != nil {
 		t.Fatal(err)
 	}
 

@@ -347,7 +347,7 @@ func TestTerminalAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range tm.nodes {
-			if _, err := n.InstallBundleRaw(context.Background(), b.Raw); err != nil {
+			if _, err := n.InstallBundleRaw(context.Background(), b.Raw, b.Head); err != nil {
 				t.Fatal(err)
 			}
 		}

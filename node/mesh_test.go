@@ -193,7 +193,7 @@ func TestRevokedNodeDisconnectedEverywhere(t *testing.T) {
 	}
 	vid := tm.nodes[victim].PeerID()
 	start := time.Now()
-	if ok, err := tm.nodes[0].InstallBundleRaw(context.Background(), b.Raw); err != nil || !ok {
+	if ok, err := tm.nodes[0].InstallBundleRaw(context.Background(), b.Raw, b.Head); err != nil || !ok {
 		t.Fatalf("install on the operator node: %v %v", ok, err)
 	}
 	t.Cleanup(func() {

@@ -201,7 +201,7 @@ func travel(t *testing.T, tm *testMesh, clock func() time.Time, offset *atomic.I
 		t.Fatal(err)
 	}
 	for _, n := range tm.nodes {
-		if _, err := n.InstallBundleRaw(context.Background(), bnd.Raw); err != nil {
+		if _, err := n.InstallBundleRaw(context.Background(), bnd.Raw, bnd.Head); err != nil {
 			t.Fatal(err)
 		}
 	}

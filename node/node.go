@@ -97,6 +97,7 @@ type Node struct {
 	funds    *funds.Service
 	metrics  *metrics.Metrics
 	health   *health.Service
+	audit    *audit.Service
 	party    *party.Service
 	portal   *party.Portal // nil unless party_listen is set
 	// ctx bounds background jobs (fetches); cancelled when Serve returns.
@@ -230,6 +231,7 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	n.audit = auditLog
 	db.SetOnDiskFull(func(write string) { n.metrics.DiskFull.WithLabelValues(write).Inc() })
 	n.api = api.NewServer(n, token, log)
 	if n.xfer, err = records.New(records.Deps{
@@ -363,10 +365,28 @@ func (n *Node) Addrs() []ma.Multiaddr {
 // Trust returns the trust view in force.
 func (n *Node) Trust() *crypto.Trust { return n.trust.Trust() }
 
-// InstallBundleRaw installs a bundle as if pushed by an operator, and
-// announces it to the mesh if it is newer.
-func (n *Node) InstallBundleRaw(ctx context.Context, raw []byte) (bool, error) {
-	return n.trust.InstallAndAnnounce(ctx, raw)
+// TrustStats counts the work the trust service did (bundles downloaded
+// and opened, certificates verified): for tests and benchmarks.
+func (n *Node) TrustStats() trust.Stats { return n.trust.Stats() }
+
+// InstallBundleRaw installs a bundle or a delta as if pushed by an
+// operator, and announces it to the mesh if it is newer. head is the
+// whole bundle's root-signed head (`ca bundle` writes it beside the
+// bundle), or nil: a whole bundle installed without one is audited
+// (trust.bundle_without_head), since peers then download it whole before
+// they can check it.
+func (n *Node) InstallBundleRaw(ctx context.Context, raw, head []byte) (bool, error) {
+	ok, err := n.trust.InstallAndAnnounce(ctx, raw, head)
+	if ok && len(head) == 0 {
+		if _, derr := crypto.PeekDelta(raw); derr != nil { // a whole bundle
+			seq := n.trust.Trust().Bundle().Sequence
+			n.log.Warn("trust bundle installed without its root-signed head; peers download it whole before they can check it", "sequence", seq)
+			// After counts and logs a failure itself; the install stands.
+			_ = n.audit.After(storage.AuditEntry{Event: "trust.bundle_without_head", Outcome: "ok", Person: api.ActorFrom(ctx),
+				Detail: fmt.Sprintf("trust bundle %d installed and announced without its root-signed head: peers download it whole before they can check it", seq)})
+		}
+	}
+	return ok, err
 }
 
 // Ready is closed when Serve has started every service.
@@ -555,8 +575,9 @@ func (n *Node) Peers() []api.Peer {
 }
 
 // InstallBundle implements api.Backend.
-func (n *Node) InstallBundle(raw []byte) (api.InstallResult, error) {
-	ok, err := n.InstallBundleRaw(n.ctx, raw)
+func (n *Node) InstallBundle(ctx context.Context, raw, head []byte) (api.InstallResult, error) {
+	// The node's context (the announcement is the node's), naming who pushed.
+	ok, err := n.InstallBundleRaw(api.WithActor(n.ctx, api.ActorFrom(ctx)), raw, head)
 	if err != nil {
 		return api.InstallResult{}, err
 	}

@@ -161,7 +161,7 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := op.InstallBundleRaw(ctx, b.Raw); err != nil || !ok {
+	if ok, err := op.InstallBundleRaw(ctx, b.Raw, b.Head); err != nil || !ok {
 		t.Fatalf("install on the operator node: %v %v", ok, err)
 	}
 	nodetest.PollUntil(t, 20*time.Second, "the revoking bundle on every running node", func() bool {
@@ -177,7 +177,7 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 
 	// A node joins later, with an empty store: it takes the trusted part.
 	late := rm.start("京")
-	if ok, err := late.InstallBundleRaw(ctx, b.Raw); err != nil || !ok {
+	if ok, err := late.InstallBundleRaw(ctx, b.Raw, b.Head); err != nil || !ok {
 		t.Fatalf("install on the late node: %v %v", ok, err)
 	}
 	for _, n := range running {
@@ -235,7 +235,7 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 	}
 	// On a node that lacks the trusted log, alone: not taken.
 	relay := rm.start("京02")
-	if ok, err := relay.InstallBundleRaw(ctx, b.Raw); err != nil || !ok {
+	if ok, err := relay.InstallBundleRaw(ctx, b.Raw, b.Head); err != nil || !ok {
 		t.Fatalf("install on the relay: %v %v", ok, err)
 	}
 	if err := node.IngestForTest(relay, forged); !errors.Is(err, records.ErrUnpinned) {
@@ -259,7 +259,7 @@ func TestRecordsBeforeRevocationStayValid(t *testing.T) {
 		}
 	}
 	third := rm.start("京0102")
-	if ok, err := third.InstallBundleRaw(ctx, b.Raw); err != nil || !ok {
+	if ok, err := third.InstallBundleRaw(ctx, b.Raw, b.Head); err != nil || !ok {
 		t.Fatalf("install on the third node: %v %v", ok, err)
 	}
 	connectNodes(t, third, relay)

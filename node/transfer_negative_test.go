@@ -395,7 +395,7 @@ func TestRevokedCourtRecordRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.tm.nodes[0].InstallBundleRaw(context.Background(), b.Raw); err != nil || !ok {
+	if ok, err := s.tm.nodes[0].InstallBundleRaw(context.Background(), b.Raw, b.Head); err != nil || !ok {
 		t.Fatalf("install on the operator node: %v %v", ok, err)
 	}
 	var others []*node.Node

@@ -230,7 +230,7 @@ func demoRevoke(ctx context.Context, d *demo, m *devmesh.Mesh, courts []devmesh.
 		return err
 	}
 	t0 := time.Now()
-	if _, err := nodes[0].InstallBundleRaw(ctx, b.Raw); err != nil {
+	if _, err := nodes[0].InstallBundleRaw(ctx, b.Raw, b.Head); err != nil {
 		return err
 	}
 	vid := nodes[victim].PeerID()

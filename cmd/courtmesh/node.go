@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/crypto/pkcs11key"
 	"courtmesh.dev/courtmesh/node"
@@ -148,13 +149,23 @@ func client(data string) (*api.Client, error) {
 
 func runTrustPush(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "trust push")
+	headFile := fs.String("head", "", "the bundle's root-signed head (default: BUNDLE.head, which `ca bundle` writes beside the bundle)")
+	noHead := fs.Bool("no-head", false, "push a whole bundle without its head (a bundle from a CA that wrote none): every peer then downloads it whole before it can check it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errorf("usage: courtmesh trust push --data DIR BUNDLE")
+		return errorf("usage: courtmesh trust push --data DIR [--head FILE | --no-head] BUNDLE")
 	}
-	raw, err := os.ReadFile(fs.Arg(0))
+	if *headFile != "" && *noHead {
+		return errorf("--head and --no-head exclude each other")
+	}
+	file := fs.Arg(0)
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	head, err := pushHead(file, raw, *headFile, *noHead)
 	if err != nil {
 		return err
 	}
@@ -162,16 +173,44 @@ func runTrustPush(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res api.InstallResult
-	if err := cl.Do(ctx, "POST", "/v1/trust/bundle", raw, &res); err != nil {
+	res, err := cl.PushBundle(ctx, raw, head)
+	if err != nil {
 		return err
 	}
 	if res.Installed {
 		fprintf(c.stdout, "Trust bundle %d installed and announced to the mesh.\n", res.Sequence)
+		if *noHead {
+			fprintf(c.stdout, "It was announced without a head: every peer downloads it whole before it can check it.\n")
+		}
 	} else {
 		fprintf(c.stdout, "The node already holds bundle %d or newer; nothing changed.\n", res.Sequence)
 	}
 	return nil
+}
+
+// pushHead finds the root-signed head to push with the bundle raw read
+// from file: headFile if named, else file.head (`ca bundle` writes it
+// there). A delta has none. A whole bundle without one is refused unless
+// noHead: the node would announce it without a head, and every peer would
+// download it whole on the announcer's word before it could check it.
+func pushHead(file string, raw []byte, headFile string, noHead bool) ([]byte, error) {
+	if _, err := crypto.PeekDelta(raw); err == nil {
+		if headFile != "" {
+			return nil, errorf("%s is a delta, which has no head: push it without --head", file)
+		}
+		return nil, nil
+	}
+	if noHead {
+		return nil, nil
+	}
+	if headFile != "" {
+		return os.ReadFile(headFile)
+	}
+	head, err := os.ReadFile(file + ".head")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errorf("%w: no head for %s: %s.head does not exist. `ca bundle` writes the bundle's root-signed head beside it, and peers check the head before they download the bundle; name it with --head FILE, or pass --no-head to push the bundle without it (every peer then downloads it whole before it can check it)", court.ErrInvalid, file, file)
+	}
+	return head, err
 }
 
 func runStatus(ctx context.Context, c *cli, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -120,8 +121,18 @@ type InstallResult struct {
 type Backend interface {
 	Status() Status
 	Peers() []Peer
-	InstallBundle(raw []byte) (InstallResult, error)
+	// InstallBundle installs a pushed bundle or delta; head is the whole
+	// bundle's root-signed head, or nil (see BundleHeadHeader).
+	InstallBundle(ctx context.Context, raw, head []byte) (InstallResult, error)
 }
+
+// BundleHeadHeader carries, in POST /v1/trust/bundle, the root-signed
+// head of the whole bundle in the body (the .head file `ca bundle` writes
+// beside it), in standard base64. The node checks that it matches the
+// bundle before installing, keeps it, and announces it, so that peers
+// check it before they download. Without it (clients before it) a whole
+// bundle still installs, audited, and is announced without a head.
+const BundleHeadHeader = "X-Courtmesh-Bundle-Head"
 
 // MaxBundleBody bounds a pushed bundle.
 const MaxBundleBody = 32 << 20
@@ -166,7 +177,14 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "reading the request body: %v", err))
 		return
 	}
-	res, err := s.be.InstallBundle(raw)
+	var head []byte
+	if h := r.Header.Get(BundleHeadHeader); h != "" {
+		if head, err = base64.StdEncoding.DecodeString(h); err != nil {
+			WriteError(w, Errorf(http.StatusBadRequest, CodeInvalid, "the %s header is not in base64: send the .head file `ca bundle` wrote beside the bundle, base64-encoded", BundleHeadHeader))
+			return
+		}
+	}
+	res, err := s.be.InstallBundle(r.Context(), raw, head)
 	switch {
 	case errors.Is(err, court.ErrRevoked): // expired: it verified, but is out of date
 		WriteError(w, Errorf(http.StatusUnprocessableEntity, CodeInvalid, "trust bundle refused: %v", err))

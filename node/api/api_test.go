@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"courtmesh.dev/courtmesh/court"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -23,15 +26,17 @@ const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc
 type fakeBackend struct {
 	mu      sync.Mutex
 	pushed  [][]byte
+	heads   [][]byte
 	install error
 }
 
 func (f *fakeBackend) Status() Status { return Status{CourtCode: "京0105", PeerID: "12D3KooTest"} }
 func (f *fakeBackend) Peers() []Peer  { return []Peer{{PeerID: "12D3KooPeer", CourtCode: "京01"}} }
-func (f *fakeBackend) InstallBundle(raw []byte) (InstallResult, error) {
+func (f *fakeBackend) InstallBundle(_ context.Context, raw, head []byte) (InstallResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pushed = append(f.pushed, raw)
+	f.heads = append(f.heads, head)
 	if f.install != nil {
 		return InstallResult{}, f.install
 	}
@@ -182,6 +187,43 @@ func TestBundlePushSize(t *testing.T) {
 	}
 	if n := be.pushes(); n != 1 {
 		t.Errorf("an oversized push reached the backend (%d pushes)", n)
+	}
+}
+
+// TestBundlePushHead: the client sends a whole bundle's head in
+// BundleHeadHeader and the backend gets it decoded; a push without it
+// (clients before it) reaches the backend with no head; a header that is
+// not base64 is refused as invalid before the backend.
+func TestBundlePushHead(t *testing.T) {
+	ts, be := newTestServer(t)
+	cl := &Client{token: testToken, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", ts.Listener.Addr().String())
+		}}}}
+	head := []byte{0, 1, 2, 0xfe, 0xff, '+', '/'}
+	if _, err := cl.PushBundle(context.Background(), []byte("bundle"), head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PushBundle(context.Background(), []byte("bundle"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := be.pushes(); n != 2 || !bytes.Equal(be.heads[0], head) || be.heads[1] != nil {
+		t.Fatalf("backend got %d pushes with heads %q, want 2: the head sent, then none", n, be.heads)
+	}
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/trust/bundle", strings.NewReader("bundle"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set(BundleHeadHeader, "not base64!")
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if e, _ := errorBody(t, resp); resp.StatusCode != http.StatusBadRequest || e.Code != CodeInvalid || !errors.Is(e, court.ErrInvalid) {
+		t.Errorf("a head that is not base64: %d %+v, want 400 invalid", resp.StatusCode, e)
+	}
+	if n := be.pushes(); n != 2 {
+		t.Errorf("a push with a head that is not base64 reached the backend (%d pushes)", n)
 	}
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,21 +40,34 @@ func NewClient(socket, token string) *Client {
 // body as it is, for a document). A non-2xx answer is
 // returned as *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	_, err := c.do(ctx, method, path, body, out)
+	_, err := c.do(ctx, method, path, nil, body, out)
 	return err
 }
 
 // Page gets one page of a listing into out and returns the cursor of the
 // next page ("" at the end; see NextCursorHeader).
 func (c *Client) Page(ctx context.Context, path string, out any) (next string, err error) {
-	h, err := c.do(ctx, "GET", path, nil, out)
+	h, err := c.do(ctx, "GET", path, nil, nil, out)
 	if err != nil {
 		return "", err
 	}
 	return h.Get(NextCursorHeader), nil
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body, out any) (http.Header, error) {
+// PushBundle sends a trust bundle or delta to POST /v1/trust/bundle, with
+// the whole bundle's root-signed head if head is not nil
+// (BundleHeadHeader).
+func (c *Client) PushBundle(ctx context.Context, raw, head []byte) (InstallResult, error) {
+	var h http.Header
+	if len(head) > 0 {
+		h = http.Header{BundleHeadHeader: {base64.StdEncoding.EncodeToString(head)}}
+	}
+	var res InstallResult
+	_, err := c.do(ctx, "POST", "/v1/trust/bundle", h, raw, &res)
+	return res, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, body, out any) (http.Header, error) {
 	var rd io.Reader
 	ctype := "application/json"
 	switch b := body.(type) {
@@ -70,6 +84,11 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (ht
 	req, err := http.NewRequestWithContext(ctx, method, "http://courtmesh"+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if rd != nil {

@@ -169,9 +169,11 @@ func TestPolicyFailingWriter(t *testing.T) {
 
 type noBackend struct{}
 
-func (noBackend) Status() api.Status                              { return api.Status{} }
-func (noBackend) Peers() []api.Peer                               { return nil }
-func (noBackend) InstallBundle([]byte) (api.InstallResult, error) { return api.InstallResult{}, nil }
+func (noBackend) Status() api.Status { return api.Status{} }
+func (noBackend) Peers() []api.Peer  { return nil }
+func (noBackend) InstallBundle(context.Context, []byte, []byte) (api.InstallResult, error) {
+	return api.InstallResult{}, nil
+}
 
 // TestExportRouteAudit: GET /v1/audit audits each export after it; when
 // that entry cannot be written the response is broken off, so the client

@@ -48,9 +48,11 @@ type caseNode struct {
 // noBackend answers the API's own endpoints, which these tests do not use.
 type noBackend struct{}
 
-func (noBackend) Status() api.Status                              { return api.Status{} }
-func (noBackend) Peers() []api.Peer                               { return nil }
-func (noBackend) InstallBundle([]byte) (api.InstallResult, error) { return api.InstallResult{}, nil }
+func (noBackend) Status() api.Status { return api.Status{} }
+func (noBackend) Peers() []api.Peer  { return nil }
+func (noBackend) InstallBundle(context.Context, []byte, []byte) (api.InstallResult, error) {
+	return api.InstallResult{}, nil
+}
 
 // startCaseNode builds the data directory of one court (京0105), opens
 // its store, serves the case endpoints on its API socket and waits, with

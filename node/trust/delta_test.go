@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
 	"courtmesh.dev/courtmesh/node/nodetest"
 )
@@ -49,7 +50,16 @@ func (dm *deltaMesh) delta(t *testing.T, key crypto.Signer, signer *crypto.Certi
 // push installs raw on the operator and announces it.
 func (dm *deltaMesh) push(t *testing.T, raw []byte) {
 	t.Helper()
-	if ok, err := dm.s[0].InstallAndAnnounce(context.Background(), raw); !ok || err != nil {
+	// A head describes a whole bundle: pushed with a delta, it is refused
+	// and nothing is installed.
+	seq := dm.s[0].Trust().Bundle().Sequence
+	if ok, err := dm.s[0].InstallAndAnnounce(context.Background(), raw, []byte("a head")); ok || !errors.Is(err, court.ErrInvalid) {
+		t.Fatalf("a delta pushed with a head: %v, %v; want refused as invalid", ok, err)
+	}
+	if got := dm.s[0].Trust().Bundle().Sequence; got != seq {
+		t.Fatalf("a delta pushed with a head was installed (bundle %d)", got)
+	}
+	if ok, err := dm.s[0].InstallAndAnnounce(context.Background(), raw, nil); !ok || err != nil {
 		t.Fatalf("push on the operator: %v, %v", ok, err)
 	}
 }

@@ -285,7 +285,7 @@ func (s *Service) pullFrom(ctx context.Context, p peer.ID, lastResort bool) (boo
 		s.resumed.Add(1)
 		s.log.Info("trust bundle pull resumed", "sequence", head.Sequence, "peer", p, "offset", len(got), "size", head.Size)
 	}
-	ok, err := s.installFull(raw, offer.GetHead(), source)
+	ok, err := s.installFull(raw, offer.GetHead(), head, source)
 	if err != nil {
 		return ok, err
 	}

@@ -166,7 +166,7 @@ func BenchmarkTrustScale(b *testing.B) {
 			return court.Stats().GossipBytes > 0 && op.Stats().GossipBytes > 0
 		})
 		before := court.Stats()
-		if ok, err := op.InstallAndAnnounce(context.Background(), d3.Raw); !ok || err != nil {
+		if ok, err := op.InstallAndAnnounce(context.Background(), d3.Raw, nil); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 		nodetest.PollUntil(b, 20*time.Second, "the revocation in force on the court", func() bool { return court.Trust().Bundle().Sequence == 3 })
