@@ -19,9 +19,11 @@ import (
 // noBackend answers the API's own endpoints, which this test does not use.
 type noBackend struct{}
 
-func (noBackend) Status() api.Status                              { return api.Status{} }
-func (noBackend) Peers() []api.Peer                               { return nil }
-func (noBackend) InstallBundle([]byte) (api.InstallResult, error) { return api.InstallResult{}, nil }
+func (noBackend) Status() api.Status { return api.Status{} }
+func (noBackend) Peers() []api.Peer  { return nil }
+func (noBackend) InstallBundle(context.Context, []byte, []byte) (api.InstallResult, error) {
+	return api.InstallResult{}, nil
+}
 
 // TestUsersPaged serves the people routes over a real store on a Unix
 // socket and pages GET /v1/users over five accounts, two a page: three
