@@ -191,22 +191,22 @@ func TestFaultRevocationMidFetch(t *testing.T) {
 		}
 		cn, chunks := c.Number, len(dossierChunks(t, origin, c.Number))
 		id := s.handedOver(t, cn)
-		// Two chunks are served; every later request is held until the
-		// grant is revoked, then answered "not held", so that the fetch
-		// cannot finish before the revocation however slow the machine
-		// (with a pace of 20 ms a chunk, 2 of 20 loaded runs fetched the
-		// whole dossier first).
+		// Two chunks are served; every later chunk of a request the origin
+		// had already let through waits until the grant is revoked, then
+		// goes out: the requests the receiver makes after the revocation
+		// are refused, so the fetch cannot finish before it however slow
+		// the machine (with a pace of 20 ms a chunk instead, 2 of 20
+		// loaded runs fetched the whole dossier first).
 		var served atomic.Int32
 		revokedGate := make(chan struct{})
 		origin.Fetcher().SetTamper(func(_ peer.ID, _ crypto.ChunkID, sealed []byte) []byte {
-			if served.Add(1) <= 2 {
-				return sealed
+			if served.Add(1) > 2 {
+				select {
+				case <-revokedGate:
+				case <-time.After(time.Minute):
+				}
 			}
-			select {
-			case <-revokedGate:
-			case <-time.After(time.Minute):
-			}
-			return nil
+			return sealed
 		})
 		if _, err := recv.Fetcher().Start(id); err != nil {
 			t.Fatal(err)
