@@ -480,7 +480,24 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 		}
 	}
 
-	// Errors: the same text and the same kind either way.
+	sameErrorsEitherWay(t, running, direct, filepath.Join(cases, "case-0002"))
+
+	// Restore never goes behind a running node's back.
+	bak := filepath.Join(t.TempDir(), "store.bak")
+	if out, err := runCLI(t, "backup", "--data", direct, "--out", bak); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "restore", "--data", running, "--in", bak); err == nil || !strings.Contains(err.Error(), "is running") {
+		t.Fatalf("restore into a running node: %v\n%s", err, out)
+	}
+}
+
+// sameErrorsEitherWay checks that errors have the same text and the same
+// kind through the running node and on the store opened directly: a
+// missing case, and the import of a copy of the case folder valid with a
+// document removed (nothing imported).
+func sameErrorsEitherWay(t *testing.T, running, direct, valid string) {
+	t.Helper()
 	var msgs [2]string
 	for i, data := range []string{running, direct} {
 		out, err := runCLI(t, "case", "show", "--data", data, "（2024）京0105执999999号")
@@ -493,7 +510,7 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 		t.Fatalf("not-found errors differ:\n%s\n%s", msgs[0], msgs[1])
 	}
 	bad := filepath.Join(t.TempDir(), "bad")
-	if err := os.CopyFS(bad, os.DirFS(filepath.Join(cases, "case-0002"))); err != nil {
+	if err := os.CopyFS(bad, os.DirFS(valid)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(bad, "docs", "d1.pdf")); err != nil {
@@ -510,14 +527,6 @@ func TestCaseCommandsThroughNode(t *testing.T) {
 		t.Fatalf("validation errors differ:\n%s\n%s", msgs[0], msgs[1])
 	}
 
-	// Restore never goes behind a running node's back.
-	bak := filepath.Join(t.TempDir(), "store.bak")
-	if out, err := runCLI(t, "backup", "--data", direct, "--out", bak); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if out, err := runCLI(t, "restore", "--data", running, "--in", bak); err == nil || !strings.Contains(err.Error(), "is running") {
-		t.Fatalf("restore into a running node: %v\n%s", err, out)
-	}
 }
 
 // TestHelpStops: -h prints a command's flags and stops it (errHelp, which
