@@ -12,8 +12,10 @@ import (
 	"unicode"
 )
 
-// TestModeVerbsHelp: the verbs of 督促, 协同 and 集中 each explain
-// themselves in Chinese and English and offer --json; -h stops them.
+// TestModeVerbsHelp: the verbs of 督促, 协同 and 集中, and those of who
+// starts a transfer, of returns and supplements and of closure, each
+// explain themselves in Chinese and English and offer --json; -h stops
+// them.
 func TestModeVerbsHelp(t *testing.T) {
 	for _, c := range []struct{ verb, en string }{
 		{"supervise", "supervised enforcement"},
@@ -23,6 +25,11 @@ func TestModeVerbsHelp(t *testing.T) {
 		{"assist-answer", "decline it"},
 		{"assist-result", "report the result"},
 		{"assist-detail", "every read is audited"},
+		{"start", "on its own motion"},
+		{"request", "record the applicant's request"},
+		{"return", "return an incomplete handover"},
+		{"supplement", "answer a return with a new version"},
+		{"conclude", "with its closure kind"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), []string{"transfer", c.verb, "--data", t.TempDir(), "-h"}, &stdout, &stderr)

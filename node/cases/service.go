@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -256,7 +257,7 @@ func (c *Service) Show(ctx context.Context, n court.CaseNumber, asOf court.Date,
 	}
 	name, _ := court.KnownCourtName(v.Court)
 	d := api.CaseDetail{
-		Case: v.Number.String(), Court: string(v.Court), CourtName: name, Status: string(v.Status),
+		Case: v.Number.String(), Court: string(v.Court), CourtName: name, Status: string(cmp.Or(head.Status, v.Status)), // the head: a closure or 销案 changes it in place
 		Version: head.Version, Imported: v.Imported,
 		Filed: v.Filed.String(), Applied: v.Applied.String(), Noticed: dateOrEmpty(v.Noticed),
 		ClaimFen: v.ClaimFen, AsOf: asOf.String(), Revealed: reveal,
