@@ -50,7 +50,7 @@ func runAssetsList(ctx context.Context, c *cli, args []string) error {
 		return listAlerts(ctx, c, *data, *within, *asOf, *asJSON)
 	case 1:
 	default:
-		return errorf("usage: courtmesh assets list --data DIR [--within DAYS] [TRANSFER]")
+		return usagef("usage: courtmesh assets list --data DIR [--within DAYS] [TRANSFER]")
 	}
 	res, err := assetsGet(ctx, *data, fs.Arg(0), "measures", *asOf)
 	if err != nil {
@@ -141,7 +141,7 @@ func runAssetsShow(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errorf("usage: courtmesh assets show --data DIR TRANSFER")
+		return usagef("usage: courtmesh assets show --data DIR TRANSFER")
 	}
 	res, err := assetsGet(ctx, *data, fs.Arg(0), "assets", *asOf)
 	if err != nil {
@@ -161,7 +161,7 @@ func runAssetsWatch(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errorf("usage: courtmesh assets watch --data DIR [--every 5s] [--once] TRANSFER")
+		return usagef("usage: courtmesh assets watch --data DIR [--every 5s] [--once] TRANSFER")
 	}
 	if *every < time.Second {
 		return errorf("--every %v: at least 1s", *every)
@@ -261,7 +261,7 @@ func runAssetsUpdate(ctx context.Context, c *cli, args []string) error {
 	}
 	id, err := idArg(fs, "update --data DIR --kind renewal --measure m1 TRANSFER")
 	if err != nil {
-		return errorf("usage: courtmesh assets update --data DIR --kind KIND [--measure ID] ... TRANSFER")
+		return usagef("usage: courtmesh assets update --data DIR --kind KIND [--measure ID] ... TRANSFER")
 	}
 	if *accountFile != "" {
 		if na.Account, err = readSecret(c, *accountFile, "account number"); err != nil {

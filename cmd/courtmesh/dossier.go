@@ -164,7 +164,7 @@ func runDossierVerify(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errorf("usage: courtmesh dossier verify --data DIR CASE_NUMBER")
+		return usagef("usage: courtmesh dossier verify --data DIR CASE_NUMBER")
 	}
 	cl, err := client(*data)
 	if err != nil {

@@ -40,7 +40,7 @@ func exitStatus(err error) int {
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.As(err, new(usageError)):
 		return exitUsage
 	}
 	if s, ok := kindExit[court.KindOf(err)]; ok {

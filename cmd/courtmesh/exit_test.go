@@ -23,6 +23,7 @@ func TestExitStatus(t *testing.T) {
 		{"success", nil, 0},
 		{"help", errHelp, 0},
 		{"usage", fmt.Errorf("transfer: %w", errUsage), exitUsage},
+		{"usage explained", fmt.Errorf("transfer gather: %w", usagef("usage: courtmesh transfer gather TRANSFER TRANSFER")), exitUsage},
 		{"invalid", court.Errorf(court.ErrInvalid, "bad case number"), exitInvalid},
 		{"not found", fmt.Errorf("case: %w", court.ErrNotFound), exitNotFound},
 		{"crypto refusal", fmt.Errorf("issue: %w", crypto.ErrNotAuthorised), exitPermission},

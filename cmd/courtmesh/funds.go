@@ -61,7 +61,7 @@ func oneArg(fs interface {
 	Arg(int) string
 }, usage string) (string, error) {
 	if fs.NArg() != 1 {
-		return "", errorf("usage: courtmesh %s", usage)
+		return "", usagef("usage: courtmesh %s", usage)
 	}
 	return fs.Arg(0), nil
 }

@@ -125,6 +125,18 @@ func fprintln(w io.Writer, key string) { fmt.Fprintln(w, T(key)) }
 // error keeps its kind whatever the language.
 func errorf(key string, a ...any) error { return fmt.Errorf(T(key), a...) }
 
+// usagef is errorf for a command line that is wrong in a way the command
+// explains itself (a missing argument, one case where two are needed):
+// its text is printed, and the exit status is the usage one, as for a
+// bad flag (errUsage, whose usage text the flag package printed).
+func usagef(key string, a ...any) error { return usageError{fmt.Errorf(T(key), a...)} }
+
+// usageError is what usagef returns.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
 // localFlags makes fs speak the language of the messages: its usage
 // ("Usage of courtmesh case list:" and every flag's help, from the
 // catalogue) and the flag package's own parse errors.

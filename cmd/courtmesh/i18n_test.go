@@ -317,7 +317,7 @@ type use struct{ pos, fn, key string }
 // translating functions and the indexes of their key arguments: the
 // functions of i18n.go, and the methods of the demo's narrator and of
 // doctor's checkup (say, ok, warn, fail).
-var translating = map[string][]int{"T": {0}, "sprintf": {0}, "errorf": {0}, "fprintf": {1}, "fprintln": {1}}
+var translating = map[string][]int{"T": {0}, "sprintf": {0}, "errorf": {0}, "usagef": {0}, "fprintf": {1}, "fprintln": {1}}
 
 var translatingMethods = map[string][]int{"say": {0}, "ok": {0}, "warn": {0, 1}, "fail": {0, 1}}
 

@@ -155,7 +155,7 @@ func runTrustPush(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errorf("usage: courtmesh trust push --data DIR [--head FILE | --no-head] BUNDLE")
+		return usagef("usage: courtmesh trust push --data DIR [--head FILE | --no-head] BUNDLE")
 	}
 	if *headFile != "" && *noHead {
 		return errorf("--head and --no-head exclude each other")

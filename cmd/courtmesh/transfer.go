@@ -66,7 +66,7 @@ func idArg(fs interface {
 	Arg(int) string
 }, usage string) (string, error) {
 	if fs.NArg() != 1 {
-		return "", errorf("usage: courtmesh transfer %s", usage)
+		return "", usagef("usage: courtmesh transfer %s", usage)
 	}
 	return url.PathEscape(fs.Arg(0)), nil
 }

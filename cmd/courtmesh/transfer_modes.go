@@ -161,7 +161,7 @@ func runTransferGather(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	if fs.NArg() < 2 || *to == "" || *number == "" {
-		return errorf("usage: courtmesh transfer gather --data DIR --to COURT --decision NUMBER TRANSFER TRANSFER [...] (or --match TRANSFER)")
+		return usagef("usage: courtmesh transfer gather --data DIR --to COURT --decision NUMBER TRANSFER TRANSFER [...] (or --match TRANSFER)")
 	}
 	var ts []api.Transfer
 	if err := cl.Do(ctx, "POST", "/v1/transfers/gather", api.GatherRequest{Transfers: fs.Args(), Receiver: *to, DecisionNumber: *number, AcceptBy: *by}, &ts); err != nil {
