@@ -233,6 +233,12 @@ func TestFaultRevocationMidFetch(t *testing.T) {
 		if p.Verified >= chunks {
 			t.Errorf("run %d: the whole dossier was fetched before the revocation: the test proves nothing", run)
 		}
+		// The origin's refusals after the revocation carry the code
+		// "revoked" (FetchResponse.code), and the receiver classifies
+		// them by it (node/fetch refusalReason).
+		if !slices.ContainsFunc(p.Failures, func(fl api.FetchFailure) bool { return fl.Court == "京0105" && fl.Reason == "revoked" }) {
+			t.Errorf("run %d: no failure at the origin classified revoked: %+v", run, p.Failures)
+		}
 		// Fetching again is refused the same way, at once.
 		if _, err := recv.Fetcher().Fetch(ctx, id); err == nil {
 			t.Errorf("run %d: a fetch after the revocation succeeded", run)

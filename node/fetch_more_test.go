@@ -144,8 +144,10 @@ func expectServed(t *testing.T, who court.CourtCode, st *node.FetchStreamForTest
 	}
 }
 
-// expectRefused sends req and expects a refusal carrying no data.
-func expectRefused(t *testing.T, who court.CourtCode, st *node.FetchStreamForTest, req *pb.FetchRequest) string {
+// expectRefused sends req and expects a refusal carrying no data, with
+// the stable code wantCode (FetchResponse.code: the kind of the refusal,
+// which the asker acts on).
+func expectRefused(t *testing.T, who court.CourtCode, st *node.FetchStreamForTest, req *pb.FetchRequest, wantCode string) string {
 	t.Helper()
 	resp, chunks, err := st.Ask(req)
 	if err != nil {
@@ -153,6 +155,9 @@ func expectRefused(t *testing.T, who court.CourtCode, st *node.FetchStreamForTes
 	}
 	if resp.GetError() == "" || resp.GetManifest() != nil || len(chunks) != 0 || resp.GetChunkCount() != 0 {
 		t.Fatalf("%s was served (manifest %v, %d chunks); want a refusal", who, resp.GetManifest() != nil, len(chunks))
+	}
+	if resp.GetCode() != wantCode {
+		t.Errorf("%s was refused with code %q (%s), want %q", who, resp.GetCode(), resp.GetError(), wantCode)
 	}
 	return resp.GetError()
 }
@@ -181,8 +186,9 @@ func expectAudited(t *testing.T, server *node.Node, seq uint64, who court.CourtC
 }
 
 // refusedEverywhere plays every request a court could make, on two
-// streams, and expects each refused and audited by the origin.
-func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, id court.TransferID, ids []crypto.ChunkID) {
+// streams, and expects each refused with code wantCode and audited by
+// the origin.
+func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, id court.TransferID, ids []crypto.ChunkID, wantCode string) {
 	t.Helper()
 	seq := auditHead(t, s.as(origin))
 	ids = ids[:min(len(ids), 32)]
@@ -191,7 +197,7 @@ func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, 
 	for k := range 2 { // the second stream is refused as the first was
 		st := s.rawStream(t, who, origin)
 		for _, r := range reqs {
-			msg := expectRefused(t, who, st, r)
+			msg := expectRefused(t, who, st, r, wantCode)
 			if k == 0 && r == reqs[1] {
 				t.Logf("%s refused: %s", who, msg)
 			}
@@ -241,7 +247,7 @@ func TestFetchRefusals(t *testing.T) {
 	// 京0102 was never part of the transfer; it learned the chunk IDs
 	// (say from a leaked manifest) and asks the origin directly.
 	t.Run("a court without a grant", func(t *testing.T) {
-		s.refusedEverywhere(t, "京0102", "京0105", id, ids)
+		s.refusedEverywhere(t, "京0102", "京0105", id, ids, api.CodeForbidden)
 	})
 
 	// Courts that were never designated but, like every node, know the
@@ -252,7 +258,7 @@ func TestFetchRefusals(t *testing.T) {
 			if tr, err := s.as(c).Workflow().Transfer(id); err != nil || tr.State != cmproto.StateHandedOver {
 				t.Fatalf("%s does not know the transfer: %v", c, err)
 			}
-			s.refusedEverywhere(t, c, "京0105", id, ids)
+			s.refusedEverywhere(t, c, "京0105", id, ids, api.CodeForbidden)
 		})
 	}
 
@@ -265,8 +271,8 @@ func TestFetchRefusals(t *testing.T) {
 		s.expectEverywhere(tr.ID, cmproto.StateDecided)
 		must(t)(s.as("京0108").Workflow().Accept(ctx, tr.ID, api.AcceptRequest{NewCaseNumber: nodetest.CaseNo(time.Now(), "京0108", court.TypeEnforcement, 931)}))
 		s.expectEverywhere(tr.ID, cmproto.StateAccepted)
-		s.refusedEverywhere(t, "京0108", "京0105", tr.ID, otherIDs)
-		s.refusedEverywhere(t, "京01", "京0105", tr.ID, otherIDs)
+		s.refusedEverywhere(t, "京0108", "京0105", tr.ID, otherIDs, api.CodeInvalid)
+		s.refusedEverywhere(t, "京01", "京0105", tr.ID, otherIDs, api.CodeInvalid)
 	})
 
 	// A reader asking, under its transfer, for a chunk of another case the
@@ -275,7 +281,7 @@ func TestFetchRefusals(t *testing.T) {
 		seq := auditHead(t, s.as("京0105"))
 		st := s.rawStream(t, "京0108", "京0105")
 		for _, r := range []*pb.FetchRequest{chunkReq(id, otherIDs[0]), chunkReq(id, ids[0], otherIDs[1])} {
-			expectRefused(t, "京0108", st, r)
+			expectRefused(t, "京0108", st, r, api.CodeInvalid)
 		}
 		expectServed(t, "京0108", st, chunkReq(id, ids[0]))
 		refused, served := 0, 0
@@ -304,7 +310,7 @@ func TestFetchRefusals(t *testing.T) {
 		must(t)(s.as("京0105").Workflow().RevokeGrant(ctx, id, "京01", "测试：撤销决定法院的调卷授权"))
 		want := map[string]int{}
 		for _, r := range []*pb.FetchRequest{chunkReq(id, ids[2:]...), manifestReq(id), chunkReq(id, ids[:1]...)} {
-			t.Logf("on the open stream: %s", expectRefused(t, "京01", st, r))
+			t.Logf("on the open stream: %s", expectRefused(t, "京01", st, r, api.CodeRevoked))
 			if r.GetManifest() {
 				want["dossier.manifest"]++
 			} else {
@@ -312,7 +318,7 @@ func TestFetchRefusals(t *testing.T) {
 			}
 		}
 		expectAudited(t, s.as("京0105"), seq, "京01", id, want)
-		s.refusedEverywhere(t, "京01", "京0105", id, ids)
+		s.refusedEverywhere(t, "京01", "京0105", id, ids, api.CodeRevoked)
 
 		// The decider's own fetch is refused once it has heard of the
 		// revocation.

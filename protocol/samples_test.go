@@ -372,6 +372,11 @@ func plainSamples(tb testing.TB) []plainSample {
 		}}},
 		{"fetch-response-chunks.pb.hex", &pb.FetchResponse{Version: 1, ChunkCount: 2}},
 		{"fetch-response-error.pb.hex", &pb.FetchResponse{Version: 1, Error: "京0102 holds no grant in transfer " + string(sampleTransfer)}},
+		// Since FetchResponse.code (field 5): a refusal with its stable
+		// code. The sample above, without it, decodes as a refusal of no
+		// code (a source of an older build). Added, not regenerated.
+		{"fetch-response-refusal-code.pb.hex", &pb.FetchResponse{Version: 1, Code: "revoked",
+			Error: "the origin 京0105 revoked the grant of 京0108 in transfer " + string(sampleTransfer)}},
 	}
 }
 

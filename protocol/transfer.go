@@ -604,7 +604,10 @@ func insertRef(rs []RecordRef, ref RecordRef) []RecordRef {
 // MayFetch reports whether court c may fetch the transfer's dossier at
 // now: the data key was wrapped for it at handover, the origin has not
 // revoked its grant, the grant has not run out and the case is not
-// closed. The origin itself always may.
+// closed. The origin itself always may. The error's kind says why not:
+// court.ErrInvalid (no dossier in this state), court.ErrPermission (no
+// grant), court.ErrRevoked (the grant revoked or run out); a serving node
+// sends it to the asker as the refusal's code.
 func (t *Transfer) MayFetch(c court.CourtCode, now time.Time) error {
 	if c == t.Origin {
 		return nil
@@ -613,11 +616,11 @@ func (t *Transfer) MayFetch(c court.CourtCode, now time.Time) error {
 	case t.State != StateHandedOver && t.State != StateReceived:
 		return fmt.Errorf("transfer %s is %s: there is no dossier to fetch: %w", t.ID, t.State, court.ErrInvalid)
 	case !slices.Contains(t.Readers, c):
-		return fmt.Errorf("%s holds no grant in transfer %s (the dossier was handed over to %v)", c, t.ID, t.Readers)
+		return court.Errorf(court.ErrPermission, "%s holds no grant in transfer %s (the dossier was handed over to %v)", c, t.ID, t.Readers)
 	case slices.Contains(t.RevokedGrants, c):
-		return fmt.Errorf("the origin %s revoked the grant of %s in transfer %s", t.Origin, c, t.ID)
+		return court.Errorf(court.ErrRevoked, "the origin %s revoked the grant of %s in transfer %s", t.Origin, c, t.ID)
 	case t.GrantUntil != 0 && now.Unix() > t.GrantUntil:
-		return fmt.Errorf("the grant of %s in transfer %s ended on %s", c, t.ID, time.Unix(t.GrantUntil, 0).UTC().Format(time.DateOnly))
+		return court.Errorf(court.ErrRevoked, "the grant of %s in transfer %s ended on %s", c, t.ID, time.Unix(t.GrantUntil, 0).UTC().Format(time.DateOnly))
 	}
 	return nil
 }

@@ -80,6 +80,17 @@ func FromError(err error) *Error {
 	return &Error{Status: k.status, Code: code, Message: msg}
 }
 
+// CodeOf is the stable code FromError answers for err: its
+// court.CodedError's code, else its kind's code ("internal" for an error
+// of no kind). The fetch protocol sends it with a refusal
+// (FetchResponse.code), so that the asking node tells the kinds apart
+// with errors.Is (CodeKind) instead of reading the message.
+func CodeOf(err error) string { return FromError(err).Code }
+
+// CodeKind is the error kind of a stable code, as Unwrap maps it; nil for
+// a code of no kind or one this build does not know (a peer's newer code).
+func CodeKind(code string) error { return codeKind[code] }
+
 // WriteError writes err as a JSON error (see FromError). A refused import
 // also lists its field problems (ValidationProblem) beside the code and
 // message.

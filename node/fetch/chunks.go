@@ -383,8 +383,8 @@ func (f *Service) readBatch(st network.Stream, id court.TransferID, ids []crypto
 			w.retry(i, s.peer)
 		}
 		s.bad.Store(badSourceLimit) // refused: do not ask this source again
-		err := fmt.Errorf("%s refused: %s", s.court, resp.GetError())
-		f.failed(j, id, s, refusalReason(resp.GetError()), len(batch), err)
+		err := refusal(s.court, &resp)
+		f.failed(j, id, s, refusalReason(err), len(batch), err)
 		return err
 	}
 	if int(resp.GetChunkCount()) != len(batch) {

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
 )
 
@@ -46,12 +48,48 @@ func storeReason(err error) string {
 	return reasonStore
 }
 
-// refusalReason names a source's refusal from its message.
-func refusalReason(msg string) string {
+// refusal is a source's refusal (a FetchResponse with error set) as an
+// error of the kind the source named: its code is one of the API's stable
+// codes (api.CodeOf on the source), turned back into a court kind here
+// (api.CodeKind), so that this node acts on the kind with errors.Is. A
+// code this build does not know gives an error of no kind: a plain
+// refusal.
+func refusal(src court.CourtCode, resp *pb.FetchResponse) error {
+	msg := resp.GetError()
+	kind := api.CodeKind(resp.GetCode())
+	if resp.GetCode() == "" {
+		kind = legacyRefusalKind(msg)
+	}
+	if kind == nil {
+		return fmt.Errorf("%s refused: %s", src, msg)
+	}
+	return court.Errorf(kind, "%s refused: %s", src, msg)
+}
+
+// legacyRefusalKind guesses the kind of a refusal that came without a
+// code, from its words. Only a source of a build before
+// FetchResponse.code (a peer not upgraded yet) sends one: a source of
+// this build always sends the code, and its code alone is used (see
+// refusal). The words are those the older builds wrote: "revoked" for a
+// revoked grant or certificate, "holds no dossier" for a court with a
+// grant that has not fetched its copy. Remove this when no peer of such a
+// build remains in the mesh.
+func legacyRefusalKind(msg string) error {
 	switch {
 	case strings.Contains(msg, "revoked"):
-		return reasonRevoked
+		return court.ErrRevoked
 	case strings.Contains(msg, "holds no dossier"):
+		return court.ErrNotFound
+	}
+	return nil
+}
+
+// refusalReason names a source's refusal (see refusal) by its kind.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, court.ErrRevoked):
+		return reasonRevoked // the grant (or this node's certificate) was revoked or ran out: no source will serve
+	case errors.Is(err, court.ErrNotFound):
 		return reasonMissing // a court with a grant that has not fetched its copy
 	}
 	return reasonRefused

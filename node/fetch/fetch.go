@@ -235,7 +235,7 @@ func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 			return nil, err
 		}
 		if root := dos.Root(); !bytes.Equal(root[:], t.MerkleRoot) {
-			return nil, fmt.Errorf("case %s changed since the handover of %s (Merkle root differs); hand over again", cn, t.ID)
+			return nil, court.Errorf(court.ErrConflict, "case %s changed since the handover of %s (Merkle root differs); hand over again", cn, t.ID)
 		}
 		var sealed []byte
 		if len(t.SealedCaseHash) > 0 {
@@ -261,8 +261,12 @@ func (f *Service) index(t *cmproto.Transfer) (*dossierIndex, error) {
 		}
 	default:
 		m, err := f.savedManifest(t.ID)
+		if errors.Is(err, court.ErrNotFound) {
+			return nil, court.Errorf(court.ErrNotFound, "this node holds no dossier of transfer %s", t.ID)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("this node holds no dossier of transfer %s", t.ID)
+			f.log.Warn("the saved manifest does not load", "transfer", t.ID, "reason", err)
+			return nil, court.Errorf(court.ErrUnavailable, "this node cannot read its copy of the dossier of transfer %s now; try later", t.ID)
 		}
 		for _, b := range m.GetChunkIds() {
 			ix.ids[crypto.ChunkID(b)] = true

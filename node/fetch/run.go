@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -117,7 +116,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 	}
 	if m == nil {
 		for _, s := range srcs {
-			got, aerr := f.askManifest(ctx, s.peer, id)
+			got, aerr := f.askManifest(ctx, s, id)
 			if aerr == nil {
 				if ids, v, aerr = checkManifest(f.db.Suite(), t, key, got); aerr != nil {
 					f.auditDone(storage.AuditEntry{Event: "dossier.bad_manifest", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id), Detail: aerr.Error()})
@@ -291,8 +290,8 @@ func (f *Service) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.
 	return nil
 }
 
-func (f *Service) askManifest(ctx context.Context, p peer.ID, id court.TransferID) (*pb.FetchManifest, error) {
-	st, err := f.h.NewStream(ctx, p, cmproto.ProtoFetch)
+func (f *Service) askManifest(ctx context.Context, s *source, id court.TransferID) (*pb.FetchManifest, error) {
+	st, err := f.h.NewStream(ctx, s.peer, cmproto.ProtoFetch)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +307,7 @@ func (f *Service) askManifest(ctx context.Context, p peer.ID, id court.TransferI
 		return nil, err
 	}
 	if resp.GetError() != "" {
-		return nil, errors.New(resp.GetError())
+		return nil, refusal(s.court, &resp)
 	}
 	if resp.GetManifest() == nil {
 		return nil, fmt.Errorf("%w: empty manifest", crypto.ErrMalformed)

@@ -10,6 +10,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/crypto"
+	"courtmesh.dev/courtmesh/node/api"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
@@ -77,12 +78,16 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 	if req.GetManifest() {
 		audit.Event = "dossier.manifest"
 	}
-	refuse := func(msg string) error {
+	// A refusal says why in words (error) and by the stable code of its
+	// error's kind (code: api.CodeOf, from the kind with errors.Is), which
+	// the asker acts on; every refusal below is of a kind.
+	refuse := func(why error) error {
+		msg, code := why.Error(), api.CodeOf(why)
 		audit.Outcome, audit.Detail = "refused", msg
 		f.auditDone(audit) // the refusal stands whether or not it is recorded
 		f.metrics.ServedRequests.WithLabelValues("refused").Inc()
-		f.log.Info("fetch refused", "peer", remote, "transfer", tid, "reason", msg)
-		if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Error: msg}); err != nil {
+		f.log.Info("fetch refused", "peer", remote, "transfer", tid, "code", code, "reason", msg)
+		if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Error: msg, Code: code}); err != nil {
 			return err
 		}
 		return errRefused
@@ -91,34 +96,38 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 	audited := func() error {
 		if err := f.audit.Before(audit); err != nil {
 			f.log.Error("fetch request not served: the audit log cannot be written", "peer", remote, "transfer", tid, "reason", err)
-			return refuse("the serving court cannot record the access now; try later")
+			return refuse(court.Errorf(court.ErrUnavailable, "the serving court cannot record the access now; try later"))
 		}
 		return nil
 	}
 	// Checked on every request: the peer's certificate is in force now.
 	cert, err := f.trust.Trust().ByPeer(remote, now)
 	if err != nil {
-		return refuse(fmt.Sprintf("not admitted: %v", err))
+		return refuse(fmt.Errorf("not admitted: %w", err)) // its kind: permission, or revoked (a revoked or expired certificate)
 	}
 	audit.Court = string(cert.Code)
 	id, err := court.ParseTransferID(req.GetTransferId())
 	if err != nil || req.GetVersion() != 1 {
-		return refuse("malformed request")
+		return refuse(court.Errorf(court.ErrInvalid, "malformed request"))
 	}
 	t, err := f.transfers.Load(id)
-	if err != nil || t == nil {
-		return refuse(fmt.Sprintf("unknown transfer %s", id))
+	if err != nil {
+		f.log.Warn("fetch request not served: the transfer does not load", "transfer", id, "reason", err)
+		return refuse(court.Errorf(court.ErrUnavailable, "the serving court cannot read transfer %s now; try later", id))
+	}
+	if t == nil {
+		return refuse(court.Errorf(court.ErrNotFound, "unknown transfer %s", id))
 	}
 	if err := t.MayFetch(cert.Code, now); err != nil {
-		return refuse(err.Error())
+		return refuse(err)
 	}
 	ix, err := f.index(t)
 	if err != nil {
-		return refuse(err.Error())
+		return refuse(err)
 	}
 	if req.GetManifest() {
 		if ix.origin == nil {
-			return refuse("this node cannot serve the manifest")
+			return refuse(court.Errorf(court.ErrNotFound, "this node cannot serve the manifest"))
 		}
 		audit.Outcome, audit.Detail = "ok", fmt.Sprintf("manifest of %d chunks", len(ix.origin.GetChunkIds()))
 		if err := audited(); err != nil {
@@ -128,7 +137,7 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 	}
 	ids := req.GetChunkIds()
 	if len(ids) == 0 || len(ids) > 4*fetchBatch {
-		return refuse(fmt.Sprintf("a request asks for 1 to %d chunks", 4*fetchBatch))
+		return refuse(court.Errorf(court.ErrInvalid, "a request asks for 1 to %d chunks", 4*fetchBatch))
 	}
 	f.mu.Lock()
 	tamper := f.tamper
@@ -148,11 +157,11 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 	var bytes int64
 	for i, b := range ids {
 		if len(b) != 32 {
-			return refuse("malformed chunk id")
+			return refuse(court.Errorf(court.ErrInvalid, "malformed chunk id"))
 		}
 		cid := crypto.ChunkID(b)
 		if !ix.ids[cid] {
-			return refuse(fmt.Sprintf("chunk %s is not part of transfer %s", cid, id))
+			return refuse(court.Errorf(court.ErrInvalid, "chunk %s is not part of transfer %s", cid, id))
 		}
 		files[i].id = cid
 		if r, size, err := f.db.OpenSealedChunk(cid); err == nil {

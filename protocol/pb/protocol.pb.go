@@ -458,12 +458,22 @@ func (x *FetchManifest) GetSealedCase() []byte {
 // number of chunk frames that follow it on the stream (each a
 // length-prefixed sealed chunk, in the order asked; empty if this peer
 // does not hold it).
+//
+// A refusal carries `code` beside `error`: the stable code of the
+// refusal's error kind, the same codes the node's local API answers
+// ("revoked", "forbidden", "not_found", "invalid", "conflict",
+// "unavailable", "internal", ...; see docs/protocol.md). It is a string,
+// not an enum, so that the mesh and the API share one vocabulary and a
+// code added later needs no new wire type: an asker treats a code it does
+// not know as a plain refusal. Builds before the field send `error` only
+// (`code` empty).
 type FetchResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"` // refusal or failure, for the operator; empty on success
 	Manifest      *FetchManifest         `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
 	ChunkCount    uint32                 `protobuf:"varint,4,opt,name=chunk_count,json=chunkCount,proto3" json:"chunk_count,omitempty"`
+	Code          string                 `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"` // with `error`: the refusal's stable code (empty from builds before the field)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,6 +534,13 @@ func (x *FetchResponse) GetChunkCount() uint32 {
 		return x.ChunkCount
 	}
 	return 0
+}
+
+func (x *FetchResponse) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
 }
 
 // Heartbeat is a node's signed report of its state, published every
@@ -790,13 +807,14 @@ const file_pb_protocol_proto_rawDesc = "" +
 	"\vchunk_sizes\x18\x04 \x03(\rR\n" +
 	"chunkSizes\x12\x1f\n" +
 	"\vsealed_case\x18\x05 \x01(\fR\n" +
-	"sealedCase\"\xa2\x01\n" +
+	"sealedCase\"\xb6\x01\n" +
 	"\rFetchResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12@\n" +
 	"\bmanifest\x18\x03 \x01(\v2$.courtmesh.protocol.v1.FetchManifestR\bmanifest\x12\x1f\n" +
 	"\vchunk_count\x18\x04 \x01(\rR\n" +
-	"chunkCount\"\xb4\x05\n" +
+	"chunkCount\x12\x12\n" +
+	"\x04code\x18\x05 \x01(\tR\x04code\"\xb4\x05\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05court\x18\x02 \x01(\tR\x05court\x12\x17\n" +
