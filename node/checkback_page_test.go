@@ -16,6 +16,7 @@ import (
 	"courtmesh.dev/courtmesh/node/dashboard"
 	"courtmesh.dev/courtmesh/node/datadir"
 	"courtmesh.dev/courtmesh/node/devmesh"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/node/records"
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/storage"
@@ -66,30 +67,18 @@ func TestCheckBacksPaged(t *testing.T) {
 	}
 	cl := api.NewClient(d.Path(datadir.SocketFile), tok)
 	ctx := context.Background()
-	var got []string
-	cursor, pages := "", 0
-	for {
-		q := url.Values{"limit": {"2"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
+	got, pages := nodetest.ReadPages(t, 2, 5, func(cursor string) ([]string, string, error) {
 		var page api.CheckBacks
-		next, err := cl.Page(ctx, "/v1/check-backs?"+q.Encode(), &page)
-		if err != nil {
-			t.Fatalf("page %d: %v", pages+1, err)
+		next, err := cl.Page(ctx, "/v1/check-backs?"+url.Values{"limit": {"2"}, "cursor": {cursor}}.Encode(), &page)
+		if err == nil && next != page.Next {
+			t.Fatalf("X-Next-Cursor %q, next %q", next, page.Next)
 		}
-		pages++
-		if next != page.Next {
-			t.Fatalf("page %d: X-Next-Cursor %q, next %q", pages, next, page.Next)
-		}
+		var keys []string
 		for _, it := range page.Items {
-			got = append(got, string(it.Origin)+"/"+string(it.Transfer))
+			keys = append(keys, string(it.Origin)+"/"+string(it.Transfer))
 		}
-		if next == "" || pages > 5 {
-			break
-		}
-		cursor = next
-	}
+		return keys, next, err
+	})
 	if pages != 3 || !slices.Equal(got, want) {
 		t.Fatalf("%d pages of %v, want 3 pages of %v", pages, got, want)
 	}

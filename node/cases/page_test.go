@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/nodetest"
 	"courtmesh.dev/courtmesh/storage/gen"
 )
 
@@ -37,29 +38,14 @@ func TestCasesPaged(t *testing.T) {
 		next, err := cn.cl.Page(ctx, "/v1/cases?"+q.Encode(), &page)
 		return page, next, err
 	}
-	var got []string
-	cursor, pages := "", 0
-	for {
-		q := url.Values{"limit": {"2"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		page, next, err := pageOf(q)
-		if err != nil {
-			t.Fatalf("page %d: %v", pages+1, err)
-		}
-		pages++
-		if len(page) > 2 {
-			t.Fatalf("page %d holds %d cases, limit 2", pages, len(page))
-		}
+	got, pages := nodetest.ReadPages(t, 2, 5, func(cursor string) ([]string, string, error) {
+		page, next, err := pageOf(url.Values{"limit": {"2"}, "cursor": {cursor}})
+		var keys []string
 		for _, c := range page {
-			got = append(got, c.Case)
+			keys = append(keys, c.Case)
 		}
-		if next == "" || pages > 5 {
-			break
-		}
-		cursor = next
-	}
+		return keys, next, err
+	})
 	if pages != 3 || !slices.Equal(got, want) {
 		t.Fatalf("%d pages of %v, want 3 pages of %v", pages, got, want)
 	}

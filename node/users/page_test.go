@@ -14,6 +14,7 @@ import (
 
 	"courtmesh.dev/courtmesh/court"
 	"courtmesh.dev/courtmesh/node/api"
+	"courtmesh.dev/courtmesh/node/nodetest"
 )
 
 // noBackend answers the API's own endpoints, which this test does not use.
@@ -69,26 +70,14 @@ func TestUsersPaged(t *testing.T) {
 		return page, next, err
 	}
 
-	var got []string
-	cursor, pages := "", 0
-	for {
-		q := url.Values{"limit": {"2"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		page, next, err := pageOf(q)
-		if err != nil {
-			t.Fatalf("page %d: %v", pages+1, err)
-		}
-		pages++
+	got, pages := nodetest.ReadPages(t, 2, 5, func(cursor string) ([]string, string, error) {
+		page, next, err := pageOf(url.Values{"limit": {"2"}, "cursor": {cursor}})
+		var keys []string
 		for _, u := range page {
-			got = append(got, u.Name)
+			keys = append(keys, u.Name)
 		}
-		if next == "" || pages > 5 {
-			break
-		}
-		cursor = next
-	}
+		return keys, next, err
+	})
 	if pages != 3 || !slices.Equal(got, want) {
 		t.Fatalf("%d pages of %v, want 3 pages of %v", pages, got, want)
 	}
