@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -338,26 +337,11 @@ func runTransferList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *state != "" {
-		q.Set("state", *state)
-	}
+	overdueQ := ""
 	if *overdue {
-		q.Set("overdue", "1")
+		overdueQ = "1"
 	}
-	if *courtF != "" {
-		q.Set("court", *courtF)
-	}
-	if *limit != 100 {
-		q.Set("limit", strconv.Itoa(*limit))
-	}
-	if *cursor != "" {
-		q.Set("cursor", *cursor)
-	}
-	path := "/v1/transfers"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
+	path := "/v1/transfers" + pageQuery(url.Values{"state": {*state}, "overdue": {overdueQ}, "court": {*courtF}}, *cursor, *limit)
 	var ts []api.Transfer
 	next, err := cl.Page(ctx, path, &ts)
 	if err != nil {
