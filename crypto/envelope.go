@@ -90,8 +90,7 @@ func (e *Envelope) VerifyWith(pub lcrypto.PubKey, wantType string) error {
 	if ks != e.Suite {
 		return mixed(fmt.Sprintf("%s from serial %d", e.PayloadType, e.SignerSerial), e.Suite, ks)
 	}
-	ok, err := pub.Verify(signedBytes(e.Suite, e.PayloadType, e.SignerSerial, e.Payload), e.Signature)
-	if err != nil || !ok {
+	if !verifySignature(pub, signedBytes(e.Suite, e.PayloadType, e.SignerSerial, e.Payload), e.Signature) {
 		return fmt.Errorf("%s from serial %d: %w", e.PayloadType, e.SignerSerial, ErrBadSignature)
 	}
 	return nil
