@@ -178,6 +178,11 @@ func TestMessagesComplete(t *testing.T) {
 			t.Errorf("no label for mode %s", m)
 		}
 	}
+	for _, c := range court.AssetClasses() {
+		if zh := translate(LangZH, "class."+string(c)); zh != c.Label() {
+			t.Errorf("asset class %s in Chinese: %q, court calls it %q", c, zh, c.Label())
+		}
+	}
 	for _, k := range []string{"measure_expiring", "decision_overdue", "acceptance_overdue", "handover_overdue", "filing_overdue",
 		"supplement_overdue", "supervision_overdue", "refusal_ruling_overdue", "assistance_overdue", "enforcement_overdue", "node_silent", "node_revoked", "bundle_expiring", "audit_inconsistent"} {
 		if _, ok := messages["alert."+k]; !ok {

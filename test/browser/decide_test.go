@@ -74,6 +74,13 @@ func TestDecideViewInBrowser(t *testing.T) {
 		for _, h := range tr.RegionAssets {
 			want["holding-count-"+h.Region+"-"+h.Class] = strconv.Itoa(int(h.Count))
 			want["holding-band-"+h.Region+"-"+h.Class] = court.ValueBand(h.Band).String()
+			// The class in the page's language: court's label in Chinese,
+			// never the wire code.
+			if lang == "zh" {
+				want["holding-class-"+h.Region+"-"+h.Class] = court.AssetClass(h.Class).Label()
+			} else if g := got["holding-class-"+h.Region+"-"+h.Class]; g == h.Class || g == court.AssetClass(h.Class).Label() {
+				t.Errorf("en: holding-class-%s-%s shows %q, not English words", h.Region, h.Class, g)
+			}
 		}
 		for _, e := range rec.Ranking {
 			c := string(e.Court)
