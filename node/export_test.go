@@ -100,6 +100,25 @@ func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]b
 	return &resp, chunks, nil
 }
 
+// Next reads the next answer on the stream without asking: the first
+// chunks that follow a manifest asked with first_chunks.
+func (s *FetchStreamForTest) Next() (*pb.FetchResponse, [][]byte, error) {
+	s.st.SetDeadline(time.Now().Add(time.Minute))
+	var resp pb.FetchResponse
+	if err := cmproto.ReadDelimited(s.st, &resp, 64<<20); err != nil {
+		return nil, nil, err
+	}
+	var chunks [][]byte
+	for range resp.GetChunkCount() {
+		c, err := cmproto.ReadFrame(s.st, cmproto.MaxChunkFrame)
+		if err != nil {
+			return &resp, chunks, fmt.Errorf("chunk %d of %d: %w", len(chunks), resp.GetChunkCount(), err)
+		}
+		chunks = append(chunks, c)
+	}
+	return &resp, chunks, nil
+}
+
 // Close closes the stream.
 func (s *FetchStreamForTest) Close() error { return s.st.Close() }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +95,13 @@ func servedChunks(t *testing.T, e storage.AuditEntry) int {
 
 func manifestReq(id court.TransferID) *pb.FetchRequest {
 	return &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true}
+}
+
+// manifestFirstReq asks for the manifest and the dossier's first n chunks.
+func manifestFirstReq(id court.TransferID, n uint32) *pb.FetchRequest {
+	r := manifestReq(id)
+	r.FirstChunks = n
+	return r
 }
 
 func chunkReq(id court.TransferID, cids ...crypto.ChunkID) *pb.FetchRequest {
@@ -192,7 +200,7 @@ func (s *scenario) refusedEverywhere(t *testing.T, who, origin court.CourtCode, 
 	t.Helper()
 	seq := auditHead(t, s.as(origin))
 	ids = ids[:min(len(ids), 32)]
-	reqs := []*pb.FetchRequest{manifestReq(id), chunkReq(id, ids[:1]...), chunkReq(id, ids...), manifestReq(id)}
+	reqs := []*pb.FetchRequest{manifestReq(id), chunkReq(id, ids[:1]...), chunkReq(id, ids...), manifestFirstReq(id, 8), manifestReq(id)}
 	want := map[string]int{}
 	for k := range 2 { // the second stream is refused as the first was
 		st := s.rawStream(t, who, origin)
@@ -241,6 +249,45 @@ func TestFetchRefusals(t *testing.T) {
 		}
 		if ok != 2 {
 			t.Errorf("%d served requests audited, want 2", ok)
+		}
+	})
+
+	// A manifest asked with the first chunks: the manifest, then the
+	// answer to a request for its first chunks, audited as one; the
+	// stream goes on. More than 32 first chunks is refused.
+	t.Run("the manifest brings the first chunks", func(t *testing.T) {
+		seq := auditHead(t, s.as("京0105"))
+		st := s.rawStream(t, "京0108", "京0105")
+		resp, _, err := st.Ask(manifestFirstReq(id, 8))
+		if err != nil || resp.GetError() != "" {
+			t.Fatalf("manifest with the first chunks: %v %s", err, resp.GetError())
+		}
+		k := min(8, len(ids))
+		if int(resp.GetChunkCount()) != k || len(resp.GetManifest().GetChunkIds()) != len(ids) {
+			t.Fatalf("the manifest announces %d first chunks of %d, want %d of %d", resp.GetChunkCount(), len(resp.GetManifest().GetChunkIds()), k, len(ids))
+		}
+		resp, chunks, err := st.Next()
+		if err != nil || resp.GetError() != "" || len(chunks) != k {
+			t.Fatalf("the first chunks: %v %q, %d chunks", err, resp.GetError(), len(chunks))
+		}
+		for i, c := range chunks {
+			if crypto.ChunkIDOf(c) != ids[i] {
+				t.Fatalf("first chunk %d does not hash to the manifest's ID %d", i, i)
+			}
+		}
+		expectServed(t, "京0108", st, chunkReq(id, ids[len(ids)-1]))
+		expectRefused(t, "京0108", st, manifestFirstReq(id, 33), api.CodeInvalid)
+		var events []string
+		for _, e := range auditAfter(t, s.as("京0105"), seq) {
+			if e.Court == "京0108" && e.Transfer == string(id) {
+				events = append(events, e.Event+" "+e.Outcome)
+				if e.Event == "dossier.chunks" && e.Outcome == "ok" && len(events) == 2 && servedChunks(t, e) != k {
+					t.Errorf("the first chunks audited as %q, want %d served", e.Detail, k)
+				}
+			}
+		}
+		if want := []string{"dossier.manifest ok", "dossier.chunks ok", "dossier.chunks ok", "dossier.manifest refused"}; !slices.Equal(events, want) {
+			t.Errorf("audited %q, want %q", events, want)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,8 +82,23 @@ func (w *work) state() (left, taken int) {
 
 // fetchChunks fetches the todo chunks from all sources, several streams
 // each, verifying every chunk against the manifest before storing it.
-func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, todo []uint32, srcs []*source, j *fetchJob) error {
+//
+// first, if not nil, is the manifest's stream, on which the first chunks
+// are on their way: the first stream to its source reads them and goes
+// on with that stream. If any of them is not to be fetched (this store
+// holds it already), the stream is reset and they are asked as any other.
+func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, todo []uint32, srcs []*source, j *fetchJob, first *firstChunks) error {
 	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
+	if first != nil {
+		first.batch = w.take(first.src.peer, first.n)
+		if !slices.Equal(first.batch, firstIndexes(first.n)) {
+			for _, i := range first.batch {
+				w.retry(i, "")
+			}
+			first.discard()
+			first = nil
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &committer{f: f, id: id, w: w, j: j, in: make(chan verifiedChunk, fetchQueue), done: make(chan struct{}), failed: make(chan struct{}),
@@ -107,6 +123,10 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 			// measured it already): it costs the first chunk no round
 			// trip.
 			for i, n := 0, 1; i < n; i++ {
+				var pre *firstChunks // the first stream to first's source starts with it
+				if i == 0 && first != nil && first.src == s {
+					pre = first
+				}
 				streams.Go(func() {
 					// A stream that broke (a stall, a reset) is opened
 					// again, a few times, after a pause: on a short link
@@ -117,7 +137,8 @@ func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []cr
 					// up to the stall time before it is given up.
 					var unreachableSince time.Time
 					for attempt := 1; ; attempt++ {
-						opened := f.streamWorker(ctx, id, ids, s, w, window, j, c)
+						opened := f.streamWorker(ctx, id, ids, s, w, window, j, c, pre)
+						pre = nil
 						switch {
 						case opened:
 							unreachableSince = time.Time{}
@@ -232,7 +253,10 @@ func streamsForRTT(rtt time.Duration) int {
 // (an error, a source silent for fetchStall) the reader resets it at once
 // and the requests still in flight go back to the queue for the other
 // streams and sources.
-func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer) (opened bool) {
+//
+// pre, if not nil, is a stream on which pre.batch is already asked (the
+// first chunks, with the manifest): the worker reads that answer first.
+func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer, pre *firstChunks) (opened bool) {
 	var st network.Stream
 	defer func() {
 		if st != nil {
@@ -268,6 +292,16 @@ func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []c
 			if tokens {
 				<-window
 			}
+		}
+	}
+	if pre != nil {
+		st, pre.st, opened = pre.st, nil, true
+		go reader()
+		if acquire(ctx, dead, window, len(pre.batch)) {
+			inflight <- pre.batch // the channel is empty: this does not block
+		} else {
+			giveBack(pre.batch, false)
+			st.Reset()
 		}
 	}
 loop:
@@ -344,6 +378,15 @@ loop:
 		}
 	}
 	return opened
+}
+
+// firstIndexes returns the chunk indexes 0 to n-1.
+func firstIndexes(n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i)
+	}
+	return out
 }
 
 // acquire takes n tokens of window, or none if ctx ends or stop closes

@@ -15,6 +15,7 @@ import (
 	cmproto "courtmesh.dev/courtmesh/protocol"
 	"courtmesh.dev/courtmesh/protocol/pb"
 	"courtmesh.dev/courtmesh/storage"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 )
@@ -114,12 +115,17 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 			m = nil
 		}
 	}
+	var first *firstChunks // the first chunks, asked with the manifest
+	defer func() { first.discard() }()
 	if m == nil {
 		for _, s := range srcs {
-			got, aerr := f.askManifest(ctx, s, id)
+			got, pre, aerr := f.askManifest(ctx, s, id)
 			if aerr == nil {
 				if ids, v, aerr = checkManifest(f.db.Suite(), t, key, got); aerr != nil {
+					pre.discard()
 					f.auditDone(storage.AuditEntry{Event: "dossier.bad_manifest", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id), Detail: aerr.Error()})
+				} else {
+					first = pre
 				}
 			}
 			if aerr == nil {
@@ -175,7 +181,7 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 	f.log.Info("dossier fetch", "transfer", id, "chunks", len(ids), "already_verified", resumed, "to_fetch", len(todo), "sources", len(srcs))
 	// 3. Fetch the rest from every source at once.
 	if len(todo) > 0 {
-		if err := f.fetchChunks(ctx, id, ids, todo, srcs, j); err != nil {
+		if err := f.fetchChunks(ctx, id, ids, todo, srcs, j, first); err != nil {
 			return err
 		}
 	}
@@ -290,27 +296,58 @@ func (f *Service) confirm(ctx context.Context, t *cmproto.Transfer, newNo court.
 	return nil
 }
 
-func (f *Service) askManifest(ctx context.Context, s *source, id court.TransferID) (*pb.FetchManifest, error) {
+func (f *Service) askManifest(ctx context.Context, s *source, id court.TransferID) (*pb.FetchManifest, *firstChunks, error) {
 	st, err := f.h.NewStream(ctx, s.peer, cmproto.ProtoFetch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer st.Close()
 	st.SetDeadline(time.Now().Add(time.Minute))
-	if err := cmproto.WriteDelimited(st, &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true}); err != nil {
+	if err := cmproto.WriteDelimited(st, &pb.FetchRequest{Version: 1, TransferId: string(id), Manifest: true, FirstChunks: fetchBatch}); err != nil {
 		st.Reset()
-		return nil, err
+		return nil, nil, err
 	}
 	var resp pb.FetchResponse
 	if err := cmproto.ReadDelimited(st, &resp, 64<<20); err != nil {
 		st.Reset()
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.GetError() != "" {
-		return nil, refusal(s.court, &resp)
+		st.Close()
+		return nil, nil, refusal(s.court, &resp)
 	}
-	if resp.GetManifest() == nil {
-		return nil, fmt.Errorf("%w: empty manifest", crypto.ErrMalformed)
+	m := resp.GetManifest()
+	if m == nil {
+		st.Reset()
+		return nil, nil, fmt.Errorf("%w: empty manifest", crypto.ErrMalformed)
 	}
-	return resp.GetManifest(), nil
+	n := int(resp.GetChunkCount())
+	if n == 0 { // a build before first_chunks, or a dossier of no chunks
+		st.Close()
+		return m, nil, nil
+	}
+	if n > fetchBatch || n > len(m.GetChunkIds()) {
+		st.Reset()
+		return nil, nil, fmt.Errorf("%w: %s announced %d first chunks, %d asked of %d", crypto.ErrMalformed, s.court, n, fetchBatch, len(m.GetChunkIds()))
+	}
+	st.SetDeadline(time.Time{}) // the stream worker sets its own
+	return m, &firstChunks{st: st, src: s, n: n}, nil
+}
+
+// firstChunks is the stream of a manifest request whose answer goes on
+// with the dossier's first n chunks (chunk indexes 0 to n-1), answered as
+// a request for them would be: the first stream worker to that source
+// reads them, as if it had asked, and goes on asking on that stream.
+type firstChunks struct {
+	st    network.Stream
+	src   *source
+	n     int
+	batch []uint32 // set by fetchChunks: the indexes taken for the worker
+}
+
+// discard resets the stream if no worker took it.
+func (p *firstChunks) discard() {
+	if p != nil && p.st != nil {
+		p.st.Reset()
+		p.st = nil
+	}
 }

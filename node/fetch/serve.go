@@ -129,11 +129,22 @@ func (f *Service) answer(st network.Stream, remote peer.ID, req *pb.FetchRequest
 		if ix.origin == nil {
 			return refuse(court.Errorf(court.ErrNotFound, "this node cannot serve the manifest"))
 		}
-		audit.Outcome, audit.Detail = "ok", fmt.Sprintf("manifest of %d chunks", len(ix.origin.GetChunkIds()))
+		if req.GetFirstChunks() > 4*fetchBatch {
+			return refuse(court.Errorf(court.ErrInvalid, "a manifest request asks for at most %d first chunks", 4*fetchBatch))
+		}
+		all := ix.origin.GetChunkIds()
+		first := min(int(req.GetFirstChunks()), len(all))
+		audit.Outcome, audit.Detail = "ok", fmt.Sprintf("manifest of %d chunks", len(all))
 		if err := audited(); err != nil {
 			return err
 		}
-		return cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin})
+		if err := cmproto.WriteDelimited(st, &pb.FetchResponse{Version: 1, Manifest: ix.origin, ChunkCount: uint32(first)}); err != nil || first == 0 {
+			return err
+		}
+		// The first chunks follow, answered (checked, audited, sent) as
+		// the request for them that the asker saved a round trip on.
+		audit = storage.AuditEntry{Peer: audit.Peer, Court: audit.Court, Transfer: audit.Transfer, Event: "dossier.chunks"}
+		req = &pb.FetchRequest{Version: 1, TransferId: req.GetTransferId(), ChunkIds: all[:first]}
 	}
 	ids := req.GetChunkIds()
 	if len(ids) == 0 || len(ids) > 4*fetchBatch {
