@@ -252,7 +252,9 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 	runtime.GC()
 
 	c0 := fbCPU()
+	bulkLine := sampleLine(line)
 	bulk, err := line.Bulk(size)
+	bulkTimes := bulkLine()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -274,6 +276,7 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	ab0, ba0 := line.Stats()
+	fetchLine := sampleLine(line)
 	b.StartTimer()
 	c0, start := fbCPU(), time.Now()
 	go func() {
@@ -294,6 +297,7 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 	p, err := recv.Fetcher().Fetch(ctx, id)
 	end, cpu := time.Now(), fbCPU()-c0
 	b.StopTimer()
+	fetchTimes := fetchLine()
 	close(stop)
 	if err != nil {
 		b.Fatalf("%s: %v", name, err)
@@ -310,6 +314,52 @@ func wanRow(b *testing.B, fm *fbMesh, line *delayline.Line, l wanLink, name stri
 		name, l.cfg, p.Bytes>>20, chunks.Sub(start).Round(time.Millisecond), end.Sub(start).Round(time.Millisecond), float64(p.Bytes)/end.Sub(start).Seconds()/1e6,
 		float64(cpu)/float64(end.Sub(start)), float64(ab.CPU+ba.CPU-ab0.CPU-ba0.CPU)/float64(end.Sub(start)), p.Sources, bulkRate/1e6, bulk.Round(time.Millisecond), float64(bulkCPU)/float64(bulk),
 		ab.Dropped-ab0.Dropped, ba.Dropped-ba0.Dropped)
+	fmt.Printf("    %s: the line carried the source's 10%%/50%%/90%%/100%% after %s (one TCP connection) and %s (the fetch)\n", name, bulkTimes, fetchTimes)
+}
+
+// sampleLine samples the bytes the line carries from A to B (the
+// sources' side to the receiver's) every millisecond until the returned
+// function is called, which tells when 10, 50, 90 and 100% of them had
+// passed: where a transfer loses time to another (its start, its middle
+// or its end).
+func sampleLine(line *delayline.Line) func() string {
+	type sample struct {
+		at    time.Duration
+		bytes uint64
+	}
+	stop, done := make(chan struct{}), make(chan []sample)
+	ab0, _ := line.Stats()
+	start := time.Now()
+	go func() {
+		var ss []sample
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			ab, _ := line.Stats()
+			ss = append(ss, sample{time.Since(start), ab.WireBytes - ab0.WireBytes})
+			select {
+			case <-stop:
+				done <- ss
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() string {
+		close(stop)
+		ss := <-done
+		total := ss[len(ss)-1].bytes
+		var out []string
+		for _, q := range []float64{0.1, 0.5, 0.9, 1} {
+			for _, x := range ss {
+				if float64(x.bytes) >= q*float64(total) {
+					out = append(out, x.at.Round(time.Millisecond).String())
+					break
+				}
+			}
+		}
+		return strings.Join(out, "/")
+	}
 }
 
 // wanCases generates n cases of about size bytes of documents each (one
