@@ -82,41 +82,34 @@ func (s *FetchStreamForTest) Ask(req *pb.FetchRequest) (*pb.FetchResponse, [][]b
 	if err := cmproto.WriteDelimited(s.st, req); err != nil {
 		return nil, nil, err
 	}
-	var resp pb.FetchResponse
-	if err := cmproto.ReadDelimited(s.st, &resp, 64<<20); err != nil {
-		return nil, nil, err
-	}
-	if resp.GetError() != "" || req.GetManifest() {
-		return &resp, nil, nil
-	}
-	var chunks [][]byte
-	for range resp.GetChunkCount() {
-		c, err := cmproto.ReadFrame(s.st, cmproto.MaxChunkFrame)
-		if err != nil {
-			return &resp, chunks, fmt.Errorf("chunk %d of %d: %w", len(chunks), resp.GetChunkCount(), err)
-		}
-		chunks = append(chunks, c)
-	}
-	return &resp, chunks, nil
+	return s.read(!req.GetManifest())
 }
 
 // Next reads the next answer on the stream without asking: the first
 // chunks that follow a manifest asked with first_chunks.
 func (s *FetchStreamForTest) Next() (*pb.FetchResponse, [][]byte, error) {
 	s.st.SetDeadline(time.Now().Add(time.Minute))
+	return s.read(true)
+}
+
+// read reads one answer and, for chunks, the frames it announces.
+func (s *FetchStreamForTest) read(chunks bool) (*pb.FetchResponse, [][]byte, error) {
 	var resp pb.FetchResponse
 	if err := cmproto.ReadDelimited(s.st, &resp, 64<<20); err != nil {
 		return nil, nil, err
 	}
-	var chunks [][]byte
+	if resp.GetError() != "" || !chunks {
+		return &resp, nil, nil
+	}
+	var frames [][]byte
 	for range resp.GetChunkCount() {
 		c, err := cmproto.ReadFrame(s.st, cmproto.MaxChunkFrame)
 		if err != nil {
-			return &resp, chunks, fmt.Errorf("chunk %d of %d: %w", len(chunks), resp.GetChunkCount(), err)
+			return &resp, frames, fmt.Errorf("chunk %d of %d: %w", len(frames), resp.GetChunkCount(), err)
 		}
-		chunks = append(chunks, c)
+		frames = append(frames, c)
 	}
-	return &resp, chunks, nil
+	return &resp, frames, nil
 }
 
 // Close closes the stream.
