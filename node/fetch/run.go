@@ -118,25 +118,8 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 	var first *firstChunks // the first chunks, asked with the manifest
 	defer func() { first.discard() }()
 	if m == nil {
-		for _, s := range srcs {
-			got, pre, aerr := f.askManifest(ctx, s, id)
-			if aerr == nil {
-				if ids, v, aerr = checkManifest(f.db.Suite(), t, key, got); aerr != nil {
-					pre.discard()
-					f.auditDone(storage.AuditEntry{Event: "dossier.bad_manifest", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id), Detail: aerr.Error()})
-				} else {
-					first = pre
-				}
-			}
-			if aerr == nil {
-				m = got
-				break
-			}
-			err = aerr
-			f.log.Info("manifest not available from source", "court", s.court, "reason", aerr)
-		}
-		if m == nil {
-			return fmt.Errorf("transfer %s: no source served the manifest: %w", id, err)
+		if m, ids, v, first, err = f.sourcesManifest(ctx, t, key, srcs); err != nil {
+			return err
 		}
 	}
 	mb, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
@@ -213,6 +196,31 @@ func (f *Service) run(ctx context.Context, id court.TransferID, j *fetchJob) err
 		}
 	}
 	return f.confirm(ctx, t, newNo, ids, j, true)
+}
+
+// sourcesManifest asks srcs in turn for t's manifest (and its first
+// chunks) and returns the first that passes checkManifest, with its chunk
+// IDs, its case record and the stream its first chunks come on (nil if
+// none). A manifest that fails its check is audited and the next source
+// asked.
+func (f *Service) sourcesManifest(ctx context.Context, t *cmproto.Transfer, key crypto.DataKey, srcs []*source) (*pb.FetchManifest, []crypto.ChunkID, storage.CaseVersion, *firstChunks, error) {
+	id := court.TransferID(t.ID)
+	var err error
+	for _, s := range srcs {
+		m, first, aerr := f.askManifest(ctx, s, id)
+		if aerr == nil {
+			ids, v, cerr := checkManifest(f.db.Suite(), t, key, m)
+			if cerr == nil {
+				return m, ids, v, first, nil
+			}
+			first.discard()
+			f.auditDone(storage.AuditEntry{Event: "dossier.bad_manifest", Outcome: "rejected", Peer: s.peer.String(), Court: string(s.court), Transfer: string(id), Detail: cerr.Error()})
+			aerr = cerr
+		}
+		err = aerr
+		f.log.Info("manifest not available from source", "court", s.court, "reason", aerr)
+	}
+	return nil, nil, storage.CaseVersion{}, nil, fmt.Errorf("transfer %s: no source served the manifest: %w", id, err)
 }
 
 // checkManifest checks a fetch manifest against the signed handover of
