@@ -74,8 +74,14 @@ func (dm *deltaMesh) waitAll(t *testing.T, seq uint64, idx ...int) {
 	}
 }
 
+// cut disconnects a and b and makes each forget the other's addresses:
+// a pull in flight (a poke of the bundle installed just before) would
+// otherwise dial the peer again and undo the cut. connect reconnects
+// them with the addresses given.
 func (dm *deltaMesh) cut(t *testing.T, a, b int) {
 	t.Helper()
+	dm.s[a].h.Peerstore().ClearAddrs(dm.s[b].h.ID())
+	dm.s[b].h.Peerstore().ClearAddrs(dm.s[a].h.ID())
 	if err := dm.s[a].h.Network().ClosePeer(dm.s[b].h.ID()); err != nil {
 		t.Fatal(err)
 	}

@@ -369,8 +369,15 @@ func TestBundleStreamVersions(t *testing.T) {
 	if got := ask(t, &pb.BundleRequest{Version: 3, Have: 1, Send: true, LastResort: true, Offset: 100}); !bytes.Equal(got, b2.Raw[100:]) {
 		t.Errorf("a last resort from offset 100 got %d bytes, want %d", len(got), len(b2.Raw)-100)
 	}
-	st := srv.Stats()
-	if st.BundlesServed != 2 || st.UploadsBusy != 1 || st.BytesServed != int64(2*len(b2.Raw)-100) {
+	// The server counts a bundle once it has written its last byte,
+	// which the asker may have read before that: wait for the count.
+	want := func(st Stats) bool {
+		return st.BundlesServed == 2 && st.UploadsBusy == 1 && st.BytesServed == int64(2*len(b2.Raw)-100)
+	}
+	for i := 0; i < 200 && !want(srv.Stats()); i++ { // bounded: 2 s
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := srv.Stats(); !want(st) {
 		t.Errorf("the server served %d bundles (%d bytes) and answered busy %d times; want 2 (%d), 1",
 			st.BundlesServed, st.BytesServed, st.UploadsBusy, 2*len(b2.Raw)-100)
 	}
