@@ -30,7 +30,7 @@ func TestDecideView(t *testing.T) {
 			}
 			return tr, nil
 		}, nil, nil)
-	for lang, words := range map[string][]string{"zh": {"受理法院推荐", "原法院", "1m-10m", `data-testid="holding-class-110108-real_estate">不动产<`}, "en": {"Which court should take the case", "the origin court", `data-testid="holding-class-110108-real_estate">Real estate<`}} {
+	for lang, words := range map[string][]string{"zh": {"受理法院推荐", "原执行法院", "1m-10m", `data-testid="holding-class-110108-real_estate">不动产<`}, "en": {"Which court should take the case", "the origin court", `data-testid="holding-class-110108-real_estate">Real estate<`}} {
 		rr := httptest.NewRecorder()
 		h.ServeHTTP(rr, httptest.NewRequest("GET", DecidePath+"?transfer="+string(id)+"&lang="+lang, nil))
 		body := rr.Body.String()

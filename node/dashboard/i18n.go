@@ -49,7 +49,7 @@ var messages = map[string][2]string{
 	"mesh.nodes":          {"各节点心跳", "Node heartbeats"},
 	"col.online":          {"在线", "Online"},
 	"legend.receiver":     {"受移送法院", "receiver"},
-	"legend.origin":       {"原法院", "origin"},
+	"legend.origin":       {"原执行法院", "origin"},
 	"court":               {"法院", "Court"},
 	"court.code":          {"法院代码", "Code"},
 	"last_heartbeat":      {"最近心跳", "Last heartbeat"},
@@ -72,7 +72,7 @@ var messages = map[string][2]string{
 	"received":            {"已接收", "Received"},
 	"concluded":           {"已结案", "Concluded"},
 	"recovered":           {"执行到位（执行款台账）", "Recovered (funds ledger)"},
-	"origin_recovered":    {"原法院已执行到位", "Recovered by origin"},
+	"origin_recovered":    {"原执行法院已执行到位", "Recovered by origin"},
 	"lapsed":              {"移送期间措施失效（目标 0）", "Measures lapsed during handover (target 0)"},
 	"sanctions_lapsed":    {"移送期间信用惩戒脱节（目标 0）", "Sanctions lapsed during handover (target 0)"},
 	"chart.recovered":     {"执行到位对比", "Recovered vs origin"},
@@ -147,7 +147,7 @@ var messages = map[string][2]string{
 
 	"decide.title":    {"受理法院推荐", "Which court should take the case"},
 	"decide.case":     {"案件", "Case"},
-	"decide.origin":   {"原法院", "Origin"},
+	"decide.origin":   {"原执行法院", "Origin"},
 	"decide.superior": {"决定法院", "Deciding court"},
 	"decide.state":    {"状态", "State"},
 	"decide.assets":   {"财产分布（行政区划代码）", "Where the assets are (division codes)"},
@@ -172,7 +172,7 @@ var messages = map[string][2]string{
 	"decide.rank":          {"名次", "Rank"},
 	"decide.score":         {"得分", "Score"},
 	"decide.share":         {"财产份额 本区/本市", "Asset share district/city"},
-	"decide.distance":      {"距离 原法院/住所地", "Distance origin/debtor"},
+	"decide.distance":      {"距离 原执行法院/住所地", "Distance origin/debtor"},
 	"decide.load":          {"在办/逾期", "Open/overdue"},
 	"decide.track":         {"按期受理/6个月结案/到位率", "In time/concluded 6m/recovery"},
 	"decide.lapsed":        {"措施失效", "Lapsed"},
@@ -184,14 +184,14 @@ var messages = map[string][2]string{
 	"decide.how":           {"决定时注明此摘要，决定记录将载明所选法院的名次：", "Decide naming this hash; the decision records the chosen court's rank:"},
 	"decide.noted":         {"决定已载明：所选法院在推荐中的名次", "The decision notes the chosen court's rank in the recommendation:"},
 	"decide.weights":       {"权重（配置 [recommend]）", "Weights (config [recommend])"},
-	"decide.explain":       {"得分为各分项得分之和：财产份额×财产权重；与原法院、被执行人住所地同市各扣近地权重；负担按 n/(n+半值) 扣分；以往表现（按期受理率、6个月内结案率、执行到位率，向中性值平滑）相对中性值的增减×表现权重；移送期间措施失效按 n/(n+1) 扣分。原法院及被执行人住所地所在区县的法院不予指定（指令执行）。", "The score is the sum of the points: asset share × the assets weight; the near weight taken once for the same city as the origin and once for the debtor's; load taken as n/(n+half); track record (acceptances in time, concluded within 6 months, recovery, each smoothed towards a neutral prior) against the prior × the track weight; measures lapsed during handover taken as n/(n+1). A court in the origin's or the debtor's own district is not designated (指令执行)."},
+	"decide.explain":       {"得分为各分项得分之和：财产份额×财产权重；与原执行法院、被执行人住所地同市各扣近地权重；负担按 n/(n+半值) 扣分；以往表现（按期受理率、6个月内结案率、执行到位率，向中性值平滑）相对中性值的增减×表现权重；移送期间措施失效按 n/(n+1) 扣分。原执行法院及被执行人住所地所在区县的法院不予指定（指令执行）。", "The score is the sum of the points: asset share × the assets weight; the near weight taken once for the same city as the origin and once for the debtor's; load taken as n/(n+half); track record (acceptances in time, concluded within 6 months, recovery, each smoothed towards a neutral prior) against the prior × the track weight; measures lapsed during handover taken as n/(n+1). A court in the origin's or the debtor's own district is not designated (指令执行)."},
 	"decide.distance_key":  {"距离：0 同区县，1 同市，2 同省，3 更远或未知", "Distance: 0 same district, 1 same city, 2 same province, 3 further or unknown"},
 
 	// The codes of advice.Exclusion.
-	"excluded.origin":          {"原法院", "the origin court"},
+	"excluded.origin":          {"原执行法院", "the origin court"},
 	"excluded.decider":         {"决定法院本身（应为提级执行）", "the deciding court (that is 提级执行, not 指令执行)"},
 	"excluded.configured":      {"配置中排除", "excluded in the configuration"},
-	"excluded.origin_district": {"位于原法院所在区县", "in the origin's district"},
+	"excluded.origin_district": {"位于原执行法院所在区县", "in the origin's district"},
 	"excluded.debtor_district": {"位于被执行人住所地区县", "in the debtor's district"},
 }
 

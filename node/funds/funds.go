@@ -298,7 +298,7 @@ func Check(t *cmproto.Transfer, asOf court.Date, forwardDays int) api.FundsRecon
 		by := since.AddDate(0, 0, forwardDays)
 		r.ForwardBy = by.String()
 		if asOf.After(by) {
-			r.Problems = append(r.Problems, fmt.Sprintf("原法院 %s 销案后仍持有执行款 %s 元，已超过转交期限 %s / the origin %s still holds %s yuan after its 销案, past the forward deadline %s",
+			r.Problems = append(r.Problems, fmt.Sprintf("原执行法院 %s 销案后仍持有执行款 %s 元，已超过转交期限 %s / the origin %s still holds %s yuan after its 销案, past the forward deadline %s",
 				t.Origin, yuan(l.OriginHeldFen), by, t.Origin, yuan(l.OriginHeldFen), by))
 		}
 	}

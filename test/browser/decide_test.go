@@ -169,7 +169,7 @@ func TestDecideViewInBrowser(t *testing.T) {
 // them, by language; the test writes them out rather than asking the
 // dashboard, so that a lost translation shows.
 var exclusionWords = map[string]map[advice.Exclusion]string{
-	"zh": {advice.ExcludedOrigin: "原法院", advice.ExcludedDebtorDistrict: "位于被执行人住所地区县", advice.ExcludedOriginDistrict: "位于原法院所在区县",
+	"zh": {advice.ExcludedOrigin: "原执行法院", advice.ExcludedDebtorDistrict: "位于被执行人住所地区县", advice.ExcludedOriginDistrict: "位于原执行法院所在区县",
 		advice.ExcludedDecider: "决定法院本身（应为提级执行）", advice.ExcludedConfigured: "配置中排除"},
 	"en": {advice.ExcludedOrigin: "the origin court", advice.ExcludedDebtorDistrict: "in the debtor's district", advice.ExcludedOriginDistrict: "in the origin's district",
 		advice.ExcludedDecider: "the deciding court (that is 提级执行, not 指令执行)", advice.ExcludedConfigured: "excluded in the configuration"},
