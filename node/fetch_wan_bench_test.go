@@ -328,15 +328,15 @@ func sampleLine(line *delayline.Line) func() string {
 		bytes uint64
 	}
 	stop, done := make(chan struct{}), make(chan []sample)
-	ab0, _ := line.Stats()
+	ab0, _ := line.Carried()
 	start := time.Now()
 	go func() {
 		var ss []sample
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		for {
-			ab, _ := line.Stats()
-			ss = append(ss, sample{time.Since(start), ab.WireBytes - ab0.WireBytes})
+			ab, _ := line.Carried()
+			ss = append(ss, sample{time.Since(start), ab - ab0})
 			select {
 			case <-stop:
 				done <- ss
