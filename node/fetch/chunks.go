@@ -90,9 +90,8 @@ func (w *work) state() (left, taken int) {
 func (f *Service) fetchChunks(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, todo []uint32, srcs []*source, j *fetchJob, first *firstChunks) error {
 	w := &work{queue: todo, left: len(todo), avoid: map[uint32]map[peer.ID]bool{}, changed: make(chan struct{}, 1)}
 	if first != nil {
-		first.batch = w.take(first.src.peer, first.n)
-		if !slices.Equal(first.batch, firstIndexes(first.n)) {
-			for _, i := range first.batch {
+		if taken := w.take(first.src.peer, first.n); !slices.Equal(taken, firstIndexes(first.n)) {
+			for _, i := range taken {
 				w.retry(i, "")
 			}
 			first.discard()
@@ -254,8 +253,9 @@ func streamsForRTT(rtt time.Duration) int {
 // and the requests still in flight go back to the queue for the other
 // streams and sources.
 //
-// pre, if not nil, is a stream on which pre.batch is already asked (the
-// first chunks, with the manifest): the worker reads that answer first.
+// pre, if not nil, is a stream on which chunks 0 to pre.n-1 are already
+// asked (the first chunks, with the manifest; fetchChunks took them from
+// the queue): the worker reads that answer first.
 func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []crypto.ChunkID, s *source, w *work, window chan struct{}, j *fetchJob, c *committer, pre *firstChunks) (opened bool) {
 	var st network.Stream
 	defer func() {
@@ -297,10 +297,11 @@ func (f *Service) streamWorker(ctx context.Context, id court.TransferID, ids []c
 	if pre != nil {
 		st, pre.st, opened = pre.st, nil, true
 		go reader()
-		if acquire(ctx, dead, window, len(pre.batch)) {
-			inflight <- pre.batch // the channel is empty: this does not block
+		batch := firstIndexes(pre.n)
+		if acquire(ctx, dead, window, len(batch)) {
+			inflight <- batch // the channel is empty: this does not block
 		} else {
-			giveBack(pre.batch, false)
+			giveBack(batch, false)
 			st.Reset()
 		}
 	}

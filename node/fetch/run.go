@@ -346,10 +346,9 @@ func (f *Service) askManifest(ctx context.Context, s *source, id court.TransferI
 // a request for them would be: the first stream worker to that source
 // reads them, as if it had asked, and goes on asking on that stream.
 type firstChunks struct {
-	st    network.Stream
-	src   *source
-	n     int
-	batch []uint32 // set by fetchChunks: the indexes taken for the worker
+	st  network.Stream
+	src *source
+	n   int
 }
 
 // discard resets the stream if no worker took it.
