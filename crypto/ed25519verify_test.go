@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha512"
@@ -87,7 +88,7 @@ func ed25519EdgeCases(tb testing.TB) []sigCase {
 	tb.Helper()
 	var cases []sigCase
 	add := func(name string, pub, msg, sig []byte) {
-		cases = append(cases, sigCase{name, bytesClone(pub), bytesClone(msg), bytesClone(sig)})
+		cases = append(cases, sigCase{name, bytes.Clone(pub), bytes.Clone(msg), bytes.Clone(sig)})
 	}
 	msgs := [][]byte{nil, []byte("courtmesh"), randBytes(tb, 300)}
 
@@ -101,20 +102,20 @@ func ed25519EdgeCases(tb testing.TB) []sigCase {
 		sig := ed25519.Sign(priv, msg)
 		add("valid", pub, msg, sig)
 		for _, bit := range []int{0, 100, 255, 256, 300, 511} {
-			s := bytesClone(sig)
+			s := bytes.Clone(sig)
 			s[bit/8] ^= 1 << (bit % 8)
 			add("signature bit flipped", pub, msg, s)
 		}
-		add("message changed", pub, append(bytesClone(msg), 0), sig)
+		add("message changed", pub, append(bytes.Clone(msg), 0), sig)
 		add("signature short", pub, msg, sig[:63])
-		add("signature long", pub, msg, append(bytesClone(sig), 0))
+		add("signature long", pub, msg, append(bytes.Clone(sig), 0))
 		add("signature empty", pub, msg, nil)
 		// S + L and S + 2L encode the same scalar: refused (S must be
 		// below the group order), as is S = L itself.
 		for _, over := range []*big.Int{new(big.Int).Add(leToInt(sig[32:]), groupOrder), new(big.Int).Add(leToInt(sig[32:]), new(big.Int).Lsh(groupOrder, 1))} {
-			add("S over the group order", pub, msg, append(bytesClone(sig[:32]), intToLE(over)...))
+			add("S over the group order", pub, msg, append(bytes.Clone(sig[:32]), intToLE(over)...))
 		}
-		add("S is the group order", pub, msg, append(bytesClone(sig[:32]), intToLE(groupOrder)...))
+		add("S is the group order", pub, msg, append(bytes.Clone(sig[:32]), intToLE(groupOrder)...))
 		// R shifted by each small-order point: accepted by cofactored
 		// verifiers, refused by the standard library.
 		R, err := new(edwards25519.Point).SetBytes(sig[:32])
@@ -138,7 +139,7 @@ func ed25519EdgeCases(tb testing.TB) []sigCase {
 	for _, a := range encs {
 		for _, r := range encs {
 			for _, msg := range msgs[:2] {
-				add("small-order key, S = 0", a, msg, append(bytesClone(r), zero...))
+				add("small-order key, S = 0", a, msg, append(bytes.Clone(r), zero...))
 			}
 		}
 	}
@@ -237,9 +238,9 @@ func torsionEncodings(tb testing.TB) [][]byte {
 	for _, T := range torsionPoints(tb) {
 		enc := T.Bytes()
 		out = append(out, enc)
-		y := leToInt(append(bytesClone(enc[:31]), enc[31]&0x7f))
+		y := leToInt(append(bytes.Clone(enc[:31]), enc[31]&0x7f))
 		sign := enc[31] & 0x80
-		flipped := bytesClone(enc)
+		flipped := bytes.Clone(enc)
 		flipped[31] ^= 0x80
 		out = append(out, flipped)
 		if y.Cmp(big.NewInt(19)) < 0 {
@@ -273,8 +274,6 @@ func randBytes(tb testing.TB, n int) []byte {
 	}
 	return b
 }
-
-func bytesClone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // leToInt reads a little-endian unsigned integer.
 func leToInt(b []byte) *big.Int {
