@@ -199,7 +199,7 @@ func runTransferHandover(ctx context.Context, c *cli, args []string) error {
 
 func runTransferReturn(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "transfer return")
-	bilingual(fs, "接收法院在移交后15日内（以决定为准）将不完整的卷宗退回移送法院，列明缺少的材料种类；移送法院须在30日内补正。",
+	bilingual(fs, "受理法院在移交后15日内（以决定为准）将不完整的卷宗退回移送法院，列明缺少的材料种类；移送法院须在30日内补正。",
 		"As the receiving court, return an incomplete handover within the return period (15 days unless the decision says otherwise), naming the kinds of dossier item missing; the origin must supplement within 30 days.")
 	missing := fs.String("missing", "", "comma-separated kinds of dossier item missing: title, application, notice, report_order, search_result, ruling, assist_notice, valuation, settlement, consumption_restriction, dishonest_listing, terminal, other")
 	note := fs.String("note", "", "optional note (no personal data: it is broadcast)")
@@ -220,7 +220,7 @@ func runTransferReturn(ctx context.Context, c *cli, args []string) error {
 
 func runTransferSupplement(ctx context.Context, c *cli, args []string) error {
 	fs, data := newFlags(c, "transfer supplement")
-	bilingual(fs, "移送法院在补正期限内以新版本移交卷宗（先导入补充的材料）；接收法院只需取回新增的数据块。",
+	bilingual(fs, "移送法院在补正期限内以新版本移交卷宗（先导入补充的材料）；受理法院只需取回新增的数据块。",
 		"As the origin, answer a return with a new version of the handover (import the missing papers first); the receiver fetches only the chunks it does not hold.")
 	override := fs.String("override", "", "hand over although measures expire within 30 days, for this reason (recorded and audited)")
 	recovered := fs.Int64("recovered-fen", -1, "amount this court recovered up to now, in fen (default: as announced before)")

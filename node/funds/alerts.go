@@ -99,7 +99,7 @@ func Alerts(t *cmproto.Transfer, asOf court.Date, forwardDays, guardDays int) []
 		if by, err := court.ParseDate(rec.ForwardBy); err == nil && asOf.After(by) {
 			out = append(out, api.Alert{Kind: "funds_held_at_origin", Severity: "critical", Court: string(t.Origin), Transfer: string(t.ID),
 				Since: by.AddDate(0, 0, 1).Start().UTC(),
-				Message: fmt.Sprintf("移送 %s：原执行法院 %s 销案后持有执行款 %s 元超过期限 %s，请转交收案法院或发放申请执行人 / transfer %s: the origin %s holds %s yuan past the forward deadline %s; forward it to the receiver or pay it out",
+				Message: fmt.Sprintf("移送 %s：原执行法院 %s 销案后持有执行款 %s 元超过期限 %s，请转交受理法院或发放申请执行人 / transfer %s: the origin %s holds %s yuan past the forward deadline %s; forward it to the receiver or pay it out",
 					t.ID, t.Origin, yuan(l.OriginHeldFen), by, t.ID, t.Origin, yuan(l.OriginHeldFen), by)})
 		}
 	}
@@ -129,11 +129,11 @@ func Alerts(t *cmproto.Transfer, asOf court.Date, forwardDays, guardDays int) []
 			if !by.IsZero() && asOf.After(by) {
 				a.Severity = "critical"
 			}
-			a.Message = fmt.Sprintf("移送 %s：信用惩戒 %s（%s）待收案法院 %s 以新案号重新作出（期限 %s），原执行法院随后解除 / transfer %s: sanction %s (%s) must be re-issued by the receiver %s under its new case number by %s, then lifted by the origin",
+			a.Message = fmt.Sprintf("移送 %s：信用惩戒 %s（%s）待受理法院 %s 以新案号重新作出（期限 %s），原执行法院随后解除 / transfer %s: sanction %s (%s) must be re-issued by the receiver %s under its new case number by %s, then lifted by the origin",
 				t.ID, x.ID, SanctionLabels[x.Kind], t.Receiver, x.ReissueBy, t.ID, x.ID, x.Kind, t.Receiver, x.ReissueBy)
 		default:
 			a.Court = string(t.Origin)
-			a.Message = fmt.Sprintf("移送 %s：信用惩戒 %s（%s）已由收案法院重新作出，待原执行法院 %s 解除原案下的惩戒 / transfer %s: sanction %s (%s) was re-issued by the receiver; the origin %s must lift its own",
+			a.Message = fmt.Sprintf("移送 %s：信用惩戒 %s（%s）已由受理法院重新作出，待原执行法院 %s 解除原案下的惩戒 / transfer %s: sanction %s (%s) was re-issued by the receiver; the origin %s must lift its own",
 				t.ID, x.ID, SanctionLabels[x.Kind], t.Origin, t.ID, x.ID, x.Kind, t.Origin)
 		}
 		out = append(out, a)

@@ -316,7 +316,7 @@ func Check(t *cmproto.Transfer, asOf court.Date, forwardDays int) api.FundsRecon
 			yuan(l.RecoveredFen), yuan(t.AmountOutstanding), yuan(l.RecoveredFen), yuan(t.AmountOutstanding)))
 	}
 	if reported(t) && t.AmountRecovered != l.RecoveredFen {
-		r.Problems = append(r.Problems, fmt.Sprintf("收案法院报告到位 %s 元，台账为 %s 元 / the receiver reported %s yuan recovered, the ledger shows %s yuan",
+		r.Problems = append(r.Problems, fmt.Sprintf("受理法院报告到位 %s 元，台账为 %s 元 / the receiver reported %s yuan recovered, the ledger shows %s yuan",
 			yuan(t.AmountRecovered), yuan(l.RecoveredFen), yuan(t.AmountRecovered), yuan(l.RecoveredFen)))
 	}
 	r.Balanced = len(r.Problems) == 0

@@ -160,13 +160,13 @@ func overdueAlert(r storage.DueEntry) api.Alert {
 		a.Message = fmt.Sprintf("%s 未在 %s 前确认接收并立案（移送 %s） / %s has not confirmed receipt and filed transfer %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
 	case cmproto.StateReturned:
 		a.Kind, a.Court = "supplement_overdue", string(r.Origin)
-		a.Message = fmt.Sprintf("%s 未在 %s 前补正接收法院退回的移交材料（移送 %s） / %s has not supplemented the handover of transfer %s that the receiver returned as incomplete, due %s", r.Origin, by, r.ID, r.Origin, r.ID, by)
+		a.Message = fmt.Sprintf("%s 未在 %s 前补正受理法院退回的移交材料（移送 %s） / %s has not supplemented the handover of transfer %s that the receiver returned as incomplete, due %s", r.Origin, by, r.ID, r.Origin, r.ID, by)
 	case cmproto.StateSupervised:
 		a.Kind, a.Court = "supervision_overdue", string(r.Origin)
 		a.Message = fmt.Sprintf("%s 未在 %s 前按督促执行要求执行并报告（移送 %s），上级法院可指令或提级执行 / %s has not enforced and reported by %s under the superior's supervision (transfer %s); the superior may move the case", r.Origin, by, r.ID, r.Origin, by, r.ID)
 	case cmproto.StateRefused:
 		a.Kind, a.Court = "refusal_ruling_overdue", string(r.Decider)
-		a.Message = fmt.Sprintf("%s 未在 %s 前就接收法院拒收作出决定（移送 %s） / %s has not ruled on the receiver's refusal of transfer %s, due %s", r.Decider, by, r.ID, r.Decider, r.ID, by)
+		a.Message = fmt.Sprintf("%s 未在 %s 前就受理法院拒收作出决定（移送 %s） / %s has not ruled on the receiver's refusal of transfer %s, due %s", r.Decider, by, r.ID, r.Decider, r.ID, by)
 	case cmproto.StateAssistRequested, cmproto.StateAssisting:
 		a.Kind, a.Court = "assistance_overdue", string(r.Receiver)
 		a.Message = fmt.Sprintf("%s 未在 %s 前答复或完成协同执行（%s） / %s has not answered or completed the assistance asked in %s, due %s", r.Receiver, by, r.ID, r.Receiver, r.ID, by)
