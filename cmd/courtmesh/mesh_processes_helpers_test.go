@@ -377,8 +377,20 @@ func procRSS(t *testing.T, pid int) float64 { return procStatusMB(t, pid, "VmRSS
 
 // procStatusMB is a "kB" line of /proc/PID/status (RssAnon, RssFile) in MB.
 func procStatusMB(t *testing.T, pid int, key string) float64 {
+	return procKBLineMB(t, fmt.Sprintf("/proc/%d/status", pid), key)
+}
+
+// procPSS is the process's proportional set size in MB
+// (/proc/PID/smaps_rollup Pss): its own pages, and each page it shares
+// divided by the number of processes that map it.
+func procPSS(t *testing.T, pid int) float64 {
+	return procKBLineMB(t, fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss")
+}
+
+// procKBLineMB is the line "key: N kB" of the /proc file path, in MB.
+func procKBLineMB(t *testing.T, path, key string) float64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,12 +398,12 @@ func procStatusMB(t *testing.T, pid int, key string) float64 {
 		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			if err != nil {
-				t.Fatalf("%s %q", key, v)
+				t.Fatalf("%s: %s %q", path, key, v)
 			}
 			return kb * 1024 / 1e6
 		}
 	}
-	t.Fatalf("/proc/%d/status has no %s", pid, key)
+	t.Fatalf("%s has no %s", path, key)
 	return 0
 }
 
