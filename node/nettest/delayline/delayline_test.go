@@ -334,7 +334,7 @@ func BenchmarkDelayLineCeiling(b *testing.B) {
 	defer l.Close()
 	const n = 1 << 30
 	for range b.N {
-		el, err := l.Bulk(n)
+		el, err := l.Bulk(n, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
