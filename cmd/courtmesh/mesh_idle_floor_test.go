@@ -16,7 +16,8 @@ import (
 // The idle floor of TestMeshOfProcesses: what a node's idle CPU cannot go
 // below on this machine, measured over the same window as the nodes, in
 // processes of their own (the test binary again, as
-// TestIdleFloorProcess):
+// TestIdleFloorProcess), on one processor as an idle node runs
+// (procGovernor):
 //   - "store": a process holding only an open store, opened as a node
 //     opens its own (storage.Open: Badger with the node's options, in a
 //     new directory) and nothing else. Badger v4's compactors (two, its
@@ -41,7 +42,8 @@ type floorProc struct {
 func startFloor(t *testing.T, kind string) *floorProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleFloorProcess$", "-test.count=1", "-test.timeout=0")
-	cmd.Env = append(os.Environ(), idleFloorEnv+"="+kind+":"+t.TempDir())
+	// On one processor, as an idle node runs (procGovernor).
+	cmd.Env = append(os.Environ(), idleFloorEnv+"="+kind+":"+t.TempDir(), "GOMAXPROCS=1")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -347,5 +347,11 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 	// keep those pages for the node's life. Return them to the system
 	// once, now.
 	rtdebug.FreeOSMemory()
-	return errors.Join(n.Serve(ctx), prof.stop())
+	gctx, stopGovernor := context.WithCancel(ctx)
+	governed := make(chan struct{})
+	go func() { defer close(governed); newProcGovernor(log).Serve(gctx) }()
+	err = n.Serve(ctx)
+	stopGovernor()
+	<-governed
+	return errors.Join(err, prof.stop())
 }
