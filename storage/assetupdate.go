@@ -144,7 +144,9 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d court.AssetDelta, o DeltaOpt
 	if err := d.Check(); err != nil {
 		return res, fmt.Errorf("asset update of case %s: %w", n, err)
 	}
-	err := db.bdb.Update(func(txn *badger.Txn) error {
+	// Run again (db.update) when another write to the case commits first:
+	// everything is read again inside, the strict checks included.
+	err := db.update(func(txn *badger.Txn) error {
 		res = DeltaResult{}
 		if o.Mark != nil {
 			last, err := appliedNumber(txn, o.Mark.Transfer, o.Mark.Issuer)
@@ -256,9 +258,6 @@ func (db *DB) ApplyAssetDelta(n court.CaseNumber, d court.AssetDelta, o DeltaOpt
 		}
 		return nil
 	})
-	if errors.Is(err, badger.ErrConflict) {
-		err = fmt.Errorf("%w: case %s was written concurrently; retry", court.ErrConflict, n)
-	}
 	if err != nil {
 		return DeltaResult{}, fmt.Errorf("asset update of case %s: %w", n, err)
 	}
@@ -408,7 +407,7 @@ func (db *DB) RevertAssetDelta(n court.CaseNumber, d court.AssetDelta, outbox *O
 	if err := d.Check(); err != nil {
 		return fmt.Errorf("revert asset update of case %s: %w", n, err)
 	}
-	err := db.bdb.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error { // run again on a concurrent commit, as ApplyAssetDelta
 		if outbox != nil { // the update that will not go out leaves the outbox with its change
 			if err := txn.Delete(outboxKey(outbox.Transfer, outbox.Number)); err != nil {
 				return err
@@ -478,9 +477,6 @@ func (db *DB) RevertAssetDelta(n court.CaseNumber, d court.AssetDelta, outbox *O
 		head.Revision++
 		return setJSON(txn, caseKey(n), head)
 	})
-	if errors.Is(err, badger.ErrConflict) {
-		err = fmt.Errorf("%w: case %s was written concurrently", court.ErrConflict, n)
-	}
 	if err != nil {
 		return fmt.Errorf("revert asset update of case %s: %w", n, err)
 	}

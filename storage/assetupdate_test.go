@@ -429,3 +429,54 @@ func applyChange(t *testing.T, db *DB, n court.CaseNumber, c court.AssetChange, 
 	}
 	return out
 }
+
+// TestConcurrentAssetUpdatesBothApply: two updates of different measures
+// of one case, planned on the same state and applied at the same moment,
+// both apply. Each rewrites the case's version, so one transaction
+// conflicts with the other's commit; the store runs it again on the state
+// the other left (its strict checks again), instead of refusing a clerk's
+// change for a write it never saw ("written concurrently; retry").
+func TestConcurrentAssetUpdatesBothApply(t *testing.T) {
+	for round := range 30 {
+		db, n := assetCase(t)
+		_, v, _ := db.Case(n)
+		renew, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRenewal, Measure: "m1", NewMeasure: "n1"}, day("2026-02-01"), "京0105")
+		if err != nil {
+			t.Fatal(err)
+		}
+		release, err := court.PlanAssetChange(v.Case(), court.AssetChange{Kind: court.ChangeRelease, Measure: "m2", NewMeasure: "r1"}, day("2026-02-01"), "京0105")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, d := range []court.AssetDelta{renew, release} {
+			go func() {
+				<-start
+				_, err := db.ApplyAssetDelta(n, d, DeltaOptions{Strict: true})
+				errs <- err
+			}()
+		}
+		close(start)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		_, after, _ := db.Case(n)
+		byID := map[string]court.Measure{}
+		for _, m := range after.Measures {
+			byID[m.ID] = m
+		}
+		if byID["m2"].Status != court.MeasureReleased {
+			t.Fatalf("round %d: m2 is %s, want released", round, byID["m2"].Status)
+		}
+		if n1, ok := byID["n1"]; !ok || !n1.Expiry.After(byID["m1"].Expiry) {
+			t.Fatalf("round %d: the renewal n1 of m1 (expiring %s): %+v, want it there and expiring later", round, byID["m1"].Expiry, n1)
+		}
+		if _, ok := byID["r1"]; !ok {
+			t.Fatalf("round %d: the release's record r1 is missing: %v", round, after.Measures)
+		}
+		checkConsistent(t, db, n)
+	}
+}
