@@ -185,7 +185,8 @@ func New(opts Options) (*Node, error) {
 	}
 	n.h = h
 	n.gh = mesh.NewGuardedHost(h, ts, log)
-	var psOpts []pubsub.Option
+	meshPeers := mesh.NewMeshPeers()
+	psOpts := []pubsub.Option{meshPeers.Option()}
 	if opts.GossipTracer != nil {
 		psOpts = append(psOpts, pubsub.WithRawTracer(opts.GossipTracer))
 	}
@@ -297,7 +298,7 @@ func New(opts Options) (*Node, error) {
 		return out, err
 	}, log))
 	if n.health, err = health.New(health.Deps{
-		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Host: h, PubSub: n.ps, Mesh: meshPeers, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 		MoreAlerts: func(ctx context.Context, asOf court.Date) ([]api.Alert, error) {
