@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"courtmesh.dev/courtmesh/court"
@@ -103,6 +104,82 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 		return setJSON(txn, []byte(keyAuditHead), auditHead{Seq: e.Seq, Hash: e.Hash})
 	})
 	return e, err
+}
+
+// AuditSynced appends e as Audit does and returns once the entry is on
+// disk: the store's logs are synced (Badger's Sync: the active memtable's
+// write-ahead log and the value log) after the append. It is for an entry
+// written before the action it records (node/audit's Before: a dossier
+// served, a case shown), which a power cut must not lose while the action
+// stands; Audit alone leaves the entry in the page cache until the kernel
+// writes it back, as the store's other writes are (Options.SyncWrites is
+// off).
+//
+// Appends that wait at the same time share one sync (auditSync), so that
+// concurrent requests pay about one sync between them, not one each.
+//
+// One window remains: Badger does not sync a memtable's log when it
+// rotates it out (a full memtable, 16 MiB of writes), so an entry whose
+// memtable rotates between its append and the sync is on disk once that
+// memtable is flushed to a table, normally within a second.
+func (db *DB) AuditSynced(e AuditEntry) (AuditEntry, error) {
+	e, err := db.Audit(e)
+	if err != nil {
+		return e, err
+	}
+	if err := db.auditSync.wait(db.bdb.Sync); err != nil {
+		return e, fmt.Errorf("audit log: entry %d written but not synced to disk: %w", e.Seq, err)
+	}
+	return e, nil
+}
+
+// groupSync shares syncs among the callers that wait for one at the same
+// time: a caller needs a sync that began after its write, and whoever
+// finds none running starts one for everyone waiting.
+type groupSync struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	running bool
+	started uint64 // syncs begun
+	done    uint64 // syncs finished (they run one at a time, in order)
+	failed  uint64 // the last sync that failed, 0 if none
+	err     error  // its error
+	syncs   uint64 // syncs run, for tests and benchmarks
+}
+
+// wait returns once a sync (run by this caller or another) that began
+// after the call has finished; the error of that sync, or of a later one
+// that failed before this caller saw the first (a failed sync may leave
+// pages it did not write marked clean: no later success is trusted).
+func (g *groupSync) wait(sync func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond.L == nil {
+		g.cond.L = &g.mu
+	}
+	need := g.started + 1
+	for g.done < need {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		g.started++
+		n := g.started
+		g.mu.Unlock()
+		err := sync()
+		g.mu.Lock()
+		g.running, g.done = false, n
+		g.syncs++
+		if err != nil {
+			g.failed, g.err = n, err
+		}
+		g.cond.Broadcast()
+	}
+	if g.failed >= need {
+		return g.err
+	}
+	return nil
 }
 
 // AuditHead returns the sequence and hash of the newest entry.

@@ -85,6 +85,8 @@ type DB struct {
 	// auditFault is the test fault (SetAuditFault).
 	auditMu    sync.Mutex
 	auditFault func(AuditEntry) error
+	// auditSync shares the syncs of AuditSynced among concurrent callers.
+	auditSync groupSync
 	// space keeps the bulk writers out of the disk's reserve; readOnly
 	// is Options.ReadOnly.
 	space    *spaceGuard

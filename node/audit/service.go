@@ -14,9 +14,12 @@ import (
 
 // Writer appends an entry to the audit log, returning it as written
 // (sequence, link and hash set); *storage.DB implements it. Appends are
-// serialised by the writer.
+// serialised by the writer. AuditSynced returns only once the entry is on
+// disk (concurrent callers share a sync); Audit may return while it is
+// still in the page cache.
 type Writer interface {
 	Audit(e storage.AuditEntry) (storage.AuditEntry, error)
+	AuditSynced(e storage.AuditEntry) (storage.AuditEntry, error)
 }
 
 // Store is the audit log read and written; *storage.DB implements it.
@@ -80,12 +83,14 @@ func New(d Deps) (*Service, error) {
 	return s, nil
 }
 
-// Before appends e for an action not yet done. If the entry cannot be
-// written the failure is counted and the error returned: the caller
-// refuses the action (does nothing) and returns the error, which says
-// so. It is not logged here.
+// Before appends e for an action not yet done and returns once it is on
+// disk (storage.DB.AuditSynced), so that no power cut loses the record of
+// an action that went ahead. If the entry cannot be written or synced the
+// failure is counted and the error returned: the caller refuses the
+// action (does nothing) and returns the error, which says so. It is not
+// logged here.
 func (s *Service) Before(e storage.AuditEntry) error {
-	if _, err := s.store.Audit(e); err != nil {
+	if _, err := s.store.AuditSynced(e); err != nil {
 		s.failures.WithLabelValues(e.Event, "refused").Inc()
 		return fmt.Errorf("the audit entry %s cannot be written, so nothing was done (the audit log is evidence; check the store's disk): %w", e.Event, err)
 	}

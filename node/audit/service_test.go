@@ -26,6 +26,7 @@ type memLog struct {
 	mu      sync.Mutex
 	entries []storage.AuditEntry
 	fail    error
+	synced  int // the entries appended by AuditSynced
 }
 
 var _ Store = (*memLog)(nil)
@@ -42,6 +43,16 @@ func (m *memLog) Audit(e storage.AuditEntry) (storage.AuditEntry, error) {
 	}
 	m.entries = append(m.entries, e)
 	return e, nil
+}
+
+func (m *memLog) AuditSynced(e storage.AuditEntry) (storage.AuditEntry, error) {
+	e, err := m.Audit(e)
+	if err == nil {
+		m.mu.Lock()
+		m.synced++
+		m.mu.Unlock()
+	}
+	return e, err
 }
 
 func (m *memLog) AuditEntries(from, to uint64) ([]storage.AuditEntry, error) {
@@ -164,6 +175,10 @@ func TestPolicyFailingWriter(t *testing.T) {
 	ml.setFail(nil)
 	if err := s.Before(e); err != nil || ml.len() != 1 {
 		t.Fatalf("Before with a working writer: %v, %d entries; want 1", err, ml.len())
+	}
+	// Before waits for the disk; After does not.
+	if err := s.After(e); err != nil || ml.len() != 2 || ml.synced != 1 {
+		t.Fatalf("Before then After: %v, %d entries, %d synced; want 2 entries, the first synced", err, ml.len(), ml.synced)
 	}
 }
 
