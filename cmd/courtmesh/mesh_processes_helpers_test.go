@@ -372,6 +372,35 @@ func procCPU(t *testing.T, pid int) float64 {
 	return (ut + st) / 100
 }
 
+// procRuns is how many times the process's threads have been put on a
+// processor so far (the third field of /proc/PID/task/*/schedstat): its
+// wake-ups, which on a virtual machine cost more than the idle node's
+// work. Threads that ended are not counted; an idle node starts none.
+func procRuns(t *testing.T, pid int) float64 {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("/proc/%d/task/*/schedstat: %v (%d threads)", pid, err, len(tasks))
+	}
+	var runs float64
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended since the glob
+		}
+		fs := strings.Fields(string(b))
+		if len(fs) != 3 {
+			t.Fatalf("%s: %q", f, b)
+		}
+		n, err := strconv.ParseFloat(fs[2], 64)
+		if err != nil {
+			t.Fatalf("%s: %q", f, b)
+		}
+		runs += n
+	}
+	return runs
+}
+
 // procRSS is the process's resident set in MB (/proc/PID/status VmRSS).
 func procRSS(t *testing.T, pid int) float64 { return procStatusMB(t, pid, "VmRSS") }
 

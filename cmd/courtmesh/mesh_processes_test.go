@@ -504,22 +504,24 @@ func TestMeshOfProcesses(t *testing.T) {
 	cpu0 := map[*meshProc]float64{}
 	idle := slices.DeleteFunc(slices.Clone(ps), func(p *meshProc) bool { return p == victim }) // cut off, it redials
 	floors := []*floorProc{startFloor(t, "store"), startFloor(t, "ticker")}
-	floor0 := make([]float64, len(floors))
+	floor0, floorRuns0 := make([]float64, len(floors)), make([]float64, len(floors))
 	for i, f := range floors {
-		floor0[i] = procCPU(t, f.cmd.Process.Pid)
+		floor0[i], floorRuns0[i] = procCPU(t, f.cmd.Process.Pid), procRuns(t, f.cmd.Process.Pid)
 	}
+	runs0 := map[*meshProc]float64{}
 	for _, p := range idle {
-		cpu0[p] = procCPU(t, p.cmd.Process.Pid)
+		cpu0[p], runs0[p] = procCPU(t, p.cmd.Process.Pid), procRuns(t, p.cmd.Process.Pid)
 	}
 	t0 := time.Now()
 	time.Sleep(window) // a measurement window, not a wait for a condition
 	el := time.Since(t0).Seconds()
-	floorCPU := make([]float64, len(floors))
+	floorCPU, floorRuns := make([]float64, len(floors)), make([]float64, len(floors))
 	for i, f := range floors {
 		floorCPU[i] = 100 * (procCPU(t, f.cmd.Process.Pid) - floor0[i]) / el
+		floorRuns[i] = (procRuns(t, f.cmd.Process.Pid) - floorRuns0[i]) / el
 		f.stop()
 	}
-	var cpus, rss, anon, file, pss []float64
+	var cpus, runs, rss, anon, file, pss []float64
 	var maxCPU, maxRSS string
 	for _, p := range idle {
 		c, r := 100*(procCPU(t, p.cmd.Process.Pid)-cpu0[p])/el, procRSS(t, p.cmd.Process.Pid)
@@ -530,10 +532,12 @@ func TestMeshOfProcesses(t *testing.T) {
 			maxRSS = p.code
 		}
 		cpus, rss = append(cpus, c), append(rss, r)
+		runs = append(runs, (procRuns(t, p.cmd.Process.Pid)-runs0[p])/el)
 		anon, file = append(anon, procStatusMB(t, p.cmd.Process.Pid, "RssAnon")), append(file, procStatusMB(t, p.cmd.Process.Pid, "RssFile"))
 		pss = append(pss, procPSS(t, p.cmd.Process.Pid))
 	}
 	sort.Float64s(cpus)
+	sort.Float64s(runs)
 	sort.Float64s(rss)
 	sort.Float64s(anon)
 	sort.Float64s(file)
@@ -542,6 +546,8 @@ func TestMeshOfProcesses(t *testing.T) {
 		n, window, len(idle), pctF(cpus, 50), pctF(cpus, 90), cpus[len(cpus)-1], maxCPU, pctF(rss, 50), pctF(rss, 90), rss[len(rss)-1], maxRSS)
 	t.Logf("idle floor over the same window, on one processor as an idle node runs: a process holding only an open store (Badger with the node's options; its two compactors wake every 50 ms) %.2f%% of a core; a process whose one goroutine wakes every 50 ms and does nothing %.2f%%",
 		floorCPU[0], floorCPU[1])
+	t.Logf("wake-ups per idle node (its threads put on a processor, /proc/PID/task/*/schedstat): median %.0f/s, p90 %.0f/s; the store alone %.0f/s, the 50 ms ticker alone %.0f/s",
+		pctF(runs, 50), pctF(runs, 90), floorRuns[0], floorRuns[1])
 	// The RSS counts the executable's own pages, which the kernel maps
 	// whole (text and read-only data, about 37 MB) and every node process
 	// on the machine shares: the node's own memory is the anonymous part.
