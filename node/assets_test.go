@@ -444,11 +444,17 @@ func TestAssetUpdateRefusals(t *testing.T) {
 		if err := node.PublishForTest(ctx, origin, raw); err != nil {
 			t.Fatal(err)
 		}
-		nodetest.PollUntil(t, 20*time.Second, "the receiver audits the unreadable update", func() bool {
-			return assetAudits(t, recv, "asset_update.unreadable", id) == 1
+		// The skip is audited first (Before: written and synced), then
+		// recorded: wait for both.
+		nodetest.PollUntil(t, 20*time.Second, "the receiver audits and skips the unreadable update", func() bool {
+			n, _ := recv.Store().AppliedAssetUpdates(string(id), "京0105")
+			return assetAudits(t, recv, "asset_update.unreadable", id) >= 1 && n >= 1
 		})
 		if got := snapshot(); got != before {
 			t.Error("an update that does not open changed the receiver's case")
+		}
+		if n := assetAudits(t, recv, "asset_update.unreadable", id); n != 1 {
+			t.Errorf("the unreadable update audited %d times, want once", n)
 		}
 		if n, _ := recv.Store().AppliedAssetUpdates(string(id), "京0105"); n != 1 {
 			t.Errorf("the unreadable update was not consumed: last applied %d", n)
