@@ -127,7 +127,7 @@ func (db *DB) AuditSynced(e AuditEntry) (AuditEntry, error) {
 	if err != nil {
 		return e, err
 	}
-	if err := db.auditSync.wait(db.bdb.Sync); err != nil {
+	if err := db.auditSync.wait(db.syncLogs); err != nil {
 		return e, fmt.Errorf("audit log: entry %d written but not synced to disk: %w", e.Seq, err)
 	}
 	return e, nil

@@ -142,3 +142,57 @@ func TestGroupSyncCoversEachCaller(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "%d callers, %d syncs\n", callers, len(syncs))
 	}
 }
+
+// TestAuditSyncedWhileClosing: writers append with AuditSynced while the
+// store closes under them. Each append either succeeds or returns an
+// error; none panics (Badger's Sync on a closed store would).
+func TestAuditSyncedWhileClosing(t *testing.T) {
+	k, err := crypto.GenerateEncKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(t.TempDir(), Options{Decrypter: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, failed int
+	for range 8 {
+		wg.Go(func() {
+			for range 10000 { // bounded; the store closes long before
+				_, err := db.AuditSynced(AuditEntry{Event: "dossier.chunks", Outcome: "ok"})
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					ok++
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	for range 5000 { // until some appends went through, at most 5 s
+		mu.Lock()
+		n := ok
+		mu.Unlock()
+		if n >= 8 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	t.Logf("%d appends synced, %d refused once the store closed", ok, failed)
+	if ok == 0 || failed != 8 {
+		t.Errorf("%d appends, %d refusals; want some appends and each of the 8 writers refused once closed", ok, failed)
+	}
+	if _, err := db.AuditSynced(AuditEntry{Event: "dossier.chunks", Outcome: "ok"}); err == nil {
+		t.Error("an append after Close succeeded")
+	}
+}

@@ -414,7 +414,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) error {
 // finishRestore syncs a restored store, migrates it, and checks that
 // every chunk a record refers to is there.
 func (db *DB) finishRestore(ctx context.Context) error {
-	if err := db.bdb.Sync(); err != nil {
+	if err := db.syncLogs(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if err := db.migrate(); err != nil {

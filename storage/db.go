@@ -87,6 +87,10 @@ type DB struct {
 	auditFault func(AuditEntry) error
 	// auditSync shares the syncs of AuditSynced among concurrent callers.
 	auditSync groupSync
+	// closeMu orders syncLogs against Close: Badger's Sync on a closed
+	// store dereferences its memtable, which Close has dropped.
+	closeMu sync.RWMutex
+	closed  bool
 	// space keeps the bulk writers out of the disk's reserve; readOnly
 	// is Options.ReadOnly.
 	space    *spaceGuard
@@ -258,6 +262,9 @@ func Open(dir string, o Options) (*DB, error) {
 
 // Close closes the store.
 func (db *DB) Close() error {
+	db.closeMu.Lock()
+	db.closed = true
+	db.closeMu.Unlock()
 	cerr := db.chunks.Close()
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
@@ -266,6 +273,17 @@ func (db *DB) Close() error {
 		return fmt.Errorf("close chunk store: %w", cerr)
 	}
 	return nil
+}
+
+// syncLogs syncs the store's logs to disk (Badger's Sync), or says that
+// the store is closed.
+func (db *DB) syncLogs() error {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed {
+		return court.Errorf(court.ErrUnavailable, "store closed")
+	}
+	return db.bdb.Sync()
 }
 
 // Chunks returns the chunk store, for tests and tools. Writers must go

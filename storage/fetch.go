@@ -45,7 +45,7 @@ func (db *DB) SaveHandoverCase(transfer string, sealed []byte) ([32]byte, error)
 		return txn.Set([]byte(prefixHandoverCase+transfer+"/"+hex.EncodeToString(h[:])), sealed)
 	})
 	if err == nil {
-		err = db.bdb.Sync()
+		err = db.syncLogs()
 	}
 	if err != nil {
 		return h, fmt.Errorf("transfer %s: save the handed-over case: %w", transfer, err)
@@ -115,7 +115,7 @@ func (db *DB) SaveFetchManifest(transfer string, manifest []byte, chunks []crypt
 		return txn.Set([]byte(prefixFetchChunks+transfer), encodeChunkList(chunks))
 	})
 	if err == nil {
-		err = db.bdb.Sync()
+		err = db.syncLogs()
 	}
 	if err != nil {
 		return fmt.Errorf("transfer %s: save the fetch manifest: %w", transfer, err)

@@ -75,7 +75,7 @@ func (db *DB) CollectGarbage(ctx context.Context) (int, error) {
 		if err := wb.Flush(); err != nil {
 			return 0, fmt.Errorf("collect garbage: %w", err)
 		}
-		if err := db.bdb.Sync(); err != nil {
+		if err := db.syncLogs(); err != nil {
 			return 0, fmt.Errorf("collect garbage: %w", err)
 		}
 	}

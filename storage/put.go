@@ -158,7 +158,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	}
 	// The marker must be durable before the first chunk file is: the
 	// chunk store and Badger are synced separately.
-	if err := db.bdb.Sync(); err != nil {
+	if err := db.syncLogs(); err != nil {
 		return res, fmt.Errorf("store case %s: %w", n, err)
 	}
 	// From here on, a failure leaves the marker: the chunks already
@@ -261,7 +261,7 @@ func (db *DB) PutCase(ctx context.Context, in NewCase) (PutResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("store case %s: commit: %w", n, err)
 	}
-	if err := db.bdb.Sync(); err != nil {
+	if err := db.syncLogs(); err != nil {
 		return res, fmt.Errorf("store case %s: sync after commit: %w", n, err)
 	}
 	res.Version = v.Version

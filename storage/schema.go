@@ -176,5 +176,5 @@ func moveChunksOut(db *DB) error {
 	if len(ids) > 0 {
 		db.log.Info("moved chunks out of Badger", "chunks", len(ids))
 	}
-	return db.bdb.Sync()
+	return db.syncLogs()
 }

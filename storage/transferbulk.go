@@ -219,7 +219,7 @@ func rebuildTransferIndexes(db *DB) error {
 	if n > 0 {
 		db.log.Info("built transfer indexes and counters", "transfers", n)
 	}
-	return db.bdb.Sync()
+	return db.syncLogs()
 }
 
 // CheckTransferIndexes recomputes the counters from the stored transfers

@@ -202,7 +202,7 @@ func (db *DB) EnsureTransferStats(ctx context.Context, key string, fn StatsFunc)
 	if n > 0 {
 		db.log.Info("computed the transfers' statistics", "transfers", n, "definition", key, "took", time.Since(start).Round(time.Millisecond))
 	}
-	return db.bdb.Sync()
+	return db.syncLogs()
 }
 
 // CountCourtOverdue is CountOverdue for the transfers concerning court c
