@@ -185,8 +185,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.h = h
 	n.gh = mesh.NewGuardedHost(h, ts, log)
-	meshPeers := mesh.NewMeshPeers()
-	psOpts := []pubsub.Option{meshPeers.Option()}
+	var psOpts []pubsub.Option
 	if opts.GossipTracer != nil {
 		psOpts = append(psOpts, pubsub.WithRawTracer(opts.GossipTracer))
 	}
@@ -298,7 +297,7 @@ func New(opts Options) (*Node, error) {
 		return out, err
 	}, log))
 	if n.health, err = health.New(health.Deps{
-		Host: h, PubSub: n.ps, Mesh: meshPeers, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
+		Host: h, PubSub: n.ps, Trust: ts, Key: signer, Store: db, Measure: n.assets, Complaints: n.party, Metrics: m, Now: now, Log: log, Life: n.ctx,
 		Version: Version, HeartbeatEvery: cfg.HeartbeatInterval.Duration, SkewTolerance: cfg.ClockSkewTolerance.Duration, GuardDays: cfg.HandoverGuardDays,
 		WebhookURL: cfg.WebhookURL, AlertEvery: cfg.SyncInterval.Duration, RecordHead: n.xfer.Head,
 		MoreAlerts: func(ctx context.Context, asOf court.Date) ([]api.Alert, error) {

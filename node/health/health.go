@@ -16,7 +16,6 @@ import (
 	"courtmesh.dev/courtmesh/node/api"
 	"courtmesh.dev/courtmesh/node/config"
 	"courtmesh.dev/courtmesh/node/dashboard"
-	"courtmesh.dev/courtmesh/node/mesh"
 	"courtmesh.dev/courtmesh/node/metrics"
 	"courtmesh.dev/courtmesh/storage"
 )
@@ -71,12 +70,8 @@ type Measures interface {
 // Deps is what the health room is built from. Every field is required
 // unless it says otherwise.
 type Deps struct {
-	Host   host.Host
-	PubSub *pubsub.PubSub
-	// Mesh, if set, sends this node's heartbeats to its mesh of the
-	// province topic only (mesh.MeshPeers.Publish), not flooded to every
-	// subscribed peer as its records are; nil floods them too.
-	Mesh    *mesh.MeshPeers
+	Host    host.Host
+	PubSub  *pubsub.PubSub
 	Trust   TrustView
 	Key     crypto.TransportSigner // signs heartbeats; its transport key signs the peer record in them
 	Store   Store

@@ -315,12 +315,7 @@ func (s *Service) publish(ctx context.Context) error {
 	s.mu.Lock()
 	t := s.topics[s.province]
 	s.mu.Unlock()
-	if s.d.Mesh != nil {
-		err = s.d.Mesh.Publish(ctx, s.d.PubSub, t.topic, b)
-	} else {
-		err = t.topic.Publish(ctx, b)
-	}
-	if err != nil {
+	if err := t.topic.Publish(ctx, b); err != nil {
 		return err
 	}
 	if s.d.Published != nil {
