@@ -151,7 +151,7 @@ type groupSync struct {
 // after the call has finished; the error of that sync, or of a later one
 // that failed before this caller saw the first (a failed sync may leave
 // pages it did not write marked clean: no later success is trusted).
-func (g *groupSync) wait(sync func() error) error {
+func (g *groupSync) wait(syncFn func() error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.cond.L == nil {
@@ -167,7 +167,7 @@ func (g *groupSync) wait(sync func() error) error {
 		g.started++
 		n := g.started
 		g.mu.Unlock()
-		err := sync()
+		err := syncFn()
 		g.mu.Lock()
 		g.running, g.done = false, n
 		g.syncs++

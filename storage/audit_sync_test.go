@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -194,5 +195,62 @@ func TestAuditSyncedWhileClosing(t *testing.T) {
 	}
 	if _, err := db.AuditSynced(AuditEntry{Event: "dossier.chunks", Outcome: "ok"}); err == nil {
 		t.Error("an append after Close succeeded")
+	}
+}
+
+// BenchmarkAuditSynced appends entries with AuditSynced on a real store
+// from 1 writer and from 16 at once, and, as the baseline in the same run,
+// from 16 writers that each sync after their own append (Audit, then the
+// store's sync: what AuditSynced costs without sharing). It prints
+//
+//	audit entries synced, 1 writer: <n>/s (<syncs> syncs); 16 writers: <n>/s (<syncs> syncs); 16 writers each syncing alone: <n>/s; shared / alone = <ratio>x
+//
+//	go test ./storage -run '^$' -bench '^BenchmarkAuditSynced$' -benchtime 1x
+//
+// COURTMESH_BENCH_AUDIT sets the entries per run (default 2000).
+func BenchmarkAuditSynced(b *testing.B) {
+	count := 2000
+	if v, err := strconv.Atoi(os.Getenv("COURTMESH_BENCH_AUDIT")); err == nil && v > 0 {
+		count = v
+	}
+	run := func(writers int, shared bool) (float64, uint64) {
+		k, err := crypto.GenerateEncKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, err := Open(b.TempDir(), Options{Decrypter: k})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for i := w; i < count; i += writers {
+					e := AuditEntry{Event: "dossier.chunks", Outcome: "ok", Detail: fmt.Sprintf("8 of 8 chunks, request %d", i)}
+					var err error
+					if shared {
+						_, err = db.AuditSynced(e)
+					} else if _, err = db.Audit(e); err == nil {
+						err = db.syncLogs()
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return float64(count) / time.Since(start).Seconds(), db.auditSync.syncs
+	}
+	for range b.N {
+		one, s1 := run(1, true)
+		many, s16 := run(16, true)
+		alone, _ := run(16, false)
+		fmt.Printf("audit entries synced, 1 writer: %.0f/s (%d syncs); 16 writers: %.0f/s (%d syncs); 16 writers each syncing alone: %.0f/s; shared / alone = %.2fx\n",
+			one, s1, many, s16, alone, many/alone)
+		b.ReportMetric(many/alone, "x-shared")
 	}
 }
