@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -80,11 +81,33 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 	if err := db.writable("audit log"); err != nil {
 		return e, err
 	}
+	r := &auditReq{e: e}
+	db.appendAudit([]*auditReq{r})
+	return r.e, r.err
+}
+
+// auditReq is one entry to append: e as given, then as stored (or as
+// given again, with err, if it was not).
+type auditReq struct {
+	e    AuditEntry
+	err  error
+	done bool // set by the queue (auditQueue) once e and err are final
+}
+
+// appendAudit appends the entries of rs in order, in one transaction:
+// each links to the one before it, the first to the log's head. An entry
+// the test fault refuses is skipped with that error; if the transaction
+// fails, every entry gets its error and none is stored.
+func (db *DB) appendAudit(rs []*auditReq) {
 	db.auditMu.Lock() // the head is read and written in one transaction
 	defer db.auditMu.Unlock()
-	if db.auditFault != nil {
-		if err := db.auditFault(e); err != nil {
-			return e, fmt.Errorf("audit log: %w", err)
+	given := make([]AuditEntry, len(rs))
+	for i, r := range rs {
+		given[i] = r.e
+		if db.auditFault != nil {
+			if err := db.auditFault(r.e); err != nil {
+				r.err = fmt.Errorf("audit log: %w", err)
+			}
 		}
 	}
 	err := db.bdb.Update(func(txn *badger.Txn) error {
@@ -92,18 +115,35 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 		if err := getJSON(txn, []byte(keyAuditHead), &head); err != nil && !errors.Is(err, court.ErrNotFound) {
 			return err
 		}
-		e.Seq, e.Prev = head.Seq+1, head.Hash
-		if e.Time.IsZero() {
-			e.Time = db.now()
+		wrote := false
+		for _, r := range rs {
+			if r.err != nil {
+				continue
+			}
+			e := &r.e
+			e.Seq, e.Prev = head.Seq+1, head.Hash
+			if e.Time.IsZero() {
+				e.Time = db.now()
+			}
+			e.Time = e.Time.UTC()
+			e.Hash = chainHashIn(db.suite, *e)
+			if err := setJSON(txn, binary.BigEndian.AppendUint64([]byte(prefixAudit), e.Seq), *e); err != nil {
+				return err
+			}
+			head, wrote = auditHead{Seq: e.Seq, Hash: e.Hash}, true
 		}
-		e.Time = e.Time.UTC()
-		e.Hash = chainHashIn(db.suite, e)
-		if err := setJSON(txn, binary.BigEndian.AppendUint64([]byte(prefixAudit), e.Seq), e); err != nil {
-			return err
+		if !wrote {
+			return nil
 		}
-		return setJSON(txn, []byte(keyAuditHead), auditHead{Seq: e.Seq, Hash: e.Hash})
+		return setJSON(txn, []byte(keyAuditHead), head)
 	})
-	return e, err
+	if err != nil {
+		for i, r := range rs {
+			if r.err == nil {
+				r.e, r.err = given[i], err
+			}
+		}
+	}
 }
 
 // AuditSynced appends e as Audit does and returns once the entry is on
@@ -115,71 +155,80 @@ func (db *DB) Audit(e AuditEntry) (AuditEntry, error) {
 // writes it back, as the store's other writes are (Options.SyncWrites is
 // off).
 //
-// Appends that wait at the same time share one sync (auditSync), so that
-// concurrent requests pay about one sync between them, not one each.
+// Entries that wait at the same time are committed together: one
+// transaction and one sync for all of them (auditQueue), so concurrent
+// requests pay about one commit and one sync between them.
 //
 // One window remains: Badger does not sync a memtable's log when it
 // rotates it out (a full memtable, 16 MiB of writes), so an entry whose
 // memtable rotates between its append and the sync is on disk once that
 // memtable is flushed to a table, normally within a second.
 func (db *DB) AuditSynced(e AuditEntry) (AuditEntry, error) {
-	e, err := db.Audit(e)
-	if err != nil {
+	if err := db.writable("audit log"); err != nil {
 		return e, err
 	}
-	if err := db.auditSync.wait(db.syncLogs); err != nil {
-		return e, fmt.Errorf("audit log: entry %d written but not synced to disk: %w", e.Seq, err)
-	}
-	return e, nil
+	r := &auditReq{e: e}
+	db.auditQ.commit(r, func(batch []*auditReq) {
+		db.appendAudit(batch)
+		if !slices.ContainsFunc(batch, func(b *auditReq) bool { return b.err == nil }) {
+			return // nothing written, nothing to sync
+		}
+		if err := db.syncLogs(); err != nil {
+			for _, b := range batch {
+				if b.err == nil {
+					b.err = fmt.Errorf("audit log: entry %d written but not synced to disk: %w", b.e.Seq, err)
+				}
+			}
+		}
+	})
+	return r.e, r.err
 }
 
-// groupSync shares syncs among the callers that wait for one at the same
-// time: a caller needs a sync that began after its write, and whoever
-// finds none running starts one for everyone waiting.
-type groupSync struct {
+// maxAuditBatch bounds the entries one commit of the queue takes: far
+// under Badger's transaction limit (a few hundred bytes each).
+const maxAuditBatch = 256
+
+// auditQueue commits the entries that wait at the same time together
+// (group commit): a caller queues its entry; if no commit is under way it
+// takes the queue (up to maxAuditBatch) and commits it, else it waits,
+// and takes what queued meanwhile when that commit ends, unless a commit
+// already carried its entry.
+type auditQueue struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	running bool
-	started uint64 // syncs begun
-	done    uint64 // syncs finished (they run one at a time, in order)
-	failed  uint64 // the last sync that failed, 0 if none
-	err     error  // its error
-	syncs   uint64 // syncs run, for tests and benchmarks
+	pending []*auditReq
+	busy    bool
+	commits uint64 // batches committed, for tests and benchmarks
 }
 
-// wait returns once a sync (run by this caller or another) that began
-// after the call has finished; the error of that sync, or of a later one
-// that failed before this caller saw the first (a failed sync may leave
-// pages it did not write marked clean: no later success is trusted).
-func (g *groupSync) wait(syncFn func() error) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.cond.L == nil {
-		g.cond.L = &g.mu
+// commit returns once r has been committed by run, called with r in a
+// batch of the entries queued, in their order.
+func (q *auditQueue) commit(r *auditReq, run func([]*auditReq)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.cond.L == nil {
+		q.cond.L = &q.mu
 	}
-	need := g.started + 1
-	for g.done < need {
-		if g.running {
-			g.cond.Wait()
+	q.pending = append(q.pending, r)
+	for !r.done {
+		if q.busy {
+			q.cond.Wait()
 			continue
 		}
-		g.running = true
-		g.started++
-		n := g.started
-		g.mu.Unlock()
-		err := syncFn()
-		g.mu.Lock()
-		g.running, g.done = false, n
-		g.syncs++
-		if err != nil {
-			g.failed, g.err = n, err
+		n := min(len(q.pending), maxAuditBatch)
+		batch := q.pending[:n:n]
+		q.pending = append([]*auditReq(nil), q.pending[n:]...)
+		q.busy = true
+		q.mu.Unlock()
+		run(batch)
+		q.mu.Lock()
+		for _, b := range batch {
+			b.done = true
 		}
-		g.cond.Broadcast()
+		q.busy = false
+		q.commits++
+		q.cond.Broadcast()
 	}
-	if g.failed >= need {
-		return g.err
-	}
-	return nil
 }
 
 // AuditHead returns the sequence and hash of the newest entry.

@@ -14,10 +14,10 @@ import (
 
 // TestAuditSyncedSharesSyncs: 32 writers append 20 entries each with
 // AuditSynced on a real store at once. Every entry is in the log once and
-// the chain holds; the syncs run (real Badger Syncs of the store's logs)
-// are logged: how many the writers shared depends on how long the disk
-// takes to sync (on tmpfs, next to nothing), so TestGroupSyncCoversEachCaller
-// shows the sharing with a sync of known length.
+// the chain holds; the commits (one transaction and one real Badger Sync
+// each) are logged: how many entries each carried depends on how long
+// the disk takes, so TestAuditQueueCommitsTogether shows the grouping
+// with a commit of known length.
 func TestAuditSyncedSharesSyncs(t *testing.T) {
 	k, err := crypto.GenerateEncKey()
 	if err != nil {
@@ -67,80 +67,114 @@ func TestAuditSyncedSharesSyncs(t *testing.T) {
 	if at, err := VerifyAudit(all, ""); err != nil {
 		t.Fatalf("chain broken at %d: %v", at, err)
 	}
-	syncs := db.auditSync.syncs
-	t.Logf("%d entries appended by %d writers at once: %d syncs", writers*each, writers, syncs)
-	if syncs == 0 || syncs > writers*each {
-		t.Errorf("%d syncs for %d entries; want at least one and at most one per entry", syncs, writers*each)
+	commits := db.auditQ.commits
+	t.Logf("%d entries appended by %d writers at once: %d commits", writers*each, writers, commits)
+	if commits == 0 || commits > writers*each {
+		t.Errorf("%d commits for %d entries; want at least one and at most one per entry", commits, writers*each)
 	}
 }
 
-// TestGroupSyncCoversEachCaller: every caller of wait returns after a
-// sync that began after its call and ended before its return; a failed
-// sync is the error of the callers that needed it, and only of those.
-func TestGroupSyncCoversEachCaller(t *testing.T) {
-	var g groupSync
-	type span struct{ start, end time.Time }
+// TestAuditQueueCommitsTogether: 40 callers queue at once on a commit
+// that takes 2 ms. Each returns only once its entry is committed, each
+// entry is committed exactly once, and the callers shared commits.
+func TestAuditQueueCommitsTogether(t *testing.T) {
+	var q auditQueue
 	var mu sync.Mutex
-	var syncs []span
-	fail := errors.New("fsync: input/output error")
-	var failNext bool
-	syncFn := func() error {
-		s := span{start: time.Now()}
+	var batches [][]*auditReq
+	run := func(b []*auditReq) {
 		time.Sleep(2 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
-		s.end = time.Now()
-		syncs = append(syncs, s)
-		if failNext {
-			failNext = false
-			return fail
-		}
-		return nil
+		batches = append(batches, b)
 	}
 	const callers = 40
-	type call struct {
-		at, back time.Time
-		err      error
-	}
-	calls := make([]call, callers)
+	reqs := make([]*auditReq, callers)
 	var wg sync.WaitGroup
 	for i := range callers {
+		reqs[i] = &auditReq{e: AuditEntry{Seq: uint64(i)}}
 		wg.Go(func() {
 			time.Sleep(time.Duration(i%8) * 500 * time.Microsecond)
-			calls[i].at = time.Now()
-			calls[i].err = g.wait(syncFn)
-			calls[i].back = time.Now()
+			q.commit(reqs[i], run)
+			if !reqs[i].done {
+				t.Errorf("caller %d returned before its entry was committed", i)
+			}
 		})
 	}
 	wg.Wait()
-	for i, c := range calls {
-		if c.err != nil {
-			t.Fatalf("caller %d: %v", i, c.err)
-		}
-		covered := false
-		for _, s := range syncs {
-			covered = covered || (s.start.After(c.at) && !s.end.After(c.back))
-		}
-		if !covered {
-			t.Fatalf("caller %d returned with no sync begun after its call and ended before its return", i)
+	seen := map[*auditReq]int{}
+	for _, b := range batches {
+		for _, r := range b {
+			seen[r]++
 		}
 	}
-	if len(syncs) >= callers {
-		t.Errorf("%d syncs for %d callers: none shared", len(syncs), callers)
+	for i, r := range reqs {
+		if seen[r] != 1 {
+			t.Fatalf("entry %d committed %d times", i, seen[r])
+		}
 	}
-	// A sync that fails is the error of the caller that needed it ...
-	mu.Lock()
-	failNext = true
-	mu.Unlock()
-	if err := g.wait(syncFn); !errors.Is(err, fail) {
-		t.Fatalf("wait over a failing sync: %v; want its error", err)
+	if len(batches) >= callers || q.commits != uint64(len(batches)) {
+		t.Errorf("%d commits (counted %d) for %d callers: none shared", len(batches), q.commits, callers)
 	}
-	// ... and not of a caller after it, whose own sync succeeds.
-	if err := g.wait(syncFn); err != nil {
-		t.Fatalf("wait after the failure: %v", err)
+	t.Logf("%d callers, %d commits", callers, len(batches))
+}
+
+// TestAuditSyncedFaultInABatch: 16 writers append at once, every other
+// entry refused by the test fault. The refused ones return its error and
+// are not stored; the others are, once each, and the chain holds.
+func TestAuditSyncedFaultInABatch(t *testing.T) {
+	k, err := crypto.GenerateEncKey()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "%d callers, %d syncs\n", callers, len(syncs))
+	db, err := Open(t.TempDir(), Options{Decrypter: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fault := errors.New("disk full")
+	db.SetAuditFault(func(e AuditEntry) error {
+		if e.Outcome == "refused" {
+			return fault
+		}
+		return nil
+	})
+	const writers, each = 16, 10
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := map[uint64]string{}
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				outcome := []string{"ok", "refused"}[(w+i)%2]
+				e, err := db.AuditSynced(AuditEntry{Event: "dossier.chunks", Outcome: outcome, Detail: fmt.Sprintf("writer %d, entry %d", w, i)})
+				switch {
+				case outcome == "refused" && !errors.Is(err, fault):
+					t.Errorf("writer %d, entry %d: %v; want the fault", w, i, err)
+				case outcome == "ok" && err != nil:
+					t.Errorf("writer %d, entry %d: %v", w, i, err)
+				case outcome == "ok":
+					mu.Lock()
+					stored[e.Seq] = e.Detail
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all, err := db.AuditEntries(1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != writers*each/2 || len(stored) != len(all) {
+		t.Fatalf("%d entries stored, %d returned as stored; want %d", len(all), len(stored), writers*each/2)
+	}
+	for _, e := range all {
+		if e.Outcome != "ok" || stored[e.Seq] != e.Detail {
+			t.Fatalf("entry %d (%s, %q) is not the one returned for that sequence (%q)", e.Seq, e.Outcome, e.Detail, stored[e.Seq])
+		}
+	}
+	if at, err := VerifyAudit(all, ""); err != nil {
+		t.Fatalf("chain broken at %d: %v", at, err)
 	}
 }
 
@@ -200,10 +234,10 @@ func TestAuditSyncedWhileClosing(t *testing.T) {
 
 // BenchmarkAuditSynced appends entries with AuditSynced on a real store
 // from 1 writer and from 16 at once, and, as the baseline in the same run,
-// from 16 writers that each sync after their own append (Audit, then the
-// store's sync: what AuditSynced costs without sharing). It prints
+// from 16 writers that each commit and sync their own entry (Audit, then
+// the store's sync: what AuditSynced costs without grouping). It prints
 //
-//	audit entries synced, 1 writer: <n>/s (<syncs> syncs); 16 writers: <n>/s (<syncs> syncs); 16 writers each syncing alone: <n>/s; shared / alone = <ratio>x
+//	audit entries synced, 1 writer: <n>/s (<commits> commits); 16 writers: <n>/s (<commits> commits); 16 writers each alone: <n>/s; grouped / alone = <ratio>x
 //
 //	go test ./storage -run '^$' -bench '^BenchmarkAuditSynced$' -benchtime 1x
 //
@@ -243,13 +277,13 @@ func BenchmarkAuditSynced(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		return float64(count) / time.Since(start).Seconds(), db.auditSync.syncs
+		return float64(count) / time.Since(start).Seconds(), db.auditQ.commits
 	}
 	for range b.N {
 		one, s1 := run(1, true)
 		many, s16 := run(16, true)
 		alone, _ := run(16, false)
-		fmt.Printf("audit entries synced, 1 writer: %.0f/s (%d syncs); 16 writers: %.0f/s (%d syncs); 16 writers each syncing alone: %.0f/s; shared / alone = %.2fx\n",
+		fmt.Printf("audit entries synced, 1 writer: %.0f/s (%d commits); 16 writers: %.0f/s (%d commits); 16 writers each alone: %.0f/s; grouped / alone = %.2fx\n",
 			one, s1, many, s16, alone, many/alone)
 		b.ReportMetric(many/alone, "x-shared")
 	}

@@ -85,8 +85,8 @@ type DB struct {
 	// auditFault is the test fault (SetAuditFault).
 	auditMu    sync.Mutex
 	auditFault func(AuditEntry) error
-	// auditSync shares the syncs of AuditSynced among concurrent callers.
-	auditSync groupSync
+	// auditQ commits the entries of concurrent AuditSynced calls together.
+	auditQ auditQueue
 	// closeMu orders syncLogs against Close: Badger's Sync on a closed
 	// store dereferences its memtable, which Close has dropped.
 	closeMu sync.RWMutex
