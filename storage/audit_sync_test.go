@@ -19,14 +19,7 @@ import (
 // the disk takes, so TestAuditQueueCommitsTogether shows the grouping
 // with a commit of known length.
 func TestAuditSyncedSharesSyncs(t *testing.T) {
-	k, err := crypto.GenerateEncKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(t.TempDir(), Options{Decrypter: k})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAuditStore(t)
 	defer db.Close()
 	const writers, each = 32, 20
 	var wg sync.WaitGroup
@@ -122,14 +115,7 @@ func TestAuditQueueCommitsTogether(t *testing.T) {
 // entry refused by the test fault. The refused ones return its error and
 // are not stored; the others are, once each, and the chain holds.
 func TestAuditSyncedFaultInABatch(t *testing.T) {
-	k, err := crypto.GenerateEncKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(t.TempDir(), Options{Decrypter: k})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAuditStore(t)
 	defer db.Close()
 	fault := errors.New("disk full")
 	db.SetAuditFault(func(e AuditEntry) error {
@@ -182,14 +168,7 @@ func TestAuditSyncedFaultInABatch(t *testing.T) {
 // store closes under them. Each append either succeeds or returns an
 // error; none panics (Badger's Sync on a closed store would).
 func TestAuditSyncedWhileClosing(t *testing.T) {
-	k, err := crypto.GenerateEncKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(t.TempDir(), Options{Decrypter: k})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAuditStore(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var ok, failed int
@@ -248,14 +227,7 @@ func BenchmarkAuditSynced(b *testing.B) {
 		count = v
 	}
 	run := func(writers int, shared bool) (float64, uint64) {
-		k, err := crypto.GenerateEncKey()
-		if err != nil {
-			b.Fatal(err)
-		}
-		db, err := Open(b.TempDir(), Options{Decrypter: k})
-		if err != nil {
-			b.Fatal(err)
-		}
+		db := openAuditStore(b)
 		defer db.Close()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -287,4 +259,19 @@ func BenchmarkAuditSynced(b *testing.B) {
 			one, s1, many, s16, alone, many/alone)
 		b.ReportMetric(many/alone, "x-shared")
 	}
+}
+
+// openAuditStore opens a fresh store in a temporary directory, encrypted
+// at rest as a node opens its own; the caller closes it.
+func openAuditStore(tb testing.TB) *DB {
+	tb.Helper()
+	k, err := crypto.GenerateEncKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := Open(tb.TempDir(), Options{Decrypter: k})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return db
 }
