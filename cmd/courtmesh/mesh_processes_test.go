@@ -521,7 +521,7 @@ func TestMeshOfProcesses(t *testing.T) {
 		floorRuns[i] = (procRuns(t, f.cmd.Process.Pid) - floorRuns0[i]) / el
 		f.stop()
 	}
-	var cpus, runs, rss, anon, file, pss []float64
+	var cpus, runs, rss, anon, file, pmd, pss []float64
 	var maxCPU, maxRSS string
 	for _, p := range idle {
 		c, r := 100*(procCPU(t, p.cmd.Process.Pid)-cpu0[p])/el, procRSS(t, p.cmd.Process.Pid)
@@ -535,6 +535,7 @@ func TestMeshOfProcesses(t *testing.T) {
 		runs = append(runs, (procRuns(t, p.cmd.Process.Pid)-runs0[p])/el)
 		anon, file = append(anon, procStatusMB(t, p.cmd.Process.Pid, "RssAnon")), append(file, procStatusMB(t, p.cmd.Process.Pid, "RssFile"))
 		pss = append(pss, procPSS(t, p.cmd.Process.Pid))
+		pmd = append(pmd, procKBLineMB(t, fmt.Sprintf("/proc/%d/smaps_rollup", p.cmd.Process.Pid), "FilePmdMapped"))
 	}
 	sort.Float64s(cpus)
 	sort.Float64s(runs)
@@ -542,6 +543,7 @@ func TestMeshOfProcesses(t *testing.T) {
 	sort.Float64s(anon)
 	sort.Float64s(file)
 	sort.Float64s(pss)
+	sort.Float64s(pmd)
 	t.Logf("mesh of %d processes: idle CPU per node over %v (the %d not revoked): median %.2f%%, p90 %.2f%%, max %.2f%% (%s) of a core (goal < 1%%); RSS per node: median %.1f MB, p90 %.1f MB, max %.1f MB (%s) (goal < 60 MB)",
 		n, window, len(idle), pctF(cpus, 50), pctF(cpus, 90), cpus[len(cpus)-1], maxCPU, pctF(rss, 50), pctF(rss, 90), rss[len(rss)-1], maxRSS)
 	t.Logf("idle floor over the same window, on one processor as an idle node runs: a process holding only an open store (Badger with the node's options; its two compactors wake every 50 ms) %.2f%% of a core; a process whose one goroutine wakes every 50 ms and does nothing %.2f%%",
@@ -551,8 +553,11 @@ func TestMeshOfProcesses(t *testing.T) {
 	// The RSS counts the executable's own pages, which the kernel maps
 	// whole (text and read-only data, about 37 MB) and every node process
 	// on the machine shares: the node's own memory is the anonymous part.
-	t.Logf("mesh of %d processes: RSS per node, anonymous (the node's own memory): median %.1f MB, p90 %.1f MB, max %.1f MB; file-backed (mostly the executable, shared): median %.1f MB, max %.1f MB; PSS (shared pages divided among the processes mapping them): median %.1f MB, max %.1f MB",
-		n, pctF(anon, 50), pctF(anon, 90), anon[len(anon)-1], pctF(file, 50), file[len(file)-1], pctF(pss, 50), pss[len(pss)-1])
+	// Where the page cache holds the executable in large folios (ext4 on
+	// Linux 6.16 and later), the kernel maps it 2 MB at a time
+	// (FilePmdMapped): pages the node never touches count in its RSS.
+	t.Logf("mesh of %d processes: RSS per node, anonymous (the node's own memory): median %.1f MB, p90 %.1f MB, max %.1f MB; file-backed (mostly the executable, shared): median %.1f MB, max %.1f MB, of which mapped in 2 MB pages (FilePmdMapped) median %.1f MB; PSS (shared pages divided among the processes mapping them): median %.1f MB, max %.1f MB",
+		n, pctF(anon, 50), pctF(anon, 90), anon[len(anon)-1], pctF(file, 50), file[len(file)-1], pctF(pmd, 50), pctF(pss, 50), pss[len(pss)-1])
 	t.Logf("connections seen by the nodes: %d through the delay lines, %d dialled to a listen address directly (peer exchange), machine load %s",
 		lined, direct, nodetest.LoadAvg())
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	rtdebug "runtime/debug"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -332,10 +333,12 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 	// before it collects (GOGC=100). A node's live heap counts Badger's
 	// memtable, allocated whole (21 MB) but written only as writes come:
 	// at 100 a node carried some 30 MB of garbage for 11 MB of live data
-	// it had touched (issue 22). Half that pace, unless the environment
-	// sets its own GOGC.
+	// it had touched (issue 22). The pacer allows 50% of the node's own
+	// live heap instead, unless the environment sets its own GOGC.
+	var pacer *gcPacer
 	if os.Getenv("GOGC") == "" {
-		rtdebug.SetGCPercent(50)
+		pacer = newGCPacer(log)
+		rtdebug.SetGCPercent(pacer.percent)
 	}
 	n, err := node.New(node.Options{Dir: d, Config: &cfg, Logger: log})
 	if err != nil {
@@ -348,10 +351,13 @@ func runNode(ctx context.Context, c *cli, args []string) error {
 	// once, now.
 	rtdebug.FreeOSMemory()
 	gctx, stopGovernor := context.WithCancel(ctx)
-	governed := make(chan struct{})
-	go func() { defer close(governed); newProcGovernor(log).Serve(gctx) }()
+	var governed sync.WaitGroup
+	governed.Go(func() { newProcGovernor(log).Serve(gctx) })
+	if pacer != nil {
+		governed.Go(func() { pacer.Serve(gctx) })
+	}
 	err = n.Serve(ctx)
 	stopGovernor()
-	<-governed
+	governed.Wait()
 	return errors.Join(err, prof.stop())
 }
