@@ -92,6 +92,8 @@ type DB struct {
 	// store dereferences its memtable, which Close has dropped.
 	closeMu sync.RWMutex
 	closed  bool
+	// syncFile fsyncs one file (fsyncFile; tests record the calls).
+	syncFile func(path string) error
 	// space keeps the bulk writers out of the disk's reserve; readOnly
 	// is Options.ReadOnly.
 	space    *spaceGuard
@@ -246,7 +248,7 @@ func Open(dir string, o Options) (*DB, error) {
 		o.Reserve = 0
 	}
 	db := &DB{bdb: bdb, chunks: chunks, dec: o.Decrypter, log: o.Logger, chunkSize: o.ChunkSize, now: o.Now, suite: suite,
-		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now, remote: isRemote(chunks)}, readOnly: o.ReadOnly}
+		space: &spaceGuard{dir: storeDir, reserve: o.Reserve, now: o.Now, remote: isRemote(chunks)}, readOnly: o.ReadOnly, syncFile: fsyncFile}
 	if o.ReadOnly {
 		if err := db.checkSchema(); err != nil {
 			db.Close()
@@ -289,15 +291,19 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// syncLogs syncs the store's logs to disk (Badger's Sync), or says that
-// the store is closed.
+// syncLogs syncs the store's logs to disk (Badger's Sync, then the logs
+// of memtables rotated out and not yet flushed: syncRotatedWALs), or
+// says that the store is closed.
 func (db *DB) syncLogs() error {
 	db.closeMu.RLock()
 	defer db.closeMu.RUnlock()
 	if db.closed {
 		return court.Errorf(court.ErrUnavailable, "store closed")
 	}
-	return db.bdb.Sync()
+	if err := db.bdb.Sync(); err != nil || db.readOnly {
+		return err
+	}
+	return syncRotatedWALs(db.bdb.Opts().Dir, db.syncFile)
 }
 
 // Chunks returns the chunk store, for tests and tools. Writers must go
