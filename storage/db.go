@@ -111,19 +111,6 @@ type DB struct {
 // steady CPU trickle for nothing (issue 22). None of this touches
 // durability: writes still go to the memtable's write-ahead log and
 // are synced as before; encryption at rest is unchanged.
-// MemtableArenaBytes is the Go heap that the store's memtable holds from
-// the moment it is made, written or not: Badger allocates the skiplist's
-// arena whole (Badger's arenaSize: the memtable, the 15% batch reserve,
-// and a node header for each entry the reserve can hold). The pages are
-// resident only as writes fill them, but the garbage collector counts all
-// of it as live heap. A node therefore paces its collector on the live
-// heap less this (cmd/courtmesh, gcPacer).
-func MemtableArenaBytes() int64 {
-	o := BadgerOptions("", nil, nil, false)
-	reserve := 15 * o.MemTableSize / 100
-	return o.MemTableSize + reserve + reserve/int64(skl.MaxNodeSize)*int64(skl.MaxNodeSize)
-}
-
 func BadgerOptions(dir string, key []byte, log *slog.Logger, syncWrites bool) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithEncryptionKey(key).
@@ -165,6 +152,19 @@ func BadgerOptions(dir string, key []byte, log *slog.Logger, syncWrites bool) ba
 		WithNumVersionsToKeep(1).
 		WithSyncWrites(syncWrites).
 		WithLogger(badgerLogger{log})
+}
+
+// MemtableArenaBytes is the Go heap that the store's memtable holds from
+// the moment it is made, written or not: Badger allocates the skiplist's
+// arena whole (Badger's arenaSize: the memtable, the 15% batch reserve,
+// and a node header for each entry the reserve can hold). The pages are
+// resident only as writes fill them, but the garbage collector counts all
+// of it as live heap. A node therefore paces its collector on the live
+// heap less this (cmd/courtmesh, gcPacer).
+func MemtableArenaBytes() int64 {
+	o := BadgerOptions("", nil, nil, false)
+	reserve := 15 * o.MemTableSize / 100
+	return o.MemTableSize + reserve + reserve/int64(skl.MaxNodeSize)*int64(skl.MaxNodeSize)
 }
 
 // Open opens (creating if needed) the store of the data directory dir:
