@@ -20,10 +20,10 @@ import (
 // (storage.MemtableArenaBytes, 21.8 MB), allocated whole and resident
 // only as writes fill it. At a fixed GOGC of 50 an idle node of the
 // 100-process mesh with 17 MB of live data of its own was thus allowed
-// 19 MB of garbage, over half of its anonymous memory (issue 22). After each
-// collection the pacer sets the percent so that the garbage allowed is
-// percent of the live heap less the arena: percent x (live - arena) /
-// live, and at least floor. A node that works (a fetch, an import) has a
+// 19 MB of garbage, over half of its anonymous memory (issue 22). After
+// each collection the pacer sets the percent so that the garbage allowed
+// is percent of the live heap less the arena: percent x (live - arena)
+// / live, and at least floor. A node that works (a fetch, an import) has a
 // live heap of its own many times the arena, and its collector runs
 // close to percent as before; an idle node's runs at about 20.
 //
