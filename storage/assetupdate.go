@@ -320,7 +320,11 @@ func (db *DB) PutAssetUpdate(p PendingAssetUpdate) (bool, error) {
 	}
 	p.V = RecordVersion
 	added := false
-	err := db.bdb.Update(func(txn *badger.Txn) error {
+	// Run again on a concurrent commit: the watch applying the issuer's
+	// previous update writes the applied number this reads, and a
+	// receipt refused for that would wait for the node's next start.
+	err := db.update(func(txn *badger.Txn) error {
+		added = false
 		last, err := appliedNumber(txn, p.Transfer, p.Issuer)
 		if err != nil || p.Number <= last {
 			return err
@@ -386,7 +390,7 @@ func (db *DB) AppliedAssetUpdates(transfer string, issuer court.CourtCode) (uint
 // it (it does not open or does not fit): later updates are not held up
 // by one that can never apply. The caller audits why.
 func (db *DB) SkipAssetUpdate(m AssetUpdateMark) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
+	return db.update(func(txn *badger.Txn) error { // run again on a concurrent commit
 		last, err := appliedNumber(txn, m.Transfer, m.Issuer)
 		if err != nil {
 			return err
