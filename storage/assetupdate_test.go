@@ -513,3 +513,43 @@ func TestAssetUpdateKeptWhileItsPredecessorApplies(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseHeadWritersRunAgainOnAConflict: SetCaseStatus and TouchCase
+// read the case's head and write it back; run together on one case they
+// overlap. Each runs again on Badger's conflict instead of failing: a
+// receipt confirmed while an asset update touched the case left it
+// active for good at the origin (the records service only logs the
+// error). 300 rounds; the status index ends as the head says.
+func TestCaseHeadWritersRunAgainOnAConflict(t *testing.T) {
+	db, n := assetCase(t)
+	statuses := []court.CaseStatus{court.StatusTransferred, court.StatusActive}
+	for i := range 300 {
+		var wg sync.WaitGroup
+		var statusErr, touchErr error
+		wg.Go(func() { statusErr = db.SetCaseStatus(n, statuses[i%2]) })
+		wg.Go(func() { touchErr = db.TouchCase(n) })
+		wg.Wait()
+		if statusErr != nil || touchErr != nil {
+			t.Fatalf("round %d: SetCaseStatus: %v; TouchCase: %v", i, statusErr, touchErr)
+		}
+	}
+	var head CaseRecord
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		if err := getJSON(txn, caseKey(n), &head); err != nil {
+			return err
+		}
+		for _, s := range []court.CaseStatus{court.StatusActive, court.StatusTerminated, court.StatusConcluded, court.StatusTransferred} {
+			_, err := txn.Get(caseStatusKey(s, n))
+			if indexed := err == nil; indexed != (s == head.Status) {
+				t.Errorf("status %s indexed %v; the head says %s", s, indexed, head.Status)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Status != statuses[299%2] {
+		t.Errorf("status %s after the last round, want %s", head.Status, statuses[299%2])
+	}
+}

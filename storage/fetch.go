@@ -390,7 +390,7 @@ func (db *DB) DataKey(n court.CaseNumber) (crypto.DataKey, error) {
 // SetCaseTransfer records, for a case filed from a fetched dossier by a
 // build that did not, the transfer it came by (if none is recorded).
 func (db *DB) SetCaseTransfer(n court.CaseNumber, transfer string) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
+	return db.update(func(txn *badger.Txn) error { // run again on a concurrent commit
 		var head CaseRecord
 		if err := getJSON(txn, caseKey(n), &head); err != nil {
 			return fmt.Errorf("case %s: %w", n, err)
@@ -407,7 +407,7 @@ func (db *DB) SetCaseTransfer(n court.CaseNumber, transfer string) error {
 // cross (a handover of its current version): the import then refuses at
 // its commit.
 func (db *DB) TouchCase(n court.CaseNumber) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
+	return db.update(func(txn *badger.Txn) error { // run again on a concurrent commit
 		var head CaseRecord
 		if err := getJSON(txn, caseKey(n), &head); err != nil {
 			return fmt.Errorf("case %s: %w", n, err)
@@ -423,7 +423,10 @@ func (db *DB) SetCaseStatus(n court.CaseNumber, s court.CaseStatus) error {
 	if !s.Valid() {
 		return fmt.Errorf("%w: case status %q", court.ErrInvalid, s)
 	}
-	return db.bdb.Update(func(txn *badger.Txn) error {
+	// Run again on a concurrent commit: an asset update applied to the
+	// case at the moment a receipt marks it transferred must not leave
+	// it active.
+	return db.update(func(txn *badger.Txn) error {
 		var head CaseRecord
 		if err := getJSON(txn, caseKey(n), &head); err != nil {
 			return fmt.Errorf("case %s: %w", n, err)
