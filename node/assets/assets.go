@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -54,6 +55,10 @@ type Service struct {
 	// settled is closed once the watch made its first pass (Settled).
 	settled     chan struct{}
 	settledOnce sync.Once
+	// recoverDue asks the watch to read the record logs for updates not
+	// kept (keeping one failed); keepFault is the test hook SetKeepFault.
+	recoverDue atomic.Bool
+	keepFault  atomic.Pointer[func() error]
 }
 
 // Transfers is what the service needs of the transfer records (the
@@ -117,6 +122,17 @@ func (a *Service) SetBeforeIssue(f func() error) {
 	a.mu.Unlock()
 }
 
+// SetKeepFault sets a test hook that keeping a received update (the
+// store write) calls first: an error it returns fails that keep. nil
+// removes it.
+func (a *Service) SetKeepFault(f func() error) {
+	if f == nil {
+		a.keepFault.Store(nil)
+		return
+	}
+	a.keepFault.Store(&f)
+}
+
 // self is this court's certificate in the bundle in force.
 func (a *Service) self() (*crypto.Certificate, error) {
 	return a.trust.Trust().ByPeer(a.peer, a.now())
@@ -150,7 +166,12 @@ func (a *Service) Applied(r *cmproto.Record, t *cmproto.Transfer) {
 	if a == nil || r.Kind != cmproto.KindAssetUpdate {
 		return
 	}
-	if added, _ := a.keep(r, t); added {
+	added, err := a.keep(r, t)
+	if err != nil {
+		// The record is in the log: the watch reads the logs again.
+		a.recoverDue.Store(true)
+	}
+	if added || err != nil {
 		a.Poke()
 	}
 }
@@ -165,14 +186,20 @@ func (a *Service) keep(r *cmproto.Record, t *cmproto.Transfer) (bool, error) {
 		return false, nil // our own, or a transfer in which we hold no copy
 	}
 	u := r.PB.GetAssetUpdate()
-	added, err := a.db.PutAssetUpdate(storage.PendingAssetUpdate{
-		Transfer: string(r.Transfer), Issuer: r.Issuer, Number: u.GetNumber(), Kind: u.GetKind(),
-		Sealed: u.GetSealed(), EarliestExpiry: u.GetEarliestExpiry(), IssuedAt: r.IssuedAt, Record: r.HashHex(),
-	})
+	var added bool
+	if f := a.keepFault.Load(); f != nil {
+		err = (*f)()
+	}
+	if err == nil {
+		added, err = a.db.PutAssetUpdate(storage.PendingAssetUpdate{
+			Transfer: string(r.Transfer), Issuer: r.Issuer, Number: u.GetNumber(), Kind: u.GetKind(),
+			Sealed: u.GetSealed(), EarliestExpiry: u.GetEarliestExpiry(), IssuedAt: r.IssuedAt, Record: r.HashHex(),
+		})
+	}
 	if err != nil {
-		// The record is in the log: the asset watch finds it again at the
-		// next start (recover).
-		a.log.Warn("could not keep an asset update; it will be recovered from the record log at the next start",
+		// The record is in the log: the asset watch reads the logs for
+		// it again (recover), at once and then every minute until kept.
+		a.log.Warn("could not keep an asset update; the asset watch reads the record log for it again",
 			"transfer", r.Transfer, "issuer", r.Issuer, "number", u.GetNumber(), "reason", err)
 		return false, err
 	}

@@ -31,11 +31,21 @@ func (a *Service) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-a.kick:
+			a.recoverIfDue(ctx)
 			a.drain(ctx)
 		case <-t.C:
+			a.recoverIfDue(ctx)
 			a.drain(ctx)
 			a.warn(ctx)
 		}
+	}
+}
+
+// recoverIfDue reads the record logs again (recover) if keeping a
+// received update failed since the last pass.
+func (a *Service) recoverIfDue(ctx context.Context) {
+	if a.recoverDue.Swap(false) {
+		a.recover(ctx)
 	}
 }
 
@@ -44,7 +54,8 @@ const recoverPass = "assets.recover"
 
 // recover finds, in the record logs, asset updates addressed to this
 // court that were applied to their transfer but never kept (the node
-// stopped in between), and keeps them. Each issuer's log is read only
+// stopped in between, or the store failed to keep one: recoverIfDue),
+// and keeps them. Each issuer's log is read only
 // past the checkpoint of the last pass (records already looked at are not
 // decoded and verified again at every start); the checkpoint moves once
 // the updates found are kept.
@@ -127,6 +138,9 @@ func (a *Service) recoverOne(raw []byte, self court.CourtCode) (ok, kept bool) {
 		return true, false
 	}
 	added, err := a.keep(r, t)
+	if err != nil {
+		a.recoverDue.Store(true) // the store failed: again at the next pass
+	}
 	return err == nil, added
 }
 
