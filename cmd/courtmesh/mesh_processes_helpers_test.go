@@ -412,8 +412,12 @@ func procStatusMB(t *testing.T, pid int, key string) float64 {
 // procPSS is the process's proportional set size in MB
 // (/proc/PID/smaps_rollup Pss): its own pages, and each page it shares
 // divided by the number of processes that map it.
-func procPSS(t *testing.T, pid int) float64 {
-	return procKBLineMB(t, fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss")
+func procPSS(t *testing.T, pid int) float64 { return procRollupMB(t, pid, "Pss") }
+
+// procRollupMB is a "kB" line of /proc/PID/smaps_rollup (Pss,
+// FilePmdMapped) in MB.
+func procRollupMB(t *testing.T, pid int, key string) float64 {
+	return procKBLineMB(t, fmt.Sprintf("/proc/%d/smaps_rollup", pid), key)
 }
 
 // procKBLineMB is the line "key: N kB" of the /proc file path, in MB.

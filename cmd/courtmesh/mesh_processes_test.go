@@ -535,7 +535,7 @@ func TestMeshOfProcesses(t *testing.T) {
 		runs = append(runs, (procRuns(t, p.cmd.Process.Pid)-runs0[p])/el)
 		anon, file = append(anon, procStatusMB(t, p.cmd.Process.Pid, "RssAnon")), append(file, procStatusMB(t, p.cmd.Process.Pid, "RssFile"))
 		pss = append(pss, procPSS(t, p.cmd.Process.Pid))
-		pmd = append(pmd, procKBLineMB(t, fmt.Sprintf("/proc/%d/smaps_rollup", p.cmd.Process.Pid), "FilePmdMapped"))
+		pmd = append(pmd, procRollupMB(t, p.cmd.Process.Pid, "FilePmdMapped"))
 	}
 	sort.Float64s(cpus)
 	sort.Float64s(runs)

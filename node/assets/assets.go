@@ -166,12 +166,8 @@ func (a *Service) Applied(r *cmproto.Record, t *cmproto.Transfer) {
 	if a == nil || r.Kind != cmproto.KindAssetUpdate {
 		return
 	}
-	added, err := a.keep(r, t)
-	if err != nil {
-		// The record is in the log: the watch reads the logs again.
-		a.recoverDue.Store(true)
-	}
-	if added || err != nil {
+	// A failed keep asks the watch to read the logs again: wake it.
+	if added, err := a.keep(r, t); added || err != nil {
 		a.Poke()
 	}
 }
@@ -198,7 +194,9 @@ func (a *Service) keep(r *cmproto.Record, t *cmproto.Transfer) (bool, error) {
 	}
 	if err != nil {
 		// The record is in the log: the asset watch reads the logs for
-		// it again (recover), at once and then every minute until kept.
+		// it again (recover), at its next pass and every minute until
+		// the update is kept.
+		a.recoverDue.Store(true)
 		a.log.Warn("could not keep an asset update; the asset watch reads the record log for it again",
 			"transfer", r.Transfer, "issuer", r.Issuer, "number", u.GetNumber(), "reason", err)
 		return false, err

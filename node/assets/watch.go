@@ -55,10 +55,10 @@ const recoverPass = "assets.recover"
 // recover finds, in the record logs, asset updates addressed to this
 // court that were applied to their transfer but never kept (the node
 // stopped in between, or the store failed to keep one: recoverIfDue),
-// and keeps them. Each issuer's log is read only
-// past the checkpoint of the last pass (records already looked at are not
-// decoded and verified again at every start); the checkpoint moves once
-// the updates found are kept.
+// and keeps them. Each issuer's log is read only past the checkpoint of
+// the last pass (records already looked at are not decoded and verified
+// again at every start); the checkpoint moves once the updates found are
+// kept.
 func (a *Service) recover(ctx context.Context) {
 	self, err := a.self()
 	if err != nil {
@@ -137,10 +137,7 @@ func (a *Service) recoverOne(raw []byte, self court.CourtCode) (ok, kept bool) {
 		}
 		return true, false
 	}
-	added, err := a.keep(r, t)
-	if err != nil {
-		a.recoverDue.Store(true) // the store failed: again at the next pass
-	}
+	added, err := a.keep(r, t) // on an error, keep has the next pass read the logs again
 	return err == nil, added
 }
 
